@@ -1,0 +1,3 @@
+from schedlint.cli import entry
+
+entry()

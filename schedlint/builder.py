@@ -1,0 +1,762 @@
+"""Build a :class:`~schedlint.model.FileModel` from a parsed module in one pass.
+
+One libcst visitor walks the tree once, keeping a stack of scopes (module, class, function)
+and loops, and records facts as it meets them. Names are resolved through an import-alias
+table built in the same pass (``import torch.optim as optim``,
+``from torch.optim import lr_scheduler as S``, ...); no libcst metadata provider runs, since
+scope and qualified-name analysis cost several times the parse (linter-anchors §C). Which
+variable an expression like ``opt`` refers to is settled after the walk, when every scope's
+assignments are known (:func:`_resolve`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from schedlint import catalogue
+from schedlint.model import (ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop, LrWrite,
+                             MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
+
+# Methods whose calls the rules care about; others are not recorded.
+TRACKED_METHODS = frozenset({
+    "step", "get_lr", "get_last_lr", "print_lr", "add_param_group", "load_state_dict",
+    "state_dict", "zero_grad", "optimizer_step", "step_update",
+})
+LR_SCALING_KEY = re.compile(r"^lr_?(mult|mul|multiplier|scale|scaler|factor|ratio|decay_mult)$")
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+_AUG_OPS = {
+    cst.MultiplyAssign: "*=", cst.DivideAssign: "/=", cst.AddAssign: "+=",
+    cst.SubtractAssign: "-=", cst.PowerAssign: "**=", cst.FloorDivideAssign: "//=",
+}
+
+
+def build_model(path: str, source: str, module: cst.Module) -> FileModel:
+    builder = _Builder(path, source, module)
+    module.visit(builder)
+    _resolve(builder.model)
+    return builder.model
+
+
+def dotted_name(node) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def string_value(node) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # malformed escapes: not a key we could match anyway
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def subscript_key(node: cst.Subscript) -> Optional[str]:
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        return string_value(node.slice[0].slice.value)
+    return None
+
+
+def _fold_number(node) -> Optional[float]:
+    """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
+    if isinstance(node, cst.Integer):
+        return float(node.evaluated_value)
+    if isinstance(node, cst.Float):
+        return float(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation):
+        inner = _fold_number(node.expression)
+        if inner is None:
+            return None
+        if isinstance(node.operator, cst.Minus):
+            return -inner
+        if isinstance(node.operator, cst.Plus):
+            return inner
+        return None
+    if isinstance(node, cst.BinaryOperation):
+        left, right = _fold_number(node.left), _fold_number(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.operator, cst.Add):
+                return left + right
+            if isinstance(node.operator, cst.Subtract):
+                return left - right
+            if isinstance(node.operator, cst.Multiply):
+                return left * right
+            if isinstance(node.operator, cst.Divide):
+                return left / right
+            if isinstance(node.operator, cst.Power) and abs(right) < 64:
+                return left ** right
+        except (ArithmeticError, ValueError):
+            return None
+    return None
+
+
+class _Walk:
+    """Collect names, subscripts and strings of an expression without a visitor."""
+
+    __slots__ = ("names", "subscripts", "strings")
+
+    def __init__(self, node):
+        self.names = set()
+        self.subscripts = []
+        self.strings = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Name):
+                self.names.add(n.value)
+                continue
+            if isinstance(n, cst.SimpleString):
+                s = string_value(n)
+                if s is not None:
+                    self.strings.add(s)
+                continue
+            if isinstance(n, cst.Subscript):
+                key = subscript_key(n)
+                if key is not None:
+                    self.subscripts.append((_expr_text(n.value), key))
+            stack.extend(n.children)
+
+
+def _expr_text(node) -> str:
+    dotted = dotted_name(node)
+    if dotted is not None:
+        return dotted
+    if isinstance(node, cst.Subscript):
+        key = subscript_key(node)
+        base = _expr_text(node.value)
+        if key is not None:
+            return f"{base}[{key!r}]"
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            return f"{base}[{_expr_text(node.slice[0].slice.value)}]"
+    if isinstance(node, cst.Integer):
+        return node.value
+    return "<expr>"
+
+
+def _param_names(params: cst.Parameters) -> tuple:
+    names = [p.name.value for p in (*params.posonly_params, *params.params,
+                                    *params.kwonly_params)]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return tuple(names)
+
+
+def _target_names(node) -> set:
+    """Names bound by an assignment/for target."""
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, (cst.Tuple, cst.List)):
+        out = set()
+        for el in node.elements:
+            out |= _target_names(el.value)
+        return out
+    if isinstance(node, cst.StarredElement):
+        return _target_names(node.value)
+    return set()
+
+
+def _find_param_groups(node) -> Optional[str]:
+    """Text of ``X`` if ``X.param_groups`` occurs inside ``node``."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Attribute) and n.attr.value == "param_groups":
+            return dotted_name(n.value) or _expr_text(n.value)
+        if isinstance(n, (cst.Lambda, cst.FunctionDef)):
+            continue
+        stack.extend(n.children)
+    return None
+
+
+class _Builder(cst.CSTVisitor):
+    def __init__(self, path: str, source: str, module: cst.Module):
+        super().__init__()
+        self.module = module
+        self.model = FileModel(path=path, source=source, module=module)
+        self.model.value = self.value  # rules may summarise a node they hold
+        self.order = 0
+        self.scope: Optional[Scope] = None
+        self.loop: Optional[Loop] = None
+        self.class_stack: list = []
+        self.function_stack: list = []
+        self.handled_calls: set = set()
+        self.pushed_for_call: dict = {}
+        self._saved_loop: list = []
+
+    # -- helpers ------------------------------------------------------------------------------
+    def next_order(self) -> int:
+        self.order += 1
+        return self.order
+
+    def qualify(self, node) -> Optional[str]:
+        """Qualified name of a Name/Attribute chain through the import table."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        base = self.model.imports.get(head)
+        if base is None:
+            return dotted
+        return f"{base}.{rest}" if rest else base
+
+    def value(self, node) -> Value:
+        walk = _Walk(node)
+        kind, number, string, items = "other", None, None, ()
+        call = call_method = call_receiver = None
+        number = _fold_number(node)
+        if number is not None:
+            kind = "number"
+        elif isinstance(node, cst.SimpleString):
+            kind, string = "str", string_value(node)
+        elif isinstance(node, (cst.ConcatenatedString, cst.FormattedString)):
+            kind = "str"
+        elif isinstance(node, cst.Name):
+            kind = {"None": "none", "True": "bool", "False": "bool"}.get(node.value, "name")
+        elif isinstance(node, cst.Attribute):
+            kind = "attr"
+        elif isinstance(node, (cst.List, cst.Tuple)):
+            kind = "list" if isinstance(node, cst.List) else "tuple"
+            if not any(isinstance(e, cst.StarredElement) for e in node.elements):
+                items = tuple(self.value(e.value) for e in node.elements)
+            else:
+                kind = "other"
+        elif isinstance(node, cst.Dict):
+            kind = "dict"
+        elif isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            kind = "comp"
+        elif isinstance(node, cst.Lambda):
+            kind = "lambda"
+        elif isinstance(node, cst.Call):
+            kind = "call"
+            call = self.qualify(node.func)
+            if isinstance(node.func, cst.Attribute):
+                call_method = node.func.attr.value
+                call_receiver = dotted_name(node.func.value)
+            elif isinstance(node.func, cst.Name):
+                call_method = node.func.value
+        return Value(src=self.module.code_for_node(node).strip(), node=node, kind=kind,
+                     number=number, string=string, items=items,
+                     names=frozenset(walk.names), dotted=dotted_name(node), call=call,
+                     call_method=call_method, call_receiver=call_receiver,
+                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings))
+
+    def bind(self, name: str):
+        if self.scope is not None:
+            self.scope.assigned.add(name)
+
+    def push_scope(self, kind, name, node, params=(), reset_loop=True):
+        scope = Scope(id=len(self.model.scopes), kind=kind, name=name, node=node,
+                      parent=self.scope, params=params,
+                      cls=self.class_stack[-1] if self.class_stack and kind == "function"
+                      and self.scope is not None and self.scope.kind == "class" else None)
+        self.model.scopes.append(scope)
+        self.scope = scope
+        # Loops do not continue into nested functions: their body runs elsewhere.
+        self._saved_loop.append(self.loop)
+        if reset_loop:
+            self.loop = None
+
+    def pop_scope(self):
+        self.scope = self.scope.parent
+        self.loop = self._saved_loop.pop()
+
+    def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
+        loop = Loop(id=len(self.model.loops), kind=kind, node=node, parent=self.loop,
+                    scope=self.scope, targets=frozenset(targets), order=self.next_order())
+        if iter_node is not None:
+            loop.iter = self.value(iter_node)
+            groups_of = _find_param_groups(iter_node)
+            if groups_of is not None:
+                loop.groups_of = groups_of
+                self._classify_group_loop(loop, node, iter_node)
+        self.model.loops.append(loop)
+        self.loop = loop
+        return loop
+
+    def _classify_group_loop(self, loop, node, iter_node):
+        target = getattr(node, "target", None)
+        fn = dotted_name(iter_node.func) if isinstance(iter_node, cst.Call) else None
+        if fn == "range":
+            if isinstance(target, cst.Name):
+                loop.index_var = target.value
+        elif fn == "enumerate" and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            first, second = (e.value for e in target.elements)
+            if isinstance(first, cst.Name):
+                loop.index_var = first.value
+            if isinstance(second, cst.Name):
+                loop.group_var = second.value
+        elif fn == "zip" and isinstance(target, cst.Tuple):
+            for arg, el in zip(iter_node.args, target.elements):
+                if _find_param_groups(arg.value) is not None and isinstance(el.value, cst.Name):
+                    loop.group_var = el.value.value
+                    break
+        elif isinstance(target, cst.Name):
+            loop.group_var = target.value
+        # Every other target of a group loop carries a per-group value (zip(groups, lrs)).
+        loop.tainted |= set(loop.targets)
+
+    def pop_loop(self):
+        self.loop.end_order = self.next_order()
+        self.loop = self.loop.parent
+
+    def group_loop(self) -> Optional[Loop]:
+        loop = self.loop
+        while loop is not None:
+            if loop.groups_of is not None:
+                return loop
+            loop = loop.parent
+        return None
+
+    def fact_kwargs(self, node):
+        return dict(node=node, scope=self.scope, order=self.next_order(), loop=self.loop)
+
+    # -- imports ------------------------------------------------------------------------------
+    def visit_Import(self, node: cst.Import):
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+                self.model.imports[local] = full
+            else:
+                local = full.partition(".")[0]
+                self.model.imports.setdefault(local, local)
+            self.bind(local)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom):
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        base = dotted_name(node.module)
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.model.imports[local] = f"{base}.{name}"
+            self.bind(local)
+
+    # -- scopes -------------------------------------------------------------------------------
+    def visit_Module(self, node):
+        self.push_scope("module", "<module>", node)
+
+    def visit_ClassDef(self, node: cst.ClassDef):
+        self.bind(node.name.value)
+        bases = tuple(self.qualify(a.value) or "" for a in node.bases if a.keyword is None)
+        local_scheduler_bases = {c.name for c in self.model.classes if c.is_scheduler_subclass}
+        info = ClassInfo(name=node.name.value, node=node, bases=bases,
+                         is_scheduler_subclass=any(
+                             b in catalogue.SCHEDULER_BASES or b in local_scheduler_bases
+                             or catalogue.scheduler_class(b) is not None for b in bases))
+        self.model.classes.append(info)
+        self.class_stack.append(info)
+        self.push_scope("class", node.name.value, node)
+
+    def leave_ClassDef(self, node):
+        self.pop_scope()
+        self.class_stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef):
+        self.bind(node.name.value)
+        params = _param_names(node.params)
+        self.push_scope("function", node.name.value, node, params)
+        info = FunctionInfo(name=node.name.value, node=node, scope=self.scope, params=params)
+        self.model.functions.setdefault(node.name.value, []).append(info)
+        if self.scope.cls is not None:
+            self.scope.cls.methods[node.name.value] = info
+        self.function_stack.append(info)
+
+    def leave_FunctionDef(self, node):
+        self.function_stack.pop()
+        self.pop_scope()
+
+    def visit_Lambda(self, node: cst.Lambda):
+        # A lambda keeps the enclosing loop: map(lambda g: ..., opt.param_groups) runs it there.
+        self.push_scope("function", "<lambda>", node, _param_names(node.params),
+                        reset_loop=False)
+
+    def leave_Lambda(self, node):
+        self.pop_scope()
+
+    def visit_Return(self, node: cst.Return):
+        if node.value is not None and self.function_stack and \
+                self.function_stack[-1].scope is self.scope:
+            self.function_stack[-1].returns.append(self.value(node.value))
+
+    # -- loops --------------------------------------------------------------------------------
+    def visit_For(self, node: cst.For):
+        # The iterable is evaluated outside the loop; visit it first, then open the loop.
+        node.iter.visit(self)
+        for name in _target_names(node.target):
+            self.bind(name)
+        self.push_loop("for", node, _target_names(node.target), node.iter)
+        node.target.visit(self)
+        node.body.visit(self)
+        self.pop_loop()
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        return False
+
+    def visit_While(self, node: cst.While):
+        self.push_loop("while", node)
+
+    def leave_While(self, node):
+        self.pop_loop()
+
+    def _visit_comp(self, node):
+        for_in, targets, first_iter = node.for_in, set(), node.for_in.iter
+        while for_in is not None:
+            targets |= _target_names(for_in.target)
+            for_in = for_in.inner_for_in
+        self.push_loop("comp", node, targets, first_iter)
+
+    def _leave_comp(self, node):
+        self.pop_loop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comp
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+
+    # -- assignments --------------------------------------------------------------------------
+    def visit_Assign(self, node: cst.Assign):
+        for t in node.targets:
+            self._assign(t.target, node.value, node, "=")
+
+    def visit_AnnAssign(self, node: cst.AnnAssign):
+        if node.value is not None:
+            self._assign(node.target, node.value, node, "=")
+
+    def visit_AugAssign(self, node: cst.AugAssign):
+        self._assign(node.target, node.value, node, _AUG_OPS.get(type(node.operator), "op="))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr):
+        self._assign(node.target, node.value, node, "=")
+
+    def _assign(self, target, value, stmt, op):
+        for name in _target_names(target):
+            self.bind(name)
+        if isinstance(target, cst.Subscript) and subscript_key(target) == "lr":
+            self._lr_write(target.value, value, stmt, op)
+            return
+        text = dotted_name(target)
+        if text is None:
+            return
+        group_loop = self.group_loop()
+        if group_loop is not None and op == "=" and "." not in text:
+            names = _Walk(value).names
+            if names & (group_loop.tainted | {group_loop.group_var, group_loop.index_var}):
+                group_loop.tainted.add(text)
+        if op != "=":
+            return
+        if isinstance(value, cst.Call):
+            if self._construct(value, text, stmt):
+                return
+        self.model.rebinds.append(Rebind(target=text, key=(), value=None, **self.fact_kwargs(stmt)))
+
+    # -- lr writes ----------------------------------------------------------------------------
+    def _lr_write(self, group_node, value_node, stmt, op):
+        """``<group>["lr"] op value`` where <group> is a loop's group or X.param_groups[i]."""
+        loop = self.group_loop()
+        group_text = _expr_text(group_node)
+        optimizer_src = group_var = index_var = None
+        all_groups = False
+        if isinstance(group_node, cst.Name) and loop is not None and \
+                group_node.value in (loop.group_var,) + tuple(loop.targets):
+            optimizer_src, group_var, all_groups = loop.groups_of, group_node.value, True
+        elif isinstance(group_node, cst.Subscript) and isinstance(group_node.value, cst.Attribute) \
+                and group_node.value.attr.value == "param_groups":
+            optimizer_src = _expr_text(group_node.value.value)
+            idx = group_node.slice[0].slice
+            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Name) and loop is not None \
+                    and idx.value.value in (loop.index_var,) + tuple(loop.targets):
+                index_var, all_groups = idx.value.value, True
+        else:
+            return
+        value = self.value(value_node)
+        dependent = {group_var, index_var} - {None}
+        if loop is not None and all_groups:
+            dependent |= loop.tainted | {loop.group_var, loop.index_var} - {None}
+        reads_current = any(key == "lr" and base == group_text for base, key in value.subscripts)
+        write = LrWrite(optimizer_src=optimizer_src, op=op, value=value, all_groups=all_groups,
+                        group_var=group_var, index_var=index_var,
+                        depends_on_group=bool(value.names & dependent) or reads_current,
+                        reads_current_lr=reads_current,
+                        in_class=self.class_stack[-1] if self.class_stack else None,
+                        **self.fact_kwargs(stmt))
+        self.model.lr_writes.append(write)
+        if write.in_class is not None:
+            write.in_class.writes_group_lr = True
+
+    # -- calls --------------------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call):
+        func = node.func
+        if id(node) not in self.handled_calls:
+            self._construct(node, None, node)
+        if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
+                and isinstance(node.args[0].value, cst.Lambda):
+            groups_of = _find_param_groups(node.args[1].value)
+            lam = node.args[0].value
+            if groups_of is not None and lam.params.params:
+                # map(lambda g: g.update(lr=x), opt.param_groups): a loop over the groups.
+                loop = self.push_loop("comp", node, {lam.params.params[0].name.value})
+                loop.groups_of, loop.group_var = groups_of, lam.params.params[0].name.value
+                self.pushed_for_call[id(node)] = loop
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "update" and isinstance(func.value, cst.Name):
+                self._group_update(node, func.value)
+            elif method in ("get", "pop", "setdefault") and node.args:
+                key = string_value(node.args[0].value)
+                if key is not None:
+                    self.model.read_keys.add(key)
+            if method in TRACKED_METHODS:
+                receiver = dotted_name(func.value)
+                if receiver is not None:
+                    args = tuple(self.value(a.value) for a in node.args
+                                 if a.keyword is None and not a.star)
+                    kwargs = {a.keyword.value: self.value(a.value) for a in node.args
+                              if a.keyword is not None}
+                    self.model.calls.append(MethodCall(receiver=receiver, method=method,
+                                                       args=args, kwargs=kwargs,
+                                                       **self.fact_kwargs(node)))
+        qualified = self.qualify(func)
+        if qualified is not None and qualified in ("torch.save", "dict") or \
+                isinstance(func, cst.Name) and func.value in self.model.functions:
+            self.model.calls_by_name.setdefault(qualified, []).append(self.value(node))
+        if isinstance(func, cst.Name) and func.value == "dict":
+            keys = {a.keyword.value: a for a in node.args if a.keyword is not None}
+            if "params" in keys:
+                self._group_dict_keys(((k, a.keyword) for k, a in keys.items()))
+
+    def leave_Call(self, node):
+        loop = self.pushed_for_call.pop(id(node), None)
+        if loop is not None:
+            self.pop_loop()
+
+    def _group_update(self, call: cst.Call, receiver: cst.Name):
+        """``g.update(lr=x)`` / ``g.update({"lr": x})`` on a loop's group."""
+        value_node = None
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "lr":
+                value_node = arg.value
+            elif arg.keyword is None and isinstance(arg.value, cst.Dict):
+                for el in arg.value.elements:
+                    if isinstance(el, cst.DictElement) and string_value(el.key) == "lr":
+                        value_node = el.value
+        if value_node is not None:
+            self._lr_write(receiver, value_node, call, "update")
+
+    def visit_Dict(self, node: cst.Dict):
+        keys = [(string_value(el.key), el.key) for el in node.elements
+                if isinstance(el, cst.DictElement)]
+        if any(k == "params" for k, _ in keys):
+            self._group_dict_keys(keys)
+
+    def _group_dict_keys(self, keys):
+        for key, key_node in keys:
+            if key and LR_SCALING_KEY.match(key):
+                self.model.group_keys.append(KeyUse(key=key, node=key_node))
+
+    def visit_Subscript(self, node: cst.Subscript):
+        key = subscript_key(node)
+        if key is not None and _IDENT.match(key):
+            self.model.read_keys.add(key)
+
+    def visit_Comparison(self, node: cst.Comparison):
+        # "lr_mult" in group
+        key = string_value(node.left)
+        if key is not None and any(isinstance(c.operator, (cst.In, cst.NotIn))
+                                   for c in node.comparisons):
+            self.model.read_keys.add(key)
+
+    # -- constructions ------------------------------------------------------------------------
+    def _construct(self, call: cst.Call, target: Optional[str], stmt) -> bool:
+        """Record an optimizer or scheduler construction; True if ``call`` is one."""
+        qualified = self.qualify(call.func)
+        if qualified is None:
+            return False
+        short = catalogue.scheduler_class(qualified)
+        origin = "torch"
+        if short is None:
+            local = next((c for c in self.model.classes if c.name == qualified
+                          and c.is_scheduler_subclass), None)
+            if local is not None:
+                short, origin = local.name, "custom"
+        elif catalogue.is_transformers_factory(short):
+            origin = "transformers"
+        if short is not None:
+            self.handled_calls.add(id(call))
+            self._scheduler(call, short, origin, target, stmt)
+            return True
+        opt_cls = catalogue.optimizer_class(qualified)
+        if opt_cls is not None:
+            self.handled_calls.add(id(call))
+            self._optimizer(call, opt_cls, target, stmt)
+            return True
+        return False
+
+    def _named_args(self, call: cst.Call, signature) -> dict:
+        args = {}
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        for name, arg in zip(signature, positional):
+            args[name] = self.value(arg.value)
+        for arg in call.args:
+            if arg.keyword is not None:
+                args[arg.keyword.value] = self.value(arg.value)
+        return args
+
+    def _scheduler(self, call, short, origin, target, stmt):
+        signature = catalogue.signature_of(short) or ("optimizer",)
+        args = self._named_args(call, signature)
+        opt = args.get("optimizer")
+        sched = Scheduler(target=target, key=None, cls=short, origin=origin, args=args,
+                          optimizer_src=opt.dotted if opt is not None else None,
+                          **self.fact_kwargs(call if target is None else stmt))
+        self.model.schedulers.append(sched)
+
+    def _optimizer(self, call, short, target, stmt):
+        args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
+        groups = self._groups_of(call.args[0].value) if call.args and \
+            call.args[0].keyword in (None,) and not call.args[0].star else None
+        if "params" in args and groups is None and call.args and call.args[0].keyword is not None:
+            groups = self._groups_of(call.args[0].value)
+        opt = Optimizer(target=target, key=(), cls=short, default_lr=args.get("lr"),
+                        groups=groups, **self.fact_kwargs(call if target is None else stmt))
+        self.model.optimizers.append(opt)
+
+    def _groups_of(self, node) -> Optional[list]:
+        """Param groups of an optimizer's first argument, when statically known."""
+        if isinstance(node, cst.Name):
+            node = self._local_literal(node.value)
+            if node is None:
+                return None
+        if isinstance(node, (cst.List, cst.Tuple)):
+            groups = []
+            for el in node.elements:
+                if not isinstance(el, cst.Element) or not isinstance(el.value, cst.Dict):
+                    return None
+                group = Group(node=el.value)
+                for item in el.value.elements:
+                    if not isinstance(item, cst.DictElement):
+                        return None  # {**base, ...}: keys unknown
+                    key = string_value(item.key)
+                    if key is None:
+                        return None
+                    if key == "lr":
+                        group.lr = self.value(item.value)
+                    elif key != "params":
+                        group.keys[key] = self.value(item.value)
+                groups.append(group)
+            return groups or None
+        if isinstance(node, cst.Call):
+            method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
+            if method in ("parameters", "named_parameters"):
+                return [Group(node=node)]
+        return None
+
+    def _local_literal(self, name: str):
+        """The list literal last assigned to ``name`` in the current scope, if any."""
+        found = None
+        body = getattr(self.scope.node, "body", None)
+        stmts = getattr(body, "body", body) if body is not None else None
+        for stmt in stmts or ():
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1 and \
+                            isinstance(small.targets[0].target, cst.Name) and \
+                            small.targets[0].target.value == name:
+                        found = small.value
+                    elif isinstance(small, (cst.AugAssign, cst.Expr)) and name in \
+                            _Walk(small).names and found is not None:
+                        # params += [...] or params.append(...): no longer a known literal.
+                        if isinstance(small, cst.AugAssign) or isinstance(small.value, cst.Call):
+                            found = None
+        return found if isinstance(found, (cst.List, cst.Tuple)) else None
+
+
+# -- resolution after the walk ----------------------------------------------------------------
+def binding_key(scope: Scope, text: Optional[str]):
+    """Which variable ``text`` names when read in ``scope`` (see the model's docstring)."""
+    if text is None:
+        return None
+    head = text.partition(".")[0]
+    if head in ("self", "cls") and "." in text:
+        s = scope
+        while s is not None and s.cls is None:
+            s = s.parent
+        if s is not None:
+            return ("class", id(s.cls), text)
+    s, first = scope, True
+    while s is not None:
+        if (s.kind != "class" or first) and (head in s.assigned or head in s.params):
+            return (s.id, text)
+        first = False
+        if s.parent is None:
+            return (s.id, text)
+        s = s.parent
+    return None
+
+
+def _pick(candidates, order):
+    """The entity a use at ``order`` most likely means: the last one created before it."""
+    before = [c for c in candidates if c.order <= order]
+    if before:
+        return before[-1]
+    return candidates[0] if candidates else None
+
+
+def _resolve(model: FileModel) -> None:
+    entities = {}
+    for ent in (*model.optimizers, *model.schedulers):
+        if ent.target is not None:
+            ent.key = binding_key(ent.scope, ent.target)
+            entities.setdefault(ent.key, []).append(ent)
+    for group in entities.values():
+        group.sort(key=lambda e: e.order)
+
+    def lookup(scope, text, order, kind=None):
+        cands = entities.get(binding_key(scope, text), [])
+        if kind is not None:
+            cands = [c for c in cands if isinstance(c, kind)]
+        return _pick(cands, order)
+
+    by_node = {id(s.node): s for s in model.schedulers}
+    for sched in model.schedulers:
+        if sched.optimizer_src is not None:
+            sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
+        children = sched.args.get("schedulers")
+        if sched.cls in catalogue.COMPOSITE and children is not None:
+            for item in children.items:
+                child = by_node.get(id(item.node)) if item.kind == "call" else \
+                    lookup(sched.scope, item.dotted, sched.order, Scheduler)
+                if child is not None:
+                    sched.children.append(child)
+                    child.parent = sched
+            if sched.optimizer is None and sched.children:
+                sched.optimizer = sched.children[0].optimizer
+    for call in model.calls:
+        call.target = lookup(call.scope, call.receiver, call.order)
+        if call.target is None and call.method in ("step", "optimizer_step") and call.args:
+            opt = lookup(call.scope, call.args[0].dotted, call.order, Optimizer)
+            call.optimizer_arg = opt
+    for write in model.lr_writes:
+        if write.optimizer_src is not None:
+            write.optimizer = lookup(write.scope, write.optimizer_src, write.order, Optimizer)
+    for rebind in model.rebinds:
+        rebind.key = binding_key(rebind.scope, rebind.target)

@@ -1,0 +1,223 @@
+"""The ``schedlint`` command line.
+
+``schedlint PATH...`` is ``schedlint check PATH...``. Exit status: 0 nothing found, 1 findings,
+2 a usage/configuration error or an internal error (SL003). No traceback reaches the user
+unless ``SCHEDLINT_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from schedlint import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _fail(message: str) -> "NoReturn":  # noqa: F821
+    click.echo(f"schedlint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _comma_list(ctx, param, values):
+    out = []
+    for value in values or ():
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    if out:
+        from schedlint.rules import expand_selectors
+
+        try:
+            expand_selectors(out)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return out
+
+
+class _DefaultToCheck(click.Group):
+    """Route ``schedlint PATH...`` (and ``schedlint --select X PATH``) to ``check``."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and
+                        args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="schedlint")
+def main():
+    """Catch misuse of PyTorch learning-rate schedulers and param groups.
+
+    \b
+    schedlint PATH...          check files and directories (same as `schedlint check`)
+    schedlint rule CODE        explain a rule; `schedlint rule --all` lists them
+    schedlint run SCRIPT ...   run a training script with the runtime guard on
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, callback=_comma_list,
+              help="Rule codes or prefixes to run (comma separated), e.g. SL1,SL201. ALL = all.")
+@click.option("--ignore", multiple=True, callback=_comma_list, help="Codes or prefixes to skip.")
+@click.option("--extend-select", multiple=True, callback=_comma_list,
+              help="Codes or prefixes to add to the selection.")
+@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]),
+              default=None, help="How to print findings (default: text).")
+@click.option("--statistics", is_flag=True, help="Print a count per rule instead of findings.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when something is found.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Read configuration from this pyproject.toml (or a toml file of the keys).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes (default: all cores; 1 = no pool).")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--stdin-filename", help="File name to report for source read from stdin (`-`).")
+@click.option("--force-exclude", is_flag=True,
+              help="Apply configured excludes to explicitly named files too (pre-commit).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write .schedlint_cache/.")
+@click.option("--check-syntax", is_flag=True,
+              help="Also report syntax errors (SL001) in files with no optimizer or scheduler "
+                   "code, which are otherwise skipped unparsed.")
+@click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes.")
+@click.option("--timings", is_flag=True, help="Print where the time went (stderr).")
+def check(paths, select, ignore, extend_select, output_format, statistics, exit_zero,
+          config_file, isolated, jobs, quiet, stdin_filename, force_exclude, no_cache,
+          check_syntax, no_respect_gitignore, timings):
+    """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
+    from schedlint import config as cfgmod
+    from schedlint.engine import check_paths, run_project_rules, sort_findings
+    from schedlint.files import discover
+    from schedlint.output import format_findings, statistics as stats_text, summary
+
+    t0 = time.perf_counter()
+    paths = list(paths) or ["."]
+    use_stdin = "-" in paths
+    paths = [p for p in paths if p != "-"]
+    try:
+        if isolated:
+            cfg = cfgmod.Config()
+        elif config_file:
+            cfg = cfgmod.load_config(Path(config_file))
+        else:
+            first = Path(paths[0]) if paths else Path(stdin_filename or ".")
+            cfg = cfgmod.load_config(cfgmod.find_pyproject(first))
+        codes = cfgmod.effective_codes(cfg, select=select, ignore=ignore,
+                                       extend_select=extend_select)
+    except cfgmod.ConfigError as exc:
+        _fail(str(exc))
+    found = discover(paths, cfg.excludes, cfg.root, respect_gitignore=not no_respect_gitignore,
+                     force_exclude=force_exclude)
+    for warning in found.warnings:
+        click.echo(f"schedlint: warning: {warning}", err=True)
+    if found.walked_directory and cfg.per_file_ignores:
+        unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
+        if unmatched:
+            _fail(f"{cfg.path}: [tool.schedlint] key 'per-file-ignores': pattern "
+                  f"{unmatched[0]!r} matches no checked file")
+    stdin = None
+    if use_stdin:
+        stdin = (stdin_filename or "-", sys.stdin.buffer.read())
+    t_discover = time.perf_counter()
+    cache = None
+    if not no_cache and found.files:
+        from schedlint.cache import ResultCache
+
+        cache = ResultCache(cfg.root if cfg.path else Path.cwd(), codes,
+                            extra=f"syntax={check_syntax}")
+    results = check_paths(found.files, codes, jobs=jobs, check_syntax_all=check_syntax,
+                          cache=cache, stdin=stdin)
+    t_check = time.perf_counter()
+    if cache is not None:
+        cache.save()
+    findings = [f for r in results for f in r.findings]
+    findings += run_project_rules(results, codes)
+    if cfg.per_file_ignores:
+        findings = [f for f in findings if f.code not in cfgmod.ignored_for(f.path, cfg)]
+    findings = sort_findings(findings)
+    if statistics:
+        click.echo(stats_text(findings), nl=False)
+    else:
+        click.echo(format_findings(findings, output_format or "text"), nl=False)
+    if not quiet and (output_format in (None, "text") or statistics):
+        click.echo(summary(findings), err=True)
+    if timings:
+        t_end = time.perf_counter()
+        click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
+                   f" ({len(found.files)} files, {sum(r.parsed for r in results)} parsed), "
+                   f"report {t_end - t_check:.3f}s, total {t_end - t0:.3f}s", err=True)
+    internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in results)
+    if internal:
+        sys.exit(EXIT_ERROR)
+    if findings and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
+def rule(code, show_all, output_format):
+    """Explain rule CODE (what it flags, why, an example, the fix)."""
+    import json
+
+    from schedlint.rules import all_rules, by_code
+
+    if show_all:
+        rules = all_rules()
+        if output_format == "json":
+            click.echo(json.dumps([{"code": r.code, "name": r.name, "summary": r.summary,
+                                    "severity": r.severity, "kind": r.kind,
+                                    "fix": r.fixable} for r in rules], indent=2))
+            return
+        for r in rules:
+            click.echo(f"{r.code}\t{r.name}\t{r.summary}")
+        return
+    if not code:
+        _fail("give a rule code (e.g. `schedlint rule SL101`) or --all")
+    r = by_code().get(code.upper())
+    if r is None:
+        _fail(f"unknown rule {code!r}; `schedlint rule --all` lists them")
+    if output_format == "json":
+        click.echo(json.dumps({"code": r.code, "name": r.name, "summary": r.summary,
+                               "severity": r.severity, "kind": r.kind, "fix": r.fixable,
+                               "docs": r.docs}, indent=2))
+    else:
+        click.echo(r.markdown(), nl=False)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw each group's actual and expected LR to this PNG (needs matplotlib).")
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(plot, script, args):
+    """Run SCRIPT with every optimizer and scheduler it creates guarded."""
+    try:
+        from schedlint.guard.runner import run_script
+    except ImportError as exc:
+        _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
+    sys.exit(run_script(script, list(args), plot=plot))
+
+
+def entry():
+    """Console-script entry: no traceback ever reaches the user."""
+    try:
+        main(prog_name="schedlint")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("schedlint: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug in schedlint itself
+        if os.environ.get("SCHEDLINT_DEBUG"):
+            raise
+        click.echo(f"schedlint: internal error: {type(exc).__name__}: {exc} "
+                   f"(set SCHEDLINT_DEBUG=1 for a traceback)", err=True)
+        sys.exit(EXIT_ERROR)

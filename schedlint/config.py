@@ -1,0 +1,173 @@
+"""``[tool.schedlint]`` in pyproject.toml: discovery, validation, and the effective selection.
+
+Keys follow ruff's vocabulary: ``select``, ``ignore``, ``extend-select``, ``exclude``,
+``extend-exclude``, ``per-file-ignores``. Anything else, an unknown rule code, or a value of the
+wrong type is a :class:`ConfigError` naming the file and the key; the CLI turns it into exit 2.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from schedlint.rules import all_rules, expand_selectors
+
+DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist",
+                    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+                    ".schedlint_cache", "node_modules", "site-packages", ".eggs", "*.egg-info",
+                    ".ipynb_checkpoints")
+_LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores",))
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the message names file and key."""
+
+
+@dataclass
+class Config:
+    path: Optional[Path] = None  # the pyproject.toml it came from
+    root: Path = field(default_factory=Path.cwd)  # where relative globs are anchored
+    select: Optional[list] = None
+    ignore: list = field(default_factory=list)
+    extend_select: list = field(default_factory=list)
+    exclude: Optional[list] = None
+    extend_exclude: list = field(default_factory=list)
+    per_file_ignores: dict = field(default_factory=dict)  # glob -> [selectors]
+
+    @property
+    def excludes(self) -> list:
+        base = list(DEFAULT_EXCLUDES) if self.exclude is None else list(self.exclude)
+        return base + list(self.extend_exclude)
+
+
+def default_selection() -> list:
+    """Every static rule: all checks are on unless a user turns one off."""
+    return ["ALL"]
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    start = start.resolve()
+    if start.is_file() or not start.exists():
+        start = start.parent
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                with open(candidate, "rb") as fh:
+                    data = tomllib.load(fh)
+            except (OSError, tomllib.TOMLDecodeError):
+                # A broken pyproject.toml that has a schedlint table is still "ours": let
+                # load_config report it rather than silently skipping to a parent.
+                return candidate
+            if "schedlint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(path: Optional[Path]) -> Config:
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("schedlint") if path.name == "pyproject.toml" else data
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.schedlint] must be a table")
+    return parse_table(table, path)
+
+
+def parse_table(table: dict, path: Path) -> Config:
+    cfg = Config(path=path, root=path.parent)
+    for key, value in table.items():
+        where = f"{path}: [tool.schedlint] key {key!r}"
+        if key not in KNOWN_KEYS:
+            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "
+                              f"known keys: {', '.join(sorted(KNOWN_KEYS))}")
+        if key in _LIST_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where} must be a list of strings, "
+                                  f"got {type(value).__name__}")
+            if key in ("select", "ignore", "extend-select"):
+                _validate_selectors(value, where)
+            setattr(cfg, key.replace("-", "_"), list(value))
+        else:  # per-file-ignores
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where} must be a table of glob = [codes], "
+                                  f"got {type(value).__name__}")
+            for glob, codes in value.items():
+                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                    raise ConfigError(f"{where}: entry {glob!r} must be a list of rule codes")
+                _validate_selectors(codes, f"{where}: entry {glob!r}")
+            cfg.per_file_ignores = dict(value)
+    return cfg
+
+
+def _validate_selectors(selectors, where):
+    try:
+        expand_selectors(selectors)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def effective_codes(cfg: Config, *, select=None, ignore=None, extend_select=None) -> frozenset:
+    """The codes to run: CLI beats config; then extend-select adds and ignore removes."""
+    base = select if select else (cfg.select if cfg.select is not None else default_selection())
+    codes = expand_selectors(base) | expand_selectors(cfg.extend_select) | \
+        expand_selectors(extend_select or [])
+    codes -= expand_selectors(cfg.ignore) | expand_selectors(ignore or [])
+    static = {r.code for r in all_rules() if r.kind != "guard"}
+    return frozenset(codes & static)
+
+
+def unmatched_per_file_globs(cfg: Config, files) -> list:
+    """per-file-ignores globs that match none of the checked files (a likely typo)."""
+    return [g for g in cfg.per_file_ignores
+            if not any(path_matches(f, g, cfg.root) for f in files)]
+
+
+def path_matches(path: str, pattern: str, root: Path) -> bool:
+    """ruff-like glob matching: a pattern matches the path relative to the config root, or
+    (for a pattern without a slash) any path component / the file name."""
+    p = Path(path)
+    try:
+        rel = p.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        rel = p.as_posix()
+    pattern = pattern.rstrip("/")
+    if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*"):
+        return True
+    if pattern.startswith("**/") and fnmatch.fnmatch(rel, pattern[3:]):
+        return True
+    if "/" not in pattern:
+        return any(fnmatch.fnmatch(part, pattern) for part in Path(rel).parts)
+    return False
+
+
+def ignored_for(path: str, cfg: Config) -> set:
+    codes = set()
+    for glob, selectors in cfg.per_file_ignores.items():
+        if path_matches(path, glob, cfg.root):
+            codes |= expand_selectors(selectors)
+    return codes
+
+
+__all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "effective_codes",
+           "ignored_for", "path_matches", "unmatched_per_file_globs", "os"]

@@ -1,0 +1,26 @@
+"""A finding as the outside world sees it: a code at a position in a file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int  # 1-based
+    column: int  # 1-based
+    code: str
+    message: str
+    end_line: int
+    end_column: int  # 1-based, exclusive (SARIF's convention)
+    severity: str = "error"
+    name: str = ""
+    fix: Optional[dict] = None  # {"applicability", "message", "edits": [...]}
+
+    def sort_key(self):
+        return (self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,302 @@
+"""The per-file model: what one source file does with optimizers and schedulers.
+
+Built once per file by :mod:`schedlint.builder` in a single pass over the libcst tree, then
+read by every rule. It is plain data: facts in source order, each with the libcst node it
+came from (used only to locate findings) and an ``order`` index that says what runs before
+what inside a scope. Nothing here walks the syntax tree again.
+
+Vocabulary:
+- a *binding key* names what an expression like ``opt`` or ``self.scheduler`` refers to: the
+  scope that owns the name (the function that assigns it, the class for ``self.x``, or the
+  module) plus the text. Two facts about the same binding key talk about the same variable.
+- a *Value* is a summary of an expression: its source text, the literal number it folds to,
+  the names it reads, its length if it is a list/tuple literal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from schedlint import catalogue
+
+
+@dataclass(eq=False)
+class Value:
+    src: str
+    node: Any = field(repr=False)
+    kind: str  # number|str|none|bool|list|tuple|dict|name|attr|call|lambda|comp|other
+    number: Optional[float] = None
+    string: Optional[str] = None
+    items: tuple = ()  # Values, for list/tuple literals
+    names: frozenset = frozenset()  # every bare Name read anywhere in the expression
+    dotted: Optional[str] = None  # "args.lr" for Name/Attribute chains
+    call: Optional[str] = None  # qualified (or dotted) callee, when kind == "call"
+    call_method: Optional[str] = None  # last attribute of the callee ("state_dict")
+    call_receiver: Optional[str] = None  # dotted receiver of a method call ("opt")
+    subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
+    strings: frozenset = frozenset()  # string literals anywhere inside
+
+    @property
+    def length(self) -> Optional[int]:
+        return len(self.items) if self.kind in ("list", "tuple") else None
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.kind in ("list", "tuple", "comp")
+
+    @property
+    def is_scalar(self) -> bool:
+        """Certainly one number (a literal, arithmetic on literals, or a config attribute)."""
+        return self.kind == "number" or self.kind == "attr" and self.dotted is not None
+
+
+@dataclass(eq=False)
+class Scope:
+    id: int
+    kind: str  # module|class|function
+    name: str
+    node: Any = field(repr=False)
+    parent: Optional["Scope"] = field(default=None, repr=False)
+    params: tuple = ()
+    assigned: set = field(default_factory=set)
+    cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
+
+    def function_chain(self):
+        s = self
+        while s is not None:
+            yield s
+            s = s.parent
+
+
+@dataclass(eq=False)
+class Loop:
+    id: int
+    kind: str  # for|while|comp
+    node: Any = field(repr=False)
+    parent: Optional["Loop"] = field(default=None, repr=False)
+    scope: Optional[Scope] = field(default=None, repr=False)
+    targets: frozenset = frozenset()
+    iter: Optional[Value] = None
+    groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
+    group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
+    index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``
+    tainted: set = field(default_factory=set)  # names that depend on the group in the body
+    order: int = 0
+    end_order: int = 0  # order index after the loop body
+
+    def ancestors(self):
+        loop = self
+        while loop is not None:
+            yield loop
+            loop = loop.parent
+
+    def contains(self, other: "Loop") -> bool:
+        return any(l is self for l in other.ancestors())
+
+
+@dataclass(eq=False)
+class Group:
+    """One param-group dict literal passed to an optimizer."""
+
+    node: Any = field(repr=False)
+    lr: Optional[Value] = None
+    keys: dict = field(default_factory=dict)  # key -> Value (without "params")
+
+
+@dataclass(eq=False)
+class Fact:
+    node: Any = field(repr=False)
+    scope: Scope = field(repr=False)
+    order: int
+    loop: Optional[Loop] = field(repr=False)
+
+    @property
+    def loops(self):
+        return tuple(self.loop.ancestors()) if self.loop else ()
+
+
+@dataclass(eq=False)
+class Optimizer(Fact):
+    target: str
+    key: tuple
+    cls: str  # short class name
+    default_lr: Optional[Value] = None
+    groups: Optional[list] = None  # [Group]; None when the groups are not statically known
+
+    def group_lrs(self):
+        """Each group's lr as a Value (the default for groups without one), or None."""
+        if self.groups is None:
+            return None
+        return [g.lr if g.lr is not None else self.default_lr for g in self.groups]
+
+    def distinct_lrs(self):
+        """The distinct group lr texts if the groups certainly differ, else None."""
+        lrs = self.group_lrs()
+        if not lrs or len(lrs) < 2:
+            return None
+        seen = {}
+        for v in lrs:
+            if v is None:
+                key = ("default", None)
+            elif v.number is not None:
+                key = ("number", v.number)
+            else:
+                key = ("src", v.src)
+            seen.setdefault(key, v.src if v is not None else "the default")
+        return list(seen.values()) if len(seen) > 1 else None
+
+
+@dataclass(eq=False)
+class Scheduler(Fact):
+    target: Optional[str]
+    key: Optional[tuple]
+    cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
+    origin: str  # torch|transformers|custom
+    args: dict = field(default_factory=dict)  # name -> Value
+    optimizer_src: Optional[str] = None
+    optimizer: Optional[Optimizer] = field(default=None, repr=False)
+    children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
+    parent: Optional["Scheduler"] = field(default=None, repr=False)
+
+    @property
+    def closed_form(self) -> bool:
+        return catalogue.is_closed_form(self.cls)
+
+    @property
+    def chainable(self) -> bool:
+        return self.cls in catalogue.CHAINABLE
+
+
+@dataclass(eq=False)
+class MethodCall(Fact):
+    """``receiver.method(...)`` where the receiver is a Name or attribute chain."""
+
+    receiver: str
+    method: str
+    args: tuple = ()  # positional Values
+    kwargs: dict = field(default_factory=dict)
+    target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
+    optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
+
+
+@dataclass(eq=False)
+class LrWrite(Fact):
+    """A write to a param group's ``lr``."""
+
+    optimizer_src: Optional[str]
+    op: str  # "=", "*=", "/=", "update", ...
+    value: Value
+    all_groups: bool  # inside a loop over every group (or a comprehension / map over them)
+    group_var: Optional[str] = None
+    index_var: Optional[str] = None
+    depends_on_group: bool = False
+    reads_current_lr: bool = False  # the value reads this group's current lr
+    optimizer: Optional[Optimizer] = field(default=None, repr=False)
+    in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class Rebind(Fact):
+    """An assignment to a tracked-looking target (``opt = ...``)."""
+
+    target: str
+    key: tuple
+    value: Optional[Value] = None
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    name: str
+    node: Any = field(repr=False)
+    scope: Scope = field(repr=False)
+    params: tuple = ()
+    returns: list = field(default_factory=list)  # Values of return statements (direct only)
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: Any = field(repr=False)
+    bases: tuple = ()  # qualified or dotted base names
+    is_scheduler_subclass: bool = False
+    methods: dict = field(default_factory=dict)  # name -> FunctionInfo
+    writes_group_lr: bool = False
+
+    @property
+    def looks_like_scheduler(self) -> bool:
+        """A torch scheduler subclass, or a class with a ``step`` that writes group lrs."""
+        return self.is_scheduler_subclass or (self.writes_group_lr and
+                                              any(m in self.methods for m in
+                                                  ("step", "step_update", "get_lr", "_set_lr",
+                                                   "set_lr", "update_lr", "adjust_lr")))
+
+
+@dataclass(eq=False)
+class KeyUse:
+    key: str
+    node: Any = field(repr=False)
+
+
+@dataclass
+class FileModel:
+    path: str
+    source: str = field(repr=False)
+    module: Any = field(repr=False)
+    imports: dict = field(default_factory=dict)  # local name -> qualified name
+    scopes: list = field(default_factory=list)
+    loops: list = field(default_factory=list)
+    optimizers: list = field(default_factory=list)
+    schedulers: list = field(default_factory=list)
+    calls: list = field(default_factory=list)  # MethodCall
+    lr_writes: list = field(default_factory=list)
+    rebinds: list = field(default_factory=list)
+    functions: dict = field(default_factory=dict)  # name -> [FunctionInfo]
+    classes: list = field(default_factory=list)
+    calls_by_name: dict = field(default_factory=dict)  # qualified/dotted callee -> [Value]
+    group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
+    read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
+    _positions: Any = field(default=None, repr=False)
+
+    # -- queries rules share ---------------------------------------------------------------
+    def position(self, node):
+        """(line, column, end_line, end_column), 1-based, end exclusive; computed lazily."""
+        if self._positions is None:
+            import libcst as cst
+            from libcst.metadata import PositionProvider
+
+            wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        r = self._positions[node]
+        return r.start.line, r.start.column + 1, r.end.line, r.end.column + 1
+
+    def line(self, node) -> int:
+        return self.position(node)[0]
+
+    def steps_of(self, entity):
+        return [c for c in self.calls if c.method == "step" and c.target is entity]
+
+    def optimizer_steps(self, optimizer):
+        """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
+        return [c for c in self.calls if c.method in ("step", "optimizer_step")
+                and (c.target is optimizer or c.optimizer_arg is optimizer)]
+
+    def calls_on(self, entity, method):
+        return [c for c in self.calls if c.method == method and c.target is entity]
+
+    def schedulers_of(self, optimizer):
+        return [s for s in self.schedulers if s.optimizer is optimizer]
+
+
+@dataclass
+class FileFacts:
+    """What a file contributes to project rules; picklable, so it crosses process pools."""
+
+    path: str
+    group_keys: list = field(default_factory=list)  # (key, line, column, end_line, end_column)
+    read_keys: set = field(default_factory=set)
+
+
+@dataclass
+class ProjectFacts:
+    files: list = field(default_factory=list)  # [FileFacts]

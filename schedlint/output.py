@@ -1,0 +1,129 @@
+"""Where findings are printed: text, json, sarif (GitHub code scanning) and github annotations.
+
+Every formatter takes the sorted findings and returns the full text to write to stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+from schedlint import __version__
+from schedlint.rules import all_rules
+
+FORMATS = ("text", "json", "sarif", "github")
+JSON_KEYS = ("code", "name", "message", "path", "line", "column", "end_line", "end_column",
+             "severity", "fix")
+INFORMATION_URI = "https://pypi.org/project/schedlint/"
+
+
+def format_text(findings) -> str:
+    out = []
+    for f in findings:
+        mark = "[*] " if f.fix and f.fix.get("applicability") == "safe" else ""
+        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {mark}{f.message}")
+    return "".join(line + "\n" for line in out)
+
+
+def format_json(findings) -> str:
+    rows = [{k: getattr(f, k) for k in JSON_KEYS} for f in findings]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(findings) -> str:
+    out = []
+    for f in findings:
+        level = "error" if f.severity == "error" else "warning"
+        props = (f"file={_escape_property(f.path)},line={f.line},col={f.column},"
+                 f"endLine={f.end_line},endColumn={f.end_column},"
+                 f"title={_escape_property(f.code)}")
+        out.append(f"::{level} {props}::{_escape_data(f'{f.code} {f.message}')}")
+    return "".join(line + "\n" for line in out)
+
+
+def _uri(path: str) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(Path.cwd())
+        except ValueError:
+            return p.as_uri()
+    return p.as_posix()
+
+
+def sarif_document(findings) -> dict:
+    rules = [r for r in all_rules() if r.kind != "guard"]
+    index = {r.code: i for i, r in enumerate(rules)}
+    descriptors = []
+    for r in rules:
+        descriptors.append({
+            "id": r.code,
+            "name": r.name,
+            "shortDescription": {"text": r.summary[:1024]},
+            "fullDescription": {"text": r.docs["What it does"][:1024]},
+            "help": {"text": r.docs["Why is this bad?"][:1024], "markdown": r.markdown()},
+            "helpUri": f"{INFORMATION_URI}#{r.code.lower()}",
+            "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
+            "properties": {"tags": ["pytorch", "lr-scheduler"], "precision": "high",
+                           "problem.severity": r.severity},
+        })
+    results = []
+    for f in findings:
+        fingerprint = hashlib.sha256(f"{f.path}:{f.code}:{f.message}".encode()).hexdigest()[:32]
+        results.append({
+            "ruleId": f.code,
+            "ruleIndex": index[f.code],
+            "level": "error" if f.severity == "error" else "warning",
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": _uri(f.path)},
+                "region": {"startLine": f.line, "startColumn": f.column,
+                           "endLine": f.end_line, "endColumn": f.end_column}}}],
+            "partialFingerprints": {"primaryLocationLineHash": f"{fingerprint}:1"},
+        })
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "schedlint", "version": __version__,
+                                "semanticVersion": __version__,
+                                "informationUri": INFORMATION_URI, "rules": descriptors}},
+            "results": results,
+        }],
+    }
+
+
+def format_sarif(findings) -> str:
+    return json.dumps(sarif_document(findings), indent=2) + "\n"
+
+
+def format_findings(findings, fmt: str) -> str:
+    return {"text": format_text, "json": format_json, "sarif": format_sarif,
+            "github": format_github}[fmt](findings)
+
+
+def statistics(findings) -> str:
+    counts = Counter(f.code for f in findings)
+    names = {r.code: r.name for r in all_rules()}
+    fixable = {f.code for f in findings if f.fix}
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    return "".join(f"{n:>{width}}\t{code}\t{'[*]' if code in fixable else '[ ]'} "
+                   f"{names.get(code, '')}\n" for code, n in sorted(counts.items()))
+
+
+def summary(findings) -> str:
+    if not findings:
+        return "All checks passed!"
+    files = len({f.path for f in findings})
+    problems = "problem" if len(findings) == 1 else "problems"
+    return f"Found {len(findings)} {problems} in {files} file{'s' if files != 1 else ''}."

@@ -1,0 +1,119 @@
+"""What a rule is: its metadata, its documentation and its check, in one place.
+
+A rule module defines one function decorated with :func:`rule`. The decorator reads the
+function's docstring, which must have ruff's sections (``## What it does``, ``## Why is this
+bad?``, ``## Example``, ``## Use instead``, optionally ``## Fix``), so ``schedlint rule CODE``,
+the SARIF rule descriptors and the README table all come from that one text.
+
+A per-file check receives a :class:`schedlint.model.FileModel` and yields :class:`Report`
+objects; a project check (``scope="project"``) receives a
+:class:`schedlint.model.ProjectFacts` and yields :class:`ProjectReport` objects. Rules never
+know their own code when reporting, so a report can never carry the wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix")
+_REQUIRED = SECTIONS[:4]
+_SECTION_RE = re.compile(r"^## (.+?)\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """An edit that replaces [start, end) (1-based line/column) with ``content``."""
+
+    applicability: str  # "safe" | "unsafe"
+    message: str
+    edits: tuple  # of (line, column, end_line, end_column, content)
+
+
+@dataclass
+class Report:
+    """A finding as a rule sees it: where (a libcst node) and what to say."""
+
+    node: Any
+    message: str
+    fix: Optional[Fix] = None
+
+
+@dataclass
+class ProjectReport:
+    """A finding from a project rule: where (path and position) and what to say."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    severity: str  # "error" | "warning"
+    kind: str  # "static" | "builtin" | "guard"
+    scope: str  # "file" | "project" | "runtime"
+    docs: dict = field(repr=False, compare=False)
+    check: Optional[Callable[..., Iterable[Any]]] = field(default=None, repr=False, compare=False)
+    fixable: str = "none"  # "none" | "safe" | "unsafe" | "sometimes"
+
+    @property
+    def family(self) -> str:
+        return self.code[:-2]
+
+    def markdown(self) -> str:
+        """The rule's full documentation, as ``schedlint rule CODE`` prints it."""
+        lines = [f"# {self.name} ({self.code})", "", self.summary, "",
+                 f"Severity: {self.severity}.  Fix: {_FIX_WORDS[self.fixable]}", ""]
+        for section in SECTIONS:
+            text = self.docs.get(section)
+            if text:
+                lines += [f"## {section}", text, ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+_FIX_WORDS = {
+    "none": "none available.",
+    "safe": "a safe fix is available (--fix).",
+    "unsafe": "an unsafe fix is available (--fix --unsafe-fixes).",
+    "sometimes": "a fix is sometimes available.",
+}
+
+
+def parse_docs(doc: str) -> dict:
+    """Split a ruff-style docstring into its ``## Section`` bodies."""
+    doc = textwrap.dedent(doc or "").strip("\n")
+    # The first line (summary) is indented differently from the rest when written inline.
+    first, _, rest = doc.partition("\n")
+    doc = first.strip() + "\n" + textwrap.dedent(rest)
+    parts = _SECTION_RE.split(doc)
+    sections = {"summary": parts[0].strip()}
+    for title, body in zip(parts[1::2], parts[2::2]):
+        sections[title.strip()] = body.strip("\n").rstrip()
+    return sections
+
+
+def rule(code: str, name: str, severity: str, *, scope: str = "file", kind: str = "static",
+         fixable: str = "none") -> Callable:
+    """Declare a rule. The decorated function's docstring is its documentation."""
+
+    def register(fn: Callable) -> Callable:
+        docs = parse_docs(fn.__doc__ or "")
+        missing = [s for s in _REQUIRED if not docs.get(s)]
+        if missing:
+            raise ValueError(f"rule {code} lacks documentation sections: {', '.join(missing)}")
+        summary = docs.pop("summary") or docs["What it does"].split(".")[0] + "."
+        fn.RULE = Rule(code=code, name=name, summary=summary, severity=severity, kind=kind,
+                       scope=scope, docs=docs, check=fn if kind == "static" else None,
+                       fixable=fixable)
+        return fn
+
+    return register
