@@ -13,7 +13,13 @@ __all__ = ["__version__", "guard", "install", "ScheduleViolation", "ScheduleWarn
 def __getattr__(name):
     # Lazy: the guard needs torch, the checker must not.
     if name in ("guard", "install", "ScheduleViolation", "ScheduleWarning", "Guard"):
-        from schedlint import guard as _guard_pkg
+        import importlib
 
-        return getattr(_guard_pkg, "api_" + name if name == "guard" else name)
+        # importlib, not "from schedlint import guard": that form probes this __getattr__ for
+        # "guard" again before importing the submodule, and recurses forever.
+        _guard_pkg = importlib.import_module("schedlint.guard")
+        # The package itself is callable (schedlint.guard(opt, sched) -> api_guard), and Python
+        # binds it to this name as soon as any of its submodules is imported, so hand out the
+        # same object in every case.
+        return _guard_pkg if name == "guard" else getattr(_guard_pkg, name)
     raise AttributeError(f"module 'schedlint' has no attribute {name!r}")

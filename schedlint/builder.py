@@ -17,8 +17,9 @@ from typing import Optional
 import libcst as cst
 
 from schedlint import catalogue
-from schedlint.model import (ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop, LrWrite,
-                             MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
+from schedlint.cstwalk import code_children, walk
+from schedlint.model import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
+                             LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
 TRACKED_METHODS = frozenset({
@@ -26,6 +27,9 @@ TRACKED_METHODS = frozenset({
     "state_dict", "zero_grad", "optimizer_step", "step_update",
 })
 LR_SCALING_KEY = re.compile(r"^lr_?(mult|mul|multiplier|scale|scaler|factor|ratio|decay_mult)$")
+# Libraries that read a group scaling key themselves (timm's schedulers apply "lr_scale"):
+# importing them counts as reading the key, since their code is usually not checked.
+EXTERNAL_KEY_READERS = {"timm": ("lr_scale",)}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
 _AUG_OPS = {
@@ -36,7 +40,7 @@ _AUG_OPS = {
 
 def build_model(path: str, source: str, module: cst.Module) -> FileModel:
     builder = _Builder(path, source, module)
-    module.visit(builder)
+    walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
     _resolve(builder.model)
     return builder.model
 
@@ -128,7 +132,7 @@ class _Walk:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((_expr_text(n.value), key))
-            stack.extend(n.children)
+            stack.extend(code_children(n))
 
 
 def _expr_text(node) -> str:
@@ -170,6 +174,25 @@ def _target_names(node) -> set:
     return set()
 
 
+def _scale_folded(lr_node, scale_node) -> bool:
+    """The group dict's own ``lr`` already applies its scaling key's value."""
+    if lr_node is None or scale_node is None:
+        return False
+    scale_names = _Walk(scale_node).names - {"True", "False", "None"}
+    if scale_names & _Walk(lr_node).names:
+        return True  # "lr": lr * scale, "lr_scale": scale
+    number = _fold_number(scale_node)
+    if number is None:
+        return False
+    stack = [lr_node]
+    while stack:  # "lr": base_lr * 0.1, "lr_mult": 0.1
+        n = stack.pop()
+        if _fold_number(n) == number:
+            return True
+        stack.extend(code_children(n))
+    return False
+
+
 def _find_param_groups(node) -> Optional[str]:
     """Text of ``X`` if ``X.param_groups`` occurs inside ``node``."""
     stack = [node]
@@ -179,7 +202,7 @@ def _find_param_groups(node) -> Optional[str]:
             return dotted_name(n.value) or _expr_text(n.value)
         if isinstance(n, (cst.Lambda, cst.FunctionDef)):
             continue
-        stack.extend(n.children)
+        stack.extend(code_children(n))
     return None
 
 
@@ -197,6 +220,9 @@ class _Builder(cst.CSTVisitor):
         self.handled_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
+        self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
+        self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
+        self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
 
     # -- helpers ------------------------------------------------------------------------------
     def next_order(self) -> int:
@@ -338,11 +364,13 @@ class _Builder(cst.CSTVisitor):
                 local = full.partition(".")[0]
                 self.model.imports.setdefault(local, local)
             self.bind(local)
+            self._external_key_reads(full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
         base = dotted_name(node.module)
+        self._external_key_reads(base)
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
@@ -403,15 +431,15 @@ class _Builder(cst.CSTVisitor):
     # -- loops --------------------------------------------------------------------------------
     def visit_For(self, node: cst.For):
         # The iterable is evaluated outside the loop; visit it first, then open the loop.
-        node.iter.visit(self)
+        walk(node.iter, self)
         for name in _target_names(node.target):
             self.bind(name)
         self.push_loop("for", node, _target_names(node.target), node.iter)
-        node.target.visit(self)
-        node.body.visit(self)
+        walk(node.target, self)
+        walk(node.body, self)
         self.pop_loop()
         if node.orelse is not None:
-            node.orelse.visit(self)
+            walk(node.orelse, self)
         return False
 
     def visit_While(self, node: cst.While):
@@ -456,6 +484,8 @@ class _Builder(cst.CSTVisitor):
             return
         text = dotted_name(target)
         if text is None:
+            if op == "=" and isinstance(target, (cst.Tuple, cst.List)):
+                self._unpacked_rebinds(target, stmt)
             return
         group_loop = self.group_loop()
         if group_loop is not None and op == "=" and "." not in text:
@@ -464,10 +494,25 @@ class _Builder(cst.CSTVisitor):
                 group_loop.tainted.add(text)
         if op != "=":
             return
+        if isinstance(value, cst.Dict) or isinstance(value, cst.Call) and \
+                isinstance(value.func, cst.Name) and value.func.value == "dict":
+            self._dict_targets[id(value)] = text
         if isinstance(value, cst.Call):
             if self._construct(value, text, stmt):
                 return
         self.model.rebinds.append(Rebind(target=text, key=(), value=None, **self.fact_kwargs(stmt)))
+
+    def _unpacked_rebinds(self, target, stmt):
+        """``a, self.b, *c = ...``: each name is rebound to a value the model cannot see."""
+        for el in target.elements:
+            node = el.value  # Element or StarredElement: both hold the target in .value
+            if isinstance(node, (cst.Tuple, cst.List)):
+                self._unpacked_rebinds(node, stmt)
+                continue
+            text = dotted_name(node)
+            if text is not None:
+                self.model.rebinds.append(Rebind(target=text, key=(), unpacked=True,
+                                                 **self.fact_kwargs(stmt)))
 
     # -- lr writes ----------------------------------------------------------------------------
     def _lr_write(self, group_node, value_node, stmt, op):
@@ -535,19 +580,25 @@ class _Builder(cst.CSTVisitor):
                     self.model.calls.append(MethodCall(receiver=receiver, method=method,
                                                        args=args, kwargs=kwargs,
                                                        **self.fact_kwargs(node)))
+                    if method == "state_dict" and self._dicts:
+                        self._checkpoint().state_dicts.append(self.model.calls[-1])
         qualified = self.qualify(func)
         if qualified is not None and qualified in ("torch.save", "dict") or \
                 isinstance(func, cst.Name) and func.value in self.model.functions:
             self.model.calls_by_name.setdefault(qualified, []).append(self.value(node))
         if isinstance(func, cst.Name) and func.value == "dict":
+            self._open_dict(node)
             keys = {a.keyword.value: a for a in node.args if a.keyword is not None}
             if "params" in keys:
-                self._group_dict_keys(((k, a.keyword) for k, a in keys.items()))
+                self._group_dict_keys(((k, a.keyword) for k, a in keys.items()),
+                                      {k: a.value for k, a in keys.items()})
 
     def leave_Call(self, node):
         loop = self.pushed_for_call.pop(id(node), None)
         if loop is not None:
             self.pop_loop()
+        if self._dicts and self._dicts[-1][0] is node:
+            self._dicts.pop()
 
     def _group_update(self, call: cst.Call, receiver: cst.Name):
         """``g.update(lr=x)`` / ``g.update({"lr": x})`` on a loop's group."""
@@ -563,15 +614,57 @@ class _Builder(cst.CSTVisitor):
             self._lr_write(receiver, value_node, call, "update")
 
     def visit_Dict(self, node: cst.Dict):
+        self._open_dict(node)
         keys = [(string_value(el.key), el.key) for el in node.elements
                 if isinstance(el, cst.DictElement)]
         if any(k == "params" for k, _ in keys):
-            self._group_dict_keys(keys)
+            self._group_dict_keys(keys, {string_value(el.key): el.value for el in node.elements
+                                         if isinstance(el, cst.DictElement)})
 
-    def _group_dict_keys(self, keys):
+    def leave_Dict(self, node):
+        if self._dicts and self._dicts[-1][0] is node:
+            self._dicts.pop()
+
+    # -- checkpoint dicts ({"optimizer": opt.state_dict(), ...}) ---------------------------------
+    def _open_dict(self, node):
+        self._dicts.append([node, self.scope, self.loop, None])
+
+    def _checkpoint(self) -> Checkpoint:
+        """The Checkpoint fact of the outermost open dict literal, created on first use."""
+        entry = self._dicts[0]
+        if entry[3] is None:
+            node = entry[0]
+            if isinstance(node, cst.Dict):
+                opaque = any(isinstance(el, cst.StarredDictElement) for el in node.elements)
+            else:  # dict(...): positional or ** arguments carry unseen entries
+                opaque = any(a.keyword is None for a in node.args)
+            entry[3] = Checkpoint(node=node, scope=entry[1], order=self.next_order(),
+                                  loop=entry[2], target=self._dict_targets.get(id(node)),
+                                  opaque=opaque)
+            self.model.checkpoints.append(entry[3])
+        return entry[3]
+
+    def _group_dict_keys(self, keys, values=None):
         for key, key_node in keys:
             if key and LR_SCALING_KEY.match(key):
+                self._group_key_nodes.add(id(key_node))
+                if values is not None and _scale_folded(values.get("lr"), values.get(key)):
+                    continue  # {"lr": base * s, "lr_scale": s}: already applied, a record
                 self.model.group_keys.append(KeyUse(key=key, node=key_node))
+
+    def visit_SimpleString(self, node: cst.SimpleString):
+        # A scaling key named anywhere but as a group-dict key ("lr_mult" in a list of fields,
+        # g[key] through a variable) may be read in ways the model does not follow.
+        if "lr" in node.value and id(node) not in self._group_key_nodes:
+            key = string_value(node)
+            if key is not None and LR_SCALING_KEY.match(key):
+                self.model.read_keys.add(key)
+
+    def _external_key_reads(self, module_name):
+        if module_name:
+            keys = EXTERNAL_KEY_READERS.get(module_name.partition(".")[0])
+            if keys:
+                self.model.read_keys.update(keys)
 
     def visit_Subscript(self, node: cst.Subscript):
         key = subscript_key(node)

@@ -86,9 +86,20 @@ def main():
                    "code, which are otherwise skipped unparsed.")
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes.")
 @click.option("--timings", is_flag=True, help="Print where the time went (stderr).")
+@click.option("--list-files", is_flag=True,
+              help="Also print every file that was checked, one `checked: PATH` line each "
+                   "(stderr), e.g. to confirm which files a run covered.")
+@click.option("--fix", is_flag=True,
+              help="Apply safe fixes, write the files, then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also offer (and with --fix/--diff apply) fixes that change behaviour.")
+@click.option("--diff", is_flag=True,
+              help="Print a unified diff of the fixes instead of writing them; exit 1 if there "
+                   "is one, 0 if not.")
 def check(paths, select, ignore, extend_select, output_format, statistics, exit_zero,
           config_file, isolated, jobs, quiet, stdin_filename, force_exclude, no_cache,
-          check_syntax, no_respect_gitignore, timings):
+          check_syntax, no_respect_gitignore, timings, list_files, fix=False,
+          unsafe_fixes=False, diff=False):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
     from schedlint import config as cfgmod
     from schedlint.engine import check_paths, run_project_rules, sort_findings
@@ -132,6 +143,10 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
                             extra=f"syntax={check_syntax}")
     results = check_paths(found.files, codes, jobs=jobs, check_syntax_all=check_syntax,
                           cache=cache, stdin=stdin)
+    outcomes = None
+    if fix or diff:  # ruff semantics: --diff never writes
+        outcomes = _apply_fixes(results, codes, cfg, unsafe_fixes, write=not diff, stdin=stdin,
+                                cache=cache)
     t_check = time.perf_counter()
     if cache is not None:
         cache.save()
@@ -140,12 +155,23 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     if cfg.per_file_ignores:
         findings = [f for f in findings if f.code not in cfgmod.ignored_for(f.path, cfg)]
     findings = sort_findings(findings)
+    if diff:
+        sys.exit(_report_diff(outcomes, findings, quiet, unsafe_fixes, results))
+    fixed = sum(o.fixed_total for o in outcomes) if outcomes is not None else None
+    to_err = bool(fix and use_stdin)  # as ruff: the fixed source goes to stdout
+    if to_err:
+        done = next((o for o in outcomes if o.stdin), None)
+        click.echo(done.fixed if done is not None else stdin[1], nl=False)
     if statistics:
-        click.echo(stats_text(findings), nl=False)
+        click.echo(stats_text(findings), nl=False, err=to_err)
     else:
-        click.echo(format_findings(findings, output_format or "text"), nl=False)
+        click.echo(format_findings(findings, output_format or "text", unsafe_fixes), nl=False,
+                   err=to_err)
     if not quiet and (output_format in (None, "text") or statistics):
-        click.echo(summary(findings), err=True)
+        click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe_fixes), err=True)
+    if list_files:
+        for r in results:
+            click.echo(f"checked: {r.path}", err=True)
     if timings:
         t_end = time.perf_counter()
         click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
@@ -157,6 +183,46 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     if findings and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
+    """``--fix`` / ``--diff``: fix each file with an applicable fix (see schedlint.fixes)."""
+    from schedlint import config as cfgmod
+    from schedlint.fixes import fix_results
+
+    def codes_for(path):
+        return codes - cfgmod.ignored_for(path, cfg) if cfg.per_file_ignores else codes
+
+    outcomes = fix_results(results, codes_for, unsafe=unsafe, write=write, stdin=stdin)
+    for o in outcomes:
+        if not o.converged:
+            click.echo(f"schedlint: warning: {o.path}: fixes did not converge; the file may "
+                       f"still have fixable problems", err=True)
+        if o.rejected:
+            click.echo(f"schedlint: warning: {o.path}: skipped {o.rejected} fix(es) whose "
+                       f"result would not parse (a schedlint bug; please report it)", err=True)
+        if write and o.changed and cache is not None and not o.stdin:
+            cache.put(o.path, o.result)
+    return outcomes
+
+
+def _report_diff(outcomes, findings, quiet, unsafe, results) -> int:
+    """``--diff``: the diffs on stdout; exit 1 if there is one, 0 if not (2: internal error)."""
+    from schedlint.output import fixable
+
+    text = "".join(o.diff() for o in outcomes)
+    click.echo(text, nl=False)
+    if not quiet:
+        fixed = sum(o.fixed_total for o in outcomes)
+        hidden = 0 if unsafe else sum(fixable(f, True) and not fixable(f) for f in findings)
+        hint = (f" ({hidden} more with `--unsafe-fixes`)" if hidden else "")
+        if fixed:
+            click.echo(f"Would fix {fixed} problem{'s' if fixed != 1 else ''}{hint}.", err=True)
+        else:
+            click.echo(f"No problems would be fixed{hint}.", err=True)
+    if any(f.code == "SL003" for f in findings) or any(r.crashed for r in results):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if text else EXIT_CLEAN
 
 
 @main.command()

@@ -65,11 +65,12 @@ def find_pyproject(start: Path) -> Optional[Path]:
             try:
                 with open(candidate, "rb") as fh:
                     data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError):
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
                 # A broken pyproject.toml that has a schedlint table is still "ours": let
                 # load_config report it rather than silently skipping to a parent.
                 return candidate
-            if "schedlint" in data.get("tool", {}):
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "schedlint" in tool:
                 return candidate
     return None
 
@@ -84,7 +85,13 @@ def load_config(path: Optional[Path]) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("schedlint") if path.name == "pyproject.toml" else data
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib lets the decode error escape
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 (invalid byte at offset "
+                          f"{exc.start})") from None
+    tool = data.get("tool", {}) if path.name == "pyproject.toml" else None
+    if tool is not None and not isinstance(tool, dict):
+        raise ConfigError(f"{path}: key 'tool' must be a table")
+    table = tool.get("schedlint") if tool is not None else data
     if table is None:
         table = {}
     if not isinstance(table, dict):

@@ -87,8 +87,13 @@ def _syntax_error(path: str, source: str):
 
 
 def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
-                 check_syntax_all: bool = False, fix: bool = False) -> FileResult:
+                 check_syntax_all: bool = False, fix: bool = False,
+                 python_only: bool = False) -> FileResult:
     """Run the per-file pipeline on one file's bytes (read from ``path`` when None)."""
+    if not python_only and path.endswith(".ipynb"):  # code cells, positions per cell
+        from schedlint.notebook import check_notebook
+
+        return check_notebook(path, data, codes, check_syntax_all=check_syntax_all)
     result = FileResult(path=path)
     if data is None:
         try:
@@ -191,7 +196,12 @@ def _check_batch(batch, codes, check_syntax_all):
 
 
 def _pool_map(paths, codes, jobs, check_syntax_all):
-    """Check ``paths`` in a process pool; survive workers that die."""
+    """Check ``paths`` in a process pool; survive workers that die.
+
+    A dying worker breaks the whole pool and fails every unfinished task, so a failed task
+    proves nothing about its files: only a file that kills a process of its own is reported
+    as crashed (SL003); every other file is checked again.
+    """
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
@@ -212,16 +222,30 @@ def _pool_map(paths, codes, jobs, check_syntax_all):
         if not retry:
             break
         # A worker died (segfault, OOM kill, os._exit). Re-check the unfinished batches one
-        # file per task so the culprit is isolated and every other file still gets checked.
-        pending = []
+        # file per task. Failed one-file tasks: the first few (those running when the pool
+        # broke, the culprit among them; tasks start in submission order) are checked each in
+        # a process of its own, the rest go round again. Every round retires at least one file.
+        pending, suspects = [], []
         for batch in retry:
-            if len(batch) == 1:
-                results[batch[0]] = FileResult(path=batch[0], crashed=True, findings=[
-                    _builtin("SL003", batch[0], "internal error: the worker process checking "
-                                                "this file died")])
-            else:
+            if len(batch) > 1:
                 pending += [[p] for p in batch]
+            elif len(suspects) <= 2 * jobs:
+                suspects.append(batch[0])
+            else:
+                pending.append(batch)
+        for path in suspects:
+            results[path] = _check_alone(path, codes, check_syntax_all, ctx)
     return [results[p] for p in paths]
+
+
+def _check_alone(path, codes, check_syntax_all, ctx) -> FileResult:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        try:
+            return pool.submit(_check_batch, [path], codes, check_syntax_all).result()[0]
+        except BrokenProcessPool:
+            return FileResult(path=path, crashed=True, findings=[
+                _builtin("SL003", path, "internal error: the worker process checking this "
+                                        "file died")])
 
 
 def check_paths(paths: list, codes: frozenset, *, jobs: int = 0, check_syntax_all=False,

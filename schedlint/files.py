@@ -1,8 +1,9 @@
 """Which files a run checks: walk directories for ``*.py``, apply excludes and .gitignore.
 
 An explicitly named file is always checked, unless ``--force-exclude`` asks for the configured
-excludes to apply to it too (what the pre-commit hook passes, as ruff does). Symlink loops,
-unreadable directories and vanished files are reported as warnings, never raised.
+excludes to apply to it too (what the pre-commit hook passes, as ruff does). A named path that
+does not exist is passed on, so the engine reports it (SL002, as ruff's E902). Symlink loops and
+unreadable directories are reported as warnings, never raised.
 """
 
 from __future__ import annotations
@@ -86,8 +87,16 @@ class Discovery:
     walked_directory: bool = False
 
 
-def _excluded(path: Path, patterns, root: Path) -> bool:
+def _excluded(path: Path, patterns, root: Path, *, walking: bool = False) -> bool:
     name = path.name
+    if walking:
+        # Inside a walk every folder below the walk root was matched by name on the way down,
+        # so a pattern without "/" only needs the entry's own name. Matching it against every
+        # component of the path would exclude the whole tree when a folder *above* the named
+        # root is called e.g. `site-packages` or `venv` (`schedlint .../site-packages/torch`
+        # checked nothing), which ruff does not do either.
+        return any(fnmatch.fnmatch(name, pat) if "/" not in pat.rstrip("/")
+                   else path_matches(str(path), pat, root) for pat in patterns)
     return any(fnmatch.fnmatch(name, pat) or path_matches(str(path), pat, root)
                for pat in patterns)
 
@@ -115,7 +124,9 @@ def discover(paths, excludes, root: Path, *, respect_gitignore=True,
                 continue
             add(p)
         else:
-            found.warnings.append(f"{raw}: no such file or directory")
+            # Checked anyway: the engine reports SL002 (cannot read file), as ruff reports E902,
+            # so a mistyped path fails the run instead of passing with "All checks passed!".
+            add(p)
     return found
 
 
@@ -147,14 +158,16 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
         keep = []
         for d in sorted(dirnames):
             sub = current / d
-            if _excluded(sub, excludes, root) or (respect_gitignore and ignore.ignored(sub, True)):
+            if _excluded(sub, excludes, root, walking=True) or \
+                    (respect_gitignore and ignore.ignored(sub, True)):
                 continue
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.endswith(".py"):
+            if not name.endswith((".py", ".ipynb")):  # notebooks: schedlint.notebook
                 continue
             f = current / name
-            if _excluded(f, excludes, root) or (respect_gitignore and ignore.ignored(f, False)):
+            if _excluded(f, excludes, root, walking=True) or \
+                    (respect_gitignore and ignore.ignored(f, False)):
                 continue
             add(f)

@@ -18,9 +18,12 @@ class Finding:
     severity: str = "error"
     name: str = ""
     fix: Optional[dict] = None  # {"applicability", "message", "edits": [...]}
+    # Notebooks only: the 1-based index of the cell in the notebook's ``cells`` array; line,
+    # column and the fix's edits are then relative to that cell's source.
+    cell: Optional[int] = None
 
     def sort_key(self):
-        return (self.path, self.line, self.column, self.code)
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -203,6 +203,17 @@ class Rebind(Fact):
     target: str
     key: tuple
     value: Optional[Value] = None
+    unpacked: bool = False  # bound by unpacking (``model, sched = prepare(model, sched)``)
+
+
+@dataclass(eq=False)
+class Checkpoint(Fact):
+    """A dict literal (``{...}`` or ``dict(...)``) holding ``X.state_dict()`` values: what a
+    checkpoint saves together. Only the outermost such dict is recorded."""
+
+    target: Optional[str] = None  # variable it is assigned to (``ckpt = {...}``)
+    state_dicts: list = field(default_factory=list, repr=False)  # MethodCalls inside it
+    opaque: bool = False  # ``**other`` inside: it may hold more than is seen
 
 
 @dataclass(eq=False)
@@ -256,6 +267,7 @@ class FileModel:
     calls_by_name: dict = field(default_factory=dict)  # qualified/dotted callee -> [Value]
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
+    checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     _positions: Any = field(default=None, repr=False)
 
     # -- queries rules share ---------------------------------------------------------------

@@ -19,16 +19,32 @@ JSON_KEYS = ("code", "name", "message", "path", "line", "column", "end_line", "e
 INFORMATION_URI = "https://pypi.org/project/schedlint/"
 
 
-def format_text(findings) -> str:
+def fixable(f, unsafe_fixes: bool = False) -> bool:
+    """Whether ``--fix`` would apply the finding's fix (``--unsafe-fixes`` adds unsafe ones)."""
+    kind = f.fix.get("applicability") if f.fix else None
+    return kind == "safe" or unsafe_fixes and kind == "unsafe"
+
+
+def location(f) -> str:
+    """``path:line:col``, or ``nb.ipynb:cell 3:line:col`` for a notebook finding (as ruff)."""
+    cell = getattr(f, "cell", None)
+    where = f"{f.path}:cell {cell}" if cell is not None else f.path
+    return f"{where}:{f.line}:{f.column}"
+
+
+def format_text(findings, unsafe_fixes: bool = False) -> str:
     out = []
     for f in findings:
-        mark = "[*] " if f.fix and f.fix.get("applicability") == "safe" else ""
-        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {mark}{f.message}")
+        mark = "[*] " if fixable(f, unsafe_fixes) else ""
+        out.append(f"{location(f)}: {f.code} {mark}{f.message}")
     return "".join(line + "\n" for line in out)
 
 
 def format_json(findings) -> str:
-    rows = [{k: getattr(f, k) for k in JSON_KEYS} for f in findings]
+    # "cell" (1-based index into the notebook's cells) only on findings in notebooks.
+    rows = [{**{k: getattr(f, k) for k in JSON_KEYS},
+             **({"cell": f.cell} if getattr(f, "cell", None) is not None else {})}
+            for f in findings]
     return json.dumps(rows, indent=2) + "\n"
 
 
@@ -47,7 +63,8 @@ def format_github(findings) -> str:
         props = (f"file={_escape_property(f.path)},line={f.line},col={f.column},"
                  f"endLine={f.end_line},endColumn={f.end_column},"
                  f"title={_escape_property(f.code)}")
-        out.append(f"::{level} {props}::{_escape_data(f'{f.code} {f.message}')}")
+        msg = f"{f.code} {_cell_prefix(f)}{f.message}"
+        out.append(f"::{level} {props}::{_escape_data(msg)}")
     return "".join(line + "\n" for line in out)
 
 
@@ -84,7 +101,7 @@ def sarif_document(findings) -> dict:
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": "error" if f.severity == "error" else "warning",
-            "message": {"text": f.message},
+            "message": {"text": _cell_prefix(f) + f.message},
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": _uri(f.path)},
                 "region": {"startLine": f.line, "startColumn": f.column,
@@ -107,7 +124,15 @@ def format_sarif(findings) -> str:
     return json.dumps(sarif_document(findings), indent=2) + "\n"
 
 
-def format_findings(findings, fmt: str) -> str:
+def _cell_prefix(f) -> str:
+    # SARIF and GitHub annotations have no notion of a cell: the lines are the cell's, say so.
+    cell = getattr(f, "cell", None)
+    return f"(cell {cell}) " if cell is not None else ""
+
+
+def format_findings(findings, fmt: str, unsafe_fixes: bool = False) -> str:
+    if fmt == "text":
+        return format_text(findings, unsafe_fixes)
     return {"text": format_text, "json": format_json, "sarif": format_sarif,
             "github": format_github}[fmt](findings)
 
@@ -121,9 +146,26 @@ def statistics(findings) -> str:
                    f"{names.get(code, '')}\n" for code, n in sorted(counts.items()))
 
 
-def summary(findings) -> str:
-    if not findings:
+def summary(findings, *, fixed=None, unsafe_fixes: bool = False) -> str:
+    """The stderr summary. ``fixed`` (with ``--fix``): how many problems were fixed; then the
+    line reads as ruff's, ``Found 3 problems (2 fixed, 1 remaining).``. A second line says how
+    many remaining problems ``--fix`` would fix, and how many more ``--unsafe-fixes`` would."""
+    if fixed:
+        total = len(findings) + fixed
+        head = (f"Found {total} problem{'s' if total != 1 else ''} "
+                f"({fixed} fixed, {len(findings)} remaining).")
+    elif not findings:
         return "All checks passed!"
-    files = len({f.path for f in findings})
-    problems = "problem" if len(findings) == 1 else "problems"
-    return f"Found {len(findings)} {problems} in {files} file{'s' if files != 1 else ''}."
+    else:
+        files = len({f.path for f in findings})
+        problems = "problem" if len(findings) == 1 else "problems"
+        head = f"Found {len(findings)} {problems} in {files} file{'s' if files != 1 else ''}."
+    n = sum(fixable(f, unsafe_fixes) for f in findings)
+    hidden = 0 if unsafe_fixes else sum(fixable(f, True) and not fixable(f) for f in findings)
+    hint = (f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the "
+            f"`--unsafe-fixes` option)" if hidden else "")
+    if n:
+        return f"{head}\n[*] {n} fixable with the `--fix` option{hint}."
+    if hidden:
+        return f"{head}\nNo fixes available{hint}."
+    return head

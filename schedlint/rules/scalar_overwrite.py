@@ -1,7 +1,9 @@
-from schedlint.rules.base import Report, rule
+import libcst as cst
+
+from schedlint.rules.base import Fix, Report, rule
 
 
-@rule("SL101", "scalar-lr-overwrite", "error")
+@rule("SL101", "scalar-lr-overwrite", "error", fixable="unsafe")
 def scalar_lr_overwrite(model):
     """One scalar `lr` is written to every param group of an optimizer whose groups differ.
 
@@ -32,6 +34,26 @@ def scalar_lr_overwrite(model):
     ```
     (`initial_lr` is set by any torch scheduler; otherwise keep the base LRs in a list and
     write `base_lrs[i] * factor`.)
+
+    ## Fix
+    Unsafe (`--fix --unsafe-fixes`). The scalar is read as the LR of a *reference* group (the
+    optimizer's literal `lr=` default, else the first group's literal `lr`) and every group
+    gets it scaled by its own ratio to that reference. The value's own text is kept; it is
+    wrapped, so `g["lr"] = value` becomes
+    ```python
+    g["lr"] = g.setdefault("initial_lr", g["lr"]) * (value / 0.1)
+    ```
+    (also inside `g.update(lr=...)` and `opt.param_groups[i]["lr"] = ...`). `setdefault` is
+    what torch's schedulers do themselves: when a scheduler was built, `initial_lr` already
+    holds each group's base LR; when none was, the first execution records the group's LR as
+    built, and a scheduler built later keeps it. So the rewrite is correct with or without a
+    scheduler, unlike a bare `g["initial_lr"]`, which raises `KeyError` without one.
+
+    It is unsafe because it changes behaviour: every group but the reference one now trains
+    at a different LR (which is the point, but the reference group is a guess: if the scalar
+    was meant for another group, every LR is off by that ratio), and if something else wrote
+    `g["lr"]` before the first execution without a scheduler, that value becomes the base.
+    No fix is offered when no reference LR is a literal number.
     """
     for write in model.lr_writes:
         opt = write.optimizer
@@ -47,4 +69,54 @@ def scalar_lr_overwrite(model):
                      f"one scalar lr `{write.value.src}` is written to every group of "
                      f"`{write.optimizer_src}`, whose groups were built with lr {built} "
                      f"(line {model.line(opt.node)}); scale each group instead, e.g. "
-                     f"`g[\"lr\"] = g[\"initial_lr\"] * factor`")
+                     f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
+                     fix=_scaled_fix(model, write, opt))
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
+
+
+def _reference_lr(opt):
+    """The literal LR the scalar is taken to be meant for, as source text, or None."""
+    lrs = opt.group_lrs() or []
+    for v in (opt.default_lr, lrs[0] if lrs else None):
+        if v is not None and v.kind == "number" and v.number and "\n" not in v.src \
+                and "#" not in v.src:
+            return v.src if isinstance(v.node, (cst.Integer, cst.Float)) else f"({v.src})"
+    return None
+
+
+def _group_node(write):
+    """The expression that denotes the group being written (``g``, ``opt.param_groups[i]``)."""
+    stmt = write.node
+    if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
+        return stmt.func.value, '"'  # g.update(lr=...)
+    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else \
+        [stmt.target] if isinstance(stmt, cst.AnnAssign) else []
+    for t in targets:
+        if isinstance(t, cst.Subscript) and len(t.slice) == 1 and \
+                isinstance(t.slice[0].slice, cst.Index) and \
+                isinstance(t.slice[0].slice.value, cst.SimpleString):
+            key = t.slice[0].slice.value
+            if key.evaluated_value == "lr":
+                return t.value, key.quote if len(key.quote) == 1 else '"'
+    return None, None
+
+
+def _scaled_fix(model, write, opt):
+    base = _reference_lr(opt)
+    group, quote = _group_node(write)
+    if base is None or group is None:
+        return None
+    group_src = model.module.code_for_node(group)
+    if "\n" in group_src or "#" in group_src:
+        return None
+    line, col, end_line, end_col = model.position(write.value.node)
+    value = write.value.node
+    wrap = not isinstance(value, _ATOMS)
+    q = quote
+    prefix = f"{group_src}.setdefault({q}initial_lr{q}, {group_src}[{q}lr{q}]) * ("
+    prefix += "(" if wrap else ""
+    suffix = (")" if wrap else "") + f" / {base})"
+    return Fix("unsafe", f"scale each group by its own base lr (reference lr {base})",
+               ((line, col, line, col, prefix), (end_line, end_col, end_line, end_col, suffix)))

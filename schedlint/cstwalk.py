@@ -1,0 +1,162 @@
+"""A read-only libcst traversal that does not rebuild the tree.
+
+``node.visit(visitor)`` in libcst always goes through ``_visit_and_replace_children``, which
+constructs (and validates) a new copy of every node it passes, and ``node.children`` does the
+same to collect a node's children. For a visitor that only reads, that is most of the cost:
+a no-op visit costs about as much as the parse itself. :func:`walk` calls the same
+``visit_<Node>``/``leave_<Node>`` methods in the same order (children in the order libcst
+visits them; ``visit_*`` returning ``False`` skips the children; ``leave_*`` is always
+called) without building anything; :func:`children` is a drop-in for ``node.children``.
+
+The order of each class's child fields is read once from libcst's own
+``_visit_and_replace_children`` (so it follows the installed libcst); a class whose order
+cannot be read falls back to libcst's ``children``. Visitors with attribute hooks
+(``visit_<Node>_<field>``) or their own ``on_visit``/``on_leave`` are handed to libcst.
+``tests/test_cstwalk.py`` checks the order against libcst on real code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+
+import libcst as cst
+
+_FIELD = re.compile(r'visit_(?:required|optional|sequence|sentinel|body_sequence|iterable|'
+                    r'body_iterable)\(\s*self,\s*"(\w+)"')
+_NODE = cst.CSTNode
+# Token and whitespace nodes hold nothing but whitespace, comments and newlines: a visitor
+# with no method for any of them never needs to enter them.
+_TOKEN_BASES = tuple(getattr(cst, n) for n in (
+    "BaseParenthesizableWhitespace", "TrailingWhitespace", "EmptyLine", "Comment", "Newline",
+    "LeftParen", "RightParen", "LeftSquareBracket", "RightSquareBracket", "LeftCurlyBrace",
+    "RightCurlyBrace", "Comma", "Dot", "Colon", "Semicolon", "AssignEqual", "Asynchronous",
+    "ImportStar", "BaseBinaryOp", "BaseBooleanOp", "BaseCompOp", "BaseUnaryOp", "BaseAugOp",
+) if hasattr(cst, n))
+
+_fields: dict = {}
+
+
+def child_fields(cls):
+    """Names of ``cls``'s child fields in libcst's visiting order; None if unknown."""
+    try:
+        return _fields[cls]
+    except KeyError:
+        pass
+    names = None
+    for klass in cls.__mro__:
+        fn = klass.__dict__.get("_visit_and_replace_children")
+        if fn is None:
+            continue
+        try:
+            names = tuple(dict.fromkeys(_FIELD.findall(inspect.getsource(fn))))
+        except (OSError, TypeError):
+            names = None
+        break
+    if names is not None and (not dataclasses.is_dataclass(cls) or
+                              not set(names) <= {f.name for f in dataclasses.fields(cls)}):
+        names = None
+    _fields[cls] = names
+    return names
+
+
+def children(node) -> list:
+    """``node.children`` (the same nodes, in the same order) without rebuilding ``node``."""
+    names = _fields.get(node.__class__) or child_fields(node.__class__)
+    if names is None:
+        return list(node.children)
+    out = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, _NODE):
+            out.append(value)
+        elif value.__class__ is tuple or value.__class__ is list:
+            out.extend(v for v in value if isinstance(v, _NODE))
+    return out
+
+
+def code_children(node) -> list:
+    """:func:`children` less token and whitespace nodes (which never contain code)."""
+    return [c for c in children(node) if not isinstance(c, _TOKEN_BASES)]
+
+
+_HOOK = re.compile(r"^(?:visit|leave)_([A-Z]\w*?)_([a-z_]\w*)$")
+_simple: dict = {}  # visitor class -> (walkable with walk(), needs token nodes)
+_BASE = cst.CSTVisitor
+
+
+def _own(vcls, name):
+    """The visitor's own method ``name``, or None where only libcst's no-op stub exists."""
+    fn = getattr(vcls, name, None)
+    return None if fn is None or fn is getattr(_BASE, name, None) else fn
+
+
+def _inspect_visitor(vcls):
+    if not issubclass(vcls, _BASE) or vcls.on_visit is not _BASE.on_visit or \
+            vcls.on_leave is not _BASE.on_leave or \
+            vcls.on_visit_attribute is not _BASE.on_visit_attribute or \
+            vcls.on_leave_attribute is not _BASE.on_leave_attribute:
+        return False, True
+    tokens = False
+    for name in dir(vcls):
+        if not name.startswith(("visit_", "leave_")) or _own(vcls, name) is None:
+            continue
+        if _HOOK.match(name) and not isinstance(getattr(cst, name[6:], None), type):
+            return False, True  # an attribute hook (visit_Call_func): only libcst calls those
+        node_cls = getattr(cst, name[6:], None)
+        if isinstance(node_cls, type) and issubclass(node_cls, _TOKEN_BASES):
+            tokens = True
+    return True, tokens
+
+
+def walk(node, visitor) -> None:
+    """Traverse ``node`` with a read-only ``visitor``, as ``node.visit(visitor)`` would."""
+    vcls = visitor.__class__
+    try:
+        ok, tokens = _simple[vcls]
+    except KeyError:
+        ok, tokens = _simple[vcls] = _inspect_visitor(vcls)
+    if not ok:
+        node.visit(visitor)
+        return
+    try:  # node class -> (visit, leave, fields, skip), bound to this visitor
+        table = visitor.__dict__["_cstwalk_table"]
+    except (KeyError, AttributeError):
+        table = {}
+        try:
+            visitor.__dict__["_cstwalk_table"] = table
+        except AttributeError:  # a visitor with __slots__
+            pass
+
+    def entry(cls):
+        name = cls.__name__
+        visit = getattr(visitor, "visit_" + name) if _own(vcls, "visit_" + name) else None
+        leave = getattr(visitor, "leave_" + name) if _own(vcls, "leave_" + name) else None
+        skip = not tokens and issubclass(cls, _TOKEN_BASES)
+        e = table[cls] = (visit, leave, child_fields(cls), skip)
+        return e
+
+    def rec(node):
+        try:
+            visit, leave, fields, skip = table[node.__class__]
+        except KeyError:
+            visit, leave, fields, skip = entry(node.__class__)
+        if skip:
+            return
+        if visit is None or visit(node) is not False:
+            if fields is None:
+                for child in node.children:
+                    rec(child)
+            else:
+                for name in fields:
+                    value = getattr(node, name)
+                    if isinstance(value, _NODE):
+                        rec(value)
+                    elif value.__class__ is tuple or value.__class__ is list:
+                        for child in value:
+                            rec(child)
+        if leave is not None:
+            leave(node)
+
+    rec(node)

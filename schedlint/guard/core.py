@@ -1,0 +1,821 @@
+"""The Guard: what it remembers about one optimizer, and the checks it runs at each hook.
+
+Entry points, called from :mod:`schedlint.guard.hooks`:
+
+* :meth:`Guard.before_optimizer_step` (step pre-hook): SLG104 group changes, SLG105 bad values,
+  SLG102 writes since the last scheduler step, SLG101 declared schedule, SLG106 ranks.
+* :meth:`Guard.after_optimizer_step` (post-hook): counts the step; notices LRs rewritten inside
+  ``optimizer.step()`` (then LR values cannot be checked: "not checked", once).
+* :meth:`Guard.scheduler_step` (around the real ``scheduler.step()``): SLG103 order, SLG102
+  writes between ``optimizer.step()`` and ``scheduler.step()``, then the shadow replay (SLG101)
+  and SLG102 for a second, undeclared scheduler.
+* :meth:`Guard.scheduler_constructed` / :meth:`Guard.scheduler_loaded`: the schedulers changed
+  under the guard; the reference LRs and the shadow are rebuilt at the next check.
+
+The guard never writes to the optimizer, its groups or a scheduler, and holds them only through
+weak references. A failure inside the guard degrades to a one-time :class:`NotCheckedWarning`.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+import weakref
+from collections import Counter
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from schedlint.guard import causes, hooks, registry
+from schedlint.guard import lrs as L
+from schedlint.guard.expect import DeclaredSchedule
+from schedlint.guard.report import GuardReport, History
+from schedlint.guard.shadow import Shadow, predict_step
+from schedlint.guard.violations import Dispatcher, NotCheckedWarning, ScheduleViolation, Violation, check_handler
+
+MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
+_STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
+
+
+class _Sched:
+    """What the guard knows about one scheduler (never stored on the scheduler itself)."""
+
+    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "index", "fresh", "start", "parent")
+
+    def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
+        self.ref = weakref.ref(sched)
+        self.name = type(sched).__name__
+        self.known = known  # watched (declared or discovered); False: a second, undeclared one
+        self.top = True  # False for the children of SequentialLR/ChainedScheduler
+        self.steps = 0  # top-level steps seen by the guard
+        self.mark = mark  # optimizer step attempts at its last step; None: unknown history
+        self.index = -1  # position in the shadow, -1 when not replayed
+        self.fresh = fresh  # had not been stepped when the guard first saw it (for SLG107)
+        self.start = start  # optimizer steps when the guard first saw it
+        self.parent = None
+
+
+def _is_fresh(sched) -> bool:
+    """Not stepped since construction (SequentialLR counts its own steps; ChainedScheduler has no
+    counter, its first child's tells)."""
+    last_epoch = getattr(sched, "last_epoch", None)
+    if last_epoch is None:
+        inner = _children(sched)
+        return bool(inner) and _is_fresh(inner[0])
+    return last_epoch == 0
+
+
+def _children(sched) -> list:
+    return list(getattr(sched, "_schedulers", None) or ())
+
+
+class Guard:
+    """Watches one optimizer and the schedulers driving it. See :func:`schedlint.guard.api_guard`."""
+
+    def __init__(self, optimizer, schedulers=None, *, expect=None, on_violation="raise",
+                 rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
+                 replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
+                 history: int = 0, dist_timeout: float = 60.0, _session=None):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if check_every < 1:
+            raise ValueError("check_every must be >= 1")
+        self._dispatch = Dispatcher(check_handler(on_violation))
+        self.rtol, self.atol, self.check_every = float(rtol), float(atol), int(check_every)
+        self.replay = bool(replay)
+        self.allow_external_writes = bool(allow_external_writes)
+        self.dist_timeout = float(dist_timeout)
+        self._session = _session
+        self.name = type(optimizer).__name__
+        self.closed = False
+        self.optimizer_steps = 0
+        self._attempts = 0  # optimizer steps plus steps GradScaler skipped
+        self._in_step = 0
+        self._off = False  # an internal error: the guard only passes calls through
+        self._lr_values = True  # False once LRs are rewritten inside optimizer.step()
+        self._stale = True
+        self._groups: tuple = ()
+        self._n = -1
+        self._g0 = None
+        self._labels: list = []
+        self._baseline = None
+        self._pre = None
+        self._shadow = None
+        self._dev = None
+        self._dev_baseline = None
+        self._watch_writes = False
+        self._records: dict = {}
+        self._order: list = []
+        self._top: list = []
+        self._shape_reported: set = set()
+        self._not_checked: dict = {}
+        self._kept: list = []
+        self._counts: Counter = Counter()
+        self._last_actual = None
+        self._last_expected = None
+        self._ranks = True  # SLG106 checks until a collective fails
+        self._writers = []
+        self._history = History(int(history)) if history else None
+        self._final = None
+
+        declared = None
+        if schedulers is not None:
+            if isinstance(schedulers, (list, tuple)):
+                declared = list(schedulers)
+            else:
+                declared = [schedulers]
+            for s in declared:
+                if not isinstance(s, LRScheduler) or getattr(s, "optimizer", None) is not optimizer:
+                    what = type(s).__name__
+                    raise ValueError(f"schedlint.guard: {what} is not a torch scheduler bound to this optimizer")
+        self._declared = None if declared is None else weakref.WeakSet(_closure(declared))
+
+        labels = [L.group_label(g, i) for i, g in enumerate(optimizer.param_groups)]
+        self._expect = None if expect is None else DeclaredSchedule(expect, optimizer.param_groups, labels)
+
+        previous = registry.existing(optimizer)
+        if previous is not None:
+            if previous._session is None or _session is not None:
+                raise ValueError(f"this {self.name} is already guarded; close() that guard first")
+            # An explicit guard takes over from the auto-installed one; keep what it saw.
+            previous._final = previous._snapshot([])
+            previous._detach()
+            previous._session.finished(previous)
+        self._opt_ref = weakref.ref(optimizer, self._optimizer_collected)
+        self._opt_id = id(optimizer)
+        hooks.acquire()
+        registry.add(self, optimizer)
+        for s in declared or ():
+            self._register(s, known=True, mark=self._initial_mark(optimizer, s), fresh=_is_fresh(s))
+        if declared is None and _session is None:
+            self._discover_existing(optimizer)
+        for writer in foreign_writers:
+            if isinstance(writer, LRScheduler):
+                self._register(writer, known=True, mark=None, fresh=False)
+                continue
+            if not hooks.wrap_writer_class(type(writer)):
+                raise TypeError(f"foreign writer {type(writer).__name__} has none of the methods "
+                                f"{', '.join(hooks.WRITER_METHODS)}")
+            registry.add_writer(writer, self)
+            self._writers.append(weakref.ref(writer))
+
+    # --- public API --------------------------------------------------------------------
+
+    @property
+    def optimizer(self):
+        return self._opt_ref()
+
+    @property
+    def violations(self) -> list:
+        return list(self._kept)
+
+    def report(self) -> GuardReport:
+        """Steps seen, violations per code and group, last expected/actual LRs. Never raises
+        a violation; SLG107 findings appear under ``pending`` until the guard closes."""
+        if self._final is not None:
+            return self._final
+        if self._dev is not None and not self._off:
+            self._safely("device readback", lambda: self._emit(self._device_readback(), can_raise=False))
+        return self._snapshot(self._unstepped())
+
+    def close(self, *, _can_raise: bool = True) -> GuardReport:
+        """Remove every hook this guard needs; report SLG107 through ``on_violation``."""
+        if self.closed:
+            return self._final
+        pending = []
+        try:
+            if not self._off and self._opt_ref() is not None:
+                if self._dev is not None:
+                    pending += self._safe_list("device readback", self._device_readback)
+                pending += self._unstepped()
+        finally:
+            self._record(pending)
+            self._final = self._snapshot([])
+            self._detach()
+        if pending:
+            self._dispatch(pending, can_raise=_can_raise)
+        return self._final
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(_can_raise=exc_type is None)
+        return False
+
+    def plot(self, path: str) -> str:
+        from schedlint.guard.report import plot
+
+        return plot([(self.name, self._labels, self._history)], path)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self.optimizer_steps} steps"
+        return f"<schedlint Guard {self.name} {state}, {sum(self._counts.values())} violations>"
+
+    # --- hooks: optimizer ------------------------------------------------------------------
+
+    def before_optimizer_step(self, opt) -> None:
+        if self._in_step:
+            if self._outer_step_running(opt):
+                self._in_step += 1  # super().step() of a subclass: hooks fire again
+                return
+            self._in_step = 0  # left over from a step that raised
+        self._in_step = 1
+        if self._off:
+            return
+        found = self._safe_list("optimizer step pre-hook", self._before_update, opt)
+        if found:
+            try:
+                self._emit(found)
+            except BaseException:
+                self._in_step = 0  # the step is aborted: no post-hook will run
+                raise
+
+    def after_optimizer_step(self, opt) -> None:
+        if self._in_step > 1:
+            self._in_step -= 1
+            return
+        if not self._in_step:
+            return
+        self._in_step = 0
+        self.optimizer_steps += 1
+        self._attempts += 1
+        if self._off or not self._lr_values or not self._watch_writes or self._dev is not None:
+            return
+        groups = opt.param_groups
+        if len(groups) != self._n or self._pre is None:
+            return
+        cur = L.read(groups)
+        if cur != self._pre and not L.same(cur, self._pre):
+            i = L.changed(cur, self._pre)[0]
+            self._lr_values = False
+            self._note_not_checked(
+                "in-step", f"{self.name}: the LR of group {i} changed inside optimizer.step() "
+                f"({self._pre[i]:.6g} -> {cur[i]:.6g}), by a step hook or the optimizer itself; the LR "
+                "an update used cannot be known, so LR values of this optimizer are not checked from now on")
+
+    def note_skipped_step(self) -> None:
+        """GradScaler skipped an optimizer step (inf/NaN gradients): still a step for SLG103."""
+        self._attempts += 1
+
+    def _outer_step_running(self, opt) -> bool:
+        # this method <- before_optimizer_step <- hooks._optimizer_pre_hook <- torch's wrapper of
+        # the inner step; an outer wrapper for the same optimizer means super().step() nesting.
+        frame = sys._getframe(4)
+        while frame is not None:
+            if frame.f_code is _STEP_WRAPPER_CODE and frame.f_locals.get("self") is opt:
+                return True
+            frame = frame.f_back
+        return False
+
+    def _before_update(self, opt) -> list:
+        groups = opt.param_groups
+        found = []
+        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+            found += self._resync(opt, groups)
+        step = self.optimizer_steps
+        if self._dev is not None:
+            return found + self._device_before_update(groups, step)
+        cur = L.read(groups)
+        if self._lr_values:
+            base = self._baseline
+            for i in L.bad_values(cur):
+                found.append(self._violation("SLG105", i, None if base is None else base[i], cur[i],
+                                             causes.bad_value(cur[i], self._live_top())))
+            if self._watch_writes and base is not None and cur != base and not L.same(cur, base):
+                found += self._outside_write(groups, cur, base, f"before optimizer step {step}",
+                                             skip={v.group_index for v in found})
+            if self._expect is not None:
+                found += self._check_expect(step, cur)
+            if self._ranks and step % self.check_every == 0:
+                found += self._check_ranks(cur)
+        self._pre = cur
+        self._last_actual = cur
+        if self._history is not None:
+            self._history.add(step, cur, self._last_expected)
+        return found
+
+    # --- hooks: schedulers ---------------------------------------------------------------
+
+    def scheduler_step(self, sched, original, args, kwargs):
+        rec = None
+        if not self._off and not self.closed:
+            found = []
+            try:
+                rec = self._record_for(sched)
+                found = self._before_scheduler_step(rec, sched, args, kwargs)
+            except Exception as exc:
+                self._internal_error("scheduler step", exc)
+                rec = None
+            if found:
+                self._emit(found)
+        hooks.tls.depth += 1
+        try:
+            out = original(sched, *args, **kwargs)
+        except BaseException:
+            self._stale = True
+            raise
+        finally:
+            hooks.tls.depth -= 1
+        if rec is not None and not self._off:
+            found = self._safe_list("scheduler step", self._after_scheduler_step, rec, sched, args, kwargs)
+            if found:
+                self._emit(found)
+        return out
+
+    def scheduler_constructed(self, sched) -> None:
+        known = self._declared is None or sched in self._declared
+        self._register(sched, known=known, mark=self._attempts, fresh=True)
+        self._stale = True
+
+    def scheduler_loaded(self, sched) -> None:
+        self._stale = True
+
+    def invalidate(self) -> None:
+        self._stale = True
+
+    def before_foreign_write(self, writer) -> None:
+        if self._off or self.closed:
+            return
+        opt = self._opt_ref()
+        found = self._safe_list("foreign writer", self._drift_before_writer, opt) if opt is not None else []
+        if found:
+            self._emit(found)
+
+    def after_foreign_write(self, writer) -> None:
+        opt = self._opt_ref()
+        if opt is None or self._off or self.closed:
+            return
+        self._safely("foreign writer", self._accept_current, opt)
+
+    def _drift_before_writer(self, opt) -> list:
+        groups = opt.param_groups
+        found = []
+        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+            found += self._resync(opt, groups)
+        if self._dev is None and self._lr_values and self._watch_writes and self._baseline is not None:
+            cur = L.read(groups)
+            if not L.same(cur, self._baseline):
+                found += self._outside_write(groups, cur, self._baseline, "before the declared writer ran")
+        return found
+
+    def _accept_current(self, opt) -> None:
+        groups = opt.param_groups
+        if len(groups) != self._n:
+            self._stale = True
+            return
+        if self._dev is not None:
+            self._dev_baseline = self._dev.stack(groups)
+        else:
+            self._baseline = L.read(groups)
+        if self._shadow is not None:
+            self._shadow.set_lrs(groups)
+
+    def _record_for(self, sched) -> _Sched:
+        rec = self._records.get(id(sched))
+        if rec is not None and rec.ref() is sched:
+            return rec
+        # A scheduler built before the guard, first seen stepping: its history is unknown.
+        hooks.wrap_scheduler_class(type(sched))
+        known = self._declared is None or sched in self._declared
+        self._stale = True
+        return self._register(sched, known=known, mark=None, fresh=False)
+
+    def _before_scheduler_step(self, rec: _Sched, sched, args, kwargs) -> list:
+        opt = self._opt_ref()
+        groups = opt.param_groups
+        found = []
+        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+            found += self._resync(opt, groups)
+        if rec.known and not rec.top:
+            parent = rec.parent() if rec.parent is not None else None
+            if parent is not None:
+                found.append(self._violation("SLG103", None, None, None,
+                                             causes.child_stepped_directly(sched, parent), sched=rec))
+            return found
+        if self._dev is None and self._lr_values and self._watch_writes and self._baseline is not None:
+            cur = L.read(groups)
+            if not L.same(cur, self._baseline):
+                where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
+                         else f"before {rec.name}.step()")
+                found += self._outside_write(groups, cur, self._baseline, where)
+        if rec.known and rec.mark is not None and rec.mark == self._attempts:
+            found.append(self._order_violation(opt, rec, sched, args, kwargs))
+        return found
+
+    def _order_violation(self, opt, rec: _Sched, sched, args, kwargs) -> Violation:
+        if rec.steps == 0:
+            cause = causes.stepped_before_optimizer(sched)
+        else:
+            cause = causes.double_step(sched, 1)
+        expected = actual = None
+        group = 0
+        if self._dev is None:
+            now = L.read(opt.param_groups)
+            try:
+                with hooks.PASSTHROUGH:
+                    after = predict_step(opt, sched, args, kwargs)
+            except Exception:
+                after = None
+            if after is not None and len(after) == len(now):
+                moved = L.changed(after, now)
+                group = moved[0] if moved else 0
+                actual = after[group]
+            expected = now[group] if now else None
+        return self._violation("SLG103", group if expected is not None else None, expected, actual,
+                               cause, sched=rec)
+
+    def _after_scheduler_step(self, rec: _Sched, sched, args, kwargs) -> list:
+        rec.steps += 1
+        rec.mark = self._attempts
+        opt = self._opt_ref()
+        groups = opt.param_groups
+        if not rec.top or len(groups) != self._n:
+            self._stale = True  # a child advanced on its own, or groups changed inside step()
+            return []
+        if self._dev is not None:
+            return self._device_after_scheduler_step(rec, groups, args, kwargs)
+        cur = L.read(groups)
+        found = []
+        if not rec.known:
+            if self._lr_values and self._watch_writes and self._baseline is not None and not L.same(cur, self._baseline):
+                for i in L.changed(cur, self._baseline):
+                    found.append(self._violation("SLG102", i, self._baseline[i], cur[i],
+                                                 causes.second_scheduler(sched, self._live_top()), sched=rec))
+            self._accept(groups, cur)
+            return found
+        shadow = self._shadow
+        if shadow is not None and rec.index >= 0:
+            try:
+                with hooks.PASSTHROUGH:
+                    shadow.step(rec.index, args, kwargs)
+                expected = shadow.lrs()
+            except Exception as exc:
+                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
+                expected = None
+            if expected is not None:
+                self._last_expected = expected
+                if not L.same(cur, expected):
+                    if self._lr_values:
+                        for i in L.changed(cur, expected):
+                            if not L.close(cur[i], expected[i], self.rtol, self.atol):
+                                found.append(self._violation("SLG101", i, expected[i], cur[i],
+                                                             causes.replay_mismatch(sched), sched=rec))
+                    shadow.set_lrs(groups)
+        else:
+            self._last_expected = cur
+        self._baseline = cur
+        return found
+
+    # --- (re)building the reference --------------------------------------------------------
+
+    def _resync(self, opt, groups) -> list:
+        """Take the optimizer's current groups and LRs as the reference; report SLG104 when the
+        groups changed under a scheduler."""
+        found = []
+        old_n = self._n
+        n = len(groups)
+        live = self._live_known()
+        if old_n >= 0 and n != old_n and live:
+            if n > old_n:
+                labels = [L.group_label(g, k) for k, g in enumerate(groups)]
+                for i in range(old_n, n):
+                    actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
+                    found.append(self._violation("SLG104", i, None, actual, causes.group_added(i, live), labels=labels))
+            else:
+                found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
+            self._shape_reported.update((id(s), "*") for s in live)
+        self._groups = tuple(groups)
+        self._n = n
+        self._g0 = groups[0] if groups else None
+        self._labels = [L.group_label(g, i) for i, g in enumerate(groups)]
+        self._prune()
+        if not found:
+            found += self._check_state_shapes(n)
+        self._top = []
+        for rec in self._order:
+            s = rec.ref()
+            if s is not None and rec.known and rec.top:
+                rec.index = len(self._top)
+                self._top.append(rec)
+            else:
+                rec.index = -1
+        self._watch_writes = not self.allow_external_writes and (bool(live) or bool(self._writers))
+        self._dev = L.DeviceLRChecks(groups) if L.on_device(groups) else None
+        self._shadow = None
+        if self.replay and self._top and "replay" not in self._not_checked:
+            try:
+                with hooks.PASSTHROUGH:
+                    self._shadow = Shadow(opt, [r.ref() for r in self._top])
+            except Exception as exc:
+                names = ", ".join(r.name for r in self._top)
+                self._replay_failed(f"{names} cannot be copied for replay ({type(exc).__name__}: {exc})")
+        if self._dev is not None:
+            self._dev_baseline = self._dev.stack(groups)
+            self._baseline = None
+        else:
+            self._baseline = L.read(groups)
+        self._stale = False
+        return found
+
+    def _check_state_shapes(self, n: int) -> list:
+        found = []
+        for rec in self._order:
+            s = rec.ref()
+            if s is None or not rec.known:
+                continue
+            for attr in ("base_lrs", "lr_lambdas", "min_lrs", "max_lrs"):
+                value = getattr(s, attr, None)
+                if isinstance(value, (list, tuple)) and len(value) != n and (id(s), attr) not in self._shape_reported:
+                    self._shape_reported.add((id(s), attr))
+                    found.append(self._violation("SLG104", None, None, None,
+                                                 causes.state_shape(s, attr, len(value), n), sched=rec))
+        return found
+
+    def _register(self, sched, *, known: bool, mark, fresh: bool) -> _Sched:
+        rec = self._records.get(id(sched))
+        if rec is not None and rec.ref() is sched:
+            rec.known = rec.known or known
+            return rec
+        rec = _Sched(sched, known, mark, fresh, self.optimizer_steps)
+        self._records[id(sched)] = rec
+        self._order.append(rec)
+        for child in _children(sched):
+            child_rec = self._register(child, known=known, mark=None, fresh=False)
+            child_rec.top = False
+            child_rec.parent = weakref.ref(sched)
+        return rec
+
+    def _prune(self) -> None:
+        alive = [r for r in self._order if r.ref() is not None]
+        if len(alive) != len(self._order):
+            self._order = alive
+            self._records = {id(r.ref()): r for r in alive}
+
+    def _discover_existing(self, optimizer) -> None:
+        """Schedulers built on this optimizer before the guard was created."""
+        import gc
+
+        for obj in gc.get_referrers(optimizer):
+            if isinstance(obj, LRScheduler) and getattr(obj, "optimizer", None) is optimizer:
+                hooks.wrap_scheduler_class(type(obj))
+                self._register(obj, known=True, mark=self._initial_mark(optimizer, obj), fresh=_is_fresh(obj))
+
+    @staticmethod
+    def _initial_mark(optimizer, sched):
+        # A fresh scheduler on an optimizer that has not stepped since: its first step() must
+        # come after an optimizer.step(). torch's own flag tells whether one happened already.
+        if _is_fresh(sched) and not getattr(optimizer, "_opt_called", False):
+            return 0
+        return None
+
+    def _live_known(self) -> list:
+        return [s for s in (r.ref() for r in self._order if r.known) if s is not None]
+
+    def _live_top(self) -> list:
+        return [s for s in (r.ref() for r in self._top) if s is not None]
+
+    # --- the individual checks ---------------------------------------------------------------
+
+    def _outside_write(self, groups, cur, base, where: str, skip=()) -> list:
+        why = causes.outside_write(self._live_top(), where)
+        found = [self._violation("SLG102", i, base[i], cur[i], why) for i in L.changed(cur, base) if i not in skip]
+        self._accept(groups, cur)
+        return found
+
+    def _accept(self, groups, cur) -> None:
+        self._baseline = cur
+        if self._shadow is not None:
+            self._shadow.set_lrs(groups)
+
+    def _check_expect(self, step: int, cur: list) -> list:
+        try:
+            values = self._expect.values(step, len(cur))
+        except Exception as exc:
+            self._expect = None
+            self._note_not_checked("expect", f"{self.name}: the declared schedule (expect=...) raised "
+                                   f"{type(exc).__name__}: {exc}; it is not checked from now on")
+            return []
+        expected = list(self._last_expected) if self._last_expected is not None and len(self._last_expected) == len(cur) else [None] * len(cur)
+        found = []
+        for i, value in values:
+            expected[i] = value
+            if not L.close(cur[i], value, self.rtol, self.atol):
+                found.append(self._violation("SLG101", i, value, cur[i], causes.declared_mismatch()))
+        self._last_expected = expected
+        return found
+
+    def _check_ranks(self, cur: list) -> list:
+        from schedlint.guard import distributed
+
+        try:
+            if distributed.world() is None:
+                return []
+            per_rank = distributed.gather_lrs(cur, self.dist_timeout)
+        except Exception as exc:
+            self._ranks = False
+            self._note_not_checked("ranks", f"{self.name}: the cross-rank LR check failed "
+                                   f"({type(exc).__name__}: {exc}); SLG106 is not checked from now on")
+            return []
+        return [self._violation("SLG106", i, ref, val, causes.ranks_differ(rank), rank=rank)
+                for i, rank, ref, val in distributed.diverging(per_rank)]
+
+    def _unstepped(self) -> list:
+        out = []
+        for rec in self._order:
+            s = rec.ref()
+            if s is None or not rec.known or not rec.top or rec.steps or not rec.fresh:
+                continue
+            n = self.optimizer_steps - rec.start
+            if n >= 1:
+                out.append(self._violation("SLG107", None, None, None, causes.never_stepped(s, n), sched=rec))
+        return out
+
+    # --- accelerator-resident LRs ------------------------------------------------------------
+
+    def _device_before_update(self, groups, step: int) -> list:
+        dev = self._dev
+        if self._lr_values:
+            cur = dev.stack(groups)
+            dev.step.fill_(step)
+            base = self._dev_baseline if self._watch_writes else None
+            dev.check_step(cur, base, None)
+            if self._watch_writes:
+                self._dev_baseline = cur  # a write is reported once, then becomes the reference
+        if step % self.check_every:
+            return []
+        return self._device_readback(with_current=True)
+
+    def _device_after_scheduler_step(self, rec: _Sched, groups, args, kwargs) -> list:
+        dev = self._dev
+        cur = dev.stack(groups)
+        if rec.known and self._shadow is not None and rec.index >= 0:
+            try:
+                with hooks.PASSTHROUGH:
+                    self._shadow.step(rec.index, args, kwargs)
+                expected = dev.stack(self._shadow.opt.param_groups)
+                dev.note("SLG101", cur != expected, cur, expected)
+            except Exception as exc:
+                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
+        if self._shadow is not None:
+            self._shadow.set_lrs(groups)
+        self._dev_baseline = cur
+        return []
+
+    def _device_readback(self, with_current: bool = False) -> list:
+        """The only place device LRs come back to the host: every ``check_every`` steps."""
+        dev = self._dev
+        opt = self._opt_ref()
+        found = []
+        for code, i, step, actual, expected in dev.collect():
+            cause = {"SLG101": causes.replay_mismatch(self._live_top()[0]) if self._live_top() else causes.declared_mismatch(),
+                     "SLG102": causes.outside_write(self._live_top(), f"before optimizer step {step}"),
+                     "SLG105": causes.bad_value(actual, self._live_top())}[code]
+            found.append(self._violation(code, i, None if code == "SLG105" else expected, actual, cause, step=step))
+        if opt is not None and with_current and self._lr_values:
+            cur = dev.stack(opt.param_groups).tolist()
+            self._last_actual = cur
+            if self._expect is not None:
+                found += self._check_expect(self.optimizer_steps, cur)
+            if self._ranks:
+                found += self._check_ranks(cur)
+            if self._history is not None:
+                self._history.add(self.optimizer_steps, cur, self._last_expected)
+        return found
+
+    # --- reporting -----------------------------------------------------------------------------
+
+    def _violation(self, code, group, expected, actual, cause, *, sched: _Sched = None, rank=None,
+                   step=None, labels=None) -> Violation:
+        primary = sched or (self._top[0] if self._top else None)
+        labels = labels or self._labels
+        return Violation(
+            code=code,
+            optimizer_step=self.optimizer_steps if step is None else step,
+            scheduler_step=None if primary is None else primary.steps,
+            group_index=group,
+            group_name=None if group is None else (labels[group] if group < len(labels) else str(group)),
+            expected=expected,
+            actual=actual,
+            cause=cause,
+            optimizer=self.name,
+            scheduler=None if primary is None else primary.name,
+            rank=rank,
+        )
+
+    def _record(self, found: list) -> None:
+        for v in found:
+            self._counts[(v.code, v.group_index)] += 1
+            if len(self._kept) < MAX_KEPT:
+                self._kept.append(v)
+            if self._history is not None:
+                self._history.mark(v)
+        if found and self._session is not None:
+            self._session.saw(found)
+
+    def _emit(self, found: list, can_raise: bool = True) -> None:
+        if not found:
+            return
+        self._record(found)
+        self._dispatch(found, can_raise=can_raise)
+
+    def _note_not_checked(self, key: str, reason: str) -> None:
+        if key in self._not_checked:
+            return
+        self._not_checked[key] = reason
+        warnings.warn(f"schedlint guard: {reason}", NotCheckedWarning, stacklevel=5)
+
+    def _replay_failed(self, reason: str) -> None:
+        self._shadow = None
+        self._note_not_checked("replay", reason + "; its LRs are not compared with a replay (the other checks go on)")
+
+    def _internal_error(self, where: str, exc: BaseException) -> None:
+        self._off = True
+        self._note_not_checked("internal", f"{self.name}: internal error in the {where} "
+                               f"({type(exc).__name__}: {exc}); this optimizer is not checked from now on")
+
+    def _safe_list(self, where: str, fn, *args) -> list:
+        try:
+            return fn(*args) or []
+        except ScheduleViolation:
+            raise
+        except Exception as exc:
+            self._internal_error(where, exc)
+            return []
+
+    def _safely(self, where: str, fn, *args) -> None:
+        try:
+            fn(*args)
+        except ScheduleViolation:
+            raise
+        except Exception as exc:
+            self._internal_error(where, exc)
+
+    def _snapshot(self, pending: list) -> GuardReport:
+        scheds = []
+        for rec in self._order:
+            if rec.ref() is None and not rec.steps:
+                continue
+            role = "watched" if rec.known and rec.top else ("inside " + (rec.parent().__class__.__name__ if rec.parent and rec.parent() else "a container")
+                                                            if rec.known else "undeclared")
+            if rec.known and not rec.top:
+                continue  # children are stepped by their container; listed through it
+            scheds.append((rec.name, rec.steps, role))
+        return GuardReport(
+            optimizer=self.name,
+            groups=list(self._labels),
+            optimizer_steps=self.optimizer_steps,
+            schedulers=scheds,
+            violations=list(self._kept),
+            counts=dict(self._counts),
+            pending=list(pending),
+            not_checked=list(self._not_checked.values()),
+            last_expected=None if self._last_expected is None else list(self._last_expected),
+            last_actual=None if self._last_actual is None else list(self._last_actual),
+        )
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    def _detach(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        registry.remove(self, self._opt_id)
+        registry.drop_writer_guard(self)
+        self._shadow = None
+        self._dev = None
+        self._dev_baseline = None
+        hooks.release()
+
+    def _optimizer_collected(self, _ref) -> None:
+        # Runs inside garbage collection: never raise, never touch torch's hook dicts (an
+        # optimizer step elsewhere may be iterating them). The hooks are released later.
+        if self.closed:
+            return
+        self.closed = True
+        registry.remove(self, self._opt_id)
+        pending = [v for v in self._unstepped_after_death()]
+        self._record(pending)
+        self._final = self._snapshot([])
+        self._shadow = None
+        self._dev = None
+        hooks.release_later()
+        if self._session is not None:
+            self._session.finished(self)
+
+    def _unstepped_after_death(self) -> list:
+        out = []
+        for rec in self._order:
+            if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
+                cause = (f"{rec.name} was never stepped although the optimizer stepped "
+                         f"{self.optimizer_steps - rec.start} times: training ran at its initial LR.")
+                out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
+        return out
+
+
+def _closure(schedulers: list) -> list:
+    out = []
+    for s in schedulers:
+        out.append(s)
+        out += _closure(_children(s))
+    return out

@@ -1,0 +1,329 @@
+"""Where the guard hooks into torch. Everything the guard attaches to torch is made here.
+
+* ``optimizer.step()``: one global step *pre*-hook and one global step *post*-hook
+  (``torch.optim.optimizer.register_optimizer_step_pre_hook`` / ``..._post_hook``). The pre-hook
+  runs the value checks, so ``on_violation="raise"`` stops a bad update before it is applied.
+  Global hooks run before any hook registered on the optimizer instance, which lets the guard see
+  the LR a user's own step hook is about to change (reported as "not checked", never as a
+  violation), and they leave the optimizer instance untouched.
+* Scheduler classes: ``step``, ``load_state_dict`` and ``__init__`` are wrapped on the CLASS that
+  defines them (LRScheduler and the torch classes that override them; a user subclass with its
+  own ``step`` when it is first seen). Never on instances: ``scheduler.state_dict()`` dumps the
+  instance ``__dict__``, so anything set there would end up in checkpoints.
+* ``GradScaler._maybe_opt_step``: an optimizer step that AMP skips on inf/NaN gradients still
+  counts as a step for the step-order check (SLG103), or every skipped step would be reported.
+* Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
+  ``step_update`` methods, on their class, so writes made inside them are accepted.
+
+A thread-local depth counter makes every wrapper a pass-through while the guard itself is
+running a scheduler (children of SequentialLR/ChainedScheduler, ``super().step()`` chains,
+constructors' initial steps, the shadow replay). Everything is removed when the last guard
+closes.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from schedlint.guard import registry
+
+SCHEDULER_METHODS = ("step", "load_state_dict", "__init__")
+WRITER_METHODS = ("step", "step_update")
+MARK = "__schedlint_wrapper__"
+
+
+class _State(threading.local):
+    depth = 0  # > 0 while a scheduler call is already being handled on this thread
+    in_optimizer_hook = 0  # > 0 while torch iterates its optimizer hook dicts
+    constructing = None  # schedulers built inside the outermost constructor call
+
+
+tls = _State()
+
+
+class passthrough:
+    """Context in which the guard's own scheduler calls bypass the wrappers."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        tls.depth += 1
+
+    def __exit__(self, *exc):
+        tls.depth -= 1
+
+
+PASSTHROUGH = passthrough()
+
+_users = 0
+_deferred = 0  # releases that happened where removing hooks was unsafe
+_handles: list = []
+_wrapped: dict = {}  # (owner class, method name) -> original attribute
+
+
+def acquire() -> None:
+    """One more guard (or auto session) needs the hooks."""
+    global _users
+    if not tls.in_optimizer_hook:
+        _settle()
+    _users += 1
+    if _users == 1:
+        _install()
+
+
+def release() -> None:
+    global _users
+    if tls.in_optimizer_hook:
+        release_later()
+        return
+    _settle()
+    _users -= 1
+    if _users == 0:
+        _uninstall()
+
+
+def release_later() -> None:
+    """Release from a place where torch may be iterating its hook dicts (garbage collection,
+    a user callback inside a step hook); done at the next safe call."""
+    global _deferred
+    _deferred += 1
+
+
+def settle() -> None:
+    """Apply deferred releases now (call from user-level code, never from inside a hook)."""
+    if not tls.in_optimizer_hook:
+        _settle()
+
+
+def _settle() -> None:
+    global _users, _deferred
+    if _deferred:
+        _users -= _deferred
+        _deferred = 0
+        if _users <= 0:
+            _users = 0
+            _uninstall()
+
+
+def installed() -> bool:
+    return bool(_handles)
+
+
+# --- optimizer ---------------------------------------------------------------------------
+
+
+def _optimizer_pre_hook(optimizer, args, kwargs):
+    tls.in_optimizer_hook += 1
+    try:
+        guard = registry.lookup(optimizer)
+        if guard is not None:
+            guard.before_optimizer_step(optimizer)
+    finally:
+        tls.in_optimizer_hook -= 1
+
+
+def _optimizer_post_hook(optimizer, args, kwargs):
+    guard = registry.existing(optimizer)
+    if guard is not None:
+        tls.in_optimizer_hook += 1
+        try:
+            guard.after_optimizer_step(optimizer)
+        finally:
+            tls.in_optimizer_hook -= 1
+
+
+def _install() -> None:
+    # The attribute chain torch.optim.optimizer.* fails (torch/optim/__init__ deletes the name).
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+    _handles.append(register_optimizer_step_pre_hook(_optimizer_pre_hook))
+    _handles.append(register_optimizer_step_post_hook(_optimizer_post_hook))
+    for cls in _torch_scheduler_classes():
+        wrap_scheduler_class(cls)
+    _wrap_grad_scaler()
+
+
+def _uninstall() -> None:
+    while _handles:
+        _handles.pop().remove()
+    for (owner, name), original in list(_wrapped.items()):
+        if getattr(owner.__dict__.get(name), MARK, False):
+            setattr(owner, name, original)
+        # else: someone wrapped on top of ours; ours stays as a pass-through (no guards left).
+        del _wrapped[(owner, name)]
+
+
+# --- schedulers --------------------------------------------------------------------------
+
+
+def _torch_scheduler_classes() -> list:
+    from torch.optim import lr_scheduler
+    from torch.optim.swa_utils import SWALR
+
+    found = [v for v in vars(lr_scheduler).values()
+             if isinstance(v, type) and issubclass(v, lr_scheduler.LRScheduler)]
+    return found + [SWALR]
+
+
+def _owner(cls, name):
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass
+    return None
+
+
+def _wrap(owner, name, make) -> None:
+    if owner is None or owner is object or (owner, name) in _wrapped:
+        return
+    original = owner.__dict__[name]
+    if getattr(original, MARK, False):
+        return
+    wrapper = make(original)
+    setattr(wrapper, MARK, True)
+    _wrapped[(owner, name)] = original
+    setattr(owner, name, wrapper)
+
+
+def wrap_scheduler_class(cls) -> None:
+    """Wrap ``step``/``load_state_dict`` where ``cls`` gets them from, and ``__init__`` of every
+    scheduler class up its MRO (the outermost constructor to finish is the one that registers)."""
+    if not installed():
+        return
+    _wrap(_owner(cls, "step"), "step", _make_step)
+    _wrap(_owner(cls, "load_state_dict"), "load_state_dict", _make_load_state_dict)
+    for klass in cls.__mro__:
+        if "__init__" in klass.__dict__ and hasattr(klass, "step") and klass is not object:
+            _wrap(klass, "__init__", _make_init)
+
+
+def _make_step(original):
+    @functools.wraps(original)
+    def step(self, *args, **kwargs):
+        if tls.depth:
+            return original(self, *args, **kwargs)
+        guard = registry.lookup(getattr(self, "optimizer", None))
+        if guard is None:
+            return original(self, *args, **kwargs)
+        return guard.scheduler_step(self, original, args, kwargs)
+
+    return step
+
+
+def _make_load_state_dict(original):
+    @functools.wraps(original)
+    def load_state_dict(self, *args, **kwargs):
+        if tls.depth:
+            return original(self, *args, **kwargs)
+        tls.depth += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            tls.depth -= 1
+            guard = registry.existing(getattr(self, "optimizer", None))
+            if guard is not None:
+                guard.scheduler_loaded(self)
+
+    return load_state_dict
+
+
+def _make_init(original):
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        outermost = tls.constructing is None
+        if outermost:
+            tls.constructing = []
+        tls.constructing.append(self)
+        tls.depth += 1
+        ok = False
+        try:
+            original(self, *args, **kwargs)
+            ok = True
+        finally:
+            tls.depth -= 1
+            if outermost:
+                built, tls.constructing = tls.constructing, None
+                _constructed(built, ok)
+
+    return __init__
+
+
+def _constructed(built: list, ok: bool) -> None:
+    seen = set()
+    for sched in built:
+        if id(sched) in seen:
+            continue
+        seen.add(id(sched))
+        optimizer = getattr(sched, "optimizer", None)
+        guard = registry.lookup(optimizer) if optimizer is not None else None
+        if guard is None:
+            continue
+        if ok:
+            wrap_scheduler_class(type(sched))
+            guard.scheduler_constructed(sched)
+        else:
+            # A constructor that raised may already have written group LRs (initial_lr, its
+            # initial step): take the current values as the new reference.
+            guard.invalidate()
+
+
+# --- AMP -----------------------------------------------------------------------------------
+
+
+def _wrap_grad_scaler() -> None:
+    try:
+        from torch.amp.grad_scaler import GradScaler
+    except ImportError:  # pragma: no cover - very old torch
+        return
+    if "_maybe_opt_step" in GradScaler.__dict__:
+        _wrap(GradScaler, "_maybe_opt_step", _make_scaler_step)
+
+
+def _make_scaler_step(original):
+    @functools.wraps(original)
+    def _maybe_opt_step(self, optimizer, *args, **kwargs):
+        guard = registry.existing(optimizer)
+        if guard is None:
+            return original(self, optimizer, *args, **kwargs)
+        before = guard.optimizer_steps
+        out = original(self, optimizer, *args, **kwargs)
+        if guard.optimizer_steps == before:
+            guard.note_skipped_step()
+        return out
+
+    return _maybe_opt_step
+
+
+# --- declared foreign writers ----------------------------------------------------------------
+
+
+def wrap_writer_class(cls) -> list:
+    """Wrap the LR-writing methods of a foreign scheduler class. Returns the names wrapped."""
+    names = []
+    for name in WRITER_METHODS:
+        owner = _owner(cls, name)
+        if owner is not None and owner is not object:
+            _wrap(owner, name, _make_writer_method)
+            names.append(name)
+    return names
+
+
+def _make_writer_method(original):
+    @functools.wraps(original)
+    def method(self, *args, **kwargs):
+        if tls.depth:
+            return original(self, *args, **kwargs)
+        guards = registry.writer_guards(self)
+        if not guards:
+            return original(self, *args, **kwargs)
+        for guard in guards:
+            guard.before_foreign_write(self)
+        tls.depth += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            tls.depth -= 1
+            for guard in guards:
+                guard.after_foreign_write(self)
+
+    return method

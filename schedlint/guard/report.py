@@ -1,0 +1,157 @@
+"""What ``guard.report()`` returns, the bounded LR history behind ``--plot``, and the plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from schedlint.guard.violations import Violation, _fmt
+
+
+@dataclass
+class GuardReport:
+    """A snapshot of one guard: steps seen, violations per code and group, last LRs."""
+
+    optimizer: str
+    groups: list
+    optimizer_steps: int
+    schedulers: list  # [(class name, top-level steps seen, role)]
+    violations: list  # the first violations, in full (bounded)
+    counts: dict  # {(code, group_index): occurrences}, every occurrence counted
+    pending: list  # SLG107 findings as of now (emitted when the guard closes)
+    not_checked: list  # reasons something could not be checked
+    last_expected: Optional[list] = None
+    last_actual: Optional[list] = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) + len(self.pending)
+
+    @property
+    def ok(self) -> bool:
+        return self.total == 0
+
+    def by_code(self) -> dict:
+        out: dict = {}
+        for (code, _group), n in self.counts.items():
+            out[code] = out.get(code, 0) + n
+        for v in self.pending:
+            out[v.code] = out.get(v.code, 0) + 1
+        return dict(sorted(out.items()))
+
+    def to_dict(self) -> dict:
+        return {
+            "optimizer": self.optimizer,
+            "groups": list(self.groups),
+            "optimizer_steps": self.optimizer_steps,
+            "schedulers": [{"name": n, "steps": s, "role": r} for n, s, r in self.schedulers],
+            "violations": [v.to_dict() for v in self.violations],
+            "counts": {f"{c}:{g}": n for (c, g), n in self.counts.items()},
+            "pending": [v.to_dict() for v in self.pending],
+            "not_checked": list(self.not_checked),
+            "last_expected": self.last_expected,
+            "last_actual": self.last_actual,
+        }
+
+    def __str__(self) -> str:
+        labels = ", ".join(f"'{g}'" for g in self.groups)
+        lines = [f"{self.optimizer}: {len(self.groups)} param group(s) ({labels}), "
+                 f"{self.optimizer_steps} optimizer steps"]
+        if self.schedulers:
+            lines.append("  schedulers: " + ", ".join(
+                f"{n} ({s} steps{'' if r == 'watched' else ', ' + r})" for n, s, r in self.schedulers))
+        else:
+            lines.append("  schedulers: none")
+        if self.last_actual is not None:
+            parts = []
+            for i, label in enumerate(self.groups[:len(self.last_actual)]):
+                exp = None if self.last_expected is None or i >= len(self.last_expected) else self.last_expected[i]
+                parts.append(f"{label}={_fmt(self.last_actual[i])}"
+                             + ("" if exp is None else f" (expected {_fmt(exp)})"))
+            lines.append("  last lr: " + ", ".join(parts))
+        if self.ok:
+            lines.append("  no violations")
+        else:
+            lines.append(f"  {self.total} violation(s): " + ", ".join(f"{c} x{n}" for c, n in self.by_code().items()))
+            firsts: dict = {}
+            for v in self.violations:
+                firsts.setdefault((v.code, v.group_index), v)
+            for (code, group), v in firsts.items():
+                n = self.counts.get((code, group), 1)
+                lines.append(f"    {v.message}" + (f" [{n} times]" if n > 1 else ""))
+            for v in self.pending:
+                lines.append(f"    {v.message}")
+        for reason in self.not_checked:
+            lines.append(f"  not checked: {reason}")
+        return "\n".join(lines)
+
+
+@dataclass
+class History:
+    """Each group's actual and expected LR per optimizer step, in bounded memory.
+
+    When ``max_points`` samples are held, every other one is dropped and the sampling stride
+    doubles, so a run of any length keeps an evenly spaced picture of the whole run.
+    """
+
+    max_points: int
+    stride: int = 1
+    steps: list = field(default_factory=list)
+    actual: list = field(default_factory=list)
+    expected: list = field(default_factory=list)
+    marks: list = field(default_factory=list)  # (step, group, code) of violations, bounded
+
+    def add(self, step: int, actual: list, expected) -> None:
+        if step % self.stride:
+            return
+        self.steps.append(step)
+        self.actual.append(actual)
+        self.expected.append(expected)
+        if len(self.steps) >= self.max_points:
+            self.steps = self.steps[::2]
+            self.actual = self.actual[::2]
+            self.expected = self.expected[::2]
+            self.stride *= 2
+
+    def mark(self, violation: Violation) -> None:
+        if len(self.marks) < self.max_points:
+            self.marks.append((violation.optimizer_step, violation.group_index, violation.code))
+
+
+def plot(histories: list, path: str) -> str:
+    """Draw every guarded optimizer's group LRs (actual solid, expected dashed, violations as
+    red crosses) into ``path``. ``histories`` is ``[(title, labels, History), ...]``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise RuntimeError("plotting needs matplotlib: pip install 'schedlint[plot]'") from exc
+    histories = [h for h in histories if h[2] is not None and h[2].steps]
+    rows = max(1, len(histories))
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 3.2 * rows), squeeze=False)
+    for ax, (title, labels, hist) in zip(axes[:, 0], histories):
+        for i, label in enumerate(labels):
+            ys = [a[i] if i < len(a) else None for a in hist.actual]
+            line, = ax.plot(hist.steps, ys, label=f"{label}")
+            exp = [e[i] if e is not None and i < len(e) else None for e in hist.expected]
+            if any(x is not None for x in exp):
+                ax.plot(hist.steps, [float("nan") if x is None else x for x in exp], "--",
+                        color=line.get_color(), alpha=0.6, label=f"{label} expected")
+        for step, group, code in hist.marks:
+            idx = min(range(len(hist.steps)), key=lambda k: abs(hist.steps[k] - step))
+            row = hist.actual[idx]
+            y = row[group] if group is not None and group < len(row) else row[0]
+            ax.plot([hist.steps[idx]], [y], "x", color="red", markersize=9)
+            ax.annotate(code, (hist.steps[idx], y), color="red", fontsize=7)
+        ax.set_title(title)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("lr")
+        ax.legend(fontsize=7)
+    if not histories:
+        axes[0, 0].set_title("no optimizer steps recorded")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,77 @@
+"""``schedlint run [--plot PATH] SCRIPT [ARGS]...``: run a training script with every optimizer and
+scheduler it creates guarded, then print the guard report."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import traceback
+
+from schedlint.guard.violations import ScheduleViolation
+
+
+def run_script(script: str, argv: list, *, plot: str | None = None, on_violation: str = "raise",
+               out=None) -> int:
+    """Run ``script`` as ``__main__`` with ``argv`` under auto-guarding.
+
+    Returns the exit status: the script's own, or 1 when it raised, or 1 when there were
+    violations in raise mode (including schedulers never stepped, found at the end).
+    """
+    out = out or sys.stderr
+    path = os.path.abspath(script)
+    if not os.path.isfile(path):
+        print(f"schedlint run: no such script: {script}", file=out)
+        return 2
+    from schedlint.guard import session as auto
+
+    if auto.registry.auto_session is not None:
+        auto.uninstall()
+    session = auto.install(enable=True, report_at_exit=False, on_violation=on_violation,
+                           history=2000 if plot else 0)
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [script, *argv]
+    sys.path.insert(0, os.path.dirname(path))
+    status = 0
+    histories = []
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except ScheduleViolation:
+        traceback.print_exc()
+        status = 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        status = 130
+    except BaseException:  # noqa: BLE001 - the script's own failure, reported like python does
+        traceback.print_exc()
+        status = 1
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+        if plot:
+            histories = session.histories()
+        result = session.finish()
+    print(result, file=out)
+    if plot:
+        from schedlint.guard.report import plot as draw
+
+        try:
+            draw(histories, plot)
+            print(f"schedlint guard: LR plot written to {plot}", file=out)
+        except RuntimeError as exc:
+            print(f"schedlint run: {exc}", file=out)
+            status = status or 2
+    if on_violation == "raise" and result.total and status == 0:
+        status = 1
+    return status
+
+
+def _exit_status(code) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

@@ -1,0 +1,160 @@
+"""What the guard reports, and how a report reaches the user (raise, warn, log or a callable).
+
+Torch-free on purpose: ``schedlint.ScheduleViolation`` can be caught (and this module imported)
+without loading torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional, Sequence, Union
+
+log = logging.getLogger("schedlint.guard")
+
+NAMES = {
+    "SLG101": "lr-differs-from-schedule",
+    "SLG102": "lr-written-outside-scheduler",
+    "SLG103": "scheduler-step-out-of-order",
+    "SLG104": "param-groups-changed",
+    "SLG105": "non-finite-or-negative-lr",
+    "SLG106": "lr-differs-across-ranks",
+    "SLG107": "scheduler-never-stepped",
+}
+
+
+class ScheduleWarning(UserWarning):
+    """Category of the warnings the guard emits for violations with ``on_violation="warn"``."""
+
+
+class NotCheckedWarning(UserWarning):
+    """The guard could not check something (an uncopyable scheduler, LRs rewritten inside
+    ``optimizer.step()``, a failed collective...). Emitted once per cause; training goes on."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken expectation about one param group (or one scheduler, for SLG103/SLG107).
+
+    ``expected``/``actual`` are None where the code is not about a value (a scheduler never
+    stepped); ``group_index``/``group_name`` are None where it is not about one group.
+    """
+
+    code: str
+    optimizer_step: int
+    scheduler_step: Optional[int]
+    group_index: Optional[int]
+    group_name: Optional[str]
+    expected: Optional[float]
+    actual: Optional[float]
+    cause: str
+    optimizer: str = ""
+    scheduler: Optional[str] = None
+    rank: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        return NAMES[self.code]
+
+    @property
+    def message(self) -> str:
+        where = []
+        if self.group_index is not None:
+            label = f" '{self.group_name}'" if self.group_name not in (None, str(self.group_index)) else ""
+            where.append(f"group {self.group_index}{label}")
+        if self.rank is not None:
+            where.append(f"rank {self.rank}")
+        where.append(f"optimizer step {self.optimizer_step}")
+        if self.scheduler_step is not None:
+            sched = self.scheduler or "scheduler"
+            where.append(f"{sched} step {self.scheduler_step}")
+        text = f"{self.code} {self.name}: {', '.join(where)}"
+        if self.code == "SLG103" and self.expected is not None:
+            # Nothing is wrong with the LR yet: the extra step is what would change it.
+            text += f": expected lr {_fmt(self.expected)} (unchanged until the next optimizer step), actual {_fmt(self.actual)} after the extra step"
+        elif self.expected is not None or self.actual is not None:
+            text += f": expected lr {_fmt(self.expected)}, actual {_fmt(self.actual)}"
+        return f"{text}. {self.cause}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["name"] = self.name
+        d["message"] = self.message
+        return d
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "unknown"
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return str(x)
+    return f"{x:.6g}"
+
+
+class ScheduleViolation(RuntimeError):
+    """Raised (``on_violation="raise"``) before the optimizer applies an update with a wrong LR.
+
+    ``violation`` is the first finding of the event; ``violations`` all of them (one per group
+    when a write touched several groups).
+    """
+
+    def __init__(self, violations: Sequence[Violation]):
+        self.violations = list(violations)
+        self.violation = self.violations[0]
+        super().__init__(_event_text(self.violations))
+
+
+def _event_text(violations: Sequence[Violation]) -> str:
+    first = violations[0].message
+    if len(violations) == 1:
+        return first
+    others = ", ".join(str(v.group_index) for v in violations[1:] if v.group_index is not None)
+    return f"{first} (also groups {others})" if others else f"{first} (+{len(violations) - 1} more)"
+
+
+Handler = Union[str, Callable[[Violation], object]]
+MODES = ("raise", "warn", "log")
+
+
+def check_handler(on_violation: Handler) -> Handler:
+    if callable(on_violation) or on_violation in MODES:
+        return on_violation
+    raise ValueError(f"on_violation must be one of {', '.join(MODES)} or a callable, got {on_violation!r}")
+
+
+@dataclass
+class Dispatcher:
+    """Sends violation events to the user's choice of channel.
+
+    warn/log report the first occurrence of each (code, group) and count the rest, so a write
+    repeated every step does not flood the log; report() has the counts. raise and callables see
+    every event: they are the user's own control flow.
+    """
+
+    handler: Handler
+    seen: set = field(default_factory=set)
+
+    def __call__(self, violations: Sequence[Violation], *, can_raise: bool = True) -> None:
+        handler = self.handler
+        if callable(handler):
+            for v in violations:
+                handler(v)
+            return
+        if handler == "raise":
+            if can_raise:
+                raise ScheduleViolation(violations)
+            handler = "warn"  # e.g. at garbage collection, where raising would be lost
+        fresh = [v for v in violations if (v.code, v.group_index) not in self.seen]
+        if not fresh:
+            return
+        self.seen.update((v.code, v.group_index) for v in fresh)
+        text = _event_text(fresh)
+        if handler == "warn":
+            warnings.warn(text, ScheduleWarning, stacklevel=4)
+        else:
+            log.warning(text)

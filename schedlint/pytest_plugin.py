@@ -1,0 +1,91 @@
+"""pytest plugin: ``pytest --schedlint-guard`` guards every optimizer the tests create and fails
+the test that produced a violation.
+
+Loaded in every pytest run of everyone who installs schedlint (entry point ``pytest11``), so it
+imports nothing but pytest unless the option is given; torch comes in with the option only.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("schedlint", "schedlint runtime LR-schedule guard")
+    group.addoption("--schedlint-guard", action="store_true", default=False,
+                    help="guard every optimizer/scheduler created by the tests; a test that "
+                         "misuses one fails (see `schedlint rule SLG101`...)")
+    group.addoption("--schedlint-guard-ignore", default="", metavar="CODES",
+                    help="comma-separated SLG codes that do not fail tests (e.g. SLG107)")
+
+
+def pytest_configure(config):
+    if not config.getoption("schedlint_guard", default=False):
+        return
+    ignore = {c.strip().upper() for c in config.getoption("schedlint_guard_ignore").split(",") if c.strip()}
+    config.pluginmanager.register(_GuardPlugin(ignore), "schedlint-guard")
+
+
+class _GuardPlugin:
+    def __init__(self, ignore: set):
+        from schedlint.guard import session as auto
+
+        self.ignore = ignore
+        self.current = None  # violations recorded while the current test runs
+        self.raised = set()  # events (code, optimizer, step) that reached the test as an exception
+        self.closing = False
+        self.failed_tests = []
+        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation)
+        self.session.listeners.append(self._saw)
+
+    def _on_violation(self, violation):
+        from schedlint.guard.violations import ScheduleViolation
+
+        if violation.code in self.ignore or self.closing:
+            return  # at close the listener records it; raising there would abort the close
+        self.raised.add(_event(violation))
+        raise ScheduleViolation([violation])
+
+    def _saw(self, violations):
+        if self.current is not None:
+            self.current += [v for v in violations if v.code not in self.ignore]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        self.current = []
+        before = {id(g) for g in self.session.live()}
+        try:
+            result = yield
+        finally:
+            # Guards of optimizers this test created and still holds (fixtures aside) are
+            # closed here, so a scheduler it never stepped (SLG107) is charged to this test.
+            new = [g for g in self.session.live() if id(g) not in before]
+            self.closing = True
+            try:
+                self.session.close_guards(new)
+            finally:
+                self.closing = False
+            found, self.current = self.current, None
+        unraised = [v for v in found if _event(v) not in self.raised]
+        self.raised.clear()
+        if unraised:
+            self.failed_tests.append(item.nodeid)
+            lines = "\n".join(f"  {v.message}" for v in unraised)
+            pytest.fail(f"schedlint guard: {len(unraised)} violation(s) during this test:\n{lines}",
+                        pytrace=False)
+        return result
+
+    def pytest_terminal_summary(self, terminalreporter):
+        report = self.session.report()
+        terminalreporter.write_sep("-", "schedlint guard")
+        terminalreporter.write_line(str(report).splitlines()[0])
+        for nodeid in self.failed_tests:
+            terminalreporter.write_line(f"  failed by the guard: {nodeid}")
+
+    def pytest_unconfigure(self, config):
+        self.closing = True
+        self.session.finish()
+
+
+def _event(violation):
+    return (violation.code, violation.optimizer, violation.optimizer_step)

@@ -1,0 +1,211 @@
+"""Expression helpers shared by the group-LR rules (SL102-SL106); declares no rule.
+
+These answer small questions about an expression a rule already holds: is it certainly one
+number (not a per-group list)? which values were assigned to a local name? does it depend on
+an epoch/step counter in a way that matters? They walk only the node they are given (and, to
+follow a local name, the body of the function that binds it), never the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from schedlint.builder import dotted_name
+
+# Plural or list-like names: a per-group list, not one number.
+_LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
+_LR_TEXT = re.compile(r"lr|learning_rate", re.I)
+# Builtins and math functions: a number in, a number out, no hidden state.
+_PURE_CALLS = frozenset({"float", "int", "abs", "round", "min", "max", "pow", "sqrt", "exp",
+                         "log", "cos", "sin", "tanh", "floor", "ceil"})
+_PURE_MODULES = ("math.", "np.", "numpy.", "torch.")
+_ARITH = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power, cst.FloorDivide,
+          cst.Modulo)
+
+
+def strip_call(node):
+    """``list(x)`` / ``tuple(x)`` -> ``x``."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+            node.func.value in ("list", "tuple") and len(node.args) == 1:
+        node = node.args[0].value
+    return node
+
+
+def looks_like_lr(text: Optional[str]) -> bool:
+    return bool(text) and _LR_TEXT.search(text) is not None
+
+
+def is_pure_call(node: cst.Call) -> bool:
+    name = dotted_name(node.func)
+    if name is None:
+        return False
+    return name in _PURE_CALLS or name.startswith(_PURE_MODULES)
+
+
+# -- local assignments ------------------------------------------------------------------------
+def _small_statements(container):
+    """Small statements of a block and of the blocks nested in it (if/for/while/with/try),
+    not of nested function or class bodies."""
+    body = getattr(container, "body", ())
+    if not isinstance(body, (list, tuple)):
+        body = getattr(body, "body", ())
+    for stmt in body:
+        if isinstance(stmt, cst.BaseSmallStatement):
+            yield stmt
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            yield from stmt.body
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        else:
+            yield stmt  # callers look at for targets and with-as names
+            yield from _compound(stmt)
+
+
+def _compound(stmt):
+    if isinstance(stmt, cst.BaseCompoundStatement) or isinstance(stmt, (cst.Else, cst.Finally,
+                                                                       cst.ExceptHandler)):
+        yield from _small_statements(stmt)
+    for attr in ("orelse", "finalbody"):
+        sub = getattr(stmt, attr, None)
+        if sub is not None:
+            yield from _compound(sub)
+    for handler in getattr(stmt, "handlers", ()) or ():
+        yield from _compound(handler)
+
+
+def assigned_values(scope_node, name: str) -> Optional[list]:
+    """Every value assigned to the bare ``name`` directly in ``scope_node``'s body.
+
+    None when the name is also bound in a way whose value is unknown (augmented assignment,
+    unpacking, a for target, ``global``), so callers can stay silent.
+    """
+    if isinstance(scope_node, cst.Lambda):
+        return []
+    values = []
+    for small in _small_statements(scope_node):
+        if isinstance(small, cst.Assign):
+            for t in small.targets:
+                if isinstance(t.target, cst.Name) and t.target.value == name:
+                    values.append(small.value)
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and \
+                        name in _names_in_target(t.target):
+                    return None
+        elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and \
+                small.target.value == name and small.value is not None:
+            values.append(small.value)
+        elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) and \
+                small.target.value == name:
+            return None
+        elif isinstance(small, cst.For) and name in _names_in_target(small.target):
+            return None
+        elif isinstance(small, cst.With) and any(
+                item.asname is not None and name in _names_in_target(item.asname.name)
+                for item in small.items):
+            return None
+        elif isinstance(small, (cst.Global, cst.Nonlocal)) and \
+                any(n.name.value == name for n in small.names):
+            return None
+    return values
+
+
+def _names_in_target(node) -> set:
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, (cst.Tuple, cst.List)):
+        out = set()
+        for el in node.elements:
+            out |= _names_in_target(el.value)
+        return out
+    if isinstance(node, cst.StarredElement):
+        return _names_in_target(node.value)
+    return set()
+
+
+def binding_scope(scope, name: str):
+    """The model Scope whose body binds ``name`` as seen from ``scope`` (class bodies skipped
+    for code nested in them), and how: ("param"|"assigned", scope), or (None, None)."""
+    s, first = scope, True
+    while s is not None:
+        if s.kind != "class" or first:
+            if name in s.params:
+                return "param", s
+            if name in s.assigned:
+                return "assigned", s
+        first = False
+        s = s.parent
+    return None, None
+
+
+# -- "certainly one number" -------------------------------------------------------------------
+def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
+    """True when ``node`` certainly evaluates to one number, not a per-group list.
+
+    ``lr_names`` are bare names known to hold a scalar (used as an optimizer's ``lr``).
+    """
+    if depth > 4:
+        return False
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.UnaryOperation):
+        return certainly_scalar(node.expression, scope, lr_names, depth + 1)
+    if isinstance(node, cst.Attribute):
+        text = dotted_name(node)
+        return text is not None and not _LISTY.search(node.attr.value)
+    if isinstance(node, cst.BinaryOperation):
+        if not isinstance(node.operator, _ARITH):
+            return False
+        return certainly_scalar(node.left, scope, lr_names, depth + 1) and \
+            certainly_scalar(node.right, scope, lr_names, depth + 1)
+    if isinstance(node, cst.IfExp):
+        return certainly_scalar(node.body, scope, lr_names, depth + 1) and \
+            certainly_scalar(node.orelse, scope, lr_names, depth + 1)
+    if isinstance(node, cst.Call):
+        name = dotted_name(node.func)
+        return name in ("float", "int") or (
+            name in ("min", "max", "abs", "round") or (name or "").startswith("math.")) and \
+            bool(node.args) and all(a.keyword is None and not a.star and
+                                    certainly_scalar(a.value, scope, lr_names, depth + 1)
+                                    for a in node.args)
+    if isinstance(node, cst.Name):
+        if node.value in lr_names:
+            return True
+        if _LISTY.search(node.value):
+            return False
+        how, owner = binding_scope(scope, node.value)
+        if how != "assigned":
+            return False
+        values = assigned_values(owner.node, node.value)
+        return bool(values) and all(certainly_scalar(v, owner, lr_names, depth + 1)
+                                    for v in values)
+    return False
+
+
+def lr_names_of(optimizer) -> frozenset:
+    """Bare names an optimizer's lrs are built from (each certainly holds one number)."""
+    names = set()
+    values = [optimizer.default_lr] + [g.lr for g in optimizer.groups or ()]
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v.node, cst.Name):
+            names.add(v.node.value)
+        elif isinstance(v.node, cst.BinaryOperation):
+            # lr * 0.1: every bare name in an arithmetic lr is a number
+            stack = [v.node]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, _ARITH):
+                    stack += [n.left, n.right]
+                elif isinstance(n, cst.Name):
+                    names.add(n.value)
+    return frozenset(names)
+
+
+# -- distinct group lrs, for messages --------------------------------------------------------
+def describe_groups(model, optimizer) -> str:
+    distinct = optimizer.distinct_lrs() or []
+    return f"whose groups were built with lr {' and '.join(distinct)} " \
+           f"(line {model.line(optimizer.node)})"

@@ -1,0 +1,324 @@
+"""Shared reading of the model for the SL2xx rules (scheduler/optimizer interaction).
+
+Not a rule. Two questions every SL2xx rule asks before it fires:
+
+- *What is this receiver?* :func:`schedulers_named` answers with every scheduler construction
+  the name can hold, or ``None`` when the name may also hold something the model cannot see
+  (a timm scheduler from a factory, a value unpacked from a call, a function argument). Rules
+  fire only when every possibility qualifies, so a timm ``scheduler.step(epoch)`` is never
+  taken for a torch one.
+- *Do these two statements run together?* :class:`Branches` gives each node the ``if``/``else``
+  branches it sits in, so a warm-up scheduler stepped in the ``if`` and the main one in the
+  ``else`` are known to be a hand-off, not a fight. Computed only for the scopes a rule asks
+  about (the walk is cheap, but most files never need it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from schedlint import catalogue
+from schedlint.builder import binding_key, dotted_name
+from schedlint.model import MethodCall, Optimizer, Scheduler
+
+# Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
+KNOWN_ORIGINS = ("torch", "transformers")
+# Wrappers that hand the same scheduler back (and forward step/get_last_lr to it).
+_TRANSPARENT_WRAPPERS = frozenset({"prepare"})
+
+
+def is_known(sched) -> bool:
+    return isinstance(sched, Scheduler) and sched.origin in KNOWN_ORIGINS
+
+
+def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
+    """``x = None`` or ``x, y = accelerator.prepare(x, y)``: still the same object (or none).
+
+    An optimizer wrapped by any call that receives it (``hvd.DistributedOptimizer(opt)``,
+    ``amp.initialize(model, opt)``) keeps its param groups; a scheduler wrapped by an unknown
+    call may not keep its ``step`` API (a warm-up wrapper taking ``after_scheduler=sched``).
+    """
+    stmt = rebind.node
+    value = getattr(stmt, "value", None)
+    if isinstance(value, cst.Name) and value.value == "None":
+        return True
+    if isinstance(value, cst.Call) and (optimizer or isinstance(value.func, cst.Attribute) and
+                                        value.func.attr.value in _TRANSPARENT_WRAPPERS):
+        return any(dotted_name(a.value) == name for a in value.args)
+    return False
+
+
+class Names:
+    """Index of what each binding key can hold, built once per model and rule run."""
+
+    def __init__(self, model):
+        self.model = model
+        self.entities = {}
+        for ent in (*model.optimizers, *model.schedulers):
+            if ent.key is not None:
+                self.entities.setdefault(ent.key, []).append(ent)
+        self.opaque = set()
+        for rebind in model.rebinds:
+            if rebind.key is None or rebind.key not in self.entities:
+                continue
+            optimizer = all(isinstance(e, Optimizer) for e in self.entities[rebind.key])
+            if not _rebind_is_transparent(rebind, rebind.target, optimizer):
+                self.opaque.add(rebind.key)
+
+    def holds(self, scope, text) -> Optional[list]:
+        """Every construction ``text`` (read in ``scope``) can name, or None if unknown."""
+        key = binding_key(scope, text)
+        if key is None or key in self.opaque:
+            return None
+        return self.entities.get(key) or None
+
+    def schedulers(self, call: MethodCall) -> Optional[list]:
+        """The known (torch/transformers) schedulers a call's receiver can be, else None."""
+        ents = self.holds(call.scope, call.receiver)
+        if not ents or not all(is_known(e) for e in ents):
+            return None
+        return ents
+
+    def scheduler(self, call: MethodCall) -> Optional[Scheduler]:
+        """The one known scheduler a call's receiver is, else None."""
+        ents = self.schedulers(call)
+        if ents is None or len(ents) != 1 or call.target is not ents[0]:
+            return None
+        return ents[0]
+
+    def optimizer(self, ent) -> Optional[Optimizer]:
+        """The optimizer a scheduler is bound to, if its name is unambiguous."""
+        opt = ent.optimizer
+        if opt is None or opt.key is None or opt.key in self.opaque:
+            return None
+        if len(self.entities.get(opt.key, ())) != 1:
+            return None
+        return opt
+
+
+def stepped_units(model, sched):
+    """The ``step()`` calls that step ``sched``: its own, or its composite parents'."""
+    calls = list(model.steps_of(sched))
+    parent = sched.parent
+    while parent is not None:
+        calls += model.steps_of(parent)
+        parent = parent.parent
+    return calls
+
+
+# -- branches -----------------------------------------------------------------------------------
+_EXITS = (cst.Continue, cst.Break, cst.Return, cst.Raise)
+
+
+def _ends_with_exit(block) -> bool:
+    body = getattr(block, "body", ())
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return any(isinstance(s, _EXITS) for s in last.body)
+    return False
+
+
+class Branches:
+    """The ``if`` branches each node of a scope runs in: a tuple of (If node, "body"|"else")."""
+
+    def __init__(self):
+        self._paths = {}
+        self._done = set()
+
+    def path(self, fact) -> tuple:
+        root = fact.scope.node
+        if id(root) not in self._done:
+            self._done.add(id(root))
+            self._walk(root)
+        return self._paths.get(id(fact.node), ())
+
+    def _walk(self, root):
+        paths = self._paths
+        scoped = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+        stack = [(root.body if isinstance(root, scoped) else root, ())]
+        while stack:
+            node, path = stack.pop()
+            paths[id(node)] = path
+            if isinstance(node, scoped):
+                continue  # their own scope, walked when asked
+            if isinstance(node, cst.If):
+                stack.append((node.test, path))
+                stack.append((node.body, path + ((node, "body"),)))
+                if node.orelse is not None:
+                    stack.append((node.orelse, path + ((node, "else"),)))
+                continue
+            if isinstance(node, cst.IfExp):
+                stack.append((node.test, path))
+                stack.append((node.body, path + ((node, "body"),)))
+                stack.append((node.orelse, path + ((node, "else"),)))
+                continue
+            if isinstance(node, cst.Match):
+                stack.append((node.subject, path))
+                for i, case in enumerate(node.cases):
+                    stack.append((case, path + ((node, i),)))
+                continue
+            body = getattr(node, "body", None)
+            if isinstance(node, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
+                # `if warmup: ...; continue` makes the rest of the block its else branch.
+                extra = path
+                for stmt in body:
+                    stack.append((stmt, extra))
+                    if isinstance(stmt, cst.If) and stmt.orelse is None and \
+                            _ends_with_exit(stmt.body):
+                        extra = extra + ((stmt, "else"),)
+                inside = {id(stmt) for stmt in body}
+                stack.extend((child, path) for child in node.children if id(child) not in inside)
+                continue
+            stack.extend((child, path) for child in node.children)
+
+    @staticmethod
+    def exclusive(p1, p2) -> bool:
+        """True when the two paths take different branches of one ``if``: never both run."""
+        branch = {id(n): b for n, b in p1}
+        return any(id(n) in branch and branch[id(n)] != b for n, b in p2)
+
+
+def guard_of(if_node) -> Optional[str]:
+    """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
+    test = if_node.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
+            isinstance(test.comparisons[0].operator, cst.IsNot) and \
+            isinstance(test.comparisons[0].comparator, cst.Name) and \
+            test.comparisons[0].comparator.value == "None":
+        test = test.left
+    return dotted_name(test)
+
+
+def conditions(path, ignore=()) -> tuple:
+    """The branch path without presence tests of the names in ``ignore``."""
+    return tuple((n, b) for n, b in path
+                 if not (isinstance(n, cst.If) and b == "body" and guard_of(n) in ignore))
+
+
+# -- names that say "epoch" or "iteration" ----------------------------------------------------------
+_WORD = re.compile(r"[a-z]+")
+ITER_WORDS = frozenset({"step", "steps", "iter", "iters", "iteration", "iterations", "batch",
+                        "batches", "loader", "loaders", "dataloader", "update", "updates", "len",
+                        "niter", "niters", "nsteps", "nbatches", "tokens", "samples"})
+BATCH_LOOP_WORDS = frozenset({"loader", "loaders", "dataloader", "batch", "batches", "data",
+                              "dataset", "iterator", "dl", "minibatch", "minibatches"})
+ACCUMULATION_WORDS = frozenset({"accum", "accumulation", "accumulate", "micro", "microbatch",
+                                "microbatches", "chunk", "chunks", "grad"})
+
+
+def is_epoch_word(w: str) -> bool:
+    return w in ("ep", "eps") or w.endswith("epoch") or w.endswith("epochs")
+
+
+def words(value) -> set:
+    """The lower-case words of every name and attribute in an expression."""
+    out = set()
+    stack = [value.node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            out |= set(_WORD.findall(n.value.lower()))
+            continue
+        if isinstance(n, cst.Attribute):
+            out |= set(_WORD.findall(n.attr.value.lower()))
+        stack.extend(n.children)
+    return out
+
+
+def sized_in(values) -> Optional[str]:
+    """"epochs" when the length expressions speak only of epochs, "iterations" when they speak
+    of steps, batches or a loader's length, else None (unknown, a literal, or both)."""
+    found = set()
+    for v in values:
+        if v is None:
+            continue
+        w = words(v)
+        if w & ITER_WORDS:
+            found.add("iterations")
+        elif any(is_epoch_word(x) for x in w if x != "eps"):
+            found.add("epochs")
+        else:
+            found.add("unknown")
+    if found == {"epochs"}:
+        return "epochs"
+    if found == {"iterations"}:
+        return "iterations"
+    return None
+
+
+def loop_words(loop) -> set:
+    out = set()
+    if loop.iter is not None:
+        out |= words(loop.iter)
+    for t in loop.targets:
+        out |= set(_WORD.findall(t.lower()))
+    return out
+
+
+def is_epoch_loop(loop) -> bool:
+    return any(is_epoch_word(w) for w in loop_words(loop))
+
+
+def is_known_class(sched, *names) -> bool:
+    return is_known(sched) and sched.cls in names
+
+
+def closed_form(sched) -> bool:
+    if sched.cls == "SequentialLR":
+        return any(closed_form(c) for c in sched.children)
+    return sched.closed_form
+
+
+def kind_words(sched) -> str:
+    if sched.cls in catalogue.TRANSFORMERS_FACTORIES:
+        return f"`{sched.cls}` (a LambdaLR, closed form)"
+    if closed_form(sched):
+        return f"`{sched.cls}` (closed form)"
+    if sched.chainable:
+        return f"`{sched.cls}` (chainable)"
+    return f"`{sched.cls}`"
+
+
+def name_of(sched) -> str:
+    return f"`{sched.target}`" if sched.target else f"the `{sched.cls}`"
+
+
+def enclosing_class(model, scope):
+    """The ClassInfo whose body (or a method of which) ``scope`` is, else None."""
+    for s in scope.function_chain():
+        if s.cls is not None:
+            return s.cls
+        if s.kind == "class":
+            return next((c for c in model.classes if c.node is s.node), None)
+    return None
+
+
+def in_scheduler_class(model, scope) -> bool:
+    for s in scope.function_chain():
+        cls = s.cls if s.cls is not None else (
+            next((c for c in model.classes if c.node is s.node), None) if s.kind == "class"
+            else None)
+        if cls is not None and cls.looks_like_scheduler:
+            return True
+    return False
+
+
+def call_node_of(sched):
+    """The constructor Call of a Scheduler fact (its node is the statement when assigned)."""
+    node = sched.node
+    if isinstance(node, cst.Call):
+        return node
+    value = getattr(node, "value", None)
+    return value if isinstance(value, cst.Call) else None
+
+
+def args_edit(model, call: cst.Call, content: str = "()"):
+    """An edit replacing the parenthesised arguments of ``call`` with ``content``."""
+    _, _, fl, fc = model.position(call.func)
+    _, _, el, ec = model.position(call)
+    return (fl, fc, el, ec, content)

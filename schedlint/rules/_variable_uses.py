@@ -1,0 +1,153 @@
+"""How a variable is used inside the code that can see it (helpers for the SL3xx rules).
+
+The model records the facts rules usually need; a few precision checks need one more thing:
+*every* place a variable appears, to know whether it escapes (is passed to a helper, saved in a
+list, returned) where the model cannot follow it. These helpers walk only the subtree that owns
+the binding, and only for the rare candidate findings, so they cost nothing on most files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import libcst as cst
+
+from schedlint.builder import dotted_name
+
+# Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
+HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
+                              "step_update"})
+
+
+@dataclass
+class Use:
+    node: Any
+    kind: str  # method|target|argument|attribute|attr_write|test|declaration|other
+    method: Optional[str] = None
+    call: Optional[cst.Call] = None
+
+
+def binding_root(model, key):
+    """The node whose subtree holds every use of the variable with binding ``key``."""
+    if key is None:
+        return model.module
+    if key[0] == "class":
+        cls = next((c for c in model.classes if id(c) == key[1]), None)
+        return cls.node if cls is not None else model.module
+    scope = next((s for s in model.scopes if s.id == key[0]), None)
+    return scope.node if scope is not None else model.module
+
+
+def _matches(node, text) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value == text
+    if isinstance(node, cst.Attribute):
+        return dotted_name(node) == text
+    return False
+
+
+def _classify(node, parent, grand) -> Use:
+    if isinstance(parent, cst.Attribute) and parent.value is node:
+        if isinstance(grand, cst.Call) and grand.func is parent:
+            return Use(node, "method", parent.attr.value, grand)
+        if isinstance(grand, (cst.AssignTarget, cst.AugAssign)) or \
+                isinstance(grand, cst.AnnAssign) and grand.target is parent:
+            return Use(node, "attr_write", parent.attr.value)
+        return Use(node, "attribute", parent.attr.value)
+    if isinstance(parent, cst.Arg) and parent.value is node and isinstance(grand, cst.Call):
+        return Use(node, "argument", call=grand)
+    if isinstance(parent, cst.AssignTarget) or \
+            isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node or \
+            isinstance(parent, cst.For) and parent.target is node:
+        return Use(node, "target")
+    if isinstance(parent, (cst.Param, cst.NameItem)):
+        return Use(node, "declaration")
+    if isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is node or \
+            isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation)) or \
+            isinstance(parent, cst.Comparison) and parent.left is node and all(
+                isinstance(c.operator, (cst.Is, cst.IsNot)) for c in parent.comparisons) or \
+            isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator,
+                                                                   (cst.Is, cst.IsNot)):
+        return Use(node, "test")
+    return Use(node, "other")
+
+
+def uses(root, text: str) -> list:
+    """Every occurrence of the Name/attribute chain ``text`` under ``root``, classified."""
+    found = []
+    stack = [(root, None, None)]
+    while stack:
+        node, parent, grand = stack.pop()
+        if _matches(node, text):
+            found.append(_classify(node, parent, grand))
+            continue
+        for child in node.children:
+            if isinstance(node, cst.Attribute) and child is node.attr:
+                continue  # ``x.opt``: the attribute name is not the variable ``opt``
+            if isinstance(node, cst.Arg) and child is node.keyword:
+                continue
+            stack.append((child, node, parent))
+    return found
+
+
+def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
+    """True if the variable holding ``entity`` is used other than by harmless method calls,
+    assignments to it and truth tests: passed to a function, stored in a container, returned,
+    aliased, or an attribute of it is written. Unknown variables count as escaping."""
+    if entity.target is None:
+        return True
+    for use in uses(binding_root(model, entity.key), entity.target):
+        if use.kind == "method" and use.method in allowed:
+            continue
+        if use.kind in ("target", "test", "declaration"):
+            continue
+        if use.kind == "attribute" and use.method not in ("__dict__",):
+            continue  # reading ``sched.last_epoch`` for a log line
+        return True
+    return False
+
+
+def ancestors(root, target) -> Optional[list]:
+    """The chain of nodes from ``root`` down to ``target`` (exclusive), or None."""
+    stack = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return list(path)
+        path = path + (node,)
+        stack.extend((child, path) for child in node.children)
+    return None
+
+
+def _arm(branch, path) -> Optional[int]:
+    """Which arm of ``branch`` (If/Try) the path below it goes through."""
+    idx = path.index(branch)
+    below = path[idx + 1] if idx + 1 < len(path) else None
+    if isinstance(branch, cst.If):
+        return 0 if below is branch.body else 1 if below is branch.orelse else None
+    if isinstance(branch, (cst.Try, cst.TryStar)):
+        if below is branch.body:
+            return 0
+        for i, handler in enumerate(branch.handlers):
+            if below is handler:
+                return 1 + i
+        if below is branch.orelse:
+            return 0  # else runs after the body
+        return None
+    return None
+
+
+def exclusive(root, a, b) -> bool:
+    """True if ``a`` and ``b`` sit in different arms of one if/elif/else or try/except, so
+    that one run does not execute both (or the order between them is not the source order)."""
+    pa, pb = ancestors(root, a), ancestors(root, b)
+    if pa is None or pb is None:
+        return True  # cannot tell: treat as exclusive (the caller stays silent)
+    pa_full, pb_full = pa + [a], pb + [b]
+    for node in pa:
+        if node in pb and isinstance(node, (cst.If, cst.Try, cst.TryStar)):
+            arm_a, arm_b = _arm(node, pa_full), _arm(node, pb_full)
+            if arm_a is not None and arm_b is not None and arm_a != arm_b:
+                return True
+    return False

@@ -1,0 +1,310 @@
+import re
+
+import libcst as cst
+
+from schedlint.builder import _expr_text, dotted_name, subscript_key
+from schedlint.cstwalk import code_children
+from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
+from schedlint.rules.base import Report, rule
+
+# Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,
+# `num_epochs`, `total_steps`, `warmup_steps` are constants).
+_COUNTER = re.compile(r"^(cur_|curr_|current_|global_|i_)?(epoch|ep|step|iter|iteration|it)"
+                      r"(_?(idx|id|num|no|count))?$")
+_COUNTER_ATTRS = frozenset({"last_epoch", "num_updates", "step_count", "_step_count"})
+_MAX_DEPTH = 3
+
+
+def _is_counter(node, counters) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value in counters or _COUNTER.match(node.value) is not None
+    if isinstance(node, cst.Attribute) and dotted_name(node) is not None:
+        last = node.attr.value
+        return _COUNTER.match(last) is not None or last in _COUNTER_ATTRS
+    return False
+
+
+class _Analysis:
+    """Does an expression's value change with the epoch/step counter?"""
+
+    def __init__(self, model, scope):
+        self.model = model
+        self.scope = scope
+
+    def depends(self, node, counters, depth=0) -> bool:
+        if depth > _MAX_DEPTH * 8:
+            return False
+        if _is_counter(node, counters):
+            return True
+        if isinstance(node, (cst.Comparison, cst.Lambda, cst.BooleanOperation)):
+            return False  # `gamma if epoch in milestones else 1`: a condition, not a factor
+        if isinstance(node, cst.IfExp):
+            return self.depends(node.body, counters, depth + 1) or \
+                self.depends(node.orelse, counters, depth + 1)
+        if isinstance(node, cst.Subscript):
+            return self.depends(node.value, counters, depth + 1)  # factors[epoch]: a table
+        if isinstance(node, cst.BinaryOperation):
+            left = self.depends(node.left, counters, depth + 1)
+            right = self.depends(node.right, counters, depth + 1)
+            if left and right and isinstance(node.operator, (cst.Divide, cst.Subtract)):
+                return False  # f(e) / f(e - 1): the incremental (chainable) form is correct
+            return left or right
+        if isinstance(node, cst.Call):
+            return self._call_depends(node, counters, depth)
+        if isinstance(node, cst.Attribute):
+            return False  # cfg.gamma
+        for child in code_children(node):
+            if isinstance(child, (cst.Arg, cst.Element, cst.StarredElement)):
+                child = child.value
+            if isinstance(child, cst.BaseExpression) and self.depends(child, counters,
+                                                                       depth + 1):
+                return True
+        return False
+
+    def _call_depends(self, call, counters, depth):
+        if is_pure_call(call):
+            return any(self.depends(a.value, counters, depth + 1) for a in call.args)
+        fn = self.local_function(call)
+        if fn is None or depth > _MAX_DEPTH * 4:
+            return False  # an opaque callee may return a ratio (MultiplicativeLR's contract)
+        params, returns = fn
+        inner = {p for p, a in zip(params, call.args)
+                 if a.keyword is None and not a.star and self.depends(a.value, counters,
+                                                                        depth + 1)}
+        inner |= {a.keyword.value for a in call.args if a.keyword is not None and
+                  a.keyword.value in params and self.depends(a.value, counters, depth + 1)}
+        if not inner:
+            return False
+        return any(self.depends(r, inner, depth + 4) for r in returns)
+
+    def local_function(self, call):
+        """(params, return expressions) of a module/function-local def or lambda ``call``
+        names, when exactly one definition is visible."""
+        if not isinstance(call.func, cst.Name):
+            return None
+        name = call.func.value
+        defs = self.model.functions.get(name, [])
+        if len(defs) == 1:
+            info = defs[0]
+            return info.params, [r.node for r in info.returns]
+        if defs:
+            return None
+        how, owner = binding_scope(self.scope, name)
+        if how != "assigned":
+            return None
+        values = assigned_values(owner.node, name)
+        if not values or len(values) != 1 or not isinstance(values[0], cst.Lambda):
+            return None
+        lam = values[0]
+        params = tuple(p.name.value for p in lam.params.params)
+        return params, [lam.body]
+
+
+def _factors(node):
+    """Multiplicative factors of a product/quotient: [(node, inverted)]."""
+    if isinstance(node, cst.BinaryOperation) and \
+            isinstance(node.operator, (cst.Multiply, cst.Divide)):
+        left = _factors(node.left)
+        right = _factors(node.right)
+        if isinstance(node.operator, cst.Divide):
+            right = [(n, not inv) for n, inv in right]
+        return left + right
+    return [(node, False)]
+
+
+def _is_lr_read(node, group_text) -> bool:
+    return isinstance(node, cst.Subscript) and subscript_key(node) == "lr" and \
+        _expr_text(node.value) == group_text
+
+
+def _compounds_product(analysis, node, lr_match, counters) -> bool:
+    """``lr * f(epoch)``: one factor is the current lr, another moves with the counter."""
+    factors = _factors(node)
+    lr_factors = [f for f, inv in factors if not inv and lr_match(f)]
+    if len(lr_factors) != 1:
+        return False
+    return any(analysis.depends(f, counters) for f, _ in factors if f is not lr_factors[0])
+
+
+def _group_target(stmt):
+    """(group expression node, op text) of an lr write statement."""
+    if isinstance(stmt, cst.AugAssign):
+        return stmt.target.value if isinstance(stmt.target, cst.Subscript) else None
+    if isinstance(stmt, (cst.Assign,)):
+        for t in stmt.targets:
+            if isinstance(t.target, cst.Subscript) and subscript_key(t.target) == "lr":
+                return t.target.value
+    if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Subscript):
+        return stmt.target.value
+    if isinstance(stmt, cst.NamedExpr) and isinstance(stmt.target, cst.Subscript):
+        return stmt.target.value
+    if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
+        return stmt.func.value  # g.update(lr=...)
+    return None
+
+
+def _compounding(model, write):
+    """Why ``write`` compounds (a short phrase), or None."""
+    group = _group_target(write.node)
+    if group is None:
+        return None
+    group_text = _expr_text(group)
+    counters = set()
+    for loop in write.loops:
+        if loop.groups_of is None and loop.kind == "for" and loop.iter is not None and \
+                loop.iter.call in ("range", "enumerate"):
+            counters |= {loop.index_var} if loop.index_var else set()
+            target = getattr(loop.node, "target", None)
+            if isinstance(target, cst.Name):
+                counters.add(target.value)
+            elif isinstance(target, cst.Tuple) and target.elements and \
+                    isinstance(target.elements[0].value, cst.Name):
+                counters.add(target.elements[0].value.value)
+    analysis = _Analysis(model, write.scope)
+    counters |= _counter_params(model, write.scope, analysis)
+    value = write.value.node
+    if write.op in ("*=", "/="):
+        return "" if analysis.depends(value, counters) else None
+    if write.op not in ("=", "update"):
+        return None
+    if _compounds_product(analysis, value, lambda n: _is_lr_read(n, group_text), counters):
+        return ""
+    # g["lr"] = decay(g["lr"], epoch) through a local helper or lambda
+    if isinstance(value, cst.Call):
+        fn = analysis.local_function(value)
+        if fn is None:
+            return None
+        params, returns = fn
+        lr_param, counter_params = None, set()
+        for p, a in zip(params, value.args):
+            if a.keyword is not None or a.star:
+                break
+            if _is_lr_read(a.value, group_text):
+                lr_param = p
+            elif analysis.depends(a.value, counters):
+                counter_params.add(p)
+        for a in value.args:
+            if a.keyword is not None and a.keyword.value in params:
+                if _is_lr_read(a.value, group_text):
+                    lr_param = a.keyword.value
+                elif analysis.depends(a.value, counters):
+                    counter_params.add(a.keyword.value)
+        if lr_param is None or not counter_params:
+            return None
+        inner = _Analysis(model, write.scope)
+
+        def is_param(n):
+            return isinstance(n, cst.Name) and n.value == lr_param
+
+        if any(_compounds_product(inner, r, is_param, counter_params) for r in returns):
+            return f" (through `{dotted_name(value.func)}`, which multiplies the lr it " \
+                   f"receives by a factor of the counter)"
+    return None
+
+
+def _counter_params(model, scope, analysis) -> set:
+    """Parameters of the function ``scope`` that its callers in this file pass a counter:
+    ``adjust(optimizer, e)`` called as ``adjust(optimizer, epoch)``."""
+    info = next((f for f in model.functions.get(scope.name, ()) if f.scope is scope), None)
+    if info is None or scope.kind != "function":
+        return set()
+    out = set()
+    for call in model.calls_by_name.get(info.name, ()):
+        node = call.node
+        if not isinstance(node, cst.Call):
+            continue
+        params = info.params[1:] if scope.cls is not None else info.params
+        for param, arg in zip(params, node.args):
+            if arg.keyword is not None or arg.star:
+                break
+            if analysis.depends(arg.value, set()):
+                out.add(param)
+        out |= {a.keyword.value for a in node.args if a.keyword is not None and
+                a.keyword.value in info.params and analysis.depends(a.value, set())}
+    return out
+
+
+def _rebased(model, write, group, base):
+    """The write's statement with its read of the current lr replaced by the base lr."""
+    group_text = _expr_text(_group_target(write.node))
+    stack = [write.value.node]
+    while stack:
+        n = stack.pop()
+        if _is_lr_read(n, group_text):
+            try:
+                new = write.node.deep_replace(n, cst.parse_expression(base))
+            except Exception:  # pragma: no cover - libcst refuses odd trees
+                return None
+            text = model.module.code_for_node(new).strip()
+            return text if "\n" not in text else None
+        stack.extend(code_children(n))
+    return None
+
+
+def _reset_first(model, write) -> bool:
+    """An earlier plain write in the same loop body sets the group's lr from scratch."""
+    return any(w is not write and w.loop is write.loop and w.order < write.order and
+               w.op in ("=", "update") and not w.reads_current_lr and
+               w.optimizer_src == write.optimizer_src and w.scope is write.scope
+               for w in model.lr_writes)
+
+
+@rule("SL105", "compounding-lr-update", "error")
+def compounding_lr_update(model):
+    """The current LR is multiplied, every epoch, by a factor that itself depends on the epoch.
+
+    ## What it does
+    Flags updates of a param group's `lr` that scale the *current* LR by a factor computed
+    from the epoch/step counter, in code that runs every epoch or step:
+    `g["lr"] *= 0.9 ** epoch`, `g["lr"] /= (epoch + 1)`, `g["lr"] = g["lr"] * f(epoch)`, and
+    the same through a local helper or lambda that receives the current LR and the epoch.
+    A constant factor (`g["lr"] *= 0.99`), a factor chosen by a condition
+    (`*= gamma if epoch in milestones else 1`) and an incremental ratio
+    (`*= f(epoch) / f(epoch - 1)`) are correct and not flagged.
+
+    ## Why is this bad?
+    `0.9 ** epoch` is the factor relative to the *initial* LR. Applied to the current LR each
+    epoch, the factors multiply: after epoch n the LR is `lr0 * 0.9 ** (0 + 1 + ... + n)`
+    instead of `lr0 * 0.9 ** n`, so the LR collapses to nearly zero within a few dozen epochs
+    and training stalls without any error.
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        for g in optimizer.param_groups:
+            g["lr"] *= 0.9 ** epoch
+        train_one_epoch(model, optimizer)
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        for g in optimizer.param_groups:
+            g["lr"] = g.setdefault("initial_lr", g["lr"]) * 0.9 ** epoch
+        train_one_epoch(model, optimizer)
+    ```
+    (or a constant factor, `g["lr"] *= 0.9`, or `torch.optim.lr_scheduler.ExponentialLR`.)
+    """
+    for write in model.lr_writes:
+        if write.scope.kind != "function" and not any(l.groups_of is None
+                                                      for l in write.loops):
+            continue  # module level, outside any loop: runs once
+        how = _compounding(model, write)
+        if how is None or _reset_first(model, write):
+            continue
+        group = _expr_text(_group_target(write.node))
+        opt = f" of `{write.optimizer_src}`" if write.optimizer_src else ""
+        factor = write.value.src
+        stmt = model.module.code_for_node(write.node).strip()
+        base = f'{group}.setdefault("initial_lr", {group}["lr"])'
+        if write.op in ("*=", "/="):
+            fix = f'{group}["lr"] = {base} {write.op[0]} ({factor})'
+        else:
+            fix = _rebased(model, write, group, base) or f'{group}["lr"] = {base} * factor'
+        yield Report(write.node,
+                     f"`{stmt}` scales the current lr{opt} by a factor that itself depends "
+                     f"on the epoch/step counter{how}, and it runs every epoch/step: the "
+                     f"factors compound (after epoch n the lr is lr0 * f(0) * f(1) * ... * "
+                     f"f(n), not lr0 * f(n)) and the lr collapses toward 0; compute it from "
+                     f"the base lr instead, e.g. `{fix}`, or multiply by a constant factor "
+                     f"each epoch")

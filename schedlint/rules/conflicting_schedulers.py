@@ -1,0 +1,121 @@
+from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions, is_known,
+                                              kind_words, name_of)
+from schedlint.rules.base import Report, rule
+
+
+def _units(model, opt_key):
+    """(scheduler, step calls) for every scheduler stepped on the optimizer ``opt_key``.
+
+    A ChainedScheduler's children are stepped by its ``step()``; a SequentialLR is one unit
+    (its children take turns: a hand-off, not a conflict).
+    """
+    units = []
+    for sched in model.schedulers:
+        if sched.parent is not None or not is_known(sched):
+            continue
+        steps = model.steps_of(sched)
+        if not steps:
+            continue
+        if sched.cls == "ChainedScheduler":
+            for child in sched.children:
+                if child.optimizer is not None and child.optimizer.key == opt_key:
+                    units.append((child, steps, sched))
+        elif sched.optimizer is not None and sched.optimizer.key == opt_key:
+            units.append((sched, steps, None))
+    return units
+
+
+def _together(branches, a_steps, b_steps, a, b):
+    """A pair of step calls, one of each, in the same function under the same conditions
+    (presence tests like ``if scheduler is not None`` aside), or None."""
+    ignore = {x.target for x in (a, b) if x.target}
+    for sa in a_steps:
+        for sb in b_steps:
+            if sa.scope is not sb.scope or sa.loop is None or sb.loop is None:
+                continue
+            if not any(l.contains(sb.loop) for l in sa.loop.ancestors()):
+                continue  # no loop runs both: one phase after the other
+            pa = conditions(branches.path(sa), ignore)
+            pb = conditions(branches.path(sb), ignore)
+            if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and \
+                    [b for _, b in pa] == [b for _, b in pb]:
+                return sa, sb
+    return None
+
+
+@rule("SL202", "conflicting-schedulers", "error")
+def conflicting_schedulers(model):
+    """Two schedulers drive one optimizer, at least one of them closed form.
+
+    ## What it does
+    Flags two or more schedulers bound to the same optimizer and both stepped, under the same
+    conditions (directly, or as children of a stepped `ChainedScheduler`), when at least one
+    of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
+    OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
+    flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
+
+    ## Why is this bad?
+    A closed-form scheduler recomputes every group's lr from its own bases at each step. Stepped
+    after the other scheduler, it erases it completely (a ReduceLROnPlateau's reductions are
+    silently lost); stepped before it, the two fight and the lr saw-tooths. PyTorch gives no
+    warning, and `ChainedScheduler` does not fix it.
+
+    ## Example
+    ```python
+    warmup = LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 500))
+    decay = StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(epochs):
+        for batch in loader:
+            train_step(batch)
+            optimizer.step()
+            warmup.step()
+            decay.step()
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = SequentialLR(optimizer, [LinearLR(optimizer, 0.002, total_iters=500),
+                                         StepLR(optimizer, step_size=30, gamma=0.1)],
+                             milestones=[500])
+    ```
+    """
+    names = Names(model)
+    branches = Branches()
+    seen_keys = set()
+    reported = set()
+    for opt in model.optimizers:
+        if opt.key is None or opt.key in seen_keys or opt.key in names.opaque:
+            continue
+        seen_keys.add(opt.key)
+        units = _units(model, opt.key)
+        if len(units) < 2:
+            continue
+        for i, (a, a_steps, a_chain) in enumerate(units):
+            for b, b_steps, b_chain in units[i + 1:]:
+                if a is b or not (closed_form(a) or closed_form(b)):
+                    continue
+                pair = (a_steps[0], b_steps[0]) if a_chain is not None and a_chain is b_chain \
+                    else _together(branches, a_steps, b_steps, a, b)
+                if pair is None:
+                    continue
+                later = b if b.order > a.order else a
+                other = a if later is b else b
+                chain = a_chain if a_chain is not None and a_chain is b_chain else None
+                node = chain.node if chain is not None else later.node
+                if id(node) in reported:
+                    continue
+                reported.add(id(node))
+                how = (f"both stepped by {name_of(chain)} (`ChainedScheduler`)" if chain else
+                       f"stepped on lines {model.line(pair[0].node)} and "
+                       f"{model.line(pair[1].node)}")
+                first_closed = closed_form(a) and closed_form(b)
+                effect = ("each recomputes the lr from its own bases, so whichever steps last "
+                          "erases the other" if first_closed else
+                          "the closed-form one recomputes the lr from its bases each step, "
+                          "erasing the other's decay (or fighting it, when stepped first)")
+                yield Report(node,
+                             f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
+                             f"{kind_words(other)} (line {model.line(other.node)}) both drive "
+                             f"`{opt.target}`, {how}: {effect}; combine them with "
+                             f"`SequentialLR` (one after the other) or fold both into one "
+                             f"schedule")

@@ -1,0 +1,62 @@
+from schedlint.rules._scheduler_usage import Names, in_scheduler_class, name_of
+from schedlint.rules.base import Fix, Report, rule
+
+# get_lr() of these raises NotImplementedError (semantics §4.2).
+_RAISES = frozenset({"ReduceLROnPlateau", "ChainedScheduler", "SequentialLR"})
+
+
+@rule("SL206", "get-lr-outside-scheduler", "warning", fixable="safe")
+def get_lr_outside_scheduler(model):
+    """`scheduler.get_lr()` called from outside a scheduler: it returns the wrong value.
+
+    ## What it does
+    Flags `.get_lr()` on a torch (or transformers) scheduler constructed in the file, when the
+    call is not inside a scheduler class (where `get_lr` is the method being implemented).
+
+    ## Why is this bad?
+    `get_lr()` is the scheduler's internal "compute the next value" hook, not a getter. Called
+    from outside `step()` it emits a UserWarning and, for chainable schedulers, returns the *next*
+    learning rate computed from the current one (StepLR returned 0.025 while the lr was 0.05),
+    so logs and checkpoints record a value that was never used. `ReduceLROnPlateau`,
+    `ChainedScheduler` and `SequentialLR` raise `NotImplementedError` instead.
+
+    ## Example
+    ```python
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+        print("lr", scheduler.get_lr()[0])
+    ```
+
+    ## Use instead
+    ```python
+        print("lr", scheduler.get_last_lr()[0])
+    ```
+
+    ## Fix
+    Safe: `get_lr()` is renamed to `get_last_lr()`, which returns the learning rates the
+    scheduler last wrote (one per group), exactly what the caller meant to read.
+    """
+    names = Names(model)
+    for call in model.calls:
+        if call.method != "get_lr" or call.args or call.kwargs:
+            continue
+        scheds = names.schedulers(call)
+        if scheds is None or in_scheduler_class(model, call.scope):
+            continue
+        sched = scheds[-1]
+        if all(s.cls in _RAISES for s in scheds):
+            why = (f"`{sched.cls}.get_lr()` raises NotImplementedError; "
+                   f"read `{call.receiver}.get_last_lr()` instead")
+        else:
+            why = ("outside `step()` it warns and returns the *next* learning rate computed from "
+                   "the current one, not the one in use; read "
+                   f"`{call.receiver}.get_last_lr()` instead")
+        _, _, line, col = model.position(call.node.func.value)
+        _, _, end_line, end_col = model.position(call.node.func)
+        fix = Fix("safe", "Use `get_last_lr()`",
+                  ((line, col, end_line, end_col, ".get_last_lr"),))
+        yield Report(call.node,
+                     f"`{call.receiver}.get_lr()` on {name_of(sched)} "
+                     f"(`{sched.cls}`, line {model.line(sched.node)}): {why}", fix=fix)

@@ -1,0 +1,125 @@
+from schedlint import catalogue
+from schedlint.model import Optimizer
+from schedlint.rules._variable_uses import exclusive
+from schedlint.rules.base import Report, rule
+
+# What the new group suffers, by class (semantics §1.3, measured on torch 2.13).
+_OUTCOME = {
+    "StepLR": "it happens to decay with the others today (StepLR reads the groups directly), "
+              "but `step(epoch)`, a SequentialLR hand-off or a resume through `last_epoch` "
+              "raises on it",
+    "ConstantLR": "it never gets the start factor but does get the undo at `total_iters`, so "
+                  "it silently ends at lr/factor",
+    "CosineAnnealingLR": "the restart branch (epoch T_max+1) zips with `base_lrs` and raises "
+                         "`ValueError: zip() argument 2 is longer than argument 1`",
+    "LambdaLR": "the next `step()` raises `ValueError: zip() argument 2 is shorter than "
+                "argument 1`",
+    "MultiplicativeLR": "the next `step()` raises `ValueError: zip() argument 2 is longer than "
+                        "argument 1`",
+    "OneCycleLR": "the next `step()` raises `KeyError: 'initial_lr'`",
+    "SWALR": "the next `step()` raises `KeyError: 'swa_lr'`",
+    "ReduceLROnPlateau": "its per-group `min_lr` list no longer matches: the first reduction "
+                         "raises `RuntimeError: The number of param groups in the `optimizer` "
+                         "... differs`",
+    "SequentialLR": "the active child mis-schedules or rejects it, and the next milestone "
+                    "raises `ValueError` (zip with `base_lrs`)",
+    "ChainedScheduler": "each child mis-schedules or rejects it",
+}
+for _cls in ("MultiStepLR", "ExponentialLR", "PolynomialLR"):
+    _OUTCOME[_cls] = _OUTCOME["StepLR"].replace("StepLR", _cls)
+_OUTCOME["LinearLR"] = _OUTCOME["ConstantLR"]
+for _cls in ("CosineAnnealingWarmRestarts", "CyclicLR"):
+    _OUTCOME[_cls] = _OUTCOME["LambdaLR"]
+_DEFAULT_OUTCOME = "it is mis-scheduled or makes the next `step()` raise"
+
+
+@rule("SL302", "param-group-added-after-scheduler", "error")
+def param_group_added_after_scheduler(model):
+    """`optimizer.add_param_group(...)` after a scheduler was bound to that optimizer.
+
+    ## What it does
+    Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
+    function (or in `__init__` of the class whose method adds the group), when that scheduler is
+    not rebuilt afterwards.
+
+    ## Why is this bad?
+    A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
+    one `base_lrs` entry (and one lambda, one `min_lr`, ...) per group. A group added later has
+    no `initial_lr` and no entry, so depending on the class it is silently mis-scheduled
+    (ConstantLR/LinearLR end at lr/factor), or the next `step()` raises (`ValueError` from a
+    length-checked `zip` for LambdaLR, CyclicLR, CosineAnnealingWarmRestarts,
+    MultiplicativeLR; `KeyError` for OneCycleLR and SWALR). This is the classic "unfreeze the
+    backbone in epoch 5" bug.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.AdamW(model.head.parameters(), lr=1e-3)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 100, 10_000)
+    ...
+    optimizer.add_param_group({"params": model.backbone.parameters(), "lr": 1e-5})
+    ```
+
+    ## Use instead
+    ```python
+    # Give the optimizer every group up front (frozen parameters get no gradient) ...
+    optimizer = torch.optim.AdamW([
+        {"params": model.head.parameters(), "lr": 1e-3},
+        {"params": model.backbone.parameters(), "lr": 1e-5},
+    ])
+    scheduler = get_linear_schedule_with_warmup(optimizer, 100, 10_000)
+    # ... or rebuild the scheduler right after add_param_group.
+    ```
+    """
+    for call in model.calls:
+        opt = call.target
+        if call.method != "add_param_group" or not isinstance(opt, Optimizer):
+            continue
+        bound = [s for s in model.schedulers_of(opt)
+                 if s.order < call.order and s.parent is None and _runs_before(s, call)
+                 and _matters(s)]
+        if not bound:
+            continue
+        if _rebuilt_after(model, opt, call, bound):
+            continue
+        bound = [s for s in bound if not exclusive(call.scope.node, s.node, call.node)] \
+            if all(s.scope is call.scope for s in bound) else bound
+        if not bound:
+            continue
+        sched = bound[-1]
+        name = f"`{sched.target}` " if sched.target else ""
+        outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
+        if catalogue.is_transformers_factory(sched.cls):
+            outcome = _OUTCOME["LambdaLR"]
+        yield Report(call.node,
+                     f"`{call.receiver}.add_param_group(...)` runs after scheduler {name}"
+                     f"({sched.cls}, line {model.line(sched.node)}) was bound to "
+                     f"`{call.receiver}`: the new group has no `initial_lr` and no `base_lrs` "
+                     f"entry, and {outcome}; pass every group to the optimizer before building "
+                     f"the scheduler, or rebuild the scheduler after adding the group")
+
+
+def _runs_before(sched, call) -> bool:
+    """The scheduler certainly exists when the group is added: same function, or built in
+    ``__init__`` of the class whose other method adds the group."""
+    if sched.scope is call.scope:
+        return True
+    cls = sched.scope.cls
+    return cls is not None and sched.scope.name == "__init__" and call.scope.cls is cls
+
+
+def _matters(sched) -> bool:
+    if sched.cls == "ReduceLROnPlateau":
+        # A scalar min_lr is re-expanded to the new group count: nothing breaks.
+        min_lr = sched.args.get("min_lr")
+        return min_lr is not None and min_lr.is_sequence
+    return True
+
+
+def _rebuilt_after(model, opt, call, bound) -> bool:
+    """A scheduler built on ``opt`` after the call, or the scheduler variable reassigned."""
+    for s in model.schedulers_of(opt):
+        if s.order > call.order and (s.scope is call.scope or s.scope.cls is not None
+                                     and s.scope.cls is call.scope.cls):
+            return True
+    keys = {s.key for s in bound if s.key is not None}
+    return any(r.key in keys and r.order > call.order for r in model.rebinds)

@@ -1,0 +1,55 @@
+from schedlint.rules.base import ProjectReport, rule
+
+
+@rule("SL107", "group-lr-key-never-applied", "warning", scope="project")
+def group_lr_key_never_applied(project):
+    """A param-group dict carries an LR scaling key (`lr_mult`, `lr_scale`, ...) nothing reads.
+
+    ## What it does
+    Flags a custom scaling key (`lr_mult`, `lr_mul`, `lr_scale`, `lr_factor`,
+    `lr_multiplier`, `lr_ratio`, ...) in a param-group dict (`{"params": ..., "lr_mult": 0.1}`
+    or `dict(params=..., lr_mult=0.1)`) when no checked file ever reads that key
+    (`g["lr_mult"]`, `g.get("lr_mult")`, `"lr_mult" in g`, or the key named in any other
+    string). This is a project rule: the reader may live in any checked file.
+    Not flagged when the same dict's own `lr` already applies the scale
+    (`{"lr": base_lr * s, "lr_scale": s}`), or when a library that applies the key itself is
+    imported (timm's schedulers apply `lr_scale`).
+
+    ## Why is this bad?
+    torch keeps unknown group keys but never looks at them: only `lr` sets a group's
+    learning rate. Unless your own scheduler or training loop multiplies the key in, the
+    group trains at the unscaled LR, and the layer-wise decay or the 10x head LR it was meant
+    to give never happens. Nothing fails.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr_mult": 0.1},
+        {"params": model.head.parameters()},
+    ], lr=0.01)
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 0.01 * 0.1},
+        {"params": model.head.parameters()},
+    ], lr=0.01)
+    ```
+    (or apply the key wherever the LR is set: `g["lr"] = lr * g.get("lr_mult", 1.0)`.)
+    """
+    read = set()
+    for facts in project.files:
+        read |= facts.read_keys
+    for facts in project.files:
+        for key, line, column, end_line, end_column in facts.group_keys:
+            # Keys without "lr_" (lrmult) could be read in a file the byte prefilter skips.
+            if key in read or "lr_" not in key:
+                continue
+            yield ProjectReport(
+                facts.path, line, column, end_line, end_column,
+                f"param-group key `{key}` is set here but no checked file reads it "
+                f"(`g[\"{key}\"]`, `g.get(\"{key}\")`, `\"{key}\" in g`): torch ignores "
+                f"unknown group keys, so this group trains at the unscaled lr; apply it where "
+                f"the lr is set (`g[\"lr\"] = lr * g.get(\"{key}\", 1.0)`) or fold it into the "
+                f"group's own `lr`")

@@ -1,0 +1,113 @@
+import libcst as cst
+
+from schedlint.model import Optimizer
+from schedlint.rules._variable_uses import binding_root, uses
+from schedlint.rules.base import Report, rule
+
+# Arguments that take one value per param group, by class, and the error torch raises.
+_PER_GROUP = {
+    "LambdaLR": ("lr_lambda",),
+    "MultiplicativeLR": ("lr_lambda",),
+    "CyclicLR": ("base_lr", "max_lr", "base_momentum", "max_momentum"),
+    "OneCycleLR": ("max_lr", "base_momentum", "max_momentum"),
+    "ReduceLROnPlateau": ("min_lr",),
+    "SWALR": ("swa_lr",),
+}
+_MOMENTUM = ("base_momentum", "max_momentum")
+
+
+def _error(cls, arg, got, groups):
+    if arg == "lr_lambda":
+        return f"ValueError: Expected {groups} lr_lambdas, but got {got}"
+    if cls == "ReduceLROnPlateau":
+        return f"ValueError: expected {groups} min_lrs, got {got}"
+    return (f"ValueError: {arg} must have the same length as optimizer.param_groups. "
+            f"{arg} has {got} values, param_groups has {groups}.")
+
+
+@rule("SL303", "per-group-list-length-mismatch", "error")
+def per_group_list_length_mismatch(model):
+    """A per-group list argument whose length differs from the number of param groups.
+
+    ## What it does
+    Flags a list or tuple literal given to a per-group scheduler argument (`lr_lambda` of
+    LambdaLR/MultiplicativeLR, `base_lr`/`max_lr`/momenta of CyclicLR and OneCycleLR, `min_lr` of
+    ReduceLROnPlateau, `swa_lr` of SWALR) when its length differs from the number of param
+    groups of the optimizer, and both are known from the source.
+
+    ## Why is this bad?
+    These arguments are matched to the groups one to one. Torch checks the length and raises
+    `ValueError` at construction (`Expected 2 lr_lambdas, but got 3`, `max_lr must have the same
+    length as optimizer.param_groups`): usually a group was added to or removed from the
+    optimizer and the scheduler's list was not updated.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ])
+    scheduler = OneCycleLR(optimizer, max_lr=[1e-3, 1e-2, 1e-2], total_steps=1000)
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = OneCycleLR(optimizer, max_lr=[1e-3, 1e-2], total_steps=1000)
+    ```
+    """
+    for sched in model.schedulers:
+        args = _PER_GROUP.get(sched.cls)
+        opt = sched.optimizer
+        if args is None or sched.origin != "torch" or not isinstance(opt, Optimizer):
+            continue
+        groups = _group_count(model, opt, sched)
+        if groups is None:
+            continue
+        cycle = sched.args.get("cycle_momentum")
+        for arg in args:
+            value = sched.args.get(arg)
+            if value is None or value.length is None or value.length == groups:
+                continue
+            if arg in _MOMENTUM and cycle is not None and cycle.src != "True":
+                continue  # momenta are only read with cycle_momentum=True (the default)
+            yield Report(value.node,
+                         f"`{arg}` of {sched.cls} has {value.length} "
+                         f"value{'s' if value.length != 1 else ''} but "
+                         f"`{sched.optimizer_src}` has {groups} param group"
+                         f"{'s' if groups != 1 else ''} (line {model.line(opt.node)}): torch "
+                         f"raises `{_error(sched.cls, arg, value.length, groups)}`; give "
+                         f"exactly one value per group, in the groups' order")
+
+
+def _group_count(model, opt, sched):
+    """The number of groups ``opt`` has when ``sched`` is built, if certainly known."""
+    if not opt.groups:
+        return None
+    for call in model.calls:
+        if call.target is opt and call.method == "add_param_group" and \
+                (call.order < sched.order or call.scope is not sched.scope):
+            return None
+    # Groups taken from a list variable: make sure nothing else touches that list.
+    first = _first_arg(opt.node)
+    if isinstance(first, cst.Name):
+        root = binding_root(model, (opt.scope.id, first.value))
+        for use in uses(root, first.value):
+            if use.kind == "target" or use.kind == "argument" and _is_ctor(opt.node, use.call):
+                continue
+            return None
+    return len(opt.groups)
+
+
+def _first_arg(node):
+    call = node if isinstance(node, cst.Call) else getattr(node, "value", None)
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is None and not arg.star or \
+                arg.keyword is not None and arg.keyword.value == "params":
+            return arg.value
+    return None
+
+
+def _is_ctor(node, call) -> bool:
+    return node is call or getattr(node, "value", None) is call

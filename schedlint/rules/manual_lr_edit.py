@@ -1,0 +1,102 @@
+from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, enclosing_class,
+                                              in_scheduler_class, is_known, name_of,
+                                              stepped_units)
+from schedlint.rules.base import Report, rule
+
+
+def _in_effect(model, sched, write) -> bool:
+    """The scheduler exists where the write runs: built earlier in the same function, or held
+    by the class/module the write's code belongs to."""
+    if sched.scope is write.scope:
+        return sched.order < write.order
+    if sched.key is not None and sched.key[0] == "class":
+        cls = enclosing_class(model, write.scope)
+        return cls is not None and id(cls) == sched.key[1]
+    if sched.scope.kind == "module":
+        return write.scope.kind == "function"
+    return False
+
+
+def _effect(sched) -> str:
+    if closed_form(sched):
+        return (f"{name_of(sched)} is closed form (`{sched.cls}`): it recomputes every group's "
+                f"lr from its base values, so this edit is overwritten at the next `step()`")
+    if sched.chainable:
+        return (f"{name_of(sched)} is chainable (`{sched.cls}`): it multiplies the current lr, so "
+                f"this edit persists and compounds with the schedule")
+    return f"{name_of(sched)} (`{sched.cls}`) also writes these lrs at every `step()`"
+
+
+@rule("SL201", "manual-lr-edit-under-scheduler", "error")
+def manual_lr_edit_under_scheduler(model):
+    """A manual `param_groups[...]["lr"]` write on an optimizer a scheduler is driving.
+
+    ## What it does
+    Flags a write to a param group's `lr` of an optimizer that has a torch (or transformers)
+    scheduler attached: constructed earlier in the same function, or held by the same class or
+    module, and stepped. Writes inside scheduler classes, writes made before the scheduler
+    exists, and writes in a branch that excludes every `step()` of the scheduler (a warm-up in
+    the `if`, the scheduler in the `else`) are not flagged.
+
+    ## Why is this bad?
+    Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
+    transformers `get_*_schedule*`, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
+    recomputes the lr from its stored bases, so the edit is silently lost at the next
+    `scheduler.step()`. A chainable one (StepLR, ExponentialLR, CosineAnnealingLR, ...)
+    multiplies whatever is there, so the edit persists and compounds with the schedule. Either
+    way the run does not follow the schedule anyone intended, and `get_last_lr()` reports a
+    stale value.
+
+    ## Example
+    ```python
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
+    for epoch in range(epochs):
+        if epoch < 5:
+            for g in optimizer.param_groups:
+                g["lr"] = base_lr * (epoch + 1) / 5
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+    ```
+
+    ## Use instead
+    ```python
+    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.2, total_iters=5)
+    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
+    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[5])
+    ```
+    (put the whole schedule in the scheduler, or drop the scheduler and own the lr yourself).
+    """
+    names = Names(model)
+    branches = Branches()
+    for write in model.lr_writes:
+        opt = write.optimizer
+        if opt is None or opt.key is None or opt.key in names.opaque:
+            continue
+        if write.in_class is not None and write.in_class.looks_like_scheduler or \
+                in_scheduler_class(model, write.scope):
+            continue
+        found = []
+        for sched in model.schedulers:
+            if not is_known(sched) or sched.optimizer is None or sched.optimizer.key != opt.key:
+                continue
+            if not _in_effect(model, sched, write):
+                continue
+            steps = stepped_units(model, sched)
+            if not steps:
+                continue
+            local = [s for s in steps if s.scope is write.scope]
+            if local:
+                path = branches.path(write)
+                if all(Branches.exclusive(path, branches.path(s)) for s in local):
+                    continue
+            found.append((sched, steps))
+        if not found:
+            continue
+        found.sort(key=lambda f: not closed_form(f[0]))
+        sched, steps = found[0]
+        step = min(steps, key=lambda s: (s.scope is not write.scope, s.order))
+        yield Report(write.node,
+                     f"manual lr write on `{write.optimizer_src}` while {name_of(sched)} "
+                     f"(line {model.line(sched.node)}, stepped on line {model.line(step.node)}) "
+                     f"drives it: {_effect(sched)}; put the change in the schedule (e.g. a "
+                     f"warm-up through `SequentialLR`/`LinearLR`) or drop the scheduler")

@@ -1,0 +1,48 @@
+from schedlint.rules._scheduler_usage import Names, name_of
+from schedlint.rules.base import Report, rule
+
+
+@rule("SL205", "plateau-step-without-metric", "error")
+def plateau_step_without_metric(model):
+    """`ReduceLROnPlateau.step()` called without the metric it reduces on.
+
+    ## What it does
+    Flags `scheduler.step()` with no `metrics` argument when `scheduler` is a
+    `ReduceLROnPlateau` constructed in the file.
+
+    ## Why is this bad?
+    `ReduceLROnPlateau.step(metrics)` requires the monitored value: without it the call raises
+    `TypeError: ReduceLROnPlateau.step() missing 1 required positional argument: 'metrics'`,
+    usually at the end of the first epoch, after that epoch's compute is spent.
+
+    ## Example
+    ```python
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min")
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        val_loss = evaluate(model)
+        scheduler.step(val_loss)
+    ```
+    """
+    names = Names(model)
+    for call in model.calls:
+        if call.method != "step" or call.args or "metrics" in call.kwargs:
+            continue
+        if any(a.star for a in call.node.args):
+            continue
+        scheds = names.schedulers(call)
+        if scheds is None or not all(s.cls == "ReduceLROnPlateau" for s in scheds):
+            continue
+        sched = scheds[-1]
+        yield Report(call.node,
+                     f"`{call.receiver}.step()` on {name_of(sched)} (`ReduceLROnPlateau`, line "
+                     f"{model.line(sched.node)}) without the metric: raises TypeError (missing "
+                     f"'metrics'); pass the monitored value, e.g. "
+                     f"`{call.receiver}.step(val_loss)`")

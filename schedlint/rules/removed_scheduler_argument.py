@@ -1,0 +1,192 @@
+import libcst as cst
+
+from schedlint import catalogue
+from schedlint.builder import dotted_name
+from schedlint.rules._scheduler_usage import Names, call_node_of, is_known
+from schedlint.rules.base import Fix, Report, rule
+
+# Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
+# after the current signature is that removed ``verbose``. SWALR and ChainedScheduler never had
+# one (an extra positional argument there is a plain TypeError).
+_HAD_VERBOSE = catalogue.TORCH_SCHEDULERS - {"SWALR", "ChainedScheduler"}
+_BASE_SIGNATURE = ("optimizer", "last_epoch")  # LRScheduler.__init__ / _LRScheduler.__init__
+
+
+def _drop_arg_fix(model, call: cst.Call, arg: cst.Arg, what: str):
+    """Rewrite ``call`` without ``arg``, keeping every other argument's text."""
+    args = list(call.args)
+    i = next(k for k, a in enumerate(args) if a is arg)
+    del args[i]
+    if args and i == len(args):  # dropped the last one: the new last keeps its trailing comma
+        args[-1] = args[-1].with_changes(comma=arg.comma)
+    new = call.with_changes(args=args)
+    line, col, end_line, end_col = model.position(call)
+    return Fix("safe", f"Remove {what}",
+               ((line, col, end_line, end_col, model.module.code_for_node(new)),))
+
+
+def _torch_base(cls_info):
+    """The torch signature of the single torch scheduler base of a class, else None."""
+    if len(cls_info.bases) != 1:
+        return None
+    base = cls_info.bases[0]
+    if base in catalogue.SCHEDULER_BASES:
+        return _BASE_SIGNATURE
+    short = catalogue.scheduler_class(base)
+    if short in catalogue.TORCH_SCHEDULERS:
+        return catalogue.SCHEDULER_SIGNATURES[short]
+    return None
+
+
+def _super_init_calls(fn_node):
+    """``super().__init__(...)`` / ``super(C, self).__init__(...)`` calls in a method body,
+    with the number of leading positional arguments that are not the signature's (``self``
+    for ``Base.__init__(self, ...)``)."""
+    stack = [fn_node.body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and \
+                n.func.attr.value == "__init__":
+            owner = n.func.value
+            if isinstance(owner, cst.Call) and dotted_name(owner.func) == "super":
+                yield n, 0
+            elif dotted_name(owner) is not None and n.args and \
+                    dotted_name(n.args[0].value) == "self":
+                yield n, 1
+        stack.extend(n.children)
+
+
+def _verbose_in(call: cst.Call, signature, skip: int, had_verbose: bool):
+    """(arg, description, fixable) for a removed ``verbose`` argument of ``call``."""
+    if any(a.star for a in call.args):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "verbose":
+            return arg, "`verbose=` argument", True
+    positional = [a for a in call.args if a.keyword is None][skip:]
+    if len(positional) > len(signature):
+        extra = positional[len(signature)]
+        if had_verbose and len(positional) == len(signature) + 1:
+            return extra, "positional `verbose` argument", True
+        return extra, f"{len(positional) - len(signature)} extra positional argument(s)", False
+    return None
+
+
+@rule("SL208", "removed-scheduler-argument", "error", fixable="safe")
+def removed_scheduler_argument(model):
+    """`verbose=` passed to a torch scheduler, or `print_lr()` called: both are gone.
+
+    ## What it does
+    Flags `verbose=` (by keyword, or as the extra trailing positional argument old code passed)
+    in the construction of a torch scheduler, in `super().__init__(...)` of a torch scheduler
+    subclass, and calls of `print_lr()` on a torch scheduler.
+
+    ## Why is this bad?
+    The `verbose` parameter and `print_lr()` were deprecated and then removed from
+    `torch.optim.lr_scheduler`. On current torch the construction raises
+    `TypeError: StepLR.__init__() got an unexpected keyword argument 'verbose'` and `print_lr()`
+    raises `AttributeError`: the training script dies before (or right after) its first epoch.
+
+    ## Example
+    ```python
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, verbose=True)
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    # log it yourself where you need it:
+    print(f"epoch {epoch}: lr {scheduler.get_last_lr()}")
+    ```
+
+    ## Fix
+    Safe: the `verbose` argument is removed (it only printed), and a `print_lr(...)` statement is
+    deleted (replaced by `pass` when it is the only statement of its block).
+    """
+    names = Names(model)
+    for sched in model.schedulers:
+        if sched.origin != "torch":
+            continue
+        call = call_node_of(sched)
+        if call is None:
+            continue
+        signature = catalogue.signature_of(sched.cls)
+        found = _verbose_in(call, signature, 0, sched.cls in _HAD_VERBOSE)
+        if found is None:
+            continue
+        arg, what, fixable = found
+        yield Report(arg, f"{what} to `{sched.cls}`: `verbose` was removed from torch "
+                          f"schedulers, so this raises TypeError at construction; drop it and "
+                          f"log `{sched.target or 'scheduler'}.get_last_lr()` where needed",
+                     fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
+                     if fixable else None)
+    for cls_info in model.classes:
+        signature = _torch_base(cls_info)
+        init = cls_info.methods.get("__init__")
+        if signature is None or init is None:
+            continue
+        for call, skip in _super_init_calls(init.node):
+            found = _verbose_in(call, signature, skip, True)
+            if found is None:
+                continue
+            arg, what, fixable = found
+            yield Report(arg, f"{what} to `{cls_info.bases[0].rpartition('.')[2]}.__init__` in "
+                              f"`{cls_info.name}`: the torch scheduler base no longer takes "
+                              f"`verbose`, so constructing `{cls_info.name}` raises TypeError; "
+                              f"drop it",
+                         fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
+                         if fixable else None)
+    for call in model.calls:
+        if call.method != "print_lr":
+            continue
+        scheds = names.schedulers(call)
+        if scheds is not None:
+            owner = f"`{scheds[-1].cls}` `{call.receiver}`"
+        else:
+            cls_info = _self_call_in_torch_subclass(model, call)
+            if cls_info is None:
+                continue
+            owner = f"`{call.receiver}` (`{cls_info.name}`, a torch scheduler subclass)"
+        yield Report(call.node, f"`print_lr()` on {owner} was removed from torch schedulers: "
+                                f"AttributeError at run time; log `get_last_lr()` yourself",
+                     fix=_delete_statement_fix(model, call))
+
+
+def _self_call_in_torch_subclass(model, call):
+    if call.receiver != "self":
+        return None
+    for s in call.scope.function_chain():
+        if s.cls is not None:
+            cls_info = s.cls
+            if _torch_base(cls_info) is not None and "print_lr" not in cls_info.methods:
+                return cls_info
+            return None
+    return None
+
+
+def _delete_statement_fix(model, call):
+    """Delete the statement ``print_lr(...)`` when it is a statement of its own."""
+    root = call.scope.node
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        body = getattr(n, "body", None)
+        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
+            for stmt in body:
+                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
+                        isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is call.node:
+                    line, col, end_line, end_col = model.position(stmt.body[0])
+                    if len(body) == 1:
+                        return Fix("safe", "Replace `print_lr()` with `pass`",
+                                   ((line, col, end_line, end_col, "pass"),))
+                    lines = model.source.splitlines()
+                    if end_line < len(lines):
+                        edit = (line, 1, end_line + 1, 1, "")
+                    else:
+                        edit = (line, 1, end_line, len(lines[end_line - 1]) + 1, "")
+                    return Fix("safe", "Remove the `print_lr()` call", (edit,))
+        if isinstance(n, cst.CSTNode):
+            stack.extend(n.children)
+    return None

@@ -1,0 +1,132 @@
+import re
+
+import libcst as cst
+
+from schedlint.rules._lr_expressions import certainly_scalar, describe_groups, lr_names_of
+from schedlint.rules.base import Fix, Report, rule
+
+# class -> the bound arguments that take one value per group, in the order they are reported.
+_BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
+
+
+@rule("SL102", "scalar-bound-overwrites-groups", "error", fixable="unsafe")
+def scalar_bound_overwrites_groups(model):
+    """A scalar `max_lr`/`base_lr` of OneCycleLR or CyclicLR on an optimizer whose groups differ.
+
+    ## What it does
+    Flags `OneCycleLR(optimizer, max_lr=<one number>)` and
+    `CyclicLR(optimizer, base_lr=<one number>, max_lr=<one number>)` when the optimizer's
+    param groups were built with different learning rates.
+
+    ## Why is this bad?
+    These two schedulers do not scale the groups' own LRs: they compute every group's LR from
+    their bound arguments alone. With a scalar, OneCycleLR *assigns* every group
+    `initial_lr = max_lr / div_factor` and CyclicLR sets every group's LR to `base_lr` at
+    construction, so from step 0 all groups share one LR and the per-group ratio (a backbone
+    at 1e-5, a head at 1e-3) is gone for the whole run. Nothing warns.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ], momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-2, total_steps=1000)
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[10 * g["lr"] for g in optimizer.param_groups], total_steps=1000)
+    ```
+    (one value per group, in group order; `CyclicLR` takes lists for `base_lr` and `max_lr`
+    the same way.)
+
+    ## Fix
+    Unsafe (`--fix --unsafe-fixes`). The scalar is read as the bound of a *reference* group
+    (the optimizer's `lr=` default, else the first group's `lr`) and each flagged scalar
+    argument becomes one value per group, scaled by that group's own base LR:
+    ```python
+    OneCycleLR(optimizer, max_lr=[g.get("initial_lr", g["lr"]) * (1e-2 / 1e-4)
+                                  for g in optimizer.param_groups], total_steps=1000)
+    ```
+    (on one line; `[g.get("initial_lr", g["lr"]) for g in ...]` when the scalar is the
+    reference LR itself, e.g. `max_lr=args.lr` with `lr=args.lr`). The list is computed when
+    the scheduler is built, from `initial_lr` (each group's base LR, once any scheduler was
+    built on the optimizer: a warm-up scheduler built first has already scaled `g["lr"]`)
+    or else the group's LR as built. It is unsafe because it changes every group's schedule
+    but the reference one (the point, but the reference group is a guess), and because it
+    reads the groups' LRs at that moment: anything that changed them earlier is baked in.
+    No fix is offered when the reference LR is neither a literal number nor the very same
+    expression as the scalar.
+    """
+    for sched in model.schedulers:
+        bounds = _BOUNDS.get(sched.cls)
+        opt = sched.optimizer
+        if bounds is None or sched.origin != "torch" or opt is None:
+            continue
+        if opt.distinct_lrs() is None:
+            continue
+        lr_names = lr_names_of(opt)
+        scalars = [(name, sched.args[name]) for name in bounds if name in sched.args and
+                   certainly_scalar(sched.args[name].node, sched.scope, lr_names)]
+        if not scalars:
+            continue
+        what = " and ".join(f"{n}={v.src}" for n, v in scalars)
+        opt_name = sched.optimizer_src
+        if sched.cls == "OneCycleLR":
+            effect = ("OneCycleLR assigns every group initial_lr = max_lr / div_factor, so all "
+                      "groups share one lr from step 0")
+            fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+        elif any(n == "base_lr" for n, _ in scalars):
+            effect = ("CyclicLR sets every group's lr to base_lr at construction and cycles "
+                      "them all identically")
+            fix = (f'base_lr=[g["lr"] for g in {opt_name}.param_groups], '
+                   f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]')
+        else:
+            effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
+            fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+        yield Report(scalars[0][1].node,
+                     f"scalar {what} in {sched.cls} on `{opt_name}`, "
+                     f"{describe_groups(model, opt)}: {effect}, erasing the per-group lrs; "
+                     f"pass one value per group instead, e.g. `{fix}`",
+                     fix=_per_group_fix(model, opt, opt_name, scalars))
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
+_DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+def _plain(v) -> bool:
+    return v is not None and "\n" not in v.src and "#" not in v.src
+
+
+def _per_group_fix(model, opt, opt_name, scalars):
+    """Each scalar bound -> ``[g.get("initial_lr", g["lr"]) * (v / base) for g in opt...]``."""
+    if not opt_name or not _DOTTED.match(opt_name):
+        return None
+    lrs = opt.group_lrs() or []
+    ref = opt.default_lr if opt.default_lr is not None else (lrs[0] if lrs else None)
+    if not _plain(ref):
+        return None
+    edits = []
+    for _, v in scalars:
+        if not _plain(v):
+            return None
+        var = next(n for n in ("g", "group", "pg", "_g") if n not in v.names | ref.names)
+        base = f'{var}.get("initial_lr", {var}["lr"])'
+        same = v.src == ref.src or (v.number is not None and v.number == ref.number)
+        if same:
+            scaled = base
+        elif ref.kind == "number" and ref.number:
+            value = v.src if isinstance(v.node, _ATOMS) else f"({v.src})"
+            divisor = ref.src if isinstance(ref.node, (cst.Integer, cst.Float)) else \
+                f"({ref.src})"
+            scaled = f"{base} * ({value} / {divisor})"
+        else:
+            return None
+        line, col, end_line, end_col = model.position(v.node)
+        edits.append((line, col, end_line, end_col,
+                      f"[{scaled} for {var} in {opt_name}.param_groups]"))
+    return Fix("unsafe", "pass one bound per group, scaled by each group's own lr",
+               tuple(edits))

@@ -1,0 +1,103 @@
+from schedlint import catalogue
+from schedlint.model import Optimizer
+from schedlint.rules._variable_uses import exclusive
+from schedlint.rules.base import Report, rule
+
+# Built after the optimizer state is loaded, these rewrite the loaded lr in their constructor
+# and load_state_dict does not undo it (semantics §5.4, resume order C, all 16 classes).
+_DIVERGES = {
+    "ConstantLR": "its constructor multiplies the loaded lr by `factor` again and "
+                  "`load_state_dict` does not undo it, so the lr stays off by that factor for "
+                  "the rest of training",
+    "LinearLR": "its constructor multiplies the loaded lr by `start_factor` again and "
+                "`load_state_dict` does not undo it, so the lr stays off by that factor for "
+                "the rest of training",
+    "SequentialLR": "its constructor resets every group to `initial_lr` and reruns the first "
+                    "child's initial step on it, and `load_state_dict` does not undo it, so "
+                    "the lr diverges for the rest of training",
+}
+_ONE_STEP = ("its constructor rewrites every group's lr with the step-0 value (the start of "
+             "the schedule) and `load_state_dict` does not rewrite it, so the first resumed "
+             "optimizer step uses that wrong lr")
+
+
+def _effect(sched):
+    if sched.cls in _DIVERGES:
+        return _DIVERGES[sched.cls]
+    if sched.cls == "ChainedScheduler":
+        for child in sched.children:
+            effect = _effect(child)
+            if effect is not None:
+                return f"its child {child.cls}: " + effect.replace("its constructor", "whose "
+                                                                   "constructor", 1)
+        return None
+    if sched.origin in ("torch", "transformers") and sched.closed_form and \
+            sched.cls not in ("get_scheduler", "get_constant_schedule"):
+        return _ONE_STEP
+    return None
+
+
+@rule("SL306", "scheduler-built-after-optimizer-load", "warning")
+def scheduler_built_after_optimizer_load(model):
+    """A scheduler built after `optimizer.load_state_dict(...)` and then resumed from a state.
+
+    ## What it does
+    Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
+    same function, when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
+    classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
+    SequentialLR (and a ChainedScheduler containing one), and the closed-form ones (LambdaLR and
+    the transformers schedules, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts).
+
+    ## Why is this bad?
+    A scheduler's constructor runs an initial step that writes every group's lr. Built after the
+    optimizer state was loaded, it applies that step to the *loaded* lr, and
+    `scheduler.load_state_dict` restores the counters but never rewrites the lr. ConstantLR,
+    LinearLR and SequentialLR then diverge for the rest of training; the closed-form classes use
+    the step-0 lr (e.g. the start of a warm-up) for the first resumed step.
+
+    ## Example
+    ```python
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler = LinearLR(optimizer, start_factor=0.1, total_iters=1000)
+    scheduler.load_state_dict(ckpt["scheduler"])
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = LinearLR(optimizer, start_factor=0.1, total_iters=1000)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    ```
+    """
+    loads = [c for c in model.calls if c.method == "load_state_dict"]
+    for sched in model.schedulers:
+        opt = sched.optimizer
+        if sched.parent is not None or not isinstance(opt, Optimizer):
+            continue
+        last_epoch = sched.args.get("last_epoch")
+        if last_epoch is not None and last_epoch.number != -1:
+            continue
+        opt_load = next((c for c in loads if c.target is opt and c.scope is sched.scope
+                         and c.order < sched.order), None)
+        if opt_load is None:
+            continue
+        if any(c.target is opt and c.order > sched.order for c in loads):
+            continue  # the optimizer state is loaded (again) after the construction: exact
+        sched_load = next((c for c in loads if c.target is sched and c.order > sched.order
+                           and c.scope is sched.scope), None)
+        if sched_load is None:
+            continue
+        effect = _effect(sched)
+        if effect is None:
+            continue
+        root = sched.scope.node
+        if exclusive(root, opt_load.node, sched.node) or \
+                exclusive(root, sched.node, sched_load.node):
+            continue
+        name = f"`{sched.target}`" if sched.target else sched.cls
+        yield Report(sched.node,
+                     f"{sched.cls} {name} is built after `{opt_load.receiver}.load_state_dict"
+                     f"(...)` (line {model.line(opt_load.node)}) and then resumed with "
+                     f"`load_state_dict` (line {model.line(sched_load.node)}): {effect}; build "
+                     f"the scheduler first, then load the optimizer state, then the "
+                     f"scheduler's")

@@ -1,0 +1,117 @@
+import libcst as cst
+
+from schedlint.model import Optimizer
+from schedlint.rules._variable_uses import escapes
+from schedlint.rules.base import Report, rule
+
+
+def _consequence(sched):
+    if sched.cls == "ReduceLROnPlateau":
+        return ("its best metric and patience counters are lost, so plateau detection starts "
+                "over")
+    if sched.closed_form:
+        return "its step counter restarts at 0, so the schedule (warm-up included) starts over"
+    return ("its step counter restarts at 0 while the loaded lr is already decayed, so the "
+            "decays come at the wrong epochs and compound with the loaded lr")
+
+
+@rule("SL304", "scheduler-state-not-checkpointed", "warning")
+def scheduler_state_not_checkpointed(model):
+    """A checkpoint or resume path handles the optimizer's state but not its scheduler's.
+
+    ## What it does
+    Flags a dict of states (`torch.save({...})`, `ckpt = {...}`) that holds
+    `optimizer.state_dict()` but not the state of the scheduler built on that optimizer in the
+    same file, and an `optimizer.load_state_dict(...)` with no `scheduler.load_state_dict(...)`
+    anywhere for that scheduler. It stays silent when the scheduler is saved or loaded in any
+    way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
+    passed to a helper, stored in a container or returned), when it is resumed through
+    `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
+    comes from elsewhere (a helper's argument).
+
+    ## Why is this bad?
+    The lr itself lives in the optimizer state, but the scheduler's position does not: after a
+    resume a fresh scheduler starts counting from step 0. Closed-form schedules (warm-up plus
+    cosine, transformers schedules, OneCycleLR) start over; chainable ones (StepLR,
+    MultiStepLR, ...) decay again at the wrong epochs on top of the already decayed lr;
+    ReduceLROnPlateau forgets its best metric. Nothing fails: the resumed run just trains with
+    the wrong learning rate.
+
+    ## Example
+    ```python
+    torch.save({"model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+    ```
+
+    ## Use instead
+    ```python
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
+    # on resume: optimizer.load_state_dict(...); scheduler.load_state_dict(ckpt["scheduler"])
+    ```
+    """
+    cache = {}
+
+    def unsaved(opt):
+        if opt not in cache:
+            cache[opt] = [s for s in model.schedulers_of(opt) if _state_is_lost(model, s)]
+        return cache[opt]
+
+    for ckpt in model.checkpoints:
+        if ckpt.opaque:
+            continue
+        for call in ckpt.state_dicts:
+            opt = call.target
+            if not isinstance(opt, Optimizer):
+                continue
+            for sched in unsaved(opt):
+                yield Report(call.node,
+                             f"this checkpoint saves `{call.receiver}.state_dict()` but not the "
+                             f"state of scheduler `{sched.target}` ({sched.cls}, line "
+                             f"{model.line(sched.node)}) bound to it: on resume "
+                             f"{_consequence(sched)}; save `{sched.target}.state_dict()` next "
+                             f"to it and restore it with `{sched.target}.load_state_dict(...)`")
+    for call in model.calls:
+        opt = call.target
+        if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
+            continue
+        for sched in unsaved(opt):
+            yield Report(call.node,
+                         f"`{call.receiver}.load_state_dict(...)` resumes the optimizer, but "
+                         f"scheduler `{sched.target}` ({sched.cls}, line "
+                         f"{model.line(sched.node)}) bound to it is never restored: "
+                         f"{_consequence(sched)}; save `{sched.target}.state_dict()` in the "
+                         f"checkpoint and call `{sched.target}.load_state_dict(...)` here")
+
+
+def _state_is_lost(model, sched) -> bool:
+    """The scheduler is stepped, and nothing in the file saves, loads or repositions it."""
+    if sched.parent is not None or sched.target is None:
+        return False
+    last_epoch = sched.args.get("last_epoch")
+    if last_epoch is not None and last_epoch.number != -1:
+        return False  # resumed through last_epoch
+    steps = model.steps_of(sched)
+    if not steps:
+        return False  # stepped by a framework, or not at all
+    for step in steps:
+        if (step.args or step.kwargs) and sched.cls != "ReduceLROnPlateau":
+            return False  # step(epoch): the position comes from the epoch
+        if step.loop is not None and _fast_forward(step):
+            return False
+    return not escapes(model, sched)
+
+
+def _fast_forward(step) -> bool:
+    """``for _ in range(start): sched.step()`` or a comprehension of steps."""
+    loop = step.loop
+    if loop.kind == "comp":
+        return True
+    if loop.kind != "for":
+        return False
+    body = loop.node.body
+    if isinstance(body, cst.IndentedBlock):
+        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
+            return False
+        body = body.body[0]
+    return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)

@@ -1,0 +1,111 @@
+import libcst as cst
+
+from schedlint.builder import _fold_number, dotted_name
+from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
+                                             describe_groups, looks_like_lr, lr_names_of)
+from schedlint.rules.base import Report, rule
+
+# class -> (argument, whether the class accepts one value per group)
+_FLOORS = {
+    "CosineAnnealingLR": ("eta_min", False),
+    "CosineAnnealingWarmRestarts": ("eta_min", False),
+    "ReduceLROnPlateau": ("min_lr", True),
+    "SWALR": ("swa_lr", True),
+}
+
+
+def _nonzero(node, scope, lr_names, floor_is_target) -> bool:
+    """Certainly a non-zero number (a floor of 0 keeps every ratio)."""
+    if not certainly_scalar(node, scope, lr_names):
+        return False
+    if isinstance(node, (cst.Integer, cst.Float, cst.UnaryOperation, cst.BinaryOperation)):
+        number = _fold_number(node)
+        if number is not None:
+            return number != 0
+    if isinstance(node, cst.Name):
+        # min_lr = 1e-6 ... eta_min=min_lr: every value the name is given is a non-zero number
+        how, owner = binding_scope(scope, node.value)
+        values = assigned_values(owner.node, node.value) if how == "assigned" else None
+        numbers = [_fold_number(v) for v in values or ()]
+        if numbers and all(n not in (None, 0) for n in numbers):
+            return True
+    if floor_is_target:
+        # swa_lr is the lr SWA trains at: it is never 0, whatever expression gives it.
+        return True
+    # lr * 0.01, args.lr / 100: non-zero whenever the lr itself is.
+    if isinstance(node, cst.BinaryOperation) and \
+            isinstance(node.operator, (cst.Multiply, cst.Divide)):
+        sides = (node.left, node.right)
+        numbers = [_fold_number(s) for s in sides]
+        others = [s for s, n in zip(sides, numbers) if n is None]
+        return any(n not in (None, 0) for n in numbers) and len(others) == 1 and \
+            looks_like_lr(dotted_name(others[0]))
+    return False
+
+
+@rule("SL103", "shared-floor-collapses-groups", "warning")
+def shared_floor_collapses_groups(model):
+    """A scalar LR floor or target (`eta_min`, `min_lr`, `swa_lr`) on groups with different LRs.
+
+    ## What it does
+    Flags a non-zero scalar `eta_min` (CosineAnnealingLR, CosineAnnealingWarmRestarts),
+    `min_lr` (ReduceLROnPlateau) or `swa_lr` (SWALR) when the optimizer's param groups were
+    built with different learning rates.
+
+    ## Why is this bad?
+    The floor is absolute and shared: every group is annealed toward the same value. Early on
+    the groups keep their ratio, but late in training it collapses: at `T_max` every group of
+    a CosineAnnealingLR sits at `eta_min` (a 10x ratio becomes 1x), ReduceLROnPlateau clamps
+    all groups to one `min_lr` once they reach it, and after `anneal_epochs` SWALR holds every
+    group at `swa_lr`. The end of training, when the small LRs matter most, runs with the
+    per-group design undone.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-3},
+        {"params": model.head.parameters(), "lr": 1e-2},
+    ], momentum=0.9)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, min_lr=1e-4)
+    ```
+
+    ## Use instead
+    ```python
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, min_lr=[g["lr"] * 0.01 for g in optimizer.param_groups])
+    ```
+    (`min_lr` and `swa_lr` accept one value per group. The cosine schedulers do not: keep
+    `eta_min=0`, or use a `LambdaLR` whose factor has a relative floor, e.g.
+    `lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`.)
+    """
+    for sched in model.schedulers:
+        spec = _FLOORS.get(sched.cls)
+        opt = sched.optimizer
+        if spec is None or sched.origin != "torch" or opt is None:
+            continue
+        arg, per_group = spec
+        value = sched.args.get(arg)
+        if value is None or opt.distinct_lrs() is None:
+            continue
+        if not _nonzero(value.node, sched.scope, lr_names_of(opt), arg == "swa_lr"):
+            continue
+        opt_name = sched.optimizer_src
+        if sched.cls == "CosineAnnealingLR":
+            effect = "at T_max every group reaches the same eta_min"
+        elif sched.cls == "CosineAnnealingWarmRestarts":
+            effect = "near the end of every cycle all groups approach the same eta_min"
+        elif sched.cls == "ReduceLROnPlateau":
+            effect = "once the groups are reduced to the floor they all sit at the same min_lr"
+        else:
+            effect = "after anneal_epochs every group trains at the same swa_lr"
+        if per_group:
+            advice = (f"pass one value per group, e.g. "
+                      f"`{arg}=[g[\"lr\"] * 0.01 for g in {opt_name}.param_groups]`")
+        else:
+            advice = (f"{sched.cls} takes no per-group {arg}: use eta_min=0, or a LambdaLR "
+                      f"whose factor has a relative floor "
+                      f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)")
+        yield Report(value.node,
+                     f"scalar {arg}={value.src} in {sched.cls} on `{opt_name}`, "
+                     f"{describe_groups(model, opt)}: {effect}, so the ratio between the "
+                     f"groups collapses late in training; {advice}")

@@ -1,0 +1,81 @@
+from schedlint.model import Optimizer
+from schedlint.rules._variable_uses import exclusive, uses
+from schedlint.rules.base import Report, rule
+
+
+@rule("SL307", "scheduler-bound-to-stale-optimizer", "error")
+def scheduler_bound_to_stale_optimizer(model):
+    """The optimizer variable a scheduler was built on is rebound to a new optimizer.
+
+    ## What it does
+    Flags a new optimizer construction assigned to the variable an existing scheduler was built
+    on, when, later in the same function, the new optimizer is stepped and the old scheduler is
+    still stepped (it was not rebuilt on the new optimizer).
+
+    ## Why is this bad?
+    A scheduler holds a reference to the optimizer *object* it was built with, not to the
+    variable. After `optimizer = AdamW(...)` the scheduler keeps writing learning rates into the
+    old optimizer, which nobody steps any more; the optimizer that trains keeps its initial lr
+    for the rest of training (no warm-up, no decay), and nothing fails.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+    if args.finetune:
+        optimizer = torch.optim.SGD(model.head.parameters(), lr=0.01)
+    for epoch in range(epochs):
+        train(model, optimizer)
+        scheduler.step()
+    ```
+
+    ## Use instead
+    ```python
+    if args.finetune:
+        optimizer = torch.optim.SGD(model.head.parameters(), lr=0.01)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+    ```
+    """
+    for sched in model.schedulers:
+        old = sched.optimizer
+        if sched.parent is not None or sched.target is None or not isinstance(old, Optimizer) \
+                or old.key is None:
+            continue
+        for new in model.optimizers:
+            if new is old or new.key != old.key or new.order <= sched.order or \
+                    new.scope is not sched.scope:
+                continue
+            # The scheduler variable pointed elsewhere after the new optimizer was built.
+            rebound = [r.order for r in model.rebinds if r.key == sched.key and r.order > new.order]
+            steps = [c for c in model.steps_of(sched) if c.order > new.order
+                     and c.scope is sched.scope and all(c.order < o for o in rebound)]
+            if not steps:
+                continue
+            used = [c.node for c in model.optimizer_steps(new) if c.scope is sched.scope] or \
+                _passed_on(model, new)
+            if not used:
+                continue
+            root = sched.scope.node
+            if exclusive(root, sched.node, new.node) or exclusive(root, new.node, steps[0].node):
+                continue
+            yield Report(new.node,
+                         f"`{new.target}` is rebound to a new {new.cls} here, but scheduler "
+                         f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                         f"still bound to the old {old.cls} from line {model.line(old.node)}: "
+                         f"its `step()` (line {model.line(steps[0].node)}) schedules an "
+                         f"optimizer nobody steps, while the new one (used at line "
+                         f"{model.line(used[0])}) keeps its initial lr; build the "
+                         f"scheduler after the final optimizer, or rebuild it here")
+            break
+
+
+def _passed_on(model, new):
+    """Calls after ``new`` is built that receive it (``train(model, optimizer)``), except
+    scheduler constructors."""
+    ctors = {id(s.node) for s in model.schedulers} | \
+        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    line = model.line(new.node)
+    return [u.call for u in uses(new.scope.node, new.target)
+            if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line]

@@ -1,0 +1,267 @@
+import libcst as cst
+
+from schedlint import catalogue
+from schedlint.builder import dotted_name
+from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
+                                              Names, conditions, is_epoch_loop, is_known,
+                                              loop_words, name_of, sized_in)
+from schedlint.rules.base import Report, rule
+
+# Arguments that size a schedule, per class.
+_LENGTH_ARGS = {
+    "OneCycleLR": ("total_steps", "steps_per_epoch"),
+    "CyclicLR": ("step_size_up", "step_size_down"),
+    "StepLR": ("step_size",),
+    "MultiStepLR": ("milestones",),
+    "CosineAnnealingLR": ("T_max",),
+    "CosineAnnealingWarmRestarts": ("T_0",),
+    "LinearLR": ("total_iters",),
+    "ConstantLR": ("total_iters",),
+    "PolynomialLR": ("total_iters",),
+}
+_TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
+# Counted in iterations by design (semantics §7.1 #3).
+_PER_ITERATION = catalogue.PER_ITERATION | (frozenset(catalogue.TRANSFORMERS_FACTORIES) -
+                                            {"get_constant_schedule"})
+
+
+def _length_values(sched):
+    names = _TRANSFORMERS_LENGTH if sched.origin == "transformers" else \
+        _LENGTH_ARGS.get(sched.cls, ())
+    values = [sched.args[n] for n in names if n in sched.args]
+    if not values and sched.origin == "transformers" and "num_warmup_steps" in sched.args:
+        values = [sched.args["num_warmup_steps"]]
+    return values
+
+
+def _expand(model, sched, value):
+    """A bare name assigned once in the scheduler's scope stands for what it was assigned."""
+    if value.kind != "name":
+        return value
+    found = [r for r in model.rebinds if r.target == value.src and r.scope is sched.scope
+             and not r.unpacked]
+    node = getattr(found[0].node, "value", None) if len(found) == 1 else None
+    if node is None or found[0].order > sched.order or not hasattr(model, "value"):
+        return value
+    return model.value(node)
+
+
+def granularity(sched, model=None):
+    """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
+    None when the model cannot tell."""
+    values = _length_values(sched)
+    shown = ", ".join(f"{n}={v.src}" for n, v in sched.args.items() if v in values)
+    if model is not None:
+        values = [_expand(model, sched, v) for v in values]
+    sized = sized_in(values)
+    if sched.cls in _PER_ITERATION:
+        if sized == "epochs":
+            return None  # deliberately sized in epochs: stepped per epoch is right
+        if values and sized is None:
+            return None  # a literal or an unknown name: could be either
+        what = f"sized in iterations ({shown})" if values else "counted in iterations by default"
+        return "iteration", what
+    if sized == "epochs" and sched.cls in _LENGTH_ARGS:
+        return "epoch", f"sized in epochs ({shown})"
+    if sized == "iterations" and sched.cls in _LENGTH_ARGS:
+        return "iteration", f"sized in iterations ({shown})"
+    return None
+
+
+def _optimizer_steps(model, key, scope):
+    return [c for c in model.calls if c.method == "step" and c.scope is scope and
+            (c.target is not None and type(c.target).__name__ == "Optimizer" and
+             c.target.key == key or c.optimizer_arg is not None and c.optimizer_arg.key == key)]
+
+
+@rule("SL207", "step-granularity-mismatch", "warning")
+def step_granularity_mismatch(model):
+    """A per-iteration scheduler stepped once per epoch, or an epoch-sized one per batch.
+
+    ## What it does
+    Flags a scheduler meant to advance once per optimizer step (OneCycleLR, CyclicLR, the
+    transformers `get_*_schedule_with_warmup` factories, or any schedule whose length is
+    computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
+    its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
+    `step_size`, `milestones`, `total_iters` computed from `epochs`) stepped inside the batch
+    loop next to the optimizer. The loop nesting must be visible in one function, the outer
+    loop must look like an epoch loop (or the inner one iterate a loader), and the length
+    expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
+
+    ## Why is this bad?
+    Schedulers count `step()` calls, not time. A OneCycleLR built with
+    `steps_per_epoch=len(loader)` but stepped once per epoch never leaves its warm-up (the lr
+    stays near `max_lr / div_factor` for the whole run). A `StepLR(step_size=epochs // 3)`
+    stepped per batch decays every few dozen batches, and a `CosineAnnealingLR(T_max=epochs)`
+    stepped per batch oscillates with a period of `2 * epochs` batches.
+
+    ## Example
+    ```python
+    scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(loader))
+    for epoch in range(epochs):
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        scheduler.step()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            scheduler.step()
+    ```
+    """
+    names = Names(model)
+    branches = Branches()
+    for sched in model.schedulers:
+        if not is_known(sched) or sched.parent is not None or sched.key is None:
+            continue
+        kind = granularity(sched, model)
+        if kind is None:
+            continue
+        opt = names.optimizer(sched)
+        steps = model.steps_of(sched)
+        if opt is None or not steps or not all(names.scheduler(s) is sched for s in steps):
+            continue
+        if kind[0] == "iteration":
+            yield from _per_epoch(model, sched, opt, steps, kind[1])
+        else:
+            yield from _per_batch(model, sched, opt, steps, kind[1], branches)
+
+
+def _batch_steps_ok(loop, o):
+    """The optimizer step ``o`` runs in a batch loop nested in (or called from) ``loop``."""
+    if o.loop is None or o.loop is loop:
+        return False
+    inner = [l for l in o.loop.ancestors() if l is not loop]
+    return not any(is_epoch_loop(l) or loop_words(l) & ACCUMULATION_WORDS for l in inner)
+
+
+def _called_functions(model, loop, scope):
+    """(FunctionInfo, Call node) for calls in ``loop``'s body of a function defined in this file:
+    ``train(model, loader, optimizer)`` or ``self.train_epoch(loader)``."""
+    cls = scope.cls if scope is not None else None
+    for s in scope.function_chain() if scope is not None else ():
+        if s.cls is not None:
+            cls = s.cls
+            break
+    stack = [loop.node.body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Call):
+            if isinstance(n.func, cst.Name):
+                infos = model.functions.get(n.func.value, [])
+                if len(infos) == 1 and infos[0].scope.cls is None:
+                    yield infos[0], n, 0
+            elif isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) and \
+                    n.func.value.value == "self" and cls is not None and \
+                    n.func.attr.value in cls.methods:
+                yield cls.methods[n.func.attr.value], n, 1
+        stack.extend(n.children)
+
+
+def _param_for(info, call, skip, opt_text):
+    """The parameter of ``info`` that receives ``opt_text`` in ``call``, else None."""
+    params = info.params[skip:]
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args):
+        return None
+    for i, a in enumerate(positional):
+        if dotted_name(a.value) == opt_text and i < len(params):
+            return params[i]
+    for a in call.args:
+        if a.keyword is not None and dotted_name(a.value) == opt_text and \
+                a.keyword.value in info.params:
+            return a.keyword.value
+    return None
+
+
+def _steps_in_callee(model, loop, step, opt):
+    """Optimizer steps in a batch loop of a function the epoch loop calls."""
+    found = []
+    for info, call, skip in _called_functions(model, loop, step.scope):
+        if any(dotted_name(a.value) == step.receiver for a in call.args):
+            return []  # the scheduler goes in too: what the function does with it is unseen
+        param = _param_for(info, call, skip, opt.target)
+        for c in model.calls:
+            if c.scope is not info.scope or c.method != "step" or c.loop is None:
+                continue
+            mine = c.target is not None and getattr(c.target, "key", None) == opt.key or \
+                c.optimizer_arg is not None and c.optimizer_arg.key == opt.key
+            passed = param is not None and (c.receiver == param and c.target is None or
+                                            c.args and c.args[0].src == param)
+            if (mine or passed) and _batch_steps_ok(None, c):
+                found.append((c, info))
+    return found
+
+
+def _per_epoch(model, sched, opt, steps, why):
+    """Every step of ``sched`` is in an epoch loop whose optimizer steps are all nested in it
+    (or in a batch loop of a function it calls)."""
+    found = None
+    for step in steps:
+        loop = step.loop
+        if loop is None or not is_epoch_loop(loop):
+            return
+        opt_steps = [o for o in _optimizer_steps(model, opt.key, step.scope)
+                     if o.loop is not None and loop.contains(o.loop)]
+        via = None
+        if opt_steps:
+            if not all(_batch_steps_ok(loop, o) for o in opt_steps):
+                return
+            o = opt_steps[0]
+        else:
+            callee = _steps_in_callee(model, loop, step, opt)
+            if not callee:
+                return
+            o, info = callee[0]
+            via = info.name
+        found = found or (step, o, via)
+    if found is None:
+        return
+    step, o, via = found
+    where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
+    yield Report(step.node,
+                 f"`{step.receiver}.step()` runs once per epoch, but {name_of(sched)} "
+                 f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and `{opt.target}` "
+                 f"steps per batch ({where}): the schedule advances once per epoch instead of "
+                 f"once per update (a OneCycleLR never leaves its warm-up); call "
+                 f"`{step.receiver}.step()` right after the optimizer step")
+
+
+def _per_batch(model, sched, opt, steps, why, branches):
+    """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    for step in steps:
+        loop = step.loop
+        if loop is None or is_epoch_loop(loop):
+            continue
+        outer = [l for l in loop.ancestors() if l is not loop]
+        lw = loop_words(loop)
+        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
+            continue
+        if lw & ACCUMULATION_WORDS:
+            continue
+        opt_steps = [o for o in _optimizer_steps(model, opt.key, step.scope)
+                     if o.loop is loop]
+        if not opt_steps:
+            continue
+        ignore = {sched.target}
+        mine = conditions(branches.path(step), ignore)
+        theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
+        if any(id(n) not in theirs for n, _ in mine):
+            continue  # stepped only under a condition of its own (e.g. at the epoch's end)
+        yield Report(step.node,
+                     f"`{step.receiver}.step()` runs every batch (next to `{opt.target}` "
+                     f"stepping on line {model.line(opt_steps[0].node)}), but {name_of(sched)} "
+                     f"(`{sched.cls}`, line {model.line(sched.node)}) is {why}: it advances "
+                     f"len(loader) times per epoch, so the schedule is used up (or cycles) "
+                     f"within the first epoch(s); step it once per epoch, or size it in "
+                     f"iterations (e.g. `epochs * len(loader)`)")
+        return

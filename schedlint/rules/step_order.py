@@ -1,0 +1,139 @@
+import libcst as cst
+
+from schedlint.model import Optimizer
+
+from schedlint.rules._scheduler_usage import Branches, Names, name_of
+from schedlint.rules.base import Fix, Report, rule
+
+
+def _optimizer_steps(model, key):
+    """``opt.step()`` / ``scaler.step(opt)`` calls on the optimizer variable ``key``."""
+    out = []
+    for c in model.calls:
+        if c.method != "step":
+            continue
+        target = c.target if c.target is not None and c.target.key == key else None
+        if target is None and c.optimizer_arg is not None and c.optimizer_arg.key == key:
+            target = c.optimizer_arg
+        if isinstance(target, Optimizer):
+            out.append(c)
+    return out
+
+
+def _statement_lines(root):
+    """id(call) -> (block, SimpleStatementLine) for calls that are a statement of their own."""
+    out = {}
+    stack = [root.body if isinstance(root, (cst.FunctionDef, cst.ClassDef)) else root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        body = getattr(n, "body", None)
+        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
+            for stmt in body:
+                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
+                        isinstance(stmt.body[0], cst.Expr) and \
+                        isinstance(stmt.body[0].value, cst.Call):
+                    out[id(stmt.body[0].value)] = (n, stmt)
+        stack.extend(n.children)
+    return out
+
+
+def _reorder_fix(model, sched_call, opt_call):
+    """Move the ``sched.step()`` line to just after the ``opt.step()`` line (same block)."""
+    lines = _statement_lines(sched_call.scope.node)
+    a, b = lines.get(id(sched_call.node)), lines.get(id(opt_call.node))
+    if a is None or b is None or a[0] is not b[0]:
+        return None
+    s_line, _, s_end, _ = model.position(a[1].body[0])
+    o_line, _, o_end, _ = model.position(b[1].body[0])
+    text = model.source.splitlines(keepends=True)
+    if s_line != s_end or o_line != o_end or o_end > len(text) or s_line >= o_line:
+        return None
+    if not text[o_end - 1].endswith(("\n", "\r")):
+        return None  # the optimizer step ends the file without a newline
+    moved = text[s_line - 1]
+    if not moved.endswith(("\n", "\r")):
+        return None
+    return Fix("unsafe", f"Move `{sched_call.receiver}.step()` after the optimizer step",
+               ((s_line, 1, s_line + 1, 1, ""), (o_end + 1, 1, o_end + 1, 1, moved)))
+
+
+@rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
+def scheduler_step_before_optimizer_step(model):
+    """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
+
+    ## What it does
+    Flags a `scheduler.step()` call that comes, in the body of a loop, before the first
+    `optimizer.step()` (or `scaler.step(optimizer)`) of the optimizer the scheduler is bound to,
+    where that optimizer step is in the same loop (directly or in a nested loop). Calls in
+    mutually exclusive branches, `ReduceLROnPlateau` and `step(epoch)` with an explicit value
+    (which sets the position itself) are not flagged.
+
+    ## Why is this bad?
+    Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
+    moves the learning rate before the first update is made, so the first value of the schedule
+    (the warm-up start, the initial lr) is never used and the whole schedule runs one step
+    early. PyTorch warns only on the very first call, and the warning is hidden by libraries
+    that filter it (accelerate).
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        scheduler.step()
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        scheduler.step()
+    ```
+
+    ## Fix
+    Unsafe, and only when both calls are single-line statements of the same block: the
+    `scheduler.step()` line is moved after the `optimizer.step()` line. This changes which
+    learning rate every step uses (that is the point), so it is never applied without
+    `--unsafe-fixes`.
+    """
+    names = Names(model)
+    branches = Branches()
+    steps_by_key = {}
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        opt = names.optimizer(sched)
+        if opt is None:
+            continue
+        if opt.key not in steps_by_key:
+            steps_by_key[opt.key] = _optimizer_steps(model, opt.key)
+        loop = call.loop
+        inside = [c for c in steps_by_key[opt.key] if c.scope is call.scope and c.loop is not None
+                  and loop.contains(c.loop)]
+        path = branches.path(call)
+        inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
+        if not inside or any(c.order < call.order for c in inside):
+            continue
+        first = min(inside, key=lambda c: c.order)
+        opt_text = f"{first.receiver}.step()" if first.target is not None \
+            else f"{first.receiver}.step({first.args[0].src})"
+        nested = " (in the nested loop)" if first.loop is not loop else ""
+        yield Report(call.node,
+                     f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}`) runs before "
+                     f"`{opt_text}` on line {model.line(first.node)}{nested} in the same loop, "
+                     f"but it is bound to `{opt.target}` (line {model.line(opt.node)}): the "
+                     f"first lr of the schedule is skipped and every step uses the next one; "
+                     f"step the scheduler after the optimizer",
+                     fix=_reorder_fix(model, call, first))

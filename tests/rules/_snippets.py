@@ -1,0 +1,17 @@
+"""Run the checker on a source snippet (shared by the SL10x unit tests)."""
+
+import textwrap
+
+from schedlint.engine import check_source
+
+
+def findings(source: str, code: str):
+    """[(line, message)] of ``code`` on the dedented ``source``."""
+    data = textwrap.dedent(source).encode()
+    result = check_source("snippet.py", data, frozenset({code, "SL003"}))
+    assert not [f for f in result.findings if f.code == "SL003"], result.findings
+    return [(f.line, f.message) for f in result.findings if f.code == code]
+
+
+def lines(source: str, code: str):
+    return [line for line, _ in findings(source, code)]

@@ -1,0 +1,66 @@
+"""SL102: which bounds are certainly one number."""
+
+import pytest
+
+from _snippets import findings, lines
+
+HEADER = """\
+import torch
+from torch.optim.lr_scheduler import OneCycleLR, CyclicLR
+opt = torch.optim.SGD([{"params": a, "lr": 1e-4}, {"params": b, "lr": 1e-3}], momentum=0.9)
+"""
+
+
+@pytest.mark.parametrize("bound", [
+    "0.01", "1e-2 * 3", "args.max_lr", "float(args.lr)", "-(-0.1)", "max(args.lr, 0.01)",
+])
+def test_scalar_bounds_are_flagged(bound):
+    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n",
+                 "SL102") == [4]
+
+
+@pytest.mark.parametrize("bound", [
+    "[0.01, 0.1]", "(0.01, 0.1)", "max_lrs", "args.max_lrs", "cfg.lr_list",
+    "[10 * g['lr'] for g in opt.param_groups]", "get_bounds(opt)",
+])
+def test_lists_and_unknowns_are_silent(bound):
+    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n",
+                 "SL102") == []
+
+
+def test_local_name_is_followed_to_its_value():
+    scalar = HEADER + "peak = 0.1\ns = OneCycleLR(opt, max_lr=peak, total_steps=10)\n"
+    listed = HEADER + "peak = [0.01, 0.1]\ns = OneCycleLR(opt, max_lr=peak, total_steps=10)\n"
+    assert lines(scalar, "SL102") == [5]
+    assert lines(listed, "SL102") == []
+
+
+def test_parameter_is_silent_unless_it_is_the_optimizer_lr():
+    unknown = """\
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+    def make(model, peak):
+        opt = torch.optim.SGD([{"params": a, "lr": 1e-4}, {"params": b}], lr=1e-3)
+        return OneCycleLR(opt, max_lr=peak, total_steps=10)
+    """
+    known = """\
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+    def make(model, lr):
+        opt = torch.optim.SGD([{"params": a, "lr": lr * 0.1}, {"params": b}], lr=lr)
+        return OneCycleLR(opt, max_lr=lr, total_steps=10)
+    """
+    assert lines(unknown, "SL102") == []
+    assert lines(known, "SL102") == [5]
+
+
+def test_cyclic_message_names_both_scalars_and_the_groups():
+    [(line, msg)] = findings(HEADER + "s = CyclicLR(opt, 0.001, 0.01)\n", "SL102")
+    assert line == 4
+    assert "base_lr=0.001 and max_lr=0.01" in msg
+    assert "1e-4 and 1e-3 (line 3)" in msg and "`opt`" in msg
+
+
+def test_cyclic_list_bounds_are_silent():
+    assert lines(HEADER + "s = CyclicLR(opt, base_lr=[1e-5, 1e-4], max_lr=[1e-3, 1e-2])\n",
+                 "SL102") == []

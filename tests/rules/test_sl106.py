@@ -1,0 +1,69 @@
+"""SL106: an lr_lambda that returns an absolute lr."""
+
+import pytest
+
+from _snippets import findings, lines
+
+TEMPLATE = """\
+import math
+import torch
+from torch.optim.lr_scheduler import LambdaLR, MultiplicativeLR
+opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
+s = LambdaLR(opt, {fn})
+"""
+
+
+@pytest.mark.parametrize("fn", [
+    "lambda e: args.lr * 0.95 ** e",
+    "lambda e: 0.95 ** e * args.lr",
+    "lambda e: args.lr * e / 100 if e < 100 else args.lr",
+    "lambda e: max(args.lr * 0.9 ** e, 1e-6)",
+    "lambda e: 1e-6 + (args.lr - 1e-6) * 0.5 * (1 + math.cos(e))",
+    "[lambda e: args.lr * 0.9 ** e]",
+])
+def test_absolute_lambdas_are_flagged(fn):
+    assert lines(TEMPLATE.format(fn=fn), "SL106") == [5]
+
+
+@pytest.mark.parametrize("fn", [
+    "lambda e: 0.95 ** e",
+    "lambda e: max(args.min_lr / args.lr, 0.5 * (1 + math.cos(e)))",
+    "lambda e: args.lr * 0.9 ** e / args.lr",
+    "lambda e, args=None: 0.9 ** e",
+    "schedule_fn",  # defined elsewhere: unknown
+    "lambda lr: lr * 0.5",  # its own parameter named lr
+])
+def test_factor_lambdas_are_silent(fn):
+    assert lines(TEMPLATE.format(fn=fn), "SL106") == []
+
+
+def test_numeric_group_lrs_are_multipliers():
+    src = TEMPLATE.format(fn="lambda e: args.lr * 0.9 ** e").replace("lr=args.lr", "lr=1.0")
+    assert lines(src, "SL106") == []
+
+
+def test_lr_rewritten_before_the_scheduler_is_silent():
+    src = TEMPLATE.format(fn="lambda e: args.lr * 0.9 ** e").replace(
+        "s = LambdaLR", "for g in opt.param_groups:\n    g['lr'] = 1.0\ns = LambdaLR")
+    assert lines(src, "SL106") == []
+
+
+def test_local_function_through_a_local_name():
+    src = """\
+    import torch
+    def build(model, base_lr):
+        opt = torch.optim.SGD(model.parameters(), lr=base_lr)
+        def warm(step):
+            value = base_lr * min(1.0, step / 100)
+            return value
+        return torch.optim.lr_scheduler.LambdaLR(opt, warm)
+    """
+    [(line, msg)] = findings(src, "SL106")
+    assert line == 7
+    assert "`warm`" in msg and "`base_lr`" in msg and "(line 3)" in msg
+
+
+def test_multiplicative_message():
+    src = TEMPLATE.format(fn="lambda e: args.lr").replace("LambdaLR(opt", "MultiplicativeLR(opt")
+    [(_, msg)] = findings(src, "SL106")
+    assert "MultiplicativeLR multiplies" in msg

@@ -1,0 +1,174 @@
+"""SL201-SL208: the pieces of logic the fixtures do not pin down on their own.
+
+Branch reasoning (a hand-off is not a conflict), name resolution (a name that may hold a timm
+scheduler is never taken for a torch one), size classification (epochs vs iterations) and the
+fixes (applied with the real fix machinery, the result must parse and re-check clean).
+"""
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from schedlint.builder import build_model
+from schedlint.engine import check_source
+from schedlint.fixes import apply_fixes, parses
+from schedlint.rules._scheduler_usage import Branches, Names, sized_in
+
+CODES = frozenset(f"SL20{i}" for i in range(1, 9))
+
+
+def _dedent(src):
+    if src.startswith(HEADER):
+        return HEADER + textwrap.dedent(src[len(HEADER):])
+    return textwrap.dedent(src)
+
+
+def _model(src):
+    src = _dedent(src)
+    return build_model("t.py", src, cst.parse_module(src))
+
+
+def _check(src, codes=CODES):
+    src = _dedent(src)
+    result = check_source("t.py", src.encode(), codes)
+    return src, sorted((f.line, f.code) for f in result.findings), result.findings
+
+
+HEADER = """\
+import torch
+from torch.optim import lr_scheduler as S
+model = torch.nn.Linear(2, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+
+
+def test_branches_if_else_and_early_exit_are_exclusive():
+    m = _model(HEADER + """
+    for it in range(10):
+        if it < 5:
+            a.step()
+        elif it < 7:
+            b.step()
+        else:
+            c.step()
+        if it < 2:
+            d.step()
+            continue
+        e.step()
+        f.step()
+    """)
+    br = Branches()
+    calls = {c.receiver: c for c in m.calls}
+    p = {k: br.path(c) for k, c in calls.items()}
+    assert Branches.exclusive(p["a"], p["b"]) and Branches.exclusive(p["b"], p["c"])
+    assert Branches.exclusive(p["d"], p["e"])  # `continue` makes the rest an else branch
+    assert not Branches.exclusive(p["e"], p["f"])
+    assert not Branches.exclusive(p["a"], p["d"])
+
+
+@pytest.mark.parametrize("src,expected", [
+    ("args.epochs", "epochs"),
+    ("num_epochs - warmup_epochs", "epochs"),
+    ("[int(0.5 * cfg.max_epoch), int(0.75 * cfg.max_epoch)]", "epochs"),
+    ("epochs * len(train_loader)", "iterations"),
+    ("args.max_steps", "iterations"),
+    ("steps_per_epoch", "iterations"),
+    ("100", None),
+    ("cfg.decay", None),
+])
+def test_sized_in(src, expected):
+    m = _model(f"x = f({src})\n")
+    value = m.value(cst.parse_expression(src))
+    assert sized_in([value]) == expected
+
+
+def test_name_holding_a_factory_result_is_not_resolved():
+    m = _model(HEADER + """
+    sched = S.StepLR(opt, 3)
+    if cond:
+        sched = create_scheduler(args, opt)
+    sched.step(1)
+    """)
+    call = next(c for c in m.calls if c.method == "step")
+    assert call.target is not None  # the builder's best guess ...
+    assert Names(m).schedulers(call) is None  # ... is not trusted by the SL2xx rules
+
+
+def test_accelerate_prepare_keeps_the_scheduler():
+    _, got, _ = _check(HEADER + """
+    sched = S.StepLR(opt, 3)
+    model, opt, sched = accelerator.prepare(model, opt, sched)
+    print(sched.get_lr())
+    """)
+    assert got == [(8, "SL206")]
+
+
+def test_conflict_needs_both_steps_under_the_same_conditions():
+    base = HEADER + """
+    warm = S.LambdaLR(opt, lambda s: 1.0)
+    main = S.StepLR(opt, 30)
+    for epoch in range(10):
+        opt.step()
+        {a}
+        {b}
+    """
+    _, both, _ = _check(base.format(a="warm.step()", b="main.step()"))
+    assert both == [(7, "SL202")]
+    _, guarded, _ = _check(base.format(a="if warm is not None: warm.step()",
+                                       b="main.step()"))
+    assert guarded == [(7, "SL202")]  # a presence test is not a phase
+    _, phased, _ = _check(base.format(a="if epoch < 3: warm.step()", b="main.step()"))
+    assert phased == []
+
+
+def _fixed(src, findings, unsafe=False):
+    fixes = [f.fix for f in findings if f.fix and (unsafe or f.fix["applicability"] == "safe")]
+    text, applied = apply_fixes(src, fixes)
+    assert parses(text)
+    return text, applied
+
+
+def test_safe_fixes_apply_and_recheck_clean():
+    src, got, findings = _check(HEADER + """
+    sched = S.StepLR(opt, 3, verbose=True)
+    for epoch in range(10):
+        opt.step()
+        sched.step(epoch)
+        print(sched.get_lr())
+        sched.print_lr(True, 0, 0.1)
+    """)
+    assert got == [(6, "SL208"), (9, "SL204"), (10, "SL206"), (11, "SL208")]
+    text, applied = _fixed(src, findings)
+    assert len(applied) == 4
+    assert "S.StepLR(opt, 3)\n" in text and "sched.step()\n" in text
+    assert "get_last_lr()" in text and "print_lr" not in text
+    again = check_source("t.py", text.encode(), CODES)
+    assert again.findings == []
+    assert _fixed(text, again.findings)[0] == text  # idempotent
+
+
+def test_epoch_fix_only_for_the_loop_counter():
+    _, _, findings = _check(HEADER + """
+    sched = S.StepLR(opt, 3)
+    for epoch in range(10):
+        opt.step()
+        sched.step(epoch + 1)
+    """)
+    assert [f.code for f in findings] == ["SL204"] and findings[0].fix is None
+
+
+def test_reorder_fix_is_unsafe_and_moves_the_line():
+    src, got, findings = _check(HEADER + """
+    sched = S.StepLR(opt, 3)
+    for x in loader:
+        sched.step()
+        model(x).sum().backward()
+        opt.step()
+    """)
+    assert got == [(8, "SL203")]
+    assert findings[0].fix["applicability"] == "unsafe"
+    assert _fixed(src, findings)[1] == []  # never applied as a safe fix
+    text, _ = _fixed(src, findings, unsafe=True)
+    assert text.endswith("    opt.step()\n    sched.step()\n")
+    assert check_source("t.py", text.encode(), CODES).findings == []

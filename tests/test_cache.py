@@ -1,0 +1,232 @@
+"""The per-file result cache under ``.schedlint_cache/`` (issue 5's promises on top of issue 2's
+engine): a warm run reuses results, a content change invalidates, each selection has its own
+cache, a corrupt cache is ignored, concurrent writers never leave a torn file, ``--no-cache``.
+
+Reuse is observed, never timed: a spy on the engine's per-file pipeline records which files were
+really checked, and a doctored cache entry shows that its findings are what gets printed.
+"""
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+import schedlint.engine as engine
+from schedlint.cache import CACHE_DIR_NAME
+
+OPTIMIZER = '''import torch
+from torch import optim
+
+model = torch.nn.Linear(2, 2)
+optimizer = optim.SGD(
+    [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}],
+    momentum=0.9,
+)
+'''
+BAD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'  # SL101 at 10:5
+GOOD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = g["lr"] * 0.5\n'
+SELECT = ("--select", "SL0,SL101")
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[tool.schedlint]\n")
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "b.py").write_text(GOOD)
+    (tmp_path / "c.py").write_text(BAD)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def checked(monkeypatch):
+    """The paths the engine really checks (a cache hit never reaches check_source)."""
+    calls = []
+    real = engine.check_source
+
+    def spy(path, data, codes, **kwargs):
+        calls.append(path)
+        return real(path, data, codes, **kwargs)
+
+    monkeypatch.setattr(engine, "check_source", spy)
+    return calls
+
+
+def cache_files(root: Path):
+    return sorted((root / CACHE_DIR_NAME).rglob("results-*.json"))
+
+
+def lines(result):
+    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()]
+
+
+def test_warm_run_reuses_every_result(run_cli, proj, checked):
+    cold = run_cli(*SELECT, ".")
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+    assert len(cache_files(proj)) == 1
+    checked.clear()
+    warm = run_cli(*SELECT, ".")
+    assert checked == []
+    assert (warm.exit_code, warm.stdout) == (cold.exit_code, cold.stdout) == \
+        (1, "".join(f"{p}:10:5: SL101 " + cold.stdout.splitlines()[0].split(" SL101 ", 1)[1]
+                    + "\n" for p in ("a.py", "c.py")))
+
+
+def test_printed_findings_come_from_the_cache(run_cli, proj):
+    run_cli(*SELECT, ".")
+    (path,) = cache_files(proj)
+    data = json.loads(path.read_text())
+    entry = data[str(proj / "a.py")]
+    assert [f["code"] for f in entry["findings"]] == ["SL101"]
+    entry["findings"][0]["message"] = "served from the cache"
+    path.write_text(json.dumps(data))
+    warm = run_cli(*SELECT, ".")
+    assert "a.py:10:5: SL101 served from the cache" in warm.stdout
+    fresh = run_cli(*SELECT, "--no-cache", ".")
+    assert "served from the cache" not in fresh.stdout and "a.py:10:5: SL101" in fresh.stdout
+
+
+def test_touching_a_file_without_changing_it_still_hits(run_cli, proj, checked):
+    run_cli(*SELECT, ".")
+    checked.clear()
+    st = os.stat(proj / "a.py")
+    os.utime(proj / "a.py", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert lines(run_cli(*SELECT, ".")) == ["a.py:10:5", "c.py:10:5"]
+    assert checked == []
+
+
+def test_content_change_invalidates_that_file_only(run_cli, proj, checked):
+    run_cli(*SELECT, ".")
+    checked.clear()
+    (proj / "a.py").write_text(GOOD)
+    assert lines(run_cli(*SELECT, ".")) == ["c.py:10:5"]
+    assert checked == ["a.py"]
+    # Same size, new content (and a new mtime): re-checked, new message.
+    checked.clear()
+    st = os.stat(proj / "c.py")
+    (proj / "c.py").write_text(BAD.replace("0.5", "0.7"))
+    os.utime(proj / "c.py", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    result = run_cli(*SELECT, ".")
+    assert checked == ["c.py"]
+    assert "one scalar lr `0.7`" in result.stdout and "`0.5`" not in result.stdout
+
+
+def test_each_selection_has_its_own_cache(run_cli, proj, checked):
+    sl101 = run_cli("--select", "SL101", ".")
+    assert len(checked) == 3
+    checked.clear()
+    sl0 = run_cli("--select", "SL0", ".")
+    assert len(checked) == 3, "a different selection must not reuse SL101's results"
+    assert (sl0.exit_code, sl0.stdout) == (0, "")
+    checked.clear()
+    again = run_cli("--select", "SL101", ".")
+    assert checked == [] and again.stdout == sl101.stdout
+    run_cli("--select", "SL101", "--check-syntax", ".")
+    assert len(checked) == 3  # --check-syntax changes what is checked: its own cache too
+    assert len(cache_files(proj)) == 3
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\x00\xff\xfe", b"[1, 2, 3]", b"null",
+                                     b'{"x": 1}'])
+def test_corrupt_cache_file_is_ignored(run_cli, proj, checked, content):
+    fresh = run_cli(*SELECT, ".")
+    (path,) = cache_files(proj)
+    path.write_bytes(content)
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert (result.exit_code, result.stdout) == (fresh.exit_code, fresh.stdout)
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+    assert set(json.loads(path.read_text())) >= {str(proj / n) for n in ("a.py", "b.py", "c.py")}
+
+
+@pytest.mark.parametrize("damage", [
+    lambda e: e.update(findings="nope"),
+    lambda e: e.update(findings=[{"code": "SL101"}]),
+    lambda e: e.update(findings=[42]),
+    lambda e: e.update(facts="nope"),
+    lambda e: e.update(sha=None, size=-1),
+    lambda e: e.clear(),
+])
+def test_corrupt_cache_entry_is_ignored(run_cli, proj, checked, damage):
+    fresh = run_cli(*SELECT, ".")
+    (path,) = cache_files(proj)
+    data = json.loads(path.read_text())
+    damage(data[str(proj / "a.py")])
+    path.write_text(json.dumps(data))
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert (result.exit_code, result.stdout) == (fresh.exit_code, fresh.stdout)
+    assert "a.py" in checked
+
+
+def test_unwritable_cache_location_is_not_fatal(run_cli, proj):
+    (proj / CACHE_DIR_NAME).write_text("a file where the cache folder would go")
+    for _ in range(2):
+        result = run_cli(*SELECT, ".")
+        assert lines(result) == ["a.py:10:5", "c.py:10:5"]
+
+
+def test_no_cache_neither_reads_nor_writes(run_cli, proj, checked):
+    result = run_cli(*SELECT, "--no-cache", ".")
+    assert lines(result) == ["a.py:10:5", "c.py:10:5"]
+    assert not (proj / CACHE_DIR_NAME).exists()
+    run_cli(*SELECT, ".")
+    checked.clear()
+    run_cli(*SELECT, "--no-cache", ".")
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+
+
+def test_cache_folder_ignores_itself_for_git(run_cli, proj):
+    run_cli(*SELECT, ".")
+    assert (proj / CACHE_DIR_NAME / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_unreadable_results_are_not_cached(run_cli, proj, checked):
+    for _ in range(2):
+        checked.clear()
+        result = run_cli(*SELECT, "a.py", "missing.py")
+        assert lines(result) == ["a.py:10:5", "missing.py:1:1"]
+    assert checked == ["missing.py"]
+
+
+def _writer(root, names, rounds):
+    from schedlint.cache import ResultCache
+
+    codes = frozenset({"SL001", "SL002", "SL003", "SL101"})
+    results = [engine.check_source(str(root / n), None, codes) for n in names]
+    for _ in range(rounds):
+        cache = ResultCache(root, codes)
+        for r in results:
+            cache.put(r.path, r)
+        cache.save()
+
+
+def test_concurrent_writers_never_leave_a_torn_file(run_cli, proj):
+    names = [f"f{i}.py" for i in range(12)]
+    for i, n in enumerate(names):
+        (proj / n).write_text(BAD if i % 2 else GOOD)
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_writer, args=(proj, names[i::4], 25)) for i in range(4)]
+    for w in writers:
+        w.start()
+    reads = 0
+    while any(w.is_alive() for w in writers):
+        for path in cache_files(proj):
+            try:
+                text = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            json.loads(text)  # a torn (partially written) file raises here
+            reads += 1
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    (path,) = cache_files(proj)
+    data = json.loads(path.read_text())
+    assert set(data) <= {str(proj / n) for n in names}
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".tmp-")]
+    # Whatever survived the races, a run on top of it is right.
+    result = run_cli(*SELECT, *names)
+    assert lines(result) == sorted(f"{n}:10:5" for i, n in enumerate(names) if i % 2)
