@@ -110,6 +110,9 @@ def _inspect_visitor(vcls):
     return True, tokens
 
 
+_tables: dict = {}  # visitor class -> {node class: (visit, leave, fields, skip)}
+
+
 def walk(node, visitor) -> None:
     """Traverse ``node`` with a read-only ``visitor``, as ``node.visit(visitor)`` would."""
     vcls = visitor.__class__
@@ -120,43 +123,37 @@ def walk(node, visitor) -> None:
     if not ok:
         node.visit(visitor)
         return
-    try:  # node class -> (visit, leave, fields, skip), bound to this visitor
-        table = visitor.__dict__["_cstwalk_table"]
-    except (KeyError, AttributeError):
-        table = {}
-        try:
-            visitor.__dict__["_cstwalk_table"] = table
-        except AttributeError:  # a visitor with __slots__
-            pass
+    # Plain functions, not bound methods, and no closure over the visitor: the traversal
+    # leaves no reference cycle behind, so the tree is freed as soon as the caller drops it.
+    table = _tables.setdefault(vcls, {})
+    _walk(node, visitor, vcls, table, tokens)
 
-    def entry(cls):
-        name = cls.__name__
-        visit = getattr(visitor, "visit_" + name) if _own(vcls, "visit_" + name) else None
-        leave = getattr(visitor, "leave_" + name) if _own(vcls, "leave_" + name) else None
-        skip = not tokens and issubclass(cls, _TOKEN_BASES)
-        e = table[cls] = (visit, leave, child_fields(cls), skip)
-        return e
 
-    def rec(node):
-        try:
-            visit, leave, fields, skip = table[node.__class__]
-        except KeyError:
-            visit, leave, fields, skip = entry(node.__class__)
-        if skip:
-            return
-        if visit is None or visit(node) is not False:
-            if fields is None:
-                for child in node.children:
-                    rec(child)
-            else:
-                for name in fields:
-                    value = getattr(node, name)
-                    if isinstance(value, _NODE):
-                        rec(value)
-                    elif value.__class__ is tuple or value.__class__ is list:
-                        for child in value:
-                            rec(child)
-        if leave is not None:
-            leave(node)
+def _entry(vcls, cls, table, tokens):
+    name = cls.__name__
+    e = table[cls] = (_own(vcls, "visit_" + name), _own(vcls, "leave_" + name),
+                      child_fields(cls), not tokens and issubclass(cls, _TOKEN_BASES))
+    return e
 
-    rec(node)
+
+def _walk(node, visitor, vcls, table, tokens):
+    try:
+        visit, leave, fields, skip = table[node.__class__]
+    except KeyError:
+        visit, leave, fields, skip = _entry(vcls, node.__class__, table, tokens)
+    if skip:
+        return
+    if visit is None or visit(visitor, node) is not False:
+        if fields is None:
+            for child in node.children:
+                _walk(child, visitor, vcls, table, tokens)
+        else:
+            for name in fields:
+                value = getattr(node, name)
+                if isinstance(value, _NODE):
+                    _walk(value, visitor, vcls, table, tokens)
+                elif value.__class__ is tuple or value.__class__ is list:
+                    for child in value:
+                        _walk(child, visitor, vcls, table, tokens)
+    if leave is not None:
+        leave(visitor, node)

@@ -72,24 +72,48 @@ def decode(data: bytes, path: str):
     return text, None
 
 
-def _syntax_error(path: str, source: str):
-    """SL001 where CPython's compiler rejects the file (same line it reports), else None."""
+def _syntax_error(path: str, source):
+    """SL001 where CPython's compiler rejects the file (same line it reports), else None.
+
+    ``source`` is the text, or its ``ast`` tree (then only the compiler's later checks run:
+    ``return`` outside a function, duplicate arguments, ...).
+    """
     try:
         compile(source, path, "exec", dont_inherit=True)
         return None
     except SyntaxError as exc:  # includes IndentationError/TabError
-        line = exc.lineno or 1
-        column = max(exc.offset or 1, 1)
-        return _builtin("SL001", path, f"syntax error: {exc.msg}", line=line, column=column)
+        return _syntax_finding(path, exc)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         # NUL bytes (ValueError), pathological nesting: the compiler gave up.
         return _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
 
 
+def _syntax_finding(path: str, exc: SyntaxError):
+    line = exc.lineno or 1
+    column = max(exc.offset or 1, 1)
+    return _builtin("SL001", path, f"syntax error: {exc.msg}", line=line, column=column)
+
+
+def _parse_ast(path: str, source: str):
+    """(ast tree, None) or (None, SL001 finding): the parse half of :func:`_syntax_error`."""
+    import ast
+
+    try:
+        return compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True), None
+    except SyntaxError as exc:
+        return None, _syntax_finding(path, exc)
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return None, _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
+
+
 def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                  check_syntax_all: bool = False, fix: bool = False,
-                 python_only: bool = False) -> FileResult:
-    """Run the per-file pipeline on one file's bytes (read from ``path`` when None)."""
+                 python_only: bool = False, gate: bool = True) -> FileResult:
+    """Run the per-file pipeline on one file's bytes (read from ``path`` when None).
+
+    ``gate=False`` bypasses the prefilter (every file is parsed and checked), which is what
+    ``tests/test_prefilter.py`` compares the gated pipeline against.
+    """
     if not python_only and path.endswith(".ipynb"):  # code cells, positions per cell
         from schedlint.notebook import check_notebook
 
@@ -104,18 +128,27 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                                             f"cannot read file: {exc.strerror or exc}"))
             return _selected(result, codes)
     result.sha = hashlib.sha256(data).hexdigest()
-    admitted = prefilter.admits(data)
-    if not admitted and not check_syntax_all:
+    verdict = prefilter.scan(data) if gate else prefilter.ADMIT
+    if verdict == prefilter.REJECT and not check_syntax_all:
         return result
     source, problem = decode(data, path)
+    if problem is None:
+        if verdict == prefilter.MAYBE:
+            # Stage 2 of the gate reads the stdlib ast (several times cheaper than libcst);
+            # the compiler's own checks then run on that tree only for files it admits.
+            tree, problem = _parse_ast(path, source)
+            if problem is None:
+                if not prefilter.admits_code(tree):
+                    verdict = prefilter.REJECT
+                    if not check_syntax_all:
+                        return result
+                problem = _syntax_error(path, tree)
+        else:
+            problem = _syntax_error(path, source)
     if problem is not None:
         result.findings.append(problem)
         return _selected(result, codes)
-    problem = _syntax_error(path, source)
-    if problem is not None:
-        result.findings.append(problem)
-        return _selected(result, codes)
-    if not admitted:
+    if verdict == prefilter.REJECT:
         return result
     import libcst as cst
 

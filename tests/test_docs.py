@@ -1,6 +1,6 @@
 """The README's rule table is generated from the rule metadata and must be current."""
 
-from conftest import ROOT
+from fixture_markers import ROOT
 from schedlint.docs import render_readme, rule_table
 from schedlint.rules import all_rules
 

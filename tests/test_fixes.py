@@ -25,14 +25,7 @@ from schedlint.fixes import (EditError, apply_fixes, applicable, edit_spans, fix
                              line_starts, parses, unified_diff)
 from schedlint.rules import all_rules, by_code
 
-# Not `from conftest import ...`: with several conftest.py files in tests/ (tests/guard/) the
-# module named `conftest` is not always this folder's.
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
-
-
-def fixture_files():
-    return sorted(FIXTURES.rglob("*.py"))
+from fixture_markers import FIXTURES, ROOT, fixture_files
 
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, expected_findings, fixture_files
+from fixture_markers import FIXTURES, expected_findings, fixture_files
 from schedlint.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 

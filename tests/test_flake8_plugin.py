@@ -15,10 +15,7 @@ import pytest
 
 from schedlint.rules import all_rules
 
-# Not `from conftest import ...`: with several conftest.py files in tests/ (tests/guard/) the
-# module named `conftest` is not always this folder's.
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
+from fixture_markers import FIXTURES, ROOT
 
 
 try:

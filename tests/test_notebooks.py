@@ -18,14 +18,7 @@ from schedlint.fixes import fix_file, parses
 from schedlint.notebook import Notebook, is_magic, mask_cell
 from schedlint.rules import all_rules
 
-# Not `from conftest import ...`: with several conftest.py files in tests/ (tests/guard/) the
-# module named `conftest` is not always this folder's.
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
-
-
-def fixture_files():
-    return sorted(FIXTURES.rglob("*.py"))
+from fixture_markers import FIXTURES, ROOT, fixture_files
 
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
@@ -258,3 +251,12 @@ def test_pre_commit_hook_covers_notebooks():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
     types = next(l for l in text.splitlines() if l.strip().startswith("types_or:"))
     assert "jupyter" in types and "python" in types
+
+
+def test_sample_notebooks_clean_and_broken(run_cli):
+    clean = check_source(str(DATA / "clean.ipynb"), None, ALL_CODES)
+    assert clean.parsed and clean.findings == []
+    r = run_cli("--isolated", "--no-cache", str(DATA / "clean.ipynb"), str(DATA / "not_json.ipynb"))
+    assert r.exit_code == 1
+    assert r.stdout.startswith(f"{DATA / 'not_json.ipynb'}:1:1: SL002 cannot read notebook")
+    assert len(r.stdout.splitlines()) == 1

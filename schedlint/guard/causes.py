@@ -95,10 +95,10 @@ def bad_value(value: float, schedulers) -> str:
     return "a negative LR makes the optimizer climb the loss (a schedule extrapolated past its end)."
 
 
-def never_stepped(sched, optimizer_steps: int) -> str:
-    return (f"{type(sched).__name__} was never stepped although the optimizer stepped "
-            f"{optimizer_steps} times: training ran at its initial LR. Call scheduler.step() "
-            "after optimizer.step() (or once per epoch).")
+def never_stepped(name: str, optimizer_steps: int) -> str:
+    times = "once" if optimizer_steps == 1 else f"{optimizer_steps} times"
+    return (f"{name} was never stepped although the optimizer stepped {times}: training ran at "
+            "its initial LR. Call scheduler.step() after optimizer.step() (or once per epoch).")
 
 
 def ranks_differ(rank: int) -> str:

@@ -35,6 +35,46 @@ from schedlint.guard.violations import Dispatcher, NotCheckedWarning, ScheduleVi
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
+ANCHOR = "_schedlint_guard"
+
+
+class _Anchor:
+    """Stored in the optimizer's ``__dict__``: the optimizer owns its guard.
+
+    So ``schedlint.guard(opt, sched)`` works without keeping the result, and the guard (with its
+    shadow) can never outlive the optimizer, even when a scheduler lambda closes over the
+    optimizer (that makes a cycle, which gc collects; a registry holding guards strongly would
+    leak it). ``Optimizer.__getstate__`` and ``state_dict()`` never include ``__dict__``; should a
+    subclass pickle or copy it anyway, the anchor travels as an empty one.
+    """
+
+    __slots__ = ("guard",)
+
+    def __init__(self, guard=None):
+        self.guard = guard
+
+    def __reduce__(self):
+        return (_Anchor, ())
+
+    def __copy__(self):
+        return _Anchor()
+
+    def __deepcopy__(self, memo):
+        return _Anchor()
+
+    def __repr__(self) -> str:
+        return "<schedlint guard anchor>"
+
+
+def _optimizer_collected(guard_ref, optimizer_id: int) -> None:
+    # weakref.finalize callback: runs inside garbage collection. If the guard died in the same
+    # cycle as its optimizer there is nothing left to report; the hooks are released later.
+    guard = guard_ref()
+    if guard is not None:
+        guard._optimizer_collected()
+    else:
+        registry.remove(None, optimizer_id)
+        hooks.release_later()
 
 
 class _Sched:
@@ -141,10 +181,13 @@ class Guard:
             previous._final = previous._snapshot([])
             previous._detach()
             previous._session.finished(previous)
-        self._opt_ref = weakref.ref(optimizer, self._optimizer_collected)
+        self._opt_ref = weakref.ref(optimizer)
         self._opt_id = id(optimizer)
         hooks.acquire()
         registry.add(self, optimizer)
+        optimizer.__dict__[ANCHOR] = _Anchor(self)
+        self._finalizer = weakref.finalize(optimizer, _optimizer_collected, weakref.ref(self), id(optimizer))
+        self._finalizer.atexit = False  # at exit the session reports live guards itself
         for s in declared or ():
             self._register(s, known=True, mark=self._initial_mark(optimizer, s), fresh=_is_fresh(s))
         if declared is None and _session is None:
@@ -376,7 +419,6 @@ class Guard:
         if rec is not None and rec.ref() is sched:
             return rec
         # A scheduler built before the guard, first seen stepping: its history is unknown.
-        hooks.wrap_scheduler_class(type(sched))
         known = self._declared is None or sched in self._declared
         self._stale = True
         return self._register(sched, known=known, mark=None, fresh=False)
@@ -537,6 +579,7 @@ class Guard:
         if rec is not None and rec.ref() is sched:
             rec.known = rec.known or known
             return rec
+        hooks.wrap_scheduler_class(type(sched))  # a user subclass with its own step()
         rec = _Sched(sched, known, mark, fresh, self.optimizer_steps)
         self._records[id(sched)] = rec
         self._order.append(rec)
@@ -558,7 +601,6 @@ class Guard:
 
         for obj in gc.get_referrers(optimizer):
             if isinstance(obj, LRScheduler) and getattr(obj, "optimizer", None) is optimizer:
-                hooks.wrap_scheduler_class(type(obj))
                 self._register(obj, known=True, mark=self._initial_mark(optimizer, obj), fresh=_is_fresh(obj))
 
     @staticmethod
@@ -628,7 +670,7 @@ class Guard:
                 continue
             n = self.optimizer_steps - rec.start
             if n >= 1:
-                out.append(self._violation("SLG107", None, None, None, causes.never_stepped(s, n), sched=rec))
+                out.append(self._violation("SLG107", None, None, None, causes.never_stepped(rec.name, n), sched=rec))
         return out
 
     # --- accelerator-resident LRs ------------------------------------------------------------
@@ -780,6 +822,10 @@ class Guard:
         if self.closed:
             return
         self.closed = True
+        self._finalizer.detach()
+        opt = self._opt_ref()
+        if opt is not None and getattr(opt.__dict__.get(ANCHOR), "guard", None) is self:
+            del opt.__dict__[ANCHOR]
         registry.remove(self, self._opt_id)
         registry.drop_writer_guard(self)
         self._shadow = None
@@ -787,7 +833,7 @@ class Guard:
         self._dev_baseline = None
         hooks.release()
 
-    def _optimizer_collected(self, _ref) -> None:
+    def _optimizer_collected(self) -> None:
         # Runs inside garbage collection: never raise, never touch torch's hook dicts (an
         # optimizer step elsewhere may be iterating them). The hooks are released later.
         if self.closed:
@@ -807,8 +853,7 @@ class Guard:
         out = []
         for rec in self._order:
             if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
-                cause = (f"{rec.name} was never stepped although the optimizer stepped "
-                         f"{self.optimizer_steps - rec.start} times: training ran at its initial LR.")
+                cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
         return out
 

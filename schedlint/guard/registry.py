@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import weakref
 
-# id(optimizer) -> Guard. A guard removes itself when its optimizer dies or it is closed.
+# id(optimizer) -> weakref(Guard). The optimizer itself owns its guard (see core._Anchor); a
+# guard removes its entry when it is closed or its optimizer dies.
 _by_optimizer: dict = {}
 # id(writer) -> (weakref(writer), [weakref(Guard), ...]) for declared foreign writers.
 _writers: dict = {}
@@ -17,34 +18,36 @@ _writers: dict = {}
 auto_session = None
 
 
+def existing(optimizer):
+    """The guard watching ``optimizer``, or None."""
+    ref = _by_optimizer.get(id(optimizer))
+    if ref is not None:
+        guard = ref()
+        if guard is not None and guard._opt_ref() is optimizer:
+            return guard
+    return None
+
+
 def lookup(optimizer):
     """The guard watching ``optimizer``; in auto mode, a new one for an unwatched optimizer."""
-    guard = _by_optimizer.get(id(optimizer))
-    if guard is not None and guard._opt_ref() is optimizer:
-        return guard
-    if auto_session is not None and optimizer is not None:
+    guard = existing(optimizer)
+    if guard is None and auto_session is not None and optimizer is not None:
         return auto_session.adopt(optimizer)
-    return None
-
-
-def existing(optimizer):
-    guard = _by_optimizer.get(id(optimizer))
-    if guard is not None and guard._opt_ref() is optimizer:
-        return guard
-    return None
+    return guard
 
 
 def add(guard, optimizer) -> None:
-    _by_optimizer[id(optimizer)] = guard
+    _by_optimizer[id(optimizer)] = weakref.ref(guard)
 
 
 def remove(guard, optimizer_id: int) -> None:
-    if _by_optimizer.get(optimizer_id) is guard:
+    ref = _by_optimizer.get(optimizer_id)
+    if ref is not None and ref() in (guard, None):
         del _by_optimizer[optimizer_id]
 
 
 def live_guards() -> list:
-    return list(_by_optimizer.values())
+    return [g for g in (r() for r in list(_by_optimizer.values())) if g is not None]
 
 
 def add_writer(writer, guard) -> None:

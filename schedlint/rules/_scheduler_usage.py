@@ -60,6 +60,7 @@ class Names:
         for ent in (*model.optimizers, *model.schedulers):
             if ent.key is not None:
                 self.entities.setdefault(ent.key, []).append(ent)
+        self._opt_keys = {}
         self.opaque = set()
         for rebind in model.rebinds:
             if rebind.key is None or rebind.key not in self.entities:
@@ -89,14 +90,64 @@ class Names:
             return None
         return ents[0]
 
-    def optimizer(self, ent) -> Optional[Optimizer]:
-        """The optimizer a scheduler is bound to, if its name is unambiguous."""
-        opt = ent.optimizer
-        if opt is None or opt.key is None or opt.key in self.opaque:
+    def optimizer_key(self, sched) -> Optional[tuple]:
+        """The binding key of the optimizer variable ``sched`` was built on, when that variable
+        is not rebound to something else after the construction (the optimizer itself may come
+        from a factory or a parameter: the variable is what ties the calls together)."""
+        if sched.optimizer_src is None and sched.children:
+            return self.optimizer_key(sched.children[0])
+        key = binding_key(sched.scope, sched.optimizer_src)
+        if key is None or sched.optimizer_src in ("self", "cls"):
             return None
-        if len(self.entities.get(opt.key, ())) != 1:
+        if key not in self._opt_keys:
+            self._opt_keys[key] = self._stable_after(key)
+        stable_after = self._opt_keys[key]
+        if stable_after is None or stable_after > sched.order and \
+                not self._same_scope_before(key, sched):
             return None
-        return opt
+        return key
+
+    def _stable_after(self, key):
+        """Order after which ``key`` is never rebound to another object (None: never stable,
+        e.g. it also names a scheduler)."""
+        if any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
+            return None
+        last = 0
+        for r in self.model.rebinds:
+            if r.key == key and not _rebind_is_transparent(r, r.target, True):
+                last = max(last, r.order)
+        for e in self.entities.get(key, ()):
+            last = max(last, e.order)
+        return last
+
+    def _same_scope_before(self, key, sched):
+        """Every (re)binding of ``key`` in ``sched``'s scope is before it, and, unless ``key`` is
+        an attribute of ``self`` (set up by whichever method, in whatever order the methods
+        are written), there is none elsewhere."""
+        binds = [r for r in self.model.rebinds if r.key == key and
+                 not _rebind_is_transparent(r, r.target, True)] + \
+            list(self.entities.get(key, ()))
+        if key[0] == "class":
+            return all(b.order < sched.order for b in binds if b.scope is sched.scope)
+        return all(b.scope is sched.scope and b.order < sched.order for b in binds)
+
+    def call_optimizer_key(self, call) -> Optional[tuple]:
+        """The optimizer variable a ``opt.step()`` / ``scaler.step(opt)`` call steps."""
+        if call.method != "step":
+            return None
+        if isinstance(call.target, Optimizer):
+            return call.target.key
+        if call.target is not None:
+            return None
+        if call.args and call.args[0].dotted and \
+                call.receiver.rpartition(".")[2].lower().endswith("scaler"):
+            return binding_key(call.scope, call.args[0].dotted)
+        return binding_key(call.scope, call.receiver)
+
+    def optimizer_steps(self, key, scope=None):
+        """Calls that step the optimizer variable ``key`` (in ``scope`` when given)."""
+        return [c for c in self.model.calls if c.method == "step" and
+                (scope is None or c.scope is scope) and self.call_optimizer_key(c) == key]
 
 
 def stepped_units(model, sched):
@@ -131,11 +182,14 @@ class Branches:
         self._done = set()
 
     def path(self, fact) -> tuple:
-        root = fact.scope.node
+        return self.path_in(fact.node, fact.scope.node)
+
+    def path_in(self, node, root) -> tuple:
+        """The branches ``node`` (any node of the scope ``root``) runs in."""
         if id(root) not in self._done:
             self._done.add(id(root))
             self._walk(root)
-        return self._paths.get(id(fact.node), ())
+        return self._paths.get(id(node), ())
 
     def _walk(self, root):
         paths = self._paths

@@ -48,11 +48,21 @@ class _Analysis:
             right = self.depends(node.right, counters, depth + 1)
             if left and right and isinstance(node.operator, (cst.Divide, cst.Subtract)):
                 return False  # f(e) / f(e - 1): the incremental (chainable) form is correct
+            if isinstance(node.operator, (cst.Add, cst.Subtract)) and left != right:
+                # 1 - 1 / (e + 1) == e / (e + 1): a term that fades as the counter grows is
+                # the incremental form of a polynomial decay, not a compounding one.
+                term = node.left if left else node.right
+                if isinstance(term, cst.BinaryOperation) and \
+                        isinstance(term.operator, cst.Divide) and \
+                        not self.depends(term.left, counters, depth + 1):
+                    return False
             return left or right
         if isinstance(node, cst.Call):
             return self._call_depends(node, counters, depth)
         if isinstance(node, cst.Attribute):
             return False  # cfg.gamma
+        if isinstance(node, cst.Name):
+            return self._local_depends(node.value, counters, depth)
         for child in code_children(node):
             if isinstance(child, (cst.Arg, cst.Element, cst.StarredElement)):
                 child = child.value
@@ -60,6 +70,16 @@ class _Analysis:
                                                                        depth + 1):
                 return True
         return False
+
+    def _local_depends(self, name, counters, depth):
+        """``factor = 0.9 ** epoch`` ... ``g["lr"] *= factor``: follow a local name."""
+        if depth > _MAX_DEPTH * 4:
+            return False
+        how, owner = binding_scope(self.scope, name)
+        if how != "assigned" or owner.kind == "class":
+            return False
+        values = assigned_values(owner.node, name)
+        return bool(values) and any(self.depends(v, counters, depth + 4) for v in values)
 
     def _call_depends(self, call, counters, depth):
         if is_pure_call(call):
@@ -83,7 +103,8 @@ class _Analysis:
         if not isinstance(call.func, cst.Name):
             return None
         name = call.func.value
-        defs = self.model.functions.get(name, [])
+        defs = [f for f in self.model.functions.get(name, [])
+                if f.scope.parent is None or f.scope.parent.kind != "class"]
         if len(defs) == 1:
             info = defs[0]
             return info.params, [r.node for r in info.returns]
@@ -127,10 +148,10 @@ def _compounds_product(analysis, node, lr_match, counters) -> bool:
 
 
 def _group_target(stmt):
-    """(group expression node, op text) of an lr write statement."""
+    """The group expression (``g``, ``opt.param_groups[0]``) an lr write statement writes."""
     if isinstance(stmt, cst.AugAssign):
         return stmt.target.value if isinstance(stmt.target, cst.Subscript) else None
-    if isinstance(stmt, (cst.Assign,)):
+    if isinstance(stmt, cst.Assign):
         for t in stmt.targets:
             if isinstance(t.target, cst.Subscript) and subscript_key(t.target) == "lr":
                 return t.target.value
@@ -144,7 +165,7 @@ def _group_target(stmt):
 
 
 def _compounding(model, write):
-    """Why ``write`` compounds (a short phrase), or None."""
+    """None, or how ``write`` compounds: "" (directly) or a phrase naming the helper."""
     group = _group_target(write.node)
     if group is None:
         return None
@@ -286,8 +307,8 @@ def compounding_lr_update(model):
     (or a constant factor, `g["lr"] *= 0.9`, or `torch.optim.lr_scheduler.ExponentialLR`.)
     """
     for write in model.lr_writes:
-        if write.scope.kind != "function" and not any(l.groups_of is None
-                                                      for l in write.loops):
+        if write.scope.kind != "function" and not any(loop.groups_of is None
+                                                      for loop in write.loops):
             continue  # module level, outside any loop: runs once
         how = _compounding(model, write)
         if how is None or _reset_first(model, write):

@@ -3,25 +3,28 @@ from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, cond
 from schedlint.rules.base import Report, rule
 
 
-def _units(model, opt_key):
-    """(scheduler, step calls) for every scheduler stepped on the optimizer ``opt_key``.
+def _units(model, names):
+    """{optimizer key: [(scheduler, step calls, chain)]} for every stepped scheduler.
 
     A ChainedScheduler's children are stepped by its ``step()``; a SequentialLR is one unit
     (its children take turns: a hand-off, not a conflict).
     """
-    units = []
+    units = {}
     for sched in model.schedulers:
         if sched.parent is not None or not is_known(sched):
             continue
         steps = model.steps_of(sched)
-        if not steps:
+        if not steps or not all(names.scheduler(s) is sched for s in steps):
             continue
         if sched.cls == "ChainedScheduler":
             for child in sched.children:
-                if child.optimizer is not None and child.optimizer.key == opt_key:
-                    units.append((child, steps, sched))
-        elif sched.optimizer is not None and sched.optimizer.key == opt_key:
-            units.append((sched, steps, None))
+                key = names.optimizer_key(child)
+                if key is not None and is_known(child):
+                    units.setdefault(key, []).append((child, steps, sched))
+        else:
+            key = names.optimizer_key(sched)
+            if key is not None:
+                units.setdefault(key, []).append((sched, steps, None))
     return units
 
 
@@ -81,13 +84,8 @@ def conflicting_schedulers(model):
     """
     names = Names(model)
     branches = Branches()
-    seen_keys = set()
     reported = set()
-    for opt in model.optimizers:
-        if opt.key is None or opt.key in seen_keys or opt.key in names.opaque:
-            continue
-        seen_keys.add(opt.key)
-        units = _units(model, opt.key)
+    for units in _units(model, names).values():
         if len(units) < 2:
             continue
         for i, (a, a_steps, a_chain) in enumerate(units):
@@ -116,6 +114,6 @@ def conflicting_schedulers(model):
                 yield Report(node,
                              f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
                              f"{kind_words(other)} (line {model.line(other.node)}) both drive "
-                             f"`{opt.target}`, {how}: {effect}; combine them with "
+                             f"`{later.optimizer_src or other.optimizer_src}`, {how}: {effect}; combine them with "
                              f"`SequentialLR` (one after the other) or fold both into one "
                              f"schedule")

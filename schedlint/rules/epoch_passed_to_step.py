@@ -1,5 +1,7 @@
+import libcst as cst
+
 from schedlint import catalogue
-from schedlint.rules._scheduler_usage import Names, args_edit, name_of, words
+from schedlint.rules._scheduler_usage import Branches, Names, args_edit, name_of, words
 from schedlint.rules.base import Fix, Report, rule
 
 METRIC_WORDS = frozenset({
@@ -12,11 +14,44 @@ _COUNTER_WORDS = frozenset({"epoch", "epochs", "step", "steps", "iter", "iterati
 _NO_ARGUMENT = frozenset({"SequentialLR", "ChainedScheduler"})
 
 
-def _loop_counter(call, value) -> bool:
-    """The argument is a bare name that an enclosing loop iterates over."""
-    if value.kind != "name":
+def _counter_loop(call, name):
+    """The innermost enclosing ``for`` loop whose target is ``name``, else None."""
+    return next((loop for loop in call.loops if loop.kind == "for" and name in loop.targets),
+                None)
+
+
+def _starts_at_zero(loop) -> bool:
+    """``for e in range(n)`` / ``range(0, n)``."""
+    it = loop.iter
+    if it is None or it.kind != "call" or it.call != "range":
         return False
-    return any(value.src in loop.targets for loop in call.loops)
+    args = it.node.args
+    return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
+        getattr(args[0].value, "value", None) == "0"
+
+
+def _epoch_fix(model, call, arg, branches, steps):
+    """Drop the argument: safe when ``step(e + 1)`` at every pass of ``for e in range(n)`` (the
+    same counts as ``step()``), unsafe for ``step(e)`` (the schedule moves one epoch earlier,
+    which is usually what was meant)."""
+    if len(call.args) + len(call.kwargs) != 1:
+        return None
+    edit = (args_edit(model, call.node),)
+    if arg.kind == "name":
+        if _counter_loop(call, arg.src) is None:
+            return None
+        return Fix("unsafe", "Drop the epoch argument (the schedule then runs one epoch "
+                             "earlier: `step(epoch)` re-applies the previous epoch's value)", edit)
+    node = arg.node
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \
+            isinstance(node.left, cst.Name) and isinstance(node.right, cst.Integer) and \
+            node.right.value == "1":
+        loop = _counter_loop(call, node.left.value)
+        if loop is None or call.loop is not loop or not _starts_at_zero(loop) or \
+                len(steps) != 1 or branches.path(call) != branches.path_in(loop.node, loop.scope.node):
+            return None
+        return Fix("safe", "Drop the epoch argument", edit)
+    return None
 
 
 @rule("SL204", "epoch-passed-to-step", "warning", fixable="sometimes")
@@ -51,11 +86,16 @@ def epoch_passed_to_step(model):
     (or use `ReduceLROnPlateau` if the schedule should follow the metric).
 
     ## Fix
-    Safe when the argument is the loop counter (`scheduler.step(epoch)` inside
-    `for epoch in ...`): dropping it gives the same schedule through the supported path. No fix
-    when the argument is something else, since the intended schedule is then unclear.
+    Safe for `scheduler.step(epoch + 1)` called once in every pass of
+    `for epoch in range(n)`: `step()` makes exactly the same steps. Unsafe for
+    `scheduler.step(epoch)` with the loop counter: `step(epoch)` at the end of epoch `e`
+    re-applies epoch `e`'s value, so the passed-epoch schedule lags one epoch behind, and
+    dropping the argument moves every milestone one epoch earlier (usually what was meant,
+    but a behaviour change). No fix when the argument is anything else (a metric, an
+    expression): the intended schedule is then unclear.
     """
     names = Names(model)
+    branches = Branches()
     for call in model.calls:
         if call.method != "step" or not (call.args or "epoch" in call.kwargs):
             continue
@@ -88,6 +128,6 @@ def epoch_passed_to_step(model):
                            f"`step()` is deprecated (it warns and switches to the closed-form "
                            f"path, setting `last_epoch` to `{arg.src}`); call "
                            f"`{call.receiver}.step()` once per epoch instead")
-            if not metric and len(call.args) + len(call.kwargs) == 1 and _loop_counter(call, arg):
-                fix = Fix("safe", "Drop the epoch argument", (args_edit(model, call.node),))
+            if not metric and len(scheds) == 1 and "last_epoch" not in sched.args:
+                fix = _epoch_fix(model, call, arg, branches, model.steps_of(sched))
         yield Report(call.node, message, fix=fix)

@@ -116,10 +116,17 @@ def _matters(sched) -> bool:
 
 
 def _rebuilt_after(model, opt, call, bound) -> bool:
-    """A scheduler built on ``opt`` after the call, or the scheduler variable reassigned."""
-    for s in model.schedulers_of(opt):
-        if s.order > call.order and (s.scope is call.scope or s.scope.cls is not None
-                                     and s.scope.cls is call.scope.cls):
-            return True
+    """A scheduler built on ``opt``, or the scheduler variable reassigned, after the call in
+    the same function, or in another function that may run after it (``self._build_sched()``
+    called from the method that adds the group)."""
+    known = {id(s.scope) for s in bound}
+
+    def maybe_after(fact):
+        if fact.scope is call.scope:
+            return fact.order > call.order
+        return id(fact.scope) not in known
+
+    if any(maybe_after(s) for s in model.schedulers_of(opt) if s not in bound):
+        return True
     keys = {s.key for s in bound if s.key is not None}
-    return any(r.key in keys and r.order > call.order for r in model.rebinds)
+    return any(r.key in keys and maybe_after(r) for r in model.rebinds)

@@ -46,11 +46,10 @@ def _mentions(node, texts) -> bool:
 class _Carrier:
     """Finds the LR expression a returned value is scaled by, following local names."""
 
-    def __init__(self, texts, params, fn_node, outer_scope):
+    def __init__(self, texts, params, fn_node):
         self.texts = texts
         self.params = set(params)
         self.fn_node = fn_node  # function whose locals are followed (None for a lambda)
-        self.outer_scope = outer_scope  # where free names are resolved
 
     def find(self, node, depth=0):
         if depth > 12:
@@ -160,8 +159,7 @@ def lambda_returns_absolute_lr(model):
                for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
         for label, params, fn_node, returns in _functions(model, sched, value):
-            outer = sched.scope
-            carrier = _Carrier(texts, params, fn_node, outer)
+            carrier = _Carrier(texts, params, fn_node)
             hit = next((h for h in (carrier.find(r) for r in returns) if h), None)
             if hit is None:
                 continue

@@ -1,4 +1,6 @@
-from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, enclosing_class,
+from schedlint.builder import binding_key
+from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions,
+                                              enclosing_class,
                                               in_scheduler_class, is_known, name_of,
                                               stepped_units)
 from schedlint.rules.base import Report, rule
@@ -15,6 +17,10 @@ def _in_effect(model, sched, write) -> bool:
     if sched.scope.kind == "module":
         return write.scope.kind == "function"
     return False
+
+
+def _reads_initial_lr(write) -> bool:
+    return any(key == "initial_lr" for _, key in write.value.subscripts)
 
 
 def _effect(sched) -> str:
@@ -35,8 +41,9 @@ def manual_lr_edit_under_scheduler(model):
     Flags a write to a param group's `lr` of an optimizer that has a torch (or transformers)
     scheduler attached: constructed earlier in the same function, or held by the same class or
     module, and stepped. Writes inside scheduler classes, writes made before the scheduler
-    exists, and writes in a branch that excludes every `step()` of the scheduler (a warm-up in
-    the `if`, the scheduler in the `else`) are not flagged.
+    exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
+    `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
+    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -69,15 +76,17 @@ def manual_lr_edit_under_scheduler(model):
     names = Names(model)
     branches = Branches()
     for write in model.lr_writes:
-        opt = write.optimizer
-        if opt is None or opt.key is None or opt.key in names.opaque:
+        if write.optimizer_src is None:
+            continue
+        key = binding_key(write.scope, write.optimizer_src)
+        if key is None:
             continue
         if write.in_class is not None and write.in_class.looks_like_scheduler or \
                 in_scheduler_class(model, write.scope):
             continue
         found = []
         for sched in model.schedulers:
-            if not is_known(sched) or sched.optimizer is None or sched.optimizer.key != opt.key:
+            if not is_known(sched) or names.optimizer_key(sched) != key:
                 continue
             if not _in_effect(model, sched, write):
                 continue
@@ -85,10 +94,12 @@ def manual_lr_edit_under_scheduler(model):
             if not steps:
                 continue
             local = [s for s in steps if s.scope is write.scope]
-            if local:
-                path = branches.path(write)
-                if all(Branches.exclusive(path, branches.path(s)) for s in local):
-                    continue
+            path = branches.path(write)
+            if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
+                continue
+            if _reads_initial_lr(write) and (not local or any(
+                    len(conditions(path)) > len(conditions(branches.path(s))) for s in local)):
+                continue  # a warm-up phase computed from the scheduler's own base lrs
             found.append((sched, steps))
         if not found:
             continue

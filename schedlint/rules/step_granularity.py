@@ -1,7 +1,7 @@
 import libcst as cst
 
 from schedlint import catalogue
-from schedlint.builder import dotted_name
+from schedlint.builder import binding_key, dotted_name
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
                                               Names, conditions, is_epoch_loop, is_known,
                                               loop_words, name_of, sized_in)
@@ -68,12 +68,6 @@ def granularity(sched, model=None):
     return None
 
 
-def _optimizer_steps(model, key, scope):
-    return [c for c in model.calls if c.method == "step" and c.scope is scope and
-            (c.target is not None and type(c.target).__name__ == "Optimizer" and
-             c.target.key == key or c.optimizer_arg is not None and c.optimizer_arg.key == key)]
-
-
 @rule("SL207", "step-granularity-mismatch", "warning")
 def step_granularity_mismatch(model):
     """A per-iteration scheduler stepped once per epoch, or an epoch-sized one per batch.
@@ -124,14 +118,14 @@ def step_granularity_mismatch(model):
         kind = granularity(sched, model)
         if kind is None:
             continue
-        opt = names.optimizer(sched)
+        key = names.optimizer_key(sched)
         steps = model.steps_of(sched)
-        if opt is None or not steps or not all(names.scheduler(s) is sched for s in steps):
+        if key is None or not steps or not all(names.scheduler(s) is sched for s in steps):
             continue
         if kind[0] == "iteration":
-            yield from _per_epoch(model, sched, opt, steps, kind[1])
+            yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
-            yield from _per_batch(model, sched, opt, steps, kind[1], branches)
+            yield from _per_batch(model, names, sched, key, steps, kind[1], branches)
 
 
 def _batch_steps_ok(loop, o):
@@ -183,26 +177,25 @@ def _param_for(info, call, skip, opt_text):
     return None
 
 
-def _steps_in_callee(model, loop, step, opt):
+def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
     for info, call, skip in _called_functions(model, loop, step.scope):
         if any(dotted_name(a.value) == step.receiver for a in call.args):
             return []  # the scheduler goes in too: what the function does with it is unseen
-        param = _param_for(info, call, skip, opt.target)
+        param = _param_for(info, call, skip, sched.optimizer_src)
+        keys = {key}  # the same variable (a global, or self.x from a method)
+        if param is not None:
+            keys.add(binding_key(info.scope, param))
         for c in model.calls:
-            if c.scope is not info.scope or c.method != "step" or c.loop is None:
+            if c.scope is not info.scope or c.loop is None:
                 continue
-            mine = c.target is not None and getattr(c.target, "key", None) == opt.key or \
-                c.optimizer_arg is not None and c.optimizer_arg.key == opt.key
-            passed = param is not None and (c.receiver == param and c.target is None or
-                                            c.args and c.args[0].src == param)
-            if (mine or passed) and _batch_steps_ok(None, c):
+            if names.call_optimizer_key(c) in keys and _batch_steps_ok(None, c):
                 found.append((c, info))
     return found
 
 
-def _per_epoch(model, sched, opt, steps, why):
+def _per_epoch(model, names, sched, key, steps, why):
     """Every step of ``sched`` is in an epoch loop whose optimizer steps are all nested in it
     (or in a batch loop of a function it calls)."""
     found = None
@@ -210,7 +203,7 @@ def _per_epoch(model, sched, opt, steps, why):
         loop = step.loop
         if loop is None or not is_epoch_loop(loop):
             return
-        opt_steps = [o for o in _optimizer_steps(model, opt.key, step.scope)
+        opt_steps = [o for o in names.optimizer_steps(key, step.scope)
                      if o.loop is not None and loop.contains(o.loop)]
         via = None
         if opt_steps:
@@ -218,7 +211,7 @@ def _per_epoch(model, sched, opt, steps, why):
                 return
             o = opt_steps[0]
         else:
-            callee = _steps_in_callee(model, loop, step, opt)
+            callee = _steps_in_callee(model, names, loop, step, sched, key)
             if not callee:
                 return
             o, info = callee[0]
@@ -230,13 +223,13 @@ def _per_epoch(model, sched, opt, steps, why):
     where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
     yield Report(step.node,
                  f"`{step.receiver}.step()` runs once per epoch, but {name_of(sched)} "
-                 f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and `{opt.target}` "
-                 f"steps per batch ({where}): the schedule advances once per epoch instead of "
+                 f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and "
+                 f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances once per epoch instead of "
                  f"once per update (a OneCycleLR never leaves its warm-up); call "
                  f"`{step.receiver}.step()` right after the optimizer step")
 
 
-def _per_batch(model, sched, opt, steps, why, branches):
+def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
     for step in steps:
         loop = step.loop
@@ -248,8 +241,7 @@ def _per_batch(model, sched, opt, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        opt_steps = [o for o in _optimizer_steps(model, opt.key, step.scope)
-                     if o.loop is loop]
+        opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         if not opt_steps:
             continue
         ignore = {sched.target}
@@ -258,7 +250,7 @@ def _per_batch(model, sched, opt, steps, why, branches):
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         yield Report(step.node,
-                     f"`{step.receiver}.step()` runs every batch (next to `{opt.target}` "
+                     f"`{step.receiver}.step()` runs every batch (next to `{sched.optimizer_src}` "
                      f"stepping on line {model.line(opt_steps[0].node)}), but {name_of(sched)} "
                      f"(`{sched.cls}`, line {model.line(sched.node)}) is {why}: it advances "
                      f"len(loader) times per epoch, so the schedule is used up (or cycles) "

@@ -1,23 +1,8 @@
 import libcst as cst
 
-from schedlint.model import Optimizer
 
 from schedlint.rules._scheduler_usage import Branches, Names, name_of
 from schedlint.rules.base import Fix, Report, rule
-
-
-def _optimizer_steps(model, key):
-    """``opt.step()`` / ``scaler.step(opt)`` calls on the optimizer variable ``key``."""
-    out = []
-    for c in model.calls:
-        if c.method != "step":
-            continue
-        target = c.target if c.target is not None and c.target.key == key else None
-        if target is None and c.optimizer_arg is not None and c.optimizer_arg.key == key:
-            target = c.optimizer_arg
-        if isinstance(target, Optimizer):
-            out.append(c)
-    return out
 
 
 def _statement_lines(root):
@@ -114,26 +99,27 @@ def scheduler_step_before_optimizer_step(model):
         sched = names.scheduler(call)
         if sched is None or sched.cls == "ReduceLROnPlateau":
             continue
-        opt = names.optimizer(sched)
-        if opt is None:
+        key = names.optimizer_key(sched)
+        if key is None:
             continue
-        if opt.key not in steps_by_key:
-            steps_by_key[opt.key] = _optimizer_steps(model, opt.key)
+        if key not in steps_by_key:
+            steps_by_key[key] = names.optimizer_steps(key)
         loop = call.loop
-        inside = [c for c in steps_by_key[opt.key] if c.scope is call.scope and c.loop is not None
+        inside = [c for c in steps_by_key[key] if c.scope is call.scope and c.loop is not None
                   and loop.contains(c.loop)]
         path = branches.path(call)
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
         if not inside or any(c.order < call.order for c in inside):
             continue
         first = min(inside, key=lambda c: c.order)
-        opt_text = f"{first.receiver}.step()" if first.target is not None \
-            else f"{first.receiver}.step({first.args[0].src})"
-        nested = " (in the nested loop)" if first.loop is not loop else ""
+        opt_text = f"{first.receiver}.step({first.args[0].src})" \
+            if first.args and first.args[0].dotted == sched.optimizer_src \
+            else f"{first.receiver}.step()"
+        nested = ", in the nested loop" if first.loop is not loop else ""
         yield Report(call.node,
-                     f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}`) runs before "
-                     f"`{opt_text}` on line {model.line(first.node)}{nested} in the same loop, "
-                     f"but it is bound to `{opt.target}` (line {model.line(opt.node)}): the "
-                     f"first lr of the schedule is skipped and every step uses the next one; "
-                     f"step the scheduler after the optimizer",
+                     f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}` on "
+                     f"`{sched.optimizer_src}`, line {model.line(sched.node)}) runs before "
+                     f"`{opt_text}` (line {model.line(first.node)}{nested}) in the same loop "
+                     f"body: the first lr of the schedule is never used and every update gets "
+                     f"the next one; call `{call.receiver}.step()` after the optimizer step",
                      fix=_reorder_fix(model, call, first))

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import schedlint  # noqa: E402
-from guard_schedulers import ALL, NESTED, STEPS, lrs, make_optimizer, step_scheduler, train_step  # noqa: E402
+from guard_schedulers import ALL, NESTED, STEPS, grad_step as train_step, lrs, make_optimizer, step_scheduler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 from schedlint.guard import ScheduleViolation  # noqa: E402

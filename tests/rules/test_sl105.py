@@ -22,6 +22,7 @@ for epoch in range(10):
     'g["lr"] *= 0.5 ** (epoch // 30)',
     'g["lr"] /= epoch + 1',
     'g["lr"] *= 1 - epoch / 10',
+    'g["lr"] *= 1 - 0.1 * epoch',
     'g["lr"] *= np.exp(-0.1 * epoch)',
     'g["lr"] = g["lr"] * 0.9 ** epoch',
     'g["lr"] = 0.5 * g["lr"] * math.cos(epoch)',
@@ -47,6 +48,8 @@ def test_compounding_updates_are_flagged(stmt):
     'g["lr"] = base_lr * 0.9 ** epoch',
     'g["lr"] = f(base_lr, epoch)',
     'g["lr"] *= num_epochs / total_epochs',
+    'g["lr"] *= 1 - 1 / (epoch + 1)',  # == epoch / (epoch + 1): incremental 1/t decay
+    'g["lr"] *= 1 + 0.5 / epoch',
 ])
 def test_correct_updates_are_silent(stmt):
     assert lines(LOOP.format(stmt=stmt), "SL105") == []
@@ -94,3 +97,10 @@ def test_parameter_named_freely_but_called_with_the_epoch():
     """
     assert lines(src, "SL105") == [3]
     assert lines(src.replace("adjust(opt, epoch)", "adjust(opt, 0.5)"), "SL105") == []
+
+
+def test_factor_through_a_local_name():
+    src = LOOP.format(stmt='factor = 0.9 ** epoch\n        g["lr"] *= factor')
+    assert lines(src, "SL105") == [10]
+    src = LOOP.format(stmt='factor = 0.9\n        g["lr"] *= factor')
+    assert lines(src, "SL105") == []

@@ -134,11 +134,11 @@ def test_safe_fixes_apply_and_recheck_clean():
     sched = S.StepLR(opt, 3, verbose=True)
     for epoch in range(10):
         opt.step()
-        sched.step(epoch)
         print(sched.get_lr())
         sched.print_lr(True, 0, 0.1)
+        sched.step(epoch + 1)
     """)
-    assert got == [(6, "SL208"), (9, "SL204"), (10, "SL206"), (11, "SL208")]
+    assert got == [(6, "SL208"), (9, "SL206"), (10, "SL208"), (11, "SL204")]
     text, applied = _fixed(src, findings)
     assert len(applied) == 4
     assert "S.StepLR(opt, 3)\n" in text and "sched.step()\n" in text
@@ -148,14 +148,44 @@ def test_safe_fixes_apply_and_recheck_clean():
     assert _fixed(text, again.findings)[0] == text  # idempotent
 
 
-def test_epoch_fix_only_for_the_loop_counter():
-    _, _, findings = _check(HEADER + """
+@pytest.mark.parametrize("loop,call,applicability", [
+    ("for epoch in range(10):", "sched.step(epoch + 1)", "safe"),
+    ("for epoch in range(0, 10):", "sched.step(epoch + 1)", "safe"),
+    ("for epoch in range(10):", "sched.step(epoch)", "unsafe"),  # lags one epoch
+    ("for epoch in range(3, 10):", "sched.step(epoch + 1)", None),  # resumed: not the same
+    ("for epoch in range(10):", "if epoch > 2: sched.step(epoch + 1)", None),
+    ("for epoch in range(10):", "sched.step(epoch * 2)", None),
+])
+def test_epoch_fix_applicability(loop, call, applicability):
+    _, _, findings = _check(HEADER + f"""
     sched = S.StepLR(opt, 3)
-    for epoch in range(10):
+    {loop}
         opt.step()
-        sched.step(epoch + 1)
+        {call}
     """)
-    assert [f.code for f in findings] == ["SL204"] and findings[0].fix is None
+    assert [f.code for f in findings] == ["SL204"]
+    fix = findings[0].fix
+    assert (fix and fix["applicability"]) == applicability
+
+
+def test_dropping_the_counter_plus_one_keeps_the_schedule():
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    def lrs(arg):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [2, 4], 0.1)
+        used = []
+        for epoch in range(6):
+            used.append(opt.param_groups[0]["lr"])
+            opt.step()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sched.step(*arg(epoch))
+        return used
+
+    assert lrs(lambda e: (e + 1,)) == pytest.approx(lrs(lambda e: ()))
+    assert lrs(lambda e: (e,)) != pytest.approx(lrs(lambda e: ()))  # why step(e) is unsafe
 
 
 def test_reorder_fix_is_unsafe_and_moves_the_line():

@@ -1,0 +1,278 @@
+"""SL301-SL307: construction and resume rules (logic beyond the fixtures).
+
+The second half checks, against the installed torch, the behaviour the rules' messages claim.
+"""
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from _snippets import findings, lines
+from schedlint.rules._variable_uses import exclusive, uses
+
+HEADER = """\
+import torch
+import torch.optim.lr_scheduler as lrs
+"""
+
+
+# -- SL301 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("last_epoch, expected", [
+    ("0", [4]), ("5", [4]), ("-2", [4]), ("start - 1", [4]), ("args.last_epoch", [4]),
+    ("-1", []), ("None", []),
+])
+def test_sl301_last_epoch_values(last_epoch, expected):
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    f"s = lrs.StepLR(opt, 3, last_epoch={last_epoch})\n")
+    assert lines(src, "SL301") == expected
+
+
+@pytest.mark.parametrize("before", [
+    "opt.load_state_dict(ckpt['optimizer'])",
+    "first = lrs.LinearLR(opt, 0.1)",
+    "resume_from(path, model, opt)",
+    "for g in opt.param_groups:\n    g['initial_lr'] = g['lr']",
+])
+def test_sl301_initial_lr_may_exist(before):
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n" + before + "\n"
+                    "s = lrs.StepLR(opt, 3, last_epoch=start)\n")
+    assert lines(src, "SL301") == []
+
+
+def test_sl301_silent_for_classes_that_do_not_need_initial_lr():
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3)], [2],"
+                    " last_epoch=4)\n")
+    assert lines(src, "SL301") == []
+
+
+# -- SL302 ------------------------------------------------------------------------------------
+def test_sl302_message_names_the_scheduler_and_the_outcome():
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "warm = lrs.LambdaLR(opt, lambda e: 1.0)\n"
+                    "opt.add_param_group({'params': extra})\n")
+    [(line, message)] = findings(src, "SL302")
+    assert line == 5
+    assert "`warm` (LambdaLR, line 4)" in message and "zip()" in message
+
+
+def test_sl302_plateau_only_with_a_min_lr_list():
+    body = ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+            "p = lrs.ReduceLROnPlateau(opt, min_lr={})\n"
+            "opt.add_param_group({{'params': extra}})\n")
+    assert lines(HEADER + body.format("1e-6"), "SL302") == []
+    assert lines(HEADER + body.format("[1e-6]"), "SL302") == [5]
+
+
+# -- SL303 ------------------------------------------------------------------------------------
+def test_sl303_counts_groups_of_a_list_variable_only_when_untouched():
+    base = HEADER + ("groups = [{'params': a}, {'params': b}]\nMORE\n"
+                     "opt = torch.optim.SGD(groups, lr=0.1)\n"
+                     "s = lrs.LambdaLR(opt, [f, f, f])\n")
+    assert lines(base.replace("MORE", "pass"), "SL303") == [6]
+    more = "if more:\n    groups.append({'params': c})"
+    assert lines(base.replace("MORE", more), "SL303") == []
+
+
+def test_sl303_momentum_lists_ignored_without_cycle_momentum():
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "s = lrs.OneCycleLR(opt, 0.1, 100, base_momentum=[0.8, 0.8], {})\n")
+    assert lines(src.format("cycle_momentum=False"), "SL303") == []
+    assert lines(src.format("cycle_momentum=True"), "SL303") == [4]
+
+
+# -- SL304 ------------------------------------------------------------------------------------
+TRAIN = HEADER + """\
+def main(model, loader, ckpt):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = lrs.StepLR(opt, 30)
+    {resume}
+    for epoch in range(90):
+        train(model, loader, opt)
+        sched.step({arg})
+        torch.save({{"model": model.state_dict(), "opt": opt.state_dict(){extra}}}, "c.pt")
+"""
+
+
+@pytest.mark.parametrize("resume, arg, extra, expected", [
+    ("pass", "", "", [10]),
+    ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
+    ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", []),
+    ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
+    ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
+    ("sched.last_epoch = ckpt['epoch']", "", "", []),
+    ("register(sched)", "", "", []),
+    ("pass", "", ", **extra_state", []),
+])
+def test_sl304_what_counts_as_saving_or_restoring(resume, arg, extra, expected):
+    src = TRAIN.format(resume=resume, arg=arg, extra=extra)
+    assert sorted(lines(src, "SL304")) == expected
+
+
+def test_sl304_silent_when_the_scheduler_is_never_stepped_here():
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "sched = lrs.StepLR(opt, 30)\n"
+                    "torch.save({'opt': opt.state_dict()}, 'c.pt')\n")
+    assert lines(src, "SL304") == []
+
+
+# -- SL305 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("milestones, expected", [
+    ("[5, 10]", []), ("[10, 5]", [4]), ("[5, 5]", [4]), ("[5]", [4]), ("ms", []),
+])
+def test_sl305_milestones(milestones, expected):
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    f"s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3), "
+                    f"lrs.ExponentialLR(opt, 0.9)], {milestones})\n")
+    assert lines(src, "SL305") == expected
+
+
+def test_sl305_explicit_optimizer_differs_from_children():
+    src = HEADER + ("a = torch.optim.SGD(m1.parameters(), lr=0.1)\n"
+                    "b = torch.optim.SGD(m2.parameters(), lr=0.1)\n"
+                    "s = lrs.ChainedScheduler([lrs.StepLR(b, 3)], optimizer=a)\n")
+    assert lines(src, "SL305") == [5]
+
+
+# -- SL306 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls, expected", [
+    ("lrs.LinearLR(opt, 0.1)", [5]), ("lrs.ConstantLR(opt, 0.5)", [5]),
+    ("lrs.OneCycleLR(opt, 0.1, 100)", [5]), ("lrs.StepLR(opt, 3)", []),
+    ("lrs.CosineAnnealingLR(opt, 10)", []), ("lrs.LinearLR(opt, 0.1, last_epoch=3)", []),
+])
+def test_sl306_only_classes_whose_constructor_rewrites_the_lr(cls, expected):
+    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "opt.load_state_dict(ckpt['opt'])\n"
+                    f"s = {cls}\n"
+                    "s.load_state_dict(ckpt['sched'])\n")
+    assert lines(src, "SL306") == expected
+
+
+# -- SL307 ------------------------------------------------------------------------------------
+def test_sl307_needs_the_old_scheduler_stepped_after_the_rebind():
+    src = HEADER + """\
+def run(model, n):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = lrs.StepLR(opt, 3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(n):
+        opt.step()
+        {after}
+"""
+    assert lines(src.format(after="sched.step()"), "SL307") == [6]
+    assert lines(src.format(after="pass"), "SL307") == []
+
+
+def test_sl307_rebound_scheduler_variable_is_silent():
+    src = HEADER + """\
+def run(model, n, make):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = lrs.StepLR(opt, 3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = make(opt)
+    for _ in range(n):
+        opt.step()
+        sched.step()
+"""
+    assert lines(src, "SL307") == []
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def test_uses_classifies_each_occurrence():
+    module = cst.parse_module(textwrap.dedent("""\
+        sched = make()
+        sched.step()
+        x.sched = 1
+        save(sched)
+        if sched is not None:
+            sched.last_epoch = 3
+        keep = [sched]
+    """))
+    kinds = [u.kind for u in uses(module, "sched")]
+    assert sorted(kinds) == sorted(["target", "method", "argument", "test", "attr_write",
+                                    "other"])
+
+
+def test_exclusive_branches():
+    module = cst.parse_module("if a:\n    x = 1\nelse:\n    y = 2\nz = 3\n")
+    if_node = module.body[0]
+    x = if_node.body.body[0]
+    y = if_node.orelse.body.body[0]
+    z = module.body[1]
+    assert exclusive(module, x, y)
+    assert not exclusive(module, x, z)
+
+
+# -- the torch behaviour the messages state ---------------------------------------------------
+torch = pytest.importorskip("torch")
+from torch.optim import lr_scheduler as S  # noqa: E402
+
+
+def _opt(groups=1):
+    params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (i + 1)}
+              for i in range(groups)]
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+
+def test_torch_last_epoch_without_initial_lr_raises_keyerror():
+    with pytest.raises(KeyError, match="initial_lr"):
+        S.StepLR(_opt(), 3, last_epoch=0)
+
+
+def test_torch_per_group_list_length_errors():
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 3"):
+        S.LambdaLR(_opt(2), [lambda e: 1.0] * 3)
+    with pytest.raises(ValueError, match="max_lr must have the same length"):
+        S.OneCycleLR(_opt(2), max_lr=[0.1] * 3, total_steps=10)
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 3"):
+        S.ReduceLROnPlateau(_opt(2), min_lr=[0.0] * 3)
+
+
+def test_torch_sequential_validation():
+    opt, other = _opt(), _opt()
+    with pytest.raises(ValueError, match="one more than the number of milestone"):
+        S.SequentialLR(opt, [S.LinearLR(opt), S.StepLR(opt, 3)], milestones=[2, 4])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        S.SequentialLR(opt, [S.LinearLR(opt), S.ReduceLROnPlateau(opt)], milestones=[2])
+    with pytest.raises(ValueError, match="same optimizer"):
+        S.ChainedScheduler([S.StepLR(opt, 3), S.StepLR(other, 3)])
+
+
+def test_torch_group_added_after_lambda_scheduler_raises():
+    opt = _opt()
+    sched = S.LambdaLR(opt, lambda e: 1.0)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))]})
+    opt.step()
+    with pytest.raises(ValueError, match="zip"):
+        sched.step()
+
+
+def test_torch_linear_built_after_optimizer_load_diverges():
+    import copy
+
+    def run(order):
+        opt = _opt()
+        sched = S.LinearLR(opt, 0.5, total_iters=4)
+        for _ in range(2):
+            opt.step()
+            sched.step()
+        o_sd, s_sd = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
+        opt2 = _opt()
+        if order == "scheduler first":
+            sched2 = S.LinearLR(opt2, 0.5, total_iters=4)
+            opt2.load_state_dict(o_sd)
+        else:
+            opt2.load_state_dict(o_sd)
+            sched2 = S.LinearLR(opt2, 0.5, total_iters=4)
+        sched2.load_state_dict(s_sd)
+        lrs_seen = []
+        for _ in range(6):
+            opt2.step()
+            sched2.step()
+            lrs_seen.append(opt2.param_groups[0]["lr"])
+        return lrs_seen
+
+    good, bad = run("scheduler first"), run("optimizer first")
+    assert good[-1] == pytest.approx(0.1)
+    assert bad[-1] != pytest.approx(0.1)
