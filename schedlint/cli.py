@@ -141,8 +141,9 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
 
         cache = ResultCache(cfg.root if cfg.path else Path.cwd(), codes,
                             extra=f"syntax={check_syntax}")
+    split = {} if timings else None
     results = check_paths(found.files, codes, jobs=jobs, check_syntax_all=check_syntax,
-                          cache=cache, stdin=stdin)
+                          cache=cache, stdin=stdin, timings=split)
     outcomes = None
     if fix or diff:  # ruff semantics: --diff never writes
         outcomes = _apply_fixes(results, codes, cfg, unsafe_fixes, write=not diff, stdin=stdin,
@@ -150,8 +151,13 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     t_check = time.perf_counter()
     if cache is not None:
         cache.save()
+    t_saved = time.perf_counter()
     findings = [f for r in results for f in r.findings]
-    findings += run_project_rules(results, codes)
+    if found.walked_directory:
+        # Project rules (SL107) judge the whole tree: on a partial file list (pre-commit passes
+        # only the staged files) a key read in an unlisted file would look unread.
+        findings += run_project_rules(results, codes)
+    t_project = time.perf_counter()
     if cfg.per_file_ignores:
         findings = [f for f in findings if f.code not in cfgmod.ignored_for(f.path, cfg)]
     findings = sort_findings(findings)
@@ -177,6 +183,15 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
                    f" ({len(found.files)} files, {sum(r.parsed for r in results)} parsed), "
                    f"report {t_end - t_check:.3f}s, total {t_end - t0:.3f}s", err=True)
+        from schedlint.engine import PHASES
+
+        split["cache"] = split.get("cache", 0.0) + t_saved - t_check
+        click.echo("timings: split (s, summed over %d worker%s): %s, cache %.3f; project rules "
+                   "%.3f, output %.3f (wall); %d cached, %d parsed" % (
+                       split.get("workers", 1), "s" if split.get("workers", 1) != 1 else "",
+                       ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
+                       split.get("cache", 0.0), t_project - t_saved, t_end - t_project,
+                       split.get("cached", 0), split.get("parsed", 0)), err=True)
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in results)
     if internal:
         sys.exit(EXIT_ERROR)

@@ -14,9 +14,9 @@ import hashlib
 import io
 import os
 import tokenize
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import warnings
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Iterable, Optional
 
 from schedlint import prefilter
@@ -27,7 +27,13 @@ from schedlint.rules.base import ProjectReport
 
 # Below this many files a pool costs more (fork + pickling) than it saves.
 POOL_THRESHOLD = 24
-BATCH_SIZE = 16
+BATCH_SIZE = 16  # most files per pool task ...
+BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest first)
+# Objects allocated and still alive since the last collection before one is run (a parsed
+# 10k-line file is about 2M objects while alive; after a file only leftovers remain).
+GC_YOUNG_LIMIT = 200_000
+# Where a run's time goes (``schedlint --timings``); seconds summed over files (and workers).
+PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
 
 
 @dataclass
@@ -38,6 +44,7 @@ class FileResult:
     parsed: bool = False
     crashed: bool = False  # the worker checking it died (exit status 2)
     sha: Optional[str] = None  # content hash, for the cache
+    timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
 
 
 @dataclass
@@ -79,13 +86,21 @@ def _syntax_error(path: str, source):
     ``return`` outside a function, duplicate arguments, ...).
     """
     try:
-        compile(source, path, "exec", dont_inherit=True)
+        _compile(source, path)
         return None
     except SyntaxError as exc:  # includes IndentationError/TabError
         return _syntax_finding(path, exc)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         # NUL bytes (ValueError), pathological nesting: the compiler gave up.
         return _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
+
+
+def _compile(source, path: str, flags: int = 0):
+    # The compiler's own warnings (SyntaxWarning, DeprecationWarning) are not schedlint's to
+    # print, and under `-W error` / PYTHONWARNINGS=error they would make valid code an SL001.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(source, path, "exec", flags, dont_inherit=True)
 
 
 def _syntax_finding(path: str, exc: SyntaxError):
@@ -99,11 +114,14 @@ def _parse_ast(path: str, source: str):
     import ast
 
     try:
-        return compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True), None
+        return _compile(source, path, ast.PyCF_ONLY_AST), None
     except SyntaxError as exc:
         return None, _syntax_finding(path, exc)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return None, _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
+
+
+_TIMING = False  # record FileResult.timings (set per batch by check_paths(timings=True))
 
 
 def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
@@ -119,6 +137,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
 
         return check_notebook(path, data, codes, check_syntax_all=check_syntax_all)
     result = FileResult(path=path)
+    t = perf_counter() if _TIMING else 0.0
     if data is None:
         try:
             with open(path, "rb") as fh:
@@ -128,8 +147,13 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                                             f"cannot read file: {exc.strerror or exc}"))
             return _selected(result, codes)
     result.sha = hashlib.sha256(data).hexdigest()
+    if _TIMING:
+        result.timings = times = dict.fromkeys(PHASES, 0.0)
+        t = _lap(times, "read", t)
     verdict = prefilter.scan(data) if gate else prefilter.ADMIT
     if verdict == prefilter.REJECT and not check_syntax_all:
+        if _TIMING:
+            _lap(times, "prefilter", t)
         return result
     source, problem = decode(data, path)
     if problem is None:
@@ -141,42 +165,130 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                 if not prefilter.admits_code(tree):
                     verdict = prefilter.REJECT
                     if not check_syntax_all:
+                        if _TIMING:
+                            _lap(times, "prefilter", t)
                         return result
                 problem = _syntax_error(path, tree)
+            del tree
         else:
             problem = _syntax_error(path, source)
+    if _TIMING:
+        t = _lap(times, "prefilter", t)
     if problem is not None:
         result.findings.append(problem)
         return _selected(result, codes)
     if verdict == prefilter.REJECT:
         return result
+    if len(data) >= DEEP_BYTES:
+        return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+    before = (list(result.findings), dict(result.timings) if _TIMING else None)
+    try:
+        return _parse_and_check(result, path, source, codes, t, reraise=(RecursionError,))
+    except RecursionError:  # valid but deeply nested code: start over with room to recurse
+        result.findings, result.facts, result.parsed = before[0], None, False
+        if _TIMING:
+            result.timings = before[1]
+        return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+
+
+# Deep nesting. libcst's native parser recurses on the C stack once per nesting level and
+# kills the process (SIGSEGV) on valid Python some thousands of levels deep (`a or a or ...`
+# 8,000 times, 40 kB; the compiler accepts it since its own tree is flat there), and the
+# model walk recurses in Python past the recursion limit on long implicit string
+# concatenations (the stdlib's pydoc_data/topics.py). Files of DEEP_BYTES or more (no smaller
+# one nests deep enough to crash the parser) are parsed and checked on a thread with a large
+# stack and a high recursion limit; a RecursionError on a smaller file is retried there.
+DEEP_BYTES = 16 << 10
+DEEP_STACK = 512 << 20
+DEEP_RECURSION = 200_000
+
+
+def _on_deep_stack(fn, *args):
+    """``fn(*args)`` on a thread with a DEEP_STACK stack and a DEEP_RECURSION limit."""
+    import sys
+    import threading
+
+    out = []
+
+    def run():
+        try:
+            out.append((fn(*args), None))
+        except BaseException as exc:  # handed back to the calling thread
+            out.append((None, exc))
+
+    limit = sys.getrecursionlimit()
+    try:
+        old_size = threading.stack_size(DEEP_STACK)
+    except (ValueError, RuntimeError):  # the platform refuses the size: recurse in place
+        return fn(*args)
+    try:
+        thread = threading.Thread(target=run, name="schedlint-deep")
+        sys.setrecursionlimit(max(limit, DEEP_RECURSION))
+        thread.start()
+    except RuntimeError:  # cannot start a thread (address-space limits): recurse in place
+        sys.setrecursionlimit(limit)
+        return fn(*args)
+    finally:
+        threading.stack_size(old_size)
+    try:
+        thread.join()
+    finally:
+        sys.setrecursionlimit(limit)
+    value, exc = out[0]
+    if exc is not None:
+        raise exc
+    return value
+
+
+def _parse_and_check(result: FileResult, path: str, source: str, codes, t: float,
+                     reraise: tuple = ()) -> FileResult:
     import libcst as cst
 
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        result.findings.append(_builtin("SL001", path, f"syntax error: {exc.message}",
-                                        line=exc.raw_line, column=exc.raw_column + 1))
+        # The compiler accepted the file (it ran first), so this is a construct libcst cannot
+        # parse (e.g. a parenthesized annotated target, `(x): int`): say so, not "your file
+        # has a syntax error".
+        result.findings.append(_builtin(
+            "SL001", path, f"Python compiles this file but schedlint's parser (libcst) cannot "
+                           f"parse it, so it was not checked: {exc.message}",
+            line=exc.raw_line, column=exc.raw_column + 1))
         return _selected(result, codes)
+    except reraise:
+        raise
     except (RecursionError, MemoryError, Exception) as exc:  # the parser itself failed
         result.findings.append(_builtin("SL001", path, f"cannot parse file: "
                                                        f"{type(exc).__name__}: {exc}"))
         return _selected(result, codes)
+    if _TIMING:
+        t = _lap(result.timings, "parse", t)
     result.parsed = True
-    _run_rules(result, path, source, module, codes)
+    _run_rules(result, path, source, module, codes, reraise=reraise)
     return result
 
 
-def _run_rules(result: FileResult, path: str, source: str, module, codes):
+def _lap(times: dict, phase: str, since: float) -> float:
+    now = perf_counter()
+    times[phase] += now - since
+    return now
+
+
+def _run_rules(result: FileResult, path: str, source: str, module, codes, reraise=()):
     from schedlint.builder import build_model
     from schedlint.noqa import Suppressions
 
+    t = perf_counter() if _TIMING else 0.0
     try:
         model = build_model(path, source, module)
+    except reraise:
+        raise
     except Exception as exc:  # a bug in the model builder: report it, never crash the run
         result.findings.append(_builtin("SL003", path, f"internal error while building the model:"
                                                        f" {type(exc).__name__}: {exc}"))
         return _selected(result, codes)
+    if _TIMING:
+        t = _lap(result.timings, "model", t)
     suppress = Suppressions(source, model)
     for rule in checkable_rules():
         if rule.code not in codes or rule.scope != "file":
@@ -190,6 +302,8 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes):
                     path=path, line=line, column=col, code=rule.code, message=report.message,
                     end_line=end_line, end_column=end_col, severity=rule.severity,
                     name=rule.name, fix=_fix_dict(report.fix)))
+        except reraise:
+            raise
         except Exception as exc:
             if "SL003" in codes:
                 result.findings.append(_builtin(
@@ -201,7 +315,27 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes):
         if not suppress.suppressed(line, "SL107"):
             facts.group_keys.append((use.key, line, col, end_line, end_col))
     result.facts = facts
+    _dismantle(model)
+    if _TIMING:
+        _lap(result.timings, "rules", t)
     return result
+
+
+def _dismantle(model) -> None:
+    """Break the model's reference cycles (class <-> method <-> scope, builder <-> model), so
+    reference counting frees the file's syntax tree right here, without a collector pass
+    over it. Only FileResult (plain data) outlives this point."""
+    for value in list(vars(model).values()):
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, (list, tuple)):
+            continue
+        for item in value:
+            for obj in item if isinstance(item, list) else (item,):
+                d = getattr(obj, "__dict__", None)
+                if d is not None and type(obj).__module__ == "schedlint.model":
+                    d.clear()
+    vars(model).clear()
 
 
 def _fix_dict(fix):
@@ -217,18 +351,63 @@ def _selected(result: FileResult, codes) -> FileResult:
     return result
 
 
-def _check_batch(batch, codes, check_syntax_all):
-    # libcst allocates many short-lived cyclic objects; a full collection per file is waste
-    # (GC costs 13-35% of parse time, linter-anchors §C3). Memory is freed per file anyway.
+def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True):
+    """check_source over ``batch``, with the collector off (paths, or (path, data) pairs).
+
+    Automatic collections are what make libcst slow (GC costs 13-35% of parse time,
+    linter-anchors §C3): a parse allocates hundreds of thousands of objects, and every
+    threshold crossing re-traverses the growing tree. The engine breaks the model's cycles
+    itself (:func:`_dismantle`), so trees are freed by reference counting; a young-generation
+    collection runs only when something still piles up.
+    """
+    global _TIMING
+    enabled = gc.isenabled()
     gc.disable()
+    _TIMING = timing
     try:
-        return [check_source(path, None, codes, check_syntax_all=check_syntax_all)
-                for path in batch]
+        out = []
+        for item in batch:
+            path, data = item if isinstance(item, tuple) else (item, None)
+            result = check_source(path, data, codes, check_syntax_all=check_syntax_all,
+                                  gate=gate)
+            out.append(result)
+            if result.parsed and gc.get_count()[0] > GC_YOUNG_LIMIT:
+                t = perf_counter()
+                gc.collect(0)
+                if timing and result.timings is not None:
+                    result.timings["gc"] += perf_counter() - t
+        return out
     finally:
-        gc.enable()
+        _TIMING = False
+        if enabled:
+            gc.enable()
 
 
-def _pool_map(paths, codes, jobs, check_syntax_all):
+def _batches(paths) -> list:
+    """Pool tasks: largest files first, each big file alone, small files grouped.
+
+    Sorting by size puts the long tasks (a 10k-line test file) at the front, so no worker
+    is left with one at the end while the others idle (longest-processing-time-first).
+    """
+    sizes = {}
+    for p in paths:
+        try:
+            sizes[p] = os.stat(p).st_size
+        except OSError:
+            sizes[p] = 0
+    batches, batch, nbytes = [], [], 0
+    for p in sorted(paths, key=lambda p: -sizes[p]):
+        if batch and (len(batch) >= BATCH_SIZE or nbytes + sizes[p] > BATCH_BYTES):
+            batches.append(batch)
+            batch, nbytes = [], 0
+        batch.append(p)
+        nbytes += sizes[p]
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
     """Check ``paths`` in a process pool; survive workers that die.
 
     A dying worker breaks the whole pool and fails every unfinished task, so a failed task
@@ -236,16 +415,18 @@ def _pool_map(paths, codes, jobs, check_syntax_all):
     as crashed (SL003); every other file is checked again.
     """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-    batches = [paths[i:i + BATCH_SIZE] for i in range(0, len(paths), BATCH_SIZE)]
+    batches = _batches(paths)
     results = {}
     pending = list(batches)
     while pending:
         retry = []
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [(batch, pool.submit(_check_batch, batch, codes, check_syntax_all))
-                       for batch in pending]
+            futures = [(batch, pool.submit(_check_batch, batch, codes, check_syntax_all,
+                                           timing, gate)) for batch in pending]
             for batch, future in futures:
                 try:
                     for r in future.result():
@@ -267,14 +448,18 @@ def _pool_map(paths, codes, jobs, check_syntax_all):
             else:
                 pending.append(batch)
         for path in suspects:
-            results[path] = _check_alone(path, codes, check_syntax_all, ctx)
+            results[path] = _check_alone(path, codes, check_syntax_all, ctx, timing, gate)
     return [results[p] for p in paths]
 
 
-def _check_alone(path, codes, check_syntax_all, ctx) -> FileResult:
+def _check_alone(path, codes, check_syntax_all, ctx, timing=False, gate=True) -> FileResult:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         try:
-            return pool.submit(_check_batch, [path], codes, check_syntax_all).result()[0]
+            return pool.submit(_check_batch, [path], codes, check_syntax_all,
+                               timing, gate).result()[0]
         except BrokenProcessPool:
             return FileResult(path=path, crashed=True, findings=[
                 _builtin("SL003", path, "internal error: the worker process checking this "
@@ -282,8 +467,16 @@ def _check_alone(path, codes, check_syntax_all, ctx) -> FileResult:
 
 
 def check_paths(paths: list, codes: frozenset, *, jobs: int = 0, check_syntax_all=False,
-                cache=None, stdin: Optional[tuple] = None) -> list:
-    """Per-file results for ``paths`` (in the given order)."""
+                cache=None, stdin: Optional[tuple] = None, timings: Optional[dict] = None,
+                gate: bool = True) -> list:
+    """Per-file results for ``paths`` (in the given order).
+
+    ``gate=False`` checks every file fully, prefilter bypassed (see :func:`check_source`).
+
+    ``timings``, a dict, receives where the time went: the PHASES of check_source summed over
+    files and workers, plus ``cache`` and ``check`` (wall seconds of this call) and counts.
+    """
+    t0 = perf_counter()
     todo, cached = [], {}
     if cache is not None:
         for p in paths:
@@ -294,17 +487,31 @@ def check_paths(paths: list, codes: frozenset, *, jobs: int = 0, check_syntax_al
                 todo.append(p)
     else:
         todo = list(paths)
+    t_cache = perf_counter() - t0
+    timing = timings is not None
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(todo) >= POOL_THRESHOLD:
-        fresh = _pool_map(todo, codes, min(jobs, max(1, len(todo) // BATCH_SIZE + 1)),
-                          check_syntax_all)
+        fresh = _pool_map(todo, codes, min(jobs, len(todo) // POOL_THRESHOLD + 1),
+                          check_syntax_all, timing, gate)
     else:
-        fresh = _check_batch(todo, codes, check_syntax_all)
+        fresh = _check_batch(todo, codes, check_syntax_all, timing, gate)
     by_path = {r.path: r for r in fresh}
+    t1 = perf_counter()
     if cache is not None:
         for r in fresh:
             if not r.crashed:
                 cache.put(r.path, r)
+    t_cache += perf_counter() - t1
+    if timing:
+        for phase in PHASES:
+            timings[phase] = timings.get(phase, 0.0) + sum(
+                r.timings[phase] for r in fresh if r.timings is not None)
+        timings["cache"] = timings.get("cache", 0.0) + t_cache
+        timings["files"] = len(paths)
+        timings["cached"] = len(cached)
+        timings["parsed"] = sum(r.parsed for r in fresh)
+        timings["workers"] = min(jobs, len(todo) // POOL_THRESHOLD + 1) \
+            if jobs > 1 and len(todo) >= POOL_THRESHOLD else 1
     by_path.update(cached)
     results = [by_path[p] for p in paths]
     if stdin is not None:

@@ -10,6 +10,7 @@ summary back every ``check_every`` steps.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 import torch
 
@@ -31,13 +32,13 @@ def on_device(groups) -> bool:
     return any(isinstance(g["lr"], _Tensor) and g["lr"].device.type != "cpu" for g in groups)
 
 
+_lr = itemgetter("lr")
+
+
 def read(groups) -> list:
-    """Every group's LR as a float. Only for host-resident LRs (see :func:`on_device`)."""
-    out = [g["lr"] for g in groups]
-    for i, lr in enumerate(out):
-        if type(lr) is not float:
-            out[i] = lr.item() if isinstance(lr, _Tensor) else float(lr)
-    return out
+    """Every group's LR as a float. Only for host-resident LRs (see :func:`on_device`): float()
+    of a one-element CPU tensor is its exact value, of a float the float itself."""
+    return list(map(float, map(_lr, groups)))
 
 
 def same(a: list, b: list) -> bool:

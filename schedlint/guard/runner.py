@@ -23,6 +23,11 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     if not os.path.isfile(path):
         print(f"schedlint run: no such script: {script}", file=out)
         return 2
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'", file=out)
+        return 2
     from schedlint.guard import session as auto
 
     if auto.registry.auto_session is not None:

@@ -217,7 +217,8 @@ class Branches:
                     stack.append((case, path + ((node, i),)))
                 continue
             body = getattr(node, "body", None)
-            if isinstance(node, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
+            if isinstance(node, (cst.IndentedBlock, cst.Module)) and \
+                    isinstance(body, (list, tuple)):
                 # `if warmup: ...; continue` makes the rest of the block its else branch.
                 extra = path
                 for stmt in body:
@@ -254,7 +255,7 @@ def conditions(path, ignore=()) -> tuple:
                  if not (isinstance(n, cst.If) and b == "body" and guard_of(n) in ignore))
 
 
-# -- names that say "epoch" or "iteration" ----------------------------------------------------------
+# -- names that say "epoch" or "iteration" ------------------------------------------------------
 _WORD = re.compile(r"[a-z]+")
 ITER_WORDS = frozenset({"step", "steps", "iter", "iters", "iteration", "iterations", "batch",
                         "batches", "loader", "loaders", "dataloader", "update", "updates", "len",
@@ -376,3 +377,62 @@ def args_edit(model, call: cst.Call, content: str = "()"):
     _, _, fl, fc = model.position(call.func)
     _, _, el, ec = model.position(call)
     return (fl, fc, el, ec, content)
+
+
+# -- one level into the functions a loop calls ------------------------------------------------------
+def called_functions(model, root, scope):
+    """(FunctionInfo, Call node, leading params to skip) for calls under ``root`` of a function
+    defined in this file: ``train(model, loader, optimizer)`` or ``self.train_epoch(loader)``."""
+    cls = None
+    for s in scope.function_chain():
+        if s.cls is not None:
+            cls = s.cls
+            break
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Call):
+            if isinstance(n.func, cst.Name):
+                infos = model.functions.get(n.func.value, [])
+                if len(infos) == 1 and infos[0].scope.cls is None:
+                    yield infos[0], n, 0
+            elif isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) and \
+                    n.func.value.value == "self" and cls is not None and \
+                    n.func.attr.value in cls.methods:
+                yield cls.methods[n.func.attr.value], n, 1
+        stack.extend(n.children)
+
+
+def param_for(info, call, skip, text):
+    """The parameter of ``info`` that receives the variable ``text`` in ``call``, else None."""
+    params = info.params[skip:]
+    if any(a.star for a in call.args):
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    for i, a in enumerate(positional):
+        if dotted_name(a.value) == text and i < len(params):
+            return params[i]
+    for a in call.args:
+        if a.keyword is not None and dotted_name(a.value) == text and \
+                a.keyword.value in info.params:
+            return a.keyword.value
+    return None
+
+
+def callee_optimizer_steps(model, names, root, scope, sched_text, opt_text, key):
+    """For each call under ``root`` (in ``scope``) of a function of this file: (FunctionInfo,
+    Call node, the calls in it that step the optimizer variable ``key``: the same global or
+    ``self`` attribute, or the parameter the optimizer is passed as). The steps are None when
+    the scheduler ``sched_text`` is passed too (what the function does with it is unseen)."""
+    for info, call, skip in called_functions(model, root, scope):
+        if any(dotted_name(a.value) == sched_text for a in call.args):
+            yield info, call, None
+            continue
+        keys = {key}
+        param = param_for(info, call, skip, opt_text)
+        if param is not None:
+            keys.add(binding_key(info.scope, param))
+        yield info, call, [c for c in model.calls if c.scope is info.scope and
+                           names.call_optimizer_key(c) in keys]

@@ -97,6 +97,9 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     aliased, or an attribute of it is written. Unknown variables count as escaping."""
     if entity.target is None:
         return True
+    if entity.key is not None and entity.key[0] == "class" and \
+            _attribute_read_elsewhere(model, entity.target):
+        return True  # ``trainer.scheduler`` outside the class: it may be saved from there
     for use in uses(binding_root(model, entity.key), entity.target):
         if use.kind == "method" and use.method in allowed:
             continue
@@ -105,6 +108,26 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
         if use.kind == "attribute" and use.method not in ("__dict__",):
             continue  # reading ``sched.last_epoch`` for a log line
         return True
+    return False
+
+
+def _attribute_read_elsewhere(model, target) -> bool:
+    """``x.<attr>`` on anything but ``self``/``cls`` (or an imported module, as in
+    ``torch.optim.lr_scheduler``) for ``target`` = ``self.<attr>``."""
+    head, _, attr = target.rpartition(".")
+    if head not in ("self", "cls"):
+        return False
+    stack = [model.module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            continue
+        if isinstance(node, cst.Attribute) and node.attr.value == attr:
+            dotted = dotted_name(node)
+            if dotted != target and (dotted is None or
+                                     dotted.partition(".")[0] not in model.imports):
+                return True
+        stack.extend(node.children)
     return False
 
 

@@ -114,6 +114,7 @@ def conflicting_schedulers(model):
                 yield Report(node,
                              f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
                              f"{kind_words(other)} (line {model.line(other.node)}) both drive "
-                             f"`{later.optimizer_src or other.optimizer_src}`, {how}: {effect}; combine them with "
+                             f"`{later.optimizer_src or other.optimizer_src}`, {how}: "
+                             f"{effect}; combine them with "
                              f"`SequentialLR` (one after the other) or fold both into one "
                              f"schedule")

@@ -48,7 +48,8 @@ def _epoch_fix(model, call, arg, branches, steps):
             node.right.value == "1":
         loop = _counter_loop(call, node.left.value)
         if loop is None or call.loop is not loop or not _starts_at_zero(loop) or \
-                len(steps) != 1 or branches.path(call) != branches.path_in(loop.node, loop.scope.node):
+                len(steps) != 1 or \
+                branches.path(call) != branches.path_in(loop.node, loop.scope.node):
             return None
         return Fix("safe", "Drop the epoch argument", edit)
     return None
@@ -81,6 +82,8 @@ def epoch_passed_to_step(model):
 
     ## Use instead
     ```python
+    for epoch in range(epochs):
+        val_loss = train_and_validate()
         scheduler.step()
     ```
     (or use `ReduceLROnPlateau` if the schedule should follow the metric).

@@ -31,6 +31,9 @@ def get_lr_outside_scheduler(model):
 
     ## Use instead
     ```python
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
         print("lr", scheduler.get_last_lr()[0])
     ```
 

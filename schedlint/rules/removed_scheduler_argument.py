@@ -2,7 +2,7 @@ import libcst as cst
 
 from schedlint import catalogue
 from schedlint.builder import dotted_name
-from schedlint.rules._scheduler_usage import Names, call_node_of, is_known
+from schedlint.rules._scheduler_usage import Names, call_node_of
 from schedlint.rules.base import Fix, Report, rule
 
 # Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
@@ -13,16 +13,16 @@ _BASE_SIGNATURE = ("optimizer", "last_epoch")  # LRScheduler.__init__ / _LRSched
 
 
 def _drop_arg_fix(model, call: cst.Call, arg: cst.Arg, what: str):
-    """Rewrite ``call`` without ``arg``, keeping every other argument's text."""
+    """Delete ``arg`` and the comma that joins it to its neighbour, nothing else (comments and
+    layout around it stay)."""
     args = list(call.args)
     i = next(k for k, a in enumerate(args) if a is arg)
-    del args[i]
-    if args and i == len(args):  # dropped the last one: the new last keeps its trailing comma
-        args[-1] = args[-1].with_changes(comma=arg.comma)
-    new = call.with_changes(args=args)
-    line, col, end_line, end_col = model.position(call)
-    return Fix("safe", f"Remove {what}",
-               ((line, col, end_line, end_col, model.module.code_for_node(new)),))
+    line, col, end_line, end_col = model.position(arg)
+    if i > 0:  # from the end of the previous argument: ", verbose=True"
+        _, _, line, col = model.position(args[i - 1])
+    elif len(args) > 1:  # the first one: "verbose=True, "
+        end_line, end_col, _, _ = model.position(args[1])
+    return Fix("safe", f"Remove {what}", ((line, col, end_line, end_col, ""),))
 
 
 def _torch_base(cls_info):

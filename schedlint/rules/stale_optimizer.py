@@ -1,5 +1,5 @@
 from schedlint.model import Optimizer
-from schedlint.rules._variable_uses import exclusive, uses
+from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, rule
 
 
@@ -53,9 +53,11 @@ def scheduler_bound_to_stale_optimizer(model):
                      and c.scope is sched.scope and all(c.order < o for o in rebound)]
             if not steps:
                 continue
-            used = [c.node for c in model.optimizer_steps(new) if c.scope is sched.scope] or \
-                _passed_on(model, new)
+            # Stepped here, in a function reading the same (module-level) variable, or handed on.
+            used = [c.node for c in model.optimizer_steps(new)] or _passed_on(model, new)
             if not used:
+                continue
+            if _old_kept_elsewhere(model, old, new):
                 continue
             root = sched.scope.node
             if exclusive(root, sched.node, new.node) or exclusive(root, new.node, steps[0].node):
@@ -79,3 +81,24 @@ def _passed_on(model, new):
     line = model.line(new.node)
     return [u.call for u in uses(new.scope.node, new.target)
             if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line]
+
+
+def _old_kept_elsewhere(model, old, new) -> bool:
+    """The old optimizer was handed on or aliased before the rebind (``Trainer(model, opt)``,
+    ``opts.append(opt)``, ``opt_g = opt``): it may still be stepped through that reference."""
+    ctors = {id(s.node) for s in model.schedulers} | \
+        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    first, last = model.line(old.node), model.line(new.node)
+    for use in uses(new.scope.node, old.target):
+        if not first < model.line(use.node) < last:
+            continue
+        if use.kind in ("target", "test", "declaration", "attribute", "attr_write"):
+            continue
+        if use.kind == "method" and use.method in HARMLESS_METHODS | {"add_param_group",
+                                                                      "state_dict",
+                                                                      "load_state_dict"}:
+            continue
+        if use.kind == "argument" and id(use.call) in ctors:
+            continue
+        return True
+    return False

@@ -1,10 +1,10 @@
 import libcst as cst
 
 from schedlint import catalogue
-from schedlint.builder import binding_key, dotted_name
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
-                                              Names, conditions, is_epoch_loop, is_known,
-                                              loop_words, name_of, sized_in)
+                                              Names, callee_optimizer_steps, conditions,
+                                              is_epoch_loop, is_known, loop_words, name_of,
+                                              sized_in)
 from schedlint.rules.base import Report, rule
 
 # Arguments that size a schedule, per class.
@@ -136,62 +136,14 @@ def _batch_steps_ok(loop, o):
     return not any(is_epoch_loop(l) or loop_words(l) & ACCUMULATION_WORDS for l in inner)
 
 
-def _called_functions(model, loop, scope):
-    """(FunctionInfo, Call node) for calls in ``loop``'s body of a function defined in this file:
-    ``train(model, loader, optimizer)`` or ``self.train_epoch(loader)``."""
-    cls = scope.cls if scope is not None else None
-    for s in scope.function_chain() if scope is not None else ():
-        if s.cls is not None:
-            cls = s.cls
-            break
-    stack = [loop.node.body]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(n, cst.Call):
-            if isinstance(n.func, cst.Name):
-                infos = model.functions.get(n.func.value, [])
-                if len(infos) == 1 and infos[0].scope.cls is None:
-                    yield infos[0], n, 0
-            elif isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) and \
-                    n.func.value.value == "self" and cls is not None and \
-                    n.func.attr.value in cls.methods:
-                yield cls.methods[n.func.attr.value], n, 1
-        stack.extend(n.children)
-
-
-def _param_for(info, call, skip, opt_text):
-    """The parameter of ``info`` that receives ``opt_text`` in ``call``, else None."""
-    params = info.params[skip:]
-    positional = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in call.args):
-        return None
-    for i, a in enumerate(positional):
-        if dotted_name(a.value) == opt_text and i < len(params):
-            return params[i]
-    for a in call.args:
-        if a.keyword is not None and dotted_name(a.value) == opt_text and \
-                a.keyword.value in info.params:
-            return a.keyword.value
-    return None
-
-
 def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
-    for info, call, skip in _called_functions(model, loop, step.scope):
-        if any(dotted_name(a.value) == step.receiver for a in call.args):
+    for info, _, opt_steps in callee_optimizer_steps(model, names, loop.node.body, step.scope,
+                                                     step.receiver, sched.optimizer_src, key):
+        if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen
-        param = _param_for(info, call, skip, sched.optimizer_src)
-        keys = {key}  # the same variable (a global, or self.x from a method)
-        if param is not None:
-            keys.add(binding_key(info.scope, param))
-        for c in model.calls:
-            if c.scope is not info.scope or c.loop is None:
-                continue
-            if names.call_optimizer_key(c) in keys and _batch_steps_ok(None, c):
-                found.append((c, info))
+        found += [(c, info) for c in opt_steps if c.loop is not None and _batch_steps_ok(None, c)]
     return found
 
 
@@ -224,7 +176,8 @@ def _per_epoch(model, names, sched, key, steps, why):
     yield Report(step.node,
                  f"`{step.receiver}.step()` runs once per epoch, but {name_of(sched)} "
                  f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and "
-                 f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances once per epoch instead of "
+                 f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances once "
+                 f"per epoch instead of "
                  f"once per update (a OneCycleLR never leaves its warm-up); call "
                  f"`{step.receiver}.step()` right after the optimizer step")
 

@@ -1,7 +1,8 @@
 import libcst as cst
 
 
-from schedlint.rules._scheduler_usage import Branches, Names, name_of
+from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
+                                              name_of)
 from schedlint.rules.base import Fix, Report, rule
 
 
@@ -44,6 +45,13 @@ def _reorder_fix(model, sched_call, opt_call):
                ((s_line, 1, s_line + 1, 1, ""), (o_end + 1, 1, o_end + 1, 1, moved)))
 
 
+def _counter_managed(model, sched) -> bool:
+    """``sched.last_epoch = ...`` somewhere: the author keeps the counter by hand (stepping at
+    the start of an epoch on purpose, as YOLO-style trainers do)."""
+    text = f"{sched.target}.last_epoch"
+    return sched.target is not None and any(r.target == text for r in model.rebinds)
+
+
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
 def scheduler_step_before_optimizer_step(model):
     """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
@@ -51,9 +59,12 @@ def scheduler_step_before_optimizer_step(model):
     ## What it does
     Flags a `scheduler.step()` call that comes, in the body of a loop, before the first
     `optimizer.step()` (or `scaler.step(optimizer)`) of the optimizer the scheduler is bound to,
-    where that optimizer step is in the same loop (directly or in a nested loop). Calls in
-    mutually exclusive branches, `ReduceLROnPlateau` and `step(epoch)` with an explicit value
-    (which sets the position itself) are not flagged.
+    where that optimizer step is in the same loop (directly, in a nested loop, or in a function
+    of the same file called there, such as `train_one_epoch(model, loader, optimizer)`). Calls
+    in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
+    (which sets the position itself), a scheduler handed to the called function, and a
+    scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
+    flagged.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
@@ -105,21 +116,47 @@ def scheduler_step_before_optimizer_step(model):
         if key not in steps_by_key:
             steps_by_key[key] = names.optimizer_steps(key)
         loop = call.loop
+        if _counter_managed(model, sched):
+            continue  # stepped at the epoch's start on purpose, counter fixed by hand
         inside = [c for c in steps_by_key[key] if c.scope is call.scope and c.loop is not None
                   and loop.contains(c.loop)]
         path = branches.path(call)
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
-        if not inside or any(c.order < call.order for c in inside):
+        if any(c.order < call.order for c in inside):
             continue
-        first = min(inside, key=lambda c: c.order)
-        opt_text = f"{first.receiver}.step({first.args[0].src})" \
-            if first.args and first.args[0].dotted == sched.optimizer_src \
-            else f"{first.receiver}.step()"
-        nested = ", in the nested loop" if first.loop is not loop else ""
+        here = model.position(call.node)
+        via = []  # (position, call node, function): a function of this file stepping it
+        for info, node, opt_steps in callee_optimizer_steps(
+                model, names, loop.node.body, call.scope, call.receiver, sched.optimizer_src,
+                key):
+            if opt_steps is None:
+                via = None
+                break
+            if opt_steps and not Branches.exclusive(path, branches.path_in(node,
+                                                                            call.scope.node)):
+                via.append((model.position(node), node, info))
+        if via is None or via and min(via, key=lambda v: v[0])[0] < here:
+            continue  # the scheduler is handed to a function, or one steps the optimizer first
+        if inside:
+            first = min(inside, key=lambda c: c.order)
+            if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
+                continue  # keep it simple: report the direct optimizer step only
+            opt_text = f"{first.receiver}.step({first.args[0].src})" \
+                if first.args and first.args[0].dotted == sched.optimizer_src \
+                else f"{first.receiver}.step()"
+            nested = ", in the nested loop" if first.loop is not loop else ""
+        elif via:
+            _, node, info = min(via, key=lambda v: v[0])
+            first = None
+            opt_text = f"{info.name}()"
+            nested = f", which steps `{sched.optimizer_src}`"
+            line = model.line(node)
+        else:
+            continue
         yield Report(call.node,
                      f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}` on "
                      f"`{sched.optimizer_src}`, line {model.line(sched.node)}) runs before "
-                     f"`{opt_text}` (line {model.line(first.node)}{nested}) in the same loop "
-                     f"body: the first lr of the schedule is never used and every update gets "
+                     f"`{opt_text}` (line {model.line(first.node) if first else line}{nested}) "
+                     f"in the same loop body: the first lr of the schedule is never used and every update gets "
                      f"the next one; call `{call.receiver}.step()` after the optimizer step",
-                     fix=_reorder_fix(model, call, first))
+                     fix=_reorder_fix(model, call, first) if first else None)

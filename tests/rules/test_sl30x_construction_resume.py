@@ -276,3 +276,21 @@ def test_torch_linear_built_after_optimizer_load_diverges():
     good, bad = run("scheduler first"), run("optimizer first")
     assert good[-1] == pytest.approx(0.1)
     assert bad[-1] != pytest.approx(0.1)
+
+
+def test_sl304_class_scheduler_saved_from_outside_the_class_is_silent():
+    src = HEADER + """\
+class Trainer:
+    def __init__(self, model):
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        self.scheduler = lrs.StepLR(self.optimizer, 30)
+
+    def epoch(self):
+        self.optimizer.step()
+        self.scheduler.step()
+        torch.save({"optimizer": self.optimizer.state_dict()}, "opt.pt")
+OUTSIDE
+"""
+    outside = "def save(trainer):\n    torch.save(trainer.scheduler.state_dict(), 's.pt')\n"
+    assert lines(src.replace("OUTSIDE", ""), "SL304") == [11]
+    assert lines(src.replace("OUTSIDE", outside), "SL304") == []

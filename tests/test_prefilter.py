@@ -1,0 +1,172 @@
+"""The gate is safe: it never rejects a file on which the full checker reports something.
+
+The gate (``schedlint.prefilter``: a byte scan, then a stdlib-``ast`` check) decides which
+files are parsed with libcst at all. Skipping a file that has a finding would be a silent
+false negative, so this module checks the claim directly: every file the gated engine skips
+is checked again with the gate off (``check_source(..., gate=False)``: parsed, modelled and
+run through every rule), and must get no finding. Only skipped files need that second, full
+check: on admitted files the gate changes nothing.
+
+Corpora: every fixture (fast), and, marked slow (still run in CI), the installed ``torch``
+package when it is there and the Python standard library: about 4,000 files and 2M lines,
+fully parsed in a process pool (a few minutes on 2 cores).
+
+Syntax errors (SL001) and unreadable files (SL002) on skipped files are reported only with
+``--check-syntax`` by design, so they are not counted as findings the gate hides.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from schedlint import engine, prefilter
+from schedlint.rules import all_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
+NOT_GATED = frozenset({"SL001", "SL002"})  # reported on skipped files with --check-syntax
+
+
+def _py_files(top: Path, skip=("site-packages", "dist-packages", "__pycache__")) -> list:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip)
+        out += [os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
+    return out
+
+
+def _gate_misses(paths) -> list:
+    """(path, findings) for files the gate skips but the full checker reports on."""
+    gated = engine.check_paths(paths, CODES)
+    skipped = [r.path for r in gated if not r.parsed and not r.findings]
+    full = engine.check_paths(skipped, CODES, gate=False)
+    return [(r.path, [f"{f.line}:{f.column} {f.code} {f.message}" for f in r.findings
+                      if f.code not in NOT_GATED])
+            for r in full if any(f.code not in NOT_GATED for f in r.findings)]
+
+
+def _show(misses) -> str:
+    return "\n".join(f"{path}: {findings}" for path, findings in misses[:20])
+
+
+# -- the fixtures: every rule's bad and good examples -----------------------------------------
+def test_the_gate_admits_every_fixture_with_a_finding():
+    fixtures = _py_files(ROOT / "fixtures") + _py_files(ROOT / "tests" / "data")
+    assert fixtures
+    misses = _gate_misses(fixtures)
+    assert not misses, "the prefilter skips files with findings:\n" + _show(misses)
+
+
+def test_gated_and_ungated_findings_are_identical_on_fixtures():
+    fixtures = _py_files(ROOT / "fixtures")
+    key = lambda r: sorted((f.line, f.column, f.code, f.message) for f in r.findings
+                           if f.code not in NOT_GATED)
+    gated = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1)]
+    full = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1, gate=False)]
+    assert gated == full
+
+
+# -- the corpora (slow: every skipped file is parsed with libcst) ------------------------------
+def _torch_dir():
+    spec = importlib.util.find_spec("torch")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@pytest.mark.slow
+def test_the_gate_is_safe_on_the_installed_torch():
+    top = _torch_dir()
+    if top is None:
+        pytest.skip("torch is not installed")
+    paths = _py_files(top)
+    assert len(paths) > 1000
+    misses = _gate_misses(paths)
+    assert not misses, "the prefilter skips files with findings:\n" + _show(misses)
+
+
+@pytest.mark.slow
+def test_the_gate_is_safe_on_the_standard_library():
+    paths = _py_files(Path(sysconfig.get_paths()["stdlib"]))
+    assert len(paths) > 500
+    misses = _gate_misses(paths)
+    assert not misses, "the prefilter skips files with findings:\n" + _show(misses)
+
+
+# -- the gate's pieces --------------------------------------------------------------------------
+@pytest.mark.parametrize("text, verdict", [
+    ("import os\nprint(os.sep)\n", prefilter.REJECT),
+    ("optimizer.step()\nscheduler.step()\n", prefilter.REJECT),  # nothing built here
+    ("# torch.optim is not used\n", prefilter.MAYBE),  # stage 2 decides
+    ("from torch import optim\n", prefilter.MAYBE),
+    ("import torch.optim as o\n", prefilter.MAYBE),
+    ("from apex.optimizers import FusedAdam\n", prefilter.MAYBE),
+    ("from transformers import get_scheduler\n", prefilter.MAYBE),
+    ("for g in self.param_groups: pass\n", prefilter.MAYBE),
+    ("x = optim\n", prefilter.MAYBE),
+    ("x = optimx + xoptim + my_optim\n", prefilter.REJECT),
+    ("x = g['lr_mult']\n", prefilter.ADMIT),  # SL107 reads keys in any file
+    ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
+    ("x = g.get('lrmult')\n", prefilter.ADMIT),
+])
+def test_scan(text, verdict):
+    assert prefilter.scan(text.encode()) == verdict
+    if verdict != prefilter.REJECT:
+        assert prefilter.admits(text.encode())  # the loose byte check is a superset
+
+
+@pytest.mark.parametrize("text, admitted", [
+    ("import torch\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n", True),
+    ("from torch import optim\nopt = optim.Adam(p)\n", True),
+    ("import torch.optim as O\ns = O.lr_scheduler.StepLR(opt, 3)\n", True),
+    ("from torch.optim.lr_scheduler import StepLR as S\ns = S(opt, 3)\n", True),
+    ("import torch.optim.lr_scheduler\ns = torch.optim.lr_scheduler.OneCycleLR(o, 1)\n", True),
+    ("from transformers import get_linear_schedule_with_warmup as g\ns = g(o, 1, 2)\n", True),
+    ("import bitsandbytes as bnb\nopt = bnb.optim.Adam8bit(p)\n", True),
+    ("from torch.optim.lr_scheduler import LRScheduler\nclass W(LRScheduler): pass\n", True),
+    ("def f(opt):\n    for g in opt.param_groups:\n        g['lr'] = 1\n", True),
+    # The builder reads imports in order; the gate counts every import of a name.
+    ("from torch.optim import SGD\nopt = SGD(p)\nfrom mylib import SGD\n", True),
+    ("def f():\n    from torch import optim\n    return optim.SGD(p)\n", True),
+    # Mentions that build nothing.
+    ("# uses torch.optim.SGD\nx = 1\n", False),
+    ('"""See torch.optim.lr_scheduler.StepLR."""\n', False),
+    ("import torch\nif isinstance(o, torch.optim.Optimizer): pass\n", False),
+    ("from torch import optim\nopt = optim.Optimizer\n", False),
+    ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
+    ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
+])
+def test_admits_code(text, admitted):
+    import ast
+
+    assert prefilter.admits_code(ast.parse(text)) is admitted
+
+
+def test_the_lr_key_pattern_covers_the_builders():
+    from schedlint.builder import LR_SCALING_KEY
+
+    alternatives = re.search(r"\(([^()]*)\)", LR_SCALING_KEY.pattern).group(1).split("|")
+    for alt in alternatives:
+        for key in (f"lr_{alt}", f"lr{alt}"):
+            if LR_SCALING_KEY.match(key):
+                assert prefilter.scan(f"g[{key!r}]\n".encode()) == prefilter.ADMIT, key
+
+
+def test_the_gate_never_imports_libcst_for_a_skipped_file(tmp_path):
+    import subprocess
+    import sys
+
+    plain = tmp_path / "plain.py"
+    plain.write_text("# an optimizer, a scheduler, torch.optim\nimport os\n")
+    code = ("import sys\nfrom schedlint import engine\n"
+            f"r = engine.check_source({str(plain)!r}, None, frozenset({{'SL101'}}))\n"
+            "assert not r.parsed\nprint('libcst' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
