@@ -220,6 +220,7 @@ class _Builder(cst.CSTVisitor):
         self.handled_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
+        self.branch_depth = 0
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
@@ -293,13 +294,35 @@ class _Builder(cst.CSTVisitor):
         self.model.scopes.append(scope)
         self.scope = scope
         # Loops do not continue into nested functions: their body runs elsewhere.
-        self._saved_loop.append(self.loop)
+        self._saved_loop.append((self.loop, self.branch_depth))
+        self.branch_depth = 0
         if reset_loop:
             self.loop = None
 
     def pop_scope(self):
         self.scope = self.scope.parent
-        self.loop = self._saved_loop.pop()
+        self.loop, self.branch_depth = self._saved_loop.pop()
+
+    # A list bound inside a branch may or may not be the one an optimizer later receives.
+    def _enter_branch(self, node):
+        self.branch_depth += 1
+
+    def _leave_branch(self, node):
+        self.branch_depth -= 1
+
+    visit_If = visit_Try = visit_Match = _enter_branch
+    leave_If = leave_Try = leave_Match = _leave_branch
+
+    def _track_literal(self, target, value, op):
+        """Keep Scope.literals current: what list literal each local name certainly holds."""
+        literals = self.scope.literals
+        if isinstance(target, cst.Name):
+            certain = op == "=" and isinstance(value, (cst.List, cst.Tuple)) and \
+                self.loop is None and self.branch_depth == 0
+            literals[target.value] = value if certain else None
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and \
+                target.value.value in literals:
+            literals[target.value.value] = None
 
     def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
         loop = Loop(id=len(self.model.loops), kind=kind, node=node, parent=self.loop,
@@ -479,6 +502,9 @@ class _Builder(cst.CSTVisitor):
     def _assign(self, target, value, stmt, op):
         for name in _target_names(target):
             self.bind(name)
+            if not isinstance(target, cst.Name):
+                self.scope.literals[name] = None
+        self._track_literal(target, value, op)
         if isinstance(target, cst.Subscript) and subscript_key(target) == "lr":
             self._lr_write(target.value, value, stmt, op)
             return
@@ -551,6 +577,10 @@ class _Builder(cst.CSTVisitor):
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
         func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                func.value.value in self.scope.literals:
+            # params.append({...}) and friends: the literal no longer says what it holds.
+            self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
         if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
@@ -764,23 +794,8 @@ class _Builder(cst.CSTVisitor):
         return None
 
     def _local_literal(self, name: str):
-        """The list literal last assigned to ``name`` in the current scope, if any."""
-        found = None
-        body = getattr(self.scope.node, "body", None)
-        stmts = getattr(body, "body", body) if body is not None else None
-        for stmt in stmts or ():
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Assign) and len(small.targets) == 1 and \
-                            isinstance(small.targets[0].target, cst.Name) and \
-                            small.targets[0].target.value == name:
-                        found = small.value
-                    elif isinstance(small, (cst.AugAssign, cst.Expr)) and name in \
-                            _Walk(small).names and found is not None:
-                        # params += [...] or params.append(...): no longer a known literal.
-                        if isinstance(small, cst.AugAssign) or isinstance(small.value, cst.Call):
-                            found = None
-        return found if isinstance(found, (cst.List, cst.Tuple)) else None
+        """The list literal ``name`` certainly holds at this point of the current scope."""
+        return self.scope.literals.get(name)
 
 
 # -- resolution after the walk ----------------------------------------------------------------

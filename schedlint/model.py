@@ -60,6 +60,8 @@ class Scope:
     parent: Optional["Scope"] = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
+    # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
+    literals: dict = field(default_factory=dict, repr=False)
     cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):

@@ -180,7 +180,8 @@ def test_pytest_plugin(tmp_path):
     on = run_python(base, "--schedlint-guard", *common, cwd=str(tmp_path))
     assert on.returncode == 1, on.stdout + on.stderr
     assert "2 failed, 2 passed" in on.stdout
-    assert "FAILED test_training.py::test_manual_write - schedlint.guard.violations.ScheduleViolation: SLG102" in on.stdout
+    assert "FAILED test_training.py::test_manual_write" in on.stdout
+    assert "ScheduleViolation: SLG102 lr-written-outside-scheduler: group 0" in on.stdout
     assert "FAILED test_training.py::test_forgot_the_scheduler" in on.stdout and "SLG107" in on.stdout
     assert "schedlint guard" in on.stdout
     ignored = run_python(base, "--schedlint-guard", "--schedlint-guard-ignore=SLG107", *common, cwd=str(tmp_path))
