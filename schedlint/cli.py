@@ -186,8 +186,8 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         from schedlint.engine import PHASES
 
         split["cache"] = split.get("cache", 0.0) + t_saved - t_check
-        click.echo("timings: split (s, summed over %d worker%s): %s, cache %.3f; project rules "
-                   "%.3f, output %.3f (wall); %d cached, %d parsed" % (
+        click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
+                   "rules %.3f, output %.3f (wall s); %d cached, %d parsed" % (
                        split.get("workers", 1), "s" if split.get("workers", 1) != 1 else "",
                        ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
                        split.get("cache", 0.0), t_project - t_saved, t_end - t_project,

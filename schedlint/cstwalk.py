@@ -129,10 +129,29 @@ def walk(node, visitor) -> None:
     _walk(node, visitor, vcls, table, tokens)
 
 
+# Fields that hold only token and whitespace nodes (or strings): a visitor that skips tokens
+# need not even read them. tests/test_cstwalk.py checks the walk against libcst's own.
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
+    "semicolon", "dot", "colon", "equal", "lbracket", "rbracket", "lbrace", "rbrace",
+    "asynchronous", "newline", "trailing_whitespace", "operator", "first_colon",
+    "second_colon", "relative", "empty_lines", "first_line", "last_line", "separator",
+})
+_is_node: dict = {}  # class -> is it a CSTNode (isinstance on the ABC is slow)
+
+
+def _node_class(cls) -> bool:
+    flag = _is_node[cls] = isinstance(cls, type) and issubclass(cls, _NODE)
+    return flag
+
+
 def _entry(vcls, cls, table, tokens):
     name = cls.__name__
+    fields = child_fields(cls)
+    if fields is not None and not tokens:
+        fields = tuple(f for f in fields if f not in _TOKEN_FIELDS and "whitespace" not in f)
     e = table[cls] = (_own(vcls, "visit_" + name), _own(vcls, "leave_" + name),
-                      child_fields(cls), not tokens and issubclass(cls, _TOKEN_BASES))
+                      fields, not tokens and issubclass(cls, _TOKEN_BASES))
     return e
 
 
@@ -148,12 +167,19 @@ def _walk(node, visitor, vcls, table, tokens):
             for child in node.children:
                 _walk(child, visitor, vcls, table, tokens)
         else:
+            is_node = _is_node
             for name in fields:
                 value = getattr(node, name)
-                if isinstance(value, _NODE):
-                    _walk(value, visitor, vcls, table, tokens)
-                elif value.__class__ is tuple or value.__class__ is list:
+                cls = value.__class__
+                if cls is tuple or cls is list:
                     for child in value:
                         _walk(child, visitor, vcls, table, tokens)
+                else:
+                    try:
+                        flag = is_node[cls]
+                    except KeyError:
+                        flag = _node_class(cls)
+                    if flag:
+                        _walk(value, visitor, vcls, table, tokens)
     if leave is not None:
         leave(visitor, node)

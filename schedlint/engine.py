@@ -16,7 +16,7 @@ import os
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Iterable, Optional
 
 from schedlint import prefilter
@@ -32,7 +32,7 @@ BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest 
 # Objects allocated and still alive since the last collection before one is run (a parsed
 # 10k-line file is about 2M objects while alive; after a file only leftovers remain).
 GC_YOUNG_LIMIT = 200_000
-# Where a run's time goes (``schedlint --timings``); seconds summed over files (and workers).
+# Where a run's time goes (``schedlint --timings``): CPU seconds summed over files and workers.
 PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
 
 
@@ -89,10 +89,26 @@ def _syntax_error(path: str, source):
         _compile(source, path)
         return None
     except SyntaxError as exc:  # includes IndentationError/TabError
+        if exc.lineno is None:
+            exc.lineno, exc.offset = _first_nul(source)
         return _syntax_finding(path, exc)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         # NUL bytes (ValueError), pathological nesting: the compiler gave up.
-        return _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
+        return _gave_up(path, source, exc)
+
+
+def _gave_up(path: str, source, exc: Exception):
+    line, column = _first_nul(source)
+    return _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}", line=line,
+                    column=column)
+
+
+def _first_nul(source) -> tuple:
+    """(line, column) of the first NUL, which the compiler rejects without locating it."""
+    nul = source.find("\0") if isinstance(source, str) else -1
+    if nul < 0:
+        return 1, 1
+    return source.count("\n", 0, nul) + 1, nul - source.rfind("\n", 0, nul)
 
 
 def _compile(source, path: str, flags: int = 0):
@@ -116,9 +132,11 @@ def _parse_ast(path: str, source: str):
     try:
         return _compile(source, path, ast.PyCF_ONLY_AST), None
     except SyntaxError as exc:
+        if exc.lineno is None:
+            exc.lineno, exc.offset = _first_nul(source)
         return None, _syntax_finding(path, exc)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return None, _builtin("SL001", path, f"syntax error: {type(exc).__name__}: {exc}")
+        return None, _gave_up(path, source, exc)
 
 
 _TIMING = False  # record FileResult.timings (set per batch by check_paths(timings=True))
@@ -137,7 +155,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
 
         return check_notebook(path, data, codes, check_syntax_all=check_syntax_all)
     result = FileResult(path=path)
-    t = perf_counter() if _TIMING else 0.0
+    t = process_time() if _TIMING else 0.0
     if data is None:
         try:
             with open(path, "rb") as fh:
@@ -179,6 +197,13 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
         return _selected(result, codes)
     if verdict == prefilter.REJECT:
         return result
+    if len(data) > MAX_PARSE_BYTES:
+        result.findings.append(_builtin(
+            "SL002", path, f"file too large to check: {len(data) / 2**20:.1f} MiB, over the "
+                           f"{MAX_PARSE_BYTES / 2**20:g} MiB schedlint parses (its parser needs "
+                           f"about 0.6 GiB of memory per MiB); its syntax was checked, its "
+                           f"optimizer and scheduler code was not"))
+        return _selected(result, codes)
     if len(data) >= DEEP_BYTES:
         return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
     before = (list(result.findings), dict(result.timings) if _TIMING else None)
@@ -199,6 +224,11 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
 # one nests deep enough to crash the parser) are parsed and checked on a thread with a large
 # stack and a high recursion limit; a RecursionError on a smaller file is retried there.
 DEEP_BYTES = 16 << 10
+# libcst's tree takes about 0.6 GiB per MiB of source (and the model more): a bigger file that
+# the prefilter admits is reported (SL002) instead of parsed, so memory stays bounded. Real
+# training code is far smaller; the largest files of torch and the stdlib are about 1.4 MB and
+# mention no optimizer.
+MAX_PARSE_BYTES = 1 << 20
 DEEP_STACK = 512 << 20
 DEEP_RECURSION = 200_000
 
@@ -269,7 +299,7 @@ def _parse_and_check(result: FileResult, path: str, source: str, codes, t: float
 
 
 def _lap(times: dict, phase: str, since: float) -> float:
-    now = perf_counter()
+    now = process_time()
     times[phase] += now - since
     return now
 
@@ -278,7 +308,7 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes, rerais
     from schedlint.builder import build_model
     from schedlint.noqa import Suppressions
 
-    t = perf_counter() if _TIMING else 0.0
+    t = process_time() if _TIMING else 0.0
     try:
         model = build_model(path, source, module)
     except reraise:
@@ -372,10 +402,10 @@ def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True):
                                   gate=gate)
             out.append(result)
             if result.parsed and gc.get_count()[0] > GC_YOUNG_LIMIT:
-                t = perf_counter()
+                t = process_time()
                 gc.collect(0)
                 if timing and result.timings is not None:
-                    result.timings["gc"] += perf_counter() - t
+                    result.timings["gc"] += process_time() - t
         return out
     finally:
         _TIMING = False

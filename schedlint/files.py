@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,4 +171,15 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
             if _excluded(f, excludes, root, walking=True) or \
                     (respect_gitignore and ignore.ignored(f, False)):
                 continue
+            if _special(f):  # opening a FIFO named x.py would block the run forever
+                found.warnings.append(f"{f}: skipped, not a regular file")
+                continue
             add(f)
+
+
+def _special(path: Path) -> bool:
+    """A FIFO, socket or device (a broken link is not: checking it reports SL002)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False

@@ -279,8 +279,13 @@ class FileModel:
             import libcst as cst
             from libcst.metadata import PositionProvider
 
-            wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
+            try:  # one codegen pass: MetadataWrapper.resolve also runs a full (rebuilding) visit
+                provider = PositionProvider()
+                provider._gen_impl(self.module)
+                self._positions = provider._computed
+            except (AttributeError, TypeError):  # a libcst without these internals
+                wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
+                self._positions = wrapper.resolve(PositionProvider)
         r = self._positions[node]
         return r.start.line, r.start.column + 1, r.end.line, r.end.column + 1
 

@@ -325,9 +325,12 @@ class Guard:
             for i in L.bad_values(cur):
                 found.append(self._violation("SLG105", i, None if base is None else base[i], cur[i],
                                              causes.bad_value(cur[i], self._live_top())))
-            if self._watch_writes and base is not None and cur != base and not L.same(cur, base):
-                found += self._outside_write(groups, cur, base, f"before optimizer step {step}",
-                                             skip={v.group_index for v in found})
+            if base is not None and cur != base and not L.same(cur, base):
+                if self._watch_writes:
+                    found += self._outside_write(groups, cur, base, f"before optimizer step {step}",
+                                                 skip={v.group_index for v in found})
+                else:
+                    self._accept(groups, cur)  # allowed writes: the replay goes on from them
             if self._expect is not None:
                 found += self._check_expect(step, cur)
             if self._ranks and step % self.check_every == 0:
@@ -435,12 +438,15 @@ class Guard:
                 found.append(self._violation("SLG103", None, None, None,
                                              causes.child_stepped_directly(sched, parent), sched=rec))
             return found
-        if self._dev is None and self._lr_values and self._watch_writes and self._baseline is not None:
+        if self._dev is None and self._lr_values and self._baseline is not None:
             cur = L.read(groups)
             if not L.same(cur, self._baseline):
                 where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
                          else f"before {rec.name}.step()")
-                found += self._outside_write(groups, cur, self._baseline, where)
+                if self._watch_writes:
+                    found += self._outside_write(groups, cur, self._baseline, where)
+                else:
+                    self._accept(groups, cur)
         if rec.known and rec.mark is not None and rec.mark == self._attempts:
             found.append(self._order_violation(opt, rec, sched, args, kwargs))
         return found
@@ -680,10 +686,13 @@ class Guard:
         if self._lr_values:
             cur = dev.stack(groups)
             dev.step.fill_(step)
-            base = self._dev_baseline if self._watch_writes else None
-            dev.check_step(cur, base, None)
-            if self._watch_writes:
-                self._dev_baseline = cur  # a write is reported once, then becomes the reference
+            dev.check_step(cur, self._dev_baseline if self._watch_writes else None, None)
+            if self._shadow is not None:
+                # Whether a write happened is only known at the next readback, so the replay
+                # adopts the current values every step (device copies, no sync): a write is then
+                # reported once, as SLG102, and not again as a replay mismatch.
+                self._shadow.set_lrs(groups)
+            self._dev_baseline = cur  # a write is reported once, then becomes the reference
         if step % self.check_every:
             return []
         return self._device_readback(with_current=True)
@@ -708,14 +717,19 @@ class Guard:
         """The only place device LRs come back to the host: every ``check_every`` steps."""
         dev = self._dev
         opt = self._opt_ref()
+        current = dev.stack(opt.param_groups) if opt is not None and with_current else None
+        collected, cur = dev.collect(current)
+        top = self._live_top()
         found = []
-        for code, i, step, actual, expected in dev.collect():
-            cause = {"SLG101": causes.replay_mismatch(self._live_top()[0]) if self._live_top() else causes.declared_mismatch(),
-                     "SLG102": causes.outside_write(self._live_top(), f"before optimizer step {step}"),
-                     "SLG105": causes.bad_value(actual, self._live_top())}[code]
+        for code, i, step, actual, expected in collected:
+            if code == "SLG101":
+                cause = causes.replay_mismatch(top[0]) if top else causes.declared_mismatch()
+            elif code == "SLG102":
+                cause = causes.outside_write(top, f"before optimizer step {step}")
+            else:
+                cause = causes.bad_value(actual, top)
             found.append(self._violation(code, i, None if code == "SLG105" else expected, actual, cause, step=step))
-        if opt is not None and with_current and self._lr_values:
-            cur = dev.stack(opt.param_groups).tolist()
+        if cur is not None and self._lr_values:
             self._last_actual = cur
             if self._expect is not None:
                 found += self._check_expect(self.optimizer_steps, cur)

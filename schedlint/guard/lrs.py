@@ -83,8 +83,8 @@ class DeviceLRChecks:
     CODES = ("SLG101", "SLG102", "SLG105")
 
     def __init__(self, groups):
-        lr0 = next(g["lr"] for g in groups if isinstance(g["lr"], _Tensor) and g["lr"].device.type != "cpu")
-        self.device = lr0.device
+        devices = [g["lr"].device for g in groups if isinstance(g["lr"], _Tensor)]
+        self.device = next((d for d in devices if d.type != "cpu"), devices[0])
         self.n = len(groups)
         n = self.n
         self.step = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -118,21 +118,24 @@ class DeviceLRChecks:
             self.note("SLG101", current != shadow, current, shadow)
         self.step += 1
 
-    def collect(self) -> list:
-        """Read the summary back (one transfer) and reset it. Returns
-        ``[(code, group, first_step, actual, expected), ...]``."""
+    def collect(self, current=None):
+        """Read the summary back, with the ``current`` LR vector if given, in ONE transfer, and
+        reset it. Returns ``([(code, group, first_step, actual, expected), ...], current_list)``."""
         codes = self.CODES
-        flat = torch.cat([torch.stack([self.failed[c].double(), self.first_step[c].double(),
-                                       self.first_actual[c], self.first_expected[c]]).reshape(-1)
-                          for c in codes]).cpu().tolist()
+        parts = [torch.stack([self.failed[c].double(), self.first_step[c].double(),
+                              self.first_actual[c], self.first_expected[c]]).reshape(-1) for c in codes]
+        if current is not None:
+            parts.append(current.reshape(-1))
+        flat = torch.cat(parts).tolist()
         out = []
-        width = 4 * self.n
+        n = self.n
+        width = 4 * n
         for k, code in enumerate(codes):
             block = flat[k * width:(k + 1) * width]
-            failed, steps, actual, expected = (block[j * self.n:(j + 1) * self.n] for j in range(4))
-            for i in range(self.n):
+            failed, steps, actual, expected = (block[j * n:(j + 1) * n] for j in range(4))
+            for i in range(n):
                 if failed[i]:
                     out.append((code, i, int(steps[i]), actual[i], expected[i]))
             self.failed[code].zero_()
             self.first_step[code].fill_(-1)
-        return out
+        return out, (flat[len(codes) * width:] if current is not None else None)

@@ -1,0 +1,66 @@
+"""plot_lrs: each group's actual LR against its expected schedule, violations marked."""
+
+import struct
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import schedlint
+from schedlint.integrations.plot import histories_of, plot_lrs
+
+
+def guarded_run(history=200, steps=40):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD([{"params": [model.weight], "name": "head"},
+                           {"params": [model.bias], "lr": 0.01, "name": "backbone"}], lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    seen = []
+    guard = schedlint.guard(opt, sched, history=history, on_violation=seen.append)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    for step in range(steps):
+        if step == 25:
+            opt.param_groups[0]["lr"] = 0.08  # misuse: a manual write mid-schedule
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+        sched.step()
+    guard.close()
+    return guard, seen
+
+
+def png_size(path):
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return len(data), width, height
+
+
+def test_plot_renders_actual_expected_and_violations(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    guard, seen = guarded_run()
+    assert [v.code for v in seen] == ["SLG102"]
+    (title, labels, hist), = histories_of(guard)
+    assert labels == ["head", "backbone"] and len(hist.steps) == 40
+    assert hist.marks == [(25, 0, "SLG102")]
+    out = plot_lrs(guard, str(tmp_path / "lr.png"))
+    size, width, height = png_size(out)
+    assert size > 10_000 and width >= 400 and height >= 200
+
+
+def test_plot_without_history_says_how_to_get_one(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    guard, _ = guarded_run(history=0, steps=3)
+    with pytest.raises(ValueError, match="history="):
+        plot_lrs([guard], str(tmp_path / "lr.png"))
+
+
+def test_import_schedlint_imports_no_framework():
+    code = ("import sys, schedlint, schedlint.integrations; "
+            "bad = [m for m in ('lightning', 'pytorch_lightning', 'transformers', 'matplotlib', 'torch') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
