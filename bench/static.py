@@ -350,7 +350,8 @@ def bench_torchfix(cmd, corpus, files, args, work):
     r = run(cmd + target, timeout=args.torchfix_timeout, sample=not args.no_memory)
     return {"wall": r.wall, "cpu": r.cpu, "timed_out": r.timed_out, "note": note,
             "timeout": args.torchfix_timeout, "maxrss_mb": r.maxrss_mb,
-            "tree_rss_mb": getattr(r, "tree_rss_mb", None), "files": len(target)}
+            "tree_rss_mb": getattr(r, "tree_rss_mb", None),
+            "files": len(target) if target != [corpus] else len(files)}
 
 
 def bench_single(path, sched, runs):
@@ -420,9 +421,9 @@ def render(res) -> str:
         verdicts.append((f"{name}: warm / cold = {warm:.1%} (<= 10%)", warm <= 0.10))
         mem = runs["schedlint cold"]
         if "tree_rss_mb" in mem:
-            verdicts.append((f"{name}: cold peak memory, whole tree: RSS sum {mem['tree_rss_mb']:.0f}"
-                             f" MB, PSS sum {mem['tree_pss_mb']:.0f} MB, largest process "
-                             f"{mem['maxrss_mb']:.0f} MB (torch: <= 300 MB)",
+            verdicts.append((f"{name}: cold peak memory of the whole process tree: RSS sum "
+                             f"{mem['tree_rss_mb']:.0f} MB, PSS sum {mem['tree_pss_mb']:.0f} MB, "
+                             f"largest process {mem['maxrss_mb']:.0f} MB (torch: <= 300 MB)",
                              mem["tree_rss_mb"] <= 300 or "torch" not in name))
     out.append("")
     out.append("Time split of one cold run (`schedlint --timings`; s summed over workers, "

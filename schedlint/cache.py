@@ -1,10 +1,13 @@
 """Per-file results cache under ``.schedlint_cache/``, like ruff's.
 
-An entry is valid for a file whose content hash matches, under the same schedlint version and
-the same effective rule selection (both part of the cache file's name). A file whose size and
-modification time are unchanged is trusted without reading it, which is what makes a warm run
-cheap. Writes go to a temporary file renamed into place, so concurrent runs never see a torn
-file; the last writer wins. A corrupt or unreadable cache is ignored, never fatal.
+An entry is valid for a file whose content hash matches, under the same schedlint version, the
+same schedlint code (every file of the package, by size and modification time, so an edited
+rule invalidates it) and the same effective rule selection (all part of the cache file's
+name). A file whose size and modification time are unchanged since it was read is trusted
+without reading it, which is what makes a warm run cheap: it reads, hashes and parses
+nothing, and never imports libcst. Writes go to a temporary file renamed into place, so
+concurrent runs never see a torn file; the last writer wins. A corrupt or unreadable cache
+is ignored, never fatal. (An exact repeat of a whole run is cheaper still: schedlint.replay.)
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ CACHE_DIR_NAME = ".schedlint_cache"
 
 class ResultCache:
     def __init__(self, root: Path, codes, *, extra: str = ""):
-        key = hashlib.sha256((",".join(sorted(codes)) + "|" + extra).encode()).hexdigest()[:16]
+        from schedlint.replay import _code_stamp
+
+        key = hashlib.sha256((",".join(sorted(codes)) + "|" + extra + "|" + _code_stamp())
+                             .encode()).hexdigest()[:16]
         self.dir = Path(root) / CACHE_DIR_NAME / __version__
         self.file = self.dir / f"results-{key}.json"
         self.entries = self._load()
@@ -71,7 +77,8 @@ class ResultCache:
         if any(f.code in ("SL002", "SL003") for f in result.findings):
             return  # transient failures (permissions, crashes) must be retried next run
         try:
-            size, mtime = self._stat(path)
+            # The state the file was read in: one edited since gets re-hashed next time.
+            size, mtime = getattr(result, "stat", None) or self._stat(path)
         except OSError:
             return
         sha = result.sha

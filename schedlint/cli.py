@@ -134,6 +134,11 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     stdin = None
     if use_stdin:
         stdin = (stdin_filename or "-", sys.stdin.buffer.read())
+    elif not (no_cache or fix or diff or timings):  # a run `schedlint` may replay next time
+        from schedlint import replay
+
+        replay.note_check(cfg, paths, found, isolated=isolated, config_file=config_file,
+                          respect_gitignore=not no_respect_gitignore)
     t_discover = time.perf_counter()
     cache = None
     if not no_cache and found.files:

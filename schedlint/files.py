@@ -86,6 +86,23 @@ class Discovery:
     files: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     walked_directory: bool = False
+    dirs: list = field(default_factory=list)  # every folder the walk entered (for replay)
+
+
+_name_matchers: dict = {}  # patterns -> (one regex for the slash-free ones, the others)
+
+
+def _name_matcher(patterns):
+    """``fnmatch`` of a name against every slash-free pattern as one compiled regex (a walk
+    asks this for every file and folder: per-pattern fnmatch calls dominated discovery)."""
+    key = tuple(patterns)
+    try:
+        return _name_matchers[key]
+    except KeyError:
+        simple = [os.path.normcase(p) for p in key if "/" not in p.rstrip("/")]
+        regex = re.compile("|".join(fnmatch.translate(p) for p in simple)) if simple else None
+        entry = _name_matchers[key] = (regex, [p for p in key if "/" in p.rstrip("/")])
+        return entry
 
 
 def _excluded(path: Path, patterns, root: Path, *, walking: bool = False) -> bool:
@@ -96,8 +113,10 @@ def _excluded(path: Path, patterns, root: Path, *, walking: bool = False) -> boo
         # component of the path would exclude the whole tree when a folder *above* the named
         # root is called e.g. `site-packages` or `venv` (`schedlint .../site-packages/torch`
         # checked nothing), which ruff does not do either.
-        return any(fnmatch.fnmatch(name, pat) if "/" not in pat.rstrip("/")
-                   else path_matches(str(path), pat, root) for pat in patterns)
+        regex, with_slash = _name_matcher(patterns)
+        if regex is not None and regex.match(os.path.normcase(name)):
+            return True
+        return any(path_matches(str(path), pat, root) for pat in with_slash)
     return any(fnmatch.fnmatch(name, pat) or path_matches(str(path), pat, root)
                for pat in patterns)
 
@@ -154,6 +173,7 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
             dirnames[:] = []
             continue
         visited.add(real)
+        found.dirs.append(dirpath)
         if respect_gitignore and ".gitignore" in filenames:
             ignore.add_file(current / ".gitignore")
         keep = []

@@ -65,8 +65,10 @@ def test_the_gate_admits_every_fixture_with_a_finding():
 
 def test_gated_and_ungated_findings_are_identical_on_fixtures():
     fixtures = _py_files(ROOT / "fixtures")
-    key = lambda r: sorted((f.line, f.column, f.code, f.message) for f in r.findings
-                           if f.code not in NOT_GATED)
+    def key(r):
+        return sorted((f.line, f.column, f.code, f.message) for f in r.findings
+                      if f.code not in NOT_GATED)
+
     gated = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1)]
     full = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1, gate=False)]
     assert gated == full

@@ -35,7 +35,7 @@ from schedlint.guard.violations import Dispatcher, NotCheckedWarning, ScheduleVi
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
-ANCHOR = "_schedlint_guard"
+ANCHOR = registry.ANCHOR
 
 
 class _Anchor:
@@ -266,7 +266,11 @@ class Guard:
         self._in_step = 1
         if self._off:
             return
-        found = self._safe_list("optimizer step pre-hook", self._before_update, opt)
+        try:
+            found = self._before_update(opt)
+        except Exception as exc:
+            self._internal_error("optimizer step pre-hook", exc)
+            return
         if found:
             try:
                 self._emit(found)
@@ -345,26 +349,33 @@ class Guard:
 
     def scheduler_step(self, sched, original, args, kwargs):
         rec = None
-        if not self._off and not self.closed:
-            found = []
+        if not self._off:
+            found = None
             try:
-                rec = self._record_for(sched)
+                rec = self._records.get(id(sched))
+                if rec is None or rec.ref() is not sched:
+                    rec = self._discover(sched)
                 found = self._before_scheduler_step(rec, sched, args, kwargs)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
                 rec = None
             if found:
                 self._emit(found)
-        hooks.tls.depth += 1
+        state = hooks.tls
+        state.depth += 1
         try:
             out = original(sched, *args, **kwargs)
         except BaseException:
             self._stale = True
             raise
         finally:
-            hooks.tls.depth -= 1
+            state.depth -= 1
         if rec is not None and not self._off:
-            found = self._safe_list("scheduler step", self._after_scheduler_step, rec, sched, args, kwargs)
+            found = None
+            try:
+                found = self._after_scheduler_step(rec, sched, original, args, kwargs)
+            except Exception as exc:
+                self._internal_error("scheduler step", exc)
             if found:
                 self._emit(found)
         return out
@@ -417,10 +428,7 @@ class Guard:
         if self._shadow is not None:
             self._shadow.set_lrs(groups)
 
-    def _record_for(self, sched) -> _Sched:
-        rec = self._records.get(id(sched))
-        if rec is not None and rec.ref() is sched:
-            return rec
+    def _discover(self, sched) -> _Sched:
         # A scheduler built before the guard, first seen stepping: its history is unknown.
         known = self._declared is None or sched in self._declared
         self._stale = True
@@ -461,8 +469,7 @@ class Guard:
         if self._dev is None:
             now = L.read(opt.param_groups)
             try:
-                with hooks.PASSTHROUGH:
-                    after = predict_step(opt, sched, args, kwargs)
+                after = predict_step(opt, sched, args, kwargs)
             except Exception:
                 after = None
             if after is not None and len(after) == len(now):
@@ -473,7 +480,7 @@ class Guard:
         return self._violation("SLG103", group if expected is not None else None, expected, actual,
                                cause, sched=rec)
 
-    def _after_scheduler_step(self, rec: _Sched, sched, args, kwargs) -> list:
+    def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
         rec.mark = self._attempts
         opt = self._opt_ref()
@@ -482,7 +489,7 @@ class Guard:
             self._stale = True  # a child advanced on its own, or groups changed inside step()
             return []
         if self._dev is not None:
-            return self._device_after_scheduler_step(rec, groups, args, kwargs)
+            return self._device_after_scheduler_step(rec, groups, original, args, kwargs)
         cur = L.read(groups)
         found = []
         if not rec.known:
@@ -495,8 +502,7 @@ class Guard:
         shadow = self._shadow
         if shadow is not None and rec.index >= 0:
             try:
-                with hooks.PASSTHROUGH:
-                    shadow.step(rec.index, args, kwargs)
+                shadow.step(rec.index, original, args, kwargs)
                 expected = shadow.lrs()
             except Exception as exc:
                 self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
@@ -553,8 +559,7 @@ class Guard:
         self._shadow = None
         if self.replay and self._top and "replay" not in self._not_checked:
             try:
-                with hooks.PASSTHROUGH:
-                    self._shadow = Shadow(opt, [r.ref() for r in self._top])
+                self._shadow = Shadow(opt, [r.ref() for r in self._top])
             except Exception as exc:
                 names = ", ".join(r.name for r in self._top)
                 self._replay_failed(f"{names} cannot be copied for replay ({type(exc).__name__}: {exc})")
@@ -697,13 +702,12 @@ class Guard:
             return []
         return self._device_readback(with_current=True)
 
-    def _device_after_scheduler_step(self, rec: _Sched, groups, args, kwargs) -> list:
+    def _device_after_scheduler_step(self, rec: _Sched, groups, original, args, kwargs) -> list:
         dev = self._dev
         cur = dev.stack(groups)
         if rec.known and self._shadow is not None and rec.index >= 0:
             try:
-                with hooks.PASSTHROUGH:
-                    self._shadow.step(rec.index, args, kwargs)
+                self._shadow.step(rec.index, original, args, kwargs)
                 expected = dev.stack(self._shadow.opt.param_groups)
                 dev.note("SLG101", cur != expected, cur, expected)
             except Exception as exc:

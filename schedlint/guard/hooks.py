@@ -42,20 +42,6 @@ class _State(threading.local):
 tls = _State()
 
 
-class passthrough:
-    """Context in which the guard's own scheduler calls bypass the wrappers."""
-
-    __slots__ = ()
-
-    def __enter__(self):
-        tls.depth += 1
-
-    def __exit__(self, *exc):
-        tls.depth -= 1
-
-
-PASSTHROUGH = passthrough()
-
 _users = 0
 _deferred = 0  # releases that happened where removing hooks was unsafe
 _handles: list = []
@@ -114,23 +100,27 @@ def installed() -> bool:
 
 
 def _optimizer_pre_hook(optimizer, args, kwargs):
-    tls.in_optimizer_hook += 1
+    guard = registry.lookup(optimizer)  # (adopting in auto mode never uninstalls: see acquire)
+    if guard is None:
+        return
+    state = tls
+    state.in_optimizer_hook += 1  # a user callback inside may close the guard: defer releases
     try:
-        guard = registry.lookup(optimizer)
-        if guard is not None:
-            guard.before_optimizer_step(optimizer)
+        guard.before_optimizer_step(optimizer)
     finally:
-        tls.in_optimizer_hook -= 1
+        state.in_optimizer_hook -= 1
 
 
 def _optimizer_post_hook(optimizer, args, kwargs):
     guard = registry.existing(optimizer)
-    if guard is not None:
-        tls.in_optimizer_hook += 1
-        try:
-            guard.after_optimizer_step(optimizer)
-        finally:
-            tls.in_optimizer_hook -= 1
+    if guard is None:
+        return
+    state = tls
+    state.in_optimizer_hook += 1
+    try:
+        guard.after_optimizer_step(optimizer)
+    finally:
+        state.in_optimizer_hook -= 1
 
 
 def _install() -> None:

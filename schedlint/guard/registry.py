@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import weakref
 
-# id(optimizer) -> weakref(Guard). The optimizer itself owns its guard (see core._Anchor); a
-# guard removes its entry when it is closed or its optimizer dies.
+# The optimizer owns its guard through this key of its __dict__ (see core._Anchor): the lookup on
+# every optimizer and scheduler step is one dict probe.
+ANCHOR = "_schedlint_guard"
+# id(optimizer) -> weakref(Guard), to enumerate live guards; never used on the hot path.
 _by_optimizer: dict = {}
 # id(writer) -> (weakref(writer), [weakref(Guard), ...]) for declared foreign writers.
 _writers: dict = {}
@@ -20,12 +22,14 @@ auto_session = None
 
 def existing(optimizer):
     """The guard watching ``optimizer``, or None."""
-    ref = _by_optimizer.get(id(optimizer))
-    if ref is not None:
-        guard = ref()
-        if guard is not None and guard._opt_ref() is optimizer:
-            return guard
-    return None
+    anchor = getattr(optimizer, "__dict__", _EMPTY).get(ANCHOR)
+    if anchor is None:
+        return None
+    guard = anchor.guard
+    return guard if guard is not None and not guard.closed else None
+
+
+_EMPTY: dict = {}
 
 
 def lookup(optimizer):

@@ -17,6 +17,7 @@ from collections import OrderedDict, defaultdict
 import torch
 from torch.optim import Optimizer
 
+from schedlint.guard import hooks
 from schedlint.guard import lrs as lrs_mod
 
 
@@ -70,15 +71,21 @@ def copy_schedulers(real_opt: Optimizer, schedulers: list):
     return shadow_opt, copy.deepcopy(list(schedulers), memo)
 
 
-def step_quietly(sched, args, kwargs) -> None:
-    if args or kwargs:
-        # The real step already emitted torch's deprecation warning for step(epoch); the replay
-        # must not emit it a second time.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sched.step(*args, **kwargs)
-    else:
-        sched.step()
+def step_quietly(step, sched, args, kwargs) -> None:
+    """``step(sched, *args, **kwargs)`` with the guard's wrappers turned into pass-throughs (the
+    children of a container step through them) and no second copy of torch's warnings."""
+    state = hooks.tls
+    state.depth += 1
+    try:
+        if args or kwargs:
+            # The real step already emitted torch's deprecation warning for step(epoch).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step(sched, *args, **kwargs)
+        else:
+            step(sched)
+    finally:
+        state.depth -= 1
 
 
 class Shadow:
@@ -87,8 +94,9 @@ class Shadow:
     def __init__(self, real_opt: Optimizer, top_level: list):
         self.opt, self.scheds = copy_schedulers(real_opt, top_level)
 
-    def step(self, index: int, args, kwargs) -> None:
-        step_quietly(self.scheds[index], args, kwargs)
+    def step(self, index: int, step, args, kwargs) -> None:
+        """Replay one step with ``step``: the real scheduler's own (unwrapped) step function."""
+        step_quietly(step, self.scheds[index], args, kwargs)
 
     def lrs(self) -> list:
         return lrs_mod.read(self.opt.param_groups)
@@ -110,5 +118,5 @@ def predict_step(real_opt: Optimizer, sched, args, kwargs):
     Used to report what an extra (double) scheduler step would do before it is allowed to run.
     """
     shadow_opt, (copy_,) = copy_schedulers(real_opt, [sched])
-    step_quietly(copy_, args, kwargs)
+    step_quietly(type(copy_).step, copy_, args, kwargs)
     return lrs_mod.read(shadow_opt.param_groups)

@@ -22,7 +22,7 @@ def guarded_run(history=200, steps=40):
     x, y = torch.randn(8, 4), torch.randn(8, 1)
     for step in range(steps):
         if step == 25:
-            opt.param_groups[0]["lr"] = 0.08  # misuse: a manual write mid-schedule
+            opt.param_groups[0]["lr"] = 0.08  # noqa: SL201 - the misuse the plot must mark
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(x), y).backward()
         opt.step()
