@@ -183,3 +183,81 @@ def _walk(node, visitor, vcls, table, tokens):
                         _walk(value, visitor, vcls, table, tokens)
     if leave is not None:
         leave(visitor, node)
+
+
+# -- positions ----------------------------------------------------------------------------------
+def positions(module) -> dict:
+    """``{node: (line, column, end_line, end_column)}`` for every node of ``module``, exactly
+    as libcst's PositionProvider computes them (1-based lines, 0-based columns, syntactic
+    ranges), in one codegen pass at about half its cost: no regex per token, no
+    CodePosition/CodeRange objects. ``tests/test_cstwalk.py`` compares the two."""
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    state = _position_state_class(PositionProvidingCodegenState)(
+        default_indent=module.default_indent, default_newline=module.default_newline,
+        provider=_Computed())
+    module._codegen(state)
+    return state.provider._computed
+
+
+class _Computed:
+    __slots__ = ("_computed",)
+
+    def __init__(self):
+        self._computed = {}
+
+
+class _Syntactic:
+    """``record_syntactic_position`` as a plain context manager (libcst's is a generator)."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state, node, start_node, end_node):
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self):
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc):
+        state = self.state
+        computed = state.provider._computed
+        start = computed[self.start_node][:2] if self.start_node is not None else self.start
+        end = computed[self.end_node][2:] if self.end_node is not None else (state.line,
+                                                                             state.column)
+        computed[self.node] = start + end
+        return False
+
+
+_state_class: list = []
+
+
+def _position_state_class(base):
+    if _state_class:
+        return _state_class[0]
+
+    class _State(base):
+        def _update_position(self, value):
+            if "\n" not in value and "\r" not in value:
+                self.column += len(value)
+                return
+            segments = _NEWLINE.split(value)
+            self.line += len(segments) - 1
+            self.column = len(segments[-1])
+
+        def before_codegen(self, node):
+            self._stack.append((self.line, self.column))
+
+        def after_codegen(self, node):
+            start = self._stack.pop()
+            computed = self.provider._computed
+            if node not in computed:
+                computed[node] = start + (self.line, self.column)
+
+        def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+            return _Syntactic(self, node, start_node, end_node)
+
+    _state_class.append(_State)
+    return _State
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")

@@ -276,18 +276,19 @@ class FileModel:
     def position(self, node):
         """(line, column, end_line, end_column), 1-based, end exclusive; computed lazily."""
         if self._positions is None:
-            import libcst as cst
-            from libcst.metadata import PositionProvider
+            try:  # one lean codegen pass (MetadataWrapper.resolve adds a rebuilding visit)
+                from schedlint.cstwalk import positions
 
-            try:  # one codegen pass: MetadataWrapper.resolve also runs a full (rebuilding) visit
-                provider = PositionProvider()
-                provider._gen_impl(self.module)
-                self._positions = provider._computed
-            except (AttributeError, TypeError):  # a libcst without these internals
+                self._positions = positions(self.module)
+            except (AttributeError, TypeError, ImportError):  # a libcst without these internals
+                import libcst as cst
+                from libcst.metadata import PositionProvider
+
                 wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-                self._positions = wrapper.resolve(PositionProvider)
-        r = self._positions[node]
-        return r.start.line, r.start.column + 1, r.end.line, r.end.column + 1
+                self._positions = {n: (r.start.line, r.start.column, r.end.line, r.end.column)
+                                   for n, r in wrapper.resolve(PositionProvider).items()}
+        line, column, end_line, end_column = self._positions[node]
+        return line, column + 1, end_line, end_column + 1
 
     def line(self, node) -> int:
         return self.position(node)[0]

@@ -39,6 +39,7 @@ class _GuardPlugin:
         self.session.listeners.append(self._saw)
 
     def _on_violation(self, violation):
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         from schedlint.guard.violations import ScheduleViolation
 
         if violation.code in self.ignore or self.closing:

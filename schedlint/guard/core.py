@@ -31,7 +31,8 @@ from schedlint.guard import lrs as L
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
 from schedlint.guard.shadow import Shadow, predict_step
-from schedlint.guard.violations import Dispatcher, NotCheckedWarning, ScheduleViolation, Violation, check_handler
+from schedlint.guard.violations import (Dispatcher, NotCheckedWarning, ScheduleViolation, Violation,
+                                        check_handler, user_stacklevel)
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
@@ -140,6 +141,7 @@ class Guard:
         self._labels: list = []
         self._baseline = None
         self._pre = None
+        self._pre_raw = None
         self._shadow = None
         self._dev = None
         self._dev_baseline = None
@@ -219,7 +221,16 @@ class Guard:
             return self._final
         if self._dev is not None and not self._off:
             self._safely("device readback", lambda: self._emit(self._device_readback(), can_raise=False))
+        self._safely("report", self._refresh_last)
         return self._snapshot(self._unstepped())
+
+    def _refresh_last(self) -> None:
+        """Now, on both sides: the real LRs and what the replay says they should be."""
+        opt = self._opt_ref()
+        if opt is not None and self._dev is None and not self._stale and len(opt.param_groups) == self._n:
+            self._last_actual = L.read(opt.param_groups)
+            if self._shadow is not None:
+                self._last_expected = self._shadow.lrs()
 
     def close(self, *, _can_raise: bool = True) -> GuardReport:
         """Remove every hook this guard needs; report SLG107 through ``on_violation``."""
@@ -227,6 +238,8 @@ class Guard:
             return self._final
         pending = []
         try:
+            if not self._off:
+                self._safely("report", self._refresh_last)
             if not self._off and self._opt_ref() is not None:
                 if self._dev is not None:
                     pending += self._safe_list("device readback", self._device_readback)
@@ -258,6 +271,7 @@ class Guard:
     # --- hooks: optimizer ------------------------------------------------------------------
 
     def before_optimizer_step(self, opt) -> None:
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         if self._in_step:
             if self._outer_step_running(opt):
                 self._in_step += 1  # super().step() of a subclass: hooks fire again
@@ -290,10 +304,15 @@ class Guard:
         if self._off or not self._lr_values or not self._watch_writes or self._dev is not None:
             return
         groups = opt.param_groups
-        if len(groups) != self._n or self._pre is None:
+        if len(groups) != self._n or self._pre_raw is None:
             return
-        cur = L.read(groups)
-        if cur != self._pre and not L.same(cur, self._pre):
+        # The raw values: equal floats, or the same tensor objects (schedulers fill_ tensors in
+        # place, so an in-place rewrite of a tensor LR inside step() is not seen here).
+        raw = list(map(L.raw, groups))
+        if raw != self._pre_raw:
+            cur = L.read(groups)
+            if L.same(cur, self._pre):
+                return
             i = L.changed(cur, self._pre)[0]
             self._lr_values = False
             self._note_not_checked(
@@ -323,12 +342,12 @@ class Guard:
         step = self.optimizer_steps
         if self._dev is not None:
             return found + self._device_before_update(groups, step)
-        cur = L.read(groups)
+        raw = list(map(L.raw, groups))
+        cur = list(map(float, raw))
         if self._lr_values:
             base = self._baseline
             for i in L.bad_values(cur):
-                found.append(self._violation("SLG105", i, None if base is None else base[i], cur[i],
-                                             causes.bad_value(cur[i], self._live_top())))
+                found.append(self._violation("SLG105", i, None, cur[i], causes.bad_value(cur[i], self._live_top())))
             if base is not None and cur != base and not L.same(cur, base):
                 if self._watch_writes:
                     found += self._outside_write(groups, cur, base, f"before optimizer step {step}",
@@ -340,6 +359,7 @@ class Guard:
             if self._ranks and step % self.check_every == 0:
                 found += self._check_ranks(cur)
         self._pre = cur
+        self._pre_raw = raw
         self._last_actual = cur
         if self._history is not None:
             self._history.add(step, cur, self._last_expected)
@@ -348,6 +368,7 @@ class Guard:
     # --- hooks: schedulers ---------------------------------------------------------------
 
     def scheduler_step(self, sched, original, args, kwargs):
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         rec = None
         if not self._off:
             found = None
@@ -392,6 +413,7 @@ class Guard:
         self._stale = True
 
     def before_foreign_write(self, writer) -> None:
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         if self._off or self.closed:
             return
         opt = self._opt_ref()
@@ -774,6 +796,7 @@ class Guard:
             self._session.saw(found)
 
     def _emit(self, found: list, can_raise: bool = True) -> None:
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         if not found:
             return
         self._record(found)
@@ -783,7 +806,7 @@ class Guard:
         if key in self._not_checked:
             return
         self._not_checked[key] = reason
-        warnings.warn(f"schedlint guard: {reason}", NotCheckedWarning, stacklevel=5)
+        warnings.warn(f"schedlint guard: {reason}", NotCheckedWarning, stacklevel=user_stacklevel())
 
     def _replay_failed(self, reason: str) -> None:
         self._shadow = None

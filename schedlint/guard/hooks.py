@@ -100,6 +100,7 @@ def installed() -> bool:
 
 
 def _optimizer_pre_hook(optimizer, args, kwargs):
+    __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
     guard = registry.lookup(optimizer)  # (adopting in auto mode never uninstalls: see acquire)
     if guard is None:
         return
@@ -190,6 +191,7 @@ def wrap_scheduler_class(cls) -> None:
 def _make_step(original):
     @functools.wraps(original)
     def step(self, *args, **kwargs):
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         if tls.depth:
             return original(self, *args, **kwargs)
         guard = registry.lookup(getattr(self, "optimizer", None))

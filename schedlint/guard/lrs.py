@@ -32,7 +32,7 @@ def on_device(groups) -> bool:
     return any(isinstance(g["lr"], _Tensor) and g["lr"].device.type != "cpu" for g in groups)
 
 
-_lr = itemgetter("lr")
+_lr = raw = itemgetter("lr")
 
 
 def read(groups) -> list:

@@ -54,8 +54,10 @@ class GuardReport:
         }
 
     def __str__(self) -> str:
-        labels = ", ".join(f"'{g}'" for g in self.groups)
-        lines = [f"{self.optimizer}: {len(self.groups)} param group(s) ({labels}), "
+        named = any(g != str(i) for i, g in enumerate(self.groups))
+        labels = f" ({', '.join(repr(g) for g in self.groups)})" if named else ""
+        n = len(self.groups)
+        lines = [f"{self.optimizer}: {n} param group{'s' if n != 1 else ''}{labels}, "
                  f"{self.optimizer_steps} optimizer steps"]
         if self.schedulers:
             lines.append("  schedulers: " + ", ".join(

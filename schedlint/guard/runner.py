@@ -43,8 +43,8 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
         status = _exit_status(exc.code)
-    except ScheduleViolation:
-        traceback.print_exc()
+    except ScheduleViolation as exc:
+        _print_user_traceback(exc, out)
         status = 1
     except KeyboardInterrupt:
         traceback.print_exc()
@@ -71,6 +71,20 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     if on_violation == "raise" and result.total and status == 0:
         status = 1
     return status
+
+
+def _print_user_traceback(exc: BaseException, out) -> None:
+    """The violation with the script's own frames only: where in the training loop it happened,
+    not the guard's and torch's plumbing underneath."""
+    import torch
+
+    hidden = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(torch.__file__)),
+              os.path.dirname(os.path.abspath(runpy.__file__)))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen")]
+    print("Traceback (most recent call last):", file=out)
+    print("".join(traceback.format_list(frames)), end="", file=out)
+    print(f"{type(exc).__module__.split('.')[0]}.{type(exc).__name__}: {exc}", file=out)
 
 
 def _exit_status(code) -> int:

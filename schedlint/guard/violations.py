@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional, Sequence, Union
@@ -74,8 +76,10 @@ class Violation:
         if self.code == "SLG103" and self.expected is not None:
             # Nothing is wrong with the LR yet: the extra step is what would change it.
             text += f": expected lr {_fmt(self.expected)} (unchanged until the next optimizer step), actual {_fmt(self.actual)} after the extra step"
-        elif self.expected is not None or self.actual is not None:
+        elif self.expected is not None:
             text += f": expected lr {_fmt(self.expected)}, actual {_fmt(self.actual)}"
+        elif self.actual is not None:
+            text += f": lr {_fmt(self.actual)}"
         return f"{text}. {self.cause}"
 
     def to_dict(self) -> dict:
@@ -96,6 +100,23 @@ def _fmt(x) -> str:
     return f"{x:.6g}"
 
 
+_GUARD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the user's line (the ``opt.step()`` or
+    ``sched.step()`` call), past the guard's and torch's own frames."""
+    skip = [_GUARD_DIR]
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "__file__", None):
+        skip.append(os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
+    skip = tuple(skip)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class ScheduleViolation(RuntimeError):
     """Raised (``on_violation="raise"``) before the optimizer applies an update with a wrong LR.
 
@@ -108,6 +129,9 @@ class ScheduleViolation(RuntimeError):
         self.violation = self.violations[0]
         super().__init__(_event_text(self.violations))
 
+    def __reduce__(self):  # pickles (multiprocessing, torch.multiprocessing) with its violations
+        return (type(self), (self.violations,))
+
 
 def _event_text(violations: Sequence[Violation]) -> str:
     first = violations[0].message
@@ -119,6 +143,12 @@ def _event_text(violations: Sequence[Violation]) -> str:
 
 Handler = Union[str, Callable[[Violation], object]]
 MODES = ("raise", "warn", "log")
+
+
+# Users meet these as schedlint.ScheduleViolation etc. (tracebacks, warning filters such as
+# -W error::schedlint.ScheduleWarning); both names resolve, also for pickling.
+for _cls in (ScheduleViolation, ScheduleWarning):
+    _cls.__module__ = "schedlint"
 
 
 def check_handler(on_violation: Handler) -> Handler:
@@ -140,6 +170,7 @@ class Dispatcher:
     seen: set = field(default_factory=set)
 
     def __call__(self, violations: Sequence[Violation], *, can_raise: bool = True) -> None:
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         handler = self.handler
         if callable(handler):
             for v in violations:
@@ -155,6 +186,6 @@ class Dispatcher:
         self.seen.update((v.code, v.group_index) for v in fresh)
         text = _event_text(fresh)
         if handler == "warn":
-            warnings.warn(text, ScheduleWarning, stacklevel=4)
+            warnings.warn(text, ScheduleWarning, stacklevel=user_stacklevel())
         else:
             log.warning(text)

@@ -215,7 +215,16 @@ def test_report_names_steps_groups_and_last_lrs():
             sched.step()
         report = g.report()
     assert report.optimizer_steps == 4 and report.schedulers == [("StepLR", 4, "watched")]
-    assert report.last_actual == [0.05, 0.005]  # read before optimizer step 3
-    assert report.last_expected == [0.025, 0.0025]  # what the replay says after the last step
+    assert report.last_actual == [0.025, 0.0025] == lrs(opt)
+    assert report.last_expected == [0.025, 0.0025]  # what the replay says
     text = str(report)
     assert "4 optimizer steps" in text and "StepLR (4 steps)" in text and "no violations" in text
+
+
+def test_violations_pickle_and_are_importable_from_schedlint():
+    import pickle
+
+    v = Violation("SLG101", 4, 4, 0, "head", 0.1, 0.2, "a cause", optimizer="SGD", scheduler="StepLR")
+    exc = pickle.loads(pickle.dumps(ScheduleViolation([v])))
+    assert isinstance(exc, schedlint.ScheduleViolation) and exc.violation == v and str(exc) == v.message
+    assert schedlint.ScheduleWarning is ScheduleWarning

@@ -51,7 +51,7 @@ def test_run_a_correct_script(script, capsys):
     out, err = capsys.readouterr()
     assert "trained 3 epochs" in out
     assert "schedlint guard: 1 optimizer guarded, no violations" in err
-    assert "SGD: 2 param group(s) ('weight', 'bias'), 9 optimizer steps" in err
+    assert "SGD: 2 param groups ('weight', 'bias'), 9 optimizer steps" in err
     assert "StepLR (3 steps)" in err
 
 

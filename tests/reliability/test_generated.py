@@ -119,9 +119,11 @@ def expr(draw, ctx: Ctx, depth: int = 0):
     if kind == 3:
         return draw(call(ctx, depth + 1))
     if kind == 4:
-        return f"({draw(sub)} {draw(st.sampled_from(['+', '-', '*', '/', '**', '//', '%', '@', '|', '&']))} {draw(sub)})"
+        op = draw(st.sampled_from(["+", "-", "*", "/", "**", "//", "%", "@", "|", "&"]))
+        return f"({draw(sub)} {op} {draw(sub)})"
     if kind == 5:
-        return f"({draw(sub)} {draw(st.sampled_from(['and', 'or', '<', 'is not', 'in', '==', '>=']))} {draw(sub)})"
+        op = draw(st.sampled_from(["and", "or", "<", "is not", "in", "==", ">="]))
+        return f"({draw(sub)} {op} {draw(sub)})"
     if kind == 6:
         return f"({draw(sub)} if {draw(sub)} else {draw(sub)})"
     if kind == 7:
@@ -149,7 +151,8 @@ def expr(draw, ctx: Ctx, depth: int = 0):
         return f"f'{{{draw(name)}}} {{{draw(name)}!r:>10}}'"
     if kind == 15:
         return f"(*{draw(name)}, {draw(sub)})"
-    return f"{draw(st.sampled_from(OPTS))}.param_groups[{draw(st.sampled_from(['0', 'i', '-1']))}]['lr']"
+    index = draw(st.sampled_from(["0", "i", "-1"]))
+    return f"{draw(st.sampled_from(OPTS))}.param_groups[{index}]['lr']"
 
 
 @st.composite
@@ -289,7 +292,8 @@ def simple_stmt(draw, ctx):
     if kind == 2:
         return [f"{draw(name)} += {draw(e)}"]
     if kind == 3:
-        return [f"{draw(name)}: {draw(st.sampled_from(['int', 'float', 'Any', 'list[int]']))} = {draw(e)}"]
+        annotation = draw(st.sampled_from(["int", "float", "Any", "list[int]"]))
+        return [f"{draw(name)}: {annotation} = {draw(e)}"]
     if kind == 4:
         return [f"{draw(name)}, *{draw(name)}_rest = {draw(e)}"]
     if kind == 5:
@@ -345,8 +349,10 @@ def compound_stmt(draw, ctx):
         return out
     if kind == 1:
         loop = ctx.deeper(loop=True)
-        head = draw(st.sampled_from(["for epoch in range(epochs):", "for i, batch in enumerate(loader):",
-                                     "for x, *rest in data:", "while (batch := next(it, None)) is not None:",
+        head = draw(st.sampled_from(["for epoch in range(epochs):",
+                                     "for i, batch in enumerate(loader):",
+                                     "for x, *rest in data:",
+                                     "while (batch := next(it, None)) is not None:",
                                      "while step < total:"]))
         prefix = "async " if ctx.is_async and head.startswith("for") and draw(st.booleans()) else ""
         out = [prefix + head] + _indent(draw(block(loop)))
@@ -365,22 +371,26 @@ def compound_stmt(draw, ctx):
         return out
     if kind == 3:
         prefix = "async " if ctx.is_async and draw(st.booleans()) else ""
-        head = draw(st.sampled_from(["with torch.no_grad():", "with open(path) as fh, ctx() as (a, b):",
+        head = draw(st.sampled_from(["with torch.no_grad():",
+                                     "with open(path) as fh, ctx() as (a, b):",
                                      "with (amp.autocast(), lock):"]))
         return [prefix + head] + _indent(draw(block(inner)))
     if kind in (4, 5):
         is_async = kind == 5 or draw(st.booleans()) and draw(st.booleans())
         fctx = ctx.deeper(func=True, is_async=is_async, loop=False, class_body=False)
-        decos = draw(st.lists(st.sampled_from(["@torch.no_grad()", "@functools.lru_cache(maxsize=None)",
+        decos = draw(st.lists(st.sampled_from(["@torch.no_grad()",
+                                               "@functools.lru_cache(maxsize=None)",
                                                "@staticmethod" if ctx.klass else "@dec",
-                                               "@register('train')", "@(lambda f: f)"]), max_size=2))
+                                               "@register('train')", "@(lambda f: f)"]),
+                              max_size=2))
         params = draw(st.sampled_from(["", "x", "x, /, y=1, *args, key: str = 'a', **kw",
                                        "opt, sched, *, epochs: int = 10",
                                        "self" if ctx.klass else "model, loader"]))
         if ctx.klass and not params.startswith("self") and "@staticmethod" not in decos:
             params = "self" + (", " + params if params else "")
         fname = draw(st.sampled_from(["train", "step", "warmup", "get_lr", "configure", "run"]))
-        head = f"{'async ' if is_async else ''}def {fname}({params}) -> {draw(st.sampled_from(['None', 'float', 'list[float]']))}:"
+        returns = draw(st.sampled_from(["None", "float", "list[float]"]))
+        head = f"{'async ' if is_async else ''}def {fname}({params}) -> {returns}:"
         body = []
         if draw(st.booleans()):
             body.append(f"global counter_{draw(st.integers(0, 3))}")

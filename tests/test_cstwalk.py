@@ -1,0 +1,115 @@
+"""schedlint.cstwalk visits exactly what libcst's own traversal visits, in the same order.
+
+The model builder relies on it (facts are ordered by visiting order), so the check runs a
+visitor that records every visit and leave, once through ``node.visit`` (libcst) and once
+through :func:`schedlint.cstwalk.walk`, over every fixture and a slice of the standard
+library, and compares the logs. Two visitors: one with methods for every node class (token
+and whitespace nodes included: nothing may be skipped), one without the token classes (the
+walker then skips token subtrees and token fields, which must not hide any other node).
+"""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from schedlint.cstwalk import _TOKEN_BASES, children, code_children, walk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _node_classes():
+    out, stack = set(), [cst.CSTNode]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if getattr(cst, sub.__name__, None) is sub:
+                out.add(sub)
+    return sorted(out, key=lambda c: c.__name__)
+
+
+def _recorder(with_tokens: bool):
+    def make(kind):
+        return lambda self, node: self.log.append((kind, type(node).__name__, id(node)))
+
+    ns = {"__init__": lambda self: (cst.CSTVisitor.__init__(self), setattr(self, "log", []))
+          and None}
+    for cls in _node_classes():
+        if not with_tokens and issubclass(cls, _TOKEN_BASES):
+            continue
+        ns[f"visit_{cls.__name__}"] = make("visit")
+        ns[f"leave_{cls.__name__}"] = make("leave")
+    return type("Recorder", (cst.CSTVisitor,), ns)
+
+
+RECORDERS = [_recorder(True), _recorder(False)]
+
+
+def _sources():
+    files = sorted((ROOT / "fixtures").rglob("*.py"))
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files += sorted(stdlib.glob("*.py"))[::8]  # ~25 modules of every style
+    return files
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: p.name)
+def test_walk_matches_libcst(path):
+    try:
+        module = cst.parse_module(path.read_bytes())
+    except Exception:
+        pytest.skip("libcst cannot parse it")
+    for recorder in RECORDERS:
+        expected, got = recorder(), recorder()
+        module.visit(expected)
+        walk(module, got)
+        assert got.log == expected.log
+
+
+def test_children_matches_libcst():
+    module = cst.parse_module((ROOT / "schedlint" / "engine.py").read_bytes())
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        assert [id(c) for c in children(node)] == [id(c) for c in node.children]
+        assert all(not isinstance(c, _TOKEN_BASES) for c in code_children(node))
+        stack.extend(node.children)
+
+
+def test_visit_false_skips_children_and_leave_still_runs():
+    class V(cst.CSTVisitor):
+        def __init__(self):
+            super().__init__()
+            self.log = []
+
+        def visit_FunctionDef(self, node):
+            self.log.append("def")
+            return False
+
+        def leave_FunctionDef(self, node):
+            self.log.append("leave def")
+
+        def visit_Call(self, node):
+            self.log.append("call")
+
+    module = cst.parse_module("def f():\n    g()\nh()\n")
+    a, b = V(), V()
+    module.visit(a)
+    walk(module, b)
+    assert a.log == b.log == ["def", "leave def", "call"]
+
+
+def test_attribute_hooks_fall_back_to_libcst():
+    class V(cst.CSTVisitor):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def visit_Call_func(self, node):
+            self.seen.append("func")
+
+    v = V()
+    walk(cst.parse_module("f(x)\n"), v)
+    assert v.seen == ["func"]
