@@ -67,12 +67,19 @@ def children(node) -> list:
     if names is None:
         return list(node.children)
     out = []
+    is_node = _is_node
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, _NODE):
-            out.append(value)
-        elif value.__class__ is tuple or value.__class__ is list:
-            out.extend(v for v in value if isinstance(v, _NODE))
+        cls = value.__class__
+        if cls is tuple or cls is list:
+            out.extend(value)  # sequences of child fields hold nodes only
+        else:
+            try:
+                flag = is_node[cls]
+            except KeyError:
+                flag = _node_class(cls)
+            if flag:
+                out.append(value)
     return out
 
 

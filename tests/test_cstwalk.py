@@ -16,7 +16,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from schedlint.cstwalk import _TOKEN_BASES, children, code_children, walk
+from schedlint.cstwalk import _TOKEN_BASES, children, code_children, positions, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,3 +113,16 @@ def test_attribute_hooks_fall_back_to_libcst():
     v = V()
     walk(cst.parse_module("f(x)\n"), v)
     assert v.seen == ["func"]
+
+
+@pytest.mark.parametrize("path", _sources()[::3], ids=lambda p: p.name)
+def test_positions_match_libcsts_position_provider(path):
+    from libcst.metadata import PositionProvider
+
+    try:
+        module = cst.parse_module(path.read_bytes())
+    except Exception:
+        pytest.skip("libcst cannot parse it")
+    expected = cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    assert positions(module) == {n: (r.start.line, r.start.column, r.end.line, r.end.column)
+                                 for n, r in expected.items()}

@@ -22,6 +22,7 @@ import libcst as cst
 
 from schedlint import catalogue
 from schedlint.builder import binding_key, dotted_name
+from schedlint.cstwalk import children
 from schedlint.model import MethodCall, Optimizer, Scheduler
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
@@ -227,9 +228,9 @@ class Branches:
                             _ends_with_exit(stmt.body):
                         extra = extra + ((stmt, "else"),)
                 inside = {id(stmt) for stmt in body}
-                stack.extend((child, path) for child in node.children if id(child) not in inside)
+                stack.extend((child, path) for child in children(node) if id(child) not in inside)
                 continue
-            stack.extend((child, path) for child in node.children)
+            stack.extend((child, path) for child in children(node))
 
     @staticmethod
     def exclusive(p1, p2) -> bool:
@@ -281,7 +282,7 @@ def words(value) -> set:
             continue
         if isinstance(n, cst.Attribute):
             out |= set(_WORD.findall(n.attr.value.lower()))
-        stack.extend(n.children)
+        stack.extend(children(n))
     return out
 
 
@@ -402,7 +403,7 @@ def called_functions(model, root, scope):
                     n.func.value.value == "self" and cls is not None and \
                     n.func.attr.value in cls.methods:
                 yield cls.methods[n.func.attr.value], n, 1
-        stack.extend(n.children)
+        stack.extend(children(n))
 
 
 def param_for(info, call, skip, text):

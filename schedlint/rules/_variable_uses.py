@@ -14,6 +14,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from schedlint.builder import dotted_name
+from schedlint.cstwalk import children
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
@@ -82,7 +83,7 @@ def uses(root, text: str) -> list:
         if _matches(node, text):
             found.append(_classify(node, parent, grand))
             continue
-        for child in node.children:
+        for child in children(node):
             if isinstance(node, cst.Attribute) and child is node.attr:
                 continue  # ``x.opt``: the attribute name is not the variable ``opt``
             if isinstance(node, cst.Arg) and child is node.keyword:
@@ -127,7 +128,7 @@ def _attribute_read_elsewhere(model, target) -> bool:
             if dotted != target and (dotted is None or
                                      dotted.partition(".")[0] not in model.imports):
                 return True
-        stack.extend(node.children)
+        stack.extend(children(node))
     return False
 
 
@@ -139,7 +140,7 @@ def ancestors(root, target) -> Optional[list]:
         if node is target:
             return list(path)
         path = path + (node,)
-        stack.extend((child, path) for child in node.children)
+        stack.extend((child, path) for child in children(node))
     return None
 
 

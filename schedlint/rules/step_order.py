@@ -1,6 +1,7 @@
 import libcst as cst
 
 
+from schedlint.cstwalk import children
 from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
                                               name_of)
 from schedlint.rules.base import Fix, Report, rule
@@ -21,7 +22,7 @@ def _statement_lines(root):
                         isinstance(stmt.body[0], cst.Expr) and \
                         isinstance(stmt.body[0].value, cst.Call):
                     out[id(stmt.body[0].value)] = (n, stmt)
-        stack.extend(n.children)
+        stack.extend(children(n))
     return out
 
 
