@@ -20,7 +20,6 @@ import hashlib
 import importlib
 import json
 import os
-import tempfile
 
 from schedlint import __version__
 
@@ -112,7 +111,10 @@ def save(rules_dir: str, extra_files, rules) -> None:
                 return
         entries.append({**{k: getattr(r, k) for k in _FIELDS}, "module": module,
                         "function": function})
+    import tempfile
+
     path = _index_file(rules_dir, extra_files)
+    tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-rules-",
@@ -121,7 +123,8 @@ def save(rules_dir: str, extra_files, rules) -> None:
             json.dump({"format": INDEX_FORMAT, "rules": entries}, fh)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

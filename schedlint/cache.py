@@ -15,12 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from schedlint import __version__
 from schedlint.findings import Finding
-from schedlint.model import FileFacts
 
 CACHE_DIR_NAME = ".schedlint_cache"
 
@@ -51,6 +49,7 @@ class ResultCache:
 
     def get(self, path: str):
         from schedlint.engine import FileResult
+        from schedlint.model import FileFacts
 
         entry = self.entries.get(os.path.abspath(path))
         if not isinstance(entry, dict):
@@ -100,6 +99,8 @@ class ResultCache:
             gitignore = self.dir.parent / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("# Automatically created by schedlint.\n*\n")
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(merged, fh)

@@ -39,25 +39,49 @@ _fields: dict = {}
 
 
 def child_fields(cls):
-    """Names of ``cls``'s child fields in libcst's visiting order; None if unknown."""
+    """Names of ``cls``'s child fields in libcst's visiting order; None if unknown.
+
+    libcst's ``_visit_and_replace_children`` names each field it visits as a string literal
+    (``visit_required(self, "body", self.body, visitor)``), in visiting order, and the
+    compiler keeps string constants in order of first use: the field names among
+    ``co_consts`` are the order, read without the source. :func:`_fields_from_source` (the
+    same from the source text) is the reference ``tests/test_cstwalk.py`` compares it with.
+    """
     try:
         return _fields[cls]
     except KeyError:
         pass
     names = None
+    fn = _visitor_method(cls)
+    if fn is not None and dataclasses.is_dataclass(cls):
+        known = {f.name for f in dataclasses.fields(cls)}
+        consts = getattr(getattr(fn, "__code__", None), "co_consts", None)
+        if consts is not None:
+            names = tuple(dict.fromkeys(c for c in consts if c.__class__ is str and c in known))
+    _fields[cls] = names
+    return names
+
+
+def _visitor_method(cls):
     for klass in cls.__mro__:
         fn = klass.__dict__.get("_visit_and_replace_children")
-        if fn is None:
-            continue
-        try:
-            names = tuple(dict.fromkeys(_FIELD.findall(inspect.getsource(fn))))
-        except (OSError, TypeError):
-            names = None
-        break
-    if names is not None and (not dataclasses.is_dataclass(cls) or
-                              not set(names) <= {f.name for f in dataclasses.fields(cls)}):
-        names = None
-    _fields[cls] = names
+        if fn is not None:
+            return fn
+    return None
+
+
+def _fields_from_source(cls):
+    """:func:`child_fields` read from the source text instead (slow: for the tests)."""
+    fn = _visitor_method(cls)
+    if fn is None:
+        return None
+    try:
+        names = tuple(dict.fromkeys(_FIELD.findall(inspect.getsource(fn))))
+    except (OSError, TypeError):
+        return None
+    if not dataclasses.is_dataclass(cls) or \
+            not set(names) <= {f.name for f in dataclasses.fields(cls)}:
+        return None
     return names
 
 

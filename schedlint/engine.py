@@ -13,17 +13,18 @@ import gc
 import hashlib
 import io
 import os
-import tokenize
 import warnings
 from dataclasses import dataclass, field
 from time import perf_counter, process_time
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from schedlint import prefilter
 from schedlint.findings import Finding
-from schedlint.model import FileFacts, ProjectFacts
 from schedlint.rules import by_code, checkable_rules
 from schedlint.rules.base import ProjectReport
+
+if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the model
+    from schedlint.model import FileFacts
 
 # Below this many files a pool costs more (fork + pickling) than it saves.
 POOL_THRESHOLD = 24
@@ -68,6 +69,8 @@ def _builtin(code, path, message, line=1, column=1, end_line=None, end_column=No
 
 def decode(data: bytes, path: str):
     """Source text of ``data`` as Python decodes it (PEP 263, BOM), or an SL002 finding."""
+    import tokenize  # only for files the byte gate admits
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)
@@ -311,6 +314,7 @@ def _lap(times: dict, phase: str, since: float) -> float:
 
 def _run_rules(result: FileResult, path: str, source: str, module, codes, reraise=()):
     from schedlint.builder import build_model
+    from schedlint.model import FileFacts
     from schedlint.noqa import Suppressions
 
     t = process_time() if _TIMING else 0.0
@@ -639,7 +643,12 @@ def check_paths(paths: list, codes: frozenset, *, jobs: int = 0, check_syntax_al
 
 
 def run_project_rules(results: Iterable[FileResult], codes) -> list:
-    facts = ProjectFacts(files=[r.facts for r in results if r.facts is not None])
+    files = [r.facts for r in results if r.facts is not None]
+    if not files:  # nothing was parsed (skipped files, or a replay of cached results)
+        return []
+    from schedlint.model import ProjectFacts
+
+    facts = ProjectFacts(files=files)
     findings = []
     for rule in checkable_rules():
         if rule.code not in codes or rule.scope != "project":

@@ -16,7 +16,8 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from schedlint.cstwalk import _TOKEN_BASES, children, code_children, positions, walk
+from schedlint.cstwalk import (_TOKEN_BASES, _fields_from_source, child_fields, children,
+                               code_children, positions, walk)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,14 @@ def test_walk_matches_libcst(path):
         module.visit(expected)
         walk(module, got)
         assert got.log == expected.log
+
+
+def test_field_order_from_bytecode_matches_the_source():
+    import inspect
+
+    for cls in _node_classes():
+        if not inspect.isabstract(cls):  # abstract bases never occur in a tree
+            assert child_fields(cls) == _fields_from_source(cls), cls.__name__
 
 
 def test_children_matches_libcst():

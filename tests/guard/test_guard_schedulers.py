@@ -87,6 +87,7 @@ def test_scheduler_step_before_the_first_optimizer_step_is_slg103(name):
     assert "before the first optimizer.step()" in info.value.violation.cause
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")  # torch's own warning, first step only
 def test_step_before_optimizer_detected_for_a_scheduler_given_to_the_guard():
     model, opt = make_optimizer()
     sched = S.StepLR(opt, 3)
