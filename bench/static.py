@@ -204,14 +204,15 @@ def parse_split(stderr: str) -> dict:
     if m:
         out.update(discover=float(m[1]), check=float(m[2]), files=int(m[3]),
                    parsed=int(m[4]), report=float(m[5]), total=float(m[6]))
-    m = re.search(r"timings: split \(s, summed over (\d+) workers?\): (.*?); project rules "
-                  r"([\d.]+), output ([\d.]+)", stderr)
+    m = re.search(r"timings: split \(CPU s, summed over (\d+) workers?\): (.*?); cache "
+                  r"([\d.]+), project rules ([\d.]+), output ([\d.]+)", stderr)
     if m:
         out["workers"] = int(m[1])
         for part in m[2].split(", "):
             name, _, value = part.rpartition(" ")
             out[name] = float(value)
-        out["project rules"], out["output"] = float(m[3]), float(m[4])
+        out["cache"] = float(m[3])
+        out["project rules"], out["output"] = float(m[4]), float(m[5])
     return out
 
 
@@ -244,8 +245,10 @@ def main(argv=None):
                                         "else `python -m schedlint`)")
     ap.add_argument("--ruff", help="ruff executable")
     ap.add_argument("--torchfix", help="torchfix executable")
-    ap.add_argument("--torchfix-timeout", type=float, default=600.0,
-                    help="kill TorchFix after this many seconds and report '> T s'")
+    ap.add_argument("--torchfix-timeout", default="auto",
+                    help="kill TorchFix after this many seconds and report '> T s'; 'auto' "
+                         "(default): 55x the corpus' schedlint cold median (at least 60 s), "
+                         "so that a killed run still shows a ratio above 50x")
     ap.add_argument("--torchfix-sample", type=int, default=0,
                     help="run TorchFix on this many files of each corpus (every k-th file)")
     ap.add_argument("--single-file", help="file for the single-file latency (default: a "
@@ -336,20 +339,23 @@ def bench_corpus(corpus, tools, args, work):
     info["split"] = parse_split(split.stderr)
     info["split"]["wall"] = split.wall
     if "torchfix" in tools:
-        info["torchfix"] = bench_torchfix(tools["torchfix"], corpus, files, args, work)
+        info["torchfix"] = bench_torchfix(tools["torchfix"], corpus, files, args, work,
+                                          med(info["runs"]["schedlint cold"]["wall"]))
     return info
 
 
-def bench_torchfix(cmd, corpus, files, args, work):
+def bench_torchfix(cmd, corpus, files, args, work, cold):
+    timeout = max(60.0, 55 * cold) if args.torchfix_timeout == "auto" \
+        else float(args.torchfix_timeout)
     target, note = [corpus], "whole corpus"
     if args.torchfix_sample and args.torchfix_sample < len(files):
         step = len(files) / args.torchfix_sample
         target = [files[int(i * step)] for i in range(args.torchfix_sample)]
         note = f"sample of {len(target)} of {len(files)} files (every {step:.1f}th)"
-    print(f"  torchfix ({note}, timeout {args.torchfix_timeout:.0f}s) ...", file=sys.stderr)
-    r = run(cmd + target, timeout=args.torchfix_timeout, sample=not args.no_memory)
+    print(f"  torchfix ({note}, timeout {timeout:.0f}s) ...", file=sys.stderr)
+    r = run(cmd + target, timeout=timeout, sample=not args.no_memory)
     return {"wall": r.wall, "cpu": r.cpu, "timed_out": r.timed_out, "note": note,
-            "timeout": args.torchfix_timeout, "maxrss_mb": r.maxrss_mb,
+            "timeout": timeout, "maxrss_mb": r.maxrss_mb,
             "tree_rss_mb": getattr(r, "tree_rss_mb", None),
             "files": len(target) if target != [corpus] else len(files)}
 
@@ -405,8 +411,9 @@ def render(res) -> str:
             if tf["files"] != info["files"]:
                 ratio += f" (on {tf['files']} files)"
             tree = f"{tf['tree_rss_mb']:.0f}" if tf.get("tree_rss_mb") else "-"
+            cpu = "-" if tf["timed_out"] else fmt_s(tf["cpu"])  # a killed tree is not reaped
             out.append(f"| {name} | {tf['files']} | | torchfix ({tf['note']}) | {wall} | | "
-                       f"{fmt_s(tf['cpu'])} | {tf['maxrss_mb']:.0f} | {tree} | {ratio} |")
+                       f"{cpu} | {tf['maxrss_mb']:.0f} | {tree} | {ratio} |")
         # targets
         runs = info["runs"]
         if "ruff ALL" in runs:
@@ -426,18 +433,21 @@ def render(res) -> str:
                              f"largest process {mem['maxrss_mb']:.0f} MB (torch: <= 300 MB)",
                              mem["tree_rss_mb"] <= 300 or "torch" not in name))
     out.append("")
-    out.append("Time split of one cold run (`schedlint --timings`; s summed over workers, "
-               "wall for the rest):")
+    out.append("Time split of one cold run (`schedlint --timings`: CPU s summed over the "
+               "worker processes; the rest is wall s of the main process):")
     for corpus, info in res["corpora"].items():
         s = info.get("split", {})
         if not s:
             continue
         parts = ", ".join(f"{k} {s[k]:.2f}" for k in ("read", "prefilter", "parse", "model",
                                                       "rules", "gc") if k in s)
+        start = s["wall"] - s.get("total", 0)
         out.append(f"- {Path(corpus).name}: {s.get('files', '?')} files, {s.get('parsed', '?')}"
-                   f" parsed with libcst; {parts}; project rules {s.get('project rules', 0):.3f}"
-                   f", output {s.get('output', 0):.3f}; in-process total {s.get('total', 0):.2f}"
-                   f" of {s['wall']:.2f} s wall ({s.get('workers', 1)} workers)")
+                   f" parsed with libcst; CPU: {parts}; wall: start-up and imports "
+                   f"{start:.2f}, discovery and configuration {s.get('discover', 0):.2f}, "
+                   f"checking {s.get('check', 0):.2f} ({s.get('workers', 1)} workers), project "
+                   f"rules {s.get('project rules', 0):.3f}, output {s.get('output', 0):.3f}; "
+                   f"total {s['wall']:.2f} s")
     sf = res.get("single_file")
     if sf:
         w = sf["wall"]

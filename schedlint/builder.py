@@ -160,17 +160,17 @@ def _param_names(params: cst.Parameters) -> tuple:
     return tuple(names)
 
 
-def _target_names(node) -> set:
+def target_names(node) -> set:
     """Names bound by an assignment/for target."""
     if isinstance(node, cst.Name):
         return {node.value}
     if isinstance(node, (cst.Tuple, cst.List)):
         out = set()
         for el in node.elements:
-            out |= _target_names(el.value)
+            out |= target_names(el.value)
         return out
     if isinstance(node, cst.StarredElement):
-        return _target_names(node.value)
+        return target_names(node.value)
     return set()
 
 
@@ -455,9 +455,9 @@ class _Builder(cst.CSTVisitor):
     def visit_For(self, node: cst.For):
         # The iterable is evaluated outside the loop; visit it first, then open the loop.
         walk(node.iter, self)
-        for name in _target_names(node.target):
+        for name in target_names(node.target):
             self.bind(name)
-        self.push_loop("for", node, _target_names(node.target), node.iter)
+        self.push_loop("for", node, target_names(node.target), node.iter)
         walk(node.target, self)
         walk(node.body, self)
         self.pop_loop()
@@ -474,7 +474,7 @@ class _Builder(cst.CSTVisitor):
     def _visit_comp(self, node):
         for_in, targets, first_iter = node.for_in, set(), node.for_in.iter
         while for_in is not None:
-            targets |= _target_names(for_in.target)
+            targets |= target_names(for_in.target)
             for_in = for_in.inner_for_in
         self.push_loop("comp", node, targets, first_iter)
 
@@ -500,7 +500,7 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
-        for name in _target_names(target):
+        for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
                 self.scope.literals[name] = None

@@ -13,7 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
-from schedlint.builder import dotted_name
+from schedlint.builder import dotted_name, target_names
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
@@ -91,7 +91,7 @@ def assigned_values(scope_node, name: str) -> Optional[list]:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     values.append(small.value)
                 elif isinstance(t.target, (cst.Tuple, cst.List)) and \
-                        name in _names_in_target(t.target):
+                        name in target_names(t.target):
                     return None
         elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and \
                 small.target.value == name and small.value is not None:
@@ -99,29 +99,16 @@ def assigned_values(scope_node, name: str) -> Optional[list]:
         elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) and \
                 small.target.value == name:
             return None
-        elif isinstance(small, cst.For) and name in _names_in_target(small.target):
+        elif isinstance(small, cst.For) and name in target_names(small.target):
             return None
         elif isinstance(small, cst.With) and any(
-                item.asname is not None and name in _names_in_target(item.asname.name)
+                item.asname is not None and name in target_names(item.asname.name)
                 for item in small.items):
             return None
         elif isinstance(small, (cst.Global, cst.Nonlocal)) and \
                 any(n.name.value == name for n in small.names):
             return None
     return values
-
-
-def _names_in_target(node) -> set:
-    if isinstance(node, cst.Name):
-        return {node.value}
-    if isinstance(node, (cst.Tuple, cst.List)):
-        out = set()
-        for el in node.elements:
-            out |= _names_in_target(el.value)
-        return out
-    if isinstance(node, cst.StarredElement):
-        return _names_in_target(node.value)
-    return set()
 
 
 def binding_scope(scope, name: str):
