@@ -49,6 +49,13 @@ class Run:
         return [r for r in self.rows if r["path"] == path]
 
 
+_RSS_WRAPPER = ("import resource, subprocess, sys\n"
+                "code = subprocess.call(sys.argv[2:])\n"
+                "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+                "open(sys.argv[1], 'w').write(str(peak))\n"
+                "sys.exit(code)\n")
+
+
 def _schedlint(cwd: Path, *args, timeout=300) -> Run:
     """Run the CLI (JSON output), reaping it with wait4 for its own peak RSS (the largest
     process of its tree); a run that does not exit within ``timeout`` fails the test."""
@@ -56,6 +63,10 @@ def _schedlint(cwd: Path, *args, timeout=300) -> Run:
     cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--output-format",
            "json", *args]
     out, err = cwd.parent / f"{cwd.name}.out", cwd.parent / f"{cwd.name}.err"
+    rss_file = cwd.parent / f"{cwd.name}.rss"
+    # A small fresh interpreter starts schedlint and records its peak: a child forked straight
+    # from this (large, late-in-the-suite) test process would report the parent's RSS.
+    cmd = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *cmd]
     with open(out, "wb") as o, open(err, "wb") as e:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=o, stderr=e)
         timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
@@ -67,7 +78,7 @@ def _schedlint(cwd: Path, *args, timeout=300) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode == -9:
         pytest.fail(f"schedlint hung (no exit in {timeout} s) on {cwd}")
-    maxrss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    maxrss = int(rss_file.read_text()) * (1 if sys.platform == "darwin" else 1024)
     return Run(proc.returncode, out.read_text(encoding="utf-8"),
                err.read_text(encoding="utf-8", errors="replace"), maxrss)
 
