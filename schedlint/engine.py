@@ -29,8 +29,16 @@ if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the
 # Below this many files a pool costs more (fork + pickling) than it saves.
 POOL_THRESHOLD = 24
 BATCH_SIZE = 16  # most files per pool task ...
-BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest first)
-GIANT_BYTES = 256 * 1024  # files this big are parsed one at a time (memory: ~0.4 KB per byte)
+BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest first) ...
+TASKS_PER_WORKER = 8  # ... and at least this many tasks per worker, so a small tree's few
+# big training scripts are spread over the workers instead of landing in one task
+# libcst needs ~0.4 KB per source byte while a file's tree is alive: two such files parsed at
+# once would double the pool's peak memory, one next to small files does not. A worker takes
+# _GIANT_LOCK around the parse of a file this big (known only after the gate admitted it, so
+# the dispatcher cannot tell); the other workers keep checking smaller files meanwhile.
+GIANT_BYTES = 256 * 1024
+GIANT_WAIT = 300  # seconds a worker waits for the lock before it parses anyway
+_GIANT_LOCK = None  # set in the pool's workers (inherited through fork)
 # Objects allocated and still alive since the last collection before one is run (a parsed
 # 10k-line file is about 2M objects while alive; after a file only leftovers remain).
 GC_YOUNG_LIMIT = 200_000
@@ -212,6 +220,15 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                            f"about 0.6 GiB of memory per MiB); its syntax was checked, its "
                            f"optimizer and scheduler code was not"))
         return _selected(result, codes)
+    if len(data) > GIANT_BYTES and _GIANT_LOCK is not None:
+        locked = _GIANT_LOCK.acquire(timeout=GIANT_WAIT)
+        try:
+            result = _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+            _trim()  # its tree is freed: hand the memory back before the next giant
+            return result
+        finally:
+            if locked:
+                _GIANT_LOCK.release()
     if len(data) >= DEEP_BYTES:
         return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
     before = (list(result.findings), dict(result.timings) if _TIMING else None)
@@ -447,7 +464,7 @@ def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True):
             gc.enable()
 
 
-def _batches(paths) -> list:
+def _batches(paths, jobs: int) -> list:
     """Pool tasks: largest files first, each big file alone, small files grouped.
 
     Sorting by size puts the long tasks (a 10k-line test file) at the front, so no worker
@@ -459,9 +476,10 @@ def _batches(paths) -> list:
             sizes[p] = os.stat(p).st_size
         except OSError:
             sizes[p] = 0
+    limit = min(BATCH_BYTES, sum(sizes.values()) // (jobs * TASKS_PER_WORKER) + 1)
     batches, batch = [], _Batch()
     for p in sorted(paths, key=lambda p: -sizes[p]):
-        if batch and (len(batch) >= BATCH_SIZE or batch.nbytes + sizes[p] > BATCH_BYTES):
+        if batch and (len(batch) >= BATCH_SIZE or batch.nbytes + sizes[p] > limit):
             batches.append(batch)
             batch = _Batch()
         batch.append(p)
@@ -502,15 +520,22 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    global _GIANT_LOCK
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     if ctx is not None:
         _preload(codes)
     results = {}
-    pending = _batches(paths)
+    pending = _batches(paths, jobs)
     while pending:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            retry, unsent = _pool_round(pool, pending, jobs, results, codes,
-                                        (check_syntax_all, timing, gate))
+        # A fresh lock per pool: one held by a worker that died must not block the next.
+        # gate=False (the prefilter's safety test) parses everything and wants speed.
+        _GIANT_LOCK = ctx.Lock() if ctx is not None and gate else None
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                retry, unsent = _pool_round(pool, pending, jobs, results, codes,
+                                            (check_syntax_all, timing, gate))
+        finally:
+            _GIANT_LOCK = None
         if not retry:
             pending = unsent  # empty unless the pool broke before they were sent
             continue
@@ -533,10 +558,9 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
 
 
 def _pool_round(pool, batches, jobs, results, codes, options):
-    """Feed ``batches`` (largest first) to the pool, at most one task per worker at a time
-    and at most one giant file (GIANT_BYTES) at a time: two 10k-line files parsed at once
-    would double the peak memory, a giant next to small files does not. Returns the batches
-    whose task failed because the pool broke, and those never sent."""
+    """Feed ``batches`` (largest first) to the pool, one task per worker at a time (a task
+    is sent when a worker is free, so none waits in a queue behind a long one). Returns the
+    batches whose task failed because the pool broke, and those never sent."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -545,16 +569,11 @@ def _pool_round(pool, batches, jobs, results, codes, options):
     failed, broken = [], False
     while in_flight or (queue and not broken):
         while not broken and queue and len(in_flight) < jobs:
-            giant_busy = any(_is_giant(b) for b in in_flight.values())
-            i = next((i for i, b in enumerate(queue) if not (giant_busy and _is_giant(b))),
-                     None)
-            if i is None:
-                break
-            batch = queue.pop(i)
+            batch = queue.pop(0)
             try:
                 in_flight[pool.submit(_check_batch, batch, codes, *options)] = batch
             except BrokenProcessPool:
-                queue.insert(i, batch)
+                queue.insert(0, batch)
                 broken = True
         if not in_flight:
             break
@@ -568,10 +587,6 @@ def _pool_round(pool, batches, jobs, results, codes, options):
                 failed.append(batch)
                 broken = True
     return failed, queue
-
-
-def _is_giant(batch) -> bool:
-    return getattr(batch, "nbytes", 0) > GIANT_BYTES
 
 
 def _check_alone(path, codes, check_syntax_all, ctx, timing=False, gate=True) -> FileResult:
