@@ -85,6 +85,8 @@ TORCH_OPTIMIZERS = frozenset({
 OPTIMIZER_MODULE_PREFIXES = ("torch.optim", "bitsandbytes.optim", "bnb.optim", "apex.optimizers",
                              "timm.optim", "transformers")
 OPTIMIZER_SIGNATURE = ("params", "lr")
+# Under those other packages, a class whose name contains one of these is an optimizer.
+OPTIMIZER_NAME_PARTS = ("Adam", "SGD", "Lion", "LAMB", "Lamb", "Adafactor", "RMS")
 
 SCHEDULER_BASES = frozenset({
     "torch.optim.lr_scheduler.LRScheduler", "torch.optim.lr_scheduler._LRScheduler",
@@ -122,8 +124,7 @@ def optimizer_class(qualified):
         return last if last in TORCH_OPTIMIZERS else None
     if any(module == p or module.startswith(p + ".") for p in OPTIMIZER_MODULE_PREFIXES[1:]):
         # Only names that look like optimizers: these packages export other classes too.
-        if last in TORCH_OPTIMIZERS or any(k in last for k in ("Adam", "SGD", "Lion", "LAMB",
-                                                                "Lamb", "Adafactor", "RMS")):
+        if last in TORCH_OPTIMIZERS or any(k in last for k in OPTIMIZER_NAME_PARTS):
             return last
     return None
 

@@ -16,7 +16,11 @@ optim`` then ``optim.SGD``, or ``torch.optim.SGD``), so a construction needs the
 ``optim``, ``optimizers`` (apex) or ``transformers`` somewhere in the file. Hence two stages:
 
 1. :func:`scan` (bytes, about 1 µs per line): rejects files with none of those identifiers
-   and no scaling key; admits outright files with a scaling key.
+   and no scaling key; admits outright files with a scaling key. It also rejects files
+   without ``param_groups`` in which no catalogue class or factory name occurs as text: the
+   last part of a qualified construction name is always written in the file (in the call
+   or in the import that names it), so such a file has no construction. On the torch
+   package this skips half the files stage 2 would reject, at 1/20 of stage 2's cost.
 2. :func:`admits_code` (``ast``, for files stage 1 was unsure of, ~10x cheaper than libcst):
    rejects files where those words occur only in comments, strings or unrelated names, i.e.
    files with no catalogue construction, no scheduler subclass and no ``param_groups``.
@@ -44,6 +48,23 @@ _IDENT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 _LR_KEY = re.compile(rb"lr_?(?:mult|mul|scale|factor|ratio|decay_mult)")
 
 
+def _catalogue_names() -> tuple:
+    """Text one of which every construction :func:`admits_code` accepts contains: the names of
+    the catalogue's classes and factories and of the scheduler base classes, and the parts
+    that make a name an optimizer (see :func:`schedlint.catalogue.optimizer_class`); a name
+    that contains another one is left out (the shorter one finds it)."""
+    from schedlint import catalogue
+
+    names = {q.rpartition(".")[2] for q in catalogue.SCHEDULER_BASES}
+    names |= set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
+    names |= set(catalogue.TORCH_OPTIMIZERS) | set(catalogue.OPTIMIZER_NAME_PARTS)
+    return tuple(sorted(n.encode() for n in names
+                        if not any(m != n and m in n for m in names)))
+
+
+_NAMES = _catalogue_names()
+
+
 def scan(data: bytes) -> int:
     """Stage 1 on raw bytes: REJECT, MAYBE (ask :func:`admits_code`) or ADMIT."""
     # Substring tests run at memchr speed; the regexes run only on files that pass them.
@@ -57,11 +78,20 @@ def scan(data: bytes) -> int:
             j = i + len(word)
             if i == 0 or data[i - 1] not in ident:
                 if j == end or data[j] not in ident:
-                    return MAYBE
+                    return _names(data)
                 if word == b"optim" and data.startswith(b"izers", j) and \
                         (j + 5 == end or data[j + 5] not in ident):
-                    return MAYBE
+                    return _names(data)
             i = data.find(word, j)
+    return REJECT
+
+
+def _names(data: bytes) -> int:
+    if b"param_groups" in data:
+        return MAYBE
+    for name in _NAMES:  # memchr-speed substring tests: ~1/20 of an ast.parse
+        if name in data:
+            return MAYBE
     return REJECT
 
 

@@ -105,13 +105,17 @@ def test_the_gate_is_safe_on_the_standard_library():
 @pytest.mark.parametrize("text, verdict", [
     ("import os\nprint(os.sep)\n", prefilter.REJECT),
     ("optimizer.step()\nscheduler.step()\n", prefilter.REJECT),  # nothing built here
-    ("# torch.optim is not used\n", prefilter.MAYBE),  # stage 2 decides
-    ("from torch import optim\n", prefilter.MAYBE),
-    ("import torch.optim as o\n", prefilter.MAYBE),
+    ("# torch.optim.SGD is not used\n", prefilter.MAYBE),  # stage 2 decides
+    ("from torch import optim\nopt = optim.SGD(p)\n", prefilter.MAYBE),
+    ("import torch.optim as o\ns = o.lr_scheduler.StepLR(opt, 3)\n", prefilter.MAYBE),
     ("from apex.optimizers import FusedAdam\n", prefilter.MAYBE),
     ("from transformers import get_scheduler\n", prefilter.MAYBE),
+    ("from timm.optim import Lion\n", prefilter.MAYBE),
     ("for g in self.param_groups: pass\n", prefilter.MAYBE),
-    ("x = optim\n", prefilter.MAYBE),
+    # An optimizer word but no catalogue name: no construction can be qualified here.
+    ("from torch import optim\n", prefilter.REJECT),
+    ("import torch.optim as o\nif isinstance(x, o.Optimizer): pass\n", prefilter.REJECT),
+    ("x = optim\n", prefilter.REJECT),
     ("x = optimx + xoptim + my_optim\n", prefilter.REJECT),
     ("x = g['lr_mult']\n", prefilter.ADMIT),  # SL107 reads keys in any file
     ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
@@ -148,6 +152,19 @@ def test_admits_code(text, admitted):
     import ast
 
     assert prefilter.admits_code(ast.parse(text)) is admitted
+    if admitted:  # stage 1 must not reject what stage 2 admits
+        assert prefilter.scan(text.encode()) != prefilter.REJECT
+
+
+def test_stage_one_finds_every_catalogue_name():
+    from schedlint import catalogue
+
+    names = (set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
+             | set(catalogue.TORCH_OPTIMIZERS) | {"LRScheduler", "_LRScheduler", "Adam8bit",
+                                                   "PagedLion32bit", "FusedLAMB", "RMSpropTF"})
+    for name in sorted(names):
+        assert prefilter.scan(f"from torch import optim\nx = {name}\n".encode()) == \
+            prefilter.MAYBE, name
 
 
 def test_the_lr_key_pattern_covers_the_builders():
