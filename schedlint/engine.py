@@ -19,6 +19,8 @@ from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from schedlint import prefilter
+from schedlint.memory_budget import (AST_BYTES_PER_BYTE, LIBCST_BYTES_PER_BYTE, MemoryBudget,
+                                     reservation)
 from schedlint.findings import Finding
 from schedlint.rules import by_code, checkable_rules
 from schedlint.rules.base import ProjectReport
@@ -32,13 +34,8 @@ BATCH_SIZE = 16  # most files per pool task ...
 BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest first) ...
 TASKS_PER_WORKER = 8  # ... and at least this many tasks per worker, so a small tree's few
 # big training scripts are spread over the workers instead of landing in one task
-# libcst needs ~0.4 KB per source byte while a file's tree is alive: two such files parsed at
-# once would double the pool's peak memory, one next to small files does not. A worker takes
-# _GIANT_LOCK around the parse of a file this big (known only after the gate admitted it, so
-# the dispatcher cannot tell); the other workers keep checking smaller files meanwhile.
-GIANT_BYTES = 256 * 1024
-GIANT_WAIT = 300  # seconds a worker waits for the lock before it parses anyway
-_GIANT_LOCK = None  # set in the pool's workers (inherited through fork)
+# The pool's shared memory_budget.MemoryBudget (inherited through fork), None in one process.
+_BUDGET = None
 # Objects allocated and still alive since the last collection before one is run (a parsed
 # 10k-line file is about 2M objects while alive; after a file only leftovers remain).
 GC_YOUNG_LIMIT = 200_000
@@ -194,16 +191,17 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
         if verdict == prefilter.MAYBE:
             # Stage 2 of the gate reads the stdlib ast (several times cheaper than libcst);
             # the compiler's own checks then run on that tree only for files it admits.
-            tree, problem = _parse_ast(path, source)
-            if problem is None:
-                if not prefilter.admits_code(tree):
-                    verdict = prefilter.REJECT
-                    if not check_syntax_all:
-                        if _TIMING:
-                            _lap(times, "prefilter", t)
-                        return result
-                problem = _syntax_error(path, tree)
-            del tree
+            with reservation(_BUDGET, len(data), AST_BYTES_PER_BYTE):
+                tree, problem = _parse_ast(path, source)
+                if problem is None:
+                    if not prefilter.admits_code(tree):
+                        verdict = prefilter.REJECT
+                        if not check_syntax_all:
+                            if _TIMING:
+                                _lap(times, "prefilter", t)
+                            return result
+                    problem = _syntax_error(path, tree)
+                del tree
         else:
             problem = _syntax_error(path, source)
     if _TIMING:
@@ -220,17 +218,12 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                            f"about 0.6 GiB of memory per MiB); its syntax was checked, its "
                            f"optimizer and scheduler code was not"))
         return _selected(result, codes)
-    if len(data) > GIANT_BYTES and _GIANT_LOCK is not None:
-        locked = _GIANT_LOCK.acquire(timeout=GIANT_WAIT)
-        try:
-            result = _on_deep_stack(_parse_and_check, result, path, source, codes, t)
-            _trim()  # its tree is freed: hand the memory back before the next giant
-            return result
-        finally:
-            if locked:
-                _GIANT_LOCK.release()
     if len(data) >= DEEP_BYTES:
-        return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+        with reservation(_BUDGET, len(data), LIBCST_BYTES_PER_BYTE):
+            result = _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+            if len(data) > TRIM_BYTES:
+                _trim()  # its tree is freed: hand the memory back before the next big file
+            return result
     before = (list(result.findings), dict(result.timings) if _TIMING else None)
     try:
         return _parse_and_check(result, path, source, codes, t, reraise=(RecursionError,))
@@ -520,22 +513,22 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    global _GIANT_LOCK
+    global _BUDGET
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     if ctx is not None:
         _preload(codes)
     results = {}
     pending = _batches(paths, jobs)
     while pending:
-        # A fresh lock per pool: one held by a worker that died must not block the next.
-        # gate=False (the prefilter's safety test) parses everything and wants speed.
-        _GIANT_LOCK = ctx.Lock() if ctx is not None and gate else None
+        # A fresh budget per pool: a reservation of a worker that died must not block the
+        # next. gate=False (the prefilter's safety test) parses everything and wants speed.
+        _BUDGET = MemoryBudget(ctx) if ctx is not None and gate else None
         try:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 retry, unsent = _pool_round(pool, pending, jobs, results, codes,
                                             (check_syntax_all, timing, gate))
         finally:
-            _GIANT_LOCK = None
+            _BUDGET = None
         if not retry:
             pending = unsent  # empty unless the pool broke before they were sent
             continue
