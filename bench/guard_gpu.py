@@ -39,8 +39,9 @@ def build(device):
     biases = [p for p in model.parameters() if p.dim() == 1]
     groups = [{"params": weights, "lr": torch.tensor(1e-3, device=device), "name": "weights"},
               {"params": biases, "lr": torch.tensor(1e-4, device=device), "name": "biases"}]
-    opt = torch.optim.Adam(groups, lr=torch.tensor(1e-3, device=device), capturable=device != "cpu",
-                           foreach=True)
+    on_gpu = device != "cpu"
+    opt = torch.optim.Adam(groups, lr=torch.tensor(1e-3, device=device), capturable=on_gpu,
+                           foreach=on_gpu)  # torch allows a tensor lr with foreach only if capturable
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 10))
     x = torch.randn(64, 256, device=device)
     y = torch.randn(64, 256, device=device)
