@@ -49,10 +49,11 @@ _LR_KEY = re.compile(rb"lr_?(?:mult|mul|scale|factor|ratio|decay_mult)")
 
 
 def _catalogue_names() -> tuple:
-    """Text one of which every construction :func:`admits_code` accepts contains: the names of
-    the catalogue's classes and factories and of the scheduler base classes, and the parts
-    that make a name an optimizer (see :func:`schedlint.catalogue.optimizer_class`); a name
-    that contains another one is left out (the shorter one finds it)."""
+    """Strings at least one of which occurs in the text of every construction or scheduler
+    subclass that :func:`admits_code` accepts: the catalogue's class and factory names, the
+    scheduler base classes, and the parts that make a name an optimizer (see
+    :func:`schedlint.catalogue.optimizer_class`). A name containing another one is left out:
+    the shorter one finds it."""
     from schedlint import catalogue
 
     names = {q.rpartition(".")[2] for q in catalogue.SCHEDULER_BASES}
