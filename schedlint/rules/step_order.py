@@ -125,7 +125,6 @@ def scheduler_step_before_optimizer_step(model):
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
         if any(c.order < call.order for c in inside):
             continue
-        here = model.position(call.node)
         via = []  # (position, call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
                 model, names, loop.node.body, call.scope, call.receiver, sched.optimizer_src,
@@ -136,7 +135,9 @@ def scheduler_step_before_optimizer_step(model):
             if opt_steps and not Branches.exclusive(path, branches.path_in(node,
                                                                             call.scope.node)):
                 via.append((model.position(node), node, info))
-        if via is None or via and min(via, key=lambda v: v[0])[0] < here:
+        # Positions only when a called function steps the optimizer: computing them is a
+        # codegen pass over the whole module.
+        if via is None or via and min(via, key=lambda v: v[0])[0] < model.position(call.node):
             continue  # the scheduler is handed to a function, or one steps the optimizer first
         if inside:
             first = min(inside, key=lambda c: c.order)
