@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 from schedlint import prefilter
 from schedlint.memory_budget import (AST_BYTES_PER_BYTE, LIBCST_BYTES_PER_BYTE, MemoryBudget,
-                                     reservation)
+                                     WouldWait, reservation)
 from schedlint.findings import Finding
 from schedlint.rules import by_code, checkable_rules
 from schedlint.rules.base import ProjectReport
@@ -36,6 +36,7 @@ TASKS_PER_WORKER = 8  # ... and at least this many tasks per worker, so a small 
 # big training scripts are spread over the workers instead of landing in one task
 # The pool's shared memory_budget.MemoryBudget (inherited through fork), None in one process.
 _BUDGET = None
+_PUT_OFF = False  # True: a file whose reservation would wait raises WouldWait (_check_batch)
 # Objects allocated and still alive since the last collection before one is run (a parsed
 # 10k-line file is about 2M objects while alive; after a file only leftovers remain).
 GC_YOUNG_LIMIT = 200_000
@@ -191,7 +192,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
         if verdict == prefilter.MAYBE:
             # Stage 2 of the gate reads the stdlib ast (several times cheaper than libcst);
             # the compiler's own checks then run on that tree only for files it admits.
-            with reservation(_BUDGET, len(data), AST_BYTES_PER_BYTE):
+            with reservation(_BUDGET, len(data), AST_BYTES_PER_BYTE, not _PUT_OFF):
                 tree, problem = _parse_ast(path, source)
                 if problem is None:
                     if not prefilter.admits_code(tree):
@@ -219,7 +220,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                            f"optimizer and scheduler code was not"))
         return _selected(result, codes)
     if len(data) >= DEEP_BYTES:
-        with reservation(_BUDGET, len(data), LIBCST_BYTES_PER_BYTE):
+        with reservation(_BUDGET, len(data), LIBCST_BYTES_PER_BYTE, not _PUT_OFF):
             result = _on_deep_stack(_parse_and_check, result, path, source, codes, t)
             if len(data) > TRIM_BYTES:
                 _trim()  # its tree is freed: hand the memory back before the next big file
@@ -421,8 +422,14 @@ def _trim() -> None:
         _libc_trim[0](0)
 
 
-def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True):
+def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True,
+                 may_put_off=False):
     """check_source over ``batch``, with the collector off (paths, or (path, data) pairs).
+
+    In a pool (with a memory budget), a file whose tree does not fit the budget now is put
+    off until the rest of the batch is done, instead of idling the worker; with
+    ``may_put_off`` it is not checked at all but handed back, and the result is
+    ``(results, put_off)``, so the pool can give the worker other work meanwhile.
 
     Automatic collections are what make libcst slow (GC costs 13-35% of parse time,
     linter-anchors §C3): a parse allocates hundreds of thousands of objects, and every
@@ -430,31 +437,43 @@ def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True):
     itself (:func:`_dismantle`), so trees are freed by reference counting; a young-generation
     collection runs only when something still piles up.
     """
-    global _TIMING
+    global _TIMING, _PUT_OFF
     enabled = gc.isenabled()
     gc.disable()
     _TIMING = timing
     try:
-        out = []
+        out, put_off = [], []
+        _PUT_OFF = _BUDGET is not None
         for item in batch:
-            path, data = item if isinstance(item, tuple) else (item, None)
-            result = check_source(path, data, codes, check_syntax_all=check_syntax_all,
-                                  gate=gate)
-            out.append(result)
-            big = result.stat is not None and result.stat[0] > TRIM_BYTES
-            if result.parsed or big:
-                t = process_time()
-                if result.parsed and gc.get_count()[0] > GC_YOUNG_LIMIT:
-                    gc.collect(0)
-                if big:  # its libcst or ast tree is freed now
-                    _trim()
-                if timing and result.timings is not None:
-                    result.timings["gc"] += process_time() - t
+            try:
+                out.append(_check_item(item, codes, check_syntax_all, timing, gate))
+            except WouldWait:
+                put_off.append(item)
+        _PUT_OFF = False
+        if may_put_off:
+            return out, put_off
+        for item in put_off:
+            out.append(_check_item(item, codes, check_syntax_all, timing, gate))
         return out
     finally:
-        _TIMING = False
+        _TIMING = _PUT_OFF = False
         if enabled:
             gc.enable()
+
+
+def _check_item(item, codes, check_syntax_all, timing, gate) -> FileResult:
+    path, data = item if isinstance(item, tuple) else (item, None)
+    result = check_source(path, data, codes, check_syntax_all=check_syntax_all, gate=gate)
+    big = result.stat is not None and result.stat[0] > TRIM_BYTES
+    if result.parsed or big:
+        t = process_time()
+        if result.parsed and gc.get_count()[0] > GC_YOUNG_LIMIT:
+            gc.collect(0)
+        if big:  # its libcst or ast tree is freed now
+            _trim()
+        if timing and result.timings is not None:
+            result.timings["gc"] += process_time() - t
+    return result
 
 
 def _batches(paths, jobs: int) -> list:
@@ -486,6 +505,7 @@ class _Batch(list):
     """The paths of one pool task, and their total size."""
 
     nbytes = 0
+    put_off = False  # files a task handed back: its worker waits for the memory budget
 
 
 def _preload(codes) -> None:
@@ -552,8 +572,10 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
 
 def _pool_round(pool, batches, jobs, results, codes, options):
     """Feed ``batches`` (largest first) to the pool, one task per worker at a time (a task
-    is sent when a worker is free, so none waits in a queue behind a long one). Returns the
-    batches whose task failed because the pool broke, and those never sent."""
+    is sent when a worker is free, so none waits in a queue behind a long one). Files a task
+    put off for want of memory budget go to the end of the queue, as a batch whose worker
+    waits for the budget. Returns the batches whose task failed because the pool broke, and
+    those never sent."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -563,8 +585,10 @@ def _pool_round(pool, batches, jobs, results, codes, options):
     while in_flight or (queue and not broken):
         while not broken and queue and len(in_flight) < jobs:
             batch = queue.pop(0)
+            may_put_off = not getattr(batch, "put_off", False)
             try:
-                in_flight[pool.submit(_check_batch, batch, codes, *options)] = batch
+                in_flight[pool.submit(_check_batch, batch, codes, *options,
+                                      may_put_off)] = batch
             except BrokenProcessPool:
                 queue.insert(0, batch)
                 broken = True
@@ -574,8 +598,14 @@ def _pool_round(pool, batches, jobs, results, codes, options):
         for future in done:
             batch = in_flight.pop(future)
             try:
-                for r in future.result():
+                value = future.result()
+                done_results, put_off = value if isinstance(value, tuple) else (value, ())
+                for r in done_results:
                     results[r.path] = r
+                if put_off:
+                    later = _Batch(put_off)
+                    later.put_off = True
+                    queue.append(later)
             except BrokenProcessPool:
                 failed.append(batch)
                 broken = True

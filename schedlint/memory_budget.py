@@ -7,7 +7,9 @@ over a 300 KB file, push the process tree past its memory target. So before buil
 for a file of SMALL_FILE bytes or more, a worker reserves the tree's estimated size, and waits
 while the reservations of the other workers would exceed CAP. A reservation bigger than CAP
 proceeds when nothing else is reserved, so every file is checked eventually; a wait gives up
-after WAIT seconds (a worker stuck elsewhere must not stall the run).
+after WAIT seconds (a worker stuck elsewhere must not stall the run). A worker first asks
+without waiting (``wait=False`` raises :class:`WouldWait`) and checks the rest of its task
+before it comes back to the files it had to put off.
 
 Only the estimate is shared, never a measurement: reading RSS is slower than parsing a small
 file, and the estimate is what decides whether to wait.
@@ -25,6 +27,10 @@ CAP = 200 << 20  # estimated tree bytes alive at once across the workers
 WAIT = 300.0
 
 
+class WouldWait(Exception):
+    """A reservation asked for with ``wait=False`` would have had to wait."""
+
+
 class MemoryBudget:
     """Estimated tree bytes reserved by the workers of one pool (fork-inherited)."""
 
@@ -34,8 +40,10 @@ class MemoryBudget:
         self.cap = cap
 
     @contextmanager
-    def reserve(self, nbytes: int):
+    def reserve(self, nbytes: int, wait: bool = True):
         with self._cond:
+            if not wait and self._used.value and self._used.value + nbytes > self.cap:
+                raise WouldWait
             deadline = time.monotonic() + WAIT
             while self._used.value and self._used.value + nbytes > self.cap:
                 left = deadline - time.monotonic()
@@ -51,9 +59,9 @@ class MemoryBudget:
                 self._cond.notify_all()
 
 
-def reservation(budget, source_bytes: int, per_byte: int):
+def reservation(budget, source_bytes: int, per_byte: int, wait: bool = True):
     """``budget.reserve`` for a tree of ``source_bytes`` source, or nothing when there is no
     budget (one process) or the file is small."""
     if budget is None or source_bytes < SMALL_FILE:
         return nullcontext()
-    return budget.reserve(source_bytes * per_byte)
+    return budget.reserve(source_bytes * per_byte, wait)

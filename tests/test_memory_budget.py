@@ -48,3 +48,40 @@ def test_small_files_and_single_process_runs_reserve_nothing():
         pass
     with reservation(None, 10 * SMALL_FILE, 400):
         pass
+
+
+@fork
+def test_a_reservation_that_may_not_wait_raises_instead():
+    from schedlint.memory_budget import WouldWait
+
+    budget = MemoryBudget(multiprocessing.get_context("fork"), cap=100)
+    with budget.reserve(80):
+        with pytest.raises(WouldWait):
+            with budget.reserve(50, wait=False):
+                pass
+        with budget.reserve(20, wait=False):  # fits: no wait, no raise
+            pass
+
+
+@fork
+def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(tmp_path,
+                                                                               monkeypatch):
+    from schedlint import engine
+    from schedlint.rules import checkable_rules
+
+    big = tmp_path / "big.py"
+    big.write_text("import torch\nopt = torch.optim.SGD(p, lr=0.1)\n"
+                   + "".join(f"x{i} = {i}\n" for i in range(SMALL_FILE // 8)))
+    small = tmp_path / "small.py"
+    small.write_text("import torch\nopt = torch.optim.SGD(p, lr=0.1)\n")
+    codes = frozenset(r.code for r in checkable_rules())
+    budget = MemoryBudget(multiprocessing.get_context("fork"), cap=1 << 20)
+    monkeypatch.setattr(engine, "_BUDGET", budget)
+    with budget.reserve(1 << 20):  # another worker holds the whole budget
+        done, put_off = engine._check_batch([str(big), str(small)], codes, False,
+                                            may_put_off=True)
+    assert [r.path for r in done] == [str(small)] and done[0].parsed
+    assert put_off == [str(big)]
+    # Handed out again as a final task, it waits for the budget and is checked.
+    results = engine._check_batch(put_off, codes, False)
+    assert [r.path for r in results] == [str(big)] and results[0].parsed
