@@ -22,6 +22,7 @@ import json
 import os
 
 from schedlint import __version__
+from schedlint.jsonfile import write_atomically
 
 INDEX_FORMAT = 1
 _FIELDS = ("code", "name", "summary", "severity", "kind", "scope", "docs", "fixable")
@@ -111,20 +112,5 @@ def save(rules_dir: str, extra_files, rules) -> None:
                 return
         entries.append({**{k: getattr(r, k) for k in _FIELDS}, "module": module,
                         "function": function})
-    import tempfile
-
-    path = _index_file(rules_dir, extra_files)
-    tmp = None
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-rules-",
-                                   suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": INDEX_FORMAT, "rules": entries}, fh)
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_atomically(_index_file(rules_dir, extra_files),
+                     {"format": INDEX_FORMAT, "rules": entries}, prefix=".tmp-rules-")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from schedlint import __version__
 from schedlint.findings import Finding
+from schedlint.jsonfile import write_atomically
 
 CACHE_DIR_NAME = ".schedlint_cache"
 
@@ -99,11 +100,6 @@ class ResultCache:
             gitignore = self.dir.parent / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("# Automatically created by schedlint.\n*\n")
-            import tempfile
-
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(merged, fh)
-            os.replace(tmp, self.file)
         except OSError:
-            pass  # a read-only tree still gets checked, just not cached
+            return  # a read-only tree still gets checked, just not cached
+        write_atomically(str(self.file), merged)

@@ -29,6 +29,8 @@ import json
 import os
 import sys
 
+from schedlint.jsonfile import write_atomically
+
 FORMAT = 1
 CACHE_DIR_NAME = ".schedlint_cache"
 
@@ -221,22 +223,7 @@ def _save(argv, code, out_tee, err_tee) -> None:
         return  # something changed during the run: do not record
     rec = {"format": FORMAT, "stamp": _code_stamp(), **before,
            "stdout": "".join(out_tee.copy), "stderr": "".join(err_tee.copy), "code": code}
-    import tempfile
-
-    path = _record_path(root, _key(argv))
-    tmp = None
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(rec, fh)
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_atomically(_record_path(root, _key(argv)), rec)
 
 
 def _safe_stat(path):
