@@ -1,6 +1,6 @@
 """schedlint: catch misuse of PyTorch learning-rate schedulers and param groups.
 
-The static checker lives in :mod:`schedlint.engine` (CLI: :mod:`schedlint.cli`); the runtime
+The static checker lives in :mod:`schedlint.check.engine` (CLI: :mod:`schedlint.cli`); the runtime
 guard in :mod:`schedlint.guard`. torch is imported only when the guard is used, so
 ``import schedlint`` stays cheap for the linter and the pre-commit hook.
 """

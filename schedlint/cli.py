@@ -102,9 +102,9 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
           unsafe_fixes=False, diff=False):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
     from schedlint import config as cfgmod
-    from schedlint.engine import check_paths, run_project_rules, sort_findings
-    from schedlint.files import discover
-    from schedlint.output import format_findings, statistics as stats_text, summary
+    from schedlint.check.engine import check_paths, run_project_rules, sort_findings
+    from schedlint.check.files import discover
+    from schedlint.report.formats import format_findings, statistics as stats_text, summary
 
     t0 = time.perf_counter()
     paths = list(paths) or ["."]
@@ -135,14 +135,14 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     if use_stdin:
         stdin = (stdin_filename or "-", sys.stdin.buffer.read())
     elif not (no_cache or fix or diff or timings):  # a run `schedlint` may replay next time
-        from schedlint import replay
+        from schedlint.check import replay
 
         replay.note_check(cfg, paths, found, isolated=isolated, config_file=config_file,
                           respect_gitignore=not no_respect_gitignore)
     t_discover = time.perf_counter()
     cache = None
     if not no_cache and found.files:
-        from schedlint.cache import ResultCache
+        from schedlint.check.cache import ResultCache
 
         cache = ResultCache(cfg.root if cfg.path else Path.cwd(), codes,
                             extra=f"syntax={check_syntax}")
@@ -188,7 +188,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
                    f" ({len(found.files)} files, {sum(r.parsed for r in results)} parsed), "
                    f"report {t_end - t_check:.3f}s, total {t_end - t0:.3f}s", err=True)
-        from schedlint.engine import PHASES
+        from schedlint.check.engine import PHASES
 
         split["cache"] = split.get("cache", 0.0) + t_saved - t_check
         click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
@@ -206,9 +206,9 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
 
 
 def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
-    """``--fix`` / ``--diff``: fix each file with an applicable fix (see schedlint.fixes)."""
+    """``--fix`` / ``--diff``: fix each file with an applicable fix (see schedlint.check.fixes)."""
     from schedlint import config as cfgmod
-    from schedlint.fixes import fix_results
+    from schedlint.check.fixes import fix_results
 
     def codes_for(path):
         return codes - cfgmod.ignored_for(path, cfg) if cfg.per_file_ignores else codes
@@ -228,7 +228,7 @@ def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
 
 def _report_diff(outcomes, findings, quiet, unsafe, results) -> int:
     """``--diff``: the diffs on stdout; exit 1 if there is one, 0 if not (2: internal error)."""
-    from schedlint.output import fixable
+    from schedlint.report.formats import fixable
 
     text = "".join(o.diff() for o in outcomes)
     click.echo(text, nl=False)

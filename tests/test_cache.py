@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import schedlint.engine as engine
-from schedlint.cache import CACHE_DIR_NAME
+import schedlint.check.engine as engine
+from schedlint.check.cache import CACHE_DIR_NAME
 
 OPTIMIZER = '''import torch
 from torch import optim
@@ -192,7 +192,7 @@ def test_unreadable_results_are_not_cached(run_cli, proj, checked):
 
 
 def _writer(root, names, rounds):
-    from schedlint.cache import ResultCache
+    from schedlint.check.cache import ResultCache
 
     codes = frozenset({"SL001", "SL002", "SL003", "SL101"})
     results = [engine.check_source(str(root / n), None, codes) for n in names]

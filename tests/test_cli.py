@@ -306,7 +306,7 @@ def test_rule_errors_are_usage_errors(run_cli):
 
 
 def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypatch):
-    import schedlint.engine as engine
+    import schedlint.check.engine as engine
     from schedlint.rules import by_code, checkable_rules
 
     def explode(model):
@@ -335,7 +335,7 @@ def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypa
 
 
 def test_console_entry_never_shows_a_traceback(project, monkeypatch, capsys):
-    import schedlint.output as output
+    import schedlint.report.formats as output
     from schedlint.cli import entry
 
     write(project / "bad.py", BAD)

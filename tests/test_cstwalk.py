@@ -1,8 +1,8 @@
-"""schedlint.cstwalk visits exactly what libcst's own traversal visits, in the same order.
+"""schedlint.model.cstwalk visits exactly what libcst's own traversal visits, in the same order.
 
 The model builder relies on it (facts are ordered by visiting order), so the check runs a
 visitor that records every visit and leave, once through ``node.visit`` (libcst) and once
-through :func:`schedlint.cstwalk.walk`, over every fixture and a slice of the standard
+through :func:`schedlint.model.cstwalk.walk`, over every fixture and a slice of the standard
 library, and compares the logs. Two visitors: one with methods for every node class (token
 and whitespace nodes included: nothing may be skipped), one without the token classes (the
 walker then skips token subtrees and token fields, which must not hide any other node).
@@ -16,7 +16,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from schedlint.cstwalk import (_TOKEN_BASES, _fields_from_source, child_fields, children,
+from schedlint.model.cstwalk import (_TOKEN_BASES, _fields_from_source, child_fields, children,
                                code_children, positions, walk)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from schedlint.config import DEFAULT_EXCLUDES
-from schedlint.files import discover
+from schedlint.check.files import discover
 
 BAD = '''import torch
 from torch import optim

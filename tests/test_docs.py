@@ -1,13 +1,13 @@
 """The README's rule table is generated from the rule metadata and must be current."""
 
 from fixture_markers import ROOT
-from schedlint.docs import render_readme, rule_table
+from schedlint.report.ruledocs import render_readme, rule_table
 from schedlint.rules import all_rules
 
 
 def test_readme_rule_table_is_generated_from_metadata():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert render_readme(text) == text, "README rule table is stale: run `python -m schedlint.docs`"
+    assert render_readme(text) == text, "README rule table is stale: run `python -m schedlint.report.ruledocs`"
 
 
 def test_table_lists_every_rule():

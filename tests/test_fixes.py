@@ -1,4 +1,4 @@
-"""Autofixes: the machinery (schedlint.fixes), every rule's fixes over every fixture, the CLI.
+"""Autofixes: the machinery (schedlint.check.fixes), every rule's fixes over every fixture, the CLI.
 
 Over every fixture, with safe and unsafe fixes applied: the result parses, fixing the result
 again changes nothing, and every line and comment a fix did not touch survives. Through the
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.engine import check_source
-from schedlint.findings import Finding
-from schedlint.fixes import (EditError, apply_fixes, applicable, edit_spans, fix_file,
+from schedlint.check.engine import check_source
+from schedlint.report.findings import Finding
+from schedlint.check.fixes import (EditError, apply_fixes, applicable, edit_spans, fix_file,
                              line_starts, parses, unified_diff)
 from schedlint.rules import all_rules, by_code
 
@@ -196,7 +196,7 @@ def test_a_fix_whose_result_does_not_parse_is_never_applied(tmp_path):
     good = _fix([(2, 5, 2, 6, "3")])
 
     def check(path, data):
-        from schedlint.engine import FileResult
+        from schedlint.check.engine import FileResult
 
         text = data.decode()
         findings = []
@@ -213,7 +213,7 @@ def test_a_fix_whose_result_does_not_parse_is_never_applied(tmp_path):
 
 def test_fixes_that_undo_each_other_stop():
     def check(path, data):
-        from schedlint.engine import FileResult
+        from schedlint.check.engine import FileResult
 
         a, b = (b"x = 2\n", b"x = 1\n") if data == b"x = 1\n" else (b"x = 1\n", b"x = 2\n")
         return FileResult(path=path, findings=[Finding(path, 1, 1, "SL101", "m", 1, 2, fix=_fix(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixture_markers import FIXTURES, expected_findings, fixture_files
-from schedlint.engine import check_source, run_project_rules
+from schedlint.check.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")

@@ -57,9 +57,9 @@ def _schedlint(*paths, cwd=ROOT) -> set:
 
 def test_entry_point_is_registered_with_a_valid_prefix():
     eps = [ep for ep in metadata.entry_points(group="flake8.extension") if ep.name == "SL"]
-    assert [ep.value for ep in eps] == ["schedlint.flake8_plugin:Checker"]
+    assert [ep.value for ep in eps] == ["schedlint.integrations.flake8_plugin:Checker"]
     assert re.fullmatch(r"^[A-Z]{1,3}[0-9]{0,3}$", eps[0].name)
-    assert (ROOT / "pyproject.toml").read_text().count('SL = "schedlint.flake8_plugin:Checker"')
+    assert (ROOT / "pyproject.toml").read_text().count('SL = "schedlint.integrations.flake8_plugin:Checker"')
 
 
 @needs_flake8
@@ -100,8 +100,8 @@ def test_flake8_reads_stdin_with_the_same_positions(tmp_path):
 
 
 def test_plugin_prefilter_skips_files_without_optimizer_code(monkeypatch):
-    from schedlint import engine
-    from schedlint.flake8_plugin import Checker
+    from schedlint.check import engine
+    from schedlint.integrations.flake8_plugin import Checker
 
     def boom(*a, **k):
         raise AssertionError("parsed a file the prefilter should have skipped")
@@ -113,8 +113,8 @@ def test_plugin_prefilter_skips_files_without_optimizer_code(monkeypatch):
 
 
 def test_plugin_yields_zero_based_columns_for_flake8_to_shift():
-    from schedlint.engine import check_source
-    from schedlint.flake8_plugin import Checker
+    from schedlint.check.engine import check_source
+    from schedlint.integrations.flake8_plugin import Checker
 
     path = FIXTURES / "SL101" / "bad_warmup_loop.py"
     lines = path.read_text().splitlines(keepends=True)

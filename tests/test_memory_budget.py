@@ -1,11 +1,11 @@
-"""The pool's shared memory budget (schedlint/memory_budget.py): big trees never pile up."""
+"""The pool's shared memory budget (schedlint/check/memory_budget.py): big trees never pile up."""
 
 import multiprocessing
 import threading
 
 import pytest
 
-from schedlint.memory_budget import SMALL_FILE, MemoryBudget, reservation
+from schedlint.check.memory_budget import SMALL_FILE, MemoryBudget, reservation
 
 fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
 
@@ -52,7 +52,7 @@ def test_small_files_and_single_process_runs_reserve_nothing():
 
 @fork
 def test_a_reservation_that_may_not_wait_raises_instead():
-    from schedlint.memory_budget import WouldWait
+    from schedlint.check.memory_budget import WouldWait
 
     budget = MemoryBudget(multiprocessing.get_context("fork"), cap=100)
     with budget.reserve(80):
@@ -66,7 +66,7 @@ def test_a_reservation_that_may_not_wait_raises_instead():
 @fork
 def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(tmp_path,
                                                                                monkeypatch):
-    from schedlint import engine
+    from schedlint.check import engine
     from schedlint.rules import checkable_rules
 
     big = tmp_path / "big.py"

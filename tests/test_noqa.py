@@ -2,8 +2,8 @@
 
 import pytest
 
-from schedlint.engine import check_source
-from schedlint.noqa import directive
+from schedlint.check.engine import check_source
+from schedlint.check.noqa import directive
 
 OPTIMIZER = '''import torch
 from torch import optim

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.engine import check_paths, check_source
-from schedlint.files import discover
-from schedlint.fixes import fix_file, parses
-from schedlint.notebook import Notebook, is_magic, mask_cell
+from schedlint.check.engine import check_paths, check_source
+from schedlint.check.files import discover
+from schedlint.check.fixes import fix_file, parses
+from schedlint.check.notebook import Notebook, is_magic, mask_cell
 from schedlint.rules import all_rules
 
 from fixture_markers import FIXTURES, ROOT, fixture_files
@@ -223,7 +223,7 @@ def test_cli_diff_and_fix_on_a_notebook(run_cli, tmp_path):
 
 
 def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tmp_path):
-    from schedlint.notebook import _map_fix
+    from schedlint.check.notebook import _map_fix
 
     nb_path = _notebook(tmp_path, [
         "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"

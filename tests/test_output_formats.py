@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from schedlint.engine import sort_findings
-from schedlint.findings import Finding
-from schedlint.output import (format_findings, format_github, format_json, format_sarif,
+from schedlint.check.engine import sort_findings
+from schedlint.report.findings import Finding
+from schedlint.report.formats import (format_findings, format_github, format_json, format_sarif,
                               format_text, sarif_document, statistics, summary)
 from schedlint.rules import all_rules, by_code
 

@@ -1,6 +1,6 @@
 """The gate is safe: it never rejects a file on which the full checker reports something.
 
-The gate (``schedlint.prefilter``: a byte scan, then a stdlib-``ast`` check) decides which
+The gate (``schedlint.check.gate``: a byte scan, then a stdlib-``ast`` check) decides which
 files are parsed with libcst at all. Skipping a file that has a finding would be a silent
 false negative, so this module checks the claim directly: every file the gated engine skips
 is checked again with the gate off (``check_source(..., gate=False)``: parsed, modelled and
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from schedlint import engine, prefilter
+from schedlint.check import engine
+from schedlint.check import gate as prefilter
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ def test_admits_code(text, admitted):
 
 
 def test_stage_one_finds_every_catalogue_name():
-    from schedlint import catalogue
+    from schedlint.model import catalogue
 
     names = (set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
              | set(catalogue.TORCH_OPTIMIZERS) | {"LRScheduler", "_LRScheduler", "Adam8bit",
@@ -168,7 +169,7 @@ def test_stage_one_finds_every_catalogue_name():
 
 
 def test_the_lr_key_pattern_covers_the_builders():
-    from schedlint.builder import LR_SCALING_KEY
+    from schedlint.model.builder import LR_SCALING_KEY
 
     alternatives = re.search(r"\(([^()]*)\)", LR_SCALING_KEY.pattern).group(1).split("|")
     for alt in alternatives:

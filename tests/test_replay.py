@@ -1,6 +1,6 @@
-"""The console script's replay of an unchanged run (schedlint.replay).
+"""The console script's replay of an unchanged run (schedlint.check.replay).
 
-Each test runs ``schedlint.replay.entry`` as the console script does, in a subprocess. To tell
+Each test runs ``schedlint.check.replay.entry`` as the console script does, in a subprocess. To tell
 a replay from a real run, the recorded output is tampered with after the first run: a replay
 prints the tampered text, a real run the real findings.
 """
@@ -26,7 +26,7 @@ MARK = "REPLAYED-FROM-RECORD\n"
 
 def _run(cwd: Path, *args, env=None):
     code = ("import sys; sys.argv = ['schedlint', *sys.argv[1:]]\n"
-            "from schedlint.replay import entry\nentry()\n")
+            "from schedlint.check.replay import entry\nentry()\n")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import schedlint.rules as rules_pkg
-from schedlint.output import sarif_document
+from schedlint.report.formats import sarif_document
 from schedlint.rules import all_rules, by_code, checkable_rules, expand_selectors
 from schedlint.rules.base import SECTIONS, parse_docs, rule
 

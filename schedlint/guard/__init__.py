@@ -6,7 +6,7 @@ Three ways in:
 * no code change: ``schedlint run train.py ARGS`` (:mod:`schedlint.guard.runner`), or
   ``SCHEDLINT_GUARD=1`` with ``import schedlint.auto`` / ``schedlint.install()``
   (:mod:`schedlint.guard.session`);
-* pytest: ``pytest --schedlint-guard`` (:mod:`schedlint.pytest_plugin`).
+* pytest: ``pytest --schedlint-guard`` (:mod:`schedlint.integrations.pytest_plugin`).
 
 Map of the package: ``hooks`` is where the guard attaches to torch (optimizer step hooks,
 class-level scheduler wrappers); ``core`` holds the per-optimizer :class:`Guard` and its checks;

@@ -26,10 +26,10 @@ def all_rules() -> tuple:
 
     Built from the cached index of the rules' metadata when it is current (each check then
     imports its module on first call), else by importing every rule module, which then
-    writes the index (see :mod:`schedlint._ruleindex`: this keeps libcst out of runs that
+    writes the index (see :mod:`schedlint.rules._index`: this keeps libcst out of runs that
     parse nothing).
     """
-    from schedlint import _ruleindex
+    from schedlint.rules import _index as _ruleindex
 
     extra = _guard_codes_file()
     indexed = _ruleindex.load(__path__[0], extra, Rule)

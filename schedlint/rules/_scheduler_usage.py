@@ -20,10 +20,10 @@ from typing import Optional
 
 import libcst as cst
 
-from schedlint import catalogue
-from schedlint.builder import binding_key, dotted_name
-from schedlint.cstwalk import children
-from schedlint.model import MethodCall, Optimizer, Scheduler
+from schedlint.model import catalogue
+from schedlint.model.builder import binding_key, dotted_name
+from schedlint.model.cstwalk import children
+from schedlint.model.facts import MethodCall, Optimizer, Scheduler
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
 KNOWN_ORIGINS = ("torch", "transformers")

@@ -5,9 +5,9 @@ function's docstring, which must have ruff's sections (``## What it does``, ``##
 bad?``, ``## Example``, ``## Use instead``, optionally ``## Fix``), so ``schedlint rule CODE``,
 the SARIF rule descriptors and the README table all come from that one text.
 
-A per-file check receives a :class:`schedlint.model.FileModel` and yields :class:`Report`
+A per-file check receives a :class:`schedlint.model.facts.FileModel` and yields :class:`Report`
 objects; a project check (``scope="project"``) receives a
-:class:`schedlint.model.ProjectFacts` and yields :class:`ProjectReport` objects. Rules never
+:class:`schedlint.model.facts.ProjectFacts` and yields :class:`ProjectReport` objects. Rules never
 know their own code when reporting, so a report can never carry the wrong one.
 """
 

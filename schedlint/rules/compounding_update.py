@@ -2,8 +2,8 @@ import re
 
 import libcst as cst
 
-from schedlint.builder import _expr_text, dotted_name, subscript_key
-from schedlint.cstwalk import code_children
+from schedlint.model.builder import _expr_text, dotted_name, subscript_key
+from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
 from schedlint.rules.base import Report, rule
 

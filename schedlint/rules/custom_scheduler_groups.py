@@ -1,7 +1,7 @@
 import libcst as cst
 
-from schedlint.builder import _fold_number, dotted_name
-from schedlint.cstwalk import code_children
+from schedlint.model.builder import _fold_number, dotted_name
+from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, strip_call
 from schedlint.rules.base import Report, rule
 

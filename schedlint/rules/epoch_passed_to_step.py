@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint import catalogue
+from schedlint.model import catalogue
 from schedlint.rules._scheduler_usage import Branches, Names, args_edit, name_of, words
 from schedlint.rules.base import Fix, Report, rule
 

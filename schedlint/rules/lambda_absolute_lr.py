@@ -1,7 +1,7 @@
 import libcst as cst
 
-from schedlint.builder import dotted_name
-from schedlint.cstwalk import code_children
+from schedlint.model.builder import dotted_name
+from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, looks_like_lr,
                                              strip_call)
 from schedlint.rules.base import Report, rule

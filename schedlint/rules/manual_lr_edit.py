@@ -1,4 +1,4 @@
-from schedlint.builder import binding_key
+from schedlint.model.builder import binding_key
 from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions,
                                               enclosing_class,
                                               in_scheduler_class, is_known, name_of,

@@ -1,6 +1,6 @@
 import re
 
-from schedlint.model import Optimizer
+from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, rule
 

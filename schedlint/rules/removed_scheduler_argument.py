@@ -1,8 +1,8 @@
 import libcst as cst
 
-from schedlint import catalogue
-from schedlint.builder import dotted_name
-from schedlint.cstwalk import children
+from schedlint.model import catalogue
+from schedlint.model.builder import dotted_name
+from schedlint.model.cstwalk import children
 from schedlint.rules._scheduler_usage import Names, call_node_of
 from schedlint.rules.base import Fix, Report, rule
 

@@ -1,5 +1,5 @@
-from schedlint import catalogue
-from schedlint.model import Optimizer
+from schedlint.model import catalogue
+from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import exclusive
 from schedlint.rules.base import Report, rule
 

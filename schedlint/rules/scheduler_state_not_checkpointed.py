@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint.model import Optimizer
+from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import escapes
 from schedlint.rules.base import Report, rule
 

@@ -1,4 +1,4 @@
-from schedlint.model import Optimizer
+from schedlint.model.facts import Optimizer
 from schedlint.rules.base import Report, rule
 
 

@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint.builder import _fold_number, dotted_name
+from schedlint.model.builder import _fold_number, dotted_name
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
                                              describe_groups, looks_like_lr, lr_names_of)
 from schedlint.rules.base import Report, rule

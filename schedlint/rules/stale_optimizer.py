@@ -1,4 +1,4 @@
-from schedlint.model import Optimizer
+from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, rule
 

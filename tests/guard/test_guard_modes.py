@@ -164,14 +164,14 @@ PLUGIN_TESTS = textwrap.dedent("""
 def _plugin_installed() -> bool:
     from importlib.metadata import entry_points
 
-    return any(ep.value == "schedlint.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return any(ep.value == "schedlint.integrations.pytest_plugin" for ep in entry_points(group="pytest11"))
 
 
 def test_pytest_plugin(tmp_path):
     (tmp_path / "test_training.py").write_text(PLUGIN_TESTS)
     base = "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]))"
     # Installed: exercise the real pytest11 entry point; from a source tree: load it by name.
-    load = [] if _plugin_installed() else ["-p", "schedlint.pytest_plugin"]
+    load = [] if _plugin_installed() else ["-p", "schedlint.integrations.pytest_plugin"]
     common = [*load, "-q", "-p", "no:cacheprovider", str(tmp_path)]
     off = run_python(base, *common, "-k", "no_torch_needed", cwd=str(tmp_path))
     assert off.returncode == 0, off.stdout + off.stderr

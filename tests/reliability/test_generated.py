@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schedlint.engine import check_source
+from schedlint.check.engine import check_source
 from schedlint.rules import all_rules
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from schedlint import engine
+from schedlint.check import engine
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.engine import check_paths, check_source
+from schedlint.check.engine import check_paths, check_source
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]

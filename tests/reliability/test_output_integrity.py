@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from schedlint import engine
+from schedlint.check import engine
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,7 +180,7 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
     driver.write_text(textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from schedlint import engine
+        from schedlint.check import engine
         import test_output_integrity as t
         if sys.argv[1] == "die":
             rules = t._dying_rules("exit")

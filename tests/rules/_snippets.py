@@ -2,7 +2,7 @@
 
 import textwrap
 
-from schedlint.engine import check_source
+from schedlint.check.engine import check_source
 
 
 def findings(source: str, code: str):

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from schedlint.engine import check_paths, run_project_rules
+from schedlint.check.engine import check_paths, run_project_rules
 
 CODES = frozenset({"SL107"})
 

@@ -273,8 +273,8 @@ def _map_message(message: str, nb: Notebook, here: CodeCell) -> str:
 
 def check_notebook(path: str, data: Optional[bytes], codes, *, check_syntax_all: bool = False):
     """The engine's per-file pipeline for a notebook; never raises."""
-    from schedlint import prefilter
-    from schedlint.engine import FileResult, _builtin, _selected, check_source
+    from schedlint.check import gate as prefilter
+    from schedlint.check.engine import FileResult, _builtin, _selected, check_source
 
     result = FileResult(path=path)
     if data is None:
@@ -309,7 +309,7 @@ def check_notebook(path: str, data: Optional[bytes], codes, *, check_syntax_all:
 
 
 class NotebookDocument:
-    """What :func:`schedlint.fixes.fix_file` needs to fix a notebook cell by cell."""
+    """What :func:`schedlint.check.fixes.fix_file` needs to fix a notebook cell by cell."""
 
     encoding = "utf-8"
 
@@ -317,7 +317,7 @@ class NotebookDocument:
         Notebook(data)  # raises NotebookError (a ValueError) when it is not one
 
     def apply(self, data: bytes, findings) -> tuple:
-        from schedlint.fixes import apply_fixes
+        from schedlint.check.fixes import apply_fixes
 
         nb = Notebook(data)
         by_cell = {}
@@ -338,7 +338,7 @@ class NotebookDocument:
         return nb.with_sources(sources), applied, None
 
     def valid(self, data: bytes, text) -> bool:
-        from schedlint.fixes import parses
+        from schedlint.check.fixes import parses
 
         try:
             nb = Notebook(data)
@@ -349,7 +349,7 @@ class NotebookDocument:
 
 def notebook_diff(path: str, before: bytes, after: bytes) -> str:
     """A unified diff per changed code cell, named ``path:cell N``."""
-    from schedlint.fixes import _diff_lines
+    from schedlint.check.fixes import _diff_lines
 
     try:
         a, b = Notebook(before), Notebook(after)

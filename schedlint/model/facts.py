@@ -1,6 +1,6 @@
 """The per-file model: what one source file does with optimizers and schedulers.
 
-Built once per file by :mod:`schedlint.builder` in a single pass over the libcst tree, then
+Built once per file by :mod:`schedlint.model.builder` in a single pass over the libcst tree, then
 read by every rule. It is plain data: facts in source order, each with the libcst node it
 came from (used only to locate findings) and an ``order`` index that says what runs before
 what inside a scope. Nothing here walks the syntax tree again.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from schedlint import catalogue
+from schedlint.model import catalogue
 
 
 @dataclass(eq=False)
@@ -277,7 +277,7 @@ class FileModel:
         """(line, column, end_line, end_column), 1-based, end exclusive; computed lazily."""
         if self._positions is None:
             try:  # one lean codegen pass (MetadataWrapper.resolve adds a rebuilding visit)
-                from schedlint.cstwalk import positions
+                from schedlint.model.cstwalk import positions
 
                 self._positions = positions(self.module)
             except (AttributeError, TypeError, ImportError):  # a libcst without these internals

@@ -1,6 +1,6 @@
 """Documentation generated from the rule metadata (the one source of truth).
 
-``python -m schedlint.docs`` rewrites the rule table in README.md between the
+``python -m schedlint.report.ruledocs`` rewrites the rule table in README.md between the
 ``<!-- rules:start -->`` and ``<!-- rules:end -->`` markers; ``tests/test_docs.py`` fails when
 the README's table is stale.
 """

@@ -3,7 +3,7 @@
 Every rule needs something the model builder records from one of these, and nothing else:
 
 - an optimizer or scheduler *construction*: a call whose callee, qualified through the file's
-  imports, is a class or factory of :mod:`schedlint.catalogue` (``torch.optim.*``,
+  imports, is a class or factory of :mod:`schedlint.model.catalogue` (``torch.optim.*``,
   ``torch.optim.lr_scheduler.*``, ``transformers.*``, ``bnb.optim.*``, ...), or a local class
   whose base is a torch scheduler (a custom scheduler);
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
@@ -52,9 +52,9 @@ def _catalogue_names() -> tuple:
     """Strings at least one of which occurs in the text of every construction or scheduler
     subclass that :func:`admits_code` accepts: the catalogue's class and factory names, the
     scheduler base classes, and the parts that make a name an optimizer (see
-    :func:`schedlint.catalogue.optimizer_class`). A name containing another one is left out:
+    :func:`schedlint.model.catalogue.optimizer_class`). A name containing another one is left out:
     the shorter one finds it."""
-    from schedlint import catalogue
+    from schedlint.model import catalogue
 
     names = {q.rpartition(".")[2] for q in catalogue.SCHEDULER_BASES}
     names |= set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
@@ -104,7 +104,7 @@ def admits(data: bytes) -> bool:
     """A loose byte-level pre-check for callers that hold only bytes (the flake8 plugin, the
     raw JSON of a notebook): True for anything that mentions optimizers, schedulers, param
     groups or ``lr`` at all. A superset of what :func:`scan` admits; the engine's
-    :func:`~schedlint.engine.check_source` applies the exact two-stage gate itself."""
+    :func:`~schedlint.check.engine.check_source` applies the exact two-stage gate itself."""
     if b"optim" in data or b"param_groups" in data or b"chedul" in data or \
             b"transformers" in data:
         return True
@@ -143,7 +143,7 @@ def admits_code(tree: ast.AST) -> bool:
     anywhere in the file counts (the builder uses the ones seen so far), so this admits a
     superset of the files where the builder records a construction.
     """
-    from schedlint import catalogue
+    from schedlint.model import catalogue
 
     imports: dict = {}
     callees, bases = [], []

@@ -20,7 +20,8 @@ import io
 import tokenize
 from functools import lru_cache
 
-from schedlint import __version__, prefilter
+from schedlint import __version__
+from schedlint.check import gate as prefilter
 
 
 @lru_cache(maxsize=None)
@@ -61,7 +62,7 @@ class Checker:
         data = _encode(self.lines)
         if not prefilter.admits(data):
             return
-        from schedlint.engine import check_source
+        from schedlint.check.engine import check_source
 
         path = self.filename if self.filename not in ("-", "stdin") else "stdin.py"
         result = check_source(path, data, _codes(), python_only=True)

@@ -10,7 +10,7 @@ comments and formatting elsewhere survive.
 applicable fix that does not overlap an earlier one, verify the result still parses (a fix whose
 result does not parse is dropped, never written), check again, and repeat until nothing changes
 (at most :data:`MAX_ITERATIONS` rounds). A fix is applied atomically: all of its edits or none.
-Notebooks (``*.ipynb``) are fixed cell by cell through :mod:`schedlint.notebook`.
+Notebooks (``*.ipynb``) are fixed cell by cell through :mod:`schedlint.check.notebook`.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ class _PythonDocument:
 
 def _document(path: str, data: bytes):
     if path.endswith(".ipynb"):
-        from schedlint.notebook import NotebookDocument
+        from schedlint.check.notebook import NotebookDocument
 
         return NotebookDocument(data, path)
     return _PythonDocument(data, path)
@@ -223,7 +223,7 @@ def fix_file(path: str, data: Optional[bytes], codes, *, unsafe: bool = False,
     returned outcome's ``result`` is the check of the final text, so its findings are what
     remains.
     """
-    from schedlint.engine import check_source
+    from schedlint.check.engine import check_source
 
     if check is None:
         def check(p, d):
@@ -351,7 +351,7 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
     if before == after:
         return ""
     if path.endswith(".ipynb"):
-        from schedlint.notebook import notebook_diff
+        from schedlint.check.notebook import notebook_diff
 
         return notebook_diff(path, before, after)
     a = _text_for_diff(before)
@@ -360,7 +360,7 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
 
 
 def _text_for_diff(data: bytes) -> str:
-    from schedlint.engine import decode
+    from schedlint.check.engine import decode
 
     text, problem = decode(data, "<diff>")
     return text if problem is None else data.decode("utf-8", "replace")

@@ -1,4 +1,4 @@
-"""Build a :class:`~schedlint.model.FileModel` from a parsed module in one pass.
+"""Build a :class:`~schedlint.model.facts.FileModel` from a parsed module in one pass.
 
 One libcst visitor walks the tree once, keeping a stack of scopes (module, class, function)
 and loops, and records facts as it meets them. Names are resolved through an import-alias
@@ -16,9 +16,9 @@ from typing import Optional
 
 import libcst as cst
 
-from schedlint import catalogue
-from schedlint.cstwalk import code_children, walk
-from schedlint.model import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
+from schedlint.model import catalogue
+from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.

@@ -185,7 +185,7 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.endswith((".py", ".ipynb")):  # notebooks: schedlint.notebook
+            if not name.endswith((".py", ".ipynb")):  # notebooks: schedlint.check.notebook
                 continue
             f = current / name
             if _excluded(f, excludes, root, walking=True) or \

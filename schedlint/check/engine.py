@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Iterable, Optional
 
-from schedlint import prefilter
-from schedlint.memory_budget import (AST_BYTES_PER_BYTE, LIBCST_BYTES_PER_BYTE, MemoryBudget,
+from schedlint.check import gate as prefilter
+from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, LIBCST_BYTES_PER_BYTE, MemoryBudget,
                                      WouldWait, reservation)
-from schedlint.findings import Finding
+from schedlint.report.findings import Finding
 from schedlint.rules import by_code, checkable_rules
 from schedlint.rules.base import ProjectReport
 
 if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the model
-    from schedlint.model import FileFacts
+    from schedlint.model.facts import FileFacts
 
 # Below this many files a pool costs more (fork + pickling) than it saves.
 POOL_THRESHOLD = 24
@@ -163,7 +163,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
     ``tests/test_prefilter.py`` compares the gated pipeline against.
     """
     if not python_only and path.endswith(".ipynb"):  # code cells, positions per cell
-        from schedlint.notebook import check_notebook
+        from schedlint.check.notebook import check_notebook
 
         return check_notebook(path, data, codes, check_syntax_all=check_syntax_all)
     result = FileResult(path=path)
@@ -324,9 +324,9 @@ def _lap(times: dict, phase: str, since: float) -> float:
 
 
 def _run_rules(result: FileResult, path: str, source: str, module, codes, reraise=()):
-    from schedlint.builder import build_model
-    from schedlint.model import FileFacts
-    from schedlint.noqa import Suppressions
+    from schedlint.model.builder import build_model
+    from schedlint.model.facts import FileFacts
+    from schedlint.check.noqa import Suppressions
 
     t = process_time() if _TIMING else 0.0
     try:
@@ -383,7 +383,7 @@ def _dismantle(model) -> None:
         for item in value:
             for obj in item if isinstance(item, list) else (item,):
                 d = getattr(obj, "__dict__", None)
-                if d is not None and type(obj).__module__ == "schedlint.model":
+                if d is not None and type(obj).__module__ == "schedlint.model.facts":
                     d.clear()
     vars(model).clear()
 
@@ -514,7 +514,8 @@ def _preload(codes) -> None:
     try:
         import libcst  # noqa: F401
 
-        from schedlint import builder, noqa  # noqa: F401
+        from schedlint.model import builder  # noqa: F401
+        from schedlint.check import noqa
 
         for rule in checkable_rules():
             if rule.code in codes and hasattr(rule.check, "load"):
@@ -684,7 +685,7 @@ def run_project_rules(results: Iterable[FileResult], codes) -> list:
     files = [r.facts for r in results if r.facts is not None]
     if not files:  # nothing was parsed (skipped files, or a replay of cached results)
         return []
-    from schedlint.model import ProjectFacts
+    from schedlint.model.facts import ProjectFacts
 
     facts = ProjectFacts(files=files)
     findings = []

@@ -7,7 +7,7 @@ name). A file whose size and modification time are unchanged since it was read i
 without reading it, which is what makes a warm run cheap: it reads, hashes and parses
 nothing, and never imports libcst. Writes go to a temporary file renamed into place, so
 concurrent runs never see a torn file; the last writer wins. A corrupt or unreadable cache
-is ignored, never fatal. (An exact repeat of a whole run is cheaper still: schedlint.replay.)
+is ignored, never fatal. (An exact repeat of a whole run is cheaper still: schedlint.check.replay.)
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import os
 from pathlib import Path
 
 from schedlint import __version__
-from schedlint.findings import Finding
-from schedlint.jsonfile import write_atomically
+from schedlint.report.findings import Finding
+from schedlint.check.jsonfile import write_atomically
 
 CACHE_DIR_NAME = ".schedlint_cache"
 
 
 class ResultCache:
     def __init__(self, root: Path, codes, *, extra: str = ""):
-        from schedlint.replay import _code_stamp
+        from schedlint.check.replay import _code_stamp
 
         key = hashlib.sha256((",".join(sorted(codes)) + "|" + extra + "|" + _code_stamp())
                              .encode()).hexdigest()[:16]
@@ -49,8 +49,8 @@ class ResultCache:
         return st.st_size, st.st_mtime_ns
 
     def get(self, path: str):
-        from schedlint.engine import FileResult
-        from schedlint.model import FileFacts
+        from schedlint.check.engine import FileResult
+        from schedlint.model.facts import FileFacts
 
         entry = self.entries.get(os.path.abspath(path))
         if not isinstance(entry, dict):

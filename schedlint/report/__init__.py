@@ -1,0 +1,1 @@
+"""Findings and how they are printed: output formats and rule documentation."""
