@@ -1,3 +1,3 @@
-from schedlint.cli import entry
+from schedlint.cli import main
 
-entry()
+main()

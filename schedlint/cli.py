@@ -24,22 +24,24 @@ def _fail(message: str) -> "NoReturn":  # noqa: F821
     sys.exit(EXIT_ERROR)
 
 
-def _comma_list(ctx, param, values):
+def _codes_option(ctx, param, values):
+    """``--select SL1,SL201 --select ALL``: the rule codes named, expanded once, or None."""
     out = []
     for value in values or ():
         out += [v.strip() for v in value.split(",") if v.strip()]
-    if out:
-        from schedlint.rules import expand_selectors
+    if not out:
+        return None
+    from schedlint.rules import expand_selectors
 
-        try:
-            expand_selectors(out)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return out
+    try:
+        return frozenset(expand_selectors(out))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
-class _DefaultToCheck(click.Group):
-    """Route ``schedlint PATH...`` (and ``schedlint --select X PATH``) to ``check``."""
+class _Schedlint(click.Group):
+    """``schedlint PATH...`` (and ``schedlint --select X PATH``) is ``schedlint check``; no
+    traceback ever reaches the user (the console script is this group)."""
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and
@@ -47,8 +49,18 @@ class _DefaultToCheck(click.Group):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def main(self, args=None, prog_name=None, *rest, **kwargs):
+        try:
+            return super().main(args, prog_name or "schedlint", *rest, **kwargs)
+        except Exception as exc:  # a bug in schedlint itself
+            if os.environ.get("SCHEDLINT_DEBUG"):
+                raise
+            click.echo(f"schedlint: internal error: {type(exc).__name__}: {exc} "
+                       f"(set SCHEDLINT_DEBUG=1 for a traceback)", err=True)
+            sys.exit(EXIT_ERROR)
 
-@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=_Schedlint, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="schedlint")
 def main():
     """Catch misuse of PyTorch learning-rate schedulers and param groups.
@@ -62,10 +74,10 @@ def main():
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, callback=_comma_list,
+@click.option("--select", multiple=True, callback=_codes_option,
               help="Rule codes or prefixes to run (comma separated), e.g. SL1,SL201. ALL = all.")
-@click.option("--ignore", multiple=True, callback=_comma_list, help="Codes or prefixes to skip.")
-@click.option("--extend-select", multiple=True, callback=_comma_list,
+@click.option("--ignore", multiple=True, callback=_codes_option, help="Codes or prefixes to skip.")
+@click.option("--extend-select", multiple=True, callback=_codes_option,
               help="Codes or prefixes to add to the selection.")
 @click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]),
               default=None, help="How to print findings (default: text).")
@@ -96,34 +108,51 @@ def main():
 @click.option("--diff", is_flag=True,
               help="Print a unified diff of the fixes instead of writing them; exit 1 if there "
                    "is one, 0 if not.")
-def check(paths, select, ignore, extend_select, output_format, statistics, exit_zero,
-          config_file, isolated, jobs, quiet, stdin_filename, force_exclude, no_cache,
-          check_syntax, no_respect_gitignore, timings, list_files, fix=False,
-          unsafe_fixes=False, diff=False):
+def check(paths, **flags):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
-    from schedlint import config as cfgmod
-    from schedlint.check.engine import check_paths, run_project_rules, sort_findings
-    from schedlint.check.files import discover
-    from schedlint.report.formats import format_findings, statistics as stats_text, summary
-
     t0 = time.perf_counter()
     paths = list(paths) or ["."]
     use_stdin = "-" in paths
     paths = [p for p in paths if p != "-"]
+    cfg, options = _configure(paths, flags)
+    found = _discover(paths, cfg, flags)
+    stdin = (flags["stdin_filename"] or "-", sys.stdin.buffer.read()) if use_stdin else None
+    done = _check(found, options, stdin)
+    done.started = t0
+    sys.exit(_print(done, found, options, flags, stdin))
+
+
+def _configure(paths, flags):
+    """The configuration and the run's :class:`Options` (exit 2 on a configuration error)."""
+    from schedlint import config as cfgmod
+    from schedlint.check.options import from_config
+
     try:
-        if isolated:
+        if flags["isolated"]:
             cfg = cfgmod.Config()
-        elif config_file:
-            cfg = cfgmod.load_config(Path(config_file))
+        elif flags["config_file"]:
+            cfg = cfgmod.load_config(Path(flags["config_file"]))
         else:
-            first = Path(paths[0]) if paths else Path(stdin_filename or ".")
+            first = Path(paths[0]) if paths else Path(flags["stdin_filename"] or ".")
             cfg = cfgmod.load_config(cfgmod.find_pyproject(first))
-        codes = cfgmod.effective_codes(cfg, select=select, ignore=ignore,
-                                       extend_select=extend_select)
+        options = from_config(
+            cfg, select=flags["select"], ignore=flags["ignore"],
+            extend_select=flags["extend_select"], check_syntax=flags["check_syntax"],
+            jobs=flags["jobs"], fix=flags["fix"], unsafe_fixes=flags["unsafe_fixes"],
+            diff=flags["diff"], timings=flags["timings"],
+            cache_dir=None if flags["no_cache"] else (cfg.root if cfg.path else Path.cwd()))
     except cfgmod.ConfigError as exc:
         _fail(str(exc))
-    found = discover(paths, cfg.excludes, cfg.root, respect_gitignore=not no_respect_gitignore,
-                     force_exclude=force_exclude)
+    return cfg, options
+
+
+def _discover(paths, cfg, flags):
+    from schedlint import config as cfgmod
+    from schedlint.check.files import discover
+
+    found = discover(paths, cfg.excludes, cfg.root,
+                     respect_gitignore=not flags["no_respect_gitignore"],
+                     force_exclude=flags["force_exclude"])
     for warning in found.warnings:
         click.echo(f"schedlint: warning: {warning}", err=True)
     if found.walked_directory and cfg.per_file_ignores:
@@ -131,89 +160,102 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         if unmatched:
             _fail(f"{cfg.path}: [tool.schedlint] key 'per-file-ignores': pattern "
                   f"{unmatched[0]!r} matches no checked file")
-    stdin = None
-    if use_stdin:
-        stdin = (stdin_filename or "-", sys.stdin.buffer.read())
-    elif not (no_cache or fix or diff or timings):  # a run `schedlint` may replay next time
-        from schedlint.check import replay
+    return found
 
-        replay.note_check(cfg, paths, found, isolated=isolated, config_file=config_file,
-                          respect_gitignore=not no_respect_gitignore)
-    t_discover = time.perf_counter()
+
+class _Outcome:
+    """What a check run produced, and when (for --timings)."""
+
+    def __init__(self):
+        self.results, self.findings, self.outcomes, self.split = [], [], None, {}
+        self.started = self.discovered = self.checked = self.saved = self.projected = 0.0
+
+
+def _check(found, options, stdin) -> _Outcome:
+    """Check, fix (--fix/--diff), save the cache, run the project rules."""
+    from schedlint.check.engine import check_paths, run_project_rules, sort_findings
+
+    run = _Outcome()
+    run.discovered = time.perf_counter()
     cache = None
-    if not no_cache and found.files:
+    if options.cache_dir is not None and found.files:
         from schedlint.check.cache import ResultCache
 
-        cache = ResultCache(cfg.root if cfg.path else Path.cwd(), codes,
-                            extra=f"syntax={check_syntax}")
-    split = {} if timings else None
-    results = check_paths(found.files, codes, jobs=jobs, check_syntax_all=check_syntax,
-                          cache=cache, stdin=stdin, timings=split)
-    outcomes = None
-    if fix or diff:  # ruff semantics: --diff never writes
-        outcomes = _apply_fixes(results, codes, cfg, unsafe_fixes, write=not diff, stdin=stdin,
-                                cache=cache)
-    t_check = time.perf_counter()
+        cache = ResultCache(options.cache_dir, options)
+    run.results = check_paths(found.files, options, cache=cache, stdin=stdin,
+                              timings=run.split if options.timings else None)
+    if options.fix or options.diff:  # ruff semantics: --diff never writes
+        run.outcomes = _apply_fixes(run.results, options, stdin, cache)
+    run.checked = time.perf_counter()
     if cache is not None:
         cache.save()
-    t_saved = time.perf_counter()
-    findings = [f for r in results for f in r.findings]
+    run.saved = time.perf_counter()
+    findings = [f for r in run.results for f in r.findings]
     if found.walked_directory:
         # Project rules (SL107) judge the whole tree: on a partial file list (pre-commit passes
         # only the staged files) a key read in an unlisted file would look unread.
-        findings += run_project_rules(results, codes)
-    t_project = time.perf_counter()
-    if cfg.per_file_ignores:
-        findings = [f for f in findings if f.code not in cfgmod.ignored_for(f.path, cfg)]
-    findings = sort_findings(findings)
-    if diff:
-        sys.exit(_report_diff(outcomes, findings, quiet, unsafe_fixes, results))
+        findings += run_project_rules(run.results, options.codes)
+    run.projected = time.perf_counter()
+    run.findings = sort_findings(findings)
+    return run
+
+
+def _print(run: _Outcome, found, options, flags, stdin) -> int:
+    """Print the findings, the summary and what was asked for; the exit status."""
+    from schedlint.report.formats import format_findings, statistics as stats_text, summary
+
+    findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
+    internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
+    if options.diff:
+        return _report_diff(outcomes, findings, flags["quiet"], unsafe, internal)
     fixed = sum(o.fixed_total for o in outcomes) if outcomes is not None else None
-    to_err = bool(fix and use_stdin)  # as ruff: the fixed source goes to stdout
+    to_err = bool(options.fix and stdin is not None)  # as ruff: the fixed source goes to stdout
     if to_err:
         done = next((o for o in outcomes if o.stdin), None)
         click.echo(done.fixed if done is not None else stdin[1], nl=False)
-    if statistics:
+    output_format = flags["output_format"]
+    if flags["statistics"]:
         click.echo(stats_text(findings), nl=False, err=to_err)
     else:
-        click.echo(format_findings(findings, output_format or "text", unsafe_fixes), nl=False,
+        click.echo(format_findings(findings, output_format or "text", unsafe), nl=False,
                    err=to_err)
-    if not quiet and (output_format in (None, "text") or statistics):
-        click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe_fixes), err=True)
-    if list_files:
-        for r in results:
+    if not flags["quiet"] and (output_format in (None, "text") or flags["statistics"]):
+        click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
+    if flags["list_files"]:
+        for r in run.results:
             click.echo(f"checked: {r.path}", err=True)
-    if timings:
-        t_end = time.perf_counter()
-        click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
-                   f" ({len(found.files)} files, {sum(r.parsed for r in results)} parsed), "
-                   f"report {t_end - t_check:.3f}s, total {t_end - t0:.3f}s", err=True)
-        from schedlint.check.engine import PHASES
-
-        split["cache"] = split.get("cache", 0.0) + t_saved - t_check
-        click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
-                   "rules %.3f, output %.3f (wall s); %d cached, %d parsed" % (
-                       split.get("workers", 1), "s" if split.get("workers", 1) != 1 else "",
-                       ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
-                       split.get("cache", 0.0), t_project - t_saved, t_end - t_project,
-                       split.get("cached", 0), split.get("parsed", 0)), err=True)
-    internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in results)
+    if options.timings:
+        _print_timings(run, found)
     if internal:
-        sys.exit(EXIT_ERROR)
-    if findings and not exit_zero:
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+        return EXIT_ERROR
+    if findings and not flags["exit_zero"]:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
-def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
+def _print_timings(run: _Outcome, found) -> None:
+    from schedlint.check.pipeline import PHASES
+
+    split, t_end = run.split, time.perf_counter()
+    click.echo(f"timings: discover {run.discovered - run.started:.3f}s, check "
+               f"{run.checked - run.discovered:.3f}s ({len(found.files)} files, "
+               f"{sum(r.parsed for r in run.results)} parsed), report "
+               f"{t_end - run.checked:.3f}s, total {t_end - run.started:.3f}s", err=True)
+    split["cache"] = split.get("cache", 0.0) + run.saved - run.checked
+    workers = split.get("workers", 1)
+    click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
+               "rules %.3f, output %.3f (wall s); %d cached, %d parsed" % (
+                   workers, "s" if workers != 1 else "",
+                   ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
+                   split.get("cache", 0.0), run.projected - run.saved, t_end - run.projected,
+                   split.get("cached", 0), split.get("parsed", 0)), err=True)
+
+
+def _apply_fixes(results, options, stdin, cache):
     """``--fix`` / ``--diff``: fix each file with an applicable fix (see schedlint.check.fixes)."""
-    from schedlint import config as cfgmod
     from schedlint.check.fixes import fix_results
 
-    def codes_for(path):
-        return codes - cfgmod.ignored_for(path, cfg) if cfg.per_file_ignores else codes
-
-    outcomes = fix_results(results, codes_for, unsafe=unsafe, write=write, stdin=stdin)
+    outcomes = fix_results(results, options, stdin=stdin)
     for o in outcomes:
         if not o.converged:
             click.echo(f"schedlint: warning: {o.path}: fixes did not converge; the file may "
@@ -221,12 +263,13 @@ def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
         if o.rejected:
             click.echo(f"schedlint: warning: {o.path}: skipped {o.rejected} fix(es) whose "
                        f"result would not parse (a schedlint bug; please report it)", err=True)
-        if write and o.changed and cache is not None and not o.stdin:
-            cache.put(o.path, o.result)
+        if options.fix and not options.diff and o.changed and cache is not None and \
+                not o.stdin:
+            cache.put(o.result)
     return outcomes
 
 
-def _report_diff(outcomes, findings, quiet, unsafe, results) -> int:
+def _report_diff(outcomes, findings, quiet, unsafe, internal) -> int:
     """``--diff``: the diffs on stdout; exit 1 if there is one, 0 if not (2: internal error)."""
     from schedlint.report.formats import fixable
 
@@ -240,7 +283,7 @@ def _report_diff(outcomes, findings, quiet, unsafe, results) -> int:
             click.echo(f"Would fix {fixed} problem{'s' if fixed != 1 else ''}{hint}.", err=True)
         else:
             click.echo(f"No problems would be fixed{hint}.", err=True)
-    if any(f.code == "SL003" for f in findings) or any(r.crashed for r in results):
+    if internal:
         return EXIT_ERROR
     return EXIT_FINDINGS if text else EXIT_CLEAN
 
@@ -290,20 +333,3 @@ def run(plot, script, args):
     except ImportError as exc:
         _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
     sys.exit(run_script(script, list(args), plot=plot))
-
-
-def entry():
-    """Console-script entry: no traceback ever reaches the user."""
-    try:
-        main(prog_name="schedlint")
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        click.echo("schedlint: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug in schedlint itself
-        if os.environ.get("SCHEDLINT_DEBUG"):
-            raise
-        click.echo(f"schedlint: internal error: {type(exc).__name__}: {exc} "
-                   f"(set SCHEDLINT_DEBUG=1 for a traceback)", err=True)
-        sys.exit(EXIT_ERROR)

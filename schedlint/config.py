@@ -135,7 +135,8 @@ def _validate_selectors(selectors, where):
 
 
 def effective_codes(cfg: Config, *, select=None, ignore=None, extend_select=None) -> frozenset:
-    """The codes to run: CLI beats config; then extend-select adds and ignore removes."""
+    """The codes to run: CLI beats config; then extend-select adds and ignore removes.
+    The CLI's values are selectors or (from schedlint.cli) the codes they expand to."""
     base = select if select else (cfg.select if cfg.select is not None else default_selection())
     codes = expand_selectors(base) | expand_selectors(cfg.extend_select) | \
         expand_selectors(extend_select or [])
@@ -168,13 +169,5 @@ def path_matches(path: str, pattern: str, root: Path) -> bool:
     return False
 
 
-def ignored_for(path: str, cfg: Config) -> set:
-    codes = set()
-    for glob, selectors in cfg.per_file_ignores.items():
-        if path_matches(path, glob, cfg.root):
-            codes |= expand_selectors(selectors)
-    return codes
-
-
 __all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "effective_codes",
-           "ignored_for", "path_matches", "unmatched_per_file_globs", "os"]
+           "path_matches", "unmatched_per_file_globs", "os"]

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 import schedlint.check.engine as engine
+import schedlint.check.pool as pool
 from schedlint.check.cache import CACHE_DIR_NAME
+from schedlint.check.options import Options
 
 OPTIMIZER = '''import torch
 from torch import optim
@@ -42,15 +44,15 @@ def proj(tmp_path, monkeypatch):
 
 @pytest.fixture
 def checked(monkeypatch):
-    """The paths the engine really checks (a cache hit never reaches check_source)."""
+    """The paths the pipeline really checks (a cache hit never reaches check_file)."""
     calls = []
-    real = engine.check_source
+    real = pool.check_file
 
-    def spy(path, data, codes, **kwargs):
+    def spy(path, options, **kwargs):
         calls.append(path)
-        return real(path, data, codes, **kwargs)
+        return real(path, options, **kwargs)
 
-    monkeypatch.setattr(engine, "check_source", spy)
+    monkeypatch.setattr(pool, "check_file", spy)
     return calls
 
 
@@ -194,12 +196,12 @@ def test_unreadable_results_are_not_cached(run_cli, proj, checked):
 def _writer(root, names, rounds):
     from schedlint.check.cache import ResultCache
 
-    codes = frozenset({"SL001", "SL002", "SL003", "SL101"})
-    results = [engine.check_source(str(root / n), None, codes) for n in names]
+    options = Options(codes=frozenset({"SL001", "SL002", "SL003", "SL101"}))
+    results = [engine.check_source(str(root / n), None, options.codes) for n in names]
     for _ in range(rounds):
-        cache = ResultCache(root, codes)
+        cache = ResultCache(root, options)
         for r in results:
-            cache.put(r.path, r)
+            cache.put(r)
         cache.save()
 
 

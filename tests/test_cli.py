@@ -306,7 +306,7 @@ def test_rule_errors_are_usage_errors(run_cli):
 
 
 def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypatch):
-    import schedlint.check.engine as engine
+    import schedlint.check.pipeline as pipeline
     from schedlint.rules import by_code, checkable_rules
 
     def explode(model):
@@ -316,7 +316,7 @@ def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypa
     # A rule that raises, under a selected code, ahead of the real rules.
     broken = dataclasses.replace(by_code()["SL002"], name="exploding-rule", check=explode,
                                  kind="static", scope="file")
-    monkeypatch.setattr(engine, "checkable_rules", lambda: (broken, *checkable_rules()))
+    monkeypatch.setattr(pipeline, "checkable_rules", lambda: (broken, *checkable_rules()))
     write(project / "bad.py", BAD)
     write(project / "good.py", GOOD)
     result = run_cli(*STABLE, "--no-cache", "bad.py", "good.py")
@@ -336,7 +336,7 @@ def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypa
 
 def test_console_entry_never_shows_a_traceback(project, monkeypatch, capsys):
     import schedlint.report.formats as output
-    from schedlint.cli import entry
+    from schedlint.cli import main
 
     write(project / "bad.py", BAD)
 
@@ -347,7 +347,7 @@ def test_console_entry_never_shows_a_traceback(project, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["schedlint", "--no-cache", "bad.py"])
     monkeypatch.delenv("SCHEDLINT_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exc:
-        entry()
+        main()
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: formatter bug" in err

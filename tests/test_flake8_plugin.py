@@ -100,13 +100,13 @@ def test_flake8_reads_stdin_with_the_same_positions(tmp_path):
 
 
 def test_plugin_prefilter_skips_files_without_optimizer_code(monkeypatch):
-    from schedlint.check import engine
+    from schedlint.check import pipeline
     from schedlint.integrations.flake8_plugin import Checker
 
     def boom(*a, **k):
         raise AssertionError("parsed a file the prefilter should have skipped")
 
-    monkeypatch.setattr(engine, "check_source", boom)
+    monkeypatch.setattr(pipeline, "check_text", boom)
     assert list(Checker(None, "x.py", ["import os\n", "print(os.sep)\n"]).run()) == []
     with pytest.raises(AssertionError):
         list(Checker(None, "x.py", ["optimizer.step()\n"]).run())

@@ -66,7 +66,8 @@ def test_a_reservation_that_may_not_wait_raises_instead():
 @fork
 def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(tmp_path,
                                                                                monkeypatch):
-    from schedlint.check import engine
+    from schedlint.check import pool
+    from schedlint.check.options import Options
     from schedlint.rules import checkable_rules
 
     big = tmp_path / "big.py"
@@ -74,14 +75,13 @@ def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(tm
                    + "".join(f"x{i} = {i}\n" for i in range(SMALL_FILE // 8)))
     small = tmp_path / "small.py"
     small.write_text("import torch\nopt = torch.optim.SGD(p, lr=0.1)\n")
-    codes = frozenset(r.code for r in checkable_rules())
+    options = Options(codes=frozenset(r.code for r in checkable_rules()))
     budget = MemoryBudget(multiprocessing.get_context("fork"), cap=1 << 20)
-    monkeypatch.setattr(engine, "_BUDGET", budget)
+    monkeypatch.setattr(pool._Worker, "budget", budget)  # what a worker inherits
     with budget.reserve(1 << 20):  # another worker holds the whole budget
-        done, put_off = engine._check_batch([str(big), str(small)], codes, False,
-                                            may_put_off=True)
+        done, put_off = pool._task([str(big), str(small)], options, may_put_off=True)
     assert [r.path for r in done] == [str(small)] and done[0].parsed
     assert put_off == [str(big)]
     # Handed out again as a final task, it waits for the budget and is checked.
-    results = engine._check_batch(put_off, codes, False)
-    assert [r.path for r in results] == [str(big)] and results[0].parsed
+    results, put_off = pool._task(put_off, options, may_put_off=False)
+    assert [r.path for r in results] == [str(big)] and results[0].parsed and put_off == []

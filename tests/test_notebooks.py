@@ -6,6 +6,7 @@ tests/test_fixtures.py checks against their markers).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from schedlint.check.engine import check_paths, check_source
+from schedlint.check.options import Options
 from schedlint.check.files import discover
 from schedlint.check.fixes import fix_file, parses
 from schedlint.check.notebook import Notebook, is_magic, mask_cell
@@ -159,7 +161,7 @@ def test_a_file_that_is_not_a_notebook_is_sl002(tmp_path):
     bad.write_text("optimizer = not json\n")
     no_cells = tmp_path / "nocells.ipynb"
     no_cells.write_text('{"optimizer": 1}')
-    results = check_paths([str(bad), str(no_cells)], ALL_CODES, jobs=1)
+    results = check_paths([str(bad), str(no_cells)], Options(codes=ALL_CODES, jobs=1))
     assert [[f.code for f in r.findings] for r in results] == [["SL002"], ["SL002"]]
 
 
@@ -223,7 +225,7 @@ def test_cli_diff_and_fix_on_a_notebook(run_cli, tmp_path):
 
 
 def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tmp_path):
-    from schedlint.check.notebook import _map_fix
+    from schedlint.check.documents import NotebookDocument
 
     nb_path = _notebook(tmp_path, [
         "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
@@ -232,19 +234,23 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
     [f] = check_source(str(nb_path), None, ALL_CODES).findings
     assert (f.cell, f.line) == (2, 3) and f.fix is not None
     assert all(e["line"] == 3 for e in f.fix["edits"])
-    nb = Notebook(nb_path.read_bytes())
-    cell = nb.cell(2)  # virtual lines 3..6; its lines 1 and 4 are masked
+    doc = NotebookDocument.from_bytes(str(nb_path), nb_path.read_bytes())
+    # cell 2 is virtual lines 3..6; its lines 1 and 4 are masked
 
     def fix(*spans):
         return {"applicability": "safe", "message": "m", "edits": [
             {"line": a, "column": 1, "end_line": b, "end_column": 1, "content": ""}
             for a, b in spans]}
 
-    assert _map_fix(fix((5, 6)), cell)["edits"][0]["line"] == 3
-    assert _map_fix(fix((3, 4)), cell) is None  # rewrites the %time line
-    assert _map_fix(fix((6, 7)), cell) is None  # rewrites the !echo line
-    assert _map_fix(fix((2, 4)), cell) is None  # starts in the first cell
-    assert _map_fix(fix((4, 5), (1, 1)), cell) is None  # one edit in another cell
+    def _map_fix(fix, line=5):  # the fix of a finding on virtual line 5 (cell 2), mapped
+        return doc.map_finding(dataclasses.replace(f, line=line, end_line=line, cell=None,
+                                                   fix=fix)).fix
+
+    assert _map_fix(fix((5, 6)))["edits"][0]["line"] == 3
+    assert _map_fix(fix((3, 4))) is None  # rewrites the %time line
+    assert _map_fix(fix((6, 7))) is None  # rewrites the !echo line
+    assert _map_fix(fix((2, 4))) is None  # starts in the first cell
+    assert _map_fix(fix((4, 5), (1, 1))) is None  # one edit in another cell
 
 
 def test_pre_commit_hook_covers_notebooks():

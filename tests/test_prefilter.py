@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from schedlint.check import engine
+from schedlint.check.options import Options
 from schedlint.check import gate as prefilter
 from schedlint.rules import all_rules
 
@@ -44,9 +45,9 @@ def _py_files(top: Path, skip=("site-packages", "dist-packages", "__pycache__"))
 
 def _gate_misses(paths) -> list:
     """(path, findings) for files the gate skips but the full checker reports on."""
-    gated = engine.check_paths(paths, CODES)
+    gated = engine.check_paths(paths, Options(codes=CODES))
     skipped = [r.path for r in gated if not r.parsed and not r.findings]
-    full = engine.check_paths(skipped, CODES, gate=False)
+    full = engine.check_paths(skipped, Options(codes=CODES, gate=False))
     return [(r.path, [f"{f.line}:{f.column} {f.code} {f.message}" for f in r.findings
                       if f.code not in NOT_GATED])
             for r in full if any(f.code not in NOT_GATED for f in r.findings)]
@@ -70,8 +71,9 @@ def test_gated_and_ungated_findings_are_identical_on_fixtures():
         return sorted((f.line, f.column, f.code, f.message) for f in r.findings
                       if f.code not in NOT_GATED)
 
-    gated = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1)]
-    full = [key(r) for r in engine.check_paths(fixtures, CODES, jobs=1, gate=False)]
+    gated = [key(r) for r in engine.check_paths(fixtures, Options(codes=CODES, jobs=1))]
+    full = [key(r) for r in engine.check_paths(fixtures,
+                                                  Options(codes=CODES, jobs=1, gate=False))]
     assert gated == full
 
 
@@ -184,7 +186,7 @@ def test_the_gate_never_imports_libcst_for_a_skipped_file(tmp_path):
 
     plain = tmp_path / "plain.py"
     plain.write_text("# an optimizer, a scheduler, torch.optim\nimport os\n")
-    code = ("import sys\nfrom schedlint import engine\n"
+    code = ("import sys\nfrom schedlint.check import engine\n"
             f"r = engine.check_source({str(plain)!r}, None, frozenset({{'SL101'}}))\n"
             "assert not r.parsed\nprint('libcst' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

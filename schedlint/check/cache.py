@@ -1,13 +1,24 @@
-"""Per-file results cache under ``.schedlint_cache/``, like ruff's.
+"""The results cache under ``.schedlint_cache/``: sound by construction.
 
-An entry is valid for a file whose content hash matches, under the same schedlint version, the
-same schedlint code (every file of the package, by size and modification time, so an edited
-rule invalidates it) and the same effective rule selection (all part of the cache file's
-name). A file whose size and modification time are unchanged since it was read is trusted
-without reading it, which is what makes a warm run cheap: it reads, hashes and parses
-nothing, and never imports libcst. Writes go to a temporary file renamed into place, so
-concurrent runs never see a torn file; the last writer wins. A corrupt or unreadable cache
-is ignored, never fatal. (An exact repeat of a whole run is cheaper still: schedlint.check.replay.)
+A file's cached result is used only when everything the result depends on is what it was:
+
+- the file's bytes (a SHA-256 of the bytes, read anyway to be checked: never size or mtime,
+  which an edit can keep);
+- the checker: the schedlint version and a hash of every source file of the package, the
+  libcst version and the Python version (``sys.version_info[:2]``: the grammar);
+- the settings (:meth:`Options.results_digest`: rule selection, per-file-ignores,
+  ``--check-syntax``);
+- a file's *dependency digest*, given by the caller of :meth:`ResultCache.get` and
+  :meth:`ResultCache.put`: what else its result depends on. This is the seam for the
+  summaries of the modules a file imports, once the model follows values across modules: a
+  file keyed on them is checked again when one of them changes. Today every file passes
+  "" (its result depends on its own bytes only).
+
+The first three make the cache file's name (:func:`run_key`); the last two are each entry's
+key. Anything else in the file, of any shape (``null``, ``[]``, wrong types, a truncated
+write), is ignored and rewritten. Writes go to a temporary file renamed into place, so
+concurrent runs never see a torn file; the last writer wins. An unreadable or unwritable cache
+only costs speed.
 """
 
 from __future__ import annotations
@@ -15,23 +26,63 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 from schedlint import __version__
+from schedlint.check.jsonfile import write_atomically, write_text_atomically
+from schedlint.check.options import Options
+from schedlint.check.pipeline import FileResult, content_hash
 from schedlint.report.findings import Finding
-from schedlint.check.jsonfile import write_atomically
 
 CACHE_DIR_NAME = ".schedlint_cache"
+FORMAT = 2  # of an entry; part of the run key
+GITIGNORE = "# Automatically created by schedlint.\n*\n"
+
+
+@lru_cache(maxsize=None)
+def code_digest() -> str:
+    """A hash of schedlint's own sources: any edit to the checker is a new cache."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(package):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                path = os.path.join(dirpath, name)
+                h.update(os.path.relpath(path, package).encode() + b"\0")
+                try:
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+                except OSError:
+                    h.update(b"<unreadable>")
+                h.update(b"\0")
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def libcst_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("libcst")
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def run_key(options: Options) -> str:
+    """What every result of this run depends on, besides each file's own inputs."""
+    blob = json.dumps([FORMAT, __version__, code_digest(), libcst_version(),
+                       list(sys.version_info[:2]), options.results_digest()])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 class ResultCache:
-    def __init__(self, root: Path, codes, *, extra: str = ""):
-        from schedlint.check.replay import _code_stamp
-
-        key = hashlib.sha256((",".join(sorted(codes)) + "|" + extra + "|" + _code_stamp())
-                             .encode()).hexdigest()[:16]
+    def __init__(self, root: Path, options: Options):
         self.dir = Path(root) / CACHE_DIR_NAME / __version__
-        self.file = self.dir / f"results-{key}.json"
+        self.file = self.dir / f"results-{run_key(options)}.json"
         self.entries = self._load()
         self.dirty = {}
 
@@ -39,52 +90,29 @@ class ResultCache:
         try:
             with open(self.file, encoding="utf-8") as fh:
                 data = json.load(fh)
-            return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
+        return data if isinstance(data, dict) else {}
 
-    @staticmethod
-    def _stat(path):
-        st = os.stat(path)
-        return st.st_size, st.st_mtime_ns
-
-    def get(self, path: str):
-        from schedlint.check.engine import FileResult
-        from schedlint.model.facts import FileFacts
-
+    def get(self, path: str, data: bytes, dependency_digest: str = "") -> Optional[FileResult]:
+        """The cached result of ``path`` whose bytes are ``data``, or None."""
+        sha = content_hash(data)
         entry = self.entries.get(os.path.abspath(path))
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or entry.get("sha") != sha or \
+                entry.get("deps") != dependency_digest:
             return None
         try:
-            size, mtime = self._stat(path)
-            if (size, mtime) != (entry.get("size"), entry.get("mtime")):
-                with open(path, "rb") as fh:
-                    if hashlib.sha256(fh.read()).hexdigest() != entry.get("sha"):
-                        return None
-                entry["size"], entry["mtime"] = size, mtime
-                self.dirty[os.path.abspath(path)] = entry
-            findings = [Finding(**{**f, "path": path}) for f in entry["findings"]]
-            facts = entry.get("facts")
-            return FileResult(path=path, findings=findings, parsed=entry.get("parsed", False),
-                              facts=FileFacts(path=path, group_keys=[tuple(k) for k in
-                                                                     facts["group_keys"]],
-                                              read_keys=set(facts["read_keys"]))
-                              if facts else None)
-        except (OSError, KeyError, TypeError, ValueError):
-            return None
+            return _result(path, sha, len(data), entry)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None  # a foreign or damaged entry: checked again, then rewritten
 
-    def put(self, path: str, result) -> None:
-        if any(f.code in ("SL002", "SL003") for f in result.findings):
+    def put(self, result: FileResult, dependency_digest: str = "") -> None:
+        if result.sha is None or result.crashed or \
+                any(f.code in ("SL002", "SL003") for f in result.findings):
             return  # transient failures (permissions, crashes) must be retried next run
-        try:
-            # The state the file was read in: one edited since gets re-hashed next time.
-            size, mtime = getattr(result, "stat", None) or self._stat(path)
-        except OSError:
-            return
-        sha = result.sha
         facts = result.facts
-        self.dirty[os.path.abspath(path)] = {
-            "size": size, "mtime": mtime, "sha": sha, "parsed": result.parsed,
+        self.dirty[os.path.abspath(result.path)] = {
+            "sha": result.sha, "deps": dependency_digest, "parsed": result.parsed,
             "findings": [{k: v for k, v in f.to_dict().items() if k != "path"}
                          for f in result.findings],
             "facts": {"group_keys": facts.group_keys, "read_keys": sorted(facts.read_keys)}
@@ -97,9 +125,49 @@ class ResultCache:
         merged = {**self._load(), **self.dirty}
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            gitignore = self.dir.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# Automatically created by schedlint.\n*\n")
         except OSError:
             return  # a read-only tree still gets checked, just not cached
+        _ensure_gitignore(self.dir.parent / ".gitignore")
         write_atomically(str(self.file), merged)
+
+
+_FIELD_TYPES = (("code", str), ("message", str), ("severity", str), ("name", str), ("line", int),
+                ("column", int), ("end_line", int), ("end_column", int))
+
+
+def _result(path: str, sha: str, size: int, entry: dict) -> FileResult:
+    from schedlint.model.facts import FileFacts
+
+    findings = entry["findings"]
+    parsed = entry["parsed"]
+    if not isinstance(findings, list) or not isinstance(parsed, bool):
+        raise TypeError("not an entry")
+    out = []
+    for f in findings:
+        finding = Finding(**{**f, "path": path})
+        if not all(isinstance(getattr(finding, name), kind) for name, kind in _FIELD_TYPES) \
+                or not isinstance(finding.fix, (dict, type(None))) \
+                or not isinstance(finding.cell, (int, type(None))):
+            raise TypeError("not a finding")
+        out.append(finding)
+    facts = entry["facts"]
+    if facts is not None:
+        keys = [tuple(k) for k in facts["group_keys"]]
+        if not all(len(k) == 5 and isinstance(k[0], str) for k in keys):
+            raise TypeError("not a group key")
+        facts = FileFacts(path=path, group_keys=keys, read_keys=set(facts["read_keys"]))
+    return FileResult(path=path, findings=out, parsed=parsed, facts=facts, sha=sha, size=size)
+
+
+def _ensure_gitignore(path: Path) -> None:
+    """The cache folder ignores itself for git; a missing or damaged (e.g. 0-byte, from a
+    write that failed) ``.gitignore`` is written again, atomically."""
+    try:
+        if path.read_text(encoding="utf-8") == GITIGNORE:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_text_atomically(str(path), GITIGNORE)
+
+
+__all__ = ["CACHE_DIR_NAME", "ResultCache", "code_digest", "run_key"]

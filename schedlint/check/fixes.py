@@ -10,135 +10,24 @@ comments and formatting elsewhere survive.
 applicable fix that does not overlap an earlier one, verify the result still parses (a fix whose
 result does not parse is dropped, never written), check again, and repeat until nothing changes
 (at most :data:`MAX_ITERATIONS` rounds). A fix is applied atomically: all of its edits or none.
-Notebooks (``*.ipynb``) are fixed cell by cell through :mod:`schedlint.check.notebook`.
+Every input is a :mod:`schedlint.check.documents` document: notebooks (``*.ipynb``) are
+fixed cell by cell.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
+
+from schedlint.check.documents import (DocumentError, open_document, parses, read_bytes,
+                                       unified_diff)
+from schedlint.check.edits import EditError, apply_fixes, edit_spans, edit_tuple, line_starts
+from schedlint.check.options import Options
+from schedlint.check.pipeline import check_file, content_hash
 
 MAX_ITERATIONS = 10
 APPLICABILITIES = ("safe", "unsafe")
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-class EditError(ValueError):
-    """An edit that does not fit the text (out of range, reversed, overlapping)."""
-
-
-def line_starts(text: str) -> list:
-    """Offset of the first character of each line (lines end at \\r\\n, \\r or \\n, as libcst)."""
-    starts = [0]
-    for m in _NEWLINE.finditer(text):
-        starts.append(m.end())
-    return starts
-
-
-def _offset(starts: list, text: str, line: int, column: int) -> int:
-    if not 1 <= line <= len(starts):
-        raise EditError(f"line {line} out of range")
-    start = starts[line - 1]
-    end = starts[line] if line < len(starts) else len(text)
-    length = len(text[start:end].rstrip("\r\n"))  # without the line terminator
-    if not 1 <= column <= length + 1:
-        raise EditError(f"column {column} out of range on line {line}")
-    return start + column - 1
-
-
-def edit_spans(text: str, edits, starts: Optional[list] = None) -> list:
-    """``[(start_offset, end_offset, content)]`` for ``edits``, sorted; raises EditError."""
-    starts = starts if starts is not None else line_starts(text)
-    spans = []
-    for e in edits:
-        line, col, end_line, end_col, content = _edit_tuple(e)
-        a = _offset(starts, text, line, col)
-        b = _offset(starts, text, end_line, end_col)
-        if b < a:
-            raise EditError("edit ends before it starts")
-        spans.append((a, b, content))
-    spans.sort(key=lambda s: (s[0], s[1]))
-    for (a1, b1, _), (a2, b2, _) in zip(spans, spans[1:]):
-        if a2 < b1 or (a2 == b1 == a1 == b2):
-            raise EditError("edits of one fix overlap")
-    return spans
-
-
-def _edit_tuple(e):
-    if isinstance(e, dict):
-        return e["line"], e["column"], e["end_line"], e["end_column"], e["content"]
-    return tuple(e)
-
-
-def _dominant_newline(text: str) -> str:
-    crlf = text.count("\r\n")
-    lf = text.count("\n") - crlf
-    return "\r\n" if crlf > lf else "\n"
-
-
-def apply_fixes(text: str, fixes) -> tuple:
-    """Apply each fix in ``fixes`` (dicts as findings carry them) that fits and does not
-    overlap one applied before it. Returns ``(new_text, applied_fixes)``.
-
-    Fixes are taken in order of their first edit; one touching (or inserting inside) a range an
-    earlier fix already edits is left for the next round, as ruff does. Inserted text uses the
-    file's own line ending.
-    """
-    starts = line_starts(text)
-    newline = _dominant_newline(text)
-    chosen, taken = [], []
-    candidates = []
-    for fix in fixes:
-        try:
-            spans = edit_spans(text, fix["edits"], starts)
-        except (EditError, KeyError, TypeError, ValueError):
-            continue
-        if not spans:
-            continue
-        candidates.append((spans[0][0], spans[0][1], len(candidates), fix, spans))
-    for _, _, _, fix, spans in sorted(candidates, key=lambda c: c[:3]):
-        if any(_overlaps(a, b, ta, tb) for a, b, _ in spans for ta, tb in taken):
-            continue
-        taken += [(a, b) for a, b, _ in spans]
-        chosen.append((fix, spans))
-    all_spans = sorted((s for _, spans in chosen for s in spans), key=lambda s: (s[0], s[1]))
-    out, pos = [], 0
-    for a, b, content in all_spans:
-        out.append(text[pos:a])
-        if newline != "\n":
-            content = re.sub(r"(?<!\r)\n", newline, content)
-        out.append(content)
-        pos = b
-    out.append(text[pos:])
-    return "".join(out), [fix for fix, _ in chosen]
-
-
-def _overlaps(a, b, ta, tb) -> bool:
-    if a == b and ta == tb:
-        return a == ta  # two insertions at one point: order would be ambiguous
-    if a == b:
-        return ta < a < tb
-    if ta == tb:
-        return a < ta < b
-    return a < tb and ta < b
-
-
-def parses(text: str) -> bool:
-    """True when both CPython and libcst accept ``text``."""
-    try:
-        compile(text, "<fixed>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return False
-    import libcst as cst
-
-    try:
-        cst.parse_module(text)
-    except Exception:  # ParserSyntaxError, or the parser itself failing
-        return False
-    return True
 
 
 def applicable(fix: Optional[dict], unsafe: bool) -> bool:
@@ -150,7 +39,7 @@ def applicable(fix: Optional[dict], unsafe: bool) -> bool:
 def _key(finding) -> tuple:
     fix = finding.fix
     return (finding.code, finding.cell if hasattr(finding, "cell") else None,
-            tuple(tuple(_edit_tuple(e)) for e in fix["edits"]))
+            tuple(tuple(edit_tuple(e)) for e in fix["edits"]))
 
 
 @dataclass
@@ -176,71 +65,33 @@ class FixOutcome:
         return unified_diff(self.path, self.original, self.fixed)
 
 
-class _PythonDocument:
-    """A ``.py`` file: decoded once, fixed as text, encoded back the same way."""
-
-    def __init__(self, data: bytes, path: str):
-        import io
-        import tokenize
-
-        self.bom = data.startswith(b"\xef\xbb\xbf")
-        try:
-            self.encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        except (SyntaxError, LookupError):
-            self.encoding = None
-        if self.encoding == "utf-8-sig":
-            self.encoding = "utf-8"
-
-    def apply(self, data: bytes, findings) -> tuple:
-        text = data.decode(self.encoding)
-        if self.bom and text.startswith("\ufeff"):
-            text = text[1:]
-        new_text, applied = apply_fixes(text, [f.fix for f in findings])
-        return self._encode(new_text), applied, new_text
-
-    def _encode(self, text: str) -> bytes:
-        return (b"\xef\xbb\xbf" if self.bom else b"") + text.encode(self.encoding)
-
-    def valid(self, data: bytes, text: str) -> bool:
-        return parses(text)
-
-
-def _document(path: str, data: bytes):
-    if path.endswith(".ipynb"):
-        from schedlint.check.notebook import NotebookDocument
-
-        return NotebookDocument(data, path)
-    return _PythonDocument(data, path)
-
-
-def fix_file(path: str, data: Optional[bytes], codes, *, unsafe: bool = False,
+def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
              check: Optional[Callable] = None, max_iterations: int = MAX_ITERATIONS,
              first=None) -> FixOutcome:
     """Fix ``path`` (its bytes ``data``, read when None) in memory; nothing is written.
 
-    ``check(path, data)`` returns a FileResult (default: the engine's ``check_source`` with
-    ``codes``); ``first`` is the result of checking ``data`` when the caller has it. The
-    returned outcome's ``result`` is the check of the final text, so its findings are what
-    remains.
+    ``options`` is the run's :class:`Options` (or just a set of rule codes). ``check(path,
+    data)`` returns a FileResult (default: the pipeline with ``options``); ``first`` is the
+    result of checking ``data`` when the caller has it. The returned outcome's ``result`` is
+    the check of the final text, so its findings are what remains.
     """
-    from schedlint.check.engine import check_source
-
+    if not isinstance(options, Options):
+        options = Options(codes=frozenset(options))
     if check is None:
+        strict = replace(options, check_syntax=True)
+
         def check(p, d):
-            return check_source(p, d, codes, check_syntax_all=True)
+            return check_file(p, strict, data=d)
     if data is None:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bytes(path)
     original = data
     result = first if first is not None else check(path, data)
     outcome = FixOutcome(path=path, original=original, fixed=data, result=result)
     if not any(applicable(f.fix, unsafe) for f in result.findings):
         return outcome
     try:
-        doc = _document(path, data)
-        if getattr(doc, "encoding", "") is None:
-            return outcome
-    except ValueError:
+        doc = open_document(path, data)
+    except DocumentError:
         return outcome
     rejected = set()
     seen_states = {data}
@@ -249,14 +100,14 @@ def fix_file(path: str, data: Optional[bytes], codes, *, unsafe: bool = False,
                 if applicable(f.fix, unsafe) and _key(f) not in rejected]
         if not todo:
             break
-        new_data, applied, new_text = doc.apply(data, todo)
+        new_data, applied, new_text = doc.apply(todo)
         if not applied:
             break
         if not doc.valid(new_data, new_text):
             # Find the culprits one by one; the others still apply.
             new_data, applied = data, []
             for f in todo:
-                trial, ok, trial_text = doc.apply(new_data, [f])
+                trial, ok, trial_text = doc.apply([f])
                 if ok and doc.valid(trial, trial_text):
                     new_data = trial
                     applied.append(f.fix)
@@ -275,6 +126,10 @@ def fix_file(path: str, data: Optional[bytes], codes, *, unsafe: bool = False,
             outcome.converged = False
             break
         seen_states.add(data)
+        try:
+            doc = open_document(path, data)
+        except DocumentError:  # cannot happen for a fix that parses; stop all the same
+            break
     else:
         if any(applicable(f.fix, unsafe) and _key(f) not in rejected for f in result.findings):
             outcome.converged = False
@@ -282,44 +137,34 @@ def fix_file(path: str, data: Optional[bytes], codes, *, unsafe: bool = False,
     return outcome
 
 
-def fix_results(results, codes_for: Callable, *, unsafe: bool, write: bool,
-                stdin: Optional[tuple] = None) -> list:
+def fix_results(results, options: Options, *, stdin: Optional[tuple] = None) -> list:
     """Fix every file in ``results`` (FileResults of a check) that has an applicable fix.
 
     Replaces each fixed file's entry in ``results`` (in place) by the check of its fixed text
-    and returns the :class:`FixOutcome` of each. ``write`` writes changed files back (never
-    the stdin entry, named by ``stdin = (name, data)``); otherwise nothing is written.
+    and returns the :class:`FixOutcome` of each. With ``options.fix`` (and not
+    ``options.diff``) changed files are written back (never the stdin entry, named by
+    ``stdin = (name, data)``); otherwise nothing is written.
     """
-    from dataclasses import replace
-
+    unsafe, write = options.unsafe_fixes, options.fix and not options.diff
     outcomes = []
     for i, r in enumerate(results):
-        codes = codes_for(r.path)
-        r = replace(r, findings=[f for f in r.findings if f.code in codes])
         if not any(applicable(f.fix, unsafe) for f in r.findings):
             continue
         is_stdin = stdin is not None and i == len(results) - 1 and r.path == stdin[0]
         data = stdin[1] if is_stdin else None
         if data is None:
             try:
-                with open(r.path, "rb") as fh:
-                    data = fh.read()
+                data = read_bytes(r.path)
             except OSError:
                 continue
-        outcome = fix_file(r.path, data, codes, unsafe=unsafe,
-                           first=r if r.sha is None or _sha(data) == r.sha else None)
+        outcome = fix_file(r.path, data, options, unsafe=unsafe,
+                           first=r if r.sha is None or content_hash(data) == r.sha else None)
         if outcome.changed and write and not is_stdin:
             write_atomic(r.path, outcome.fixed)
         outcome.stdin = is_stdin
         results[i] = outcome.result
         outcomes.append(outcome)
     return outcomes
-
-
-def _sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -344,36 +189,6 @@ def write_atomic(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
-
-
-def unified_diff(path: str, before: bytes, after: bytes) -> str:
-    """A unified diff of two versions of ``path`` ('' when equal), as ``--diff`` prints it."""
-    if before == after:
-        return ""
-    if path.endswith(".ipynb"):
-        from schedlint.check.notebook import notebook_diff
-
-        return notebook_diff(path, before, after)
-    a = _text_for_diff(before)
-    b = _text_for_diff(after)
-    return _diff_lines(a, b, path, path)
-
-
-def _text_for_diff(data: bytes) -> str:
-    from schedlint.check.engine import decode
-
-    text, problem = decode(data, "<diff>")
-    return text if problem is None else data.decode("utf-8", "replace")
-
-
-def _diff_lines(a: str, b: str, from_name: str, to_name: str) -> str:
-    out = []
-    for line in difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
-                                     fromfile=from_name, tofile=to_name):
-        if not line.endswith(("\n", "\r")):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
 
 
 __all__ = ["APPLICABILITIES", "EditError", "FixOutcome", "MAX_ITERATIONS", "apply_fixes",

@@ -19,17 +19,16 @@ notebook's ``cells`` array (markdown cells count, so cell N is ``cells[N-1]``), 
 ``column`` and fix edits are relative to that cell's source. The text output prints
 ``nb.ipynb:cell 3:4:1: SL101 ...`` and JSON adds a ``"cell": 3`` key.
 
-Fixes apply cell by cell (:class:`NotebookDocument`); a fix whose edits leave its cell or touch
-a masked line is not offered. The notebook is written back with its own JSON indentation, and
+Checking, and fixing cell by cell, go through :class:`schedlint.check.documents.NotebookDocument`;
+a fix whose edits leave its cell or touch a masked line is not offered. The notebook is written back with its own JSON indentation, and
 every cell the fixes did not touch keeps its source exactly.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -222,151 +221,4 @@ class Notebook:
         return text + ("\n" if self.raw.endswith("\n") else "")
 
 
-def _map_fix(fix, cell: CodeCell):
-    """The fix with edits relative to ``cell``, or None if it leaves the cell or touches a
-    masked line."""
-    if not fix:
-        return fix
-    last = cell.first_line + len(cell.lines)  # first virtual line after the cell
-    edits = []
-    for e in fix["edits"]:
-        if not (cell.first_line <= e["line"] and e["end_line"] <= last):
-            return None
-        if e["end_line"] == last and e["end_column"] != 1:
-            return None
-        # An edit ending at column 1 stops before that line's first character.
-        last_touched = e["end_line"] - (1 if e["end_column"] == 1 and e["end_line"] > e["line"]
-                                        else 0)
-        rel = range(e["line"] - cell.first_line + 1, last_touched - cell.first_line + 2)
-        if any(r in cell.masked for r in rel if r <= len(cell.lines)):
-            return None
-        edits.append({**e, "line": e["line"] - cell.first_line + 1,
-                      "end_line": e["end_line"] - cell.first_line + 1})
-    return {**fix, "edits": edits}
-
-
-def _map_finding(f, nb: Notebook):
-    cell, line = nb.locate(f.line)
-    if cell is None:
-        return f
-    end_cell, end_line = nb.locate(f.end_line)
-    end_column = f.end_column
-    if end_cell is not cell:  # a range spanning cells: keep it on the first one
-        end_line, end_column = line, f.column + 1
-    return replace(f, line=line, end_line=end_line, end_column=end_column, cell=cell.number,
-                   fix=_map_fix(f.fix, cell), message=_map_message(f.message, nb, cell))
-
-
-_LINE_REF = re.compile(r"\bline (\d+)\b")
-
-
-def _map_message(message: str, nb: Notebook, here: CodeCell) -> str:
-    """Rewrite the virtual ``line N`` a rule's message cites into the cell's numbering."""
-    def sub(m):
-        cell, line = nb.locate(int(m.group(1)))
-        if cell is None or cell is here:
-            return f"line {line}"
-        return f"cell {cell.number}, line {line}"
-
-    return _LINE_REF.sub(sub, message) if "line " in message else message
-
-
-def check_notebook(path: str, data: Optional[bytes], codes, *, check_syntax_all: bool = False):
-    """The engine's per-file pipeline for a notebook; never raises."""
-    from schedlint.check import gate as prefilter
-    from schedlint.check.engine import FileResult, _builtin, _selected, check_source
-
-    result = FileResult(path=path)
-    if data is None:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            result.findings.append(_builtin("SL002", path,
-                                            f"cannot read file: {exc.strerror or exc}"))
-            return _selected(result, codes)
-    result.sha = hashlib.sha256(data).hexdigest()
-    # The raw JSON holds every cell's text verbatim (JSON escapes keep these words intact).
-    if not prefilter.admits(data) and not check_syntax_all:
-        return result
-    try:
-        nb = Notebook(data)
-    except NotebookError as exc:
-        result.findings.append(_builtin("SL002", path, f"cannot read notebook: {exc}"))
-        return _selected(result, codes)
-    if not nb.cells:
-        return result
-    inner = check_source(path, nb.source.encode("utf-8"), codes,
-                         check_syntax_all=check_syntax_all, python_only=True)
-    result.parsed = inner.parsed
-    result.findings = [_map_finding(f, nb) for f in inner.findings]
-    if inner.facts is not None:
-        # Keys read in the notebook count for the project rules; keys it defines are not
-        # reported by them (a project finding has no cell to point at).
-        inner.facts.group_keys = []
-        result.facts = inner.facts
-    return result
-
-
-class NotebookDocument:
-    """What :func:`schedlint.check.fixes.fix_file` needs to fix a notebook cell by cell."""
-
-    encoding = "utf-8"
-
-    def __init__(self, data: bytes, path: str):
-        Notebook(data)  # raises NotebookError (a ValueError) when it is not one
-
-    def apply(self, data: bytes, findings) -> tuple:
-        from schedlint.check.fixes import apply_fixes
-
-        nb = Notebook(data)
-        by_cell = {}
-        for f in findings:
-            if f.cell is not None:
-                by_cell.setdefault(f.cell, []).append(f.fix)
-        sources, applied = {}, []
-        for number, fixes in sorted(by_cell.items()):
-            cell = nb.cell(number)
-            if cell is None:
-                continue
-            new_text, done = apply_fixes(cell.text, fixes)
-            if done:
-                sources[number] = new_text
-                applied += done
-        if not sources:
-            return data, [], None
-        return nb.with_sources(sources), applied, None
-
-    def valid(self, data: bytes, text) -> bool:
-        from schedlint.check.fixes import parses
-
-        try:
-            nb = Notebook(data)
-        except NotebookError:
-            return False
-        return parses(nb.source)
-
-
-def notebook_diff(path: str, before: bytes, after: bytes) -> str:
-    """A unified diff per changed code cell, named ``path:cell N``."""
-    from schedlint.check.fixes import _diff_lines
-
-    try:
-        a, b = Notebook(before), Notebook(after)
-    except NotebookError:
-        return ""
-    old = {c.number: c.text for c in a.cells}
-    out = []
-    for c in b.cells:
-        if old.get(c.number, "") != c.text:
-            name = f"{path}:cell {c.number}"
-            out.append(_diff_lines(old.get(c.number, ""), c.text, name, name))
-    return "".join(out)
-
-
-def is_notebook(path: str) -> bool:
-    return str(path).endswith(".ipynb")
-
-
-__all__ = ["Notebook", "NotebookDocument", "NotebookError", "check_notebook", "is_magic",
-           "is_notebook", "mask_cell", "notebook_diff"]
+__all__ = ["CodeCell", "Notebook", "NotebookError", "is_magic", "mask_cell"]

@@ -16,8 +16,6 @@ optimizer or scheduler code.
 
 from __future__ import annotations
 
-import io
-import tokenize
 from functools import lru_cache
 
 from schedlint import __version__
@@ -25,25 +23,12 @@ from schedlint.check import gate as prefilter
 
 
 @lru_cache(maxsize=None)
-def _codes() -> frozenset:
+def _options():
+    from schedlint.check.options import Options
     from schedlint.rules import all_rules
 
-    return frozenset(r.code for r in all_rules()
-                     if r.kind != "guard" and r.scope == "file" and r.code != "SL001")
-
-
-def _encode(lines) -> bytes:
-    """The file's bytes as flake8 read them (it hands over decoded lines)."""
-    text = "".join(lines)
-    head = "".join(lines[:2]).encode("utf-8", "surrogateescape")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
-    except (SyntaxError, LookupError):
-        encoding = "utf-8"
-    try:
-        return text.encode(encoding if encoding != "utf-8-sig" else "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return text.encode("utf-8", "surrogateescape")
+    return Options(codes=frozenset(r.code for r in all_rules() if r.kind != "guard" and
+                                   r.scope == "file" and r.code != "SL001"))
 
 
 class Checker:
@@ -59,13 +44,14 @@ class Checker:
         self.lines = lines or []
 
     def run(self):
-        data = _encode(self.lines)
-        if not prefilter.admits(data):
+        text = "".join(self.lines)
+        # The gate reads ASCII words, which every source encoding spells the same.
+        if not prefilter.admits(text.encode("utf-8", "surrogateescape")):
             return
-        from schedlint.check.engine import check_source
+        from schedlint.check.pipeline import check_text
 
         path = self.filename if self.filename not in ("-", "stdin") else "stdin.py"
-        result = check_source(path, data, _codes(), python_only=True)
+        result = check_text(path, text, _options())
         for f in result.findings:
             yield f.line, f.column - 1, f"{f.code} {f.message}", type(self)
 

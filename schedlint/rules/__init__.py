@@ -22,32 +22,7 @@ def _rules_in(module) -> list:
 
 @lru_cache(maxsize=None)
 def all_rules() -> tuple:
-    """Every rule, sorted by code (static, builtin and guard).
-
-    Built from the cached index of the rules' metadata when it is current (each check then
-    imports its module on first call), else by importing every rule module, which then
-    writes the index (see :mod:`schedlint.rules._index`: this keeps libcst out of runs that
-    parse nothing).
-    """
-    from schedlint.rules import _index as _ruleindex
-
-    extra = _guard_codes_file()
-    indexed = _ruleindex.load(__path__[0], extra, Rule)
-    if indexed is not None:
-        return indexed
-    rules = _import_all()
-    _ruleindex.save(__path__[0], extra, rules)
-    return rules
-
-
-def _guard_codes_file() -> tuple:
-    import os
-
-    path = os.path.join(os.path.dirname(__path__[0]), "guard", "codes.py")
-    return (path,)
-
-
-def _import_all() -> tuple:
+    """Every rule, sorted by code (static, builtin and guard): every rule module imported."""
     found = []
     for info in pkgutil.iter_modules(__path__):
         if info.name == "base":

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.check import engine
+from schedlint.check import engine, pipeline
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,19 +357,19 @@ def test_unreadable_file_and_directory(tmp_path, neighbor_alone):
 
 
 def test_unreadable_file_simulated(tmp_path, monkeypatch, neighbor_alone):
-    """The read error path, whatever the user running the tests: the engine's ``open`` raises
+    """The read error path, whatever the user running the tests: the pipeline's read raises
     PermissionError for one file, as it does for a chmod 000 file without root."""
     d = _case(tmp_path, {"locked.py": BAD_BYTES})
     locked = str(d / "locked.py")
-    real_open = open
+    real_read = pipeline.read_bytes
 
-    def fake_open(file, *args, **kwargs):
+    def fake_read(file):
         if str(file) == locked:
             raise PermissionError(13, "Permission denied", locked)
-        return real_open(file, *args, **kwargs)
+        return real_read(file)
 
-    monkeypatch.setattr(engine, "open", fake_open, raising=False)
-    results = engine.check_paths([locked, str(d / NEIGHBOR)], ALL_CODES, jobs=1)
+    monkeypatch.setattr(pipeline, "read_bytes", fake_read)
+    results = engine.check_paths([locked, str(d / NEIGHBOR)], Options(codes=ALL_CODES, jobs=1))
     locked_result, neighbor = results
     assert [f.code for f in locked_result.findings] == ["SL002"]
     assert "Permission denied" in locked_result.findings[0].message

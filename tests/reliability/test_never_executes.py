@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from schedlint.check.engine import check_paths, check_source
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +134,8 @@ def test_engine_api_never_imports_input(tmp_path, monkeypatch):
     files = _tree(root, marker)
     monkeypatch.syspath_prepend(str(root))
     before = set(sys.modules)
-    results = check_paths([str(p) for p in files], ALL_CODES, jobs=1, check_syntax_all=True)
+    results = check_paths([str(p) for p in files],
+                          Options(codes=ALL_CODES, jobs=1, check_syntax=True))
     for path in files:
         check_source(str(path), None, ALL_CODES)
     _assert_no_marker(marker)

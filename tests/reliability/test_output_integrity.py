@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.check import engine
+from schedlint.check import engine, pipeline, pool
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def _cli(args, cwd, env=None):
 def test_cli_output_is_identical_for_any_jobs(tmp_path):
     root = tmp_path / "tree"
     files = _tree(root)
-    assert len(files) > 2 * engine.POOL_THRESHOLD  # so --jobs > 1 really uses a pool
+    assert len(files) > 2 * pool.POOL_THRESHOLD  # so --jobs > 1 really uses a pool
     outputs = {}
     runs = {"json": ("1", "2", "8"), "text": ("1", "3")}
     for fmt, jobs_values in runs.items():
@@ -102,10 +103,11 @@ def test_cli_output_is_identical_for_any_jobs(tmp_path):
 
 def test_engine_results_are_identical_for_any_jobs(tmp_path):
     files = [str(p) for p in _tree(tmp_path / "tree")]
-    serial = engine.check_paths(files, ALL_CODES, jobs=1, check_syntax_all=True)
+    serial = engine.check_paths(files, Options(codes=ALL_CODES, jobs=1, check_syntax=True))
     assert [r.path for r in serial] == files
     for jobs in (2, 5):
-        pooled = engine.check_paths(files, ALL_CODES, jobs=jobs, check_syntax_all=True)
+        pooled = engine.check_paths(files, Options(codes=ALL_CODES, jobs=jobs,
+                                                         check_syntax=True))
         assert [r.path for r in pooled] == files
         assert [_key(r.findings) for r in pooled] == [_key(r.findings) for r in serial]
         assert [r.parsed for r in pooled] == [r.parsed for r in serial]
@@ -130,7 +132,7 @@ def _dying_rules(how: str):
 
         return dataclasses.replace(rule, check=check)
 
-    rules = tuple(wrap(r) if r.code == "SL101" else r for r in engine.checkable_rules())
+    rules = tuple(wrap(r) if r.code == "SL101" else r for r in pipeline.checkable_rules())
     assert any(r.code == "SL101" for r in rules)
     return rules
 
@@ -152,12 +154,13 @@ def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions)
         files.insert(pos, path)
     others = [p for p in files if p not in dying]
     rules = _dying_rules(how)
-    monkeypatch.setattr(engine, "checkable_rules", lambda: rules)
+    monkeypatch.setattr(pipeline, "checkable_rules", lambda: rules)
     # The reference: every other file, checked in this process (none of them kills it).
-    expected = {r.path: _key(r.findings) for r in engine.check_paths(others, ALL_CODES, jobs=1)}
+    expected = {r.path: _key(r.findings) for r in engine.check_paths(others, Options(codes=ALL_CODES,
+                                                                            jobs=1))}
     assert sum(len(v) for v in expected.values()) > 40
 
-    results = engine.check_paths(files, ALL_CODES, jobs=2)
+    results = engine.check_paths(files, Options(codes=ALL_CODES, jobs=2))
 
     assert [r.path for r in results] == files
     by_path = {r.path: r for r in results}
@@ -180,14 +183,14 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
     driver.write_text(textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from schedlint.check import engine
+        from schedlint.check import pipeline
         import test_output_integrity as t
         if sys.argv[1] == "die":
             rules = t._dying_rules("exit")
-            engine.checkable_rules = lambda: rules
+            pipeline.checkable_rules = lambda: rules
         sys.argv = ["schedlint", *sys.argv[2:]]
-        from schedlint.cli import entry
-        entry()
+        from schedlint.cli import main
+        main()
     """))
     args = ["--isolated", "--no-cache", "--output-format", "json", "--jobs", "2", "."]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}

@@ -3,6 +3,7 @@
 import textwrap
 
 from schedlint.check.engine import check_paths, run_project_rules
+from schedlint.check.options import Options
 
 CODES = frozenset({"SL107"})
 
@@ -25,7 +26,7 @@ def _run(tmp_path, files, jobs=1):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(textwrap.dedent(text))
         paths.append(str(p))
-    results = check_paths(sorted(paths), CODES, jobs=jobs)
+    results = check_paths(sorted(paths), Options(codes=CODES, jobs=jobs))
     return [(f.path.rsplit("/", 1)[-1], f.line, f.code)
             for f in run_project_rules(results, CODES)]
 

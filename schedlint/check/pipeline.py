@@ -1,0 +1,372 @@
+"""The per-document pipeline: read, decode, gate, parse once, model once, rules, suppressions.
+
+:func:`check_file` is the whole pipeline for one input and never raises:
+
+1. **read** the bytes (unreadable: SL002);
+2. **decode** them as Python does, through :mod:`schedlint.check.documents` (undecodable:
+   SL002, whether or not the file mentions an optimizer);
+3. **gate** (:mod:`schedlint.check.gate`): skip files that cannot hold a finding;
+4. **size**: a file too big to parse gets its syntax checked by the bounded
+   :mod:`schedlint.check.syntax` and an SL002 saying it was not parsed; nothing builds a
+   tree for it (libcst's costs 0.3-1.2 KB per source byte);
+5. **parse** with libcst (the compiler's verdict first: SL001);
+6. **model** (:mod:`schedlint.model.builder`) and **rules** (a rule that raises: SL003 naming
+   it, the other rules' findings kept);
+7. **report**: the one place findings are filtered, by the file's selection (``select`` less
+   its ``per-file-ignores``) and its ``# noqa`` comments.
+
+Everything it needs comes in as arguments: the :class:`~schedlint.check.options.Options`, and
+from the pool a memory ``reserve`` function and a timings dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from time import process_time
+from typing import TYPE_CHECKING, Callable, Optional
+
+from schedlint.check import gate as prefilter
+from schedlint.check import syntax
+from schedlint.check.documents import (DocumentError, NotebookDocument, PythonDocument,
+                                       is_notebook, read_bytes)
+from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, SMALL_FILE, no_reservation,
+                                           release_memory, tree_estimate)
+from schedlint.check.options import Options
+from schedlint.report.findings import Finding
+from schedlint.rules import by_code, checkable_rules
+
+if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the model
+    from schedlint.model.facts import FileFacts
+
+# Where a run's time goes (``schedlint --timings``): CPU seconds summed over files and workers.
+PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
+# Files at least this big are parsed on a thread with a deep stack (see _on_deep_stack), and
+# their freed trees' memory is handed back to the OS afterwards.
+DEEP_BYTES = 16 << 10
+TRIM_BYTES = 64 * 1024
+DEEP_STACK = 512 << 20
+DEEP_RECURSION = 200_000
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list = field(default_factory=list)
+    facts: Optional[FileFacts] = None
+    parsed: bool = False
+    crashed: bool = False  # the worker checking it died (exit status 2)
+    sha: Optional[str] = None  # hash of the bytes that were checked, for the cache
+    size: int = 0  # bytes read
+    timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
+
+
+def builtin_finding(code, path, message, line=1, column=1, end_line=None, end_column=None):
+    """A finding of one of the checker's own codes (SL001-SL003)."""
+    rule = by_code()[code]
+    return Finding(path=path, line=line, column=column, code=code, message=message,
+                   end_line=end_line or line, end_column=end_column or column + 1,
+                   severity=rule.severity, name=rule.name)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Clock:
+    """CPU time per phase into ``result.timings``, or nothing when timing is off."""
+
+    def __init__(self, result: FileResult, on: bool):
+        self.result, self.on = result, on
+        self.t = process_time() if on else 0.0
+        if on:
+            result.timings = dict.fromkeys(PHASES, 0.0)
+
+    def lap(self, phase: str) -> None:
+        if self.on:
+            now = process_time()
+            self.result.timings[phase] += now - self.t
+            self.t = now
+
+
+def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
+               reserve: Callable = no_reservation) -> FileResult:
+    """Run the pipeline on ``path`` (its bytes ``data``, read when None).
+
+    ``reserve(source_bytes, per_byte)`` is the pool's memory budget: a context manager held
+    while a tree is alive (it may raise WouldWait, see schedlint.check.pool).
+    """
+    result = FileResult(path=path)
+    clock = _Clock(result, options.timings)
+    codes = options.codes_for(path)
+    if data is None:
+        try:
+            data = read_bytes(path)
+        except OSError as exc:
+            return _report(result, codes, builtin_finding(
+                "SL002", path, f"cannot read file: {exc.strerror or exc}"))
+    result.sha, result.size = content_hash(data), len(data)
+    clock.lap("read")
+    if is_notebook(path):
+        return _check_notebook(result, data, options, codes, reserve, clock)
+    try:
+        doc = PythonDocument.from_bytes(path, data)
+    except DocumentError as exc:
+        return _report(result, codes, builtin_finding("SL002", path, exc.message,
+                                                      line=exc.line))
+    return _check_python(result, doc, options, codes, reserve, clock)
+
+
+def check_text(path: str, text: str, options: Options) -> FileResult:
+    """The pipeline on source that is already text (what flake8 hands its plugins)."""
+    result = FileResult(path=path)
+    doc = PythonDocument.from_text(path, text)
+    codes = options.codes_for(path)
+    return _check_python(result, doc, options, codes, no_reservation,
+                         _Clock(result, options.timings))
+
+
+def _check_notebook(result, data, options, codes, reserve, clock) -> FileResult:
+    # The raw JSON holds every cell's text verbatim (JSON escapes keep these words intact).
+    if options.gate and not prefilter.admits(data) and not options.check_syntax:
+        return result
+    try:
+        doc = NotebookDocument.from_bytes(result.path, data)
+    except DocumentError as exc:
+        return _report(result, codes, builtin_finding("SL002", result.path, exc.message))
+    if not doc.nb.cells:
+        return result
+    inner = _check_python(FileResult(path=result.path, timings=result.timings), doc, options,
+                          codes, reserve, clock)
+    result.parsed = inner.parsed
+    result.findings = [doc.map_finding(f) for f in inner.findings]
+    if inner.facts is not None:
+        # Keys read in the notebook count for the project rules; keys it defines are not
+        # reported by them (a project finding has no cell to point at).
+        inner.facts.group_keys = []
+        result.facts = inner.facts
+    return result
+
+
+def _check_python(result: FileResult, doc, options: Options, codes, reserve,
+                  clock: _Clock) -> FileResult:
+    path, source = result.path, doc.source
+    data = doc.source_bytes()
+    verdict = prefilter.scan(data) if options.gate else prefilter.ADMIT
+    if verdict == prefilter.REJECT and not options.check_syntax:
+        clock.lap("prefilter")
+        return result
+    if len(data) > syntax.MAX_PARSE_BYTES:
+        # Before any tree is built: the stdlib compiler, a piece at a time, is all it gets.
+        problem = _sl001(path, syntax.check_large(path, source))
+        if problem is None and verdict != prefilter.REJECT:
+            problem = builtin_finding("SL002", path, syntax.too_large_message(len(data)))
+        clock.lap("prefilter")
+        return _report(result, codes, problem)
+    estimate = None
+    if verdict == prefilter.MAYBE or len(data) >= SMALL_FILE:
+        # The stdlib ast is several times cheaper than libcst's tree: stage 2 of the gate
+        # reads it, the compiler's own checks run on it, and it sizes libcst's tree.
+        with reserve(len(data), AST_BYTES_PER_BYTE):
+            tree, problem = syntax.parse_ast(path, source)
+            if problem is None:
+                if verdict == prefilter.MAYBE and not prefilter.admits_code(tree):
+                    verdict = prefilter.REJECT
+                    if not options.check_syntax:
+                        clock.lap("prefilter")
+                        return result
+                problem = syntax.check(path, tree)
+                if verdict != prefilter.REJECT:
+                    estimate = tree_estimate(len(data), tree, source)
+            del tree
+    else:
+        problem = syntax.check(path, source)
+    clock.lap("prefilter")
+    if problem is not None:
+        return _report(result, codes, _sl001(path, problem))
+    if verdict == prefilter.REJECT:
+        return result
+    if estimate is None:
+        estimate = tree_estimate(len(data), None, source)
+    if estimate > syntax.MAX_TREE_BYTES:
+        return _report(result, codes, builtin_finding(
+            "SL002", path, syntax.too_complex_message(len(data), estimate)))
+    if len(data) >= DEEP_BYTES:
+        with reserve(len(data), estimate // max(len(data), 1)):
+            result = _on_deep_stack(_parse_and_check, result, source, codes, clock)
+            if len(data) > TRIM_BYTES:
+                release_memory()  # its tree is freed: hand the memory back before the next
+            return result
+    before = (list(result.findings), dict(result.timings) if result.timings else None)
+    try:
+        return _parse_and_check(result, source, codes, clock, reraise=(RecursionError,))
+    except RecursionError:  # valid but deeply nested code: start over with room to recurse
+        result.findings, result.facts, result.parsed = before[0], None, False
+        result.timings = before[1]
+        return _on_deep_stack(_parse_and_check, result, source, codes, clock)
+
+
+def _sl001(path: str, problem):
+    if problem is None:
+        return None
+    return builtin_finding("SL001", path, problem.message, line=problem.line,
+                           column=problem.column)
+
+
+# Deep nesting. libcst's native parser recurses on the C stack once per nesting level and
+# kills the process (SIGSEGV) on valid Python some thousands of levels deep (`a or a or ...`
+# 8,000 times, 40 kB; the compiler accepts it since its own tree is flat there), and the
+# model walk recurses in Python past the recursion limit on long implicit string
+# concatenations (the stdlib's pydoc_data/topics.py). Files of DEEP_BYTES or more (no smaller
+# one nests deep enough to crash the parser) are parsed and checked on a thread with a large
+# stack and a high recursion limit; a RecursionError on a smaller file is retried there.
+def _on_deep_stack(fn, *args):
+    """``fn(*args)`` on a thread with a DEEP_STACK stack and a DEEP_RECURSION limit."""
+    import sys
+    import threading
+
+    out = []
+
+    def run():
+        try:
+            out.append((fn(*args), None))
+        except BaseException as exc:  # handed back to the calling thread
+            out.append((None, exc))
+
+    limit = sys.getrecursionlimit()
+    try:
+        old_size = threading.stack_size(DEEP_STACK)
+    except (ValueError, RuntimeError):  # the platform refuses the size: recurse in place
+        return fn(*args)
+    try:
+        thread = threading.Thread(target=run, name="schedlint-deep")
+        sys.setrecursionlimit(max(limit, DEEP_RECURSION))
+        thread.start()
+    except RuntimeError:  # cannot start a thread (address-space limits): recurse in place
+        sys.setrecursionlimit(limit)
+        return fn(*args)
+    finally:
+        threading.stack_size(old_size)
+    try:
+        thread.join()
+    finally:
+        sys.setrecursionlimit(limit)
+    value, exc = out[0]
+    if exc is not None:
+        raise exc
+    return value
+
+
+def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
+                     reraise: tuple = ()) -> FileResult:
+    import libcst as cst
+
+    path = result.path
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        # The compiler accepted the file (it ran first), so this is a construct libcst cannot
+        # parse (e.g. a parenthesized annotated target, `(x): int`): say so, not "your file
+        # has a syntax error".
+        return _report(result, codes, builtin_finding(
+            "SL001", path, f"Python compiles this file but schedlint's parser (libcst) cannot "
+                           f"parse it, so it was not checked: {exc.message}",
+            line=exc.raw_line, column=exc.raw_column + 1))
+    except reraise:
+        raise
+    except (RecursionError, MemoryError, Exception) as exc:  # the parser itself failed
+        return _report(result, codes, builtin_finding(
+            "SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"))
+    clock.lap("parse")
+    result.parsed = True
+    return _run_rules(result, source, module, codes, clock, reraise=reraise)
+
+
+def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, reraise=()):
+    from schedlint.check.noqa import Suppressions
+    from schedlint.model.builder import build_model
+    from schedlint.model.facts import FileFacts
+
+    path = result.path
+    try:
+        model = build_model(path, source, module)
+    except reraise:
+        raise
+    except Exception as exc:  # a bug in the model builder: report it, never crash the run
+        return _report(result, codes, builtin_finding(
+            "SL003", path, f"internal error while building the model: "
+                           f"{type(exc).__name__}: {exc}"))
+    clock.lap("model")
+    reported = []
+    for rule in checkable_rules():
+        if rule.code not in codes or rule.scope != "file":
+            continue
+        try:
+            for report in rule.check(model):
+                line, col, end_line, end_col = model.position(report.node)
+                reported.append(Finding(
+                    path=path, line=line, column=col, code=rule.code, message=report.message,
+                    end_line=end_line, end_column=end_col, severity=rule.severity,
+                    name=rule.name, fix=_fix_dict(report.fix)))
+        except reraise:
+            raise
+        except Exception as exc:
+            if "SL003" in codes:
+                reported.append(builtin_finding(
+                    "SL003", path, f"internal error in rule {rule.code} ({rule.name}): "
+                                   f"{type(exc).__name__}: {exc}"))
+    suppress = Suppressions(source, model)
+    facts = FileFacts(path=path, read_keys=set(model.read_keys))
+    if "SL107" in codes:
+        for use in model.group_keys:
+            line, col, end_line, end_col = model.position(use.node)
+            if not suppress.suppressed(line, "SL107"):
+                facts.group_keys.append((use.key, line, col, end_line, end_col))
+    result.facts = facts
+    result = _report(result, codes, reported=reported, suppress=suppress)
+    _dismantle(model)
+    clock.lap("rules")
+    return result
+
+
+def _report(result: FileResult, codes, problem=None, reported=(),
+            suppress=None) -> FileResult:
+    """The one place a file's findings are filtered: by its selection (``select`` less its
+    ``per-file-ignores``), and the rules' findings also by its ``# noqa`` comments."""
+    if problem is not None:
+        result.findings.append(problem)
+    kept = [f for f in result.findings if f.code in codes]
+    for f in reported:
+        if f.code in codes and (f.code == "SL003" or not suppress.suppressed(f.line, f.code)):
+            kept.append(f)
+    result.findings = kept
+    return result
+
+
+def _dismantle(model) -> None:
+    """Break the model's reference cycles (class <-> method <-> scope, builder <-> model), so
+    reference counting frees the file's syntax tree right here, without a collector pass
+    over it. Only FileResult (plain data) outlives this point."""
+    for value in list(vars(model).values()):
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, (list, tuple)):
+            continue
+        for item in value:
+            for obj in item if isinstance(item, list) else (item,):
+                d = getattr(obj, "__dict__", None)
+                if d is not None and type(obj).__module__ == "schedlint.model.facts":
+                    d.clear()
+    vars(model).clear()
+
+
+def _fix_dict(fix):
+    if fix is None:
+        return None
+    return {"applicability": fix.applicability, "message": fix.message,
+            "edits": [{"line": e[0], "column": e[1], "end_line": e[2], "end_column": e[3],
+                       "content": e[4]} for e in fix.edits]}
+
+
+__all__ = ["FileResult", "PHASES", "builtin_finding", "check_file", "check_text",
+           "content_hash"]
