@@ -9,6 +9,7 @@ really checked, and a doctored cache entry shows that its findings are what gets
 import json
 import multiprocessing
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,126 @@ def test_concurrent_writers_never_leave_a_torn_file(run_cli, proj):
     # Whatever survived the races, a run on top of it is right.
     result = run_cli(*SELECT, *names)
     assert lines(result) == sorted(f"{n}:10:5" for i, n in enumerate(names) if i % 2)
+
+
+# --- sound by construction (issue 11) ---------------------------------------------------------
+
+
+def _entry(proj, name="a.py"):
+    (path,) = cache_files(proj)
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("damage", [None, [], "x", 42, 1.5, True, {}, {"sha": None},
+                                    "same-sha-wrong-types", "same-sha-bad-fix",
+                                    "same-sha-bad-facts"])
+def test_a_foreign_entry_of_any_shape_is_ignored_and_rewritten(run_cli, proj, checked, damage):
+    fresh = run_cli(*SELECT, ".")
+    path, data = _entry(proj)
+    key = str(proj / "a.py")
+    good = data[key]
+    if damage == "same-sha-wrong-types":
+        damage = {**good, "findings": [{**good["findings"][0], "line": "10"}]}
+    elif damage == "same-sha-bad-fix":
+        damage = {**good, "findings": [{**good["findings"][0], "fix": "nope"}]}
+    elif damage == "same-sha-bad-facts":
+        damage = {**good, "facts": {"group_keys": [[1, 2]], "read_keys": []}}
+    data[key] = damage
+    path.write_text(json.dumps(data))
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert (result.exit_code, result.stdout) == (fresh.exit_code, fresh.stdout)
+    assert checked == ["a.py"]
+    assert _entry(proj)[1][key] == good  # rewritten
+
+
+def test_a_truncated_cache_file_is_ignored_and_rewritten(run_cli, proj, checked):
+    fresh = run_cli(*SELECT, ".")
+    path, _ = _entry(proj)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert (result.exit_code, result.stdout) == (fresh.exit_code, fresh.stdout)
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+    assert set(json.loads(path.read_text())) == {str(proj / n) for n in ("a.py", "b.py", "c.py")}
+
+
+def test_new_content_with_the_same_size_and_mtime_is_checked_again(run_cli, proj, checked):
+    """`touch -r`: an edit that keeps size and modification time is still seen (the key is
+    the content, never the stat)."""
+    first = run_cli(*SELECT, ".")
+    assert "a.py:10:5: SL101" in first.stdout
+    (proj / "ref").write_bytes((proj / "a.py").read_bytes())
+    subprocess.run(["touch", "-r", str(proj / "a.py"), str(proj / "ref")], check=True)
+    (proj / "a.py").write_text(BAD.replace("0.5", "0.7"))  # same size
+    subprocess.run(["touch", "-r", str(proj / "ref"), str(proj / "a.py")], check=True)
+    st, ref = os.stat(proj / "a.py"), os.stat(proj / "ref")
+    assert (st.st_size, st.st_mtime_ns) == (ref.st_size, ref.st_mtime_ns)
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert checked == ["a.py"]
+    assert "one scalar lr `0.7`" in result.stdout and "`0.5`" not in result.stdout.split(
+        "c.py")[0]
+
+
+@pytest.mark.parametrize("change", ["python", "libcst", "schedlint source"])
+def test_the_interpreter_libcst_and_schedlint_itself_are_in_the_key(run_cli, proj, checked,
+                                                                    monkeypatch, change):
+    """One checkout used by Python 3.11 and then 3.12 printed a stale SL001 (PEP 695 code
+    parses on 3.12 only): a result is reused only by the same interpreter, libcst and
+    schedlint code."""
+    import types
+
+    import schedlint.check.cache as cache
+
+    run_cli(*SELECT, ".")
+    checked.clear()
+    run_cli(*SELECT, ".")
+    assert checked == []
+    if change == "python":
+        monkeypatch.setattr(cache, "sys", types.SimpleNamespace(version_info=(3, 99, 0)))
+    elif change == "libcst":
+        monkeypatch.setattr(cache, "libcst_version", lambda: "0.0.1")
+    else:
+        monkeypatch.setattr(cache, "code_digest", lambda: "edited")
+    run_cli(*SELECT, ".")
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+    assert len(cache_files(proj)) == 2
+
+
+def test_the_settings_are_in_the_key(run_cli, proj, checked):
+    run_cli(*SELECT, ".")
+    (proj / "pyproject.toml").write_text('[tool.schedlint]\nper-file-ignores = {"a.py" = '
+                                         '["SL101"]}\n')
+    checked.clear()
+    result = run_cli(*SELECT, ".")
+    assert sorted(checked) == ["a.py", "b.py", "c.py"]
+    assert lines(result) == ["c.py:10:5"]
+
+
+def test_the_dependency_digest_is_part_of_an_entry_key(proj):
+    """The seam for cross-module summaries: an entry stored under one dependency digest is
+    not used under another."""
+    from schedlint.check.cache import ResultCache
+
+    options = Options(codes=frozenset({"SL001", "SL002", "SL003", "SL101"}))
+    data = (proj / "a.py").read_bytes()
+    result = engine.check_source(str(proj / "a.py"), data, options.codes)
+    cache = ResultCache(proj, options)
+    cache.put(result, dependency_digest="imports-v1")
+    cache.save()
+    again = ResultCache(proj, options)
+    assert again.get(str(proj / "a.py"), data, dependency_digest="imports-v1") is not None
+    assert again.get(str(proj / "a.py"), data, dependency_digest="imports-v2") is None
+    assert again.get(str(proj / "a.py"), data) is None
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage\n"])
+def test_a_damaged_gitignore_is_repaired(run_cli, proj, content):
+    run_cli(*SELECT, ".")
+    gitignore = proj / CACHE_DIR_NAME / ".gitignore"
+    gitignore.write_bytes(content)  # e.g. a write that failed half-way
+    (proj / "a.py").write_text(GOOD)  # something to save
+    run_cli(*SELECT, ".")
+    assert gitignore.read_text().splitlines()[-1] == "*"
+    assert not [p for p in gitignore.parent.iterdir() if p.name.startswith(".tmp-")]
