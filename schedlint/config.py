@@ -136,13 +136,19 @@ def _validate_selectors(selectors, where):
 
 def effective_codes(cfg: Config, *, select=None, ignore=None, extend_select=None) -> frozenset:
     """The codes to run: CLI beats config; then extend-select adds and ignore removes.
-    The CLI's values are selectors or (from schedlint.cli) the codes they expand to."""
-    base = select if select else (cfg.select if cfg.select is not None else default_selection())
-    codes = expand_selectors(base) | expand_selectors(cfg.extend_select) | \
-        expand_selectors(extend_select or [])
-    codes -= expand_selectors(cfg.ignore) | expand_selectors(ignore or [])
+    The CLI's values are lists of selectors, or sets of the codes they already expand to
+    (what schedlint.cli passes: it expands each option once, as it validates it)."""
+    def codes(value):
+        return set(value) if isinstance(value, (set, frozenset)) else expand_selectors(value or [])
+
+    if select:
+        chosen = codes(select)
+    else:
+        chosen = expand_selectors(cfg.select if cfg.select is not None else default_selection())
+    chosen |= expand_selectors(cfg.extend_select) | codes(extend_select)
+    chosen -= expand_selectors(cfg.ignore) | codes(ignore)
     static = {r.code for r in all_rules() if r.kind != "guard"}
-    return frozenset(codes & static)
+    return frozenset(chosen & static)
 
 
 def unmatched_per_file_globs(cfg: Config, files) -> list:

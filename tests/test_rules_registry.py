@@ -112,7 +112,6 @@ def test_parse_docs_sections():
 def test_duplicate_codes_are_refused(monkeypatch):
     twice = [by_code()["SL101"], by_code()["SL101"]]
     monkeypatch.setattr(rules_pkg, "_rules_in", lambda module: twice)
-    monkeypatch.setenv("SCHEDLINT_NO_RULE_INDEX", "1")  # import the modules, not the index
     with pytest.raises(RuntimeError, match="SL101"):
         all_rules.__wrapped__()
 

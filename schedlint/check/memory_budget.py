@@ -1,7 +1,10 @@
 """The memory budget a process pool's workers share, so that big syntax trees never pile up.
 
-A syntax tree is far bigger than its source: libcst's takes about 360 bytes per source byte
-(a 451 KB torch test file: 162 MB), the stdlib ``ast``'s about 75 (33 MB). One big file parsed
+A syntax tree is far bigger than its source: libcst's takes 240-590 bytes per source byte for
+ordinary code (a 462 KB torch test file: 142 MB) and up to 1.2 KB for one huge literal (10,000
+param-group dicts), the stdlib ``ast``'s 75-130. :func:`tree_estimate` predicts libcst's from
+the tokens and the largest statement; the pipeline refuses to parse a file whose estimate is
+over its per-process limit (schedlint.check.syntax.MAX_TREE_BYTES). One big file parsed
 next to small ones is fine; two parsed at once, or one big tree next to a worker's ``ast`` pass
 over a 300 KB file, push the process tree past its memory target. So before building a tree
 for a file of SMALL_FILE bytes or more, a worker reserves the tree's estimated size, and waits

@@ -164,7 +164,7 @@ def _check_python(result: FileResult, doc, options: Options, codes, reserve,
         clock.lap("prefilter")
         return _report(result, codes, problem)
     estimate = None
-    if verdict == prefilter.MAYBE or len(data) >= SMALL_FILE:
+    if verdict == prefilter.MAYBE or verdict == prefilter.ADMIT and len(data) >= SMALL_FILE:
         # The stdlib ast is several times cheaper than libcst's tree: stage 2 of the gate
         # reads it, the compiler's own checks run on it, and it sizes libcst's tree.
         with reserve(len(data), AST_BYTES_PER_BYTE):
