@@ -111,9 +111,34 @@ def test_parse_docs_sections():
 
 def test_duplicate_codes_are_refused(monkeypatch):
     twice = [by_code()["SL101"], by_code()["SL101"]]
-    monkeypatch.setattr(rules_pkg, "_rules_in", lambda module: twice)
+    monkeypatch.setattr(rules_pkg, "_declared", lambda module, path: twice)
     with pytest.raises(RuntimeError, match="SL101"):
         all_rules.__wrapped__()
+
+
+def _fields(rules):
+    return [(r.code, r.name, r.summary, r.severity, r.kind, r.scope, r.docs, r.fixable)
+            for r in rules]
+
+
+def test_the_catalogue_read_from_the_source_is_the_imported_one():
+    """all_rules() reads declarations with ast (no rule module, no libcst imported); it must
+    be exactly what importing the modules gives, down to each check function."""
+    from schedlint.rules import imported_rules
+
+    read, imported = all_rules(), imported_rules()
+    assert _fields(read) == _fields(imported)
+    for r, i in zip(read, imported):
+        assert (r.check is None) == (i.check is None)
+        if r.check is not None:
+            assert getattr(r.check, "load", lambda: r.check)() is i.check
+
+
+def test_a_declaration_that_is_not_literal_is_imported(tmp_path):
+    module = tmp_path / "odd_rule.py"
+    module.write_text('from schedlint.rules.base import rule\nCODE = "SL101"\n'
+                      '@rule(CODE, "x", "error")\ndef x(model):\n    """doc"""\n')
+    assert rules_pkg._declared("odd_rule", str(module)) is None
 
 
 def test_expand_selectors():

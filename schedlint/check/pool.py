@@ -197,7 +197,10 @@ def _preload() -> None:
         from schedlint.check import noqa  # noqa: F401
         from schedlint.model import builder  # noqa: F401
 
-        checkable_rules()
+        for rule in checkable_rules():
+            load = getattr(rule.check, "load", None)
+            if load is not None:
+                load()
     except Exception:  # a broken rule module is reported per file (SL003), not here
         pass
 

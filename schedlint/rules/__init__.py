@@ -3,40 +3,130 @@
 Adding a rule means adding one module here (nothing to register elsewhere). The runtime
 guard's SLG codes are declared in :mod:`schedlint.guard.codes` and listed next to the static
 ones, without importing torch.
+
+The catalogue is read from the rule modules' source, not by importing them: a declaration is
+a literal ``@rule(...)`` call on a function with a docstring, so ``ast`` gives every field,
+and a rule's check imports its module on first call (:class:`LazyCheck`). Listing rules,
+expanding ``--select`` and printing cached findings then never import libcst (a quarter of a
+second, which is what a warm run costs on top of reading and hashing a tree). A module whose
+declaration is not literal is imported instead; ``tests/test_rules_registry.py`` checks that
+both ways give the same catalogue.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import os
 import pkgutil
 from functools import lru_cache
 
-from schedlint.rules.base import Rule
+from schedlint.rules.base import Rule, declare
 
 _GUARD_CODES_MODULE = "schedlint.guard.codes"
+_BASE_MODULE = "schedlint.rules.base"
+
+
+class LazyCheck:
+    """A rule's check function, imported from its module on first call."""
+
+    __slots__ = ("module", "function", "_fn")
+
+    def __init__(self, module: str, function: str):
+        self.module, self.function, self._fn = module, function, None
+
+    def load(self):
+        if self._fn is None:
+            self._fn = getattr(importlib.import_module(self.module), self.function)
+        return self._fn
+
+    def __call__(self, *args, **kwargs):
+        return (self._fn or self.load())(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<lazy check {self.module}.{self.function}>"
 
 
 def _rules_in(module) -> list:
     return [obj.RULE for obj in vars(module).values() if callable(obj) and hasattr(obj, "RULE")]
 
 
+def _modules() -> list:
+    """(module name, source path) of every rule module and of the guard's codes."""
+    out = [(f"{__name__}.{info.name}", os.path.join(__path__[0], f"{info.name}.py"))
+           for info in pkgutil.iter_modules(__path__) if info.name != "base"]
+    guard = os.path.join(os.path.dirname(__path__[0]), "guard", "codes.py")
+    if os.path.exists(guard):
+        out.append((_GUARD_CODES_MODULE, guard))
+    return out
+
+
+def _declared(module: str, path: str):
+    """The rules ``module`` declares, read from its source; None when that cannot be done
+    exactly (it must then be imported)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+        if "rule" not in source:  # a helper module (its name is no promise)
+            return []
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):  # `rule` only as itself, imported from the base module
+        if isinstance(node, ast.ImportFrom) and node.module == _BASE_MODULE and \
+                any(a.name == "rule" and a.asname for a in node.names):
+            return None
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and \
+                any(a.name in (_BASE_MODULE, "base") for a in node.names):
+            return None
+    out = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for dec in node.decorator_list:
+            if not (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Name) and
+                    dec.func.id == "rule"):
+                if "rule" in ast.dump(dec):
+                    return None
+                continue
+            try:
+                args = [ast.literal_eval(a) for a in dec.args]
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in dec.keywords}
+                out.append(declare(*args, ast.get_docstring(node, clean=False),
+                                   LazyCheck(module, node.name), **kwargs))
+            except (ValueError, TypeError, SyntaxError):
+                return None
+    return out
+
+
+def _imported(module: str) -> list:
+    try:
+        return _rules_in(importlib.import_module(module))
+    except ImportError:
+        if module == _GUARD_CODES_MODULE:  # the guard package is optional in a stripped install
+            return []
+        raise
+
+
 @lru_cache(maxsize=None)
 def all_rules() -> tuple:
-    """Every rule, sorted by code (static, builtin and guard): every rule module imported."""
+    """Every rule, sorted by code (static, builtin and guard)."""
     found = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name == "base":
-            continue
-        found += _rules_in(importlib.import_module(f"{__name__}.{info.name}"))
-    try:
-        found += _rules_in(importlib.import_module(_GUARD_CODES_MODULE))
-    except ImportError:  # the guard package is optional in a stripped install
-        pass
+    for module, path in _modules():
+        declared = _declared(module, path)
+        found += declared if declared is not None else _imported(module)
     codes = [r.code for r in found]
     duplicates = {c for c in codes if codes.count(c) > 1}
     if duplicates:
         raise RuntimeError(f"rule codes declared twice: {sorted(duplicates)}")
     return tuple(sorted(found, key=lambda r: r.code))
+
+
+def imported_rules() -> tuple:
+    """The catalogue as importing every rule module gives it (what :func:`all_rules` reads
+    from the source; tests compare the two)."""
+    return tuple(sorted((r for module, _ in _modules() for r in _imported(module)),
+                        key=lambda r: r.code))
 
 
 @lru_cache(maxsize=None)
@@ -70,4 +160,5 @@ def expand_selectors(selectors, *, what: str = "selector") -> set:
     return result
 
 
-__all__ = ["Rule", "all_rules", "by_code", "checkable_rules", "expand_selectors"]
+__all__ = ["LazyCheck", "Rule", "all_rules", "by_code", "checkable_rules", "expand_selectors",
+           "imported_rules"]

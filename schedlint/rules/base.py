@@ -106,14 +106,22 @@ def rule(code: str, name: str, severity: str, *, scope: str = "file", kind: str 
     """Declare a rule. The decorated function's docstring is its documentation."""
 
     def register(fn: Callable) -> Callable:
-        docs = parse_docs(fn.__doc__ or "")
-        missing = [s for s in _REQUIRED if not docs.get(s)]
-        if missing:
-            raise ValueError(f"rule {code} lacks documentation sections: {', '.join(missing)}")
-        summary = docs.pop("summary") or docs["What it does"].split(".")[0] + "."
-        fn.RULE = Rule(code=code, name=name, summary=summary, severity=severity, kind=kind,
-                       scope=scope, docs=docs, check=fn if kind == "static" else None,
-                       fixable=fixable)
+        fn.RULE = declare(code, name, severity, fn.__doc__, fn, scope=scope, kind=kind,
+                          fixable=fixable)
         return fn
 
     return register
+
+
+def declare(code: str, name: str, severity: str, doc: Optional[str], check, *,
+            scope: str = "file", kind: str = "static", fixable: str = "none") -> Rule:
+    """The :class:`Rule` that ``@rule(code, name, severity, ...)`` makes of a function with
+    docstring ``doc`` (``check`` is the function, or what loads it)."""
+    docs = parse_docs(doc or "")
+    missing = [s for s in _REQUIRED if not docs.get(s)]
+    if missing:
+        raise ValueError(f"rule {code} lacks documentation sections: {', '.join(missing)}")
+    summary = docs.pop("summary") or docs["What it does"].split(".")[0] + "."
+    return Rule(code=code, name=name, summary=summary, severity=severity, kind=kind,
+                scope=scope, docs=docs, check=check if kind == "static" else None,
+                fixable=fixable)
