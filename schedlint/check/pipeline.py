@@ -73,6 +73,22 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class _Selection:
+    """The codes reported in one file (:meth:`Options.codes_for`), worked out on first use:
+    matching per-file-ignores globs costs system calls, and most files (those the gate
+    skips) never need it."""
+
+    __slots__ = ("options", "path", "_codes")
+
+    def __init__(self, options: Options, path: str):
+        self.options, self.path, self._codes = options, path, None
+
+    def __contains__(self, code: str) -> bool:
+        if self._codes is None:
+            self._codes = self.options.codes_for(self.path)
+        return code in self._codes
+
+
 class _Clock:
     """CPU time per phase into ``result.timings``, or nothing when timing is off."""
 
@@ -98,7 +114,7 @@ def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
     """
     result = FileResult(path=path)
     clock = _Clock(result, options.timings)
-    codes = options.codes_for(path)
+    codes = _Selection(options, path)
     if data is None:
         try:
             data = read_bytes(path)
@@ -121,7 +137,7 @@ def check_text(path: str, text: str, options: Options) -> FileResult:
     """The pipeline on source that is already text (what flake8 hands its plugins)."""
     result = FileResult(path=path)
     doc = PythonDocument.from_text(path, text)
-    codes = options.codes_for(path)
+    codes = _Selection(options, path)
     return _check_python(result, doc, options, codes, no_reservation,
                          _Clock(result, options.timings))
 
