@@ -22,6 +22,7 @@ class GuardReport:
     not_checked: list  # reasons something could not be checked
     last_expected: Optional[list] = None
     last_actual: Optional[list] = None
+    baseline: Optional[list] = None  # [(baseline lr, where it came from)] per group
 
     @property
     def total(self) -> int:
@@ -51,6 +52,7 @@ class GuardReport:
             "not_checked": list(self.not_checked),
             "last_expected": self.last_expected,
             "last_actual": self.last_actual,
+            "baseline": [{"lr": b, "source": src} for b, src in (self.baseline or [])],
         }
 
     def __str__(self) -> str:
@@ -71,6 +73,10 @@ class GuardReport:
                 parts.append(f"{label}={_fmt(self.last_actual[i])}"
                              + ("" if exp is None else f" (expected {_fmt(exp)})"))
             lines.append("  last lr: " + ", ".join(parts))
+        if self.baseline:
+            sources = sorted({src for _b, src in self.baseline})
+            lines.append("  baseline: " + ", ".join(f"{label}={_fmt(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
+                         + f" ({'; '.join(sources)})")
         if self.ok:
             lines.append("  no violations")
         else:
