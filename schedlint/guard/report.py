@@ -151,11 +151,16 @@ def plot(histories: list, path: str) -> str:
             idx = min(range(len(hist.steps)), key=lambda k: abs(hist.steps[k] - step))
             row = hist.actual[idx]
             y = row[group] if group is not None and group < len(row) else row[0]
+            if y is None or not y > 0:
+                continue  # not drawable on a log axis; the report lists it
             ax.plot([hist.steps[idx]], [y], "x", color="red", markersize=9)
             ax.annotate(code, (hist.steps[idx], y), color="red", fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("optimizer step")
-        ax.set_ylabel("lr")
+        # Group lrs differ by orders of magnitude and decays are exponential: a log axis shows
+        # every group and every ratio. Zero or negative values are left out of the line.
+        ax.set_yscale("log", nonpositive="mask")
+        ax.set_ylabel("lr (log scale)")
         ax.legend(fontsize=7)
     if not histories:
         axes[0, 0].set_title("no optimizer steps recorded")
