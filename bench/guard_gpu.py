@@ -85,6 +85,48 @@ def run(device, steps, guarded, check_every):
     return counts
 
 
+def sync_debug_check(device, steps, check_every) -> str:
+    """Second, independent check: between the guard's readbacks, every training step runs under
+    ``torch.cuda.set_sync_debug_mode("error")``, which raises on any synchronising CUDA call.
+    The unguarded step is run the same way first, so a sync of the step itself is not blamed on
+    the guard. Returns "" when clean, else what raised."""
+    model, opt, sched, x, y = build(device)
+    loss_fn = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+        sched.step()
+
+    for _ in range(5):
+        step()
+    torch.cuda.synchronize()
+    try:
+        torch.cuda.set_sync_debug_mode("error")
+        step()
+    except RuntimeError as exc:
+        return f"the unguarded step itself synchronises ({exc}); the check cannot tell"
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    guard = schedlint.guard(opt, sched, check_every=check_every)
+    try:
+        for i in range(steps):
+            readback = i % check_every == 0  # the guard reads device LRs back at these steps
+            torch.cuda.set_sync_debug_mode("default" if readback else "error")
+            try:
+                step()
+            except RuntimeError as exc:
+                return f"step {i} synchronised under the guard: {exc}"
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+    finally:
+        report = guard.close()
+    if not report.ok:
+        return f"the guard reported violations on a correct run: {report}"
+    return ""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
@@ -110,6 +152,10 @@ def main(argv=None) -> int:
     ok = extra_syncs <= allowed
     print(f"extra synchronisations: {extra_syncs} (allowed: {allowed}, one per check_every steps): "
           f"{'OK' if ok else 'FAIL: the guard syncs per step'}")
+    if args.device != "cpu":
+        problem = sync_debug_check(args.device, args.steps, args.check_every)
+        print("sync debug mode 'error' between readbacks: " + ("OK" if not problem else "FAIL: " + problem))
+        ok = ok and not problem
     return 0 if ok else 1
 
 

@@ -324,12 +324,18 @@ def rule(code, show_all, output_format):
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw each group's actual and expected LR to this PNG (needs matplotlib).")
+@click.option("--on-violation", "on_violation", type=click.Choice(["raise", "warn", "log"]), default=None,
+              help="raise (stop at the first violation, exit 1), or warn/log every violation and "
+                   "report them all at the end. Default: $SCHEDLINT_ON_VIOLATION, else raise.")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODES",
+              help="Guard codes not to report, comma separated or repeated (e.g. SLG112).")
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(plot, script, args):
+def run(plot, on_violation, ignore, script, args):
     """Run SCRIPT with every optimizer and scheduler it creates guarded."""
     try:
         from schedlint.guard.runner import run_script
     except ImportError as exc:
         _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
-    sys.exit(run_script(script, list(args), plot=plot))
+    codes = [c.strip().upper() for item in ignore for c in item.split(",") if c.strip()]
+    sys.exit(run_script(script, list(args), plot=plot, on_violation=on_violation, ignore=codes))

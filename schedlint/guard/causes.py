@@ -11,10 +11,13 @@ def names(schedulers) -> str:
     return ", ".join(type(s).__name__ for s in schedulers) or "no scheduler"
 
 
-def outside_write(schedulers, where: str) -> str:
+def outside_write(schedulers, where: str, base_source=None) -> str:
     kinds = {type(s).__name__ for s in schedulers}
-    text = (f"group['lr'] was changed {where} by something other than {names(schedulers)} "
-            "(a manual edit, a foreign scheduler such as timm's, or a hook)")
+    what = names(schedulers) if schedulers else "a scheduler"
+    text = (f"group['lr'] was changed {where} by something other than {what} "
+            "(a manual edit, a helper such as adjust_learning_rate, a foreign scheduler such as "
+            "timm's, or a hook); the expected lr follows the group's baseline "
+            f"({_sources(base_source)}) through the schedule as built")
     if kinds and kinds <= CLOSED_FORM:
         return text + "; the scheduler is closed form, so the edit is lost at its next step()."
     if kinds & CLOSED_FORM:
@@ -23,7 +26,83 @@ def outside_write(schedulers, where: str) -> str:
         return text + ("; the scheduler is chainable, so the edit persists and compounds with the "
                        "schedule for the rest of training. Let the scheduler own the LR, or declare "
                        "the writer with foreign_writers=[...].")
-    return text + "."
+    return text + (". Use a scheduler (LambdaLR with one factor per group) instead of writing "
+                   "group['lr'], or declare the schedule with expect=... or allow_external_writes=True.")
+
+
+def _sources(base_source) -> str:
+    if not base_source:
+        return "its lr when guarded"
+    kinds = sorted(set(base_source))
+    return "baseline: " + ", ".join(kinds)
+
+
+def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bool) -> str:
+    a, b = labels[i] if i < len(labels) else str(i), labels[j] if j < len(labels) else str(j)
+    before = base[i] / base[j] if base[j] else float("nan")
+    now = cur[i] / cur[j] if cur[j] else float("nan")
+    text = (f"groups {b!r} and {a!r} were built with lrs {base[j]:.6g} and {base[i]:.6g} (ratio "
+            f"{before:.4g}); now they have {cur[j]:.6g} and {cur[i]:.6g} (ratio {now:.4g})")
+    if by_schedule:
+        kinds = {type(s).__name__ for s in schedulers}
+        scalar = [k for k in ("OneCycleLR", "CyclicLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+                              "ReduceLROnPlateau", "SWALR") if k in kinds]
+        if scalar:
+            return text + (f": {scalar[0]} was given one scalar (max_lr/base_lr, eta_min, min_lr or "
+                           "swa_lr) for every group, which replaces or squeezes their distinct lrs. "
+                           "Pass one value per group (a list), scaled like the groups' lrs.")
+        return text + ": the schedule as built changes their ratio although no per-group value asks for it."
+    if cur[i] == cur[j]:
+        return text + (": the same value was written into every group (a helper that sets one lr "
+                       "for all groups). Scale each group from its own lr, or use a scheduler.")
+    return text + ": something wrote lrs that break the groups' ratio. Let the scheduler own the lrs."
+
+
+def vanished(value: float, base: float) -> str:
+    return (f"the lr fell to {value:.3g}, below 1e-6 x its baseline {base:.6g}, and the schedule as "
+            "built does not go there: a decay compounding on the current lr (a closed-form formula "
+            "applied to group['lr'] every epoch). Compute the lr from the initial lr, or use LambdaLR.")
+
+
+def zero_whole_run(steps: int, base: float, schedulers) -> str:
+    what = names(schedulers)
+    return (f"the lr was exactly 0 at every one of the {steps} optimizer steps although the group was "
+            f"built with {base:.6g}: nothing was trained ({what}; e.g. a warm-up lambda that starts at "
+            "0 and is never stepped). Step the scheduler, or start the warm-up above 0.")
+
+
+def resumed_without_initial_lr(name: str, last_epoch, where: str, missing) -> str:
+    groups = ", ".join(str(i) for i in missing) or "?"
+    return (f"{name}(..., last_epoch={last_epoch}) at {where} resumes a schedule, but param group(s) "
+            f"{groups} have no 'initial_lr' (the optimizer's state was not loaded, or last_epoch is "
+            "used for a fresh run); torch raises KeyError. Build the scheduler with last_epoch=-1 "
+            "and restore it with scheduler.load_state_dict() after optimizer.load_state_dict().")
+
+
+def epoch_argument(name: str, epoch, where: str) -> str:
+    kind = type(epoch).__name__
+    hint = (" A float or tensor there is usually a loss passed to a scheduler that is not "
+            "ReduceLROnPlateau: it is taken as the epoch.") if kind not in ("int",) else ""
+    return (f"{name}.step({epoch!r}) at {where} passes the deprecated epoch argument: torch sets "
+            "last_epoch to it and switches to the closed form where one exists, so the schedule "
+            f"jumps instead of advancing one step.{hint} Call {name}.step() without arguments.")
+
+
+def two_closed_form(first: str, second: str, where: str) -> str:
+    return (f"{first} and {second} both step this optimizer between the same optimizer steps "
+            f"({second}.step() at {where}); both are closed form, so each one overwrites the other's "
+            "lr: only the last one stepped counts. Combine them with SequentialLR, or keep one.")
+
+
+def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: int) -> str:
+    if problem == "past":
+        return (f"{name} was stepped {steps} times, past its length {length}: it is not a restart "
+                "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
+                "run, or use CosineAnnealingWarmRestarts for restarts.")
+    return (f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
+            f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
+            "steps but stepped much less often (per epoch instead of per batch), so it never got past "
+            "its start. Step it after every optimizer.step(), or size it in epochs.")
 
 
 def second_scheduler(sched, declared) -> str:

@@ -206,3 +206,163 @@ def scheduler_never_stepped():
         sched.step()
     ```
     """
+
+
+@rule("SLG108", "group-ratio-changed", "error", scope="runtime", kind="guard")
+def group_ratio_changed():
+    """Groups built with distinct LRs ended up equal, or the schedule changed their ratio.
+
+    ## What it does
+    Compares each group's LR, as a multiple of its baseline (the LR it was built with), across
+    groups. Reports groups that now share one LR although they were built apart, and ratios that
+    the schedule as built changes without a per-group value asking for it (a scalar `max_lr`,
+    `eta_min`, `min_lr` or `swa_lr`), with or without a scheduler.
+
+    ## Why is this bad?
+    Per-group LRs (a small LR for a pretrained backbone, a large one for a new head) are the
+    point of param groups; once they collapse the backbone trains at the head's LR.
+
+    ## Example
+    ```python
+    opt = SGD([{"params": backbone, "lr": 1e-4}, {"params": head, "lr": 1e-2}])
+    sched = OneCycleLR(opt, max_lr=1e-2, total_steps=1000)
+    ```
+
+    ## Use instead
+    ```python
+    sched = OneCycleLR(opt, max_lr=[1e-4, 1e-2], total_steps=1000)
+    ```
+    """
+
+
+@rule("SLG109", "lr-vanished", "error", scope="runtime", kind="guard")
+def lr_vanished():
+    """An LR fell below 1e-6 x its baseline, or was exactly 0 for the whole run.
+
+    ## What it does
+    Reports an LR below a millionth of the group's baseline when the schedule as built does not
+    go there, and (at the end of the run) a group whose LR was 0 at every optimizer step although
+    it was built with a positive LR.
+
+    ## Why is this bad?
+    Training silently stops: a closed-form decay applied to the current LR every epoch compounds
+    to 1e-30, and a warm-up that starts at 0 and is never stepped keeps the LR at 0.
+
+    ## Example
+    ```python
+    for g in opt.param_groups:
+        g["lr"] = g["lr"] * 0.9 ** epoch
+    ```
+
+    ## Use instead
+    ```python
+    sched = LambdaLR(opt, lambda epoch: 0.9 ** epoch)
+    ```
+    """
+
+
+@rule("SLG110", "resumed-without-initial-lr", "error", scope="runtime", kind="guard")
+def resumed_without_initial_lr():
+    """A scheduler was built with `last_epoch != -1` on groups that have no `initial_lr`.
+
+    ## What it does
+    Reported when the constructor fails with torch's KeyError, naming the scheduler and the line;
+    torch's error then propagates unchanged.
+
+    ## Why is this bad?
+    `last_epoch` is not a way to resume: the optimizer state that holds `initial_lr` was not
+    loaded, or a fresh run passes `last_epoch`.
+
+    ## Example
+    ```python
+    sched = StepLR(opt, step_size=30, last_epoch=start_epoch)
+    ```
+
+    ## Use instead
+    ```python
+    sched = StepLR(opt, step_size=30)
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    ```
+    """
+
+
+@rule("SLG111", "scheduler-step-epoch-argument", "error", scope="runtime", kind="guard")
+def scheduler_step_epoch_argument():
+    """`scheduler.step(epoch)` (deprecated), or a loss passed to a scheduler that is not ReduceLROnPlateau.
+
+    ## What it does
+    Reports the first `step()` call of each scheduler that passes an epoch, with the line.
+    CosineAnnealingWarmRestarts, which takes a fractional epoch by design, is exempt.
+
+    ## Why is this bad?
+    torch sets `last_epoch` to the argument and switches to the closed form: the schedule jumps;
+    a loss passed by mistake becomes a fractional epoch.
+
+    ## Example
+    ```python
+    sched.step(val_loss)
+    ```
+
+    ## Use instead
+    ```python
+    sched.step()
+    ```
+    """
+
+
+@rule("SLG112", "schedule-length-mismatch", "error", scope="runtime", kind="guard")
+def schedule_length_mismatch():
+    """At the end of the run, a schedule was stepped through a small fraction of its length, or past it.
+
+    ## What it does
+    For OneCycleLR, CosineAnnealingLR, PolynomialLR and LinearLR: fewer than 10% of the
+    schedule's steps although the optimizer stepped at least half its length (sized per batch,
+    stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart schedule: the LR
+    climbs back up).
+
+    ## Why is this bad?
+    The run never leaves warm-up, or re-warms at its end.
+
+    ## Example
+    ```python
+    sched = OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
+    for epoch in range(10):
+        train_one_epoch(model, opt, loader)
+        sched.step()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(10):
+        for batch in loader:
+            train_step(model, opt, batch)
+            sched.step()
+    ```
+    """
+
+
+@rule("SLG113", "closed-form-schedulers-fight", "error", scope="runtime", kind="guard")
+def closed_form_schedulers_fight():
+    """Two closed-form schedulers step the same optimizer between the same optimizer steps.
+
+    ## What it does
+    Reports the first time two of LambdaLR, CyclicLR, OneCycleLR or
+    CosineAnnealingWarmRestarts on one optimizer are both stepped after one optimizer step.
+
+    ## Why is this bad?
+    Each recomputes the LR from its own bases and overwrites the other's: only the last one
+    stepped counts.
+
+    ## Example
+    ```python
+    warmup = LambdaLR(opt, lambda s: min(1.0, s / 500))
+    cosine = CosineAnnealingWarmRestarts(opt, T_0=1000)
+    warmup.step(); cosine.step()
+    ```
+
+    ## Use instead
+    ```python
+    sched = SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=500), CosineAnnealingLR(opt, T_max=9500)], milestones=[500])
+    ```
+    """

@@ -18,6 +18,7 @@ weak references. A failure inside the guard degrades to a one-time :class:`NotCh
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 import weakref
@@ -26,7 +27,7 @@ from collections import Counter
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedlint.guard import causes, hooks, registry
+from schedlint.guard import attribution, causes, hooks, intent, registry
 from schedlint.guard import lrs as L
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
@@ -81,7 +82,7 @@ def _optimizer_collected(guard_ref, optimizer_id: int) -> None:
 class _Sched:
     """What the guard knows about one scheduler (never stored on the scheduler itself)."""
 
-    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "index", "fresh", "start", "parent")
+    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent")
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
         self.ref = weakref.ref(sched)
@@ -90,7 +91,6 @@ class _Sched:
         self.top = True  # False for the children of SequentialLR/ChainedScheduler
         self.steps = 0  # top-level steps seen by the guard
         self.mark = mark  # optimizer step attempts at its last step; None: unknown history
-        self.index = -1  # position in the shadow, -1 when not replayed
         self.fresh = fresh  # had not been stepped when the guard first saw it (for SLG107)
         self.start = start  # optimizer steps when the guard first saw it
         self.parent = None
@@ -116,7 +116,7 @@ class Guard:
     def __init__(self, optimizer, schedulers=None, *, expect=None, on_violation="raise",
                  rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
                  replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-                 history: int = 0, dist_timeout: float = 60.0, _session=None):
+                 history: int = 0, dist_timeout: float = 60.0, ignore=(), _session=None):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if check_every < 1:
@@ -126,26 +126,33 @@ class Guard:
         self.replay = bool(replay)
         self.allow_external_writes = bool(allow_external_writes)
         self.dist_timeout = float(dist_timeout)
+        self.ignore = frozenset(str(c).upper() for c in ignore)
         self._session = _session
         self.name = type(optimizer).__name__
         self.closed = False
+        self.aborted = False  # a violation was raised into the training code
         self.optimizer_steps = 0
         self._attempts = 0  # optimizer steps plus steps GradScaler skipped
         self._in_step = 0
         self._off = False  # an internal error: the guard only passes calls through
         self._lr_values = True  # False once LRs are rewritten inside optimizer.step()
-        self._stale = True
-        self._groups: tuple = ()
+        self._rebuild = False  # the shadow must be rebuilt from the current state (a load)
         self._n = -1
         self._g0 = None
         self._labels: list = []
-        self._baseline = None
+        self._base: list = []  # each group's baseline LR
+        self._base_source: list = []  # where each baseline came from
+        self._ref = None  # without a shadow: the LRs accepted last
         self._pre = None
         self._pre_raw = None
         self._shadow = None
         self._dev = None
         self._dev_baseline = None
-        self._watch_writes = False
+        self._diverged: dict = {}  # group -> actual/expected when reported off its schedule
+        self._accepted_any = False  # a declared writer or allowed write moved the reference
+        self._ratio_reported: set = set()
+        self._vanish_reported: set = set()
+        self._ever_nonzero: list = []
         self._records: dict = {}
         self._order: list = []
         self._top: list = []
@@ -159,6 +166,8 @@ class Guard:
         self._writers = []
         self._history = History(int(history)) if history else None
         self._final = None
+        self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
+        self._lifecycle_reported: set = set()
 
         declared = None
         if schedulers is not None:
@@ -172,8 +181,9 @@ class Guard:
                     raise ValueError(f"schedlint.guard: {what} is not a torch scheduler bound to this optimizer")
         self._declared = None if declared is None else weakref.WeakSet(_closure(declared))
 
-        labels = [L.group_label(g, i) for i, g in enumerate(optimizer.param_groups)]
-        self._expect = None if expect is None else DeclaredSchedule(expect, optimizer.param_groups, labels)
+        groups = optimizer.param_groups
+        self._labels = [L.group_label(g, i) for i, g in enumerate(groups)]
+        self._expect = None if expect is None else DeclaredSchedule(expect, groups, self._labels)
 
         previous = registry.existing(optimizer)
         if previous is not None:
@@ -203,6 +213,87 @@ class Guard:
                                 f"{', '.join(hooks.WRITER_METHODS)}")
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
+        self._start(optimizer, groups)
+
+    # --- the baseline --------------------------------------------------------------------
+
+    def _start(self, opt, groups) -> None:
+        """Take each group's baseline and build the shadow of what its LRs should be.
+
+        The baseline is ``initial_lr`` where a scheduler (or a loaded state) put one, else the
+        current LR. Schedulers not stepped yet have their construction replayed from it;
+        schedulers already stepped before the guard leave only the current LRs to go on from.
+        """
+        at_construction = self._session is not None and not self._live_known() and not any(
+            "initial_lr" in g for g in groups)
+        self._base, self._base_source = [], []
+        for g in groups:
+            self._add_baseline(g, "lr at construction" if at_construction else None)
+        self._n = len(groups)
+        self._g0 = groups[0] if groups else None
+        self._ever_nonzero = [False] * self._n
+        self._dev = L.DeviceLRChecks(groups) if L.on_device(groups) else None
+        top = [r for r in self._order if r.known and r.top and r.ref() is not None]
+        fresh = all(r.fresh for r in top)
+        if self._dev is not None or (top and not fresh):
+            self._base_source = ["lr when guarded (schedulers already stepped)" if top else s
+                                 for s in self._base_source]
+            self._rebuild_from_current(opt, groups)
+            return
+        self._ref = list(self._base)
+        if self.replay:
+            try:
+                shadow = Shadow(opt, self._base)
+                if top:
+                    shadow.copy_in(opt, [r.ref() for r in top], rerun_construction=True)
+                self._shadow = shadow
+            except Exception as exc:
+                self._replay_failed(f"{', '.join(r.name for r in top)} cannot be copied for replay "
+                                    f"({type(exc).__name__}: {exc})")
+                self._rebuild_from_current(opt, groups)
+        self._index_top()
+
+    def _add_baseline(self, group: dict, source) -> None:
+        if "initial_lr" in group and source is None:
+            self._base.append(float(group["initial_lr"]))
+            self._base_source.append("initial_lr")
+        else:
+            self._base.append(float(group["lr"]) if not L.on_device([group]) else math.nan)
+            self._base_source.append(source or "lr when guarded")
+
+    def _rebuild_from_current(self, opt, groups) -> None:
+        """The current state becomes the reference: after a load (a resume), for accelerator LRs,
+        or when the history of the schedulers is unknown."""
+        self._rebuild = False
+        self._diverged = {}
+        self._shadow = None
+        self._index_top()
+        if self._dev is not None:
+            self._dev_baseline = self._dev.stack(groups)
+            self._ref = None
+        else:
+            self._ref = L.read(groups)
+        top = [r.ref() for r in self._top]
+        if not self.replay or "replay" in self._not_checked:
+            return
+        try:
+            shadow = Shadow(opt, None)
+            if top:
+                shadow.copy_in(opt, top, rerun_construction=False)
+            self._shadow = shadow
+        except Exception as exc:
+            self._replay_failed(f"{', '.join(type(s).__name__ for s in top)} cannot be copied for "
+                                f"replay ({type(exc).__name__}: {exc})")
+
+    def _index_top(self) -> None:
+        self._prune()
+        self._top = [r for r in self._order if r.ref() is not None and r.known and r.top]
+
+    def _expected(self):
+        """What every group's LR should be now (host LRs)."""
+        if self._shadow is not None:
+            return self._shadow.lrs()
+        return self._ref
 
     # --- public API --------------------------------------------------------------------
 
@@ -214,26 +305,58 @@ class Guard:
     def violations(self) -> list:
         return list(self._kept)
 
+    @property
+    def labels(self) -> list:
+        """Each group's label: its ``name`` key, else ``param_names[0]``, else its index."""
+        return list(self._labels)
+
+    @property
+    def baseline(self) -> list:
+        """``[(label, baseline lr, where it came from), ...]``: what the expected LRs derive from."""
+        return list(zip(self._labels, self._base, self._base_source))
+
+    @property
+    def history(self):
+        """The bounded LR history (``history=N``), or None: ``.steps``, ``.actual``,
+        ``.expected``, ``.marks``."""
+        return self._history
+
+    def optimizer_step(self, optimizer=None, *, done: bool = False) -> None:
+        """Run the checks of an optimizer step by hand, for wrappers whose ``step()`` fires no torch
+        hooks (accelerate's AcceleratedOptimizer): call it before the update, and with
+        ``done=True`` after it. Raises :class:`ScheduleViolation` in raise mode."""
+        __tracebackhide__ = True
+        opt = optimizer if optimizer is not None else self._opt_ref()
+        if opt is None or self.closed:
+            return
+        if done:
+            self.after_optimizer_step(opt)
+        else:
+            self.before_optimizer_step(opt)
+
     def report(self) -> GuardReport:
         """Steps seen, violations per code and group, last expected/actual LRs. Never raises
-        a violation; SLG107 findings appear under ``pending`` until the guard closes."""
+        a violation; end-of-run findings (SLG107, SLG109, SLG112) appear under ``pending`` until
+        the guard closes."""
         if self._final is not None:
             return self._final
         if self._dev is not None and not self._off:
             self._safely("device readback", lambda: self._emit(self._device_readback(), can_raise=False))
         self._safely("report", self._refresh_last)
-        return self._snapshot(self._unstepped())
+        return self._snapshot(self._end_of_run())
 
     def _refresh_last(self) -> None:
-        """Now, on both sides: the real LRs and what the replay says they should be."""
+        """Now, on both sides: the real LRs and what they should be."""
         opt = self._opt_ref()
-        if opt is not None and self._dev is None and not self._stale and len(opt.param_groups) == self._n:
+        if opt is not None and self._dev is None and len(opt.param_groups) == self._n:
             self._last_actual = L.read(opt.param_groups)
-            if self._shadow is not None:
-                self._last_expected = self._shadow.lrs()
+            expected = self._expected()
+            if expected is not None and self._expect is None:
+                self._last_expected = list(expected)
 
-    def close(self, *, _can_raise: bool = True) -> GuardReport:
-        """Remove every hook this guard needs; report SLG107 through ``on_violation``."""
+    def close(self, *, _can_raise: bool = True, _end_checks: bool = True) -> GuardReport:
+        """Remove every hook this guard needs; report end-of-run findings through ``on_violation``
+        (none after a violation aborted the run: the run did not end, it was stopped)."""
         if self.closed:
             return self._final
         pending = []
@@ -243,8 +366,10 @@ class Guard:
             if not self._off and self._opt_ref() is not None:
                 if self._dev is not None:
                     pending += self._safe_list("device readback", self._device_readback)
-                pending += self._unstepped()
+                if _end_checks and not self.aborted:
+                    pending += self._end_of_run()
         finally:
+            pending = [v for v in pending if v.code not in self.ignore]
             self._record(pending)
             self._final = self._snapshot([])
             self._detach()
@@ -301,7 +426,8 @@ class Guard:
         self._in_step = 0
         self.optimizer_steps += 1
         self._attempts += 1
-        if self._off or not self._lr_values or not self._watch_writes or self._dev is not None:
+        self._stepped_since = {}
+        if self._off or not self._lr_values or self._dev is not None:
             return
         groups = opt.param_groups
         if len(groups) != self._n or self._pre_raw is None:
@@ -334,40 +460,140 @@ class Guard:
             frame = frame.f_back
         return False
 
+    def _structure_changed(self, groups) -> bool:
+        return self._rebuild or len(groups) != self._n or (bool(groups) and groups[0] is not self._g0)
+
     def _before_update(self, opt) -> list:
         groups = opt.param_groups
         found = []
-        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+        if self._structure_changed(groups):
             found += self._resync(opt, groups)
         step = self.optimizer_steps
         if self._dev is not None:
             return found + self._device_before_update(groups, step)
         raw = list(map(L.raw, groups))
         cur = list(map(float, raw))
+        expected = self._expected()
         if self._lr_values:
-            base = self._baseline
             for i in L.bad_values(cur):
                 found.append(self._violation("SLG105", i, None, cur[i], causes.bad_value(cur[i], self._live_top())))
-            if base is not None and cur != base and not L.same(cur, base):
-                if self._watch_writes:
-                    found += self._outside_write(groups, cur, base, f"before optimizer step {step}",
-                                                 skip={v.group_index for v in found})
-                else:
-                    self._accept(groups, cur)  # allowed writes: the replay goes on from them
+            skip = {v.group_index for v in found}
+            if expected is not None:
+                found += self._compare(groups, cur, expected, "SLG102", f"before optimizer step {step}", skip=skip)
+                expected = self._expected()
+            found += self._intent_checks(groups, cur, expected)
             if self._expect is not None:
                 found += self._check_expect(step, cur)
             if self._ranks and step % self.check_every == 0:
                 found += self._check_ranks(cur)
+            for i, x in enumerate(cur):
+                if x != 0.0 and i < len(self._ever_nonzero):
+                    self._ever_nonzero[i] = True
         self._pre = cur
         self._pre_raw = raw
         self._last_actual = cur
+        if self._expect is None and expected is not None:
+            self._last_expected = list(expected)
         if self._history is not None:
             self._history.add(step, cur, self._last_expected)
         return found
 
+    # --- comparing with the intended LRs ---------------------------------------------------
+
+    def _declared_groups(self) -> set:
+        return set() if self._expect is None else self._expect.covered(self._n)
+
+    def _accepted_write(self, cur: list, expected: list, changed: list) -> bool:
+        """Writes the user declared (``allow_external_writes``), or a warm-up written by hand while a
+        ReduceLROnPlateau waits for its first metric: one common factor in (0, 1] of every group's
+        baseline, before any scheduler stepped."""
+        if self.allow_external_writes:
+            return True
+        top = self._top
+        if top and all(r.steps == 0 for r in top) and any(r.name == "ReduceLROnPlateau" for r in top):
+            f = intent.factors(cur, self._base)
+            usable = [x for x in f if x is not None]
+            if len(usable) == len(f) and usable and all(abs(x / usable[0] - 1.0) <= 1e-9 for x in usable) \
+                    and 0.0 < usable[0] <= 1.0 + 1e-12:
+                return True
+        return False
+
+    def _compare(self, groups, cur, expected, code, where, skip=(), sched_rec=None, cause=None,
+                 acceptable: bool = True) -> list:
+        """Report groups newly off their intended LR; remember which are off (reported once)."""
+        if L.same(cur, expected):
+            self._diverged = {}
+            return []
+        changed = [i for i in L.changed(cur, expected)
+                   if not L.close(cur[i], expected[i], self.rtol, self.atol)]
+        declared = self._declared_groups()
+        off = [i for i in changed if i not in declared]
+        if not off:
+            self._diverged = {}
+            return []
+        if acceptable and self._accepted_write(cur, expected, off):
+            self._adopt(groups, cur)
+            return []
+        # A group already reported stays reported while its lr keeps the same offset from the
+        # schedule (a chainable scheduler carries a write forward); a new offset is a new write.
+        before = self._diverged
+        offsets = {i: _offset(cur[i], expected[i]) for i in off}
+        new = [i for i in off if i not in skip and not (i in before and L.close(offsets[i], before[i], 1e-9, 0.0))]
+        self._diverged = offsets
+        if not new:
+            return []
+        if cause is None:
+            cause = causes.outside_write(self._live_top(), where, self._base_source)
+        return [self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec) for i in new]
+
+    def _adopt(self, groups, cur) -> None:
+        self._accepted_any = True
+        self._ref = list(cur)
+        self._diverged = {}
+        if self._shadow is not None:
+            self._shadow.set_lrs(groups)
+
+    def _intent_checks(self, groups, cur, expected) -> list:
+        """SLG108 (group ratios) and SLG109 (vanishing LRs) at an optimizer step."""
+        found = []
+        declared = self._declared_groups()
+        base = self._base
+        if len(base) != len(cur):
+            return found
+        for i, j in intent.ratio_breaks(cur, base):
+            if i in self._ratio_reported or i in declared or j in declared:
+                continue
+            scheduled = expected is not None and not intent.ratio_breaks(
+                [expected[j], expected[i]], [base[j], base[i]])
+            if scheduled and cur[i] != cur[j]:
+                continue  # a write that keeps the groups apart: SLG102 says it
+            if expected is not None and not scheduled:
+                # The schedule as built changes the ratio: fine when it was given per-group values,
+                # or when writes the user allowed (a declared foreign scheduler) moved it.
+                if self._accepted_any or intent.explains_ratio(self._live_top(), self._shadow_groups(groups), i, j):
+                    continue
+            self._ratio_reported.add(i)
+            found.append(self._violation("SLG108", i, None if expected is None else expected[i], cur[i],
+                                         causes.ratio_changed(i, j, self._labels, base, cur,
+                                                              self._live_top(), not scheduled)))
+        for i, (c, b) in enumerate(zip(cur, base)):
+            if i in self._vanish_reported or i in declared or not (b > 0) or not math.isfinite(c) or c < 0:
+                continue
+            if c < intent.VANISH * b and c != 0.0:
+                if expected is not None and i < len(expected) and expected[i] < intent.VANISH * b \
+                        and not self._accepted_any:
+                    continue  # the schedule itself goes there (not a write the user allowed)
+                self._vanish_reported.add(i)
+                found.append(self._violation("SLG109", i, None if expected is None else expected[i], c,
+                                             causes.vanished(c, b)))
+        return found
+
+    def _shadow_groups(self, groups):
+        return self._shadow.opt.param_groups if self._shadow is not None else groups
+
     # --- hooks: schedulers ---------------------------------------------------------------
 
-    def scheduler_step(self, sched, original, args, kwargs):
+    def scheduler_step(self, sched, original, args, kwargs, caller=None):
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         rec = None
         if not self._off:
@@ -376,7 +602,7 @@ class Guard:
                 rec = self._records.get(id(sched))
                 if rec is None or rec.ref() is not sched:
                     rec = self._discover(sched)
-                found = self._before_scheduler_step(rec, sched, args, kwargs)
+                found = self._before_scheduler_step(rec, sched, args, kwargs, caller)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
                 rec = None
@@ -385,9 +611,9 @@ class Guard:
         state = hooks.tls
         state.depth += 1
         try:
-            out = original(sched, *args, **kwargs)
+            out = attribution.call_at(caller, original, sched, args, kwargs)
         except BaseException:
-            self._stale = True
+            self._rebuild = True
             raise
         finally:
             state.depth -= 1
@@ -401,16 +627,62 @@ class Guard:
                 self._emit(found)
         return out
 
-    def scheduler_constructed(self, sched) -> None:
+    def scheduler_constructed(self, sched, args=(), kwargs=None, caller=None, outermost=True) -> None:
         known = self._declared is None or sched in self._declared
-        self._register(sched, known=known, mark=self._attempts, fresh=True)
-        self._stale = True
+        rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        if self._off:
+            return
+        try:
+            self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost)
+        except Exception as exc:
+            self._internal_error("scheduler constructor", exc)
+
+    def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost) -> None:
+        opt = self._opt_ref()
+        found = []
+        if opt is not None and self._structure_changed(opt.param_groups):
+            found += self._resync(opt, opt.param_groups)
+        self._index_top()
+        if self._shadow is not None and rec.known and outermost and self._shadow.twin(sched) is None:
+            try:
+                self._shadow.construct(opt, sched, args, kwargs)
+            except Exception:
+                try:
+                    self._shadow.copy_in(opt, [sched], rerun_construction=True)
+                except Exception as exc:
+                    self._replay_failed(f"{rec.name} cannot be replayed ({type(exc).__name__}: {exc})")
+        if found:
+            self._emit(found, can_raise=False)
+
+    def scheduler_failed(self, sched, args, kwargs, caller, error) -> None:
+        """A scheduler constructor raised. For torch's KeyError about ``initial_lr`` (resuming with
+        ``last_epoch`` on groups that never had a scheduler), report SLG110 now; torch's error
+        then propagates unchanged."""
+        opt = self._opt_ref()
+        self._rebuild = True
+        if opt is None or self._off or not isinstance(error, KeyError) or "initial_lr" not in str(error):
+            return
+        last_epoch = kwargs.get("last_epoch", "?")
+        missing = [i for i, g in enumerate(opt.param_groups) if "initial_lr" not in g]
+        v = self._violation("SLG110", missing[0] if missing else None, None, None,
+                            causes.resumed_without_initial_lr(type(sched).__name__, last_epoch,
+                                                              _where(caller), missing))
+        self._emit([v], can_raise=False)
+
+    def group_added(self, opt) -> None:
+        """``add_param_group()`` on the guarded optimizer: the new group's baseline is its LR now."""
+        if self._off or self.closed or self._n < 0:
+            return
+        groups = opt.param_groups
+        while len(self._base) < len(groups):
+            self._add_baseline(groups[len(self._base)], "lr when added")
+            self._ever_nonzero.append(False)
 
     def scheduler_loaded(self, sched) -> None:
-        self._stale = True
+        self._rebuild = True
 
     def invalidate(self) -> None:
-        self._stale = True
+        self._rebuild = True
 
     def before_foreign_write(self, writer) -> None:
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
@@ -430,37 +702,38 @@ class Guard:
     def _drift_before_writer(self, opt) -> list:
         groups = opt.param_groups
         found = []
-        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+        if self._structure_changed(groups):
             found += self._resync(opt, groups)
-        if self._dev is None and self._lr_values and self._watch_writes and self._baseline is not None:
-            cur = L.read(groups)
-            if not L.same(cur, self._baseline):
-                found += self._outside_write(groups, cur, self._baseline, "before the declared writer ran")
+        expected = self._expected()
+        if self._dev is None and self._lr_values and expected is not None:
+            found += self._compare(groups, L.read(groups), expected, "SLG102", "before the declared writer ran")
         return found
 
     def _accept_current(self, opt) -> None:
         groups = opt.param_groups
         if len(groups) != self._n:
-            self._stale = True
+            self._rebuild = True
             return
         if self._dev is not None:
             self._dev_baseline = self._dev.stack(groups)
+            if self._shadow is not None:
+                self._shadow.set_lrs(groups)
         else:
-            self._baseline = L.read(groups)
-        if self._shadow is not None:
-            self._shadow.set_lrs(groups)
+            self._adopt(groups, L.read(groups))
 
     def _discover(self, sched) -> _Sched:
         # A scheduler built before the guard, first seen stepping: its history is unknown.
         known = self._declared is None or sched in self._declared
-        self._stale = True
-        return self._register(sched, known=known, mark=None, fresh=False)
+        rec = self._register(sched, known=known, mark=None, fresh=False)
+        if known:
+            self._rebuild = True
+        return rec
 
-    def _before_scheduler_step(self, rec: _Sched, sched, args, kwargs) -> list:
+    def _before_scheduler_step(self, rec: _Sched, sched, args, kwargs, caller) -> list:
         opt = self._opt_ref()
         groups = opt.param_groups
         found = []
-        if self._stale or len(groups) != self._n or groups[0] is not self._g0:
+        if self._structure_changed(groups):
             found += self._resync(opt, groups)
         if rec.known and not rec.top:
             parent = rec.parent() if rec.parent is not None else None
@@ -468,17 +741,37 @@ class Guard:
                 found.append(self._violation("SLG103", None, None, None,
                                              causes.child_stepped_directly(sched, parent), sched=rec))
             return found
-        if self._dev is None and self._lr_values and self._baseline is not None:
-            cur = L.read(groups)
-            if not L.same(cur, self._baseline):
-                where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
-                         else f"before {rec.name}.step()")
-                if self._watch_writes:
-                    found += self._outside_write(groups, cur, self._baseline, where)
-                else:
-                    self._accept(groups, cur)
+        expected = self._expected() if self._dev is None else None
+        if self._lr_values and expected is not None:
+            where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
+                     else f"before {rec.name}.step()")
+            found += self._compare(groups, L.read(groups), expected, "SLG102", where)
         if rec.known and rec.mark is not None and rec.mark == self._attempts:
             found.append(self._order_violation(opt, rec, sched, args, kwargs))
+        if rec.known:
+            found += self._step_lifecycle(rec, sched, args, kwargs, caller)
+        return found
+
+    def _step_lifecycle(self, rec, sched, args, kwargs, caller) -> list:
+        """SLG111 (the deprecated epoch argument) and SLG113 (two closed-form schedulers stepping
+        one optimizer between the same optimizer steps)."""
+        found = []
+        if args or kwargs:
+            epoch = intent.epoch_argument(sched, args, kwargs)
+            key = ("SLG111", id(sched))
+            if epoch is not None and key not in self._lifecycle_reported:
+                self._lifecycle_reported.add(key)
+                found.append(self._violation("SLG111", None, None, None,
+                                             causes.epoch_argument(rec.name, epoch, _where(caller)), sched=rec))
+        if rec.name in intent.CLOSED_FORM:
+            others = [name for key, name in self._stepped_since.items() if key != id(sched)]
+            self._stepped_since[id(sched)] = rec.name
+            key = ("SLG113",)
+            if others and key not in self._lifecycle_reported:
+                self._lifecycle_reported.add(key)
+                found.append(self._violation("SLG113", None, None, None,
+                                             causes.two_closed_form(others[0], rec.name, _where(caller)),
+                                             sched=rec))
         return found
 
     def _order_violation(self, opt, rec: _Sched, sched, args, kwargs) -> Violation:
@@ -508,89 +801,82 @@ class Guard:
         opt = self._opt_ref()
         groups = opt.param_groups
         if not rec.top or len(groups) != self._n:
-            self._stale = True  # a child advanced on its own, or groups changed inside step()
+            self._rebuild = True  # a child advanced on its own, or groups changed inside step()
             return []
         if self._dev is not None:
             return self._device_after_scheduler_step(rec, groups, original, args, kwargs)
         cur = L.read(groups)
-        found = []
         if not rec.known:
-            if self._lr_values and self._watch_writes and self._baseline is not None and not L.same(cur, self._baseline):
-                for i in L.changed(cur, self._baseline):
-                    found.append(self._violation("SLG102", i, self._baseline[i], cur[i],
-                                                 causes.second_scheduler(sched, self._live_top()), sched=rec))
-            self._accept(groups, cur)
-            return found
+            expected = self._expected()
+            if not self._lr_values or expected is None:
+                return []
+            return self._compare(groups, cur, expected, "SLG102", f"by {rec.name}", sched_rec=rec,
+                                 cause=causes.second_scheduler(sched, self._live_top()))
         shadow = self._shadow
-        if shadow is not None and rec.index >= 0:
+        if shadow is not None and shadow.twin(sched) is not None:
+            before = dict(self._diverged)
             try:
-                shadow.step(rec.index, original, args, kwargs)
-                expected = shadow.lrs()
+                shadow.step(sched, original, args, kwargs)
             except Exception as exc:
                 self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
-                expected = None
-            if expected is not None:
-                self._last_expected = expected
-                if not L.same(cur, expected):
-                    if self._lr_values:
-                        for i in L.changed(cur, expected):
-                            if not L.close(cur[i], expected[i], self.rtol, self.atol):
-                                found.append(self._violation("SLG101", i, expected[i], cur[i],
-                                                             causes.replay_mismatch(sched), sched=rec))
-                    shadow.set_lrs(groups)
-        else:
-            self._last_expected = cur
-        self._baseline = cur
-        return found
+                self._ref = cur
+                return []
+            expected = shadow.lrs()
+            if not self._lr_values:
+                return []
+            # Groups that were in line before this step and are not after it: the scheduler
+            # itself produced an LR its twin did not (its state was changed behind its back).
+            found = self._compare(groups, cur, expected, "SLG101", "", skip=before, sched_rec=rec,
+                                  cause=causes.replay_mismatch(sched), acceptable=False)
+            for i in set(before) & set(L.changed(cur, expected)):
+                self._diverged.setdefault(i, before[i])
+            return found
+        if shadow is None:
+            self._ref = cur  # no replay: what the scheduler wrote is the reference
+        return []
 
     # --- (re)building the reference --------------------------------------------------------
 
     def _resync(self, opt, groups) -> list:
-        """Take the optimizer's current groups and LRs as the reference; report SLG104 when the
-        groups changed under a scheduler."""
+        """Groups added, removed or replaced (a load), or scheduler state loaded: report SLG104
+        where that breaks a scheduler, and bring the shadow up to date."""
         found = []
         old_n = self._n
         n = len(groups)
         live = self._live_known()
+        self._labels = [L.group_label(g, i) for i, g in enumerate(groups)]
         if old_n >= 0 and n != old_n and live:
-            if n > old_n:
-                labels = [L.group_label(g, k) for k, g in enumerate(groups)]
-                for i in range(old_n, n):
-                    actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
-                    found.append(self._violation("SLG104", i, None, actual, causes.group_added(i, live), labels=labels))
-            else:
-                found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
-            self._shape_reported.update((id(s), "*") for s in live)
-        self._groups = tuple(groups)
+            # ReduceLROnPlateau supports groups added later (pytorch#104361): it re-expands min_lrs.
+            if not all(type(s).__name__ == "ReduceLROnPlateau" for s in live):
+                if n > old_n:
+                    for i in range(old_n, n):
+                        actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
+                        found.append(self._violation("SLG104", i, None, actual, causes.group_added(i, live)))
+                else:
+                    found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
+                self._shape_reported.update((id(s), "*") for s in live)
+        replaced = old_n == n and n > 0 and groups[0] is not self._g0
         self._n = n
         self._g0 = groups[0] if groups else None
-        self._labels = [L.group_label(g, i) for i, g in enumerate(groups)]
-        self._prune()
+        while len(self._base) < n:
+            self._add_baseline(groups[len(self._base)], "lr when added")
+            self._ever_nonzero.append(False)
+        del self._base[n:], self._base_source[n:], self._ever_nonzero[n:]
         if not found:
             found += self._check_state_shapes(n)
-        self._top = []
-        for rec in self._order:
-            s = rec.ref()
-            if s is not None and rec.known and rec.top:
-                rec.index = len(self._top)
-                self._top.append(rec)
-            else:
-                rec.index = -1
-        self._watch_writes = not self.allow_external_writes and (bool(live) or bool(self._writers))
-        self._dev = L.DeviceLRChecks(groups) if L.on_device(groups) else None
-        self._shadow = None
-        if self.replay and self._top and "replay" not in self._not_checked:
-            try:
-                self._shadow = Shadow(opt, [r.ref() for r in self._top])
-            except Exception as exc:
-                names = ", ".join(r.name for r in self._top)
-                self._replay_failed(f"{names} cannot be copied for replay ({type(exc).__name__}: {exc})")
-        if self._dev is not None:
-            self._dev_baseline = self._dev.stack(groups)
-            self._baseline = None
-        else:
-            self._baseline = L.read(groups)
-        self._stale = False
+        if self._rebuild or replaced or n < old_n or self._dev is not None:
+            if replaced:
+                # Optimizer state was loaded: a resume; its LRs and initial_lr are the new baseline.
+                self._base = [float(g.get("initial_lr", g["lr"])) if not L.on_device([g]) else math.nan
+                              for g in groups]
+                self._base_source = ["loaded state"] * n
+            self._rebuild_from_current(opt, groups)
+        elif n > old_n:
+            if self._shadow is not None:
+                self._shadow.add_groups(groups[old_n:])
+            if self._ref is not None:
+                self._ref = self._ref + L.read(groups[old_n:])
+        self._index_top()
         return found
 
     def _check_state_shapes(self, n: int) -> list:
@@ -601,6 +887,8 @@ class Guard:
                 continue
             for attr in ("base_lrs", "lr_lambdas", "min_lrs", "max_lrs"):
                 value = getattr(s, attr, None)
+                if attr == "min_lrs" and type(s).__name__ == "ReduceLROnPlateau":
+                    continue  # re-expanded from a scalar min_lr when groups are added
                 if isinstance(value, (list, tuple)) and len(value) != n and (id(s), attr) not in self._shape_reported:
                     self._shape_reported.add((id(s), attr))
                     found.append(self._violation("SLG104", None, None, None,
@@ -652,17 +940,6 @@ class Guard:
 
     # --- the individual checks ---------------------------------------------------------------
 
-    def _outside_write(self, groups, cur, base, where: str, skip=()) -> list:
-        why = causes.outside_write(self._live_top(), where)
-        found = [self._violation("SLG102", i, base[i], cur[i], why) for i in L.changed(cur, base) if i not in skip]
-        self._accept(groups, cur)
-        return found
-
-    def _accept(self, groups, cur) -> None:
-        self._baseline = cur
-        if self._shadow is not None:
-            self._shadow.set_lrs(groups)
-
     def _check_expect(self, step: int, cur: list) -> list:
         try:
             values = self._expect.values(step, len(cur))
@@ -671,7 +948,8 @@ class Guard:
             self._note_not_checked("expect", f"{self.name}: the declared schedule (expect=...) raised "
                                    f"{type(exc).__name__}: {exc}; it is not checked from now on")
             return []
-        expected = list(self._last_expected) if self._last_expected is not None and len(self._last_expected) == len(cur) else [None] * len(cur)
+        shadow = self._expected()
+        expected = list(shadow) if shadow is not None and len(shadow) == len(cur) else [None] * len(cur)
         found = []
         for i, value in values:
             expected[i] = value
@@ -695,6 +973,29 @@ class Guard:
         return [self._violation("SLG106", i, ref, val, causes.ranks_differ(rank), rank=rank)
                 for i, rank, ref, val in distributed.diverging(per_rank)]
 
+    def _end_of_run(self) -> list:
+        """Findings that only the end of a run shows: SLG107, SLG109 (an LR 0 for the whole run),
+        SLG112 (schedule budget)."""
+        out = self._unstepped()
+        if self.optimizer_steps and self._lr_values and self._dev is None:
+            declared = self._declared_groups()
+            for i, seen in enumerate(self._ever_nonzero):
+                if not seen and i < len(self._base) and self._base[i] > 0 and i not in declared \
+                        and i not in self._vanish_reported:
+                    out.append(self._violation("SLG109", i, None, 0.0,
+                                               causes.zero_whole_run(self.optimizer_steps, self._base[i],
+                                                                     self._live_top())))
+        for rec in self._top:
+            s = rec.ref()
+            if s is None or not rec.fresh:
+                continue
+            problem = intent.budget(s, self.optimizer_steps - rec.start)
+            if problem is not None:
+                out.append(self._violation("SLG112", None, None, None,
+                                           causes.budget(rec.name, *problem, self.optimizer_steps - rec.start),
+                                           sched=rec))
+        return [v for v in out if v.code not in self.ignore]
+
     def _unstepped(self) -> list:
         out = []
         for rec in self._order:
@@ -713,7 +1014,7 @@ class Guard:
         if self._lr_values:
             cur = dev.stack(groups)
             dev.step.fill_(step)
-            dev.check_step(cur, self._dev_baseline if self._watch_writes else None, None)
+            dev.check_step(cur, self._dev_baseline if not self.allow_external_writes else None, None)
             if self._shadow is not None:
                 # Whether a write happened is only known at the next readback, so the replay
                 # adopts the current values every step (device copies, no sync): a write is then
@@ -727,10 +1028,11 @@ class Guard:
     def _device_after_scheduler_step(self, rec: _Sched, groups, original, args, kwargs) -> list:
         dev = self._dev
         cur = dev.stack(groups)
-        if rec.known and self._shadow is not None and rec.index >= 0:
+        shadow = self._shadow
+        if rec.known and shadow is not None and shadow.twin(rec.ref()) is not None:
             try:
-                self._shadow.step(rec.index, original, args, kwargs)
-                expected = dev.stack(self._shadow.opt.param_groups)
+                shadow.step(rec.ref(), original, args, kwargs)
+                expected = dev.stack(shadow.opt.param_groups)
                 dev.note("SLG101", cur != expected, cur, expected)
             except Exception as exc:
                 self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
@@ -797,10 +1099,16 @@ class Guard:
 
     def _emit(self, found: list, can_raise: bool = True) -> None:
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
+        if self.ignore:
+            found = [v for v in found if v.code not in self.ignore]
         if not found:
             return
         self._record(found)
-        self._dispatch(found, can_raise=can_raise)
+        try:
+            self._dispatch(found, can_raise=can_raise)
+        except BaseException:
+            self.aborted = True
+            raise
 
     def _note_not_checked(self, key: str, reason: str) -> None:
         if key in self._not_checked:
@@ -837,12 +1145,9 @@ class Guard:
     def _snapshot(self, pending: list) -> GuardReport:
         scheds = []
         for rec in self._order:
-            if rec.ref() is None and not rec.steps:
-                continue
-            role = "watched" if rec.known and rec.top else ("inside " + (rec.parent().__class__.__name__ if rec.parent and rec.parent() else "a container")
-                                                            if rec.known else "undeclared")
             if rec.known and not rec.top:
                 continue  # children are stepped by their container; listed through it
+            role = "watched" if rec.known else "undeclared"
             scheds.append((rec.name, rec.steps, role))
         return GuardReport(
             optimizer=self.name,
@@ -855,6 +1160,7 @@ class Guard:
             not_checked=list(self._not_checked.values()),
             last_expected=None if self._last_expected is None else list(self._last_expected),
             last_actual=None if self._last_actual is None else list(self._last_actual),
+            baseline=list(zip(self._base, self._base_source)),
         )
 
     # --- lifetime ------------------------------------------------------------------------------
@@ -881,7 +1187,7 @@ class Guard:
             return
         self.closed = True
         registry.remove(self, self._opt_id)
-        pending = [v for v in self._unstepped_after_death()]
+        pending = [] if self.aborted else self._unstepped_after_death()
         self._record(pending)
         self._final = self._snapshot([])
         self._shadow = None
@@ -896,7 +1202,18 @@ class Guard:
             if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        return out
+        return [v for v in out if v.code not in self.ignore]
+
+
+def _offset(actual: float, expected: float) -> float:
+    return actual / expected if expected else actual
+
+
+def _where(frame) -> str:
+    """``file:line`` of a caller frame, for messages about a construction or a call."""
+    if frame is None:
+        return "an unknown line"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _closure(schedulers: list) -> list:

@@ -44,6 +44,12 @@ class DeclaredSchedule:
             raise ValueError(f"expect names group {key!r}, but {problem} has that name (groups: {known})")
         return matches[0]
 
+    def covered(self, n_groups: int) -> set:
+        """The group indices the declaration covers (the guard does not report their writes)."""
+        if self.per_group is not None:
+            return {i for i, _fn in self.per_group if i < n_groups}
+        return set(range(min(n_groups, len(self.base_lrs))))
+
     def values(self, step: int, n_groups: int) -> list:
         """``[(group_index, expected_lr), ...]`` for the groups the declaration covers."""
         if self.per_group is not None:

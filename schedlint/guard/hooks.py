@@ -24,6 +24,7 @@ closes.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 from schedlint.guard import registry
@@ -36,7 +37,8 @@ MARK = "__schedlint_wrapper__"
 class _State(threading.local):
     depth = 0  # > 0 while a scheduler call is already being handled on this thread
     in_optimizer_hook = 0  # > 0 while torch iterates its optimizer hook dicts
-    constructing = None  # schedulers built inside the outermost constructor call
+    constructing = None  # (scheduler, args, kwargs, caller) built inside the outermost constructor
+    shadowing = 0  # > 0 while the guard builds or steps its own twins (never reported)
 
 
 tls = _State()
@@ -133,6 +135,7 @@ def _install() -> None:
     for cls in _torch_scheduler_classes():
         wrap_scheduler_class(cls)
     _wrap_grad_scaler()
+    _wrap_optimizer_init()
 
 
 def _uninstall() -> None:
@@ -197,7 +200,8 @@ def _make_step(original):
         guard = registry.lookup(getattr(self, "optimizer", None))
         if guard is None:
             return original(self, *args, **kwargs)
-        return guard.scheduler_step(self, original, args, kwargs)
+        # The caller: torch's warnings from the real step are attributed to it (attribution.py).
+        return guard.scheduler_step(self, original, args, kwargs, sys._getframe(1))
 
     return step
 
@@ -222,41 +226,81 @@ def _make_load_state_dict(original):
 def _make_init(original):
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
+        if tls.shadowing:
+            return original(self, *args, **kwargs)
         outermost = tls.constructing is None
         if outermost:
             tls.constructing = []
-        tls.constructing.append(self)
+        # The most derived constructor runs first: its arguments are the ones the user passed.
+        tls.constructing.append((self, args, kwargs, sys._getframe(1) if outermost else None))
         tls.depth += 1
-        ok = False
+        error = None
         try:
             original(self, *args, **kwargs)
-            ok = True
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             tls.depth -= 1
             if outermost:
                 built, tls.constructing = tls.constructing, None
-                _constructed(built, ok)
+                _constructed(built, error)
 
     return __init__
 
 
-def _constructed(built: list, ok: bool) -> None:
+def _constructed(built: list, error) -> None:
     seen = set()
-    for sched in built:
+    caller = built[0][3] if built else None
+    for k, (sched, args, kwargs, _frame) in enumerate(built):
         if id(sched) in seen:
             continue
         seen.add(id(sched))
         optimizer = getattr(sched, "optimizer", None)
+        if optimizer is None and error is not None:
+            optimizer = args[0] if args else kwargs.get("optimizer")
         guard = registry.lookup(optimizer) if optimizer is not None else None
         if guard is None:
             continue
-        if ok:
+        if error is None:
             wrap_scheduler_class(type(sched))
-            guard.scheduler_constructed(sched)
+            # Schedulers built inside another constructor are its internals: only the
+            # outermost one is replayed on the shadow (it rebuilds them there).
+            guard.scheduler_constructed(sched, args, kwargs, caller, outermost=k == 0)
         else:
-            # A constructor that raised may already have written group LRs (initial_lr, its
-            # initial step): take the current values as the new reference.
-            guard.invalidate()
+            guard.scheduler_failed(sched, args, kwargs, caller, error)
+            return
+
+
+def _wrap_optimizer_init() -> None:
+    """Auto-guarding sessions adopt an optimizer when it is built, so its baseline (the LR each
+    group was built with) is known before anything can write to it."""
+    from torch.optim import Optimizer
+
+    _wrap(Optimizer, "__init__", _make_optimizer_init)
+    _wrap(Optimizer, "add_param_group", _make_add_param_group)
+
+
+def _make_optimizer_init(original):
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if registry.auto_session is not None and not tls.shadowing:
+            registry.lookup(self)
+
+    return __init__
+
+
+def _make_add_param_group(original):
+    @functools.wraps(original)
+    def add_param_group(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        guard = registry.existing(self)
+        if guard is not None:
+            guard.group_added(self)
+        return out
+
+    return add_param_group
 
 
 # --- AMP -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ class GuardReport:
     not_checked: list  # reasons something could not be checked
     last_expected: Optional[list] = None
     last_actual: Optional[list] = None
+    baseline: Optional[list] = None  # [(baseline lr, where it came from)] per group
 
     @property
     def total(self) -> int:
@@ -51,6 +52,7 @@ class GuardReport:
             "not_checked": list(self.not_checked),
             "last_expected": self.last_expected,
             "last_actual": self.last_actual,
+            "baseline": [{"lr": b, "source": src} for b, src in (self.baseline or [])],
         }
 
     def __str__(self) -> str:
@@ -71,6 +73,10 @@ class GuardReport:
                 parts.append(f"{label}={_fmt(self.last_actual[i])}"
                              + ("" if exp is None else f" (expected {_fmt(exp)})"))
             lines.append("  last lr: " + ", ".join(parts))
+        if self.baseline:
+            sources = sorted({src for _b, src in self.baseline})
+            lines.append("  baseline: " + ", ".join(f"{label}={_fmt(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
+                         + f" ({'; '.join(sources)})")
         if self.ok:
             lines.append("  no violations")
         else:
@@ -145,11 +151,16 @@ def plot(histories: list, path: str) -> str:
             idx = min(range(len(hist.steps)), key=lambda k: abs(hist.steps[k] - step))
             row = hist.actual[idx]
             y = row[group] if group is not None and group < len(row) else row[0]
+            if y is None or not y > 0:
+                continue  # not drawable on a log axis; the report lists it
             ax.plot([hist.steps[idx]], [y], "x", color="red", markersize=9)
             ax.annotate(code, (hist.steps[idx], y), color="red", fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("optimizer step")
-        ax.set_ylabel("lr")
+        # Group lrs differ by orders of magnitude and decays are exponential: a log axis shows
+        # every group and every ratio. Zero or negative values are left out of the line.
+        ax.set_yscale("log", nonpositive="mask")
+        ax.set_ylabel("lr (log scale)")
         ax.legend(fontsize=7)
     if not histories:
         axes[0, 0].set_title("no optimizer steps recorded")

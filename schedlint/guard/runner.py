@@ -11,14 +11,23 @@ import traceback
 from schedlint.guard.violations import ScheduleViolation
 
 
-def run_script(script: str, argv: list, *, plot: str | None = None, on_violation: str = "raise",
-               out=None) -> int:
+def run_script(script: str, argv: list, *, plot: str | None = None, on_violation: str | None = None,
+               ignore=(), out=None) -> int:
     """Run ``script`` as ``__main__`` with ``argv`` under auto-guarding.
 
-    Returns the exit status: the script's own, or 1 when it raised, or 1 when there were
-    violations in raise mode (including schedulers never stepped, found at the end).
+    ``on_violation`` None follows ``SCHEDLINT_ON_VIOLATION`` (default raise). Returns the exit
+    status: the script's own, or 1 when it raised, or 1 when there were violations in raise mode
+    (including schedulers never stepped, found at the end).
     """
     out = out or sys.stderr
+    from schedlint.guard.violations import MODES
+
+    if on_violation is None:
+        on_violation = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
+    if on_violation not in MODES:
+        print(f"schedlint run: SCHEDLINT_ON_VIOLATION must be one of {', '.join(MODES)}, got {on_violation!r}",
+              file=out)
+        return 2
     path = os.path.abspath(script)
     if not os.path.isfile(path):
         print(f"schedlint run: no such script: {script}", file=out)
@@ -33,12 +42,12 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     if auto.registry.auto_session is not None:
         auto.uninstall()
     session = auto.install(enable=True, report_at_exit=False, on_violation=on_violation,
-                           history=2000 if plot else 0)
+                           history=2000 if plot else 0, ignore=tuple(ignore))
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(path))
     status = 0
-    histories = []
+    aborted = False
     try:
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
@@ -46,6 +55,7 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     except ScheduleViolation as exc:
         _print_user_traceback(exc, out)
         status = 1
+        aborted = True  # the guard stopped the run: no end-of-run findings (it did not end)
     except KeyboardInterrupt:
         traceback.print_exc()
         status = 130
@@ -55,15 +65,13 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     finally:
         sys.argv = saved_argv
         sys.path[:] = saved_path
-        if plot:
-            histories = session.histories()
-        result = session.finish()
+        result = session.finish(end_checks=not aborted)
     print(result, file=out)
     if plot:
         from schedlint.guard.report import plot as draw
 
         try:
-            draw(histories, plot)
+            draw(session.histories(), plot)
             print(f"schedlint guard: LR plot written to {plot}", file=out)
         except RuntimeError as exc:
             print(f"schedlint run: {exc}", file=out)

@@ -54,6 +54,7 @@ class AutoSession:
         self.options = options
         self._guards: list = []  # weakrefs: the registry owns live guards
         self._finished: list = []
+        self._finished_histories: list = []  # the LR histories of guards already gone (--plot)
         self.listeners: list = []  # callables receiving every list of violations recorded
         self.closed = False
 
@@ -75,7 +76,9 @@ class AutoSession:
 
     def finished(self, guard) -> None:
         if len(self._finished) < MAX_FINISHED:
-            self._finished.append(guard._final)
+            self._finished.append(guard.report())
+            if guard.history is not None:
+                self._finished_histories.append((guard.name, guard.labels, guard.history))
 
     def live(self) -> list:
         alive = [g for g in (r() for r in self._guards) if g is not None and not g.closed]
@@ -85,17 +88,20 @@ class AutoSession:
     def report(self) -> SessionReport:
         return SessionReport(list(self._finished) + [g.report() for g in self.live()])
 
-    def close_guards(self, guards=None) -> list:
-        """Close the given (default: all live) auto guards; SLG107 is recorded, never raised."""
+    def close_guards(self, guards=None, *, end_checks: bool = True) -> list:
+        """Close the given (default: all live) auto guards; end-of-run findings (SLG107...) are
+        recorded, never raised, and skipped when the run was aborted (``end_checks=False``)."""
         out = []
         for g in (self.live() if guards is None else guards):
             if not g.closed:
-                out.append(g.close(_can_raise=False))
+                out.append(g.close(_can_raise=False, _end_checks=end_checks))
+                if g.history is not None:
+                    self._finished_histories.append((g.name, g.labels, g.history))
         self._finished += out
         return out
 
-    def finish(self) -> SessionReport:
-        self.close_guards()
+    def finish(self, *, end_checks: bool = True) -> SessionReport:
+        self.close_guards(end_checks=end_checks)
         result = SessionReport(list(self._finished))
         if not self.closed:
             self.closed = True
@@ -105,7 +111,10 @@ class AutoSession:
         return result
 
     def histories(self) -> list:
-        return [(g.name, g._labels, g._history) for g in self.live()]
+        """``[(title, labels, History)]`` of every guard of the session, finished ones included
+        (a script's optimizers are gone by the time ``schedlint run`` draws the plot)."""
+        live = [(g.name, g.labels, g.history) for g in self.live() if g.history is not None]
+        return list(self._finished_histories) + live
 
 
 def install(*, enable=None, report_at_exit: bool = True, **options):
@@ -115,7 +124,8 @@ def install(*, enable=None, report_at_exit: bool = True, **options):
         return None
     if registry.auto_session is not None:
         return registry.auto_session
-    options.setdefault("on_violation", os.environ.get("SCHEDLINT_ON_VIOLATION", "raise"))
+    if options.get("on_violation") is None:
+        options["on_violation"] = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
     session = AutoSession(options)
     hooks.acquire()
     registry.auto_session = session

@@ -24,6 +24,12 @@ NAMES = {
     "SLG105": "non-finite-or-negative-lr",
     "SLG106": "lr-differs-across-ranks",
     "SLG107": "scheduler-never-stepped",
+    "SLG108": "group-ratio-changed",
+    "SLG109": "lr-vanished",
+    "SLG110": "resumed-without-initial-lr",
+    "SLG111": "scheduler-step-epoch-argument",
+    "SLG112": "schedule-length-mismatch",
+    "SLG113": "closed-form-schedulers-fight",
 }
 
 
@@ -137,8 +143,15 @@ def _event_text(violations: Sequence[Violation]) -> str:
     first = violations[0].message
     if len(violations) == 1:
         return first
-    others = ", ".join(str(v.group_index) for v in violations[1:] if v.group_index is not None)
-    return f"{first} (also groups {others})" if others else f"{first} (+{len(violations) - 1} more)"
+    head = violations[0]
+    others = []
+    for v in violations[1:]:
+        same_code = v.code == head.code
+        if v.group_index is None:
+            others.append(v.code)
+        else:
+            others.append(f"group {v.group_index}" if same_code else f"{v.code} on group {v.group_index}")
+    return f"{first} (also {', '.join(dict.fromkeys(others))})"
 
 
 Handler = Union[str, Callable[[Violation], object]]

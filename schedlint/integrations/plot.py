@@ -31,9 +31,8 @@ def histories_of(source) -> list:
         if isinstance(item, tuple) and len(item) == 3:
             out.append(item)
             continue
-        # TODO(guard API): a public accessor; Guard keeps these as _labels/_history today.
-        history = getattr(item, "_history", None)
-        labels = list(getattr(item, "_labels", None) or [])
+        history = item.history
+        labels = list(item.labels)
         name = getattr(item, "name", type(item).__name__)
         names[name] = names.get(name, 0) + 1
         title = name if names[name] == 1 else f"{name} #{names[name]}"

@@ -12,28 +12,44 @@ import pytest
 
 def pytest_addoption(parser):
     group = parser.getgroup("schedlint", "schedlint runtime LR-schedule guard")
-    group.addoption("--schedlint-guard", action="store_true", default=False,
-                    help="guard every optimizer/scheduler created by the tests; a test that "
-                         "misuses one fails (see `schedlint rule SLG101`...)")
+    group.addoption("--schedlint-guard", action="store_const", const="default", default=None,
+                    help="guard every optimizer/scheduler created by the tests (--schedlint-guard=MODE: "
+                         "raise, a test that misuses one fails; warn or log, tests pass and every "
+                         "violation is listed at the end). Without MODE: $SCHEDLINT_ON_VIOLATION, else raise")
+    # `--schedlint-guard=warn` etc. are option names of their own: an optional value on the bare
+    # option would swallow the test path that follows it (argparse matches the whole string first).
+    for mode in ("raise", "warn", "log"):
+        group.addoption(f"--schedlint-guard={mode}", dest="schedlint_guard_mode", action="store_const",
+                        const=mode, default=None, help=f"guard in {mode} mode")
     group.addoption("--schedlint-guard-ignore", default="", metavar="CODES",
                     help="comma-separated SLG codes that do not fail tests (e.g. SLG107)")
 
 
 def pytest_configure(config):
-    if not config.getoption("schedlint_guard", default=False):
+    mode = config.getoption("schedlint_guard_mode", default=None) or config.getoption("schedlint_guard", default=None)
+    if not mode:
         return
+    if mode == "default":
+        import os
+
+        mode = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
+        if mode not in ("raise", "warn", "log"):
+            raise pytest.UsageError(f"SCHEDLINT_ON_VIOLATION must be raise, warn or log, got {mode!r}")
     ignore = {c.strip().upper() for c in config.getoption("schedlint_guard_ignore").split(",") if c.strip()}
-    config.pluginmanager.register(_GuardPlugin(ignore), "schedlint-guard")
+    config.pluginmanager.register(_GuardPlugin(ignore, mode), "schedlint-guard")
 
 
 class _GuardPlugin:
-    def __init__(self, ignore: set):
+    def __init__(self, ignore: set, mode: str = "raise"):
         from schedlint.guard import session as auto
 
         self.ignore = ignore
+        self.mode = mode
+        self.all_seen = []  # warn/log mode: every violation, listed at the end
         self.current = None  # violations recorded while the current test runs
         self.raised = set()  # events (code, optimizer, step) that reached the test as an exception
         self.closing = False
+        self.nodeid = None
         self.failed_tests = []
         self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation)
         self.session.listeners.append(self._saw)
@@ -44,15 +60,21 @@ class _GuardPlugin:
 
         if violation.code in self.ignore or self.closing:
             return  # at close the listener records it; raising there would abort the close
+        if self.mode != "raise":
+            return  # recorded by the listener, listed at the end of the session
         self.raised.add(_event(violation))
         raise ScheduleViolation([violation])
 
     def _saw(self, violations):
+        if self.mode != "raise":
+            self.all_seen += [(self.nodeid, v) for v in violations if v.code not in self.ignore]
+            return
         if self.current is not None:
             self.current += [v for v in violations if v.code not in self.ignore]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
+        self.nodeid = item.nodeid
         self.current = []
         before = {id(g) for g in self.session.live()}
         try:
@@ -82,6 +104,8 @@ class _GuardPlugin:
         terminalreporter.write_line(str(report).splitlines()[0])
         for nodeid in self.failed_tests:
             terminalreporter.write_line(f"  failed by the guard: {nodeid}")
+        for nodeid, v in self.all_seen:
+            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}")
 
     def pytest_unconfigure(self, config):
         self.closing = True

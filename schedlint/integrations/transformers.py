@@ -92,12 +92,12 @@ class ScheduleGuardCallback(TrainerCallback):
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
         if self._driven is not None and not self._driven[0].closed:
             guard, wrapper = self._driven
-            guard.before_optimizer_step(wrapper)  # raises before the update in raise mode
+            guard.optimizer_step(wrapper)  # raises before the update in raise mode
 
     def on_optimizer_step(self, args, state, control, **kwargs):
         if self._driven is not None and not self._driven[0].closed:
             guard, wrapper = self._driven
-            guard.after_optimizer_step(wrapper)
+            guard.optimizer_step(wrapper, done=True)
 
     def on_train_end(self, args, state, control, **kwargs):
         self._driven = None

@@ -27,13 +27,16 @@ BASE = {
     "LinearLR": lambda o: S.LinearLR(o, start_factor=0.2, end_factor=1.0, total_iters=8),
     "ExponentialLR": lambda o: S.ExponentialLR(o, gamma=0.93),
     "PolynomialLR": lambda o: S.PolynomialLR(o, total_iters=15, power=2.0),
-    "CosineAnnealingLR": lambda o: S.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
-    "CosineAnnealingWarmRestarts": lambda o: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-4),
+    # A scalar eta_min squeezes the two groups' lr ratio (SLG108): correct use on groups with
+    # distinct lrs anneals to 0. T_max covers the longest loop (200 steps): past it, the lr climbs
+    # back up (SLG112).
+    "CosineAnnealingLR": lambda o: S.CosineAnnealingLR(o, T_max=200),
+    "CosineAnnealingWarmRestarts": lambda o: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2),
     "ReduceLROnPlateau": lambda o: S.ReduceLROnPlateau(o, patience=2, factor=0.5),
     "CyclicLR": lambda o: S.CyclicLR(o, base_lr=[0.01, 0.001], max_lr=[0.1, 0.01], step_size_up=4),
     # Sized for the longest loop that drives it (test_guard_bitwise runs 200 steps).
     "OneCycleLR": lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=1000),
-    "SWALR": lambda o: SWALR(o, swa_lr=0.05, anneal_epochs=5),
+    "SWALR": lambda o: SWALR(o, swa_lr=[0.05, 0.005], anneal_epochs=5),  # per group: keeps the ratio
 }
 
 ALL = dict(BASE)

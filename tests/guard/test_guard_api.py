@@ -52,7 +52,7 @@ def test_guard_codes_are_in_the_rule_catalogue():
     from schedlint.rules import by_code
 
     codes = by_code()
-    for code in [f"SLG10{i}" for i in range(1, 8)]:
+    for code in [f"SLG1{i:02d}" for i in range(1, 14)]:
         rule = codes[code]
         assert rule.kind == "guard" and rule.scope == "runtime" and rule.check is None
         assert rule.docs["Example"] and rule.docs["Use instead"]

@@ -35,7 +35,7 @@ SCHEDULERS = [
     lambda o: S.LambdaLR(o, lambda e: 1.0 / (1.0 + e)),
     lambda o: S.StepLR(o, step_size=500, gamma=0.9),
     lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=STEPS + 10, cycle_momentum=False),
-    lambda o: S.CosineAnnealingLR(o, T_max=1000),
+    lambda o: S.CosineAnnealingLR(o, T_max=10_000),  # the whole run: past it is SLG112
     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=50, cycle_momentum=False),
     lambda o: S.ExponentialLR(o, gamma=0.9999),
     lambda o: S.SequentialLR(o, [S.LinearLR(o, 0.1, total_iters=100), S.PolynomialLR(o, STEPS)], [100]),

@@ -1,0 +1,132 @@
+"""Checks of what the LRs *mean*, beyond "does the LR equal the schedule": group ratios, LRs that
+vanish, schedules stepped through a fraction of their length, step arguments torch deprecated.
+Pure functions over floats and scheduler attributes; the Guard decides when to call them."""
+
+from __future__ import annotations
+
+import math
+
+RATIO_RTOL = 0.01  # relative change of a group-to-group LR ratio that counts as a change
+VANISH = 1e-6  # an LR below this fraction of its baseline has vanished
+SMALL_FRACTION = 0.1  # a schedule stepped through less than this fraction of its length...
+COVERED = 0.5  # ...while the optimizer stepped at least this fraction of it: sized per batch, stepped per epoch
+
+# Schedulers whose length is a constructor argument: (attribute, "past the end" is harmful).
+LENGTHS = {
+    "OneCycleLR": ("total_steps", False),  # torch raises past the end itself
+    "CosineAnnealingLR": ("T_max", True),  # climbs back to the base LR (not a restart schedule)
+    "PolynomialLR": ("total_iters", False),
+    "LinearLR": ("total_iters", False),  # constant at end_factor afterwards: a normal warm-up
+}
+CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
+
+
+def factors(cur: list, base: list) -> list:
+    """Each group's LR as a multiple of its baseline; None where that says nothing (a zero or
+    non-finite value)."""
+    out = []
+    for c, b in zip(cur, base):
+        if b and c and math.isfinite(c) and math.isfinite(b) and c > 0 and b > 0:
+            out.append(c / b)
+        else:
+            out.append(None)
+    return out
+
+
+def ratio_breaks(cur: list, base: list, tol: float = RATIO_RTOL) -> list:
+    """``[(i, j), ...]``: group i's LR ratio to group j (the first group with a usable LR) moved
+    more than ``tol`` away from the ratio of their baselines, or two groups built with distinct
+    LRs now have the same one."""
+    f = factors(cur, base)
+    ref = next((k for k, x in enumerate(f) if x is not None), None)
+    if ref is None:
+        return []
+    out = []
+    for i in range(ref + 1, len(f)):
+        if f[i] is None:
+            continue
+        if abs(f[i] / f[ref] - 1.0) > tol or (cur[i] == cur[ref] and base[i] != base[ref]):
+            out.append((i, ref))
+    return out
+
+
+def per_group_values(sched, groups) -> list:
+    """What distinguishes the groups in ``sched``'s schedule (one entry per group): a list of
+    lambdas, per-group bounds (CyclicLR, OneCycleLR, ReduceLROnPlateau's min_lr, SWALR's swa_lr).
+    Groups with the same entry are scheduled alike up to their base LR."""
+    n = len(groups)
+    rows = [[] for _ in range(n)]
+    for s in [sched] + _all_children(sched):
+        lambdas = getattr(s, "lr_lambdas", None)
+        if isinstance(lambdas, list) and len(lambdas) == n:
+            for i, fn in enumerate(lambdas):
+                rows[i].append(id(fn))
+        for attr in ("min_lrs", "max_lrs"):
+            values = getattr(s, attr, None)
+            if isinstance(values, list) and len(values) == n:
+                for i, v in enumerate(values):
+                    rows[i].append(float(v))
+        if type(s).__name__ == "CyclicLR":
+            for i, v in enumerate(getattr(s, "base_lrs", [])[:n]):
+                rows[i].append(float(v))
+        for key in ("max_lr", "swa_lr"):
+            if all(key in g for g in groups):
+                for i, g in enumerate(groups):
+                    rows[i].append(float(g[key]))
+    return rows
+
+
+def explains_ratio(scheds: list, groups, i: int, j: int) -> bool:
+    """True when one of ``scheds`` was given different per-group values for groups i and j, so a
+    change of their LR ratio is part of the schedule as the user wrote it (or ReduceLROnPlateau
+    stopped reducing one group because the change fell below its ``eps``)."""
+    for s in scheds:
+        if type(s).__name__ == "ReduceLROnPlateau":
+            smaller = min(float(groups[i]["lr"]), float(groups[j]["lr"]))
+            if smaller * (1.0 - float(s.factor)) <= float(s.eps) * 2:
+                return True
+        rows = per_group_values(s, groups)
+        if i < len(rows) and j < len(rows) and rows[i] != rows[j]:
+            return True
+    return False
+
+
+def _all_children(sched) -> list:
+    out = []
+    for c in getattr(sched, "_schedulers", None) or ():
+        out.append(c)
+        out += _all_children(c)
+    return out
+
+
+def budget(sched, optimizer_steps: int):
+    """``(problem, length, steps)`` when ``sched`` was stepped through a small fraction of its
+    length although the optimizer stepped through most of it, or past the end of a schedule that
+    does not restart; else None."""
+    name = type(sched).__name__
+    spec = LENGTHS.get(name)
+    if spec is None:
+        return None
+    attr, past_is_bad = spec
+    length = getattr(sched, attr, None)
+    steps = getattr(sched, "last_epoch", None)
+    if not isinstance(length, int) or not isinstance(steps, int) or length <= 0:
+        return None
+    if past_is_bad and steps > length:
+        return ("past", length, steps)
+    if steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
+        return ("fraction", length, steps)
+    return None
+
+
+def epoch_argument(sched, args: tuple, kwargs: dict):
+    """The deprecated epoch argument of ``step()``, or None. CosineAnnealingWarmRestarts takes a
+    (fractional) epoch legitimately; ReduceLROnPlateau's first argument is the metric."""
+    name = type(sched).__name__
+    if name == "CosineAnnealingWarmRestarts":
+        return None
+    if name == "ReduceLROnPlateau":
+        value = args[1] if len(args) > 1 else kwargs.get("epoch")
+    else:
+        value = args[0] if args else kwargs.get("epoch")
+    return value

@@ -1,0 +1,375 @@
+"""Guard v2 (issue 14): every check against the LR each group *should* have, from its baseline
+through the schedule as built. Each check has a bad run that must be caught (code, group, step,
+expected and actual lr) and a good run that must stay silent."""
+
+import math
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import schedlint  # noqa: E402
+from guard_helpers import run_python  # noqa: E402
+from torch.optim import lr_scheduler as S  # noqa: E402
+
+from schedlint.guard import ScheduleViolation  # noqa: E402
+
+
+def _two_groups(lr0=0.1, lr1=0.01):
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
+                          momentum=0.9)
+    return model, opt
+
+
+def _step(model, opt):
+    model.weight.grad = torch.ones_like(model.weight)
+    model.bias.grad = torch.ones_like(model.bias)
+    opt.step()
+
+
+@pytest.fixture
+def auto():
+    """Auto-guarding (what `schedlint run` and the pytest plugin use): optimizers are adopted
+    when they are built, so their baseline is the lr each group was built with."""
+    session = schedlint.install(enable=True, report_at_exit=False, on_violation="raise")
+    yield session
+    session.finish(end_checks=False)
+
+
+def _codes(found):
+    return [(v.code, v.group_index, v.optimizer_step) for v in found]
+
+
+# --- 1/2. baseline and writes before the first step -------------------------------------------
+
+
+def test_write_right_after_building_steplr_is_caught_at_the_first_step(auto):
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=2, gamma=0.5)
+    for g in opt.param_groups:
+        g["lr"] = 0.1
+    with pytest.raises(ScheduleViolation) as info:
+        _step(model, opt)
+    first = info.value.violations[0]
+    assert (first.code, first.group_index, first.optimizer_step) == ("SLG102", 1, 0)
+    assert (first.expected, first.actual) == (0.01, 0.1)
+    assert sched.last_epoch == 0
+
+
+def test_write_before_building_the_scheduler_is_caught(auto):
+    model, opt = _two_groups()
+    for g in opt.param_groups:
+        g["lr"] = 0.1
+    S.StepLR(opt, step_size=2)  # initial_lr is now 0.1 for both groups
+    with pytest.raises(ScheduleViolation) as info:
+        _step(model, opt)
+    v = info.value.violations[0]
+    assert (v.code, v.group_index, v.expected, v.actual) == ("SLG102", 1, 0.01, 0.1)
+
+
+def test_adjust_learning_rate_is_caught_at_its_first_epoch(auto):
+    def adjust_learning_rate(optimizer, epoch, base=0.1):
+        lr = base * (0.1 ** ((epoch + 1) // 1))
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    adjust_learning_rate(opt, 0)
+    with pytest.raises(ScheduleViolation) as info:
+        _step(model, opt)
+    v = info.value.violation
+    assert (v.code, v.group_index, v.optimizer_step, v.expected) == ("SLG102", 0, 0, 0.1)
+    assert v.actual == pytest.approx(0.01)
+
+
+def test_guard_on_an_existing_optimizer_takes_initial_lr_as_baseline_and_says_so():
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=2)
+    for g in opt.param_groups:
+        g["lr"] = 0.1
+    with schedlint.guard(opt, sched, on_violation="warn") as g:
+        assert g.baseline == [("0", 0.1, "initial_lr"), ("1", 0.01, "initial_lr")]
+        with pytest.warns(schedlint.ScheduleWarning, match="SLG102"):
+            _step(model, opt)
+        sched.step()
+        report = g.report()
+    assert report.last_expected == [0.1, 0.01] and report.last_actual == [0.1, 0.1]
+    assert "baseline: 0=0.1, 1=0.01 (initial_lr)" in str(report)
+
+
+def test_correct_run_with_every_entry_point_is_silent(auto):
+    model, opt = _two_groups()
+    sched = S.SequentialLR(opt, [S.LinearLR(opt, start_factor=0.1, total_iters=3),
+                                 S.CosineAnnealingLR(opt, T_max=10)], milestones=[3])
+    for _ in range(13):
+        _step(model, opt)
+        sched.step()
+    report = auto.report()
+    assert report.ok, str(report)
+
+
+def test_reduce_lr_on_plateau_with_a_manual_warmup_is_silent(auto):
+    model, opt = _two_groups()
+    sched = S.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+    base = [0.1, 0.01]
+    for epoch in range(8):
+        if epoch < 4:
+            for g, b in zip(opt.param_groups, base):
+                g["lr"] = b * (epoch + 1) / 4
+        _step(model, opt)
+        if epoch >= 4:
+            sched.step(1.0)
+    assert auto.report().ok, str(auto.report())
+
+
+# --- 3. group-ratio collapse ------------------------------------------------------------------
+
+
+def test_onecycle_with_a_scalar_max_lr_collapses_the_groups(auto):
+    model, opt = _two_groups()
+    sched = S.OneCycleLR(opt, max_lr=0.1, total_steps=20)  # noqa: F841 - kept alive
+    with pytest.raises(ScheduleViolation) as info:
+        _step(model, opt)
+    v = info.value.violation
+    assert (v.code, v.group_index, v.optimizer_step) == ("SLG108", 1, 0)
+    assert v.expected == v.actual == pytest.approx(0.004) and "OneCycleLR was given one scalar" in v.cause
+
+
+def test_onecycle_with_per_group_max_lr_is_silent(auto):
+    model, opt = _two_groups()
+    sched = S.OneCycleLR(opt, max_lr=[0.1, 0.01], total_steps=20)
+    for _ in range(20):
+        _step(model, opt)
+        sched.step()
+    assert auto.report().ok
+
+
+def test_scalar_eta_min_squeezes_the_ratio():
+    model, opt = _two_groups()
+    sched = S.CosineAnnealingLR(opt, T_max=10, eta_min=0.005)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        for _ in range(10):
+            _step(model, opt)
+            sched.step()
+    (v,) = [v for v in seen if v.code == "SLG108"]
+    assert v.group_index == 1 and v.expected == v.actual and "CosineAnnealingLR" in v.cause
+
+
+def test_a_helper_writing_one_lr_into_every_group_without_scheduler():
+    model, opt = _two_groups()
+    seen = []
+    with schedlint.guard(opt, on_violation=seen.append):
+        _step(model, opt)
+        for g in opt.param_groups:
+            g["lr"] = 0.05
+        _step(model, opt)
+    assert ("SLG108", 1, 1) in _codes(seen)
+    v = next(v for v in seen if v.code == "SLG108")
+    assert (v.expected, v.actual) == (0.01, 0.05)
+
+
+# --- 4. invalid or vanishing ------------------------------------------------------------------
+
+
+class CompoundingScheduler:
+    """The article's example 2: closed-form formulas applied to the *current* lr every epoch."""
+
+    def __init__(self, optimizer, fns):
+        self.optimizer, self.fns = optimizer, fns
+
+    def step(self, epoch):
+        for i, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = self.fns[i](epoch, group["lr"])
+
+
+def test_compounding_decay_is_reported_long_before_it_reaches_1e_30():
+    model, opt = _two_groups()
+    sched = CompoundingScheduler(opt, [lambda e, lr: lr * 0.9 ** e, lambda e, lr: lr / (e + 1)])
+    seen = []
+    with schedlint.guard(opt, on_violation=seen.append, allow_external_writes=True):
+        for epoch in range(50):
+            _step(model, opt)
+            sched.step(epoch)
+    (v,) = [v for v in seen if v.code == "SLG109" and v.group_index == 1]
+    assert v.actual < 1e-8 and v.optimizer_step < 15
+
+
+def test_an_lr_zero_for_the_whole_run_is_reported_at_the_end():
+    model, opt = _two_groups()
+    sched = S.LambdaLR(opt, lambda step: min(1.0, step / 10))  # warm-up, never stepped
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        for _ in range(5):
+            _step(model, opt)
+    assert ("SLG109", 0, 5) in _codes(seen) and ("SLG107", None, 5) in _codes(seen)
+
+
+def test_a_schedule_that_goes_to_zero_itself_is_silent():
+    model, opt = _two_groups()
+    sched = S.PolynomialLR(opt, total_iters=5, power=1.0)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        for _ in range(6):
+            _step(model, opt)
+            sched.step()
+    assert seen == []
+
+
+# --- 5. lifecycle -----------------------------------------------------------------------------
+
+
+def test_resuming_with_last_epoch_without_initial_lr_is_reported_and_torch_error_kept(auto):
+    model, opt = _two_groups()
+    with pytest.warns(schedlint.ScheduleWarning, match="SLG110"):
+        with pytest.raises(KeyError, match="initial_lr") as info:
+            S.StepLR(opt, step_size=2, last_epoch=5)
+    assert type(info.value) is KeyError
+    (v,) = [v for v in auto.report().reports[0].violations if v.code == "SLG110"]
+    assert "StepLR(..., last_epoch=5)" in v.cause and "test_guard_intent.py:" in v.cause
+
+
+def test_deprecated_epoch_argument_names_the_line():
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=2)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for epoch in range(3):
+                _step(model, opt)
+                sched.step(epoch + 1)
+    (v,) = [v for v in seen if v.code == "SLG111"]
+    assert "StepLR.step(1)" in v.cause and "test_guard_intent.py:" in v.cause
+
+
+def test_per_batch_schedule_stepped_per_epoch_is_reported_at_the_end():
+    model, opt = _two_groups()
+    sched = S.OneCycleLR(opt, max_lr=[0.1, 0.01], epochs=3, steps_per_epoch=20)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        for _epoch in range(3):
+            for _ in range(20):
+                _step(model, opt)
+            sched.step()
+    (v,) = [v for v in seen if v.code == "SLG112"]
+    assert "stepped 3 times" in v.cause and "60" in v.cause
+
+
+def test_cosine_run_past_t_max_is_reported_and_sized_cosine_is_silent():
+    for t_max, expect_report in ((5, True), (10, False)):
+        model, opt = _two_groups()
+        sched = S.CosineAnnealingLR(opt, T_max=t_max)
+        seen = []
+        with schedlint.guard(opt, sched, on_violation=seen.append):
+            for _ in range(10):
+                _step(model, opt)
+                sched.step()
+        assert [v.code for v in seen if v.code == "SLG112"] == (["SLG112"] if expect_report else [])
+
+
+def test_two_closed_form_schedulers_stepping_one_optimizer():
+    model, opt = _two_groups()
+    a = S.LambdaLR(opt, lambda e: 0.9 ** e)
+    b = S.CyclicLR(opt, base_lr=[0.01, 0.001], max_lr=[0.1, 0.01], step_size_up=4)
+    seen = []
+    with schedlint.guard(opt, [a, b], on_violation=seen.append):
+        for _ in range(3):
+            _step(model, opt)
+            a.step()
+            b.step()
+    assert [v.code for v in seen if v.code == "SLG113"] == ["SLG113"]
+
+
+# --- 6. modes, summaries ----------------------------------------------------------------------
+
+
+def test_no_end_of_run_finding_after_the_guard_aborted_the_run(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\n"
+        "from torch.optim.lr_scheduler import StepLR\n"
+        "m = torch.nn.Linear(4, 2)\n"
+        "opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+        "sched = StepLR(opt, 2)\n"
+        "opt.param_groups[0]['lr'] = 0.5\n"
+        "m(torch.randn(3, 4)).sum().backward()\n"
+        "opt.step()\n"
+        "sched.step()\n")
+    proc = run_python("import sys; from schedlint.cli import main; main()", "run", str(script))
+    assert proc.returncode == 1
+    assert "SLG102" in proc.stderr and "SLG107" not in proc.stderr
+    assert "schedulers: StepLR (0 steps)" in proc.stderr
+
+
+def test_run_warn_mode_collects_every_violation_and_ignore_drops_codes(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\n"
+        "from torch.optim.lr_scheduler import OneCycleLR\n"
+        "m = torch.nn.Linear(4, 2)\n"
+        "opt = torch.optim.SGD([{'params': [m.weight], 'lr': 0.1}, {'params': [m.bias], 'lr': 0.01}])\n"
+        "sched = OneCycleLR(opt, max_lr=0.1, total_steps=10)\n"
+        "for i in range(10):\n"
+        "    m(torch.randn(3, 4)).sum().backward()\n"
+        "    opt.step(); opt.zero_grad()\n"
+        "    if i == 5:\n"
+        "        opt.param_groups[0]['lr'] = 3.0\n"
+        "    sched.step()\n")
+    cli = "import sys; from schedlint.cli import main; main()"
+    proc = run_python(cli, "run", str(script), env={"SCHEDLINT_ON_VIOLATION": "warn"})
+    assert proc.returncode == 0, proc.stderr
+    assert "SLG108 x1" in proc.stderr and "SLG102 x1" in proc.stderr
+    ignored = run_python(cli, "run", "--on-violation", "log", "--ignore", "SLG108", str(script))
+    assert "SLG108" not in ignored.stderr.split("schedlint guard:")[-1] and "SLG102 x1" in ignored.stderr
+
+
+def test_run_plot_draws_the_histories_of_a_finished_script(tmp_path):
+    pytest.importorskip("matplotlib")
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\n"
+        "from torch.optim.lr_scheduler import StepLR\n"
+        "m = torch.nn.Linear(4, 2)\n"
+        "opt = torch.optim.SGD([{'params': [m.weight], 'lr': 0.1}, {'params': [m.bias], 'lr': 0.01}])\n"
+        "sched = StepLR(opt, 2)\n"
+        "for i in range(6):\n"
+        "    m(torch.randn(3, 4)).sum().backward()\n"
+        "    opt.step(); opt.zero_grad(); sched.step()\n")
+    png = tmp_path / "lr.png"
+    code = ("import sys, schedlint.guard.report as r\n"
+            "drawn = []\n"
+            "orig = r.plot\n"
+            "def spy(h, p):\n"
+            "    drawn.extend(len(x[2].steps) for x in h)\n"
+            "    return orig(h, p)\n"
+            "r.plot = spy\n"
+            "from schedlint.cli import main\n"
+            "try:\n"
+            "    main()\n"
+            "finally:\n"
+            "    print(drawn)\n")
+    proc = run_python(code, "run", "--plot", str(png), str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[6]" and png.stat().st_size > 0
+
+
+# --- 7. torch's own warnings --------------------------------------------------------------------
+
+
+def test_torch_warnings_point_at_the_users_line_and_keep_their_once_per_location_dedup():
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=2)
+    with schedlint.guard(opt, sched, on_violation=lambda v: None):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            for epoch in range(3):
+                _step(model, opt)
+                sched.step(epoch + 1)  # the deprecated epoch argument: torch warns here
+    ours = [w for w in caught if "epoch parameter" in str(w.message)]
+    assert len(ours) == 1, [str(w.message)[:40] for w in caught]
+    assert ours[0].filename == __file__ and "schedlint" not in ours[0].filename.split("tests")[0][-12:]
+    assert math.isfinite(opt.param_groups[0]["lr"])
