@@ -512,6 +512,7 @@ class _Builder(cst.CSTVisitor):
         if text is None:
             if op == "=" and isinstance(target, (cst.Tuple, cst.List)):
                 self._unpacked_rebinds(target, stmt)
+                self._unpacked_construction(target, value, stmt)
             return
         group_loop = self.group_loop()
         if group_loop is not None and op == "=" and "." not in text:
@@ -539,6 +540,17 @@ class _Builder(cst.CSTVisitor):
             if text is not None:
                 self.model.rebinds.append(Rebind(target=text, key=(), unpacked=True,
                                                  **self.fact_kwargs(stmt)))
+
+    def _unpacked_construction(self, target, value, stmt):
+        """``sched, num_epochs = create_scheduler(args, optimizer)`` (timm): the first name
+        holds the scheduler. Recorded after the unpacking's rebinds, so it is what the name
+        holds from here on."""
+        if not isinstance(value, cst.Call) or not target.elements:
+            return
+        foreign = catalogue.foreign_scheduler(self.qualify(value.func))
+        first = dotted_name(target.elements[0].value)
+        if foreign is not None and foreign[0] in catalogue.RETURNS_SCHEDULER_FIRST and first:
+            self._construct(value, first, stmt)
 
     # -- lr writes ----------------------------------------------------------------------------
     def _lr_write(self, group_node, value_node, stmt, op):
@@ -721,11 +733,13 @@ class _Builder(cst.CSTVisitor):
                           and c.is_scheduler_subclass), None)
             if local is not None:
                 short, origin = local.name, "custom"
+            else:
+                short, origin = catalogue.foreign_scheduler(qualified) or (None, None)
         elif catalogue.is_transformers_factory(short):
             origin = "transformers"
         if short is not None:
             self.handled_calls.add(id(call))
-            self._scheduler(call, short, origin, target, stmt)
+            self._scheduler(call, short, origin, target, stmt, qualified)
             return True
         opt_cls = catalogue.optimizer_class(qualified)
         if opt_cls is not None:
@@ -744,9 +758,11 @@ class _Builder(cst.CSTVisitor):
                 args[arg.keyword.value] = self.value(arg.value)
         return args
 
-    def _scheduler(self, call, short, origin, target, stmt):
-        signature = catalogue.signature_of(short) or ("optimizer",)
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None):
+        signature = catalogue.signature_of(short, qualified) or ("optimizer",)
         args = self._named_args(call, signature)
+        if origin == "transformers":
+            short, origin = catalogue.resolve_factory(short, args)
         opt = args.get("optimizer")
         sched = Scheduler(target=target, key=None, cls=short, origin=origin, args=args,
                           optimizer_src=opt.dotted if opt is not None else None,
