@@ -18,6 +18,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
@@ -42,6 +43,7 @@ def build_model(path: str, source: str, module: cst.Module) -> FileModel:
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
     _resolve(builder.model)
+    builder.frameworks.resolve(builder.model, binding_key)
     return builder.model
 
 
@@ -224,6 +226,7 @@ class _Builder(cst.CSTVisitor):
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
+        self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
 
     # -- helpers ------------------------------------------------------------------------------
     def next_order(self) -> int:
@@ -447,6 +450,7 @@ class _Builder(cst.CSTVisitor):
         self.pop_scope()
 
     def visit_Return(self, node: cst.Return):
+        self.frameworks.on_return(self, node)
         if node.value is not None and self.function_stack and \
                 self.function_stack[-1].scope is self.scope:
             self.function_stack[-1].returns.append(self.value(node.value))
@@ -500,6 +504,8 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        if op == "=":
+            self.frameworks.on_assign(self, target, value)
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):

@@ -270,6 +270,7 @@ class FileModel:
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
+    lightning: list = field(default_factory=list)  # frameworks.LightningHook
     _positions: Any = field(default=None, repr=False)
 
     # -- queries rules share ---------------------------------------------------------------
