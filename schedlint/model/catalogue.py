@@ -125,6 +125,11 @@ FOREIGN_SCHEDULERS = {
     "deepspeed": ("deepspeed.runtime.lr_schedules", frozenset({
         "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle", "LRRangeTest"})),
 }
+# Foreign factories whose optimizer is not the first argument.
+FOREIGN_SIGNATURES = {
+    "create_scheduler": ("args", "optimizer", "updates_per_epoch"),
+    "build_lr_scheduler": ("cfg", "optimizer"),
+}
 # Factories of those libraries that return ``(scheduler, num_epochs)``.
 RETURNS_SCHEDULER_FIRST = frozenset({"create_scheduler", "create_scheduler_v2"})
 
@@ -182,7 +187,8 @@ def signature_of(short, qualified=None):
         return DIFFUSERS_GET_SCHEDULER
     if short in FACTORY_RETURNS:
         return ("optimizer",)
-    return SCHEDULER_SIGNATURES.get(short) or TRANSFORMERS_FACTORIES.get(short) or ()
+    return SCHEDULER_SIGNATURES.get(short) or TRANSFORMERS_FACTORIES.get(short) or \
+        FOREIGN_SIGNATURES.get(short) or ()
 
 
 def resolve_factory(short, args):
