@@ -113,12 +113,13 @@ def _fold_number(node) -> Optional[float]:
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
-    __slots__ = ("names", "subscripts", "strings")
+    __slots__ = ("names", "subscripts", "strings", "lens")
 
     def __init__(self, node):
         self.names = set()
         self.subscripts = []
         self.strings = set()
+        self.lens = []  # text of X in every len(X): what a schedule length counts
         stack = [node]
         while stack:
             n = stack.pop()
@@ -134,6 +135,9 @@ class _Walk:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((_expr_text(n.value), key))
+            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and \
+                    n.func.value == "len" and len(n.args) == 1:
+                self.lens.append(_expr_text(n.args[0].value))
             stack.extend(code_children(n))
 
 
@@ -283,7 +287,8 @@ class _Builder(cst.CSTVisitor):
                      number=number, string=string, items=items,
                      names=frozenset(walk.names), dotted=dotted_name(node), call=call,
                      call_method=call_method, call_receiver=call_receiver,
-                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings))
+                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings),
+                     lens=tuple(walk.lens))
 
     def bind(self, name: str):
         if self.scope is not None:

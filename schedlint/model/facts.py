@@ -36,6 +36,7 @@ class Value:
     call_receiver: Optional[str] = None  # dotted receiver of a method call ("opt")
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
+    lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
 
     @property
     def length(self) -> Optional[int]:

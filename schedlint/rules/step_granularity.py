@@ -1,3 +1,5 @@
+import re
+
 import libcst as cst
 
 from schedlint.model import catalogue
@@ -81,13 +83,19 @@ def step_granularity_mismatch(model):
     loop next to the optimizer. The loop nesting must be visible in one function, the outer
     loop must look like an epoch loop (or the inner one iterate a loader), and the length
     expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
+    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it
+    (under the same conditions), and a per-iteration schedule sized with `len(X)` of a
+    dataset or another loader than the one whose loop steps it (`steps_per_epoch=
+    len(train_dataset)`, `len(val_loader)`).
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
     `steps_per_epoch=len(loader)` but stepped once per epoch never leaves its warm-up (the lr
     stays near `max_lr / div_factor` for the whole run). A `StepLR(step_size=epochs // 3)`
     stepped per batch decays every few dozen batches, and a `CosineAnnealingLR(T_max=epochs)`
-    stepped per batch oscillates with a period of `2 * epochs` batches.
+    stepped per batch oscillates with a period of `2 * epochs` batches. A OneCycleLR sized
+    with `len(train_dataset)` is `batch_size` times too long and never anneals; one sized with
+    a shorter loader's length raises `ValueError` part-way through training.
 
     ## Example
     ```python
@@ -114,6 +122,14 @@ def step_granularity_mismatch(model):
     branches = Branches()
     for sched in model.schedulers:
         if not is_known(sched) or sched.parent is not None or sched.key is None:
+            continue
+        both = _both_granularities(model, names, sched, branches)
+        if both is not None:
+            yield both
+            continue
+        other = _sized_from_other_iterable(model, names, sched)
+        if other is not None:
+            yield other
             continue
         kind = granularity(sched, model)
         if kind is None:
@@ -210,3 +226,70 @@ def _per_batch(model, names, sched, key, steps, why, branches):
                      f"within the first epoch(s); step it once per epoch, or size it in "
                      f"iterations (e.g. `epochs * len(loader)`)")
         return
+
+
+def _both_granularities(model, names, sched, branches):
+    """``sched.step()`` in a batch loop and again in the epoch loop around it (the same
+    function, not in exclusive branches): the schedule advances len(loader) + 1 times per
+    epoch. Reported on the per-epoch call."""
+    if sched.cls in catalogue.STEP_TAKES_ARGUMENT:
+        return None
+    steps = model.steps_of(sched)
+    if len(steps) < 2 or not all(names.scheduler(s) is sched for s in steps):
+        return None
+    for outer in steps:
+        if outer.loop is None:
+            continue
+        for inner in steps:
+            if inner is outer or inner.scope is not outer.scope or inner.loop is None or \
+                    inner.loop is outer.loop or not outer.loop.contains(inner.loop):
+                continue
+            if [id(n) for n, _ in branches.path(inner)] != \
+                    [id(n) for n, _ in branches.path(outer)]:
+                continue  # either runs under a condition of its own (`if per_batch:`)
+            return Report(outer.node,
+                          f"`{outer.receiver}.step()` runs once per epoch, but it also runs "
+                          f"every batch (line {model.line(inner.node)}): the schedule advances "
+                          f"twice at each epoch's end")
+    return None
+
+
+def _batch_loop_steps(model, names, sched, key):
+    """(step, loop) for each step of ``sched`` in a loop where its optimizer steps too."""
+    for step in model.steps_of(sched):
+        if step.loop is None or step.loop.iter is None:
+            continue
+        if any(o.loop is step.loop for o in names.optimizer_steps(key, step.scope)):
+            yield step, step.loop
+
+
+def _sized_from_other_iterable(model, names, sched):
+    """A per-iteration schedule sized with ``len(X)`` and stepped in a loop over ``Y``: X a
+    dataset (batch_size times too many steps) or another loader."""
+    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
+        return None
+    key = names.optimizer_key(sched)
+    if key is None:
+        return None
+    counted = []
+    for value in _length_values(sched):
+        value = _expand(model, sched, value)
+        if "/" in value.src:
+            return None  # len(dataset) / batch_size: counted in batches, by hand
+        counted += [t for t in value.lens if t != "<expr>"]
+    if not counted:
+        return None
+    for step, loop in _batch_loop_steps(model, names, sched, key):
+        if is_epoch_loop(loop):
+            continue
+        it = loop.iter
+        if any(t in it.names or t == it.dotted or "." in t and t in it.src for t in counted):
+            continue
+        other = counted[0]
+        if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
+            continue
+        iterated = it.src
+        return Report(step.node,
+                      f"`{sched.cls}` is sized from `len({other})`, but `{step.receiver}.step()` "
+                      f"runs once per batch of `{iterated}`")
+    return None
