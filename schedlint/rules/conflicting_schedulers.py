@@ -111,10 +111,12 @@ def conflicting_schedulers(model):
                           "erases the other" if first_closed else
                           "the closed-form one recomputes the lr from its bases each step, "
                           "erasing the other's decay (or fighting it, when stepped first)")
+                advice = ("step the plateau only after the other one is done (SequentialLR "
+                          "rejects ReduceLROnPlateau)" if "ReduceLROnPlateau" in (a.cls, b.cls)
+                          else "combine them with `SequentialLR` (one after the other) or "
+                          "fold both into one schedule")
                 yield Report(node,
                              f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
                              f"{kind_words(other)} (line {model.line(other.node)}) both drive "
                              f"`{later.optimizer_src or other.optimizer_src}`, {how}: "
-                             f"{effect}; combine them with "
-                             f"`SequentialLR` (one after the other) or fold both into one "
-                             f"schedule")
+                             f"{effect}; {advice}")

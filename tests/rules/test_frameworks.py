@@ -108,3 +108,26 @@ def test_timm_create_scheduler_unpacks_the_scheduler():
     (sched,) = model.schedulers
     assert (sched.target, sched.cls, sched.origin) == ("lr_scheduler", "create_scheduler", "timm")
     assert sched.optimizer is model.optimizers[0]
+
+
+def test_plateau_advice_never_suggests_sequential_lr():
+    """torch 2.13's SequentialLR and ChainedScheduler raise ValueError on ReduceLROnPlateau."""
+    src = """
+        import torch
+        from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+        def train(model, loader, evaluate, epochs):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            plateau = ReduceLROnPlateau(opt)
+            cycle = OneCycleLR(opt, max_lr=0.1, total_steps=epochs)
+            for epoch in range(epochs):
+                for g in opt.param_groups:
+                    g["lr"] = 0.05
+                opt.step()
+                cycle.step()
+                plateau.step(evaluate(model))
+    """
+    (_, manual), = findings(src, "SL201")
+    (_, conflict), = findings(src, "SL202")
+    for message in (manual, conflict):
+        assert "reject" in message and "combine them with `SequentialLR`" not in message
+        assert "warm-up through `SequentialLR`" not in message
