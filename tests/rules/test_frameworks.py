@@ -118,10 +118,16 @@ def test_plateau_advice_never_suggests_sequential_lr():
         def train(model, loader, evaluate, epochs):
             opt = torch.optim.SGD(model.parameters(), lr=0.1)
             plateau = ReduceLROnPlateau(opt)
-            cycle = OneCycleLR(opt, max_lr=0.1, total_steps=epochs)
             for epoch in range(epochs):
                 for g in opt.param_groups:
                     g["lr"] = 0.05
+                opt.step()
+                plateau.step(evaluate(model))
+        def train2(model, loader, evaluate, epochs):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            plateau = ReduceLROnPlateau(opt)
+            cycle = OneCycleLR(opt, max_lr=0.1, total_steps=epochs)
+            for epoch in range(epochs):
                 opt.step()
                 cycle.step()
                 plateau.step(evaluate(model))
