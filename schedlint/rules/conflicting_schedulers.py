@@ -65,6 +65,10 @@ def conflicting_schedulers(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LambdaLR, StepLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     warmup = LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 500))
     decay = StepLR(optimizer, step_size=30, gamma=0.1)
     for epoch in range(epochs):
@@ -77,9 +81,18 @@ def conflicting_schedulers(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LinearLR, SequentialLR, StepLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = SequentialLR(optimizer, [LinearLR(optimizer, 0.002, total_iters=500),
                                          StepLR(optimizer, step_size=30, gamma=0.1)],
                              milestones=[500])
+    for epoch in range(epochs):
+        for batch in loader:
+            train_step(batch)
+            optimizer.step()
+            scheduler.step()
     ```
     """
     names = Names(model)

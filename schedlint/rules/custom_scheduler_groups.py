@@ -141,6 +141,9 @@ def custom_scheduler_ignores_groups(model):
 
     ## Example
     ```python
+    import torch
+
+
     class Warmup(torch.optim.lr_scheduler.LRScheduler):
         def get_lr(self):
             lr = self.peak * min(1.0, (self.last_epoch + 1) / self.warmup)
@@ -149,6 +152,9 @@ def custom_scheduler_ignores_groups(model):
 
     ## Use instead
     ```python
+    import torch
+
+
     class Warmup(torch.optim.lr_scheduler.LRScheduler):
         def get_lr(self):
             factor = min(1.0, (self.last_epoch + 1) / self.warmup)

@@ -24,6 +24,9 @@ def get_lr_outside_scheduler(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
@@ -33,6 +36,10 @@ def get_lr_outside_scheduler(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
         scheduler.step()

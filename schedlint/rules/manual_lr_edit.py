@@ -75,6 +75,9 @@ def manual_lr_edit_under_scheduler(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=base_lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
     for epoch in range(epochs):
         if epoch < 5:
@@ -86,9 +89,16 @@ def manual_lr_edit_under_scheduler(model):
 
     ## Use instead
     ```python
-    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.2, total_iters=5)
-    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
-    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[5])
+    import torch
+    from torch.optim.lr_scheduler import LambdaLR, LinearLR, SequentialLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=base_lr)
+    warmup = LinearLR(optimizer, start_factor=0.2, total_iters=5)
+    decay = LambdaLR(optimizer, lambda e: 0.95 ** e)
+    scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
     ```
     (put the whole schedule in the scheduler, or drop the scheduler and own the lr yourself).
     """

@@ -40,12 +40,18 @@ def missing_initial_lr(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = StepLR(optimizer, step_size=30, last_epoch=start_epoch - 1)
     ```
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = StepLR(optimizer, step_size=30)
     if resume:

@@ -42,14 +42,28 @@ def scheduler_state_not_checkpointed(model):
 
     ## Example
     ```python
-    torch.save({"model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+        torch.save({"model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
     ```
 
     ## Use instead
     ```python
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
     # on resume: optimizer.load_state_dict(...); scheduler.load_state_dict(ckpt["scheduler"])
     ```
     """

@@ -25,6 +25,9 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
     if args.finetune:
@@ -36,11 +39,17 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
     if args.finetune:
         optimizer = torch.optim.SGD(model.head.parameters(), lr=0.01)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+    for epoch in range(epochs):
+        train(model, optimizer)
+        scheduler.step()
     ```
     """
     yield from _rebuilt_every_epoch(model)

@@ -99,6 +99,10 @@ def step_granularity_mismatch(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(loader))
     for epoch in range(epochs):
         for x, y in loader:
@@ -110,6 +114,11 @@ def step_granularity_mismatch(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(loader))
     for epoch in range(epochs):
         for x, y in loader:
             loss_fn(model(x), y).backward()

@@ -121,6 +121,10 @@ def scheduler_step_before_optimizer_step(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         scheduler.step()
         for x, y in loader:
@@ -132,6 +136,10 @@ def scheduler_step_before_optimizer_step(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         for x, y in loader:
             loss = loss_fn(model(x), y)
