@@ -272,6 +272,7 @@ class FileModel:
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
+    accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     _positions: Any = field(default=None, repr=False)
 
     # -- queries rules share ---------------------------------------------------------------

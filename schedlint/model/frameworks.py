@@ -29,6 +29,7 @@ from typing import Any, Optional
 import libcst as cst
 
 CONFIGURE_HOOK = "configure_optimizers"
+ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
 MANUAL_FLAG = "automatic_optimization"
 
 
@@ -57,6 +58,15 @@ class LightningHook:
     manual: bool = False  # the module optimizes manually: Lightning steps nothing
 
 
+@dataclass(eq=False)
+class Accelerator:
+    """An ``accelerate.Accelerator(...)`` built in the file. Unless it splits batches, a
+    scheduler it prepares steps ``num_processes`` times per ``step()`` call."""
+
+    node: Any = field(repr=False)
+    split_batches: Optional[bool]  # None: set through something the model cannot read
+
+
 class FrameworkCollector:
     """Called by the builder from its visitor; adds LightningHook facts to the model."""
 
@@ -69,6 +79,9 @@ class FrameworkCollector:
     # -- hooks the builder calls ------------------------------------------------------------------
     def on_assign(self, builder, target, value):
         scope = builder.scope
+        if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
+            builder.model.accelerators.append(Accelerator(node=value,
+                                                          split_batches=_splits(value)))
         if isinstance(target, cst.Name):
             key = (scope.id, target.value)
             if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
@@ -215,3 +228,23 @@ class FrameworkCollector:
 
 def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _splits(call) -> Optional[bool]:
+    """``split_batches=`` given to the Accelerator or to a configuration object it receives:
+    True/False when literal, None when unknown (``**kwargs``, a variable)."""
+    stack = [call]
+    while stack:
+        node = stack.pop()
+        for arg in node.args:
+            if arg.star:
+                return None
+            if arg.keyword is not None and arg.keyword.value == "split_batches":
+                if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
+                    return arg.value.value == "True"
+                return None
+            if isinstance(arg.value, cst.Call):
+                stack.append(arg.value)
+            elif arg.keyword is not None and arg.keyword.value == "dataloader_config":
+                return None  # a configuration built elsewhere
+    return False

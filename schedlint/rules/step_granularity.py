@@ -6,7 +6,7 @@ from schedlint.model import catalogue
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
                                               Names, callee_optimizer_steps, conditions,
                                               is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in)
+                                              sized_in, words)
 from schedlint.rules.base import Report, rule
 
 # Arguments that size a schedule, per class.
@@ -86,7 +86,10 @@ def step_granularity_mismatch(model):
     Also flags a scheduler stepped both in a batch loop and in the epoch loop around it
     (under the same conditions), and a per-iteration schedule sized with `len(X)` of a
     dataset or another loader than the one whose loop steps it (`steps_per_epoch=
-    len(train_dataset)`, `len(val_loader)`).
+    len(train_dataset)`, `len(val_loader)`). With accelerate, flags a schedule sized from
+    a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
+    prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
+    steps `num_processes` times per call.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -139,6 +142,10 @@ def step_granularity_mismatch(model):
         other = _sized_from_other_iterable(model, names, sched)
         if other is not None:
             yield other
+            continue
+        prepared = _sized_per_process(model, sched)
+        if prepared is not None:
+            yield prepared
             continue
         kind = granularity(sched, model)
         if kind is None:
@@ -301,4 +308,57 @@ def _sized_from_other_iterable(model, names, sched):
         return Report(step.node,
                       f"`{sched.cls}` is sized from `len({other})`, but `{step.receiver}.step()` "
                       f"runs once per batch of `{iterated}`")
+    return None
+
+
+def _prepare_rebinds(model, scope, name):
+    """Rebinds of ``name`` in ``scope`` by ``x = accelerator.prepare(...)`` (or unpacking it)."""
+    for r in model.rebinds:
+        value = getattr(r.node, "value", None)
+        if r.target == name and r.scope is scope and isinstance(value, cst.Call) and \
+                isinstance(value.func, cst.Attribute) and value.func.attr.value == "prepare":
+            yield r
+
+
+def _len_targets(model, sched, value, depth=0):
+    """``len(X)`` targets a length expression counts, following bare names bound once in the
+    scheduler's scope before it; None when it speaks of processes (already scaled)."""
+    if words(value) & {"processes", "world", "replicas", "devices", "gpus"}:
+        return None
+    found = list(value.lens)
+    for name in value.names:
+        binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
+                 r.order < sched.order and not r.unpacked]
+        if depth < 3 and len(binds) == 1 and isinstance(binds[0].node, cst.Assign):
+            inner = _len_targets(model, sched, model.value(binds[0].node.value), depth + 1)
+            if inner is None:
+                return None
+            found += inner
+    return found
+
+
+def _sized_per_process(model, sched):
+    """A schedule sized from ``len(loader)`` after ``accelerator.prepare`` sharded the loader
+    (a per-process count), and then prepared itself: a prepared scheduler advances
+    ``num_processes`` steps per call, so it ends after 1/num_processes of the run."""
+    if sched.target is None or sched.cls not in _PER_ITERATION and \
+            sched.origin != "transformers" and sched.cls not in _LENGTH_ARGS:
+        return None
+    if len(model.accelerators) != 1 or model.accelerators[0].split_batches is not False:
+        return None  # the Accelerator is built elsewhere, or may split batches
+    prepared_after = [r for r in _prepare_rebinds(model, sched.scope, sched.target)
+                      if r.order > sched.order]
+    if not prepared_after:
+        return None
+    for value in _length_values(sched):
+        targets = _len_targets(model, sched, value)
+        if not targets:
+            continue
+        for t in targets:
+            sharded = [r for r in _prepare_rebinds(model, sched.scope, t) if r.order < sched.order]
+            if sharded:
+                return Report(sched.node,
+                              f"`{sched.cls}` is sized from `len({t})` after "
+                              f"`accelerator.prepare` (line {model.line(sharded[0].node)}), but "
+                              f"a prepared scheduler steps once per process on every call")
     return None
