@@ -10,7 +10,7 @@ import pytest
 from schedlint.check.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 
-_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 RULES = [r for r in all_rules() if r.kind == "static"]
 
 

@@ -226,6 +226,20 @@ class FrameworkCollector:
                     entry.scheduler = before[-1] if before else None
 
 
+def lightning_steps(model):
+    """The schedulers Lightning itself steps: each known (torch or transformers) scheduler
+    returned from a ``configure_optimizers`` under automatic optimization, with a config the
+    model can read in full. Yields LightningScheduler entries (``entry.scheduler`` is set)."""
+    for hook in model.lightning:
+        if hook.manual:
+            continue
+        for entry in hook.schedulers:
+            sched = entry.scheduler
+            if sched is not None and not entry.opaque and \
+                    sched.origin in ("torch", "transformers"):
+                yield entry
+
+
 def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
 

@@ -1,5 +1,6 @@
 import re
 
+from schedlint.model.frameworks import lightning_steps
 from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, rule
 from schedlint.rules.step_granularity import granularity
@@ -87,28 +88,19 @@ def lightning_interval_mismatch(model):
                     "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
     ```
     """
-    for hook in model.lightning:
-        if hook.manual:
-            continue
-        for entry in hook.schedulers:
-            sched = entry.scheduler
-            if sched is None or entry.opaque or sched.origin not in ("torch", "transformers"):
-                continue
-            interval = entry.interval
-            if interval is not None and interval.string is None:
-                continue  # computed: either may be meant
-            stepped = interval.string if interval is not None else "epoch"
-            if stepped == "epoch":
-                why = per_step(model, sched)
-                if why is not None:
-                    said = "the default interval" if interval is None else \
-                        '`"interval": "epoch"`'
-                    yield Report(entry.value.node,
-                                 f"`{sched.cls}` counts optimizer steps, but Lightning steps "
-                                 f"it once per epoch ({said})")
-            elif stepped == "step":
-                why = per_epoch(model, sched)
-                if why is not None:
-                    yield Report(entry.value.node,
-                                 f"`{sched.cls}` is {why}, but `\"interval\": \"step\"` steps "
-                                 f"it every optimizer step")
+    for entry in lightning_steps(model):
+        sched, interval = entry.scheduler, entry.interval
+        if interval is not None and interval.string is None:
+            continue  # computed: either may be meant
+        stepped = interval.string if interval is not None else "epoch"
+        if stepped == "epoch" and per_step(model, sched) is not None:
+            said = "the default interval" if interval is None else '`"interval": "epoch"`'
+            yield Report(entry.value.node,
+                         f"`{sched.cls}` counts optimizer steps, but Lightning steps it once "
+                         f"per epoch ({said})")
+        elif stepped == "step":
+            why = per_epoch(model, sched)
+            if why is not None:
+                yield Report(entry.value.node,
+                             f"`{sched.cls}` is {why}, but `\"interval\": \"step\"` steps it "
+                             f"every optimizer step")

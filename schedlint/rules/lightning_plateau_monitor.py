@@ -1,3 +1,4 @@
+from schedlint.model.frameworks import lightning_steps
 from schedlint.rules.base import Report, rule
 
 
@@ -47,14 +48,8 @@ def lightning_plateau_without_monitor(model):
                     "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
     ```
     """
-    for hook in model.lightning:
-        if hook.manual:
-            continue
-        for entry in hook.schedulers:
-            sched = entry.scheduler
-            if sched is None or sched.cls != "ReduceLROnPlateau" or entry.opaque or \
-                    entry.monitor is not None:
-                continue
+    for entry in lightning_steps(model):
+        if entry.scheduler.cls == "ReduceLROnPlateau" and entry.monitor is None:
             yield Report(entry.value.node,
                          "`ReduceLROnPlateau` is returned without a `monitor` Lightning reads: "
                          "`trainer.fit()` raises MisconfigurationException")

@@ -60,9 +60,9 @@ def _accumulation_test(model, if_node) -> bool:
     return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
-def _accumulation(model, names, branches):
-    """A scheduler stepped every micro-batch while its optimizer steps only under an
-    accumulation test in the same loop body (the schedule runs `accum` times too fast)."""
+def _loop_steps(model, names):
+    """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
+    scheduler other than ReduceLROnPlateau, whose optimizer variable is known."""
     for call in model.calls:
         if call.method != "step" or call.args or call.kwargs or call.loop is None:
             continue
@@ -70,8 +70,14 @@ def _accumulation(model, names, branches):
         if sched is None or sched.cls == "ReduceLROnPlateau":
             continue
         key = names.optimizer_key(sched)
-        if key is None:
-            continue
+        if key is not None:
+            yield call, sched, key
+
+
+def _accumulation(model, names, branches):
+    """A scheduler stepped every micro-batch while its optimizer steps only under an
+    accumulation test in the same loop body (the schedule runs `accum` times too fast)."""
+    for call, sched, key in _loop_steps(model, names):
         opt_steps = [c for c in names.optimizer_steps(key, call.scope) if c.loop is call.loop]
         if not opt_steps:
             continue
@@ -162,15 +168,8 @@ def scheduler_step_before_optimizer_step(model):
         reported.add(id(report.node))
         yield report
     steps_by_key = {}
-    for call in model.calls:
-        if call.method != "step" or call.args or call.kwargs or call.loop is None or \
-                id(call.node) in reported:
-            continue
-        sched = names.scheduler(call)
-        if sched is None or sched.cls == "ReduceLROnPlateau":
-            continue
-        key = names.optimizer_key(sched)
-        if key is None:
+    for call, sched, key in _loop_steps(model, names):
+        if id(call.node) in reported:
             continue
         if key not in steps_by_key:
             steps_by_key[key] = names.optimizer_steps(key)

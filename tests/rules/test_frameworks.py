@@ -5,8 +5,8 @@ import textwrap
 
 import libcst as cst
 import pytest
-
 from _snippets import findings
+
 from schedlint.model.builder import build_model
 
 
@@ -32,8 +32,8 @@ def test_get_lr_message_depends_on_the_scheduler_kind():
 @pytest.mark.parametrize("ret, interval, monitor", [
     ('[opt], [sched]', None, None),
     ('{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}', None, "'val'"),
-    ('{"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}, '
-     '"monitor": "val"}', "'step'", None),
+    (('{"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}, '
+      '"monitor": "val"}'), "'step'", None),
     ('[{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}]', None, None),
     ('([opt], [{"scheduler": sched, "monitor": "m", "interval": "epoch"}])', "'epoch'", "'m'"),
 ])
