@@ -3,7 +3,8 @@ import re
 from schedlint.model.frameworks import lightning_steps
 from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, rule
-from schedlint.rules.step_granularity import granularity
+from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
+from schedlint.rules.step_granularity import granularity, length_words
 
 _LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")
 
@@ -24,11 +25,20 @@ def _lambda_counts_steps(model, sched) -> bool:
     return bool(said & ITER_WORDS) and not any(is_epoch_word(w) for w in said)
 
 
+# "step" alone often names a decay step counted in epochs (`scheduler_step`, `lr_step`).
+_STRONG_ITER_WORDS = ITER_WORDS - {"step", "update"}
+
+
 def per_step(model, sched):
     """Why ``sched`` is meant to advance once per optimizer step, or None."""
     kind = granularity(sched, model)
     if kind is not None:
-        return kind[1] if kind[0] == "iteration" else None
+        if kind[0] != "iteration":
+            return None
+        if sched.cls in _PER_ITERATION or sched.origin == "transformers" or \
+                length_words(sched, model) & _STRONG_ITER_WORDS:
+            return kind[1]
+        return None
     if sched.cls in _LAMBDA_CLASSES and _lambda_counts_steps(model, sched):
         return f"its `lr_lambda` counts steps ({sched.args['lr_lambda'].src[:40]})"
     return None

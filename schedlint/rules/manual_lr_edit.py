@@ -113,6 +113,9 @@ def manual_lr_edit_under_scheduler(model):
         if write.in_class is not None and write.in_class.looks_like_scheduler or \
                 in_scheduler_class(model, write.scope):
             continue
+        if write.value.number == 0 and write.loop is not None and any(
+                c.loop is write.loop for c in names.optimizer_steps(key, write.scope)):
+            continue  # a group frozen again before every optimizer step: the 0 is what it uses
         found = []
         for sched in model.schedulers:
             if not is_known(sched) or names.optimizer_key(sched) != key:

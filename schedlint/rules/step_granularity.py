@@ -48,6 +48,14 @@ def _expand(model, sched, value):
     return model.value(node)
 
 
+def length_words(sched, model) -> set:
+    """Words of the arguments that size ``sched`` (bare names followed once)."""
+    out = set()
+    for value in _length_values(sched):
+        out |= words(_expand(model, sched, value))
+    return out
+
+
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
