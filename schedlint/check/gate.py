@@ -13,7 +13,7 @@ Every rule needs something the model builder records from one of these, and noth
 
 A qualified name is built only from identifiers written in the file (``from torch import
 optim`` then ``optim.SGD``, or ``torch.optim.SGD``), so a construction needs the identifier
-``optim``, ``optimizers`` (apex) or ``transformers`` somewhere in the file. Hence two stages:
+``optim``, ``optimizers`` (apex), ``transformers`` or ``diffusers`` somewhere in the file. Hence two stages:
 
 1. :func:`scan` (bytes, about 1 µs per line): rejects files with none of those identifiers
    and no scaling key; admits outright files with a scaling key. It also rejects files
@@ -39,7 +39,7 @@ REJECT, MAYBE, ADMIT = 0, 1, 2
 
 # Identifiers a catalogue construction's qualified name must contain (see the docstring),
 # and ``param_groups``. ``optim`` also finds ``optimizers``.
-_WORDS = (b"optim", b"transformers", b"param_groups")
+_WORDS = (b"optim", b"transformers", b"diffusers", b"param_groups")
 # Bytes that continue an ASCII identifier. A byte >= 0x80 next to a word counts as a boundary,
 # which admits more files, never fewer.
 _IDENT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -58,6 +58,7 @@ def _catalogue_names() -> tuple:
 
     names = {q.rpartition(".")[2] for q in catalogue.SCHEDULER_BASES}
     names |= set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
+    names |= set(catalogue.FACTORY_RETURNS)
     names |= set(catalogue.TORCH_OPTIMIZERS) | set(catalogue.OPTIMIZER_NAME_PARTS)
     return tuple(sorted(n.encode() for n in names
                         if not any(m != n and m in n for m in names)))

@@ -18,6 +18,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
@@ -42,6 +43,7 @@ def build_model(path: str, source: str, module: cst.Module) -> FileModel:
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
     _resolve(builder.model)
+    builder.frameworks.resolve(builder.model, binding_key)
     return builder.model
 
 
@@ -111,12 +113,13 @@ def _fold_number(node) -> Optional[float]:
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
-    __slots__ = ("names", "subscripts", "strings")
+    __slots__ = ("names", "subscripts", "strings", "lens")
 
     def __init__(self, node):
         self.names = set()
         self.subscripts = []
         self.strings = set()
+        self.lens = []  # text of X in every len(X): what a schedule length counts
         stack = [node]
         while stack:
             n = stack.pop()
@@ -132,6 +135,9 @@ class _Walk:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((_expr_text(n.value), key))
+            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and \
+                    n.func.value == "len" and len(n.args) == 1:
+                self.lens.append(_expr_text(n.args[0].value))
             stack.extend(code_children(n))
 
 
@@ -224,6 +230,7 @@ class _Builder(cst.CSTVisitor):
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
+        self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
 
     # -- helpers ------------------------------------------------------------------------------
     def next_order(self) -> int:
@@ -280,7 +287,8 @@ class _Builder(cst.CSTVisitor):
                      number=number, string=string, items=items,
                      names=frozenset(walk.names), dotted=dotted_name(node), call=call,
                      call_method=call_method, call_receiver=call_receiver,
-                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings))
+                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings),
+                     lens=tuple(walk.lens))
 
     def bind(self, name: str):
         if self.scope is not None:
@@ -447,6 +455,7 @@ class _Builder(cst.CSTVisitor):
         self.pop_scope()
 
     def visit_Return(self, node: cst.Return):
+        self.frameworks.on_return(self, node)
         if node.value is not None and self.function_stack and \
                 self.function_stack[-1].scope is self.scope:
             self.function_stack[-1].returns.append(self.value(node.value))
@@ -500,6 +509,8 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        if op == "=":
+            self.frameworks.on_assign(self, target, value)
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -512,6 +523,7 @@ class _Builder(cst.CSTVisitor):
         if text is None:
             if op == "=" and isinstance(target, (cst.Tuple, cst.List)):
                 self._unpacked_rebinds(target, stmt)
+                self._unpacked_construction(target, value, stmt)
             return
         group_loop = self.group_loop()
         if group_loop is not None and op == "=" and "." not in text:
@@ -539,6 +551,17 @@ class _Builder(cst.CSTVisitor):
             if text is not None:
                 self.model.rebinds.append(Rebind(target=text, key=(), unpacked=True,
                                                  **self.fact_kwargs(stmt)))
+
+    def _unpacked_construction(self, target, value, stmt):
+        """``sched, num_epochs = create_scheduler(args, optimizer)`` (timm): the first name
+        holds the scheduler. Recorded after the unpacking's rebinds, so it is what the name
+        holds from here on."""
+        if not isinstance(value, cst.Call) or not target.elements:
+            return
+        foreign = catalogue.foreign_scheduler(self.qualify(value.func))
+        first = dotted_name(target.elements[0].value)
+        if foreign is not None and foreign[0] in catalogue.RETURNS_SCHEDULER_FIRST and first:
+            self._construct(value, first, stmt)
 
     # -- lr writes ----------------------------------------------------------------------------
     def _lr_write(self, group_node, value_node, stmt, op):
@@ -721,11 +744,13 @@ class _Builder(cst.CSTVisitor):
                           and c.is_scheduler_subclass), None)
             if local is not None:
                 short, origin = local.name, "custom"
+            else:
+                short, origin = catalogue.foreign_scheduler(qualified) or (None, None)
         elif catalogue.is_transformers_factory(short):
             origin = "transformers"
         if short is not None:
             self.handled_calls.add(id(call))
-            self._scheduler(call, short, origin, target, stmt)
+            self._scheduler(call, short, origin, target, stmt, qualified)
             return True
         opt_cls = catalogue.optimizer_class(qualified)
         if opt_cls is not None:
@@ -744,9 +769,11 @@ class _Builder(cst.CSTVisitor):
                 args[arg.keyword.value] = self.value(arg.value)
         return args
 
-    def _scheduler(self, call, short, origin, target, stmt):
-        signature = catalogue.signature_of(short) or ("optimizer",)
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None):
+        signature = catalogue.signature_of(short, qualified) or ("optimizer",)
         args = self._named_args(call, signature)
+        if origin == "transformers":
+            short, origin = catalogue.resolve_factory(short, args)
         opt = args.get("optimizer")
         sched = Scheduler(target=target, key=None, cls=short, origin=origin, args=args,
                           optimizer_src=opt.dotted if opt is not None else None,

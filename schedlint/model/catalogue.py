@@ -74,7 +74,64 @@ TRANSFORMERS_FACTORIES = {
                          "num_training_steps", "num_stable_steps"),
     "get_scheduler": ("name", "optimizer", "num_warmup_steps", "num_training_steps",
                       "scheduler_specific_kwargs"),
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate": (
+        "optimizer", "num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch",
+        "min_lr", "min_lr_rate", "warmup_lr_rate"),
+    # diffusers only; a LambdaLR over optimizer steps like the others.
+    "get_piecewise_constant_schedule": ("optimizer", "step_rules", "last_epoch"),
 }
+# diffusers.optimization copies the transformers factories (same LambdaLR schedules, counted
+# in optimizer steps), but its get_scheduler takes ``step_rules`` third.
+DIFFUSERS_MODULES = ("diffusers", "diffusers.optimization")
+DIFFUSERS_GET_SCHEDULER = ("name", "optimizer", "step_rules", "num_warmup_steps",
+                           "num_training_steps", "num_cycles", "power", "last_epoch")
+# get_scheduler(name, ...) with a literal name is the factory it names (transformers
+# SchedulerType / diffusers SchedulerType values).
+NAMED_SCHEDULES = {
+    "linear": "get_linear_schedule_with_warmup",
+    "cosine": "get_cosine_schedule_with_warmup",
+    "cosine_with_restarts": "get_cosine_with_hard_restarts_schedule_with_warmup",
+    "polynomial": "get_polynomial_decay_schedule_with_warmup",
+    "constant": "get_constant_schedule",
+    "constant_with_warmup": "get_constant_schedule_with_warmup",
+    "inverse_sqrt": "get_inverse_sqrt_schedule",
+    "cosine_with_min_lr": "get_cosine_with_min_lr_schedule_with_warmup",
+    "cosine_warmup_with_min_lr": "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "warmup_stable_decay": "get_wsd_schedule",
+    "piecewise_constant": "get_piecewise_constant_schedule",
+    "reduce_lr_on_plateau": "ReduceLROnPlateau",
+}
+# transformers factories that return a torch class other than LambdaLR.
+FACTORY_RETURNS = {"get_reduce_on_plateau_schedule": "ReduceLROnPlateau"}
+
+# Schedulers of other libraries that speak their own protocol: they write ``group["lr"]``
+# themselves, in closed form from base values stored at construction, and have their own
+# ``step`` API (timm: ``step(epoch, metric)`` and ``step_update(num_updates)``; mmengine's
+# ParamSchedulers are stepped by its runner; detectron2's are torch LRScheduler subclasses
+# counted in iterations; DeepSpeed's count ``last_batch_iteration``). Rules that know only
+# the torch protocol stay silent on them; the model still knows what the name holds.
+FOREIGN_SCHEDULERS = {
+    "timm": ("timm.scheduler", frozenset({
+        "CosineLRScheduler", "StepLRScheduler", "MultiStepLRScheduler", "PlateauLRScheduler",
+        "PolyLRScheduler", "TanhLRScheduler", "WSDLRScheduler", "Scheduler",
+        "create_scheduler", "create_scheduler_v2", "scheduler_kwargs"})),
+    "mmengine": ("mmengine.optim", frozenset({
+        "CosineAnnealingLR", "CosineRestartLR", "ConstantLR", "ExponentialLR", "LinearLR",
+        "MultiStepLR", "OneCycleLR", "PolyLR", "StepLR", "ReduceOnPlateauLR",
+        "CosineAnnealingParamScheduler", "LinearParamScheduler", "MultiStepParamScheduler"})),
+    "detectron2": ("detectron2.solver", frozenset({
+        "build_lr_scheduler", "LRMultiplier", "WarmupParamScheduler", "WarmupMultiStepLR",
+        "WarmupCosineLR"})),
+    "deepspeed": ("deepspeed.runtime.lr_schedules", frozenset({
+        "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle", "LRRangeTest"})),
+}
+# Foreign factories whose optimizer is not the first argument.
+FOREIGN_SIGNATURES = {
+    "create_scheduler": ("args", "optimizer", "updates_per_epoch"),
+    "build_lr_scheduler": ("cfg", "optimizer"),
+}
+# Factories of those libraries that return ``(scheduler, num_epochs)``.
+RETURNS_SCHEDULER_FIRST = frozenset({"create_scheduler", "create_scheduler_v2"})
 
 TORCH_OPTIMIZERS = frozenset({
     "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "Adagrad",
@@ -94,23 +151,59 @@ SCHEDULER_BASES = frozenset({
 
 
 def scheduler_class(qualified):
-    """Short torch/transformers scheduler name for a qualified callee name, else None."""
+    """Short torch/transformers/diffusers scheduler name for a qualified callee, else None."""
     if not qualified:
         return None
     module, _, last = qualified.rpartition(".")
     if module in TORCH_SCHEDULER_MODULES and last in TORCH_SCHEDULERS:
         return last
-    if module in TRANSFORMERS_MODULES and last in TRANSFORMERS_FACTORIES:
+    if module in TRANSFORMERS_MODULES + DIFFUSERS_MODULES and last in TRANSFORMERS_FACTORIES:
+        return last
+    if module in TRANSFORMERS_MODULES and last in FACTORY_RETURNS:
         return last
     return None
 
 
+def foreign_scheduler(qualified):
+    """``(short name, library)`` for a scheduler class or factory of another library's
+    protocol (see FOREIGN_SCHEDULERS), else None."""
+    if not qualified:
+        return None
+    module, _, last = qualified.rpartition(".")
+    for library, (prefix, names) in FOREIGN_SCHEDULERS.items():
+        if last in names and (module == prefix or module.startswith(prefix + ".")):
+            return last, library
+    return None
+
+
 def is_transformers_factory(short):
-    return short in TRANSFORMERS_FACTORIES
+    return short in TRANSFORMERS_FACTORIES or short in FACTORY_RETURNS
 
 
-def signature_of(short):
-    return SCHEDULER_SIGNATURES.get(short) or TRANSFORMERS_FACTORIES.get(short) or ()
+def signature_of(short, qualified=None):
+    """Constructor parameters in order; ``qualified`` tells diffusers' get_scheduler apart."""
+    if short == "get_scheduler" and qualified and \
+            qualified.rpartition(".")[0] in DIFFUSERS_MODULES:
+        return DIFFUSERS_GET_SCHEDULER
+    if short in FACTORY_RETURNS:
+        return ("optimizer",)
+    return SCHEDULER_SIGNATURES.get(short) or TRANSFORMERS_FACTORIES.get(short) or \
+        FOREIGN_SIGNATURES.get(short) or ()
+
+
+def resolve_factory(short, args):
+    """What a Hugging Face factory call builds: ``(short, origin)``.
+
+    ``get_scheduler("cosine", ...)`` is ``get_cosine_schedule_with_warmup``;
+    ``get_scheduler("reduce_lr_on_plateau", ...)`` and ``get_reduce_on_plateau_schedule`` are
+    a torch ``ReduceLROnPlateau``. A name that is not a literal stays ``get_scheduler``
+    (whose kind is unknown). ``args`` maps parameter names to Values.
+    """
+    if short == "get_scheduler":
+        name = args.get("name")
+        short = NAMED_SCHEDULES.get(getattr(name, "string", None), short)
+    short = FACTORY_RETURNS.get(short, short)
+    return short, "torch" if short in TORCH_SCHEDULERS else "transformers"
 
 
 def optimizer_class(qualified):

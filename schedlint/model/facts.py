@@ -36,6 +36,7 @@ class Value:
     call_receiver: Optional[str] = None  # dotted receiver of a method call ("opt")
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
+    lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
 
     @property
     def length(self) -> Optional[int]:
@@ -270,6 +271,8 @@ class FileModel:
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
+    lightning: list = field(default_factory=list)  # frameworks.LightningHook
+    accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     _positions: Any = field(default=None, repr=False)
 
     # -- queries rules share ---------------------------------------------------------------

@@ -291,6 +291,9 @@ def compounding_lr_update(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for epoch in range(epochs):
         for g in optimizer.param_groups:
             g["lr"] *= 0.9 ** epoch
@@ -299,6 +302,9 @@ def compounding_lr_update(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for epoch in range(epochs):
         for g in optimizer.param_groups:
             g["lr"] = g.setdefault("initial_lr", g["lr"]) * 0.9 ** epoch

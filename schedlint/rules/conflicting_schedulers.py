@@ -65,6 +65,10 @@ def conflicting_schedulers(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LambdaLR, StepLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     warmup = LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 500))
     decay = StepLR(optimizer, step_size=30, gamma=0.1)
     for epoch in range(epochs):
@@ -77,9 +81,18 @@ def conflicting_schedulers(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LinearLR, SequentialLR, StepLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = SequentialLR(optimizer, [LinearLR(optimizer, 0.002, total_iters=500),
                                          StepLR(optimizer, step_size=30, gamma=0.1)],
                              milestones=[500])
+    for epoch in range(epochs):
+        for batch in loader:
+            train_step(batch)
+            optimizer.step()
+            scheduler.step()
     ```
     """
     names = Names(model)
@@ -111,10 +124,12 @@ def conflicting_schedulers(model):
                           "erases the other" if first_closed else
                           "the closed-form one recomputes the lr from its bases each step, "
                           "erasing the other's decay (or fighting it, when stepped first)")
+                advice = ("step the plateau only after the other one is done (SequentialLR "
+                          "rejects ReduceLROnPlateau)" if "ReduceLROnPlateau" in (a.cls, b.cls)
+                          else "combine them with `SequentialLR` (one after the other) or "
+                          "fold both into one schedule")
                 yield Report(node,
                              f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
                              f"{kind_words(other)} (line {model.line(other.node)}) both drive "
                              f"`{later.optimizer_src or other.optimizer_src}`, {how}: "
-                             f"{effect}; combine them with "
-                             f"`SequentialLR` (one after the other) or fold both into one "
-                             f"schedule")
+                             f"{effect}; {advice}")

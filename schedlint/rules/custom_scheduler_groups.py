@@ -1,3 +1,5 @@
+import re
+
 import libcst as cst
 
 from schedlint.model.builder import _fold_number, dotted_name
@@ -64,6 +66,29 @@ def _targets(comp) -> set:
     return out
 
 
+_COUNT_WORD = re.compile(r"epoch|step|iter|warmup|milestone|stage|phase", re.I)
+
+
+def _sized_by_count(node, fn_node, depth=0):
+    """``[... for e in range(self.warmup_epochs)]``: the list has one entry per epoch (or
+    step, milestone...), whatever the number of groups. Returns the counted text, else None."""
+    node = strip_call(node)
+    if isinstance(node, cst.Name) and depth < 2:
+        values = assigned_values(fn_node, node.value)
+        if not values or len(values) != 1:
+            return None
+        return _sized_by_count(values[0], fn_node, depth + 1)
+    if not isinstance(node, _COMPS) or node.for_in.inner_for_in is not None:
+        return None
+    it = node.for_in.iter
+    if not (isinstance(it, cst.Call) and dotted_name(it.func) == "range" and it.args) or \
+            _over_groups(it):
+        return None
+    count = it.args[-1].value if len(it.args) <= 2 else None
+    text = dotted_name(count) if count is not None else None
+    return text if text is not None and _COUNT_WORD.search(text) else None
+
+
 def _uniform(node, fn_node, depth=0):
     """The element expression if ``node`` builds one value for every group, else None."""
     node = strip_call(node)
@@ -106,6 +131,9 @@ def custom_scheduler_ignores_groups(model):
     `self.optimizer.param_groups` or `self.base_lrs` whose element uses neither the group,
     the loop variable nor `self.base_lrs`, or `[lr] * len(self.optimizer.param_groups)`.
 
+    Also flags a `get_lr` that returns one value per something else than a group (a
+    comprehension over `range(self.warmup_epochs)`).
+
     ## Why is this bad?
     torch writes `get_lr()[i]` into group `i` on every `step()`. A list that repeats one value
     gives every group the same LR, so an optimizer built with per-group LRs (a backbone at
@@ -113,6 +141,9 @@ def custom_scheduler_ignores_groups(model):
 
     ## Example
     ```python
+    import torch
+
+
     class Warmup(torch.optim.lr_scheduler.LRScheduler):
         def get_lr(self):
             lr = self.peak * min(1.0, (self.last_epoch + 1) / self.warmup)
@@ -121,6 +152,9 @@ def custom_scheduler_ignores_groups(model):
 
     ## Use instead
     ```python
+    import torch
+
+
     class Warmup(torch.optim.lr_scheduler.LRScheduler):
         def get_lr(self):
             factor = min(1.0, (self.last_epoch + 1) / self.warmup)
@@ -134,6 +168,12 @@ def custom_scheduler_ignores_groups(model):
         if method is None:
             continue
         for ret in method.returns:
+            count = _sized_by_count(ret.node, method.node)
+            if count is not None:
+                yield Report(ret.node,
+                             f"`{cls.name}.get_lr` returns one lr per `{count}`, not one per "
+                             f"param group: torch pairs them with the groups by position")
+                continue
             element = _uniform(ret.node, method.node)
             if element is None:
                 continue

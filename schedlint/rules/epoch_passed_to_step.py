@@ -74,6 +74,9 @@ def epoch_passed_to_step(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         val_loss = train_and_validate()
@@ -82,6 +85,10 @@ def epoch_passed_to_step(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         val_loss = train_and_validate()
         scheduler.step()

@@ -1,4 +1,4 @@
-from schedlint.rules._scheduler_usage import Names, in_scheduler_class, name_of
+from schedlint.rules._scheduler_usage import Names, closed_form, in_scheduler_class, name_of
 from schedlint.rules.base import Fix, Report, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
@@ -17,11 +17,16 @@ def get_lr_outside_scheduler(model):
     `get_lr()` is the scheduler's internal "compute the next value" hook, not a getter. Called
     from outside `step()` it emits a UserWarning and, for chainable schedulers, returns the *next*
     learning rate computed from the current one (StepLR returned 0.025 while the lr was 0.05),
-    so logs and checkpoints record a value that was never used. `ReduceLROnPlateau`,
-    `ChainedScheduler` and `SequentialLR` raise `NotImplementedError` instead.
+    so logs and checkpoints record a value that was never used. Closed-form schedulers
+    (`LambdaLR`, the transformers schedules, `OneCycleLR`, `CyclicLR`) return the value in use
+    but warn on every call, flooding the logs. `ReduceLROnPlateau`, `ChainedScheduler` and
+    `SequentialLR` raise `NotImplementedError` instead.
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
@@ -31,6 +36,10 @@ def get_lr_outside_scheduler(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
         scheduler.step()
@@ -52,6 +61,11 @@ def get_lr_outside_scheduler(model):
         if all(s.cls in _RAISES for s in scheds):
             why = (f"`{sched.cls}.get_lr()` raises NotImplementedError; "
                    f"read `{call.receiver}.get_last_lr()` instead")
+        elif all(closed_form(s) for s in scheds):
+            # LambdaLR and the transformers schedules recompute the value in use from the
+            # step counter: right value, but a UserWarning on every call.
+            why = ("outside `step()` it warns on every call (the closed-form value it returns "
+                   f"is the one in use); read `{call.receiver}.get_last_lr()` instead")
         else:
             why = ("outside `step()` it warns and returns the *next* learning rate computed from "
                    "the current one, not the one in use; read "

@@ -53,6 +53,9 @@ def param_group_added_after_scheduler(model):
 
     ## Example
     ```python
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
     optimizer = torch.optim.AdamW(model.head.parameters(), lr=1e-3)
     scheduler = get_linear_schedule_with_warmup(optimizer, 100, 10_000)
     ...
@@ -61,6 +64,9 @@ def param_group_added_after_scheduler(model):
 
     ## Use instead
     ```python
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
     # Give the optimizer every group up front (frozen parameters get no gradient) ...
     optimizer = torch.optim.AdamW([
         {"params": model.head.parameters(), "lr": 1e-3},

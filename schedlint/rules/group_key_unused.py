@@ -23,6 +23,8 @@ def group_lr_key_never_applied(project):
 
     ## Example
     ```python
+    import torch
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr_mult": 0.1},
         {"params": model.head.parameters()},
@@ -31,6 +33,8 @@ def group_lr_key_never_applied(project):
 
     ## Use instead
     ```python
+    import torch
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr": 0.01 * 0.1},
         {"params": model.head.parameters()},

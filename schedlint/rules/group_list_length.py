@@ -43,6 +43,9 @@ def per_group_list_length_mismatch(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr": 1e-4},
         {"params": model.head.parameters(), "lr": 1e-3},
@@ -52,6 +55,13 @@ def per_group_list_length_mismatch(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ])
     scheduler = OneCycleLR(optimizer, max_lr=[1e-3, 1e-2], total_steps=1000)
     ```
     """

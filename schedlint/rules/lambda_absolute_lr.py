@@ -136,6 +136,8 @@ def lambda_returns_absolute_lr(model):
 
     ## Example
     ```python
+    import torch
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: args.lr * min(1.0, step / args.warmup))
@@ -143,6 +145,9 @@ def lambda_returns_absolute_lr(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, step / args.warmup))
     ```

@@ -33,6 +33,25 @@ def _effect(sched) -> str:
     return f"{name_of(sched)} (`{sched.cls}`) also writes these lrs at every `step()`"
 
 
+def _before_plateau(model, branches, write, steps) -> bool:
+    """The write is a warm-up that runs before ReduceLROnPlateau steps: in a loop that ends
+    before every step, or under a condition of its own while every step is under a condition
+    of its own (``if epoch < warmup: ...`` then ``if epoch >= warmup: plateau.step(loss)``).
+    The plateau multiplies whatever lr it finds, so a ramp done before it is kept."""
+    if not steps:
+        return False
+    outer = [loop for loop in write.loops if loop.scope is write.scope]
+    if outer and all(not outer[-1].contains(s.loop) if s.loop is not None else True
+                     for s in steps) and all(outer[-1].end_order < s.order for s in steps):
+        return True
+    mine = {id(n) for n, _ in branches.path(write)}
+    for s in steps:
+        theirs = {id(n) for n, _ in branches.path(s)}
+        if not (mine - theirs) or not (theirs - mine):
+            return False
+    return True
+
+
 @rule("SL201", "manual-lr-edit-under-scheduler", "error")
 def manual_lr_edit_under_scheduler(model):
     """A manual `param_groups[...]["lr"]` write on an optimizer a scheduler is driving.
@@ -56,6 +75,9 @@ def manual_lr_edit_under_scheduler(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=base_lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
     for epoch in range(epochs):
         if epoch < 5:
@@ -67,9 +89,16 @@ def manual_lr_edit_under_scheduler(model):
 
     ## Use instead
     ```python
-    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.2, total_iters=5)
-    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.95 ** e)
-    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[5])
+    import torch
+    from torch.optim.lr_scheduler import LambdaLR, LinearLR, SequentialLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=base_lr)
+    warmup = LinearLR(optimizer, start_factor=0.2, total_iters=5)
+    decay = LambdaLR(optimizer, lambda e: 0.95 ** e)
+    scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
     ```
     (put the whole schedule in the scheduler, or drop the scheduler and own the lr yourself).
     """
@@ -84,6 +113,9 @@ def manual_lr_edit_under_scheduler(model):
         if write.in_class is not None and write.in_class.looks_like_scheduler or \
                 in_scheduler_class(model, write.scope):
             continue
+        if write.value.number == 0 and write.loop is not None and any(
+                c.loop is write.loop for c in names.optimizer_steps(key, write.scope)):
+            continue  # a group frozen again before every optimizer step: the 0 is what it uses
         found = []
         for sched in model.schedulers:
             if not is_known(sched) or names.optimizer_key(sched) != key:
@@ -97,6 +129,9 @@ def manual_lr_edit_under_scheduler(model):
             path = branches.path(write)
             if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
                 continue
+            if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write,
+                                                                    local):
+                continue  # a warm-up done before the plateau steps: it reads the current lr
             if _reads_initial_lr(write) and (not local or any(
                     len(conditions(path)) > len(conditions(branches.path(s))) for s in local)):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
@@ -106,8 +141,11 @@ def manual_lr_edit_under_scheduler(model):
         found.sort(key=lambda f: not closed_form(f[0]))
         sched, steps = found[0]
         step = min(steps, key=lambda s: (s.scope is not write.scope, s.order))
+        advice = ("ramp the lr only before the plateau starts stepping (SequentialLR and "
+                  "ChainedScheduler reject ReduceLROnPlateau)" if sched.cls == "ReduceLROnPlateau"
+                  else "put the change in the schedule (e.g. a warm-up through "
+                  "`SequentialLR`/`LinearLR`) or drop the scheduler")
         yield Report(write.node,
                      f"manual lr write on `{write.optimizer_src}` while {name_of(sched)} "
                      f"(line {model.line(sched.node)}, stepped on line {model.line(step.node)}) "
-                     f"drives it: {_effect(sched)}; put the change in the schedule (e.g. a "
-                     f"warm-up through `SequentialLR`/`LinearLR`) or drop the scheduler")
+                     f"drives it: {_effect(sched)}; {advice}")

@@ -1,6 +1,7 @@
 import re
 
 from schedlint.model.facts import Optimizer
+from schedlint.rules._scheduler_usage import Branches, Names, is_known
 from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, rule
 
@@ -22,7 +23,12 @@ def missing_initial_lr(model):
     scheduler on that optimizer, no `initial_lr` key in the group dicts or set in a loop, and
     the optimizer was not handed to a helper that might load it. A literal `last_epoch` is
     always checked; an expression (`last_epoch=start_epoch - 1`) is flagged only when the file
-    never loads that optimizer's state before the construction.
+    never loads that optimizer's state before the construction, or when it is a name bound
+    to a number (`restore_step = 0`) that only a resume branch changes, next to the only
+    optimizer load. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
+    too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
+    (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
+    the lr stays at its initial value, so every decay before the resumed epoch is lost.
 
     ## Why is this bad?
     With `last_epoch != -1` the scheduler assumes it is resuming and reads `initial_lr` from
@@ -34,12 +40,18 @@ def missing_initial_lr(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = StepLR(optimizer, step_size=30, last_epoch=start_epoch - 1)
     ```
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = StepLR(optimizer, step_size=30)
     if resume:
@@ -48,8 +60,10 @@ def missing_initial_lr(model):
     ```
     """
     initial_lr_in_file = None
+    yield from _counter_written(model)
+    branches = Branches()
     for sched in model.schedulers:
-        if sched.cls in _NO_INITIAL_LR or sched.origin == "custom":
+        if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
             continue
         last_epoch = sched.args.get("last_epoch")
         opt = sched.optimizer
@@ -67,6 +81,13 @@ def missing_initial_lr(model):
         if opt.groups and any("initial_lr" in g.keys for g in opt.groups):
             continue
         if _initial_lr_may_exist(model, sched, opt):
+            fresh = _fresh_run_value(model, sched, opt, last_epoch, branches)
+            if fresh is not None:
+                number, node = fresh
+                yield Report(last_epoch.node,
+                             f"`last_epoch={last_epoch.src}` is {number:g} on a fresh run (line "
+                             f"{model.line(node)}), where nothing loads `initial_lr`: torch "
+                             f"raises KeyError (only -1 means a fresh start)")
             continue
         opt_line = model.line(opt.node)
         when = "torch raises" if literal else \
@@ -120,3 +141,63 @@ def _constructs(sched, call) -> bool:
         return True
     value = getattr(node, "value", None)  # an Assign statement: its value is the call
     return value is call
+
+
+def _literal_bindings(model, sched, name):
+    """Rebinds of ``name`` in ``sched``'s scope, before it, to a number other than -1."""
+    for r in model.rebinds:
+        if r.target != name or r.scope is not sched.scope or r.order > sched.order or \
+                r.unpacked:
+            continue
+        value = getattr(r.node, "value", None)
+        number = model.value(value).number if value is not None else None
+        if number is not None and number != -1:
+            yield r, number
+
+
+def _fresh_run_value(model, sched, opt, last_epoch, branches):
+    """``restore_step = 0`` then, only when resuming, ``optimizer.load_state_dict(...)`` and
+    ``restore_step = ckpt["step"]``; the scheduler gets ``last_epoch=restore_step``: on a
+    fresh run it is built with 0. Returns (the fresh-run value, its assignment), else None."""
+    if last_epoch.kind != "name" or any(
+            s is not sched and s.optimizer is opt and s.order < sched.order
+            for s in model.schedulers):
+        return None
+    loads = [c for c in model.calls if c.method == "load_state_dict" and c.target is opt
+             and c.scope is sched.scope and c.order < sched.order]
+    if not loads:
+        return None  # loaded elsewhere (a helper): the fresh path is not visible here
+    for r, number in _literal_bindings(model, sched, last_epoch.src):
+        mine = {id(n) for n, _ in branches.path(r)}
+        if all(any(id(n) not in mine for n, _ in branches.path(c)) for c in loads):
+            return number, r.node
+    return None
+
+
+def _counter_written(model):
+    """``scheduler.last_epoch = start_epoch`` on a chainable scheduler whose optimizer state is
+    never loaded: the counter moves, the lr does not (decays before the resumed epoch lost)."""
+    names = Names(model)
+    for r in model.rebinds:
+        receiver, _, attr = r.target.rpartition(".")
+        if attr != "last_epoch" or not receiver:
+            continue
+        scheds = names.holds(r.scope, receiver)
+        if not scheds or len(scheds) != 1 or not is_known(scheds[0]):
+            continue
+        sched = scheds[0]
+        if not sched.chainable or sched.cls == "ReduceLROnPlateau" or sched.order > r.order:
+            continue
+        opt = sched.optimizer
+        if not isinstance(opt, Optimizer) or any(
+                c.method == "load_state_dict" and (c.target is opt or c.scope is r.scope and
+                                                   c.receiver == sched.optimizer_src)
+                for c in model.calls):
+            continue
+        if opt.target is not None and any(
+                use.kind == "argument" for use in uses(binding_root(model, opt.key), opt.target)
+                if not any(_constructs(s, use.call) for s in model.schedulers)):
+            continue  # handed to a helper that may load its state
+        yield Report(r.node,
+                     f"`{r.target} = ...` moves the counter, not the lr: `{sched.cls}` is "
+                     f"chainable, so the decays before the resumed epoch are lost")

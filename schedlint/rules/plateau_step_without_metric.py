@@ -17,6 +17,9 @@ def plateau_step_without_metric(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min")
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
@@ -25,6 +28,10 @@ def plateau_step_without_metric(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min")
     for epoch in range(epochs):
         train_one_epoch(model, optimizer)
         val_loss = evaluate(model)

@@ -92,14 +92,20 @@ def removed_scheduler_argument(model):
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, verbose=True)
     ```
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     # log it yourself where you need it:
-    print(f"epoch {epoch}: lr {scheduler.get_last_lr()}")
+    print(f"lr {scheduler.get_last_lr()}")
     ```
 
     ## Fix

@@ -27,6 +27,8 @@ def scalar_bound_overwrites_groups(model):
 
     ## Example
     ```python
+    import torch
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr": 1e-4},
         {"params": model.head.parameters(), "lr": 1e-3},
@@ -36,6 +38,12 @@ def scalar_bound_overwrites_groups(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ], momentum=0.9)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=[10 * g["lr"] for g in optimizer.param_groups], total_steps=1000)
     ```

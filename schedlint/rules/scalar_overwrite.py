@@ -19,6 +19,8 @@ def scalar_lr_overwrite(model):
 
     ## Example
     ```python
+    import torch
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr": 1e-4},
         {"params": model.head.parameters(), "lr": 1e-3},
@@ -29,8 +31,15 @@ def scalar_lr_overwrite(model):
 
     ## Use instead
     ```python
-    for g in optimizer.param_groups:
-        g["lr"] = g["initial_lr"] * warmup_factor
+    import torch
+
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ], momentum=0.9)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    for g, base_lr in zip(optimizer.param_groups, base_lrs):
+        g["lr"] = base_lr * warmup_factor
     ```
     (`initial_lr` is set by any torch scheduler; otherwise keep the base LRs in a list and
     write `base_lrs[i] * factor`.)

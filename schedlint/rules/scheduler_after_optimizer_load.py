@@ -57,6 +57,11 @@ def scheduler_built_after_optimizer_load(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LinearLR
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ckpt = torch.load(path)
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler = LinearLR(optimizer, start_factor=0.1, total_iters=1000)
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -64,6 +69,11 @@ def scheduler_built_after_optimizer_load(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import LinearLR
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ckpt = torch.load(path)
     scheduler = LinearLR(optimizer, start_factor=0.1, total_iters=1000)
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])

@@ -1,7 +1,7 @@
 import libcst as cst
 
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import escapes
+from schedlint.rules._variable_uses import binding_root, escapes, uses
 from schedlint.rules.base import Report, rule
 
 
@@ -27,7 +27,10 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument).
+    comes from elsewhere (a helper's argument). Also flags a resume that restores the
+    weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, then
+    `for epoch in range(start_epoch, ...)`) but neither the optimizer's nor the stepped
+    scheduler's state, unless the optimizer is handed to a helper before the loop.
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
@@ -39,17 +42,32 @@ def scheduler_state_not_checkpointed(model):
 
     ## Example
     ```python
-    torch.save({"model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+        torch.save({"model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
     ```
 
     ## Use instead
     ```python
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+    for epoch in range(epochs):
+        train_one_epoch(model, optimizer)
+        scheduler.step()
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
     # on resume: optimizer.load_state_dict(...); scheduler.load_state_dict(ckpt["scheduler"])
     ```
     """
+    yield from _resumed_without_states(model)
     cache = {}
 
     def unsaved(opt):
@@ -115,3 +133,61 @@ def _fast_forward(step) -> bool:
             return False
         body = body.body[0]
     return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)
+
+
+def _restored_start(model, loop):
+    """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
+    checkpoint (``start = ckpt["epoch"] + 1``) in the loop's scope, before it; else None."""
+    it = loop.iter
+    if loop.kind != "for" or it is None or it.call != "range":
+        return None
+    args = it.node.args
+    if len(args) < 2 or args[0].keyword is not None or args[0].star:
+        return None
+    start = args[0].value
+    if not isinstance(start, cst.Name):
+        return None
+    for r in model.rebinds:
+        if r.target == start.value and r.scope is loop.scope and r.order < loop.order and \
+                not r.unpacked and isinstance(r.node, cst.Assign) and \
+                model.value(r.node.value).subscripts:
+            return r
+    return None
+
+
+def _handed_on_before(model, opt, line) -> bool:
+    """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
+    helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
+    ctors = {id(s.node) for s in model.schedulers} | \
+        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    return any(u.kind == "argument" and id(u.call) not in ctors and
+               model.line(u.node) < line
+               for u in uses(binding_root(model, opt.key), opt.target))
+
+
+def _resumed_without_states(model):
+    """Weights and the epoch counter restored, the loop continuing from that epoch, and
+    neither the optimizer nor the scheduler state restored: the schedule starts over."""
+    loads = [c for c in model.calls if c.method == "load_state_dict"]
+    for loop in model.loops:
+        restored = _restored_start(model, loop)
+        if restored is None or not any(c.scope is loop.scope and c.order < loop.order
+                                       for c in loads):
+            continue
+        for sched in model.schedulers:
+            opt = sched.optimizer
+            if not isinstance(opt, Optimizer) or opt.target is None or \
+                    sched.scope is not loop.scope or sched.order > loop.order or \
+                    not _state_is_lost(model, sched):
+                continue
+            if not any(c.loop is not None and loop.contains(c.loop)
+                       for c in model.steps_of(sched)):
+                continue
+            if any(c.target is opt or c.target is sched for c in loads) or \
+                    _handed_on_before(model, opt, model.line(loop.node)):
+                continue
+            yield Report(restored.node,
+                         f"training resumes from the checkpoint's epoch, but neither "
+                         f"`{opt.target}` nor `{sched.target}` state is restored: the "
+                         f"`{sched.cls}` schedule starts over")
+            return

@@ -20,6 +20,10 @@ def sequential_misconfigured(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
     decay = CosineAnnealingLR(optimizer, T_max=95)
     scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5, 100])
@@ -27,6 +31,12 @@ def sequential_misconfigured(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    decay = CosineAnnealingLR(optimizer, T_max=95)
     scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
     ```
     """

@@ -62,6 +62,8 @@ def shared_floor_collapses_groups(model):
 
     ## Example
     ```python
+    import torch
+
     optimizer = torch.optim.SGD([
         {"params": model.backbone.parameters(), "lr": 1e-3},
         {"params": model.head.parameters(), "lr": 1e-2},
@@ -71,6 +73,12 @@ def shared_floor_collapses_groups(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters(), "lr": 1e-3},
+        {"params": model.head.parameters(), "lr": 1e-2},
+    ], momentum=0.9)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, min_lr=[g["lr"] * 0.01 for g in optimizer.param_groups])
     ```

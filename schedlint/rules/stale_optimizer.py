@@ -1,4 +1,5 @@
 from schedlint.model.facts import Optimizer
+from schedlint.rules._scheduler_usage import Branches, is_epoch_loop, is_known
 from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, rule
 
@@ -12,6 +13,10 @@ def scheduler_bound_to_stale_optimizer(model):
     on, when, later in the same function, the new optimizer is stepped and the old scheduler is
     still stepped (it was not rebuilt on the new optimizer).
 
+    Also flags a scheduler built, unconditionally, in the body of an epoch loop and stepped
+    in that loop (a scheduler per training stage or fold, or one built under
+    `if epoch == unfreeze_at:`, is not flagged).
+
     ## Why is this bad?
     A scheduler holds a reference to the optimizer *object* it was built with, not to the
     variable. After `optimizer = AdamW(...)` the scheduler keeps writing learning rates into the
@@ -20,6 +25,9 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
     if args.finetune:
@@ -31,13 +39,20 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
     if args.finetune:
         optimizer = torch.optim.SGD(model.head.parameters(), lr=0.01)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+    for epoch in range(epochs):
+        train(model, optimizer)
+        scheduler.step()
     ```
     """
+    yield from _rebuilt_every_epoch(model)
     for sched in model.schedulers:
         old = sched.optimizer
         if sched.parent is not None or sched.target is None or not isinstance(old, Optimizer) \
@@ -102,3 +117,25 @@ def _old_kept_elsewhere(model, old, new) -> bool:
             continue
         return True
     return False
+
+
+def _rebuilt_every_epoch(model):
+    """A scheduler constructed, unconditionally, in the body of an epoch loop and stepped in
+    that same loop: every epoch starts a new schedule at step 0."""
+    branches = Branches()
+    for sched in model.schedulers:
+        loop = sched.loop
+        if loop is None or sched.parent is not None or sched.target is None or \
+                not is_known(sched) or "last_epoch" in sched.args or not is_epoch_loop(loop):
+            continue
+        if branches.path(sched) != branches.path_in(loop.node, loop.scope.node):
+            continue  # built under a condition (`if epoch == warmup_epochs:`): a hand-off
+        steps = [c for c in model.steps_of(sched) if c.loop is not None and c.scope is sched.scope
+                 and loop.contains(c.loop) and c.order > sched.order]
+        if not steps:
+            continue
+        what = "the schedule and its optimizer start" if isinstance(
+            sched.optimizer, Optimizer) and sched.optimizer.loop is loop else "the schedule starts"
+        yield Report(sched.node,
+                     f"`{sched.cls}` is rebuilt in every pass of the epoch loop (line "
+                     f"{model.line(loop.node)}): {what} over at each epoch")

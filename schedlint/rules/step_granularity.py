@@ -1,10 +1,12 @@
+import re
+
 import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
                                               Names, callee_optimizer_steps, conditions,
                                               is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in)
+                                              sized_in, words)
 from schedlint.rules.base import Report, rule
 
 # Arguments that size a schedule, per class.
@@ -46,6 +48,14 @@ def _expand(model, sched, value):
     return model.value(node)
 
 
+def length_words(sched, model) -> set:
+    """Words of the arguments that size ``sched`` (bare names followed once)."""
+    out = set()
+    for value in _length_values(sched):
+        out |= words(_expand(model, sched, value))
+    return out
+
+
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
@@ -81,16 +91,29 @@ def step_granularity_mismatch(model):
     loop next to the optimizer. The loop nesting must be visible in one function, the outer
     loop must look like an epoch loop (or the inner one iterate a loader), and the length
     expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
+    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it
+    (under the same conditions), and a per-iteration schedule sized with `len(X)` of a
+    dataset or another loader than the one whose loop steps it (`steps_per_epoch=
+    len(train_dataset)`, `len(val_loader)`). With accelerate, flags a schedule sized from
+    a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
+    prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
+    steps `num_processes` times per call.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
     `steps_per_epoch=len(loader)` but stepped once per epoch never leaves its warm-up (the lr
     stays near `max_lr / div_factor` for the whole run). A `StepLR(step_size=epochs // 3)`
     stepped per batch decays every few dozen batches, and a `CosineAnnealingLR(T_max=epochs)`
-    stepped per batch oscillates with a period of `2 * epochs` batches.
+    stepped per batch oscillates with a period of `2 * epochs` batches. A OneCycleLR sized
+    with `len(train_dataset)` is `batch_size` times too long and never anneals; one sized with
+    a shorter loader's length raises `ValueError` part-way through training.
 
     ## Example
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(loader))
     for epoch in range(epochs):
         for x, y in loader:
@@ -102,6 +125,11 @@ def step_granularity_mismatch(model):
 
     ## Use instead
     ```python
+    import torch
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(loader))
     for epoch in range(epochs):
         for x, y in loader:
             loss_fn(model(x), y).backward()
@@ -114,6 +142,18 @@ def step_granularity_mismatch(model):
     branches = Branches()
     for sched in model.schedulers:
         if not is_known(sched) or sched.parent is not None or sched.key is None:
+            continue
+        both = _both_granularities(model, names, sched, branches)
+        if both is not None:
+            yield both
+            continue
+        other = _sized_from_other_iterable(model, names, sched)
+        if other is not None:
+            yield other
+            continue
+        prepared = _sized_per_process(model, sched)
+        if prepared is not None:
+            yield prepared
             continue
         kind = granularity(sched, model)
         if kind is None:
@@ -210,3 +250,123 @@ def _per_batch(model, names, sched, key, steps, why, branches):
                      f"within the first epoch(s); step it once per epoch, or size it in "
                      f"iterations (e.g. `epochs * len(loader)`)")
         return
+
+
+def _both_granularities(model, names, sched, branches):
+    """``sched.step()`` in a batch loop and again in the epoch loop around it (the same
+    function, not in exclusive branches): the schedule advances len(loader) + 1 times per
+    epoch. Reported on the per-epoch call."""
+    if sched.cls in catalogue.STEP_TAKES_ARGUMENT:
+        return None
+    steps = model.steps_of(sched)
+    if len(steps) < 2 or not all(names.scheduler(s) is sched for s in steps):
+        return None
+    for outer in steps:
+        if outer.loop is None:
+            continue
+        for inner in steps:
+            if inner is outer or inner.scope is not outer.scope or inner.loop is None or \
+                    inner.loop is outer.loop or not outer.loop.contains(inner.loop):
+                continue
+            if [id(n) for n, _ in branches.path(inner)] != \
+                    [id(n) for n, _ in branches.path(outer)]:
+                continue  # either runs under a condition of its own (`if per_batch:`)
+            return Report(outer.node,
+                          f"`{outer.receiver}.step()` runs once per epoch, but it also runs "
+                          f"every batch (line {model.line(inner.node)}): the schedule advances "
+                          f"twice at each epoch's end")
+    return None
+
+
+def _batch_loop_steps(model, names, sched, key):
+    """(step, loop) for each step of ``sched`` in a loop where its optimizer steps too."""
+    for step in model.steps_of(sched):
+        if step.loop is None or step.loop.iter is None:
+            continue
+        if any(o.loop is step.loop for o in names.optimizer_steps(key, step.scope)):
+            yield step, step.loop
+
+
+def _sized_from_other_iterable(model, names, sched):
+    """A per-iteration schedule sized with ``len(X)`` and stepped in a loop over ``Y``: X a
+    dataset (batch_size times too many steps) or another loader."""
+    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
+        return None
+    key = names.optimizer_key(sched)
+    if key is None:
+        return None
+    counted = []
+    for value in _length_values(sched):
+        value = _expand(model, sched, value)
+        if "/" in value.src:
+            return None  # len(dataset) / batch_size: counted in batches, by hand
+        counted += [t for t in value.lens if t != "<expr>"]
+    if not counted:
+        return None
+    for step, loop in _batch_loop_steps(model, names, sched, key):
+        if is_epoch_loop(loop):
+            continue
+        it = loop.iter
+        if any(t in it.names or t == it.dotted or "." in t and t in it.src for t in counted):
+            continue
+        other = counted[0]
+        if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
+            continue
+        iterated = it.src
+        return Report(step.node,
+                      f"`{sched.cls}` is sized from `len({other})`, but `{step.receiver}.step()` "
+                      f"runs once per batch of `{iterated}`")
+    return None
+
+
+def _prepare_rebinds(model, scope, name):
+    """Rebinds of ``name`` in ``scope`` by ``x = accelerator.prepare(...)`` (or unpacking it)."""
+    for r in model.rebinds:
+        value = getattr(r.node, "value", None)
+        if r.target == name and r.scope is scope and isinstance(value, cst.Call) and \
+                isinstance(value.func, cst.Attribute) and value.func.attr.value == "prepare":
+            yield r
+
+
+def _len_targets(model, sched, value, depth=0):
+    """``len(X)`` targets a length expression counts, following bare names bound once in the
+    scheduler's scope before it; None when it speaks of processes (already scaled)."""
+    if words(value) & {"processes", "world", "replicas", "devices", "gpus"}:
+        return None
+    found = list(value.lens)
+    for name in value.names:
+        binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
+                 r.order < sched.order and not r.unpacked]
+        if depth < 3 and len(binds) == 1 and isinstance(binds[0].node, cst.Assign):
+            inner = _len_targets(model, sched, model.value(binds[0].node.value), depth + 1)
+            if inner is None:
+                return None
+            found += inner
+    return found
+
+
+def _sized_per_process(model, sched):
+    """A schedule sized from ``len(loader)`` after ``accelerator.prepare`` sharded the loader
+    (a per-process count), and then prepared itself: a prepared scheduler advances
+    ``num_processes`` steps per call, so it ends after 1/num_processes of the run."""
+    if sched.target is None or sched.cls not in _PER_ITERATION and \
+            sched.origin != "transformers" and sched.cls not in _LENGTH_ARGS:
+        return None
+    if len(model.accelerators) != 1 or model.accelerators[0].split_batches is not False:
+        return None  # the Accelerator is built elsewhere, or may split batches
+    prepared_after = [r for r in _prepare_rebinds(model, sched.scope, sched.target)
+                      if r.order > sched.order]
+    if not prepared_after:
+        return None
+    for value in _length_values(sched):
+        targets = _len_targets(model, sched, value)
+        if not targets:
+            continue
+        for t in targets:
+            sharded = [r for r in _prepare_rebinds(model, sched.scope, t) if r.order < sched.order]
+            if sharded:
+                return Report(sched.node,
+                              f"`{sched.cls}` is sized from `len({t})` after "
+                              f"`accelerator.prepare` (line {model.line(sharded[0].node)}), but "
+                              f"a prepared scheduler steps once per process on every call")
+    return None

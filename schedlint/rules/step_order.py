@@ -2,8 +2,8 @@ import libcst as cst
 
 
 from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
-                                              name_of)
+from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
+                                              callee_optimizer_steps, name_of, words)
 from schedlint.rules.base import Fix, Report, rule
 
 
@@ -53,6 +53,53 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
+def _accumulation_test(model, if_node) -> bool:
+    """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
+    ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
+    test = model.value(if_node.test)
+    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+
+
+def _loop_steps(model, names):
+    """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
+    scheduler other than ReduceLROnPlateau, whose optimizer variable is known."""
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        key = names.optimizer_key(sched)
+        if key is not None:
+            yield call, sched, key
+
+
+def _accumulation(model, names, branches):
+    """A scheduler stepped every micro-batch while its optimizer steps only under an
+    accumulation test in the same loop body (the schedule runs `accum` times too fast)."""
+    for call, sched, key in _loop_steps(model, names):
+        opt_steps = [c for c in names.optimizer_steps(key, call.scope) if c.loop is call.loop]
+        if not opt_steps:
+            continue
+        mine = {id(n) for n, _ in branches.path(call)}
+        gates = []
+        for o in opt_steps:
+            theirs = branches.path(o)
+            if not mine <= {id(n) for n, _ in theirs}:
+                break  # the scheduler has a condition of its own (`if i == len(loader) - 1`)
+            extra = [(n, b) for n, b in theirs if id(n) not in mine]
+            if not extra:
+                break  # an optimizer step under the scheduler's own conditions
+            gates.append(next((n for n, b in extra if isinstance(n, cst.If) and b == "body"
+                               and _accumulation_test(model, n)), None))
+        else:
+            if all(gates):
+                yield Report(call.node,
+                             f"`{call.receiver}.step()` runs every micro-batch, but "
+                             f"`{sched.optimizer_src}` steps only every accumulation step "
+                             f"(line {model.line(opt_steps[0].node)}): the schedule runs ahead")
+
+
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
 def scheduler_step_before_optimizer_step(model):
     """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
@@ -65,17 +112,25 @@ def scheduler_step_before_optimizer_step(model):
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
     scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
-    flagged.
+    flagged. Also flags the gradient-accumulation form of the same mistake: a
+    `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
+    accumulation test (`if (i + 1) % accum == 0:`) in the same loop body.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
     moves the learning rate before the first update is made, so the first value of the schedule
     (the warm-up start, the initial lr) is never used and the whole schedule runs one step
     early. PyTorch warns only on the very first call, and the warning is hidden by libraries
-    that filter it (accelerate).
+    that filter it (accelerate). Under gradient accumulation the scheduler then advances
+    `accum` times per update, so a warm-up or a decay sized in optimizer steps is over after
+    a fraction of the run.
 
     ## Example
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         scheduler.step()
         for x, y in loader:
@@ -87,6 +142,10 @@ def scheduler_step_before_optimizer_step(model):
 
     ## Use instead
     ```python
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
     for epoch in range(epochs):
         for x, y in loader:
             loss = loss_fn(model(x), y)
@@ -104,15 +163,13 @@ def scheduler_step_before_optimizer_step(model):
     """
     names = Names(model)
     branches = Branches()
+    reported = set()
+    for report in _accumulation(model, names, branches):
+        reported.add(id(report.node))
+        yield report
     steps_by_key = {}
-    for call in model.calls:
-        if call.method != "step" or call.args or call.kwargs or call.loop is None:
-            continue
-        sched = names.scheduler(call)
-        if sched is None or sched.cls == "ReduceLROnPlateau":
-            continue
-        key = names.optimizer_key(sched)
-        if key is None:
+    for call, sched, key in _loop_steps(model, names):
+        if id(call.node) in reported:
             continue
         if key not in steps_by_key:
             steps_by_key[key] = names.optimizer_steps(key)

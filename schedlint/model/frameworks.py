@@ -1,0 +1,264 @@
+"""Framework conventions, recorded during the builder's one pass.
+
+PyTorch Lightning steps the schedulers that ``LightningModule.configure_optimizers`` returns,
+at the granularity the returned config asks for (``"interval": "epoch"`` unless told
+otherwise), and needs a ``monitor`` for ``ReduceLROnPlateau``. Which of these applies depends
+on the shape of the returned value, so the model records, per ``configure_optimizers``, each
+scheduler it returns with the config keys Lightning will read for it (as
+``pytorch_lightning.core.optimizer`` parses them, version 2.x):
+
+- an optimizer, or a list of optimizers: no scheduler;
+- ``[optimizers], [schedulers]``: each scheduler bare (no interval, no monitor) or a config dict;
+- ``{"optimizer": o, "lr_scheduler": s, "monitor": m}``: a bare ``s`` takes the top-level
+  ``monitor``; a config dict ``s`` only its own keys (the top-level monitor is ignored);
+- a list or tuple of such dicts: each ``lr_scheduler`` is used as is; a bare one gets no
+  monitor at all.
+
+Dicts and lists bound to a local name before the ``return`` are followed
+(``config = {"scheduler": s, "interval": "step"}`` and ``config["interval"] = "step"``). A
+module that sets ``self.automatic_optimization = False`` (or declares it on the class, or
+inherits it from a class of the file) steps its schedulers itself: Lightning then ignores
+``interval``, ``frequency`` and ``monitor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import libcst as cst
+
+CONFIGURE_HOOK = "configure_optimizers"
+ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
+MANUAL_FLAG = "automatic_optimization"
+
+
+@dataclass(eq=False)
+class LightningScheduler:
+    """One scheduler a ``configure_optimizers`` returns, with the config Lightning reads."""
+
+    value: Any  # Value of the scheduler expression (where findings point)
+    in_config: bool  # given as {"scheduler": ..., ...}
+    interval: Any = None  # Value, or None when not given (Lightning's default: "epoch")
+    frequency: Any = None
+    monitor: Any = None  # Value of the monitor Lightning uses for it, None when there is none
+    opaque: bool = False  # the config holds ``**other``: keys may be set unseen
+    scheduler: Any = field(default=None, repr=False)  # resolved Scheduler fact, or None
+
+
+@dataclass(eq=False)
+class LightningHook:
+    """A ``configure_optimizers`` method and the schedulers one of its returns hands over."""
+
+    node: Any = field(repr=False)  # the Return statement
+    scope: Any = field(repr=False)
+    order: int
+    cls: Any = field(repr=False)  # ClassInfo
+    schedulers: list = field(default_factory=list)
+    manual: bool = False  # the module optimizes manually: Lightning steps nothing
+
+
+@dataclass(eq=False)
+class Accelerator:
+    """An ``accelerate.Accelerator(...)`` built in the file. Unless it splits batches, a
+    scheduler it prepares steps ``num_processes`` times per ``step()`` call."""
+
+    node: Any = field(repr=False)
+    split_batches: Optional[bool]  # None: set through something the model cannot read
+
+
+class FrameworkCollector:
+    """Called by the builder from its visitor; adds LightningHook facts to the model."""
+
+    def __init__(self, string_value):
+        self.string_value = string_value  # the builder's reading of a string literal
+        self.locals: dict = {}  # (scope id, name) -> Dict/List/Tuple node last bound there
+        self.overrides: dict = {}  # (scope id, name) -> {key: value node} set by subscript
+        self.manual_classes: set = set()  # ids of ClassInfo nodes declaring manual optimization
+
+    # -- hooks the builder calls ------------------------------------------------------------------
+    def on_assign(self, builder, target, value):
+        scope = builder.scope
+        if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
+            builder.model.accelerators.append(Accelerator(node=value,
+                                                          split_batches=_splits(value)))
+        if isinstance(target, cst.Name):
+            key = (scope.id, target.value)
+            if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
+                self.locals[key] = value
+                self.overrides.pop(key, None)
+            else:
+                self.locals.pop(key, None)
+            if target.value == MANUAL_FLAG and scope.kind == "class" and _is_false(value):
+                self.manual_classes.add(id(scope.node))
+        elif isinstance(target, cst.Attribute) and target.attr.value == MANUAL_FLAG and \
+                isinstance(target.value, cst.Name) and target.value.value == "self" and \
+                builder.class_stack and _is_false(value):
+            self.manual_classes.add(id(builder.class_stack[-1].node))
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and \
+                len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+            key = (scope.id, target.value.value)
+            name = self.string_value(target.slice[0].slice.value)
+            if key in self.locals and name is not None:
+                self.overrides.setdefault(key, {})[name] = value
+
+    def on_return(self, builder, node: cst.Return):
+        function = builder.function_stack[-1] if builder.function_stack else None
+        if function is None or function.scope is not builder.scope or \
+                builder.scope.cls is None or node.value is None:
+            return
+        if function.name == MANUAL_FLAG and _is_false(node.value):
+            self.manual_classes.add(id(builder.scope.cls.node))  # a property returning False
+            return
+        if function.name != CONFIGURE_HOOK:
+            return
+        hook = LightningHook(node=node, scope=builder.scope, order=builder.next_order(),
+                             cls=builder.scope.cls)
+        hook.schedulers = self._returned(builder, node.value)
+        if hook.schedulers:
+            builder.model.lightning.append(hook)
+
+    # -- the shapes Lightning accepts ---------------------------------------------------------------
+    def _local(self, builder, node):
+        if isinstance(node, cst.Name):
+            return self.locals.get((builder.scope.id, node.value), node)
+        return node
+
+    def _dict_items(self, builder, node):
+        """{key: value node} of a dict literal (through a local name), and whether it is
+        opaque; None when ``node`` is not a dict."""
+        original = node
+        node = self._local(builder, node)
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+                node.func.value == "dict":
+            items = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+            opaque = any(a.keyword is None for a in node.args)
+        elif isinstance(node, cst.Dict):
+            items, opaque = {}, False
+            for el in node.elements:
+                key = self.string_value(el.key) if isinstance(el, cst.DictElement) else None
+                if key is None:
+                    opaque = True
+                else:
+                    items[key] = el.value
+        else:
+            return None
+        if isinstance(original, cst.Name):
+            items.update(self.overrides.get((builder.scope.id, original.value), {}))
+        return items, opaque
+
+    def _sequence(self, builder, node):
+        node = self._local(builder, node)
+        if isinstance(node, (cst.List, cst.Tuple)) and \
+                not any(isinstance(e, cst.StarredElement) for e in node.elements):
+            return [e.value for e in node.elements]
+        return None
+
+    def _returned(self, builder, node) -> list:
+        top = self._dict_items(builder, node)
+        if top is not None:
+            items, _ = top
+            return self._from_opt_dict(builder, items, items.get("monitor"))
+        seq = self._sequence(builder, node)
+        if seq is None:
+            return []
+        if len(seq) == 2 and self._sequence(builder, seq[0]) is not None:
+            scheds = self._sequence(builder, seq[1])
+            return [self._entry(builder, s, None) for s in
+                    (scheds if scheds is not None else [seq[1]])]
+        out = []
+        for el in seq:  # a list of {"optimizer": ..., "lr_scheduler": ...} dicts
+            items = self._dict_items(builder, el)
+            if items is not None:
+                out += self._from_opt_dict(builder, items[0], None)
+        return out
+
+    def _from_opt_dict(self, builder, items, monitor) -> list:
+        if "lr_scheduler" not in items:
+            return []
+        return [self._entry(builder, items["lr_scheduler"], monitor)]
+
+    def _entry(self, builder, node, monitor) -> LightningScheduler:
+        config = self._dict_items(builder, node)
+        if config is None:
+            return LightningScheduler(value=builder.value(node), in_config=False,
+                                      monitor=builder.value(monitor) if monitor is not None
+                                      else None)
+        items, opaque = config
+        value = {k: builder.value(v) for k, v in items.items()
+                 if k in ("scheduler", "interval", "frequency", "monitor")}
+        sched = value.get("scheduler") or builder.value(node)
+        return LightningScheduler(value=sched, in_config=True, interval=value.get("interval"),
+                                  frequency=value.get("frequency"), monitor=value.get("monitor"),
+                                  opaque=opaque)
+
+    # -- after the walk ---------------------------------------------------------------------------
+    def resolve(self, model, binding_key) -> None:
+        """Tie each returned scheduler to its construction, and mark manual optimization
+        (declared on the class or on a base class of the same file)."""
+        manual = set(self.manual_classes)
+        by_name = {c.name: c for c in model.classes}
+        changed = True
+        while changed:
+            changed = False
+            for c in model.classes:
+                if id(c.node) in manual:
+                    continue
+                if any(id(by_name[b].node) in manual for b in c.bases if b in by_name):
+                    manual.add(id(c.node))
+                    changed = True
+        by_node = {}
+        for s in model.schedulers:
+            by_node[id(s.node)] = s
+            value = getattr(s.node, "value", None)
+            if value is not None:
+                by_node[id(value)] = s
+        for hook in model.lightning:
+            hook.manual = id(hook.cls.node) in manual
+            for entry in hook.schedulers:
+                v = entry.value
+                if v.kind == "call":
+                    entry.scheduler = by_node.get(id(v.node))
+                elif v.dotted is not None:
+                    key = binding_key(hook.scope, v.dotted)
+                    cands = [s for s in model.schedulers if s.key == key and key is not None]
+                    before = [s for s in cands if s.order <= hook.order]
+                    entry.scheduler = before[-1] if before else None
+
+
+def lightning_steps(model):
+    """The schedulers Lightning itself steps: each known (torch or transformers) scheduler
+    returned from a ``configure_optimizers`` under automatic optimization, with a config the
+    model can read in full. Yields LightningScheduler entries (``entry.scheduler`` is set)."""
+    for hook in model.lightning:
+        if hook.manual:
+            continue
+        for entry in hook.schedulers:
+            sched = entry.scheduler
+            if sched is not None and not entry.opaque and \
+                    sched.origin in ("torch", "transformers"):
+                yield entry
+
+
+def _is_false(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _splits(call) -> Optional[bool]:
+    """``split_batches=`` given to the Accelerator or to a configuration object it receives:
+    True/False when literal, None when unknown (``**kwargs``, a variable)."""
+    stack = [call]
+    while stack:
+        node = stack.pop()
+        for arg in node.args:
+            if arg.star:
+                return None
+            if arg.keyword is not None and arg.keyword.value == "split_batches":
+                if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
+                    return arg.value.value == "True"
+                return None
+            if isinstance(arg.value, cst.Call):
+                stack.append(arg.value)
+            elif arg.keyword is not None and arg.keyword.value == "dataloader_config":
+                return None  # a configuration built elsewhere
+    return False

@@ -1,0 +1,116 @@
+import re
+
+from schedlint.model.frameworks import lightning_steps
+from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
+from schedlint.rules.base import Report, rule
+from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
+from schedlint.rules.step_granularity import granularity, length_words
+
+_LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")
+
+
+def _lambda_counts_steps(model, sched) -> bool:
+    """A LambdaLR whose factor function reads a step count (``lambda step: ...``,
+    ``def lr_lambda(current_step): ...``, warm-up over ``warmup_steps``)."""
+    fn = sched.args.get("lr_lambda")
+    if fn is None:
+        return False
+    if fn.kind == "lambda":
+        return sized_in([fn]) == "iterations"
+    infos = model.functions.get(fn.src, []) if fn.kind == "name" else []
+    if len(infos) != 1:
+        return False
+    params = infos[0].params[1:] if infos[0].scope.cls is not None else infos[0].params
+    said = set(re.findall(r"[a-z]+", params[0].lower())) if params else set()
+    return bool(said & ITER_WORDS) and not any(is_epoch_word(w) for w in said)
+
+
+# "step" alone often names a decay step counted in epochs (`scheduler_step`, `lr_step`).
+_STRONG_ITER_WORDS = ITER_WORDS - {"step", "update"}
+
+
+def per_step(model, sched):
+    """Why ``sched`` is meant to advance once per optimizer step, or None."""
+    kind = granularity(sched, model)
+    if kind is not None:
+        if kind[0] != "iteration":
+            return None
+        if sched.cls in _PER_ITERATION or sched.origin == "transformers" or \
+                length_words(sched, model) & _STRONG_ITER_WORDS:
+            return kind[1]
+        return None
+    if sched.cls in _LAMBDA_CLASSES and _lambda_counts_steps(model, sched):
+        return f"its `lr_lambda` counts steps ({sched.args['lr_lambda'].src[:40]})"
+    return None
+
+
+def per_epoch(model, sched):
+    kind = granularity(sched, model)
+    return kind[1] if kind is not None and kind[0] == "epoch" else None
+
+
+@rule("SL209", "lightning-interval-mismatch", "warning")
+def lightning_interval_mismatch(model):
+    """A per-step schedule returned from `configure_optimizers` without `"interval": "step"`.
+
+    ## What it does
+    Reads what a LightningModule's `configure_optimizers` returns (an `[opt], [sched]` pair, a
+    `{"optimizer": ..., "lr_scheduler": ...}` dict, a scheduler config dict, or a list of
+    them) and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
+    `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
+    step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`) handed to
+    Lightning without `"interval": "step"`; and the reverse, a schedule sized in epochs with
+    `"interval": "step"`. Modules with manual optimization
+    (`self.automatic_optimization = False`) are skipped: Lightning steps nothing there.
+
+    ## Why is this bad?
+    Lightning's default interval is `"epoch"`: it calls `scheduler.step()` once per epoch.
+    A warm-up over 1,000 steps then takes 1,000 epochs, a OneCycleLR never leaves its warm-up,
+    and with `max_epochs=1` a warm-up starting at 0 never leaves 0. Nothing fails; the model
+    just trains with the wrong learning rate.
+
+    ## Example
+    ```python
+    import lightning as L
+    import torch
+
+
+    class Classifier(L.LightningModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+    ```
+
+    ## Use instead
+    ```python
+    import lightning as L
+    import torch
+
+
+    class Classifier(L.LightningModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    ```
+    """
+    for entry in lightning_steps(model):
+        sched, interval = entry.scheduler, entry.interval
+        if interval is not None and interval.string is None:
+            continue  # computed: either may be meant
+        stepped = interval.string if interval is not None else "epoch"
+        if stepped == "epoch" and per_step(model, sched) is not None:
+            said = "the default interval" if interval is None else '`"interval": "epoch"`'
+            yield Report(entry.value.node,
+                         f"`{sched.cls}` counts optimizer steps, but Lightning steps it once "
+                         f"per epoch ({said})")
+        elif stepped == "step":
+            why = per_epoch(model, sched)
+            if why is not None:
+                yield Report(entry.value.node,
+                             f"`{sched.cls}` is {why}, but `\"interval\": \"step\"` steps it "
+                             f"every optimizer step")

@@ -1,0 +1,87 @@
+from schedlint.rules.base import Report, rule
+
+_SHALLOW = frozenset({"copy.copy"})
+# These rewrite the group lrs in their constructor already (semantics §1.2).
+_WRITES_AT_CONSTRUCTION = frozenset({"LambdaLR", "ConstantLR", "LinearLR", "CyclicLR",
+                                     "OneCycleLR", "CosineAnnealingWarmRestarts",
+                                     "SequentialLR"})
+
+
+def _shallow_copy_of(model, sched):
+    """The ``copy.copy(x)`` Value the scheduler's optimizer is, directly or through a name
+    bound once, before it, in the same scope; else None."""
+    arg = sched.args.get("optimizer")
+    if arg is None:
+        return None
+    if arg.kind == "call":
+        return arg if arg.call in _SHALLOW else None
+    if arg.kind != "name":
+        return None
+    binds = [r for r in model.rebinds if r.target == arg.src and r.scope is sched.scope]
+    if len(binds) != 1 or binds[0].order > sched.order or binds[0].unpacked:
+        return None
+    value = getattr(binds[0].node, "value", None)
+    if value is None:
+        return None
+    value = model.value(value)
+    return value if value.kind == "call" and value.call in _SHALLOW else None
+
+
+@rule("SL308", "scheduler-on-shallow-copy", "error")
+def scheduler_on_shallow_copy(model):
+    """A scheduler built on `copy.copy(optimizer)`: it drives the real optimizer's groups.
+
+    ## What it does
+    Flags a torch scheduler whose optimizer is a shallow copy (`copy.copy(optimizer)`),
+    directly or through a name, when the scheduler is stepped or rewrites the lrs in its
+    constructor (LambdaLR, LinearLR, ConstantLR, OneCycleLR, CyclicLR, ...).
+
+    ## Why is this bad?
+    A shallow copy of an optimizer shares its `param_groups` list and the group dicts. A
+    scheduler built on the copy, to plot or preview the schedule, writes every lr it computes
+    into the real optimizer's groups: after "plotting" 100 steps of a StepLR, training starts
+    at the end of the schedule. Nothing fails. `copy.deepcopy` (or a throwaway optimizer over
+    a dummy parameter) gives the scheduler groups of its own.
+
+    ## Example
+    ```python
+    import copy
+
+    import torch
+
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    preview = torch.optim.lr_scheduler.StepLR(copy.copy(optimizer), step_size=10)
+    lrs = []
+    for _ in range(100):
+        preview.step()
+        lrs.append(preview.get_last_lr()[0])
+    ```
+
+    ## Use instead
+    ```python
+    import copy
+
+    import torch
+
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    preview = torch.optim.lr_scheduler.StepLR(copy.deepcopy(optimizer), step_size=10)
+    lrs = []
+    for _ in range(100):
+        preview.step()
+        lrs.append(preview.get_last_lr()[0])
+    ```
+    """
+    for sched in model.schedulers:
+        if sched.origin not in ("torch", "transformers"):
+            continue
+        copied = _shallow_copy_of(model, sched)
+        if copied is None:
+            continue
+        if not model.steps_of(sched) and sched.cls not in _WRITES_AT_CONSTRUCTION and \
+                sched.origin != "transformers":
+            continue
+        yield Report(sched.node,
+                     f"`{sched.cls}` is built on `{copied.src}`, which shares the real "
+                     f"optimizer's param groups: its lrs change the real ones")

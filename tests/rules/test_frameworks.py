@@ -1,0 +1,139 @@
+"""Framework conventions in the model (Lightning's configure_optimizers, Hugging Face, timm)
+and messages that depend on the scheduler kind."""
+
+import textwrap
+
+import libcst as cst
+import pytest
+from _snippets import findings
+
+from schedlint.model.builder import build_model
+
+
+def model_of(source: str):
+    source = textwrap.dedent(source)
+    return build_model("snippet.py", source, cst.parse_module(source))
+
+
+def test_get_lr_message_depends_on_the_scheduler_kind():
+    src = """
+        import torch
+        from torch.optim.lr_scheduler import LambdaLR, StepLR
+        opt = torch.optim.SGD(params, lr=0.1)
+        warm = LambdaLR(opt, lambda s: min(1.0, s / 100))
+        decay = StepLR(opt, step_size=10)
+        print(warm.get_lr(), decay.get_lr())
+    """
+    (_, closed), (_, chainable) = findings(src, "SL206")
+    assert "next" not in closed and "in use" in closed
+    assert "*next*" in chainable
+
+
+@pytest.mark.parametrize("ret, interval, monitor", [
+    ('[opt], [sched]', None, None),
+    ('{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}', None, "'val'"),
+    (('{"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}, '
+      '"monitor": "val"}'), "'step'", None),
+    ('[{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}]', None, None),
+    ('([opt], [{"scheduler": sched, "monitor": "m", "interval": "epoch"}])', "'epoch'", "'m'"),
+])
+def test_configure_optimizers_return_forms(ret, interval, monitor):
+    model = model_of(f"""
+        import torch
+        class M(LightningModule):
+            def configure_optimizers(self):
+                opt = torch.optim.SGD(self.parameters(), lr=0.1)
+                sched = torch.optim.lr_scheduler.StepLR(opt, 10)
+                return {ret}
+    """)
+    (hook,) = model.lightning
+    (entry,) = hook.schedulers
+    assert entry.scheduler is model.schedulers[0]
+    assert (entry.interval.src if entry.interval else None) == \
+        (interval.replace("'", '"') if interval else None)
+    assert (entry.monitor.src if entry.monitor else None) == \
+        (monitor.replace("'", '"') if monitor else None)
+    assert not hook.manual
+
+
+def test_optimizer_only_returns_no_scheduler_and_manual_is_inherited():
+    model = model_of("""
+        import torch
+        class Base(LightningModule):
+            def __init__(self):
+                self.automatic_optimization = False
+        class Child(Base):
+            def configure_optimizers(self):
+                opt = torch.optim.SGD(self.parameters(), lr=0.1)
+                return [opt], [torch.optim.lr_scheduler.StepLR(opt, 10)]
+        class Plain(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+    """)
+    (hook,) = model.lightning
+    assert hook.manual and hook.schedulers[0].scheduler.cls == "StepLR"
+
+
+@pytest.mark.parametrize("call, cls, origin", [
+    ('get_scheduler("cosine", opt, 10, 100)', "get_cosine_schedule_with_warmup", "transformers"),
+    ('get_scheduler(name="reduce_lr_on_plateau", optimizer=opt)', "ReduceLROnPlateau", "torch"),
+    ('get_scheduler(args.name, opt, 10, 100)', "get_scheduler", "transformers"),
+    ('get_reduce_on_plateau_schedule(opt)', "ReduceLROnPlateau", "torch"),
+    ('diffusers.optimization.get_scheduler("linear", opt, None, 10, 100)',
+     "get_linear_schedule_with_warmup", "transformers"),
+    ('timm.scheduler.CosineLRScheduler(opt, t_initial=10)', "CosineLRScheduler", "timm"),
+    ('mmengine.optim.CosineAnnealingLR(opt, T_max=10)', "CosineAnnealingLR", "mmengine"),
+])
+def test_catalogue_resolves_framework_schedulers(call, cls, origin):
+    model = model_of(f"""
+        import torch, timm, mmengine, diffusers
+        from transformers import get_scheduler, get_reduce_on_plateau_schedule
+        opt = torch.optim.SGD(params, lr=0.1)
+        sched = {call}
+    """)
+    (sched,) = model.schedulers
+    assert (sched.cls, sched.origin) == (cls, origin)
+    assert sched.optimizer is model.optimizers[0]
+    if call.startswith("diffusers"):
+        assert sched.args["num_training_steps"].src == "100"
+
+
+def test_timm_create_scheduler_unpacks_the_scheduler():
+    model = model_of("""
+        import torch
+        from timm.scheduler import create_scheduler
+        opt = torch.optim.SGD(params, lr=0.1)
+        lr_scheduler, num_epochs = create_scheduler(args, opt)
+    """)
+    (sched,) = model.schedulers
+    assert (sched.target, sched.cls, sched.origin) == ("lr_scheduler", "create_scheduler", "timm")
+    assert sched.optimizer is model.optimizers[0]
+
+
+def test_plateau_advice_never_suggests_sequential_lr():
+    """torch 2.13's SequentialLR and ChainedScheduler raise ValueError on ReduceLROnPlateau."""
+    src = """
+        import torch
+        from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+        def train(model, loader, evaluate, epochs):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            plateau = ReduceLROnPlateau(opt)
+            for epoch in range(epochs):
+                for g in opt.param_groups:
+                    g["lr"] = 0.05
+                opt.step()
+                plateau.step(evaluate(model))
+        def train2(model, loader, evaluate, epochs):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            plateau = ReduceLROnPlateau(opt)
+            cycle = OneCycleLR(opt, max_lr=0.1, total_steps=epochs)
+            for epoch in range(epochs):
+                opt.step()
+                cycle.step()
+                plateau.step(evaluate(model))
+    """
+    (_, manual), = findings(src, "SL201")
+    (_, conflict), = findings(src, "SL202")
+    for message in (manual, conflict):
+        assert "reject" in message and "combine them with `SequentialLR`" not in message
+        assert "warm-up through `SequentialLR`" not in message
