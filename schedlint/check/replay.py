@@ -184,17 +184,20 @@ def note_check(cfg, paths, found, *, isolated, config_file, respect_gitignore) -
     if config_file:
         watch.append(os.path.abspath(config_file))
     elif not isolated:  # every pyproject.toml find_pyproject looks at, up to the one used
-        start = Path(paths[0] if paths else ".").resolve()
+        # realpath, not Path.resolve(): a symlink loop named first must not raise
+        start = Path(os.path.realpath(paths[0] if paths else "."))
         if start.is_file() or not start.exists():
             start = start.parent
         for folder in (start, *start.parents):
             watch.append(str(folder / "pyproject.toml"))
-            if cfg.path is not None and folder / "pyproject.toml" == Path(cfg.path).resolve():
+            if cfg.path is not None and \
+                    folder / "pyproject.toml" == Path(os.path.realpath(cfg.path)):
                 break
     if respect_gitignore:  # the .gitignore of every walked folder and of their parents
         for p in paths:
             if os.path.isdir(p):
-                watch += [str(parent / ".gitignore") for parent in Path(p).resolve().parents]
+                watch += [str(parent / ".gitignore")
+                          for parent in Path(os.path.realpath(p)).parents]
         watch += [os.path.join(d, ".gitignore") for d in found.dirs]
     note(root, found.files, found.dirs, watch)
 
