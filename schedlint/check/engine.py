@@ -19,6 +19,7 @@ from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from schedlint.check import gate as prefilter
+from schedlint.check.files import require_regular_file
 from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, LIBCST_BYTES_PER_BYTE, MemoryBudget,
                                      WouldWait, reservation)
 from schedlint.report.findings import Finding
@@ -170,6 +171,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
     t = process_time() if _TIMING else 0.0
     if data is None:
         try:
+            require_regular_file(path)
             with open(path, "rb") as fh:
                 st = os.fstat(fh.fileno())
                 data = fh.read()

@@ -8,6 +8,7 @@ unreadable directories are reported as warnings, never raised.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -203,3 +204,13 @@ def _special(path: Path) -> bool:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
+
+
+def require_regular_file(path: str) -> None:
+    """Raise OSError ("not a regular file") unless ``path`` is one; call it before open().
+
+    Opening a FIFO for reading blocks until a writer comes (for a FIFO named on the command
+    line, forever), and a device such as /dev/zero never ends; a stat never blocks.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)

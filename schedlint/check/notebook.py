@@ -275,10 +275,12 @@ def check_notebook(path: str, data: Optional[bytes], codes, *, check_syntax_all:
     """The engine's per-file pipeline for a notebook; never raises."""
     from schedlint.check import gate as prefilter
     from schedlint.check.engine import FileResult, _builtin, _selected, check_source
+    from schedlint.check.files import require_regular_file
 
     result = FileResult(path=path)
     if data is None:
         try:
+            require_regular_file(path)
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
