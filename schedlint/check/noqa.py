@@ -2,7 +2,9 @@
 
 ``# noqa`` alone suppresses every finding on its line; ``# noqa: SL101, SL2`` only those codes
 (or code prefixes). A ``# noqa`` on the first line of a multi-line statement covers findings on
-any line of that statement.
+any line of that statement. Only comments count: ``"# noqa"`` in a string does not. Comments
+and their lines come from the libcst tree the checker parsed (lines as Python's tokenizer
+counts them), so a file is never read twice; a file that does not mention noqa costs nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import re
 
 import libcst as cst
 
+from schedlint.model.cstwalk import walk
+
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]*(?:[\s,]+[A-Za-z]+[0-9]*)*))?",
                    re.IGNORECASE)
+_MENTION = re.compile("noqa", re.IGNORECASE)
 
 
 def directive(line_text: str):
-    """None (no directive), "all", or the set of codes named on the line."""
+    """None (no directive), "all", or the set of codes named in the comment."""
     if "noqa" not in line_text.lower():
         return None
     m = _NOQA.search(line_text)
@@ -27,6 +32,15 @@ def directive(line_text: str):
     return {c.upper() for c in re.split(r"[\s,]+", m.group("codes")) if c}
 
 
+class _Comments(cst.CSTVisitor):
+    def __init__(self):
+        super().__init__()
+        self.nodes = []
+
+    def visit_Comment(self, node) -> None:
+        self.nodes.append(node)
+
+
 def _covers(d, code: str) -> bool:
     return d == "all" or d is not None and any(code.startswith(c) for c in d)
 
@@ -34,14 +48,23 @@ def _covers(d, code: str) -> bool:
 class Suppressions:
     """Answers "is this finding suppressed?" for one file."""
 
-    def __init__(self, source: str, model=None):
-        self.lines = source.splitlines()
+    def __init__(self, source: str, model):
         self.model = model
         self._starts = None
+        self._noqa = None if _MENTION.search(source) else {}  # line -> directive
+
+    def _directives(self) -> dict:
+        if self._noqa is None:
+            finder = _Comments()
+            walk(self.model.module, finder)
+            self._noqa = {}
+            for node in finder.nodes:
+                found = directive(node.value)
+                if found is not None:
+                    self._noqa[self.model.position(node)[0]] = found
+        return self._noqa
 
     def _statement_start(self, line: int) -> int:
-        if self.model is None:
-            return line
         if self._starts is None:
             self._starts = {}
             self._collect(self.model.module.body)
@@ -77,8 +100,8 @@ class Suppressions:
             self._collect_block(inner)
 
     def suppressed(self, line: int, code: str) -> bool:
-        for candidate in {line, self._statement_start(line)}:
-            if 1 <= candidate <= len(self.lines) and _covers(directive(self.lines[candidate - 1]),
-                                                             code):
-                return True
-        return False
+        directives = self._directives()
+        if not directives:
+            return False
+        return any(_covers(directives.get(candidate), code)
+                   for candidate in {line, self._statement_start(line)})

@@ -15,6 +15,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -251,6 +252,9 @@ class KeyUse:
     node: Any = field(repr=False)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
 @dataclass
 class FileModel:
     path: str
@@ -292,6 +296,13 @@ class FileModel:
 
     def line(self, node) -> int:
         return self.position(node)[0]
+
+    def source_lines(self, keepends: bool = False) -> list:
+        """The source's lines as positions number them (Python's tokenizer, libcst): broken at
+        \\r\\n, \\r and \\n only. ``str.splitlines()`` also breaks at form feeds, vertical
+        tabs, \\x1c-\\x1e, \\x85 and \\u2028/\\u2029, which shifts every later line."""
+        lines = _LINE.findall(self.source)
+        return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
     def steps_of(self, entity):
         return [c for c in self.calls if c.method == "step" and c.target is entity]
