@@ -24,6 +24,12 @@ def _fail(message: str) -> "NoReturn":  # noqa: F821
     sys.exit(EXIT_ERROR)
 
 
+def _interrupted() -> "NoReturn":  # noqa: F821
+    # 130 = 128 + SIGINT, as shells report it; never 1, which says "findings".
+    click.echo("schedlint: interrupted", err=True)
+    sys.exit(130)
+
+
 def _comma_list(ctx, param, values):
     out = []
     for value in values or ():
@@ -46,6 +52,12 @@ class _DefaultToCheck(click.Group):
                         args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            _interrupted()
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
@@ -298,9 +310,8 @@ def entry():
         main(prog_name="schedlint")
     except SystemExit:
         raise
-    except KeyboardInterrupt:
-        click.echo("schedlint: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # outside a command (while starting up)
+        _interrupted()
     except Exception as exc:  # a bug in schedlint itself
         if os.environ.get("SCHEDLINT_DEBUG"):
             raise

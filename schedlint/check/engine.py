@@ -273,7 +273,8 @@ def _on_deep_stack(fn, *args):
     except (ValueError, RuntimeError):  # the platform refuses the size: recurse in place
         return fn(*args)
     try:
-        thread = threading.Thread(target=run, name="schedlint-deep")
+        # daemon: on Ctrl-C the main thread stops waiting, and so must the interpreter's exit
+        thread = threading.Thread(target=run, name="schedlint-deep", daemon=True)
         sys.setrecursionlimit(max(limit, DEEP_RECURSION))
         thread.start()
     except RuntimeError:  # cannot start a thread (address-space limits): recurse in place
@@ -547,9 +548,14 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
         # next. gate=False (the prefilter's safety test) parses everything and wants speed.
         _BUDGET = MemoryBudget(ctx) if ctx is not None and gate else None
         try:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                retry, unsent = _pool_round(pool, pending, jobs, results, codes,
-                                            (check_syntax_all, timing, gate))
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                     initializer=_leave_interrupts_to_parent) as pool:
+                try:
+                    retry, unsent = _pool_round(pool, pending, jobs, results, codes,
+                                                (check_syntax_all, timing, gate))
+                except KeyboardInterrupt:
+                    _stop_workers(pool)
+                    raise
         finally:
             _BUDGET = None
         if not retry:
@@ -571,6 +577,27 @@ def _pool_map(paths, codes, jobs, check_syntax_all, timing=False, gate=True):
         for path in suspects:
             results[path] = _check_alone(path, codes, check_syntax_all, ctx, timing, gate)
     return [results[p] for p in paths]
+
+
+def _leave_interrupts_to_parent() -> None:
+    """Pool worker initializer. Ctrl-C sends SIGINT to the whole process group: a worker that
+    raised KeyboardInterrupt would print a traceback and break the pool (whose files the
+    parent would then retry); the parent alone ends the run (:func:`_stop_workers`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool) -> None:
+    """End the pool now, on Ctrl-C: its workers ignore SIGINT and would finish their tasks."""
+    import multiprocessing
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(5)
 
 
 def _pool_round(pool, batches, jobs, results, codes, options):
@@ -619,10 +646,14 @@ def _check_alone(path, codes, check_syntax_all, ctx, timing=False, gate=True) ->
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx,
+                             initializer=_leave_interrupts_to_parent) as pool:
         try:
             return pool.submit(_check_batch, [path], codes, check_syntax_all,
                                timing, gate).result()[0]
+        except KeyboardInterrupt:
+            _stop_workers(pool)
+            raise
         except BrokenProcessPool:
             return FileResult(path=path, crashed=True, findings=[
                 _builtin("SL003", path, "internal error: the worker process checking this "

@@ -245,7 +245,11 @@ def entry():
         from schedlint.cli import entry as cli_entry  # not a check: nothing to replay
 
         return cli_entry()
-    code = try_replay(argv)
+    try:
+        code = try_replay(argv)
+    except KeyboardInterrupt:  # as schedlint.cli does: one line, the status of SIGINT
+        sys.stderr.write("schedlint: interrupted\n")
+        _exit(130)
     if code is not None:
         _exit(code)
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
