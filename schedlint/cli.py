@@ -116,7 +116,8 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     from schedlint import config as cfgmod
     from schedlint.check.engine import check_paths, run_project_rules, sort_findings
     from schedlint.check.files import discover
-    from schedlint.report.formats import format_findings, statistics as stats_text, summary
+    from schedlint.report.formats import (format_findings, printable, statistics as stats_text,
+                                          summary)
 
     t0 = time.perf_counter()
     paths = list(paths) or ["."]
@@ -137,7 +138,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     found = discover(paths, cfg.excludes, cfg.root, respect_gitignore=not no_respect_gitignore,
                      force_exclude=force_exclude)
     for warning in found.warnings:
-        click.echo(f"schedlint: warning: {warning}", err=True)
+        click.echo(f"schedlint: warning: {printable(warning)}", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
@@ -194,7 +195,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe_fixes), err=True)
     if list_files:
         for r in results:
-            click.echo(f"checked: {r.path}", err=True)
+            click.echo(f"checked: {printable(r.path)}", err=True)
     if timings:
         t_end = time.perf_counter()
         click.echo(f"timings: discover {t_discover - t0:.3f}s, check {t_check - t_discover:.3f}s"
@@ -306,6 +307,9 @@ def run(plot, script, args):
 
 def entry():
     """Console-script entry: no traceback ever reaches the user."""
+    from schedlint.report.console import tolerate_unencodable_output
+
+    tolerate_unencodable_output()
     try:
         main(prog_name="schedlint")
     except SystemExit:

@@ -240,6 +240,9 @@ def entry():
     """The ``schedlint`` console script: replay an unchanged run, else run the CLI (which
     records the run for next time)."""
     global _pending, _active
+    from schedlint.report.console import tolerate_unencodable_output
+
+    tolerate_unencodable_output()  # before a replay prints what a run printed
     argv = sys.argv[1:]
     if argv and argv[0] in ("run", "rule", "-h", "--help", "--version"):
         from schedlint.cli import entry as cli_entry  # not a check: nothing to replay
