@@ -196,8 +196,9 @@ def note_check(cfg, paths, found, *, isolated, config_file, respect_gitignore) -
     if respect_gitignore:  # the .gitignore of every walked folder and of their parents
         for p in paths:
             if os.path.isdir(p):
+                # the ones schedlint.check.files reads: above the path as named, made absolute
                 watch += [str(parent / ".gitignore")
-                          for parent in Path(os.path.realpath(p)).parents]
+                          for parent in Path(os.path.abspath(p)).parents]
         watch += [os.path.join(d, ".gitignore") for d in found.dirs]
     note(root, found.files, found.dirs, watch)
 
