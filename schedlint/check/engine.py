@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from time import perf_counter, process_time
@@ -79,17 +79,42 @@ def decode(data: bytes, path: str):
     import tokenize  # only for files the byte gate admits
 
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, _ = tokenize.detect_encoding(_line_reader(data))
         text = data.decode(encoding)
     except (SyntaxError, LookupError) as exc:
         return None, _builtin("SL002", path, f"cannot decode file: {exc}")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = _line_of(data, exc.start)
         return None, _builtin("SL002", path, f"cannot decode file as {exc.encoding}: "
                                              f"invalid byte at offset {exc.start}", line=line)
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, None
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
+def _line_reader(data: bytes):
+    """``readline`` over ``data`` with lines ending where Python's tokenizer ends them, \\r
+    included (BytesIO.readline knows only \\n: the coding cookie of a file with \\r line
+    endings would be looked for in its whole text)."""
+    pos = 0
+
+    def readline() -> bytes:
+        nonlocal pos
+        m = _LINE_END_BYTES.search(data, pos)
+        start, pos = pos, m.end() if m else len(data)
+        return data[start:pos]
+
+    return readline
+
+
+def _line_of(text, offset: int) -> int:
+    """The 1-based line of ``offset`` in ``text`` (str or bytes), as the tokenizer counts."""
+    ends = _LINE_END if isinstance(text, str) else _LINE_END_BYTES
+    return sum(1 for _ in ends.finditer(text, 0, offset)) + 1
 
 
 def _syntax_error(path: str, source):
@@ -121,7 +146,7 @@ def _first_nul(source) -> tuple:
     nul = source.find("\0") if isinstance(source, str) else -1
     if nul < 0:
         return 1, 1
-    return source.count("\n", 0, nul) + 1, nul - source.rfind("\n", 0, nul)
+    return _line_of(source, nul), nul - max(source.rfind("\n", 0, nul), source.rfind("\r", 0, nul))
 
 
 def _compile(source, path: str, flags: int = 0):

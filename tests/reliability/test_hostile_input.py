@@ -71,7 +71,7 @@ def run_bounded(cmd, cwd: Path, *, env=None, timeout=300, label=None):
         timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _ = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         returncode = os.waitstatus_to_exitcode(status)

@@ -16,8 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import tokenize
-import io
 from pathlib import Path
 
 import pytest
@@ -437,3 +435,20 @@ def test_parent_gitignore_applies_to_relative_and_absolute_roots(tmp_path):
         run = schedlint(cwd, target, "--list-files", fmt="text", isolated=True)
         assert_sane(run)
         assert _checked(run, pkg, cwd) == want, (cwd, target, run.stderr)
+
+
+def test_cr_only_file_locates_nul_and_undecodable_bytes_on_tokenizer_lines(tmp_path):
+    """Lines end at \\r too: a NUL (SL001) and a byte that is not UTF-8 (SL002) in a file with
+    classic-Mac line endings are reported on their own line, not on line 1."""
+    lines = BAD_BYTES.split(b"\n")
+    nul = b"\r".join(lines[:3] + [lines[3].replace(b"model =", b"model\x00 =", 1)] + lines[4:])
+    bad = b"\r".join(lines[:6] + [b"# caf\xe9 \xff\xfe"] + lines[6:])
+    d = tmp_path / "cr"
+    d.mkdir()
+    (d / "nul.py").write_bytes(nul)
+    (d / "bad.py").write_bytes(bad)
+    run = schedlint(d, "nul.py", "bad.py")
+    assert_sane(run)
+    assert [(r["code"], r["line"], r["column"]) for r in run.of("nul.py")] == \
+        [("SL001", 4, 6)], run.rows
+    assert [(r["code"], r["line"]) for r in run.of("bad.py")] == [("SL002", 7)], run.rows
