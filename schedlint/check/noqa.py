@@ -10,6 +10,7 @@ counts them), so a file is never read twice; a file that does not mention noqa c
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 import libcst as cst
 
@@ -18,6 +19,7 @@ from schedlint.model.cstwalk import walk
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]*(?:[\s,]+[A-Za-z]+[0-9]*)*))?",
                    re.IGNORECASE)
 _MENTION = re.compile("noqa", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")  # where Python's tokenizer ends lines (and libcst)
 
 
 def directive(line_text: str):
@@ -49,9 +51,23 @@ class Suppressions:
     """Answers "is this finding suppressed?" for one file."""
 
     def __init__(self, source: str, model):
+        self.source = source
         self.model = model
         self._starts = None
-        self._noqa = None if _MENTION.search(source) else {}  # line -> directive
+        self._mentions = None  # lines whose text says noqa: in a comment, or in a string
+        self._noqa = None  # line -> directive, from the real comments
+
+    def _mentioned(self) -> frozenset:
+        """Lines whose text mentions noqa: a cheap text search that rules out most lines (and
+        most files), so that comments are collected only where one may suppress a finding."""
+        if self._mentions is None:
+            offsets = [m.start() for m in _MENTION.finditer(self.source)]
+            if offsets:
+                starts = [0] + [m.end() for m in _LINE_END.finditer(self.source)]
+                self._mentions = frozenset(bisect_right(starts, o) for o in offsets)
+            else:
+                self._mentions = frozenset()
+        return self._mentions
 
     def _directives(self) -> dict:
         if self._noqa is None:
@@ -100,8 +116,9 @@ class Suppressions:
             self._collect_block(inner)
 
     def suppressed(self, line: int, code: str) -> bool:
-        directives = self._directives()
-        if not directives:
+        mentioned = self._mentioned()
+        if not mentioned:
             return False
-        return any(_covers(directives.get(candidate), code)
-                   for candidate in {line, self._statement_start(line)})
+        candidates = {line, self._statement_start(line)} & mentioned
+        return bool(candidates) and any(_covers(self._directives().get(c), code)
+                                        for c in candidates)
