@@ -184,15 +184,20 @@ def _noqa_case(comment_char: str) -> str:
             "    g['lr'] = 0.25\n")
 
 
-@pytest.mark.parametrize("char", ODD_BREAKS, ids=[f"U+{ord(c):04X}" for c in ODD_BREAKS])
-def test_odd_line_breaks_do_not_shift_noqa(tmp_path, char):
+def _sl101_lines(tmp_path, src: str) -> list:
     d = tmp_path / "noqa"
     d.mkdir()
-    (d / "t.py").write_text(_noqa_case(char), encoding="utf-8", newline="")
+    (d / "t.py").write_text(src, encoding="utf-8", newline="")
     run = schedlint(d, "t.py", "--select", "SL101")
     assert_sane(run)
+    assert {r["code"] for r in run.rows} <= {"SL101"}, run.rows
+    return [r["line"] for r in run.rows]
+
+
+@pytest.mark.parametrize("char", ODD_BREAKS, ids=[f"U+{ord(c):04X}" for c in ODD_BREAKS])
+def test_odd_line_breaks_do_not_shift_noqa(tmp_path, char):
     # line 7 is suppressed by its own comment; line 9 has none
-    assert [(r["line"], r["code"]) for r in run.rows] == [(9, "SL101")], run.rows
+    assert _sl101_lines(tmp_path, _noqa_case(char)) == [9]
 
 
 FIX_PREFIX = "# section break\f(a form feed) and a line separator\u2028here\n"
@@ -247,12 +252,7 @@ STRING_NOQA = [
 @pytest.mark.parametrize("line", STRING_NOQA)
 def test_noqa_inside_a_string_does_not_suppress(tmp_path, line):
     src = _noqa_case(" ").replace("    g['lr'] = 0.25\n", line)
-    d = tmp_path / "strnoqa"
-    d.mkdir()
-    (d / "t.py").write_text(src)
-    run = schedlint(d, "t.py", "--select", "SL101")
-    assert_sane(run)
-    assert [(r["line"], r["code"]) for r in run.rows] == [(9, "SL101")], run.rows
+    assert _sl101_lines(tmp_path, src) == [9]
 
 
 def test_noqa_in_a_string_on_the_first_line_of_a_statement(tmp_path):
@@ -264,12 +264,7 @@ def test_noqa_in_a_string_on_the_first_line_of_a_statement(tmp_path):
         "    g.update(lr=0.5)\n"
         "    for g in optimizer.param_groups\n"
         "]]\n")
-    d = tmp_path / "stmtnoqa"
-    d.mkdir()
-    (d / "t.py").write_text(src)
-    run = schedlint(d, "t.py", "--select", "SL101")
-    assert_sane(run)
-    assert [(r["line"], r["code"]) for r in run.rows] == [(9, "SL101")], run.rows
+    assert _sl101_lines(tmp_path, src) == [9]
 
 
 # --- 7. Ctrl-C ---------------------------------------------------------------------------------
