@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Iterable, Optional
@@ -613,6 +614,30 @@ def _leave_interrupts_to_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C while forking workers, and raise it afterwards. A KeyboardInterrupt raised
+    inside os.fork()'s at-fork callbacks is swallowed (printed as "Exception ignored"), so the
+    run would go on; and a worker interrupted before its initializer ran would print a
+    traceback. Where SIGINT is not Python's default handler (ignored, or the caller's own),
+    nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _stop_workers(pool) -> None:
     """End the pool now, on Ctrl-C: its workers ignore SIGINT and would finish their tasks."""
     import multiprocessing
@@ -642,8 +667,9 @@ def _pool_round(pool, batches, jobs, results, codes, options):
             batch = queue.pop(0)
             may_put_off = not getattr(batch, "put_off", False)
             try:
-                in_flight[pool.submit(_check_batch, batch, codes, *options,
-                                      may_put_off)] = batch
+                with _interrupts_held():  # a submit may fork a worker
+                    in_flight[pool.submit(_check_batch, batch, codes, *options,
+                                          may_put_off)] = batch
             except BrokenProcessPool:
                 queue.insert(0, batch)
                 broken = True
@@ -674,8 +700,10 @@ def _check_alone(path, codes, check_syntax_all, ctx, timing=False, gate=True) ->
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx,
                              initializer=_leave_interrupts_to_parent) as pool:
         try:
-            return pool.submit(_check_batch, [path], codes, check_syntax_all,
-                               timing, gate).result()[0]
+            with _interrupts_held():
+                future = pool.submit(_check_batch, [path], codes, check_syntax_all, timing,
+                                     gate)
+            return future.result()[0]
         except KeyboardInterrupt:
             _stop_workers(pool)
             raise
