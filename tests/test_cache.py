@@ -59,7 +59,9 @@ def cache_files(root: Path):
 
 
 def lines(result):
-    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()]
+    """The locations of the findings (help lines, indented, belong to the finding above)."""
+    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()
+            if not line.startswith("  help: ")]
 
 
 def test_warm_run_reuses_every_result(run_cli, proj, checked):
@@ -71,7 +73,7 @@ def test_warm_run_reuses_every_result(run_cli, proj, checked):
     assert checked == []
     assert (warm.exit_code, warm.stdout) == (cold.exit_code, cold.stdout) == \
         (1, "".join(f"{p}:10:5: SL101 " + cold.stdout.splitlines()[0].split(" SL101 ", 1)[1]
-                    + "\n" for p in ("a.py", "c.py")))
+                    + "\n" + cold.stdout.splitlines()[1] + "\n" for p in ("a.py", "c.py")))
 
 
 def test_printed_findings_come_from_the_cache(run_cli, proj):

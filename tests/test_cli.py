@@ -33,6 +33,7 @@ BROKEN = "import torch\nopt = torch.optim.SGD(\n"
 STABLE = ("--select", "SL0,SL101")
 TEXT_LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) (?P<msg>.+)$")
+HELP_LINE = re.compile(r"^  help: \S.*$")
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +52,8 @@ def write(path, text):
 def parse_text(stdout):
     rows = []
     for line in stdout.splitlines():
+        if rows and HELP_LINE.match(line):
+            continue  # the help of the finding on the line above
         m = TEXT_LINE.match(line)
         assert m, f"not a `path:line:col: CODE message` line: {line!r}"
         rows.append((m["path"], int(m["line"]), int(m["col"]), m["code"]))

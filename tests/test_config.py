@@ -34,6 +34,8 @@ def reported(result):
     """(path, code) pairs of a text-format run."""
     out = set()
     for line in result.stdout.splitlines():
+        if line.startswith("  help: "):
+            continue  # the help of the finding above
         where, _, rest = line.partition(": ")
         out.add((where.rsplit(":", 2)[0], rest.split(" ", 1)[0]))
     return out

@@ -395,7 +395,7 @@ def test_text_marks_fixable_findings_and_summary_counts_them(run_cli, tmp_path):
     assert "[*]" not in plain.stdout
     assert f"No fixes available ({n} hidden fixes can be enabled" in plain.stderr
     shown = run_cli("--isolated", "--no-cache", "--select", "SL101", "--unsafe-fixes", str(path))
-    lines = shown.stdout.splitlines()
+    lines = [l for l in shown.stdout.splitlines() if not l.startswith("  help: ")]
     assert len(lines) == n and all(" SL101 [*] " in l for l in lines)
     assert f"[*] {n} fixable with the `--fix` option." in shown.stderr
 
@@ -408,8 +408,8 @@ def test_json_carries_the_edits(run_cli, tmp_path):
     assert fixed
     text = path.read_text()
     for row in fixed:
-        assert set(row) == {"code", "name", "message", "path", "line", "column", "end_line",
-                            "end_column", "severity", "fix"}
+        assert set(row) == {"code", "name", "message", "help", "path", "line", "column",
+                            "end_line", "end_column", "severity", "fix"}
         assert row["fix"]["applicability"] in ("safe", "unsafe")
         assert row["fix"]["message"]
         # Applying one finding's edits to the file gives a file that parses.

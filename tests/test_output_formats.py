@@ -15,16 +15,16 @@ from schedlint.report.formats import (format_findings, format_github, format_jso
                               format_text, sarif_document, statistics, summary)
 from schedlint.rules import all_rules, by_code
 
-JSON_KEYS = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",
-             "severity", "fix"}
+JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",
+             "end_column", "severity", "fix"}
 
 
 def finding(path="a.py", line=3, column=5, code="SL101", message="one scalar lr", *,
-            end_line=None, end_column=None, fix=None):
+            end_line=None, end_column=None, fix=None, help=""):
     rule = by_code()[code]
     return Finding(path=path, line=line, column=column, code=code, message=message,
                    end_line=end_line or line, end_column=end_column or column + 4,
-                   severity=rule.severity, name=rule.name, fix=fix)
+                   severity=rule.severity, name=rule.name, fix=fix, help=help)
 
 
 def assert_valid_json_findings(rows):
@@ -35,6 +35,7 @@ def assert_valid_json_findings(rows):
         assert isinstance(row, dict) and set(row) == JSON_KEYS, row
         assert row["code"] in codes and row["name"] == codes[row["code"]].name
         assert isinstance(row["message"], str) and row["message"]
+        assert isinstance(row["help"], str)
         assert isinstance(row["path"], str) and row["path"]
         for key in ("line", "column", "end_line", "end_column"):
             assert isinstance(row[key], int) and row[key] >= 1, (key, row)
@@ -113,10 +114,40 @@ def test_json_format_exact_keys_and_values():
     rows = json.loads(format_json(fs))
     assert_valid_json_findings(rows)
     assert rows[0] == {"code": "SL101", "name": "scalar-lr-overwrite", "message": "one scalar lr",
+                       "help": "",
                        "path": "a.py", "line": 3, "column": 5, "end_line": 4, "end_column": 2,
                        "severity": "error", "fix": fix}
     assert rows[1]["fix"] is None
     assert json.loads(format_json([])) == []
+
+
+HELP = "scale each group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * f`"
+
+
+def test_text_puts_the_help_on_an_indented_line_under_the_finding():
+    fs = [finding("a.py", 3, 5, help=HELP), finding("a.py", 7, 1)]
+    assert format_text(fs) == ("a.py:3:5: SL101 one scalar lr\n"
+                               f"  help: {HELP}\n"
+                               "a.py:7:1: SL101 one scalar lr\n")
+
+
+def test_json_carries_the_help():
+    rows = json.loads(format_json([finding(help=HELP)]))
+    assert_valid_json_findings(rows)
+    assert rows[0]["message"] == "one scalar lr" and rows[0]["help"] == HELP
+
+
+def test_sarif_message_markdown_carries_the_help():
+    results = sarif_document([finding(help=HELP), finding(line=9)])["runs"][0]["results"]
+    assert results[0]["message"] == {"text": "one scalar lr",
+                                      "markdown": f"one scalar lr\n\n**help:** {HELP}"}
+    assert results[1]["message"] == {"text": "one scalar lr"}
+
+
+def test_github_annotation_body_carries_the_help():
+    line = format_github([finding("src/a.py", 3, 5, end_column=12, help="drop it")])
+    assert line == ("::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
+                    "title=SL101::SL101 one scalar lr%0Ahelp: drop it\n")
 
 
 def test_findings_sort_by_path_line_column_code():

@@ -351,7 +351,7 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes, rerais
                 result.findings.append(Finding(
                     path=path, line=line, column=col, code=rule.code, message=report.message,
                     end_line=end_line, end_column=end_col, severity=rule.severity,
-                    name=rule.name, fix=_fix_dict(report.fix)))
+                    name=rule.name, fix=_fix_dict(report.fix), help=report.help))
         except reraise:
             raise
         except Exception as exc:
@@ -697,7 +697,8 @@ def run_project_rules(results: Iterable[FileResult], codes) -> list:
                 findings.append(Finding(path=rep.path, line=rep.line, column=rep.column,
                                         code=rule.code, message=rep.message,
                                         end_line=rep.end_line, end_column=rep.end_column,
-                                        severity=rule.severity, name=rule.name))
+                                        severity=rule.severity, name=rule.name,
+                                        help=rep.help))
         except Exception as exc:
             findings.append(_builtin("SL003", "<project>", f"internal error in rule {rule.code}"
                                                            f" ({rule.name}): "

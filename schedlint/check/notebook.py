@@ -254,7 +254,8 @@ def _map_finding(f, nb: Notebook):
     if end_cell is not cell:  # a range spanning cells: keep it on the first one
         end_line, end_column = line, f.column + 1
     return replace(f, line=line, end_line=end_line, end_column=end_column, cell=cell.number,
-                   fix=_map_fix(f.fix, cell), message=_map_message(f.message, nb, cell))
+                   fix=_map_fix(f.fix, cell), message=_map_message(f.message, nb, cell),
+                   help=_map_message(f.help, nb, cell))
 
 
 _LINE_REF = re.compile(r"\bline (\d+)\b")

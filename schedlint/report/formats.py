@@ -14,8 +14,8 @@ from schedlint import __version__
 from schedlint.rules import all_rules
 
 FORMATS = ("text", "json", "sarif", "github")
-JSON_KEYS = ("code", "name", "message", "path", "line", "column", "end_line", "end_column",
-             "severity", "fix")
+JSON_KEYS = ("code", "name", "message", "help", "path", "line", "column", "end_line",
+             "end_column", "severity", "fix")
 INFORMATION_URI = "https://pypi.org/project/schedlint/"
 
 
@@ -33,10 +33,14 @@ def location(f) -> str:
 
 
 def format_text(findings, unsafe_fixes: bool = False) -> str:
+    """One ``path:line:col: CODE message`` line per finding; its help, when it has one, on an
+    indented ``help:`` line right under it (parsers of the flake8 format skip such lines)."""
     out = []
     for f in findings:
         mark = "[*] " if fixable(f, unsafe_fixes) else ""
         out.append(f"{location(f)}: {f.code} {mark}{f.message}")
+        if f.help:
+            out.append(f"  help: {f.help}")
     return "".join(line + "\n" for line in out)
 
 
@@ -63,7 +67,8 @@ def format_github(findings) -> str:
         props = (f"file={_escape_property(f.path)},line={f.line},col={f.column},"
                  f"endLine={f.end_line},endColumn={f.end_column},"
                  f"title={_escape_property(f.code)}")
-        msg = f"{f.code} {_cell_prefix(f)}{f.message}"
+        # The annotation's title is the code; its body, the message and then the help.
+        msg = f"{f.code} {_cell_prefix(f)}{f.message}" + (f"\nhelp: {f.help}" if f.help else "")
         out.append(f"::{level} {props}::{_escape_data(msg)}")
     return "".join(line + "\n" for line in out)
 
@@ -101,7 +106,7 @@ def sarif_document(findings) -> dict:
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": "error" if f.severity == "error" else "warning",
-            "message": {"text": _cell_prefix(f) + f.message},
+            "message": _sarif_message(f),
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": _uri(f.path)},
                 "region": {"startLine": f.line, "startColumn": f.column,
@@ -118,6 +123,14 @@ def sarif_document(findings) -> dict:
             "results": results,
         }],
     }
+
+
+def _sarif_message(f) -> dict:
+    text = _cell_prefix(f) + f.message
+    if not f.help:
+        return {"text": text}
+    # Viewers that show only ``text`` keep the one-line message; markdown adds the help.
+    return {"text": text, "markdown": f"{text}\n\n**help:** {f.help}"}
 
 
 def format_sarif(findings) -> str:

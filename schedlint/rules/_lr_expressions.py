@@ -14,6 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from schedlint.model.builder import dotted_name, target_names
+from schedlint.rules.base import clip, some
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
@@ -194,5 +195,5 @@ def lr_names_of(optimizer) -> frozenset:
 # -- distinct group lrs, for messages --------------------------------------------------------
 def describe_groups(model, optimizer) -> str:
     distinct = optimizer.distinct_lrs() or []
-    return f"whose groups were built with lr {' and '.join(distinct)} " \
+    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
            f"(line {model.line(optimizer.node)})"

@@ -2,7 +2,7 @@ import re
 
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
 # LRScheduler.__init__ themselves, or take no last_epoch).
@@ -72,13 +72,13 @@ def missing_initial_lr(model):
         when = "torch raises" if literal else \
             "whenever that is not -1 (a resumed run), torch raises"
         yield Report(last_epoch.node,
-                     f"{sched.cls} is built with `last_epoch={last_epoch.src}` on "
-                     f"`{sched.optimizer_src}` (built at "
-                     f"line {opt_line}), whose param groups have no `initial_lr`: nothing "
-                     f"loads its state or builds a scheduler on it before this line, so "
-                     f"{when} `KeyError: param 'initial_lr' is not specified`; build the "
-                     f"scheduler with the default `last_epoch` and resume it with "
-                     f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`")
+                     f"{sched.cls} is built with `last_epoch={clip(last_epoch.src, 20)}` on "
+                     f"`{clip(sched.optimizer_src, 30)}`, whose param groups have no `initial_lr`",
+                     help=f"Nothing loads the state of `{sched.optimizer_src}` (line {opt_line}) "
+                          f"or builds a scheduler on it before this line, so {when} `KeyError: "
+                          f"param 'initial_lr' is not specified`; build the scheduler with the "
+                          f"default `last_epoch` and resume it with "
+                          f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`")
 
 
 def _initial_lr_may_exist(model, sched, opt) -> bool:

@@ -3,7 +3,7 @@ import re
 import libcst as cst
 
 from schedlint.rules._lr_expressions import certainly_scalar, describe_groups, lr_names_of
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 # class -> the bound arguments that take one value per group, in the order they are reported.
 _BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
@@ -87,10 +87,11 @@ def scalar_bound_overwrites_groups(model):
             effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
             fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
         yield Report(scalars[0][1].node,
-                     f"scalar {what} in {sched.cls} on `{opt_name}`, "
-                     f"{describe_groups(model, opt)}: {effect}, erasing the per-group lrs; "
-                     f"pass one value per group instead, e.g. `{fix}`",
-                     fix=_per_group_fix(model, opt, opt_name, scalars))
+                     f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
+                     f"groups of `{clip(opt_name, 30)}`",
+                     fix=_per_group_fix(model, opt, opt_name, scalars),
+                     help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
+                          f"value per group instead, e.g. `{fix}`")
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)

@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule, some
 
 
 @rule("SL101", "scalar-lr-overwrite", "error", fixable="unsafe")
@@ -64,13 +64,14 @@ def scalar_lr_overwrite(model):
         distinct = opt.distinct_lrs()
         if distinct is None:
             continue
-        built = " and ".join(distinct)
         yield Report(write.node,
-                     f"one scalar lr `{write.value.src}` is written to every group of "
-                     f"`{write.optimizer_src}`, whose groups were built with lr {built} "
-                     f"(line {model.line(opt.node)}); scale each group instead, e.g. "
-                     f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
-                     fix=_scaled_fix(model, write, opt))
+                     f"one scalar lr `{clip(write.value.src, 30)}` overwrites every group of "
+                     f"`{clip(write.optimizer_src, 30)}` (built with lr "
+                     f"{some(clip(lr, 16) for lr in distinct)})",
+                     fix=_scaled_fix(model, write, opt),
+                     help=f"The groups were built with distinct lrs (line "
+                          f"{model.line(opt.node)}) and now all train at one; scale each group "
+                          f"instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)

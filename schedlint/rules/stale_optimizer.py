@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 @rule("SL307", "scheduler-bound-to-stale-optimizer", "error")
@@ -63,13 +63,14 @@ def scheduler_bound_to_stale_optimizer(model):
             if exclusive(root, sched.node, new.node) or exclusive(root, new.node, steps[0].node):
                 continue
             yield Report(new.node,
-                         f"`{new.target}` is rebound to a new {new.cls} here, but scheduler "
-                         f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
-                         f"still bound to the old {old.cls} from line {model.line(old.node)}: "
-                         f"its `step()` (line {model.line(steps[0].node)}) schedules an "
-                         f"optimizer nobody steps, while the new one (used at line "
-                         f"{model.line(used[0])}) keeps its initial lr; build the "
-                         f"scheduler after the final optimizer, or rebuild it here")
+                         f"`{clip(new.target, 30)}` is rebound to a new {new.cls} here, but "
+                         f"scheduler `{clip(sched.target, 30)}` still drives the old one",
+                         help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                              f"bound to the {old.cls} from line {model.line(old.node)}: its "
+                              f"`step()` (line {model.line(steps[0].node)}) schedules an "
+                              f"optimizer nobody steps, while the new one (used at line "
+                              f"{model.line(used[0])}) keeps its initial lr; build the scheduler "
+                              f"after the final optimizer, or rebuild it here")
             break
 
 

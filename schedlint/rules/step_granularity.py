@@ -5,7 +5,7 @@ from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WOR
                                               Names, callee_optimizer_steps, conditions,
                                               is_epoch_loop, is_known, loop_words, name_of,
                                               sized_in)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
 _LENGTH_ARGS = {
@@ -174,12 +174,12 @@ def _per_epoch(model, names, sched, key, steps, why):
     step, o, via = found
     where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
     yield Report(step.node,
-                 f"`{step.receiver}.step()` runs once per epoch, but {name_of(sched)} "
-                 f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and "
-                 f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances once "
-                 f"per epoch instead of "
-                 f"once per update (a OneCycleLR never leaves its warm-up); call "
-                 f"`{step.receiver}.step()` right after the optimizer step")
+                 f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
+                 f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
+                 help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+                      f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
+                      f"once per epoch instead of once per update (a OneCycleLR never leaves its "
+                      f"warm-up); call `{step.receiver}.step()` right after the optimizer step")
 
 
 def _per_batch(model, names, sched, key, steps, why, branches):
@@ -203,10 +203,12 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         yield Report(step.node,
-                     f"`{step.receiver}.step()` runs every batch (next to `{sched.optimizer_src}` "
-                     f"stepping on line {model.line(opt_steps[0].node)}), but {name_of(sched)} "
-                     f"(`{sched.cls}`, line {model.line(sched.node)}) is {why}: it advances "
-                     f"len(loader) times per epoch, so the schedule is used up (or cycles) "
-                     f"within the first epoch(s); step it once per epoch, or size it in "
-                     f"iterations (e.g. `epochs * len(loader)`)")
+                     f"`{clip(step.receiver, 30)}.step()` runs every batch, but "
+                     f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+                     help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+                          f"steps next to `{sched.optimizer_src}` (line "
+                          f"{model.line(opt_steps[0].node)}): it advances len(loader) times per "
+                          f"epoch, so the schedule is used up (or cycles) within the first "
+                          f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
+                          f"`epochs * len(loader)`)")
         return

@@ -4,7 +4,7 @@ import libcst as cst
 from schedlint.model.cstwalk import children
 from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
                                               name_of)
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 
 def _statement_lines(root):
@@ -156,9 +156,10 @@ def scheduler_step_before_optimizer_step(model):
         else:
             continue
         yield Report(call.node,
-                     f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}` on "
-                     f"`{sched.optimizer_src}`, line {model.line(sched.node)}) runs before "
-                     f"`{opt_text}` (line {model.line(first.node) if first else line}{nested}) "
-                     f"in the same loop body: the first lr of the schedule is never used and every update gets "
-                     f"the next one; call `{call.receiver}.step()` after the optimizer step",
-                     fix=_reorder_fix(model, call, first) if first else None)
+                     f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
+                     f"(line {model.line(first.node) if first else line}) in the same loop body",
+                     fix=_reorder_fix(model, call, first) if first else None,
+                     help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
+                          f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+                          f"never uses the first lr of the schedule and every update gets the "
+                          f"next one; call `{call.receiver}.step()` after the optimizer step")

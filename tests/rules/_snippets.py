@@ -13,5 +13,13 @@ def findings(source: str, code: str):
     return [(f.line, f.message) for f in result.findings if f.code == code]
 
 
+def with_help(source: str, code: str):
+    """[(line, message, help)] of ``code`` on the dedented ``source``."""
+    data = textwrap.dedent(source).encode()
+    result = check_source("snippet.py", data, frozenset({code, "SL003"}))
+    assert not [f for f in result.findings if f.code == "SL003"], result.findings
+    return [(f.line, f.message, f.help) for f in result.findings if f.code == code]
+
+
 def lines(source: str, code: str):
     return [line for line, _ in findings(source, code)]
