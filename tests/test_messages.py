@@ -46,7 +46,7 @@ def test_a_thousand_groups_give_a_short_message():
            "for g in optimizer.param_groups:\n    g['lr'] = 1e-3\n")
     result = check_source("many.py", src.encode(), frozenset({"SL101"}))
     [f] = result.findings
-    assert f.message == ("one scalar lr `1e-3` overwrites every group of `optimizer` "
+    assert f.message == ("one scalar lr `1e-3` overwrites all groups of `optimizer` "
                          "(built with lr 1e-6, 2e-6, 3e-6 and 997 more)")
     assert len(f.help) <= 200
 
@@ -59,8 +59,18 @@ def test_long_source_text_is_clipped():
             g["lr"] = some_configuration_object.learning_rate_schedule_value * warmup_factor
         """)
     [f] = check_source("long.py", src.encode(), frozenset({"SL101"})).findings
-    assert f.message == ("one scalar lr `some_configuration_object.l...` overwrites every "
-                         "group of `optimizer` (built with lr 1e-4 and 1e-3)")
+    assert f.message == ("one scalar lr `some_configuration_obje...` overwrites all "
+                         "groups of `optimizer` (built with lr 1e-4 and 1e-3)")
+
+
+def test_a_long_message_names_the_count_of_lrs_instead():
+    groups = ", ".join(f'{{"params": p{i}, "lr": config.backbone_lr_{i} * 0.5}}' for i in range(5))
+    src = (f"import torch\nthe_training_optimizer = torch.optim.SGD([{groups}], lr=1e-3)\n"
+           "for g in the_training_optimizer.param_groups:\n"
+           "    g['lr'] = warmup_schedule_value(step) * config.base_lr\n")
+    [f] = check_source("long.py", src.encode(), frozenset({"SL101"})).findings
+    assert f.message == ("one scalar lr `warmup_schedule_value(s...` overwrites all groups of "
+                         "`the_training_opti...` (built with 5 distinct lrs)")
 
 
 def test_some_and_clip():

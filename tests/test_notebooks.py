@@ -167,13 +167,13 @@ def test_a_file_that_is_not_a_notebook_is_sl002(tmp_path):
 def test_non_python_notebooks_and_markdown_cells_are_skipped(tmp_path):
     code = "for g in opt.param_groups:\n    g['lr'] = 1\n"
     r_nb = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                                " {'params': b, 'lr': 0.2}])\n", code], name="r.ipynb",
+                                " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="r.ipynb",
                      metadata={"kernelspec": {"language": "R", "name": "ir"}})
     md = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}])\n", ("markdown", code)],
+                              " {'params': b, 'lr': 0.2}], lr=1)\n", ("markdown", code)],
                    name="md.ipynb")
     py = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}])\n", code], name="py.ipynb")
+                              " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="py.ipynb")
     assert check_source(str(r_nb), None, ALL_CODES).findings == []
     assert check_source(str(md), None, ALL_CODES).findings == []
     assert [(f.code, f.cell, f.line) for f in check_source(str(py), None, ALL_CODES).findings
@@ -228,7 +228,7 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
 
     nb_path = _notebook(tmp_path, [
         "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-        " {'params': b, 'lr': 0.2}])\n",
+        " {'params': b, 'lr': 0.2}], lr=1)\n",
         "%time x = 1\nfor g in opt.param_groups:\n    g['lr'] = 1\n!echo done\n"])
     [f] = check_source(str(nb_path), None, ALL_CODES).findings
     assert (f.cell, f.line) == (2, 3) and f.fix is not None
