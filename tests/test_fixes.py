@@ -25,7 +25,7 @@ from schedlint.check.fixes import (EditError, apply_fixes, applicable, edit_span
                              line_starts, parses, unified_diff)
 from schedlint.rules import all_rules, by_code
 
-from fixture_markers import FIXTURES, ROOT, fixture_files
+from fixture_markers import FIXTURES, fixture_files
 
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
