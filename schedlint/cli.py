@@ -77,7 +77,8 @@ def main():
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes (default: all cores; 1 = no pool).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
-@click.option("--stdin-filename", help="File name to report for source read from stdin (`-`).")
+@click.option("--stdin-filename",
+              help="Read the source from stdin (as `-` does) and report it under this name.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply configured excludes to explicitly named files too (pre-commit).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .schedlint_cache/.")
@@ -107,8 +108,10 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     from schedlint.report.formats import format_findings, statistics as stats_text, summary
 
     t0 = time.perf_counter()
-    paths = list(paths) or ["."]
-    use_stdin = "-" in paths
+    # As ruff: --stdin-filename means the source comes on stdin, with or without `-` (editors
+    # pass only the file name).
+    paths = list(paths) or ([] if stdin_filename else ["."])
+    use_stdin = "-" in paths or stdin_filename is not None
     paths = [p for p in paths if p != "-"]
     try:
         if isolated:

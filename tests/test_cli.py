@@ -247,6 +247,16 @@ def test_stdin_mode_reports_the_stdin_filename(run_cli, project):
     assert (suppressed.exit_code, suppressed.stdout) == (0, "")
 
 
+def test_stdin_filename_without_a_dash_reads_stdin(run_cli, project):
+    # Editors pass only --stdin-filename (as to ruff); the whole cwd must not be checked.
+    write(project / "elsewhere.py", BAD)
+    result = run_cli(*STABLE, "--stdin-filename", "pkg/train.py", input=BAD)
+    assert result.exit_code == 1
+    assert parse_text(result.stdout) == [("pkg/train.py", 10, 5, "SL101")]
+    clean = run_cli(*STABLE, "--stdin-filename", "t.py", input=GOOD)
+    assert clean.exit_code == 0 and clean.stdout == ""
+
+
 def test_stdin_syntax_error_is_always_reported(run_cli, project):
     result = run_cli("-", "--stdin-filename", "x.py", input="def f(:\n    pass\n")
     assert result.exit_code == 1
