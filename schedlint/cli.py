@@ -177,7 +177,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         done = next((o for o in outcomes if o.stdin), None)
         click.echo(done.fixed if done is not None else stdin[1], nl=False)
     if statistics:
-        click.echo(stats_text(findings), nl=False, err=to_err)
+        click.echo(stats_text(findings, unsafe_fixes), nl=False, err=to_err)
     else:
         click.echo(format_findings(findings, output_format or "text", unsafe_fixes), nl=False,
                    err=to_err)

@@ -234,6 +234,18 @@ def test_format_findings_dispatch():
     assert json.loads(format_findings(fs, "sarif")) == json.loads(format_sarif(fs))
 
 
+def test_statistics_marks_only_what_the_summary_counts_as_fixable():
+    unsafe = {"applicability": "unsafe", "message": "m", "edits": []}
+    fs = [finding("a.py", 1, fix=unsafe), finding("a.py", 2, code="SL203", fix=unsafe)]
+    assert [r.split("\t")[2] for r in statistics(fs).splitlines()] == [
+        "[ ] scalar-lr-overwrite", "[ ] scheduler-step-before-optimizer-step"]
+    assert summary(fs).splitlines()[1].startswith("No fixes available (2 hidden fixes")
+    assert [r.split("\t")[2] for r in statistics(fs, unsafe_fixes=True).splitlines()] == [
+        "[*] scalar-lr-overwrite", "[*] scheduler-step-before-optimizer-step"]
+    assert summary(fs, unsafe_fixes=True).splitlines()[1] == \
+        "[*] 2 fixable with the `--fix` option."
+
+
 def test_statistics_and_summary():
     fs = [finding("a.py", 1), finding("a.py", 2), finding("b.py", 1, code="SL001"),
           finding("c.py", 4, fix={"applicability": "safe", "message": "m", "edits": []})]

@@ -150,12 +150,15 @@ def format_findings(findings, fmt: str, unsafe_fixes: bool = False) -> str:
             "github": format_github}[fmt](findings)
 
 
-def statistics(findings) -> str:
+def statistics(findings, unsafe_fixes: bool = False) -> str:
+    """A count per rule; ``[*]`` marks a rule with findings that ``--fix`` would fix under the
+    same options, so it agrees with the summary (an unsafe fix counts only with
+    ``--unsafe-fixes``)."""
     counts = Counter(f.code for f in findings)
     names = {r.code: r.name for r in all_rules()}
-    fixable = {f.code for f in findings if f.fix}
+    fixes = {f.code for f in findings if fixable(f, unsafe_fixes)}
     width = max((len(str(n)) for n in counts.values()), default=1)
-    return "".join(f"{n:>{width}}\t{code}\t{'[*]' if code in fixable else '[ ]'} "
+    return "".join(f"{n:>{width}}\t{code}\t{'[*]' if code in fixes else '[ ]'} "
                    f"{names.get(code, '')}\n" for code, n in sorted(counts.items()))
 
 
