@@ -7,6 +7,7 @@ wrong type is a :class:`ConfigError` naming the file and the key; the CLI turns 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import sys
@@ -104,7 +105,8 @@ def parse_table(table: dict, path: Path) -> Config:
     for key, value in table.items():
         where = f"{path}: [tool.schedlint] key {key!r}"
         if key not in KNOWN_KEYS:
-            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")]
+            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")] or \
+                difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "
                               f"known keys: {', '.join(sorted(KNOWN_KEYS))}")
