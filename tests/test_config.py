@@ -104,6 +104,16 @@ BAD_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("typo, meant", [("ignroe", "ignore"), ("selec", "select"),
+                                         ("extend-exclud", "extend-exclude"),
+                                         ("per_file_ignores", "per-file-ignores")])
+def test_config_key_typo_gets_did_you_mean(tmp_path, typo, meant):
+    path = write(tmp_path / "pyproject.toml", f"[tool.schedlint]\n{typo} = []\n")
+    with pytest.raises(cfgmod.ConfigError) as exc:
+        cfgmod.load_config(path)
+    assert f"unknown key {typo!r} in [tool.schedlint] (did you mean {meant!r}?)" in str(exc.value)
+
+
 @pytest.mark.parametrize("body, words", BAD_CONFIGS, ids=[b for b, _ in BAD_CONFIGS])
 def test_bad_config_raises_naming_file_and_key(tmp_path, body, words):
     path = write(tmp_path / "pyproject.toml", f"[tool.schedlint]\n{body}\n")
