@@ -134,9 +134,19 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         if unmatched:
             _fail(f"{cfg.path}: [tool.schedlint] key 'per-file-ignores': pattern "
                   f"{unmatched[0]!r} matches no checked file")
+    # Each file reports under the nearest pyproject.toml above it (ruff's rule); the rules run
+    # for the union of the selections, and each file's findings are cut to its own.
+    configs = cfgmod.PerFileConfigs(fixed=cfg if isolated or config_file else None,
+                                    select=select, ignore=ignore, extend_select=extend_select)
+    stdin_name = stdin_filename or "-"
+    try:
+        codes = frozenset().union(*(configs.codes(p) for p in found.files), codes,
+                                  configs.codes(stdin_name) if use_stdin else ())
+    except cfgmod.ConfigError as exc:
+        _fail(str(exc))
     stdin = None
     if use_stdin:
-        stdin = (stdin_filename or "-", sys.stdin.buffer.read())
+        stdin = (stdin_name, sys.stdin.buffer.read())
     elif not (no_cache or fix or diff or timings):  # a run `schedlint` may replay next time
         from schedlint.check import replay
 
@@ -154,7 +164,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
                           cache=cache, stdin=stdin, timings=split)
     outcomes = None
     if fix or diff:  # ruff semantics: --diff never writes
-        outcomes = _apply_fixes(results, codes, cfg, unsafe_fixes, write=not diff, stdin=stdin,
+        outcomes = _apply_fixes(results, configs, unsafe_fixes, write=not diff, stdin=stdin,
                                 cache=cache)
     t_check = time.perf_counter()
     if cache is not None:
@@ -166,9 +176,7 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
         # only the staged files) a key read in an unlisted file would look unread.
         findings += run_project_rules(results, codes)
     t_project = time.perf_counter()
-    if cfg.per_file_ignores:
-        findings = [f for f in findings if f.code not in cfgmod.ignored_for(f.path, cfg)]
-    findings = sort_findings(findings)
+    findings = sort_findings([f for f in findings if f.code in configs.codes(f.path)])
     if diff:
         sys.exit(_report_diff(outcomes, findings, quiet, unsafe_fixes, results))
     fixed = sum(o.fixed_total for o in outcomes) if outcomes is not None else None
@@ -208,15 +216,11 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     sys.exit(EXIT_CLEAN)
 
 
-def _apply_fixes(results, codes, cfg, unsafe, *, write, stdin, cache):
+def _apply_fixes(results, configs, unsafe, *, write, stdin, cache):
     """``--fix`` / ``--diff``: fix each file with an applicable fix (see schedlint.check.fixes)."""
-    from schedlint import config as cfgmod
     from schedlint.check.fixes import fix_results
 
-    def codes_for(path):
-        return codes - cfgmod.ignored_for(path, cfg) if cfg.per_file_ignores else codes
-
-    outcomes = fix_results(results, codes_for, unsafe=unsafe, write=write, stdin=stdin)
+    outcomes = fix_results(results, configs.codes, unsafe=unsafe, write=write, stdin=stdin)
     for o in outcomes:
         if not o.converged:
             click.echo(f"schedlint: warning: {o.path}: fixes did not converge; the file may "

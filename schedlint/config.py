@@ -62,18 +62,24 @@ def find_pyproject(start: Path) -> Optional[Path]:
         start = start.parent
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                with open(candidate, "rb") as fh:
-                    data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                # A broken pyproject.toml that has a schedlint table is still "ours": let
-                # load_config report it rather than silently skipping to a parent.
-                return candidate
-            tool = data.get("tool")
-            if isinstance(tool, dict) and "schedlint" in tool:
-                return candidate
+        if claims(candidate):
+            return candidate
     return None
+
+
+def claims(candidate: Path) -> bool:
+    """Whether ``candidate`` is a pyproject.toml with a ``[tool.schedlint]`` table."""
+    if not candidate.is_file():
+        return False
+    try:
+        with open(candidate, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        # A broken pyproject.toml that has a schedlint table is still "ours": let
+        # load_config report it rather than silently skipping to a parent.
+        return True
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "schedlint" in tool
 
 
 def load_config(path: Optional[Path]) -> Config:
@@ -178,5 +184,51 @@ def ignored_for(path: str, cfg: Config) -> set:
     return codes
 
 
-__all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "effective_codes",
-           "ignored_for", "path_matches", "unmatched_per_file_globs", "os"]
+class PerFileConfigs:
+    """The configuration each file uses, as ruff: the nearest ``pyproject.toml`` with a
+    ``[tool.schedlint]`` table above the file. ``fixed`` (``--config`` or ``--isolated``)
+    overrides them all. The command line's ``--select``/``--ignore``/``--extend-select`` apply
+    on top of each file's own configuration."""
+
+    def __init__(self, *, fixed: Optional[Config] = None, select=None, ignore=None,
+                 extend_select=None):
+        self.fixed = fixed
+        self.cli = {"select": select, "ignore": ignore, "extend_select": extend_select}
+        self._by_folder = {}  # folder -> Config
+        self._by_file = {}  # pyproject path (or None) -> Config
+        self._codes = {}  # id(Config) -> frozenset
+
+    def config(self, path: str) -> Config:
+        """The configuration of ``path`` (a file, or a name given with --stdin-filename)."""
+        if self.fixed is not None:
+            return self.fixed
+        return self._of_folder(Path(os.path.abspath(path)).parent.resolve())
+
+    def _of_folder(self, folder: Path) -> Config:
+        # Memoised per folder, so a walk of many folders reads each pyproject.toml once.
+        cfg = self._by_folder.get(folder)
+        if cfg is None:
+            candidate = folder / "pyproject.toml"
+            if claims(candidate):
+                cfg = self._by_file.get(candidate)
+                if cfg is None:
+                    cfg = self._by_file[candidate] = load_config(candidate)
+            elif folder.parent != folder:
+                cfg = self._of_folder(folder.parent)
+            else:
+                cfg = self._by_file.setdefault(None, Config())
+            self._by_folder[folder] = cfg
+        return cfg
+
+    def codes(self, path: str) -> frozenset:
+        """The rule codes to report for ``path``: its config's selection minus the codes its
+        per-file-ignores name for it."""
+        cfg = self.config(path)
+        codes = self._codes.get(id(cfg))
+        if codes is None:
+            codes = self._codes[id(cfg)] = effective_codes(cfg, **self.cli)
+        return codes - ignored_for(path, cfg) if cfg.per_file_ignores else codes
+
+
+__all__ = ["Config", "ConfigError", "PerFileConfigs", "find_pyproject", "load_config",
+           "effective_codes", "ignored_for", "path_matches", "unmatched_per_file_globs", "os"]

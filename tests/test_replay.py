@@ -109,3 +109,19 @@ def test_a_corrupt_record_is_ignored(project):
         rec.write_text("{not json")
     again = _run(root, "pkg")
     assert again.stdout == first.stdout and again.returncode == 1
+
+
+def test_editing_a_nested_pyproject_runs_the_check_again(tmp_path):
+    # Each file uses the nearest pyproject.toml above it, so a nested one is an input too;
+    # editing it in place leaves its folder's mtime alone.
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "bad.py").write_text(BAD)
+    nested = tmp_path / "pkg" / "sub" / "pyproject.toml"
+    nested.write_text("[tool.schedlint]\n")
+    first = _run(tmp_path, "pkg")
+    assert first.returncode == 1 and "SL101" in first.stdout
+    assert _tamper(tmp_path) == 1
+    _bump(nested, "[tool.schedlint]\nignore = ['SL101']\n")
+    again = _run(tmp_path, "pkg")
+    assert MARK not in again.stdout and "SL101" not in again.stdout
+    assert again.returncode == 0

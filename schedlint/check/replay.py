@@ -183,14 +183,15 @@ def note_check(cfg, paths, found, *, isolated, config_file, respect_gitignore) -
     watch = [os.path.abspath(p) for p in paths]  # named paths: present, absent, replaced
     if config_file:
         watch.append(os.path.abspath(config_file))
-    elif not isolated:  # every pyproject.toml find_pyproject looks at, up to the one used
-        start = Path(paths[0] if paths else ".").resolve()
-        if start.is_file() or not start.exists():
-            start = start.parent
-        for folder in (start, *start.parents):
-            watch.append(str(folder / "pyproject.toml"))
-            if cfg.path is not None and folder / "pyproject.toml" == Path(cfg.path).resolve():
-                break
+    elif not isolated:
+        # Each file uses the nearest pyproject.toml above it: every one that could be that,
+        # above each named path and in every walked folder.
+        for raw in paths or ["."]:
+            start = Path(raw).resolve()
+            if start.is_file() or not start.exists():
+                start = start.parent
+            watch += [str(folder / "pyproject.toml") for folder in (start, *start.parents)]
+        watch += [os.path.join(d, "pyproject.toml") for d in found.dirs]
     if respect_gitignore:  # the .gitignore of every walked folder and of their parents
         for p in paths:
             if os.path.isdir(p):
