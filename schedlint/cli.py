@@ -67,8 +67,13 @@ def main():
 @click.option("--ignore", multiple=True, callback=_comma_list, help="Codes or prefixes to skip.")
 @click.option("--extend-select", multiple=True, callback=_comma_list,
               help="Codes or prefixes to add to the selection.")
-@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]),
-              default=None, help="How to print findings (default: text).")
+@click.option("--output-format",
+              type=click.Choice(["concise", "full", "text", "json", "sarif", "github"]),
+              default=None, help="How to print findings (default: full on a terminal, else "
+                                 "concise; text is concise's old name).")
+@click.option("--no-color", is_flag=True, help="No colour in `full` output (also: NO_COLOR=1).")
+@click.option("--show-fixes", is_flag=True,
+              help="Show each finding's fix; with --fix, list what was fixed (stderr).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of findings.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when something is found.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
@@ -100,7 +105,7 @@ def main():
 def check(paths, select, ignore, extend_select, output_format, statistics, exit_zero,
           config_file, isolated, jobs, quiet, stdin_filename, force_exclude, no_cache,
           check_syntax, no_respect_gitignore, timings, list_files, fix=False,
-          unsafe_fixes=False, diff=False):
+          unsafe_fixes=False, diff=False, no_color=False, show_fixes=False):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
     from schedlint import config as cfgmod
     from schedlint.check.engine import check_paths, run_project_rules, sort_findings
@@ -184,12 +189,19 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     if to_err:
         done = next((o for o in outcomes if o.stdin), None)
         click.echo(done.fixed if done is not None else stdin[1], nl=False)
+    # As ruff: the full format (source, caret, help) on a terminal, one line a finding in pipes.
+    tty = sys.stdout.isatty()
+    fmt = output_format or ("full" if tty else "concise")
     if statistics:
         click.echo(stats_text(findings, unsafe_fixes), nl=False, err=to_err)
     else:
-        click.echo(format_findings(findings, output_format or "text", unsafe_fixes), nl=False,
-                   err=to_err)
-    if not quiet and (output_format in (None, "text") or statistics):
+        color = use_color(tty and not to_err, no_color, os.environ)
+        click.echo(format_findings(findings, fmt, unsafe_fixes, show_fixes=show_fixes,
+                                   color=color, source_of=_sources(stdin, outcomes)),
+                   nl=False, err=to_err)
+    if show_fixes and outcomes is not None and not quiet:
+        click.echo(_fixed_report(outcomes), nl=False, err=True)
+    if not quiet and (fmt in ("concise", "full", "text") or statistics):
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe_fixes), err=True)
     if list_files:
         for r in results:
@@ -214,6 +226,47 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     if findings and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def use_color(tty: bool, no_color: bool, env) -> bool:
+    """Colour only on a terminal, and never with --no-color or a non-empty NO_COLOR
+    (https://no-color.org)."""
+    return tty and not no_color and not env.get("NO_COLOR")
+
+
+def _sources(stdin, outcomes):
+    """``source_of(path)`` for the full format: the text the findings' positions refer to."""
+    fixed_stdin = next((o.fixed for o in outcomes or () if o.stdin), None)
+
+    def source_of(path):
+        try:
+            if stdin is not None and path == stdin[0]:
+                data = fixed_stdin if fixed_stdin is not None else stdin[1]
+            else:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            return data.decode("utf-8", errors="replace")
+        except (OSError, AttributeError):
+            return None
+
+    return source_of
+
+
+def _fixed_report(outcomes) -> str:
+    """``--fix --show-fixes``: what was fixed, per file and rule (ruff's list)."""
+    from schedlint.rules import by_code
+
+    rows = [(o.path, code, n) for o in outcomes for code, n in sorted(o.fixed_counts.items())
+            if n]
+    if not rows:
+        return ""
+    total = sum(n for _, _, n in rows)
+    out = [f"Fixed {total} problem{'s' if total != 1 else ''}:"]
+    for path in dict.fromkeys(p for p, _, _ in rows):
+        out.append(f"- {path}:")
+        out += [f"    {n} x {code} ({by_code()[code].name})"
+                for p, code, n in rows if p == path]
+    return "\n".join(out) + "\n"
 
 
 def _apply_fixes(results, configs, unsafe, *, write, stdin, cache):

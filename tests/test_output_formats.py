@@ -6,13 +6,16 @@ console-script tests also apply to real output.
 
 import json
 import random
+import re
 
 import pytest
 
 from schedlint.check.engine import sort_findings
 from schedlint.report.findings import Finding
-from schedlint.report.formats import (format_findings, format_github, format_json, format_sarif,
-                              format_text, sarif_document, statistics, summary)
+from schedlint.cli import use_color
+from schedlint.report.formats import (format_findings, format_full, format_github, format_json,
+                                      format_sarif, format_text, sarif_document, statistics,
+                                      summary)
 from schedlint.rules import all_rules, by_code
 
 JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",
@@ -256,3 +259,57 @@ def test_statistics_and_summary():
     assert summary([]) == "All checks passed!"
     assert summary(fs[:1]).splitlines()[0] == "Found 1 problem in 1 file."
     assert summary(fs).splitlines()[0] == "Found 4 problems in 3 files."
+
+
+# -- concise / full (issue 16) ----------------------------------------------------------------
+SOURCE = "import torch\nfor g in opt.param_groups:\n\tg['lr'] = 0.5  # warm-up\n"
+
+
+def _sources(path):
+    return {"a.py": SOURCE}.get(path)
+
+
+def test_full_shows_the_source_line_a_caret_under_the_span_and_the_help():
+    f = finding("a.py", 3, 2, end_column=14, help="scale each group")
+    assert format_full([f], source_of=_sources) == (
+        "a.py:3:2: SL101 one scalar lr\n"
+        "  |\n"
+        "3 |  g['lr'] = 0.5  # warm-up\n"
+        "  |  ^^^^^^^^^^^^\n"
+        "  help: scale each group\n"
+        "\n")
+
+
+def test_full_without_the_source_and_a_multi_line_span():
+    f = finding("gone.py", 3, 5, help="h")
+    assert format_full([f], source_of=_sources) == "gone.py:3:5: SL101 one scalar lr\n" \
+                                                    "  help: h\n\n"
+    g = finding("a.py", 2, 1, end_line=3, end_column=3)
+    assert format_full([g], source_of=_sources).splitlines()[2:4] == [
+        "2 | for g in opt.param_groups:", "  | ^^^^^^^^^^^^^^^^^^^^^^^^^^"]
+
+
+def test_full_colours_only_when_asked():
+    f = finding("a.py", 3, 2, end_column=14, help="h")
+    plain = format_full([f], source_of=_sources)
+    coloured = format_full([f], source_of=_sources, color=True)
+    assert "\x1b[" not in plain and "\x1b[1;31mSL101\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_show_fixes_adds_the_fix_line():
+    fix = {"applicability": "safe", "message": "Use `get_last_lr()`", "edits": []}
+    f = finding(fix=fix, help="h")
+    assert format_text([f], show_fixes=True) == ("a.py:3:5: SL101 [*] one scalar lr\n"
+                                                 "  help: h\n"
+                                                 "  fix: Use `get_last_lr()` (safe)\n")
+    assert "  fix: Use `get_last_lr()` (safe)\n" in format_full([f], show_fixes=True)
+    assert "fix:" not in format_text([f])
+
+
+def test_colour_needs_a_terminal_and_respects_no_color():
+    assert use_color(True, False, {})
+    assert not use_color(False, False, {})
+    assert not use_color(True, True, {})
+    assert not use_color(True, False, {"NO_COLOR": "1"})
+    assert use_color(True, False, {"NO_COLOR": ""})  # the standard: only a non-empty value

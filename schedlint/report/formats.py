@@ -13,7 +13,7 @@ from pathlib import Path
 from schedlint import __version__
 from schedlint.rules import all_rules
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("concise", "full", "text", "json", "sarif", "github")  # text: concise's old name
 JSON_KEYS = ("code", "name", "message", "help", "path", "line", "column", "end_line",
              "end_column", "severity", "fix")
 INFORMATION_URI = "https://pypi.org/project/schedlint/"
@@ -32,16 +32,64 @@ def location(f) -> str:
     return f"{where}:{f.line}:{f.column}"
 
 
-def format_text(findings, unsafe_fixes: bool = False) -> str:
-    """One ``path:line:col: CODE message`` line per finding; its help, when it has one, on an
-    indented ``help:`` line right under it (parsers of the flake8 format skip such lines)."""
+def format_text(findings, unsafe_fixes: bool = False, *, show_fixes: bool = False) -> str:
+    """``concise``: one ``path:line:col: CODE message`` line per finding; its help, when it has
+    one, on an indented ``help:`` line right under it (parsers of the flake8 format skip such
+    lines); with ``show_fixes``, the fix on a ``fix:`` line too."""
     out = []
     for f in findings:
         mark = "[*] " if fixable(f, unsafe_fixes) else ""
         out.append(f"{location(f)}: {f.code} {mark}{f.message}")
         if f.help:
             out.append(f"  help: {f.help}")
+        if show_fixes and f.fix:
+            out.append(f"  fix: {_fix_line(f)}")
     return "".join(line + "\n" for line in out)
+
+
+def _fix_line(f) -> str:
+    return f"{f.fix['message']} ({f.fix['applicability']})"
+
+
+# ANSI styles for ``full`` on a terminal (the caller decides: tty, NO_COLOR, --no-color).
+_STYLES = {"bold": "1", "code": "1;31", "caret": "31", "help": "36", "fix": "32", "gutter": "34"}
+
+
+def format_full(findings, unsafe_fixes: bool = False, *, show_fixes: bool = False,
+                color: bool = False, source_of=None) -> str:
+    """``full``: each finding's line, then the source line with a caret under the span, the
+    help and (with ``show_fixes``) the fix, as ruff's full format. ``source_of(path)`` gives
+    a file's text (None when it cannot be read: the source lines are left out)."""
+    def paint(style, text):
+        return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color else text
+
+    out = []
+    for f in findings:
+        mark = "[*] " if fixable(f, unsafe_fixes) else ""
+        out.append(f"{paint('bold', location(f))}: {paint('code', f.code)} {mark}{f.message}")
+        line = _source_line(source_of, f)
+        if line is not None:
+            width = len(str(f.line))
+            end = f.end_column if f.end_line == f.line else len(line) + 1
+            start = min(max(f.column, 1), len(line) + 1)
+            carets = "^" * max(1, min(end, len(line) + 1) - start)
+            gutter = paint("gutter", " " * width + " |")
+            out += [gutter, f"{paint('gutter', f'{f.line} |')} {line}",
+                    f"{gutter} {' ' * (start - 1)}{paint('caret', carets)}"]
+        if f.help:
+            out.append(f"  {paint('help', 'help:')} {f.help}")
+        if show_fixes and f.fix:
+            out.append(f"  {paint('fix', 'fix:')} {_fix_line(f)}")
+        out.append("")
+    return "".join(line + "\n" for line in out)
+
+
+def _source_line(source_of, f):
+    if source_of is None or getattr(f, "cell", None) is not None:
+        return None  # a notebook's lines are the cell's: not the file's text
+    text = source_of(f.path)
+    lines = text.splitlines() if text is not None else []
+    return lines[f.line - 1].expandtabs(1) if 0 < f.line <= len(lines) else None
 
 
 def format_json(findings) -> str:
@@ -143,9 +191,13 @@ def _cell_prefix(f) -> str:
     return f"(cell {cell}) " if cell is not None else ""
 
 
-def format_findings(findings, fmt: str, unsafe_fixes: bool = False) -> str:
-    if fmt == "text":
-        return format_text(findings, unsafe_fixes)
+def format_findings(findings, fmt: str, unsafe_fixes: bool = False, *, show_fixes=False,
+                    color=False, source_of=None) -> str:
+    if fmt in ("text", "concise"):
+        return format_text(findings, unsafe_fixes, show_fixes=show_fixes)
+    if fmt == "full":
+        return format_full(findings, unsafe_fixes, show_fixes=show_fixes, color=color,
+                           source_of=source_of)
     return {"text": format_text, "json": format_json, "sarif": format_sarif,
             "github": format_github}[fmt](findings)
 

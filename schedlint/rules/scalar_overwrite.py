@@ -69,7 +69,7 @@ def scalar_lr_overwrite(model):
             continue
         head = (f"one scalar lr `{clip(write.value.src, 26)}` overwrites all groups of "
                 f"`{clip(write.optimizer_src, 20)}`")
-        message = f"{head} (built with lr {some(clip(lr, 12) for lr in distinct)})"
+        message = f"{head} (built with lr {some(clip(lr, 16) for lr in distinct)})"
         if len(message) > 120:
             message = f"{head} (built with {len(distinct)} distinct lrs)"
         yield Report(write.node, message,
