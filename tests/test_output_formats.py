@@ -8,14 +8,16 @@ import json
 import random
 import re
 
+from fixture_markers import ROOT
+
 import pytest
 
 from schedlint.check.engine import sort_findings
 from schedlint.report.findings import Finding
 from schedlint.cli import use_color
 from schedlint.report.formats import (format_findings, format_full, format_github, format_json,
-                                      format_sarif, format_text, sarif_document, statistics,
-                                      summary)
+                                      format_sarif, format_text, rule_docs_base, sarif_document,
+                                      statistics, summary)
 from schedlint.rules import all_rules, by_code
 
 JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",
@@ -313,3 +315,28 @@ def test_colour_needs_a_terminal_and_respects_no_color():
     assert not use_color(True, True, {})
     assert not use_color(True, False, {"NO_COLOR": "1"})
     assert use_color(True, False, {"NO_COLOR": ""})  # the standard: only a non-empty value
+
+
+class _Metadata:
+    def __init__(self, urls):
+        self.urls = urls
+
+    def get_all(self, name):
+        return self.urls if name == "Project-URL" else None
+
+
+def test_sarif_help_uri_links_the_rule_page_in_the_repository():
+    base = rule_docs_base(_Metadata(["Homepage, https://example.org/x",
+                                     "Repository, https://git.example.org/me/schedlint/"]))
+    assert base == "https://git.example.org/me/schedlint/blob/main/docs/rules/"
+    rules = sarif_document([], docs_base=base)["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["helpUri"] == f"{base}{rules[0]['id']}.md"
+    for r in rules:  # every page it links exists in the repository
+        assert (ROOT / "docs" / "rules" / f"{r['id']}.md").is_file()
+
+
+def test_sarif_has_no_help_uri_without_a_repository_url():
+    # Before issue 16 it pointed at a PyPI anchor that does not exist.
+    assert rule_docs_base(_Metadata([])) is None
+    rules = sarif_document([], docs_base="")["runs"][0]["tool"]["driver"]["rules"]
+    assert all("helpUri" not in r for r in rules)
