@@ -53,7 +53,7 @@ RULE_PAGES = Path("docs") / "rules"
 
 
 def rule_pages() -> dict:
-    """``{"SL101.md": text}``: each rule's full documentation, as `schedlint rule CODE` prints it."""
+    """``{"SL101.md": text}``: each rule's documentation, as `schedlint rule CODE` prints it."""
     return {f"{r.code}.md": r.markdown() for r in all_rules()}
 
 
