@@ -145,8 +145,8 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
                                     select=select, ignore=ignore, extend_select=extend_select)
     stdin_name = stdin_filename or "-"
     try:
-        codes = frozenset().union(*(configs.codes(p) for p in found.files), codes,
-                                  configs.codes(stdin_name) if use_stdin else ())
+        codes = frozenset().union(*(configs.selected(p) for p in found.files), codes,
+                                  configs.selected(stdin_name) if use_stdin else ())
     except cfgmod.ConfigError as exc:
         _fail(str(exc))
     stdin = None

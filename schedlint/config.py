@@ -195,6 +195,7 @@ class PerFileConfigs:
         self.fixed = fixed
         self.cli = {"select": select, "ignore": ignore, "extend_select": extend_select}
         self._by_folder = {}  # folder -> Config
+        self._by_dirname = {}  # a file's dirname as given -> Config (skips resolving it again)
         self._by_file = {}  # pyproject path (or None) -> Config
         self._codes = {}  # id(Config) -> frozenset
 
@@ -202,7 +203,12 @@ class PerFileConfigs:
         """The configuration of ``path`` (a file, or a name given with --stdin-filename)."""
         if self.fixed is not None:
             return self.fixed
-        return self._of_folder(Path(os.path.abspath(path)).parent.resolve())
+        dirname = os.path.dirname(path)
+        cfg = self._by_dirname.get(dirname)
+        if cfg is None:
+            cfg = self._by_dirname[dirname] = \
+                self._of_folder(Path(os.path.abspath(path)).parent.resolve())
+        return cfg
 
     def _of_folder(self, folder: Path) -> Config:
         # Memoised per folder, so a walk of many folders reads each pyproject.toml once.
@@ -220,13 +226,19 @@ class PerFileConfigs:
             self._by_folder[folder] = cfg
         return cfg
 
-    def codes(self, path: str) -> frozenset:
-        """The rule codes to report for ``path``: its config's selection minus the codes its
-        per-file-ignores name for it."""
+    def selected(self, path: str) -> frozenset:
+        """The rule codes the configuration of ``path`` selects."""
         cfg = self.config(path)
         codes = self._codes.get(id(cfg))
         if codes is None:
             codes = self._codes[id(cfg)] = effective_codes(cfg, **self.cli)
+        return codes
+
+    def codes(self, path: str) -> frozenset:
+        """The rule codes to report for ``path``: its configuration's selection minus the codes
+        its per-file-ignores name for it."""
+        cfg = self.config(path)
+        codes = self.selected(path)
         return codes - ignored_for(path, cfg) if cfg.per_file_ignores else codes
 
 
