@@ -442,6 +442,9 @@ class _Builder(cst.CSTVisitor):
         # A lambda keeps the enclosing loop: map(lambda g: ..., opt.param_groups) runs it there.
         self.push_scope("function", "<lambda>", node, _param_names(node.params),
                         reset_loop=False)
+        info = FunctionInfo(name="<lambda>", node=node, scope=self.scope,
+                            params=self.scope.params, returns=[self.value(node.body)])
+        self.model.lambdas[id(node)] = info
 
     def leave_Lambda(self, node):
         self.pop_scope()
@@ -457,6 +460,7 @@ class _Builder(cst.CSTVisitor):
         walk(node.iter, self)
         for name in target_names(node.target):
             self.bind(name)
+        self.model.flow_fors.append((self.scope, node.target, node.iter))
         self.push_loop("for", node, target_names(node.target), node.iter)
         walk(node.target, self)
         walk(node.body, self)
@@ -500,6 +504,8 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        if op == "=":
+            self.model.flow_assigns.append((self.scope, target, value))
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -583,6 +589,8 @@ class _Builder(cst.CSTVisitor):
             self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
+        if id(node) not in self.handled_calls:
+            self.model.flow_calls.append((self.scope, node, self.next_order()))
         if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
                 and isinstance(node.args[0].value, cst.Lambda):
             groups_of = _find_param_groups(node.args[1].value)
@@ -752,6 +760,7 @@ class _Builder(cst.CSTVisitor):
                           optimizer_src=opt.dotted if opt is not None else None,
                           **self.fact_kwargs(call if target is None else stmt))
         self.model.schedulers.append(sched)
+        self.model.constructed[id(call)] = sched
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
@@ -762,6 +771,7 @@ class _Builder(cst.CSTVisitor):
         opt = Optimizer(target=target, key=(), cls=short, default_lr=args.get("lr"),
                         groups=groups, **self.fact_kwargs(call if target is None else stmt))
         self.model.optimizers.append(opt)
+        self.model.constructed[id(call)] = opt
 
     def _groups_of(self, node) -> Optional[list]:
         """Param groups of an optimizer's first argument, when statically known."""
@@ -845,9 +855,14 @@ def _resolve(model: FileModel) -> None:
         return _pick(cands, order)
 
     by_node = {id(s.node): s for s in model.schedulers}
+    flow = model.flow
     for sched in model.schedulers:
         if sched.optimizer_src is not None:
             sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
+            sched.optimizers = (sched.optimizer,) if sched.optimizer is not None else \
+                tuple(flow.optimizers(sched.scope, sched.optimizer_src))
+            if sched.optimizer is None and len(sched.optimizers) == 1:
+                sched.optimizer = sched.optimizers[0]
         children = sched.args.get("schedulers")
         if sched.cls in catalogue.COMPOSITE and children is not None:
             for item in children.items:
@@ -858,13 +873,28 @@ def _resolve(model: FileModel) -> None:
                     child.parent = sched
             if sched.optimizer is None and sched.children:
                 sched.optimizer = sched.children[0].optimizer
+                sched.optimizers = sched.children[0].optimizers
     for call in model.calls:
         call.target = lookup(call.scope, call.receiver, call.order)
+        if call.target is not None:
+            call.targets = (call.target,)
+        else:
+            call.targets = tuple(flow.optimizers(call.scope, call.receiver) +
+                                 flow.schedulers(call.scope, call.receiver))
+            if len(call.targets) == 1:
+                call.target = call.targets[0]
         if call.target is None and call.method in ("step", "optimizer_step") and call.args:
             opt = lookup(call.scope, call.args[0].dotted, call.order, Optimizer)
+            if opt is None and call.args[0].dotted:
+                opts = flow.optimizers(call.scope, call.args[0].dotted)
+                opt = opts[0] if len(opts) == 1 else None
             call.optimizer_arg = opt
     for write in model.lr_writes:
         if write.optimizer_src is not None:
             write.optimizer = lookup(write.scope, write.optimizer_src, write.order, Optimizer)
+            write.optimizers = (write.optimizer,) if write.optimizer is not None else \
+                tuple(flow.optimizers(write.scope, write.optimizer_src))
+            if write.optimizer is None and write.optimizers:
+                write.optimizer = write.optimizers[0]
     for rebind in model.rebinds:
         rebind.key = binding_key(rebind.scope, rebind.target)

@@ -159,6 +159,7 @@ class Scheduler(Fact):
     optimizer_src: Optional[str] = None
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
+    optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Optional["Scheduler"] = field(default=None, repr=False)
 
     @property
@@ -180,6 +181,7 @@ class MethodCall(Fact):
     kwargs: dict = field(default_factory=dict)
     target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
     optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
+    targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
 
 
 @dataclass(eq=False)
@@ -196,6 +198,9 @@ class LrWrite(Fact):
     reads_current_lr: bool = False  # the value reads this group's current lr
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
     in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+    # Every optimizer the written groups may belong to (through parameters, attributes,
+    # factories and in-tree imports); ``optimizer`` is the one a flat script names.
+    optimizers: tuple = field(default=(), repr=False)
 
 
 @dataclass(eq=False)
@@ -225,6 +230,7 @@ class FunctionInfo:
     scope: Scope = field(repr=False)
     params: tuple = ()
     returns: list = field(default_factory=list)  # Values of return statements (direct only)
+    module_path: Optional[str] = None  # set on definitions read from another in-tree module
 
 
 @dataclass(eq=False)
@@ -270,7 +276,26 @@ class FileModel:
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
+    # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
+    # node id, and the statements values flow through, as (scope, target, value) /
+    # (scope, target, iterable) / (scope, Call, order).
+    constructed: dict = field(default_factory=dict, repr=False)
+    lambdas: dict = field(default_factory=dict, repr=False)
+    flow_assigns: list = field(default_factory=list, repr=False)
+    flow_fors: list = field(default_factory=list, repr=False)
+    flow_calls: list = field(default_factory=list, repr=False)
+    externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
+    _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
+
+    @property
+    def flow(self):
+        """The solved value flow (:class:`schedlint.model.flow.Flow`), computed on first use."""
+        if self._flow is None:
+            from schedlint.model.flow import Flow
+
+            self._flow = Flow(self, self.externals).solve()
+        return self._flow
 
     # -- queries rules share ---------------------------------------------------------------
     def position(self, node):

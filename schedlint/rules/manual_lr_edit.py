@@ -16,7 +16,8 @@ def _in_effect(model, sched, write) -> bool:
         return cls is not None and id(cls) == sched.key[1]
     if sched.scope.kind == "module":
         return write.scope.kind == "function"
-    return False
+    # a helper (or a method) the scheduler's function calls after building it
+    return model.flow.reaches(sched.scope, sched.order, write.scope)
 
 
 def _reads_initial_lr(write) -> bool:
@@ -79,14 +80,17 @@ def manual_lr_edit_under_scheduler(model):
         if write.optimizer_src is None:
             continue
         key = binding_key(write.scope, write.optimizer_src)
-        if key is None:
+        if key is None and not write.optimizers:
             continue
         if write.in_class is not None and write.in_class.looks_like_scheduler or \
                 in_scheduler_class(model, write.scope):
             continue
         found = []
         for sched in model.schedulers:
-            if not is_known(sched) or names.optimizer_key(sched) != key:
+            if not is_known(sched):
+                continue
+            if names.optimizer_key(sched) != key and not (
+                    sched.optimizer is not None and sched.optimizer in write.optimizers):
                 continue
             if not _in_effect(model, sched, write):
                 continue
