@@ -13,7 +13,9 @@ def _in_effect(model, sched, write) -> bool:
         return sched.order < write.order
     if sched.key is not None and sched.key[0] == "class":
         cls = enclosing_class(model, write.scope)
-        return cls is not None and id(cls) == sched.key[1]
+        owner = enclosing_class(model, sched.scope)
+        return cls is not None and owner is not None and (
+            model.flow.root_class(cls) is model.flow.root_class(owner))
     if sched.scope.kind == "module":
         return write.scope.kind == "function"
     # a helper (or a method) the scheduler's function calls after building it
