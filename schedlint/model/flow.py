@@ -33,6 +33,18 @@ MAX_DEPTH = 12
 _EMPTY = frozenset()
 
 
+class _Unknown:
+    """Something the flow cannot name (a call into an unseen library, a value unpacked from
+    one): kept next to the known values of a slot, so no query mistakes *may* for *must*."""
+
+    def __repr__(self):
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+_UNKNOWN_SET = frozenset((UNKNOWN,))
+
+
 class Instance:
     """An object of a class defined in the checked code (one per class: attributes are per
     class hierarchy, not per object)."""
@@ -359,6 +371,11 @@ class Flow:
 
     def _assign(self, scope, target, values) -> None:
         if not values:
+            # an unseen value: it matters only for a slot that holds something known
+            text = _dotted(target)
+            key = self.key(scope, text) if text is not None else None
+            if key in self.env:
+                self._add(key, _UNKNOWN_SET)
             return
         text = _dotted(target)
         if text is not None:
@@ -388,12 +405,15 @@ class Flow:
             if entry not in callers:
                 callers.append(entry)
             params = fn.params[skip:]
+            bound = []
             if not starred:
-                for p, a in zip(params, positional):
-                    self._add((id(fn.scope), p), self.eval(a.value, scope))
-            for a in call.args:
-                if a.keyword is not None and a.keyword.value in fn.params:
-                    self._add((id(fn.scope), a.keyword.value), self.eval(a.value, scope))
+                bound += [(p, a) for p, a in zip(params, positional)]
+            bound += [(a.keyword.value, a) for a in call.args
+                      if a.keyword is not None and a.keyword.value in fn.params]
+            for p, a in bound:
+                values = self.eval(a.value, scope)
+                key = (id(fn.scope), p)
+                self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
 
     # -- queries ---------------------------------------------------------------------------------
     def optimizers(self, scope, text) -> list:
@@ -401,6 +421,15 @@ class Flow:
 
     def schedulers(self, scope, text) -> list:
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
+
+    def certain(self, scope, text) -> Optional[list]:
+        """The optimizers and schedulers ``text`` may hold when nothing else is possible
+        (no unseen value reaches it), else None."""
+        values = self.eval_text(scope, text)
+        if not values or UNKNOWN in values or not all(
+                isinstance(v, (Optimizer, Scheduler)) for v in values):
+            return None
+        return _ordered(values)
 
     def functions(self, node, scope) -> list:
         """The functions (defs, lambdas, partials' targets) a callee expression may be."""
@@ -411,15 +440,17 @@ class Flow:
                 out.append(fn)
         return out
 
-    def reaches(self, from_scope, after_order, to_scope, depth=0) -> bool:
-        """Code in ``to_scope`` runs (through calls) from ``from_scope`` after ``after_order``."""
+    def reaches(self, from_scope, after_order, to_scope, before_order=None, depth=0) -> bool:
+        """Code in ``to_scope`` runs (through calls) from ``from_scope``, from a call placed
+        after ``after_order`` (and before ``before_order`` when given)."""
         if depth > 6:
             return False
         for scope, order, _ in self.callers.get(id(to_scope), ()):
-            if scope is from_scope and order > after_order:
-                return True
-            if scope is not from_scope and scope.kind == "function" and \
-                    self.reaches(from_scope, after_order, scope, depth + 1):
+            if scope is from_scope:
+                if order > after_order and (before_order is None or order < before_order):
+                    return True
+            elif scope.kind == "function" and \
+                    self.reaches(from_scope, after_order, scope, before_order, depth + 1):
                 return True
         return False
 

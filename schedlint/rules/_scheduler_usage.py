@@ -75,7 +75,9 @@ class Names:
         key = binding_key(scope, text)
         if key is None or key in self.opaque:
             return None
-        return self.entities.get(key) or None
+        # a parameter, a loop over a container, an attribute set in another class of the
+        # hierarchy, a factory's result: what the value flow says, when it is certain
+        return self.entities.get(key) or self.model.flow.certain(scope, text)
 
     def schedulers(self, call: MethodCall) -> Optional[list]:
         """The known (torch/transformers) schedulers a call's receiver can be, else None."""

@@ -11,6 +11,8 @@ def _in_effect(model, sched, write) -> bool:
     by the class/module the write's code belongs to."""
     if sched.scope is write.scope:
         return sched.order < write.order
+    if model.flow.reaches(write.scope, -1, sched.scope, before_order=write.order):
+        return True  # built by a call (a wrapper's constructor, a factory) made before it
     if sched.key is not None and sched.key[0] == "class":
         cls = enclosing_class(model, write.scope)
         owner = enclosing_class(model, sched.scope)
