@@ -73,14 +73,14 @@ def subscript_key(node: cst.Subscript) -> Optional[str]:
     return None
 
 
-def _fold_number(node) -> Optional[float]:
+def fold_number(node) -> Optional[float]:
     """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
     if isinstance(node, cst.Integer):
         return float(node.evaluated_value)
     if isinstance(node, cst.Float):
         return float(node.evaluated_value)
     if isinstance(node, cst.UnaryOperation):
-        inner = _fold_number(node.expression)
+        inner = fold_number(node.expression)
         if inner is None:
             return None
         if isinstance(node.operator, cst.Minus):
@@ -89,7 +89,7 @@ def _fold_number(node) -> Optional[float]:
             return inner
         return None
     if isinstance(node, cst.BinaryOperation):
-        left, right = _fold_number(node.left), _fold_number(node.right)
+        left, right = fold_number(node.left), fold_number(node.right)
         if left is None or right is None:
             return None
         try:
@@ -181,13 +181,13 @@ def _scale_folded(lr_node, scale_node) -> bool:
     scale_names = _Walk(scale_node).names - {"True", "False", "None"}
     if scale_names & _Walk(lr_node).names:
         return True  # "lr": lr * scale, "lr_scale": scale
-    number = _fold_number(scale_node)
+    number = fold_number(scale_node)
     if number is None:
         return False
     stack = [lr_node]
     while stack:  # "lr": base_lr * 0.1, "lr_mult": 0.1
         n = stack.pop()
-        if _fold_number(n) == number:
+        if fold_number(n) == number:
             return True
         stack.extend(code_children(n))
     return False
@@ -245,7 +245,7 @@ class _Builder(cst.CSTVisitor):
         walk = _Walk(node)
         kind, number, string, items = "other", None, None, ()
         call = call_method = call_receiver = None
-        number = _fold_number(node)
+        number = fold_number(node)
         if number is not None:
             kind = "number"
         elif isinstance(node, cst.SimpleString):
@@ -898,3 +898,9 @@ def _resolve(model: FileModel) -> None:
                 write.optimizer = write.optimizers[0]
     for rebind in model.rebinds:
         rebind.key = binding_key(rebind.scope, rebind.target)
+    # Group lrs bound to names, constants or argparse defaults: fold them where certain, so
+    # `lr_a = 0.1; lr_b = 0.1` are equal lrs and `MAX_LR = 1e-3` is a known bound.
+    for opt in model.optimizers:
+        for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
+            if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
+                v.number = flow.number(v.node, opt.scope)

@@ -415,6 +415,91 @@ class Flow:
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
 
+    # -- numbers ---------------------------------------------------------------------------------
+    def number(self, node, scope, depth=0) -> Optional[float]:
+        """The number ``node`` certainly is: literals, arithmetic, names bound once to a
+        number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
+        ``default``."""
+        from schedlint.model.builder import fold_number
+
+        if depth > 8 or node is None:
+            return None
+        n = fold_number(node)
+        if n is not None:
+            return n
+        if isinstance(node, cst.BinaryOperation):
+            left = self.number(node.left, scope, depth + 1)
+            right = self.number(node.right, scope, depth + 1) if left is not None else None
+            if right is None:
+                return None
+            try:
+                if isinstance(node.operator, cst.Add):
+                    return left + right
+                if isinstance(node.operator, cst.Subtract):
+                    return left - right
+                if isinstance(node.operator, cst.Multiply):
+                    return left * right
+                if isinstance(node.operator, cst.Divide):
+                    return left / right
+                if isinstance(node.operator, cst.Power) and abs(right) < 64:
+                    return left ** right
+            except (ArithmeticError, ValueError):
+                return None
+            return None
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self.number(node.expression, scope, depth + 1)
+            return -inner if inner is not None else None
+        text = _dotted(node)
+        if text is None:
+            return None
+        if "." not in text:
+            values = self._assigned().get(self.key(scope, text))
+            if values is None or len(values) != 1:
+                return None
+            value, owner = values[0]
+            return self.number(value, owner, depth + 1)
+        head, _, attr = text.partition(".")
+        if "." in attr:
+            return None
+        values = self._assigned().get(self.key(scope, head))
+        if values and len(values) == 1 and _is_parse_args(values[0][0]):
+            return self._defaults().get(attr)
+        return None
+
+    def _assigned(self) -> dict:
+        table = getattr(self, "_assigned_table", None)
+        if table is None:
+            table = self._assigned_table = {}
+            for scope, target, value in self.model.flow_assigns:
+                if isinstance(target, cst.Name):
+                    table.setdefault(self.key(scope, target.value), []).append((value, scope))
+            for scope, target, _ in self.model.flow_fors:
+                for name in _names(target):
+                    table.setdefault(self.key(scope, name), []).append((None, scope))
+        return table
+
+    def _defaults(self) -> dict:
+        table = getattr(self, "_defaults_table", None)
+        if table is None:
+            from schedlint.model.builder import fold_number
+
+            table = self._defaults_table = {}
+            for _, call, _ in self.model.flow_calls:
+                func = call.func
+                if not (isinstance(func, cst.Attribute) and func.attr.value == "add_argument"):
+                    continue
+                flags = [a.value.evaluated_value for a in call.args if a.keyword is None
+                         and isinstance(a.value, cst.SimpleString)]
+                longs = [f for f in flags if isinstance(f, str) and f.startswith("--")]
+                kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+                dest = kw["dest"].evaluated_value if isinstance(kw.get("dest"), cst.SimpleString) \
+                    else longs[0][2:].replace("-", "_") if longs else None
+                default = fold_number(kw["default"]) if "default" in kw else None
+                if dest and default is not None:
+                    table[dest] = default if dest not in table or table[dest] == default \
+                        else None
+        return table
+
     # -- queries ---------------------------------------------------------------------------------
     def optimizers(self, scope, text) -> list:
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Optimizer))
@@ -485,6 +570,19 @@ class _Partial:
 
     def __hash__(self):
         return hash(("partial", id(self.fn), self.skip))
+
+
+def _is_parse_args(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value in ("parse_args",)
+
+
+def _names(target) -> list:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names(e.value)]
+    return []
 
 
 def _items_call(node) -> bool:
