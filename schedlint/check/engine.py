@@ -156,11 +156,13 @@ _TIMING = False  # record FileResult.timings (set per batch by check_paths(timin
 
 def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
                  check_syntax_all: bool = False, fix: bool = False,
-                 python_only: bool = False, gate: bool = True) -> FileResult:
+                 python_only: bool = False, gate: bool = True, project=None) -> FileResult:
     """Run the per-file pipeline on one file's bytes (read from ``path`` when None).
 
     ``gate=False`` bypasses the prefilter (every file is parsed and checked), which is what
-    ``tests/test_prefilter.py`` compares the gated pipeline against.
+    ``tests/test_prefilter.py`` compares the gated pipeline against. ``project`` (a
+    :class:`schedlint.model.tree.Tree`, shared by the files of a batch) reads the in-tree
+    modules the file imports; a fresh one is made when None.
     """
     if not python_only and path.endswith(".ipynb"):  # code cells, positions per cell
         from schedlint.check.notebook import check_notebook
@@ -221,18 +223,20 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
         return _selected(result, codes)
     if len(data) >= DEEP_BYTES:
         with reservation(_BUDGET, len(data), LIBCST_BYTES_PER_BYTE, not _PUT_OFF):
-            result = _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+            result = _on_deep_stack(_parse_and_check, result, path, source, codes, t, (),
+                                    project)
             if len(data) > TRIM_BYTES:
                 _trim()  # its tree is freed: hand the memory back before the next big file
             return result
     before = (list(result.findings), dict(result.timings) if _TIMING else None)
     try:
-        return _parse_and_check(result, path, source, codes, t, reraise=(RecursionError,))
+        return _parse_and_check(result, path, source, codes, t, reraise=(RecursionError,),
+                                project=project)
     except RecursionError:  # valid but deeply nested code: start over with room to recurse
         result.findings, result.facts, result.parsed = before[0], None, False
         if _TIMING:
             result.timings = before[1]
-        return _on_deep_stack(_parse_and_check, result, path, source, codes, t)
+        return _on_deep_stack(_parse_and_check, result, path, source, codes, t, (), project)
 
 
 # Deep nesting. libcst's native parser recurses on the C stack once per nesting level and
@@ -290,7 +294,7 @@ def _on_deep_stack(fn, *args):
 
 
 def _parse_and_check(result: FileResult, path: str, source: str, codes, t: float,
-                     reraise: tuple = ()) -> FileResult:
+                     reraise: tuple = (), project=None) -> FileResult:
     import libcst as cst
 
     try:
@@ -313,7 +317,7 @@ def _parse_and_check(result: FileResult, path: str, source: str, codes, t: float
     if _TIMING:
         t = _lap(result.timings, "parse", t)
     result.parsed = True
-    _run_rules(result, path, source, module, codes, reraise=reraise)
+    _run_rules(result, path, source, module, codes, reraise=reraise, project=project)
     return result
 
 
@@ -323,14 +327,16 @@ def _lap(times: dict, phase: str, since: float) -> float:
     return now
 
 
-def _run_rules(result: FileResult, path: str, source: str, module, codes, reraise=()):
+def _run_rules(result: FileResult, path: str, source: str, module, codes, reraise=(),
+               project=None):
     from schedlint.model.builder import build_model
+    from schedlint.model.tree import Tree
     from schedlint.model.facts import FileFacts
     from schedlint.check.noqa import Suppressions
 
     t = process_time() if _TIMING else 0.0
     try:
-        model = build_model(path, source, module)
+        model = build_model(path, source, module, tree=project if project is not None else Tree())
     except reraise:
         raise
     except Exception as exc:  # a bug in the model builder: report it, never crash the run
@@ -437,23 +443,26 @@ def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True,
     itself (:func:`_dismantle`), so trees are freed by reference counting; a young-generation
     collection runs only when something still piles up.
     """
+    from schedlint.model.tree import Tree
+
     global _TIMING, _PUT_OFF
     enabled = gc.isenabled()
     gc.disable()
     _TIMING = timing
+    project = Tree()  # imported in-tree modules are read once per batch
     try:
         out, put_off = [], []
         _PUT_OFF = _BUDGET is not None
         for item in batch:
             try:
-                out.append(_check_item(item, codes, check_syntax_all, timing, gate))
+                out.append(_check_item(item, codes, check_syntax_all, timing, gate, project))
             except WouldWait:
                 put_off.append(item)
         _PUT_OFF = False
         if may_put_off:
             return out, put_off
         for item in put_off:
-            out.append(_check_item(item, codes, check_syntax_all, timing, gate))
+            out.append(_check_item(item, codes, check_syntax_all, timing, gate, project))
         return out
     finally:
         _TIMING = _PUT_OFF = False
@@ -461,9 +470,10 @@ def _check_batch(batch, codes, check_syntax_all, timing=False, gate=True,
             gc.enable()
 
 
-def _check_item(item, codes, check_syntax_all, timing, gate) -> FileResult:
+def _check_item(item, codes, check_syntax_all, timing, gate, project=None) -> FileResult:
     path, data = item if isinstance(item, tuple) else (item, None)
-    result = check_source(path, data, codes, check_syntax_all=check_syntax_all, gate=gate)
+    result = check_source(path, data, codes, check_syntax_all=check_syntax_all, gate=gate,
+                          project=project)
     big = result.stat is not None and result.stat[0] > TRIM_BYTES
     if result.parsed or big:
         t = process_time()

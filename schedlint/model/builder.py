@@ -38,10 +38,23 @@ _AUG_OPS = {
 }
 
 
-def build_model(path: str, source: str, module: cst.Module) -> FileModel:
+def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
+    """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
+    modules this file imports; without it, imports stay opaque."""
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
+    if tree is not None and builder.model.imports:
+        model, read = builder.model, {}
+        for _ in range(3):  # a factory's optimizer may make another helper call worth reading
+            wanted = _wanted_imports(model)
+            if not wanted or wanted.keys() <= read.keys():
+                break
+            read.update(wanted)
+            model.externals, model.external_models = tree.externals(path, read)
+            model._flow = None  # solve again, with the imported modules' code
     _resolve(builder.model)
+    if builder.model.externals:
+        _through_imports(builder.model)
     return builder.model
 
 
@@ -390,7 +403,23 @@ class _Builder(cst.CSTVisitor):
             self._external_key_reads(full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
+            return
+        if node.relative:
+            # ``from .helper import f``: kept with its dots, resolved only against the tree
+            dots = "." * len(node.relative)
+            module = dotted_name(node.module) if node.module is not None else ""
+            for alias in node.names:
+                name = dotted_name(alias.name)
+                if name is None:
+                    continue
+                local = alias.asname.name.value if alias.asname is not None and \
+                    isinstance(alias.asname.name, cst.Name) else name
+                self.model.imports[local] = f"{dots}{module}.{name}" if module else \
+                    f"{dots}{name}"
+                self.bind(local)
+            return
+        if node.module is None:
             return
         base = dotted_name(node.module)
         self._external_key_reads(base)
@@ -590,7 +619,7 @@ class _Builder(cst.CSTVisitor):
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
         if id(node) not in self.handled_calls:
-            self.model.flow_calls.append((self.scope, node, self.next_order()))
+            self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
         if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
                 and isinstance(node.args[0].value, cst.Lambda):
             groups_of = _find_param_groups(node.args[1].value)
@@ -904,3 +933,81 @@ def _resolve(model: FileModel) -> None:
         for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
             if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
                 v.number = flow.number(v.node, opt.scope)
+
+
+def _imported_head(model, func) -> Optional[str]:
+    """The local import name a callee starts with (``utils`` in ``utils.adjust_lr``)."""
+    text = dotted_name(func)
+    if text is None:
+        return None
+    head = text.partition(".")[0]
+    qualified = model.imports.get(head)
+    if qualified is None or qualified.startswith(("torch", "transformers")):
+        return None
+    return head
+
+
+def _wanted_imports(model: FileModel) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or object the flow knows, or whose result this file then uses as an optimizer or
+    scheduler (``opt = build_optimizer(model)``; ``opt.step()``). Other imports are never
+    read, so a file that imports half a package does not parse it."""
+    used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
+        {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
+    used.discard(None)
+    heads = set()
+    for scope, target, value in model.flow_assigns:
+        if isinstance(value, cst.Call):
+            head = _imported_head(model, value.func)
+            if head is not None and (dotted_name(target) in used or
+                                     target_names(target) & used):
+                heads.add(head)
+    flow = None
+    for scope, call, _, _ in model.flow_calls:
+        head = _imported_head(model, call.func)
+        if head is None or head in heads or not call.args:
+            continue
+        if flow is None:
+            flow = model.flow
+        if any(flow.eval(a.value, scope) for a in call.args):
+            heads.add(head)
+    return {h: model.imports[h] for h in heads}
+
+
+def _through_imports(model: FileModel) -> None:
+    """Facts of imported in-tree modules that act on this file's objects, re-anchored at the
+    call in this file that reaches them (``utils.adjust_lr(opt, e)``): lr writes into
+    ``model.lr_writes``, step calls into ``model.calls_via_imports``."""
+    flow = model.flow
+    local = {id(s) for s in model.scopes}
+    for other in flow.other_models():
+        for write in other.lr_writes:
+            if write.optimizer_src is None:
+                continue
+            opts = flow.optimizers(write.scope, write.optimizer_src)
+            if not opts:
+                continue
+            for scope, order, call, loop in flow.local_call_sites(write.scope, local):
+                src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
+                            set(flow.optimizers(scope, dotted_name(a.value))) & set(opts)),
+                           None)
+                model.lr_writes.append(LrWrite(
+                    node=call, scope=scope, order=order, loop=loop,
+                    optimizer_src=src or write.optimizer_src, op=write.op, value=write.value,
+                    all_groups=write.all_groups, group_var=write.group_var,
+                    index_var=write.index_var, depends_on_group=write.depends_on_group,
+                    reads_current_lr=write.reads_current_lr, optimizer=opts[0],
+                    optimizers=tuple(opts), via=write))
+        for mcall in other.calls:
+            if mcall.method not in ("step", "optimizer_step", "zero_grad"):
+                continue
+            targets = flow.optimizers(mcall.scope, mcall.receiver) + \
+                flow.schedulers(mcall.scope, mcall.receiver)
+            if not targets:
+                continue
+            for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
+                model.calls_via_imports.append(MethodCall(
+                    node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
+                    method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
+                    target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
+                    via=mcall))

@@ -182,6 +182,7 @@ class MethodCall(Fact):
     target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
     optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
     targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
+    via: Optional["MethodCall"] = field(default=None, repr=False)  # see LrWrite.via
 
 
 @dataclass(eq=False)
@@ -201,6 +202,8 @@ class LrWrite(Fact):
     # Every optimizer the written groups may belong to (through parameters, attributes,
     # factories and in-tree imports); ``optimizer`` is the one a flat script names.
     optimizers: tuple = field(default=(), repr=False)
+    # The write in an imported module this fact stands for (anchored at the local call).
+    via: Optional["LrWrite"] = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -285,6 +288,8 @@ class FileModel:
     flow_fors: list = field(default_factory=list, repr=False)
     flow_calls: list = field(default_factory=list, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
+    external_models: list = field(default_factory=list, repr=False)  # their FileModels
+    calls_via_imports: list = field(default_factory=list, repr=False)  # MethodCall (via set)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
 
@@ -312,22 +317,37 @@ class FileModel:
                 wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
                 self._positions = {n: (r.start.line, r.start.column, r.end.line, r.end.column)
                                    for n, r in wrapper.resolve(PositionProvider).items()}
-        line, column, end_line, end_column = self._positions[node]
+        try:
+            line, column, end_line, end_column = self._positions[node]
+        except KeyError:
+            # a node of an imported in-tree module (an optimizer its factory builds): its
+            # position there
+            for other in self.external_models:
+                try:
+                    return other.position(node)
+                except KeyError:
+                    continue
+            raise
         return line, column + 1, end_line, end_column + 1
 
     def line(self, node) -> int:
         return self.position(node)[0]
 
     def steps_of(self, entity):
-        return [c for c in self.calls if c.method == "step" and c.target is entity]
+        """``entity.step()`` calls, including those made by imported in-tree helpers
+        (anchored at the local call of the helper)."""
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method == "step" and c.target is entity]
 
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
-        return [c for c in self.calls if c.method in ("step", "optimizer_step")
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method in ("step", "optimizer_step")
                 and (c.target is optimizer or c.optimizer_arg is optimizer)]
 
     def calls_on(self, entity, method):
-        return [c for c in self.calls if c.method == method and c.target is entity]
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method == method and c.target is entity]
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]

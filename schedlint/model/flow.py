@@ -98,19 +98,54 @@ class Flow:
         # qualified import name -> FunctionInfo/ClassInfo of another in-tree module
         self.externals = externals or {}
         self.env: dict = {}
-        self._constructed = model.constructed
         self._instances: dict = {}
         self._seqs: dict = {}
         self._class_root: dict = {}
         self._classes_by_name: dict = {}
-        for cls in model.classes:
-            self._classes_by_name.setdefault(cls.name, []).append(cls)
+        # The imported in-tree modules' statements join this file's: values cross modules
+        # both ways (an optimizer into a helper, a factory's optimizer back out).
+        self._models = [model] + self.other_models()
+        self._constructed = {}
+        self._lambdas = {}
+        self._assigns, self._fors, self._calls = [], [], []
+        self._model_of = {}
+        for m in self._models:
+            self._constructed.update(m.constructed)
+            self._lambdas.update(m.lambdas)
+            self._assigns += m.flow_assigns
+            self._fors += m.flow_fors
+            self._calls += m.flow_calls
+            if m.scopes:
+                self._model_of[id(m.scopes[0])] = m
+            for cls in m.classes:
+                self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
         # FunctionInfo scope -> [(calling scope, call order, call node)]
         self.callers: dict = {}
-        self._scope_function = {id(f.scope): f for fs in model.functions.values() for f in fs}
-        for f in model.lambdas.values():
-            self._scope_function[id(f.scope)] = f
+        self._call_loops = {id(c[1]): c[3] for c in model.flow_calls}
+
+    def other_models(self) -> list:
+        """The models of the in-tree modules this file imports."""
+        return [m for m in self.model.external_models if m is not self.model]
+
+    def model_of(self, scope):
+        """The FileModel whose code ``scope`` is."""
+        while scope.parent is not None:
+            scope = scope.parent
+        return self._model_of.get(id(scope), self.model)
+
+    def local_call_sites(self, scope, local_ids, depth=0) -> list:
+        """(scope, order, Call, loop) of the calls in this file's scopes (ids ``local_ids``)
+        that reach ``scope`` through calls."""
+        if depth > 6:
+            return []
+        out = []
+        for caller, order, call in self.callers.get(id(scope), ()):
+            if id(caller) in local_ids:
+                out.append((caller, order, call, self._call_loops.get(id(call))))
+            elif caller.kind == "function":
+                out += self.local_call_sites(caller, local_ids, depth + 1)
+        return out
 
     # -- keys ------------------------------------------------------------------------------------
     def root_class(self, cls):
@@ -197,7 +232,7 @@ class Flow:
             return self.eval(node.left, scope, depth + 1) | \
                 self.eval(node.right, scope, depth + 1)
         if isinstance(node, cst.Lambda):
-            info = self.model.lambdas.get(id(node))
+            info = self._lambdas.get(id(node))
             return frozenset((info,)) if info is not None else _EMPTY
         if isinstance(node, cst.NamedExpr):
             return self.eval(node.value, scope, depth + 1)
@@ -252,6 +287,14 @@ class Flow:
         if isinstance(value, ClassInfo):
             method = self.method(value, attr)
             return {method} if method is not None else set()
+        from schedlint.model.tree import ModuleRef, top_level
+
+        if isinstance(value, ModuleRef):
+            found = top_level(value.model, attr)
+            out = {found} if found is not None else set()
+            if value.model.scopes:
+                out |= self.env.get((id(value.model.scopes[0]), attr), set())
+            return out
         return set()
 
     def method(self, cls, name) -> Optional[FunctionInfo]:
@@ -271,14 +314,16 @@ class Flow:
     def _global(self, scope, name) -> set:
         """A def, lambda-less class or imported in-tree definition named ``name``."""
         out = set()
-        for f in self.model.functions.get(name, ()):
+        model = self.model_of(scope)
+        for f in model.functions.get(name, ()):
             if f.scope.cls is None and f.scope.parent is not None and \
                     f.scope.parent.kind != "class" and _visible(f.scope.parent, scope):
                 out.add(f)
-        for cls in self._classes_by_name.get(name, ()):
-            out.add(cls)
-        if not out:
-            qualified = self.model.imports.get(name)
+        for cls in model.classes:
+            if cls.name == name:
+                out.add(cls)
+        if not out and model is self.model:
+            qualified = model.imports.get(name)
             ext = self.externals.get(qualified) if qualified else None
             if ext is not None:
                 out.add(ext)
@@ -348,12 +393,11 @@ class Flow:
 
     # -- constraints -----------------------------------------------------------------------------
     def solve(self) -> "Flow":
-        model = self.model
         for _ in range(MAX_ROUNDS):
             self._changed = False
-            for scope, target, value in model.flow_assigns:
+            for scope, target, value in self._assigns:
                 self._assign(scope, target, self.eval(value, scope))
-            for scope, target, iter_node in model.flow_fors:
+            for scope, target, iter_node in self._fors:
                 elements = set()
                 for v in self.eval(iter_node, scope):
                     if isinstance(v, Seq):
@@ -363,7 +407,7 @@ class Flow:
                             elements |= v.elements()
                 if elements:
                     self._assign(scope, target, frozenset(elements))
-            for scope, call, order in model.flow_calls:
+            for scope, call, order, _ in self._calls:
                 self._bind_call(scope, call, order)
             if not self._changed:
                 break
@@ -470,10 +514,10 @@ class Flow:
         table = getattr(self, "_assigned_table", None)
         if table is None:
             table = self._assigned_table = {}
-            for scope, target, value in self.model.flow_assigns:
+            for scope, target, value in self._assigns:
                 if isinstance(target, cst.Name):
                     table.setdefault(self.key(scope, target.value), []).append((value, scope))
-            for scope, target, _ in self.model.flow_fors:
+            for scope, target, _ in self._fors:
                 for name in _names(target):
                     table.setdefault(self.key(scope, name), []).append((None, scope))
         return table
@@ -484,7 +528,7 @@ class Flow:
             from schedlint.model.builder import fold_number
 
             table = self._defaults_table = {}
-            for _, call, _ in self.model.flow_calls:
+            for _, call, _, _ in self.model.flow_calls:
                 func = call.func
                 if not (isinstance(func, cst.Attribute) and func.attr.value == "add_argument"):
                     continue

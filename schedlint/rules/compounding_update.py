@@ -329,6 +329,8 @@ def compounding_lr_update(model):
     (or a constant factor, `g["lr"] *= 0.9`, or `torch.optim.lr_scheduler.ExponentialLR`.)
     """
     for write in model.lr_writes:
+        if write.via is not None:
+            continue  # checked where it is written, in the imported module
         if write.scope.kind != "function" and not any(loop.groups_of is None
                                                       for loop in write.loops):
             continue  # module level, outside any loop: runs once

@@ -70,7 +70,7 @@ def scalar_lr_overwrite(model):
                      f"`{write.optimizer_src}`, whose groups were built with lr {built} "
                      f"(line {model.line(opt.node)}); scale each group instead, e.g. "
                      f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
-                     fix=_scaled_fix(model, write, opt))
+                     fix=_scaled_fix(model, write, opt) if write.via is None else None)
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
