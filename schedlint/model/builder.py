@@ -46,7 +46,7 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     if tree is not None and builder.model.imports:
         model, read = builder.model, {}
         for _ in range(3):  # a factory's optimizer may make another helper call worth reading
-            wanted = _wanted_imports(model)
+            wanted = _wanted_imports(model, tree)
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
@@ -935,40 +935,47 @@ def _resolve(model: FileModel) -> None:
                 v.number = flow.number(v.node, opt.scope)
 
 
-def _imported_head(model, func) -> Optional[str]:
+def _imported_head(resolvable, func) -> Optional[str]:
     """The local import name a callee starts with (``utils`` in ``utils.adjust_lr``)."""
     text = dotted_name(func)
     if text is None:
         return None
     head = text.partition(".")[0]
-    qualified = model.imports.get(head)
-    if qualified is None or qualified.startswith(("torch", "transformers")):
-        return None
-    return head
+    return head if head in resolvable else None
 
 
-def _wanted_imports(model: FileModel) -> dict:
+def _wanted_imports(model: FileModel, tree) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
     scheduler or object the flow knows, or whose result this file then uses as an optimizer or
     scheduler (``opt = build_optimizer(model)``; ``opt.step()``). Other imports are never
     read, so a file that imports half a package does not parse it."""
+    resolvable = {}
+    for head, qualified in model.imports.items():
+        if not qualified.startswith(("torch", "transformers")):
+            found = tree.find(model.path, qualified)
+            if found is None and "." in qualified.lstrip("."):
+                found = tree.find(model.path, qualified.rpartition(".")[0])
+            if found is not None:
+                resolvable[head] = qualified
+    if not resolvable:
+        return {}
     used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
         {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
     used.discard(None)
     heads = set()
     for scope, target, value in model.flow_assigns:
         if isinstance(value, cst.Call):
-            head = _imported_head(model, value.func)
+            head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or
                                      target_names(target) & used):
                 heads.add(head)
     flow = None
     for scope, call, _, _ in model.flow_calls:
-        head = _imported_head(model, call.func)
+        head = _imported_head(resolvable, call.func)
         if head is None or head in heads or not call.args:
             continue
         if flow is None:
-            flow = model.flow
+            flow = model.flow.solve()
         if any(flow.eval(a.value, scope) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}

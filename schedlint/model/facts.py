@@ -295,11 +295,11 @@ class FileModel:
 
     @property
     def flow(self):
-        """The solved value flow (:class:`schedlint.model.flow.Flow`), computed on first use."""
+        """The value flow (:class:`schedlint.model.flow.Flow`); solved on its first query."""
         if self._flow is None:
             from schedlint.model.flow import Flow
 
-            self._flow = Flow(self, self.externals).solve()
+            self._flow = Flow(self, self.externals)
         return self._flow
 
     # -- queries rules share ---------------------------------------------------------------

@@ -79,12 +79,16 @@ class Seq:
         return f"Seq({len(self.items)})"
 
 
+_NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
+_SEQUENCES = (cst.List, cst.Tuple, cst.Set)
+
+
 def _dotted(node) -> Optional[str]:
     parts = []
-    while isinstance(node, cst.Attribute):
+    while node.__class__ is _ATTRIBUTE:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if node.__class__ is _NAME:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
@@ -120,6 +124,10 @@ class Flow:
             for cls in m.classes:
                 self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
+        self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        self._dotted_cache: dict = {}
+        self._solved = False
+        self._globals: dict = {}  # (model id, name) -> top-level defs and classes
         # FunctionInfo scope -> [(calling scope, call order, call node)]
         self.callers: dict = {}
         self._call_loops = {id(c[1]): c[3] for c in model.flow_calls}
@@ -137,6 +145,7 @@ class Flow:
     def local_call_sites(self, scope, local_ids, depth=0) -> list:
         """(scope, order, Call, loop) of the calls in this file's scopes (ids ``local_ids``)
         that reach ``scope`` through calls."""
+        self.solve()
         if depth > 6:
             return []
         out = []
@@ -190,12 +199,23 @@ class Flow:
         cur = self.env.get(key)
         if cur is None:
             self.env[key] = set(values)
-            self._changed = True
         elif not values <= cur:
             cur |= values
-            self._changed = True
+        else:
+            return
+        self._changed = True
+        self._memo.clear()
 
     # -- evaluation ------------------------------------------------------------------------------
+    def dotted(self, node) -> Optional[str]:
+        """``a.b.c`` for a Name/Attribute chain (cached per node), else None."""
+        key = id(node)
+        try:
+            return self._dotted_cache[key]
+        except KeyError:
+            text = self._dotted_cache[key] = _dotted(node)
+            return text
+
     def eval(self, node, scope, depth=0) -> frozenset:
         """Every abstract value ``node`` (an expression read in ``scope``) may hold."""
         if depth > MAX_DEPTH or node is None:
@@ -203,15 +223,16 @@ class Flow:
         entity = self._constructed.get(id(node))
         if entity is not None:
             return frozenset((entity,))
-        if isinstance(node, (cst.Name, cst.Attribute)):
+        cls = node.__class__  # class identity: libcst nodes make isinstance go through abc
+        if cls is _NAME or cls is _ATTRIBUTE:
             return self._eval_ref(node, scope, depth)
-        if isinstance(node, cst.Call):
+        if cls is _CALL:
             return self._eval_call(node, scope, depth)
-        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        if cls in _SEQUENCES:
             items = tuple(self.eval(e.value, scope, depth + 1) for e in node.elements
                           if isinstance(e, cst.Element))
             return self._seq(node, items, None)
-        if isinstance(node, cst.Dict):
+        if cls is cst.Dict:
             items, keys = [], []
             for el in node.elements:
                 if isinstance(el, cst.DictElement):
@@ -219,22 +240,22 @@ class Flow:
                     keys.append(el.key.evaluated_value if isinstance(
                         el.key, cst.SimpleString) else None)
             return self._seq(node, tuple(items), tuple(keys))
-        if isinstance(node, cst.Subscript):
+        if cls is cst.Subscript:
             out = set()
             for v in self.eval(node.value, scope, depth + 1):
                 if isinstance(v, Seq):
                     out |= v.elements()
             return frozenset(out)
-        if isinstance(node, cst.IfExp):
+        if cls is cst.IfExp:
             return self.eval(node.body, scope, depth + 1) | \
                 self.eval(node.orelse, scope, depth + 1)
-        if isinstance(node, cst.BooleanOperation):
+        if cls is cst.BooleanOperation:
             return self.eval(node.left, scope, depth + 1) | \
                 self.eval(node.right, scope, depth + 1)
-        if isinstance(node, cst.Lambda):
+        if cls is cst.Lambda:
             info = self._lambdas.get(id(node))
             return frozenset((info,)) if info is not None else _EMPTY
-        if isinstance(node, cst.NamedExpr):
+        if cls is cst.NamedExpr:
             return self.eval(node.value, scope, depth + 1)
         return _EMPTY
 
@@ -256,6 +277,13 @@ class Flow:
         """Values of the dotted name ``text`` read in ``scope``."""
         if not text or "<" in text or "[" in text:
             return _EMPTY
+        memo_key = (id(scope), text)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = self._memo[memo_key] = self._eval_text(scope, text)
+        return found
+
+    def _eval_text(self, scope, text) -> frozenset:
         out = set(self.env.get(self.key(scope, text), ()))
         head, _, rest = text.rpartition(".")
         if head:
@@ -266,10 +294,10 @@ class Flow:
         return frozenset(out)
 
     def _eval_ref(self, node, scope, depth) -> frozenset:
-        text = _dotted(node)
+        text = self.dotted(node)
         if text is not None:
             return self.eval_text(scope, text)
-        if isinstance(node, cst.Attribute):
+        if node.__class__ is _ATTRIBUTE:
             out = set()
             for v in self.eval(node.value, scope, depth + 1):
                 out |= self._attribute(v, node.attr.value)
@@ -313,15 +341,16 @@ class Flow:
 
     def _global(self, scope, name) -> set:
         """A def, lambda-less class or imported in-tree definition named ``name``."""
-        out = set()
         model = self.model_of(scope)
-        for f in model.functions.get(name, ()):
-            if f.scope.cls is None and f.scope.parent is not None and \
-                    f.scope.parent.kind != "class" and _visible(f.scope.parent, scope):
-                out.add(f)
-        for cls in model.classes:
-            if cls.name == name:
-                out.add(cls)
+        out = {f for f in model.functions.get(name, ())
+               if f.scope.cls is None and f.scope.parent is not None and
+               f.scope.parent.kind != "class" and _visible(f.scope.parent, scope)}
+        classes = self._globals.get(id(model))
+        if classes is None:
+            classes = self._globals[id(model)] = {}
+            for cls in model.classes:
+                classes.setdefault(cls.name, []).append(cls)
+        out.update(classes.get(name, ()))
         if not out and model is self.model:
             qualified = model.imports.get(name)
             ext = self.externals.get(qualified) if qualified else None
@@ -339,11 +368,12 @@ class Flow:
         """(FunctionInfo, parameters to skip) a call may run; a class call runs ``__init__``."""
         out = []
         func = call.func
-        if isinstance(func, (cst.Name, cst.Attribute)) and _dotted(func) in (
-                "functools.partial", "partial") and call.args:
+        text = self.dotted(func)
+        if text in ("functools.partial", "partial") and call.args:
             return out  # handled by _eval_call
         values = self.eval(func, scope, depth + 1)
-        if isinstance(func, cst.Attribute) and _dotted(func.value) in ("self", "cls"):
+        if func.__class__ is _ATTRIBUTE and text is not None and \
+                text.partition(".")[0] in ("self", "cls") and text.count(".") == 1:
             cls = _enclosing_class(scope)
             if cls is not None:
                 m = self.method(cls, func.attr.value)
@@ -365,7 +395,7 @@ class Flow:
 
     def _eval_call(self, call, scope, depth) -> frozenset:
         func = call.func
-        if _dotted(func) in ("functools.partial", "partial") and call.args:
+        if self.dotted(func) in ("functools.partial", "partial") and call.args:
             out = set()
             for v in self.eval(call.args[0].value, scope, depth + 1):
                 if isinstance(v, FunctionInfo):
@@ -375,7 +405,7 @@ class Flow:
         for v in self.eval(func, scope, depth + 1):
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
-        if isinstance(func, cst.Attribute) and func.attr.value in ("values", "items", "keys") \
+        if func.__class__ is _ATTRIBUTE and func.attr.value in ("values", "items", "keys") \
                 and not call.args:
             for v in self.eval(func.value, scope, depth + 1):
                 if isinstance(v, Seq):
@@ -392,7 +422,30 @@ class Flow:
         return frozenset(out)
 
     # -- constraints -----------------------------------------------------------------------------
+    def _relevant_calls(self) -> list:
+        """The calls whose callee can be code of the tree: ``self.m``, a local def or class,
+        a name some code binds, an in-tree import. ``torch.zeros(x)``, ``len(x)`` and other
+        library calls can never bind a parameter here, so they are dropped once."""
+        heads = {"self", "cls"}
+        for m in self._models:
+            imported = {name for name, q in m.imports.items()
+                        if m is not self.model or q not in self.externals}
+            for scope in m.scopes:
+                heads |= (scope.assigned | set(scope.params)) - imported
+        out = []
+        for entry in self._calls:
+            text = self.dotted(entry[1].func)
+            if text is None or text.partition(".")[0] in heads:
+                out.append(entry)
+        return out
+
     def solve(self) -> "Flow":
+        """Run the fixpoint (once; the queries below call it, so a file whose facts all
+        resolve by name never pays for it)."""
+        if self._solved:
+            return self
+        self._solved = True
+        self._calls = self._relevant_calls()
         for _ in range(MAX_ROUNDS):
             self._changed = False
             for scope, target, value in self._assigns:
@@ -416,12 +469,12 @@ class Flow:
     def _assign(self, scope, target, values) -> None:
         if not values:
             # an unseen value: it matters only for a slot that holds something known
-            text = _dotted(target)
+            text = self.dotted(target)
             key = self.key(scope, text) if text is not None else None
             if key in self.env:
                 self._add(key, _UNKNOWN_SET)
             return
-        text = _dotted(target)
+        text = self.dotted(target)
         if text is not None:
             if "." in text and text.partition(".")[0] not in ("self", "cls"):
                 head, _, attr = text.rpartition(".")
@@ -546,14 +599,17 @@ class Flow:
 
     # -- queries ---------------------------------------------------------------------------------
     def optimizers(self, scope, text) -> list:
+        self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Optimizer))
 
     def schedulers(self, scope, text) -> list:
+        self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
 
     def certain(self, scope, text) -> Optional[list]:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible
         (no unseen value reaches it), else None."""
+        self.solve()
         values = self.eval_text(scope, text)
         if not values or UNKNOWN in values or not all(
                 isinstance(v, (Optimizer, Scheduler)) for v in values):
@@ -562,6 +618,7 @@ class Flow:
 
     def functions(self, node, scope) -> list:
         """The functions (defs, lambdas, partials' targets) a callee expression may be."""
+        self.solve()
         out = []
         for v in self.eval(node, scope):
             fn = v.fn if isinstance(v, (_Bound, _Partial)) else v
@@ -572,6 +629,7 @@ class Flow:
     def reaches(self, from_scope, after_order, to_scope, before_order=None, depth=0) -> bool:
         """Code in ``to_scope`` runs (through calls) from ``from_scope``, from a call placed
         after ``after_order`` (and before ``before_order`` when given)."""
+        self.solve()
         if depth > 6:
             return False
         for scope, order, _ in self.callers.get(id(to_scope), ()):
@@ -585,6 +643,7 @@ class Flow:
 
     def call_sites(self, scope) -> list:
         """(calling scope, order, Call node) of every call that runs ``scope``'s function."""
+        self.solve()
         return list(self.callers.get(id(scope), ()))
 
 
