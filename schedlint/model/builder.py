@@ -629,6 +629,9 @@ class _Builder(cst.CSTVisitor):
                 loop = self.push_loop("comp", node, {lam.params.params[0].name.value})
                 loop.groups_of, loop.group_var = groups_of, lam.params.params[0].name.value
                 self.pushed_for_call[id(node)] = loop
+        for arg in node.args:
+            if arg.keyword is not None:
+                self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method == "update" and isinstance(func.value, cst.Name):
@@ -682,6 +685,11 @@ class _Builder(cst.CSTVisitor):
 
     def visit_Dict(self, node: cst.Dict):
         self._open_dict(node)
+        for el in node.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+                key = string_value(el.key)
+                if key is not None:
+                    self.model.code_keys.add(key)
         keys = [(string_value(el.key), el.key) for el in node.elements
                 if isinstance(el, cst.DictElement)]
         if any(k == "params" for k, _ in keys):

@@ -278,6 +278,7 @@ class FileModel:
     calls_by_name: dict = field(default_factory=dict)  # qualified/dotted callee -> [Value]
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
+    code_keys: set = field(default_factory=set)  # dict-literal keys and call keywords
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
@@ -348,6 +349,12 @@ class FileModel:
     def calls_on(self, entity, method):
         return [c for c in self.calls + self.calls_via_imports
                 if c.method == method and c.target is entity]
+
+    def names_key(self, key: str) -> bool:
+        """Code (not a comment or a string of prose) names the dict key ``key``: as a
+        subscript, ``.get``/``.setdefault``/``.pop`` argument, ``in`` test, dict-literal key
+        or keyword argument."""
+        return key in self.read_keys or key in self.code_keys
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
