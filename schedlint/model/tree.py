@@ -44,6 +44,30 @@ class Tree:
     def __init__(self, root: Optional[str] = None):
         self.root = os.path.abspath(root) if root else None
         self._models: OrderedDict = OrderedDict()
+        self._verdicts: dict = {}
+        self._tops: dict = {}  # directory -> the directory above its top package
+
+    def verdict(self, path: str) -> int:
+        """The byte gate's verdict on an in-tree module (cached)."""
+        found = self._verdicts.get(path)
+        if found is None:
+            from schedlint.check import gate
+
+            try:
+                with open(path, "rb") as fh:
+                    found = gate.scan(fh.read(MAX_BYTES + 1))
+            except OSError:
+                found = gate.REJECT
+            self._verdicts[path] = found
+        return found
+
+    def admits(self, data: bytes, path: str) -> bool:
+        """A file the byte gate rejects that drives an in-tree helper module: check it."""
+        from schedlint.check import gate
+
+        if not self._inside(os.path.dirname(os.path.abspath(path))):
+            return False
+        return gate.admits_through_imports(data, path, self.find, self.verdict)
 
     def _inside(self, path: str) -> bool:
         if any(part in _SKIP_DIRS for part in path.split(os.sep)):
@@ -54,6 +78,8 @@ class Tree:
         """The file an import's qualified name (``utils``, ``pkg.mod``, ``.helper``,
         ``..a.b``) names, seen from the file ``importer``, if it is in the tree."""
         here = os.path.dirname(os.path.abspath(importer))
+        if not self._inside(here):
+            return None  # an installed package's files import installed code, not the tree's
         level = len(qualified) - len(qualified.lstrip("."))
         dotted = qualified[level:]
         if level:
@@ -63,9 +89,12 @@ class Tree:
             bases = [base]
         else:
             bases = [here]
-            top = here
-            while os.path.isfile(os.path.join(top, "__init__.py")):
-                top = os.path.dirname(top)
+            top = self._tops.get(here)
+            if top is None:
+                top = here
+                while os.path.isfile(os.path.join(top, "__init__.py")):
+                    top = os.path.dirname(top)
+                self._tops[here] = top
             if top != here:
                 bases.append(top)
         parts = dotted.split(".") if dotted else []
