@@ -149,6 +149,10 @@ def check(paths, select, ignore, extend_select, output_format, statistics, exit_
     split = {} if timings else None
     results = check_paths(found.files, codes, jobs=jobs, check_syntax_all=check_syntax,
                           cache=cache, stdin=stdin, timings=split)
+    if not (no_cache or fix or diff or timings or use_stdin):
+        from schedlint.check import replay
+
+        replay.note_deps([d[0] for r in results for d in r.deps])
     outcomes = None
     if fix or diff:  # ruff semantics: --diff never writes
         outcomes = _apply_fixes(results, codes, cfg, unsafe_fixes, write=not diff, stdin=stdin,

@@ -230,3 +230,24 @@ def test_concurrent_writers_never_leave_a_torn_file(run_cli, proj):
     # Whatever survived the races, a run on top of it is right.
     result = run_cli(*SELECT, *names)
     assert lines(result) == sorted(f"{n}:10:5" for i, n in enumerate(names) if i % 2)
+
+
+HELPER = '''def set_lr(optimizer, lr):
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+'''
+CALLER = OPTIMIZER + 'import helpers\nhelpers.set_lr(optimizer, 0.5)\n'  # SL101 at 10:1
+
+
+def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked):
+    # pre-commit names only the caller: the helper is read for its summary, and its change
+    # must invalidate the caller's cached result (found stale before the fix)
+    (proj / "helpers.py").write_text(HELPER)
+    (proj / "train.py").write_text(CALLER)
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    checked.clear()
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    assert checked == []
+    (proj / "helpers.py").write_text(HELPER.replace('= lr', '= g["lr"] * lr'))
+    assert lines(run_cli(*SELECT, "train.py")) == []
+    assert checked == ["train.py"]

@@ -63,9 +63,16 @@ class ResultCache:
                         return None
                 entry["size"], entry["mtime"] = size, mtime
                 self.dirty[os.path.abspath(path)] = entry
+            for dep, dep_size, dep_mtime in entry.get("deps", ()):
+                try:
+                    if self._stat(dep) != (dep_size, dep_mtime):
+                        return None  # an imported helper changed: its callers are re-checked
+                except OSError:
+                    return None
             findings = [Finding(**{**f, "path": path}) for f in entry["findings"]]
             facts = entry.get("facts")
             return FileResult(path=path, findings=findings, parsed=entry.get("parsed", False),
+                              deps=[tuple(d) for d in entry.get("deps", ())],
                               facts=FileFacts(path=path, group_keys=[tuple(k) for k in
                                                                      facts["group_keys"]],
                                               read_keys=set(facts["read_keys"]))
@@ -89,6 +96,7 @@ class ResultCache:
                          for f in result.findings],
             "facts": {"group_keys": facts.group_keys, "read_keys": sorted(facts.read_keys)}
             if facts else None,
+            "deps": [list(d) for d in getattr(result, "deps", ())],
         }
 
     def save(self) -> None:

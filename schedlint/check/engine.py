@@ -55,6 +55,9 @@ class FileResult:
     sha: Optional[str] = None  # content hash, for the cache
     stat: Optional[tuple] = None  # (size, mtime_ns) of the file as it was read, for the cache
     timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
+    # (path, size, mtime_ns) of the in-tree modules whose code the result depends on (read
+    # for their summaries): the cache re-checks the file when one of them changes
+    deps: list = field(default_factory=list)
 
 
 @dataclass
@@ -350,6 +353,12 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes, rerais
         result.findings.append(_builtin("SL003", path, f"internal error while building the model:"
                                                        f" {type(exc).__name__}: {exc}"))
         return _selected(result, codes)
+    for other in model.external_models:
+        try:
+            st = os.stat(other.path)
+            result.deps.append((other.path, st.st_size, st.st_mtime_ns))
+        except OSError:
+            result.deps.append((other.path, -1, -1))
     if _TIMING:
         t = _lap(result.timings, "model", t)
     suppress = Suppressions(source, model)

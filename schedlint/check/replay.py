@@ -173,6 +173,15 @@ def note(root, files, dirs, paths) -> None:
     _pending = (str(root), snap) if snap is not None else None
 
 
+def note_deps(paths) -> None:
+    """Add files read during the check (in-tree modules imported by the checked files, read
+    for their summaries) to what a replay of this run must find unchanged."""
+    if _pending is None:
+        return
+    known = {p for p, _ in _pending[1]["paths"]}
+    _pending[1]["paths"].extend([p, _stat(p)] for p in sorted(set(paths) - known))
+
+
 def note_check(cfg, paths, found, *, isolated, config_file, respect_gitignore) -> None:
     """:func:`note` for ``schedlint check``: what its discovery and configuration read."""
     if not _active:
