@@ -350,6 +350,35 @@ class FileModel:
         return [c for c in self.calls + self.calls_via_imports
                 if c.method == method and c.target is entity]
 
+    # -- the query API rules read the model through (docs/architecture.md) ------------------
+    def holds(self, scope, text) -> list:
+        """Every optimizer and scheduler the name ``text`` (read in ``scope``) *may* hold,
+        through assignments, parameters, attributes, containers, factories and imports."""
+        return self.flow.optimizers(scope, text) + self.flow.schedulers(scope, text)
+
+    def holds_only(self, scope, text):
+        """Like :meth:`holds`, but None unless nothing unseen can reach the name either."""
+        return self.flow.certain(scope, text)
+
+    def callees(self, node, scope) -> list:
+        """The functions (FunctionInfo: defs, lambdas, partials, methods) a callee
+        expression may run: ``adjust(...)``, ``self.fns[i](...)``, ``utils.f(...)``."""
+        return self.flow.functions(node, scope)
+
+    def runs_from(self, caller, to_scope, after=-1, before=None) -> bool:
+        """Code of the function scope ``to_scope`` runs through calls made in ``caller``
+        between the orders ``after`` and ``before``."""
+        return self.flow.reaches(caller, after, to_scope, before_order=before)
+
+    def same_hierarchy(self, cls, other) -> bool:
+        """The two classes share ``self`` attributes (one derives from the other in-tree)."""
+        return self.flow.root_class(cls) is self.flow.root_class(other)
+
+    def number(self, node, scope):
+        """The number an expression certainly is (literals, names, arithmetic, argparse
+        defaults), else None."""
+        return self.flow.number(node, scope)
+
     def names_key(self, key: str) -> bool:
         """Code (not a comment or a string of prose) names the dict key ``key``: as a
         subscript, ``.get``/``.setdefault``/``.pop`` argument, ``in`` test, dict-literal key

@@ -77,7 +77,7 @@ class Names:
             return None
         # a parameter, a loop over a container, an attribute set in another class of the
         # hierarchy, a factory's result: what the value flow says, when it is certain
-        return self.entities.get(key) or self.model.flow.certain(scope, text)
+        return self.entities.get(key) or self.model.holds_only(scope, text)
 
     def schedulers(self, call: MethodCall) -> Optional[list]:
         """The known (torch/transformers) schedulers a call's receiver can be, else None."""

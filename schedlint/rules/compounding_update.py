@@ -200,7 +200,7 @@ def _compounding(model, write):
             candidates.append(fn)
         else:
             candidates += [(f.params, [r.node for r in f.returns])
-                           for f in model.flow.functions(value.func, write.scope)]
+                           for f in model.callees(value.func, write.scope)]
 
         def lr_read(node):
             return _is_lr_read(node, group_text) or \

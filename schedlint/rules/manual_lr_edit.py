@@ -11,17 +11,16 @@ def _in_effect(model, sched, write) -> bool:
     by the class/module the write's code belongs to."""
     if sched.scope is write.scope:
         return sched.order < write.order
-    if model.flow.reaches(write.scope, -1, sched.scope, before_order=write.order):
+    if model.runs_from(write.scope, sched.scope, before=write.order):
         return True  # built by a call (a wrapper's constructor, a factory) made before it
     if sched.key is not None and sched.key[0] == "class":
         cls = enclosing_class(model, write.scope)
         owner = enclosing_class(model, sched.scope)
-        return cls is not None and owner is not None and (
-            model.flow.root_class(cls) is model.flow.root_class(owner))
+        return cls is not None and owner is not None and model.same_hierarchy(cls, owner)
     if sched.scope.kind == "module":
         return write.scope.kind == "function"
     # a helper (or a method) the scheduler's function calls after building it
-    return model.flow.reaches(sched.scope, sched.order, write.scope)
+    return model.runs_from(sched.scope, write.scope, after=sched.order)
 
 
 def _reads_initial_lr(write) -> bool:
