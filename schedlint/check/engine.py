@@ -193,7 +193,8 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
 
         if project is None:
             project = Tree()
-        if project.admits(data, path):
+        if project.inside(os.path.dirname(path) or ".") and prefilter.admits_through_imports(
+                data, path, project.find, lambda p: prefilter.file_verdict(p, project.verdicts)):
             verdict = prefilter.ADMIT  # it uses a helper module that builds or drives them
     if verdict == prefilter.REJECT and not check_syntax_all:
         if _TIMING:

@@ -119,6 +119,19 @@ def imported_modules(data: bytes) -> list:
     return out
 
 
+def file_verdict(path: str, cache: dict) -> int:
+    """:func:`scan`'s verdict on the file ``path`` (REJECT when unreadable), cached."""
+    found = cache.get(path)
+    if found is None:
+        try:
+            with open(path, "rb") as fh:
+                found = scan(fh.read())
+        except OSError:
+            found = REJECT
+        cache[path] = found
+    return found
+
+
 def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
     """Stage 0 for a file :func:`scan` rejects: it still mentions optimizers, schedulers or
     lrs (:func:`admits`) and imports a module of the checked tree that the gate admits, so

@@ -44,30 +44,12 @@ class Tree:
     def __init__(self, root: Optional[str] = None):
         self.root = os.path.abspath(root) if root else None
         self._models: OrderedDict = OrderedDict()
-        self._verdicts: dict = {}
+        self.verdicts: dict = {}  # path -> the gate's verdict, kept for the engine
         self._tops: dict = {}  # directory -> the directory above its top package
 
-    def verdict(self, path: str) -> int:
-        """The byte gate's verdict on an in-tree module (cached)."""
-        found = self._verdicts.get(path)
-        if found is None:
-            from schedlint.check import gate
-
-            try:
-                with open(path, "rb") as fh:
-                    found = gate.scan(fh.read(MAX_BYTES + 1))
-            except OSError:
-                found = gate.REJECT
-            self._verdicts[path] = found
-        return found
-
-    def admits(self, data: bytes, path: str) -> bool:
-        """A file the byte gate rejects that drives an in-tree helper module: check it."""
-        from schedlint.check import gate
-
-        if not self._inside(os.path.dirname(os.path.abspath(path))):
-            return False
-        return gate.admits_through_imports(data, path, self.find, self.verdict)
+    def inside(self, path: str) -> bool:
+        """``path`` (a file or directory) is part of the tree imports may resolve into."""
+        return self._inside(os.path.abspath(path))
 
     def _inside(self, path: str) -> bool:
         if any(part in _SKIP_DIRS for part in path.split(os.sep)):
