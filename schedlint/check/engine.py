@@ -397,7 +397,9 @@ def _run_rules(result: FileResult, path: str, source: str, module, codes, rerais
 def _dismantle(model) -> None:
     """Break the model's reference cycles (class <-> method <-> scope, builder <-> model), so
     reference counting frees the file's syntax tree right here, without a collector pass
-    over it. Only FileResult (plain data) outlives this point."""
+    over it. Only FileResult (plain data) outlives this point. The imported modules' models
+    are not this file's to break: the batch's tree keeps them for the next importer."""
+    model.external_models, model.externals = [], {}
     for value in list(vars(model).values()):
         if isinstance(value, dict):
             value = list(value.values())
