@@ -276,17 +276,9 @@ class FileModel:
     def position(self, node):
         """(line, column, end_line, end_column), 1-based, end exclusive; computed lazily."""
         if self._positions is None:
-            try:  # one lean codegen pass (MetadataWrapper.resolve adds a rebuilding visit)
-                from schedlint.model.cstwalk import positions
+            from schedlint.model.cstwalk import positions
 
-                self._positions = positions(self.module)
-            except (AttributeError, TypeError, ImportError):  # a libcst without these internals
-                import libcst as cst
-                from libcst.metadata import PositionProvider
-
-                wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-                self._positions = {n: (r.start.line, r.start.column, r.end.line, r.end.column)
-                                   for n, r in wrapper.resolve(PositionProvider).items()}
+            self._positions = positions(self.module)
         line, column, end_line, end_column = self._positions[node]
         return line, column + 1, end_line, end_column + 1
 

@@ -22,7 +22,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.builder import binding_key, dotted_name
-from schedlint.model.cstwalk import children
+from schedlint.model.cstwalk import code_children
 from schedlint.model.facts import MethodCall, Optimizer, Scheduler
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
@@ -228,9 +228,9 @@ class Branches:
                             _ends_with_exit(stmt.body):
                         extra = extra + ((stmt, "else"),)
                 inside = {id(stmt) for stmt in body}
-                stack.extend((child, path) for child in children(node) if id(child) not in inside)
+                stack.extend((child, path) for child in code_children(node) if id(child) not in inside)
                 continue
-            stack.extend((child, path) for child in children(node))
+            stack.extend((child, path) for child in code_children(node))
 
     @staticmethod
     def exclusive(p1, p2) -> bool:
@@ -282,7 +282,7 @@ def words(value) -> set:
             continue
         if isinstance(n, cst.Attribute):
             out |= set(_WORD.findall(n.attr.value.lower()))
-        stack.extend(children(n))
+        stack.extend(code_children(n))
     return out
 
 
@@ -403,7 +403,7 @@ def called_functions(model, root, scope):
                     n.func.value.value == "self" and cls is not None and \
                     n.func.attr.value in cls.methods:
                 yield cls.methods[n.func.attr.value], n, 1
-        stack.extend(children(n))
+        stack.extend(code_children(n))
 
 
 def param_for(info, call, skip, text):

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from schedlint.model.builder import dotted_name
-from schedlint.model.cstwalk import children
+from schedlint.model.cstwalk import code_children
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
@@ -83,7 +83,7 @@ def uses(root, text: str) -> list:
         if _matches(node, text):
             found.append(_classify(node, parent, grand))
             continue
-        for child in children(node):
+        for child in code_children(node):
             if isinstance(node, cst.Attribute) and child is node.attr:
                 continue  # ``x.opt``: the attribute name is not the variable ``opt``
             if isinstance(node, cst.Arg) and child is node.keyword:
@@ -128,7 +128,7 @@ def _attribute_read_elsewhere(model, target) -> bool:
             if dotted != target and (dotted is None or
                                      dotted.partition(".")[0] not in model.imports):
                 return True
-        stack.extend(children(node))
+        stack.extend(code_children(node))
     return False
 
 
@@ -140,7 +140,7 @@ def ancestors(root, target) -> Optional[list]:
         if node is target:
             return list(path)
         path = path + (node,)
-        stack.extend((child, path) for child in children(node))
+        stack.extend((child, path) for child in code_children(node))
     return None
 
 

@@ -2,7 +2,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.builder import dotted_name
-from schedlint.model.cstwalk import children
+from schedlint.model.cstwalk import code_children
 from schedlint.rules._scheduler_usage import Names, call_node_of
 from schedlint.rules.base import Fix, Report, rule
 
@@ -56,7 +56,7 @@ def _super_init_calls(fn_node):
             elif dotted_name(owner) is not None and n.args and \
                     dotted_name(n.args[0].value) == "self":
                 yield n, 1
-        stack.extend(children(n))
+        stack.extend(code_children(n))
 
 
 def _verbose_in(call: cst.Call, signature, skip: int, had_verbose: bool):
@@ -189,5 +189,5 @@ def _delete_statement_fix(model, call):
                         edit = (line, 1, end_line, len(lines[end_line - 1]) + 1, "")
                     return Fix("safe", "Remove the `print_lr()` call", (edit,))
         if isinstance(n, cst.CSTNode):
-            stack.extend(children(n))
+            stack.extend(code_children(n))
     return None

@@ -1,7 +1,7 @@
 import libcst as cst
 
 
-from schedlint.model.cstwalk import children
+from schedlint.model.cstwalk import code_children
 from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
                                               name_of)
 from schedlint.rules.base import Fix, Report, rule
@@ -22,7 +22,7 @@ def _statement_lines(root):
                         isinstance(stmt.body[0], cst.Expr) and \
                         isinstance(stmt.body[0].value, cst.Call):
                     out[id(stmt.body[0].value)] = (n, stmt)
-        stack.extend(children(n))
+        stack.extend(code_children(n))
     return out
 
 
