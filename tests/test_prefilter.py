@@ -184,7 +184,7 @@ def test_the_gate_never_imports_libcst_for_a_skipped_file(tmp_path):
 
     plain = tmp_path / "plain.py"
     plain.write_text("# an optimizer, a scheduler, torch.optim\nimport os\n")
-    code = ("import sys\nfrom schedlint import engine\n"
+    code = ("import sys\nfrom schedlint.check import engine\n"
             f"r = engine.check_source({str(plain)!r}, None, frozenset({{'SL101'}}))\n"
             "assert not r.parsed\nprint('libcst' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
