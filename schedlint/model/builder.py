@@ -18,6 +18,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.syntax import dotted_name, expr_text, fold_number, string_value, subscript_key
 from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
@@ -45,69 +46,6 @@ def build_model(path: str, source: str, module: cst.Module) -> FileModel:
     return builder.model
 
 
-def dotted_name(node) -> Optional[str]:
-    """``a.b.c`` for a Name/Attribute chain, else None."""
-    parts = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return None
-
-
-def string_value(node) -> Optional[str]:
-    if isinstance(node, cst.SimpleString):
-        try:
-            value = node.evaluated_value
-        except Exception:  # malformed escapes: not a key we could match anyway
-            return None
-        return value if isinstance(value, str) else None
-    return None
-
-
-def subscript_key(node: cst.Subscript) -> Optional[str]:
-    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-        return string_value(node.slice[0].slice.value)
-    return None
-
-
-def _fold_number(node) -> Optional[float]:
-    """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
-    if isinstance(node, cst.Integer):
-        return float(node.evaluated_value)
-    if isinstance(node, cst.Float):
-        return float(node.evaluated_value)
-    if isinstance(node, cst.UnaryOperation):
-        inner = _fold_number(node.expression)
-        if inner is None:
-            return None
-        if isinstance(node.operator, cst.Minus):
-            return -inner
-        if isinstance(node.operator, cst.Plus):
-            return inner
-        return None
-    if isinstance(node, cst.BinaryOperation):
-        left, right = _fold_number(node.left), _fold_number(node.right)
-        if left is None or right is None:
-            return None
-        try:
-            if isinstance(node.operator, cst.Add):
-                return left + right
-            if isinstance(node.operator, cst.Subtract):
-                return left - right
-            if isinstance(node.operator, cst.Multiply):
-                return left * right
-            if isinstance(node.operator, cst.Divide):
-                return left / right
-            if isinstance(node.operator, cst.Power) and abs(right) < 64:
-                return left ** right
-        except (ArithmeticError, ValueError):
-            return None
-    return None
-
-
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
@@ -131,24 +69,8 @@ class _Walk:
             if isinstance(n, cst.Subscript):
                 key = subscript_key(n)
                 if key is not None:
-                    self.subscripts.append((_expr_text(n.value), key))
+                    self.subscripts.append((expr_text(n.value), key))
             stack.extend(code_children(n))
-
-
-def _expr_text(node) -> str:
-    dotted = dotted_name(node)
-    if dotted is not None:
-        return dotted
-    if isinstance(node, cst.Subscript):
-        key = subscript_key(node)
-        base = _expr_text(node.value)
-        if key is not None:
-            return f"{base}[{key!r}]"
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            return f"{base}[{_expr_text(node.slice[0].slice.value)}]"
-    if isinstance(node, cst.Integer):
-        return node.value
-    return "<expr>"
 
 
 def _param_names(params: cst.Parameters) -> tuple:
@@ -181,13 +103,13 @@ def _scale_folded(lr_node, scale_node) -> bool:
     scale_names = _Walk(scale_node).names - {"True", "False", "None"}
     if scale_names & _Walk(lr_node).names:
         return True  # "lr": lr * scale, "lr_scale": scale
-    number = _fold_number(scale_node)
+    number = fold_number(scale_node)
     if number is None:
         return False
     stack = [lr_node]
     while stack:  # "lr": base_lr * 0.1, "lr_mult": 0.1
         n = stack.pop()
-        if _fold_number(n) == number:
+        if fold_number(n) == number:
             return True
         stack.extend(code_children(n))
     return False
@@ -199,7 +121,7 @@ def _find_param_groups(node) -> Optional[str]:
     while stack:
         n = stack.pop()
         if isinstance(n, cst.Attribute) and n.attr.value == "param_groups":
-            return dotted_name(n.value) or _expr_text(n.value)
+            return dotted_name(n.value) or expr_text(n.value)
         if isinstance(n, (cst.Lambda, cst.FunctionDef)):
             continue
         stack.extend(code_children(n))
@@ -245,7 +167,7 @@ class _Builder(cst.CSTVisitor):
         walk = _Walk(node)
         kind, number, string, items = "other", None, None, ()
         call = call_method = call_receiver = None
-        number = _fold_number(node)
+        number = fold_number(node)
         if number is not None:
             kind = "number"
         elif isinstance(node, cst.SimpleString):
@@ -544,7 +466,7 @@ class _Builder(cst.CSTVisitor):
     def _lr_write(self, group_node, value_node, stmt, op):
         """``<group>["lr"] op value`` where <group> is a loop's group or X.param_groups[i]."""
         loop = self.group_loop()
-        group_text = _expr_text(group_node)
+        group_text = expr_text(group_node)
         optimizer_src = group_var = index_var = None
         all_groups = False
         if isinstance(group_node, cst.Name) and loop is not None and \
@@ -552,7 +474,7 @@ class _Builder(cst.CSTVisitor):
             optimizer_src, group_var, all_groups = loop.groups_of, group_node.value, True
         elif isinstance(group_node, cst.Subscript) and isinstance(group_node.value, cst.Attribute) \
                 and group_node.value.attr.value == "param_groups":
-            optimizer_src = _expr_text(group_node.value.value)
+            optimizer_src = expr_text(group_node.value.value)
             idx = group_node.slice[0].slice
             if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Name) and loop is not None \
                     and idx.value.value in (loop.index_var,) + tuple(loop.targets):

@@ -13,7 +13,8 @@ from typing import Optional
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name, target_names
+from schedlint.model.builder import target_names
+from schedlint.model.syntax import dotted_name
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)

@@ -21,7 +21,8 @@ from typing import Optional
 import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.model.builder import binding_key, dotted_name
+from schedlint.model.builder import binding_key
+from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
 from schedlint.model.facts import MethodCall, Optimizer, Scheduler
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name
+from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.

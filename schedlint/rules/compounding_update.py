@@ -2,7 +2,7 @@ import re
 
 import libcst as cst
 
-from schedlint.model.builder import _expr_text, dotted_name, subscript_key
+from schedlint.model.syntax import dotted_name, expr_text, subscript_key
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
 from schedlint.rules.base import Report, rule
@@ -135,7 +135,7 @@ def _factors(node):
 
 def _is_lr_read(node, group_text) -> bool:
     return isinstance(node, cst.Subscript) and subscript_key(node) == "lr" and \
-        _expr_text(node.value) == group_text
+        expr_text(node.value) == group_text
 
 
 def _compounds_product(analysis, node, lr_match, counters) -> bool:
@@ -169,7 +169,7 @@ def _compounding(model, write):
     group = _group_target(write.node)
     if group is None:
         return None
-    group_text = _expr_text(group)
+    group_text = expr_text(group)
     counters = set()
     for loop in write.loops:
         if loop.groups_of is None and loop.kind == "for" and loop.iter is not None and \
@@ -247,7 +247,7 @@ def _counter_params(model, scope, analysis) -> set:
 
 def _rebased(model, write, group, base):
     """The write's statement with its read of the current lr replaced by the base lr."""
-    group_text = _expr_text(_group_target(write.node))
+    group_text = expr_text(_group_target(write.node))
     stack = [write.value.node]
     while stack:
         n = stack.pop()
@@ -313,7 +313,7 @@ def compounding_lr_update(model):
         how = _compounding(model, write)
         if how is None or _reset_first(model, write):
             continue
-        group = _expr_text(_group_target(write.node))
+        group = expr_text(_group_target(write.node))
         opt = f" of `{write.optimizer_src}`" if write.optimizer_src else ""
         factor = write.value.src
         stmt = model.module.code_for_node(write.node).strip()
