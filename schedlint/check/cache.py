@@ -19,7 +19,7 @@ from pathlib import Path
 
 from schedlint import __version__
 from schedlint.report.findings import Finding
-from schedlint.check.jsonfile import write_atomically
+from schedlint.jsonfile import write_atomically
 
 CACHE_DIR_NAME = ".schedlint_cache"
 

@@ -29,7 +29,7 @@ import json
 import os
 import sys
 
-from schedlint.check.jsonfile import write_atomically
+from schedlint.jsonfile import write_atomically
 
 FORMAT = 1
 CACHE_DIR_NAME = ".schedlint_cache"

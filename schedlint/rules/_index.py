@@ -22,7 +22,7 @@ import json
 import os
 
 from schedlint import __version__
-from schedlint.check.jsonfile import write_atomically
+from schedlint.jsonfile import write_atomically
 
 INDEX_FORMAT = 1
 _FIELDS = ("code", "name", "summary", "severity", "kind", "scope", "docs", "fixable")
