@@ -45,11 +45,6 @@ class Value:
     def is_sequence(self) -> bool:
         return self.kind in ("list", "tuple", "comp")
 
-    @property
-    def is_scalar(self) -> bool:
-        """Certainly one number (a literal, arithmetic on literals, or a config attribute)."""
-        return self.kind == "number" or self.kind == "attr" and self.dotted is not None
-
 
 @dataclass(eq=False)
 class Scope:
@@ -292,9 +287,6 @@ class FileModel:
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
         return [c for c in self.calls if c.method in ("step", "optimizer_step")
                 and (c.target is optimizer or c.optimizer_arg is optimizer)]
-
-    def calls_on(self, entity, method):
-        return [c for c in self.calls if c.method == method and c.target is entity]
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]

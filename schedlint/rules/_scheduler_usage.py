@@ -321,10 +321,6 @@ def is_epoch_loop(loop) -> bool:
     return any(is_epoch_word(w) for w in loop_words(loop))
 
 
-def is_known_class(sched, *names) -> bool:
-    return is_known(sched) and sched.cls in names
-
-
 def closed_form(sched) -> bool:
     if sched.cls == "SequentialLR":
         return any(closed_form(c) for c in sched.children)
