@@ -8,8 +8,8 @@ finding both fail.
 from pathlib import Path
 
 import pytest
-
 from fixture_markers import FIXTURES, expected_findings, fixture_files
+
 from schedlint.check.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 

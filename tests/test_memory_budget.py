@@ -32,9 +32,8 @@ def test_a_reservation_waits_while_the_others_would_exceed_the_cap():
 @fork
 def test_reservations_within_the_cap_do_not_wait_and_an_oversized_one_runs_alone():
     budget = MemoryBudget(multiprocessing.get_context("fork"), cap=100)
-    with budget.reserve(40):
-        with budget.reserve(40):
-            pass
+    with budget.reserve(40), budget.reserve(40):
+        pass
     with budget.reserve(10_000):  # bigger than the cap, nothing else reserved: proceeds
         pass
 
@@ -56,9 +55,8 @@ def test_a_reservation_that_may_not_wait_raises_instead():
 
     budget = MemoryBudget(multiprocessing.get_context("fork"), cap=100)
     with budget.reserve(80):
-        with pytest.raises(WouldWait):
-            with budget.reserve(50, wait=False):
-                pass
+        with pytest.raises(WouldWait), budget.reserve(50, wait=False):
+            pass
         with budget.reserve(20, wait=False):  # fits: no wait, no raise
             pass
 

@@ -11,8 +11,16 @@ import pytest
 
 from schedlint.check.engine import sort_findings
 from schedlint.report.findings import Finding
-from schedlint.report.formats import (format_findings, format_github, format_json, format_sarif,
-                              format_text, sarif_document, statistics, summary)
+from schedlint.report.formats import (
+    format_findings,
+    format_github,
+    format_json,
+    format_sarif,
+    format_text,
+    sarif_document,
+    statistics,
+    summary,
+)
 from schedlint.rules import all_rules, by_code
 
 JSON_KEYS = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",

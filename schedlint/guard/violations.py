@@ -11,8 +11,9 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Union
 
 log = logging.getLogger("schedlint.guard")
 

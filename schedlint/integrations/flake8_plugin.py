@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import io
 import tokenize
-from functools import lru_cache
+from functools import cache
 
 from schedlint import __version__
 from schedlint.check import gate as prefilter
 
 
-@lru_cache(maxsize=None)
+@cache
 def _codes() -> frozenset:
     from schedlint.rules import all_rules
 

@@ -18,9 +18,23 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.facts import (
+    Checkpoint,
+    ClassInfo,
+    FileModel,
+    FunctionInfo,
+    Group,
+    KeyUse,
+    Loop,
+    LrWrite,
+    MethodCall,
+    Optimizer,
+    Rebind,
+    Scheduler,
+    Scope,
+    Value,
+)
 from schedlint.model.syntax import dotted_name, expr_text, fold_number, string_value, subscript_key
-from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
-                             LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
 TRACKED_METHODS = frozenset({

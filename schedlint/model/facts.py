@@ -52,12 +52,12 @@ class Scope:
     kind: str  # module|class|function
     name: str
     node: Any = field(repr=False)
-    parent: Optional["Scope"] = field(default=None, repr=False)
+    parent: Optional[Scope] = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
     # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
     literals: dict = field(default_factory=dict, repr=False)
-    cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
+    cls: Optional[ClassInfo] = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):
         s = self
@@ -71,7 +71,7 @@ class Loop:
     id: int
     kind: str  # for|while|comp
     node: Any = field(repr=False)
-    parent: Optional["Loop"] = field(default=None, repr=False)
+    parent: Optional[Loop] = field(default=None, repr=False)
     scope: Optional[Scope] = field(default=None, repr=False)
     targets: frozenset = frozenset()
     iter: Optional[Value] = None
@@ -88,7 +88,7 @@ class Loop:
             yield loop
             loop = loop.parent
 
-    def contains(self, other: "Loop") -> bool:
+    def contains(self, other: Loop) -> bool:
         return any(l is self for l in other.ancestors())
 
 
@@ -154,7 +154,7 @@ class Scheduler(Fact):
     optimizer_src: Optional[str] = None
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
-    parent: Optional["Scheduler"] = field(default=None, repr=False)
+    parent: Optional[Scheduler] = field(default=None, repr=False)
 
     @property
     def closed_form(self) -> bool:
@@ -190,7 +190,7 @@ class LrWrite(Fact):
     depends_on_group: bool = False
     reads_current_lr: bool = False  # the value reads this group's current lr
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
-    in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+    in_class: Optional[ClassInfo] = field(default=None, repr=False)
 
 
 @dataclass(eq=False)

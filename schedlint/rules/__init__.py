@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 from schedlint.rules.base import Rule
 
@@ -20,7 +20,7 @@ def _rules_in(module) -> list:
     return [obj.RULE for obj in vars(module).values() if callable(obj) and hasattr(obj, "RULE")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_rules() -> tuple:
     """Every rule, sorted by code (static, builtin and guard).
 
@@ -64,7 +64,7 @@ def _import_all() -> tuple:
     return tuple(sorted(found, key=lambda r: r.code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def by_code() -> dict:
     return {r.code: r for r in all_rules()}
 

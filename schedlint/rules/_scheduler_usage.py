@@ -22,9 +22,9 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.builder import binding_key
-from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
 from schedlint.model.facts import MethodCall, Optimizer, Scheduler
+from schedlint.model.syntax import dotted_name
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
 KNOWN_ORIGINS = ("torch", "transformers")

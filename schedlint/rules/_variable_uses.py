@@ -13,8 +13,8 @@ from typing import Any, Optional
 
 import libcst as cst
 
-from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
+from schedlint.model.syntax import dotted_name
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",

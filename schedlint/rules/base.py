@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix")
 _REQUIRED = SECTIONS[:4]

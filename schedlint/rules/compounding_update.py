@@ -2,8 +2,8 @@ import re
 
 import libcst as cst
 
-from schedlint.model.syntax import dotted_name, expr_text, subscript_key
 from schedlint.model.cstwalk import code_children
+from schedlint.model.syntax import dotted_name, expr_text, subscript_key
 from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
 from schedlint.rules.base import Report, rule
 

@@ -1,5 +1,12 @@
-from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions, is_known,
-                                              kind_words, name_of)
+from schedlint.rules._scheduler_usage import (
+    Branches,
+    Names,
+    closed_form,
+    conditions,
+    is_known,
+    kind_words,
+    name_of,
+)
 from schedlint.rules.base import Report, rule
 
 

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from schedlint.model.syntax import dotted_name, fold_number
 from schedlint.model.cstwalk import code_children
+from schedlint.model.syntax import dotted_name, fold_number
 from schedlint.rules._lr_expressions import assigned_values, strip_call
 from schedlint.rules.base import Report, rule
 

@@ -1,9 +1,13 @@
 import libcst as cst
 
-from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
-from schedlint.rules._lr_expressions import (assigned_values, binding_scope, looks_like_lr,
-                                             strip_call)
+from schedlint.model.syntax import dotted_name
+from schedlint.rules._lr_expressions import (
+    assigned_values,
+    binding_scope,
+    looks_like_lr,
+    strip_call,
+)
 from schedlint.rules.base import Report, rule
 
 _CLASSES = ("LambdaLR", "MultiplicativeLR")

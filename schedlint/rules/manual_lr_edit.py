@@ -1,8 +1,15 @@
 from schedlint.model.builder import binding_key
-from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions,
-                                              enclosing_class,
-                                              in_scheduler_class, is_known, name_of,
-                                              stepped_units)
+from schedlint.rules._scheduler_usage import (
+    Branches,
+    Names,
+    closed_form,
+    conditions,
+    enclosing_class,
+    in_scheduler_class,
+    is_known,
+    name_of,
+    stepped_units,
+)
 from schedlint.rules.base import Report, rule
 
 

@@ -1,8 +1,8 @@
 import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.model.syntax import dotted_name
 from schedlint.model.cstwalk import code_children
+from schedlint.model.syntax import dotted_name
 from schedlint.rules._scheduler_usage import Names, call_node_of
 from schedlint.rules.base import Fix, Report, rule
 

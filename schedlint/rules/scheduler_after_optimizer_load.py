@@ -1,4 +1,3 @@
-from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import exclusive
 from schedlint.rules.base import Report, rule

@@ -1,8 +1,14 @@
 import libcst as cst
 
 from schedlint.model.syntax import dotted_name, fold_number
-from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
-                                             describe_groups, looks_like_lr, lr_names_of)
+from schedlint.rules._lr_expressions import (
+    assigned_values,
+    binding_scope,
+    certainly_scalar,
+    describe_groups,
+    looks_like_lr,
+    lr_names_of,
+)
 from schedlint.rules.base import Report, rule
 
 # class -> (argument, whether the class accepts one value per group)

@@ -1,10 +1,18 @@
-import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
-                                              Names, callee_optimizer_steps, conditions,
-                                              is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in)
+from schedlint.rules._scheduler_usage import (
+    ACCUMULATION_WORDS,
+    BATCH_LOOP_WORDS,
+    Branches,
+    Names,
+    callee_optimizer_steps,
+    conditions,
+    is_epoch_loop,
+    is_known,
+    loop_words,
+    name_of,
+    sized_in,
+)
 from schedlint.rules.base import Report, rule
 
 # Arguments that size a schedule, per class.

@@ -1,9 +1,7 @@
 import libcst as cst
 
-
 from schedlint.model.cstwalk import code_children
-from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
-                                              name_of)
+from schedlint.rules._scheduler_usage import Branches, Names, callee_optimizer_steps, name_of
 from schedlint.rules.base import Fix, Report, rule
 
 

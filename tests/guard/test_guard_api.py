@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 from guard_schedulers import lrs, make_optimizer, train_step  # noqa: E402
 from torch.optim.lr_scheduler import LambdaLR, StepLR  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import NotCheckedWarning, ScheduleViolation, ScheduleWarning, Violation  # noqa: E402
 
 
@@ -163,11 +163,10 @@ def test_expect_by_name_passes_on_the_declared_schedule_and_catches_a_mismatch()
 
     model, opt = make_optimizer()
     sched = StepLR(opt, step_size=5, gamma=0.5)  # decays one step later than declared
-    with schedlint.guard(opt, sched, expect=declared):
-        with pytest.raises(ScheduleViolation) as info:
-            for i in range(12):
-                train_step(model, opt, i)
-                sched.step()
+    with schedlint.guard(opt, sched, expect=declared), pytest.raises(ScheduleViolation) as info:
+        for i in range(12):
+            train_step(model, opt, i)
+            sched.step()
     v = info.value.violation
     assert (v.code, v.optimizer_step, v.expected, v.actual) == ("SLG101", 4, 0.05, 0.1)
     assert "declared" in v.cause

@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, make_optimizer  # noqa: E402
 from torch.amp.grad_scaler import GradScaler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import hooks, session  # noqa: E402
 from schedlint.guard.core import ANCHOR  # noqa: E402
 
@@ -102,7 +102,7 @@ def test_optimizer_and_scheduler_die_by_reference_counting_alone():
 
 def test_a_lambda_closing_over_the_optimizer_does_not_leak_it():
     model, opt = make_optimizer()
-    sched = S.LambdaLR(opt, lambda e: 1.0 if opt.param_groups else 0.0)  # closes over opt
+    sched = S.LambdaLR(opt, lambda e: 1.0 if opt.param_groups else 0.0)  # noqa: F821 (del below)
     schedlint.guard(opt, sched)
     for i in range(3):
         grad_step(model, opt, i)

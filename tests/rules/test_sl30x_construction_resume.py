@@ -7,8 +7,8 @@ import textwrap
 
 import libcst as cst
 import pytest
-
 from _snippets import findings, lines
+
 from schedlint.rules._variable_uses import exclusive, uses
 
 HEADER = """\
