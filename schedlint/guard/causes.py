@@ -18,11 +18,12 @@ def outside_write(schedulers, where: str) -> str:
     if kinds and kinds <= CLOSED_FORM:
         return text + "; the scheduler is closed form, so the edit is lost at its next step()."
     if kinds & CLOSED_FORM:
-        return text + "; it mixes closed-form and chainable schedulers, so the edit is partly lost, partly compounded."
+        return text + ("; it mixes closed-form and chainable schedulers, so the edit is partly "
+                       "lost, partly compounded.")
     if kinds:
-        return text + ("; the scheduler is chainable, so the edit persists and compounds with the "
-                       "schedule for the rest of training. Let the scheduler own the LR, or declare "
-                       "the writer with foreign_writers=[...].")
+        return text + ("; the scheduler is chainable, so the edit persists and compounds with "
+                       "the schedule for the rest of training. Let the scheduler own the LR, or "
+                       "declare the writer with foreign_writers=[...].")
     return text + "."
 
 
@@ -53,10 +54,10 @@ def stepped_before_optimizer(sched) -> str:
 
 
 def double_step(sched, extra: int) -> str:
-    return (f"{type(sched).__name__}.step() was called {extra + 1} times without an optimizer.step() "
-            "in between: the schedule runs faster than training (stepped both per batch and per "
-            "epoch, by hand and by a framework, or once per process). Step it exactly once after "
-            "each optimizer.step() (or once per epoch).")
+    return (f"{type(sched).__name__}.step() was called {extra + 1} times without an "
+            "optimizer.step() in between: the schedule runs faster than training (stepped both "
+            "per batch and per epoch, by hand and by a framework, or once per process). Step it "
+            "exactly once after each optimizer.step() (or once per epoch).")
 
 
 def child_stepped_directly(sched, parent) -> str:
@@ -85,14 +86,17 @@ def bad_value(value: float, schedulers) -> str:
     for s in schedulers:
         total = getattr(s, "total_steps", None)
         if type(s).__name__ == "OneCycleLR" and total is not None and s.last_epoch >= total:
-            return (f"OneCycleLR was stepped {s.last_epoch} times with total_steps={total}: past its "
-                    "end the schedule extrapolates (negative with anneal_strategy='linear'). Size "
-                    "total_steps for every optimizer step (epochs x steps_per_epoch, accumulation).")
+            return (f"OneCycleLR was stepped {s.last_epoch} times with total_steps={total}: "
+                    "past its end the schedule extrapolates (negative with "
+                    "anneal_strategy='linear'). Size total_steps for every optimizer step "
+                    "(epochs x steps_per_epoch, accumulation).")
     if value != value:
-        return "the LR is NaN (a lambda dividing by zero, a NaN metric or a NaN written into the group)."
+        return ("the LR is NaN (a lambda dividing by zero, a NaN metric or a NaN written into "
+                "the group).")
     if value in (float("inf"), float("-inf")):
         return "the LR is infinite (an overflowing schedule, or a division by a zero period)."
-    return "a negative LR makes the optimizer climb the loss (a schedule extrapolated past its end)."
+    return ("a negative LR makes the optimizer climb the loss (a schedule extrapolated past its "
+            "end).")
 
 
 def never_stepped(name: str, optimizer_steps: int) -> str:

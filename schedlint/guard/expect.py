@@ -19,7 +19,8 @@ class DeclaredSchedule:
             self.per_group = [(self._resolve(key, labels), fn) for key, fn in expect.items()]
             for key, fn in expect.items():
                 if not callable(fn):
-                    raise TypeError(f"expect[{key!r}] must be a callable step -> lr, got {type(fn).__name__}")
+                    raise TypeError(f"expect[{key!r}] must be a callable step -> lr, "
+                                    f"got {type(fn).__name__}")
             self.shared = None
         elif callable(expect):
             self.per_group = None
@@ -34,13 +35,15 @@ class DeclaredSchedule:
             raise TypeError("expect keys are group indices or names, not booleans")
         if isinstance(key, int):
             if not -len(labels) <= key < len(labels):
-                raise ValueError(f"expect names group {key}, but the optimizer has {len(labels)} groups")
+                raise ValueError(f"expect names group {key}, but the optimizer has "
+                                 f"{len(labels)} groups")
             return key % len(labels)
         matches = [i for i, label in enumerate(labels) if label == str(key)]
         if len(matches) != 1:
             known = ", ".join(repr(x) for x in labels)
             problem = "no group" if not matches else "several groups"
-            raise ValueError(f"expect names group {key!r}, but {problem} has that name (groups: {known})")
+            raise ValueError(f"expect names group {key!r}, but {problem} has that name "
+                             f"(groups: {known})")
         return matches[0]
 
     def values(self, step: int, n_groups: int) -> list:

@@ -89,9 +89,13 @@ class DeviceLRChecks:
         n = self.n
         self.step = torch.zeros((), dtype=torch.int64, device=self.device)
         self.failed = {c: torch.zeros(n, dtype=torch.bool, device=self.device) for c in self.CODES}
-        self.first_step = {c: torch.full((n,), -1, dtype=torch.int64, device=self.device) for c in self.CODES}
-        self.first_actual = {c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES}
-        self.first_expected = {c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES}
+        device = self.device
+        self.first_step = {c: torch.full((n,), -1, dtype=torch.int64, device=device)
+                           for c in self.CODES}
+        self.first_actual = {c: torch.zeros(n, dtype=torch.float64, device=device)
+                             for c in self.CODES}
+        self.first_expected = {c: torch.zeros(n, dtype=torch.float64, device=device)
+                               for c in self.CODES}
 
     def stack(self, groups) -> _Tensor:
         # A float LR next to device LRs costs a small host-to-device copy; all-device groups
@@ -123,7 +127,8 @@ class DeviceLRChecks:
         reset it. Returns ``([(code, group, first_step, actual, expected), ...], current_list)``."""
         codes = self.CODES
         parts = [torch.stack([self.failed[c].double(), self.first_step[c].double(),
-                              self.first_actual[c], self.first_expected[c]]).reshape(-1) for c in codes]
+                              self.first_actual[c], self.first_expected[c]]).reshape(-1)
+                 for c in codes]
         if current is not None:
             parts.append(current.reshape(-1))
         flat = torch.cat(parts).tolist()

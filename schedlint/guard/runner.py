@@ -26,7 +26,8 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'", file=out)
+        print("schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'",
+              file=out)
         return 2
     from schedlint.guard import session as auto
 
@@ -78,8 +79,8 @@ def _print_user_traceback(exc: BaseException, out) -> None:
     not the guard's and torch's plumbing underneath."""
     import torch
 
-    hidden = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(torch.__file__)),
-              os.path.dirname(os.path.abspath(runpy.__file__)))
+    hidden = tuple(os.path.dirname(os.path.abspath(m)) for m in (__file__, torch.__file__,
+                                                                  runpy.__file__))
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen")]
     print("Traceback (most recent call last):", file=out)

@@ -63,7 +63,8 @@ class AutoSession:
         from schedlint.guard.core import Guard
         from schedlint.guard.shadow import ShadowOptimizer
 
-        if self.closed or not isinstance(optimizer, Optimizer) or isinstance(optimizer, ShadowOptimizer):
+        if self.closed or not isinstance(optimizer, Optimizer) or \
+                isinstance(optimizer, ShadowOptimizer):
             return None
         guard = Guard(optimizer, None, _session=self, **self.options)
         self._guards.append(weakref.ref(guard))

@@ -65,7 +65,8 @@ class Violation:
     def message(self) -> str:
         where = []
         if self.group_index is not None:
-            label = f" '{self.group_name}'" if self.group_name not in (None, str(self.group_index)) else ""
+            named = self.group_name not in (None, str(self.group_index))
+            label = f" '{self.group_name}'" if named else ""
             where.append(f"group {self.group_index}{label}")
         if self.rank is not None:
             where.append(f"rank {self.rank}")
@@ -76,7 +77,8 @@ class Violation:
         text = f"{self.code} {self.name}: {', '.join(where)}"
         if self.code == "SLG103" and self.expected is not None:
             # Nothing is wrong with the LR yet: the extra step is what would change it.
-            text += f": expected lr {format_lr(self.expected)} (unchanged until the next optimizer step), actual {format_lr(self.actual)} after the extra step"
+            text += (f": expected lr {format_lr(self.expected)} (unchanged until the next "
+                     f"optimizer step), actual {format_lr(self.actual)} after the extra step")
         elif self.expected is not None:
             text += f": expected lr {format_lr(self.expected)}, actual {format_lr(self.actual)}"
         elif self.actual is not None:
@@ -155,7 +157,8 @@ for _cls in (ScheduleViolation, ScheduleWarning):
 def check_handler(on_violation: Handler) -> Handler:
     if callable(on_violation) or on_violation in MODES:
         return on_violation
-    raise ValueError(f"on_violation must be one of {', '.join(MODES)} or a callable, got {on_violation!r}")
+    raise ValueError(f"on_violation must be one of {', '.join(MODES)} or a callable, "
+                     f"got {on_violation!r}")
 
 
 @dataclass
