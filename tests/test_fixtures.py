@@ -28,10 +28,10 @@ def test_fixture_findings_match_markers(path):
     got = {(f.line, f.code) for f in result.findings + project}
     expected = expected_findings(path)
     assert got == expected, "\n".join(
-        [f"missing: line {l} {c}" for l, c in sorted(expected - got)] +
-        [f"unexpected: line {l} {c}: " + next(f.message for f in result.findings + project
-                                              if (f.line, f.code) == (l, c))
-         for l, c in sorted(got - expected)])
+        [f"missing: line {ln} {c}" for ln, c in sorted(expected - got)] +
+        [f"unexpected: line {ln} {c}: " + next(f.message for f in result.findings + project
+                                              if (f.line, f.code) == (ln, c))
+         for ln, c in sorted(got - expected)])
 
 
 def test_good_fixtures_have_no_markers_and_bad_ones_do():

@@ -103,7 +103,8 @@ def test_text_output_names_the_cell(run_cli):
     cell, line, col = _position_of(WARMUP, 'g["lr"] = 1e-3')
     assert r.exit_code == 1
     assert r.stdout.splitlines() == [
-        l for l in r.stdout.splitlines() if l.startswith(f"{WARMUP}:cell {cell}:{line}:{col}: ")]
+        out for out in r.stdout.splitlines()
+        if out.startswith(f"{WARMUP}:cell {cell}:{line}:{col}: ")]
     assert len(r.stdout.splitlines()) == 1 and " SL101 " in r.stdout
 
 
@@ -247,7 +248,7 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
 
 def test_pre_commit_hook_covers_notebooks():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
-    types = next(l for l in text.splitlines() if l.strip().startswith("types_or:"))
+    types = next(row for row in text.splitlines() if row.strip().startswith("types_or:"))
     assert "jupyter" in types and "python" in types
 
 

@@ -128,7 +128,7 @@ def test_json_format_exact_keys_and_values():
 
 
 def test_findings_sort_by_path_line_column_code():
-    fs = [finding(p, l, c, code) for p in ("a.py", "b.py", "a/z.py") for l in (2, 10)
+    fs = [finding(p, ln, c, code) for p in ("a.py", "b.py", "a/z.py") for ln in (2, 10)
           for c in (1, 9) for code in ("SL101", "SL001", "SL003")]
     shuffled = fs[:]
     random.Random(7).shuffle(shuffled)

@@ -89,7 +89,7 @@ class Loop:
             loop = loop.parent
 
     def contains(self, other: Loop) -> bool:
-        return any(l is self for l in other.ancestors())
+        return any(ancestor is self for ancestor in other.ancestors())
 
 
 @dataclass(eq=False)

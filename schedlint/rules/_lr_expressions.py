@@ -98,9 +98,15 @@ def assigned_values(scope_node, name: str) -> Optional[list]:
                 small.target.value == name and small.value is not None:
             values.append(small.value)
         elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) and \
-                small.target.value == name or isinstance(small, cst.For) and name in target_names(small.target) or isinstance(small, cst.With) and any(
+                small.target.value == name:
+            return None
+        elif isinstance(small, cst.For) and name in target_names(small.target):
+            return None
+        elif isinstance(small, cst.With) and any(
                 item.asname is not None and name in target_names(item.asname.name)
-                for item in small.items) or isinstance(small, (cst.Global, cst.Nonlocal)) and \
+                for item in small.items):
+            return None
+        elif isinstance(small, (cst.Global, cst.Nonlocal)) and \
                 any(n.name.value == name for n in small.names):
             return None
     return values

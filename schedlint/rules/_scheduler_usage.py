@@ -229,7 +229,8 @@ class Branches:
                             _ends_with_exit(stmt.body):
                         extra = extra + ((stmt, "else"),)
                 inside = {id(stmt) for stmt in body}
-                stack.extend((child, path) for child in code_children(node) if id(child) not in inside)
+                stack.extend((child, path) for child in code_children(node)
+                             if id(child) not in inside)
                 continue
             stack.extend((child, path) for child in code_children(node))
 
@@ -377,7 +378,7 @@ def args_edit(model, call: cst.Call, content: str = "()"):
     return (fl, fc, el, ec, content)
 
 
-# -- one level into the functions a loop calls ------------------------------------------------------
+# -- one level into the functions a loop calls -----------------------------------------------------
 def called_functions(model, root, scope):
     """(FunctionInfo, Call node, leading params to skip) for calls under ``root`` of a function
     defined in this file: ``train(model, loader, optimizer)`` or ``self.train_epoch(loader)``."""

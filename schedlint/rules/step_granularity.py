@@ -140,8 +140,9 @@ def _batch_steps_ok(loop, o):
     """The optimizer step ``o`` runs in a batch loop nested in (or called from) ``loop``."""
     if o.loop is None or o.loop is loop:
         return False
-    inner = [l for l in o.loop.ancestors() if l is not loop]
-    return not any(is_epoch_loop(l) or loop_words(l) & ACCUMULATION_WORDS for l in inner)
+    inner = [ancestor for ancestor in o.loop.ancestors() if ancestor is not loop]
+    return not any(is_epoch_loop(ancestor) or loop_words(ancestor) & ACCUMULATION_WORDS
+                   for ancestor in inner)
 
 
 def _steps_in_callee(model, names, loop, step, sched, key):
@@ -196,9 +197,9 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         loop = step.loop
         if loop is None or is_epoch_loop(loop):
             continue
-        outer = [l for l in loop.ancestors() if l is not loop]
+        outer = [ancestor for ancestor in loop.ancestors() if ancestor is not loop]
         lw = loop_words(loop)
-        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
+        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(ancestor) for ancestor in outer)):
             continue
         if lw & ACCUMULATION_WORDS:
             continue

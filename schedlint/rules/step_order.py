@@ -157,6 +157,6 @@ def scheduler_step_before_optimizer_step(model):
                      f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}` on "
                      f"`{sched.optimizer_src}`, line {model.line(sched.node)}) runs before "
                      f"`{opt_text}` (line {model.line(first.node) if first else line}{nested}) "
-                     f"in the same loop body: the first lr of the schedule is never used and every update gets "
-                     f"the next one; call `{call.receiver}.step()` after the optimizer step",
+                     f"in the same loop body: the first lr of the schedule is never used and "
+                     f"every update gets the next one; call `{call.receiver}.step()` after the optimizer step",
                      fix=_reorder_fix(model, call, first) if first else None)
