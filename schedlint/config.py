@@ -55,8 +55,15 @@ def default_selection() -> list:
     return ["ALL"]
 
 
+def real_path(path) -> Path:
+    """The absolute path with symlinks resolved as far as they go. Never raises: a symlink
+    loop (which ``Path.resolve()`` turns into RuntimeError before Python 3.13) stays as it
+    is, so the run reports it as SL002 instead of ending."""
+    return Path(os.path.realpath(path))
+
+
 def find_pyproject(start: Path) -> Optional[Path]:
-    start = start.resolve()
+    start = real_path(start)
     if start.is_file() or not start.exists():
         start = start.parent
     for folder in (start, *start.parents):
@@ -162,7 +169,7 @@ def path_matches(path: str, pattern: str, root: Path) -> bool:
     (for a pattern without a slash) any path component / the file name."""
     p = Path(path)
     try:
-        rel = p.resolve().relative_to(root.resolve()).as_posix()
+        rel = real_path(p).relative_to(real_path(root)).as_posix()
     except (ValueError, OSError):
         rel = p.as_posix()
     pattern = pattern.rstrip("/")
@@ -176,4 +183,4 @@ def path_matches(path: str, pattern: str, root: Path) -> bool:
 
 
 __all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "effective_codes",
-           "path_matches", "unmatched_per_file_globs", "os"]
+           "path_matches", "real_path", "unmatched_per_file_globs", "os"]
