@@ -24,6 +24,12 @@ def _fail(message: str) -> "NoReturn":  # noqa: F821
     sys.exit(EXIT_ERROR)
 
 
+def _interrupted() -> "NoReturn":  # noqa: F821
+    # 130 = 128 + SIGINT, as shells report it; never 1, which says "findings".
+    click.echo("schedlint: interrupted", err=True)
+    sys.exit(130)
+
+
 def _codes_option(ctx, param, values):
     """``--select SL1,SL201 --select ALL``: the rule codes named, expanded once, or None."""
     out = []
@@ -49,9 +55,17 @@ class _Schedlint(click.Group):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            _interrupted()
+
     def main(self, args=None, prog_name=None, *rest, **kwargs):
         try:
             return super().main(args, prog_name or "schedlint", *rest, **kwargs)
+        except KeyboardInterrupt:  # outside a command (while starting up)
+            _interrupted()
         except Exception as exc:  # a bug in schedlint itself
             if os.environ.get("SCHEDLINT_DEBUG"):
                 raise
