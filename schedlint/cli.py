@@ -62,6 +62,9 @@ class _Schedlint(click.Group):
             _interrupted()
 
     def main(self, args=None, prog_name=None, *rest, **kwargs):
+        from schedlint.report.console import tolerate_unencodable_output
+
+        tolerate_unencodable_output()
         try:
             return super().main(args, prog_name or "schedlint", *rest, **kwargs)
         except KeyboardInterrupt:  # outside a command (while starting up)
@@ -163,12 +166,13 @@ def _configure(paths, flags):
 def _discover(paths, cfg, flags):
     from schedlint import config as cfgmod
     from schedlint.check.files import discover
+    from schedlint.report.formats import printable
 
     found = discover(paths, cfg.excludes, cfg.root,
                      respect_gitignore=not flags["no_respect_gitignore"],
                      force_exclude=flags["force_exclude"])
     for warning in found.warnings:
-        click.echo(f"schedlint: warning: {warning}", err=True)
+        click.echo(f"schedlint: warning: {printable(warning)}", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
@@ -216,7 +220,8 @@ def _check(found, options, stdin) -> _Outcome:
 
 def _print(run: _Outcome, found, options, flags, stdin) -> int:
     """Print the findings, the summary and what was asked for; the exit status."""
-    from schedlint.report.formats import format_findings, statistics as stats_text, summary
+    from schedlint.report.formats import (format_findings, printable, statistics as stats_text,
+                                          summary)
 
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
@@ -237,7 +242,7 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
     if flags["list_files"]:
         for r in run.results:
-            click.echo(f"checked: {r.path}", err=True)
+            click.echo(f"checked: {printable(r.path)}", err=True)
     if options.timings:
         _print_timings(run, found)
     if internal:

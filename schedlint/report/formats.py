@@ -5,10 +5,13 @@ Every formatter takes the sorted findings and returns the full text to write to 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from schedlint import __version__
 from schedlint.rules import all_rules
@@ -17,6 +20,31 @@ FORMATS = ("text", "json", "sarif", "github")
 JSON_KEYS = ("code", "name", "message", "path", "line", "column", "end_line", "end_column",
              "severity", "fix")
 INFORMATION_URI = "https://pypi.org/project/schedlint/"
+
+
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate written as a backslash escape.
+
+    A file name that is not UTF-8 (``bad_\\xff.py``) reaches Python as a string with a lone
+    surrogate for each undecodable byte (PEP 383); no encoding can write one, and JSON holding
+    one is not valid Unicode. The byte is shown as ``\\xff``, any other surrogate as ``\\udXXX``.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
+                   f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def _printable_finding(f):
+    path, message = printable(f.path), printable(f.message)
+    if path is f.path and message is f.message:
+        return f
+    return dataclasses.replace(f, path=path, message=message)
 
 
 def fixable(f, unsafe_fixes: bool = False) -> bool:
@@ -69,13 +97,15 @@ def format_github(findings) -> str:
 
 
 def _uri(path: str) -> str:
+    """A URI reference (RFC 3986): the bytes of the file name, percent-encoded where needed,
+    so a name that is not UTF-8 (or has a space) still names its file."""
     p = Path(path)
     if p.is_absolute():
         try:
             p = p.relative_to(Path.cwd())
         except ValueError:
             return p.as_uri()
-    return p.as_posix()
+    return quote(os.fsencode(p.as_posix()), safe="/")
 
 
 def sarif_document(findings) -> dict:
@@ -96,12 +126,13 @@ def sarif_document(findings) -> dict:
         })
     results = []
     for f in findings:
-        fingerprint = hashlib.sha256(f"{f.path}:{f.code}:{f.message}".encode()).hexdigest()[:32]
+        fingerprint = hashlib.sha256(printable(f"{f.path}:{f.code}:{f.message}")
+                                     .encode()).hexdigest()[:32]
         results.append({
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": "error" if f.severity == "error" else "warning",
-            "message": {"text": _cell_prefix(f) + f.message},
+            "message": {"text": _cell_prefix(f) + printable(f.message)},
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": _uri(f.path)},
                 "region": {"startLine": f.line, "startColumn": f.column,
@@ -131,6 +162,9 @@ def _cell_prefix(f) -> str:
 
 
 def format_findings(findings, fmt: str, unsafe_fixes: bool = False) -> str:
+    if fmt == "sarif":  # names each file by URI, from the bytes of its name
+        return format_sarif(findings)
+    findings = [_printable_finding(f) for f in findings]
     if fmt == "text":
         return format_text(findings, unsafe_fixes)
     return {"text": format_text, "json": format_json, "sarif": format_sarif,
