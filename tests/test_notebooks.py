@@ -297,3 +297,26 @@ def test_a_misplaced_or_broken_future_import_is_still_sl001_on_its_cell_line(tmp
     findings = check_source(str(nb), None, ALL_CODES, check_syntax_all=True).findings
     assert [(f.code, f.cell, f.line) for f in findings] == [("SL001", 3, where)], findings
 
+
+def test_an_undecodable_notebook_goes_through_the_byte_gate_first(tmp_path, monkeypatch):
+    """A notebook the byte gate rejects costs no decode; one it admits (or any, with
+    --check-syntax) that is not UTF-8 is SL002 naming the byte."""
+    from schedlint.check import documents
+
+    plain = tmp_path / "plain.ipynb"
+    plain.write_bytes(b'{"cells": [{"cell_type": "code", "source": "x = 1  # caf\xe9"}]}')
+    training = tmp_path / "training.ipynb"
+    training.write_bytes(b'{"cells": [{"cell_type": "code", "source": '
+                         b'"for g in optimizer.param_groups: pass  # caf\xe9"}]}')
+
+    def no_decode(data):
+        raise AssertionError("the gate rejects this notebook: it must not be decoded")
+
+    with monkeypatch.context() as m:
+        m.setattr(documents, "Notebook", no_decode)
+        assert check_source(str(plain), None, ALL_CODES).findings == []
+    for path, syntax in ((plain, True), (training, False)):
+        [f] = check_source(str(path), None, ALL_CODES, check_syntax_all=syntax).findings
+        offset = path.read_bytes().index(b"\xe9")
+        assert (f.code, f.message) == (
+            "SL002", f"cannot read notebook: not UTF-8: invalid byte at offset {offset}"), f

@@ -213,8 +213,11 @@ class Notebook:
     def __init__(self, data: bytes):
         try:
             self.raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # nbformat says UTF-8; a JSON error would not say
+            raise NotebookError(f"not UTF-8: invalid byte at offset {exc.start}") from None
+        try:
             nb = json.loads(self.raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except ValueError as exc:
             raise NotebookError(f"not a notebook: invalid JSON ({exc})") from None
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             raise NotebookError("not a notebook: no `cells` array")
