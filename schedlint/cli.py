@@ -1,8 +1,8 @@
 """The ``schedlint`` command line.
 
 ``schedlint PATH...`` is ``schedlint check PATH...``. Exit status: 0 nothing found, 1 findings,
-2 a usage/configuration error or an internal error (SL003). No traceback reaches the user
-unless ``SCHEDLINT_DEBUG=1`` is set.
+2 a usage/configuration error or an internal error (SL003), 130 interrupted (Ctrl-C). No
+traceback reaches the user unless ``SCHEDLINT_DEBUG=1`` is set.
 """
 
 from __future__ import annotations
