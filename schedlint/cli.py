@@ -290,6 +290,8 @@ def use_color(tty: bool, no_color: bool, env) -> bool:
 
 def _sources(stdin, outcomes):
     """``source_of(path)`` for the full format: the text the findings' positions refer to."""
+    from schedlint.check.documents import DocumentError, decode, read_bytes
+
     fixed_stdin = next((o.fixed for o in outcomes or () if o.stdin), None)
 
     def source_of(path):
@@ -297,8 +299,9 @@ def _sources(stdin, outcomes):
             if stdin is not None and path == stdin[0]:
                 data = fixed_stdin if fixed_stdin is not None else stdin[1]
             else:
-                with open(path, "rb") as fh:
-                    data = fh.read()
+                data = read_bytes(path)  # never waits on a FIFO, as the check's own read
+            return decode(data)[0]  # as the check read it: coding cookie, no BOM
+        except DocumentError:
             return data.decode("utf-8", errors="replace")
         except (OSError, AttributeError):
             return None

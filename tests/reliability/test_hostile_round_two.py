@@ -142,6 +142,20 @@ def test_fifo_named_on_the_command_line_is_sl002(tmp_path, neighbor_alone, name,
     assert "not a regular file" in rows[0]["message"], rows
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_in_the_full_output_format_is_not_read_again(tmp_path, neighbor_alone):
+    """The full format prints each finding's source line, so it reads the files again: the
+    FIFO's SL002 must not make that read wait for a writer either."""
+    d = tmp_path / "fifo_full"
+    d.mkdir()
+    (d / NEIGHBOR).write_bytes(BAD_BYTES)
+    os.mkfifo(d / "pipe.py")
+    run = schedlint(d, "pipe.py", NEIGHBOR, fmt="full", timeout=60)
+    assert_sane(run)
+    assert "pipe.py:1:1: SL002 cannot read file: not a regular file" in run.stdout, run.stdout
+    assert run.stdout.count(" SL101 ") == len(neighbor_alone), run.stdout
+
+
 # --- 4. odd line breaks: line numbers as Python's tokenizer counts them -----------------------
 
 # str.splitlines() breaks lines at all of these; Python's tokenizer (and libcst) only at
@@ -173,6 +187,21 @@ def test_odd_line_breaks_keep_findings_on_tokenizer_lines(tmp_path, neighbor_alo
     original = BAD_BYTES.decode().splitlines()
     for got, want in zip(rows, neighbor_alone):
         assert lines[got["line"] - 1] == original[want["line"] - 1]
+
+
+def test_odd_line_breaks_keep_the_full_formats_source_lines(tmp_path, neighbor_alone):
+    """The full format prints the source line of each finding: the line the finding is on."""
+    data = (ODD_PREFIX + BAD_BYTES.decode()).encode()
+    d = tmp_path / "odd_full"
+    d.mkdir()
+    (d / "odd.py").write_bytes(data)
+    run = schedlint(d, "odd.py", fmt="full")
+    assert_sane(run)
+    lines = _tokenizer_lines(data.decode())
+    shown = re.findall(r"^(\d+) \| (.*)$", run.stdout, re.M)
+    assert len(shown) == len(neighbor_alone), run.stdout
+    for number, text in shown:
+        assert text == lines[int(number) - 1].expandtabs(1), (number, text)
 
 
 def _noqa_case(comment_char: str) -> str:
