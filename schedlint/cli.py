@@ -1,8 +1,8 @@
 """The ``schedlint`` command line.
 
 ``schedlint PATH...`` is ``schedlint check PATH...``. Exit status: 0 nothing found, 1 findings,
-2 a usage/configuration error or an internal error (SL003). No traceback reaches the user
-unless ``SCHEDLINT_DEBUG=1`` is set.
+2 a usage/configuration error or an internal error (SL003), 130 interrupted (Ctrl-C). No
+traceback reaches the user unless ``SCHEDLINT_DEBUG=1`` is set.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 def _fail(message: str) -> "NoReturn":  # noqa: F821
     click.echo(f"schedlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _interrupted() -> "NoReturn":  # noqa: F821
+    # 130 = 128 + SIGINT, as shells report it; never 1, which says "findings".
+    click.echo("schedlint: interrupted", err=True)
+    sys.exit(130)
 
 
 def _codes_option(ctx, param, values):
@@ -49,9 +55,20 @@ class _Schedlint(click.Group):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            _interrupted()
+
     def main(self, args=None, prog_name=None, *rest, **kwargs):
+        from schedlint.report.console import tolerate_unencodable_output
+
+        tolerate_unencodable_output()
         try:
             return super().main(args, prog_name or "schedlint", *rest, **kwargs)
+        except KeyboardInterrupt:  # outside a command (while starting up)
+            _interrupted()
         except Exception as exc:  # a bug in schedlint itself
             if os.environ.get("SCHEDLINT_DEBUG"):
                 raise
@@ -173,12 +190,13 @@ def _options(cfg, files, flags):
 def _discover(paths, cfg, flags):
     from schedlint import config as cfgmod
     from schedlint.check.files import discover
+    from schedlint.report.formats import printable
 
     found = discover(paths, cfg.excludes, cfg.root,
                      respect_gitignore=not flags["no_respect_gitignore"],
                      force_exclude=flags["force_exclude"])
     for warning in found.warnings:
-        click.echo(f"schedlint: warning: {warning}", err=True)
+        click.echo(f"schedlint: warning: {printable(warning)}", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
@@ -226,7 +244,8 @@ def _check(found, options, stdin) -> _Outcome:
 
 def _print(run: _Outcome, found, options, flags, stdin) -> int:
     """Print the findings, the summary and what was asked for; the exit status."""
-    from schedlint.report.formats import format_findings, statistics as stats_text, summary
+    from schedlint.report.formats import (format_findings, printable, statistics as stats_text,
+                                          summary)
 
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
@@ -253,7 +272,7 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
     if flags["list_files"]:
         for r in run.results:
-            click.echo(f"checked: {r.path}", err=True)
+            click.echo(f"checked: {printable(r.path)}", err=True)
     if options.timings:
         _print_timings(run, found)
     if internal:
@@ -271,6 +290,8 @@ def use_color(tty: bool, no_color: bool, env) -> bool:
 
 def _sources(stdin, outcomes):
     """``source_of(path)`` for the full format: the text the findings' positions refer to."""
+    from schedlint.check.documents import DocumentError, decode, read_bytes
+
     fixed_stdin = next((o.fixed for o in outcomes or () if o.stdin), None)
 
     def source_of(path):
@@ -278,8 +299,9 @@ def _sources(stdin, outcomes):
             if stdin is not None and path == stdin[0]:
                 data = fixed_stdin if fixed_stdin is not None else stdin[1]
             else:
-                with open(path, "rb") as fh:
-                    data = fh.read()
+                data = read_bytes(path)  # never waits on a FIFO, as the check's own read
+            return decode(data)[0]  # as the check read it: coding cookie, no BOM
+        except DocumentError:
             return data.decode("utf-8", errors="replace")
         except (OSError, AttributeError):
             return None

@@ -56,8 +56,15 @@ def default_selection() -> list:
     return ["ALL"]
 
 
+def real_path(path) -> Path:
+    """The absolute path with symlinks resolved as far as they go. Never raises: a symlink
+    loop (which ``Path.resolve()`` turns into RuntimeError before Python 3.13) stays as it
+    is, so the run reports it as SL002 instead of ending."""
+    return Path(os.path.realpath(path))
+
+
 def find_pyproject(start: Path) -> Optional[Path]:
-    start = start.resolve()
+    start = real_path(start)
     if start.is_file() or not start.exists():
         start = start.parent
     for folder in (start, *start.parents):
@@ -170,7 +177,7 @@ def path_matches(path: str, pattern: str, root: Path) -> bool:
     (for a pattern without a slash) any path component / the file name."""
     p = Path(path)
     try:
-        rel = p.resolve().relative_to(root.resolve()).as_posix()
+        rel = real_path(p).relative_to(real_path(root)).as_posix()
     except (ValueError, OSError):
         rel = p.as_posix()
     pattern = pattern.rstrip("/")
@@ -203,7 +210,7 @@ class PerFileConfigs:
         cfg = self._by_dirname.get(dirname)
         if cfg is None:
             cfg = self._by_dirname[dirname] = \
-                self._of_folder(Path(os.path.abspath(path)).parent.resolve())
+                self._of_folder(real_path(Path(os.path.abspath(path)).parent))
         return cfg
 
     def _of_folder(self, folder: Path) -> Config:

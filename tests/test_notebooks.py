@@ -267,3 +267,57 @@ def test_sample_notebooks_clean_and_broken(run_cli):
     assert r.exit_code == 1
     assert r.stdout.startswith(f"{DATA / 'not_json.ipynb'}:1:1: SL002 cannot read notebook")
     assert len(r.stdout.splitlines()) == 1
+
+
+# -- future imports: each cell is compiled on its own ------------------------------------------
+FUTURE = DATA / "future_in_later_cells.ipynb"
+
+
+def test_future_imports_at_the_top_of_a_later_cell_are_valid():
+    """Jupyter compiles each cell separately, so ``from __future__ import ...`` at the top of
+    any cell (after comments or a docstring) is valid. In the virtual source of all cells it
+    is not: the notebook got SL001 and none of its findings (seen in the wild on a ViT
+    fine-tuning notebook)."""
+    result = check_source(str(FUTURE), None, ALL_CODES)
+    cell, line, column = _position_of(FUTURE, 'g["lr"] = lr *')
+    # one scalar into both groups (SL101), under a StepLR that compounds it (SL201)
+    assert [(f.code, f.cell, f.line, f.column) for f in result.findings] == [
+        ("SL101", cell, line, column), ("SL201", cell, line, column)]
+    assert result.parsed
+
+
+@pytest.mark.parametrize("cell, where", [
+    ("x = 1\nfrom __future__ import annotations\n", 2),  # after a statement in its cell
+    ("%matplotlib inline\nfrom __future__ import annotations\n", 2),  # after a magic (a call)
+    ("from __future__ import annotations\nfrom __future__ import nonsense\n", 2),
+    ("from __future__ import annotations\ny = (1,\n", 2),  # an unrelated error stays put
+])
+def test_a_misplaced_or_broken_future_import_is_still_sl001_on_its_cell_line(tmp_path, cell,
+                                                                            where):
+    nb = _notebook(tmp_path, ["import torch\n", ("markdown", "text"), cell])
+    findings = check_source(str(nb), None, ALL_CODES, check_syntax_all=True).findings
+    assert [(f.code, f.cell, f.line) for f in findings] == [("SL001", 3, where)], findings
+
+
+def test_an_undecodable_notebook_goes_through_the_byte_gate_first(tmp_path, monkeypatch):
+    """A notebook the byte gate rejects costs no decode; one it admits (or any, with
+    --check-syntax) that is not UTF-8 is SL002 naming the byte."""
+    from schedlint.check import documents
+
+    plain = tmp_path / "plain.ipynb"
+    plain.write_bytes(b'{"cells": [{"cell_type": "code", "source": "x = 1  # caf\xe9"}]}')
+    training = tmp_path / "training.ipynb"
+    training.write_bytes(b'{"cells": [{"cell_type": "code", "source": '
+                         b'"for g in optimizer.param_groups: pass  # caf\xe9"}]}')
+
+    def no_decode(data):
+        raise AssertionError("the gate rejects this notebook: it must not be decoded")
+
+    with monkeypatch.context() as m:
+        m.setattr(documents, "Notebook", no_decode)
+        assert check_source(str(plain), None, ALL_CODES).findings == []
+    for path, syntax in ((plain, True), (training, False)):
+        [f] = check_source(str(path), None, ALL_CODES, check_syntax_all=syntax).findings
+        offset = path.read_bytes().index(b"\xe9")
+        assert (f.code, f.message) == (
+            "SL002", f"cannot read notebook: not UTF-8: invalid byte at offset {offset}"), f

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import errno
-import io
 import os
 import re
 import stat
@@ -27,6 +26,7 @@ from typing import Optional
 
 from schedlint.check.edits import apply_fixes
 from schedlint.check.notebook import CodeCell, Notebook, NotebookError
+from schedlint.model.lines import line_of, line_reader
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
@@ -60,13 +60,13 @@ def decode(data: bytes) -> tuple:
     import tokenize  # only for files that get this far
 
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, _ = tokenize.detect_encoding(line_reader(data))
         text = data.decode(encoding)
     except (SyntaxError, LookupError) as exc:
         raise DocumentError(f"cannot decode file: {exc}") from None
     except UnicodeDecodeError as exc:
         raise DocumentError(f"cannot decode file as {exc.encoding}: invalid byte at offset "
-                            f"{exc.start}", line=data.count(b"\n", 0, exc.start) + 1) from None
+                            f"{exc.start}", line=line_of(data, exc.start)) from None
     bom = text.startswith("\ufeff")
     if bom:
         text = text[1:]

@@ -34,7 +34,9 @@ class GitIgnore:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return
-        base = path.parent
+        # Absolute (not resolved: the walk's paths are not either), so that a .gitignore
+        # above the walk root applies whether the root was named as `pkg` or `/abs/pkg`.
+        base = Path(os.path.abspath(path.parent))
         for raw in text.splitlines():
             line = raw.rstrip()
             if not line or line.startswith("#"):
@@ -68,7 +70,10 @@ class GitIgnore:
         return re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
+        if not self.rules:
+            return False
         result = False
+        path = Path(os.path.abspath(path))
         for base, regex, negated, dir_only in self.rules:
             if dir_only and not is_dir:
                 continue
@@ -154,7 +159,7 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
     ignore = GitIgnore()
     if respect_gitignore:
         # .gitignore files above the walk root still apply (up to the repository root).
-        for parent in reversed(top.resolve().parents):
+        for parent in reversed(Path(os.path.abspath(top)).parents):
             if (parent / ".gitignore").is_file():
                 ignore.add_file(parent / ".gitignore")
     visited = set()

@@ -2,21 +2,28 @@
 
 ``# noqa`` alone suppresses every finding on its line; ``# noqa: SL101, SL2`` only those codes
 (or code prefixes). A ``# noqa`` on the first line of a multi-line statement covers findings on
-any line of that statement.
+any line of that statement. Only comments count: ``"# noqa"`` in a string does not. Comments
+and their lines come from the libcst tree the checker parsed (lines as Python's tokenizer
+counts them), so a file is never read twice; a file that does not mention noqa costs nothing.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 import libcst as cst
 
+from schedlint.model.cstwalk import walk
+from schedlint.model.lines import LINE_END
+
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]*(?:[\s,]+[A-Za-z]+[0-9]*)*))?",
                    re.IGNORECASE)
+_MENTION = re.compile("noqa", re.IGNORECASE)
 
 
 def directive(line_text: str):
-    """None (no directive), "all", or the set of codes named on the line."""
+    """None (no directive), "all", or the set of codes named in the comment."""
     if "noqa" not in line_text.lower():
         return None
     m = _NOQA.search(line_text)
@@ -27,6 +34,15 @@ def directive(line_text: str):
     return {c.upper() for c in re.split(r"[\s,]+", m.group("codes")) if c}
 
 
+class _Comments(cst.CSTVisitor):
+    def __init__(self):
+        super().__init__()
+        self.nodes = []
+
+    def visit_Comment(self, node) -> None:
+        self.nodes.append(node)
+
+
 def _covers(d, code: str) -> bool:
     return d == "all" or d is not None and any(code.startswith(c) for c in d)
 
@@ -34,14 +50,37 @@ def _covers(d, code: str) -> bool:
 class Suppressions:
     """Answers "is this finding suppressed?" for one file."""
 
-    def __init__(self, source: str, model=None):
-        self.lines = source.splitlines()
+    def __init__(self, source: str, model):
+        self.source = source
         self.model = model
         self._starts = None
+        self._mentions = None  # lines whose text says noqa: in a comment, or in a string
+        self._noqa = None  # line -> directive, from the real comments
+
+    def _mentioned(self) -> frozenset:
+        """Lines whose text mentions noqa: a cheap text search that rules out most lines (and
+        most files), so that comments are collected only where one may suppress a finding."""
+        if self._mentions is None:
+            offsets = [m.start() for m in _MENTION.finditer(self.source)]
+            if offsets:
+                starts = [0] + [m.end() for m in LINE_END.finditer(self.source)]
+                self._mentions = frozenset(bisect_right(starts, o) for o in offsets)
+            else:
+                self._mentions = frozenset()
+        return self._mentions
+
+    def _directives(self) -> dict:
+        if self._noqa is None:
+            finder = _Comments()
+            walk(self.model.module, finder)
+            self._noqa = {}
+            for node in finder.nodes:
+                found = directive(node.value)
+                if found is not None:
+                    self._noqa[self.model.position(node)[0]] = found
+        return self._noqa
 
     def _statement_start(self, line: int) -> int:
-        if self.model is None:
-            return line
         if self._starts is None:
             self._starts = {}
             self._collect(self.model.module.body)
@@ -77,8 +116,9 @@ class Suppressions:
             self._collect_block(inner)
 
     def suppressed(self, line: int, code: str) -> bool:
-        for candidate in {line, self._statement_start(line)}:
-            if 1 <= candidate <= len(self.lines) and _covers(directive(self.lines[candidate - 1]),
-                                                             code):
-                return True
-        return False
+        mentioned = self._mentioned()
+        if not mentioned:
+            return False
+        candidates = {line, self._statement_start(line)} & mentioned
+        return bool(candidates) and any(_covers(self._directives().get(c), code)
+                                        for c in candidates)

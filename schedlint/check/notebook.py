@@ -11,7 +11,9 @@ line (``!nvidia-smi``), an assignment from either (``files = !ls``) and a help l
 at the start of a statement become ``pass`` at the same indentation (so an enclosing block stays
 valid); a cell magic that runs its body as Python (``%%time``, ``%%timeit``, ``%%capture``, ...)
 masks only its first line, any other cell magic (``%%bash``, ``%%writefile``, ...) blanks the
-whole cell. Masked lines keep their number, every other line keeps its text, so positions
+whole cell. A ``from __future__`` import at the top of a cell becomes ``pass`` as well:
+Jupyter compiles each cell on its own, where the joined source would reject any but the
+first cell's. Masked lines keep their number, every other line keeps its text, so positions
 map back exactly.
 
 Positions are reported per cell: ``Finding.cell`` is the 1-based index of the cell in the
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -143,7 +146,54 @@ def mask_cell(lines: list) -> tuple:
             continuing_magic = line.rstrip().endswith("\\")
             continue
         scanner.feed(line)
+    if any("__future__" in line for line in out):
+        _mask_future_imports(out, masked)
     return out, masked
+
+
+def _mask_future_imports(out: list, masked: set) -> None:
+    """Mask (as ``pass``) the ``from __future__`` imports at the top of the cell.
+
+    Jupyter compiles each cell on its own, so a future import is valid at the top of any cell
+    (after comments, blank lines, a docstring and other future imports); in the virtual
+    source, which joins the cells, it is valid only at the top of the first, and the compiler
+    would reject the notebook (SL001). One that is not at the top of its cell, or that the
+    compiler rejects on its own (an unknown feature), is left for the compiler to report.
+    """
+    import ast
+
+    scanner = _Scanner()
+    first, start = True, None
+    for i, line in enumerate(out):
+        if start is None:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if line[0].isspace():
+                return
+            start = i
+        scanner.feed(line)
+        if not scanner.at_statement_start:
+            continue
+        text = "\n".join(out[start:i + 1]) + "\n"
+        try:
+            with warnings.catch_warnings():  # the compiler's (a docstring's "\d") are not ours
+                warnings.simplefilter("ignore")
+                [statement] = ast.parse(text).body
+                future = isinstance(statement, ast.ImportFrom) and \
+                    statement.module == "__future__"
+                if future:
+                    compile(text, "<cell>", "exec", dont_inherit=True)  # the feature exists
+            if future:
+                out[start:i + 1] = ["pass"] + [""] * (i - start)
+                masked.update(range(start + 1, i + 2))
+            elif not (first and isinstance(statement, ast.Expr) and
+                      isinstance(statement.value, ast.Constant) and
+                      isinstance(statement.value.value, str)):  # not the docstring
+                return
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            # more than one statement, or not valid alone
+            return
+        first, start = False, None
 
 
 def _is_python(nb: dict) -> bool:
@@ -163,8 +213,11 @@ class Notebook:
     def __init__(self, data: bytes):
         try:
             self.raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # nbformat says UTF-8; a JSON error would not say
+            raise NotebookError(f"not UTF-8: invalid byte at offset {exc.start}") from None
+        try:
             nb = json.loads(self.raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except ValueError as exc:
             raise NotebookError(f"not a notebook: invalid JSON ({exc})") from None
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             raise NotebookError("not a notebook: no `cells` array")

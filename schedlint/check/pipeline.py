@@ -255,7 +255,8 @@ def _on_deep_stack(fn, *args):
     except (ValueError, RuntimeError):  # the platform refuses the size: recurse in place
         return fn(*args)
     try:
-        thread = threading.Thread(target=run, name="schedlint-deep")
+        # daemon: on Ctrl-C the main thread stops waiting, and so must the interpreter's exit
+        thread = threading.Thread(target=run, name="schedlint-deep", daemon=True)
         sys.setrecursionlimit(max(limit, DEEP_RECURSION))
         thread.start()
     except RuntimeError:  # cannot start a thread (address-space limits): recurse in place

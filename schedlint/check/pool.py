@@ -15,6 +15,10 @@ this process for a few files, else in a fork pool of ``options.jobs`` workers:
 - **Orphans.** A worker dies with the process that started it (``PR_SET_PDEATHSIG`` on
   Linux, and a watchdog thread that notices a new parent everywhere else), so killing
   ``schedlint`` never leaves workers behind.
+- **Ctrl-C.** The terminal sends SIGINT to the whole process group. Workers ignore it (a
+  worker's KeyboardInterrupt would print a traceback and break the pool, whose files would
+  then be retried); the parent alone ends the run, and terminates its workers first, which
+  would otherwise finish the tasks they hold.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import gc
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from time import process_time
 
 from schedlint.check.memory_budget import (MemoryBudget, WouldWait, no_reservation,
@@ -100,7 +105,9 @@ class _Worker:
 
 
 def _start_worker(budget, parent: int) -> None:
-    """Pool initializer: keep the shared budget, and die with the parent."""
+    """Pool initializer: keep the shared budget, leave Ctrl-C to the parent (which stops
+    the workers itself, see _stopped_on_interrupt), and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _Worker.budget = budget
     _die_with_parent(parent)
 
@@ -225,7 +232,7 @@ def _pool_map(paths, options: Options, jobs: int) -> list:
         # A fresh budget per pool: a reservation of a worker that died must not block the
         # next. gate=False (the prefilter's safety test) parses everything and wants speed.
         budget = MemoryBudget(ctx) if ctx is not None and options.gate else None
-        with _executor(jobs, ctx, budget) as pool:
+        with _executor(jobs, ctx, budget) as pool, _stopped_on_interrupt(pool):
             retry, unsent = _pool_round(pool, pending, jobs, results, options)
         if not retry:
             pending = unsent  # empty unless the pool broke before they were sent
@@ -265,7 +272,8 @@ def _pool_round(pool, batches, jobs, results, options: Options):
             batch = queue.pop(0)
             may_put_off = not getattr(batch, "put_off", False)
             try:
-                in_flight[pool.submit(_task, batch, options, may_put_off)] = batch
+                with _interrupts_held():  # a submit may fork a worker
+                    in_flight[pool.submit(_task, batch, options, may_put_off)] = batch
             except BrokenProcessPool:
                 queue.insert(0, batch)
                 broken = True
@@ -291,13 +299,54 @@ def _pool_round(pool, batches, jobs, results, options: Options):
 def _check_alone(path, options: Options, ctx) -> FileResult:
     from concurrent.futures.process import BrokenProcessPool
 
-    with _executor(1, ctx, None) as pool:
+    with _executor(1, ctx, None) as pool, _stopped_on_interrupt(pool):
         try:
-            return pool.submit(_task, [path], options, False).result()[0][0]
+            with _interrupts_held():  # the submit forks the worker
+                future = pool.submit(_task, [path], options, False)
+            return future.result()[0][0]
         except BrokenProcessPool:
             return FileResult(path=path, crashed=True, findings=[
                 builtin_finding("SL003", path, "internal error: the worker process checking "
                                                "this file died")])
+
+
+@contextmanager
+def _stopped_on_interrupt(pool):
+    """On Ctrl-C, end ``pool`` now, then let the KeyboardInterrupt go on: its workers ignore
+    SIGINT and would finish their tasks (and leaving the ``with`` would wait for them)."""
+    import multiprocessing
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        children = multiprocessing.active_children()
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(5)
+        raise
+
+
+@contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C while forking workers, and raise it afterwards. A KeyboardInterrupt raised
+    inside os.fork()'s at-fork callbacks is swallowed (printed as "Exception ignored"), so the
+    run would go on; and a worker interrupted before its initializer ran would print a
+    traceback. Where SIGINT is not Python's default handler (ignored, or the caller's own),
+    nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 __all__ = ["POOL_THRESHOLD", "check_batch", "check_many", "workers_for"]

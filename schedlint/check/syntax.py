@@ -14,6 +14,8 @@ import re
 import warnings
 from typing import NamedTuple, Optional
 
+from schedlint.model.lines import LINE_END, column_of, line_of
+
 # Files bigger than this are never parsed whole, not even by the stdlib (whose compiler takes
 # about 130 bytes per source byte: a 5 MB file 0.65 GB). Real training code is far smaller;
 # the largest file of the torch package is 1.4 MB and mentions no optimizer.
@@ -27,7 +29,6 @@ PIECE_MAX_BYTES = 1 << 20  # ... and at most, when a statement runs across a cut
 _CUT_SUSPECT = ("was never closed", "unterminated", "unexpected EOF")
 # Lines that cannot start a top-level statement of their own (see _can_start).
 _NOT_A_START = re.compile(r"(?:else|elif|except|finally)\b|from\s+__future__\b")
-_BREAK = re.compile(r"\r\n|\r|\n")  # line breaks as Python's tokenizer counts them
 _CUT = re.compile(r"(?:\r\n|\r|\n)(?=[A-Za-z_])")  # before a line starting at column 0
 
 
@@ -100,7 +101,7 @@ def check_large(path: str, source: str) -> Optional[Problem]:
             if limit >= PIECE_MAX_BYTES:
                 return None
             limit *= 2
-        line_base += len(_BREAK.findall(piece))
+        line_base += len(LINE_END.findall(piece))
         start = end
     return None
 
@@ -151,7 +152,7 @@ def _first_nul(source) -> tuple:
     nul = source.find("\0") if isinstance(source, str) else -1
     if nul < 0:
         return 1, 1
-    return source.count("\n", 0, nul) + 1, nul - source.rfind("\n", 0, nul)
+    return line_of(source, nul), column_of(source, nul)
 
 
 __all__ = ["MAX_PARSE_BYTES", "MAX_TREE_BYTES", "Problem", "check", "check_large",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from schedlint.model import catalogue
+from schedlint.model.lines import split_lines
 
 
 @dataclass(eq=False)
@@ -295,6 +296,11 @@ class FileModel:
 
     def line(self, node) -> int:
         return self.position(node)[0]
+
+    def source_lines(self, keepends: bool = False) -> list:
+        """The source's lines as positions number them (Python's tokenizer, libcst): broken at
+        \\r\\n, \\r and \\n only (see :mod:`schedlint.model.lines`)."""
+        return split_lines(self.source, keepends)
 
     def steps_of(self, entity):
         return [c for c in self.calls if c.method == "step" and c.target is entity]

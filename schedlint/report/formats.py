@@ -5,12 +5,16 @@ Every formatter takes the sorted findings and returns the full text to write to 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from schedlint import __version__
+from schedlint.model.lines import split_lines
 from schedlint.rules import all_rules
 
 FORMATS = ("concise", "full", "text", "json", "sarif", "github")  # text: concise's old name
@@ -40,6 +44,35 @@ def rule_docs_base(metadata=None):
         urls.setdefault(label.strip().lower(), url.strip())
     base = next((urls[k] for k in _REPOSITORY_URLS if urls.get(k)), None)
     return f"{base.rstrip('/')}/blob/main/docs/rules/" if base else None
+
+
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate written as a backslash escape.
+
+    A file name that is not UTF-8 (``bad_\\xff.py``) reaches Python as a string with a lone
+    surrogate for each undecodable byte (PEP 383); no encoding can write one, and JSON holding
+    one is not valid Unicode. The byte is shown as ``\\xff``, any other surrogate as ``\\udXXX``.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
+                   f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def _printable_finding(f):
+    path, message, hint = printable(f.path), printable(f.message), printable(f.help)
+    if path is f.path and message is f.message and hint is f.help:
+        return f
+    return dataclasses.replace(f, path=path, message=message, help=hint)
+
+
+def _by_real_name(source_of, real: dict):
+    return lambda shown: source_of(real.get(shown, shown))
 
 
 def fixable(f, unsafe_fixes: bool = False) -> bool:
@@ -111,7 +144,7 @@ def _source_line(source_of, f):
     if source_of is None or getattr(f, "cell", None) is not None:
         return None  # a notebook's lines are the cell's: not the file's text
     text = source_of(f.path)
-    lines = text.splitlines() if text is not None else []
+    lines = split_lines(text) if text is not None else []  # numbered as positions are
     return lines[f.line - 1].expandtabs(1) if 0 < f.line <= len(lines) else None
 
 
@@ -145,13 +178,15 @@ def format_github(findings) -> str:
 
 
 def _uri(path: str) -> str:
+    """A URI reference (RFC 3986): the bytes of the file name, percent-encoded where needed,
+    so a name that is not UTF-8 (or has a space) still names its file."""
     p = Path(path)
     if p.is_absolute():
         try:
             p = p.relative_to(Path.cwd())
         except ValueError:
             return p.as_uri()
-    return p.as_posix()
+    return quote(os.fsencode(p.as_posix()), safe="/")
 
 
 def sarif_document(findings, docs_base=None) -> dict:
@@ -174,7 +209,8 @@ def sarif_document(findings, docs_base=None) -> dict:
         })
     results = []
     for f in findings:
-        fingerprint = hashlib.sha256(f"{f.path}:{f.code}:{f.message}".encode()).hexdigest()[:32]
+        fingerprint = hashlib.sha256(printable(f"{f.path}:{f.code}:{f.message}")
+                                     .encode()).hexdigest()[:32]
         results.append({
             "ruleId": f.code,
             "ruleIndex": index[f.code],
@@ -199,11 +235,11 @@ def sarif_document(findings, docs_base=None) -> dict:
 
 
 def _sarif_message(f) -> dict:
-    text = _cell_prefix(f) + f.message
+    text = _cell_prefix(f) + printable(f.message)
     if not f.help:
         return {"text": text}
     # Viewers that show only ``text`` keep the one-line message; markdown adds the help.
-    return {"text": text, "markdown": f"{text}\n\n**help:** {f.help}"}
+    return {"text": text, "markdown": f"{text}\n\n**help:** {printable(f.help)}"}
 
 
 def format_sarif(findings) -> str:
@@ -218,6 +254,12 @@ def _cell_prefix(f) -> str:
 
 def format_findings(findings, fmt: str, unsafe_fixes: bool = False, *, show_fixes=False,
                     color=False, source_of=None) -> str:
+    if fmt == "sarif":  # names each file by URI, from the bytes of its name
+        return format_sarif(findings)
+    if source_of is not None:  # files are read by their real names, printed by escaped ones
+        real = {printable(f.path): f.path for f in findings}
+        source_of = _by_real_name(source_of, real)
+    findings = [_printable_finding(f) for f in findings]
     if fmt in ("text", "concise"):
         return format_text(findings, unsafe_fixes, show_fixes=show_fixes)
     if fmt == "full":

@@ -191,7 +191,7 @@ def _delete_statement_fix(model, call):
                     if len(body) == 1:
                         return Fix("safe", "Replace `print_lr()` with `pass`",
                                    ((line, col, end_line, end_col, "pass"),))
-                    lines = model.source.splitlines()
+                    lines = model.source_lines()
                     if end_line < len(lines):
                         edit = (line, 1, end_line + 1, 1, "")
                     else:

@@ -34,7 +34,7 @@ def _reorder_fix(model, sched_call, opt_call):
         return None
     s_line, _, s_end, _ = model.position(a[1].body[0])
     o_line, _, o_end, _ = model.position(b[1].body[0])
-    text = model.source.splitlines(keepends=True)
+    text = model.source_lines(keepends=True)
     if s_line != s_end or o_line != o_end or o_end > len(text) or s_line >= o_line:
         return None
     if not text[o_end - 1].endswith(("\n", "\r")):

@@ -12,14 +12,22 @@ the CLI's output does not depend on the hash seed or on ``--jobs``.
 The generator is our own (no hypothesmith): it knows the optimizer/scheduler vocabulary, so
 most programs reach the rules instead of being skipped by the prefilter. The number of
 programs tried is printed (``pytest -s``).
+
+Hostile variants of the same programs (issue 15): a BOM, CR-only line endings, comments full
+of the characters ``str.splitlines()`` breaks lines at but Python does not (form feed, vertical
+tab, \\x1c-\\x1e, \\x85, U+2028/U+2029), ``# noqa`` inside a string: the findings must not
+move. And file names that are not UTF-8: every file is still reported, in valid UTF-8.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
 import sys
+import tokenize
 import warnings
 from dataclasses import dataclass
 
@@ -28,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schedlint.check.engine import check_source
+from schedlint.report.formats import printable
 from schedlint.rules import all_rules
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
@@ -575,3 +584,112 @@ def test_cli_output_does_not_depend_on_hash_seed_or_jobs(tmp_path_factory, sourc
         assert run.returncode in (0, 1), run.stderr
         outputs.add(run.stdout)
     assert len(outputs) == 1, "output differs between hash seeds / --jobs"
+
+
+# --- hostile variants -------------------------------------------------------------------------
+
+ODD_BREAKS = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+ODD_EXAMPLES = int(os.environ.get("SCHEDLINT_GENERATED_ODD_EXAMPLES", "60"))
+
+
+def _statement_ends(source: str) -> list:
+    """(row, col) of every logical line's end, where a comment can be appended."""
+    return [tok.start for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.NEWLINE and tok.string]
+
+
+@st.composite
+def hostile_variant(draw):
+    """(original program, variant): the variant has the same code at the same positions."""
+    source = draw(program())
+    lines = source.splitlines(keepends=True)  # the generator's text has only \n or \r\n
+    ends = _statement_ends(source)
+    chosen = draw(st.lists(st.sampled_from(ends), unique=True, max_size=len(ends)))
+    for row, col in sorted(chosen, reverse=True):
+        odd = draw(st.text(st.sampled_from(ODD_BREAKS + ["x", " ", "#", "é"]), min_size=1,
+                           max_size=6))
+        # words about noqa that are no directive (`#\\s*noqa` is one, whatever follows)
+        noqa = draw(st.sampled_from(["", " see the noqa docs: SL1", " no qa"]))
+        line = lines[row - 1]
+        lines[row - 1] = f"{line[:col]}  # {odd}{noqa}{line[col:]}"
+    variant = "".join(lines)
+    # `# noqa` in a string counts for nothing: on the first import line, as a statement
+    first = next(i for i, line in enumerate(lines) if line.startswith(("import ", "from ")))
+    if draw(st.booleans()):
+        line = lines[first]
+        body = line.rstrip("\r\n")
+        # the characters themselves, unescaped, inside the literal
+        odd = "".join(draw(st.lists(st.sampled_from(ODD_BREAKS), max_size=3)))
+        lines[first] = f"{body}; _NOTE = '# noqa{odd}'{line[len(body):]}"
+        variant = "".join(lines)
+    if draw(st.booleans()):
+        variant = variant.replace("\r\n", "\n").replace("\n", "\r")
+    if draw(st.booleans()):
+        variant = "\ufeff" + variant
+    return source, variant
+
+
+def _positions(result):
+    return [(f.line, f.column, f.end_line, f.end_column, f.code, f.message,
+             [(e["line"], e["column"], e["end_line"], e["end_column"])
+              for e in (f.fix or {}).get("edits", [])]) for f in result.findings]
+
+
+def test_hostile_variants_keep_their_findings():
+    tried = []
+
+    @settings(max_examples=ODD_EXAMPLES, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(hostile_variant())
+    def check(pair):
+        source, variant = pair
+        tried.append(1)
+        original = check_source("gen.py", source.encode("utf-8"), ALL_CODES)
+        data = variant.encode("utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(data, "gen.py", "exec", dont_inherit=True)  # still valid Python
+        hostile = check_source("gen.py", data, ALL_CODES)
+        assert _positions(hostile) == _positions(original)
+        lines = re.split(r"\r\n|\r|\n", variant.lstrip("\ufeff"))  # as the tokenizer
+        for f in hostile.findings:
+            assert _inside(lines, f.line, f.column), f
+
+    check()
+    print(f"\nhostile variants: {len(tried)} tried")
+
+
+NAME_PARTS = [b"a", b"_", b"\xff", b"\xe9", b"\x80", "\u00e9".encode(), "\u540d".encode(), b" "]
+
+
+@settings(max_examples=2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(program(), st.lists(st.sampled_from(NAME_PARTS), min_size=1,
+                                              max_size=4)), min_size=8, max_size=8))
+def test_file_names_that_are_not_utf8(tmp_path_factory, entries):
+    """Every file is reported under a printable name, in valid UTF-8, with the findings
+    it gets on its own."""
+    d = tmp_path_factory.mktemp("names")
+    expected = {}
+    for i, (source, parts) in enumerate(entries):
+        name = b"".join(parts) + b"_%02d.py" % i
+        try:
+            with open(os.path.join(os.fsencode(d), name), "wb") as fh:
+                fh.write(source.encode())
+        except OSError:
+            pytest.skip("this file system refuses file names that are not UTF-8")
+        shown = printable(os.fsdecode(name))
+        result = check_source(shown, source.encode(), ALL_CODES)
+        expected[shown] = sorted((f.line, f.column, f.code) for f in result.findings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
+    run = subprocess.run([sys.executable, "-m", "schedlint", "--isolated", "--no-cache",
+                          "--output-format", "json", "--jobs", "1", "--select", "ALL", "."],
+                         cwd=d, env=env, capture_output=True, timeout=300)
+    assert run.returncode in (0, 1), run.stderr
+    rows = json.loads(run.stdout.decode("utf-8"))  # strict: valid UTF-8
+    got = {shown: [] for shown in expected}
+    for r in rows:
+        r["path"].encode("utf-8")  # no lone surrogate
+        got.setdefault(r["path"], []).append((r["line"], r["column"], r["code"]))
+    assert {k: sorted(v) for k, v in got.items()} == expected

@@ -57,31 +57,42 @@ _RSS_WRAPPER = ("import resource, subprocess, sys\n"
                 "sys.exit(code)\n")
 
 
-def _schedlint(cwd: Path, *args, timeout=300) -> Run:
-    """Run the CLI (JSON output), reaping it with wait4 for its own peak RSS (the largest
-    process of its tree); a run that does not exit within ``timeout`` fails the test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
-    cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--output-format",
-           "json", *args]
-    out, err = cwd.parent / f"{cwd.name}.out", cwd.parent / f"{cwd.name}.err"
-    rss_file = cwd.parent / f"{cwd.name}.rss"
-    # A small fresh interpreter starts schedlint and records its peak: a child forked straight
-    # from this (large, late-in-the-suite) test process would report the parent's RSS.
+def run_bounded(cmd, cwd: Path, *, env=None, timeout=300, label=None):
+    """Run ``cmd`` in a small fresh interpreter that records its peak RSS (the largest process
+    of its tree, through wait4); a run that does not exit within ``timeout`` fails the test.
+    Returns ``(returncode, stdout bytes, stderr bytes, peak RSS in bytes)``."""
+    label = label or cwd.name
+    out, err = cwd.parent / f"{label}.out", cwd.parent / f"{label}.err"
+    rss_file = cwd.parent / f"{label}.rss"
+    # A child forked straight from this (large, late-in-the-suite) test process would report
+    # the parent's RSS.
     cmd = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *cmd]
     with open(out, "wb") as o, open(err, "wb") as e:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=o, stderr=e)
         timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _ = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode == -9:
+        returncode = os.waitstatus_to_exitcode(status)
+    if returncode == -9:
         pytest.fail(f"schedlint hung (no exit in {timeout} s) on {cwd}")
     maxrss = int(rss_file.read_text()) * (1 if sys.platform == "darwin" else 1024)
-    return Run(proc.returncode, out.read_text(encoding="utf-8"),
-               err.read_text(encoding="utf-8", errors="replace"), maxrss)
+    return returncode, out.read_bytes(), err.read_bytes(), maxrss
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
+    return {**env, **extra}
+
+
+def _schedlint(cwd: Path, *args, timeout=300) -> Run:
+    """Run the CLI (JSON output) under :func:`run_bounded`."""
+    cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--output-format",
+           "json", *args]
+    code, out, err, maxrss = run_bounded(cmd, cwd, env=clean_env(), timeout=timeout)
+    return Run(code, out.decode("utf-8"), err.decode("utf-8", errors="replace"), maxrss)
 
 
 @pytest.fixture(scope="module")
