@@ -29,6 +29,7 @@ from schedlint.check.memory_budget import (MemoryBudget, WouldWait, no_reservati
                                            release_memory, reservation)
 from schedlint.check.options import Options
 from schedlint.check.pipeline import TRIM_BYTES, FileResult, builtin_finding, check_file
+from schedlint.model.tree import Tree
 from schedlint.rules import checkable_rules
 
 # Below this many files a pool costs more (fork + pickling) than it saves.
@@ -70,16 +71,17 @@ def check_batch(batch, options: Options, reserve=no_reservation) -> list:
     """
     enabled = gc.isenabled()
     gc.disable()
+    tree = Tree()  # the in-tree modules the files import are read once per batch
     try:
-        return [_check_item(item, options, reserve) for item in batch]
+        return [_check_item(item, options, reserve, tree) for item in batch]
     finally:
         if enabled:
             gc.enable()
 
 
-def _check_item(item, options: Options, reserve) -> FileResult:
+def _check_item(item, options: Options, reserve, tree: Tree) -> FileResult:
     path, data = item if isinstance(item, tuple) else (item, None)
-    result = check_file(path, options, data=data, reserve=reserve)
+    result = check_file(path, options, data=data, reserve=reserve, project=tree)
     big = result.size > TRIM_BYTES
     if result.parsed or big:
         t = process_time()
@@ -146,11 +148,12 @@ def _task(batch, options: Options, may_put_off: bool):
 
     enabled = gc.isenabled()
     gc.disable()
+    tree = Tree()
     try:
         out, put_off = [], []
         for item in batch:
             try:
-                out.append(_check_item(item, options, reserve))
+                out.append(_check_item(item, options, reserve, tree))
             except WouldWait:
                 put_off.append(item)
         return out, put_off

@@ -65,21 +65,22 @@ def scalar_lr_overwrite(model):
     No fix is offered when no reference LR is a literal number.
     """
     for write in model.lr_writes:
-        opt = write.optimizer
-        if not write.all_groups or write.depends_on_group or opt is None:
+        if not write.all_groups or write.depends_on_group or not write.optimizers:
             continue
         if write.op not in ("=", "update"):
             continue  # *= keeps the ratio between groups
-        distinct = opt.distinct_lrs()
-        if distinct is None:
+        # a helper may be called with several optimizers: any with distinct groups is hurt
+        opt = next((o for o in write.optimizers if o.distinct_lrs() is not None), None)
+        if opt is None:
             continue
+        distinct = opt.distinct_lrs()
         built = " and ".join(distinct)
         yield Report(write.node,
                      f"one scalar lr `{write.value.src}` is written to every group of "
                      f"`{write.optimizer_src}`, whose groups were built with lr {built} "
                      f"(line {model.line(opt.node)}); scale each group instead, e.g. "
                      f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
-                     fix=_scaled_fix(model, write, opt))
+                     fix=_scaled_fix(model, write, opt) if write.via is None else None)
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
