@@ -356,3 +356,25 @@ def test_a_damaged_gitignore_is_repaired(run_cli, proj, content):
     run_cli(*SELECT, ".")
     assert gitignore.read_text().splitlines()[-1] == "*"
     assert not [p for p in gitignore.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+HELPER = '''def set_lr(optimizer, lr):
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+'''
+CALLER = OPTIMIZER + 'import helpers\nhelpers.set_lr(optimizer, 0.5)\n'  # SL101 at 10:1
+
+
+def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked):
+    # pre-commit names only the caller: the helper is read for its summary, and its change
+    # must invalidate the caller's cached result (found stale before the fix)
+    (proj / "helpers.py").write_text(HELPER)
+    (proj / "train.py").write_text(CALLER)
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    checked.clear()
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    assert checked == []
+    (proj / "helpers.py").write_text(HELPER.replace('= lr', '= g["lr"] * lr'))
+    assert lines(run_cli(*SELECT, "train.py")) == []
+    assert checked == ["train.py"]
+
