@@ -378,3 +378,46 @@ def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked
     assert lines(run_cli(*SELECT, "train.py")) == []
     assert checked == ["train.py"]
 
+
+FACTORY_USER = '''from optim_factory import create_optimizer, set_lr
+
+
+def main(model, epochs, base_lr=1e-4):
+    opt = create_optimizer(model, base_lr)
+    for epoch in range(epochs):
+        set_lr(opt, base_lr * 0.5 ** epoch)
+'''
+FACTORY_STUB = '''def create_optimizer(model, base_lr):
+    raise NotImplementedError
+
+
+def set_lr(optimizer, lr):
+    raise NotImplementedError
+'''
+FACTORY = '''from torch import optim
+
+
+def create_optimizer(model, base_lr):
+    return optim.AdamW([{"params": model.encoder.parameters(), "lr": base_lr},
+                        {"params": model.head.parameters(), "lr": base_lr * 10}])
+
+
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+'''
+
+
+def test_a_file_the_gate_judged_through_a_helper_is_judged_again_when_it_changes(
+        run_cli, proj, checked):
+    # main.py never names torch's API: the gate admits it only through its helper module,
+    # so the helper's change must reach main.py's cached (skipped) result too
+    (proj / "optim_factory.py").write_text(FACTORY_STUB)
+    (proj / "main.py").write_text(FACTORY_USER)
+    assert lines(run_cli(*SELECT, "main.py")) == []
+    checked.clear()
+    assert lines(run_cli(*SELECT, "main.py")) == []
+    assert checked == []
+    (proj / "optim_factory.py").write_text(FACTORY)
+    assert lines(run_cli(*SELECT, "main.py")) == ["main.py:7:9"]
+    assert checked == ["main.py"]

@@ -981,7 +981,8 @@ def _imported_head(resolvable, func) -> Optional[str]:
 def _wanted_imports(model: FileModel, tree) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
     scheduler or object the flow knows, or whose result this file then uses as an optimizer or
-    scheduler (``opt = build_optimizer(model)``; ``opt.step()``). Other imports are never
+    scheduler (``opt = build_optimizer(model)``; ``opt.step()``) or hands to another in-tree
+    helper. Other imports are never
     read, so a file that imports half a package does not parse it."""
     resolvable = {}
     for head, qualified in model.imports.items():
@@ -995,6 +996,10 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         return {}
     used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
         {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
+    for scope, call, _, _ in model.flow_calls:
+        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
+        if _imported_head(resolvable, call.func) is not None:
+            used.update(dotted_name(a.value) for a in call.args)
     used.discard(None)
     heads = set()
     for scope, target, value in model.flow_assigns:
