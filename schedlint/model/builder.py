@@ -107,19 +107,25 @@ def fold_number(node) -> Optional[float]:
         left, right = fold_number(node.left), fold_number(node.right)
         if left is None or right is None:
             return None
-        try:
-            if isinstance(node.operator, cst.Add):
-                return left + right
-            if isinstance(node.operator, cst.Subtract):
-                return left - right
-            if isinstance(node.operator, cst.Multiply):
-                return left * right
-            if isinstance(node.operator, cst.Divide):
-                return left / right
-            if isinstance(node.operator, cst.Power) and abs(right) < 64:
-                return left ** right
-        except (ArithmeticError, ValueError):
-            return None
+        return fold_binary(node.operator, left, right)
+    return None
+
+
+def fold_binary(operator, left: float, right: float) -> Optional[float]:
+    """``left <operator> right`` for + - * / and small powers, else None."""
+    try:
+        if isinstance(operator, cst.Add):
+            return left + right
+        if isinstance(operator, cst.Subtract):
+            return left - right
+        if isinstance(operator, cst.Multiply):
+            return left * right
+        if isinstance(operator, cst.Divide):
+            return left / right
+        if isinstance(operator, cst.Power) and abs(right) < 64:
+            return left ** right
+    except (ArithmeticError, ValueError):
+        return None
     return None
 
 

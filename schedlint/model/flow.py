@@ -517,7 +517,7 @@ class Flow:
         """The number ``node`` certainly is: literals, arithmetic, names bound once to a
         number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
         ``default``."""
-        from schedlint.model.builder import fold_number
+        from schedlint.model.builder import fold_binary, fold_number
 
         if depth > 8 or node is None:
             return None
@@ -529,20 +529,7 @@ class Flow:
             right = self.number(node.right, scope, depth + 1) if left is not None else None
             if right is None:
                 return None
-            try:
-                if isinstance(node.operator, cst.Add):
-                    return left + right
-                if isinstance(node.operator, cst.Subtract):
-                    return left - right
-                if isinstance(node.operator, cst.Multiply):
-                    return left * right
-                if isinstance(node.operator, cst.Divide):
-                    return left / right
-                if isinstance(node.operator, cst.Power) and abs(right) < 64:
-                    return left ** right
-            except (ArithmeticError, ValueError):
-                return None
-            return None
+            return fold_binary(node.operator, left, right)
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
             inner = self.number(node.expression, scope, depth + 1)
             return -inner if inner is not None else None
