@@ -199,6 +199,7 @@ def _preload() -> None:
 
         from schedlint.check import noqa  # noqa: F401
         from schedlint.model import builder  # noqa: F401
+        from schedlint.model import flow  # noqa: F401
 
         for rule in checkable_rules():
             load = getattr(rule.check, "load", None)

@@ -15,6 +15,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -336,6 +337,18 @@ class FileModel:
 
     def line(self, node) -> int:
         return self.position(node)[0]
+
+    def where(self, node) -> str:
+        """``line N`` for a message, naming the module when ``node`` is in an imported one
+        (``line 5 of optim_factory.py``: the optimizer a factory there builds)."""
+        line = self.line(node)
+        if node in self._positions:
+            return f"line {line}"
+        for other in self.external_models:
+            if other._positions is not None and node in other._positions:
+                where = os.path.relpath(other.path, os.path.dirname(self.path) or ".")
+                return f"line {line} of {where}"
+        return f"line {line}"
 
     def steps_of(self, entity):
         """``entity.step()`` calls, including those made by imported in-tree helpers

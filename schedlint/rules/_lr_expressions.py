@@ -195,4 +195,4 @@ def lr_names_of(optimizer) -> frozenset:
 def describe_groups(model, optimizer) -> str:
     distinct = optimizer.distinct_lrs() or []
     return f"whose groups were built with lr {' and '.join(distinct)} " \
-           f"(line {model.line(optimizer.node)})"
+           f"({model.where(optimizer.node)})"

@@ -78,7 +78,7 @@ def scalar_lr_overwrite(model):
         yield Report(write.node,
                      f"one scalar lr `{write.value.src}` is written to every group of "
                      f"`{write.optimizer_src}`, whose groups were built with lr {built} "
-                     f"(line {model.line(opt.node)}); scale each group instead, e.g. "
+                     f"({model.where(opt.node)}); scale each group instead, e.g. "
                      f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
                      fix=_scaled_fix(model, write, opt) if write.via is None else None)
 
