@@ -421,3 +421,15 @@ def test_a_file_the_gate_judged_through_a_helper_is_judged_again_when_it_changes
     (proj / "optim_factory.py").write_text(FACTORY)
     assert lines(run_cli(*SELECT, "main.py")) == ["main.py:7:9"]
     assert checked == ["main.py"]
+
+
+def test_a_helper_that_did_not_parse_is_read_again_once_fixed(run_cli, proj, checked):
+    # the helper lent no summary while broken, but the caller's result still depended on it
+    (proj / "helpers.py").write_text(HELPER.replace("def set_lr(optimizer, lr):",
+                                                    "def set_lr(optimizer, lr)"))
+    (proj / "train.py").write_text(CALLER)
+    assert lines(run_cli(*SELECT, "train.py")) == []
+    (proj / "helpers.py").write_text(HELPER)
+    checked.clear()
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    assert checked == ["train.py"]

@@ -346,8 +346,8 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
             "SL003", path, f"internal error while building the model: "
                            f"{type(exc).__name__}: {exc}"))
     if project is not None:
-        for other in model.external_models:
-            _depends_on(result, project, other.path)
+        for other in sorted(model.external_paths):
+            _depends_on(result, project, other)
     clock.lap("model")
     reported = []
     for rule in checkable_rules():

@@ -51,7 +51,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
-            model.externals, model.external_models = tree.externals(path, read)
+            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)

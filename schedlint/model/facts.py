@@ -294,6 +294,7 @@ class FileModel:
     flow_calls: list = field(default_factory=list, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
+    external_paths: set = field(default_factory=set, repr=False)  # files read for them
     calls_via_imports: list = field(default_factory=list, repr=False)  # MethodCall (via set)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)

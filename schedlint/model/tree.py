@@ -117,13 +117,15 @@ class Tree:
     def externals(self, importer: str, imports: dict) -> tuple:
         """(qualified import name -> FunctionInfo / ClassInfo / ModuleRef, for the names
         ``imports`` (local name -> qualified name) binds to in-tree definitions; the models
-        they come from)."""
-        out, models = {}, []
+        they come from; every file read for them, a model or not: what the importer's result
+        depends on)."""
+        out, models, read = {}, [], []
         for qualified in set(imports.values()):
             if not qualified or qualified.startswith(("torch", "transformers")):
                 continue
             path = self.find(importer, qualified)
             if path is not None:  # the module itself: ``import utils``
+                read.append(path)
                 model = self.model(path)
                 if model is not None:
                     out[qualified] = ModuleRef(model)
@@ -135,6 +137,8 @@ class Tree:
             head, _, name = rest.rpartition(".")
             head = "." * level + head
             path = self.find(importer, head) if head else None
+            if path is not None:
+                read.append(path)
             model = self.model(path) if path is not None else None
             if model is not None:
                 found = top_level(model, name)
@@ -142,7 +146,7 @@ class Tree:
                     out[qualified] = found
                     if all(m is not model for m in models):
                         models.append(model)
-        return out, models
+        return out, models, read
 
 
 def top_level(model, name):
