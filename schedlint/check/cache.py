@@ -14,7 +14,9 @@ A file's cached result is used only when everything the result depends on is wha
   gate asked about; ``FileResult.deps``). An entry records their paths
   (:meth:`ResultCache.dependencies`), so the next run hashes them as they are now: a changed
   helper re-checks the files that call it, and an untouched tree stays warm. A file that
-  read no other module has the digest "".
+  read no other module has the digest "". Not covered: a module created after the result
+  was cached, where an import used to resolve to no file of the tree (its importers are
+  checked again when they change, or with ``--no-cache``).
 
 The first three make the cache file's name (:func:`run_key`); the last two are each entry's
 key. Anything else in the file, of any shape (``null``, ``[]``, wrong types, a truncated
