@@ -1,4 +1,4 @@
-"""SL101 across modules: where the message says the groups were built."""
+"""SL101 across modules: where the help says the groups were built."""
 
 from pathlib import Path
 
@@ -12,11 +12,11 @@ def test_an_optimizer_built_in_an_imported_module_is_placed_in_that_module():
     result = check_source(str(FIXTURES / "bad_factory_handed_on" / "finetune.py"), None,
                           frozenset({"SL101"}))
     (finding,) = result.findings
-    assert "(line 6 of optim_factory.py)" in finding.message
+    assert "(line 6 of optim_factory.py)" in finding.help
 
 
 def test_an_optimizer_built_in_the_file_is_placed_by_line_only():
     result = check_source(str(FIXTURES / "bad_optimizer_factory.py"), None,
                           frozenset({"SL101"}))
-    assert [f.message.split("(")[1].split(")")[0] for f in result.findings] == \
+    assert [f.help.split("(")[1].split(")")[0] for f in result.findings] == \
         ["line 10", "line 16"]
