@@ -36,6 +36,7 @@ from schedlint.check.documents import (DocumentError, NotebookDocument, PythonDo
 from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, SMALL_FILE, no_reservation,
                                            release_memory, tree_estimate)
 from schedlint.check.options import Options
+from schedlint.model.tree import MAX_BYTES as MAX_MODULE_BYTES
 from schedlint.model.tree import Tree, content_hash
 from schedlint.report.findings import Finding
 from schedlint.rules import by_code, checkable_rules
@@ -244,9 +245,24 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
     if verdict is None:
         data = project.read(path)
         verdict = prefilter.scan(data) if data is not None else prefilter.REJECT
+        if verdict == prefilter.MAYBE and len(data) <= MAX_MODULE_BYTES:
+            # Stage 2, as for a checked file: a package's __init__ or a diffusion model that
+            # only names a scheduler or optimizer (a lazy-import table, a docstring) admits
+            # nothing, and would otherwise let every module importing it be parsed.
+            verdict = prefilter.ADMIT if _admits_code(data) else prefilter.REJECT
         project.verdicts[path] = verdict
     _depends_on(result, project, path)
     return verdict
+
+
+def _admits_code(data: bytes) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False  # it lends no summary either: the tree cannot model it
+    return prefilter.admits_code(tree)
 
 
 def _depends_on(result: FileResult, project: Tree, path: str) -> None:

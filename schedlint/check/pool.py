@@ -99,11 +99,15 @@ class _Worker:
     """What a worker inherits from the pool that forked it (set once, by _start_worker)."""
 
     budget = None  # the pool's MemoryBudget
+    # The in-tree modules the worker's files import, read once per worker rather than once
+    # per task: popular helpers (a package's utils) are imported by most files.
+    tree = None
 
 
 def _start_worker(budget, parent: int) -> None:
     """Pool initializer: keep the shared budget, and die with the parent."""
     _Worker.budget = budget
+    _Worker.tree = Tree()
     _die_with_parent(parent)
 
 
@@ -148,7 +152,7 @@ def _task(batch, options: Options, may_put_off: bool):
 
     enabled = gc.isenabled()
     gc.disable()
-    tree = Tree()
+    tree = _Worker.tree if _Worker.tree is not None else Tree()
     try:
         out, put_off = [], []
         for item in batch:
