@@ -358,7 +358,9 @@ def _apply_fixes(results, options, stdin, cache):
                        f"result would not parse (a schedlint bug; please report it)", err=True)
         if options.fix and not options.diff and o.changed and cache is not None and \
                 not o.stdin:
-            cache.put(o.result)
+            from schedlint.check.cache import dependency_digest
+
+            cache.put(o.result, dependency_digest(o.result.deps))
     return outcomes
 
 

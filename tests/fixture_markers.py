@@ -16,6 +16,12 @@ def fixture_files():
     return sorted(p for p in FIXTURES.rglob("*.py"))
 
 
+def standalone_fixture_files():
+    """Fixtures that mean the same wherever they are copied: not the modules of a package
+    case (fixtures/<CODE>/<case>/), whose findings depend on their sibling modules."""
+    return [p for p in fixture_files() if len(p.relative_to(FIXTURES).parts) <= 2]
+
+
 def expected_findings(path: Path) -> set:
     """(line, code) pairs from `# expect: CODE[, CODE]` markers."""
     out = set()

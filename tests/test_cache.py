@@ -377,3 +377,80 @@ def test_a_nested_config_keys_the_results_of_its_own_files(run_cli, proj, checke
     checked.clear()
     again = run_cli(".")
     assert checked == [] and again.stdout == warm.stdout
+
+
+HELPER = '''def set_lr(optimizer, lr):
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+'''
+CALLER = OPTIMIZER + 'import helpers\nhelpers.set_lr(optimizer, 0.5)\n'  # SL101 at 10:1
+
+
+def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked):
+    # pre-commit names only the caller: the helper is read for its summary, and its change
+    # must invalidate the caller's cached result (found stale before the fix)
+    (proj / "helpers.py").write_text(HELPER)
+    (proj / "train.py").write_text(CALLER)
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    checked.clear()
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    assert checked == []
+    (proj / "helpers.py").write_text(HELPER.replace('= lr', '= g["lr"] * lr'))
+    assert lines(run_cli(*SELECT, "train.py")) == []
+    assert checked == ["train.py"]
+
+
+FACTORY_USER = '''from optim_factory import create_optimizer, set_lr
+
+
+def main(model, epochs, base_lr=1e-4):
+    opt = create_optimizer(model, base_lr)
+    for epoch in range(epochs):
+        set_lr(opt, base_lr * 0.5 ** epoch)
+'''
+FACTORY_STUB = '''def create_optimizer(model, base_lr):
+    raise NotImplementedError
+
+
+def set_lr(optimizer, lr):
+    raise NotImplementedError
+'''
+FACTORY = '''from torch import optim
+
+
+def create_optimizer(model, base_lr):
+    return optim.AdamW([{"params": model.encoder.parameters(), "lr": base_lr},
+                        {"params": model.head.parameters(), "lr": base_lr * 10}])
+
+
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+'''
+
+
+def test_a_file_the_gate_judged_through_a_helper_is_judged_again_when_it_changes(
+        run_cli, proj, checked):
+    # main.py never names torch's API: the gate admits it only through its helper module,
+    # so the helper's change must reach main.py's cached (skipped) result too
+    (proj / "optim_factory.py").write_text(FACTORY_STUB)
+    (proj / "main.py").write_text(FACTORY_USER)
+    assert lines(run_cli(*SELECT, "main.py")) == []
+    checked.clear()
+    assert lines(run_cli(*SELECT, "main.py")) == []
+    assert checked == []
+    (proj / "optim_factory.py").write_text(FACTORY)
+    assert lines(run_cli(*SELECT, "main.py")) == ["main.py:7:9"]
+    assert checked == ["main.py"]
+
+
+def test_a_helper_that_did_not_parse_is_read_again_once_fixed(run_cli, proj, checked):
+    # the helper lent no summary while broken, but the caller's result still depended on it
+    (proj / "helpers.py").write_text(HELPER.replace("def set_lr(optimizer, lr):",
+                                                    "def set_lr(optimizer, lr)"))
+    (proj / "train.py").write_text(CALLER)
+    assert lines(run_cli(*SELECT, "train.py")) == []
+    (proj / "helpers.py").write_text(HELPER)
+    checked.clear()
+    assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
+    assert checked == ["train.py"]

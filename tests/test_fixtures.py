@@ -1,8 +1,11 @@
 """Every fixture's findings equal, exactly, the `# expect:` markers it carries.
 
 Fixtures live in fixtures/<CODE>/ (bad_*.py files carry markers, good_*.py carry none) and
-fixtures/project/ (project-level rules, checked together). A missing finding and an extra
-finding both fail.
+fixtures/project/ (project-level rules, checked together). A package case is a directory,
+fixtures/<CODE>/bad_<case>/ or good_<case>/, of modules that import each other: each module is
+checked alone (as pre-commit names one file: its in-tree imports are read, not reported on)
+and the directory as a tree, and both must give exactly the markers. A missing finding and an
+extra finding both fail.
 """
 
 from pathlib import Path
@@ -10,15 +13,24 @@ from pathlib import Path
 import pytest
 
 from fixture_markers import FIXTURES, expected_findings, fixture_files
-from schedlint.check.engine import check_source, run_project_rules
+from schedlint.check.engine import check_paths, check_source, run_project_rules
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 PER_FILE = [p for p in fixture_files() if "project" not in p.relative_to(FIXTURES).parts]
 
 
+PACKAGES = sorted({p.parent for p in PER_FILE if len(p.relative_to(FIXTURES).parts) > 2})
+
+
 def _id(p: Path) -> str:
     return str(p.relative_to(FIXTURES))
+
+
+def _case_name(p: Path) -> str:
+    """bad_/good_ is the file's name, or its package case directory's."""
+    return p.parent.name if p.parent in PACKAGES else p.name
 
 
 @pytest.mark.parametrize("path", PER_FILE, ids=_id)
@@ -34,12 +46,25 @@ def test_fixture_findings_match_markers(path):
          for l, c in sorted(got - expected)])
 
 
+@pytest.mark.parametrize("case", PACKAGES, ids=_id)
+def test_package_case_checked_as_a_tree(case):
+    files = sorted(case.rglob("*.py"))
+    results = check_paths([str(p) for p in files], Options(codes=ALL_CODES, jobs=1))
+    findings = [f for r in results for f in r.findings] + run_project_rules(results, ALL_CODES)
+    got = {(Path(f.path).name, f.line, f.code) for f in findings}
+    expected = {(p.name, line, code) for p in files for line, code in expected_findings(p)}
+    assert got == expected, (sorted(expected - got), sorted(got - expected))
+
+
 def test_good_fixtures_have_no_markers_and_bad_ones_do():
     for path in PER_FILE:
-        if path.name.startswith("good_"):
+        name = _case_name(path)
+        if name.startswith("good_"):
             assert not expected_findings(path), f"{_id(path)} is named good_ but has markers"
-        elif path.name.startswith("bad_"):
-            assert expected_findings(path), f"{_id(path)} is named bad_ but has no markers"
+    for case in {p for p in PER_FILE if _case_name(p).startswith("bad_")}:
+        group = [p for p in PER_FILE if p.parent == case.parent] if case.parent in PACKAGES \
+            else [case]
+        assert any(expected_findings(p) for p in group), f"{_id(case)}: bad_ but no markers"
 
 
 def test_every_static_rule_has_bad_and_good_fixtures():
@@ -47,7 +72,7 @@ def test_every_static_rule_has_bad_and_good_fixtures():
         if rule.kind != "static":
             continue
         folder = FIXTURES / rule.code
-        names = [p.name for p in folder.glob("*.py")] if folder.is_dir() else []
+        names = [_case_name(p) for p in folder.rglob("*.py")] if folder.is_dir() else []
         if rule.scope == "project":
             names += [p.name for p in (FIXTURES / "project").rglob("*.py")]
         assert any(n.startswith("bad_") for n in names), f"{rule.code}: no bad_ fixture"

@@ -20,7 +20,7 @@ from schedlint.check.fixes import fix_file, parses
 from schedlint.check.notebook import Notebook, is_magic, mask_cell
 from schedlint.rules import all_rules
 
-from fixture_markers import FIXTURES, ROOT, fixture_files
+from fixture_markers import FIXTURES, ROOT, standalone_fixture_files
 
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
@@ -128,7 +128,8 @@ def test_json_has_a_cell_key_only_on_notebook_findings(run_cli, tmp_path):
     assert (nb_rows[0]["cell"], nb_rows[0]["line"], nb_rows[0]["column"]) == (cell, line, col)
 
 
-@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: str(p.relative_to(FIXTURES)))
+@pytest.mark.parametrize("path", standalone_fixture_files(),
+                         ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_a_fixture_split_into_cells_gives_the_same_findings(path, tmp_path):
     """Cut a fixture into cells (with markdown between): every finding maps back to the same
     line and column of the original file."""

@@ -192,3 +192,20 @@ def test_the_gate_never_imports_libcst_for_a_skipped_file(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_helper_that_only_names_an_optimizer_admits_none_of_its_importers(tmp_path):
+    # Stage 0 admits a file through an in-tree helper the gate admits; a helper that stage 1
+    # is unsure of (it names Adam in a lazy-import table) must pass stage 2 too, or every
+    # module of a package importing its __init__ is parsed (diffusers: 103 files more)
+    (tmp_path / "registry.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]}\n')
+    (tmp_path / "factory.py").write_text(
+        "import torch\n\n\ndef build(model, lr):\n"
+        "    return torch.optim.Adam(model.parameters(), lr=lr)\n")
+    importer = "from {} import thing\n\n\ndef run(model, lr):\n    return thing(model, lr)\n"
+    (tmp_path / "uses_registry.py").write_text(importer.format("registry"))
+    (tmp_path / "uses_factory.py").write_text(importer.format("factory"))
+    options = Options(codes=CODES)
+    results = engine.check_paths([str(tmp_path / "uses_registry.py"),
+                                  str(tmp_path / "uses_factory.py")], options)
+    assert [r.parsed for r in results] == [False, True]

@@ -10,11 +10,15 @@ A file's cached result is used only when everything the result depends on is wha
   ``--check-syntax``, the gate);
 - the settings of the file (:meth:`Options.settings_digest`: the selection and per-file-ignores
   of the configuration the file uses, which may differ from file to file);
-- a file's *dependency digest*, given by the caller of :meth:`ResultCache.get` and
-  :meth:`ResultCache.put`: what else its result depends on. This is the seam for the
-  summaries of the modules a file imports, once the model follows values across modules: a
-  file keyed on them is checked again when one of them changes. Today every file passes
-  "" (its result depends on its own bytes only).
+- a file's *dependency digest* (:func:`dependency_digest`), given by the caller of
+  :meth:`ResultCache.get` and :meth:`ResultCache.put`: the content hashes of the in-tree
+  modules its result depended on (those the model read for their summaries, and those the
+  gate asked about; ``FileResult.deps``). An entry records their paths
+  (:meth:`ResultCache.dependencies`), so the next run hashes them as they are now: a changed
+  helper re-checks the files that call it, and an untouched tree stays warm. A file that
+  read no other module has the digest "". Not covered: a module created after the result
+  was cached, where an import used to resolve to no file of the tree (its importers are
+  checked again when they change, or with ``--no-cache``).
 
 The checker and the run's settings make the cache file's name (:func:`run_key`); the bytes,
 the file's settings and its dependency digest are each entry's key. Anything else in the file,
@@ -36,6 +40,7 @@ from typing import Optional
 from schedlint import __version__
 from schedlint.check.jsonfile import write_atomically, write_text_atomically
 from schedlint.check.options import Options
+from schedlint.check.documents import read_bytes
 from schedlint.check.pipeline import FileResult, content_hash
 from schedlint.report.findings import Finding
 
@@ -81,6 +86,29 @@ def run_key(options: Options) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def dependency_digest(deps) -> str:
+    """The digest of ``deps``, (path, content hash or None when unreadable) pairs; "" for
+    none."""
+    if not deps:
+        return ""
+    blob = json.dumps(sorted([os.path.abspath(p), h] for p, h in deps))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def current_dependency_digest(paths, seen: dict) -> str:
+    """:func:`dependency_digest` of the files ``paths`` as they are now; ``seen`` (path ->
+    content hash) keeps what this run already read, since many files import one helper."""
+    deps = []
+    for p in paths:
+        if p not in seen:
+            try:
+                seen[p] = content_hash(read_bytes(p))
+            except OSError:
+                seen[p] = None
+        deps.append((p, seen[p]))
+    return dependency_digest(deps)
+
+
 class ResultCache:
     def __init__(self, root: Path, options: Options):
         self.dir = Path(root) / CACHE_DIR_NAME / __version__
@@ -110,6 +138,15 @@ class ResultCache:
         except (KeyError, TypeError, ValueError, AttributeError):
             return None  # a foreign or damaged entry: checked again, then rewritten
 
+    def dependencies(self, path: str) -> list:
+        """The in-tree modules ``path``'s cached result depended on (paths), for the caller
+        to compute the dependency digest it asks :meth:`get` with."""
+        entry = self.entries.get(os.path.abspath(path))
+        deps = entry.get("dep_paths") if isinstance(entry, dict) else None
+        if not isinstance(deps, list) or not all(isinstance(p, str) for p in deps):
+            return []
+        return deps
+
     def put(self, result: FileResult, dependency_digest: str = "") -> None:
         if result.sha is None or result.crashed or \
                 any(f.code in ("SL002", "SL003") for f in result.findings):
@@ -117,7 +154,8 @@ class ResultCache:
         facts = result.facts
         self.dirty[os.path.abspath(result.path)] = {
             "sha": result.sha, "deps": dependency_digest,
-            "settings": self.options.settings_digest(result.path), "parsed": result.parsed,
+            "settings": self.options.settings_digest(result.path),
+            "dep_paths": [p for p, _ in result.deps], "parsed": result.parsed,
             "findings": [{k: v for k, v in f.to_dict().items() if k != "path"}
                          for f in result.findings],
             "facts": {"group_keys": facts.group_keys, "read_keys": sorted(facts.read_keys)}
@@ -175,4 +213,5 @@ def _ensure_gitignore(path: Path) -> None:
     write_text_atomically(str(path), GITIGNORE)
 
 
-__all__ = ["CACHE_DIR_NAME", "ResultCache", "code_digest", "run_key"]
+__all__ = ["CACHE_DIR_NAME", "ResultCache", "code_digest", "current_dependency_digest",
+           "dependency_digest", "run_key"]

@@ -17,6 +17,7 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Iterable, Optional
 
+from schedlint.check.cache import current_dependency_digest, dependency_digest
 from schedlint.check.documents import read_bytes
 from schedlint.check.options import Options
 from schedlint.check.pipeline import PHASES, FileResult, builtin_finding, check_file
@@ -44,7 +45,7 @@ def check_paths(paths: list, options: Options, *, cache=None,
     files and workers, plus ``cache`` (wall seconds) and counts.
     """
     t0 = perf_counter()
-    todo, cached = [], {}
+    todo, cached, seen = [], {}, {}
     pooled = workers_for(options, len(paths)) > 1
     for p in paths:
         if cache is None:
@@ -55,7 +56,7 @@ def check_paths(paths: list, options: Options, *, cache=None,
         except OSError:  # the pipeline reports it
             todo.append(p)
             continue
-        hit = cache.get(p, data)
+        hit = cache.get(p, data, current_dependency_digest(cache.dependencies(p), seen))
         if hit is not None:
             cached[p] = hit
         else:  # a pool's workers read the file themselves (cheaper than sending it)
@@ -65,7 +66,7 @@ def check_paths(paths: list, options: Options, *, cache=None,
     t1 = perf_counter()
     if cache is not None:
         for r in fresh:
-            cache.put(r)
+            cache.put(r, dependency_digest(r.deps))
     t_cache += perf_counter() - t1
     if timings is not None:
         for phase in PHASES:

@@ -97,6 +97,47 @@ def _names(data: bytes) -> int:
     return REJECT
 
 
+# ``import a.b``, ``from .x import y, z``, ``from pkg import (m,`` at the start of a line.
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)"
+                     rb"|import[ \t]+([\w.]+))", re.M)
+
+
+def imported_modules(data: bytes) -> list:
+    """Module names a file's import lines may name (``pkg.mod``, ``.helper``, and for
+    ``from pkg import x`` both ``pkg`` and ``pkg.x``), for :func:`admits_through_imports`."""
+    out = []
+    for m in _IMPORT.finditer(data):
+        if m.group(3):
+            out.append(m.group(3).decode("ascii", "replace"))
+            continue
+        base = m.group(1).decode("ascii", "replace")
+        out.append(base)
+        for name in m.group(2).split(b","):
+            name = name.strip().split()[0] if name.strip() else b""
+            if name:
+                sep = "" if base.endswith(".") else "."
+                out.append(f"{base}{sep}{name.decode('ascii', 'replace')}")
+    return out
+
+
+def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
+    """Stage 0 for a file :func:`scan` rejects: it still mentions optimizers, schedulers or
+    lrs (:func:`admits`) and imports a module of the checked tree that the gate admits, so
+    it may build or drive them through that module's helpers (``optimizer =
+    build_optimizer(model)``). ``find(importer, name)`` is the tree's module lookup,
+    ``verdict_of(path)`` the gate's verdict on a file (kept by the caller, which also
+    records that the file's result now depends on that module)."""
+    if not admits(data):
+        return False
+    for name in imported_modules(data):
+        if name.startswith(("torch", "transformers")):
+            continue
+        found = find(path, name)
+        if found is not None and verdict_of(found) != REJECT:
+            return True
+    return False
+
+
 # The original byte gate's words: optimizer/scheduler/param-group vocabulary and ``lr``.
 _LOOSE_LR = re.compile(rb"\blr\b|lr_|_lr|LR")
 

@@ -5,23 +5,26 @@
 1. **read** the bytes (unreadable: SL002);
 2. **decode** them as Python does, through :mod:`schedlint.check.documents` (undecodable:
    SL002, whether or not the file mentions an optimizer);
-3. **gate** (:mod:`schedlint.check.gate`): skip files that cannot hold a finding;
+3. **gate** (:mod:`schedlint.check.gate`): skip files that cannot hold a finding (a file that
+   only reaches optimizers through an in-tree helper module is admitted through it);
 4. **size**: a file too big to parse gets its syntax checked by the bounded
    :mod:`schedlint.check.syntax` and an SL002 saying it was not parsed; nothing builds a
    tree for it (libcst's costs 0.3-1.2 KB per source byte);
 5. **parse** with libcst (the compiler's verdict first: SL001);
-6. **model** (:mod:`schedlint.model.builder`) and **rules** (a rule that raises: SL003 naming
-   it, the other rules' findings kept);
+6. **model** (:mod:`schedlint.model.builder`, reading the in-tree modules the file hands its
+   objects to through a :class:`~schedlint.model.tree.Tree`) and **rules** (a rule that
+   raises: SL003 naming it, the other rules' findings kept);
 7. **report**: the one place findings are filtered, by the file's selection (``select`` less
    its ``per-file-ignores``) and its ``# noqa`` comments.
 
 Everything it needs comes in as arguments: the :class:`~schedlint.check.options.Options`, and
-from the pool a memory ``reserve`` function and a timings dict.
+from the pool a memory ``reserve`` function and the batch's ``Tree``. The in-tree modules a
+result depended on are recorded in ``FileResult.deps`` for the results cache.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 from dataclasses import dataclass, field
 from time import process_time
 from typing import TYPE_CHECKING, Callable, Optional
@@ -33,6 +36,8 @@ from schedlint.check.documents import (DocumentError, NotebookDocument, PythonDo
 from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, SMALL_FILE, no_reservation,
                                            release_memory, tree_estimate)
 from schedlint.check.options import Options
+from schedlint.model.tree import MAX_BYTES as MAX_MODULE_BYTES
+from schedlint.model.tree import Tree, content_hash
 from schedlint.report.findings import Finding
 from schedlint.rules import by_code, checkable_rules
 
@@ -59,6 +64,10 @@ class FileResult:
     sha: Optional[str] = None  # hash of the bytes that were checked, for the cache
     size: int = 0  # bytes read
     timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
+    # (path, content hash) of the in-tree modules the result depends on: those the model
+    # read for their summaries, and those the gate asked about; the results cache keys the
+    # result on them (a changed helper re-checks the files that call it)
+    deps: list = field(default_factory=list)
 
 
 def builtin_finding(code, path, message, line=1, column=1, end_line=None, end_column=None):
@@ -67,10 +76,6 @@ def builtin_finding(code, path, message, line=1, column=1, end_line=None, end_co
     return Finding(path=path, line=line, column=column, code=code, message=message,
                    end_line=end_line or line, end_column=end_column or column + 1,
                    severity=rule.severity, name=rule.name)
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class _Selection:
@@ -106,12 +111,17 @@ class _Clock:
 
 
 def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
-               reserve: Callable = no_reservation) -> FileResult:
+               reserve: Callable = no_reservation,
+               project: Optional[Tree] = None) -> FileResult:
     """Run the pipeline on ``path`` (its bytes ``data``, read when None).
 
     ``reserve(source_bytes, per_byte)`` is the pool's memory budget: a context manager held
-    while a tree is alive (it may raise WouldWait, see schedlint.check.pool).
+    while a tree is alive (it may raise WouldWait, see schedlint.check.pool). ``project``
+    reads the in-tree modules the file imports (shared by the files of a batch, so each is read
+    once); a fresh one when None.
     """
+    if project is None:
+        project = Tree()
     result = FileResult(path=path)
     clock = _Clock(result, options.timings)
     codes = _Selection(options, path)
@@ -124,13 +134,13 @@ def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
     result.sha, result.size = content_hash(data), len(data)
     clock.lap("read")
     if is_notebook(path):
-        return _check_notebook(result, data, options, codes, reserve, clock)
+        return _check_notebook(result, data, options, codes, reserve, clock, project)
     try:
         doc = PythonDocument.from_bytes(path, data)
     except DocumentError as exc:
         return _report(result, codes, builtin_finding("SL002", path, exc.message,
                                                       line=exc.line))
-    return _check_python(result, doc, options, codes, reserve, clock)
+    return _check_python(result, doc, options, codes, reserve, clock, project)
 
 
 def check_text(path: str, text: str, options: Options) -> FileResult:
@@ -139,10 +149,10 @@ def check_text(path: str, text: str, options: Options) -> FileResult:
     doc = PythonDocument.from_text(path, text)
     codes = _Selection(options, path)
     return _check_python(result, doc, options, codes, no_reservation,
-                         _Clock(result, options.timings))
+                         _Clock(result, options.timings), Tree())
 
 
-def _check_notebook(result, data, options, codes, reserve, clock) -> FileResult:
+def _check_notebook(result, data, options, codes, reserve, clock, project) -> FileResult:
     # The raw JSON holds every cell's text verbatim (JSON escapes keep these words intact).
     if options.gate and not prefilter.admits(data) and not options.check_syntax:
         return result
@@ -153,8 +163,8 @@ def _check_notebook(result, data, options, codes, reserve, clock) -> FileResult:
     if not doc.nb.cells:
         return result
     inner = _check_python(FileResult(path=result.path, timings=result.timings), doc, options,
-                          codes, reserve, clock)
-    result.parsed = inner.parsed
+                          codes, reserve, clock, project)
+    result.parsed, result.deps = inner.parsed, inner.deps
     result.findings = [doc.map_finding(f) for f in inner.findings]
     if inner.facts is not None:
         # Keys read in the notebook count for the project rules; keys it defines are not
@@ -165,10 +175,15 @@ def _check_notebook(result, data, options, codes, reserve, clock) -> FileResult:
 
 
 def _check_python(result: FileResult, doc, options: Options, codes, reserve,
-                  clock: _Clock) -> FileResult:
+                  clock: _Clock, project: Tree) -> FileResult:
     path, source = result.path, doc.source
     data = doc.source_bytes()
     verdict = prefilter.scan(data) if options.gate else prefilter.ADMIT
+    if verdict == prefilter.REJECT and path.endswith(".py") and \
+            project.inside(os.path.dirname(path) or ".") and \
+            prefilter.admits_through_imports(data, path, project.find,
+                                             lambda p: _verdict_of(project, p, result)):
+        verdict = prefilter.ADMIT  # it uses a helper module that builds or drives them
     if verdict == prefilter.REJECT and not options.check_syntax:
         clock.lap("prefilter")
         return result
@@ -209,17 +224,50 @@ def _check_python(result: FileResult, doc, options: Options, codes, reserve,
             "SL002", path, syntax.too_complex_message(len(data), estimate)))
     if len(data) >= DEEP_BYTES:
         with reserve(len(data), estimate // max(len(data), 1)):
-            result = _on_deep_stack(_parse_and_check, result, source, codes, clock)
+            result = _on_deep_stack(_parse_and_check, result, source, codes, clock, (), project)
             if len(data) > TRIM_BYTES:
                 release_memory()  # its tree is freed: hand the memory back before the next
             return result
     before = (list(result.findings), dict(result.timings) if result.timings else None)
     try:
-        return _parse_and_check(result, source, codes, clock, reraise=(RecursionError,))
+        return _parse_and_check(result, source, codes, clock, reraise=(RecursionError,),
+                                project=project)
     except RecursionError:  # valid but deeply nested code: start over with room to recurse
         result.findings, result.facts, result.parsed = before[0], None, False
         result.timings = before[1]
-        return _on_deep_stack(_parse_and_check, result, source, codes, clock)
+        return _on_deep_stack(_parse_and_check, result, source, codes, clock, (), project)
+
+
+def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
+    """The gate's verdict on the in-tree module ``path`` (REJECT when unreadable), once per
+    run of a batch; ``result`` now depends on that module."""
+    verdict = project.verdicts.get(path)
+    if verdict is None:
+        data = project.read(path)
+        verdict = prefilter.scan(data) if data is not None else prefilter.REJECT
+        if verdict == prefilter.MAYBE and len(data) <= MAX_MODULE_BYTES:
+            # Stage 2, as for a checked file: a package's __init__ or a diffusion model that
+            # only names a scheduler or optimizer (a lazy-import table, a docstring) admits
+            # nothing, and would otherwise let every module importing it be parsed.
+            verdict = prefilter.ADMIT if _admits_code(data) else prefilter.REJECT
+        project.verdicts[path] = verdict
+    _depends_on(result, project, path)
+    return verdict
+
+
+def _admits_code(data: bytes) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False  # it lends no summary either: the tree cannot model it
+    return prefilter.admits_code(tree)
+
+
+def _depends_on(result: FileResult, project: Tree, path: str) -> None:
+    if all(p != path for p, _ in result.deps):
+        result.deps.append((path, project.hashes.get(path)))
 
 
 def _sl001(path: str, problem):
@@ -275,7 +323,7 @@ def _on_deep_stack(fn, *args):
 
 
 def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
-                     reraise: tuple = ()) -> FileResult:
+                     reraise: tuple = (), project: Optional[Tree] = None) -> FileResult:
     import libcst as cst
 
     path = result.path
@@ -296,23 +344,27 @@ def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
             "SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"))
     clock.lap("parse")
     result.parsed = True
-    return _run_rules(result, source, module, codes, clock, reraise=reraise)
+    return _run_rules(result, source, module, codes, clock, reraise=reraise, project=project)
 
 
-def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, reraise=()):
+def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, reraise=(),
+               project: Optional[Tree] = None):
     from schedlint.check.noqa import Suppressions
     from schedlint.model.builder import build_model
     from schedlint.model.facts import FileFacts
 
     path = result.path
     try:
-        model = build_model(path, source, module)
+        model = build_model(path, source, module, tree=project)
     except reraise:
         raise
     except Exception as exc:  # a bug in the model builder: report it, never crash the run
         return _report(result, codes, builtin_finding(
             "SL003", path, f"internal error while building the model: "
                            f"{type(exc).__name__}: {exc}"))
+    if project is not None:
+        for other in sorted(model.external_paths):
+            _depends_on(result, project, other)
     clock.lap("model")
     reported = []
     for rule in checkable_rules():
@@ -363,7 +415,9 @@ def _report(result: FileResult, codes, problem=None, reported=(),
 def _dismantle(model) -> None:
     """Break the model's reference cycles (class <-> method <-> scope, builder <-> model), so
     reference counting frees the file's syntax tree right here, without a collector pass
-    over it. Only FileResult (plain data) outlives this point."""
+    over it. Only FileResult (plain data) outlives this point. The imported modules'
+    models are not this file's to break: the batch's Tree keeps them for the next importer."""
+    model.external_models, model.externals = [], {}
     for value in list(vars(model).values()):
         if isinstance(value, dict):
             value = list(value.values())

@@ -34,6 +34,7 @@ from schedlint.check.memory_budget import (MemoryBudget, WouldWait, no_reservati
                                            release_memory, reservation)
 from schedlint.check.options import Options
 from schedlint.check.pipeline import TRIM_BYTES, FileResult, builtin_finding, check_file
+from schedlint.model.tree import Tree
 from schedlint.rules import checkable_rules
 
 # Below this many files a pool costs more (fork + pickling) than it saves.
@@ -75,16 +76,17 @@ def check_batch(batch, options: Options, reserve=no_reservation) -> list:
     """
     enabled = gc.isenabled()
     gc.disable()
+    tree = Tree()  # the in-tree modules the files import are read once per batch
     try:
-        return [_check_item(item, options, reserve) for item in batch]
+        return [_check_item(item, options, reserve, tree) for item in batch]
     finally:
         if enabled:
             gc.enable()
 
 
-def _check_item(item, options: Options, reserve) -> FileResult:
+def _check_item(item, options: Options, reserve, tree: Tree) -> FileResult:
     path, data = item if isinstance(item, tuple) else (item, None)
-    result = check_file(path, options, data=data, reserve=reserve)
+    result = check_file(path, options, data=data, reserve=reserve, project=tree)
     big = result.size > TRIM_BYTES
     if result.parsed or big:
         t = process_time()
@@ -102,6 +104,9 @@ class _Worker:
     """What a worker inherits from the pool that forked it (set once, by _start_worker)."""
 
     budget = None  # the pool's MemoryBudget
+    # The in-tree modules the worker's files import, read once per worker rather than once
+    # per task: popular helpers (a package's utils) are imported by most files.
+    tree = None
 
 
 def _start_worker(budget, parent: int) -> None:
@@ -109,6 +114,7 @@ def _start_worker(budget, parent: int) -> None:
     the workers itself, see _stopped_on_interrupt), and die with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _Worker.budget = budget
+    _Worker.tree = Tree()
     _die_with_parent(parent)
 
 
@@ -153,11 +159,12 @@ def _task(batch, options: Options, may_put_off: bool):
 
     enabled = gc.isenabled()
     gc.disable()
+    tree = _Worker.tree if _Worker.tree is not None else Tree()
     try:
         out, put_off = [], []
         for item in batch:
             try:
-                out.append(_check_item(item, options, reserve))
+                out.append(_check_item(item, options, reserve, tree))
             except WouldWait:
                 put_off.append(item)
         return out, put_off
@@ -203,6 +210,7 @@ def _preload() -> None:
 
         from schedlint.check import noqa  # noqa: F401
         from schedlint.model import builder  # noqa: F401
+        from schedlint.model import flow  # noqa: F401
 
         for rule in checkable_rules():
             load = getattr(rule.check, "load", None)

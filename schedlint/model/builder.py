@@ -39,11 +39,25 @@ _AUG_OPS = {
 }
 
 
-def build_model(path: str, source: str, module: cst.Module) -> FileModel:
+def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
+    """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
+    modules this file imports; without it, imports stay opaque."""
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
+    if tree is not None and builder.model.imports:
+        model, read = builder.model, {}
+        for _ in range(3):  # a factory's optimizer may make another helper call worth reading
+            wanted = _wanted_imports(model, tree)
+            if not wanted or wanted.keys() <= read.keys():
+                break
+            read.update(wanted)
+            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.external_paths.update(paths)
+            model._flow = None  # solve again, with the imported modules' code
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
+    if builder.model.externals:
+        _through_imports(builder.model)
     return builder.model
 
 
@@ -75,14 +89,14 @@ def subscript_key(node: cst.Subscript) -> Optional[str]:
     return None
 
 
-def _fold_number(node) -> Optional[float]:
+def fold_number(node) -> Optional[float]:
     """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
     if isinstance(node, cst.Integer):
         return float(node.evaluated_value)
     if isinstance(node, cst.Float):
         return float(node.evaluated_value)
     if isinstance(node, cst.UnaryOperation):
-        inner = _fold_number(node.expression)
+        inner = fold_number(node.expression)
         if inner is None:
             return None
         if isinstance(node.operator, cst.Minus):
@@ -91,22 +105,28 @@ def _fold_number(node) -> Optional[float]:
             return inner
         return None
     if isinstance(node, cst.BinaryOperation):
-        left, right = _fold_number(node.left), _fold_number(node.right)
+        left, right = fold_number(node.left), fold_number(node.right)
         if left is None or right is None:
             return None
-        try:
-            if isinstance(node.operator, cst.Add):
-                return left + right
-            if isinstance(node.operator, cst.Subtract):
-                return left - right
-            if isinstance(node.operator, cst.Multiply):
-                return left * right
-            if isinstance(node.operator, cst.Divide):
-                return left / right
-            if isinstance(node.operator, cst.Power) and abs(right) < 64:
-                return left ** right
-        except (ArithmeticError, ValueError):
-            return None
+        return fold_binary(node.operator, left, right)
+    return None
+
+
+def fold_binary(operator, left: float, right: float) -> Optional[float]:
+    """``left <operator> right`` for + - * / and small powers, else None."""
+    try:
+        if isinstance(operator, cst.Add):
+            return left + right
+        if isinstance(operator, cst.Subtract):
+            return left - right
+        if isinstance(operator, cst.Multiply):
+            return left * right
+        if isinstance(operator, cst.Divide):
+            return left / right
+        if isinstance(operator, cst.Power) and abs(right) < 64:
+            return left ** right
+    except (ArithmeticError, ValueError):
+        return None
     return None
 
 
@@ -187,13 +207,13 @@ def _scale_folded(lr_node, scale_node) -> bool:
     scale_names = _Walk(scale_node).names - {"True", "False", "None"}
     if scale_names & _Walk(lr_node).names:
         return True  # "lr": lr * scale, "lr_scale": scale
-    number = _fold_number(scale_node)
+    number = fold_number(scale_node)
     if number is None:
         return False
     stack = [lr_node]
     while stack:  # "lr": base_lr * 0.1, "lr_mult": 0.1
         n = stack.pop()
-        if _fold_number(n) == number:
+        if fold_number(n) == number:
             return True
         stack.extend(code_children(n))
     return False
@@ -252,7 +272,7 @@ class _Builder(cst.CSTVisitor):
         walk = _Walk(node)
         kind, number, string, items = "other", None, None, ()
         call = call_method = call_receiver = None
-        number = _fold_number(node)
+        number = fold_number(node)
         if number is not None:
             kind = "number"
         elif isinstance(node, cst.SimpleString):
@@ -398,7 +418,23 @@ class _Builder(cst.CSTVisitor):
             self._external_key_reads(full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
+            return
+        if node.relative:
+            # ``from .helper import f``: kept with its dots, resolved only against the tree
+            dots = "." * len(node.relative)
+            module = dotted_name(node.module) if node.module is not None else ""
+            for alias in node.names:
+                name = dotted_name(alias.name)
+                if name is None:
+                    continue
+                local = alias.asname.name.value if alias.asname is not None and \
+                    isinstance(alias.asname.name, cst.Name) else name
+                self.model.imports[local] = f"{dots}{module}.{name}" if module else \
+                    f"{dots}{name}"
+                self.bind(local)
+            return
+        if node.module is None:
             return
         base = dotted_name(node.module)
         self._external_key_reads(base)
@@ -450,6 +486,9 @@ class _Builder(cst.CSTVisitor):
         # A lambda keeps the enclosing loop: map(lambda g: ..., opt.param_groups) runs it there.
         self.push_scope("function", "<lambda>", node, _param_names(node.params),
                         reset_loop=False)
+        info = FunctionInfo(name="<lambda>", node=node, scope=self.scope,
+                            params=self.scope.params, returns=[self.value(node.body)])
+        self.model.lambdas[id(node)] = info
 
     def leave_Lambda(self, node):
         self.pop_scope()
@@ -466,6 +505,7 @@ class _Builder(cst.CSTVisitor):
         walk(node.iter, self)
         for name in target_names(node.target):
             self.bind(name)
+        self.model.flow_fors.append((self.scope, node.target, node.iter))
         self.push_loop("for", node, target_names(node.target), node.iter)
         walk(node.target, self)
         walk(node.body, self)
@@ -511,6 +551,7 @@ class _Builder(cst.CSTVisitor):
     def _assign(self, target, value, stmt, op):
         if op == "=":
             self.frameworks.on_assign(self, target, value)
+            self.model.flow_assigns.append((self.scope, target, value))
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -606,6 +647,8 @@ class _Builder(cst.CSTVisitor):
             self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
+        if id(node) not in self.handled_calls:
+            self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
         if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
                 and isinstance(node.args[0].value, cst.Lambda):
             groups_of = _find_param_groups(node.args[1].value)
@@ -615,6 +658,9 @@ class _Builder(cst.CSTVisitor):
                 loop = self.push_loop("comp", node, {lam.params.params[0].name.value})
                 loop.groups_of, loop.group_var = groups_of, lam.params.params[0].name.value
                 self.pushed_for_call[id(node)] = loop
+        for arg in node.args:
+            if arg.keyword is not None:
+                self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method == "update" and isinstance(func.value, cst.Name):
@@ -668,6 +714,11 @@ class _Builder(cst.CSTVisitor):
 
     def visit_Dict(self, node: cst.Dict):
         self._open_dict(node)
+        for el in node.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+                key = string_value(el.key)
+                if key is not None:
+                    self.model.code_keys.add(key)
         keys = [(string_value(el.key), el.key) for el in node.elements
                 if isinstance(el, cst.DictElement)]
         if any(k == "params" for k, _ in keys):
@@ -779,6 +830,7 @@ class _Builder(cst.CSTVisitor):
                           optimizer_src=opt.dotted if opt is not None else None,
                           **self.fact_kwargs(call if target is None else stmt))
         self.model.schedulers.append(sched)
+        self.model.constructed[id(call)] = sched
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
@@ -789,6 +841,7 @@ class _Builder(cst.CSTVisitor):
         opt = Optimizer(target=target, key=(), cls=short, default_lr=args.get("lr"),
                         groups=groups, **self.fact_kwargs(call if target is None else stmt))
         self.model.optimizers.append(opt)
+        self.model.constructed[id(call)] = opt
 
     def _groups_of(self, node) -> Optional[list]:
         """Param groups of an optimizer's first argument, when statically known."""
@@ -872,9 +925,14 @@ def _resolve(model: FileModel) -> None:
         return _pick(cands, order)
 
     by_node = {id(s.node): s for s in model.schedulers}
+    flow = model.flow
     for sched in model.schedulers:
         if sched.optimizer_src is not None:
             sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
+            sched.optimizers = (sched.optimizer,) if sched.optimizer is not None else \
+                tuple(flow.optimizers(sched.scope, sched.optimizer_src))
+            if sched.optimizer is None and len(sched.optimizers) == 1:
+                sched.optimizer = sched.optimizers[0]
         children = sched.args.get("schedulers")
         if sched.cls in catalogue.COMPOSITE and children is not None:
             for item in children.items:
@@ -885,13 +943,124 @@ def _resolve(model: FileModel) -> None:
                     child.parent = sched
             if sched.optimizer is None and sched.children:
                 sched.optimizer = sched.children[0].optimizer
+                sched.optimizers = sched.children[0].optimizers
     for call in model.calls:
         call.target = lookup(call.scope, call.receiver, call.order)
+        if call.target is not None:
+            call.targets = (call.target,)
+        else:
+            call.targets = tuple(flow.optimizers(call.scope, call.receiver) +
+                                 flow.schedulers(call.scope, call.receiver))
+            if len(call.targets) == 1:
+                call.target = call.targets[0]
         if call.target is None and call.method in ("step", "optimizer_step") and call.args:
             opt = lookup(call.scope, call.args[0].dotted, call.order, Optimizer)
+            if opt is None and call.args[0].dotted:
+                opts = flow.optimizers(call.scope, call.args[0].dotted)
+                opt = opts[0] if len(opts) == 1 else None
             call.optimizer_arg = opt
     for write in model.lr_writes:
         if write.optimizer_src is not None:
             write.optimizer = lookup(write.scope, write.optimizer_src, write.order, Optimizer)
+            write.optimizers = (write.optimizer,) if write.optimizer is not None else \
+                tuple(flow.optimizers(write.scope, write.optimizer_src))
+            if write.optimizer is None and write.optimizers:
+                write.optimizer = write.optimizers[0]
     for rebind in model.rebinds:
         rebind.key = binding_key(rebind.scope, rebind.target)
+    # Group lrs bound to names, constants or argparse defaults: fold them where certain, so
+    # `lr_a = 0.1; lr_b = 0.1` are equal lrs and `MAX_LR = 1e-3` is a known bound.
+    for opt in model.optimizers:
+        for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
+            if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
+                v.number = flow.number(v.node, opt.scope)
+
+
+def _imported_head(resolvable, func) -> Optional[str]:
+    """The local import name a callee starts with (``utils`` in ``utils.adjust_lr``)."""
+    text = dotted_name(func)
+    if text is None:
+        return None
+    head = text.partition(".")[0]
+    return head if head in resolvable else None
+
+
+def _wanted_imports(model: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or object the flow knows, or whose result this file then uses as an optimizer or
+    scheduler (``opt = build_optimizer(model)``; ``opt.step()``) or hands to another in-tree
+    helper. Other imports are never
+    read, so a file that imports half a package does not parse it."""
+    resolvable = {}
+    for head, qualified in model.imports.items():
+        if not qualified.startswith(("torch", "transformers")):
+            found = tree.find(model.path, qualified)
+            if found is None and "." in qualified.lstrip("."):
+                found = tree.find(model.path, qualified.rpartition(".")[0])
+            if found is not None:
+                resolvable[head] = qualified
+    if not resolvable:
+        return {}
+    used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
+        {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
+    for scope, call, _, _ in model.flow_calls:
+        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
+        if _imported_head(resolvable, call.func) is not None:
+            used.update(dotted_name(a.value) for a in call.args)
+    used.discard(None)
+    heads = set()
+    for scope, target, value in model.flow_assigns:
+        if isinstance(value, cst.Call):
+            head = _imported_head(resolvable, value.func)
+            if head is not None and (dotted_name(target) in used or
+                                     target_names(target) & used):
+                heads.add(head)
+    flow = None
+    for scope, call, _, _ in model.flow_calls:
+        head = _imported_head(resolvable, call.func)
+        if head is None or head in heads or not call.args:
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if any(flow.eval(a.value, scope) for a in call.args):
+            heads.add(head)
+    return {h: model.imports[h] for h in heads}
+
+
+def _through_imports(model: FileModel) -> None:
+    """Facts of imported in-tree modules that act on this file's objects, re-anchored at the
+    call in this file that reaches them (``utils.adjust_lr(opt, e)``): lr writes into
+    ``model.lr_writes``, step calls into ``model.calls_via_imports``."""
+    flow = model.flow
+    local = {id(s) for s in model.scopes}
+    for other in flow.other_models():
+        for write in other.lr_writes:
+            if write.optimizer_src is None:
+                continue
+            opts = flow.optimizers(write.scope, write.optimizer_src)
+            if not opts:
+                continue
+            for scope, order, call, loop in flow.local_call_sites(write.scope, local):
+                src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
+                            set(flow.optimizers(scope, dotted_name(a.value))) & set(opts)),
+                           None)
+                model.lr_writes.append(LrWrite(
+                    node=call, scope=scope, order=order, loop=loop,
+                    optimizer_src=src or write.optimizer_src, op=write.op, value=write.value,
+                    all_groups=write.all_groups, group_var=write.group_var,
+                    index_var=write.index_var, depends_on_group=write.depends_on_group,
+                    reads_current_lr=write.reads_current_lr, optimizer=opts[0],
+                    optimizers=tuple(opts), via=write))
+        for mcall in other.calls:
+            if mcall.method not in ("step", "optimizer_step", "zero_grad"):
+                continue
+            targets = flow.optimizers(mcall.scope, mcall.receiver) + \
+                flow.schedulers(mcall.scope, mcall.receiver)
+            if not targets:
+                continue
+            for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
+                model.calls_via_imports.append(MethodCall(
+                    node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
+                    method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
+                    target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
+                    via=mcall))

@@ -15,6 +15,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -161,6 +162,7 @@ class Scheduler(Fact):
     optimizer_src: Optional[str] = None
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
+    optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Optional["Scheduler"] = field(default=None, repr=False)
 
     @property
@@ -182,6 +184,8 @@ class MethodCall(Fact):
     kwargs: dict = field(default_factory=dict)
     target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
     optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
+    targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
+    via: Optional["MethodCall"] = field(default=None, repr=False)  # see LrWrite.via
 
 
 @dataclass(eq=False)
@@ -198,6 +202,11 @@ class LrWrite(Fact):
     reads_current_lr: bool = False  # the value reads this group's current lr
     optimizer: Optional[Optimizer] = field(default=None, repr=False)
     in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+    # Every optimizer the written groups may belong to (through parameters, attributes,
+    # factories and in-tree imports); ``optimizer`` is the one a flat script names.
+    optimizers: tuple = field(default=(), repr=False)
+    # The write in an imported module this fact stands for (anchored at the local call).
+    via: Optional["LrWrite"] = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -227,6 +236,7 @@ class FunctionInfo:
     scope: Scope = field(repr=False)
     params: tuple = ()
     returns: list = field(default_factory=list)  # Values of return statements (direct only)
+    module_path: Optional[str] = None  # set on definitions read from another in-tree module
 
 
 @dataclass(eq=False)
@@ -271,10 +281,33 @@ class FileModel:
     calls_by_name: dict = field(default_factory=dict)  # qualified/dotted callee -> [Value]
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
+    code_keys: set = field(default_factory=set)  # dict-literal keys and call keywords
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
+    # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
+    # node id, and the statements values flow through, as (scope, target, value) /
+    # (scope, target, iterable) / (scope, Call, order).
+    constructed: dict = field(default_factory=dict, repr=False)
+    lambdas: dict = field(default_factory=dict, repr=False)
+    flow_assigns: list = field(default_factory=list, repr=False)
+    flow_fors: list = field(default_factory=list, repr=False)
+    flow_calls: list = field(default_factory=list, repr=False)
+    externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
+    external_models: list = field(default_factory=list, repr=False)  # their FileModels
+    external_paths: set = field(default_factory=set, repr=False)  # files read for them
+    calls_via_imports: list = field(default_factory=list, repr=False)  # MethodCall (via set)
+    _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
+
+    @property
+    def flow(self):
+        """The value flow (:class:`schedlint.model.flow.Flow`); solved on its first query."""
+        if self._flow is None:
+            from schedlint.model.flow import Flow
+
+            self._flow = Flow(self, self.externals)
+        return self._flow
 
     # -- queries rules share ---------------------------------------------------------------
     def position(self, node):
@@ -291,7 +324,17 @@ class FileModel:
                 wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
                 self._positions = {n: (r.start.line, r.start.column, r.end.line, r.end.column)
                                    for n, r in wrapper.resolve(PositionProvider).items()}
-        line, column, end_line, end_column = self._positions[node]
+        try:
+            line, column, end_line, end_column = self._positions[node]
+        except KeyError:
+            # a node of an imported in-tree module (an optimizer its factory builds): its
+            # position there
+            for other in self.external_models:
+                try:
+                    return other.position(node)
+                except KeyError:
+                    continue
+            raise
         return line, column + 1, end_line, end_column + 1
 
     def line(self, node) -> int:
@@ -302,16 +345,68 @@ class FileModel:
         \\r\\n, \\r and \\n only (see :mod:`schedlint.model.lines`)."""
         return split_lines(self.source, keepends)
 
+    def where(self, node) -> str:
+        """``line N`` for a message, naming the module when ``node`` is in an imported one
+        (``line 5 of optim_factory.py``: the optimizer a factory there builds)."""
+        line = self.line(node)
+        if node in self._positions:
+            return f"line {line}"
+        for other in self.external_models:
+            if other._positions is not None and node in other._positions:
+                where = os.path.relpath(other.path, os.path.dirname(self.path) or ".")
+                return f"line {line} of {where}"
+        return f"line {line}"
+
     def steps_of(self, entity):
-        return [c for c in self.calls if c.method == "step" and c.target is entity]
+        """``entity.step()`` calls, including those made by imported in-tree helpers
+        (anchored at the local call of the helper)."""
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method == "step" and c.target is entity]
 
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
-        return [c for c in self.calls if c.method in ("step", "optimizer_step")
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method in ("step", "optimizer_step")
                 and (c.target is optimizer or c.optimizer_arg is optimizer)]
 
     def calls_on(self, entity, method):
-        return [c for c in self.calls if c.method == method and c.target is entity]
+        return [c for c in self.calls + self.calls_via_imports
+                if c.method == method and c.target is entity]
+
+    # -- the query API rules read the model through (docs/architecture.md) ------------------
+    def holds(self, scope, text) -> list:
+        """Every optimizer and scheduler the name ``text`` (read in ``scope``) *may* hold,
+        through assignments, parameters, attributes, containers, factories and imports."""
+        return self.flow.optimizers(scope, text) + self.flow.schedulers(scope, text)
+
+    def holds_only(self, scope, text):
+        """Like :meth:`holds`, but None unless nothing unseen can reach the name either."""
+        return self.flow.certain(scope, text)
+
+    def callees(self, node, scope) -> list:
+        """The functions (FunctionInfo: defs, lambdas, partials, methods) a callee
+        expression may run: ``adjust(...)``, ``self.fns[i](...)``, ``utils.f(...)``."""
+        return self.flow.functions(node, scope)
+
+    def runs_from(self, caller, to_scope, after=-1, before=None) -> bool:
+        """Code of the function scope ``to_scope`` runs through calls made in ``caller``
+        between the orders ``after`` and ``before``."""
+        return self.flow.reaches(caller, after, to_scope, before_order=before)
+
+    def same_hierarchy(self, cls, other) -> bool:
+        """The two classes share ``self`` attributes (one derives from the other in-tree)."""
+        return self.flow.root_class(cls) is self.flow.root_class(other)
+
+    def number(self, node, scope):
+        """The number an expression certainly is (literals, names, arithmetic, argparse
+        defaults), else None."""
+        return self.flow.number(node, scope)
+
+    def names_key(self, key: str) -> bool:
+        """Code (not a comment or a string of prose) names the dict key ``key``: as a
+        subscript, ``.get``/``.setdefault``/``.pop`` argument, ``in`` test, dict-literal key
+        or keyword argument."""
+        return key in self.read_keys or key in self.code_keys
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]

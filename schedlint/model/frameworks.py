@@ -224,6 +224,13 @@ class FrameworkCollector:
                     cands = [s for s in model.schedulers if s.key == key and key is not None]
                     before = [s for s in cands if s.order <= hook.order]
                     entry.scheduler = before[-1] if before else None
+                if entry.scheduler is None and v.dotted is not None:
+                    # built by a helper of this file (``s = build_schedule(opt, n)``): the
+                    # value flow knows it when it is the only scheduler the name may hold
+                    held = model.holds_only(hook.scope, v.dotted)
+                    if held is not None and len(held) == 1 and \
+                            any(held[0] is s for s in model.schedulers):
+                        entry.scheduler = held[0]
 
 
 def lightning_steps(model):

@@ -205,13 +205,16 @@ def computed_from(value, ref) -> bool:
     group's lr, say) can train every other group at the wrong scale."""
     if value is None or ref is None:
         return False
-    if ref.number is not None:
-        return value.number == ref.number or any(
-            float(n) == ref.number for n in _NUMBER.findall(value.src))
+    if ref.number is not None and (value.number == ref.number or any(
+            float(n) == ref.number for n in _NUMBER.findall(value.src))):
+        return True
+    # a name the flow folded to a number (``lr=BASE_LR``) is still read by name
     if isinstance(ref.node, cst.Name):
         return ref.node.value in value.names
     if ref.dotted is not None:
         return re.search(r"(?<![\w.])" + re.escape(ref.dotted) + r"(?!\w)", value.src) is not None
+    if ref.number is not None:
+        return False
     return " ".join(ref.src.split()) in " ".join(value.src.split())
 
 
@@ -219,4 +222,4 @@ def computed_from(value, ref) -> bool:
 def describe_groups(model, optimizer) -> str:
     distinct = optimizer.distinct_lrs() or []
     return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
-           f"(line {model.line(optimizer.node)})"
+           f"({model.where(optimizer.node)})"

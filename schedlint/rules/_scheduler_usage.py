@@ -75,7 +75,9 @@ class Names:
         key = binding_key(scope, text)
         if key is None or key in self.opaque:
             return None
-        return self.entities.get(key) or None
+        # a parameter, a loop over a container, an attribute set in another class of the
+        # hierarchy, a factory's result: what the value flow says, when it is certain
+        return self.entities.get(key) or self.model.holds_only(scope, text)
 
     def schedulers(self, call: MethodCall) -> Optional[list]:
         """The known (torch/transformers) schedulers a call's receiver can be, else None."""
@@ -286,6 +288,15 @@ def words(value) -> set:
     return out
 
 
+def _scaled_count(node) -> bool:
+    """``epochs * epoch_length``: an epoch count times another count (not a literal) is a
+    number of iterations in disguise, not a number of epochs."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        sides = (node.left, node.right)
+        return all(not isinstance(s, (cst.Integer, cst.Float)) for s in sides)
+    return False
+
+
 def sized_in(values) -> Optional[str]:
     """"epochs" when the length expressions speak only of epochs, "iterations" when they speak
     of steps, batches or a loader's length, else None (unknown, a literal, or both)."""
@@ -296,7 +307,7 @@ def sized_in(values) -> Optional[str]:
         w = words(v)
         if w & ITER_WORDS:
             found.add("iterations")
-        elif any(is_epoch_word(x) for x in w if x != "eps"):
+        elif any(is_epoch_word(x) for x in w if x != "eps") and not _scaled_count(v.node):
             found.add("epochs")
         else:
             found.add("unknown")

@@ -190,37 +190,59 @@ def _compounding(model, write):
         return None
     if _compounds_product(analysis, value, lambda n: _is_lr_read(n, group_text), counters):
         return ""
-    # g["lr"] = decay(g["lr"], epoch) through a local helper or lambda
+    # g["lr"] = decay(g["lr"], epoch) through a local helper, a lambda, or a function reached
+    # through the value flow (``self.fns[i](epoch, lr)`` with the list given to the class)
+    value = _single_local(write.scope, value)
     if isinstance(value, cst.Call):
+        candidates = []
         fn = analysis.local_function(value)
-        if fn is None:
-            return None
-        params, returns = fn
-        lr_param, counter_params = None, set()
-        for p, a in zip(params, value.args):
-            if a.keyword is not None or a.star:
-                break
-            if _is_lr_read(a.value, group_text):
-                lr_param = p
-            elif analysis.depends(a.value, counters):
-                counter_params.add(p)
-        for a in value.args:
-            if a.keyword is not None and a.keyword.value in params:
-                if _is_lr_read(a.value, group_text):
-                    lr_param = a.keyword.value
+        if fn is not None:
+            candidates.append(fn)
+        else:
+            candidates += [(f.params, [r.node for r in f.returns])
+                           for f in model.callees(value.func, write.scope)]
+
+        def lr_read(node):
+            return _is_lr_read(node, group_text) or \
+                _is_lr_read(_single_local(write.scope, node), group_text)
+
+        for params, returns in candidates:
+            lr_param, counter_params = None, set()
+            for p, a in zip(params, value.args):
+                if a.keyword is not None or a.star:
+                    break
+                if lr_read(a.value):
+                    lr_param = p
                 elif analysis.depends(a.value, counters):
-                    counter_params.add(a.keyword.value)
-        if lr_param is None or not counter_params:
-            return None
-        inner = _Analysis(model, write.scope)
+                    counter_params.add(p)
+            for a in value.args:
+                if a.keyword is not None and a.keyword.value in params:
+                    if lr_read(a.value):
+                        lr_param = a.keyword.value
+                    elif analysis.depends(a.value, counters):
+                        counter_params.add(a.keyword.value)
+            if lr_param is None or not counter_params:
+                continue
+            inner = _Analysis(model, write.scope)
 
-        def is_param(n):
-            return isinstance(n, cst.Name) and n.value == lr_param
+            def is_param(n, lr_param=lr_param):
+                return isinstance(n, cst.Name) and n.value == lr_param
 
-        if any(_compounds_product(inner, r, is_param, counter_params) for r in returns):
-            return f" (through `{dotted_name(value.func)}`, which multiplies the lr it " \
-                   f"receives by a factor of the counter)"
+            if any(_compounds_product(inner, r, is_param, counter_params) for r in returns):
+                callee = dotted_name(value.func) or model.module.code_for_node(value.func)
+                return f" (through `{callee}`, which multiplies the lr it " \
+                       f"receives by a factor of the counter)"
     return None
+
+
+def _single_local(scope, node):
+    """The one value a local name is assigned in ``scope`` (``new_lr = fn(epoch, lr)``), else
+    the node itself."""
+    if isinstance(node, cst.Name) and scope.kind == "function" and node.value in scope.assigned:
+        values = assigned_values(scope.node, node.value)
+        if values is not None and len(values) == 1:
+            return values[0]
+    return node
 
 
 def _counter_params(model, scope, analysis) -> set:
@@ -313,6 +335,8 @@ def compounding_lr_update(model):
     (or a constant factor, `g["lr"] *= 0.9`, or `torch.optim.lr_scheduler.ExponentialLR`.)
     """
     for write in model.lr_writes:
+        if write.via is not None:
+            continue  # checked where it is written, in the imported module
         if write.scope.kind != "function" and not any(loop.groups_of is None
                                                       for loop in write.loops):
             continue  # module level, outside any loop: runs once

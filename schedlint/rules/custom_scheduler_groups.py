@@ -2,7 +2,7 @@ import re
 
 import libcst as cst
 
-from schedlint.model.builder import _fold_number, dotted_name
+from schedlint.model.builder import fold_number, dotted_name
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, strip_call
 from schedlint.rules.base import Report, clip, rule
@@ -104,7 +104,7 @@ def _uniform(node, fn_node, depth=0):
         names, attrs, stateful = _reads(element)
         if stateful or names & _targets(node) or attrs & _PER_GROUP_ATTRS:
             return None
-        if _fold_number(element) == 0:
+        if fold_number(element) == 0:
             return None  # zero for every group keeps every ratio (a frozen phase)
         return element
     # [lr] * len(self.optimizer.param_groups)
@@ -115,7 +115,7 @@ def _uniform(node, fn_node, depth=0):
                     count.args and _over_groups(count.args[0].value):
                 element = seq.elements[0].value
                 _, attrs, stateful = _reads(element)
-                if stateful or attrs & _PER_GROUP_ATTRS or _fold_number(element) == 0:
+                if stateful or attrs & _PER_GROUP_ATTRS or fold_number(element) == 0:
                     return None
                 return element
     return None

@@ -11,12 +11,16 @@ def _in_effect(model, sched, write) -> bool:
     by the class/module the write's code belongs to."""
     if sched.scope is write.scope:
         return sched.order < write.order
+    if model.runs_from(write.scope, sched.scope, before=write.order):
+        return True  # built by a call (a wrapper's constructor, a factory) made before it
     if sched.key is not None and sched.key[0] == "class":
         cls = enclosing_class(model, write.scope)
-        return cls is not None and id(cls) == sched.key[1]
+        owner = enclosing_class(model, sched.scope)
+        return cls is not None and owner is not None and model.same_hierarchy(cls, owner)
     if sched.scope.kind == "module":
         return write.scope.kind == "function"
-    return False
+    # a helper (or a method) the scheduler's function calls after building it
+    return model.runs_from(sched.scope, write.scope, after=sched.order)
 
 
 def _reads_initial_lr(write) -> bool:
@@ -108,7 +112,7 @@ def manual_lr_edit_under_scheduler(model):
         if write.optimizer_src is None:
             continue
         key = binding_key(write.scope, write.optimizer_src)
-        if key is None:
+        if key is None and not write.optimizers:
             continue
         if write.in_class is not None and write.in_class.looks_like_scheduler or \
                 in_scheduler_class(model, write.scope):
@@ -118,7 +122,10 @@ def manual_lr_edit_under_scheduler(model):
             continue  # a group frozen again before every optimizer step: the 0 is what it uses
         found = []
         for sched in model.schedulers:
-            if not is_known(sched) or names.optimizer_key(sched) != key:
+            if not is_known(sched):
+                continue
+            if names.optimizer_key(sched) != key and not (
+                    sched.optimizer is not None and sched.optimizer in write.optimizers):
                 continue
             if not _in_effect(model, sched, write):
                 continue

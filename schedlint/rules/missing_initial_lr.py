@@ -1,5 +1,3 @@
-import re
-
 from schedlint.model.facts import Optimizer
 from schedlint.rules._scheduler_usage import Branches, Names, is_known
 from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
@@ -8,8 +6,6 @@ from schedlint.rules.base import Report, clip, rule
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
 # LRScheduler.__init__ themselves, or take no last_epoch).
 _NO_INITIAL_LR = frozenset({"SequentialLR", "ChainedScheduler", "ReduceLROnPlateau"})
-# `initial_lr` written or read anywhere: someone in this file knows about the key.
-_INITIAL_LR = re.compile(r"""['"]initial_lr['"]|\binitial_lr\s*=""")
 
 
 @rule("SL301", "missing-initial-lr", "error")
@@ -75,7 +71,8 @@ def missing_initial_lr(model):
         if last_epoch.kind in ("none", "str", "bool", "list", "tuple", "dict", "lambda"):
             continue
         if initial_lr_in_file is None:
-            initial_lr_in_file = bool(_INITIAL_LR.search(model.source))
+            # `initial_lr` written or read in code: someone in this file knows about the key
+            initial_lr_in_file = model.names_key("initial_lr")
         if initial_lr_in_file:
             continue
         if opt.groups and any("initial_lr" in g.keys for g in opt.groups):

@@ -68,24 +68,25 @@ def scalar_lr_overwrite(model):
     is then a guess, and a wrong guess trains every other group at the wrong scale.
     """
     for write in model.lr_writes:
-        opt = write.optimizer
-        if not write.all_groups or write.depends_on_group or opt is None:
+        if not write.all_groups or write.depends_on_group or not write.optimizers:
             continue
         if write.op not in ("=", "update"):
             continue  # *= keeps the ratio between groups
-        distinct = opt.distinct_lrs()
-        if distinct is None:
+        # a helper may be called with several optimizers: any with distinct groups is hurt
+        opt = next((o for o in write.optimizers if o.distinct_lrs() is not None), None)
+        if opt is None:
             continue
+        distinct = opt.distinct_lrs()
         head = (f"one scalar lr `{clip(write.value.src, 26)}` overwrites all groups of "
                 f"`{clip(write.optimizer_src, 20)}`")
         message = f"{head} (built with lr {some(clip(lr, 16) for lr in distinct)})"
         if len(message) > 120:
             message = f"{head} (built with {len(distinct)} distinct lrs)"
         yield Report(write.node, message,
-                     fix=_scaled_fix(model, write, opt),
-                     help=f"The groups were built with distinct lrs (line "
-                          f"{model.line(opt.node)}) and now all train at one; scale each group "
-                          f"instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
+                     fix=_scaled_fix(model, write, opt) if write.via is None else None,
+                     help=f"The groups were built with distinct lrs "
+                          f"({model.where(opt.node)}) and now all train at one; scale each "
+                          f"group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)

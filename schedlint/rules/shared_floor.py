@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint.model.builder import _fold_number, dotted_name
+from schedlint.model.builder import fold_number, dotted_name
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
                                              describe_groups, looks_like_lr, lr_names_of)
 from schedlint.rules.base import Report, clip, rule
@@ -19,14 +19,14 @@ def _nonzero(node, scope, lr_names, floor_is_target) -> bool:
     if not certainly_scalar(node, scope, lr_names):
         return False
     if isinstance(node, (cst.Integer, cst.Float, cst.UnaryOperation, cst.BinaryOperation)):
-        number = _fold_number(node)
+        number = fold_number(node)
         if number is not None:
             return number != 0
     if isinstance(node, cst.Name):
         # min_lr = 1e-6 ... eta_min=min_lr: every value the name is given is a non-zero number
         how, owner = binding_scope(scope, node.value)
         values = assigned_values(owner.node, node.value) if how == "assigned" else None
-        numbers = [_fold_number(v) for v in values or ()]
+        numbers = [fold_number(v) for v in values or ()]
         if numbers and all(n not in (None, 0) for n in numbers):
             return True
     if floor_is_target:
@@ -36,7 +36,7 @@ def _nonzero(node, scope, lr_names, floor_is_target) -> bool:
     if isinstance(node, cst.BinaryOperation) and \
             isinstance(node.operator, (cst.Multiply, cst.Divide)):
         sides = (node.left, node.right)
-        numbers = [_fold_number(s) for s in sides]
+        numbers = [fold_number(s) for s in sides]
         others = [s for s, n in zip(sides, numbers) if n is None]
         return any(n not in (None, 0) for n in numbers) and len(others) == 1 and \
             looks_like_lr(dotted_name(others[0]))

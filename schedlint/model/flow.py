@@ -1,0 +1,702 @@
+"""Value flow: which optimizers, schedulers, functions and instances an expression can hold.
+
+The builder records facts where they are written (``g["lr"] = x`` inside
+``adjust_learning_rate(optimizer, epoch)``); this module answers *which* optimizer
+``optimizer`` is there. It is a flow-insensitive, context-insensitive points-to analysis over
+the statements the builder saw (assignments, ``for`` targets, calls, returns):
+
+- abstract values are the model's Optimizer and Scheduler facts, FunctionInfo (a ``def`` or a
+  lambda), ClassInfo (called: an :class:`Instance`), Instance, and :class:`Seq` (a list, tuple
+  or dict literal, with its items);
+- values flow through assignment, ``self.x`` attributes (one slot per class hierarchy in the
+  file, so a base class method sees what a subclass ``__init__`` stored), instance attributes
+  (``trainer.optimizer``), subscripts and iteration over containers, call arguments into
+  parameters, return values into the call's result, ``functools.partial`` and both arms of a
+  conditional expression (*may* values: nothing is ever dropped);
+- the fixpoint is iterated a bounded number of rounds and every evaluation is depth-bounded,
+  so recursion and big files cost a bounded amount of work.
+
+The result is used by the builder's resolution only where the per-scope, order-aware lookup
+finds nothing, so a flat script keeps exactly the answers it had.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from schedlint.model.facts import ClassInfo, FunctionInfo, Optimizer, Scheduler
+
+MAX_ROUNDS = 6
+MAX_DEPTH = 12
+_EMPTY = frozenset()
+
+
+class _Unknown:
+    """Something the flow cannot name (a call into an unseen library, a value unpacked from
+    one): kept next to the known values of a slot, so no query mistakes *may* for *must*."""
+
+    def __repr__(self):
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+_UNKNOWN_SET = frozenset((UNKNOWN,))
+
+
+class Instance:
+    """An object of a class defined in the checked code (one per class: attributes are per
+    class hierarchy, not per object)."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def __repr__(self):
+        return f"Instance({self.cls.name})"
+
+
+class Seq:
+    """A list, tuple or dict literal: ``items`` are the value sets of its entries in order
+    (dict values for a dict), ``keys`` the dict's string keys in the same order."""
+
+    __slots__ = ("node", "items", "keys")
+
+    def __init__(self, node, items, keys=None):
+        self.node = node
+        self.items = items
+        self.keys = keys
+
+    def elements(self) -> frozenset:
+        out = set()
+        for item in self.items:
+            out |= item
+        return frozenset(out)
+
+    def __repr__(self):
+        return f"Seq({len(self.items)})"
+
+
+_NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
+_SEQUENCES = (cst.List, cst.Tuple, cst.Set)
+
+
+def _dotted(node) -> Optional[str]:
+    parts = []
+    while node.__class__ is _ATTRIBUTE:
+        parts.append(node.attr.value)
+        node = node.value
+    if node.__class__ is _NAME:
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+class Flow:
+    """The solved value flow of one file (plus the in-tree modules it imports)."""
+
+    def __init__(self, model, externals=None):
+        self.model = model
+        # qualified import name -> FunctionInfo/ClassInfo of another in-tree module
+        self.externals = externals or {}
+        self.env: dict = {}
+        self._instances: dict = {}
+        self._seqs: dict = {}
+        self._class_root: dict = {}
+        self._classes_by_name: dict = {}
+        # The imported in-tree modules' statements join this file's: values cross modules
+        # both ways (an optimizer into a helper, a factory's optimizer back out).
+        self._models = [model] + self.other_models()
+        self._constructed = {}
+        self._lambdas = {}
+        self._assigns, self._fors, self._calls = [], [], []
+        self._model_of = {}
+        for m in self._models:
+            self._constructed.update(m.constructed)
+            self._lambdas.update(m.lambdas)
+            self._assigns += m.flow_assigns
+            self._fors += m.flow_fors
+            self._calls += m.flow_calls
+            if m.scopes:
+                self._model_of[id(m.scopes[0])] = m
+            for cls in m.classes:
+                self._classes_by_name.setdefault(cls.name, []).append(cls)
+        self._changed = False
+        self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        self._dotted_cache: dict = {}
+        self._solved = False
+        self._globals: dict = {}  # (model id, name) -> top-level defs and classes
+        # FunctionInfo scope -> [(calling scope, call order, call node)]
+        self.callers: dict = {}
+        self._call_loops = {id(c[1]): c[3] for c in model.flow_calls}
+
+    def other_models(self) -> list:
+        """The models of the in-tree modules this file imports."""
+        return [m for m in self.model.external_models if m is not self.model]
+
+    def model_of(self, scope):
+        """The FileModel whose code ``scope`` is."""
+        while scope.parent is not None:
+            scope = scope.parent
+        return self._model_of.get(id(scope), self.model)
+
+    def local_call_sites(self, scope, local_ids, depth=0) -> list:
+        """(scope, order, Call, loop) of the calls in this file's scopes (ids ``local_ids``)
+        that reach ``scope`` through calls."""
+        self.solve()
+        if depth > 6:
+            return []
+        out = []
+        for caller, order, call in self.callers.get(id(scope), ()):
+            if id(caller) in local_ids:
+                out.append((caller, order, call, self._call_loops.get(id(call))))
+            elif caller.kind == "function":
+                out += self.local_call_sites(caller, local_ids, depth + 1)
+        return out
+
+    # -- keys ------------------------------------------------------------------------------------
+    def root_class(self, cls):
+        """The top in-file ancestor of ``cls`` (attributes of a hierarchy share slots)."""
+        seen = 0
+        while seen < 16:
+            seen += 1
+            parent = None
+            for base in cls.bases:
+                for cand in self._classes_by_name.get(base.rpartition(".")[2], ()):
+                    if cand is not cls:
+                        parent = cand
+                        break
+                if parent is not None:
+                    break
+            if parent is None:
+                return cls
+            cls = parent
+        return cls
+
+    def key(self, scope, text):
+        head = text.partition(".")[0]
+        if head in ("self", "cls") and "." in text:
+            s = scope
+            while s is not None and s.cls is None:
+                s = s.parent
+            if s is not None:
+                return ("class", id(self.root_class(s.cls)), text)
+        s, first = scope, True
+        while s is not None:
+            if (s.kind != "class" or first) and (head in s.assigned or head in s.params):
+                return (id(s), text)
+            first = False
+            if s.parent is None:
+                return (id(s), text)
+            s = s.parent
+        return None
+
+    def _add(self, key, values) -> None:
+        if key is None or not values:
+            return
+        cur = self.env.get(key)
+        if cur is None:
+            self.env[key] = set(values)
+        elif not values <= cur:
+            cur |= values
+        else:
+            return
+        self._changed = True
+        self._memo.clear()
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def dotted(self, node) -> Optional[str]:
+        """``a.b.c`` for a Name/Attribute chain (cached per node), else None."""
+        key = id(node)
+        try:
+            return self._dotted_cache[key]
+        except KeyError:
+            text = self._dotted_cache[key] = _dotted(node)
+            return text
+
+    def eval(self, node, scope, depth=0) -> frozenset:
+        """Every abstract value ``node`` (an expression read in ``scope``) may hold."""
+        if depth > MAX_DEPTH or node is None:
+            return _EMPTY
+        entity = self._constructed.get(id(node))
+        if entity is not None:
+            return frozenset((entity,))
+        cls = node.__class__  # class identity: libcst nodes make isinstance go through abc
+        if cls is _NAME or cls is _ATTRIBUTE:
+            return self._eval_ref(node, scope, depth)
+        if cls is _CALL:
+            return self._eval_call(node, scope, depth)
+        if cls in _SEQUENCES:
+            items = tuple(self.eval(e.value, scope, depth + 1) for e in node.elements
+                          if isinstance(e, cst.Element))
+            return self._seq(node, items, None)
+        if cls is cst.Dict:
+            items, keys = [], []
+            for el in node.elements:
+                if isinstance(el, cst.DictElement):
+                    items.append(self.eval(el.value, scope, depth + 1))
+                    keys.append(el.key.evaluated_value if isinstance(
+                        el.key, cst.SimpleString) else None)
+            return self._seq(node, tuple(items), tuple(keys))
+        if cls is cst.Subscript:
+            out = set()
+            for v in self.eval(node.value, scope, depth + 1):
+                if isinstance(v, Seq):
+                    out |= v.elements()
+            return frozenset(out)
+        if cls is cst.IfExp:
+            return self.eval(node.body, scope, depth + 1) | \
+                self.eval(node.orelse, scope, depth + 1)
+        if cls is cst.BooleanOperation:
+            return self.eval(node.left, scope, depth + 1) | \
+                self.eval(node.right, scope, depth + 1)
+        if cls is cst.Lambda:
+            info = self._lambdas.get(id(node))
+            return frozenset((info,)) if info is not None else _EMPTY
+        if cls is cst.NamedExpr:
+            return self.eval(node.value, scope, depth + 1)
+        return _EMPTY
+
+    def _seq(self, node, items, keys) -> frozenset:
+        """One Seq per literal; its items grow as the fixpoint learns more."""
+        if not any(items):
+            return _EMPTY
+        seq = self._seqs.get(id(node))
+        if seq is None:
+            seq = self._seqs[id(node)] = Seq(node, items, keys)
+        elif len(seq.items) == len(items):
+            merged = tuple(a | b for a, b in zip(seq.items, items))
+            if merged != seq.items:
+                seq.items = merged
+                self._changed = True
+        return frozenset((seq,))
+
+    def eval_text(self, scope, text) -> frozenset:
+        """Values of the dotted name ``text`` read in ``scope``."""
+        if not text or "<" in text or "[" in text:
+            return _EMPTY
+        memo_key = (id(scope), text)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = self._memo[memo_key] = self._eval_text(scope, text)
+        return found
+
+    def _eval_text(self, scope, text) -> frozenset:
+        out = set(self.env.get(self.key(scope, text), ()))
+        head, _, rest = text.rpartition(".")
+        if head:
+            for v in self.eval_text(scope, head):
+                out |= self._attribute(v, rest)
+        elif not out:
+            out |= self._global(scope, text)
+        return frozenset(out)
+
+    def _eval_ref(self, node, scope, depth) -> frozenset:
+        text = self.dotted(node)
+        if text is not None:
+            return self.eval_text(scope, text)
+        if node.__class__ is _ATTRIBUTE:
+            out = set()
+            for v in self.eval(node.value, scope, depth + 1):
+                out |= self._attribute(v, node.attr.value)
+            return frozenset(out)
+        return _EMPTY
+
+    def _attribute(self, value, attr) -> set:
+        if isinstance(value, Instance):
+            root = self.root_class(value.cls)
+            out = set(self.env.get(("class", id(root), f"self.{attr}"), ()))
+            method = self.method(value.cls, attr)
+            if method is not None:
+                out.add(_Bound(method))
+            return out
+        if isinstance(value, ClassInfo):
+            method = self.method(value, attr)
+            return {method} if method is not None else set()
+        from schedlint.model.tree import ModuleRef, top_level
+
+        if isinstance(value, ModuleRef):
+            found = top_level(value.model, attr)
+            out = {found} if found is not None else set()
+            if value.model.scopes:
+                out |= self.env.get((id(value.model.scopes[0]), attr), set())
+            return out
+        return set()
+
+    def method(self, cls, name) -> Optional[FunctionInfo]:
+        """``name`` looked up on ``cls`` and its in-file bases."""
+        seen = 0
+        todo = [cls]
+        while todo and seen < 16:
+            c = todo.pop(0)
+            seen += 1
+            if name in c.methods:
+                return c.methods[name]
+            for base in c.bases:
+                todo += [b for b in self._classes_by_name.get(base.rpartition(".")[2], ())
+                         if b is not c]
+        return None
+
+    def _global(self, scope, name) -> set:
+        """A def, lambda-less class or imported in-tree definition named ``name``."""
+        model = self.model_of(scope)
+        out = {f for f in model.functions.get(name, ())
+               if f.scope.cls is None and f.scope.parent is not None and
+               f.scope.parent.kind != "class" and _visible(f.scope.parent, scope)}
+        classes = self._globals.get(id(model))
+        if classes is None:
+            classes = self._globals[id(model)] = {}
+            for cls in model.classes:
+                classes.setdefault(cls.name, []).append(cls)
+        out.update(classes.get(name, ()))
+        if not out and model is self.model:
+            qualified = model.imports.get(name)
+            ext = self.externals.get(qualified) if qualified else None
+            if ext is not None:
+                out.add(ext)
+        return out
+
+    def instance(self, cls) -> Instance:
+        inst = self._instances.get(id(cls))
+        if inst is None:
+            inst = self._instances[id(cls)] = Instance(cls)
+        return inst
+
+    def callees(self, call, scope, depth=0) -> list:
+        """(FunctionInfo, parameters to skip) a call may run; a class call runs ``__init__``."""
+        out = []
+        func = call.func
+        text = self.dotted(func)
+        if text in ("functools.partial", "partial") and call.args:
+            return out  # handled by _eval_call
+        values = self.eval(func, scope, depth + 1)
+        if func.__class__ is _ATTRIBUTE and text is not None and \
+                text.partition(".")[0] in ("self", "cls") and text.count(".") == 1:
+            cls = _enclosing_class(scope)
+            if cls is not None:
+                m = self.method(cls, func.attr.value)
+                if m is not None:
+                    values = values | {_Bound(m)}
+        for v in values:
+            if isinstance(v, _Bound):
+                out.append((v.fn, 1))
+            elif isinstance(v, FunctionInfo):
+                out.append((v, 1 if v.scope.cls is not None and
+                            not isinstance(v.node, cst.Lambda) else 0))
+            elif isinstance(v, ClassInfo):
+                init = self.method(v, "__init__")
+                if init is not None:
+                    out.append((init, 1))
+            elif isinstance(v, _Partial):
+                out.append((v.fn, v.skip))
+        return out
+
+    def _eval_call(self, call, scope, depth) -> frozenset:
+        func = call.func
+        if self.dotted(func) in ("functools.partial", "partial") and call.args:
+            out = set()
+            for v in self.eval(call.args[0].value, scope, depth + 1):
+                if isinstance(v, FunctionInfo):
+                    out.add(_Partial(v, len([a for a in call.args[1:] if a.keyword is None])))
+            return frozenset(out)
+        out = set()
+        for v in self.eval(func, scope, depth + 1):
+            if isinstance(v, ClassInfo):
+                out.add(self.instance(v))
+        if func.__class__ is _ATTRIBUTE and func.attr.value in ("values", "items", "keys") \
+                and not call.args:
+            for v in self.eval(func.value, scope, depth + 1):
+                if isinstance(v, Seq):
+                    out.add(v)
+            return frozenset(out)
+        for fn, _ in self.callees(call, scope, depth):
+            out |= self.returns(fn, depth + 1)
+        return frozenset(out)
+
+    def returns(self, fn, depth=0) -> frozenset:
+        out = set()
+        for r in fn.returns:
+            out |= self.eval(r.node, fn.scope, depth + 1)
+        return frozenset(out)
+
+    # -- constraints -----------------------------------------------------------------------------
+    def _relevant_calls(self) -> list:
+        """The calls whose callee can be code of the tree: ``self.m``, a local def or class,
+        a name some code binds, an in-tree import. ``torch.zeros(x)``, ``len(x)`` and other
+        library calls can never bind a parameter here, so they are dropped once."""
+        heads = {"self", "cls"}
+        for m in self._models:
+            imported = {name for name, q in m.imports.items()
+                        if m is not self.model or q not in self.externals}
+            for scope in m.scopes:
+                heads |= (scope.assigned | set(scope.params)) - imported
+        out = []
+        for entry in self._calls:
+            text = self.dotted(entry[1].func)
+            if text is None or text.partition(".")[0] in heads:
+                out.append(entry)
+        return out
+
+    def solve(self) -> "Flow":
+        """Run the fixpoint (once; the queries below call it, so a file whose facts all
+        resolve by name never pays for it)."""
+        if self._solved:
+            return self
+        self._solved = True
+        self._calls = self._relevant_calls()
+        for _ in range(MAX_ROUNDS):
+            self._changed = False
+            for scope, target, value in self._assigns:
+                self._assign(scope, target, self.eval(value, scope))
+            for scope, target, iter_node in self._fors:
+                elements = set()
+                for v in self.eval(iter_node, scope):
+                    if isinstance(v, Seq):
+                        if v.keys is not None and _items_call(iter_node):
+                            elements.add(Seq(None, (frozenset(), v.elements())))
+                        else:
+                            elements |= v.elements()
+                if elements:
+                    self._assign(scope, target, frozenset(elements))
+            for scope, call, order, _ in self._calls:
+                self._bind_call(scope, call, order)
+            if not self._changed:
+                break
+        return self
+
+    def _assign(self, scope, target, values) -> None:
+        if not values:
+            # an unseen value: it matters only for a slot that holds something known
+            text = self.dotted(target)
+            key = self.key(scope, text) if text is not None else None
+            if key in self.env:
+                self._add(key, _UNKNOWN_SET)
+            return
+        text = self.dotted(target)
+        if text is not None:
+            if "." in text and text.partition(".")[0] not in ("self", "cls"):
+                head, _, attr = text.rpartition(".")
+                for v in self.eval_text(scope, head):
+                    if isinstance(v, Instance):
+                        self._add(("class", id(self.root_class(v.cls)), f"self.{attr}"), values)
+            self._add(self.key(scope, text), values)
+            return
+        if isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e.value for e in target.elements]
+            for v in values:
+                if isinstance(v, Seq) and len(v.items) == len(elements) and v.keys is None:
+                    for t, item in zip(elements, v.items):
+                        self._assign(scope, t, item)
+
+    def _bind_call(self, scope, call, order) -> None:
+        targets = self.callees(call, scope)
+        if not targets:
+            return
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        starred = any(a.star for a in call.args)
+        for fn, skip in targets:
+            callers = self.callers.setdefault(id(fn.scope), [])
+            entry = (scope, order, call)
+            if entry not in callers:
+                callers.append(entry)
+            params = fn.params[skip:]
+            bound = []
+            if not starred:
+                bound += [(p, a) for p, a in zip(params, positional)]
+            bound += [(a.keyword.value, a) for a in call.args
+                      if a.keyword is not None and a.keyword.value in fn.params]
+            for p, a in bound:
+                values = self.eval(a.value, scope)
+                key = (id(fn.scope), p)
+                self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
+
+    # -- numbers ---------------------------------------------------------------------------------
+    def number(self, node, scope, depth=0) -> Optional[float]:
+        """The number ``node`` certainly is: literals, arithmetic, names bound once to a
+        number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
+        ``default``."""
+        from schedlint.model.builder import fold_binary, fold_number
+
+        if depth > 8 or node is None:
+            return None
+        n = fold_number(node)
+        if n is not None:
+            return n
+        if isinstance(node, cst.BinaryOperation):
+            left = self.number(node.left, scope, depth + 1)
+            right = self.number(node.right, scope, depth + 1) if left is not None else None
+            if right is None:
+                return None
+            return fold_binary(node.operator, left, right)
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self.number(node.expression, scope, depth + 1)
+            return -inner if inner is not None else None
+        text = _dotted(node)
+        if text is None:
+            return None
+        if "." not in text:
+            values = self._assigned().get(self.key(scope, text))
+            if values is None or len(values) != 1:
+                return None
+            value, owner = values[0]
+            return self.number(value, owner, depth + 1)
+        head, _, attr = text.partition(".")
+        if "." in attr:
+            return None
+        values = self._assigned().get(self.key(scope, head))
+        if values and len(values) == 1 and _is_parse_args(values[0][0]):
+            return self._defaults().get(attr)
+        return None
+
+    def _assigned(self) -> dict:
+        table = getattr(self, "_assigned_table", None)
+        if table is None:
+            table = self._assigned_table = {}
+            for scope, target, value in self._assigns:
+                if isinstance(target, cst.Name):
+                    table.setdefault(self.key(scope, target.value), []).append((value, scope))
+            for scope, target, _ in self._fors:
+                for name in _names(target):
+                    table.setdefault(self.key(scope, name), []).append((None, scope))
+        return table
+
+    def _defaults(self) -> dict:
+        table = getattr(self, "_defaults_table", None)
+        if table is None:
+            from schedlint.model.builder import fold_number
+
+            table = self._defaults_table = {}
+            for _, call, _, _ in self.model.flow_calls:
+                func = call.func
+                if not (isinstance(func, cst.Attribute) and func.attr.value == "add_argument"):
+                    continue
+                flags = [a.value.evaluated_value for a in call.args if a.keyword is None
+                         and isinstance(a.value, cst.SimpleString)]
+                longs = [f for f in flags if isinstance(f, str) and f.startswith("--")]
+                kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+                dest = kw["dest"].evaluated_value if isinstance(kw.get("dest"), cst.SimpleString) \
+                    else longs[0][2:].replace("-", "_") if longs else None
+                default = fold_number(kw["default"]) if "default" in kw else None
+                if dest and default is not None:
+                    table[dest] = default if dest not in table or table[dest] == default \
+                        else None
+        return table
+
+    # -- queries ---------------------------------------------------------------------------------
+    def optimizers(self, scope, text) -> list:
+        self.solve()
+        return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Optimizer))
+
+    def schedulers(self, scope, text) -> list:
+        self.solve()
+        return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
+
+    def certain(self, scope, text) -> Optional[list]:
+        """The optimizers and schedulers ``text`` may hold when nothing else is possible
+        (no unseen value reaches it), else None."""
+        self.solve()
+        values = self.eval_text(scope, text)
+        if not values or UNKNOWN in values or not all(
+                isinstance(v, (Optimizer, Scheduler)) for v in values):
+            return None
+        return _ordered(values)
+
+    def functions(self, node, scope) -> list:
+        """The functions (defs, lambdas, partials' targets) a callee expression may be."""
+        self.solve()
+        out = []
+        for v in self.eval(node, scope):
+            fn = v.fn if isinstance(v, (_Bound, _Partial)) else v
+            if isinstance(fn, FunctionInfo) and fn not in out:
+                out.append(fn)
+        return out
+
+    def reaches(self, from_scope, after_order, to_scope, before_order=None, depth=0) -> bool:
+        """Code in ``to_scope`` runs (through calls) from ``from_scope``, from a call placed
+        after ``after_order`` (and before ``before_order`` when given)."""
+        self.solve()
+        if depth > 6:
+            return False
+        for scope, order, _ in self.callers.get(id(to_scope), ()):
+            if scope is from_scope:
+                if order > after_order and (before_order is None or order < before_order):
+                    return True
+            elif scope.kind == "function" and \
+                    self.reaches(from_scope, after_order, scope, before_order, depth + 1):
+                return True
+        return False
+
+    def call_sites(self, scope) -> list:
+        """(calling scope, order, Call node) of every call that runs ``scope``'s function."""
+        self.solve()
+        return list(self.callers.get(id(scope), ()))
+
+
+class _Bound:
+    """A method read through an instance (``self.m``, ``obj.m``): ``self`` is already bound."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __eq__(self, other):
+        return isinstance(other, _Bound) and other.fn is self.fn
+
+    def __hash__(self):
+        return hash(("bound", id(self.fn)))
+
+
+class _Partial:
+    __slots__ = ("fn", "skip")
+
+    def __init__(self, fn, skip):
+        self.fn, self.skip = fn, skip
+
+    def __eq__(self, other):
+        return isinstance(other, _Partial) and other.fn is self.fn and other.skip == self.skip
+
+    def __hash__(self):
+        return hash(("partial", id(self.fn), self.skip))
+
+
+def _is_parse_args(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value in ("parse_args",)
+
+
+def _names(target) -> list:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names(e.value)]
+    return []
+
+
+def _items_call(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value == "items"
+
+
+def _visible(owner, scope) -> bool:
+    s = scope
+    while s is not None:
+        if s is owner:
+            return True
+        s = s.parent
+    return False
+
+
+def _enclosing_class(scope):
+    s = scope
+    while s is not None:
+        if s.cls is not None:
+            return s.cls
+        s = s.parent
+    return None
+
+
+def _ordered(values) -> list:
+    return sorted(set(values), key=lambda e: e.order)

@@ -1,0 +1,194 @@
+"""In-tree imports: which file of the checked project an import names, and its model.
+
+``from utils import adjust_lr`` in ``train.py`` names ``utils.py`` next to it; ``from .helper
+import f`` names ``helper.py`` in the same package; ``import pkg.sched as S`` names
+``pkg/sched.py`` under the directory that holds the top package. Only files inside the
+project root are read (a venv or site-packages is never entered from a project file: an
+installed package is not "the tree"), each one parsed and modelled at most once per process,
+and never reported on from here: they only lend their function and class summaries to the
+files that import them.
+
+An imported module's own imports are not followed (one level), which bounds the work per
+file; a helper that calls another module's helper is still checked when that module is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from typing import Optional
+
+# Models of imported modules kept per process (LRU): their syntax trees stay alive while
+# cached, so the cache is small.
+CACHE_SIZE = 24
+MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries unknown)
+_SKIP_DIRS = ("site-packages", "dist-packages")
+
+
+class ModuleRef:
+    """An in-tree module bound to a name (``import utils``): its attributes are its
+    top-level functions and classes."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __repr__(self):
+        return f"ModuleRef({self.model.path})"
+
+
+class Tree:
+    """Resolves and loads in-tree modules for the files of one run."""
+
+    def __init__(self, root: Optional[str] = None):
+        self.root = os.path.abspath(root) if root else None
+        self._models: OrderedDict = OrderedDict()
+        self.verdicts: dict = {}  # path -> the gate's verdict, kept for the pipeline
+        # path -> content hash of the bytes read (None: unreadable): what a result that used
+        # the file depends on, for the results cache's dependency digest
+        self.hashes: dict = {}
+        self._tops: dict = {}  # directory -> the directory above its top package
+
+    def inside(self, path: str) -> bool:
+        """``path`` (a file or directory) is part of the tree imports may resolve into."""
+        return self._inside(os.path.abspath(path))
+
+    def _inside(self, path: str) -> bool:
+        if any(part in _SKIP_DIRS for part in path.split(os.sep)):
+            return False
+        return self.root is None or path.startswith(self.root + os.sep) or path == self.root
+
+    def find(self, importer: str, qualified: str) -> Optional[str]:
+        """The file an import's qualified name (``utils``, ``pkg.mod``, ``.helper``,
+        ``..a.b``) names, seen from the file ``importer``, if it is in the tree."""
+        here = os.path.dirname(os.path.abspath(importer))
+        if not self._inside(here):
+            return None  # an installed package's files import installed code, not the tree's
+        level = len(qualified) - len(qualified.lstrip("."))
+        dotted = qualified[level:]
+        if level:
+            base = here
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            bases = [base]
+        else:
+            bases = [here]
+            top = self._tops.get(here)
+            if top is None:
+                top = here
+                while os.path.isfile(os.path.join(top, "__init__.py")):
+                    top = os.path.dirname(top)
+                self._tops[here] = top
+            if top != here:
+                bases.append(top)
+        parts = dotted.split(".") if dotted else []
+        for base in bases:
+            found = _module_file(base, parts)
+            if found is not None and self._inside(found) and \
+                    os.path.abspath(found) != os.path.abspath(importer):
+                return found
+        return None
+
+    def read(self, path: str) -> Optional[bytes]:
+        """The bytes of the in-tree file ``path`` (None when unreadable); their content hash
+        is kept in :attr:`hashes`."""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            self.hashes[path] = None
+            return None
+        self.hashes[path] = content_hash(data)
+        return data
+
+    def model(self, path: str):
+        """The FileModel of ``path`` (built once; None when unreadable or unparsable)."""
+        if path in self._models:
+            self._models.move_to_end(path)
+            return self._models[path]
+        model = _build(path, self.read(path))
+        self._models[path] = model
+        if len(self._models) > CACHE_SIZE:
+            self._models.popitem(last=False)
+        return model
+
+    def externals(self, importer: str, imports: dict) -> tuple:
+        """(qualified import name -> FunctionInfo / ClassInfo / ModuleRef, for the names
+        ``imports`` (local name -> qualified name) binds to in-tree definitions; the models
+        they come from; every file read for them, a model or not: what the importer's result
+        depends on)."""
+        out, models, read = {}, [], []
+        for qualified in set(imports.values()):
+            if not qualified or qualified.startswith(("torch", "transformers")):
+                continue
+            path = self.find(importer, qualified)
+            if path is not None:  # the module itself: ``import utils``
+                read.append(path)
+                model = self.model(path)
+                if model is not None:
+                    out[qualified] = ModuleRef(model)
+                    if all(m is not model for m in models):
+                        models.append(model)
+                continue
+            level = len(qualified) - len(qualified.lstrip("."))
+            rest = qualified[level:]
+            head, _, name = rest.rpartition(".")
+            head = "." * level + head
+            path = self.find(importer, head) if head else None
+            if path is not None:
+                read.append(path)
+            model = self.model(path) if path is not None else None
+            if model is not None:
+                found = top_level(model, name)
+                if found is not None:
+                    out[qualified] = found
+                    if all(m is not model for m in models):
+                        models.append(model)
+        return out, models, read
+
+
+def top_level(model, name):
+    """A module's top-level def or class named ``name``, else None."""
+    for f in model.functions.get(name, ()):
+        if f.scope.parent is not None and f.scope.parent.kind == "module":
+            return f
+    for c in model.classes:
+        if c.name == name:
+            return c
+    return None
+
+
+def _module_file(base: str, parts: list) -> Optional[str]:
+    if not parts:
+        init = os.path.join(base, "__init__.py")
+        return init if os.path.isfile(init) else None
+    path = os.path.join(base, *parts)
+    if os.path.isfile(path + ".py"):
+        return path + ".py"
+    init = os.path.join(path, "__init__.py")
+    return init if os.path.isfile(init) else None
+
+
+def content_hash(data: bytes) -> str:
+    """The hash the results cache keys a file's bytes on."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _build(path: str, data: Optional[bytes]):
+    import libcst as cst
+
+    from schedlint.model.builder import build_model
+
+    if data is None or len(data) > MAX_BYTES:
+        return None
+    try:
+        source = data.decode("utf-8")
+        if source.startswith("\ufeff"):
+            source = source[1:]
+        module = cst.parse_module(source)
+        return build_model(path, source, module)
+    except (OSError, UnicodeDecodeError, RecursionError, MemoryError, Exception):
+        # an imported module that cannot be read lends no summaries; its own check reports it
+        return None
