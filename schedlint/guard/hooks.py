@@ -14,6 +14,8 @@
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
 * Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
   ``step_update`` methods, on their class, so writes made inside them are accepted.
+* ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
+  looked at before it is written, for SLG114; the object and the call are passed on untouched.
 
 A thread-local depth counter makes every wrapper a pass-through while the guard itself is
 running a scheduler (children of SequentialLR/ChainedScheduler, ``super().step()`` chains,
@@ -136,6 +138,7 @@ def _install() -> None:
         wrap_scheduler_class(cls)
     _wrap_grad_scaler()
     _wrap_optimizer_init()
+    _wrap_save()
 
 
 def _uninstall() -> None:
@@ -286,9 +289,27 @@ def _make_optimizer_init(original):
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
         if registry.auto_session is not None and not tls.shadowing:
-            registry.lookup(self)
+            guard = registry.lookup(self)
+            if guard is not None:
+                _optimizer_built(guard, self, sys._getframe(1))
 
     return __init__
+
+
+def _optimizer_built(guard, optimizer, frame) -> None:
+    """Tell the guards of older optimizers on the same parameters that a new one exists (SLG115:
+    their schedulers may keep stepping the old one)."""
+    from schedlint.guard import lifecycle
+
+    older = [g for g in registry.live_guards() if g is not guard and not g.closed]
+    if not older:
+        return
+    where = None
+    for old in older:
+        if old.has_schedulers() and lifecycle.shares_parameters(old.optimizer, optimizer):
+            if where is None:
+                where = lifecycle.user_frame(frame)
+            old.replaced_by(guard, where)
 
 
 def _make_add_param_group(original):
@@ -301,6 +322,45 @@ def _make_add_param_group(original):
         return out
 
     return add_param_group
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def _wrap_save() -> None:
+    import torch
+    import torch.serialization
+
+    # `torch.save` is the same function under two names; user code calls either.
+    _wrap(torch.serialization, "save", _make_save)
+    _wrap(torch, "save", _make_save)
+
+
+def _make_save(original):
+    @functools.wraps(original)
+    def save(obj, f, *args, **kwargs):
+        if not tls.depth and not tls.shadowing:
+            _saving(obj, f, sys._getframe(1))
+        return original(obj, f, *args, **kwargs)
+
+    return save
+
+
+def _saving(obj, f, caller) -> None:
+    guards = [g for g in registry.live_guards() if not g.closed]
+    if not guards:
+        return
+    from schedlint.guard import lifecycle
+
+    try:
+        states, with_scheduler = lifecycle.saved_contents(obj)
+        key = lifecycle.checkpoint_key(f) if states or with_scheduler else None
+    except Exception:  # never let a look at a checkpoint break the checkpoint
+        return
+    if not states and not with_scheduler:
+        return
+    for guard in guards:
+        guard.checkpoint_saved(states, with_scheduler, key, caller)
 
 
 # --- AMP -----------------------------------------------------------------------------------
