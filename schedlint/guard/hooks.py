@@ -235,7 +235,11 @@ def _make_init(original):
         if outermost:
             tls.constructing = []
         # The most derived constructor runs first: its arguments are the ones the user passed.
-        tls.constructing.append((self, args, kwargs, sys._getframe(1) if outermost else None))
+        # Its twin is replayed from them after it ran, so tensors are kept as they were passed:
+        # a constructor may fill_() one of them (OneCycleLR(opt, max_lr=lr) with the group's own
+        # tensor lr sets that lr to max_lr / div_factor).
+        recorded = _as_passed(args, kwargs) if outermost else (args, kwargs)
+        tls.constructing.append((self, *recorded, sys._getframe(1) if outermost else None))
         tls.depth += 1
         error = None
         try:
@@ -250,6 +254,28 @@ def _make_init(original):
                 _constructed(built, error)
 
     return __init__
+
+
+def _as_passed(args: tuple, kwargs: dict) -> tuple:
+    """``(args, kwargs)`` with every tensor (also inside a list or tuple) cloned; the same objects
+    when there is none, which is the common case."""
+    from torch import Tensor
+
+    def has_tensor(v):
+        return isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v))
+
+    if not any(map(has_tensor, args)) and not any(map(has_tensor, kwargs.values())):
+        return args, kwargs
+
+    def snap(v):
+        if isinstance(v, Tensor):
+            return v.detach().clone()
+        if isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v):
+            out = [snap(x) for x in v]
+            return out if isinstance(v, list) else tuple(out)
+        return v
+
+    return tuple(map(snap, args)), {k: snap(v) for k, v in kwargs.items()}
 
 
 def _constructed(built: list, error) -> None:

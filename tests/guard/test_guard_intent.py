@@ -373,3 +373,19 @@ def test_torch_warnings_point_at_the_users_line_and_keep_their_once_per_location
     assert len(ours) == 1, [str(w.message)[:40] for w in caught]
     assert ours[0].filename == __file__ and "schedlint" not in ours[0].filename.split("tests")[0][-12:]
     assert math.isfinite(opt.param_groups[0]["lr"])
+
+
+def test_onecycle_whose_max_lr_is_the_optimizers_own_tensor_lr_is_silent(auto):
+    """Found running PyTorch's test_lrscheduler.py: with a tensor lr, OneCycleLR's constructor
+    fill_()s the group's lr tensor, which is also the max_lr it was given. The twin must replay
+    the constructor with max_lr as it was passed, not as the real constructor left it."""
+    lr = torch.tensor(0.01)
+    param = torch.nn.Parameter(torch.randn(3))
+    opt = torch.optim.SGD([param], lr=lr, momentum=0.9)
+    sched = S.OneCycleLR(opt, max_lr=lr, total_steps=20)
+    for _ in range(10):
+        param.grad = torch.ones_like(param)
+        opt.step()
+        sched.step()
+    auto.close_guards()
+    assert auto.report().ok, str(auto.report())
