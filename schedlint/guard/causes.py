@@ -97,9 +97,10 @@ def two_closed_form(first: str, second: str, where: str) -> str:
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
     return (f"torch.save at {where} wrote the state of {optimizer} but not the state of "
             f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
-            "schedule from its first step (warm-up again, a decayed lr back at its peak). Save "
-            "scheduler.state_dict() with the optimizer's (same object, or the same directory in the "
-            "same step) and load it with scheduler.load_state_dict().")
+            "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
+            "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
+            "optimizer's (same object, or the same directory in the same step) and load it with "
+            "scheduler.load_state_dict().")
 
 
 def optimizer_replaced(scheduler: str, old: str, new: str, where: str, new_steps: int) -> str:
