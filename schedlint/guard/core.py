@@ -794,6 +794,9 @@ class Guard:
         opt = self._opt_ref()
         if opt is None or self._off or self.closed:
             return
+        self._safely("torch.save hook", self._note_checkpoint, opt, states, with_scheduler, key, caller)
+
+    def _note_checkpoint(self, opt, states, with_scheduler, key, caller) -> None:
         step = self.optimizer_steps
         if with_scheduler:
             self._scheduler_saved[key] = step
@@ -820,9 +823,19 @@ class Guard:
         return [self._violation("SLG114", None, None, None,
                                 causes.checkpoint_without_scheduler(self.name, names, where), step=step)]
 
-    def replaced_by(self, newer, where) -> None:
-        """A newer guarded optimizer trains this one's parameters (see hooks._optimizer_built)."""
-        self._replacement = (weakref.ref(newer), _where(where), self.optimizer_steps)
+    def optimizer_built(self, newer, optimizer, frame) -> None:
+        """Another optimizer was just built (``newer`` guards it, ``frame`` called its constructor).
+        If it trains parameters of this one while a scheduler drives this one, remember it: that
+        scheduler stepping on while only the new optimizer steps is SLG115."""
+        mine = self._opt_ref()
+        if mine is None or self._off or self.closed or not self.has_schedulers():
+            return
+        self._safely("optimizer constructor", self._note_replacement, mine, newer, optimizer, frame)
+
+    def _note_replacement(self, mine, newer, optimizer, frame) -> None:
+        if lifecycle.shares_parameters(mine, optimizer):
+            where = _where(lifecycle.user_frame(frame))
+            self._replacement = (weakref.ref(newer), where, self.optimizer_steps)
 
     def _still_replaced(self) -> bool:
         newer_ref, _where_built, steps_then = self._replacement
@@ -1043,7 +1056,7 @@ class Guard:
 
     def _end_of_run(self) -> list:
         """Findings that only the end of a run shows: SLG107, SLG109 (an LR 0 for the whole run),
-        SLG112 (schedule budget)."""
+        SLG112 (schedule budget), SLG114 (a checkpoint of the last step without scheduler state)."""
         out = self._unstepped() + self._unsaved_checkpoints(settled_before=self.optimizer_steps + 1)
         if self.optimizer_steps and self._lr_values and self._dev is None:
             declared = self._declared_groups()

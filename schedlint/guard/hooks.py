@@ -323,19 +323,11 @@ def _make_optimizer_init(original):
 
 
 def _optimizer_built(guard, optimizer, frame) -> None:
-    """Tell the guards of older optimizers on the same parameters that a new one exists (SLG115:
-    their schedulers may keep stepping the old one)."""
-    from schedlint.guard import lifecycle
-
-    older = [g for g in registry.live_guards() if g is not guard and not g.closed]
-    if not older:
-        return
-    where = None
-    for old in older:
-        if old.has_schedulers() and lifecycle.shares_parameters(old.optimizer, optimizer):
-            if where is None:
-                where = lifecycle.user_frame(frame)
-            old.replaced_by(guard, where)
+    """Tell the guards of the older optimizers that a new one exists (SLG115: if it trains their
+    parameters, their schedulers may keep stepping the old one)."""
+    for old in registry.live_guards():
+        if old is not guard and not old.closed:
+            old.optimizer_built(guard, optimizer, frame)
 
 
 def _make_add_param_group(original):

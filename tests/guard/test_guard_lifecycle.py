@@ -204,3 +204,21 @@ def test_two_optimizers_on_disjoint_parameters_are_silent(auto):
         sched_g.step()
     auto.close_guards()
     assert _codes(auto, "SLG115") == []
+
+
+class _Odd(dict):
+    """A checkpoint container that fails when walked the way the guard walks it."""
+
+    def values(self):
+        raise RuntimeError("no values() here")
+
+
+def test_a_checkpoint_the_guard_cannot_walk_is_saved_all_the_same(auto):
+    model, opt = _model_opt()
+    sched = S.StepLR(opt, step_size=2)
+    _step(model, opt)
+    sched.step()
+    buf = io.BytesIO()
+    torch.save(_Odd(optimizer=opt.state_dict()), buf)
+    buf.seek(0)
+    assert set(torch.load(buf, weights_only=False)) == {"optimizer"}
