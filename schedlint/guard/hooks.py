@@ -29,7 +29,7 @@ import functools
 import sys
 import threading
 
-from schedlint.guard import registry
+from schedlint.guard import attribution, registry
 
 SCHEDULER_METHODS = ("step", "load_state_dict", "__init__")
 WRITER_METHODS = ("step", "step_update")
@@ -198,11 +198,15 @@ def _make_step(original):
     @functools.wraps(original)
     def step(self, *args, **kwargs):
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
-        if tls.depth:
+        if tls.shadowing:
             return original(self, *args, **kwargs)
+        if tls.depth:
+            # A child of SequentialLR/ChainedScheduler (or a super().step() chain): called from
+            # the caller's line, so torch's warnings name the parent's line as they do unguarded.
+            return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
         guard = registry.lookup(getattr(self, "optimizer", None))
         if guard is None:
-            return original(self, *args, **kwargs)
+            return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
         # The caller: torch's warnings from the real step are attributed to it (attribution.py).
         return guard.scheduler_step(self, original, args, kwargs, sys._getframe(1))
 

@@ -389,3 +389,26 @@ def test_onecycle_whose_max_lr_is_the_optimizers_own_tensor_lr_is_silent(auto):
         sched.step()
     auto.close_guards()
     assert auto.report().ok, str(auto.report())
+
+
+@pytest.mark.parametrize("combine", ["chained", "sequential"])
+def test_torch_warnings_of_child_schedulers_keep_their_location(combine):
+    """Found running PyTorch's test_lrscheduler.py: a child of ChainedScheduler/SequentialLR is
+    stepped by its parent through the guard's pass-through wrapper, and torch's warning named
+    schedlint/guard/hooks.py instead of the parent's line in torch."""
+
+    def run(guarded):
+        model, opt = _two_groups()
+        children = [S.StepLR(opt, step_size=2), S.ExponentialLR(opt, gamma=0.9)]
+        parent = (S.ChainedScheduler(children) if combine == "chained"
+                  else S.SequentialLR(opt, children, milestones=[2]))
+        guard = schedlint.guard(opt, on_violation=lambda v: None) if guarded else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parent.step()  # before any optimizer.step(): torch warns from the child's step
+        if guard is not None:
+            guard.close(_can_raise=False)
+        return sorted({(w.filename, w.lineno) for w in caught if "optimizer.step()" in str(w.message)})
+
+    unguarded, guarded = run(False), run(True)
+    assert unguarded and guarded == unguarded
