@@ -171,6 +171,7 @@ class Guard:
         self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
         self._replacement = None  # SLG115: (weakref(newer Guard), its line, our steps then)
+        self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
 
         declared = None
         if schedulers is not None:
@@ -899,8 +900,15 @@ class Guard:
             try:
                 shadow.step(sched, original, args, kwargs)
             except Exception as exc:
-                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
                 self._ref = cur
+                if id(sched) not in self._replay_restarted:
+                    # The real step worked where its twin's did not: the real scheduler's state was
+                    # edited by hand (torch asks for ReduceLROnPlateau.min_lrs to be extended after
+                    # add_param_group, pytorch#104361). Start the twin again from that state, once.
+                    self._replay_restarted.add(id(sched))
+                    self._rebuild = True
+                    return []
+                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
                 return []
             expected = shadow.lrs()
             if not self._lr_values:

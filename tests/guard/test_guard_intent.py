@@ -412,3 +412,25 @@ def test_torch_warnings_of_child_schedulers_keep_their_location(combine):
 
     unguarded, guarded = run(False), run(True)
     assert unguarded and guarded == unguarded
+
+
+def test_plateau_min_lrs_extended_by_hand_after_add_param_group_keeps_the_replay(auto):
+    """Found running PyTorch's test_lrscheduler.py (pytorch#104361): after add_param_group,
+    torch asks the user to extend ReduceLROnPlateau.min_lrs by hand. The twin did not follow, its
+    step raised, and the replay was dropped for the rest of the run ("not checked")."""
+    model, opt = _two_groups()
+    sched = S.ReduceLROnPlateau(opt, patience=0, factor=0.5, min_lr=[1e-5, 1e-4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", schedlint.guard.NotCheckedWarning)
+        for epoch in range(6):
+            if epoch == 2:
+                extra = torch.nn.Parameter(torch.randn(2))
+                opt.add_param_group({"params": [extra], "lr": 0.05})
+                sched.min_lrs.append(1e-6)
+                extra.grad = torch.ones_like(extra)
+            _step(model, opt)
+            sched.step(1.0)  # never improves: halves every group each epoch
+    assert auto.report().ok, str(auto.report())
+    opt.param_groups[2]["lr"] = 0.5  # still checked after the hand edit of min_lrs
+    with pytest.raises(ScheduleViolation, match="SLG102"):
+        _step(model, opt)
