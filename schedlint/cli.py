@@ -79,8 +79,13 @@ def main():
 @click.option("--ignore", multiple=True, callback=_codes_option, help="Codes or prefixes to skip.")
 @click.option("--extend-select", multiple=True, callback=_codes_option,
               help="Codes or prefixes to add to the selection.")
-@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]),
-              default=None, help="How to print findings (default: text).")
+@click.option("--output-format",
+              type=click.Choice(["concise", "full", "text", "json", "sarif", "github"]),
+              default=None, help="How to print findings (default: full on a terminal, else "
+                                 "concise; text is concise's old name).")
+@click.option("--no-color", is_flag=True, help="No colour in `full` output (also: NO_COLOR=1).")
+@click.option("--show-fixes", is_flag=True,
+              help="Show each finding's fix; with --fix, list what was fixed (stderr).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of findings.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when something is found.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
@@ -89,7 +94,8 @@ def main():
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes (default: all cores; 1 = no pool).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
-@click.option("--stdin-filename", help="File name to report for source read from stdin (`-`).")
+@click.option("--stdin-filename",
+              help="Read the source from stdin (as `-` does) and report it under this name.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply configured excludes to explicitly named files too (pre-commit).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .schedlint_cache/.")
@@ -111,39 +117,57 @@ def main():
 def check(paths, **flags):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
     t0 = time.perf_counter()
-    paths = list(paths) or ["."]
-    use_stdin = "-" in paths
+    # As ruff: --stdin-filename means the source comes on stdin, with or without `-` (editors
+    # pass only the file name).
+    stdin_name = flags["stdin_filename"]
+    paths = list(paths) or ([] if stdin_name is not None else ["."])
+    use_stdin = "-" in paths or stdin_name is not None
     paths = [p for p in paths if p != "-"]
-    cfg, options = _configure(paths, flags)
+    cfg = _config(paths, flags)
     found = _discover(paths, cfg, flags)
-    stdin = (flags["stdin_filename"] or "-", sys.stdin.buffer.read()) if use_stdin else None
+    stdin_name = stdin_name or "-"
+    options = _options(cfg, found.files + ([stdin_name] if use_stdin else []), flags)
+    stdin = (stdin_name, sys.stdin.buffer.read()) if use_stdin else None
     done = _check(found, options, stdin)
     done.started = t0
     sys.exit(_print(done, found, options, flags, stdin))
 
 
-def _configure(paths, flags):
-    """The configuration and the run's :class:`Options` (exit 2 on a configuration error)."""
+def _config(paths, flags):
+    """The configuration of the first path: its excludes, where the cache goes, and the
+    selection of every file without a nearer configuration (exit 2 on a configuration error)."""
     from schedlint import config as cfgmod
-    from schedlint.check.options import from_config
 
     try:
         if flags["isolated"]:
-            cfg = cfgmod.Config()
-        elif flags["config_file"]:
-            cfg = cfgmod.load_config(Path(flags["config_file"]))
-        else:
-            first = Path(paths[0]) if paths else Path(flags["stdin_filename"] or ".")
-            cfg = cfgmod.load_config(cfgmod.find_pyproject(first))
-        options = from_config(
+            return cfgmod.Config()
+        if flags["config_file"]:
+            return cfgmod.load_config(Path(flags["config_file"]))
+        first = Path(paths[0]) if paths else Path(flags["stdin_filename"] or ".")
+        return cfgmod.load_config(cfgmod.find_pyproject(first))
+    except cfgmod.ConfigError as exc:
+        _fail(str(exc))
+
+
+def _options(cfg, files, flags):
+    """The run's :class:`Options`: as ruff, each file reports under the nearest pyproject.toml
+    with [tool.schedlint] above it, unless --config or --isolated fixes one for all (exit 2 on
+    a configuration error)."""
+    from schedlint import config as cfgmod
+    from schedlint.check.options import from_config
+
+    fixed = flags["isolated"] or flags["config_file"]
+    configs = cfgmod.PerFileConfigs(fixed=cfg if fixed else None)
+    try:
+        per_file = {} if fixed else {p: configs.config(p) for p in files}
+        return from_config(
             cfg, select=flags["select"], ignore=flags["ignore"],
-            extend_select=flags["extend_select"], check_syntax=flags["check_syntax"],
-            jobs=flags["jobs"], fix=flags["fix"], unsafe_fixes=flags["unsafe_fixes"],
-            diff=flags["diff"], timings=flags["timings"],
+            extend_select=flags["extend_select"], per_file=per_file,
+            check_syntax=flags["check_syntax"], jobs=flags["jobs"], fix=flags["fix"],
+            unsafe_fixes=flags["unsafe_fixes"], diff=flags["diff"], timings=flags["timings"],
             cache_dir=None if flags["no_cache"] else (cfg.root if cfg.path else Path.cwd()))
     except cfgmod.ConfigError as exc:
         _fail(str(exc))
-    return cfg, options
 
 
 def _discover(paths, cfg, flags):
@@ -194,7 +218,7 @@ def _check(found, options, stdin) -> _Outcome:
     if found.walked_directory:
         # Project rules (SL107) judge the whole tree: on a partial file list (pre-commit passes
         # only the staged files) a key read in an unlisted file would look unread.
-        findings += run_project_rules(run.results, options.codes)
+        findings += run_project_rules(run.results, options.all_codes())
     run.projected = time.perf_counter()
     run.findings = sort_findings(findings)
     return run
@@ -213,13 +237,19 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
     if to_err:
         done = next((o for o in outcomes if o.stdin), None)
         click.echo(done.fixed if done is not None else stdin[1], nl=False)
-    output_format = flags["output_format"]
+    # As ruff: the full format (source, caret, help) on a terminal, one line a finding in pipes.
+    tty = sys.stdout.isatty()
+    fmt = flags["output_format"] or ("full" if tty else "concise")
     if flags["statistics"]:
-        click.echo(stats_text(findings), nl=False, err=to_err)
+        click.echo(stats_text(findings, unsafe), nl=False, err=to_err)
     else:
-        click.echo(format_findings(findings, output_format or "text", unsafe), nl=False,
-                   err=to_err)
-    if not flags["quiet"] and (output_format in (None, "text") or flags["statistics"]):
+        color = use_color(tty and not to_err, flags["no_color"], os.environ)
+        click.echo(format_findings(findings, fmt, unsafe, show_fixes=flags["show_fixes"],
+                                   color=color, source_of=_sources(stdin, outcomes)),
+                   nl=False, err=to_err)
+    if flags["show_fixes"] and outcomes is not None and not flags["quiet"]:
+        click.echo(_fixed_report(outcomes), nl=False, err=True)
+    if not flags["quiet"] and (fmt in ("concise", "full", "text") or flags["statistics"]):
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
     if flags["list_files"]:
         for r in run.results:
@@ -231,6 +261,47 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
     if findings and not flags["exit_zero"]:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def use_color(tty: bool, no_color: bool, env) -> bool:
+    """Colour only on a terminal, and never with --no-color or a non-empty NO_COLOR
+    (https://no-color.org)."""
+    return tty and not no_color and not env.get("NO_COLOR")
+
+
+def _sources(stdin, outcomes):
+    """``source_of(path)`` for the full format: the text the findings' positions refer to."""
+    fixed_stdin = next((o.fixed for o in outcomes or () if o.stdin), None)
+
+    def source_of(path):
+        try:
+            if stdin is not None and path == stdin[0]:
+                data = fixed_stdin if fixed_stdin is not None else stdin[1]
+            else:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            return data.decode("utf-8", errors="replace")
+        except (OSError, AttributeError):
+            return None
+
+    return source_of
+
+
+def _fixed_report(outcomes) -> str:
+    """``--fix --show-fixes``: what was fixed, per file and rule (ruff's list)."""
+    from schedlint.rules import by_code
+
+    rows = [(o.path, code, n) for o in outcomes for code, n in sorted(o.fixed_counts.items())
+            if n]
+    if not rows:
+        return ""
+    total = sum(n for _, _, n in rows)
+    out = [f"Fixed {total} problem{'s' if total != 1 else ''}:"]
+    for path in dict.fromkeys(p for p, _, _ in rows):
+        out.append(f"- {path}:")
+        out += [f"    {n} x {code} ({by_code()[code].name})"
+                for p, code, n in rows if p == path]
+    return "\n".join(out) + "\n"
 
 
 def _print_timings(run: _Outcome, found) -> None:

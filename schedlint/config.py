@@ -7,6 +7,7 @@ wrong type is a :class:`ConfigError` naming the file and the key; the CLI turns 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import sys
@@ -61,18 +62,24 @@ def find_pyproject(start: Path) -> Optional[Path]:
         start = start.parent
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                with open(candidate, "rb") as fh:
-                    data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                # A broken pyproject.toml that has a schedlint table is still "ours": let
-                # load_config report it rather than silently skipping to a parent.
-                return candidate
-            tool = data.get("tool")
-            if isinstance(tool, dict) and "schedlint" in tool:
-                return candidate
+        if claims(candidate):
+            return candidate
     return None
+
+
+def claims(candidate: Path) -> bool:
+    """Whether ``candidate`` is a pyproject.toml with a ``[tool.schedlint]`` table."""
+    if not candidate.is_file():
+        return False
+    try:
+        with open(candidate, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        # A broken pyproject.toml that has a schedlint table is still "ours": let
+        # load_config report it rather than silently skipping to a parent.
+        return True
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "schedlint" in tool
 
 
 def load_config(path: Optional[Path]) -> Config:
@@ -104,7 +111,8 @@ def parse_table(table: dict, path: Path) -> Config:
     for key, value in table.items():
         where = f"{path}: [tool.schedlint] key {key!r}"
         if key not in KNOWN_KEYS:
-            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")]
+            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")] or \
+                difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "
                               f"known keys: {', '.join(sorted(KNOWN_KEYS))}")
@@ -175,5 +183,45 @@ def path_matches(path: str, pattern: str, root: Path) -> bool:
     return False
 
 
-__all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "effective_codes",
-           "path_matches", "unmatched_per_file_globs", "os"]
+class PerFileConfigs:
+    """The configuration each file uses, as ruff: the nearest ``pyproject.toml`` with a
+    ``[tool.schedlint]`` table above the file (:meth:`config`). ``fixed`` (``--config`` or
+    ``--isolated``) overrides them all. :func:`schedlint.check.options.from_config` turns what
+    it finds into the run's selection per file."""
+
+    def __init__(self, *, fixed: Optional[Config] = None):
+        self.fixed = fixed
+        self._by_folder = {}  # folder -> Config
+        self._by_dirname = {}  # a file's dirname as given -> Config (skips resolving it again)
+        self._by_file = {}  # pyproject path (or None) -> Config
+
+    def config(self, path: str) -> Config:
+        """The configuration of ``path`` (a file, or a name given with --stdin-filename)."""
+        if self.fixed is not None:
+            return self.fixed
+        dirname = os.path.dirname(path)
+        cfg = self._by_dirname.get(dirname)
+        if cfg is None:
+            cfg = self._by_dirname[dirname] = \
+                self._of_folder(Path(os.path.abspath(path)).parent.resolve())
+        return cfg
+
+    def _of_folder(self, folder: Path) -> Config:
+        # Memoised per folder, so a walk of many folders reads each pyproject.toml once.
+        cfg = self._by_folder.get(folder)
+        if cfg is None:
+            candidate = folder / "pyproject.toml"
+            if claims(candidate):
+                cfg = self._by_file.get(candidate)
+                if cfg is None:
+                    cfg = self._by_file[candidate] = load_config(candidate)
+            elif folder.parent != folder:
+                cfg = self._of_folder(folder.parent)
+            else:
+                cfg = self._by_file.setdefault(None, Config())
+            self._by_folder[folder] = cfg
+        return cfg
+
+
+__all__ = ["Config", "ConfigError", "PerFileConfigs", "claims", "find_pyproject", "load_config",
+           "effective_codes", "path_matches", "unmatched_per_file_globs", "os"]

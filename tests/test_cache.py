@@ -62,7 +62,9 @@ def cache_files(root: Path):
 
 
 def lines(result):
-    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()]
+    """The locations of the findings (help lines, indented, belong to the finding above)."""
+    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()
+            if not line.startswith("  help: ")]
 
 
 def test_warm_run_reuses_every_result(run_cli, proj, checked):
@@ -74,7 +76,7 @@ def test_warm_run_reuses_every_result(run_cli, proj, checked):
     assert checked == []
     assert (warm.exit_code, warm.stdout) == (cold.exit_code, cold.stdout) == \
         (1, "".join(f"{p}:10:5: SL101 " + cold.stdout.splitlines()[0].split(" SL101 ", 1)[1]
-                    + "\n" for p in ("a.py", "c.py")))
+                    + "\n" + cold.stdout.splitlines()[1] + "\n" for p in ("a.py", "c.py")))
 
 
 def test_printed_findings_come_from_the_cache(run_cli, proj):
@@ -356,3 +358,22 @@ def test_a_damaged_gitignore_is_repaired(run_cli, proj, content):
     run_cli(*SELECT, ".")
     assert gitignore.read_text().splitlines()[-1] == "*"
     assert not [p for p in gitignore.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_nested_config_keys_the_results_of_its_own_files(run_cli, proj, checked):
+    # Each file uses the nearest pyproject.toml above it (issue 16), so the cached result of a
+    # file must depend on that configuration: changing sub's config rechecks sub's file only.
+    (proj / "sub").mkdir()
+    (proj / "sub" / "pyproject.toml").write_text("[tool.schedlint]\n")
+    (proj / "sub" / "d.py").write_text(BAD)
+    cold = run_cli(".")
+    assert "sub/d.py:10:5: SL101" in cold.stdout and sorted(checked) == \
+        ["a.py", "b.py", "c.py", "sub/d.py"]
+    checked.clear()
+    (proj / "sub" / "pyproject.toml").write_text("[tool.schedlint]\nignore = ['SL101']\n")
+    warm = run_cli(".")
+    assert checked == ["sub/d.py"], "only the file whose configuration changed is rechecked"
+    assert "sub/d.py" not in warm.stdout and "a.py:10:5: SL101" in warm.stdout
+    checked.clear()
+    again = run_cli(".")
+    assert checked == [] and again.stdout == warm.stdout

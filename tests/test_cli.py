@@ -7,8 +7,10 @@ findings matter the run selects SL0 (the built-in codes) and SL101.
 """
 
 import dataclasses
+import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,7 @@ BROKEN = "import torch\nopt = torch.optim.SGD(\n"
 STABLE = ("--select", "SL0,SL101")
 TEXT_LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) (?P<msg>.+)$")
+HELP_LINE = re.compile(r"^  help: \S.*$")
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +54,8 @@ def write(path, text):
 def parse_text(stdout):
     rows = []
     for line in stdout.splitlines():
+        if rows and HELP_LINE.match(line):
+            continue  # the help of the finding on the line above
         m = TEXT_LINE.match(line)
         assert m, f"not a `path:line:col: CODE message` line: {line!r}"
         rows.append((m["path"], int(m["line"]), int(m["col"]), m["code"]))
@@ -244,6 +249,16 @@ def test_stdin_mode_reports_the_stdin_filename(run_cli, project):
     assert (suppressed.exit_code, suppressed.stdout) == (0, "")
 
 
+def test_stdin_filename_without_a_dash_reads_stdin(run_cli, project):
+    # Editors pass only --stdin-filename (as to ruff); the whole cwd must not be checked.
+    write(project / "elsewhere.py", BAD)
+    result = run_cli(*STABLE, "--stdin-filename", "pkg/train.py", input=BAD)
+    assert result.exit_code == 1
+    assert parse_text(result.stdout) == [("pkg/train.py", 10, 5, "SL101")]
+    clean = run_cli(*STABLE, "--stdin-filename", "t.py", input=GOOD)
+    assert clean.exit_code == 0 and clean.stdout == ""
+
+
 def test_stdin_syntax_error_is_always_reported(run_cli, project):
     result = run_cli("-", "--stdin-filename", "x.py", input="def f(:\n    pass\n")
     assert result.exit_code == 1
@@ -352,3 +367,58 @@ def test_console_entry_never_shows_a_traceback(project, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: formatter bug" in err
     assert "Traceback" not in err
+
+
+# -- full / concise, colour, --show-fixes (issue 16) ------------------------------------------
+def test_full_format_through_the_cli(run_cli, project):
+    write(project / "bad.py", BAD)
+    result = run_cli(*STABLE, "--output-format", "full", "bad.py")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1 and "\x1b[" not in result.stdout  # not a terminal: no colour
+    assert lines[0].startswith("bad.py:10:5: SL101 ")
+    assert lines[1:4] == ["   |", '10 |     g["lr"] = 0.5', "   |     ^^^^^^^^^^^^^"]
+    assert lines[4].startswith("  help: ")
+
+
+def test_show_fixes_with_fix_lists_what_was_fixed(run_cli, project):
+    write(project / "t.py", OPTIMIZER + "s = torch.optim.lr_scheduler.StepLR(optimizer, 2)\n"
+                                        "print(s.get_lr())\n")
+    result = run_cli("--fix", "--show-fixes", "--select", "SL206", "t.py")
+    assert result.exit_code == 0, result.output
+    assert "Fixed 1 problem:\n- t.py:\n    1 x SL206 (get-lr-outside-scheduler)\n" in \
+        result.stderr
+
+
+def _on_a_terminal(project, *args, env=None):
+    """Run the console script with stdout on a pseudo-terminal; returns what it printed."""
+    pty = pytest.importorskip("pty")
+    import subprocess
+
+    exe = Path(sys.executable).with_name("schedlint")
+    if not exe.exists():
+        pytest.skip("the schedlint console script is not installed next to this python")
+    leader, follower = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    proc = subprocess.run([str(exe), *args], cwd=project, stdout=follower,
+                          stderr=subprocess.PIPE, env={**full_env, **(env or {})}, timeout=120)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.returncode, b"".join(chunks).decode()
+
+
+def test_a_terminal_gets_full_in_colour_unless_no_color(project):
+    write(project / "bad.py", BAD)
+    rc, out = _on_a_terminal(project, *STABLE, "--no-cache", "bad.py")
+    assert rc == 1 and "\x1b[1;31mSL101\x1b[0m" in out and "^^^^" in out
+    for args, env in ((("--no-color",), None), ((), {"NO_COLOR": "1"})):
+        rc, out = _on_a_terminal(project, *STABLE, "--no-cache", *args, "bad.py", env=env)
+        assert rc == 1 and "\x1b[" not in out and "^^^^" in out

@@ -34,6 +34,8 @@ def reported(result):
     """(path, code) pairs of a text-format run."""
     out = set()
     for line in result.stdout.splitlines():
+        if line.startswith("  help: "):
+            continue  # the help of the finding above
         where, _, rest = line.partition(": ")
         out.add((where.rsplit(":", 2)[0], rest.split(" ", 1)[0]))
     return out
@@ -102,6 +104,16 @@ BAD_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("typo, meant", [("ignroe", "ignore"), ("selec", "select"),
+                                         ("extend-exclud", "extend-exclude"),
+                                         ("per_file_ignores", "per-file-ignores")])
+def test_config_key_typo_gets_did_you_mean(tmp_path, typo, meant):
+    path = write(tmp_path / "pyproject.toml", f"[tool.schedlint]\n{typo} = []\n")
+    with pytest.raises(cfgmod.ConfigError) as exc:
+        cfgmod.load_config(path)
+    assert f"unknown key {typo!r} in [tool.schedlint] (did you mean {meant!r}?)" in str(exc.value)
+
+
 @pytest.mark.parametrize("body, words", BAD_CONFIGS, ids=[b for b, _ in BAD_CONFIGS])
 def test_bad_config_raises_naming_file_and_key(tmp_path, body, words):
     path = write(tmp_path / "pyproject.toml", f"[tool.schedlint]\n{body}\n")
@@ -166,6 +178,43 @@ def test_guard_codes_are_never_run_statically():
 ])
 def test_path_matches(tmp_path, path, pattern, expected):
     assert cfgmod.path_matches(str(tmp_path / path), pattern, tmp_path) is expected
+
+
+# -- which configuration a file uses (issue 16: it came from the first path only) -----------
+def test_each_file_uses_the_nearest_pyproject_above_it(run_cli, tmp_path, monkeypatch):
+    write(tmp_path / "proj" / "pyproject.toml", "[tool.schedlint]\n")
+    write(tmp_path / "proj" / "sub" / "pyproject.toml", "[tool.schedlint]\nignore = ['SL101']\n")
+    write(tmp_path / "proj" / "sub" / "train.py", BAD)
+    write(tmp_path / "proj" / "other" / "train.py", BAD)
+    write(tmp_path / "elsewhere" / "pyproject.toml", "[tool.schedlint]\nselect = ['SL0']\n")
+    write(tmp_path / "elsewhere" / "train.py", BAD)
+    monkeypatch.chdir(tmp_path / "proj")
+    # sub's ignore must not reach the other project, nor the other folder.
+    result = run_cli("sub", "other/train.py", "../elsewhere/train.py", "--no-cache")
+    assert reported(result) == {("other/train.py", "SL101")}
+    # A walk applies the nested pyproject.toml to its own subtree only.
+    walked = run_cli(".", "--no-cache")
+    assert reported(walked) == {("other/train.py", "SL101")}
+    assert walked.exit_code == 1
+
+
+def test_config_option_overrides_every_pyproject(run_cli, tmp_path):
+    write(tmp_path / "sub" / "pyproject.toml", "[tool.schedlint]\nignore = ['SL101']\n")
+    write(tmp_path / "sub" / "train.py", BAD)
+    write(tmp_path / "other.toml", "select = ['SL1']\n")
+    result = run_cli("--config", "other.toml", "sub", "--no-cache")
+    assert reported(result) == {("sub/train.py", "SL101")}
+    assert run_cli("--isolated", "sub", "--no-cache").exit_code == 1
+
+
+def test_per_file_ignores_of_a_nested_config_are_relative_to_it(run_cli, tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.schedlint]\n")
+    write(tmp_path / "pkg" / "pyproject.toml",
+          "[tool.schedlint]\nper-file-ignores = { 'legacy/*' = ['SL101'] }\n")
+    write(tmp_path / "pkg" / "legacy" / "old.py", BAD)
+    write(tmp_path / "pkg" / "new.py", BAD)
+    result = run_cli("pkg/legacy/old.py", "pkg/new.py", "--no-cache")
+    assert reported(result) == {("pkg/new.py", "SL101")}
 
 
 def test_per_file_ignores_suppress_only_matching_files(run_cli, tmp_path):

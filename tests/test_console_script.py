@@ -126,6 +126,8 @@ def runs(tmp_path_factory):
 def text_rows(stdout):
     rows = []
     for line in stdout.splitlines():
+        if rows and re.match(r"^  help: \S", line):
+            continue  # the help of the finding on the line above
         m = TEXT_LINE.match(line)
         assert m, f"not a `path:line:col: CODE message` line: {line!r}"
         rows.append((m[1], int(m[2]), int(m[3]), m[4]))

@@ -25,7 +25,7 @@ from schedlint.check.fixes import (EditError, apply_fixes, applicable, edit_span
                              line_starts, parses, unified_diff)
 from schedlint.rules import all_rules, by_code
 
-from fixture_markers import FIXTURES, ROOT, fixture_files
+from fixture_markers import FIXTURES, fixture_files
 
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
@@ -223,9 +223,13 @@ def test_fixes_that_undo_each_other_stop():
     assert not outcome.converged
 
 
+# Every SL101 in it has an unsafe fix (its scalars are computed from the optimizer's default).
+FIXABLE_SL101 = FIXTURES / "SL101" / "bad_fixable_warmup_from_base_lr.py"
+
+
 def test_unsafe_fixes_apply_only_when_asked(tmp_path):
     path = tmp_path / "t.py"
-    shutil.copyfile(FIXTURES / "SL101" / "bad_warmup_loop.py", path)
+    shutil.copyfile(FIXABLE_SL101, path)
     safe_only = fix_file(str(path), None, ALL_CODES, unsafe=False)
     findings = safe_only.result.findings
     assert any(f.code == "SL101" and f.fix and f.fix["applicability"] == "unsafe"
@@ -245,22 +249,23 @@ def test_sl101_fix_keeps_the_group_ratio_at_runtime(tmp_path):
     src = (
         "import torch\n"
         "model = torch.nn.Linear(2, 2)\n"
-        "optimizer = torch.optim.SGD([{'params': [model.weight], 'lr': 0.1},\n"
-        "                             {'params': [model.bias], 'lr': 0.01}], momentum=0.9)\n"
+        "optimizer = torch.optim.SGD([{'params': [model.weight]},\n"
+        "                             {'params': [model.bias], 'lr': 0.01}], lr=0.1,\n"
+        "                            momentum=0.9)\n"
         "if WITH_SCHEDULER:\n"
         "    sched = torch.optim.lr_scheduler.StepLR(optimizer, 10)\n"
-        "def warmup(value):\n"
+        "def warmup(factor):\n"
         "    for g in optimizer.param_groups:\n"
-        "        g['lr'] = value\n"
-        "warmup(0.05)\n"
-        "warmup(0.02)\n"
+        "        g['lr'] = 0.1 * factor\n"
+        "warmup(0.5)\n"
+        "warmup(0.2)\n"
     )
     path = tmp_path / "w.py"
     path.write_text(src)
     outcome = fix_file(str(path), None, ALL_CODES, unsafe=True)
     assert outcome.fixed_counts["SL101"] == 1
     fixed = outcome.fixed.decode()
-    assert "g['lr'] = g.setdefault('initial_lr', g['lr']) * (value / 0.1)" in fixed
+    assert "g['lr'] = g.setdefault('initial_lr', g['lr']) * ((0.1 * factor) / 0.1)" in fixed
     for with_scheduler in (False, True):
         ns = {"WITH_SCHEDULER": with_scheduler}
         exec(compile(fixed, str(path), "exec"), ns)
@@ -275,8 +280,8 @@ def test_sl102_fix_gives_each_group_its_own_bound_at_runtime(tmp_path):
         "import torch\n"
         "model = torch.nn.Linear(2, 2)\n"
         "opt = torch.optim.SGD([{'params': [model.weight], 'lr': 1e-4},\n"
-        "                       {'params': [model.bias], 'lr': 1e-3}], momentum=0.9)\n"
-        "sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=100)\n"
+        "                       {'params': [model.bias]}], lr=1e-3, momentum=0.9)\n"
+        "sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-3 * 10, total_steps=100)\n"
     )
     path = tmp_path / "o.py"
     path.write_text(src)
@@ -285,8 +290,28 @@ def test_sl102_fix_gives_each_group_its_own_bound_at_runtime(tmp_path):
     ns = {}
     exec(compile(outcome.fixed.decode(), str(path), "exec"), ns)
     peaks = [g["max_lr"] for g in ns["opt"].param_groups]
-    assert peaks == pytest.approx([1e-2, 1e-1])  # the 1:10 ratio of the groups is kept
+    assert peaks == pytest.approx([1e-3, 1e-2])  # the 1:10 ratio of the groups is kept
     assert torch is not None
+
+
+def test_sl101_and_sl102_offer_no_fix_without_an_lr_default_the_scalar_comes_from(tmp_path):
+    """The issue's case: dividing by the first group's literal trained the head at 100x."""
+    path = tmp_path / "n.py"
+    path.write_text(
+        "import torch\n"
+        "opt = torch.optim.AdamW([{'params': a, 'lr': 1e-5}, {'params': b, 'lr': 1e-3}])\n"
+        "for g in opt.param_groups:\n"
+        "    g['lr'] = 1e-3 * warm\n"
+        "s = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=9)\n"
+        "opt2 = torch.optim.SGD([{'params': a, 'lr': 1e-5}, {'params': b}], lr=1e-3)\n"
+        "for g in opt2.param_groups:\n"
+        "    g['lr'] = 0.5\n"  # a constant not computed from the default: meant for which?
+        "s2 = torch.optim.lr_scheduler.OneCycleLR(opt2, 1e-2, total_steps=9)\n")
+    findings = sorted((f.line, f.code, f.fix) for f in
+                      check_source(str(path), None, ALL_CODES).findings
+                      if f.code in ("SL101", "SL102"))
+    assert findings == [(4, "SL101", None), (5, "SL102", None), (8, "SL101", None),
+                        (9, "SL102", None)]
 
 
 def test_sl101_offers_no_fix_without_a_literal_reference_lr(tmp_path):
@@ -310,7 +335,7 @@ def test_sl101_docs_describe_the_fix():
 # -- through the command line
 def _bad_copy(tmp_path) -> Path:
     path = tmp_path / "bad.py"
-    shutil.copyfile(FIXTURES / "SL101" / "bad_warmup_loop.py", path)
+    shutil.copyfile(FIXABLE_SL101, path)
     return path
 
 
@@ -395,7 +420,7 @@ def test_text_marks_fixable_findings_and_summary_counts_them(run_cli, tmp_path):
     assert "[*]" not in plain.stdout
     assert f"No fixes available ({n} hidden fixes can be enabled" in plain.stderr
     shown = run_cli("--isolated", "--no-cache", "--select", "SL101", "--unsafe-fixes", str(path))
-    lines = shown.stdout.splitlines()
+    lines = [l for l in shown.stdout.splitlines() if not l.startswith("  help: ")]
     assert len(lines) == n and all(" SL101 [*] " in l for l in lines)
     assert f"[*] {n} fixable with the `--fix` option." in shown.stderr
 
@@ -408,8 +433,8 @@ def test_json_carries_the_edits(run_cli, tmp_path):
     assert fixed
     text = path.read_text()
     for row in fixed:
-        assert set(row) == {"code", "name", "message", "path", "line", "column", "end_line",
-                            "end_column", "severity", "fix"}
+        assert set(row) == {"code", "name", "message", "help", "path", "line", "column",
+                            "end_line", "end_column", "severity", "fix"}
         assert row["fix"]["applicability"] in ("safe", "unsafe")
         assert row["fix"]["message"]
         # Applying one finding's edits to the file gives a file that parses.
@@ -424,7 +449,7 @@ def test_fix_respects_noqa_and_per_file_ignores(run_cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.schedlint]\nper-file-ignores = {"other.py" = ["SL101"]}\n')
     other = tmp_path / "other.py"
-    shutil.copyfile(FIXTURES / "SL101" / "bad_warmup_loop.py", other)
+    shutil.copyfile(FIXABLE_SL101, other)
     before_other = other.read_bytes()
     r = run_cli("--no-cache", "--fix", "--unsafe-fixes", str(path), str(other))
     assert other.read_bytes() == before_other
@@ -436,7 +461,7 @@ def test_fix_respects_noqa_and_per_file_ignores(run_cli, tmp_path):
 
 
 def test_stdin_fix_prints_the_fixed_source(run_cli):
-    src = (FIXTURES / "SL101" / "bad_warmup_loop.py").read_text()
+    src = (FIXABLE_SL101).read_text()
     r = run_cli("--isolated", "--fix", "--unsafe-fixes", "-", "--stdin-filename", "x.py",
                 input=src)
     assert r.exit_code == 0, r.output

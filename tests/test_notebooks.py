@@ -99,16 +99,17 @@ def test_findings_point_at_the_cell_line_and_column():
     f = sl101[0]
     assert (f.cell, f.line, f.column) == _position_of(WARMUP, 'g["lr"] = 1e-3')
     opt_cell, opt_line, _ = _position_of(WARMUP, "optimizer = optim.SGD(")
-    assert f"(cell {opt_cell}, line {opt_line})" in f.message
+    # The help cites the optimizer's line in the notebook's own numbering.
+    assert f"(cell {opt_cell}, line {opt_line})" in f.help
 
 
 def test_text_output_names_the_cell(run_cli):
     r = run_cli("--isolated", "--no-cache", str(WARMUP))
     cell, line, col = _position_of(WARMUP, 'g["lr"] = 1e-3')
     assert r.exit_code == 1
-    assert r.stdout.splitlines() == [
-        l for l in r.stdout.splitlines() if l.startswith(f"{WARMUP}:cell {cell}:{line}:{col}: ")]
-    assert len(r.stdout.splitlines()) == 1 and " SL101 " in r.stdout
+    finding, help_line = r.stdout.splitlines()
+    assert finding.startswith(f"{WARMUP}:cell {cell}:{line}:{col}: SL101 ")
+    assert help_line.startswith("  help: ")
 
 
 def test_json_has_a_cell_key_only_on_notebook_findings(run_cli, tmp_path):
@@ -116,8 +117,8 @@ def test_json_has_a_cell_key_only_on_notebook_findings(run_cli, tmp_path):
     shutil.copyfile(FIXTURES / "SL101" / "bad_warmup_loop.py", py)
     r = run_cli("--isolated", "--no-cache", "--output-format", "json", str(WARMUP), str(py))
     rows = json.loads(r.stdout)
-    base = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",
-            "severity", "fix"}
+    base = {"code", "name", "message", "help", "path", "line", "column", "end_line",
+            "end_column", "severity", "fix"}
     nb_rows = [row for row in rows if row["path"] == str(WARMUP)]
     py_rows = [row for row in rows if row["path"] == str(py)]
     assert nb_rows and py_rows
@@ -168,13 +169,13 @@ def test_a_file_that_is_not_a_notebook_is_sl002(tmp_path):
 def test_non_python_notebooks_and_markdown_cells_are_skipped(tmp_path):
     code = "for g in opt.param_groups:\n    g['lr'] = 1\n"
     r_nb = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                                " {'params': b, 'lr': 0.2}])\n", code], name="r.ipynb",
+                                " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="r.ipynb",
                      metadata={"kernelspec": {"language": "R", "name": "ir"}})
     md = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}])\n", ("markdown", code)],
+                              " {'params': b, 'lr': 0.2}], lr=1)\n", ("markdown", code)],
                    name="md.ipynb")
     py = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}])\n", code], name="py.ipynb")
+                              " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="py.ipynb")
     assert check_source(str(r_nb), None, ALL_CODES).findings == []
     assert check_source(str(md), None, ALL_CODES).findings == []
     assert [(f.code, f.cell, f.line) for f in check_source(str(py), None, ALL_CODES).findings
@@ -229,7 +230,7 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
 
     nb_path = _notebook(tmp_path, [
         "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-        " {'params': b, 'lr': 0.2}])\n",
+        " {'params': b, 'lr': 0.2}], lr=1)\n",
         "%time x = 1\nfor g in opt.param_groups:\n    g['lr'] = 1\n!echo done\n"])
     [f] = check_source(str(nb_path), None, ALL_CODES).findings
     assert (f.cell, f.line) == (2, 3) and f.fix is not None

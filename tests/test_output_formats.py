@@ -6,25 +6,30 @@ console-script tests also apply to real output.
 
 import json
 import random
+import re
+
+from fixture_markers import ROOT
 
 import pytest
 
 from schedlint.check.engine import sort_findings
 from schedlint.report.findings import Finding
-from schedlint.report.formats import (format_findings, format_github, format_json, format_sarif,
-                              format_text, sarif_document, statistics, summary)
+from schedlint.cli import use_color
+from schedlint.report.formats import (format_findings, format_full, format_github, format_json,
+                                      format_sarif, format_text, rule_docs_base, sarif_document,
+                                      statistics, summary)
 from schedlint.rules import all_rules, by_code
 
-JSON_KEYS = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",
-             "severity", "fix"}
+JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",
+             "end_column", "severity", "fix"}
 
 
 def finding(path="a.py", line=3, column=5, code="SL101", message="one scalar lr", *,
-            end_line=None, end_column=None, fix=None):
+            end_line=None, end_column=None, fix=None, help=""):
     rule = by_code()[code]
     return Finding(path=path, line=line, column=column, code=code, message=message,
                    end_line=end_line or line, end_column=end_column or column + 4,
-                   severity=rule.severity, name=rule.name, fix=fix)
+                   severity=rule.severity, name=rule.name, fix=fix, help=help)
 
 
 def assert_valid_json_findings(rows):
@@ -35,6 +40,7 @@ def assert_valid_json_findings(rows):
         assert isinstance(row, dict) and set(row) == JSON_KEYS, row
         assert row["code"] in codes and row["name"] == codes[row["code"]].name
         assert isinstance(row["message"], str) and row["message"]
+        assert isinstance(row["help"], str)
         assert isinstance(row["path"], str) and row["path"]
         for key in ("line", "column", "end_line", "end_column"):
             assert isinstance(row[key], int) and row[key] >= 1, (key, row)
@@ -113,10 +119,40 @@ def test_json_format_exact_keys_and_values():
     rows = json.loads(format_json(fs))
     assert_valid_json_findings(rows)
     assert rows[0] == {"code": "SL101", "name": "scalar-lr-overwrite", "message": "one scalar lr",
+                       "help": "",
                        "path": "a.py", "line": 3, "column": 5, "end_line": 4, "end_column": 2,
                        "severity": "error", "fix": fix}
     assert rows[1]["fix"] is None
     assert json.loads(format_json([])) == []
+
+
+HELP = "scale each group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * f`"
+
+
+def test_text_puts_the_help_on_an_indented_line_under_the_finding():
+    fs = [finding("a.py", 3, 5, help=HELP), finding("a.py", 7, 1)]
+    assert format_text(fs) == ("a.py:3:5: SL101 one scalar lr\n"
+                               f"  help: {HELP}\n"
+                               "a.py:7:1: SL101 one scalar lr\n")
+
+
+def test_json_carries_the_help():
+    rows = json.loads(format_json([finding(help=HELP)]))
+    assert_valid_json_findings(rows)
+    assert rows[0]["message"] == "one scalar lr" and rows[0]["help"] == HELP
+
+
+def test_sarif_message_markdown_carries_the_help():
+    results = sarif_document([finding(help=HELP), finding(line=9)])["runs"][0]["results"]
+    assert results[0]["message"] == {"text": "one scalar lr",
+                                      "markdown": f"one scalar lr\n\n**help:** {HELP}"}
+    assert results[1]["message"] == {"text": "one scalar lr"}
+
+
+def test_github_annotation_body_carries_the_help():
+    line = format_github([finding("src/a.py", 3, 5, end_column=12, help="drop it")])
+    assert line == ("::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
+                    "title=SL101::SL101 one scalar lr%0Ahelp: drop it\n")
 
 
 def test_findings_sort_by_path_line_column_code():
@@ -203,6 +239,18 @@ def test_format_findings_dispatch():
     assert json.loads(format_findings(fs, "sarif")) == json.loads(format_sarif(fs))
 
 
+def test_statistics_marks_only_what_the_summary_counts_as_fixable():
+    unsafe = {"applicability": "unsafe", "message": "m", "edits": []}
+    fs = [finding("a.py", 1, fix=unsafe), finding("a.py", 2, code="SL203", fix=unsafe)]
+    assert [r.split("\t")[2] for r in statistics(fs).splitlines()] == [
+        "[ ] scalar-lr-overwrite", "[ ] scheduler-step-before-optimizer-step"]
+    assert summary(fs).splitlines()[1].startswith("No fixes available (2 hidden fixes")
+    assert [r.split("\t")[2] for r in statistics(fs, unsafe_fixes=True).splitlines()] == [
+        "[*] scalar-lr-overwrite", "[*] scheduler-step-before-optimizer-step"]
+    assert summary(fs, unsafe_fixes=True).splitlines()[1] == \
+        "[*] 2 fixable with the `--fix` option."
+
+
 def test_statistics_and_summary():
     fs = [finding("a.py", 1), finding("a.py", 2), finding("b.py", 1, code="SL001"),
           finding("c.py", 4, fix={"applicability": "safe", "message": "m", "edits": []})]
@@ -213,3 +261,82 @@ def test_statistics_and_summary():
     assert summary([]) == "All checks passed!"
     assert summary(fs[:1]).splitlines()[0] == "Found 1 problem in 1 file."
     assert summary(fs).splitlines()[0] == "Found 4 problems in 3 files."
+
+
+# -- concise / full (issue 16) ----------------------------------------------------------------
+SOURCE = "import torch\nfor g in opt.param_groups:\n\tg['lr'] = 0.5  # warm-up\n"
+
+
+def _sources(path):
+    return {"a.py": SOURCE}.get(path)
+
+
+def test_full_shows_the_source_line_a_caret_under_the_span_and_the_help():
+    f = finding("a.py", 3, 2, end_column=14, help="scale each group")
+    assert format_full([f], source_of=_sources) == (
+        "a.py:3:2: SL101 one scalar lr\n"
+        "  |\n"
+        "3 |  g['lr'] = 0.5  # warm-up\n"
+        "  |  ^^^^^^^^^^^^\n"
+        "  help: scale each group\n"
+        "\n")
+
+
+def test_full_without_the_source_and_a_multi_line_span():
+    f = finding("gone.py", 3, 5, help="h")
+    assert format_full([f], source_of=_sources) == "gone.py:3:5: SL101 one scalar lr\n" \
+                                                    "  help: h\n\n"
+    g = finding("a.py", 2, 1, end_line=3, end_column=3)
+    assert format_full([g], source_of=_sources).splitlines()[2:4] == [
+        "2 | for g in opt.param_groups:", "  | ^^^^^^^^^^^^^^^^^^^^^^^^^^"]
+
+
+def test_full_colours_only_when_asked():
+    f = finding("a.py", 3, 2, end_column=14, help="h")
+    plain = format_full([f], source_of=_sources)
+    coloured = format_full([f], source_of=_sources, color=True)
+    assert "\x1b[" not in plain and "\x1b[1;31mSL101\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_show_fixes_adds_the_fix_line():
+    fix = {"applicability": "safe", "message": "Use `get_last_lr()`", "edits": []}
+    f = finding(fix=fix, help="h")
+    assert format_text([f], show_fixes=True) == ("a.py:3:5: SL101 [*] one scalar lr\n"
+                                                 "  help: h\n"
+                                                 "  fix: Use `get_last_lr()` (safe)\n")
+    assert "  fix: Use `get_last_lr()` (safe)\n" in format_full([f], show_fixes=True)
+    assert "fix:" not in format_text([f])
+
+
+def test_colour_needs_a_terminal_and_respects_no_color():
+    assert use_color(True, False, {})
+    assert not use_color(False, False, {})
+    assert not use_color(True, True, {})
+    assert not use_color(True, False, {"NO_COLOR": "1"})
+    assert use_color(True, False, {"NO_COLOR": ""})  # the standard: only a non-empty value
+
+
+class _Metadata:
+    def __init__(self, urls):
+        self.urls = urls
+
+    def get_all(self, name):
+        return self.urls if name == "Project-URL" else None
+
+
+def test_sarif_help_uri_links_the_rule_page_in_the_repository():
+    base = rule_docs_base(_Metadata(["Homepage, https://example.org/x",
+                                     "Repository, https://git.example.org/me/schedlint/"]))
+    assert base == "https://git.example.org/me/schedlint/blob/main/docs/rules/"
+    rules = sarif_document([], docs_base=base)["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["helpUri"] == f"{base}{rules[0]['id']}.md"
+    for r in rules:  # every page it links exists in the repository
+        assert (ROOT / "docs" / "rules" / f"{r['id']}.md").is_file()
+
+
+def test_sarif_has_no_help_uri_without_a_repository_url():
+    # Before issue 16 it pointed at a PyPI anchor that does not exist.
+    assert rule_docs_base(_Metadata([])) is None
+    rules = sarif_document([], docs_base="")["runs"][0]["tool"]["driver"]["rules"]
+    assert all("helpUri" not in r for r in rules)

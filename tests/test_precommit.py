@@ -141,3 +141,39 @@ def test_hook_runs_for_real_through_try_repo(tmp_path):
     assert "Found 1 problem in 1 file." in report
     assert "Traceback" not in output
 
+
+
+def _readme_local_config() -> str:
+    """The first yaml block of the README's pre-commit section (the `repo: local` one)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### pre-commit", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_snippet_works_as_written(tmp_path):
+    """The README's snippet, copied verbatim, runs the installed schedlint (issue 16: the old
+    snippet named `rev: v0.1.0`, a tag that does not exist)."""
+    _hook()
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    exe = Path(sys.executable).with_name("schedlint")
+    if not exe.exists():
+        pytest.skip("the schedlint console script is not installed next to this python")
+    config = _readme_local_config()
+    assert "repo: local" in config and "rev:" not in config
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / ".pre-commit-config.yaml").write_text(config)
+    (target / "train.py").write_text(BAD)
+    (target / "clean.py").write_text("x = 1\n")
+    _git(target, "init", "-q")
+    _git(target, "add", "-A")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "home"), "PRE_COMMIT_COLOR": "never",
+           "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files",
+                           "--color", "never"], cwd=target, env=env, capture_output=True,
+                          text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "train.py:10:5: SL101 " in output and "Found 1 problem in 1 file." in output
+    assert "Traceback" not in output

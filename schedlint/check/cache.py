@@ -6,19 +6,21 @@ A file's cached result is used only when everything the result depends on is wha
   which an edit can keep);
 - the checker: the schedlint version and a hash of every source file of the package, the
   libcst version and the Python version (``sys.version_info[:2]``: the grammar);
-- the settings (:meth:`Options.results_digest`: rule selection, per-file-ignores,
-  ``--check-syntax``);
+- the settings of the run (:meth:`Options.results_digest`: the selection, per-file-ignores,
+  ``--check-syntax``, the gate);
+- the settings of the file (:meth:`Options.settings_digest`: the selection and per-file-ignores
+  of the configuration the file uses, which may differ from file to file);
 - a file's *dependency digest*, given by the caller of :meth:`ResultCache.get` and
   :meth:`ResultCache.put`: what else its result depends on. This is the seam for the
   summaries of the modules a file imports, once the model follows values across modules: a
   file keyed on them is checked again when one of them changes. Today every file passes
   "" (its result depends on its own bytes only).
 
-The first three make the cache file's name (:func:`run_key`); the last two are each entry's
-key. Anything else in the file, of any shape (``null``, ``[]``, wrong types, a truncated
-write), is ignored and rewritten. Writes go to a temporary file renamed into place, so
-concurrent runs never see a torn file; the last writer wins. An unreadable or unwritable cache
-only costs speed.
+The checker and the run's settings make the cache file's name (:func:`run_key`); the bytes,
+the file's settings and its dependency digest are each entry's key. Anything else in the file,
+of any shape (``null``, ``[]``, wrong types, a truncated write), is ignored and rewritten.
+Writes go to a temporary file renamed into place, so concurrent runs never see a torn file; the
+last writer wins. An unreadable or unwritable cache only costs speed.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from schedlint.check.pipeline import FileResult, content_hash
 from schedlint.report.findings import Finding
 
 CACHE_DIR_NAME = ".schedlint_cache"
-FORMAT = 2  # of an entry; part of the run key
+FORMAT = 3  # of an entry; part of the run key
 GITIGNORE = "# Automatically created by schedlint.\n*\n"
 
 
@@ -83,6 +85,7 @@ class ResultCache:
     def __init__(self, root: Path, options: Options):
         self.dir = Path(root) / CACHE_DIR_NAME / __version__
         self.file = self.dir / f"results-{run_key(options)}.json"
+        self.options = options
         self.entries = self._load()
         self.dirty = {}
 
@@ -99,7 +102,8 @@ class ResultCache:
         sha = content_hash(data)
         entry = self.entries.get(os.path.abspath(path))
         if not isinstance(entry, dict) or entry.get("sha") != sha or \
-                entry.get("deps") != dependency_digest:
+                entry.get("deps") != dependency_digest or \
+                entry.get("settings") != self.options.settings_digest(path):
             return None
         try:
             return _result(path, sha, len(data), entry)
@@ -112,7 +116,8 @@ class ResultCache:
             return  # transient failures (permissions, crashes) must be retried next run
         facts = result.facts
         self.dirty[os.path.abspath(result.path)] = {
-            "sha": result.sha, "deps": dependency_digest, "parsed": result.parsed,
+            "sha": result.sha, "deps": dependency_digest,
+            "settings": self.options.settings_digest(result.path), "parsed": result.parsed,
             "findings": [{k: v for k, v in f.to_dict().items() if k != "path"}
                          for f in result.findings],
             "facts": {"group_keys": facts.group_keys, "read_keys": sorted(facts.read_keys)}
@@ -132,7 +137,7 @@ class ResultCache:
 
 
 _FIELD_TYPES = (("code", str), ("message", str), ("severity", str), ("name", str), ("line", int),
-                ("column", int), ("end_line", int), ("end_column", int))
+                ("column", int), ("end_line", int), ("end_column", int), ("help", str))
 
 
 def _result(path: str, sha: str, size: int, entry: dict) -> FileResult:

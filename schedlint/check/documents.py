@@ -180,7 +180,8 @@ class NotebookDocument:
             end_line, end_column = line, f.column + 1
         return replace(f, line=line, end_line=end_line, end_column=end_column,
                        cell=cell.number, fix=_cell_fix(f.fix, cell),
-                       message=_cell_message(f.message, nb, cell))
+                       message=_cell_message(f.message, nb, cell),
+                       help=_cell_message(f.help, nb, cell))
 
     def apply(self, findings) -> tuple:
         """Fixes apply cell by cell; every cell they do not touch keeps its source exactly."""

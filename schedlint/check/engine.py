@@ -101,7 +101,8 @@ def run_project_rules(results: Iterable[FileResult], codes) -> list:
                 findings.append(Finding(path=rep.path, line=rep.line, column=rep.column,
                                         code=rule.code, message=rep.message,
                                         end_line=rep.end_line, end_column=rep.end_column,
-                                        severity=rule.severity, name=rule.name))
+                                        severity=rule.severity, name=rule.name,
+                                        help=rep.help))
         except Exception as exc:
             findings.append(builtin_finding(
                 "SL003", "<project>", f"internal error in rule {rule.code} ({rule.name}): "

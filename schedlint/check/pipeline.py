@@ -323,7 +323,7 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
                 reported.append(Finding(
                     path=path, line=line, column=col, code=rule.code, message=report.message,
                     end_line=end_line, end_column=end_col, severity=rule.severity,
-                    name=rule.name, fix=_fix_dict(report.fix)))
+                    name=rule.name, fix=_fix_dict(report.fix), help=report.help))
         except reraise:
             raise
         except Exception as exc:

@@ -21,6 +21,8 @@ class Finding:
     # Notebooks only: the 1-based index of the cell in the notebook's ``cells`` array; line,
     # column and the fix's edits are then relative to that cell's source.
     cell: Optional[int] = None
+    # Why it matters and what to write instead (the message only says what is wrong).
+    help: str = ""
 
     def sort_key(self):
         return (self.path, self.cell or 0, self.line, self.column, self.code)

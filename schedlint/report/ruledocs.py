@@ -1,8 +1,9 @@
 """Documentation generated from the rule metadata (the one source of truth).
 
 ``python -m schedlint.report.ruledocs`` rewrites the rule table in README.md between the
-``<!-- rules:start -->`` and ``<!-- rules:end -->`` markers; ``tests/test_docs.py`` fails when
-the README's table is stale.
+``<!-- rules:start -->`` and ``<!-- rules:end -->`` markers, and writes one page per rule,
+``docs/rules/<CODE>.md`` (what SARIF's ``helpUri`` links to); ``tests/test_docs.py`` fails when
+either is stale.
 """
 
 from __future__ import annotations
@@ -48,9 +49,23 @@ def render_readme(text: str) -> str:
     return f"{head}{START}\n{rule_table()}{END}{tail}"
 
 
+RULE_PAGES = Path("docs") / "rules"
+
+
+def rule_pages() -> dict:
+    """``{"SL101.md": text}``: each rule's documentation, as `schedlint rule CODE` prints it."""
+    return {f"{r.code}.md": r.markdown() for r in all_rules()}
+
+
 def main(argv=None) -> int:
     path = Path(argv[0] if argv else "README.md")
     path.write_text(render_readme(path.read_text(encoding="utf-8")), encoding="utf-8")
+    pages = path.parent / RULE_PAGES
+    pages.mkdir(parents=True, exist_ok=True)
+    for stale in set(p.name for p in pages.glob("*.md")) - set(rule_pages()):
+        (pages / stale).unlink()
+    for name, text in rule_pages().items():
+        (pages / name).write_text(text, encoding="utf-8")
     return 0
 
 

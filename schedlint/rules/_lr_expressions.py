@@ -14,6 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from schedlint.model.builder import dotted_name, target_names
+from schedlint.rules.base import clip, some
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
@@ -191,8 +192,31 @@ def lr_names_of(optimizer) -> frozenset:
     return frozenset(names)
 
 
+# -- the reference lr of an unsafe fix ------------------------------------------------------
+_NUMBER = re.compile(r"(?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def computed_from(value, ref) -> bool:
+    """Whether the expression ``value`` is computed from ``ref`` (an optimizer's ``lr=``
+    default): it is that value, or an expression that reads it (``ref * step / warmup``).
+
+    An unsafe fix that rescales a scalar per group needs the lr the scalar was meant for; the
+    default is that lr only when the scalar was computed from it. Any other guess (the first
+    group's lr, say) can train every other group at the wrong scale."""
+    if value is None or ref is None:
+        return False
+    if ref.number is not None:
+        return value.number == ref.number or any(
+            float(n) == ref.number for n in _NUMBER.findall(value.src))
+    if isinstance(ref.node, cst.Name):
+        return ref.node.value in value.names
+    if ref.dotted is not None:
+        return re.search(r"(?<![\w.])" + re.escape(ref.dotted) + r"(?!\w)", value.src) is not None
+    return " ".join(ref.src.split()) in " ".join(value.src.split())
+
+
 # -- distinct group lrs, for messages --------------------------------------------------------
 def describe_groups(model, optimizer) -> str:
     distinct = optimizer.distinct_lrs() or []
-    return f"whose groups were built with lr {' and '.join(distinct)} " \
+    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
            f"(line {model.line(optimizer.node)})"

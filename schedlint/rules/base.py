@@ -34,11 +34,16 @@ class Fix:
 
 @dataclass
 class Report:
-    """A finding as a rule sees it: where (a libcst node) and what to say."""
+    """A finding as a rule sees it: where (a libcst node) and what to say.
+
+    ``message`` says what is wrong in one short sentence (ruff's convention: at most about
+    120 characters, shown on the finding's own line); ``help`` says why it matters and what to
+    write instead, shown on a line of its own."""
 
     node: Any
     message: str
     fix: Optional[Fix] = None
+    help: str = ""
 
 
 @dataclass
@@ -51,6 +56,24 @@ class ProjectReport:
     end_line: int
     end_column: int
     message: str
+    help: str = ""
+
+
+def some(items, most: int = 3) -> str:
+    """``a, b and c``, or ``a, b, c and 7 more``: a message names a few items, never all of
+    them (an optimizer can have thousands of groups)."""
+    items = list(items)
+    if len(items) > most:
+        return ", ".join(items[:most]) + f" and {len(items) - most} more"
+    if len(items) > 1:
+        return ", ".join(items[:-1]) + " and " + items[-1]
+    return "".join(items)
+
+
+def clip(src: str, width: int = 40) -> str:
+    """Source text for a one-line message: whitespace collapsed, cut at ``width`` characters."""
+    text = " ".join(str(src).split())
+    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import libcst as cst
 from schedlint.model.builder import _expr_text, dotted_name, subscript_key
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,
 # `num_epochs`, `total_steps`, `warmup_steps` are constants).
@@ -329,9 +329,10 @@ def compounding_lr_update(model):
         else:
             fix = _rebased(model, write, group, base) or f'{group}["lr"] = {base} * factor'
         yield Report(write.node,
-                     f"`{stmt}` scales the current lr{opt} by a factor that itself depends "
-                     f"on the epoch/step counter{how}, and it runs every epoch/step: the "
-                     f"factors compound (after epoch n the lr is lr0 * f(0) * f(1) * ... * "
-                     f"f(n), not lr0 * f(n)) and the lr collapses toward 0; compute it from "
-                     f"the base lr instead, e.g. `{fix}`, or multiply by a constant factor "
-                     f"each epoch")
+                     f"`{clip(stmt, 40)}` compounds: it scales the current lr by a factor "
+                     f"that depends on the counter",
+                     help=f"It scales the current lr{opt} by a factor of the epoch/step "
+                          f"counter{how}, every epoch/step: after epoch n the lr is lr0 * f(0) "
+                          f"* f(1) * ... * f(n), not lr0 * f(n), and collapses toward 0; "
+                          f"compute it from the base lr instead, e.g. `{fix}`, or multiply by a "
+                          f"constant factor each epoch")

@@ -1,6 +1,6 @@
 from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions, is_known,
                                               kind_words, name_of)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 def _units(model, names):
@@ -129,7 +129,9 @@ def conflicting_schedulers(model):
                           else "combine them with `SequentialLR` (one after the other) or "
                           "fold both into one schedule")
                 yield Report(node,
-                             f"{name_of(later)} {kind_words(later)} and {name_of(other)} "
-                             f"{kind_words(other)} (line {model.line(other.node)}) both drive "
-                             f"`{later.optimizer_src or other.optimizer_src}`, {how}: "
-                             f"{effect}; {advice}")
+                             f"{clip(name_of(later), 30)} and {clip(name_of(other), 30)} (line "
+                             f"{model.line(other.node)}) both drive "
+                             f"`{clip(later.optimizer_src or other.optimizer_src, 30)}`",
+                             help=f"{name_of(later)} is {kind_words(later)} and "
+                                  f"{name_of(other)} is {kind_words(other)}, {how}: {effect}; "
+                                  f"{advice}")

@@ -5,7 +5,7 @@ import libcst as cst
 from schedlint.model.builder import _fold_number, dotted_name
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, strip_call
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 _COMPS = (cst.ListComp, cst.GeneratorExp)
 # What a per-group element reads: the stored bases, the groups, anything keyed per group.
@@ -171,16 +171,20 @@ def custom_scheduler_ignores_groups(model):
             count = _sized_by_count(ret.node, method.node)
             if count is not None:
                 yield Report(ret.node,
-                             f"`{cls.name}.get_lr` returns one lr per `{count}`, not one per "
-                             f"param group: torch pairs them with the groups by position")
+                             f"`{clip(cls.name, 30)}.get_lr` returns one lr per "
+                             f"`{clip(count, 30)}`, not one per param group",
+                             help="torch pairs the values with the param groups by position: "
+                                  "return one lr per group, e.g. `[base_lr * factor for "
+                                  "base_lr in self.base_lrs]`")
                 continue
             element = _uniform(ret.node, method.node)
             if element is None:
                 continue
             elem_src = model.module.code_for_node(element).strip()
             yield Report(ret.node,
-                         f"`{cls.name}.get_lr` returns the same value `{elem_src}` for every "
-                         f"param group (it reads neither `self.base_lrs` nor the group): on "
-                         f"each step() every group of the optimizer gets that one lr, erasing "
-                         f"per-group lrs; scale each group's base instead, e.g. "
-                         f"`[base_lr * factor for base_lr in self.base_lrs]`")
+                         f"`{clip(cls.name, 30)}.get_lr` returns the same value "
+                         f"`{clip(elem_src, 30)}` for every param group",
+                         help="It reads neither `self.base_lrs` nor the group: on each step() "
+                              "every group of the optimizer gets that one lr, erasing per-group "
+                              "lrs; scale each group's base instead, e.g. "
+                              "`[base_lr * factor for base_lr in self.base_lrs]`")

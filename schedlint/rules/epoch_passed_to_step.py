@@ -2,7 +2,7 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.rules._scheduler_usage import Branches, Names, args_edit, name_of, words
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 METRIC_WORDS = frozenset({
     "loss", "losses", "acc", "accuracy", "metric", "metrics", "score", "f1", "auc", "map",
@@ -121,23 +121,24 @@ def epoch_passed_to_step(model):
         sched = scheds[-1]
         where = f"{name_of(sched)} (`{sched.cls}`, line {model.line(sched.node)})"
         fix = None
+        shown = f"`{clip(call.receiver, 30)}.step({clip(arg.src, 20)})`"
         if all(s.cls in _NO_ARGUMENT for s in scheds):
-            message = (f"`{call.receiver}.step({arg.src})` on {where}: `{sched.cls}.step()` takes "
-                       f"no argument and raises TypeError; call `{call.receiver}.step()`")
+            message = f"{shown} raises TypeError: `{sched.cls}.step()` takes no argument"
+            help_text = f"Call `{call.receiver}.step()` on {where}"
         else:
             w = words(arg)
             metric = bool(w & METRIC_WORDS) and not (w & _COUNTER_WORDS)
             if metric:
-                message = (f"`{call.receiver}.step({arg.src})` on {where}: "
-                           f"`{arg.src}` looks like a metric, but `{sched.cls}` takes it as the "
-                           f"epoch (deprecated closed-form path), so the lr is computed at "
-                           f"epoch {arg.src}; call `{call.receiver}.step()`, or use "
-                           f"ReduceLROnPlateau to follow the metric")
+                message = f"{shown} passes what looks like a metric as the epoch"
+                help_text = (f"{where} takes `{arg.src}` as the epoch (deprecated closed-form "
+                             f"path), so the lr is computed at epoch {arg.src}; call "
+                             f"`{call.receiver}.step()`, or use ReduceLROnPlateau to follow the "
+                             f"metric")
             else:
-                message = (f"`{call.receiver}.step({arg.src})` on {where}: passing the epoch to "
-                           f"`step()` is deprecated (it warns and switches to the closed-form "
-                           f"path, setting `last_epoch` to `{arg.src}`); call "
-                           f"`{call.receiver}.step()` once per epoch instead")
+                message = f"{shown} passes the epoch to `step()`, which is deprecated"
+                help_text = (f"On {where} it warns and switches to the closed-form path, "
+                             f"setting `last_epoch` to `{arg.src}`; call "
+                             f"`{call.receiver}.step()` once per epoch instead")
             if not metric and len(scheds) == 1 and "last_epoch" not in sched.args:
                 fix = _epoch_fix(model, call, arg, branches, model.steps_of(sched))
-        yield Report(call.node, message, fix=fix)
+        yield Report(call.node, message, fix=fix, help=help_text)

@@ -1,5 +1,5 @@
 from schedlint.rules._scheduler_usage import Names, closed_form, in_scheduler_class, name_of
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
 _RAISES = frozenset({"ReduceLROnPlateau", "ChainedScheduler", "SequentialLR"})
@@ -59,21 +59,24 @@ def get_lr_outside_scheduler(model):
             continue
         sched = scheds[-1]
         if all(s.cls in _RAISES for s in scheds):
-            why = (f"`{sched.cls}.get_lr()` raises NotImplementedError; "
-                   f"read `{call.receiver}.get_last_lr()` instead")
+            what = "raises NotImplementedError"
+            why = f"`{sched.cls}.get_lr()` only works inside `step()`"
         elif all(closed_form(s) for s in scheds):
             # LambdaLR and the transformers schedules recompute the value in use from the
             # step counter: right value, but a UserWarning on every call.
-            why = ("outside `step()` it warns on every call (the closed-form value it returns "
-                   f"is the one in use); read `{call.receiver}.get_last_lr()` instead")
+            what = "warns on every call"
+            why = ("outside `step()` it warns each time (the closed-form value it returns is "
+                   "the one in use)")
         else:
+            what = "returns the next lr, not the one in use"
             why = ("outside `step()` it warns and returns the *next* learning rate computed from "
-                   "the current one, not the one in use; read "
-                   f"`{call.receiver}.get_last_lr()` instead")
+                   "the current one")
         _, _, line, col = model.position(call.node.func.value)
         _, _, end_line, end_col = model.position(call.node.func)
         fix = Fix("safe", "Use `get_last_lr()`",
                   ((line, col, end_line, end_col, ".get_last_lr"),))
         yield Report(call.node,
-                     f"`{call.receiver}.get_lr()` on {name_of(sched)} "
-                     f"(`{sched.cls}`, line {model.line(sched.node)}): {why}", fix=fix)
+                     f"`{clip(call.receiver, 30)}.get_lr()` outside the scheduler {what}",
+                     fix=fix,
+                     help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
+                          f"{why}; read `{call.receiver}.get_last_lr()` instead")

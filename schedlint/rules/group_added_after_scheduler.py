@@ -1,7 +1,7 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import exclusive
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # What the new group suffers, by class (semantics §1.3, measured on torch 2.13).
 _OUTCOME = {
@@ -92,16 +92,17 @@ def param_group_added_after_scheduler(model):
         if not bound:
             continue
         sched = bound[-1]
-        name = f"`{sched.target}` " if sched.target else ""
+        name = f"`{clip(sched.target, 20)}` " if sched.target else ""
         outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
         if catalogue.is_transformers_factory(sched.cls):
             outcome = _OUTCOME["LambdaLR"]
         yield Report(call.node,
-                     f"`{call.receiver}.add_param_group(...)` runs after scheduler {name}"
-                     f"({sched.cls}, line {model.line(sched.node)}) was bound to "
-                     f"`{call.receiver}`: the new group has no `initial_lr` and no `base_lrs` "
-                     f"entry, and {outcome}; pass every group to the optimizer before building "
-                     f"the scheduler, or rebuild the scheduler after adding the group")
+                     f"`{clip(call.receiver, 25)}.add_param_group(...)` runs after scheduler "
+                     f"{name}(line {model.line(sched.node)}) was built on it",
+                     help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
+                          f"{sched.cls}, and "
+                          f"{outcome}; pass every group to the optimizer before building the "
+                          f"scheduler, or rebuild the scheduler after adding the group")
 
 
 def _runs_before(sched, call) -> bool:

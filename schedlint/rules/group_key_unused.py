@@ -1,4 +1,4 @@
-from schedlint.rules.base import ProjectReport, rule
+from schedlint.rules.base import ProjectReport, clip, rule
 
 
 @rule("SL107", "group-lr-key-never-applied", "warning", scope="project")
@@ -52,8 +52,9 @@ def group_lr_key_never_applied(project):
                 continue
             yield ProjectReport(
                 facts.path, line, column, end_line, end_column,
-                f"param-group key `{key}` is set here but no checked file reads it "
-                f"(`g[\"{key}\"]`, `g.get(\"{key}\")`, `\"{key}\" in g`): torch ignores "
-                f"unknown group keys, so this group trains at the unscaled lr; apply it where "
-                f"the lr is set (`g[\"lr\"] = lr * g.get(\"{key}\", 1.0)`) or fold it into the "
-                f"group's own `lr`")
+                f"param-group key `{clip(key, 30)}` is set here but no checked file reads it",
+                help=f"No file reads it (`g[\"{key}\"]`, `g.get(\"{key}\")`, `\"{key}\" in g`), "
+                     f"and torch ignores unknown group keys, so this group trains at the "
+                     f"unscaled lr; apply it where the lr is set "
+                     f"(`g[\"lr\"] = lr * g.get(\"{key}\", 1.0)`) or fold it into the group's "
+                     f"own `lr`")

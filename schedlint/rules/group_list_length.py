@@ -2,7 +2,7 @@ import libcst as cst
 
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import binding_root, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Arguments that take one value per param group, by class, and the error torch raises.
 _PER_GROUP = {
@@ -83,10 +83,11 @@ def per_group_list_length_mismatch(model):
             yield Report(value.node,
                          f"`{arg}` of {sched.cls} has {value.length} "
                          f"value{'s' if value.length != 1 else ''} but "
-                         f"`{sched.optimizer_src}` has {groups} param group"
-                         f"{'s' if groups != 1 else ''} (line {model.line(opt.node)}): torch "
-                         f"raises `{_error(sched.cls, arg, value.length, groups)}`; give "
-                         f"exactly one value per group, in the groups' order")
+                         f"`{clip(sched.optimizer_src, 30)}` has {groups} param group"
+                         f"{'s' if groups != 1 else ''}",
+                         help=f"Torch raises `{_error(sched.cls, arg, value.length, groups)}` "
+                              f"(the optimizer is built on line {model.line(opt.node)}); give "
+                              f"exactly one value per group, in the groups' order")
 
 
 def _group_count(model, opt, sched):

@@ -4,7 +4,7 @@ from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, looks_like_lr,
                                              strip_call)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 _CLASSES = ("LambdaLR", "MultiplicativeLR")
 _PASS_THROUGH = frozenset({"min", "max", "abs", "float"})
@@ -175,8 +175,9 @@ def lambda_returns_absolute_lr(model):
                 effect = (f"MultiplicativeLR multiplies each group's current lr by the returned "
                           f"value every step, so the lr shrinks by a factor of {hit} per step")
             yield Report(value.node,
-                         f"{label} given to {sched.cls} returns a value scaled by `{hit}`, "
-                         f"the lr `{sched.optimizer_src}` was built with (line "
-                         f"{model.line(opt.node)}): {effect}; return the pure factor "
-                         f"instead (drop `{hit} *`)")
+                         f"{clip(label, 30)} given to {sched.cls} returns the lr "
+                         f"`{clip(hit, 20)}` times a factor, not a pure factor",
+                         help=f"`{hit}` is the lr `{sched.optimizer_src}` was built with (line "
+                              f"{model.line(opt.node)}): {effect}; return the pure factor "
+                              f"instead (drop `{hit} *`)")
             break

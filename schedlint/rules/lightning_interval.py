@@ -2,7 +2,7 @@ import re
 
 from schedlint.model.frameworks import lightning_steps
 from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.rules.step_granularity import granularity, length_words
 
@@ -103,14 +103,22 @@ def lightning_interval_mismatch(model):
         if interval is not None and interval.string is None:
             continue  # computed: either may be meant
         stepped = interval.string if interval is not None else "epoch"
-        if stepped == "epoch" and per_step(model, sched) is not None:
+        why = per_step(model, sched) if stepped == "epoch" else None
+        if why is not None:
             said = "the default interval" if interval is None else '`"interval": "epoch"`'
             yield Report(entry.value.node,
-                         f"`{sched.cls}` counts optimizer steps, but Lightning steps it once "
-                         f"per epoch ({said})")
+                         f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
+                         f"it once per epoch",
+                         help=f"It is {why}, and Lightning steps it once per epoch ({said}), "
+                              f"so the schedule crawls; return `\"lr_scheduler\": "
+                              f"{{\"scheduler\": ..., \"interval\": \"step\"}}`")
         elif stepped == "step":
             why = per_epoch(model, sched)
             if why is not None:
                 yield Report(entry.value.node,
-                             f"`{sched.cls}` is {why}, but `\"interval\": \"step\"` steps it "
-                             f"every optimizer step")
+                             f"`{clip(sched.cls, 40)}` counts epochs, but `\"interval\": "
+                             f"\"step\"` steps it every optimizer step",
+                             help=f"It is {why}, so it runs through its whole schedule within "
+                                  f"the first epoch(s); drop `\"interval\": \"step\"` "
+                                  f"(Lightning's default steps once per epoch) or size it in "
+                                  f"optimizer steps (`self.trainer.estimated_stepping_batches`)")

@@ -3,7 +3,7 @@ from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, cond
                                               enclosing_class,
                                               in_scheduler_class, is_known, name_of,
                                               stepped_units)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 def _in_effect(model, sched, write) -> bool:
@@ -146,6 +146,6 @@ def manual_lr_edit_under_scheduler(model):
                   else "put the change in the schedule (e.g. a warm-up through "
                   "`SequentialLR`/`LinearLR`) or drop the scheduler")
         yield Report(write.node,
-                     f"manual lr write on `{write.optimizer_src}` while {name_of(sched)} "
-                     f"(line {model.line(sched.node)}, stepped on line {model.line(step.node)}) "
-                     f"drives it: {_effect(sched)}; {advice}")
+                     f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
+                     f"{clip(name_of(sched), 30)} (line {model.line(sched.node)}) drives it",
+                     help=f"{_effect(sched)} (stepped on line {model.line(step.node)}); {advice}")

@@ -3,7 +3,7 @@ import re
 from schedlint.model.facts import Optimizer
 from schedlint.rules._scheduler_usage import Branches, Names, is_known
 from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
 # LRScheduler.__init__ themselves, or take no last_epoch).
@@ -85,21 +85,25 @@ def missing_initial_lr(model):
             if fresh is not None:
                 number, node = fresh
                 yield Report(last_epoch.node,
-                             f"`last_epoch={last_epoch.src}` is {number:g} on a fresh run (line "
-                             f"{model.line(node)}), where nothing loads `initial_lr`: torch "
-                             f"raises KeyError (only -1 means a fresh start)")
+                             f"`last_epoch={clip(last_epoch.src, 30)}` is {number:g} on a fresh "
+                             f"run, where nothing loads `initial_lr`",
+                             help=f"It is {number:g} when nothing is resumed (line "
+                                  f"{model.line(node)}), and only -1 means a fresh start: torch "
+                                  f"raises `KeyError: param 'initial_lr' is not specified`; pass "
+                                  f"-1 on a fresh run, or build the scheduler with the default "
+                                  f"`last_epoch` and resume it with `load_state_dict(...)`")
             continue
         opt_line = model.line(opt.node)
         when = "torch raises" if literal else \
             "whenever that is not -1 (a resumed run), torch raises"
         yield Report(last_epoch.node,
-                     f"{sched.cls} is built with `last_epoch={last_epoch.src}` on "
-                     f"`{sched.optimizer_src}` (built at "
-                     f"line {opt_line}), whose param groups have no `initial_lr`: nothing "
-                     f"loads its state or builds a scheduler on it before this line, so "
-                     f"{when} `KeyError: param 'initial_lr' is not specified`; build the "
-                     f"scheduler with the default `last_epoch` and resume it with "
-                     f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`")
+                     f"{sched.cls} is built with `last_epoch={clip(last_epoch.src, 20)}` on "
+                     f"`{clip(sched.optimizer_src, 30)}`, whose param groups have no `initial_lr`",
+                     help=f"Nothing loads the state of `{sched.optimizer_src}` (line {opt_line}) "
+                          f"or builds a scheduler on it before this line, so {when} `KeyError: "
+                          f"param 'initial_lr' is not specified`; build the scheduler with the "
+                          f"default `last_epoch` and resume it with "
+                          f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`")
 
 
 def _initial_lr_may_exist(model, sched, opt) -> bool:
@@ -199,5 +203,7 @@ def _counter_written(model):
                 if not any(_constructs(s, use.call) for s in model.schedulers)):
             continue  # handed to a helper that may load its state
         yield Report(r.node,
-                     f"`{r.target} = ...` moves the counter, not the lr: `{sched.cls}` is "
-                     f"chainable, so the decays before the resumed epoch are lost")
+                     f"`{clip(r.target, 30)} = ...` moves the scheduler's counter, not the lr",
+                     help=f"`{sched.cls}` is chainable (each step scales the current lr), so the "
+                          f"decays before the resumed epoch are lost; restore the optimizer and "
+                          f"the scheduler with `load_state_dict(...)` instead")

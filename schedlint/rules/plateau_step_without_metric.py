@@ -1,5 +1,5 @@
 from schedlint.rules._scheduler_usage import Names, name_of
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 @rule("SL205", "plateau-step-without-metric", "error")
@@ -49,7 +49,8 @@ def plateau_step_without_metric(model):
             continue
         sched = scheds[-1]
         yield Report(call.node,
-                     f"`{call.receiver}.step()` on {name_of(sched)} (`ReduceLROnPlateau`, line "
-                     f"{model.line(sched.node)}) without the metric: raises TypeError (missing "
-                     f"'metrics'); pass the monitored value, e.g. "
-                     f"`{call.receiver}.step(val_loss)`")
+                     f"`{clip(call.receiver, 30)}.step()` without the metric raises TypeError "
+                     f"on a ReduceLROnPlateau",
+                     help=f"{name_of(sched)} (line {model.line(sched.node)}) needs the "
+                          f"monitored value (missing 'metrics'); pass it, e.g. "
+                          f"`{call.receiver}.step(val_loss)`")

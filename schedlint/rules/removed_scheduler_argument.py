@@ -4,7 +4,7 @@ from schedlint.model import catalogue
 from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import children
 from schedlint.rules._scheduler_usage import Names, call_node_of
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 # Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
 # after the current signature is that removed ``verbose``. SWALR and ChainedScheduler never had
@@ -124,11 +124,12 @@ def removed_scheduler_argument(model):
         if found is None:
             continue
         arg, what, fixable = found
-        yield Report(arg, f"{what} to `{sched.cls}`: `verbose` was removed from torch "
-                          f"schedulers, so this raises TypeError at construction; drop it and "
-                          f"log `{sched.target or 'scheduler'}.get_last_lr()` where needed",
+        yield Report(arg, f"{what} to `{sched.cls}` raises TypeError: torch schedulers no "
+                          f"longer take `verbose`",
                      fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
-                     if fixable else None)
+                     if fixable else None,
+                     help=f"Drop it and log `{sched.target or 'scheduler'}.get_last_lr()` where "
+                          f"needed")
     for cls_info in model.classes:
         signature = _torch_base(cls_info)
         init = cls_info.methods.get("__init__")
@@ -139,26 +140,28 @@ def removed_scheduler_argument(model):
             if found is None:
                 continue
             arg, what, fixable = found
-            yield Report(arg, f"{what} to `{cls_info.bases[0].rpartition('.')[2]}.__init__` in "
-                              f"`{cls_info.name}`: the torch scheduler base no longer takes "
-                              f"`verbose`, so constructing `{cls_info.name}` raises TypeError; "
-                              f"drop it",
+            yield Report(arg, f"{what} to `{clip(cls_info.bases[0].rpartition('.')[2], 30)}"
+                              f".__init__` raises TypeError: it no longer takes `verbose`",
                          fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
-                         if fixable else None)
+                         if fixable else None,
+                         help=f"The torch scheduler base of `{cls_info.name}` no longer takes "
+                              f"`verbose`, so constructing `{cls_info.name}` raises TypeError; "
+                              f"drop it")
     for call in model.calls:
         if call.method != "print_lr":
             continue
         scheds = names.schedulers(call)
         if scheds is not None:
-            owner = f"`{scheds[-1].cls}` `{call.receiver}`"
+            owner = f"a `{scheds[-1].cls}`"
         else:
             cls_info = _self_call_in_torch_subclass(model, call)
             if cls_info is None:
                 continue
-            owner = f"`{call.receiver}` (`{cls_info.name}`, a torch scheduler subclass)"
-        yield Report(call.node, f"`print_lr()` on {owner} was removed from torch schedulers: "
-                                f"AttributeError at run time; log `get_last_lr()` yourself",
-                     fix=_delete_statement_fix(model, call))
+            owner = f"a `{cls_info.name}` (a torch scheduler subclass)"
+        yield Report(call.node, f"`{clip(call.receiver, 30)}.print_lr()` raises AttributeError: "
+                                f"it was removed from torch schedulers",
+                     fix=_delete_statement_fix(model, call),
+                     help=f"`{call.receiver}` is {owner}; log `get_last_lr()` yourself")
 
 
 def _self_call_in_torch_subclass(model, call):

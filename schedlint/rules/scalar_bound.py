@@ -2,8 +2,9 @@ import re
 
 import libcst as cst
 
-from schedlint.rules._lr_expressions import certainly_scalar, describe_groups, lr_names_of
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules._lr_expressions import (certainly_scalar, computed_from, describe_groups,
+                                             lr_names_of)
+from schedlint.rules.base import Fix, Report, clip, rule
 
 # class -> the bound arguments that take one value per group, in the order they are reported.
 _BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
@@ -51,22 +52,24 @@ def scalar_bound_overwrites_groups(model):
     the same way.)
 
     ## Fix
-    Unsafe (`--fix --unsafe-fixes`). The scalar is read as the bound of a *reference* group
-    (the optimizer's `lr=` default, else the first group's `lr`) and each flagged scalar
-    argument becomes one value per group, scaled by that group's own base LR:
+    Unsafe (`--fix --unsafe-fixes`), and only when each scalar bound is the optimizer's own
+    `lr=` default or computed from it (`lr=base_lr` and `max_lr=10 * base_lr`): that default
+    is then the LR the bound was meant for, and each flagged scalar argument becomes one
+    value per group, scaled by that group's own base LR:
     ```python
-    OneCycleLR(optimizer, max_lr=[g.get("initial_lr", g["lr"]) * (1e-2 / 1e-4)
+    OneCycleLR(optimizer, max_lr=[g.get("initial_lr", g["lr"]) * ((10 * base_lr) / base_lr)
                                   for g in optimizer.param_groups], total_steps=1000)
     ```
     (on one line; `[g.get("initial_lr", g["lr"]) for g in ...]` when the scalar is the
     reference LR itself, e.g. `max_lr=args.lr` with `lr=args.lr`). The list is computed when
     the scheduler is built, from `initial_lr` (each group's base LR, once any scheduler was
     built on the optimizer: a warm-up scheduler built first has already scaled `g["lr"]`)
-    or else the group's LR as built. It is unsafe because it changes every group's schedule
-    but the reference one (the point, but the reference group is a guess), and because it
-    reads the groups' LRs at that moment: anything that changed them earlier is baked in.
-    No fix is offered when the reference LR is neither a literal number nor the very same
-    expression as the scalar.
+    or else the group's LR as built. It is unsafe because it changes the schedule of every
+    group whose LR is not the default (the point), and because it reads the groups' LRs at
+    that moment: anything that changed them earlier is baked in. No fix is offered when the
+    optimizer has no `lr=` default or a bound is not computed from it (`max_lr=1e-2` on
+    groups built with 1e-4 and 1e-3): the LR the bound was meant for is then a guess, and a
+    wrong guess gives every other group a wrong peak.
     """
     for sched in model.schedulers:
         bounds = _BOUNDS.get(sched.cls)
@@ -95,10 +98,11 @@ def scalar_bound_overwrites_groups(model):
             effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
             fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
         yield Report(scalars[0][1].node,
-                     f"scalar {what} in {sched.cls} on `{opt_name}`, "
-                     f"{describe_groups(model, opt)}: {effect}, erasing the per-group lrs; "
-                     f"pass one value per group instead, e.g. `{fix}`",
-                     fix=_per_group_fix(model, opt, opt_name, scalars))
+                     f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
+                     f"groups of `{clip(opt_name, 30)}`",
+                     fix=_per_group_fix(model, opt, opt_name, scalars),
+                     help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
+                          f"value per group instead, e.g. `{fix}`")
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
@@ -113,9 +117,10 @@ def _per_group_fix(model, opt, opt_name, scalars):
     """Each scalar bound -> ``[g.get("initial_lr", g["lr"]) * (v / base) for g in opt...]``."""
     if not opt_name or not _DOTTED.match(opt_name):
         return None
-    lrs = opt.group_lrs() or []
-    ref = opt.default_lr if opt.default_lr is not None else (lrs[0] if lrs else None)
-    if not _plain(ref):
+    # The reference is the optimizer's lr= default, and only for a bound computed from it:
+    # any other guess (the first group's lr) scales every other group wrongly.
+    ref = opt.default_lr
+    if not _plain(ref) or ref.number == 0:
         return None
     edits = []
     for _, v in scalars:
@@ -126,15 +131,14 @@ def _per_group_fix(model, opt, opt_name, scalars):
         same = v.src == ref.src or (v.number is not None and v.number == ref.number)
         if same:
             scaled = base
-        elif ref.kind == "number" and ref.number:
+        elif computed_from(v, ref):
             value = v.src if isinstance(v.node, _ATOMS) else f"({v.src})"
-            divisor = ref.src if isinstance(ref.node, (cst.Integer, cst.Float)) else \
-                f"({ref.src})"
+            divisor = ref.src if isinstance(ref.node, _ATOMS) else f"({ref.src})"
             scaled = f"{base} * ({value} / {divisor})"
         else:
             return None
         line, col, end_line, end_col = model.position(v.node)
         edits.append((line, col, end_line, end_col,
                       f"[{scaled} for {var} in {opt_name}.param_groups]"))
-    return Fix("unsafe", "pass one bound per group, scaled by each group's own lr",
-               tuple(edits))
+    return Fix("unsafe", f"pass one bound per group, scaled by each group's own lr (reference lr "
+                         f"{ref.src})", tuple(edits))

@@ -1,6 +1,7 @@
 import libcst as cst
 
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules._lr_expressions import computed_from
+from schedlint.rules.base import Fix, Report, clip, rule, some
 
 
 @rule("SL101", "scalar-lr-overwrite", "error", fixable="unsafe")
@@ -45,12 +46,13 @@ def scalar_lr_overwrite(model):
     write `base_lrs[i] * factor`.)
 
     ## Fix
-    Unsafe (`--fix --unsafe-fixes`). The scalar is read as the LR of a *reference* group (the
-    optimizer's literal `lr=` default, else the first group's literal `lr`) and every group
-    gets it scaled by its own ratio to that reference. The value's own text is kept; it is
-    wrapped, so `g["lr"] = value` becomes
+    Unsafe (`--fix --unsafe-fixes`), and only when the scalar was computed from the
+    optimizer's own `lr=` default (`lr=base_lr` and `g["lr"] = base_lr * step / warmup`):
+    that default is then the LR the scalar was meant for, and every group gets the scalar
+    scaled by its own ratio to it. The value's own text is kept; it is wrapped, so
+    `g["lr"] = base_lr * step / warmup` becomes
     ```python
-    g["lr"] = g.setdefault("initial_lr", g["lr"]) * (value / 0.1)
+    g["lr"] = g.setdefault("initial_lr", g["lr"]) * ((base_lr * step / warmup) / base_lr)
     ```
     (also inside `g.update(lr=...)` and `opt.param_groups[i]["lr"] = ...`). `setdefault` is
     what torch's schedulers do themselves: when a scheduler was built, `initial_lr` already
@@ -58,11 +60,12 @@ def scalar_lr_overwrite(model):
     built, and a scheduler built later keeps it. So the rewrite is correct with or without a
     scheduler, unlike a bare `g["initial_lr"]`, which raises `KeyError` without one.
 
-    It is unsafe because it changes behaviour: every group but the reference one now trains
-    at a different LR (which is the point, but the reference group is a guess: if the scalar
-    was meant for another group, every LR is off by that ratio), and if something else wrote
-    `g["lr"]` before the first execution without a scheduler, that value becomes the base.
-    No fix is offered when no reference LR is a literal number.
+    It is unsafe because it changes behaviour: every group whose LR is not the default now
+    trains at a different LR (which is the point), and if something else wrote `g["lr"]`
+    before the first execution without a scheduler, that value becomes the base. No fix is
+    offered when the optimizer has no `lr=` default or the scalar is not computed from it
+    (`g["lr"] = 1e-3` on groups built with 1e-5 and 1e-3): the LR the scalar was meant for
+    is then a guess, and a wrong guess trains every other group at the wrong scale.
     """
     for write in model.lr_writes:
         opt = write.optimizer
@@ -73,26 +76,29 @@ def scalar_lr_overwrite(model):
         distinct = opt.distinct_lrs()
         if distinct is None:
             continue
-        built = " and ".join(distinct)
-        yield Report(write.node,
-                     f"one scalar lr `{write.value.src}` is written to every group of "
-                     f"`{write.optimizer_src}`, whose groups were built with lr {built} "
-                     f"(line {model.line(opt.node)}); scale each group instead, e.g. "
-                     f"`g[\"lr\"] = g[\"initial_lr\"] * factor`",
-                     fix=_scaled_fix(model, write, opt))
+        head = (f"one scalar lr `{clip(write.value.src, 26)}` overwrites all groups of "
+                f"`{clip(write.optimizer_src, 20)}`")
+        message = f"{head} (built with lr {some(clip(lr, 16) for lr in distinct)})"
+        if len(message) > 120:
+            message = f"{head} (built with {len(distinct)} distinct lrs)"
+        yield Report(write.node, message,
+                     fix=_scaled_fix(model, write, opt),
+                     help=f"The groups were built with distinct lrs (line "
+                          f"{model.line(opt.node)}) and now all train at one; scale each group "
+                          f"instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
 
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
 
 
-def _reference_lr(opt):
-    """The literal LR the scalar is taken to be meant for, as source text, or None."""
-    lrs = opt.group_lrs() or []
-    for v in (opt.default_lr, lrs[0] if lrs else None):
-        if v is not None and v.kind == "number" and v.number and "\n" not in v.src \
-                and "#" not in v.src:
-            return v.src if isinstance(v.node, (cst.Integer, cst.Float)) else f"({v.src})"
-    return None
+def _reference_lr(opt, value):
+    """The optimizer's ``lr=`` default as source text when the scalar was computed from it
+    (the lr the scalar is meant for), else None: no fix."""
+    ref = opt.default_lr
+    if ref is None or "\n" in ref.src or "#" in ref.src or ref.number == 0 or \
+            not computed_from(value, ref):
+        return None
+    return ref.src if isinstance(ref.node, _ATOMS) else f"({ref.src})"
 
 
 def _group_node(write):
@@ -113,7 +119,7 @@ def _group_node(write):
 
 
 def _scaled_fix(model, write, opt):
-    base = _reference_lr(opt)
+    base = _reference_lr(opt, write.value)
     group, quote = _group_node(write)
     if base is None or group is None:
         return None

@@ -1,7 +1,7 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import exclusive
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Built after the optimizer state is loaded, these rewrite the loaded lr in their constructor
 # and load_state_dict does not undo it (semantics §5.4, resume order C, all 16 classes).
@@ -106,8 +106,9 @@ def scheduler_built_after_optimizer_load(model):
             continue
         name = f"`{sched.target}`" if sched.target else sched.cls
         yield Report(sched.node,
-                     f"{sched.cls} {name} is built after `{opt_load.receiver}.load_state_dict"
-                     f"(...)` (line {model.line(opt_load.node)}) and then resumed with "
-                     f"`load_state_dict` (line {model.line(sched_load.node)}): {effect}; build "
-                     f"the scheduler first, then load the optimizer state, then the "
-                     f"scheduler's")
+                     f"{sched.cls} {clip(name, 30)} is built after "
+                     f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
+                     f"{model.line(opt_load.node)})",
+                     help=f"It is then resumed with `load_state_dict` (line "
+                          f"{model.line(sched_load.node)}), but {effect}; build the scheduler "
+                          f"first, then load the optimizer state, then the scheduler's")

@@ -1,4 +1,4 @@
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 _SHALLOW = frozenset({"copy.copy"})
 # These rewrite the group lrs in their constructor already (semantics §1.2).
@@ -83,5 +83,8 @@ def scheduler_on_shallow_copy(model):
                 sched.origin != "transformers":
             continue
         yield Report(sched.node,
-                     f"`{sched.cls}` is built on `{copied.src}`, which shares the real "
-                     f"optimizer's param groups: its lrs change the real ones")
+                     f"`{clip(sched.cls, 40)}` is built on `{clip(copied.src, 30)}`, which "
+                     f"shares the optimizer's param groups",
+                     help="The copy's `param_groups` are the real optimizer's dicts, so every lr "
+                          "this scheduler writes changes the optimizer that trains; build it on "
+                          "`copy.deepcopy(optimizer)` (or a fresh optimizer) instead")

@@ -2,7 +2,7 @@ import libcst as cst
 
 from schedlint.model.facts import Optimizer
 from schedlint.rules._variable_uses import binding_root, escapes, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 def _consequence(sched):
@@ -84,22 +84,24 @@ def scheduler_state_not_checkpointed(model):
                 continue
             for sched in unsaved(opt):
                 yield Report(call.node,
-                             f"this checkpoint saves `{call.receiver}.state_dict()` but not the "
-                             f"state of scheduler `{sched.target}` ({sched.cls}, line "
-                             f"{model.line(sched.node)}) bound to it: on resume "
-                             f"{_consequence(sched)}; save `{sched.target}.state_dict()` next "
-                             f"to it and restore it with `{sched.target}.load_state_dict(...)`")
+                             f"this checkpoint saves `{clip(call.receiver, 30)}.state_dict()` but "
+                             f"not the state of scheduler `{clip(sched.target, 30)}`",
+                             help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) "
+                                  f"is bound to it: on resume {_consequence(sched)}; save "
+                                  f"`{sched.target}.state_dict()` next to it and restore it with "
+                                  f"`{sched.target}.load_state_dict(...)`")
     for call in model.calls:
         opt = call.target
         if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
             continue
         for sched in unsaved(opt):
             yield Report(call.node,
-                         f"`{call.receiver}.load_state_dict(...)` resumes the optimizer, but "
-                         f"scheduler `{sched.target}` ({sched.cls}, line "
-                         f"{model.line(sched.node)}) bound to it is never restored: "
-                         f"{_consequence(sched)}; save `{sched.target}.state_dict()` in the "
-                         f"checkpoint and call `{sched.target}.load_state_dict(...)` here")
+                         f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
+                         f"optimizer, but scheduler `{clip(sched.target, 30)}` is never restored",
+                         help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                              f"bound to it: {_consequence(sched)}; save "
+                              f"`{sched.target}.state_dict()` in the checkpoint and call "
+                              f"`{sched.target}.load_state_dict(...)` here")
 
 
 def _state_is_lost(model, sched) -> bool:
@@ -188,6 +190,8 @@ def _resumed_without_states(model):
                 continue
             yield Report(restored.node,
                          f"training resumes from the checkpoint's epoch, but neither "
-                         f"`{opt.target}` nor `{sched.target}` state is restored: the "
-                         f"`{sched.cls}` schedule starts over")
+                         f"`{clip(opt.target, 25)}` nor `{clip(sched.target, 25)}` is restored",
+                         help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
+                              f"starts over at the resumed epoch; save both `state_dict()`s in "
+                              f"the checkpoint and restore them with `load_state_dict(...)`")
             return

@@ -1,5 +1,5 @@
 from schedlint.model.facts import Optimizer
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 @rule("SL305", "sequential-misconfigured", "error")
@@ -52,12 +52,13 @@ def sequential_misconfigured(model):
                 yield Report(milestones.node,
                              f"SequentialLR has {children.length} schedulers but "
                              f"{milestones.length} milestone"
-                             f"{'s' if milestones.length != 1 else ''} `{milestones.src}`: it "
-                             f"needs exactly one milestone per hand-off "
-                             f"({children.length - 1}), and torch raises `ValueError: "
-                             f"Sequential Schedulers expects number of schedulers provided to "
-                             f"be one more than the number of milestone points`; give one "
-                             f"epoch per switch between consecutive schedulers")
+                             f"{'s' if milestones.length != 1 else ''} (it needs "
+                             f"{children.length - 1})",
+                             help="It needs exactly one milestone per hand-off, and torch raises "
+                                  "`ValueError: Sequential Schedulers expects number of "
+                                  "schedulers provided to be one more than the number of "
+                                  "milestone points`; give one epoch per switch between "
+                                  "consecutive schedulers")
             elif milestones is not None and milestones.length and \
                     all(item.number is not None for item in milestones.items):
                 numbers = [item.number for item in milestones.items]
@@ -65,20 +66,22 @@ def sequential_misconfigured(model):
                            None)
                 if bad is not None:
                     yield Report(milestones.node,
-                                 f"SequentialLR milestones `{milestones.src}` are not strictly "
-                                 f"increasing ({milestones.items[bad].src} after "
-                                 f"{milestones.items[bad - 1].src}): torch accepts them but "
-                                 f"`bisect` then skips a scheduler or switches at the wrong "
-                                 f"epoch; list the switch epochs in increasing order")
+                                 f"SequentialLR milestones `{clip(milestones.src, 30)}` are not "
+                                 f"strictly increasing ({clip(milestones.items[bad].src, 15)} "
+                                 f"after {clip(milestones.items[bad - 1].src, 15)})",
+                                 help="Torch accepts them but `bisect` then skips a scheduler or "
+                                      "switches at the wrong epoch; list the switch epochs in "
+                                      "increasing order")
         for index, child in enumerate(sched.children):
             if child.cls == "ReduceLROnPlateau":
                 yield Report(_where(sched, child),
-                             f"{sched.cls} contains ReduceLROnPlateau `{_name(child)}` (line "
-                             f"{model.line(child.node)}) at index {index}: its `step()` needs "
-                             f"the metric, which {sched.cls} never passes, so torch raises "
-                             f"ValueError (\"{sched.cls} does not support ReduceLROnPlateau "
-                             f"scheduler\"); step the plateau scheduler on its own with "
-                             f"`plateau.step(val_loss)`")
+                             f"{sched.cls} contains ReduceLROnPlateau `{clip(_name(child), 30)}` "
+                             f"(line {model.line(child.node)}), which it cannot step",
+                             help=f"At index {index}: its `step()` needs the metric, which "
+                                  f"{sched.cls} never passes, so torch raises ValueError "
+                                  f"(\"{sched.cls} does not support ReduceLROnPlateau "
+                                  f"scheduler\"); step the plateau scheduler on its own with "
+                                  f"`plateau.step(val_loss)`")
         yield from _different_optimizers(model, sched)
 
 
@@ -96,12 +99,14 @@ def _different_optimizers(model, sched):
         if opt is not reference:
             ref_src = own_src.src if own is not None else sched.children[0].optimizer_src
             yield Report(_where(sched, child),
-                         f"{sched.cls} child `{_name(child)}` ({child.cls}, line "
-                         f"{model.line(child.node)}) is bound to `{child.optimizer_src}` "
-                         f"(line {model.line(opt.node)}), but the {sched.cls} drives "
-                         f"`{ref_src}` (line {model.line(reference.node)}): torch raises "
-                         f"`ValueError: {sched.cls} expects all schedulers to belong to the "
-                         f"same optimizer`; build every child on the same optimizer")
+                         f"{sched.cls} child `{clip(_name(child), 25)}` is bound to "
+                         f"`{clip(child.optimizer_src, 25)}`, not to `{clip(ref_src, 25)}`",
+                         help=f"`{_name(child)}` ({child.cls}, line {model.line(child.node)}) "
+                              f"is bound to `{child.optimizer_src}` (line {model.line(opt.node)}),"
+                              f" but the {sched.cls} drives `{ref_src}` (line "
+                              f"{model.line(reference.node)}): torch raises `ValueError: "
+                              f"{sched.cls} expects all schedulers to belong to the same "
+                              f"optimizer`; build every child on the same optimizer")
             return
 
 

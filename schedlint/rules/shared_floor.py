@@ -3,7 +3,7 @@ import libcst as cst
 from schedlint.model.builder import _fold_number, dotted_name
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
                                              describe_groups, looks_like_lr, lr_names_of)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # class -> (argument, whether the class accepts one value per group)
 _FLOORS = {
@@ -114,6 +114,7 @@ def shared_floor_collapses_groups(model):
                       f"whose factor has a relative floor "
                       f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)")
         yield Report(value.node,
-                     f"scalar {arg}={value.src} in {sched.cls} on `{opt_name}`, "
-                     f"{describe_groups(model, opt)}: {effect}, so the ratio between the "
-                     f"groups collapses late in training; {advice}")
+                     f"scalar {arg}={clip(value.src, 30)} in {sched.cls} gives every group of "
+                     f"`{clip(opt_name, 30)}` the same floor",
+                     help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
+                          f"ratio between the groups collapses late in training; {advice}")

@@ -1,7 +1,7 @@
 from schedlint.model.facts import Optimizer
 from schedlint.rules._scheduler_usage import Branches, is_epoch_loop, is_known
 from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 
 @rule("SL307", "scheduler-bound-to-stale-optimizer", "error")
@@ -78,13 +78,14 @@ def scheduler_bound_to_stale_optimizer(model):
             if exclusive(root, sched.node, new.node) or exclusive(root, new.node, steps[0].node):
                 continue
             yield Report(new.node,
-                         f"`{new.target}` is rebound to a new {new.cls} here, but scheduler "
-                         f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
-                         f"still bound to the old {old.cls} from line {model.line(old.node)}: "
-                         f"its `step()` (line {model.line(steps[0].node)}) schedules an "
-                         f"optimizer nobody steps, while the new one (used at line "
-                         f"{model.line(used[0])}) keeps its initial lr; build the "
-                         f"scheduler after the final optimizer, or rebuild it here")
+                         f"`{clip(new.target, 30)}` is rebound to a new {new.cls} here, but "
+                         f"scheduler `{clip(sched.target, 30)}` still drives the old one",
+                         help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                              f"bound to the {old.cls} from line {model.line(old.node)}: its "
+                              f"`step()` (line {model.line(steps[0].node)}) schedules an "
+                              f"optimizer nobody steps, while the new one (used at line "
+                              f"{model.line(used[0])}) keeps its initial lr; build the scheduler "
+                              f"after the final optimizer, or rebuild it here")
             break
 
 
@@ -137,5 +138,6 @@ def _rebuilt_every_epoch(model):
         what = "the schedule and its optimizer start" if isinstance(
             sched.optimizer, Optimizer) and sched.optimizer.loop is loop else "the schedule starts"
         yield Report(sched.node,
-                     f"`{sched.cls}` is rebuilt in every pass of the epoch loop (line "
-                     f"{model.line(loop.node)}): {what} over at each epoch")
+                     f"`{clip(sched.cls, 40)}` is rebuilt in every pass of the epoch loop",
+                     help=f"Built inside the loop of line {model.line(loop.node)}, {what} over "
+                          f"at each epoch; build it once, before the loop")

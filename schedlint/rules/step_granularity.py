@@ -7,7 +7,7 @@ from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WOR
                                               Names, callee_optimizer_steps, conditions,
                                               is_epoch_loop, is_known, loop_words, name_of,
                                               sized_in, words)
-from schedlint.rules.base import Report, rule
+from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
 _LENGTH_ARGS = {
@@ -214,12 +214,12 @@ def _per_epoch(model, names, sched, key, steps, why):
     step, o, via = found
     where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
     yield Report(step.node,
-                 f"`{step.receiver}.step()` runs once per epoch, but {name_of(sched)} "
-                 f"(`{sched.cls}`, line {model.line(sched.node)}) is {why} and "
-                 f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances once "
-                 f"per epoch instead of "
-                 f"once per update (a OneCycleLR never leaves its warm-up); call "
-                 f"`{step.receiver}.step()` right after the optimizer step")
+                 f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
+                 f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
+                 help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+                      f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
+                      f"once per epoch instead of once per update (a OneCycleLR never leaves its "
+                      f"warm-up); call `{step.receiver}.step()` right after the optimizer step")
 
 
 def _per_batch(model, names, sched, key, steps, why, branches):
@@ -243,12 +243,14 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         yield Report(step.node,
-                     f"`{step.receiver}.step()` runs every batch (next to `{sched.optimizer_src}` "
-                     f"stepping on line {model.line(opt_steps[0].node)}), but {name_of(sched)} "
-                     f"(`{sched.cls}`, line {model.line(sched.node)}) is {why}: it advances "
-                     f"len(loader) times per epoch, so the schedule is used up (or cycles) "
-                     f"within the first epoch(s); step it once per epoch, or size it in "
-                     f"iterations (e.g. `epochs * len(loader)`)")
+                     f"`{clip(step.receiver, 30)}.step()` runs every batch, but "
+                     f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+                     help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+                          f"steps next to `{sched.optimizer_src}` (line "
+                          f"{model.line(opt_steps[0].node)}): it advances len(loader) times per "
+                          f"epoch, so the schedule is used up (or cycles) within the first "
+                          f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
+                          f"`epochs * len(loader)`)")
         return
 
 
@@ -272,9 +274,11 @@ def _both_granularities(model, names, sched, branches):
                     [id(n) for n, _ in branches.path(outer)]:
                 continue  # either runs under a condition of its own (`if per_batch:`)
             return Report(outer.node,
-                          f"`{outer.receiver}.step()` runs once per epoch, but it also runs "
-                          f"every batch (line {model.line(inner.node)}): the schedule advances "
-                          f"twice at each epoch's end")
+                          f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
+                          f"also every batch",
+                          help=f"It also steps every batch (line {model.line(inner.node)}), so "
+                               f"the schedule advances twice at each epoch's end; keep the one "
+                               f"call its schedule is sized for")
     return None
 
 
@@ -314,8 +318,12 @@ def _sized_from_other_iterable(model, names, sched):
             continue
         iterated = it.src
         return Report(step.node,
-                      f"`{sched.cls}` is sized from `len({other})`, but `{step.receiver}.step()` "
-                      f"runs once per batch of `{iterated}`")
+                      f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
+                      f"steps once per batch of `{clip(iterated, 25)}`",
+                      help=f"`{step.receiver}.step()` runs once per batch of `{iterated}`, but "
+                           f"`len({other})` counts something else (a dataset's items, another "
+                           f"loader's batches), so the schedule ends early or never reaches its "
+                           f"end; size it from `len({iterated})` (times the epochs)")
     return None
 
 
@@ -366,7 +374,11 @@ def _sized_per_process(model, sched):
             sharded = [r for r in _prepare_rebinds(model, sched.scope, t) if r.order < sched.order]
             if sharded:
                 return Report(sched.node,
-                              f"`{sched.cls}` is sized from `len({t})` after "
-                              f"`accelerator.prepare` (line {model.line(sharded[0].node)}), but "
-                              f"a prepared scheduler steps once per process on every call")
+                              f"`{clip(sched.cls, 40)}` is sized from `len({clip(t, 25)})` after "
+                              f"`accelerator.prepare` sharded it",
+                              help=f"`{t}` was prepared on line {model.line(sharded[0].node)}, "
+                                   f"so its length is per process, but a prepared scheduler "
+                                   f"steps once per process on every call: the schedule runs "
+                                   f"num_processes times too fast; size it from the length "
+                                   f"before `prepare` (times `num_processes`)")
     return None

@@ -4,7 +4,7 @@ import libcst as cst
 from schedlint.model.cstwalk import children
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
                                               callee_optimizer_steps, name_of, words)
-from schedlint.rules.base import Fix, Report, rule
+from schedlint.rules.base import Fix, Report, clip, rule
 
 
 def _statement_lines(root):
@@ -95,9 +95,13 @@ def _accumulation(model, names, branches):
         else:
             if all(gates):
                 yield Report(call.node,
-                             f"`{call.receiver}.step()` runs every micro-batch, but "
-                             f"`{sched.optimizer_src}` steps only every accumulation step "
-                             f"(line {model.line(opt_steps[0].node)}): the schedule runs ahead")
+                             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
+                             f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation "
+                             f"step",
+                             help=f"The optimizer steps under the accumulation condition (line "
+                                  f"{model.line(opt_steps[0].node)}), so the schedule runs ahead "
+                                  f"by the accumulation factor; step the scheduler inside the "
+                                  f"same `if`, right after `{sched.optimizer_src}.step()`")
 
 
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
@@ -213,9 +217,10 @@ def scheduler_step_before_optimizer_step(model):
         else:
             continue
         yield Report(call.node,
-                     f"`{call.receiver}.step()` ({name_of(sched)}, `{sched.cls}` on "
-                     f"`{sched.optimizer_src}`, line {model.line(sched.node)}) runs before "
-                     f"`{opt_text}` (line {model.line(first.node) if first else line}{nested}) "
-                     f"in the same loop body: the first lr of the schedule is never used and every update gets "
-                     f"the next one; call `{call.receiver}.step()` after the optimizer step",
-                     fix=_reorder_fix(model, call, first) if first else None)
+                     f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
+                     f"(line {model.line(first.node) if first else line}) in the same loop body",
+                     fix=_reorder_fix(model, call, first) if first else None,
+                     help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
+                          f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+                          f"never uses the first lr of the schedule and every update gets the "
+                          f"next one; call `{call.receiver}.step()` after the optimizer step")

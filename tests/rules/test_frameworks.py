@@ -5,7 +5,7 @@ import textwrap
 
 import libcst as cst
 import pytest
-from _snippets import findings
+from _snippets import with_help
 
 from schedlint.model.builder import build_model
 
@@ -24,9 +24,11 @@ def test_get_lr_message_depends_on_the_scheduler_kind():
         decay = StepLR(opt, step_size=10)
         print(warm.get_lr(), decay.get_lr())
     """
-    (_, closed), (_, chainable) = findings(src, "SL206")
-    assert "next" not in closed and "in use" in closed
-    assert "*next*" in chainable
+    # The message says what is wrong; the help says why (and what to read instead).
+    (_, closed, closed_help), (_, chainable, chainable_help) = with_help(src, "SL206")
+    assert "next" not in closed + closed_help and "in use" in closed_help
+    assert "warns on every call" in closed
+    assert "next lr" in chainable and "*next*" in chainable_help
 
 
 @pytest.mark.parametrize("ret, interval, monitor", [
@@ -132,8 +134,9 @@ def test_plateau_advice_never_suggests_sequential_lr():
                 cycle.step()
                 plateau.step(evaluate(model))
     """
-    (_, manual), = findings(src, "SL201")
-    (_, conflict), = findings(src, "SL202")
-    for message in (manual, conflict):
-        assert "reject" in message and "combine them with `SequentialLR`" not in message
-        assert "warm-up through `SequentialLR`" not in message
+    (_, manual, manual_help), = with_help(src, "SL201")
+    (_, conflict, conflict_help), = with_help(src, "SL202")
+    for message, help_text in ((manual, manual_help), (conflict, conflict_help)):
+        assert "reject" in help_text  # the advice is the help (issue 16)
+        assert "combine them with `SequentialLR`" not in message + help_text
+        assert "warm-up through `SequentialLR`" not in message + help_text

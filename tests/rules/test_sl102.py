@@ -2,7 +2,7 @@
 
 import pytest
 
-from _snippets import findings, lines
+from _snippets import lines, with_help
 
 HEADER = """\
 import torch
@@ -55,10 +55,11 @@ def test_parameter_is_silent_unless_it_is_the_optimizer_lr():
 
 
 def test_cyclic_message_names_both_scalars_and_the_groups():
-    [(line, msg)] = findings(HEADER + "s = CyclicLR(opt, 0.001, 0.01)\n", "SL102")
+    [(line, msg, help)] = with_help(HEADER + "s = CyclicLR(opt, 0.001, 0.01)\n", "SL102")
     assert line == 4
-    assert "base_lr=0.001 and max_lr=0.01" in msg
-    assert "1e-4 and 1e-3 (line 3)" in msg and "`opt`" in msg
+    assert msg == ("scalar base_lr=0.001 and max_lr=0.01 in CyclicLR erases the distinct lrs of "
+                   "the groups of `opt`")
+    assert help.startswith("`opt` was built with group lrs 1e-4 and 1e-3 (line 3), but ")
 
 
 def test_cyclic_list_bounds_are_silent():

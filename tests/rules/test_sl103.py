@@ -2,7 +2,7 @@
 
 import pytest
 
-from _snippets import findings, lines
+from _snippets import lines, with_help
 
 HEADER = """\
 import torch.optim.lr_scheduler as lrs
@@ -36,8 +36,9 @@ def test_zero_unknown_or_per_group_floor_is_silent(ctor):
 
 
 def test_message_suggests_a_list_only_where_the_class_takes_one():
-    [(_, plateau)] = findings(HEADER + "s = lrs.ReduceLROnPlateau(opt, min_lr=1e-5)\n", "SL103")
-    [(_, cosine)] = findings(HEADER + "s = lrs.CosineAnnealingLR(opt, 9, 1e-5)\n", "SL103")
+    [(_, _, plateau)] = with_help(HEADER + "s = lrs.ReduceLROnPlateau(opt, min_lr=1e-5)\n",
+                                  "SL103")
+    [(_, _, cosine)] = with_help(HEADER + "s = lrs.CosineAnnealingLR(opt, 9, 1e-5)\n", "SL103")
     assert 'min_lr=[g["lr"] * 0.01 for g in opt.param_groups]' in plateau
     assert "takes no per-group eta_min" in cosine
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from _snippets import findings, lines
+from _snippets import lines, with_help
 
 LOOP = """\
 import math
@@ -71,10 +71,12 @@ def test_helper_lambda_and_message():
         for pg in optimizer.param_groups:
             pg["lr"] = decay(pg["lr"], epoch)
     """
-    [(line, msg)] = findings(src, "SL105")
+    [(line, msg, help)] = with_help(src, "SL105")
     assert line == 4
-    assert "through `decay`" in msg and "`optimizer`" in msg
-    assert 'pg["lr"] = decay(pg.setdefault("initial_lr", pg["lr"]), epoch)' in msg
+    assert msg == ('`pg["lr"] = decay(pg["lr"], epoch)` compounds: it scales the current lr by a '
+                   'factor that depends on the counter')
+    assert "through `decay`" in help and "`optimizer`" in help
+    assert 'pg["lr"] = decay(pg.setdefault("initial_lr", pg["lr"]), epoch)' in help
 
 
 def test_counter_attribute_in_a_method():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from _snippets import findings, lines
+from _snippets import lines, with_help
 
 TEMPLATE = """\
 import math
@@ -58,12 +58,14 @@ def test_local_function_through_a_local_name():
             return value
         return torch.optim.lr_scheduler.LambdaLR(opt, warm)
     """
-    [(line, msg)] = findings(src, "SL106")
+    [(line, msg, help)] = with_help(src, "SL106")
     assert line == 7
-    assert "`warm`" in msg and "`base_lr`" in msg and "(line 3)" in msg
+    assert msg == ("`warm` given to LambdaLR returns the lr `base_lr` times a factor, not a pure "
+                   "factor")
+    assert help.startswith("`base_lr` is the lr `opt` was built with (line 3): ")
 
 
 def test_multiplicative_message():
     src = TEMPLATE.format(fn="lambda e: args.lr").replace("LambdaLR(opt", "MultiplicativeLR(opt")
-    [(_, msg)] = findings(src, "SL106")
-    assert "MultiplicativeLR multiplies" in msg
+    [(_, _, help)] = with_help(src, "SL106")
+    assert "MultiplicativeLR multiplies" in help

@@ -8,7 +8,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from _snippets import findings, lines
+from _snippets import lines, with_help
 from schedlint.rules._variable_uses import exclusive, uses
 
 HEADER = """\
@@ -52,9 +52,11 @@ def test_sl302_message_names_the_scheduler_and_the_outcome():
     src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
                     "warm = lrs.LambdaLR(opt, lambda e: 1.0)\n"
                     "opt.add_param_group({'params': extra})\n")
-    [(line, message)] = findings(src, "SL302")
+    [(line, message, help)] = with_help(src, "SL302")
     assert line == 5
-    assert "`warm` (LambdaLR, line 4)" in message and "zip()" in message
+    assert message == ("`opt.add_param_group(...)` runs after scheduler `warm` (line 4) was built "
+                       "on it")
+    assert "in the LambdaLR" in help and "zip()" in help
 
 
 def test_sl302_plateau_only_with_a_min_lr_list():
