@@ -11,22 +11,14 @@ torch = pytest.importorskip("torch")
 
 import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
+from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 from schedlint.guard import ScheduleViolation  # noqa: E402
 
 
-def _two_groups(lr0=0.1, lr1=0.01):
-    model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
-                          momentum=0.9)
-    return model, opt
-
-
-def _step(model, opt):
-    model.weight.grad = torch.ones_like(model.weight)
-    model.bias.grad = torch.ones_like(model.bias)
-    opt.step()
+_two_groups = linear_two_groups
+_step = ones_step
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import schedlint  # noqa: E402
+from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 
@@ -23,17 +24,8 @@ def auto():
     session.finish(end_checks=False)
 
 
-def _model_opt(lr0=0.1, lr1=0.01):
-    model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
-                          momentum=0.9)
-    return model, opt
-
-
-def _step(model, opt):
-    model.weight.grad = torch.ones_like(model.weight)
-    model.bias.grad = torch.ones_like(model.bias)
-    opt.step()
+_model_opt = linear_two_groups
+_step = ones_step
 
 
 def _line_of(marker: str) -> int:
