@@ -94,6 +94,22 @@ def two_closed_form(first: str, second: str, where: str) -> str:
             "lr: only the last one stepped counts. Combine them with SequentialLR, or keep one.")
 
 
+def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
+    return (f"torch.save at {where} wrote the state of {optimizer} but not the state of "
+            f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
+            "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
+            "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
+            "optimizer's (same object, or the same directory in the same step) and load it with "
+            "scheduler.load_state_dict().")
+
+
+def optimizer_replaced(scheduler: str, old: str, new: str, where: str, new_steps: int) -> str:
+    return (f"{scheduler} still steps the {old} it was built on, but a new {new} built at {where} "
+            f"on the same parameters is the one training ({new_steps} step(s) so far): the schedule "
+            f"moves an optimizer that no longer trains and the new {new} keeps its lr. Build the "
+            "scheduler on the new optimizer (or keep the old optimizer).")
+
+
 def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: int) -> str:
     if problem == "past":
         return (f"{name} was stepped {steps} times, past its length {length}: it is not a restart "

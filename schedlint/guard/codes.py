@@ -366,3 +366,64 @@ def closed_form_schedulers_fight():
     sched = SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=500), CosineAnnealingLR(opt, T_max=9500)], milestones=[500])
     ```
     """
+
+
+@rule("SLG114", "checkpoint-without-scheduler-state", "error", scope="runtime", kind="guard")
+def checkpoint_without_scheduler_state():
+    """A checkpoint holds an optimizer's state but not the state of the scheduler driving it.
+
+    ## What it does
+    While the guard is installed, looks at what each `torch.save` call holds (never changing it):
+    an optimizer's `state_dict()` (alone, in a dict, or in a list such as Lightning's
+    `optimizer_states`) with no scheduler state in the same object, and none saved to the same
+    directory before the next optimizer step (Hugging Face's `optimizer.pt` + `scheduler.pt`), is
+    reported once per optimizer, with the line of the `torch.save` call.
+
+    ## Why is this bad?
+    A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up
+    runs again and a decayed LR jumps back to its peak, with the optimizer's moments from late
+    in training.
+
+    ## Example
+    ```python
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, path)
+    ```
+
+    ## Use instead
+    ```python
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict()}, path)
+    ```
+    """
+
+
+@rule("SLG115", "scheduler-steps-replaced-optimizer", "error", scope="runtime", kind="guard")
+def scheduler_steps_replaced_optimizer():
+    """A scheduler keeps stepping an optimizer that a new one on the same parameters replaced.
+
+    ## What it does
+    When a new optimizer is built on parameters that a guarded optimizer with a scheduler
+    already trains, and the new one steps while the scheduler keeps stepping the old one (which
+    no longer steps), reports it once per scheduler, with the line that built the new optimizer.
+    Needs the auto-guarding entry points (`schedlint run`, the pytest plugin, `install()`),
+    which see every optimizer being built.
+
+    ## Why is this bad?
+    The schedule moves the LR of an optimizer that no longer trains; the new optimizer keeps
+    its initial LR for the rest of the run.
+
+    ## Example
+    ```python
+    sched = StepLR(opt, step_size=10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)  # "reset the optimizer"
+    for batch in loader:
+        train_step(model, opt, batch)
+        sched.step()
+    ```
+
+    ## Use instead
+    ```python
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = StepLR(opt, step_size=10)
+    ```
+    """

@@ -27,7 +27,7 @@ from collections import Counter
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedlint.guard import attribution, causes, hooks, intent, registry
+from schedlint.guard import attribution, causes, hooks, intent, lifecycle, registry
 from schedlint.guard import lrs as L
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
@@ -168,6 +168,10 @@ class Guard:
         self._final = None
         self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
         self._lifecycle_reported: set = set()
+        self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
+        self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
+        self._replacement = None  # SLG115: (weakref(newer Guard), its line, our steps then)
+        self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
 
         declared = None
         if schedulers is not None:
@@ -407,6 +411,8 @@ class Guard:
             return
         try:
             found = self._before_update(opt)
+            if self._unsaved:
+                found += self._unsaved_checkpoints(settled_before=self.optimizer_steps + 1)
         except Exception as exc:
             self._internal_error("optimizer step pre-hook", exc)
             return
@@ -746,7 +752,10 @@ class Guard:
             where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
                      else f"before {rec.name}.step()")
             found += self._compare(groups, L.read(groups), expected, "SLG102", where)
-        if rec.known and rec.mark is not None and rec.mark == self._attempts:
+        replaced = self._replacement is not None and self._still_replaced()
+        if replaced:
+            found += self._stepping_replaced(rec, sched)
+        elif rec.known and rec.mark is not None and rec.mark == self._attempts:
             found.append(self._order_violation(opt, rec, sched, args, kwargs))
         if rec.known:
             found += self._step_lifecycle(rec, sched, args, kwargs, caller)
@@ -773,6 +782,79 @@ class Guard:
                                              causes.two_closed_form(others[0], rec.name, _where(caller)),
                                              sched=rec))
         return found
+
+    # --- lifecycle across objects: checkpoints (SLG114), a replaced optimizer (SLG115) -------
+
+    def has_schedulers(self) -> bool:
+        return bool(self._live_known())
+
+    def checkpoint_saved(self, states: list, with_scheduler: bool, key, caller) -> None:
+        """A ``torch.save`` call: ``states`` are the optimizer states it holds. One that holds this
+        optimizer's state but no scheduler state is settled at the next optimizer step (or at
+        the end), so a scheduler state saved to the same directory in the same step still counts."""
+        opt = self._opt_ref()
+        if opt is None or self._off or self.closed:
+            return
+        self._safely("torch.save hook", self._note_checkpoint, opt, states, with_scheduler, key, caller)
+
+    def _note_checkpoint(self, opt, states, with_scheduler, key, caller) -> None:
+        step = self.optimizer_steps
+        if with_scheduler:
+            self._scheduler_saved[key] = step
+            self._unsaved = [u for u in self._unsaved if not (u[0] == key and u[1] == step)]
+            return
+        if ("SLG114",) in self._lifecycle_reported or self._scheduler_saved.get(key) == step:
+            return
+        if not self.has_schedulers() or not any(lifecycle.holds_state_of(opt, s) for s in states):
+            return
+        if not any(u[0] == key and u[1] == step for u in self._unsaved):
+            self._unsaved.append((key, step, _where(caller)))
+
+    def _unsaved_checkpoints(self, settled_before: int) -> list:
+        due = [u for u in self._unsaved if u[1] < settled_before]
+        if not due:
+            return []
+        self._unsaved = [u for u in self._unsaved if u[1] >= settled_before]
+        if ("SLG114",) in self._lifecycle_reported:
+            return []
+        self._lifecycle_reported.add(("SLG114",))
+        _key, step, where = due[0]
+        names = [r.name for r in self._top if r.known and r.ref() is not None] or \
+            [r.name for r in self._order if r.ref() is not None]
+        return [self._violation("SLG114", None, None, None,
+                                causes.checkpoint_without_scheduler(self.name, names, where), step=step)]
+
+    def optimizer_built(self, newer, optimizer, frame) -> None:
+        """Another optimizer was just built (``newer`` guards it, ``frame`` called its constructor).
+        If it trains parameters of this one while a scheduler drives this one, remember it: that
+        scheduler stepping on while only the new optimizer steps is SLG115."""
+        mine = self._opt_ref()
+        if mine is None or self._off or self.closed or not self.has_schedulers():
+            return
+        self._safely("optimizer constructor", self._note_replacement, mine, newer, optimizer, frame)
+
+    def _note_replacement(self, mine, newer, optimizer, frame) -> None:
+        if lifecycle.shares_parameters(mine, optimizer):
+            where = _where(lifecycle.user_frame(frame))
+            self._replacement = (weakref.ref(newer), where, self.optimizer_steps)
+
+    def _still_replaced(self) -> bool:
+        newer_ref, _where_built, steps_then = self._replacement
+        newer = newer_ref()
+        if newer is None or self.optimizer_steps > steps_then:
+            self._replacement = None  # gone, or this optimizer still trains: not a replacement
+            return False
+        return newer.optimizer_steps > 0
+
+    def _stepping_replaced(self, rec: _Sched, sched) -> list:
+        key = ("SLG115", id(sched))
+        if not rec.known or not rec.top or key in self._lifecycle_reported:
+            return []
+        self._lifecycle_reported.add(key)
+        newer = self._replacement[0]()
+        return [self._violation("SLG115", None, None, None,
+                                causes.optimizer_replaced(rec.name, self.name, newer.name, self._replacement[1],
+                                                          newer.optimizer_steps), sched=rec)]
 
     def _order_violation(self, opt, rec: _Sched, sched, args, kwargs) -> Violation:
         if rec.steps == 0:
@@ -818,8 +900,15 @@ class Guard:
             try:
                 shadow.step(sched, original, args, kwargs)
             except Exception as exc:
-                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
                 self._ref = cur
+                if id(sched) not in self._replay_restarted:
+                    # The real step worked where its twin's did not: the real scheduler's state was
+                    # edited by hand (torch asks for ReduceLROnPlateau.min_lrs to be extended after
+                    # add_param_group, pytorch#104361). Start the twin again from that state, once.
+                    self._replay_restarted.add(id(sched))
+                    self._rebuild = True
+                    return []
+                self._replay_failed(f"{rec.name} cannot be replayed: {type(exc).__name__}: {exc}")
                 return []
             expected = shadow.lrs()
             if not self._lr_values:
@@ -975,8 +1064,8 @@ class Guard:
 
     def _end_of_run(self) -> list:
         """Findings that only the end of a run shows: SLG107, SLG109 (an LR 0 for the whole run),
-        SLG112 (schedule budget)."""
-        out = self._unstepped()
+        SLG112 (schedule budget), SLG114 (a checkpoint of the last step without scheduler state)."""
+        out = self._unstepped() + self._unsaved_checkpoints(settled_before=self.optimizer_steps + 1)
         if self.optimizer_steps and self._lr_values and self._dev is None:
             declared = self._declared_groups()
             for i, seen in enumerate(self._ever_nonzero):

@@ -14,6 +14,8 @@
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
 * Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
   ``step_update`` methods, on their class, so writes made inside them are accepted.
+* ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
+  looked at before it is written, for SLG114; the object and the call are passed on untouched.
 
 A thread-local depth counter makes every wrapper a pass-through while the guard itself is
 running a scheduler (children of SequentialLR/ChainedScheduler, ``super().step()`` chains,
@@ -27,7 +29,7 @@ import functools
 import sys
 import threading
 
-from schedlint.guard import registry
+from schedlint.guard import attribution, registry
 
 SCHEDULER_METHODS = ("step", "load_state_dict", "__init__")
 WRITER_METHODS = ("step", "step_update")
@@ -136,6 +138,7 @@ def _install() -> None:
         wrap_scheduler_class(cls)
     _wrap_grad_scaler()
     _wrap_optimizer_init()
+    _wrap_save()
 
 
 def _uninstall() -> None:
@@ -195,11 +198,15 @@ def _make_step(original):
     @functools.wraps(original)
     def step(self, *args, **kwargs):
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
-        if tls.depth:
+        if tls.shadowing:
             return original(self, *args, **kwargs)
+        if tls.depth:
+            # A child of SequentialLR/ChainedScheduler (or a super().step() chain): called from
+            # the caller's line, so torch's warnings name the parent's line as they do unguarded.
+            return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
         guard = registry.lookup(getattr(self, "optimizer", None))
         if guard is None:
-            return original(self, *args, **kwargs)
+            return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
         # The caller: torch's warnings from the real step are attributed to it (attribution.py).
         return guard.scheduler_step(self, original, args, kwargs, sys._getframe(1))
 
@@ -232,7 +239,11 @@ def _make_init(original):
         if outermost:
             tls.constructing = []
         # The most derived constructor runs first: its arguments are the ones the user passed.
-        tls.constructing.append((self, args, kwargs, sys._getframe(1) if outermost else None))
+        # Its twin is replayed from them after it ran, so tensors are kept as they were passed:
+        # a constructor may fill_() one of them (OneCycleLR(opt, max_lr=lr) with the group's own
+        # tensor lr sets that lr to max_lr / div_factor).
+        recorded = _as_passed(args, kwargs) if outermost else (args, kwargs)
+        tls.constructing.append((self, *recorded, sys._getframe(1) if outermost else None))
         tls.depth += 1
         error = None
         try:
@@ -247,6 +258,28 @@ def _make_init(original):
                 _constructed(built, error)
 
     return __init__
+
+
+def _as_passed(args: tuple, kwargs: dict) -> tuple:
+    """``(args, kwargs)`` with every tensor (also inside a list or tuple) cloned; the same objects
+    when there is none, which is the common case."""
+    from torch import Tensor
+
+    def has_tensor(v):
+        return isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v))
+
+    if not any(map(has_tensor, args)) and not any(map(has_tensor, kwargs.values())):
+        return args, kwargs
+
+    def snap(v):
+        if isinstance(v, Tensor):
+            return v.detach().clone()
+        if isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v):
+            out = [snap(x) for x in v]
+            return out if isinstance(v, list) else tuple(out)
+        return v
+
+    return tuple(map(snap, args)), {k: snap(v) for k, v in kwargs.items()}
 
 
 def _constructed(built: list, error) -> None:
@@ -286,9 +319,19 @@ def _make_optimizer_init(original):
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
         if registry.auto_session is not None and not tls.shadowing:
-            registry.lookup(self)
+            guard = registry.lookup(self)
+            if guard is not None:
+                _optimizer_built(guard, self, sys._getframe(1))
 
     return __init__
+
+
+def _optimizer_built(guard, optimizer, frame) -> None:
+    """Tell the guards of the older optimizers that a new one exists (SLG115: if it trains their
+    parameters, their schedulers may keep stepping the old one)."""
+    for old in registry.live_guards():
+        if old is not guard and not old.closed:
+            old.optimizer_built(guard, optimizer, frame)
 
 
 def _make_add_param_group(original):
@@ -301,6 +344,45 @@ def _make_add_param_group(original):
         return out
 
     return add_param_group
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def _wrap_save() -> None:
+    import torch
+    import torch.serialization
+
+    # `torch.save` is the same function under two names; user code calls either.
+    _wrap(torch.serialization, "save", _make_save)
+    _wrap(torch, "save", _make_save)
+
+
+def _make_save(original):
+    @functools.wraps(original)
+    def save(obj, f, *args, **kwargs):
+        if not tls.depth and not tls.shadowing:
+            _saving(obj, f, sys._getframe(1))
+        return original(obj, f, *args, **kwargs)
+
+    return save
+
+
+def _saving(obj, f, caller) -> None:
+    guards = [g for g in registry.live_guards() if not g.closed]
+    if not guards:
+        return
+    from schedlint.guard import lifecycle
+
+    try:
+        states, with_scheduler = lifecycle.saved_contents(obj)
+        key = lifecycle.checkpoint_key(f) if states or with_scheduler else None
+    except Exception:  # never let a look at a checkpoint break the checkpoint
+        return
+    if not states and not with_scheduler:
+        return
+    for guard in guards:
+        guard.checkpoint_saved(states, with_scheduler, key, caller)
 
 
 # --- AMP -----------------------------------------------------------------------------------

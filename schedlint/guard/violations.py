@@ -30,6 +30,8 @@ NAMES = {
     "SLG111": "scheduler-step-epoch-argument",
     "SLG112": "schedule-length-mismatch",
     "SLG113": "closed-form-schedulers-fight",
+    "SLG114": "checkpoint-without-scheduler-state",
+    "SLG115": "scheduler-steps-replaced-optimizer",
 }
 
 

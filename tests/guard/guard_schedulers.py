@@ -76,6 +76,21 @@ def make_optimizer(kind: str = "sgd", *, tensor_lr: bool = False, seed: int = 0,
     return model, opt
 
 
+def linear_two_groups(lr0=0.1, lr1=0.01):
+    """A Linear(4, 2) whose weight and bias are two SGD groups (lr0, lr1), with momentum."""
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
+                          momentum=0.9)
+    return model, opt
+
+
+def ones_step(model, opt) -> None:
+    """An optimizer step with every gradient set to ones."""
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+
+
 def step_scheduler(sched, i: int) -> None:
     if isinstance(sched, S.ReduceLROnPlateau):
         sched.step(_plateau_metric(i))

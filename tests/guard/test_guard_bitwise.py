@@ -81,3 +81,50 @@ def test_the_comparison_would_see_a_one_ulp_difference():
     buf = other["state"][0]["momentum_buffer"]
     other["state"][0]["momentum_buffer"] = torch.nextafter(buf, buf + 1)
     assert not _same(state, other)
+
+
+def _checkpointed_run(guarded, directory):
+    """Auto-guarded training (optimizers adopted at construction, the torch.save hook, an
+    optimizer rebuilt mid-run) that checkpoints every 5 steps, with and without the scheduler's
+    state: the same LRs, parameters, optimizer state and checkpoint bytes as without the guard."""
+    import io
+
+    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log") if guarded else None
+    try:
+        model, opt = make_optimizer("adamw", tensor_lr=False)
+        sched = ALL["OneCycleLR"](opt)
+        trace, blobs = [], []
+        for i in range(40):
+            grad_step(model, opt, i)
+            step_scheduler(sched, i)
+            trace.append(_lr_bits(opt))
+            if i % 5 == 4:
+                buf = io.BytesIO()
+                state = {"model": model.state_dict(), "optimizer": opt.state_dict()}
+                if i % 10 == 4:
+                    state["scheduler"] = sched.state_dict()
+                torch.save(state, buf)
+                torch.save(opt.state_dict(), directory / f"optimizer-{i}.pt")
+                blobs.append(buf.getvalue())
+            if i == 30:  # a second optimizer on the same parameters (SLG115's hook)
+                opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        return model, opt, trace, blobs
+    finally:
+        if session is not None:
+            session.finish(end_checks=False)
+
+
+def test_checkpoint_and_optimizer_construction_hooks_are_bitwise_neutral(tmp_path):
+    # Same file names in two directories: torch.save records the archive's name in the file.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "guarded").mkdir()
+    ref_model, ref_opt, ref_trace, ref_blobs = _checkpointed_run(False, tmp_path / "plain")
+    model, opt, trace, blobs = _checkpointed_run(True, tmp_path / "guarded")
+    assert _same(ref_trace, trace)
+    for p, q in zip(ref_model.parameters(), model.parameters()):
+        assert torch.equal(p, q)
+    assert _same(ref_opt.state_dict(), opt.state_dict())
+    assert ref_blobs == blobs
+    for i in range(4, 40, 5):
+        name = f"optimizer-{i}.pt"
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "guarded" / name).read_bytes()

@@ -11,22 +11,14 @@ torch = pytest.importorskip("torch")
 
 import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
+from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 from schedlint.guard import ScheduleViolation  # noqa: E402
 
 
-def _two_groups(lr0=0.1, lr1=0.01):
-    model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
-                          momentum=0.9)
-    return model, opt
-
-
-def _step(model, opt):
-    model.weight.grad = torch.ones_like(model.weight)
-    model.bias.grad = torch.ones_like(model.bias)
-    opt.step()
+_two_groups = linear_two_groups
+_step = ones_step
 
 
 @pytest.fixture
@@ -373,3 +365,64 @@ def test_torch_warnings_point_at_the_users_line_and_keep_their_once_per_location
     assert len(ours) == 1, [str(w.message)[:40] for w in caught]
     assert ours[0].filename == __file__ and "schedlint" not in ours[0].filename.split("tests")[0][-12:]
     assert math.isfinite(opt.param_groups[0]["lr"])
+
+
+def test_onecycle_whose_max_lr_is_the_optimizers_own_tensor_lr_is_silent(auto):
+    """Found running PyTorch's test_lrscheduler.py: with a tensor lr, OneCycleLR's constructor
+    fill_()s the group's lr tensor, which is also the max_lr it was given. The twin must replay
+    the constructor with max_lr as it was passed, not as the real constructor left it."""
+    lr = torch.tensor(0.01)
+    param = torch.nn.Parameter(torch.randn(3))
+    opt = torch.optim.SGD([param], lr=lr, momentum=0.9)
+    sched = S.OneCycleLR(opt, max_lr=lr, total_steps=20)
+    for _ in range(10):
+        param.grad = torch.ones_like(param)
+        opt.step()
+        sched.step()
+    auto.close_guards()
+    assert auto.report().ok, str(auto.report())
+
+
+@pytest.mark.parametrize("combine", ["chained", "sequential"])
+def test_torch_warnings_of_child_schedulers_keep_their_location(combine):
+    """Found running PyTorch's test_lrscheduler.py: a child of ChainedScheduler/SequentialLR is
+    stepped by its parent through the guard's pass-through wrapper, and torch's warning named
+    schedlint/guard/hooks.py instead of the parent's line in torch."""
+
+    def run(guarded):
+        model, opt = _two_groups()
+        children = [S.StepLR(opt, step_size=2), S.ExponentialLR(opt, gamma=0.9)]
+        parent = (S.ChainedScheduler(children) if combine == "chained"
+                  else S.SequentialLR(opt, children, milestones=[2]))
+        guard = schedlint.guard(opt, on_violation=lambda v: None) if guarded else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parent.step()  # before any optimizer.step(): torch warns from the child's step
+        if guard is not None:
+            guard.close(_can_raise=False)
+        return sorted({(w.filename, w.lineno) for w in caught if "optimizer.step()" in str(w.message)})
+
+    unguarded, guarded = run(False), run(True)
+    assert unguarded and guarded == unguarded
+
+
+def test_plateau_min_lrs_extended_by_hand_after_add_param_group_keeps_the_replay(auto):
+    """Found running PyTorch's test_lrscheduler.py (pytorch#104361): after add_param_group,
+    torch asks the user to extend ReduceLROnPlateau.min_lrs by hand. The twin did not follow, its
+    step raised, and the replay was dropped for the rest of the run ("not checked")."""
+    model, opt = _two_groups()
+    sched = S.ReduceLROnPlateau(opt, patience=0, factor=0.5, min_lr=[1e-5, 1e-4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", schedlint.guard.NotCheckedWarning)
+        for epoch in range(6):
+            if epoch == 2:
+                extra = torch.nn.Parameter(torch.randn(2))
+                opt.add_param_group({"params": [extra], "lr": 0.05})
+                sched.min_lrs.append(1e-6)
+                extra.grad = torch.ones_like(extra)
+            _step(model, opt)
+            sched.step(1.0)  # never improves: halves every group each epoch
+    assert auto.report().ok, str(auto.report())
+    opt.param_groups[2]["lr"] = 0.5  # still checked after the hand edit of min_lrs
+    with pytest.raises(ScheduleViolation, match="SLG102"):
+        _step(model, opt)

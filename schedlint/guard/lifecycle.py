@@ -1,0 +1,124 @@
+"""Lifecycle facts that span more than one object: what a ``torch.save`` call holds (SLG114) and
+whether a new optimizer takes over the parameters of a guarded one (SLG115).
+
+Pure queries over the objects they are given: nothing here is kept, and nothing is written to
+what is being saved. They run once per ``torch.save`` call or optimizer construction, never per
+training step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# A checkpoint is walked through its containers only (dicts, lists, tuples), never into tensors;
+# the bound keeps a pathological object (a huge list of ints) from costing more than the save.
+MAX_NODES = 10_000
+# Keys that, with ``last_epoch``, make a dict a scheduler's state_dict (LRScheduler: base_lrs and
+# _last_lr; SequentialLR/ChainedScheduler: _schedulers; ReduceLROnPlateau: best).
+SCHEDULER_KEYS = ("base_lrs", "_last_lr", "_schedulers", "best")
+
+
+def saved_contents(obj) -> tuple:
+    """``(optimizer_states, with_scheduler)``: the optimizer state_dicts (or optimizers) inside a
+    saved object, and whether it holds any scheduler state (a state_dict or a scheduler)."""
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+    states: list = []
+    with_scheduler = False
+    stack = [obj]
+    visited = 0
+    while stack and visited < MAX_NODES:
+        x = stack.pop()
+        visited += 1
+        if isinstance(x, dict):
+            if _is_optimizer_state(x):
+                states.append(x)
+            elif "last_epoch" in x and any(k in x for k in SCHEDULER_KEYS):
+                with_scheduler = True
+            else:
+                stack.extend(v for v in x.values() if _container(v))
+        elif isinstance(x, (list, tuple)):
+            stack.extend(v for v in x if _container(v))
+        elif isinstance(x, Optimizer):
+            states.append(x)
+        elif isinstance(x, (LRScheduler, ReduceLROnPlateau)):
+            with_scheduler = True
+    return states, with_scheduler
+
+
+def _container(value) -> bool:
+    if isinstance(value, (dict, list, tuple)):
+        return True
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+    return isinstance(value, (Optimizer, LRScheduler, ReduceLROnPlateau))
+
+
+def _is_optimizer_state(d: dict) -> bool:
+    return "state" in d and isinstance(d.get("param_groups"), list)
+
+
+def holds_state_of(optimizer, state) -> bool:
+    """Whether ``state`` (an optimizer state_dict or an optimizer) is ``optimizer``'s: the same
+    object, or the same number of groups with the same number of parameters and the same LR."""
+    if state is optimizer:
+        return True
+    if not isinstance(state, dict):
+        return False
+    saved = state["param_groups"]
+    groups = optimizer.param_groups
+    if len(saved) != len(groups):
+        return False
+    for s, g in zip(saved, groups):
+        if not isinstance(s, dict) or len(s.get("params", ())) != len(g["params"]):
+            return False
+        if not _same_value(s.get("lr"), g["lr"]):
+            return False
+    return True
+
+
+def _same_value(a, b) -> bool:
+    if a is b:
+        return True
+    import torch
+
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError, RuntimeError):
+            return False
+    return a == b
+
+
+def checkpoint_key(f):
+    """The directory a checkpoint goes to (files saved there in one step form one checkpoint);
+    None for a buffer with no name."""
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fspath(f)
+    else:
+        path = getattr(f, "name", None)
+        if not isinstance(path, str):
+            return None
+    return os.path.dirname(os.path.abspath(path))
+
+
+def shares_parameters(a, b) -> bool:
+    """Whether optimizers ``a`` and ``b`` train at least one common parameter."""
+    mine = {id(p) for g in a.param_groups for p in g["params"]}
+    return any(id(p) in mine for g in b.param_groups for p in g["params"])
+
+
+def user_frame(frame):
+    """The first frame from ``frame`` outwards that is neither torch's nor schedlint's: the line
+    that built an optimizer (its constructor runs through torch's subclasses)."""
+    skip = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "__file__", None):
+        skip.append(os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
+    skip = tuple(skip)
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
+        frame = frame.f_back
+    return frame
