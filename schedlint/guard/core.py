@@ -141,6 +141,10 @@ class Guard:
         self._g0 = None
         self._labels: list = []
         self._base: list = []  # each group's baseline LR
+        # A group added later starts at its own lr while the others may be mid-schedule: its
+        # ratio to them is measured from then (each group's baseline over this factor, the
+        # others' progress through the schedule when it was added).
+        self._ratio_scale: list = []
         self._base_source: list = []  # where each baseline came from
         self._ref = None  # without a shadow: the LRs accepted last
         self._pre = None
@@ -230,7 +234,7 @@ class Guard:
         """
         at_construction = self._session is not None and not self._live_known() and not any(
             "initial_lr" in g for g in groups)
-        self._base, self._base_source = [], []
+        self._base, self._base_source, self._ratio_scale = [], [], []
         for g in groups:
             self._add_baseline(g, "lr at construction" if at_construction else None)
         self._n = len(groups)
@@ -257,7 +261,9 @@ class Guard:
                 self._rebuild_from_current(opt, groups)
         self._index_top()
 
-    def _add_baseline(self, group: dict, source) -> None:
+    def _add_baseline(self, group: dict, source, groups=None) -> None:
+        """``groups``: the optimizer's groups when ``group`` was added to them after the others."""
+        self._ratio_scale.append(self._scale_now(groups) if groups is not None else 1.0)
         if "initial_lr" in group and source is None:
             self._base.append(float(group["initial_lr"]))
             self._base_source.append("initial_lr")
@@ -509,23 +515,28 @@ class Guard:
     def _declared_groups(self) -> set:
         return set() if self._expect is None else self._expect.covered(self._n)
 
-    def _accepted_write(self, cur: list, expected: list, changed: list) -> bool:
-        """Writes the user declared (``allow_external_writes``), or a warm-up written by hand while a
-        ReduceLROnPlateau waits for its first metric: one common factor in (0, 1] of every group's
-        baseline, before any scheduler stepped."""
+    def _accepted_write(self, cur: list, expected: list, warmup_ok: bool) -> str:
+        """``"adopt"`` for writes the user declared (``allow_external_writes``) and a warm-up
+        before a ReduceLROnPlateau (which reads the current lr); ``"pass"`` for a warm-up written by
+        hand before any other attached scheduler stepped: one common factor in (0, 1] of every
+        group's intended LR (torchvision's and mmdet's ``initial_lr * factor``), so the groups
+        keep their ratios; ``""`` for a write to report."""
         if self.allow_external_writes:
-            return True
+            return "adopt"
         top = self._top
-        if top and all(r.steps == 0 for r in top) and any(r.name == "ReduceLROnPlateau" for r in top):
-            f = intent.factors(cur, self._base)
-            usable = [x for x in f if x is not None]
-            if len(usable) == len(f) and usable and all(abs(x / usable[0] - 1.0) <= 1e-9 for x in usable) \
-                    and 0.0 < usable[0] <= 1.0 + 1e-12:
-                return True
-        return False
+        if not (warmup_ok and top and all(r.steps == 0 for r in top)):
+            return ""
+        plateau = any(r.name == "ReduceLROnPlateau" for r in top)
+        # ReduceLROnPlateau reads the current lr, so its warm-up is measured from the baseline.
+        f = intent.factors(cur, self._base if plateau else expected)
+        usable = [x for x in f if x is not None]
+        if len(usable) == len(f) and usable and all(abs(x / usable[0] - 1.0) <= 1e-9 for x in usable) \
+                and 0.0 < usable[0] <= 1.0 + 1e-12:
+            return "adopt" if plateau else "pass"
+        return ""
 
     def _compare(self, groups, cur, expected, code, where, skip=(), sched_rec=None, cause=None,
-                 acceptable: bool = True) -> list:
+                 acceptable: bool = True, warmup_ok: bool = True) -> list:
         """Report groups newly off their intended LR; remember which are off (reported once)."""
         if L.same(cur, expected):
             self._diverged = {}
@@ -537,8 +548,13 @@ class Guard:
         if not off:
             self._diverged = {}
             return []
-        if acceptable and self._accepted_write(cur, expected, off):
-            self._adopt(groups, cur)
+        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable else ""
+        if accepted:
+            # A warm-up is not the reference of a closed-form or chainable scheduler: the first
+            # recomputes its lr at its next step, the second would compound a warm-up still in
+            # the groups when it steps, which is reported then.
+            if accepted == "adopt":
+                self._adopt(groups, cur)
             return []
         # A group already reported stays reported while its lr keeps the same offset from the
         # schedule (a chainable scheduler carries a write forward); a new offset is a new write.
@@ -566,11 +582,12 @@ class Guard:
         base = self._base
         if len(base) != len(cur):
             return found
-        for i, j in intent.ratio_breaks(cur, base):
+        ratio_base = [b / k for b, k in zip(base, self._ratio_scale)]
+        for i, j in intent.ratio_breaks(cur, ratio_base):
             if i in self._ratio_reported or i in declared or j in declared:
                 continue
             scheduled = expected is not None and not intent.ratio_breaks(
-                [expected[j], expected[i]], [base[j], base[i]])
+                [expected[j], expected[i]], [ratio_base[j], ratio_base[i]])
             if scheduled and cur[i] != cur[j]:
                 continue  # a write that keeps the groups apart: SLG102 says it
             if expected is not None and not scheduled:
@@ -647,7 +664,9 @@ class Guard:
         opt = self._opt_ref()
         found = []
         if opt is not None and self._structure_changed(opt.param_groups):
-            found += self._resync(opt, opt.param_groups)
+            # Groups added before this scheduler was built are in its base_lrs: only the
+            # schedulers built earlier miss them (yolov5 adds its groups, then builds LambdaLR).
+            found += self._resync(opt, opt.param_groups, built_now=sched)
         self._index_top()
         if self._shadow is not None and rec.known and outermost and self._shadow.twin(sched) is None:
             try:
@@ -675,13 +694,20 @@ class Guard:
                                                               _where(caller), missing))
         self._emit([v], can_raise=False)
 
+    def _scale_now(self, groups) -> float:
+        for k, b in enumerate(self._base):
+            lr = groups[k]["lr"] if k < len(groups) and not L.on_device([groups[k]]) else None
+            if lr is not None and b > 0 and math.isfinite(b) and float(lr) > 0:
+                return float(lr) * self._ratio_scale[k] / b
+        return 1.0
+
     def group_added(self, opt) -> None:
         """``add_param_group()`` on the guarded optimizer: the new group's baseline is its LR now."""
         if self._off or self.closed or self._n < 0:
             return
         groups = opt.param_groups
         while len(self._base) < len(groups):
-            self._add_baseline(groups[len(self._base)], "lr when added")
+            self._add_baseline(groups[len(self._base)], "lr when added", groups)
             self._ever_nonzero.append(False)
 
     def scheduler_loaded(self, sched) -> None:
@@ -751,7 +777,10 @@ class Guard:
         if self._lr_values and expected is not None:
             where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
                      else f"before {rec.name}.step()")
-            found += self._compare(groups, L.read(groups), expected, "SLG102", where)
+            # A chainable scheduler multiplies what it finds: a manual warm-up still in the
+            # groups when it steps carries into the whole schedule.
+            warmup_ok = rec.name in intent.CLOSED_FORM or rec.name == "ReduceLROnPlateau"
+            found += self._compare(groups, L.read(groups), expected, "SLG102", where, warmup_ok=warmup_ok)
         replaced = self._replacement is not None and self._still_replaced()
         if replaced:
             found += self._stepping_replaced(rec, sched)
@@ -926,13 +955,14 @@ class Guard:
 
     # --- (re)building the reference --------------------------------------------------------
 
-    def _resync(self, opt, groups) -> list:
+    def _resync(self, opt, groups, built_now=None) -> list:
         """Groups added, removed or replaced (a load), or scheduler state loaded: report SLG104
-        where that breaks a scheduler, and bring the shadow up to date."""
+        where that breaks a scheduler (not ``built_now``, built after the change), and bring the
+        shadow up to date."""
         found = []
         old_n = self._n
         n = len(groups)
-        live = self._live_known()
+        live = [s for s in self._live_known() if s is not built_now]
         self._labels = [L.group_label(g, i) for i, g in enumerate(groups)]
         if old_n >= 0 and n != old_n and live:
             # ReduceLROnPlateau supports groups added later (pytorch#104361): it re-expands min_lrs.
@@ -948,9 +978,9 @@ class Guard:
         self._n = n
         self._g0 = groups[0] if groups else None
         while len(self._base) < n:
-            self._add_baseline(groups[len(self._base)], "lr when added")
+            self._add_baseline(groups[len(self._base)], "lr when added", groups)
             self._ever_nonzero.append(False)
-        del self._base[n:], self._base_source[n:], self._ever_nonzero[n:]
+        del self._base[n:], self._base_source[n:], self._ever_nonzero[n:], self._ratio_scale[n:]
         if not found:
             found += self._check_state_shapes(n)
         if self._rebuild or replaced or n < old_n or self._dev is not None:
@@ -959,6 +989,7 @@ class Guard:
                 self._base = [float(g.get("initial_lr", g["lr"])) if not L.on_device([g]) else math.nan
                               for g in groups]
                 self._base_source = ["loaded state"] * n
+                self._ratio_scale = [1.0] * n
             self._rebuild_from_current(opt, groups)
         elif n > old_n:
             if self._shadow is not None:

@@ -117,6 +117,65 @@ def test_reduce_lr_on_plateau_with_a_manual_warmup_is_silent(auto):
     assert auto.report().ok, str(auto.report())
 
 
+def _warmup(opt, it, iters, start=0.1):
+    # the torchvision/mmdet shape: each group's own initial_lr times one common factor
+    factor = start + (1 - start) * min(1.0, (it + 1) / iters)
+    for g in opt.param_groups:
+        g["lr"] = g["initial_lr"] * factor
+
+
+def test_manual_warmup_from_initial_lr_before_a_lambdalr_steps_is_silent(auto):
+    model, opt = _two_groups()
+    sched = S.LambdaLR(opt, lambda epoch: 0.5 ** epoch)
+    for epoch in range(3):
+        for it in range(4):
+            if epoch == 0:
+                _warmup(opt, it, 4)
+            _step(model, opt)
+        sched.step()
+    assert auto.report().ok, str(auto.report())
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1 * 0.125, 0.01 * 0.125])
+
+
+def test_manual_warmup_still_running_when_a_chainable_scheduler_steps_is_caught(auto):
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=1, gamma=0.5)
+    _warmup(opt, 0, 4)  # factor 0.325, never finished
+    _step(model, opt)
+    with pytest.raises(ScheduleViolation) as info:
+        sched.step()  # StepLR multiplies the warm-up lr: the schedule is off from now on
+        _step(model, opt)
+    assert info.value.violations[0].code == "SLG102"
+
+
+def test_groups_added_with_add_param_group_before_the_scheduler_is_built_are_silent(auto):
+    # yolov5's smart_optimizer: biases first, then weights and norms added, then the LambdaLR
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    opt = torch.optim.SGD([model[0].bias, model[1].bias], lr=0.01, momentum=0.9)
+    opt.add_param_group({"params": [model[0].weight], "weight_decay": 5e-4})
+    opt.add_param_group({"params": [model[1].weight], "weight_decay": 0.0})
+    sched = S.LambdaLR(opt, lambda e: 1 - e / 10)
+    for _ in range(3):
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        opt.step()
+        sched.step()
+    assert auto.report().ok, str(auto.report())
+
+
+def test_group_added_after_plateau_reductions_is_judged_from_when_it_was_added(auto):
+    # pytorch#104361: ReduceLROnPlateau supports late groups; the new group starts at its own lr
+    model, _ = _two_groups()
+    opt = torch.optim.SGD([model.weight], lr=0.1)
+    sched = S.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    for epoch in range(5):
+        if epoch == 2:
+            opt.add_param_group({"params": [model.bias], "lr": 0.01})
+        _step(model, opt)
+        sched.step(1.0)
+    assert auto.report().ok, str(auto.report())
+
+
 # --- 3. group-ratio collapse ------------------------------------------------------------------
 
 
