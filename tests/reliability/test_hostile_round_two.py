@@ -338,8 +338,11 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, jobs):
     for i in range(1500):  # far more than a run gets through before it is interrupted
         (d / f"m{i:04d}.py").write_bytes(BAD_BYTES)
     cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--jobs", jobs, "."]
+    # A terminal starts the run with SIGINT at its default; a test run started in the
+    # background of a non-interactive shell (as CI may be) inherits SIGINT ignored.
     proc = subprocess.Popen(cmd, cwd=d, env=clean_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         # Interrupt it in the middle of checking: with a pool once the workers exist, without
