@@ -18,7 +18,9 @@ import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
+from schedlint.model.numbers import fold_number
 from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
@@ -86,47 +88,6 @@ def string_value(node) -> Optional[str]:
 def subscript_key(node: cst.Subscript) -> Optional[str]:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         return string_value(node.slice[0].slice.value)
-    return None
-
-
-def fold_number(node) -> Optional[float]:
-    """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
-    if isinstance(node, cst.Integer):
-        return float(node.evaluated_value)
-    if isinstance(node, cst.Float):
-        return float(node.evaluated_value)
-    if isinstance(node, cst.UnaryOperation):
-        inner = fold_number(node.expression)
-        if inner is None:
-            return None
-        if isinstance(node.operator, cst.Minus):
-            return -inner
-        if isinstance(node.operator, cst.Plus):
-            return inner
-        return None
-    if isinstance(node, cst.BinaryOperation):
-        left, right = fold_number(node.left), fold_number(node.right)
-        if left is None or right is None:
-            return None
-        return fold_binary(node.operator, left, right)
-    return None
-
-
-def fold_binary(operator, left: float, right: float) -> Optional[float]:
-    """``left <operator> right`` for + - * / and small powers, else None."""
-    try:
-        if isinstance(operator, cst.Add):
-            return left + right
-        if isinstance(operator, cst.Subtract):
-            return left - right
-        if isinstance(operator, cst.Multiply):
-            return left * right
-        if isinstance(operator, cst.Divide):
-            return left / right
-        if isinstance(operator, cst.Power) and abs(right) < 64:
-            return left ** right
-    except (ArithmeticError, ValueError):
-        return None
     return None
 
 
@@ -236,7 +197,7 @@ class _Builder(cst.CSTVisitor):
     def __init__(self, path: str, source: str, module: cst.Module):
         super().__init__()
         self.module = module
-        self.model = FileModel(path=path, source=source, module=module)
+        self.model = FileModel(path=path, source=source, module=module, solve_flow=Flow)
         self.model.value = self.value  # rules may summarise a node they hold
         self.order = 0
         self.scope: Optional[Scope] = None

@@ -297,6 +297,9 @@ class FileModel:
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     calls_via_imports: list = field(default_factory=list, repr=False)  # MethodCall (via set)
+    # The value-flow solver (schedlint.model.flow.Flow), handed in by the builder so that the
+    # facts do not import the flow that reads them.
+    solve_flow: Any = field(default=None, repr=False)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
 
@@ -304,9 +307,7 @@ class FileModel:
     def flow(self):
         """The value flow (:class:`schedlint.model.flow.Flow`); solved on its first query."""
         if self._flow is None:
-            from schedlint.model.flow import Flow
-
-            self._flow = Flow(self, self.externals)
+            self._flow = self.solve_flow(self, self.externals)
         return self._flow
 
     # -- queries rules share ---------------------------------------------------------------
@@ -424,3 +425,27 @@ class FileFacts:
 @dataclass
 class ProjectFacts:
     files: list = field(default_factory=list)  # [FileFacts]
+
+
+class ModuleRef:
+    """An in-tree module bound to a name (``import utils``): its attributes are its
+    top-level functions and classes."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __repr__(self):
+        return f"ModuleRef({self.model.path})"
+
+
+def top_level(model, name):
+    """A module's top-level def or class named ``name``, else None."""
+    for f in model.functions.get(name, ()):
+        if f.scope.parent is not None and f.scope.parent.kind == "module":
+            return f
+    for c in model.classes:
+        if c.name == name:
+            return c
+    return None

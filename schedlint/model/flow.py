@@ -26,7 +26,8 @@ from typing import Optional
 
 import libcst as cst
 
-from schedlint.model.facts import ClassInfo, FunctionInfo, Optimizer, Scheduler
+from schedlint.model.facts import ClassInfo, FunctionInfo, ModuleRef, Optimizer, Scheduler, top_level
+from schedlint.model.numbers import fold_binary, fold_number
 
 MAX_ROUNDS = 6
 MAX_DEPTH = 12
@@ -315,7 +316,6 @@ class Flow:
         if isinstance(value, ClassInfo):
             method = self.method(value, attr)
             return {method} if method is not None else set()
-        from schedlint.model.tree import ModuleRef, top_level
 
         if isinstance(value, ModuleRef):
             found = top_level(value.model, attr)
@@ -517,7 +517,6 @@ class Flow:
         """The number ``node`` certainly is: literals, arithmetic, names bound once to a
         number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
         ``default``."""
-        from schedlint.model.builder import fold_binary, fold_number
 
         if depth > 8 or node is None:
             return None
@@ -565,7 +564,6 @@ class Flow:
     def _defaults(self) -> dict:
         table = getattr(self, "_defaults_table", None)
         if table is None:
-            from schedlint.model.builder import fold_number
 
             table = self._defaults_table = {}
             for _, call, _, _ in self.model.flow_calls:

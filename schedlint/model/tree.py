@@ -19,24 +19,13 @@ import os
 from collections import OrderedDict
 from typing import Optional
 
+from schedlint.model.facts import ModuleRef, top_level
+
 # Models of imported modules kept per process (LRU): their syntax trees stay alive while
 # cached, so the cache is small.
 CACHE_SIZE = 24
 MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries unknown)
 _SKIP_DIRS = ("site-packages", "dist-packages")
-
-
-class ModuleRef:
-    """An in-tree module bound to a name (``import utils``): its attributes are its
-    top-level functions and classes."""
-
-    __slots__ = ("model",)
-
-    def __init__(self, model):
-        self.model = model
-
-    def __repr__(self):
-        return f"ModuleRef({self.model.path})"
 
 
 class Tree:
@@ -147,17 +136,6 @@ class Tree:
                     if all(m is not model for m in models):
                         models.append(model)
         return out, models, read
-
-
-def top_level(model, name):
-    """A module's top-level def or class named ``name``, else None."""
-    for f in model.functions.get(name, ()):
-        if f.scope.parent is not None and f.scope.parent.kind == "module":
-            return f
-    for c in model.classes:
-        if c.name == name:
-            return c
-    return None
 
 
 def _module_file(base: str, parts: list) -> Optional[str]:

@@ -2,7 +2,8 @@ import re
 
 import libcst as cst
 
-from schedlint.model.builder import fold_number, dotted_name
+from schedlint.model.builder import dotted_name
+from schedlint.model.numbers import fold_number
 from schedlint.model.cstwalk import code_children
 from schedlint.rules._lr_expressions import assigned_values, strip_call
 from schedlint.rules.base import Report, clip, rule

@@ -1,6 +1,7 @@
 import libcst as cst
 
-from schedlint.model.builder import fold_number, dotted_name
+from schedlint.model.builder import dotted_name
+from schedlint.model.numbers import fold_number
 from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
                                              describe_groups, looks_like_lr, lr_names_of)
 from schedlint.rules.base import Report, clip, rule
