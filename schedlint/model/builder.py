@@ -21,7 +21,7 @@ from schedlint.model.cstwalk import code_children, walk
 from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.numbers import fold_number
-from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
+from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, GroupDict, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
@@ -652,6 +652,7 @@ class _Builder(cst.CSTVisitor):
             if "params" in keys:
                 self._group_dict_keys(((k, a.keyword) for k, a in keys.items()),
                                       {k: a.value for k, a in keys.items()})
+                self._group_dict(node, keys["lr"].value if "lr" in keys else None)
 
     def leave_Call(self, node):
         loop = self.pushed_for_call.pop(id(node), None)
@@ -683,8 +684,10 @@ class _Builder(cst.CSTVisitor):
         keys = [(string_value(el.key), el.key) for el in node.elements
                 if isinstance(el, cst.DictElement)]
         if any(k == "params" for k, _ in keys):
-            self._group_dict_keys(keys, {string_value(el.key): el.value for el in node.elements
-                                         if isinstance(el, cst.DictElement)})
+            values = {string_value(el.key): el.value for el in node.elements
+                      if isinstance(el, cst.DictElement)}
+            self._group_dict_keys(keys, values)
+            self._group_dict(node, values.get("lr"))
 
     def leave_Dict(self, node):
         if self._dicts and self._dicts[-1][0] is node:
@@ -708,6 +711,10 @@ class _Builder(cst.CSTVisitor):
                                   opaque=opaque)
             self.model.checkpoints.append(entry[3])
         return entry[3]
+
+    def _group_dict(self, node, lr_node):
+        self.model.group_dicts.append(GroupDict(
+            node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None))
 
     def _group_dict_keys(self, keys, values=None):
         for key, key_node in keys:

@@ -158,8 +158,8 @@ def lambda_returns_absolute_lr(model):
         if sched.cls not in _CLASSES or sched.origin != "torch" or opt is None or value is None:
             continue
         texts = _lr_texts(opt)
-        if not texts:
-            continue
+        if not texts or model.group_lr_style(opt) == "multiplier":
+            continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
         if any(w.optimizer is opt and opt.order < w.order < sched.order
                for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
@@ -170,7 +170,7 @@ def lambda_returns_absolute_lr(model):
                 continue
             if sched.cls == "LambdaLR":
                 effect = (f"LambdaLR sets each group's lr to initial_lr * lr_lambda(epoch), so "
-                          f"the effective lr is {hit} * {hit} * factor")
+                          f"the effective lr is initial_lr * {hit} * factor")
             else:
                 effect = (f"MultiplicativeLR multiplies each group's current lr by the returned "
                           f"value every step, so the lr shrinks by a factor of {hit} per step")
