@@ -125,6 +125,20 @@ _MULTIPLIER_NAME = re.compile(r"(^|_)(mult|mul|multiplier|scale|factor|ratio)(_|
 
 
 @dataclass(eq=False)
+class Site:
+    """One place code runs from: a fact itself, or a call that (transitively) runs it."""
+
+    scope: "Scope" = field(repr=False)
+    node: Any = field(repr=False)
+    order: int = 0
+    loop: Optional["Loop"] = field(default=None, repr=False)
+
+    @property
+    def loops(self):
+        return tuple(self.loop.ancestors()) if self.loop else ()
+
+
+@dataclass(eq=False)
 class Fact:
     node: Any = field(repr=False)
     scope: Scope = field(repr=False)
@@ -424,6 +438,30 @@ class FileModel:
         subscript, ``.get``/``.setdefault``/``.pop`` argument, ``in`` test, dict-literal key
         or keyword argument."""
         return key in self.read_keys or key in self.code_keys
+
+    def call_chains(self, fact, depth: int = 4) -> list:
+        """Where ``fact`` runs: chains of :class:`Site`, each starting at the fact and going
+        out through the calls that run its function (``warmup(opt, e)`` inside ``train``,
+        ``self.end_epoch()`` inside ``fit``), at most ``depth`` calls out. A chain stops at a
+        function nothing in the checked code calls."""
+        first = (Site(fact.scope, fact.node, fact.order, fact.loop),)
+        chains, done = [], []
+        frontier = [first]
+        for _ in range(depth + 1):
+            grown = []
+            for chain in frontier:
+                scope = chain[-1].scope
+                sites = self.flow.call_sites(scope) if scope.kind == "function" else []
+                seen = {id(s.scope) for s in chain}
+                sites = [s for s in sites if id(s[0]) not in seen]
+                if not sites:
+                    done.append(chain)
+                    continue
+                chains.append(chain)
+                grown += [chain + (Site(caller, call, order, self.flow.call_loop(call)),)
+                          for caller, order, call in sites]
+            frontier = grown
+        return chains + done + frontier
 
     def group_lr_style(self, optimizer) -> Optional[str]:
         """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors
