@@ -1019,6 +1019,8 @@ def _through_imports(model: FileModel) -> None:
                     index_var=write.index_var, depends_on_group=write.depends_on_group,
                     reads_current_lr=write.reads_current_lr, optimizer=opts[0],
                     optimizers=tuple(opts), via=write))
+        for ckpt in other.checkpoints:
+            _checkpoint_through_import(model, flow, local, ckpt)
         for mcall in other.calls:
             if mcall.method not in ("step", "optimizer_step", "zero_grad"):
                 continue
@@ -1032,3 +1034,26 @@ def _through_imports(model: FileModel) -> None:
                     method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
                     target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
                     via=mcall))
+
+
+def _checkpoint_through_import(model, flow, local, ckpt) -> None:
+    """A checkpoint dict an imported helper builds from this file's optimizer
+    (``save_checkpoint(path, model, optimizer, epoch)``), anchored at each local call."""
+    saved = []
+    for mcall in ckpt.state_dicts:
+        opts = flow.optimizers(mcall.scope, mcall.receiver)
+        if len(opts) == 1:
+            saved.append((mcall, opts[0]))
+    if not saved:
+        return
+    for scope, order, call, loop in flow.local_call_sites(ckpt.scope, local):
+        state_dicts = []
+        for mcall, opt in saved:
+            src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
+                        opt in flow.optimizers(scope, dotted_name(a.value))), mcall.receiver)
+            state_dicts.append(MethodCall(node=call, scope=scope, order=order, loop=loop,
+                                          receiver=src, method="state_dict", target=opt,
+                                          targets=(opt,), via=mcall))
+        model.checkpoints.append(Checkpoint(node=call, scope=scope, order=order, loop=loop,
+                                            state_dicts=state_dicts, opaque=ckpt.opaque,
+                                            via=ckpt))

@@ -132,6 +132,7 @@ class Site:
     node: Any = field(repr=False)
     order: int = 0
     loop: Optional["Loop"] = field(default=None, repr=False)
+    here: bool = True  # code of the checked file (not of a module it imports)
 
     @property
     def loops(self):
@@ -256,6 +257,8 @@ class Checkpoint(Fact):
     target: Optional[str] = None  # variable it is assigned to (``ckpt = {...}``)
     state_dicts: list = field(default_factory=list, repr=False)  # MethodCalls inside it
     opaque: bool = False  # ``**other`` inside: it may hold more than is seen
+    # The dict built in an imported module this fact stands for (anchored at the local call).
+    via: Optional["Checkpoint"] = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -444,7 +447,8 @@ class FileModel:
         out through the calls that run its function (``warmup(opt, e)`` inside ``train``,
         ``self.end_epoch()`` inside ``fit``), at most ``depth`` calls out. A chain stops at a
         function nothing in the checked code calls."""
-        first = (Site(fact.scope, fact.node, fact.order, fact.loop),)
+        first = (Site(fact.scope, fact.node, fact.order, fact.loop,
+                      self.flow.model_of(fact.scope) is self),)
         chains, done = [], []
         frontier = [first]
         for _ in range(depth + 1):
@@ -458,7 +462,8 @@ class FileModel:
                     done.append(chain)
                     continue
                 chains.append(chain)
-                grown += [chain + (Site(caller, call, order, self.flow.call_loop(call)),)
+                grown += [chain + (Site(caller, call, order, self.flow.call_loop(call),
+                                        self.flow.model_of(caller) is self),)
                           for caller, order, call in sites]
             frontier = grown
         return chains + done + frontier

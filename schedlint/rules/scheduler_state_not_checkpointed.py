@@ -1,6 +1,7 @@
 import libcst as cst
 
 from schedlint.model.facts import Optimizer
+from schedlint.rules._scheduler_usage import enclosing_class
 from schedlint.rules._variable_uses import binding_root, escapes, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -82,11 +83,16 @@ def scheduler_state_not_checkpointed(model):
             opt = call.target
             if not isinstance(opt, Optimizer):
                 continue
+            where, built = "this checkpoint saves", ""
+            if ckpt.via is not None:  # a dict an imported helper builds from our optimizer
+                where = "this call saves a checkpoint with"
+                built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for sched in unsaved(opt):
                 yield Report(call.node,
-                             f"this checkpoint saves `{clip(call.receiver, 30)}.state_dict()` but "
+                             f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
                              f"not the state of scheduler `{clip(sched.target, 30)}`",
-                             help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) "
+                             help=f"{built}`{sched.target}` ({sched.cls}, line "
+                                  f"{model.line(sched.node)}) "
                                   f"is bound to it: on resume {_consequence(sched)}; save "
                                   f"`{sched.target}.state_dict()` next to it and restore it with "
                                   f"`{sched.target}.load_state_dict(...)`")
@@ -139,21 +145,37 @@ def _fast_forward(step) -> bool:
 
 def _restored_start(model, loop):
     """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
-    checkpoint (``start = ckpt["epoch"] + 1``) in the loop's scope, before it; else None."""
+    checkpoint (``start = ckpt["epoch"] + 1``, or ``start = load_weights(path, model)`` whose
+    function returns such an entry) before the loop in its scope, or ``self.start_epoch``
+    set so in a method of the same class. Returns (that assignment, the scopes where the
+    checkpoint is read), else None."""
     it = loop.iter
     if loop.kind != "for" or it is None or it.call != "range":
         return None
     args = it.node.args
     if len(args) < 2 or args[0].keyword is not None or args[0].star:
         return None
-    start = args[0].value
-    if not isinstance(start, cst.Name):
+    text = model.value(args[0].value).dotted
+    if text is None or "." in text and not text.startswith("self.") or text.count(".") > 1:
         return None
+    cls = enclosing_class(model, loop.scope) if "." in text else None
     for r in model.rebinds:
-        if r.target == start.value and r.scope is loop.scope and r.order < loop.order and \
-                not r.unpacked and isinstance(r.node, cst.Assign) and \
-                model.value(r.node.value).subscripts:
-            return r
+        if r.target != text or r.unpacked or not isinstance(r.node, cst.Assign):
+            continue
+        if cls is None and (r.scope is not loop.scope or r.order > loop.order):
+            continue
+        if cls is not None:
+            other = enclosing_class(model, r.scope)
+            if other is None or not model.same_hierarchy(cls, other):
+                continue
+        value = model.value(r.node.value)
+        if value.subscripts:
+            return r, (r.scope,)
+        if value.kind == "call":
+            readers = tuple(fn.scope for fn in model.callees(r.node.value.func, r.scope)
+                            if any(ret.subscripts for ret in fn.returns))
+            if readers:
+                return r, (r.scope,) + readers
     return None
 
 
@@ -172,16 +194,24 @@ def _resumed_without_states(model):
     neither the optimizer nor the scheduler state restored: the schedule starts over."""
     loads = [c for c in model.calls if c.method == "load_state_dict"]
     for loop in model.loops:
-        restored = _restored_start(model, loop)
-        if restored is None or not any(c.scope is loop.scope and c.order < loop.order
-                                       for c in loads):
+        found = _restored_start(model, loop)
+        if found is None:
             continue
+        restored, readers = found
+        if not any(c.scope is loop.scope and c.order < loop.order or
+                   any(c.scope is r for r in readers) for c in loads):
+            continue  # no weights restored next to the counter: not a resume
+        cls = enclosing_class(model, loop.scope)
         for sched in model.schedulers:
             opt = sched.optimizer
             if not isinstance(opt, Optimizer) or opt.target is None or \
-                    sched.scope is not loop.scope or sched.order > loop.order or \
                     not _state_is_lost(model, sched):
                 continue
+            if not (sched.scope is loop.scope and sched.order < loop.order or
+                    cls is not None and sched.key is not None and sched.key[0] == "class" and
+                    (owner := enclosing_class(model, sched.scope)) is not None and
+                    model.same_hierarchy(cls, owner)):
+                continue  # not built before the loop, nor held by the trainer running it
             if not any(c.loop is not None and loop.contains(c.loop)
                        for c in model.steps_of(sched)):
                 continue
@@ -194,4 +224,4 @@ def _resumed_without_states(model):
                          help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
                               f"starts over at the resumed epoch; save both `state_dict()`s in "
                               f"the checkpoint and restore them with `load_state_dict(...)`")
-            return
+            break  # one finding per resumed loop
