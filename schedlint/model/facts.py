@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
+from schedlint.model.sizes import counted_list
 
 
 @dataclass(eq=False)
@@ -467,6 +468,12 @@ class FileModel:
                           for caller, order, call in sites]
             frontier = grown
         return chains + done + frontier
+
+    def counted_list(self, fn, node) -> Optional[str]:
+        """The count (``self.warmup_epochs``) a list returned by ``fn`` has one entry per,
+        when that is certainly not the param groups: ``[... for e in range(warmup)]``, a
+        list appended to in such a loop, or the same returned by a helper method."""
+        return counted_list(self.flow, fn, node)
 
     def group_lr_style(self, optimizer) -> Optional[str]:
         """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors

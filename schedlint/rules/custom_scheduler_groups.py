@@ -1,5 +1,3 @@
-import re
-
 import libcst as cst
 
 from schedlint.model.builder import dotted_name
@@ -65,29 +63,6 @@ def _targets(comp) -> set:
                 stack.append(t.value)
         for_in = for_in.inner_for_in
     return out
-
-
-_COUNT_WORD = re.compile(r"epoch|step|iter|warmup|milestone|stage|phase", re.I)
-
-
-def _sized_by_count(node, fn_node, depth=0):
-    """``[... for e in range(self.warmup_epochs)]``: the list has one entry per epoch (or
-    step, milestone...), whatever the number of groups. Returns the counted text, else None."""
-    node = strip_call(node)
-    if isinstance(node, cst.Name) and depth < 2:
-        values = assigned_values(fn_node, node.value)
-        if not values or len(values) != 1:
-            return None
-        return _sized_by_count(values[0], fn_node, depth + 1)
-    if not isinstance(node, _COMPS) or node.for_in.inner_for_in is not None:
-        return None
-    it = node.for_in.iter
-    if not (isinstance(it, cst.Call) and dotted_name(it.func) == "range" and it.args) or \
-            _over_groups(it):
-        return None
-    count = it.args[-1].value if len(it.args) <= 2 else None
-    text = dotted_name(count) if count is not None else None
-    return text if text is not None and _COUNT_WORD.search(text) else None
 
 
 def _uniform(node, fn_node, depth=0):
@@ -169,7 +144,7 @@ def custom_scheduler_ignores_groups(model):
         if method is None:
             continue
         for ret in method.returns:
-            count = _sized_by_count(ret.node, method.node)
+            count = model.counted_list(method, ret.node)
             if count is not None:
                 yield Report(ret.node,
                              f"`{clip(cls.name, 30)}.get_lr` returns one lr per "
