@@ -108,7 +108,8 @@ def custom_scheduler_ignores_groups(model):
     the loop variable nor `self.base_lrs`, or `[lr] * len(self.optimizer.param_groups)`.
 
     Also flags a `get_lr` that returns one value per something else than a group (a
-    comprehension over `range(self.warmup_epochs)`).
+    comprehension over `range(self.warmup_epochs)`, a list appended to in such a loop, or
+    either returned by a helper method of the scheduler).
 
     ## Why is this bad?
     torch writes `get_lr()[i]` into group `i` on every `step()`. A list that repeats one value

@@ -125,7 +125,10 @@ def lambda_returns_absolute_lr(model):
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
     LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`.
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. Not flagged
+    when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
+    `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
+    supplies the absolute lr on purpose.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to

@@ -73,7 +73,10 @@ def manual_lr_edit_under_scheduler(model):
     module, and stepped. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
-    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged.
+    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged. Nor
+    is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
+    whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
+    trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every

@@ -20,8 +20,9 @@ def missing_initial_lr(model):
     the optimizer was not handed to a helper that might load it. A literal `last_epoch` is
     always checked; an expression (`last_epoch=start_epoch - 1`) is flagged only when the file
     never loads that optimizer's state before the construction, or when it is a name bound
-    to a number (`restore_step = 0`) that only a resume branch changes, next to the only
-    optimizer load. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
+    to a number (`restore_step = 0`, or `self.start_epoch = 0` in a trainer) that only a
+    resume branch changes, next to the only optimizer load (made there, or by a checkpoint
+    helper the optimizer is handed to). Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost.

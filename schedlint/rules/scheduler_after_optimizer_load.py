@@ -64,7 +64,8 @@ def scheduler_built_after_optimizer_load(model):
 
     ## What it does
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
-    same function, when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
+    same function (directly, or through a factory called there: `build_scheduler(optimizer,
+    cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
     classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
     SequentialLR (and a ChainedScheduler containing one), and the closed-form ones (LambdaLR and
     the transformers schedules, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts).

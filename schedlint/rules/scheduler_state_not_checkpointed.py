@@ -28,10 +28,13 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument). Also flags a resume that restores the
-    weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, then
-    `for epoch in range(start_epoch, ...)`) but neither the optimizer's nor the stepped
-    scheduler's state, unless the optimizer is handed to a helper before the loop.
+    comes from elsewhere (a helper's argument). A checkpoint dict built by a helper of
+    another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
+    the call that hands it this file's optimizer. Also flags a resume that restores the
+    weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
+    it, or `self.start_epoch` in a trainer, then `for epoch in range(start_epoch, ...)`) but
+    neither the optimizer's nor the stepped scheduler's state, unless the optimizer is handed
+    to a helper before the loop.
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a

@@ -15,7 +15,8 @@ def scheduler_bound_to_stale_optimizer(model):
 
     Also flags a scheduler built, unconditionally, in the body of an epoch loop and stepped
     in that loop (a scheduler per training stage or fold, or one built under
-    `if epoch == unfreeze_at:`, is not flagged).
+    `if epoch == unfreeze_at:`, is not flagged), directly or through a factory or trainer
+    method called unconditionally in that loop (`optimizer, scheduler = build_optim(...)`).
 
     ## Why is this bad?
     A scheduler holds a reference to the optimizer *object* it was built with, not to the
@@ -168,6 +169,8 @@ def _rebuilt_through_calls(model, branches):
                     branches.path_in(site.node, site.scope.node) != \
                     branches.path_in(loop.node, loop.scope.node):
                 continue  # built under a condition: a hand-off
+            if any(branches.path_in(s.node, s.scope.node) for s in chain[:-1]):
+                continue  # `if epoch == 0:` inside the helper: a one-time warm-up
             if not any(s[-1].scope is site.scope and s[-1].loop is not None and
                        loop.contains(s[-1].loop) and s[-1].order >= site.order
                        for step in steps for s in model.call_chains(step)):
