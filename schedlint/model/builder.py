@@ -1017,11 +1017,16 @@ def _through_imports(model: FileModel) -> None:
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + \
                 flow.schedulers(mcall.scope, mcall.receiver)
-            if not targets:
+            stepped = None  # ``scaler.step(optimizer)`` in the helper
+            if not targets and mcall.method != "zero_grad" and mcall.args and \
+                    mcall.args[0].dotted:
+                opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
+                stepped = opts[0] if len(opts) == 1 else None
+            if not targets and stepped is None:
                 continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
                 model.calls_via_imports.append(MethodCall(
                     node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
                     method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
                     target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
-                    via=mcall))
+                    optimizer_arg=stepped, via=mcall))

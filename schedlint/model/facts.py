@@ -394,6 +394,13 @@ class FileModel:
         between the orders ``after`` and ``before``."""
         return self.flow.reaches(caller, after, to_scope, before_order=before)
 
+    def call_sites(self, scope) -> list:
+        """(calling scope, Call node, Loop or None) of each call in this file that runs the
+        function ``scope``: ``self.train(epoch)`` in ``fit``'s epoch loop gives that loop."""
+        local = {id(s) for s in self.scopes}
+        return [(caller, call, loop)
+                for caller, _, call, loop in self.flow.local_call_sites(scope, local)]
+
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
         return self.flow.root_class(cls) is self.flow.root_class(other)

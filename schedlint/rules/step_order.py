@@ -3,7 +3,8 @@ import libcst as cst
 
 from schedlint.model.cstwalk import children
 from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
-                                              callee_optimizer_steps, name_of, words)
+                                              callee_optimizer_steps, conditions, name_of,
+                                              words)
 from schedlint.rules.base import Fix, Report, clip, rule
 
 
@@ -104,6 +105,54 @@ def _accumulation(model, names, branches):
                                   f"same `if`, right after `{sched.optimizer_src}.step()`")
 
 
+def _opt_text(call, sched) -> str:
+    if call.args and (call.args[0].dotted == sched.optimizer_src or
+                      call.receiver.rpartition(".")[2].lower().endswith("scaler")):
+        return f"{call.receiver}.step({call.args[0].src})"
+    return f"{call.receiver}.step()"
+
+
+def _per_call_first(model, branches):
+    """A per-epoch function (``train(epoch, ...)``, ``Trainer.train``, or one imported from
+    another module of the tree) that steps the scheduler unconditionally at its top, before
+    the batch loop where it steps the optimizer, and is itself called from a loop: each
+    epoch starts one schedule step early."""
+    for sched in model.schedulers:
+        if sched.origin not in ("torch", "transformers") or sched.cls == "ReduceLROnPlateau" \
+                or _counter_managed(model, sched) or not sched.optimizers:
+            continue
+        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        for step in model.steps_of(sched):
+            own = step.via or step  # the call itself, in the imported helper when re-anchored
+            if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
+                continue
+            if conditions(branches.path(own), {own.receiver}):
+                continue  # `if epoch > 0:`, an early return: the author decides when
+            first = min(((o.via or o) for o in opt_steps if (o.via or o).scope is own.scope),
+                        key=lambda o: o.order, default=None)
+            if first is None or first.order < own.order or first.loop is None:
+                continue
+            if step.via is not None:
+                site, fn = (step.node if step.loop is not None else None), own.scope.name
+            else:
+                site = next((call for _, call, loop in model.call_sites(own.scope)
+                             if loop is not None), None)
+                fn = own.scope.name
+            if site is None:
+                continue  # run once: a deliberate first step (skipping a warm-up's 0) is common
+            where = model.where(first.node)
+            yield Report(step.node,
+                         f"`{clip(own.receiver, 30)}.step()` runs before "
+                         f"`{clip(_opt_text(first, sched), 40)}` ({where}) in every call of "
+                         f"`{clip(fn, 30)}()`",
+                         help=f"`{fn}()` runs once per iteration of the loop at line "
+                              f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
+                              f"{model.line(sched.node)}) advances before each epoch's updates: "
+                              f"the first lr of the schedule is never used; call "
+                              f"`{own.receiver}.step()` after the loop that runs "
+                              f"`{_opt_text(first, sched)}`")
+
+
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
 def scheduler_step_before_optimizer_step(model):
     """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
@@ -116,7 +165,10 @@ def scheduler_step_before_optimizer_step(model):
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
     scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
-    flagged. Also flags the gradient-accumulation form of the same mistake: a
+    flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
+    `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
+    scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
+    that function is called from a loop. Also flags the gradient-accumulation form of the same mistake: a
     `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
     accumulation test (`if (i + 1) % accum == 0:`) in the same loop body.
 
@@ -169,6 +221,9 @@ def scheduler_step_before_optimizer_step(model):
     branches = Branches()
     reported = set()
     for report in _accumulation(model, names, branches):
+        reported.add(id(report.node))
+        yield report
+    for report in _per_call_first(model, branches):
         reported.add(id(report.node))
         yield report
     steps_by_key = {}
