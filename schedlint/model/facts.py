@@ -401,6 +401,17 @@ class FileModel:
         return [(caller, call, loop)
                 for caller, _, call, loop in self.flow.local_call_sites(scope, local)]
 
+    def arguments(self, scope, param):
+        """(calling scope, argument node) for each call that binds the parameter ``param``
+        of the function ``scope``; None when one of them may not (``*args``, a default)."""
+        self.flow.solve()
+        out = []
+        for caller, bound in self.flow.arguments.get(id(scope), {}).values():
+            if bound is None or param not in bound:
+                return None
+            out.append((caller, bound[param]))
+        return out
+
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
         return self.flow.root_class(cls) is self.flow.root_class(other)

@@ -310,13 +310,16 @@ def _sized_from_other_iterable(model, names, sched):
     for step, loop in _batch_loop_steps(model, names, sched, key):
         if is_epoch_loop(loop):
             continue
-        it = loop.iter
-        if any(t in it.names or t == it.dotted or "." in t and t in it.src for t in counted):
+        iterated = _iterated(model, loop)
+        if iterated is None:
+            continue  # a parameter some call fills with something unseen
+        if any(t in it.names or t == it.dotted or "." in t and t in it.src
+               for t in counted for it in iterated):
             continue
         other = counted[0]
         if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
             continue
-        iterated = it.src
+        iterated = iterated[0].src  # what the caller passes, when it passes it
         return Report(step.node,
                       f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
                       f"steps once per batch of `{clip(iterated, 25)}`",
@@ -325,6 +328,21 @@ def _sized_from_other_iterable(model, names, sched):
                            f"loader's batches), so the schedule ends early or never reaches its "
                            f"end; size it from `len({iterated})` (times the epochs)")
     return None
+
+
+def _iterated(model, loop):
+    """The Values a loop's iterable stands for: itself, or, when it reads a parameter of its
+    function (``for x, y in loader`` in ``train_one_epoch(model, loader, ...)``), what each
+    call passes there; None when a call passes it unseen."""
+    it = loop.iter
+    params = [p for p in loop.scope.params if p in it.names] if loop.scope is not None else []
+    passed = []
+    for p in params:
+        bound = model.arguments(loop.scope, p)
+        if bound is None:
+            return None
+        passed += [model.value(node) for _, node in bound]
+    return passed + [it] if passed else [it]
 
 
 def _prepare_rebinds(model, scope, name):
