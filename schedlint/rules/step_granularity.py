@@ -91,10 +91,12 @@ def step_granularity_mismatch(model):
     loop next to the optimizer. The loop nesting must be visible in one function, the outer
     loop must look like an epoch loop (or the inner one iterate a loader), and the length
     expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
-    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it
-    (under the same conditions), and a per-iteration schedule sized with `len(X)` of a
-    dataset or another loader than the one whose loop steps it (`steps_per_epoch=
-    len(train_dataset)`, `len(val_loader)`). With accelerate, flags a schedule sized from
+    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it, or
+    in the epoch loop and in a batch loop of a method that loop calls (`Trainer.fit` and
+    `Trainer.train_epoch`), under the same conditions; and a per-iteration schedule sized
+    with `len(X)` of a dataset or another loader than the one whose loop steps it
+    (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a helper's loader
+    parameter stands for what its callers pass. With accelerate, flags a schedule sized from
     a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
     prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
     steps `num_processes` times per call.
@@ -266,6 +268,16 @@ def _both_granularities(model, names, sched, branches):
     for outer in steps:
         if outer.loop is None:
             continue
+        called = _batch_step_called_from(model, branches, sched, steps, outer)
+        if called is not None:
+            inner, fn = called
+            return Report(outer.node,
+                          f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
+                          f"also every batch in `{clip(fn, 30)}()`",
+                          help=f"`{fn}()`, called in this loop, also steps it every batch "
+                               f"(line {model.line(inner.node)}), so the schedule advances "
+                               f"twice at each epoch's end; keep the one call its schedule is "
+                               f"sized for")
         for inner in steps:
             if inner is outer or inner.scope is not outer.scope or inner.loop is None or \
                     inner.loop is outer.loop or not outer.loop.contains(inner.loop):
@@ -279,6 +291,24 @@ def _both_granularities(model, names, sched, branches):
                           help=f"It also steps every batch (line {model.line(inner.node)}), so "
                                f"the schedule advances twice at each epoch's end; keep the one "
                                f"call its schedule is sized for")
+    return None
+
+
+def _batch_step_called_from(model, branches, sched, steps, outer):
+    """(step, function name): a step of ``sched`` in a loop of a function that ``outer``'s
+    loop calls, both unconditional (``Trainer.fit`` stepping per epoch around
+    ``self.train_epoch()``, which steps per batch)."""
+    mine = [id(n) for n, _ in conditions(branches.path(outer), {sched.target})]
+    for inner in steps:
+        if inner.scope is outer.scope or inner.loop is None or inner.via is not None or \
+                inner.scope.kind != "function" or \
+                conditions(branches.path(inner), {inner.receiver}):
+            continue
+        for caller, call, loop in model.call_sites(inner.scope):
+            if caller is outer.scope and loop is outer.loop and mine == [
+                    id(n) for n, _ in conditions(branches.path_in(call, caller.node),
+                                                 {sched.target})]:
+                return inner, inner.scope.name
     return None
 
 
