@@ -86,7 +86,7 @@ def test_some_and_clip():
 # list makes sure the fixtures still produce them.
 NEW_SHAPES = [
     ("SL104", "bad_list_per_epoch.py", "returns one lr per"),
-    ("SL203", "bad_gradient_accumulation.py", "every micro-batch"),
+    ("SL207", "bad_gradient_accumulation.py", "every micro-batch"),
     ("SL206", "bad_schedulers_by_kind.py", "warns on every call"),
     ("SL207", "bad_accelerate_per_process.py", "after `accelerator.prepare`"),
     ("SL207", "bad_both_and_wrong_length.py", "is sized from `len(train_dataset)`"),

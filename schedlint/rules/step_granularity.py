@@ -96,7 +96,11 @@ def step_granularity_mismatch(model):
     `Trainer.train_epoch`), under the same conditions; and a per-iteration schedule sized
     with `len(X)` of a dataset or another loader than the one whose loop steps it
     (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a helper's loader
-    parameter stands for what its callers pass. With accelerate, flags a schedule sized from
+    parameter stands for what its callers pass. Under gradient accumulation, flags a
+    `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
+    accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such as
+    `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
+    loader's length, undivided), which then ends with the run. With accelerate, flags a schedule sized from
     a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
     prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
     steps `num_processes` times per call.
@@ -108,7 +112,9 @@ def step_granularity_mismatch(model):
     stepped per batch decays every few dozen batches, and a `CosineAnnealingLR(T_max=epochs)`
     stepped per batch oscillates with a period of `2 * epochs` batches. A OneCycleLR sized
     with `len(train_dataset)` is `batch_size` times too long and never anneals; one sized with
-    a shorter loader's length raises `ValueError` part-way through training.
+    a shorter loader's length raises `ValueError` part-way through training. A schedule sized
+    in optimizer updates but stepped on every micro-batch advances `accum` times per update:
+    the warm-up and the decay are over after a fraction of the run.
 
     ## Example
     ```python
@@ -142,8 +148,13 @@ def step_granularity_mismatch(model):
     """
     names = Names(model)
     branches = Branches()
+    done = set()
+    for report in accumulation_reports(model, names, branches):
+        done.add(id(report.node))
+        yield report
     for sched in model.schedulers:
-        if not is_known(sched) or sched.parent is not None or sched.key is None:
+        if not is_known(sched) or sched.parent is not None or sched.key is None or \
+                any(id(s.node) in done for s in model.steps_of(sched)):
             continue
         both = _both_granularities(model, names, sched, branches)
         if both is not None:
@@ -168,6 +179,83 @@ def step_granularity_mismatch(model):
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
             yield from _per_batch(model, names, sched, key, steps, kind[1], branches)
+
+
+def _accumulation_test(model, if_node) -> bool:
+    """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
+    ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
+    test = model.value(if_node.test)
+    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+
+
+def _helper_steps(model, branches, sched, call):
+    """Calls in ``call``'s loop of a function that steps ``sched``'s optimizer unconditionally
+    (``self.optimizer_step()`` under the accumulation test)."""
+    for opt in sched.optimizers:
+        for o in model.optimizer_steps(opt):
+            if o.via is not None or o.scope is call.scope or o.scope.kind != "function" or \
+                    o.loop is not None or conditions(branches.path(o)):
+                continue
+            for caller, site, loop in model.call_sites(o.scope):
+                if caller is call.scope and loop is call.loop:
+                    yield site
+
+
+def micro_batch_steps(model, names, branches):
+    """(step, scheduler, optimizer step or helper call node) for each plain ``sched.step()``
+    that runs on every micro-batch of a loop where its optimizer steps only under an
+    accumulation test (directly, or through a helper called there)."""
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        key = names.optimizer_key(sched)
+        if key is None:
+            continue
+        gated = [(o.node, branches.path(o)) for o in names.optimizer_steps(key, call.scope)
+                 if o.loop is call.loop]
+        gated += [(site, branches.path_in(site, call.scope.node))
+                  for site in _helper_steps(model, branches, sched, call)]
+        if not gated:
+            continue
+        mine = {id(n) for n, _ in branches.path(call)}
+        gates = []
+        for _, theirs in gated:
+            if not mine <= {id(n) for n, _ in theirs}:
+                break  # the scheduler has a condition of its own (`if i == len(loader) - 1`)
+            extra = [(n, b) for n, b in theirs if id(n) not in mine]
+            if not extra:
+                break  # an optimizer step under the scheduler's own conditions
+            gates.append(next((n for n, b in extra if isinstance(n, cst.If) and b == "body"
+                               and _accumulation_test(model, n)), None))
+        else:
+            if all(gates):
+                yield call, sched, gated[0][0]
+
+
+def _sized_in_micro_batches(model, sched) -> bool:
+    """Every length of ``sched`` counts a loader's batches, undivided by an accumulation
+    factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
+    values = [_expand(model, sched, v) for v in _length_values(sched)]
+    return bool(values) and all(v.lens and not words(v) & ACCUMULATION_WORDS and
+                                "/" not in v.src for v in values)
+
+
+def accumulation_reports(model, names, branches):
+    """A schedule sized in optimizer updates, stepped on every micro-batch under gradient
+    accumulation: it runs ``accum`` times too fast."""
+    for call, sched, opt_node in micro_batch_steps(model, names, branches):
+        if _sized_in_micro_batches(model, sched):
+            continue
+        yield Report(call.node,
+                     f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
+                     f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+                     help=f"The optimizer steps under the accumulation condition (line "
+                          f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
+                          f"runs ahead by the accumulation factor; step the scheduler inside the "
+                          f"same `if`, right after the optimizer step")
 
 
 def _batch_steps_ok(loop, o):

@@ -2,10 +2,10 @@ import libcst as cst
 
 
 from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
-                                              callee_optimizer_steps, conditions, name_of,
-                                              words)
+from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
+                                              conditions, name_of)
 from schedlint.rules.base import Fix, Report, clip, rule
+from schedlint.rules.step_granularity import micro_batch_steps
 
 
 def _statement_lines(root):
@@ -54,13 +54,6 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
-def _accumulation_test(model, if_node) -> bool:
-    """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
-    ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
-    test = model.value(if_node.test)
-    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
-
-
 def _loop_steps(model, names):
     """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
     scheduler other than ReduceLROnPlateau, whose optimizer variable is known."""
@@ -73,36 +66,6 @@ def _loop_steps(model, names):
         key = names.optimizer_key(sched)
         if key is not None:
             yield call, sched, key
-
-
-def _accumulation(model, names, branches):
-    """A scheduler stepped every micro-batch while its optimizer steps only under an
-    accumulation test in the same loop body (the schedule runs `accum` times too fast)."""
-    for call, sched, key in _loop_steps(model, names):
-        opt_steps = [c for c in names.optimizer_steps(key, call.scope) if c.loop is call.loop]
-        if not opt_steps:
-            continue
-        mine = {id(n) for n, _ in branches.path(call)}
-        gates = []
-        for o in opt_steps:
-            theirs = branches.path(o)
-            if not mine <= {id(n) for n, _ in theirs}:
-                break  # the scheduler has a condition of its own (`if i == len(loader) - 1`)
-            extra = [(n, b) for n, b in theirs if id(n) not in mine]
-            if not extra:
-                break  # an optimizer step under the scheduler's own conditions
-            gates.append(next((n for n, b in extra if isinstance(n, cst.If) and b == "body"
-                               and _accumulation_test(model, n)), None))
-        else:
-            if all(gates):
-                yield Report(call.node,
-                             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-                             f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation "
-                             f"step",
-                             help=f"The optimizer steps under the accumulation condition (line "
-                                  f"{model.line(opt_steps[0].node)}), so the schedule runs ahead "
-                                  f"by the accumulation factor; step the scheduler inside the "
-                                  f"same `if`, right after `{sched.optimizer_src}.step()`")
 
 
 def _opt_text(call, sched) -> str:
@@ -168,18 +131,16 @@ def scheduler_step_before_optimizer_step(model):
     flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
-    that function is called from a loop. Also flags the gradient-accumulation form of the same mistake: a
-    `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
-    accumulation test (`if (i + 1) % accum == 0:`) in the same loop body.
+    that function is called from a loop. A scheduler stepped on every micro-batch while the
+    optimizer steps only under a gradient-accumulation test is a question of granularity,
+    not of order: SL207 reports it.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
     moves the learning rate before the first update is made, so the first value of the schedule
     (the warm-up start, the initial lr) is never used and the whole schedule runs one step
     early. PyTorch warns only on the very first call, and the warning is hidden by libraries
-    that filter it (accelerate). Under gradient accumulation the scheduler then advances
-    `accum` times per update, so a warm-up or a decay sized in optimizer steps is over after
-    a fraction of the run.
+    that filter it (accelerate).
 
     ## Example
     ```python
@@ -220,9 +181,8 @@ def scheduler_step_before_optimizer_step(model):
     names = Names(model)
     branches = Branches()
     reported = set()
-    for report in _accumulation(model, names, branches):
-        reported.add(id(report.node))
-        yield report
+    for call, _, _ in micro_batch_steps(model, names, branches):
+        reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
     for report in _per_call_first(model, branches):
         reported.add(id(report.node))
         yield report
