@@ -412,6 +412,12 @@ class FileModel:
             out.append((caller, bound[param]))
         return out
 
+    def assignments(self, scope, name) -> list:
+        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
+        return [value for s, target, value in self.flow_assigns
+                if s is scope and getattr(target, "value", None) == name and
+                type(target).__name__ == "Name"]
+
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
         return self.flow.root_class(cls) is self.flow.root_class(other)

@@ -449,17 +449,23 @@ def _sized_from_other_iterable(model, names, sched):
 
 
 def _iterated(model, loop):
-    """The Values a loop's iterable stands for: itself, or, when it reads a parameter of its
-    function (``for x, y in loader`` in ``train_one_epoch(model, loader, ...)``), what each
-    call passes there; None when a call passes it unseen."""
+    """The Values a loop's iterable stands for: itself, what a local name it reads was bound
+    to (``active = skip_first_batches(train_loader, n)`` or ``active = train_loader``), or,
+    when it reads a parameter of its function (``for x, y in loader`` in
+    ``train_one_epoch(model, loader, ...)``), what each call passes there; None when a call
+    passes it unseen."""
     it = loop.iter
-    params = [p for p in loop.scope.params if p in it.names] if loop.scope is not None else []
+    if loop.scope is None:
+        return [it]
     passed = []
-    for p in params:
-        bound = model.arguments(loop.scope, p)
-        if bound is None:
-            return None
-        passed += [model.value(node) for _, node in bound]
+    for name in it.names:
+        if name in loop.scope.params:
+            bound = model.arguments(loop.scope, name)
+            if bound is None:
+                return None
+            passed += [model.value(node) for _, node in bound]
+        else:
+            passed += [model.value(node) for node in model.assignments(loop.scope, name)]
     return passed + [it] if passed else [it]
 
 
