@@ -88,20 +88,21 @@ def step_granularity_mismatch(model):
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`) stepped inside the batch
-    loop next to the optimizer. The loop nesting must be visible in one function, the outer
-    loop must look like an epoch loop (or the inner one iterate a loader), and the length
-    expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
-    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it, or
-    in the epoch loop and in a batch loop of a method that loop calls (`Trainer.fit` and
-    `Trainer.train_epoch`), under the same conditions; and a per-iteration schedule sized
-    with `len(X)` of a dataset or another loader than the one whose loop steps it
-    (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a helper's loader
-    parameter stands for what its callers pass. Under gradient accumulation, flags a
+    loop next to the optimizer. The loop nesting must be visible in one function or through a
+    function the epoch loop calls (of this file, or imported from another module of the tree,
+    `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
+    loader), and the length expressions must clearly speak of epochs or of iterations;
+    otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
+    the epoch loop around it, or in the epoch loop and in a batch loop of a method that loop
+    calls (`Trainer.fit` and `Trainer.train_epoch`), under the same conditions; and a per-
+    iteration schedule sized with `len(X)` of a dataset or another loader than the one whose
+    loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a helper's
+    loader parameter stands for what its callers pass. Under gradient accumulation, flags a
     `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
     accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such as
-    `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
-    loader's length, undivided), which then ends with the run. With accelerate, flags a schedule sized from
-    a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
+    `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the loader's
+    length, undivided), which then ends with the run. With accelerate, flags a schedule sized
+    from a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
     prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
     steps `num_processes` times per call.
 
@@ -173,7 +174,9 @@ def step_granularity_mismatch(model):
             continue
         key = names.optimizer_key(sched)
         steps = model.steps_of(sched)
-        if key is None or not steps or not all(names.scheduler(s) is sched for s in steps):
+        if key is None or not steps or not all(
+                names.scheduler(s) is sched or s.via is not None and s.target is sched
+                for s in steps):
             continue
         if kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
@@ -277,14 +280,30 @@ def _steps_in_callee(model, names, loop, step, sched, key):
     return found
 
 
+def _steps_in_imported(model, sched, loop):
+    """(optimizer step, FunctionInfo-like name holder) for optimizer steps in a batch loop of
+    an imported in-tree function called in ``loop``; none when any call of such a function
+    in ``loop`` also hands it the scheduler."""
+    found = []
+    for opt in sched.optimizers:
+        for o in model.optimizer_steps(opt):
+            if o.via is None or o.loop is None or not loop.contains(o.loop):
+                continue
+            if any(s.node is o.node for s in model.steps_of(sched)):
+                return []  # the same call hands over the scheduler: it steps it there
+            if o.via.loop is not None and _batch_steps_ok(None, o.via):
+                found.append((o.via, o.via.scope))
+    return found
+
+
 def _per_epoch(model, names, sched, key, steps, why):
     """Every step of ``sched`` is in an epoch loop whose optimizer steps are all nested in it
     (or in a batch loop of a function it calls)."""
     found = None
     for step in steps:
         loop = step.loop
-        if loop is None or not is_epoch_loop(loop):
-            return
+        if loop is None or not is_epoch_loop(loop) or step.via is not None:
+            return  # (an imported helper steps it: at whatever granularity it does)
         opt_steps = [o for o in names.optimizer_steps(key, step.scope)
                      if o.loop is not None and loop.contains(o.loop)]
         via = None
@@ -293,7 +312,8 @@ def _per_epoch(model, names, sched, key, steps, why):
                 return
             o = opt_steps[0]
         else:
-            callee = _steps_in_callee(model, names, loop, step, sched, key)
+            callee = _steps_in_callee(model, names, loop, step, sched, key) or \
+                _steps_in_imported(model, sched, loop)
             if not callee:
                 return
             o, info = callee[0]
@@ -302,7 +322,7 @@ def _per_epoch(model, names, sched, key, steps, why):
     if found is None:
         return
     step, o, via = found
-    where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
+    where = f"in `{via}()`, {model.where(o.node)}" if via else f"line {model.line(o.node)}"
     yield Report(step.node,
                  f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
                  f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
@@ -315,29 +335,38 @@ def _per_epoch(model, names, sched, key, steps, why):
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
     for step in steps:
-        loop = step.loop
+        own = step.via or step  # in an imported helper, the step itself is there
+        loop = own.loop
         if loop is None or is_epoch_loop(loop):
             continue
         outer = [l for l in loop.ancestors() if l is not loop]
+        if step.via is not None:
+            outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
         if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
+        if step.via is None:
+            opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
+        else:
+            opt_steps = [o.via for opt in sched.optimizers for o in model.optimizer_steps(opt)
+                         if o.via is not None and o.via.loop is loop]
         if not opt_steps:
             continue
-        ignore = {sched.target}
-        mine = conditions(branches.path(step), ignore)
+        ignore = {sched.target, own.receiver}
+        mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
+        what = f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every " \
+            f"batch" if step.via is not None else \
+            f"`{clip(own.receiver, 30)}.step()` runs every batch"
         yield Report(step.node,
-                     f"`{clip(step.receiver, 30)}.step()` runs every batch, but "
-                     f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+                     f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
                      help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
-                          f"steps next to `{sched.optimizer_src}` (line "
-                          f"{model.line(opt_steps[0].node)}): it advances len(loader) times per "
+                          f"steps next to `{opt_steps[0].receiver}.step()` "
+                          f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
                           f"epoch, so the schedule is used up (or cycles) within the first "
                           f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
                           f"`epochs * len(loader)`)")
