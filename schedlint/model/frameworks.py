@@ -28,6 +28,8 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from schedlint.model.facts import Scheduler
+
 CONFIGURE_HOOK = "configure_optimizers"
 ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
 MANUAL_FLAG = "automatic_optimization"
@@ -246,12 +248,12 @@ class FrameworkCollector:
                               scope is not hook.scope]
                     entry.scheduler = before[-1] if before else None
                 if entry.scheduler is None and v.dotted is not None:
-                    # built by a helper of this file (``s = build_schedule(opt, n)``): the
-                    # value flow knows it when it is the only scheduler the name may hold
+                    # built by a helper (``s = build_schedule(opt, n)``), of this file or
+                    # imported: the value flow knows it when it is the only scheduler the
+                    # name may hold
                     held = model.holds_only(scope, v.dotted)
-                    if held is not None and len(held) == 1 and \
-                            any(held[0] is s for s in model.schedulers):
-                        entry.scheduler = held[0]
+                    if held is not None and len(held) == 1 and isinstance(held[0], Scheduler):
+                        entry.scheduler = held[0]  # possibly built in an imported module
 
 
 def lightning_steps(model):

@@ -17,7 +17,13 @@ def _lambda_counts_steps(model, sched) -> bool:
         return False
     if fn.kind == "lambda":
         return sized_in([fn]) == "iterations"
-    infos = model.functions.get(fn.src, []) if fn.kind == "name" else []
+    # a def of this file or of the module that built the scheduler, or a method
+    # (``self.lr_lambda``)
+    infos = model.callees(fn.node, sched.scope) if fn.kind in ("name", "attr") else []
+    owner = sched.scope.cls
+    if not infos and owner is not None and fn.dotted and fn.dotted.startswith("self.") and \
+            fn.dotted.count(".") == 1 and fn.dotted[5:] in owner.methods:
+        infos = [owner.methods[fn.dotted[5:]]]  # a method of the module itself
     if len(infos) != 1:
         return False
     params = infos[0].params[1:] if infos[0].scope.cls is not None else infos[0].params
@@ -82,7 +88,8 @@ def lightning_interval_mismatch(model):
     and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
     `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
     step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`, a
-    `SequentialLR` chaining a warm-up sized in steps) handed to
+    `SequentialLR` chaining a warm-up sized in steps; built inline, by a helper of this or
+    another module of the tree, with its `lr_lambda` a function or a method) handed to
     Lightning without `"interval": "step"`; and the reverse, a schedule sized in epochs with
     `"interval": "step"`. Modules with manual optimization
     (`self.automatic_optimization = False`) are skipped: Lightning steps nothing there.
