@@ -380,10 +380,11 @@ def _both_granularities(model, names, sched, branches):
     if sched.cls in catalogue.STEP_TAKES_ARGUMENT:
         return None
     steps = model.steps_of(sched)
-    if len(steps) < 2 or not all(names.scheduler(s) is sched for s in steps):
+    if len(steps) < 2 or not all(names.scheduler(s) is sched or
+                                 s.via is not None and s.target is sched for s in steps):
         return None
     for outer in steps:
-        if outer.loop is None:
+        if outer.loop is None or outer.via is not None:
             continue
         called = _batch_step_called_from(model, branches, sched, steps, outer)
         if called is not None:
@@ -392,7 +393,7 @@ def _both_granularities(model, names, sched, branches):
                           f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
                           f"also every batch in `{clip(fn, 30)}()`",
                           help=f"`{fn}()`, called in this loop, also steps it every batch "
-                               f"(line {model.line(inner.node)}), so the schedule advances "
+                               f"({model.where(inner.node)}), so the schedule advances "
                                f"twice at each epoch's end; keep the one call its schedule is "
                                f"sized for")
         for inner in steps:
@@ -417,6 +418,11 @@ def _batch_step_called_from(model, branches, sched, steps, outer):
     ``self.train_epoch()``, which steps per batch)."""
     mine = [id(n) for n, _ in conditions(branches.path(outer), {sched.target})]
     for inner in steps:
+        own = inner.via
+        if own is not None and own.loop is not None and inner.loop is outer.loop and \
+                not conditions(branches.path(own), {own.receiver}) and mine == [
+                    id(n) for n, _ in conditions(branches.path(inner), {sched.target})]:
+            return own, own.scope.name  # an imported helper's batch loop, called here
         if inner.scope is outer.scope or inner.loop is None or inner.via is not None or \
                 inner.scope.kind != "function" or \
                 conditions(branches.path(inner), {inner.receiver}):
