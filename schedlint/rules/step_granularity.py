@@ -93,18 +93,18 @@ def step_granularity_mismatch(model):
     `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
-    the epoch loop around it, or in the epoch loop and in a batch loop of a method that loop
-    calls (`Trainer.fit` and `Trainer.train_epoch`), under the same conditions; and a per-
-    iteration schedule sized with `len(X)` of a dataset or another loader than the one whose
-    loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a helper's
-    loader parameter stands for what its callers pass. Under gradient accumulation, flags a
-    `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
-    accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such as
-    `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the loader's
-    length, undivided), which then ends with the run. With accelerate, flags a schedule sized
-    from a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
-    prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
-    steps `num_processes` times per call.
+    the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
+    function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), under the same
+    conditions; and a per- iteration schedule sized with `len(X)` of a dataset or another
+    loader than the one whose loop steps it (`steps_per_epoch=len(train_dataset)`,
+    `len(val_loader)`), where a helper's loader parameter stands for what its callers pass.
+    Under gradient accumulation, flags a `scheduler.step()` that runs on every micro-batch
+    while the optimizer steps only under an accumulation test (`if (i + 1) % accum == 0:`,
+    directly or through a helper such as `self.optimizer_step()`), unless the schedule is sized
+    in micro-batches (from the loader's length, undivided), which then ends with the run. With
+    accelerate, flags a schedule sized from a loader's length after `accelerator.prepare`
+    sharded it, when the scheduler is then prepared too and the file's `Accelerator` does not
+    split batches: a prepared scheduler steps `num_processes` times per call.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
