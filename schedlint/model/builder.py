@@ -318,6 +318,10 @@ class _Builder(cst.CSTVisitor):
                     scope=self.scope, targets=frozenset(targets), order=self.next_order())
         if iter_node is not None:
             loop.iter = self.value(iter_node)
+            if isinstance(iter_node, cst.Call) and isinstance(iter_node.func, cst.Name) and \
+                    iter_node.func.value == "range" and 1 <= len(iter_node.args) <= 2 and \
+                    not any(a.star or a.keyword for a in iter_node.args):
+                loop.range_stop = self.value(iter_node.args[-1].value)
             groups_of = _find_param_groups(iter_node)
             if groups_of is not None:
                 loop.groups_of = groups_of

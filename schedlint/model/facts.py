@@ -83,6 +83,7 @@ class Loop:
     scope: Optional[Scope] = field(default=None, repr=False)
     targets: frozenset = frozenset()
     iter: Optional[Value] = None
+    range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
     groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
     group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
     index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``

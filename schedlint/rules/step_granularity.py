@@ -3,8 +3,9 @@ import re
 import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
-                                              Names, callee_optimizer_steps, conditions,
+from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS,
+                                              ITER_WORDS, Branches, Names,
+                                              callee_optimizer_steps, conditions,
                                               is_epoch_loop, is_known, loop_words, name_of,
                                               sized_in, words)
 from schedlint.rules.base import Report, clip, rule
@@ -87,8 +88,9 @@ def step_granularity_mismatch(model):
     transformers `get_*_schedule_with_warmup` factories, or any schedule whose length is
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
-    `step_size`, `milestones`, `total_iters` computed from `epochs`) stepped inside the batch
-    loop next to the optimizer. The loop nesting must be visible in one function or through a
+    `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
+    is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
+    next to the optimizer. The loop nesting must be visible in one function or through a
     function the epoch loop calls (of this file, or imported from another module of the tree,
     `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
@@ -169,7 +171,7 @@ def step_granularity_mismatch(model):
         if prepared is not None:
             yield prepared
             continue
-        kind = granularity(sched, model)
+        kind = granularity(sched, model) or _sized_like_epoch_loop(model, sched)
         if kind is None:
             continue
         key = names.optimizer_key(sched)
@@ -259,6 +261,30 @@ def accumulation_reports(model, names, branches):
                           f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
                           f"runs ahead by the accumulation factor; step the scheduler inside the "
                           f"same `if`, right after the optimizer step")
+
+
+# Lengths that, equal to the epoch loop's count, say "one step per epoch".
+_EPOCH_COUNT_ARGS = {"CosineAnnealingLR": "T_max", "PolynomialLR": "total_iters"}
+
+
+def _sized_like_epoch_loop(model, sched):
+    """("epoch", why) when ``sched``'s length is a number (a literal or a name folded to one,
+    at least 10) equal to the count of a ``range(N)`` loop around every loop that steps it
+    (``T_max=200`` under ``for epoch in range(200)``), that loop not counting iterations."""
+    arg = _EPOCH_COUNT_ARGS.get(sched.cls)
+    value = sched.args.get(arg) if arg else None
+    n = model.number(value.node, sched.scope) if value is not None else None
+    steps = model.steps_of(sched)
+    if n is None or n < 10 or not steps:
+        return None
+    for step in steps:
+        if step.via is not None or step.loop is None:
+            return None
+        outer = [l for l in step.loop.ancestors() if l is not step.loop]
+        if not any(l.range_stop is not None and not loop_words(l) & ITER_WORDS and
+                   model.number(l.range_stop.node, l.scope) == n for l in outer):
+            return None
+    return "epoch", f"sized like the epoch loop ({arg}={value.src}, {n:g} epochs)"
 
 
 def _batch_steps_ok(loop, o):
