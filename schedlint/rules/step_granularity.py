@@ -96,17 +96,18 @@ def step_granularity_mismatch(model):
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
-    function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), under the same
-    conditions; and a per- iteration schedule sized with `len(X)` of a dataset or another
-    loader than the one whose loop steps it (`steps_per_epoch=len(train_dataset)`,
-    `len(val_loader)`), where a helper's loader parameter stands for what its callers pass.
-    Under gradient accumulation, flags a `scheduler.step()` that runs on every micro-batch
-    while the optimizer steps only under an accumulation test (`if (i + 1) % accum == 0:`,
-    directly or through a helper such as `self.optimizer_step()`), unless the schedule is sized
-    in micro-batches (from the loader's length, undivided), which then ends with the run. With
-    accelerate, flags a schedule sized from a loader's length after `accelerator.prepare`
-    sharded it, when the scheduler is then prepared too and the file's `Accelerator` does not
-    split batches: a prepared scheduler steps `num_processes` times per call.
+    function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
+    method and a batch loop both called in the epoch loop, under the same conditions; and a
+    per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
+    whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
+    helper's loader parameter stands for what its callers pass. Under gradient accumulation,
+    flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
+    under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
+    as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
+    loader's length, undivided), which then ends with the run. With accelerate, flags a
+    schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
+    scheduler is then prepared too and the file's `Accelerator` does not split batches: a
+    prepared scheduler steps `num_processes` times per call.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -409,6 +410,9 @@ def _both_granularities(model, names, sched, branches):
     if len(steps) < 2 or not all(names.scheduler(s) is sched or
                                  s.via is not None and s.target is sched for s in steps):
         return None
+    hooked = _epoch_hook_and_batch_loop(model, branches, sched, steps)
+    if hooked is not None:
+        return hooked
     for outer in steps:
         if outer.loop is None or outer.via is not None:
             continue
@@ -435,6 +439,41 @@ def _both_granularities(model, names, sched, branches):
                           help=f"It also steps every batch (line {model.line(inner.node)}), so "
                                f"the schedule advances twice at each epoch's end; keep the one "
                                f"call its schedule is sized for")
+    return None
+
+
+def _epoch_hook_and_batch_loop(model, branches, sched, steps):
+    """A step at the top level of a method called once per epoch (``on_epoch_end()``) and
+    one in the batch loop of another method called in the same epoch loop
+    (``train_epoch()``), both unconditional: reported on the per-epoch one."""
+    def plain(step):
+        return step.via is None and step.scope.kind == "function" and \
+            not conditions(branches.path(step), {step.receiver})
+
+    def sites(scope):
+        return [(caller, call, loop) for caller, call, loop in model.call_sites(scope)
+                if loop is not None]
+
+    for outer in steps:
+        if outer.loop is not None or not plain(outer):
+            continue
+        for caller, call, loop in sites(outer.scope):
+            path = [id(n) for n, _ in conditions(branches.path_in(call, caller.node))]
+            for inner in steps:
+                if inner.loop is None or inner.scope is outer.scope or not plain(inner) or \
+                        not any(c is caller and l is loop and path == [
+                            id(n) for n, _ in conditions(branches.path_in(site, c.node))]
+                            for c, site, l in sites(inner.scope)):
+                    continue
+                hook, fn = outer.scope.name, inner.scope.name
+                return Report(outer.node,
+                              f"`{clip(outer.receiver, 30)}.step()` runs once per epoch in "
+                              f"`{clip(hook, 30)}()` and also every batch in `{clip(fn, 30)}()`",
+                              help=f"Both are called in the loop at line {model.line(call)}; "
+                                   f"`{fn}()` steps it every batch (line "
+                                   f"{model.line(inner.node)}), so the schedule advances twice "
+                                   f"at each epoch's end; keep the one call its schedule is "
+                                   f"sized for")
     return None
 
 
