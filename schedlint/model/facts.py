@@ -302,6 +302,8 @@ class FileModel:
     solve_flow: Any = field(default=None, repr=False)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
+    _names: Any = field(default=None, repr=False)
+    _branches: Any = field(default=None, repr=False)
 
     @property
     def flow(self):
@@ -411,6 +413,24 @@ class FileModel:
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
+
+    def names(self):
+        """What each binding key may hold (:class:`schedlint.model.usage.Names`): built once
+        per file and shared by every rule that asks."""
+        if self._names is None:
+            from schedlint.model.usage import Names  # usage reads these facts
+
+            self._names = Names(self)
+        return self._names
+
+    def branches(self):
+        """The ``if`` branches each node runs in (:class:`schedlint.model.usage.Branches`),
+        walked per scope on first use and shared by every rule that asks."""
+        if self._branches is None:
+            from schedlint.model.usage import Branches
+
+            self._branches = Branches()
+        return self._branches
 
 
 @dataclass

@@ -4,7 +4,7 @@ import libcst as cst
 
 from schedlint.model.builder import _expr_text, dotted_name, subscript_key
 from schedlint.model.cstwalk import code_children
-from schedlint.rules._lr_expressions import assigned_values, binding_scope, is_pure_call
+from schedlint.model.lr_expressions import assigned_values, binding_scope, is_pure_call
 from schedlint.rules.base import Report, clip, rule
 
 # Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,

@@ -5,7 +5,7 @@ import libcst as cst
 from schedlint.model.builder import dotted_name
 from schedlint.model.numbers import fold_number
 from schedlint.model.cstwalk import code_children
-from schedlint.rules._lr_expressions import assigned_values, strip_call
+from schedlint.model.lr_expressions import assigned_values, strip_call
 from schedlint.rules.base import Report, clip, rule
 
 _COMPS = (cst.ListComp, cst.GeneratorExp)

@@ -1,7 +1,7 @@
 import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import Branches, Names, args_edit, name_of, words
+from schedlint.model.usage import args_edit, name_of, words
 from schedlint.rules.base import Fix, Report, clip, rule
 
 METRIC_WORDS = frozenset({
@@ -104,8 +104,8 @@ def epoch_passed_to_step(model):
     but a behaviour change). No fix when the argument is anything else (a metric, an
     expression): the intended schedule is then unclear.
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     for call in model.calls:
         if call.method != "step" or not (call.args or "epoch" in call.kwargs):
             continue

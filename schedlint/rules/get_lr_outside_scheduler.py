@@ -1,4 +1,4 @@
-from schedlint.rules._scheduler_usage import Names, closed_form, in_scheduler_class, name_of
+from schedlint.model.usage import closed_form, in_scheduler_class, name_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
@@ -50,7 +50,7 @@ def get_lr_outside_scheduler(model):
     Safe: `get_lr()` is renamed to `get_last_lr()`, which returns the learning rates the
     scheduler last wrote (one per group), exactly what the caller meant to read.
     """
-    names = Names(model)
+    names = model.names()
     for call in model.calls:
         if call.method != "get_lr" or call.args or call.kwargs:
             continue

@@ -1,7 +1,7 @@
 import libcst as cst
 
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import binding_root, uses
+from schedlint.model.uses import binding_root, uses
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that take one value per param group, by class, and the error torch raises.

@@ -2,8 +2,7 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import code_children
-from schedlint.rules._lr_expressions import (assigned_values, binding_scope, looks_like_lr,
-                                             strip_call)
+from schedlint.model.lr_expressions import assigned_values, binding_scope, looks_like_lr, strip_call
 from schedlint.rules.base import Report, clip, rule
 
 _CLASSES = ("LambdaLR", "MultiplicativeLR")

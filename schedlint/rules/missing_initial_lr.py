@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer
-from schedlint.rules._scheduler_usage import Branches, Names, is_known
-from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
+from schedlint.model.usage import is_known
+from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
@@ -57,7 +57,7 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
-    branches = Branches()
+    branches = model.branches()
     for sched in model.schedulers:
         if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
             continue
@@ -178,7 +178,7 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
 def _counter_written(model):
     """``scheduler.last_epoch = start_epoch`` on a chainable scheduler whose optimizer state is
     never loaded: the counter moves, the lr does not (decays before the resumed epoch lost)."""
-    names = Names(model)
+    names = model.names()
     for r in model.rebinds:
         receiver, _, attr = r.target.rpartition(".")
         if attr != "last_epoch" or not receiver:

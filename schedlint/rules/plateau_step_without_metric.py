@@ -1,4 +1,4 @@
-from schedlint.rules._scheduler_usage import Names, name_of
+from schedlint.model.usage import name_of
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -38,7 +38,7 @@ def plateau_step_without_metric(model):
         scheduler.step(val_loss)
     ```
     """
-    names = Names(model)
+    names = model.names()
     for call in model.calls:
         if call.method != "step" or call.args or "metrics" in call.kwargs:
             continue

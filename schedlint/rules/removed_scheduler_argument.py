@@ -3,7 +3,7 @@ import libcst as cst
 from schedlint.model import catalogue
 from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import Names, call_node_of
+from schedlint.model.usage import call_node_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
@@ -112,7 +112,7 @@ def removed_scheduler_argument(model):
     Safe: the `verbose` argument is removed (it only printed), and a `print_lr(...)` statement is
     deleted (replaced by `pass` when it is the only statement of its block).
     """
-    names = Names(model)
+    names = model.names()
     for sched in model.schedulers:
         if sched.origin != "torch":
             continue

@@ -2,9 +2,8 @@ import re
 
 import libcst as cst
 
-from schedlint.rules._lr_expressions import (certainly_scalar, computed_from, describe_groups,
-                                             lr_names_of)
-from schedlint.rules.base import Fix, Report, clip, rule
+from schedlint.model.lr_expressions import certainly_scalar, computed_from, lr_names_of
+from schedlint.rules.base import Fix, Report, clip, describe_groups, rule
 
 # class -> the bound arguments that take one value per group, in the order they are reported.
 _BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}

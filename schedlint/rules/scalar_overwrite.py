@@ -1,6 +1,6 @@
 import libcst as cst
 
-from schedlint.rules._lr_expressions import computed_from
+from schedlint.model.lr_expressions import computed_from
 from schedlint.rules.base import Fix, Report, clip, rule, some
 
 

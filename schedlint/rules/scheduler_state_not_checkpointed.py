@@ -1,7 +1,7 @@
 import libcst as cst
 
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import binding_root, escapes, uses
+from schedlint.model.uses import binding_root, escapes, uses
 from schedlint.rules.base import Report, clip, rule
 
 

@@ -2,9 +2,9 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name
 from schedlint.model.numbers import fold_number
-from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
-                                             describe_groups, looks_like_lr, lr_names_of)
-from schedlint.rules.base import Report, clip, rule
+from schedlint.model.lr_expressions import (assigned_values, binding_scope, certainly_scalar,
+                                            looks_like_lr, lr_names_of)
+from schedlint.rules.base import Report, clip, describe_groups, rule
 
 # class -> (argument, whether the class accepts one value per group)
 _FLOORS = {

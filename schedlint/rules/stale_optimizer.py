@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer
-from schedlint.rules._scheduler_usage import Branches, is_epoch_loop, is_known
-from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
+from schedlint.model.usage import is_epoch_loop, is_known
+from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -123,7 +123,7 @@ def _old_kept_elsewhere(model, old, new) -> bool:
 def _rebuilt_every_epoch(model):
     """A scheduler constructed, unconditionally, in the body of an epoch loop and stepped in
     that same loop: every epoch starts a new schedule at step 0."""
-    branches = Branches()
+    branches = model.branches()
     for sched in model.schedulers:
         loop = sched.loop
         if loop is None or sched.parent is not None or sched.target is None or \

@@ -3,10 +3,9 @@ import re
 import libcst as cst
 
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
-                                              Names, callee_optimizer_steps, conditions,
-                                              is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, callee_optimizer_steps,
+                                   conditions, is_epoch_loop, is_known, loop_words, name_of,
+                                   sized_in, words)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -138,8 +137,8 @@ def step_granularity_mismatch(model):
             scheduler.step()
     ```
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     for sched in model.schedulers:
         if not is_known(sched) or sched.parent is not None or sched.key is None:
             continue

@@ -2,8 +2,8 @@ import libcst as cst
 
 
 from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
-                                              callee_optimizer_steps, name_of, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, Branches, callee_optimizer_steps, name_of,
+                                   words)
 from schedlint.rules.base import Fix, Report, clip, rule
 
 
@@ -165,8 +165,8 @@ def scheduler_step_before_optimizer_step(model):
     learning rate every step uses (that is the point), so it is never applied without
     `--unsafe-fixes`.
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     reported = set()
     for report in _accumulation(model, names, branches):
         reported.add(id(report.node))

@@ -14,7 +14,6 @@ from typing import Optional
 import libcst as cst
 
 from schedlint.model.builder import dotted_name, target_names
-from schedlint.rules.base import clip, some
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
@@ -217,9 +216,3 @@ def computed_from(value, ref) -> bool:
         return False
     return " ".join(ref.src.split()) in " ".join(value.src.split())
 
-
-# -- distinct group lrs, for messages --------------------------------------------------------
-def describe_groups(model, optimizer) -> str:
-    distinct = optimizer.distinct_lrs() or []
-    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
-           f"({model.where(optimizer.node)})"
