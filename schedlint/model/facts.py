@@ -343,6 +343,10 @@ class FileModel:
     def line(self, node) -> int:
         return self.position(node)[0]
 
+    def code(self, node) -> str:
+        """The source of ``node`` as one stripped string, for a message or a fix."""
+        return self.module.code_for_node(node).strip()
+
     def source_lines(self, keepends: bool = False) -> list:
         """The source's lines as positions number them (Python's tokenizer, libcst): broken at
         \\r\\n, \\r and \\n only (see :mod:`schedlint.model.lines`)."""
