@@ -384,6 +384,31 @@ def call_node_of(sched):
     return value if isinstance(value, cst.Call) else None
 
 
+def has_star_args(call) -> bool:
+    """A method call with ``*args`` or ``**kwargs``: its arguments are not all seen."""
+    return any(a.star for a in call.node.args)
+
+
+def plus_one(value) -> Optional[str]:
+    """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
+    node = value.node
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \
+            isinstance(node.left, cst.Name) and isinstance(node.right, cst.Integer) and \
+            node.right.value == "1":
+        return node.left.value
+    return None
+
+
+def starts_at_zero(loop) -> bool:
+    """``for e in range(n)`` / ``range(0, n)``."""
+    it = loop.iter
+    if it is None or it.kind != "call" or it.call != "range":
+        return False
+    args = it.node.args
+    return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
+        getattr(args[0].value, "value", None) == "0"
+
+
 def args_edit(model, call: cst.Call, content: str = "()"):
     """An edit replacing the parenthesised arguments of ``call`` with ``content``."""
     _, _, fl, fc = model.position(call.func)
