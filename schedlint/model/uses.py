@@ -175,3 +175,31 @@ def exclusive(root, a, b) -> bool:
             if arm_a is not None and arm_b is not None and arm_a != arm_b:
                 return True
     return False
+
+
+def group_list_private(model, opt) -> bool:
+    """False when ``opt``'s groups come from a list variable (``optimizer = SGD(groups)``)
+    that other code may touch: appended to, passed elsewhere, rebound by unpacking."""
+    first = _first_arg(opt.node)
+    if isinstance(first, cst.Name):
+        root = binding_root(model, (opt.scope.id, first.value))
+        for use in uses(root, first.value):
+            if use.kind == "target" or use.kind == "argument" and _is_ctor(opt.node, use.call):
+                continue
+            return False
+    return True
+
+
+def _first_arg(node):
+    call = node if isinstance(node, cst.Call) else getattr(node, "value", None)
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is None and not arg.star or \
+                arg.keyword is not None and arg.keyword.value == "params":
+            return arg.value
+    return None
+
+
+def _is_ctor(node, call) -> bool:
+    return node is call or getattr(node, "value", None) is call
