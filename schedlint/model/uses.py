@@ -203,3 +203,49 @@ def _first_arg(node):
 
 def _is_ctor(node, call) -> bool:
     return node is call or getattr(node, "value", None) is call
+
+
+def fast_forward(step) -> bool:
+    """The loop around ``step`` only steps: ``for _ in range(start): sched.step()`` or a
+    comprehension of steps (a scheduler fast-forwarded to a resumed epoch)."""
+    loop = step.loop
+    if loop.kind == "comp":
+        return True
+    if loop.kind != "for":
+        return False
+    body = loop.node.body
+    if isinstance(body, cst.IndentedBlock):
+        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
+            return False
+        body = body.body[0]
+    return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)
+
+
+def restored_start(model, loop):
+    """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
+    checkpoint (``start = ckpt["epoch"] + 1``) in the loop's scope, before it; else None."""
+    it = loop.iter
+    if loop.kind != "for" or it is None or it.call != "range":
+        return None
+    args = it.node.args
+    if len(args) < 2 or args[0].keyword is not None or args[0].star:
+        return None
+    start = args[0].value
+    if not isinstance(start, cst.Name):
+        return None
+    for r in model.rebinds:
+        if r.target == start.value and r.scope is loop.scope and r.order < loop.order and \
+                not r.unpacked and isinstance(r.node, cst.Assign) and \
+                model.value(r.node.value).subscripts:
+            return r
+    return None
+
+
+def handed_on_before(model, opt, line) -> bool:
+    """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
+    helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
+    ctors = {id(s.node) for s in model.schedulers} | \
+        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    return any(u.kind == "argument" and id(u.call) not in ctors and
+               model.line(u.node) < line
+               for u in uses(binding_root(model, opt.key), opt.target))
