@@ -84,3 +84,43 @@ def statement_edit(model, call):
         if isinstance(n, cst.CSTNode):
             stack.extend(children(n))
     return None
+
+
+def _statement_lines(root):
+    """id(call) -> (block, SimpleStatementLine) for calls that are a statement of their own."""
+    out = {}
+    stack = [root.body if isinstance(root, (cst.FunctionDef, cst.ClassDef)) else root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        body = getattr(n, "body", None)
+        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
+            for stmt in body:
+                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
+                        isinstance(stmt.body[0], cst.Expr) and \
+                        isinstance(stmt.body[0].value, cst.Call):
+                    out[id(stmt.body[0].value)] = (n, stmt)
+        stack.extend(children(n))
+    return out
+
+
+def move_after_edits(model, first_call, second_call):
+    """The edits that move the line of the statement ``first_call`` (a method call of its own)
+    to just after the line of ``second_call`` in the same block, else None (another block,
+    more than one line, or a line without its newline)."""
+    lines = _statement_lines(first_call.scope.node)
+    a, b = lines.get(id(first_call.node)), lines.get(id(second_call.node))
+    if a is None or b is None or a[0] is not b[0]:
+        return None
+    s_line, _, s_end, _ = model.position(a[1].body[0])
+    o_line, _, o_end, _ = model.position(b[1].body[0])
+    text = model.source_lines(keepends=True)
+    if s_line != s_end or o_line != o_end or o_end > len(text) or s_line >= o_line:
+        return None
+    if not text[o_end - 1].endswith(("\n", "\r")):
+        return None  # the second statement ends the file without a newline
+    moved = text[s_line - 1]
+    if not moved.endswith(("\n", "\r")):
+        return None
+    return (s_line, 1, s_line + 1, 1, ""), (o_end + 1, 1, o_end + 1, 1, moved)

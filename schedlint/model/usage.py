@@ -241,6 +241,12 @@ class Branches:
         return any(id(n) in branch and branch[id(n)] != b for n, b in p2)
 
 
+def is_if(node) -> bool:
+    """A branch node of a path is an ``if`` statement (not a conditional expression or a
+    ``match``)."""
+    return isinstance(node, cst.If)
+
+
 def guard_of(if_node) -> Optional[str]:
     """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
     test = if_node.test
@@ -407,6 +413,21 @@ def starts_at_zero(loop) -> bool:
     args = it.node.args
     return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
         getattr(args[0].value, "value", None) == "0"
+
+
+def assigns_call_of(rebind, method: str) -> bool:
+    """The rebinding assigns the result of a ``.method(...)`` call: ``x = accelerator.prepare(x)``
+    (or unpacks it: ``model, loader = accelerator.prepare(model, loader)``)."""
+    value = getattr(rebind.node, "value", None)
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+        value.func.attr.value == method
+
+
+def assigned_value(model, rebind):
+    """The Value a plain ``x = value`` rebinding assigns, else None (augmented, annotated or
+    walrus assignments, ``for`` targets, ``with ... as``)."""
+    node = rebind.node
+    return model.value(node.value) if isinstance(node, cst.Assign) else None
 
 
 def args_edit(model, call: cst.Call, content: str = "()"):

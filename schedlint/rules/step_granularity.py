@@ -1,11 +1,9 @@
 import re
 
-import libcst as cst
-
 from schedlint.model import catalogue
-from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, callee_optimizer_steps,
-                                   conditions, is_epoch_loop, is_known, loop_words, name_of,
-                                   sized_in, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, assigned_value,
+                                   assigns_call_of, callee_optimizer_steps, conditions,
+                                   is_epoch_loop, is_known, loop_words, name_of, sized_in, words)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -329,9 +327,7 @@ def _sized_from_other_iterable(model, names, sched):
 def _prepare_rebinds(model, scope, name):
     """Rebinds of ``name`` in ``scope`` by ``x = accelerator.prepare(...)`` (or unpacking it)."""
     for r in model.rebinds:
-        value = getattr(r.node, "value", None)
-        if r.target == name and r.scope is scope and isinstance(value, cst.Call) and \
-                isinstance(value.func, cst.Attribute) and value.func.attr.value == "prepare":
+        if r.target == name and r.scope is scope and assigns_call_of(r, "prepare"):
             yield r
 
 
@@ -344,8 +340,9 @@ def _len_targets(model, sched, value, depth=0):
     for name in value.names:
         binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
                  r.order < sched.order and not r.unpacked]
-        if depth < 3 and len(binds) == 1 and isinstance(binds[0].node, cst.Assign):
-            inner = _len_targets(model, sched, model.value(binds[0].node.value), depth + 1)
+        bound = assigned_value(model, binds[0]) if depth < 3 and len(binds) == 1 else None
+        if bound is not None:
+            inner = _len_targets(model, sched, bound, depth + 1)
             if inner is None:
                 return None
             found += inner
