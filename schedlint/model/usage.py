@@ -241,6 +241,11 @@ class Branches:
         return any(id(n) in branch and branch[id(n)] != b for n, b in p2)
 
 
+def if_test(model, if_node):
+    """The Value of the test of an ``if`` (a branch node of a path)."""
+    return model.value(if_node.test)
+
+
 def is_if(node) -> bool:
     """A branch node of a path is an ``if`` statement (not a conditional expression or a
     ``match``)."""
@@ -423,11 +428,28 @@ def assigns_call_of(rebind, method: str) -> bool:
         value.func.attr.value == method
 
 
+def rebound_value(model, rebind):
+    """The Value a rebinding statement gives its target (``x = v``, ``x: T = v``, ``x += v``,
+    ``(x := v)``), else None (a ``for`` target, ``with ... as``, a bare annotation)."""
+    value = getattr(rebind.node, "value", None)
+    if value is None or not hasattr(model, "value"):
+        return None
+    return model.value(value)
+
+
 def assigned_value(model, rebind):
     """The Value a plain ``x = value`` rebinding assigns, else None (augmented, annotated or
     walrus assignments, ``for`` targets, ``with ... as``)."""
     node = rebind.node
     return model.value(node.value) if isinstance(node, cst.Assign) else None
+
+
+def method_edit(model, call, content: str):
+    """An edit replacing ``.method`` of the method call ``call`` (a MethodCall) with
+    ``content``: ``.get_lr`` -> ``.get_last_lr``."""
+    _, _, line, col = model.position(call.node.func.value)
+    _, _, end_line, end_col = model.position(call.node.func)
+    return (line, col, end_line, end_col, content)
 
 
 def args_edit(model, call: cst.Call, content: str = "()"):
@@ -479,12 +501,13 @@ def param_for(info, call, skip, text):
     return None
 
 
-def callee_optimizer_steps(model, names, root, scope, sched_text, opt_text, key):
-    """For each call under ``root`` (in ``scope``) of a function of this file: (FunctionInfo,
-    Call node, the calls in it that step the optimizer variable ``key``: the same global or
-    ``self`` attribute, or the parameter the optimizer is passed as). The steps are None when
-    the scheduler ``sched_text`` is passed too (what the function does with it is unseen)."""
-    for info, call, skip in called_functions(model, root, scope):
+def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key):
+    """For each call in the body of the Loop ``loop`` (in ``scope``) of a function of this
+    file: (FunctionInfo, Call node, the calls in it that step the optimizer variable ``key``:
+    the same global or ``self`` attribute, or the parameter the optimizer is passed as). The
+    steps are None when the scheduler ``sched_text`` is passed too (what the function does with
+    it is unseen)."""
+    for info, call, skip in called_functions(model, loop.node.body, scope):
         if any(dotted_name(a.value) == sched_text for a in call.args):
             yield info, call, None
             continue

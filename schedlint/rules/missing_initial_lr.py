@@ -1,5 +1,5 @@
 from schedlint.model.facts import Optimizer
-from schedlint.model.usage import is_known
+from schedlint.model.usage import call_node_of, is_known, rebound_value
 from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -137,11 +137,7 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
 
 def _constructs(sched, call) -> bool:
     """Whether ``call`` is the constructor call of scheduler fact ``sched``."""
-    node = sched.node
-    if node is call:
-        return True
-    value = getattr(node, "value", None)  # an Assign statement: its value is the call
-    return value is call
+    return call_node_of(sched) is call
 
 
 def _literal_bindings(model, sched, name):
@@ -150,8 +146,8 @@ def _literal_bindings(model, sched, name):
         if r.target != name or r.scope is not sched.scope or r.order > sched.order or \
                 r.unpacked:
             continue
-        value = getattr(r.node, "value", None)
-        number = model.value(value).number if value is not None else None
+        value = rebound_value(model, r)
+        number = value.number if value is not None else None
         if number is not None and number != -1:
             yield r, number
 

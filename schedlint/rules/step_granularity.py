@@ -3,7 +3,8 @@ import re
 from schedlint.model import catalogue
 from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, assigned_value,
                                    assigns_call_of, callee_optimizer_steps, conditions,
-                                   is_epoch_loop, is_known, loop_words, name_of, sized_in, words)
+                                   is_epoch_loop, is_known, loop_words, name_of, rebound_value,
+                                   sized_in, words)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -39,10 +40,10 @@ def _expand(model, sched, value):
         return value
     found = [r for r in model.rebinds if r.target == value.src and r.scope is sched.scope
              and not r.unpacked]
-    node = getattr(found[0].node, "value", None) if len(found) == 1 else None
-    if node is None or found[0].order > sched.order or not hasattr(model, "value"):
+    bound = rebound_value(model, found[0]) if len(found) == 1 else None
+    if bound is None or found[0].order > sched.order:
         return value
-    return model.value(node)
+    return bound
 
 
 def length_words(sched, model) -> set:
@@ -176,7 +177,7 @@ def _batch_steps_ok(loop, o):
 def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
-    for info, _, opt_steps in callee_optimizer_steps(model, names, loop.node.body, step.scope,
+    for info, _, opt_steps in callee_optimizer_steps(model, names, loop, step.scope,
                                                      step.receiver, sched.optimizer_src, key):
         if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen

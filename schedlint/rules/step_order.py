@@ -1,6 +1,6 @@
 from schedlint.model.calls import move_after_edits
-from schedlint.model.usage import (ACCUMULATION_WORDS, Branches, callee_optimizer_steps, is_if,
-                                   name_of, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, Branches, callee_optimizer_steps, if_test,
+                                   is_if, name_of, words)
 from schedlint.rules.base import Fix, Report, clip, rule
 
 
@@ -22,7 +22,7 @@ def _counter_managed(model, sched) -> bool:
 def _accumulation_test(model, if_node) -> bool:
     """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
     ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
-    test = model.value(if_node.test)
+    test = if_test(model, if_node)
     return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
@@ -154,7 +154,7 @@ def scheduler_step_before_optimizer_step(model):
             continue
         via = []  # (position, call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
-                model, names, loop.node.body, call.scope, call.receiver, sched.optimizer_src,
+                model, names, loop, call.scope, call.receiver, sched.optimizer_src,
                 key):
             if opt_steps is None:
                 via = None
