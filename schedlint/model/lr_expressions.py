@@ -1,4 +1,4 @@
-"""Expression helpers shared by the group-LR rules (SL102-SL106); declares no rule.
+"""Questions about lr expressions the group-LR rules (SL101-SL106) ask of the model.
 
 These answer small questions about an expression a rule already holds: is it certainly one
 number (not a per-group list)? which values were assigned to a local name? does it depend on

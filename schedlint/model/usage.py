@@ -1,16 +1,25 @@
-"""Shared reading of the model for the SL2xx rules (scheduler/optimizer interaction).
+"""How schedulers and optimizers are used: queries the scheduler/optimizer rules (SL2xx, and
+SL3xx for names and branches) ask of a FileModel, so that no rule reads syntax itself.
 
-Not a rule. Two questions every SL2xx rule asks before it fires:
+Two questions every SL2xx rule asks before it fires:
 
-- *What is this receiver?* :func:`schedulers_named` answers with every scheduler construction
-  the name can hold, or ``None`` when the name may also hold something the model cannot see
+- *What is this receiver?* :class:`Names` (``model.names()``, built once per file) answers
+  with every scheduler construction the name can hold, or ``None`` when the name may also
+  hold something the model cannot see
   (a timm scheduler from a factory, a value unpacked from a call, a function argument). Rules
   fire only when every possibility qualifies, so a timm ``scheduler.step(epoch)`` is never
   taken for a torch one.
 - *Do these two statements run together?* :class:`Branches` gives each node the ``if``/``else``
   branches it sits in, so a warm-up scheduler stepped in the ``if`` and the main one in the
-  ``else`` are known to be a hand-off, not a fight. Computed only for the scopes a rule asks
-  about (the walk is cheap, but most files never need it).
+  ``else`` are known to be a hand-off, not a fight (``model.branches()``, shared by the
+  rules). Computed only for the scopes a rule asks about (the walk is cheap, but most files
+  never need it).
+
+The rest answers small questions about facts a rule holds: the words of a name
+(:func:`words`, :func:`sized_in`), a rebinding's value (:func:`rebound_value`), a step
+argument's form (:func:`plus_one`), the functions a loop calls and the optimizer steps in
+them (:func:`callee_optimizer_steps`), and the edits of a fix (:func:`args_edit`,
+:func:`method_edit`).
 """
 
 from __future__ import annotations

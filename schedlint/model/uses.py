@@ -1,9 +1,12 @@
-"""How a variable is used inside the code that can see it (helpers for the SL3xx rules).
+"""How a variable is used inside the code that can see it (queries of the SL3xx rules).
 
 The model records the facts rules usually need; a few precision checks need one more thing:
 *every* place a variable appears, to know whether it escapes (is passed to a helper, saved in a
 list, returned) where the model cannot follow it. These helpers walk only the subtree that owns
 the binding, and only for the rare candidate findings, so they cost nothing on most files.
+They also say whether two statements run in different arms of one ``if``/``try``
+(:func:`exclusive`), whether a group list escapes (:func:`group_list_private`) and how a
+resume path restores its epoch (:func:`restored_start`, :func:`fast_forward`).
 """
 
 from __future__ import annotations
