@@ -115,24 +115,24 @@ class _Walk:
             if isinstance(n, cst.Subscript):
                 key = subscript_key(n)
                 if key is not None:
-                    self.subscripts.append((_expr_text(n.value), key))
+                    self.subscripts.append((expr_text(n.value), key))
             elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and \
                     n.func.value == "len" and len(n.args) == 1:
-                self.lens.append(_expr_text(n.args[0].value))
+                self.lens.append(expr_text(n.args[0].value))
             stack.extend(code_children(n))
 
 
-def _expr_text(node) -> str:
+def expr_text(node) -> str:
     dotted = dotted_name(node)
     if dotted is not None:
         return dotted
     if isinstance(node, cst.Subscript):
         key = subscript_key(node)
-        base = _expr_text(node.value)
+        base = expr_text(node.value)
         if key is not None:
             return f"{base}[{key!r}]"
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            return f"{base}[{_expr_text(node.slice[0].slice.value)}]"
+            return f"{base}[{expr_text(node.slice[0].slice.value)}]"
     if isinstance(node, cst.Integer):
         return node.value
     return "<expr>"
@@ -186,7 +186,7 @@ def _find_param_groups(node) -> Optional[str]:
     while stack:
         n = stack.pop()
         if isinstance(n, cst.Attribute) and n.attr.value == "param_groups":
-            return dotted_name(n.value) or _expr_text(n.value)
+            return dotted_name(n.value) or expr_text(n.value)
         if isinstance(n, (cst.Lambda, cst.FunctionDef)):
             continue
         stack.extend(code_children(n))
@@ -573,7 +573,7 @@ class _Builder(cst.CSTVisitor):
     def _lr_write(self, group_node, value_node, stmt, op):
         """``<group>["lr"] op value`` where <group> is a loop's group or X.param_groups[i]."""
         loop = self.group_loop()
-        group_text = _expr_text(group_node)
+        group_text = expr_text(group_node)
         optimizer_src = group_var = index_var = None
         all_groups = False
         if isinstance(group_node, cst.Name) and loop is not None and \
@@ -581,7 +581,7 @@ class _Builder(cst.CSTVisitor):
             optimizer_src, group_var, all_groups = loop.groups_of, group_node.value, True
         elif isinstance(group_node, cst.Subscript) and isinstance(group_node.value, cst.Attribute) \
                 and group_node.value.attr.value == "param_groups":
-            optimizer_src = _expr_text(group_node.value.value)
+            optimizer_src = expr_text(group_node.value.value)
             idx = group_node.slice[0].slice
             if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Name) and loop is not None \
                     and idx.value.value in (loop.index_var,) + tuple(loop.targets):

@@ -303,6 +303,8 @@ class FileModel:
     solve_flow: Any = field(default=None, repr=False)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
+    _names: Any = field(default=None, repr=False)
+    _branches: Any = field(default=None, repr=False)
 
     @property
     def flow(self):
@@ -341,6 +343,10 @@ class FileModel:
 
     def line(self, node) -> int:
         return self.position(node)[0]
+
+    def code(self, node) -> str:
+        """The source of ``node`` as one stripped string, for a message or a fix."""
+        return self.module.code_for_node(node).strip()
 
     def source_lines(self, keepends: bool = False) -> list:
         """The source's lines as positions number them (Python's tokenizer, libcst): broken at
@@ -436,6 +442,24 @@ class FileModel:
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
+
+    def names(self):
+        """What each binding key may hold (:class:`schedlint.model.usage.Names`): built once
+        per file and shared by every rule that asks."""
+        if self._names is None:
+            from schedlint.model.usage import Names  # usage reads these facts
+
+            self._names = Names(self)
+        return self._names
+
+    def branches(self):
+        """The ``if`` branches each node runs in (:class:`schedlint.model.usage.Branches`),
+        walked per scope on first use and shared by every rule that asks."""
+        if self._branches is None:
+            from schedlint.model.usage import Branches
+
+            self._branches = Branches()
+        return self._branches
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import re
 
 from schedlint.model.frameworks import lightning_steps
-from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
+from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
 from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.rules.step_granularity import granularity, length_words

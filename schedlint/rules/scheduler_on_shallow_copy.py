@@ -1,3 +1,4 @@
+from schedlint.model.usage import rebound_value
 from schedlint.rules.base import Report, clip, rule
 
 _SHALLOW = frozenset({"copy.copy"})
@@ -23,10 +24,9 @@ def _shallow_copy_of(model, sched):
     binds = [r for r in model.rebinds if r.target == arg.src and r.scope is sched.scope]
     if len(binds) != 1 or binds[0].order > sched.order or binds[0].unpacked:
         return None
-    value = getattr(binds[0].node, "value", None)
+    value = rebound_value(model, binds[0])
     if value is None:
         return None
-    value = model.value(value)
     return value if value.kind == "call" and value.call in _SHALLOW else None
 
 

@@ -1,7 +1,5 @@
-import libcst as cst
-
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import binding_root, escapes, uses
+from schedlint.model.uses import escapes, fast_forward, handed_on_before, restored_start
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -117,54 +115,9 @@ def _state_is_lost(model, sched) -> bool:
     for step in steps:
         if (step.args or step.kwargs) and sched.cls != "ReduceLROnPlateau":
             return False  # step(epoch): the position comes from the epoch
-        if step.loop is not None and _fast_forward(step):
+        if step.loop is not None and fast_forward(step):
             return False
     return not escapes(model, sched)
-
-
-def _fast_forward(step) -> bool:
-    """``for _ in range(start): sched.step()`` or a comprehension of steps."""
-    loop = step.loop
-    if loop.kind == "comp":
-        return True
-    if loop.kind != "for":
-        return False
-    body = loop.node.body
-    if isinstance(body, cst.IndentedBlock):
-        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
-            return False
-        body = body.body[0]
-    return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)
-
-
-def _restored_start(model, loop):
-    """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
-    checkpoint (``start = ckpt["epoch"] + 1``) in the loop's scope, before it; else None."""
-    it = loop.iter
-    if loop.kind != "for" or it is None or it.call != "range":
-        return None
-    args = it.node.args
-    if len(args) < 2 or args[0].keyword is not None or args[0].star:
-        return None
-    start = args[0].value
-    if not isinstance(start, cst.Name):
-        return None
-    for r in model.rebinds:
-        if r.target == start.value and r.scope is loop.scope and r.order < loop.order and \
-                not r.unpacked and isinstance(r.node, cst.Assign) and \
-                model.value(r.node.value).subscripts:
-            return r
-    return None
-
-
-def _handed_on_before(model, opt, line) -> bool:
-    """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
-    helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
-    ctors = {id(s.node) for s in model.schedulers} | \
-        {id(getattr(s.node, "value", None)) for s in model.schedulers}
-    return any(u.kind == "argument" and id(u.call) not in ctors and
-               model.line(u.node) < line
-               for u in uses(binding_root(model, opt.key), opt.target))
 
 
 def _resumed_without_states(model):
@@ -172,7 +125,7 @@ def _resumed_without_states(model):
     neither the optimizer nor the scheduler state restored: the schedule starts over."""
     loads = [c for c in model.calls if c.method == "load_state_dict"]
     for loop in model.loops:
-        restored = _restored_start(model, loop)
+        restored = restored_start(model, loop)
         if restored is None or not any(c.scope is loop.scope and c.order < loop.order
                                        for c in loads):
             continue
@@ -186,7 +139,7 @@ def _resumed_without_states(model):
                        for c in model.steps_of(sched)):
                 continue
             if any(c.target is opt or c.target is sched for c in loads) or \
-                    _handed_on_before(model, opt, model.line(loop.node)):
+                    handed_on_before(model, opt, model.line(loop.node)):
                 continue
             yield Report(restored.node,
                          f"training resumes from the checkpoint's epoch, but neither "

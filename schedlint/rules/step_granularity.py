@@ -1,13 +1,10 @@
 import re
 
-import libcst as cst
-
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS,
-                                              ITER_WORDS, Branches, Names,
-                                              callee_optimizer_steps, conditions,
-                                              is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, ITER_WORDS,
+                                   assigned_value, assigns_call_of, callee_optimizer_steps,
+                                   conditions, if_test, is_epoch_loop, is_if, is_known,
+                                   loop_words, name_of, rebound_value, sized_in, words)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -43,10 +40,10 @@ def _expand(model, sched, value):
         return value
     found = [r for r in model.rebinds if r.target == value.src and r.scope is sched.scope
              and not r.unpacked]
-    node = getattr(found[0].node, "value", None) if len(found) == 1 else None
-    if node is None or found[0].order > sched.order or not hasattr(model, "value"):
+    bound = rebound_value(model, found[0]) if len(found) == 1 else None
+    if bound is None or found[0].order > sched.order:
         return value
-    return model.value(node)
+    return bound
 
 
 def length_words(sched, model) -> set:
@@ -150,8 +147,8 @@ def step_granularity_mismatch(model):
             scheduler.step()
     ```
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     done = set()
     for report in accumulation_reports(model, names, branches):
         done.add(id(report.node))
@@ -190,7 +187,7 @@ def step_granularity_mismatch(model):
 def _accumulation_test(model, if_node) -> bool:
     """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
     ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
-    test = model.value(if_node.test)
+    test = if_test(model, if_node)
     return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
@@ -234,7 +231,7 @@ def micro_batch_steps(model, names, branches):
             extra = [(n, b) for n, b in theirs if id(n) not in mine]
             if not extra:
                 break  # an optimizer step under the scheduler's own conditions
-            gates.append(next((n for n, b in extra if isinstance(n, cst.If) and b == "body"
+            gates.append(next((n for n, b in extra if is_if(n) and b == "body"
                                and _accumulation_test(model, n)), None))
         else:
             if all(gates):
@@ -299,7 +296,7 @@ def _batch_steps_ok(loop, o):
 def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
-    for info, _, opt_steps in callee_optimizer_steps(model, names, loop.node.body, step.scope,
+    for info, _, opt_steps in callee_optimizer_steps(model, names, loop, step.scope,
                                                      step.receiver, sched.optimizer_src, key):
         if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen
@@ -572,9 +569,7 @@ def _iterated(model, loop):
 def _prepare_rebinds(model, scope, name):
     """Rebinds of ``name`` in ``scope`` by ``x = accelerator.prepare(...)`` (or unpacking it)."""
     for r in model.rebinds:
-        value = getattr(r.node, "value", None)
-        if r.target == name and r.scope is scope and isinstance(value, cst.Call) and \
-                isinstance(value.func, cst.Attribute) and value.func.attr.value == "prepare":
+        if r.target == name and r.scope is scope and assigns_call_of(r, "prepare"):
             yield r
 
 
@@ -587,8 +582,9 @@ def _len_targets(model, sched, value, depth=0):
     for name in value.names:
         binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
                  r.order < sched.order and not r.unpacked]
-        if depth < 3 and len(binds) == 1 and isinstance(binds[0].node, cst.Assign):
-            inner = _len_targets(model, sched, model.value(binds[0].node.value), depth + 1)
+        bound = assigned_value(model, binds[0]) if depth < 3 and len(binds) == 1 else None
+        if bound is not None:
+            inner = _len_targets(model, sched, bound, depth + 1)
             if inner is None:
                 return None
             found += inner

@@ -1,50 +1,15 @@
-import libcst as cst
-
-
-from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import (Branches, Names, callee_optimizer_steps,
-                                              conditions, name_of)
+from schedlint.model.calls import move_after_edits
+from schedlint.model.usage import Branches, callee_optimizer_steps, conditions, name_of
 from schedlint.rules.base import Fix, Report, clip, rule
 from schedlint.rules.step_granularity import micro_batch_steps
 
 
-def _statement_lines(root):
-    """id(call) -> (block, SimpleStatementLine) for calls that are a statement of their own."""
-    out = {}
-    stack = [root.body if isinstance(root, (cst.FunctionDef, cst.ClassDef)) else root]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        body = getattr(n, "body", None)
-        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
-            for stmt in body:
-                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
-                        isinstance(stmt.body[0], cst.Expr) and \
-                        isinstance(stmt.body[0].value, cst.Call):
-                    out[id(stmt.body[0].value)] = (n, stmt)
-        stack.extend(children(n))
-    return out
-
-
 def _reorder_fix(model, sched_call, opt_call):
     """Move the ``sched.step()`` line to just after the ``opt.step()`` line (same block)."""
-    lines = _statement_lines(sched_call.scope.node)
-    a, b = lines.get(id(sched_call.node)), lines.get(id(opt_call.node))
-    if a is None or b is None or a[0] is not b[0]:
+    edits = move_after_edits(model, sched_call, opt_call)
+    if edits is None:
         return None
-    s_line, _, s_end, _ = model.position(a[1].body[0])
-    o_line, _, o_end, _ = model.position(b[1].body[0])
-    text = model.source_lines(keepends=True)
-    if s_line != s_end or o_line != o_end or o_end > len(text) or s_line >= o_line:
-        return None
-    if not text[o_end - 1].endswith(("\n", "\r")):
-        return None  # the optimizer step ends the file without a newline
-    moved = text[s_line - 1]
-    if not moved.endswith(("\n", "\r")):
-        return None
-    return Fix("unsafe", f"Move `{sched_call.receiver}.step()` after the optimizer step",
-               ((s_line, 1, s_line + 1, 1, ""), (o_end + 1, 1, o_end + 1, 1, moved)))
+    return Fix("unsafe", f"Move `{sched_call.receiver}.step()` after the optimizer step", edits)
 
 
 def _counter_managed(model, sched) -> bool:
@@ -178,8 +143,8 @@ def scheduler_step_before_optimizer_step(model):
     learning rate every step uses (that is the point), so it is never applied without
     `--unsafe-fixes`.
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     reported = set()
     for call, _, _ in micro_batch_steps(model, names, branches):
         reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
@@ -203,7 +168,7 @@ def scheduler_step_before_optimizer_step(model):
             continue
         via = []  # (position, call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
-                model, names, loop.node.body, call.scope, call.receiver, sched.optimizer_src,
+                model, names, loop, call.scope, call.receiver, sched.optimizer_src,
                 key):
             if opt_steps is None:
                 via = None
