@@ -63,6 +63,24 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     return builder.model
 
 
+# Calls that hand back the batches of their first argument, or fewer of them, in order:
+# progress bars, enumeration, slicing, and accelerate's resume view of a prepared loader.
+_BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
+
+
+def _batch_view_of(node) -> Optional[str]:
+    """The name an assigned value walks the same batches as: ``loader`` for ``loader``,
+    ``tqdm(loader)`` or ``accelerator.skip_first_batches(loader, n)``; else None."""
+    while isinstance(node, cst.Call):
+        func = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
+            node.func.value if isinstance(node.func, cst.Name) else None
+        if func not in _BATCH_VIEWS or not node.args or node.args[0].keyword is not None or \
+                node.args[0].star:
+            return None
+        node = node.args[0].value
+    return dotted_name(node)
+
+
 def dotted_name(node) -> Optional[str]:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts = []
@@ -318,6 +336,9 @@ class _Builder(cst.CSTVisitor):
                     scope=self.scope, targets=frozenset(targets), order=self.next_order())
         if iter_node is not None:
             loop.iter = self.value(iter_node)
+            if self.scope is not None:
+                loop.iter_views = frozenset(v for name in loop.iter.names
+                                            for v in self.scope.views.get(name, ()))
             groups_of = _find_param_groups(iter_node)
             if groups_of is not None:
                 loop.groups_of = groups_of
@@ -513,6 +534,9 @@ class _Builder(cst.CSTVisitor):
         if op == "=":
             self.frameworks.on_assign(self, target, value)
             self.model.flow_assigns.append((self.scope, target, value))
+            source = _batch_view_of(value)
+            if isinstance(target, cst.Name) and source is not None and self.scope is not None:
+                self.scope.views.setdefault(target.value, set()).add(source)
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
