@@ -241,6 +241,9 @@ class FunctionInfo:
     scope: Scope = field(repr=False)
     params: tuple = ()
     returns: list = field(default_factory=list)  # Values of return statements (direct only)
+    # Those of ``returns`` reached only at a scheduler's initial step, under ``if
+    # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
+    first_step_returns: list = field(default_factory=list)
     module_path: Optional[str] = None  # set on definitions read from another in-tree module
 
 
