@@ -11,9 +11,11 @@ script never downloads anything.
 For each repository it runs ``schedlint check --no-cache --output-format json --exit-zero
 --list-files CORPUS/NAME`` (the default rule set; cold, no cache) and prints one markdown row:
 files checked, findings, wall seconds. Then it lists every finding as ``NAME/path:line CODE``
-and marks the ones the triage tables of docs/precision.md do not hold (``NEW``) and the
-triaged findings that are gone (``GONE``). ``--whole`` also runs the whole corpus once under
-``/usr/bin/time -v`` (user CPU, wall, max RSS). Exit status 1 when a finding is not triaged.
+and marks the ones the triage table of docs/precision.md does not hold (``NEW``), the wrong
+findings it lists as fixed (``FIXED``: expected to be gone) and other triaged findings that
+are gone (``GONE``). ``--whole`` also runs the whole corpus once under
+``/usr/bin/time -v`` (user CPU, wall, max RSS). Exit status 1 when a finding is not triaged
+or a finding triaged as fixed is back.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEDLINT = [sys.executable, "-m", "schedlint"]
-# | repo | file:line | code | right/wrong ... in docs/precision.md
-TRIAGED = re.compile(r"^\|\s*([\w.-]+)\s*\|\s*`?([^|`]+?):(\d+)`?\s*\|\s*(SL\d+)\s*\|")
+# | repo | file:line | code | verdict | reason | in docs/precision.md
+TRIAGED = re.compile(r"^\|\s*([\w.-]+)\s*\|\s*`?([^|`]+?):(\d+)`?\s*\|\s*(SL\d+)\s*\|([^|]*)\|")
 
 
 def read_list(path: Path):
@@ -51,13 +53,17 @@ def check(tree: Path):
     return json.loads(done.stdout or "[]"), files, wall
 
 
-def triaged(doc: Path) -> set:
-    out = set()
+def triaged(doc: Path):
+    """(triaged findings, those of them triaged as wrong and fixed: expected to be gone)."""
+    out, fixed = set(), set()
     for line in doc.read_text(encoding="utf-8").splitlines():
         m = TRIAGED.match(line)
         if m:
-            out.add((m.group(1), m.group(2).strip(), int(m.group(3)), m.group(4)))
-    return out
+            item = (m.group(1), m.group(2).strip(), int(m.group(3)), m.group(4))
+            out.add(item)
+            if "fixed" in m.group(5):
+                fixed.add(item)
+    return out, fixed
 
 
 def whole(corpus: Path):
@@ -94,13 +100,14 @@ def main() -> int:
         for f in findings:
             rel = Path(f["path"]).resolve().relative_to((args.corpus / name).resolve())
             found.add((name, rel.as_posix(), f["line"], f["code"]))
-    known = triaged(args.doc)
+    known, fixed = triaged(args.doc)
     for item in sorted(found | known):
-        mark = "" if item in found and item in known else "NEW " if item in found else "GONE "
+        mark = "" if item in found and item in known else "NEW " if item in found else \
+            "FIXED " if item in fixed else "GONE "
         print(f"{mark}{item[0]}/{item[1]}:{item[2]} {item[3]}")
     if args.whole:
         whole(args.corpus)
-    return 1 if found - known else 0
+    return 1 if found - known or found & fixed else 0
 
 
 if __name__ == "__main__":
