@@ -309,7 +309,8 @@ def _sized_from_other_iterable(model, names, sched):
         if is_epoch_loop(loop):
             continue
         it = loop.iter
-        if any(t in it.names or t == it.dotted or "." in t and t in it.src for t in counted):
+        if any(t in it.names or t == it.dotted or "." in t and t in it.src or
+               t in loop.iter_views for t in counted):
             continue
         other = counted[0]
         if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
