@@ -65,6 +65,8 @@ class Scope:
     assigned: set = field(default_factory=set)
     # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
     literals: dict = field(default_factory=dict, repr=False)
+    # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
+    views: dict = field(default_factory=dict, repr=False)
     cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):
@@ -84,6 +86,9 @@ class Loop:
     targets: frozenset = frozenset()
     iter: Optional[Value] = None
     range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
+    # What the loop walks, seen through names bound earlier in its scope to another name or to
+    # a batch view of one: ``pbar = tqdm(loader); for b in pbar`` walks ``loader``'s batches.
+    iter_views: frozenset = frozenset()
     groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
     group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
     index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``
@@ -237,6 +242,9 @@ class FunctionInfo:
     scope: Scope = field(repr=False)
     params: tuple = ()
     returns: list = field(default_factory=list)  # Values of return statements (direct only)
+    # Those of ``returns`` reached only at a scheduler's initial step, under ``if
+    # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
+    first_step_returns: list = field(default_factory=list)
     module_path: Optional[str] = None  # set on definitions read from another in-tree module
 
 

@@ -125,3 +125,11 @@ def uniform_lr(node, fn_node, depth=0):
                     return None
                 return element
     return None
+
+
+def restores_bases(method, shared) -> bool:
+    """Another return of ``method`` (a ``get_lr``) gives each group a value from
+    ``self.base_lrs``: after the ``shared`` return, the groups are led back to their own lrs
+    (a warm-up from a common start)."""
+    return any(other is not shared and "base_lrs" in _reads(other.node)[1] and
+               uniform_lr(other.node, method.node) is None for other in method.returns)

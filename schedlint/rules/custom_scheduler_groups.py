@@ -1,4 +1,4 @@
-from schedlint.model.scheduler_classes import sized_by_count, uniform_lr
+from schedlint.model.scheduler_classes import restores_bases, sized_by_count, uniform_lr
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -61,6 +61,8 @@ def custom_scheduler_ignores_groups(model):
             element = uniform_lr(ret.node, method.node)
             if element is None:
                 continue
+            if ret in method.first_step_returns and restores_bases(method, ret):
+                continue  # a shared starting lr; later steps lead each group to its own base
             elem_src = model.code(element)
             yield Report(ret.node,
                          f"`{clip(cls.name, 30)}.get_lr` returns the same value "

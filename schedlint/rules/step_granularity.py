@@ -529,12 +529,15 @@ def _sized_from_other_iterable(model, names, sched):
         if iterated is None:
             continue  # a parameter some call fills with something unseen
         if any(t in it.names or t == it.dotted or "." in t and t in it.src
-               for t in counted for it in iterated):
+               for t in counted for it in iterated) or \
+                any(t in loop.iter_views for t in counted):
             continue
         other = counted[0]
         if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
             continue
-        iterated = iterated[0].src  # what the caller passes, when it passes it
+        reads_param = loop.scope is not None and any(n in loop.scope.params
+                                                     for n in loop.iter.names)
+        iterated = iterated[0].src if reads_param else loop.iter.src  # what a caller passes
         return Report(step.node,
                       f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
                       f"steps once per batch of `{clip(iterated, 25)}`",
