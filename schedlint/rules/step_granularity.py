@@ -20,6 +20,9 @@ _LENGTH_ARGS = {
     "PolynomialLR": ("total_iters",),
 }
 _TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
+# Classes whose length says where the lr decays: "steps" there names the decay points
+# (torchvision's `--lr-steps 16 22` are epochs), not a count of iterations.
+_DECAY_POINTS = frozenset({"StepLR", "MultiStepLR"})
 # Counted in iterations by design (semantics §7.1 #3).
 _PER_ITERATION = catalogue.PER_ITERATION | (frozenset(catalogue.TRANSFORMERS_FACTORIES) -
                                             {"get_constant_schedule"})
@@ -62,6 +65,9 @@ def granularity(sched, model=None):
     if model is not None:
         values = [_expand(model, sched, v) for v in values]
     sized = sized_in(values)
+    if sized == "iterations" and sched.cls in _DECAY_POINTS and \
+            set().union(*(words(v) & ITER_WORDS for v in values)) <= {"step", "steps"}:
+        sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
             return None  # deliberately sized in epochs: stepped per epoch is right
