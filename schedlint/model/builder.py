@@ -357,6 +357,10 @@ class _Builder(cst.CSTVisitor):
                     scope=self.scope, targets=frozenset(targets), order=self.next_order())
         if iter_node is not None:
             loop.iter = self.value(iter_node)
+            if isinstance(iter_node, cst.Call) and isinstance(iter_node.func, cst.Name) and \
+                    iter_node.func.value == "range" and 1 <= len(iter_node.args) <= 2 and \
+                    not any(a.star or a.keyword for a in iter_node.args):
+                loop.range_stop = self.value(iter_node.args[-1].value)
             if self.scope is not None:
                 loop.iter_views = frozenset(v for name in loop.iter.names
                                             for v in self.scope.views.get(name, ()))
@@ -1065,11 +1069,16 @@ def _through_imports(model: FileModel) -> None:
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + \
                 flow.schedulers(mcall.scope, mcall.receiver)
-            if not targets:
+            stepped = None  # ``scaler.step(optimizer)`` in the helper
+            if not targets and mcall.method != "zero_grad" and mcall.args and \
+                    mcall.args[0].dotted:
+                opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
+                stepped = opts[0] if len(opts) == 1 else None
+            if not targets and stepped is None:
                 continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
                 model.calls_via_imports.append(MethodCall(
                     node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
                     method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
                     target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
-                    via=mcall))
+                    optimizer_arg=stepped, via=mcall))

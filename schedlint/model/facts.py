@@ -85,6 +85,7 @@ class Loop:
     scope: Optional[Scope] = field(default=None, repr=False)
     targets: frozenset = frozenset()
     iter: Optional[Value] = None
+    range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
     # What the loop walks, seen through names bound earlier in its scope to another name or to
     # a batch view of one: ``pbar = tqdm(loader); for b in pbar`` walks ``loader``'s batches.
     iter_views: frozenset = frozenset()
@@ -407,6 +408,30 @@ class FileModel:
         """Code of the function scope ``to_scope`` runs through calls made in ``caller``
         between the orders ``after`` and ``before``."""
         return self.flow.reaches(caller, after, to_scope, before_order=before)
+
+    def call_sites(self, scope) -> list:
+        """(calling scope, Call node, Loop or None) of each call in this file that runs the
+        function ``scope``: ``self.train(epoch)`` in ``fit``'s epoch loop gives that loop."""
+        local = {id(s) for s in self.scopes}
+        return [(caller, call, loop)
+                for caller, _, call, loop in self.flow.local_call_sites(scope, local)]
+
+    def arguments(self, scope, param):
+        """(calling scope, argument node) for each call that binds the parameter ``param``
+        of the function ``scope``; None when one of them may not (``*args``, a default)."""
+        self.flow.solve()
+        out = []
+        for caller, bound in self.flow.arguments.get(id(scope), {}).values():
+            if bound is None or param not in bound:
+                return None
+            out.append((caller, bound[param]))
+        return out
+
+    def assignments(self, scope, name) -> list:
+        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
+        return [value for s, target, value in self.flow_assigns
+                if s is scope and getattr(target, "value", None) == name and
+                type(target).__name__ == "Name"]
 
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
