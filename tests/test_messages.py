@@ -86,11 +86,17 @@ def test_some_and_clip():
 # list makes sure the fixtures still produce them.
 NEW_SHAPES = [
     ("SL104", "bad_list_per_epoch.py", "returns one lr per"),
-    ("SL203", "bad_gradient_accumulation.py", "every micro-batch"),
+    ("SL207", "bad_gradient_accumulation.py", "every micro-batch"),
     ("SL206", "bad_schedulers_by_kind.py", "warns on every call"),
     ("SL207", "bad_accelerate_per_process.py", "after `accelerator.prepare`"),
     ("SL207", "bad_both_and_wrong_length.py", "is sized from `len(train_dataset)`"),
     ("SL207", "bad_both_and_wrong_length.py", "once per epoch and also every batch"),
+    ("SL203", "bad_trainer_train_method.py", "in every call of `train()`"),
+    ("SL207", "bad_accumulation_helper.py", "every micro-batch"),
+    ("SL207", "bad_trainer_steps_both.py", "also every batch in `train_epoch()`"),
+    ("SL207", "bad_onecycle_sized_from_val_loader.py", "steps once per batch of `train_loader`"),
+    ("SL207", "bad_cosine_epochs_literal.py", "counts epochs"),
+    ("SL209", "bad_config_helpers.py", "counts optimizer steps"),
     ("SL209", "bad_lightning_modules.py", "counts optimizer steps"),
     ("SL209", "bad_lightning_modules.py", "counts epochs"),
     ("SL210", "bad_plateau_configs.py", "without a `monitor`"),

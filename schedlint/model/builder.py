@@ -63,6 +63,37 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     return builder.model
 
 
+# Calls that hand back the batches of their first argument, or fewer of them, in order:
+# progress bars, enumeration, slicing, and accelerate's resume view of a prepared loader.
+_BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
+
+
+def _batch_view_of(node) -> Optional[str]:
+    """The name an assigned value walks the same batches as: ``loader`` for ``loader``,
+    ``tqdm(loader)`` or ``accelerator.skip_first_batches(loader, n)``; else None."""
+    while isinstance(node, cst.Call):
+        func = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
+            node.func.value if isinstance(node.func, cst.Name) else None
+        if func not in _BATCH_VIEWS or not node.args or node.args[0].keyword is not None or \
+                node.args[0].star:
+            return None
+        node = node.args[0].value
+    return dotted_name(node)
+
+
+def _tests_first_step(test) -> bool:
+    """``self.last_epoch == 0`` (either side) or ``not self.last_epoch``: true only at a
+    scheduler's initial step."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return (dotted_name(test.expression) or "").endswith("last_epoch")
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1 or \
+            not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    sides = (test.left, test.comparisons[0].comparator)
+    return any((dotted_name(a) or "").endswith("last_epoch") and fold_number(b) == 0
+               for a, b in (sides, sides[::-1]))
+
+
 def dotted_name(node) -> Optional[str]:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts = []
@@ -115,24 +146,24 @@ class _Walk:
             if isinstance(n, cst.Subscript):
                 key = subscript_key(n)
                 if key is not None:
-                    self.subscripts.append((_expr_text(n.value), key))
+                    self.subscripts.append((expr_text(n.value), key))
             elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and \
                     n.func.value == "len" and len(n.args) == 1:
-                self.lens.append(_expr_text(n.args[0].value))
+                self.lens.append(expr_text(n.args[0].value))
             stack.extend(code_children(n))
 
 
-def _expr_text(node) -> str:
+def expr_text(node) -> str:
     dotted = dotted_name(node)
     if dotted is not None:
         return dotted
     if isinstance(node, cst.Subscript):
         key = subscript_key(node)
-        base = _expr_text(node.value)
+        base = expr_text(node.value)
         if key is not None:
             return f"{base}[{key!r}]"
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            return f"{base}[{_expr_text(node.slice[0].slice.value)}]"
+            return f"{base}[{expr_text(node.slice[0].slice.value)}]"
     if isinstance(node, cst.Integer):
         return node.value
     return "<expr>"
@@ -186,7 +217,7 @@ def _find_param_groups(node) -> Optional[str]:
     while stack:
         n = stack.pop()
         if isinstance(n, cst.Attribute) and n.attr.value == "param_groups":
-            return dotted_name(n.value) or _expr_text(n.value)
+            return dotted_name(n.value) or expr_text(n.value)
         if isinstance(n, (cst.Lambda, cst.FunctionDef)):
             continue
         stack.extend(code_children(n))
@@ -204,6 +235,7 @@ class _Builder(cst.CSTVisitor):
         self.loop: Optional[Loop] = None
         self.class_stack: list = []
         self.function_stack: list = []
+        self._first_step_returns: set = set()  # ids of Return nodes under `last_epoch == 0`
         self.handled_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
@@ -299,7 +331,14 @@ class _Builder(cst.CSTVisitor):
     def _leave_branch(self, node):
         self.branch_depth -= 1
 
-    visit_If = visit_Try = visit_Match = _enter_branch
+    def visit_If(self, node: cst.If):
+        self._enter_branch(node)
+        if _tests_first_step(node.test):
+            self._first_step_returns.update(
+                id(small) for stmt in node.body.body if isinstance(stmt, cst.SimpleStatementLine)
+                for small in stmt.body if isinstance(small, cst.Return))
+
+    visit_Try = visit_Match = _enter_branch
     leave_If = leave_Try = leave_Match = _leave_branch
 
     def _track_literal(self, target, value, op):
@@ -318,6 +357,13 @@ class _Builder(cst.CSTVisitor):
                     scope=self.scope, targets=frozenset(targets), order=self.next_order())
         if iter_node is not None:
             loop.iter = self.value(iter_node)
+            if isinstance(iter_node, cst.Call) and isinstance(iter_node.func, cst.Name) and \
+                    iter_node.func.value == "range" and 1 <= len(iter_node.args) <= 2 and \
+                    not any(a.star or a.keyword for a in iter_node.args):
+                loop.range_stop = self.value(iter_node.args[-1].value)
+            if self.scope is not None:
+                loop.iter_views = frozenset(v for name in loop.iter.names
+                                            for v in self.scope.views.get(name, ()))
             groups_of = _find_param_groups(iter_node)
             if groups_of is not None:
                 loop.groups_of = groups_of
@@ -458,7 +504,10 @@ class _Builder(cst.CSTVisitor):
         self.frameworks.on_return(self, node)
         if node.value is not None and self.function_stack and \
                 self.function_stack[-1].scope is self.scope:
-            self.function_stack[-1].returns.append(self.value(node.value))
+            value = self.value(node.value)
+            self.function_stack[-1].returns.append(value)
+            if id(node) in self._first_step_returns:
+                self.function_stack[-1].first_step_returns.append(value)
 
     # -- loops --------------------------------------------------------------------------------
     def visit_For(self, node: cst.For):
@@ -513,6 +562,9 @@ class _Builder(cst.CSTVisitor):
         if op == "=":
             self.frameworks.on_assign(self, target, value)
             self.model.flow_assigns.append((self.scope, target, value))
+            source = _batch_view_of(value)
+            if isinstance(target, cst.Name) and source is not None and self.scope is not None:
+                self.scope.views.setdefault(target.value, set()).add(source)
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -569,7 +621,7 @@ class _Builder(cst.CSTVisitor):
     def _lr_write(self, group_node, value_node, stmt, op):
         """``<group>["lr"] op value`` where <group> is a loop's group or X.param_groups[i]."""
         loop = self.group_loop()
-        group_text = _expr_text(group_node)
+        group_text = expr_text(group_node)
         optimizer_src = group_var = index_var = None
         all_groups = False
         if isinstance(group_node, cst.Name) and loop is not None and \
@@ -577,7 +629,7 @@ class _Builder(cst.CSTVisitor):
             optimizer_src, group_var, all_groups = loop.groups_of, group_node.value, True
         elif isinstance(group_node, cst.Subscript) and isinstance(group_node.value, cst.Attribute) \
                 and group_node.value.attr.value == "param_groups":
-            optimizer_src = _expr_text(group_node.value.value)
+            optimizer_src = expr_text(group_node.value.value)
             idx = group_node.slice[0].slice
             if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Name) and loop is not None \
                     and idx.value.value in (loop.index_var,) + tuple(loop.targets):
@@ -1026,14 +1078,19 @@ def _through_imports(model: FileModel) -> None:
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + \
                 flow.schedulers(mcall.scope, mcall.receiver)
-            if not targets:
+            stepped = None  # ``scaler.step(optimizer)`` in the helper
+            if not targets and mcall.method != "zero_grad" and mcall.args and \
+                    mcall.args[0].dotted:
+                opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
+                stepped = opts[0] if len(opts) == 1 else None
+            if not targets and stepped is None:
                 continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
                 model.calls_via_imports.append(MethodCall(
                     node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
                     method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
                     target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
-                    via=mcall))
+                    optimizer_arg=stepped, via=mcall))
 
 
 def _checkpoint_through_import(model, flow, local, ckpt) -> None:

@@ -67,6 +67,8 @@ class Scope:
     assigned: set = field(default_factory=set)
     # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
     literals: dict = field(default_factory=dict, repr=False)
+    # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
+    views: dict = field(default_factory=dict, repr=False)
     cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):
@@ -85,6 +87,10 @@ class Loop:
     scope: Optional[Scope] = field(default=None, repr=False)
     targets: frozenset = frozenset()
     iter: Optional[Value] = None
+    range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
+    # What the loop walks, seen through names bound earlier in its scope to another name or to
+    # a batch view of one: ``pbar = tqdm(loader); for b in pbar`` walks ``loader``'s batches.
+    iter_views: frozenset = frozenset()
     groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
     group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
     index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``
@@ -269,6 +275,9 @@ class FunctionInfo:
     scope: Scope = field(repr=False)
     params: tuple = ()
     returns: list = field(default_factory=list)  # Values of return statements (direct only)
+    # Those of ``returns`` reached only at a scheduler's initial step, under ``if
+    # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
+    first_step_returns: list = field(default_factory=list)
     module_path: Optional[str] = None  # set on definitions read from another in-tree module
 
 
@@ -336,6 +345,8 @@ class FileModel:
     solve_flow: Any = field(default=None, repr=False)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
+    _names: Any = field(default=None, repr=False)
+    _branches: Any = field(default=None, repr=False)
 
     @property
     def flow(self):
@@ -374,6 +385,10 @@ class FileModel:
 
     def line(self, node) -> int:
         return self.position(node)[0]
+
+    def code(self, node) -> str:
+        """The source of ``node`` as one stripped string, for a message or a fix."""
+        return self.module.code_for_node(node).strip()
 
     def source_lines(self, keepends: bool = False) -> list:
         """The source's lines as positions number them (Python's tokenizer, libcst): broken at
@@ -427,6 +442,30 @@ class FileModel:
         """Code of the function scope ``to_scope`` runs through calls made in ``caller``
         between the orders ``after`` and ``before``."""
         return self.flow.reaches(caller, after, to_scope, before_order=before)
+
+    def call_sites(self, scope) -> list:
+        """(calling scope, Call node, Loop or None) of each call in this file that runs the
+        function ``scope``: ``self.train(epoch)`` in ``fit``'s epoch loop gives that loop."""
+        local = {id(s) for s in self.scopes}
+        return [(caller, call, loop)
+                for caller, _, call, loop in self.flow.local_call_sites(scope, local)]
+
+    def arguments(self, scope, param):
+        """(calling scope, argument node) for each call that binds the parameter ``param``
+        of the function ``scope``; None when one of them may not (``*args``, a default)."""
+        self.flow.solve()
+        out = []
+        for caller, bound in self.flow.arguments.get(id(scope), {}).values():
+            if bound is None or param not in bound:
+                return None
+            out.append((caller, bound[param]))
+        return out
+
+    def assignments(self, scope, name) -> list:
+        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
+        return [value for s, target, value in self.flow_assigns
+                if s is scope and getattr(target, "value", None) == name and
+                type(target).__name__ == "Name"]
 
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
@@ -507,6 +546,24 @@ class FileModel:
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
+
+    def names(self):
+        """What each binding key may hold (:class:`schedlint.model.usage.Names`): built once
+        per file and shared by every rule that asks."""
+        if self._names is None:
+            from schedlint.model.usage import Names  # usage reads these facts
+
+            self._names = Names(self)
+        return self._names
+
+    def branches(self):
+        """The ``if`` branches each node runs in (:class:`schedlint.model.usage.Branches`),
+        walked per scope on first use and shared by every rule that asks."""
+        if self._branches is None:
+            from schedlint.model.usage import Branches
+
+            self._branches = Branches()
+        return self._branches
 
 
 @dataclass

@@ -131,6 +131,9 @@ class Flow:
         self._globals: dict = {}  # (model id, name) -> top-level defs and classes
         # FunctionInfo scope -> [(calling scope, call order, call node)]
         self.callers: dict = {}
+        # FunctionInfo scope -> {id(Call): (calling scope, {param: argument node} or None
+        # when a ``*args`` hides which argument goes where)}
+        self.arguments: dict = {}
         self._call_loops = {id(c[1]): c[3] for c in model.flow_calls}
 
     def other_models(self) -> list:
@@ -507,6 +510,8 @@ class Flow:
                 bound += [(p, a) for p, a in zip(params, positional)]
             bound += [(a.keyword.value, a) for a in call.args
                       if a.keyword is not None and a.keyword.value in fn.params]
+            self.arguments.setdefault(id(fn.scope), {})[id(call)] = \
+                (scope, None if starred else {p: a.value for p, a in bound})
             for p, a in bound:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)

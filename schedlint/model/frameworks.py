@@ -28,6 +28,8 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from schedlint.model.facts import Scheduler
+
 CONFIGURE_HOOK = "configure_optimizers"
 ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
 MANUAL_FLAG = "automatic_optimization"
@@ -44,6 +46,7 @@ class LightningScheduler:
     monitor: Any = None  # Value of the monitor Lightning uses for it, None when there is none
     opaque: bool = False  # the config holds ``**other``: keys may be set unseen
     scheduler: Any = field(default=None, repr=False)  # resolved Scheduler fact, or None
+    helper: Optional[str] = None  # ``self.<helper>(...)`` gave the value: resolved later
 
 
 @dataclass(eq=False)
@@ -75,6 +78,9 @@ class FrameworkCollector:
         self.locals: dict = {}  # (scope id, name) -> Dict/List/Tuple node last bound there
         self.overrides: dict = {}  # (scope id, name) -> {key: value node} set by subscript
         self.manual_classes: set = set()  # ids of ClassInfo nodes declaring manual optimization
+        # (id(class node), method name) -> (config {key: Value}, opaque, scope) of a method
+        # returning a scheduler config dict (``def _lr_config(self, opt): return {...}``)
+        self.config_methods: dict = {}
 
     # -- hooks the builder calls ------------------------------------------------------------------
     def on_assign(self, builder, target, value):
@@ -111,6 +117,11 @@ class FrameworkCollector:
             self.manual_classes.add(id(builder.scope.cls.node))  # a property returning False
             return
         if function.name != CONFIGURE_HOOK:
+            config = self._dict_items(builder, node.value)
+            if config is not None and "scheduler" in config[0]:
+                items, opaque = config
+                self.config_methods[(id(builder.scope.cls.node), function.name)] = (
+                    {k: builder.value(v) for k, v in items.items()}, opaque, builder.scope)
             return
         hook = LightningHook(node=node, scope=builder.scope, order=builder.next_order(),
                              cls=builder.scope.cls)
@@ -181,9 +192,13 @@ class FrameworkCollector:
     def _entry(self, builder, node, monitor) -> LightningScheduler:
         config = self._dict_items(builder, node)
         if config is None:
+            helper = node.func.attr.value if isinstance(node, cst.Call) and \
+                isinstance(node.func, cst.Attribute) and \
+                isinstance(node.func.value, cst.Name) and node.func.value.value == "self" \
+                else None
             return LightningScheduler(value=builder.value(node), in_config=False,
                                       monitor=builder.value(monitor) if monitor is not None
-                                      else None)
+                                      else None, helper=helper)
         items, opaque = config
         value = {k: builder.value(v) for k, v in items.items()
                  if k in ("scheduler", "interval", "frequency", "monitor")}
@@ -216,21 +231,29 @@ class FrameworkCollector:
         for hook in model.lightning:
             hook.manual = id(hook.cls.node) in manual
             for entry in hook.schedulers:
+                scope = hook.scope
+                config = self.config_methods.get((id(hook.cls.node), entry.helper))
+                if config is not None and "scheduler" in config[0]:
+                    items, entry.opaque, scope = config
+                    entry.in_config, entry.value = True, items["scheduler"]
+                    entry.interval, entry.frequency, entry.monitor = (
+                        items.get("interval"), items.get("frequency"), items.get("monitor"))
                 v = entry.value
                 if v.kind == "call":
                     entry.scheduler = by_node.get(id(v.node))
                 elif v.dotted is not None:
-                    key = binding_key(hook.scope, v.dotted)
+                    key = binding_key(scope, v.dotted)
                     cands = [s for s in model.schedulers if s.key == key and key is not None]
-                    before = [s for s in cands if s.order <= hook.order]
+                    before = [s for s in cands if s.order <= hook.order or
+                              scope is not hook.scope]
                     entry.scheduler = before[-1] if before else None
                 if entry.scheduler is None and v.dotted is not None:
-                    # built by a helper of this file (``s = build_schedule(opt, n)``): the
-                    # value flow knows it when it is the only scheduler the name may hold
-                    held = model.holds_only(hook.scope, v.dotted)
-                    if held is not None and len(held) == 1 and \
-                            any(held[0] is s for s in model.schedulers):
-                        entry.scheduler = held[0]
+                    # built by a helper (``s = build_schedule(opt, n)``), of this file or
+                    # imported: the value flow knows it when it is the only scheduler the
+                    # name may hold
+                    held = model.holds_only(scope, v.dotted)
+                    if held is not None and len(held) == 1 and isinstance(held[0], Scheduler):
+                        entry.scheduler = held[0]  # possibly built in an imported module
 
 
 def lightning_steps(model):

@@ -76,6 +76,14 @@ def clip(src: str, width: int = 40) -> str:
     return text if len(text) <= width else text[:width - 3].rstrip() + "..."
 
 
+def describe_groups(model, optimizer) -> str:
+    """``was built with group lrs 0.1 and 0.01 (line 4)``: the optimizer's distinct group lrs,
+    for the help line of a rule that found one scalar bound applied to all of them."""
+    distinct = optimizer.distinct_lrs() or []
+    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
+           f"({model.where(optimizer.node)})"
+
+
 @dataclass(frozen=True)
 class Rule:
     code: str

@@ -1,5 +1,4 @@
-from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions, is_known,
-                                              kind_words, name_of)
+from schedlint.model.usage import closed_form, conditions, is_known, kind_words, name_of
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -95,8 +94,8 @@ def conflicting_schedulers(model):
             scheduler.step()
     ```
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     reported = set()
     for units in _units(model, names).values():
         if len(units) < 2:

@@ -1,100 +1,5 @@
-import libcst as cst
-
-from schedlint.model.builder import dotted_name
-from schedlint.model.numbers import fold_number
-from schedlint.model.cstwalk import code_children
-from schedlint.rules._lr_expressions import assigned_values, strip_call
+from schedlint.model.scheduler_classes import restores_bases, uniform_lr
 from schedlint.rules.base import Report, clip, rule
-
-_COMPS = (cst.ListComp, cst.GeneratorExp)
-# What a per-group element reads: the stored bases, the groups, anything keyed per group.
-_PER_GROUP_ATTRS = frozenset({"base_lrs", "param_groups", "initial_lr", "min_lrs", "max_lrs",
-                              "base_values", "lr_lambdas"})
-# Calls with state that may hand out a different value on each iteration.
-_STATEFUL = frozenset({"next", "pop", "popleft", "__next__", "send"})
-
-
-def _over_groups(iter_node) -> bool:
-    """The comprehension walks the groups: param_groups / base_lrs, directly or through
-    enumerate/zip/range(len(...))."""
-    stack = [iter_node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Attribute) and n.attr.value in ("param_groups", "base_lrs"):
-            return True
-        if isinstance(n, (cst.Lambda, cst.FunctionDef)):
-            continue
-        stack.extend(code_children(n))
-    return False
-
-
-def _reads(node):
-    """Names, attribute names and stateful calls anywhere in ``node``."""
-    names, attrs, stateful = set(), set(), False
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Name):
-            names.add(n.value)
-        elif isinstance(n, cst.Attribute):
-            attrs.add(n.attr.value)
-        elif isinstance(n, cst.Call):
-            func = n.func
-            last = func.attr.value if isinstance(func, cst.Attribute) else \
-                func.value if isinstance(func, cst.Name) else None
-            stateful = stateful or last in _STATEFUL
-        elif isinstance(n, cst.SimpleString) and "lr" in n.value:
-            attrs.add(n.value.strip("'\""))  # g["initial_lr"] through a name we do not see
-        stack.extend(code_children(n))
-    return names, attrs, stateful
-
-
-def _targets(comp) -> set:
-    out, for_in = set(), comp.for_in
-    while for_in is not None:
-        stack = [for_in.target]
-        while stack:
-            t = stack.pop()
-            if isinstance(t, cst.Name):
-                out.add(t.value)
-            elif isinstance(t, (cst.Tuple, cst.List)):
-                stack.extend(e.value for e in t.elements)
-            elif isinstance(t, cst.StarredElement):
-                stack.append(t.value)
-        for_in = for_in.inner_for_in
-    return out
-
-
-def _uniform(node, fn_node, depth=0):
-    """The element expression if ``node`` builds one value for every group, else None."""
-    node = strip_call(node)
-    if isinstance(node, cst.Name) and depth < 2:
-        values = assigned_values(fn_node, node.value)
-        if not values or len(values) != 1:
-            return None
-        return _uniform(values[0], fn_node, depth + 1)
-    if isinstance(node, _COMPS):
-        if not _over_groups(node.for_in.iter):
-            return None
-        element = node.elt
-        names, attrs, stateful = _reads(element)
-        if stateful or names & _targets(node) or attrs & _PER_GROUP_ATTRS:
-            return None
-        if fold_number(element) == 0:
-            return None  # zero for every group keeps every ratio (a frozen phase)
-        return element
-    # [lr] * len(self.optimizer.param_groups)
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
-        for seq, count in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(seq, cst.List) and len(seq.elements) == 1 and \
-                    isinstance(count, cst.Call) and dotted_name(count.func) == "len" and \
-                    count.args and _over_groups(count.args[0].value):
-                element = seq.elements[0].value
-                _, attrs, stateful = _reads(element)
-                if stateful or attrs & _PER_GROUP_ATTRS or fold_number(element) == 0:
-                    return None
-                return element
-    return None
 
 
 @rule("SL104", "custom-scheduler-ignores-groups", "error")
@@ -154,10 +59,12 @@ def custom_scheduler_ignores_groups(model):
                                   "return one lr per group, e.g. `[base_lr * factor for "
                                   "base_lr in self.base_lrs]`")
                 continue
-            element = _uniform(ret.node, method.node)
+            element = uniform_lr(ret.node, method.node)
             if element is None:
                 continue
-            elem_src = model.module.code_for_node(element).strip()
+            if ret in method.first_step_returns and restores_bases(method, ret):
+                continue  # a shared starting lr; later steps lead each group to its own base
+            elem_src = model.code(element)
             yield Report(ret.node,
                          f"`{clip(cls.name, 30)}.get_lr` returns the same value "
                          f"`{clip(elem_src, 30)}` for every param group",

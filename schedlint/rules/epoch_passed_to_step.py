@@ -1,7 +1,6 @@
-import libcst as cst
-
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import Branches, Names, args_edit, name_of, words
+from schedlint.model.usage import (args_edit, has_star_args, name_of, plus_one, starts_at_zero,
+                                   words)
 from schedlint.rules.base import Fix, Report, clip, rule
 
 METRIC_WORDS = frozenset({
@@ -20,16 +19,6 @@ def _counter_loop(call, name):
                 None)
 
 
-def _starts_at_zero(loop) -> bool:
-    """``for e in range(n)`` / ``range(0, n)``."""
-    it = loop.iter
-    if it is None or it.kind != "call" or it.call != "range":
-        return False
-    args = it.node.args
-    return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
-        getattr(args[0].value, "value", None) == "0"
-
-
 def _epoch_fix(model, call, arg, branches, steps):
     """Drop the argument: safe when ``step(e + 1)`` at every pass of ``for e in range(n)`` (the
     same counts as ``step()``), unsafe for ``step(e)`` (the schedule moves one epoch earlier,
@@ -42,12 +31,10 @@ def _epoch_fix(model, call, arg, branches, steps):
             return None
         return Fix("unsafe", "Drop the epoch argument (the schedule then runs one epoch "
                              "earlier: `step(epoch)` re-applies the previous epoch's value)", edit)
-    node = arg.node
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \
-            isinstance(node.left, cst.Name) and isinstance(node.right, cst.Integer) and \
-            node.right.value == "1":
-        loop = _counter_loop(call, node.left.value)
-        if loop is None or call.loop is not loop or not _starts_at_zero(loop) or \
+    counter = plus_one(arg)
+    if counter is not None:
+        loop = _counter_loop(call, counter)
+        if loop is None or call.loop is not loop or not starts_at_zero(loop) or \
                 len(steps) != 1 or \
                 branches.path(call) != branches.path_in(loop.node, loop.scope.node):
             return None
@@ -104,12 +91,12 @@ def epoch_passed_to_step(model):
     but a behaviour change). No fix when the argument is anything else (a metric, an
     expression): the intended schedule is then unclear.
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     for call in model.calls:
         if call.method != "step" or not (call.args or "epoch" in call.kwargs):
             continue
-        if any(a.star for a in call.node.args):
+        if has_star_args(call):
             continue
         arg = call.args[0] if call.args else call.kwargs["epoch"]
         if arg.kind == "none":

@@ -1,4 +1,4 @@
-from schedlint.rules._scheduler_usage import Names, closed_form, in_scheduler_class, name_of
+from schedlint.model.usage import closed_form, in_scheduler_class, method_edit, name_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
@@ -50,7 +50,7 @@ def get_lr_outside_scheduler(model):
     Safe: `get_lr()` is renamed to `get_last_lr()`, which returns the learning rates the
     scheduler last wrote (one per group), exactly what the caller meant to read.
     """
-    names = Names(model)
+    names = model.names()
     for call in model.calls:
         if call.method != "get_lr" or call.args or call.kwargs:
             continue
@@ -71,10 +71,7 @@ def get_lr_outside_scheduler(model):
             what = "returns the next lr, not the one in use"
             why = ("outside `step()` it warns and returns the *next* learning rate computed from "
                    "the current one")
-        _, _, line, col = model.position(call.node.func.value)
-        _, _, end_line, end_col = model.position(call.node.func)
-        fix = Fix("safe", "Use `get_last_lr()`",
-                  ((line, col, end_line, end_col, ".get_last_lr"),))
+        fix = Fix("safe", "Use `get_last_lr()`", (method_edit(model, call, ".get_last_lr"),))
         yield Report(call.node,
                      f"`{clip(call.receiver, 30)}.get_lr()` outside the scheduler {what}",
                      fix=fix,

@@ -1,6 +1,6 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import exclusive
+from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
 # What the new group suffers, by class (semantics §1.3, measured on torch 2.13).

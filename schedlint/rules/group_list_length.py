@@ -1,7 +1,5 @@
-import libcst as cst
-
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import binding_root, uses
+from schedlint.model.uses import group_list_private
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that take one value per param group, by class, and the error torch raises.
@@ -98,27 +96,7 @@ def _group_count(model, opt, sched):
         if call.target is opt and call.method == "add_param_group" and \
                 (call.order < sched.order or call.scope is not sched.scope):
             return None
-    # Groups taken from a list variable: make sure nothing else touches that list.
-    first = _first_arg(opt.node)
-    if isinstance(first, cst.Name):
-        root = binding_root(model, (opt.scope.id, first.value))
-        for use in uses(root, first.value):
-            if use.kind == "target" or use.kind == "argument" and _is_ctor(opt.node, use.call):
-                continue
-            return None
+    if not group_list_private(model, opt):
+        return None
     return len(opt.groups)
 
-
-def _first_arg(node):
-    call = node if isinstance(node, cst.Call) else getattr(node, "value", None)
-    if not isinstance(call, cst.Call):
-        return None
-    for arg in call.args:
-        if arg.keyword is None and not arg.star or \
-                arg.keyword is not None and arg.keyword.value == "params":
-            return arg.value
-    return None
-
-
-def _is_ctor(node, call) -> bool:
-    return node is call or getattr(node, "value", None) is call

@@ -1,7 +1,7 @@
 import re
 
 from schedlint.model.frameworks import lightning_steps
-from schedlint.rules._scheduler_usage import ITER_WORDS, is_epoch_word, sized_in
+from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
 from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.rules.step_granularity import granularity, length_words
@@ -17,7 +17,13 @@ def _lambda_counts_steps(model, sched) -> bool:
         return False
     if fn.kind == "lambda":
         return sized_in([fn]) == "iterations"
-    infos = model.functions.get(fn.src, []) if fn.kind == "name" else []
+    # a def of this file or of the module that built the scheduler, or a method
+    # (``self.lr_lambda``)
+    infos = model.callees(fn.node, sched.scope) if fn.kind in ("name", "attr") else []
+    owner = sched.scope.cls
+    if not infos and owner is not None and fn.dotted and fn.dotted.startswith("self.") and \
+            fn.dotted.count(".") == 1 and fn.dotted[5:] in owner.methods:
+        infos = [owner.methods[fn.dotted[5:]]]  # a method of the module itself
     if len(infos) != 1:
         return False
     params = infos[0].params[1:] if infos[0].scope.cls is not None else infos[0].params
@@ -29,8 +35,28 @@ def _lambda_counts_steps(model, sched) -> bool:
 _STRONG_ITER_WORDS = ITER_WORDS - {"step", "update"}
 
 
+_COMPOSITES = ("SequentialLR", "ChainedScheduler")
+
+
+def _children_say(model, sched, own, other):
+    """For a SequentialLR/ChainedScheduler: why a child is ``own`` (per step or per epoch)
+    when no child says ``other``; else None."""
+    if sched.cls not in _COMPOSITES or not sched.children:
+        return None
+    if any(other(model, c) is not None for c in sched.children):
+        return None
+    for child in sched.children:
+        why = own(model, child)
+        if why is not None:
+            return f"built from a `{child.cls}` {why.removeprefix('its ')}" \
+                if why.startswith("its ") else f"built from a `{child.cls}` {why}"
+    return None
+
+
 def per_step(model, sched):
     """Why ``sched`` is meant to advance once per optimizer step, or None."""
+    if sched.cls in _COMPOSITES:
+        return _children_say(model, sched, per_step, per_epoch)
     kind = granularity(sched, model)
     if kind is not None:
         if kind[0] != "iteration":
@@ -45,6 +71,8 @@ def per_step(model, sched):
 
 
 def per_epoch(model, sched):
+    if sched.cls in _COMPOSITES:
+        return _children_say(model, sched, per_epoch, per_step)
     kind = granularity(sched, model)
     return kind[1] if kind is not None and kind[0] == "epoch" else None
 
@@ -56,9 +84,12 @@ def lightning_interval_mismatch(model):
     ## What it does
     Reads what a LightningModule's `configure_optimizers` returns (an `[opt], [sched]` pair, a
     `{"optimizer": ..., "lr_scheduler": ...}` dict, a scheduler config dict, or a list of
-    them) and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
+    them; a config dict may come from a method of the module, `self._lr_config(optimizer)`)
+    and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
     `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
-    step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`) handed to
+    step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`, a
+    `SequentialLR` chaining a warm-up sized in steps; built inline, by a helper of this or
+    another module of the tree, with its `lr_lambda` a function or a method) handed to
     Lightning without `"interval": "step"`; and the reverse, a schedule sized in epochs with
     `"interval": "step"`. Modules with manual optimization
     (`self.automatic_optimization = False`) are skipped: Lightning steps nothing there.

@@ -1,8 +1,6 @@
 from schedlint.model.builder import binding_key
-from schedlint.rules._scheduler_usage import (Branches, Names, closed_form, conditions,
-                                              enclosing_class,
-                                              in_scheduler_class, is_known, name_of,
-                                              stepped_units)
+from schedlint.model.usage import (Branches, closed_form, conditions, enclosing_class,
+                                   in_scheduler_class, is_known, name_of, stepped_units)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -116,8 +114,8 @@ def manual_lr_edit_under_scheduler(model):
     ```
     (put the whole schedule in the scheduler, or drop the scheduler and own the lr yourself).
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     for write in model.lr_writes:
         if write.optimizer_src is None:
             continue

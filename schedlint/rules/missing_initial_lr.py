@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer
-from schedlint.rules._scheduler_usage import Branches, Names, is_known
-from schedlint.rules._variable_uses import HARMLESS_METHODS, binding_root, uses
+from schedlint.model.usage import call_node_of, is_known, rebound_value
+from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
@@ -58,7 +58,7 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
-    branches = Branches()
+    branches = model.branches()
     for sched in model.schedulers:
         if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
             continue
@@ -138,11 +138,7 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
 
 def _constructs(sched, call) -> bool:
     """Whether ``call`` is the constructor call of scheduler fact ``sched``."""
-    node = sched.node
-    if node is call:
-        return True
-    value = getattr(node, "value", None)  # an Assign statement: its value is the call
-    return value is call
+    return call_node_of(sched) is call
 
 
 def _literal_bindings(model, sched, name):
@@ -151,8 +147,8 @@ def _literal_bindings(model, sched, name):
         if r.target != name or r.scope is not sched.scope or r.order > sched.order or \
                 r.unpacked:
             continue
-        value = getattr(r.node, "value", None)
-        number = model.value(value).number if value is not None else None
+        value = rebound_value(model, r)
+        number = value.number if value is not None else None
         if number is not None and number != -1:
             yield r, number
 
@@ -200,7 +196,7 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
 def _counter_written(model):
     """``scheduler.last_epoch = start_epoch`` on a chainable scheduler whose optimizer state is
     never loaded: the counter moves, the lr does not (decays before the resumed epoch lost)."""
-    names = Names(model)
+    names = model.names()
     for r in model.rebinds:
         receiver, _, attr = r.target.rpartition(".")
         if attr != "last_epoch" or not receiver:

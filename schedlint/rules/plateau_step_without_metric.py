@@ -1,4 +1,4 @@
-from schedlint.rules._scheduler_usage import Names, name_of
+from schedlint.model.usage import has_star_args, name_of
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -38,11 +38,11 @@ def plateau_step_without_metric(model):
         scheduler.step(val_loss)
     ```
     """
-    names = Names(model)
+    names = model.names()
     for call in model.calls:
         if call.method != "step" or call.args or "metrics" in call.kwargs:
             continue
-        if any(a.star for a in call.node.args):
+        if has_star_args(call):
             continue
         scheds = names.schedulers(call)
         if scheds is None or not all(s.cls == "ReduceLROnPlateau" for s in scheds):

@@ -1,9 +1,6 @@
-import libcst as cst
-
 from schedlint.model import catalogue
-from schedlint.model.builder import dotted_name
-from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import Names, call_node_of
+from schedlint.model.calls import drop_arg_edit, statement_edit, super_init_calls, verbose_in
+from schedlint.model.usage import call_node_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
@@ -13,17 +10,8 @@ _HAD_VERBOSE = catalogue.TORCH_SCHEDULERS - {"SWALR", "ChainedScheduler"}
 _BASE_SIGNATURE = ("optimizer", "last_epoch")  # LRScheduler.__init__ / _LRScheduler.__init__
 
 
-def _drop_arg_fix(model, call: cst.Call, arg: cst.Arg, what: str):
-    """Delete ``arg`` and the comma that joins it to its neighbour, nothing else (comments and
-    layout around it stay)."""
-    args = list(call.args)
-    i = next(k for k, a in enumerate(args) if a is arg)
-    line, col, end_line, end_col = model.position(arg)
-    if i > 0:  # from the end of the previous argument: ", verbose=True"
-        _, _, line, col = model.position(args[i - 1])
-    elif len(args) > 1:  # the first one: "verbose=True, "
-        end_line, end_col, _, _ = model.position(args[1])
-    return Fix("safe", f"Remove {what}", ((line, col, end_line, end_col, ""),))
+def _drop_arg_fix(model, call, arg, what: str):
+    return Fix("safe", f"Remove {what}", (drop_arg_edit(model, call, arg),))
 
 
 def _torch_base(cls_info):
@@ -36,42 +24,6 @@ def _torch_base(cls_info):
     short = catalogue.scheduler_class(base)
     if short in catalogue.TORCH_SCHEDULERS:
         return catalogue.SCHEDULER_SIGNATURES[short]
-    return None
-
-
-def _super_init_calls(fn_node):
-    """``super().__init__(...)`` / ``super(C, self).__init__(...)`` calls in a method body,
-    with the number of leading positional arguments that are not the signature's (``self``
-    for ``Base.__init__(self, ...)``)."""
-    stack = [fn_node.body]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and \
-                n.func.attr.value == "__init__":
-            owner = n.func.value
-            if isinstance(owner, cst.Call) and dotted_name(owner.func) == "super":
-                yield n, 0
-            elif dotted_name(owner) is not None and n.args and \
-                    dotted_name(n.args[0].value) == "self":
-                yield n, 1
-        stack.extend(children(n))
-
-
-def _verbose_in(call: cst.Call, signature, skip: int, had_verbose: bool):
-    """(arg, description, fixable) for a removed ``verbose`` argument of ``call``."""
-    if any(a.star for a in call.args):
-        return None
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "verbose":
-            return arg, "`verbose=` argument", True
-    positional = [a for a in call.args if a.keyword is None][skip:]
-    if len(positional) > len(signature):
-        extra = positional[len(signature)]
-        if had_verbose and len(positional) == len(signature) + 1:
-            return extra, "positional `verbose` argument", True
-        return extra, f"{len(positional) - len(signature)} extra positional argument(s)", False
     return None
 
 
@@ -112,7 +64,7 @@ def removed_scheduler_argument(model):
     Safe: the `verbose` argument is removed (it only printed), and a `print_lr(...)` statement is
     deleted (replaced by `pass` when it is the only statement of its block).
     """
-    names = Names(model)
+    names = model.names()
     for sched in model.schedulers:
         if sched.origin != "torch":
             continue
@@ -120,7 +72,7 @@ def removed_scheduler_argument(model):
         if call is None:
             continue
         signature = catalogue.signature_of(sched.cls)
-        found = _verbose_in(call, signature, 0, sched.cls in _HAD_VERBOSE)
+        found = verbose_in(call, signature, 0, sched.cls in _HAD_VERBOSE)
         if found is None:
             continue
         arg, what, fixable = found
@@ -135,8 +87,8 @@ def removed_scheduler_argument(model):
         init = cls_info.methods.get("__init__")
         if signature is None or init is None:
             continue
-        for call, skip in _super_init_calls(init.node):
-            found = _verbose_in(call, signature, skip, True)
+        for call, skip in super_init_calls(init.node):
+            found = verbose_in(call, signature, skip, True)
             if found is None:
                 continue
             arg, what, fixable = found
@@ -178,25 +130,9 @@ def _self_call_in_torch_subclass(model, call):
 
 def _delete_statement_fix(model, call):
     """Delete the statement ``print_lr(...)`` when it is a statement of its own."""
-    root = call.scope.node
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        body = getattr(n, "body", None)
-        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
-            for stmt in body:
-                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
-                        isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is call.node:
-                    line, col, end_line, end_col = model.position(stmt.body[0])
-                    if len(body) == 1:
-                        return Fix("safe", "Replace `print_lr()` with `pass`",
-                                   ((line, col, end_line, end_col, "pass"),))
-                    lines = model.source_lines()
-                    if end_line < len(lines):
-                        edit = (line, 1, end_line + 1, 1, "")
-                    else:
-                        edit = (line, 1, end_line, len(lines[end_line - 1]) + 1, "")
-                    return Fix("safe", "Remove the `print_lr()` call", (edit,))
-        if isinstance(n, cst.CSTNode):
-            stack.extend(children(n))
-    return None
+    found = statement_edit(model, call)
+    if found is None:
+        return None
+    edit, alone = found
+    return Fix("safe", "Replace `print_lr()` with `pass`" if alone else
+               "Remove the `print_lr()` call", (edit,))

@@ -1,10 +1,7 @@
 import re
 
-import libcst as cst
-
-from schedlint.rules._lr_expressions import (certainly_scalar, computed_from, describe_groups,
-                                             lr_names_of)
-from schedlint.rules.base import Fix, Report, clip, rule
+from schedlint.model.lr_expressions import certainly_scalar, computed_from, is_atom, lr_names_of
+from schedlint.rules.base import Fix, Report, clip, describe_groups, rule
 
 # class -> the bound arguments that take one value per group, in the order they are reported.
 _BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
@@ -105,7 +102,6 @@ def scalar_bound_overwrites_groups(model):
                           f"value per group instead, e.g. `{fix}`")
 
 
-_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
 
 
@@ -132,8 +128,8 @@ def _per_group_fix(model, opt, opt_name, scalars):
         if same:
             scaled = base
         elif computed_from(v, ref):
-            value = v.src if isinstance(v.node, _ATOMS) else f"({v.src})"
-            divisor = ref.src if isinstance(ref.node, _ATOMS) else f"({ref.src})"
+            value = v.src if is_atom(v) else f"({v.src})"
+            divisor = ref.src if is_atom(ref) else f"({ref.src})"
             scaled = f"{base} * ({value} / {divisor})"
         else:
             return None

@@ -1,6 +1,4 @@
-import libcst as cst
-
-from schedlint.rules._lr_expressions import computed_from
+from schedlint.model.lr_expressions import computed_from, group_written, is_atom
 from schedlint.rules.base import Fix, Report, clip, rule, some
 
 
@@ -89,7 +87,6 @@ def scalar_lr_overwrite(model):
                           f"group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
 
 
-_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
 
 
 def _reference_lr(opt, value):
@@ -99,37 +96,18 @@ def _reference_lr(opt, value):
     if ref is None or "\n" in ref.src or "#" in ref.src or ref.number == 0 or \
             not computed_from(value, ref):
         return None
-    return ref.src if isinstance(ref.node, _ATOMS) else f"({ref.src})"
-
-
-def _group_node(write):
-    """The expression that denotes the group being written (``g``, ``opt.param_groups[i]``)."""
-    stmt = write.node
-    if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
-        return stmt.func.value, '"'  # g.update(lr=...)
-    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else \
-        [stmt.target] if isinstance(stmt, cst.AnnAssign) else []
-    for t in targets:
-        if isinstance(t, cst.Subscript) and len(t.slice) == 1 and \
-                isinstance(t.slice[0].slice, cst.Index) and \
-                isinstance(t.slice[0].slice.value, cst.SimpleString):
-            key = t.slice[0].slice.value
-            if key.evaluated_value == "lr":
-                return t.value, key.quote if len(key.quote) == 1 else '"'
-    return None, None
+    return ref.src if is_atom(ref) else f"({ref.src})"
 
 
 def _scaled_fix(model, write, opt):
     base = _reference_lr(opt, write.value)
-    group, quote = _group_node(write)
-    if base is None or group is None:
+    group_src, quote = group_written(model, write)
+    if base is None or group_src is None:
         return None
-    group_src = model.module.code_for_node(group)
     if "\n" in group_src or "#" in group_src:
         return None
     line, col, end_line, end_col = model.position(write.value.node)
-    value = write.value.node
-    wrap = not isinstance(value, _ATOMS)
+    wrap = not is_atom(write.value)
     q = quote
     prefix = f"{group_src}.setdefault({q}initial_lr{q}, {group_src}[{q}lr{q}]) * ("
     prefix += "(" if wrap else ""

@@ -1,6 +1,5 @@
-from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
-from schedlint.rules._variable_uses import exclusive
+from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
 # Built after the optimizer state is loaded, these rewrite the loaded lr in their constructor

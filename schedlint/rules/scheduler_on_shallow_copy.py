@@ -1,3 +1,4 @@
+from schedlint.model.usage import rebound_value
 from schedlint.rules.base import Report, clip, rule
 
 _SHALLOW = frozenset({"copy.copy"})
@@ -8,8 +9,9 @@ _WRITES_AT_CONSTRUCTION = frozenset({"LambdaLR", "ConstantLR", "LinearLR", "Cycl
 
 
 def _shallow_copy_of(model, sched):
-    """The ``copy.copy(x)`` Value the scheduler's optimizer is, directly or through a name
-    bound once, before it, in the same scope; else None."""
+    """The ``copy.copy(x)`` Value the scheduler's optimizer is: directly, through a name bound
+    once, before it, in the same scope, or through the parameter of a factory every call of
+    which passes such a copy; else None."""
     arg = sched.args.get("optimizer")
     if arg is None:
         return None
@@ -17,14 +19,33 @@ def _shallow_copy_of(model, sched):
         return arg if arg.call in _SHALLOW else None
     if arg.kind != "name":
         return None
+    if arg.src in sched.scope.params:
+        return _passed_copy(model, sched.scope, arg.src)
     binds = [r for r in model.rebinds if r.target == arg.src and r.scope is sched.scope]
     if len(binds) != 1 or binds[0].order > sched.order or binds[0].unpacked:
         return None
-    value = getattr(binds[0].node, "value", None)
+    value = rebound_value(model, binds[0])
     if value is None:
         return None
-    value = model.value(value)
     return value if value.kind == "call" and value.call in _SHALLOW else None
+
+
+def _passed_copy(model, scope, param):
+    """``copy.copy(x)`` when every call of the function ``scope`` passes one as ``param``
+    (inline, or a name bound to it once in the calling scope)."""
+    passed = model.arguments(scope, param)
+    if not passed:
+        return None
+    found = None
+    for caller, node in passed:
+        value = model.value(node)
+        if value.kind == "name":
+            bound = model.assignments(caller, value.src)
+            value = model.value(bound[0]) if len(bound) == 1 else value
+        if value.kind != "call" or value.call not in _SHALLOW:
+            return None
+        found = found or value
+    return found
 
 
 @rule("SL308", "scheduler-on-shallow-copy", "error")
@@ -33,7 +54,8 @@ def scheduler_on_shallow_copy(model):
 
     ## What it does
     Flags a torch scheduler whose optimizer is a shallow copy (`copy.copy(optimizer)`),
-    directly or through a name, when the scheduler is stepped or rewrites the lrs in its
+    directly, through a name, or through a factory's parameter that every caller fills with
+    such a copy, when the scheduler is stepped or rewrites the lrs in its
     constructor (LambdaLR, LinearLR, ConstantLR, OneCycleLR, CyclicLR, ...).
 
     ## Why is this bad?

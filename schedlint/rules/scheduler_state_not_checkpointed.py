@@ -1,8 +1,6 @@
-import libcst as cst
-
 from schedlint.model.facts import Optimizer
-from schedlint.rules._scheduler_usage import enclosing_class
-from schedlint.rules._variable_uses import binding_root, escapes, uses
+from schedlint.model.usage import enclosing_class
+from schedlint.model.uses import escapes, fast_forward, handed_on_before, restored_start
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -126,70 +124,9 @@ def _state_is_lost(model, sched) -> bool:
     for step in steps:
         if (step.args or step.kwargs) and sched.cls != "ReduceLROnPlateau":
             return False  # step(epoch): the position comes from the epoch
-        if step.loop is not None and _fast_forward(step):
+        if step.loop is not None and fast_forward(step):
             return False
     return not escapes(model, sched)
-
-
-def _fast_forward(step) -> bool:
-    """``for _ in range(start): sched.step()`` or a comprehension of steps."""
-    loop = step.loop
-    if loop.kind == "comp":
-        return True
-    if loop.kind != "for":
-        return False
-    body = loop.node.body
-    if isinstance(body, cst.IndentedBlock):
-        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
-            return False
-        body = body.body[0]
-    return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)
-
-
-def _restored_start(model, loop):
-    """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
-    checkpoint (``start = ckpt["epoch"] + 1``, or ``start = load_weights(path, model)`` whose
-    function returns such an entry) before the loop in its scope, or ``self.start_epoch``
-    set so in a method of the same class. Returns (that assignment, the scopes where the
-    checkpoint is read), else None."""
-    it = loop.iter
-    if loop.kind != "for" or it is None or it.call != "range":
-        return None
-    args = it.node.args
-    if len(args) < 2 or args[0].keyword is not None or args[0].star:
-        return None
-    text = model.value(args[0].value).dotted
-    if text is None or "." in text and not text.startswith("self.") or text.count(".") > 1:
-        return None
-    cls = enclosing_class(model, loop.scope) if "." in text else None
-    for r in model.rebinds:
-        if r.target != text or r.unpacked or not isinstance(r.node, cst.Assign):
-            continue
-        if cls is None and (r.scope is not loop.scope or r.order > loop.order):
-            continue
-        if cls is not None:
-            other = enclosing_class(model, r.scope)
-            if other is None or not model.same_hierarchy(cls, other):
-                continue
-        value = model.value(r.node.value)
-        if value.subscripts:
-            return r, (r.scope,)
-        if value.kind == "call":
-            readers = tuple(fn.scope for fn in model.callees(r.node.value.func, r.scope)
-                            if any(ret.subscripts for ret in fn.returns))
-            if readers:
-                return r, (r.scope,) + readers
-    return None
-
-
-def _handed_on_before(model, opt, line) -> bool:
-    """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
-    helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
-    ctors = {id(s.node) for s in model.schedulers} | \
-        {id(getattr(s.node, "value", None)) for s in model.schedulers}
-    return any(u.kind == "argument" and id(u.call) not in ctors and
-               model.line(u.node) < line
-               for u in uses(binding_root(model, opt.key), opt.target))
 
 
 def _resumed_without_states(model):
@@ -197,7 +134,7 @@ def _resumed_without_states(model):
     neither the optimizer nor the scheduler state restored: the schedule starts over."""
     loads = [c for c in model.calls if c.method == "load_state_dict"]
     for loop in model.loops:
-        found = _restored_start(model, loop)
+        found = restored_start(model, loop)
         if found is None:
             continue
         restored, readers = found
@@ -219,7 +156,7 @@ def _resumed_without_states(model):
                        for c in model.steps_of(sched)):
                 continue
             if any(c.target is opt or c.target is sched for c in loads) or \
-                    _handed_on_before(model, opt, model.line(loop.node)):
+                    handed_on_before(model, opt, model.line(loop.node)):
                 continue
             yield Report(restored.node,
                          f"training resumes from the checkpoint's epoch, but neither "

@@ -1,10 +1,5 @@
-import libcst as cst
-
-from schedlint.model.builder import dotted_name
-from schedlint.model.numbers import fold_number
-from schedlint.rules._lr_expressions import (assigned_values, binding_scope, certainly_scalar,
-                                             describe_groups, looks_like_lr, lr_names_of)
-from schedlint.rules.base import Report, clip, rule
+from schedlint.model.lr_expressions import certainly_nonzero, lr_names_of
+from schedlint.rules.base import Report, clip, describe_groups, rule
 
 # class -> (argument, whether the class accepts one value per group)
 _FLOORS = {
@@ -13,35 +8,6 @@ _FLOORS = {
     "ReduceLROnPlateau": ("min_lr", True),
     "SWALR": ("swa_lr", True),
 }
-
-
-def _nonzero(node, scope, lr_names, floor_is_target) -> bool:
-    """Certainly a non-zero number (a floor of 0 keeps every ratio)."""
-    if not certainly_scalar(node, scope, lr_names):
-        return False
-    if isinstance(node, (cst.Integer, cst.Float, cst.UnaryOperation, cst.BinaryOperation)):
-        number = fold_number(node)
-        if number is not None:
-            return number != 0
-    if isinstance(node, cst.Name):
-        # min_lr = 1e-6 ... eta_min=min_lr: every value the name is given is a non-zero number
-        how, owner = binding_scope(scope, node.value)
-        values = assigned_values(owner.node, node.value) if how == "assigned" else None
-        numbers = [fold_number(v) for v in values or ()]
-        if numbers and all(n not in (None, 0) for n in numbers):
-            return True
-    if floor_is_target:
-        # swa_lr is the lr SWA trains at: it is never 0, whatever expression gives it.
-        return True
-    # lr * 0.01, args.lr / 100: non-zero whenever the lr itself is.
-    if isinstance(node, cst.BinaryOperation) and \
-            isinstance(node.operator, (cst.Multiply, cst.Divide)):
-        sides = (node.left, node.right)
-        numbers = [fold_number(s) for s in sides]
-        others = [s for s, n in zip(sides, numbers) if n is None]
-        return any(n not in (None, 0) for n in numbers) and len(others) == 1 and \
-            looks_like_lr(dotted_name(others[0]))
-    return False
 
 
 @rule("SL103", "shared-floor-collapses-groups", "warning")
@@ -96,7 +62,8 @@ def shared_floor_collapses_groups(model):
         value = sched.args.get(arg)
         if value is None or opt.distinct_lrs() is None:
             continue
-        if not _nonzero(value.node, sched.scope, lr_names_of(opt), arg == "swa_lr"):
+        if not certainly_nonzero(value.node, sched.scope, lr_names_of(opt),
+                                 arg == "swa_lr"):
             continue
         opt_name = sched.optimizer_src
         if sched.cls == "CosineAnnealingLR":

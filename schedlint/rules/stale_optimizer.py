@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer, Scheduler
-from schedlint.rules._scheduler_usage import Branches, is_epoch_loop, is_known
-from schedlint.rules._variable_uses import HARMLESS_METHODS, exclusive, uses
+from schedlint.model.usage import call_node_of, is_epoch_loop, is_known
+from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -93,8 +93,7 @@ def scheduler_bound_to_stale_optimizer(model):
 def _passed_on(model, new):
     """Calls after ``new`` is built that receive it (``train(model, optimizer)``), except
     scheduler constructors."""
-    ctors = {id(s.node) for s in model.schedulers} | \
-        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    ctors = {id(call_node_of(s)) for s in model.schedulers}
     line = model.line(new.node)
     return [u.call for u in uses(new.scope.node, new.target)
             if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line]
@@ -103,8 +102,7 @@ def _passed_on(model, new):
 def _old_kept_elsewhere(model, old, new) -> bool:
     """The old optimizer was handed on or aliased before the rebind (``Trainer(model, opt)``,
     ``opts.append(opt)``, ``opt_g = opt``): it may still be stepped through that reference."""
-    ctors = {id(s.node) for s in model.schedulers} | \
-        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    ctors = {id(call_node_of(s)) for s in model.schedulers}
     first, last = model.line(old.node), model.line(new.node)
     for use in uses(new.scope.node, old.target):
         if not first < model.line(use.node) < last:
@@ -124,7 +122,7 @@ def _old_kept_elsewhere(model, old, new) -> bool:
 def _rebuilt_every_epoch(model):
     """A scheduler constructed, unconditionally, in the body of an epoch loop and stepped in
     that same loop: every epoch starts a new schedule at step 0."""
-    branches = Branches()
+    branches = model.branches()
     for sched in model.schedulers:
         loop = sched.loop
         if loop is None or sched.parent is not None or sched.target is None or \

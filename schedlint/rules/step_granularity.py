@@ -1,12 +1,10 @@
 import re
 
-import libcst as cst
-
 from schedlint.model import catalogue
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, Branches,
-                                              Names, callee_optimizer_steps, conditions,
-                                              is_epoch_loop, is_known, loop_words, name_of,
-                                              sized_in, words)
+from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, ITER_WORDS,
+                                   assigned_value, assigns_call_of, callee_optimizer_steps,
+                                   conditions, if_test, is_epoch_loop, is_if, is_known,
+                                   loop_words, name_of, rebound_value, sized_in, words)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -22,6 +20,9 @@ _LENGTH_ARGS = {
     "PolynomialLR": ("total_iters",),
 }
 _TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
+# Classes whose length says where the lr decays: "steps" there names the decay points
+# (torchvision's `--lr-steps 16 22` are epochs), not a count of iterations.
+_DECAY_POINTS = frozenset({"StepLR", "MultiStepLR"})
 # Counted in iterations by design (semantics §7.1 #3).
 _PER_ITERATION = catalogue.PER_ITERATION | (frozenset(catalogue.TRANSFORMERS_FACTORIES) -
                                             {"get_constant_schedule"})
@@ -42,10 +43,10 @@ def _expand(model, sched, value):
         return value
     found = [r for r in model.rebinds if r.target == value.src and r.scope is sched.scope
              and not r.unpacked]
-    node = getattr(found[0].node, "value", None) if len(found) == 1 else None
-    if node is None or found[0].order > sched.order or not hasattr(model, "value"):
+    bound = rebound_value(model, found[0]) if len(found) == 1 else None
+    if bound is None or found[0].order > sched.order:
         return value
-    return model.value(node)
+    return bound
 
 
 def length_words(sched, model) -> set:
@@ -64,6 +65,9 @@ def granularity(sched, model=None):
     if model is not None:
         values = [_expand(model, sched, v) for v in values]
     sized = sized_in(values)
+    if sized == "iterations" and sched.cls in _DECAY_POINTS and \
+            set().union(*(words(v) & ITER_WORDS for v in values)) <= {"step", "steps"}:
+        sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
             return None  # deliberately sized in epochs: stepped per epoch is right
@@ -87,17 +91,26 @@ def step_granularity_mismatch(model):
     transformers `get_*_schedule_with_warmup` factories, or any schedule whose length is
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
-    `step_size`, `milestones`, `total_iters` computed from `epochs`) stepped inside the batch
-    loop next to the optimizer. The loop nesting must be visible in one function, the outer
-    loop must look like an epoch loop (or the inner one iterate a loader), and the length
-    expressions must clearly speak of epochs or of iterations; otherwise nothing is reported.
-    Also flags a scheduler stepped both in a batch loop and in the epoch loop around it
-    (under the same conditions), and a per-iteration schedule sized with `len(X)` of a
-    dataset or another loader than the one whose loop steps it (`steps_per_epoch=
-    len(train_dataset)`, `len(val_loader)`). With accelerate, flags a schedule sized from
-    a loader's length after `accelerator.prepare` sharded it, when the scheduler is then
-    prepared too and the file's `Accelerator` does not split batches: a prepared scheduler
-    steps `num_processes` times per call.
+    `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
+    is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
+    next to the optimizer. The loop nesting must be visible in one function or through a
+    function the epoch loop calls (of this file, or imported from another module of the tree,
+    `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
+    loader), and the length expressions must clearly speak of epochs or of iterations;
+    otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
+    the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
+    function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
+    method and a batch loop both called in the epoch loop, under the same conditions; and a
+    per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
+    whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
+    helper's loader parameter stands for what its callers pass. Under gradient accumulation,
+    flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
+    under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
+    as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
+    loader's length, undivided), which then ends with the run. With accelerate, flags a
+    schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
+    scheduler is then prepared too and the file's `Accelerator` does not split batches: a
+    prepared scheduler steps `num_processes` times per call.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -106,7 +119,9 @@ def step_granularity_mismatch(model):
     stepped per batch decays every few dozen batches, and a `CosineAnnealingLR(T_max=epochs)`
     stepped per batch oscillates with a period of `2 * epochs` batches. A OneCycleLR sized
     with `len(train_dataset)` is `batch_size` times too long and never anneals; one sized with
-    a shorter loader's length raises `ValueError` part-way through training.
+    a shorter loader's length raises `ValueError` part-way through training. A schedule sized
+    in optimizer updates but stepped on every micro-batch advances `accum` times per update:
+    the warm-up and the decay are over after a fraction of the run.
 
     ## Example
     ```python
@@ -138,10 +153,15 @@ def step_granularity_mismatch(model):
             scheduler.step()
     ```
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
+    done = set()
+    for report in accumulation_reports(model, names, branches):
+        done.add(id(report.node))
+        yield report
     for sched in model.schedulers:
-        if not is_known(sched) or sched.parent is not None or sched.key is None:
+        if not is_known(sched) or sched.parent is not None or sched.key is None or \
+                any(id(s.node) in done for s in model.steps_of(sched)):
             continue
         both = _both_granularities(model, names, sched, branches)
         if both is not None:
@@ -155,17 +175,120 @@ def step_granularity_mismatch(model):
         if prepared is not None:
             yield prepared
             continue
-        kind = granularity(sched, model)
+        kind = granularity(sched, model) or _sized_like_epoch_loop(model, sched)
         if kind is None:
             continue
         key = names.optimizer_key(sched)
         steps = model.steps_of(sched)
-        if key is None or not steps or not all(names.scheduler(s) is sched for s in steps):
+        if key is None or not steps or not all(
+                names.scheduler(s) is sched or s.via is not None and s.target is sched
+                for s in steps):
             continue
         if kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
             yield from _per_batch(model, names, sched, key, steps, kind[1], branches)
+
+
+def _accumulation_test(model, if_node) -> bool:
+    """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
+    ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
+    test = if_test(model, if_node)
+    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+
+
+def _helper_steps(model, branches, sched, call):
+    """Calls in ``call``'s loop of a function that steps ``sched``'s optimizer unconditionally
+    (``self.optimizer_step()`` under the accumulation test)."""
+    for opt in sched.optimizers:
+        for o in model.optimizer_steps(opt):
+            if o.via is not None or o.scope is call.scope or o.scope.kind != "function" or \
+                    o.loop is not None or conditions(branches.path(o)):
+                continue
+            for caller, site, loop in model.call_sites(o.scope):
+                if caller is call.scope and loop is call.loop:
+                    yield site
+
+
+def micro_batch_steps(model, names, branches):
+    """(step, scheduler, optimizer step or helper call node) for each plain ``sched.step()``
+    that runs on every micro-batch of a loop where its optimizer steps only under an
+    accumulation test (directly, or through a helper called there)."""
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        key = names.optimizer_key(sched)
+        if key is None:
+            continue
+        gated = [(o.node, branches.path(o)) for o in names.optimizer_steps(key, call.scope)
+                 if o.loop is call.loop]
+        gated += [(site, branches.path_in(site, call.scope.node))
+                  for site in _helper_steps(model, branches, sched, call)]
+        if not gated:
+            continue
+        mine = {id(n) for n, _ in branches.path(call)}
+        gates = []
+        for _, theirs in gated:
+            if not mine <= {id(n) for n, _ in theirs}:
+                break  # the scheduler has a condition of its own (`if i == len(loader) - 1`)
+            extra = [(n, b) for n, b in theirs if id(n) not in mine]
+            if not extra:
+                break  # an optimizer step under the scheduler's own conditions
+            gates.append(next((n for n, b in extra if is_if(n) and b == "body"
+                               and _accumulation_test(model, n)), None))
+        else:
+            if all(gates):
+                yield call, sched, gated[0][0]
+
+
+def _sized_in_micro_batches(model, sched) -> bool:
+    """Every length of ``sched`` counts a loader's batches, undivided by an accumulation
+    factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
+    values = [_expand(model, sched, v) for v in _length_values(sched)]
+    return bool(values) and all(v.lens and not words(v) & ACCUMULATION_WORDS and
+                                "/" not in v.src for v in values)
+
+
+def accumulation_reports(model, names, branches):
+    """A schedule sized in optimizer updates, stepped on every micro-batch under gradient
+    accumulation: it runs ``accum`` times too fast."""
+    for call, sched, opt_node in micro_batch_steps(model, names, branches):
+        if _sized_in_micro_batches(model, sched):
+            continue
+        yield Report(call.node,
+                     f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
+                     f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+                     help=f"The optimizer steps under the accumulation condition (line "
+                          f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
+                          f"runs ahead by the accumulation factor; step the scheduler inside the "
+                          f"same `if`, right after the optimizer step")
+
+
+# Lengths that, equal to the epoch loop's count, say "one step per epoch".
+_EPOCH_COUNT_ARGS = {"CosineAnnealingLR": "T_max", "PolynomialLR": "total_iters"}
+
+
+def _sized_like_epoch_loop(model, sched):
+    """("epoch", why) when ``sched``'s length is a number (a literal or a name folded to one,
+    at least 10) equal to the count of a ``range(N)`` loop around every loop that steps it
+    (``T_max=200`` under ``for epoch in range(200)``), that loop not counting iterations."""
+    arg = _EPOCH_COUNT_ARGS.get(sched.cls)
+    value = sched.args.get(arg) if arg else None
+    n = model.number(value.node, sched.scope) if value is not None else None
+    steps = model.steps_of(sched)
+    if n is None or n < 10 or not steps:
+        return None
+    for step in steps:
+        if step.via is not None or step.loop is None:
+            return None
+        outer = [l for l in step.loop.ancestors() if l is not step.loop]
+        if not any(l.range_stop is not None and not loop_words(l) & ITER_WORDS and
+                   model.number(l.range_stop.node, l.scope) == n for l in outer):
+            return None
+    return "epoch", f"sized like the epoch loop ({arg}={value.src}, {n:g} epochs)"
 
 
 def _batch_steps_ok(loop, o):
@@ -179,11 +302,27 @@ def _batch_steps_ok(loop, o):
 def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
-    for info, _, opt_steps in callee_optimizer_steps(model, names, loop.node.body, step.scope,
+    for info, _, opt_steps in callee_optimizer_steps(model, names, loop, step.scope,
                                                      step.receiver, sched.optimizer_src, key):
         if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen
         found += [(c, info) for c in opt_steps if c.loop is not None and _batch_steps_ok(None, c)]
+    return found
+
+
+def _steps_in_imported(model, sched, loop):
+    """(optimizer step, FunctionInfo-like name holder) for optimizer steps in a batch loop of
+    an imported in-tree function called in ``loop``; none when any call of such a function
+    in ``loop`` also hands it the scheduler."""
+    found = []
+    for opt in sched.optimizers:
+        for o in model.optimizer_steps(opt):
+            if o.via is None or o.loop is None or not loop.contains(o.loop):
+                continue
+            if any(s.node is o.node for s in model.steps_of(sched)):
+                return []  # the same call hands over the scheduler: it steps it there
+            if o.via.loop is not None and _batch_steps_ok(None, o.via):
+                found.append((o.via, o.via.scope))
     return found
 
 
@@ -193,8 +332,8 @@ def _per_epoch(model, names, sched, key, steps, why):
     found = None
     for step in steps:
         loop = step.loop
-        if loop is None or not is_epoch_loop(loop):
-            return
+        if loop is None or not is_epoch_loop(loop) or step.via is not None:
+            return  # (an imported helper steps it: at whatever granularity it does)
         opt_steps = [o for o in names.optimizer_steps(key, step.scope)
                      if o.loop is not None and loop.contains(o.loop)]
         via = None
@@ -203,7 +342,8 @@ def _per_epoch(model, names, sched, key, steps, why):
                 return
             o = opt_steps[0]
         else:
-            callee = _steps_in_callee(model, names, loop, step, sched, key)
+            callee = _steps_in_callee(model, names, loop, step, sched, key) or \
+                _steps_in_imported(model, sched, loop)
             if not callee:
                 return
             o, info = callee[0]
@@ -212,7 +352,7 @@ def _per_epoch(model, names, sched, key, steps, why):
     if found is None:
         return
     step, o, via = found
-    where = f"in `{via}()`, line {model.line(o.node)}" if via else f"line {model.line(o.node)}"
+    where = f"in `{via}()`, {model.where(o.node)}" if via else f"line {model.line(o.node)}"
     yield Report(step.node,
                  f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
                  f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
@@ -225,29 +365,38 @@ def _per_epoch(model, names, sched, key, steps, why):
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
     for step in steps:
-        loop = step.loop
+        own = step.via or step  # in an imported helper, the step itself is there
+        loop = own.loop
         if loop is None or is_epoch_loop(loop):
             continue
         outer = [l for l in loop.ancestors() if l is not loop]
+        if step.via is not None:
+            outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
         if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
+        if step.via is None:
+            opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
+        else:
+            opt_steps = [o.via for opt in sched.optimizers for o in model.optimizer_steps(opt)
+                         if o.via is not None and o.via.loop is loop]
         if not opt_steps:
             continue
-        ignore = {sched.target}
-        mine = conditions(branches.path(step), ignore)
+        ignore = {sched.target, own.receiver}
+        mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
+        what = f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every " \
+            f"batch" if step.via is not None else \
+            f"`{clip(own.receiver, 30)}.step()` runs every batch"
         yield Report(step.node,
-                     f"`{clip(step.receiver, 30)}.step()` runs every batch, but "
-                     f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+                     f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
                      help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
-                          f"steps next to `{sched.optimizer_src}` (line "
-                          f"{model.line(opt_steps[0].node)}): it advances len(loader) times per "
+                          f"steps next to `{opt_steps[0].receiver}.step()` "
+                          f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
                           f"epoch, so the schedule is used up (or cycles) within the first "
                           f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
                           f"`epochs * len(loader)`)")
@@ -261,11 +410,25 @@ def _both_granularities(model, names, sched, branches):
     if sched.cls in catalogue.STEP_TAKES_ARGUMENT:
         return None
     steps = model.steps_of(sched)
-    if len(steps) < 2 or not all(names.scheduler(s) is sched for s in steps):
+    if len(steps) < 2 or not all(names.scheduler(s) is sched or
+                                 s.via is not None and s.target is sched for s in steps):
         return None
+    hooked = _epoch_hook_and_batch_loop(model, branches, sched, steps)
+    if hooked is not None:
+        return hooked
     for outer in steps:
-        if outer.loop is None:
+        if outer.loop is None or outer.via is not None:
             continue
+        called = _batch_step_called_from(model, branches, sched, steps, outer)
+        if called is not None:
+            inner, fn = called
+            return Report(outer.node,
+                          f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
+                          f"also every batch in `{clip(fn, 30)}()`",
+                          help=f"`{fn}()`, called in this loop, also steps it every batch "
+                               f"({model.where(inner.node)}), so the schedule advances "
+                               f"twice at each epoch's end; keep the one call its schedule is "
+                               f"sized for")
         for inner in steps:
             if inner is outer or inner.scope is not outer.scope or inner.loop is None or \
                     inner.loop is outer.loop or not outer.loop.contains(inner.loop):
@@ -279,6 +442,64 @@ def _both_granularities(model, names, sched, branches):
                           help=f"It also steps every batch (line {model.line(inner.node)}), so "
                                f"the schedule advances twice at each epoch's end; keep the one "
                                f"call its schedule is sized for")
+    return None
+
+
+def _epoch_hook_and_batch_loop(model, branches, sched, steps):
+    """A step at the top level of a method called once per epoch (``on_epoch_end()``) and
+    one in the batch loop of another method called in the same epoch loop
+    (``train_epoch()``), both unconditional: reported on the per-epoch one."""
+    def plain(step):
+        return step.via is None and step.scope.kind == "function" and \
+            not conditions(branches.path(step), {step.receiver})
+
+    def sites(scope):
+        return [(caller, call, loop) for caller, call, loop in model.call_sites(scope)
+                if loop is not None]
+
+    for outer in steps:
+        if outer.loop is not None or not plain(outer):
+            continue
+        for caller, call, loop in sites(outer.scope):
+            path = [id(n) for n, _ in conditions(branches.path_in(call, caller.node))]
+            for inner in steps:
+                if inner.loop is None or inner.scope is outer.scope or not plain(inner) or \
+                        not any(c is caller and l is loop and path == [
+                            id(n) for n, _ in conditions(branches.path_in(site, c.node))]
+                            for c, site, l in sites(inner.scope)):
+                    continue
+                hook, fn = outer.scope.name, inner.scope.name
+                return Report(outer.node,
+                              f"`{clip(outer.receiver, 30)}.step()` runs once per epoch in "
+                              f"`{clip(hook, 30)}()` and also every batch in `{clip(fn, 30)}()`",
+                              help=f"Both are called in the loop at line {model.line(call)}; "
+                                   f"`{fn}()` steps it every batch (line "
+                                   f"{model.line(inner.node)}), so the schedule advances twice "
+                                   f"at each epoch's end; keep the one call its schedule is "
+                                   f"sized for")
+    return None
+
+
+def _batch_step_called_from(model, branches, sched, steps, outer):
+    """(step, function name): a step of ``sched`` in a loop of a function that ``outer``'s
+    loop calls, both unconditional (``Trainer.fit`` stepping per epoch around
+    ``self.train_epoch()``, which steps per batch)."""
+    mine = [id(n) for n, _ in conditions(branches.path(outer), {sched.target})]
+    for inner in steps:
+        own = inner.via
+        if own is not None and own.loop is not None and inner.loop is outer.loop and \
+                not conditions(branches.path(own), {own.receiver}) and mine == [
+                    id(n) for n, _ in conditions(branches.path(inner), {sched.target})]:
+            return own, own.scope.name  # an imported helper's batch loop, called here
+        if inner.scope is outer.scope or inner.loop is None or inner.via is not None or \
+                inner.scope.kind != "function" or \
+                conditions(branches.path(inner), {inner.receiver}):
+            continue
+        for caller, call, loop in model.call_sites(inner.scope):
+            if caller is outer.scope and loop is outer.loop and mine == [
+                    id(n) for n, _ in conditions(branches.path_in(call, caller.node),
+                                                 {sched.target})]:
+                return inner, inner.scope.name
     return None
 
 
@@ -310,13 +531,19 @@ def _sized_from_other_iterable(model, names, sched):
     for step, loop in _batch_loop_steps(model, names, sched, key):
         if is_epoch_loop(loop):
             continue
-        it = loop.iter
-        if any(t in it.names or t == it.dotted or "." in t and t in it.src for t in counted):
+        iterated = _iterated(model, loop)
+        if iterated is None:
+            continue  # a parameter some call fills with something unseen
+        if any(t in it.names or t == it.dotted or "." in t and t in it.src
+               for t in counted for it in iterated) or \
+                any(t in loop.iter_views for t in counted):
             continue
         other = counted[0]
         if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
             continue
-        iterated = it.src
+        reads_param = loop.scope is not None and any(n in loop.scope.params
+                                                     for n in loop.iter.names)
+        iterated = iterated[0].src if reads_param else loop.iter.src  # what a caller passes
         return Report(step.node,
                       f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
                       f"steps once per batch of `{clip(iterated, 25)}`",
@@ -327,12 +554,31 @@ def _sized_from_other_iterable(model, names, sched):
     return None
 
 
+def _iterated(model, loop):
+    """The Values a loop's iterable stands for: itself, what a local name it reads was bound
+    to (``active = skip_first_batches(train_loader, n)`` or ``active = train_loader``), or,
+    when it reads a parameter of its function (``for x, y in loader`` in
+    ``train_one_epoch(model, loader, ...)``), what each call passes there; None when a call
+    passes it unseen."""
+    it = loop.iter
+    if loop.scope is None:
+        return [it]
+    passed = []
+    for name in it.names:
+        if name in loop.scope.params:
+            bound = model.arguments(loop.scope, name)
+            if bound is None:
+                return None
+            passed += [model.value(node) for _, node in bound]
+        else:
+            passed += [model.value(node) for node in model.assignments(loop.scope, name)]
+    return passed + [it] if passed else [it]
+
+
 def _prepare_rebinds(model, scope, name):
     """Rebinds of ``name`` in ``scope`` by ``x = accelerator.prepare(...)`` (or unpacking it)."""
     for r in model.rebinds:
-        value = getattr(r.node, "value", None)
-        if r.target == name and r.scope is scope and isinstance(value, cst.Call) and \
-                isinstance(value.func, cst.Attribute) and value.func.attr.value == "prepare":
+        if r.target == name and r.scope is scope and assigns_call_of(r, "prepare"):
             yield r
 
 
@@ -345,8 +591,9 @@ def _len_targets(model, sched, value, depth=0):
     for name in value.names:
         binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
                  r.order < sched.order and not r.unpacked]
-        if depth < 3 and len(binds) == 1 and isinstance(binds[0].node, cst.Assign):
-            inner = _len_targets(model, sched, model.value(binds[0].node.value), depth + 1)
+        bound = assigned_value(model, binds[0]) if depth < 3 and len(binds) == 1 else None
+        if bound is not None:
+            inner = _len_targets(model, sched, bound, depth + 1)
             if inner is None:
                 return None
             found += inner

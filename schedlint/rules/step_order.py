@@ -1,49 +1,15 @@
-import libcst as cst
-
-
-from schedlint.model.cstwalk import children
-from schedlint.rules._scheduler_usage import (ACCUMULATION_WORDS, Branches, Names,
-                                              callee_optimizer_steps, name_of, words)
+from schedlint.model.calls import move_after_edits
+from schedlint.model.usage import Branches, callee_optimizer_steps, conditions, name_of
 from schedlint.rules.base import Fix, Report, clip, rule
-
-
-def _statement_lines(root):
-    """id(call) -> (block, SimpleStatementLine) for calls that are a statement of their own."""
-    out = {}
-    stack = [root.body if isinstance(root, (cst.FunctionDef, cst.ClassDef)) else root]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        body = getattr(n, "body", None)
-        if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
-            for stmt in body:
-                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
-                        isinstance(stmt.body[0], cst.Expr) and \
-                        isinstance(stmt.body[0].value, cst.Call):
-                    out[id(stmt.body[0].value)] = (n, stmt)
-        stack.extend(children(n))
-    return out
+from schedlint.rules.step_granularity import micro_batch_steps
 
 
 def _reorder_fix(model, sched_call, opt_call):
     """Move the ``sched.step()`` line to just after the ``opt.step()`` line (same block)."""
-    lines = _statement_lines(sched_call.scope.node)
-    a, b = lines.get(id(sched_call.node)), lines.get(id(opt_call.node))
-    if a is None or b is None or a[0] is not b[0]:
+    edits = move_after_edits(model, sched_call, opt_call)
+    if edits is None:
         return None
-    s_line, _, s_end, _ = model.position(a[1].body[0])
-    o_line, _, o_end, _ = model.position(b[1].body[0])
-    text = model.source_lines(keepends=True)
-    if s_line != s_end or o_line != o_end or o_end > len(text) or s_line >= o_line:
-        return None
-    if not text[o_end - 1].endswith(("\n", "\r")):
-        return None  # the optimizer step ends the file without a newline
-    moved = text[s_line - 1]
-    if not moved.endswith(("\n", "\r")):
-        return None
-    return Fix("unsafe", f"Move `{sched_call.receiver}.step()` after the optimizer step",
-               ((s_line, 1, s_line + 1, 1, ""), (o_end + 1, 1, o_end + 1, 1, moved)))
+    return Fix("unsafe", f"Move `{sched_call.receiver}.step()` after the optimizer step", edits)
 
 
 def _counter_managed(model, sched) -> bool:
@@ -51,13 +17,6 @@ def _counter_managed(model, sched) -> bool:
     the start of an epoch on purpose, as YOLO-style trainers do)."""
     text = f"{sched.target}.last_epoch"
     return sched.target is not None and any(r.target == text for r in model.rebinds)
-
-
-def _accumulation_test(model, if_node) -> bool:
-    """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
-    ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
-    test = model.value(if_node.test)
-    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
 def _loop_steps(model, names):
@@ -74,34 +33,52 @@ def _loop_steps(model, names):
             yield call, sched, key
 
 
-def _accumulation(model, names, branches):
-    """A scheduler stepped every micro-batch while its optimizer steps only under an
-    accumulation test in the same loop body (the schedule runs `accum` times too fast)."""
-    for call, sched, key in _loop_steps(model, names):
-        opt_steps = [c for c in names.optimizer_steps(key, call.scope) if c.loop is call.loop]
-        if not opt_steps:
+def _opt_text(call, sched) -> str:
+    if call.args and (call.args[0].dotted == sched.optimizer_src or
+                      call.receiver.rpartition(".")[2].lower().endswith("scaler")):
+        return f"{call.receiver}.step({call.args[0].src})"
+    return f"{call.receiver}.step()"
+
+
+def _per_call_first(model, branches):
+    """A per-epoch function (``train(epoch, ...)``, ``Trainer.train``, or one imported from
+    another module of the tree) that steps the scheduler unconditionally at its top, before
+    the batch loop where it steps the optimizer, and is itself called from a loop: each
+    epoch starts one schedule step early."""
+    for sched in model.schedulers:
+        if sched.origin not in ("torch", "transformers") or sched.cls == "ReduceLROnPlateau" \
+                or _counter_managed(model, sched) or not sched.optimizers:
             continue
-        mine = {id(n) for n, _ in branches.path(call)}
-        gates = []
-        for o in opt_steps:
-            theirs = branches.path(o)
-            if not mine <= {id(n) for n, _ in theirs}:
-                break  # the scheduler has a condition of its own (`if i == len(loader) - 1`)
-            extra = [(n, b) for n, b in theirs if id(n) not in mine]
-            if not extra:
-                break  # an optimizer step under the scheduler's own conditions
-            gates.append(next((n for n, b in extra if isinstance(n, cst.If) and b == "body"
-                               and _accumulation_test(model, n)), None))
-        else:
-            if all(gates):
-                yield Report(call.node,
-                             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-                             f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation "
-                             f"step",
-                             help=f"The optimizer steps under the accumulation condition (line "
-                                  f"{model.line(opt_steps[0].node)}), so the schedule runs ahead "
-                                  f"by the accumulation factor; step the scheduler inside the "
-                                  f"same `if`, right after `{sched.optimizer_src}.step()`")
+        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        for step in model.steps_of(sched):
+            own = step.via or step  # the call itself, in the imported helper when re-anchored
+            if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
+                continue
+            if conditions(branches.path(own), {own.receiver}):
+                continue  # `if epoch > 0:`, an early return: the author decides when
+            first = min(((o.via or o) for o in opt_steps if (o.via or o).scope is own.scope),
+                        key=lambda o: o.order, default=None)
+            if first is None or first.order < own.order or first.loop is None:
+                continue
+            if step.via is not None:
+                site, fn = (step.node if step.loop is not None else None), own.scope.name
+            else:
+                site = next((call for _, call, loop in model.call_sites(own.scope)
+                             if loop is not None), None)
+                fn = own.scope.name
+            if site is None:
+                continue  # run once: a deliberate first step (skipping a warm-up's 0) is common
+            where = model.where(first.node)
+            yield Report(step.node,
+                         f"`{clip(own.receiver, 30)}.step()` runs before "
+                         f"`{clip(_opt_text(first, sched), 40)}` ({where}) in every call of "
+                         f"`{clip(fn, 30)}()`",
+                         help=f"`{fn}()` runs once per iteration of the loop at line "
+                              f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
+                              f"{model.line(sched.node)}) advances before each epoch's updates: "
+                              f"the first lr of the schedule is never used; call "
+                              f"`{own.receiver}.step()` after the loop that runs "
+                              f"`{_opt_text(first, sched)}`")
 
 
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
@@ -116,18 +93,19 @@ def scheduler_step_before_optimizer_step(model):
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
     scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
-    flagged. Also flags the gradient-accumulation form of the same mistake: a
-    `scheduler.step()` that runs on every micro-batch while the optimizer steps only under an
-    accumulation test (`if (i + 1) % accum == 0:`) in the same loop body.
+    flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
+    `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
+    scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
+    that function is called from a loop. A scheduler stepped on every micro-batch while the
+    optimizer steps only under a gradient-accumulation test is a question of granularity,
+    not of order: SL207 reports it.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
     moves the learning rate before the first update is made, so the first value of the schedule
     (the warm-up start, the initial lr) is never used and the whole schedule runs one step
     early. PyTorch warns only on the very first call, and the warning is hidden by libraries
-    that filter it (accelerate). Under gradient accumulation the scheduler then advances
-    `accum` times per update, so a warm-up or a decay sized in optimizer steps is over after
-    a fraction of the run.
+    that filter it (accelerate).
 
     ## Example
     ```python
@@ -165,10 +143,12 @@ def scheduler_step_before_optimizer_step(model):
     learning rate every step uses (that is the point), so it is never applied without
     `--unsafe-fixes`.
     """
-    names = Names(model)
-    branches = Branches()
+    names = model.names()
+    branches = model.branches()
     reported = set()
-    for report in _accumulation(model, names, branches):
+    for call, _, _ in micro_batch_steps(model, names, branches):
+        reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
+    for report in _per_call_first(model, branches):
         reported.add(id(report.node))
         yield report
     steps_by_key = {}
@@ -188,7 +168,7 @@ def scheduler_step_before_optimizer_step(model):
             continue
         via = []  # (position, call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
-                model, names, loop.node.body, call.scope, call.receiver, sched.optimizer_src,
+                model, names, loop, call.scope, call.receiver, sched.optimizer_src,
                 key):
             if opt_steps is None:
                 via = None

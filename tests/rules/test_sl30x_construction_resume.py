@@ -9,7 +9,7 @@ import libcst as cst
 import pytest
 
 from _snippets import lines, with_help
-from schedlint.rules._variable_uses import exclusive, uses
+from schedlint.model.uses import exclusive, uses
 
 HEADER = """\
 import torch

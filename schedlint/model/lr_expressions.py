@@ -1,4 +1,4 @@
-"""Expression helpers shared by the group-LR rules (SL102-SL106); declares no rule.
+"""Questions about lr expressions the group-LR rules (SL101-SL106) ask of the model.
 
 These answer small questions about an expression a rule already holds: is it certainly one
 number (not a per-group list)? which values were assigned to a local name? does it depend on
@@ -14,7 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from schedlint.model.builder import dotted_name, target_names
-from schedlint.rules.base import clip, some
+from schedlint.model.numbers import fold_number
 
 # Plural or list-like names: a per-group list, not one number.
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
@@ -218,8 +218,60 @@ def computed_from(value, ref) -> bool:
     return " ".join(ref.src.split()) in " ".join(value.src.split())
 
 
-# -- distinct group lrs, for messages --------------------------------------------------------
-def describe_groups(model, optimizer) -> str:
-    distinct = optimizer.distinct_lrs() or []
-    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
-           f"({model.where(optimizer.node)})"
+# Expressions that need no parentheses inside a larger one.
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
+
+
+def is_atom(value) -> bool:
+    """The Value is a name, attribute, call, subscript or number: a fix can write it inside a
+    larger expression without parentheses."""
+    return isinstance(value.node, _ATOMS)
+
+
+def group_written(model, write):
+    """(source, quote) of the expression that denotes the group an lr write writes (``g``,
+    ``opt.param_groups[i]``) and the quote its ``"lr"`` key is written with, else (None, None)."""
+    stmt = write.node
+    if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
+        return model.module.code_for_node(stmt.func.value), '"'  # g.update(lr=...)
+    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else \
+        [stmt.target] if isinstance(stmt, cst.AnnAssign) else []
+    for t in targets:
+        if isinstance(t, cst.Subscript) and len(t.slice) == 1 and \
+                isinstance(t.slice[0].slice, cst.Index) and \
+                isinstance(t.slice[0].slice.value, cst.SimpleString):
+            key = t.slice[0].slice.value
+            if key.evaluated_value == "lr":
+                return model.module.code_for_node(t.value), \
+                    key.quote if len(key.quote) == 1 else '"'
+    return None, None
+
+
+def certainly_nonzero(node, scope, lr_names, floor_is_target) -> bool:
+    """Certainly a non-zero number (a floor of 0 keeps every ratio); ``floor_is_target`` when
+    the floor is the lr a phase trains at (``swa_lr``), never 0 whatever gives it."""
+    if not certainly_scalar(node, scope, lr_names):
+        return False
+    if isinstance(node, (cst.Integer, cst.Float, cst.UnaryOperation, cst.BinaryOperation)):
+        number = fold_number(node)
+        if number is not None:
+            return number != 0
+    if isinstance(node, cst.Name):
+        # min_lr = 1e-6 ... eta_min=min_lr: every value the name is given is a non-zero number
+        how, owner = binding_scope(scope, node.value)
+        values = assigned_values(owner.node, node.value) if how == "assigned" else None
+        numbers = [fold_number(v) for v in values or ()]
+        if numbers and all(n not in (None, 0) for n in numbers):
+            return True
+    if floor_is_target:
+        # swa_lr is the lr SWA trains at: it is never 0, whatever expression gives it.
+        return True
+    # lr * 0.01, args.lr / 100: non-zero whenever the lr itself is.
+    if isinstance(node, cst.BinaryOperation) and \
+            isinstance(node.operator, (cst.Multiply, cst.Divide)):
+        sides = (node.left, node.right)
+        numbers = [fold_number(s) for s in sides]
+        others = [s for s, n in zip(sides, numbers) if n is None]
+        return any(n not in (None, 0) for n in numbers) and len(others) == 1 and \
+            looks_like_lr(dotted_name(others[0]))
+    return False

@@ -1,16 +1,25 @@
-"""Shared reading of the model for the SL2xx rules (scheduler/optimizer interaction).
+"""How schedulers and optimizers are used: queries the scheduler/optimizer rules (SL2xx, and
+SL3xx for names and branches) ask of a FileModel, so that no rule reads syntax itself.
 
-Not a rule. Two questions every SL2xx rule asks before it fires:
+Two questions every SL2xx rule asks before it fires:
 
-- *What is this receiver?* :func:`schedulers_named` answers with every scheduler construction
-  the name can hold, or ``None`` when the name may also hold something the model cannot see
+- *What is this receiver?* :class:`Names` (``model.names()``, built once per file) answers
+  with every scheduler construction the name can hold, or ``None`` when the name may also
+  hold something the model cannot see
   (a timm scheduler from a factory, a value unpacked from a call, a function argument). Rules
   fire only when every possibility qualifies, so a timm ``scheduler.step(epoch)`` is never
   taken for a torch one.
 - *Do these two statements run together?* :class:`Branches` gives each node the ``if``/``else``
   branches it sits in, so a warm-up scheduler stepped in the ``if`` and the main one in the
-  ``else`` are known to be a hand-off, not a fight. Computed only for the scopes a rule asks
-  about (the walk is cheap, but most files never need it).
+  ``else`` are known to be a hand-off, not a fight (``model.branches()``, shared by the
+  rules). Computed only for the scopes a rule asks about (the walk is cheap, but most files
+  never need it).
+
+The rest answers small questions about facts a rule holds: the words of a name
+(:func:`words`, :func:`sized_in`), a rebinding's value (:func:`rebound_value`), a step
+argument's form (:func:`plus_one`), the functions a loop calls and the optimizer steps in
+them (:func:`callee_optimizer_steps`), and the edits of a fix (:func:`args_edit`,
+:func:`method_edit`).
 """
 
 from __future__ import annotations
@@ -241,6 +250,17 @@ class Branches:
         return any(id(n) in branch and branch[id(n)] != b for n, b in p2)
 
 
+def if_test(model, if_node):
+    """The Value of the test of an ``if`` (a branch node of a path)."""
+    return model.value(if_node.test)
+
+
+def is_if(node) -> bool:
+    """A branch node of a path is an ``if`` statement (not a conditional expression or a
+    ``match``)."""
+    return isinstance(node, cst.If)
+
+
 def guard_of(if_node) -> Optional[str]:
     """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
     test = if_node.test
@@ -384,6 +404,63 @@ def call_node_of(sched):
     return value if isinstance(value, cst.Call) else None
 
 
+def has_star_args(call) -> bool:
+    """A method call with ``*args`` or ``**kwargs``: its arguments are not all seen."""
+    return any(a.star for a in call.node.args)
+
+
+def plus_one(value) -> Optional[str]:
+    """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
+    node = value.node
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \
+            isinstance(node.left, cst.Name) and isinstance(node.right, cst.Integer) and \
+            node.right.value == "1":
+        return node.left.value
+    return None
+
+
+def starts_at_zero(loop) -> bool:
+    """``for e in range(n)`` / ``range(0, n)``."""
+    it = loop.iter
+    if it is None or it.kind != "call" or it.call != "range":
+        return False
+    args = it.node.args
+    return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
+        getattr(args[0].value, "value", None) == "0"
+
+
+def assigns_call_of(rebind, method: str) -> bool:
+    """The rebinding assigns the result of a ``.method(...)`` call: ``x = accelerator.prepare(x)``
+    (or unpacks it: ``model, loader = accelerator.prepare(model, loader)``)."""
+    value = getattr(rebind.node, "value", None)
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+        value.func.attr.value == method
+
+
+def rebound_value(model, rebind):
+    """The Value a rebinding statement gives its target (``x = v``, ``x: T = v``, ``x += v``,
+    ``(x := v)``), else None (a ``for`` target, ``with ... as``, a bare annotation)."""
+    value = getattr(rebind.node, "value", None)
+    if value is None or not hasattr(model, "value"):
+        return None
+    return model.value(value)
+
+
+def assigned_value(model, rebind):
+    """The Value a plain ``x = value`` rebinding assigns, else None (augmented, annotated or
+    walrus assignments, ``for`` targets, ``with ... as``)."""
+    node = rebind.node
+    return model.value(node.value) if isinstance(node, cst.Assign) else None
+
+
+def method_edit(model, call, content: str):
+    """An edit replacing ``.method`` of the method call ``call`` (a MethodCall) with
+    ``content``: ``.get_lr`` -> ``.get_last_lr``."""
+    _, _, line, col = model.position(call.node.func.value)
+    _, _, end_line, end_col = model.position(call.node.func)
+    return (line, col, end_line, end_col, content)
+
+
 def args_edit(model, call: cst.Call, content: str = "()"):
     """An edit replacing the parenthesised arguments of ``call`` with ``content``."""
     _, _, fl, fc = model.position(call.func)
@@ -433,12 +510,13 @@ def param_for(info, call, skip, text):
     return None
 
 
-def callee_optimizer_steps(model, names, root, scope, sched_text, opt_text, key):
-    """For each call under ``root`` (in ``scope``) of a function of this file: (FunctionInfo,
-    Call node, the calls in it that step the optimizer variable ``key``: the same global or
-    ``self`` attribute, or the parameter the optimizer is passed as). The steps are None when
-    the scheduler ``sched_text`` is passed too (what the function does with it is unseen)."""
-    for info, call, skip in called_functions(model, root, scope):
+def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key):
+    """For each call in the body of the Loop ``loop`` (in ``scope``) of a function of this
+    file: (FunctionInfo, Call node, the calls in it that step the optimizer variable ``key``:
+    the same global or ``self`` attribute, or the parameter the optimizer is passed as). The
+    steps are None when the scheduler ``sched_text`` is passed too (what the function does with
+    it is unseen)."""
+    for info, call, skip in called_functions(model, loop.node.body, scope):
         if any(dotted_name(a.value) == sched_text for a in call.args):
             yield info, call, None
             continue

@@ -1,9 +1,12 @@
-"""How a variable is used inside the code that can see it (helpers for the SL3xx rules).
+"""How a variable is used inside the code that can see it (queries of the SL3xx rules).
 
 The model records the facts rules usually need; a few precision checks need one more thing:
 *every* place a variable appears, to know whether it escapes (is passed to a helper, saved in a
 list, returned) where the model cannot follow it. These helpers walk only the subtree that owns
 the binding, and only for the rare candidate findings, so they cost nothing on most files.
+They also say whether two statements run in different arms of one ``if``/``try``
+(:func:`exclusive`), whether a group list escapes (:func:`group_list_private`) and how a
+resume path restores its epoch (:func:`restored_start`, :func:`fast_forward`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import children
+from schedlint.model.usage import enclosing_class
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
@@ -175,3 +179,93 @@ def exclusive(root, a, b) -> bool:
             if arm_a is not None and arm_b is not None and arm_a != arm_b:
                 return True
     return False
+
+
+def group_list_private(model, opt) -> bool:
+    """False when ``opt``'s groups come from a list variable (``optimizer = SGD(groups)``)
+    that other code may touch: appended to, passed elsewhere, rebound by unpacking."""
+    first = _first_arg(opt.node)
+    if isinstance(first, cst.Name):
+        root = binding_root(model, (opt.scope.id, first.value))
+        for use in uses(root, first.value):
+            if use.kind == "target" or use.kind == "argument" and _is_ctor(opt.node, use.call):
+                continue
+            return False
+    return True
+
+
+def _first_arg(node):
+    call = node if isinstance(node, cst.Call) else getattr(node, "value", None)
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is None and not arg.star or \
+                arg.keyword is not None and arg.keyword.value == "params":
+            return arg.value
+    return None
+
+
+def _is_ctor(node, call) -> bool:
+    return node is call or getattr(node, "value", None) is call
+
+
+def fast_forward(step) -> bool:
+    """The loop around ``step`` only steps: ``for _ in range(start): sched.step()`` or a
+    comprehension of steps (a scheduler fast-forwarded to a resumed epoch)."""
+    loop = step.loop
+    if loop.kind == "comp":
+        return True
+    if loop.kind != "for":
+        return False
+    body = loop.node.body
+    if isinstance(body, cst.IndentedBlock):
+        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
+            return False
+        body = body.body[0]
+    return all(isinstance(s, cst.Expr) and isinstance(s.value, cst.Call) for s in body.body)
+
+
+def restored_start(model, loop):
+    """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
+    checkpoint (``start = ckpt["epoch"] + 1``, or ``start = load_weights(path, model)`` whose
+    function returns such an entry) before the loop in its scope, or ``self.start_epoch``
+    set so in a method of the same class. Returns (that assignment, the scopes where the
+    checkpoint is read), else None."""
+    it = loop.iter
+    if loop.kind != "for" or it is None or it.call != "range":
+        return None
+    args = it.node.args
+    if len(args) < 2 or args[0].keyword is not None or args[0].star:
+        return None
+    text = model.value(args[0].value).dotted
+    if text is None or "." in text and not text.startswith("self.") or text.count(".") > 1:
+        return None
+    cls = enclosing_class(model, loop.scope) if "." in text else None
+    for r in model.rebinds:
+        if r.target != text or r.unpacked or not isinstance(r.node, cst.Assign):
+            continue
+        if cls is None and (r.scope is not loop.scope or r.order > loop.order):
+            continue
+        if cls is not None:
+            other = enclosing_class(model, r.scope)
+            if other is None or not model.same_hierarchy(cls, other):
+                continue
+        value = model.value(r.node.value)
+        if value.subscripts:
+            return r, (r.scope,)
+        if value.kind == "call":
+            readers = tuple(fn.scope for fn in model.callees(r.node.value.func, r.scope)
+                            if any(ret.subscripts for ret in fn.returns))
+            if readers:
+                return r, (r.scope,) + readers
+    return None
+
+
+def handed_on_before(model, opt, line) -> bool:
+    """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
+    helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
+    ctors = {id(s.node) for s in model.schedulers} | \
+        {id(getattr(s.node, "value", None)) for s in model.schedulers}
+    return any(u.kind == "argument" and id(u.call) not in ctors and
+               model.line(u.node) < line
+               for u in uses(binding_root(model, opt.key), opt.target))
