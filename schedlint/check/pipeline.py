@@ -385,7 +385,12 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
                     "SL003", path, f"internal error in rule {rule.code} ({rule.name}): "
                                    f"{type(exc).__name__}: {exc}"))
     suppress = Suppressions(source, model)
-    facts = FileFacts(path=path, read_keys=set(model.read_keys))
+    # Keys the in-tree modules it imports read count as read (a helper that applies
+    # g["lr_scale"] may sit outside the files checked together with this one).
+    read_keys = set(model.read_keys)
+    for other in model.external_models:
+        read_keys |= other.read_keys
+    facts = FileFacts(path=path, read_keys=read_keys)
     if "SL107" in codes:
         for use in model.group_keys:
             line, col, end_line, end_col = model.position(use.node)

@@ -21,7 +21,7 @@ from schedlint.model.cstwalk import code_children, walk
 from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.numbers import fold_number
-from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
+from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, GroupDict, KeyUse, Loop,
                              LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
@@ -704,6 +704,7 @@ class _Builder(cst.CSTVisitor):
             if "params" in keys:
                 self._group_dict_keys(((k, a.keyword) for k, a in keys.items()),
                                       {k: a.value for k, a in keys.items()})
+                self._group_dict(node, keys["lr"].value if "lr" in keys else None)
 
     def leave_Call(self, node):
         loop = self.pushed_for_call.pop(id(node), None)
@@ -735,8 +736,10 @@ class _Builder(cst.CSTVisitor):
         keys = [(string_value(el.key), el.key) for el in node.elements
                 if isinstance(el, cst.DictElement)]
         if any(k == "params" for k, _ in keys):
-            self._group_dict_keys(keys, {string_value(el.key): el.value for el in node.elements
-                                         if isinstance(el, cst.DictElement)})
+            values = {string_value(el.key): el.value for el in node.elements
+                      if isinstance(el, cst.DictElement)}
+            self._group_dict_keys(keys, values)
+            self._group_dict(node, values.get("lr"))
 
     def leave_Dict(self, node):
         if self._dicts and self._dicts[-1][0] is node:
@@ -760,6 +763,10 @@ class _Builder(cst.CSTVisitor):
                                   opaque=opaque)
             self.model.checkpoints.append(entry[3])
         return entry[3]
+
+    def _group_dict(self, node, lr_node):
+        self.model.group_dicts.append(GroupDict(
+            node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None))
 
     def _group_dict_keys(self, keys, values=None):
         for key, key_node in keys:
@@ -1064,6 +1071,8 @@ def _through_imports(model: FileModel) -> None:
                     index_var=write.index_var, depends_on_group=write.depends_on_group,
                     reads_current_lr=write.reads_current_lr, optimizer=opts[0],
                     optimizers=tuple(opts), via=write))
+        for ckpt in other.checkpoints:
+            _checkpoint_through_import(model, flow, local, ckpt)
         for mcall in other.calls:
             if mcall.method not in ("step", "optimizer_step", "zero_grad"):
                 continue
@@ -1082,3 +1091,26 @@ def _through_imports(model: FileModel) -> None:
                     method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
                     target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
                     optimizer_arg=stepped, via=mcall))
+
+
+def _checkpoint_through_import(model, flow, local, ckpt) -> None:
+    """A checkpoint dict an imported helper builds from this file's optimizer
+    (``save_checkpoint(path, model, optimizer, epoch)``), anchored at each local call."""
+    saved = []
+    for mcall in ckpt.state_dicts:
+        opts = flow.optimizers(mcall.scope, mcall.receiver)
+        if len(opts) == 1:
+            saved.append((mcall, opts[0]))
+    if not saved:
+        return
+    for scope, order, call, loop in flow.local_call_sites(ckpt.scope, local):
+        state_dicts = []
+        for mcall, opt in saved:
+            src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
+                        opt in flow.optimizers(scope, dotted_name(a.value))), mcall.receiver)
+            state_dicts.append(MethodCall(node=call, scope=scope, order=order, loop=loop,
+                                          receiver=src, method="state_dict", target=opt,
+                                          targets=(opt,), via=mcall))
+        model.checkpoints.append(Checkpoint(node=call, scope=scope, order=order, loop=loop,
+                                            state_dicts=state_dicts, opaque=ckpt.opaque,
+                                            via=ckpt))

@@ -16,11 +16,13 @@ Vocabulary:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
+from schedlint.model.sizes import counted_list
 
 
 @dataclass(eq=False)
@@ -113,6 +115,35 @@ class Group:
     node: Any = field(repr=False)
     lr: Optional[Value] = None
     keys: dict = field(default_factory=dict)  # key -> Value (without "params")
+
+
+@dataclass(eq=False)
+class GroupDict:
+    """A param-group dict written anywhere in the code (a dict literal or ``dict(...)`` with a
+    ``params`` key), wherever it ends up: a helper's return value, a list built in a loop."""
+
+    node: Any = field(repr=False)
+    scope: "Scope" = field(repr=False)
+    lr: Optional[Value] = None
+
+
+# Names that say a group's "lr" holds a multiplier of the base lr, not an lr.
+_MULTIPLIER_NAME = re.compile(r"(^|_)(mult|mul|multiplier|scale|factor|ratio)(_|$)")
+
+
+@dataclass(eq=False)
+class Site:
+    """One place code runs from: a fact itself, or a call that (transitively) runs it."""
+
+    scope: "Scope" = field(repr=False)
+    node: Any = field(repr=False)
+    order: int = 0
+    loop: Optional["Loop"] = field(default=None, repr=False)
+    here: bool = True  # code of the checked file (not of a module it imports)
+
+    @property
+    def loops(self):
+        return tuple(self.loop.ancestors()) if self.loop else ()
 
 
 @dataclass(eq=False)
@@ -233,6 +264,8 @@ class Checkpoint(Fact):
     target: Optional[str] = None  # variable it is assigned to (``ckpt = {...}``)
     state_dicts: list = field(default_factory=list, repr=False)  # MethodCalls inside it
     opaque: bool = False  # ``**other`` inside: it may hold more than is seen
+    # The dict built in an imported module this fact stands for (anchored at the local call).
+    via: Optional["Checkpoint"] = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -292,6 +325,7 @@ class FileModel:
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     code_keys: set = field(default_factory=set)  # dict-literal keys and call keywords
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
+    group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
@@ -447,6 +481,68 @@ class FileModel:
         subscript, ``.get``/``.setdefault``/``.pop`` argument, ``in`` test, dict-literal key
         or keyword argument."""
         return key in self.read_keys or key in self.code_keys
+
+    def call_chains(self, fact, depth: int = 4) -> list:
+        """Where ``fact`` runs: chains of :class:`Site`, each starting at the fact and going
+        out through the calls that run its function (``warmup(opt, e)`` inside ``train``,
+        ``self.end_epoch()`` inside ``fit``), at most ``depth`` calls out. A chain stops at a
+        function nothing in the checked code calls."""
+        first = (Site(fact.scope, fact.node, fact.order, fact.loop,
+                      self.flow.model_of(fact.scope) is self),)
+        chains, done = [], []
+        frontier = [first]
+        for _ in range(depth + 1):
+            grown = []
+            for chain in frontier:
+                scope = chain[-1].scope
+                sites = self.flow.call_sites(scope) if scope.kind == "function" else []
+                seen = {id(s.scope) for s in chain}
+                sites = [s for s in sites if id(s[0]) not in seen]
+                if not sites:
+                    done.append(chain)
+                    continue
+                chains.append(chain)
+                grown += [chain + (Site(caller, call, order, self.flow.call_loop(call),
+                                        self.flow.model_of(caller) is self),)
+                          for caller, order, call in sites]
+            frontier = grown
+        return chains + done + frontier
+
+    def counted_list(self, fn, node) -> Optional[str]:
+        """The count (``self.warmup_epochs``) a list returned by ``fn`` has one entry per,
+        when that is certainly not the param groups: ``[... for e in range(warmup)]``, a
+        list appended to in such a loop, or the same returned by a helper method."""
+        return counted_list(self.flow, fn, node)
+
+    def group_lr_style(self, optimizer) -> Optional[str]:
+        """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors
+        of a base lr that a schedule multiplies in (1.0 and 0.1; ``"lr": lr_mult``),
+        ``"absolute"`` when they hold lrs (1e-3 and 1e-4; ``args.lr * 0.1``), None when
+        unknown. Groups built elsewhere (a helper, a loop) are judged by every group dict the
+        code writes, here and in the in-tree modules it imports."""
+        if optimizer.groups is not None and len(optimizer.groups) > 1:
+            lrs = [(g.lr, optimizer.scope) for g in optimizer.groups if g.lr is not None]
+        elif optimizer.groups is None:
+            lrs = [(d.lr, d.scope) for m in [self] + list(self.external_models)
+                   for d in m.group_dicts if d.lr is not None]
+        else:
+            return None
+        if not lrs:
+            return None
+        numbers, other = [], 0
+        for value, scope in lrs:
+            name = (value.dotted or "").rpartition(".")[2].lower()
+            if name and _MULTIPLIER_NAME.search(name):
+                return "multiplier"
+            number = self.number(value.node, scope)
+            if number is None:
+                other += 1
+            else:
+                numbers.append(number)
+        # A base lr of 1.0 or more is rare, a multiplier set without 1.0 (or a 10x head) too.
+        if numbers and max(numbers) >= 1.0:
+            return "multiplier"
+        return "absolute" if numbers and not other else None
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]

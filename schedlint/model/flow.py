@@ -631,6 +631,13 @@ class Flow:
                 return True
         return False
 
+    def call_loop(self, call):
+        """The innermost loop (a model Loop) a recorded call sits in, else None."""
+        loops = getattr(self, "_all_call_loops", None)
+        if loops is None:
+            loops = self._all_call_loops = {id(c[1]): c[3] for c in self._calls}
+        return loops.get(id(call))
+
     def call_sites(self, scope) -> list:
         """(calling scope, order, Call node) of every call that runs ``scope``'s function."""
         self.solve()

@@ -1,10 +1,9 @@
-"""What a custom scheduler class's `get_lr` returns (SL104): one value per param group, one
-value for every group, or one per epoch/step/milestone. Read from its return expressions and
-the local names they go through."""
+"""What a custom scheduler class's `get_lr` returns (SL104): one value per param group or one
+value for every group. Read from its return expressions and the local names they go through.
+A list sized by something else than the groups (one per epoch/step/milestone) is answered by
+`model/sizes.py` (``FileModel.counted_list``)."""
 
 from __future__ import annotations
-
-import re
 
 import libcst as cst
 
@@ -70,29 +69,6 @@ def _targets(comp) -> set:
                 stack.append(t.value)
         for_in = for_in.inner_for_in
     return out
-
-
-_COUNT_WORD = re.compile(r"epoch|step|iter|warmup|milestone|stage|phase", re.I)
-
-
-def sized_by_count(node, fn_node, depth=0):
-    """``[... for e in range(self.warmup_epochs)]``: the list has one entry per epoch (or
-    step, milestone...), whatever the number of groups. Returns the counted text, else None."""
-    node = strip_call(node)
-    if isinstance(node, cst.Name) and depth < 2:
-        values = assigned_values(fn_node, node.value)
-        if not values or len(values) != 1:
-            return None
-        return sized_by_count(values[0], fn_node, depth + 1)
-    if not isinstance(node, _COMPS) or node.for_in.inner_for_in is not None:
-        return None
-    it = node.for_in.iter
-    if not (isinstance(it, cst.Call) and dotted_name(it.func) == "range" and it.args) or \
-            _over_groups(it):
-        return None
-    count = it.args[-1].value if len(it.args) <= 2 else None
-    text = dotted_name(count) if count is not None else None
-    return text if text is not None and _COUNT_WORD.search(text) else None
 
 
 def uniform_lr(node, fn_node, depth=0):

@@ -18,6 +18,7 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name
 from schedlint.model.cstwalk import children
+from schedlint.model.usage import enclosing_class
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
@@ -226,21 +227,37 @@ def fast_forward(step) -> bool:
 
 def restored_start(model, loop):
     """For ``for epoch in range(start, n)``: the assignment that reads ``start`` from a
-    checkpoint (``start = ckpt["epoch"] + 1``) in the loop's scope, before it; else None."""
+    checkpoint (``start = ckpt["epoch"] + 1``, or ``start = load_weights(path, model)`` whose
+    function returns such an entry) before the loop in its scope, or ``self.start_epoch``
+    set so in a method of the same class. Returns (that assignment, the scopes where the
+    checkpoint is read), else None."""
     it = loop.iter
     if loop.kind != "for" or it is None or it.call != "range":
         return None
     args = it.node.args
     if len(args) < 2 or args[0].keyword is not None or args[0].star:
         return None
-    start = args[0].value
-    if not isinstance(start, cst.Name):
+    text = model.value(args[0].value).dotted
+    if text is None or "." in text and not text.startswith("self.") or text.count(".") > 1:
         return None
+    cls = enclosing_class(model, loop.scope) if "." in text else None
     for r in model.rebinds:
-        if r.target == start.value and r.scope is loop.scope and r.order < loop.order and \
-                not r.unpacked and isinstance(r.node, cst.Assign) and \
-                model.value(r.node.value).subscripts:
-            return r
+        if r.target != text or r.unpacked or not isinstance(r.node, cst.Assign):
+            continue
+        if cls is None and (r.scope is not loop.scope or r.order > loop.order):
+            continue
+        if cls is not None:
+            other = enclosing_class(model, r.scope)
+            if other is None or not model.same_hierarchy(cls, other):
+                continue
+        value = model.value(r.node.value)
+        if value.subscripts:
+            return r, (r.scope,)
+        if value.kind == "call":
+            readers = tuple(fn.scope for fn in model.callees(r.node.value.func, r.scope)
+                            if any(ret.subscripts for ret in fn.returns))
+            if readers:
+                return r, (r.scope,) + readers
     return None
 
 

@@ -1,4 +1,4 @@
-from schedlint.model.scheduler_classes import restores_bases, sized_by_count, uniform_lr
+from schedlint.model.scheduler_classes import restores_bases, uniform_lr
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -13,7 +13,8 @@ def custom_scheduler_ignores_groups(model):
     the loop variable nor `self.base_lrs`, or `[lr] * len(self.optimizer.param_groups)`.
 
     Also flags a `get_lr` that returns one value per something else than a group (a
-    comprehension over `range(self.warmup_epochs)`).
+    comprehension over `range(self.warmup_epochs)`, a list appended to in such a loop, or
+    either returned by a helper method of the scheduler).
 
     ## Why is this bad?
     torch writes `get_lr()[i]` into group `i` on every `step()`. A list that repeats one value
@@ -49,7 +50,7 @@ def custom_scheduler_ignores_groups(model):
         if method is None:
             continue
         for ret in method.returns:
-            count = sized_by_count(ret.node, method.node)
+            count = model.counted_list(method, ret.node)
             if count is not None:
                 yield Report(ret.node,
                              f"`{clip(cls.name, 30)}.get_lr` returns one lr per "

@@ -23,7 +23,10 @@ def lambda_returns_absolute_lr(model):
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
     LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`.
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. Not flagged
+    when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
+    `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
+    supplies the absolute lr on purpose.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to
@@ -56,8 +59,8 @@ def lambda_returns_absolute_lr(model):
         if sched.cls not in _CLASSES or sched.origin != "torch" or opt is None or value is None:
             continue
         texts = _lr_texts(opt)
-        if not texts:
-            continue
+        if not texts or model.group_lr_style(opt) == "multiplier":
+            continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
         if any(w.optimizer is opt and opt.order < w.order < sched.order
                for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
@@ -68,7 +71,7 @@ def lambda_returns_absolute_lr(model):
                 continue
             if sched.cls == "LambdaLR":
                 effect = (f"LambdaLR sets each group's lr to initial_lr * lr_lambda(epoch), so "
-                          f"the effective lr is {hit} * {hit} * factor")
+                          f"the effective lr is initial_lr * {hit} * factor")
             else:
                 effect = (f"MultiplicativeLR multiplies each group's current lr by the returned "
                           f"value every step, so the lr shrinks by a factor of {hit} per step")

@@ -36,22 +36,29 @@ def _effect(sched) -> str:
 
 
 def _before_plateau(model, branches, write, steps) -> bool:
-    """The write is a warm-up that runs before ReduceLROnPlateau steps: in a loop that ends
+    """The write is a warm-up that runs before ReduceLROnPlateau steps, seen from a function
+    that runs both (directly, or through helpers and trainer methods): in a loop that ends
     before every step, or under a condition of its own while every step is under a condition
     of its own (``if epoch < warmup: ...`` then ``if epoch >= warmup: plateau.step(loss)``).
     The plateau multiplies whatever lr it finds, so a ramp done before it is kept."""
     if not steps:
         return False
-    outer = [loop for loop in write.loops if loop.scope is write.scope]
-    if outer and all(not outer[-1].contains(s.loop) if s.loop is not None else True
-                     for s in steps) and all(outer[-1].end_order < s.order for s in steps):
+    mine = model.call_chains(write)
+    return all(any(_runs_before(branches, w, s) for w in mine
+                   for s in model.call_chains(step) if w[-1].scope is s[-1].scope)
+               for step in steps)
+
+
+def _runs_before(branches, write_chain, step_chain) -> bool:
+    here, there = write_chain[-1], step_chain[-1]
+    outer = [loop for loop in here.loops if loop.scope is here.scope]
+    if outer and (there.loop is None or not outer[-1].contains(there.loop)) and \
+            outer[-1].end_order < there.order:
         return True
-    mine = {id(n) for n, _ in branches.path(write)}
-    for s in steps:
-        theirs = {id(n) for n, _ in branches.path(s)}
-        if not (mine - theirs) or not (theirs - mine):
-            return False
-    return True
+    mine = {id(n) for site in write_chain for n, _ in branches.path_in(site.node, site.scope.node)}
+    theirs = {id(n) for site in step_chain
+              for n, _ in branches.path_in(site.node, site.scope.node)}
+    return bool(mine - theirs) and bool(theirs - mine)
 
 
 @rule("SL201", "manual-lr-edit-under-scheduler", "error")
@@ -64,7 +71,10 @@ def manual_lr_edit_under_scheduler(model):
     module, and stepped. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
-    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged.
+    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged. Nor
+    is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
+    whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
+    trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -135,7 +145,7 @@ def manual_lr_edit_under_scheduler(model):
             if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
                 continue
             if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write,
-                                                                    local):
+                                                                    steps):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
             if _reads_initial_lr(write) and (not local or any(
                     len(conditions(path)) > len(conditions(branches.path(s))) for s in local)):

@@ -20,8 +20,9 @@ def missing_initial_lr(model):
     the optimizer was not handed to a helper that might load it. A literal `last_epoch` is
     always checked; an expression (`last_epoch=start_epoch - 1`) is flagged only when the file
     never loads that optimizer's state before the construction, or when it is a name bound
-    to a number (`restore_step = 0`) that only a resume branch changes, next to the only
-    optimizer load. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
+    to a number (`restore_step = 0`, or `self.start_epoch = 0` in a trainer) that only a
+    resume branch changes, next to the only optimizer load (made there, or by a checkpoint
+    helper the optimizer is handed to). Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost.
@@ -153,20 +154,41 @@ def _literal_bindings(model, sched, name):
 
 
 def _fresh_run_value(model, sched, opt, last_epoch, branches):
-    """``restore_step = 0`` then, only when resuming, ``optimizer.load_state_dict(...)`` and
-    ``restore_step = ckpt["step"]``; the scheduler gets ``last_epoch=restore_step``: on a
-    fresh run it is built with 0. Returns (the fresh-run value, its assignment), else None."""
-    if last_epoch.kind != "name" or any(
+    """``restore_step = 0`` (or ``self.start_epoch = 0``) then, only when resuming, the
+    optimizer's state loaded (``optimizer.load_state_dict(...)``, or the optimizer handed to
+    ``load_checkpoint(path, model, optimizer)``) and the name rebound from the checkpoint; the
+    scheduler gets ``last_epoch=restore_step``: on a fresh run it is built with 0. Returns
+    (the fresh-run value, its assignment), else None."""
+    name = last_epoch.dotted
+    if last_epoch.kind not in ("name", "attr") or name is None or any(
             s is not sched and s.optimizer is opt and s.order < sched.order
             for s in model.schedulers):
         return None
-    loads = [c for c in model.calls if c.method == "load_state_dict" and c.target is opt
-             and c.scope is sched.scope and c.order < sched.order]
-    if not loads:
-        return None  # loaded elsewhere (a helper): the fresh path is not visible here
-    for r, number in _literal_bindings(model, sched, last_epoch.src):
+    root = sched.scope.node
+    # where the groups may get `initial_lr`: a load (here, or in a helper called from here
+    # before the scheduler), or a helper the optimizer is handed to
+    sources = []
+    for load in (c for c in model.calls if c.method == "load_state_dict" and c.target is opt):
+        sites = [chain[-1] for chain in model.call_chains(load)
+                 if chain[-1].scope is sched.scope]
+        if not sites:
+            return None  # loaded elsewhere: the fresh path is not visible here
+        sources += [branches.path_in(site.node, root) for site in sites
+                    if site.order < sched.order]
+    sched_line = model.line(sched.node)
+    if opt.target is not None:
+        for use in uses(binding_root(model, opt.key), opt.target):
+            if use.kind == "argument" and model.line(use.node) <= sched_line and \
+                    not any(_constructs(s, use.call) for s in model.schedulers):
+                sources.append(branches.path_in(use.node, root))
+    rebound = [branches.path(r) for r in model.rebinds
+               if r.target == name and r.scope is sched.scope and r.order < sched.order]
+    if not sources:
+        return None
+    for r, number in _literal_bindings(model, sched, name):
         mine = {id(n) for n, _ in branches.path(r)}
-        if all(any(id(n) not in mine for n, _ in branches.path(c)) for c in loads):
+        others = [p for p in rebound if p != branches.path(r)]
+        if all(any(id(n) not in mine for n, _ in path) for path in sources + others):
             return number, r.node
     return None
 

@@ -36,13 +36,35 @@ def _effect(sched):
     return None
 
 
+def _after_load(model, loads, sched, opt, site):
+    """(optimizer load, scheduler load) around ``site`` (where the scheduler is built, or
+    the factory call that builds it) in the same scope: the optimizer state loaded before
+    it, the scheduler's after it, and not again the optimizer's; else None."""
+    opt_load = next((c for c in loads if c.target is opt and c.scope is site.scope
+                     and c.order < site.order), None)
+    if opt_load is None or not site.here:
+        return None
+    if any(c.target is opt and c.order > site.order and
+           (c.scope is site.scope or site.scope is sched.scope) for c in loads):
+        return None  # the optimizer state is loaded (again) after the construction: exact
+    sched_load = next((c for c in loads if c.target is sched and c.order > site.order
+                       and c.scope is site.scope), None)
+    if sched_load is None:
+        return None
+    root = site.scope.node
+    if exclusive(root, opt_load.node, site.node) or exclusive(root, site.node, sched_load.node):
+        return None
+    return opt_load, sched_load, site
+
+
 @rule("SL306", "scheduler-built-after-optimizer-load", "warning")
 def scheduler_built_after_optimizer_load(model):
     """A scheduler built after `optimizer.load_state_dict(...)` and then resumed from a state.
 
     ## What it does
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
-    same function, when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
+    same function (directly, or through a factory called there: `build_scheduler(optimizer,
+    cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
     classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
     SequentialLR (and a ChainedScheduler containing one), and the closed-form ones (LambdaLR and
     the transformers schedules, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts).
@@ -86,26 +108,21 @@ def scheduler_built_after_optimizer_load(model):
         last_epoch = sched.args.get("last_epoch")
         if last_epoch is not None and last_epoch.number != -1:
             continue
-        opt_load = next((c for c in loads if c.target is opt and c.scope is sched.scope
-                         and c.order < sched.order), None)
-        if opt_load is None:
-            continue
-        if any(c.target is opt and c.order > sched.order for c in loads):
-            continue  # the optimizer state is loaded (again) after the construction: exact
-        sched_load = next((c for c in loads if c.target is sched and c.order > sched.order
-                           and c.scope is sched.scope), None)
-        if sched_load is None:
-            continue
         effect = _effect(sched)
         if effect is None:
             continue
-        root = sched.scope.node
-        if exclusive(root, opt_load.node, sched.node) or \
-                exclusive(root, sched.node, sched_load.node):
+        # the construction, or the call of the factory that builds it, in the loading scope
+        found = next((f for f in (_after_load(model, loads, sched, opt, chain[-1])
+                                  for chain in model.call_chains(sched)) if f), None)
+        if found is None:
             continue
-        name = f"`{sched.target}`" if sched.target else sched.cls
-        yield Report(sched.node,
-                     f"{sched.cls} {clip(name, 30)} is built after "
+        opt_load, sched_load, site = found
+        name = f"`{sched.target}`" if sched.target else ""
+        what = f"{sched.cls} {clip(name, 30)}".rstrip() + " is built"
+        if site.node is not sched.node:  # built by a factory called here
+            what = f"`{clip(model.value(site.node).call or '?', 30)}(...)` builds {sched.cls}"
+        yield Report(site.node,
+                     f"{what} after "
                      f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
                      f"{model.line(opt_load.node)})",
                      help=f"It is then resumed with `load_state_dict` (line "

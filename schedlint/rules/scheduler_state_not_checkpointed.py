@@ -1,4 +1,5 @@
 from schedlint.model.facts import Optimizer
+from schedlint.model.usage import enclosing_class
 from schedlint.model.uses import escapes, fast_forward, handed_on_before, restored_start
 from schedlint.rules.base import Report, clip, rule
 
@@ -25,10 +26,13 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument). Also flags a resume that restores the
-    weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, then
-    `for epoch in range(start_epoch, ...)`) but neither the optimizer's nor the stepped
-    scheduler's state, unless the optimizer is handed to a helper before the loop.
+    comes from elsewhere (a helper's argument). A checkpoint dict built by a helper of
+    another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
+    the call that hands it this file's optimizer. Also flags a resume that restores the
+    weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
+    it, or `self.start_epoch` in a trainer, then `for epoch in range(start_epoch, ...)`) but
+    neither the optimizer's nor the stepped scheduler's state, unless the optimizer is handed
+    to a helper before the loop.
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
@@ -80,11 +84,16 @@ def scheduler_state_not_checkpointed(model):
             opt = call.target
             if not isinstance(opt, Optimizer):
                 continue
+            where, built = "this checkpoint saves", ""
+            if ckpt.via is not None:  # a dict an imported helper builds from our optimizer
+                where = "this call saves a checkpoint with"
+                built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for sched in unsaved(opt):
                 yield Report(call.node,
-                             f"this checkpoint saves `{clip(call.receiver, 30)}.state_dict()` but "
+                             f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
                              f"not the state of scheduler `{clip(sched.target, 30)}`",
-                             help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) "
+                             help=f"{built}`{sched.target}` ({sched.cls}, line "
+                                  f"{model.line(sched.node)}) "
                                   f"is bound to it: on resume {_consequence(sched)}; save "
                                   f"`{sched.target}.state_dict()` next to it and restore it with "
                                   f"`{sched.target}.load_state_dict(...)`")
@@ -125,16 +134,24 @@ def _resumed_without_states(model):
     neither the optimizer nor the scheduler state restored: the schedule starts over."""
     loads = [c for c in model.calls if c.method == "load_state_dict"]
     for loop in model.loops:
-        restored = restored_start(model, loop)
-        if restored is None or not any(c.scope is loop.scope and c.order < loop.order
-                                       for c in loads):
+        found = restored_start(model, loop)
+        if found is None:
             continue
+        restored, readers = found
+        if not any(c.scope is loop.scope and c.order < loop.order or
+                   any(c.scope is r for r in readers) for c in loads):
+            continue  # no weights restored next to the counter: not a resume
+        cls = enclosing_class(model, loop.scope)
         for sched in model.schedulers:
             opt = sched.optimizer
             if not isinstance(opt, Optimizer) or opt.target is None or \
-                    sched.scope is not loop.scope or sched.order > loop.order or \
                     not _state_is_lost(model, sched):
                 continue
+            if not (sched.scope is loop.scope and sched.order < loop.order or
+                    cls is not None and sched.key is not None and sched.key[0] == "class" and
+                    (owner := enclosing_class(model, sched.scope)) is not None and
+                    model.same_hierarchy(cls, owner)):
+                continue  # not built before the loop, nor held by the trainer running it
             if not any(c.loop is not None and loop.contains(c.loop)
                        for c in model.steps_of(sched)):
                 continue
@@ -147,4 +164,4 @@ def _resumed_without_states(model):
                          help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
                               f"starts over at the resumed epoch; save both `state_dict()`s in "
                               f"the checkpoint and restore them with `load_state_dict(...)`")
-            return
+            break  # one finding per resumed loop

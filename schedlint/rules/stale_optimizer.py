@@ -1,4 +1,4 @@
-from schedlint.model.facts import Optimizer
+from schedlint.model.facts import Optimizer, Scheduler
 from schedlint.model.usage import call_node_of, is_epoch_loop, is_known
 from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
@@ -15,7 +15,8 @@ def scheduler_bound_to_stale_optimizer(model):
 
     Also flags a scheduler built, unconditionally, in the body of an epoch loop and stepped
     in that loop (a scheduler per training stage or fold, or one built under
-    `if epoch == unfreeze_at:`, is not flagged).
+    `if epoch == unfreeze_at:`, is not flagged), directly or through a factory or trainer
+    method called unconditionally in that loop (`optimizer, scheduler = build_optim(...)`).
 
     ## Why is this bad?
     A scheduler holds a reference to the optimizer *object* it was built with, not to the
@@ -139,3 +140,43 @@ def _rebuilt_every_epoch(model):
                      f"`{clip(sched.cls, 40)}` is rebuilt in every pass of the epoch loop",
                      help=f"Built inside the loop of line {model.line(loop.node)}, {what} over "
                           f"at each epoch; build it once, before the loop")
+    yield from _rebuilt_through_calls(model, branches)
+
+
+def _rebuilt_through_calls(model, branches):
+    """The same through a call made, unconditionally, in the body of an epoch loop: a factory
+    (``optimizer, scheduler = build_optim(model, args)``) or a trainer method
+    (``self.configure()``) that builds the scheduler, stepped later in that loop pass."""
+    # the schedulers built here, and those an imported factory builds that are stepped here
+    scheds = list(model.schedulers)
+    scheds += [c.target for c in model.calls if c.method == "step" and
+               isinstance(c.target, Scheduler) and c.target not in scheds]
+    for sched in dict.fromkeys(scheds):
+        if sched.parent is not None or not is_known(sched) or "last_epoch" in sched.args:
+            continue
+        steps = model.steps_of(sched)
+        if not steps:
+            continue
+        for chain in model.call_chains(sched):
+            site = chain[-1]
+            if len(chain) < 2 or not site.here or site.loop is None or \
+                    site.loop.scope is not site.scope:
+                continue
+            loop = site.loop
+            if not is_epoch_loop(loop) or \
+                    branches.path_in(site.node, site.scope.node) != \
+                    branches.path_in(loop.node, loop.scope.node):
+                continue  # built under a condition: a hand-off
+            if any(branches.path_in(s.node, s.scope.node) for s in chain[:-1]):
+                continue  # `if epoch == 0:` inside the helper: a one-time warm-up
+            if not any(s[-1].scope is site.scope and s[-1].loop is not None and
+                       loop.contains(s[-1].loop) and s[-1].order >= site.order
+                       for step in steps for s in model.call_chains(step)):
+                continue
+            yield Report(site.node,
+                         f"this call rebuilds `{clip(sched.cls, 40)}` in every pass of the "
+                         f"epoch loop",
+                         help=f"It builds the scheduler of {model.where(sched.node)} inside "
+                              f"the loop of line {model.line(loop.node)}, so the schedule starts "
+                              f"over at each epoch; build it once, before the loop")
+            break

@@ -41,3 +41,32 @@ def test_per_group_or_unknown_values_are_silent(body):
 def test_plain_class_is_not_a_scheduler():
     src = TEMPLATE.format(body="return [self.lr for _ in self.optimizer.param_groups]")
     assert lines(src.replace("class S(LRScheduler)", "class S(object)"), "SL104") == []
+
+
+def test_get_lr_sized_by_an_append_loop_or_a_helper_method():
+    source = """\
+    from torch.optim.lr_scheduler import LRScheduler
+    class A(LRScheduler):
+        def get_lr(self):
+            lrs = []
+            for e in range(self.warmup_epochs):
+                lrs.append(self.peak * (e + 1) / self.warmup_epochs)
+            return lrs
+    class B(LRScheduler):
+        def _ramp(self):
+            return [self.peak * (s + 1) / self.warmup_steps for s in range(self.warmup_steps)]
+        def get_lr(self):
+            return self._ramp()
+    class C(LRScheduler):
+        def get_lr(self):
+            lrs = []
+            for base in self.base_lrs:
+                lrs.append(base * 0.5)
+            return lrs
+    class D(LRScheduler):
+        def _per_group(self):
+            return [self.base_lrs[i] for i in range(len(self.optimizer.param_groups))]
+        def get_lr(self):
+            return self._per_group()
+    """
+    assert lines(source, "SL104") == [7, 12]

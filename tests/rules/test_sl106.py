@@ -69,3 +69,25 @@ def test_multiplicative_message():
     src = TEMPLATE.format(fn="lambda e: args.lr").replace("LambdaLR(opt", "MultiplicativeLR(opt")
     [(_, _, help)] = with_help(src, "SL106")
     assert "MultiplicativeLR multiplies" in help
+
+
+GROUPS = """\
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+def groups(model, mult=0.1):
+    return [{{"params": model.a.parameters(), "lr": {a}}}, {{"params": model.b.parameters(), "lr": {b}}}]
+opt = torch.optim.SGD(groups(model), lr=args.lr)
+s = LambdaLR(opt, lambda e: args.lr * 0.9 ** e)
+"""
+
+
+@pytest.mark.parametrize("a, b", [("0.1", "1.0"), ("mult", "1.0"), ("1.0", "10.0"),
+                                  ("backbone_lr_mult", "head_lr_mult")])
+def test_multiplier_groups_from_a_helper_are_silent(a, b):
+    # the default lr=args.lr is never used: every group holds a factor of the lambda's lr
+    assert lines(GROUPS.format(a=a, b=b), "SL106") == []
+
+
+@pytest.mark.parametrize("a, b", [("1e-4", "1e-3"), ("args.lr * 0.1", "args.lr")])
+def test_absolute_groups_from_a_helper_are_flagged(a, b):
+    assert lines(GROUPS.format(a=a, b=b), "SL106") == [6]
