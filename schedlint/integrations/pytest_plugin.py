@@ -93,7 +93,7 @@ class _GuardPlugin:
         self.raised.clear()
         if unraised:
             self.failed_tests.append(item.nodeid)
-            lines = "\n".join(f"  {v.message}" for v in unraised)
+            lines = "\n".join(f"  {v.message}{_times(n)}" for _node, v, n in _grouped([(None, v) for v in unraised]))
             pytest.fail(f"schedlint guard: {len(unraised)} violation(s) during this test:\n{lines}",
                         pytrace=False)
         return result
@@ -104,12 +104,29 @@ class _GuardPlugin:
         terminalreporter.write_line(str(report).splitlines()[0])
         for nodeid in self.failed_tests:
             terminalreporter.write_line(f"  failed by the guard: {nodeid}")
-        for nodeid, v in self.all_seen:
-            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}")
+        for nodeid, v, n in _grouped(self.all_seen):
+            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}" + _times(n))
 
     def pytest_unconfigure(self, config):
         self.closing = True
         self.session.finish()
+
+
+def _grouped(seen):
+    """``[(nodeid, first violation, occurrences)]``: a violation repeated by one test (a scheduler
+    stepped hundreds of times without training, a write at every step) is listed once with its
+    count, as ``GuardReport`` lists it; the session header still counts every occurrence."""
+    first: dict = {}
+    counts: dict = {}
+    for nodeid, v in seen:
+        key = (nodeid, v.code, v.optimizer, v.scheduler, v.group_index)
+        first.setdefault(key, (nodeid, v))
+        counts[key] = counts.get(key, 0) + 1
+    return [(nodeid, v, counts[key]) for key, (nodeid, v) in first.items()]
+
+
+def _times(n: int) -> str:
+    return f" [{n} times]" if n > 1 else ""
 
 
 def _event(violation):
