@@ -82,7 +82,7 @@ def _optimizer_collected(guard_ref, optimizer_id: int) -> None:
 class _Sched:
     """What the guard knows about one scheduler (never stored on the scheduler itself)."""
 
-    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent")
+    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent", "budget")
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
         self.ref = weakref.ref(sched)
@@ -94,6 +94,9 @@ class _Sched:
         self.fresh = fresh  # had not been stepped when the guard first saw it (for SLG107)
         self.start = start  # optimizer steps when the guard first saw it
         self.parent = None
+        # Lengths and step counts (intent.budget_parts) as of its last step, for SLG112 after it
+        # was collected; None for a scheduler without a length.
+        self.budget = [] if intent.has_budget(sched) else None
 
 
 def _is_fresh(sched) -> bool:
@@ -909,6 +912,8 @@ class Guard:
     def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
         rec.mark = self._attempts
+        if rec.budget is not None and rec.top:
+            rec.budget = intent.budget_parts(sched)
         opt = self._opt_ref()
         groups = opt.param_groups
         if not rec.top or len(groups) != self._n:
@@ -1105,16 +1110,26 @@ class Guard:
                     out.append(self._violation("SLG109", i, None, 0.0,
                                                causes.zero_whole_run(self.optimizer_steps, self._base[i],
                                                                      self._live_top())))
-        for rec in self._top:
-            s = rec.ref()
-            if s is None or not rec.fresh:
-                continue
-            problem = intent.budget(s, self.optimizer_steps - rec.start)
-            if problem is not None:
-                out.append(self._violation("SLG112", None, None, None,
-                                           causes.budget(rec.name, *problem, self.optimizer_steps - rec.start),
-                                           sched=rec))
+        out += self._budget_findings()
         return [v for v in out if v.code not in self.ignore]
+
+    def _budget_findings(self) -> list:
+        """SLG112 for every top-level scheduler seen from its start, and the schedulers inside it
+        (a CosineAnnealingLR in a SequentialLR), read live or, once collected, as of its last step."""
+        out = []
+        for rec in self._order:
+            if not (rec.known and rec.top and rec.fresh) or rec.budget is None:
+                continue
+            s = rec.ref()
+            parts = intent.budget_parts(s) if s is not None else rec.budget
+            ran = self.optimizer_steps - rec.start
+            for part in parts:
+                problem = intent.budget(part, ran)
+                if problem is not None:
+                    name = part[0] + (f" in {part[3]}" if part[3] else "")
+                    out.append(self._violation("SLG112", None, None, None,
+                                               causes.budget(name, *problem, ran), sched=rec))
+        return out
 
     def _unstepped(self) -> list:
         out = []
@@ -1327,6 +1342,7 @@ class Guard:
             if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
+        out += self._budget_findings()
         return [v for v in out if v.code not in self.ignore]
 
 

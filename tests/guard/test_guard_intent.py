@@ -322,6 +322,52 @@ def test_cosine_run_past_t_max_is_reported_and_sized_cosine_is_silent():
         assert [v.code for v in seen if v.code == "SLG112"] == (["SLG112"] if expect_report else [])
 
 
+def test_cosine_past_t_max_inside_sequential_or_chained_is_reported():
+    for make in (lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3),
+                                              S.CosineAnnealingLR(o, T_max=5)], milestones=[3]),
+                 lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.99), S.CosineAnnealingLR(o, T_max=5)])):
+        model, opt = _two_groups()
+        sched = make(opt)
+        seen = []
+        with schedlint.guard(opt, sched, on_violation=seen.append):
+            for _ in range(20):
+                _step(model, opt)
+                sched.step()
+        (v,) = [v for v in seen if v.code == "SLG112"]
+        assert "CosineAnnealingLR" in v.cause and "past its length 5" in v.cause, v.cause
+
+
+def test_cosine_past_t_max_in_a_script_whose_objects_are_gone_at_the_end(tmp_path):
+    # `schedlint run`: runpy drops the script's globals (a main() returns), so the optimizer and
+    # its scheduler are garbage-collected before the run's end-of-run checks.
+    import io
+
+    from schedlint.guard.runner import run_script
+
+    for body, name in (("sched = CosineAnnealingLR(opt, T_max=5)", "CosineAnnealingLR was stepped 20 times"),
+                       ("sched = SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=3), "
+                        "CosineAnnealingLR(opt, T_max=5)], milestones=[3])", "CosineAnnealingLR in SequentialLR")):
+        script = tmp_path / "train.py"
+        script.write_text(
+            "import torch\n"
+            "from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR\n"
+            "def main():\n"
+            "    m = torch.nn.Linear(4, 2)\n"
+            "    opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            f"    {body}\n"
+            "    for i in range(20):\n"
+            "        m(torch.randn(3, 4)).sum().backward()\n"
+            "        opt.step(); opt.zero_grad()\n"
+            "        sched.step()\n"
+            "main()\n")
+        out = io.StringIO()
+        status = run_script(str(script), [], on_violation="warn", out=out)
+        assert status == 0, out.getvalue()
+        assert "SLG112 x1" in out.getvalue() and f"{name}" in out.getvalue(), out.getvalue()
+        assert "stepped 20 times, past its length 5" in out.getvalue() or \
+            "in SequentialLR was stepped 17 times, past its length 5" in out.getvalue(), out.getvalue()
+
+
 def test_two_closed_form_schedulers_stepping_one_optimizer():
     model, opt = _two_groups()
     a = S.LambdaLR(opt, lambda e: 0.9 ** e)
