@@ -179,6 +179,8 @@ class Guard:
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
         self._replacement = None  # SLG115: (weakref(newer Guard), its line, our steps then)
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
+        # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
+        self._prebuilt: dict = {}
 
         declared = None
         if schedulers is not None:
@@ -551,7 +553,11 @@ class Guard:
         if not off:
             self._diverged = {}
             return []
-        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable else ""
+        offsets = {i: _offset(cur[i], expected[i]) for i in off}
+        early = {i for i in off if self._written_before_built(i, offsets[i])}
+        # A "warm-up" written before the scheduler was built is no warm-up: the scheduler took it
+        # as its initial_lr, so it scales the whole schedule.
+        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable and not early else ""
         if accepted:
             # A warm-up is not the reference of a closed-form or chainable scheduler: the first
             # recomputes its lr at its next step, the second would compound a warm-up still in
@@ -562,14 +568,31 @@ class Guard:
         # A group already reported stays reported while its lr keeps the same offset from the
         # schedule (a chainable scheduler carries a write forward); a new offset is a new write.
         before = self._diverged
-        offsets = {i: _offset(cur[i], expected[i]) for i in off}
         new = [i for i in off if i not in skip and not (i in before and L.close(offsets[i], before[i], 1e-9, 0.0))]
         self._diverged = offsets
         if not new:
             return []
         if cause is None:
             cause = causes.outside_write(self._live_top(), where, self._base_source)
-        return [self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec) for i in new]
+        return [self._violation("SLG102", i, expected[i], cur[i], causes.written_before_built(*self._prebuilt[i]),
+                                sched=sched_rec) if i in early else
+                self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec) for i in new]
+
+    def _written_before_built(self, i: int, offset: float) -> bool:
+        """Group ``i`` is off its schedule by exactly the factor of a write made before a scheduler
+        was built (which took the written lr as its initial_lr)."""
+        pre = self._prebuilt.get(i)
+        return pre is not None and pre[1] != 0 and L.close(offset, pre[2] / pre[1], 1e-6, 0.0)
+
+    def _note_prebuilt(self, opt, name: str, caller) -> None:
+        """After a scheduler was built: groups whose ``initial_lr`` (what the scheduler starts
+        from) is not their baseline were written between the optimizer and the scheduler."""
+        for i, g in enumerate(opt.param_groups):
+            if i in self._prebuilt or i >= len(self._base) or "initial_lr" not in g or L.on_device([g]):
+                continue
+            initial, base = float(g["initial_lr"]), self._base[i]
+            if math.isfinite(base) and not L.close(initial, base, self.rtol, self.atol):
+                self._prebuilt[i] = (name, base, initial, _where(caller))
 
     def _adopt(self, groups, cur) -> None:
         self._accepted_any = True
@@ -671,6 +694,8 @@ class Guard:
             # schedulers built earlier miss them (yolov5 adds its groups, then builds LambdaLR).
             found += self._resync(opt, opt.param_groups, built_now=sched)
         self._index_top()
+        if opt is not None and rec.known and outermost and self._lr_values and self._dev is None:
+            self._note_prebuilt(opt, rec.name, caller)
         if self._shadow is not None and rec.known and outermost and self._shadow.twin(sched) is None:
             try:
                 self._shadow.construct(opt, sched, args, kwargs)

@@ -531,3 +531,28 @@ def test_plateau_min_lrs_extended_by_hand_after_add_param_group_keeps_the_replay
     opt.param_groups[2]["lr"] = 0.5  # still checked after the hand edit of min_lrs
     with pytest.raises(ScheduleViolation, match="SLG102"):
         _step(model, opt)
+
+
+@pytest.mark.parametrize("make, write", [
+    (lambda o: S.StepLR(o, step_size=2), lambda g: g["lr"] * 0.5),  # a "warm-up" written too early
+    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: 0.05),
+    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: g["lr"] * 0.5),
+])
+def test_a_write_before_the_scheduler_was_built_is_named_as_such(make, write):
+    model, opt = _two_groups()
+    seen = []
+    with schedlint.guard(opt, on_violation=seen.append):
+        for g in opt.param_groups:
+            g["lr"] = write(g)
+        sched = make(opt)  # takes the written lr as its initial_lr
+        for _ in range(4):
+            _step(model, opt)
+            sched.step()
+    writes = [v for v in seen if v.code in ("SLG101", "SLG102")]
+    assert writes and all(v.code == "SLG102" for v in writes), [v.message for v in writes]
+    v = writes[0]
+    name = type(sched).__name__
+    assert v.optimizer_step == 0  # at the first step, not once the schedule moved
+    assert "between optimizer.step()" not in v.message and "by something other than" not in v.message
+    assert f"before {name} was built at" in v.cause and "test_guard_intent.py:" in v.cause, v.cause
+    assert "initial_lr" in v.cause
