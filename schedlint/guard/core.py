@@ -29,6 +29,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from schedlint.guard import attribution, causes, hooks, intent, lifecycle, registry
 from schedlint.guard import lrs as L
+from schedlint.guard import watch as W
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
 from schedlint.guard.shadow import Shadow, predict_step
@@ -119,7 +120,8 @@ class Guard:
     def __init__(self, optimizer, schedulers=None, *, expect=None, on_violation="raise",
                  rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
                  replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-                 history: int = 0, dist_timeout: float = 60.0, ignore=(), _session=None):
+                 history: int = 0, dist_timeout: float = 60.0, ignore=(), watch: bool = False,
+                 _session=None):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if check_every < 1:
@@ -165,6 +167,7 @@ class Guard:
         self._top: list = []
         self._shape_reported: set = set()
         self._not_checked: dict = {}
+        self._unwatched: list = []
         self._kept: list = []
         self._counts: Counter = Counter()
         self._last_actual = None
@@ -181,6 +184,8 @@ class Guard:
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
         # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
         self._prebuilt: dict = {}
+        self.watch = bool(watch)
+        self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
         declared = None
         if schedulers is not None:
@@ -227,6 +232,47 @@ class Guard:
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
+        if self.watch:
+            self.watch_groups(optimizer)
+
+    # --- watch mode ----------------------------------------------------------------------
+
+    def watch_groups(self, opt, passed=None) -> None:
+        """Replace the groups nothing else holds by watched ones (schedlint.guard.watch). Called
+        when the guard starts, from the constructor hook (``passed``: the constructor's list),
+        and at the first optimizer step after groups were added, loaded or a scheduler built."""
+        groups = opt.param_groups
+        # The guard's own reference to the first group (structure-change detection) is not one
+        # that breaks by the swap: drop it for the count, take the new object afterwards.
+        old = self._g0
+        was_first = old is not None and bool(groups) and groups[0] is old
+        self._g0 = None
+        if was_first:
+            old = None
+        try:
+            left = W.watch(groups, passed)
+        finally:
+            # Still the first group: follow it to its watched object. Otherwise a load is pending
+            # and the structure check must still see it.
+            self._g0 = groups[0] if was_first else old
+        self._unwatched = left
+
+    def _retry_watch(self, opt) -> None:
+        self._watch_retry = False
+        self.watch_groups(opt)
+        if self._unwatched:
+            names = ", ".join(str(i) for i in self._unwatched)
+            self._not_checked["watch"] = (
+                f"{self.name}: watch mode left group(s) {names} as plain dicts: they are referenced "
+                "outside the optimizer (e.g. g = opt.param_groups[0] kept, or the group dict passed "
+                "to the constructor kept), so writes to them are not traced to a line")
+        else:
+            self._not_checked.pop("watch", None)
+
+    def _written_at(self, groups, i: int, cur) -> "str | None":
+        if not self.watch or i >= len(groups) or i >= len(cur):
+            return None
+        return W.last_write(groups[i], cur[i])
 
     # --- the baseline --------------------------------------------------------------------
 
@@ -421,7 +467,11 @@ class Guard:
         if self._off:
             return
         try:
+            if self._watch_retry:
+                self._retry_watch(opt)
             found = self._before_update(opt)
+            if self._watch_retry:  # groups loaded or added, seen by this step's checks
+                self._retry_watch(opt)
             if self._unsaved:
                 found += self._unsaved_checkpoints(settled_before=self.optimizer_steps + 1)
         except Exception as exc:
@@ -575,8 +625,9 @@ class Guard:
         if cause is None:
             cause = causes.outside_write(self._live_top(), where, self._base_source)
         return [self._violation("SLG102", i, expected[i], cur[i], causes.written_before_built(*self._prebuilt[i]),
-                                sched=sched_rec) if i in early else
-                self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec) for i in new]
+                                sched=sched_rec, written_at=self._written_at(groups, i, cur)) if i in early else
+                self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec,
+                                written_at=self._written_at(groups, i, cur)) for i in new]
 
     def _written_before_built(self, i: int, offset: float) -> bool:
         """Group ``i`` is off its schedule by exactly the factor of a write made before a scheduler
@@ -624,7 +675,8 @@ class Guard:
             self._ratio_reported.add(i)
             found.append(self._violation("SLG108", i, None if expected is None else expected[i], cur[i],
                                          causes.ratio_changed(i, j, self._labels, base, cur,
-                                                              self._live_top(), not scheduled)))
+                                                              self._live_top(), not scheduled),
+                                         written_at=self._written_at(groups, i, cur)))
         for i, (c, b) in enumerate(zip(cur, base)):
             if i in self._vanish_reported or i in declared or not (b > 0) or not math.isfinite(c) or c < 0:
                 continue
@@ -679,6 +731,7 @@ class Guard:
     def scheduler_constructed(self, sched, args=(), kwargs=None, caller=None, outermost=True) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        self._watch_retry = self.watch
         if self._off:
             return
         try:
@@ -737,6 +790,7 @@ class Guard:
         while len(self._base) < len(groups):
             self._add_baseline(groups[len(self._base)], "lr when added", groups)
             self._ever_nonzero.append(False)
+        self._watch_retry = self.watch
 
     def scheduler_loaded(self, sched) -> None:
         self._rebuild = True
@@ -1005,6 +1059,7 @@ class Guard:
                     found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
                 self._shape_reported.update((id(s), "*") for s in live)
         replaced = old_n == n and n > 0 and groups[0] is not self._g0
+        self._watch_retry = self.watch
         self._n = n
         self._g0 = groups[0] if groups else None
         while len(self._base) < n:
@@ -1230,7 +1285,7 @@ class Guard:
     # --- reporting -----------------------------------------------------------------------------
 
     def _violation(self, code, group, expected, actual, cause, *, sched: _Sched = None, rank=None,
-                   step=None, labels=None) -> Violation:
+                   step=None, labels=None, written_at=None) -> Violation:
         primary = sched or (self._top[0] if self._top else None)
         labels = labels or self._labels
         return Violation(
@@ -1245,6 +1300,7 @@ class Guard:
             optimizer=self.name,
             scheduler=None if primary is None else primary.name,
             rank=rank,
+            written_at=written_at,
         )
 
     def _record(self, found: list) -> None:
@@ -1338,6 +1394,9 @@ class Guard:
         opt = self._opt_ref()
         if opt is not None and getattr(opt.__dict__.get(ANCHOR), "guard", None) is self:
             del opt.__dict__[ANCHOR]
+        if opt is not None and self.watch:
+            self._g0 = None
+            W.unwatch(opt.param_groups)
         registry.remove(self, self._opt_id)
         registry.drop_writer_guard(self)
         self._shadow = None

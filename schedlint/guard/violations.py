@@ -63,6 +63,7 @@ class Violation:
     optimizer: str = ""
     scheduler: Optional[str] = None
     rank: Optional[int] = None
+    written_at: Optional[str] = None  # watch mode: "file:line" of the write that set this lr
 
     @property
     def name(self) -> str:
@@ -93,6 +94,8 @@ class Violation:
             text += f": expected lr {exp}, actual {act}{rel}"
         elif self.actual is not None:
             text += f": lr {format_lr(self.actual)}"
+        if self.written_at:
+            text += f", written at {self.written_at}"
         return f"{text}. {self.cause}"
 
     def to_dict(self) -> dict:

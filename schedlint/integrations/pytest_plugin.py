@@ -21,6 +21,8 @@ def pytest_addoption(parser):
     for mode in ("raise", "warn", "log"):
         group.addoption(f"--schedlint-guard={mode}", dest="schedlint_guard_mode", action="store_const",
                         const=mode, default=None, help=f"guard in {mode} mode")
+    group.addoption("--schedlint-guard-watch", action="store_true", default=False,
+                    help="name the source line of every LR write made outside a scheduler (slower LR writes)")
     group.addoption("--schedlint-guard-ignore", default="", metavar="CODES",
                     help="comma-separated SLG codes that do not fail tests (e.g. SLG107)")
 
@@ -36,11 +38,12 @@ def pytest_configure(config):
         if mode not in ("raise", "warn", "log"):
             raise pytest.UsageError(f"SCHEDLINT_ON_VIOLATION must be raise, warn or log, got {mode!r}")
     ignore = {c.strip().upper() for c in config.getoption("schedlint_guard_ignore").split(",") if c.strip()}
-    config.pluginmanager.register(_GuardPlugin(ignore, mode), "schedlint-guard")
+    watch = bool(config.getoption("schedlint_guard_watch", default=False))
+    config.pluginmanager.register(_GuardPlugin(ignore, mode, watch), "schedlint-guard")
 
 
 class _GuardPlugin:
-    def __init__(self, ignore: set, mode: str = "raise"):
+    def __init__(self, ignore: set, mode: str = "raise", watch: bool = False):
         from schedlint.guard import session as auto
 
         self.ignore = ignore
@@ -51,7 +54,8 @@ class _GuardPlugin:
         self.closing = False
         self.nodeid = None
         self.failed_tests = []
-        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation)
+        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation,
+                                    watch=watch)
         self.session.listeners.append(self._saw)
 
     def _on_violation(self, violation):
