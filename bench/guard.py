@@ -53,7 +53,7 @@ def param_groups(model, n_groups):
     return [{"params": [p], "lr": 1e-3 * (1 + i % 5), "name": f"t{i}"} for i, p in enumerate(params)]
 
 
-def training_benchmark(kind, n_groups, blocks, steps_per_block):
+def training_benchmark(kind, n_groups, blocks, steps_per_block, watch=False):
     model = mlp()
     groups = param_groups(model, n_groups)
     opt = torch.optim.Adam(groups, lr=1e-3) if kind == "Adam" else torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
@@ -74,7 +74,7 @@ def training_benchmark(kind, n_groups, blocks, steps_per_block):
     gc.collect()
     for b in range(blocks):
         for mode in (("unguarded", "guarded") if b % 2 == 0 else ("guarded", "unguarded")):
-            guard = schedlint.guard(opt, sched, on_violation="raise") if mode == "guarded" else None
+            guard = schedlint.guard(opt, sched, on_violation="raise", watch=watch) if mode == "guarded" else None
             for _ in range(steps_per_block):
                 t = time.perf_counter()
                 step()
@@ -106,7 +106,7 @@ MICRO = {
 }
 
 
-def micro_benchmark(name, n_groups, reps, loops):
+def micro_benchmark(name, n_groups, reps, loops, watch=False):
     def timed(fn):
         t = time.perf_counter()
         for _ in range(loops):
@@ -128,9 +128,9 @@ def micro_benchmark(name, n_groups, reps, loops):
         for mode in order:
             g = None
             if mode == "guard":
-                g = schedlint.guard(opt, sched)
+                g = schedlint.guard(opt, sched, watch=watch)
             elif mode == "cheap":
-                g = schedlint.guard(opt, sched, replay=False)
+                g = schedlint.guard(opt, sched, replay=False, watch=watch)
             both()  # the guard's first check builds its reference
             this[mode] = timed(both)
             if g is not None:
@@ -144,6 +144,7 @@ def micro_benchmark(name, n_groups, reps, loops):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    parser.add_argument("--watch", action="store_true", help="guard in watch mode (guard(..., watch=True))")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -153,14 +154,15 @@ def main(argv=None):
     blocks, per_block = (30, 4) if args.quick else (150, 4)
     reps, loops = (7, 500) if args.quick else (31, 1000)
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of interleaved runs")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of interleaved runs"
+          + ("; watch mode" if args.watch else ""))
     print()
     print(f"Training step: MLP {LAYERS}x{WIDTH} (~1.0M params), batch {BATCH}, LambdaLR stepped every step")
     print("| optimizer | groups | unguarded us/step | guarded us/step | overhead |")
     print("|---|---:|---:|---:|---:|")
     for kind in ("Adam", "SGD"):
         for n in (2, 50):
-            plain, guarded = training_benchmark(kind, n, blocks, per_block)
+            plain, guarded = training_benchmark(kind, n, blocks, per_block, args.watch)
             print(f"| {kind} | {n} | {plain:.0f} | {guarded:.0f} | {100 * (guarded - plain) / plain:+.1f}% |", flush=True)
     print()
     print("Guard's own cost per optimizer step (hooks + scheduler wrapper + checks), vs the real scheduler.step()")
@@ -168,7 +170,7 @@ def main(argv=None):
     print("|---|---:|---:|---:|---:|---:|---:|")
     for n in (2, 50):
         for name in MICRO:
-            real, guard, cheap = micro_benchmark(name, n, reps, loops)
+            real, guard, cheap = micro_benchmark(name, n, reps, loops, args.watch)
             print(f"| {name} | {n} | {real:.1f} | {guard:.1f} | {guard / real:.2f}x | {cheap:.1f} | {cheap / real:.2f}x |",
                   flush=True)
 

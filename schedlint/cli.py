@@ -424,13 +424,15 @@ def rule(code, show_all, output_format):
                    "report them all at the end. Default: $SCHEDLINT_ON_VIOLATION, else raise.")
 @click.option("--ignore", "ignore", multiple=True, metavar="CODES",
               help="Guard codes not to report, comma separated or repeated (e.g. SLG112).")
+@click.option("--watch", is_flag=True,
+              help="Name the source line of every LR write made outside a scheduler (slower LR writes).")
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(plot, on_violation, ignore, script, args):
+def run(plot, on_violation, ignore, watch, script, args):
     """Run SCRIPT with every optimizer and scheduler it creates guarded."""
     try:
         from schedlint.guard.runner import run_script
     except ImportError as exc:
         _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
     codes = [c.strip().upper() for item in ignore for c in item.split(",") if c.strip()]
-    sys.exit(run_script(script, list(args), plot=plot, on_violation=on_violation, ignore=codes))
+    sys.exit(run_script(script, list(args), plot=plot, on_violation=on_violation, ignore=codes, watch=watch))

@@ -33,7 +33,7 @@ __all__ = ["api_guard", "install", "uninstall", "Guard", "ScheduleViolation", "S
 def api_guard(optimizer, scheduler_or_list=None, *, expect=None, on_violation="raise",
               rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
               replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-              history: int = 0, dist_timeout: float = 60.0):
+              history: int = 0, dist_timeout: float = 60.0, watch: bool = False):
     """Guard ``optimizer`` (what ``schedlint.guard(...)`` calls). Returns a :class:`Guard`, also a
     context manager whose exit removes every hook.
 
@@ -58,13 +58,17 @@ def api_guard(optimizer, scheduler_or_list=None, *, expect=None, on_violation="r
         allow_external_writes: accept every write made outside the schedulers (no SLG102).
         history: keep up to this many samples of every group's LR for :meth:`Guard.plot`.
         dist_timeout: seconds the cross-rank collective may wait before the check gives up.
+        watch: note the source line of every write to a group's ``"lr"`` made outside a scheduler
+            step, so a violation names it (``Violation.written_at``). Opt-in: it replaces each
+            param group nothing else references by a dict subclass that pickles and copies as a
+            plain dict (see ``schedlint.guard.watch``); a little slower per LR write.
     """
     from schedlint.guard.core import Guard
 
     return Guard(optimizer, scheduler_or_list, expect=expect, on_violation=on_violation, rtol=rtol,
                  atol=atol, check_every=check_every, replay=replay, foreign_writers=foreign_writers,
                  allow_external_writes=allow_external_writes, history=history,
-                 dist_timeout=dist_timeout)
+                 dist_timeout=dist_timeout, watch=watch)
 
 
 def install(*, enable=None, **options):

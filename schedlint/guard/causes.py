@@ -30,6 +30,14 @@ def outside_write(schedulers, where: str, base_source=None) -> str:
                    "group['lr'], or declare the schedule with expect=... or allow_external_writes=True.")
 
 
+def written_before_built(name: str, base: float, initial: float, where: str) -> str:
+    return (f"group['lr'] was changed from {base:.6g} to {initial:.6g} before {name} was built at "
+            f"{where}, and {name} took {initial:.6g} as its initial_lr: the whole schedule runs from "
+            f"the written lr (x{initial / base:.4g} of the lr the group was built with), not only the "
+            "first steps. If the schedule should start there, give the group that lr when building the "
+            "optimizer; if it was meant as a warm-up, write it after the scheduler is built.")
+
+
 def _sources(base_source) -> str:
     if not base_source:
         return "its lr when guarded"

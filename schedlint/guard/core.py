@@ -29,6 +29,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from schedlint.guard import attribution, causes, hooks, intent, lifecycle, registry
 from schedlint.guard import lrs as L
+from schedlint.guard import watch as W
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
 from schedlint.guard.shadow import Shadow, predict_step
@@ -82,7 +83,7 @@ def _optimizer_collected(guard_ref, optimizer_id: int) -> None:
 class _Sched:
     """What the guard knows about one scheduler (never stored on the scheduler itself)."""
 
-    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent")
+    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent", "budget")
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
         self.ref = weakref.ref(sched)
@@ -94,6 +95,9 @@ class _Sched:
         self.fresh = fresh  # had not been stepped when the guard first saw it (for SLG107)
         self.start = start  # optimizer steps when the guard first saw it
         self.parent = None
+        # Lengths and step counts (intent.budget_parts) as of its last step, for SLG112 after it
+        # was collected; None for a scheduler without a length.
+        self.budget = [] if intent.has_budget(sched) else None
 
 
 def _is_fresh(sched) -> bool:
@@ -116,7 +120,8 @@ class Guard:
     def __init__(self, optimizer, schedulers=None, *, expect=None, on_violation="raise",
                  rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
                  replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-                 history: int = 0, dist_timeout: float = 60.0, ignore=(), _session=None):
+                 history: int = 0, dist_timeout: float = 60.0, ignore=(), watch: bool = False,
+                 _session=None):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if check_every < 1:
@@ -162,6 +167,7 @@ class Guard:
         self._top: list = []
         self._shape_reported: set = set()
         self._not_checked: dict = {}
+        self._unwatched: list = []
         self._kept: list = []
         self._counts: Counter = Counter()
         self._last_actual = None
@@ -176,6 +182,10 @@ class Guard:
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
         self._replacement = None  # SLG115: (weakref(newer Guard), its line, our steps then)
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
+        # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
+        self._prebuilt: dict = {}
+        self.watch = bool(watch)
+        self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
         declared = None
         if schedulers is not None:
@@ -222,6 +232,47 @@ class Guard:
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
+        if self.watch:
+            self.watch_groups(optimizer)
+
+    # --- watch mode ----------------------------------------------------------------------
+
+    def watch_groups(self, opt, passed=None) -> None:
+        """Replace the groups nothing else holds by watched ones (schedlint.guard.watch). Called
+        when the guard starts, from the constructor hook (``passed``: the constructor's list),
+        and at the first optimizer step after groups were added, loaded or a scheduler built."""
+        groups = opt.param_groups
+        # The guard's own reference to the first group (structure-change detection) is not one
+        # that breaks by the swap: drop it for the count, take the new object afterwards.
+        old = self._g0
+        was_first = old is not None and bool(groups) and groups[0] is old
+        self._g0 = None
+        if was_first:
+            old = None
+        try:
+            left = W.watch(groups, passed)
+        finally:
+            # Still the first group: follow it to its watched object. Otherwise a load is pending
+            # and the structure check must still see it.
+            self._g0 = groups[0] if was_first else old
+        self._unwatched = left
+
+    def _retry_watch(self, opt) -> None:
+        self._watch_retry = False
+        self.watch_groups(opt)
+        if self._unwatched:
+            names = ", ".join(str(i) for i in self._unwatched)
+            self._not_checked["watch"] = (
+                f"{self.name}: watch mode left group(s) {names} as plain dicts: they are referenced "
+                "outside the optimizer (e.g. g = opt.param_groups[0] kept, or the group dict passed "
+                "to the constructor kept), so writes to them are not traced to a line")
+        else:
+            self._not_checked.pop("watch", None)
+
+    def _written_at(self, groups, i: int, cur) -> "str | None":
+        if not self.watch or i >= len(groups) or i >= len(cur):
+            return None
+        return W.last_write(groups[i], cur[i])
 
     # --- the baseline --------------------------------------------------------------------
 
@@ -416,7 +467,11 @@ class Guard:
         if self._off:
             return
         try:
+            if self._watch_retry:
+                self._retry_watch(opt)
             found = self._before_update(opt)
+            if self._watch_retry:  # groups loaded or added, seen by this step's checks
+                self._retry_watch(opt)
             if self._unsaved:
                 found += self._unsaved_checkpoints(settled_before=self.optimizer_steps + 1)
         except Exception as exc:
@@ -548,7 +603,11 @@ class Guard:
         if not off:
             self._diverged = {}
             return []
-        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable else ""
+        offsets = {i: _offset(cur[i], expected[i]) for i in off}
+        early = {i for i in off if self._written_before_built(i, offsets[i])}
+        # A "warm-up" written before the scheduler was built is no warm-up: the scheduler took it
+        # as its initial_lr, so it scales the whole schedule.
+        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable and not early else ""
         if accepted:
             # A warm-up is not the reference of a closed-form or chainable scheduler: the first
             # recomputes its lr at its next step, the second would compound a warm-up still in
@@ -559,14 +618,32 @@ class Guard:
         # A group already reported stays reported while its lr keeps the same offset from the
         # schedule (a chainable scheduler carries a write forward); a new offset is a new write.
         before = self._diverged
-        offsets = {i: _offset(cur[i], expected[i]) for i in off}
         new = [i for i in off if i not in skip and not (i in before and L.close(offsets[i], before[i], 1e-9, 0.0))]
         self._diverged = offsets
         if not new:
             return []
         if cause is None:
             cause = causes.outside_write(self._live_top(), where, self._base_source)
-        return [self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec) for i in new]
+        return [self._violation("SLG102", i, expected[i], cur[i], causes.written_before_built(*self._prebuilt[i]),
+                                sched=sched_rec, written_at=self._written_at(groups, i, cur)) if i in early else
+                self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec,
+                                written_at=self._written_at(groups, i, cur)) for i in new]
+
+    def _written_before_built(self, i: int, offset: float) -> bool:
+        """Group ``i`` is off its schedule by exactly the factor of a write made before a scheduler
+        was built (which took the written lr as its initial_lr)."""
+        pre = self._prebuilt.get(i)
+        return pre is not None and pre[1] != 0 and L.close(offset, pre[2] / pre[1], 1e-6, 0.0)
+
+    def _note_prebuilt(self, opt, name: str, caller) -> None:
+        """After a scheduler was built: groups whose ``initial_lr`` (what the scheduler starts
+        from) is not their baseline were written between the optimizer and the scheduler."""
+        for i, g in enumerate(opt.param_groups):
+            if i in self._prebuilt or i >= len(self._base) or "initial_lr" not in g or L.on_device([g]):
+                continue
+            initial, base = float(g["initial_lr"]), self._base[i]
+            if math.isfinite(base) and not L.close(initial, base, self.rtol, self.atol):
+                self._prebuilt[i] = (name, base, initial, _where(caller))
 
     def _adopt(self, groups, cur) -> None:
         self._accepted_any = True
@@ -598,7 +675,8 @@ class Guard:
             self._ratio_reported.add(i)
             found.append(self._violation("SLG108", i, None if expected is None else expected[i], cur[i],
                                          causes.ratio_changed(i, j, self._labels, base, cur,
-                                                              self._live_top(), not scheduled)))
+                                                              self._live_top(), not scheduled),
+                                         written_at=self._written_at(groups, i, cur)))
         for i, (c, b) in enumerate(zip(cur, base)):
             if i in self._vanish_reported or i in declared or not (b > 0) or not math.isfinite(c) or c < 0:
                 continue
@@ -653,6 +731,7 @@ class Guard:
     def scheduler_constructed(self, sched, args=(), kwargs=None, caller=None, outermost=True) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        self._watch_retry = self.watch
         if self._off:
             return
         try:
@@ -668,6 +747,8 @@ class Guard:
             # schedulers built earlier miss them (yolov5 adds its groups, then builds LambdaLR).
             found += self._resync(opt, opt.param_groups, built_now=sched)
         self._index_top()
+        if opt is not None and rec.known and outermost and self._lr_values and self._dev is None:
+            self._note_prebuilt(opt, rec.name, caller)
         if self._shadow is not None and rec.known and outermost and self._shadow.twin(sched) is None:
             try:
                 self._shadow.construct(opt, sched, args, kwargs)
@@ -709,6 +790,7 @@ class Guard:
         while len(self._base) < len(groups):
             self._add_baseline(groups[len(self._base)], "lr when added", groups)
             self._ever_nonzero.append(False)
+        self._watch_retry = self.watch
 
     def scheduler_loaded(self, sched) -> None:
         self._rebuild = True
@@ -909,6 +991,8 @@ class Guard:
     def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
         rec.mark = self._attempts
+        if rec.budget is not None and rec.top:
+            rec.budget = intent.budget_parts(sched)
         opt = self._opt_ref()
         groups = opt.param_groups
         if not rec.top or len(groups) != self._n:
@@ -975,6 +1059,7 @@ class Guard:
                     found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
                 self._shape_reported.update((id(s), "*") for s in live)
         replaced = old_n == n and n > 0 and groups[0] is not self._g0
+        self._watch_retry = self.watch
         self._n = n
         self._g0 = groups[0] if groups else None
         while len(self._base) < n:
@@ -1105,16 +1190,26 @@ class Guard:
                     out.append(self._violation("SLG109", i, None, 0.0,
                                                causes.zero_whole_run(self.optimizer_steps, self._base[i],
                                                                      self._live_top())))
-        for rec in self._top:
-            s = rec.ref()
-            if s is None or not rec.fresh:
-                continue
-            problem = intent.budget(s, self.optimizer_steps - rec.start)
-            if problem is not None:
-                out.append(self._violation("SLG112", None, None, None,
-                                           causes.budget(rec.name, *problem, self.optimizer_steps - rec.start),
-                                           sched=rec))
+        out += self._budget_findings()
         return [v for v in out if v.code not in self.ignore]
+
+    def _budget_findings(self) -> list:
+        """SLG112 for every top-level scheduler seen from its start, and the schedulers inside it
+        (a CosineAnnealingLR in a SequentialLR), read live or, once collected, as of its last step."""
+        out = []
+        for rec in self._order:
+            if not (rec.known and rec.top and rec.fresh) or rec.budget is None:
+                continue
+            s = rec.ref()
+            parts = intent.budget_parts(s) if s is not None else rec.budget
+            ran = self.optimizer_steps - rec.start
+            for part in parts:
+                problem = intent.budget(part, ran)
+                if problem is not None:
+                    name = part[0] + (f" in {part[3]}" if part[3] else "")
+                    out.append(self._violation("SLG112", None, None, None,
+                                               causes.budget(name, *problem, ran), sched=rec))
+        return out
 
     def _unstepped(self) -> list:
         out = []
@@ -1190,7 +1285,7 @@ class Guard:
     # --- reporting -----------------------------------------------------------------------------
 
     def _violation(self, code, group, expected, actual, cause, *, sched: _Sched = None, rank=None,
-                   step=None, labels=None) -> Violation:
+                   step=None, labels=None, written_at=None) -> Violation:
         primary = sched or (self._top[0] if self._top else None)
         labels = labels or self._labels
         return Violation(
@@ -1205,12 +1300,18 @@ class Guard:
             optimizer=self.name,
             scheduler=None if primary is None else primary.name,
             rank=rank,
+            written_at=written_at,
         )
 
     def _record(self, found: list) -> None:
         for v in found:
-            self._counts[(v.code, v.group_index)] += 1
-            if len(self._kept) < MAX_KEPT:
+            key = (v.code, v.group_index)
+            self._counts[key] += 1
+            # A violation repeated at every step (SLG103 in a loop of scheduler steps) is counted,
+            # but kept in full only while half the room is free: the first occurrence of every
+            # other (code, group) still fits, and the report shows each one.
+            room = MAX_KEPT if self._counts[key] == 1 else MAX_KEPT // 2
+            if len(self._kept) < room:
                 self._kept.append(v)
             if self._history is not None:
                 self._history.mark(v)
@@ -1293,6 +1394,9 @@ class Guard:
         opt = self._opt_ref()
         if opt is not None and getattr(opt.__dict__.get(ANCHOR), "guard", None) is self:
             del opt.__dict__[ANCHOR]
+        if opt is not None and self.watch:
+            self._g0 = None
+            W.unwatch(opt.param_groups)
         registry.remove(self, self._opt_id)
         registry.drop_writer_guard(self)
         self._shadow = None
@@ -1322,6 +1426,7 @@ class Guard:
             if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
+        out += self._budget_findings()
         return [v for v in out if v.code not in self.ignore]
 
 

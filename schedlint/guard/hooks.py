@@ -321,6 +321,8 @@ def _make_optimizer_init(original):
         if registry.auto_session is not None and not tls.shadowing:
             guard = registry.lookup(self)
             if guard is not None:
+                if guard.watch:
+                    guard.watch_groups(self, args[0] if args else kwargs.get("params"))
                 _optimizer_built(guard, self, sys._getframe(1))
 
     return __init__

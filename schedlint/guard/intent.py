@@ -99,22 +99,36 @@ def _all_children(sched) -> list:
     return out
 
 
-def budget(sched, optimizer_steps: int):
-    """``(problem, length, steps)`` when ``sched`` was stepped through a small fraction of its
-    length although the optimizer stepped through most of it, or past the end of a schedule that
-    does not restart; else None."""
+def budget_parts(sched, inside: str = "") -> list:
+    """``[(name, length, steps, inside)]`` for ``sched`` and every scheduler it contains whose
+    length is a constructor argument (``inside``: the container's name, "" at the top). Read at
+    each step, so the end of the run still knows them after the schedulers were collected."""
+    out = []
     name = type(sched).__name__
     spec = LENGTHS.get(name)
-    if spec is None:
-        return None
-    attr, past_is_bad = spec
-    length = getattr(sched, attr, None)
-    steps = getattr(sched, "last_epoch", None)
-    if not isinstance(length, int) or not isinstance(steps, int) or length <= 0:
-        return None
-    if past_is_bad and steps > length:
+    if spec is not None:
+        length = getattr(sched, spec[0], None)
+        steps = getattr(sched, "last_epoch", None)
+        if isinstance(length, int) and isinstance(steps, int) and length > 0:
+            out.append((name, length, steps, inside))
+    for child in getattr(sched, "_schedulers", None) or ():
+        out += budget_parts(child, inside or name)
+    return out
+
+
+def has_budget(sched) -> bool:
+    return type(sched).__name__ in LENGTHS or any(has_budget(c) for c in getattr(sched, "_schedulers", None) or ())
+
+
+def budget(part: tuple, optimizer_steps: int):
+    """``(problem, length, steps)`` when a scheduler (a part from :func:`budget_parts`) was stepped
+    through a small fraction of its length although the optimizer stepped through most of it, or
+    past the end of a schedule that does not restart; else None. Inside SequentialLR or
+    ChainedScheduler only "past the end" is judged: a child starts at its milestone."""
+    name, length, steps, inside = part
+    if LENGTHS[name][1] and steps > length:
         return ("past", length, steps)
-    if steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
+    if not inside and steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
         return ("fraction", length, steps)
     return None
 

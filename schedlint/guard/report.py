@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from schedlint.guard.violations import Violation, _fmt
+from schedlint.guard.violations import Violation, format_lr, format_pair
 
 
 @dataclass
@@ -70,12 +70,15 @@ class GuardReport:
             parts = []
             for i, label in enumerate(self.groups[:len(self.last_actual)]):
                 exp = None if self.last_expected is None or i >= len(self.last_expected) else self.last_expected[i]
-                parts.append(f"{label}={_fmt(self.last_actual[i])}"
-                             + ("" if exp is None else f" (expected {_fmt(exp)})"))
+                if exp is None:
+                    parts.append(f"{label}={format_lr(self.last_actual[i])}")
+                else:
+                    e, a, _rel = format_pair(exp, self.last_actual[i])
+                    parts.append(f"{label}={a} (expected {e})")
             lines.append("  last lr: " + ", ".join(parts))
         if self.baseline:
             sources = sorted({src for _b, src in self.baseline})
-            lines.append("  baseline: " + ", ".join(f"{label}={_fmt(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
+            lines.append("  baseline: " + ", ".join(f"{label}={format_lr(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
                          + f" ({'; '.join(sources)})")
         if self.ok:
             lines.append("  no violations")
@@ -108,6 +111,7 @@ class History:
     actual: list = field(default_factory=list)
     expected: list = field(default_factory=list)
     marks: list = field(default_factory=list)  # (step, group, code) of violations, bounded
+    mark_values: list = field(default_factory=list)  # each mark's wrong lr (None: not about a value)
 
     def add(self, step: int, actual: list, expected) -> None:
         if step % self.stride:
@@ -124,6 +128,22 @@ class History:
     def mark(self, violation: Violation) -> None:
         if len(self.marks) < self.max_points:
             self.marks.append((violation.optimizer_step, violation.group_index, violation.code))
+            self.mark_values.append(violation.actual)
+
+
+def mark_point(hist: History, k: int):
+    """Where mark ``k`` is drawn: at the step of the violation, at the wrong lr it names (a write
+    a closed-form scheduler overwrote before any step used it is in no sample), else on the group's
+    line; None when not drawable on a log axis."""
+    step, group, _code = hist.marks[k]
+    idx = min(range(len(hist.steps)), key=lambda j: abs(hist.steps[j] - step))
+    value = hist.mark_values[k] if k < len(hist.mark_values) else None
+    if not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        row = hist.actual[idx]
+        value = row[group] if group is not None and group < len(row) else row[0]
+    if value is None or not value > 0:
+        return None
+    return step, value
 
 
 def plot(histories: list, path: str) -> str:
@@ -147,14 +167,14 @@ def plot(histories: list, path: str) -> str:
             if any(x is not None for x in exp):
                 ax.plot(hist.steps, [float("nan") if x is None else x for x in exp], "--",
                         color=line.get_color(), alpha=0.6, label=f"{label} expected")
-        for step, group, code in hist.marks:
-            idx = min(range(len(hist.steps)), key=lambda k: abs(hist.steps[k] - step))
-            row = hist.actual[idx]
-            y = row[group] if group is not None and group < len(row) else row[0]
-            if y is None or not y > 0:
+        for k, (_step, group, code) in enumerate(hist.marks):
+            point = mark_point(hist, k)
+            if point is None:
                 continue  # not drawable on a log axis; the report lists it
-            ax.plot([hist.steps[idx]], [y], "x", color="red", markersize=9)
-            ax.annotate(code, (hist.steps[idx], y), color="red", fontsize=7)
+            ax.plot([point[0]], [point[1]], "x", color="red", markersize=9, zorder=5)
+            # A wrong lr may sit near another group's line: say which group it is about.
+            who = f" {labels[group]}" if group is not None and group < len(labels) else ""
+            ax.annotate(code + who, point, color="red", fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("optimizer step")
         # Group lrs differ by orders of magnitude and decays are exponential: a log axis shows

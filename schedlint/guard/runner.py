@@ -12,7 +12,7 @@ from schedlint.guard.violations import ScheduleViolation
 
 
 def run_script(script: str, argv: list, *, plot: str | None = None, on_violation: str | None = None,
-               ignore=(), out=None) -> int:
+               ignore=(), out=None, watch: bool = False) -> int:
     """Run ``script`` as ``__main__`` with ``argv`` under auto-guarding.
 
     ``on_violation`` None follows ``SCHEDLINT_ON_VIOLATION`` (default raise). Returns the exit
@@ -42,7 +42,7 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     if auto.registry.auto_session is not None:
         auto.uninstall()
     session = auto.install(enable=True, report_at_exit=False, on_violation=on_violation,
-                           history=2000 if plot else 0, ignore=tuple(ignore))
+                           history=2000 if plot else 0, ignore=tuple(ignore), watch=watch)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(path))

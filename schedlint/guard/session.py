@@ -124,6 +124,8 @@ def install(*, enable=None, report_at_exit: bool = True, **options):
         return None
     if registry.auto_session is not None:
         return registry.auto_session
+    if options.get("watch") is None and os.environ.get("SCHEDLINT_WATCH", "").strip().lower() in TRUTHY:
+        options["watch"] = True
     if options.get("on_violation") is None:
         options["on_violation"] = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
     session = AutoSession(options)

@@ -63,6 +63,7 @@ class Violation:
     optimizer: str = ""
     scheduler: Optional[str] = None
     rank: Optional[int] = None
+    written_at: Optional[str] = None  # watch mode: "file:line" of the write that set this lr
 
     @property
     def name(self) -> str:
@@ -83,11 +84,18 @@ class Violation:
         text = f"{self.code} {self.name}: {', '.join(where)}"
         if self.code == "SLG103" and self.expected is not None:
             # Nothing is wrong with the LR yet: the extra step is what would change it.
-            text += f": expected lr {_fmt(self.expected)} (unchanged until the next optimizer step), actual {_fmt(self.actual)} after the extra step"
+            if self.actual is None or self.actual == self.expected:
+                text += f": lr {format_lr(self.expected)}, unchanged by the extra step (its step count still advances)"
+            else:
+                exp, act, rel = format_pair(self.expected, self.actual)
+                text += f": expected lr {exp} (unchanged until the next optimizer step), actual {act} after the extra step{rel}"
         elif self.expected is not None:
-            text += f": expected lr {_fmt(self.expected)}, actual {_fmt(self.actual)}"
+            exp, act, rel = format_pair(self.expected, self.actual)
+            text += f": expected lr {exp}, actual {act}{rel}"
         elif self.actual is not None:
-            text += f": lr {_fmt(self.actual)}"
+            text += f": lr {format_lr(self.actual)}"
+        if self.written_at:
+            text += f", written at {self.written_at}"
         return f"{text}. {self.cause}"
 
     def to_dict(self) -> dict:
@@ -100,12 +108,30 @@ class Violation:
         return self.message
 
 
-def _fmt(x) -> str:
+def format_lr(x, digits: int = 6) -> str:
     if x is None:
         return "unknown"
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
         return str(x)
-    return f"{x:.6g}"
+    return f"{x:.{digits}g}"
+
+
+def format_pair(expected, actual) -> tuple:
+    """``(expected, actual, note)`` as text: with as many significant digits as it takes to tell
+    them apart (6 at least, 17 at most), and, where they differ by less than 0.1%, the relative
+    difference, which a reader cannot see in two long numbers."""
+    if expected is None or actual is None or expected == actual:
+        return format_lr(expected), format_lr(actual), ""
+    digits = 6
+    while digits < 17 and format_lr(expected, digits) == format_lr(actual, digits):
+        digits += 1
+    note = ""
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and expected \
+            and math.isfinite(expected) and math.isfinite(actual):
+        rel = abs(actual - expected) / abs(expected)
+        if rel < 1e-3:
+            note = f" (relative difference {rel:.2g})"
+    return format_lr(expected, digits), format_lr(actual, digits), note
 
 
 _GUARD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

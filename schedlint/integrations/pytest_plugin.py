@@ -21,6 +21,8 @@ def pytest_addoption(parser):
     for mode in ("raise", "warn", "log"):
         group.addoption(f"--schedlint-guard={mode}", dest="schedlint_guard_mode", action="store_const",
                         const=mode, default=None, help=f"guard in {mode} mode")
+    group.addoption("--schedlint-guard-watch", action="store_true", default=False,
+                    help="name the source line of every LR write made outside a scheduler (slower LR writes)")
     group.addoption("--schedlint-guard-ignore", default="", metavar="CODES",
                     help="comma-separated SLG codes that do not fail tests (e.g. SLG107)")
 
@@ -36,11 +38,12 @@ def pytest_configure(config):
         if mode not in ("raise", "warn", "log"):
             raise pytest.UsageError(f"SCHEDLINT_ON_VIOLATION must be raise, warn or log, got {mode!r}")
     ignore = {c.strip().upper() for c in config.getoption("schedlint_guard_ignore").split(",") if c.strip()}
-    config.pluginmanager.register(_GuardPlugin(ignore, mode), "schedlint-guard")
+    watch = bool(config.getoption("schedlint_guard_watch", default=False))
+    config.pluginmanager.register(_GuardPlugin(ignore, mode, watch), "schedlint-guard")
 
 
 class _GuardPlugin:
-    def __init__(self, ignore: set, mode: str = "raise"):
+    def __init__(self, ignore: set, mode: str = "raise", watch: bool = False):
         from schedlint.guard import session as auto
 
         self.ignore = ignore
@@ -51,7 +54,8 @@ class _GuardPlugin:
         self.closing = False
         self.nodeid = None
         self.failed_tests = []
-        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation)
+        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation,
+                                    watch=watch)
         self.session.listeners.append(self._saw)
 
     def _on_violation(self, violation):
@@ -93,7 +97,7 @@ class _GuardPlugin:
         self.raised.clear()
         if unraised:
             self.failed_tests.append(item.nodeid)
-            lines = "\n".join(f"  {v.message}" for v in unraised)
+            lines = "\n".join(f"  {v.message}{_times(n)}" for _node, v, n in _grouped([(None, v) for v in unraised]))
             pytest.fail(f"schedlint guard: {len(unraised)} violation(s) during this test:\n{lines}",
                         pytrace=False)
         return result
@@ -104,12 +108,29 @@ class _GuardPlugin:
         terminalreporter.write_line(str(report).splitlines()[0])
         for nodeid in self.failed_tests:
             terminalreporter.write_line(f"  failed by the guard: {nodeid}")
-        for nodeid, v in self.all_seen:
-            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}")
+        for nodeid, v, n in _grouped(self.all_seen):
+            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}" + _times(n))
 
     def pytest_unconfigure(self, config):
         self.closing = True
         self.session.finish()
+
+
+def _grouped(seen):
+    """``[(nodeid, first violation, occurrences)]``: a violation repeated by one test (a scheduler
+    stepped hundreds of times without training, a write at every step) is listed once with its
+    count, as ``GuardReport`` lists it; the session header still counts every occurrence."""
+    first: dict = {}
+    counts: dict = {}
+    for nodeid, v in seen:
+        key = (nodeid, v.code, v.optimizer, v.scheduler, v.group_index)
+        first.setdefault(key, (nodeid, v))
+        counts[key] = counts.get(key, 0) + 1
+    return [(nodeid, v, counts[key]) for key, (nodeid, v) in first.items()]
+
+
+def _times(n: int) -> str:
+    return f" [{n} times]" if n > 1 else ""
 
 
 def _event(violation):

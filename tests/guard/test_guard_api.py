@@ -228,3 +228,47 @@ def test_violations_pickle_and_are_importable_from_schedlint():
     exc = pickle.loads(pickle.dumps(ScheduleViolation([v])))
     assert isinstance(exc, schedlint.ScheduleViolation) and exc.violation == v and str(exc) == v.message
     assert schedlint.ScheduleWarning is ScheduleWarning
+
+
+def test_messages_never_show_an_expected_lr_equal_to_the_actual_one():
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    # SLG103 whose extra step moves the lr by less than the 6 digits a message used to print.
+    model, opt = make_optimizer()
+    sched = CosineAnnealingLR(opt, T_max=100_000)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        train_step(model, opt, 0)
+        sched.step()
+        sched.step()
+    (v,) = [v for v in seen if v.code == "SLG103"]
+    assert v.expected != v.actual
+    text = v.message.split(". ")[0]
+    exp, act = text.split("expected lr ")[1].split(" ")[0], text.split("actual ")[1].split(" ")[0]
+    assert exp != act, text
+    assert "relative difference" in text
+
+    # SLG102 for a write just above rtol (1e-6): 0.1 -> 0.1000003.
+    model, opt = make_optimizer()
+    sched = StepLR(opt, step_size=5)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        train_step(model, opt, 0)
+        sched.step()
+        opt.param_groups[0]["lr"] *= 1 + 3e-6
+        train_step(model, opt, 1)
+    (v,) = [v for v in seen if v.code == "SLG102"]
+    assert "expected lr 0.1, actual 0.1000003 (relative difference 3e-06)" in v.message
+
+
+def test_an_extra_scheduler_step_that_leaves_the_lr_alone_says_so():
+    model, opt = make_optimizer()
+    sched = StepLR(opt, step_size=10)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        train_step(model, opt, 0)
+        sched.step()
+        sched.step()
+    (v,) = [v for v in seen if v.code == "SLG103"]
+    assert "actual 0.1 after the extra step" not in v.message
+    assert "lr 0.1, unchanged by the extra step" in v.message, v.message

@@ -322,6 +322,52 @@ def test_cosine_run_past_t_max_is_reported_and_sized_cosine_is_silent():
         assert [v.code for v in seen if v.code == "SLG112"] == (["SLG112"] if expect_report else [])
 
 
+def test_cosine_past_t_max_inside_sequential_or_chained_is_reported():
+    for make in (lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3),
+                                              S.CosineAnnealingLR(o, T_max=5)], milestones=[3]),
+                 lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.99), S.CosineAnnealingLR(o, T_max=5)])):
+        model, opt = _two_groups()
+        sched = make(opt)
+        seen = []
+        with schedlint.guard(opt, sched, on_violation=seen.append):
+            for _ in range(20):
+                _step(model, opt)
+                sched.step()
+        (v,) = [v for v in seen if v.code == "SLG112"]
+        assert "CosineAnnealingLR" in v.cause and "past its length 5" in v.cause, v.cause
+
+
+def test_cosine_past_t_max_in_a_script_whose_objects_are_gone_at_the_end(tmp_path):
+    # `schedlint run`: runpy drops the script's globals (a main() returns), so the optimizer and
+    # its scheduler are garbage-collected before the run's end-of-run checks.
+    import io
+
+    from schedlint.guard.runner import run_script
+
+    for body, name in (("sched = CosineAnnealingLR(opt, T_max=5)", "CosineAnnealingLR was stepped 20 times"),
+                       ("sched = SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=3), "
+                        "CosineAnnealingLR(opt, T_max=5)], milestones=[3])", "CosineAnnealingLR in SequentialLR")):
+        script = tmp_path / "train.py"
+        script.write_text(
+            "import torch\n"
+            "from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR\n"
+            "def main():\n"
+            "    m = torch.nn.Linear(4, 2)\n"
+            "    opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            f"    {body}\n"
+            "    for i in range(20):\n"
+            "        m(torch.randn(3, 4)).sum().backward()\n"
+            "        opt.step(); opt.zero_grad()\n"
+            "        sched.step()\n"
+            "main()\n")
+        out = io.StringIO()
+        status = run_script(str(script), [], on_violation="warn", out=out)
+        assert status == 0, out.getvalue()
+        assert "SLG112 x1" in out.getvalue() and f"{name}" in out.getvalue(), out.getvalue()
+        assert "stepped 20 times, past its length 5" in out.getvalue() or \
+            "in SequentialLR was stepped 17 times, past its length 5" in out.getvalue(), out.getvalue()
+
+
 def test_two_closed_form_schedulers_stepping_one_optimizer():
     model, opt = _two_groups()
     a = S.LambdaLR(opt, lambda e: 0.9 ** e)
@@ -485,3 +531,28 @@ def test_plateau_min_lrs_extended_by_hand_after_add_param_group_keeps_the_replay
     opt.param_groups[2]["lr"] = 0.5  # still checked after the hand edit of min_lrs
     with pytest.raises(ScheduleViolation, match="SLG102"):
         _step(model, opt)
+
+
+@pytest.mark.parametrize("make, write", [
+    (lambda o: S.StepLR(o, step_size=2), lambda g: g["lr"] * 0.5),  # a "warm-up" written too early
+    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: 0.05),
+    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: g["lr"] * 0.5),
+])
+def test_a_write_before_the_scheduler_was_built_is_named_as_such(make, write):
+    model, opt = _two_groups()
+    seen = []
+    with schedlint.guard(opt, on_violation=seen.append):
+        for g in opt.param_groups:
+            g["lr"] = write(g)
+        sched = make(opt)  # takes the written lr as its initial_lr
+        for _ in range(4):
+            _step(model, opt)
+            sched.step()
+    writes = [v for v in seen if v.code in ("SLG101", "SLG102")]
+    assert writes and all(v.code == "SLG102" for v in writes), [v.message for v in writes]
+    v = writes[0]
+    name = type(sched).__name__
+    assert v.optimizer_step == 0  # at the first step, not once the schedule moved
+    assert "between optimizer.step()" not in v.message and "by something other than" not in v.message
+    assert f"before {name} was built at" in v.cause and "test_guard_intent.py:" in v.cause, v.cause
+    assert "initial_lr" in v.cause

@@ -185,3 +185,54 @@ def test_pytest_plugin(tmp_path):
     assert "schedlint guard" in on.stdout
     ignored = run_python(base, "--schedlint-guard", "--schedlint-guard-ignore=SLG107", *common, cwd=str(tmp_path))
     assert "1 failed, 3 passed" in ignored.stdout, ignored.stdout
+
+
+REPEATING_TESTS = textwrap.dedent("""
+    import torch
+
+    def test_scheduler_arithmetic_without_training():
+        opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=5)
+        for _ in range(40):
+            sched.step()  # SLG103 at every call: no optimizer.step() at all
+
+    def test_manual_write():
+        opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+        opt.step()
+        sched.step()
+        opt.param_groups[0]["lr"] = 1.0
+        opt.step()
+""")
+
+
+def test_pytest_plugin_warn_mode_lists_a_repeated_violation_once_with_its_count(tmp_path):
+    (tmp_path / "test_schedules.py").write_text(REPEATING_TESTS)
+    base = "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]))"
+    load = [] if _plugin_installed() else ["-p", "schedlint.integrations.pytest_plugin"]
+    proc = run_python(base, "--schedlint-guard=warn", *load, "-q", "-p", "no:cacheprovider", "-W",
+                      "ignore::UserWarning", str(tmp_path), cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = proc.stdout.split("schedlint guard")[-1]
+    lines = [line for line in summary.splitlines() if "test_scheduler_arithmetic_without_training" in line]
+    assert len(lines) == 1, summary  # not 40 lines
+    assert "SLG103" in lines[0] and "[40 times]" in lines[0]
+    assert sum("test_manual_write" in line and "SLG102" in line for line in summary.splitlines()) == 1
+    assert "41 violations (SLG102 x1, SLG103 x40)" in summary  # every occurrence still counted
+
+
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)` before:UserWarning")
+def test_a_repeated_violation_does_not_crowd_later_ones_out_of_the_report():
+    from schedlint.guard.core import MAX_KEPT
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000)
+    with schedlint.guard(opt, sched, on_violation="log") as guard:
+        for _ in range(MAX_KEPT + 10):
+            sched.step()  # scheduler arithmetic without training: SLG103 every time
+        opt.param_groups[0]["lr"] = 1.0
+        opt.step()
+    text = str(guard.report())
+    assert text.count("SLG103 scheduler-step-out-of-order:") == 1 and f"[{MAX_KEPT + 10} times]" in text
+    assert "SLG102 lr-written-outside-scheduler: group 0" in text

@@ -64,3 +64,24 @@ def test_import_schedlint_imports_no_framework():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_violation_is_marked_at_the_wrong_lr_it_names():
+    # A write a closed-form scheduler overwrites before any optimizer step uses it: no sample of
+    # the history holds 0.05, the mark must (it sat on the correct line before).
+    from schedlint.guard.report import mark_point
+
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD([{"params": [model.weight], "lr": 0.1}, {"params": [model.bias], "lr": 0.01}])
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.01], total_steps=60)
+    with schedlint.guard(opt, sched, history=100, on_violation=lambda v: None) as guard:
+        for i in range(60):
+            model(torch.ones(3, 4)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+            if i == 30:
+                opt.param_groups[1]["lr"] = 0.05  # noqa: SL201 - the misuse the plot must mark
+            sched.step()
+    hist = guard.history
+    (k,) = [k for k, m in enumerate(hist.marks) if m[2] == "SLG102"]
+    assert mark_point(hist, k) == (31, 0.05)
