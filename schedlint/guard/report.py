@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from schedlint.guard.violations import Violation, _fmt
+from schedlint.guard.violations import Violation, format_lr
 
 
 @dataclass
@@ -70,12 +70,12 @@ class GuardReport:
             parts = []
             for i, label in enumerate(self.groups[:len(self.last_actual)]):
                 exp = None if self.last_expected is None or i >= len(self.last_expected) else self.last_expected[i]
-                parts.append(f"{label}={_fmt(self.last_actual[i])}"
-                             + ("" if exp is None else f" (expected {_fmt(exp)})"))
+                parts.append(f"{label}={format_lr(self.last_actual[i])}"
+                             + ("" if exp is None else f" (expected {format_lr(exp)})"))
             lines.append("  last lr: " + ", ".join(parts))
         if self.baseline:
             sources = sorted({src for _b, src in self.baseline})
-            lines.append("  baseline: " + ", ".join(f"{label}={_fmt(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
+            lines.append("  baseline: " + ", ".join(f"{label}={format_lr(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
                          + f" ({'; '.join(sources)})")
         if self.ok:
             lines.append("  no violations")

@@ -83,11 +83,11 @@ class Violation:
         text = f"{self.code} {self.name}: {', '.join(where)}"
         if self.code == "SLG103" and self.expected is not None:
             # Nothing is wrong with the LR yet: the extra step is what would change it.
-            text += f": expected lr {_fmt(self.expected)} (unchanged until the next optimizer step), actual {_fmt(self.actual)} after the extra step"
+            text += f": expected lr {format_lr(self.expected)} (unchanged until the next optimizer step), actual {format_lr(self.actual)} after the extra step"
         elif self.expected is not None:
-            text += f": expected lr {_fmt(self.expected)}, actual {_fmt(self.actual)}"
+            text += f": expected lr {format_lr(self.expected)}, actual {format_lr(self.actual)}"
         elif self.actual is not None:
-            text += f": lr {_fmt(self.actual)}"
+            text += f": lr {format_lr(self.actual)}"
         return f"{text}. {self.cause}"
 
     def to_dict(self) -> dict:
@@ -100,7 +100,8 @@ class Violation:
         return self.message
 
 
-def _fmt(x) -> str:
+def format_lr(x) -> str:
+    """An lr (or any number) as messages print it: six significant digits, ``unknown`` for None."""
     if x is None:
         return "unknown"
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):

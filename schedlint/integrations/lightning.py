@@ -29,7 +29,7 @@ try:
 except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
-from schedlint.integrations._common import GuardSet
+from schedlint.integrations.guard_set import GuardSet
 
 __all__ = ["ScheduleGuard"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from transformers import TrainerCallback
 
-from schedlint.integrations._common import GuardSet
+from schedlint.integrations.guard_set import GuardSet
 
 __all__ = ["ScheduleGuardCallback"]
 

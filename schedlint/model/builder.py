@@ -154,6 +154,8 @@ class _Walk:
 
 
 def expr_text(node) -> str:
+    """A comparable text for a name, attribute chain or subscript (``opt.param_groups[0]``,
+    ``g['lr']``) to compare one target with another; ``<expr>`` for anything else."""
     dotted = dotted_name(node)
     if dotted is not None:
         return dotted
