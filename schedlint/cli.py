@@ -336,12 +336,12 @@ def _print_timings(run: _Outcome, found) -> None:
                f"{t_end - run.checked:.3f}s, total {t_end - run.started:.3f}s", err=True)
     split["cache"] = split.get("cache", 0.0) + run.saved - run.checked
     workers = split.get("workers", 1)
-    click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
-               "rules %.3f, output %.3f (wall s); %d cached, %d parsed" % (
-                   workers, "s" if workers != 1 else "",
-                   ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
-                   split.get("cache", 0.0), run.projected - run.saved, t_end - run.projected,
-                   split.get("cached", 0), split.get("parsed", 0)), err=True)
+    phases = ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES)
+    click.echo(f"timings: split (CPU s, summed over {int(workers)} worker"
+               f"{'s' if workers != 1 else ''}): {phases}; cache {split.get('cache', 0.0):.3f}, "
+               f"project rules {run.projected - run.saved:.3f}, output "
+               f"{t_end - run.projected:.3f} (wall s); {int(split.get('cached', 0))} cached, "
+               f"{int(split.get('parsed', 0))} parsed", err=True)
 
 
 def _apply_fixes(results, options, stdin, cache):

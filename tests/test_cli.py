@@ -262,7 +262,7 @@ def test_stdin_filename_without_a_dash_reads_stdin(run_cli, project):
 def test_stdin_syntax_error_is_always_reported(run_cli, project):
     result = run_cli("-", "--stdin-filename", "x.py", input="def f(:\n    pass\n")
     assert result.exit_code == 1
-    assert [(p, l, c) for p, l, _, c in parse_text(result.stdout)] == [("x.py", 1, "SL001")]
+    assert [(p, line, c) for p, line, _, c in parse_text(result.stdout)] == [("x.py", 1, "SL001")]
 
 
 def test_stdin_together_with_files(run_cli, project):

@@ -93,7 +93,7 @@ def test_one_round_of_fixes_leaves_untouched_lines_and_comments_alone(path):
         return
     touched = _touched_lines([f for f in findings if f.fix in applied])
     old_lines = original.splitlines()
-    kept = [l for i, l in enumerate(old_lines, 1) if i not in touched]
+    kept = [text for i, text in enumerate(old_lines, 1) if i not in touched]
     assert _is_subsequence(kept, fixed.splitlines()), "a line no fix touches changed"
     missing = _comments(original, touched) - _comments(fixed)
     assert not missing, f"comments lost: {sorted(missing)}"
@@ -355,16 +355,16 @@ def test_diff_prints_a_unified_diff_exits_1_and_writes_nothing(run_cli, tmp_path
     assert r.exit_code == 1, r.output
     assert r.stdout.startswith(f"--- {path}\n+++ {path}\n@@ ")
     assert path.read_bytes() == before
-    removed = [l[1:] for l in r.stdout.splitlines() if l.startswith("-") and not
-               l.startswith("---")]
-    added = [l[1:] for l in r.stdout.splitlines() if l.startswith("+") and not
-             l.startswith("+++")]
+    removed = [text[1:] for text in r.stdout.splitlines() if text.startswith("-") and not
+               text.startswith("---")]
+    added = [text[1:] for text in r.stdout.splitlines() if text.startswith("+") and not
+             text.startswith("+++")]
     assert removed and len(removed) == len(added)
-    assert all("setdefault(\"initial_lr\"" in l for l in added)
+    assert all("setdefault(\"initial_lr\"" in text for text in added)
     # Applying the diff's result is exactly what --fix writes.
     r2 = run_cli("--isolated", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     after = path.read_text().splitlines()
-    assert all(l in after for l in added) and not any(l in after for l in removed)
+    assert all(text in after for text in added) and not any(text in after for text in removed)
     assert r2.exit_code == 0, r2.output
 
 
@@ -408,7 +408,7 @@ def test_fix_keeps_remaining_findings_and_exit_1(run_cli, tmp_path):
     path.write_text(text)
     r = run_cli("--isolated", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     assert r.exit_code == 1
-    remaining = [l for l in r.stdout.splitlines() if " SL101 " in l]
+    remaining = [text for text in r.stdout.splitlines() if " SL101 " in text]
     assert len(remaining) == 1 and remaining[0].startswith(f"{path}:{len(text.splitlines())}:")
     assert "1 remaining)." in r.stderr
 
@@ -420,8 +420,8 @@ def test_text_marks_fixable_findings_and_summary_counts_them(run_cli, tmp_path):
     assert "[*]" not in plain.stdout
     assert f"No fixes available ({n} hidden fixes can be enabled" in plain.stderr
     shown = run_cli("--isolated", "--no-cache", "--select", "SL101", "--unsafe-fixes", str(path))
-    lines = [l for l in shown.stdout.splitlines() if not l.startswith("  help: ")]
-    assert len(lines) == n and all(" SL101 [*] " in l for l in lines)
+    lines = [text for text in shown.stdout.splitlines() if not text.startswith("  help: ")]
+    assert len(lines) == n and all(" SL101 [*] " in text for text in lines)
     assert f"[*] {n} fixable with the `--fix` option." in shown.stderr
 
 
@@ -454,7 +454,7 @@ def test_fix_respects_noqa_and_per_file_ignores(run_cli, tmp_path):
     r = run_cli("--no-cache", "--fix", "--unsafe-fixes", str(path), str(other))
     assert other.read_bytes() == before_other
     fixed = path.read_text()
-    noqa_line = next(l for l in fixed.splitlines() if "# noqa: SL101" in l)
+    noqa_line = next(text for text in fixed.splitlines() if "# noqa: SL101" in text)
     assert "setdefault" not in noqa_line
     assert fixed.count("setdefault") == text.count("# expect: SL101")
     assert r.exit_code == 0, r.output

@@ -40,10 +40,10 @@ def test_fixture_findings_match_markers(path):
     got = {(f.line, f.code) for f in result.findings + project}
     expected = expected_findings(path)
     assert got == expected, "\n".join(
-        [f"missing: line {l} {c}" for l, c in sorted(expected - got)] +
-        [f"unexpected: line {l} {c}: " + next(f.message for f in result.findings + project
-                                              if (f.line, f.code) == (l, c))
-         for l, c in sorted(got - expected)])
+        [f"missing: line {lineno} {c}" for lineno, c in sorted(expected - got)] +
+        [f"unexpected: line {lineno} {c}: " + next(f.message for f in result.findings + project
+                                              if (f.line, f.code) == (lineno, c))
+         for lineno, c in sorted(got - expected)])
 
 
 @pytest.mark.parametrize("case", PACKAGES, ids=_id)

@@ -257,7 +257,7 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
 
 def test_pre_commit_hook_covers_notebooks():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
-    types = next(l for l in text.splitlines() if l.strip().startswith("types_or:"))
+    types = next(line for line in text.splitlines() if line.strip().startswith("types_or:"))
     assert "jupyter" in types and "python" in types
 
 

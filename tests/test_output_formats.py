@@ -156,7 +156,7 @@ def test_github_annotation_body_carries_the_help():
 
 
 def test_findings_sort_by_path_line_column_code():
-    fs = [finding(p, l, c, code) for p in ("a.py", "b.py", "a/z.py") for l in (2, 10)
+    fs = [finding(p, lineno, c, code) for p in ("a.py", "b.py", "a/z.py") for lineno in (2, 10)
           for c in (1, 9) for code in ("SL101", "SL001", "SL003")]
     shuffled = fs[:]
     random.Random(7).shuffle(shuffled)

@@ -128,7 +128,7 @@ def is_magic(line: str) -> bool:
 def mask_cell(lines: list) -> tuple:
     """``(lines, masked)``: the cell's lines with IPython syntax masked, and which (1-based)."""
     out, masked = list(lines), set()
-    first = next((i for i, l in enumerate(lines) if l.strip()), None)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         name = lines[first].lstrip()[2:].split(None, 1)
         if not name or name[0] not in PYTHON_CELL_MAGICS:
@@ -233,7 +233,7 @@ class Notebook:
                 self.cells.append(CodeCell(number=index, text=text, lines=lines, masked=masked,
                                            first_line=line))
                 line += len(lines)
-        self.source = "".join(l + "\n" for c in self.cells for l in c.lines)
+        self.source = "".join(line + "\n" for c in self.cells for line in c.lines)
 
     def locate(self, line: int) -> tuple:
         """``(cell, line_in_cell)`` of a virtual line (clamped to the last cell's end)."""

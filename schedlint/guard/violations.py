@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence
 
 log = logging.getLogger("schedlint.guard")
 
@@ -157,7 +157,7 @@ def _event_text(violations: Sequence[Violation]) -> str:
     return f"{first} (also {', '.join(dict.fromkeys(others))})"
 
 
-Handler = Union[str, Callable[[Violation], object]]
+Handler = str | Callable[[Violation], object]
 MODES = ("raise", "warn", "log")
 
 

@@ -1018,13 +1018,13 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         return {}
     used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
         {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
-    for scope, call, _, _ in model.flow_calls:
+    for _scope, call, _, _ in model.flow_calls:
         # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
         if _imported_head(resolvable, call.func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
     used.discard(None)
     heads = set()
-    for scope, target, value in model.flow_assigns:
+    for _scope, target, value in model.flow_assigns:
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or

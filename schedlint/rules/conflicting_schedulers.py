@@ -35,7 +35,7 @@ def _together(branches, a_steps, b_steps, a, b):
         for sb in b_steps:
             if sa.scope is not sb.scope or sa.loop is None or sb.loop is None:
                 continue
-            if not any(l.contains(sb.loop) for l in sa.loop.ancestors()):
+            if not any(ancestor.contains(sb.loop) for ancestor in sa.loop.ancestors()):
                 continue  # no loop runs both: one phase after the other
             pa = conditions(branches.path(sa), ignore)
             pb = conditions(branches.path(sb), ignore)

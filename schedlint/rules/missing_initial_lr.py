@@ -116,7 +116,7 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
             continue
         if call.order < sched.order or call.scope is not sched.scope or \
                 sched.loop is not None and call.loop is not None and \
-                any(l is sched.loop for l in call.loops):
+                any(enclosing is sched.loop for enclosing in call.loops):
             return True
     # The optimizer handed to a helper before the construction (load_checkpoint(opt), ...).
     sched_line = model.line(sched.node)

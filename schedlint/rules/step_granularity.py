@@ -295,8 +295,8 @@ def _batch_steps_ok(loop, o):
     """The optimizer step ``o`` runs in a batch loop nested in (or called from) ``loop``."""
     if o.loop is None or o.loop is loop:
         return False
-    inner = [l for l in o.loop.ancestors() if l is not loop]
-    return not any(is_epoch_loop(l) or loop_words(l) & ACCUMULATION_WORDS for l in inner)
+    inner = [enclosing for enclosing in o.loop.ancestors() if enclosing is not loop]
+    return not any(is_epoch_loop(enclosing) or loop_words(enclosing) & ACCUMULATION_WORDS for enclosing in inner)
 
 
 def _steps_in_callee(model, names, loop, step, sched, key):
@@ -369,11 +369,11 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         loop = own.loop
         if loop is None or is_epoch_loop(loop):
             continue
-        outer = [l for l in loop.ancestors() if l is not loop]
+        outer = [enclosing for enclosing in loop.ancestors() if enclosing is not loop]
         if step.via is not None:
             outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
-        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
+        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(enclosing) for enclosing in outer)):
             continue
         if lw & ACCUMULATION_WORDS:
             continue

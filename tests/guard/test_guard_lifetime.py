@@ -100,9 +100,15 @@ def test_optimizer_and_scheduler_die_by_reference_counting_alone():
     assert not hooks.installed()
 
 
+def _lambda_closing_over(opt):
+    # Built here, not in the test: a lambda in the test would share the test's `opt` cell, and
+    # `del opt` would empty it, so the lambda would no longer hold the optimizer.
+    return lambda e: 1.0 if opt.param_groups else 0.0
+
+
 def test_a_lambda_closing_over_the_optimizer_does_not_leak_it():
     model, opt = make_optimizer()
-    sched = S.LambdaLR(opt, lambda e: 1.0 if opt.param_groups else 0.0)  # closes over opt
+    sched = S.LambdaLR(opt, _lambda_closing_over(opt))
     schedlint.guard(opt, sched)
     for i in range(3):
         grad_step(model, opt, i)

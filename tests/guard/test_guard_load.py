@@ -87,7 +87,7 @@ def test_memory_stays_flat_and_report_stays_small():
         _run(setup, warm + 2 * window, STEPS)
     # 10 optimizers x 500 steps: a leak of even 8 bytes per optimizer step shows as 40 KB.
     assert last - first < 16 * 1024, f"memory grew by {last - first} bytes over {window} steps"
-    for k, (opt, sched, guard) in enumerate(setup):
+    for k, (_opt, _sched, guard) in enumerate(setup):
         report = guard.report()
         assert report.optimizer_steps == STEPS
         assert len(report.violations) <= MAX_KEPT and len(report.counts) <= 7 * GROUPS

@@ -198,10 +198,10 @@ def param_groups(draw):
         extra = draw(st.sampled_from(["", ", 'weight_decay': 0.0", ", 'lr_mult': 0.1",
                                       ", 'initial_lr': 0.1", ", **common"]))
         if kind == 2:
-            groups.append("{'params': model.layer%d.parameters()%s%s}"
-                          % (i, f", 'lr': {lr}" if lr else "", extra))
+            lr_item = f", 'lr': {lr}" if lr else ""
+            groups.append(f"{{'params': model.layer{i}.parameters(){lr_item}{extra}}}")
         else:
-            groups.append("dict(params=p%d%s)" % (i, f", lr={lr}" if lr else ""))
+            groups.append(f"dict(params=p{i}" + (f", lr={lr}" if lr else "") + ")")
     return "[" + ", ".join(groups) + "]"
 
 
@@ -235,7 +235,7 @@ def scheduler_stmt(draw, ctx, opt=None, target=None):
                                             [s for s in SCHEDS if "." not in s]))
     if draw(st.integers(0, 5)) == 0:
         inner = f"{cls}({opt}, {args})"
-        other = "S.LinearLR(%s, start_factor=0.1)" % opt
+        other = f"S.LinearLR({opt}, start_factor=0.1)"
         wrap = draw(st.sampled_from([
             f"torch.optim.lr_scheduler.SequentialLR({opt}, [{other}, {inner}], milestones=[5])",
             f"lr_scheduler.ChainedScheduler([{inner}, {other}])"]))
@@ -444,7 +444,8 @@ def scenario(draw, ctx):
     sched = draw(st.sampled_from(["sched", "scheduler", "s"]))
     lrs = draw(st.sampled_from([("0.1", "0.01"), ("1e-3", "1e-3"), ("args.lr", "args.lr * 10"),
                                 ("0.1", None)]))
-    groups = ", ".join("{'params': model.m%d.parameters()%s}" % (i, f", 'lr': {lr}" if lr else "")
+    groups = ", ".join(f"{{'params': model.m{i}.parameters()"
+                       + (f", 'lr': {lr}" if lr else "") + "}"
                        for i, lr in enumerate(lrs))
     cls = draw(st.sampled_from(["torch.optim.SGD", "optim.Adam", "SGD", "O.AdamW"]))
     default = draw(st.sampled_from(["", ", lr=0.05", ", lr=args.lr"]))
