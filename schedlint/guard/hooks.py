@@ -31,7 +31,6 @@ import threading
 
 from schedlint.guard import attribution, registry
 
-SCHEDULER_METHODS = ("step", "load_state_dict", "__init__")
 WRITER_METHODS = ("step", "step_update")
 MARK = "__schedlint_wrapper__"
 

@@ -1,8 +1,8 @@
 """What the checker knows about torch (and torch-protocol) optimizers and schedulers.
 
-Pure data, no torch import: the checker runs where torch is not installed. Every fact here
-comes from ``shared/reference/torch-scheduler-semantics.md`` (measured on torch 2.13) and
-``tests/test_catalogue.py`` checks the signatures against the installed torch when it is there.
+Pure data, no torch import: the checker runs where torch is not installed. The facts were
+measured on torch 2.13 (the project's scheduler-semantics notes, cited as "semantics §N");
+``tests/test_catalogue.py`` checks the class list and signatures against the installed torch.
 """
 
 from __future__ import annotations

@@ -48,11 +48,6 @@ class Value:
     def is_sequence(self) -> bool:
         return self.kind in ("list", "tuple", "comp")
 
-    @property
-    def is_scalar(self) -> bool:
-        """Certainly one number (a literal, arithmetic on literals, or a config attribute)."""
-        return self.kind == "number" or self.kind == "attr" and self.dotted is not None
-
 
 @dataclass(eq=False)
 class Scope:
@@ -103,7 +98,7 @@ class Loop:
             loop = loop.parent
 
     def contains(self, other: "Loop") -> bool:
-        return any(l is self for l in other.ancestors())
+        return any(ancestor is self for ancestor in other.ancestors())
 
 
 @dataclass(eq=False)
@@ -384,10 +379,6 @@ class FileModel:
         return [c for c in self.calls + self.calls_via_imports
                 if c.method in ("step", "optimizer_step")
                 and (c.target is optimizer or c.optimizer_arg is optimizer)]
-
-    def calls_on(self, entity, method):
-        return [c for c in self.calls + self.calls_via_imports
-                if c.method == method and c.target is entity]
 
     # -- the query API rules read the model through (docs/architecture.md) ------------------
     def holds(self, scope, text) -> list:

@@ -96,10 +96,6 @@ class Rule:
     check: Optional[Callable[..., Iterable[Any]]] = field(default=None, repr=False, compare=False)
     fixable: str = "none"  # "none" | "safe" | "unsafe" | "sometimes"
 
-    @property
-    def family(self) -> str:
-        return self.code[:-2]
-
     def markdown(self) -> str:
         """The rule's full documentation, as ``schedlint rule CODE`` prints it."""
         lines = [f"# {self.name} ({self.code})", "", self.summary, "",
