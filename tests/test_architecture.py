@@ -25,13 +25,6 @@ needs_import_linter = pytest.mark.skipif(
     reason=f"import-linter is not installed next to {sys.executable} (pip install -e '.[dev]')",
 )
 
-# Private modules of the rules package that the rules share today. They are moving into
-# schedlint/model/ under public names (the "queries" branch); drop this exemption with that move.
-PRIVATE_MODULES_BEING_MOVED = frozenset({
-    "schedlint.rules._scheduler_usage",
-    "schedlint.rules._variable_uses",
-    "schedlint.rules._lr_expressions",
-})
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
@@ -207,7 +200,7 @@ def private_name_uses(package_dir: Path, exempt=frozenset()) -> list:
 
 
 def test_no_private_name_is_used_across_modules():
-    assert private_name_uses(ROOT / "schedlint", exempt=PRIVATE_MODULES_BEING_MOVED) == []
+    assert private_name_uses(ROOT / "schedlint") == []
 
 
 def test_private_name_check_catches_each_kind_of_use(tmp_path):
@@ -243,3 +236,42 @@ def test_private_name_check_catches_each_kind_of_use(tmp_path):
         "pkg/user.py:11: pkg.sub.helpers._inner",
     ], found
     assert private_name_uses(pkg, exempt={"pkg.sub._hidden"}) == found[:1] + found[3:]
+
+
+def layout_modules(markdown: str) -> set:
+    """The module paths (``schedlint/check/cache.py``) that the tree picture under
+    "## Package layout" names; ``<rule>.py`` stands for every rule module."""
+    section = markdown.split("## Package layout", 1)[1]
+    picture = section.split("```", 2)[1]
+    paths, stack = set(), []
+    for line in picture.splitlines():
+        name_at = len(line) - len(line.lstrip("│├└─  "))
+        name = line[name_at:].split(" ", 1)[0]
+        if not name:
+            continue
+        depth = name_at // 4
+        del stack[depth:]
+        if name.endswith("/"):
+            stack.append(name.rstrip("/"))
+        else:
+            paths.add("/".join(stack + [name]))
+    return paths
+
+
+def test_package_layout_picture_names_every_module():
+    pictured = layout_modules((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    real = {p.relative_to(ROOT).as_posix() for p in (ROOT / "schedlint").rglob("*.py")}
+    rule_modules = {p for p in real - pictured
+                    if p.startswith("schedlint/rules/") and p.count("/") == 2
+                    and not p.rpartition("/")[2].startswith("_")}
+    assert "schedlint/rules/<rule>.py" in pictured and rule_modules
+    assert sorted(real - rule_modules - pictured) == [], "modules missing from the picture"
+    assert sorted(pictured - real - {"schedlint/rules/<rule>.py"}) == [], \
+        "the picture names modules that do not exist"
+
+
+def test_layout_picture_parser_reads_nesting():
+    markdown = ("## Package layout\n\n```\npkg/\n├── a.py      text\n├── sub/\n"
+                "│   ├── b.py  text\n│   └── deeper/\n│       └── c.py\n└── d.py\n```\n")
+    assert layout_modules(markdown) == {"pkg/a.py", "pkg/sub/b.py", "pkg/sub/deeper/c.py",
+                                        "pkg/d.py"}
