@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -245,7 +246,7 @@ def layout_modules(markdown: str) -> set:
     picture = section.split("```", 2)[1]
     paths, stack = set(), []
     for line in picture.splitlines():
-        name_at = len(line) - len(line.lstrip("│├└─  "))
+        name_at = len(re.match(r"[│├└─\s]*", line).group())
         name = line[name_at:].split(" ", 1)[0]
         if not name:
             continue

@@ -284,9 +284,10 @@ def _sized_like_epoch_loop(model, sched):
     for step in steps:
         if step.via is not None or step.loop is None:
             return None
-        outer = [l for l in step.loop.ancestors() if l is not step.loop]
-        if not any(l.range_stop is not None and not loop_words(l) & ITER_WORDS and
-                   model.number(l.range_stop.node, l.scope) == n for l in outer):
+        outer = [enclosing for enclosing in step.loop.ancestors() if enclosing is not step.loop]
+        if not any(enclosing.range_stop is not None and not loop_words(enclosing) & ITER_WORDS
+                   and model.number(enclosing.range_stop.node, enclosing.scope) == n
+                   for enclosing in outer):
             return None
     return "epoch", f"sized like the epoch loop ({arg}={value.src}, {n:g} epochs)"
 
@@ -464,9 +465,9 @@ def _epoch_hook_and_batch_loop(model, branches, sched, steps):
             path = [id(n) for n, _ in conditions(branches.path_in(call, caller.node))]
             for inner in steps:
                 if inner.loop is None or inner.scope is outer.scope or not plain(inner) or \
-                        not any(c is caller and l is loop and path == [
+                        not any(c is caller and site_loop is loop and path == [
                             id(n) for n, _ in conditions(branches.path_in(site, c.node))]
-                            for c, site, l in sites(inner.scope)):
+                            for c, site, site_loop in sites(inner.scope)):
                     continue
                 hook, fn = outer.scope.name, inner.scope.name
                 return Report(outer.node,
