@@ -282,8 +282,9 @@ def main(argv=None):
                             (argv if argv is not None else sys.argv[1:])),
     }
     try:
-        import libcst  # noqa: F401  (the version the checker parses with)
         from importlib.metadata import version
+
+        import libcst  # noqa: F401  (the version the checker parses with)
         env_info["versions"]["libcst"] = version("libcst")
     except Exception:  # pragma: no cover - informational only
         pass

@@ -19,12 +19,12 @@ from schedlint import __version__
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821
+def _fail(message: str) -> NoReturn:  # noqa: F821
     click.echo(f"schedlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
 
-def _interrupted() -> "NoReturn":  # noqa: F821
+def _interrupted() -> NoReturn:  # noqa: F821
     # 130 = 128 + SIGINT, as shells report it; never 1, which says "findings".
     click.echo("schedlint: interrupted", err=True)
     sys.exit(130)
@@ -244,8 +244,8 @@ def _check(found, options, stdin) -> _Outcome:
 
 def _print(run: _Outcome, found, options, flags, stdin) -> int:
     """Print the findings, the summary and what was asked for; the exit status."""
-    from schedlint.report.formats import (format_findings, printable, statistics as stats_text,
-                                          summary)
+    from schedlint.report.formats import format_findings, printable, summary
+    from schedlint.report.formats import statistics as stats_text
 
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)

@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,12 +35,12 @@ class ConfigError(Exception):
 
 @dataclass
 class Config:
-    path: Optional[Path] = None  # the pyproject.toml it came from
+    path: Path | None = None  # the pyproject.toml it came from
     root: Path = field(default_factory=Path.cwd)  # where relative globs are anchored
-    select: Optional[list] = None
+    select: list | None = None
     ignore: list = field(default_factory=list)
     extend_select: list = field(default_factory=list)
-    exclude: Optional[list] = None
+    exclude: list | None = None
     extend_exclude: list = field(default_factory=list)
     per_file_ignores: dict = field(default_factory=dict)  # glob -> [selectors]
 
@@ -63,7 +62,7 @@ def real_path(path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def find_pyproject(start: Path) -> Path | None:
     start = real_path(start)
     if start.is_file() or not start.exists():
         start = start.parent
@@ -89,7 +88,7 @@ def claims(candidate: Path) -> bool:
     return isinstance(tool, dict) and "schedlint" in tool
 
 
-def load_config(path: Optional[Path]) -> Config:
+def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
@@ -196,7 +195,7 @@ class PerFileConfigs:
     ``--isolated``) overrides them all. :func:`schedlint.check.options.from_config` turns what
     it finds into the run's selection per file."""
 
-    def __init__(self, *, fixed: Optional[Config] = None):
+    def __init__(self, *, fixed: Config | None = None):
         self.fixed = fixed
         self._by_folder = {}  # folder -> Config
         self._by_dirname = {}  # a file's dirname as given -> Config (skips resolving it again)

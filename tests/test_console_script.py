@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from test_output_formats import assert_valid_json_findings, assert_valid_sarif
 
 from schedlint import __version__
 from schedlint.rules import by_code
-from test_output_formats import assert_valid_json_findings, assert_valid_sarif
 
 OPTIMIZER = '''import torch
 from torch import optim

@@ -19,8 +19,14 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from schedlint.model.cstwalk import (_TOKEN_BASES, child_fields, children, code_children,
-                                     positions, walk)
+from schedlint.model.cstwalk import (
+    _TOKEN_BASES,
+    child_fields,
+    children,
+    code_children,
+    positions,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.config import DEFAULT_EXCLUDES
 from schedlint.check.files import discover
+from schedlint.config import DEFAULT_EXCLUDES
 
 BAD = '''import torch
 from torch import optim

@@ -1,6 +1,7 @@
 """The README's rule table is generated from the rule metadata and must be current."""
 
 from fixture_markers import ROOT
+
 from schedlint.report.ruledocs import render_readme, rule_table
 from schedlint.rules import all_rules
 

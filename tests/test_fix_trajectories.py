@@ -16,8 +16,8 @@ import re
 import warnings
 
 import pytest
-
 from fixture_markers import FIXTURES
+
 from schedlint.check.engine import check_source
 from schedlint.check.fixes import fix_file
 from schedlint.rules import all_rules

@@ -18,15 +18,21 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from schedlint.check.engine import check_source
-from schedlint.report.findings import Finding
-from schedlint.check.fixes import (EditError, apply_fixes, applicable, edit_spans, fix_file,
-                             line_starts, parses, unified_diff)
-from schedlint.rules import all_rules, by_code
-
 from fixture_markers import FIXTURES, fixture_files
 
+from schedlint.check.engine import check_source
+from schedlint.check.fixes import (
+    EditError,
+    applicable,
+    apply_fixes,
+    edit_spans,
+    fix_file,
+    line_starts,
+    parses,
+    unified_diff,
+)
+from schedlint.report.findings import Finding
+from schedlint.rules import all_rules, by_code
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 FIXTURES_PY = fixture_files()

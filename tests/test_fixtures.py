@@ -11,8 +11,8 @@ extra finding both fail.
 from pathlib import Path
 
 import pytest
-
 from fixture_markers import FIXTURES, expected_findings, fixture_files
+
 from schedlint.check.engine import check_paths, check_source, run_project_rules
 from schedlint.check.options import Options
 from schedlint.rules import all_rules

@@ -12,11 +12,9 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from schedlint.rules import all_rules
-
 from fixture_markers import FIXTURES, ROOT
 
+from schedlint.rules import all_rules
 
 try:
     import flake8  # noqa: F401

@@ -6,8 +6,8 @@ Every finding of every fixture is checked, so a new rule or a new message is hel
 import textwrap
 
 import pytest
-
 from fixture_markers import FIXTURES, fixture_files
+
 from schedlint.check.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 from schedlint.rules.base import clip, some

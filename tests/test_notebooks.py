@@ -12,16 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixture_markers import FIXTURES, ROOT, standalone_fixture_files
 
 from schedlint.check.engine import check_paths, check_source
-from schedlint.check.options import Options
 from schedlint.check.files import discover
 from schedlint.check.fixes import fix_file, parses
 from schedlint.check.notebook import Notebook, is_magic, mask_cell
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
-
-from fixture_markers import FIXTURES, ROOT, standalone_fixture_files
-
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 DATA = ROOT / "tests" / "data" / "notebooks"

@@ -8,16 +8,24 @@ import json
 import random
 import re
 
+import pytest
 from fixture_markers import ROOT
 
-import pytest
-
 from schedlint.check.engine import sort_findings
-from schedlint.report.findings import Finding
 from schedlint.cli import use_color
-from schedlint.report.formats import (format_findings, format_full, format_github, format_json,
-                                      format_sarif, format_text, rule_docs_base, sarif_document,
-                                      statistics, summary)
+from schedlint.report.findings import Finding
+from schedlint.report.formats import (
+    format_findings,
+    format_full,
+    format_github,
+    format_json,
+    format_sarif,
+    format_text,
+    rule_docs_base,
+    sarif_document,
+    statistics,
+    summary,
+)
 from schedlint.rules import all_rules, by_code
 
 JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from schedlint.check import engine
-from schedlint.check.options import Options
 from schedlint.check import gate as prefilter
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,14 +33,13 @@ import hashlib
 import json
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from schedlint import __version__
+from schedlint.check.documents import read_bytes
 from schedlint.check.jsonfile import write_atomically, write_text_atomically
 from schedlint.check.options import Options
-from schedlint.check.documents import read_bytes
 from schedlint.check.pipeline import FileResult, content_hash
 from schedlint.report.findings import Finding
 
@@ -49,7 +48,7 @@ FORMAT = 3  # of an entry; part of the run key
 GITIGNORE = "# Automatically created by schedlint.\n*\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_digest() -> str:
     """A hash of schedlint's own sources: any edit to the checker is a new cache."""
     package = Path(__file__).resolve().parents[1]
@@ -69,7 +68,7 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def libcst_version() -> str:
     from importlib import metadata
 
@@ -125,7 +124,7 @@ class ResultCache:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, path: str, data: bytes, dependency_digest: str = "") -> Optional[FileResult]:
+    def get(self, path: str, data: bytes, dependency_digest: str = "") -> FileResult | None:
         """The cached result of ``path`` whose bytes are ``data``, or None."""
         sha = content_hash(data)
         entry = self.entries.get(os.path.abspath(path))

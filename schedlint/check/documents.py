@@ -22,7 +22,6 @@ import os
 import re
 import stat
 from dataclasses import replace
-from typing import Optional
 
 from schedlint.check.edits import apply_fixes
 from schedlint.check.notebook import CodeCell, Notebook, NotebookError
@@ -111,12 +110,12 @@ class PythonDocument:
         self.encoding, self.bom = encoding, bom
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> "PythonDocument":
+    def from_bytes(cls, path: str, data: bytes) -> PythonDocument:
         text, encoding, bom = decode(data)
         return cls(path, data, text, encoding, bom)
 
     @classmethod
-    def from_text(cls, path: str, text: str) -> "PythonDocument":
+    def from_text(cls, path: str, text: str) -> PythonDocument:
         """Source that is already text (flake8 decoded it). The gate reads its UTF-8 bytes:
         it looks only for ASCII words, which every source encoding spells the same."""
         if text.startswith("\ufeff"):
@@ -160,7 +159,7 @@ class NotebookDocument:
         self.source = nb.source
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> "NotebookDocument":
+    def from_bytes(cls, path: str, data: bytes) -> NotebookDocument:
         try:
             return cls(path, data, Notebook(data))
         except NotebookError as exc:
@@ -245,7 +244,7 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
     return doc.diff(after)
 
 
-def _cell_fix(fix, cell: CodeCell) -> Optional[dict]:
+def _cell_fix(fix, cell: CodeCell) -> dict | None:
     """The fix with edits relative to ``cell``, or None if it leaves the cell or touches a
     masked line."""
     if not fix:

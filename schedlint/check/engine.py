@@ -13,9 +13,9 @@ Every setting comes from one :class:`~schedlint.check.options.Options`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from time import perf_counter
-from typing import Iterable, Optional
 
 from schedlint.check.cache import current_dependency_digest, dependency_digest
 from schedlint.check.documents import read_bytes
@@ -26,7 +26,7 @@ from schedlint.report.findings import Finding
 from schedlint.rules import checkable_rules
 
 
-def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
+def check_source(path: str, data: bytes | None, codes: frozenset, *,
                  check_syntax_all: bool = False, gate: bool = True) -> FileResult:
     """The pipeline on one file's bytes (read from ``path`` when None), rules ``codes``.
 
@@ -38,7 +38,7 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
 
 
 def check_paths(paths: list, options: Options, *, cache=None,
-                stdin: Optional[tuple] = None, timings: Optional[dict] = None) -> list:
+                stdin: tuple | None = None, timings: dict | None = None) -> list:
     """Per-file results for ``paths`` (in the given order), then ``stdin = (name, data)``.
 
     ``timings``, a dict, receives where the time went: the PHASES of the pipeline summed over

@@ -17,11 +17,10 @@ fixed cell by cell.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
 
-from schedlint.check.documents import (DocumentError, open_document, parses, read_bytes,
-                                       unified_diff)
+from schedlint.check.documents import DocumentError, open_document, parses, read_bytes, unified_diff
 from schedlint.check.edits import EditError, apply_fixes, edit_spans, edit_tuple, line_starts
 from schedlint.check.options import Options
 from schedlint.check.pipeline import check_file, content_hash
@@ -30,7 +29,7 @@ MAX_ITERATIONS = 10
 APPLICABILITIES = ("safe", "unsafe")
 
 
-def applicable(fix: Optional[dict], unsafe: bool) -> bool:
+def applicable(fix: dict | None, unsafe: bool) -> bool:
     if not fix or not fix.get("edits"):
         return False
     return fix.get("applicability") == "safe" or unsafe and fix.get("applicability") == "unsafe"
@@ -65,8 +64,8 @@ class FixOutcome:
         return unified_diff(self.path, self.original, self.fixed)
 
 
-def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
-             check: Optional[Callable] = None, max_iterations: int = MAX_ITERATIONS,
+def fix_file(path: str, data: bytes | None, options, *, unsafe: bool = False,
+             check: Callable | None = None, max_iterations: int = MAX_ITERATIONS,
              first=None) -> FixOutcome:
     """Fix ``path`` (its bytes ``data``, read when None) in memory; nothing is written.
 
@@ -137,7 +136,7 @@ def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
     return outcome
 
 
-def fix_results(results, options: Options, *, stdin: Optional[tuple] = None) -> list:
+def fix_results(results, options: Options, *, stdin: tuple | None = None) -> list:
     """Fix every file in ``results`` (FileResults of a check) that has an applicable fix.
 
     Replaces each fixed file's entry in ``results`` (in place) by the check of its fixed text

@@ -22,8 +22,9 @@ notebook's ``cells`` array (markdown cells count, so cell N is ``cells[N-1]``), 
 ``nb.ipynb:cell 3:4:1: SL101 ...`` and JSON adds a ``"cell": 3`` key.
 
 Checking, and fixing cell by cell, go through :class:`schedlint.check.documents.NotebookDocument`;
-a fix whose edits leave its cell or touch a masked line is not offered. The notebook is written back with its own JSON indentation, and
-every cell the fixes did not touch keeps its source exactly.
+a fix whose edits leave its cell or touch a masked line is not offered. The notebook is written
+back with its own JSON indentation, and every cell the fixes did not touch keeps its source
+exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -250,7 +250,7 @@ class Notebook:
             rel = len(found.lines) + 1
         return found, max(rel, 1)
 
-    def cell(self, number: int) -> Optional[CodeCell]:
+    def cell(self, number: int) -> CodeCell | None:
         return next((c for c in self.cells if c.number == number), None)
 
     # -- writing back -------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Options:
     per_folder: tuple = ((), ())
     check_syntax: bool = False  # SL001 for files the gate skips unparsed, too
     jobs: int = 0  # worker processes (0: one per core; 1: no pool)
-    cache_dir: Optional[Path] = None  # results cache folder; None: no cache
+    cache_dir: Path | None = None  # results cache folder; None: no cache
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False  # --diff: fix in memory and print the diff, never write

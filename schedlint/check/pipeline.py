@@ -25,16 +25,27 @@ result depended on are recorded in ``FileResult.deps`` for the results cache.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import process_time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 from schedlint.check import gate as prefilter
 from schedlint.check import syntax
-from schedlint.check.documents import (DocumentError, NotebookDocument, PythonDocument,
-                                       is_notebook, read_bytes)
-from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, SMALL_FILE, no_reservation,
-                                           release_memory, tree_estimate)
+from schedlint.check.documents import (
+    DocumentError,
+    NotebookDocument,
+    PythonDocument,
+    is_notebook,
+    read_bytes,
+)
+from schedlint.check.memory_budget import (
+    AST_BYTES_PER_BYTE,
+    SMALL_FILE,
+    no_reservation,
+    release_memory,
+    tree_estimate,
+)
 from schedlint.check.options import Options
 from schedlint.model.tree import MAX_BYTES as MAX_MODULE_BYTES
 from schedlint.model.tree import Tree, content_hash
@@ -58,12 +69,12 @@ DEEP_RECURSION = 200_000
 class FileResult:
     path: str
     findings: list = field(default_factory=list)
-    facts: Optional[FileFacts] = None
+    facts: FileFacts | None = None
     parsed: bool = False
     crashed: bool = False  # the worker checking it died (exit status 2)
-    sha: Optional[str] = None  # hash of the bytes that were checked, for the cache
+    sha: str | None = None  # hash of the bytes that were checked, for the cache
     size: int = 0  # bytes read
-    timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
+    timings: dict | None = None  # phase -> seconds, when timing is on (PHASES)
     # (path, content hash) of the in-tree modules the result depends on: those the model
     # read for their summaries, and those the gate asked about; the results cache keys the
     # result on them (a changed helper re-checks the files that call it)
@@ -110,9 +121,9 @@ class _Clock:
             self.t = now
 
 
-def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
+def check_file(path: str, options: Options, *, data: bytes | None = None,
                reserve: Callable = no_reservation,
-               project: Optional[Tree] = None) -> FileResult:
+               project: Tree | None = None) -> FileResult:
     """Run the pipeline on ``path`` (its bytes ``data``, read when None).
 
     ``reserve(source_bytes, per_byte)`` is the pool's memory budget: a context manager held
@@ -323,7 +334,7 @@ def _on_deep_stack(fn, *args):
 
 
 def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
-                     reraise: tuple = (), project: Optional[Tree] = None) -> FileResult:
+                     reraise: tuple = (), project: Tree | None = None) -> FileResult:
     import libcst as cst
 
     path = result.path
@@ -348,7 +359,7 @@ def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
 
 
 def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, reraise=(),
-               project: Optional[Tree] = None):
+               project: Tree | None = None):
     from schedlint.check.noqa import Suppressions
     from schedlint.model.builder import build_model
     from schedlint.model.facts import FileFacts

@@ -30,8 +30,13 @@ import threading
 from contextlib import contextmanager
 from time import process_time
 
-from schedlint.check.memory_budget import (MemoryBudget, WouldWait, no_reservation,
-                                           release_memory, reservation)
+from schedlint.check.memory_budget import (
+    MemoryBudget,
+    WouldWait,
+    no_reservation,
+    release_memory,
+    reservation,
+)
 from schedlint.check.options import Options
 from schedlint.check.pipeline import TRIM_BYTES, FileResult, builtin_finding, check_file
 from schedlint.model.tree import Tree
@@ -209,8 +214,10 @@ def _preload() -> None:
         import libcst  # noqa: F401
 
         from schedlint.check import noqa  # noqa: F401
-        from schedlint.model import builder  # noqa: F401
-        from schedlint.model import flow  # noqa: F401
+        from schedlint.model import (
+            builder,  # noqa: F401
+            flow,  # noqa: F401
+        )
 
         for rule in checkable_rules():
             load = getattr(rule.check, "load", None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import warnings
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from schedlint.model.lines import LINE_END, column_of, line_of
 
@@ -46,7 +46,7 @@ def compile_quietly(source, path: str, flags: int = 0):
         return compile(source, path, "exec", flags, dont_inherit=True)
 
 
-def check(path: str, source) -> Optional[Problem]:
+def check(path: str, source) -> Problem | None:
     """Where CPython's compiler rejects ``source`` (same line it reports), else None.
 
     ``source`` is the text, or its ``ast`` tree (then only the compiler's later checks run:
@@ -74,7 +74,7 @@ def parse_ast(path: str, source: str) -> tuple:
         return None, _gave_up(source, exc)
 
 
-def check_large(path: str, source: str) -> Optional[Problem]:
+def check_large(path: str, source: str) -> Problem | None:
     """:func:`check` for a file too big to compile whole: compile it a piece at a time.
 
     Pieces end before a line that can start a top-level statement. A cut that lands inside

@@ -24,7 +24,12 @@ from __future__ import annotations
 import sys
 import types
 
-from schedlint.guard.violations import NotCheckedWarning, ScheduleViolation, ScheduleWarning, Violation
+from schedlint.guard.violations import (
+    NotCheckedWarning,
+    ScheduleViolation,
+    ScheduleWarning,
+    Violation,
+)
 
 __all__ = ["api_guard", "install", "uninstall", "Guard", "ScheduleViolation", "ScheduleWarning",
            "NotCheckedWarning", "Violation"]

@@ -32,8 +32,14 @@ from schedlint.guard import lrs as L
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
 from schedlint.guard.shadow import Shadow, predict_step
-from schedlint.guard.violations import (Dispatcher, NotCheckedWarning, ScheduleViolation, Violation,
-                                        check_handler, user_stacklevel)
+from schedlint.guard.violations import (
+    Dispatcher,
+    NotCheckedWarning,
+    ScheduleViolation,
+    Violation,
+    check_handler,
+    user_stacklevel,
+)
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__

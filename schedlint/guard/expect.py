@@ -9,8 +9,7 @@ step about to run, counted from 0 when the guard was attached; ``base_lr`` is th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 
 class DeclaredSchedule:

@@ -129,7 +129,10 @@ def _optimizer_post_hook(optimizer, args, kwargs):
 
 def _install() -> None:
     # The attribute chain torch.optim.optimizer.* fails (torch/optim/__init__ deletes the name).
-    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
 
     _handles.append(register_optimizer_step_pre_hook(_optimizer_pre_hook))
     _handles.append(register_optimizer_step_post_hook(_optimizer_post_hook))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from schedlint.guard.violations import Violation, format_lr
 
@@ -20,9 +19,9 @@ class GuardReport:
     counts: dict  # {(code, group_index): occurrences}, every occurrence counted
     pending: list  # SLG107 findings as of now (emitted when the guard closes)
     not_checked: list  # reasons something could not be checked
-    last_expected: Optional[list] = None
-    last_actual: Optional[list] = None
-    baseline: Optional[list] = None  # [(baseline lr, where it came from)] per group
+    last_expected: list | None = None
+    last_actual: list | None = None
+    baseline: list | None = None  # [(baseline lr, where it came from)] per group
 
     @property
     def total(self) -> int:

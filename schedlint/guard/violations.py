@@ -11,8 +11,8 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional, Sequence
 
 log = logging.getLogger("schedlint.guard")
 
@@ -54,15 +54,15 @@ class Violation:
 
     code: str
     optimizer_step: int
-    scheduler_step: Optional[int]
-    group_index: Optional[int]
-    group_name: Optional[str]
-    expected: Optional[float]
-    actual: Optional[float]
+    scheduler_step: int | None
+    group_index: int | None
+    group_name: str | None
+    expected: float | None
+    actual: float | None
     cause: str
     optimizer: str = ""
-    scheduler: Optional[str] = None
-    rank: Optional[int] = None
+    scheduler: str | None = None
+    rank: int | None = None
 
     @property
     def name(self) -> str:
@@ -83,7 +83,8 @@ class Violation:
         text = f"{self.code} {self.name}: {', '.join(where)}"
         if self.code == "SLG103" and self.expected is not None:
             # Nothing is wrong with the LR yet: the extra step is what would change it.
-            text += f": expected lr {format_lr(self.expected)} (unchanged until the next optimizer step), actual {format_lr(self.actual)} after the extra step"
+            text += (f": expected lr {format_lr(self.expected)} (unchanged until the next "
+                     f"optimizer step), actual {format_lr(self.actual)} after the extra step")
         elif self.expected is not None:
             text += f": expected lr {format_lr(self.expected)}, actual {format_lr(self.actual)}"
         elif self.actual is not None:

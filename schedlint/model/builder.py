@@ -12,17 +12,30 @@ assignments are known (:func:`_resolve`).
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.facts import (
+    Checkpoint,
+    ClassInfo,
+    FileModel,
+    FunctionInfo,
+    Group,
+    KeyUse,
+    Loop,
+    LrWrite,
+    MethodCall,
+    Optimizer,
+    Rebind,
+    Scheduler,
+    Scope,
+    Value,
+)
 from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.numbers import fold_number
-from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, KeyUse, Loop,
-                             LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
 TRACKED_METHODS = frozenset({
@@ -68,7 +81,7 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
 _BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
 
 
-def _batch_view_of(node) -> Optional[str]:
+def _batch_view_of(node) -> str | None:
     """The name an assigned value walks the same batches as: ``loader`` for ``loader``,
     ``tqdm(loader)`` or ``accelerator.skip_first_batches(loader, n)``; else None."""
     while isinstance(node, cst.Call):
@@ -94,7 +107,7 @@ def _tests_first_step(test) -> bool:
                for a, b in (sides, sides[::-1]))
 
 
-def dotted_name(node) -> Optional[str]:
+def dotted_name(node) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts = []
     while isinstance(node, cst.Attribute):
@@ -106,7 +119,7 @@ def dotted_name(node) -> Optional[str]:
     return None
 
 
-def string_value(node) -> Optional[str]:
+def string_value(node) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:
             value = node.evaluated_value
@@ -116,7 +129,7 @@ def string_value(node) -> Optional[str]:
     return None
 
 
-def subscript_key(node: cst.Subscript) -> Optional[str]:
+def subscript_key(node: cst.Subscript) -> str | None:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         return string_value(node.slice[0].slice.value)
     return None
@@ -213,7 +226,7 @@ def _scale_folded(lr_node, scale_node) -> bool:
     return False
 
 
-def _find_param_groups(node) -> Optional[str]:
+def _find_param_groups(node) -> str | None:
     """Text of ``X`` if ``X.param_groups`` occurs inside ``node``."""
     stack = [node]
     while stack:
@@ -233,8 +246,8 @@ class _Builder(cst.CSTVisitor):
         self.model = FileModel(path=path, source=source, module=module, solve_flow=Flow)
         self.model.value = self.value  # rules may summarise a node they hold
         self.order = 0
-        self.scope: Optional[Scope] = None
-        self.loop: Optional[Loop] = None
+        self.scope: Scope | None = None
+        self.loop: Loop | None = None
         self.class_stack: list = []
         self.function_stack: list = []
         self._first_step_returns: set = set()  # ids of Return nodes under `last_epoch == 0`
@@ -252,7 +265,7 @@ class _Builder(cst.CSTVisitor):
         self.order += 1
         return self.order
 
-    def qualify(self, node) -> Optional[str]:
+    def qualify(self, node) -> str | None:
         """Qualified name of a Name/Attribute chain through the import table."""
         dotted = dotted_name(node)
         if dotted is None:
@@ -400,7 +413,7 @@ class _Builder(cst.CSTVisitor):
         self.loop.end_order = self.next_order()
         self.loop = self.loop.parent
 
-    def group_loop(self) -> Optional[Loop]:
+    def group_loop(self) -> Loop | None:
         loop = self.loop
         while loop is not None:
             if loop.groups_of is not None:
@@ -798,7 +811,7 @@ class _Builder(cst.CSTVisitor):
             self.model.read_keys.add(key)
 
     # -- constructions ------------------------------------------------------------------------
-    def _construct(self, call: cst.Call, target: Optional[str], stmt) -> bool:
+    def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         qualified = self.qualify(call.func)
         if qualified is None:
@@ -858,7 +871,7 @@ class _Builder(cst.CSTVisitor):
         self.model.optimizers.append(opt)
         self.model.constructed[id(call)] = opt
 
-    def _groups_of(self, node) -> Optional[list]:
+    def _groups_of(self, node) -> list | None:
         """Param groups of an optimizer's first argument, when statically known."""
         if isinstance(node, cst.Name):
             node = self._local_literal(node.value)
@@ -894,7 +907,7 @@ class _Builder(cst.CSTVisitor):
 
 
 # -- resolution after the walk ----------------------------------------------------------------
-def binding_key(scope: Scope, text: Optional[str]):
+def binding_key(scope: Scope, text: str | None):
     """Which variable ``text`` names when read in ``scope`` (see the model's docstring)."""
     if text is None:
         return None
@@ -991,7 +1004,7 @@ def _resolve(model: FileModel) -> None:
                 v.number = flow.number(v.node, opt.scope)
 
 
-def _imported_head(resolvable, func) -> Optional[str]:
+def _imported_head(resolvable, func) -> str | None:
     """The local import name a callee starts with (``utils`` in ``utils.adjust_lr``)."""
     text = dotted_name(func)
     if text is None:

@@ -314,7 +314,12 @@ def positions(module) -> dict:
     """``{node: (line, column, end_line, end_column)}`` for every node of ``module``, exactly
     as libcst's PositionProvider computes them (1-based lines, 0-based columns, syntactic
     ranges), in one codegen pass at about half its cost: no regex per token, no
-    CodePosition/CodeRange objects. ``tests/test_cstwalk.py`` compares the two."""
+    CodePosition/CodeRange objects. ``tests/test_cstwalk.py`` compares the two.
+
+    It drives libcst's codegen (``Module._codegen`` with a ``PositionProvidingCodegenState``
+    subclass), not public API: the public ``MetadataWrapper.resolve(PositionProvider)`` costs
+    about 6.6 times as much (60 stdlib modules: 6.2 s against 0.94 s CPU; a fixture run +25%).
+    ``FileModel.position`` falls back to the public path when these internals are missing."""
     from libcst.metadata.position_provider import PositionProvidingCodegenState
 
     state = _position_state_class(PositionProvidingCodegenState)(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
@@ -28,20 +28,20 @@ class Value:
     src: str
     node: Any = field(repr=False)
     kind: str  # number|str|none|bool|list|tuple|dict|name|attr|call|lambda|comp|other
-    number: Optional[float] = None
-    string: Optional[str] = None
+    number: float | None = None
+    string: str | None = None
     items: tuple = ()  # Values, for list/tuple literals
     names: frozenset = frozenset()  # every bare Name read anywhere in the expression
-    dotted: Optional[str] = None  # "args.lr" for Name/Attribute chains
-    call: Optional[str] = None  # qualified (or dotted) callee, when kind == "call"
-    call_method: Optional[str] = None  # last attribute of the callee ("state_dict")
-    call_receiver: Optional[str] = None  # dotted receiver of a method call ("opt")
+    dotted: str | None = None  # "args.lr" for Name/Attribute chains
+    call: str | None = None  # qualified (or dotted) callee, when kind == "call"
+    call_method: str | None = None  # last attribute of the callee ("state_dict")
+    call_receiver: str | None = None  # dotted receiver of a method call ("opt")
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
     lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
 
     @property
-    def length(self) -> Optional[int]:
+    def length(self) -> int | None:
         return len(self.items) if self.kind in ("list", "tuple") else None
 
     @property
@@ -55,14 +55,14 @@ class Scope:
     kind: str  # module|class|function
     name: str
     node: Any = field(repr=False)
-    parent: Optional["Scope"] = field(default=None, repr=False)
+    parent: Scope | None = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
     # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
     literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
-    cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
+    cls: ClassInfo | None = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):
         s = self
@@ -76,17 +76,17 @@ class Loop:
     id: int
     kind: str  # for|while|comp
     node: Any = field(repr=False)
-    parent: Optional["Loop"] = field(default=None, repr=False)
-    scope: Optional[Scope] = field(default=None, repr=False)
+    parent: Loop | None = field(default=None, repr=False)
+    scope: Scope | None = field(default=None, repr=False)
     targets: frozenset = frozenset()
-    iter: Optional[Value] = None
-    range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
+    iter: Value | None = None
+    range_stop: Value | None = None  # N of ``range(N)`` / ``range(start, N)``
     # What the loop walks, seen through names bound earlier in its scope to another name or to
     # a batch view of one: ``pbar = tqdm(loader); for b in pbar`` walks ``loader``'s batches.
     iter_views: frozenset = frozenset()
-    groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
-    group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
-    index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``
+    groups_of: str | None = None  # optimizer text when the loop walks its param_groups
+    group_var: str | None = None  # ``g`` in ``for g in opt.param_groups``
+    index_var: str | None = None  # ``i`` in ``for i in range(len(opt.param_groups))``
     tainted: set = field(default_factory=set)  # names that depend on the group in the body
     order: int = 0
     end_order: int = 0  # order index after the loop body
@@ -97,7 +97,7 @@ class Loop:
             yield loop
             loop = loop.parent
 
-    def contains(self, other: "Loop") -> bool:
+    def contains(self, other: Loop) -> bool:
         return any(ancestor is self for ancestor in other.ancestors())
 
 
@@ -106,7 +106,7 @@ class Group:
     """One param-group dict literal passed to an optimizer."""
 
     node: Any = field(repr=False)
-    lr: Optional[Value] = None
+    lr: Value | None = None
     keys: dict = field(default_factory=dict)  # key -> Value (without "params")
 
 
@@ -115,7 +115,7 @@ class Fact:
     node: Any = field(repr=False)
     scope: Scope = field(repr=False)
     order: int
-    loop: Optional[Loop] = field(repr=False)
+    loop: Loop | None = field(repr=False)
 
     @property
     def loops(self):
@@ -127,8 +127,8 @@ class Optimizer(Fact):
     target: str
     key: tuple
     cls: str  # short class name
-    default_lr: Optional[Value] = None
-    groups: Optional[list] = None  # [Group]; None when the groups are not statically known
+    default_lr: Value | None = None
+    groups: list | None = None  # [Group]; None when the groups are not statically known
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
@@ -155,16 +155,16 @@ class Optimizer(Fact):
 
 @dataclass(eq=False)
 class Scheduler(Fact):
-    target: Optional[str]
-    key: Optional[tuple]
+    target: str | None
+    key: tuple | None
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
     origin: str  # torch|transformers|custom
     args: dict = field(default_factory=dict)  # name -> Value
-    optimizer_src: Optional[str] = None
-    optimizer: Optional[Optimizer] = field(default=None, repr=False)
+    optimizer_src: str | None = None
+    optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
-    parent: Optional["Scheduler"] = field(default=None, repr=False)
+    parent: Scheduler | None = field(default=None, repr=False)
 
     @property
     def closed_form(self) -> bool:
@@ -184,30 +184,30 @@ class MethodCall(Fact):
     args: tuple = ()  # positional Values
     kwargs: dict = field(default_factory=dict)
     target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
-    optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
+    optimizer_arg: Optimizer | None = field(default=None, repr=False)  # scaler.step(opt)
     targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
-    via: Optional["MethodCall"] = field(default=None, repr=False)  # see LrWrite.via
+    via: MethodCall | None = field(default=None, repr=False)  # see LrWrite.via
 
 
 @dataclass(eq=False)
 class LrWrite(Fact):
     """A write to a param group's ``lr``."""
 
-    optimizer_src: Optional[str]
+    optimizer_src: str | None
     op: str  # "=", "*=", "/=", "update", ...
     value: Value
     all_groups: bool  # inside a loop over every group (or a comprehension / map over them)
-    group_var: Optional[str] = None
-    index_var: Optional[str] = None
+    group_var: str | None = None
+    index_var: str | None = None
     depends_on_group: bool = False
     reads_current_lr: bool = False  # the value reads this group's current lr
-    optimizer: Optional[Optimizer] = field(default=None, repr=False)
-    in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+    optimizer: Optimizer | None = field(default=None, repr=False)
+    in_class: ClassInfo | None = field(default=None, repr=False)
     # Every optimizer the written groups may belong to (through parameters, attributes,
     # factories and in-tree imports); ``optimizer`` is the one a flat script names.
     optimizers: tuple = field(default=(), repr=False)
     # The write in an imported module this fact stands for (anchored at the local call).
-    via: Optional["LrWrite"] = field(default=None, repr=False)
+    via: LrWrite | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -216,7 +216,7 @@ class Rebind(Fact):
 
     target: str
     key: tuple
-    value: Optional[Value] = None
+    value: Value | None = None
     unpacked: bool = False  # bound by unpacking (``model, sched = prepare(model, sched)``)
 
 
@@ -225,7 +225,7 @@ class Checkpoint(Fact):
     """A dict literal (``{...}`` or ``dict(...)``) holding ``X.state_dict()`` values: what a
     checkpoint saves together. Only the outermost such dict is recorded."""
 
-    target: Optional[str] = None  # variable it is assigned to (``ckpt = {...}``)
+    target: str | None = None  # variable it is assigned to (``ckpt = {...}``)
     state_dicts: list = field(default_factory=list, repr=False)  # MethodCalls inside it
     opaque: bool = False  # ``**other`` inside: it may hold more than is seen
 
@@ -240,7 +240,7 @@ class FunctionInfo:
     # Those of ``returns`` reached only at a scheduler's initial step, under ``if
     # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
     first_step_returns: list = field(default_factory=list)
-    module_path: Optional[str] = None  # set on definitions read from another in-tree module
+    module_path: str | None = None  # set on definitions read from another in-tree module
 
 
 @dataclass(eq=False)

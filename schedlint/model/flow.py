@@ -22,11 +22,16 @@ finds nothing, so a flat script keeps exactly the answers it had.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
-from schedlint.model.facts import ClassInfo, FunctionInfo, ModuleRef, Optimizer, Scheduler, top_level
+from schedlint.model.facts import (
+    ClassInfo,
+    FunctionInfo,
+    ModuleRef,
+    Optimizer,
+    Scheduler,
+    top_level,
+)
 from schedlint.model.numbers import fold_binary, fold_number
 
 MAX_ROUNDS = 6
@@ -84,7 +89,7 @@ _NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
 _SEQUENCES = (cst.List, cst.Tuple, cst.Set)
 
 
-def _dotted(node) -> Optional[str]:
+def _dotted(node) -> str | None:
     parts = []
     while node.__class__ is _ATTRIBUTE:
         parts.append(node.attr.value)
@@ -211,7 +216,7 @@ class Flow:
         self._memo.clear()
 
     # -- evaluation ------------------------------------------------------------------------------
-    def dotted(self, node) -> Optional[str]:
+    def dotted(self, node) -> str | None:
         """``a.b.c`` for a Name/Attribute chain (cached per node), else None."""
         key = id(node)
         try:
@@ -328,7 +333,7 @@ class Flow:
             return out
         return set()
 
-    def method(self, cls, name) -> Optional[FunctionInfo]:
+    def method(self, cls, name) -> FunctionInfo | None:
         """``name`` looked up on ``cls`` and its in-file bases."""
         seen = 0
         todo = [cls]
@@ -442,7 +447,7 @@ class Flow:
                 out.append(entry)
         return out
 
-    def solve(self) -> "Flow":
+    def solve(self) -> Flow:
         """Run the fixpoint (once; the queries below call it, so a file whose facts all
         resolve by name never pays for it)."""
         if self._solved:
@@ -518,7 +523,7 @@ class Flow:
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
 
     # -- numbers ---------------------------------------------------------------------------------
-    def number(self, node, scope, depth=0) -> Optional[float]:
+    def number(self, node, scope, depth=0) -> float | None:
         """The number ``node`` certainly is: literals, arithmetic, names bound once to a
         number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
         ``default``."""
@@ -596,7 +601,7 @@ class Flow:
         self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
 
-    def certain(self, scope, text) -> Optional[list]:
+    def certain(self, scope, text) -> list | None:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible
         (no unseen value reaches it), else None."""
         self.solve()

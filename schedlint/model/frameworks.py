@@ -24,7 +24,7 @@ inherits it from a class of the file) steps its schedulers itself: Lightning the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import libcst as cst
 
@@ -46,7 +46,7 @@ class LightningScheduler:
     monitor: Any = None  # Value of the monitor Lightning uses for it, None when there is none
     opaque: bool = False  # the config holds ``**other``: keys may be set unseen
     scheduler: Any = field(default=None, repr=False)  # resolved Scheduler fact, or None
-    helper: Optional[str] = None  # ``self.<helper>(...)`` gave the value: resolved later
+    helper: str | None = None  # ``self.<helper>(...)`` gave the value: resolved later
 
 
 @dataclass(eq=False)
@@ -67,7 +67,7 @@ class Accelerator:
     scheduler it prepares steps ``num_processes`` times per ``step()`` call."""
 
     node: Any = field(repr=False)
-    split_batches: Optional[bool]  # None: set through something the model cannot read
+    split_batches: bool | None  # None: set through something the model cannot read
 
 
 class FrameworkCollector:
@@ -274,7 +274,7 @@ def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
 
 
-def _splits(call) -> Optional[bool]:
+def _splits(call) -> bool | None:
     """``split_batches=`` given to the Accelerator or to a configuration object it receives:
     True/False when literal, None when unknown (``**kwargs``, a variable)."""
     stack = [call]

@@ -9,7 +9,6 @@ follow a local name, the body of the function that binds it), never the whole fi
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -35,7 +34,7 @@ def strip_call(node):
     return node
 
 
-def looks_like_lr(text: Optional[str]) -> bool:
+def looks_like_lr(text: str | None) -> bool:
     return bool(text) and _LR_TEXT.search(text) is not None
 
 
@@ -77,7 +76,7 @@ def _compound(stmt):
         yield from _compound(handler)
 
 
-def assigned_values(scope_node, name: str) -> Optional[list]:
+def assigned_values(scope_node, name: str) -> list | None:
     """Every value assigned to the bare ``name`` directly in ``scope_node``'s body.
 
     None when the name is also bound in a way whose value is unknown (augmented assignment,

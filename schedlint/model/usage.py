@@ -25,7 +25,6 @@ them (:func:`callee_optimizer_steps`), and the edits of a fix (:func:`args_edit`
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -79,7 +78,7 @@ class Names:
             if not _rebind_is_transparent(rebind, rebind.target, optimizer):
                 self.opaque.add(rebind.key)
 
-    def holds(self, scope, text) -> Optional[list]:
+    def holds(self, scope, text) -> list | None:
         """Every construction ``text`` (read in ``scope``) can name, or None if unknown."""
         key = binding_key(scope, text)
         if key is None or key in self.opaque:
@@ -88,21 +87,21 @@ class Names:
         # hierarchy, a factory's result: what the value flow says, when it is certain
         return self.entities.get(key) or self.model.holds_only(scope, text)
 
-    def schedulers(self, call: MethodCall) -> Optional[list]:
+    def schedulers(self, call: MethodCall) -> list | None:
         """The known (torch/transformers) schedulers a call's receiver can be, else None."""
         ents = self.holds(call.scope, call.receiver)
         if not ents or not all(is_known(e) for e in ents):
             return None
         return ents
 
-    def scheduler(self, call: MethodCall) -> Optional[Scheduler]:
+    def scheduler(self, call: MethodCall) -> Scheduler | None:
         """The one known scheduler a call's receiver is, else None."""
         ents = self.schedulers(call)
         if ents is None or len(ents) != 1 or call.target is not ents[0]:
             return None
         return ents[0]
 
-    def optimizer_key(self, sched) -> Optional[tuple]:
+    def optimizer_key(self, sched) -> tuple | None:
         """The binding key of the optimizer variable ``sched`` was built on, when that variable
         is not rebound to something else after the construction (the optimizer itself may come
         from a factory or a parameter: the variable is what ties the calls together)."""
@@ -143,7 +142,7 @@ class Names:
             return all(b.order < sched.order for b in binds if b.scope is sched.scope)
         return all(b.scope is sched.scope and b.order < sched.order for b in binds)
 
-    def call_optimizer_key(self, call) -> Optional[tuple]:
+    def call_optimizer_key(self, call) -> tuple | None:
         """The optimizer variable a ``opt.step()`` / ``scaler.step(opt)`` call steps."""
         if call.method != "step":
             return None
@@ -261,7 +260,7 @@ def is_if(node) -> bool:
     return isinstance(node, cst.If)
 
 
-def guard_of(if_node) -> Optional[str]:
+def guard_of(if_node) -> str | None:
     """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
     test = if_node.test
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
@@ -317,7 +316,7 @@ def _scaled_count(node) -> bool:
     return False
 
 
-def sized_in(values) -> Optional[str]:
+def sized_in(values) -> str | None:
     """"epochs" when the length expressions speak only of epochs, "iterations" when they speak
     of steps, batches or a loader's length, else None (unknown, a literal, or both)."""
     found = set()
@@ -409,7 +408,7 @@ def has_star_args(call) -> bool:
     return any(a.star for a in call.node.args)
 
 
-def plus_one(value) -> Optional[str]:
+def plus_one(value) -> str | None:
     """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
     node = value.node
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \

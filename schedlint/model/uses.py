@@ -12,7 +12,7 @@ resume path restores its epoch (:func:`restored_start`, :func:`fast_forward`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import libcst as cst
 
@@ -28,8 +28,8 @@ HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "pri
 class Use:
     node: Any
     kind: str  # method|target|argument|attribute|attr_write|test|declaration|other
-    method: Optional[str] = None
-    call: Optional[cst.Call] = None
+    method: str | None = None
+    call: cst.Call | None = None
 
 
 def binding_root(model, key):
@@ -135,7 +135,7 @@ def _attribute_read_elsewhere(model, target) -> bool:
     return False
 
 
-def ancestors(root, target) -> Optional[list]:
+def ancestors(root, target) -> list | None:
     """The chain of nodes from ``root`` down to ``target`` (exclusive), or None."""
     stack = [(root, ())]
     while stack:
@@ -147,7 +147,7 @@ def ancestors(root, target) -> Optional[list]:
     return None
 
 
-def _arm(branch, path) -> Optional[int]:
+def _arm(branch, path) -> int | None:
     """Which arm of ``branch`` (If/Try) the path below it goes through."""
     idx = path.index(branch)
     below = path[idx + 1] if idx + 1 < len(path) else None

@@ -19,7 +19,7 @@ import ast
 import importlib
 import os
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 from schedlint.rules.base import Rule, declare
 
@@ -108,7 +108,7 @@ def _imported(module: str) -> list:
         raise
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_rules() -> tuple:
     """Every rule, sorted by code (static, builtin and guard)."""
     found = []
@@ -129,7 +129,7 @@ def imported_rules() -> tuple:
                         key=lambda r: r.code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def by_code() -> dict:
     return {r.code: r for r in all_rules()}
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix")
 _REQUIRED = SECTIONS[:4]
@@ -42,7 +43,7 @@ class Report:
 
     node: Any
     message: str
-    fix: Optional[Fix] = None
+    fix: Fix | None = None
     help: str = ""
 
 
@@ -93,7 +94,7 @@ class Rule:
     kind: str  # "static" | "builtin" | "guard"
     scope: str  # "file" | "project" | "runtime"
     docs: dict = field(repr=False, compare=False)
-    check: Optional[Callable[..., Iterable[Any]]] = field(default=None, repr=False, compare=False)
+    check: Callable[..., Iterable[Any]] | None = field(default=None, repr=False, compare=False)
     fixable: str = "none"  # "none" | "safe" | "unsafe" | "sometimes"
 
     def markdown(self) -> str:
@@ -140,7 +141,7 @@ def rule(code: str, name: str, severity: str, *, scope: str = "file", kind: str 
     return register
 
 
-def declare(code: str, name: str, severity: str, doc: Optional[str], check, *,
+def declare(code: str, name: str, severity: str, doc: str | None, check, *,
             scope: str = "file", kind: str = "static", fixable: str = "none") -> Rule:
     """The :class:`Rule` that ``@rule(code, name, severity, ...)`` makes of a function with
     docstring ``doc`` (``check`` is the function, or what loads it)."""

@@ -1,6 +1,5 @@
 from schedlint.model import catalogue
-from schedlint.model.usage import (args_edit, has_star_args, name_of, plus_one, starts_at_zero,
-                                   words)
+from schedlint.model.usage import args_edit, has_star_args, name_of, plus_one, starts_at_zero, words
 from schedlint.rules.base import Fix, Report, clip, rule
 
 METRIC_WORDS = frozenset({

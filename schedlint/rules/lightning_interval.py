@@ -1,9 +1,9 @@
 import re
 
+from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.model.frameworks import lightning_steps
 from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
-from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.rules.step_granularity import granularity, length_words
 
 _LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")

@@ -1,6 +1,14 @@
 from schedlint.model.builder import binding_key
-from schedlint.model.usage import (Branches, closed_form, conditions, enclosing_class,
-                                   in_scheduler_class, is_known, name_of, stepped_units)
+from schedlint.model.usage import (
+    Branches,
+    closed_form,
+    conditions,
+    enclosing_class,
+    in_scheduler_class,
+    is_known,
+    name_of,
+    stepped_units,
+)
 from schedlint.rules.base import Report, clip, rule
 
 

@@ -1,10 +1,24 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, ITER_WORDS,
-                                   assigned_value, assigns_call_of, callee_optimizer_steps,
-                                   conditions, if_test, is_epoch_loop, is_if, is_known,
-                                   loop_words, name_of, rebound_value, sized_in, words)
+from schedlint.model.usage import (
+    ACCUMULATION_WORDS,
+    BATCH_LOOP_WORDS,
+    ITER_WORDS,
+    assigned_value,
+    assigns_call_of,
+    callee_optimizer_steps,
+    conditions,
+    if_test,
+    is_epoch_loop,
+    is_if,
+    is_known,
+    loop_words,
+    name_of,
+    rebound_value,
+    sized_in,
+    words,
+)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.

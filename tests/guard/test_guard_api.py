@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 from guard_schedulers import lrs, make_optimizer, train_step  # noqa: E402
 from torch.optim.lr_scheduler import LambdaLR, StepLR  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import NotCheckedWarning, ScheduleViolation, ScheduleWarning, Violation  # noqa: E402
 
 

@@ -7,8 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import ALL, grad_step, make_optimizer, step_scheduler  # noqa: E402
+
+import schedlint  # noqa: E402
 
 STEPS = 200
 IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}

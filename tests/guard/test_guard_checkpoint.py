@@ -9,10 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import ROOT, run_python  # noqa: E402
 from guard_schedulers import ALL, grad_step, make_optimizer, step_scheduler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
+
+import schedlint  # noqa: E402
 
 SAVE_AT, TOTAL = 7, 15
 CHECKPOINTED = ["LambdaLR", "StepLR", "ConstantLR", "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, lrs, make_optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import NotCheckedWarning, ScheduleViolation  # noqa: E402
 from schedlint.guard.core import Guard  # noqa: E402
 

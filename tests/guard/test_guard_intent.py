@@ -9,13 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
-
 
 _two_groups = linear_two_groups
 _step = ones_step

@@ -9,9 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
+
+import schedlint  # noqa: E402
 
 
 @pytest.fixture

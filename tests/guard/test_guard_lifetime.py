@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, make_optimizer  # noqa: E402
 from torch.amp.grad_scaler import GradScaler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import hooks, session  # noqa: E402
 from schedlint.guard.core import ANCHOR  # noqa: E402
 

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from torch.optim import Optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard.core import MAX_KEPT  # noqa: E402
 
 OPTIMIZERS, GROUPS = 10, 50

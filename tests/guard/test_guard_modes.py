@@ -8,9 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard.runner import run_script  # noqa: E402
 
 TRAIN = textwrap.dedent("""

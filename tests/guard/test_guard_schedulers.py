@@ -8,10 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
-from guard_schedulers import ALL, NESTED, STEPS, grad_step as train_step, lrs, make_optimizer, step_scheduler  # noqa: E402
+from guard_schedulers import ALL, NESTED, STEPS, lrs, make_optimizer, step_scheduler  # noqa: E402
+from guard_schedulers import grad_step as train_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
 
 ALL_AND_NESTED = {**ALL, **NESTED}

@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, lrs, make_optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
 from schedlint.guard import lrs as lrs_module  # noqa: E402
 

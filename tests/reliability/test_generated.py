@@ -277,7 +277,7 @@ def step_stmt(draw, ctx):
     return [draw(st.sampled_from([
         f"{o}.step()", f"{s}.step()", f"{s}.step(epoch)", f"{s}.step(val_loss)",
         f"{s}.step(metrics=val_loss)", f"{s}.get_lr()", f"{s}.get_last_lr()", f"{s}.print_lr()",
-        f"{o}.zero_grad(set_to_none=True)", f"scaler.step({o})", f"scaler.update()",
+        f"{o}.zero_grad(set_to_none=True)", f"scaler.step({o})", "scaler.update()",
         f"{o}.add_param_group({{'params': extra.parameters(), 'lr': 0.5}})",
         f"{s}.load_state_dict(ckpt['scheduler'])", f"{o}.load_state_dict(ckpt['optimizer'])",
         f"torch.save({{'optimizer': {o}.state_dict(), 'model': model.state_dict()}}, path)",
@@ -314,7 +314,7 @@ def simple_stmt(draw, ctx):
     if kind == 8:
         return [f"x = 1; y = {draw(e)}; z = x + y"]
     if kind == 9:
-        return [f"total = (1 +", f"\t\t 2)", f"more = 3 + \\", "\t4"]
+        return ["total = (1 +", "\t\t 2)", "more = 3 + \\", "\t4"]
     if kind == 10 and ctx.func:
         # No `yield` in an async def: it would make `return value` there a syntax error.
         forms = ["return", f"return {draw(e)}"] + \
@@ -323,7 +323,7 @@ def simple_stmt(draw, ctx):
     if kind == 11 and ctx.loop:
         return [draw(st.sampled_from(["break", "continue"]))]
     if kind == 12 and ctx.is_async:
-        return [f"await asyncio.sleep(0)", f"res = await {draw(call(ctx))}"]
+        return ["await asyncio.sleep(0)", f"res = await {draw(call(ctx))}"]
     if kind == 13:
         return [draw(st.sampled_from(["import torch.optim as optim", "from torch import optim",
                                       "from torch.optim import lr_scheduler as S"]))]

@@ -19,9 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
+from test_hostile_input import (
+    BAD_BYTES,
+    NEIGHBOR,
+    SMALL_RUN_BOUND,
+    MiB,
+    clean_env,
+    neighbor_alone,
+    run_bounded,
+)
 
-from test_hostile_input import (BAD_BYTES, NEIGHBOR, SMALL_RUN_BOUND, MiB, clean_env,
-                                neighbor_alone, run_bounded)
 from schedlint.report.formats import FORMATS
 
 assert neighbor_alone  # a fixture: imported so that pytest finds it here too

@@ -1,7 +1,6 @@
 """SL102: which bounds are certainly one number."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 HEADER = """\

@@ -1,7 +1,6 @@
 """SL103: a non-zero shared floor on distinct group lrs."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 HEADER = """\

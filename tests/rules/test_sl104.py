@@ -1,7 +1,6 @@
 """SL104: get_lr that repeats one value for every group."""
 
 import pytest
-
 from _snippets import lines
 
 TEMPLATE = """\

@@ -1,7 +1,6 @@
 """SL105: which lr updates compound."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 LOOP = """\

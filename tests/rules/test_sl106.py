@@ -1,7 +1,6 @@
 """SL106: an lr_lambda that returns an absolute lr."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 TEMPLATE = """\

@@ -10,9 +10,9 @@ import textwrap
 import libcst as cst
 import pytest
 
-from schedlint.model.builder import build_model
 from schedlint.check.engine import check_source
 from schedlint.check.fixes import apply_fixes, parses
+from schedlint.model.builder import build_model
 from schedlint.model.usage import Branches, Names, sized_in
 
 CODES = frozenset(f"SL20{i}" for i in range(1, 9))

@@ -7,8 +7,8 @@ import textwrap
 
 import libcst as cst
 import pytest
-
 from _snippets import lines, with_help
+
 from schedlint.model.uses import exclusive, uses
 
 HEADER = """\
