@@ -48,16 +48,24 @@ def mlp():
 def param_groups(model, n_groups):
     params = list(model.parameters())
     if n_groups == 2:
-        return [{"params": [p for p in params if p.dim() == 2], "lr": 1e-3, "name": "weights"},
-                {"params": [p for p in params if p.dim() == 1], "lr": 1e-4, "name": "biases"}]
-    return [{"params": [p], "lr": 1e-3 * (1 + i % 5), "name": f"t{i}"} for i, p in enumerate(params)]
+        return [
+            {"params": [p for p in params if p.dim() == 2], "lr": 1e-3, "name": "weights"},
+            {"params": [p for p in params if p.dim() == 1], "lr": 1e-4, "name": "biases"},
+        ]
+    return [
+        {"params": [p], "lr": 1e-3 * (1 + i % 5), "name": f"t{i}"} for i, p in enumerate(params)
+    ]
 
 
 def training_benchmark(kind, n_groups, blocks, steps_per_block, watch=False):
     model = mlp()
     groups = param_groups(model, n_groups)
-    opt = torch.optim.Adam(groups, lr=1e-3) if kind == "Adam" else torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
-    sched = S.LambdaLR(opt, lambda step: min(1.0, (step + 1) / 100) * 0.999 ** step)
+    opt = (
+        torch.optim.Adam(groups, lr=1e-3)
+        if kind == "Adam"
+        else torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
+    )
+    sched = S.LambdaLR(opt, lambda step: min(1.0, (step + 1) / 100) * 0.999**step)
     x = torch.randn(BATCH, WIDTH)
     y = torch.randn(BATCH, WIDTH)
     loss_fn = torch.nn.MSELoss()
@@ -73,8 +81,12 @@ def training_benchmark(kind, n_groups, blocks, steps_per_block, watch=False):
     times = {"unguarded": [], "guarded": []}
     gc.collect()
     for b in range(blocks):
-        for mode in (("unguarded", "guarded") if b % 2 == 0 else ("guarded", "unguarded")):
-            guard = schedlint.guard(opt, sched, on_violation="raise", watch=watch) if mode == "guarded" else None
+        for mode in ("unguarded", "guarded") if b % 2 == 0 else ("guarded", "unguarded"):
+            guard = (
+                schedlint.guard(opt, sched, on_violation="raise", watch=watch)
+                if mode == "guarded"
+                else None
+            )
             for _ in range(steps_per_block):
                 t = time.perf_counter()
                 step()
@@ -91,15 +103,20 @@ class NoMath(Optimizer):
     """A real Optimizer (hooks, groups) whose update costs nothing: only scheduling is timed."""
 
     def __init__(self, n_groups):
-        super().__init__([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (1 + i % 3)}
-                          for i in range(n_groups)], {"lr": 0.1})
+        super().__init__(
+            [
+                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (1 + i % 3)}
+                for i in range(n_groups)
+            ],
+            {"lr": 0.1},
+        )
 
     def step(self, closure=None):
         return None
 
 
 MICRO = {
-    "LambdaLR": lambda o: S.LambdaLR(o, lambda e: 0.999 ** e),
+    "LambdaLR": lambda o: S.LambdaLR(o, lambda e: 0.999**e),
     "StepLR": lambda o: S.StepLR(o, step_size=1000),
     "CosineAnnealingLR": lambda o: S.CosineAnnealingLR(o, T_max=10_000),
     "OneCycleLR": lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10**7, cycle_momentum=False),
@@ -144,8 +161,12 @@ def micro_benchmark(name, n_groups, reps, loops, watch=False):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
-    parser.add_argument("--watch", action="store_true", help="guard in watch mode (guard(..., watch=True))")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--watch", action="store_true", help="guard in watch mode (guard(..., watch=True))"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -154,25 +175,38 @@ def main(argv=None):
     blocks, per_block = (30, 4) if args.quick else (150, 4)
     reps, loops = (7, 500) if args.quick else (31, 1000)
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of interleaved runs"
-          + ("; watch mode" if args.watch else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of interleaved runs"
+        + ("; watch mode" if args.watch else "")
+    )
     print()
-    print(f"Training step: MLP {LAYERS}x{WIDTH} (~1.0M params), batch {BATCH}, LambdaLR stepped every step")
+    print(
+        f"Training step: MLP {LAYERS}x{WIDTH} (~1.0M params), batch {BATCH}, LambdaLR stepped every step"
+    )
     print("| optimizer | groups | unguarded us/step | guarded us/step | overhead |")
     print("|---|---:|---:|---:|---:|")
     for kind in ("Adam", "SGD"):
         for n in (2, 50):
             plain, guarded = training_benchmark(kind, n, blocks, per_block, args.watch)
-            print(f"| {kind} | {n} | {plain:.0f} | {guarded:.0f} | {100 * (guarded - plain) / plain:+.1f}% |", flush=True)
+            print(
+                f"| {kind} | {n} | {plain:.0f} | {guarded:.0f} | {100 * (guarded - plain) / plain:+.1f}% |",
+                flush=True,
+            )
     print()
-    print("Guard's own cost per optimizer step (hooks + scheduler wrapper + checks), vs the real scheduler.step()")
-    print("| scheduler | groups | real step() us | guard us (default, replay) | ratio | guard us (replay=False) | ratio |")
+    print(
+        "Guard's own cost per optimizer step (hooks + scheduler wrapper + checks), vs the real scheduler.step()"
+    )
+    print(
+        "| scheduler | groups | real step() us | guard us (default, replay) | ratio | guard us (replay=False) | ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for n in (2, 50):
         for name in MICRO:
             real, guard, cheap = micro_benchmark(name, n, reps, loops, args.watch)
-            print(f"| {name} | {n} | {real:.1f} | {guard:.1f} | {guard / real:.2f}x | {cheap:.1f} | {cheap / real:.2f}x |",
-                  flush=True)
+            print(
+                f"| {name} | {n} | {real:.1f} | {guard:.1f} | {guard / real:.2f}x | {cheap:.1f} | {cheap / real:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

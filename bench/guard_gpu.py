@@ -28,20 +28,29 @@ import torch  # noqa: E402
 
 import schedlint  # noqa: E402
 
-SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaMemcpy",
-               "aten::_local_scalar_dense")
+SYNC_EVENTS = (
+    "cudaStreamSynchronize",
+    "cudaDeviceSynchronize",
+    "cudaMemcpy",
+    "aten::_local_scalar_dense",
+)
 
 
 def build(device):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256)).to(device)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256)
+    ).to(device)
     weights = [p for p in model.parameters() if p.dim() == 2]
     biases = [p for p in model.parameters() if p.dim() == 1]
-    groups = [{"params": weights, "lr": torch.tensor(1e-3, device=device), "name": "weights"},
-              {"params": biases, "lr": torch.tensor(1e-4, device=device), "name": "biases"}]
+    groups = [
+        {"params": weights, "lr": torch.tensor(1e-3, device=device), "name": "weights"},
+        {"params": biases, "lr": torch.tensor(1e-4, device=device), "name": "biases"},
+    ]
     on_gpu = device != "cpu"
-    opt = torch.optim.Adam(groups, lr=torch.tensor(1e-3, device=device), capturable=on_gpu,
-                           foreach=on_gpu)  # torch allows a tensor lr with foreach only if capturable
+    opt = torch.optim.Adam(
+        groups, lr=torch.tensor(1e-3, device=device), capturable=on_gpu, foreach=on_gpu
+    )  # torch allows a tensor lr with foreach only if capturable
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 10))
     x = torch.randn(64, 256, device=device)
     y = torch.randn(64, 256, device=device)
@@ -79,8 +88,11 @@ def run(device, steps, guarded, check_every):
     counts = Counter()
     for event in prof.events():
         for name in SYNC_EVENTS:
-            if event.name == name or (name == "cudaMemcpy" and event.name.startswith("cudaMemcpy")
-                                      and "Async" not in event.name):
+            if event.name == name or (
+                name == "cudaMemcpy"
+                and event.name.startswith("cudaMemcpy")
+                and "Async" not in event.name
+            ):
                 counts[name] += 1
     return counts
 
@@ -139,8 +151,10 @@ def main(argv=None) -> int:
     plain = run(args.device, args.steps, False, args.check_every)
     guarded = run(args.device, args.steps, True, args.check_every)
     allowed = args.steps // args.check_every + 2  # the readbacks, the first check, the close
-    print(f"torch {torch.__version__}, device {args.device}, {args.steps} steps, "
-          f"check_every={args.check_every}")
+    print(
+        f"torch {torch.__version__}, device {args.device}, {args.steps} steps, "
+        f"check_every={args.check_every}"
+    )
     print("| event | unguarded | guarded | extra per step |")
     print("|---|---:|---:|---:|")
     extra_syncs = 0
@@ -150,11 +164,16 @@ def main(argv=None) -> int:
             extra_syncs += max(extra, 0)
         print(f"| {name} | {plain[name]} | {guarded[name]} | {extra / args.steps:.3f} |")
     ok = extra_syncs <= allowed
-    print(f"extra synchronisations: {extra_syncs} (allowed: {allowed}, one per check_every steps): "
-          f"{'OK' if ok else 'FAIL: the guard syncs per step'}")
+    print(
+        f"extra synchronisations: {extra_syncs} (allowed: {allowed}, one per check_every steps): "
+        f"{'OK' if ok else 'FAIL: the guard syncs per step'}"
+    )
     if args.device != "cpu":
         problem = sync_debug_check(args.device, args.steps, args.check_every)
-        print("sync debug mode 'error' between readbacks: " + ("OK" if not problem else "FAIL: " + problem))
+        print(
+            "sync debug mode 'error' between readbacks: "
+            + ("OK" if not problem else "FAIL: " + problem)
+        )
         ok = ok and not problem
     return 0 if ok else 1
 

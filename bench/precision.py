@@ -17,6 +17,7 @@ are gone (``GONE``). ``--whole`` also runs the whole corpus once under
 ``/usr/bin/time -v`` (user CPU, wall, max RSS). Exit status 1 when a finding is not triaged
 or a finding triaged as fixed is back.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,22 @@ def read_list(path: Path):
 
 def check(tree: Path):
     start = time.perf_counter()
-    done = subprocess.run(SCHEDLINT + ["check", "--no-cache", "--output-format", "json",
-                                       "--exit-zero", "--list-files", str(tree)],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        SCHEDLINT
+        + [
+            "check",
+            "--no-cache",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            "--list-files",
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"schedlint failed on {tree}: {done.stderr[-2000:]}")
@@ -67,13 +81,21 @@ def triaged(doc: Path):
 
 
 def whole(corpus: Path):
-    done = subprocess.run(["/usr/bin/time", "-v"] + SCHEDLINT +
-                          ["check", "--no-cache", "-q", "--exit-zero", "--list-files", str(corpus)],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        ["/usr/bin/time", "-v"]
+        + SCHEDLINT
+        + ["check", "--no-cache", "-q", "--exit-zero", "--list-files", str(corpus)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     err = done.stderr
     files = sum(1 for line in err.splitlines() if line.startswith("checked: "))
-    user, wall, rss = (re.search(rf"{key}.*?: (.+)", err).group(1) for key in
-                       ("User time", r"Elapsed \(wall clock\) time", "Maximum resident set size"))
+    user, wall, rss = (
+        re.search(rf"{key}.*?: (.+)", err).group(1)
+        for key in ("User time", r"Elapsed \(wall clock\) time", "Maximum resident set size")
+    )
     print(f"whole corpus: {files} files; user CPU {user} s; wall {wall}; max RSS {rss} kB")
 
 
@@ -102,8 +124,15 @@ def main() -> int:
             found.add((name, rel.as_posix(), f["line"], f["code"]))
     known, fixed = triaged(args.doc)
     for item in sorted(found | known):
-        mark = "" if item in found and item in known else "NEW " if item in found else \
-            "FIXED " if item in fixed else "GONE "
+        mark = (
+            ""
+            if item in found and item in known
+            else "NEW "
+            if item in found
+            else "FIXED "
+            if item in fixed
+            else "GONE "
+        )
         print(f"{mark}{item[0]}/{item[1]}:{item[2]} {item[3]}")
     if args.whole:
         whole(args.corpus)

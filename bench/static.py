@@ -107,8 +107,14 @@ class _TreeSampler(threading.Thread):
 def run(cmd, *, cwd=None, timeout=None, sample=False, env=None):
     """Run ``cmd`` (stdout discarded): wall, CPU of the tree, max RSS; optionally sampled."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
     sampler = None
     if sample:
         sampler = _TreeSampler(proc.pid)
@@ -119,6 +125,7 @@ def run(cmd, *, cwd=None, timeout=None, sample=False, env=None):
     timed_out = False
     killer = None
     if timeout:
+
         def kill():
             nonlocal timed_out
             timed_out = True
@@ -126,6 +133,7 @@ def run(cmd, *, cwd=None, timeout=None, sample=False, env=None):
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 pass
+
         killer = threading.Timer(timeout, kill)
         killer.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -142,8 +150,14 @@ def run(cmd, *, cwd=None, timeout=None, sample=False, env=None):
     if sampler is not None:
         sampler.done.set()
         sampler.join()
-    r = Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
-            timed_out, (err_chunks[0] if err_chunks else b"").decode("utf-8", "replace"))
+    r = Run(
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        proc.returncode,
+        timed_out,
+        (err_chunks[0] if err_chunks else b"").decode("utf-8", "replace"),
+    )
     if sampler is not None:
         r.tree_rss_mb, r.tree_pss_mb = sampler.rss_kb / 1024, sampler.pss_kb / 1024
         r.procs = sampler.procs
@@ -199,13 +213,25 @@ def fmt_s(x):
 def parse_split(stderr: str) -> dict:
     """The numbers of ``schedlint --timings``' two lines."""
     out = {}
-    m = re.search(r"timings: discover ([\d.]+)s, check ([\d.]+)s \((\d+) files, (\d+) parsed\), "
-                  r"report ([\d.]+)s, total ([\d.]+)s", stderr)
+    m = re.search(
+        r"timings: discover ([\d.]+)s, check ([\d.]+)s \((\d+) files, (\d+) parsed\), "
+        r"report ([\d.]+)s, total ([\d.]+)s",
+        stderr,
+    )
     if m:
-        out.update(discover=float(m[1]), check=float(m[2]), files=int(m[3]),
-                   parsed=int(m[4]), report=float(m[5]), total=float(m[6]))
-    m = re.search(r"timings: split \(CPU s, summed over (\d+) workers?\): (.*?); cache "
-                  r"([\d.]+), project rules ([\d.]+), output ([\d.]+)", stderr)
+        out.update(
+            discover=float(m[1]),
+            check=float(m[2]),
+            files=int(m[3]),
+            parsed=int(m[4]),
+            report=float(m[5]),
+            total=float(m[6]),
+        )
+    m = re.search(
+        r"timings: split \(CPU s, summed over (\d+) workers?\): (.*?); cache "
+        r"([\d.]+), project rules ([\d.]+), output ([\d.]+)",
+        stderr,
+    )
     if m:
         out["workers"] = int(m[1])
         for part in m[2].split(", "):
@@ -236,23 +262,35 @@ def pick_single_file(corpora) -> str:
 
 # -- the benchmark ------------------------------------------------------------------------------
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", action="append", required=True, help="directory (repeatable)")
     ap.add_argument("--vs", action="append", default=[], choices=["ruff", "torchfix"])
     ap.add_argument("--runs", type=int, default=5, help="timed runs per tool (median shown)")
-    ap.add_argument("--schedlint", help="schedlint command (default: next to this python, "
-                                        "else `python -m schedlint`)")
+    ap.add_argument(
+        "--schedlint",
+        help="schedlint command (default: next to this python, else `python -m schedlint`)",
+    )
     ap.add_argument("--ruff", help="ruff executable")
     ap.add_argument("--torchfix", help="torchfix executable")
-    ap.add_argument("--torchfix-timeout", default="auto",
-                    help="kill TorchFix after this many seconds and report '> T s'; 'auto' "
-                         "(default): 55x the corpus' schedlint cold median (at least 60 s), "
-                         "so that a killed run still shows a ratio above 50x")
-    ap.add_argument("--torchfix-sample", type=int, default=0,
-                    help="run TorchFix on this many files of each corpus (every k-th file)")
-    ap.add_argument("--single-file", help="file for the single-file latency (default: a "
-                                          "training script from the corpora)")
+    ap.add_argument(
+        "--torchfix-timeout",
+        default="auto",
+        help="kill TorchFix after this many seconds and report '> T s'; 'auto' "
+        "(default): 55x the corpus' schedlint cold median (at least 60 s), "
+        "so that a killed run still shows a ratio above 50x",
+    )
+    ap.add_argument(
+        "--torchfix-sample",
+        type=int,
+        default=0,
+        help="run TorchFix on this many files of each corpus (every k-th file)",
+    )
+    ap.add_argument(
+        "--single-file",
+        help="file for the single-file latency (default: a training script from the corpora)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the sampled memory runs")
     ap.add_argument("--json", help="also write the raw numbers here")
     args = ap.parse_args(argv)
@@ -261,8 +299,11 @@ def main(argv=None):
     for c in corpora:
         if not Path(c).is_dir():
             ap.error(f"{c}: not a directory")
-    sched = args.schedlint.split() if args.schedlint else \
-        (find_tool("schedlint") or [sys.executable, "-m", "schedlint"])
+    sched = (
+        args.schedlint.split()
+        if args.schedlint
+        else (find_tool("schedlint") or [sys.executable, "-m", "schedlint"])
+    )
     tools = {"schedlint": sched}
     missing = []
     for name in args.vs:
@@ -275,15 +316,19 @@ def main(argv=None):
     env_info = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"{platform.python_implementation()} {platform.python_version()}",
+        f"{platform.python_implementation()} {platform.python_version()}",
         "load_before": os.getloadavg(),
         "versions": {name: tool_version(cmd) for name, cmd in tools.items()},
-        "command": " ".join([os.path.relpath(sys.argv[0]) if sys.argv else "bench/static.py"] +
-                            (argv if argv is not None else sys.argv[1:])),
+        "command": " ".join(
+            [os.path.relpath(sys.argv[0]) if sys.argv else "bench/static.py"]
+            + (argv if argv is not None else sys.argv[1:])
+        ),
     }
     try:
-        import libcst  # noqa: F401  (the version the checker parses with)
         from importlib.metadata import version
+
+        import libcst  # noqa: F401  (the version the checker parses with)
+
         env_info["versions"]["libcst"] = version("libcst")
     except Exception:  # pragma: no cover - informational only
         pass
@@ -293,8 +338,9 @@ def main(argv=None):
     try:
         for corpus in corpora:
             results["corpora"][corpus] = bench_corpus(corpus, tools, args, work)
-        results["single_file"] = bench_single(args.single_file or pick_single_file(corpora),
-                                              sched, args.runs)
+        results["single_file"] = bench_single(
+            args.single_file or pick_single_file(corpora), sched, args.runs
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     env_info["load_after"] = os.getloadavg()
@@ -314,8 +360,11 @@ def bench_corpus(corpus, tools, args, work):
     warm = sched + ["--isolated", "-q", "--exit-zero", corpus]
     cmds = {"schedlint cold": (cold, None), "schedlint warm": (warm, str(warm_dir))}
     if "ruff" in tools:
-        cmds["ruff ALL"] = (tools["ruff"] + ["check", "--select", "ALL", "--no-cache",
-                                             "--isolated", "--exit-zero", "-q", corpus], None)
+        cmds["ruff ALL"] = (
+            tools["ruff"]
+            + ["check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", "-q", corpus],
+            None,
+        )
     print(f"# {corpus}: {info['files']} files, {info['lines']} lines", file=sys.stderr)
     primed = run(warm, cwd=str(warm_dir))  # fills the cache
     if primed.code != 0:
@@ -327,26 +376,37 @@ def bench_corpus(corpus, tools, args, work):
             timed[name].append(r)
             print(f"  run {i + 1} {name}: {r.wall:.3f}s", file=sys.stderr)
     for name, rs in timed.items():
-        info["runs"][name] = {"wall": [r.wall for r in rs], "cpu": [r.cpu for r in rs],
-                              "maxrss_mb": max(r.maxrss_mb for r in rs),
-                              "codes": sorted({r.code for r in rs})}
+        info["runs"][name] = {
+            "wall": [r.wall for r in rs],
+            "cpu": [r.cpu for r in rs],
+            "maxrss_mb": max(r.maxrss_mb for r in rs),
+            "codes": sorted({r.code for r in rs}),
+        }
     if not args.no_memory:
         for name, (cmd, cwd) in cmds.items():
             r = run(cmd, cwd=cwd, sample=True)
-            info["runs"][name].update(tree_rss_mb=r.tree_rss_mb, tree_pss_mb=r.tree_pss_mb,
-                                      procs=r.procs)
+            info["runs"][name].update(
+                tree_rss_mb=r.tree_rss_mb, tree_pss_mb=r.tree_pss_mb, procs=r.procs
+            )
     split = run(sched + ["--isolated", "--no-cache", "-q", "--exit-zero", "--timings", corpus])
     info["split"] = parse_split(split.stderr)
     info["split"]["wall"] = split.wall
     if "torchfix" in tools:
-        info["torchfix"] = bench_torchfix(tools["torchfix"], corpus, files, args, work,
-                                          med(info["runs"]["schedlint cold"]["wall"]))
+        info["torchfix"] = bench_torchfix(
+            tools["torchfix"],
+            corpus,
+            files,
+            args,
+            work,
+            med(info["runs"]["schedlint cold"]["wall"]),
+        )
     return info
 
 
 def bench_torchfix(cmd, corpus, files, args, work, cold):
-    timeout = max(60.0, 55 * cold) if args.torchfix_timeout == "auto" \
-        else float(args.torchfix_timeout)
+    timeout = (
+        max(60.0, 55 * cold) if args.torchfix_timeout == "auto" else float(args.torchfix_timeout)
+    )
     target, note = [corpus], "whole corpus"
     if args.torchfix_sample and args.torchfix_sample < len(files):
         step = len(files) / args.torchfix_sample
@@ -354,10 +414,16 @@ def bench_torchfix(cmd, corpus, files, args, work, cold):
         note = f"sample of {len(target)} of {len(files)} files (every {step:.1f}th)"
     print(f"  torchfix ({note}, timeout {timeout:.0f}s) ...", file=sys.stderr)
     r = run(cmd + target, timeout=timeout, sample=not args.no_memory)
-    return {"wall": r.wall, "cpu": r.cpu, "timed_out": r.timed_out, "note": note,
-            "timeout": timeout, "maxrss_mb": r.maxrss_mb,
-            "tree_rss_mb": getattr(r, "tree_rss_mb", None),
-            "files": len(target) if target != [corpus] else len(files)}
+    return {
+        "wall": r.wall,
+        "cpu": r.cpu,
+        "timed_out": r.timed_out,
+        "note": note,
+        "timeout": timeout,
+        "maxrss_mb": r.maxrss_mb,
+        "tree_rss_mb": getattr(r, "tree_rss_mb", None),
+        "files": len(target) if target != [corpus] else len(files),
+    }
 
 
 def bench_single(path, sched, runs):
@@ -371,25 +437,34 @@ def bench_single(path, sched, runs):
     for _ in range(max(runs, 5)):
         for name, cmd in cmds.items():
             times[name].append(run(cmd).wall)
-    return {"file": path, "lines": count_lines([path]),
-            "wall": {name: med(ts) for name, ts in times.items()},
-            "all": times}
+    return {
+        "file": path,
+        "lines": count_lines([path]),
+        "wall": {name: med(ts) for name, ts in times.items()},
+        "all": times,
+    }
 
 
 # -- the report -------------------------------------------------------------------------------
 def render(res) -> str:
     env = res["env"]
-    out = [f"schedlint static benchmark, {env['date']}, {env['machine']}",
-           "load average before/after: " + " / ".join(
-               ", ".join(f"{x:.2f}" for x in env.get(k, ())) for k in ("load_before",
-                                                                        "load_after")),
-           "versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-           f"command: {env['command']}", ""]
+    out = [
+        f"schedlint static benchmark, {env['date']}, {env['machine']}",
+        "load average before/after: "
+        + " / ".join(
+            ", ".join(f"{x:.2f}" for x in env.get(k, ())) for k in ("load_before", "load_after")
+        ),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        f"command: {env['command']}",
+        "",
+    ]
     if res["missing"]:
         out.append("missing (not found, not run): " + ", ".join(res["missing"]))
         out.append("")
-    out.append("| corpus | files | lines | tool | wall s (median) | min-max | CPU s | max RSS MB"
-               " | tree RSS / PSS MB | vs schedlint cold |")
+    out.append(
+        "| corpus | files | lines | tool | wall s (median) | min-max | CPU s | max RSS MB"
+        " | tree RSS / PSS MB | vs schedlint cold |"
+    )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     verdicts = []
     for corpus, info in res["corpora"].items():
@@ -398,22 +473,28 @@ def render(res) -> str:
         for tool, r in info["runs"].items():
             w = med(r["wall"])
             ratio = "1" if tool == "schedlint cold" else f"{w / cold:.2f}x"
-            tree = (f"{r['tree_rss_mb']:.0f} / {r['tree_pss_mb']:.0f}"
-                    if "tree_rss_mb" in r else "-")
-            out.append(f"| {name} | {info['files']} | {info['lines']} | {tool} | {fmt_s(w)} | "
-                       f"{fmt_s(min(r['wall']))}-{fmt_s(max(r['wall']))} | "
-                       f"{fmt_s(med(r['cpu']))} | {r['maxrss_mb']:.0f} | {tree} | {ratio} |")
+            tree = f"{r['tree_rss_mb']:.0f} / {r['tree_pss_mb']:.0f}" if "tree_rss_mb" in r else "-"
+            out.append(
+                f"| {name} | {info['files']} | {info['lines']} | {tool} | {fmt_s(w)} | "
+                f"{fmt_s(min(r['wall']))}-{fmt_s(max(r['wall']))} | "
+                f"{fmt_s(med(r['cpu']))} | {r['maxrss_mb']:.0f} | {tree} | {ratio} |"
+            )
         tf = info.get("torchfix")
         if tf:
             wall = f"> {tf['timeout']:.0f}" if tf["timed_out"] else fmt_s(tf["wall"])
-            ratio = (f">= {tf['timeout'] / cold:.0f}x" if tf["timed_out"]
-                     else f"{tf['wall'] / cold:.1f}x")
+            ratio = (
+                f">= {tf['timeout'] / cold:.0f}x"
+                if tf["timed_out"]
+                else f"{tf['wall'] / cold:.1f}x"
+            )
             if tf["files"] != info["files"]:
                 ratio += f" (on {tf['files']} files)"
             tree = f"{tf['tree_rss_mb']:.0f}" if tf.get("tree_rss_mb") else "-"
             cpu = "-" if tf["timed_out"] else fmt_s(tf["cpu"])  # a killed tree is not reaped
-            out.append(f"| {name} | {tf['files']} | | torchfix ({tf['note']}) | {wall} | | "
-                       f"{cpu} | {tf['maxrss_mb']:.0f} | {tree} | {ratio} |")
+            out.append(
+                f"| {name} | {tf['files']} | | torchfix ({tf['note']}) | {wall} | | "
+                f"{cpu} | {tf['maxrss_mb']:.0f} | {tree} | {ratio} |"
+            )
         # targets
         runs = info["runs"]
         if "ruff ALL" in runs:
@@ -422,44 +503,63 @@ def render(res) -> str:
         if tf:
             if tf["files"] == info["files"]:
                 speed = (tf["timeout"] if tf["timed_out"] else tf["wall"]) / cold
-                verdicts.append((f"{name}: torchfix / cold {'>= ' if tf['timed_out'] else ''}"
-                                 f"{speed:.0f}x (>= 50x)", speed >= 50))
+                verdicts.append(
+                    (
+                        f"{name}: torchfix / cold {'>= ' if tf['timed_out'] else ''}"
+                        f"{speed:.0f}x (>= 50x)",
+                        speed >= 50,
+                    )
+                )
         warm = med(runs["schedlint warm"]["wall"]) / cold
         verdicts.append((f"{name}: warm / cold = {warm:.1%} (<= 10%)", warm <= 0.10))
         mem = runs["schedlint cold"]
         if "tree_rss_mb" in mem:
-            verdicts.append((f"{name}: cold peak memory of the whole process tree: RSS sum "
-                             f"{mem['tree_rss_mb']:.0f} MB, PSS sum {mem['tree_pss_mb']:.0f} MB, "
-                             f"largest process {mem['maxrss_mb']:.0f} MB (torch: <= 300 MB)",
-                             mem["tree_rss_mb"] <= 300 or "torch" not in name))
+            verdicts.append(
+                (
+                    f"{name}: cold peak memory of the whole process tree: RSS sum "
+                    f"{mem['tree_rss_mb']:.0f} MB, PSS sum {mem['tree_pss_mb']:.0f} MB, "
+                    f"largest process {mem['maxrss_mb']:.0f} MB (torch: <= 300 MB)",
+                    mem["tree_rss_mb"] <= 300 or "torch" not in name,
+                )
+            )
     out.append("")
-    out.append("Time split of one cold run (`schedlint --timings`: CPU s summed over the "
-               "worker processes; the rest is wall s of the main process):")
+    out.append(
+        "Time split of one cold run (`schedlint --timings`: CPU s summed over the "
+        "worker processes; the rest is wall s of the main process):"
+    )
     for corpus, info in res["corpora"].items():
         s = info.get("split", {})
         if not s:
             continue
-        parts = ", ".join(f"{k} {s[k]:.2f}" for k in ("read", "prefilter", "parse", "model",
-                                                      "rules", "gc") if k in s)
+        parts = ", ".join(
+            f"{k} {s[k]:.2f}"
+            for k in ("read", "prefilter", "parse", "model", "rules", "gc")
+            if k in s
+        )
         start = s["wall"] - s.get("total", 0)
-        out.append(f"- {Path(corpus).name}: {s.get('files', '?')} files, {s.get('parsed', '?')}"
-                   f" parsed with libcst; CPU: {parts}; wall: start-up and imports "
-                   f"{start:.2f}, discovery and configuration {s.get('discover', 0):.2f}, "
-                   f"checking {s.get('check', 0):.2f} ({s.get('workers', 1)} workers), project "
-                   f"rules {s.get('project rules', 0):.3f}, output {s.get('output', 0):.3f}; "
-                   f"total {s['wall']:.2f} s")
+        out.append(
+            f"- {Path(corpus).name}: {s.get('files', '?')} files, {s.get('parsed', '?')}"
+            f" parsed with libcst; CPU: {parts}; wall: start-up and imports "
+            f"{start:.2f}, discovery and configuration {s.get('discover', 0):.2f}, "
+            f"checking {s.get('check', 0):.2f} ({s.get('workers', 1)} workers), project "
+            f"rules {s.get('project rules', 0):.3f}, output {s.get('output', 0):.3f}; "
+            f"total {s['wall']:.2f} s"
+        )
     sf = res.get("single_file")
     if sf:
         w = sf["wall"]
         base = w["python -c 'import libcst'"]
         ratio = w["schedlint FILE"] / base
         out.append("")
-        out.append(f"Single-file latency ({sf['file']}, {sf['lines']} lines; median wall): "
-                   f"`schedlint FILE` {w['schedlint FILE']:.3f} s; python start-up "
-                   f"{w['python -c pass']:.3f} s; start-up + `import libcst` {base:.3f} s; "
-                   f"ratio {ratio:.2f} (<= 2.0)")
-        verdicts.append((f"single file: {ratio:.2f}x start-up + import libcst (<= 2x)",
-                         ratio <= 2.0))
+        out.append(
+            f"Single-file latency ({sf['file']}, {sf['lines']} lines; median wall): "
+            f"`schedlint FILE` {w['schedlint FILE']:.3f} s; python start-up "
+            f"{w['python -c pass']:.3f} s; start-up + `import libcst` {base:.3f} s; "
+            f"ratio {ratio:.2f} (<= 2.0)"
+        )
+        verdicts.append(
+            (f"single file: {ratio:.2f}x start-up + import libcst (<= 2x)", ratio <= 2.0)
+        )
     out.append("")
     out.append("Targets:")
     out += [f"- [{'x' if ok else ' '}] {text}" for text, ok in verdicts]

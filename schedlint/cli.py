@@ -19,12 +19,12 @@ from schedlint import __version__
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821
+def _fail(message: str) -> NoReturn:  # noqa: F821
     click.echo(f"schedlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
 
-def _interrupted() -> "NoReturn":  # noqa: F821
+def _interrupted() -> NoReturn:  # noqa: F821
     # 130 = 128 + SIGINT, as shells report it; never 1, which says "findings".
     click.echo("schedlint: interrupted", err=True)
     sys.exit(130)
@@ -50,8 +50,9 @@ class _Schedlint(click.Group):
     traceback ever reaches the user (the console script is this group)."""
 
     def parse_args(self, ctx, args):
-        if not args or (args[0] not in self.commands and
-                        args[0] not in ("--help", "-h", "--version")):
+        if not args or (
+            args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
+        ):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
@@ -72,8 +73,11 @@ class _Schedlint(click.Group):
         except Exception as exc:  # a bug in schedlint itself
             if os.environ.get("SCHEDLINT_DEBUG"):
                 raise
-            click.echo(f"schedlint: internal error: {type(exc).__name__}: {exc} "
-                       f"(set SCHEDLINT_DEBUG=1 for a traceback)", err=True)
+            click.echo(
+                f"schedlint: internal error: {type(exc).__name__}: {exc} "
+                f"(set SCHEDLINT_DEBUG=1 for a traceback)",
+                err=True,
+            )
             sys.exit(EXIT_ERROR)
 
 
@@ -91,46 +95,87 @@ def main():
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, callback=_codes_option,
-              help="Rule codes or prefixes to run (comma separated), e.g. SL1,SL201. ALL = all.")
+@click.option(
+    "--select",
+    multiple=True,
+    callback=_codes_option,
+    help="Rule codes or prefixes to run (comma separated), e.g. SL1,SL201. ALL = all.",
+)
 @click.option("--ignore", multiple=True, callback=_codes_option, help="Codes or prefixes to skip.")
-@click.option("--extend-select", multiple=True, callback=_codes_option,
-              help="Codes or prefixes to add to the selection.")
-@click.option("--output-format",
-              type=click.Choice(["concise", "full", "text", "json", "sarif", "github"]),
-              default=None, help="How to print findings (default: full on a terminal, else "
-                                 "concise; text is concise's old name).")
+@click.option(
+    "--extend-select",
+    multiple=True,
+    callback=_codes_option,
+    help="Codes or prefixes to add to the selection.",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["concise", "full", "text", "json", "sarif", "github"]),
+    default=None,
+    help="How to print findings (default: full on a terminal, else "
+    "concise; text is concise's old name).",
+)
 @click.option("--no-color", is_flag=True, help="No colour in `full` output (also: NO_COLOR=1).")
-@click.option("--show-fixes", is_flag=True,
-              help="Show each finding's fix; with --fix, list what was fixed (stderr).")
+@click.option(
+    "--show-fixes",
+    is_flag=True,
+    help="Show each finding's fix; with --fix, list what was fixed (stderr).",
+)
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of findings.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when something is found.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="Read configuration from this pyproject.toml (or a toml file of the keys).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read configuration from this pyproject.toml (or a toml file of the keys).",
+)
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
-              help="Worker processes (default: all cores; 1 = no pool).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Worker processes (default: all cores; 1 = no pool).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
-@click.option("--stdin-filename",
-              help="Read the source from stdin (as `-` does) and report it under this name.")
-@click.option("--force-exclude", is_flag=True,
-              help="Apply configured excludes to explicitly named files too (pre-commit).")
+@click.option(
+    "--stdin-filename",
+    help="Read the source from stdin (as `-` does) and report it under this name.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply configured excludes to explicitly named files too (pre-commit).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write .schedlint_cache/.")
-@click.option("--check-syntax", is_flag=True,
-              help="Also report syntax errors (SL001) in files with no optimizer or scheduler "
-                   "code, which are otherwise skipped unparsed.")
+@click.option(
+    "--check-syntax",
+    is_flag=True,
+    help="Also report syntax errors (SL001) in files with no optimizer or scheduler "
+    "code, which are otherwise skipped unparsed.",
+)
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes.")
 @click.option("--timings", is_flag=True, help="Print where the time went (stderr).")
-@click.option("--list-files", is_flag=True,
-              help="Also print every file that was checked, one `checked: PATH` line each "
-                   "(stderr), e.g. to confirm which files a run covered.")
-@click.option("--fix", is_flag=True,
-              help="Apply safe fixes, write the files, then report what remains.")
-@click.option("--unsafe-fixes", is_flag=True,
-              help="Also offer (and with --fix/--diff apply) fixes that change behaviour.")
-@click.option("--diff", is_flag=True,
-              help="Print a unified diff of the fixes instead of writing them; exit 1 if there "
-                   "is one, 0 if not.")
+@click.option(
+    "--list-files",
+    is_flag=True,
+    help="Also print every file that was checked, one `checked: PATH` line each "
+    "(stderr), e.g. to confirm which files a run covered.",
+)
+@click.option(
+    "--fix", is_flag=True, help="Apply safe fixes, write the files, then report what remains."
+)
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="Also offer (and with --fix/--diff apply) fixes that change behaviour.",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print a unified diff of the fixes instead of writing them; exit 1 if there "
+    "is one, 0 if not.",
+)
 def check(paths, **flags):
     """Check PATHS (files or directories; default `.`; `-` reads stdin)."""
     t0 = time.perf_counter()
@@ -178,11 +223,19 @@ def _options(cfg, files, flags):
     try:
         per_file = {} if fixed else {p: configs.config(p) for p in files}
         return from_config(
-            cfg, select=flags["select"], ignore=flags["ignore"],
-            extend_select=flags["extend_select"], per_file=per_file,
-            check_syntax=flags["check_syntax"], jobs=flags["jobs"], fix=flags["fix"],
-            unsafe_fixes=flags["unsafe_fixes"], diff=flags["diff"], timings=flags["timings"],
-            cache_dir=None if flags["no_cache"] else (cfg.root if cfg.path else Path.cwd()))
+            cfg,
+            select=flags["select"],
+            ignore=flags["ignore"],
+            extend_select=flags["extend_select"],
+            per_file=per_file,
+            check_syntax=flags["check_syntax"],
+            jobs=flags["jobs"],
+            fix=flags["fix"],
+            unsafe_fixes=flags["unsafe_fixes"],
+            diff=flags["diff"],
+            timings=flags["timings"],
+            cache_dir=None if flags["no_cache"] else (cfg.root if cfg.path else Path.cwd()),
+        )
     except cfgmod.ConfigError as exc:
         _fail(str(exc))
 
@@ -192,16 +245,22 @@ def _discover(paths, cfg, flags):
     from schedlint.check.files import discover
     from schedlint.report.formats import printable
 
-    found = discover(paths, cfg.excludes, cfg.root,
-                     respect_gitignore=not flags["no_respect_gitignore"],
-                     force_exclude=flags["force_exclude"])
+    found = discover(
+        paths,
+        cfg.excludes,
+        cfg.root,
+        respect_gitignore=not flags["no_respect_gitignore"],
+        force_exclude=flags["force_exclude"],
+    )
     for warning in found.warnings:
         click.echo(f"schedlint: warning: {printable(warning)}", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
-            _fail(f"{cfg.path}: [tool.schedlint] key 'per-file-ignores': pattern "
-                  f"{unmatched[0]!r} matches no checked file")
+            _fail(
+                f"{cfg.path}: [tool.schedlint] key 'per-file-ignores': pattern "
+                f"{unmatched[0]!r} matches no checked file"
+            )
     return found
 
 
@@ -224,8 +283,13 @@ def _check(found, options, stdin) -> _Outcome:
         from schedlint.check.cache import ResultCache
 
         cache = ResultCache(options.cache_dir, options)
-    run.results = check_paths(found.files, options, cache=cache, stdin=stdin,
-                              timings=run.split if options.timings else None)
+    run.results = check_paths(
+        found.files,
+        options,
+        cache=cache,
+        stdin=stdin,
+        timings=run.split if options.timings else None,
+    )
     if options.fix or options.diff:  # ruff semantics: --diff never writes
         run.outcomes = _apply_fixes(run.results, options, stdin, cache)
     run.checked = time.perf_counter()
@@ -244,8 +308,8 @@ def _check(found, options, stdin) -> _Outcome:
 
 def _print(run: _Outcome, found, options, flags, stdin) -> int:
     """Print the findings, the summary and what was asked for; the exit status."""
-    from schedlint.report.formats import (format_findings, printable, statistics as stats_text,
-                                          summary)
+    from schedlint.report.formats import format_findings, printable, summary
+    from schedlint.report.formats import statistics as stats_text
 
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
@@ -263,9 +327,18 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
         click.echo(stats_text(findings, unsafe), nl=False, err=to_err)
     else:
         color = use_color(tty and not to_err, flags["no_color"], os.environ)
-        click.echo(format_findings(findings, fmt, unsafe, show_fixes=flags["show_fixes"],
-                                   color=color, source_of=_sources(stdin, outcomes)),
-                   nl=False, err=to_err)
+        click.echo(
+            format_findings(
+                findings,
+                fmt,
+                unsafe,
+                show_fixes=flags["show_fixes"],
+                color=color,
+                source_of=_sources(stdin, outcomes),
+            ),
+            nl=False,
+            err=to_err,
+        )
     if flags["show_fixes"] and outcomes is not None and not flags["quiet"]:
         click.echo(_fixed_report(outcomes), nl=False, err=True)
     if not flags["quiet"] and (fmt in ("concise", "full", "text") or flags["statistics"]):
@@ -313,16 +386,14 @@ def _fixed_report(outcomes) -> str:
     """``--fix --show-fixes``: what was fixed, per file and rule (ruff's list)."""
     from schedlint.rules import by_code
 
-    rows = [(o.path, code, n) for o in outcomes for code, n in sorted(o.fixed_counts.items())
-            if n]
+    rows = [(o.path, code, n) for o in outcomes for code, n in sorted(o.fixed_counts.items()) if n]
     if not rows:
         return ""
     total = sum(n for _, _, n in rows)
     out = [f"Fixed {total} problem{'s' if total != 1 else ''}:"]
     for path in dict.fromkeys(p for p, _, _ in rows):
         out.append(f"- {path}:")
-        out += [f"    {n} x {code} ({by_code()[code].name})"
-                for p, code, n in rows if p == path]
+        out += [f"    {n} x {code} ({by_code()[code].name})" for p, code, n in rows if p == path]
     return "\n".join(out) + "\n"
 
 
@@ -330,18 +401,24 @@ def _print_timings(run: _Outcome, found) -> None:
     from schedlint.check.pipeline import PHASES
 
     split, t_end = run.split, time.perf_counter()
-    click.echo(f"timings: discover {run.discovered - run.started:.3f}s, check "
-               f"{run.checked - run.discovered:.3f}s ({len(found.files)} files, "
-               f"{sum(r.parsed for r in run.results)} parsed), report "
-               f"{t_end - run.checked:.3f}s, total {t_end - run.started:.3f}s", err=True)
+    click.echo(
+        f"timings: discover {run.discovered - run.started:.3f}s, check "
+        f"{run.checked - run.discovered:.3f}s ({len(found.files)} files, "
+        f"{sum(r.parsed for r in run.results)} parsed), report "
+        f"{t_end - run.checked:.3f}s, total {t_end - run.started:.3f}s",
+        err=True,
+    )
     split["cache"] = split.get("cache", 0.0) + run.saved - run.checked
     workers = split.get("workers", 1)
-    click.echo("timings: split (CPU s, summed over %d worker%s): %s; cache %.3f, project "
-               "rules %.3f, output %.3f (wall s); %d cached, %d parsed" % (
-                   workers, "s" if workers != 1 else "",
-                   ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES),
-                   split.get("cache", 0.0), run.projected - run.saved, t_end - run.projected,
-                   split.get("cached", 0), split.get("parsed", 0)), err=True)
+    phases = ", ".join(f"{p} {split.get(p, 0.0):.3f}" for p in PHASES)
+    click.echo(
+        f"timings: split (CPU s, summed over {int(workers)} worker"
+        f"{'s' if workers != 1 else ''}): {phases}; cache {split.get('cache', 0.0):.3f}, "
+        f"project rules {run.projected - run.saved:.3f}, output "
+        f"{t_end - run.projected:.3f} (wall s); {int(split.get('cached', 0))} cached, "
+        f"{int(split.get('parsed', 0))} parsed",
+        err=True,
+    )
 
 
 def _apply_fixes(results, options, stdin, cache):
@@ -351,13 +428,18 @@ def _apply_fixes(results, options, stdin, cache):
     outcomes = fix_results(results, options, stdin=stdin)
     for o in outcomes:
         if not o.converged:
-            click.echo(f"schedlint: warning: {o.path}: fixes did not converge; the file may "
-                       f"still have fixable problems", err=True)
+            click.echo(
+                f"schedlint: warning: {o.path}: fixes did not converge; the file may "
+                f"still have fixable problems",
+                err=True,
+            )
         if o.rejected:
-            click.echo(f"schedlint: warning: {o.path}: skipped {o.rejected} fix(es) whose "
-                       f"result would not parse (a schedlint bug; please report it)", err=True)
-        if options.fix and not options.diff and o.changed and cache is not None and \
-                not o.stdin:
+            click.echo(
+                f"schedlint: warning: {o.path}: skipped {o.rejected} fix(es) whose "
+                f"result would not parse (a schedlint bug; please report it)",
+                err=True,
+            )
+        if options.fix and not options.diff and o.changed and cache is not None and not o.stdin:
             from schedlint.check.cache import dependency_digest
 
             cache.put(o.result, dependency_digest(o.result.deps))
@@ -373,7 +455,7 @@ def _report_diff(outcomes, findings, quiet, unsafe, internal) -> int:
     if not quiet:
         fixed = sum(o.fixed_total for o in outcomes)
         hidden = 0 if unsafe else sum(fixable(f, True) and not fixable(f) for f in findings)
-        hint = (f" ({hidden} more with `--unsafe-fixes`)" if hidden else "")
+        hint = f" ({hidden} more with `--unsafe-fixes`)" if hidden else ""
         if fixed:
             click.echo(f"Would fix {fixed} problem{'s' if fixed != 1 else ''}{hint}.", err=True)
         else:
@@ -396,9 +478,22 @@ def rule(code, show_all, output_format):
     if show_all:
         rules = all_rules()
         if output_format == "json":
-            click.echo(json.dumps([{"code": r.code, "name": r.name, "summary": r.summary,
-                                    "severity": r.severity, "kind": r.kind,
-                                    "fix": r.fixable} for r in rules], indent=2))
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "code": r.code,
+                            "name": r.name,
+                            "summary": r.summary,
+                            "severity": r.severity,
+                            "kind": r.kind,
+                            "fix": r.fixable,
+                        }
+                        for r in rules
+                    ],
+                    indent=2,
+                )
+            )
             return
         for r in rules:
             click.echo(f"{r.code}\t{r.name}\t{r.summary}")
@@ -409,23 +504,50 @@ def rule(code, show_all, output_format):
     if r is None:
         _fail(f"unknown rule {code!r}; `schedlint rule --all` lists them")
     if output_format == "json":
-        click.echo(json.dumps({"code": r.code, "name": r.name, "summary": r.summary,
-                               "severity": r.severity, "kind": r.kind, "fix": r.fixable,
-                               "docs": r.docs}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "code": r.code,
+                    "name": r.name,
+                    "summary": r.summary,
+                    "severity": r.severity,
+                    "kind": r.kind,
+                    "fix": r.fixable,
+                    "docs": r.docs,
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(r.markdown(), nl=False)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--plot", type=click.Path(dir_okay=False),
-              help="Draw each group's actual and expected LR to this PNG (needs matplotlib).")
-@click.option("--on-violation", "on_violation", type=click.Choice(["raise", "warn", "log"]), default=None,
-              help="raise (stop at the first violation, exit 1), or warn/log every violation and "
-                   "report them all at the end. Default: $SCHEDLINT_ON_VIOLATION, else raise.")
-@click.option("--ignore", "ignore", multiple=True, metavar="CODES",
-              help="Guard codes not to report, comma separated or repeated (e.g. SLG112).")
-@click.option("--watch", is_flag=True,
-              help="Name the source line of every LR write made outside a scheduler (slower LR writes).")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Draw each group's actual and expected LR to this PNG (needs matplotlib).",
+)
+@click.option(
+    "--on-violation",
+    "on_violation",
+    type=click.Choice(["raise", "warn", "log"]),
+    default=None,
+    help="raise (stop at the first violation, exit 1), or warn/log every violation and "
+    "report them all at the end. Default: $SCHEDLINT_ON_VIOLATION, else raise.",
+)
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="CODES",
+    help="Guard codes not to report, comma separated or repeated (e.g. SLG112).",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Name the source line of every LR write made outside a scheduler (slower LR writes).",
+)
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(plot, on_violation, ignore, watch, script, args):
@@ -435,4 +557,8 @@ def run(plot, on_violation, ignore, watch, script, args):
     except ImportError as exc:
         _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
     codes = [c.strip().upper() for item in ignore for c in item.split(",") if c.strip()]
-    sys.exit(run_script(script, list(args), plot=plot, on_violation=on_violation, ignore=codes, watch=watch))
+    sys.exit(
+        run_script(
+            script, list(args), plot=plot, on_violation=on_violation, ignore=codes, watch=watch
+        )
+    )

@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,10 +21,27 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from schedlint.rules import all_rules, expand_selectors
 
-DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist",
-                    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-                    ".schedlint_cache", "node_modules", "site-packages", ".eggs", "*.egg-info",
-                    ".ipynb_checkpoints")
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "build",
+    "dist",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".schedlint_cache",
+    "node_modules",
+    "site-packages",
+    ".eggs",
+    "*.egg-info",
+    ".ipynb_checkpoints",
+)
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
 KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores",))
 
@@ -36,12 +52,12 @@ class ConfigError(Exception):
 
 @dataclass
 class Config:
-    path: Optional[Path] = None  # the pyproject.toml it came from
+    path: Path | None = None  # the pyproject.toml it came from
     root: Path = field(default_factory=Path.cwd)  # where relative globs are anchored
-    select: Optional[list] = None
+    select: list | None = None
     ignore: list = field(default_factory=list)
     extend_select: list = field(default_factory=list)
-    exclude: Optional[list] = None
+    exclude: list | None = None
     extend_exclude: list = field(default_factory=list)
     per_file_ignores: dict = field(default_factory=dict)  # glob -> [selectors]
 
@@ -63,7 +79,7 @@ def real_path(path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def find_pyproject(start: Path) -> Path | None:
     start = real_path(start)
     if start.is_file() or not start.exists():
         start = start.parent
@@ -89,7 +105,7 @@ def claims(candidate: Path) -> bool:
     return isinstance(tool, dict) and "schedlint" in tool
 
 
-def load_config(path: Optional[Path]) -> Config:
+def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
@@ -100,8 +116,9 @@ def load_config(path: Optional[Path]) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib lets the decode error escape
-        raise ConfigError(f"{path}: invalid TOML: not UTF-8 (invalid byte at offset "
-                          f"{exc.start})") from None
+        raise ConfigError(
+            f"{path}: invalid TOML: not UTF-8 (invalid byte at offset {exc.start})"
+        ) from None
     tool = data.get("tool", {}) if path.name == "pyproject.toml" else None
     if tool is not None and not isinstance(tool, dict):
         raise ConfigError(f"{path}: key 'tool' must be a table")
@@ -118,22 +135,25 @@ def parse_table(table: dict, path: Path) -> Config:
     for key, value in table.items():
         where = f"{path}: [tool.schedlint] key {key!r}"
         if key not in KNOWN_KEYS:
-            close = [k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")] or \
-                difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+            close = [
+                k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")
+            ] or difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "
-                              f"known keys: {', '.join(sorted(KNOWN_KEYS))}")
+            raise ConfigError(
+                f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "
+                f"known keys: {', '.join(sorted(KNOWN_KEYS))}"
+            )
         if key in _LIST_KEYS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{where} must be a list of strings, "
-                                  f"got {type(value).__name__}")
+                raise ConfigError(f"{where} must be a list of strings, got {type(value).__name__}")
             if key in ("select", "ignore", "extend-select"):
                 _validate_selectors(value, where)
             setattr(cfg, key.replace("-", "_"), list(value))
         else:  # per-file-ignores
             if not isinstance(value, dict):
-                raise ConfigError(f"{where} must be a table of glob = [codes], "
-                                  f"got {type(value).__name__}")
+                raise ConfigError(
+                    f"{where} must be a table of glob = [codes], got {type(value).__name__}"
+                )
             for glob, codes in value.items():
                 if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
                     raise ConfigError(f"{where}: entry {glob!r} must be a list of rule codes")
@@ -153,6 +173,7 @@ def effective_codes(cfg: Config, *, select=None, ignore=None, extend_select=None
     """The codes to run: CLI beats config; then extend-select adds and ignore removes.
     The CLI's values are lists of selectors, or sets of the codes they already expand to
     (what schedlint.cli passes: it expands each option once, as it validates it)."""
+
     def codes(value):
         return set(value) if isinstance(value, (set, frozenset)) else expand_selectors(value or [])
 
@@ -168,8 +189,7 @@ def effective_codes(cfg: Config, *, select=None, ignore=None, extend_select=None
 
 def unmatched_per_file_globs(cfg: Config, files) -> list:
     """per-file-ignores globs that match none of the checked files (a likely typo)."""
-    return [g for g in cfg.per_file_ignores
-            if not any(path_matches(f, g, cfg.root) for f in files)]
+    return [g for g in cfg.per_file_ignores if not any(path_matches(f, g, cfg.root) for f in files)]
 
 
 def path_matches(path: str, pattern: str, root: Path) -> bool:
@@ -196,7 +216,7 @@ class PerFileConfigs:
     ``--isolated``) overrides them all. :func:`schedlint.check.options.from_config` turns what
     it finds into the run's selection per file."""
 
-    def __init__(self, *, fixed: Optional[Config] = None):
+    def __init__(self, *, fixed: Config | None = None):
         self.fixed = fixed
         self._by_folder = {}  # folder -> Config
         self._by_dirname = {}  # a file's dirname as given -> Config (skips resolving it again)
@@ -209,8 +229,9 @@ class PerFileConfigs:
         dirname = os.path.dirname(path)
         cfg = self._by_dirname.get(dirname)
         if cfg is None:
-            cfg = self._by_dirname[dirname] = \
-                self._of_folder(real_path(Path(os.path.abspath(path)).parent))
+            cfg = self._by_dirname[dirname] = self._of_folder(
+                real_path(Path(os.path.abspath(path)).parent)
+            )
         return cfg
 
     def _of_folder(self, folder: Path) -> Config:
@@ -230,5 +251,15 @@ class PerFileConfigs:
         return cfg
 
 
-__all__ = ["Config", "ConfigError", "PerFileConfigs", "claims", "find_pyproject", "load_config",
-           "effective_codes", "path_matches", "unmatched_per_file_globs", "os"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "PerFileConfigs",
+    "claims",
+    "find_pyproject",
+    "load_config",
+    "effective_codes",
+    "path_matches",
+    "unmatched_per_file_globs",
+    "os",
+]

@@ -19,7 +19,7 @@ import schedlint.check.pool as pool
 from schedlint.check.cache import CACHE_DIR_NAME
 from schedlint.check.options import Options
 
-OPTIMIZER = '''import torch
+OPTIMIZER = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -27,7 +27,7 @@ optimizer = optim.SGD(
     [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}],
     momentum=0.9,
 )
-'''
+"""
 BAD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'  # SL101 at 10:5
 GOOD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = g["lr"] * 0.5\n'
 SELECT = ("--select", "SL0,SL101")
@@ -63,8 +63,11 @@ def cache_files(root: Path):
 
 def lines(result):
     """The locations of the findings (help lines, indented, belong to the finding above)."""
-    return [line.split(": ", 1)[0] for line in result.stdout.splitlines()
-            if not line.startswith("  help: ")]
+    return [
+        line.split(": ", 1)[0]
+        for line in result.stdout.splitlines()
+        if not line.startswith("  help: ")
+    ]
 
 
 def test_warm_run_reuses_every_result(run_cli, proj, checked):
@@ -74,9 +77,21 @@ def test_warm_run_reuses_every_result(run_cli, proj, checked):
     checked.clear()
     warm = run_cli(*SELECT, ".")
     assert checked == []
-    assert (warm.exit_code, warm.stdout) == (cold.exit_code, cold.stdout) == \
-        (1, "".join(f"{p}:10:5: SL101 " + cold.stdout.splitlines()[0].split(" SL101 ", 1)[1]
-                    + "\n" + cold.stdout.splitlines()[1] + "\n" for p in ("a.py", "c.py")))
+    assert (
+        (warm.exit_code, warm.stdout)
+        == (cold.exit_code, cold.stdout)
+        == (
+            1,
+            "".join(
+                f"{p}:10:5: SL101 "
+                + cold.stdout.splitlines()[0].split(" SL101 ", 1)[1]
+                + "\n"
+                + cold.stdout.splitlines()[1]
+                + "\n"
+                for p in ("a.py", "c.py")
+            ),
+        )
+    )
 
 
 def test_printed_findings_come_from_the_cache(run_cli, proj):
@@ -133,8 +148,9 @@ def test_each_selection_has_its_own_cache(run_cli, proj, checked):
     assert len(cache_files(proj)) == 3
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b"\x00\xff\xfe", b"[1, 2, 3]", b"null",
-                                     b'{"x": 1}'])
+@pytest.mark.parametrize(
+    "content", [b"", b"{not json", b"\x00\xff\xfe", b"[1, 2, 3]", b"null", b'{"x": 1}']
+)
 def test_corrupt_cache_file_is_ignored(run_cli, proj, checked, content):
     fresh = run_cli(*SELECT, ".")
     (path,) = cache_files(proj)
@@ -146,14 +162,17 @@ def test_corrupt_cache_file_is_ignored(run_cli, proj, checked, content):
     assert set(json.loads(path.read_text())) >= {str(proj / n) for n in ("a.py", "b.py", "c.py")}
 
 
-@pytest.mark.parametrize("damage", [
-    lambda e: e.update(findings="nope"),
-    lambda e: e.update(findings=[{"code": "SL101"}]),
-    lambda e: e.update(findings=[42]),
-    lambda e: e.update(facts="nope"),
-    lambda e: e.update(sha=None, size=-1),
-    lambda e: e.clear(),
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: e.update(findings="nope"),
+        lambda e: e.update(findings=[{"code": "SL101"}]),
+        lambda e: e.update(findings=[42]),
+        lambda e: e.update(facts="nope"),
+        lambda e: e.update(sha=None, size=-1),
+        lambda e: e.clear(),
+    ],
+)
 def test_corrupt_cache_entry_is_ignored(run_cli, proj, checked, damage):
     fresh = run_cli(*SELECT, ".")
     (path,) = cache_files(proj)
@@ -245,9 +264,22 @@ def _entry(proj, name="a.py"):
     return path, json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("damage", [None, [], "x", 42, 1.5, True, {}, {"sha": None},
-                                    "same-sha-wrong-types", "same-sha-bad-fix",
-                                    "same-sha-bad-facts"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        None,
+        [],
+        "x",
+        42,
+        1.5,
+        True,
+        {},
+        {"sha": None},
+        "same-sha-wrong-types",
+        "same-sha-bad-fix",
+        "same-sha-bad-facts",
+    ],
+)
 def test_a_foreign_entry_of_any_shape_is_ignored_and_rewritten(run_cli, proj, checked, damage):
     fresh = run_cli(*SELECT, ".")
     path, data = _entry(proj)
@@ -293,13 +325,13 @@ def test_new_content_with_the_same_size_and_mtime_is_checked_again(run_cli, proj
     checked.clear()
     result = run_cli(*SELECT, ".")
     assert checked == ["a.py"]
-    assert "one scalar lr `0.7`" in result.stdout and "`0.5`" not in result.stdout.split(
-        "c.py")[0]
+    assert "one scalar lr `0.7`" in result.stdout and "`0.5`" not in result.stdout.split("c.py")[0]
 
 
 @pytest.mark.parametrize("change", ["python", "libcst", "schedlint source"])
-def test_the_interpreter_libcst_and_schedlint_itself_are_in_the_key(run_cli, proj, checked,
-                                                                    monkeypatch, change):
+def test_the_interpreter_libcst_and_schedlint_itself_are_in_the_key(
+    run_cli, proj, checked, monkeypatch, change
+):
     """One checkout used by Python 3.11 and then 3.12 printed a stale SL001 (PEP 695 code
     parses on 3.12 only): a result is reused only by the same interpreter, libcst and
     schedlint code."""
@@ -324,8 +356,9 @@ def test_the_interpreter_libcst_and_schedlint_itself_are_in_the_key(run_cli, pro
 
 def test_the_settings_are_in_the_key(run_cli, proj, checked):
     run_cli(*SELECT, ".")
-    (proj / "pyproject.toml").write_text('[tool.schedlint]\nper-file-ignores = {"a.py" = '
-                                         '["SL101"]}\n')
+    (proj / "pyproject.toml").write_text(
+        '[tool.schedlint]\nper-file-ignores = {"a.py" = ["SL101"]}\n'
+    )
     checked.clear()
     result = run_cli(*SELECT, ".")
     assert sorted(checked) == ["a.py", "b.py", "c.py"]
@@ -367,8 +400,12 @@ def test_a_nested_config_keys_the_results_of_its_own_files(run_cli, proj, checke
     (proj / "sub" / "pyproject.toml").write_text("[tool.schedlint]\n")
     (proj / "sub" / "d.py").write_text(BAD)
     cold = run_cli(".")
-    assert "sub/d.py:10:5: SL101" in cold.stdout and sorted(checked) == \
-        ["a.py", "b.py", "c.py", "sub/d.py"]
+    assert "sub/d.py:10:5: SL101" in cold.stdout and sorted(checked) == [
+        "a.py",
+        "b.py",
+        "c.py",
+        "sub/d.py",
+    ]
     checked.clear()
     (proj / "sub" / "pyproject.toml").write_text("[tool.schedlint]\nignore = ['SL101']\n")
     warm = run_cli(".")
@@ -379,11 +416,11 @@ def test_a_nested_config_keys_the_results_of_its_own_files(run_cli, proj, checke
     assert checked == [] and again.stdout == warm.stdout
 
 
-HELPER = '''def set_lr(optimizer, lr):
+HELPER = """def set_lr(optimizer, lr):
     for g in optimizer.param_groups:
         g["lr"] = lr
-'''
-CALLER = OPTIMIZER + 'import helpers\nhelpers.set_lr(optimizer, 0.5)\n'  # SL101 at 10:1
+"""
+CALLER = OPTIMIZER + "import helpers\nhelpers.set_lr(optimizer, 0.5)\n"  # SL101 at 10:1
 
 
 def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked):
@@ -395,27 +432,27 @@ def test_changing_an_imported_helper_rechecks_its_callers(run_cli, proj, checked
     checked.clear()
     assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
     assert checked == []
-    (proj / "helpers.py").write_text(HELPER.replace('= lr', '= g["lr"] * lr'))
+    (proj / "helpers.py").write_text(HELPER.replace("= lr", '= g["lr"] * lr'))
     assert lines(run_cli(*SELECT, "train.py")) == []
     assert checked == ["train.py"]
 
 
-FACTORY_USER = '''from optim_factory import create_optimizer, set_lr
+FACTORY_USER = """from optim_factory import create_optimizer, set_lr
 
 
 def main(model, epochs, base_lr=1e-4):
     opt = create_optimizer(model, base_lr)
     for epoch in range(epochs):
         set_lr(opt, base_lr * 0.5 ** epoch)
-'''
-FACTORY_STUB = '''def create_optimizer(model, base_lr):
+"""
+FACTORY_STUB = """def create_optimizer(model, base_lr):
     raise NotImplementedError
 
 
 def set_lr(optimizer, lr):
     raise NotImplementedError
-'''
-FACTORY = '''from torch import optim
+"""
+FACTORY = """from torch import optim
 
 
 def create_optimizer(model, base_lr):
@@ -426,11 +463,12 @@ def create_optimizer(model, base_lr):
 def set_lr(optimizer, lr):
     for group in optimizer.param_groups:
         group["lr"] = lr
-'''
+"""
 
 
 def test_a_file_the_gate_judged_through_a_helper_is_judged_again_when_it_changes(
-        run_cli, proj, checked):
+    run_cli, proj, checked
+):
     # main.py never names torch's API: the gate admits it only through its helper module,
     # so the helper's change must reach main.py's cached (skipped) result too
     (proj / "optim_factory.py").write_text(FACTORY_STUB)
@@ -446,8 +484,9 @@ def test_a_file_the_gate_judged_through_a_helper_is_judged_again_when_it_changes
 
 def test_a_helper_that_did_not_parse_is_read_again_once_fixed(run_cli, proj, checked):
     # the helper lent no summary while broken, but the caller's result still depended on it
-    (proj / "helpers.py").write_text(HELPER.replace("def set_lr(optimizer, lr):",
-                                                    "def set_lr(optimizer, lr)"))
+    (proj / "helpers.py").write_text(
+        HELPER.replace("def set_lr(optimizer, lr):", "def set_lr(optimizer, lr)")
+    )
     (proj / "train.py").write_text(CALLER)
     assert lines(run_cli(*SELECT, "train.py")) == []
     (proj / "helpers.py").write_text(HELPER)

@@ -17,7 +17,7 @@ import pytest
 from schedlint import __version__
 
 # SL101: one scalar lr written to every group of an optimizer whose groups differ.
-OPTIMIZER = '''import torch
+OPTIMIZER = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -25,7 +25,7 @@ optimizer = optim.SGD(
     [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}],
     momentum=0.9,
 )
-'''
+"""
 WRITE = 'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'
 BAD = OPTIMIZER + WRITE  # SL101 at 10:5
 BAD_TWICE = OPTIMIZER + WRITE + "x = 1\n" + WRITE  # SL101 at 10:5 and 13:5
@@ -34,7 +34,8 @@ GOOD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = g["lr"] * 0.
 BROKEN = "import torch\nopt = torch.optim.SGD(\n"
 STABLE = ("--select", "SL0,SL101")
 TEXT_LINE = re.compile(
-    r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) (?P<msg>.+)$")
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) (?P<msg>.+)$"
+)
 HELP_LINE = re.compile(r"^  help: \S.*$")
 
 
@@ -92,8 +93,12 @@ def test_exit_status_clean_findings_and_usage(run_cli, project):
     assert (clean.exit_code, clean.stdout) == (0, "")
     assert clean.stderr.splitlines()[0] == "All checks passed!"
     assert run_cli(*STABLE, "bad.py").exit_code == 1
-    for args in (["--no-such-option", "bad.py"], ["--output-format", "xml", "bad.py"],
-                 ["--jobs", "-1", "bad.py"], ["--select", "XX9", "bad.py"]):
+    for args in (
+        ["--no-such-option", "bad.py"],
+        ["--output-format", "xml", "bad.py"],
+        ["--jobs", "-1", "bad.py"],
+        ["--select", "XX9", "bad.py"],
+    ):
         usage = run_cli(*args)
         assert usage.exit_code == 2, args
         assert usage.stdout == ""
@@ -113,8 +118,11 @@ def test_text_lines_then_summary_on_stderr(run_cli, project):
     write(project / "b.py", BAD)
     result = run_cli(*STABLE, "a.py", "b.py")
     assert result.exit_code == 1
-    assert parse_text(result.stdout) == [("a.py", 10, 5, "SL101"), ("a.py", 13, 5, "SL101"),
-                                         ("b.py", 10, 5, "SL101")]
+    assert parse_text(result.stdout) == [
+        ("a.py", 10, 5, "SL101"),
+        ("a.py", 13, 5, "SL101"),
+        ("b.py", 10, 5, "SL101"),
+    ]
     assert "one scalar lr `0.5`" in result.stdout
     assert result.stderr.splitlines()[0] == "Found 3 problems in 2 files."
     single = run_cli(*STABLE, "b.py")
@@ -133,18 +141,21 @@ def test_machine_formats_print_no_summary(run_cli, project):
         assert "SL101" in result.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--select", "SL101"], {"SL101"}),
-    (["--select", "SL0"], {"SL001"}),
-    (["--select", "SL00"], {"SL001"}),
-    (["--select", "SL001,SL101"], {"SL001", "SL101"}),
-    (["--select", "SL001", "--select", "SL101"], {"SL001", "SL101"}),
-    (["--select", "SL0", "--extend-select", "SL10"], {"SL001", "SL101"}),
-    (["--select", "SL0,SL101", "--ignore", "SL00"], {"SL101"}),
-    (["--select", "SL0,SL101", "--ignore", "SL1"], {"SL001"}),
-    (["--select", "ALL", "--ignore", "SL1,SL2,SL3"], {"SL001"}),
-    (["--select", "SL0,SL101", "--ignore", "SL001,SL101"], set()),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--select", "SL101"], {"SL101"}),
+        (["--select", "SL0"], {"SL001"}),
+        (["--select", "SL00"], {"SL001"}),
+        (["--select", "SL001,SL101"], {"SL001", "SL101"}),
+        (["--select", "SL001", "--select", "SL101"], {"SL001", "SL101"}),
+        (["--select", "SL0", "--extend-select", "SL10"], {"SL001", "SL101"}),
+        (["--select", "SL0,SL101", "--ignore", "SL00"], {"SL101"}),
+        (["--select", "SL0,SL101", "--ignore", "SL1"], {"SL001"}),
+        (["--select", "ALL", "--ignore", "SL1,SL2,SL3"], {"SL001"}),
+        (["--select", "SL0,SL101", "--ignore", "SL001,SL101"], set()),
+    ],
+)
 def test_select_ignore_extend_select_with_prefixes(run_cli, project, args, expected):
     write(project / "bad.py", BAD)
     write(project / "broken.py", BROKEN)
@@ -180,8 +191,7 @@ def test_syntax_error_file_next_to_a_good_one(run_cli, project):
     result = run_cli(*STABLE, ".")
     no_traceback(result)
     assert result.exit_code == 1
-    assert parse_text(result.stdout) == [("bad.py", 10, 5, "SL101"),
-                                         ("broken.py", 2, 22, "SL001")]
+    assert parse_text(result.stdout) == [("bad.py", 10, 5, "SL101"), ("broken.py", 2, 22, "SL001")]
     assert "syntax error" in result.stdout
 
 
@@ -195,14 +205,18 @@ def test_check_syntax_reports_files_without_optimizer_code(run_cli, project):
 def test_undecodable_and_missing_files_are_sl002_and_others_still_checked(run_cli, project):
     # Builds an optimizer, so the gate lets it through to decoding (a file it skips is
     # never decoded; see docs/performance.md).
-    (project / "latin.py").write_bytes(b"import torch.optim\nname = '\xff\xfe'\n"
-                                       b"opt = torch.optim.SGD(p, lr=0.1)\n")
+    (project / "latin.py").write_bytes(
+        b"import torch.optim\nname = '\xff\xfe'\nopt = torch.optim.SGD(p, lr=0.1)\n"
+    )
     write(project / "bad.py", BAD)
     result = run_cli(*STABLE, "latin.py", "missing.py", "bad.py")
     no_traceback(result)
     assert result.exit_code == 1
-    assert parse_text(result.stdout) == [("bad.py", 10, 5, "SL101"), ("latin.py", 2, 1, "SL002"),
-                                         ("missing.py", 1, 1, "SL002")]
+    assert parse_text(result.stdout) == [
+        ("bad.py", 10, 5, "SL101"),
+        ("latin.py", 2, 1, "SL002"),
+        ("missing.py", 1, 1, "SL002"),
+    ]
     assert "No such file or directory" in result.stdout
 
 
@@ -244,8 +258,13 @@ def test_stdin_mode_reports_the_stdin_filename(run_cli, project):
     assert parse_text(anonymous.stdout) == [("-", 10, 5, "SL101")]
     clean = run_cli(*STABLE, "-", "--stdin-filename", "t.py", input=GOOD)
     assert (clean.exit_code, clean.stdout) == (0, "")
-    suppressed = run_cli(*STABLE, "-", "--stdin-filename", "t.py",
-                         input=BAD.replace('= 0.5\n', '= 0.5  # noqa: SL101\n'))
+    suppressed = run_cli(
+        *STABLE,
+        "-",
+        "--stdin-filename",
+        "t.py",
+        input=BAD.replace("= 0.5\n", "= 0.5  # noqa: SL101\n"),
+    )
     assert (suppressed.exit_code, suppressed.stdout) == (0, "")
 
 
@@ -262,19 +281,20 @@ def test_stdin_filename_without_a_dash_reads_stdin(run_cli, project):
 def test_stdin_syntax_error_is_always_reported(run_cli, project):
     result = run_cli("-", "--stdin-filename", "x.py", input="def f(:\n    pass\n")
     assert result.exit_code == 1
-    assert [(p, l, c) for p, l, _, c in parse_text(result.stdout)] == [("x.py", 1, "SL001")]
+    assert [(p, line, c) for p, line, _, c in parse_text(result.stdout)] == [("x.py", 1, "SL001")]
 
 
 def test_stdin_together_with_files(run_cli, project):
     write(project / "bad.py", BAD)
     result = run_cli(*STABLE, "bad.py", "-", "--stdin-filename", "a_stdin.py", input=BAD)
-    assert parse_text(result.stdout) == [("a_stdin.py", 10, 5, "SL101"),
-                                         ("bad.py", 10, 5, "SL101")]
+    assert parse_text(result.stdout) == [("a_stdin.py", 10, 5, "SL101"), ("bad.py", 10, 5, "SL101")]
 
 
 def test_stdin_filename_finds_config_and_per_file_ignores(run_cli, project):
-    write(project / "pkg" / "pyproject.toml",
-          '[tool.schedlint]\nper-file-ignores = { "legacy_*.py" = ["SL101"] }\n')
+    write(
+        project / "pkg" / "pyproject.toml",
+        '[tool.schedlint]\nper-file-ignores = { "legacy_*.py" = ["SL101"] }\n',
+    )
     ignored = run_cli("-", "--stdin-filename", "pkg/legacy_train.py", input=BAD)
     assert (ignored.exit_code, ignored.stdout) == (0, "")
     kept = run_cli(*STABLE, "-", "--stdin-filename", "pkg/train.py", input=BAD)
@@ -290,9 +310,21 @@ def test_version(run_cli):
 def test_help_lists_every_documented_option(run_cli):
     result = run_cli("check", "--help")
     assert result.exit_code == 0
-    for option in ("--select", "--ignore", "--extend-select", "--output-format", "--statistics",
-                   "--exit-zero", "--config", "--isolated", "--jobs", "--quiet",
-                   "--stdin-filename", "--force-exclude", "--no-cache"):
+    for option in (
+        "--select",
+        "--ignore",
+        "--extend-select",
+        "--output-format",
+        "--statistics",
+        "--exit-zero",
+        "--config",
+        "--isolated",
+        "--jobs",
+        "--quiet",
+        "--stdin-filename",
+        "--force-exclude",
+        "--no-cache",
+    ):
         assert option in result.stdout, option
     top = run_cli("--help")
     assert top.exit_code == 0 and "rule" in top.stdout and "check" in top.stdout
@@ -329,8 +361,9 @@ def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypa
         yield  # pragma: no cover
 
     # A rule that raises, under a selected code, ahead of the real rules.
-    broken = dataclasses.replace(by_code()["SL002"], name="exploding-rule", check=explode,
-                                 kind="static", scope="file")
+    broken = dataclasses.replace(
+        by_code()["SL002"], name="exploding-rule", check=explode, kind="static", scope="file"
+    )
     monkeypatch.setattr(pipeline, "checkable_rules", lambda: (broken, *checkable_rules()))
     write(project / "bad.py", BAD)
     write(project / "good.py", GOOD)
@@ -341,11 +374,14 @@ def test_internal_error_in_a_rule_is_sl003_and_exit_2(run_cli, project, monkeypa
     assert ("bad.py", 10, 5, "SL101") in rows  # the other rules' findings are kept
     sl003 = [line for line in result.stdout.splitlines() if " SL003 " in line]
     assert len(sl003) == 2  # one per checked file, each names the rule and the exception
-    assert all("SL002" in line and "exploding-rule" in line and "ZeroDivisionError" in line
-               for line in sl003)
+    assert all(
+        "SL002" in line and "exploding-rule" in line and "ZeroDivisionError" in line
+        for line in sl003
+    )
     # --ignore SL003 hides the report (and then nothing says internal error: exit 1).
-    hidden = run_cli("--select", "SL0,SL101", "--ignore", "SL003", "--no-cache",
-                     "bad.py", "good.py")
+    hidden = run_cli(
+        "--select", "SL0,SL101", "--ignore", "SL003", "--no-cache", "bad.py", "good.py"
+    )
     assert " SL003 " not in hidden.stdout
 
 
@@ -381,12 +417,13 @@ def test_full_format_through_the_cli(run_cli, project):
 
 
 def test_show_fixes_with_fix_lists_what_was_fixed(run_cli, project):
-    write(project / "t.py", OPTIMIZER + "s = torch.optim.lr_scheduler.StepLR(optimizer, 2)\n"
-                                        "print(s.get_lr())\n")
+    write(
+        project / "t.py",
+        OPTIMIZER + "s = torch.optim.lr_scheduler.StepLR(optimizer, 2)\nprint(s.get_lr())\n",
+    )
     result = run_cli("--fix", "--show-fixes", "--select", "SL206", "t.py")
     assert result.exit_code == 0, result.output
-    assert "Fixed 1 problem:\n- t.py:\n    1 x SL206 (get-lr-outside-scheduler)\n" in \
-        result.stderr
+    assert "Fixed 1 problem:\n- t.py:\n    1 x SL206 (get-lr-outside-scheduler)\n" in result.stderr
 
 
 def _on_a_terminal(project, *args, env=None):
@@ -399,8 +436,14 @@ def _on_a_terminal(project, *args, env=None):
         pytest.skip("the schedlint console script is not installed next to this python")
     leader, follower = pty.openpty()
     full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    proc = subprocess.run([str(exe), *args], cwd=project, stdout=follower,
-                          stderr=subprocess.PIPE, env={**full_env, **(env or {})}, timeout=120)
+    proc = subprocess.run(
+        [str(exe), *args],
+        cwd=project,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env={**full_env, **(env or {})},
+        timeout=120,
+    )
     os.close(follower)
     chunks = []
     while True:

@@ -5,7 +5,7 @@ import pytest
 from schedlint import config as cfgmod
 from schedlint.rules import all_rules
 
-OPTIMIZER = '''import torch
+OPTIMIZER = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -13,7 +13,7 @@ optimizer = optim.SGD(
     [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}],
     momentum=0.9,
 )
-'''
+"""
 BAD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'  # SL101 at 10:5
 BROKEN = "import torch\nopt = torch.optim.SGD(\n"  # SL001 at 2:22
 STATIC = frozenset(r.code for r in all_rules() if r.kind != "guard")
@@ -43,6 +43,7 @@ def reported(result):
 
 # --- discovery -----------------------------------------------------------------------------
 
+
 def test_nearest_pyproject_with_a_schedlint_table_wins(tmp_path):
     outer = write(tmp_path / "pyproject.toml", "[tool.schedlint]\nselect = ['SL0']\n")
     write(tmp_path / "pkg" / "pyproject.toml", "[project]\nname = 'pkg'\n")  # no table: skipped
@@ -59,13 +60,24 @@ def test_no_config_means_defaults(tmp_path):
     assert found is None or tmp_path not in found.parents
     cfg = cfgmod.load_config(None)
     assert cfgmod.effective_codes(cfg) == STATIC
-    for name in (".git", ".venv", "venv", "__pycache__", "build", "dist", ".tox",
-                 "node_modules", "site-packages"):
+    for name in (
+        ".git",
+        ".venv",
+        "venv",
+        "__pycache__",
+        "build",
+        "dist",
+        ".tox",
+        "node_modules",
+        "site-packages",
+    ):
         assert name in cfg.excludes
 
 
 def test_keys_are_read(tmp_path):
-    path = write(tmp_path / "pyproject.toml", """
+    path = write(
+        tmp_path / "pyproject.toml",
+        """
 [tool.schedlint]
 select = ["SL0", "SL101"]
 ignore = ["SL002"]
@@ -73,15 +85,19 @@ extend-select = ["SL1"]
 exclude = ["gen"]
 extend-exclude = ["vendored"]
 per-file-ignores = { "tests/*" = ["SL101"] }
-""")
+""",
+    )
     cfg = cfgmod.load_config(path)
     assert cfg.path == path and cfg.root == tmp_path
     assert cfg.select == ["SL0", "SL101"] and cfg.ignore == ["SL002"]
     assert cfg.extend_select == ["SL1"]
     assert cfg.excludes == ["gen", "vendored"]  # exclude replaces the defaults
     assert cfg.per_file_ignores == {"tests/*": ["SL101"]}
-    default = cfgmod.load_config(write(tmp_path / "b" / "pyproject.toml",
-                                       "[tool.schedlint]\nextend-exclude = ['vendored']\n"))
+    default = cfgmod.load_config(
+        write(
+            tmp_path / "b" / "pyproject.toml", "[tool.schedlint]\nextend-exclude = ['vendored']\n"
+        )
+    )
     assert default.excludes == list(cfgmod.DEFAULT_EXCLUDES) + ["vendored"]
 
 
@@ -104,9 +120,15 @@ BAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("typo, meant", [("ignroe", "ignore"), ("selec", "select"),
-                                         ("extend-exclud", "extend-exclude"),
-                                         ("per_file_ignores", "per-file-ignores")])
+@pytest.mark.parametrize(
+    "typo, meant",
+    [
+        ("ignroe", "ignore"),
+        ("selec", "select"),
+        ("extend-exclud", "extend-exclude"),
+        ("per_file_ignores", "per-file-ignores"),
+    ],
+)
 def test_config_key_typo_gets_did_you_mean(tmp_path, typo, meant):
     path = write(tmp_path / "pyproject.toml", f"[tool.schedlint]\n{typo} = []\n")
     with pytest.raises(cfgmod.ConfigError) as exc:
@@ -147,15 +169,19 @@ def test_schedlint_must_be_a_table(run_cli, tmp_path):
 
 # --- effective selection -------------------------------------------------------------------
 
+
 def test_effective_codes_precedence():
     cfg = cfgmod.Config(select=["SL0"], extend_select=["SL101"], ignore=["SL002"])
     assert cfgmod.effective_codes(cfg) == {"SL001", "SL003", "SL101"}
     # The command line's select replaces the config's select; the rest still applies.
     assert cfgmod.effective_codes(cfg, select=["SL003"]) == {"SL003", "SL101"}
-    assert cfgmod.effective_codes(cfg, extend_select=["SL002"], ignore=["SL1"]) == \
-        {"SL001", "SL003"}
-    assert cfgmod.effective_codes(cfgmod.Config(), select=["sl10"]) == \
-        {c for c in STATIC if c.startswith("SL10")}
+    assert cfgmod.effective_codes(cfg, extend_select=["SL002"], ignore=["SL1"]) == {
+        "SL001",
+        "SL003",
+    }
+    assert cfgmod.effective_codes(cfgmod.Config(), select=["sl10"]) == {
+        c for c in STATIC if c.startswith("SL10")
+    }
 
 
 def test_guard_codes_are_never_run_statically():
@@ -165,17 +191,21 @@ def test_guard_codes_are_never_run_statically():
 
 # --- per-file-ignores and globs ------------------------------------------------------------
 
-@pytest.mark.parametrize("path, pattern, expected", [
-    ("tests/test_a.py", "tests/*", True),
-    ("tests/sub/test_a.py", "tests", True),
-    ("src/tests/test_a.py", "tests", True),
-    ("a/b/conftest.py", "conftest.py", True),
-    ("a/b/gen_x.py", "**/gen_*.py", True),
-    ("gen_x.py", "**/gen_*.py", True),
-    ("src/x.py", "tests/*", False),
-    ("src/testsuite.py", "tests", False),
-    ("src/x.py", "src/y.py", False),
-])
+
+@pytest.mark.parametrize(
+    "path, pattern, expected",
+    [
+        ("tests/test_a.py", "tests/*", True),
+        ("tests/sub/test_a.py", "tests", True),
+        ("src/tests/test_a.py", "tests", True),
+        ("a/b/conftest.py", "conftest.py", True),
+        ("a/b/gen_x.py", "**/gen_*.py", True),
+        ("gen_x.py", "**/gen_*.py", True),
+        ("src/x.py", "tests/*", False),
+        ("src/testsuite.py", "tests", False),
+        ("src/x.py", "src/y.py", False),
+    ],
+)
 def test_path_matches(tmp_path, path, pattern, expected):
     assert cfgmod.path_matches(str(tmp_path / path), pattern, tmp_path) is expected
 
@@ -209,8 +239,10 @@ def test_config_option_overrides_every_pyproject(run_cli, tmp_path):
 
 def test_per_file_ignores_of_a_nested_config_are_relative_to_it(run_cli, tmp_path):
     write(tmp_path / "pyproject.toml", "[tool.schedlint]\n")
-    write(tmp_path / "pkg" / "pyproject.toml",
-          "[tool.schedlint]\nper-file-ignores = { 'legacy/*' = ['SL101'] }\n")
+    write(
+        tmp_path / "pkg" / "pyproject.toml",
+        "[tool.schedlint]\nper-file-ignores = { 'legacy/*' = ['SL101'] }\n",
+    )
     write(tmp_path / "pkg" / "legacy" / "old.py", BAD)
     write(tmp_path / "pkg" / "new.py", BAD)
     result = run_cli("pkg/legacy/old.py", "pkg/new.py", "--no-cache")
@@ -218,8 +250,10 @@ def test_per_file_ignores_of_a_nested_config_are_relative_to_it(run_cli, tmp_pat
 
 
 def test_per_file_ignores_suppress_only_matching_files(run_cli, tmp_path):
-    write(tmp_path / "pyproject.toml",
-          '[tool.schedlint]\nper-file-ignores = { "legacy/*" = ["SL1"], "x.py" = ["SL001"] }\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.schedlint]\nper-file-ignores = { "legacy/*" = ["SL1"], "x.py" = ["SL001"] }\n',
+    )
     write(tmp_path / "legacy" / "old.py", BAD)
     write(tmp_path / "src" / "new.py", BAD)
     write(tmp_path / "src" / "x.py", BROKEN)
@@ -229,8 +263,10 @@ def test_per_file_ignores_suppress_only_matching_files(run_cli, tmp_path):
 
 
 def test_per_file_ignores_glob_matching_nothing_is_exit_2(run_cli, tmp_path):
-    write(tmp_path / "pyproject.toml",
-          '[tool.schedlint]\nper-file-ignores = { "tset/*" = ["SL101"] }\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.schedlint]\nper-file-ignores = { "tset/*" = ["SL101"] }\n',
+    )
     write(tmp_path / "tests" / "a.py", BAD)
     result = run_cli(".")
     assert result.exit_code == 2
@@ -240,14 +276,17 @@ def test_per_file_ignores_glob_matching_nothing_is_exit_2(run_cli, tmp_path):
 
 # --- select / ignore / exclude from the config ---------------------------------------------
 
+
 def test_config_selection_and_command_line_override(run_cli, tmp_path):
     write(tmp_path / "pyproject.toml", "[tool.schedlint]\nselect = ['SL0']\n")
     write(tmp_path / "bad.py", BAD)
     write(tmp_path / "broken.py", BROKEN)
     assert reported(run_cli(".")) == {("broken.py", "SL001")}
     assert reported(run_cli("--select", "SL101", ".")) == {("bad.py", "SL101")}
-    assert reported(run_cli("--extend-select", "SL101", ".")) == \
-        {("broken.py", "SL001"), ("bad.py", "SL101")}
+    assert reported(run_cli("--extend-select", "SL101", ".")) == {
+        ("broken.py", "SL001"),
+        ("bad.py", "SL101"),
+    }
     write(tmp_path / "pyproject.toml", "[tool.schedlint]\nignore = ['SL1']\n")
     assert reported(run_cli("--select", "SL0,SL101", ".")) == {("broken.py", "SL001")}
 
@@ -264,16 +303,21 @@ def test_config_is_searched_upward_from_the_first_path(run_cli, tmp_path, monkey
 
 
 def test_exclude_and_extend_exclude_apply_when_walking(run_cli, tmp_path):
-    write(tmp_path / "pyproject.toml",
-          "[tool.schedlint]\nextend-exclude = ['generated', 'src/old_*.py']\n")
+    write(
+        tmp_path / "pyproject.toml",
+        "[tool.schedlint]\nextend-exclude = ['generated', 'src/old_*.py']\n",
+    )
     write(tmp_path / "generated" / "a.py", BAD)
     write(tmp_path / "src" / "old_a.py", BAD)
     write(tmp_path / "src" / "new.py", BAD)
     write(tmp_path / "build" / "b.py", BAD)  # a default exclude, still in force
     assert reported(run_cli("--select", "SL101", ".")) == {("src/new.py", "SL101")}
     write(tmp_path / "pyproject.toml", "[tool.schedlint]\nexclude = ['generated']\n")
-    assert reported(run_cli("--select", "SL101", ".")) == \
-        {("src/new.py", "SL101"), ("src/old_a.py", "SL101"), ("build/b.py", "SL101")}
+    assert reported(run_cli("--select", "SL101", ".")) == {
+        ("src/new.py", "SL101"),
+        ("src/old_a.py", "SL101"),
+        ("build/b.py", "SL101"),
+    }
 
 
 def test_isolated_ignores_every_config_file(run_cli, tmp_path):

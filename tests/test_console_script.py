@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from test_output_formats import assert_valid_json_findings, assert_valid_sarif
 
 from schedlint import __version__
 from schedlint.rules import by_code
-from test_output_formats import assert_valid_json_findings, assert_valid_sarif
 
-OPTIMIZER = '''import torch
+OPTIMIZER = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -30,18 +30,24 @@ optimizer = optim.SGD(
     [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}],
     momentum=0.9,
 )
-'''
+"""
 WRITE = 'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'
 BAD = OPTIMIZER + WRITE  # SL101 at 10:5
 # SL101 at 10:5 and 13:5; the third write (line 16) carries a noqa.
-BAD_NOQA = (OPTIMIZER + WRITE + "x = 1\n" + WRITE + "y = 2\n" +
-            WRITE.replace("= 0.5\n", "= 0.5  # noqa: SL101\n"))
+BAD_NOQA = (
+    OPTIMIZER
+    + WRITE
+    + "x = 1\n"
+    + WRITE
+    + "y = 2\n"
+    + WRITE.replace("= 0.5\n", "= 0.5  # noqa: SL101\n")
+)
 GOOD = OPTIMIZER + 'for g in optimizer.param_groups:\n    g["lr"] = g["lr"] * 0.5\n'
 BROKEN = "import torch\nopt = torch.optim.SGD(\n"  # SL001 at 2:22
 
 TREE = {
     "pyproject.toml": "[tool.schedlint]\nselect = ['SL0', 'SL101']\n"
-                      "per-file-ignores = { 'legacy/*' = ['SL101'] }\n",
+    "per-file-ignores = { 'legacy/*' = ['SL101'] }\n",
     "alt.toml": "select = ['SL001']\n",
     "a_broken.py": BROKEN,
     "b_bad.py": BAD_NOQA,
@@ -50,12 +56,20 @@ TREE = {
     "sub/d_bad.py": BAD,
     "notes.txt": WRITE,
 }
-EXPECTED = [("a_broken.py", 2, 22, "SL001"), ("b_bad.py", 10, 5, "SL101"),
-            ("b_bad.py", 13, 5, "SL101"), ("sub/d_bad.py", 10, 5, "SL101")]
+EXPECTED = [
+    ("a_broken.py", 2, 22, "SL001"),
+    ("b_bad.py", 10, 5, "SL101"),
+    ("b_bad.py", 13, 5, "SL101"),
+    ("sub/d_bad.py", 10, 5, "SL101"),
+]
 BAD_CONFIG = {"pyproject.toml": "[tool.schedlint]\nselectt = ['SL101']\n", "bad.py": BAD}
-MANY = {"pyproject.toml": "[tool.schedlint]\nselect = ['SL0', 'SL101']\n",
-        **{f"pkg{i % 3}/m{i:02d}.py": (BAD if i % 3 == 0 else BROKEN if i % 7 == 0 else GOOD)
-           for i in range(40)}}
+MANY = {
+    "pyproject.toml": "[tool.schedlint]\nselect = ['SL0', 'SL101']\n",
+    **{
+        f"pkg{i % 3}/m{i:02d}.py": (BAD if i % 3 == 0 else BROKEN if i % 7 == 0 else GOOD)
+        for i in range(40)
+    },
+}
 
 S = object()  # stands for the console script in RUNS (filled in by the fixture)
 RUNS = {
@@ -71,8 +85,11 @@ RUNS = {
     "module": ("tree", [sys.executable, "-m", "schedlint", "--output-format", "json", "."], None),
     "clean": ("tree", [S, "c_good.py"], None),
     "select_prefix": ("tree", [S, "--select", "SL00", "."], None),
-    "ignore_extend": ("tree", [S, "--select", "SL0", "--ignore", "SL001",
-                               "--extend-select", "SL10", "."], None),
+    "ignore_extend": (
+        "tree",
+        [S, "--select", "SL0", "--ignore", "SL001", "--extend-select", "SL10", "."],
+        None,
+    ),
     "isolated": ("tree", [S, "--isolated", "--select", "SL0,SL101", "."], None),
     "config_file": ("tree", [S, "--config", "alt.toml", "."], None),
     "stdin": ("tree", [S, "-", "--stdin-filename", "sub/from_editor.py"], BAD_NOQA),
@@ -105,16 +122,19 @@ def build(root: Path, files: dict) -> Path:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     script = console_script()
-    trees = {"tree": build(tmp_path_factory.mktemp("tree"), TREE),
-             "bad_config": build(tmp_path_factory.mktemp("badcfg"), BAD_CONFIG),
-             "many": build(tmp_path_factory.mktemp("many"), MANY)}
+    trees = {
+        "tree": build(tmp_path_factory.mktemp("tree"), TREE),
+        "bad_config": build(tmp_path_factory.mktemp("badcfg"), BAD_CONFIG),
+        "many": build(tmp_path_factory.mktemp("many"), MANY),
+    }
     env = {k: v for k, v in os.environ.items() if k != "SCHEDLINT_DEBUG"}
 
     def one(spec):
         tree, argv, stdin = spec
         argv = [script if a is S else a for a in argv]
-        return subprocess.run(argv, cwd=trees[tree], input=stdin, capture_output=True,
-                              text=True, env=env, timeout=300)
+        return subprocess.run(
+            argv, cwd=trees[tree], input=stdin, capture_output=True, text=True, env=env, timeout=300
+        )
 
     with ThreadPoolExecutor(max_workers=max(2, min(6, os.cpu_count() or 2))) as pool:
         done = dict(zip(RUNS, pool.map(one, RUNS.values())))
@@ -149,8 +169,10 @@ def test_text_output_exit_1_and_summary(runs):
 
 
 def test_check_subcommand_is_the_same(runs):
-    assert (runs["bare_vs_check"].returncode, runs["bare_vs_check"].stdout) == \
-        (runs["text"].returncode, runs["text"].stdout)
+    assert (runs["bare_vs_check"].returncode, runs["bare_vs_check"].stdout) == (
+        runs["text"].returncode,
+        runs["text"].stdout,
+    )
 
 
 def test_json_output(runs):
@@ -172,10 +194,15 @@ def test_sarif_output(runs):
     proc = runs["sarif"]
     assert proc.returncode == 1 and proc.stderr == ""
     run = assert_valid_sarif(json.loads(proc.stdout), findings_count=len(EXPECTED))
-    got = [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+    got = [
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             r["locations"][0]["physicalLocation"]["region"]["startLine"],
-            r["locations"][0]["physicalLocation"]["region"]["startColumn"], r["ruleId"])
-           for r in run["results"]]
+            r["locations"][0]["physicalLocation"]["region"]["startColumn"],
+            r["ruleId"],
+        )
+        for r in run["results"]
+    ]
     assert got == EXPECTED
     ids = {d["id"] for d in run["tool"]["driver"]["rules"]}
     assert {"SL001", "SL002", "SL003", "SL101"} <= ids
@@ -184,8 +211,10 @@ def test_sarif_output(runs):
 def test_github_annotations(runs):
     proc = runs["github"]
     assert proc.returncode == 1 and proc.stderr == ""
-    pattern = re.compile(r"^::(error|warning) file=([^,]+),line=(\d+),col=(\d+),"
-                         r"endLine=\d+,endColumn=\d+,title=([A-Z]+\d+)::(.+)$")
+    pattern = re.compile(
+        r"^::(error|warning) file=([^,]+),line=(\d+),col=(\d+),"
+        r"endLine=\d+,endColumn=\d+,title=([A-Z]+\d+)::(.+)$"
+    )
     got = []
     for line in proc.stdout.splitlines():
         m = pattern.match(line)
@@ -239,8 +268,10 @@ def test_config_file_option(runs):
 def test_stdin_mode(runs):
     proc = runs["stdin"]
     assert proc.returncode == 1
-    assert text_rows(proc.stdout) == [("sub/from_editor.py", 10, 5, "SL101"),
-                                      ("sub/from_editor.py", 13, 5, "SL101")]
+    assert text_rows(proc.stdout) == [
+        ("sub/from_editor.py", 10, 5, "SL101"),
+        ("sub/from_editor.py", 13, 5, "SL101"),
+    ]
 
 
 def test_usage_errors_exit_2(runs):
@@ -276,24 +307,26 @@ def test_jobs_1_and_2_give_identical_output(runs):
     rows = json_rows(one.stdout)
     expected_bad = sorted(f"pkg{i % 3}/m{i:02d}.py" for i in range(40) if i % 3 == 0)
     assert sorted(p for p, _, _, c in rows if c == "SL101") == expected_bad
-    expected_broken = sorted(f"pkg{i % 3}/m{i:02d}.py" for i in range(40)
-                             if i % 3 and i % 7 == 0)
+    expected_broken = sorted(f"pkg{i % 3}/m{i:02d}.py" for i in range(40) if i % 3 and i % 7 == 0)
     assert sorted(p for p, _, _, c in rows if c == "SL001") == expected_broken
 
 
 def test_checking_never_imports_torch(tmp_path):
     """The checker (and so the pre-commit hook) must work where torch is not installed."""
     build(tmp_path, {"pyproject.toml": "[tool.schedlint]\n", "train.py": BAD})
-    probe = ("import sys\n"
-             "from schedlint.cli import main\n"
-             "for argv in (['--no-cache', '--output-format', 'sarif', 'train.py'],\n"
-             "             ['rule', '--all'], ['rule', 'SL101']):\n"
-             "    try:\n"
-             "        main(argv)\n"
-             "    except SystemExit:\n"
-             "        pass\n"
-             "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    probe = (
+        "import sys\n"
+        "from schedlint.cli import main\n"
+        "for argv in (['--no-cache', '--output-format', 'sarif', 'train.py'],\n"
+        "             ['rule', '--all'], ['rule', 'SL101']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.stderr.strip().splitlines()[-1] == "TORCH False", proc.stderr
     assert '"ruleId": "SL101"' in proc.stdout

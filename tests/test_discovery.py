@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.config import DEFAULT_EXCLUDES
 from schedlint.check.files import discover
+from schedlint.config import DEFAULT_EXCLUDES
 
-BAD = '''import torch
+BAD = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -19,7 +19,7 @@ optimizer = optim.SGD(
 )
 for g in optimizer.param_groups:
     g["lr"] = 0.5
-'''  # SL101 at 10:5
+"""  # SL101 at 10:5
 
 
 def touch(root: Path, *names, text=""):
@@ -36,16 +36,38 @@ def found(paths, root, excludes=DEFAULT_EXCLUDES, **kw):
 
 
 def test_walk_finds_python_files_recursively_in_a_stable_order(tmp_path):
-    touch(tmp_path, "b.py", "a.py", "pkg/z.py", "pkg/sub/y.py", "notes.txt", "a.pyc",
-          "pkg/data.json", "script")
+    touch(
+        tmp_path,
+        "b.py",
+        "a.py",
+        "pkg/z.py",
+        "pkg/sub/y.py",
+        "notes.txt",
+        "a.pyc",
+        "pkg/data.json",
+        "script",
+    )
     got = found([tmp_path], tmp_path)
     assert sorted(got) == ["a.py", "b.py", "pkg/sub/y.py", "pkg/z.py"]
     assert got == found([tmp_path], tmp_path)
     assert got.index("a.py") < got.index("b.py")
 
 
-@pytest.mark.parametrize("folder", [".git", ".venv", "venv", "__pycache__", "build", "dist",
-                                    ".tox", "node_modules", "site-packages", "x.egg-info"])
+@pytest.mark.parametrize(
+    "folder",
+    [
+        ".git",
+        ".venv",
+        "venv",
+        "__pycache__",
+        "build",
+        "dist",
+        ".tox",
+        "node_modules",
+        "site-packages",
+        "x.egg-info",
+    ],
+)
 def test_default_excludes(tmp_path, folder):
     touch(tmp_path, f"{folder}/bad.py", f"src/{folder}/deep.py", "src/ok.py")
     assert found([tmp_path], tmp_path) == ["src/ok.py"]
@@ -58,8 +80,7 @@ def test_a_tree_under_an_excluded_folder_name_is_still_walked_when_named(tmp_pat
     assert found([tmp_path / "site-packages" / "pkg"], tmp_path) == ["site-packages/pkg/mod.py"]
     elsewhere = tmp_path / "cwd"  # the config root (or cwd) is not above the named tree
     elsewhere.mkdir()
-    outside = discover([str(tmp_path / "site-packages" / "pkg")], list(DEFAULT_EXCLUDES),
-                       elsewhere)
+    outside = discover([str(tmp_path / "site-packages" / "pkg")], list(DEFAULT_EXCLUDES), elsewhere)
     assert outside.files == [str(tmp_path / "site-packages" / "pkg" / "mod.py")]
 
 
@@ -68,8 +89,9 @@ def test_named_tree_under_excluded_folder_through_the_cli(run_cli, tmp_path, mon
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    result = run_cli("--no-cache", "--select", "SL101",
-                     str(tmp_path / "venv/lib/site-packages/pkg"))
+    result = run_cli(
+        "--no-cache", "--select", "SL101", str(tmp_path / "venv/lib/site-packages/pkg")
+    )
     assert result.exit_code == 1
     assert result.stdout.count(" SL101 ") == 1
 
@@ -85,15 +107,19 @@ def test_explicit_files_are_always_checked(tmp_path):
     (tmp_path / ".gitignore").write_text("ignored.py\n")
     named = [tmp_path / "build" / "gen.py", tmp_path / "ignored.py", tmp_path / "script"]
     assert found(named, tmp_path, excludes=list(DEFAULT_EXCLUDES) + ["script"]) == [
-        "build/gen.py", "ignored.py", "script"]
+        "build/gen.py",
+        "ignored.py",
+        "script",
+    ]
     assert found([tmp_path], tmp_path) == []  # the same files, walked, are all skipped
 
 
 def test_force_exclude_applies_excludes_to_explicit_files(tmp_path):
     touch(tmp_path, "build/gen.py", "fixtures/x/bad.py", "src/ok.py", "src/old_y.py")
     excludes = list(DEFAULT_EXCLUDES) + ["fixtures", "src/old_*.py"]
-    named = [tmp_path / p for p in ("build/gen.py", "fixtures/x/bad.py", "src/ok.py",
-                                    "src/old_y.py")]
+    named = [
+        tmp_path / p for p in ("build/gen.py", "fixtures/x/bad.py", "src/ok.py", "src/old_y.py")
+    ]
     assert found(named, tmp_path, excludes, force_exclude=True) == ["src/ok.py"]
     assert len(found(named, tmp_path, excludes)) == 4
 
@@ -104,24 +130,41 @@ def test_force_exclude_through_the_cli(run_cli, tmp_path, monkeypatch):
     touch(tmp_path, "vendored/lib.py", "src/train.py", text=BAD)
     args = ["--no-cache", "--select", "SL101", "vendored/lib.py", "src/train.py"]
     both = run_cli(*args)
-    assert {line.split(":")[0] for line in both.stdout.splitlines()
-            if not line.startswith("  help: ")} == {
-        "vendored/lib.py", "src/train.py"}
+    assert {
+        line.split(":")[0] for line in both.stdout.splitlines() if not line.startswith("  help: ")
+    } == {"vendored/lib.py", "src/train.py"}
     forced = run_cli("--force-exclude", *args)
     assert forced.exit_code == 1
-    assert {line.split(":")[0] for line in forced.stdout.splitlines()
-            if not line.startswith("  help: ")} == {"src/train.py"}
+    assert {
+        line.split(":")[0] for line in forced.stdout.splitlines() if not line.startswith("  help: ")
+    } == {"src/train.py"}
     only_excluded = run_cli("--force-exclude", "--no-cache", "vendored/lib.py")
     assert (only_excluded.exit_code, only_excluded.stdout) == (0, "")
 
 
 def test_gitignore_is_respected(tmp_path):
     (tmp_path / ".gitignore").write_text(
-        "# generated code\ngen_*.py\nout/\n!gen_keep.py\n/top_only.py\ndocs/_build/\n")
-    touch(tmp_path, "gen_a.py", "src/gen_b.py", "gen_keep.py", "out/x.py", "src/out/y.py",
-          "top_only.py", "src/top_only.py", "docs/_build/z.py", "docs/conf.py", "src/ok.py")
+        "# generated code\ngen_*.py\nout/\n!gen_keep.py\n/top_only.py\ndocs/_build/\n"
+    )
+    touch(
+        tmp_path,
+        "gen_a.py",
+        "src/gen_b.py",
+        "gen_keep.py",
+        "out/x.py",
+        "src/out/y.py",
+        "top_only.py",
+        "src/top_only.py",
+        "docs/_build/z.py",
+        "docs/conf.py",
+        "src/ok.py",
+    )
     assert sorted(found([tmp_path], tmp_path)) == [
-        "docs/conf.py", "gen_keep.py", "src/ok.py", "src/top_only.py"]
+        "docs/conf.py",
+        "gen_keep.py",
+        "src/ok.py",
+        "src/top_only.py",
+    ]
     assert len(found([tmp_path], tmp_path, respect_gitignore=False)) == 10
 
 
@@ -150,8 +193,9 @@ def test_gitignore_through_the_cli(run_cli, tmp_path, monkeypatch):
 
 def test_each_file_once(tmp_path):
     touch(tmp_path, "a.py", "pkg/b.py")
-    got = found([tmp_path / "a.py", tmp_path, tmp_path / "pkg", tmp_path / "pkg" / "b.py"],
-                tmp_path)
+    got = found(
+        [tmp_path / "a.py", tmp_path, tmp_path / "pkg", tmp_path / "pkg" / "b.py"], tmp_path
+    )
     assert got == ["a.py", "pkg/b.py"]
 
 

@@ -16,8 +16,8 @@ import re
 import warnings
 
 import pytest
-
 from fixture_markers import FIXTURES
+
 from schedlint.check.engine import check_source
 from schedlint.check.fixes import fix_file
 from schedlint.rules import all_rules
@@ -65,18 +65,19 @@ def _rescaled(before, after, message):
     """Each group follows the scalar schedule, scaled by its own lr over the reference lr."""
     ref = _reference(message, after)
     for b, a in zip(before["LRS"], after["LRS"]):
-        assert a == pytest.approx([lr * built / ref for lr, built in zip(b, after["BUILT"])],
-                                  rel=1e-12)
+        assert a == pytest.approx(
+            [lr * built / ref for lr, built in zip(b, after["BUILT"])], rel=1e-12
+        )
     assert len(before["LRS"]) == len(after["LRS"])
 
 
 def _one_step_earlier(before, after, message):
-    """"Moved after the optimizer step": every update gets the lr one step earlier."""
+    """ "Moved after the optimizer step": every update gets the lr one step earlier."""
     assert after["LRS"][1:] == before["LRS"][:-1]
 
 
 def _one_epoch_earlier(before, after, message):
-    """"The schedule then runs one epoch earlier"."""
+    """ "The schedule then runs one epoch earlier"."""
     assert after["LRS"][:-1] == before["LRS"][1:]
 
 
@@ -123,5 +124,6 @@ def test_every_fix_a_rule_can_offer_has_a_runnable_fixture():
         if rule.fixable in ("safe", "unsafe"):
             assert kinds == {rule.fixable}
     for code, applicability in covered:
-        assert applicability == "safe" or (code, applicability) in PROMISES, \
+        assert applicability == "safe" or (code, applicability) in PROMISES, (
             f"no promise is checked for {code}'s {applicability} fix"
+        )

@@ -18,15 +18,21 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from schedlint.check.engine import check_source
-from schedlint.report.findings import Finding
-from schedlint.check.fixes import (EditError, apply_fixes, applicable, edit_spans, fix_file,
-                             line_starts, parses, unified_diff)
-from schedlint.rules import all_rules, by_code
-
 from fixture_markers import FIXTURES, fixture_files
 
+from schedlint.check.engine import check_source
+from schedlint.check.fixes import (
+    EditError,
+    applicable,
+    apply_fixes,
+    edit_spans,
+    fix_file,
+    line_starts,
+    parses,
+    unified_diff,
+)
+from schedlint.report.findings import Finding
+from schedlint.rules import all_rules, by_code
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 FIXTURES_PY = fixture_files()
@@ -93,7 +99,7 @@ def test_one_round_of_fixes_leaves_untouched_lines_and_comments_alone(path):
         return
     touched = _touched_lines([f for f in findings if f.fix in applied])
     old_lines = original.splitlines()
-    kept = [l for i, l in enumerate(old_lines, 1) if i not in touched]
+    kept = [text for i, text in enumerate(old_lines, 1) if i not in touched]
     assert _is_subsequence(kept, fixed.splitlines()), "a line no fix touches changed"
     missing = _comments(original, touched) - _comments(fixed)
     assert not missing, f"comments lost: {sorted(missing)}"
@@ -108,8 +114,9 @@ def test_one_round_of_fixes_leaves_untouched_lines_and_comments_alone(path):
         line_start = starts[tok.start[0] - 1]
         code_start = line_start + len(tok.line) - len(tok.line.lstrip())
         comment_at = line_start + tok.start[1]
-        deleted = any(a <= code_start and b > comment_at and not content.strip()
-                      for a, b, content in spans)
+        deleted = any(
+            a <= code_start and b > comment_at and not content.strip() for a, b, content in spans
+        )
         if not deleted:
             required[tok.string] += 1
     lost = required - (_comments(fixed) - _comments(original, touched))
@@ -131,8 +138,9 @@ def test_fixtures_exercise_every_declared_fix():
         if rule.fixable == "none":
             assert not got, f"{rule.code} offers a fix but declares fixable='none'"
         elif rule.fixable in ("safe", "unsafe"):
-            assert got == {rule.fixable}, (f"{rule.code} declares a {rule.fixable} fix; "
-                                           f"fixtures show {sorted(got) or 'none'}")
+            assert got == {rule.fixable}, (
+                f"{rule.code} declares a {rule.fixable} fix; fixtures show {sorted(got) or 'none'}"
+            )
         else:
             assert got, f"{rule.code} declares a fix sometimes; no fixture shows one"
         if rule.fixable != "none":
@@ -141,9 +149,13 @@ def test_fixtures_exercise_every_declared_fix():
 
 # -- the edit machinery
 def _fix(edits, applicability="safe"):
-    return {"applicability": applicability, "message": "m",
-            "edits": [dict(zip(("line", "column", "end_line", "end_column", "content"), e))
-                      for e in edits]}
+    return {
+        "applicability": applicability,
+        "message": "m",
+        "edits": [
+            dict(zip(("line", "column", "end_line", "end_column", "content"), e)) for e in edits
+        ],
+    }
 
 
 def test_apply_fixes_replaces_ranges_and_keeps_everything_else():
@@ -216,8 +228,12 @@ def test_fixes_that_undo_each_other_stop():
         from schedlint.check.engine import FileResult
 
         a, b = (b"x = 2\n", b"x = 1\n") if data == b"x = 1\n" else (b"x = 1\n", b"x = 2\n")
-        return FileResult(path=path, findings=[Finding(path, 1, 1, "SL101", "m", 1, 2, fix=_fix(
-            [(1, 5, 1, 6, a.decode()[4])]))])
+        return FileResult(
+            path=path,
+            findings=[
+                Finding(path, 1, 1, "SL101", "m", 1, 2, fix=_fix([(1, 5, 1, 6, a.decode()[4])]))
+            ],
+        )
 
     outcome = fix_file("f.py", b"x = 1\n", ALL_CODES, check=check)
     assert not outcome.converged
@@ -232,13 +248,13 @@ def test_unsafe_fixes_apply_only_when_asked(tmp_path):
     shutil.copyfile(FIXABLE_SL101, path)
     safe_only = fix_file(str(path), None, ALL_CODES, unsafe=False)
     findings = safe_only.result.findings
-    assert any(f.code == "SL101" and f.fix and f.fix["applicability"] == "unsafe"
-               for f in findings)
+    assert any(f.code == "SL101" and f.fix and f.fix["applicability"] == "unsafe" for f in findings)
     assert safe_only.fixed_counts["SL101"] == 0
     assert b"setdefault" not in safe_only.fixed
     both = fix_file(str(path), None, ALL_CODES, unsafe=True)
     assert both.fixed_counts["SL101"] == sum(
-        1 for f in check_source(str(path), None, ALL_CODES).findings if f.code == "SL101")
+        1 for f in check_source(str(path), None, ALL_CODES).findings if f.code == "SL101"
+    )
 
 
 # -- SL101's rewrite ------------------------------------------------------------------------------
@@ -306,12 +322,19 @@ def test_sl101_and_sl102_offer_no_fix_without_an_lr_default_the_scalar_comes_fro
         "opt2 = torch.optim.SGD([{'params': a, 'lr': 1e-5}, {'params': b}], lr=1e-3)\n"
         "for g in opt2.param_groups:\n"
         "    g['lr'] = 0.5\n"  # a constant not computed from the default: meant for which?
-        "s2 = torch.optim.lr_scheduler.OneCycleLR(opt2, 1e-2, total_steps=9)\n")
-    findings = sorted((f.line, f.code, f.fix) for f in
-                      check_source(str(path), None, ALL_CODES).findings
-                      if f.code in ("SL101", "SL102"))
-    assert findings == [(4, "SL101", None), (5, "SL102", None), (8, "SL101", None),
-                        (9, "SL102", None)]
+        "s2 = torch.optim.lr_scheduler.OneCycleLR(opt2, 1e-2, total_steps=9)\n"
+    )
+    findings = sorted(
+        (f.line, f.code, f.fix)
+        for f in check_source(str(path), None, ALL_CODES).findings
+        if f.code in ("SL101", "SL102")
+    )
+    assert findings == [
+        (4, "SL101", None),
+        (5, "SL102", None),
+        (8, "SL101", None),
+        (9, "SL102", None),
+    ]
 
 
 def test_sl101_offers_no_fix_without_a_literal_reference_lr(tmp_path):
@@ -320,9 +343,9 @@ def test_sl101_offers_no_fix_without_a_literal_reference_lr(tmp_path):
         "import torch\n"
         "opt = torch.optim.SGD([{'params': a, 'lr': base}, {'params': b, 'lr': base / 10}])\n"
         "for g in opt.param_groups:\n"
-        "    g['lr'] = 1e-3\n")
-    findings = [f for f in check_source(str(path), None, ALL_CODES).findings
-                if f.code == "SL101"]
+        "    g['lr'] = 1e-3\n"
+    )
+    findings = [f for f in check_source(str(path), None, ALL_CODES).findings if f.code == "SL101"]
     assert len(findings) == 1 and findings[0].fix is None
 
 
@@ -355,16 +378,22 @@ def test_diff_prints_a_unified_diff_exits_1_and_writes_nothing(run_cli, tmp_path
     assert r.exit_code == 1, r.output
     assert r.stdout.startswith(f"--- {path}\n+++ {path}\n@@ ")
     assert path.read_bytes() == before
-    removed = [l[1:] for l in r.stdout.splitlines() if l.startswith("-") and not
-               l.startswith("---")]
-    added = [l[1:] for l in r.stdout.splitlines() if l.startswith("+") and not
-             l.startswith("+++")]
+    removed = [
+        text[1:]
+        for text in r.stdout.splitlines()
+        if text.startswith("-") and not text.startswith("---")
+    ]
+    added = [
+        text[1:]
+        for text in r.stdout.splitlines()
+        if text.startswith("+") and not text.startswith("+++")
+    ]
     assert removed and len(removed) == len(added)
-    assert all("setdefault(\"initial_lr\"" in l for l in added)
+    assert all('setdefault("initial_lr"' in text for text in added)
     # Applying the diff's result is exactly what --fix writes.
     r2 = run_cli("--isolated", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     after = path.read_text().splitlines()
-    assert all(l in after for l in added) and not any(l in after for l in removed)
+    assert all(text in after for text in added) and not any(text in after for text in removed)
     assert r2.exit_code == 0, r2.output
 
 
@@ -401,14 +430,16 @@ def test_fix_keeps_remaining_findings_and_exit_1(run_cli, tmp_path):
     path = _bad_copy(tmp_path)
     text = path.read_text()
     # A second optimizer whose lrs are not literals: SL101 is found, no fix is offered.
-    text += ("opt2 = optim.SGD([{'params': model.weight, 'lr': base},\n"
-             "                  {'params': model.bias, 'lr': base / 10}])\n"
-             "for g in opt2.param_groups:\n"
-             "    g['lr'] = 1e-3\n")
+    text += (
+        "opt2 = optim.SGD([{'params': model.weight, 'lr': base},\n"
+        "                  {'params': model.bias, 'lr': base / 10}])\n"
+        "for g in opt2.param_groups:\n"
+        "    g['lr'] = 1e-3\n"
+    )
     path.write_text(text)
     r = run_cli("--isolated", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     assert r.exit_code == 1
-    remaining = [l for l in r.stdout.splitlines() if " SL101 " in l]
+    remaining = [text for text in r.stdout.splitlines() if " SL101 " in text]
     assert len(remaining) == 1 and remaining[0].startswith(f"{path}:{len(text.splitlines())}:")
     assert "1 remaining)." in r.stderr
 
@@ -420,8 +451,8 @@ def test_text_marks_fixable_findings_and_summary_counts_them(run_cli, tmp_path):
     assert "[*]" not in plain.stdout
     assert f"No fixes available ({n} hidden fixes can be enabled" in plain.stderr
     shown = run_cli("--isolated", "--no-cache", "--select", "SL101", "--unsafe-fixes", str(path))
-    lines = [l for l in shown.stdout.splitlines() if not l.startswith("  help: ")]
-    assert len(lines) == n and all(" SL101 [*] " in l for l in lines)
+    lines = [text for text in shown.stdout.splitlines() if not text.startswith("  help: ")]
+    assert len(lines) == n and all(" SL101 [*] " in text for text in lines)
     assert f"[*] {n} fixable with the `--fix` option." in shown.stderr
 
 
@@ -433,8 +464,19 @@ def test_json_carries_the_edits(run_cli, tmp_path):
     assert fixed
     text = path.read_text()
     for row in fixed:
-        assert set(row) == {"code", "name", "message", "help", "path", "line", "column",
-                            "end_line", "end_column", "severity", "fix"}
+        assert set(row) == {
+            "code",
+            "name",
+            "message",
+            "help",
+            "path",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "severity",
+            "fix",
+        }
         assert row["fix"]["applicability"] in ("safe", "unsafe")
         assert row["fix"]["message"]
         # Applying one finding's edits to the file gives a file that parses.
@@ -447,14 +489,15 @@ def test_fix_respects_noqa_and_per_file_ignores(run_cli, tmp_path):
     text = path.read_text().replace("# expect: SL101", "# noqa: SL101", 1)
     path.write_text(text)
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.schedlint]\nper-file-ignores = {"other.py" = ["SL101"]}\n')
+        '[tool.schedlint]\nper-file-ignores = {"other.py" = ["SL101"]}\n'
+    )
     other = tmp_path / "other.py"
     shutil.copyfile(FIXABLE_SL101, other)
     before_other = other.read_bytes()
     r = run_cli("--no-cache", "--fix", "--unsafe-fixes", str(path), str(other))
     assert other.read_bytes() == before_other
     fixed = path.read_text()
-    noqa_line = next(l for l in fixed.splitlines() if "# noqa: SL101" in l)
+    noqa_line = next(text for text in fixed.splitlines() if "# noqa: SL101" in text)
     assert "setdefault" not in noqa_line
     assert fixed.count("setdefault") == text.count("# expect: SL101")
     assert r.exit_code == 0, r.output
@@ -462,8 +505,7 @@ def test_fix_respects_noqa_and_per_file_ignores(run_cli, tmp_path):
 
 def test_stdin_fix_prints_the_fixed_source(run_cli):
     src = (FIXABLE_SL101).read_text()
-    r = run_cli("--isolated", "--fix", "--unsafe-fixes", "-", "--stdin-filename", "x.py",
-                input=src)
+    r = run_cli("--isolated", "--fix", "--unsafe-fixes", "-", "--stdin-filename", "x.py", input=src)
     assert r.exit_code == 0, r.output
     assert r.stdout != src and "setdefault" in r.stdout and parses(r.stdout)
 
@@ -473,12 +515,21 @@ def test_console_script_diff_exit_codes(tmp_path):
     if not exe.exists():
         pytest.skip("the schedlint console script is not installed next to this python")
     path = _bad_copy(tmp_path)
-    r = subprocess.run([str(exe), "--isolated", "--no-cache", "--diff", "--unsafe-fixes",
-                        str(path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "--isolated", "--no-cache", "--diff", "--unsafe-fixes", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1 and r.stdout.startswith("---")
-    r = subprocess.run([str(exe), "--isolated", "--no-cache", "--fix", "--unsafe-fixes",
-                        str(path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "--isolated", "--no-cache", "--fix", "--unsafe-fixes", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([str(exe), "--isolated", "--no-cache", "--diff", "--unsafe-fixes",
-                        str(path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "--isolated", "--no-cache", "--diff", "--unsafe-fixes", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and r.stdout == ""

@@ -11,8 +11,8 @@ extra finding both fail.
 from pathlib import Path
 
 import pytest
-
 from fixture_markers import FIXTURES, expected_findings, fixture_files
+
 from schedlint.check.engine import check_paths, check_source, run_project_rules
 from schedlint.check.options import Options
 from schedlint.rules import all_rules
@@ -40,10 +40,13 @@ def test_fixture_findings_match_markers(path):
     got = {(f.line, f.code) for f in result.findings + project}
     expected = expected_findings(path)
     assert got == expected, "\n".join(
-        [f"missing: line {l} {c}" for l, c in sorted(expected - got)] +
-        [f"unexpected: line {l} {c}: " + next(f.message for f in result.findings + project
-                                              if (f.line, f.code) == (l, c))
-         for l, c in sorted(got - expected)])
+        [f"missing: line {lineno} {c}" for lineno, c in sorted(expected - got)]
+        + [
+            f"unexpected: line {lineno} {c}: "
+            + next(f.message for f in result.findings + project if (f.line, f.code) == (lineno, c))
+            for lineno, c in sorted(got - expected)
+        ]
+    )
 
 
 @pytest.mark.parametrize("case", PACKAGES, ids=_id)
@@ -62,8 +65,9 @@ def test_good_fixtures_have_no_markers_and_bad_ones_do():
         if name.startswith("good_"):
             assert not expected_findings(path), f"{_id(path)} is named good_ but has markers"
     for case in {p for p in PER_FILE if _case_name(p).startswith("bad_")}:
-        group = [p for p in PER_FILE if p.parent == case.parent] if case.parent in PACKAGES \
-            else [case]
+        group = (
+            [p for p in PER_FILE if p.parent == case.parent] if case.parent in PACKAGES else [case]
+        )
         assert any(expected_findings(p) for p in group), f"{_id(case)}: bad_ but no markers"
 
 

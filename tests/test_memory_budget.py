@@ -64,15 +64,18 @@ def test_a_reservation_that_may_not_wait_raises_instead():
 
 
 @fork
-def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(tmp_path,
-                                                                               monkeypatch):
+def test_a_pool_task_hands_back_the_files_that_do_not_fit_and_checks_the_rest(
+    tmp_path, monkeypatch
+):
     from schedlint.check import pool
     from schedlint.check.options import Options
     from schedlint.rules import checkable_rules
 
     big = tmp_path / "big.py"
-    big.write_text("import torch\nopt = torch.optim.SGD(p, lr=0.1)\n"
-                   + "".join(f"x{i} = {i}\n" for i in range(SMALL_FILE // 8)))
+    big.write_text(
+        "import torch\nopt = torch.optim.SGD(p, lr=0.1)\n"
+        + "".join(f"x{i} = {i}\n" for i in range(SMALL_FILE // 8))
+    )
     small = tmp_path / "small.py"
     small.write_text("import torch\nopt = torch.optim.SGD(p, lr=0.1)\n")
     options = Options(codes=frozenset(r.code for r in checkable_rules()))

@@ -6,8 +6,8 @@ Every finding of every fixture is checked, so a new rule or a new message is hel
 import textwrap
 
 import pytest
-
 from fixture_markers import FIXTURES, fixture_files
+
 from schedlint.check.engine import check_source, run_project_rules
 from schedlint.rules import all_rules
 from schedlint.rules.base import clip, some
@@ -42,12 +42,16 @@ def test_every_static_rule_is_covered():
 def test_a_thousand_groups_give_a_short_message():
     # On main before this test, 10,000 groups gave an 89 KB message.
     groups = ",\n".join(f'    {{"params": p{i}, "lr": {i + 1}e-6}}' for i in range(1000))
-    src = (f"import torch\noptimizer = torch.optim.SGD([\n{groups}\n], lr=1e-3)\n"
-           "for g in optimizer.param_groups:\n    g['lr'] = 1e-3\n")
+    src = (
+        f"import torch\noptimizer = torch.optim.SGD([\n{groups}\n], lr=1e-3)\n"
+        "for g in optimizer.param_groups:\n    g['lr'] = 1e-3\n"
+    )
     result = check_source("many.py", src.encode(), frozenset({"SL101"}))
     [f] = result.findings
-    assert f.message == ("one scalar lr `1e-3` overwrites all groups of `optimizer` "
-                         "(built with lr 1e-6, 2e-6, 3e-6 and 997 more)")
+    assert f.message == (
+        "one scalar lr `1e-3` overwrites all groups of `optimizer` "
+        "(built with lr 1e-6, 2e-6, 3e-6 and 997 more)"
+    )
     assert len(f.help) <= 200
 
 
@@ -59,18 +63,24 @@ def test_long_source_text_is_clipped():
             g["lr"] = some_configuration_object.learning_rate_schedule_value * warmup_factor
         """)
     [f] = check_source("long.py", src.encode(), frozenset({"SL101"})).findings
-    assert f.message == ("one scalar lr `some_configuration_obje...` overwrites all "
-                         "groups of `optimizer` (built with lr 1e-4 and 1e-3)")
+    assert f.message == (
+        "one scalar lr `some_configuration_obje...` overwrites all "
+        "groups of `optimizer` (built with lr 1e-4 and 1e-3)"
+    )
 
 
 def test_a_long_message_names_the_count_of_lrs_instead():
     groups = ", ".join(f'{{"params": p{i}, "lr": config.backbone_lr_{i} * 0.5}}' for i in range(5))
-    src = (f"import torch\nthe_training_optimizer = torch.optim.SGD([{groups}], lr=1e-3)\n"
-           "for g in the_training_optimizer.param_groups:\n"
-           "    g['lr'] = warmup_schedule_value(step) * config.base_lr\n")
+    src = (
+        f"import torch\nthe_training_optimizer = torch.optim.SGD([{groups}], lr=1e-3)\n"
+        "for g in the_training_optimizer.param_groups:\n"
+        "    g['lr'] = warmup_schedule_value(step) * config.base_lr\n"
+    )
     [f] = check_source("long.py", src.encode(), frozenset({"SL101"})).findings
-    assert f.message == ("one scalar lr `warmup_schedule_value(s...` overwrites all groups of "
-                         "`the_training_opti...` (built with 5 distinct lrs)")
+    assert f.message == (
+        "one scalar lr `warmup_schedule_value(s...` overwrites all groups of "
+        "`the_training_opti...` (built with 5 distinct lrs)"
+    )
 
 
 def test_some_and_clip():
@@ -110,8 +120,9 @@ NEW_SHAPES = [
 
 @pytest.mark.parametrize("code, name, words", NEW_SHAPES)
 def test_new_finding_shapes_have_a_short_message_and_a_help(code, name, words):
-    found = [f for f in FINDINGS if f.code == code and f.path.endswith(f"/{name}")
-             and words in f.message]
+    found = [
+        f for f in FINDINGS if f.code == code and f.path.endswith(f"/{name}") and words in f.message
+    ]
     assert found, (code, name, words)
     for f in found:
         assert len(f.message) <= LIMIT and ";" not in f.message

@@ -12,16 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixture_markers import FIXTURES, ROOT, standalone_fixture_files
 
 from schedlint.check.engine import check_paths, check_source
-from schedlint.check.options import Options
 from schedlint.check.files import discover
 from schedlint.check.fixes import fix_file, parses
 from schedlint.check.notebook import Notebook, is_magic, mask_cell
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
-
-from fixture_markers import FIXTURES, ROOT, standalone_fixture_files
-
 
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 DATA = ROOT / "tests" / "data" / "notebooks"
@@ -51,19 +49,40 @@ def _notebook(tmp_path, sources, name="nb.ipynb", metadata=None) -> Path:
         if isinstance(src, tuple):  # ("markdown", text)
             cells.append({"cell_type": src[0], "metadata": {}, "source": src[1]})
         else:
-            cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
-                          "outputs": [], "source": src.splitlines(keepends=True)})
+            cells.append(
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {},
+                    "outputs": [],
+                    "source": src.splitlines(keepends=True),
+                }
+            )
     path = tmp_path / name
-    path.write_text(json.dumps({"cells": cells, "metadata": metadata or {}, "nbformat": 4,
-                                "nbformat_minor": 5}, indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            {"cells": cells, "metadata": metadata or {}, "nbformat": 4, "nbformat_minor": 5},
+            indent=1,
+        )
+        + "\n"
+    )
     return path
 
 
 # -- masking IPython syntax ------------------------------------------------------------------------
 def test_magics_and_shell_lines_become_pass_at_the_same_indentation():
-    lines = ["%matplotlib inline", "!pip install torch", "files = !ls", "t = %timeit f()",
-             "for i in range(3):", "    %time step()", "    x = 1", "obj?", "??obj",
-             "y = 5 % 2"]
+    lines = [
+        "%matplotlib inline",
+        "!pip install torch",
+        "files = !ls",
+        "t = %timeit f()",
+        "for i in range(3):",
+        "    %time step()",
+        "    x = 1",
+        "obj?",
+        "??obj",
+        "y = 5 % 2",
+    ]
     out, masked = mask_cell(lines)
     assert len(out) == len(lines)
     assert masked == {1, 2, 3, 4, 6, 8, 9}
@@ -73,8 +92,18 @@ def test_magics_and_shell_lines_become_pass_at_the_same_indentation():
 
 
 def test_percent_and_bang_inside_expressions_and_strings_are_not_magics():
-    lines = ["x = (a", "     % b)", 's = """', "!not a shell line", '"""',
-             "t = a \\", "    % 3", "u = f(1,  # comment (", "      2)", "!ls"]
+    lines = [
+        "x = (a",
+        "     % b)",
+        's = """',
+        "!not a shell line",
+        '"""',
+        "t = a \\",
+        "    % 3",
+        "u = f(1,  # comment (",
+        "      2)",
+        "!ls",
+    ]
     out, masked = mask_cell(lines)
     assert masked == {10}
     assert out[:9] == lines[:9]
@@ -117,8 +146,19 @@ def test_json_has_a_cell_key_only_on_notebook_findings(run_cli, tmp_path):
     shutil.copyfile(FIXTURES / "SL101" / "bad_warmup_loop.py", py)
     r = run_cli("--isolated", "--no-cache", "--output-format", "json", str(WARMUP), str(py))
     rows = json.loads(r.stdout)
-    base = {"code", "name", "message", "help", "path", "line", "column", "end_line",
-            "end_column", "severity", "fix"}
+    base = {
+        "code",
+        "name",
+        "message",
+        "help",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "severity",
+        "fix",
+    }
     nb_rows = [row for row in rows if row["path"] == str(WARMUP)]
     py_rows = [row for row in rows if row["path"] == str(py)]
     assert nb_rows and py_rows
@@ -128,8 +168,9 @@ def test_json_has_a_cell_key_only_on_notebook_findings(run_cli, tmp_path):
     assert (nb_rows[0]["cell"], nb_rows[0]["line"], nb_rows[0]["column"]) == (cell, line, col)
 
 
-@pytest.mark.parametrize("path", standalone_fixture_files(),
-                         ids=lambda p: str(p.relative_to(FIXTURES)))
+@pytest.mark.parametrize(
+    "path", standalone_fixture_files(), ids=lambda p: str(p.relative_to(FIXTURES))
+)
 def test_a_fixture_split_into_cells_gives_the_same_findings(path, tmp_path):
     """Cut a fixture into cells (with markdown between): every finding maps back to the same
     line and column of the original file."""
@@ -140,8 +181,9 @@ def test_a_fixture_split_into_cells_gives_the_same_findings(path, tmp_path):
         sources += [("markdown", "notes"), "".join(lines[a:b])]
         starts.append(a)
     nb = _notebook(tmp_path, sources)
-    expected = {(f.line, f.column, f.code) for f in check_source(str(path), None, ALL_CODES)
-                .findings}
+    expected = {
+        (f.line, f.column, f.code) for f in check_source(str(path), None, ALL_CODES).findings
+    }
     got = set()
     for f in check_source(str(nb), None, ALL_CODES).findings:
         code_cell_index = (f.cell - 2) // 2  # markdown, code, markdown, code, ...
@@ -169,18 +211,39 @@ def test_a_file_that_is_not_a_notebook_is_sl002(tmp_path):
 
 def test_non_python_notebooks_and_markdown_cells_are_skipped(tmp_path):
     code = "for g in opt.param_groups:\n    g['lr'] = 1\n"
-    r_nb = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                                " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="r.ipynb",
-                     metadata={"kernelspec": {"language": "R", "name": "ir"}})
-    md = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}], lr=1)\n", ("markdown", code)],
-                   name="md.ipynb")
-    py = _notebook(tmp_path, ["import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-                              " {'params': b, 'lr': 0.2}], lr=1)\n", code], name="py.ipynb")
+    r_nb = _notebook(
+        tmp_path,
+        [
+            "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
+            " {'params': b, 'lr': 0.2}], lr=1)\n",
+            code,
+        ],
+        name="r.ipynb",
+        metadata={"kernelspec": {"language": "R", "name": "ir"}},
+    )
+    md = _notebook(
+        tmp_path,
+        [
+            "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
+            " {'params': b, 'lr': 0.2}], lr=1)\n",
+            ("markdown", code),
+        ],
+        name="md.ipynb",
+    )
+    py = _notebook(
+        tmp_path,
+        [
+            "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
+            " {'params': b, 'lr': 0.2}], lr=1)\n",
+            code,
+        ],
+        name="py.ipynb",
+    )
     assert check_source(str(r_nb), None, ALL_CODES).findings == []
     assert check_source(str(md), None, ALL_CODES).findings == []
-    assert [(f.code, f.cell, f.line) for f in check_source(str(py), None, ALL_CODES).findings
-            ] == [("SL101", 2, 2)]
+    assert [(f.code, f.cell, f.line) for f in check_source(str(py), None, ALL_CODES).findings] == [
+        ("SL101", 2, 2)
+    ]
 
 
 def test_a_syntax_error_is_reported_in_its_cell(tmp_path):
@@ -229,10 +292,14 @@ def test_cli_diff_and_fix_on_a_notebook(run_cli, tmp_path):
 def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tmp_path):
     from schedlint.check.documents import NotebookDocument
 
-    nb_path = _notebook(tmp_path, [
-        "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
-        " {'params': b, 'lr': 0.2}], lr=1)\n",
-        "%time x = 1\nfor g in opt.param_groups:\n    g['lr'] = 1\n!echo done\n"])
+    nb_path = _notebook(
+        tmp_path,
+        [
+            "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
+            " {'params': b, 'lr': 0.2}], lr=1)\n",
+            "%time x = 1\nfor g in opt.param_groups:\n    g['lr'] = 1\n!echo done\n",
+        ],
+    )
     [f] = check_source(str(nb_path), None, ALL_CODES).findings
     assert (f.cell, f.line) == (2, 3) and f.fix is not None
     assert all(e["line"] == 3 for e in f.fix["edits"])
@@ -240,13 +307,19 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
     # cell 2 is virtual lines 3..6; its lines 1 and 4 are masked
 
     def fix(*spans):
-        return {"applicability": "safe", "message": "m", "edits": [
-            {"line": a, "column": 1, "end_line": b, "end_column": 1, "content": ""}
-            for a, b in spans]}
+        return {
+            "applicability": "safe",
+            "message": "m",
+            "edits": [
+                {"line": a, "column": 1, "end_line": b, "end_column": 1, "content": ""}
+                for a, b in spans
+            ],
+        }
 
     def _map_fix(fix, line=5):  # the fix of a finding on virtual line 5 (cell 2), mapped
-        return doc.map_finding(dataclasses.replace(f, line=line, end_line=line, cell=None,
-                                                   fix=fix)).fix
+        return doc.map_finding(
+            dataclasses.replace(f, line=line, end_line=line, cell=None, fix=fix)
+        ).fix
 
     assert _map_fix(fix((5, 6)))["edits"][0]["line"] == 3
     assert _map_fix(fix((3, 4))) is None  # rewrites the %time line
@@ -257,7 +330,7 @@ def test_fix_edits_are_cell_relative_and_never_touch_magics_or_leave_the_cell(tm
 
 def test_pre_commit_hook_covers_notebooks():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
-    types = next(l for l in text.splitlines() if l.strip().startswith("types_or:"))
+    types = next(line for line in text.splitlines() if line.strip().startswith("types_or:"))
     assert "jupyter" in types and "python" in types
 
 
@@ -283,18 +356,22 @@ def test_future_imports_at_the_top_of_a_later_cell_are_valid():
     cell, line, column = _position_of(FUTURE, 'g["lr"] = lr *')
     # one scalar into both groups (SL101), under a StepLR that compounds it (SL201)
     assert [(f.code, f.cell, f.line, f.column) for f in result.findings] == [
-        ("SL101", cell, line, column), ("SL201", cell, line, column)]
+        ("SL101", cell, line, column),
+        ("SL201", cell, line, column),
+    ]
     assert result.parsed
 
 
-@pytest.mark.parametrize("cell, where", [
-    ("x = 1\nfrom __future__ import annotations\n", 2),  # after a statement in its cell
-    ("%matplotlib inline\nfrom __future__ import annotations\n", 2),  # after a magic (a call)
-    ("from __future__ import annotations\nfrom __future__ import nonsense\n", 2),
-    ("from __future__ import annotations\ny = (1,\n", 2),  # an unrelated error stays put
-])
-def test_a_misplaced_or_broken_future_import_is_still_sl001_on_its_cell_line(tmp_path, cell,
-                                                                            where):
+@pytest.mark.parametrize(
+    "cell, where",
+    [
+        ("x = 1\nfrom __future__ import annotations\n", 2),  # after a statement in its cell
+        ("%matplotlib inline\nfrom __future__ import annotations\n", 2),  # after a magic (a call)
+        ("from __future__ import annotations\nfrom __future__ import nonsense\n", 2),
+        ("from __future__ import annotations\ny = (1,\n", 2),  # an unrelated error stays put
+    ],
+)
+def test_a_misplaced_or_broken_future_import_is_still_sl001_on_its_cell_line(tmp_path, cell, where):
     nb = _notebook(tmp_path, ["import torch\n", ("markdown", "text"), cell])
     findings = check_source(str(nb), None, ALL_CODES, check_syntax_all=True).findings
     assert [(f.code, f.cell, f.line) for f in findings] == [("SL001", 3, where)], findings
@@ -308,8 +385,10 @@ def test_an_undecodable_notebook_goes_through_the_byte_gate_first(tmp_path, monk
     plain = tmp_path / "plain.ipynb"
     plain.write_bytes(b'{"cells": [{"cell_type": "code", "source": "x = 1  # caf\xe9"}]}')
     training = tmp_path / "training.ipynb"
-    training.write_bytes(b'{"cells": [{"cell_type": "code", "source": '
-                         b'"for g in optimizer.param_groups: pass  # caf\xe9"}]}')
+    training.write_bytes(
+        b'{"cells": [{"cell_type": "code", "source": '
+        b'"for g in optimizer.param_groups: pass  # caf\xe9"}]}'
+    )
 
     def no_decode(data):
         raise AssertionError("the gate rejects this notebook: it must not be decoded")
@@ -321,4 +400,6 @@ def test_an_undecodable_notebook_goes_through_the_byte_gate_first(tmp_path, monk
         [f] = check_source(str(path), None, ALL_CODES, check_syntax_all=syntax).findings
         offset = path.read_bytes().index(b"\xe9")
         assert (f.code, f.message) == (
-            "SL002", f"cannot read notebook: not UTF-8: invalid byte at offset {offset}"), f
+            "SL002",
+            f"cannot read notebook: not UTF-8: invalid byte at offset {offset}",
+        ), f

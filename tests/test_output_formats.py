@@ -8,28 +8,67 @@ import json
 import random
 import re
 
+import pytest
 from fixture_markers import ROOT
 
-import pytest
-
 from schedlint.check.engine import sort_findings
-from schedlint.report.findings import Finding
 from schedlint.cli import use_color
-from schedlint.report.formats import (format_findings, format_full, format_github, format_json,
-                                      format_sarif, format_text, rule_docs_base, sarif_document,
-                                      statistics, summary)
+from schedlint.report.findings import Finding
+from schedlint.report.formats import (
+    format_findings,
+    format_full,
+    format_github,
+    format_json,
+    format_sarif,
+    format_text,
+    rule_docs_base,
+    sarif_document,
+    statistics,
+    summary,
+)
 from schedlint.rules import all_rules, by_code
 
-JSON_KEYS = {"code", "name", "message", "help", "path", "line", "column", "end_line",
-             "end_column", "severity", "fix"}
+JSON_KEYS = {
+    "code",
+    "name",
+    "message",
+    "help",
+    "path",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "severity",
+    "fix",
+}
 
 
-def finding(path="a.py", line=3, column=5, code="SL101", message="one scalar lr", *,
-            end_line=None, end_column=None, fix=None, help=""):
+def finding(
+    path="a.py",
+    line=3,
+    column=5,
+    code="SL101",
+    message="one scalar lr",
+    *,
+    end_line=None,
+    end_column=None,
+    fix=None,
+    help="",
+):
     rule = by_code()[code]
-    return Finding(path=path, line=line, column=column, code=code, message=message,
-                   end_line=end_line or line, end_column=end_column or column + 4,
-                   severity=rule.severity, name=rule.name, fix=fix, help=help)
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        code=code,
+        message=message,
+        end_line=end_line or line,
+        end_column=end_column or column + 4,
+        severity=rule.severity,
+        name=rule.name,
+        fix=fix,
+        help=help,
+    )
 
 
 def assert_valid_json_findings(rows):
@@ -48,10 +87,12 @@ def assert_valid_json_findings(rows):
         assert row["severity"] in ("error", "warning")
         assert row["severity"] == codes[row["code"]].severity
         fix = row["fix"]
-        assert fix is None or (isinstance(fix, dict) and
-                               fix.get("applicability") in ("safe", "unsafe") and
-                               isinstance(fix.get("message"), str) and
-                               isinstance(fix.get("edits"), list))
+        assert fix is None or (
+            isinstance(fix, dict)
+            and fix.get("applicability") in ("safe", "unsafe")
+            and isinstance(fix.get("message"), str)
+            and isinstance(fix.get("edits"), list)
+        )
     keys = [(r["path"], r["line"], r["column"], r["code"]) for r in rows]
     assert keys == sorted(keys), "json findings not sorted by path, line, column, code"
 
@@ -113,27 +154,39 @@ def test_text_marks_findings_with_a_safe_fix():
 
 
 def test_json_format_exact_keys_and_values():
-    fix = {"applicability": "unsafe", "message": "scale", "edits": [
-        {"line": 3, "column": 5, "end_line": 3, "end_column": 9, "content": "x"}]}
+    fix = {
+        "applicability": "unsafe",
+        "message": "scale",
+        "edits": [{"line": 3, "column": 5, "end_line": 3, "end_column": 9, "content": "x"}],
+    }
     fs = [finding("a.py", 3, 5, end_line=4, end_column=2, fix=fix), finding("a.py", 7, 1)]
     rows = json.loads(format_json(fs))
     assert_valid_json_findings(rows)
-    assert rows[0] == {"code": "SL101", "name": "scalar-lr-overwrite", "message": "one scalar lr",
-                       "help": "",
-                       "path": "a.py", "line": 3, "column": 5, "end_line": 4, "end_column": 2,
-                       "severity": "error", "fix": fix}
+    assert rows[0] == {
+        "code": "SL101",
+        "name": "scalar-lr-overwrite",
+        "message": "one scalar lr",
+        "help": "",
+        "path": "a.py",
+        "line": 3,
+        "column": 5,
+        "end_line": 4,
+        "end_column": 2,
+        "severity": "error",
+        "fix": fix,
+    }
     assert rows[1]["fix"] is None
     assert json.loads(format_json([])) == []
 
 
-HELP = "scale each group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * f`"
+HELP = 'scale each group instead, e.g. `g["lr"] = g["initial_lr"] * f`'
 
 
 def test_text_puts_the_help_on_an_indented_line_under_the_finding():
     fs = [finding("a.py", 3, 5, help=HELP), finding("a.py", 7, 1)]
-    assert format_text(fs) == ("a.py:3:5: SL101 one scalar lr\n"
-                               f"  help: {HELP}\n"
-                               "a.py:7:1: SL101 one scalar lr\n")
+    assert format_text(fs) == (
+        f"a.py:3:5: SL101 one scalar lr\n  help: {HELP}\na.py:7:1: SL101 one scalar lr\n"
+    )
 
 
 def test_json_carries_the_help():
@@ -144,20 +197,29 @@ def test_json_carries_the_help():
 
 def test_sarif_message_markdown_carries_the_help():
     results = sarif_document([finding(help=HELP), finding(line=9)])["runs"][0]["results"]
-    assert results[0]["message"] == {"text": "one scalar lr",
-                                      "markdown": f"one scalar lr\n\n**help:** {HELP}"}
+    assert results[0]["message"] == {
+        "text": "one scalar lr",
+        "markdown": f"one scalar lr\n\n**help:** {HELP}",
+    }
     assert results[1]["message"] == {"text": "one scalar lr"}
 
 
 def test_github_annotation_body_carries_the_help():
     line = format_github([finding("src/a.py", 3, 5, end_column=12, help="drop it")])
-    assert line == ("::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
-                    "title=SL101::SL101 one scalar lr%0Ahelp: drop it\n")
+    assert line == (
+        "::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
+        "title=SL101::SL101 one scalar lr%0Ahelp: drop it\n"
+    )
 
 
 def test_findings_sort_by_path_line_column_code():
-    fs = [finding(p, l, c, code) for p in ("a.py", "b.py", "a/z.py") for l in (2, 10)
-          for c in (1, 9) for code in ("SL101", "SL001", "SL003")]
+    fs = [
+        finding(p, lineno, c, code)
+        for p in ("a.py", "b.py", "a/z.py")
+        for lineno in (2, 10)
+        for c in (1, 9)
+        for code in ("SL101", "SL001", "SL003")
+    ]
     shuffled = fs[:]
     random.Random(7).shuffle(shuffled)
     ordered = sort_findings(shuffled)
@@ -169,8 +231,10 @@ def test_findings_sort_by_path_line_column_code():
 
 def test_github_annotations():
     fs = [finding("src/a.py", 3, 5, end_column=12)]
-    assert format_github(fs) == ("::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
-                                 "title=SL101::SL101 one scalar lr\n")
+    assert format_github(fs) == (
+        "::error file=src/a.py,line=3,col=5,endLine=3,endColumn=12,"
+        "title=SL101::SL101 one scalar lr\n"
+    )
     assert format_github([]) == ""
 
 
@@ -187,26 +251,43 @@ def test_warning_severity_maps_to_warning_level():
     if not warning_rules:
         pytest.skip("no static rule has severity 'warning' yet")
     rule = warning_rules[0]
-    f = Finding(path="a.py", line=1, column=1, code=rule.code, message="m", end_line=1,
-                end_column=2, severity="warning", name=rule.name)
+    f = Finding(
+        path="a.py",
+        line=1,
+        column=1,
+        code=rule.code,
+        message="m",
+        end_line=1,
+        end_column=2,
+        severity="warning",
+        name=rule.name,
+    )
     assert format_github([f]).startswith("::warning ")
     assert sarif_document([f])["runs"][0]["results"][0]["level"] == "warning"
 
 
 def test_sarif_document(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    fs = [finding("a.py", 3, 5), finding(str(tmp_path / "sub" / "b.py"), 1, 1, "SL001", "bad"),
-          finding("/elsewhere/c.py", 2, 2)]
+    fs = [
+        finding("a.py", 3, 5),
+        finding(str(tmp_path / "sub" / "b.py"), 1, 1, "SL001", "bad"),
+        finding("/elsewhere/c.py", 2, 2),
+    ]
     doc = json.loads(format_sarif(fs))
     run = assert_valid_sarif(doc, findings_count=3)
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in run["results"]]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
+    ]
     assert uris == ["a.py", "sub/b.py", "file:///elsewhere/c.py"]
     first = run["results"][0]
     assert first["ruleId"] == "SL101" and first["level"] == "error"
     assert first["message"]["text"] == "one scalar lr"
     assert first["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 3, "startColumn": 5, "endLine": 3, "endColumn": 9}
+        "startLine": 3,
+        "startColumn": 5,
+        "endLine": 3,
+        "endColumn": 9,
+    }
     assert run["results"][1]["ruleId"] == "SL001"
 
 
@@ -243,17 +324,26 @@ def test_statistics_marks_only_what_the_summary_counts_as_fixable():
     unsafe = {"applicability": "unsafe", "message": "m", "edits": []}
     fs = [finding("a.py", 1, fix=unsafe), finding("a.py", 2, code="SL203", fix=unsafe)]
     assert [r.split("\t")[2] for r in statistics(fs).splitlines()] == [
-        "[ ] scalar-lr-overwrite", "[ ] scheduler-step-before-optimizer-step"]
+        "[ ] scalar-lr-overwrite",
+        "[ ] scheduler-step-before-optimizer-step",
+    ]
     assert summary(fs).splitlines()[1].startswith("No fixes available (2 hidden fixes")
     assert [r.split("\t")[2] for r in statistics(fs, unsafe_fixes=True).splitlines()] == [
-        "[*] scalar-lr-overwrite", "[*] scheduler-step-before-optimizer-step"]
-    assert summary(fs, unsafe_fixes=True).splitlines()[1] == \
-        "[*] 2 fixable with the `--fix` option."
+        "[*] scalar-lr-overwrite",
+        "[*] scheduler-step-before-optimizer-step",
+    ]
+    assert (
+        summary(fs, unsafe_fixes=True).splitlines()[1] == "[*] 2 fixable with the `--fix` option."
+    )
 
 
 def test_statistics_and_summary():
-    fs = [finding("a.py", 1), finding("a.py", 2), finding("b.py", 1, code="SL001"),
-          finding("c.py", 4, fix={"applicability": "safe", "message": "m", "edits": []})]
+    fs = [
+        finding("a.py", 1),
+        finding("a.py", 2),
+        finding("b.py", 1, code="SL001"),
+        finding("c.py", 4, fix={"applicability": "safe", "message": "m", "edits": []}),
+    ]
     rows = [line.split("\t") for line in statistics(fs).splitlines()]
     assert [(r[0].strip(), r[1]) for r in rows] == [("1", "SL001"), ("3", "SL101")]
     assert rows[1][2] == "[*] scalar-lr-overwrite" and rows[0][2] == "[ ] syntax-error"
@@ -279,16 +369,18 @@ def test_full_shows_the_source_line_a_caret_under_the_span_and_the_help():
         "3 |  g['lr'] = 0.5  # warm-up\n"
         "  |  ^^^^^^^^^^^^\n"
         "  help: scale each group\n"
-        "\n")
+        "\n"
+    )
 
 
 def test_full_without_the_source_and_a_multi_line_span():
     f = finding("gone.py", 3, 5, help="h")
-    assert format_full([f], source_of=_sources) == "gone.py:3:5: SL101 one scalar lr\n" \
-                                                    "  help: h\n\n"
+    assert format_full([f], source_of=_sources) == "gone.py:3:5: SL101 one scalar lr\n  help: h\n\n"
     g = finding("a.py", 2, 1, end_line=3, end_column=3)
     assert format_full([g], source_of=_sources).splitlines()[2:4] == [
-        "2 | for g in opt.param_groups:", "  | ^^^^^^^^^^^^^^^^^^^^^^^^^^"]
+        "2 | for g in opt.param_groups:",
+        "  | ^^^^^^^^^^^^^^^^^^^^^^^^^^",
+    ]
 
 
 def test_full_colours_only_when_asked():
@@ -302,9 +394,9 @@ def test_full_colours_only_when_asked():
 def test_show_fixes_adds_the_fix_line():
     fix = {"applicability": "safe", "message": "Use `get_last_lr()`", "edits": []}
     f = finding(fix=fix, help="h")
-    assert format_text([f], show_fixes=True) == ("a.py:3:5: SL101 [*] one scalar lr\n"
-                                                 "  help: h\n"
-                                                 "  fix: Use `get_last_lr()` (safe)\n")
+    assert format_text([f], show_fixes=True) == (
+        "a.py:3:5: SL101 [*] one scalar lr\n  help: h\n  fix: Use `get_last_lr()` (safe)\n"
+    )
     assert "  fix: Use `get_last_lr()` (safe)\n" in format_full([f], show_fixes=True)
     assert "fix:" not in format_text([f])
 
@@ -326,8 +418,11 @@ class _Metadata:
 
 
 def test_sarif_help_uri_links_the_rule_page_in_the_repository():
-    base = rule_docs_base(_Metadata(["Homepage, https://example.org/x",
-                                     "Repository, https://git.example.org/me/schedlint/"]))
+    base = rule_docs_base(
+        _Metadata(
+            ["Homepage, https://example.org/x", "Repository, https://git.example.org/me/schedlint/"]
+        )
+    )
     assert base == "https://git.example.org/me/schedlint/blob/main/docs/rules/"
     rules = sarif_document([], docs_base=base)["runs"][0]["tool"]["driver"]["rules"]
     assert rules[0]["helpUri"] == f"{base}{rules[0]['id']}.md"

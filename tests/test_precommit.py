@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 
-BAD = '''import torch
+BAD = """import torch
 from torch import optim
 
 model = torch.nn.Linear(2, 2)
@@ -28,12 +28,13 @@ optimizer = optim.SGD(
 )
 for g in optimizer.param_groups:
     g["lr"] = 0.5
-'''  # SL101 at 10:5
+"""  # SL101 at 10:5
 
 
 def _hook():
-    clientlib = pytest.importorskip("pre_commit.clientlib",
-                                    reason="pre-commit is not installed (pip install -e '.[dev]')")
+    clientlib = pytest.importorskip(
+        "pre_commit.clientlib", reason="pre-commit is not installed (pip install -e '.[dev]')"
+    )
     hooks = clientlib.load_manifest(str(MANIFEST))
     assert [h["id"] for h in hooks] == ["schedlint"]
     return hooks[0]
@@ -52,8 +53,11 @@ def test_manifest_passes_pre_commits_validation():
 
 def test_manifest_passes_validate_manifest_command():
     _hook()
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest", str(MANIFEST)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(MANIFEST)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -66,8 +70,13 @@ def test_hook_never_pulls_torch():
 
 
 def _git(cwd, *args):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
@@ -76,8 +85,11 @@ def _snapshot(dest: Path):
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "schedlint", dest / "schedlint",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        ROOT / "schedlint",
+        dest / "schedlint",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     _git(dest, "init", "-q")
     _git(dest, "add", "-A")
     _git(dest, "commit", "-q", "-m", "snapshot")
@@ -86,17 +98,40 @@ def _snapshot(dest: Path):
 def _try_repo(hook_repo, target, home):
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
     env.pop("VIRTUAL_ENV", None)
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo),
-                           "schedlint", "--all-files", "--color", "never"],
-                          cwd=target, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            str(hook_repo),
+            "schedlint",
+            "--all-files",
+            "--color",
+            "never",
+        ],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return proc, proc.stdout + proc.stderr
 
 
 # What pip prints when the package index cannot be reached (no network, no mirror).
-NO_INDEX = ("Could not find a version that satisfies", "No matching distribution found",
-            "Failed to establish a new connection", "Temporary failure in name resolution",
-            "Network is unreachable", "NewConnectionError", "ProxyError", "SSLError",
-            "ConnectTimeoutError", "Read timed out")
+NO_INDEX = (
+    "Could not find a version that satisfies",
+    "No matching distribution found",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "NewConnectionError",
+    "ProxyError",
+    "SSLError",
+    "ConnectTimeoutError",
+    "Read timed out",
+)
 
 
 def _skip_if_not_installed(proc, output):
@@ -105,8 +140,10 @@ def _skip_if_not_installed(proc, output):
     # and once the hook ran, everything it did is asserted.
     if "- hook id: schedlint" in output or "schedlint....." in output:
         return
-    cause = next((line.strip() for line in output.splitlines()
-                  if any(sign in line for sign in NO_INDEX)), None)
+    cause = next(
+        (line.strip() for line in output.splitlines() if any(sign in line for sign in NO_INDEX)),
+        None,
+    )
     if cause is not None:
         pytest.skip(f"pre-commit could not install the hook's environment: {cause}")
     pytest.fail(f"pre-commit try-repo did not run the hook (exit {proc.returncode}):\n{output}")
@@ -121,7 +158,8 @@ def test_hook_runs_for_real_through_try_repo(tmp_path):
     target = tmp_path / "target"
     target.mkdir()
     (target / "pyproject.toml").write_text(
-        "[tool.schedlint]\nselect = ['SL0', 'SL101']\nextend-exclude = ['vendored']\n")
+        "[tool.schedlint]\nselect = ['SL0', 'SL101']\nextend-exclude = ['vendored']\n"
+    )
     (target / "train.py").write_text(BAD)
     (target / "vendored").mkdir()
     (target / "vendored" / "third_party.py").write_text(BAD)  # excluded: --force-exclude
@@ -140,7 +178,6 @@ def test_hook_runs_for_real_through_try_repo(tmp_path):
     assert "vendored" not in report and "notes.txt" not in report
     assert "Found 1 problem in 1 file." in report
     assert "Traceback" not in output
-
 
 
 def _readme_local_config() -> str:
@@ -168,11 +205,20 @@ def test_readme_snippet_works_as_written(tmp_path):
     (target / "clean.py").write_text("x = 1\n")
     _git(target, "init", "-q")
     _git(target, "add", "-A")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "home"), "PRE_COMMIT_COLOR": "never",
-           "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files",
-                           "--color", "never"], cwd=target, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "home"),
+        "PRE_COMMIT_COLOR": "never",
+        "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "train.py:10:5: SL101 " in output and "Found 1 problem in 1 file." in output

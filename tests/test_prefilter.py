@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from schedlint.check import engine
-from schedlint.check.options import Options
 from schedlint.check import gate as prefilter
+from schedlint.check.options import Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,18 @@ def _gate_misses(paths) -> list:
     gated = engine.check_paths(paths, Options(codes=CODES))
     skipped = [r.path for r in gated if not r.parsed and not r.findings]
     full = engine.check_paths(skipped, Options(codes=CODES, gate=False))
-    return [(r.path, [f"{f.line}:{f.column} {f.code} {f.message}" for f in r.findings
-                      if f.code not in NOT_GATED])
-            for r in full if any(f.code not in NOT_GATED for f in r.findings)]
+    return [
+        (
+            r.path,
+            [
+                f"{f.line}:{f.column} {f.code} {f.message}"
+                for f in r.findings
+                if f.code not in NOT_GATED
+            ],
+        )
+        for r in full
+        if any(f.code not in NOT_GATED for f in r.findings)
+    ]
 
 
 def _show(misses) -> str:
@@ -67,13 +76,14 @@ def test_the_gate_admits_every_fixture_with_a_finding():
 
 def test_gated_and_ungated_findings_are_identical_on_fixtures():
     fixtures = _py_files(ROOT / "fixtures")
+
     def key(r):
-        return sorted((f.line, f.column, f.code, f.message) for f in r.findings
-                      if f.code not in NOT_GATED)
+        return sorted(
+            (f.line, f.column, f.code, f.message) for f in r.findings if f.code not in NOT_GATED
+        )
 
     gated = [key(r) for r in engine.check_paths(fixtures, Options(codes=CODES, jobs=1))]
-    full = [key(r) for r in engine.check_paths(fixtures,
-                                                  Options(codes=CODES, jobs=1, gate=False))]
+    full = [key(r) for r in engine.check_paths(fixtures, Options(codes=CODES, jobs=1, gate=False))]
     assert gated == full
 
 
@@ -105,52 +115,58 @@ def test_the_gate_is_safe_on_the_standard_library():
 
 
 # -- the gate's pieces --------------------------------------------------------------------------
-@pytest.mark.parametrize("text, verdict", [
-    ("import os\nprint(os.sep)\n", prefilter.REJECT),
-    ("optimizer.step()\nscheduler.step()\n", prefilter.REJECT),  # nothing built here
-    ("# torch.optim.SGD is not used\n", prefilter.MAYBE),  # stage 2 decides
-    ("from torch import optim\nopt = optim.SGD(p)\n", prefilter.MAYBE),
-    ("import torch.optim as o\ns = o.lr_scheduler.StepLR(opt, 3)\n", prefilter.MAYBE),
-    ("from apex.optimizers import FusedAdam\n", prefilter.MAYBE),
-    ("from transformers import get_scheduler\n", prefilter.MAYBE),
-    ("from timm.optim import Lion\n", prefilter.MAYBE),
-    ("for g in self.param_groups: pass\n", prefilter.MAYBE),
-    # An optimizer word but no catalogue name: no construction can be qualified here.
-    ("from torch import optim\n", prefilter.REJECT),
-    ("import torch.optim as o\nif isinstance(x, o.Optimizer): pass\n", prefilter.REJECT),
-    ("x = optim\n", prefilter.REJECT),
-    ("x = optimx + xoptim + my_optim\n", prefilter.REJECT),
-    ("x = g['lr_mult']\n", prefilter.ADMIT),  # SL107 reads keys in any file
-    ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
-    ("x = g.get('lrmult')\n", prefilter.ADMIT),
-])
+@pytest.mark.parametrize(
+    "text, verdict",
+    [
+        ("import os\nprint(os.sep)\n", prefilter.REJECT),
+        ("optimizer.step()\nscheduler.step()\n", prefilter.REJECT),  # nothing built here
+        ("# torch.optim.SGD is not used\n", prefilter.MAYBE),  # stage 2 decides
+        ("from torch import optim\nopt = optim.SGD(p)\n", prefilter.MAYBE),
+        ("import torch.optim as o\ns = o.lr_scheduler.StepLR(opt, 3)\n", prefilter.MAYBE),
+        ("from apex.optimizers import FusedAdam\n", prefilter.MAYBE),
+        ("from transformers import get_scheduler\n", prefilter.MAYBE),
+        ("from timm.optim import Lion\n", prefilter.MAYBE),
+        ("for g in self.param_groups: pass\n", prefilter.MAYBE),
+        # An optimizer word but no catalogue name: no construction can be qualified here.
+        ("from torch import optim\n", prefilter.REJECT),
+        ("import torch.optim as o\nif isinstance(x, o.Optimizer): pass\n", prefilter.REJECT),
+        ("x = optim\n", prefilter.REJECT),
+        ("x = optimx + xoptim + my_optim\n", prefilter.REJECT),
+        ("x = g['lr_mult']\n", prefilter.ADMIT),  # SL107 reads keys in any file
+        ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
+        ("x = g.get('lrmult')\n", prefilter.ADMIT),
+    ],
+)
 def test_scan(text, verdict):
     assert prefilter.scan(text.encode()) == verdict
     if verdict != prefilter.REJECT:
         assert prefilter.admits(text.encode())  # the loose byte check is a superset
 
 
-@pytest.mark.parametrize("text, admitted", [
-    ("import torch\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n", True),
-    ("from torch import optim\nopt = optim.Adam(p)\n", True),
-    ("import torch.optim as O\ns = O.lr_scheduler.StepLR(opt, 3)\n", True),
-    ("from torch.optim.lr_scheduler import StepLR as S\ns = S(opt, 3)\n", True),
-    ("import torch.optim.lr_scheduler\ns = torch.optim.lr_scheduler.OneCycleLR(o, 1)\n", True),
-    ("from transformers import get_linear_schedule_with_warmup as g\ns = g(o, 1, 2)\n", True),
-    ("import bitsandbytes as bnb\nopt = bnb.optim.Adam8bit(p)\n", True),
-    ("from torch.optim.lr_scheduler import LRScheduler\nclass W(LRScheduler): pass\n", True),
-    ("def f(opt):\n    for g in opt.param_groups:\n        g['lr'] = 1\n", True),
-    # The builder reads imports in order; the gate counts every import of a name.
-    ("from torch.optim import SGD\nopt = SGD(p)\nfrom mylib import SGD\n", True),
-    ("def f():\n    from torch import optim\n    return optim.SGD(p)\n", True),
-    # Mentions that build nothing.
-    ("# uses torch.optim.SGD\nx = 1\n", False),
-    ('"""See torch.optim.lr_scheduler.StepLR."""\n', False),
-    ("import torch\nif isinstance(o, torch.optim.Optimizer): pass\n", False),
-    ("from torch import optim\nopt = optim.Optimizer\n", False),
-    ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
-    ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
-])
+@pytest.mark.parametrize(
+    "text, admitted",
+    [
+        ("import torch\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n", True),
+        ("from torch import optim\nopt = optim.Adam(p)\n", True),
+        ("import torch.optim as O\ns = O.lr_scheduler.StepLR(opt, 3)\n", True),
+        ("from torch.optim.lr_scheduler import StepLR as S\ns = S(opt, 3)\n", True),
+        ("import torch.optim.lr_scheduler\ns = torch.optim.lr_scheduler.OneCycleLR(o, 1)\n", True),
+        ("from transformers import get_linear_schedule_with_warmup as g\ns = g(o, 1, 2)\n", True),
+        ("import bitsandbytes as bnb\nopt = bnb.optim.Adam8bit(p)\n", True),
+        ("from torch.optim.lr_scheduler import LRScheduler\nclass W(LRScheduler): pass\n", True),
+        ("def f(opt):\n    for g in opt.param_groups:\n        g['lr'] = 1\n", True),
+        # The builder reads imports in order; the gate counts every import of a name.
+        ("from torch.optim import SGD\nopt = SGD(p)\nfrom mylib import SGD\n", True),
+        ("def f():\n    from torch import optim\n    return optim.SGD(p)\n", True),
+        # Mentions that build nothing.
+        ("# uses torch.optim.SGD\nx = 1\n", False),
+        ('"""See torch.optim.lr_scheduler.StepLR."""\n', False),
+        ("import torch\nif isinstance(o, torch.optim.Optimizer): pass\n", False),
+        ("from torch import optim\nopt = optim.Optimizer\n", False),
+        ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
+        ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
+    ],
+)
 def test_admits_code(text, admitted):
     import ast
 
@@ -162,12 +178,16 @@ def test_admits_code(text, admitted):
 def test_stage_one_finds_every_catalogue_name():
     from schedlint.model import catalogue
 
-    names = (set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
-             | set(catalogue.TORCH_OPTIMIZERS) | {"LRScheduler", "_LRScheduler", "Adam8bit",
-                                                   "PagedLion32bit", "FusedLAMB", "RMSpropTF"})
+    names = (
+        set(catalogue.TORCH_SCHEDULERS)
+        | set(catalogue.TRANSFORMERS_FACTORIES)
+        | set(catalogue.TORCH_OPTIMIZERS)
+        | {"LRScheduler", "_LRScheduler", "Adam8bit", "PagedLion32bit", "FusedLAMB", "RMSpropTF"}
+    )
     for name in sorted(names):
-        assert prefilter.scan(f"from torch import optim\nx = {name}\n".encode()) == \
-            prefilter.MAYBE, name
+        assert (
+            prefilter.scan(f"from torch import optim\nx = {name}\n".encode()) == prefilter.MAYBE
+        ), name
 
 
 def test_the_lr_key_pattern_covers_the_builders():
@@ -186,11 +206,14 @@ def test_the_gate_never_imports_libcst_for_a_skipped_file(tmp_path):
 
     plain = tmp_path / "plain.py"
     plain.write_text("# an optimizer, a scheduler, torch.optim\nimport os\n")
-    code = ("import sys\nfrom schedlint.check import engine\n"
-            f"r = engine.check_source({str(plain)!r}, None, frozenset({{'SL101'}}))\n"
-            "assert not r.parsed\nprint('libcst' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys\nfrom schedlint.check import engine\n"
+        f"r = engine.check_source({str(plain)!r}, None, frozenset({{'SL101'}}))\n"
+        "assert not r.parsed\nprint('libcst' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -201,11 +224,13 @@ def test_a_helper_that_only_names_an_optimizer_admits_none_of_its_importers(tmp_
     (tmp_path / "registry.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]}\n')
     (tmp_path / "factory.py").write_text(
         "import torch\n\n\ndef build(model, lr):\n"
-        "    return torch.optim.Adam(model.parameters(), lr=lr)\n")
+        "    return torch.optim.Adam(model.parameters(), lr=lr)\n"
+    )
     importer = "from {} import thing\n\n\ndef run(model, lr):\n    return thing(model, lr)\n"
     (tmp_path / "uses_registry.py").write_text(importer.format("registry"))
     (tmp_path / "uses_factory.py").write_text(importer.format("factory"))
     options = Options(codes=CODES)
-    results = engine.check_paths([str(tmp_path / "uses_registry.py"),
-                                  str(tmp_path / "uses_factory.py")], options)
+    results = engine.check_paths(
+        [str(tmp_path / "uses_registry.py"), str(tmp_path / "uses_factory.py")], options
+    )
     assert [r.parsed for r in results] == [False, True]

@@ -28,11 +28,13 @@ def _codes(rule, source):
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_example_is_flagged(rule):
-    assert rule.code in _codes(rule, _code(rule, "Example")), \
+    assert rule.code in _codes(rule, _code(rule, "Example")), (
         f"{rule.code}: its ## Example is not flagged"
+    )
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_use_instead_is_silent(rule):
-    assert _codes(rule, _code(rule, "Use instead")) == [], \
+    assert _codes(rule, _code(rule, "Use instead")) == [], (
         f"{rule.code}: its ## Use instead is flagged"
+    )

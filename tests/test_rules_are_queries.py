@@ -32,18 +32,23 @@ def _violations(path: Path) -> list:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [f"line {node.lineno}: import {a.name}" for a in node.names
-                      if _forbidden(a.name)]
+            found += [
+                f"line {node.lineno}: import {a.name}" for a in node.names if _forbidden(a.name)
+            ]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             if _forbidden(node.module):
                 found.append(f"line {node.lineno}: from {node.module} import ...")
-            elif node.module == "schedlint.model" and \
-                    any(a.name == "cstwalk" for a in node.names):
+            elif node.module == "schedlint.model" and any(a.name == "cstwalk" for a in node.names):
                 found.append(f"line {node.lineno}: from schedlint.model import cstwalk")
         elif isinstance(node, ast.Call):
             func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else \
-                func.id if isinstance(func, ast.Name) else None
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else None
+            )
             if name in WALK_CALLS:
                 found.append(f"line {node.lineno}: calls {name}()")
         elif isinstance(node, ast.Attribute) and node.attr in SOURCE_ATTRIBUTES:
@@ -63,12 +68,19 @@ def test_rule_module_reads_the_model_only(module):
 
 def test_the_check_sees_a_walking_rule(tmp_path):
     rule = tmp_path / "walker.py"
-    rule.write_text("import libcst as cst\nfrom schedlint.model import cstwalk\n"
-                    "from schedlint.model.cstwalk import children\n"
-                    "def check(model):\n    model.module.visit(None)\n"
-                    "    for n in cstwalk.walk(model.root):\n        pass\n"
-                    "    return 'initial_lr' in model.source\n")
+    rule.write_text(
+        "import libcst as cst\nfrom schedlint.model import cstwalk\n"
+        "from schedlint.model.cstwalk import children\n"
+        "def check(model):\n    model.module.visit(None)\n"
+        "    for n in cstwalk.walk(model.root):\n        pass\n"
+        "    return 'initial_lr' in model.source\n"
+    )
     assert sorted(_violations(rule)) == [
-        "line 1: import libcst", "line 2: from schedlint.model import cstwalk",
-        "line 3: from schedlint.model.cstwalk import ...", "line 5: calls visit()",
-        "line 5: reads .module", "line 6: calls walk()", "line 8: reads .source"]
+        "line 1: import libcst",
+        "line 2: from schedlint.model import cstwalk",
+        "line 3: from schedlint.model.cstwalk import ...",
+        "line 5: calls visit()",
+        "line 5: reads .module",
+        "line 6: calls walk()",
+        "line 8: reads .source",
+    ]

@@ -60,6 +60,7 @@ def test_checkable_rules_are_the_static_ones():
 
 def test_rule_decorator_requires_the_documentation_sections():
     with pytest.raises(ValueError, match=r"SL999.*Use instead"):
+
         @rule("SL999", "undocumented", "error")
         def undocumented(model):
             """Summary.
@@ -97,8 +98,14 @@ def test_rule_decorator_requires_the_documentation_sections():
         return []
 
     r = documented.RULE
-    assert (r.code, r.name, r.severity, r.fixable, r.kind, r.scope) == \
-        ("SL998", "documented", "warning", "safe", "static", "file")
+    assert (r.code, r.name, r.severity, r.fixable, r.kind, r.scope) == (
+        "SL998",
+        "documented",
+        "warning",
+        "safe",
+        "static",
+        "file",
+    )
     assert r.summary == "One line summary."
     assert r.docs["Example"] == "```python\nbad()\n```"
     assert r.check is documented
@@ -117,8 +124,9 @@ def test_duplicate_codes_are_refused(monkeypatch):
 
 
 def _fields(rules):
-    return [(r.code, r.name, r.summary, r.severity, r.kind, r.scope, r.docs, r.fixable)
-            for r in rules]
+    return [
+        (r.code, r.name, r.summary, r.severity, r.kind, r.scope, r.docs, r.fixable) for r in rules
+    ]
 
 
 def test_the_catalogue_read_from_the_source_is_the_imported_one():
@@ -131,13 +139,15 @@ def test_the_catalogue_read_from_the_source_is_the_imported_one():
     for r, i in zip(read, imported):
         assert (r.check is None) == (i.check is None)
         if r.check is not None:
-            assert getattr(r.check, "load", lambda: r.check)() is i.check
+            assert getattr(r.check, "load", lambda check=r.check: check)() is i.check
 
 
 def test_a_declaration_that_is_not_literal_is_imported(tmp_path):
     module = tmp_path / "odd_rule.py"
-    module.write_text('from schedlint.rules.base import rule\nCODE = "SL101"\n'
-                      '@rule(CODE, "x", "error")\ndef x(model):\n    """doc"""\n')
+    module.write_text(
+        'from schedlint.rules.base import rule\nCODE = "SL101"\n'
+        '@rule(CODE, "x", "error")\ndef x(model):\n    """doc"""\n'
+    )
     assert rules_pkg._declared("odd_rule", str(module)) is None
 
 
@@ -153,8 +163,11 @@ def test_expand_selectors():
 def _doctored(monkeypatch):
     """Replace SL101's metadata; everything generated from it must follow."""
     real = by_code()["SL101"]
-    fake = dataclasses.replace(real, summary="Doctored summary.",
-                               docs={**real.docs, "What it does": "Doctored explanation."})
+    fake = dataclasses.replace(
+        real,
+        summary="Doctored summary.",
+        docs={**real.docs, "What it does": "Doctored explanation."},
+    )
     doctored = tuple(fake if r.code == "SL101" else r for r in RULES)
     monkeypatch.setattr(rules_pkg, "all_rules", lambda: doctored)
     monkeypatch.setattr(rules_pkg, "by_code", lambda: {r.code: r for r in doctored})
@@ -168,11 +181,13 @@ def test_rule_command_comes_from_metadata(run_cli, monkeypatch):
     assert "Doctored summary." in one.stdout and "Doctored explanation." in one.stdout
     listing = run_cli("rule", "--all")
     assert listing.exit_code == 0
-    assert listing.stdout.splitlines() == [f"{r.code}\t{r.name}\t{r.summary}"
-                                           for r in rules_pkg.all_rules()]
+    assert listing.stdout.splitlines() == [
+        f"{r.code}\t{r.name}\t{r.summary}" for r in rules_pkg.all_rules()
+    ]
     rows = json.loads(run_cli("rule", "--all", "--output-format", "json").stdout)
-    assert [(r["code"], r["name"], r["summary"], r["severity"], r["fix"]) for r in rows] == \
-        [(r.code, r.name, r.summary, r.severity, r.fixable) for r in rules_pkg.all_rules()]
+    assert [(r["code"], r["name"], r["summary"], r["severity"], r["fix"]) for r in rows] == [
+        (r.code, r.name, r.summary, r.severity, r.fixable) for r in rules_pkg.all_rules()
+    ]
     detail = json.loads(run_cli("rule", "SL101", "--output-format", "json").stdout)
     assert detail["summary"] == "Doctored summary."
     assert detail["docs"]["What it does"] == "Doctored explanation."
@@ -189,7 +204,10 @@ def test_sarif_descriptors_are_the_catalogue():
     static = [r for r in RULES if r.kind != "guard"]
     assert [d["id"] for d in descriptors] == [r.code for r in static]
     for d, r in zip(descriptors, static):
-        assert (d["name"], d["shortDescription"]["text"], d["fullDescription"]["text"]) == \
-            (r.name, r.summary[:1024], r.docs["What it does"][:1024])
+        assert (d["name"], d["shortDescription"]["text"], d["fullDescription"]["text"]) == (
+            r.name,
+            r.summary[:1024],
+            r.docs["What it does"][:1024],
+        )
         assert d["help"]["text"] == r.docs["Why is this bad?"][:1024]
         assert d["help"]["markdown"] == r.markdown()

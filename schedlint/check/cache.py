@@ -33,14 +33,13 @@ import hashlib
 import json
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from schedlint import __version__
+from schedlint.check.documents import read_bytes
 from schedlint.check.jsonfile import write_atomically, write_text_atomically
 from schedlint.check.options import Options
-from schedlint.check.documents import read_bytes
 from schedlint.check.pipeline import FileResult, content_hash
 from schedlint.report.findings import Finding
 
@@ -49,7 +48,7 @@ FORMAT = 3  # of an entry; part of the run key
 GITIGNORE = "# Automatically created by schedlint.\n*\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_digest() -> str:
     """A hash of schedlint's own sources: any edit to the checker is a new cache."""
     package = Path(__file__).resolve().parents[1]
@@ -69,7 +68,7 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def libcst_version() -> str:
     from importlib import metadata
 
@@ -81,8 +80,16 @@ def libcst_version() -> str:
 
 def run_key(options: Options) -> str:
     """What every result of this run depends on, besides each file's own inputs."""
-    blob = json.dumps([FORMAT, __version__, code_digest(), libcst_version(),
-                       list(sys.version_info[:2]), options.results_digest()])
+    blob = json.dumps(
+        [
+            FORMAT,
+            __version__,
+            code_digest(),
+            libcst_version(),
+            list(sys.version_info[:2]),
+            options.results_digest(),
+        ]
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -125,13 +132,16 @@ class ResultCache:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, path: str, data: bytes, dependency_digest: str = "") -> Optional[FileResult]:
+    def get(self, path: str, data: bytes, dependency_digest: str = "") -> FileResult | None:
         """The cached result of ``path`` whose bytes are ``data``, or None."""
         sha = content_hash(data)
         entry = self.entries.get(os.path.abspath(path))
-        if not isinstance(entry, dict) or entry.get("sha") != sha or \
-                entry.get("deps") != dependency_digest or \
-                entry.get("settings") != self.options.settings_digest(path):
+        if (
+            not isinstance(entry, dict)
+            or entry.get("sha") != sha
+            or entry.get("deps") != dependency_digest
+            or entry.get("settings") != self.options.settings_digest(path)
+        ):
             return None
         try:
             return _result(path, sha, len(data), entry)
@@ -148,18 +158,25 @@ class ResultCache:
         return deps
 
     def put(self, result: FileResult, dependency_digest: str = "") -> None:
-        if result.sha is None or result.crashed or \
-                any(f.code in ("SL002", "SL003") for f in result.findings):
+        if (
+            result.sha is None
+            or result.crashed
+            or any(f.code in ("SL002", "SL003") for f in result.findings)
+        ):
             return  # transient failures (permissions, crashes) must be retried next run
         facts = result.facts
         self.dirty[os.path.abspath(result.path)] = {
-            "sha": result.sha, "deps": dependency_digest,
+            "sha": result.sha,
+            "deps": dependency_digest,
             "settings": self.options.settings_digest(result.path),
-            "dep_paths": [p for p, _ in result.deps], "parsed": result.parsed,
-            "findings": [{k: v for k, v in f.to_dict().items() if k != "path"}
-                         for f in result.findings],
+            "dep_paths": [p for p, _ in result.deps],
+            "parsed": result.parsed,
+            "findings": [
+                {k: v for k, v in f.to_dict().items() if k != "path"} for f in result.findings
+            ],
             "facts": {"group_keys": facts.group_keys, "read_keys": sorted(facts.read_keys)}
-            if facts else None,
+            if facts
+            else None,
         }
 
     def save(self) -> None:
@@ -174,8 +191,17 @@ class ResultCache:
         write_atomically(str(self.file), merged)
 
 
-_FIELD_TYPES = (("code", str), ("message", str), ("severity", str), ("name", str), ("line", int),
-                ("column", int), ("end_line", int), ("end_column", int), ("help", str))
+_FIELD_TYPES = (
+    ("code", str),
+    ("message", str),
+    ("severity", str),
+    ("name", str),
+    ("line", int),
+    ("column", int),
+    ("end_line", int),
+    ("end_column", int),
+    ("help", str),
+)
 
 
 def _result(path: str, sha: str, size: int, entry: dict) -> FileResult:
@@ -188,9 +214,11 @@ def _result(path: str, sha: str, size: int, entry: dict) -> FileResult:
     out = []
     for f in findings:
         finding = Finding(**{**f, "path": path})
-        if not all(isinstance(getattr(finding, name), kind) for name, kind in _FIELD_TYPES) \
-                or not isinstance(finding.fix, (dict, type(None))) \
-                or not isinstance(finding.cell, (int, type(None))):
+        if (
+            not all(isinstance(getattr(finding, name), kind) for name, kind in _FIELD_TYPES)
+            or not isinstance(finding.fix, (dict, type(None)))
+            or not isinstance(finding.cell, (int, type(None)))
+        ):
             raise TypeError("not a finding")
         out.append(finding)
     facts = entry["facts"]
@@ -213,5 +241,11 @@ def _ensure_gitignore(path: Path) -> None:
     write_text_atomically(str(path), GITIGNORE)
 
 
-__all__ = ["CACHE_DIR_NAME", "ResultCache", "code_digest", "current_dependency_digest",
-           "dependency_digest", "run_key"]
+__all__ = [
+    "CACHE_DIR_NAME",
+    "ResultCache",
+    "code_digest",
+    "current_dependency_digest",
+    "dependency_digest",
+    "run_key",
+]

@@ -22,7 +22,6 @@ import os
 import re
 import stat
 from dataclasses import replace
-from typing import Optional
 
 from schedlint.check.edits import apply_fixes
 from schedlint.check.notebook import CodeCell, Notebook, NotebookError
@@ -65,8 +64,10 @@ def decode(data: bytes) -> tuple:
     except (SyntaxError, LookupError) as exc:
         raise DocumentError(f"cannot decode file: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"cannot decode file as {exc.encoding}: invalid byte at offset "
-                            f"{exc.start}", line=line_of(data, exc.start)) from None
+        raise DocumentError(
+            f"cannot decode file as {exc.encoding}: invalid byte at offset {exc.start}",
+            line=line_of(data, exc.start),
+        ) from None
     bom = text.startswith("\ufeff")
     if bom:
         text = text[1:]
@@ -92,8 +93,9 @@ def parses(text: str) -> bool:
 
 def diff_lines(a: str, b: str, from_name: str, to_name: str) -> str:
     out = []
-    for line in difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
-                                     fromfile=from_name, tofile=to_name):
+    for line in difflib.unified_diff(
+        a.splitlines(keepends=True), b.splitlines(keepends=True), fromfile=from_name, tofile=to_name
+    ):
         if not line.endswith(("\n", "\r")):
             line += "\n\\ No newline at end of file\n"
         out.append(line)
@@ -105,18 +107,19 @@ class PythonDocument:
 
     notebook = False
 
-    def __init__(self, path: str, data: bytes, text: str, encoding: str = "utf-8",
-                 bom: bool = False):
+    def __init__(
+        self, path: str, data: bytes, text: str, encoding: str = "utf-8", bom: bool = False
+    ):
         self.path, self.data, self.source = path, data, text
         self.encoding, self.bom = encoding, bom
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> "PythonDocument":
+    def from_bytes(cls, path: str, data: bytes) -> PythonDocument:
         text, encoding, bom = decode(data)
         return cls(path, data, text, encoding, bom)
 
     @classmethod
-    def from_text(cls, path: str, text: str) -> "PythonDocument":
+    def from_text(cls, path: str, text: str) -> PythonDocument:
         """Source that is already text (flake8 decoded it). The gate reads its UTF-8 bytes:
         it looks only for ASCII words, which every source encoding spells the same."""
         if text.startswith("\ufeff"):
@@ -160,7 +163,7 @@ class NotebookDocument:
         self.source = nb.source
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> "NotebookDocument":
+    def from_bytes(cls, path: str, data: bytes) -> NotebookDocument:
         try:
             return cls(path, data, Notebook(data))
         except NotebookError as exc:
@@ -178,10 +181,16 @@ class NotebookDocument:
         end_column = f.end_column
         if end_cell is not cell:  # a range spanning cells: keep it on the first one
             end_line, end_column = line, f.column + 1
-        return replace(f, line=line, end_line=end_line, end_column=end_column,
-                       cell=cell.number, fix=_cell_fix(f.fix, cell),
-                       message=_cell_message(f.message, nb, cell),
-                       help=_cell_message(f.help, nb, cell))
+        return replace(
+            f,
+            line=line,
+            end_line=end_line,
+            end_column=end_column,
+            cell=cell.number,
+            fix=_cell_fix(f.fix, cell),
+            message=_cell_message(f.message, nb, cell),
+            help=_cell_message(f.help, nb, cell),
+        )
 
     def apply(self, findings) -> tuple:
         """Fixes apply cell by cell; every cell they do not touch keeps its source exactly."""
@@ -245,7 +254,7 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
     return doc.diff(after)
 
 
-def _cell_fix(fix, cell: CodeCell) -> Optional[dict]:
+def _cell_fix(fix, cell: CodeCell) -> dict | None:
     """The fix with edits relative to ``cell``, or None if it leaves the cell or touches a
     masked line."""
     if not fix:
@@ -258,13 +267,19 @@ def _cell_fix(fix, cell: CodeCell) -> Optional[dict]:
         if e["end_line"] == last and e["end_column"] != 1:
             return None
         # An edit ending at column 1 stops before that line's first character.
-        last_touched = e["end_line"] - (1 if e["end_column"] == 1 and e["end_line"] > e["line"]
-                                        else 0)
+        last_touched = e["end_line"] - (
+            1 if e["end_column"] == 1 and e["end_line"] > e["line"] else 0
+        )
         rel = range(e["line"] - cell.first_line + 1, last_touched - cell.first_line + 2)
         if any(r in cell.masked for r in rel if r <= len(cell.lines)):
             return None
-        edits.append({**e, "line": e["line"] - cell.first_line + 1,
-                      "end_line": e["end_line"] - cell.first_line + 1})
+        edits.append(
+            {
+                **e,
+                "line": e["line"] - cell.first_line + 1,
+                "end_line": e["end_line"] - cell.first_line + 1,
+            }
+        )
     return {**fix, "edits": edits}
 
 
@@ -273,6 +288,7 @@ _LINE_REF = re.compile(r"\bline (\d+)\b")
 
 def _cell_message(message: str, nb: Notebook, here: CodeCell) -> str:
     """Rewrite the virtual ``line N`` a rule's message cites into the cell's numbering."""
+
     def sub(m):
         cell, line = nb.locate(int(m.group(1)))
         if cell is None or cell is here:
@@ -282,5 +298,15 @@ def _cell_message(message: str, nb: Notebook, here: CodeCell) -> str:
     return _LINE_REF.sub(sub, message) if "line " in message else message
 
 
-__all__ = ["DocumentError", "NotebookDocument", "PythonDocument", "decode", "diff_lines",
-           "is_notebook", "open_document", "parses", "read_bytes", "unified_diff"]
+__all__ = [
+    "DocumentError",
+    "NotebookDocument",
+    "PythonDocument",
+    "decode",
+    "diff_lines",
+    "is_notebook",
+    "open_document",
+    "parses",
+    "read_bytes",
+    "unified_diff",
+]

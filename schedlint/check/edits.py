@@ -9,7 +9,6 @@ files and by :mod:`schedlint.check.documents` for notebook cells.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -37,7 +36,7 @@ def _offset(starts: list, text: str, line: int, column: int) -> int:
     return start + column - 1
 
 
-def edit_spans(text: str, edits, starts: Optional[list] = None) -> list:
+def edit_spans(text: str, edits, starts: list | None = None) -> list:
     """``[(start_offset, end_offset, content)]`` for ``edits``, sorted; raises EditError."""
     starts = starts if starts is not None else line_starts(text)
     spans = []

@@ -13,9 +13,9 @@ Every setting comes from one :class:`~schedlint.check.options.Options`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from time import perf_counter
-from typing import Iterable, Optional
 
 from schedlint.check.cache import current_dependency_digest, dependency_digest
 from schedlint.check.documents import read_bytes
@@ -26,8 +26,14 @@ from schedlint.report.findings import Finding
 from schedlint.rules import checkable_rules
 
 
-def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
-                 check_syntax_all: bool = False, gate: bool = True) -> FileResult:
+def check_source(
+    path: str,
+    data: bytes | None,
+    codes: frozenset,
+    *,
+    check_syntax_all: bool = False,
+    gate: bool = True,
+) -> FileResult:
     """The pipeline on one file's bytes (read from ``path`` when None), rules ``codes``.
 
     ``gate=False`` bypasses the prefilter (every file is parsed and checked), which is what
@@ -37,8 +43,14 @@ def check_source(path: str, data: Optional[bytes], codes: frozenset, *,
     return check_file(path, options, data=data)
 
 
-def check_paths(paths: list, options: Options, *, cache=None,
-                stdin: Optional[tuple] = None, timings: Optional[dict] = None) -> list:
+def check_paths(
+    paths: list,
+    options: Options,
+    *,
+    cache=None,
+    stdin: tuple | None = None,
+    timings: dict | None = None,
+) -> list:
     """Per-file results for ``paths`` (in the given order), then ``stdin = (name, data)``.
 
     ``timings``, a dict, receives where the time went: the PHASES of the pipeline summed over
@@ -71,7 +83,8 @@ def check_paths(paths: list, options: Options, *, cache=None,
     if timings is not None:
         for phase in PHASES:
             timings[phase] = timings.get(phase, 0.0) + sum(
-                r.timings[phase] for r in fresh if r.timings is not None)
+                r.timings[phase] for r in fresh if r.timings is not None
+            )
         timings["cache"] = timings.get("cache", 0.0) + t_cache
         timings["files"] = len(paths)
         timings["cached"] = len(cached)
@@ -99,15 +112,29 @@ def run_project_rules(results: Iterable[FileResult], codes) -> list:
             continue
         try:
             for rep in rule.check(facts):
-                findings.append(Finding(path=rep.path, line=rep.line, column=rep.column,
-                                        code=rule.code, message=rep.message,
-                                        end_line=rep.end_line, end_column=rep.end_column,
-                                        severity=rule.severity, name=rule.name,
-                                        help=rep.help))
+                findings.append(
+                    Finding(
+                        path=rep.path,
+                        line=rep.line,
+                        column=rep.column,
+                        code=rule.code,
+                        message=rep.message,
+                        end_line=rep.end_line,
+                        end_column=rep.end_column,
+                        severity=rule.severity,
+                        name=rule.name,
+                        help=rep.help,
+                    )
+                )
         except Exception as exc:
-            findings.append(builtin_finding(
-                "SL003", "<project>", f"internal error in rule {rule.code} ({rule.name}): "
-                                      f"{type(exc).__name__}: {exc}"))
+            findings.append(
+                builtin_finding(
+                    "SL003",
+                    "<project>",
+                    f"internal error in rule {rule.code} ({rule.name}): "
+                    f"{type(exc).__name__}: {exc}",
+                )
+            )
     return findings
 
 

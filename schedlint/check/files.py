@@ -122,12 +122,12 @@ def _excluded(path: Path, patterns, root: Path, *, walking: bool = False) -> boo
         if regex is not None and regex.match(os.path.normcase(name)):
             return True
         return any(path_matches(str(path), pat, root) for pat in with_slash)
-    return any(fnmatch.fnmatch(name, pat) or path_matches(str(path), pat, root)
-               for pat in patterns)
+    return any(fnmatch.fnmatch(name, pat) or path_matches(str(path), pat, root) for pat in patterns)
 
 
-def discover(paths, excludes, root: Path, *, respect_gitignore=True,
-             force_exclude=False) -> Discovery:
+def discover(
+    paths, excludes, root: Path, *, respect_gitignore=True, force_exclude=False
+) -> Discovery:
     found = Discovery()
     seen = set()
 
@@ -184,8 +184,9 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
         keep = []
         for d in sorted(dirnames):
             sub = current / d
-            if _excluded(sub, excludes, root, walking=True) or \
-                    (respect_gitignore and ignore.ignored(sub, True)):
+            if _excluded(sub, excludes, root, walking=True) or (
+                respect_gitignore and ignore.ignored(sub, True)
+            ):
                 continue
             keep.append(d)
         dirnames[:] = keep
@@ -193,8 +194,9 @@ def _walk(top: Path, excludes, root: Path, respect_gitignore, add, found):
             if not name.endswith((".py", ".ipynb")):  # notebooks: schedlint.check.notebook
                 continue
             f = current / name
-            if _excluded(f, excludes, root, walking=True) or \
-                    (respect_gitignore and ignore.ignored(f, False)):
+            if _excluded(f, excludes, root, walking=True) or (
+                respect_gitignore and ignore.ignored(f, False)
+            ):
                 continue
             if _special(f):  # opening a FIFO named x.py would block the run forever
                 found.warnings.append(f"{f}: skipped, not a regular file")

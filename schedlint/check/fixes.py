@@ -17,11 +17,10 @@ fixed cell by cell.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
 
-from schedlint.check.documents import (DocumentError, open_document, parses, read_bytes,
-                                       unified_diff)
+from schedlint.check.documents import DocumentError, open_document, parses, read_bytes, unified_diff
 from schedlint.check.edits import EditError, apply_fixes, edit_spans, edit_tuple, line_starts
 from schedlint.check.options import Options
 from schedlint.check.pipeline import check_file, content_hash
@@ -30,7 +29,7 @@ MAX_ITERATIONS = 10
 APPLICABILITIES = ("safe", "unsafe")
 
 
-def applicable(fix: Optional[dict], unsafe: bool) -> bool:
+def applicable(fix: dict | None, unsafe: bool) -> bool:
     if not fix or not fix.get("edits"):
         return False
     return fix.get("applicability") == "safe" or unsafe and fix.get("applicability") == "unsafe"
@@ -38,8 +37,11 @@ def applicable(fix: Optional[dict], unsafe: bool) -> bool:
 
 def _key(finding) -> tuple:
     fix = finding.fix
-    return (finding.code, finding.cell if hasattr(finding, "cell") else None,
-            tuple(tuple(edit_tuple(e)) for e in fix["edits"]))
+    return (
+        finding.code,
+        finding.cell if hasattr(finding, "cell") else None,
+        tuple(tuple(edit_tuple(e)) for e in fix["edits"]),
+    )
 
 
 @dataclass
@@ -65,9 +67,16 @@ class FixOutcome:
         return unified_diff(self.path, self.original, self.fixed)
 
 
-def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
-             check: Optional[Callable] = None, max_iterations: int = MAX_ITERATIONS,
-             first=None) -> FixOutcome:
+def fix_file(
+    path: str,
+    data: bytes | None,
+    options,
+    *,
+    unsafe: bool = False,
+    check: Callable | None = None,
+    max_iterations: int = MAX_ITERATIONS,
+    first=None,
+) -> FixOutcome:
     """Fix ``path`` (its bytes ``data``, read when None) in memory; nothing is written.
 
     ``options`` is the run's :class:`Options` (or just a set of rule codes). ``check(path,
@@ -82,6 +91,7 @@ def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
 
         def check(p, d):
             return check_file(p, strict, data=d)
+
     if data is None:
         data = read_bytes(path)
     original = data
@@ -96,8 +106,7 @@ def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
     rejected = set()
     seen_states = {data}
     for _ in range(max_iterations):
-        todo = [f for f in result.findings
-                if applicable(f.fix, unsafe) and _key(f) not in rejected]
+        todo = [f for f in result.findings if applicable(f.fix, unsafe) and _key(f) not in rejected]
         if not todo:
             break
         new_data, applied, new_text = doc.apply(todo)
@@ -137,7 +146,7 @@ def fix_file(path: str, data: Optional[bytes], options, *, unsafe: bool = False,
     return outcome
 
 
-def fix_results(results, options: Options, *, stdin: Optional[tuple] = None) -> list:
+def fix_results(results, options: Options, *, stdin: tuple | None = None) -> list:
     """Fix every file in ``results`` (FileResults of a check) that has an applicable fix.
 
     Replaces each fixed file's entry in ``results`` (in place) by the check of its fixed text
@@ -157,8 +166,13 @@ def fix_results(results, options: Options, *, stdin: Optional[tuple] = None) -> 
                 data = read_bytes(r.path)
             except OSError:
                 continue
-        outcome = fix_file(r.path, data, options, unsafe=unsafe,
-                           first=r if r.sha is None or content_hash(data) == r.sha else None)
+        outcome = fix_file(
+            r.path,
+            data,
+            options,
+            unsafe=unsafe,
+            first=r if r.sha is None or content_hash(data) == r.sha else None,
+        )
         if outcome.changed and write and not is_stdin:
             write_atomic(r.path, outcome.fixed)
         outcome.stdin = is_stdin
@@ -191,6 +205,18 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-__all__ = ["APPLICABILITIES", "EditError", "FixOutcome", "MAX_ITERATIONS", "apply_fixes",
-           "applicable", "edit_spans", "fix_file", "fix_results", "line_starts", "parses",
-           "unified_diff", "write_atomic"]
+__all__ = [
+    "APPLICABILITIES",
+    "EditError",
+    "FixOutcome",
+    "MAX_ITERATIONS",
+    "apply_fixes",
+    "applicable",
+    "edit_spans",
+    "fix_file",
+    "fix_results",
+    "line_starts",
+    "parses",
+    "unified_diff",
+    "write_atomic",
+]

@@ -60,8 +60,7 @@ def _catalogue_names() -> tuple:
     names |= set(catalogue.TORCH_SCHEDULERS) | set(catalogue.TRANSFORMERS_FACTORIES)
     names |= set(catalogue.FACTORY_RETURNS)
     names |= set(catalogue.TORCH_OPTIMIZERS) | set(catalogue.OPTIMIZER_NAME_PARTS)
-    return tuple(sorted(n.encode() for n in names
-                        if not any(m != n and m in n for m in names)))
+    return tuple(sorted(n.encode() for n in names if not any(m != n and m in n for m in names)))
 
 
 _NAMES = _catalogue_names()
@@ -81,8 +80,11 @@ def scan(data: bytes) -> int:
             if i == 0 or data[i - 1] not in ident:
                 if j == end or data[j] not in ident:
                     return _names(data)
-                if word == b"optim" and data.startswith(b"izers", j) and \
-                        (j + 5 == end or data[j + 5] not in ident):
+                if (
+                    word == b"optim"
+                    and data.startswith(b"izers", j)
+                    and (j + 5 == end or data[j + 5] not in ident)
+                ):
                     return _names(data)
             i = data.find(word, j)
     return REJECT
@@ -98,8 +100,11 @@ def _names(data: bytes) -> int:
 
 
 # ``import a.b``, ``from .x import y, z``, ``from pkg import (m,`` at the start of a line.
-_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)"
-                     rb"|import[ \t]+([\w.]+))", re.M)
+_IMPORT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)"
+    rb"|import[ \t]+([\w.]+))",
+    re.M,
+)
 
 
 def imported_modules(data: bytes) -> list:
@@ -147,11 +152,11 @@ def admits(data: bytes) -> bool:
     raw JSON of a notebook): True for anything that mentions optimizers, schedulers, param
     groups or ``lr`` at all. A superset of what :func:`scan` admits; the engine's
     :func:`~schedlint.check.engine.check_source` applies the exact two-stage gate itself."""
-    if b"optim" in data or b"param_groups" in data or b"chedul" in data or \
-            b"transformers" in data:
+    if b"optim" in data or b"param_groups" in data or b"chedul" in data or b"transformers" in data:
         return True
-    return (b"lr" in data or b"LR" in data) and (_LOOSE_LR.search(data) is not None or
-                                                 _LR_KEY.search(data) is not None)
+    return (b"lr" in data or b"LR" in data) and (
+        _LOOSE_LR.search(data) is not None or _LR_KEY.search(data) is not None
+    )
 
 
 def _dotted(node):
@@ -169,8 +174,7 @@ _AST_FIELDS: dict = {}  # ast class -> fields that can hold nodes (not ctx, not 
 
 
 def _ast_fields(cls) -> tuple:
-    if not (isinstance(cls, type) and issubclass(cls, ast.AST)) or cls in (ast.Constant,
-                                                                          ast.Name):
+    if not (isinstance(cls, type) and issubclass(cls, ast.AST)) or cls in (ast.Constant, ast.Name):
         fields = ()
     else:
         fields = tuple(f for f in cls._fields if f not in ("ctx", "type_comment"))
@@ -216,7 +220,8 @@ def admits_code(tree: ast.AST) -> bool:
                 for alias in node.names:
                     if alias.name != "*":
                         imports.setdefault(alias.asname or alias.name, set()).add(
-                            f"{node.module}.{alias.name}")
+                            f"{node.module}.{alias.name}"
+                        )
         try:
             fields = known[cls]
         except KeyError:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
+from functools import cache
 
 AST_BYTES_PER_BYTE = 130  # measured 75-130 (the compiler's ast of dense code)
 # libcst's tree, measured with libcst 1.9 (peak RSS of parse_module): 240-590 bytes per source
@@ -96,8 +96,11 @@ def tree_estimate(nbytes: int, tree, source: str) -> int:
         return nbytes * LIBCST_BYTES_PER_BYTE
     tokens = len(_TOKEN.findall(source))
     largest = _largest_statement(tree, source)
-    return (tokens * LIBCST_PER_TOKEN + tokens * largest // max(len(source), 1) *
-            LIBCST_PER_STATEMENT_TOKEN + len(_LINE.findall(source)) * LIBCST_PER_LINE)
+    return (
+        tokens * LIBCST_PER_TOKEN
+        + tokens * largest // max(len(source), 1) * LIBCST_PER_STATEMENT_TOKEN
+        + len(_LINE.findall(source)) * LIBCST_PER_LINE
+    )
 
 
 def _largest_statement(tree, source: str) -> int:
@@ -127,7 +130,7 @@ def _largest_statement(tree, source: str) -> int:
     return largest
 
 
-@lru_cache(maxsize=None)
+@cache
 def _malloc_trim():
     try:
         import ctypes

@@ -17,8 +17,9 @@ import libcst as cst
 from schedlint.model.cstwalk import walk
 from schedlint.model.lines import LINE_END
 
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]*(?:[\s,]+[A-Za-z]+[0-9]*)*))?",
-                   re.IGNORECASE)
+_NOQA = re.compile(
+    r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]*(?:[\s,]+[A-Za-z]+[0-9]*)*))?", re.IGNORECASE
+)
 _MENTION = re.compile("noqa", re.IGNORECASE)
 
 
@@ -120,5 +121,6 @@ class Suppressions:
         if not mentioned:
             return False
         candidates = {line, self._statement_start(line)} & mentioned
-        return bool(candidates) and any(_covers(self._directives().get(c), code)
-                                        for c in candidates)
+        return bool(candidates) and any(
+            _covers(self._directives().get(c), code) for c in candidates
+        )

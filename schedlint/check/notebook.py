@@ -22,8 +22,9 @@ notebook's ``cells`` array (markdown cells count, so cell N is ``cells[N-1]``), 
 ``nb.ipynb:cell 3:4:1: SL101 ...`` and JSON adds a ``"cell": 3`` key.
 
 Checking, and fixing cell by cell, go through :class:`schedlint.check.documents.NotebookDocument`;
-a fix whose edits leave its cell or touch a masked line is not offered. The notebook is written back with its own JSON indentation, and
-every cell the fixes did not touch keeps its source exactly.
+a fix whose edits leave its cell or touch a masked line is not offered. The notebook is written
+back with its own JSON indentation, and every cell the fixes did not touch keeps its source
+exactly.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _ASSIGN_MAGIC = re.compile(r"^[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
 _HELP = re.compile(r"^(?:\?{1,2}\s*[\w.]+|[\w.]+\s*\?{1,2})\s*$")
 # Cell magics whose body is Python: mask the magic line only.
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "px", "pypy",
-                                "autoreload"})
+PYTHON_CELL_MAGICS = frozenset(
+    {"time", "timeit", "capture", "prun", "debug", "px", "pypy", "autoreload"}
+)
 
 
 class NotebookError(ValueError):
@@ -128,7 +129,7 @@ def is_magic(line: str) -> bool:
 def mask_cell(lines: list) -> tuple:
     """``(lines, masked)``: the cell's lines with IPython syntax masked, and which (1-based)."""
     out, masked = list(lines), set()
-    first = next((i for i, l in enumerate(lines) if l.strip()), None)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         name = lines[first].lstrip()[2:].split(None, 1)
         if not name or name[0] not in PYTHON_CELL_MAGICS:
@@ -140,7 +141,7 @@ def mask_cell(lines: list) -> tuple:
         if i + 1 in masked:
             continue
         if continuing_magic or scanner.at_statement_start and is_magic(line):
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             out[i] = indent + "pass" if not continuing_magic else ""
             masked.add(i + 1)
             continuing_magic = line.rstrip().endswith("\\")
@@ -174,21 +175,23 @@ def _mask_future_imports(out: list, masked: set) -> None:
         scanner.feed(line)
         if not scanner.at_statement_start:
             continue
-        text = "\n".join(out[start:i + 1]) + "\n"
+        text = "\n".join(out[start : i + 1]) + "\n"
         try:
             with warnings.catch_warnings():  # the compiler's (a docstring's "\d") are not ours
                 warnings.simplefilter("ignore")
                 [statement] = ast.parse(text).body
-                future = isinstance(statement, ast.ImportFrom) and \
-                    statement.module == "__future__"
+                future = isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
                 if future:
                     compile(text, "<cell>", "exec", dont_inherit=True)  # the feature exists
             if future:
-                out[start:i + 1] = ["pass"] + [""] * (i - start)
+                out[start : i + 1] = ["pass"] + [""] * (i - start)
                 masked.update(range(start + 1, i + 2))
-            elif not (first and isinstance(statement, ast.Expr) and
-                      isinstance(statement.value, ast.Constant) and
-                      isinstance(statement.value.value, str)):  # not the docstring
+            elif not (
+                first
+                and isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str)
+            ):  # not the docstring
                 return
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             # more than one statement, or not valid alone
@@ -200,8 +203,11 @@ def _is_python(nb: dict) -> bool:
     meta = nb.get("metadata") or {}
     if not isinstance(meta, dict):
         return True
-    lang = (meta.get("language_info") or {}).get("name") if isinstance(
-        meta.get("language_info"), dict) else None
+    lang = (
+        (meta.get("language_info") or {}).get("name")
+        if isinstance(meta.get("language_info"), dict)
+        else None
+    )
     if lang is None and isinstance(meta.get("kernelspec"), dict):
         lang = meta["kernelspec"].get("language")
     return lang is None or str(lang).lower() in ("python", "python3", "ipython", "ipython3")
@@ -230,10 +236,11 @@ class Notebook:
                     continue
                 text = _cell_text(cell.get("source", ""))
                 lines, masked = mask_cell(_split(text))
-                self.cells.append(CodeCell(number=index, text=text, lines=lines, masked=masked,
-                                           first_line=line))
+                self.cells.append(
+                    CodeCell(number=index, text=text, lines=lines, masked=masked, first_line=line)
+                )
                 line += len(lines)
-        self.source = "".join(l + "\n" for c in self.cells for l in c.lines)
+        self.source = "".join(line + "\n" for c in self.cells for line in c.lines)
 
     def locate(self, line: int) -> tuple:
         """``(cell, line_in_cell)`` of a virtual line (clamped to the last cell's end)."""
@@ -250,7 +257,7 @@ class Notebook:
             rel = len(found.lines) + 1
         return found, max(rel, 1)
 
-    def cell(self, number: int) -> Optional[CodeCell]:
+    def cell(self, number: int) -> CodeCell | None:
         return next((c for c in self.cells if c.number == number), None)
 
     # -- writing back -------------------------------------------------------------------------
@@ -269,8 +276,12 @@ class Notebook:
         m = re.search(r"\n( +)\S", self.raw)
         indent = len(m.group(1)) if m else None
         ascii_only = not any(ord(ch) > 127 for ch in self.raw) and "\\u" in self.raw
-        text = json.dumps(nb, indent=indent, ensure_ascii=ascii_only,
-                          separators=(",", ": ") if indent is not None else (", ", ": "))
+        text = json.dumps(
+            nb,
+            indent=indent,
+            ensure_ascii=ascii_only,
+            separators=(",", ": ") if indent is not None else (", ", ": "),
+        )
         return text + ("\n" if self.raw.endswith("\n") else "")
 
 

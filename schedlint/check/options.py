@@ -17,7 +17,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,13 @@ class Selection:
 
     def __post_init__(self):
         if not self.digest:
-            blob = json.dumps([sorted(self.codes),
-                               [[g, sorted(c)] for g, c in self.per_file_ignores],
-                               str(self.root.resolve()) if self.per_file_ignores else ""])
+            blob = json.dumps(
+                [
+                    sorted(self.codes),
+                    [[g, sorted(c)] for g, c in self.per_file_ignores],
+                    str(self.root.resolve()) if self.per_file_ignores else "",
+                ]
+            )
             object.__setattr__(self, "digest", hashlib.sha256(blob.encode()).hexdigest())
 
     def codes_for(self, path: str) -> frozenset:
@@ -64,7 +67,7 @@ class Options:
     per_folder: tuple = ((), ())
     check_syntax: bool = False  # SL001 for files the gate skips unparsed, too
     jobs: int = 0  # worker processes (0: one per core; 1: no pool)
-    cache_dir: Optional[Path] = None  # results cache folder; None: no cache
+    cache_dir: Path | None = None  # results cache folder; None: no cache
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False  # --diff: fix in memory and print the diff, never write
@@ -107,15 +110,17 @@ def _selection(cfg, select, ignore, extend_select) -> Selection:
     from schedlint import config
     from schedlint.rules import expand_selectors
 
-    codes = config.effective_codes(cfg, select=select, ignore=ignore,
-                                   extend_select=extend_select)
-    pfi = tuple((glob, frozenset(expand_selectors(selectors)))
-                for glob, selectors in cfg.per_file_ignores.items())
+    codes = config.effective_codes(cfg, select=select, ignore=ignore, extend_select=extend_select)
+    pfi = tuple(
+        (glob, frozenset(expand_selectors(selectors)))
+        for glob, selectors in cfg.per_file_ignores.items()
+    )
     return Selection(codes, pfi, cfg.root)
 
 
-def from_config(cfg, *, select=None, ignore=None, extend_select=None, per_file=None,
-                **flags) -> Options:
+def from_config(
+    cfg, *, select=None, ignore=None, extend_select=None, per_file=None, **flags
+) -> Options:
     """Options for a run: the CLI's selection (code sets, already expanded; None when not
     given) over ``cfg`` (a :class:`schedlint.config.Config`), plus ``flags`` (the other
     :class:`Options` fields). ``per_file``: ``{path: Config}``, the configuration of each
@@ -130,8 +135,13 @@ def from_config(cfg, *, select=None, ignore=None, extend_select=None, per_file=N
             index_of[key] = len(selections)
             selections.append(_selection(file_cfg, select, ignore, extend_select))
         folders[os.path.dirname(path)] = index_of[key]
-    return Options(codes=own.codes, per_file_ignores=own.per_file_ignores, root=own.root,
-                   per_folder=(tuple(selections), tuple(sorted(folders.items()))), **flags)
+    return Options(
+        codes=own.codes,
+        per_file_ignores=own.per_file_ignores,
+        root=own.root,
+        per_folder=(tuple(selections), tuple(sorted(folders.items()))),
+        **flags,
+    )
 
 
 __all__ = ["Options", "Selection", "from_config"]

@@ -25,16 +25,27 @@ result depended on are recorded in ``FileResult.deps`` for the results cache.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import process_time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 from schedlint.check import gate as prefilter
 from schedlint.check import syntax
-from schedlint.check.documents import (DocumentError, NotebookDocument, PythonDocument,
-                                       is_notebook, read_bytes)
-from schedlint.check.memory_budget import (AST_BYTES_PER_BYTE, SMALL_FILE, no_reservation,
-                                           release_memory, tree_estimate)
+from schedlint.check.documents import (
+    DocumentError,
+    NotebookDocument,
+    PythonDocument,
+    is_notebook,
+    read_bytes,
+)
+from schedlint.check.memory_budget import (
+    AST_BYTES_PER_BYTE,
+    SMALL_FILE,
+    no_reservation,
+    release_memory,
+    tree_estimate,
+)
 from schedlint.check.options import Options
 from schedlint.model.tree import MAX_BYTES as MAX_MODULE_BYTES
 from schedlint.model.tree import Tree, content_hash
@@ -58,12 +69,12 @@ DEEP_RECURSION = 200_000
 class FileResult:
     path: str
     findings: list = field(default_factory=list)
-    facts: Optional[FileFacts] = None
+    facts: FileFacts | None = None
     parsed: bool = False
     crashed: bool = False  # the worker checking it died (exit status 2)
-    sha: Optional[str] = None  # hash of the bytes that were checked, for the cache
+    sha: str | None = None  # hash of the bytes that were checked, for the cache
     size: int = 0  # bytes read
-    timings: Optional[dict] = None  # phase -> seconds, when timing is on (PHASES)
+    timings: dict | None = None  # phase -> seconds, when timing is on (PHASES)
     # (path, content hash) of the in-tree modules the result depends on: those the model
     # read for their summaries, and those the gate asked about; the results cache keys the
     # result on them (a changed helper re-checks the files that call it)
@@ -73,9 +84,17 @@ class FileResult:
 def builtin_finding(code, path, message, line=1, column=1, end_line=None, end_column=None):
     """A finding of one of the checker's own codes (SL001-SL003)."""
     rule = by_code()[code]
-    return Finding(path=path, line=line, column=column, code=code, message=message,
-                   end_line=end_line or line, end_column=end_column or column + 1,
-                   severity=rule.severity, name=rule.name)
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        code=code,
+        message=message,
+        end_line=end_line or line,
+        end_column=end_column or column + 1,
+        severity=rule.severity,
+        name=rule.name,
+    )
 
 
 class _Selection:
@@ -110,9 +129,14 @@ class _Clock:
             self.t = now
 
 
-def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
-               reserve: Callable = no_reservation,
-               project: Optional[Tree] = None) -> FileResult:
+def check_file(
+    path: str,
+    options: Options,
+    *,
+    data: bytes | None = None,
+    reserve: Callable = no_reservation,
+    project: Tree | None = None,
+) -> FileResult:
     """Run the pipeline on ``path`` (its bytes ``data``, read when None).
 
     ``reserve(source_bytes, per_byte)`` is the pool's memory budget: a context manager held
@@ -129,8 +153,11 @@ def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
         try:
             data = read_bytes(path)
         except OSError as exc:
-            return _report(result, codes, builtin_finding(
-                "SL002", path, f"cannot read file: {exc.strerror or exc}"))
+            return _report(
+                result,
+                codes,
+                builtin_finding("SL002", path, f"cannot read file: {exc.strerror or exc}"),
+            )
     result.sha, result.size = content_hash(data), len(data)
     clock.lap("read")
     if is_notebook(path):
@@ -138,8 +165,7 @@ def check_file(path: str, options: Options, *, data: Optional[bytes] = None,
     try:
         doc = PythonDocument.from_bytes(path, data)
     except DocumentError as exc:
-        return _report(result, codes, builtin_finding("SL002", path, exc.message,
-                                                      line=exc.line))
+        return _report(result, codes, builtin_finding("SL002", path, exc.message, line=exc.line))
     return _check_python(result, doc, options, codes, reserve, clock, project)
 
 
@@ -148,8 +174,9 @@ def check_text(path: str, text: str, options: Options) -> FileResult:
     result = FileResult(path=path)
     doc = PythonDocument.from_text(path, text)
     codes = _Selection(options, path)
-    return _check_python(result, doc, options, codes, no_reservation,
-                         _Clock(result, options.timings), Tree())
+    return _check_python(
+        result, doc, options, codes, no_reservation, _Clock(result, options.timings), Tree()
+    )
 
 
 def _check_notebook(result, data, options, codes, reserve, clock, project) -> FileResult:
@@ -162,8 +189,15 @@ def _check_notebook(result, data, options, codes, reserve, clock, project) -> Fi
         return _report(result, codes, builtin_finding("SL002", result.path, exc.message))
     if not doc.nb.cells:
         return result
-    inner = _check_python(FileResult(path=result.path, timings=result.timings), doc, options,
-                          codes, reserve, clock, project)
+    inner = _check_python(
+        FileResult(path=result.path, timings=result.timings),
+        doc,
+        options,
+        codes,
+        reserve,
+        clock,
+        project,
+    )
     result.parsed, result.deps = inner.parsed, inner.deps
     result.findings = [doc.map_finding(f) for f in inner.findings]
     if inner.facts is not None:
@@ -174,15 +208,20 @@ def _check_notebook(result, data, options, codes, reserve, clock, project) -> Fi
     return result
 
 
-def _check_python(result: FileResult, doc, options: Options, codes, reserve,
-                  clock: _Clock, project: Tree) -> FileResult:
+def _check_python(
+    result: FileResult, doc, options: Options, codes, reserve, clock: _Clock, project: Tree
+) -> FileResult:
     path, source = result.path, doc.source
     data = doc.source_bytes()
     verdict = prefilter.scan(data) if options.gate else prefilter.ADMIT
-    if verdict == prefilter.REJECT and path.endswith(".py") and \
-            project.inside(os.path.dirname(path) or ".") and \
-            prefilter.admits_through_imports(data, path, project.find,
-                                             lambda p: _verdict_of(project, p, result)):
+    if (
+        verdict == prefilter.REJECT
+        and path.endswith(".py")
+        and project.inside(os.path.dirname(path) or ".")
+        and prefilter.admits_through_imports(
+            data, path, project.find, lambda p: _verdict_of(project, p, result)
+        )
+    ):
         verdict = prefilter.ADMIT  # it uses a helper module that builds or drives them
     if verdict == prefilter.REJECT and not options.check_syntax:
         clock.lap("prefilter")
@@ -220,8 +259,11 @@ def _check_python(result: FileResult, doc, options: Options, codes, reserve,
     if estimate is None:
         estimate = tree_estimate(len(data), None, source)
     if estimate > syntax.MAX_TREE_BYTES:
-        return _report(result, codes, builtin_finding(
-            "SL002", path, syntax.too_complex_message(len(data), estimate)))
+        return _report(
+            result,
+            codes,
+            builtin_finding("SL002", path, syntax.too_complex_message(len(data), estimate)),
+        )
     if len(data) >= DEEP_BYTES:
         with reserve(len(data), estimate // max(len(data), 1)):
             result = _on_deep_stack(_parse_and_check, result, source, codes, clock, (), project)
@@ -230,8 +272,9 @@ def _check_python(result: FileResult, doc, options: Options, codes, reserve,
             return result
     before = (list(result.findings), dict(result.timings) if result.timings else None)
     try:
-        return _parse_and_check(result, source, codes, clock, reraise=(RecursionError,),
-                                project=project)
+        return _parse_and_check(
+            result, source, codes, clock, reraise=(RecursionError,), project=project
+        )
     except RecursionError:  # valid but deeply nested code: start over with room to recurse
         result.findings, result.facts, result.parsed = before[0], None, False
         result.timings = before[1]
@@ -273,8 +316,7 @@ def _depends_on(result: FileResult, project: Tree, path: str) -> None:
 def _sl001(path: str, problem):
     if problem is None:
         return None
-    return builtin_finding("SL001", path, problem.message, line=problem.line,
-                           column=problem.column)
+    return builtin_finding("SL001", path, problem.message, line=problem.line, column=problem.column)
 
 
 # Deep nesting. libcst's native parser recurses on the C stack once per nesting level and
@@ -322,8 +364,14 @@ def _on_deep_stack(fn, *args):
     return value
 
 
-def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
-                     reraise: tuple = (), project: Optional[Tree] = None) -> FileResult:
+def _parse_and_check(
+    result: FileResult,
+    source: str,
+    codes,
+    clock: _Clock,
+    reraise: tuple = (),
+    project: Tree | None = None,
+) -> FileResult:
     import libcst as cst
 
     path = result.path
@@ -333,22 +381,40 @@ def _parse_and_check(result: FileResult, source: str, codes, clock: _Clock,
         # The compiler accepted the file (it ran first), so this is a construct libcst cannot
         # parse (e.g. a parenthesized annotated target, `(x): int`): say so, not "your file
         # has a syntax error".
-        return _report(result, codes, builtin_finding(
-            "SL001", path, f"Python compiles this file but schedlint's parser (libcst) cannot "
-                           f"parse it, so it was not checked: {exc.message}",
-            line=exc.raw_line, column=exc.raw_column + 1))
+        return _report(
+            result,
+            codes,
+            builtin_finding(
+                "SL001",
+                path,
+                f"Python compiles this file but schedlint's parser (libcst) cannot "
+                f"parse it, so it was not checked: {exc.message}",
+                line=exc.raw_line,
+                column=exc.raw_column + 1,
+            ),
+        )
     except reraise:
         raise
     except (RecursionError, MemoryError, Exception) as exc:  # the parser itself failed
-        return _report(result, codes, builtin_finding(
-            "SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"))
+        return _report(
+            result,
+            codes,
+            builtin_finding("SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"),
+        )
     clock.lap("parse")
     result.parsed = True
     return _run_rules(result, source, module, codes, clock, reraise=reraise, project=project)
 
 
-def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, reraise=(),
-               project: Optional[Tree] = None):
+def _run_rules(
+    result: FileResult,
+    source: str,
+    module,
+    codes,
+    clock: _Clock,
+    reraise=(),
+    project: Tree | None = None,
+):
     from schedlint.check.noqa import Suppressions
     from schedlint.model.builder import build_model
     from schedlint.model.facts import FileFacts
@@ -359,9 +425,15 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
     except reraise:
         raise
     except Exception as exc:  # a bug in the model builder: report it, never crash the run
-        return _report(result, codes, builtin_finding(
-            "SL003", path, f"internal error while building the model: "
-                           f"{type(exc).__name__}: {exc}"))
+        return _report(
+            result,
+            codes,
+            builtin_finding(
+                "SL003",
+                path,
+                f"internal error while building the model: {type(exc).__name__}: {exc}",
+            ),
+        )
     if project is not None:
         for other in sorted(model.external_paths):
             _depends_on(result, project, other)
@@ -373,17 +445,33 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
         try:
             for report in rule.check(model):
                 line, col, end_line, end_col = model.position(report.node)
-                reported.append(Finding(
-                    path=path, line=line, column=col, code=rule.code, message=report.message,
-                    end_line=end_line, end_column=end_col, severity=rule.severity,
-                    name=rule.name, fix=_fix_dict(report.fix), help=report.help))
+                reported.append(
+                    Finding(
+                        path=path,
+                        line=line,
+                        column=col,
+                        code=rule.code,
+                        message=report.message,
+                        end_line=end_line,
+                        end_column=end_col,
+                        severity=rule.severity,
+                        name=rule.name,
+                        fix=_fix_dict(report.fix),
+                        help=report.help,
+                    )
+                )
         except reraise:
             raise
         except Exception as exc:
             if "SL003" in codes:
-                reported.append(builtin_finding(
-                    "SL003", path, f"internal error in rule {rule.code} ({rule.name}): "
-                                   f"{type(exc).__name__}: {exc}"))
+                reported.append(
+                    builtin_finding(
+                        "SL003",
+                        path,
+                        f"internal error in rule {rule.code} ({rule.name}): "
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                )
     suppress = Suppressions(source, model)
     # Keys the in-tree modules it imports read count as read (a helper that applies
     # g["lr_scale"] may sit outside the files checked together with this one).
@@ -403,8 +491,7 @@ def _run_rules(result: FileResult, source: str, module, codes, clock: _Clock, re
     return result
 
 
-def _report(result: FileResult, codes, problem=None, reported=(),
-            suppress=None) -> FileResult:
+def _report(result: FileResult, codes, problem=None, reported=(), suppress=None) -> FileResult:
     """The one place a file's findings are filtered: by its selection (``select`` less its
     ``per-file-ignores``), and the rules' findings also by its ``# noqa`` comments."""
     if problem is not None:
@@ -439,10 +526,14 @@ def _dismantle(model) -> None:
 def _fix_dict(fix):
     if fix is None:
         return None
-    return {"applicability": fix.applicability, "message": fix.message,
-            "edits": [{"line": e[0], "column": e[1], "end_line": e[2], "end_column": e[3],
-                       "content": e[4]} for e in fix.edits]}
+    return {
+        "applicability": fix.applicability,
+        "message": fix.message,
+        "edits": [
+            {"line": e[0], "column": e[1], "end_line": e[2], "end_column": e[3], "content": e[4]}
+            for e in fix.edits
+        ],
+    }
 
 
-__all__ = ["FileResult", "PHASES", "builtin_finding", "check_file", "check_text",
-           "content_hash"]
+__all__ = ["FileResult", "PHASES", "builtin_finding", "check_file", "check_text", "content_hash"]

@@ -30,8 +30,13 @@ import threading
 from contextlib import contextmanager
 from time import process_time
 
-from schedlint.check.memory_budget import (MemoryBudget, WouldWait, no_reservation,
-                                           release_memory, reservation)
+from schedlint.check.memory_budget import (
+    MemoryBudget,
+    WouldWait,
+    no_reservation,
+    release_memory,
+    reservation,
+)
 from schedlint.check.options import Options
 from schedlint.check.pipeline import TRIM_BYTES, FileResult, builtin_finding, check_file
 from schedlint.model.tree import Tree
@@ -124,8 +129,9 @@ def _die_with_parent(parent: int) -> None:
         if os.getppid() != parent:
             os._exit(1)
         return
-    thread = threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                              name="schedlint-watchdog")
+    thread = threading.Thread(
+        target=_watch_parent, args=(parent,), daemon=True, name="schedlint-watchdog"
+    )
     thread.start()
 
 
@@ -209,8 +215,10 @@ def _preload() -> None:
         import libcst  # noqa: F401
 
         from schedlint.check import noqa  # noqa: F401
-        from schedlint.model import builder  # noqa: F401
-        from schedlint.model import flow  # noqa: F401
+        from schedlint.model import (
+            builder,  # noqa: F401
+            flow,  # noqa: F401
+        )
 
         for rule in checkable_rules():
             load = getattr(rule.check, "load", None)
@@ -223,8 +231,12 @@ def _preload() -> None:
 def _executor(workers: int, ctx, budget):
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker,
-                               initargs=(budget, os.getpid()))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_start_worker,
+        initargs=(budget, os.getpid()),
+    )
 
 
 def _pool_map(paths, options: Options, jobs: int) -> list:
@@ -313,9 +325,15 @@ def _check_alone(path, options: Options, ctx) -> FileResult:
                 future = pool.submit(_task, [path], options, False)
             return future.result()[0][0]
         except BrokenProcessPool:
-            return FileResult(path=path, crashed=True, findings=[
-                builtin_finding("SL003", path, "internal error: the worker process checking "
-                                               "this file died")])
+            return FileResult(
+                path=path,
+                crashed=True,
+                findings=[
+                    builtin_finding(
+                        "SL003", path, "internal error: the worker process checking this file died"
+                    )
+                ],
+            )
 
 
 @contextmanager
@@ -343,8 +361,10 @@ def _interrupts_held():
     run would go on; and a worker interrupted before its initializer ran would print a
     traceback. Where SIGINT is not Python's default handler (ignored, or the caller's own),
     nothing changes."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
     caught = []

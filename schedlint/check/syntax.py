@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import warnings
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from schedlint.model.lines import LINE_END, column_of, line_of
 
@@ -46,7 +46,7 @@ def compile_quietly(source, path: str, flags: int = 0):
         return compile(source, path, "exec", flags, dont_inherit=True)
 
 
-def check(path: str, source) -> Optional[Problem]:
+def check(path: str, source) -> Problem | None:
     """Where CPython's compiler rejects ``source`` (same line it reports), else None.
 
     ``source`` is the text, or its ``ast`` tree (then only the compiler's later checks run:
@@ -74,7 +74,7 @@ def parse_ast(path: str, source: str) -> tuple:
         return None, _gave_up(source, exc)
 
 
-def check_large(path: str, source: str) -> Optional[Problem]:
+def check_large(path: str, source: str) -> Problem | None:
     """:func:`check` for a file too big to compile whole: compile it a piece at a time.
 
     Pieces end before a line that can start a top-level statement. A cut that lands inside
@@ -118,21 +118,25 @@ def _can_start(source: str, at: int) -> bool:
     if end > 0 and source[end - 1] == "\\":  # a backslash continuation
         return False
     before = max(source.rfind("\n", 0, end), source.rfind("\r", 0, end)) + 1
-    return source[before:before + 1] != "@"
+    return source[before : before + 1] != "@"
 
 
 def too_large_message(nbytes: int) -> str:
-    return (f"file too large to check: {nbytes / 2**20:.1f} MiB, over the "
-            f"{MAX_PARSE_BYTES / 2**20:g} MiB schedlint parses (its parser needs "
-            f"about 0.6 GiB of memory per MiB); its syntax was checked, its "
-            f"optimizer and scheduler code was not")
+    return (
+        f"file too large to check: {nbytes / 2**20:.1f} MiB, over the "
+        f"{MAX_PARSE_BYTES / 2**20:g} MiB schedlint parses (its parser needs "
+        f"about 0.6 GiB of memory per MiB); its syntax was checked, its "
+        f"optimizer and scheduler code was not"
+    )
 
 
 def too_complex_message(nbytes: int, estimate: int) -> str:
-    return (f"file too large to check: its syntax tree would take about "
-            f"{estimate / 2**20:.0f} MiB of memory ({nbytes / 2**10:.0f} KiB of source), over "
-            f"the {MAX_TREE_BYTES / 2**20:.0f} MiB schedlint allows; its syntax was checked, "
-            f"its optimizer and scheduler code was not")
+    return (
+        f"file too large to check: its syntax tree would take about "
+        f"{estimate / 2**20:.0f} MiB of memory ({nbytes / 2**10:.0f} KiB of source), over "
+        f"the {MAX_TREE_BYTES / 2**20:.0f} MiB schedlint allows; its syntax was checked, "
+        f"its optimizer and scheduler code was not"
+    )
 
 
 def _from_syntax_error(exc: SyntaxError, source) -> Problem:
@@ -155,5 +159,14 @@ def _first_nul(source) -> tuple:
     return line_of(source, nul), column_of(source, nul)
 
 
-__all__ = ["MAX_PARSE_BYTES", "MAX_TREE_BYTES", "Problem", "check", "check_large",
-           "compile_quietly", "parse_ast", "too_complex_message", "too_large_message"]
+__all__ = [
+    "MAX_PARSE_BYTES",
+    "MAX_TREE_BYTES",
+    "Problem",
+    "check",
+    "check_large",
+    "compile_quietly",
+    "parse_ast",
+    "too_complex_message",
+    "too_large_message",
+]

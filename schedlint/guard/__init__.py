@@ -24,16 +24,41 @@ from __future__ import annotations
 import sys
 import types
 
-from schedlint.guard.violations import NotCheckedWarning, ScheduleViolation, ScheduleWarning, Violation
+from schedlint.guard.violations import (
+    NotCheckedWarning,
+    ScheduleViolation,
+    ScheduleWarning,
+    Violation,
+)
 
-__all__ = ["api_guard", "install", "uninstall", "Guard", "ScheduleViolation", "ScheduleWarning",
-           "NotCheckedWarning", "Violation"]
+__all__ = [
+    "api_guard",
+    "install",
+    "uninstall",
+    "Guard",
+    "ScheduleViolation",
+    "ScheduleWarning",
+    "NotCheckedWarning",
+    "Violation",
+]
 
 
-def api_guard(optimizer, scheduler_or_list=None, *, expect=None, on_violation="raise",
-              rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
-              replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-              history: int = 0, dist_timeout: float = 60.0, watch: bool = False):
+def api_guard(
+    optimizer,
+    scheduler_or_list=None,
+    *,
+    expect=None,
+    on_violation="raise",
+    rtol: float = 1e-6,
+    atol: float = 1e-12,
+    check_every: int = 100,
+    replay: bool = True,
+    foreign_writers=(),
+    allow_external_writes: bool = False,
+    history: int = 0,
+    dist_timeout: float = 60.0,
+    watch: bool = False,
+):
     """Guard ``optimizer`` (what ``schedlint.guard(...)`` calls). Returns a :class:`Guard`, also a
     context manager whose exit removes every hook.
 
@@ -65,10 +90,21 @@ def api_guard(optimizer, scheduler_or_list=None, *, expect=None, on_violation="r
     """
     from schedlint.guard.core import Guard
 
-    return Guard(optimizer, scheduler_or_list, expect=expect, on_violation=on_violation, rtol=rtol,
-                 atol=atol, check_every=check_every, replay=replay, foreign_writers=foreign_writers,
-                 allow_external_writes=allow_external_writes, history=history,
-                 dist_timeout=dist_timeout, watch=watch)
+    return Guard(
+        optimizer,
+        scheduler_or_list,
+        expect=expect,
+        on_violation=on_violation,
+        rtol=rtol,
+        atol=atol,
+        check_every=check_every,
+        replay=replay,
+        foreign_writers=foreign_writers,
+        allow_external_writes=allow_external_writes,
+        history=history,
+        dist_timeout=dist_timeout,
+        watch=watch,
+    )
 
 
 def install(*, enable=None, **options):

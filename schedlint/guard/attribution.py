@@ -25,7 +25,8 @@ def _code_for(filename: str, line: int):
         _codes.move_to_end(key)
         return code
     source = "\n" * (max(line, 1) - 1) + (
-        "def scheduler_step(fn, s, a, k): __tracebackhide__ = True; return fn(s, *a, **k)\n")
+        "def scheduler_step(fn, s, a, k): __tracebackhide__ = True; return fn(s, *a, **k)\n"
+    )
     module = compile(source, filename, "exec", dont_inherit=True)
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     _codes[key] = code

@@ -14,28 +14,39 @@ def names(schedulers) -> str:
 def outside_write(schedulers, where: str, base_source=None) -> str:
     kinds = {type(s).__name__ for s in schedulers}
     what = names(schedulers) if schedulers else "a scheduler"
-    text = (f"group['lr'] was changed {where} by something other than {what} "
-            "(a manual edit, a helper such as adjust_learning_rate, a foreign scheduler such as "
-            "timm's, or a hook); the expected lr follows the group's baseline "
-            f"({_sources(base_source)}) through the schedule as built")
+    text = (
+        f"group['lr'] was changed {where} by something other than {what} "
+        "(a manual edit, a helper such as adjust_learning_rate, a foreign scheduler such as "
+        "timm's, or a hook); the expected lr follows the group's baseline "
+        f"({_sources(base_source)}) through the schedule as built"
+    )
     if kinds and kinds <= CLOSED_FORM:
         return text + "; the scheduler is closed form, so the edit is lost at its next step()."
     if kinds & CLOSED_FORM:
-        return text + "; it mixes closed-form and chainable schedulers, so the edit is partly lost, partly compounded."
+        return (
+            text
+            + "; it mixes closed-form and chainable schedulers, so the edit is partly lost, partly compounded."
+        )
     if kinds:
-        return text + ("; the scheduler is chainable, so the edit persists and compounds with the "
-                       "schedule for the rest of training. Let the scheduler own the LR, or declare "
-                       "the writer with foreign_writers=[...].")
-    return text + (". Use a scheduler (LambdaLR with one factor per group) instead of writing "
-                   "group['lr'], or declare the schedule with expect=... or allow_external_writes=True.")
+        return text + (
+            "; the scheduler is chainable, so the edit persists and compounds with the "
+            "schedule for the rest of training. Let the scheduler own the LR, or declare "
+            "the writer with foreign_writers=[...]."
+        )
+    return text + (
+        ". Use a scheduler (LambdaLR with one factor per group) instead of writing "
+        "group['lr'], or declare the schedule with expect=... or allow_external_writes=True."
+    )
 
 
 def written_before_built(name: str, base: float, initial: float, where: str) -> str:
-    return (f"group['lr'] was changed from {base:.6g} to {initial:.6g} before {name} was built at "
-            f"{where}, and {name} took {initial:.6g} as its initial_lr: the whole schedule runs from "
-            f"the written lr (x{initial / base:.4g} of the lr the group was built with), not only the "
-            "first steps. If the schedule should start there, give the group that lr when building the "
-            "optimizer; if it was meant as a warm-up, write it after the scheduler is built.")
+    return (
+        f"group['lr'] was changed from {base:.6g} to {initial:.6g} before {name} was built at "
+        f"{where}, and {name} took {initial:.6g} as its initial_lr: the whole schedule runs from "
+        f"the written lr (x{initial / base:.4g} of the lr the group was built with), not only the "
+        "first steps. If the schedule should start there, give the group that lr when building the "
+        "optimizer; if it was meant as a warm-up, write it after the scheduler is built."
+    )
 
 
 def _sources(base_source) -> str:
@@ -49,162 +60,233 @@ def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bo
     a, b = labels[i] if i < len(labels) else str(i), labels[j] if j < len(labels) else str(j)
     before = base[i] / base[j] if base[j] else float("nan")
     now = cur[i] / cur[j] if cur[j] else float("nan")
-    text = (f"groups {b!r} and {a!r} were built with lrs {base[j]:.6g} and {base[i]:.6g} (ratio "
-            f"{before:.4g}); now they have {cur[j]:.6g} and {cur[i]:.6g} (ratio {now:.4g})")
+    text = (
+        f"groups {b!r} and {a!r} were built with lrs {base[j]:.6g} and {base[i]:.6g} (ratio "
+        f"{before:.4g}); now they have {cur[j]:.6g} and {cur[i]:.6g} (ratio {now:.4g})"
+    )
     if by_schedule:
         kinds = {type(s).__name__ for s in schedulers}
-        scalar = [k for k in ("OneCycleLR", "CyclicLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-                              "ReduceLROnPlateau", "SWALR") if k in kinds]
+        scalar = [
+            k
+            for k in (
+                "OneCycleLR",
+                "CyclicLR",
+                "CosineAnnealingLR",
+                "CosineAnnealingWarmRestarts",
+                "ReduceLROnPlateau",
+                "SWALR",
+            )
+            if k in kinds
+        ]
         if scalar:
-            return text + (f": {scalar[0]} was given one scalar (max_lr/base_lr, eta_min, min_lr or "
-                           "swa_lr) for every group, which replaces or squeezes their distinct lrs. "
-                           "Pass one value per group (a list), scaled like the groups' lrs.")
-        return text + ": the schedule as built changes their ratio although no per-group value asks for it."
+            return text + (
+                f": {scalar[0]} was given one scalar (max_lr/base_lr, eta_min, min_lr or "
+                "swa_lr) for every group, which replaces or squeezes their distinct lrs. "
+                "Pass one value per group (a list), scaled like the groups' lrs."
+            )
+        return (
+            text
+            + ": the schedule as built changes their ratio although no per-group value asks for it."
+        )
     if cur[i] == cur[j]:
-        return text + (": the same value was written into every group (a helper that sets one lr "
-                       "for all groups). Scale each group from its own lr, or use a scheduler.")
-    return text + ": something wrote lrs that break the groups' ratio. Let the scheduler own the lrs."
+        return text + (
+            ": the same value was written into every group (a helper that sets one lr "
+            "for all groups). Scale each group from its own lr, or use a scheduler."
+        )
+    return (
+        text + ": something wrote lrs that break the groups' ratio. Let the scheduler own the lrs."
+    )
 
 
 def vanished(value: float, base: float) -> str:
-    return (f"the lr fell to {value:.3g}, below 1e-6 x its baseline {base:.6g}, and the schedule as "
-            "built does not go there: a decay compounding on the current lr (a closed-form formula "
-            "applied to group['lr'] every epoch). Compute the lr from the initial lr, or use LambdaLR.")
+    return (
+        f"the lr fell to {value:.3g}, below 1e-6 x its baseline {base:.6g}, and the schedule as "
+        "built does not go there: a decay compounding on the current lr (a closed-form formula "
+        "applied to group['lr'] every epoch). Compute the lr from the initial lr, or use LambdaLR."
+    )
 
 
 def zero_whole_run(steps: int, base: float, schedulers) -> str:
     what = names(schedulers)
-    return (f"the lr was exactly 0 at every one of the {steps} optimizer steps although the group was "
-            f"built with {base:.6g}: nothing was trained ({what}; e.g. a warm-up lambda that starts at "
-            "0 and is never stepped). Step the scheduler, or start the warm-up above 0.")
+    return (
+        f"the lr was exactly 0 at every one of the {steps} optimizer steps although the group was "
+        f"built with {base:.6g}: nothing was trained ({what}; e.g. a warm-up lambda that starts at "
+        "0 and is never stepped). Step the scheduler, or start the warm-up above 0."
+    )
 
 
 def resumed_without_initial_lr(name: str, last_epoch, where: str, missing) -> str:
     groups = ", ".join(str(i) for i in missing) or "?"
-    return (f"{name}(..., last_epoch={last_epoch}) at {where} resumes a schedule, but param group(s) "
-            f"{groups} have no 'initial_lr' (the optimizer's state was not loaded, or last_epoch is "
-            "used for a fresh run); torch raises KeyError. Build the scheduler with last_epoch=-1 "
-            "and restore it with scheduler.load_state_dict() after optimizer.load_state_dict().")
+    return (
+        f"{name}(..., last_epoch={last_epoch}) at {where} resumes a schedule, but param group(s) "
+        f"{groups} have no 'initial_lr' (the optimizer's state was not loaded, or last_epoch is "
+        "used for a fresh run); torch raises KeyError. Build the scheduler with last_epoch=-1 "
+        "and restore it with scheduler.load_state_dict() after optimizer.load_state_dict()."
+    )
 
 
 def epoch_argument(name: str, epoch, where: str) -> str:
     kind = type(epoch).__name__
-    hint = (" A float or tensor there is usually a loss passed to a scheduler that is not "
-            "ReduceLROnPlateau: it is taken as the epoch.") if kind not in ("int",) else ""
-    return (f"{name}.step({epoch!r}) at {where} passes the deprecated epoch argument: torch sets "
-            "last_epoch to it and switches to the closed form where one exists, so the schedule "
-            f"jumps instead of advancing one step.{hint} Call {name}.step() without arguments.")
+    hint = (
+        (
+            " A float or tensor there is usually a loss passed to a scheduler that is not "
+            "ReduceLROnPlateau: it is taken as the epoch."
+        )
+        if kind not in ("int",)
+        else ""
+    )
+    return (
+        f"{name}.step({epoch!r}) at {where} passes the deprecated epoch argument: torch sets "
+        "last_epoch to it and switches to the closed form where one exists, so the schedule "
+        f"jumps instead of advancing one step.{hint} Call {name}.step() without arguments."
+    )
 
 
 def two_closed_form(first: str, second: str, where: str) -> str:
-    return (f"{first} and {second} both step this optimizer between the same optimizer steps "
-            f"({second}.step() at {where}); both are closed form, so each one overwrites the other's "
-            "lr: only the last one stepped counts. Combine them with SequentialLR, or keep one.")
+    return (
+        f"{first} and {second} both step this optimizer between the same optimizer steps "
+        f"({second}.step() at {where}); both are closed form, so each one overwrites the other's "
+        "lr: only the last one stepped counts. Combine them with SequentialLR, or keep one."
+    )
 
 
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
-    return (f"torch.save at {where} wrote the state of {optimizer} but not the state of "
-            f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
-            "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
-            "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
-            "optimizer's (same object, or the same directory in the same step) and load it with "
-            "scheduler.load_state_dict().")
+    return (
+        f"torch.save at {where} wrote the state of {optimizer} but not the state of "
+        f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
+        "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
+        "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
+        "optimizer's (same object, or the same directory in the same step) and load it with "
+        "scheduler.load_state_dict()."
+    )
 
 
 def optimizer_replaced(scheduler: str, old: str, new: str, where: str, new_steps: int) -> str:
-    return (f"{scheduler} still steps the {old} it was built on, but a new {new} built at {where} "
-            f"on the same parameters is the one training ({new_steps} step(s) so far): the schedule "
-            f"moves an optimizer that no longer trains and the new {new} keeps its lr. Build the "
-            "scheduler on the new optimizer (or keep the old optimizer).")
+    return (
+        f"{scheduler} still steps the {old} it was built on, but a new {new} built at {where} "
+        f"on the same parameters is the one training ({new_steps} step(s) so far): the schedule "
+        f"moves an optimizer that no longer trains and the new {new} keeps its lr. Build the "
+        "scheduler on the new optimizer (or keep the old optimizer)."
+    )
 
 
 def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: int) -> str:
     if problem == "past":
-        return (f"{name} was stepped {steps} times, past its length {length}: it is not a restart "
-                "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
-                "run, or use CosineAnnealingWarmRestarts for restarts.")
-    return (f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
-            f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
-            "steps but stepped much less often (per epoch instead of per batch), so it never got past "
-            "its start. Step it after every optimizer.step(), or size it in epochs.")
+        return (
+            f"{name} was stepped {steps} times, past its length {length}: it is not a restart "
+            "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
+            "run, or use CosineAnnealingWarmRestarts for restarts."
+        )
+    return (
+        f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
+        f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
+        "steps but stepped much less often (per epoch instead of per batch), so it never got past "
+        "its start. Step it after every optimizer.step(), or size it in epochs."
+    )
 
 
 def second_scheduler(sched, declared) -> str:
-    return (f"a second scheduler, {type(sched).__name__}, that was not given to schedlint.guard "
-            f"(which watches {names(declared)}) also writes these LRs; two schedulers on one "
-            "optimizer erase or fight each other unless all are chainable. Pass every scheduler "
-            "to schedlint.guard (or none, to have them discovered), or combine them with "
-            "SequentialLR/ChainedScheduler.")
+    return (
+        f"a second scheduler, {type(sched).__name__}, that was not given to schedlint.guard "
+        f"(which watches {names(declared)}) also writes these LRs; two schedulers on one "
+        "optimizer erase or fight each other unless all are chainable. Pass every scheduler "
+        "to schedlint.guard (or none, to have them discovered), or combine them with "
+        "SequentialLR/ChainedScheduler."
+    )
 
 
 def replay_mismatch(sched) -> str:
-    return (f"{type(sched).__name__}.step() produced an LR that a replay of the same scheduler "
-            "does not: its state (base_lrs, last_epoch, lambdas) or a group key it reads "
-            "(initial_lr, max_lr, ...) was changed outside step(), or the LR was written between "
-            "optimizer.step() and scheduler.step().")
+    return (
+        f"{type(sched).__name__}.step() produced an LR that a replay of the same scheduler "
+        "does not: its state (base_lrs, last_epoch, lambdas) or a group key it reads "
+        "(initial_lr, max_lr, ...) was changed outside step(), or the LR was written between "
+        "optimizer.step() and scheduler.step()."
+    )
 
 
 def declared_mismatch() -> str:
-    return ("the LR does not follow the schedule declared with expect=...: the scheduler is "
-            "configured differently from what you declared (T_max, milestones, warm-up length, "
-            "per-group base LRs), or something else changed the LR.")
+    return (
+        "the LR does not follow the schedule declared with expect=...: the scheduler is "
+        "configured differently from what you declared (T_max, milestones, warm-up length, "
+        "per-group base LRs), or something else changed the LR."
+    )
 
 
 def stepped_before_optimizer(sched) -> str:
-    return (f"{type(sched).__name__}.step() was called before the first optimizer.step(): the "
-            "first value of the schedule is skipped. Call optimizer.step() first.")
+    return (
+        f"{type(sched).__name__}.step() was called before the first optimizer.step(): the "
+        "first value of the schedule is skipped. Call optimizer.step() first."
+    )
 
 
 def double_step(sched, extra: int) -> str:
-    return (f"{type(sched).__name__}.step() was called {extra + 1} times without an optimizer.step() "
-            "in between: the schedule runs faster than training (stepped both per batch and per "
-            "epoch, by hand and by a framework, or once per process). Step it exactly once after "
-            "each optimizer.step() (or once per epoch).")
+    return (
+        f"{type(sched).__name__}.step() was called {extra + 1} times without an optimizer.step() "
+        "in between: the schedule runs faster than training (stepped both per batch and per "
+        "epoch, by hand and by a framework, or once per process). Step it exactly once after "
+        "each optimizer.step() (or once per epoch)."
+    )
 
 
 def child_stepped_directly(sched, parent) -> str:
-    return (f"{type(sched).__name__} is stepped by {type(parent).__name__}, and was also stepped "
-            "directly: it advances twice per step. Step only the container.")
+    return (
+        f"{type(sched).__name__} is stepped by {type(parent).__name__}, and was also stepped "
+        "directly: it advances twice per step. Step only the container."
+    )
 
 
 def group_added(index: int, schedulers) -> str:
-    return (f"param group {index} was added after {names(schedulers)} was built: it has no "
-            "initial_lr and is missing from base_lrs, so it is mis-scheduled or crashes the next "
-            "scheduler step. Build the scheduler after every add_param_group().")
+    return (
+        f"param group {index} was added after {names(schedulers)} was built: it has no "
+        "initial_lr and is missing from base_lrs, so it is mis-scheduled or crashes the next "
+        "scheduler step. Build the scheduler after every add_param_group()."
+    )
 
 
 def groups_removed(before: int, after: int, schedulers) -> str:
-    return (f"the optimizer went from {before} to {after} param groups after {names(schedulers)} "
-            "was built; the scheduler's per-group state no longer lines up with the groups.")
+    return (
+        f"the optimizer went from {before} to {after} param groups after {names(schedulers)} "
+        "was built; the scheduler's per-group state no longer lines up with the groups."
+    )
 
 
 def state_shape(sched, attr: str, length: int, groups: int) -> str:
-    return (f"{type(sched).__name__}.{attr} has {length} entries but the optimizer has {groups} "
-            "param groups: scheduler state from a run with a different number of groups was "
-            "loaded, or groups changed after the scheduler was built.")
+    return (
+        f"{type(sched).__name__}.{attr} has {length} entries but the optimizer has {groups} "
+        "param groups: scheduler state from a run with a different number of groups was "
+        "loaded, or groups changed after the scheduler was built."
+    )
 
 
 def bad_value(value: float, schedulers) -> str:
     for s in schedulers:
         total = getattr(s, "total_steps", None)
         if type(s).__name__ == "OneCycleLR" and total is not None and s.last_epoch >= total:
-            return (f"OneCycleLR was stepped {s.last_epoch} times with total_steps={total}: past its "
-                    "end the schedule extrapolates (negative with anneal_strategy='linear'). Size "
-                    "total_steps for every optimizer step (epochs x steps_per_epoch, accumulation).")
+            return (
+                f"OneCycleLR was stepped {s.last_epoch} times with total_steps={total}: past its "
+                "end the schedule extrapolates (negative with anneal_strategy='linear'). Size "
+                "total_steps for every optimizer step (epochs x steps_per_epoch, accumulation)."
+            )
     if value != value:
         return "the LR is NaN (a lambda dividing by zero, a NaN metric or a NaN written into the group)."
     if value in (float("inf"), float("-inf")):
         return "the LR is infinite (an overflowing schedule, or a division by a zero period)."
-    return "a negative LR makes the optimizer climb the loss (a schedule extrapolated past its end)."
+    return (
+        "a negative LR makes the optimizer climb the loss (a schedule extrapolated past its end)."
+    )
 
 
 def never_stepped(name: str, optimizer_steps: int) -> str:
     times = "once" if optimizer_steps == 1 else f"{optimizer_steps} times"
-    return (f"{name} was never stepped although the optimizer stepped {times}: training ran at "
-            "its initial LR. Call scheduler.step() after optimizer.step() (or once per epoch).")
+    return (
+        f"{name} was never stepped although the optimizer stepped {times}: training ran at "
+        "its initial LR. Call scheduler.step() after optimizer.step() (or once per epoch)."
+    )
 
 
 def ranks_differ(rank: int) -> str:
-    return (f"rank {rank} uses a different LR from rank 0 for this group: a scheduler stepped on "
-            "some ranks only, a rank-dependent LR, or a checkpoint loaded on one rank only; the "
-            "replicas apply different updates and drift apart.")
+    return (
+        f"rank {rank} uses a different LR from rank 0 for this group: a scheduler stepped on "
+        "some ranks only, a rank-dependent LR, or a checkpoint loaded on one rank only; the "
+        "replicas apply different updates and drift apart."
+    )

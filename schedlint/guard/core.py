@@ -33,8 +33,14 @@ from schedlint.guard import watch as W
 from schedlint.guard.expect import DeclaredSchedule
 from schedlint.guard.report import GuardReport, History
 from schedlint.guard.shadow import Shadow, predict_step
-from schedlint.guard.violations import (Dispatcher, NotCheckedWarning, ScheduleViolation, Violation,
-                                        check_handler, user_stacklevel)
+from schedlint.guard.violations import (
+    Dispatcher,
+    NotCheckedWarning,
+    ScheduleViolation,
+    Violation,
+    check_handler,
+    user_stacklevel,
+)
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
@@ -83,7 +89,18 @@ def _optimizer_collected(guard_ref, optimizer_id: int) -> None:
 class _Sched:
     """What the guard knows about one scheduler (never stored on the scheduler itself)."""
 
-    __slots__ = ("ref", "name", "known", "top", "steps", "mark", "fresh", "start", "parent", "budget")
+    __slots__ = (
+        "ref",
+        "name",
+        "known",
+        "top",
+        "steps",
+        "mark",
+        "fresh",
+        "start",
+        "parent",
+        "budget",
+    )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
         self.ref = weakref.ref(sched)
@@ -117,13 +134,29 @@ def _children(sched) -> list:
 class Guard:
     """Watches one optimizer and the schedulers driving it. See :func:`schedlint.guard.api_guard`."""
 
-    def __init__(self, optimizer, schedulers=None, *, expect=None, on_violation="raise",
-                 rtol: float = 1e-6, atol: float = 1e-12, check_every: int = 100,
-                 replay: bool = True, foreign_writers=(), allow_external_writes: bool = False,
-                 history: int = 0, dist_timeout: float = 60.0, ignore=(), watch: bool = False,
-                 _session=None):
+    def __init__(
+        self,
+        optimizer,
+        schedulers=None,
+        *,
+        expect=None,
+        on_violation="raise",
+        rtol: float = 1e-6,
+        atol: float = 1e-12,
+        check_every: int = 100,
+        replay: bool = True,
+        foreign_writers=(),
+        allow_external_writes: bool = False,
+        history: int = 0,
+        dist_timeout: float = 60.0,
+        ignore=(),
+        watch: bool = False,
+        _session=None,
+    ):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(
+                f"schedlint.guard needs a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
         if check_every < 1:
             raise ValueError("check_every must be >= 1")
         self._dispatch = Dispatcher(check_handler(on_violation))
@@ -196,7 +229,9 @@ class Guard:
             for s in declared:
                 if not isinstance(s, LRScheduler) or getattr(s, "optimizer", None) is not optimizer:
                     what = type(s).__name__
-                    raise ValueError(f"schedlint.guard: {what} is not a torch scheduler bound to this optimizer")
+                    raise ValueError(
+                        f"schedlint.guard: {what} is not a torch scheduler bound to this optimizer"
+                    )
         self._declared = None if declared is None else weakref.WeakSet(_closure(declared))
 
         groups = optimizer.param_groups
@@ -216,7 +251,9 @@ class Guard:
         hooks.acquire()
         registry.add(self, optimizer)
         optimizer.__dict__[ANCHOR] = _Anchor(self)
-        self._finalizer = weakref.finalize(optimizer, _optimizer_collected, weakref.ref(self), id(optimizer))
+        self._finalizer = weakref.finalize(
+            optimizer, _optimizer_collected, weakref.ref(self), id(optimizer)
+        )
         self._finalizer.atexit = False  # at exit the session reports live guards itself
         for s in declared or ():
             self._register(s, known=True, mark=self._initial_mark(optimizer, s), fresh=_is_fresh(s))
@@ -227,8 +264,10 @@ class Guard:
                 self._register(writer, known=True, mark=None, fresh=False)
                 continue
             if not hooks.wrap_writer_class(type(writer)):
-                raise TypeError(f"foreign writer {type(writer).__name__} has none of the methods "
-                                f"{', '.join(hooks.WRITER_METHODS)}")
+                raise TypeError(
+                    f"foreign writer {type(writer).__name__} has none of the methods "
+                    f"{', '.join(hooks.WRITER_METHODS)}"
+                )
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
@@ -265,11 +304,12 @@ class Guard:
             self._not_checked["watch"] = (
                 f"{self.name}: watch mode left group(s) {names} as plain dicts: they are referenced "
                 "outside the optimizer (e.g. g = opt.param_groups[0] kept, or the group dict passed "
-                "to the constructor kept), so writes to them are not traced to a line")
+                "to the constructor kept), so writes to them are not traced to a line"
+            )
         else:
             self._not_checked.pop("watch", None)
 
-    def _written_at(self, groups, i: int, cur) -> "str | None":
+    def _written_at(self, groups, i: int, cur) -> str | None:
         if not self.watch or i >= len(groups) or i >= len(cur):
             return None
         return W.last_write(groups[i], cur[i])
@@ -283,8 +323,11 @@ class Guard:
         current LR. Schedulers not stepped yet have their construction replayed from it;
         schedulers already stepped before the guard leave only the current LRs to go on from.
         """
-        at_construction = self._session is not None and not self._live_known() and not any(
-            "initial_lr" in g for g in groups)
+        at_construction = (
+            self._session is not None
+            and not self._live_known()
+            and not any("initial_lr" in g for g in groups)
+        )
         self._base, self._base_source, self._ratio_scale = [], [], []
         for g in groups:
             self._add_baseline(g, "lr at construction" if at_construction else None)
@@ -295,8 +338,10 @@ class Guard:
         top = [r for r in self._order if r.known and r.top and r.ref() is not None]
         fresh = all(r.fresh for r in top)
         if self._dev is not None or (top and not fresh):
-            self._base_source = ["lr when guarded (schedulers already stepped)" if top else s
-                                 for s in self._base_source]
+            self._base_source = [
+                "lr when guarded (schedulers already stepped)" if top else s
+                for s in self._base_source
+            ]
             self._rebuild_from_current(opt, groups)
             return
         self._ref = list(self._base)
@@ -307,8 +352,10 @@ class Guard:
                     shadow.copy_in(opt, [r.ref() for r in top], rerun_construction=True)
                 self._shadow = shadow
             except Exception as exc:
-                self._replay_failed(f"{', '.join(r.name for r in top)} cannot be copied for replay "
-                                    f"({type(exc).__name__}: {exc})")
+                self._replay_failed(
+                    f"{', '.join(r.name for r in top)} cannot be copied for replay "
+                    f"({type(exc).__name__}: {exc})"
+                )
                 self._rebuild_from_current(opt, groups)
         self._index_top()
 
@@ -343,8 +390,10 @@ class Guard:
                 shadow.copy_in(opt, top, rerun_construction=False)
             self._shadow = shadow
         except Exception as exc:
-            self._replay_failed(f"{', '.join(type(s).__name__ for s in top)} cannot be copied for "
-                                f"replay ({type(exc).__name__}: {exc})")
+            self._replay_failed(
+                f"{', '.join(type(s).__name__ for s in top)} cannot be copied for "
+                f"replay ({type(exc).__name__}: {exc})"
+            )
 
     def _index_top(self) -> None:
         self._prune()
@@ -402,7 +451,9 @@ class Guard:
         if self._final is not None:
             return self._final
         if self._dev is not None and not self._off:
-            self._safely("device readback", lambda: self._emit(self._device_readback(), can_raise=False))
+            self._safely(
+                "device readback", lambda: self._emit(self._device_readback(), can_raise=False)
+            )
         self._safely("report", self._refresh_last)
         return self._snapshot(self._end_of_run())
 
@@ -509,9 +560,11 @@ class Guard:
             i = L.changed(cur, self._pre)[0]
             self._lr_values = False
             self._note_not_checked(
-                "in-step", f"{self.name}: the LR of group {i} changed inside optimizer.step() "
+                "in-step",
+                f"{self.name}: the LR of group {i} changed inside optimizer.step() "
                 f"({self._pre[i]:.6g} -> {cur[i]:.6g}), by a step hook or the optimizer itself; the LR "
-                "an update used cannot be known, so LR values of this optimizer are not checked from now on")
+                "an update used cannot be known, so LR values of this optimizer are not checked from now on",
+            )
 
     def note_skipped_step(self) -> None:
         """GradScaler skipped an optimizer step (inf/NaN gradients): still a step for SLG103."""
@@ -528,7 +581,9 @@ class Guard:
         return False
 
     def _structure_changed(self, groups) -> bool:
-        return self._rebuild or len(groups) != self._n or (bool(groups) and groups[0] is not self._g0)
+        return (
+            self._rebuild or len(groups) != self._n or (bool(groups) and groups[0] is not self._g0)
+        )
 
     def _before_update(self, opt) -> list:
         groups = opt.param_groups
@@ -543,10 +598,16 @@ class Guard:
         expected = self._expected()
         if self._lr_values:
             for i in L.bad_values(cur):
-                found.append(self._violation("SLG105", i, None, cur[i], causes.bad_value(cur[i], self._live_top())))
+                found.append(
+                    self._violation(
+                        "SLG105", i, None, cur[i], causes.bad_value(cur[i], self._live_top())
+                    )
+                )
             skip = {v.group_index for v in found}
             if expected is not None:
-                found += self._compare(groups, cur, expected, "SLG102", f"before optimizer step {step}", skip=skip)
+                found += self._compare(
+                    groups, cur, expected, "SLG102", f"before optimizer step {step}", skip=skip
+                )
                 expected = self._expected()
             found += self._intent_checks(groups, cur, expected)
             if self._expect is not None:
@@ -585,19 +646,37 @@ class Guard:
         # ReduceLROnPlateau reads the current lr, so its warm-up is measured from the baseline.
         f = intent.factors(cur, self._base if plateau else expected)
         usable = [x for x in f if x is not None]
-        if len(usable) == len(f) and usable and all(abs(x / usable[0] - 1.0) <= 1e-9 for x in usable) \
-                and 0.0 < usable[0] <= 1.0 + 1e-12:
+        if (
+            len(usable) == len(f)
+            and usable
+            and all(abs(x / usable[0] - 1.0) <= 1e-9 for x in usable)
+            and 0.0 < usable[0] <= 1.0 + 1e-12
+        ):
             return "adopt" if plateau else "pass"
         return ""
 
-    def _compare(self, groups, cur, expected, code, where, skip=(), sched_rec=None, cause=None,
-                 acceptable: bool = True, warmup_ok: bool = True) -> list:
+    def _compare(
+        self,
+        groups,
+        cur,
+        expected,
+        code,
+        where,
+        skip=(),
+        sched_rec=None,
+        cause=None,
+        acceptable: bool = True,
+        warmup_ok: bool = True,
+    ) -> list:
         """Report groups newly off their intended LR; remember which are off (reported once)."""
         if L.same(cur, expected):
             self._diverged = {}
             return []
-        changed = [i for i in L.changed(cur, expected)
-                   if not L.close(cur[i], expected[i], self.rtol, self.atol)]
+        changed = [
+            i
+            for i in L.changed(cur, expected)
+            if not L.close(cur[i], expected[i], self.rtol, self.atol)
+        ]
         declared = self._declared_groups()
         off = [i for i in changed if i not in declared]
         if not off:
@@ -607,7 +686,9 @@ class Guard:
         early = {i for i in off if self._written_before_built(i, offsets[i])}
         # A "warm-up" written before the scheduler was built is no warm-up: the scheduler took it
         # as its initial_lr, so it scales the whole schedule.
-        accepted = self._accepted_write(cur, expected, warmup_ok) if acceptable and not early else ""
+        accepted = (
+            self._accepted_write(cur, expected, warmup_ok) if acceptable and not early else ""
+        )
         if accepted:
             # A warm-up is not the reference of a closed-form or chainable scheduler: the first
             # recomputes its lr at its next step, the second would compound a warm-up still in
@@ -618,16 +699,38 @@ class Guard:
         # A group already reported stays reported while its lr keeps the same offset from the
         # schedule (a chainable scheduler carries a write forward); a new offset is a new write.
         before = self._diverged
-        new = [i for i in off if i not in skip and not (i in before and L.close(offsets[i], before[i], 1e-9, 0.0))]
+        new = [
+            i
+            for i in off
+            if i not in skip and not (i in before and L.close(offsets[i], before[i], 1e-9, 0.0))
+        ]
         self._diverged = offsets
         if not new:
             return []
         if cause is None:
             cause = causes.outside_write(self._live_top(), where, self._base_source)
-        return [self._violation("SLG102", i, expected[i], cur[i], causes.written_before_built(*self._prebuilt[i]),
-                                sched=sched_rec, written_at=self._written_at(groups, i, cur)) if i in early else
-                self._violation(code, i, expected[i], cur[i], cause, sched=sched_rec,
-                                written_at=self._written_at(groups, i, cur)) for i in new]
+        return [
+            self._violation(
+                "SLG102",
+                i,
+                expected[i],
+                cur[i],
+                causes.written_before_built(*self._prebuilt[i]),
+                sched=sched_rec,
+                written_at=self._written_at(groups, i, cur),
+            )
+            if i in early
+            else self._violation(
+                code,
+                i,
+                expected[i],
+                cur[i],
+                cause,
+                sched=sched_rec,
+                written_at=self._written_at(groups, i, cur),
+            )
+            for i in new
+        ]
 
     def _written_before_built(self, i: int, offset: float) -> bool:
         """Group ``i`` is off its schedule by exactly the factor of a write made before a scheduler
@@ -639,7 +742,12 @@ class Guard:
         """After a scheduler was built: groups whose ``initial_lr`` (what the scheduler starts
         from) is not their baseline were written between the optimizer and the scheduler."""
         for i, g in enumerate(opt.param_groups):
-            if i in self._prebuilt or i >= len(self._base) or "initial_lr" not in g or L.on_device([g]):
+            if (
+                i in self._prebuilt
+                or i >= len(self._base)
+                or "initial_lr" not in g
+                or L.on_device([g])
+            ):
                 continue
             initial, base = float(g["initial_lr"]), self._base[i]
             if math.isfinite(base) and not L.close(initial, base, self.rtol, self.atol):
@@ -664,29 +772,57 @@ class Guard:
             if i in self._ratio_reported or i in declared or j in declared:
                 continue
             scheduled = expected is not None and not intent.ratio_breaks(
-                [expected[j], expected[i]], [ratio_base[j], ratio_base[i]])
+                [expected[j], expected[i]], [ratio_base[j], ratio_base[i]]
+            )
             if scheduled and cur[i] != cur[j]:
                 continue  # a write that keeps the groups apart: SLG102 says it
             if expected is not None and not scheduled:
                 # The schedule as built changes the ratio: fine when it was given per-group values,
                 # or when writes the user allowed (a declared foreign scheduler) moved it.
-                if self._accepted_any or intent.explains_ratio(self._live_top(), self._shadow_groups(groups), i, j):
+                if self._accepted_any or intent.explains_ratio(
+                    self._live_top(), self._shadow_groups(groups), i, j
+                ):
                     continue
             self._ratio_reported.add(i)
-            found.append(self._violation("SLG108", i, None if expected is None else expected[i], cur[i],
-                                         causes.ratio_changed(i, j, self._labels, base, cur,
-                                                              self._live_top(), not scheduled),
-                                         written_at=self._written_at(groups, i, cur)))
+            found.append(
+                self._violation(
+                    "SLG108",
+                    i,
+                    None if expected is None else expected[i],
+                    cur[i],
+                    causes.ratio_changed(
+                        i, j, self._labels, base, cur, self._live_top(), not scheduled
+                    ),
+                    written_at=self._written_at(groups, i, cur),
+                )
+            )
         for i, (c, b) in enumerate(zip(cur, base)):
-            if i in self._vanish_reported or i in declared or not (b > 0) or not math.isfinite(c) or c < 0:
+            if (
+                i in self._vanish_reported
+                or i in declared
+                or not (b > 0)
+                or not math.isfinite(c)
+                or c < 0
+            ):
                 continue
             if c < intent.VANISH * b and c != 0.0:
-                if expected is not None and i < len(expected) and expected[i] < intent.VANISH * b \
-                        and not self._accepted_any:
+                if (
+                    expected is not None
+                    and i < len(expected)
+                    and expected[i] < intent.VANISH * b
+                    and not self._accepted_any
+                ):
                     continue  # the schedule itself goes there (not a write the user allowed)
                 self._vanish_reported.add(i)
-                found.append(self._violation("SLG109", i, None if expected is None else expected[i], c,
-                                             causes.vanished(c, b)))
+                found.append(
+                    self._violation(
+                        "SLG109",
+                        i,
+                        None if expected is None else expected[i],
+                        c,
+                        causes.vanished(c, b),
+                    )
+                )
         return found
 
     def _shadow_groups(self, groups):
@@ -728,7 +864,9 @@ class Guard:
                 self._emit(found)
         return out
 
-    def scheduler_constructed(self, sched, args=(), kwargs=None, caller=None, outermost=True) -> None:
+    def scheduler_constructed(
+        self, sched, args=(), kwargs=None, caller=None, outermost=True
+    ) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
         self._watch_retry = self.watch
@@ -749,14 +887,21 @@ class Guard:
         self._index_top()
         if opt is not None and rec.known and outermost and self._lr_values and self._dev is None:
             self._note_prebuilt(opt, rec.name, caller)
-        if self._shadow is not None and rec.known and outermost and self._shadow.twin(sched) is None:
+        if (
+            self._shadow is not None
+            and rec.known
+            and outermost
+            and self._shadow.twin(sched) is None
+        ):
             try:
                 self._shadow.construct(opt, sched, args, kwargs)
             except Exception:
                 try:
                     self._shadow.copy_in(opt, [sched], rerun_construction=True)
                 except Exception as exc:
-                    self._replay_failed(f"{rec.name} cannot be replayed ({type(exc).__name__}: {exc})")
+                    self._replay_failed(
+                        f"{rec.name} cannot be replayed ({type(exc).__name__}: {exc})"
+                    )
         if found:
             self._emit(found, can_raise=False)
 
@@ -766,13 +911,24 @@ class Guard:
         then propagates unchanged."""
         opt = self._opt_ref()
         self._rebuild = True
-        if opt is None or self._off or not isinstance(error, KeyError) or "initial_lr" not in str(error):
+        if (
+            opt is None
+            or self._off
+            or not isinstance(error, KeyError)
+            or "initial_lr" not in str(error)
+        ):
             return
         last_epoch = kwargs.get("last_epoch", "?")
         missing = [i for i, g in enumerate(opt.param_groups) if "initial_lr" not in g]
-        v = self._violation("SLG110", missing[0] if missing else None, None, None,
-                            causes.resumed_without_initial_lr(type(sched).__name__, last_epoch,
-                                                              _where(caller), missing))
+        v = self._violation(
+            "SLG110",
+            missing[0] if missing else None,
+            None,
+            None,
+            causes.resumed_without_initial_lr(
+                type(sched).__name__, last_epoch, _where(caller), missing
+            ),
+        )
         self._emit([v], can_raise=False)
 
     def _scale_now(self, groups) -> float:
@@ -803,7 +959,11 @@ class Guard:
         if self._off or self.closed:
             return
         opt = self._opt_ref()
-        found = self._safe_list("foreign writer", self._drift_before_writer, opt) if opt is not None else []
+        found = (
+            self._safe_list("foreign writer", self._drift_before_writer, opt)
+            if opt is not None
+            else []
+        )
         if found:
             self._emit(found)
 
@@ -820,7 +980,9 @@ class Guard:
             found += self._resync(opt, groups)
         expected = self._expected()
         if self._dev is None and self._lr_values and expected is not None:
-            found += self._compare(groups, L.read(groups), expected, "SLG102", "before the declared writer ran")
+            found += self._compare(
+                groups, L.read(groups), expected, "SLG102", "before the declared writer ran"
+            )
         return found
 
     def _accept_current(self, opt) -> None:
@@ -852,17 +1014,30 @@ class Guard:
         if rec.known and not rec.top:
             parent = rec.parent() if rec.parent is not None else None
             if parent is not None:
-                found.append(self._violation("SLG103", None, None, None,
-                                             causes.child_stepped_directly(sched, parent), sched=rec))
+                found.append(
+                    self._violation(
+                        "SLG103",
+                        None,
+                        None,
+                        None,
+                        causes.child_stepped_directly(sched, parent),
+                        sched=rec,
+                    )
+                )
             return found
         expected = self._expected() if self._dev is None else None
         if self._lr_values and expected is not None:
-            where = (f"between optimizer.step() and {rec.name}.step()" if rec.known
-                     else f"before {rec.name}.step()")
+            where = (
+                f"between optimizer.step() and {rec.name}.step()"
+                if rec.known
+                else f"before {rec.name}.step()"
+            )
             # A chainable scheduler multiplies what it finds: a manual warm-up still in the
             # groups when it steps carries into the whole schedule.
             warmup_ok = rec.name in intent.CLOSED_FORM or rec.name == "ReduceLROnPlateau"
-            found += self._compare(groups, L.read(groups), expected, "SLG102", where, warmup_ok=warmup_ok)
+            found += self._compare(
+                groups, L.read(groups), expected, "SLG102", where, warmup_ok=warmup_ok
+            )
         replaced = self._replacement is not None and self._still_replaced()
         if replaced:
             found += self._stepping_replaced(rec, sched)
@@ -881,17 +1056,32 @@ class Guard:
             key = ("SLG111", id(sched))
             if epoch is not None and key not in self._lifecycle_reported:
                 self._lifecycle_reported.add(key)
-                found.append(self._violation("SLG111", None, None, None,
-                                             causes.epoch_argument(rec.name, epoch, _where(caller)), sched=rec))
+                found.append(
+                    self._violation(
+                        "SLG111",
+                        None,
+                        None,
+                        None,
+                        causes.epoch_argument(rec.name, epoch, _where(caller)),
+                        sched=rec,
+                    )
+                )
         if rec.name in intent.CLOSED_FORM:
             others = [name for key, name in self._stepped_since.items() if key != id(sched)]
             self._stepped_since[id(sched)] = rec.name
             key = ("SLG113",)
             if others and key not in self._lifecycle_reported:
                 self._lifecycle_reported.add(key)
-                found.append(self._violation("SLG113", None, None, None,
-                                             causes.two_closed_form(others[0], rec.name, _where(caller)),
-                                             sched=rec))
+                found.append(
+                    self._violation(
+                        "SLG113",
+                        None,
+                        None,
+                        None,
+                        causes.two_closed_form(others[0], rec.name, _where(caller)),
+                        sched=rec,
+                    )
+                )
         return found
 
     # --- lifecycle across objects: checkpoints (SLG114), a replaced optimizer (SLG115) -------
@@ -906,7 +1096,9 @@ class Guard:
         opt = self._opt_ref()
         if opt is None or self._off or self.closed:
             return
-        self._safely("torch.save hook", self._note_checkpoint, opt, states, with_scheduler, key, caller)
+        self._safely(
+            "torch.save hook", self._note_checkpoint, opt, states, with_scheduler, key, caller
+        )
 
     def _note_checkpoint(self, opt, states, with_scheduler, key, caller) -> None:
         step = self.optimizer_steps
@@ -930,10 +1122,19 @@ class Guard:
             return []
         self._lifecycle_reported.add(("SLG114",))
         _key, step, where = due[0]
-        names = [r.name for r in self._top if r.known and r.ref() is not None] or \
-            [r.name for r in self._order if r.ref() is not None]
-        return [self._violation("SLG114", None, None, None,
-                                causes.checkpoint_without_scheduler(self.name, names, where), step=step)]
+        names = [r.name for r in self._top if r.known and r.ref() is not None] or [
+            r.name for r in self._order if r.ref() is not None
+        ]
+        return [
+            self._violation(
+                "SLG114",
+                None,
+                None,
+                None,
+                causes.checkpoint_without_scheduler(self.name, names, where),
+                step=step,
+            )
+        ]
 
     def optimizer_built(self, newer, optimizer, frame) -> None:
         """Another optimizer was just built (``newer`` guards it, ``frame`` called its constructor).
@@ -963,9 +1164,18 @@ class Guard:
             return []
         self._lifecycle_reported.add(key)
         newer = self._replacement[0]()
-        return [self._violation("SLG115", None, None, None,
-                                causes.optimizer_replaced(rec.name, self.name, newer.name, self._replacement[1],
-                                                          newer.optimizer_steps), sched=rec)]
+        return [
+            self._violation(
+                "SLG115",
+                None,
+                None,
+                None,
+                causes.optimizer_replaced(
+                    rec.name, self.name, newer.name, self._replacement[1], newer.optimizer_steps
+                ),
+                sched=rec,
+            )
+        ]
 
     def _order_violation(self, opt, rec: _Sched, sched, args, kwargs) -> Violation:
         if rec.steps == 0:
@@ -985,8 +1195,9 @@ class Guard:
                 group = moved[0] if moved else 0
                 actual = after[group]
             expected = now[group] if now else None
-        return self._violation("SLG103", group if expected is not None else None, expected, actual,
-                               cause, sched=rec)
+        return self._violation(
+            "SLG103", group if expected is not None else None, expected, actual, cause, sched=rec
+        )
 
     def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
@@ -1005,8 +1216,15 @@ class Guard:
             expected = self._expected()
             if not self._lr_values or expected is None:
                 return []
-            return self._compare(groups, cur, expected, "SLG102", f"by {rec.name}", sched_rec=rec,
-                                 cause=causes.second_scheduler(sched, self._live_top()))
+            return self._compare(
+                groups,
+                cur,
+                expected,
+                "SLG102",
+                f"by {rec.name}",
+                sched_rec=rec,
+                cause=causes.second_scheduler(sched, self._live_top()),
+            )
         shadow = self._shadow
         if shadow is not None and shadow.twin(sched) is not None:
             before = dict(self._diverged)
@@ -1028,8 +1246,17 @@ class Guard:
                 return []
             # Groups that were in line before this step and are not after it: the scheduler
             # itself produced an LR its twin did not (its state was changed behind its back).
-            found = self._compare(groups, cur, expected, "SLG101", "", skip=before, sched_rec=rec,
-                                  cause=causes.replay_mismatch(sched), acceptable=False)
+            found = self._compare(
+                groups,
+                cur,
+                expected,
+                "SLG101",
+                "",
+                skip=before,
+                sched_rec=rec,
+                cause=causes.replay_mismatch(sched),
+                acceptable=False,
+            )
             for i in set(before) & set(L.changed(cur, expected)):
                 self._diverged.setdefault(i, before[i])
             return found
@@ -1054,9 +1281,15 @@ class Guard:
                 if n > old_n:
                     for i in range(old_n, n):
                         actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
-                        found.append(self._violation("SLG104", i, None, actual, causes.group_added(i, live)))
+                        found.append(
+                            self._violation("SLG104", i, None, actual, causes.group_added(i, live))
+                        )
                 else:
-                    found.append(self._violation("SLG104", None, None, None, causes.groups_removed(old_n, n, live)))
+                    found.append(
+                        self._violation(
+                            "SLG104", None, None, None, causes.groups_removed(old_n, n, live)
+                        )
+                    )
                 self._shape_reported.update((id(s), "*") for s in live)
         replaced = old_n == n and n > 0 and groups[0] is not self._g0
         self._watch_retry = self.watch
@@ -1071,8 +1304,10 @@ class Guard:
         if self._rebuild or replaced or n < old_n or self._dev is not None:
             if replaced:
                 # Optimizer state was loaded: a resume; its LRs and initial_lr are the new baseline.
-                self._base = [float(g.get("initial_lr", g["lr"])) if not L.on_device([g]) else math.nan
-                              for g in groups]
+                self._base = [
+                    float(g.get("initial_lr", g["lr"])) if not L.on_device([g]) else math.nan
+                    for g in groups
+                ]
                 self._base_source = ["loaded state"] * n
                 self._ratio_scale = [1.0] * n
             self._rebuild_from_current(opt, groups)
@@ -1094,10 +1329,22 @@ class Guard:
                 value = getattr(s, attr, None)
                 if attr == "min_lrs" and type(s).__name__ == "ReduceLROnPlateau":
                     continue  # re-expanded from a scalar min_lr when groups are added
-                if isinstance(value, (list, tuple)) and len(value) != n and (id(s), attr) not in self._shape_reported:
+                if (
+                    isinstance(value, (list, tuple))
+                    and len(value) != n
+                    and (id(s), attr) not in self._shape_reported
+                ):
                     self._shape_reported.add((id(s), attr))
-                    found.append(self._violation("SLG104", None, None, None,
-                                                 causes.state_shape(s, attr, len(value), n), sched=rec))
+                    found.append(
+                        self._violation(
+                            "SLG104",
+                            None,
+                            None,
+                            None,
+                            causes.state_shape(s, attr, len(value), n),
+                            sched=rec,
+                        )
+                    )
         return found
 
     def _register(self, sched, *, known: bool, mark, fresh: bool) -> _Sched:
@@ -1127,7 +1374,9 @@ class Guard:
 
         for obj in gc.get_referrers(optimizer):
             if isinstance(obj, LRScheduler) and getattr(obj, "optimizer", None) is optimizer:
-                self._register(obj, known=True, mark=self._initial_mark(optimizer, obj), fresh=_is_fresh(obj))
+                self._register(
+                    obj, known=True, mark=self._initial_mark(optimizer, obj), fresh=_is_fresh(obj)
+                )
 
     @staticmethod
     def _initial_mark(optimizer, sched):
@@ -1150,16 +1399,23 @@ class Guard:
             values = self._expect.values(step, len(cur))
         except Exception as exc:
             self._expect = None
-            self._note_not_checked("expect", f"{self.name}: the declared schedule (expect=...) raised "
-                                   f"{type(exc).__name__}: {exc}; it is not checked from now on")
+            self._note_not_checked(
+                "expect",
+                f"{self.name}: the declared schedule (expect=...) raised "
+                f"{type(exc).__name__}: {exc}; it is not checked from now on",
+            )
             return []
         shadow = self._expected()
-        expected = list(shadow) if shadow is not None and len(shadow) == len(cur) else [None] * len(cur)
+        expected = (
+            list(shadow) if shadow is not None and len(shadow) == len(cur) else [None] * len(cur)
+        )
         found = []
         for i, value in values:
             expected[i] = value
             if not L.close(cur[i], value, self.rtol, self.atol):
-                found.append(self._violation("SLG101", i, value, cur[i], causes.declared_mismatch()))
+                found.append(
+                    self._violation("SLG101", i, value, cur[i], causes.declared_mismatch())
+                )
         self._last_expected = expected
         return found
 
@@ -1172,11 +1428,16 @@ class Guard:
             per_rank = distributed.gather_lrs(cur, self.dist_timeout)
         except Exception as exc:
             self._ranks = False
-            self._note_not_checked("ranks", f"{self.name}: the cross-rank LR check failed "
-                                   f"({type(exc).__name__}: {exc}); SLG106 is not checked from now on")
+            self._note_not_checked(
+                "ranks",
+                f"{self.name}: the cross-rank LR check failed "
+                f"({type(exc).__name__}: {exc}); SLG106 is not checked from now on",
+            )
             return []
-        return [self._violation("SLG106", i, ref, val, causes.ranks_differ(rank), rank=rank)
-                for i, rank, ref, val in distributed.diverging(per_rank)]
+        return [
+            self._violation("SLG106", i, ref, val, causes.ranks_differ(rank), rank=rank)
+            for i, rank, ref, val in distributed.diverging(per_rank)
+        ]
 
     def _end_of_run(self) -> list:
         """Findings that only the end of a run shows: SLG107, SLG109 (an LR 0 for the whole run),
@@ -1185,11 +1446,24 @@ class Guard:
         if self.optimizer_steps and self._lr_values and self._dev is None:
             declared = self._declared_groups()
             for i, seen in enumerate(self._ever_nonzero):
-                if not seen and i < len(self._base) and self._base[i] > 0 and i not in declared \
-                        and i not in self._vanish_reported:
-                    out.append(self._violation("SLG109", i, None, 0.0,
-                                               causes.zero_whole_run(self.optimizer_steps, self._base[i],
-                                                                     self._live_top())))
+                if (
+                    not seen
+                    and i < len(self._base)
+                    and self._base[i] > 0
+                    and i not in declared
+                    and i not in self._vanish_reported
+                ):
+                    out.append(
+                        self._violation(
+                            "SLG109",
+                            i,
+                            None,
+                            0.0,
+                            causes.zero_whole_run(
+                                self.optimizer_steps, self._base[i], self._live_top()
+                            ),
+                        )
+                    )
         out += self._budget_findings()
         return [v for v in out if v.code not in self.ignore]
 
@@ -1207,8 +1481,16 @@ class Guard:
                 problem = intent.budget(part, ran)
                 if problem is not None:
                     name = part[0] + (f" in {part[3]}" if part[3] else "")
-                    out.append(self._violation("SLG112", None, None, None,
-                                               causes.budget(name, *problem, ran), sched=rec))
+                    out.append(
+                        self._violation(
+                            "SLG112",
+                            None,
+                            None,
+                            None,
+                            causes.budget(name, *problem, ran),
+                            sched=rec,
+                        )
+                    )
         return out
 
     def _unstepped(self) -> list:
@@ -1219,7 +1501,11 @@ class Guard:
                 continue
             n = self.optimizer_steps - rec.start
             if n >= 1:
-                out.append(self._violation("SLG107", None, None, None, causes.never_stepped(rec.name, n), sched=rec))
+                out.append(
+                    self._violation(
+                        "SLG107", None, None, None, causes.never_stepped(rec.name, n), sched=rec
+                    )
+                )
         return out
 
     # --- accelerator-resident LRs ------------------------------------------------------------
@@ -1229,7 +1515,9 @@ class Guard:
         if self._lr_values:
             cur = dev.stack(groups)
             dev.step.fill_(step)
-            dev.check_step(cur, self._dev_baseline if not self.allow_external_writes else None, None)
+            dev.check_step(
+                cur, self._dev_baseline if not self.allow_external_writes else None, None
+            )
             if self._shadow is not None:
                 # Whether a write happened is only known at the next readback, so the replay
                 # adopts the current values every step (device copies, no sync): a write is then
@@ -1271,7 +1559,11 @@ class Guard:
                 cause = causes.outside_write(top, f"before optimizer step {step}")
             else:
                 cause = causes.bad_value(actual, top)
-            found.append(self._violation(code, i, None if code == "SLG105" else expected, actual, cause, step=step))
+            found.append(
+                self._violation(
+                    code, i, None if code == "SLG105" else expected, actual, cause, step=step
+                )
+            )
         if cur is not None and self._lr_values:
             self._last_actual = cur
             if self._expect is not None:
@@ -1284,8 +1576,20 @@ class Guard:
 
     # --- reporting -----------------------------------------------------------------------------
 
-    def _violation(self, code, group, expected, actual, cause, *, sched: _Sched = None, rank=None,
-                   step=None, labels=None, written_at=None) -> Violation:
+    def _violation(
+        self,
+        code,
+        group,
+        expected,
+        actual,
+        cause,
+        *,
+        sched: _Sched = None,
+        rank=None,
+        step=None,
+        labels=None,
+        written_at=None,
+    ) -> Violation:
         primary = sched or (self._top[0] if self._top else None)
         labels = labels or self._labels
         return Violation(
@@ -1293,7 +1597,9 @@ class Guard:
             optimizer_step=self.optimizer_steps if step is None else step,
             scheduler_step=None if primary is None else primary.steps,
             group_index=group,
-            group_name=None if group is None else (labels[group] if group < len(labels) else str(group)),
+            group_name=None
+            if group is None
+            else (labels[group] if group < len(labels) else str(group)),
             expected=expected,
             actual=actual,
             cause=cause,
@@ -1339,12 +1645,17 @@ class Guard:
 
     def _replay_failed(self, reason: str) -> None:
         self._shadow = None
-        self._note_not_checked("replay", reason + "; its LRs are not compared with a replay (the other checks go on)")
+        self._note_not_checked(
+            "replay", reason + "; its LRs are not compared with a replay (the other checks go on)"
+        )
 
     def _internal_error(self, where: str, exc: BaseException) -> None:
         self._off = True
-        self._note_not_checked("internal", f"{self.name}: internal error in the {where} "
-                               f"({type(exc).__name__}: {exc}); this optimizer is not checked from now on")
+        self._note_not_checked(
+            "internal",
+            f"{self.name}: internal error in the {where} "
+            f"({type(exc).__name__}: {exc}); this optimizer is not checked from now on",
+        )
 
     def _safe_list(self, where: str, fn, *args) -> list:
         try:
@@ -1423,7 +1734,13 @@ class Guard:
     def _unstepped_after_death(self) -> list:
         out = []
         for rec in self._order:
-            if rec.known and rec.top and not rec.steps and rec.fresh and self.optimizer_steps - rec.start >= 1:
+            if (
+                rec.known
+                and rec.top
+                and not rec.steps
+                and rec.fresh
+                and self.optimizer_steps - rec.start >= 1
+            ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
         out += self._budget_findings()

@@ -9,8 +9,7 @@ step about to run, counted from 0 when the guard was attached; ``base_lr`` is th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 
 class DeclaredSchedule:
@@ -20,14 +19,18 @@ class DeclaredSchedule:
             self.per_group = [(self._resolve(key, labels), fn) for key, fn in expect.items()]
             for key, fn in expect.items():
                 if not callable(fn):
-                    raise TypeError(f"expect[{key!r}] must be a callable step -> lr, got {type(fn).__name__}")
+                    raise TypeError(
+                        f"expect[{key!r}] must be a callable step -> lr, got {type(fn).__name__}"
+                    )
             self.shared = None
         elif callable(expect):
             self.per_group = None
             self.shared: Callable = expect
         else:
-            raise TypeError("expect must be a mapping {group: step -> lr} or a callable "
-                            f"(step, group_index, base_lr) -> lr, got {type(expect).__name__}")
+            raise TypeError(
+                "expect must be a mapping {group: step -> lr} or a callable "
+                f"(step, group_index, base_lr) -> lr, got {type(expect).__name__}"
+            )
 
     @staticmethod
     def _resolve(key, labels: list) -> int:
@@ -35,13 +38,17 @@ class DeclaredSchedule:
             raise TypeError("expect keys are group indices or names, not booleans")
         if isinstance(key, int):
             if not -len(labels) <= key < len(labels):
-                raise ValueError(f"expect names group {key}, but the optimizer has {len(labels)} groups")
+                raise ValueError(
+                    f"expect names group {key}, but the optimizer has {len(labels)} groups"
+                )
             return key % len(labels)
         matches = [i for i, label in enumerate(labels) if label == str(key)]
         if len(matches) != 1:
             known = ", ".join(repr(x) for x in labels)
             problem = "no group" if not matches else "several groups"
-            raise ValueError(f"expect names group {key!r}, but {problem} has that name (groups: {known})")
+            raise ValueError(
+                f"expect names group {key!r}, but {problem} has that name (groups: {known})"
+            )
         return matches[0]
 
     def covered(self, n_groups: int) -> set:

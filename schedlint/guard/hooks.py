@@ -31,7 +31,6 @@ import threading
 
 from schedlint.guard import attribution, registry
 
-SCHEDULER_METHODS = ("step", "load_state_dict", "__init__")
 WRITER_METHODS = ("step", "step_update")
 MARK = "__schedlint_wrapper__"
 
@@ -130,7 +129,10 @@ def _optimizer_post_hook(optimizer, args, kwargs):
 
 def _install() -> None:
     # The attribute chain torch.optim.optimizer.* fails (torch/optim/__init__ deletes the name).
-    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
 
     _handles.append(register_optimizer_step_pre_hook(_optimizer_pre_hook))
     _handles.append(register_optimizer_step_post_hook(_optimizer_post_hook))
@@ -158,8 +160,11 @@ def _torch_scheduler_classes() -> list:
     from torch.optim import lr_scheduler
     from torch.optim.swa_utils import SWALR
 
-    found = [v for v in vars(lr_scheduler).values()
-             if isinstance(v, type) and issubclass(v, lr_scheduler.LRScheduler)]
+    found = [
+        v
+        for v in vars(lr_scheduler).values()
+        if isinstance(v, type) and issubclass(v, lr_scheduler.LRScheduler)
+    ]
     return found + [SWALR]
 
 
@@ -266,7 +271,9 @@ def _as_passed(args: tuple, kwargs: dict) -> tuple:
     from torch import Tensor
 
     def has_tensor(v):
-        return isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v))
+        return isinstance(v, Tensor) or (
+            isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v)
+        )
 
     if not any(map(has_tensor, args)) and not any(map(has_tensor, kwargs.values())):
         return args, kwargs

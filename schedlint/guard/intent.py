@@ -117,7 +117,9 @@ def budget_parts(sched, inside: str = "") -> list:
 
 
 def has_budget(sched) -> bool:
-    return type(sched).__name__ in LENGTHS or any(has_budget(c) for c in getattr(sched, "_schedulers", None) or ())
+    return type(sched).__name__ in LENGTHS or any(
+        has_budget(c) for c in getattr(sched, "_schedulers", None) or ()
+    )
 
 
 def budget(part: tuple, optimizer_steps: int):

@@ -89,18 +89,27 @@ class DeviceLRChecks:
         n = self.n
         self.step = torch.zeros((), dtype=torch.int64, device=self.device)
         self.failed = {c: torch.zeros(n, dtype=torch.bool, device=self.device) for c in self.CODES}
-        self.first_step = {c: torch.full((n,), -1, dtype=torch.int64, device=self.device) for c in self.CODES}
-        self.first_actual = {c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES}
-        self.first_expected = {c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES}
+        self.first_step = {
+            c: torch.full((n,), -1, dtype=torch.int64, device=self.device) for c in self.CODES
+        }
+        self.first_actual = {
+            c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES
+        }
+        self.first_expected = {
+            c: torch.zeros(n, dtype=torch.float64, device=self.device) for c in self.CODES
+        }
 
     def stack(self, groups) -> _Tensor:
         # A float LR next to device LRs costs a small host-to-device copy; all-device groups
         # (the normal case) cost one stack kernel.
-        return torch.stack([
-            (g["lr"] if isinstance(g["lr"], _Tensor) else torch.tensor(float(g["lr"])))
-            .reshape(()).to(self.device, torch.float64, non_blocking=True)
-            for g in groups
-        ])
+        return torch.stack(
+            [
+                (g["lr"] if isinstance(g["lr"], _Tensor) else torch.tensor(float(g["lr"])))
+                .reshape(())
+                .to(self.device, torch.float64, non_blocking=True)
+                for g in groups
+            ]
+        )
 
     def note(self, code: str, bad: _Tensor, actual: _Tensor, expected: _Tensor) -> None:
         new = bad & ~self.failed[code]
@@ -122,8 +131,17 @@ class DeviceLRChecks:
         """Read the summary back, with the ``current`` LR vector if given, in ONE transfer, and
         reset it. Returns ``([(code, group, first_step, actual, expected), ...], current_list)``."""
         codes = self.CODES
-        parts = [torch.stack([self.failed[c].double(), self.first_step[c].double(),
-                              self.first_actual[c], self.first_expected[c]]).reshape(-1) for c in codes]
+        parts = [
+            torch.stack(
+                [
+                    self.failed[c].double(),
+                    self.first_step[c].double(),
+                    self.first_actual[c],
+                    self.first_expected[c],
+                ]
+            ).reshape(-1)
+            for c in codes
+        ]
         if current is not None:
             parts.append(current.reshape(-1))
         flat = torch.cat(parts).tolist()
@@ -131,11 +149,11 @@ class DeviceLRChecks:
         n = self.n
         width = 4 * n
         for k, code in enumerate(codes):
-            block = flat[k * width:(k + 1) * width]
-            failed, steps, actual, expected = (block[j * n:(j + 1) * n] for j in range(4))
+            block = flat[k * width : (k + 1) * width]
+            failed, steps, actual, expected = (block[j * n : (j + 1) * n] for j in range(4))
             for i in range(n):
                 if failed[i]:
                     out.append((code, i, int(steps[i]), actual[i], expected[i]))
             self.failed[code].zero_()
             self.first_step[code].fill_(-1)
-        return out, (flat[len(codes) * width:] if current is not None else None)
+        return out, (flat[len(codes) * width :] if current is not None else None)

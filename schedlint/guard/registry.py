@@ -71,7 +71,7 @@ def writer_guards(writer) -> list:
 
 
 def drop_writer_guard(guard) -> None:
-    for key, (ref, guards) in list(_writers.items()):
+    for key, (_ref, guards) in list(_writers.items()):
         guards[:] = [g for g in guards if g() is not None and g() is not guard]
         if not guards:
             _writers.pop(key, None)

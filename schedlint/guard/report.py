@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from schedlint.guard.violations import Violation, format_lr, format_pair
 
@@ -20,9 +19,9 @@ class GuardReport:
     counts: dict  # {(code, group_index): occurrences}, every occurrence counted
     pending: list  # SLG107 findings as of now (emitted when the guard closes)
     not_checked: list  # reasons something could not be checked
-    last_expected: Optional[list] = None
-    last_actual: Optional[list] = None
-    baseline: Optional[list] = None  # [(baseline lr, where it came from)] per group
+    last_expected: list | None = None
+    last_actual: list | None = None
+    baseline: list | None = None  # [(baseline lr, where it came from)] per group
 
     @property
     def total(self) -> int:
@@ -59,17 +58,28 @@ class GuardReport:
         named = any(g != str(i) for i, g in enumerate(self.groups))
         labels = f" ({', '.join(repr(g) for g in self.groups)})" if named else ""
         n = len(self.groups)
-        lines = [f"{self.optimizer}: {n} param group{'s' if n != 1 else ''}{labels}, "
-                 f"{self.optimizer_steps} optimizer steps"]
+        lines = [
+            f"{self.optimizer}: {n} param group{'s' if n != 1 else ''}{labels}, "
+            f"{self.optimizer_steps} optimizer steps"
+        ]
         if self.schedulers:
-            lines.append("  schedulers: " + ", ".join(
-                f"{n} ({s} steps{'' if r == 'watched' else ', ' + r})" for n, s, r in self.schedulers))
+            lines.append(
+                "  schedulers: "
+                + ", ".join(
+                    f"{n} ({s} steps{'' if r == 'watched' else ', ' + r})"
+                    for n, s, r in self.schedulers
+                )
+            )
         else:
             lines.append("  schedulers: none")
         if self.last_actual is not None:
             parts = []
-            for i, label in enumerate(self.groups[:len(self.last_actual)]):
-                exp = None if self.last_expected is None or i >= len(self.last_expected) else self.last_expected[i]
+            for i, label in enumerate(self.groups[: len(self.last_actual)]):
+                exp = (
+                    None
+                    if self.last_expected is None or i >= len(self.last_expected)
+                    else self.last_expected[i]
+                )
                 if exp is None:
                     parts.append(f"{label}={format_lr(self.last_actual[i])}")
                 else:
@@ -78,12 +88,20 @@ class GuardReport:
             lines.append("  last lr: " + ", ".join(parts))
         if self.baseline:
             sources = sorted({src for _b, src in self.baseline})
-            lines.append("  baseline: " + ", ".join(f"{label}={format_lr(b)}" for label, (b, _s) in zip(self.groups, self.baseline))
-                         + f" ({'; '.join(sources)})")
+            lines.append(
+                "  baseline: "
+                + ", ".join(
+                    f"{label}={format_lr(b)}" for label, (b, _s) in zip(self.groups, self.baseline)
+                )
+                + f" ({'; '.join(sources)})"
+            )
         if self.ok:
             lines.append("  no violations")
         else:
-            lines.append(f"  {self.total} violation(s): " + ", ".join(f"{c} x{n}" for c, n in self.by_code().items()))
+            lines.append(
+                f"  {self.total} violation(s): "
+                + ", ".join(f"{c} x{n}" for c, n in self.by_code().items())
+            )
             firsts: dict = {}
             for v in self.violations:
                 firsts.setdefault((v.code, v.group_index), v)
@@ -111,7 +129,9 @@ class History:
     actual: list = field(default_factory=list)
     expected: list = field(default_factory=list)
     marks: list = field(default_factory=list)  # (step, group, code) of violations, bounded
-    mark_values: list = field(default_factory=list)  # each mark's wrong lr (None: not about a value)
+    mark_values: list = field(
+        default_factory=list
+    )  # each mark's wrong lr (None: not about a value)
 
     def add(self, step: int, actual: list, expected) -> None:
         if step % self.stride:
@@ -162,11 +182,17 @@ def plot(histories: list, path: str) -> str:
     for ax, (title, labels, hist) in zip(axes[:, 0], histories):
         for i, label in enumerate(labels):
             ys = [a[i] if i < len(a) else None for a in hist.actual]
-            line, = ax.plot(hist.steps, ys, label=f"{label}")
+            (line,) = ax.plot(hist.steps, ys, label=f"{label}")
             exp = [e[i] if e is not None and i < len(e) else None for e in hist.expected]
             if any(x is not None for x in exp):
-                ax.plot(hist.steps, [float("nan") if x is None else x for x in exp], "--",
-                        color=line.get_color(), alpha=0.6, label=f"{label} expected")
+                ax.plot(
+                    hist.steps,
+                    [float("nan") if x is None else x for x in exp],
+                    "--",
+                    color=line.get_color(),
+                    alpha=0.6,
+                    label=f"{label} expected",
+                )
         for k, (_step, group, code) in enumerate(hist.marks):
             point = mark_point(hist, k)
             if point is None:

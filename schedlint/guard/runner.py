@@ -11,8 +11,16 @@ import traceback
 from schedlint.guard.violations import ScheduleViolation
 
 
-def run_script(script: str, argv: list, *, plot: str | None = None, on_violation: str | None = None,
-               ignore=(), out=None, watch: bool = False) -> int:
+def run_script(
+    script: str,
+    argv: list,
+    *,
+    plot: str | None = None,
+    on_violation: str | None = None,
+    ignore=(),
+    out=None,
+    watch: bool = False,
+) -> int:
     """Run ``script`` as ``__main__`` with ``argv`` under auto-guarding.
 
     ``on_violation`` None follows ``SCHEDLINT_ON_VIOLATION`` (default raise). Returns the exit
@@ -25,8 +33,10 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     if on_violation is None:
         on_violation = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
     if on_violation not in MODES:
-        print(f"schedlint run: SCHEDLINT_ON_VIOLATION must be one of {', '.join(MODES)}, got {on_violation!r}",
-              file=out)
+        print(
+            f"schedlint run: SCHEDLINT_ON_VIOLATION must be one of {', '.join(MODES)}, got {on_violation!r}",
+            file=out,
+        )
         return 2
     path = os.path.abspath(script)
     if not os.path.isfile(path):
@@ -35,14 +45,22 @@ def run_script(script: str, argv: list, *, plot: str | None = None, on_violation
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'", file=out)
+        print(
+            "schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'", file=out
+        )
         return 2
     from schedlint.guard import session as auto
 
     if auto.registry.auto_session is not None:
         auto.uninstall()
-    session = auto.install(enable=True, report_at_exit=False, on_violation=on_violation,
-                           history=2000 if plot else 0, ignore=tuple(ignore), watch=watch)
+    session = auto.install(
+        enable=True,
+        report_at_exit=False,
+        on_violation=on_violation,
+        history=2000 if plot else 0,
+        ignore=tuple(ignore),
+        watch=watch,
+    )
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(path))
@@ -86,10 +104,16 @@ def _print_user_traceback(exc: BaseException, out) -> None:
     not the guard's and torch's plumbing underneath."""
     import torch
 
-    hidden = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(torch.__file__)),
-              os.path.dirname(os.path.abspath(runpy.__file__)))
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen")]
+    hidden = (
+        os.path.dirname(os.path.abspath(__file__)),
+        os.path.dirname(os.path.abspath(torch.__file__)),
+        os.path.dirname(os.path.abspath(runpy.__file__)),
+    )
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen")
+    ]
     print("Traceback (most recent call last):", file=out)
     print("".join(traceback.format_list(frames)), end="", file=out)
     print(f"{type(exc).__module__.split('.')[0]}.{type(exc).__name__}: {exc}", file=out)

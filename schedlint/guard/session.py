@@ -43,9 +43,15 @@ class SessionReport:
     def __str__(self) -> str:
         n = len(self.reports)
         head = f"schedlint guard: {n} optimizer{'s' if n != 1 else ''} guarded, "
-        head += "no violations" if self.ok else (
-            f"{self.total} violation{'s' if self.total != 1 else ''} ("
-            + ", ".join(f"{c} x{k}" for c, k in self.by_code().items()) + ")")
+        head += (
+            "no violations"
+            if self.ok
+            else (
+                f"{self.total} violation{'s' if self.total != 1 else ''} ("
+                + ", ".join(f"{c} x{k}" for c, k in self.by_code().items())
+                + ")"
+            )
+        )
         return "\n".join([head] + [str(r) for r in self.reports])
 
 
@@ -64,7 +70,11 @@ class AutoSession:
         from schedlint.guard.core import Guard
         from schedlint.guard.shadow import ShadowOptimizer
 
-        if self.closed or not isinstance(optimizer, Optimizer) or isinstance(optimizer, ShadowOptimizer):
+        if (
+            self.closed
+            or not isinstance(optimizer, Optimizer)
+            or isinstance(optimizer, ShadowOptimizer)
+        ):
             return None
         guard = Guard(optimizer, None, _session=self, **self.options)
         self._guards.append(weakref.ref(guard))
@@ -92,7 +102,7 @@ class AutoSession:
         """Close the given (default: all live) auto guards; end-of-run findings (SLG107...) are
         recorded, never raised, and skipped when the run was aborted (``end_checks=False``)."""
         out = []
-        for g in (self.live() if guards is None else guards):
+        for g in self.live() if guards is None else guards:
             if not g.closed:
                 out.append(g.close(_can_raise=False, _end_checks=end_checks))
                 if g.history is not None:
@@ -124,10 +134,15 @@ def install(*, enable=None, report_at_exit: bool = True, **options):
         return None
     if registry.auto_session is not None:
         return registry.auto_session
-    if options.get("watch") is None and os.environ.get("SCHEDLINT_WATCH", "").strip().lower() in TRUTHY:
+    if (
+        options.get("watch") is None
+        and os.environ.get("SCHEDLINT_WATCH", "").strip().lower() in TRUTHY
+    ):
         options["watch"] = True
     if options.get("on_violation") is None:
-        options["on_violation"] = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
+        options["on_violation"] = (
+            os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
+        )
     session = AutoSession(options)
     hooks.acquire()
     registry.auto_session = session

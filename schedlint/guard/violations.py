@@ -11,8 +11,8 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional, Sequence, Union
 
 log = logging.getLogger("schedlint.guard")
 
@@ -54,16 +54,16 @@ class Violation:
 
     code: str
     optimizer_step: int
-    scheduler_step: Optional[int]
-    group_index: Optional[int]
-    group_name: Optional[str]
-    expected: Optional[float]
-    actual: Optional[float]
+    scheduler_step: int | None
+    group_index: int | None
+    group_name: str | None
+    expected: float | None
+    actual: float | None
     cause: str
     optimizer: str = ""
-    scheduler: Optional[str] = None
-    rank: Optional[int] = None
-    written_at: Optional[str] = None  # watch mode: "file:line" of the write that set this lr
+    scheduler: str | None = None
+    rank: int | None = None
+    written_at: str | None = None  # watch mode: "file:line" of the write that set this lr
 
     @property
     def name(self) -> str:
@@ -73,7 +73,11 @@ class Violation:
     def message(self) -> str:
         where = []
         if self.group_index is not None:
-            label = f" '{self.group_name}'" if self.group_name not in (None, str(self.group_index)) else ""
+            label = (
+                f" '{self.group_name}'"
+                if self.group_name not in (None, str(self.group_index))
+                else ""
+            )
             where.append(f"group {self.group_index}{label}")
         if self.rank is not None:
             where.append(f"rank {self.rank}")
@@ -88,7 +92,10 @@ class Violation:
                 text += f": lr {format_lr(self.expected)}, unchanged by the extra step (its step count still advances)"
             else:
                 exp, act, rel = format_pair(self.expected, self.actual)
-                text += f": expected lr {exp} (unchanged until the next optimizer step), actual {act} after the extra step{rel}"
+                text += (
+                    f": expected lr {exp} (unchanged until the next optimizer step), "
+                    f"actual {act} after the extra step{rel}"
+                )
         elif self.expected is not None:
             exp, act, rel = format_pair(self.expected, self.actual)
             text += f": expected lr {exp}, actual {act}{rel}"
@@ -126,8 +133,13 @@ def format_pair(expected, actual) -> tuple:
     while digits < 17 and format_lr(expected, digits) == format_lr(actual, digits):
         digits += 1
     note = ""
-    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and expected \
-            and math.isfinite(expected) and math.isfinite(actual):
+    if (
+        isinstance(expected, (int, float))
+        and isinstance(actual, (int, float))
+        and expected
+        and math.isfinite(expected)
+        and math.isfinite(actual)
+    ):
         rel = abs(actual - expected) / abs(expected)
         if rel < 1e-3:
             note = f" (relative difference {rel:.2g})"
@@ -178,11 +190,13 @@ def _event_text(violations: Sequence[Violation]) -> str:
         if v.group_index is None:
             others.append(v.code)
         else:
-            others.append(f"group {v.group_index}" if same_code else f"{v.code} on group {v.group_index}")
+            others.append(
+                f"group {v.group_index}" if same_code else f"{v.code} on group {v.group_index}"
+            )
     return f"{first} (also {', '.join(dict.fromkeys(others))})"
 
 
-Handler = Union[str, Callable[[Violation], object]]
+Handler = str | Callable[[Violation], object]
 MODES = ("raise", "warn", "log")
 
 
@@ -195,7 +209,9 @@ for _cls in (ScheduleViolation, ScheduleWarning):
 def check_handler(on_violation: Handler) -> Handler:
     if callable(on_violation) or on_violation in MODES:
         return on_violation
-    raise ValueError(f"on_violation must be one of {', '.join(MODES)} or a callable, got {on_violation!r}")
+    raise ValueError(
+        f"on_violation must be one of {', '.join(MODES)} or a callable, got {on_violation!r}"
+    )
 
 
 @dataclass

@@ -16,19 +16,24 @@ optimizer or scheduler code.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from schedlint import __version__
 from schedlint.check import gate as prefilter
 
 
-@lru_cache(maxsize=None)
+@cache
 def _options():
     from schedlint.check.options import Options
     from schedlint.rules import all_rules
 
-    return Options(codes=frozenset(r.code for r in all_rules() if r.kind != "guard" and
-                                   r.scope == "file" and r.code != "SL001"))
+    return Options(
+        codes=frozenset(
+            r.code
+            for r in all_rules()
+            if r.kind != "guard" and r.scope == "file" and r.code != "SL001"
+        )
+    )
 
 
 class Checker:

@@ -29,7 +29,7 @@ try:
 except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
-from schedlint.integrations._common import GuardSet
+from schedlint.integrations.guard_set import GuardSet
 
 __all__ = ["ScheduleGuard"]
 
@@ -104,7 +104,9 @@ class ScheduleGuard(Callback):
         self._last_batch = 0
         pairs = []
         for opt in trainer.optimizers:
-            scheds = [c.scheduler for c in configs if getattr(c.scheduler, "optimizer", None) is opt]
+            scheds = [
+                c.scheduler for c in configs if getattr(c.scheduler, "optimizer", None) is opt
+            ]
             pairs.append((opt, scheds))
         self._set.start(pairs, self.expect)
 
@@ -117,7 +119,9 @@ class ScheduleGuard(Callback):
         try:
             accumulating = bool(loop._should_accumulate())
         except Exception:
-            accumulating = (batch_idx + 1) % max(1, int(getattr(trainer, "accumulate_grad_batches", 1))) != 0
+            accumulating = (batch_idx + 1) % max(
+                1, int(getattr(trainer, "accumulate_grad_batches", 1))
+            ) != 0
         if accumulating:
             return
         for c in self._cadences:
@@ -185,11 +189,19 @@ class ScheduleGuard(Callback):
             return violation  # due, yet never stepped: something stopped Lightning's stepping
         n = c.epoch_batches
         if c.interval == "step" and n is not None and 0 < n < c.frequency:
-            cause = (f"Lightning steps it with interval='step', frequency={c.frequency}, counted in "
-                     f"batches within each epoch, but an epoch has only {n} batches, so it is never "
-                     f"stepped; use a frequency <= {n} or interval='epoch'")
+            cause = (
+                f"Lightning steps it with interval='step', frequency={c.frequency}, counted in "
+                f"batches within each epoch, but an epoch has only {n} batches, so it is never "
+                f"stepped; use a frequency <= {n} or interval='epoch'"
+            )
             return dataclasses.replace(violation, cause=cause)
-        when = (f"every {c.frequency} epoch(s)" if c.interval == "epoch" else f"every {c.frequency} batches")
-        self._set.notes.append(f"{c.name}: not due yet when training stopped (Lightning steps it {when}); "
-                               "scheduler-never-stepped not reported")
+        when = (
+            f"every {c.frequency} epoch(s)"
+            if c.interval == "epoch"
+            else f"every {c.frequency} batches"
+        )
+        self._set.notes.append(
+            f"{c.name}: not due yet when training stopped (Lightning steps it {when}); "
+            "scheduler-never-stepped not reported"
+        )
         return None

@@ -52,6 +52,8 @@ def plot_lrs(history, path: str) -> str:
 
     items = histories_of(history)
     if not any(h is not None and h.steps for _t, _l, h in items):
-        raise ValueError("no LR history recorded: create the guard (or callback) with history=N, "
-                         "e.g. schedlint.guard(opt, sched, history=2000)")
+        raise ValueError(
+            "no LR history recorded: create the guard (or callback) with history=N, "
+            "e.g. schedlint.guard(opt, sched, history=2000)"
+        )
     return plot(items, path)

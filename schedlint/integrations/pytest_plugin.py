@@ -12,23 +12,44 @@ import pytest
 
 def pytest_addoption(parser):
     group = parser.getgroup("schedlint", "schedlint runtime LR-schedule guard")
-    group.addoption("--schedlint-guard", action="store_const", const="default", default=None,
-                    help="guard every optimizer/scheduler created by the tests (--schedlint-guard=MODE: "
-                         "raise, a test that misuses one fails; warn or log, tests pass and every "
-                         "violation is listed at the end). Without MODE: $SCHEDLINT_ON_VIOLATION, else raise")
+    group.addoption(
+        "--schedlint-guard",
+        action="store_const",
+        const="default",
+        default=None,
+        help="guard every optimizer/scheduler created by the tests (--schedlint-guard=MODE: "
+        "raise, a test that misuses one fails; warn or log, tests pass and every "
+        "violation is listed at the end). Without MODE: $SCHEDLINT_ON_VIOLATION, else raise",
+    )
     # `--schedlint-guard=warn` etc. are option names of their own: an optional value on the bare
     # option would swallow the test path that follows it (argparse matches the whole string first).
     for mode in ("raise", "warn", "log"):
-        group.addoption(f"--schedlint-guard={mode}", dest="schedlint_guard_mode", action="store_const",
-                        const=mode, default=None, help=f"guard in {mode} mode")
-    group.addoption("--schedlint-guard-watch", action="store_true", default=False,
-                    help="name the source line of every LR write made outside a scheduler (slower LR writes)")
-    group.addoption("--schedlint-guard-ignore", default="", metavar="CODES",
-                    help="comma-separated SLG codes that do not fail tests (e.g. SLG107)")
+        group.addoption(
+            f"--schedlint-guard={mode}",
+            dest="schedlint_guard_mode",
+            action="store_const",
+            const=mode,
+            default=None,
+            help=f"guard in {mode} mode",
+        )
+    group.addoption(
+        "--schedlint-guard-watch",
+        action="store_true",
+        default=False,
+        help="name the source line of every LR write made outside a scheduler (slower LR writes)",
+    )
+    group.addoption(
+        "--schedlint-guard-ignore",
+        default="",
+        metavar="CODES",
+        help="comma-separated SLG codes that do not fail tests (e.g. SLG107)",
+    )
 
 
 def pytest_configure(config):
-    mode = config.getoption("schedlint_guard_mode", default=None) or config.getoption("schedlint_guard", default=None)
+    mode = config.getoption("schedlint_guard_mode", default=None) or config.getoption(
+        "schedlint_guard", default=None
+    )
     if not mode:
         return
     if mode == "default":
@@ -36,8 +57,14 @@ def pytest_configure(config):
 
         mode = os.environ.get("SCHEDLINT_ON_VIOLATION", "").strip().lower() or "raise"
         if mode not in ("raise", "warn", "log"):
-            raise pytest.UsageError(f"SCHEDLINT_ON_VIOLATION must be raise, warn or log, got {mode!r}")
-    ignore = {c.strip().upper() for c in config.getoption("schedlint_guard_ignore").split(",") if c.strip()}
+            raise pytest.UsageError(
+                f"SCHEDLINT_ON_VIOLATION must be raise, warn or log, got {mode!r}"
+            )
+    ignore = {
+        c.strip().upper()
+        for c in config.getoption("schedlint_guard_ignore").split(",")
+        if c.strip()
+    }
     watch = bool(config.getoption("schedlint_guard_watch", default=False))
     config.pluginmanager.register(_GuardPlugin(ignore, mode, watch), "schedlint-guard")
 
@@ -54,8 +81,9 @@ class _GuardPlugin:
         self.closing = False
         self.nodeid = None
         self.failed_tests = []
-        self.session = auto.install(enable=True, report_at_exit=False, on_violation=self._on_violation,
-                                    watch=watch)
+        self.session = auto.install(
+            enable=True, report_at_exit=False, on_violation=self._on_violation, watch=watch
+        )
         self.session.listeners.append(self._saw)
 
     def _on_violation(self, violation):
@@ -97,9 +125,14 @@ class _GuardPlugin:
         self.raised.clear()
         if unraised:
             self.failed_tests.append(item.nodeid)
-            lines = "\n".join(f"  {v.message}{_times(n)}" for _node, v, n in _grouped([(None, v) for v in unraised]))
-            pytest.fail(f"schedlint guard: {len(unraised)} violation(s) during this test:\n{lines}",
-                        pytrace=False)
+            lines = "\n".join(
+                f"  {v.message}{_times(n)}"
+                for _node, v, n in _grouped([(None, v) for v in unraised])
+            )
+            pytest.fail(
+                f"schedlint guard: {len(unraised)} violation(s) during this test:\n{lines}",
+                pytrace=False,
+            )
         return result
 
     def pytest_terminal_summary(self, terminalreporter):
@@ -109,7 +142,9 @@ class _GuardPlugin:
         for nodeid in self.failed_tests:
             terminalreporter.write_line(f"  failed by the guard: {nodeid}")
         for nodeid, v, n in _grouped(self.all_seen):
-            terminalreporter.write_line(f"  {nodeid or '(outside a test)'}: {v.message}" + _times(n))
+            terminalreporter.write_line(
+                f"  {nodeid or '(outside a test)'}: {v.message}" + _times(n)
+            )
 
     def pytest_unconfigure(self, config):
         self.closing = True

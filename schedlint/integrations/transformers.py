@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from transformers import TrainerCallback
 
-from schedlint.integrations._common import GuardSet
+from schedlint.integrations.guard_set import GuardSet
 
 __all__ = ["ScheduleGuardCallback"]
 
@@ -80,9 +80,11 @@ class ScheduleGuardCallback(TrainerCallback):
             # not fire for it; the Trainer's optimizer-step events stand in for them.
             hooked = getattr(type(bound).step, "hooked", False)
             if not hooked and not hasattr(TrainerCallback, "on_pre_optimizer_step"):
-                raise RuntimeError("ScheduleGuardCallback needs transformers>=4.45 (the "
-                                   "on_pre_optimizer_step/on_optimizer_step events): "
-                                   "pip install 'schedlint[transformers]'")
+                raise RuntimeError(
+                    "ScheduleGuardCallback needs transformers>=4.45 (the "
+                    "on_pre_optimizer_step/on_optimizer_step events): "
+                    "pip install 'schedlint[transformers]'"
+                )
             self._set.start([(bound, [sched])], self.expect)
             if not hooked:
                 self._driven = (self._set.guards[0], bound)

@@ -12,23 +12,47 @@ assignments are known (:func:`_resolve`).
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
 from schedlint.model import catalogue
 from schedlint.model.cstwalk import code_children, walk
+from schedlint.model.facts import (
+    Checkpoint,
+    ClassInfo,
+    FileModel,
+    FunctionInfo,
+    Group,
+    GroupDict,
+    KeyUse,
+    Loop,
+    LrWrite,
+    MethodCall,
+    Optimizer,
+    Rebind,
+    Scheduler,
+    Scope,
+    Value,
+)
 from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.numbers import fold_number
-from schedlint.model.facts import (Checkpoint, ClassInfo, FileModel, FunctionInfo, Group, GroupDict, KeyUse, Loop,
-                             LrWrite, MethodCall, Optimizer, Rebind, Scheduler, Scope, Value)
 
 # Methods whose calls the rules care about; others are not recorded.
-TRACKED_METHODS = frozenset({
-    "step", "get_lr", "get_last_lr", "print_lr", "add_param_group", "load_state_dict",
-    "state_dict", "zero_grad", "optimizer_step", "step_update",
-})
+TRACKED_METHODS = frozenset(
+    {
+        "step",
+        "get_lr",
+        "get_last_lr",
+        "print_lr",
+        "add_param_group",
+        "load_state_dict",
+        "state_dict",
+        "zero_grad",
+        "optimizer_step",
+        "step_update",
+    }
+)
 LR_SCALING_KEY = re.compile(r"^lr_?(mult|mul|multiplier|scale|scaler|factor|ratio|decay_mult)$")
 # Libraries that read a group scaling key themselves (timm's schedulers apply "lr_scale"):
 # importing them counts as reading the key, since their code is usually not checked.
@@ -36,8 +60,12 @@ EXTERNAL_KEY_READERS = {"timm": ("lr_scale",)}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
 _AUG_OPS = {
-    cst.MultiplyAssign: "*=", cst.DivideAssign: "/=", cst.AddAssign: "+=",
-    cst.SubtractAssign: "-=", cst.PowerAssign: "**=", cst.FloorDivideAssign: "//=",
+    cst.MultiplyAssign: "*=",
+    cst.DivideAssign: "/=",
+    cst.AddAssign: "+=",
+    cst.SubtractAssign: "-=",
+    cst.PowerAssign: "**=",
+    cst.FloorDivideAssign: "//=",
 }
 
 
@@ -68,14 +96,23 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
 _BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
 
 
-def _batch_view_of(node) -> Optional[str]:
+def _batch_view_of(node) -> str | None:
     """The name an assigned value walks the same batches as: ``loader`` for ``loader``,
     ``tqdm(loader)`` or ``accelerator.skip_first_batches(loader, n)``; else None."""
     while isinstance(node, cst.Call):
-        func = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
-            node.func.value if isinstance(node.func, cst.Name) else None
-        if func not in _BATCH_VIEWS or not node.args or node.args[0].keyword is not None or \
-                node.args[0].star:
+        func = (
+            node.func.attr.value
+            if isinstance(node.func, cst.Attribute)
+            else node.func.value
+            if isinstance(node.func, cst.Name)
+            else None
+        )
+        if (
+            func not in _BATCH_VIEWS
+            or not node.args
+            or node.args[0].keyword is not None
+            or node.args[0].star
+        ):
             return None
         node = node.args[0].value
     return dotted_name(node)
@@ -86,15 +123,20 @@ def _tests_first_step(test) -> bool:
     scheduler's initial step."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return (dotted_name(test.expression) or "").endswith("last_epoch")
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1 or \
-            not isinstance(test.comparisons[0].operator, cst.Equal):
+    if (
+        not isinstance(test, cst.Comparison)
+        or len(test.comparisons) != 1
+        or not isinstance(test.comparisons[0].operator, cst.Equal)
+    ):
         return False
     sides = (test.left, test.comparisons[0].comparator)
-    return any((dotted_name(a) or "").endswith("last_epoch") and fold_number(b) == 0
-               for a, b in (sides, sides[::-1]))
+    return any(
+        (dotted_name(a) or "").endswith("last_epoch") and fold_number(b) == 0
+        for a, b in (sides, sides[::-1])
+    )
 
 
-def dotted_name(node) -> Optional[str]:
+def dotted_name(node) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts = []
     while isinstance(node, cst.Attribute):
@@ -106,7 +148,7 @@ def dotted_name(node) -> Optional[str]:
     return None
 
 
-def string_value(node) -> Optional[str]:
+def string_value(node) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:
             value = node.evaluated_value
@@ -116,7 +158,7 @@ def string_value(node) -> Optional[str]:
     return None
 
 
-def subscript_key(node: cst.Subscript) -> Optional[str]:
+def subscript_key(node: cst.Subscript) -> str | None:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         return string_value(node.slice[0].slice.value)
     return None
@@ -147,13 +189,19 @@ class _Walk:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((expr_text(n.value), key))
-            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and \
-                    n.func.value == "len" and len(n.args) == 1:
+            elif (
+                isinstance(n, cst.Call)
+                and isinstance(n.func, cst.Name)
+                and n.func.value == "len"
+                and len(n.args) == 1
+            ):
                 self.lens.append(expr_text(n.args[0].value))
             stack.extend(code_children(n))
 
 
 def expr_text(node) -> str:
+    """A comparable text for a name, attribute chain or subscript (``opt.param_groups[0]``,
+    ``g['lr']``) to compare one target with another; ``<expr>`` for anything else."""
     dotted = dotted_name(node)
     if dotted is not None:
         return dotted
@@ -170,8 +218,7 @@ def expr_text(node) -> str:
 
 
 def _param_names(params: cst.Parameters) -> tuple:
-    names = [p.name.value for p in (*params.posonly_params, *params.params,
-                                    *params.kwonly_params)]
+    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
         if isinstance(star, cst.Param):
             names.append(star.name.value)
@@ -211,7 +258,7 @@ def _scale_folded(lr_node, scale_node) -> bool:
     return False
 
 
-def _find_param_groups(node) -> Optional[str]:
+def _find_param_groups(node) -> str | None:
     """Text of ``X`` if ``X.param_groups`` occurs inside ``node``."""
     stack = [node]
     while stack:
@@ -231,8 +278,8 @@ class _Builder(cst.CSTVisitor):
         self.model = FileModel(path=path, source=source, module=module, solve_flow=Flow)
         self.model.value = self.value  # rules may summarise a node they hold
         self.order = 0
-        self.scope: Optional[Scope] = None
-        self.loop: Optional[Loop] = None
+        self.scope: Scope | None = None
+        self.loop: Loop | None = None
         self.class_stack: list = []
         self.function_stack: list = []
         self._first_step_returns: set = set()  # ids of Return nodes under `last_epoch == 0`
@@ -250,7 +297,7 @@ class _Builder(cst.CSTVisitor):
         self.order += 1
         return self.order
 
-    def qualify(self, node) -> Optional[str]:
+    def qualify(self, node) -> str | None:
         """Qualified name of a Name/Attribute chain through the import table."""
         dotted = dotted_name(node)
         if dotted is None:
@@ -296,22 +343,42 @@ class _Builder(cst.CSTVisitor):
                 call_receiver = dotted_name(node.func.value)
             elif isinstance(node.func, cst.Name):
                 call_method = node.func.value
-        return Value(src=self.module.code_for_node(node).strip(), node=node, kind=kind,
-                     number=number, string=string, items=items,
-                     names=frozenset(walk.names), dotted=dotted_name(node), call=call,
-                     call_method=call_method, call_receiver=call_receiver,
-                     subscripts=tuple(walk.subscripts), strings=frozenset(walk.strings),
-                     lens=tuple(walk.lens))
+        return Value(
+            src=self.module.code_for_node(node).strip(),
+            node=node,
+            kind=kind,
+            number=number,
+            string=string,
+            items=items,
+            names=frozenset(walk.names),
+            dotted=dotted_name(node),
+            call=call,
+            call_method=call_method,
+            call_receiver=call_receiver,
+            subscripts=tuple(walk.subscripts),
+            strings=frozenset(walk.strings),
+            lens=tuple(walk.lens),
+        )
 
     def bind(self, name: str):
         if self.scope is not None:
             self.scope.assigned.add(name)
 
     def push_scope(self, kind, name, node, params=(), reset_loop=True):
-        scope = Scope(id=len(self.model.scopes), kind=kind, name=name, node=node,
-                      parent=self.scope, params=params,
-                      cls=self.class_stack[-1] if self.class_stack and kind == "function"
-                      and self.scope is not None and self.scope.kind == "class" else None)
+        scope = Scope(
+            id=len(self.model.scopes),
+            kind=kind,
+            name=name,
+            node=node,
+            parent=self.scope,
+            params=params,
+            cls=self.class_stack[-1]
+            if self.class_stack
+            and kind == "function"
+            and self.scope is not None
+            and self.scope.kind == "class"
+            else None,
+        )
         self.model.scopes.append(scope)
         self.scope = scope
         # Loops do not continue into nested functions: their body runs elsewhere.
@@ -335,8 +402,12 @@ class _Builder(cst.CSTVisitor):
         self._enter_branch(node)
         if _tests_first_step(node.test):
             self._first_step_returns.update(
-                id(small) for stmt in node.body.body if isinstance(stmt, cst.SimpleStatementLine)
-                for small in stmt.body if isinstance(small, cst.Return))
+                id(small)
+                for stmt in node.body.body
+                if isinstance(stmt, cst.SimpleStatementLine)
+                for small in stmt.body
+                if isinstance(small, cst.Return)
+            )
 
     visit_Try = visit_Match = _enter_branch
     leave_If = leave_Try = leave_Match = _leave_branch
@@ -345,25 +416,44 @@ class _Builder(cst.CSTVisitor):
         """Keep Scope.literals current: what list literal each local name certainly holds."""
         literals = self.scope.literals
         if isinstance(target, cst.Name):
-            certain = op == "=" and isinstance(value, (cst.List, cst.Tuple)) and \
-                self.loop is None and self.branch_depth == 0
+            certain = (
+                op == "="
+                and isinstance(value, (cst.List, cst.Tuple))
+                and self.loop is None
+                and self.branch_depth == 0
+            )
             literals[target.value] = value if certain else None
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and \
-                target.value.value in literals:
+        elif (
+            isinstance(target, cst.Subscript)
+            and isinstance(target.value, cst.Name)
+            and target.value.value in literals
+        ):
             literals[target.value.value] = None
 
     def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
-        loop = Loop(id=len(self.model.loops), kind=kind, node=node, parent=self.loop,
-                    scope=self.scope, targets=frozenset(targets), order=self.next_order())
+        loop = Loop(
+            id=len(self.model.loops),
+            kind=kind,
+            node=node,
+            parent=self.loop,
+            scope=self.scope,
+            targets=frozenset(targets),
+            order=self.next_order(),
+        )
         if iter_node is not None:
             loop.iter = self.value(iter_node)
-            if isinstance(iter_node, cst.Call) and isinstance(iter_node.func, cst.Name) and \
-                    iter_node.func.value == "range" and 1 <= len(iter_node.args) <= 2 and \
-                    not any(a.star or a.keyword for a in iter_node.args):
+            if (
+                isinstance(iter_node, cst.Call)
+                and isinstance(iter_node.func, cst.Name)
+                and iter_node.func.value == "range"
+                and 1 <= len(iter_node.args) <= 2
+                and not any(a.star or a.keyword for a in iter_node.args)
+            ):
                 loop.range_stop = self.value(iter_node.args[-1].value)
             if self.scope is not None:
-                loop.iter_views = frozenset(v for name in loop.iter.names
-                                            for v in self.scope.views.get(name, ()))
+                loop.iter_views = frozenset(
+                    v for name in loop.iter.names for v in self.scope.views.get(name, ())
+                )
             groups_of = _find_param_groups(iter_node)
             if groups_of is not None:
                 loop.groups_of = groups_of
@@ -398,7 +488,7 @@ class _Builder(cst.CSTVisitor):
         self.loop.end_order = self.next_order()
         self.loop = self.loop.parent
 
-    def group_loop(self) -> Optional[Loop]:
+    def group_loop(self) -> Loop | None:
         loop = self.loop
         while loop is not None:
             if loop.groups_of is not None:
@@ -435,10 +525,12 @@ class _Builder(cst.CSTVisitor):
                 name = dotted_name(alias.name)
                 if name is None:
                     continue
-                local = alias.asname.name.value if alias.asname is not None and \
-                    isinstance(alias.asname.name, cst.Name) else name
-                self.model.imports[local] = f"{dots}{module}.{name}" if module else \
-                    f"{dots}{name}"
+                local = (
+                    alias.asname.name.value
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                    else name
+                )
+                self.model.imports[local] = f"{dots}{module}.{name}" if module else f"{dots}{name}"
                 self.bind(local)
             return
         if node.module is None:
@@ -463,10 +555,17 @@ class _Builder(cst.CSTVisitor):
         self.bind(node.name.value)
         bases = tuple(self.qualify(a.value) or "" for a in node.bases if a.keyword is None)
         local_scheduler_bases = {c.name for c in self.model.classes if c.is_scheduler_subclass}
-        info = ClassInfo(name=node.name.value, node=node, bases=bases,
-                         is_scheduler_subclass=any(
-                             b in catalogue.SCHEDULER_BASES or b in local_scheduler_bases
-                             or catalogue.scheduler_class(b) is not None for b in bases))
+        info = ClassInfo(
+            name=node.name.value,
+            node=node,
+            bases=bases,
+            is_scheduler_subclass=any(
+                b in catalogue.SCHEDULER_BASES
+                or b in local_scheduler_bases
+                or catalogue.scheduler_class(b) is not None
+                for b in bases
+            ),
+        )
         self.model.classes.append(info)
         self.class_stack.append(info)
         self.push_scope("class", node.name.value, node)
@@ -491,10 +590,14 @@ class _Builder(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda):
         # A lambda keeps the enclosing loop: map(lambda g: ..., opt.param_groups) runs it there.
-        self.push_scope("function", "<lambda>", node, _param_names(node.params),
-                        reset_loop=False)
-        info = FunctionInfo(name="<lambda>", node=node, scope=self.scope,
-                            params=self.scope.params, returns=[self.value(node.body)])
+        self.push_scope("function", "<lambda>", node, _param_names(node.params), reset_loop=False)
+        info = FunctionInfo(
+            name="<lambda>",
+            node=node,
+            scope=self.scope,
+            params=self.scope.params,
+            returns=[self.value(node.body)],
+        )
         self.model.lambdas[id(node)] = info
 
     def leave_Lambda(self, node):
@@ -502,8 +605,11 @@ class _Builder(cst.CSTVisitor):
 
     def visit_Return(self, node: cst.Return):
         self.frameworks.on_return(self, node)
-        if node.value is not None and self.function_stack and \
-                self.function_stack[-1].scope is self.scope:
+        if (
+            node.value is not None
+            and self.function_stack
+            and self.function_stack[-1].scope is self.scope
+        ):
             value = self.value(node.value)
             self.function_stack[-1].returns.append(value)
             if id(node) in self._first_step_returns:
@@ -586,8 +692,12 @@ class _Builder(cst.CSTVisitor):
                 group_loop.tainted.add(text)
         if op != "=":
             return
-        if isinstance(value, cst.Dict) or isinstance(value, cst.Call) and \
-                isinstance(value.func, cst.Name) and value.func.value == "dict":
+        if (
+            isinstance(value, cst.Dict)
+            or isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == "dict"
+        ):
             self._dict_targets[id(value)] = text
         if isinstance(value, cst.Call):
             if self._construct(value, text, stmt):
@@ -603,8 +713,9 @@ class _Builder(cst.CSTVisitor):
                 continue
             text = dotted_name(node)
             if text is not None:
-                self.model.rebinds.append(Rebind(target=text, key=(), unpacked=True,
-                                                 **self.fact_kwargs(stmt)))
+                self.model.rebinds.append(
+                    Rebind(target=text, key=(), unpacked=True, **self.fact_kwargs(stmt))
+                )
 
     def _unpacked_construction(self, target, value, stmt):
         """``sched, num_epochs = create_scheduler(args, optimizer)`` (timm): the first name
@@ -624,15 +735,25 @@ class _Builder(cst.CSTVisitor):
         group_text = expr_text(group_node)
         optimizer_src = group_var = index_var = None
         all_groups = False
-        if isinstance(group_node, cst.Name) and loop is not None and \
-                group_node.value in (loop.group_var,) + tuple(loop.targets):
+        if (
+            isinstance(group_node, cst.Name)
+            and loop is not None
+            and group_node.value in (loop.group_var,) + tuple(loop.targets)
+        ):
             optimizer_src, group_var, all_groups = loop.groups_of, group_node.value, True
-        elif isinstance(group_node, cst.Subscript) and isinstance(group_node.value, cst.Attribute) \
-                and group_node.value.attr.value == "param_groups":
+        elif (
+            isinstance(group_node, cst.Subscript)
+            and isinstance(group_node.value, cst.Attribute)
+            and group_node.value.attr.value == "param_groups"
+        ):
             optimizer_src = expr_text(group_node.value.value)
             idx = group_node.slice[0].slice
-            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Name) and loop is not None \
-                    and idx.value.value in (loop.index_var,) + tuple(loop.targets):
+            if (
+                isinstance(idx, cst.Index)
+                and isinstance(idx.value, cst.Name)
+                and loop is not None
+                and idx.value.value in (loop.index_var,) + tuple(loop.targets)
+            ):
                 index_var, all_groups = idx.value.value, True
         else:
             return
@@ -641,12 +762,18 @@ class _Builder(cst.CSTVisitor):
         if loop is not None and all_groups:
             dependent |= loop.tainted | {loop.group_var, loop.index_var} - {None}
         reads_current = any(key == "lr" and base == group_text for base, key in value.subscripts)
-        write = LrWrite(optimizer_src=optimizer_src, op=op, value=value, all_groups=all_groups,
-                        group_var=group_var, index_var=index_var,
-                        depends_on_group=bool(value.names & dependent) or reads_current,
-                        reads_current_lr=reads_current,
-                        in_class=self.class_stack[-1] if self.class_stack else None,
-                        **self.fact_kwargs(stmt))
+        write = LrWrite(
+            optimizer_src=optimizer_src,
+            op=op,
+            value=value,
+            all_groups=all_groups,
+            group_var=group_var,
+            index_var=index_var,
+            depends_on_group=bool(value.names & dependent) or reads_current,
+            reads_current_lr=reads_current,
+            in_class=self.class_stack[-1] if self.class_stack else None,
+            **self.fact_kwargs(stmt),
+        )
         self.model.lr_writes.append(write)
         if write.in_class is not None:
             write.in_class.writes_group_lr = True
@@ -654,16 +781,23 @@ class _Builder(cst.CSTVisitor):
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
         func = node.func
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
-                func.value.value in self.scope.literals:
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in self.scope.literals
+        ):
             # params.append({...}) and friends: the literal no longer says what it holds.
             self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
         if id(node) not in self.handled_calls:
             self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
-        if isinstance(func, cst.Name) and func.value == "map" and len(node.args) >= 2 \
-                and isinstance(node.args[0].value, cst.Lambda):
+        if (
+            isinstance(func, cst.Name)
+            and func.value == "map"
+            and len(node.args) >= 2
+            and isinstance(node.args[0].value, cst.Lambda)
+        ):
             groups_of = _find_param_groups(node.args[1].value)
             lam = node.args[0].value
             if groups_of is not None and lam.params.params:
@@ -685,25 +819,40 @@ class _Builder(cst.CSTVisitor):
             if method in TRACKED_METHODS:
                 receiver = dotted_name(func.value)
                 if receiver is not None:
-                    args = tuple(self.value(a.value) for a in node.args
-                                 if a.keyword is None and not a.star)
-                    kwargs = {a.keyword.value: self.value(a.value) for a in node.args
-                              if a.keyword is not None}
-                    self.model.calls.append(MethodCall(receiver=receiver, method=method,
-                                                       args=args, kwargs=kwargs,
-                                                       **self.fact_kwargs(node)))
+                    args = tuple(
+                        self.value(a.value) for a in node.args if a.keyword is None and not a.star
+                    )
+                    kwargs = {
+                        a.keyword.value: self.value(a.value)
+                        for a in node.args
+                        if a.keyword is not None
+                    }
+                    self.model.calls.append(
+                        MethodCall(
+                            receiver=receiver,
+                            method=method,
+                            args=args,
+                            kwargs=kwargs,
+                            **self.fact_kwargs(node),
+                        )
+                    )
                     if method == "state_dict" and self._dicts:
                         self._checkpoint().state_dicts.append(self.model.calls[-1])
         qualified = self.qualify(func)
-        if qualified is not None and qualified in ("torch.save", "dict") or \
-                isinstance(func, cst.Name) and func.value in self.model.functions:
+        if (
+            qualified is not None
+            and qualified in ("torch.save", "dict")
+            or isinstance(func, cst.Name)
+            and func.value in self.model.functions
+        ):
             self.model.calls_by_name.setdefault(qualified, []).append(self.value(node))
         if isinstance(func, cst.Name) and func.value == "dict":
             self._open_dict(node)
             keys = {a.keyword.value: a for a in node.args if a.keyword is not None}
             if "params" in keys:
-                self._group_dict_keys(((k, a.keyword) for k, a in keys.items()),
-                                      {k: a.value for k, a in keys.items()})
+                self._group_dict_keys(
+                    ((k, a.keyword) for k, a in keys.items()), {k: a.value for k, a in keys.items()}
+                )
                 self._group_dict(node, keys["lr"].value if "lr" in keys else None)
 
     def leave_Call(self, node):
@@ -733,11 +882,17 @@ class _Builder(cst.CSTVisitor):
                 key = string_value(el.key)
                 if key is not None:
                     self.model.code_keys.add(key)
-        keys = [(string_value(el.key), el.key) for el in node.elements
-                if isinstance(el, cst.DictElement)]
+        keys = [
+            (string_value(el.key), el.key)
+            for el in node.elements
+            if isinstance(el, cst.DictElement)
+        ]
         if any(k == "params" for k, _ in keys):
-            values = {string_value(el.key): el.value for el in node.elements
-                      if isinstance(el, cst.DictElement)}
+            values = {
+                string_value(el.key): el.value
+                for el in node.elements
+                if isinstance(el, cst.DictElement)
+            }
             self._group_dict_keys(keys, values)
             self._group_dict(node, values.get("lr"))
 
@@ -758,15 +913,23 @@ class _Builder(cst.CSTVisitor):
                 opaque = any(isinstance(el, cst.StarredDictElement) for el in node.elements)
             else:  # dict(...): positional or ** arguments carry unseen entries
                 opaque = any(a.keyword is None for a in node.args)
-            entry[3] = Checkpoint(node=node, scope=entry[1], order=self.next_order(),
-                                  loop=entry[2], target=self._dict_targets.get(id(node)),
-                                  opaque=opaque)
+            entry[3] = Checkpoint(
+                node=node,
+                scope=entry[1],
+                order=self.next_order(),
+                loop=entry[2],
+                target=self._dict_targets.get(id(node)),
+                opaque=opaque,
+            )
             self.model.checkpoints.append(entry[3])
         return entry[3]
 
     def _group_dict(self, node, lr_node):
-        self.model.group_dicts.append(GroupDict(
-            node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None))
+        self.model.group_dicts.append(
+            GroupDict(
+                node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None
+            )
+        )
 
     def _group_dict_keys(self, keys, values=None):
         for key, key_node in keys:
@@ -798,12 +961,13 @@ class _Builder(cst.CSTVisitor):
     def visit_Comparison(self, node: cst.Comparison):
         # "lr_mult" in group
         key = string_value(node.left)
-        if key is not None and any(isinstance(c.operator, (cst.In, cst.NotIn))
-                                   for c in node.comparisons):
+        if key is not None and any(
+            isinstance(c.operator, (cst.In, cst.NotIn)) for c in node.comparisons
+        ):
             self.model.read_keys.add(key)
 
     # -- constructions ------------------------------------------------------------------------
-    def _construct(self, call: cst.Call, target: Optional[str], stmt) -> bool:
+    def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         qualified = self.qualify(call.func)
         if qualified is None:
@@ -811,8 +975,10 @@ class _Builder(cst.CSTVisitor):
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
-            local = next((c for c in self.model.classes if c.name == qualified
-                          and c.is_scheduler_subclass), None)
+            local = next(
+                (c for c in self.model.classes if c.name == qualified and c.is_scheduler_subclass),
+                None,
+            )
             if local is not None:
                 short, origin = local.name, "custom"
             else:
@@ -846,24 +1012,39 @@ class _Builder(cst.CSTVisitor):
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         opt = args.get("optimizer")
-        sched = Scheduler(target=target, key=None, cls=short, origin=origin, args=args,
-                          optimizer_src=opt.dotted if opt is not None else None,
-                          **self.fact_kwargs(call if target is None else stmt))
+        sched = Scheduler(
+            target=target,
+            key=None,
+            cls=short,
+            origin=origin,
+            args=args,
+            optimizer_src=opt.dotted if opt is not None else None,
+            **self.fact_kwargs(call if target is None else stmt),
+        )
         self.model.schedulers.append(sched)
         self.model.constructed[id(call)] = sched
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
-        groups = self._groups_of(call.args[0].value) if call.args and \
-            call.args[0].keyword in (None,) and not call.args[0].star else None
+        groups = (
+            self._groups_of(call.args[0].value)
+            if call.args and call.args[0].keyword in (None,) and not call.args[0].star
+            else None
+        )
         if "params" in args and groups is None and call.args and call.args[0].keyword is not None:
             groups = self._groups_of(call.args[0].value)
-        opt = Optimizer(target=target, key=(), cls=short, default_lr=args.get("lr"),
-                        groups=groups, **self.fact_kwargs(call if target is None else stmt))
+        opt = Optimizer(
+            target=target,
+            key=(),
+            cls=short,
+            default_lr=args.get("lr"),
+            groups=groups,
+            **self.fact_kwargs(call if target is None else stmt),
+        )
         self.model.optimizers.append(opt)
         self.model.constructed[id(call)] = opt
 
-    def _groups_of(self, node) -> Optional[list]:
+    def _groups_of(self, node) -> list | None:
         """Param groups of an optimizer's first argument, when statically known."""
         if isinstance(node, cst.Name):
             node = self._local_literal(node.value)
@@ -899,7 +1080,7 @@ class _Builder(cst.CSTVisitor):
 
 
 # -- resolution after the walk ----------------------------------------------------------------
-def binding_key(scope: Scope, text: Optional[str]):
+def binding_key(scope: Scope, text: str | None):
     """Which variable ``text`` names when read in ``scope`` (see the model's docstring)."""
     if text is None:
         return None
@@ -949,15 +1130,21 @@ def _resolve(model: FileModel) -> None:
     for sched in model.schedulers:
         if sched.optimizer_src is not None:
             sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
-            sched.optimizers = (sched.optimizer,) if sched.optimizer is not None else \
-                tuple(flow.optimizers(sched.scope, sched.optimizer_src))
+            sched.optimizers = (
+                (sched.optimizer,)
+                if sched.optimizer is not None
+                else tuple(flow.optimizers(sched.scope, sched.optimizer_src))
+            )
             if sched.optimizer is None and len(sched.optimizers) == 1:
                 sched.optimizer = sched.optimizers[0]
         children = sched.args.get("schedulers")
         if sched.cls in catalogue.COMPOSITE and children is not None:
             for item in children.items:
-                child = by_node.get(id(item.node)) if item.kind == "call" else \
-                    lookup(sched.scope, item.dotted, sched.order, Scheduler)
+                child = (
+                    by_node.get(id(item.node))
+                    if item.kind == "call"
+                    else lookup(sched.scope, item.dotted, sched.order, Scheduler)
+                )
                 if child is not None:
                     sched.children.append(child)
                     child.parent = sched
@@ -969,8 +1156,10 @@ def _resolve(model: FileModel) -> None:
         if call.target is not None:
             call.targets = (call.target,)
         else:
-            call.targets = tuple(flow.optimizers(call.scope, call.receiver) +
-                                 flow.schedulers(call.scope, call.receiver))
+            call.targets = tuple(
+                flow.optimizers(call.scope, call.receiver)
+                + flow.schedulers(call.scope, call.receiver)
+            )
             if len(call.targets) == 1:
                 call.target = call.targets[0]
         if call.target is None and call.method in ("step", "optimizer_step") and call.args:
@@ -982,8 +1171,11 @@ def _resolve(model: FileModel) -> None:
     for write in model.lr_writes:
         if write.optimizer_src is not None:
             write.optimizer = lookup(write.scope, write.optimizer_src, write.order, Optimizer)
-            write.optimizers = (write.optimizer,) if write.optimizer is not None else \
-                tuple(flow.optimizers(write.scope, write.optimizer_src))
+            write.optimizers = (
+                (write.optimizer,)
+                if write.optimizer is not None
+                else tuple(flow.optimizers(write.scope, write.optimizer_src))
+            )
             if write.optimizer is None and write.optimizers:
                 write.optimizer = write.optimizers[0]
     for rebind in model.rebinds:
@@ -996,7 +1188,7 @@ def _resolve(model: FileModel) -> None:
                 v.number = flow.number(v.node, opt.scope)
 
 
-def _imported_head(resolvable, func) -> Optional[str]:
+def _imported_head(resolvable, func) -> str | None:
     """The local import name a callee starts with (``utils`` in ``utils.adjust_lr``)."""
     text = dotted_name(func)
     if text is None:
@@ -1021,19 +1213,22 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 resolvable[head] = qualified
     if not resolvable:
         return {}
-    used = {c.receiver for c in model.calls} | {loop.groups_of for loop in model.loops} | \
-        {s.optimizer_src for s in model.schedulers} | {w.optimizer_src for w in model.lr_writes}
-    for scope, call, _, _ in model.flow_calls:
+    used = (
+        {c.receiver for c in model.calls}
+        | {loop.groups_of for loop in model.loops}
+        | {s.optimizer_src for s in model.schedulers}
+        | {w.optimizer_src for w in model.lr_writes}
+    )
+    for _scope, call, _, _ in model.flow_calls:
         # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
         if _imported_head(resolvable, call.func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
     used.discard(None)
     heads = set()
-    for scope, target, value in model.flow_assigns:
+    for _scope, target, value in model.flow_assigns:
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
-            if head is not None and (dotted_name(target) in used or
-                                     target_names(target) & used):
+            if head is not None and (dotted_name(target) in used or target_names(target) & used):
                 heads.add(head)
     flow = None
     for scope, call, _, _ in model.flow_calls:
@@ -1061,36 +1256,65 @@ def _through_imports(model: FileModel) -> None:
             if not opts:
                 continue
             for scope, order, call, loop in flow.local_call_sites(write.scope, local):
-                src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
-                            set(flow.optimizers(scope, dotted_name(a.value))) & set(opts)),
-                           None)
-                model.lr_writes.append(LrWrite(
-                    node=call, scope=scope, order=order, loop=loop,
-                    optimizer_src=src or write.optimizer_src, op=write.op, value=write.value,
-                    all_groups=write.all_groups, group_var=write.group_var,
-                    index_var=write.index_var, depends_on_group=write.depends_on_group,
-                    reads_current_lr=write.reads_current_lr, optimizer=opts[0],
-                    optimizers=tuple(opts), via=write))
+                src = next(
+                    (
+                        dotted_name(a.value)
+                        for a in call.args
+                        if dotted_name(a.value)
+                        and set(flow.optimizers(scope, dotted_name(a.value))) & set(opts)
+                    ),
+                    None,
+                )
+                model.lr_writes.append(
+                    LrWrite(
+                        node=call,
+                        scope=scope,
+                        order=order,
+                        loop=loop,
+                        optimizer_src=src or write.optimizer_src,
+                        op=write.op,
+                        value=write.value,
+                        all_groups=write.all_groups,
+                        group_var=write.group_var,
+                        index_var=write.index_var,
+                        depends_on_group=write.depends_on_group,
+                        reads_current_lr=write.reads_current_lr,
+                        optimizer=opts[0],
+                        optimizers=tuple(opts),
+                        via=write,
+                    )
+                )
         for ckpt in other.checkpoints:
             _checkpoint_through_import(model, flow, local, ckpt)
         for mcall in other.calls:
             if mcall.method not in ("step", "optimizer_step", "zero_grad"):
                 continue
-            targets = flow.optimizers(mcall.scope, mcall.receiver) + \
-                flow.schedulers(mcall.scope, mcall.receiver)
+            targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
+                mcall.scope, mcall.receiver
+            )
             stepped = None  # ``scaler.step(optimizer)`` in the helper
-            if not targets and mcall.method != "zero_grad" and mcall.args and \
-                    mcall.args[0].dotted:
+            if not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].dotted:
                 opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
                 stepped = opts[0] if len(opts) == 1 else None
             if not targets and stepped is None:
                 continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
-                model.calls_via_imports.append(MethodCall(
-                    node=call, scope=scope, order=order, loop=loop, receiver=mcall.receiver,
-                    method=mcall.method, args=mcall.args, kwargs=mcall.kwargs,
-                    target=targets[0] if len(targets) == 1 else None, targets=tuple(targets),
-                    optimizer_arg=stepped, via=mcall))
+                model.calls_via_imports.append(
+                    MethodCall(
+                        node=call,
+                        scope=scope,
+                        order=order,
+                        loop=loop,
+                        receiver=mcall.receiver,
+                        method=mcall.method,
+                        args=mcall.args,
+                        kwargs=mcall.kwargs,
+                        target=targets[0] if len(targets) == 1 else None,
+                        targets=tuple(targets),
+                        optimizer_arg=stepped,
+                        via=mcall,
+                    )
+                )
 
 
 def _checkpoint_through_import(model, flow, local, ckpt) -> None:
@@ -1106,11 +1330,35 @@ def _checkpoint_through_import(model, flow, local, ckpt) -> None:
     for scope, order, call, loop in flow.local_call_sites(ckpt.scope, local):
         state_dicts = []
         for mcall, opt in saved:
-            src = next((dotted_name(a.value) for a in call.args if dotted_name(a.value) and
-                        opt in flow.optimizers(scope, dotted_name(a.value))), mcall.receiver)
-            state_dicts.append(MethodCall(node=call, scope=scope, order=order, loop=loop,
-                                          receiver=src, method="state_dict", target=opt,
-                                          targets=(opt,), via=mcall))
-        model.checkpoints.append(Checkpoint(node=call, scope=scope, order=order, loop=loop,
-                                            state_dicts=state_dicts, opaque=ckpt.opaque,
-                                            via=ckpt))
+            src = next(
+                (
+                    dotted_name(a.value)
+                    for a in call.args
+                    if dotted_name(a.value) and opt in flow.optimizers(scope, dotted_name(a.value))
+                ),
+                mcall.receiver,
+            )
+            state_dicts.append(
+                MethodCall(
+                    node=call,
+                    scope=scope,
+                    order=order,
+                    loop=loop,
+                    receiver=src,
+                    method="state_dict",
+                    target=opt,
+                    targets=(opt,),
+                    via=mcall,
+                )
+            )
+        model.checkpoints.append(
+            Checkpoint(
+                node=call,
+                scope=scope,
+                order=order,
+                loop=loop,
+                state_dicts=state_dicts,
+                opaque=ckpt.opaque,
+                via=ckpt,
+            )
+        )

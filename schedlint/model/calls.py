@@ -32,13 +32,17 @@ def super_init_calls(fn_node):
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and \
-                n.func.attr.value == "__init__":
+        if (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value == "__init__"
+        ):
             owner = n.func.value
             if isinstance(owner, cst.Call) and dotted_name(owner.func) == "super":
                 yield n, 0
-            elif dotted_name(owner) is not None and n.args and \
-                    dotted_name(n.args[0].value) == "self":
+            elif (
+                dotted_name(owner) is not None and n.args and dotted_name(n.args[0].value) == "self"
+            ):
                 yield n, 1
         stack.extend(children(n))
 
@@ -70,8 +74,12 @@ def statement_edit(model, call):
         body = getattr(n, "body", None)
         if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
             for stmt in body:
-                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
-                        isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is call.node:
+                if (
+                    isinstance(stmt, cst.SimpleStatementLine)
+                    and len(stmt.body) == 1
+                    and isinstance(stmt.body[0], cst.Expr)
+                    and stmt.body[0].value is call.node
+                ):
                     line, col, end_line, end_col = model.position(stmt.body[0])
                     if len(body) == 1:
                         return (line, col, end_line, end_col, "pass"), True
@@ -97,9 +105,12 @@ def _statement_lines(root):
         body = getattr(n, "body", None)
         if isinstance(n, (cst.IndentedBlock, cst.Module)) and isinstance(body, (list, tuple)):
             for stmt in body:
-                if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and \
-                        isinstance(stmt.body[0], cst.Expr) and \
-                        isinstance(stmt.body[0].value, cst.Call):
+                if (
+                    isinstance(stmt, cst.SimpleStatementLine)
+                    and len(stmt.body) == 1
+                    and isinstance(stmt.body[0], cst.Expr)
+                    and isinstance(stmt.body[0].value, cst.Call)
+                ):
                     out[id(stmt.body[0].value)] = (n, stmt)
         stack.extend(children(n))
     return out

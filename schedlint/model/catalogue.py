@@ -1,8 +1,8 @@
 """What the checker knows about torch (and torch-protocol) optimizers and schedulers.
 
-Pure data, no torch import: the checker runs where torch is not installed. Every fact here
-comes from ``shared/reference/torch-scheduler-semantics.md`` (measured on torch 2.13) and
-``tests/test_catalogue.py`` checks the signatures against the installed torch when it is there.
+Pure data, no torch import: the checker runs where torch is not installed. The facts were
+measured on torch 2.13 (the project's scheduler-semantics notes, cited as "semantics §N");
+``tests/test_catalogue.py`` checks the class list and signatures against the installed torch.
 """
 
 from __future__ import annotations
@@ -22,15 +22,48 @@ SCHEDULER_SIGNATURES = {
     "PolynomialLR": ("optimizer", "total_iters", "power", "last_epoch"),
     "CosineAnnealingLR": ("optimizer", "T_max", "eta_min", "last_epoch"),
     "ChainedScheduler": ("schedulers", "optimizer"),
-    "ReduceLROnPlateau": ("optimizer", "mode", "factor", "patience", "threshold",
-                          "threshold_mode", "cooldown", "min_lr", "eps"),
-    "CyclicLR": ("optimizer", "base_lr", "max_lr", "step_size_up", "step_size_down", "mode",
-                 "gamma", "scale_fn", "scale_mode", "cycle_momentum", "base_momentum",
-                 "max_momentum", "last_epoch"),
-    "OneCycleLR": ("optimizer", "max_lr", "total_steps", "epochs", "steps_per_epoch",
-                   "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
-                   "max_momentum", "div_factor", "final_div_factor", "three_phase",
-                   "last_epoch"),
+    "ReduceLROnPlateau": (
+        "optimizer",
+        "mode",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_mode",
+        "cooldown",
+        "min_lr",
+        "eps",
+    ),
+    "CyclicLR": (
+        "optimizer",
+        "base_lr",
+        "max_lr",
+        "step_size_up",
+        "step_size_down",
+        "mode",
+        "gamma",
+        "scale_fn",
+        "scale_mode",
+        "cycle_momentum",
+        "base_momentum",
+        "max_momentum",
+        "last_epoch",
+    ),
+    "OneCycleLR": (
+        "optimizer",
+        "max_lr",
+        "total_steps",
+        "epochs",
+        "steps_per_epoch",
+        "pct_start",
+        "anneal_strategy",
+        "cycle_momentum",
+        "base_momentum",
+        "max_momentum",
+        "div_factor",
+        "final_div_factor",
+        "three_phase",
+        "last_epoch",
+    ),
     "CosineAnnealingWarmRestarts": ("optimizer", "T_0", "T_mult", "eta_min", "last_epoch"),
     "SWALR": ("optimizer", "swa_lr", "anneal_epochs", "anneal_strategy", "last_epoch"),
 }
@@ -40,9 +73,19 @@ TORCH_SCHEDULERS = frozenset(SCHEDULER_SIGNATURES)
 # second scheduler stepped before it is erased (semantics §2.2, §3.1).
 CLOSED_FORM = frozenset({"LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"})
 # get_lr multiplies the current group lr: edits persist and compound.
-CHAINABLE = frozenset({"MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
-                       "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
-                       "ReduceLROnPlateau"})
+CHAINABLE = frozenset(
+    {
+        "MultiplicativeLR",
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+        "ReduceLROnPlateau",
+    }
+)
 # Neither: they delegate to children, or blend (SWALR).
 COMPOSITE = frozenset({"SequentialLR", "ChainedScheduler"})
 
@@ -58,33 +101,84 @@ TRANSFORMERS_MODULES = ("transformers", "transformers.optimization")
 TRANSFORMERS_FACTORIES = {
     "get_constant_schedule": ("optimizer", "last_epoch"),
     "get_constant_schedule_with_warmup": ("optimizer", "num_warmup_steps", "last_epoch"),
-    "get_linear_schedule_with_warmup": ("optimizer", "num_warmup_steps", "num_training_steps",
-                                        "last_epoch"),
-    "get_cosine_schedule_with_warmup": ("optimizer", "num_warmup_steps", "num_training_steps",
-                                        "num_cycles", "last_epoch"),
+    "get_linear_schedule_with_warmup": (
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "last_epoch",
+    ),
+    "get_cosine_schedule_with_warmup": (
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+    ),
     "get_cosine_with_hard_restarts_schedule_with_warmup": (
-        "optimizer", "num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch"),
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+    ),
     "get_polynomial_decay_schedule_with_warmup": (
-        "optimizer", "num_warmup_steps", "num_training_steps", "lr_end", "power", "last_epoch"),
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "lr_end",
+        "power",
+        "last_epoch",
+    ),
     "get_inverse_sqrt_schedule": ("optimizer", "num_warmup_steps", "timescale", "last_epoch"),
     "get_cosine_with_min_lr_schedule_with_warmup": (
-        "optimizer", "num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch",
-        "min_lr", "min_lr_rate"),
-    "get_wsd_schedule": ("optimizer", "num_warmup_steps", "num_decay_steps",
-                         "num_training_steps", "num_stable_steps"),
-    "get_scheduler": ("name", "optimizer", "num_warmup_steps", "num_training_steps",
-                      "scheduler_specific_kwargs"),
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+        "min_lr",
+        "min_lr_rate",
+    ),
+    "get_wsd_schedule": (
+        "optimizer",
+        "num_warmup_steps",
+        "num_decay_steps",
+        "num_training_steps",
+        "num_stable_steps",
+    ),
+    "get_scheduler": (
+        "name",
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "scheduler_specific_kwargs",
+    ),
     "get_cosine_with_min_lr_schedule_with_warmup_lr_rate": (
-        "optimizer", "num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch",
-        "min_lr", "min_lr_rate", "warmup_lr_rate"),
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+        "min_lr",
+        "min_lr_rate",
+        "warmup_lr_rate",
+    ),
     # diffusers only; a LambdaLR over optimizer steps like the others.
     "get_piecewise_constant_schedule": ("optimizer", "step_rules", "last_epoch"),
 }
 # diffusers.optimization copies the transformers factories (same LambdaLR schedules, counted
 # in optimizer steps), but its get_scheduler takes ``step_rules`` third.
 DIFFUSERS_MODULES = ("diffusers", "diffusers.optimization")
-DIFFUSERS_GET_SCHEDULER = ("name", "optimizer", "step_rules", "num_warmup_steps",
-                           "num_training_steps", "num_cycles", "power", "last_epoch")
+DIFFUSERS_GET_SCHEDULER = (
+    "name",
+    "optimizer",
+    "step_rules",
+    "num_warmup_steps",
+    "num_training_steps",
+    "num_cycles",
+    "power",
+    "last_epoch",
+)
 # get_scheduler(name, ...) with a literal name is the factory it names (transformers
 # SchedulerType / diffusers SchedulerType values).
 NAMED_SCHEDULES = {
@@ -111,19 +205,60 @@ FACTORY_RETURNS = {"get_reduce_on_plateau_schedule": "ReduceLROnPlateau"}
 # counted in iterations; DeepSpeed's count ``last_batch_iteration``). Rules that know only
 # the torch protocol stay silent on them; the model still knows what the name holds.
 FOREIGN_SCHEDULERS = {
-    "timm": ("timm.scheduler", frozenset({
-        "CosineLRScheduler", "StepLRScheduler", "MultiStepLRScheduler", "PlateauLRScheduler",
-        "PolyLRScheduler", "TanhLRScheduler", "WSDLRScheduler", "Scheduler",
-        "create_scheduler", "create_scheduler_v2", "scheduler_kwargs"})),
-    "mmengine": ("mmengine.optim", frozenset({
-        "CosineAnnealingLR", "CosineRestartLR", "ConstantLR", "ExponentialLR", "LinearLR",
-        "MultiStepLR", "OneCycleLR", "PolyLR", "StepLR", "ReduceOnPlateauLR",
-        "CosineAnnealingParamScheduler", "LinearParamScheduler", "MultiStepParamScheduler"})),
-    "detectron2": ("detectron2.solver", frozenset({
-        "build_lr_scheduler", "LRMultiplier", "WarmupParamScheduler", "WarmupMultiStepLR",
-        "WarmupCosineLR"})),
-    "deepspeed": ("deepspeed.runtime.lr_schedules", frozenset({
-        "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle", "LRRangeTest"})),
+    "timm": (
+        "timm.scheduler",
+        frozenset(
+            {
+                "CosineLRScheduler",
+                "StepLRScheduler",
+                "MultiStepLRScheduler",
+                "PlateauLRScheduler",
+                "PolyLRScheduler",
+                "TanhLRScheduler",
+                "WSDLRScheduler",
+                "Scheduler",
+                "create_scheduler",
+                "create_scheduler_v2",
+                "scheduler_kwargs",
+            }
+        ),
+    ),
+    "mmengine": (
+        "mmengine.optim",
+        frozenset(
+            {
+                "CosineAnnealingLR",
+                "CosineRestartLR",
+                "ConstantLR",
+                "ExponentialLR",
+                "LinearLR",
+                "MultiStepLR",
+                "OneCycleLR",
+                "PolyLR",
+                "StepLR",
+                "ReduceOnPlateauLR",
+                "CosineAnnealingParamScheduler",
+                "LinearParamScheduler",
+                "MultiStepParamScheduler",
+            }
+        ),
+    ),
+    "detectron2": (
+        "detectron2.solver",
+        frozenset(
+            {
+                "build_lr_scheduler",
+                "LRMultiplier",
+                "WarmupParamScheduler",
+                "WarmupMultiStepLR",
+                "WarmupCosineLR",
+            }
+        ),
+    ),
+    "deepspeed": (
+        "deepspeed.runtime.lr_schedules",
+        frozenset({"WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle", "LRRangeTest"}),
+    ),
 }
 # Foreign factories whose optimizer is not the first argument.
 FOREIGN_SIGNATURES = {
@@ -133,21 +268,45 @@ FOREIGN_SIGNATURES = {
 # Factories of those libraries that return ``(scheduler, num_epochs)``.
 RETURNS_SCHEDULER_FIRST = frozenset({"create_scheduler", "create_scheduler_v2"})
 
-TORCH_OPTIMIZERS = frozenset({
-    "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "Adagrad",
-    "Adadelta", "ASGD", "LBFGS", "SparseAdam", "Adafactor", "Muon",
-})
+TORCH_OPTIMIZERS = frozenset(
+    {
+        "SGD",
+        "Adam",
+        "AdamW",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "RMSprop",
+        "Rprop",
+        "Adagrad",
+        "Adadelta",
+        "ASGD",
+        "LBFGS",
+        "SparseAdam",
+        "Adafactor",
+        "Muon",
+    }
+)
 # Optimizer classes reachable under these module paths behave like torch optimizers
 # (bitsandbytes' derive from torch.optim.Optimizer; semantics §7.3).
-OPTIMIZER_MODULE_PREFIXES = ("torch.optim", "bitsandbytes.optim", "bnb.optim", "apex.optimizers",
-                             "timm.optim", "transformers")
+OPTIMIZER_MODULE_PREFIXES = (
+    "torch.optim",
+    "bitsandbytes.optim",
+    "bnb.optim",
+    "apex.optimizers",
+    "timm.optim",
+    "transformers",
+)
 OPTIMIZER_SIGNATURE = ("params", "lr")
 # Under those other packages, a class whose name contains one of these is an optimizer.
 OPTIMIZER_NAME_PARTS = ("Adam", "SGD", "Lion", "LAMB", "Lamb", "Adafactor", "RMS")
 
-SCHEDULER_BASES = frozenset({
-    "torch.optim.lr_scheduler.LRScheduler", "torch.optim.lr_scheduler._LRScheduler",
-})
+SCHEDULER_BASES = frozenset(
+    {
+        "torch.optim.lr_scheduler.LRScheduler",
+        "torch.optim.lr_scheduler._LRScheduler",
+    }
+)
 
 
 def scheduler_class(qualified):
@@ -182,13 +341,16 @@ def is_transformers_factory(short):
 
 def signature_of(short, qualified=None):
     """Constructor parameters in order; ``qualified`` tells diffusers' get_scheduler apart."""
-    if short == "get_scheduler" and qualified and \
-            qualified.rpartition(".")[0] in DIFFUSERS_MODULES:
+    if short == "get_scheduler" and qualified and qualified.rpartition(".")[0] in DIFFUSERS_MODULES:
         return DIFFUSERS_GET_SCHEDULER
     if short in FACTORY_RETURNS:
         return ("optimizer",)
-    return SCHEDULER_SIGNATURES.get(short) or TRANSFORMERS_FACTORIES.get(short) or \
-        FOREIGN_SIGNATURES.get(short) or ()
+    return (
+        SCHEDULER_SIGNATURES.get(short)
+        or TRANSFORMERS_FACTORIES.get(short)
+        or FOREIGN_SIGNATURES.get(short)
+        or ()
+    )
 
 
 def resolve_factory(short, args):

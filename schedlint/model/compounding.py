@@ -14,8 +14,10 @@ from schedlint.model.lr_expressions import assigned_values, binding_scope, is_pu
 
 # Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,
 # `num_epochs`, `total_steps`, `warmup_steps` are constants).
-_COUNTER = re.compile(r"^(cur_|curr_|current_|global_|i_)?(epoch|ep|step|iter|iteration|it)"
-                      r"(_?(idx|id|num|no|count))?$")
+_COUNTER = re.compile(
+    r"^(cur_|curr_|current_|global_|i_)?(epoch|ep|step|iter|iteration|it)"
+    r"(_?(idx|id|num|no|count))?$"
+)
 _COUNTER_ATTRS = frozenset({"last_epoch", "num_updates", "step_count", "_step_count"})
 _MAX_DEPTH = 3
 
@@ -44,8 +46,9 @@ class _Analysis:
         if isinstance(node, (cst.Comparison, cst.Lambda, cst.BooleanOperation)):
             return False  # `gamma if epoch in milestones else 1`: a condition, not a factor
         if isinstance(node, cst.IfExp):
-            return self.depends(node.body, counters, depth + 1) or \
-                self.depends(node.orelse, counters, depth + 1)
+            return self.depends(node.body, counters, depth + 1) or self.depends(
+                node.orelse, counters, depth + 1
+            )
         if isinstance(node, cst.Subscript):
             return self.depends(node.value, counters, depth + 1)  # factors[epoch]: a table
         if isinstance(node, cst.BinaryOperation):
@@ -57,9 +60,11 @@ class _Analysis:
                 # 1 - 1 / (e + 1) == e / (e + 1): a term that fades as the counter grows is
                 # the incremental form of a polynomial decay, not a compounding one.
                 term = node.left if left else node.right
-                if isinstance(term, cst.BinaryOperation) and \
-                        isinstance(term.operator, cst.Divide) and \
-                        not self.depends(term.left, counters, depth + 1):
+                if (
+                    isinstance(term, cst.BinaryOperation)
+                    and isinstance(term.operator, cst.Divide)
+                    and not self.depends(term.left, counters, depth + 1)
+                ):
                     return False
             return left or right
         if isinstance(node, cst.Call):
@@ -71,8 +76,7 @@ class _Analysis:
         for child in code_children(node):
             if isinstance(child, (cst.Arg, cst.Element, cst.StarredElement)):
                 child = child.value
-            if isinstance(child, cst.BaseExpression) and self.depends(child, counters,
-                                                                       depth + 1):
+            if isinstance(child, cst.BaseExpression) and self.depends(child, counters, depth + 1):
                 return True
         return False
 
@@ -93,11 +97,18 @@ class _Analysis:
         if fn is None or depth > _MAX_DEPTH * 4:
             return False  # an opaque callee may return a ratio (MultiplicativeLR's contract)
         params, returns = fn
-        inner = {p for p, a in zip(params, call.args)
-                 if a.keyword is None and not a.star and self.depends(a.value, counters,
-                                                                        depth + 1)}
-        inner |= {a.keyword.value for a in call.args if a.keyword is not None and
-                  a.keyword.value in params and self.depends(a.value, counters, depth + 1)}
+        inner = {
+            p
+            for p, a in zip(params, call.args)
+            if a.keyword is None and not a.star and self.depends(a.value, counters, depth + 1)
+        }
+        inner |= {
+            a.keyword.value
+            for a in call.args
+            if a.keyword is not None
+            and a.keyword.value in params
+            and self.depends(a.value, counters, depth + 1)
+        }
         if not inner:
             return False
         return any(self.depends(r, inner, depth + 4) for r in returns)
@@ -108,8 +119,11 @@ class _Analysis:
         if not isinstance(call.func, cst.Name):
             return None
         name = call.func.value
-        defs = [f for f in self.model.functions.get(name, [])
-                if f.scope.parent is None or f.scope.parent.kind != "class"]
+        defs = [
+            f
+            for f in self.model.functions.get(name, [])
+            if f.scope.parent is None or f.scope.parent.kind != "class"
+        ]
         if len(defs) == 1:
             info = defs[0]
             return info.params, [r.node for r in info.returns]
@@ -128,8 +142,9 @@ class _Analysis:
 
 def _factors(node):
     """Multiplicative factors of a product/quotient: [(node, inverted)]."""
-    if isinstance(node, cst.BinaryOperation) and \
-            isinstance(node.operator, (cst.Multiply, cst.Divide)):
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, (cst.Multiply, cst.Divide)
+    ):
         left = _factors(node.left)
         right = _factors(node.right)
         if isinstance(node.operator, cst.Divide):
@@ -139,8 +154,11 @@ def _factors(node):
 
 
 def _is_lr_read(node, group_text) -> bool:
-    return isinstance(node, cst.Subscript) and subscript_key(node) == "lr" and \
-        expr_text(node.value) == group_text
+    return (
+        isinstance(node, cst.Subscript)
+        and subscript_key(node) == "lr"
+        and expr_text(node.value) == group_text
+    )
 
 
 def _compounds_product(analysis, node, lr_match, counters) -> bool:
@@ -182,14 +200,21 @@ def compounding(model, write):
     group_text = expr_text(group)
     counters = set()
     for loop in write.loops:
-        if loop.groups_of is None and loop.kind == "for" and loop.iter is not None and \
-                loop.iter.call in ("range", "enumerate"):
+        if (
+            loop.groups_of is None
+            and loop.kind == "for"
+            and loop.iter is not None
+            and loop.iter.call in ("range", "enumerate")
+        ):
             counters |= {loop.index_var} if loop.index_var else set()
             target = getattr(loop.node, "target", None)
             if isinstance(target, cst.Name):
                 counters.add(target.value)
-            elif isinstance(target, cst.Tuple) and target.elements and \
-                    isinstance(target.elements[0].value, cst.Name):
+            elif (
+                isinstance(target, cst.Tuple)
+                and target.elements
+                and isinstance(target.elements[0].value, cst.Name)
+            ):
                 counters.add(target.elements[0].value.value)
     analysis = _Analysis(model, write.scope)
     counters |= _counter_params(model, write.scope, analysis)
@@ -209,12 +234,15 @@ def compounding(model, write):
         if fn is not None:
             candidates.append(fn)
         else:
-            candidates += [(f.params, [r.node for r in f.returns])
-                           for f in model.callees(value.func, write.scope)]
+            candidates += [
+                (f.params, [r.node for r in f.returns])
+                for f in model.callees(value.func, write.scope)
+            ]
 
         def lr_read(node):
-            return _is_lr_read(node, group_text) or \
-                _is_lr_read(_single_local(write.scope, node), group_text)
+            return _is_lr_read(node, group_text) or _is_lr_read(
+                _single_local(write.scope, node), group_text
+            )
 
         for params, returns in candidates:
             lr_param, counter_params = None, set()
@@ -240,8 +268,10 @@ def compounding(model, write):
 
             if any(_compounds_product(inner, r, is_param, counter_params) for r in returns):
                 callee = dotted_name(value.func) or model.module.code_for_node(value.func)
-                return f" (through `{callee}`, which multiplies the lr it " \
-                       f"receives by a factor of the counter)"
+                return (
+                    f" (through `{callee}`, which multiplies the lr it "
+                    f"receives by a factor of the counter)"
+                )
     return None
 
 
@@ -272,8 +302,13 @@ def _counter_params(model, scope, analysis) -> set:
                 break
             if analysis.depends(arg.value, set()):
                 out.add(param)
-        out |= {a.keyword.value for a in node.args if a.keyword is not None and
-                a.keyword.value in info.params and analysis.depends(a.value, set())}
+        out |= {
+            a.keyword.value
+            for a in node.args
+            if a.keyword is not None
+            and a.keyword.value in info.params
+            and analysis.depends(a.value, set())
+        }
     return out
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
-from schedlint.model.sizes import counted_list
 
 
 @dataclass(eq=False)
@@ -30,30 +29,25 @@ class Value:
     src: str
     node: Any = field(repr=False)
     kind: str  # number|str|none|bool|list|tuple|dict|name|attr|call|lambda|comp|other
-    number: Optional[float] = None
-    string: Optional[str] = None
+    number: float | None = None
+    string: str | None = None
     items: tuple = ()  # Values, for list/tuple literals
     names: frozenset = frozenset()  # every bare Name read anywhere in the expression
-    dotted: Optional[str] = None  # "args.lr" for Name/Attribute chains
-    call: Optional[str] = None  # qualified (or dotted) callee, when kind == "call"
-    call_method: Optional[str] = None  # last attribute of the callee ("state_dict")
-    call_receiver: Optional[str] = None  # dotted receiver of a method call ("opt")
+    dotted: str | None = None  # "args.lr" for Name/Attribute chains
+    call: str | None = None  # qualified (or dotted) callee, when kind == "call"
+    call_method: str | None = None  # last attribute of the callee ("state_dict")
+    call_receiver: str | None = None  # dotted receiver of a method call ("opt")
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
     lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
 
     @property
-    def length(self) -> Optional[int]:
+    def length(self) -> int | None:
         return len(self.items) if self.kind in ("list", "tuple") else None
 
     @property
     def is_sequence(self) -> bool:
         return self.kind in ("list", "tuple", "comp")
-
-    @property
-    def is_scalar(self) -> bool:
-        """Certainly one number (a literal, arithmetic on literals, or a config attribute)."""
-        return self.kind == "number" or self.kind == "attr" and self.dotted is not None
 
 
 @dataclass(eq=False)
@@ -62,14 +56,14 @@ class Scope:
     kind: str  # module|class|function
     name: str
     node: Any = field(repr=False)
-    parent: Optional["Scope"] = field(default=None, repr=False)
+    parent: Scope | None = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
     # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
     literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
-    cls: Optional["ClassInfo"] = field(default=None, repr=False)  # enclosing class of a method
+    cls: ClassInfo | None = field(default=None, repr=False)  # enclosing class of a method
 
     def function_chain(self):
         s = self
@@ -83,17 +77,17 @@ class Loop:
     id: int
     kind: str  # for|while|comp
     node: Any = field(repr=False)
-    parent: Optional["Loop"] = field(default=None, repr=False)
-    scope: Optional[Scope] = field(default=None, repr=False)
+    parent: Loop | None = field(default=None, repr=False)
+    scope: Scope | None = field(default=None, repr=False)
     targets: frozenset = frozenset()
-    iter: Optional[Value] = None
-    range_stop: Optional[Value] = None  # N of ``range(N)`` / ``range(start, N)``
+    iter: Value | None = None
+    range_stop: Value | None = None  # N of ``range(N)`` / ``range(start, N)``
     # What the loop walks, seen through names bound earlier in its scope to another name or to
     # a batch view of one: ``pbar = tqdm(loader); for b in pbar`` walks ``loader``'s batches.
     iter_views: frozenset = frozenset()
-    groups_of: Optional[str] = None  # optimizer text when the loop walks its param_groups
-    group_var: Optional[str] = None  # ``g`` in ``for g in opt.param_groups``
-    index_var: Optional[str] = None  # ``i`` in ``for i in range(len(opt.param_groups))``
+    groups_of: str | None = None  # optimizer text when the loop walks its param_groups
+    group_var: str | None = None  # ``g`` in ``for g in opt.param_groups``
+    index_var: str | None = None  # ``i`` in ``for i in range(len(opt.param_groups))``
     tainted: set = field(default_factory=set)  # names that depend on the group in the body
     order: int = 0
     end_order: int = 0  # order index after the loop body
@@ -104,8 +98,8 @@ class Loop:
             yield loop
             loop = loop.parent
 
-    def contains(self, other: "Loop") -> bool:
-        return any(l is self for l in other.ancestors())
+    def contains(self, other: Loop) -> bool:
+        return any(ancestor is self for ancestor in other.ancestors())
 
 
 @dataclass(eq=False)
@@ -113,7 +107,7 @@ class Group:
     """One param-group dict literal passed to an optimizer."""
 
     node: Any = field(repr=False)
-    lr: Optional[Value] = None
+    lr: Value | None = None
     keys: dict = field(default_factory=dict)  # key -> Value (without "params")
 
 
@@ -123,8 +117,8 @@ class GroupDict:
     ``params`` key), wherever it ends up: a helper's return value, a list built in a loop."""
 
     node: Any = field(repr=False)
-    scope: "Scope" = field(repr=False)
-    lr: Optional[Value] = None
+    scope: Scope = field(repr=False)
+    lr: Value | None = None
 
 
 # Names that say a group's "lr" holds a multiplier of the base lr, not an lr.
@@ -135,10 +129,10 @@ _MULTIPLIER_NAME = re.compile(r"(^|_)(mult|mul|multiplier|scale|factor|ratio)(_|
 class Site:
     """One place code runs from: a fact itself, or a call that (transitively) runs it."""
 
-    scope: "Scope" = field(repr=False)
+    scope: Scope = field(repr=False)
     node: Any = field(repr=False)
     order: int = 0
-    loop: Optional["Loop"] = field(default=None, repr=False)
+    loop: Loop | None = field(default=None, repr=False)
     here: bool = True  # code of the checked file (not of a module it imports)
 
     @property
@@ -151,7 +145,7 @@ class Fact:
     node: Any = field(repr=False)
     scope: Scope = field(repr=False)
     order: int
-    loop: Optional[Loop] = field(repr=False)
+    loop: Loop | None = field(repr=False)
 
     @property
     def loops(self):
@@ -163,8 +157,8 @@ class Optimizer(Fact):
     target: str
     key: tuple
     cls: str  # short class name
-    default_lr: Optional[Value] = None
-    groups: Optional[list] = None  # [Group]; None when the groups are not statically known
+    default_lr: Value | None = None
+    groups: list | None = None  # [Group]; None when the groups are not statically known
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
@@ -191,16 +185,16 @@ class Optimizer(Fact):
 
 @dataclass(eq=False)
 class Scheduler(Fact):
-    target: Optional[str]
-    key: Optional[tuple]
+    target: str | None
+    key: tuple | None
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
     origin: str  # torch|transformers|custom
     args: dict = field(default_factory=dict)  # name -> Value
-    optimizer_src: Optional[str] = None
-    optimizer: Optional[Optimizer] = field(default=None, repr=False)
+    optimizer_src: str | None = None
+    optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
-    parent: Optional["Scheduler"] = field(default=None, repr=False)
+    parent: Scheduler | None = field(default=None, repr=False)
 
     @property
     def closed_form(self) -> bool:
@@ -220,30 +214,30 @@ class MethodCall(Fact):
     args: tuple = ()  # positional Values
     kwargs: dict = field(default_factory=dict)
     target: Any = field(default=None, repr=False)  # resolved Optimizer/Scheduler, or None
-    optimizer_arg: Optional[Optimizer] = field(default=None, repr=False)  # scaler.step(opt)
+    optimizer_arg: Optimizer | None = field(default=None, repr=False)  # scaler.step(opt)
     targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
-    via: Optional["MethodCall"] = field(default=None, repr=False)  # see LrWrite.via
+    via: MethodCall | None = field(default=None, repr=False)  # see LrWrite.via
 
 
 @dataclass(eq=False)
 class LrWrite(Fact):
     """A write to a param group's ``lr``."""
 
-    optimizer_src: Optional[str]
+    optimizer_src: str | None
     op: str  # "=", "*=", "/=", "update", ...
     value: Value
     all_groups: bool  # inside a loop over every group (or a comprehension / map over them)
-    group_var: Optional[str] = None
-    index_var: Optional[str] = None
+    group_var: str | None = None
+    index_var: str | None = None
     depends_on_group: bool = False
     reads_current_lr: bool = False  # the value reads this group's current lr
-    optimizer: Optional[Optimizer] = field(default=None, repr=False)
-    in_class: Optional["ClassInfo"] = field(default=None, repr=False)
+    optimizer: Optimizer | None = field(default=None, repr=False)
+    in_class: ClassInfo | None = field(default=None, repr=False)
     # Every optimizer the written groups may belong to (through parameters, attributes,
     # factories and in-tree imports); ``optimizer`` is the one a flat script names.
     optimizers: tuple = field(default=(), repr=False)
     # The write in an imported module this fact stands for (anchored at the local call).
-    via: Optional["LrWrite"] = field(default=None, repr=False)
+    via: LrWrite | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -252,7 +246,7 @@ class Rebind(Fact):
 
     target: str
     key: tuple
-    value: Optional[Value] = None
+    value: Value | None = None
     unpacked: bool = False  # bound by unpacking (``model, sched = prepare(model, sched)``)
 
 
@@ -261,11 +255,11 @@ class Checkpoint(Fact):
     """A dict literal (``{...}`` or ``dict(...)``) holding ``X.state_dict()`` values: what a
     checkpoint saves together. Only the outermost such dict is recorded."""
 
-    target: Optional[str] = None  # variable it is assigned to (``ckpt = {...}``)
+    target: str | None = None  # variable it is assigned to (``ckpt = {...}``)
     state_dicts: list = field(default_factory=list, repr=False)  # MethodCalls inside it
     opaque: bool = False  # ``**other`` inside: it may hold more than is seen
     # The dict built in an imported module this fact stands for (anchored at the local call).
-    via: Optional["Checkpoint"] = field(default=None, repr=False)
+    via: Checkpoint | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -278,7 +272,7 @@ class FunctionInfo:
     # Those of ``returns`` reached only at a scheduler's initial step, under ``if
     # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
     first_step_returns: list = field(default_factory=list)
-    module_path: Optional[str] = None  # set on definitions read from another in-tree module
+    module_path: str | None = None  # set on definitions read from another in-tree module
 
 
 @dataclass(eq=False)
@@ -293,10 +287,21 @@ class ClassInfo:
     @property
     def looks_like_scheduler(self) -> bool:
         """A torch scheduler subclass, or a class with a ``step`` that writes group lrs."""
-        return self.is_scheduler_subclass or (self.writes_group_lr and
-                                              any(m in self.methods for m in
-                                                  ("step", "step_update", "get_lr", "_set_lr",
-                                                   "set_lr", "update_lr", "adjust_lr")))
+        return self.is_scheduler_subclass or (
+            self.writes_group_lr
+            and any(
+                m in self.methods
+                for m in (
+                    "step",
+                    "step_update",
+                    "get_lr",
+                    "_set_lr",
+                    "set_lr",
+                    "update_lr",
+                    "adjust_lr",
+                )
+            )
+        )
 
 
 @dataclass(eq=False)
@@ -345,8 +350,7 @@ class FileModel:
     solve_flow: Any = field(default=None, repr=False)
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
-    _names: Any = field(default=None, repr=False)
-    _branches: Any = field(default=None, repr=False)
+    _shared: dict = field(default_factory=dict, repr=False)
 
     @property
     def flow(self):
@@ -368,8 +372,10 @@ class FileModel:
                 from libcst.metadata import PositionProvider
 
                 wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-                self._positions = {n: (r.start.line, r.start.column, r.end.line, r.end.column)
-                                   for n, r in wrapper.resolve(PositionProvider).items()}
+                self._positions = {
+                    n: (r.start.line, r.start.column, r.end.line, r.end.column)
+                    for n, r in wrapper.resolve(PositionProvider).items()
+                }
         try:
             line, column, end_line, end_column = self._positions[node]
         except KeyError:
@@ -410,18 +416,20 @@ class FileModel:
     def steps_of(self, entity):
         """``entity.step()`` calls, including those made by imported in-tree helpers
         (anchored at the local call of the helper)."""
-        return [c for c in self.calls + self.calls_via_imports
-                if c.method == "step" and c.target is entity]
+        return [
+            c
+            for c in self.calls + self.calls_via_imports
+            if c.method == "step" and c.target is entity
+        ]
 
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
-        return [c for c in self.calls + self.calls_via_imports
-                if c.method in ("step", "optimizer_step")
-                and (c.target is optimizer or c.optimizer_arg is optimizer)]
-
-    def calls_on(self, entity, method):
-        return [c for c in self.calls + self.calls_via_imports
-                if c.method == method and c.target is entity]
+        return [
+            c
+            for c in self.calls + self.calls_via_imports
+            if c.method in ("step", "optimizer_step")
+            and (c.target is optimizer or c.optimizer_arg is optimizer)
+        ]
 
     # -- the query API rules read the model through (docs/architecture.md) ------------------
     def holds(self, scope, text) -> list:
@@ -447,8 +455,10 @@ class FileModel:
         """(calling scope, Call node, Loop or None) of each call in this file that runs the
         function ``scope``: ``self.train(epoch)`` in ``fit``'s epoch loop gives that loop."""
         local = {id(s) for s in self.scopes}
-        return [(caller, call, loop)
-                for caller, _, call, loop in self.flow.local_call_sites(scope, local)]
+        return [
+            (caller, call, loop)
+            for caller, _, call, loop in self.flow.local_call_sites(scope, local)
+        ]
 
     def arguments(self, scope, param):
         """(calling scope, argument node) for each call that binds the parameter ``param``
@@ -463,9 +473,13 @@ class FileModel:
 
     def assignments(self, scope, name) -> list:
         """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
-        return [value for s, target, value in self.flow_assigns
-                if s is scope and getattr(target, "value", None) == name and
-                type(target).__name__ == "Name"]
+        return [
+            value
+            for s, target, value in self.flow_assigns
+            if s is scope
+            and getattr(target, "value", None) == name
+            and type(target).__name__ == "Name"
+        ]
 
     def same_hierarchy(self, cls, other) -> bool:
         """The two classes share ``self`` attributes (one derives from the other in-tree)."""
@@ -487,8 +501,11 @@ class FileModel:
         out through the calls that run its function (``warmup(opt, e)`` inside ``train``,
         ``self.end_epoch()`` inside ``fit``), at most ``depth`` calls out. A chain stops at a
         function nothing in the checked code calls."""
-        first = (Site(fact.scope, fact.node, fact.order, fact.loop,
-                      self.flow.model_of(fact.scope) is self),)
+        first = (
+            Site(
+                fact.scope, fact.node, fact.order, fact.loop, self.flow.model_of(fact.scope) is self
+            ),
+        )
         chains, done = [], []
         frontier = [first]
         for _ in range(depth + 1):
@@ -502,19 +519,23 @@ class FileModel:
                     done.append(chain)
                     continue
                 chains.append(chain)
-                grown += [chain + (Site(caller, call, order, self.flow.call_loop(call),
-                                        self.flow.model_of(caller) is self),)
-                          for caller, order, call in sites]
+                grown += [
+                    chain
+                    + (
+                        Site(
+                            caller,
+                            call,
+                            order,
+                            self.flow.call_loop(call),
+                            self.flow.model_of(caller) is self,
+                        ),
+                    )
+                    for caller, order, call in sites
+                ]
             frontier = grown
         return chains + done + frontier
 
-    def counted_list(self, fn, node) -> Optional[str]:
-        """The count (``self.warmup_epochs``) a list returned by ``fn`` has one entry per,
-        when that is certainly not the param groups: ``[... for e in range(warmup)]``, a
-        list appended to in such a loop, or the same returned by a helper method."""
-        return counted_list(self.flow, fn, node)
-
-    def group_lr_style(self, optimizer) -> Optional[str]:
+    def group_lr_style(self, optimizer) -> str | None:
         """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors
         of a base lr that a schedule multiplies in (1.0 and 0.1; ``"lr": lr_mult``),
         ``"absolute"`` when they hold lrs (1e-3 and 1e-4; ``args.lr * 0.1``), None when
@@ -523,8 +544,12 @@ class FileModel:
         if optimizer.groups is not None and len(optimizer.groups) > 1:
             lrs = [(g.lr, optimizer.scope) for g in optimizer.groups if g.lr is not None]
         elif optimizer.groups is None:
-            lrs = [(d.lr, d.scope) for m in [self] + list(self.external_models)
-                   for d in m.group_dicts if d.lr is not None]
+            lrs = [
+                (d.lr, d.scope)
+                for m in [self] + list(self.external_models)
+                for d in m.group_dicts
+                if d.lr is not None
+            ]
         else:
             return None
         if not lrs:
@@ -547,23 +572,15 @@ class FileModel:
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
 
-    def names(self):
-        """What each binding key may hold (:class:`schedlint.model.usage.Names`): built once
-        per file and shared by every rule that asks."""
-        if self._names is None:
-            from schedlint.model.usage import Names  # usage reads these facts
-
-            self._names = Names(self)
-        return self._names
-
-    def branches(self):
-        """The ``if`` branches each node runs in (:class:`schedlint.model.usage.Branches`),
-        walked per scope on first use and shared by every rule that asks."""
-        if self._branches is None:
-            from schedlint.model.usage import Branches
-
-            self._branches = Branches()
-        return self._branches
+    def shared(self, build):
+        """``build(self)``, computed once per file and shared by every rule that asks. The
+        builder is the key, so modules above the facts (``model.usage``) can cache on the
+        model without the facts importing them."""
+        try:
+            return self._shared[build]
+        except KeyError:
+            value = self._shared[build] = build(self)
+            return value
 
 
 @dataclass

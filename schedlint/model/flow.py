@@ -22,11 +22,16 @@ finds nothing, so a flat script keeps exactly the answers it had.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
-from schedlint.model.facts import ClassInfo, FunctionInfo, ModuleRef, Optimizer, Scheduler, top_level
+from schedlint.model.facts import (
+    ClassInfo,
+    FunctionInfo,
+    ModuleRef,
+    Optimizer,
+    Scheduler,
+    top_level,
+)
 from schedlint.model.numbers import fold_binary, fold_number
 
 MAX_ROUNDS = 6
@@ -84,7 +89,7 @@ _NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
 _SEQUENCES = (cst.List, cst.Tuple, cst.Set)
 
 
-def _dotted(node) -> Optional[str]:
+def _dotted(node) -> str | None:
     parts = []
     while node.__class__ is _ATTRIBUTE:
         parts.append(node.attr.value)
@@ -211,7 +216,7 @@ class Flow:
         self._memo.clear()
 
     # -- evaluation ------------------------------------------------------------------------------
-    def dotted(self, node) -> Optional[str]:
+    def dotted(self, node) -> str | None:
         """``a.b.c`` for a Name/Attribute chain (cached per node), else None."""
         key = id(node)
         try:
@@ -233,16 +238,20 @@ class Flow:
         if cls is _CALL:
             return self._eval_call(node, scope, depth)
         if cls in _SEQUENCES:
-            items = tuple(self.eval(e.value, scope, depth + 1) for e in node.elements
-                          if isinstance(e, cst.Element))
+            items = tuple(
+                self.eval(e.value, scope, depth + 1)
+                for e in node.elements
+                if isinstance(e, cst.Element)
+            )
             return self._seq(node, items, None)
         if cls is cst.Dict:
             items, keys = [], []
             for el in node.elements:
                 if isinstance(el, cst.DictElement):
                     items.append(self.eval(el.value, scope, depth + 1))
-                    keys.append(el.key.evaluated_value if isinstance(
-                        el.key, cst.SimpleString) else None)
+                    keys.append(
+                        el.key.evaluated_value if isinstance(el.key, cst.SimpleString) else None
+                    )
             return self._seq(node, tuple(items), tuple(keys))
         if cls is cst.Subscript:
             out = set()
@@ -251,11 +260,9 @@ class Flow:
                     out |= v.elements()
             return frozenset(out)
         if cls is cst.IfExp:
-            return self.eval(node.body, scope, depth + 1) | \
-                self.eval(node.orelse, scope, depth + 1)
+            return self.eval(node.body, scope, depth + 1) | self.eval(node.orelse, scope, depth + 1)
         if cls is cst.BooleanOperation:
-            return self.eval(node.left, scope, depth + 1) | \
-                self.eval(node.right, scope, depth + 1)
+            return self.eval(node.left, scope, depth + 1) | self.eval(node.right, scope, depth + 1)
         if cls is cst.Lambda:
             info = self._lambdas.get(id(node))
             return frozenset((info,)) if info is not None else _EMPTY
@@ -328,7 +335,7 @@ class Flow:
             return out
         return set()
 
-    def method(self, cls, name) -> Optional[FunctionInfo]:
+    def method(self, cls, name) -> FunctionInfo | None:
         """``name`` looked up on ``cls`` and its in-file bases."""
         seen = 0
         todo = [cls]
@@ -338,16 +345,22 @@ class Flow:
             if name in c.methods:
                 return c.methods[name]
             for base in c.bases:
-                todo += [b for b in self._classes_by_name.get(base.rpartition(".")[2], ())
-                         if b is not c]
+                todo += [
+                    b for b in self._classes_by_name.get(base.rpartition(".")[2], ()) if b is not c
+                ]
         return None
 
     def _global(self, scope, name) -> set:
         """A def, lambda-less class or imported in-tree definition named ``name``."""
         model = self.model_of(scope)
-        out = {f for f in model.functions.get(name, ())
-               if f.scope.cls is None and f.scope.parent is not None and
-               f.scope.parent.kind != "class" and _visible(f.scope.parent, scope)}
+        out = {
+            f
+            for f in model.functions.get(name, ())
+            if f.scope.cls is None
+            and f.scope.parent is not None
+            and f.scope.parent.kind != "class"
+            and _visible(f.scope.parent, scope)
+        }
         classes = self._globals.get(id(model))
         if classes is None:
             classes = self._globals[id(model)] = {}
@@ -375,8 +388,12 @@ class Flow:
         if text in ("functools.partial", "partial") and call.args:
             return out  # handled by _eval_call
         values = self.eval(func, scope, depth + 1)
-        if func.__class__ is _ATTRIBUTE and text is not None and \
-                text.partition(".")[0] in ("self", "cls") and text.count(".") == 1:
+        if (
+            func.__class__ is _ATTRIBUTE
+            and text is not None
+            and text.partition(".")[0] in ("self", "cls")
+            and text.count(".") == 1
+        ):
             cls = _enclosing_class(scope)
             if cls is not None:
                 m = self.method(cls, func.attr.value)
@@ -386,8 +403,9 @@ class Flow:
             if isinstance(v, _Bound):
                 out.append((v.fn, 1))
             elif isinstance(v, FunctionInfo):
-                out.append((v, 1 if v.scope.cls is not None and
-                            not isinstance(v.node, cst.Lambda) else 0))
+                out.append(
+                    (v, 1 if v.scope.cls is not None and not isinstance(v.node, cst.Lambda) else 0)
+                )
             elif isinstance(v, ClassInfo):
                 init = self.method(v, "__init__")
                 if init is not None:
@@ -408,8 +426,11 @@ class Flow:
         for v in self.eval(func, scope, depth + 1):
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
-        if func.__class__ is _ATTRIBUTE and func.attr.value in ("values", "items", "keys") \
-                and not call.args:
+        if (
+            func.__class__ is _ATTRIBUTE
+            and func.attr.value in ("values", "items", "keys")
+            and not call.args
+        ):
             for v in self.eval(func.value, scope, depth + 1):
                 if isinstance(v, Seq):
                     out.add(v)
@@ -431,8 +452,11 @@ class Flow:
         library calls can never bind a parameter here, so they are dropped once."""
         heads = {"self", "cls"}
         for m in self._models:
-            imported = {name for name, q in m.imports.items()
-                        if m is not self.model or q not in self.externals}
+            imported = {
+                name
+                for name, q in m.imports.items()
+                if m is not self.model or q not in self.externals
+            }
             for scope in m.scopes:
                 heads |= (scope.assigned | set(scope.params)) - imported
         out = []
@@ -442,7 +466,7 @@ class Flow:
                 out.append(entry)
         return out
 
-    def solve(self) -> "Flow":
+    def solve(self) -> Flow:
         """Run the fixpoint (once; the queries below call it, so a file whose facts all
         resolve by name never pays for it)."""
         if self._solved:
@@ -508,17 +532,22 @@ class Flow:
             bound = []
             if not starred:
                 bound += [(p, a) for p, a in zip(params, positional)]
-            bound += [(a.keyword.value, a) for a in call.args
-                      if a.keyword is not None and a.keyword.value in fn.params]
-            self.arguments.setdefault(id(fn.scope), {})[id(call)] = \
-                (scope, None if starred else {p: a.value for p, a in bound})
+            bound += [
+                (a.keyword.value, a)
+                for a in call.args
+                if a.keyword is not None and a.keyword.value in fn.params
+            ]
+            self.arguments.setdefault(id(fn.scope), {})[id(call)] = (
+                scope,
+                None if starred else {p: a.value for p, a in bound},
+            )
             for p, a in bound:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
 
     # -- numbers ---------------------------------------------------------------------------------
-    def number(self, node, scope, depth=0) -> Optional[float]:
+    def number(self, node, scope, depth=0) -> float | None:
         """The number ``node`` certainly is: literals, arithmetic, names bound once to a
         number, and ``args.x`` where ``args = parser.parse_args()`` and ``--x`` has a literal
         ``default``."""
@@ -569,22 +598,28 @@ class Flow:
     def _defaults(self) -> dict:
         table = getattr(self, "_defaults_table", None)
         if table is None:
-
             table = self._defaults_table = {}
             for _, call, _, _ in self.model.flow_calls:
                 func = call.func
                 if not (isinstance(func, cst.Attribute) and func.attr.value == "add_argument"):
                     continue
-                flags = [a.value.evaluated_value for a in call.args if a.keyword is None
-                         and isinstance(a.value, cst.SimpleString)]
+                flags = [
+                    a.value.evaluated_value
+                    for a in call.args
+                    if a.keyword is None and isinstance(a.value, cst.SimpleString)
+                ]
                 longs = [f for f in flags if isinstance(f, str) and f.startswith("--")]
                 kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
-                dest = kw["dest"].evaluated_value if isinstance(kw.get("dest"), cst.SimpleString) \
-                    else longs[0][2:].replace("-", "_") if longs else None
+                dest = (
+                    kw["dest"].evaluated_value
+                    if isinstance(kw.get("dest"), cst.SimpleString)
+                    else longs[0][2:].replace("-", "_")
+                    if longs
+                    else None
+                )
                 default = fold_number(kw["default"]) if "default" in kw else None
                 if dest and default is not None:
-                    table[dest] = default if dest not in table or table[dest] == default \
-                        else None
+                    table[dest] = default if dest not in table or table[dest] == default else None
         return table
 
     # -- queries ---------------------------------------------------------------------------------
@@ -596,13 +631,16 @@ class Flow:
         self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
 
-    def certain(self, scope, text) -> Optional[list]:
+    def certain(self, scope, text) -> list | None:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible
         (no unseen value reaches it), else None."""
         self.solve()
         values = self.eval_text(scope, text)
-        if not values or UNKNOWN in values or not all(
-                isinstance(v, (Optimizer, Scheduler)) for v in values):
+        if (
+            not values
+            or UNKNOWN in values
+            or not all(isinstance(v, (Optimizer, Scheduler)) for v in values)
+        ):
             return None
         return _ordered(values)
 
@@ -626,8 +664,9 @@ class Flow:
             if scope is from_scope:
                 if order > after_order and (before_order is None or order < before_order):
                     return True
-            elif scope.kind == "function" and \
-                    self.reaches(from_scope, after_order, scope, before_order, depth + 1):
+            elif scope.kind == "function" and self.reaches(
+                from_scope, after_order, scope, before_order, depth + 1
+            ):
                 return True
         return False
 
@@ -673,8 +712,11 @@ class _Partial:
 
 
 def _is_parse_args(node) -> bool:
-    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
-        node.func.attr.value in ("parse_args",)
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in ("parse_args",)
+    )
 
 
 def _names(target) -> list:
@@ -686,8 +728,11 @@ def _names(target) -> list:
 
 
 def _items_call(node) -> bool:
-    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
-        node.func.attr.value == "items"
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "items"
+    )
 
 
 def _visible(owner, scope) -> bool:

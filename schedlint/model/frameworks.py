@@ -24,7 +24,7 @@ inherits it from a class of the file) steps its schedulers itself: Lightning the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import libcst as cst
 
@@ -46,7 +46,7 @@ class LightningScheduler:
     monitor: Any = None  # Value of the monitor Lightning uses for it, None when there is none
     opaque: bool = False  # the config holds ``**other``: keys may be set unseen
     scheduler: Any = field(default=None, repr=False)  # resolved Scheduler fact, or None
-    helper: Optional[str] = None  # ``self.<helper>(...)`` gave the value: resolved later
+    helper: str | None = None  # ``self.<helper>(...)`` gave the value: resolved later
 
 
 @dataclass(eq=False)
@@ -67,7 +67,7 @@ class Accelerator:
     scheduler it prepares steps ``num_processes`` times per ``step()`` call."""
 
     node: Any = field(repr=False)
-    split_batches: Optional[bool]  # None: set through something the model cannot read
+    split_batches: bool | None  # None: set through something the model cannot read
 
 
 class FrameworkCollector:
@@ -86,8 +86,7 @@ class FrameworkCollector:
     def on_assign(self, builder, target, value):
         scope = builder.scope
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
-            builder.model.accelerators.append(Accelerator(node=value,
-                                                          split_batches=_splits(value)))
+            builder.model.accelerators.append(Accelerator(node=value, split_batches=_splits(value)))
         if isinstance(target, cst.Name):
             key = (scope.id, target.value)
             if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
@@ -97,12 +96,21 @@ class FrameworkCollector:
                 self.locals.pop(key, None)
             if target.value == MANUAL_FLAG and scope.kind == "class" and _is_false(value):
                 self.manual_classes.add(id(scope.node))
-        elif isinstance(target, cst.Attribute) and target.attr.value == MANUAL_FLAG and \
-                isinstance(target.value, cst.Name) and target.value.value == "self" and \
-                builder.class_stack and _is_false(value):
+        elif (
+            isinstance(target, cst.Attribute)
+            and target.attr.value == MANUAL_FLAG
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+            and builder.class_stack
+            and _is_false(value)
+        ):
             self.manual_classes.add(id(builder.class_stack[-1].node))
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and \
-                len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+        elif (
+            isinstance(target, cst.Subscript)
+            and isinstance(target.value, cst.Name)
+            and len(target.slice) == 1
+            and isinstance(target.slice[0].slice, cst.Index)
+        ):
             key = (scope.id, target.value.value)
             name = self.string_value(target.slice[0].slice.value)
             if key in self.locals and name is not None:
@@ -110,8 +118,12 @@ class FrameworkCollector:
 
     def on_return(self, builder, node: cst.Return):
         function = builder.function_stack[-1] if builder.function_stack else None
-        if function is None or function.scope is not builder.scope or \
-                builder.scope.cls is None or node.value is None:
+        if (
+            function is None
+            or function.scope is not builder.scope
+            or builder.scope.cls is None
+            or node.value is None
+        ):
             return
         if function.name == MANUAL_FLAG and _is_false(node.value):
             self.manual_classes.add(id(builder.scope.cls.node))  # a property returning False
@@ -121,10 +133,14 @@ class FrameworkCollector:
             if config is not None and "scheduler" in config[0]:
                 items, opaque = config
                 self.config_methods[(id(builder.scope.cls.node), function.name)] = (
-                    {k: builder.value(v) for k, v in items.items()}, opaque, builder.scope)
+                    {k: builder.value(v) for k, v in items.items()},
+                    opaque,
+                    builder.scope,
+                )
             return
-        hook = LightningHook(node=node, scope=builder.scope, order=builder.next_order(),
-                             cls=builder.scope.cls)
+        hook = LightningHook(
+            node=node, scope=builder.scope, order=builder.next_order(), cls=builder.scope.cls
+        )
         hook.schedulers = self._returned(builder, node.value)
         if hook.schedulers:
             builder.model.lightning.append(hook)
@@ -140,8 +156,11 @@ class FrameworkCollector:
         opaque; None when ``node`` is not a dict."""
         original = node
         node = self._local(builder, node)
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-                node.func.value == "dict":
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Name)
+            and node.func.value == "dict"
+        ):
             items = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
             opaque = any(a.keyword is None for a in node.args)
         elif isinstance(node, cst.Dict):
@@ -160,8 +179,9 @@ class FrameworkCollector:
 
     def _sequence(self, builder, node):
         node = self._local(builder, node)
-        if isinstance(node, (cst.List, cst.Tuple)) and \
-                not any(isinstance(e, cst.StarredElement) for e in node.elements):
+        if isinstance(node, (cst.List, cst.Tuple)) and not any(
+            isinstance(e, cst.StarredElement) for e in node.elements
+        ):
             return [e.value for e in node.elements]
         return None
 
@@ -175,8 +195,9 @@ class FrameworkCollector:
             return []
         if len(seq) == 2 and self._sequence(builder, seq[0]) is not None:
             scheds = self._sequence(builder, seq[1])
-            return [self._entry(builder, s, None) for s in
-                    (scheds if scheds is not None else [seq[1]])]
+            return [
+                self._entry(builder, s, None) for s in (scheds if scheds is not None else [seq[1]])
+            ]
         out = []
         for el in seq:  # a list of {"optimizer": ..., "lr_scheduler": ...} dicts
             items = self._dict_items(builder, el)
@@ -192,20 +213,35 @@ class FrameworkCollector:
     def _entry(self, builder, node, monitor) -> LightningScheduler:
         config = self._dict_items(builder, node)
         if config is None:
-            helper = node.func.attr.value if isinstance(node, cst.Call) and \
-                isinstance(node.func, cst.Attribute) and \
-                isinstance(node.func.value, cst.Name) and node.func.value.value == "self" \
+            helper = (
+                node.func.attr.value
+                if isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == "self"
                 else None
-            return LightningScheduler(value=builder.value(node), in_config=False,
-                                      monitor=builder.value(monitor) if monitor is not None
-                                      else None, helper=helper)
+            )
+            return LightningScheduler(
+                value=builder.value(node),
+                in_config=False,
+                monitor=builder.value(monitor) if monitor is not None else None,
+                helper=helper,
+            )
         items, opaque = config
-        value = {k: builder.value(v) for k, v in items.items()
-                 if k in ("scheduler", "interval", "frequency", "monitor")}
+        value = {
+            k: builder.value(v)
+            for k, v in items.items()
+            if k in ("scheduler", "interval", "frequency", "monitor")
+        }
         sched = value.get("scheduler") or builder.value(node)
-        return LightningScheduler(value=sched, in_config=True, interval=value.get("interval"),
-                                  frequency=value.get("frequency"), monitor=value.get("monitor"),
-                                  opaque=opaque)
+        return LightningScheduler(
+            value=sched,
+            in_config=True,
+            interval=value.get("interval"),
+            frequency=value.get("frequency"),
+            monitor=value.get("monitor"),
+            opaque=opaque,
+        )
 
     # -- after the walk ---------------------------------------------------------------------------
     def resolve(self, model, binding_key) -> None:
@@ -237,15 +273,17 @@ class FrameworkCollector:
                     items, entry.opaque, scope = config
                     entry.in_config, entry.value = True, items["scheduler"]
                     entry.interval, entry.frequency, entry.monitor = (
-                        items.get("interval"), items.get("frequency"), items.get("monitor"))
+                        items.get("interval"),
+                        items.get("frequency"),
+                        items.get("monitor"),
+                    )
                 v = entry.value
                 if v.kind == "call":
                     entry.scheduler = by_node.get(id(v.node))
                 elif v.dotted is not None:
                     key = binding_key(scope, v.dotted)
                     cands = [s for s in model.schedulers if s.key == key and key is not None]
-                    before = [s for s in cands if s.order <= hook.order or
-                              scope is not hook.scope]
+                    before = [s for s in cands if s.order <= hook.order or scope is not hook.scope]
                     entry.scheduler = before[-1] if before else None
                 if entry.scheduler is None and v.dotted is not None:
                     # built by a helper (``s = build_schedule(opt, n)``), of this file or
@@ -265,8 +303,7 @@ def lightning_steps(model):
             continue
         for entry in hook.schedulers:
             sched = entry.scheduler
-            if sched is not None and not entry.opaque and \
-                    sched.origin in ("torch", "transformers"):
+            if sched is not None and not entry.opaque and sched.origin in ("torch", "transformers"):
                 yield entry
 
 
@@ -274,7 +311,7 @@ def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
 
 
-def _splits(call) -> Optional[bool]:
+def _splits(call) -> bool | None:
     """``split_batches=`` given to the Accelerator or to a configuration object it receives:
     True/False when literal, None when unknown (``**kwargs``, a variable)."""
     stack = [call]

@@ -9,7 +9,6 @@ follow a local name, the body of the function that binds it), never the whole fi
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -20,22 +19,42 @@ from schedlint.model.numbers import fold_number
 _LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
 _LR_TEXT = re.compile(r"lr|learning_rate", re.I)
 # Builtins and math functions: a number in, a number out, no hidden state.
-_PURE_CALLS = frozenset({"float", "int", "abs", "round", "min", "max", "pow", "sqrt", "exp",
-                         "log", "cos", "sin", "tanh", "floor", "ceil"})
+_PURE_CALLS = frozenset(
+    {
+        "float",
+        "int",
+        "abs",
+        "round",
+        "min",
+        "max",
+        "pow",
+        "sqrt",
+        "exp",
+        "log",
+        "cos",
+        "sin",
+        "tanh",
+        "floor",
+        "ceil",
+    }
+)
 _PURE_MODULES = ("math.", "np.", "numpy.", "torch.")
-_ARITH = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power, cst.FloorDivide,
-          cst.Modulo)
+_ARITH = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power, cst.FloorDivide, cst.Modulo)
 
 
 def strip_call(node):
     """``list(x)`` / ``tuple(x)`` -> ``x``."""
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-            node.func.value in ("list", "tuple") and len(node.args) == 1:
+    while (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value in ("list", "tuple")
+        and len(node.args) == 1
+    ):
         node = node.args[0].value
     return node
 
 
-def looks_like_lr(text: Optional[str]) -> bool:
+def looks_like_lr(text: str | None) -> bool:
     return bool(text) and _LR_TEXT.search(text) is not None
 
 
@@ -66,8 +85,9 @@ def _small_statements(container):
 
 
 def _compound(stmt):
-    if isinstance(stmt, cst.BaseCompoundStatement) or isinstance(stmt, (cst.Else, cst.Finally,
-                                                                       cst.ExceptHandler)):
+    if isinstance(stmt, cst.BaseCompoundStatement) or isinstance(
+        stmt, (cst.Else, cst.Finally, cst.ExceptHandler)
+    ):
         yield from _small_statements(stmt)
     for attr in ("orelse", "finalbody"):
         sub = getattr(stmt, attr, None)
@@ -77,7 +97,7 @@ def _compound(stmt):
         yield from _compound(handler)
 
 
-def assigned_values(scope_node, name: str) -> Optional[list]:
+def assigned_values(scope_node, name: str) -> list | None:
     """Every value assigned to the bare ``name`` directly in ``scope_node``'s body.
 
     None when the name is also bound in a way whose value is unknown (augmented assignment,
@@ -91,23 +111,31 @@ def assigned_values(scope_node, name: str) -> Optional[list]:
             for t in small.targets:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     values.append(small.value)
-                elif isinstance(t.target, (cst.Tuple, cst.List)) and \
-                        name in target_names(t.target):
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and name in target_names(t.target):
                     return None
-        elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and \
-                small.target.value == name and small.value is not None:
+        elif (
+            isinstance(small, cst.AnnAssign)
+            and isinstance(small.target, cst.Name)
+            and small.target.value == name
+            and small.value is not None
+        ):
             values.append(small.value)
-        elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) and \
-                small.target.value == name:
+        elif (
+            isinstance(small, cst.AugAssign)
+            and isinstance(small.target, cst.Name)
+            and small.target.value == name
+        ):
             return None
         elif isinstance(small, cst.For) and name in target_names(small.target):
             return None
         elif isinstance(small, cst.With) and any(
-                item.asname is not None and name in target_names(item.asname.name)
-                for item in small.items):
+            item.asname is not None and name in target_names(item.asname.name)
+            for item in small.items
+        ):
             return None
-        elif isinstance(small, (cst.Global, cst.Nonlocal)) and \
-                any(n.name.value == name for n in small.names):
+        elif isinstance(small, (cst.Global, cst.Nonlocal)) and any(
+            n.name.value == name for n in small.names
+        ):
             return None
     return values
 
@@ -145,18 +173,26 @@ def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
     if isinstance(node, cst.BinaryOperation):
         if not isinstance(node.operator, _ARITH):
             return False
-        return certainly_scalar(node.left, scope, lr_names, depth + 1) and \
-            certainly_scalar(node.right, scope, lr_names, depth + 1)
+        return certainly_scalar(node.left, scope, lr_names, depth + 1) and certainly_scalar(
+            node.right, scope, lr_names, depth + 1
+        )
     if isinstance(node, cst.IfExp):
-        return certainly_scalar(node.body, scope, lr_names, depth + 1) and \
-            certainly_scalar(node.orelse, scope, lr_names, depth + 1)
+        return certainly_scalar(node.body, scope, lr_names, depth + 1) and certainly_scalar(
+            node.orelse, scope, lr_names, depth + 1
+        )
     if isinstance(node, cst.Call):
         name = dotted_name(node.func)
-        return name in ("float", "int") or (
-            name in ("min", "max", "abs", "round") or (name or "").startswith("math.")) and \
-            bool(node.args) and all(a.keyword is None and not a.star and
-                                    certainly_scalar(a.value, scope, lr_names, depth + 1)
-                                    for a in node.args)
+        return (
+            name in ("float", "int")
+            or (name in ("min", "max", "abs", "round") or (name or "").startswith("math."))
+            and bool(node.args)
+            and all(
+                a.keyword is None
+                and not a.star
+                and certainly_scalar(a.value, scope, lr_names, depth + 1)
+                for a in node.args
+            )
+        )
     if isinstance(node, cst.Name):
         if node.value in lr_names:
             return True
@@ -166,8 +202,7 @@ def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
         if how != "assigned":
             return False
         values = assigned_values(owner.node, node.value)
-        return bool(values) and all(certainly_scalar(v, owner, lr_names, depth + 1)
-                                    for v in values)
+        return bool(values) and all(certainly_scalar(v, owner, lr_names, depth + 1) for v in values)
     return False
 
 
@@ -205,8 +240,10 @@ def computed_from(value, ref) -> bool:
     group's lr, say) can train every other group at the wrong scale."""
     if value is None or ref is None:
         return False
-    if ref.number is not None and (value.number == ref.number or any(
-            float(n) == ref.number for n in _NUMBER.findall(value.src))):
+    if ref.number is not None and (
+        value.number == ref.number
+        or any(float(n) == ref.number for n in _NUMBER.findall(value.src))
+    ):
         return True
     # a name the flow folded to a number (``lr=BASE_LR``) is still read by name
     if isinstance(ref.node, cst.Name):
@@ -234,16 +271,25 @@ def group_written(model, write):
     stmt = write.node
     if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
         return model.module.code_for_node(stmt.func.value), '"'  # g.update(lr=...)
-    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else \
-        [stmt.target] if isinstance(stmt, cst.AnnAssign) else []
+    targets = (
+        [t.target for t in stmt.targets]
+        if isinstance(stmt, cst.Assign)
+        else [stmt.target]
+        if isinstance(stmt, cst.AnnAssign)
+        else []
+    )
     for t in targets:
-        if isinstance(t, cst.Subscript) and len(t.slice) == 1 and \
-                isinstance(t.slice[0].slice, cst.Index) and \
-                isinstance(t.slice[0].slice.value, cst.SimpleString):
+        if (
+            isinstance(t, cst.Subscript)
+            and len(t.slice) == 1
+            and isinstance(t.slice[0].slice, cst.Index)
+            and isinstance(t.slice[0].slice.value, cst.SimpleString)
+        ):
             key = t.slice[0].slice.value
             if key.evaluated_value == "lr":
-                return model.module.code_for_node(t.value), \
-                    key.quote if len(key.quote) == 1 else '"'
+                return model.module.code_for_node(t.value), key.quote if len(
+                    key.quote
+                ) == 1 else '"'
     return None, None
 
 
@@ -267,11 +313,15 @@ def certainly_nonzero(node, scope, lr_names, floor_is_target) -> bool:
         # swa_lr is the lr SWA trains at: it is never 0, whatever expression gives it.
         return True
     # lr * 0.01, args.lr / 100: non-zero whenever the lr itself is.
-    if isinstance(node, cst.BinaryOperation) and \
-            isinstance(node.operator, (cst.Multiply, cst.Divide)):
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, (cst.Multiply, cst.Divide)
+    ):
         sides = (node.left, node.right)
         numbers = [fold_number(s) for s in sides]
         others = [s for s, n in zip(sides, numbers) if n is None]
-        return any(n not in (None, 0) for n in numbers) and len(others) == 1 and \
-            looks_like_lr(dotted_name(others[0]))
+        return (
+            any(n not in (None, 0) for n in numbers)
+            and len(others) == 1
+            and looks_like_lr(dotted_name(others[0]))
+        )
     return False

@@ -104,8 +104,11 @@ def lr_lambda_functions(model, sched, value):
     if not isinstance(node, cst.Name):
         return
     how, owner = binding_scope(sched.scope, node.value)
-    defs = [f for f in model.functions.get(node.value, []) if owner is not None and
-            f.scope.parent is owner]
+    defs = [
+        f
+        for f in model.functions.get(node.value, [])
+        if owner is not None and f.scope.parent is owner
+    ]
     if len(defs) == 1:
         info = defs[0]
         yield f"`{info.name}`", list(info.params), info.node, [r.node for r in info.returns]

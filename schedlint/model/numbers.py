@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 
-def fold_number(node) -> Optional[float]:
+def fold_number(node) -> float | None:
     """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
     if isinstance(node, cst.Integer):
         return float(node.evaluated_value)
@@ -31,7 +29,7 @@ def fold_number(node) -> Optional[float]:
     return None
 
 
-def fold_binary(operator, left: float, right: float) -> Optional[float]:
+def fold_binary(operator, left: float, right: float) -> float | None:
     """``left <operator> right`` for + - * / and small powers, else None."""
     try:
         if isinstance(operator, cst.Add):
@@ -43,7 +41,7 @@ def fold_binary(operator, left: float, right: float) -> Optional[float]:
         if isinstance(operator, cst.Divide):
             return left / right
         if isinstance(operator, cst.Power) and abs(right) < 64:
-            return left ** right
+            return left**right
     except (ArithmeticError, ValueError):
         return None
     return None

@@ -1,7 +1,7 @@
 """What a custom scheduler class's `get_lr` returns (SL104): one value per param group or one
 value for every group. Read from its return expressions and the local names they go through.
 A list sized by something else than the groups (one per epoch/step/milestone) is answered by
-`model/sizes.py` (``FileModel.counted_list``)."""
+`model/sizes.py` (``counted_list``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from schedlint.model.numbers import fold_number
 
 _COMPS = (cst.ListComp, cst.GeneratorExp)
 # What a per-group element reads: the stored bases, the groups, anything keyed per group.
-_PER_GROUP_ATTRS = frozenset({"base_lrs", "param_groups", "initial_lr", "min_lrs", "max_lrs",
-                              "base_values", "lr_lambdas"})
+_PER_GROUP_ATTRS = frozenset(
+    {"base_lrs", "param_groups", "initial_lr", "min_lrs", "max_lrs", "base_values", "lr_lambdas"}
+)
 # Calls with state that may hand out a different value on each iteration.
 _STATEFUL = frozenset({"next", "pop", "popleft", "__next__", "send"})
 
@@ -46,8 +47,13 @@ def _reads(node):
             attrs.add(n.attr.value)
         elif isinstance(n, cst.Call):
             func = n.func
-            last = func.attr.value if isinstance(func, cst.Attribute) else \
-                func.value if isinstance(func, cst.Name) else None
+            last = (
+                func.attr.value
+                if isinstance(func, cst.Attribute)
+                else func.value
+                if isinstance(func, cst.Name)
+                else None
+            )
             stateful = stateful or last in _STATEFUL
         elif isinstance(n, cst.SimpleString) and "lr" in n.value:
             attrs.add(n.value.strip("'\""))  # g["initial_lr"] through a name we do not see
@@ -92,9 +98,14 @@ def uniform_lr(node, fn_node, depth=0):
     # [lr] * len(self.optimizer.param_groups)
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
         for seq, count in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(seq, cst.List) and len(seq.elements) == 1 and \
-                    isinstance(count, cst.Call) and dotted_name(count.func) == "len" and \
-                    count.args and _over_groups(count.args[0].value):
+            if (
+                isinstance(seq, cst.List)
+                and len(seq.elements) == 1
+                and isinstance(count, cst.Call)
+                and dotted_name(count.func) == "len"
+                and count.args
+                and _over_groups(count.args[0].value)
+            ):
                 element = seq.elements[0].value
                 _, attrs, stateful = _reads(element)
                 if stateful or attrs & _PER_GROUP_ATTRS or fold_number(element) == 0:
@@ -107,5 +118,9 @@ def restores_bases(method, shared) -> bool:
     """Another return of ``method`` (a ``get_lr``) gives each group a value from
     ``self.base_lrs``: after the ``shared`` return, the groups are led back to their own lrs
     (a warm-up from a common start)."""
-    return any(other is not shared and "base_lrs" in _reads(other.node)[1] and
-               uniform_lr(other.node, method.node) is None for other in method.returns)
+    return any(
+        other is not shared
+        and "base_lrs" in _reads(other.node)[1]
+        and uniform_lr(other.node, method.node) is None
+        for other in method.returns
+    )

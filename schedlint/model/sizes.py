@@ -10,7 +10,6 @@ method (``return self._ramp()``).
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -23,7 +22,7 @@ _GROUP_ATTRS = ("param_groups", "base_lrs")
 _SCOPED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
-def _dotted(node) -> Optional[str]:
+def _dotted(node) -> str | None:
     parts = []
     while isinstance(node, cst.Attribute):
         parts.append(node.attr.value)
@@ -36,8 +35,13 @@ def _dotted(node) -> Optional[str]:
 
 def _unwrap(node):
     """``list(x)`` / ``tuple(x)`` -> ``x``."""
-    while isinstance(node, cst.Call) and _dotted(node.func) in ("list", "tuple") and \
-            len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
+    while (
+        isinstance(node, cst.Call)
+        and _dotted(node.func) in ("list", "tuple")
+        and len(node.args) == 1
+        and node.args[0].keyword is None
+        and not node.args[0].star
+    ):
         node = node.args[0].value
     return node
 
@@ -53,11 +57,18 @@ def _mentions_groups(node) -> bool:
     return False
 
 
-def _range_count(iter_node) -> Optional[str]:
+def _range_count(iter_node) -> str | None:
     """``range(self.warmup_epochs)`` (or ``range(0, n_steps)``): the counted text when it
     names epochs, steps, a warm-up..., and nothing about the groups."""
-    if not (isinstance(iter_node, cst.Call) and _dotted(iter_node.func) == "range" and
-            iter_node.args) or len(iter_node.args) > 2 or _mentions_groups(iter_node):
+    if (
+        not (
+            isinstance(iter_node, cst.Call)
+            and _dotted(iter_node.func) == "range"
+            and iter_node.args
+        )
+        or len(iter_node.args) > 2
+        or _mentions_groups(iter_node)
+    ):
         return None
     text = _dotted(iter_node.args[-1].value)
     return text if text is not None and _COUNT_WORD.search(text) else None
@@ -85,8 +96,11 @@ def _bindings(fn_node, name):
                     values.append(stmt.value)
                 elif not isinstance(t.target, (cst.Name, cst.Attribute, cst.Subscript)):
                     return None  # unpacking: not followed
-        elif isinstance(stmt, (cst.AugAssign, cst.AnnAssign)) and \
-                isinstance(stmt.target, cst.Name) and stmt.target.value == name:
+        elif (
+            isinstance(stmt, (cst.AugAssign, cst.AnnAssign))
+            and isinstance(stmt.target, cst.Name)
+            and stmt.target.value == name
+        ):
             return None
         elif isinstance(stmt, cst.For) and name in _names(stmt.target):
             return None
@@ -106,16 +120,20 @@ def _names(target) -> set:
     return out
 
 
-def _filled_by_loop(fn_node, name) -> Optional[str]:
+def _filled_by_loop(fn_node, name) -> str | None:
     """``name = []`` filled only by ``name.append(...)`` inside ``for e in range(count)``:
     the count. Any other use that may add entries (extend, +=, insert) gives None."""
     count = None
     for stmt in _statements(fn_node.body):
         if not isinstance(stmt, cst.For):
             continue
-        appends = [n for n in _statements(stmt.body) if isinstance(n, cst.Expr) and
-                   isinstance(n.value, cst.Call) and
-                   _dotted(n.value.func) == f"{name}.append"]
+        appends = [
+            n
+            for n in _statements(stmt.body)
+            if isinstance(n, cst.Expr)
+            and isinstance(n.value, cst.Call)
+            and _dotted(n.value.func) == f"{name}.append"
+        ]
         if not appends:
             continue
         this = _range_count(stmt.iter)
@@ -123,13 +141,16 @@ def _filled_by_loop(fn_node, name) -> Optional[str]:
             return None
         count = this
     for stmt in _statements(fn_node.body):
-        if isinstance(stmt, cst.Expr) and isinstance(stmt.value, cst.Call) and \
-                _dotted(stmt.value.func) in (f"{name}.extend", f"{name}.insert"):
+        if (
+            isinstance(stmt, cst.Expr)
+            and isinstance(stmt.value, cst.Call)
+            and _dotted(stmt.value.func) in (f"{name}.extend", f"{name}.insert")
+        ):
             return None
     return count
 
 
-def counted_list(flow, fn, node, depth: int = 0) -> Optional[str]:
+def counted_list(flow, fn, node, depth: int = 0) -> str | None:
     """The count (``self.warmup_epochs``) the list ``node`` returned by function ``fn`` (a
     FunctionInfo) has one entry per, when that is certainly not the param groups."""
     if depth > 3 or node is None:
@@ -159,6 +180,5 @@ def counted_list(flow, fn, node, depth: int = 0) -> Optional[str]:
             return None
         helper = callees[0]
         counts = {counted_list(flow, helper, r.node, depth + 1) for r in helper.returns}
-        return counts.pop() if len(counts) == 1 and None not in counts and helper.returns \
-            else None
+        return counts.pop() if len(counts) == 1 and None not in counts and helper.returns else None
     return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
-from typing import Optional
 
 from schedlint.model.facts import ModuleRef, top_level
 
@@ -31,7 +30,7 @@ _SKIP_DIRS = ("site-packages", "dist-packages")
 class Tree:
     """Resolves and loads in-tree modules for the files of one run."""
 
-    def __init__(self, root: Optional[str] = None):
+    def __init__(self, root: str | None = None):
         self.root = os.path.abspath(root) if root else None
         self._models: OrderedDict = OrderedDict()
         self.verdicts: dict = {}  # path -> the gate's verdict, kept for the pipeline
@@ -49,7 +48,7 @@ class Tree:
             return False
         return self.root is None or path.startswith(self.root + os.sep) or path == self.root
 
-    def find(self, importer: str, qualified: str) -> Optional[str]:
+    def find(self, importer: str, qualified: str) -> str | None:
         """The file an import's qualified name (``utils``, ``pkg.mod``, ``.helper``,
         ``..a.b``) names, seen from the file ``importer``, if it is in the tree."""
         here = os.path.dirname(os.path.abspath(importer))
@@ -75,12 +74,15 @@ class Tree:
         parts = dotted.split(".") if dotted else []
         for base in bases:
             found = _module_file(base, parts)
-            if found is not None and self._inside(found) and \
-                    os.path.abspath(found) != os.path.abspath(importer):
+            if (
+                found is not None
+                and self._inside(found)
+                and os.path.abspath(found) != os.path.abspath(importer)
+            ):
                 return found
         return None
 
-    def read(self, path: str) -> Optional[bytes]:
+    def read(self, path: str) -> bytes | None:
         """The bytes of the in-tree file ``path`` (None when unreadable); their content hash
         is kept in :attr:`hashes`."""
         try:
@@ -138,7 +140,7 @@ class Tree:
         return out, models, read
 
 
-def _module_file(base: str, parts: list) -> Optional[str]:
+def _module_file(base: str, parts: list) -> str | None:
     if not parts:
         init = os.path.join(base, "__init__.py")
         return init if os.path.isfile(init) else None
@@ -154,7 +156,7 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _build(path: str, data: Optional[bytes]):
+def _build(path: str, data: bytes | None):
     import libcst as cst
 
     from schedlint.model.builder import build_model

@@ -3,7 +3,7 @@ SL3xx for names and branches) ask of a FileModel, so that no rule reads syntax i
 
 Two questions every SL2xx rule asks before it fires:
 
-- *What is this receiver?* :class:`Names` (``model.names()``, built once per file) answers
+- *What is this receiver?* :class:`Names` (``names_of(model)``, built once per file) answers
   with every scheduler construction the name can hold, or ``None`` when the name may also
   hold something the model cannot see
   (a timm scheduler from a factory, a value unpacked from a call, a function argument). Rules
@@ -11,7 +11,7 @@ Two questions every SL2xx rule asks before it fires:
   taken for a torch one.
 - *Do these two statements run together?* :class:`Branches` gives each node the ``if``/``else``
   branches it sits in, so a warm-up scheduler stepped in the ``if`` and the main one in the
-  ``else`` are known to be a hand-off, not a fight (``model.branches()``, shared by the
+  ``else`` are known to be a hand-off, not a fight (``branches_of(model)``, shared by the
   rules). Computed only for the scopes a rule asks about (the walk is cheap, but most files
   never need it).
 
@@ -25,7 +25,6 @@ them (:func:`callee_optimizer_steps`), and the edits of a fix (:func:`args_edit`
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -55,8 +54,11 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     value = getattr(stmt, "value", None)
     if isinstance(value, cst.Name) and value.value == "None":
         return True
-    if isinstance(value, cst.Call) and (optimizer or isinstance(value.func, cst.Attribute) and
-                                        value.func.attr.value in _TRANSPARENT_WRAPPERS):
+    if isinstance(value, cst.Call) and (
+        optimizer
+        or isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in _TRANSPARENT_WRAPPERS
+    ):
         return any(dotted_name(a.value) == name for a in value.args)
     return False
 
@@ -79,7 +81,7 @@ class Names:
             if not _rebind_is_transparent(rebind, rebind.target, optimizer):
                 self.opaque.add(rebind.key)
 
-    def holds(self, scope, text) -> Optional[list]:
+    def holds(self, scope, text) -> list | None:
         """Every construction ``text`` (read in ``scope``) can name, or None if unknown."""
         key = binding_key(scope, text)
         if key is None or key in self.opaque:
@@ -88,21 +90,21 @@ class Names:
         # hierarchy, a factory's result: what the value flow says, when it is certain
         return self.entities.get(key) or self.model.holds_only(scope, text)
 
-    def schedulers(self, call: MethodCall) -> Optional[list]:
+    def schedulers(self, call: MethodCall) -> list | None:
         """The known (torch/transformers) schedulers a call's receiver can be, else None."""
         ents = self.holds(call.scope, call.receiver)
         if not ents or not all(is_known(e) for e in ents):
             return None
         return ents
 
-    def scheduler(self, call: MethodCall) -> Optional[Scheduler]:
+    def scheduler(self, call: MethodCall) -> Scheduler | None:
         """The one known scheduler a call's receiver is, else None."""
         ents = self.schedulers(call)
         if ents is None or len(ents) != 1 or call.target is not ents[0]:
             return None
         return ents[0]
 
-    def optimizer_key(self, sched) -> Optional[tuple]:
+    def optimizer_key(self, sched) -> tuple | None:
         """The binding key of the optimizer variable ``sched`` was built on, when that variable
         is not rebound to something else after the construction (the optimizer itself may come
         from a factory or a parameter: the variable is what ties the calls together)."""
@@ -114,8 +116,11 @@ class Names:
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
-        if stable_after is None or stable_after > sched.order and \
-                not self._same_scope_before(key, sched):
+        if (
+            stable_after is None
+            or stable_after > sched.order
+            and not self._same_scope_before(key, sched)
+        ):
             return None
         return key
 
@@ -136,14 +141,16 @@ class Names:
         """Every (re)binding of ``key`` in ``sched``'s scope is before it, and, unless ``key`` is
         an attribute of ``self`` (set up by whichever method, in whatever order the methods
         are written), there is none elsewhere."""
-        binds = [r for r in self.model.rebinds if r.key == key and
-                 not _rebind_is_transparent(r, r.target, True)] + \
-            list(self.entities.get(key, ()))
+        binds = [
+            r
+            for r in self.model.rebinds
+            if r.key == key and not _rebind_is_transparent(r, r.target, True)
+        ] + list(self.entities.get(key, ()))
         if key[0] == "class":
             return all(b.order < sched.order for b in binds if b.scope is sched.scope)
         return all(b.scope is sched.scope and b.order < sched.order for b in binds)
 
-    def call_optimizer_key(self, call) -> Optional[tuple]:
+    def call_optimizer_key(self, call) -> tuple | None:
         """The optimizer variable a ``opt.step()`` / ``scaler.step(opt)`` call steps."""
         if call.method != "step":
             return None
@@ -151,15 +158,23 @@ class Names:
             return call.target.key
         if call.target is not None:
             return None
-        if call.args and call.args[0].dotted and \
-                call.receiver.rpartition(".")[2].lower().endswith("scaler"):
+        if (
+            call.args
+            and call.args[0].dotted
+            and call.receiver.rpartition(".")[2].lower().endswith("scaler")
+        ):
             return binding_key(call.scope, call.args[0].dotted)
         return binding_key(call.scope, call.receiver)
 
     def optimizer_steps(self, key, scope=None):
         """Calls that step the optimizer variable ``key`` (in ``scope`` when given)."""
-        return [c for c in self.model.calls if c.method == "step" and
-                (scope is None or c.scope is scope) and self.call_optimizer_key(c) == key]
+        return [
+            c
+            for c in self.model.calls
+            if c.method == "step"
+            and (scope is None or c.scope is scope)
+            and self.call_optimizer_key(c) == key
+        ]
 
 
 def stepped_units(model, sched):
@@ -189,7 +204,7 @@ def _ends_with_exit(block) -> bool:
 class Branches:
     """The ``if`` branches each node of a scope runs in: a tuple of (If node, "body"|"else")."""
 
-    def __init__(self):
+    def __init__(self, model=None):  # model: the FileModel.shared builder signature
         self._paths = {}
         self._done = set()
 
@@ -229,14 +244,18 @@ class Branches:
                     stack.append((case, path + ((node, i),)))
                 continue
             body = getattr(node, "body", None)
-            if isinstance(node, (cst.IndentedBlock, cst.Module)) and \
-                    isinstance(body, (list, tuple)):
+            if isinstance(node, (cst.IndentedBlock, cst.Module)) and isinstance(
+                body, (list, tuple)
+            ):
                 # `if warmup: ...; continue` makes the rest of the block its else branch.
                 extra = path
                 for stmt in body:
                     stack.append((stmt, extra))
-                    if isinstance(stmt, cst.If) and stmt.orelse is None and \
-                            _ends_with_exit(stmt.body):
+                    if (
+                        isinstance(stmt, cst.If)
+                        and stmt.orelse is None
+                        and _ends_with_exit(stmt.body)
+                    ):
                         extra = extra + ((stmt, "else"),)
                 inside = {id(stmt) for stmt in body}
                 stack.extend((child, path) for child in children(node) if id(child) not in inside)
@@ -261,32 +280,83 @@ def is_if(node) -> bool:
     return isinstance(node, cst.If)
 
 
-def guard_of(if_node) -> Optional[str]:
+def guard_of(if_node) -> str | None:
     """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
     test = if_node.test
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
-            isinstance(test.comparisons[0].operator, cst.IsNot) and \
-            isinstance(test.comparisons[0].comparator, cst.Name) and \
-            test.comparisons[0].comparator.value == "None":
+    if (
+        isinstance(test, cst.Comparison)
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.IsNot)
+        and isinstance(test.comparisons[0].comparator, cst.Name)
+        and test.comparisons[0].comparator.value == "None"
+    ):
         test = test.left
     return dotted_name(test)
 
 
 def conditions(path, ignore=()) -> tuple:
     """The branch path without presence tests of the names in ``ignore``."""
-    return tuple((n, b) for n, b in path
-                 if not (isinstance(n, cst.If) and b == "body" and guard_of(n) in ignore))
+    return tuple(
+        (n, b)
+        for n, b in path
+        if not (isinstance(n, cst.If) and b == "body" and guard_of(n) in ignore)
+    )
 
 
 # -- names that say "epoch" or "iteration" ------------------------------------------------------
 _WORD = re.compile(r"[a-z]+")
-ITER_WORDS = frozenset({"step", "steps", "iter", "iters", "iteration", "iterations", "batch",
-                        "batches", "loader", "loaders", "dataloader", "update", "updates", "len",
-                        "niter", "niters", "nsteps", "nbatches", "tokens", "samples"})
-BATCH_LOOP_WORDS = frozenset({"loader", "loaders", "dataloader", "batch", "batches", "data",
-                              "dataset", "iterator", "dl", "minibatch", "minibatches"})
-ACCUMULATION_WORDS = frozenset({"accum", "accumulation", "accumulate", "micro", "microbatch",
-                                "microbatches", "chunk", "chunks", "grad"})
+ITER_WORDS = frozenset(
+    {
+        "step",
+        "steps",
+        "iter",
+        "iters",
+        "iteration",
+        "iterations",
+        "batch",
+        "batches",
+        "loader",
+        "loaders",
+        "dataloader",
+        "update",
+        "updates",
+        "len",
+        "niter",
+        "niters",
+        "nsteps",
+        "nbatches",
+        "tokens",
+        "samples",
+    }
+)
+BATCH_LOOP_WORDS = frozenset(
+    {
+        "loader",
+        "loaders",
+        "dataloader",
+        "batch",
+        "batches",
+        "data",
+        "dataset",
+        "iterator",
+        "dl",
+        "minibatch",
+        "minibatches",
+    }
+)
+ACCUMULATION_WORDS = frozenset(
+    {
+        "accum",
+        "accumulation",
+        "accumulate",
+        "micro",
+        "microbatch",
+        "microbatches",
+        "chunk",
+        "chunks",
+        "grad",
+    }
+)
 
 
 def is_epoch_word(w: str) -> bool:
@@ -317,8 +387,8 @@ def _scaled_count(node) -> bool:
     return False
 
 
-def sized_in(values) -> Optional[str]:
-    """"epochs" when the length expressions speak only of epochs, "iterations" when they speak
+def sized_in(values) -> str | None:
+    """ "epochs" when the length expressions speak only of epochs, "iterations" when they speak
     of steps, batches or a loader's length, else None (unknown, a literal, or both)."""
     found = set()
     for v in values:
@@ -387,9 +457,15 @@ def enclosing_class(model, scope):
 
 def in_scheduler_class(model, scope) -> bool:
     for s in scope.function_chain():
-        cls = s.cls if s.cls is not None else (
-            next((c for c in model.classes if c.node is s.node), None) if s.kind == "class"
-            else None)
+        cls = (
+            s.cls
+            if s.cls is not None
+            else (
+                next((c for c in model.classes if c.node is s.node), None)
+                if s.kind == "class"
+                else None
+            )
+        )
         if cls is not None and cls.looks_like_scheduler:
             return True
     return False
@@ -409,12 +485,16 @@ def has_star_args(call) -> bool:
     return any(a.star for a in call.node.args)
 
 
-def plus_one(value) -> Optional[str]:
+def plus_one(value) -> str | None:
     """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
     node = value.node
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) and \
-            isinstance(node.left, cst.Name) and isinstance(node.right, cst.Integer) and \
-            node.right.value == "1":
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Add)
+        and isinstance(node.left, cst.Name)
+        and isinstance(node.right, cst.Integer)
+        and node.right.value == "1"
+    ):
         return node.left.value
     return None
 
@@ -425,16 +505,23 @@ def starts_at_zero(loop) -> bool:
     if it is None or it.kind != "call" or it.call != "range":
         return False
     args = it.node.args
-    return len(args) == 1 or len(args) >= 2 and args[0].keyword is None and \
-        getattr(args[0].value, "value", None) == "0"
+    return (
+        len(args) == 1
+        or len(args) >= 2
+        and args[0].keyword is None
+        and getattr(args[0].value, "value", None) == "0"
+    )
 
 
 def assigns_call_of(rebind, method: str) -> bool:
     """The rebinding assigns the result of a ``.method(...)`` call: ``x = accelerator.prepare(x)``
     (or unpacks it: ``model, loader = accelerator.prepare(model, loader)``)."""
     value = getattr(rebind.node, "value", None)
-    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
-        value.func.attr.value == method
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == method
+    )
 
 
 def rebound_value(model, rebind):
@@ -487,9 +574,13 @@ def called_functions(model, root, scope):
                 infos = model.functions.get(n.func.value, [])
                 if len(infos) == 1 and infos[0].scope.cls is None:
                     yield infos[0], n, 0
-            elif isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) and \
-                    n.func.value.value == "self" and cls is not None and \
-                    n.func.attr.value in cls.methods:
+            elif (
+                isinstance(n.func, cst.Attribute)
+                and isinstance(n.func.value, cst.Name)
+                and n.func.value.value == "self"
+                and cls is not None
+                and n.func.attr.value in cls.methods
+            ):
                 yield cls.methods[n.func.attr.value], n, 1
         stack.extend(children(n))
 
@@ -504,8 +595,11 @@ def param_for(info, call, skip, text):
         if dotted_name(a.value) == text and i < len(params):
             return params[i]
     for a in call.args:
-        if a.keyword is not None and dotted_name(a.value) == text and \
-                a.keyword.value in info.params:
+        if (
+            a.keyword is not None
+            and dotted_name(a.value) == text
+            and a.keyword.value in info.params
+        ):
             return a.keyword.value
     return None
 
@@ -524,5 +618,22 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
         param = param_for(info, call, skip, opt_text)
         if param is not None:
             keys.add(binding_key(info.scope, param))
-        yield info, call, [c for c in model.calls if c.scope is info.scope and
-                           names.call_optimizer_key(c) in keys]
+        yield (
+            info,
+            call,
+            [
+                c
+                for c in model.calls
+                if c.scope is info.scope and names.call_optimizer_key(c) in keys
+            ],
+        )
+
+
+def names_of(model) -> Names:
+    """The file's :class:`Names`, built once and shared by every rule that asks."""
+    return model.shared(Names)
+
+
+def branches_of(model) -> Branches:
+    """The file's :class:`Branches`, walked per scope on first use and shared."""
+    return model.shared(Branches)

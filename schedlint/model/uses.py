@@ -12,7 +12,7 @@ resume path restores its epoch (:func:`restored_start`, :func:`fast_forward`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import libcst as cst
 
@@ -21,16 +21,17 @@ from schedlint.model.cstwalk import children
 from schedlint.model.usage import enclosing_class
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
-HARMLESS_METHODS = frozenset({"step", "get_last_lr", "get_lr", "zero_grad", "print_lr",
-                              "step_update"})
+HARMLESS_METHODS = frozenset(
+    {"step", "get_last_lr", "get_lr", "zero_grad", "print_lr", "step_update"}
+)
 
 
 @dataclass
 class Use:
     node: Any
     kind: str  # method|target|argument|attribute|attr_write|test|declaration|other
-    method: Optional[str] = None
-    call: Optional[cst.Call] = None
+    method: str | None = None
+    call: cst.Call | None = None
 
 
 def binding_root(model, key):
@@ -56,24 +57,35 @@ def _classify(node, parent, grand) -> Use:
     if isinstance(parent, cst.Attribute) and parent.value is node:
         if isinstance(grand, cst.Call) and grand.func is parent:
             return Use(node, "method", parent.attr.value, grand)
-        if isinstance(grand, (cst.AssignTarget, cst.AugAssign)) or \
-                isinstance(grand, cst.AnnAssign) and grand.target is parent:
+        if (
+            isinstance(grand, (cst.AssignTarget, cst.AugAssign))
+            or isinstance(grand, cst.AnnAssign)
+            and grand.target is parent
+        ):
             return Use(node, "attr_write", parent.attr.value)
         return Use(node, "attribute", parent.attr.value)
     if isinstance(parent, cst.Arg) and parent.value is node and isinstance(grand, cst.Call):
         return Use(node, "argument", call=grand)
-    if isinstance(parent, cst.AssignTarget) or \
-            isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node or \
-            isinstance(parent, cst.For) and parent.target is node:
+    if (
+        isinstance(parent, cst.AssignTarget)
+        or isinstance(parent, (cst.AnnAssign, cst.AugAssign))
+        and parent.target is node
+        or isinstance(parent, cst.For)
+        and parent.target is node
+    ):
         return Use(node, "target")
     if isinstance(parent, (cst.Param, cst.NameItem)):
         return Use(node, "declaration")
-    if isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is node or \
-            isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation)) or \
-            isinstance(parent, cst.Comparison) and parent.left is node and all(
-                isinstance(c.operator, (cst.Is, cst.IsNot)) for c in parent.comparisons) or \
-            isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator,
-                                                                   (cst.Is, cst.IsNot)):
+    if (
+        isinstance(parent, (cst.If, cst.While, cst.IfExp))
+        and parent.test is node
+        or isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation))
+        or isinstance(parent, cst.Comparison)
+        and parent.left is node
+        and all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in parent.comparisons)
+        or isinstance(parent, cst.ComparisonTarget)
+        and isinstance(parent.operator, (cst.Is, cst.IsNot))
+    ):
         return Use(node, "test")
     return Use(node, "other")
 
@@ -102,8 +114,11 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     aliased, or an attribute of it is written. Unknown variables count as escaping."""
     if entity.target is None:
         return True
-    if entity.key is not None and entity.key[0] == "class" and \
-            _attribute_read_elsewhere(model, entity.target):
+    if (
+        entity.key is not None
+        and entity.key[0] == "class"
+        and _attribute_read_elsewhere(model, entity.target)
+    ):
         return True  # ``trainer.scheduler`` outside the class: it may be saved from there
     for use in uses(binding_root(model, entity.key), entity.target):
         if use.kind == "method" and use.method in allowed:
@@ -129,14 +144,15 @@ def _attribute_read_elsewhere(model, target) -> bool:
             continue
         if isinstance(node, cst.Attribute) and node.attr.value == attr:
             dotted = dotted_name(node)
-            if dotted != target and (dotted is None or
-                                     dotted.partition(".")[0] not in model.imports):
+            if dotted != target and (
+                dotted is None or dotted.partition(".")[0] not in model.imports
+            ):
                 return True
         stack.extend(children(node))
     return False
 
 
-def ancestors(root, target) -> Optional[list]:
+def ancestors(root, target) -> list | None:
     """The chain of nodes from ``root`` down to ``target`` (exclusive), or None."""
     stack = [(root, ())]
     while stack:
@@ -148,7 +164,7 @@ def ancestors(root, target) -> Optional[list]:
     return None
 
 
-def _arm(branch, path) -> Optional[int]:
+def _arm(branch, path) -> int | None:
     """Which arm of ``branch`` (If/Try) the path below it goes through."""
     idx = path.index(branch)
     below = path[idx + 1] if idx + 1 < len(path) else None
@@ -199,8 +215,12 @@ def _first_arg(node):
     if not isinstance(call, cst.Call):
         return None
     for arg in call.args:
-        if arg.keyword is None and not arg.star or \
-                arg.keyword is not None and arg.keyword.value == "params":
+        if (
+            arg.keyword is None
+            and not arg.star
+            or arg.keyword is not None
+            and arg.keyword.value == "params"
+        ):
             return arg.value
     return None
 
@@ -254,8 +274,11 @@ def restored_start(model, loop):
         if value.subscripts:
             return r, (r.scope,)
         if value.kind == "call":
-            readers = tuple(fn.scope for fn in model.callees(r.node.value.func, r.scope)
-                            if any(ret.subscripts for ret in fn.returns))
+            readers = tuple(
+                fn.scope
+                for fn in model.callees(r.node.value.func, r.scope)
+                if any(ret.subscripts for ret in fn.returns)
+            )
             if readers:
                 return r, (r.scope,) + readers
     return None
@@ -264,8 +287,10 @@ def restored_start(model, loop):
 def handed_on_before(model, opt, line) -> bool:
     """The optimizer passed to a call (not a scheduler constructor) before ``line``: a
     helper such as ``load_checkpoint(path, model, optimizer)`` may restore it."""
-    ctors = {id(s.node) for s in model.schedulers} | \
-        {id(getattr(s.node, "value", None)) for s in model.schedulers}
-    return any(u.kind == "argument" and id(u.call) not in ctors and
-               model.line(u.node) < line
-               for u in uses(binding_root(model, opt.key), opt.target))
+    ctors = {id(s.node) for s in model.schedulers} | {
+        id(getattr(s.node, "value", None)) for s in model.schedulers
+    }
+    return any(
+        u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) < line
+        for u in uses(binding_root(model, opt.key), opt.target)
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True, order=True)
@@ -17,10 +16,10 @@ class Finding:
     end_column: int  # 1-based, exclusive (SARIF's convention)
     severity: str = "error"
     name: str = ""
-    fix: Optional[dict] = None  # {"applicability", "message", "edits": [...]}
+    fix: dict | None = None  # {"applicability", "message", "edits": [...]}
     # Notebooks only: the 1-based index of the cell in the notebook's ``cells`` array; line,
     # column and the fix's edits are then relative to that cell's source.
-    cell: Optional[int] = None
+    cell: int | None = None
     # Why it matters and what to write instead (the message only says what is wrong).
     help: str = ""
 

@@ -18,8 +18,19 @@ from schedlint.model.lines import split_lines
 from schedlint.rules import all_rules
 
 FORMATS = ("concise", "full", "text", "json", "sarif", "github")  # text: concise's old name
-JSON_KEYS = ("code", "name", "message", "help", "path", "line", "column", "end_line",
-             "end_column", "severity", "fix")
+JSON_KEYS = (
+    "code",
+    "name",
+    "message",
+    "help",
+    "path",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "severity",
+    "fix",
+)
 INFORMATION_URI = "https://pypi.org/project/schedlint/"
 # The [project.urls] names whose URL is the repository holding docs/rules/ (first found wins).
 _REPOSITORY_URLS = ("repository", "source", "source code", "homepage")
@@ -60,8 +71,14 @@ def printable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         pass
-    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
-                   f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return "".join(
+        f"\\x{ord(c) - 0xDC00:02x}"
+        if "\udc80" <= c <= "\udcff"
+        else f"\\u{ord(c):04x}"
+        if "\ud800" <= c <= "\udfff"
+        else c
+        for c in text
+    )
 
 
 def _printable_finding(f):
@@ -111,11 +128,18 @@ def _fix_line(f) -> str:
 _STYLES = {"bold": "1", "code": "1;31", "caret": "31", "help": "36", "fix": "32", "gutter": "34"}
 
 
-def format_full(findings, unsafe_fixes: bool = False, *, show_fixes: bool = False,
-                color: bool = False, source_of=None) -> str:
+def format_full(
+    findings,
+    unsafe_fixes: bool = False,
+    *,
+    show_fixes: bool = False,
+    color: bool = False,
+    source_of=None,
+) -> str:
     """``full``: each finding's line, then the source line with a caret under the span, the
     help and (with ``show_fixes``) the fix, as ruff's full format. ``source_of(path)`` gives
     a file's text (None when it cannot be read: the source lines are left out)."""
+
     def paint(style, text):
         return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color else text
 
@@ -130,8 +154,11 @@ def format_full(findings, unsafe_fixes: bool = False, *, show_fixes: bool = Fals
             start = min(max(f.column, 1), len(line) + 1)
             carets = "^" * max(1, min(end, len(line) + 1) - start)
             gutter = paint("gutter", " " * width + " |")
-            out += [gutter, f"{paint('gutter', f'{f.line} |')} {line}",
-                    f"{gutter} {' ' * (start - 1)}{paint('caret', carets)}"]
+            out += [
+                gutter,
+                f"{paint('gutter', f'{f.line} |')} {line}",
+                f"{gutter} {' ' * (start - 1)}{paint('caret', carets)}",
+            ]
         if f.help:
             out.append(f"  {paint('help', 'help:')} {f.help}")
         if show_fixes and f.fix:
@@ -150,9 +177,13 @@ def _source_line(source_of, f):
 
 def format_json(findings) -> str:
     # "cell" (1-based index into the notebook's cells) only on findings in notebooks.
-    rows = [{**{k: getattr(f, k) for k in JSON_KEYS},
-             **({"cell": f.cell} if getattr(f, "cell", None) is not None else {})}
-            for f in findings]
+    rows = [
+        {
+            **{k: getattr(f, k) for k in JSON_KEYS},
+            **({"cell": f.cell} if getattr(f, "cell", None) is not None else {}),
+        }
+        for f in findings
+    ]
     return json.dumps(rows, indent=2) + "\n"
 
 
@@ -168,9 +199,11 @@ def format_github(findings) -> str:
     out = []
     for f in findings:
         level = "error" if f.severity == "error" else "warning"
-        props = (f"file={_escape_property(f.path)},line={f.line},col={f.column},"
-                 f"endLine={f.end_line},endColumn={f.end_column},"
-                 f"title={_escape_property(f.code)}")
+        props = (
+            f"file={_escape_property(f.path)},line={f.line},col={f.column},"
+            f"endLine={f.end_line},endColumn={f.end_column},"
+            f"title={_escape_property(f.code)}"
+        )
         # The annotation's title is the code; its body, the message and then the help.
         msg = f"{f.code} {_cell_prefix(f)}{f.message}" + (f"\nhelp: {f.help}" if f.help else "")
         out.append(f"::{level} {props}::{_escape_data(msg)}")
@@ -196,41 +229,66 @@ def sarif_document(findings, docs_base=None) -> dict:
     index = {r.code: i for i, r in enumerate(rules)}
     descriptors = []
     for r in rules:
-        descriptors.append({
-            "id": r.code,
-            "name": r.name,
-            "shortDescription": {"text": r.summary[:1024]},
-            "fullDescription": {"text": r.docs["What it does"][:1024]},
-            "help": {"text": r.docs["Why is this bad?"][:1024], "markdown": r.markdown()},
-            **({"helpUri": f"{docs_base}{r.code}.md"} if docs_base else {}),
-            "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
-            "properties": {"tags": ["pytorch", "lr-scheduler"], "precision": "high",
-                           "problem.severity": r.severity},
-        })
+        descriptors.append(
+            {
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": {"text": r.summary[:1024]},
+                "fullDescription": {"text": r.docs["What it does"][:1024]},
+                "help": {"text": r.docs["Why is this bad?"][:1024], "markdown": r.markdown()},
+                **({"helpUri": f"{docs_base}{r.code}.md"} if docs_base else {}),
+                "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
+                "properties": {
+                    "tags": ["pytorch", "lr-scheduler"],
+                    "precision": "high",
+                    "problem.severity": r.severity,
+                },
+            }
+        )
     results = []
     for f in findings:
-        fingerprint = hashlib.sha256(printable(f"{f.path}:{f.code}:{f.message}")
-                                     .encode()).hexdigest()[:32]
-        results.append({
-            "ruleId": f.code,
-            "ruleIndex": index[f.code],
-            "level": "error" if f.severity == "error" else "warning",
-            "message": _sarif_message(f),
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": _uri(f.path)},
-                "region": {"startLine": f.line, "startColumn": f.column,
-                           "endLine": f.end_line, "endColumn": f.end_column}}}],
-            "partialFingerprints": {"primaryLocationLineHash": f"{fingerprint}:1"},
-        })
+        fingerprint = hashlib.sha256(
+            printable(f"{f.path}:{f.code}:{f.message}").encode()
+        ).hexdigest()[:32]
+        results.append(
+            {
+                "ruleId": f.code,
+                "ruleIndex": index[f.code],
+                "level": "error" if f.severity == "error" else "warning",
+                "message": _sarif_message(f),
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": _uri(f.path)},
+                            "region": {
+                                "startLine": f.line,
+                                "startColumn": f.column,
+                                "endLine": f.end_line,
+                                "endColumn": f.end_column,
+                            },
+                        }
+                    }
+                ],
+                "partialFingerprints": {"primaryLocationLineHash": f"{fingerprint}:1"},
+            }
+        )
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "schedlint", "version": __version__,
-                                "semanticVersion": __version__,
-                                "informationUri": INFORMATION_URI, "rules": descriptors}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "schedlint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": descriptors,
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
 
 
@@ -252,8 +310,9 @@ def _cell_prefix(f) -> str:
     return f"(cell {cell}) " if cell is not None else ""
 
 
-def format_findings(findings, fmt: str, unsafe_fixes: bool = False, *, show_fixes=False,
-                    color=False, source_of=None) -> str:
+def format_findings(
+    findings, fmt: str, unsafe_fixes: bool = False, *, show_fixes=False, color=False, source_of=None
+) -> str:
     if fmt == "sarif":  # names each file by URI, from the bytes of its name
         return format_sarif(findings)
     if source_of is not None:  # files are read by their real names, printed by escaped ones
@@ -263,10 +322,15 @@ def format_findings(findings, fmt: str, unsafe_fixes: bool = False, *, show_fixe
     if fmt in ("text", "concise"):
         return format_text(findings, unsafe_fixes, show_fixes=show_fixes)
     if fmt == "full":
-        return format_full(findings, unsafe_fixes, show_fixes=show_fixes, color=color,
-                           source_of=source_of)
-    return {"text": format_text, "json": format_json, "sarif": format_sarif,
-            "github": format_github}[fmt](findings)
+        return format_full(
+            findings, unsafe_fixes, show_fixes=show_fixes, color=color, source_of=source_of
+        )
+    return {
+        "text": format_text,
+        "json": format_json,
+        "sarif": format_sarif,
+        "github": format_github,
+    }[fmt](findings)
 
 
 def statistics(findings, unsafe_fixes: bool = False) -> str:
@@ -277,8 +341,10 @@ def statistics(findings, unsafe_fixes: bool = False) -> str:
     names = {r.code: r.name for r in all_rules()}
     fixes = {f.code for f in findings if fixable(f, unsafe_fixes)}
     width = max((len(str(n)) for n in counts.values()), default=1)
-    return "".join(f"{n:>{width}}\t{code}\t{'[*]' if code in fixes else '[ ]'} "
-                   f"{names.get(code, '')}\n" for code, n in sorted(counts.items()))
+    return "".join(
+        f"{n:>{width}}\t{code}\t{'[*]' if code in fixes else '[ ]'} {names.get(code, '')}\n"
+        for code, n in sorted(counts.items())
+    )
 
 
 def summary(findings, *, fixed=None, unsafe_fixes: bool = False) -> str:
@@ -287,8 +353,10 @@ def summary(findings, *, fixed=None, unsafe_fixes: bool = False) -> str:
     many remaining problems ``--fix`` would fix, and how many more ``--unsafe-fixes`` would."""
     if fixed:
         total = len(findings) + fixed
-        head = (f"Found {total} problem{'s' if total != 1 else ''} "
-                f"({fixed} fixed, {len(findings)} remaining).")
+        head = (
+            f"Found {total} problem{'s' if total != 1 else ''} "
+            f"({fixed} fixed, {len(findings)} remaining)."
+        )
     elif not findings:
         return "All checks passed!"
     else:
@@ -297,8 +365,12 @@ def summary(findings, *, fixed=None, unsafe_fixes: bool = False) -> str:
         head = f"Found {len(findings)} {problems} in {files} file{'s' if files != 1 else ''}."
     n = sum(fixable(f, unsafe_fixes) for f in findings)
     hidden = 0 if unsafe_fixes else sum(fixable(f, True) and not fixable(f) for f in findings)
-    hint = (f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the "
-            f"`--unsafe-fixes` option)" if hidden else "")
+    hint = (
+        f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the "
+        f"`--unsafe-fixes` option)"
+        if hidden
+        else ""
+    )
     if n:
         return f"{head}\n[*] {n} fixable with the `--fix` option{hint}."
     if hidden:

@@ -31,9 +31,13 @@ def rule_table() -> str:
         fam = "SLG" if r.code.startswith("SLG") else r.code[:3]
         if fam != family:
             family = fam
-            lines += ["", f"**{_FAMILIES.get(fam, fam)}**", "",
-                      "| code | name | severity | fix | what it catches |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"**{_FAMILIES.get(fam, fam)}**",
+                "",
+                "| code | name | severity | fix | what it catches |",
+                "|---|---|---|---|---|",
+            ]
         summary = r.summary.replace("|", "\\|")
         lines.append(f"| {r.code} | {r.name} | {r.severity} | {_FIX[r.fixable]} | {summary} |")
     return "\n".join(lines).strip() + "\n"

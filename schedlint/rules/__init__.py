@@ -19,7 +19,7 @@ import ast
 import importlib
 import os
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 from schedlint.rules.base import Rule, declare
 
@@ -53,8 +53,11 @@ def _rules_in(module) -> list:
 
 def _modules() -> list:
     """(module name, source path) of every rule module and of the guard's codes."""
-    out = [(f"{__name__}.{info.name}", os.path.join(__path__[0], f"{info.name}.py"))
-           for info in pkgutil.iter_modules(__path__) if info.name != "base"]
+    out = [
+        (f"{__name__}.{info.name}", os.path.join(__path__[0], f"{info.name}.py"))
+        for info in pkgutil.iter_modules(__path__)
+        if info.name != "base"
+    ]
     guard = os.path.join(os.path.dirname(__path__[0]), "guard", "codes.py")
     if os.path.exists(guard):
         out.append((_GUARD_CODES_MODULE, guard))
@@ -73,27 +76,40 @@ def _declared(module: str, path: str):
     except (OSError, SyntaxError, ValueError):
         return None
     for node in ast.walk(tree):  # `rule` only as itself, imported from the base module
-        if isinstance(node, ast.ImportFrom) and node.module == _BASE_MODULE and \
-                any(a.name == "rule" and a.asname for a in node.names):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == _BASE_MODULE
+            and any(a.name == "rule" and a.asname for a in node.names)
+        ):
             return None
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and \
-                any(a.name in (_BASE_MODULE, "base") for a in node.names):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            a.name in (_BASE_MODULE, "base") for a in node.names
+        ):
             return None
     out = []
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         for dec in node.decorator_list:
-            if not (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Name) and
-                    dec.func.id == "rule"):
+            if not (
+                isinstance(dec, ast.Call)
+                and isinstance(dec.func, ast.Name)
+                and dec.func.id == "rule"
+            ):
                 if "rule" in ast.dump(dec):
                     return None
                 continue
             try:
                 args = [ast.literal_eval(a) for a in dec.args]
                 kwargs = {k.arg: ast.literal_eval(k.value) for k in dec.keywords}
-                out.append(declare(*args, ast.get_docstring(node, clean=False),
-                                   LazyCheck(module, node.name), **kwargs))
+                out.append(
+                    declare(
+                        *args,
+                        ast.get_docstring(node, clean=False),
+                        LazyCheck(module, node.name),
+                        **kwargs,
+                    )
+                )
             except (ValueError, TypeError, SyntaxError):
                 return None
     return out
@@ -108,7 +124,7 @@ def _imported(module: str) -> list:
         raise
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_rules() -> tuple:
     """Every rule, sorted by code (static, builtin and guard)."""
     found = []
@@ -125,11 +141,12 @@ def all_rules() -> tuple:
 def imported_rules() -> tuple:
     """The catalogue as importing every rule module gives it (what :func:`all_rules` reads
     from the source; tests compare the two)."""
-    return tuple(sorted((r for module, _ in _modules() for r in _imported(module)),
-                        key=lambda r: r.code))
+    return tuple(
+        sorted((r for module, _ in _modules() for r in _imported(module)), key=lambda r: r.code)
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def by_code() -> dict:
     return {r.code: r for r in all_rules()}
 
@@ -160,5 +177,12 @@ def expand_selectors(selectors, *, what: str = "selector") -> set:
     return result
 
 
-__all__ = ["LazyCheck", "Rule", "all_rules", "by_code", "checkable_rules", "expand_selectors",
-           "imported_rules"]
+__all__ = [
+    "LazyCheck",
+    "Rule",
+    "all_rules",
+    "by_code",
+    "checkable_rules",
+    "expand_selectors",
+    "imported_rules",
+]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix")
 _REQUIRED = SECTIONS[:4]
@@ -42,7 +43,7 @@ class Report:
 
     node: Any
     message: str
-    fix: Optional[Fix] = None
+    fix: Fix | None = None
     help: str = ""
 
 
@@ -73,15 +74,17 @@ def some(items, most: int = 3) -> str:
 def clip(src: str, width: int = 40) -> str:
     """Source text for a one-line message: whitespace collapsed, cut at ``width`` characters."""
     text = " ".join(str(src).split())
-    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def describe_groups(model, optimizer) -> str:
     """``was built with group lrs 0.1 and 0.01 (line 4)``: the optimizer's distinct group lrs,
     for the help line of a rule that found one scalar bound applied to all of them."""
     distinct = optimizer.distinct_lrs() or []
-    return f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} " \
-           f"({model.where(optimizer.node)})"
+    return (
+        f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} "
+        f"({model.where(optimizer.node)})"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,17 +96,19 @@ class Rule:
     kind: str  # "static" | "builtin" | "guard"
     scope: str  # "file" | "project" | "runtime"
     docs: dict = field(repr=False, compare=False)
-    check: Optional[Callable[..., Iterable[Any]]] = field(default=None, repr=False, compare=False)
+    check: Callable[..., Iterable[Any]] | None = field(default=None, repr=False, compare=False)
     fixable: str = "none"  # "none" | "safe" | "unsafe" | "sometimes"
-
-    @property
-    def family(self) -> str:
-        return self.code[:-2]
 
     def markdown(self) -> str:
         """The rule's full documentation, as ``schedlint rule CODE`` prints it."""
-        lines = [f"# {self.name} ({self.code})", "", self.summary, "",
-                 f"Severity: {self.severity}.  Fix: {_FIX_WORDS[self.fixable]}", ""]
+        lines = [
+            f"# {self.name} ({self.code})",
+            "",
+            self.summary,
+            "",
+            f"Severity: {self.severity}.  Fix: {_FIX_WORDS[self.fixable]}",
+            "",
+        ]
         for section in SECTIONS:
             text = self.docs.get(section)
             if text:
@@ -132,20 +137,37 @@ def parse_docs(doc: str) -> dict:
     return sections
 
 
-def rule(code: str, name: str, severity: str, *, scope: str = "file", kind: str = "static",
-         fixable: str = "none") -> Callable:
+def rule(
+    code: str,
+    name: str,
+    severity: str,
+    *,
+    scope: str = "file",
+    kind: str = "static",
+    fixable: str = "none",
+) -> Callable:
     """Declare a rule. The decorated function's docstring is its documentation."""
 
     def register(fn: Callable) -> Callable:
-        fn.RULE = declare(code, name, severity, fn.__doc__, fn, scope=scope, kind=kind,
-                          fixable=fixable)
+        fn.RULE = declare(
+            code, name, severity, fn.__doc__, fn, scope=scope, kind=kind, fixable=fixable
+        )
         return fn
 
     return register
 
 
-def declare(code: str, name: str, severity: str, doc: Optional[str], check, *,
-            scope: str = "file", kind: str = "static", fixable: str = "none") -> Rule:
+def declare(
+    code: str,
+    name: str,
+    severity: str,
+    doc: str | None,
+    check,
+    *,
+    scope: str = "file",
+    kind: str = "static",
+    fixable: str = "none",
+) -> Rule:
     """The :class:`Rule` that ``@rule(code, name, severity, ...)`` makes of a function with
     docstring ``doc`` (``check`` is the function, or what loads it)."""
     docs = parse_docs(doc or "")
@@ -153,6 +175,14 @@ def declare(code: str, name: str, severity: str, doc: Optional[str], check, *,
     if missing:
         raise ValueError(f"rule {code} lacks documentation sections: {', '.join(missing)}")
     summary = docs.pop("summary") or docs["What it does"].split(".")[0] + "."
-    return Rule(code=code, name=name, summary=summary, severity=severity, kind=kind,
-                scope=scope, docs=docs, check=check if kind == "static" else None,
-                fixable=fixable)
+    return Rule(
+        code=code,
+        name=name,
+        summary=summary,
+        severity=severity,
+        kind=kind,
+        scope=scope,
+        docs=docs,
+        check=check if kind == "static" else None,
+        fixable=fixable,
+    )

@@ -4,10 +4,16 @@ from schedlint.rules.base import Report, clip, rule
 
 def _reset_first(model, write) -> bool:
     """An earlier plain write in the same loop body sets the group's lr from scratch."""
-    return any(w is not write and w.loop is write.loop and w.order < write.order and
-               w.op in ("=", "update") and not w.reads_current_lr and
-               w.optimizer_src == write.optimizer_src and w.scope is write.scope
-               for w in model.lr_writes)
+    return any(
+        w is not write
+        and w.loop is write.loop
+        and w.order < write.order
+        and w.op in ("=", "update")
+        and not w.reads_current_lr
+        and w.optimizer_src == write.optimizer_src
+        and w.scope is write.scope
+        for w in model.lr_writes
+    )
 
 
 @rule("SL105", "compounding-lr-update", "error")
@@ -55,8 +61,9 @@ def compounding_lr_update(model):
     for write in model.lr_writes:
         if write.via is not None:
             continue  # checked where it is written, in the imported module
-        if write.scope.kind != "function" and not any(loop.groups_of is None
-                                                      for loop in write.loops):
+        if write.scope.kind != "function" and not any(
+            loop.groups_of is None for loop in write.loops
+        ):
             continue  # module level, outside any loop: runs once
         how = compounding(model, write)
         if how is None or _reset_first(model, write):
@@ -70,11 +77,13 @@ def compounding_lr_update(model):
             fix = f'{group}["lr"] = {base} {write.op[0]} ({factor})'
         else:
             fix = rebased(model, write, group, base) or f'{group}["lr"] = {base} * factor'
-        yield Report(write.node,
-                     f"`{clip(stmt, 40)}` compounds: it scales the current lr by a factor "
-                     f"that depends on the counter",
-                     help=f"It scales the current lr{opt} by a factor of the epoch/step "
-                          f"counter{how}, every epoch/step: after epoch n the lr is lr0 * f(0) "
-                          f"* f(1) * ... * f(n), not lr0 * f(n), and collapses toward 0; "
-                          f"compute it from the base lr instead, e.g. `{fix}`, or multiply by a "
-                          f"constant factor each epoch")
+        yield Report(
+            write.node,
+            f"`{clip(stmt, 40)}` compounds: it scales the current lr by a factor "
+            f"that depends on the counter",
+            help=f"It scales the current lr{opt} by a factor of the epoch/step "
+            f"counter{how}, every epoch/step: after epoch n the lr is lr0 * f(0) "
+            f"* f(1) * ... * f(n), not lr0 * f(n), and collapses toward 0; "
+            f"compute it from the base lr instead, e.g. `{fix}`, or multiply by a "
+            f"constant factor each epoch",
+        )

@@ -1,4 +1,12 @@
-from schedlint.model.usage import closed_form, conditions, is_known, kind_words, name_of
+from schedlint.model.usage import (
+    branches_of,
+    closed_form,
+    conditions,
+    is_known,
+    kind_words,
+    name_of,
+    names_of,
+)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -35,12 +43,13 @@ def _together(branches, a_steps, b_steps, a, b):
         for sb in b_steps:
             if sa.scope is not sb.scope or sa.loop is None or sb.loop is None:
                 continue
-            if not any(l.contains(sb.loop) for l in sa.loop.ancestors()):
+            if not any(ancestor.contains(sb.loop) for ancestor in sa.loop.ancestors()):
                 continue  # no loop runs both: one phase after the other
             pa = conditions(branches.path(sa), ignore)
             pb = conditions(branches.path(sb), ignore)
-            if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and \
-                    [b for _, b in pa] == [b for _, b in pb]:
+            if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and [b for _, b in pa] == [
+                b for _, b in pb
+            ]:
                 return sa, sb
     return None
 
@@ -94,18 +103,21 @@ def conflicting_schedulers(model):
             scheduler.step()
     ```
     """
-    names = model.names()
-    branches = model.branches()
+    names = names_of(model)
+    branches = branches_of(model)
     reported = set()
     for units in _units(model, names).values():
         if len(units) < 2:
             continue
         for i, (a, a_steps, a_chain) in enumerate(units):
-            for b, b_steps, b_chain in units[i + 1:]:
+            for b, b_steps, b_chain in units[i + 1 :]:
                 if a is b or not (closed_form(a) or closed_form(b)):
                     continue
-                pair = (a_steps[0], b_steps[0]) if a_chain is not None and a_chain is b_chain \
+                pair = (
+                    (a_steps[0], b_steps[0])
+                    if a_chain is not None and a_chain is b_chain
                     else _together(branches, a_steps, b_steps, a, b)
+                )
                 if pair is None:
                     continue
                 later = b if b.order > a.order else a
@@ -115,22 +127,33 @@ def conflicting_schedulers(model):
                 if id(node) in reported:
                     continue
                 reported.add(id(node))
-                how = (f"both stepped by {name_of(chain)} (`ChainedScheduler`)" if chain else
-                       f"stepped on lines {model.line(pair[0].node)} and "
-                       f"{model.line(pair[1].node)}")
+                how = (
+                    f"both stepped by {name_of(chain)} (`ChainedScheduler`)"
+                    if chain
+                    else f"stepped on lines {model.line(pair[0].node)} and "
+                    f"{model.line(pair[1].node)}"
+                )
                 first_closed = closed_form(a) and closed_form(b)
-                effect = ("each recomputes the lr from its own bases, so whichever steps last "
-                          "erases the other" if first_closed else
-                          "the closed-form one recomputes the lr from its bases each step, "
-                          "erasing the other's decay (or fighting it, when stepped first)")
-                advice = ("step the plateau only after the other one is done (SequentialLR "
-                          "rejects ReduceLROnPlateau)" if "ReduceLROnPlateau" in (a.cls, b.cls)
-                          else "combine them with `SequentialLR` (one after the other) or "
-                          "fold both into one schedule")
-                yield Report(node,
-                             f"{clip(name_of(later), 30)} and {clip(name_of(other), 30)} (line "
-                             f"{model.line(other.node)}) both drive "
-                             f"`{clip(later.optimizer_src or other.optimizer_src, 30)}`",
-                             help=f"{name_of(later)} is {kind_words(later)} and "
-                                  f"{name_of(other)} is {kind_words(other)}, {how}: {effect}; "
-                                  f"{advice}")
+                effect = (
+                    "each recomputes the lr from its own bases, so whichever steps last "
+                    "erases the other"
+                    if first_closed
+                    else "the closed-form one recomputes the lr from its bases each step, "
+                    "erasing the other's decay (or fighting it, when stepped first)"
+                )
+                advice = (
+                    "step the plateau only after the other one is done (SequentialLR "
+                    "rejects ReduceLROnPlateau)"
+                    if "ReduceLROnPlateau" in (a.cls, b.cls)
+                    else "combine them with `SequentialLR` (one after the other) or "
+                    "fold both into one schedule"
+                )
+                yield Report(
+                    node,
+                    f"{clip(name_of(later), 30)} and {clip(name_of(other), 30)} (line "
+                    f"{model.line(other.node)}) both drive "
+                    f"`{clip(later.optimizer_src or other.optimizer_src, 30)}`",
+                    help=f"{name_of(later)} is {kind_words(later)} and "
+                    f"{name_of(other)} is {kind_words(other)}, {how}: {effect}; "
+                    f"{advice}",
+                )

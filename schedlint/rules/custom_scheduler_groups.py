@@ -1,4 +1,5 @@
 from schedlint.model.scheduler_classes import restores_bases, uniform_lr
+from schedlint.model.sizes import counted_list
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -50,14 +51,16 @@ def custom_scheduler_ignores_groups(model):
         if method is None:
             continue
         for ret in method.returns:
-            count = model.counted_list(method, ret.node)
+            count = counted_list(model.flow, method, ret.node)
             if count is not None:
-                yield Report(ret.node,
-                             f"`{clip(cls.name, 30)}.get_lr` returns one lr per "
-                             f"`{clip(count, 30)}`, not one per param group",
-                             help="torch pairs the values with the param groups by position: "
-                                  "return one lr per group, e.g. `[base_lr * factor for "
-                                  "base_lr in self.base_lrs]`")
+                yield Report(
+                    ret.node,
+                    f"`{clip(cls.name, 30)}.get_lr` returns one lr per "
+                    f"`{clip(count, 30)}`, not one per param group",
+                    help="torch pairs the values with the param groups by position: "
+                    "return one lr per group, e.g. `[base_lr * factor for "
+                    "base_lr in self.base_lrs]`",
+                )
                 continue
             element = uniform_lr(ret.node, method.node)
             if element is None:
@@ -65,10 +68,12 @@ def custom_scheduler_ignores_groups(model):
             if ret in method.first_step_returns and restores_bases(method, ret):
                 continue  # a shared starting lr; later steps lead each group to its own base
             elem_src = model.code(element)
-            yield Report(ret.node,
-                         f"`{clip(cls.name, 30)}.get_lr` returns the same value "
-                         f"`{clip(elem_src, 30)}` for every param group",
-                         help="It reads neither `self.base_lrs` nor the group: on each step() "
-                              "every group of the optimizer gets that one lr, erasing per-group "
-                              "lrs; scale each group's base instead, e.g. "
-                              "`[base_lr * factor for base_lr in self.base_lrs]`")
+            yield Report(
+                ret.node,
+                f"`{clip(cls.name, 30)}.get_lr` returns the same value "
+                f"`{clip(elem_src, 30)}` for every param group",
+                help="It reads neither `self.base_lrs` nor the group: on each step() "
+                "every group of the optimizer gets that one lr, erasing per-group "
+                "lrs; scale each group's base instead, e.g. "
+                "`[base_lr * factor for base_lr in self.base_lrs]`",
+            )

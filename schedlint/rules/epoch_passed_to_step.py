@@ -1,22 +1,76 @@
 from schedlint.model import catalogue
-from schedlint.model.usage import (args_edit, has_star_args, name_of, plus_one, starts_at_zero,
-                                   words)
+from schedlint.model.usage import (
+    args_edit,
+    branches_of,
+    has_star_args,
+    name_of,
+    names_of,
+    plus_one,
+    starts_at_zero,
+    words,
+)
 from schedlint.rules.base import Fix, Report, clip, rule
 
-METRIC_WORDS = frozenset({
-    "loss", "losses", "acc", "accuracy", "metric", "metrics", "score", "f1", "auc", "map",
-    "ppl", "perplexity", "top1", "top5", "bleu", "iou", "miou", "dice", "psnr", "error", "err",
-    "wer", "cer", "prec", "precision", "recall", "val", "valid", "validation", "eval", "best",
-})
-_COUNTER_WORDS = frozenset({"epoch", "epochs", "step", "steps", "iter", "iteration", "it", "i",
-                            "idx", "e", "ep", "n", "t", "batch", "global"})
+METRIC_WORDS = frozenset(
+    {
+        "loss",
+        "losses",
+        "acc",
+        "accuracy",
+        "metric",
+        "metrics",
+        "score",
+        "f1",
+        "auc",
+        "map",
+        "ppl",
+        "perplexity",
+        "top1",
+        "top5",
+        "bleu",
+        "iou",
+        "miou",
+        "dice",
+        "psnr",
+        "error",
+        "err",
+        "wer",
+        "cer",
+        "prec",
+        "precision",
+        "recall",
+        "val",
+        "valid",
+        "validation",
+        "eval",
+        "best",
+    }
+)
+_COUNTER_WORDS = frozenset(
+    {
+        "epoch",
+        "epochs",
+        "step",
+        "steps",
+        "iter",
+        "iteration",
+        "it",
+        "i",
+        "idx",
+        "e",
+        "ep",
+        "n",
+        "t",
+        "batch",
+        "global",
+    }
+)
 _NO_ARGUMENT = frozenset({"SequentialLR", "ChainedScheduler"})
 
 
 def _counter_loop(call, name):
     """The innermost enclosing ``for`` loop whose target is ``name``, else None."""
-    return next((loop for loop in call.loops if loop.kind == "for" and name in loop.targets),
-                None)
+    return next((loop for loop in call.loops if loop.kind == "for" and name in loop.targets), None)
 
 
 def _epoch_fix(model, call, arg, branches, steps):
@@ -29,14 +83,22 @@ def _epoch_fix(model, call, arg, branches, steps):
     if arg.kind == "name":
         if _counter_loop(call, arg.src) is None:
             return None
-        return Fix("unsafe", "Drop the epoch argument (the schedule then runs one epoch "
-                             "earlier: `step(epoch)` re-applies the previous epoch's value)", edit)
+        return Fix(
+            "unsafe",
+            "Drop the epoch argument (the schedule then runs one epoch "
+            "earlier: `step(epoch)` re-applies the previous epoch's value)",
+            edit,
+        )
     counter = plus_one(arg)
     if counter is not None:
         loop = _counter_loop(call, counter)
-        if loop is None or call.loop is not loop or not starts_at_zero(loop) or \
-                len(steps) != 1 or \
-                branches.path(call) != branches.path_in(loop.node, loop.scope.node):
+        if (
+            loop is None
+            or call.loop is not loop
+            or not starts_at_zero(loop)
+            or len(steps) != 1
+            or branches.path(call) != branches.path_in(loop.node, loop.scope.node)
+        ):
             return None
         return Fix("safe", "Drop the epoch argument", edit)
     return None
@@ -91,8 +153,8 @@ def epoch_passed_to_step(model):
     but a behaviour change). No fix when the argument is anything else (a metric, an
     expression): the intended schedule is then unclear.
     """
-    names = model.names()
-    branches = model.branches()
+    names = names_of(model)
+    branches = branches_of(model)
     for call in model.calls:
         if call.method != "step" or not (call.args or "epoch" in call.kwargs):
             continue
@@ -102,8 +164,9 @@ def epoch_passed_to_step(model):
         if arg.kind == "none":
             continue
         scheds = names.schedulers(call)
-        if scheds is None or any(s.cls in catalogue.STEP_TAKES_ARGUMENT or s.cls == "get_scheduler"
-                                 for s in scheds):
+        if scheds is None or any(
+            s.cls in catalogue.STEP_TAKES_ARGUMENT or s.cls == "get_scheduler" for s in scheds
+        ):
             continue
         sched = scheds[-1]
         where = f"{name_of(sched)} (`{sched.cls}`, line {model.line(sched.node)})"
@@ -117,15 +180,19 @@ def epoch_passed_to_step(model):
             metric = bool(w & METRIC_WORDS) and not (w & _COUNTER_WORDS)
             if metric:
                 message = f"{shown} passes what looks like a metric as the epoch"
-                help_text = (f"{where} takes `{arg.src}` as the epoch (deprecated closed-form "
-                             f"path), so the lr is computed at epoch {arg.src}; call "
-                             f"`{call.receiver}.step()`, or use ReduceLROnPlateau to follow the "
-                             f"metric")
+                help_text = (
+                    f"{where} takes `{arg.src}` as the epoch (deprecated closed-form "
+                    f"path), so the lr is computed at epoch {arg.src}; call "
+                    f"`{call.receiver}.step()`, or use ReduceLROnPlateau to follow the "
+                    f"metric"
+                )
             else:
                 message = f"{shown} passes the epoch to `step()`, which is deprecated"
-                help_text = (f"On {where} it warns and switches to the closed-form path, "
-                             f"setting `last_epoch` to `{arg.src}`; call "
-                             f"`{call.receiver}.step()` once per epoch instead")
+                help_text = (
+                    f"On {where} it warns and switches to the closed-form path, "
+                    f"setting `last_epoch` to `{arg.src}`; call "
+                    f"`{call.receiver}.step()` once per epoch instead"
+                )
             if not metric and len(scheds) == 1 and "last_epoch" not in sched.args:
                 fix = _epoch_fix(model, call, arg, branches, model.steps_of(sched))
         yield Report(call.node, message, fix=fix, help=help_text)

@@ -1,4 +1,4 @@
-from schedlint.model.usage import closed_form, in_scheduler_class, method_edit, name_of
+from schedlint.model.usage import closed_form, in_scheduler_class, method_edit, name_of, names_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
@@ -50,7 +50,7 @@ def get_lr_outside_scheduler(model):
     Safe: `get_lr()` is renamed to `get_last_lr()`, which returns the learning rates the
     scheduler last wrote (one per group), exactly what the caller meant to read.
     """
-    names = model.names()
+    names = names_of(model)
     for call in model.calls:
         if call.method != "get_lr" or call.args or call.kwargs:
             continue
@@ -65,15 +65,21 @@ def get_lr_outside_scheduler(model):
             # LambdaLR and the transformers schedules recompute the value in use from the
             # step counter: right value, but a UserWarning on every call.
             what = "warns on every call"
-            why = ("outside `step()` it warns each time (the closed-form value it returns is "
-                   "the one in use)")
+            why = (
+                "outside `step()` it warns each time (the closed-form value it returns is "
+                "the one in use)"
+            )
         else:
             what = "returns the next lr, not the one in use"
-            why = ("outside `step()` it warns and returns the *next* learning rate computed from "
-                   "the current one")
+            why = (
+                "outside `step()` it warns and returns the *next* learning rate computed from "
+                "the current one"
+            )
         fix = Fix("safe", "Use `get_last_lr()`", (method_edit(model, call, ".get_last_lr"),))
-        yield Report(call.node,
-                     f"`{clip(call.receiver, 30)}.get_lr()` outside the scheduler {what}",
-                     fix=fix,
-                     help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
-                          f"{why}; read `{call.receiver}.get_last_lr()` instead")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.get_lr()` outside the scheduler {what}",
+            fix=fix,
+            help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
+            f"{why}; read `{call.receiver}.get_last_lr()` instead",
+        )

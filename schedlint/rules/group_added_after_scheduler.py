@@ -6,23 +6,23 @@ from schedlint.rules.base import Report, clip, rule
 # What the new group suffers, by class (semantics §1.3, measured on torch 2.13).
 _OUTCOME = {
     "StepLR": "it happens to decay with the others today (StepLR reads the groups directly), "
-              "but `step(epoch)`, a SequentialLR hand-off or a resume through `last_epoch` "
-              "raises on it",
+    "but `step(epoch)`, a SequentialLR hand-off or a resume through `last_epoch` "
+    "raises on it",
     "ConstantLR": "it never gets the start factor but does get the undo at `total_iters`, so "
-                  "it silently ends at lr/factor",
+    "it silently ends at lr/factor",
     "CosineAnnealingLR": "the restart branch (epoch T_max+1) zips with `base_lrs` and raises "
-                         "`ValueError: zip() argument 2 is longer than argument 1`",
+    "`ValueError: zip() argument 2 is longer than argument 1`",
     "LambdaLR": "the next `step()` raises `ValueError: zip() argument 2 is shorter than "
-                "argument 1`",
+    "argument 1`",
     "MultiplicativeLR": "the next `step()` raises `ValueError: zip() argument 2 is longer than "
-                        "argument 1`",
+    "argument 1`",
     "OneCycleLR": "the next `step()` raises `KeyError: 'initial_lr'`",
     "SWALR": "the next `step()` raises `KeyError: 'swa_lr'`",
     "ReduceLROnPlateau": "its per-group `min_lr` list no longer matches: the first reduction "
-                         "raises `RuntimeError: The number of param groups in the `optimizer` "
-                         "... differs`",
+    "raises `RuntimeError: The number of param groups in the `optimizer` "
+    "... differs`",
     "SequentialLR": "the active child mis-schedules or rejects it, and the next milestone "
-                    "raises `ValueError` (zip with `base_lrs`)",
+    "raises `ValueError` (zip with `base_lrs`)",
     "ChainedScheduler": "each child mis-schedules or rejects it",
 }
 for _cls in ("MultiStepLR", "ExponentialLR", "PolynomialLR"):
@@ -80,15 +80,20 @@ def param_group_added_after_scheduler(model):
         opt = call.target
         if call.method != "add_param_group" or not isinstance(opt, Optimizer):
             continue
-        bound = [s for s in model.schedulers_of(opt)
-                 if s.order < call.order and s.parent is None and _runs_before(s, call)
-                 and _matters(s)]
+        bound = [
+            s
+            for s in model.schedulers_of(opt)
+            if s.order < call.order and s.parent is None and _runs_before(s, call) and _matters(s)
+        ]
         if not bound:
             continue
         if _rebuilt_after(model, opt, call, bound):
             continue
-        bound = [s for s in bound if not exclusive(call.scope.node, s.node, call.node)] \
-            if all(s.scope is call.scope for s in bound) else bound
+        bound = (
+            [s for s in bound if not exclusive(call.scope.node, s.node, call.node)]
+            if all(s.scope is call.scope for s in bound)
+            else bound
+        )
         if not bound:
             continue
         sched = bound[-1]
@@ -96,13 +101,15 @@ def param_group_added_after_scheduler(model):
         outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
         if catalogue.is_transformers_factory(sched.cls):
             outcome = _OUTCOME["LambdaLR"]
-        yield Report(call.node,
-                     f"`{clip(call.receiver, 25)}.add_param_group(...)` runs after scheduler "
-                     f"{name}(line {model.line(sched.node)}) was built on it",
-                     help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
-                          f"{sched.cls}, and "
-                          f"{outcome}; pass every group to the optimizer before building the "
-                          f"scheduler, or rebuild the scheduler after adding the group")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 25)}.add_param_group(...)` runs after scheduler "
+            f"{name}(line {model.line(sched.node)}) was built on it",
+            help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
+            f"{sched.cls}, and "
+            f"{outcome}; pass every group to the optimizer before building the "
+            f"scheduler, or rebuild the scheduler after adding the group",
+        )
 
 
 def _runs_before(sched, call) -> bool:

@@ -51,10 +51,15 @@ def group_lr_key_never_applied(project):
             if key in read or "lr_" not in key:
                 continue
             yield ProjectReport(
-                facts.path, line, column, end_line, end_column,
+                facts.path,
+                line,
+                column,
+                end_line,
+                end_column,
                 f"param-group key `{clip(key, 30)}` is set here but no checked file reads it",
-                help=f"No file reads it (`g[\"{key}\"]`, `g.get(\"{key}\")`, `\"{key}\" in g`), "
-                     f"and torch ignores unknown group keys, so this group trains at the "
-                     f"unscaled lr; apply it where the lr is set "
-                     f"(`g[\"lr\"] = lr * g.get(\"{key}\", 1.0)`) or fold it into the group's "
-                     f"own `lr`")
+                help=f'No file reads it (`g["{key}"]`, `g.get("{key}")`, `"{key}" in g`), '
+                f"and torch ignores unknown group keys, so this group trains at the "
+                f"unscaled lr; apply it where the lr is set "
+                f'(`g["lr"] = lr * g.get("{key}", 1.0)`) or fold it into the group\'s '
+                f"own `lr`",
+            )

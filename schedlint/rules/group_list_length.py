@@ -19,8 +19,10 @@ def _error(cls, arg, got, groups):
         return f"ValueError: Expected {groups} lr_lambdas, but got {got}"
     if cls == "ReduceLROnPlateau":
         return f"ValueError: expected {groups} min_lrs, got {got}"
-    return (f"ValueError: {arg} must have the same length as optimizer.param_groups. "
-            f"{arg} has {got} values, param_groups has {groups}.")
+    return (
+        f"ValueError: {arg} must have the same length as optimizer.param_groups. "
+        f"{arg} has {got} values, param_groups has {groups}."
+    )
 
 
 @rule("SL303", "per-group-list-length-mismatch", "error")
@@ -78,14 +80,16 @@ def per_group_list_length_mismatch(model):
                 continue
             if arg in _MOMENTUM and cycle is not None and cycle.src != "True":
                 continue  # momenta are only read with cycle_momentum=True (the default)
-            yield Report(value.node,
-                         f"`{arg}` of {sched.cls} has {value.length} "
-                         f"value{'s' if value.length != 1 else ''} but "
-                         f"`{clip(sched.optimizer_src, 30)}` has {groups} param group"
-                         f"{'s' if groups != 1 else ''}",
-                         help=f"Torch raises `{_error(sched.cls, arg, value.length, groups)}` "
-                              f"(the optimizer is built on line {model.line(opt.node)}); give "
-                              f"exactly one value per group, in the groups' order")
+            yield Report(
+                value.node,
+                f"`{arg}` of {sched.cls} has {value.length} "
+                f"value{'s' if value.length != 1 else ''} but "
+                f"`{clip(sched.optimizer_src, 30)}` has {groups} param group"
+                f"{'s' if groups != 1 else ''}",
+                help=f"Torch raises `{_error(sched.cls, arg, value.length, groups)}` "
+                f"(the optimizer is built on line {model.line(opt.node)}); give "
+                f"exactly one value per group, in the groups' order",
+            )
 
 
 def _group_count(model, opt, sched):
@@ -93,10 +97,12 @@ def _group_count(model, opt, sched):
     if not opt.groups:
         return None
     for call in model.calls:
-        if call.target is opt and call.method == "add_param_group" and \
-                (call.order < sched.order or call.scope is not sched.scope):
+        if (
+            call.target is opt
+            and call.method == "add_param_group"
+            and (call.order < sched.order or call.scope is not sched.scope)
+        ):
             return None
     if not group_list_private(model, opt):
         return None
     return len(opt.groups)
-

@@ -61,8 +61,7 @@ def lambda_returns_absolute_lr(model):
         texts = _lr_texts(opt)
         if not texts or model.group_lr_style(opt) == "multiplier":
             continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
-        if any(w.optimizer is opt and opt.order < w.order < sched.order
-               for w in model.lr_writes):
+        if any(w.optimizer is opt and opt.order < w.order < sched.order for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
         for label, params, fn_node, returns in lr_lambda_functions(model, sched, value):
             carrier = LrCarrier(texts, params, fn_node)
@@ -70,15 +69,21 @@ def lambda_returns_absolute_lr(model):
             if hit is None:
                 continue
             if sched.cls == "LambdaLR":
-                effect = (f"LambdaLR sets each group's lr to initial_lr * lr_lambda(epoch), so "
-                          f"the effective lr is initial_lr * {hit} * factor")
+                effect = (
+                    f"LambdaLR sets each group's lr to initial_lr * lr_lambda(epoch), so "
+                    f"the effective lr is initial_lr * {hit} * factor"
+                )
             else:
-                effect = (f"MultiplicativeLR multiplies each group's current lr by the returned "
-                          f"value every step, so the lr shrinks by a factor of {hit} per step")
-            yield Report(value.node,
-                         f"{clip(label, 30)} given to {sched.cls} returns the lr "
-                         f"`{clip(hit, 20)}` times a factor, not a pure factor",
-                         help=f"`{hit}` is the lr `{sched.optimizer_src}` was built with (line "
-                              f"{model.line(opt.node)}): {effect}; return the pure factor "
-                              f"instead (drop `{hit} *`)")
+                effect = (
+                    f"MultiplicativeLR multiplies each group's current lr by the returned "
+                    f"value every step, so the lr shrinks by a factor of {hit} per step"
+                )
+            yield Report(
+                value.node,
+                f"{clip(label, 30)} given to {sched.cls} returns the lr "
+                f"`{clip(hit, 20)}` times a factor, not a pure factor",
+                help=f"`{hit}` is the lr `{sched.optimizer_src}` was built with (line "
+                f"{model.line(opt.node)}): {effect}; return the pure factor "
+                f"instead (drop `{hit} *`)",
+            )
             break

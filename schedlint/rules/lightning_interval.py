@@ -1,9 +1,9 @@
 import re
 
+from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.model.frameworks import lightning_steps
 from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
-from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.rules.step_granularity import granularity, length_words
 
 _LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")
@@ -21,8 +21,14 @@ def _lambda_counts_steps(model, sched) -> bool:
     # (``self.lr_lambda``)
     infos = model.callees(fn.node, sched.scope) if fn.kind in ("name", "attr") else []
     owner = sched.scope.cls
-    if not infos and owner is not None and fn.dotted and fn.dotted.startswith("self.") and \
-            fn.dotted.count(".") == 1 and fn.dotted[5:] in owner.methods:
+    if (
+        not infos
+        and owner is not None
+        and fn.dotted
+        and fn.dotted.startswith("self.")
+        and fn.dotted.count(".") == 1
+        and fn.dotted[5:] in owner.methods
+    ):
         infos = [owner.methods[fn.dotted[5:]]]  # a method of the module itself
     if len(infos) != 1:
         return False
@@ -48,8 +54,11 @@ def _children_say(model, sched, own, other):
     for child in sched.children:
         why = own(model, child)
         if why is not None:
-            return f"built from a `{child.cls}` {why.removeprefix('its ')}" \
-                if why.startswith("its ") else f"built from a `{child.cls}` {why}"
+            return (
+                f"built from a `{child.cls}` {why.removeprefix('its ')}"
+                if why.startswith("its ")
+                else f"built from a `{child.cls}` {why}"
+            )
     return None
 
 
@@ -61,8 +70,11 @@ def per_step(model, sched):
     if kind is not None:
         if kind[0] != "iteration":
             return None
-        if sched.cls in _PER_ITERATION or sched.origin == "transformers" or \
-                length_words(sched, model) & _STRONG_ITER_WORDS:
+        if (
+            sched.cls in _PER_ITERATION
+            or sched.origin == "transformers"
+            or length_words(sched, model) & _STRONG_ITER_WORDS
+        ):
             return kind[1]
         return None
     if sched.cls in _LAMBDA_CLASSES and _lambda_counts_steps(model, sched):
@@ -137,19 +149,23 @@ def lightning_interval_mismatch(model):
         why = per_step(model, sched) if stepped == "epoch" else None
         if why is not None:
             said = "the default interval" if interval is None else '`"interval": "epoch"`'
-            yield Report(entry.value.node,
-                         f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
-                         f"it once per epoch",
-                         help=f"It is {why}, and Lightning steps it once per epoch ({said}), "
-                              f"so the schedule crawls; return `\"lr_scheduler\": "
-                              f"{{\"scheduler\": ..., \"interval\": \"step\"}}`")
+            yield Report(
+                entry.value.node,
+                f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
+                f"it once per epoch",
+                help=f"It is {why}, and Lightning steps it once per epoch ({said}), "
+                f'so the schedule crawls; return `"lr_scheduler": '
+                f'{{"scheduler": ..., "interval": "step"}}`',
+            )
         elif stepped == "step":
             why = per_epoch(model, sched)
             if why is not None:
-                yield Report(entry.value.node,
-                             f"`{clip(sched.cls, 40)}` counts epochs, but `\"interval\": "
-                             f"\"step\"` steps it every optimizer step",
-                             help=f"It is {why}, so it runs through its whole schedule within "
-                                  f"the first epoch(s); drop `\"interval\": \"step\"` "
-                                  f"(Lightning's default steps once per epoch) or size it in "
-                                  f"optimizer steps (`self.trainer.estimated_stepping_batches`)")
+                yield Report(
+                    entry.value.node,
+                    f'`{clip(sched.cls, 40)}` counts epochs, but `"interval": '
+                    f'"step"` steps it every optimizer step',
+                    help=f"It is {why}, so it runs through its whole schedule within "
+                    f'the first epoch(s); drop `"interval": "step"` '
+                    f"(Lightning's default steps once per epoch) or size it in "
+                    f"optimizer steps (`self.trainer.estimated_stepping_batches`)",
+                )

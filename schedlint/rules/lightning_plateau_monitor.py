@@ -50,8 +50,10 @@ def lightning_plateau_without_monitor(model):
     """
     for entry in lightning_steps(model):
         if entry.scheduler.cls == "ReduceLROnPlateau" and entry.monitor is None:
-            yield Report(entry.value.node,
-                         "`ReduceLROnPlateau` is returned without a `monitor` Lightning reads",
-                         help="`trainer.fit()` raises MisconfigurationException: put "
-                              "`\"monitor\": \"val_loss\"` (a metric you log) in the "
-                              "`lr_scheduler` dict, next to `\"scheduler\"`")
+            yield Report(
+                entry.value.node,
+                "`ReduceLROnPlateau` is returned without a `monitor` Lightning reads",
+                help="`trainer.fit()` raises MisconfigurationException: put "
+                '`"monitor": "val_loss"` (a metric you log) in the '
+                '`lr_scheduler` dict, next to `"scheduler"`',
+            )

@@ -1,6 +1,16 @@
 from schedlint.model.builder import binding_key
-from schedlint.model.usage import (Branches, closed_form, conditions, enclosing_class,
-                                   in_scheduler_class, is_known, name_of, stepped_units)
+from schedlint.model.usage import (
+    Branches,
+    branches_of,
+    closed_form,
+    conditions,
+    enclosing_class,
+    in_scheduler_class,
+    is_known,
+    name_of,
+    names_of,
+    stepped_units,
+)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -27,11 +37,15 @@ def _reads_initial_lr(write) -> bool:
 
 def _effect(sched) -> str:
     if closed_form(sched):
-        return (f"{name_of(sched)} is closed form (`{sched.cls}`): it recomputes every group's "
-                f"lr from its base values, so this edit is overwritten at the next `step()`")
+        return (
+            f"{name_of(sched)} is closed form (`{sched.cls}`): it recomputes every group's "
+            f"lr from its base values, so this edit is overwritten at the next `step()`"
+        )
     if sched.chainable:
-        return (f"{name_of(sched)} is chainable (`{sched.cls}`): it multiplies the current lr, so "
-                f"this edit persists and compounds with the schedule")
+        return (
+            f"{name_of(sched)} is chainable (`{sched.cls}`): it multiplies the current lr, so "
+            f"this edit persists and compounds with the schedule"
+        )
     return f"{name_of(sched)} (`{sched.cls}`) also writes these lrs at every `step()`"
 
 
@@ -44,20 +58,28 @@ def _before_plateau(model, branches, write, steps) -> bool:
     if not steps:
         return False
     mine = model.call_chains(write)
-    return all(any(_runs_before(branches, w, s) for w in mine
-                   for s in model.call_chains(step) if w[-1].scope is s[-1].scope)
-               for step in steps)
+    return all(
+        any(
+            _runs_before(branches, w, s)
+            for w in mine
+            for s in model.call_chains(step)
+            if w[-1].scope is s[-1].scope
+        )
+        for step in steps
+    )
 
 
 def _runs_before(branches, write_chain, step_chain) -> bool:
     here, there = write_chain[-1], step_chain[-1]
     outer = [loop for loop in here.loops if loop.scope is here.scope]
-    if outer and (there.loop is None or not outer[-1].contains(there.loop)) and \
-            outer[-1].end_order < there.order:
+    if (
+        outer
+        and (there.loop is None or not outer[-1].contains(there.loop))
+        and outer[-1].end_order < there.order
+    ):
         return True
     mine = {id(n) for site in write_chain for n, _ in branches.path_in(site.node, site.scope.node)}
-    theirs = {id(n) for site in step_chain
-              for n, _ in branches.path_in(site.node, site.scope.node)}
+    theirs = {id(n) for site in step_chain for n, _ in branches.path_in(site.node, site.scope.node)}
     return bool(mine - theirs) and bool(theirs - mine)
 
 
@@ -114,26 +136,33 @@ def manual_lr_edit_under_scheduler(model):
     ```
     (put the whole schedule in the scheduler, or drop the scheduler and own the lr yourself).
     """
-    names = model.names()
-    branches = model.branches()
+    names = names_of(model)
+    branches = branches_of(model)
     for write in model.lr_writes:
         if write.optimizer_src is None:
             continue
         key = binding_key(write.scope, write.optimizer_src)
         if key is None and not write.optimizers:
             continue
-        if write.in_class is not None and write.in_class.looks_like_scheduler or \
-                in_scheduler_class(model, write.scope):
+        if (
+            write.in_class is not None
+            and write.in_class.looks_like_scheduler
+            or in_scheduler_class(model, write.scope)
+        ):
             continue
-        if write.value.number == 0 and write.loop is not None and any(
-                c.loop is write.loop for c in names.optimizer_steps(key, write.scope)):
+        if (
+            write.value.number == 0
+            and write.loop is not None
+            and any(c.loop is write.loop for c in names.optimizer_steps(key, write.scope))
+        ):
             continue  # a group frozen again before every optimizer step: the 0 is what it uses
         found = []
         for sched in model.schedulers:
             if not is_known(sched):
                 continue
             if names.optimizer_key(sched) != key and not (
-                    sched.optimizer is not None and sched.optimizer in write.optimizers):
+                sched.optimizer is not None and sched.optimizer in write.optimizers
+            ):
                 continue
             if not _in_effect(model, sched, write):
                 continue
@@ -144,11 +173,12 @@ def manual_lr_edit_under_scheduler(model):
             path = branches.path(write)
             if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
                 continue
-            if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write,
-                                                                    steps):
+            if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
-            if _reads_initial_lr(write) and (not local or any(
-                    len(conditions(path)) > len(conditions(branches.path(s))) for s in local)):
+            if _reads_initial_lr(write) and (
+                not local
+                or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
+            ):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
             found.append((sched, steps))
         if not found:
@@ -156,11 +186,16 @@ def manual_lr_edit_under_scheduler(model):
         found.sort(key=lambda f: not closed_form(f[0]))
         sched, steps = found[0]
         step = min(steps, key=lambda s: (s.scope is not write.scope, s.order))
-        advice = ("ramp the lr only before the plateau starts stepping (SequentialLR and "
-                  "ChainedScheduler reject ReduceLROnPlateau)" if sched.cls == "ReduceLROnPlateau"
-                  else "put the change in the schedule (e.g. a warm-up through "
-                  "`SequentialLR`/`LinearLR`) or drop the scheduler")
-        yield Report(write.node,
-                     f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
-                     f"{clip(name_of(sched), 30)} (line {model.line(sched.node)}) drives it",
-                     help=f"{_effect(sched)} (stepped on line {model.line(step.node)}); {advice}")
+        advice = (
+            "ramp the lr only before the plateau starts stepping (SequentialLR and "
+            "ChainedScheduler reject ReduceLROnPlateau)"
+            if sched.cls == "ReduceLROnPlateau"
+            else "put the change in the schedule (e.g. a warm-up through "
+            "`SequentialLR`/`LinearLR`) or drop the scheduler"
+        )
+        yield Report(
+            write.node,
+            f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
+            f"{clip(name_of(sched), 30)} (line {model.line(sched.node)}) drives it",
+            help=f"{_effect(sched)} (stepped on line {model.line(step.node)}); {advice}",
+        )

@@ -1,5 +1,5 @@
 from schedlint.model.facts import Optimizer
-from schedlint.model.usage import call_node_of, is_known, rebound_value
+from schedlint.model.usage import branches_of, call_node_of, is_known, names_of, rebound_value
 from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -58,7 +58,7 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
-    branches = model.branches()
+    branches = branches_of(model)
     for sched in model.schedulers:
         if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
             continue
@@ -82,26 +82,31 @@ def missing_initial_lr(model):
             fresh = _fresh_run_value(model, sched, opt, last_epoch, branches)
             if fresh is not None:
                 number, node = fresh
-                yield Report(last_epoch.node,
-                             f"`last_epoch={clip(last_epoch.src, 30)}` is {number:g} on a fresh "
-                             f"run, where nothing loads `initial_lr`",
-                             help=f"It is {number:g} when nothing is resumed (line "
-                                  f"{model.line(node)}), and only -1 means a fresh start: torch "
-                                  f"raises `KeyError: param 'initial_lr' is not specified`; pass "
-                                  f"-1 on a fresh run, or build the scheduler with the default "
-                                  f"`last_epoch` and resume it with `load_state_dict(...)`")
+                yield Report(
+                    last_epoch.node,
+                    f"`last_epoch={clip(last_epoch.src, 30)}` is {number:g} on a fresh "
+                    f"run, where nothing loads `initial_lr`",
+                    help=f"It is {number:g} when nothing is resumed (line "
+                    f"{model.line(node)}), and only -1 means a fresh start: torch "
+                    f"raises `KeyError: param 'initial_lr' is not specified`; pass "
+                    f"-1 on a fresh run, or build the scheduler with the default "
+                    f"`last_epoch` and resume it with `load_state_dict(...)`",
+                )
             continue
         opt_line = model.line(opt.node)
-        when = "torch raises" if literal else \
-            "whenever that is not -1 (a resumed run), torch raises"
-        yield Report(last_epoch.node,
-                     f"{sched.cls} is built with `last_epoch={clip(last_epoch.src, 20)}` on "
-                     f"`{clip(sched.optimizer_src, 30)}`, whose param groups have no `initial_lr`",
-                     help=f"Nothing loads the state of `{sched.optimizer_src}` (line {opt_line}) "
-                          f"or builds a scheduler on it before this line, so {when} `KeyError: "
-                          f"param 'initial_lr' is not specified`; build the scheduler with the "
-                          f"default `last_epoch` and resume it with "
-                          f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`")
+        when = (
+            "torch raises" if literal else "whenever that is not -1 (a resumed run), torch raises"
+        )
+        yield Report(
+            last_epoch.node,
+            f"{sched.cls} is built with `last_epoch={clip(last_epoch.src, 20)}` on "
+            f"`{clip(sched.optimizer_src, 30)}`, whose param groups have no `initial_lr`",
+            help=f"Nothing loads the state of `{sched.optimizer_src}` (line {opt_line}) "
+            f"or builds a scheduler on it before this line, so {when} `KeyError: "
+            f"param 'initial_lr' is not specified`; build the scheduler with the "
+            f"default `last_epoch` and resume it with "
+            f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`",
+        )
 
 
 def _initial_lr_may_exist(model, sched, opt) -> bool:
@@ -115,17 +120,23 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
     for call in model.calls:
         if call.method != "load_state_dict" or call.target is not opt:
             continue
-        if call.order < sched.order or call.scope is not sched.scope or \
-                sched.loop is not None and call.loop is not None and \
-                any(l is sched.loop for l in call.loops):
+        if (
+            call.order < sched.order
+            or call.scope is not sched.scope
+            or sched.loop is not None
+            and call.loop is not None
+            and any(enclosing is sched.loop for enclosing in call.loops)
+        ):
             return True
     # The optimizer handed to a helper before the construction (load_checkpoint(opt), ...).
     sched_line = model.line(sched.node)
     if opt.target is None:
         return False  # built inline, right here: nothing can have loaded it
     for use in uses(binding_root(model, opt.key), opt.target):
-        if use.kind == "method" and use.method in HARMLESS_METHODS | {"add_param_group",
-                                                                      "state_dict"}:
+        if use.kind == "method" and use.method in HARMLESS_METHODS | {
+            "add_param_group",
+            "state_dict",
+        }:
             continue
         if use.kind in ("target", "test", "declaration", "attribute"):
             continue
@@ -144,8 +155,7 @@ def _constructs(sched, call) -> bool:
 def _literal_bindings(model, sched, name):
     """Rebinds of ``name`` in ``sched``'s scope, before it, to a number other than -1."""
     for r in model.rebinds:
-        if r.target != name or r.scope is not sched.scope or r.order > sched.order or \
-                r.unpacked:
+        if r.target != name or r.scope is not sched.scope or r.order > sched.order or r.unpacked:
             continue
         value = rebound_value(model, r)
         number = value.number if value is not None else None
@@ -160,29 +170,38 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
     scheduler gets ``last_epoch=restore_step``: on a fresh run it is built with 0. Returns
     (the fresh-run value, its assignment), else None."""
     name = last_epoch.dotted
-    if last_epoch.kind not in ("name", "attr") or name is None or any(
+    if (
+        last_epoch.kind not in ("name", "attr")
+        or name is None
+        or any(
             s is not sched and s.optimizer is opt and s.order < sched.order
-            for s in model.schedulers):
+            for s in model.schedulers
+        )
+    ):
         return None
     root = sched.scope.node
     # where the groups may get `initial_lr`: a load (here, or in a helper called from here
     # before the scheduler), or a helper the optimizer is handed to
     sources = []
     for load in (c for c in model.calls if c.method == "load_state_dict" and c.target is opt):
-        sites = [chain[-1] for chain in model.call_chains(load)
-                 if chain[-1].scope is sched.scope]
+        sites = [chain[-1] for chain in model.call_chains(load) if chain[-1].scope is sched.scope]
         if not sites:
             return None  # loaded elsewhere: the fresh path is not visible here
-        sources += [branches.path_in(site.node, root) for site in sites
-                    if site.order < sched.order]
+        sources += [branches.path_in(site.node, root) for site in sites if site.order < sched.order]
     sched_line = model.line(sched.node)
     if opt.target is not None:
         for use in uses(binding_root(model, opt.key), opt.target):
-            if use.kind == "argument" and model.line(use.node) <= sched_line and \
-                    not any(_constructs(s, use.call) for s in model.schedulers):
+            if (
+                use.kind == "argument"
+                and model.line(use.node) <= sched_line
+                and not any(_constructs(s, use.call) for s in model.schedulers)
+            ):
                 sources.append(branches.path_in(use.node, root))
-    rebound = [branches.path(r) for r in model.rebinds
-               if r.target == name and r.scope is sched.scope and r.order < sched.order]
+    rebound = [
+        branches.path(r)
+        for r in model.rebinds
+        if r.target == name and r.scope is sched.scope and r.order < sched.order
+    ]
     if not sources:
         return None
     for r, number in _literal_bindings(model, sched, name):
@@ -196,7 +215,7 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
 def _counter_written(model):
     """``scheduler.last_epoch = start_epoch`` on a chainable scheduler whose optimizer state is
     never loaded: the counter moves, the lr does not (decays before the resumed epoch lost)."""
-    names = model.names()
+    names = names_of(model)
     for r in model.rebinds:
         receiver, _, attr = r.target.rpartition(".")
         if attr != "last_epoch" or not receiver:
@@ -209,16 +228,21 @@ def _counter_written(model):
             continue
         opt = sched.optimizer
         if not isinstance(opt, Optimizer) or any(
-                c.method == "load_state_dict" and (c.target is opt or c.scope is r.scope and
-                                                   c.receiver == sched.optimizer_src)
-                for c in model.calls):
+            c.method == "load_state_dict"
+            and (c.target is opt or c.scope is r.scope and c.receiver == sched.optimizer_src)
+            for c in model.calls
+        ):
             continue
         if opt.target is not None and any(
-                use.kind == "argument" for use in uses(binding_root(model, opt.key), opt.target)
-                if not any(_constructs(s, use.call) for s in model.schedulers)):
+            use.kind == "argument"
+            for use in uses(binding_root(model, opt.key), opt.target)
+            if not any(_constructs(s, use.call) for s in model.schedulers)
+        ):
             continue  # handed to a helper that may load its state
-        yield Report(r.node,
-                     f"`{clip(r.target, 30)} = ...` moves the scheduler's counter, not the lr",
-                     help=f"`{sched.cls}` is chainable (each step scales the current lr), so the "
-                          f"decays before the resumed epoch are lost; restore the optimizer and "
-                          f"the scheduler with `load_state_dict(...)` instead")
+        yield Report(
+            r.node,
+            f"`{clip(r.target, 30)} = ...` moves the scheduler's counter, not the lr",
+            help=f"`{sched.cls}` is chainable (each step scales the current lr), so the "
+            f"decays before the resumed epoch are lost; restore the optimizer and "
+            f"the scheduler with `load_state_dict(...)` instead",
+        )

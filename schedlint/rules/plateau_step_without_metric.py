@@ -1,4 +1,4 @@
-from schedlint.model.usage import has_star_args, name_of
+from schedlint.model.usage import has_star_args, name_of, names_of
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -38,7 +38,7 @@ def plateau_step_without_metric(model):
         scheduler.step(val_loss)
     ```
     """
-    names = model.names()
+    names = names_of(model)
     for call in model.calls:
         if call.method != "step" or call.args or "metrics" in call.kwargs:
             continue
@@ -48,9 +48,11 @@ def plateau_step_without_metric(model):
         if scheds is None or not all(s.cls == "ReduceLROnPlateau" for s in scheds):
             continue
         sched = scheds[-1]
-        yield Report(call.node,
-                     f"`{clip(call.receiver, 30)}.step()` without the metric raises TypeError "
-                     f"on a ReduceLROnPlateau",
-                     help=f"{name_of(sched)} (line {model.line(sched.node)}) needs the "
-                          f"monitored value (missing 'metrics'); pass it, e.g. "
-                          f"`{call.receiver}.step(val_loss)`")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` without the metric raises TypeError "
+            f"on a ReduceLROnPlateau",
+            help=f"{name_of(sched)} (line {model.line(sched.node)}) needs the "
+            f"monitored value (missing 'metrics'); pass it, e.g. "
+            f"`{call.receiver}.step(val_loss)`",
+        )

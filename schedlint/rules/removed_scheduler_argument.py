@@ -1,6 +1,6 @@
 from schedlint.model import catalogue
 from schedlint.model.calls import drop_arg_edit, statement_edit, super_init_calls, verbose_in
-from schedlint.model.usage import call_node_of
+from schedlint.model.usage import call_node_of, names_of
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # Classes whose old signature ended in ``verbose`` (torch < 2.7): an extra positional argument
@@ -64,7 +64,7 @@ def removed_scheduler_argument(model):
     Safe: the `verbose` argument is removed (it only printed), and a `print_lr(...)` statement is
     deleted (replaced by `pass` when it is the only statement of its block).
     """
-    names = model.names()
+    names = names_of(model)
     for sched in model.schedulers:
         if sched.origin != "torch":
             continue
@@ -76,12 +76,12 @@ def removed_scheduler_argument(model):
         if found is None:
             continue
         arg, what, fixable = found
-        yield Report(arg, f"{what} to `{sched.cls}` raises TypeError: torch schedulers no "
-                          f"longer take `verbose`",
-                     fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
-                     if fixable else None,
-                     help=f"Drop it and log `{sched.target or 'scheduler'}.get_last_lr()` where "
-                          f"needed")
+        yield Report(
+            arg,
+            f"{what} to `{sched.cls}` raises TypeError: torch schedulers no longer take `verbose`",
+            fix=_drop_arg_fix(model, call, arg, "the `verbose` argument") if fixable else None,
+            help=f"Drop it and log `{sched.target or 'scheduler'}.get_last_lr()` where needed",
+        )
     for cls_info in model.classes:
         signature = _torch_base(cls_info)
         init = cls_info.methods.get("__init__")
@@ -92,13 +92,15 @@ def removed_scheduler_argument(model):
             if found is None:
                 continue
             arg, what, fixable = found
-            yield Report(arg, f"{what} to `{clip(cls_info.bases[0].rpartition('.')[2], 30)}"
-                              f".__init__` raises TypeError: it no longer takes `verbose`",
-                         fix=_drop_arg_fix(model, call, arg, "the `verbose` argument")
-                         if fixable else None,
-                         help=f"The torch scheduler base of `{cls_info.name}` no longer takes "
-                              f"`verbose`, so constructing `{cls_info.name}` raises TypeError; "
-                              f"drop it")
+            yield Report(
+                arg,
+                f"{what} to `{clip(cls_info.bases[0].rpartition('.')[2], 30)}"
+                f".__init__` raises TypeError: it no longer takes `verbose`",
+                fix=_drop_arg_fix(model, call, arg, "the `verbose` argument") if fixable else None,
+                help=f"The torch scheduler base of `{cls_info.name}` no longer takes "
+                f"`verbose`, so constructing `{cls_info.name}` raises TypeError; "
+                f"drop it",
+            )
     for call in model.calls:
         if call.method != "print_lr":
             continue
@@ -110,10 +112,13 @@ def removed_scheduler_argument(model):
             if cls_info is None:
                 continue
             owner = f"a `{cls_info.name}` (a torch scheduler subclass)"
-        yield Report(call.node, f"`{clip(call.receiver, 30)}.print_lr()` raises AttributeError: "
-                                f"it was removed from torch schedulers",
-                     fix=_delete_statement_fix(model, call),
-                     help=f"`{call.receiver}` is {owner}; log `get_last_lr()` yourself")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.print_lr()` raises AttributeError: "
+            f"it was removed from torch schedulers",
+            fix=_delete_statement_fix(model, call),
+            help=f"`{call.receiver}` is {owner}; log `get_last_lr()` yourself",
+        )
 
 
 def _self_call_in_torch_subclass(model, call):
@@ -134,5 +139,8 @@ def _delete_statement_fix(model, call):
     if found is None:
         return None
     edit, alone = found
-    return Fix("safe", "Replace `print_lr()` with `pass`" if alone else
-               "Remove the `print_lr()` call", (edit,))
+    return Fix(
+        "safe",
+        "Replace `print_lr()` with `pass`" if alone else "Remove the `print_lr()` call",
+        (edit,),
+    )

@@ -76,30 +76,41 @@ def scalar_bound_overwrites_groups(model):
         if opt.distinct_lrs() is None:
             continue
         lr_names = lr_names_of(opt)
-        scalars = [(name, sched.args[name]) for name in bounds if name in sched.args and
-                   certainly_scalar(sched.args[name].node, sched.scope, lr_names)]
+        scalars = [
+            (name, sched.args[name])
+            for name in bounds
+            if name in sched.args and certainly_scalar(sched.args[name].node, sched.scope, lr_names)
+        ]
         if not scalars:
             continue
         what = " and ".join(f"{n}={v.src}" for n, v in scalars)
         opt_name = sched.optimizer_src
         if sched.cls == "OneCycleLR":
-            effect = ("OneCycleLR assigns every group initial_lr = max_lr / div_factor, so all "
-                      "groups share one lr from step 0")
+            effect = (
+                "OneCycleLR assigns every group initial_lr = max_lr / div_factor, so all "
+                "groups share one lr from step 0"
+            )
             fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
         elif any(n == "base_lr" for n, _ in scalars):
-            effect = ("CyclicLR sets every group's lr to base_lr at construction and cycles "
-                      "them all identically")
-            fix = (f'base_lr=[g["lr"] for g in {opt_name}.param_groups], '
-                   f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]')
+            effect = (
+                "CyclicLR sets every group's lr to base_lr at construction and cycles "
+                "them all identically"
+            )
+            fix = (
+                f'base_lr=[g["lr"] for g in {opt_name}.param_groups], '
+                f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+            )
         else:
             effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
             fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
-        yield Report(scalars[0][1].node,
-                     f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
-                     f"groups of `{clip(opt_name, 30)}`",
-                     fix=_per_group_fix(model, opt, opt_name, scalars),
-                     help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
-                          f"value per group instead, e.g. `{fix}`")
+        yield Report(
+            scalars[0][1].node,
+            f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
+            f"groups of `{clip(opt_name, 30)}`",
+            fix=_per_group_fix(model, opt, opt_name, scalars),
+            help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
+            f"value per group instead, e.g. `{fix}`",
+        )
 
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
@@ -134,7 +145,11 @@ def _per_group_fix(model, opt, opt_name, scalars):
         else:
             return None
         line, col, end_line, end_col = model.position(v.node)
-        edits.append((line, col, end_line, end_col,
-                      f"[{scaled} for {var} in {opt_name}.param_groups]"))
-    return Fix("unsafe", f"pass one bound per group, scaled by each group's own lr (reference lr "
-                         f"{ref.src})", tuple(edits))
+        edits.append(
+            (line, col, end_line, end_col, f"[{scaled} for {var} in {opt_name}.param_groups]")
+        )
+    return Fix(
+        "unsafe",
+        f"pass one bound per group, scaled by each group's own lr (reference lr {ref.src})",
+        tuple(edits),
+    )

@@ -75,26 +75,34 @@ def scalar_lr_overwrite(model):
         if opt is None:
             continue
         distinct = opt.distinct_lrs()
-        head = (f"one scalar lr `{clip(write.value.src, 26)}` overwrites all groups of "
-                f"`{clip(write.optimizer_src, 20)}`")
+        head = (
+            f"one scalar lr `{clip(write.value.src, 26)}` overwrites all groups of "
+            f"`{clip(write.optimizer_src, 20)}`"
+        )
         message = f"{head} (built with lr {some(clip(lr, 16) for lr in distinct)})"
         if len(message) > 120:
             message = f"{head} (built with {len(distinct)} distinct lrs)"
-        yield Report(write.node, message,
-                     fix=_scaled_fix(model, write, opt) if write.via is None else None,
-                     help=f"The groups were built with distinct lrs "
-                          f"({model.where(opt.node)}) and now all train at one; scale each "
-                          f"group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`")
-
-
+        yield Report(
+            write.node,
+            message,
+            fix=_scaled_fix(model, write, opt) if write.via is None else None,
+            help=f"The groups were built with distinct lrs "
+            f"({model.where(opt.node)}) and now all train at one; scale each "
+            f'group instead, e.g. `g["lr"] = g["initial_lr"] * factor`',
+        )
 
 
 def _reference_lr(opt, value):
     """The optimizer's ``lr=`` default as source text when the scalar was computed from it
     (the lr the scalar is meant for), else None: no fix."""
     ref = opt.default_lr
-    if ref is None or "\n" in ref.src or "#" in ref.src or ref.number == 0 or \
-            not computed_from(value, ref):
+    if (
+        ref is None
+        or "\n" in ref.src
+        or "#" in ref.src
+        or ref.number == 0
+        or not computed_from(value, ref)
+    ):
         return None
     return ref.src if is_atom(ref) else f"({ref.src})"
 
@@ -112,5 +120,8 @@ def _scaled_fix(model, write, opt):
     prefix = f"{group_src}.setdefault({q}initial_lr{q}, {group_src}[{q}lr{q}]) * ("
     prefix += "(" if wrap else ""
     suffix = (")" if wrap else "") + f" / {base})"
-    return Fix("unsafe", f"scale each group by its own base lr (reference lr {base})",
-               ((line, col, line, col, prefix), (end_line, end_col, end_line, end_col, suffix)))
+    return Fix(
+        "unsafe",
+        f"scale each group by its own base lr (reference lr {base})",
+        ((line, col, line, col, prefix), (end_line, end_col, end_line, end_col, suffix)),
+    )

@@ -6,18 +6,20 @@ from schedlint.rules.base import Report, clip, rule
 # and load_state_dict does not undo it (semantics §5.4, resume order C, all 16 classes).
 _DIVERGES = {
     "ConstantLR": "its constructor multiplies the loaded lr by `factor` again and "
-                  "`load_state_dict` does not undo it, so the lr stays off by that factor for "
-                  "the rest of training",
+    "`load_state_dict` does not undo it, so the lr stays off by that factor for "
+    "the rest of training",
     "LinearLR": "its constructor multiplies the loaded lr by `start_factor` again and "
-                "`load_state_dict` does not undo it, so the lr stays off by that factor for "
-                "the rest of training",
+    "`load_state_dict` does not undo it, so the lr stays off by that factor for "
+    "the rest of training",
     "SequentialLR": "its constructor resets every group to `initial_lr` and reruns the first "
-                    "child's initial step on it, and `load_state_dict` does not undo it, so "
-                    "the lr diverges for the rest of training",
+    "child's initial step on it, and `load_state_dict` does not undo it, so "
+    "the lr diverges for the rest of training",
 }
-_ONE_STEP = ("its constructor rewrites every group's lr with the step-0 value (the start of "
-             "the schedule) and `load_state_dict` does not rewrite it, so the first resumed "
-             "optimizer step uses that wrong lr")
+_ONE_STEP = (
+    "its constructor rewrites every group's lr with the step-0 value (the start of "
+    "the schedule) and `load_state_dict` does not rewrite it, so the first resumed "
+    "optimizer step uses that wrong lr"
+)
 
 
 def _effect(sched):
@@ -27,11 +29,15 @@ def _effect(sched):
         for child in sched.children:
             effect = _effect(child)
             if effect is not None:
-                return f"its child {child.cls}: " + effect.replace("its constructor", "whose "
-                                                                   "constructor", 1)
+                return f"its child {child.cls}: " + effect.replace(
+                    "its constructor", "whose constructor", 1
+                )
         return None
-    if sched.origin in ("torch", "transformers") and sched.closed_form and \
-            sched.cls not in ("get_scheduler", "get_constant_schedule"):
+    if (
+        sched.origin in ("torch", "transformers")
+        and sched.closed_form
+        and sched.cls not in ("get_scheduler", "get_constant_schedule")
+    ):
         return _ONE_STEP
     return None
 
@@ -40,15 +46,23 @@ def _after_load(model, loads, sched, opt, site):
     """(optimizer load, scheduler load) around ``site`` (where the scheduler is built, or
     the factory call that builds it) in the same scope: the optimizer state loaded before
     it, the scheduler's after it, and not again the optimizer's; else None."""
-    opt_load = next((c for c in loads if c.target is opt and c.scope is site.scope
-                     and c.order < site.order), None)
+    opt_load = next(
+        (c for c in loads if c.target is opt and c.scope is site.scope and c.order < site.order),
+        None,
+    )
     if opt_load is None or not site.here:
         return None
-    if any(c.target is opt and c.order > site.order and
-           (c.scope is site.scope or site.scope is sched.scope) for c in loads):
+    if any(
+        c.target is opt
+        and c.order > site.order
+        and (c.scope is site.scope or site.scope is sched.scope)
+        for c in loads
+    ):
         return None  # the optimizer state is loaded (again) after the construction: exact
-    sched_load = next((c for c in loads if c.target is sched and c.order > site.order
-                       and c.scope is site.scope), None)
+    sched_load = next(
+        (c for c in loads if c.target is sched and c.order > site.order and c.scope is site.scope),
+        None,
+    )
     if sched_load is None:
         return None
     root = site.scope.node
@@ -112,8 +126,17 @@ def scheduler_built_after_optimizer_load(model):
         if effect is None:
             continue
         # the construction, or the call of the factory that builds it, in the loading scope
-        found = next((f for f in (_after_load(model, loads, sched, opt, chain[-1])
-                                  for chain in model.call_chains(sched)) if f), None)
+        found = next(
+            (
+                f
+                for f in (
+                    _after_load(model, loads, sched, opt, chain[-1])
+                    for chain in model.call_chains(sched)
+                )
+                if f
+            ),
+            None,
+        )
         if found is None:
             continue
         opt_load, sched_load, site = found
@@ -121,10 +144,12 @@ def scheduler_built_after_optimizer_load(model):
         what = f"{sched.cls} {clip(name, 30)}".rstrip() + " is built"
         if site.node is not sched.node:  # built by a factory called here
             what = f"`{clip(model.value(site.node).call or '?', 30)}(...)` builds {sched.cls}"
-        yield Report(site.node,
-                     f"{what} after "
-                     f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
-                     f"{model.line(opt_load.node)})",
-                     help=f"It is then resumed with `load_state_dict` (line "
-                          f"{model.line(sched_load.node)}), but {effect}; build the scheduler "
-                          f"first, then load the optimizer state, then the scheduler's")
+        yield Report(
+            site.node,
+            f"{what} after "
+            f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
+            f"{model.line(opt_load.node)})",
+            help=f"It is then resumed with `load_state_dict` (line "
+            f"{model.line(sched_load.node)}), but {effect}; build the scheduler "
+            f"first, then load the optimizer state, then the scheduler's",
+        )

@@ -3,9 +3,17 @@ from schedlint.rules.base import Report, clip, rule
 
 _SHALLOW = frozenset({"copy.copy"})
 # These rewrite the group lrs in their constructor already (semantics §1.2).
-_WRITES_AT_CONSTRUCTION = frozenset({"LambdaLR", "ConstantLR", "LinearLR", "CyclicLR",
-                                     "OneCycleLR", "CosineAnnealingWarmRestarts",
-                                     "SequentialLR"})
+_WRITES_AT_CONSTRUCTION = frozenset(
+    {
+        "LambdaLR",
+        "ConstantLR",
+        "LinearLR",
+        "CyclicLR",
+        "OneCycleLR",
+        "CosineAnnealingWarmRestarts",
+        "SequentialLR",
+    }
+)
 
 
 def _shallow_copy_of(model, sched):
@@ -101,12 +109,17 @@ def scheduler_on_shallow_copy(model):
         copied = _shallow_copy_of(model, sched)
         if copied is None:
             continue
-        if not model.steps_of(sched) and sched.cls not in _WRITES_AT_CONSTRUCTION and \
-                sched.origin != "transformers":
+        if (
+            not model.steps_of(sched)
+            and sched.cls not in _WRITES_AT_CONSTRUCTION
+            and sched.origin != "transformers"
+        ):
             continue
-        yield Report(sched.node,
-                     f"`{clip(sched.cls, 40)}` is built on `{clip(copied.src, 30)}`, which "
-                     f"shares the optimizer's param groups",
-                     help="The copy's `param_groups` are the real optimizer's dicts, so every lr "
-                          "this scheduler writes changes the optimizer that trains; build it on "
-                          "`copy.deepcopy(optimizer)` (or a fresh optimizer) instead")
+        yield Report(
+            sched.node,
+            f"`{clip(sched.cls, 40)}` is built on `{clip(copied.src, 30)}`, which "
+            f"shares the optimizer's param groups",
+            help="The copy's `param_groups` are the real optimizer's dicts, so every lr "
+            "this scheduler writes changes the optimizer that trains; build it on "
+            "`copy.deepcopy(optimizer)` (or a fresh optimizer) instead",
+        )

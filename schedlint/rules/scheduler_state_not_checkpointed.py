@@ -6,12 +6,13 @@ from schedlint.rules.base import Report, clip, rule
 
 def _consequence(sched):
     if sched.cls == "ReduceLROnPlateau":
-        return ("its best metric and patience counters are lost, so plateau detection starts "
-                "over")
+        return "its best metric and patience counters are lost, so plateau detection starts over"
     if sched.closed_form:
         return "its step counter restarts at 0, so the schedule (warm-up included) starts over"
-    return ("its step counter restarts at 0 while the loaded lr is already decayed, so the "
-            "decays come at the wrong epochs and compound with the loaded lr")
+    return (
+        "its step counter restarts at 0 while the loaded lr is already decayed, so the "
+        "decays come at the wrong epochs and compound with the loaded lr"
+    )
 
 
 @rule("SL304", "scheduler-state-not-checkpointed", "warning")
@@ -89,26 +90,30 @@ def scheduler_state_not_checkpointed(model):
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for sched in unsaved(opt):
-                yield Report(call.node,
-                             f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
-                             f"not the state of scheduler `{clip(sched.target, 30)}`",
-                             help=f"{built}`{sched.target}` ({sched.cls}, line "
-                                  f"{model.line(sched.node)}) "
-                                  f"is bound to it: on resume {_consequence(sched)}; save "
-                                  f"`{sched.target}.state_dict()` next to it and restore it with "
-                                  f"`{sched.target}.load_state_dict(...)`")
+                yield Report(
+                    call.node,
+                    f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
+                    f"not the state of scheduler `{clip(sched.target, 30)}`",
+                    help=f"{built}`{sched.target}` ({sched.cls}, line "
+                    f"{model.line(sched.node)}) "
+                    f"is bound to it: on resume {_consequence(sched)}; save "
+                    f"`{sched.target}.state_dict()` next to it and restore it with "
+                    f"`{sched.target}.load_state_dict(...)`",
+                )
     for call in model.calls:
         opt = call.target
         if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
             continue
         for sched in unsaved(opt):
-            yield Report(call.node,
-                         f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
-                         f"optimizer, but scheduler `{clip(sched.target, 30)}` is never restored",
-                         help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
-                              f"bound to it: {_consequence(sched)}; save "
-                              f"`{sched.target}.state_dict()` in the checkpoint and call "
-                              f"`{sched.target}.load_state_dict(...)` here")
+            yield Report(
+                call.node,
+                f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
+                f"optimizer, but scheduler `{clip(sched.target, 30)}` is never restored",
+                help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                f"bound to it: {_consequence(sched)}; save "
+                f"`{sched.target}.state_dict()` in the checkpoint and call "
+                f"`{sched.target}.load_state_dict(...)` here",
+            )
 
 
 def _state_is_lost(model, sched) -> bool:
@@ -138,30 +143,42 @@ def _resumed_without_states(model):
         if found is None:
             continue
         restored, readers = found
-        if not any(c.scope is loop.scope and c.order < loop.order or
-                   any(c.scope is r for r in readers) for c in loads):
+        if not any(
+            c.scope is loop.scope and c.order < loop.order or any(c.scope is r for r in readers)
+            for c in loads
+        ):
             continue  # no weights restored next to the counter: not a resume
         cls = enclosing_class(model, loop.scope)
         for sched in model.schedulers:
             opt = sched.optimizer
-            if not isinstance(opt, Optimizer) or opt.target is None or \
-                    not _state_is_lost(model, sched):
+            if (
+                not isinstance(opt, Optimizer)
+                or opt.target is None
+                or not _state_is_lost(model, sched)
+            ):
                 continue
-            if not (sched.scope is loop.scope and sched.order < loop.order or
-                    cls is not None and sched.key is not None and sched.key[0] == "class" and
-                    (owner := enclosing_class(model, sched.scope)) is not None and
-                    model.same_hierarchy(cls, owner)):
+            if not (
+                sched.scope is loop.scope
+                and sched.order < loop.order
+                or cls is not None
+                and sched.key is not None
+                and sched.key[0] == "class"
+                and (owner := enclosing_class(model, sched.scope)) is not None
+                and model.same_hierarchy(cls, owner)
+            ):
                 continue  # not built before the loop, nor held by the trainer running it
-            if not any(c.loop is not None and loop.contains(c.loop)
-                       for c in model.steps_of(sched)):
+            if not any(c.loop is not None and loop.contains(c.loop) for c in model.steps_of(sched)):
                 continue
-            if any(c.target is opt or c.target is sched for c in loads) or \
-                    handed_on_before(model, opt, model.line(loop.node)):
+            if any(c.target is opt or c.target is sched for c in loads) or handed_on_before(
+                model, opt, model.line(loop.node)
+            ):
                 continue
-            yield Report(restored.node,
-                         f"training resumes from the checkpoint's epoch, but neither "
-                         f"`{clip(opt.target, 25)}` nor `{clip(sched.target, 25)}` is restored",
-                         help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
-                              f"starts over at the resumed epoch; save both `state_dict()`s in "
-                              f"the checkpoint and restore them with `load_state_dict(...)`")
+            yield Report(
+                restored.node,
+                f"training resumes from the checkpoint's epoch, but neither "
+                f"`{clip(opt.target, 25)}` nor `{clip(sched.target, 25)}` is restored",
+                help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
+                f"starts over at the resumed epoch; save both `state_dict()`s in "
+                f"the checkpoint and restore them with `load_state_dict(...)`",
+            )
             break  # one finding per resumed loop

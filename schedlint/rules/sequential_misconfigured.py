@@ -46,42 +46,56 @@ def sequential_misconfigured(model):
         children = sched.args.get("schedulers")
         if sched.cls == "SequentialLR":
             milestones = sched.args.get("milestones")
-            if children is not None and milestones is not None and \
-                    children.length is not None and milestones.length is not None and \
-                    milestones.length != children.length - 1:
-                yield Report(milestones.node,
-                             f"SequentialLR has {children.length} schedulers but "
-                             f"{milestones.length} milestone"
-                             f"{'s' if milestones.length != 1 else ''} (it needs "
-                             f"{children.length - 1})",
-                             help="It needs exactly one milestone per hand-off, and torch raises "
-                                  "`ValueError: Sequential Schedulers expects number of "
-                                  "schedulers provided to be one more than the number of "
-                                  "milestone points`; give one epoch per switch between "
-                                  "consecutive schedulers")
-            elif milestones is not None and milestones.length and \
-                    all(item.number is not None for item in milestones.items):
+            if (
+                children is not None
+                and milestones is not None
+                and children.length is not None
+                and milestones.length is not None
+                and milestones.length != children.length - 1
+            ):
+                yield Report(
+                    milestones.node,
+                    f"SequentialLR has {children.length} schedulers but "
+                    f"{milestones.length} milestone"
+                    f"{'s' if milestones.length != 1 else ''} (it needs "
+                    f"{children.length - 1})",
+                    help="It needs exactly one milestone per hand-off, and torch raises "
+                    "`ValueError: Sequential Schedulers expects number of "
+                    "schedulers provided to be one more than the number of "
+                    "milestone points`; give one epoch per switch between "
+                    "consecutive schedulers",
+                )
+            elif (
+                milestones is not None
+                and milestones.length
+                and all(item.number is not None for item in milestones.items)
+            ):
                 numbers = [item.number for item in milestones.items]
-                bad = next((i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]),
-                           None)
+                bad = next(
+                    (i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]), None
+                )
                 if bad is not None:
-                    yield Report(milestones.node,
-                                 f"SequentialLR milestones `{clip(milestones.src, 30)}` are not "
-                                 f"strictly increasing ({clip(milestones.items[bad].src, 15)} "
-                                 f"after {clip(milestones.items[bad - 1].src, 15)})",
-                                 help="Torch accepts them but `bisect` then skips a scheduler or "
-                                      "switches at the wrong epoch; list the switch epochs in "
-                                      "increasing order")
+                    yield Report(
+                        milestones.node,
+                        f"SequentialLR milestones `{clip(milestones.src, 30)}` are not "
+                        f"strictly increasing ({clip(milestones.items[bad].src, 15)} "
+                        f"after {clip(milestones.items[bad - 1].src, 15)})",
+                        help="Torch accepts them but `bisect` then skips a scheduler or "
+                        "switches at the wrong epoch; list the switch epochs in "
+                        "increasing order",
+                    )
         for index, child in enumerate(sched.children):
             if child.cls == "ReduceLROnPlateau":
-                yield Report(_where(sched, child),
-                             f"{sched.cls} contains ReduceLROnPlateau `{clip(_name(child), 30)}` "
-                             f"(line {model.line(child.node)}), which it cannot step",
-                             help=f"At index {index}: its `step()` needs the metric, which "
-                                  f"{sched.cls} never passes, so torch raises ValueError "
-                                  f"(\"{sched.cls} does not support ReduceLROnPlateau "
-                                  f"scheduler\"); step the plateau scheduler on its own with "
-                                  f"`plateau.step(val_loss)`")
+                yield Report(
+                    _where(sched, child),
+                    f"{sched.cls} contains ReduceLROnPlateau `{clip(_name(child), 30)}` "
+                    f"(line {model.line(child.node)}), which it cannot step",
+                    help=f"At index {index}: its `step()` needs the metric, which "
+                    f"{sched.cls} never passes, so torch raises ValueError "
+                    f'("{sched.cls} does not support ReduceLROnPlateau '
+                    f'scheduler"); step the plateau scheduler on its own with '
+                    f"`plateau.step(val_loss)`",
+                )
         yield from _different_optimizers(model, sched)
 
 
@@ -98,15 +112,17 @@ def _different_optimizers(model, sched):
             continue
         if opt is not reference:
             ref_src = own_src.src if own is not None else sched.children[0].optimizer_src
-            yield Report(_where(sched, child),
-                         f"{sched.cls} child `{clip(_name(child), 25)}` is bound to "
-                         f"`{clip(child.optimizer_src, 25)}`, not to `{clip(ref_src, 25)}`",
-                         help=f"`{_name(child)}` ({child.cls}, line {model.line(child.node)}) "
-                              f"is bound to `{child.optimizer_src}` (line {model.line(opt.node)}),"
-                              f" but the {sched.cls} drives `{ref_src}` (line "
-                              f"{model.line(reference.node)}): torch raises `ValueError: "
-                              f"{sched.cls} expects all schedulers to belong to the same "
-                              f"optimizer`; build every child on the same optimizer")
+            yield Report(
+                _where(sched, child),
+                f"{sched.cls} child `{clip(_name(child), 25)}` is bound to "
+                f"`{clip(child.optimizer_src, 25)}`, not to `{clip(ref_src, 25)}`",
+                help=f"`{_name(child)}` ({child.cls}, line {model.line(child.node)}) "
+                f"is bound to `{child.optimizer_src}` (line {model.line(opt.node)}),"
+                f" but the {sched.cls} drives `{ref_src}` (line "
+                f"{model.line(reference.node)}): torch raises `ValueError: "
+                f"{sched.cls} expects all schedulers to belong to the same "
+                f"optimizer`; build every child on the same optimizer",
+            )
             return
 
 

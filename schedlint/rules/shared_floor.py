@@ -62,8 +62,7 @@ def shared_floor_collapses_groups(model):
         value = sched.args.get(arg)
         if value is None or opt.distinct_lrs() is None:
             continue
-        if not certainly_nonzero(value.node, sched.scope, lr_names_of(opt),
-                                 arg == "swa_lr"):
+        if not certainly_nonzero(value.node, sched.scope, lr_names_of(opt), arg == "swa_lr"):
             continue
         opt_name = sched.optimizer_src
         if sched.cls == "CosineAnnealingLR":
@@ -75,14 +74,20 @@ def shared_floor_collapses_groups(model):
         else:
             effect = "after anneal_epochs every group trains at the same swa_lr"
         if per_group:
-            advice = (f"pass one value per group, e.g. "
-                      f"`{arg}=[g[\"lr\"] * 0.01 for g in {opt_name}.param_groups]`")
+            advice = (
+                f"pass one value per group, e.g. "
+                f'`{arg}=[g["lr"] * 0.01 for g in {opt_name}.param_groups]`'
+            )
         else:
-            advice = (f"{sched.cls} takes no per-group {arg}: use eta_min=0, or a LambdaLR "
-                      f"whose factor has a relative floor "
-                      f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)")
-        yield Report(value.node,
-                     f"scalar {arg}={clip(value.src, 30)} in {sched.cls} gives every group of "
-                     f"`{clip(opt_name, 30)}` the same floor",
-                     help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
-                          f"ratio between the groups collapses late in training; {advice}")
+            advice = (
+                f"{sched.cls} takes no per-group {arg}: use eta_min=0, or a LambdaLR "
+                f"whose factor has a relative floor "
+                f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)"
+            )
+        yield Report(
+            value.node,
+            f"scalar {arg}={clip(value.src, 30)} in {sched.cls} gives every group of "
+            f"`{clip(opt_name, 30)}` the same floor",
+            help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
+            f"ratio between the groups collapses late in training; {advice}",
+        )

@@ -1,5 +1,5 @@
 from schedlint.model.facts import Optimizer, Scheduler
-from schedlint.model.usage import call_node_of, is_epoch_loop, is_known
+from schedlint.model.usage import branches_of, call_node_of, is_epoch_loop, is_known
 from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -56,17 +56,30 @@ def scheduler_bound_to_stale_optimizer(model):
     yield from _rebuilt_every_epoch(model)
     for sched in model.schedulers:
         old = sched.optimizer
-        if sched.parent is not None or sched.target is None or not isinstance(old, Optimizer) \
-                or old.key is None:
+        if (
+            sched.parent is not None
+            or sched.target is None
+            or not isinstance(old, Optimizer)
+            or old.key is None
+        ):
             continue
         for new in model.optimizers:
-            if new is old or new.key != old.key or new.order <= sched.order or \
-                    new.scope is not sched.scope:
+            if (
+                new is old
+                or new.key != old.key
+                or new.order <= sched.order
+                or new.scope is not sched.scope
+            ):
                 continue
             # The scheduler variable pointed elsewhere after the new optimizer was built.
             rebound = [r.order for r in model.rebinds if r.key == sched.key and r.order > new.order]
-            steps = [c for c in model.steps_of(sched) if c.order > new.order
-                     and c.scope is sched.scope and all(c.order < o for o in rebound)]
+            steps = [
+                c
+                for c in model.steps_of(sched)
+                if c.order > new.order
+                and c.scope is sched.scope
+                and all(c.order < o for o in rebound)
+            ]
             if not steps:
                 continue
             # Stepped here, in a function reading the same (module-level) variable, or handed on.
@@ -78,15 +91,17 @@ def scheduler_bound_to_stale_optimizer(model):
             root = sched.scope.node
             if exclusive(root, sched.node, new.node) or exclusive(root, new.node, steps[0].node):
                 continue
-            yield Report(new.node,
-                         f"`{clip(new.target, 30)}` is rebound to a new {new.cls} here, but "
-                         f"scheduler `{clip(sched.target, 30)}` still drives the old one",
-                         help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
-                              f"bound to the {old.cls} from line {model.line(old.node)}: its "
-                              f"`step()` (line {model.line(steps[0].node)}) schedules an "
-                              f"optimizer nobody steps, while the new one (used at line "
-                              f"{model.line(used[0])}) keeps its initial lr; build the scheduler "
-                              f"after the final optimizer, or rebuild it here")
+            yield Report(
+                new.node,
+                f"`{clip(new.target, 30)}` is rebound to a new {new.cls} here, but "
+                f"scheduler `{clip(sched.target, 30)}` still drives the old one",
+                help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                f"bound to the {old.cls} from line {model.line(old.node)}: its "
+                f"`step()` (line {model.line(steps[0].node)}) schedules an "
+                f"optimizer nobody steps, while the new one (used at line "
+                f"{model.line(used[0])}) keeps its initial lr; build the scheduler "
+                f"after the final optimizer, or rebuild it here",
+            )
             break
 
 
@@ -95,8 +110,11 @@ def _passed_on(model, new):
     scheduler constructors."""
     ctors = {id(call_node_of(s)) for s in model.schedulers}
     line = model.line(new.node)
-    return [u.call for u in uses(new.scope.node, new.target)
-            if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line]
+    return [
+        u.call
+        for u in uses(new.scope.node, new.target)
+        if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line
+    ]
 
 
 def _old_kept_elsewhere(model, old, new) -> bool:
@@ -109,9 +127,11 @@ def _old_kept_elsewhere(model, old, new) -> bool:
             continue
         if use.kind in ("target", "test", "declaration", "attribute", "attr_write"):
             continue
-        if use.kind == "method" and use.method in HARMLESS_METHODS | {"add_param_group",
-                                                                      "state_dict",
-                                                                      "load_state_dict"}:
+        if use.kind == "method" and use.method in HARMLESS_METHODS | {
+            "add_param_group",
+            "state_dict",
+            "load_state_dict",
+        }:
             continue
         if use.kind == "argument" and id(use.call) in ctors:
             continue
@@ -122,24 +142,41 @@ def _old_kept_elsewhere(model, old, new) -> bool:
 def _rebuilt_every_epoch(model):
     """A scheduler constructed, unconditionally, in the body of an epoch loop and stepped in
     that same loop: every epoch starts a new schedule at step 0."""
-    branches = model.branches()
+    branches = branches_of(model)
     for sched in model.schedulers:
         loop = sched.loop
-        if loop is None or sched.parent is not None or sched.target is None or \
-                not is_known(sched) or "last_epoch" in sched.args or not is_epoch_loop(loop):
+        if (
+            loop is None
+            or sched.parent is not None
+            or sched.target is None
+            or not is_known(sched)
+            or "last_epoch" in sched.args
+            or not is_epoch_loop(loop)
+        ):
             continue
         if branches.path(sched) != branches.path_in(loop.node, loop.scope.node):
             continue  # built under a condition (`if epoch == warmup_epochs:`): a hand-off
-        steps = [c for c in model.steps_of(sched) if c.loop is not None and c.scope is sched.scope
-                 and loop.contains(c.loop) and c.order > sched.order]
+        steps = [
+            c
+            for c in model.steps_of(sched)
+            if c.loop is not None
+            and c.scope is sched.scope
+            and loop.contains(c.loop)
+            and c.order > sched.order
+        ]
         if not steps:
             continue
-        what = "the schedule and its optimizer start" if isinstance(
-            sched.optimizer, Optimizer) and sched.optimizer.loop is loop else "the schedule starts"
-        yield Report(sched.node,
-                     f"`{clip(sched.cls, 40)}` is rebuilt in every pass of the epoch loop",
-                     help=f"Built inside the loop of line {model.line(loop.node)}, {what} over "
-                          f"at each epoch; build it once, before the loop")
+        what = (
+            "the schedule and its optimizer start"
+            if isinstance(sched.optimizer, Optimizer) and sched.optimizer.loop is loop
+            else "the schedule starts"
+        )
+        yield Report(
+            sched.node,
+            f"`{clip(sched.cls, 40)}` is rebuilt in every pass of the epoch loop",
+            help=f"Built inside the loop of line {model.line(loop.node)}, {what} over "
+            f"at each epoch; build it once, before the loop",
+        )
     yield from _rebuilt_through_calls(model, branches)
 
 
@@ -149,8 +186,11 @@ def _rebuilt_through_calls(model, branches):
     (``self.configure()``) that builds the scheduler, stepped later in that loop pass."""
     # the schedulers built here, and those an imported factory builds that are stepped here
     scheds = list(model.schedulers)
-    scheds += [c.target for c in model.calls if c.method == "step" and
-               isinstance(c.target, Scheduler) and c.target not in scheds]
+    scheds += [
+        c.target
+        for c in model.calls
+        if c.method == "step" and isinstance(c.target, Scheduler) and c.target not in scheds
+    ]
     for sched in dict.fromkeys(scheds):
         if sched.parent is not None or not is_known(sched) or "last_epoch" in sched.args:
             continue
@@ -159,24 +199,34 @@ def _rebuilt_through_calls(model, branches):
             continue
         for chain in model.call_chains(sched):
             site = chain[-1]
-            if len(chain) < 2 or not site.here or site.loop is None or \
-                    site.loop.scope is not site.scope:
+            if (
+                len(chain) < 2
+                or not site.here
+                or site.loop is None
+                or site.loop.scope is not site.scope
+            ):
                 continue
             loop = site.loop
-            if not is_epoch_loop(loop) or \
-                    branches.path_in(site.node, site.scope.node) != \
-                    branches.path_in(loop.node, loop.scope.node):
+            if not is_epoch_loop(loop) or branches.path_in(
+                site.node, site.scope.node
+            ) != branches.path_in(loop.node, loop.scope.node):
                 continue  # built under a condition: a hand-off
             if any(branches.path_in(s.node, s.scope.node) for s in chain[:-1]):
                 continue  # `if epoch == 0:` inside the helper: a one-time warm-up
-            if not any(s[-1].scope is site.scope and s[-1].loop is not None and
-                       loop.contains(s[-1].loop) and s[-1].order >= site.order
-                       for step in steps for s in model.call_chains(step)):
+            if not any(
+                s[-1].scope is site.scope
+                and s[-1].loop is not None
+                and loop.contains(s[-1].loop)
+                and s[-1].order >= site.order
+                for step in steps
+                for s in model.call_chains(step)
+            ):
                 continue
-            yield Report(site.node,
-                         f"this call rebuilds `{clip(sched.cls, 40)}` in every pass of the "
-                         f"epoch loop",
-                         help=f"It builds the scheduler of {model.where(sched.node)} inside "
-                              f"the loop of line {model.line(loop.node)}, so the schedule starts "
-                              f"over at each epoch; build it once, before the loop")
+            yield Report(
+                site.node,
+                f"this call rebuilds `{clip(sched.cls, 40)}` in every pass of the epoch loop",
+                help=f"It builds the scheduler of {model.where(sched.node)} inside "
+                f"the loop of line {model.line(loop.node)}, so the schedule starts "
+                f"over at each epoch; build it once, before the loop",
+            )
             break

@@ -1,10 +1,26 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.usage import (ACCUMULATION_WORDS, BATCH_LOOP_WORDS, ITER_WORDS,
-                                   assigned_value, assigns_call_of, callee_optimizer_steps,
-                                   conditions, if_test, is_epoch_loop, is_if, is_known,
-                                   loop_words, name_of, rebound_value, sized_in, words)
+from schedlint.model.usage import (
+    ACCUMULATION_WORDS,
+    BATCH_LOOP_WORDS,
+    ITER_WORDS,
+    assigned_value,
+    assigns_call_of,
+    branches_of,
+    callee_optimizer_steps,
+    conditions,
+    if_test,
+    is_epoch_loop,
+    is_if,
+    is_known,
+    loop_words,
+    name_of,
+    names_of,
+    rebound_value,
+    sized_in,
+    words,
+)
 from schedlint.rules.base import Report, clip, rule
 
 # Arguments that size a schedule, per class.
@@ -24,13 +40,15 @@ _TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
 # (torchvision's `--lr-steps 16 22` are epochs), not a count of iterations.
 _DECAY_POINTS = frozenset({"StepLR", "MultiStepLR"})
 # Counted in iterations by design (semantics §7.1 #3).
-_PER_ITERATION = catalogue.PER_ITERATION | (frozenset(catalogue.TRANSFORMERS_FACTORIES) -
-                                            {"get_constant_schedule"})
+_PER_ITERATION = catalogue.PER_ITERATION | (
+    frozenset(catalogue.TRANSFORMERS_FACTORIES) - {"get_constant_schedule"}
+)
 
 
 def _length_values(sched):
-    names = _TRANSFORMERS_LENGTH if sched.origin == "transformers" else \
-        _LENGTH_ARGS.get(sched.cls, ())
+    names = (
+        _TRANSFORMERS_LENGTH if sched.origin == "transformers" else _LENGTH_ARGS.get(sched.cls, ())
+    )
     values = [sched.args[n] for n in names if n in sched.args]
     if not values and sched.origin == "transformers" and "num_warmup_steps" in sched.args:
         values = [sched.args["num_warmup_steps"]]
@@ -41,8 +59,11 @@ def _expand(model, sched, value):
     """A bare name assigned once in the scheduler's scope stands for what it was assigned."""
     if value.kind != "name":
         return value
-    found = [r for r in model.rebinds if r.target == value.src and r.scope is sched.scope
-             and not r.unpacked]
+    found = [
+        r
+        for r in model.rebinds
+        if r.target == value.src and r.scope is sched.scope and not r.unpacked
+    ]
     bound = rebound_value(model, found[0]) if len(found) == 1 else None
     if bound is None or found[0].order > sched.order:
         return value
@@ -65,8 +86,11 @@ def granularity(sched, model=None):
     if model is not None:
         values = [_expand(model, sched, v) for v in values]
     sized = sized_in(values)
-    if sized == "iterations" and sched.cls in _DECAY_POINTS and \
-            set().union(*(words(v) & ITER_WORDS for v in values)) <= {"step", "steps"}:
+    if (
+        sized == "iterations"
+        and sched.cls in _DECAY_POINTS
+        and set().union(*(words(v) & ITER_WORDS for v in values)) <= {"step", "steps"}
+    ):
         sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
@@ -153,15 +177,19 @@ def step_granularity_mismatch(model):
             scheduler.step()
     ```
     """
-    names = model.names()
-    branches = model.branches()
+    names = names_of(model)
+    branches = branches_of(model)
     done = set()
     for report in accumulation_reports(model, names, branches):
         done.add(id(report.node))
         yield report
     for sched in model.schedulers:
-        if not is_known(sched) or sched.parent is not None or sched.key is None or \
-                any(id(s.node) in done for s in model.steps_of(sched)):
+        if (
+            not is_known(sched)
+            or sched.parent is not None
+            or sched.key is None
+            or any(id(s.node) in done for s in model.steps_of(sched))
+        ):
             continue
         both = _both_granularities(model, names, sched, branches)
         if both is not None:
@@ -180,9 +208,14 @@ def step_granularity_mismatch(model):
             continue
         key = names.optimizer_key(sched)
         steps = model.steps_of(sched)
-        if key is None or not steps or not all(
+        if (
+            key is None
+            or not steps
+            or not all(
                 names.scheduler(s) is sched or s.via is not None and s.target is sched
-                for s in steps):
+                for s in steps
+            )
+        ):
             continue
         if kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
@@ -202,8 +235,13 @@ def _helper_steps(model, branches, sched, call):
     (``self.optimizer_step()`` under the accumulation test)."""
     for opt in sched.optimizers:
         for o in model.optimizer_steps(opt):
-            if o.via is not None or o.scope is call.scope or o.scope.kind != "function" or \
-                    o.loop is not None or conditions(branches.path(o)):
+            if (
+                o.via is not None
+                or o.scope is call.scope
+                or o.scope.kind != "function"
+                or o.loop is not None
+                or conditions(branches.path(o))
+            ):
                 continue
             for caller, site, loop in model.call_sites(o.scope):
                 if caller is call.scope and loop is call.loop:
@@ -223,10 +261,15 @@ def micro_batch_steps(model, names, branches):
         key = names.optimizer_key(sched)
         if key is None:
             continue
-        gated = [(o.node, branches.path(o)) for o in names.optimizer_steps(key, call.scope)
-                 if o.loop is call.loop]
-        gated += [(site, branches.path_in(site, call.scope.node))
-                  for site in _helper_steps(model, branches, sched, call)]
+        gated = [
+            (o.node, branches.path(o))
+            for o in names.optimizer_steps(key, call.scope)
+            if o.loop is call.loop
+        ]
+        gated += [
+            (site, branches.path_in(site, call.scope.node))
+            for site in _helper_steps(model, branches, sched, call)
+        ]
         if not gated:
             continue
         mine = {id(n) for n, _ in branches.path(call)}
@@ -237,8 +280,16 @@ def micro_batch_steps(model, names, branches):
             extra = [(n, b) for n, b in theirs if id(n) not in mine]
             if not extra:
                 break  # an optimizer step under the scheduler's own conditions
-            gates.append(next((n for n, b in extra if is_if(n) and b == "body"
-                               and _accumulation_test(model, n)), None))
+            gates.append(
+                next(
+                    (
+                        n
+                        for n, b in extra
+                        if is_if(n) and b == "body" and _accumulation_test(model, n)
+                    ),
+                    None,
+                )
+            )
         else:
             if all(gates):
                 yield call, sched, gated[0][0]
@@ -248,8 +299,9 @@ def _sized_in_micro_batches(model, sched) -> bool:
     """Every length of ``sched`` counts a loader's batches, undivided by an accumulation
     factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
-    return bool(values) and all(v.lens and not words(v) & ACCUMULATION_WORDS and
-                                "/" not in v.src for v in values)
+    return bool(values) and all(
+        v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+    )
 
 
 def accumulation_reports(model, names, branches):
@@ -258,13 +310,15 @@ def accumulation_reports(model, names, branches):
     for call, sched, opt_node in micro_batch_steps(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
-        yield Report(call.node,
-                     f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-                     f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
-                     help=f"The optimizer steps under the accumulation condition (line "
-                          f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
-                          f"runs ahead by the accumulation factor; step the scheduler inside the "
-                          f"same `if`, right after the optimizer step")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
+            f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+            help=f"The optimizer steps under the accumulation condition (line "
+            f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
+            f"runs ahead by the accumulation factor; step the scheduler inside the "
+            f"same `if`, right after the optimizer step",
+        )
 
 
 # Lengths that, equal to the epoch loop's count, say "one step per epoch".
@@ -284,9 +338,13 @@ def _sized_like_epoch_loop(model, sched):
     for step in steps:
         if step.via is not None or step.loop is None:
             return None
-        outer = [l for l in step.loop.ancestors() if l is not step.loop]
-        if not any(l.range_stop is not None and not loop_words(l) & ITER_WORDS and
-                   model.number(l.range_stop.node, l.scope) == n for l in outer):
+        outer = [enclosing for enclosing in step.loop.ancestors() if enclosing is not step.loop]
+        if not any(
+            enclosing.range_stop is not None
+            and not loop_words(enclosing) & ITER_WORDS
+            and model.number(enclosing.range_stop.node, enclosing.scope) == n
+            for enclosing in outer
+        ):
             return None
     return "epoch", f"sized like the epoch loop ({arg}={value.src}, {n:g} epochs)"
 
@@ -295,15 +353,19 @@ def _batch_steps_ok(loop, o):
     """The optimizer step ``o`` runs in a batch loop nested in (or called from) ``loop``."""
     if o.loop is None or o.loop is loop:
         return False
-    inner = [l for l in o.loop.ancestors() if l is not loop]
-    return not any(is_epoch_loop(l) or loop_words(l) & ACCUMULATION_WORDS for l in inner)
+    inner = [enclosing for enclosing in o.loop.ancestors() if enclosing is not loop]
+    return not any(
+        is_epoch_loop(enclosing) or loop_words(enclosing) & ACCUMULATION_WORDS
+        for enclosing in inner
+    )
 
 
 def _steps_in_callee(model, names, loop, step, sched, key):
     """Optimizer steps in a batch loop of a function the epoch loop calls."""
     found = []
-    for info, _, opt_steps in callee_optimizer_steps(model, names, loop, step.scope,
-                                                     step.receiver, sched.optimizer_src, key):
+    for info, _, opt_steps in callee_optimizer_steps(
+        model, names, loop, step.scope, step.receiver, sched.optimizer_src, key
+    ):
         if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen
         found += [(c, info) for c in opt_steps if c.loop is not None and _batch_steps_ok(None, c)]
@@ -334,16 +396,20 @@ def _per_epoch(model, names, sched, key, steps, why):
         loop = step.loop
         if loop is None or not is_epoch_loop(loop) or step.via is not None:
             return  # (an imported helper steps it: at whatever granularity it does)
-        opt_steps = [o for o in names.optimizer_steps(key, step.scope)
-                     if o.loop is not None and loop.contains(o.loop)]
+        opt_steps = [
+            o
+            for o in names.optimizer_steps(key, step.scope)
+            if o.loop is not None and loop.contains(o.loop)
+        ]
         via = None
         if opt_steps:
             if not all(_batch_steps_ok(loop, o) for o in opt_steps):
                 return
             o = opt_steps[0]
         else:
-            callee = _steps_in_callee(model, names, loop, step, sched, key) or \
-                _steps_in_imported(model, sched, loop)
+            callee = _steps_in_callee(model, names, loop, step, sched, key) or _steps_in_imported(
+                model, sched, loop
+            )
             if not callee:
                 return
             o, info = callee[0]
@@ -353,13 +419,15 @@ def _per_epoch(model, names, sched, key, steps, why):
         return
     step, o, via = found
     where = f"in `{via}()`, {model.where(o.node)}" if via else f"line {model.line(o.node)}"
-    yield Report(step.node,
-                 f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
-                 f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
-                 help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
-                      f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
-                      f"once per epoch instead of once per update (a OneCycleLR never leaves its "
-                      f"warm-up); call `{step.receiver}.step()` right after the optimizer step")
+    yield Report(
+        step.node,
+        f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
+        f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
+        help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+        f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
+        f"once per epoch instead of once per update (a OneCycleLR never leaves its "
+        f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
+    )
 
 
 def _per_batch(model, names, sched, key, steps, why, branches):
@@ -369,19 +437,23 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         loop = own.loop
         if loop is None or is_epoch_loop(loop):
             continue
-        outer = [l for l in loop.ancestors() if l is not loop]
+        outer = [enclosing for enclosing in loop.ancestors() if enclosing is not loop]
         if step.via is not None:
             outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
-        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(l) for l in outer)):
+        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(enclosing) for enclosing in outer)):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
         if step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
-            opt_steps = [o.via for opt in sched.optimizers for o in model.optimizer_steps(opt)
-                         if o.via is not None and o.via.loop is loop]
+            opt_steps = [
+                o.via
+                for opt in sched.optimizers
+                for o in model.optimizer_steps(opt)
+                if o.via is not None and o.via.loop is loop
+            ]
         if not opt_steps:
             continue
         ignore = {sched.target, own.receiver}
@@ -389,17 +461,21 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
-        what = f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every " \
-            f"batch" if step.via is not None else \
-            f"`{clip(own.receiver, 30)}.step()` runs every batch"
-        yield Report(step.node,
-                     f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
-                     help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
-                          f"steps next to `{opt_steps[0].receiver}.step()` "
-                          f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
-                          f"epoch, so the schedule is used up (or cycles) within the first "
-                          f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
-                          f"`epochs * len(loader)`)")
+        what = (
+            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
+            if step.via is not None
+            else f"`{clip(own.receiver, 30)}.step()` runs every batch"
+        )
+        yield Report(
+            step.node,
+            f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+            f"steps next to `{opt_steps[0].receiver}.step()` "
+            f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
+            f"epoch, so the schedule is used up (or cycles) within the first "
+            f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
+            f"`epochs * len(loader)`)",
+        )
         return
 
 
@@ -410,8 +486,9 @@ def _both_granularities(model, names, sched, branches):
     if sched.cls in catalogue.STEP_TAKES_ARGUMENT:
         return None
     steps = model.steps_of(sched)
-    if len(steps) < 2 or not all(names.scheduler(s) is sched or
-                                 s.via is not None and s.target is sched for s in steps):
+    if len(steps) < 2 or not all(
+        names.scheduler(s) is sched or s.via is not None and s.target is sched for s in steps
+    ):
         return None
     hooked = _epoch_hook_and_batch_loop(model, branches, sched, steps)
     if hooked is not None:
@@ -422,26 +499,33 @@ def _both_granularities(model, names, sched, branches):
         called = _batch_step_called_from(model, branches, sched, steps, outer)
         if called is not None:
             inner, fn = called
-            return Report(outer.node,
-                          f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
-                          f"also every batch in `{clip(fn, 30)}()`",
-                          help=f"`{fn}()`, called in this loop, also steps it every batch "
-                               f"({model.where(inner.node)}), so the schedule advances "
-                               f"twice at each epoch's end; keep the one call its schedule is "
-                               f"sized for")
+            return Report(
+                outer.node,
+                f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
+                f"also every batch in `{clip(fn, 30)}()`",
+                help=f"`{fn}()`, called in this loop, also steps it every batch "
+                f"({model.where(inner.node)}), so the schedule advances "
+                f"twice at each epoch's end; keep the one call its schedule is "
+                f"sized for",
+            )
         for inner in steps:
-            if inner is outer or inner.scope is not outer.scope or inner.loop is None or \
-                    inner.loop is outer.loop or not outer.loop.contains(inner.loop):
+            if (
+                inner is outer
+                or inner.scope is not outer.scope
+                or inner.loop is None
+                or inner.loop is outer.loop
+                or not outer.loop.contains(inner.loop)
+            ):
                 continue
-            if [id(n) for n, _ in branches.path(inner)] != \
-                    [id(n) for n, _ in branches.path(outer)]:
+            if [id(n) for n, _ in branches.path(inner)] != [id(n) for n, _ in branches.path(outer)]:
                 continue  # either runs under a condition of its own (`if per_batch:`)
-            return Report(outer.node,
-                          f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and "
-                          f"also every batch",
-                          help=f"It also steps every batch (line {model.line(inner.node)}), so "
-                               f"the schedule advances twice at each epoch's end; keep the one "
-                               f"call its schedule is sized for")
+            return Report(
+                outer.node,
+                f"`{clip(outer.receiver, 30)}.step()` runs once per epoch and also every batch",
+                help=f"It also steps every batch (line {model.line(inner.node)}), so "
+                f"the schedule advances twice at each epoch's end; keep the one "
+                f"call its schedule is sized for",
+            )
     return None
 
 
@@ -449,13 +533,20 @@ def _epoch_hook_and_batch_loop(model, branches, sched, steps):
     """A step at the top level of a method called once per epoch (``on_epoch_end()``) and
     one in the batch loop of another method called in the same epoch loop
     (``train_epoch()``), both unconditional: reported on the per-epoch one."""
+
     def plain(step):
-        return step.via is None and step.scope.kind == "function" and \
-            not conditions(branches.path(step), {step.receiver})
+        return (
+            step.via is None
+            and step.scope.kind == "function"
+            and not conditions(branches.path(step), {step.receiver})
+        )
 
     def sites(scope):
-        return [(caller, call, loop) for caller, call, loop in model.call_sites(scope)
-                if loop is not None]
+        return [
+            (caller, call, loop)
+            for caller, call, loop in model.call_sites(scope)
+            if loop is not None
+        ]
 
     for outer in steps:
         if outer.loop is not None or not plain(outer):
@@ -463,20 +554,29 @@ def _epoch_hook_and_batch_loop(model, branches, sched, steps):
         for caller, call, loop in sites(outer.scope):
             path = [id(n) for n, _ in conditions(branches.path_in(call, caller.node))]
             for inner in steps:
-                if inner.loop is None or inner.scope is outer.scope or not plain(inner) or \
-                        not any(c is caller and l is loop and path == [
-                            id(n) for n, _ in conditions(branches.path_in(site, c.node))]
-                            for c, site, l in sites(inner.scope)):
+                if (
+                    inner.loop is None
+                    or inner.scope is outer.scope
+                    or not plain(inner)
+                    or not any(
+                        c is caller
+                        and site_loop is loop
+                        and path == [id(n) for n, _ in conditions(branches.path_in(site, c.node))]
+                        for c, site, site_loop in sites(inner.scope)
+                    )
+                ):
                     continue
                 hook, fn = outer.scope.name, inner.scope.name
-                return Report(outer.node,
-                              f"`{clip(outer.receiver, 30)}.step()` runs once per epoch in "
-                              f"`{clip(hook, 30)}()` and also every batch in `{clip(fn, 30)}()`",
-                              help=f"Both are called in the loop at line {model.line(call)}; "
-                                   f"`{fn}()` steps it every batch (line "
-                                   f"{model.line(inner.node)}), so the schedule advances twice "
-                                   f"at each epoch's end; keep the one call its schedule is "
-                                   f"sized for")
+                return Report(
+                    outer.node,
+                    f"`{clip(outer.receiver, 30)}.step()` runs once per epoch in "
+                    f"`{clip(hook, 30)}()` and also every batch in `{clip(fn, 30)}()`",
+                    help=f"Both are called in the loop at line {model.line(call)}; "
+                    f"`{fn}()` steps it every batch (line "
+                    f"{model.line(inner.node)}), so the schedule advances twice "
+                    f"at each epoch's end; keep the one call its schedule is "
+                    f"sized for",
+                )
     return None
 
 
@@ -487,18 +587,32 @@ def _batch_step_called_from(model, branches, sched, steps, outer):
     mine = [id(n) for n, _ in conditions(branches.path(outer), {sched.target})]
     for inner in steps:
         own = inner.via
-        if own is not None and own.loop is not None and inner.loop is outer.loop and \
-                not conditions(branches.path(own), {own.receiver}) and mine == [
-                    id(n) for n, _ in conditions(branches.path(inner), {sched.target})]:
+        if (
+            own is not None
+            and own.loop is not None
+            and inner.loop is outer.loop
+            and not conditions(branches.path(own), {own.receiver})
+            and mine == [id(n) for n, _ in conditions(branches.path(inner), {sched.target})]
+        ):
             return own, own.scope.name  # an imported helper's batch loop, called here
-        if inner.scope is outer.scope or inner.loop is None or inner.via is not None or \
-                inner.scope.kind != "function" or \
-                conditions(branches.path(inner), {inner.receiver}):
+        if (
+            inner.scope is outer.scope
+            or inner.loop is None
+            or inner.via is not None
+            or inner.scope.kind != "function"
+            or conditions(branches.path(inner), {inner.receiver})
+        ):
             continue
         for caller, call, loop in model.call_sites(inner.scope):
-            if caller is outer.scope and loop is outer.loop and mine == [
-                    id(n) for n, _ in conditions(branches.path_in(call, caller.node),
-                                                 {sched.target})]:
+            if (
+                caller is outer.scope
+                and loop is outer.loop
+                and mine
+                == [
+                    id(n)
+                    for n, _ in conditions(branches.path_in(call, caller.node), {sched.target})
+                ]
+            ):
                 return inner, inner.scope.name
     return None
 
@@ -534,23 +648,28 @@ def _sized_from_other_iterable(model, names, sched):
         iterated = _iterated(model, loop)
         if iterated is None:
             continue  # a parameter some call fills with something unseen
-        if any(t in it.names or t == it.dotted or "." in t and t in it.src
-               for t in counted for it in iterated) or \
-                any(t in loop.iter_views for t in counted):
+        if any(
+            t in it.names or t == it.dotted or "." in t and t in it.src
+            for t in counted
+            for it in iterated
+        ) or any(t in loop.iter_views for t in counted):
             continue
         other = counted[0]
         if not set(re.findall(r"[a-z]+", other.lower())) & BATCH_LOOP_WORDS:
             continue
-        reads_param = loop.scope is not None and any(n in loop.scope.params
-                                                     for n in loop.iter.names)
+        reads_param = loop.scope is not None and any(
+            n in loop.scope.params for n in loop.iter.names
+        )
         iterated = iterated[0].src if reads_param else loop.iter.src  # what a caller passes
-        return Report(step.node,
-                      f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
-                      f"steps once per batch of `{clip(iterated, 25)}`",
-                      help=f"`{step.receiver}.step()` runs once per batch of `{iterated}`, but "
-                           f"`len({other})` counts something else (a dataset's items, another "
-                           f"loader's batches), so the schedule ends early or never reaches its "
-                           f"end; size it from `len({iterated})` (times the epochs)")
+        return Report(
+            step.node,
+            f"`{clip(sched.cls, 40)}` is sized from `len({clip(other, 25)})`, but "
+            f"steps once per batch of `{clip(iterated, 25)}`",
+            help=f"`{step.receiver}.step()` runs once per batch of `{iterated}`, but "
+            f"`len({other})` counts something else (a dataset's items, another "
+            f"loader's batches), so the schedule ends early or never reaches its "
+            f"end; size it from `len({iterated})` (times the epochs)",
+        )
     return None
 
 
@@ -589,8 +708,14 @@ def _len_targets(model, sched, value, depth=0):
         return None
     found = list(value.lens)
     for name in value.names:
-        binds = [r for r in model.rebinds if r.target == name and r.scope is sched.scope and
-                 r.order < sched.order and not r.unpacked]
+        binds = [
+            r
+            for r in model.rebinds
+            if r.target == name
+            and r.scope is sched.scope
+            and r.order < sched.order
+            and not r.unpacked
+        ]
         bound = assigned_value(model, binds[0]) if depth < 3 and len(binds) == 1 else None
         if bound is not None:
             inner = _len_targets(model, sched, bound, depth + 1)
@@ -604,13 +729,18 @@ def _sized_per_process(model, sched):
     """A schedule sized from ``len(loader)`` after ``accelerator.prepare`` sharded the loader
     (a per-process count), and then prepared itself: a prepared scheduler advances
     ``num_processes`` steps per call, so it ends after 1/num_processes of the run."""
-    if sched.target is None or sched.cls not in _PER_ITERATION and \
-            sched.origin != "transformers" and sched.cls not in _LENGTH_ARGS:
+    if (
+        sched.target is None
+        or sched.cls not in _PER_ITERATION
+        and sched.origin != "transformers"
+        and sched.cls not in _LENGTH_ARGS
+    ):
         return None
     if len(model.accelerators) != 1 or model.accelerators[0].split_batches is not False:
         return None  # the Accelerator is built elsewhere, or may split batches
-    prepared_after = [r for r in _prepare_rebinds(model, sched.scope, sched.target)
-                      if r.order > sched.order]
+    prepared_after = [
+        r for r in _prepare_rebinds(model, sched.scope, sched.target) if r.order > sched.order
+    ]
     if not prepared_after:
         return None
     for value in _length_values(sched):
@@ -620,12 +750,14 @@ def _sized_per_process(model, sched):
         for t in targets:
             sharded = [r for r in _prepare_rebinds(model, sched.scope, t) if r.order < sched.order]
             if sharded:
-                return Report(sched.node,
-                              f"`{clip(sched.cls, 40)}` is sized from `len({clip(t, 25)})` after "
-                              f"`accelerator.prepare` sharded it",
-                              help=f"`{t}` was prepared on line {model.line(sharded[0].node)}, "
-                                   f"so its length is per process, but a prepared scheduler "
-                                   f"steps once per process on every call: the schedule runs "
-                                   f"num_processes times too fast; size it from the length "
-                                   f"before `prepare` (times `num_processes`)")
+                return Report(
+                    sched.node,
+                    f"`{clip(sched.cls, 40)}` is sized from `len({clip(t, 25)})` after "
+                    f"`accelerator.prepare` sharded it",
+                    help=f"`{t}` was prepared on line {model.line(sharded[0].node)}, "
+                    f"so its length is per process, but a prepared scheduler "
+                    f"steps once per process on every call: the schedule runs "
+                    f"num_processes times too fast; size it from the length "
+                    f"before `prepare` (times `num_processes`)",
+                )
     return None

@@ -1,5 +1,12 @@
 from schedlint.model.calls import move_after_edits
-from schedlint.model.usage import Branches, callee_optimizer_steps, conditions, name_of
+from schedlint.model.usage import (
+    Branches,
+    branches_of,
+    callee_optimizer_steps,
+    conditions,
+    name_of,
+    names_of,
+)
 from schedlint.rules.base import Fix, Report, clip, rule
 from schedlint.rules.step_granularity import micro_batch_steps
 
@@ -34,8 +41,10 @@ def _loop_steps(model, names):
 
 
 def _opt_text(call, sched) -> str:
-    if call.args and (call.args[0].dotted == sched.optimizer_src or
-                      call.receiver.rpartition(".")[2].lower().endswith("scaler")):
+    if call.args and (
+        call.args[0].dotted == sched.optimizer_src
+        or call.receiver.rpartition(".")[2].lower().endswith("scaler")
+    ):
         return f"{call.receiver}.step({call.args[0].src})"
     return f"{call.receiver}.step()"
 
@@ -46,8 +55,12 @@ def _per_call_first(model, branches):
     the batch loop where it steps the optimizer, and is itself called from a loop: each
     epoch starts one schedule step early."""
     for sched in model.schedulers:
-        if sched.origin not in ("torch", "transformers") or sched.cls == "ReduceLROnPlateau" \
-                or _counter_managed(model, sched) or not sched.optimizers:
+        if (
+            sched.origin not in ("torch", "transformers")
+            or sched.cls == "ReduceLROnPlateau"
+            or _counter_managed(model, sched)
+            or not sched.optimizers
+        ):
             continue
         opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
         for step in model.steps_of(sched):
@@ -56,29 +69,36 @@ def _per_call_first(model, branches):
                 continue
             if conditions(branches.path(own), {own.receiver}):
                 continue  # `if epoch > 0:`, an early return: the author decides when
-            first = min(((o.via or o) for o in opt_steps if (o.via or o).scope is own.scope),
-                        key=lambda o: o.order, default=None)
+            first = min(
+                ((o.via or o) for o in opt_steps if (o.via or o).scope is own.scope),
+                key=lambda o: o.order,
+                default=None,
+            )
             if first is None or first.order < own.order or first.loop is None:
                 continue
             if step.via is not None:
                 site, fn = (step.node if step.loop is not None else None), own.scope.name
             else:
-                site = next((call for _, call, loop in model.call_sites(own.scope)
-                             if loop is not None), None)
+                site = next(
+                    (call for _, call, loop in model.call_sites(own.scope) if loop is not None),
+                    None,
+                )
                 fn = own.scope.name
             if site is None:
                 continue  # run once: a deliberate first step (skipping a warm-up's 0) is common
             where = model.where(first.node)
-            yield Report(step.node,
-                         f"`{clip(own.receiver, 30)}.step()` runs before "
-                         f"`{clip(_opt_text(first, sched), 40)}` ({where}) in every call of "
-                         f"`{clip(fn, 30)}()`",
-                         help=f"`{fn}()` runs once per iteration of the loop at line "
-                              f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
-                              f"{model.line(sched.node)}) advances before each epoch's updates: "
-                              f"the first lr of the schedule is never used; call "
-                              f"`{own.receiver}.step()` after the loop that runs "
-                              f"`{_opt_text(first, sched)}`")
+            yield Report(
+                step.node,
+                f"`{clip(own.receiver, 30)}.step()` runs before "
+                f"`{clip(_opt_text(first, sched), 40)}` ({where}) in every call of "
+                f"`{clip(fn, 30)}()`",
+                help=f"`{fn}()` runs once per iteration of the loop at line "
+                f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
+                f"{model.line(sched.node)}) advances before each epoch's updates: "
+                f"the first lr of the schedule is never used; call "
+                f"`{own.receiver}.step()` after the loop that runs "
+                f"`{_opt_text(first, sched)}`",
+            )
 
 
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
@@ -143,8 +163,8 @@ def scheduler_step_before_optimizer_step(model):
     learning rate every step uses (that is the point), so it is never applied without
     `--unsafe-fixes`.
     """
-    names = model.names()
-    branches = model.branches()
+    names = names_of(model)
+    branches = branches_of(model)
     reported = set()
     for call, _, _ in micro_batch_steps(model, names, branches):
         reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
@@ -160,21 +180,23 @@ def scheduler_step_before_optimizer_step(model):
         loop = call.loop
         if _counter_managed(model, sched):
             continue  # stepped at the epoch's start on purpose, counter fixed by hand
-        inside = [c for c in steps_by_key[key] if c.scope is call.scope and c.loop is not None
-                  and loop.contains(c.loop)]
+        inside = [
+            c
+            for c in steps_by_key[key]
+            if c.scope is call.scope and c.loop is not None and loop.contains(c.loop)
+        ]
         path = branches.path(call)
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
         if any(c.order < call.order for c in inside):
             continue
         via = []  # (position, call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
-                model, names, loop, call.scope, call.receiver, sched.optimizer_src,
-                key):
+            model, names, loop, call.scope, call.receiver, sched.optimizer_src, key
+        ):
             if opt_steps is None:
                 via = None
                 break
-            if opt_steps and not Branches.exclusive(path, branches.path_in(node,
-                                                                            call.scope.node)):
+            if opt_steps and not Branches.exclusive(path, branches.path_in(node, call.scope.node)):
                 via.append((model.position(node), node, info))
         # Positions only when a called function steps the optimizer: computing them is a
         # codegen pass over the whole module.
@@ -184,9 +206,11 @@ def scheduler_step_before_optimizer_step(model):
             first = min(inside, key=lambda c: c.order)
             if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
                 continue  # keep it simple: report the direct optimizer step only
-            opt_text = f"{first.receiver}.step({first.args[0].src})" \
-                if first.args and first.args[0].dotted == sched.optimizer_src \
+            opt_text = (
+                f"{first.receiver}.step({first.args[0].src})"
+                if first.args and first.args[0].dotted == sched.optimizer_src
                 else f"{first.receiver}.step()"
+            )
             nested = ", in the nested loop" if first.loop is not loop else ""
         elif via:
             _, node, info = min(via, key=lambda v: v[0])
@@ -196,11 +220,13 @@ def scheduler_step_before_optimizer_step(model):
             line = model.line(node)
         else:
             continue
-        yield Report(call.node,
-                     f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
-                     f"(line {model.line(first.node) if first else line}) in the same loop body",
-                     fix=_reorder_fix(model, call, first) if first else None,
-                     help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
-                          f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
-                          f"never uses the first lr of the schedule and every update gets the "
-                          f"next one; call `{call.receiver}.step()` after the optimizer step")
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
+            f"(line {model.line(first.node) if first else line}) in the same loop body",
+            fix=_reorder_fix(model, call, first) if first else None,
+            help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
+            f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+            f"never uses the first lr of the schedule and every update gets the "
+            f"next one; call `{call.receiver}.step()` after the optimizer step",
+        )

@@ -12,7 +12,15 @@ def run_python(code: str, *args, env=None, timeout=120, cwd=None):
     """Run ``code`` in a fresh interpreter of this venv, with the repository importable."""
     full_env = dict(os.environ)
     full_env.pop("SCHEDLINT_GUARD", None)
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), full_env.get("PYTHONPATH", "")] if p)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in [str(ROOT), full_env.get("PYTHONPATH", "")] if p
+    )
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )

@@ -19,7 +19,7 @@ def _plateau_metric(i: int) -> float:
 
 
 BASE = {
-    "LambdaLR": lambda o: S.LambdaLR(o, lambda e: 0.95 ** e),
+    "LambdaLR": lambda o: S.LambdaLR(o, lambda e: 0.95**e),
     "MultiplicativeLR": lambda o: S.MultiplicativeLR(o, lambda e: 0.97),
     "StepLR": lambda o: S.StepLR(o, step_size=7, gamma=0.5),
     "MultiStepLR": lambda o: S.MultiStepLR(o, milestones=[5, 12, 20], gamma=0.3),
@@ -36,24 +36,36 @@ BASE = {
     "CyclicLR": lambda o: S.CyclicLR(o, base_lr=[0.01, 0.001], max_lr=[0.1, 0.01], step_size_up=4),
     # Sized for the longest loop that drives it (test_guard_bitwise runs 200 steps).
     "OneCycleLR": lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=1000),
-    "SWALR": lambda o: SWALR(o, swa_lr=[0.05, 0.005], anneal_epochs=5),  # per group: keeps the ratio
+    "SWALR": lambda o: SWALR(
+        o, swa_lr=[0.05, 0.005], anneal_epochs=5
+    ),  # per group: keeps the ratio
 }
 
 ALL = dict(BASE)
 ALL["SequentialLR"] = lambda o: S.SequentialLR(
-    o, [S.LinearLR(o, start_factor=0.1, total_iters=5), S.ExponentialLR(o, gamma=0.9)], milestones=[5])
+    o,
+    [S.LinearLR(o, start_factor=0.1, total_iters=5), S.ExponentialLR(o, gamma=0.9)],
+    milestones=[5],
+)
 ALL["ChainedScheduler"] = lambda o: S.ChainedScheduler(
-    [S.ConstantLR(o, factor=0.5, total_iters=4), S.ExponentialLR(o, gamma=0.9)])
+    [S.ConstantLR(o, factor=0.5, total_iters=4), S.ExponentialLR(o, gamma=0.9)]
+)
 
 # Every base class as a child of each container (ReduceLROnPlateau cannot be one: torch rejects it).
 NESTED = {}
 for _name, _make in BASE.items():
     if _name == "ReduceLROnPlateau":
         continue
-    NESTED[f"SequentialLR[LinearLR,{_name}]"] = (lambda make: lambda o: S.SequentialLR(
-        o, [S.LinearLR(o, start_factor=0.25, total_iters=4), make(o)], milestones=[4]))(_make)
-    NESTED[f"ChainedScheduler[{_name},ExponentialLR]"] = (lambda make: lambda o: S.ChainedScheduler(
-        [make(o), S.ExponentialLR(o, gamma=0.99)]))(_make)
+    NESTED[f"SequentialLR[LinearLR,{_name}]"] = (
+        lambda make: (
+            lambda o: S.SequentialLR(
+                o, [S.LinearLR(o, start_factor=0.25, total_iters=4), make(o)], milestones=[4]
+            )
+        )
+    )(_make)
+    NESTED[f"ChainedScheduler[{_name},ExponentialLR]"] = (
+        lambda make: lambda o: S.ChainedScheduler([make(o), S.ExponentialLR(o, gamma=0.99)])
+    )(_make)
 
 
 def make_optimizer(kind: str = "sgd", *, tensor_lr: bool = False, seed: int = 0, **extra):
@@ -79,8 +91,9 @@ def make_optimizer(kind: str = "sgd", *, tensor_lr: bool = False, seed: int = 0,
 def linear_two_groups(lr0=0.1, lr1=0.01):
     """A Linear(4, 2) whose weight and bias are two SGD groups (lr0, lr1), with momentum."""
     model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD([{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}],
-                          momentum=0.9)
+    opt = torch.optim.SGD(
+        [{"params": [model.weight], "lr": lr0}, {"params": [model.bias], "lr": lr1}], momentum=0.9
+    )
     return model, opt
 
 
@@ -110,7 +123,9 @@ def grad_step(model, opt, i: int) -> None:
     bank = _GRADS.get(key)
     if bank is None:
         gen = torch.Generator().manual_seed(7)
-        bank = _GRADS[key] = [[torch.randn(p.shape, generator=gen) for p in params] for _ in range(16)]
+        bank = _GRADS[key] = [
+            [torch.randn(p.shape, generator=gen) for p in params] for _ in range(16)
+        ]
     for p, g in zip(params, bank[i % 16]):
         p.grad = g.clone()
     opt.step()

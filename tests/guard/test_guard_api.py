@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 from guard_schedulers import lrs, make_optimizer, train_step  # noqa: E402
 from torch.optim.lr_scheduler import LambdaLR, StepLR  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import NotCheckedWarning, ScheduleViolation, ScheduleWarning, Violation  # noqa: E402
 
 
@@ -29,21 +29,25 @@ def test_schedlint_guard_is_callable_however_it_was_imported():
         assert type(g).__name__ == "Guard"
     # ... and once one is, Python has bound the package itself: it must be callable too. That
     # binding cannot be undone in this process, so the second order runs in a fresh one.
-    proc = run_python("""
+    proc = run_python(
+        """
 import schedlint.guard.codes
 import torch, schedlint
 opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 with schedlint.guard(opt, torch.optim.lr_scheduler.StepLR(opt, 2)) as g:
     print(type(g).__name__, schedlint.guard is sys.modules["schedlint.guard"])
-""".replace("import schedlint.guard.codes", "import sys, schedlint.guard.codes"))
+""".replace("import schedlint.guard.codes", "import sys, schedlint.guard.codes")
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["Guard", "True"]
 
 
 def test_codes_and_the_guard_package_import_without_torch():
-    proc = run_python("import sys, schedlint.guard.codes, schedlint.guard, schedlint.auto;"
-                      "from schedlint.guard import ScheduleViolation;"
-                      "print('torch' in sys.modules)")
+    proc = run_python(
+        "import sys, schedlint.guard.codes, schedlint.guard, schedlint.auto;"
+        "from schedlint.guard import ScheduleViolation;"
+        "print('torch' in sys.modules)"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 
@@ -83,7 +87,7 @@ def test_raise_stops_the_bad_update_before_it_is_applied():
 def test_every_violation_carries_the_documented_fields():
     seen = []
     model, opt = make_optimizer()
-    sched = LambdaLR(opt, lambda e: 0.9 ** e)
+    sched = LambdaLR(opt, lambda e: 0.9**e)
     with schedlint.guard(opt, sched, on_violation=seen.append):
         train_step(model, opt, 0)
         sched.step()
@@ -92,8 +96,18 @@ def test_every_violation_carries_the_documented_fields():
     (v,) = seen
     assert isinstance(v, Violation)
     d = v.to_dict()
-    for key in ("code", "name", "optimizer_step", "scheduler_step", "group_index", "group_name",
-                "expected", "actual", "cause", "message"):
+    for key in (
+        "code",
+        "name",
+        "optimizer_step",
+        "scheduler_step",
+        "group_index",
+        "group_name",
+        "expected",
+        "actual",
+        "cause",
+        "message",
+    ):
         assert key in d
     assert d["name"] == "lr-written-outside-scheduler"
     assert "closed form" in v.cause and "lost at its next step" in v.cause
@@ -154,7 +168,10 @@ def test_an_optimizer_has_one_explicit_guard_at_a_time():
 def test_expect_by_name_passes_on_the_declared_schedule_and_catches_a_mismatch():
     model, opt = make_optimizer()
     sched = StepLR(opt, step_size=4, gamma=0.5)
-    declared = {"body": lambda step: 0.1 * 0.5 ** (step // 4), "head": lambda step: 0.01 * 0.5 ** (step // 4)}
+    declared = {
+        "body": lambda step: 0.1 * 0.5 ** (step // 4),
+        "head": lambda step: 0.01 * 0.5 ** (step // 4),
+    }
     with schedlint.guard(opt, sched, expect=declared) as g:
         for i in range(12):
             train_step(model, opt, i)
@@ -224,9 +241,15 @@ def test_report_names_steps_groups_and_last_lrs():
 def test_violations_pickle_and_are_importable_from_schedlint():
     import pickle
 
-    v = Violation("SLG101", 4, 4, 0, "head", 0.1, 0.2, "a cause", optimizer="SGD", scheduler="StepLR")
+    v = Violation(
+        "SLG101", 4, 4, 0, "head", 0.1, 0.2, "a cause", optimizer="SGD", scheduler="StepLR"
+    )
     exc = pickle.loads(pickle.dumps(ScheduleViolation([v])))
-    assert isinstance(exc, schedlint.ScheduleViolation) and exc.violation == v and str(exc) == v.message
+    assert (
+        isinstance(exc, schedlint.ScheduleViolation)
+        and exc.violation == v
+        and str(exc) == v.message
+    )
     assert schedlint.ScheduleWarning is ScheduleWarning
 
 

@@ -7,11 +7,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import ALL, grad_step, make_optimizer, step_scheduler  # noqa: E402
 
+import schedlint  # noqa: E402
+
 STEPS = 200
-IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+IMPLEMENTATIONS = {
+    "for-loop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+}
 CONFIGS = [
     (kind, impl, tensor_lr)
     for kind in ("sgd", "adam", "adamw")
@@ -23,8 +28,10 @@ CONFIGS = [
 
 
 def _lr_bits(opt) -> list:
-    return [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else float(g["lr"]).hex()
-            for g in opt.param_groups]
+    return [
+        g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else float(g["lr"]).hex()
+        for g in opt.param_groups
+    ]
 
 
 def _run(kind, impl, tensor_lr, sched_name, guarded):
@@ -55,8 +62,11 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,impl,tensor_lr", CONFIGS,
-                         ids=[f"{k}-{i}-{'tensor' if t else 'float'}-lr" for k, i, t in CONFIGS])
+@pytest.mark.parametrize(
+    "kind,impl,tensor_lr",
+    CONFIGS,
+    ids=[f"{k}-{i}-{'tensor' if t else 'float'}-lr" for k, i, t in CONFIGS],
+)
 def test_guarded_training_is_bitwise_identical(kind, impl, tensor_lr):
     for name in ALL:
         ref_model, ref_opt, ref_trace = _run(kind, impl, tensor_lr, name, guarded=False)
@@ -77,7 +87,10 @@ def test_the_comparison_would_see_a_one_ulp_difference():
     bumped[-1][0] = math.nextafter(x, 1.0).hex()
     assert not _same(trace, bumped)
     state = opt.state_dict()
-    other = {"state": {k: dict(v) for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
+    other = {
+        "state": {k: dict(v) for k, v in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
     buf = other["state"][0]["momentum_buffer"]
     other["state"][0]["momentum_buffer"] = torch.nextafter(buf, buf + 1)
     assert not _same(state, other)
@@ -89,7 +102,11 @@ def _checkpointed_run(guarded, directory):
     state: the same LRs, parameters, optimizer state and checkpoint bytes as without the guard."""
     import io
 
-    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log") if guarded else None
+    session = (
+        schedlint.install(enable=True, report_at_exit=False, on_violation="log")
+        if guarded
+        else None
+    )
     try:
         model, opt = make_optimizer("adamw", tensor_lr=False)
         sched = ALL["OneCycleLR"](opt)
@@ -127,4 +144,6 @@ def test_checkpoint_and_optimizer_construction_hooks_are_bitwise_neutral(tmp_pat
     assert ref_blobs == blobs
     for i in range(4, 40, 5):
         name = f"optimizer-{i}.pt"
-        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "guarded" / name).read_bytes()
+        assert (tmp_path / "plain" / name).read_bytes() == (
+            tmp_path / "guarded" / name
+        ).read_bytes()

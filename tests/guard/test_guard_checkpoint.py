@@ -9,14 +9,25 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import ROOT, run_python  # noqa: E402
 from guard_schedulers import ALL, grad_step, make_optimizer, step_scheduler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
+
 SAVE_AT, TOTAL = 7, 15
-CHECKPOINTED = ["LambdaLR", "StepLR", "ConstantLR", "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",
-                "CyclicLR", "OneCycleLR", "SWALR", "SequentialLR", "ChainedScheduler"]
+CHECKPOINTED = [
+    "LambdaLR",
+    "StepLR",
+    "ConstantLR",
+    "CosineAnnealingWarmRestarts",
+    "ReduceLROnPlateau",
+    "CyclicLR",
+    "OneCycleLR",
+    "SWALR",
+    "SequentialLR",
+    "ChainedScheduler",
+]
 
 
 def _bits(opt):
@@ -40,7 +51,10 @@ def test_state_dicts_are_identical_with_and_without_the_guard(name):
     _, ref_opt, ref_sched, _, _ = _run(name, SAVE_AT)
     _, opt, sched, g, _ = _run(name, SAVE_AT, guard=True)
     try:
-        for ours, theirs in ((sched.state_dict(), ref_sched.state_dict()), (opt.state_dict(), ref_opt.state_dict())):
+        for ours, theirs in (
+            (sched.state_dict(), ref_sched.state_dict()),
+            (opt.state_dict(), ref_opt.state_dict()),
+        ):
             assert pickle.dumps(_comparable(ours)) == pickle.dumps(_comparable(theirs))
         assert vars(sched).keys() == vars(ref_sched).keys()
         buf = io.BytesIO()
@@ -108,12 +122,19 @@ def test_checkpoint_saved_while_guarded_resumes_without_schedlint(tmp_path):
     expected = {}
     for name in CHECKPOINTED:
         model, opt, sched, g, _ = _run(name, SAVE_AT, guard=True)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()},
-                   tmp_path / f"{name}.pt")
+        torch.save(
+            {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()},
+            tmp_path / f"{name}.pt",
+        )
         g.close()
         expected[name] = _run(name, TOTAL)[4][SAVE_AT:]
-    code = RESUME.format(tests=str(ROOT / "tests" / "guard"), names=CHECKPOINTED, path=str(tmp_path) + "/",
-                         start=SAVE_AT, total=TOTAL)
+    code = RESUME.format(
+        tests=str(ROOT / "tests" / "guard"),
+        names=CHECKPOINTED,
+        path=str(tmp_path) + "/",
+        start=SAVE_AT,
+        total=TOTAL,
+    )
     proc = run_python(code, timeout=300)
     assert proc.returncode == 0, proc.stderr
     resumed = json.loads(proc.stdout)
@@ -140,4 +161,8 @@ def test_a_guarded_run_resumes_correctly_under_the_guard():
             step_scheduler(sched, i)
             trace.append(_bits(opt))
         report = g.report()
-    assert trace == expected and report.ok and report.last_expected == [float.fromhex(x) for x in trace[-1]]
+    assert (
+        trace == expected
+        and report.ok
+        and report.last_expected == [float.fromhex(x) for x in trace[-1]]
+    )

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, lrs, make_optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import NotCheckedWarning, ScheduleViolation  # noqa: E402
 from schedlint.guard.core import Guard  # noqa: E402
 
@@ -54,8 +54,11 @@ def _not_checked(caught):
     return [w for w in caught if issubclass(w.category, NotCheckedWarning)]
 
 
-@pytest.mark.parametrize("make", [lambda o: LockedStepLR(o, step_size=3), lambda o: NeedsParams(o)],
-                         ids=["uncopyable", "get_lr-fails-on-shadow"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda o: LockedStepLR(o, step_size=3), lambda o: NeedsParams(o)],
+    ids=["uncopyable", "get_lr-fails-on-shadow"],
+)
 def test_a_scheduler_that_cannot_be_replayed_is_not_checked_once_and_the_rest_goes_on(make):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -103,7 +106,9 @@ def test_a_user_hook_that_rewrites_lrs_inside_step_is_not_checked_once():
             ref_trace.append(lrs(ref_opt))
     (warning,) = _not_checked(caught)
     assert "changed inside optimizer.step()" in str(warning.message)
-    assert seen == [] and report.not_checked == [str(warning.message).removeprefix("schedlint guard: ")]
+    assert seen == [] and report.not_checked == [
+        str(warning.message).removeprefix("schedlint guard: ")
+    ]
     assert trace == ref_trace
 
 
@@ -116,7 +121,9 @@ def test_an_optimizer_subclass_calling_super_step_is_checked_once_per_step():
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # makes SGD.step hooked too
     model = torch.nn.Linear(3, 3)
     opt = SuperStepSGD(model.parameters(), lr=0.1, momentum=0.9)
-    assert getattr(torch.optim.SGD.step, "hooked", False) and getattr(SuperStepSGD.step, "hooked", False)
+    assert getattr(torch.optim.SGD.step, "hooked", False) and getattr(
+        SuperStepSGD.step, "hooked", False
+    )
     sched = S.ExponentialLR(opt, gamma=0.9)
     seen = []
     with warnings.catch_warnings():
@@ -159,11 +166,17 @@ def test_an_internal_error_degrades_to_one_warning_and_pass_through(monkeypatch)
     monkeypatch.setattr(Guard, "_before_update", broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        g, trace, params, _ = _drive(lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=30), 20)
+        g, trace, params, _ = _drive(
+            lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=30), 20
+        )
         monkeypatch.undo()
-        ref = _drive(lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=30), 20, guarded=False)
+        ref = _drive(
+            lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.01], total_steps=30), 20, guarded=False
+        )
     (warning,) = _not_checked(caught)
-    assert "internal error" in str(warning.message) and "RuntimeError: bug in the guard" in str(warning.message)
+    assert "internal error" in str(warning.message) and "RuntimeError: bug in the guard" in str(
+        warning.message
+    )
     assert trace == ref[1] and all(torch.equal(a, b) for a, b in zip(params, ref[2]))
     g.close()
 

@@ -9,13 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
-
 
 _two_groups = linear_two_groups
 _step = ones_step
@@ -94,8 +93,11 @@ def test_guard_on_an_existing_optimizer_takes_initial_lr_as_baseline_and_says_so
 
 def test_correct_run_with_every_entry_point_is_silent(auto):
     model, opt = _two_groups()
-    sched = S.SequentialLR(opt, [S.LinearLR(opt, start_factor=0.1, total_iters=3),
-                                 S.CosineAnnealingLR(opt, T_max=10)], milestones=[3])
+    sched = S.SequentialLR(
+        opt,
+        [S.LinearLR(opt, start_factor=0.1, total_iters=3), S.CosineAnnealingLR(opt, T_max=10)],
+        milestones=[3],
+    )
     for _ in range(13):
         _step(model, opt)
         sched.step()
@@ -126,7 +128,7 @@ def _warmup(opt, it, iters, start=0.1):
 
 def test_manual_warmup_from_initial_lr_before_a_lambdalr_steps_is_silent(auto):
     model, opt = _two_groups()
-    sched = S.LambdaLR(opt, lambda epoch: 0.5 ** epoch)
+    sched = S.LambdaLR(opt, lambda epoch: 0.5**epoch)
     for epoch in range(3):
         for it in range(4):
             if epoch == 0:
@@ -186,7 +188,10 @@ def test_onecycle_with_a_scalar_max_lr_collapses_the_groups(auto):
         _step(model, opt)
     v = info.value.violation
     assert (v.code, v.group_index, v.optimizer_step) == ("SLG108", 1, 0)
-    assert v.expected == v.actual == pytest.approx(0.004) and "OneCycleLR was given one scalar" in v.cause
+    assert (
+        v.expected == v.actual == pytest.approx(0.004)
+        and "OneCycleLR was given one scalar" in v.cause
+    )
 
 
 def test_onecycle_with_per_group_max_lr_is_silent(auto):
@@ -239,7 +244,7 @@ class CompoundingScheduler:
 
 def test_compounding_decay_is_reported_long_before_it_reaches_1e_30():
     model, opt = _two_groups()
-    sched = CompoundingScheduler(opt, [lambda e, lr: lr * 0.9 ** e, lambda e, lr: lr / (e + 1)])
+    sched = CompoundingScheduler(opt, [lambda e, lr: lr * 0.9**e, lambda e, lr: lr / (e + 1)])
     seen = []
     with schedlint.guard(opt, on_violation=seen.append, allow_external_writes=True):
         for epoch in range(50):
@@ -323,9 +328,16 @@ def test_cosine_run_past_t_max_is_reported_and_sized_cosine_is_silent():
 
 
 def test_cosine_past_t_max_inside_sequential_or_chained_is_reported():
-    for make in (lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3),
-                                              S.CosineAnnealingLR(o, T_max=5)], milestones=[3]),
-                 lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.99), S.CosineAnnealingLR(o, T_max=5)])):
+    for make in (
+        lambda o: S.SequentialLR(
+            o,
+            [S.LinearLR(o, start_factor=0.1, total_iters=3), S.CosineAnnealingLR(o, T_max=5)],
+            milestones=[3],
+        ),
+        lambda o: S.ChainedScheduler(
+            [S.ExponentialLR(o, gamma=0.99), S.CosineAnnealingLR(o, T_max=5)]
+        ),
+    ):
         model, opt = _two_groups()
         sched = make(opt)
         seen = []
@@ -344,9 +356,14 @@ def test_cosine_past_t_max_in_a_script_whose_objects_are_gone_at_the_end(tmp_pat
 
     from schedlint.guard.runner import run_script
 
-    for body, name in (("sched = CosineAnnealingLR(opt, T_max=5)", "CosineAnnealingLR was stepped 20 times"),
-                       ("sched = SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=3), "
-                        "CosineAnnealingLR(opt, T_max=5)], milestones=[3])", "CosineAnnealingLR in SequentialLR")):
+    for body, name in (
+        ("sched = CosineAnnealingLR(opt, T_max=5)", "CosineAnnealingLR was stepped 20 times"),
+        (
+            "sched = SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=3), "
+            "CosineAnnealingLR(opt, T_max=5)], milestones=[3])",
+            "CosineAnnealingLR in SequentialLR",
+        ),
+    ):
         script = tmp_path / "train.py"
         script.write_text(
             "import torch\n"
@@ -359,18 +376,21 @@ def test_cosine_past_t_max_in_a_script_whose_objects_are_gone_at_the_end(tmp_pat
             "        m(torch.randn(3, 4)).sum().backward()\n"
             "        opt.step(); opt.zero_grad()\n"
             "        sched.step()\n"
-            "main()\n")
+            "main()\n"
+        )
         out = io.StringIO()
         status = run_script(str(script), [], on_violation="warn", out=out)
         assert status == 0, out.getvalue()
         assert "SLG112 x1" in out.getvalue() and f"{name}" in out.getvalue(), out.getvalue()
-        assert "stepped 20 times, past its length 5" in out.getvalue() or \
-            "in SequentialLR was stepped 17 times, past its length 5" in out.getvalue(), out.getvalue()
+        assert (
+            "stepped 20 times, past its length 5" in out.getvalue()
+            or "in SequentialLR was stepped 17 times, past its length 5" in out.getvalue()
+        ), out.getvalue()
 
 
 def test_two_closed_form_schedulers_stepping_one_optimizer():
     model, opt = _two_groups()
-    a = S.LambdaLR(opt, lambda e: 0.9 ** e)
+    a = S.LambdaLR(opt, lambda e: 0.9**e)
     b = S.CyclicLR(opt, base_lr=[0.01, 0.001], max_lr=[0.1, 0.01], step_size_up=4)
     seen = []
     with schedlint.guard(opt, [a, b], on_violation=seen.append):
@@ -395,7 +415,8 @@ def test_no_end_of_run_finding_after_the_guard_aborted_the_run(tmp_path):
         "opt.param_groups[0]['lr'] = 0.5\n"
         "m(torch.randn(3, 4)).sum().backward()\n"
         "opt.step()\n"
-        "sched.step()\n")
+        "sched.step()\n"
+    )
     proc = run_python("import sys; from schedlint.cli import main; main()", "run", str(script))
     assert proc.returncode == 1
     assert "SLG102" in proc.stderr and "SLG107" not in proc.stderr
@@ -415,13 +436,17 @@ def test_run_warn_mode_collects_every_violation_and_ignore_drops_codes(tmp_path)
         "    opt.step(); opt.zero_grad()\n"
         "    if i == 5:\n"
         "        opt.param_groups[0]['lr'] = 3.0\n"
-        "    sched.step()\n")
+        "    sched.step()\n"
+    )
     cli = "import sys; from schedlint.cli import main; main()"
     proc = run_python(cli, "run", str(script), env={"SCHEDLINT_ON_VIOLATION": "warn"})
     assert proc.returncode == 0, proc.stderr
     assert "SLG108 x1" in proc.stderr and "SLG102 x1" in proc.stderr
     ignored = run_python(cli, "run", "--on-violation", "log", "--ignore", "SLG108", str(script))
-    assert "SLG108" not in ignored.stderr.split("schedlint guard:")[-1] and "SLG102 x1" in ignored.stderr
+    assert (
+        "SLG108" not in ignored.stderr.split("schedlint guard:")[-1]
+        and "SLG102 x1" in ignored.stderr
+    )
 
 
 def test_run_plot_draws_the_histories_of_a_finished_script(tmp_path):
@@ -435,20 +460,23 @@ def test_run_plot_draws_the_histories_of_a_finished_script(tmp_path):
         "sched = StepLR(opt, 2)\n"
         "for i in range(6):\n"
         "    m(torch.randn(3, 4)).sum().backward()\n"
-        "    opt.step(); opt.zero_grad(); sched.step()\n")
+        "    opt.step(); opt.zero_grad(); sched.step()\n"
+    )
     png = tmp_path / "lr.png"
-    code = ("import sys, schedlint.guard.report as r\n"
-            "drawn = []\n"
-            "orig = r.plot\n"
-            "def spy(h, p):\n"
-            "    drawn.extend(len(x[2].steps) for x in h)\n"
-            "    return orig(h, p)\n"
-            "r.plot = spy\n"
-            "from schedlint.cli import main\n"
-            "try:\n"
-            "    main()\n"
-            "finally:\n"
-            "    print(drawn)\n")
+    code = (
+        "import sys, schedlint.guard.report as r\n"
+        "drawn = []\n"
+        "orig = r.plot\n"
+        "def spy(h, p):\n"
+        "    drawn.extend(len(x[2].steps) for x in h)\n"
+        "    return orig(h, p)\n"
+        "r.plot = spy\n"
+        "from schedlint.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(drawn)\n"
+    )
     proc = run_python(code, "run", "--plot", str(png), str(script))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[6]" and png.stat().st_size > 0
@@ -468,7 +496,9 @@ def test_torch_warnings_point_at_the_users_line_and_keep_their_once_per_location
                 sched.step(epoch + 1)  # the deprecated epoch argument: torch warns here
     ours = [w for w in caught if "epoch parameter" in str(w.message)]
     assert len(ours) == 1, [str(w.message)[:40] for w in caught]
-    assert ours[0].filename == __file__ and "schedlint" not in ours[0].filename.split("tests")[0][-12:]
+    assert (
+        ours[0].filename == __file__ and "schedlint" not in ours[0].filename.split("tests")[0][-12:]
+    )
     assert math.isfinite(opt.param_groups[0]["lr"])
 
 
@@ -497,15 +527,20 @@ def test_torch_warnings_of_child_schedulers_keep_their_location(combine):
     def run(guarded):
         model, opt = _two_groups()
         children = [S.StepLR(opt, step_size=2), S.ExponentialLR(opt, gamma=0.9)]
-        parent = (S.ChainedScheduler(children) if combine == "chained"
-                  else S.SequentialLR(opt, children, milestones=[2]))
+        parent = (
+            S.ChainedScheduler(children)
+            if combine == "chained"
+            else S.SequentialLR(opt, children, milestones=[2])
+        )
         guard = schedlint.guard(opt, on_violation=lambda v: None) if guarded else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             parent.step()  # before any optimizer.step(): torch warns from the child's step
         if guard is not None:
             guard.close(_can_raise=False)
-        return sorted({(w.filename, w.lineno) for w in caught if "optimizer.step()" in str(w.message)})
+        return sorted(
+            {(w.filename, w.lineno) for w in caught if "optimizer.step()" in str(w.message)}
+        )
 
     unguarded, guarded = run(False), run(True)
     assert unguarded and guarded == unguarded
@@ -533,11 +568,17 @@ def test_plateau_min_lrs_extended_by_hand_after_add_param_group_keeps_the_replay
         _step(model, opt)
 
 
-@pytest.mark.parametrize("make, write", [
-    (lambda o: S.StepLR(o, step_size=2), lambda g: g["lr"] * 0.5),  # a "warm-up" written too early
-    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: 0.05),
-    (lambda o: S.LambdaLR(o, lambda e: 0.9 ** e), lambda g: g["lr"] * 0.5),
-])
+@pytest.mark.parametrize(
+    "make, write",
+    [
+        (
+            lambda o: S.StepLR(o, step_size=2),
+            lambda g: g["lr"] * 0.5,
+        ),  # a "warm-up" written too early
+        (lambda o: S.LambdaLR(o, lambda e: 0.9**e), lambda g: 0.05),
+        (lambda o: S.LambdaLR(o, lambda e: 0.9**e), lambda g: g["lr"] * 0.5),
+    ],
+)
 def test_a_write_before_the_scheduler_was_built_is_named_as_such(make, write):
     model, opt = _two_groups()
     seen = []
@@ -553,6 +594,8 @@ def test_a_write_before_the_scheduler_was_built_is_named_as_such(make, write):
     v = writes[0]
     name = type(sched).__name__
     assert v.optimizer_step == 0  # at the first step, not once the schedule moved
-    assert "between optimizer.step()" not in v.message and "by something other than" not in v.message
+    assert (
+        "between optimizer.step()" not in v.message and "by something other than" not in v.message
+    )
     assert f"before {name} was built at" in v.cause and "test_guard_intent.py:" in v.cause, v.cause
     assert "initial_lr" in v.cause

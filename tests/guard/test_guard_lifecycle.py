@@ -9,9 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
+
+import schedlint  # noqa: E402
 
 
 @pytest.fixture
@@ -65,21 +66,35 @@ def test_the_usual_checkpoint_with_the_scheduler_state_is_silent(auto, tmp_path)
     for epoch in range(3):
         _step(model, opt)
         sched.step()
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "epoch": epoch}, tmp_path / "last.pt")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "epoch": epoch,
+            },
+            tmp_path / "last.pt",
+        )
     auto.close_guards()
     assert _codes(auto, "SLG114") == []
 
 
 def test_lightning_style_lists_of_states_are_silent(auto):
     model, opt = _model_opt()
-    sched = S.SequentialLR(opt, [S.LinearLR(opt, 0.1, total_iters=2), S.ExponentialLR(opt, 0.9)],
-                           milestones=[2])
+    sched = S.SequentialLR(
+        opt, [S.LinearLR(opt, 0.1, total_iters=2), S.ExponentialLR(opt, 0.9)], milestones=[2]
+    )
     _step(model, opt)
     sched.step()
     buf = io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), "optimizer_states": [opt.state_dict()],
-                "lr_schedulers": [sched.state_dict()]}, buf)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "optimizer_states": [opt.state_dict()],
+            "lr_schedulers": [sched.state_dict()],
+        },
+        buf,
+    )
     auto.close_guards()
     assert _codes(auto, "SLG114") == []
 
@@ -88,15 +103,18 @@ def test_lightning_style_lists_of_states_are_silent(auto):
 def test_separate_files_in_the_same_directory_and_step_are_silent(auto, tmp_path, scheduler_first):
     """Hugging Face's Trainer: optimizer.pt and scheduler.pt, two torch.save calls."""
     model, opt = _model_opt()
-    sched = S.LambdaLR(opt, lambda s: 0.5 ** s)
+    sched = S.LambdaLR(opt, lambda s: 0.5**s)
     for step in range(4):
         _step(model, opt)
         sched.step()
         if step % 2:
             out = tmp_path / f"checkpoint-{step}"
             out.mkdir()
-            saves = [(opt.state_dict(), out / "optimizer.pt"), (sched.state_dict(), out / "scheduler.pt")]
-            for obj, path in (saves[::-1] if scheduler_first else saves):
+            saves = [
+                (opt.state_dict(), out / "optimizer.pt"),
+                (sched.state_dict(), out / "scheduler.pt"),
+            ]
+            for obj, path in saves[::-1] if scheduler_first else saves:
                 torch.save(obj, str(path))
     auto.close_guards()
     assert _codes(auto, "SLG114") == []

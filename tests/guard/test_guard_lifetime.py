@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, make_optimizer  # noqa: E402
 from torch.amp.grad_scaler import GradScaler  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import hooks, session  # noqa: E402
 from schedlint.guard.core import ANCHOR  # noqa: E402
 
@@ -30,8 +30,11 @@ class OwnStep(S.LRScheduler):
 
 def _torch_state():
     classes = hooks._torch_scheduler_classes() + [OwnStep, GradScaler]
-    methods = {(c, n): c.__dict__.get(n) for c in classes
-               for n in ("step", "load_state_dict", "__init__", "_maybe_opt_step")}
+    methods = {
+        (c, n): c.__dict__.get(n)
+        for c in classes
+        for n in ("step", "load_state_dict", "__init__", "_maybe_opt_step")
+    }
     return dict(_global_optimizer_pre_hooks), dict(_global_optimizer_post_hooks), methods
 
 
@@ -57,8 +60,10 @@ def test_the_context_manager_removes_every_hook_even_when_the_body_raises():
     before = _torch_state()
     model, opt = make_optimizer()
     sched = S.StepLR(opt, 2)
-    with pytest.raises(RuntimeError, match="training crashed"), \
-            pytest.warns(schedlint.ScheduleWarning, match="SLG107"):  # not raised over the crash
+    with (
+        pytest.raises(RuntimeError, match="training crashed"),
+        pytest.warns(schedlint.ScheduleWarning, match="SLG107"),
+    ):  # not raised over the crash
         with schedlint.guard(opt, sched):
             grad_step(model, opt, 0)
             raise RuntimeError("training crashed")
@@ -83,7 +88,7 @@ def test_optimizer_and_scheduler_die_by_reference_counting_alone():
     # No cycle is created by the guard: with the collector off, dropping the last references
     # frees the optimizer and scheduler at once, even though the guard object is still held.
     model, opt = make_optimizer()
-    sched = S.LambdaLR(opt, lambda e: 0.9 ** e)
+    sched = S.LambdaLR(opt, lambda e: 0.9**e)
     g = schedlint.guard(opt, sched)
     for i in range(3):
         grad_step(model, opt, i)
@@ -100,9 +105,15 @@ def test_optimizer_and_scheduler_die_by_reference_counting_alone():
     assert not hooks.installed()
 
 
+def _lambda_closing_over(opt):
+    # Built here, not in the test: a lambda in the test would share the test's `opt` cell, and
+    # `del opt` would empty it, so the lambda would no longer hold the optimizer.
+    return lambda e: 1.0 if opt.param_groups else 0.0
+
+
 def test_a_lambda_closing_over_the_optimizer_does_not_leak_it():
     model, opt = make_optimizer()
-    sched = S.LambdaLR(opt, lambda e: 1.0 if opt.param_groups else 0.0)  # closes over opt
+    sched = S.LambdaLR(opt, _lambda_closing_over(opt))
     schedlint.guard(opt, sched)
     for i in range(3):
         grad_step(model, opt, i)

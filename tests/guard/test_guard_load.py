@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from torch.optim import Optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard.core import MAX_KEPT  # noqa: E402
 
 OPTIMIZERS, GROUPS = 10, 50
@@ -38,8 +38,12 @@ SCHEDULERS = [
     lambda o: S.CosineAnnealingLR(o, T_max=10_000),  # the whole run: past it is SLG112
     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=50, cycle_momentum=False),
     lambda o: S.ExponentialLR(o, gamma=0.9999),
-    lambda o: S.SequentialLR(o, [S.LinearLR(o, 0.1, total_iters=100), S.PolynomialLR(o, STEPS)], [100]),
-    lambda o: S.ChainedScheduler([S.ConstantLR(o, 0.5, total_iters=50), S.ExponentialLR(o, 0.9999)]),
+    lambda o: S.SequentialLR(
+        o, [S.LinearLR(o, 0.1, total_iters=100), S.PolynomialLR(o, STEPS)], [100]
+    ),
+    lambda o: S.ChainedScheduler(
+        [S.ConstantLR(o, 0.5, total_iters=50), S.ExponentialLR(o, 0.9999)]
+    ),
     lambda o: S.MultiStepLR(o, milestones=[1000, 5000], gamma=0.5),
 ]
 
@@ -47,8 +51,14 @@ SCHEDULERS = [
 def _build():
     out = []
     for k in range(OPTIMIZERS):
-        groups = [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.001 * (1 + j % 7), "name": f"g{j}"}
-                  for j in range(GROUPS)]
+        groups = [
+            {
+                "params": [torch.nn.Parameter(torch.zeros(2))],
+                "lr": 0.001 * (1 + j % 7),
+                "name": f"g{j}",
+            }
+            for j in range(GROUPS)
+        ]
         opt = NoMathOptimizer(groups)
         sched = SCHEDULERS[k](opt)
         # The last optimizer also gets a manual write every other step (warn mode): a steady
@@ -62,7 +72,9 @@ def _run(setup, start, stop):
     for i in range(start, stop):
         for k, (opt, sched, _) in enumerate(setup):
             if k == OPTIMIZERS - 1 and i % 2:
-                opt.param_groups[3]["lr"] = 0.5 if i % 4 == 1 else 0.25  # differs from the last write
+                opt.param_groups[3]["lr"] = (
+                    0.5 if i % 4 == 1 else 0.25
+                )  # differs from the last write
             opt.step()
             sched.step()
 
@@ -87,7 +99,7 @@ def test_memory_stays_flat_and_report_stays_small():
         _run(setup, warm + 2 * window, STEPS)
     # 10 optimizers x 500 steps: a leak of even 8 bytes per optimizer step shows as 40 KB.
     assert last - first < 16 * 1024, f"memory grew by {last - first} bytes over {window} steps"
-    for k, (opt, sched, guard) in enumerate(setup):
+    for k, (_opt, _sched, guard) in enumerate(setup):
         report = guard.report()
         assert report.optimizer_steps == STEPS
         assert len(report.violations) <= MAX_KEPT and len(report.counts) <= 7 * GROUPS

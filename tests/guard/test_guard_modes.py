@@ -8,9 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_helpers import run_python  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard.runner import run_script  # noqa: E402
 
 TRAIN = textwrap.dedent("""
@@ -88,9 +88,14 @@ def test_run_passes_the_scripts_own_exit_status_and_restores_argv(tmp_path, caps
 
 def test_the_cli_runs_scripts(script):
     # The full path a user takes: console entry, click, runner, a fresh process.
-    proc = run_python("import sys; from schedlint.cli import main; main()", "run", str(script), "3", "manual")
+    proc = run_python(
+        "import sys; from schedlint.cli import main; main()", "run", str(script), "3", "manual"
+    )
     assert proc.returncode == 1, proc.stderr
-    assert "SLG102" in proc.stderr and "schedlint guard: 1 optimizer guarded, 1 violation" in proc.stderr
+    assert (
+        "SLG102" in proc.stderr
+        and "schedlint guard: 1 optimizer guarded, 1 violation" in proc.stderr
+    )
 
 
 def test_schedlint_guard_env_with_import_schedlint_auto(script, tmp_path):
@@ -164,7 +169,9 @@ PLUGIN_TESTS = textwrap.dedent("""
 def _plugin_installed() -> bool:
     from importlib.metadata import entry_points
 
-    return any(ep.value == "schedlint.integrations.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return any(
+        ep.value == "schedlint.integrations.pytest_plugin" for ep in entry_points(group="pytest11")
+    )
 
 
 def test_pytest_plugin(tmp_path):
@@ -181,9 +188,13 @@ def test_pytest_plugin(tmp_path):
     assert "2 failed, 2 passed" in on.stdout
     assert "FAILED test_training.py::test_manual_write" in on.stdout
     assert "ScheduleViolation: SLG102 lr-written-outside-scheduler: group 0" in on.stdout
-    assert "FAILED test_training.py::test_forgot_the_scheduler" in on.stdout and "SLG107" in on.stdout
+    assert (
+        "FAILED test_training.py::test_forgot_the_scheduler" in on.stdout and "SLG107" in on.stdout
+    )
     assert "schedlint guard" in on.stdout
-    ignored = run_python(base, "--schedlint-guard", "--schedlint-guard-ignore=SLG107", *common, cwd=str(tmp_path))
+    ignored = run_python(
+        base, "--schedlint-guard", "--schedlint-guard-ignore=SLG107", *common, cwd=str(tmp_path)
+    )
     assert "1 failed, 3 passed" in ignored.stdout, ignored.stdout
 
 
@@ -210,14 +221,30 @@ def test_pytest_plugin_warn_mode_lists_a_repeated_violation_once_with_its_count(
     (tmp_path / "test_schedules.py").write_text(REPEATING_TESTS)
     base = "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]))"
     load = [] if _plugin_installed() else ["-p", "schedlint.integrations.pytest_plugin"]
-    proc = run_python(base, "--schedlint-guard=warn", *load, "-q", "-p", "no:cacheprovider", "-W",
-                      "ignore::UserWarning", str(tmp_path), cwd=str(tmp_path))
+    proc = run_python(
+        base,
+        "--schedlint-guard=warn",
+        *load,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::UserWarning",
+        str(tmp_path),
+        cwd=str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = proc.stdout.split("schedlint guard")[-1]
-    lines = [line for line in summary.splitlines() if "test_scheduler_arithmetic_without_training" in line]
+    lines = [
+        line
+        for line in summary.splitlines()
+        if "test_scheduler_arithmetic_without_training" in line
+    ]
     assert len(lines) == 1, summary  # not 40 lines
     assert "SLG103" in lines[0] and "[40 times]" in lines[0]
-    assert sum("test_manual_write" in line and "SLG102" in line for line in summary.splitlines()) == 1
+    assert (
+        sum("test_manual_write" in line and "SLG102" in line for line in summary.splitlines()) == 1
+    )
     assert "41 violations (SLG102 x1, SLG103 x40)" in summary  # every occurrence still counted
 
 
@@ -234,5 +261,8 @@ def test_a_repeated_violation_does_not_crowd_later_ones_out_of_the_report():
         opt.param_groups[0]["lr"] = 1.0
         opt.step()
     text = str(guard.report())
-    assert text.count("SLG103 scheduler-step-out-of-order:") == 1 and f"[{MAX_KEPT + 10} times]" in text
+    assert (
+        text.count("SLG103 scheduler-step-out-of-order:") == 1
+        and f"[{MAX_KEPT + 10} times]" in text
+    )
     assert "SLG102 lr-written-outside-scheduler: group 0" in text

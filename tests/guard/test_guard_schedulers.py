@@ -8,10 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
-from guard_schedulers import ALL, NESTED, STEPS, grad_step as train_step, lrs, make_optimizer, step_scheduler  # noqa: E402
+from guard_schedulers import ALL, NESTED, STEPS, lrs, make_optimizer, step_scheduler  # noqa: E402
+from guard_schedulers import grad_step as train_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
 
 ALL_AND_NESTED = {**ALL, **NESTED}
@@ -57,7 +58,9 @@ def test_manual_write_is_slg102(name, tensor_lr):
         assert g.optimizer_steps == 10, "the update with the manual LR ran"
     v = info.value.violation
     assert (v.code, v.group_index, v.group_name, v.optimizer_step) == ("SLG102", 0, "body", 10)
-    assert v.expected == pytest.approx(before, rel=1e-6) and v.actual == pytest.approx(before * 3 + 0.5, rel=1e-6)
+    assert v.expected == pytest.approx(before, rel=1e-6) and v.actual == pytest.approx(
+        before * 3 + 0.5, rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", list(ALL))
@@ -70,7 +73,10 @@ def test_double_step_is_slg103_raised_before_the_extra_step(name):
         state = {k: v for k, v in sched.state_dict().items() if k == "last_epoch"}
         with pytest.raises(ScheduleViolation) as info:
             step_scheduler(sched, 10)
-        assert lrs(opt) == before and {k: v for k, v in sched.state_dict().items() if k == "last_epoch"} == state
+        assert (
+            lrs(opt) == before
+            and {k: v for k, v in sched.state_dict().items() if k == "last_epoch"} == state
+        )
     v = info.value.violation
     assert v.code == "SLG103" and "2 times without an optimizer.step()" in v.cause
     assert v.optimizer_step == 10 and v.scheduler_step == 10
@@ -104,7 +110,9 @@ def test_add_param_group_after_the_scheduler_is_slg104(name):
     sched = ALL[name](opt)
     with schedlint.guard(opt, sched):
         _train(model, opt, sched, 3)
-        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1.0, "name": "late"})
+        opt.add_param_group(
+            {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1.0, "name": "late"}
+        )
         with pytest.raises(ScheduleViolation) as info:
             train_step(model, opt, 3)
     v = info.value.violation
@@ -118,7 +126,9 @@ def test_add_param_group_after_reduce_lr_on_plateau_is_supported_and_silent():
     sched = S.ReduceLROnPlateau(opt, patience=0, factor=0.5)
     with schedlint.guard(opt, sched) as g:
         _train(model, opt, sched, 3)
-        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1.0, "name": "late"})
+        opt.add_param_group(
+            {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1.0, "name": "late"}
+        )
         for i in range(3, 8):
             train_step(model, opt, i)
             sched.step(1.0)  # no improvement: every group, the new one included, is reduced
@@ -128,7 +138,9 @@ def test_add_param_group_after_reduce_lr_on_plateau_is_supported_and_silent():
 
 def test_scheduler_state_from_a_run_with_other_groups_is_slg104():
     model, opt = make_optimizer()
-    three = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(3)], lr=0.1)
+    three = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(3)], lr=0.1
+    )
     saved = S.LambdaLR(three, lambda e: 1.0).state_dict()
     sched = S.LambdaLR(opt, lambda e: 1.0)
     with schedlint.guard(opt, sched):
@@ -150,7 +162,11 @@ def test_onecycle_stepped_past_its_end_is_slg105_before_the_update():
             train_step(model, opt, 10)
         assert all(torch.equal(a, b) for a, b in zip(params, model.parameters()))
     v = info.value.violation
-    assert v.code == "SLG105" and v.actual < 0 and "OneCycleLR was stepped 10 times with total_steps=10" in v.cause
+    assert (
+        v.code == "SLG105"
+        and v.actual < 0
+        and "OneCycleLR was stepped 10 times with total_steps=10" in v.cause
+    )
 
 
 def test_nan_lr_is_slg105():
@@ -194,7 +210,7 @@ def test_changing_scheduler_state_behind_its_back_is_slg101_against_the_replay(t
     if tamper == "StepLR-gamma":
         sched = S.StepLR(opt, step_size=3, gamma=0.5)
     elif tamper == "LambdaLR-base_lrs":
-        sched = S.LambdaLR(opt, lambda e: 0.9 ** e)
+        sched = S.LambdaLR(opt, lambda e: 0.9**e)
     else:
         sched = S.OneCycleLR(opt, max_lr=[0.1, 0.01], total_steps=30)
     with schedlint.guard(opt, sched):
@@ -214,7 +230,9 @@ def test_changing_scheduler_state_behind_its_back_is_slg101_against_the_replay(t
     assert v.expected != v.actual
 
 
-@pytest.mark.parametrize("container", ["SequentialLR[LinearLR,StepLR]", "ChainedScheduler[StepLR,ExponentialLR]"])
+@pytest.mark.parametrize(
+    "container", ["SequentialLR[LinearLR,StepLR]", "ChainedScheduler[StepLR,ExponentialLR]"]
+)
 def test_manual_write_under_a_container_is_slg102(container):
     model, opt = make_optimizer()
     sched = NESTED[container](opt)
@@ -235,7 +253,10 @@ def test_stepping_a_child_of_a_chained_scheduler_directly_is_slg103():
         train_step(model, opt, 3)
         with pytest.raises(ScheduleViolation) as info:
             child.step()
-    assert info.value.violation.code == "SLG103" and "stepped by ChainedScheduler" in info.value.violation.cause
+    assert (
+        info.value.violation.code == "SLG103"
+        and "stepped by ChainedScheduler" in info.value.violation.cause
+    )
 
 
 def test_discovered_schedulers_built_before_and_after_the_guard_are_silent_on_correct_use():

@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import grad_step, lrs, make_optimizer  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard import ScheduleViolation  # noqa: E402
 from schedlint.guard import lrs as lrs_module  # noqa: E402
 
@@ -22,12 +22,19 @@ def _linear_warmup_lambda(current_step, *, num_warmup_steps, num_training_steps)
     # transformers.optimization._get_linear_schedule_with_warmup_lr_lambda, verbatim in spirit.
     if current_step < num_warmup_steps:
         return float(current_step) / float(max(1, num_warmup_steps))
-    return max(0.0, float(num_training_steps - current_step) / float(max(1, num_training_steps - num_warmup_steps)))
+    return max(
+        0.0,
+        float(num_training_steps - current_step)
+        / float(max(1, num_training_steps - num_warmup_steps)),
+    )
 
 
 def get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps):
-    lr_lambda = functools.partial(_linear_warmup_lambda, num_warmup_steps=num_warmup_steps,
-                                  num_training_steps=num_training_steps)
+    lr_lambda = functools.partial(
+        _linear_warmup_lambda,
+        num_warmup_steps=num_warmup_steps,
+        num_training_steps=num_training_steps,
+    )
     return S.LambdaLR(optimizer, lr_lambda)
 
 
@@ -42,8 +49,10 @@ class TimmLikeCosine:
         self.base_values = [g.setdefault("initial_lr", g["lr"]) for g in optimizer.param_groups]
 
     def _values(self, t):
-        return [self.lr_min + 0.5 * (b - self.lr_min) * (1 + math.cos(math.pi * t / self.t_initial))
-                for b in self.base_values]
+        return [
+            self.lr_min + 0.5 * (b - self.lr_min) * (1 + math.cos(math.pi * t / self.t_initial))
+            for b in self.base_values
+        ]
 
     def step(self, epoch, metric=None):
         for g, v in zip(self.optimizer.param_groups, self._values(epoch)):
@@ -78,7 +87,10 @@ def test_a_timm_style_writer_is_slg102_unless_declared():
         timm_like.step_update(1)
         with pytest.raises(ScheduleViolation) as info:
             grad_step(model, opt, 1)
-    assert info.value.violation.code == "SLG102" and "foreign scheduler such as timm's" in info.value.violation.cause
+    assert (
+        info.value.violation.code == "SLG102"
+        and "foreign scheduler such as timm's" in info.value.violation.cause
+    )
 
 
 def test_a_declared_foreign_writer_is_accepted_and_manual_writes_still_caught():
@@ -123,7 +135,7 @@ def test_a_second_scheduler_not_given_to_the_guard_is_named():
 def test_gradscaler_skipped_steps_are_not_double_stepping():
     model, opt = make_optimizer()
     sched = S.StepLR(opt, 3)
-    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 4)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4)
     with schedlint.guard(opt, sched) as g:
         for i in range(6):
             opt.zero_grad()
@@ -158,13 +170,23 @@ class CountReadbacks(TorchFunctionMode):
 def device_path(monkeypatch):
     """Treat CPU tensor LRs as accelerator-resident: the guard takes its no-sync path, whose
     logic is then testable without a GPU."""
-    monkeypatch.setattr(lrs_module, "on_device", lambda groups: any(isinstance(g["lr"], torch.Tensor) for g in groups))
+    monkeypatch.setattr(
+        lrs_module,
+        "on_device",
+        lambda groups: any(isinstance(g["lr"], torch.Tensor) for g in groups),
+    )
 
 
 def _device_run(guarded, check_every, steps=12, between=None, sched_kind="step"):
     model, opt = make_optimizer(tensor_lr=True)
-    sched = S.StepLR(opt, 3, gamma=0.5) if sched_kind == "step" else S.LambdaLR(opt, lambda e: 0.9 ** e)
-    g = schedlint.guard(opt, sched, check_every=check_every, on_violation=seen.append) if guarded else None
+    sched = (
+        S.StepLR(opt, 3, gamma=0.5) if sched_kind == "step" else S.LambdaLR(opt, lambda e: 0.9**e)
+    )
+    g = (
+        schedlint.guard(opt, sched, check_every=check_every, on_violation=seen.append)
+        if guarded
+        else None
+    )
     counter = CountReadbacks()
     for i in range(steps):
         if between:

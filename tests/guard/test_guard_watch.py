@@ -11,10 +11,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import schedlint  # noqa: E402
 from guard_schedulers import ALL, grad_step, make_optimizer, step_scheduler  # noqa: E402
 from torch.optim.lr_scheduler import StepLR  # noqa: E402
 
+import schedlint  # noqa: E402
 from schedlint.guard.runner import run_script  # noqa: E402
 from schedlint.guard.watch import WatchedGroup  # noqa: E402
 
@@ -30,7 +30,8 @@ def test_a_manual_write_is_named_by_its_line():
     with schedlint.guard(opt, sched, on_violation=seen.append, watch=True):
         grad_step(model, opt, 0)
         sched.step()
-        opt.param_groups[1]["lr"] = 0.5; line = _line()  # noqa: E702
+        opt.param_groups[1]["lr"] = 0.5
+        line = _line()  # noqa: E702
         grad_step(model, opt, 1)
     (v,) = [v for v in seen if v.code == "SLG102"]
     assert v.written_at == f"{__file__}:{line}"
@@ -85,7 +86,8 @@ def test_schedlint_run_watch_names_a_write_through_the_constructors_list(tmp_pat
         "    m(torch.ones(3, 4)).sum().backward()\n"
         "    opt.step(); opt.zero_grad()\n"
         "    sched.step()\n"
-        "print('final', [g['lr'] for g in opt.param_groups])\n")
+        "print('final', [g['lr'] for g in opt.param_groups])\n"
+    )
     out = io.StringIO()
     saved = sys.stdout
     sys.stdout = printed = io.StringIO()
@@ -97,7 +99,9 @@ def test_schedlint_run_watch_names_a_write_through_the_constructors_list(tmp_pat
     # The list given to the constructor holds the watched group too; `head`, kept by the
     # script under its own name, stays the plain dict it passed.
     assert "kinds WatchedGroup dict" in printed.getvalue()
-    assert "final [0.0005000000000000001, 0.0001]" in printed.getvalue()  # the write trained, as unguarded
+    assert (
+        "final [0.0005000000000000001, 0.0001]" in printed.getvalue()
+    )  # the write trained, as unguarded
     assert f"written at {script}:9" in out.getvalue(), out.getvalue()
     assert "before StepLR was built" in out.getvalue()
 

@@ -4,7 +4,9 @@ import warnings
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="the guard integrations need torch (pip install 'schedlint[guard]')")
+torch = pytest.importorskip(
+    "torch", reason="the guard integrations need torch (pip install 'schedlint[guard]')"
+)
 
 # No test here may reach the network (Hugging Face hub, telemetry).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

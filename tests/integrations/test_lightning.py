@@ -4,7 +4,9 @@ import warnings
 
 import pytest
 
-pytest.importorskip("lightning", reason="Lightning is not installed (pip install 'schedlint[lightning]')")
+pytest.importorskip(
+    "lightning", reason="Lightning is not installed (pip install 'schedlint[lightning]')"
+)
 
 import torch  # noqa: E402
 from lightning.pytorch import Callback, LightningModule, Trainer  # noqa: E402
@@ -38,22 +40,35 @@ class Tiny(LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx):
         if self.extra_step and batch_idx == 1:
             sched = self.lr_schedulers()
-            (sched[0] if isinstance(sched, list) else sched).step()  # misuse: Lightning steps it too
+            (
+                sched[0] if isinstance(sched, list) else sched
+            ).step()  # misuse: Lightning steps it too
 
     def configure_optimizers(self):
         opt = torch.optim.SGD(self.parameters(), lr=0.1)
         if not self.schedulers_spec:
             return opt
-        scheds = [{"scheduler": make(opt), "interval": interval, "frequency": freq}
-                  for make, interval, freq in self.schedulers_spec]
+        scheds = [
+            {"scheduler": make(opt), "interval": interval, "frequency": freq}
+            for make, interval, freq in self.schedulers_spec
+        ]
         return [opt], scheds
 
 
 def fit(model, guard, tmp_path, callbacks=(), **kw):
     kw.setdefault("max_epochs", 2)
-    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                      default_root_dir=str(tmp_path), callbacks=[guard, *callbacks], **kw)
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(tmp_path),
+        callbacks=[guard, *callbacks],
+        **kw,
+    )
     trainer.fit(model, train_dataloaders=loader())
     return trainer
 
@@ -68,17 +83,29 @@ def only_report(guard):
     return reports[0]
 
 
-@pytest.mark.parametrize("interval,freq,accumulate", [
-    ("step", 1, 1), ("step", 2, 1), ("step", 2, 2), ("epoch", 1, 1), ("epoch", 2, 1),
-])
+@pytest.mark.parametrize(
+    "interval,freq,accumulate",
+    [
+        ("step", 1, 1),
+        ("step", 2, 1),
+        ("step", 2, 2),
+        ("epoch", 1, 1),
+        ("epoch", 2, 1),
+    ],
+)
 def test_lightning_stepping_is_not_reported(tmp_path, interval, freq, accumulate):
     guard = ScheduleGuard()
-    trainer = fit(Tiny([(step_lr, interval, freq)]), guard, tmp_path, max_epochs=4,
-                  accumulate_grad_batches=accumulate)
+    trainer = fit(
+        Tiny([(step_lr, interval, freq)]),
+        guard,
+        tmp_path,
+        max_epochs=4,
+        accumulate_grad_batches=accumulate,
+    )
     report = only_report(guard)
     assert report.ok, str(report)
     assert report.optimizer_steps == trainer.global_step == 4 * BATCHES // accumulate
-    (name, steps, role), = report.schedulers
+    ((name, steps, role),) = report.schedulers
     # Lightning counts a "step" frequency in batches within the epoch, at batches that step
     if interval == "step":
         per_epoch = sum(1 for b in range(1, BATCHES + 1) if b % freq == 0 and b % accumulate == 0)
@@ -172,7 +199,9 @@ def test_declared_schedule(tmp_path):
 
 
 def test_no_scheduler_and_history_plot(tmp_path):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')"
+    )
     guard = ScheduleGuard(history=100)
     fit(Tiny([(step_lr, "step", 1)]), guard, tmp_path)
     out = guard.plot(str(tmp_path / "lr.png"))

@@ -14,8 +14,13 @@ from schedlint.integrations.plot import histories_of, plot_lrs
 def guarded_run(history=200, steps=40):
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
-    opt = torch.optim.SGD([{"params": [model.weight], "name": "head"},
-                           {"params": [model.bias], "lr": 0.01, "name": "backbone"}], lr=0.1)
+    opt = torch.optim.SGD(
+        [
+            {"params": [model.weight], "name": "head"},
+            {"params": [model.bias], "lr": 0.01, "name": "backbone"},
+        ],
+        lr=0.1,
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     seen = []
     guard = schedlint.guard(opt, sched, history=history, on_violation=seen.append)
@@ -40,10 +45,12 @@ def png_size(path):
 
 
 def test_plot_renders_actual_expected_and_violations(tmp_path):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')"
+    )
     guard, seen = guarded_run()
     assert [v.code for v in seen] == ["SLG102"]
-    (title, labels, hist), = histories_of(guard)
+    ((title, labels, hist),) = histories_of(guard)
     assert labels == ["head", "backbone"] and len(hist.steps) == 40
     assert hist.marks == [(25, 0, "SLG102")]
     out = plot_lrs(guard, str(tmp_path / "lr.png"))
@@ -52,16 +59,20 @@ def test_plot_renders_actual_expected_and_violations(tmp_path):
 
 
 def test_plot_without_history_says_how_to_get_one(tmp_path):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')"
+    )
     guard, _ = guarded_run(history=0, steps=3)
     with pytest.raises(ValueError, match="history="):
         plot_lrs([guard], str(tmp_path / "lr.png"))
 
 
 def test_import_schedlint_imports_no_framework():
-    code = ("import sys, schedlint, schedlint.integrations; "
-            "bad = [m for m in ('lightning', 'pytorch_lightning', 'transformers', 'matplotlib', 'torch') "
-            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, schedlint, schedlint.integrations; "
+        "bad = [m for m in ('lightning', 'pytorch_lightning', 'transformers', 'matplotlib', 'torch') "
+        "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -72,7 +83,9 @@ def test_a_violation_is_marked_at_the_wrong_lr_it_names():
     from schedlint.guard.report import mark_point
 
     model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD([{"params": [model.weight], "lr": 0.1}, {"params": [model.bias], "lr": 0.01}])
+    opt = torch.optim.SGD(
+        [{"params": [model.weight], "lr": 0.1}, {"params": [model.bias], "lr": 0.01}]
+    )
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.01], total_steps=60)
     with schedlint.guard(opt, sched, history=100, on_violation=lambda v: None) as guard:
         for i in range(60):

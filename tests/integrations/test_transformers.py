@@ -2,9 +2,14 @@
 
 import pytest
 
-pytest.importorskip("transformers", reason="transformers is not installed (pip install 'schedlint[transformers]')")
-pytest.importorskip("accelerate", reason="accelerate (needed by transformers.Trainer) is not installed "
-                    "(pip install 'schedlint[transformers]')")
+pytest.importorskip(
+    "transformers", reason="transformers is not installed (pip install 'schedlint[transformers]')"
+)
+pytest.importorskip(
+    "accelerate",
+    reason="accelerate (needed by transformers.Trainer) is not installed "
+    "(pip install 'schedlint[transformers]')",
+)
 
 import torch  # noqa: E402
 from transformers import Trainer, TrainerCallback, TrainingArguments  # noqa: E402
@@ -33,13 +38,29 @@ def dataset(n=32):
 
 
 def train(tmp_path, guard, callbacks=(), **args):
-    kw = dict(output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=4, learning_rate=0.1,
-              lr_scheduler_type="linear", warmup_steps=2, report_to="none", save_strategy="no",
-              logging_strategy="no", eval_strategy="no", use_cpu=True, disable_tqdm=True,
-              dataloader_num_workers=0, seed=0)
+    kw = dict(
+        output_dir=str(tmp_path),
+        max_steps=6,
+        per_device_train_batch_size=4,
+        learning_rate=0.1,
+        lr_scheduler_type="linear",
+        warmup_steps=2,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="no",
+        eval_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
+    )
     kw.update(args)
-    trainer = Trainer(model=TinyRegressor(), args=TrainingArguments(**kw), train_dataset=dataset(),
-                      callbacks=[guard, *callbacks])
+    trainer = Trainer(
+        model=TinyRegressor(),
+        args=TrainingArguments(**kw),
+        train_dataset=dataset(),
+        callbacks=[guard, *callbacks],
+    )
     trainer.train()
     return trainer
 
@@ -50,14 +71,18 @@ def only_report(guard):
     return reports[0]
 
 
-@pytest.mark.parametrize("schedule,accumulate", [("linear", 1), ("cosine", 2), ("constant_with_warmup", 1)])
+@pytest.mark.parametrize(
+    "schedule,accumulate", [("linear", 1), ("cosine", 2), ("constant_with_warmup", 1)]
+)
 def test_trainer_schedules_are_not_reported(tmp_path, schedule, accumulate):
     guard = ScheduleGuardCallback()
-    trainer = train(tmp_path, guard, lr_scheduler_type=schedule, gradient_accumulation_steps=accumulate)
+    trainer = train(
+        tmp_path, guard, lr_scheduler_type=schedule, gradient_accumulation_steps=accumulate
+    )
     report = only_report(guard)
     assert report.ok, str(report)
     assert report.optimizer_steps == trainer.state.global_step == 6
-    (name, steps, role), = report.schedulers
+    ((name, steps, role),) = report.schedulers
     assert (name, steps, role) == ("LambdaLR", 6, "watched")
     assert report.groups == ["0", "1"]  # the Trainer's decay / no-decay groups
     # The Trainer's scheduler is bound to accelerate's wrapper, which is what the guard watches.
@@ -91,9 +116,14 @@ def test_callable_mode_records_and_training_finishes(tmp_path):
     guard = ScheduleGuardCallback(on_violation=seen.append, history=50)
     trainer = train(tmp_path, guard, callbacks=[WritesLR()])
     assert trainer.state.global_step == 6
-    assert [(v.code, v.group_index, v.optimizer_step) for v in seen] == [("SLG102", 0, 3), ("SLG102", 1, 3)]
+    assert [(v.code, v.group_index, v.optimizer_step) for v in seen] == [
+        ("SLG102", 0, 3),
+        ("SLG102", 1, 3),
+    ]
     assert only_report(guard).by_code() == {"SLG102": 2}
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib is not installed (pip install 'schedlint[plot]')"
+    )
     out = guard.plot(str(tmp_path / "lr.png"))
     assert open(out, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -23,11 +23,13 @@ KNOWN_BAD = (ROOT / "fixtures" / "SL101" / "bad_warmup_loop.py").read_bytes()
 MiB = 1 << 20
 PEAK_RSS_BOUND = 300 * MiB  # per process, whatever the input (issue 15, item 3)
 
-_RSS_WRAPPER = ("import resource, subprocess, sys\n"
-                "code = subprocess.call(sys.argv[2:])\n"
-                "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-                "open(sys.argv[1], 'w').write(str(peak))\n"
-                "sys.exit(code)\n")
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "sys.exit(code)\n"
+)
 
 
 def _env():
@@ -37,8 +39,20 @@ def _env():
 def _schedlint(cwd: Path, *args, timeout: int = 240):
     """(exit status, JSON rows, stderr, peak RSS in bytes) of one run."""
     rss_file = cwd.parent / f"{cwd.name}.rss"
-    cmd = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), sys.executable, "-m",
-           "schedlint", "--isolated", "--no-cache", "--output-format", "json", *args]
+    cmd = [
+        sys.executable,
+        "-c",
+        _RSS_WRAPPER,
+        str(rss_file),
+        sys.executable,
+        "-m",
+        "schedlint",
+        "--isolated",
+        "--no-cache",
+        "--output-format",
+        "json",
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, timeout=timeout)
     peak = int(rss_file.read_text()) * (1 if sys.platform == "darwin" else 1024)
     rows = json.loads(proc.stdout) if proc.stdout.strip() else []
@@ -52,9 +66,10 @@ def _of(rows, name):
 def _code_of_size(header: bytes, size: int) -> bytes:
     parts, n, i = [header], len(header), 0
     while n < size:
-        chunk = (f"def helper_{i}(a, b=({i}, 'x{i}')):\n    total = 0\n    for k in range(a):\n"
-                 f"        total += k * {i} + len(b)\n    return {{'name': 'h{i}'}}\n\n\n"
-                 ).encode()
+        chunk = (
+            f"def helper_{i}(a, b=({i}, 'x{i}')):\n    total = 0\n    for k in range(a):\n"
+            f"        total += k * {i} + len(b)\n    return {{'name': 'h{i}'}}\n\n\n"
+        ).encode()
         parts.append(chunk)
         n += len(chunk)
         i += 1
@@ -94,7 +109,9 @@ def test_an_oversize_file_with_a_syntax_error_gets_sl001_at_its_line(tmp_path):
 
 def _param_groups(n: int) -> bytes:
     lines = ["import torch", "", "model = build_model()", "optimizer = torch.optim.AdamW(["]
-    lines += [f"    {{\"params\": model.layer{i}.parameters(), \"lr\": {i % 3 + 1}e-3}}," for i in range(n)]
+    lines += [
+        f'    {{"params": model.layer{i}.parameters(), "lr": {i % 3 + 1}e-3}},' for i in range(n)
+    ]
     return ("\n".join(lines + ["])", ""])).encode()
 
 
@@ -115,8 +132,9 @@ def test_a_file_of_ten_thousand_param_groups_stays_within_the_memory_bound(tmp_p
 def test_a_file_of_a_thousand_param_groups_is_still_checked(tmp_path):
     d = tmp_path / "case"
     d.mkdir()
-    (d / "groups.py").write_bytes(_param_groups(1_000) + b'for g in optimizer.param_groups:\n'
-                                                       b'    g["lr"] = 0.5\n')
+    (d / "groups.py").write_bytes(
+        _param_groups(1_000) + b'for g in optimizer.param_groups:\n    g["lr"] = 0.5\n'
+    )
     code, rows, err, peak = _schedlint(d, "--jobs", "1", ".")
     assert code == 1, err
     assert [c for c, _, _ in _of(rows, "groups.py")] == ["SL101"]
@@ -173,13 +191,18 @@ def _alive(pid: int) -> bool:
 def test_killing_schedlint_during_a_pooled_run_leaves_no_worker_behind(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
-    body = KNOWN_BAD + b"".join(b"def f%d(x):\n    return [x * k for k in range(%d)]\n\n"
-                                % (i, i) for i in range(300))
+    body = KNOWN_BAD + b"".join(
+        b"def f%d(x):\n    return [x * k for k in range(%d)]\n\n" % (i, i) for i in range(300)
+    )
     for i in range(120):
         (tree / f"train_{i:03d}.py").write_bytes(body)
-    main = subprocess.Popen([sys.executable, "-m", "schedlint", "--isolated", "--no-cache",
-                             "--jobs", "2", "-q", "."], cwd=tree, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    main = subprocess.Popen(
+        [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--jobs", "2", "-q", "."],
+        cwd=tree,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers = []
     try:
         deadline = time.monotonic() + 120

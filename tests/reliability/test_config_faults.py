@@ -25,8 +25,14 @@ KNOWN_BAD = ROOT / "fixtures" / "SL101" / "bad_warmup_loop.py"
 
 def _schedlint(args, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
-    return subprocess.run([sys.executable, "-m", "schedlint", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "schedlint", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _project(tmp_path: Path, pyproject: bytes | str | None) -> Path:
@@ -45,16 +51,17 @@ def _assert_config_error(result, config_path: Path, *words):
     assert "internal error" not in result.stderr, result.stderr
     assert result.stdout == "", "findings were printed although the config is broken"
     assert result.stderr.startswith("schedlint: error: "), result.stderr
-    assert str(config_path) in result.stderr or config_path.name in result.stderr, \
-        result.stderr
+    assert str(config_path) in result.stderr or config_path.name in result.stderr, result.stderr
     for word in words:
         assert word in result.stderr, (word, result.stderr)
 
 
 def test_the_known_bad_project_is_flagged_with_a_good_config(tmp_path):
     """Control: with a valid config the same project gives exit 1 and its SL101 findings."""
-    proj = _project(tmp_path, "[tool.schedlint]\nselect = ['SL1']\n"
-                              "per-file-ignores = { 'pkg/other.py' = ['SL101'] }\n")
+    proj = _project(
+        tmp_path,
+        "[tool.schedlint]\nselect = ['SL1']\nper-file-ignores = { 'pkg/other.py' = ['SL101'] }\n",
+    )
     (proj / "pkg" / "other.py").write_text("x = 1\n")
     result = _schedlint(["--no-cache", "."], proj)
     assert result.returncode == 1, result.stderr
@@ -65,29 +72,42 @@ FAULTS = {
     # name: (pyproject body, words the message must contain)
     "malformed-toml": ("[tool.schedlint\nselect = ['SL101']\n", ["invalid TOML", "line 1"]),
     "unterminated-list": ("[tool.schedlint]\nselect = ['SL101'\n", ["invalid TOML"]),
-    "duplicate-key": ("[tool.schedlint]\nselect = ['SL1']\nselect = ['SL2']\n",
-                      ["invalid TOML"]),
+    "duplicate-key": ("[tool.schedlint]\nselect = ['SL1']\nselect = ['SL2']\n", ["invalid TOML"]),
     "unknown-key": ("[tool.schedlint]\nselct = ['SL101']\n", ["'selct'"]),
-    "snake-case-key": ("[tool.schedlint]\nper_file_ignores = {}\n",
-                       ["'per_file_ignores'", "per-file-ignores"]),
+    "snake-case-key": (
+        "[tool.schedlint]\nper_file_ignores = {}\n",
+        ["'per_file_ignores'", "per-file-ignores"],
+    ),
     "unknown-code-select": ("[tool.schedlint]\nselect = ['SL999']\n", ["'select'", "SL999"]),
     "unknown-code-ignore": ("[tool.schedlint]\nignore = ['E501']\n", ["'ignore'", "E501"]),
-    "unknown-code-extend-select": ("[tool.schedlint]\nextend-select = ['SLX']\n",
-                                   ["'extend-select'", "SLX"]),
-    "unknown-code-per-file": ("[tool.schedlint.per-file-ignores]\n'pkg/*' = ['SL9']\n",
-                              ["'per-file-ignores'", "SL9"]),
+    "unknown-code-extend-select": (
+        "[tool.schedlint]\nextend-select = ['SLX']\n",
+        ["'extend-select'", "SLX"],
+    ),
+    "unknown-code-per-file": (
+        "[tool.schedlint.per-file-ignores]\n'pkg/*' = ['SL9']\n",
+        ["'per-file-ignores'", "SL9"],
+    ),
     "wrong-type-string": ("[tool.schedlint]\nselect = 'SL101'\n", ["'select'", "list"]),
     "wrong-type-number-item": ("[tool.schedlint]\nexclude = ['gen', 3]\n", ["'exclude'"]),
     "wrong-type-bool": ("[tool.schedlint]\nextend-exclude = true\n", ["'extend-exclude'"]),
-    "wrong-type-per-file-list": ("[tool.schedlint]\nper-file-ignores = ['pkg']\n",
-                                 ["'per-file-ignores'"]),
-    "wrong-type-per-file-value": ("[tool.schedlint.per-file-ignores]\n'pkg/*' = 'SL101'\n",
-                                  ["'per-file-ignores'", "pkg/*"]),
-    "nested-list-per-file-value": ("[tool.schedlint.per-file-ignores]\n'pkg/*' = [['SL101']]\n",
-                                   ["'per-file-ignores'", "pkg/*"]),
+    "wrong-type-per-file-list": (
+        "[tool.schedlint]\nper-file-ignores = ['pkg']\n",
+        ["'per-file-ignores'"],
+    ),
+    "wrong-type-per-file-value": (
+        "[tool.schedlint.per-file-ignores]\n'pkg/*' = 'SL101'\n",
+        ["'per-file-ignores'", "pkg/*"],
+    ),
+    "nested-list-per-file-value": (
+        "[tool.schedlint.per-file-ignores]\n'pkg/*' = [['SL101']]\n",
+        ["'per-file-ignores'", "pkg/*"],
+    ),
     "schedlint-not-a-table": ("[tool]\nschedlint = 3\n", ["[tool.schedlint]"]),
-    "glob-matches-nothing": ("[tool.schedlint.per-file-ignores]\n'nothing/*.py' = ['SL101']\n",
-                             ["'per-file-ignores'", "nothing/*.py"]),
+    "glob-matches-nothing": (
+        "[tool.schedlint.per-file-ignores]\n'nothing/*.py' = ['SL101']\n",
+        ["'per-file-ignores'", "nothing/*.py"],
+    ),
 }
 
 

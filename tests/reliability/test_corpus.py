@@ -94,13 +94,26 @@ def corpus(tmp_path_factory):
     # Check everything: the default excludes (`venv`, `build`, ...) would drop real stdlib
     # packages (`venv/`); only the stdlib's third-party site-packages stays out.
     config.write_text(f"exclude = {json.dumps(list(NOT_STDLIB))}\n")
-    cmd = [sys.executable, "-m", "schedlint", "--config", str(config), "--check-syntax",
-           "--output-format", "json", "--no-cache", "--no-respect-gitignore", "--list-files",
-           "--timings", *map(str, roots)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schedlint",
+        "--config",
+        str(config),
+        "--check-syntax",
+        "--output-format",
+        "json",
+        "--no-cache",
+        "--no-respect-gitignore",
+        "--list-files",
+        "--timings",
+        *map(str, roots),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         # The reference runs while schedlint does (two processes, two cores).
         rejected = _compile_oracle(p for group in files.values() for p in group)
@@ -111,20 +124,35 @@ def corpus(tmp_path_factory):
             proc.wait()
     wall = time.perf_counter() - start
     timing = next((line for line in stderr.splitlines() if line.startswith("timings: disc")), "")
-    print(f"\ncorpus run: {sum(map(len, files.values()))} files "
-          f"({len(files[str(stdlib)])} stdlib at {stdlib}"
-          + (f", {len(files[str(torch_root)])} torch at {torch_root}" if torch_root else
-             ", torch not installed")
-          + f") in one schedlint process: {wall:.1f} s wall; exit {proc.returncode}; "
-            f"{len(rejected)} files rejected by compile(); {timing}")
-    return {"stdlib": stdlib, "torch": torch_root, "files": files, "rejected": rejected,
-            "returncode": proc.returncode, "stdout": stdout, "stderr": stderr}
+    print(
+        f"\ncorpus run: {sum(map(len, files.values()))} files "
+        f"({len(files[str(stdlib)])} stdlib at {stdlib}"
+        + (
+            f", {len(files[str(torch_root)])} torch at {torch_root}"
+            if torch_root
+            else ", torch not installed"
+        )
+        + f") in one schedlint process: {wall:.1f} s wall; exit {proc.returncode}; "
+        f"{len(rejected)} files rejected by compile(); {timing}"
+    )
+    return {
+        "stdlib": stdlib,
+        "torch": torch_root,
+        "files": files,
+        "rejected": rejected,
+        "returncode": proc.returncode,
+        "stdout": stdout,
+        "stderr": stderr,
+    }
 
 
 def test_the_run_exits_normally(corpus):
     assert corpus["returncode"] in (0, 1), (corpus["returncode"], corpus["stderr"][-3000:])
-    unexpected = [line for line in corpus["stderr"].splitlines()
-                  if not line.startswith(("checked: ", "timings: ", "schedlint: warning: "))]
+    unexpected = [
+        line
+        for line in corpus["stderr"].splitlines()
+        if not line.startswith(("checked: ", "timings: ", "schedlint: warning: "))
+    ]
     # No traceback, no internal error, no leaked compiler warning.
     assert not unexpected, "\n".join(unexpected[:30])
     rows = json.loads(corpus["stdout"])
@@ -135,18 +163,27 @@ def _check_half(corpus, root):
     files = corpus["files"][str(root)]
     file_set = set(files)
     rows = json.loads(corpus["stdout"])
-    checked = {line[len("checked: "):] for line in corpus["stderr"].splitlines()
-               if line.startswith("checked: ")}
+    checked = {
+        line[len("checked: ") :]
+        for line in corpus["stderr"].splitlines()
+        if line.startswith("checked: ")
+    }
     by_path = {}
     for row in rows:
         by_path.setdefault(row["path"], []).append(row)
     # Every file was checked (or, for the same purpose, carries an SL001/SL002).
-    missing = [p for p in files if p not in checked and
-               not any(r["code"] in ("SL001", "SL002") for r in by_path.get(p, []))]
+    missing = [
+        p
+        for p in files
+        if p not in checked and not any(r["code"] in ("SL001", "SL002") for r in by_path.get(p, []))
+    ]
     assert not missing, f"{len(missing)} files never checked, e.g. {missing[:10]}"
     # Nothing outside the corpus was checked under this root (no walk escaped it).
-    extra = sorted(p for p in checked if p.startswith(str(root) + os.sep) and
-                   p.endswith(".py") and p not in file_set)
+    extra = sorted(
+        p
+        for p in checked
+        if p.startswith(str(root) + os.sep) and p.endswith(".py") and p not in file_set
+    )
     assert not extra, extra[:10]
     internal = [r for p in files for r in by_path.get(p, []) if r["code"] == "SL003"]
     assert not internal, internal[:5]
@@ -157,13 +194,20 @@ def _check_half(corpus, root):
         hits = [r for r in by_path.get(path, []) if r["code"] in codes]
         if not any(line is None or r["line"] == line for r in hits):
             wrong.append((path, line, [(r["code"], r["line"], r["message"]) for r in hits]))
-    assert not wrong, "compile() rejects these files but schedlint's finding is missing or " \
-                      "on another line:\n" + "\n".join(map(str, wrong))
+    assert not wrong, (
+        "compile() rejects these files but schedlint's finding is missing or "
+        "on another line:\n" + "\n".join(map(str, wrong))
+    )
     # The converse: a file the compiler accepts is not reported as broken, except when the
     # finding says that only schedlint's parser (libcst) fails on it.
-    false = [(p, r["code"], r["line"], r["message"]) for p in files if p not in rejected
-             for r in by_path.get(p, []) if r["code"] in ("SL001", "SL002") and
-             not (r["code"] == "SL001" and re.search(r"\blibcst\b", r["message"]))]
+    false = [
+        (p, r["code"], r["line"], r["message"])
+        for p in files
+        if p not in rejected
+        for r in by_path.get(p, [])
+        if r["code"] in ("SL001", "SL002")
+        and not (r["code"] == "SL001" and re.search(r"\blibcst\b", r["message"]))
+    ]
     assert not false, false[:10]
     return len(files), len(rejected)
 
@@ -173,13 +217,17 @@ def test_standard_library(corpus):
     # The stdlib's test folder holds deliberately broken files; a corpus without any would
     # not exercise the SL001/SL002 paths (e.g. a stripped install without `test/`).
     if not rejected:
-        pytest.skip(f"{n} stdlib files checked, but this install has no file compile() "
-                    f"rejects (no test/ folder?), so the SL001 half was not exercised")
+        pytest.skip(
+            f"{n} stdlib files checked, but this install has no file compile() "
+            f"rejects (no test/ folder?), so the SL001 half was not exercised"
+        )
 
 
 def test_torch_package(corpus):
     if corpus["torch"] is None:
-        pytest.skip("torch is not installed (a checker-only install): the torch half of the "
-                    "corpus run was not checked")
+        pytest.skip(
+            "torch is not installed (a checker-only install): the torch half of the "
+            "corpus run was not checked"
+        )
     n, _ = _check_half(corpus, corpus["torch"])
     assert n > 500

@@ -45,27 +45,49 @@ EXAMPLES = int(os.environ.get("SCHEDLINT_GENERATED_EXAMPLES", "300"))
 # --- vocabulary -------------------------------------------------------------------------------
 
 IMPORTS = [
-    "import torch", "import torch.optim as optim", "import torch.optim as O",
-    "from torch import optim", "from torch.optim import lr_scheduler",
-    "from torch.optim import lr_scheduler as S", "import torch.optim.lr_scheduler as sched_mod",
+    "import torch",
+    "import torch.optim as optim",
+    "import torch.optim as O",
+    "from torch import optim",
+    "from torch.optim import lr_scheduler",
+    "from torch.optim import lr_scheduler as S",
+    "import torch.optim.lr_scheduler as sched_mod",
     "from torch.optim.lr_scheduler import StepLR, OneCycleLR as OC, LambdaLR",
-    "from torch.optim.lr_scheduler import *", "from torch.optim import SGD, Adam as A",
+    "from torch.optim.lr_scheduler import *",
+    "from torch.optim import SGD, Adam as A",
     "from transformers import get_linear_schedule_with_warmup as warm",
-    "import functools", "import math", "from dataclasses import dataclass",
-    "from typing import Any", "import asyncio",
+    "import functools",
+    "import math",
+    "from dataclasses import dataclass",
+    "from typing import Any",
+    "import asyncio",
 ]
-OPT_CLASSES = ["torch.optim.SGD", "optim.Adam", "O.AdamW", "SGD", "A", "torch.optim.RMSprop",
-               "optim.Adagrad", "torch.optim.adamw.AdamW", "make_optimizer"]
+OPT_CLASSES = [
+    "torch.optim.SGD",
+    "optim.Adam",
+    "O.AdamW",
+    "SGD",
+    "A",
+    "torch.optim.RMSprop",
+    "optim.Adagrad",
+    "torch.optim.adamw.AdamW",
+    "make_optimizer",
+]
 SCHEDULERS = {
     # class expression -> argument lists (after the optimizer)
     "torch.optim.lr_scheduler.StepLR": ["step_size=30", "30, gamma=0.1", "step_size=n // 3"],
     "lr_scheduler.MultiStepLR": ["milestones=[30, 80]", "[10, 20], 0.5"],
     "S.CosineAnnealingLR": ["T_max=epochs", "T_max=100, eta_min=1e-6", "100, 0.0"],
     "sched_mod.CosineAnnealingWarmRestarts": ["T_0=10", "10, T_mult=2, eta_min=[0.0, 1e-5]"],
-    "OC": ["max_lr=0.1, total_steps=1000", "max_lr=[0.1, 0.01], epochs=epochs, "
-                                           "steps_per_epoch=len(loader)"],
-    "LambdaLR": ["lambda e: 0.95 ** e", "lr_lambda=[lambda e: 1.0, lambda e: e / 10]",
-                 "lambda step: args.lr * 0.9 ** step"],
+    "OC": [
+        "max_lr=0.1, total_steps=1000",
+        "max_lr=[0.1, 0.01], epochs=epochs, steps_per_epoch=len(loader)",
+    ],
+    "LambdaLR": [
+        "lambda e: 0.95 ** e",
+        "lr_lambda=[lambda e: 1.0, lambda e: e / 10]",
+        "lambda step: args.lr * 0.9 ** step",
+    ],
     "torch.optim.lr_scheduler.ReduceLROnPlateau": ["mode='min'", "factor=0.5, min_lr=1e-6"],
     "S.CyclicLR": ["base_lr=0.001, max_lr=0.1", "base_lr=[1e-3, 1e-4], max_lr=[0.1, 0.01]"],
     "lr_scheduler.ExponentialLR": ["gamma=0.99", "0.9, verbose=True"],
@@ -75,13 +97,31 @@ SCHEDULERS = {
     "warm": ["num_warmup_steps=100, num_training_steps=total"],
     "StepLR": ["*sched_args, **sched_kwargs", "step_size=2, last_epoch=start_epoch"],
 }
-LRS = ["0.1", "0.01", "1e-3", "1e-4", "args.lr", "cfg.optim.lr", "base_lr * 10", "lr",
-       "0.5 * 2"]
+LRS = ["0.1", "0.01", "1e-3", "1e-4", "args.lr", "cfg.optim.lr", "base_lr * 10", "lr", "0.5 * 2"]
 OPTS = ["opt", "optimizer", "self.optimizer", "o", "opt2"]
 SCHEDS = ["sched", "scheduler", "self.scheduler", "s", "lr_sched"]
 GROUPS = ["g", "group", "pg", "param_group"]
-NAMES = ["x", "y", "n", "epoch", "step", "loss", "val_loss", "acc", "model", "loader", "batch",
-         "args", "cfg", "factor", "total", "data", "result", "i", "k"]
+NAMES = [
+    "x",
+    "y",
+    "n",
+    "epoch",
+    "step",
+    "loss",
+    "val_loss",
+    "acc",
+    "model",
+    "loader",
+    "batch",
+    "args",
+    "cfg",
+    "factor",
+    "total",
+    "data",
+    "result",
+    "i",
+    "k",
+]
 
 
 @dataclass(frozen=True)
@@ -106,11 +146,26 @@ MAX_DEPTH = 4
 # --- expressions ------------------------------------------------------------------------------
 
 name = st.sampled_from(NAMES)
-number = st.one_of(st.sampled_from(LRS), st.integers(-3, 1000).map(str),
-                   st.floats(0, 10, allow_nan=False).map(repr))
-string = st.sampled_from(["'lr'", '"lr"', "'initial_lr'", "'weight_decay'", "'params'",
-                          "f'{epoch}:{loss:.3f}'", "'''doc'''", "b'raw'", "r'\\d+'",
-                          "'ünï ✓'", "\"lr_mult\""])
+number = st.one_of(
+    st.sampled_from(LRS),
+    st.integers(-3, 1000).map(str),
+    st.floats(0, 10, allow_nan=False).map(repr),
+)
+string = st.sampled_from(
+    [
+        "'lr'",
+        '"lr"',
+        "'initial_lr'",
+        "'weight_decay'",
+        "'params'",
+        "f'{epoch}:{loss:.3f}'",
+        "'''doc'''",
+        "b'raw'",
+        "r'\\d+'",
+        "'ünï ✓'",
+        '"lr_mult"',
+    ]
+)
 
 
 @st.composite
@@ -166,14 +221,29 @@ def expr(draw, ctx: Ctx, depth: int = 0):
 
 @st.composite
 def call(draw, ctx: Ctx, depth: int = 0):
-    func = draw(st.sampled_from(["f", "torch.tensor", "len", "max", "math.cos", "print",
-                                 "getattr", "helper.run", "dict"]))
+    func = draw(
+        st.sampled_from(
+            [
+                "f",
+                "torch.tensor",
+                "len",
+                "max",
+                "math.cos",
+                "print",
+                "getattr",
+                "helper.run",
+                "dict",
+            ]
+        )
+    )
     sub = expr(ctx, depth + 1)
     args = draw(st.lists(sub, max_size=2))
     if draw(st.booleans()):
         args.append(f"*{draw(name)}")
-    args += [f"{k}={draw(sub)}" for k in draw(st.lists(st.sampled_from(["lr", "key", "a", "b"]),
-                                                       max_size=2, unique=True))]
+    args += [
+        f"{k}={draw(sub)}"
+        for k in draw(st.lists(st.sampled_from(["lr", "key", "a", "b"]), max_size=2, unique=True))
+    ]
     if draw(st.booleans()):
         args.append(f"**{draw(name)}")
     return f"{func}({', '.join(args)})"
@@ -195,13 +265,22 @@ def param_groups(draw):
     groups = []
     for i in range(n):
         lr = draw(st.one_of(st.none(), st.sampled_from(LRS)))
-        extra = draw(st.sampled_from(["", ", 'weight_decay': 0.0", ", 'lr_mult': 0.1",
-                                      ", 'initial_lr': 0.1", ", **common"]))
+        extra = draw(
+            st.sampled_from(
+                [
+                    "",
+                    ", 'weight_decay': 0.0",
+                    ", 'lr_mult': 0.1",
+                    ", 'initial_lr': 0.1",
+                    ", **common",
+                ]
+            )
+        )
         if kind == 2:
-            groups.append("{'params': model.layer%d.parameters()%s%s}"
-                          % (i, f", 'lr': {lr}" if lr else "", extra))
+            lr_item = f", 'lr': {lr}" if lr else ""
+            groups.append(f"{{'params': model.layer{i}.parameters(){lr_item}{extra}}}")
         else:
-            groups.append("dict(params=p%d%s)" % (i, f", lr={lr}" if lr else ""))
+            groups.append(f"dict(params=p{i}" + (f", lr={lr}" if lr else "") + ")")
     return "[" + ", ".join(groups) + "]"
 
 
@@ -211,9 +290,21 @@ def optimizer_stmt(draw, ctx):
     args = [draw(param_groups())]
     if draw(st.booleans()):
         args.append(f"lr={draw(st.sampled_from(LRS))}")
-    args += draw(st.lists(st.sampled_from(["momentum=0.9", "weight_decay=wd", "**opt_kwargs",
-                                           "betas=(0.9, 0.999)", "foreach=False"]),
-                          max_size=2, unique=True))
+    args += draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "momentum=0.9",
+                    "weight_decay=wd",
+                    "**opt_kwargs",
+                    "betas=(0.9, 0.999)",
+                    "foreach=False",
+                ]
+            ),
+            max_size=2,
+            unique=True,
+        )
+    )
     args = sorted(args, key=lambda a: a.startswith("**"))  # ** last
     built = f"{draw(st.sampled_from(OPT_CLASSES))}({', '.join(args)})"
     form = draw(st.integers(0, 3))
@@ -231,14 +322,20 @@ def scheduler_stmt(draw, ctx, opt=None, target=None):
     cls = draw(st.sampled_from(sorted(SCHEDULERS)))
     args = draw(st.sampled_from(SCHEDULERS[cls]))
     opt = opt or draw(st.sampled_from(OPTS + ["alias"]))
-    target = target or draw(st.sampled_from(SCHEDS if ctx.klass else
-                                            [s for s in SCHEDS if "." not in s]))
+    target = target or draw(
+        st.sampled_from(SCHEDS if ctx.klass else [s for s in SCHEDS if "." not in s])
+    )
     if draw(st.integers(0, 5)) == 0:
         inner = f"{cls}({opt}, {args})"
-        other = "S.LinearLR(%s, start_factor=0.1)" % opt
-        wrap = draw(st.sampled_from([
-            f"torch.optim.lr_scheduler.SequentialLR({opt}, [{other}, {inner}], milestones=[5])",
-            f"lr_scheduler.ChainedScheduler([{inner}, {other}])"]))
+        other = f"S.LinearLR({opt}, start_factor=0.1)"
+        wrap = draw(
+            st.sampled_from(
+                [
+                    f"torch.optim.lr_scheduler.SequentialLR({opt}, [{other}, {inner}], milestones=[5])",
+                    f"lr_scheduler.ChainedScheduler([{inner}, {other}])",
+                ]
+            )
+        )
         return [f"{target} = {wrap}"]
     return [f"{target} = {cls}({opt}, {args})"]
 
@@ -247,19 +344,33 @@ def scheduler_stmt(draw, ctx, opt=None, target=None):
 def lr_write(draw, ctx):
     opt = draw(st.sampled_from(OPTS + ["alias"]))
     g = draw(st.sampled_from(GROUPS))
-    value = draw(st.sampled_from(["new_lr", "0.01", f"{g}['initial_lr'] * factor",
-                                  "base_lrs[i] * f", f"{g}.get('lr_scale', 1) * lr",
-                                  "lr * 0.1 ** (epoch // 30)", f"{g}['lr'] * 0.5",
-                                  "warmup_lr * step / 100"]))
+    value = draw(
+        st.sampled_from(
+            [
+                "new_lr",
+                "0.01",
+                f"{g}['initial_lr'] * factor",
+                "base_lrs[i] * f",
+                f"{g}.get('lr_scale', 1) * lr",
+                "lr * 0.1 ** (epoch // 30)",
+                f"{g}['lr'] * 0.5",
+                "warmup_lr * step / 100",
+            ]
+        )
+    )
     form = draw(st.integers(0, 6))
     if form == 0:
         return [f"for {g} in {opt}.param_groups:", f"\t{g}['lr'] = {value}"]
     if form == 1:
-        return [f"for i, {g} in enumerate({opt}.param_groups):",
-                f"\t{g}[{draw(st.sampled_from(['chr(108) + chr(114)', repr('lr')]))}] = {value}"]
+        return [
+            f"for i, {g} in enumerate({opt}.param_groups):",
+            f"\t{g}[{draw(st.sampled_from(['chr(108) + chr(114)', repr('lr')]))}] = {value}",
+        ]
     if form == 2:
-        return [f"for i in range(len({opt}.param_groups)):",
-                f"\t{opt}.param_groups[i]['lr'] = {value}"]
+        return [
+            f"for i in range(len({opt}.param_groups)):",
+            f"\t{opt}.param_groups[i]['lr'] = {value}",
+        ]
     if form == 3:
         return [f"[{g}.update(lr={value}) for {g} in {opt}.param_groups]"]
     if form == 4:
@@ -274,17 +385,32 @@ def lr_write(draw, ctx):
 @st.composite
 def step_stmt(draw, ctx):
     s, o = draw(st.sampled_from(SCHEDS)), draw(st.sampled_from(OPTS + ["alias"]))
-    return [draw(st.sampled_from([
-        f"{o}.step()", f"{s}.step()", f"{s}.step(epoch)", f"{s}.step(val_loss)",
-        f"{s}.step(metrics=val_loss)", f"{s}.get_lr()", f"{s}.get_last_lr()", f"{s}.print_lr()",
-        f"{o}.zero_grad(set_to_none=True)", f"scaler.step({o})", f"scaler.update()",
-        f"{o}.add_param_group({{'params': extra.parameters(), 'lr': 0.5}})",
-        f"{s}.load_state_dict(ckpt['scheduler'])", f"{o}.load_state_dict(ckpt['optimizer'])",
-        f"torch.save({{'optimizer': {o}.state_dict(), 'model': model.state_dict()}}, path)",
-        f"torch.save({{'scheduler': {s}.state_dict()}}, path)",
-        f"print({s}.get_last_lr()[0], *{o}.param_groups, sep=', ')",
-        f"loss.backward(); {o}.step(); {s}.step()",
-    ]))]
+    return [
+        draw(
+            st.sampled_from(
+                [
+                    f"{o}.step()",
+                    f"{s}.step()",
+                    f"{s}.step(epoch)",
+                    f"{s}.step(val_loss)",
+                    f"{s}.step(metrics=val_loss)",
+                    f"{s}.get_lr()",
+                    f"{s}.get_last_lr()",
+                    f"{s}.print_lr()",
+                    f"{o}.zero_grad(set_to_none=True)",
+                    f"scaler.step({o})",
+                    "scaler.update()",
+                    f"{o}.add_param_group({{'params': extra.parameters(), 'lr': 0.5}})",
+                    f"{s}.load_state_dict(ckpt['scheduler'])",
+                    f"{o}.load_state_dict(ckpt['optimizer'])",
+                    f"torch.save({{'optimizer': {o}.state_dict(), 'model': model.state_dict()}}, path)",
+                    f"torch.save({{'scheduler': {s}.state_dict()}}, path)",
+                    f"print({s}.get_last_lr()[0], *{o}.param_groups, sep=', ')",
+                    f"loss.backward(); {o}.step(); {s}.step()",
+                ]
+            )
+        )
+    ]
 
 
 # --- statements and blocks --------------------------------------------------------------------
@@ -314,19 +440,29 @@ def simple_stmt(draw, ctx):
     if kind == 8:
         return [f"x = 1; y = {draw(e)}; z = x + y"]
     if kind == 9:
-        return [f"total = (1 +", f"\t\t 2)", f"more = 3 + \\", "\t4"]
+        return ["total = (1 +", "\t\t 2)", "more = 3 + \\", "\t4"]
     if kind == 10 and ctx.func:
         # No `yield` in an async def: it would make `return value` there a syntax error.
-        forms = ["return", f"return {draw(e)}"] + \
-            ([] if ctx.is_async else [f"yield {draw(e)}", "result = yield"])
+        forms = ["return", f"return {draw(e)}"] + (
+            [] if ctx.is_async else [f"yield {draw(e)}", "result = yield"]
+        )
         return [draw(st.sampled_from(forms))]
     if kind == 11 and ctx.loop:
         return [draw(st.sampled_from(["break", "continue"]))]
     if kind == 12 and ctx.is_async:
-        return [f"await asyncio.sleep(0)", f"res = await {draw(call(ctx))}"]
+        return ["await asyncio.sleep(0)", f"res = await {draw(call(ctx))}"]
     if kind == 13:
-        return [draw(st.sampled_from(["import torch.optim as optim", "from torch import optim",
-                                      "from torch.optim import lr_scheduler as S"]))]
+        return [
+            draw(
+                st.sampled_from(
+                    [
+                        "import torch.optim as optim",
+                        "from torch import optim",
+                        "from torch.optim import lr_scheduler as S",
+                    ]
+                )
+            )
+        ]
     return [f"{draw(call(ctx))}"]
 
 
@@ -348,8 +484,15 @@ def compound_stmt(draw, ctx):
     e = expr(ctx)
     kind = draw(st.integers(0, 12))
     if kind == 0:
-        head = draw(st.sampled_from([f"if {draw(e)}:", f"if (n := len(data)) > {draw(number)}:",
-                                     "if __name__ == '__main__':"]))
+        head = draw(
+            st.sampled_from(
+                [
+                    f"if {draw(e)}:",
+                    f"if (n := len(data)) > {draw(number)}:",
+                    "if __name__ == '__main__':",
+                ]
+            )
+        )
         out = [head] + _indent(draw(block(inner)))
         if draw(st.booleans()):
             out += [f"elif {draw(e)}:"] + _indent(draw(block(inner)))
@@ -358,11 +501,17 @@ def compound_stmt(draw, ctx):
         return out
     if kind == 1:
         loop = ctx.deeper(loop=True)
-        head = draw(st.sampled_from(["for epoch in range(epochs):",
-                                     "for i, batch in enumerate(loader):",
-                                     "for x, *rest in data:",
-                                     "while (batch := next(it, None)) is not None:",
-                                     "while step < total:"]))
+        head = draw(
+            st.sampled_from(
+                [
+                    "for epoch in range(epochs):",
+                    "for i, batch in enumerate(loader):",
+                    "for x, *rest in data:",
+                    "while (batch := next(it, None)) is not None:",
+                    "while step < total:",
+                ]
+            )
+        )
         prefix = "async " if ctx.is_async and head.startswith("for") and draw(st.booleans()) else ""
         out = [prefix + head] + _indent(draw(block(loop)))
         if draw(st.booleans()):
@@ -370,8 +519,13 @@ def compound_stmt(draw, ctx):
         return out
     if kind == 2:
         out = ["try:"] + _indent(draw(block(inner)))
-        out += [draw(st.sampled_from(["except Exception as exc:", "except (KeyError, ValueError):",
-                                      "except:"]))]
+        out += [
+            draw(
+                st.sampled_from(
+                    ["except Exception as exc:", "except (KeyError, ValueError):", "except:"]
+                )
+            )
+        ]
         out += _indent(draw(block(inner)))
         if draw(st.booleans()):
             out += ["else:"] + _indent(draw(block(inner)))
@@ -380,21 +534,44 @@ def compound_stmt(draw, ctx):
         return out
     if kind == 3:
         prefix = "async " if ctx.is_async and draw(st.booleans()) else ""
-        head = draw(st.sampled_from(["with torch.no_grad():",
-                                     "with open(path) as fh, ctx() as (a, b):",
-                                     "with (amp.autocast(), lock):"]))
+        head = draw(
+            st.sampled_from(
+                [
+                    "with torch.no_grad():",
+                    "with open(path) as fh, ctx() as (a, b):",
+                    "with (amp.autocast(), lock):",
+                ]
+            )
+        )
         return [prefix + head] + _indent(draw(block(inner)))
     if kind in (4, 5):
         is_async = kind == 5 or draw(st.booleans()) and draw(st.booleans())
         fctx = ctx.deeper(func=True, is_async=is_async, loop=False, class_body=False)
-        decos = draw(st.lists(st.sampled_from(["@torch.no_grad()",
-                                               "@functools.lru_cache(maxsize=None)",
-                                               "@staticmethod" if ctx.klass else "@dec",
-                                               "@register('train')", "@(lambda f: f)"]),
-                              max_size=2))
-        params = draw(st.sampled_from(["", "x", "x, /, y=1, *args, key: str = 'a', **kw",
-                                       "opt, sched, *, epochs: int = 10",
-                                       "self" if ctx.klass else "model, loader"]))
+        decos = draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        "@torch.no_grad()",
+                        "@functools.lru_cache(maxsize=None)",
+                        "@staticmethod" if ctx.klass else "@dec",
+                        "@register('train')",
+                        "@(lambda f: f)",
+                    ]
+                ),
+                max_size=2,
+            )
+        )
+        params = draw(
+            st.sampled_from(
+                [
+                    "",
+                    "x",
+                    "x, /, y=1, *args, key: str = 'a', **kw",
+                    "opt, sched, *, epochs: int = 10",
+                    "self" if ctx.klass else "model, loader",
+                ]
+            )
+        )
         if ctx.klass and not params.startswith("self") and "@staticmethod" not in decos:
             params = "self" + (", " + params if params else "")
         fname = draw(st.sampled_from(["train", "step", "warmup", "get_lr", "configure", "run"]))
@@ -406,23 +583,54 @@ def compound_stmt(draw, ctx):
         body += draw(block(fctx))
         return decos + [head] + _indent(body)
     if kind == 6:
-        base = draw(st.sampled_from(["", "(LRScheduler)", "(torch.optim.lr_scheduler._LRScheduler)",
-                                     "(nn.Module, metaclass=Meta)", "(object)"]))
+        base = draw(
+            st.sampled_from(
+                [
+                    "",
+                    "(LRScheduler)",
+                    "(torch.optim.lr_scheduler._LRScheduler)",
+                    "(nn.Module, metaclass=Meta)",
+                    "(object)",
+                ]
+            )
+        )
         decos = draw(st.lists(st.just("@dataclass"), max_size=1))
         cctx = ctx.deeper(klass=True, func=False, is_async=False, loop=False, class_body=True)
         body = draw(block(cctx, max_size=3))
         if "LRScheduler" in base and draw(st.booleans()):
-            body += ["def get_lr(self):", draw(st.sampled_from([
-                "\treturn [base * 0.5 for base in self.base_lrs]",
-                "\treturn [0.1 for _ in self.optimizer.param_groups]",
-                "\treturn [g['lr'] * 0.9 for g in self.optimizer.param_groups]"]))]
+            body += [
+                "def get_lr(self):",
+                draw(
+                    st.sampled_from(
+                        [
+                            "\treturn [base * 0.5 for base in self.base_lrs]",
+                            "\treturn [0.1 for _ in self.optimizer.param_groups]",
+                            "\treturn [g['lr'] * 0.9 for g in self.optimizer.param_groups]",
+                        ]
+                    )
+                ),
+            ]
         return decos + [f"class Trainer{draw(st.integers(0, 9))}{base}:"] + _indent(body)
     if kind == 7:
         subject = draw(e)
-        cases = draw(st.lists(st.sampled_from([
-            "case 1 | 2:", "case [a, *rest]:", "case {'lr': lr_value, **others}:",
-            "case torch.optim.SGD(lr=lr_value):", "case str() as text if text:",
-            "case (0.1, _):", "case None:"]), min_size=1, max_size=3, unique=True))
+        cases = draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        "case 1 | 2:",
+                        "case [a, *rest]:",
+                        "case {'lr': lr_value, **others}:",
+                        "case torch.optim.SGD(lr=lr_value):",
+                        "case str() as text if text:",
+                        "case (0.1, _):",
+                        "case None:",
+                    ]
+                ),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
+        )
         out = [f"match {subject}:"]
         for c in cases + (["case _:"] if draw(st.booleans()) else []):
             out += _indent([c] + _indent(draw(block(inner, max_size=2))))
@@ -431,8 +639,11 @@ def compound_stmt(draw, ctx):
     loop = ctx.deeper(loop=True)
     inner_loop = draw(domain_stmt(loop)) + draw(step_stmt(loop))
     return ["for epoch in range(start_epoch, epochs):"] + _indent(
-        draw(domain_stmt(loop)) + draw(domain_stmt(loop)) +
-        ["for batch in loader:"] + _indent(inner_loop))
+        draw(domain_stmt(loop))
+        + draw(domain_stmt(loop))
+        + ["for batch in loader:"]
+        + _indent(inner_loop)
+    )
 
 
 @st.composite
@@ -442,10 +653,15 @@ def scenario(draw, ctx):
     have something to find."""
     opt = draw(st.sampled_from(["opt", "optimizer", "o"]))
     sched = draw(st.sampled_from(["sched", "scheduler", "s"]))
-    lrs = draw(st.sampled_from([("0.1", "0.01"), ("1e-3", "1e-3"), ("args.lr", "args.lr * 10"),
-                                ("0.1", None)]))
-    groups = ", ".join("{'params': model.m%d.parameters()%s}" % (i, f", 'lr': {lr}" if lr else "")
-                       for i, lr in enumerate(lrs))
+    lrs = draw(
+        st.sampled_from(
+            [("0.1", "0.01"), ("1e-3", "1e-3"), ("args.lr", "args.lr * 10"), ("0.1", None)]
+        )
+    )
+    groups = ", ".join(
+        f"{{'params': model.m{i}.parameters()" + (f", 'lr': {lr}" if lr else "") + "}"
+        for i, lr in enumerate(lrs)
+    )
     cls = draw(st.sampled_from(["torch.optim.SGD", "optim.Adam", "SGD", "O.AdamW"]))
     default = draw(st.sampled_from(["", ", lr=0.05", ", lr=args.lr"]))
     lines = [f"{opt} = {cls}([{groups}]{default}, momentum=0.9)"]
@@ -457,20 +673,30 @@ def scenario(draw, ctx):
         opt = f"alias_{opt}"
     lines += draw(scheduler_stmt(ctx, opt=opt, target=sched))
     loop = ctx.deeper(loop=True)
-    body = draw(st.permutations([
-        f"{opt}.step()", f"{sched}.step()",
-        *draw(lr_write(loop).map(lambda ls: ["\n".join(ls)]))]))
+    body = draw(
+        st.permutations(
+            [
+                f"{opt}.step()",
+                f"{sched}.step()",
+                *draw(lr_write(loop).map(lambda ls: ["\n".join(ls)])),
+            ]
+        )
+    )
     extra = draw(st.lists(st.one_of(simple_stmt(loop), step_stmt(loop)), max_size=2))
-    inner = [line for chunk in body for line in chunk.split("\n")] + \
-        [line for piece in extra for line in piece]
+    inner = [line for chunk in body for line in chunk.split("\n")] + [
+        line for piece in extra for line in piece
+    ]
     lines += ["for epoch in range(epochs):"] + _indent(inner)
     return lines
 
 
 @st.composite
 def domain_stmt(draw, ctx):
-    return draw(st.one_of(scenario(ctx), optimizer_stmt(ctx), scheduler_stmt(ctx), lr_write(ctx),
-                          step_stmt(ctx)))
+    return draw(
+        st.one_of(
+            scenario(ctx), optimizer_stmt(ctx), scheduler_stmt(ctx), lr_write(ctx), step_stmt(ctx)
+        )
+    )
 
 
 @st.composite
@@ -504,8 +730,10 @@ def _reindent(line: str, indent: str) -> str:
 
 
 def _key(result):
-    return [(f.path, f.line, f.column, f.end_line, f.end_column, f.code, f.message,
-             repr(f.fix)) for f in result.findings]
+    return [
+        (f.path, f.line, f.column, f.end_line, f.end_column, f.code, f.message, repr(f.fix))
+        for f in result.findings
+    ]
 
 
 def _inside(lines, line, column):
@@ -547,8 +775,12 @@ def _check_program(source: str):
 def test_generated_programs():
     tried, parsed, with_findings, codes = [], 0, 0, set()
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(program())
     def check(source):
         nonlocal parsed, with_findings
@@ -559,16 +791,24 @@ def test_generated_programs():
         codes.update(f.code for f in result.findings)
 
     check()
-    print(f"\ngenerated programs: {len(tried)} tried, {parsed} parsed and modelled, "
-          f"{with_findings} with findings; codes seen: {', '.join(sorted(codes))}")
+    print(
+        f"\ngenerated programs: {len(tried)} tried, {parsed} parsed and modelled, "
+        f"{with_findings} with findings; codes seen: {', '.join(sorted(codes))}"
+    )
     # The generator must actually reach the rules, or the properties prove little.
     assert parsed >= len(tried) // 2
     assert with_findings >= len(tried) // 10
 
 
-@settings(max_examples=2, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 @given(st.lists(program(), min_size=30, max_size=30))
 def test_cli_output_does_not_depend_on_hash_seed_or_jobs(tmp_path_factory, sources):
     d = tmp_path_factory.mktemp("gen")
@@ -578,9 +818,25 @@ def test_cli_output_does_not_depend_on_hash_seed_or_jobs(tmp_path_factory, sourc
     for seed, jobs in (("1", "1"), ("2", "2"), ("3", "3")):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
         env["PYTHONHASHSEED"] = seed
-        run = subprocess.run([sys.executable, "-m", "schedlint", "--isolated", "--no-cache",
-                              "--output-format", "json", "--jobs", jobs, "."], cwd=d, env=env,
-                             capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "schedlint",
+                "--isolated",
+                "--no-cache",
+                "--output-format",
+                "json",
+                "--jobs",
+                jobs,
+                ".",
+            ],
+            cwd=d,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode in (0, 1), run.stderr
         outputs.add(run.stdout)
     assert len(outputs) == 1, "output differs between hash seeds / --jobs"
@@ -594,8 +850,11 @@ ODD_EXAMPLES = int(os.environ.get("SCHEDLINT_GENERATED_ODD_EXAMPLES", "60"))
 
 def _statement_ends(source: str) -> list:
     """(row, col) of every logical line's end, where a comment can be appended."""
-    return [tok.start for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-            if tok.type == tokenize.NEWLINE and tok.string]
+    return [
+        tok.start
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.NEWLINE and tok.string
+    ]
 
 
 @st.composite
@@ -606,8 +865,9 @@ def hostile_variant(draw):
     ends = _statement_ends(source)
     chosen = draw(st.lists(st.sampled_from(ends), unique=True, max_size=len(ends)))
     for row, col in sorted(chosen, reverse=True):
-        odd = draw(st.text(st.sampled_from(ODD_BREAKS + ["x", " ", "#", "é"]), min_size=1,
-                           max_size=6))
+        odd = draw(
+            st.text(st.sampled_from(ODD_BREAKS + ["x", " ", "#", "é"]), min_size=1, max_size=6)
+        )
         # words about noqa that are no directive (`#\\s*noqa` is one, whatever follows)
         noqa = draw(st.sampled_from(["", " see the noqa docs: SL1", " no qa"]))
         line = lines[row - 1]
@@ -620,7 +880,7 @@ def hostile_variant(draw):
         body = line.rstrip("\r\n")
         # the characters themselves, unescaped, inside the literal
         odd = "".join(draw(st.lists(st.sampled_from(ODD_BREAKS), max_size=3)))
-        lines[first] = f"{body}; _NOTE = '# noqa{odd}'{line[len(body):]}"
+        lines[first] = f"{body}; _NOTE = '# noqa{odd}'{line[len(body) :]}"
         variant = "".join(lines)
     if draw(st.booleans()):
         variant = variant.replace("\r\n", "\n").replace("\n", "\r")
@@ -630,16 +890,31 @@ def hostile_variant(draw):
 
 
 def _positions(result):
-    return [(f.line, f.column, f.end_line, f.end_column, f.code, f.message,
-             [(e["line"], e["column"], e["end_line"], e["end_column"])
-              for e in (f.fix or {}).get("edits", [])]) for f in result.findings]
+    return [
+        (
+            f.line,
+            f.column,
+            f.end_line,
+            f.end_column,
+            f.code,
+            f.message,
+            [
+                (e["line"], e["column"], e["end_line"], e["end_column"])
+                for e in (f.fix or {}).get("edits", [])
+            ],
+        )
+        for f in result.findings
+    ]
 
 
 def test_hostile_variants_keep_their_findings():
     tried = []
 
-    @settings(max_examples=ODD_EXAMPLES, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=ODD_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(hostile_variant())
     def check(pair):
         source, variant = pair
@@ -662,16 +937,33 @@ def test_hostile_variants_keep_their_findings():
 NAME_PARTS = [b"a", b"_", b"\xff", b"\xe9", b"\x80", "\u00e9".encode(), "\u540d".encode(), b" "]
 
 
-@settings(max_examples=2, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(program(), st.lists(st.sampled_from(NAME_PARTS), min_size=1,
-                                              max_size=4)), min_size=8, max_size=8))
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(
+    st.lists(
+        st.tuples(program(), st.lists(st.sampled_from(NAME_PARTS), min_size=1, max_size=4)),
+        min_size=8,
+        max_size=8,
+    )
+)
 # Found by a CI run: a group key no file reads is SL107, a project rule, which the per-file
 # expectation left out.
-@example([("import torch\npass\n", [b"a"])] * 7 + [
-    ("import torch\nopt = torch.optim.SGD([{'params': model.layer0.parameters(), 'lr_mult': 0.1}])\n",
-     [b"a"])])
+@example(
+    [("import torch\npass\n", [b"a"])] * 7
+    + [
+        (
+            "import torch\nopt = torch.optim.SGD([{'params': model.layer0.parameters(), 'lr_mult': 0.1}])\n",
+            [b"a"],
+        )
+    ]
+)
 def test_file_names_that_are_not_utf8(tmp_path_factory, entries):
     """Every file is reported under a printable name, in valid UTF-8, with the findings
     it gets on its own and those the project rules give over all of them."""
@@ -693,9 +985,26 @@ def test_file_names_that_are_not_utf8(tmp_path_factory, entries):
         expected[f.path].append((f.line, f.column, f.code))
     expected = {k: sorted(v) for k, v in expected.items()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
-    run = subprocess.run([sys.executable, "-m", "schedlint", "--isolated", "--no-cache",
-                          "--output-format", "json", "--jobs", "1", "--select", "ALL", "."],
-                         cwd=d, env=env, capture_output=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schedlint",
+            "--isolated",
+            "--no-cache",
+            "--output-format",
+            "json",
+            "--jobs",
+            "1",
+            "--select",
+            "ALL",
+            ".",
+        ],
+        cwd=d,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     assert run.returncode in (0, 1), run.stderr
     rows = json.loads(run.stdout.decode("utf-8"))  # strict: valid UTF-8
     got = {shown: [] for shown in expected}

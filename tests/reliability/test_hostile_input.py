@@ -50,11 +50,13 @@ class Run:
         return [r for r in self.rows if r["path"] == path]
 
 
-_RSS_WRAPPER = ("import resource, subprocess, sys\n"
-                "code = subprocess.call(sys.argv[2:])\n"
-                "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-                "open(sys.argv[1], 'w').write(str(peak))\n"
-                "sys.exit(code)\n")
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "sys.exit(code)\n"
+)
 
 
 def run_bounded(cmd, cwd: Path, *, env=None, timeout=300, label=None):
@@ -89,8 +91,16 @@ def clean_env(**extra) -> dict:
 
 def _schedlint(cwd: Path, *args, timeout=300) -> Run:
     """Run the CLI (JSON output) under :func:`run_bounded`."""
-    cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--output-format",
-           "json", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schedlint",
+        "--isolated",
+        "--no-cache",
+        "--output-format",
+        "json",
+        *args,
+    ]
     code, out, err, maxrss = run_bounded(cmd, cwd, env=clean_env(), timeout=timeout)
     return Run(code, out.decode("utf-8"), err.decode("utf-8", errors="replace"), maxrss)
 
@@ -116,8 +126,9 @@ def _case(tmp_path: Path, files: dict) -> Path:
     return d
 
 
-def _assert_clean_run(run: Run, neighbor_alone, *, exit_code=1, bound=SMALL_RUN_BOUND,
-                      neighbor=NEIGHBOR):
+def _assert_clean_run(
+    run: Run, neighbor_alone, *, exit_code=1, bound=SMALL_RUN_BOUND, neighbor=NEIGHBOR
+):
     assert run.returncode == exit_code, (run.returncode, run.stderr)
     assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr
     assert not any(r["code"] == "SL003" for r in run.rows), run.rows
@@ -131,14 +142,16 @@ def _same_places(hostile_text: str, rows, neighbor_alone, line_shift=0):
     """The hostile copy's findings are the sample's, at the same text."""
     original = BAD_BYTES.decode().splitlines()
     lines = hostile_text.splitlines()  # \n, \r\n and \r alike
-    assert [(r["line"] - line_shift, r["code"]) for r in rows] == \
-        [(r["line"], r["code"]) for r in neighbor_alone]
+    assert [(r["line"] - line_shift, r["code"]) for r in rows] == [
+        (r["line"], r["code"]) for r in neighbor_alone
+    ]
     for got, want in zip(rows, neighbor_alone):
-        g = lines[got["line"] - 1][got["column"] - 1:].lstrip()
-        w = original[want["line"] - 1][want["column"] - 1:].lstrip()
+        g = lines[got["line"] - 1][got["column"] - 1 :].lstrip()
+        w = original[want["line"] - 1][want["column"] - 1 :].lstrip()
         assert g == w, (got, want)
-        unshifted = re.sub(r"\(line (\d+)\)",
-                           lambda m: f"(line {int(m.group(1)) - line_shift})", got["message"])
+        unshifted = re.sub(
+            r"\(line (\d+)\)", lambda m: f"(line {int(m.group(1)) - line_shift})", got["message"]
+        )
         assert unshifted == want["message"]
 
 
@@ -149,8 +162,11 @@ VALID_VARIANTS = {
     "crlf.py": (BAD_BYTES.replace(b"\n", b"\r\n"), "utf-8", 0),
     "cr_only.py": (BAD_BYTES.replace(b"\n", b"\r"), "utf-8", 0),
     "tabs.py": (BAD_BYTES.replace(b"    ", b"\t"), "utf-8", 0),
-    "latin1.py": (b"# -*- coding: latin-1 -*-\nname = 'caf\xe9'  # \xe9t\xe9, \xa3\xb5\n"
-                  + BAD_BYTES, "latin-1", 2),
+    "latin1.py": (
+        b"# -*- coding: latin-1 -*-\nname = 'caf\xe9'  # \xe9t\xe9, \xa3\xb5\n" + BAD_BYTES,
+        "latin-1",
+        2,
+    ),
 }
 
 
@@ -190,8 +206,10 @@ def test_nul_bytes(tmp_path, neighbor_alone):
 def _five_mb_of_code(header: bytes) -> bytes:
     parts, size, i = [header], len(header), 0
     while size < 5 * MiB:
-        chunk = (f"def helper_{i}(a, b=({i}, 'x{i}')):\n    total = 0\n    for k in range(a):\n"
-                 f"        total += k * {i} + len(b)\n    return {{'name': 'h{i}'}}\n\n\n").encode()
+        chunk = (
+            f"def helper_{i}(a, b=({i}, 'x{i}')):\n    total = 0\n    for k in range(a):\n"
+            f"        total += k * {i} + len(b)\n    return {{'name': 'h{i}'}}\n\n\n"
+        ).encode()
         parts.append(chunk)
         size += len(chunk)
         i += 1
@@ -232,8 +250,13 @@ DEPTH = 10_000
 
 def test_ten_thousand_deep_parentheses(tmp_path, neighbor_alone):
     src = b"import torch\nx = " + b"(" * DEPTH + b"1" + b")" * DEPTH + b"\n"
-    d = _case(tmp_path, {"deep_parens.py": src, "deep_lists.py":
-                         b"optimizer = None\ny = " + b"[" * DEPTH + b"]" * DEPTH + b"\n"})
+    d = _case(
+        tmp_path,
+        {
+            "deep_parens.py": src,
+            "deep_lists.py": b"optimizer = None\ny = " + b"[" * DEPTH + b"]" * DEPTH + b"\n",
+        },
+    )
     for jobs in ("1", "2"):
         run = _schedlint(d, "--jobs", jobs, "--check-syntax", ".")
         _assert_clean_run(run, neighbor_alone)
@@ -258,19 +281,30 @@ def test_ten_thousand_deep_boolean_chain_in_training_code(tmp_path, neighbor_alo
 def test_long_implicit_string_concatenation(tmp_path, neighbor_alone):
     """Thousands of adjacent string literals (like the stdlib's pydoc_data/topics.py) nest
     deeper than the default recursion limit in libcst's tree."""
-    text = b"HELP = (\n" + b"".join(b"    'line %d of the help text\\n'\n" % i
-                                    for i in range(3000)) + b")\n"
+    text = (
+        b"HELP = (\n"
+        + b"".join(b"    'line %d of the help text\\n'\n" % i for i in range(3000))
+        + b")\n"
+    )
     data = text + BAD_BYTES
     d = _case(tmp_path, {"long_strings.py": data})
     run = _schedlint(d, ".")
     _assert_clean_run(run, neighbor_alone)
-    _same_places(data.decode(), run.of("long_strings.py"), neighbor_alone,
-                 line_shift=text.count(b"\n"))
+    _same_places(
+        data.decode(), run.of("long_strings.py"), neighbor_alone, line_shift=text.count(b"\n")
+    )
 
 
 def test_empty_and_blank_files(tmp_path, neighbor_alone):
-    d = _case(tmp_path, {"empty.py": b"", "bom_only.py": b"\xef\xbb\xbf",
-                         "blank.py": b"\n\n  \n\t\n", "__init__.py": b""})
+    d = _case(
+        tmp_path,
+        {
+            "empty.py": b"",
+            "bom_only.py": b"\xef\xbb\xbf",
+            "blank.py": b"\n\n  \n\t\n",
+            "__init__.py": b"",
+        },
+    )
     run = _schedlint(d, "--check-syntax", "--list-files", ".")
     _assert_clean_run(run, neighbor_alone)
     for name in ("empty.py", "bom_only.py", "blank.py", "__init__.py"):
@@ -289,8 +323,7 @@ def test_symlink_loops(tmp_path, neighbor_alone):
     run = _schedlint(d, ".")
     _assert_clean_run(run, neighbor_alone)
     # The looped tree is checked once: no file reported twice under another name.
-    assert [r["line"] for r in run.of("pkg/inner_bad.py")] == \
-        [r["line"] for r in neighbor_alone]
+    assert [r["line"] for r in run.of("pkg/inner_bad.py")] == [r["line"] for r in neighbor_alone]
     assert not [r for r in run.rows if "loop/" in r["path"]]
     assert "symlink" in run.stderr
     for name, words in (("self_loop.py", "symbolic links"), ("dangling.py", "No such file")):
@@ -305,8 +338,9 @@ def test_directory_named_like_a_python_file(tmp_path, neighbor_alone):
         run = _schedlint(d, target, NEIGHBOR)
         _assert_clean_run(run, neighbor_alone)
         assert run.of("x.py") == []  # a folder is walked, not read as a file
-        assert [r["line"] for r in run.of("x.py/inner_bad.py")] == \
-            [r["line"] for r in neighbor_alone]
+        assert [r["line"] for r in run.of("x.py/inner_bad.py")] == [
+            r["line"] for r in neighbor_alone
+        ]
 
 
 def test_path_with_spaces_and_non_ascii(tmp_path, neighbor_alone):
@@ -314,10 +348,15 @@ def test_path_with_spaces_and_non_ascii(tmp_path, neighbor_alone):
     d = _case(tmp_path, {rel: BAD_BYTES})
     run = _schedlint(d, ".")
     _assert_clean_run(run, neighbor_alone)
-    assert [(r["line"], r["message"]) for r in run.of(rel)] == \
-        [(r["line"], r["message"]) for r in neighbor_alone]
-    text = subprocess.run([sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "."],
-                          cwd=d, capture_output=True, timeout=300)
+    assert [(r["line"], r["message"]) for r in run.of(rel)] == [
+        (r["line"], r["message"]) for r in neighbor_alone
+    ]
+    text = subprocess.run(
+        [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "."],
+        cwd=d,
+        capture_output=True,
+        timeout=300,
+    )
     assert f"{rel}:16:9: SL101".encode() in text.stdout
     run = _schedlint(d, os.path.join(d, rel), os.path.join(d, NEIGHBOR))
     assert len(run.of(str(d / rel))) == 4 and run.returncode == 1
@@ -350,9 +389,11 @@ def _permissions_block_reads(probe: Path) -> bool:
 
 def test_unreadable_file_and_directory(tmp_path, neighbor_alone):
     if not _permissions_block_reads(tmp_path / "probe"):
-        pytest.skip(f"running as uid {os.geteuid()}: chmod 000 does not block reads here (root "
-                    "bypasses permissions), so a real unreadable file cannot be made; "
-                    "test_unreadable_file_simulated covers the read error path")
+        pytest.skip(
+            f"running as uid {os.geteuid()}: chmod 000 does not block reads here (root "
+            "bypasses permissions), so a real unreadable file cannot be made; "
+            "test_unreadable_file_simulated covers the read error path"
+        )
     d = _case(tmp_path, {"locked.py": BAD_BYTES, "locked_dir/inner.py": BAD_BYTES})
     (d / "locked.py").chmod(0)
     (d / "locked_dir").chmod(0)
@@ -384,5 +425,6 @@ def test_unreadable_file_simulated(tmp_path, monkeypatch, neighbor_alone):
     locked_result, neighbor = results
     assert [f.code for f in locked_result.findings] == ["SL002"]
     assert "Permission denied" in locked_result.findings[0].message
-    assert [(f.line, f.column, f.code, f.message) for f in neighbor.findings] == \
-        [(r["line"], r["column"], r["code"], r["message"]) for r in neighbor_alone]
+    assert [(f.line, f.column, f.code, f.message) for f in neighbor.findings] == [
+        (r["line"], r["column"], r["code"], r["message"]) for r in neighbor_alone
+    ]

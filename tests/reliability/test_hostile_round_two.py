@@ -19,9 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
+from test_hostile_input import (
+    BAD_BYTES,
+    NEIGHBOR,
+    SMALL_RUN_BOUND,
+    MiB,
+    clean_env,
+    neighbor_alone,
+    run_bounded,
+)
 
-from test_hostile_input import (BAD_BYTES, NEIGHBOR, SMALL_RUN_BOUND, MiB, clean_env,
-                                neighbor_alone, run_bounded)
 from schedlint.report.formats import FORMATS
 
 assert neighbor_alone  # a fixture: imported so that pytest finds it here too
@@ -43,8 +50,9 @@ class Result:
         return [r for r in self.rows if r["path"] == path]
 
 
-def schedlint(cwd: Path, *args, fmt="json", isolated=True, cache=False, console=False,
-              env=None, timeout=120) -> Result:
+def schedlint(
+    cwd: Path, *args, fmt="json", isolated=True, cache=False, console=False, env=None, timeout=120
+) -> Result:
     entry = [str(CONSOLE_SCRIPT)] if console else [sys.executable, "-m", "schedlint"]
     opts = (["--isolated"] if isolated else []) + ([] if cache else ["--no-cache"])
     cmd = [*entry, *opts, "--output-format", fmt, *args]
@@ -68,8 +76,8 @@ LOOP_CONFIGS = {
     # a pattern with a slash goes through config.path_matches for every walked entry
     "extend-exclude": '[tool.schedlint]\nextend-exclude = ["docs/build", "fixtures"]\n',
     # per-file-ignores match every checked file, and every finding's path
-    "per-file-ignores": '[tool.schedlint]\n[tool.schedlint.per-file-ignores]\n'
-                        '"src/neighbor_*.py" = ["SL2"]\n',
+    "per-file-ignores": "[tool.schedlint]\n[tool.schedlint.per-file-ignores]\n"
+    '"src/neighbor_*.py" = ["SL2"]\n',
 }
 LOOP_TARGETS = {
     "walk": ["."],
@@ -119,6 +127,7 @@ def test_symlink_loop_through_the_console_script_with_cache(tmp_path, neighbor_a
 
 # --- 2. a FIFO named on the command line ----------------------------------------------------
 
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 @pytest.mark.parametrize("name", ["pipe.py", "pipe.ipynb"])
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -161,10 +170,12 @@ def test_fifo_in_the_full_output_format_is_not_read_again(tmp_path, neighbor_alo
 # str.splitlines() breaks lines at all of these; Python's tokenizer (and libcst) only at
 # \r\n, \r and \n.
 ODD_BREAKS = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
-ODD_PREFIX = ("# odd characters, in comments: " + " ".join(ODD_BREAKS) + "\n"
-              "NOTE = '" + "|".join(ODD_BREAKS) + "'  # and in a string\n"
-              "\f\n"  # a form feed alone on a line, as in GNU-style sources
-              "\fimport math  # after a form feed at the start of a line\n")
+ODD_PREFIX = (
+    "# odd characters, in comments: " + " ".join(ODD_BREAKS) + "\n"
+    "NOTE = '" + "|".join(ODD_BREAKS) + "'  # and in a string\n"
+    "\f\n"  # a form feed alone on a line, as in GNU-style sources
+    "\fimport math  # after a form feed at the start of a line\n"
+)
 
 
 def _tokenizer_lines(text: str) -> list:
@@ -181,8 +192,9 @@ def test_odd_line_breaks_keep_findings_on_tokenizer_lines(tmp_path, neighbor_alo
     run = schedlint(d, "odd.py")
     assert_sane(run)
     rows = run.of("odd.py")
-    assert [(r["line"] - shift, r["code"]) for r in rows] == \
-        [(r["line"], r["code"]) for r in neighbor_alone]
+    assert [(r["line"] - shift, r["code"]) for r in rows] == [
+        (r["line"], r["code"]) for r in neighbor_alone
+    ]
     lines = _tokenizer_lines(data.decode())
     original = BAD_BYTES.decode().splitlines()
     for got, want in zip(rows, neighbor_alone):
@@ -205,15 +217,17 @@ def test_odd_line_breaks_keep_the_full_formats_source_lines(tmp_path, neighbor_a
 
 
 def _noqa_case(comment_char: str) -> str:
-    return ("import torch\n"
-            "model = torch.nn.Linear(2, 2)\n"
-            "optimizer = torch.optim.SGD([{'params': model.weight, 'lr': 0.1},\n"
-            "                             {'params': model.bias, 'lr': 0.01}])\n"
-            f"# a comment with an odd line break{comment_char}inside it\n"
-            "for g in optimizer.param_groups:\n"
-            "    g['lr'] = 0.5  # noqa: SL101\n"
-            "for g in optimizer.param_groups:\n"
-            "    g['lr'] = 0.25\n")
+    return (
+        "import torch\n"
+        "model = torch.nn.Linear(2, 2)\n"
+        "optimizer = torch.optim.SGD([{'params': model.weight, 'lr': 0.1},\n"
+        "                             {'params': model.bias, 'lr': 0.01}])\n"
+        f"# a comment with an odd line break{comment_char}inside it\n"
+        "for g in optimizer.param_groups:\n"
+        "    g['lr'] = 0.5  # noqa: SL101\n"
+        "for g in optimizer.param_groups:\n"
+        "    g['lr'] = 0.25\n"
+    )
 
 
 def _sl101_lines(tmp_path, src: str) -> list:
@@ -238,33 +252,34 @@ FIX_PREFIX = "# section break\f(a form feed) and a line separator\u2028here\n"
 def test_odd_line_breaks_do_not_shift_fixes(tmp_path):
     """SL203's fix moves the scheduler step below the optimizer step; SL208's deletes a
     `print_lr()` statement on the file's last line. Both address lines by number."""
-    sl203 = (FIX_PREFIX +
-             "import torch\n\n\n"
-             "def train(model, loader):\n"
-             "    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-             "    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)\n"
-             "    for x, y in loader:\n"
-             "        loss = model(x).sum()\n"
-             "        scheduler.step()\n"
-             "        loss.backward()\n"
-             "        optimizer.step()\n")
-    want_203 = sl203.replace("        scheduler.step()\n        loss.backward()\n"
-                             "        optimizer.step()\n",
-                             "        loss.backward()\n        optimizer.step()\n"
-                             "        scheduler.step()\n")
-    sl208 = (FIX_PREFIX +
-             "from torch.optim.lr_scheduler import StepLR\n\n\n"
-             "class Warm(StepLR):\n"
-             "    def step(self, epoch=None):\n"
-             "        super().step(epoch)\n"
-             "        self.print_lr(True, 0, self.get_last_lr()[0], epoch)")  # no newline
-    want_208 = sl208[:sl208.index("        self.print_lr")].rstrip("\n")
+    sl203 = (
+        FIX_PREFIX + "import torch\n\n\n"
+        "def train(model, loader):\n"
+        "    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)\n"
+        "    for x, y in loader:\n"
+        "        loss = model(x).sum()\n"
+        "        scheduler.step()\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+    )
+    want_203 = sl203.replace(
+        "        scheduler.step()\n        loss.backward()\n        optimizer.step()\n",
+        "        loss.backward()\n        optimizer.step()\n        scheduler.step()\n",
+    )
+    sl208 = (
+        FIX_PREFIX + "from torch.optim.lr_scheduler import StepLR\n\n\n"
+        "class Warm(StepLR):\n"
+        "    def step(self, epoch=None):\n"
+        "        super().step(epoch)\n"
+        "        self.print_lr(True, 0, self.get_last_lr()[0], epoch)"
+    )  # no newline
+    want_208 = sl208[: sl208.index("        self.print_lr")].rstrip("\n")
     d = tmp_path / "fix"
     d.mkdir()
     (d / "sl203.py").write_text(sl203, encoding="utf-8", newline="")
     (d / "sl208.py").write_text(sl208, encoding="utf-8", newline="")
-    run = schedlint(d, "--fix", "--unsafe-fixes", "--select", "SL203,SL208", "sl203.py",
-                    "sl208.py")
+    run = schedlint(d, "--fix", "--unsafe-fixes", "--select", "SL203,SL208", "sl203.py", "sl208.py")
     assert run.returncode == 0, (run.returncode, run.stdout, run.stderr)
     assert (d / "sl203.py").read_bytes().decode() == want_203
     got_208 = (d / "sl208.py").read_bytes().decode()
@@ -292,14 +307,13 @@ def test_noqa_in_a_string_on_the_first_line_of_a_statement(tmp_path):
     text in a string there does not."""
     src = _noqa_case(" ").replace(
         "for g in optimizer.param_groups:\n    g['lr'] = 0.25\n",
-        "updates = ['# noqa', [\n"
-        "    g.update(lr=0.5)\n"
-        "    for g in optimizer.param_groups\n"
-        "]]\n")
+        "updates = ['# noqa', [\n    g.update(lr=0.5)\n    for g in optimizer.param_groups\n]]\n",
+    )
     assert _sl101_lines(tmp_path, src) == [9]
 
 
 # --- 7. Ctrl-C ---------------------------------------------------------------------------------
+
 
 def _group_members(pgid: int) -> list:
     """Live (not zombie) processes of process group ``pgid``, from /proc."""
@@ -340,9 +354,15 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, jobs):
     cmd = [sys.executable, "-m", "schedlint", "--isolated", "--no-cache", "--jobs", jobs, "."]
     # A terminal starts the run with SIGINT at its default; a test run started in the
     # background of a non-interactive shell (as CI may be) inherits SIGINT ignored.
-    proc = subprocess.Popen(cmd, cwd=d, env=clean_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=d,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         # Interrupt it in the middle of checking: with a pool once the workers exist, without
@@ -412,8 +432,11 @@ def test_non_utf8_file_name_in_every_output_format(tmp_path, fmt):
     if fmt == "json":
         assert {r["path"] for r in doc} == {SHOWN, "名前.py"}
     elif fmt == "sarif":
-        uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
-                for r in doc["runs"][0]["results"] for loc in r["locations"]}
+        uris = {
+            loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in doc["runs"][0]["results"]
+            for loc in r["locations"]
+        }
         assert uris == {"bad_%FF.py", "%E5%90%8D%E5%89%8D.py"}  # RFC 3986: bytes, escaped
     elif fmt == "text":
         assert f"{SHOWN}:16:9: SL101" in run.stdout and "名前.py:16:9: SL101" in run.stdout
@@ -436,13 +459,19 @@ def test_non_utf8_file_name_under_a_latin1_stdout(tmp_path, fmt):
 
 # --- 9. a .gitignore above the walk root -------------------------------------------------------
 
+
 def _gitignore_tree(tmp_path) -> Path:
     root = tmp_path / "repo"
     (root / "pkg" / "generated").mkdir(parents=True)
     (root / "pkg" / "sub").mkdir()
     (root / ".gitignore").write_text("*_ignored.py\n/pkg/generated/\npkg/sub/local.py\n")
-    for rel in ("pkg/kept.py", "pkg/x_ignored.py", "pkg/generated/gen.py", "pkg/sub/local.py",
-                "pkg/sub/kept2.py"):
+    for rel in (
+        "pkg/kept.py",
+        "pkg/x_ignored.py",
+        "pkg/generated/gen.py",
+        "pkg/sub/local.py",
+        "pkg/sub/kept2.py",
+    ):
         (root / rel).write_bytes(BAD_BYTES)
     return root
 
@@ -451,7 +480,7 @@ def _checked(run: Result, base: Path, cwd: Path) -> set:
     out = set()
     for line in run.stderr.splitlines():
         if line.startswith("checked: "):
-            p = Path(line[len("checked: "):])
+            p = Path(line[len("checked: ") :])
             out.add(os.path.relpath(os.path.normpath(cwd / p), base))
     return out
 
@@ -460,8 +489,13 @@ def test_parent_gitignore_applies_to_relative_and_absolute_roots(tmp_path):
     root = _gitignore_tree(tmp_path)
     pkg = root / "pkg"
     want = {"kept.py", os.path.join("sub", "kept2.py")}
-    for cwd, target in ((root, "pkg"), (root, str(pkg)), (pkg, "."), (pkg / "sub", ".."),
-                        (root, "./pkg/../pkg")):
+    for cwd, target in (
+        (root, "pkg"),
+        (root, str(pkg)),
+        (pkg, "."),
+        (pkg / "sub", ".."),
+        (root, "./pkg/../pkg"),
+    ):
         run = schedlint(cwd, target, "--list-files", fmt="text", isolated=True)
         assert_sane(run)
         assert _checked(run, pkg, cwd) == want, (cwd, target, run.stderr)
@@ -479,6 +513,7 @@ def test_cr_only_file_locates_nul_and_undecodable_bytes_on_tokenizer_lines(tmp_p
     (d / "bad.py").write_bytes(bad)
     run = schedlint(d, "nul.py", "bad.py")
     assert_sane(run)
-    assert [(r["code"], r["line"], r["column"]) for r in run.of("nul.py")] == \
-        [("SL001", 4, 6)], run.rows
+    assert [(r["code"], r["line"], r["column"]) for r in run.of("nul.py")] == [("SL001", 4, 6)], (
+        run.rows
+    )
     assert [(r["code"], r["line"]) for r in run.of("bad.py")] == [("SL002", 7)], run.rows

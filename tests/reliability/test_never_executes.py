@@ -29,49 +29,53 @@ MODULE = "schedlint_never_imported_pkg"
 
 def _payload(marker: Path, tag: str) -> str:
     # Writes "<tag>" to the marker file (append, so several executions all show).
-    return (f"open({str(marker)!r}, 'a').write({tag!r} + '\\n')")
+    return f"open({str(marker)!r}, 'a').write({tag!r} + '\\n')"
 
 
 def _tree(root: Path, marker: Path) -> list[Path]:
     """A package whose every file would leave a trace in ``marker`` when run."""
     pkg = root / MODULE
     pkg.mkdir(parents=True)
-    opt = ("import torch\n"
-           "model = torch.nn.Linear(2, 2)\n"
-           "optimizer = torch.optim.SGD([{'params': model.weight, 'lr': 0.1},\n"
-           "                             {'params': model.bias, 'lr': 0.01}])\n"
-           "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3)\n")
+    opt = (
+        "import torch\n"
+        "model = torch.nn.Linear(2, 2)\n"
+        "optimizer = torch.optim.SGD([{'params': model.weight, 'lr': 0.1},\n"
+        "                             {'params': model.bias, 'lr': 0.01}])\n"
+        "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3)\n"
+    )
     files = {
         pkg / "__init__.py": f"{_payload(marker, 'init')}\n{opt}",
         pkg / "__main__.py": f"{_payload(marker, 'main')}\n{opt}",
-        pkg / "train.py": (f"import os\n{_payload(marker, 'toplevel')}\n{opt}"
-                           "def deco(f):\n"
-                           f"    {_payload(marker, 'decorator')}\n"
-                           "    return f\n"
-                           "@deco\n"
-                           f"def step(x=({_payload(marker, 'default')})):\n"
-                           "    optimizer.step(); scheduler.step()\n"
-                           "class Meta(type):\n"
-                           "    def __new__(mcls, *a):\n"
-                           f"        {_payload(marker, 'metaclass')}\n"
-                           "        return super().__new__(mcls, *a)\n"
-                           "class Body(metaclass=Meta):\n"
-                           f"    {_payload(marker, 'classbody')}\n"
-                           "if __name__ == '__main__':\n"
-                           f"    {_payload(marker, 'dunder-main')}\n"
-                           "for g in optimizer.param_groups:\n"
-                           "    g['lr'] = 1e-3\n"),
+        pkg / "train.py": (
+            f"import os\n{_payload(marker, 'toplevel')}\n{opt}"
+            "def deco(f):\n"
+            f"    {_payload(marker, 'decorator')}\n"
+            "    return f\n"
+            "@deco\n"
+            f"def step(x=({_payload(marker, 'default')})):\n"
+            "    optimizer.step(); scheduler.step()\n"
+            "class Meta(type):\n"
+            "    def __new__(mcls, *a):\n"
+            f"        {_payload(marker, 'metaclass')}\n"
+            "        return super().__new__(mcls, *a)\n"
+            "class Body(metaclass=Meta):\n"
+            f"    {_payload(marker, 'classbody')}\n"
+            "if __name__ == '__main__':\n"
+            f"    {_payload(marker, 'dunder-main')}\n"
+            "for g in optimizer.param_groups:\n"
+            "    g['lr'] = 1e-3\n"
+        ),
         pkg / "conftest.py": f"{_payload(marker, 'conftest')}\n{opt}",
         pkg / "sitecustomize.py": f"{_payload(marker, 'sitecustomize')}\n{opt}",
-        pkg / "broken.py": (f"{_payload(marker, 'broken')}\n{opt}"
-                            "def oops(:\n    pass\n"),  # compile() must not be followed by exec
+        pkg / "broken.py": (
+            f"{_payload(marker, 'broken')}\n{opt}def oops(:\n    pass\n"
+        ),  # compile() must not be followed by exec
         root / "setup.py": f"{_payload(marker, 'setup')}\n{opt}",
         root / "bad.py": KNOWN_BAD.read_text(),
     }
     for path, text in files.items():
         path.write_text(text)
-    (root / "pyproject.toml").write_text(
-        "[tool.schedlint]\nselect = ['ALL']\n")
+    (root / "pyproject.toml").write_text("[tool.schedlint]\nselect = ['ALL']\n")
     return sorted(files)
 
 
@@ -98,18 +102,31 @@ def test_cli_run_never_executes_input(tmp_path, jobs):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
     # cwd is the tree itself, so a naive `import` of a checked module would find it.
     env["PYTHONPATH"] = str(root)
-    for args in (["--check-syntax"], ["--select", "ALL", "--output-format", "json"],
-                 ["--fix", "--unsafe-fixes", "--diff"]):
-        result = subprocess.run([sys.executable, "-m", "schedlint", "--no-cache", "--jobs", jobs,
-                                 *args, "."], cwd=root, env=env, capture_output=True, text=True,
-                                timeout=300)
+    for args in (
+        ["--check-syntax"],
+        ["--select", "ALL", "--output-format", "json"],
+        ["--fix", "--unsafe-fixes", "--diff"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "schedlint", "--no-cache", "--jobs", jobs, *args, "."],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode in (0, 1), result.stderr
         assert "Traceback" not in result.stderr
         _assert_no_marker(marker)
     # The run really looked at the files: the known-bad sample and the broken file are reported.
-    result = subprocess.run([sys.executable, "-m", "schedlint", "--no-cache", "--jobs", jobs,
-                             "."], cwd=root, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "schedlint", "--no-cache", "--jobs", jobs, "."],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "bad.py:16:9: SL101" in result.stdout
     assert "broken.py:" in result.stdout and "SL001" in result.stdout
     assert "train.py:" in result.stdout  # its param-group write under a scheduler is flagged
@@ -120,9 +137,13 @@ def test_stdin_mode_never_executes_input(tmp_path):
     marker = tmp_path / "marker.txt"
     files = _tree(tmp_path / "tree", marker)
     source = next(p for p in files if p.name == "train.py").read_bytes()
-    result = subprocess.run([sys.executable, "-m", "schedlint", "--no-cache", "-",
-                             "--stdin-filename", "train.py"], input=source,
-                            cwd=tmp_path / "tree", capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "schedlint", "--no-cache", "-", "--stdin-filename", "train.py"],
+        input=source,
+        cwd=tmp_path / "tree",
+        capture_output=True,
+        timeout=120,
+    )
     assert result.returncode in (0, 1), result.stderr
     assert b"train.py:" in result.stdout
     _assert_no_marker(marker)
@@ -134,11 +155,15 @@ def test_engine_api_never_imports_input(tmp_path, monkeypatch):
     files = _tree(root, marker)
     monkeypatch.syspath_prepend(str(root))
     before = set(sys.modules)
-    results = check_paths([str(p) for p in files],
-                          Options(codes=ALL_CODES, jobs=1, check_syntax=True))
+    results = check_paths(
+        [str(p) for p in files], Options(codes=ALL_CODES, jobs=1, check_syntax=True)
+    )
     for path in files:
         check_source(str(path), None, ALL_CODES)
     _assert_no_marker(marker)
-    assert not {m for m in set(sys.modules) - before if m.startswith(MODULE)
-                or m in ("setup", "conftest", "sitecustomize", "train", "bad")}
+    assert not {
+        m
+        for m in set(sys.modules) - before
+        if m.startswith(MODULE) or m in ("setup", "conftest", "sitecustomize", "train", "bad")
+    }
     assert sum(r.parsed for r in results) >= len(files) - 1  # all but the broken one parsed

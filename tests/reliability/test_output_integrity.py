@@ -31,8 +31,9 @@ KNOWN_BAD = FIXTURES / "SL101" / "bad_warmup_loop.py"
 ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 DIE = "SCHEDLINT_TEST_KILL_THIS_WORKER"
 
-needs_fork = pytest.mark.skipif(not hasattr(os, "fork"),
-                                reason="the dying-worker simulation needs the fork start method")
+needs_fork = pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="the dying-worker simulation needs the fork start method"
+)
 
 
 def _tree(root: Path, n_bad: int = 40) -> list[Path]:
@@ -62,15 +63,22 @@ def _tree(root: Path, n_bad: int = 40) -> list[Path]:
 
 
 def _key(findings):
-    return [(f.path, f.line, f.column, f.code, f.message, f.end_line, f.end_column)
-            for f in findings]
+    return [
+        (f.path, f.line, f.column, f.code, f.message, f.end_line, f.end_column) for f in findings
+    ]
 
 
 def _cli(args, cwd, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "schedlint", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "schedlint", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 # --- --jobs 1 vs N ---------------------------------------------------------------------------
@@ -84,20 +92,33 @@ def test_cli_output_is_identical_for_any_jobs(tmp_path):
     runs = {"json": ("1", "2", "8"), "text": ("1", "3")}
     for fmt, jobs_values in runs.items():
         for jobs in jobs_values:
-            r = _cli(["--isolated", "--no-cache", "--output-format", fmt, "--jobs", jobs,
-                      "--check-syntax", "."], root)
+            r = _cli(
+                [
+                    "--isolated",
+                    "--no-cache",
+                    "--output-format",
+                    fmt,
+                    "--jobs",
+                    jobs,
+                    "--check-syntax",
+                    ".",
+                ],
+                root,
+            )
             assert r.returncode == 1, r.stderr  # findings, no internal error
             outputs[fmt, jobs] = r.stdout
-        assert len({outputs[fmt, j] for j in jobs_values}) == 1, \
+        assert len({outputs[fmt, j] for j in jobs_values}) == 1, (
             f"{fmt} output differs between --jobs values"
+        )
     rows = json.loads(outputs["json", "1"])
     # Sorted by path, line, column, code, and every shifted known-bad copy is present.
     assert rows == sorted(rows, key=lambda d: (d["path"], d["line"], d["column"], d["code"]))
     for i in range(40):
-        assert any(d["path"] == f"bad_{i:03d}.py" and d["line"] == 16 + i and
-                   d["code"] == "SL101" for d in rows), i
-    assert {d["path"] for d in rows if d["code"] == "SL001"} == {f"syntax_{i}.py"
-                                                                for i in range(6)}
+        assert any(
+            d["path"] == f"bad_{i:03d}.py" and d["line"] == 16 + i and d["code"] == "SL101"
+            for d in rows
+        ), i
+    assert {d["path"] for d in rows if d["code"] == "SL001"} == {f"syntax_{i}.py" for i in range(6)}
     assert not any(d["code"] == "SL003" for d in rows)
 
 
@@ -106,8 +127,7 @@ def test_engine_results_are_identical_for_any_jobs(tmp_path):
     serial = engine.check_paths(files, Options(codes=ALL_CODES, jobs=1, check_syntax=True))
     assert [r.path for r in serial] == files
     for jobs in (2, 5):
-        pooled = engine.check_paths(files, Options(codes=ALL_CODES, jobs=jobs,
-                                                         check_syntax=True))
+        pooled = engine.check_paths(files, Options(codes=ALL_CODES, jobs=jobs, check_syntax=True))
         assert [r.path for r in pooled] == files
         assert [_key(r.findings) for r in pooled] == [_key(r.findings) for r in serial]
         assert [r.parsed for r in pooled] == [r.parsed for r in serial]
@@ -156,8 +176,10 @@ def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions)
     rules = _dying_rules(how)
     monkeypatch.setattr(pipeline, "checkable_rules", lambda: rules)
     # The reference: every other file, checked in this process (none of them kills it).
-    expected = {r.path: _key(r.findings) for r in engine.check_paths(others, Options(codes=ALL_CODES,
-                                                                            jobs=1))}
+    expected = {
+        r.path: _key(r.findings)
+        for r in engine.check_paths(others, Options(codes=ALL_CODES, jobs=1))
+    }
     assert sum(len(v) for v in expected.values()) > 40
 
     results = engine.check_paths(files, Options(codes=ALL_CODES, jobs=2))
@@ -169,8 +191,11 @@ def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions)
         assert r.crashed
         assert [f.code for f in r.findings] == ["SL003"]
         assert "died" in r.findings[0].message
-    lost = {p: (expected[p], _key(by_path[p].findings)) for p in others
-            if _key(by_path[p].findings) != expected[p] or by_path[p].crashed}
+    lost = {
+        p: (expected[p], _key(by_path[p].findings))
+        for p in others
+        if _key(by_path[p].findings) != expected[p] or by_path[p].crashed
+    }
     assert not lost, f"findings of innocent files were lost or changed: {sorted(lost)}"
 
 
@@ -180,7 +205,8 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
     _tree(root)
     _dying_file(root / "bad_020_die.py")
     driver = tmp_path / "driver.py"
-    driver.write_text(textwrap.dedent(f"""
+    driver.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from schedlint.check import pipeline
@@ -191,13 +217,20 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
         sys.argv = ["schedlint", *sys.argv[2:]]
         from schedlint.cli import main
         main()
-    """))
+    """)
+    )
     args = ["--isolated", "--no-cache", "--output-format", "json", "--jobs", "2", "."]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
 
     def run(mode):
-        return subprocess.run([sys.executable, str(driver), mode, *args], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, str(driver), mode, *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     died, control = run("die"), run("normal")
     assert control.returncode == 1, control.stderr
@@ -207,6 +240,7 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
     crash = [d for d in got if d["code"] == "SL003"]
     assert [d["path"] for d in crash] == ["bad_020_die.py"]
     # Every finding of every other file is still reported, identically.
-    assert [d for d in got if d["path"] != "bad_020_die.py"] == \
-        [d for d in want if d["path"] != "bad_020_die.py"]
+    assert [d for d in got if d["path"] != "bad_020_die.py"] == [
+        d for d in want if d["path"] != "bad_020_die.py"
+    ]
     assert len(want) > 40

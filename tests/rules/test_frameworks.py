@@ -31,14 +31,23 @@ def test_get_lr_message_depends_on_the_scheduler_kind():
     assert "next lr" in chainable and "*next*" in chainable_help
 
 
-@pytest.mark.parametrize("ret, interval, monitor", [
-    ('[opt], [sched]', None, None),
-    ('{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}', None, "'val'"),
-    (('{"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}, '
-      '"monitor": "val"}'), "'step'", None),
-    ('[{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}]', None, None),
-    ('([opt], [{"scheduler": sched, "monitor": "m", "interval": "epoch"}])', "'epoch'", "'m'"),
-])
+@pytest.mark.parametrize(
+    "ret, interval, monitor",
+    [
+        ("[opt], [sched]", None, None),
+        ('{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}', None, "'val'"),
+        (
+            (
+                '{"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}, '
+                '"monitor": "val"}'
+            ),
+            "'step'",
+            None,
+        ),
+        ('[{"optimizer": opt, "lr_scheduler": sched, "monitor": "val"}]', None, None),
+        ('([opt], [{"scheduler": sched, "monitor": "m", "interval": "epoch"}])', "'epoch'", "'m'"),
+    ],
+)
 def test_configure_optimizers_return_forms(ret, interval, monitor):
     model = model_of(f"""
         import torch
@@ -51,10 +60,12 @@ def test_configure_optimizers_return_forms(ret, interval, monitor):
     (hook,) = model.lightning
     (entry,) = hook.schedulers
     assert entry.scheduler is model.schedulers[0]
-    assert (entry.interval.src if entry.interval else None) == \
-        (interval.replace("'", '"') if interval else None)
-    assert (entry.monitor.src if entry.monitor else None) == \
-        (monitor.replace("'", '"') if monitor else None)
+    assert (entry.interval.src if entry.interval else None) == (
+        interval.replace("'", '"') if interval else None
+    )
+    assert (entry.monitor.src if entry.monitor else None) == (
+        monitor.replace("'", '"') if monitor else None
+    )
     assert not hook.manual
 
 
@@ -76,16 +87,26 @@ def test_optimizer_only_returns_no_scheduler_and_manual_is_inherited():
     assert hook.manual and hook.schedulers[0].scheduler.cls == "StepLR"
 
 
-@pytest.mark.parametrize("call, cls, origin", [
-    ('get_scheduler("cosine", opt, 10, 100)', "get_cosine_schedule_with_warmup", "transformers"),
-    ('get_scheduler(name="reduce_lr_on_plateau", optimizer=opt)', "ReduceLROnPlateau", "torch"),
-    ('get_scheduler(args.name, opt, 10, 100)', "get_scheduler", "transformers"),
-    ('get_reduce_on_plateau_schedule(opt)', "ReduceLROnPlateau", "torch"),
-    ('diffusers.optimization.get_scheduler("linear", opt, None, 10, 100)',
-     "get_linear_schedule_with_warmup", "transformers"),
-    ('timm.scheduler.CosineLRScheduler(opt, t_initial=10)', "CosineLRScheduler", "timm"),
-    ('mmengine.optim.CosineAnnealingLR(opt, T_max=10)', "CosineAnnealingLR", "mmengine"),
-])
+@pytest.mark.parametrize(
+    "call, cls, origin",
+    [
+        (
+            'get_scheduler("cosine", opt, 10, 100)',
+            "get_cosine_schedule_with_warmup",
+            "transformers",
+        ),
+        ('get_scheduler(name="reduce_lr_on_plateau", optimizer=opt)', "ReduceLROnPlateau", "torch"),
+        ("get_scheduler(args.name, opt, 10, 100)", "get_scheduler", "transformers"),
+        ("get_reduce_on_plateau_schedule(opt)", "ReduceLROnPlateau", "torch"),
+        (
+            'diffusers.optimization.get_scheduler("linear", opt, None, 10, 100)',
+            "get_linear_schedule_with_warmup",
+            "transformers",
+        ),
+        ("timm.scheduler.CosineLRScheduler(opt, t_initial=10)", "CosineLRScheduler", "timm"),
+        ("mmengine.optim.CosineAnnealingLR(opt, T_max=10)", "CosineAnnealingLR", "mmengine"),
+    ],
+)
 def test_catalogue_resolves_framework_schedulers(call, cls, origin):
     model = model_of(f"""
         import torch, timm, mmengine, diffusers
@@ -134,8 +155,8 @@ def test_plateau_advice_never_suggests_sequential_lr():
                 cycle.step()
                 plateau.step(evaluate(model))
     """
-    (_, manual, manual_help), = with_help(src, "SL201")
-    (_, conflict, conflict_help), = with_help(src, "SL202")
+    ((_, manual, manual_help),) = with_help(src, "SL201")
+    ((_, conflict, conflict_help),) = with_help(src, "SL202")
     for message, help_text in ((manual, manual_help), (conflict, conflict_help)):
         assert "reject" in help_text  # the advice is the help (issue 16)
         assert "combine them with `SequentialLR`" not in message + help_text

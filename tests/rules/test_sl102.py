@@ -1,7 +1,6 @@
 """SL102: which bounds are certainly one number."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 HEADER = """\
@@ -11,21 +10,35 @@ opt = torch.optim.SGD([{"params": a, "lr": 1e-4}, {"params": b, "lr": 1e-3}], mo
 """
 
 
-@pytest.mark.parametrize("bound", [
-    "0.01", "1e-2 * 3", "args.max_lr", "float(args.lr)", "-(-0.1)", "max(args.lr, 0.01)",
-])
+@pytest.mark.parametrize(
+    "bound",
+    [
+        "0.01",
+        "1e-2 * 3",
+        "args.max_lr",
+        "float(args.lr)",
+        "-(-0.1)",
+        "max(args.lr, 0.01)",
+    ],
+)
 def test_scalar_bounds_are_flagged(bound):
-    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n",
-                 "SL102") == [4]
+    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n", "SL102") == [4]
 
 
-@pytest.mark.parametrize("bound", [
-    "[0.01, 0.1]", "(0.01, 0.1)", "max_lrs", "args.max_lrs", "cfg.lr_list",
-    "[10 * g['lr'] for g in opt.param_groups]", "get_bounds(opt)",
-])
+@pytest.mark.parametrize(
+    "bound",
+    [
+        "[0.01, 0.1]",
+        "(0.01, 0.1)",
+        "max_lrs",
+        "args.max_lrs",
+        "cfg.lr_list",
+        "[10 * g['lr'] for g in opt.param_groups]",
+        "get_bounds(opt)",
+    ],
+)
 def test_lists_and_unknowns_are_silent(bound):
-    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n",
-                 "SL102") == []
+    assert lines(HEADER + f"s = OneCycleLR(opt, max_lr={bound}, total_steps=10)\n", "SL102") == []
 
 
 def test_local_name_is_followed_to_its_value():
@@ -57,11 +70,15 @@ def test_parameter_is_silent_unless_it_is_the_optimizer_lr():
 def test_cyclic_message_names_both_scalars_and_the_groups():
     [(line, msg, help)] = with_help(HEADER + "s = CyclicLR(opt, 0.001, 0.01)\n", "SL102")
     assert line == 4
-    assert msg == ("scalar base_lr=0.001 and max_lr=0.01 in CyclicLR erases the distinct lrs of "
-                   "the groups of `opt`")
+    assert msg == (
+        "scalar base_lr=0.001 and max_lr=0.01 in CyclicLR erases the distinct lrs of "
+        "the groups of `opt`"
+    )
     assert help.startswith("`opt` was built with group lrs 1e-4 and 1e-3 (line 3), but ")
 
 
 def test_cyclic_list_bounds_are_silent():
-    assert lines(HEADER + "s = CyclicLR(opt, base_lr=[1e-5, 1e-4], max_lr=[1e-3, 1e-2])\n",
-                 "SL102") == []
+    assert (
+        lines(HEADER + "s = CyclicLR(opt, base_lr=[1e-5, 1e-4], max_lr=[1e-3, 1e-2])\n", "SL102")
+        == []
+    )

@@ -1,7 +1,6 @@
 """SL103: a non-zero shared floor on distinct group lrs."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 HEADER = """\
@@ -11,33 +10,38 @@ opt = optim.SGD([{"params": a, "lr": 1e-2}, {"params": b, "lr": 1e-3}])
 """
 
 
-@pytest.mark.parametrize("ctor", [
-    "lrs.CosineAnnealingLR(opt, 100, 1e-5)",
-    "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=args.lr * 0.01)",
-    "lrs.CosineAnnealingWarmRestarts(opt, 10, 2, 1e-6)",
-    "lrs.ReduceLROnPlateau(opt, min_lr=1e-5)",
-    "optim.swa_utils.SWALR(opt, swa_lr=args.swa_lr)",
-])
+@pytest.mark.parametrize(
+    "ctor",
+    [
+        "lrs.CosineAnnealingLR(opt, 100, 1e-5)",
+        "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=args.lr * 0.01)",
+        "lrs.CosineAnnealingWarmRestarts(opt, 10, 2, 1e-6)",
+        "lrs.ReduceLROnPlateau(opt, min_lr=1e-5)",
+        "optim.swa_utils.SWALR(opt, swa_lr=args.swa_lr)",
+    ],
+)
 def test_nonzero_scalar_floor_is_flagged(ctor):
     assert lines(HEADER + f"s = {ctor}\n", "SL103") == [4]
 
 
-@pytest.mark.parametrize("ctor", [
-    "lrs.CosineAnnealingLR(opt, 100)",
-    "lrs.CosineAnnealingLR(opt, 100, 0)",
-    "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=0.0 * 5)",
-    "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=args.min_lr)",  # may be 0
-    "lrs.ReduceLROnPlateau(opt, min_lr=[1e-5, 1e-6])",
-    "lrs.ReduceLROnPlateau(opt, min_lr=min_lrs)",
-    "optim.swa_utils.SWALR(opt, swa_lr=[0.05, 0.005])",
-])
+@pytest.mark.parametrize(
+    "ctor",
+    [
+        "lrs.CosineAnnealingLR(opt, 100)",
+        "lrs.CosineAnnealingLR(opt, 100, 0)",
+        "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=0.0 * 5)",
+        "lrs.CosineAnnealingLR(opt, T_max=100, eta_min=args.min_lr)",  # may be 0
+        "lrs.ReduceLROnPlateau(opt, min_lr=[1e-5, 1e-6])",
+        "lrs.ReduceLROnPlateau(opt, min_lr=min_lrs)",
+        "optim.swa_utils.SWALR(opt, swa_lr=[0.05, 0.005])",
+    ],
+)
 def test_zero_unknown_or_per_group_floor_is_silent(ctor):
     assert lines(HEADER + f"s = {ctor}\n", "SL103") == []
 
 
 def test_message_suggests_a_list_only_where_the_class_takes_one():
-    [(_, _, plateau)] = with_help(HEADER + "s = lrs.ReduceLROnPlateau(opt, min_lr=1e-5)\n",
-                                  "SL103")
+    [(_, _, plateau)] = with_help(HEADER + "s = lrs.ReduceLROnPlateau(opt, min_lr=1e-5)\n", "SL103")
     [(_, _, cosine)] = with_help(HEADER + "s = lrs.CosineAnnealingLR(opt, 9, 1e-5)\n", "SL103")
     assert 'min_lr=[g["lr"] * 0.01 for g in opt.param_groups]' in plateau
     assert "takes no per-group eta_min" in cosine

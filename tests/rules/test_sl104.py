@@ -1,7 +1,6 @@
 """SL104: get_lr that repeats one value for every group."""
 
 import pytest
-
 from _snippets import lines
 
 TEMPLATE = """\
@@ -13,27 +12,33 @@ class S(LRScheduler):
 """
 
 
-@pytest.mark.parametrize("body", [
-    "return [self.lr for _ in self.optimizer.param_groups]",
-    "return [self.lr * 0.5 for i in range(len(self.optimizer.param_groups))]",
-    "return [self.peak for base in self.base_lrs]",
-    "return [self.peak] * len(self.optimizer.param_groups)",
-    "return list(self.peak * 2 for g in self.optimizer.param_groups)",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return [self.lr for _ in self.optimizer.param_groups]",
+        "return [self.lr * 0.5 for i in range(len(self.optimizer.param_groups))]",
+        "return [self.peak for base in self.base_lrs]",
+        "return [self.peak] * len(self.optimizer.param_groups)",
+        "return list(self.peak * 2 for g in self.optimizer.param_groups)",
+    ],
+)
 def test_uniform_values_are_flagged(body):
     assert lines(TEMPLATE.format(body=body), "SL104") == [5]
 
 
-@pytest.mark.parametrize("body", [
-    "return [b * self.f for b in self.base_lrs]",
-    "return [g['lr'] * self.gamma for g in self.optimizer.param_groups]",
-    "return [self.lrs[i] for i in range(len(self.optimizer.param_groups))]",
-    "return [self.base_lrs[0] for _ in self.optimizer.param_groups]",
-    "return [0.0 for _ in self.optimizer.param_groups]",
-    "return [next(self.values) for _ in self.optimizer.param_groups]",
-    "return [self.lr for _ in range(self.n)]",  # not visibly over the groups
-    "return self.compute()",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return [b * self.f for b in self.base_lrs]",
+        "return [g['lr'] * self.gamma for g in self.optimizer.param_groups]",
+        "return [self.lrs[i] for i in range(len(self.optimizer.param_groups))]",
+        "return [self.base_lrs[0] for _ in self.optimizer.param_groups]",
+        "return [0.0 for _ in self.optimizer.param_groups]",
+        "return [next(self.values) for _ in self.optimizer.param_groups]",
+        "return [self.lr for _ in range(self.n)]",  # not visibly over the groups
+        "return self.compute()",
+    ],
+)
 def test_per_group_or_unknown_values_are_silent(body):
     assert lines(TEMPLATE.format(body=body), "SL104") == []
 

@@ -1,7 +1,6 @@
 """SL105: which lr updates compound."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 LOOP = """\
@@ -17,40 +16,46 @@ for epoch in range(10):
 """
 
 
-@pytest.mark.parametrize("stmt", [
-    'g["lr"] *= 0.9 ** epoch',
-    'g["lr"] *= 0.5 ** (epoch // 30)',
-    'g["lr"] /= epoch + 1',
-    'g["lr"] *= 1 - epoch / 10',
-    'g["lr"] *= 1 - 0.1 * epoch',
-    'g["lr"] *= np.exp(-0.1 * epoch)',
-    'g["lr"] = g["lr"] * 0.9 ** epoch',
-    'g["lr"] = 0.5 * g["lr"] * math.cos(epoch)',
-    'g["lr"] = g["lr"] / (1 + epoch)',
-    'g["lr"] = f(g["lr"], epoch)',
-    'g["lr"] = f(lr=g["lr"], e=epoch)',
-    'g.update(lr=g["lr"] * 0.9 ** epoch)',
-])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        'g["lr"] *= 0.9 ** epoch',
+        'g["lr"] *= 0.5 ** (epoch // 30)',
+        'g["lr"] /= epoch + 1',
+        'g["lr"] *= 1 - epoch / 10',
+        'g["lr"] *= 1 - 0.1 * epoch',
+        'g["lr"] *= np.exp(-0.1 * epoch)',
+        'g["lr"] = g["lr"] * 0.9 ** epoch',
+        'g["lr"] = 0.5 * g["lr"] * math.cos(epoch)',
+        'g["lr"] = g["lr"] / (1 + epoch)',
+        'g["lr"] = f(g["lr"], epoch)',
+        'g["lr"] = f(lr=g["lr"], e=epoch)',
+        'g.update(lr=g["lr"] * 0.9 ** epoch)',
+    ],
+)
 def test_compounding_updates_are_flagged(stmt):
     assert lines(LOOP.format(stmt=stmt), "SL105") == [9]
 
 
-@pytest.mark.parametrize("stmt", [
-    'g["lr"] *= 0.9',
-    'g["lr"] *= gamma',
-    'g["lr"] *= 0.1 if epoch in milestones else 1.0',
-    'g["lr"] *= 0.1 ** (epoch in milestones)',
-    'g["lr"] *= ratio(epoch)',  # incremental f(e) / f(e - 1)
-    'g["lr"] *= (1 - epoch / 10) / (1 - (epoch - 1) / 10)',
-    'g["lr"] *= factors[epoch]',  # a table of per-epoch factors
-    'g["lr"] *= user_schedule(epoch)',  # opaque: may be a ratio
-    'g["lr"] = g["initial_lr"] * 0.9 ** epoch',
-    'g["lr"] = base_lr * 0.9 ** epoch',
-    'g["lr"] = f(base_lr, epoch)',
-    'g["lr"] *= num_epochs / total_epochs',
-    'g["lr"] *= 1 - 1 / (epoch + 1)',  # == epoch / (epoch + 1): incremental 1/t decay
-    'g["lr"] *= 1 + 0.5 / epoch',
-])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        'g["lr"] *= 0.9',
+        'g["lr"] *= gamma',
+        'g["lr"] *= 0.1 if epoch in milestones else 1.0',
+        'g["lr"] *= 0.1 ** (epoch in milestones)',
+        'g["lr"] *= ratio(epoch)',  # incremental f(e) / f(e - 1)
+        'g["lr"] *= (1 - epoch / 10) / (1 - (epoch - 1) / 10)',
+        'g["lr"] *= factors[epoch]',  # a table of per-epoch factors
+        'g["lr"] *= user_schedule(epoch)',  # opaque: may be a ratio
+        'g["lr"] = g["initial_lr"] * 0.9 ** epoch',
+        'g["lr"] = base_lr * 0.9 ** epoch',
+        'g["lr"] = f(base_lr, epoch)',
+        'g["lr"] *= num_epochs / total_epochs',
+        'g["lr"] *= 1 - 1 / (epoch + 1)',  # == epoch / (epoch + 1): incremental 1/t decay
+        'g["lr"] *= 1 + 0.5 / epoch',
+    ],
+)
 def test_correct_updates_are_silent(stmt):
     assert lines(LOOP.format(stmt=stmt), "SL105") == []
 
@@ -73,8 +78,10 @@ def test_helper_lambda_and_message():
     """
     [(line, msg, help)] = with_help(src, "SL105")
     assert line == 4
-    assert msg == ('`pg["lr"] = decay(pg["lr"], epoch)` compounds: it scales the current lr by a '
-                   'factor that depends on the counter')
+    assert msg == (
+        '`pg["lr"] = decay(pg["lr"], epoch)` compounds: it scales the current lr by a '
+        "factor that depends on the counter"
+    )
     assert "through `decay`" in help and "`optimizer`" in help
     assert 'pg["lr"] = decay(pg.setdefault("initial_lr", pg["lr"]), epoch)' in help
 

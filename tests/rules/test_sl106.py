@@ -1,7 +1,6 @@
 """SL106: an lr_lambda that returns an absolute lr."""
 
 import pytest
-
 from _snippets import lines, with_help
 
 TEMPLATE = """\
@@ -13,26 +12,32 @@ s = LambdaLR(opt, {fn})
 """
 
 
-@pytest.mark.parametrize("fn", [
-    "lambda e: args.lr * 0.95 ** e",
-    "lambda e: 0.95 ** e * args.lr",
-    "lambda e: args.lr * e / 100 if e < 100 else args.lr",
-    "lambda e: max(args.lr * 0.9 ** e, 1e-6)",
-    "lambda e: 1e-6 + (args.lr - 1e-6) * 0.5 * (1 + math.cos(e))",
-    "[lambda e: args.lr * 0.9 ** e]",
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        "lambda e: args.lr * 0.95 ** e",
+        "lambda e: 0.95 ** e * args.lr",
+        "lambda e: args.lr * e / 100 if e < 100 else args.lr",
+        "lambda e: max(args.lr * 0.9 ** e, 1e-6)",
+        "lambda e: 1e-6 + (args.lr - 1e-6) * 0.5 * (1 + math.cos(e))",
+        "[lambda e: args.lr * 0.9 ** e]",
+    ],
+)
 def test_absolute_lambdas_are_flagged(fn):
     assert lines(TEMPLATE.format(fn=fn), "SL106") == [5]
 
 
-@pytest.mark.parametrize("fn", [
-    "lambda e: 0.95 ** e",
-    "lambda e: max(args.min_lr / args.lr, 0.5 * (1 + math.cos(e)))",
-    "lambda e: args.lr * 0.9 ** e / args.lr",
-    "lambda e, args=None: 0.9 ** e",
-    "schedule_fn",  # defined elsewhere: unknown
-    "lambda lr: lr * 0.5",  # its own parameter named lr
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        "lambda e: 0.95 ** e",
+        "lambda e: max(args.min_lr / args.lr, 0.5 * (1 + math.cos(e)))",
+        "lambda e: args.lr * 0.9 ** e / args.lr",
+        "lambda e, args=None: 0.9 ** e",
+        "schedule_fn",  # defined elsewhere: unknown
+        "lambda lr: lr * 0.5",  # its own parameter named lr
+    ],
+)
 def test_factor_lambdas_are_silent(fn):
     assert lines(TEMPLATE.format(fn=fn), "SL106") == []
 
@@ -44,7 +49,8 @@ def test_numeric_group_lrs_are_multipliers():
 
 def test_lr_rewritten_before_the_scheduler_is_silent():
     src = TEMPLATE.format(fn="lambda e: args.lr * 0.9 ** e").replace(
-        "s = LambdaLR", "for g in opt.param_groups:\n    g['lr'] = 1.0\ns = LambdaLR")
+        "s = LambdaLR", "for g in opt.param_groups:\n    g['lr'] = 1.0\ns = LambdaLR"
+    )
     assert lines(src, "SL106") == []
 
 
@@ -60,8 +66,9 @@ def test_local_function_through_a_local_name():
     """
     [(line, msg, help)] = with_help(src, "SL106")
     assert line == 7
-    assert msg == ("`warm` given to LambdaLR returns the lr `base_lr` times a factor, not a pure "
-                   "factor")
+    assert msg == (
+        "`warm` given to LambdaLR returns the lr `base_lr` times a factor, not a pure factor"
+    )
     assert help.startswith("`base_lr` is the lr `opt` was built with (line 3): ")
 
 
@@ -81,8 +88,9 @@ s = LambdaLR(opt, lambda e: args.lr * 0.9 ** e)
 """
 
 
-@pytest.mark.parametrize("a, b", [("0.1", "1.0"), ("mult", "1.0"), ("1.0", "10.0"),
-                                  ("backbone_lr_mult", "head_lr_mult")])
+@pytest.mark.parametrize(
+    "a, b", [("0.1", "1.0"), ("mult", "1.0"), ("1.0", "10.0"), ("backbone_lr_mult", "head_lr_mult")]
+)
 def test_multiplier_groups_from_a_helper_are_silent(a, b):
     # the default lr=args.lr is never used: every group holds a factor of the lambda's lr
     assert lines(GROUPS.format(a=a, b=b), "SL106") == []

@@ -27,8 +27,7 @@ def _run(tmp_path, files, jobs=1):
         p.write_text(textwrap.dedent(text))
         paths.append(str(p))
     results = check_paths(sorted(paths), Options(codes=CODES, jobs=jobs))
-    return [(f.path.rsplit("/", 1)[-1], f.line, f.code)
-            for f in run_project_rules(results, CODES)]
+    return [(f.path.rsplit("/", 1)[-1], f.line, f.code) for f in run_project_rules(results, CODES)]
 
 
 def test_key_never_read_anywhere(tmp_path):

@@ -10,9 +10,9 @@ import textwrap
 import libcst as cst
 import pytest
 
-from schedlint.model.builder import build_model
 from schedlint.check.engine import check_source
 from schedlint.check.fixes import apply_fixes, parses
+from schedlint.model.builder import build_model
 from schedlint.model.usage import Branches, Names, sized_in
 
 CODES = frozenset(f"SL20{i}" for i in range(1, 9))
@@ -20,7 +20,7 @@ CODES = frozenset(f"SL20{i}" for i in range(1, 9))
 
 def _dedent(src):
     if src.startswith(HEADER):
-        return HEADER + textwrap.dedent(src[len(HEADER):])
+        return HEADER + textwrap.dedent(src[len(HEADER) :])
     return textwrap.dedent(src)
 
 
@@ -44,7 +44,9 @@ opt = torch.optim.SGD(model.parameters(), lr=0.1)
 
 
 def test_branches_if_else_and_early_exit_are_exclusive():
-    m = _model(HEADER + """
+    m = _model(
+        HEADER
+        + """
     for it in range(10):
         if it < 5:
             a.step()
@@ -57,7 +59,8 @@ def test_branches_if_else_and_early_exit_are_exclusive():
             continue
         e.step()
         f.step()
-    """)
+    """
+    )
     br = Branches()
     calls = {c.receiver: c for c in m.calls}
     p = {k: br.path(c) for k, c in calls.items()}
@@ -67,16 +70,19 @@ def test_branches_if_else_and_early_exit_are_exclusive():
     assert not Branches.exclusive(p["a"], p["d"])
 
 
-@pytest.mark.parametrize("src,expected", [
-    ("args.epochs", "epochs"),
-    ("num_epochs - warmup_epochs", "epochs"),
-    ("[int(0.5 * cfg.max_epoch), int(0.75 * cfg.max_epoch)]", "epochs"),
-    ("epochs * len(train_loader)", "iterations"),
-    ("args.max_steps", "iterations"),
-    ("steps_per_epoch", "iterations"),
-    ("100", None),
-    ("cfg.decay", None),
-])
+@pytest.mark.parametrize(
+    "src,expected",
+    [
+        ("args.epochs", "epochs"),
+        ("num_epochs - warmup_epochs", "epochs"),
+        ("[int(0.5 * cfg.max_epoch), int(0.75 * cfg.max_epoch)]", "epochs"),
+        ("epochs * len(train_loader)", "iterations"),
+        ("args.max_steps", "iterations"),
+        ("steps_per_epoch", "iterations"),
+        ("100", None),
+        ("cfg.decay", None),
+    ],
+)
 def test_sized_in(src, expected):
     m = _model(f"x = f({src})\n")
     value = m.value(cst.parse_expression(src))
@@ -84,28 +90,36 @@ def test_sized_in(src, expected):
 
 
 def test_name_holding_a_factory_result_is_not_resolved():
-    m = _model(HEADER + """
+    m = _model(
+        HEADER
+        + """
     sched = S.StepLR(opt, 3)
     if cond:
         sched = create_scheduler(args, opt)
     sched.step(1)
-    """)
+    """
+    )
     call = next(c for c in m.calls if c.method == "step")
     assert call.target is not None  # the builder's best guess ...
     assert Names(m).schedulers(call) is None  # ... is not trusted by the SL2xx rules
 
 
 def test_accelerate_prepare_keeps_the_scheduler():
-    _, got, _ = _check(HEADER + """
+    _, got, _ = _check(
+        HEADER
+        + """
     sched = S.StepLR(opt, 3)
     model, opt, sched = accelerator.prepare(model, opt, sched)
     print(sched.get_lr())
-    """)
+    """
+    )
     assert got == [(8, "SL206")]
 
 
 def test_conflict_needs_both_steps_under_the_same_conditions():
-    base = HEADER + """
+    base = (
+        HEADER
+        + """
     warm = S.LambdaLR(opt, lambda s: 1.0)
     main = S.StepLR(opt, 30)
     for epoch in range(10):
@@ -113,10 +127,10 @@ def test_conflict_needs_both_steps_under_the_same_conditions():
         {a}
         {b}
     """
+    )
     _, both, _ = _check(base.format(a="warm.step()", b="main.step()"))
     assert both == [(7, "SL202")]
-    _, guarded, _ = _check(base.format(a="if warm is not None: warm.step()",
-                                       b="main.step()"))
+    _, guarded, _ = _check(base.format(a="if warm is not None: warm.step()", b="main.step()"))
     assert guarded == [(7, "SL202")]  # a presence test is not a phase
     _, phased, _ = _check(base.format(a="if epoch < 3: warm.step()", b="main.step()"))
     assert phased == []
@@ -130,14 +144,17 @@ def _fixed(src, findings, unsafe=False):
 
 
 def test_safe_fixes_apply_and_recheck_clean():
-    src, got, findings = _check(HEADER + """
+    src, got, findings = _check(
+        HEADER
+        + """
     sched = S.StepLR(opt, 3, verbose=True)
     for epoch in range(10):
         opt.step()
         print(sched.get_lr())
         sched.print_lr(True, 0, 0.1)
         sched.step(epoch + 1)
-    """)
+    """
+    )
     assert got == [(6, "SL208"), (9, "SL206"), (10, "SL208"), (11, "SL204")]
     text, applied = _fixed(src, findings)
     assert len(applied) == 4
@@ -148,21 +165,27 @@ def test_safe_fixes_apply_and_recheck_clean():
     assert _fixed(text, again.findings)[0] == text  # idempotent
 
 
-@pytest.mark.parametrize("loop,call,applicability", [
-    ("for epoch in range(10):", "sched.step(epoch + 1)", "safe"),
-    ("for epoch in range(0, 10):", "sched.step(epoch + 1)", "safe"),
-    ("for epoch in range(10):", "sched.step(epoch)", "unsafe"),  # lags one epoch
-    ("for epoch in range(3, 10):", "sched.step(epoch + 1)", None),  # resumed: not the same
-    ("for epoch in range(10):", "if epoch > 2: sched.step(epoch + 1)", None),
-    ("for epoch in range(10):", "sched.step(epoch * 2)", None),
-])
+@pytest.mark.parametrize(
+    "loop,call,applicability",
+    [
+        ("for epoch in range(10):", "sched.step(epoch + 1)", "safe"),
+        ("for epoch in range(0, 10):", "sched.step(epoch + 1)", "safe"),
+        ("for epoch in range(10):", "sched.step(epoch)", "unsafe"),  # lags one epoch
+        ("for epoch in range(3, 10):", "sched.step(epoch + 1)", None),  # resumed: not the same
+        ("for epoch in range(10):", "if epoch > 2: sched.step(epoch + 1)", None),
+        ("for epoch in range(10):", "sched.step(epoch * 2)", None),
+    ],
+)
 def test_epoch_fix_applicability(loop, call, applicability):
-    _, _, findings = _check(HEADER + f"""
+    _, _, findings = _check(
+        HEADER
+        + f"""
     sched = S.StepLR(opt, 3)
     {loop}
         opt.step()
         {call}
-    """)
+    """
+    )
     assert [f.code for f in findings] == ["SL204"]
     fix = findings[0].fix
     assert (fix and fix["applicability"]) == applicability
@@ -189,13 +212,16 @@ def test_dropping_the_counter_plus_one_keeps_the_schedule():
 
 
 def test_reorder_fix_is_unsafe_and_moves_the_line():
-    src, got, findings = _check(HEADER + """
+    src, got, findings = _check(
+        HEADER
+        + """
     sched = S.StepLR(opt, 3)
     for x in loader:
         sched.step()
         model(x).sum().backward()
         opt.step()
-    """)
+    """
+    )
     assert got == [(8, "SL203")]
     assert findings[0].fix["applicability"] == "unsafe"
     assert _fixed(src, findings)[1] == []  # never applied as a safe fix

@@ -7,8 +7,8 @@ import textwrap
 
 import libcst as cst
 import pytest
-
 from _snippets import lines, with_help
+
 from schedlint.model.uses import exclusive, uses
 
 HEADER = """\
@@ -18,74 +18,102 @@ import torch.optim.lr_scheduler as lrs
 
 
 # -- SL301 ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("last_epoch, expected", [
-    ("0", [4]), ("5", [4]), ("-2", [4]), ("start - 1", [4]), ("args.last_epoch", [4]),
-    ("-1", []), ("None", []),
-])
+@pytest.mark.parametrize(
+    "last_epoch, expected",
+    [
+        ("0", [4]),
+        ("5", [4]),
+        ("-2", [4]),
+        ("start - 1", [4]),
+        ("args.last_epoch", [4]),
+        ("-1", []),
+        ("None", []),
+    ],
+)
 def test_sl301_last_epoch_values(last_epoch, expected):
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    f"s = lrs.StepLR(opt, 3, last_epoch={last_epoch})\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        f"s = lrs.StepLR(opt, 3, last_epoch={last_epoch})\n"
+    )
     assert lines(src, "SL301") == expected
 
 
-@pytest.mark.parametrize("before", [
-    "opt.load_state_dict(ckpt['optimizer'])",
-    "first = lrs.LinearLR(opt, 0.1)",
-    "resume_from(path, model, opt)",
-    "for g in opt.param_groups:\n    g['initial_lr'] = g['lr']",
-])
+@pytest.mark.parametrize(
+    "before",
+    [
+        "opt.load_state_dict(ckpt['optimizer'])",
+        "first = lrs.LinearLR(opt, 0.1)",
+        "resume_from(path, model, opt)",
+        "for g in opt.param_groups:\n    g['initial_lr'] = g['lr']",
+    ],
+)
 def test_sl301_initial_lr_may_exist(before):
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n" + before + "\n"
-                    "s = lrs.StepLR(opt, 3, last_epoch=start)\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n" + before + "\n"
+        "s = lrs.StepLR(opt, 3, last_epoch=start)\n"
+    )
     assert lines(src, "SL301") == []
 
 
 def test_sl301_silent_for_classes_that_do_not_need_initial_lr():
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    "s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3)], [2],"
-                    " last_epoch=4)\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3)], [2],"
+        " last_epoch=4)\n"
+    )
     assert lines(src, "SL301") == []
 
 
 # -- SL302 ------------------------------------------------------------------------------------
 def test_sl302_message_names_the_scheduler_and_the_outcome():
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    "warm = lrs.LambdaLR(opt, lambda e: 1.0)\n"
-                    "opt.add_param_group({'params': extra})\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "warm = lrs.LambdaLR(opt, lambda e: 1.0)\n"
+        "opt.add_param_group({'params': extra})\n"
+    )
     [(line, message, help)] = with_help(src, "SL302")
     assert line == 5
-    assert message == ("`opt.add_param_group(...)` runs after scheduler `warm` (line 4) was built "
-                       "on it")
+    assert message == (
+        "`opt.add_param_group(...)` runs after scheduler `warm` (line 4) was built on it"
+    )
     assert "in the LambdaLR" in help and "zip()" in help
 
 
 def test_sl302_plateau_only_with_a_min_lr_list():
-    body = ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-            "p = lrs.ReduceLROnPlateau(opt, min_lr={})\n"
-            "opt.add_param_group({{'params': extra}})\n")
+    body = (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "p = lrs.ReduceLROnPlateau(opt, min_lr={})\n"
+        "opt.add_param_group({{'params': extra}})\n"
+    )
     assert lines(HEADER + body.format("1e-6"), "SL302") == []
     assert lines(HEADER + body.format("[1e-6]"), "SL302") == [5]
 
 
 # -- SL303 ------------------------------------------------------------------------------------
 def test_sl303_counts_groups_of_a_list_variable_only_when_untouched():
-    base = HEADER + ("groups = [{'params': a}, {'params': b}]\nMORE\n"
-                     "opt = torch.optim.SGD(groups, lr=0.1)\n"
-                     "s = lrs.LambdaLR(opt, [f, f, f])\n")
+    base = HEADER + (
+        "groups = [{'params': a}, {'params': b}]\nMORE\n"
+        "opt = torch.optim.SGD(groups, lr=0.1)\n"
+        "s = lrs.LambdaLR(opt, [f, f, f])\n"
+    )
     assert lines(base.replace("MORE", "pass"), "SL303") == [6]
     more = "if more:\n    groups.append({'params': c})"
     assert lines(base.replace("MORE", more), "SL303") == []
 
 
 def test_sl303_momentum_lists_ignored_without_cycle_momentum():
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    "s = lrs.OneCycleLR(opt, 0.1, 100, base_momentum=[0.8, 0.8], {})\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "s = lrs.OneCycleLR(opt, 0.1, 100, base_momentum=[0.8, 0.8], {})\n"
+    )
     assert lines(src.format("cycle_momentum=False"), "SL303") == []
     assert lines(src.format("cycle_momentum=True"), "SL303") == [4]
 
 
 # -- SL304 ------------------------------------------------------------------------------------
-TRAIN = HEADER + """\
+TRAIN = (
+    HEADER
+    + """\
 def main(model, loader, ckpt):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = lrs.StepLR(opt, 30)
@@ -95,65 +123,92 @@ def main(model, loader, ckpt):
         sched.step({arg})
         torch.save({{"model": model.state_dict(), "opt": opt.state_dict(){extra}}}, "c.pt")
 """
+)
 
 
-@pytest.mark.parametrize("resume, arg, extra, expected", [
-    ("pass", "", "", [10]),
-    ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
-    ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", []),
-    ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
-    ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
-    ("sched.last_epoch = ckpt['epoch']", "", "", []),
-    ("register(sched)", "", "", []),
-    ("pass", "", ", **extra_state", []),
-])
+@pytest.mark.parametrize(
+    "resume, arg, extra, expected",
+    [
+        ("pass", "", "", [10]),
+        ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
+        ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", []),
+        ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
+        ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
+        ("sched.last_epoch = ckpt['epoch']", "", "", []),
+        ("register(sched)", "", "", []),
+        ("pass", "", ", **extra_state", []),
+    ],
+)
 def test_sl304_what_counts_as_saving_or_restoring(resume, arg, extra, expected):
     src = TRAIN.format(resume=resume, arg=arg, extra=extra)
     assert sorted(lines(src, "SL304")) == expected
 
 
 def test_sl304_silent_when_the_scheduler_is_never_stepped_here():
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    "sched = lrs.StepLR(opt, 30)\n"
-                    "torch.save({'opt': opt.state_dict()}, 'c.pt')\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "sched = lrs.StepLR(opt, 30)\n"
+        "torch.save({'opt': opt.state_dict()}, 'c.pt')\n"
+    )
     assert lines(src, "SL304") == []
 
 
 # -- SL305 ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("milestones, expected", [
-    ("[5, 10]", []), ("[10, 5]", [4]), ("[5, 5]", [4]), ("[5]", [4]), ("ms", []),
-])
+@pytest.mark.parametrize(
+    "milestones, expected",
+    [
+        ("[5, 10]", []),
+        ("[10, 5]", [4]),
+        ("[5, 5]", [4]),
+        ("[5]", [4]),
+        ("ms", []),
+    ],
+)
 def test_sl305_milestones(milestones, expected):
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    f"s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3), "
-                    f"lrs.ExponentialLR(opt, 0.9)], {milestones})\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        f"s = lrs.SequentialLR(opt, [lrs.LinearLR(opt), lrs.StepLR(opt, 3), "
+        f"lrs.ExponentialLR(opt, 0.9)], {milestones})\n"
+    )
     assert lines(src, "SL305") == expected
 
 
 def test_sl305_explicit_optimizer_differs_from_children():
-    src = HEADER + ("a = torch.optim.SGD(m1.parameters(), lr=0.1)\n"
-                    "b = torch.optim.SGD(m2.parameters(), lr=0.1)\n"
-                    "s = lrs.ChainedScheduler([lrs.StepLR(b, 3)], optimizer=a)\n")
+    src = HEADER + (
+        "a = torch.optim.SGD(m1.parameters(), lr=0.1)\n"
+        "b = torch.optim.SGD(m2.parameters(), lr=0.1)\n"
+        "s = lrs.ChainedScheduler([lrs.StepLR(b, 3)], optimizer=a)\n"
+    )
     assert lines(src, "SL305") == [5]
 
 
 # -- SL306 ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cls, expected", [
-    ("lrs.LinearLR(opt, 0.1)", [5]), ("lrs.ConstantLR(opt, 0.5)", [5]),
-    ("lrs.OneCycleLR(opt, 0.1, 100)", [5]), ("lrs.StepLR(opt, 3)", []),
-    ("lrs.CosineAnnealingLR(opt, 10)", []), ("lrs.LinearLR(opt, 0.1, last_epoch=3)", []),
-])
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        ("lrs.LinearLR(opt, 0.1)", [5]),
+        ("lrs.ConstantLR(opt, 0.5)", [5]),
+        ("lrs.OneCycleLR(opt, 0.1, 100)", [5]),
+        ("lrs.StepLR(opt, 3)", []),
+        ("lrs.CosineAnnealingLR(opt, 10)", []),
+        ("lrs.LinearLR(opt, 0.1, last_epoch=3)", []),
+    ],
+)
 def test_sl306_only_classes_whose_constructor_rewrites_the_lr(cls, expected):
-    src = HEADER + ("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-                    "opt.load_state_dict(ckpt['opt'])\n"
-                    f"s = {cls}\n"
-                    "s.load_state_dict(ckpt['sched'])\n")
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "opt.load_state_dict(ckpt['opt'])\n"
+        f"s = {cls}\n"
+        "s.load_state_dict(ckpt['sched'])\n"
+    )
     assert lines(src, "SL306") == expected
 
 
 # -- SL307 ------------------------------------------------------------------------------------
 def test_sl307_needs_the_old_scheduler_stepped_after_the_rebind():
-    src = HEADER + """\
+    src = (
+        HEADER
+        + """\
 def run(model, n):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = lrs.StepLR(opt, 3)
@@ -162,12 +217,15 @@ def run(model, n):
         opt.step()
         {after}
 """
+    )
     assert lines(src.format(after="sched.step()"), "SL307") == [6]
     assert lines(src.format(after="pass"), "SL307") == []
 
 
 def test_sl307_rebound_scheduler_variable_is_silent():
-    src = HEADER + """\
+    src = (
+        HEADER
+        + """\
 def run(model, n, make):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = lrs.StepLR(opt, 3)
@@ -177,12 +235,14 @@ def run(model, n, make):
         opt.step()
         sched.step()
 """
+    )
     assert lines(src, "SL307") == []
 
 
 # -- helpers ----------------------------------------------------------------------------------
 def test_uses_classifies_each_occurrence():
-    module = cst.parse_module(textwrap.dedent("""\
+    module = cst.parse_module(
+        textwrap.dedent("""\
         sched = make()
         sched.step()
         x.sched = 1
@@ -190,10 +250,10 @@ def test_uses_classifies_each_occurrence():
         if sched is not None:
             sched.last_epoch = 3
         keep = [sched]
-    """))
+    """)
+    )
     kinds = [u.kind for u in uses(module, "sched")]
-    assert sorted(kinds) == sorted(["target", "method", "argument", "test", "attr_write",
-                                    "other"])
+    assert sorted(kinds) == sorted(["target", "method", "argument", "test", "attr_write", "other"])
 
 
 def test_exclusive_branches():
@@ -212,8 +272,9 @@ from torch.optim import lr_scheduler as S  # noqa: E402
 
 
 def _opt(groups=1):
-    params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (i + 1)}
-              for i in range(groups)]
+    params = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (i + 1)} for i in range(groups)
+    ]
     return torch.optim.SGD(params, lr=0.1, momentum=0.9)
 
 
@@ -281,7 +342,9 @@ def test_torch_linear_built_after_optimizer_load_diverges():
 
 
 def test_sl304_class_scheduler_saved_from_outside_the_class_is_silent():
-    src = HEADER + """\
+    src = (
+        HEADER
+        + """\
 class Trainer:
     def __init__(self, model):
         self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -293,6 +356,7 @@ class Trainer:
         torch.save({"optimizer": self.optimizer.state_dict()}, "opt.pt")
 OUTSIDE
 """
+    )
     outside = "def save(trainer):\n    torch.save(trainer.scheduler.state_dict(), 's.pt')\n"
     assert lines(src.replace("OUTSIDE", ""), "SL304") == [11]
     assert lines(src.replace("OUTSIDE", outside), "SL304") == []

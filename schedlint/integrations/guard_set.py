@@ -57,8 +57,11 @@ class GuardSet:
             exp = expect[k] if isinstance(expect, (list, tuple)) else expect
             if isinstance(expect, (list, tuple)) and k >= len(expect):
                 exp = None
-            self.guards.append(schedlint.guard(opt, list(scheds), expect=exp,
-                                               on_violation=self._route, **self.options))
+            self.guards.append(
+                schedlint.guard(
+                    opt, list(scheds), expect=exp, on_violation=self._route, **self.options
+                )
+            )
 
     def close(self, *, can_raise: bool = True) -> list:
         """Close every guard (SLG107 found now goes through ``on_violation``). Closes all of them
@@ -95,8 +98,13 @@ class GuardSet:
                 counts[(v.code, v.group_index)] -= 1
                 if counts[(v.code, v.group_index)] <= 0:
                     del counts[(v.code, v.group_index)]
-        return dataclasses.replace(report, violations=kept, pending=pending, counts=counts,
-                                   not_checked=list(report.not_checked) + list(self.notes))
+        return dataclasses.replace(
+            report,
+            violations=kept,
+            pending=pending,
+            counts=counts,
+            not_checked=list(report.not_checked) + list(self.notes),
+        )
 
     def histories(self) -> list:
         from schedlint.integrations.plot import histories_of
