@@ -124,7 +124,9 @@ def step_granularity_mismatch(model):
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
     function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
-    method and a batch loop both called in the epoch loop, under the same conditions; and a
+    method and a batch loop both called in the epoch loop, or at the top level and in the batch
+    loop of one function called in a loop (`train_xe()`, once per epoch), under the same
+    conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
@@ -493,6 +495,9 @@ def _both_granularities(model, names, sched, branches):
     hooked = _epoch_hook_and_batch_loop(model, branches, sched, steps)
     if hooked is not None:
         return hooked
+    once = _epoch_function_steps_both(model, branches, sched, steps)
+    if once is not None:
+        return once
     for outer in steps:
         if outer.loop is None or outer.via is not None:
             continue
@@ -577,6 +582,45 @@ def _epoch_hook_and_batch_loop(model, branches, sched, steps):
                     f"at each epoch's end; keep the one call its schedule is "
                     f"sized for",
                 )
+    return None
+
+
+def _epoch_function_steps_both(model, branches, sched, steps):
+    """A function called in a loop (``train_xe(...)`` once per epoch) that steps ``sched``
+    in its batch loop, next to the optimizer, and again outside that loop: each call advances
+    the schedule len(loader) + 1 times. Both steps unconditional; reported on the outer one."""
+
+    def plain(step):
+        return (
+            step.via is None
+            and step.scope.kind == "function"
+            and not conditions(branches.path(step), {step.receiver})
+        )
+
+    for outer in steps:
+        if outer.loop is not None or not plain(outer):
+            continue
+        looped = [call for _, call, loop in model.call_sites(outer.scope) if loop is not None]
+        if not looped:
+            continue  # not seen called once per epoch: the extra step may be a one-off
+        for inner in steps:
+            if (
+                inner.scope is not outer.scope
+                or inner.loop is None
+                or inner.loop.iter is None
+                or not plain(inner)
+                or not any(o.loop is inner.loop for o in model.optimizer_steps(sched.optimizer))
+            ):
+                continue
+            return Report(
+                outer.node,
+                f"`{clip(outer.receiver, 30)}.step()` runs once per call of "
+                f"`{clip(outer.scope.name, 30)}()` and also every batch",
+                help=f"`{outer.scope.name}()` is called in a loop (line "
+                f"{model.line(looped[0])}) and also steps it every batch (line {model.line(inner.node)}), so the "
+                f"schedule advances twice at each epoch's end; keep the one call its "
+                f"schedule is sized for",
+            )
     return None
 
 
