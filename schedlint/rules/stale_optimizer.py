@@ -1,5 +1,12 @@
+from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer, Scheduler
-from schedlint.model.usage import branches_of, call_node_of, is_epoch_loop, is_known
+from schedlint.model.usage import (
+    assigned_value,
+    branches_of,
+    call_node_of,
+    is_epoch_loop,
+    is_known,
+)
 from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -10,8 +17,10 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## What it does
     Flags a new optimizer construction assigned to the variable an existing scheduler was built
-    on, when, later in the same function, the new optimizer is stepped and the old scheduler is
-    still stepped (it was not rebuilt on the new optimizer).
+    on (directly, or as the result of a function of this module or another that builds a new
+    optimizer on every call: `optimizer = make_optimizer(model, args)`), when, later in the
+    same function, the new optimizer is stepped and the old scheduler is still stepped (it was
+    not rebuilt on the new optimizer).
 
     Also flags a scheduler built, unconditionally, in the body of an epoch loop and stepped
     in that loop (a scheduler per training stage or fold, or one built under
@@ -54,6 +63,7 @@ def scheduler_bound_to_stale_optimizer(model):
     ```
     """
     yield from _rebuilt_every_epoch(model)
+    yield from _rebound_through_factory(model)
     for sched in model.schedulers:
         old = sched.optimizer
         if (
@@ -108,13 +118,95 @@ def scheduler_bound_to_stale_optimizer(model):
 def _passed_on(model, new):
     """Calls after ``new`` is built that receive it (``train(model, optimizer)``), except
     scheduler constructors."""
+    return _handed_on(model, new.scope.node, new.target, model.line(new.node))
+
+
+def _handed_on(model, root, target, line):
+    """Calls under ``root`` after ``line`` that receive the variable ``target``, except
+    scheduler constructors."""
     ctors = {id(call_node_of(s)) for s in model.schedulers}
-    line = model.line(new.node)
     return [
         u.call
-        for u in uses(new.scope.node, new.target)
+        for u in uses(root, target)
         if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line
     ]
+
+
+def _rebound_through_factory(model):
+    """The optimizer variable a scheduler was built on rebound to the result of a function
+    that constructs an optimizer on every call (``optimizer = make_optimizer(model, args)``
+    on an unfreeze epoch), the old scheduler stepped after it and the new optimizer used."""
+    for sched in model.schedulers:
+        if sched.parent is not None or sched.target is None or not is_known(sched):
+            continue
+        key = binding_key(sched.scope, sched.optimizer_src)
+        if key is None or sched.optimizer_src in ("self", "cls"):
+            continue
+        for r in model.rebinds:
+            if r.key != key or r.unpacked or r.order <= sched.order and r.scope is sched.scope:
+                continue
+            if r.scope is not sched.scope and not (
+                key[0] == "class" and sched.scope.name == "__init__"
+            ):
+                continue  # a method building the first optimizer may run after this one
+            value = assigned_value(model, r)
+            if value is None or value.kind != "call":
+                continue
+            new = _constructed_by(model, r, value)
+            if new is None:
+                continue
+            later = [o.order for o in model.rebinds if o.key == sched.key and o.order > r.order]
+            steps = [
+                c
+                for c in model.steps_of(sched)
+                if c.order > r.order
+                and c.scope is r.scope
+                and c.via is None
+                and all(c.order < o for o in later)
+            ]
+            if not steps:
+                continue
+            root = r.scope.node
+            if exclusive(root, r.node, steps[0].node):
+                continue
+            used = [
+                c.node
+                for c in model.calls
+                if c.method == "step"
+                and c.scope is r.scope
+                and c.receiver == r.target
+                and c.order > r.order
+            ] or _handed_on(model, root, r.target, model.line(r.node))
+            if not used:
+                continue
+            yield Report(
+                r.node,
+                f"`{clip(r.target, 30)}` is rebound to a new {new.cls} by "
+                f"`{clip(model.code(value.node.func), 24)}(...)`, but "
+                f"`{clip(sched.target, 24)}` still drives the old one",
+                help=f"`{model.code(value.node.func)}` builds a new optimizer on every call "
+                f"({model.where(new.node)}), and `{sched.target}` ({sched.cls}, line "
+                f"{model.line(sched.node)}) stays bound to the first: its `step()` (line "
+                f"{model.line(steps[0].node)}) schedules an optimizer nobody steps, while "
+                f"the new one (used at line {model.line(used[0])}) keeps its initial lr; "
+                f"rebuild the scheduler here too",
+            )
+            break
+
+
+def _constructed_by(model, rebind, value):
+    """The Optimizer a call constructs afresh each time it runs (built in the body of the
+    function the call runs, and held by the rebound variable), else None."""
+    held = [o for o in model.holds(rebind.scope, rebind.target) if isinstance(o, Optimizer)]
+    return next(
+        (
+            o
+            for o in held
+            if o.scope.kind == "function"
+            and any(call is value.node for _, call, _ in model.call_sites(o.scope))
+        ),
+        None,
+    )
 
 
 def _old_kept_elsewhere(model, old, new) -> bool:
