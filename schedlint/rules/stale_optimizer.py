@@ -167,8 +167,13 @@ def _rebound_through_factory(model):
             if not steps:
                 continue
             root = r.scope.node
-            if exclusive(root, r.node, steps[0].node):
+            if exclusive(root, r.node, steps[0].node) or (
+                r.scope is sched.scope and exclusive(root, sched.node, r.node)
+            ):
                 continue
+            first = model.line(sched.node) if r.scope is sched.scope else 0
+            if _kept_between(model, root, r.target, first, model.line(r.node)):
+                continue  # the first optimizer may still be stepped through another name
             used = [
                 c.node
                 for c in model.calls
@@ -212,9 +217,15 @@ def _constructed_by(model, rebind, value):
 def _old_kept_elsewhere(model, old, new) -> bool:
     """The old optimizer was handed on or aliased before the rebind (``Trainer(model, opt)``,
     ``opts.append(opt)``, ``opt_g = opt``): it may still be stepped through that reference."""
+    return _kept_between(
+        model, new.scope.node, old.target, model.line(old.node), model.line(new.node)
+    )
+
+
+def _kept_between(model, root, target, first, last) -> bool:
+    """The variable ``target`` handed on or aliased between two lines (see above)."""
     ctors = {id(call_node_of(s)) for s in model.schedulers}
-    first, last = model.line(old.node), model.line(new.node)
-    for use in uses(new.scope.node, old.target):
+    for use in uses(root, target):
         if not first < model.line(use.node) < last:
             continue
         if use.kind in ("target", "test", "declaration", "attribute", "attr_write"):
