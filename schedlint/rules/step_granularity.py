@@ -125,8 +125,8 @@ def step_granularity_mismatch(model):
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
     function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
     method and a batch loop both called in the epoch loop, or at the top level and in the batch
-    loop of one function called in a loop (`train_xe()`, once per epoch), under the same
-    conditions; and a
+    loop (directly or through a per-batch `train_step()`) of one function called in a loop
+    (`train_xe()`, once per epoch), under the same conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
@@ -603,24 +603,49 @@ def _epoch_function_steps_both(model, branches, sched, steps):
         looped = [call for _, call, loop in model.call_sites(outer.scope) if loop is not None]
         if not looped:
             continue  # not seen called once per epoch: the extra step may be a one-off
-        for inner in steps:
+        inner = _batch_step_in(model, branches, sched, steps, outer.scope, plain)
+        if inner is None:
+            continue
+        return Report(
+            outer.node,
+            f"`{clip(outer.receiver, 30)}.step()` runs once per call of "
+            f"`{clip(outer.scope.name, 30)}()` and also every batch",
+            help=f"`{outer.scope.name}()` is called in a loop (line "
+            f"{model.line(looped[0])}) and also steps it every batch "
+            f"({model.where(inner.node)}), so the schedule advances twice at each "
+            f"epoch's end; keep the one call its schedule is sized for",
+        )
+    return None
+
+
+def _batch_step_in(model, branches, sched, steps, scope, plain):
+    """An unconditional step of ``sched`` that runs every batch of a loop of ``scope``:
+    in that loop next to the optimizer, or at the top level of a function the loop calls
+    unconditionally (``train_step(batch)``) next to the optimizer's step."""
+    opt_steps = model.optimizer_steps(sched.optimizer)
+    for inner in steps:
+        if not plain(inner):
+            continue
+        if inner.scope is scope:
             if (
-                inner.scope is not outer.scope
-                or inner.loop is None
-                or inner.loop.iter is None
-                or not plain(inner)
-                or not any(o.loop is inner.loop for o in model.optimizer_steps(sched.optimizer))
+                inner.loop is not None
+                and inner.loop.iter is not None
+                and any(o.loop is inner.loop for o in opt_steps)
             ):
-                continue
-            return Report(
-                outer.node,
-                f"`{clip(outer.receiver, 30)}.step()` runs once per call of "
-                f"`{clip(outer.scope.name, 30)}()` and also every batch",
-                help=f"`{outer.scope.name}()` is called in a loop (line "
-                f"{model.line(looped[0])}) and also steps it every batch (line {model.line(inner.node)}), so the "
-                f"schedule advances twice at each epoch's end; keep the one call its "
-                f"schedule is sized for",
-            )
+                return inner
+            continue
+        if inner.loop is not None or not any(
+            o.scope is inner.scope and o.loop is None for o in opt_steps
+        ):
+            continue
+        for caller, call, loop in model.call_sites(inner.scope):
+            if (
+                caller is scope
+                and loop is not None
+                and loop.iter is not None
+                and not conditions(branches.path_in(call, scope.node), {sched.target})
+            ):
+                return inner
     return None
 
 
