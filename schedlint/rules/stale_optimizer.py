@@ -155,19 +155,21 @@ def _rebound_through_factory(model):
             new = _constructed_by(model, r, value)
             if new is None:
                 continue
-            later = [o.order for o in model.rebinds if o.key == sched.key and o.order > r.order]
+            # the scheduler rebuilt, or pointed at the new optimizer, ends the old schedule
+            later = [
+                o.order
+                for o in model.rebinds
+                if o.order > r.order
+                and (o.key == sched.key or o.target == f"{sched.target}.optimizer")
+            ]
+            end = min(later, default=None)
             steps = [
-                c
-                for c in model.steps_of(sched)
-                if c.order > r.order
-                and c.scope is r.scope
-                and c.via is None
-                and all(c.order < o for o in later)
+                c for c in model.steps_of(sched) if c.via is None and _runs_after(model, r, c, end)
             ]
             if not steps:
                 continue
             root = r.scope.node
-            if exclusive(root, r.node, steps[0].node) or (
+            if (steps[0].scope is r.scope and exclusive(root, r.node, steps[0].node)) or (
                 r.scope is sched.scope and exclusive(root, sched.node, r.node)
             ):
                 continue
@@ -176,11 +178,10 @@ def _rebound_through_factory(model):
                 continue  # the first optimizer may still be stepped through another name
             used = [
                 c.node
-                for c in model.calls
-                if c.method == "step"
-                and c.scope is r.scope
-                and c.receiver == r.target
-                and c.order > r.order
+                for c in model.optimizer_steps(new)
+                if c.via is None
+                and (c.scope is not r.scope or c.receiver == r.target)
+                and _runs_after(model, r, c, None)
             ] or _handed_on(model, root, r.target, model.line(r.node))
             if not used:
                 continue
@@ -197,6 +198,14 @@ def _rebound_through_factory(model):
                 f"rebuild the scheduler here too",
             )
             break
+
+
+def _runs_after(model, rebind, call, end) -> bool:
+    """``call`` runs after ``rebind`` (and before the order ``end``): later in the same
+    function, or in a function called there (``train(model, optimizer, scheduler)``)."""
+    if call.scope is rebind.scope:
+        return call.order > rebind.order and (end is None or call.order < end)
+    return model.runs_from(rebind.scope, call.scope, after=rebind.order, before=end)
 
 
 def _constructed_by(model, rebind, value):
