@@ -48,21 +48,22 @@ def _after_load(model, loads, sched, opt, site):
     factory call that builds it) in the same scope: the optimizer state loaded before it, the
     scheduler resumed after it (its state loaded, or its `last_epoch` written), and not the
     optimizer's state loaded again; else None."""
-    opt_load = next(
-        (c for c in loads if c.target is opt and c.scope is site.scope and c.order < site.order),
-        None,
-    )
-    if opt_load is None or not site.here:
+    opt_load = _loaded_before(model, loads, opt, site) if site.here else None
+    if opt_load is None:
         return None
     if any(
         c.target is opt
-        and c.order > site.order
-        and (c.scope is site.scope or site.scope is sched.scope)
+        and (
+            c.order > site.order
+            and (c.scope is site.scope or site.scope is sched.scope)
+            or c.scope is not site.scope
+            and model.runs_from(site.scope, c.scope, after=site.order)
+        )
         for c in loads
     ):
         return None  # the optimizer state is loaded (again) after the construction: exact
     root = site.scope.node
-    if exclusive(root, opt_load.node, site.node):
+    if exclusive(root, opt_load[0], site.node):
         return None
     sched_load = next(
         (c for c in loads if c.target is sched and c.order > site.order and c.scope is site.scope),
@@ -76,6 +77,24 @@ def _after_load(model, loads, sched, opt, site):
     if write is None:
         return None
     return opt_load, write.node, f"`{clip(write.target, 30)} = ...`", site
+
+
+def _loaded_before(model, loads, opt, site):
+    """(node, text) of what loads ``opt``'s state in ``site``'s scope before ``site``: the
+    ``load_state_dict`` call itself, or the call of a helper that makes it
+    (``resume(ckpt, model, optimizer)``); else None."""
+    for c in loads:
+        if c.target is opt and c.scope is site.scope and c.order < site.order:
+            return c.node, f"`{clip(c.receiver, 30)}.load_state_dict(...)`"
+    for c in loads:
+        if c.target is not opt or c.scope is site.scope:
+            continue
+        for chain in model.call_chains(c):
+            call = next((s for s in chain[1:] if s.scope is site.scope), None)
+            if call is not None and call.here and call.order < site.order:
+                helper = clip(model.code(call.node.func), 24)
+                return call.node, f"`{helper}(...)` loads the optimizer state"
+    return None
 
 
 def _counter_written(model, sched, opt, site):
@@ -129,8 +148,9 @@ def scheduler_built_after_optimizer_load(model):
 
     ## What it does
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
-    same function (directly, or through a factory called there: `build_scheduler(optimizer,
-    cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)` or fast-forwarded
+    same function (by `optimizer.load_state_dict(...)` there or by a helper called there,
+    `load_checkpoint(path, model, optimizer)`), the scheduler built there directly or through
+    a factory called there (`build_scheduler(optimizer, cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)` or fast-forwarded
     by writing its counter (`scheduler.last_epoch = start_epoch - 1`, unless a
     `scheduler.step()` before the next optimizer step recomputes a closed-form lr). Only the
     classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
@@ -200,9 +220,7 @@ def scheduler_built_after_optimizer_load(model):
             what = f"`{clip(model.value(site.node).call or '?', 30)}(...)` builds {sched.cls}"
         yield Report(
             site.node,
-            f"{what} after "
-            f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
-            f"{model.line(opt_load.node)})",
+            f"{what} after {opt_load[1]} (line {model.line(opt_load[0])})",
             help=f"It is then resumed with {how} (line {model.line(resume)}), but "
             f"{effect.replace('`load_state_dict`', how)}; build the scheduler "
             f"first, then load the optimizer state, then resume the scheduler",
