@@ -150,9 +150,10 @@ def scheduler_built_after_optimizer_load(model):
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
     same function (by `optimizer.load_state_dict(...)` there or by a helper called there,
     `load_checkpoint(path, model, optimizer)`), the scheduler built there directly or through
-    a factory called there (`build_scheduler(optimizer, cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)` or fast-forwarded
-    by writing its counter (`scheduler.last_epoch = start_epoch - 1`, unless a
-    `scheduler.step()` before the next optimizer step recomputes a closed-form lr). Only the
+    a factory called there (`build_scheduler(optimizer, cfg)`), when that scheduler is then
+    given `scheduler.load_state_dict(...)` or fast-forwarded by writing its counter
+    (`scheduler.last_epoch = start_epoch - 1`, unless a `scheduler.step()` before the next
+    optimizer step recomputes a closed-form lr). Only the
     classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
     SequentialLR (and a ChainedScheduler containing one), and the closed-form ones (LambdaLR and
     the transformers schedules, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts).
