@@ -126,7 +126,8 @@ def step_granularity_mismatch(model):
     function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
     method and a batch loop both called in the epoch loop, or at the top level and in the batch
     loop (directly or through a per-batch `train_step()`) of one function called in a loop
-    (`train_xe()`, once per epoch), under the same conditions; and a
+    (`train_xe()`, once per epoch; of this file or imported from another module of the tree),
+    under the same conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
@@ -615,6 +616,45 @@ def _epoch_function_steps_both(model, branches, sched, steps):
             f"({model.where(inner.node)}), so the schedule advances twice at each "
             f"epoch's end; keep the one call its schedule is sized for",
         )
+    return _imported_epoch_function(model, branches, sched, steps)
+
+
+def _imported_epoch_function(model, branches, sched, steps):
+    """The same with the function in an imported module (``engine.train_one_epoch``): its
+    two steps are anchored at the local call, made in a loop here; reported at that call."""
+
+    def quiet(own):
+        return own.scope.kind == "function" and not conditions(branches.path(own), {own.receiver})
+
+    batch_loops = {
+        id(o.via.loop) for o in model.optimizer_steps(sched.optimizer) if o.via is not None
+    }
+    for outer in steps:
+        own = outer.via
+        if own is None or outer.loop is None or own.loop is not None or not quiet(own):
+            continue
+        for inner in steps:
+            mine = inner.via
+            if (
+                mine is None
+                or inner.node is not outer.node
+                or mine.scope is not own.scope
+                or mine.loop is None
+                or mine.loop.iter is None
+                or id(mine.loop) not in batch_loops
+                or not quiet(mine)
+            ):
+                continue
+            fn = clip(own.scope.name, 30)
+            return Report(
+                outer.node,
+                f"`{fn}()` steps `{clip(own.receiver, 30)}` every batch and again after "
+                f"its batch loop",
+                help=f"Called in the loop of line {model.line(outer.loop.node)}, it steps "
+                f"the schedule every batch ({model.where(mine.node)}) and once more per "
+                f"call ({model.where(own.node)}), so the schedule advances twice at each "
+                f"epoch's end; keep the one call its schedule is sized for",
+            )
     return None
 
 
