@@ -284,6 +284,9 @@ class _Builder(cst.CSTVisitor):
         self.function_stack: list = []
         self._first_step_returns: set = set()  # ids of Return nodes under `last_epoch == 0`
         self.handled_calls: set = set()
+        # Constructions of this tree's scheduler classes: recorded as Scheduler facts, and
+        # still calls whose arguments bind the class's ``__init__`` parameters in the flow.
+        self.custom_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
         self.branch_depth = 0
@@ -790,7 +793,7 @@ class _Builder(cst.CSTVisitor):
             self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
-        if id(node) not in self.handled_calls:
+        if id(node) not in self.handled_calls or id(node) in self.custom_calls:
             self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
         if (
             isinstance(func, cst.Name)
@@ -987,6 +990,8 @@ class _Builder(cst.CSTVisitor):
             origin = "transformers"
         if short is not None:
             self.handled_calls.add(id(call))
+            if origin == "custom":
+                self.custom_calls.add(id(call))
             self._scheduler(call, short, origin, target, stmt, qualified)
             return True
         opt_cls = catalogue.optimizer_class(qualified)

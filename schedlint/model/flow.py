@@ -520,6 +520,7 @@ class Flow:
     def _bind_call(self, scope, call, order) -> None:
         targets = self.callees(call, scope)
         if not targets:
+            self._bind_base_optimizer(scope, call)
             return
         positional = [a for a in call.args if a.keyword is None and not a.star]
         starred = any(a.star for a in call.args)
@@ -545,6 +546,31 @@ class Flow:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
+
+    def _bind_base_optimizer(self, scope, call) -> None:
+        """``super().__init__(optimizer, ...)`` in a subclass of a library scheduler: torch's
+        ``LRScheduler.__init__`` stores ``self.optimizer``, which the subclass's own methods
+        then read (``for g in self.optimizer.param_groups``)."""
+        func = call.func
+        if (
+            func.__class__ is not _ATTRIBUTE
+            or func.attr.value != "__init__"
+            or func.value.__class__ is not _CALL
+            or self.dotted(func.value.func) != "super"
+        ):
+            return
+        cls = _enclosing_class(scope)
+        if cls is None or not cls.is_scheduler_subclass:
+            return
+        arg = next(
+            (a for a in call.args if a.keyword is not None and a.keyword.value == "optimizer"),
+            None,
+        )
+        if arg is None:
+            if not call.args or call.args[0].keyword is not None or call.args[0].star:
+                return
+            arg = call.args[0]
+        self._add(self.key(scope, "self.optimizer"), self.eval(arg.value, scope))
 
     # -- numbers ---------------------------------------------------------------------------------
     def number(self, node, scope, depth=0) -> float | None:

@@ -1,4 +1,5 @@
 from schedlint.model.facts import Optimizer
+from schedlint.model.usage import names_of, rebound_value
 from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
@@ -43,32 +44,102 @@ def _effect(sched):
 
 
 def _after_load(model, loads, sched, opt, site):
-    """(optimizer load, scheduler load) around ``site`` (where the scheduler is built, or
-    the factory call that builds it) in the same scope: the optimizer state loaded before
-    it, the scheduler's after it, and not again the optimizer's; else None."""
-    opt_load = next(
-        (c for c in loads if c.target is opt and c.scope is site.scope and c.order < site.order),
-        None,
-    )
-    if opt_load is None or not site.here:
+    """(optimizer load, resume, how, site) around ``site`` (where the scheduler is built, or the
+    factory call that builds it) in the same scope: the optimizer state loaded before it, the
+    scheduler resumed after it (its state loaded, or its `last_epoch` written), and not the
+    optimizer's state loaded again; else None."""
+    opt_load = _loaded_before(model, loads, opt, site) if site.here else None
+    if opt_load is None:
         return None
     if any(
         c.target is opt
-        and c.order > site.order
-        and (c.scope is site.scope or site.scope is sched.scope)
+        and (
+            c.order > site.order
+            and (c.scope is site.scope or site.scope is sched.scope)
+            or c.scope is not site.scope
+            and model.runs_from(site.scope, c.scope, after=site.order)
+        )
         for c in loads
     ):
         return None  # the optimizer state is loaded (again) after the construction: exact
+    root = site.scope.node
+    if exclusive(root, opt_load[0], site.node):
+        return None
     sched_load = next(
         (c for c in loads if c.target is sched and c.order > site.order and c.scope is site.scope),
         None,
     )
-    if sched_load is None:
+    if sched_load is not None:
+        if exclusive(root, site.node, sched_load.node):
+            return None
+        return opt_load, sched_load.node, "`load_state_dict`", site
+    write = _counter_written(model, sched, opt, site)
+    if write is None:
         return None
-    root = site.scope.node
-    if exclusive(root, opt_load.node, site.node) or exclusive(root, site.node, sched_load.node):
-        return None
-    return opt_load, sched_load, site
+    return opt_load, write.node, f"`{clip(write.target, 30)} = ...`", site
+
+
+def _loaded_before(model, loads, opt, site):
+    """(node, text) of what loads ``opt``'s state in ``site``'s scope before ``site``: the
+    ``load_state_dict`` call itself, or the call of a helper that makes it
+    (``resume(ckpt, model, optimizer)``); else None."""
+    for c in loads:
+        if c.target is opt and c.scope is site.scope and c.order < site.order:
+            return c.node, f"`{clip(c.receiver, 30)}.load_state_dict(...)`"
+    for c in loads:
+        if c.target is not opt or c.scope is site.scope:
+            continue
+        for chain in model.call_chains(c):
+            call = next((s for s in chain[1:] if s.scope is site.scope), None)
+            if call is not None and call.here and call.order < site.order:
+                helper = clip(model.code(call.node.func), 24)
+                return call.node, f"`{helper}(...)` loads the optimizer state"
+    return None
+
+
+def _counter_written(model, sched, opt, site):
+    """``scheduler.last_epoch = start_epoch - 1`` after ``site``, in its scope, that moves the
+    counter without rewriting the lr; None when the counter is reset (-1) or a
+    ``scheduler.step()`` recomputes a closed-form lr before the optimizer next steps."""
+    names = names_of(model)
+    for r in model.rebinds:
+        receiver, _, attr = r.target.rpartition(".")
+        if (
+            attr != "last_epoch"
+            or not receiver
+            or r.scope is not site.scope
+            or r.order < site.order
+            or names.holds(r.scope, receiver) != [sched]
+            or exclusive(site.scope.node, site.node, r.node)
+        ):
+            continue
+        value = rebound_value(model, r)
+        if value is None or value.number == -1:
+            continue
+        if _effect(sched) is _ONE_STEP and _replayed(model, sched, opt, r):
+            continue
+        return r
+    return None
+
+
+def _replayed(model, sched, opt, write) -> bool:
+    """A step of ``sched`` after ``write``, outside any loop, before anything steps ``opt``:
+    the closed form rewrites every group's lr for the written counter."""
+    for step in model.steps_of(sched):
+        if step.scope is not write.scope or step.loop is not None or step.order < write.order:
+            continue
+        here = any(
+            c.scope is write.scope and write.order < c.order < step.order
+            for c in model.optimizer_steps(opt)
+        )
+        elsewhere = any(
+            c.scope is not write.scope
+            and model.runs_from(write.scope, c.scope, after=write.order, before=step.order)
+            for c in model.optimizer_steps(opt)
+        )
+        if not here and not elsewhere:
+            return True
+    return False
 
 
 @rule("SL306", "scheduler-built-after-optimizer-load", "warning")
@@ -77,8 +148,12 @@ def scheduler_built_after_optimizer_load(model):
 
     ## What it does
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
-    same function (directly, or through a factory called there: `build_scheduler(optimizer,
-    cfg)`), when that scheduler is then given `scheduler.load_state_dict(...)`. Only the
+    same function (by `optimizer.load_state_dict(...)` there or by a helper called there,
+    `load_checkpoint(path, model, optimizer)`), the scheduler built there directly or through
+    a factory called there (`build_scheduler(optimizer, cfg)`), when that scheduler is then
+    given `scheduler.load_state_dict(...)` or fast-forwarded by writing its counter
+    (`scheduler.last_epoch = start_epoch - 1`, unless a `scheduler.step()` before the next
+    optimizer step recomputes a closed-form lr). Only the
     classes whose constructor rewrites the loaded lr are flagged: ConstantLR, LinearLR and
     SequentialLR (and a ChainedScheduler containing one), and the closed-form ones (LambdaLR and
     the transformers schedules, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts).
@@ -86,7 +161,7 @@ def scheduler_built_after_optimizer_load(model):
     ## Why is this bad?
     A scheduler's constructor runs an initial step that writes every group's lr. Built after the
     optimizer state was loaded, it applies that step to the *loaded* lr, and
-    `scheduler.load_state_dict` restores the counters but never rewrites the lr. ConstantLR,
+    neither `scheduler.load_state_dict` nor writing `last_epoch` rewrites the lr. ConstantLR,
     LinearLR and SequentialLR then diverge for the rest of training; the closed-form classes use
     the step-0 lr (e.g. the start of a warm-up) for the first resumed step.
 
@@ -139,17 +214,15 @@ def scheduler_built_after_optimizer_load(model):
         )
         if found is None:
             continue
-        opt_load, sched_load, site = found
+        opt_load, resume, how, site = found
         name = f"`{sched.target}`" if sched.target else ""
         what = f"{sched.cls} {clip(name, 30)}".rstrip() + " is built"
         if site.node is not sched.node:  # built by a factory called here
             what = f"`{clip(model.value(site.node).call or '?', 30)}(...)` builds {sched.cls}"
         yield Report(
             site.node,
-            f"{what} after "
-            f"`{clip(opt_load.receiver, 30)}.load_state_dict(...)` (line "
-            f"{model.line(opt_load.node)})",
-            help=f"It is then resumed with `load_state_dict` (line "
-            f"{model.line(sched_load.node)}), but {effect}; build the scheduler "
-            f"first, then load the optimizer state, then the scheduler's",
+            f"{what} after {opt_load[1]} (line {model.line(opt_load[0])})",
+            help=f"It is then resumed with {how} (line {model.line(resume)}), but "
+            f"{effect.replace('`load_state_dict`', how)}; build the scheduler "
+            f"first, then load the optimizer state, then resume the scheduler",
         )

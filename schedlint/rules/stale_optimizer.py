@@ -1,5 +1,12 @@
+from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer, Scheduler
-from schedlint.model.usage import branches_of, call_node_of, is_epoch_loop, is_known
+from schedlint.model.usage import (
+    assigned_value,
+    branches_of,
+    call_node_of,
+    is_epoch_loop,
+    is_known,
+)
 from schedlint.model.uses import HARMLESS_METHODS, exclusive, uses
 from schedlint.rules.base import Report, clip, rule
 
@@ -10,8 +17,10 @@ def scheduler_bound_to_stale_optimizer(model):
 
     ## What it does
     Flags a new optimizer construction assigned to the variable an existing scheduler was built
-    on, when, later in the same function, the new optimizer is stepped and the old scheduler is
-    still stepped (it was not rebuilt on the new optimizer).
+    on (directly, or as the result of a function of this module or another that builds a new
+    optimizer on every call: `optimizer = make_optimizer(model, args)`), when, later in the
+    same function, the new optimizer is stepped and the old scheduler is still stepped (it was
+    not rebuilt on the new optimizer).
 
     Also flags a scheduler built, unconditionally, in the body of an epoch loop and stepped
     in that loop (a scheduler per training stage or fold, or one built under
@@ -54,6 +63,7 @@ def scheduler_bound_to_stale_optimizer(model):
     ```
     """
     yield from _rebuilt_every_epoch(model)
+    yield from _rebound_through_factory(model)
     for sched in model.schedulers:
         old = sched.optimizer
         if (
@@ -108,21 +118,123 @@ def scheduler_bound_to_stale_optimizer(model):
 def _passed_on(model, new):
     """Calls after ``new`` is built that receive it (``train(model, optimizer)``), except
     scheduler constructors."""
+    return _handed_on(model, new.scope.node, new.target, model.line(new.node))
+
+
+def _handed_on(model, root, target, line):
+    """Calls under ``root`` after ``line`` that receive the variable ``target``, except
+    scheduler constructors."""
     ctors = {id(call_node_of(s)) for s in model.schedulers}
-    line = model.line(new.node)
     return [
         u.call
-        for u in uses(new.scope.node, new.target)
+        for u in uses(root, target)
         if u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) > line
     ]
+
+
+def _rebound_through_factory(model):
+    """The optimizer variable a scheduler was built on rebound to the result of a function
+    that constructs an optimizer on every call (``optimizer = make_optimizer(model, args)``
+    on an unfreeze epoch), the old scheduler stepped after it and the new optimizer used."""
+    for sched in model.schedulers:
+        if sched.parent is not None or sched.target is None or not is_known(sched):
+            continue
+        key = binding_key(sched.scope, sched.optimizer_src)
+        if key is None or sched.optimizer_src in ("self", "cls"):
+            continue
+        for r in model.rebinds:
+            if r.key != key or r.unpacked or r.order <= sched.order and r.scope is sched.scope:
+                continue
+            if r.scope is not sched.scope and not (
+                key[0] == "class" and sched.scope.name == "__init__"
+            ):
+                continue  # a method building the first optimizer may run after this one
+            value = assigned_value(model, r)
+            if value is None or value.kind != "call":
+                continue
+            new = _constructed_by(model, r, value)
+            if new is None:
+                continue
+            # the scheduler rebuilt, or pointed at the new optimizer, ends the old schedule
+            later = [
+                o.order
+                for o in model.rebinds
+                if o.order > r.order
+                and (o.key == sched.key or o.target == f"{sched.target}.optimizer")
+            ]
+            end = min(later, default=None)
+            steps = [
+                c for c in model.steps_of(sched) if c.via is None and _runs_after(model, r, c, end)
+            ]
+            if not steps:
+                continue
+            root = r.scope.node
+            if (steps[0].scope is r.scope and exclusive(root, r.node, steps[0].node)) or (
+                r.scope is sched.scope and exclusive(root, sched.node, r.node)
+            ):
+                continue
+            first = model.line(sched.node) if r.scope is sched.scope else 0
+            if _kept_between(model, root, r.target, first, model.line(r.node)):
+                continue  # the first optimizer may still be stepped through another name
+            used = [
+                c.node
+                for c in model.optimizer_steps(new)
+                if c.via is None
+                and (c.scope is not r.scope or c.receiver == r.target)
+                and _runs_after(model, r, c, None)
+            ] or _handed_on(model, root, r.target, model.line(r.node))
+            if not used:
+                continue
+            yield Report(
+                r.node,
+                f"`{clip(r.target, 30)}` is rebound to a new {new.cls} by "
+                f"`{clip(model.code(value.node.func), 24)}(...)`, but "
+                f"`{clip(sched.target, 24)}` still drives the old one",
+                help=f"`{model.code(value.node.func)}` builds a new optimizer on every call "
+                f"({model.where(new.node)}), and `{sched.target}` ({sched.cls}, line "
+                f"{model.line(sched.node)}) stays bound to the first: its `step()` (line "
+                f"{model.line(steps[0].node)}) schedules an optimizer nobody steps, while "
+                f"the new one (used at line {model.line(used[0])}) keeps its initial lr; "
+                f"rebuild the scheduler here too",
+            )
+            break
+
+
+def _runs_after(model, rebind, call, end) -> bool:
+    """``call`` runs after ``rebind`` (and before the order ``end``): later in the same
+    function, or in a function called there (``train(model, optimizer, scheduler)``)."""
+    if call.scope is rebind.scope:
+        return call.order > rebind.order and (end is None or call.order < end)
+    return model.runs_from(rebind.scope, call.scope, after=rebind.order, before=end)
+
+
+def _constructed_by(model, rebind, value):
+    """The Optimizer a call constructs afresh each time it runs (built in the body of the
+    function the call runs, and held by the rebound variable), else None."""
+    held = [o for o in model.holds(rebind.scope, rebind.target) if isinstance(o, Optimizer)]
+    return next(
+        (
+            o
+            for o in held
+            if o.scope.kind == "function"
+            and any(call is value.node for _, call, _ in model.call_sites(o.scope))
+        ),
+        None,
+    )
 
 
 def _old_kept_elsewhere(model, old, new) -> bool:
     """The old optimizer was handed on or aliased before the rebind (``Trainer(model, opt)``,
     ``opts.append(opt)``, ``opt_g = opt``): it may still be stepped through that reference."""
+    return _kept_between(
+        model, new.scope.node, old.target, model.line(old.node), model.line(new.node)
+    )
+
+
+def _kept_between(model, root, target, first, last) -> bool:
+    """The variable ``target`` handed on or aliased between two lines (see above)."""
     ctors = {id(call_node_of(s)) for s in model.schedulers}
-    first, last = model.line(old.node), model.line(new.node)
-    for use in uses(new.scope.node, old.target):
+    for use in uses(root, target):
         if not first < model.line(use.node) < last:
             continue
         if use.kind in ("target", "test", "declaration", "attribute", "attr_write"):

@@ -124,7 +124,10 @@ def step_granularity_mismatch(model):
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
     function that loop calls (`Trainer.fit` and `Trainer.train_epoch`), or in an end-of-epoch
-    method and a batch loop both called in the epoch loop, under the same conditions; and a
+    method and a batch loop both called in the epoch loop, or at the top level and in the batch
+    loop (directly or through a per-batch `train_step()`) of one function called in a loop
+    (`train_xe()`, once per epoch; of this file or imported from another module of the tree),
+    under the same conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
@@ -493,6 +496,9 @@ def _both_granularities(model, names, sched, branches):
     hooked = _epoch_hook_and_batch_loop(model, branches, sched, steps)
     if hooked is not None:
         return hooked
+    once = _epoch_function_steps_both(model, branches, sched, steps)
+    if once is not None:
+        return once
     for outer in steps:
         if outer.loop is None or outer.via is not None:
             continue
@@ -577,6 +583,109 @@ def _epoch_hook_and_batch_loop(model, branches, sched, steps):
                     f"at each epoch's end; keep the one call its schedule is "
                     f"sized for",
                 )
+    return None
+
+
+def _epoch_function_steps_both(model, branches, sched, steps):
+    """A function called in a loop (``train_xe(...)`` once per epoch) that steps ``sched``
+    in its batch loop, next to the optimizer, and again outside that loop: each call advances
+    the schedule len(loader) + 1 times. Both steps unconditional; reported on the outer one."""
+
+    def plain(step):
+        return (
+            step.via is None
+            and step.scope.kind == "function"
+            and not conditions(branches.path(step), {step.receiver})
+        )
+
+    for outer in steps:
+        if outer.loop is not None or not plain(outer):
+            continue
+        looped = [call for _, call, loop in model.call_sites(outer.scope) if loop is not None]
+        if not looped:
+            continue  # not seen called once per epoch: the extra step may be a one-off
+        inner = _batch_step_in(model, branches, sched, steps, outer.scope, plain)
+        if inner is None:
+            continue
+        return Report(
+            outer.node,
+            f"`{clip(outer.receiver, 30)}.step()` runs once per call of "
+            f"`{clip(outer.scope.name, 30)}()` and also every batch",
+            help=f"`{outer.scope.name}()` is called in a loop (line "
+            f"{model.line(looped[0])}) and also steps it every batch "
+            f"({model.where(inner.node)}), so the schedule advances twice at each "
+            f"epoch's end; keep the one call its schedule is sized for",
+        )
+    return _imported_epoch_function(model, branches, sched, steps)
+
+
+def _imported_epoch_function(model, branches, sched, steps):
+    """The same with the function in an imported module (``engine.train_one_epoch``): its
+    two steps are anchored at the local call, made in a loop here; reported at that call."""
+
+    def quiet(own):
+        return own.scope.kind == "function" and not conditions(branches.path(own), {own.receiver})
+
+    batch_loops = {
+        id(o.via.loop) for o in model.optimizer_steps(sched.optimizer) if o.via is not None
+    }
+    for outer in steps:
+        own = outer.via
+        if own is None or outer.loop is None or own.loop is not None or not quiet(own):
+            continue
+        for inner in steps:
+            mine = inner.via
+            if (
+                mine is None
+                or inner.node is not outer.node
+                or mine.scope is not own.scope
+                or mine.loop is None
+                or mine.loop.iter is None
+                or id(mine.loop) not in batch_loops
+                or not quiet(mine)
+            ):
+                continue
+            fn = clip(own.scope.name, 30)
+            return Report(
+                outer.node,
+                f"`{fn}()` steps `{clip(own.receiver, 30)}` every batch and again after "
+                f"its batch loop",
+                help=f"Called in the loop of line {model.line(outer.loop.node)}, it steps "
+                f"the schedule every batch ({model.where(mine.node)}) and once more per "
+                f"call ({model.where(own.node)}), so the schedule advances twice at each "
+                f"epoch's end; keep the one call its schedule is sized for",
+            )
+    return None
+
+
+def _batch_step_in(model, branches, sched, steps, scope, plain):
+    """An unconditional step of ``sched`` that runs every batch of a loop of ``scope``:
+    in that loop next to the optimizer, or at the top level of a function the loop calls
+    unconditionally (``train_step(batch)``) next to the optimizer's step."""
+    opt_steps = model.optimizer_steps(sched.optimizer)
+    for inner in steps:
+        if not plain(inner):
+            continue
+        if inner.scope is scope:
+            if (
+                inner.loop is not None
+                and inner.loop.iter is not None
+                and any(o.loop is inner.loop for o in opt_steps)
+            ):
+                return inner
+            continue
+        if inner.loop is not None or not any(
+            o.scope is inner.scope and o.loop is None for o in opt_steps
+        ):
+            continue
+        for caller, call, loop in model.call_sites(inner.scope):
+            if (
+                caller is scope
+                and loop is not None
+                and loop.iter is not None
+                and not conditions(branches.path_in(call, scope.node), {sched.target})
+            ):
+                return inner
     return None
 
 

@@ -341,6 +341,54 @@ def test_torch_linear_built_after_optimizer_load_diverges():
     assert bad[-1] != pytest.approx(0.1)
 
 
+def test_torch_writing_last_epoch_keeps_the_constructor_lr():
+    # SL306 on `scheduler.last_epoch = N` after a LambdaLR built on a loaded optimizer: the
+    # write (and a later scheduler.load_state_dict) keep initial_lr * lf(0); a step fixes it.
+    import copy
+
+    lf = lambda e: 0.9**e  # noqa: E731
+    opt = _opt()
+    sched = S.LambdaLR(opt, lf)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    o_sd, s_sd = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
+    opt2 = _opt()
+    opt2.load_state_dict(o_sd)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * lf(5))
+    sched2 = S.LambdaLR(opt2, lf)
+    sched2.last_epoch = 4
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1)
+    sched2.load_state_dict(s_sd)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1)
+    sched2.last_epoch = 4
+    sched2.step()
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * lf(5))
+
+
+@pytest.mark.parametrize(
+    "after, expected",
+    [
+        ("", [6]),
+        ("s.load_state_dict(ckpt['sched'])", [6]),  # does not rewrite the lr either
+        ("s.step()", []),  # recomputes the closed-form lr before training
+    ],
+)
+def test_sl306_last_epoch_write_after_optimizer_load(after, expected):
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "opt.load_state_dict(ckpt['opt'])\n"
+        "start_epoch = ckpt['epoch'] + 1\n"
+        "s = lrs.LambdaLR(opt, lambda e: 0.9 ** e)\n"
+        "s.last_epoch = start_epoch - 1\n"
+        f"{after}\n"
+        "for epoch in range(start_epoch, 100):\n"
+        "    opt.step()\n"
+        "    s.step()\n"
+    )
+    assert lines(src, "SL306") == expected
+
+
 def test_sl304_class_scheduler_saved_from_outside_the_class_is_silent():
     src = (
         HEADER
