@@ -316,10 +316,11 @@ def schedule_length_mismatch():
     """At the end of the run, a schedule was stepped through a small fraction of its length, or past it.
 
     ## What it does
-    For OneCycleLR, CosineAnnealingLR, PolynomialLR and LinearLR: fewer than 10% of the
-    schedule's steps although the optimizer stepped at least half its length (sized per batch,
-    stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart schedule: the LR
-    climbs back up).
+    For OneCycleLR, CosineAnnealingLR, PolynomialLR, LinearLR and transformers' schedules
+    (`get_linear_schedule_with_warmup` and every factory with a `num_training_steps`): fewer than
+    10% of the schedule's steps although the optimizer stepped at least half its length (sized
+    per batch, stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart
+    schedule: the LR climbs back up).
 
     ## Why is this bad?
     The run never leaves warm-up, or re-warms at its end.
