@@ -290,3 +290,17 @@ def ranks_differ(rank: int) -> str:
         "some ranks only, a rank-dependent LR, or a checkpoint loaded on one rank only; the "
         "replicas apply different updates and drift apart."
     )
+
+
+def lambda_returns_lr(name: str, where, group: int, first: float, lr: float, one: bool) -> str:
+    """``first``: what the lambda returned at construction (LambdaLR) or at its first step
+    (MultiplicativeLR); ``one``: a lambda shared by several groups returned group ``group``'s lr."""
+    built = f" (built at {where})" if where else ""
+    whose = f"group {group}'s lr" if one else "the group's own lr"
+    when = "when it was built" if name == "LambdaLR" else "at its first step"
+    return (
+        f"{name}'s lambda{built} returns an lr, not a factor: {when} it returned {first:.6g}, "
+        f"{whose}, and {name} multiplies the lr by what it returns, so training runs at "
+        f"{lr:.6g}, about the lr squared. Return a factor (lambda e: 0.95 ** e), or build the "
+        "optimizer with lr=1.0 if the lambda is meant to return the lr."
+    )

@@ -14,12 +14,17 @@ def lr_differs_from_schedule():
     ## What it does
     At every optimizer step the guard compares each group's LR with the value its schedulers
     produce when replayed on a parameter-free shadow copy, and with the schedule declared through
-    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`).
+    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`). Also reports, at its first step, a
+    LambdaLR or MultiplicativeLR whose lambda returns an LR instead of a factor: the factor it
+    returned is the group's own LR (or, for one lambda shared by several groups, one group's LR)
+    and did not rise above it at the first step, so the groups train at about LR x LR. Groups
+    built at `lr=1` (factor-style Noam schedules) are never reported.
 
     ## Why is this bad?
     The model trains with an LR nobody intended: a scheduler whose state or group keys
     (`initial_lr`, `max_lr`, ...) were changed behind its back, or a configuration that does not
-    produce the schedule you meant (wrong `T_max`, milestones, warm-up length, per-group bases).
+    produce the schedule you meant (wrong `T_max`, milestones, warm-up length, per-group bases,
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on an optimizer built at `args.lr`).
 
     ## Example
     ```python

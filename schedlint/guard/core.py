@@ -217,6 +217,10 @@ class Guard:
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
         # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
         self._prebuilt: dict = {}
+        # id(LambdaLR/MultiplicativeLR) -> [record, line, judged at its first step]: whether its
+        # lambda returns LRs instead of factors (LambdaLR: (group, limits) seen at construction;
+        # MultiplicativeLR: the LRs before its first step). Empty after each one's first step.
+        self._lambda_checks: dict = {}
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
@@ -271,6 +275,10 @@ class Guard:
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
+        for s in declared or ():
+            rec = self._records.get(id(s))
+            if rec is not None and rec.top and rec.fresh:
+                self._note_lambda(rec, s, None)
         if self.watch:
             self.watch_groups(optimizer)
 
@@ -753,6 +761,66 @@ class Guard:
             if math.isfinite(base) and not L.close(initial, base, self.rtol, self.atol):
                 self._prebuilt[i] = (name, base, initial, _where(caller))
 
+    def _note_lambda(self, rec, sched, caller) -> None:
+        """A LambdaLR or MultiplicativeLR just built: remember what its first step must show to
+        tell a lambda that returns LRs (``lambda e: args.lr * 0.95 ** e``) from one that returns
+        factors. Nothing is called: the factors are read back from the LRs torch computed."""
+        opt = self._opt_ref()
+        if rec.name not in intent.LAMBDA_SCHEDULERS or opt is None or self._dev is not None:
+            return
+        if not self._lr_values or len(getattr(sched, "lr_lambdas", ())) != len(opt.param_groups):
+            return
+        entry = [rec, None if caller is None else _where(caller), None]
+        if rec.name == "LambdaLR":
+            bases = [float(b) for b in sched.base_lrs]
+            factors = intent.factors(L.read(opt.param_groups), bases)
+            entry[2] = intent.returned_lr(bases, factors, _shared(sched.lr_lambdas))
+            if entry[2] is None:
+                return
+        self._lambda_checks[id(sched)] = entry
+
+    def _lambda_verdict(self, rec, sched) -> list:
+        """After the first step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda`:
+        SLG101 when its lambda returned the groups' LRs as factors (the groups train at LR x LR)."""
+        entry = self._lambda_checks.pop(id(sched), None)
+        opt = self._opt_ref()
+        if entry is None or entry[0] is not rec or opt is None or self._dev is not None:
+            return []
+        groups = opt.param_groups
+        if not rec.top or not self._lr_values or len(groups) != len(sched.base_lrs):
+            return []
+        line, seen = entry[1], entry[2]
+        cur = L.read(groups)
+        bases = [float(b) for b in sched.base_lrs]
+        if rec.name == "LambdaLR":
+            group, limits, each = seen
+            factors = intent.factors(cur, bases)
+            if not intent.stayed_under(factors, limits):
+                return []  # a warm-up whose first factor happened to equal the LR: it rises
+            returned, first = factors[group], limits[group]
+        else:
+            found = (
+                intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
+                if seen is not None
+                else None
+            )
+            if found is None:
+                return []
+            group, each = found[0], found[2]
+            returned = first = found[1][group]
+        return [
+            self._violation(
+                "SLG101",
+                group,
+                returned if rec.name == "LambdaLR" else None,
+                cur[group],
+                causes.lambda_returns_lr(
+                    rec.name, line, group, first, cur[group], len(bases) > 1 and not each
+                ),
+                sched=rec,
+            )
+        ]
+
     def _adopt(self, groups, cur) -> None:
         self._accepted_any = True
         self._ref = list(cur)
@@ -858,6 +926,8 @@ class Guard:
             found = None
             try:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
+                if self._lambda_checks and id(sched) in self._lambda_checks:
+                    found = (found or []) + self._lambda_verdict(rec, sched)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
             if found:
@@ -887,6 +957,7 @@ class Guard:
         self._index_top()
         if opt is not None and rec.known and outermost and self._lr_values and self._dev is None:
             self._note_prebuilt(opt, rec.name, caller)
+            self._note_lambda(rec, sched, caller)
         if (
             self._shadow is not None
             and rec.known
@@ -1045,6 +1116,9 @@ class Guard:
             found.append(self._order_violation(opt, rec, sched, args, kwargs))
         if rec.known:
             found += self._step_lifecycle(rec, sched, args, kwargs, caller)
+            entry = self._lambda_checks.get(id(sched)) if self._lambda_checks else None
+            if entry is not None and rec.name == "MultiplicativeLR" and self._dev is None:
+                entry[2] = L.read(groups)  # its first factor is read from the LRs it multiplies
         return found
 
     def _step_lifecycle(self, rec, sched, args, kwargs, caller) -> list:
@@ -1756,6 +1830,11 @@ def _where(frame) -> str:
     if frame is None:
         return "an unknown line"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _shared(lambdas) -> bool:
+    """One lambda for every group (torch repeats a single ``lr_lambda`` per group)."""
+    return bool(lambdas) and all(fn is lambdas[0] for fn in lambdas)
 
 
 def _closure(schedulers: list) -> list:

@@ -189,3 +189,34 @@ def epoch_argument(sched, args: tuple, kwargs: dict):
     else:
         value = args[0] if args else kwargs.get("epoch")
     return value
+
+
+LAMBDA_SCHEDULERS = ("LambdaLR", "MultiplicativeLR")
+SAME = 1e-9  # relative tolerance of "the factor is the group's lr": a product and a quotient apart
+
+
+def returned_lr(bases: list, factors: list, shared: bool):
+    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the groups'
+    own LRs: each group's factor equals its baseline (one lambda per group, or equal LRs), or one
+    lambda shared by every group returned the LR of one of them (``group``, the head's; ``each``
+    False). ``limits``:
+    what each factor was; a lambda that returns an LR stays at or under it, a warm-up whose first
+    factor happens to equal the LR rises above it at the next step. None when not certain: an LR
+    of 1 (a factor-style optimizer, as in Noam schedules) or a group without a usable LR."""
+    if not bases or len(bases) != len(factors) or any(f is None for f in factors):
+        return None
+
+    def lr_like(f, b):
+        return b > 0 and b != 1.0 and math.isfinite(b) and abs(f / b - 1.0) <= SAME
+
+    if all(lr_like(f, b) for f, b in zip(factors, bases)):
+        return 0, list(factors), True
+    if shared and all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
+        for j, b in enumerate(bases):
+            if lr_like(factors[0], b):
+                return j, [b] * len(bases), False
+    return None
+
+
+def stayed_under(factors: list, limits: list) -> bool:
+    return all(f is not None and f <= lim * (1.0 + SAME) for f, lim in zip(factors, limits))

@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
+from torch.optim import lr_scheduler as S  # noqa: E402
 
 import schedlint  # noqa: E402
 
@@ -69,3 +70,113 @@ def test_constant_transformers_schedule_has_no_length_and_is_silent():
     model, opt = _two_groups()
     sched = transformers.get_constant_schedule_with_warmup(opt, 2)
     assert _guarded_epochs(opt, sched, model) == []
+
+
+# --- SLG101: a LambdaLR/MultiplicativeLR lambda that returns an lr instead of a factor ----------
+
+
+@pytest.fixture
+def auto():
+    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log")
+    seen = []
+    session.listeners.append(seen.extend)
+    session.seen = seen
+    yield session
+    session.finish(end_checks=False)
+
+
+def _line_of(marker: str) -> int:
+    with open(__file__) as f:
+        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
+    return n
+
+
+def _train(model, opt, sched, epochs=4):
+    for _ in range(epochs):
+        _step(model, opt)
+        sched.step()
+
+
+def _lambda_lr_findings(session):
+    return [v for v in session.seen if v.code == "SLG101"]
+
+
+class _Args:
+    lr = 1e-3
+
+
+def test_lambda_returning_a_decayed_lr_is_reported_with_its_line(auto):
+    args = _Args()
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = S.LambdaLR(opt, lambda e: args.lr * 0.95**e)  # the lambda-lr line
+    _train(model, opt, sched)
+    (v,) = _lambda_lr_findings(auto)
+    assert v.scheduler == "LambdaLR" and v.group_index == 0
+    # At its first step the lambda returned 1e-3 * 0.95, and the group trains at that times 1e-3.
+    assert v.expected == pytest.approx(0.95e-3) and v.actual == pytest.approx(0.95e-6)
+    assert f"test_guard_intent_misses.py:{_line_of('# the lambda-lr line')}" in v.cause
+    assert "factor" in v.cause
+
+
+def test_constant_lambda_returning_the_lr_is_reported(auto):
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _train(model, opt, S.LambdaLR(opt, lambda e: 1e-3))
+    assert len(_lambda_lr_findings(auto)) == 1
+
+
+def test_one_lambda_per_group_each_returning_its_groups_lr_is_reported(auto):
+    model, opt = _two_groups(0.1, 0.01)
+    sched = S.LambdaLR(opt, [lambda e: 0.1 * 0.9**e, lambda e: 0.01 * 0.9**e])
+    _train(model, opt, sched)
+    assert len(_lambda_lr_findings(auto)) == 1
+
+
+def test_one_lambda_returning_the_heads_lr_on_two_groups_is_reported(auto):
+    head_lr = 0.01
+    model, opt = _two_groups(0.001, head_lr)
+    _train(model, opt, S.LambdaLR(opt, lambda e: head_lr * (1 - e / 100)))
+    (v,) = _lambda_lr_findings(auto)
+    assert v.group_index == 1 and "group 1" in v.cause
+
+
+def test_multiplicative_factor_equal_to_the_lr_is_reported(auto):
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _train(model, opt, S.MultiplicativeLR(opt, lambda e: 1e-3))
+    (v,) = _lambda_lr_findings(auto)
+    assert v.scheduler == "MultiplicativeLR"
+
+
+@pytest.mark.parametrize(
+    "lr, make",
+    [
+        # Noam: the optimizer is built at lr=1 and the lambda returns the lr on purpose.
+        (
+            1.0,
+            lambda o: S.LambdaLR(
+                o, lambda s: 512**-0.5 * min((s + 1) ** -0.5, (s + 1) * 4000**-1.5)
+            ),
+        ),
+        # A warm-up whose first factor happens to equal the lr (1/1000 with lr=1e-3): it rises.
+        (1e-3, lambda o: S.LambdaLR(o, lambda s: min(1.0, (s + 1) / 1000))),
+        (1e-3, lambda o: S.LambdaLR(o, lambda e: 0.95**e)),
+        (1e-3, lambda o: S.MultiplicativeLR(o, lambda e: 0.95)),
+    ],
+)
+def test_factor_lambdas_are_silent(auto, lr, make):
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    _train(model, opt, make(opt))
+    assert auto.seen == []
+
+
+def test_lambda_returning_the_lr_is_reported_by_an_explicit_guard_too():
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=3e-4)
+    sched = S.LambdaLR(opt, lambda e: 3e-4)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        _train(model, opt, sched)
+    assert [v.code for v in seen] == ["SLG101"]
