@@ -304,3 +304,15 @@ def lambda_returns_lr(name: str, where, group: int, first: float, lr: float, one
         f"{lr:.6g}, about the lr squared. Return a factor (lambda e: 0.95 ** e), or build the "
         "optimizer with lr=1.0 if the lambda is meant to return the lr."
     )
+
+
+def schedule_restarted(name: str, built, loaded: str, steps) -> str:
+    at = f" built at {built}" if built else ""
+    taken = f" after {steps:.0f} steps" if steps else ""
+    return (
+        f"{name}{at} starts its schedule from step 0, but the optimizer state loaded at {loaded} "
+        f"was saved{taken} by a run that had a scheduler (its groups carry initial_lr), and "
+        f"{name}'s state was never loaded: the schedule restarts from the top while training "
+        f"resumes (warm-up again, the decay undone). Call {name}.load_state_dict() with the "
+        "saved scheduler state after building it, before the first optimizer step."
+    )

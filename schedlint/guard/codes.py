@@ -383,7 +383,10 @@ def checkpoint_without_scheduler_state():
     an optimizer's `state_dict()` (alone, in a dict, or in a list such as Lightning's
     `optimizer_states`) with no scheduler state in the same object, and none saved to the same
     directory before the next optimizer step (Hugging Face's `optimizer.pt` + `scheduler.pt`), is
-    reported once per optimizer, with the line of the `torch.save` call.
+    reported once per optimizer, with the line of the `torch.save` call. On the resume side: after
+    `optimizer.load_state_dict()` restores groups that carry `initial_lr` (the run that saved them
+    had a scheduler) and that had stepped, a scheduler still at step 0 at the next optimizer step,
+    whose own `load_state_dict()` was not called, is reported with the line that built it.
 
     ## Why is this bad?
     A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up

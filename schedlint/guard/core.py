@@ -100,6 +100,7 @@ class _Sched:
         "start",
         "parent",
         "budget",
+        "line",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -115,6 +116,7 @@ class _Sched:
         # Lengths and step counts (intent.budget_parts) as of its last step, for SLG112 after it
         # was collected; None for a scheduler without a length.
         self.budget = [] if intent.has_budget(sched) else None
+        self.line = None  # "file:line" of its construction, when the guard saw it being built
 
 
 def _is_fresh(sched) -> bool:
@@ -221,6 +223,9 @@ class Guard:
         # lambda returns LRs instead of factors (LambdaLR: (group, limits) seen at construction;
         # MultiplicativeLR: the LRs before its first step). Empty after each one's first step.
         self._lambda_checks: dict = {}
+        # SLG114 on resume: optimizer state loaded from a run that had a scheduler (its groups
+        # carry initial_lr), judged at the next optimizer step: {"line", "steps", "loaded"}.
+        self._resumed = None
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
@@ -529,6 +534,8 @@ class Guard:
             if self._watch_retry:
                 self._retry_watch(opt)
             found = self._before_update(opt)
+            if self._resumed is not None:
+                found += self._restarted_schedules()
             if self._watch_retry:  # groups loaded or added, seen by this step's checks
                 self._retry_watch(opt)
             if self._unsaved:
@@ -939,6 +946,8 @@ class Guard:
     ) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        if caller is not None and outermost:
+            rec.line = _where(caller)
         self._watch_retry = self.watch
         if self._off:
             return
@@ -1021,6 +1030,56 @@ class Guard:
 
     def scheduler_loaded(self, sched) -> None:
         self._rebuild = True
+        if self._resumed is not None:
+            self._resumed["loaded"].add(id(sched))
+
+    def optimizer_loaded(self, opt, frame) -> None:
+        """``optimizer.load_state_dict()``: a resume when the loaded groups carry ``initial_lr``
+        (a scheduler drove the run that saved them) and the state has stepped (or keeps no step
+        count, as SGD). The schedulers are judged at the next optimizer step (SLG114)."""
+        if self._off or self.closed:
+            return
+        self._safely("optimizer load", self._note_resume, opt, frame)
+
+    def _note_resume(self, opt, frame) -> None:
+        groups = opt.param_groups
+        steps = lifecycle.state_steps(opt)
+        if groups and all("initial_lr" in g for g in groups) and (steps is None or steps > 0):
+            line = _where(lifecycle.user_frame(frame))
+            self._resumed = {"line": line, "steps": steps, "loaded": set()}
+        else:
+            self._resumed = None
+
+    def _restarted_schedules(self) -> list:
+        """SLG114 for every scheduler that starts from step 0 on an optimizer resumed from a run
+        that had a scheduler, and whose state was not loaded before this first optimizer step:
+        its schedule restarts from the top (warm-up again, the decay undone)."""
+        resumed, self._resumed = self._resumed, None
+        found = []
+        for rec in self._order:
+            s = rec.ref()
+            if (
+                s is None
+                or not (rec.known and rec.top)
+                or rec.steps
+                or rec.name == "ReduceLROnPlateau"  # it goes on from the loaded lr
+                or id(s) in resumed["loaded"]
+                or not _is_fresh(s)
+            ):
+                continue
+            found.append(
+                self._violation(
+                    "SLG114",
+                    None,
+                    None,
+                    None,
+                    causes.schedule_restarted(
+                        rec.name, rec.line, resumed["line"], resumed["steps"]
+                    ),
+                    sched=rec,
+                )
+            )
+        return found
 
     def invalidate(self) -> None:
         self._rebuild = True

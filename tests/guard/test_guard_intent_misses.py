@@ -180,3 +180,96 @@ def test_lambda_returning_the_lr_is_reported_by_an_explicit_guard_too():
     with schedlint.guard(opt, sched, on_violation=seen.append):
         _train(model, opt, sched)
     assert [v.code for v in seen] == ["SLG101"]
+
+
+# --- SLG114: a schedule restarted on resume -------------------------------------------------------
+
+
+def _first_run(epochs=3):
+    """A run that trained ``epochs`` epochs under a scheduler and checkpointed both states."""
+    model, opt = _two_groups()
+    sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    for _ in range(epochs):
+        _step(model, opt)
+        sched.step()
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+    }
+
+
+def _resumed_model_opt(ckpt):
+    model, opt = _two_groups()
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    return model, opt
+
+
+def _restarts(session):
+    return [v for v in session.seen if v.code == "SLG114"]
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+def test_scheduler_rebuilt_after_resume_without_its_state_is_reported_once(auto, kind):
+    ckpt = _first_run()
+    if kind == "Adam":  # Adam's state carries its step count as well
+        model = torch.nn.Linear(4, 2)
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        S.LambdaLR(opt, lambda e: 0.5**e)
+        _step(model, opt)
+        ckpt["optimizer"] = opt.state_dict()
+        model = torch.nn.Linear(4, 2)
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        opt.load_state_dict(ckpt["optimizer"])
+    else:
+        model, opt = _resumed_model_opt(ckpt)
+    sched = S.LambdaLR(opt, lambda e: 0.5**e)  # the restarted scheduler
+    _train(model, opt, sched, epochs=3)
+    (v,) = _restarts(auto)
+    assert v.scheduler == "LambdaLR"
+    assert f"test_guard_intent_misses.py:{_line_of('# the restarted scheduler')}" in v.cause
+    assert "load_state_dict" in v.cause
+
+
+def test_scheduler_built_before_the_resume_and_never_loaded_is_reported(auto):
+    ckpt = _first_run()
+    model, opt = _two_groups()
+    sched = S.StepLR(opt, step_size=2)
+    opt.load_state_dict(ckpt["optimizer"])
+    _train(model, opt, sched)
+    assert len(_restarts(auto)) == 1
+
+
+@pytest.mark.parametrize("built_first", [True, False])
+def test_resume_that_loads_the_scheduler_state_is_silent(auto, built_first):
+    ckpt = _first_run()
+    model, opt = _two_groups()
+    if built_first:
+        sched = S.LambdaLR(opt, lambda e: 0.5**e)
+        opt.load_state_dict(ckpt["optimizer"])
+    else:
+        opt.load_state_dict(ckpt["optimizer"])
+        sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    sched.load_state_dict(ckpt["scheduler"])
+    _train(model, opt, sched)
+    assert auto.seen == []
+
+
+def test_fresh_run_and_fine_tuning_with_a_new_optimizer_are_silent(auto):
+    ckpt = _first_run()
+    model = torch.nn.Linear(4, 2)
+    model.load_state_dict(ckpt["model"])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    _train(model, opt, S.LambdaLR(opt, lambda e: 0.5**e))
+    assert auto.seen == []
+
+
+def test_optimizer_state_saved_without_any_scheduler_is_silent(auto):
+    model, opt = _two_groups()
+    _step(model, opt)
+    state = opt.state_dict()
+    model, opt = _two_groups()
+    opt.load_state_dict(state)
+    _train(model, opt, S.LambdaLR(opt, lambda e: 0.5**e))
+    assert auto.seen == []
