@@ -20,12 +20,23 @@ def outside_write(schedulers, where: str, base_source=None) -> str:
         "timm's, or a hook); the expected lr follows the group's baseline "
         f"({_sources(base_source)}) through the schedule as built"
     )
+    # A deliberate write (yolov5's per-iteration warm-up toward the lr the scheduler set) cannot
+    # be told from a stray one: say how to declare it.
+    declare = (
+        " If the write is deliberate (a per-iteration warm-up), declare it: "
+        "schedlint.guard(optimizer, allow_external_writes=True) or expect=..."
+    )
     if kinds and kinds <= CLOSED_FORM:
-        return text + "; the scheduler is closed form, so the edit is lost at its next step()."
+        return (
+            text
+            + "; the scheduler is closed form, so the edit is lost at its next step()."
+            + declare
+        )
     if kinds & CLOSED_FORM:
         return (
             text
             + "; it mixes closed-form and chainable schedulers, so the edit is partly lost, partly compounded."
+            + declare
         )
     if kinds:
         return text + (

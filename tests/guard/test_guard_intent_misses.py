@@ -273,3 +273,39 @@ def test_optimizer_state_saved_without_any_scheduler_is_silent(auto):
     opt.load_state_dict(state)
     _train(model, opt, S.LambdaLR(opt, lambda e: 0.5**e))
     assert auto.seen == []
+
+
+# --- a per-iteration warm-up under an epoch LambdaLR (yolov5): reported, and declarable ----------
+
+
+def _yolo_style(opt, model, sched, lf, epochs=3, batches=4, warmup=6):
+    for epoch in range(epochs):
+        for i in range(batches):
+            ni = i + batches * epoch
+            if ni <= warmup:
+                for j, g in enumerate(opt.param_groups):
+                    start = 0.1 if j == 1 else 0.0  # the bias group warms down from 0.1
+                    g["lr"] = start + (g["initial_lr"] * lf(epoch) - start) * ni / warmup
+            _step(model, opt)
+        sched.step()
+
+
+def test_yolo_style_warmup_is_reported_and_the_message_names_the_declaration():
+    lf = lambda x: (1 - x / 3) * 0.99 + 0.01  # noqa: E731
+    model, opt = _two_groups(0.01, 0.01)
+    sched = S.LambdaLR(opt, lf)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        _yolo_style(opt, model, sched, lf)
+    found = [v for v in seen if v.code == "SLG102"]
+    assert found and all("allow_external_writes=True" in v.cause for v in found)
+
+
+def test_yolo_style_warmup_declared_with_allow_external_writes_is_silent():
+    lf = lambda x: (1 - x / 3) * 0.99 + 0.01  # noqa: E731
+    model, opt = _two_groups(0.01, 0.01)
+    sched = S.LambdaLR(opt, lf)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append, allow_external_writes=True):
+        _yolo_style(opt, model, sched, lf)
+    assert seen == []
