@@ -386,7 +386,8 @@ def checkpoint_without_scheduler_state():
     reported once per optimizer, with the line of the `torch.save` call. On the resume side: after
     `optimizer.load_state_dict()` restores groups that carry `initial_lr` (the run that saved them
     had a scheduler) and that had stepped, a scheduler still at step 0 at the next optimizer step,
-    whose own `load_state_dict()` was not called, is reported with the line that built it.
+    when no scheduler's `load_state_dict()` was called since, is reported with the line that
+    built it (not ReduceLROnPlateau or SWALR).
 
     ## Why is this bad?
     A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up

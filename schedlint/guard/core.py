@@ -1052,9 +1052,13 @@ class Guard:
 
     def _restarted_schedules(self) -> list:
         """SLG114 for every scheduler that starts from step 0 on an optimizer resumed from a run
-        that had a scheduler, and whose state was not loaded before this first optimizer step:
-        its schedule restarts from the top (warm-up again, the decay undone)."""
+        that had a scheduler, when no scheduler state was loaded before this first optimizer
+        step: its schedule restarts from the top (warm-up again, the decay undone)."""
         resumed, self._resumed = self._resumed, None
+        if resumed["loaded"]:
+            # Scheduler state is being restored: one left at step 0 is a phase that had not
+            # started when the checkpoint was taken (SWALR, a second-stage schedule).
+            return []
         found = []
         for rec in self._order:
             s = rec.ref()
@@ -1062,7 +1066,7 @@ class Guard:
                 s is None
                 or not (rec.known and rec.top)
                 or rec.steps
-                or rec.name == "ReduceLROnPlateau"  # it goes on from the loaded lr
+                or rec.name in ("ReduceLROnPlateau", "SWALR")  # from the loaded lr; a late phase
                 or id(s) in resumed["loaded"]
                 or not _is_fresh(s)
             ):

@@ -309,3 +309,17 @@ def test_yolo_style_warmup_declared_with_allow_external_writes_is_silent():
     with schedlint.guard(opt, sched, on_violation=seen.append, allow_external_writes=True):
         _yolo_style(opt, model, sched, lf)
     assert seen == []
+
+
+def test_resume_that_loads_the_main_scheduler_but_not_a_later_phase_is_silent(auto):
+    from torch.optim.swa_utils import SWALR
+
+    ckpt = _first_run()
+    model, opt = _two_groups()
+    sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    swa = SWALR(opt, swa_lr=[0.05, 0.005])  # starts later: its state is still at step 0
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    _train(model, opt, sched)
+    assert [v for v in auto.seen if v.code == "SLG114"] == []
+    del swa
