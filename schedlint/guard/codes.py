@@ -14,11 +14,12 @@ def lr_differs_from_schedule():
     ## What it does
     At every optimizer step the guard compares each group's LR with the value its schedulers
     produce when replayed on a parameter-free shadow copy, and with the schedule declared through
-    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`). Also reports, at its first step, a
-    LambdaLR or MultiplicativeLR whose lambda returns an LR instead of a factor: the factor it
-    returned is the group's own LR (or, for one lambda shared by several groups, one group's LR)
-    and did not rise above it at the first step, so the groups train at about LR x LR. Groups
-    built at `lr=1` (factor-style Noam schedules) are never reported.
+    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`). Also reports a LambdaLR or
+    MultiplicativeLR whose lambda returns an LR instead of a factor, so the groups train at about
+    LR x LR: the first factor it applied is the group's own LR (or, for one lambda shared by
+    several groups, one group's LR), and it then decays from it without rising (reported at that
+    step) or stays at it for the whole run (reported at the end: until then it could be a constant
+    warm-up factor equal to the LR). Groups built at `lr=1` (Noam schedules) are never reported.
 
     ## Why is this bad?
     The model trains with an LR nobody intended: a scheduler whose state or group keys

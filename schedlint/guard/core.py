@@ -777,7 +777,8 @@ class Guard:
             return
         if not self._lr_values or len(getattr(sched, "lr_lambdas", ())) != len(opt.param_groups):
             return
-        entry = [rec, None if caller is None else _where(caller), None]
+        # [record, line, what the first step is judged against, violation pending to the end]
+        entry = [rec, None if caller is None else _where(caller), None, None]
         if rec.name == "LambdaLR":
             bases = [float(b) for b in sched.base_lrs]
             factors = intent.factors(L.read(opt.param_groups), bases)
@@ -787,8 +788,9 @@ class Guard:
         self._lambda_checks[id(sched)] = entry
 
     def _lambda_verdict(self, rec, sched) -> list:
-        """After the first step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda`:
-        SLG101 when its lambda returned the groups' LRs as factors (the groups train at LR x LR)."""
+        """After a step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda` (the first
+        one, and the next ones while a LambdaLR's factor stays at the LR): SLG101 when its lambda
+        returned the groups' LRs as factors (the groups train at LR x LR)."""
         entry = self._lambda_checks.pop(id(sched), None)
         opt = self._opt_ref()
         if entry is None or entry[0] is not rec or opt is None or self._dev is not None:
@@ -804,7 +806,17 @@ class Guard:
             factors = intent.factors(cur, bases)
             if not intent.stayed_under(factors, limits):
                 return []  # a warm-up whose first factor happened to equal the LR: it rises
-            returned, first = factors[group], limits[group]
+            found = self._lambda_violation(
+                rec, line, group, factors[group], limits[group], cur, each
+            )
+            if intent.dropped(factors, limits):
+                return [found]
+            # Constant so far: a constant lambda that returns the LR, or a constant warm-up factor
+            # that equals it (lr=0.1 warmed up at a factor of 0.1). Judged when it moves (up:
+            # a warm-up; down: an LR decaying from the LR), else at the end of the run.
+            entry[3] = found
+            self._lambda_checks[id(sched)] = entry
+            return []
         else:
             found = (
                 intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
@@ -814,19 +826,25 @@ class Guard:
             if found is None:
                 return []
             group, each = found[0], found[2]
-            returned = first = found[1][group]
-        return [
-            self._violation(
-                "SLG101",
-                group,
-                returned if rec.name == "LambdaLR" else None,
-                cur[group],
-                causes.lambda_returns_lr(
-                    rec.name, line, group, first, cur[group], len(bases) > 1 and not each
-                ),
-                sched=rec,
-            )
-        ]
+            return [self._lambda_violation(rec, line, group, None, found[1][group], cur, each)]
+
+    def _lambda_violation(self, rec, line, group, returned, first, cur, each) -> Violation:
+        """``returned``: what the lambda returns now (the LR it meant; None for MultiplicativeLR,
+        whose LR compounds); ``first``: what it returned first, the group's LR."""
+        return self._violation(
+            "SLG101",
+            group,
+            returned,
+            cur[group],
+            causes.lambda_returns_lr(
+                rec.name, line, group, first, cur[group], len(cur) > 1 and not each
+            ),
+            sched=rec,
+        )
+
+    def _lambda_pending(self) -> list:
+        """End of the run: LambdaLRs whose lambda returned each group's LR and never moved from it."""
+        return [e[3] for e in self._lambda_checks.values() if e[3] is not None]
 
     def _adopt(self, groups, cur) -> None:
         self._accepted_any = True
@@ -1601,7 +1619,7 @@ class Guard:
                             ),
                         )
                     )
-        out += self._budget_findings()
+        out += self._budget_findings() + self._lambda_pending()
         return [v for v in out if v.code not in self.ignore]
 
     def _budget_findings(self) -> list:
@@ -1880,7 +1898,7 @@ class Guard:
             ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        out += self._budget_findings()
+        out += self._budget_findings() + self._lambda_pending()
         return [v for v in out if v.code not in self.ignore]
 
 

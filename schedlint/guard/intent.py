@@ -220,3 +220,7 @@ def returned_lr(bases: list, factors: list, shared: bool):
 
 def stayed_under(factors: list, limits: list) -> bool:
     return all(f is not None and f <= lim * (1.0 + SAME) for f, lim in zip(factors, limits))
+
+
+def dropped(factors: list, limits: list) -> bool:
+    return all(f is not None and f < lim * (1.0 - SAME) for f, lim in zip(factors, limits))

@@ -119,11 +119,36 @@ def test_lambda_returning_a_decayed_lr_is_reported_with_its_line(auto):
     assert "factor" in v.cause
 
 
-def test_constant_lambda_returning_the_lr_is_reported(auto):
+def test_constant_lambda_returning_the_lr_is_reported_at_the_end_of_the_run():
+    # Until the run ends it could be a constant warm-up factor equal to the lr (see below).
     model = torch.nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    _train(model, opt, S.LambdaLR(opt, lambda e: 1e-3))
-    assert len(_lambda_lr_findings(auto)) == 1
+    sched = S.LambdaLR(opt, lambda e: 1e-3)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        _train(model, opt, sched)
+        assert seen == []
+    (v,) = seen
+    assert v.code == "SLG101" and v.actual == pytest.approx(1e-6)
+
+
+def test_constant_lambda_returning_the_lr_is_reported_when_it_decays(auto):
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _train(model, opt, S.LambdaLR(opt, lambda e: 1e-3 * (0.1 if e >= 2 else 1.0)))
+    (v,) = _lambda_lr_findings(auto)
+    assert v.optimizer_step == 2
+
+
+def test_constant_warmup_factor_equal_to_the_lr_is_silent():
+    # ResNet on CIFAR: lr 0.1, warmed up at 0.01 (a factor of 0.1) for the first epochs.
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = S.LambdaLR(opt, lambda e: 0.1 if e < 2 else 1.0)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        _train(model, opt, sched)
+    assert seen == []
 
 
 def test_one_lambda_per_group_each_returning_its_groups_lr_is_reported(auto):
