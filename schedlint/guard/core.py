@@ -219,9 +219,10 @@ class Guard:
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
         # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
         self._prebuilt: dict = {}
-        # id(LambdaLR/MultiplicativeLR) -> [record, line, judged at its first step]: whether its
-        # lambda returns LRs instead of factors (LambdaLR: (group, limits) seen at construction;
-        # MultiplicativeLR: the LRs before its first step). Empty after each one's first step.
+        # id(LambdaLR/MultiplicativeLR) -> [record, line, seen, pending]: whether its lambda
+        # returns LRs instead of factors (seen: LambdaLR's (group, limits, each) at construction,
+        # MultiplicativeLR's LRs before its first step). Dropped once judged; a LambdaLR whose
+        # factor stays at the LR keeps its violation pending to the end of the run.
         self._lambda_checks: dict = {}
         # SLG114 on resume: optimizer state loaded from a run that had a scheduler (its groups
         # carry initial_lr), judged at the next optimizer step: {"line", "steps", "loaded"}.
@@ -817,16 +818,15 @@ class Guard:
             entry[3] = found
             self._lambda_checks[id(sched)] = entry
             return []
-        else:
-            found = (
-                intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
-                if seen is not None
-                else None
-            )
-            if found is None:
-                return []
-            group, each = found[0], found[2]
-            return [self._lambda_violation(rec, line, group, None, found[1][group], cur, each)]
+        found = (
+            intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
+            if seen is not None
+            else None
+        )
+        if found is None:
+            return []
+        group, each = found[0], found[2]
+        return [self._lambda_violation(rec, line, group, None, found[1][group], cur, each)]
 
     def _lambda_violation(self, rec, line, group, returned, first, cur, each) -> Violation:
         """``returned``: what the lambda returns now (the LR it meant; None for MultiplicativeLR,

@@ -196,13 +196,13 @@ SAME = 1e-9  # relative tolerance of "the factor is the group's lr": a product a
 
 
 def returned_lr(bases: list, factors: list, shared: bool):
-    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the groups'
-    own LRs: each group's factor equals its baseline (one lambda per group, or equal LRs), or one
-    lambda shared by every group returned the LR of one of them (``group``, the head's; ``each``
-    False). ``limits``:
-    what each factor was; a lambda that returns an LR stays at or under it, a warm-up whose first
-    factor happens to equal the LR rises above it at the next step. None when not certain: an LR
-    of 1 (a factor-style optimizer, as in Noam schedules) or a group without a usable LR."""
+    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the
+    groups' own LRs: each group's factor equals its baseline (``each``: one lambda per group, or
+    equal LRs), or one lambda shared by every group returned the LR of one of them (``group``, the
+    head's). ``limits``: what each factor was; a lambda that returns an LR stays at or under it, a
+    warm-up whose first factor happens to equal the LR rises above it later. None when not
+    certain: an LR of 1 (a factor-style optimizer, as in Noam schedules) or a group without a
+    usable LR."""
     if not bases or len(bases) != len(factors) or any(f is None for f in factors):
         return None
 
