@@ -281,9 +281,9 @@ class Guard:
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
-        for s in declared or ():
-            rec = self._records.get(id(s))
-            if rec is not None and rec.top and rec.fresh:
+        for rec in list(self._order):  # declared or discovered, not stepped yet
+            s = rec.ref()
+            if s is not None and rec.known and rec.top and rec.fresh:
                 self._note_lambda(rec, s, None)
         if self.watch:
             self.watch_groups(optimizer)
