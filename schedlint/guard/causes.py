@@ -20,12 +20,23 @@ def outside_write(schedulers, where: str, base_source=None) -> str:
         "timm's, or a hook); the expected lr follows the group's baseline "
         f"({_sources(base_source)}) through the schedule as built"
     )
+    # A deliberate write (yolov5's per-iteration warm-up toward the lr the scheduler set) cannot
+    # be told from a stray one: say how to declare it.
+    declare = (
+        " If the write is deliberate (a per-iteration warm-up), declare it: "
+        "schedlint.guard(optimizer, allow_external_writes=True) or expect=..."
+    )
     if kinds and kinds <= CLOSED_FORM:
-        return text + "; the scheduler is closed form, so the edit is lost at its next step()."
+        return (
+            text
+            + "; the scheduler is closed form, so the edit is lost at its next step()."
+            + declare
+        )
     if kinds & CLOSED_FORM:
         return (
             text
             + "; it mixes closed-form and chainable schedulers, so the edit is partly lost, partly compounded."
+            + declare
         )
     if kinds:
         return text + (
@@ -289,4 +300,30 @@ def ranks_differ(rank: int) -> str:
         f"rank {rank} uses a different LR from rank 0 for this group: a scheduler stepped on "
         "some ranks only, a rank-dependent LR, or a checkpoint loaded on one rank only; the "
         "replicas apply different updates and drift apart."
+    )
+
+
+def lambda_returns_lr(name: str, where, group: int, first: float, lr: float, one: bool) -> str:
+    """``first``: what the lambda returned at construction (LambdaLR) or at its first step
+    (MultiplicativeLR); ``one``: a lambda shared by several groups returned group ``group``'s lr."""
+    built = f" (built at {where})" if where else ""
+    whose = f"group {group}'s lr" if one else "the group's own lr"
+    when = "when it was built" if name == "LambdaLR" else "at its first step"
+    return (
+        f"{name}'s lambda{built} returns an lr, not a factor: {when} it returned {first:.6g}, "
+        f"{whose}, and {name} multiplies the lr by what it returns, so training runs at "
+        f"{lr:.6g}, about the lr squared. Return a factor (lambda e: 0.95 ** e), or build the "
+        "optimizer with lr=1.0 if the lambda is meant to return the lr."
+    )
+
+
+def schedule_restarted(name: str, built, loaded: str, steps) -> str:
+    at = f" built at {built}" if built else ""
+    taken = f" after {steps:.0f} steps" if steps else ""
+    return (
+        f"{name}{at} starts its schedule from step 0, but the optimizer state loaded at {loaded} "
+        f"was saved{taken} by a run that had a scheduler (its groups carry initial_lr), and "
+        f"{name}'s state was never loaded: the schedule restarts from the top while training "
+        f"resumes (warm-up again, the decay undone). Call {name}.load_state_dict() with the "
+        "saved scheduler state after building it, before the first optimizer step."
     )

@@ -14,12 +14,18 @@ def lr_differs_from_schedule():
     ## What it does
     At every optimizer step the guard compares each group's LR with the value its schedulers
     produce when replayed on a parameter-free shadow copy, and with the schedule declared through
-    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`).
+    `schedlint.guard(..., expect=...)` (within `rtol`/`atol`). Also reports a LambdaLR or
+    MultiplicativeLR whose lambda returns an LR instead of a factor, so the groups train at about
+    LR x LR: the first factor it applied is the group's own LR (or, for one lambda shared by
+    several groups, one group's LR), and it then decays from it without rising (reported at that
+    step) or stays at it for the whole run (reported at the end: until then it could be a constant
+    warm-up factor equal to the LR). Groups built at `lr=1` (Noam schedules) are never reported.
 
     ## Why is this bad?
     The model trains with an LR nobody intended: a scheduler whose state or group keys
     (`initial_lr`, `max_lr`, ...) were changed behind its back, or a configuration that does not
-    produce the schedule you meant (wrong `T_max`, milestones, warm-up length, per-group bases).
+    produce the schedule you meant (wrong `T_max`, milestones, warm-up length, per-group bases,
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on an optimizer built at `args.lr`).
 
     ## Example
     ```python
@@ -316,10 +322,11 @@ def schedule_length_mismatch():
     """At the end of the run, a schedule was stepped through a small fraction of its length, or past it.
 
     ## What it does
-    For OneCycleLR, CosineAnnealingLR, PolynomialLR and LinearLR: fewer than 10% of the
-    schedule's steps although the optimizer stepped at least half its length (sized per batch,
-    stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart schedule: the LR
-    climbs back up).
+    For OneCycleLR, CosineAnnealingLR, PolynomialLR, LinearLR and transformers' schedules
+    (`get_linear_schedule_with_warmup` and every factory with a `num_training_steps`): fewer than
+    10% of the schedule's steps although the optimizer stepped at least half its length (sized
+    per batch, stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart
+    schedule: the LR climbs back up).
 
     ## Why is this bad?
     The run never leaves warm-up, or re-warms at its end.
@@ -377,7 +384,11 @@ def checkpoint_without_scheduler_state():
     an optimizer's `state_dict()` (alone, in a dict, or in a list such as Lightning's
     `optimizer_states`) with no scheduler state in the same object, and none saved to the same
     directory before the next optimizer step (Hugging Face's `optimizer.pt` + `scheduler.pt`), is
-    reported once per optimizer, with the line of the `torch.save` call.
+    reported once per optimizer, with the line of the `torch.save` call. On the resume side: after
+    `optimizer.load_state_dict()` restores groups that carry `initial_lr` (the run that saved them
+    had a scheduler) and that had stepped, a scheduler still at step 0 at the next optimizer step,
+    when no scheduler's `load_state_dict()` was called since, is reported with the line that
+    built it (not ReduceLROnPlateau or SWALR).
 
     ## Why is this bad?
     A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up

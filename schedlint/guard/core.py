@@ -100,6 +100,7 @@ class _Sched:
         "start",
         "parent",
         "budget",
+        "line",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -115,6 +116,7 @@ class _Sched:
         # Lengths and step counts (intent.budget_parts) as of its last step, for SLG112 after it
         # was collected; None for a scheduler without a length.
         self.budget = [] if intent.has_budget(sched) else None
+        self.line = None  # "file:line" of its construction, when the guard saw it being built
 
 
 def _is_fresh(sched) -> bool:
@@ -217,6 +219,14 @@ class Guard:
         self._replay_restarted: set = set()  # schedulers whose twin was rebuilt after a failed step
         # group -> (scheduler, baseline, initial_lr, line): lr written before that scheduler was built
         self._prebuilt: dict = {}
+        # id(LambdaLR/MultiplicativeLR) -> [record, line, seen, pending]: whether its lambda
+        # returns LRs instead of factors (seen: LambdaLR's (group, limits, each) at construction,
+        # MultiplicativeLR's LRs before its first step). Dropped once judged; a LambdaLR whose
+        # factor stays at the LR keeps its violation pending to the end of the run.
+        self._lambda_checks: dict = {}
+        # SLG114 on resume: optimizer state loaded from a run that had a scheduler (its groups
+        # carry initial_lr), judged at the next optimizer step: {"line", "steps", "loaded"}.
+        self._resumed = None
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
@@ -271,6 +281,10 @@ class Guard:
             registry.add_writer(writer, self)
             self._writers.append(weakref.ref(writer))
         self._start(optimizer, groups)
+        for rec in list(self._order):  # declared or discovered, not stepped yet
+            s = rec.ref()
+            if s is not None and rec.known and rec.top and rec.fresh:
+                self._note_lambda(rec, s, None)
         if self.watch:
             self.watch_groups(optimizer)
 
@@ -521,6 +535,8 @@ class Guard:
             if self._watch_retry:
                 self._retry_watch(opt)
             found = self._before_update(opt)
+            if self._resumed is not None:
+                found += self._restarted_schedules()
             if self._watch_retry:  # groups loaded or added, seen by this step's checks
                 self._retry_watch(opt)
             if self._unsaved:
@@ -753,6 +769,83 @@ class Guard:
             if math.isfinite(base) and not L.close(initial, base, self.rtol, self.atol):
                 self._prebuilt[i] = (name, base, initial, _where(caller))
 
+    def _note_lambda(self, rec, sched, caller) -> None:
+        """A LambdaLR or MultiplicativeLR just built: remember what its first step must show to
+        tell a lambda that returns LRs (``lambda e: args.lr * 0.95 ** e``) from one that returns
+        factors. Nothing is called: the factors are read back from the LRs torch computed."""
+        opt = self._opt_ref()
+        if rec.name not in intent.LAMBDA_SCHEDULERS or opt is None or self._dev is not None:
+            return
+        if not self._lr_values or len(getattr(sched, "lr_lambdas", ())) != len(opt.param_groups):
+            return
+        # [record, line, what the first step is judged against, violation pending to the end]
+        entry = [rec, None if caller is None else _where(caller), None, None]
+        if rec.name == "LambdaLR":
+            bases = [float(b) for b in sched.base_lrs]
+            factors = intent.factors(L.read(opt.param_groups), bases)
+            entry[2] = intent.returned_lr(bases, factors, _shared(sched.lr_lambdas))
+            if entry[2] is None:
+                return
+        self._lambda_checks[id(sched)] = entry
+
+    def _lambda_verdict(self, rec, sched) -> list:
+        """After a step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda` (the first
+        one, and the next ones while a LambdaLR's factor stays at the LR): SLG101 when its lambda
+        returned the groups' LRs as factors (the groups train at LR x LR)."""
+        entry = self._lambda_checks.pop(id(sched), None)
+        opt = self._opt_ref()
+        if entry is None or entry[0] is not rec or opt is None or self._dev is not None:
+            return []
+        groups = opt.param_groups
+        if not rec.top or not self._lr_values or len(groups) != len(sched.base_lrs):
+            return []
+        line, seen = entry[1], entry[2]
+        cur = L.read(groups)
+        bases = [float(b) for b in sched.base_lrs]
+        if rec.name == "LambdaLR":
+            group, limits, each = seen
+            factors = intent.factors(cur, bases)
+            if not intent.stayed_under(factors, limits):
+                return []  # a warm-up whose first factor happened to equal the LR: it rises
+            found = self._lambda_violation(
+                rec, line, group, factors[group], limits[group], cur, each
+            )
+            if intent.dropped(factors, limits):
+                return [found]
+            # Constant so far: a constant lambda that returns the LR, or a constant warm-up factor
+            # that equals it (lr=0.1 warmed up at a factor of 0.1). Judged when it moves (up:
+            # a warm-up; down: an LR decaying from the LR), else at the end of the run.
+            entry[3] = found
+            self._lambda_checks[id(sched)] = entry
+            return []
+        found = (
+            intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
+            if seen is not None
+            else None
+        )
+        if found is None:
+            return []
+        group, each = found[0], found[2]
+        return [self._lambda_violation(rec, line, group, None, found[1][group], cur, each)]
+
+    def _lambda_violation(self, rec, line, group, returned, first, cur, each) -> Violation:
+        """``returned``: what the lambda returns now (the LR it meant; None for MultiplicativeLR,
+        whose LR compounds); ``first``: what it returned first, the group's LR."""
+        return self._violation(
+            "SLG101",
+            group,
+            returned,
+            cur[group],
+            causes.lambda_returns_lr(
+                rec.name, line, group, first, cur[group], len(cur) > 1 and not each
+            ),
+            sched=rec,
+        )
+
+    def _lambda_pending(self) -> list:
+        """End of the run: LambdaLRs whose lambda returned each group's LR and never moved from it."""
+        return [e[3] for e in self._lambda_checks.values() if e[3] is not None]
+
     def _adopt(self, groups, cur) -> None:
         self._accepted_any = True
         self._ref = list(cur)
@@ -858,6 +951,8 @@ class Guard:
             found = None
             try:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
+                if self._lambda_checks and id(sched) in self._lambda_checks:
+                    found = (found or []) + self._lambda_verdict(rec, sched)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
             if found:
@@ -869,6 +964,8 @@ class Guard:
     ) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        if caller is not None and outermost:
+            rec.line = _where(caller)
         self._watch_retry = self.watch
         if self._off:
             return
@@ -887,6 +984,7 @@ class Guard:
         self._index_top()
         if opt is not None and rec.known and outermost and self._lr_values and self._dev is None:
             self._note_prebuilt(opt, rec.name, caller)
+            self._note_lambda(rec, sched, caller)
         if (
             self._shadow is not None
             and rec.known
@@ -950,6 +1048,60 @@ class Guard:
 
     def scheduler_loaded(self, sched) -> None:
         self._rebuild = True
+        if self._resumed is not None:
+            self._resumed["loaded"].add(id(sched))
+
+    def optimizer_loaded(self, opt, frame) -> None:
+        """``optimizer.load_state_dict()``: a resume when the loaded groups carry ``initial_lr``
+        (a scheduler drove the run that saved them) and the state has stepped (or keeps no step
+        count, as SGD). The schedulers are judged at the next optimizer step (SLG114)."""
+        if self._off or self.closed:
+            return
+        self._safely("optimizer load", self._note_resume, opt, frame)
+
+    def _note_resume(self, opt, frame) -> None:
+        groups = opt.param_groups
+        steps = lifecycle.state_steps(opt)
+        if groups and all("initial_lr" in g for g in groups) and (steps is None or steps > 0):
+            line = _where(lifecycle.user_frame(frame))
+            self._resumed = {"line": line, "steps": steps, "loaded": set()}
+        else:
+            self._resumed = None
+
+    def _restarted_schedules(self) -> list:
+        """SLG114 for every scheduler that starts from step 0 on an optimizer resumed from a run
+        that had a scheduler, when no scheduler state was loaded before this first optimizer
+        step: its schedule restarts from the top (warm-up again, the decay undone)."""
+        resumed, self._resumed = self._resumed, None
+        if resumed["loaded"]:
+            # Scheduler state is being restored: one left at step 0 is a phase that had not
+            # started when the checkpoint was taken (SWALR, a second-stage schedule).
+            return []
+        found = []
+        for rec in self._order:
+            s = rec.ref()
+            if (
+                s is None
+                or not (rec.known and rec.top)
+                or rec.steps
+                or rec.name in ("ReduceLROnPlateau", "SWALR")  # from the loaded lr; a late phase
+                or id(s) in resumed["loaded"]
+                or not _is_fresh(s)
+            ):
+                continue
+            found.append(
+                self._violation(
+                    "SLG114",
+                    None,
+                    None,
+                    None,
+                    causes.schedule_restarted(
+                        rec.name, rec.line, resumed["line"], resumed["steps"]
+                    ),
+                    sched=rec,
+                )
+            )
+        return found
 
     def invalidate(self) -> None:
         self._rebuild = True
@@ -1045,6 +1197,9 @@ class Guard:
             found.append(self._order_violation(opt, rec, sched, args, kwargs))
         if rec.known:
             found += self._step_lifecycle(rec, sched, args, kwargs, caller)
+            entry = self._lambda_checks.get(id(sched)) if self._lambda_checks else None
+            if entry is not None and rec.name == "MultiplicativeLR" and self._dev is None:
+                entry[2] = L.read(groups)  # its first factor is read from the LRs it multiplies
         return found
 
     def _step_lifecycle(self, rec, sched, args, kwargs, caller) -> list:
@@ -1464,7 +1619,7 @@ class Guard:
                             ),
                         )
                     )
-        out += self._budget_findings()
+        out += self._budget_findings() + self._lambda_pending()
         return [v for v in out if v.code not in self.ignore]
 
     def _budget_findings(self) -> list:
@@ -1743,7 +1898,7 @@ class Guard:
             ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        out += self._budget_findings()
+        out += self._budget_findings() + self._lambda_pending()
         return [v for v in out if v.code not in self.ignore]
 
 
@@ -1756,6 +1911,11 @@ def _where(frame) -> str:
     if frame is None:
         return "an unknown line"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _shared(lambdas) -> bool:
+    """One lambda for every group (torch repeats a single ``lr_lambda`` per group)."""
+    return bool(lambdas) and all(fn is lambdas[0] for fn in lambdas)
 
 
 def _closure(schedulers: list) -> list:

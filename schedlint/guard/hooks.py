@@ -14,6 +14,8 @@
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
 * Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
   ``step_update`` methods, on their class, so writes made inside them are accepted.
+* ``Optimizer.__init__``, ``add_param_group`` and ``load_state_dict`` (on the base class): the
+  baseline of a group when it is built or added, and a resume (the loaded state, for SLG114).
 * ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
   looked at before it is written, for SLG114; the object and the call are passed on untouched.
 
@@ -319,6 +321,7 @@ def _wrap_optimizer_init() -> None:
 
     _wrap(Optimizer, "__init__", _make_optimizer_init)
     _wrap(Optimizer, "add_param_group", _make_add_param_group)
+    _wrap(Optimizer, "load_state_dict", _make_optimizer_load_state_dict)
 
 
 def _make_optimizer_init(original):
@@ -353,6 +356,19 @@ def _make_add_param_group(original):
         return out
 
     return add_param_group
+
+
+def _make_optimizer_load_state_dict(original):
+    @functools.wraps(original)
+    def load_state_dict(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        if not tls.shadowing:
+            guard = registry.existing(self)
+            if guard is not None:
+                guard.optimizer_loaded(self, sys._getframe(1))
+        return out
+
+    return load_state_dict
 
 
 # --- checkpoints ---------------------------------------------------------------------------

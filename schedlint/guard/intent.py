@@ -19,6 +19,11 @@ LENGTHS = {
     "LinearLR": ("total_iters", False),  # constant at end_factor afterwards: a normal warm-up
 }
 CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
+# transformers' schedules are a LambdaLR whose lambda is a functools.partial of a module-level
+# function of transformers.optimization, with the length as the keyword ``num_training_steps``.
+# Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the
+# fraction is judged, as for the torch schedules whose end is harmless.
+TRANSFORMERS_LENGTH = "num_training_steps"
 
 
 def factors(cur: list, base: list) -> list:
@@ -100,26 +105,64 @@ def _all_children(sched) -> list:
 
 
 def budget_parts(sched, inside: str = "") -> list:
-    """``[(name, length, steps, inside)]`` for ``sched`` and every scheduler it contains whose
-    length is a constructor argument (``inside``: the container's name, "" at the top). Read at
+    """``[(name, length, steps, inside, past_harmful)]`` for ``sched`` and every scheduler it
+    contains whose length is a constructor argument, or a transformers schedule's
+    ``num_training_steps`` (``inside``: the container's name, "" at the top). Read at
     each step, so the end of the run still knows them after the schedulers were collected."""
     out = []
     name = type(sched).__name__
     spec = LENGTHS.get(name)
+    length, past = None, False
     if spec is not None:
-        length = getattr(sched, spec[0], None)
-        steps = getattr(sched, "last_epoch", None)
-        if isinstance(length, int) and isinstance(steps, int) and length > 0:
-            out.append((name, length, steps, inside))
+        length, past = getattr(sched, spec[0], None), spec[1]
+    elif name == "LambdaLR":
+        factory, length = transformers_length(sched)
+        if factory is not None:
+            name = f"LambdaLR from transformers' {factory}"
+    steps = getattr(sched, "last_epoch", None)
+    if isinstance(length, int) and isinstance(steps, int) and length > 0:
+        out.append((name, length, steps, inside, past))
     for child in getattr(sched, "_schedulers", None) or ():
         out += budget_parts(child, inside or name)
     return out
 
 
 def has_budget(sched) -> bool:
-    return type(sched).__name__ in LENGTHS or any(
-        has_budget(c) for c in getattr(sched, "_schedulers", None) or ()
+    name = type(sched).__name__
+    return (
+        name in LENGTHS
+        or (name == "LambdaLR" and transformers_length(sched)[0] is not None)
+        or any(has_budget(c) for c in getattr(sched, "_schedulers", None) or ())
     )
+
+
+def transformers_length(sched) -> tuple:
+    """``(factory, num_training_steps)`` for a LambdaLR built by one of transformers' schedule
+    factories (``get_linear_schedule_with_warmup``...), read from the keywords of the
+    ``functools.partial`` it uses as its lambda (never by calling it); ``(None, None)`` otherwise,
+    and when the groups' lambdas disagree on the length."""
+    lambdas = getattr(sched, "lr_lambdas", None)
+    if not isinstance(lambdas, list) or not lambdas:
+        return None, None
+    found = set()
+    for fn in lambdas:
+        func = getattr(fn, "func", None)
+        keywords = getattr(fn, "keywords", None)
+        if not isinstance(keywords, dict) or not callable(func):
+            return None, None
+        module = getattr(func, "__module__", None) or ""
+        length = keywords.get(TRANSFORMERS_LENGTH)
+        if not module.startswith("transformers.") or type(length) is not int:
+            return None, None
+        found.add((getattr(func, "__name__", "") or "", length))
+    if len(found) != 1:
+        return None, None
+    ((func_name, length),) = found
+    # _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup
+    factory = func_name.strip("_")
+    if factory.endswith("_lr_lambda"):
+        factory = factory[: -len("_lr_lambda")]
+    return factory or "schedule", length
 
 
 def budget(part: tuple, optimizer_steps: int):
@@ -127,8 +170,8 @@ def budget(part: tuple, optimizer_steps: int):
     through a small fraction of its length although the optimizer stepped through most of it, or
     past the end of a schedule that does not restart; else None. Inside SequentialLR or
     ChainedScheduler only "past the end" is judged: a child starts at its milestone."""
-    name, length, steps, inside = part
-    if LENGTHS[name][1] and steps > length:
+    _name, length, steps, inside, past_harmful = part
+    if past_harmful and steps > length:
         return ("past", length, steps)
     if not inside and steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
         return ("fraction", length, steps)
@@ -146,3 +189,38 @@ def epoch_argument(sched, args: tuple, kwargs: dict):
     else:
         value = args[0] if args else kwargs.get("epoch")
     return value
+
+
+LAMBDA_SCHEDULERS = ("LambdaLR", "MultiplicativeLR")
+SAME = 1e-9  # relative tolerance of "the factor is the group's lr": a product and a quotient apart
+
+
+def returned_lr(bases: list, factors: list, shared: bool):
+    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the
+    groups' own LRs: each group's factor equals its baseline (``each``: one lambda per group, or
+    equal LRs), or one lambda shared by every group returned the LR of one of them (``group``, the
+    head's). ``limits``: what each factor was; a lambda that returns an LR stays at or under it, a
+    warm-up whose first factor happens to equal the LR rises above it later. None when not
+    certain: an LR of 1 (a factor-style optimizer, as in Noam schedules) or a group without a
+    usable LR."""
+    if not bases or len(bases) != len(factors) or any(f is None for f in factors):
+        return None
+
+    def lr_like(f, b):
+        return b > 0 and b != 1.0 and math.isfinite(b) and abs(f / b - 1.0) <= SAME
+
+    if all(lr_like(f, b) for f, b in zip(factors, bases)):
+        return 0, list(factors), True
+    if shared and all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
+        for j, b in enumerate(bases):
+            if lr_like(factors[0], b):
+                return j, [b] * len(bases), False
+    return None
+
+
+def stayed_under(factors: list, limits: list) -> bool:
+    return all(f is not None and f <= lim * (1.0 + SAME) for f, lim in zip(factors, limits))
+
+
+def dropped(factors: list, limits: list) -> bool:
+    return all(f is not None and f < lim * (1.0 - SAME) for f, lim in zip(factors, limits))

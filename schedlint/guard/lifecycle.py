@@ -93,6 +93,22 @@ def _same_value(a, b) -> bool:
     return a == b
 
 
+def state_steps(optimizer):
+    """The largest ``step`` in an optimizer's per-parameter state (Adam, AdamW...), or None when
+    its state keeps no step count (SGD). Read once per ``load_state_dict``."""
+    most = None
+    for st in optimizer.state.values():
+        step = st.get("step") if isinstance(st, dict) else None
+        if step is None:
+            continue
+        try:
+            value = float(step)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        most = value if most is None else max(most, value)
+    return most
+
+
 def checkpoint_key(f):
     """The directory a checkpoint goes to (files saved there in one step form one checkpoint);
     None for a buffer with no name."""
