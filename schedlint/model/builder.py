@@ -158,6 +158,40 @@ def string_value(node) -> str | None:
     return None
 
 
+def dict_entries(node, strict: bool = True) -> list | None:
+    """(key, key node, value node) of each entry of a dict the code builds: a literal with
+    string keys, or ``dict(params=..., lr=...)`` / ``dict({...}, lr=...)`` (the keywords
+    after the literal's entries, so a keyword wins). None when it is neither; with
+    ``strict``, None too when an entry is hidden (``**base``, a computed key), else those
+    entries are left out."""
+    if isinstance(node, cst.Dict):
+        out = []
+        for el in node.elements:
+            key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+            if key is None:
+                if strict:
+                    return None
+                continue
+            out.append((key, el.key, el.value))
+        return out
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)):
+        return None
+    if node.func.value != "dict":
+        return None
+    out = []
+    for index, arg in enumerate(node.args):
+        if arg.keyword is not None:
+            out.append((arg.keyword.value, arg.keyword, arg.value))
+        elif index == 0 and not arg.star and isinstance(arg.value, cst.Dict):
+            inner = dict_entries(arg.value, strict)
+            if inner is None:
+                return None
+            out += inner
+        elif strict:
+            return None
+    return out
+
+
 def subscript_key(node: cst.Subscript) -> str | None:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         return string_value(node.slice[0].slice.value)
@@ -290,6 +324,7 @@ class _Builder(cst.CSTVisitor):
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
+        self._merged_dicts: set = set()  # ids of {...} in dict({...}, lr=x): read as the call
         self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
 
     # -- helpers ------------------------------------------------------------------------------
@@ -848,12 +883,14 @@ class _Builder(cst.CSTVisitor):
             self.model.calls_by_name.setdefault(qualified, []).append(self.value(node))
         if isinstance(func, cst.Name) and func.value == "dict":
             self._open_dict(node)
-            keys = {a.keyword.value: a for a in node.args if a.keyword is not None}
-            if "params" in keys:
-                self._group_dict_keys(
-                    ((k, a.keyword) for k, a in keys.items()), {k: a.value for k, a in keys.items()}
-                )
-                self._group_dict(node, keys["lr"].value if "lr" in keys else None)
+            entries = dict_entries(node, strict=False) or ()
+            values = {key: value for key, _, value in entries}
+            if "params" in values:
+                if node.args and node.args[0].keyword is None:
+                    # dict({"params": p}, lr=x): this call is the group, not the literal
+                    self._merged_dicts.add(id(node.args[0].value))
+                self._group_dict_keys(((k, n) for k, n, _ in entries), values)
+                self._group_dict(node, values.get("lr"))
 
     def leave_Call(self, node):
         loop = self.pushed_for_call.pop(id(node), None)
@@ -887,7 +924,7 @@ class _Builder(cst.CSTVisitor):
             for el in node.elements
             if isinstance(el, cst.DictElement)
         ]
-        if any(k == "params" for k, _ in keys):
+        if any(k == "params" for k, _ in keys) and id(node) not in self._merged_dicts:
             values = {
                 string_value(el.key): el.value
                 for el in node.elements
@@ -1053,19 +1090,16 @@ class _Builder(cst.CSTVisitor):
         if isinstance(node, (cst.List, cst.Tuple)):
             groups = []
             for el in node.elements:
-                if not isinstance(el, cst.Element) or not isinstance(el.value, cst.Dict):
+                # {"params": p, "lr": x} or dict(params=p, lr=x); {**base, ...}: keys unknown
+                entries = dict_entries(el.value) if isinstance(el, cst.Element) else None
+                if entries is None:
                     return None
                 group = Group(node=el.value)
-                for item in el.value.elements:
-                    if not isinstance(item, cst.DictElement):
-                        return None  # {**base, ...}: keys unknown
-                    key = string_value(item.key)
-                    if key is None:
-                        return None
+                for key, _, value in entries:
                     if key == "lr":
-                        group.lr = self.value(item.value)
+                        group.lr = self.value(value)
                     elif key != "params":
-                        group.keys[key] = self.value(item.value)
+                        group.keys[key] = self.value(value)
                 groups.append(group)
             return groups or None
         if isinstance(node, cst.Call):
