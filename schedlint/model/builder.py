@@ -25,6 +25,7 @@ from schedlint.model.facts import (
     Group,
     GroupDict,
     KeyUse,
+    Listed,
     Loop,
     LrWrite,
     MethodCall,
@@ -190,6 +191,29 @@ def dict_entries(node, strict: bool = True) -> list | None:
         elif strict:
             return None
     return out
+
+
+def groups_of_entries(items, value, scope=None) -> list | None:
+    """Param groups from the entry nodes of a group list (dict literals or ``dict(...)``
+    calls, read in ``scope``), with ``value`` summarising a node; None when one is not a
+    dict whose keys are all seen."""
+    groups = []
+    for item in items:
+        entries = dict_entries(item)  # {**base, ...}: keys unknown
+        if entries is None:
+            return None
+        group = Group(node=item, scope=scope)
+        for key, _, node in entries:
+            if key == "lr":
+                group.lr = value(node)
+            elif key != "params":
+                group.keys[key] = value(node)
+        groups.append(group)
+    return groups or None
+
+
+# Builtins that read a list without changing it: handing a list to them keeps it known.
+_READS_LIST = frozenset({"len", "print", "enumerate", "zip", "sorted", "list", "tuple", "iter"})
 
 
 def subscript_key(node: cst.Subscript) -> str | None:
@@ -448,22 +472,79 @@ class _Builder(cst.CSTVisitor):
     leave_If = leave_Try = leave_Match = _leave_branch
 
     def _track_literal(self, target, value, op):
-        """Keep Scope.literals current: what list literal each local name certainly holds."""
+        """Keep Scope.literals current: the list each local name certainly holds (Listed)."""
         literals = self.scope.literals
         if isinstance(target, cst.Name):
-            certain = (
-                op == "="
-                and isinstance(value, (cst.List, cst.Tuple))
-                and self.loop is None
-                and self.branch_depth == 0
-            )
-            literals[target.value] = value if certain else None
+            straight = self.loop is None and self.branch_depth == 0
+            if isinstance(value, cst.Name) and value.value in literals:
+                literals[value.value] = None  # an alias: a change through one hides from us
+            if op == "=" and straight and not isinstance(value, cst.Name):
+                literals[target.value] = self._listed(value)
+            elif op == "+=" and straight and isinstance(value, (cst.List, cst.Tuple)):
+                literals[target.value] = self._grown(literals.get(target.value), value.elements)
+            else:
+                literals[target.value] = None
         elif (
             isinstance(target, cst.Subscript)
             and isinstance(target.value, cst.Name)
             and target.value.value in literals
         ):
             literals[target.value.value] = None
+
+    def _listed(self, node) -> Listed | None:
+        """The list ``node`` certainly is here: a literal, a name holding one, or the result
+        of a call (followed after the walk); else None."""
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return self._grown(Listed(scope=self.scope, order=self.order, items=()), node.elements)
+        if isinstance(node, cst.Name):
+            return self.scope.literals.get(node.value)
+        if isinstance(node, cst.Call):
+            return Listed(scope=self.scope, order=self.order, call=node)
+        return None
+
+    def _grown(self, listed, elements) -> Listed | None:
+        """``listed`` with ``elements`` (libcst Elements of a list literal, or the one Arg
+        of ``append``) added at its end."""
+        if listed is None or listed.items is None:
+            return None
+        if not all(
+            isinstance(e, (cst.Element, cst.Arg)) and not getattr(e, "star", "") for e in elements
+        ):
+            return None  # *rest: a count unknown
+        items = listed.items + tuple(e.value for e in elements)
+        return Listed(scope=self.scope, order=self.order, items=items)
+
+    def _list_call(self, node: cst.Call) -> None:
+        """A call that may change a list a local name holds: ``groups.append(g)`` grows it
+        in straight-line code; another method, or handing it to a function, hides it."""
+        literals = self.scope.literals
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            name = func.value.value
+            if name in literals:
+                listed, grown = literals[name], None
+                args = node.args
+                if (
+                    self.loop is None
+                    and self.branch_depth == 0
+                    and len(args) == 1
+                    and args[0].keyword is None
+                    and not args[0].star
+                ):
+                    if func.attr.value == "append":
+                        grown = self._grown(listed, (args[0],))
+                    elif func.attr.value == "extend" and isinstance(
+                        args[0].value, (cst.List, cst.Tuple)
+                    ):
+                        grown = self._grown(listed, args[0].value.elements)
+                literals[name] = grown
+        if id(node) in self.handled_calls or (
+            isinstance(func, cst.Name) and func.value in _READS_LIST
+        ):
+            return
+        for arg in node.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value in literals:
+                literals[arg.value.value] = None
 
     def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
         loop = Loop(
@@ -647,6 +728,7 @@ class _Builder(cst.CSTVisitor):
         ):
             value = self.value(node.value)
             self.function_stack[-1].returns.append(value)
+            self.function_stack[-1].listed_returns.append(self._listed(node.value))
             if id(node) in self._first_step_returns:
                 self.function_stack[-1].first_step_returns.append(value)
 
@@ -816,15 +898,9 @@ class _Builder(cst.CSTVisitor):
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
         func = node.func
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value in self.scope.literals
-        ):
-            # params.append({...}) and friends: the literal no longer says what it holds.
-            self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
+        self._list_call(node)
         if id(node) not in self.handled_calls:
             self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
         if (
@@ -1049,6 +1125,7 @@ class _Builder(cst.CSTVisitor):
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         opt = args.get("optimizer")
+        members = args.get("schedulers") if short in catalogue.COMPOSITE else None
         sched = Scheduler(
             target=target,
             key=None,
@@ -1060,16 +1137,14 @@ class _Builder(cst.CSTVisitor):
         )
         self.model.schedulers.append(sched)
         self.model.constructed[id(call)] = sched
+        listed = self._listed(members.node) if members is not None else None
+        if listed is not None:
+            self.model.listed_args.append((sched, listed))
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
-        groups = (
-            self._groups_of(call.args[0].value)
-            if call.args and call.args[0].keyword in (None,) and not call.args[0].star
-            else None
-        )
-        if "params" in args and groups is None and call.args and call.args[0].keyword is not None:
-            groups = self._groups_of(call.args[0].value)
+        first = args.get("params")
+        groups = self._groups_of(first.node) if first is not None else None
         opt = Optimizer(
             target=target,
             key=(),
@@ -1080,37 +1155,22 @@ class _Builder(cst.CSTVisitor):
         )
         self.model.optimizers.append(opt)
         self.model.constructed[id(call)] = opt
+        listed = self._listed(first.node) if groups is None and first is not None else None
+        if listed is not None and listed.items is None:
+            self.model.listed_args.append((opt, listed))  # a helper's groups
 
     def _groups_of(self, node) -> list | None:
-        """Param groups of an optimizer's first argument, when statically known."""
-        if isinstance(node, cst.Name):
-            node = self._local_literal(node.value)
-            if node is None:
-                return None
-        if isinstance(node, (cst.List, cst.Tuple)):
-            groups = []
-            for el in node.elements:
-                # {"params": p, "lr": x} or dict(params=p, lr=x); {**base, ...}: keys unknown
-                entries = dict_entries(el.value) if isinstance(el, cst.Element) else None
-                if entries is None:
-                    return None
-                group = Group(node=el.value)
-                for key, _, value in entries:
-                    if key == "lr":
-                        group.lr = self.value(value)
-                    elif key != "params":
-                        group.keys[key] = self.value(value)
-                groups.append(group)
-            return groups or None
+        """Param groups of an optimizer's first argument, when statically known here (a
+        list of group dicts, written inline or grown in this scope, or one module's
+        parameters); a helper's groups are settled after the walk."""
         if isinstance(node, cst.Call):
             method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
             if method in ("parameters", "named_parameters"):
                 return [Group(node=node)]
-        return None
-
-    def _local_literal(self, name: str):
-        """The list literal ``name`` certainly holds at this point of the current scope."""
-        return self.scope.literals.get(name)
+        listed = self._listed(node)
+        if listed is None or listed.items is None:
+            return None
+        return groups_of_entries(listed.items, self.value, self.scope)
 
 
 # -- resolution after the walk ----------------------------------------------------------------
@@ -1161,6 +1221,14 @@ def _resolve(model: FileModel) -> None:
 
     by_node = {id(s.node): s for s in model.schedulers}
     flow = model.flow
+    for fact, listed in model.listed_args:
+        entries = listed_entries(flow, listed)
+        if entries is None:
+            continue
+        if isinstance(fact, Scheduler):
+            fact.members = entries
+        elif fact.groups is None:
+            fact.groups = _groups_through(flow, entries)
     for sched in model.schedulers:
         if sched.optimizer_src is not None:
             sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
@@ -1182,6 +1250,16 @@ def _resolve(model: FileModel) -> None:
                 if child is not None:
                     sched.children.append(child)
                     child.parent = sched
+            if not children.items and sched.members:
+                # schedulers=phases: the list is bound to a name, grown, or a helper's
+                for node, scope, order in sched.members:
+                    child = lookup(scope, dotted_name(node), order, Scheduler)
+                    if child is None:
+                        found = [v for v in flow.eval(node, scope) if isinstance(v, Scheduler)]
+                        child = found[0] if len(found) == 1 else None
+                    if child is not None:
+                        sched.children.append(child)
+                        child.parent = sched
             if sched.optimizer is None and sched.children:
                 sched.optimizer = sched.children[0].optimizer
                 sched.optimizers = sched.children[0].optimizers
@@ -1220,6 +1298,50 @@ def _resolve(model: FileModel) -> None:
         for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
             if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
                 v.number = flow.number(v.node, opt.scope)
+
+
+def listed_entries(flow, listed, depth=0) -> tuple | None:
+    """(node, scope, order) of each entry of a list where certainly known: ``listed``'s own
+    items, or what the one function its call runs certainly returns (through helpers that
+    return another helper's list, a few calls deep)."""
+    if listed.items is not None:
+        return tuple((node, listed.scope, listed.order) for node in listed.items)
+    if depth > 3:
+        return None
+    fn = flow.only_callee(listed.call, listed.scope)
+    if fn is None or len(fn.listed_returns) != 1:
+        return None  # several candidates, a class, or several returns
+    if fn.scope.cls is not None and _overridden(flow, fn):
+        return None
+    returned = fn.listed_returns[0]
+    return listed_entries(flow, returned, depth + 1) if returned is not None else None
+
+
+def _overridden(flow, method) -> bool:
+    """Another class of the checked code defines a method of the same name: ``self.m()``
+    may run that one."""
+    return any(
+        other is not method
+        for m in [flow.model, *flow.other_models()]
+        for cls in m.classes
+        for other in [cls.methods.get(method.name)]
+        if other is not None
+    )
+
+
+def _groups_through(flow, entries):
+    """Groups from list entries found through the flow, each read in its own module and
+    scope, their lrs folded to numbers where certain."""
+    scopes = {id(scope) for _, scope, _ in entries}
+    if len(scopes) != 1:
+        return None
+    scope = entries[0][1]
+    groups = groups_of_entries([node for node, _, _ in entries], flow.model_of(scope).value, scope)
+    for group in groups or ():
+        v = group.lr
+        if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
+            v.number = flow.number(v.node, scope)
+    return groups
 
 
 def _imported_head(resolvable, func) -> str | None:

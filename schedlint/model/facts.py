@@ -59,7 +59,8 @@ class Scope:
     parent: Scope | None = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
-    # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
+    # name -> the Listed it certainly holds here (None once mutated elsewhere, handed to a
+    # call that may mutate it, or bound in a branch or loop)
     literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
@@ -109,6 +110,19 @@ class Group:
     node: Any = field(repr=False)
     lr: Value | None = None
     keys: dict = field(default_factory=dict)  # key -> Value (without "params")
+    scope: Scope | None = field(default=None, repr=False)  # where its values are read
+
+
+@dataclass(eq=False)
+class Listed:
+    """The entries a list certainly holds where it is read: a literal, a literal grown by
+    ``append``/``extend``/``+=`` in straight-line code before the read, or what a helper call
+    returns (``call``, followed through the value flow after the walk)."""
+
+    scope: Scope = field(repr=False)
+    order: int
+    items: tuple | None = field(default=None, repr=False)  # entry nodes, in order
+    call: Any = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -193,6 +207,9 @@ class Scheduler(Fact):
     optimizer_src: str | None = None
     optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
+    # The entries of a composite's ``schedulers`` list where certainly known (a literal, a
+    # name bound to one and grown by appends, a helper's return): (node, scope) pairs.
+    members: tuple | None = field(default=None, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
 
@@ -272,6 +289,8 @@ class FunctionInfo:
     # Those of ``returns`` reached only at a scheduler's initial step, under ``if
     # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
     first_step_returns: list = field(default_factory=list)
+    # One entry per ``return <value>``: the Listed it certainly returns, or None.
+    listed_returns: list = field(default_factory=list, repr=False)
     module_path: str | None = None  # set on definitions read from another in-tree module
 
 
@@ -341,6 +360,9 @@ class FileModel:
     flow_assigns: list = field(default_factory=list, repr=False)
     flow_fors: list = field(default_factory=list, repr=False)
     flow_calls: list = field(default_factory=list, repr=False)
+    # (Optimizer or Scheduler, Listed): the group list or scheduler list a construction is
+    # given, settled after the walk (it may be what a helper defined later returns).
+    listed_args: list = field(default_factory=list, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
@@ -542,7 +564,7 @@ class FileModel:
         unknown. Groups built elsewhere (a helper, a loop) are judged by every group dict the
         code writes, here and in the in-tree modules it imports."""
         if optimizer.groups is not None and len(optimizer.groups) > 1:
-            lrs = [(g.lr, optimizer.scope) for g in optimizer.groups if g.lr is not None]
+            lrs = [(g.lr, g.scope or optimizer.scope) for g in optimizer.groups if g.lr is not None]
         elif optimizer.groups is None:
             lrs = [
                 (d.lr, d.scope)
