@@ -1386,6 +1386,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
                 heads.add(head)
+    for _fact, listed in model.listed_args:
+        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
+        if listed.call is not None:
+            head = _imported_head(resolvable, listed.call.func)
+            if head is not None:
+                heads.add(head)
     flow = None
     for scope, call, _, _ in model.flow_calls:
         head = _imported_head(resolvable, call.func)
