@@ -1125,7 +1125,6 @@ class _Builder(cst.CSTVisitor):
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         opt = args.get("optimizer")
-        members = args.get("schedulers") if short in catalogue.COMPOSITE else None
         sched = Scheduler(
             target=target,
             key=None,
@@ -1137,9 +1136,14 @@ class _Builder(cst.CSTVisitor):
         )
         self.model.schedulers.append(sched)
         self.model.constructed[id(call)] = sched
-        listed = self._listed(members.node) if members is not None else None
-        if listed is not None:
-            self.model.listed_args.append((sched, listed))
+        for name, value in args.items():
+            listed = self._listed(value.node)
+            # a helper's list only for the children: following every call argument
+            # (total_steps=len(loader)) would solve the flow for every scheduler
+            if listed is not None and (
+                listed.items is not None or name == "schedulers" and short in catalogue.COMPOSITE
+            ):
+                self.model.listed_args.append((sched, name, listed))
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
@@ -1157,7 +1161,7 @@ class _Builder(cst.CSTVisitor):
         self.model.constructed[id(call)] = opt
         listed = self._listed(first.node) if groups is None and first is not None else None
         if listed is not None and listed.items is None:
-            self.model.listed_args.append((opt, listed))  # a helper's groups
+            self.model.listed_args.append((opt, "params", listed))  # a helper's groups
 
     def _groups_of(self, node) -> list | None:
         """Param groups of an optimizer's first argument, when statically known here (a
@@ -1221,12 +1225,12 @@ def _resolve(model: FileModel) -> None:
 
     by_node = {id(s.node): s for s in model.schedulers}
     flow = model.flow
-    for fact, listed in model.listed_args:
+    for fact, name, listed in model.listed_args:
         entries = listed_entries(flow, listed)
         if entries is None:
             continue
         if isinstance(fact, Scheduler):
-            fact.members = entries
+            fact.lists[name] = entries
         elif fact.groups is None:
             fact.groups = _groups_through(flow, entries)
     for sched in model.schedulers:
@@ -1386,7 +1390,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
                 heads.add(head)
-    for _fact, listed in model.listed_args:
+    for _fact, _name, listed in model.listed_args:
         # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
         if listed.call is not None:
             head = _imported_head(resolvable, listed.call.func)

@@ -207,11 +207,17 @@ class Scheduler(Fact):
     optimizer_src: str | None = None
     optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
-    # The entries of a composite's ``schedulers`` list where certainly known (a literal, a
-    # name bound to one and grown by appends, a helper's return): (node, scope) pairs.
-    members: tuple | None = field(default=None, repr=False)
+    # arg -> the entries of a list argument where certainly known (a literal, a name bound
+    # to one and grown by appends; for a composite's ``schedulers``, a helper's return too):
+    # (node, scope, order) triples.
+    lists: dict = field(default_factory=dict, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
+
+    @property
+    def members(self) -> tuple | None:
+        """The entries of a SequentialLR/ChainedScheduler ``schedulers`` list, if known."""
+        return self.lists.get("schedulers") if self.cls in catalogue.COMPOSITE else None
 
     @property
     def closed_form(self) -> bool:
@@ -360,8 +366,9 @@ class FileModel:
     flow_assigns: list = field(default_factory=list, repr=False)
     flow_fors: list = field(default_factory=list, repr=False)
     flow_calls: list = field(default_factory=list, repr=False)
-    # (Optimizer or Scheduler, Listed): the group list or scheduler list a construction is
-    # given, settled after the walk (it may be what a helper defined later returns).
+    # (Optimizer or Scheduler, argument name, Listed): a list a construction is given (the
+    # groups, a composite's schedulers, per-group values), settled after the walk (it may be
+    # what a helper defined later returns).
     listed_args: list = field(default_factory=list, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels

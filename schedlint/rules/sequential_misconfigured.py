@@ -47,17 +47,13 @@ def sequential_misconfigured(model):
         count = len(sched.members) if sched.members is not None else None
         if sched.cls == "SequentialLR":
             milestones = sched.args.get("milestones")
-            if (
-                count is not None
-                and milestones is not None
-                and milestones.length is not None
-                and milestones.length != count - 1
-            ):
+            switches = len(sched.lists["milestones"]) if "milestones" in sched.lists else None
+            if count is not None and switches is not None and switches != count - 1:
                 yield Report(
                     milestones.node,
                     f"SequentialLR has {count} schedulers but "
-                    f"{milestones.length} milestone"
-                    f"{'s' if milestones.length != 1 else ''} (it needs "
+                    f"{switches} milestone"
+                    f"{'s' if switches != 1 else ''} (it needs "
                     f"{count - 1})",
                     help="It needs exactly one milestone per hand-off, and torch raises "
                     "`ValueError: Sequential Schedulers expects number of "

@@ -140,6 +140,26 @@ def test_sl303_groups_a_helper_returns(body, expected):
     assert lines(HELPER_GROUPS.replace("BODY", body), "SL303") == expected
 
 
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        ("lams = [f, f, f]", [6]),
+        ("lams = [f, f]", []),
+        ("lams = [f, f]\nlams.append(g)", [7]),
+        ("lams = [f, f]\nif more:\n    lams.append(g)", []),
+        ("lams = make_lambdas()", []),
+    ],
+)
+def test_sl303_per_group_list_bound_to_a_name(build, expected):
+    src = HEADER + (
+        "groups = [{'params': a}, {'params': b}]\n"
+        "opt = torch.optim.SGD(groups, lr=0.1)\n"
+        f"{build}\n"
+        "s = lrs.LambdaLR(opt, lams)\n"
+    )
+    assert lines(src, "SL303") == expected
+
+
 def test_sl303_helper_groups_through_a_method_others_override():
     src = HEADER + (
         "class Base:\n"
