@@ -344,7 +344,10 @@ class _Builder(cst.CSTVisitor):
         self.handled_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
-        self.branch_depth = 0
+        # The branch arms (if/else bodies, try blocks, match cases) being walked, innermost
+        # last: the names each binds to a list, forgotten when it ends (it may not run).
+        self._arms: list = []
+        self._arm_blocks: set = set()  # ids of the blocks that are such arms
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
@@ -441,24 +444,20 @@ class _Builder(cst.CSTVisitor):
         self.model.scopes.append(scope)
         self.scope = scope
         # Loops do not continue into nested functions: their body runs elsewhere.
-        self._saved_loop.append((self.loop, self.branch_depth))
-        self.branch_depth = 0
+        self._saved_loop.append((self.loop, self._arms))
+        self._arms = []
         if reset_loop:
             self.loop = None
 
     def pop_scope(self):
         self.scope = self.scope.parent
-        self.loop, self.branch_depth = self._saved_loop.pop()
+        self.loop, self._arms = self._saved_loop.pop()
 
-    # A list bound inside a branch may or may not be the one an optimizer later receives.
-    def _enter_branch(self, node):
-        self.branch_depth += 1
-
-    def _leave_branch(self, node):
-        self.branch_depth -= 1
-
+    # A list bound inside a branch arm may or may not be the one an optimizer later receives.
     def visit_If(self, node: cst.If):
-        self._enter_branch(node)
+        self._arm_blocks.add(id(node.body))
+        if isinstance(node.orelse, cst.Else):
+            self._arm_blocks.add(id(node.orelse.body))
         if _tests_first_step(node.test):
             self._first_step_returns.update(
                 id(small)
@@ -468,22 +467,45 @@ class _Builder(cst.CSTVisitor):
                 if isinstance(small, cst.Return)
             )
 
-    visit_Try = visit_Match = _enter_branch
-    leave_If = leave_Try = leave_Match = _leave_branch
+    def visit_Try(self, node: cst.Try):
+        parts = [node, *node.handlers, node.orelse, node.finalbody]
+        self._arm_blocks.update(id(p.body) for p in parts if p is not None)
+
+    def visit_Match(self, node: cst.Match):
+        self._arm_blocks.update(id(case.body) for case in node.cases)
+
+    def visit_IndentedBlock(self, node):
+        if id(node) in self._arm_blocks:
+            self._arms.append(set())
+
+    def leave_IndentedBlock(self, node):
+        if id(node) in self._arm_blocks:
+            for name in self._arms.pop():
+                self.scope.literals[name] = None  # bound in an arm that may not run
+
+    visit_SimpleStatementSuite = visit_IndentedBlock
+    leave_SimpleStatementSuite = leave_IndentedBlock
+
+    def _may_grow(self, name) -> bool:
+        """A list ``name`` holds may grow here: not in a loop, nor in an arm other than the
+        one that bound it."""
+        return self.loop is None and (not self._arms or name in self._arms[-1])
 
     def _track_literal(self, target, value, op):
         """Keep Scope.literals current: the list each local name certainly holds (Listed)."""
         literals = self.scope.literals
         if isinstance(target, cst.Name):
-            straight = self.loop is None and self.branch_depth == 0
+            name = target.value
             if isinstance(value, cst.Name) and value.value in literals:
                 literals[value.value] = None  # an alias: a change through one hides from us
-            if op == "=" and straight and not isinstance(value, cst.Name):
-                literals[target.value] = self._listed(value)
-            elif op == "+=" and straight and isinstance(value, (cst.List, cst.Tuple)):
-                literals[target.value] = self._grown(literals.get(target.value), value.elements)
+            if op == "=" and self.loop is None and not isinstance(value, cst.Name):
+                literals[name] = self._listed(value)
+                if self._arms:
+                    self._arms[-1].add(name)
+            elif op == "+=" and self._may_grow(name) and isinstance(value, (cst.List, cst.Tuple)):
+                literals[name] = self._grown(literals.get(name), value.elements)
             else:
-                literals[target.value] = None
+                literals[name] = None
         elif (
             isinstance(target, cst.Subscript)
             and isinstance(target.value, cst.Name)
@@ -525,8 +547,7 @@ class _Builder(cst.CSTVisitor):
                 listed, grown = literals[name], None
                 args = node.args
                 if (
-                    self.loop is None
-                    and self.branch_depth == 0
+                    self._may_grow(name)
                     and len(args) == 1
                     and args[0].keyword is None
                     and not args[0].star

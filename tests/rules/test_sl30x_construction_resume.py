@@ -265,6 +265,23 @@ def test_sl305_schedulers_list_bound_to_a_name(build, expected):
     assert lines(src, "SL305") == expected
 
 
+def test_sl305_schedulers_list_built_in_a_branch_arm():
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "warm = lrs.LinearLR(opt, 0.1, total_iters=5)\n"
+        "cos = lrs.CosineAnnealingLR(opt, 95)\n"
+        "if __name__ == '__main__':\n"
+        "    phases = [warm, cos]\n"
+        "    s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # the same arm: 8
+        "elif late:\n"
+        "    s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # another arm
+        "else:\n"
+        "    phases.append(cos)\n"
+        "s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # after: either arm ran
+    )
+    assert lines(src, "SL305") == [8]
+
+
 def test_sl305_schedulers_a_helper_returns():
     src = HEADER + (
         "def phases(opt, n):\n"
