@@ -82,3 +82,22 @@ def test_cyclic_list_bounds_are_silent():
         lines(HEADER + "s = CyclicLR(opt, base_lr=[1e-5, 1e-4], max_lr=[1e-3, 1e-2])\n", "SL102")
         == []
     )
+
+
+def test_groups_a_helper_returns_and_its_names():
+    src = (
+        "import torch\n"
+        "from torch.optim.lr_scheduler import OneCycleLR\n"
+        "def groups(model, base_lr):\n"
+        "    return [\n"
+        "        dict(params=model.a.parameters(), lr=base_lr * 0.1),\n"
+        "        dict(params=model.b.parameters(), lr=base_lr),\n"
+        "    ]\n"
+        "def main(model, peaks):\n"
+        "    base_lr = peaks\n"
+        "    opt = torch.optim.SGD(groups(model, 1e-3), lr=1e-3)\n"
+        "    s = OneCycleLR(opt, max_lr=BOUND, total_steps=10)\n"
+    )
+    assert lines(src.replace("BOUND", "1e-2"), "SL102") == [11]
+    # `base_lr` is a number in the helper, but here it holds whatever the caller passed
+    assert lines(src.replace("BOUND", "base_lr"), "SL102") == []
