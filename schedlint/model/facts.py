@@ -185,6 +185,15 @@ class Optimizer(Fact):
         lrs = self.group_lrs()
         if not lrs or len(lrs) < 2:
             return None
+        # Texts compare only within one scope: a helper's ``base_lr`` may be this
+        # ``args.lr``, and its ``lr`` another variable than the ``lr`` here.
+        texts_from = {
+            id(g.scope if g.lr is not None and g.scope is not None else self.scope)
+            for g, v in zip(self.groups, lrs)
+            if v is not None and v.number is None
+        }
+        if len(texts_from) > 1:
+            return None
         seen = {}
         for v in lrs:
             if v is None:

@@ -101,3 +101,21 @@ def test_groups_a_helper_returns_and_its_names():
     assert lines(src.replace("BOUND", "1e-2"), "SL102") == [11]
     # `base_lr` is a number in the helper, but here it holds whatever the caller passed
     assert lines(src.replace("BOUND", "base_lr"), "SL102") == []
+
+
+def test_helper_group_lrs_are_not_compared_by_text_with_the_default():
+    src = (
+        "import torch\n"
+        "from torch.optim.lr_scheduler import OneCycleLR\n"
+        "def groups(model, base_lr):\n"
+        "    return [\n"
+        "        {'params': model.backbone.parameters()},\n"
+        "        {'params': model.head.parameters(), 'lr': HEAD},\n"
+        "    ]\n"
+        "opt = torch.optim.SGD(groups(model, args.lr), lr=args.lr)\n"
+        "s = OneCycleLR(opt, max_lr=0.1, total_steps=10)\n"
+    )
+    # `base_lr` is `args.lr` here: one lr for both groups, as far as the text can tell
+    assert lines(src.replace("HEAD", "base_lr"), "SL102") == []
+    # a number against the default's text: as for groups written inline
+    assert lines(src.replace("HEAD", "1e-2"), "SL102") == [9]
