@@ -25,6 +25,7 @@ from schedlint.model.facts import (
     Group,
     GroupDict,
     KeyUse,
+    Listed,
     Loop,
     LrWrite,
     MethodCall,
@@ -158,6 +159,63 @@ def string_value(node) -> str | None:
     return None
 
 
+def dict_entries(node, strict: bool = True) -> list | None:
+    """(key, key node, value node) of each entry of a dict the code builds: a literal with
+    string keys, or ``dict(params=..., lr=...)`` / ``dict({...}, lr=...)`` (the keywords
+    after the literal's entries, so a keyword wins). None when it is neither; with
+    ``strict``, None too when an entry is hidden (``**base``, a computed key), else those
+    entries are left out."""
+    if isinstance(node, cst.Dict):
+        out = []
+        for el in node.elements:
+            key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+            if key is None:
+                if strict:
+                    return None
+                continue
+            out.append((key, el.key, el.value))
+        return out
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)):
+        return None
+    if node.func.value != "dict":
+        return None
+    out = []
+    for index, arg in enumerate(node.args):
+        if arg.keyword is not None:
+            out.append((arg.keyword.value, arg.keyword, arg.value))
+        elif index == 0 and not arg.star and isinstance(arg.value, cst.Dict):
+            inner = dict_entries(arg.value, strict)
+            if inner is None:
+                return None
+            out += inner
+        elif strict:
+            return None
+    return out
+
+
+def groups_of_entries(items, value, scope=None) -> list | None:
+    """Param groups from the entry nodes of a group list (dict literals or ``dict(...)``
+    calls, read in ``scope``), with ``value`` summarising a node; None when one is not a
+    dict whose keys are all seen."""
+    groups = []
+    for item in items:
+        entries = dict_entries(item)  # {**base, ...}: keys unknown
+        if entries is None:
+            return None
+        group = Group(node=item, scope=scope)
+        for key, _, node in entries:
+            if key == "lr":
+                group.lr = value(node)
+            elif key != "params":
+                group.keys[key] = value(node)
+        groups.append(group)
+    return groups or None
+
+
+# Builtins that read a list without changing it: handing a list to them keeps it known.
+_READS_LIST = frozenset({"len", "print", "enumerate", "zip", "sorted", "list", "tuple", "iter"})
+
+
 def subscript_key(node: cst.Subscript) -> str | None:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         return string_value(node.slice[0].slice.value)
@@ -289,10 +347,14 @@ class _Builder(cst.CSTVisitor):
         self.custom_calls: set = set()
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
-        self.branch_depth = 0
+        # The branch arms (if/else bodies, try blocks, match cases) being walked, innermost
+        # last: the names each binds to a list, forgotten when it ends (it may not run).
+        self._arms: list = []
+        self._arm_blocks: set = set()  # ids of the blocks that are such arms
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
+        self._merged_dicts: set = set()  # ids of {...} in dict({...}, lr=x): read as the call
         self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
 
     # -- helpers ------------------------------------------------------------------------------
@@ -385,24 +447,20 @@ class _Builder(cst.CSTVisitor):
         self.model.scopes.append(scope)
         self.scope = scope
         # Loops do not continue into nested functions: their body runs elsewhere.
-        self._saved_loop.append((self.loop, self.branch_depth))
-        self.branch_depth = 0
+        self._saved_loop.append((self.loop, self._arms))
+        self._arms = []
         if reset_loop:
             self.loop = None
 
     def pop_scope(self):
         self.scope = self.scope.parent
-        self.loop, self.branch_depth = self._saved_loop.pop()
+        self.loop, self._arms = self._saved_loop.pop()
 
-    # A list bound inside a branch may or may not be the one an optimizer later receives.
-    def _enter_branch(self, node):
-        self.branch_depth += 1
-
-    def _leave_branch(self, node):
-        self.branch_depth -= 1
-
+    # A list bound inside a branch arm may or may not be the one an optimizer later receives.
     def visit_If(self, node: cst.If):
-        self._enter_branch(node)
+        self._arm_blocks.add(id(node.body))
+        if isinstance(node.orelse, cst.Else):
+            self._arm_blocks.add(id(node.orelse.body))
         if _tests_first_step(node.test):
             self._first_step_returns.update(
                 id(small)
@@ -412,26 +470,105 @@ class _Builder(cst.CSTVisitor):
                 if isinstance(small, cst.Return)
             )
 
-    visit_Try = visit_Match = _enter_branch
-    leave_If = leave_Try = leave_Match = _leave_branch
+    def visit_Try(self, node: cst.Try):
+        parts = [node, *node.handlers, node.orelse, node.finalbody]
+        self._arm_blocks.update(id(p.body) for p in parts if p is not None)
+
+    def visit_Match(self, node: cst.Match):
+        self._arm_blocks.update(id(case.body) for case in node.cases)
+
+    def visit_IndentedBlock(self, node):
+        if id(node) in self._arm_blocks:
+            self._arms.append(set())
+
+    def leave_IndentedBlock(self, node):
+        if id(node) in self._arm_blocks:
+            for name in self._arms.pop():
+                self.scope.literals[name] = None  # bound in an arm that may not run
+
+    visit_SimpleStatementSuite = visit_IndentedBlock
+    leave_SimpleStatementSuite = leave_IndentedBlock
+
+    def _may_grow(self, name) -> bool:
+        """A list ``name`` holds may grow here: not in a loop, nor in an arm other than the
+        one that bound it."""
+        return self.loop is None and (not self._arms or name in self._arms[-1])
 
     def _track_literal(self, target, value, op):
-        """Keep Scope.literals current: what list literal each local name certainly holds."""
+        """Keep Scope.literals current: the list each local name certainly holds (Listed)."""
         literals = self.scope.literals
         if isinstance(target, cst.Name):
-            certain = (
-                op == "="
-                and isinstance(value, (cst.List, cst.Tuple))
-                and self.loop is None
-                and self.branch_depth == 0
-            )
-            literals[target.value] = value if certain else None
+            name = target.value
+            if isinstance(value, cst.Name) and value.value in literals:
+                literals[value.value] = None  # an alias: a change through one hides from us
+            if op == "=" and self.loop is None and not isinstance(value, cst.Name):
+                literals[name] = self._listed(value)
+                if self._arms:
+                    self._arms[-1].add(name)
+            elif op == "+=" and self._may_grow(name) and isinstance(value, (cst.List, cst.Tuple)):
+                literals[name] = self._grown(literals.get(name), value.elements)
+            else:
+                literals[name] = None
         elif (
             isinstance(target, cst.Subscript)
             and isinstance(target.value, cst.Name)
             and target.value.value in literals
         ):
             literals[target.value.value] = None
+
+    def _listed(self, node) -> Listed | None:
+        """The list ``node`` certainly is here: a literal, a name holding one, or the result
+        of a call (followed after the walk); else None."""
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return self._grown(Listed(scope=self.scope, order=self.order, items=()), node.elements)
+        if isinstance(node, cst.Name):
+            return self.scope.literals.get(node.value)
+        if isinstance(node, cst.Call):
+            return Listed(scope=self.scope, order=self.order, call=node)
+        return None
+
+    def _grown(self, listed, elements) -> Listed | None:
+        """``listed`` with ``elements`` (libcst Elements of a list literal, or the one Arg
+        of ``append``) added at its end."""
+        if listed is None or listed.items is None:
+            return None
+        if not all(
+            isinstance(e, (cst.Element, cst.Arg)) and not getattr(e, "star", "") for e in elements
+        ):
+            return None  # *rest: a count unknown
+        items = listed.items + tuple(e.value for e in elements)
+        return Listed(scope=self.scope, order=self.order, items=items)
+
+    def _list_call(self, node: cst.Call) -> None:
+        """A call that may change a list a local name holds: ``groups.append(g)`` grows it
+        in straight-line code; another method, or handing it to a function, hides it."""
+        literals = self.scope.literals
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            name = func.value.value
+            if name in literals:
+                listed, grown = literals[name], None
+                args = node.args
+                if (
+                    self._may_grow(name)
+                    and len(args) == 1
+                    and args[0].keyword is None
+                    and not args[0].star
+                ):
+                    if func.attr.value == "append":
+                        grown = self._grown(listed, (args[0],))
+                    elif func.attr.value == "extend" and isinstance(
+                        args[0].value, (cst.List, cst.Tuple)
+                    ):
+                        grown = self._grown(listed, args[0].value.elements)
+                literals[name] = grown
+        if id(node) in self.handled_calls or (
+            isinstance(func, cst.Name) and func.value in _READS_LIST
+        ):
+            return
+        for arg in node.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value in literals:
+                literals[arg.value.value] = None
 
     def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
         loop = Loop(
@@ -615,6 +752,7 @@ class _Builder(cst.CSTVisitor):
         ):
             value = self.value(node.value)
             self.function_stack[-1].returns.append(value)
+            self.function_stack[-1].listed_returns.append(self._listed(node.value))
             if id(node) in self._first_step_returns:
                 self.function_stack[-1].first_step_returns.append(value)
 
@@ -784,15 +922,9 @@ class _Builder(cst.CSTVisitor):
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
         func = node.func
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value in self.scope.literals
-        ):
-            # params.append({...}) and friends: the literal no longer says what it holds.
-            self.scope.literals[func.value.value] = None
         if id(node) not in self.handled_calls:
             self._construct(node, None, node)
+        self._list_call(node)
         if id(node) not in self.handled_calls or id(node) in self.custom_calls:
             self.model.flow_calls.append((self.scope, node, self.next_order(), self.loop))
         if (
@@ -851,12 +983,14 @@ class _Builder(cst.CSTVisitor):
             self.model.calls_by_name.setdefault(qualified, []).append(self.value(node))
         if isinstance(func, cst.Name) and func.value == "dict":
             self._open_dict(node)
-            keys = {a.keyword.value: a for a in node.args if a.keyword is not None}
-            if "params" in keys:
-                self._group_dict_keys(
-                    ((k, a.keyword) for k, a in keys.items()), {k: a.value for k, a in keys.items()}
-                )
-                self._group_dict(node, keys["lr"].value if "lr" in keys else None)
+            entries = dict_entries(node, strict=False) or ()
+            values = {key: value for key, _, value in entries}
+            if "params" in values:
+                if node.args and node.args[0].keyword is None:
+                    # dict({"params": p}, lr=x): this call is the group, not the literal
+                    self._merged_dicts.add(id(node.args[0].value))
+                self._group_dict_keys(((k, n) for k, n, _ in entries), values)
+                self._group_dict(node, values.get("lr"))
 
     def leave_Call(self, node):
         loop = self.pushed_for_call.pop(id(node), None)
@@ -890,7 +1024,7 @@ class _Builder(cst.CSTVisitor):
             for el in node.elements
             if isinstance(el, cst.DictElement)
         ]
-        if any(k == "params" for k, _ in keys):
+        if any(k == "params" for k, _ in keys) and id(node) not in self._merged_dicts:
             values = {
                 string_value(el.key): el.value
                 for el in node.elements
@@ -1028,16 +1162,19 @@ class _Builder(cst.CSTVisitor):
         )
         self.model.schedulers.append(sched)
         self.model.constructed[id(call)] = sched
+        for name, value in args.items():
+            listed = self._listed(value.node)
+            # a helper's list only for the children: following every call argument
+            # (total_steps=len(loader)) would solve the flow for every scheduler
+            if listed is not None and (
+                listed.items is not None or name == "schedulers" and short in catalogue.COMPOSITE
+            ):
+                self.model.listed_args.append((sched, name, listed))
 
     def _optimizer(self, call, short, target, stmt):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
-        groups = (
-            self._groups_of(call.args[0].value)
-            if call.args and call.args[0].keyword in (None,) and not call.args[0].star
-            else None
-        )
-        if "params" in args and groups is None and call.args and call.args[0].keyword is not None:
-            groups = self._groups_of(call.args[0].value)
+        first = args.get("params")
+        groups = self._groups_of(first.node) if first is not None else None
         opt = Optimizer(
             target=target,
             key=(),
@@ -1048,40 +1185,22 @@ class _Builder(cst.CSTVisitor):
         )
         self.model.optimizers.append(opt)
         self.model.constructed[id(call)] = opt
+        listed = self._listed(first.node) if groups is None and first is not None else None
+        if listed is not None and listed.items is None:
+            self.model.listed_args.append((opt, "params", listed))  # a helper's groups
 
     def _groups_of(self, node) -> list | None:
-        """Param groups of an optimizer's first argument, when statically known."""
-        if isinstance(node, cst.Name):
-            node = self._local_literal(node.value)
-            if node is None:
-                return None
-        if isinstance(node, (cst.List, cst.Tuple)):
-            groups = []
-            for el in node.elements:
-                if not isinstance(el, cst.Element) or not isinstance(el.value, cst.Dict):
-                    return None
-                group = Group(node=el.value)
-                for item in el.value.elements:
-                    if not isinstance(item, cst.DictElement):
-                        return None  # {**base, ...}: keys unknown
-                    key = string_value(item.key)
-                    if key is None:
-                        return None
-                    if key == "lr":
-                        group.lr = self.value(item.value)
-                    elif key != "params":
-                        group.keys[key] = self.value(item.value)
-                groups.append(group)
-            return groups or None
+        """Param groups of an optimizer's first argument, when statically known here (a
+        list of group dicts, written inline or grown in this scope, or one module's
+        parameters); a helper's groups are settled after the walk."""
         if isinstance(node, cst.Call):
             method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
             if method in ("parameters", "named_parameters"):
                 return [Group(node=node)]
-        return None
-
-    def _local_literal(self, name: str):
-        """The list literal ``name`` certainly holds at this point of the current scope."""
-        return self.scope.literals.get(name)
+        listed = self._listed(node)
+        if listed is None or listed.items is None:
+            return None
+        return groups_of_entries(listed.items, self.value, self.scope)
 
 
 # -- resolution after the walk ----------------------------------------------------------------
@@ -1132,6 +1251,14 @@ def _resolve(model: FileModel) -> None:
 
     by_node = {id(s.node): s for s in model.schedulers}
     flow = model.flow
+    for fact, name, listed in model.listed_args:
+        entries = listed_entries(flow, listed)
+        if entries is None:
+            continue
+        if isinstance(fact, Scheduler):
+            fact.lists[name] = entries
+        elif fact.groups is None:
+            fact.groups = _groups_through(flow, entries)
     for sched in model.schedulers:
         if sched.optimizer_src is not None:
             sched.optimizer = lookup(sched.scope, sched.optimizer_src, sched.order, Optimizer)
@@ -1153,6 +1280,16 @@ def _resolve(model: FileModel) -> None:
                 if child is not None:
                     sched.children.append(child)
                     child.parent = sched
+            if not children.items and sched.members:
+                # schedulers=phases: the list is bound to a name, grown, or a helper's
+                for node, scope, order in sched.members:
+                    child = lookup(scope, dotted_name(node), order, Scheduler)
+                    if child is None:
+                        found = [v for v in flow.eval(node, scope) if isinstance(v, Scheduler)]
+                        child = found[0] if len(found) == 1 else None
+                    if child is not None:
+                        sched.children.append(child)
+                        child.parent = sched
             if sched.optimizer is None and sched.children:
                 sched.optimizer = sched.children[0].optimizer
                 sched.optimizers = sched.children[0].optimizers
@@ -1191,6 +1328,50 @@ def _resolve(model: FileModel) -> None:
         for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
             if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
                 v.number = flow.number(v.node, opt.scope)
+
+
+def listed_entries(flow, listed, depth=0) -> tuple | None:
+    """(node, scope, order) of each entry of a list where certainly known: ``listed``'s own
+    items, or what the one function its call runs certainly returns (through helpers that
+    return another helper's list, a few calls deep)."""
+    if listed.items is not None:
+        return tuple((node, listed.scope, listed.order) for node in listed.items)
+    if depth > 3:
+        return None
+    fn = flow.only_callee(listed.call, listed.scope)
+    if fn is None or len(fn.listed_returns) != 1:
+        return None  # several candidates, a class, or several returns
+    if fn.scope.cls is not None and _overridden(flow, fn):
+        return None
+    returned = fn.listed_returns[0]
+    return listed_entries(flow, returned, depth + 1) if returned is not None else None
+
+
+def _overridden(flow, method) -> bool:
+    """Another class of the checked code defines a method of the same name: ``self.m()``
+    may run that one."""
+    return any(
+        other is not method
+        for m in [flow.model, *flow.other_models()]
+        for cls in m.classes
+        for other in [cls.methods.get(method.name)]
+        if other is not None
+    )
+
+
+def _groups_through(flow, entries):
+    """Groups from list entries found through the flow, each read in its own module and
+    scope, their lrs folded to numbers where certain."""
+    scopes = {id(scope) for _, scope, _ in entries}
+    if len(scopes) != 1:
+        return None
+    scope = entries[0][1]
+    groups = groups_of_entries([node for node, _, _ in entries], flow.model_of(scope).value, scope)
+    for group in groups or ():
+        v = group.lr
+        if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
+            v.number = flow.number(v.node, scope)
+    return groups
 
 
 def _imported_head(resolvable, func) -> str | None:
@@ -1234,6 +1415,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
+                heads.add(head)
+    for _fact, _name, listed in model.listed_args:
+        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
+        if listed.call is not None:
+            head = _imported_head(resolvable, listed.call.func)
+            if head is not None:
                 heads.add(head)
     flow = None
     for scope, call, _, _ in model.flow_calls:

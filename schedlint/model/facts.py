@@ -59,7 +59,8 @@ class Scope:
     parent: Scope | None = field(default=None, repr=False)
     params: tuple = ()
     assigned: set = field(default_factory=set)
-    # name -> the list literal it certainly holds here (None once mutated or bound in a branch)
+    # name -> the Listed it certainly holds here (None once mutated elsewhere, handed to a
+    # call that may mutate it, or bound in a branch or loop)
     literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
@@ -109,6 +110,19 @@ class Group:
     node: Any = field(repr=False)
     lr: Value | None = None
     keys: dict = field(default_factory=dict)  # key -> Value (without "params")
+    scope: Scope | None = field(default=None, repr=False)  # where its values are read
+
+
+@dataclass(eq=False)
+class Listed:
+    """The entries a list certainly holds where it is read: a literal, a literal grown by
+    ``append``/``extend``/``+=`` in straight-line code before the read, or what a helper call
+    returns (``call``, followed through the value flow after the walk)."""
+
+    scope: Scope = field(repr=False)
+    order: int
+    items: tuple | None = field(default=None, repr=False)  # entry nodes, in order
+    call: Any = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -171,6 +185,15 @@ class Optimizer(Fact):
         lrs = self.group_lrs()
         if not lrs or len(lrs) < 2:
             return None
+        # Texts compare only within one scope: a helper's ``base_lr`` may be this
+        # ``args.lr``, and its ``lr`` another variable than the ``lr`` here.
+        texts_from = {
+            id(g.scope if g.lr is not None and g.scope is not None else self.scope)
+            for g, v in zip(self.groups, lrs)
+            if v is not None and v.number is None
+        }
+        if len(texts_from) > 1:
+            return None
         seen = {}
         for v in lrs:
             if v is None:
@@ -193,8 +216,17 @@ class Scheduler(Fact):
     optimizer_src: str | None = None
     optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
+    # arg -> the entries of a list argument where certainly known (a literal, a name bound
+    # to one and grown by appends; for a composite's ``schedulers``, a helper's return too):
+    # (node, scope, order) triples.
+    lists: dict = field(default_factory=dict, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
+
+    @property
+    def members(self) -> tuple | None:
+        """The entries of a SequentialLR/ChainedScheduler ``schedulers`` list, if known."""
+        return self.lists.get("schedulers") if self.cls in catalogue.COMPOSITE else None
 
     @property
     def closed_form(self) -> bool:
@@ -272,6 +304,8 @@ class FunctionInfo:
     # Those of ``returns`` reached only at a scheduler's initial step, under ``if
     # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
     first_step_returns: list = field(default_factory=list)
+    # One entry per ``return <value>``: the Listed it certainly returns, or None.
+    listed_returns: list = field(default_factory=list, repr=False)
     module_path: str | None = None  # set on definitions read from another in-tree module
 
 
@@ -341,6 +375,10 @@ class FileModel:
     flow_assigns: list = field(default_factory=list, repr=False)
     flow_fors: list = field(default_factory=list, repr=False)
     flow_calls: list = field(default_factory=list, repr=False)
+    # (Optimizer or Scheduler, argument name, Listed): a list a construction is given (the
+    # groups, a composite's schedulers, per-group values), settled after the walk (it may be
+    # what a helper defined later returns).
+    listed_args: list = field(default_factory=list, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
@@ -542,7 +580,7 @@ class FileModel:
         unknown. Groups built elsewhere (a helper, a loop) are judged by every group dict the
         code writes, here and in the in-tree modules it imports."""
         if optimizer.groups is not None and len(optimizer.groups) > 1:
-            lrs = [(g.lr, optimizer.scope) for g in optimizer.groups if g.lr is not None]
+            lrs = [(g.lr, g.scope or optimizer.scope) for g in optimizer.groups if g.lr is not None]
         elif optimizer.groups is None:
             lrs = [
                 (d.lr, d.scope)

@@ -680,6 +680,16 @@ class Flow:
                 out.append(fn)
         return out
 
+    def only_callee(self, call, scope):
+        """The one function (a def, a method through ``self``, a partial's target) ``call``
+        certainly runs; None when it may run another, something unseen, or a class."""
+        self.solve()
+        targets = self.callees(call, scope)
+        if len(targets) != 1 or UNKNOWN in self.eval(call.func, scope):
+            return None
+        fn = targets[0][0]
+        return None if fn.name == "__init__" else fn
+
     def reaches(self, from_scope, after_order, to_scope, before_order=None, depth=0) -> bool:
         """Code in ``to_scope`` runs (through calls) from ``from_scope``, from a call placed
         after ``after_order`` (and before ``before_order`` when given)."""

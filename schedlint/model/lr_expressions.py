@@ -209,7 +209,10 @@ def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
 def lr_names_of(optimizer) -> frozenset:
     """Bare names an optimizer's lrs are built from (each certainly holds one number)."""
     names = set()
-    values = [optimizer.default_lr] + [g.lr for g in optimizer.groups or ()]
+    # a helper's groups name its own variables: the same name here may hold anything
+    values = [optimizer.default_lr] + [
+        g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)
+    ]
     for v in values:
         if v is None:
             continue

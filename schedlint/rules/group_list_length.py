@@ -76,17 +76,19 @@ def per_group_list_length_mismatch(model):
         cycle = sched.args.get("cycle_momentum")
         for arg in args:
             value = sched.args.get(arg)
-            if value is None or value.length is None or value.length == groups:
+            # written inline, or a name bound to a list (``lr_lambda=warmups``)
+            length = len(sched.lists[arg]) if arg in sched.lists else None
+            if value is None or length is None or length == groups:
                 continue
             if arg in _MOMENTUM and cycle is not None and cycle.src != "True":
                 continue  # momenta are only read with cycle_momentum=True (the default)
             yield Report(
                 value.node,
-                f"`{arg}` of {sched.cls} has {value.length} "
-                f"value{'s' if value.length != 1 else ''} but "
+                f"`{arg}` of {sched.cls} has {length} "
+                f"value{'s' if length != 1 else ''} but "
                 f"`{clip(sched.optimizer_src, 30)}` has {groups} param group"
                 f"{'s' if groups != 1 else ''}",
-                help=f"Torch raises `{_error(sched.cls, arg, value.length, groups)}` "
+                help=f"Torch raises `{_error(sched.cls, arg, length, groups)}` "
                 f"(the optimizer is built on line {model.line(opt.node)}); give "
                 f"exactly one value per group, in the groups' order",
             )

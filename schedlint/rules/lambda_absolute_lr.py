@@ -7,7 +7,10 @@ _CLASSES = ("LambdaLR", "MultiplicativeLR")
 
 def _lr_texts(optimizer) -> set:
     """Dotted LR expressions (not numbers) the optimizer's group lrs are built from."""
-    values = [optimizer.default_lr] + [g.lr for g in optimizer.groups or ()]
+    # a helper's groups name its own variables, which need not be the lambda's
+    values = [optimizer.default_lr] + [
+        g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)
+    ]
     texts = set()
     for v in values:
         if v is None:

@@ -43,22 +43,18 @@ def sequential_misconfigured(model):
     for sched in model.schedulers:
         if sched.cls not in ("SequentialLR", "ChainedScheduler") or sched.origin != "torch":
             continue
-        children = sched.args.get("schedulers")
+        # the list written inline, or bound to a name, grown, or returned by a helper
+        count = len(sched.members) if sched.members is not None else None
         if sched.cls == "SequentialLR":
             milestones = sched.args.get("milestones")
-            if (
-                children is not None
-                and milestones is not None
-                and children.length is not None
-                and milestones.length is not None
-                and milestones.length != children.length - 1
-            ):
+            switches = len(sched.lists["milestones"]) if "milestones" in sched.lists else None
+            if count is not None and switches is not None and switches != count - 1:
                 yield Report(
                     milestones.node,
-                    f"SequentialLR has {children.length} schedulers but "
-                    f"{milestones.length} milestone"
-                    f"{'s' if milestones.length != 1 else ''} (it needs "
-                    f"{children.length - 1})",
+                    f"SequentialLR has {count} schedulers but "
+                    f"{switches} milestone"
+                    f"{'s' if switches != 1 else ''} (it needs "
+                    f"{count - 1})",
                     help="It needs exactly one milestone per hand-off, and torch raises "
                     "`ValueError: Sequential Schedulers expects number of "
                     "schedulers provided to be one more than the number of "

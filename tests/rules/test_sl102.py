@@ -82,3 +82,40 @@ def test_cyclic_list_bounds_are_silent():
         lines(HEADER + "s = CyclicLR(opt, base_lr=[1e-5, 1e-4], max_lr=[1e-3, 1e-2])\n", "SL102")
         == []
     )
+
+
+def test_groups_a_helper_returns_and_its_names():
+    src = (
+        "import torch\n"
+        "from torch.optim.lr_scheduler import OneCycleLR\n"
+        "def groups(model, base_lr):\n"
+        "    return [\n"
+        "        dict(params=model.a.parameters(), lr=base_lr * 0.1),\n"
+        "        dict(params=model.b.parameters(), lr=base_lr),\n"
+        "    ]\n"
+        "def main(model, peaks):\n"
+        "    base_lr = peaks\n"
+        "    opt = torch.optim.SGD(groups(model, 1e-3), lr=1e-3)\n"
+        "    s = OneCycleLR(opt, max_lr=BOUND, total_steps=10)\n"
+    )
+    assert lines(src.replace("BOUND", "1e-2"), "SL102") == [11]
+    # `base_lr` is a number in the helper, but here it holds whatever the caller passed
+    assert lines(src.replace("BOUND", "base_lr"), "SL102") == []
+
+
+def test_helper_group_lrs_are_not_compared_by_text_with_the_default():
+    src = (
+        "import torch\n"
+        "from torch.optim.lr_scheduler import OneCycleLR\n"
+        "def groups(model, base_lr):\n"
+        "    return [\n"
+        "        {'params': model.backbone.parameters()},\n"
+        "        {'params': model.head.parameters(), 'lr': HEAD},\n"
+        "    ]\n"
+        "opt = torch.optim.SGD(groups(model, args.lr), lr=args.lr)\n"
+        "s = OneCycleLR(opt, max_lr=0.1, total_steps=10)\n"
+    )
+    # `base_lr` is `args.lr` here: one lr for both groups, as far as the text can tell
+    assert lines(src.replace("HEAD", "base_lr"), "SL102") == []
+    # a number against the default's text: as for groups written inline
+    assert lines(src.replace("HEAD", "1e-2"), "SL102") == [9]

@@ -110,6 +110,75 @@ def test_sl303_momentum_lists_ignored_without_cycle_momentum():
     assert lines(src.format("cycle_momentum=True"), "SL303") == [4]
 
 
+HELPER_GROUPS = HEADER + (
+    "def groups(model):\n"
+    "    out = [{'params': model.a.parameters(), 'lr': 0.1}]\n"
+    "    BODY\n"
+    "    return out\n"
+    "opt = torch.optim.SGD(groups(model), lr=0.1)\n"
+    "s = lrs.LambdaLR(opt, [f, f])\n"
+)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("out.append(dict(params=model.b.parameters()))", []),
+        ("out += [{'params': model.b.parameters()}, {'params': model.c.parameters()}]", [8]),
+        ("out.extend([{'params': model.b.parameters()}, {'params': model.c.parameters()}])", [8]),
+        ("out.insert(0, {'params': model.b.parameters()})", []),  # not followed: unknown
+        ("pass", [8]),
+        ("if model.c:\n        out.append({'params': model.c.parameters()})", []),
+        ("for m in model.more:\n        out.append({'params': m.parameters()})", []),
+        ("add_norm_groups(out, model)", []),  # the helper may grow it
+        ("log(len(out))", [8]),  # reading its length leaves it as it is
+        ("alias = out\n    alias.append({'params': model.b.parameters()})", []),
+        ("return [{'params': model.b.parameters()}]", []),  # two returns: either may run
+    ],
+)
+def test_sl303_groups_a_helper_returns(body, expected):
+    assert lines(HELPER_GROUPS.replace("BODY", body), "SL303") == expected
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        ("lams = [f, f, f]", [6]),
+        ("lams = [f, f]", []),
+        ("lams = [f, f]\nlams.append(g)", [7]),
+        ("lams = [f, f]\nif more:\n    lams.append(g)", []),
+        ("lams = make_lambdas()", []),
+    ],
+)
+def test_sl303_per_group_list_bound_to_a_name(build, expected):
+    src = HEADER + (
+        "groups = [{'params': a}, {'params': b}]\n"
+        "opt = torch.optim.SGD(groups, lr=0.1)\n"
+        f"{build}\n"
+        "s = lrs.LambdaLR(opt, lams)\n"
+    )
+    assert lines(src, "SL303") == expected
+
+
+def test_sl303_helper_groups_through_a_method_others_override():
+    src = HEADER + (
+        "class Base:\n"
+        "    def groups(self):\n"
+        "        return [{'params': self.a.parameters()}]\n"
+        "    def build(self):\n"
+        "        opt = torch.optim.SGD(self.groups(), lr=0.1)\n"
+        "        return lrs.LambdaLR(opt, [f, f])\n"
+        "OTHER"
+    )
+    assert lines(src.replace("OTHER", ""), "SL303") == [8]
+    other = (
+        "class Two(Base):\n"
+        "    def groups(self):\n"
+        "        return [{'params': self.a.parameters()}, {'params': self.b.parameters()}]\n"
+    )
+    assert lines(src.replace("OTHER", other), "SL303") == []
+
+
 # -- SL304 ------------------------------------------------------------------------------------
 TRAIN = (
     HEADER
@@ -171,6 +240,57 @@ def test_sl305_milestones(milestones, expected):
         f"lrs.ExponentialLR(opt, 0.9)], {milestones})\n"
     )
     assert lines(src, "SL305") == expected
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        ("phases = [warm, cos]", [7]),
+        ("phases = [warm]\nphases.append(cos)", [8]),
+        ("phases = []\nphases += [warm, cos]", [8]),
+        ("phases = [warm]\nif late:\n    phases.append(cos)", []),
+        ("phases = [warm, cos]\nextend_phases(phases)", []),
+        ("phases = make_phases(opt)", []),  # an unseen helper
+        ("phases = [warm, cos] if late else [warm]", []),
+    ],
+)
+def test_sl305_schedulers_list_bound_to_a_name(build, expected):
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "warm = lrs.LinearLR(opt, 0.1, total_iters=5)\n"
+        "cos = lrs.CosineAnnealingLR(opt, 95)\n"
+        f"{build}\n"
+        "s = lrs.SequentialLR(opt, schedulers=phases, milestones=[5, 50])\n"
+    )
+    assert lines(src, "SL305") == expected
+
+
+def test_sl305_schedulers_list_built_in_a_branch_arm():
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "warm = lrs.LinearLR(opt, 0.1, total_iters=5)\n"
+        "cos = lrs.CosineAnnealingLR(opt, 95)\n"
+        "if __name__ == '__main__':\n"
+        "    phases = [warm, cos]\n"
+        "    s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # the same arm: 8
+        "elif late:\n"
+        "    s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # another arm
+        "else:\n"
+        "    phases.append(cos)\n"
+        "s = lrs.SequentialLR(opt, phases, milestones=[5, 50])\n"  # after: either arm ran
+    )
+    assert lines(src, "SL305") == [8]
+
+
+def test_sl305_schedulers_a_helper_returns():
+    src = HEADER + (
+        "def phases(opt, n):\n"
+        "    return [lrs.LinearLR(opt, 0.1, total_iters=n), lrs.CosineAnnealingLR(opt, 95)]\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "s = lrs.SequentialLR(opt, phases(opt, 5), milestones=MS)\n"
+    )
+    assert lines(src.replace("MS", "[5]"), "SL305") == []
+    assert lines(src.replace("MS", "[5, 50]"), "SL305") == [6]
 
 
 def test_sl305_explicit_optimizer_differs_from_children():
