@@ -52,7 +52,7 @@ def plateau_step_without_metric(model):
             call.node,
             f"`{clip(call.receiver, 30)}.step()` without the metric raises TypeError "
             f"on a ReduceLROnPlateau",
-            help=f"{name_of(sched)} (line {model.line(sched.node)}) needs the "
+            help=f"{name_of(sched)} ({model.where(sched.node)}) needs the "
             f"monitored value (missing 'metrics'); pass it, e.g. "
             f"`{call.receiver}.step(val_loss)`",
         )
