@@ -530,7 +530,7 @@ def test_a_class_is_checked_again_when_a_module_calling_it_changes_or_appears(
     (proj / "train.py").write_text(TRAIN_SCRIPT.format(cls="ReduceLROnPlateau"))
     assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
     assert checked == ["trainer.py"]
-    (proj / "train.py").unlink()
+    (proj / "train.py").write_text(TRAIN_SCRIPT.format(cls="StepLR"))
     assert lines(run_cli(*select, "trainer.py")) == []
     (proj / "finetune.py").write_text(TRAIN_SCRIPT.format(cls="ReduceLROnPlateau"))
     checked.clear()

@@ -1227,9 +1227,16 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
         if _imported_head(resolvable, call.func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
+    for _scope, target, iterable in model.flow_fors:
+        # ``for scheduler in self.schedulers: scheduler.step()``: the container is used too
+        if target_names(target) & used:
+            used.add(dotted_name(_container(iterable)))
     used.discard(None)
     heads = set()
     for _scope, target, value in model.flow_assigns:
+        if isinstance(value, (cst.ListComp, cst.DictComp)):
+            # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
+            value = value.elt if isinstance(value, cst.ListComp) else value.value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
@@ -1293,6 +1300,18 @@ def _called_classes(model: FileModel) -> set:
             and top_level(model, c.name) is c
         }
     return out
+
+
+def _container(iterable):
+    """``scheds`` of ``scheds``, ``scheds.values()`` and ``scheds.items()``."""
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Attribute)
+        and iterable.func.attr.value in ("values", "items")
+        and not iterable.args
+    ):
+        return iterable.func.value
+    return iterable
 
 
 def _through_imports(model: FileModel) -> None:

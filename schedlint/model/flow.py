@@ -87,6 +87,7 @@ class Seq:
 
 _NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
 _SEQUENCES = (cst.List, cst.Tuple, cst.Set)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
 
 
 def _dotted(node) -> str | None:
@@ -259,6 +260,12 @@ class Flow:
                         el.key.evaluated_value if isinstance(el.key, cst.SimpleString) else None
                     )
             return self._seq(node, tuple(items), tuple(keys))
+        if cls in _COMPREHENSIONS:
+            # one item standing for every element: ``[get_scheduler(o, opt) for o in opts]``
+            item = self.eval(node.elt, scope, depth + 1)
+            return self._seq(node, (item,), None)
+        if cls is cst.DictComp:
+            return self._seq(node, (self.eval(node.value, scope, depth + 1),), (None,))
         if cls is cst.Subscript:
             out = set()
             for v in self.eval(node.value, scope, depth + 1):
