@@ -493,3 +493,46 @@ def test_a_helper_that_did_not_parse_is_read_again_once_fixed(run_cli, proj, che
     checked.clear()
     assert lines(run_cli(*SELECT, "train.py")) == ["train.py:10:1"]
     assert checked == ["train.py"]
+
+
+TRAINER = """class Trainer:
+    def __init__(self, model, optimizer, lr_scheduler):
+        self.model, self.optimizer, self.lr_scheduler = model, optimizer, lr_scheduler
+
+    def train_epoch(self):
+        self.optimizer.step()
+        self.lr_scheduler.step()
+"""
+TRAIN_SCRIPT = """import torch
+
+from trainer import Trainer
+
+
+def main(model):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.{cls}(optimizer)
+    Trainer(model, optimizer, scheduler).train_epoch()
+"""
+
+
+def test_a_class_is_checked_again_when_a_module_calling_it_changes_or_appears(
+    run_cli, proj, checked
+):
+    # trainer.py's finding depends on what the scripts calling Trainer(...) hand it: a
+    # changed or a new caller must re-check trainer.py, named alone as pre-commit does
+    (proj / "trainer.py").write_text(TRAINER)
+    (proj / "train.py").write_text(TRAIN_SCRIPT.format(cls="StepLR"))
+    select = ("--select", "SL205")
+    assert lines(run_cli(*select, "trainer.py")) == []
+    checked.clear()
+    assert lines(run_cli(*select, "trainer.py")) == []
+    assert checked == []
+    (proj / "train.py").write_text(TRAIN_SCRIPT.format(cls="ReduceLROnPlateau"))
+    assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
+    assert checked == ["trainer.py"]
+    (proj / "train.py").write_text(TRAIN_SCRIPT.format(cls="StepLR"))
+    assert lines(run_cli(*select, "trainer.py")) == []
+    (proj / "finetune.py").write_text(TRAIN_SCRIPT.format(cls="ReduceLROnPlateau"))
+    checked.clear()
+    assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
+    assert checked == ["trainer.py"]

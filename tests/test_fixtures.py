@@ -21,7 +21,14 @@ ALL_CODES = frozenset(r.code for r in all_rules() if r.kind != "guard")
 PER_FILE = [p for p in fixture_files() if "project" not in p.relative_to(FIXTURES).parts]
 
 
-PACKAGES = sorted({p.parent for p in PER_FILE if len(p.relative_to(FIXTURES).parts) > 2})
+def _case_dir(p: Path):
+    """fixtures/<CODE>/<case>/ holding ``p`` (a package case may nest packages of its own,
+    ``trainer/trainer.py``), else None."""
+    parts = p.relative_to(FIXTURES).parts
+    return FIXTURES.joinpath(*parts[:2]) if len(parts) > 2 else None
+
+
+PACKAGES = sorted({_case_dir(p) for p in PER_FILE if _case_dir(p) is not None})
 
 
 def _id(p: Path) -> str:
@@ -30,7 +37,8 @@ def _id(p: Path) -> str:
 
 def _case_name(p: Path) -> str:
     """bad_/good_ is the file's name, or its package case directory's."""
-    return p.parent.name if p.parent in PACKAGES else p.name
+    case = _case_dir(p)
+    return case.name if case is not None else p.name
 
 
 @pytest.mark.parametrize("path", PER_FILE, ids=_id)
@@ -66,7 +74,9 @@ def test_good_fixtures_have_no_markers_and_bad_ones_do():
             assert not expected_findings(path), f"{_id(path)} is named good_ but has markers"
     for case in {p for p in PER_FILE if _case_name(p).startswith("bad_")}:
         group = (
-            [p for p in PER_FILE if p.parent == case.parent] if case.parent in PACKAGES else [case]
+            [p for p in PER_FILE if _case_dir(p) == _case_dir(case)]
+            if _case_dir(case) is not None
+            else [case]
         )
         assert any(expected_findings(p) for p in group), f"{_id(case)}: bad_ but no markers"
 

@@ -234,3 +234,31 @@ def test_a_helper_that_only_names_an_optimizer_admits_none_of_its_importers(tmp_
         [str(tmp_path / "uses_registry.py"), str(tmp_path / "uses_factory.py")], options
     )
     assert [r.parsed for r in results] == [False, True]
+
+
+def test_a_trainer_class_is_admitted_through_the_script_that_calls_it(tmp_path):
+    # Stage 0 the other way round: trainer.py never names torch.optim, but train.py (which
+    # the gate admits) hands Trainer(...) its scheduler; a script that merely mentions the
+    # class, or a caller the gate rejects, admits nothing
+    trainer = (
+        "class Trainer:\n    def __init__(self, optimizer, lr_scheduler):\n"
+        "        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler\n\n"
+        "    def epoch(self):\n        self.optimizer.step()\n        self.lr_scheduler.step()\n"
+    )
+    (tmp_path / "pkg_a").mkdir()
+    (tmp_path / "pkg_a" / "trainer.py").write_text(trainer)
+    (tmp_path / "pkg_a" / "train.py").write_text(
+        "import torch\nfrom trainer import Trainer\n\n\ndef main(model):\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    Trainer(opt, torch.optim.lr_scheduler.ReduceLROnPlateau(opt)).epoch()\n"
+    )
+    (tmp_path / "pkg_b").mkdir()
+    (tmp_path / "pkg_b" / "trainer.py").write_text(trainer)
+    (tmp_path / "pkg_b" / "run.py").write_text(
+        "from trainer import Trainer\n\n\ndef main(opt, sched):\n    Trainer(opt, sched).epoch()\n"
+    )
+    options = Options(codes=CODES)
+    paths = [str(tmp_path / "pkg_a" / "trainer.py"), str(tmp_path / "pkg_b" / "trainer.py")]
+    results = engine.check_paths(paths, options)
+    assert [r.parsed for r in results] == [True, False]
+    assert [f.code for f in results[0].findings] == ["SL205"]

@@ -15,10 +15,15 @@ A file's cached result is used only when everything the result depends on is wha
   modules its result depended on (those the model read for their summaries, and those the
   gate asked about; ``FileResult.deps``). An entry records their paths
   (:meth:`ResultCache.dependencies`), so the next run hashes them as they are now: a changed
-  helper re-checks the files that call it, and an untouched tree stays warm. A file that
-  read no other module has the digest "". Not covered: a module created after the result
-  was cached, where an import used to resolve to no file of the tree (its importers are
-  checked again when they change, or with ``--no-cache``).
+  helper re-checks the files that call it, and an untouched tree stays warm. A file whose
+  class was looked up in the modules that may import it (``Trainer(...)`` in ``train.py``,
+  :meth:`Tree.importers <schedlint.model.tree.Tree.importers>`) also depends on every file
+  read for that and on the directories listed (a directory's dependency hash is
+  :func:`~schedlint.model.tree.listing_hash`, its ``.py`` names), so a new or edited
+  caller re-checks the class's file. A file that read no other module has the digest "".
+  Not covered: a module created after the result was cached, where an import used to
+  resolve to no file of the tree (its importers are checked again when they change, or
+  with ``--no-cache``).
 
 The checker and the run's settings make the cache file's name (:func:`run_key`); the bytes,
 the file's settings and its dependency digest are each entry's key. Anything else in the file,
@@ -41,6 +46,7 @@ from schedlint.check.documents import read_bytes
 from schedlint.check.jsonfile import write_atomically, write_text_atomically
 from schedlint.check.options import Options
 from schedlint.check.pipeline import FileResult, content_hash
+from schedlint.model.tree import listing_hash
 from schedlint.report.findings import Finding
 
 CACHE_DIR_NAME = ".schedlint_cache"
@@ -107,7 +113,10 @@ def current_dependency_digest(paths, seen: dict) -> str:
     content hash) keeps what this run already read, since many files import one helper."""
     deps = []
     for p in paths:
-        if p not in seen:
+        if p not in seen and os.path.isdir(p):
+            # a directory listed for the modules importing a class (model/tree.py)
+            seen[p] = listing_hash(p)
+        elif p not in seen:
             try:
                 seen[p] = content_hash(read_bytes(p))
             except OSError:

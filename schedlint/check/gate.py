@@ -143,6 +143,29 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
     return False
 
 
+# A top-level class whose code steps something: ``class Trainer(BaseTrainer):`` with
+# ``self.lr_scheduler.step()`` in a method.
+_CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
+
+
+def stepping_classes(data: bytes) -> list:
+    """Names of the top-level classes of a file that mentions optimizers, schedulers or lrs
+    and calls ``.step(``: a trainer or hooks class handed its optimizer and scheduler by the
+    script that calls it (empty otherwise)."""
+    if b".step(" not in data or not admits(data):
+        return []
+    return [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
+
+
+def admits_through_callers(data: bytes, callers, verdict_of) -> bool:
+    """Stage 0 the other way round, for a file :func:`scan` rejects: a class of it that
+    steps something (:func:`stepping_classes`) is called by a module the gate admits, which
+    may hand it an optimizer or scheduler (``Trainer(model, optimizer, lr_scheduler=...)``).
+    ``callers(names)`` lists the in-tree files that call one of ``names``."""
+    names = stepping_classes(data)
+    return bool(names) and any(verdict_of(p) != REJECT for p in callers(names))
+
+
 # The original byte gate's words: optimizer/scheduler/param-group vocabulary and ``lr``.
 _LOOSE_LR = re.compile(rb"\blr\b|lr_|_lr|LR")
 

@@ -223,6 +223,17 @@ def _check_python(
         )
     ):
         verdict = prefilter.ADMIT  # it uses a helper module that builds or drives them
+    elif (
+        verdict == prefilter.REJECT
+        and path.endswith(".py")
+        and project.inside(os.path.dirname(path) or ".")
+        and prefilter.admits_through_callers(
+            data,
+            lambda names: _callers(project, path, names, result),
+            lambda p: _verdict_of(project, p, result),
+        )
+    ):
+        verdict = prefilter.ADMIT  # a module it serves hands its class an optimizer
     if verdict == prefilter.REJECT and not options.check_syntax:
         clock.lap("prefilter")
         return result
@@ -296,6 +307,16 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
         project.verdicts[path] = verdict
     _depends_on(result, project, path)
     return verdict
+
+
+def _callers(project: Tree, path: str, names, result: FileResult) -> list:
+    """The in-tree files calling one of the classes ``names`` of ``path``; ``result`` now
+    depends on every file and directory listing read to find them."""
+    read = []
+    found = project.callers(path, names, read)
+    for p in read:
+        _depends_on(result, project, p)
+    return found
 
 
 def _admits_code(data: bytes) -> bool:

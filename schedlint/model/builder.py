@@ -29,11 +29,13 @@ from schedlint.model.facts import (
     Loop,
     LrWrite,
     MethodCall,
+    ModuleRef,
     Optimizer,
     Rebind,
     Scheduler,
     Scope,
     Value,
+    top_level,
 )
 from schedlint.model.flow import Flow
 from schedlint.model.frameworks import FrameworkCollector
@@ -85,6 +87,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model.externals, model.external_models, paths = tree.externals(path, read)
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+    if tree is not None:
+        _read_importers(builder.model, tree)
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
     if builder.model.externals:
@@ -1409,9 +1413,16 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
         if _imported_head(resolvable, call.func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
+    for _scope, target, iterable in model.flow_fors:
+        # ``for scheduler in self.schedulers: scheduler.step()``: the container is used too
+        if target_names(target) & used:
+            used.add(dotted_name(_container(iterable)))
     used.discard(None)
     heads = set()
     for _scope, target, value in model.flow_assigns:
+        if isinstance(value, (cst.ListComp, cst.DictComp)):
+            # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
+            value = value.elt if isinstance(value, cst.ListComp) else value.value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
@@ -1432,6 +1443,67 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.eval(a.value, scope) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _read_importers(model: FileModel, tree) -> None:
+    """Lend the flow the in-tree modules that call this file's classes, when a method here
+    steps what the file never binds: ``self.lr_scheduler.step()`` in a ``Trainer`` that
+    ``train.py`` builds with ``lr_scheduler=ReduceLROnPlateau(...)``. The facts found there
+    stay theirs; only their values reach this file's code."""
+    names = _called_classes(model)
+    if not names:
+        return
+    found, paths = tree.importers(model.path, names)
+    model.external_paths.update(paths)
+    if found:
+        model.importers = [
+            (
+                m,
+                {
+                    q: ModuleRef(model) if n is None else top_level(model, n)
+                    for q, n in bound.items()
+                },
+            )
+            for m, bound in found
+        ]
+        model._flow = None  # solve again, with the importers' code
+
+
+def _called_classes(model: FileModel) -> set:
+    """Names of the top-level classes here (and their subclasses here) whose methods call
+    ``step()`` on something the flow knows nothing of: what their callers pass them."""
+    out = set()
+    flow = None
+    for call in model.calls:
+        if call.method != "step":
+            continue
+        cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in out or top_level(model, cls.name) is not cls:
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if flow.schedulers(call.scope, call.receiver) or flow.optimizers(call.scope, call.receiver):
+            continue
+        out.add(cls.name)
+        out |= {
+            c.name
+            for c in model.classes
+            if any(b.rpartition(".")[2] == cls.name for b in c.bases)
+            and top_level(model, c.name) is c
+        }
+    return out
+
+
+def _container(iterable):
+    """``scheds`` of ``scheds``, ``scheds.values()`` and ``scheds.items()``."""
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Attribute)
+        and iterable.func.attr.value in ("values", "items")
+        and not iterable.args
+    ):
+        return iterable.func.value
+    return iterable
 
 
 def _through_imports(model: FileModel) -> None:

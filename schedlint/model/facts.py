@@ -382,6 +382,10 @@ class FileModel:
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
+    # In-tree modules that import this file and call its classes (``Trainer(...)`` in
+    # ``train.py``), each with its imports that name this file's definitions (qualified
+    # name -> FunctionInfo / ClassInfo / ModuleRef): their calls feed the classes' methods.
+    importers: list = field(default_factory=list, repr=False)
     calls_via_imports: list = field(default_factory=list, repr=False)  # MethodCall (via set)
     # The value-flow solver (schedlint.model.flow.Flow), handed in by the builder so that the
     # facts do not import the flow that reads them.
@@ -417,9 +421,9 @@ class FileModel:
         try:
             line, column, end_line, end_column = self._positions[node]
         except KeyError:
-            # a node of an imported in-tree module (an optimizer its factory builds): its
-            # position there
-            for other in self.external_models:
+            # a node of an imported in-tree module (an optimizer its factory builds), or of
+            # a module importing this one (the scheduler it hands a class): its position there
+            for other in self.other_models():
                 try:
                     return other.position(node)
                 except KeyError:
@@ -439,13 +443,18 @@ class FileModel:
         \\r\\n, \\r and \\n only (see :mod:`schedlint.model.lines`)."""
         return split_lines(self.source, keepends)
 
+    def other_models(self) -> list:
+        """The models of the in-tree modules this file's flow reads: those it imports, then
+        those importing it."""
+        return list(self.external_models) + [m for m, _ in self.importers]
+
     def where(self, node) -> str:
         """``line N`` for a message, naming the module when ``node`` is in an imported one
         (``line 5 of optim_factory.py``: the optimizer a factory there builds)."""
         line = self.line(node)
         if node in self._positions:
             return f"line {line}"
-        for other in self.external_models:
+        for other in self.other_models():
             if other._positions is not None and node in other._positions:
                 where = os.path.relpath(other.path, os.path.dirname(self.path) or ".")
                 return f"line {line} of {where}"

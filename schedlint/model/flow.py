@@ -87,6 +87,7 @@ class Seq:
 
 _NAME, _ATTRIBUTE, _CALL = cst.Name, cst.Attribute, cst.Call
 _SEQUENCES = (cst.List, cst.Tuple, cst.Set)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
 
 
 def _dotted(node) -> str | None:
@@ -113,8 +114,14 @@ class Flow:
         self._class_root: dict = {}
         self._classes_by_name: dict = {}
         # The imported in-tree modules' statements join this file's: values cross modules
-        # both ways (an optimizer into a helper, a factory's optimizer back out).
-        self._models = [model] + self.other_models()
+        # both ways (an optimizer into a helper, a factory's optimizer back out). So do those
+        # of the modules importing this one (model.importers): the scheduler ``train.py``
+        # hands ``Trainer(...)`` reaches the methods of the class defined here.
+        importers = [m for m, _ in model.importers]
+        self._models = [model] + self.other_models() + importers
+        # id(model) -> its imports that name in-tree definitions (qualified name -> value)
+        self._externals_of = {id(m): ext for m, ext in model.importers}
+        self._externals_of[id(model)] = self.externals
         self._constructed = {}
         self._lambdas = {}
         self._assigns, self._fors, self._calls = [], [], []
@@ -253,6 +260,12 @@ class Flow:
                         el.key.evaluated_value if isinstance(el.key, cst.SimpleString) else None
                     )
             return self._seq(node, tuple(items), tuple(keys))
+        if cls in _COMPREHENSIONS:
+            # one item standing for every element: ``[get_scheduler(o, opt) for o in opts]``
+            item = self.eval(node.elt, scope, depth + 1)
+            return self._seq(node, (item,), None)
+        if cls is cst.DictComp:
+            return self._seq(node, (self.eval(node.value, scope, depth + 1),), (None,))
         if cls is cst.Subscript:
             out = set()
             for v in self.eval(node.value, scope, depth + 1):
@@ -367,9 +380,10 @@ class Flow:
             for cls in model.classes:
                 classes.setdefault(cls.name, []).append(cls)
         out.update(classes.get(name, ()))
-        if not out and model is self.model:
+        externals = self._externals_of.get(id(model))
+        if not out and externals:
             qualified = model.imports.get(name)
-            ext = self.externals.get(qualified) if qualified else None
+            ext = externals.get(qualified) if qualified else None
             if ext is not None:
                 out.add(ext)
         return out
@@ -452,11 +466,8 @@ class Flow:
         library calls can never bind a parameter here, so they are dropped once."""
         heads = {"self", "cls"}
         for m in self._models:
-            imported = {
-                name
-                for name, q in m.imports.items()
-                if m is not self.model or q not in self.externals
-            }
+            externals = self._externals_of.get(id(m), {})
+            imported = {name for name, q in m.imports.items() if q not in externals}
             for scope in m.scopes:
                 heads |= (scope.assigned | set(scope.params)) - imported
         out = []

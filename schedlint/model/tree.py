@@ -10,12 +10,20 @@ files that import them.
 
 An imported module's own imports are not followed (one level), which bounds the work per
 file; a helper that calls another module's helper is still checked when that module is.
+
+The other way round, :meth:`Tree.importers` finds the modules that import a class of the file
+and call it (``Trainer(model, optimizer, lr_scheduler=lr_scheduler)`` in ``train.py``), so what
+they hand the class reaches its methods when the class's own file is checked. Only the
+directories an import of the file can come from are listed (its own, its packages' and the
+one above the top package), a bounded number of files each; the listings and every file read
+are what the result depends on (:func:`listing_hash` keys a directory on its ``.py`` names).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import OrderedDict
 
 from schedlint.model.facts import ModuleRef, top_level
@@ -25,6 +33,8 @@ from schedlint.model.facts import ModuleRef, top_level
 CACHE_SIZE = 24
 MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries unknown)
 _SKIP_DIRS = ("site-packages", "dist-packages")
+MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
+MAX_LISTED = 64  # .py files read per directory when looking for importers
 
 
 class Tree:
@@ -138,6 +148,108 @@ class Tree:
                     if all(m is not model for m in models):
                         models.append(model)
         return out, models, read
+
+    def importers(self, path: str, names) -> tuple:
+        """([(model, {qualified import name: the name in ``path``, or None for the module
+        itself})] for the in-tree modules that import ``path`` and call one of ``names`` (its
+        top-level classes); every file and directory read for them: what a result that uses
+        them depends on)."""
+        if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
+            return [], []
+        out, read = [], []
+        for candidate in self.callers(path, names, read):
+            model = self.model(candidate)
+            bound = self._bound_names(candidate, model, path, names, read) if model else None
+            if bound:
+                out.append((model, bound))
+                if len(out) >= MAX_IMPORTERS:
+                    break
+        return out, read
+
+    def callers(self, path: str, names, read: list) -> list:
+        """The files next to ``path`` (where an import of it can come from) whose bytes call
+        one of ``names``: ``Trainer(``. Every directory listed and file read is added to
+        ``read``."""
+        if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
+            return []
+        called = re.compile(
+            rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
+        )
+        out = []
+        for directory in self._importing_dirs(path):
+            read.append(directory)
+            self.hashes[directory] = listing_hash(directory)
+            for candidate in _py_files(directory)[:MAX_LISTED]:
+                if os.path.abspath(candidate) == os.path.abspath(path):
+                    continue
+                read.append(candidate)
+                data = self.read(candidate)
+                if data is not None and len(data) <= MAX_BYTES and called.search(data):
+                    out.append(candidate)
+        return out
+
+    def _importing_dirs(self, path: str) -> list:
+        """The directories whose modules can import ``path`` by name: its own, each package
+        above it up to the top package, and the directory that holds the top package."""
+        here = os.path.dirname(os.path.abspath(path))
+        out = [here]
+        while os.path.isfile(os.path.join(here, "__init__.py")) and len(out) < 4:
+            here = os.path.dirname(here)
+            if not self._inside(here):
+                break
+            out.append(here)
+        return out
+
+    def _bound_names(self, importer: str, model, path: str, names, read: list) -> dict:
+        """{qualified import name of ``importer``'s: the name of ``names`` it binds in
+        ``path``, or None when it names the module itself}: ``from trainer.trainer import
+        Trainer``, ``import trainer``, and a package re-exporting the module
+        (``from trainer import Trainer`` with ``from .trainer import *`` in its
+        ``__init__.py``)."""
+        stem = os.path.splitext(os.path.basename(path))[0]
+        init = os.path.join(os.path.dirname(os.path.abspath(path)), "__init__.py")
+        reexport = re.compile(rb"from\s+\." + re.escape(stem.encode()) + rb"\s+import")
+        bound = {}
+        for qualified in set(model.imports.values()):
+            found = self.find(importer, qualified)
+            if found is not None and os.path.abspath(found) == os.path.abspath(path):
+                bound[qualified] = None
+                continue
+            head, _, name = qualified.rpartition(".")
+            if name not in names or not head.strip("."):
+                continue
+            found = self.find(importer, head)
+            if found is None:
+                continue
+            found = os.path.abspath(found)
+            if found == os.path.abspath(path):
+                bound[qualified] = name
+            elif found == init:
+                if init not in read:
+                    read.append(init)
+                data = self.read(init)
+                if data is not None and reexport.search(data):
+                    bound[qualified] = name
+        return bound
+
+
+def _py_files(directory: str) -> list:
+    try:
+        return sorted(
+            e.path for e in os.scandir(directory) if e.name.endswith(".py") and e.is_file()
+        )
+    except OSError:
+        return []
+
+
+def listing_hash(directory: str) -> str | None:
+    """The hash a directory's ``.py`` file names are keyed on (None when unreadable): a
+    module added next to a class may be a new importer of it."""
+    try:
+        names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".py"))
+    except OSError:
+        return None
+    return content_hash("\0".join(names).encode())
 
 
 def _module_file(base: str, parts: list) -> str | None:

@@ -169,7 +169,7 @@ def epoch_passed_to_step(model):
         ):
             continue
         sched = scheds[-1]
-        where = f"{name_of(sched)} (`{sched.cls}`, line {model.line(sched.node)})"
+        where = f"{name_of(sched)} (`{sched.cls}`, {model.where(sched.node)})"
         fix = None
         shown = f"`{clip(call.receiver, 30)}.step({clip(arg.src, 20)})`"
         if all(s.cls in _NO_ARGUMENT for s in scheds):
