@@ -465,6 +465,18 @@ def _report_diff(outcomes, findings, quiet, unsafe, internal) -> int:
     return EXIT_FINDINGS if text else EXIT_CLEAN
 
 
+def _rule_record(r) -> dict:
+    """A rule as `schedlint rule --output-format json` prints it."""
+    return {
+        "code": r.code,
+        "name": r.name,
+        "summary": r.summary,
+        "severity": r.severity,
+        "kind": r.kind,
+        "fix": r.fixable,
+    }
+
+
 @main.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
@@ -478,22 +490,7 @@ def rule(code, show_all, output_format):
     if show_all:
         rules = all_rules()
         if output_format == "json":
-            click.echo(
-                json.dumps(
-                    [
-                        {
-                            "code": r.code,
-                            "name": r.name,
-                            "summary": r.summary,
-                            "severity": r.severity,
-                            "kind": r.kind,
-                            "fix": r.fixable,
-                        }
-                        for r in rules
-                    ],
-                    indent=2,
-                )
-            )
+            click.echo(json.dumps([_rule_record(r) for r in rules], indent=2))
             return
         for r in rules:
             click.echo(f"{r.code}\t{r.name}\t{r.summary}")
@@ -504,20 +501,7 @@ def rule(code, show_all, output_format):
     if r is None:
         _fail(f"unknown rule {code!r}; `schedlint rule --all` lists them")
     if output_format == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "code": r.code,
-                    "name": r.name,
-                    "summary": r.summary,
-                    "severity": r.severity,
-                    "kind": r.kind,
-                    "fix": r.fixable,
-                    "docs": r.docs,
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps({**_rule_record(r), "docs": r.docs}, indent=2))
     else:
         click.echo(r.markdown(), nl=False)
 
