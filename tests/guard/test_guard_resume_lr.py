@@ -83,7 +83,7 @@ def test_torch_points3d_630_scheduler_built_after_the_optimizer_load_is_reported
     model, opt = linear_two_groups()
     opt.load_state_dict(ckpt["optimizer"])  # lr 0.003125 restored
     sched = S.LambdaLR(opt, lambda epoch: 0.5**epoch)  # writes initial_lr back
-    sched.load_state_dict(ckpt["scheduler"])  # the schedule's position
+    sched.load_state_dict(ckpt["scheduler"])  # restores its position
     assert opt.param_groups[0]["lr"] == 0.1  # torch: the groups are not restored
     _train(model, opt, sched, epochs=4)
     (v,) = auto.seen
@@ -91,7 +91,7 @@ def test_torch_points3d_630_scheduler_built_after_the_optimizer_load_is_reported
     assert v.scheduler == "LambdaLR"
     assert (v.group_index, v.expected, v.actual) == (0, 0.003125, 0.1)
     assert f"test_guard_resume_lr.py:{_line_of('# writes initial_lr back')}" in v.cause
-    assert f"test_guard_resume_lr.py:{_line_of('# the schedule' + chr(39) + 's position')}" in v.cause
+    assert f"test_guard_resume_lr.py:{_line_of('# restores its position')}" in v.cause
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -220,6 +220,7 @@ def test_a_write_after_the_load_declared_with_allow_external_writes_is_silent():
 def test_a_write_after_the_load_declared_with_expect_is_silent():
     model, opt = linear_two_groups()
     seen = []
+
     def declared(step, group, base_lr):  # the lowered epoch, then the schedule again
         return base_lr * 0.5**5 * 0.1 if step == 0 else base_lr * 0.5 ** (5 + step)
 
