@@ -128,6 +128,28 @@ def test_scheduler_state_loaded_without_the_optimizer_state_is_reported(auto):
     assert [v.code for v in auto.seen] == ["SLG114"]
 
 
+@pytest.mark.parametrize("name", ["SequentialLR", "ChainedScheduler"])
+def test_a_scheduler_step_that_goes_on_from_the_wrong_lr_is_reported(auto, name):
+    # The epoch loop steps the scheduler first: a chainable phase multiplies what it finds.
+    model, opt = linear_two_groups()
+    first = BUILDERS[name](opt)
+    _train(model, opt, first, epochs=5)
+    ckpt = {"optimizer": opt.state_dict(), "scheduler": first.state_dict()}
+    first.step()
+    uninterrupted = [g["lr"] for g in opt.param_groups]
+    model, opt = linear_two_groups()
+    opt.load_state_dict(ckpt["optimizer"])
+    sched = BUILDERS[name](opt)
+    sched.load_state_dict(ckpt["scheduler"])
+    sched.step()
+    resumed = [g["lr"] for g in opt.param_groups]
+    assert resumed != pytest.approx(uninterrupted)  # torch
+    _train(model, opt, sched)
+    (v,) = _lr_findings(auto)
+    assert v.scheduler == name and v.group_index == 0
+    assert (v.expected, v.actual) == (pytest.approx(uninterrupted[0]), resumed[0])
+
+
 # --- resumes that are right, or that cannot be judged -------------------------------------------
 
 
