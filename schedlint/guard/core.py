@@ -931,8 +931,8 @@ class Guard:
     def scheduler_step(self, sched, original, args, kwargs, caller=None):
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         rec = None
-        # The groups now get this step's lrs: what the load left in them is never trained with.
-        self._loaded_lrs = None
+        # The groups now get this step's lrs: the step itself is judged against the loaded ones.
+        loaded, self._loaded_lrs = self._loaded_lrs, None
         if not self._off:
             found = None
             try:
@@ -940,6 +940,8 @@ class Guard:
                 if rec is None or rec.ref() is not sched:
                     rec = self._discover(sched)
                 found = self._before_scheduler_step(rec, sched, args, kwargs, caller)
+                if loaded is not None:
+                    loaded = self._predict_from_loaded(loaded, sched, args, kwargs)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
                 rec = None
@@ -960,6 +962,8 @@ class Guard:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
                 if self._lambda_checks and id(sched) in self._lambda_checks:
                     found = (found or []) + self._lambda_verdict(rec, sched)
+                if loaded is not None:
+                    found = (found or []) + self._stepped_off_schedule(loaded)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
             if found:
@@ -1087,21 +1091,25 @@ class Guard:
         """SLG114 when the first optimizer step after a scheduler's ``load_state_dict()`` runs
         at other lrs than the loaded schedule's, once per load. The reference was rebuilt from the
         groups as they are, so the steps after this one are judged from what actually ran."""
-        (who, lrs, loaded), self._loaded_lrs = self._loaded_lrs, None
-        groups = opt.param_groups
+        loaded, self._loaded_lrs = self._loaded_lrs, None
+        return self._off_loaded(opt.param_groups, loaded[1], loaded, None)
+
+    def _off_loaded(self, groups, want: list, loaded, stepped) -> list:
+        """SLG114 for the first undeclared group whose lr is not ``want``'s."""
+        who, _lrs, line = loaded
         if (
             self.allow_external_writes
             or not self._lr_values
             or self._dev is not None
-            or len(groups) != len(lrs)
+            or len(groups) != len(want)
         ):
             return []
         cur = L.read(groups)
         declared = self._declared_groups()
         off = [
             i
-            for i, (x, want) in enumerate(zip(cur, lrs))
-            if i not in declared and not L.close(x, want, self.rtol, self.atol)
+            for i, (x, y) in enumerate(zip(cur, want))
+            if i not in declared and not L.close(x, y, self.rtol, self.atol)
         ]
         if not off:
             return []
@@ -1110,9 +1118,40 @@ class Guard:
         name = who.name if rec is not None else who
         built = rec.line if rec is not None else None
         cause = causes.loaded_schedule_not_in_groups(
-            name, built, loaded, self._labels[i], lrs[i], cur[i], len(off)
+            name, built, line, self._labels[i], want[i], cur[i], len(off), stepped
         )
-        return [self._violation("SLG114", i, lrs[i], cur[i], cause, sched=rec)]
+        return [self._violation("SLG114", i, want[i], cur[i], cause, sched=rec)]
+
+    def _predict_from_loaded(self, loaded, sched, args, kwargs):
+        """Before the first scheduler step after a load, while the groups hold other lrs than the
+        loaded ones: what that step gives from the loaded lrs, ``(loaded, lrs)`` to compare after
+        it (a closed form such as LambdaLR's gives the same from either, and is silent). None
+        when there is nothing to compare; once per load, never on a step the load did not
+        precede."""
+        opt = self._opt_ref()
+        who, lrs, _line = loaded
+        if (
+            opt is None
+            or not isinstance(who, _Sched)
+            or who.ref() is not sched
+            or self.allow_external_writes
+            or not self._lr_values
+            or self._dev is not None
+            or len(opt.param_groups) != len(lrs)
+            or L.same(L.read(opt.param_groups), lrs)
+        ):
+            return None
+        try:
+            return loaded, predict_step(opt, sched, args, kwargs, lrs)
+        except Exception:  # a scheduler that cannot be copied: nothing to compare with
+            return None
+
+    def _stepped_off_schedule(self, pending) -> list:
+        loaded, want = pending
+        opt = self._opt_ref()
+        if opt is None:
+            return []
+        return self._off_loaded(opt.param_groups, want, loaded, "its next step")
 
     def optimizer_loaded(self, opt, frame) -> None:
         """``optimizer.load_state_dict()``: a resume when the loaded groups carry ``initial_lr``
