@@ -393,9 +393,11 @@ def checkpoint_without_scheduler_state():
     is reported once, naming the group, both lrs and the lines of the construction and the load:
     torch restores a scheduler's position but not the groups, so a LambdaLR, SequentialLR or
     ConstantLR built after `optimizer.load_state_dict()` trains the first resumed epoch at the
-    lr its constructor wrote. Not ReduceLROnPlateau (its lr is the optimizer's), not a state
-    without `_last_lr`, nor when a scheduler step, a declared writer, `allow_external_writes` or
-    `expect=` sets the lr in between.
+    lr its constructor wrote. When the loaded scheduler steps first, its step is compared with
+    the same step taken from the loaded lrs (on a copy): LambdaLR's closed form mends the groups
+    and is silent, a phase that multiplies the lr it finds is reported. Not ReduceLROnPlateau
+    (its lr is the optimizer's), not a state without `_last_lr`, nor when another scheduler, a
+    declared writer, `allow_external_writes` or `expect=` sets the lr in between.
 
     ## Why is this bad?
     A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up
