@@ -327,3 +327,33 @@ def schedule_restarted(name: str, built, loaded: str, steps) -> str:
         f"resumes (warm-up again, the decay undone). Call {name}.load_state_dict() with the "
         "saved scheduler state after building it, before the first optimizer step."
     )
+
+
+def loaded_schedule_not_in_groups(
+    name: str,
+    built,
+    loaded: str,
+    group: str,
+    expected: float,
+    actual: float,
+    others: int,
+    stepped=None,
+) -> str:
+    at = f" built at {built}" if built else ""
+    more = f" (and {others - 1} more group(s))" if others > 1 else ""
+    if stepped:
+        what = (
+            f"which gives lr {expected:.6g} for group {group} at {stepped}, but that step went on "
+            f"from the groups' other lrs to {actual:.6g}{more}"
+        )
+    else:
+        what = (
+            f"which puts its schedule at lr {expected:.6g} for group {group}, but the next "
+            f"optimizer step runs at {actual:.6g}{more}"
+        )
+    return (
+        f"{name}{at} had its state loaded at {loaded}, {what}: "
+        "load_state_dict() restores a scheduler's position, not the groups' lrs, and a scheduler "
+        "built after optimizer.load_state_dict() writes its initial lrs into them. Build the "
+        "scheduler before optimizer.load_state_dict(), or load the optimizer state after it."
+    )

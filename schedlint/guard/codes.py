@@ -388,12 +388,22 @@ def checkpoint_without_scheduler_state():
     `optimizer.load_state_dict()` restores groups that carry `initial_lr` (the run that saved them
     had a scheduler) and that had stepped, a scheduler still at step 0 at the next optimizer step,
     when no scheduler's `load_state_dict()` was called since, is reported with the line that
-    built it (not ReduceLROnPlateau or SWALR).
+    built it (not ReduceLROnPlateau or SWALR). And after a scheduler's `load_state_dict()`, an
+    optimizer step that runs a group at another lr than the loaded schedule's (its `_last_lr`)
+    is reported once, naming the group, both lrs and the lines of the construction and the load:
+    torch restores a scheduler's position but not the groups, so a LambdaLR, SequentialLR or
+    ConstantLR built after `optimizer.load_state_dict()` trains the first resumed epoch at the
+    lr its constructor wrote. When the loaded scheduler steps first, its step is compared with
+    the same step taken from the loaded lrs (on a copy): LambdaLR's closed form mends the groups
+    and is silent, a phase that multiplies the lr it finds is reported. Not ReduceLROnPlateau
+    (its lr is the optimizer's), not a state without `_last_lr`, nor when another scheduler, a
+    declared writer, `allow_external_writes` or `expect=` sets the lr in between.
 
     ## Why is this bad?
     A run resumed from the checkpoint rebuilds the scheduler from its first step: the warm-up
     runs again and a decayed LR jumps back to its peak, with the optimizer's moments from late
-    in training.
+    in training. A schedule whose position was restored while the groups were not trains its
+    first resumed epoch at the top of the schedule.
 
     ## Example
     ```python

@@ -227,6 +227,9 @@ class Guard:
         # SLG114 on resume: optimizer state loaded from a run that had a scheduler (its groups
         # carry initial_lr), judged at the next optimizer step: {"line", "steps", "loaded"}.
         self._resumed = None
+        # SLG114 on resume: a scheduler state just loaded, whose lrs (its _last_lr) the groups
+        # should hold at the next optimizer step: (scheduler record or name, lrs, load line).
+        self._loaded_lrs = None
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
 
@@ -537,6 +540,8 @@ class Guard:
             found = self._before_update(opt)
             if self._resumed is not None:
                 found += self._restarted_schedules()
+            if self._loaded_lrs is not None:
+                found += self._resumed_off_schedule(opt)
             if self._watch_retry:  # groups loaded or added, seen by this step's checks
                 self._retry_watch(opt)
             if self._unsaved:
@@ -926,6 +931,8 @@ class Guard:
     def scheduler_step(self, sched, original, args, kwargs, caller=None):
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         rec = None
+        # The groups now get this step's lrs: the step itself is judged against the loaded ones.
+        loaded, self._loaded_lrs = self._loaded_lrs, None
         if not self._off:
             found = None
             try:
@@ -933,6 +940,8 @@ class Guard:
                 if rec is None or rec.ref() is not sched:
                     rec = self._discover(sched)
                 found = self._before_scheduler_step(rec, sched, args, kwargs, caller)
+                if loaded is not None:
+                    loaded = self._predict_from_loaded(loaded, sched, args, kwargs)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
                 rec = None
@@ -953,6 +962,8 @@ class Guard:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
                 if self._lambda_checks and id(sched) in self._lambda_checks:
                     found = (found or []) + self._lambda_verdict(rec, sched)
+                if loaded is not None:
+                    found = (found or []) + self._stepped_off_schedule(loaded)
             except Exception as exc:
                 self._internal_error("scheduler step", exc)
             if found:
@@ -964,6 +975,7 @@ class Guard:
     ) -> None:
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
+        self._loaded_lrs = None  # its constructor set the groups after the load
         if caller is not None and outermost:
             rec.line = _where(caller)
         self._watch_retry = self.watch
@@ -1046,10 +1058,100 @@ class Guard:
             self._ever_nonzero.append(False)
         self._watch_retry = self.watch
 
-    def scheduler_loaded(self, sched) -> None:
+    def scheduler_loaded(self, sched, state=None, frame=None) -> None:
         self._rebuild = True
         if self._resumed is not None:
             self._resumed["loaded"].add(id(sched))
+        if self._off or self.closed:
+            return
+        self._safely("scheduler load", self._note_loaded_lrs, sched, state, frame)
+
+    def _note_loaded_lrs(self, sched, state, frame) -> None:
+        """Remember the lrs a loaded scheduler state was at (its ``_last_lr``): torch restores the
+        schedule's position but not the groups, so a scheduler built after
+        ``optimizer.load_state_dict()`` leaves its constructor's lrs there (torch-points3d#630).
+        Judged at the next optimizer step (SLG114). Not ReduceLROnPlateau: its lr lives in the
+        optimizer's state, and its ``_last_lr`` only records it."""
+        from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+        self._loaded_lrs = None
+        if (
+            not isinstance(state, dict)
+            or "_last_lr" not in state  # an older torch's state: nothing to compare with
+            or isinstance(sched, ReduceLROnPlateau)
+            or self._dev is not None
+        ):
+            return
+        lrs = [float(x) for x in sched.get_last_lr()]
+        rec = self._records.get(id(sched))
+        who = rec if rec is not None and rec.ref() is sched else type(sched).__name__
+        self._loaded_lrs = (who, lrs, _where(lifecycle.user_frame(frame)))
+
+    def _resumed_off_schedule(self, opt) -> list:
+        """SLG114 when the first optimizer step after a scheduler's ``load_state_dict()`` runs
+        at other lrs than the loaded schedule's, once per load. The reference was rebuilt from the
+        groups as they are, so the steps after this one are judged from what actually ran."""
+        loaded, self._loaded_lrs = self._loaded_lrs, None
+        return self._off_loaded(opt.param_groups, loaded[1], loaded, None)
+
+    def _off_loaded(self, groups, want: list, loaded, stepped) -> list:
+        """SLG114 for the first undeclared group whose lr is not ``want``'s."""
+        who, _lrs, line = loaded
+        if (
+            self.allow_external_writes
+            or not self._lr_values
+            or self._dev is not None
+            or len(groups) != len(want)
+        ):
+            return []
+        cur = L.read(groups)
+        declared = self._declared_groups()
+        off = [
+            i
+            for i, (x, y) in enumerate(zip(cur, want))
+            if i not in declared and not L.close(x, y, self.rtol, self.atol)
+        ]
+        if not off:
+            return []
+        i = off[0]
+        rec = who if isinstance(who, _Sched) else None
+        name = who.name if rec is not None else who
+        built = rec.line if rec is not None else None
+        cause = causes.loaded_schedule_not_in_groups(
+            name, built, line, self._labels[i], want[i], cur[i], len(off), stepped
+        )
+        return [self._violation("SLG114", i, want[i], cur[i], cause, sched=rec)]
+
+    def _predict_from_loaded(self, loaded, sched, args, kwargs):
+        """Before the first scheduler step after a load, while the groups hold other lrs than the
+        loaded ones: what that step gives from the loaded lrs, ``(loaded, lrs)`` to compare after
+        it (a closed form such as LambdaLR's gives the same from either, and is silent). None
+        when there is nothing to compare; once per load, never on a step the load did not
+        precede."""
+        opt = self._opt_ref()
+        who, lrs, _line = loaded
+        if (
+            opt is None
+            or not isinstance(who, _Sched)
+            or who.ref() is not sched
+            or self.allow_external_writes
+            or not self._lr_values
+            or self._dev is not None
+            or len(opt.param_groups) != len(lrs)
+            or L.same(L.read(opt.param_groups), lrs)
+        ):
+            return None
+        try:
+            return loaded, predict_step(opt, sched, args, kwargs, lrs)
+        except Exception:  # a scheduler that cannot be copied: nothing to compare with
+            return None
+
+    def _stepped_off_schedule(self, pending) -> list:
+        loaded, want = pending
+        opt = self._opt_ref()
+        if opt is None:
+            return []
+        return self._off_loaded(opt.param_groups, want, loaded, "its next step")
 
     def optimizer_loaded(self, opt, frame) -> None:
         """``optimizer.load_state_dict()``: a resume when the loaded groups carry ``initial_lr``
@@ -1120,6 +1222,7 @@ class Guard:
             self._emit(found)
 
     def after_foreign_write(self, writer) -> None:
+        self._loaded_lrs = None  # a declared writer set the groups after the load
         opt = self._opt_ref()
         if opt is None or self._off or self.closed:
             return

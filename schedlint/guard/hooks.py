@@ -232,7 +232,8 @@ def _make_load_state_dict(original):
             tls.depth -= 1
             guard = registry.existing(getattr(self, "optimizer", None))
             if guard is not None:
-                guard.scheduler_loaded(self)
+                state = args[0] if args else kwargs.get("state_dict")
+                guard.scheduler_loaded(self, state, sys._getframe(1))
 
     return load_state_dict
 

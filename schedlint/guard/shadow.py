@@ -238,12 +238,14 @@ def _rerun_construction(sched, shadow_opt) -> None:
     sched._initial_step()
 
 
-def predict_step(real_opt: Optimizer, sched, args, kwargs):
-    """The LRs ``sched.step(*args, **kwargs)`` would produce now, computed on a throwaway copy.
+def predict_step(real_opt: Optimizer, sched, args, kwargs, lrs=None):
+    """The LRs ``sched.step(*args, **kwargs)`` would produce now, computed on a throwaway copy;
+    from the groups' LRs, or from ``lrs`` when given.
 
-    Used to report what an extra (double) scheduler step would do before it is allowed to run.
+    Used to report what an extra (double) scheduler step would do before it is allowed to run,
+    and what the first step after a scheduler's load would give from the loaded LRs.
     """
-    shadow_opt = ShadowOptimizer(real_opt)
+    shadow_opt = ShadowOptimizer(real_opt, lrs)
     memo = _memo_for(real_opt, shadow_opt, {})
     copy_ = copy.deepcopy(sched, memo)
     with _Quiet():

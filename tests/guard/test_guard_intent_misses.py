@@ -267,19 +267,28 @@ def test_scheduler_built_before_the_resume_and_never_loaded_is_reported(auto):
     assert len(_restarts(auto)) == 1
 
 
-@pytest.mark.parametrize("built_first", [True, False])
-def test_resume_that_loads_the_scheduler_state_is_silent(auto, built_first):
+def test_resume_that_loads_the_scheduler_state_is_silent(auto):
     ckpt = _first_run()
     model, opt = _two_groups()
-    if built_first:
-        sched = S.LambdaLR(opt, lambda e: 0.5**e)
-        opt.load_state_dict(ckpt["optimizer"])
-    else:
-        opt.load_state_dict(ckpt["optimizer"])
-        sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
     _train(model, opt, sched)
     assert auto.seen == []
+
+
+def test_resume_that_builds_the_lambda_scheduler_after_the_optimizer_load_is_not_a_restart(auto):
+    # Its position is restored, so the schedule does not restart; but its constructor wrote
+    # initial_lr back into the groups, which the first resumed epoch trains with
+    # (torch-points3d#630; tests/guard/test_guard_resume_lr.py).
+    ckpt = _first_run()
+    model, opt = _two_groups()
+    opt.load_state_dict(ckpt["optimizer"])
+    sched = S.LambdaLR(opt, lambda e: 0.5**e)
+    sched.load_state_dict(ckpt["scheduler"])
+    _train(model, opt, sched)
+    assert [(v.code, v.expected, v.actual) for v in auto.seen] == [("SLG114", 0.0125, 0.1)]
+    assert "restarts" not in auto.seen[0].cause
 
 
 def test_fresh_run_and_fine_tuning_with_a_new_optimizer_are_silent(auto):
