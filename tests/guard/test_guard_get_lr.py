@@ -118,8 +118,9 @@ def test_torch_calls_inside_step_and_get_last_lr_are_silent_and_a_childs_read_is
     decay = S.StepLR(opt2, step_size=2, gamma=0.5)
     chained = S.ChainedScheduler([decay, S.MultiplicativeLR(opt2, lambda e: 0.99)])
     found = []
-    with schedlint.guard(opt, on_violation=found.append), schedlint.guard(
-        opt2, on_violation=found.append
+    with (
+        schedlint.guard(opt, on_violation=found.append),
+        schedlint.guard(opt2, on_violation=found.append),
     ):
         for _ in range(8):
             ones_step(model, opt)
