@@ -232,8 +232,9 @@ def _make_get_lr(original):
         # Called directly, not through attribution.call_at: torch's warning here names the line
         # inside its own get_lr (stacklevel=2 from its helper), which a plain wrapper leaves as is.
         out = original(self, *args, **kwargs)
-        # Inside step() (SequentialLR/ChainedScheduler children too): torch's own call.
-        if getattr(self, "_get_lr_called_within_step", True) or tls.shadowing:
+        # Inside step() (SequentialLR/ChainedScheduler children too): torch's own call. The
+        # class attribute defaults to False, so this plain read is the whole per-step cost.
+        if self._get_lr_called_within_step or tls.shadowing:
             return out
         guard = registry.existing(getattr(self, "optimizer", None))
         if guard is not None:
