@@ -153,6 +153,31 @@ def epoch_argument(name: str, epoch, where: str) -> str:
     )
 
 
+def get_lr_outside_step(name: str, where: str, got, now, chainable: bool) -> str:
+    def fmt(values):
+        return ", ".join(f"{x:.6g}" for x in values)
+
+    head = f"{name}.get_lr() at {where} was called outside step()"
+    if got is not None and now is not None and got != now:
+        verdict = (
+            f": it returned {fmt(got)} while the lr is {fmt(now)} (get_last_lr()), a wrong value: "
+            "outside step() it applies the schedule's next change to the current lr again "
+            "(torch only warns)"
+        )
+    elif chainable:
+        verdict = (
+            ": it returned the current lr this time, but outside step() it applies the "
+            "schedule's next change to the current lr, so at the steps where the lr changes it "
+            "returns a wrong value"
+        )
+    else:
+        verdict = (
+            ": it returned the current lr, so the value is right, but reading the lr through "
+            "get_lr() is deprecated (torch warns)"
+        )
+    return f"{head}{verdict}. Read the lr with {name}.get_last_lr()."
+
+
 def two_closed_form(first: str, second: str, where: str) -> str:
     return (
         f"{first} and {second} both step this optimizer between the same optimizer steps "

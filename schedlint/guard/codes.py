@@ -448,3 +448,35 @@ def scheduler_steps_replaced_optimizer():
     sched = StepLR(opt, step_size=10)
     ```
     """
+
+
+@rule("SLG116", "get-lr-outside-step", "warning", scope="runtime", kind="guard")
+def get_lr_outside_step():
+    """`scheduler.get_lr()` was read outside `step()`, to log or print the LR.
+
+    ## What it does
+    Reports the first `get_lr()` call of each scheduler made by user code outside `step()` (the
+    condition on which torch warns), with the line, what it returned and what `get_last_lr()`
+    said at that moment; and once more at the first call whose value differs from
+    `get_last_lr()`. Calls made by torch inside `step()`, by SequentialLR and ChainedScheduler,
+    and `get_last_lr()` are never reported. Never raised: the value is only read.
+
+    ## Why is this bad?
+    `get_lr()` computes the next value inside `step()`. Outside it, a chainable scheduler
+    (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, ...) applies its next change to the
+    current LR again: at a StepLR decay boundary it returns LR x gamma, so the logged LR is gamma
+    times too small. For LambdaLR and transformers' schedules it returns the current value but
+    is deprecated. torch only warns, from its own file.
+
+    ## Example
+    ```python
+    sched.step()
+    logger.log("lr", sched.get_lr()[0])
+    ```
+
+    ## Use instead
+    ```python
+    sched.step()
+    logger.log("lr", sched.get_last_lr()[0])
+    ```
+    """

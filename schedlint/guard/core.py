@@ -1041,6 +1041,48 @@ class Guard:
         )
         self._emit([v], can_raise=False)
 
+    def get_lr_outside_step(self, sched, returned, caller) -> None:
+        """User code read ``sched.get_lr()`` outside ``step()`` (SLG116, never raised: the value
+        is only read). Reported at the first call, and once more at the first call whose value
+        differs from ``get_last_lr()`` (a chainable scheduler recomputes its recursive step)."""
+        from dataclasses import replace  # here: keeps this check self-contained
+
+        if self._off or self.closed:
+            return
+        try:
+            wrong_key, any_key = ("SLG116", id(sched), "wrong"), ("SLG116", id(sched))
+            seen = any_key in self._lifecycle_reported
+            name = type(sched).__name__
+            chainable = name not in intent.CLOSED_FORM
+            if wrong_key in self._lifecycle_reported or (seen and not chainable):
+                return
+            try:
+                got = [float(x) for x in returned]
+                now = [float(x) for x in sched.get_last_lr()]
+            except Exception:  # no _last_lr yet, or a value that is not a number
+                got = now = None
+            differs = [k for k, (a, b) in enumerate(zip(got or (), now or ())) if a != b]
+            if seen and not differs:
+                return
+            self._lifecycle_reported.add(any_key)
+            if differs:
+                self._lifecycle_reported.add(wrong_key)
+            rec = self._records.get(id(sched))
+            v = self._violation(
+                "SLG116",
+                differs[0] if differs else None,
+                None,
+                None,
+                causes.get_lr_outside_step(name, _where(caller), got, now, chainable),
+                sched=rec if rec is not None and rec.ref() is sched else None,
+            )
+            if rec is None or rec.ref() is not sched:
+                v = replace(v, scheduler=name, scheduler_step=None)
+        except Exception as exc:
+            self._internal_error("get_lr check", exc)
+            return
+        self._emit([v], can_raise=False)
+
     def _scale_now(self, groups) -> float:
         for k, b in enumerate(self._base):
             lr = groups[k]["lr"] if k < len(groups) and not L.on_device([groups[k]]) else None

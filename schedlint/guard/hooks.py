@@ -8,8 +8,10 @@
   violation), and they leave the optimizer instance untouched.
 * Scheduler classes: ``step``, ``load_state_dict`` and ``__init__`` are wrapped on the CLASS that
   defines them (LRScheduler and the torch classes that override them; a user subclass with its
-  own ``step`` when it is first seen). Never on instances: ``scheduler.state_dict()`` dumps the
-  instance ``__dict__``, so anything set there would end up in checkpoints.
+  own ``step`` when it is first seen), and torch's ``get_lr`` (SLG116: read outside ``step()``;
+  inside it the wrapper only tests torch's ``_get_lr_called_within_step`` flag). Never on
+  instances: ``scheduler.state_dict()`` dumps the instance ``__dict__``, so anything set there
+  would end up in checkpoints.
 * ``GradScaler._maybe_opt_step``: an optimizer step that AMP skips on inf/NaN gradients still
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
 * Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
@@ -196,6 +198,10 @@ def wrap_scheduler_class(cls) -> None:
         return
     _wrap(_owner(cls, "step"), "step", _make_step)
     _wrap(_owner(cls, "load_state_dict"), "load_state_dict", _make_load_state_dict)
+    owner = _owner(cls, "get_lr")
+    # Only torch's own get_lr: the condition reported is the one torch warns on.
+    if owner is not None and owner.__module__.startswith("torch."):
+        _wrap(owner, "get_lr", _make_get_lr)
     for klass in cls.__mro__:
         if "__init__" in klass.__dict__ and hasattr(klass, "step") and klass is not object:
             _wrap(klass, "__init__", _make_init)
@@ -218,6 +224,24 @@ def _make_step(original):
         return guard.scheduler_step(self, original, args, kwargs, sys._getframe(1))
 
     return step
+
+
+def _make_get_lr(original):
+    @functools.wraps(original)
+    def get_lr(self, *args, **kwargs):
+        # Called directly, not through attribution.call_at: torch's warning here names the line
+        # inside its own get_lr (stacklevel=2 from its helper), which a plain wrapper leaves as is.
+        out = original(self, *args, **kwargs)
+        # Inside step() (SequentialLR/ChainedScheduler children too): torch's own call. The
+        # class attribute defaults to False, so this plain read is the whole per-step cost.
+        if self._get_lr_called_within_step or tls.shadowing:
+            return out
+        guard = registry.existing(getattr(self, "optimizer", None))
+        if guard is not None:
+            guard.get_lr_outside_step(self, out, sys._getframe(1))
+        return out
+
+    return get_lr
 
 
 def _make_load_state_dict(original):

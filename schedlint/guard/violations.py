@@ -32,6 +32,7 @@ NAMES = {
     "SLG113": "closed-form-schedulers-fight",
     "SLG114": "checkpoint-without-scheduler-state",
     "SLG115": "scheduler-steps-replaced-optimizer",
+    "SLG116": "get-lr-outside-step",
 }
 
 
