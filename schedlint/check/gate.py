@@ -205,6 +205,38 @@ def _ast_fields(cls) -> tuple:
     return fields
 
 
+# ``_LR_KEY`` on text: a superset of builder.LR_SCALING_KEY.
+_LR_KEY_TEXT = re.compile(_LR_KEY.pattern.decode("ascii"))
+
+
+def names_scaling_key(tree: ast.AST) -> bool:
+    """Does the code hold a param-group scaling key where SL107 can read it: a dict literal's
+    key, a ``dict(...)`` keyword or a subscript (the builder records group keys only from
+    dicts and ``dict(...)`` calls)? A key only in other strings (``name='lr_mult'`` in a
+    protobuf descriptor, a docstring) is not one; :func:`scan` admits those by their bytes."""
+    key_text = _LR_KEY_TEXT
+    for node in ast.walk(tree):
+        cls = node.__class__
+        if cls is ast.Dict:
+            keys = node.keys
+        elif cls is ast.Subscript:
+            keys = (node.slice,)
+        elif cls is ast.keyword:
+            if node.arg is not None and key_text.match(node.arg):
+                return True
+            continue
+        else:
+            continue
+        for key in keys:
+            if (
+                key.__class__ is ast.Constant
+                and isinstance(key.value, str)
+                and key_text.match(key.value)
+            ):
+                return True
+    return False
+
+
 def admits_code(tree: ast.AST) -> bool:
     """Stage 2: does the code (not its comments or strings) build or touch what rules need?
 

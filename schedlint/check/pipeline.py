@@ -214,6 +214,9 @@ def _check_python(
     path, source = result.path, doc.source
     data = doc.source_bytes()
     verdict = prefilter.scan(data) if options.gate else prefilter.ADMIT
+    # scan admits outright only on a scaling key's bytes, which may sit in a string alone.
+    by_key = options.gate and verdict == prefilter.ADMIT
+    unused = False  # nothing in it a rule reads: too large to parse is then not worth a word
     if (
         verdict == prefilter.REJECT
         and path.endswith(".py")
@@ -259,6 +262,12 @@ def _check_python(
                 problem = syntax.check(path, tree)
                 if verdict != prefilter.REJECT:
                     estimate = tree_estimate(len(data), tree, source)
+                    unused = (
+                        by_key
+                        and estimate > syntax.MAX_TREE_BYTES
+                        and not prefilter.admits_code(tree)
+                        and not prefilter.names_scaling_key(tree)
+                    )
             del tree
     else:
         problem = syntax.check(path, source)
@@ -270,6 +279,8 @@ def _check_python(
     if estimate is None:
         estimate = tree_estimate(len(data), None, source)
     if estimate > syntax.MAX_TREE_BYTES:
+        if unused:  # a generated protobuf module naming caffe's ``lr_mult`` field
+            return result
         return _report(
             result,
             codes,
