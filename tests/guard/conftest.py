@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import schedlint  # noqa: E402
 from schedlint.guard import hooks, registry  # noqa: E402
 
 # The guard tests drive tiny tensors, where intra-op threads only add contention (on a busy
@@ -29,3 +30,15 @@ def no_guard_outlives_its_test():
         hooks.settle()
     assert not hooks.installed(), "a guard hook outlived the test"
     assert not leftovers, f"test left guards open: {leftovers}"
+
+
+@pytest.fixture
+def auto():
+    """Auto-guarding in log mode, as `schedlint run` does: every optimizer built is adopted and
+    its violations collected in ``session.seen`` (a module may override it, e.g. to raise)."""
+    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log")
+    seen = []
+    session.listeners.append(seen.extend)
+    session.seen = seen
+    yield session
+    session.finish(end_checks=False)

@@ -24,3 +24,10 @@ def run_python(code: str, *args, env=None, timeout=120, cwd=None):
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def line_of(path: str, marker: str) -> int:
+    """The line of ``path`` that ends with the comment ``marker`` (exactly one must)."""
+    with open(path) as f:
+        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
+    return n

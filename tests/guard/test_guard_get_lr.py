@@ -10,16 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from guard_helpers import line_of  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 import schedlint  # noqa: E402
-
-
-def _line_of(marker: str) -> int:
-    with open(__file__) as f:
-        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
-    return n
 
 
 class Trainer:
@@ -75,7 +70,7 @@ def test_step_lr_logged_through_get_lr_in_a_trainer_names_the_wrong_value():
     assert [w[0] for w in torch_warnings].count(
         "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
     ) == 1
-    where = f"{__file__}:{_line_of('# get_lr-log-line')}"
+    where = f"{__file__}:{line_of(__file__, '# get_lr-log-line')}"
     # Epoch 1 (last_epoch 1) reads the current lr; epoch 2 is a decay boundary: 0.001 for 0.01.
     assert len(found) == 2
     first, wrong = found
@@ -107,7 +102,7 @@ def test_lambda_lr_read_through_get_lr_is_deprecated_only():
     assert v.scheduler == "LambdaLR" and v.group_index is None
     assert "the value is right" in v.cause and "deprecated" in v.cause
     assert "wrong" not in v.cause
-    assert f"{__file__}:{_line_of('# get_lr-log-line')}" in v.cause
+    assert f"{__file__}:{line_of(__file__, '# get_lr-log-line')}" in v.cause
 
 
 def test_torch_calls_inside_step_and_get_last_lr_are_silent_and_a_childs_read_is_not():
@@ -134,7 +129,7 @@ def test_torch_calls_inside_step_and_get_last_lr_are_silent_and_a_childs_read_is
             decay.get_lr()  # get_lr-child-line
     (v,) = found
     assert v.code == "SLG116" and v.scheduler == "StepLR"
-    assert f"{__file__}:{_line_of('# get_lr-child-line')}" in v.cause
+    assert f"{__file__}:{line_of(__file__, '# get_lr-child-line')}" in v.cause
 
 
 def test_raise_mode_reports_without_raising_from_get_lr():

@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from guard_helpers import line_of  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
@@ -75,22 +76,6 @@ def test_constant_transformers_schedule_has_no_length_and_is_silent():
 # --- SLG101: a LambdaLR/MultiplicativeLR lambda that returns an lr instead of a factor ----------
 
 
-@pytest.fixture
-def auto():
-    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log")
-    seen = []
-    session.listeners.append(seen.extend)
-    session.seen = seen
-    yield session
-    session.finish(end_checks=False)
-
-
-def _line_of(marker: str) -> int:
-    with open(__file__) as f:
-        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
-    return n
-
-
 def _train(model, opt, sched, epochs=4):
     for _ in range(epochs):
         _step(model, opt)
@@ -115,7 +100,7 @@ def test_lambda_returning_a_decayed_lr_is_reported_with_its_line(auto):
     assert v.scheduler == "LambdaLR" and v.group_index == 0
     # At its first step the lambda returned 1e-3 * 0.95, and the group trains at that times 1e-3.
     assert v.expected == pytest.approx(0.95e-3) and v.actual == pytest.approx(0.95e-6)
-    assert f"test_guard_intent_misses.py:{_line_of('# the lambda-lr line')}" in v.cause
+    assert f"test_guard_intent_misses.py:{line_of(__file__, '# the lambda-lr line')}" in v.cause
     assert "factor" in v.cause
 
 
@@ -254,7 +239,9 @@ def test_scheduler_rebuilt_after_resume_without_its_state_is_reported_once(auto,
     _train(model, opt, sched, epochs=3)
     (v,) = _restarts(auto)
     assert v.scheduler == "LambdaLR"
-    assert f"test_guard_intent_misses.py:{_line_of('# the restarted scheduler')}" in v.cause
+    assert (
+        f"test_guard_intent_misses.py:{line_of(__file__, '# the restarted scheduler')}" in v.cause
+    )
     assert "load_state_dict" in v.cause
 
 

@@ -9,30 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from guard_helpers import line_of  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
-import schedlint  # noqa: E402
-
-
-@pytest.fixture
-def auto():
-    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log")
-    seen = []
-    session.listeners.append(seen.extend)
-    session.seen = seen
-    yield session
-    session.finish(end_checks=False)
-
-
 _model_opt = linear_two_groups
 _step = ones_step
-
-
-def _line_of(marker: str) -> int:
-    with open(__file__) as f:
-        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
-    return n
 
 
 def _codes(session, code):
@@ -50,7 +32,7 @@ def test_checkpoint_with_optimizer_but_without_scheduler_state_is_reported(auto,
         sched.step()
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch}
         torch.save(state, tmp_path / f"ckpt{epoch}.pt")  # the save line
-    save_line = _line_of("# the save line")
+    save_line = line_of(__file__, "# the save line")
     auto.close_guards()
     found = _codes(auto, "SLG114")
     assert len(found) == 1, found  # once per optimizer, not per checkpoint
@@ -173,7 +155,7 @@ def test_scheduler_still_stepping_a_replaced_optimizer_is_reported(auto):
         sched.step()
     # "reset the optimizer" (a new phase, a bug fix gone wrong): same parameters, new object
     opt = torch.optim.SGD(model.parameters(), lr=0.1)  # the new optimizer's line
-    new_line = _line_of("# the new optimizer's line")
+    new_line = line_of(__file__, "# the new optimizer's line")
     for _ in range(3):
         _step(model, opt)
         sched.step()

@@ -10,26 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from guard_helpers import line_of  # noqa: E402
 from guard_schedulers import linear_two_groups, ones_step  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
 
 import schedlint  # noqa: E402
-
-
-@pytest.fixture
-def auto():
-    session = schedlint.install(enable=True, report_at_exit=False, on_violation="log")
-    seen = []
-    session.listeners.append(seen.extend)
-    session.seen = seen
-    yield session
-    session.finish(end_checks=False)
-
-
-def _line_of(marker: str) -> int:
-    with open(__file__) as f:
-        (n,) = [i for i, line in enumerate(f, 1) if line.rstrip().endswith(marker)]
-    return n
 
 
 def _halving(opt):
@@ -90,8 +75,8 @@ def test_torch_points3d_630_scheduler_built_after_the_optimizer_load_is_reported
     assert v.code == "SLG114"
     assert v.scheduler == "LambdaLR"
     assert (v.group_index, v.expected, v.actual) == (0, 0.003125, 0.1)
-    assert f"test_guard_resume_lr.py:{_line_of('# writes initial_lr back')}" in v.cause
-    assert f"test_guard_resume_lr.py:{_line_of('# restores its position')}" in v.cause
+    assert f"test_guard_resume_lr.py:{line_of(__file__, '# writes initial_lr back')}" in v.cause
+    assert f"test_guard_resume_lr.py:{line_of(__file__, '# restores its position')}" in v.cause
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
