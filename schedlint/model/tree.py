@@ -208,7 +208,7 @@ class Tree:
         ``__init__.py``)."""
         stem = os.path.splitext(os.path.basename(path))[0]
         init = os.path.join(os.path.dirname(os.path.abspath(path)), "__init__.py")
-        reexport = re.compile(rb"from\s+\." + re.escape(stem.encode()) + rb"\s+import")
+        reexport = re.compile(rb"from\s+\." + re.escape(os.fsencode(stem)) + rb"\s+import")
         bound = {}
         for qualified in set(model.imports.values()):
             found = self.find(importer, qualified)
@@ -249,7 +249,8 @@ def listing_hash(directory: str) -> str | None:
         names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".py"))
     except OSError:
         return None
-    return content_hash("\0".join(names).encode())
+    # Names as the file system holds them: one that is not UTF-8 has no text encoding.
+    return content_hash(b"\0".join(os.fsencode(n) for n in names))
 
 
 def _module_file(base: str, parts: list) -> str | None:

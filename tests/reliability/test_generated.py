@@ -964,6 +964,18 @@ NAME_PARTS = [b"a", b"_", b"\xff", b"\xe9", b"\x80", "\u00e9".encode(), "\u540d"
         )
     ]
 )
+# Found by a CI run: a class that steps something sends the checker looking for its callers in
+# the directory, whose listing was hashed as UTF-8 text; a name that is not UTF-8 stopped the
+# whole run with an internal error.
+@example(
+    [
+        ("import torch.optim as optim\npass\n", [b"\xff"]),
+        (
+            "import torch\nimport torch.optim as optim\nclass Trainer0:\n    pass\nopt.step()\n",
+            [b"a"],
+        ),
+    ]
+)
 def test_file_names_that_are_not_utf8(tmp_path_factory, entries):
     """Every file is reported under a printable name, in valid UTF-8, with the findings
     it gets on its own and those the project rules give over all of them."""
