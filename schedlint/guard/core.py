@@ -43,6 +43,7 @@ from schedlint.guard.violations import (
 )
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
+_DYNAMO = "torch._dynamo"  # loaded by torch.compile; `import torch` alone does not load it
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
 ANCHOR = registry.ANCHOR
 
@@ -232,6 +233,7 @@ class Guard:
         self._loaded_lrs = None
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
+        self._lent = None  # watched groups swapped for plain copies during an optimizer step
 
         declared = None
         if schedulers is not None:
@@ -262,6 +264,8 @@ class Guard:
         self._opt_ref = weakref.ref(optimizer)
         self._opt_id = id(optimizer)
         hooks.acquire()
+        if self.watch:
+            hooks.shield_from_dynamo()
         registry.add(self, optimizer)
         optimizer.__dict__[ANCHOR] = _Anchor(self)
         self._finalizer = weakref.finalize(
@@ -526,6 +530,19 @@ class Guard:
 
     def before_optimizer_step(self, opt) -> None:
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
+        if self._lent is not None and not self._in_step:
+            self._take_back(opt)  # left from a step that raised
+        self._before_optimizer_step(opt)
+        if self.watch and self._in_step == 1 and _DYNAMO in sys.modules:
+            # The step may be compiled; dynamo traces plain-dict groups only (schedlint.guard.watch).
+            self._lent = W.lend(opt.param_groups)
+
+    def _take_back(self, opt) -> None:
+        lent, self._lent = self._lent, None
+        W.take_back(opt.param_groups, lent)
+
+    def _before_optimizer_step(self, opt) -> None:
+        __tracebackhide__ = True
         if self._in_step:
             if self._outer_step_running(opt):
                 self._in_step += 1  # super().step() of a subclass: hooks fire again
@@ -557,6 +574,8 @@ class Guard:
                 raise
 
     def after_optimizer_step(self, opt) -> None:
+        if self._lent is not None and self._in_step <= 1:
+            self._take_back(opt)
         if self._in_step > 1:
             self._in_step -= 1
             return
@@ -2006,6 +2025,8 @@ class Guard:
         if opt is not None and getattr(opt.__dict__.get(ANCHOR), "guard", None) is self:
             del opt.__dict__[ANCHOR]
         if opt is not None and self.watch:
+            if self._lent is not None:
+                self._take_back(opt)
             self._g0 = None
             W.unwatch(opt.param_groups)
         registry.remove(self, self._opt_id)
