@@ -292,6 +292,10 @@ class Guard:
             s = rec.ref()
             if s is not None and rec.known and rec.top and rec.fresh:
                 self._note_lambda(rec, s, None)
+                for child in _children(s):  # a lambda inside SequentialLR/ChainedScheduler
+                    child_rec = self._records.get(id(child))
+                    if child_rec is not None and child_rec.ref() is child:
+                        self._note_lambda(child_rec, child, None)
         if self.watch:
             self.watch_groups(optimizer)
 
@@ -802,29 +806,68 @@ class Guard:
             return
         if not self._lr_values or len(getattr(sched, "lr_lambdas", ())) != len(opt.param_groups):
             return
-        # [record, line, what the first step is judged against, violation pending to the end]
-        entry = [rec, None if caller is None else _where(caller), None, None]
+        # [record, line, what the first step is judged against, violation pending to the end,
+        #  last_epoch when last looked at: a child of SequentialLR or ChainedScheduler is judged
+        #  from its own last lrs whenever its parent stepped it]
+        entry = [rec, None if caller is None else _where(caller), None, None, sched.last_epoch]
         if rec.name == "LambdaLR":
             bases = [float(b) for b in sched.base_lrs]
-            factors = intent.factors(L.read(opt.param_groups), bases)
-            entry[2] = intent.returned_lr(bases, factors, _shared(sched.lr_lambdas))
+            factors = intent.factors([float(x) for x in sched.get_last_lr()], bases)
+            entry[2] = intent.returned_lr(
+                bases, factors, _shared(sched.lr_lambdas), _default_lr(opt)
+            )
             if entry[2] is None:
                 return
         self._lambda_checks[id(sched)] = entry
 
-    def _lambda_verdict(self, rec, sched) -> list:
+    def _before_nested_lambdas(self) -> None:
+        """Before a top-level scheduler step: the lrs a nested MultiplicativeLR will multiply (exact
+        in SequentialLR, whose one active child writes the groups; in ChainedScheduler, where the
+        children before it write them too, a factor of theirs in this step hides its own)."""
+        opt = self._opt_ref()
+        if opt is None or self._dev is not None:
+            return
+        for entry in self._lambda_checks.values():
+            if entry[0].name == "MultiplicativeLR" and not entry[0].top:
+                entry[2] = L.read(opt.param_groups)
+
+    def _nested_lambda_verdicts(self) -> list:
+        """After a top-level scheduler step: the noted LambdaLR/MultiplicativeLR children of
+        SequentialLR/ChainedScheduler that it stepped, judged as top-level ones are, from the lrs
+        the child itself produced (``get_last_lr()``: the other children also write the groups)."""
+        found = []
+        for entry in list(self._lambda_checks.values()):
+            rec = entry[0]
+            sched = rec.ref()
+            if rec.top or sched is None:
+                continue
+            epoch, now = entry[4], sched.last_epoch
+            if now == epoch:
+                continue
+            entry[4] = now
+            # SequentialLR undoes its children's initial steps (last_epoch -1) and starts a phase
+            # with step(0): the lambda's first value again, nothing new to judge.
+            if now <= 0 or now != epoch + 1:
+                continue
+            found += self._lambda_verdict(rec, sched, [float(x) for x in sched.get_last_lr()])
+        return found
+
+    def _lambda_verdict(self, rec, sched, own=None) -> list:
         """After a step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda` (the first
         one, and the next ones while a LambdaLR's factor stays at the LR): SLG101 when its lambda
-        returned the groups' LRs as factors (the groups train at LR x LR)."""
+        returned the groups' LRs as factors (the groups train at LR x LR). ``own``: the lrs a
+        nested child produced (a top-level one is judged from the groups)."""
         entry = self._lambda_checks.pop(id(sched), None)
         opt = self._opt_ref()
         if entry is None or entry[0] is not rec or opt is None or self._dev is not None:
             return []
         groups = opt.param_groups
-        if not rec.top or not self._lr_values or len(groups) != len(sched.base_lrs):
+        if (not rec.top and own is None) or not self._lr_values:
+            return []
+        if len(groups) != len(sched.base_lrs):
             return []
         line, seen = entry[1], entry[2]
-        cur = L.read(groups)
+        cur = L.read(groups) if own is None else own
         bases = [float(b) for b in sched.base_lrs]
         if rec.name == "LambdaLR":
             group, limits, each = seen
@@ -843,7 +886,9 @@ class Guard:
             self._lambda_checks[id(sched)] = entry
             return []
         found = (
-            intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
+            intent.returned_lr(
+                bases, intent.factors(cur, seen), _shared(sched.lr_lambdas), _default_lr(opt)
+            )
             if seen is not None
             else None
         )
@@ -861,7 +906,7 @@ class Guard:
             returned,
             cur[group],
             causes.lambda_returns_lr(
-                rec.name, line, group, first, cur[group], len(cur) > 1 and not each
+                rec.name, line, group, first, cur[group], each if len(cur) > 1 else "own"
             ),
             sched=rec,
         )
@@ -959,6 +1004,8 @@ class Guard:
                 if rec is None or rec.ref() is not sched:
                     rec = self._discover(sched)
                 found = self._before_scheduler_step(rec, sched, args, kwargs, caller)
+                if self._lambda_checks and rec.top:
+                    self._before_nested_lambdas()
                 if loaded is not None:
                     loaded = self._predict_from_loaded(loaded, sched, args, kwargs)
             except Exception as exc:
@@ -981,6 +1028,8 @@ class Guard:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
                 if self._lambda_checks and id(sched) in self._lambda_checks:
                     found = (found or []) + self._lambda_verdict(rec, sched)
+                if self._lambda_checks and rec.top:
+                    found = (found or []) + self._nested_lambda_verdicts()
                 if loaded is not None:
                     found = (found or []) + self._stepped_off_schedule(loaded)
             except Exception as exc:
@@ -2077,6 +2126,14 @@ def _where(frame) -> str:
     if frame is None:
         return "an unknown line"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _default_lr(opt):
+    """The lr the optimizer was given (its ``defaults``), as a float; None when it has none."""
+    try:
+        return float(opt.defaults["lr"])
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return None
 
 
 def _shared(lambdas) -> bool:

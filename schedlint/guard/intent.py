@@ -195,14 +195,16 @@ LAMBDA_SCHEDULERS = ("LambdaLR", "MultiplicativeLR")
 SAME = 1e-9  # relative tolerance of "the factor is the group's lr": a product and a quotient apart
 
 
-def returned_lr(bases: list, factors: list, shared: bool):
-    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the
-    groups' own LRs: each group's factor equals its baseline (``each``: one lambda per group, or
-    equal LRs), or one lambda shared by every group returned the LR of one of them (``group``, the
-    head's). ``limits``: what each factor was; a lambda that returns an LR stays at or under it, a
-    warm-up whose first factor happens to equal the LR rises above it later. None when not
-    certain: an LR of 1 (a factor-style optimizer, as in Noam schedules) or a group without a
-    usable LR."""
+def returned_lr(bases: list, factors: list, shared: bool, default=None):
+    """``(group, limits, whose)`` when the factors a LambdaLR/MultiplicativeLR applied are LRs:
+    each group's factor equals its baseline (``whose`` "own": one lambda per group, or equal
+    LRs), one lambda shared by every group returned the LR of one of them (``group``, the head's;
+    ``whose`` "group"), or it returned ``default``, the LR the optimizer was given, while every
+    group was built at a multiple of it (``whose`` "optimizer"). ``limits``: what each factor was;
+    a lambda that returns an LR stays at or under it, a warm-up whose first factor happens to equal
+    the LR rises above it later. None when not certain: an LR of 1 (a factor-style optimizer, as
+    in Noam schedules; with a shared lambda, any group at 1: the groups hold multipliers of the LR
+    the lambda returns) or a group without a usable LR."""
     if not bases or len(bases) != len(factors) or any(f is None for f in factors):
         return None
 
@@ -210,11 +212,16 @@ def returned_lr(bases: list, factors: list, shared: bool):
         return b > 0 and b != 1.0 and math.isfinite(b) and abs(f / b - 1.0) <= SAME
 
     if all(lr_like(f, b) for f, b in zip(factors, bases)):
-        return 0, list(factors), True
-    if shared and all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
-        for j, b in enumerate(bases):
-            if lr_like(factors[0], b):
-                return j, [b] * len(bases), False
+        return 0, list(factors), "own"
+    if not shared or any(b == 1.0 for b in bases):
+        return None
+    if not all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
+        return None
+    for j, b in enumerate(bases):
+        if lr_like(factors[0], b):
+            return j, [b] * len(bases), "group"
+    if default is not None and lr_like(factors[0], default):
+        return 0, [default] * len(bases), "optimizer"
     return None
 
 
