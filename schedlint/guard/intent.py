@@ -24,6 +24,13 @@ CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestart
 # Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the
 # fraction is judged, as for the torch schedules whose end is harmless.
 TRANSFORMERS_LENGTH = "num_training_steps"
+# get_wsd_schedule (warmup-stable-decay) keeps no num_training_steps: its lambda has the three
+# phases, whose sum is the length (num_training_steps given to it is split into them).
+TRANSFORMERS_PHASES = ("num_warmup_steps", "num_stable_steps", "num_decay_steps")
+# Lambda names that are not their factory's name with "_lr_lambda" added.
+TRANSFORMERS_FACTORIES = {
+    "get_wsd_scheduler": "get_wsd_schedule",
+}
 
 
 def factors(cur: list, base: list) -> list:
@@ -152,17 +159,30 @@ def transformers_length(sched) -> tuple:
             return None, None
         module = getattr(func, "__module__", None) or ""
         length = keywords.get(TRANSFORMERS_LENGTH)
+        if length is None and all(type(keywords.get(k)) is int for k in TRANSFORMERS_PHASES):
+            length = sum(keywords[k] for k in TRANSFORMERS_PHASES)
         if not module.startswith("transformers.") or type(length) is not int:
             return None, None
-        found.add((getattr(func, "__name__", "") or "", length))
+        name = _transformers_factory(getattr(func, "__name__", "") or "", keywords)
+        found.add((name, length))
     if len(found) != 1:
         return None, None
-    ((func_name, length),) = found
-    # _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup
-    factory = func_name.strip("_")
-    if factory.endswith("_lr_lambda"):
-        factory = factory[: -len("_lr_lambda")]
+    ((factory, length),) = found
     return factory or "schedule", length
+
+
+def _transformers_factory(func_name: str, keywords: dict) -> str:
+    """The public factory behind one of transformers' schedule lambdas:
+    _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup."""
+    factory = func_name.strip("_")
+    for suffix in ("_lr_lambda", "_lambda"):
+        if factory.endswith(suffix):
+            factory = factory[: -len(suffix)]
+            break
+    if factory == "get_cosine_schedule_with_warmup" and "min_lr_rate" in keywords:
+        # get_cosine_with_min_lr_schedule_with_warmup reuses the cosine lambda with a floor.
+        return "get_cosine_with_min_lr_schedule_with_warmup"
+    return TRANSFORMERS_FACTORIES.get(factory, factory)
 
 
 def budget(part: tuple, optimizer_steps: int):
