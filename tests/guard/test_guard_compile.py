@@ -7,6 +7,7 @@ inductor is marked slow (tens of seconds of C++ compilation on a 2-core machine)
 """
 
 import copy
+import io
 import pickle
 import sys
 
@@ -101,13 +102,21 @@ def test_a_write_before_a_compiled_step_is_reported(watch):
         assert v.written_at is None
 
 
-def test_tensor_lrs_under_compile_with_watch_train_bitwise():
-    lrs0, p0, _, _, _, _, _ = _train("aot_eager", tensor_lr=True)
-    lrs1, p1, kinds, report, _, _, _ = _train("aot_eager", guard={"watch": True}, tensor_lr=True)
+@pytest.mark.parametrize("watch", [False, True])
+def test_tensor_lrs_under_compile_train_bitwise(watch):
+    lrs0, p0, _, _, _, _, graphs0 = _train("aot_eager", tensor_lr=True)
+    lrs1, p1, kinds, report, _, _, graphs1 = _train(
+        "aot_eager", guard={"watch": watch}, tensor_lr=True
+    )
     assert lrs1 == lrs0
     assert all(torch.equal(a, b) for a, b in zip(p0, p1))
-    assert kinds[-1] == ["WatchedGroup"] * 2
+    assert kinds[-1] == (["WatchedGroup"] * 2 if watch else ["dict"] * 2)
     assert report.ok, report
+    if watch:
+        # The hooks run outside dynamo: nothing of the guard is compiled. (Without watch mode
+        # dynamo still traces into the hooks and compiles the guard's read of the tensor lrs
+        # into a graph of its own: one graph more, the training graphs the same.)
+        assert graphs1["unique_graphs"] == graphs0["unique_graphs"], (graphs0, graphs1)
 
 
 def test_watched_group_is_what_the_user_holds_across_compiled_steps():
@@ -133,3 +142,57 @@ def test_watched_group_is_what_the_user_holds_across_compiled_steps():
         assert b"schedlint" not in pickle.dumps(opt)
         assert type(copy.deepcopy(opt).param_groups[0]) is dict
         assert type(opt.state_dict()["param_groups"][0]) is dict
+
+
+def test_schedlint_run_watch_with_a_compiled_step_and_a_resume(tmp_path):
+    # `schedlint run --watch train.py`: the groups are watched from the optimizer's constructor,
+    # the step is compiled, and the run resumes from its own checkpoint half-way.
+    from schedlint.guard.runner import run_script
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\n"
+        "from torch.optim.lr_scheduler import StepLR\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))\n"
+        "opt = torch.optim.Adam([\n"
+        "    {'params': model[0].parameters(), 'lr': torch.tensor(0.01)},\n"
+        "    {'params': model[2].parameters(), 'lr': torch.tensor(0.001)},\n"
+        "])\n"
+        "sched = StepLR(opt, step_size=2)\n"
+        "@torch.compile(backend='aot_eager')\n"
+        "def optimizer_step():\n"
+        "    opt.step()\n"
+        "for i in range(8):\n"
+        "    model(torch.ones(4, 8)).pow(2).mean().backward()\n"
+        "    optimizer_step(); opt.zero_grad(); sched.step()\n"
+        "    if i == 3:\n"
+        "        ckpt = {'opt': opt.state_dict(), 'sched': sched.state_dict()}\n"
+        "        opt.load_state_dict(ckpt['opt']); sched.load_state_dict(ckpt['sched'])\n"
+        "    if i == 5:\n"
+        "        opt.param_groups[0]['lr'] = torch.tensor(0.5)\n"
+        "print('kinds', [type(g).__name__ for g in opt.param_groups])\n"
+        "print('final', [float(g['lr']) for g in opt.param_groups])\n"
+    )
+    results = {}
+    for watch in (False, True):
+        out, printed = io.StringIO(), io.StringIO()
+        saved = sys.stdout
+        sys.stdout = printed
+        try:
+            torch._dynamo.reset()
+            run_script(str(script), [], on_violation="log", out=out, watch=watch)
+        finally:
+            sys.stdout = saved
+        results[watch] = (printed.getvalue(), out.getvalue())
+    assert "kinds ['WatchedGroup', 'WatchedGroup']" in results[True][0], results[True]
+    final = [line for line in results[False][0].splitlines() if line.startswith("final")]
+    assert final and final[0] in results[True][0]
+    write = (
+        script.read_text()
+        .splitlines()
+        .index("        opt.param_groups[0]['lr'] = torch.tensor(0.5)")
+        + 1
+    )
+    assert f"written at {script}:{write}" in results[True][1], results[True][1]
+    assert "SLG102" in results[False][1] and "written at" not in results[False][1]
