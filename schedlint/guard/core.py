@@ -264,7 +264,8 @@ class Guard:
         self._opt_ref = weakref.ref(optimizer)
         self._opt_id = id(optimizer)
         hooks.acquire()
-        if self.watch:
+        if self.watch and _session is None:
+            # (An auto session shields when installed: it may adopt inside torch's hook loop.)
             hooks.shield_from_dynamo()
         registry.add(self, optimizer)
         optimizer.__dict__[ANCHOR] = _Anchor(self)
