@@ -31,6 +31,20 @@ import libcst as cst
 from schedlint.model.facts import Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
+# Hooks Lightning calls with one of the optimizers ``configure_optimizers`` returned: the
+# parameter's conventional name and its position (``self`` counted) for when it is renamed.
+OPTIMIZER_HOOKS = {
+    "optimizer_step": ("optimizer", 3),
+    "optimizer_zero_grad": ("optimizer", 3),
+    "on_before_optimizer_step": ("optimizer", 1),
+    "configure_gradient_clipping": ("optimizer", 1),
+}
+SCHEDULER_HOOKS = {"lr_scheduler_step": ("scheduler", 1)}
+# What a LightningModule reads back: ``self.optimizers()`` / ``self.lr_schedulers()`` (one
+# object when there is one, else a list) and ``self.trainer.optimizers`` (always a list).
+OPTIMIZERS_CALL = "self.optimizers"
+SCHEDULERS_CALL = "self.lr_schedulers"
+TRAINER_OPTIMIZERS = "self.trainer.optimizers"
 ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
 MANUAL_FLAG = "automatic_optimization"
 
@@ -305,6 +319,41 @@ def lightning_steps(model):
             sched = entry.scheduler
             if sched is not None and not entry.opaque and sched.origin in ("torch", "transformers"):
                 yield entry
+
+
+# Methods that run before Lightning starts stepping what configure_optimizers returns.
+SETUP_METHODS = frozenset({"__init__", CONFIGURE_HOOK, "setup", "prepare_data"})
+
+
+def lightning_stepping(model, sched, scope) -> list:
+    """The ``configure_optimizers`` returns (LightningHook) that hand ``sched`` to Lightning
+    to step, under automatic optimization, seen from code of ``scope`` that runs while it
+    does: a method (or a function nested in one) of the same LightningModule hierarchy
+    other than its set-up methods."""
+    method = None
+    for s in scope.function_chain():
+        if s.cls is not None:
+            method = s
+    if method is None or method.name in SETUP_METHODS:
+        return []
+    return [
+        hook
+        for hook in model.lightning
+        if not hook.manual
+        and model.same_hierarchy(hook.cls, method.cls)
+        and any(e.scheduler is sched and not e.opaque for e in hook.schedulers)
+    ]
+
+
+def hook_parameter(fn, hook) -> str | None:
+    """The parameter of the Lightning hook method ``fn`` that receives an optimizer (or, for
+    ``lr_scheduler_step``, a scheduler)."""
+    name, position = OPTIMIZER_HOOKS.get(hook) or SCHEDULER_HOOKS.get(hook) or (None, 0)
+    if name is None:
+        return None
+    if name in fn.params:
+        return name
+    return fn.params[position] if len(fn.params) > position else None
 
 
 def _is_false(node) -> bool:
