@@ -345,6 +345,26 @@ def lightning_stepping(model, sched, scope) -> list:
     ]
 
 
+# The hook Lightning runs once per batch: under manual optimization, a scheduler stepped
+# there advances once per batch whatever its config's ``interval`` says.
+BATCH_HOOK = "training_step"
+
+
+def manual_batch_step(model, sched, scope):
+    """The ``configure_optimizers`` return (LightningHook) of a module optimizing manually
+    that hands over ``sched``, when ``scope`` is that module's ``training_step``; else None."""
+    if scope.cls is None or scope.name != BATCH_HOOK:
+        return None
+    for hook in model.lightning:
+        if (
+            hook.manual
+            and model.same_hierarchy(hook.cls, scope.cls)
+            and any(e.scheduler is sched for e in hook.schedulers)
+        ):
+            return hook
+    return None
+
+
 def hook_parameter(fn, hook) -> str | None:
     """The parameter of the Lightning hook method ``fn`` that receives an optimizer (or, for
     ``lr_scheduler_step``, a scheduler)."""
