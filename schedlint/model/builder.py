@@ -949,6 +949,7 @@ class _Builder(cst.CSTVisitor):
                 self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            self.frameworks.on_call(self, node, method)
             if method == "update" and isinstance(func.value, cst.Name):
                 self._group_update(node, func.value)
             elif method in ("get", "pop", "setdefault") and node.args:

@@ -84,6 +84,26 @@ class Accelerator:
     split_batches: bool | None  # None: set through something the model cannot read
 
 
+# accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
+# the objects passed through ``prepare`` (models, optimizers, schedulers) or
+# ``register_for_checkpointing`` are saved and restored.
+ACCELERATE_KEEPS = frozenset({"prepare", "prepare_scheduler", "register_for_checkpointing"})
+ACCELERATE_STATE = frozenset({"save_state", "load_state"})
+
+
+@dataclass(eq=False)
+class AcceleratorCall:
+    """``accelerator.<method>(...)`` for a method of ACCELERATE_KEEPS or ACCELERATE_STATE, in a
+    file that imports accelerate."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    order: int
+    method: str
+    receiver: str | None
+    args: tuple | None  # positional argument Values; None when ``*args`` hides them
+
+
 class FrameworkCollector:
     """Called by the builder from its visitor; adds LightningHook facts to the model."""
 
@@ -97,6 +117,25 @@ class FrameworkCollector:
         self.config_methods: dict = {}
 
     # -- hooks the builder calls ------------------------------------------------------------------
+    def on_call(self, builder, node, method):
+        if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
+            return
+        if not any(q.partition(".")[0] == "accelerate" for q in builder.model.imports.values()):
+            return
+        starred = any(a.star for a in node.args)
+        builder.model.accelerate_calls.append(
+            AcceleratorCall(
+                node=node,
+                scope=builder.scope,
+                order=builder.next_order(),
+                method=method,
+                receiver=_dotted(node.func.value),
+                args=None
+                if starred
+                else tuple(builder.value(a.value) for a in node.args if a.keyword is None),
+            )
+        )
+
     def on_assign(self, builder, target, value):
         scope = builder.scope
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
@@ -374,6 +413,38 @@ def hook_parameter(fn, hook) -> str | None:
     if name in fn.params:
         return name
     return fn.params[position] if len(fn.params) > position else None
+
+
+def accelerate_state_calls(model) -> list:
+    """``accelerator.save_state(...)`` and ``load_state(...)`` calls: checkpoints of exactly
+    the objects the file's accelerator prepared or registered."""
+    return [c for c in model.accelerate_calls if c.method in ACCELERATE_STATE]
+
+
+def accelerate_keeps(model, entity) -> bool | None:
+    """Whether ``entity`` (an Optimizer or Scheduler) is passed to ``accelerator.prepare`` or
+    ``register_for_checkpointing``, so that ``save_state`` carries it: True, False, or None
+    when a call hides its arguments (``prepare(*objects)``)."""
+    for call in model.accelerate_calls:
+        if call.method not in ACCELERATE_KEEPS:
+            continue
+        if call.args is None:
+            return None
+        for arg in call.args:
+            if arg.kind == "call" and model.constructed.get(id(arg.node)) is entity:
+                return True
+            if arg.dotted is not None and entity in model.holds(call.scope, arg.dotted):
+                return True
+    return False
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr.value}" if head is not None else None
+    return None
 
 
 def _is_false(node) -> bool:
