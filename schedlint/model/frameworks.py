@@ -73,6 +73,9 @@ class LightningHook:
     cls: Any = field(repr=False)  # ClassInfo
     schedulers: list = field(default_factory=list)
     manual: bool = False  # the module optimizes manually: Lightning steps nothing
+    # code of the file reads schedulers back from Lightning, so it may step them in ways the
+    # model cannot follow (``self.lr_schedulers()[0].step()``)
+    reads_back: bool = False
 
 
 @dataclass(eq=False)
@@ -115,9 +118,14 @@ class FrameworkCollector:
         # (id(class node), method name) -> (config {key: Value}, opaque, scope) of a method
         # returning a scheduler config dict (``def _lr_config(self, opt): return {...}``)
         self.config_methods: dict = {}
+        # some code of the file reads schedulers back from Lightning (``self.lr_schedulers()``,
+        # ``trainer.lr_scheduler_configs``; a callback may do it for the module)
+        self.reads_back = False
 
     # -- hooks the builder calls ------------------------------------------------------------------
     def on_call(self, builder, node, method):
+        if _reads_schedulers(node.func):
+            self.reads_back = True
         if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
             return
         if not any(q.partition(".")[0] == "accelerate" for q in builder.model.imports.values()):
@@ -138,6 +146,8 @@ class FrameworkCollector:
 
     def on_assign(self, builder, target, value):
         scope = builder.scope
+        if _reads_schedulers(value):
+            self.reads_back = True
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
             builder.model.accelerators.append(Accelerator(node=value, split_batches=_splits(value)))
         if isinstance(target, cst.Name):
@@ -319,6 +329,7 @@ class FrameworkCollector:
                 by_node[id(value)] = s
         for hook in model.lightning:
             hook.manual = id(hook.cls.node) in manual
+            hook.reads_back = self.reads_back
             for entry in hook.schedulers:
                 scope = hook.scope
                 config = self.config_methods.get((id(hook.cls.node), entry.helper))
@@ -435,6 +446,48 @@ def accelerate_keeps(model, entity) -> bool | None:
                 return True
             if arg.dotted is not None and entity in model.holds(call.scope, arg.dotted):
                 return True
+    return False
+
+
+def manual_unstepped(model):
+    """(LightningHook, LightningScheduler) for each scheduler a module that optimizes
+    manually returns from ``configure_optimizers`` and nothing steps: no ``step()`` call of
+    the file reaches it, the module never reads its schedulers back from Lightning, and the
+    scheduler is not also kept on ``self`` (where other code may step it)."""
+    for hook in model.lightning:
+        if not hook.manual or hook.reads_back:
+            continue
+        for entry in hook.schedulers:
+            sched = entry.scheduler
+            if (
+                sched is None
+                or sched.origin not in ("torch", "transformers")
+                or sched.key is not None
+                and sched.key[0] == "class"
+                or sched.parent is not None
+            ):
+                continue
+            if not model.steps_of(sched):
+                yield hook, entry
+
+
+# Names through which a LightningModule reads back the schedulers it returned.
+_READ_BACK = frozenset({"lr_schedulers", "lr_scheduler_configs"})
+
+
+def _reads_schedulers(node) -> bool:
+    """``self.lr_schedulers()``, ``self.trainer.lr_scheduler_configs[0].scheduler``, ..."""
+    while node is not None:
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in _READ_BACK:
+                return True
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        else:
+            return False
     return False
 
 
