@@ -18,7 +18,15 @@ Dicts and lists bound to a local name before the ``return`` are followed
 (``config = {"scheduler": s, "interval": "step"}`` and ``config["interval"] = "step"``). A
 module that sets ``self.automatic_optimization = False`` (or declares it on the class, or
 inherits it from a class of the file) steps its schedulers itself: Lightning then ignores
-``interval``, ``frequency`` and ``monitor``.
+``interval``, ``frequency`` and ``monitor``, and steps nothing.
+
+What ``configure_optimizers`` returns comes back to the module: the value flow
+(``model/flow.py``) gives its optimizers to the ``optimizer`` parameter of
+``optimizer_step`` (and the other optimizer hooks), to ``self.optimizers()`` and
+``self.trainer.optimizers``, and its schedulers to ``self.lr_schedulers()``.
+
+accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
+through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
 """
 
 from __future__ import annotations
