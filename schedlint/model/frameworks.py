@@ -463,7 +463,7 @@ def manual_unstepped(model):
     the file reaches it, the module never reads its schedulers back from Lightning, and the
     scheduler is not also kept on ``self`` (where other code may step it)."""
     for hook in model.lightning:
-        if not hook.manual or hook.reads_back:
+        if not hook.manual or hook.reads_back or not _whole_hierarchy_here(model, hook.cls):
             continue
         for entry in hook.schedulers:
             sched = entry.scheduler
@@ -477,6 +477,26 @@ def manual_unstepped(model):
                 continue
             if not model.steps_of(sched):
                 yield hook, entry
+
+
+def _whole_hierarchy_here(model, cls) -> bool:
+    """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
+    no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared
+    GAN base module)."""
+    by_name = {c.name: c for c in model.classes}
+    todo, seen = [cls], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for base in c.bases:
+            short = base.rpartition(".")[2]
+            if short in by_name:
+                todo.append(by_name[short])
+            elif short != "LightningModule":
+                return False
+    return True
 
 
 # Names through which a LightningModule reads back the schedulers it returned.

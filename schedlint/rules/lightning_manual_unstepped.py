@@ -11,8 +11,9 @@ def lightning_manual_scheduler_never_stepped(model):
     returns from `configure_optimizers` when no `step()` call in the file reaches it. It
     stays silent when any code of the file reads schedulers back from Lightning in a way
     the model may not follow (`self.lr_schedulers()`, `trainer.lr_scheduler_configs`) without
-    a resolved `step()`, when the scheduler is also kept on `self`, and for modules that let
-    Lightning optimize (Lightning steps their schedulers itself).
+    a resolved `step()`, when the scheduler is also kept on `self`, when the module derives
+    from a class of another module (which may step it), and for modules that let Lightning
+    optimize (Lightning steps their schedulers itself).
 
     ## Why is this bad?
     Under manual optimization Lightning steps nothing: not the optimizers and not the
