@@ -949,6 +949,7 @@ class _Builder(cst.CSTVisitor):
                 self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            self.frameworks.on_call(self, node, method)
             if method == "update" and isinstance(func.value, cst.Name):
                 self._group_update(node, func.value)
             elif method in ("get", "pop", "setdefault") and node.args:
@@ -1112,7 +1113,12 @@ class _Builder(cst.CSTVisitor):
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         qualified = self.qualify(call.func)
         if qualified is None:
-            return False
+            short = self._scheduler_by_name(call.func)
+            if short is None:
+                return False
+            self.handled_calls.add(id(call))
+            self._scheduler(call, short, "torch", target, stmt)
+            return True
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
@@ -1138,6 +1144,20 @@ class _Builder(cst.CSTVisitor):
             self._optimizer(call, opt_cls, target, stmt)
             return True
         return False
+
+    def _scheduler_by_name(self, func) -> str | None:
+        """``getattr(torch.optim.lr_scheduler, name)`` as a callee: the class it names."""
+        if not (
+            isinstance(func, cst.Call)
+            and isinstance(func.func, cst.Name)
+            and func.func.value == "getattr"
+            and len(func.args) == 2
+            and not any(a.star or a.keyword is not None for a in func.args)
+        ):
+            return None
+        return catalogue.scheduler_by_name(
+            self.qualify(func.args[0].value), string_value(func.args[1].value)
+        )
 
     def _named_args(self, call: cst.Call, signature) -> dict:
         args = {}

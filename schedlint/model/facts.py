@@ -367,6 +367,7 @@ class FileModel:
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
+    accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
     # (scope, target, iterable) / (scope, Call, order).

@@ -1,6 +1,7 @@
 import re
 
 from schedlint.model import catalogue
+from schedlint.model.frameworks import manual_batch_step
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -137,7 +138,11 @@ def step_granularity_mismatch(model):
     loader's length, undivided), which then ends with the run. With accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call.
+    prepared scheduler steps `num_processes` times per call. In a LightningModule that
+    optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
+    loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
+    optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
+    config gives (Lightning ignores it then).
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -223,7 +228,8 @@ def step_granularity_mismatch(model):
         if kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
-            yield from _per_batch(model, names, sched, key, steps, kind[1], branches)
+            found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
+            yield from found or _manual_training_step(model, sched, steps, kind[1], branches)
 
 
 def _accumulation_test(model, if_node) -> bool:
@@ -478,6 +484,42 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             f"epoch, so the schedule is used up (or cycles) within the first "
             f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
             f"`epochs * len(loader)`)",
+        )
+        return
+
+
+def _manual_training_step(model, sched, steps, why, branches):
+    """A step of ``sched`` in the ``training_step`` of a LightningModule that optimizes
+    manually, next to its optimizer's step: Lightning runs it once per batch."""
+    for step in steps:
+        hook = manual_batch_step(model, sched, step.scope) if step.via is None else None
+        if hook is None or step.loop is not None:
+            continue
+        opt_steps = [
+            o
+            for opt in sched.optimizers
+            for o in model.optimizer_steps(opt)
+            if o.scope is step.scope and o.loop is None
+        ]
+        if not opt_steps:
+            continue
+        mine = conditions(branches.path(step), {sched.target, step.receiver})
+        theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]))}
+        if any(id(n) not in theirs for n, _ in mine):
+            continue  # `if self.trainer.is_last_batch:`: once per epoch
+        entry = next(e for e in hook.schedulers if e.scheduler is sched)
+        ignored = (
+            ' (Lightning ignores `"interval": "epoch"` when the module optimizes manually)'
+            if entry.interval is not None and entry.interval.string == "epoch"
+            else ""
+        )
+        yield Report(
+            step.node,
+            f"`{clip(step.receiver, 30)}.step()` runs every batch in `training_step`, but "
+            f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and under "
+            f"manual optimization Lightning calls `training_step` once per batch{ignored}; "
+            f"step it in `on_train_epoch_end`, or size it in iterations",
         )
         return
 
