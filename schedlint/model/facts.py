@@ -619,6 +619,38 @@ class FileModel:
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
 
+    def schedulers_reached(self, optimizer):
+        """Schedulers built on ``optimizer`` in another in-tree module that this file's code
+        acts on: ``self.lr_scheduler.step()`` in a ``Trainer`` that ``train.py`` builds with
+        the scheduler and its optimizer. Their facts stay the other module's."""
+        local = {id(s) for s in self.schedulers}
+        out = []
+        for call in self.calls:
+            for t in call.targets:
+                if (
+                    isinstance(t, Scheduler)
+                    and id(t) not in local
+                    and t.optimizer is optimizer
+                    and all(t is not o for o in out)
+                ):
+                    out.append(t)
+        return out
+
+    def holders(self, entity) -> list:
+        """(scope, text) of each variable through which this file's calls act on
+        ``entity``, in source order: ``self.lr_scheduler`` for a scheduler a caller built."""
+        out = []
+        for call in self.calls:
+            if call.target is entity and all(
+                text != call.receiver or scope.cls is not call.scope.cls for scope, text in out
+            ):
+                out.append((call.scope, call.receiver))
+        return out
+
+    def is_foreign(self, entity) -> bool:
+        """``entity`` was built in another in-tree module than this file."""
+        return self.flow.model_of(entity.scope) is not self
+
     def shared(self, build):
         """``build(self)``, computed once per file and shared by every rule that asks. The
         builder is the key, so modules above the facts (``model.usage``) can cache on the
