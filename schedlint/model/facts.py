@@ -648,8 +648,8 @@ class FileModel:
         return out
 
     def is_foreign(self, entity) -> bool:
-        """``entity`` was built in another in-tree module than this file."""
-        return self.flow.model_of(entity.scope) is not self
+        """``entity`` (a fact, or a scope) is code of another in-tree module than this file."""
+        return self.flow.model_of(getattr(entity, "scope", entity)) is not self
 
     def shared(self, build):
         """``build(self)``, computed once per file and shared by every rule that asks. The

@@ -113,6 +113,11 @@ class Names:
         key = binding_key(sched.scope, sched.optimizer_src)
         if key is None or sched.optimizer_src in ("self", "cls"):
             return None
+        if sched.scope.kind == "function" and sched.optimizer_src in sched.scope.params:
+            # built by a factory (``build_scheduler(optimizer, ...)``): its parameter ties
+            # nothing together; the caller's variable does, when it is the one optimizer
+            # handed in and is never rebound
+            return self._handed_in(sched)
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
@@ -123,6 +128,24 @@ class Names:
         ):
             return None
         return key
+
+    def _handed_in(self, sched) -> tuple | None:
+        args = self.model.arguments(sched.scope, sched.optimizer_src)
+        if not args or len(args) != 1:
+            return None  # called with several optimizers, or one the flow cannot bind
+        caller, node = args[0]
+        text = dotted_name(node)
+        if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+            return None
+        key = binding_key(caller, text)
+        if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
+            return None
+        binds = [
+            r
+            for r in self.model.rebinds
+            if r.key == key and not _rebind_is_transparent(r, r.target, True)
+        ] + list(self.entities.get(key, ()))
+        return key if len(binds) <= 1 else None
 
     def _stable_after(self, key):
         """Order after which ``key`` is never rebound to another object (None: never stable,
@@ -173,7 +196,12 @@ class Names:
             for c in self.model.calls
             if c.method == "step"
             and (scope is None or c.scope is scope)
-            and self.call_optimizer_key(c) == key
+            and (
+                self.call_optimizer_key(c) == key
+                # an optimizer a factory built is stepped through the caller's variable
+                or isinstance(c.target, Optimizer)
+                and binding_key(c.scope, c.receiver) == key
+            )
         ]
 
 

@@ -313,10 +313,11 @@ def accumulation_reports(model, names, branches):
     for call, sched, opt_node in micro_batch_steps(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
+        opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-            f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+            f"`{clip(opt_name, 30)}` steps only every accumulation step",
             help=f"The optimizer steps under the accumulation condition (line "
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
             f"runs ahead by the accumulation factor; step the scheduler inside the "
