@@ -186,7 +186,8 @@ def step_granularity_mismatch(model):
     for report in accumulation_reports(model, names, branches):
         done.add(id(report.node))
         yield report
-    for sched in model.schedulers:
+    # with those a caller module built and hands this file's classes (``Trainer(...)``)
+    for sched in model.schedulers + model.schedulers_reached():
         if (
             not is_known(sched)
             or sched.parent is not None
@@ -427,7 +428,7 @@ def _per_epoch(model, names, sched, key, steps, why):
         step.node,
         f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
         f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
-        help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
@@ -436,10 +437,16 @@ def _per_epoch(model, names, sched, key, steps, why):
 
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    candidates = []
     for step in steps:
         own = step.via or step  # in an imported helper, the step itself is there
-        loop = own.loop
-        if loop is None or is_epoch_loop(loop):
+        if own.loop is not None:
+            candidates.append((step, own, own.loop, None))
+        elif step.via is None:
+            # a per-batch helper (``self.train_step(x, y)`` in the batch loop)
+            candidates += [(step, own, s.loop, s) for s in model.loops_around_calls(step)]
+    for step, own, loop, helper in candidates:
+        if is_epoch_loop(loop):
             continue
         outer = [enclosing for enclosing in loop.ancestors() if enclosing is not loop]
         if step.via is not None:
@@ -449,7 +456,9 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        if step.via is None:
+        if helper is not None:  # the optimizer steps in the helper too, outside any loop
+            opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is None]
+        elif step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
             opt_steps = [
@@ -467,13 +476,13 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
             f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
-            if step.via is not None
+            if step.via is not None or helper is not None
             else f"`{clip(own.receiver, 30)}.step()` runs every batch"
         )
         yield Report(
             step.node,
             f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
-            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+            help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
             f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
             f"epoch, so the schedule is used up (or cycles) within the first "
