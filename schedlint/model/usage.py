@@ -657,6 +657,26 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
         )
 
 
+def seen_from(model, branches, fact, scope, ignore=()) -> list:
+    """[(loop, conditions)] of ``fact`` (a step call) seen from the function ``scope``: where
+    it is when it is there; else at each call in ``scope`` that runs its function, when it
+    runs there unconditionally (``warmup.step()`` in ``train_one_epoch``'s batch loop, seen
+    at ``train_one_epoch(..., warmup)`` in the epoch loop). Tests on ``ignore`` (presence
+    tests of the stepped names) are left out."""
+    if fact.scope is scope:
+        return [(fact.loop, conditions(branches.path(fact), ignore))]
+    if conditions(branches.path(fact), ignore):
+        return []  # stepped only under a condition of its own in the callee
+    head = fact.receiver.partition(".")[0]
+    if head in fact.scope.params and model.arguments(fact.scope, head) is None:
+        return []  # some calls leave the stepped parameter at its default
+    return [
+        (loop, conditions(branches.path_in(call, caller.node), ignore))
+        for caller, call, loop in model.call_sites(fact.scope)
+        if caller is scope
+    ]
+
+
 def names_of(model) -> Names:
     """The file's :class:`Names`, built once and shared by every rule that asks."""
     return model.shared(Names)
