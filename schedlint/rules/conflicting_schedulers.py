@@ -79,7 +79,9 @@ def conflicting_schedulers(model):
 
     ## What it does
     Flags two or more schedulers bound to the same optimizer and both stepped, under the same
-    conditions (directly, or as children of a stepped `ChainedScheduler`), when at least one
+    conditions (directly, or as children of a stepped `ChainedScheduler`; a step made
+    unconditionally in a function called in the other's loop, such as a per-batch warm-up in
+    `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there), when at least one
     of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
     OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.

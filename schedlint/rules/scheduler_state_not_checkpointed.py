@@ -27,7 +27,11 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument). A checkpoint dict built by a helper of
+    comes from elsewhere (a helper's argument) with no scheduler seen. A trainer class handed
+    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
+    checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
+    but not the scheduler it steps, unless some module saves or loads that scheduler or reads
+    it from the trainer (`trainer.scheduler`). A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning

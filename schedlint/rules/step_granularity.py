@@ -117,7 +117,8 @@ def step_granularity_mismatch(model):
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
     is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
-    next to the optimizer. The loop nesting must be visible in one function or through a
+    next to the optimizer, or next to it in a per-batch helper the batch loop calls
+    (`self.train_step(batch)`). The loop nesting must be visible in one function or through a
     function the epoch loop calls (of this file, or imported from another module of the tree,
     `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
@@ -137,7 +138,10 @@ def step_granularity_mismatch(model):
     loader's length, undivided), which then ends with the run. With accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call.
+    prepared scheduler steps `num_processes` times per call. A scheduler built by a factory
+    (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and
+    one built in another module of the tree and handed to a class here
+    (`Trainer(model, optimizer, scheduler)` in `train.py`) is checked where the class steps it.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
