@@ -63,6 +63,12 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+def _object_key(entity) -> tuple:
+    """A key for an object built in another module: its binding keys name that module's
+    scopes, whose ids may equal this file's."""
+    return ("object", id(entity))
+
+
 class Names:
     """Index of what each binding key can hold, built once per model and rule run."""
 
@@ -118,6 +124,10 @@ class Names:
             # nothing together; the caller's variable does, when it is the one optimizer
             # handed in and is never rebound
             return self._handed_in(sched)
+        if self.model.is_foreign(sched):
+            # built in another module (and handed to a class here): its variables are not
+            # this file's, the optimizer object itself ties the calls together
+            return _object_key(sched.optimizers[0]) if len(sched.optimizers) == 1 else None
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
@@ -178,6 +188,8 @@ class Names:
         if call.method != "step":
             return None
         if isinstance(call.target, Optimizer):
+            if self.model.is_foreign(call.target):
+                return _object_key(call.target)
             return call.target.key
         if call.target is not None:
             return None

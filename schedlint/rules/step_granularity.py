@@ -319,6 +319,8 @@ def accumulation_reports(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
         opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
+        if not isinstance(opt_name, str):
+            opt_name = sched.optimizer_src
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
