@@ -207,7 +207,8 @@ def step_granularity_mismatch(model):
         if other is not None:
             yield other
             continue
-        prepared = _sized_per_process(model, sched)
+        # reported on the construction: only where it is built
+        prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is not None:
             yield prepared
             continue
