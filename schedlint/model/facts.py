@@ -135,6 +135,8 @@ class GroupDict:
     lr: Value | None = None
 
 
+_ANY = object()  # schedulers_reached: whatever optimizer
+
 # Names that say a group's "lr" holds a multiplier of the base lr, not an lr.
 _MULTIPLIER_NAME = re.compile(r"(^|_)(mult|mul|multiplier|scale|factor|ratio)(_|$)")
 
@@ -583,6 +585,22 @@ class FileModel:
             frontier = grown
         return chains + done + frontier
 
+    def loops_around_calls(self, fact) -> list:
+        """For a fact in a function with no loop of its own around it (``self.scheduler.step()``
+        in ``train_step``): a :class:`Site` for each call in this file that runs that function,
+        with the loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch
+        loop). Empty when the fact has a loop of its own, or a call of its function sits in
+        no loop (then some run of the function is not repeated by a loop here)."""
+        if fact.loop is not None or fact.scope.kind != "function":
+            return []
+        out = []
+        for caller, order, call in self.flow.call_sites(fact.scope):
+            loop = self.flow.call_loop(call)
+            if loop is None or self.flow.model_of(caller) is not self:
+                return []
+            out.append(Site(caller, call, order, loop))
+        return out
+
     def group_lr_style(self, optimizer) -> str | None:
         """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors
         of a base lr that a schedule multiplies in (1.0 and 0.1; ``"lr": lr_mult``),
@@ -619,6 +637,38 @@ class FileModel:
 
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
+
+    def schedulers_reached(self, optimizer=_ANY):
+        """Schedulers (built on ``optimizer``, when given) in another in-tree module that this
+        file's code acts on: ``self.lr_scheduler.step()`` in a ``Trainer`` that ``train.py``
+        builds with the scheduler and its optimizer. Their facts stay the other module's."""
+        local = {id(s) for s in self.schedulers}
+        out = []
+        for call in self.calls:
+            for t in call.targets:
+                if (
+                    isinstance(t, Scheduler)
+                    and id(t) not in local
+                    and (optimizer is _ANY or t.optimizer is optimizer)
+                    and all(t is not o for o in out)
+                ):
+                    out.append(t)
+        return out
+
+    def holders(self, entity) -> list:
+        """(scope, text) of each variable through which this file's calls act on
+        ``entity``, in source order: ``self.lr_scheduler`` for a scheduler a caller built."""
+        out = []
+        for call in self.calls:
+            if call.target is entity and all(
+                text != call.receiver or scope.cls is not call.scope.cls for scope, text in out
+            ):
+                out.append((call.scope, call.receiver))
+        return out
+
+    def is_foreign(self, entity) -> bool:
+        """``entity`` (a fact, or a scope) is code of another in-tree module than this file."""
+        return self.flow.model_of(getattr(entity, "scope", entity)) is not self
 
     def shared(self, build):
         """``build(self)``, computed once per file and shared by every rule that asks. The

@@ -1,11 +1,11 @@
 from schedlint.model.usage import (
     branches_of,
     closed_form,
-    conditions,
     is_known,
     kind_words,
     name_of,
     names_of,
+    seen_from,
 )
 from schedlint.rules.base import Report, clip, rule
 
@@ -35,23 +35,42 @@ def _units(model, names):
     return units
 
 
-def _together(branches, a_steps, b_steps, a, b):
+def _together(model, branches, a_steps, b_steps, a, b):
     """A pair of step calls, one of each, in the same function under the same conditions
-    (presence tests like ``if scheduler is not None`` aside), or None."""
+    (presence tests like ``if scheduler is not None`` aside), or None. A step made
+    unconditionally in a function that the other step's function calls (``warmup.step()`` in
+    ``train_one_epoch``, called in the epoch loop next to ``cosine.step()``) counts as made
+    at that call."""
     ignore = {x.target for x in (a, b) if x.target}
     for sa in a_steps:
         for sb in b_steps:
-            if sa.scope is not sb.scope or sa.loop is None or sb.loop is None:
-                continue
-            if not any(ancestor.contains(sb.loop) for ancestor in sa.loop.ancestors()):
-                continue  # no loop runs both: one phase after the other
-            pa = conditions(branches.path(sa), ignore)
-            pb = conditions(branches.path(sb), ignore)
-            if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and [b for _, b in pa] == [
-                b for _, b in pb
-            ]:
-                return sa, sb
+            for (loop_a, pa), (loop_b, pb) in _placed(model, branches, sa, sb, ignore):
+                if loop_a is None or loop_b is None:
+                    continue
+                if not any(ancestor.contains(loop_b) for ancestor in loop_a.ancestors()):
+                    continue  # no loop runs both: one phase after the other
+                if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and [b for _, b in pa] == [
+                    b for _, b in pb
+                ]:
+                    return sa, sb
     return None
+
+
+def _placed(model, branches, sa, sb, ignore):
+    """((loop, conditions) of ``sa``, (loop, conditions) of ``sb``) seen from one function:
+    both where they are, or one at each call in the other's function that runs it."""
+    if sa.scope is sb.scope:
+        yield (
+            seen_from(model, branches, sa, sa.scope, ignore)[0],
+            seen_from(model, branches, sb, sb.scope, ignore)[0],
+        )
+        return
+    here = seen_from(model, branches, sa, sa.scope, ignore)[0]
+    for there in seen_from(model, branches, sb, sa.scope, ignore):
+        yield here, there
+    here = seen_from(model, branches, sb, sb.scope, ignore)[0]
+    for there in seen_from(model, branches, sa, sb.scope, ignore):
+        yield there, here
 
 
 @rule("SL202", "conflicting-schedulers", "error")
@@ -60,7 +79,9 @@ def conflicting_schedulers(model):
 
     ## What it does
     Flags two or more schedulers bound to the same optimizer and both stepped, under the same
-    conditions (directly, or as children of a stepped `ChainedScheduler`), when at least one
+    conditions (directly, or as children of a stepped `ChainedScheduler`; a step made
+    unconditionally in a function called in the other's loop, such as a per-batch warm-up in
+    `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there), when at least one
     of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
     OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
@@ -116,7 +137,7 @@ def conflicting_schedulers(model):
                 pair = (
                     (a_steps[0], b_steps[0])
                     if a_chain is not None and a_chain is b_chain
-                    else _together(branches, a_steps, b_steps, a, b)
+                    else _together(model, branches, a_steps, b_steps, a, b)
                 )
                 if pair is None:
                     continue

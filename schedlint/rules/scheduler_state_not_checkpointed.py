@@ -37,7 +37,11 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument). A checkpoint dict built by a helper of
+    comes from elsewhere (a helper's argument) with no scheduler seen. A trainer class handed
+    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
+    checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
+    but not the scheduler it steps, unless some module saves or loads that scheduler or reads
+    it from the trainer (`trainer.scheduler`). A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
@@ -90,7 +94,11 @@ def scheduler_state_not_checkpointed(model):
 
     def unsaved(opt):
         if opt not in cache:
-            cache[opt] = [s for s in model.schedulers_of(opt) if _state_is_lost(model, s)]
+            cache[opt] = [
+                s
+                for s in model.schedulers_of(opt) + model.schedulers_reached(opt)
+                if _state_is_lost(model, s)
+            ]
         return cache[opt]
 
     for ckpt in model.checkpoints:
@@ -105,30 +113,40 @@ def scheduler_state_not_checkpointed(model):
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for sched in unsaved(opt):
+                name = _name_here(model, sched)
                 yield Report(
                     call.node,
                     f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
-                    f"not the state of scheduler `{clip(sched.target, 30)}`",
-                    help=f"{built}`{sched.target}` ({sched.cls}, line "
-                    f"{model.line(sched.node)}) "
+                    f"not the state of scheduler `{clip(name, 30)}`",
+                    help=f"{built}`{name}` ({sched.cls}, {model.where(sched.node)}) "
                     f"is bound to it: on resume {_consequence(sched)}; save "
-                    f"`{sched.target}.state_dict()` next to it and restore it with "
-                    f"`{sched.target}.load_state_dict(...)`",
+                    f"`{name}.state_dict()` next to it and restore it with "
+                    f"`{name}.load_state_dict(...)`",
                 )
     for call in model.calls:
         opt = call.target
         if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
             continue
         for sched in unsaved(opt):
+            name = _name_here(model, sched)
             yield Report(
                 call.node,
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
-                f"optimizer, but scheduler `{clip(sched.target, 30)}` is never restored",
-                help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
+                help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
                 f"bound to it: {_consequence(sched)}; save "
-                f"`{sched.target}.state_dict()` in the checkpoint and call "
-                f"`{sched.target}.load_state_dict(...)` here",
+                f"`{name}.state_dict()` in the checkpoint and call "
+                f"`{name}.load_state_dict(...)` here",
             )
+
+
+def _name_here(model, sched) -> str:
+    """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built."""
+    if model.is_foreign(sched):
+        holders = model.holders(sched)
+        if holders:
+            return holders[0][1]
+    return sched.target
 
 
 def _state_is_lost(model, sched) -> bool:

@@ -118,7 +118,8 @@ def step_granularity_mismatch(model):
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
     is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
-    next to the optimizer. The loop nesting must be visible in one function or through a
+    next to the optimizer, or next to it in a per-batch helper the batch loop calls
+    (`self.train_step(batch)`). The loop nesting must be visible in one function or through a
     function the epoch loop calls (of this file, or imported from another module of the tree,
     `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
@@ -142,7 +143,10 @@ def step_granularity_mismatch(model):
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
-    config gives (Lightning ignores it then).
+    config gives (Lightning ignores it then). A scheduler built by a factory
+    (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
+    built in another module of the tree and handed to a class here
+    (`Trainer(model, optimizer, scheduler)` in `train.py`) is checked where the class steps it.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -191,7 +195,8 @@ def step_granularity_mismatch(model):
     for report in accumulation_reports(model, names, branches):
         done.add(id(report.node))
         yield report
-    for sched in model.schedulers:
+    # with those a caller module built and hands this file's classes (``Trainer(...)``)
+    for sched in model.schedulers + model.schedulers_reached():
         if (
             not is_known(sched)
             or sched.parent is not None
@@ -207,7 +212,8 @@ def step_granularity_mismatch(model):
         if other is not None:
             yield other
             continue
-        prepared = _sized_per_process(model, sched)
+        # reported on the construction: only where it is built
+        prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is not None:
             yield prepared
             continue
@@ -319,10 +325,13 @@ def accumulation_reports(model, names, branches):
     for call, sched, opt_node in micro_batch_steps(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
+        opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
+        if not isinstance(opt_name, str):
+            opt_name = sched.optimizer_src
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-            f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+            f"`{clip(opt_name, 30)}` steps only every accumulation step",
             help=f"The optimizer steps under the accumulation condition (line "
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
             f"runs ahead by the accumulation factor; step the scheduler inside the "
@@ -432,7 +441,7 @@ def _per_epoch(model, names, sched, key, steps, why):
         step.node,
         f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
         f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
-        help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
@@ -441,10 +450,16 @@ def _per_epoch(model, names, sched, key, steps, why):
 
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    candidates = []
     for step in steps:
         own = step.via or step  # in an imported helper, the step itself is there
-        loop = own.loop
-        if loop is None or is_epoch_loop(loop):
+        if own.loop is not None:
+            candidates.append((step, own, own.loop, None))
+        elif step.via is None:
+            # a per-batch helper (``self.train_step(x, y)`` in the batch loop)
+            candidates += [(step, own, s.loop, s) for s in model.loops_around_calls(step)]
+    for step, own, loop, helper in candidates:
+        if is_epoch_loop(loop):
             continue
         outer = [enclosing for enclosing in loop.ancestors() if enclosing is not loop]
         if step.via is not None:
@@ -454,7 +469,9 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        if step.via is None:
+        if helper is not None:  # the optimizer steps in the helper too, outside any loop
+            opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is None]
+        elif step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
             opt_steps = [
@@ -472,13 +489,13 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
             f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
-            if step.via is not None
+            if step.via is not None or helper is not None
             else f"`{clip(own.receiver, 30)}.step()` runs every batch"
         )
         yield Report(
             step.node,
             f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
-            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+            help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
             f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
             f"epoch, so the schedule is used up (or cycles) within the first "
