@@ -94,7 +94,9 @@ def granularity(sched, model=None):
         sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
-            return None  # deliberately sized in epochs: stepped per epoch is right
+            # Deliberately sized in epochs: right when stepped per epoch, and a schedule
+            # that ends after `epochs` steps when stepped per batch.
+            return "epoch", f"sized in epochs ({shown})"
         if values and sized is None:
             return None  # a literal or an unknown name: could be either
         what = f"sized in iterations ({shown})" if values else "counted in iterations by default"
@@ -116,8 +118,9 @@ def step_granularity_mismatch(model):
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
-    is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
-    next to the optimizer. The loop nesting must be visible in one function or through a
+    is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
+    schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
+    the batch loop next to the optimizer. The loop nesting must be visible in one function or through a
     function the epoch loop calls (of this file, or imported from another module of the tree,
     `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
