@@ -1069,7 +1069,10 @@ class _Builder(cst.CSTVisitor):
     def _group_dict(self, node, lr_node):
         self.model.group_dicts.append(
             GroupDict(
-                node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None
+                node=node,
+                scope=self.scope,
+                lr=self.value(lr_node) if lr_node is not None else None,
+                loop=self.loop,
             )
         )
 
@@ -1205,6 +1208,7 @@ class _Builder(cst.CSTVisitor):
             cls=short,
             default_lr=args.get("lr"),
             groups=groups,
+            params=first,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)

@@ -133,6 +133,7 @@ class GroupDict:
     node: Any = field(repr=False)
     scope: Scope = field(repr=False)
     lr: Value | None = None
+    loop: Loop | None = field(default=None, repr=False)  # the innermost loop writing it
 
 
 _ANY = object()  # schedulers_reached: whatever optimizer
@@ -175,6 +176,7 @@ class Optimizer(Fact):
     cls: str  # short class name
     default_lr: Value | None = None
     groups: list | None = None  # [Group]; None when the groups are not statically known
+    params: Value | None = field(default=None, repr=False)  # the first argument, as written
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
@@ -635,6 +637,71 @@ class FileModel:
             return "multiplier"
         return "absolute" if numbers and not other else None
 
+    def varied_group_lrs(self, optimizer) -> list | None:
+        """What says ``optimizer``'s groups train at different lrs: the distinct group lr
+        texts (:meth:`Optimizer.distinct_lrs`), or, for groups a loop builds (in this scope,
+        or in the helper the optimizer's first argument calls), the one lr text of a group
+        dict whose lr varies with that loop (``base_lr * decay ** depth`` for each depth);
+        else None."""
+        distinct = optimizer.distinct_lrs()
+        if distinct is not None or optimizer.groups is not None or optimizer.params is None:
+            return distinct
+        first = optimizer.params
+        if first.kind == "call":
+            scopes = {id(f.scope) for f in self.callees(first.node.func, optimizer.scope)}
+        elif first.kind == "name":
+            scopes = {id(optimizer.scope)}
+        else:
+            return None
+        for m in [self] + list(self.external_models):
+            for d in m.group_dicts:
+                if d.lr is None or d.loop is None or id(d.scope) not in scopes:
+                    continue
+                if d.scope is optimizer.scope and d.loop.order > optimizer.order:
+                    continue
+                if _varies_with_loop(m, d):
+                    return [d.lr.src]
+        return None
+
+    def bindings(self, scope) -> list:
+        """(calling scope, {parameter: argument node}) for each call in this file that runs
+        the function ``scope`` with every argument seen (no ``*args``)."""
+        self.flow.solve()
+        local = {id(s) for s in self.scopes}
+        return [
+            (caller, dict(bound))
+            for caller, bound in self.flow.arguments.get(id(scope), {}).values()
+            if bound is not None and id(caller) in local
+        ]
+
+    def parameter_number(self, scope, name) -> float | None:
+        """The number the parameter ``name`` of the function ``scope`` holds on every call of
+        this file: its literal default, and the same number from every call that passes it;
+        else None."""
+        if scope.kind != "function" or name in scope.assigned:
+            return None
+        params = getattr(getattr(scope.node, "params", None), "params", ())
+        default = next(
+            (p.default for p in params if p.name.value == name and p.default is not None), None
+        )
+        number = self.number(default, scope.parent) if default is not None else None
+        if number is None:
+            return None
+        self.flow.solve()
+        for caller, bound in self.flow.arguments.get(id(scope), {}).values():
+            if bound is None or (name in bound and self.number(bound[name], caller) != number):
+                return None
+        return number
+
+    def scheduler_classes(self) -> list:
+        """Classes that look like schedulers: this file's, then those it imports by name from
+        in-tree modules."""
+        out = [c for c in self.classes if c.looks_like_scheduler]
+        for c in self.externals.values():
+            if isinstance(c, ClassInfo) and c.looks_like_scheduler and c not in out:
+                out.append(c)
+        return out
+
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
 
@@ -717,3 +784,19 @@ def top_level(model, name):
         if c.name == name:
             return c
     return None
+
+
+def _varies_with_loop(model, group) -> bool:
+    """The group dict's lr reads a target of a loop around it, directly or through a name
+    assigned from one in its scope (``scale = decay ** depth``)."""
+    targets = set()
+    for loop in group.loop.ancestors():
+        targets |= set(loop.targets)
+    names = set(group.lr.names)
+    if names & targets:
+        return True
+    for name in names:
+        for node in model.assignments(group.scope, name):
+            if set(model.value(node).names) & targets:
+                return True
+    return False

@@ -95,7 +95,9 @@ def granularity(sched, model=None):
         sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
-            return None  # deliberately sized in epochs: stepped per epoch is right
+            # Deliberately sized in epochs: right when stepped per epoch, and a schedule
+            # that ends after `epochs` steps when stepped per batch.
+            return "epoch", f"sized in epochs ({shown})"
         if values and sized is None:
             return None  # a literal or an unknown name: could be either
         what = f"sized in iterations ({shown})" if values else "counted in iterations by default"
@@ -117,11 +119,12 @@ def step_granularity_mismatch(model):
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
-    is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
-    next to the optimizer, or next to it in a per-batch helper the batch loop calls
-    (`self.train_step(batch)`). The loop nesting must be visible in one function or through a
-    function the epoch loop calls (of this file, or imported from another module of the tree,
-    `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
+    is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
+    schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
+    the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
+    calls (`self.train_step(batch)`). The loop nesting must be visible in one function or
+    through a function the epoch loop calls (of this file, or imported from another module of
+    the tree, `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
@@ -136,7 +139,11 @@ def step_granularity_mismatch(model):
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
     as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
-    loader's length, undivided), which then ends with the run. With accelerate, flags a
+    loader's length, undivided), which then ends with the run; and the reverse, a schedule
+    sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
+    as `get_linear_schedule(optimizer, warmup, t_total)` is given) stepped with the optimizer
+    only under the `%` accumulation test, which covers 1/accum of its length. With
+    accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
     prepared scheduler steps `num_processes` times per call. In a LightningModule that
@@ -193,6 +200,9 @@ def step_granularity_mismatch(model):
     branches = branches_of(model)
     done = set()
     for report in accumulation_reports(model, names, branches):
+        done.add(id(report.node))
+        yield report
+    for report in update_steps_reports(model, names, branches):
         done.add(id(report.node))
         yield report
     # with those a caller module built and hands this file's classes (``Trainer(...)``)
@@ -336,6 +346,80 @@ def accumulation_reports(model, names, branches):
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
             f"runs ahead by the accumulation factor; step the scheduler inside the "
             f"same `if`, right after the optimizer step",
+        )
+
+
+# A factory parameter that sizes the schedule it builds (``num_training_steps``, ``t_total``).
+_TOTAL_PARAM = re.compile(r"(^|_)(total|training|max_steps|max_iters)(_|$)")
+
+
+def _expand_in(model, scope, value):
+    """A bare name assigned once in ``scope`` stands for what it was assigned."""
+    if value.kind != "name":
+        return value
+    bound = model.assignments(scope, value.src)
+    return model.value(bound[0]) if len(bound) == 1 else value
+
+
+def _size_values(model, sched) -> list:
+    """What sizes ``sched``: its length arguments, or for a LambdaLR built by a factory
+    (``get_linear_schedule(optimizer, warmup, t_total)``), the factory's total-steps
+    parameter as every caller binds it; [] when unknown."""
+    values = [_expand(model, sched, v) for v in _length_values(sched)]
+    if values or sched.cls != "LambdaLR" or sched.scope.kind != "function":
+        return values
+    for param in sched.scope.params:
+        if not _TOTAL_PARAM.search(param.lower()):
+            continue
+        bound = model.arguments(sched.scope, param)
+        if not bound:
+            return []
+        values += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
+    return values
+
+
+def update_steps_reports(model, names, branches):
+    """A schedule sized in micro-batches (``len(loader) * epochs``, undivided) stepped with
+    its optimizer only under the accumulation test: it covers ``1/accum`` of its length."""
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        gate = next(
+            (
+                n
+                for n, b in branches.path(call)
+                if is_if(n) and b == "body" and "%" in if_test(model, n).src
+            ),
+            None,
+        )
+        if gate is None:
+            continue
+        key = names.optimizer_key(sched)
+        # a factory's scheduler: its optimizer is the one the caller hands it
+        steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        steps += names.optimizer_steps(key, call.scope) if key is not None else []
+        gated = [
+            o
+            for o in steps
+            if o.via is None and o.loop is call.loop and any(n is gate for n, _ in branches.path(o))
+        ]
+        values = _size_values(model, sched) if gated else []
+        if not values or not all(
+            v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+        ):
+            continue
+        sizes = ", ".join(clip(v.src, 40) for v in values)
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs once per accumulation step, but "
+            f"`{clip(call.receiver, 30)}` is sized in micro-batches",
+            help=f"Its length ({sizes}) counts every batch of the loader, and it steps only "
+            f"with the optimizer under the accumulation test (line {model.line(gate)}), so "
+            f"the schedule covers 1/accum of its length (a linear decay stops a fraction of "
+            f"the way down); divide the length by the accumulation steps",
         )
 
 
