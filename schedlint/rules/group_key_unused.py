@@ -12,8 +12,9 @@ def group_lr_key_never_applied(project):
     (`g["lr_mult"]`, `g.get("lr_mult")`, `"lr_mult" in g`, or the key named in any other
     string). This is a project rule: the reader may live in any checked file.
     Not flagged when the same dict's own `lr` already applies the scale
-    (`{"lr": base_lr * s, "lr_scale": s}`), or when a library that applies the key itself is
-    imported (timm's schedulers apply `lr_scale`).
+    (`{"lr": base_lr * s, "lr_scale": s}`), or, for `lr_scale`, when a checked file builds a
+    timm scheduler (`timm.scheduler.*`, `create_scheduler*`), which applies it; importing timm
+    for anything else does not count.
 
     ## Why is this bad?
     torch keeps unknown group keys but never looks at them: only `lr` sets a group's
