@@ -136,8 +136,10 @@ def test_the_gate_is_safe_on_the_standard_library():
         ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
         ("x = g.get('lrmult')\n", prefilter.ADMIT),
         # A timm scheduler reads "lr_scale" (SL107) and its call names no optimizer word.
-        ("from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(opt, 10)\n",
-         prefilter.MAYBE),
+        (
+            "from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(opt, 10)\n",
+            prefilter.MAYBE,
+        ),
     ],
 )
 def test_scan(text, verdict):
