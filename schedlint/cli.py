@@ -254,6 +254,8 @@ def _discover(paths, cfg, flags):
     )
     for warning in found.warnings:
         click.echo(f"schedlint: warning: {printable(warning)}", err=True)
+    for missing in found.missing:
+        click.echo(f"schedlint: error: {printable(missing)}: No such file or directory", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
@@ -314,7 +316,9 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
     if options.diff:
-        return _report_diff(outcomes, findings, flags["quiet"], unsafe, internal)
+        return _report_diff(
+            outcomes, findings, flags["quiet"], unsafe, internal or bool(found.missing)
+        )
     fixed = sum(o.fixed_total for o in outcomes) if outcomes is not None else None
     to_err = bool(options.fix and stdin is not None)  # as ruff: the fixed source goes to stdout
     if to_err:
@@ -348,7 +352,7 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
             click.echo(f"checked: {printable(r.path)}", err=True)
     if options.timings:
         _print_timings(run, found)
-    if internal:
+    if internal or found.missing:  # a named path that does not exist is a usage error
         return EXIT_ERROR
     if findings and not flags["exit_zero"]:
         return EXIT_FINDINGS
