@@ -190,7 +190,7 @@ def check(paths, **flags):
     stdin_name = stdin_name or "-"
     options = _options(cfg, found.files + ([stdin_name] if use_stdin else []), flags)
     stdin = (stdin_name, sys.stdin.buffer.read()) if use_stdin else None
-    done = _check(found, options, stdin)
+    done = _check(found, options, stdin, paths, _walker(cfg, flags))
     done.started = t0
     sys.exit(_print(done, found, options, flags, stdin))
 
@@ -274,9 +274,27 @@ class _Outcome:
         self.started = self.discovered = self.checked = self.saved = self.projected = 0.0
 
 
-def _check(found, options, stdin) -> _Outcome:
+def _walker(cfg, flags):
+    """The files a run over one folder checks (the same excludes and .gitignore): how the
+    project rules see the rest of a project when only part of it is named."""
+    from schedlint.check.files import discover
+
+    def walk(root):
+        return discover(
+            [root], cfg.excludes, cfg.root, respect_gitignore=not flags["no_respect_gitignore"]
+        ).files
+
+    return walk
+
+
+def _check(found, options, stdin, named=(), walk=None) -> _Outcome:
     """Check, fix (--fix/--diff), save the cache, run the project rules."""
-    from schedlint.check.engine import check_paths, run_project_rules, sort_findings
+    from schedlint.check.engine import (
+        check_paths,
+        project_readers,
+        run_project_rules,
+        sort_findings,
+    )
 
     run = _Outcome()
     run.discovered = time.perf_counter()
@@ -299,10 +317,11 @@ def _check(found, options, stdin) -> _Outcome:
         cache.save()
     run.saved = time.perf_counter()
     findings = [f for r in run.results for f in r.findings]
-    if found.walked_directory:
-        # Project rules (SL107) judge the whole tree: on a partial file list (pre-commit passes
-        # only the staged files) a key read in an unlisted file would look unread.
-        findings += run_project_rules(run.results, options.all_codes())
+    # Project rules (SL107) judge the whole project: on part of it (pre-commit passes only the
+    # staged files, a subfolder, stdin) the key may be read in a file not checked, so the rest
+    # of the project lends its readers, unreported.
+    others = project_readers(run.results, list(named), walk, options) if walk else []
+    findings += run_project_rules(run.results + others, options.all_codes())
     run.projected = time.perf_counter()
     run.findings = sort_findings(findings)
     return run
