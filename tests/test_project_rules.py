@@ -98,3 +98,16 @@ def test_files_of_the_rest_of_the_project_are_not_reported(mae, run_cli):
     assert _sl107(result) == EXPECTED
     whole = run_cli("--no-cache", "--output-format", "json", "--select", "SL107", ".")
     assert _sl107(whole) == EXPECTED + [("util/old_groups.py", 2, "lr_ratio")]
+
+
+def test_a_timm_scheduler_elsewhere_in_the_project_applies_lr_scale(mae, run_cli):
+    (mae / "util" / "lr_sched.py").write_text("import timm\n")  # an import alone applies nothing
+    args = ("--no-cache", "--output-format", "json", "--select", "SL107", "models/vit.py")
+    both = [("models/vit.py", 7, "lr_mult"), ("models/vit.py", 9, "lr_scale")]
+    assert _sl107(run_cli(*args)) == both
+    (mae / "engine.py").write_text(
+        "from timm.scheduler import CosineLRScheduler\n\n\n"
+        "def build(opt, epochs):\n    return CosineLRScheduler(opt, t_initial=epochs)\n"
+    )
+    assert _sl107(run_cli(*args)) == EXPECTED
+    assert _sl107(run_cli(*args[:-1], ".")) == EXPECTED

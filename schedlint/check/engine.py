@@ -140,7 +140,8 @@ def project_readers(results: list, named: list, walk, options: Options) -> list:
     from schedlint.model.builder import EXTERNAL_KEY_READERS
 
     needles = {k.encode() for k in keys}
-    needles |= {lib.encode() for lib, read in EXTERNAL_KEY_READERS.items() if keys & set(read)}
+    # A library's scheduler that applies the key is built where its name and "scheduler" occur.
+    libraries = {lib.encode() for lib, read in EXTERNAL_KEY_READERS.items() if keys & set(read)}
     checked = {os.path.abspath(r.path) for r in results}
     whole = {os.path.abspath(p) for p in named if os.path.isdir(p)}
     # Outside any project, a file's folder is its tree (where its in-tree imports resolve).
@@ -161,7 +162,9 @@ def project_readers(results: list, named: list, walk, options: Options) -> list:
                 data = read_bytes(path)
             except OSError:
                 continue
-            if any(n in data for n in needles):
+            if any(n in data for n in needles) or (
+                b"cheduler" in data and any(lib in data for lib in libraries)
+            ):
                 others.append(path)
     if not others:
         return []
