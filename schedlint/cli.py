@@ -364,7 +364,13 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
         )
     if flags["show_fixes"] and outcomes is not None and not flags["quiet"]:
         click.echo(_fixed_report(outcomes), nl=False, err=True)
-    if not flags["quiet"] and (fmt in ("concise", "full", "text") or flags["statistics"]):
+    # "All checks passed!" would contradict the error about a named path that does not exist.
+    passed_missing = bool(found.missing) and not findings
+    if (
+        not flags["quiet"]
+        and not passed_missing
+        and (fmt in ("concise", "full", "text") or flags["statistics"])
+    ):
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
     if flags["list_files"]:
         for r in run.results:

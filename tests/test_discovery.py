@@ -216,3 +216,4 @@ def test_a_missing_path_is_a_usage_error(tmp_path, run_cli, monkeypatch):
         assert cli.exit_code == 2, args
         assert cli.stdout == ""
         assert f"error: {args[-1]}: No such file or directory" in cli.stderr
+        assert "All checks passed" not in cli.stderr
