@@ -57,8 +57,9 @@ TRACKED_METHODS = frozenset(
     }
 )
 LR_SCALING_KEY = re.compile(r"^lr_?(mult|mul|multiplier|scale|scaler|factor|ratio|decay_mult)$")
-# Libraries that read a group scaling key themselves (timm's schedulers apply "lr_scale"):
-# importing them counts as reading the key, since their code is usually not checked.
+# Foreign schedulers that read a group scaling key themselves (timm's apply "lr_scale"):
+# constructing one counts as reading the key, since their code is usually not checked. An
+# import alone does not (LAVIS imports timm.models.hub for downloads and applies no lr_scale).
 EXTERNAL_KEY_READERS = {"timm": ("lr_scale",)}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -656,7 +657,6 @@ class _Builder(cst.CSTVisitor):
                 local = full.partition(".")[0]
                 self.model.imports.setdefault(local, local)
             self.bind(local)
-            self._external_key_reads(full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
@@ -680,7 +680,6 @@ class _Builder(cst.CSTVisitor):
         if node.module is None:
             return
         base = dotted_name(node.module)
-        self._external_key_reads(base)
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
@@ -1092,12 +1091,6 @@ class _Builder(cst.CSTVisitor):
             if key is not None and LR_SCALING_KEY.match(key):
                 self.model.read_keys.add(key)
 
-    def _external_key_reads(self, module_name):
-        if module_name:
-            keys = EXTERNAL_KEY_READERS.get(module_name.partition(".")[0])
-            if keys:
-                self.model.read_keys.update(keys)
-
     def visit_Subscript(self, node: cst.Subscript):
         key = subscript_key(node)
         if key is not None and _IDENT.match(key):
@@ -1177,6 +1170,7 @@ class _Builder(cst.CSTVisitor):
         args = self._named_args(call, signature)
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
+        self.model.read_keys.update(EXTERNAL_KEY_READERS.get(origin, ()))
         opt = args.get("optimizer")
         sched = Scheduler(
             target=target,
