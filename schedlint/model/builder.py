@@ -11,6 +11,7 @@ assignments are known (:func:`_resolve`).
 
 from __future__ import annotations
 
+import os
 import re
 
 import libcst as cst
@@ -1448,25 +1449,65 @@ def _wanted_imports(model: FileModel, tree) -> dict:
 def _read_importers(model: FileModel, tree) -> None:
     """Lend the flow the in-tree modules that call this file's classes, when a method here
     steps what the file never binds: ``self.lr_scheduler.step()`` in a ``Trainer`` that
-    ``train.py`` builds with ``lr_scheduler=ReduceLROnPlateau(...)``. The facts found there
-    stay theirs; only their values reach this file's code."""
+    ``train.py`` builds with ``lr_scheduler=ReduceLROnPlateau(...)``. A caller that builds
+    the class in a top-level function (``build_trainer(cfg, model, opt, sched)`` in
+    ``trainer_factory.py``) lends, too, the modules calling that function, one level and no
+    further. The facts found there stay theirs; only their values reach this file's code."""
     names = _called_classes(model)
     if not names:
         return
     found, paths = tree.importers(model.path, names)
     model.external_paths.update(paths)
-    if found:
-        model.importers = [
-            (
-                m,
-                {
-                    q: ModuleRef(model) if n is None else top_level(model, n)
-                    for q, n in bound.items()
-                },
-            )
-            for m, bound in found
-        ]
-        model._flow = None  # solve again, with the importers' code
+    if not found:
+        return
+    lent = {}  # id(importer model) -> (model, {qualified import name: value})
+    for m, bound in found:
+        lent[id(m)] = (m, _bound_values(model, bound))
+    own = os.path.abspath(model.path)
+    for m, bound in found:
+        forwarded = _forwarding_functions(m, bound, names)
+        if not forwarded:
+            continue
+        more, paths = tree.importers(m.path, forwarded)
+        model.external_paths.update(paths)
+        for caller, via in more:
+            if os.path.abspath(caller.path) == own:
+                continue
+            entry = lent.setdefault(id(caller), (caller, {}))
+            entry[1].update(_bound_values(m, via))
+    model.importers = list(lent.values())
+    model._flow = None  # solve again, with the importers' code
+
+
+def _bound_values(model: FileModel, bound: dict) -> dict:
+    """{qualified import name: the ModuleRef of ``model`` or its top-level def or class} for
+    a :meth:`Tree.importers` binding."""
+    return {q: ModuleRef(model) if n is None else top_level(model, n) for q, n in bound.items()}
+
+
+def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
+    """Names of the top-level functions of ``importer`` that call one of the classes
+    ``names`` it imports (``bound``, as :meth:`Tree.importers` gives it): ``build_trainer``
+    returning ``Trainer(model, optimizer, lr_scheduler)``. What their callers pass them is
+    what the class is handed."""
+    called = set()
+    for local, qualified in importer.imports.items():
+        if qualified in bound:
+            name = bound[qualified]
+            # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
+            # as et``: ``et.Trainer(``
+            called |= {local} if name is not None else {f"{local}.{n}" for n in names}
+    out = set()
+    for scope, call, _, _ in importer.flow_calls:
+        if dotted_name(call.func) not in called:
+            continue
+        top = None
+        for s in scope.function_chain():
+            if s.kind == "function" and s.parent is not None and s.parent.kind == "module":
+                top = s
+        if top is not None and top_level(importer, top.name) is not None:
+            out.add(top.name)
+    return out
 
 
 def _called_classes(model: FileModel) -> set:

@@ -17,6 +17,9 @@ they hand the class reaches its methods when the class's own file is checked. On
 directories an import of the file can come from are listed (its own, its packages' and the
 one above the top package), a bounded number of files each; the listings and every file read
 are what the result depends on (:func:`listing_hash` keys a directory on its ``.py`` names).
+A caller that only forwards its arguments (``build_trainer(cfg, model, opt, sched)`` in
+``trainer_factory.py`` returning ``Trainer(...)``) is followed one level further, to the
+modules calling that top-level function (:meth:`Tree.forwarding_callers`), and no further.
 """
 
 from __future__ import annotations
@@ -188,6 +191,23 @@ class Tree:
                     out.append(candidate)
         return out
 
+    def forwarding_callers(self, path: str, names, read: list):
+        """The callers of ``names`` (:meth:`callers`), then the in-tree files calling a
+        top-level function of one of them whose body calls ``names``
+        (:func:`forwarding_functions`): ``train.py`` calling ``build_trainer`` of
+        ``trainer_factory.py``, which returns ``Trainer(...)``. Lazily, so a gate that
+        is answered by a direct caller reads no further; each file once."""
+        direct = self.callers(path, names, read)
+        yield from direct
+        seen = {os.path.abspath(p) for p in direct} | {os.path.abspath(path)}
+        for caller in direct[:MAX_IMPORTERS]:
+            data = self.read(caller)
+            forwarded = forwarding_functions(data, names) if data is not None else []
+            for candidate in self.callers(caller, forwarded, read):
+                if os.path.abspath(candidate) not in seen:
+                    seen.add(os.path.abspath(candidate))
+                    yield candidate
+
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
         above it up to the top package, and the directory that holds the top package."""
@@ -231,6 +251,30 @@ class Tree:
                 if data is not None and reexport.search(data):
                     bound[qualified] = name
         return bound
+
+
+# A top-level def, and the next top-level statement that ends it (a closing bracket of a
+# wrapped signature at column 0 does not).
+_TOP_DEF = re.compile(rb"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.M)
+_TOP_STATEMENT = re.compile(rb"^[A-Za-z_@]", re.M)
+
+
+def forwarding_functions(data: bytes, names) -> list:
+    """Names of the top-level functions of a module (its bytes) whose body calls one of
+    ``names``: ``build_trainer`` returning ``Trainer(model, optimizer, lr_scheduler)``."""
+    if not names:
+        return []
+    called = re.compile(
+        rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
+    )
+    out = []
+    for m in _TOP_DEF.finditer(data):
+        line_end = data.find(b"\n", m.end())
+        end = _TOP_STATEMENT.search(data, line_end + 1) if line_end >= 0 else None
+        body = data[m.end() : end.start() if end is not None else len(data)]
+        if called.search(body):
+            out.append(m.group(1).decode("ascii"))
+    return out
 
 
 def _py_files(directory: str) -> list:
