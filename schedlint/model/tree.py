@@ -38,6 +38,7 @@ MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries 
 _SKIP_DIRS = ("site-packages", "dist-packages")
 MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
 MAX_LISTED = 64  # .py files read per directory when looking for importers
+LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 
 
 class Tree:
@@ -51,6 +52,8 @@ class Tree:
         # the file depends on, for the results cache's dependency digest
         self.hashes: dict = {}
         self._tops: dict = {}  # directory -> the directory above its top package
+        self._listings: OrderedDict = OrderedDict()  # directory -> its files, for callers
+        self._listed_bytes = 0
 
     def inside(self, path: str) -> bool:
         """``path`` (a file or directory) is part of the tree imports may resolve into."""
@@ -178,18 +181,40 @@ class Tree:
         called = re.compile(
             rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
         )
+        # A substring test runs at memory speed; the regex (slow on an alternation) only
+        # confirms a file that names one.
+        words = [n.encode() for n in names]
         out = []
         for directory in self._importing_dirs(path):
             read.append(directory)
-            self.hashes[directory] = listing_hash(directory)
-            for candidate in _py_files(directory)[:MAX_LISTED]:
+            for candidate, data in self._listing(directory):
                 if os.path.abspath(candidate) == os.path.abspath(path):
                     continue
                 read.append(candidate)
-                data = self.read(candidate)
-                if data is not None and len(data) <= MAX_BYTES and called.search(data):
+                if data is not None and any(w in data for w in words) and called.search(data):
                     out.append(candidate)
         return out
+
+    def _listing(self, directory: str) -> list:
+        """[(path, bytes or None when unreadable or too large)] of the first ``.py`` files of
+        ``directory``, read once per batch while they fit :data:`LISTING_BYTES`: the
+        classes of one directory look for callers in the same directories, and a factory's
+        callers (:meth:`forwarding_callers`) are mostly next to it."""
+        found = self._listings.get(directory)
+        if found is not None:
+            self._listings.move_to_end(directory)
+            return found
+        self.hashes[directory] = listing_hash(directory)
+        found = []
+        for candidate in _py_files(directory)[:MAX_LISTED]:
+            data = self.read(candidate)
+            found.append((candidate, data if data is not None and len(data) <= MAX_BYTES else None))
+        self._listings[directory] = found
+        self._listed_bytes += _listing_size(found)
+        while self._listed_bytes > LISTING_BYTES and len(self._listings) > 1:
+            _, dropped = self._listings.popitem(last=False)
+            self._listed_bytes -= _listing_size(dropped)
+        return found
 
     def forwarding_callers(self, path: str, names, read: list):
         """The callers of ``names`` (:meth:`callers`), then the in-tree files calling a
@@ -200,9 +225,16 @@ class Tree:
         direct = self.callers(path, names, read)
         yield from direct
         seen = {os.path.abspath(p) for p in direct} | {os.path.abspath(path)}
+        # Callers in one directory share the directories their importers are listed from:
+        # one search there for all their functions.
+        wanted: dict = {}  # importing directories -> (a caller there, function names)
         for caller in direct[:MAX_IMPORTERS]:
             data = self.read(caller)
             forwarded = forwarding_functions(data, names) if data is not None else []
+            if forwarded:
+                dirs = tuple(self._importing_dirs(caller))
+                wanted.setdefault(dirs, (caller, set()))[1].update(forwarded)
+        for caller, forwarded in wanted.values():
             for candidate in self.callers(caller, forwarded, read):
                 if os.path.abspath(candidate) not in seen:
                     seen.add(os.path.abspath(candidate))
@@ -284,6 +316,10 @@ def _py_files(directory: str) -> list:
         )
     except OSError:
         return []
+
+
+def _listing_size(files) -> int:
+    return sum(len(data) for _, data in files if data is not None)
 
 
 def listing_hash(directory: str) -> str | None:
