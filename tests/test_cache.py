@@ -538,7 +538,7 @@ def test_a_class_is_checked_again_when_a_module_calling_it_changes_or_appears(
     assert checked == ["trainer.py"]
 
 
-FACTORY = """from trainer import Trainer
+TRAINER_FACTORY = """from trainer import Trainer
 
 
 def build_trainer(model, optimizer, lr_scheduler):
@@ -562,7 +562,7 @@ def test_a_class_is_checked_again_when_the_script_calling_its_factory_changes(
     # trainer_factory.py forwards what train.py hands build_trainer(...) to Trainer(...):
     # trainer.py's result depends on train.py too, one level past its direct caller
     (proj / "trainer.py").write_text(TRAINER)
-    (proj / "trainer_factory.py").write_text(FACTORY)
+    (proj / "trainer_factory.py").write_text(TRAINER_FACTORY)
     (proj / "train.py").write_text(FACTORY_SCRIPT.format(cls="StepLR"))
     select = ("--select", "SL205")
     assert lines(run_cli(*select, "trainer.py")) == []
