@@ -601,8 +601,16 @@ class _Builder(cst.CSTVisitor):
             if grown is not None:
                 self.model.list_grows.add(id(node))
             self._set_literal(key, grown)
-        elif key == "self" and self.scope.cls is not None:
-            self._publish()  # ``self.build_optimizer()`` may read what ``self`` holds
+        elif self.scope.cls is not None and (
+            key == "self"
+            or isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Call)
+            and isinstance(func.value.func, cst.Name)
+            and func.value.func.value == "super"
+        ):
+            # ``self.build_optimizer()`` or ``super().__init__(...)`` may read what ``self``
+            # holds
+            self._publish()
         if id(node) in self.handled_calls or (
             isinstance(func, cst.Name) and func.value in _READS_LIST
         ):

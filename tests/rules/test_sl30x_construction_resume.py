@@ -235,6 +235,16 @@ TRAINER_GROUPS = HEADER + (
             [],
         ),
         (
+            "super().__init__()\n        self.groups.append({'params': model.b.parameters()})",
+            "",
+            [],
+        ),
+        (
+            "self.groups.append({'params': model.b.parameters()})\n        super().__init__()",
+            "",
+            [9],
+        ),
+        (
             "self.groups = self.groups + [{'params': model.b}]",
             "",
             [],
