@@ -1181,6 +1181,11 @@ class _Builder(cst.CSTVisitor):
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         qualified = self.qualify(call.func)
         if qualified is None:
+            opt_cls = self._optimizer_by_name(call.func)
+            if opt_cls is not None:
+                self.handled_calls.add(id(call))
+                self._optimizer(call, opt_cls, target, stmt)
+                return True
             return False
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
@@ -1207,6 +1212,26 @@ class _Builder(cst.CSTVisitor):
             self._optimizer(call, opt_cls, target, stmt)
             return True
         return False
+
+    def _optimizer_by_name(self, func) -> str | None:
+        """The optimizer class a config names: ``getattr(torch.optim, cfg.optimizer)``
+        (every torch optimizer takes ``params`` and ``lr`` first), ``"Optimizer"`` when the
+        name is not a literal one; else None."""
+        if not (
+            isinstance(func, cst.Call)
+            and isinstance(func.func, cst.Name)
+            and func.func.value == "getattr"
+            and len(func.args) == 2
+            and all(a.keyword is None and not a.star for a in func.args)
+            and self.qualify(func.args[0].value) == "torch.optim"
+        ):
+            return None
+        name = func.args[1].value
+        if isinstance(name, cst.SimpleString):
+            found = catalogue.optimizer_class(f"torch.optim.{name.evaluated_value}")
+            if found is not None:
+                return found
+        return "Optimizer"
 
     def _named_args(self, call: cst.Call, signature) -> dict:
         args = {}
