@@ -537,3 +537,39 @@ def test_a_class_is_checked_again_when_a_module_calling_it_changes_or_appears(
     checked.clear()
     assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
     assert checked == ["trainer.py"]
+
+
+TRAINER_FACTORY = """from trainer import Trainer
+
+
+def build_trainer(model, optimizer, lr_scheduler):
+    return Trainer(model, optimizer, lr_scheduler)
+"""
+FACTORY_SCRIPT = """import torch
+
+from trainer_factory import build_trainer
+
+
+def main(model):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.{cls}(optimizer)
+    build_trainer(model, optimizer, scheduler).train_epoch()
+"""
+
+
+def test_a_class_is_checked_again_when_the_script_calling_its_factory_changes(
+    run_cli, proj, checked
+):
+    # trainer_factory.py forwards what train.py hands build_trainer(...) to Trainer(...):
+    # trainer.py's result depends on train.py too, one level past its direct caller
+    (proj / "trainer.py").write_text(TRAINER)
+    (proj / "trainer_factory.py").write_text(TRAINER_FACTORY)
+    (proj / "train.py").write_text(FACTORY_SCRIPT.format(cls="StepLR"))
+    select = ("--select", "SL205")
+    assert lines(run_cli(*select, "trainer.py")) == []
+    checked.clear()
+    assert lines(run_cli(*select, "trainer.py")) == []
+    assert checked == []
+    (proj / "train.py").write_text(FACTORY_SCRIPT.format(cls="ReduceLROnPlateau"))
+    assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
+    assert checked == ["trainer.py"]

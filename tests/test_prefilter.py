@@ -270,3 +270,43 @@ def test_a_trainer_class_is_admitted_through_the_script_that_calls_it(tmp_path):
     results = engine.check_paths(paths, options)
     assert [r.parsed for r in results] == [True, False]
     assert [f.code for f in results[0].findings] == ["SL205"]
+
+
+def test_a_trainer_class_is_admitted_through_a_factory_the_script_calls(tmp_path):
+    # One level further: trainer_factory.py (which the gate rejects) only forwards its
+    # arguments to Trainer(...) in a top-level function; train.py (admitted) calls that
+    # function with its scheduler. A second factory level is not followed.
+    trainer = (
+        "class Trainer:\n    def __init__(self, optimizer, lr_scheduler):\n"
+        "        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler\n\n"
+        "    def epoch(self):\n        self.optimizer.step()\n        self.lr_scheduler.step()\n"
+    )
+    factory = (
+        "from trainer import Trainer\n\n\ndef build_trainer(\n    cfg, optimizer, lr_scheduler\n"
+        "):\n    return Trainer(optimizer, lr_scheduler)\n"
+    )
+    script = (
+        "import torch\nfrom {module} import {function}\n\n\ndef main(cfg, model):\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    {function}(cfg, opt, torch.optim.lr_scheduler.ReduceLROnPlateau(opt)).epoch()\n"
+    )
+    (tmp_path / "pkg_a").mkdir()
+    (tmp_path / "pkg_a" / "trainer.py").write_text(trainer)
+    (tmp_path / "pkg_a" / "trainer_factory.py").write_text(factory)
+    (tmp_path / "pkg_a" / "train.py").write_text(
+        script.format(module="trainer_factory", function="build_trainer")
+    )
+    (tmp_path / "pkg_b").mkdir()
+    (tmp_path / "pkg_b" / "trainer.py").write_text(trainer)
+    (tmp_path / "pkg_b" / "trainer_factory.py").write_text(factory)
+    (tmp_path / "pkg_b" / "registry.py").write_text(
+        "from trainer_factory import build_trainer\n\n\n"
+        "def make(cfg, optimizer, lr_scheduler):\n"
+        "    return build_trainer(cfg, optimizer, lr_scheduler)\n"
+    )
+    (tmp_path / "pkg_b" / "train.py").write_text(script.format(module="registry", function="make"))
+    options = Options(codes=CODES)
+    paths = [str(tmp_path / "pkg_a" / "trainer.py"), str(tmp_path / "pkg_b" / "trainer.py")]
+    results = engine.check_paths(paths, options)
+    assert [r.parsed for r in results] == [True, False]
+    assert [(f.line, f.code) for f in results[0].findings] == [(7, "SL205")]

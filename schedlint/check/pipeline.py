@@ -320,14 +320,19 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
     return verdict
 
 
-def _callers(project: Tree, path: str, names, result: FileResult) -> list:
-    """The in-tree files calling one of the classes ``names`` of ``path``; ``result`` now
-    depends on every file and directory listing read to find them."""
+def _callers(project: Tree, path: str, names, result: FileResult):
+    """The in-tree files calling one of the classes ``names`` of ``path``, directly or
+    through a factory function (:meth:`Tree.forwarding_callers`), lazily: the gate stops at
+    the first one it admits. ``result`` now depends on every file and directory listing
+    read to find those it saw."""
     read = []
-    found = project.callers(path, names, read)
+    for found in project.forwarding_callers(path, names, read):
+        for p in read:
+            _depends_on(result, project, p)
+        read.clear()
+        yield found
     for p in read:
         _depends_on(result, project, p)
-    return found
 
 
 def _admits_code(data: bytes) -> bool:

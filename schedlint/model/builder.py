@@ -11,6 +11,7 @@ assignments are known (:func:`_resolve`).
 
 from __future__ import annotations
 
+import os
 import re
 
 import libcst as cst
@@ -356,6 +357,9 @@ class _Builder(cst.CSTVisitor):
         # last: the names each binds to a list, forgotten when it ends (it may not run).
         self._arms: list = []
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
+        # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
+        # first called another method of ``self`` (or handed ``self`` on)}
+        self._published: dict = {}
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
@@ -499,37 +503,67 @@ class _Builder(cst.CSTVisitor):
         one that bound it."""
         return self.loop is None and (not self._arms or name in self._arms[-1])
 
-    def _track_literal(self, target, value, op):
-        """Keep Scope.literals current: the list each local name certainly holds (Listed)."""
-        literals = self.scope.literals
-        if isinstance(target, cst.Name):
-            name = target.value
-            if isinstance(value, cst.Name) and value.value in literals:
-                literals[value.value] = None  # an alias: a change through one hides from us
-            if op == "=" and self.loop is None and not isinstance(value, cst.Name):
-                literals[name] = self._listed(value)
-                if self._arms:
-                    self._arms[-1].add(name)
-            elif op == "+=" and self._may_grow(name) and isinstance(value, (cst.List, cst.Tuple)):
-                literals[name] = self._grown(literals.get(name), value.elements)
-            else:
-                literals[name] = None
-        elif (
-            isinstance(target, cst.Subscript)
-            and isinstance(target.value, cst.Name)
-            and target.value.value in literals
+    def _list_key(self, node) -> str | None:
+        """The key of Scope.literals a list held by ``node`` is tracked under: a local name,
+        or ``self.<attribute>`` in a method of a class."""
+        if isinstance(node, cst.Name):
+            return node.value
+        if (
+            isinstance(node, cst.Attribute)
+            and isinstance(node.value, cst.Name)
+            and node.value.value == "self"
+            and self.scope is not None
+            and self.scope.cls is not None
         ):
-            literals[target.value.value] = None
+            return f"self.{node.attr.value}"
+        return None
+
+    def _set_literal(self, key, listed) -> None:
+        """``key`` now holds ``listed``; an attribute of ``self`` that another method may
+        already have read (``self`` was handed to one) keeps what it held then, or None."""
+        literals = self.scope.literals
+        if key in self._published.get(id(self.scope), ()):
+            self._published[id(self.scope)][key] = None
+            listed = None
+        literals[key] = listed
+
+    def _track_literal(self, target, value, op):
+        """Keep Scope.literals current: the list each local name (or attribute of ``self``
+        in a method) certainly holds (Listed)."""
+        literals = self.scope.literals
+        key = self._list_key(target)
+        if key is not None:
+            alias = self._list_key(value)
+            if alias is not None and alias in literals:
+                literals[alias] = None  # an alias: a change through one hides from us
+            if op == "=" and self.loop is None and alias is None:
+                self._set_literal(key, self._listed(value))
+                if self._arms:
+                    self._arms[-1].add(key)
+            elif op == "+=" and self._may_grow(key) and isinstance(value, (cst.List, cst.Tuple)):
+                self._set_literal(key, self._grown(literals.get(key), value.elements))
+            else:
+                self._set_literal(key, None)
+        elif isinstance(target, cst.Subscript):
+            key = self._list_key(target.value)
+            if key is not None and key in literals:
+                self._set_literal(key, None)
 
     def _listed(self, node) -> Listed | None:
-        """The list ``node`` certainly is here: a literal, a name holding one, or the result
-        of a call (followed after the walk); else None."""
+        """The list ``node`` certainly is here: a literal, a name holding one, an attribute
+        of ``self`` another method binds (followed after the walk), or the result of a call
+        (followed after the walk); else None."""
         if isinstance(node, (cst.List, cst.Tuple)):
             return self._grown(Listed(scope=self.scope, order=self.order, items=()), node.elements)
         if isinstance(node, cst.Name):
             return self.scope.literals.get(node.value)
         if isinstance(node, cst.Call):
             return Listed(scope=self.scope, order=self.order, call=node)
+        key = self._list_key(node)
+        if key is not None:
+            if key in self.scope.literals and key not in self._published.get(id(self.scope), ()):
+                return self.scope.literals[key]
+            return Listed(scope=self.scope, order=self.order, attr=node.attr.value)
         return None
 
     def _grown(self, listed, elements) -> Listed | None:
@@ -549,31 +583,64 @@ class _Builder(cst.CSTVisitor):
         in straight-line code; another method, or handing it to a function, hides it."""
         literals = self.scope.literals
         func = node.func
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            name = func.value.value
-            if name in literals:
-                listed, grown = literals[name], None
-                args = node.args
-                if (
-                    self._may_grow(name)
-                    and len(args) == 1
-                    and args[0].keyword is None
-                    and not args[0].star
+        key = self._list_key(func.value) if isinstance(func, cst.Attribute) else None
+        if key is not None and key in literals:
+            listed, grown = literals[key], None
+            args = node.args
+            if (
+                self._may_grow(key)
+                and len(args) == 1
+                and args[0].keyword is None
+                and not args[0].star
+            ):
+                if func.attr.value == "append":
+                    grown = self._grown(listed, (args[0],))
+                elif func.attr.value == "extend" and isinstance(
+                    args[0].value, (cst.List, cst.Tuple)
                 ):
-                    if func.attr.value == "append":
-                        grown = self._grown(listed, (args[0],))
-                    elif func.attr.value == "extend" and isinstance(
-                        args[0].value, (cst.List, cst.Tuple)
-                    ):
-                        grown = self._grown(listed, args[0].value.elements)
-                literals[name] = grown
+                    grown = self._grown(listed, args[0].value.elements)
+            if grown is not None:
+                self.model.list_grows.add(id(node))
+            self._set_literal(key, grown)
+        elif self.scope.cls is not None and (
+            key == "self"
+            or isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Call)
+            and isinstance(func.value.func, cst.Name)
+            and func.value.func.value == "super"
+        ):
+            # ``self.build_optimizer()`` or ``super().__init__(...)`` may read what ``self``
+            # holds
+            self._publish()
         if id(node) in self.handled_calls or (
             isinstance(func, cst.Name) and func.value in _READS_LIST
         ):
             return
         for arg in node.args:
-            if isinstance(arg.value, cst.Name) and arg.value.value in literals:
-                literals[arg.value.value] = None
+            key = self._list_key(arg.value)
+            if key is not None and key in literals:
+                self._set_literal(key, None)
+            elif key == "self" and self.scope.cls is not None:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Another method may now read the lists this method put on ``self``: they keep
+        what they hold now for it (:attr:`ClassInfo.list_attrs`), and any later change
+        makes them unknown."""
+        published = self._published.setdefault(id(self.scope), {})
+        for key, listed in self.scope.literals.items():
+            if key.startswith("self.") and key not in published:
+                published[key] = listed
+
+    def _record_list_attrs(self) -> None:
+        """At the end of a method: what each ``self.<attribute>`` list it binds holds for
+        the other methods of its class."""
+        scope = self.scope
+        published = self._published.pop(id(scope), {})
+        for key, listed in scope.literals.items():
+            if key.startswith("self."):
+                listed = published.get(key, listed)
+                scope.cls.list_attrs.setdefault(key[5:], []).append((scope, listed))
 
     def push_loop(self, kind, node, targets=frozenset(), iter_node=None):
         loop = Loop(
@@ -728,6 +795,8 @@ class _Builder(cst.CSTVisitor):
         self.function_stack.append(info)
 
     def leave_FunctionDef(self, node):
+        if self.scope.cls is not None:
+            self._record_list_attrs()
         self.function_stack.pop()
         self.pop_scope()
 
@@ -1110,11 +1179,16 @@ class _Builder(cst.CSTVisitor):
         qualified = self.qualify(call.func)
         if qualified is None:
             short = self._scheduler_by_name(call.func)
-            if short is None:
-                return False
-            self.handled_calls.add(id(call))
-            self._scheduler(call, short, "torch", target, stmt)
-            return True
+            if short is not None:
+                self.handled_calls.add(id(call))
+                self._scheduler(call, short, "torch", target, stmt)
+                return True
+            opt_cls = self._optimizer_by_name(call.func)
+            if opt_cls is not None:
+                self.handled_calls.add(id(call))
+                self._optimizer(call, opt_cls, target, stmt)
+                return True
+            return False
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
@@ -1141,19 +1215,39 @@ class _Builder(cst.CSTVisitor):
             return True
         return False
 
-    def _scheduler_by_name(self, func) -> str | None:
-        """``getattr(torch.optim.lr_scheduler, name)`` as a callee: the class it names."""
-        if not (
+    @staticmethod
+    def _getattr_args(func):
+        """(object, name) of a ``getattr(object, name)`` callee, else None."""
+        if (
             isinstance(func, cst.Call)
             and isinstance(func.func, cst.Name)
             and func.func.value == "getattr"
             and len(func.args) == 2
             and not any(a.star or a.keyword is not None for a in func.args)
         ):
+            return func.args[0].value, func.args[1].value
+        return None
+
+    def _scheduler_by_name(self, func) -> str | None:
+        """``getattr(torch.optim.lr_scheduler, name)`` as a callee: the class it names."""
+        args = self._getattr_args(func)
+        if args is None:
             return None
-        return catalogue.scheduler_by_name(
-            self.qualify(func.args[0].value), string_value(func.args[1].value)
-        )
+        return catalogue.scheduler_by_name(self.qualify(args[0]), string_value(args[1]))
+
+    def _optimizer_by_name(self, func) -> str | None:
+        """The optimizer class a config names: ``getattr(torch.optim, cfg.optimizer)``
+        (every torch optimizer takes ``params`` and ``lr`` first), ``"Optimizer"`` when the
+        name is not a literal one; else None."""
+        args = self._getattr_args(func)
+        if args is None or self.qualify(args[0]) != "torch.optim":
+            return None
+        name = args[1]
+        if isinstance(name, cst.SimpleString):
+            found = catalogue.optimizer_class(f"torch.optim.{name.evaluated_value}")
+            if found is not None:
+                return found
+        return "Optimizer"
 
     def _named_args(self, call: cst.Call, signature) -> dict:
         args = {}
@@ -1188,7 +1282,10 @@ class _Builder(cst.CSTVisitor):
             # a helper's list only for the children: following every call argument
             # (total_steps=len(loader)) would solve the flow for every scheduler
             if listed is not None and (
-                listed.items is not None or name == "schedulers" and short in catalogue.COMPOSITE
+                listed.items is not None
+                or listed.attr is not None
+                or name == "schedulers"
+                and short in catalogue.COMPOSITE
             ):
                 self.model.listed_args.append((sched, name, listed))
 
@@ -1358,7 +1455,10 @@ def listed_entries(flow, listed, depth=0) -> tuple | None:
     return another helper's list, a few calls deep)."""
     if listed.items is not None:
         return tuple((node, listed.scope, listed.order) for node in listed.items)
-    if depth > 3:
+    if listed.attr is not None:
+        bound = _attribute_list(flow, listed)
+        return listed_entries(flow, bound, depth + 1) if bound is not None else None
+    if depth > 3 or listed.call is None:
         return None
     fn = flow.only_callee(listed.call, listed.scope)
     if fn is None or len(fn.listed_returns) != 1:
@@ -1367,6 +1467,55 @@ def listed_entries(flow, listed, depth=0) -> tuple | None:
         return None
     returned = fn.listed_returns[0]
     return listed_entries(flow, returned, depth + 1) if returned is not None else None
+
+
+def _attribute_list(flow, listed):
+    """The Listed ``self.<listed.attr>`` certainly holds where ``listed`` reads it in a
+    method: the one method of the class hierarchy (in this file) that binds it binds a list
+    (``self.param_groups = [...]`` grown by ``append``), and no other code of the hierarchy
+    touches it but to hand it to a construction or read it (``len``, ``for``)."""
+    cls = listed.scope.cls
+    if cls is None:
+        return None
+    model = flow.model_of(listed.scope)
+    root = flow.root_class(cls)
+    hierarchy = [c for c in model.classes if flow.root_class(c) is root]
+    bindings = [b for c in hierarchy for b in c.list_attrs.get(listed.attr, ())]
+    if len(bindings) != 1:
+        return None
+    scope, bound = bindings[0]
+    if bound is None or scope is listed.scope:
+        return None  # read before the method binding it binds it, or changed elsewhere
+    text = f"self.{listed.attr}"
+    allowed = set(model.constructed)  # ids of the construction calls
+    for c in hierarchy:
+        if not _only_read(c.node, text, scope.node, allowed):
+            return None
+    return bound
+
+
+def _only_read(root, text, skip, constructions) -> bool:
+    """Every ``text`` (``self.param_groups``) under ``root``, outside the node ``skip``, is
+    an argument of a construction (ids ``constructions``) or of a call that only reads a
+    list (``len``), or the iterable of a ``for``."""
+    stack = [(root, None, None)]
+    while stack:
+        node, parent, grand = stack.pop()
+        if node is skip:
+            continue
+        if node.__class__ is cst.Attribute and dotted_name(node) == text:
+            if parent.__class__ is cst.Arg and grand.__class__ is cst.Call:
+                func = grand.func
+                if id(grand) in constructions or (
+                    func.__class__ is cst.Name and func.value in _READS_LIST
+                ):
+                    continue
+            elif parent.__class__ in (cst.For, cst.CompFor) and parent.iter is node:
+                continue
+            return False
+        for child in code_children(node):
+            stack.append((child, node, parent))
+    return True
 
 
 def _overridden(flow, method) -> bool:
@@ -1466,25 +1615,65 @@ def _wanted_imports(model: FileModel, tree) -> dict:
 def _read_importers(model: FileModel, tree) -> None:
     """Lend the flow the in-tree modules that call this file's classes, when a method here
     steps what the file never binds: ``self.lr_scheduler.step()`` in a ``Trainer`` that
-    ``train.py`` builds with ``lr_scheduler=ReduceLROnPlateau(...)``. The facts found there
-    stay theirs; only their values reach this file's code."""
+    ``train.py`` builds with ``lr_scheduler=ReduceLROnPlateau(...)``. A caller that builds
+    the class in a top-level function (``build_trainer(cfg, model, opt, sched)`` in
+    ``trainer_factory.py``) lends, too, the modules calling that function, one level and no
+    further. The facts found there stay theirs; only their values reach this file's code."""
     names = _called_classes(model)
     if not names:
         return
     found, paths = tree.importers(model.path, names)
     model.external_paths.update(paths)
-    if found:
-        model.importers = [
-            (
-                m,
-                {
-                    q: ModuleRef(model) if n is None else top_level(model, n)
-                    for q, n in bound.items()
-                },
-            )
-            for m, bound in found
-        ]
-        model._flow = None  # solve again, with the importers' code
+    if not found:
+        return
+    lent = {}  # id(importer model) -> (model, {qualified import name: value})
+    for m, bound in found:
+        lent[id(m)] = (m, _bound_values(model, bound))
+    own = os.path.abspath(model.path)
+    for m, bound in found:
+        forwarded = _forwarding_functions(m, bound, names)
+        if not forwarded:
+            continue
+        more, paths = tree.importers(m.path, forwarded)
+        model.external_paths.update(paths)
+        for caller, via in more:
+            if os.path.abspath(caller.path) == own:
+                continue
+            entry = lent.setdefault(id(caller), (caller, {}))
+            entry[1].update(_bound_values(m, via))
+    model.importers = list(lent.values())
+    model._flow = None  # solve again, with the importers' code
+
+
+def _bound_values(model: FileModel, bound: dict) -> dict:
+    """{qualified import name: the ModuleRef of ``model`` or its top-level def or class} for
+    a :meth:`Tree.importers` binding."""
+    return {q: ModuleRef(model) if n is None else top_level(model, n) for q, n in bound.items()}
+
+
+def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
+    """Names of the top-level functions of ``importer`` that call one of the classes
+    ``names`` it imports (``bound``, as :meth:`Tree.importers` gives it): ``build_trainer``
+    returning ``Trainer(model, optimizer, lr_scheduler)``. What their callers pass them is
+    what the class is handed."""
+    called = set()
+    for local, qualified in importer.imports.items():
+        if qualified in bound:
+            name = bound[qualified]
+            # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
+            # as et``: ``et.Trainer(``
+            called |= {local} if name is not None else {f"{local}.{n}" for n in names}
+    out = set()
+    for scope, call, _, _ in importer.flow_calls:
+        if dotted_name(call.func) not in called:
+            continue
+        top = None
+        for s in scope.function_chain():
+            if s.kind == "function" and s.parent is not None and s.parent.kind == "module":
+                top = s
+        if top is not None and top_level(importer, top.name) is not None:
+            out.add(top.name)
+    return out
 
 
 def _called_classes(model: FileModel) -> set:

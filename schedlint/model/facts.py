@@ -123,6 +123,9 @@ class Listed:
     order: int
     items: tuple | None = field(default=None, repr=False)  # entry nodes, in order
     call: Any = field(default=None, repr=False)
+    # ``self.param_groups`` read in a method that did not bind it: the list another method
+    # of the class binds (followed after the walk, :attr:`ClassInfo.list_attrs`)
+    attr: str | None = None
 
 
 @dataclass(eq=False)
@@ -321,6 +324,10 @@ class ClassInfo:
     is_scheduler_subclass: bool = False
     methods: dict = field(default_factory=dict)  # name -> FunctionInfo
     writes_group_lr: bool = False
+    # attribute -> [(method Scope, the Listed ``self.<attribute>`` holds when the method
+    # ends or first calls another method of ``self``, or None)]: one entry per method that
+    # binds it (``self.param_groups = [...]`` grown by ``append`` in ``__init__``)
+    list_attrs: dict = field(default_factory=dict, repr=False)
 
     @property
     def looks_like_scheduler(self) -> bool:
@@ -384,6 +391,8 @@ class FileModel:
     # groups, a composite's schedulers, per-group values), settled after the walk (it may be
     # what a helper defined later returns).
     listed_args: list = field(default_factory=list, repr=False)
+    # ids of the ``append``/``extend`` calls whose entries a tracked list (Listed) holds
+    list_grows: set = field(default_factory=set, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them

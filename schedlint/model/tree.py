@@ -17,6 +17,9 @@ they hand the class reaches its methods when the class's own file is checked. On
 directories an import of the file can come from are listed (its own, its packages' and the
 one above the top package), a bounded number of files each; the listings and every file read
 are what the result depends on (:func:`listing_hash` keys a directory on its ``.py`` names).
+A caller that only forwards its arguments (``build_trainer(cfg, model, opt, sched)`` in
+``trainer_factory.py`` returning ``Trainer(...)``) is followed one level further, to the
+modules calling that top-level function (:meth:`Tree.forwarding_callers`), and no further.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries 
 _SKIP_DIRS = ("site-packages", "dist-packages")
 MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
 MAX_LISTED = 64  # .py files read per directory when looking for importers
+LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 
 
 class Tree:
@@ -48,6 +52,8 @@ class Tree:
         # the file depends on, for the results cache's dependency digest
         self.hashes: dict = {}
         self._tops: dict = {}  # directory -> the directory above its top package
+        self._listings: OrderedDict = OrderedDict()  # directory -> its files, for callers
+        self._listed_bytes = 0
 
     def inside(self, path: str) -> bool:
         """``path`` (a file or directory) is part of the tree imports may resolve into."""
@@ -175,18 +181,64 @@ class Tree:
         called = re.compile(
             rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
         )
+        # A substring test runs at memory speed; the regex (slow on an alternation) only
+        # confirms a file that names one.
+        words = [n.encode() for n in names]
         out = []
         for directory in self._importing_dirs(path):
             read.append(directory)
-            self.hashes[directory] = listing_hash(directory)
-            for candidate in _py_files(directory)[:MAX_LISTED]:
+            for candidate, data in self._listing(directory):
                 if os.path.abspath(candidate) == os.path.abspath(path):
                     continue
                 read.append(candidate)
-                data = self.read(candidate)
-                if data is not None and len(data) <= MAX_BYTES and called.search(data):
+                if data is not None and any(w in data for w in words) and called.search(data):
                     out.append(candidate)
         return out
+
+    def _listing(self, directory: str) -> list:
+        """[(path, bytes or None when unreadable or too large)] of the first ``.py`` files of
+        ``directory``, read once per batch while they fit :data:`LISTING_BYTES`: the
+        classes of one directory look for callers in the same directories, and a factory's
+        callers (:meth:`forwarding_callers`) are mostly next to it."""
+        found = self._listings.get(directory)
+        if found is not None:
+            self._listings.move_to_end(directory)
+            return found
+        self.hashes[directory] = listing_hash(directory)
+        found = []
+        for candidate in _py_files(directory)[:MAX_LISTED]:
+            data = self.read(candidate)
+            found.append((candidate, data if data is not None and len(data) <= MAX_BYTES else None))
+        self._listings[directory] = found
+        self._listed_bytes += _listing_size(found)
+        while self._listed_bytes > LISTING_BYTES and len(self._listings) > 1:
+            _, dropped = self._listings.popitem(last=False)
+            self._listed_bytes -= _listing_size(dropped)
+        return found
+
+    def forwarding_callers(self, path: str, names, read: list):
+        """The callers of ``names`` (:meth:`callers`), then the in-tree files calling a
+        top-level function of one of them whose body calls ``names``
+        (:func:`forwarding_functions`): ``train.py`` calling ``build_trainer`` of
+        ``trainer_factory.py``, which returns ``Trainer(...)``. Lazily, so a gate that
+        is answered by a direct caller reads no further; each file once."""
+        direct = self.callers(path, names, read)
+        yield from direct
+        seen = {os.path.abspath(p) for p in direct} | {os.path.abspath(path)}
+        # Callers in one directory share the directories their importers are listed from:
+        # one search there for all their functions.
+        wanted: dict = {}  # importing directories -> (a caller there, function names)
+        for caller in direct[:MAX_IMPORTERS]:
+            data = self.read(caller)
+            forwarded = forwarding_functions(data, names) if data is not None else []
+            if forwarded:
+                dirs = tuple(self._importing_dirs(caller))
+                wanted.setdefault(dirs, (caller, set()))[1].update(forwarded)
+        for caller, forwarded in wanted.values():
+            for candidate in self.callers(caller, forwarded, read):
+                if os.path.abspath(candidate) not in seen:
+                    seen.add(os.path.abspath(candidate))
+                    yield candidate
 
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
@@ -233,6 +285,30 @@ class Tree:
         return bound
 
 
+# A top-level def, and the next top-level statement that ends it (a closing bracket of a
+# wrapped signature at column 0 does not).
+_TOP_DEF = re.compile(rb"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.M)
+_TOP_STATEMENT = re.compile(rb"^[A-Za-z_@]", re.M)
+
+
+def forwarding_functions(data: bytes, names) -> list:
+    """Names of the top-level functions of a module (its bytes) whose body calls one of
+    ``names``: ``build_trainer`` returning ``Trainer(model, optimizer, lr_scheduler)``."""
+    if not names:
+        return []
+    called = re.compile(
+        rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
+    )
+    out = []
+    for m in _TOP_DEF.finditer(data):
+        line_end = data.find(b"\n", m.end())
+        end = _TOP_STATEMENT.search(data, line_end + 1) if line_end >= 0 else None
+        body = data[m.end() : end.start() if end is not None else len(data)]
+        if called.search(body):
+            out.append(m.group(1).decode("ascii"))
+    return out
+
+
 def _py_files(directory: str) -> list:
     try:
         return sorted(
@@ -240,6 +316,10 @@ def _py_files(directory: str) -> list:
         )
     except OSError:
         return []
+
+
+def _listing_size(files) -> int:
+    return sum(len(data) for _, data in files if data is not None)
 
 
 def listing_hash(directory: str) -> str | None:

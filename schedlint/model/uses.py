@@ -218,12 +218,19 @@ def exclusive(root, a, b) -> bool:
 
 def group_list_private(model, opt) -> bool:
     """False when ``opt``'s groups come from a list variable (``optimizer = SGD(groups)``)
-    that other code may touch: appended to, passed elsewhere, rebound by unpacking."""
+    that other code may touch: appended to (but in the straight-line code whose entries the
+    model counted, ``model.list_grows``), passed elsewhere, rebound by unpacking."""
     first = _first_arg(opt.node)
     if isinstance(first, cst.Name):
         root = binding_root(model, (opt.scope.id, first.value))
         for use in uses(root, first.value):
-            if use.kind == "target" or use.kind == "argument" and _is_ctor(opt.node, use.call):
+            if (
+                use.kind == "target"
+                or use.kind == "argument"
+                and _is_ctor(opt.node, use.call)
+                or use.kind == "method"
+                and id(use.call) in model.list_grows
+            ):
                 continue
             return False
     return True

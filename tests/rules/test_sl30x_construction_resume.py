@@ -179,6 +179,110 @@ def test_sl303_helper_groups_through_a_method_others_override():
     assert lines(src.replace("OTHER", other), "SL303") == []
 
 
+@pytest.mark.parametrize(
+    "more, expected",
+    [
+        ("groups.append({'params': c})", [6]),
+        ("groups.extend([{'params': c}])", [6]),
+        ("groups += [{'params': c}]", [6]),
+        ("groups.append({'params': c})\ngroups.append({'params': d})", [6]),
+        ("for m in extra:\n    groups.append({'params': m})", []),
+        ("groups.insert(0, {'params': c})", []),
+        ("add_norm_groups(groups)\ngroups.append({'params': c})", []),
+    ],
+)
+def test_sl303_counts_groups_appended_before_the_optimizer(more, expected):
+    # the appends the model counted in straight-line code leave the list certain; one it
+    # did not (a loop, ``insert``, a helper given the list) leaves it unknown
+    src = HEADER + (
+        "groups = [{'params': a}, {'params': b}]\n"
+        f"{more}\n"
+        "opt = torch.optim.SGD(groups, lr=0.1)\n"
+        "s = lrs.LambdaLR(opt, [f, f])\n"
+    )
+    expected = [e + more.count("\n") for e in expected]
+    assert lines(src, "SL303") == expected
+
+
+TRAINER_GROUPS = HEADER + (
+    "class Trainer(Base):\n"
+    "    def __init__(self, model):\n"
+    "        self.groups = [{'params': model.a.parameters()}]\n"
+    "        INIT\n"
+    "    def build(self):\n"
+    "        self.opt = torch.optim.SGD(self.groups, lr=0.1)\n"
+    "        self.sched = lrs.LambdaLR(self.opt, [f, f, f])\n"
+    "OTHER\n"
+)
+
+
+@pytest.mark.parametrize(
+    "init, other, expected",
+    [
+        ("self.groups.append({'params': model.b.parameters()})", "", [9]),
+        ("self.groups += [{'params': model.b.parameters()}]", "", [9]),
+        ("pass", "", [9]),
+        (
+            "self.groups.append({'params': model.b.parameters()})\n        self.build()",
+            "",
+            [9],
+        ),
+        # changed after another method of self may have read it: which list it read is
+        # not known
+        (
+            "self.build()\n        self.groups.append({'params': model.b.parameters()})",
+            "",
+            [],
+        ),
+        (
+            "super().__init__()\n        self.groups.append({'params': model.b.parameters()})",
+            "",
+            [],
+        ),
+        (
+            "self.groups.append({'params': model.b.parameters()})\n        super().__init__()",
+            "",
+            [9],
+        ),
+        (
+            "self.groups = self.groups + [{'params': model.b}]",
+            "",
+            [],
+        ),
+        ("for m in model.more:\n            self.groups.append({'params': m})", "", []),
+        ("if model.b:\n            self.groups.append({'params': model.b})", "", []),
+        ("add_groups(self.groups)", "", []),
+        ("groups = self.groups\n        groups.append({'params': model.b})", "", []),
+        # another method, or a subclass, changes or rebinds it
+        (
+            "self.groups.append({'params': model.b.parameters()})",
+            "    def unfreeze(self):\n        self.groups.append({'params': self.c})",
+            [],
+        ),
+        (
+            "self.groups.append({'params': model.b.parameters()})",
+            "class Sub(Trainer):\n    def __init__(self, model):\n        self.groups = []",
+            [],
+        ),
+        (
+            "self.groups.append({'params': model.b.parameters()})",
+            "    def log(self):\n        print(len(self.groups))\n"
+            "        for g in self.groups:\n            print(g)",
+            [9],
+        ),
+        (
+            "self.groups.append({'params': model.b.parameters()})",
+            "    def get(self):\n        return self.groups",
+            [],
+        ),
+    ],
+)
+def test_sl303_groups_kept_on_self(init, other, expected):
+    src = TRAINER_GROUPS.replace("INIT", init).replace("OTHER", other)
+    expected = [e + init.count("\n") for e in expected]
+    assert lines(src, "SL303") == expected
+
+
 # -- SL304 ------------------------------------------------------------------------------------
 TRAIN = (
     HEADER
