@@ -536,3 +536,37 @@ def test_a_class_is_checked_again_when_a_module_calling_it_changes_or_appears(
     checked.clear()
     assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
     assert checked == ["trainer.py"]
+
+
+_WARM_RUN = """
+import sys
+from schedlint.cli import main
+try:
+    main(["check", "--select", "SL0,SL101", "-q", "--exit-zero", "."])
+except SystemExit:
+    pass
+print(sorted(m for m in ("libcst", "importlib.metadata") if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_a_warm_run_imports_neither_libcst_nor_package_metadata(proj):
+    # A warm run parses nothing: libcst's version for the cache key comes from its
+    # _version.py, not from importing it or reading the installed distributions' metadata.
+    import sys
+
+    def run():
+        out = subprocess.run(
+            [sys.executable, "-c", _WARM_RUN], cwd=proj, capture_output=True, text=True
+        )
+        return out.stderr.strip().splitlines()[-1]
+
+    run()  # cold: fills the cache
+    assert run() == "[]"
+
+
+def test_the_libcst_version_in_the_key_is_the_installed_one():
+    from importlib import metadata
+
+    from schedlint.check import cache
+
+    assert cache.libcst_version() == metadata.version("libcst")
