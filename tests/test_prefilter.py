@@ -268,8 +268,27 @@ def test_a_trainer_class_is_admitted_through_the_script_that_calls_it(tmp_path):
 # faster (by bytes.find first); they must answer exactly as these do.
 _LOOSE_REFERENCE = re.compile(rb"\blr\b|lr_|_lr|LR")
 _PIECES = [
-    b"lr", b"LR", b"_", b"lr_mult", b"lrmult", b"a", b"9", b".", b" ", b"\t", b"\n", b"\r",
-    b"import", b"from", b"(", b",", b"\xc3\xa9", b"opt", b"Trainer", b"#", b"x",
+    b"lr",
+    b"LR",
+    b"_",
+    b"lr_mult",
+    b"lrmult",
+    b"a",
+    b"9",
+    b".",
+    b" ",
+    b"\t",
+    b"\n",
+    b"\r",
+    b"import",
+    b"from",
+    b"(",
+    b",",
+    b"\xc3\xa9",
+    b"opt",
+    b"Trainer",
+    b"#",
+    b"x",
 ]
 
 
