@@ -334,3 +334,22 @@ def test_the_byte_checks_answer_as_their_regexes():
         data = Path(path).read_bytes()
         assert prefilter.admits(data) == _reference_admits(data), path
         assert prefilter.imported_modules(data) == _reference_imported_modules(data), path
+
+
+@pytest.mark.parametrize(
+    "path, inside",
+    [
+        ("/proj/train.py", True),
+        ("/proj/pkg/utils.py", True),
+        ("/proj/.venv/lib/python3.11/site-packages/pkg/utils.py", False),
+        ("/proj/dist-packages/utils.py", False),
+        ("/proj/my-site-packages/utils.py", True),  # only a whole folder name counts
+        ("/proj/site-packages-old/utils.py", True),
+        ("/other/utils.py", False),
+    ],
+)
+def test_only_the_project_outside_installed_packages_is_the_tree(path, inside):
+    # Stage 0 and import resolution never read installed code as part of the checked tree.
+    from schedlint.model.tree import Tree
+
+    assert Tree("/proj").inside(path) is inside
