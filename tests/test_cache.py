@@ -570,3 +570,21 @@ def test_the_libcst_version_in_the_key_is_the_installed_one():
     from schedlint.check import cache
 
     assert cache.libcst_version() == metadata.version("libcst")
+
+
+def test_a_warm_run_reads_a_checked_helper_once(run_cli, proj, monkeypatch):
+    # helpers.py is both checked and a dependency of train.py's result: the warm run hashes
+    # the bytes it read to check it, instead of reading the file a second time.
+    import schedlint.check.cache as cache_module
+
+    (proj / "helpers.py").write_text(HELPER)
+    (proj / "train.py").write_text(CALLER)
+    first = lines(run_cli(*SELECT, "helpers.py", "train.py"))
+    reads = []
+    for module in (engine, cache_module):
+        real = module.read_bytes
+        monkeypatch.setattr(
+            module, "read_bytes", lambda p, real=real: reads.append(os.path.basename(p)) or real(p)
+        )
+    assert lines(run_cli(*SELECT, "helpers.py", "train.py")) == first
+    assert sorted(reads) == ["helpers.py", "train.py"]

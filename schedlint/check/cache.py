@@ -160,9 +160,12 @@ class ResultCache:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, path: str, data: bytes, dependency_digest: str = "") -> FileResult | None:
-        """The cached result of ``path`` whose bytes are ``data``, or None."""
-        sha = content_hash(data)
+    def get(
+        self, path: str, data: bytes, dependency_digest: str = "", sha: str | None = None
+    ) -> FileResult | None:
+        """The cached result of ``path`` whose bytes are ``data`` (of content hash ``sha``,
+        when the caller has it already), or None."""
+        sha = sha or content_hash(data)
         entry = self.entries.get(os.path.abspath(path))
         if (
             not isinstance(entry, dict)
