@@ -5,8 +5,9 @@ guard's SLG codes are declared in :mod:`schedlint.guard.codes` and listed next t
 ones, without importing torch.
 
 The catalogue is read from the rule modules' source, not by importing them: a declaration is
-a literal ``@rule(...)`` call on a function with a docstring, so ``ast`` gives every field,
-and a rule's check imports its module on first call (:class:`LazyCheck`). Listing rules,
+a literal ``@rule(...)`` call on a function with a docstring, so ``ast`` gives every field
+(from the decorator to the end of the docstring: the rule's body is not parsed), and a rule's
+check imports its module on first call (:class:`LazyCheck`). Listing rules,
 expanding ``--select`` and printing cached findings then never import libcst (a quarter of a
 second, which is what a warm run costs on top of reading and hashing a tree). A module whose
 declaration is not literal is imported instead; ``tests/test_rules_registry.py`` checks that
