@@ -573,3 +573,55 @@ def test_a_class_is_checked_again_when_the_script_calling_its_factory_changes(
     (proj / "train.py").write_text(FACTORY_SCRIPT.format(cls="ReduceLROnPlateau"))
     assert lines(run_cli(*select, "trainer.py")) == ["trainer.py:7:9"]
     assert checked == ["trainer.py"]
+
+
+_WARM_RUN = """
+import sys
+from schedlint.cli import main
+try:
+    main(["check", "--select", "SL0,SL101", "-q", "--exit-zero", "."])
+except SystemExit:
+    pass
+print(sorted(m for m in ("libcst", "importlib.metadata") if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_a_warm_run_imports_neither_libcst_nor_package_metadata(proj):
+    # A warm run parses nothing: libcst's version for the cache key comes from its
+    # _version.py, not from importing it or reading the installed distributions' metadata.
+    import sys
+
+    def run():
+        out = subprocess.run(
+            [sys.executable, "-c", _WARM_RUN], cwd=proj, capture_output=True, text=True
+        )
+        return out.stderr.strip().splitlines()[-1]
+
+    run()  # cold: fills the cache
+    assert run() == "[]"
+
+
+def test_the_libcst_version_in_the_key_is_the_installed_one():
+    from importlib import metadata
+
+    from schedlint.check import cache
+
+    assert cache.libcst_version() == metadata.version("libcst")
+
+
+def test_a_warm_run_reads_a_checked_helper_once(run_cli, proj, monkeypatch):
+    # helpers.py is both checked and a dependency of train.py's result: the warm run hashes
+    # the bytes it read to check it, instead of reading the file a second time.
+    import schedlint.check.cache as cache_module
+
+    (proj / "helpers.py").write_text(HELPER)
+    (proj / "train.py").write_text(CALLER)
+    first = lines(run_cli(*SELECT, "helpers.py", "train.py"))
+    reads = []
+    for module in (engine, cache_module):
+        real = module.read_bytes
+        monkeypatch.setattr(
+            module, "read_bytes", lambda p, real=real: reads.append(os.path.basename(p)) or real(p)
+        )
+    assert lines(run_cli(*SELECT, "helpers.py", "train.py")) == first
+    assert sorted(reads) == ["helpers.py", "train.py"]

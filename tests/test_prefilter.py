@@ -310,3 +310,94 @@ def test_a_trainer_class_is_admitted_through_a_factory_the_script_calls(tmp_path
     results = engine.check_paths(paths, options)
     assert [r.parsed for r in results] == [True, False]
     assert [(f.line, f.code) for f in results[0].findings] == [(7, "SL205")]
+
+
+# The byte checks as plain regexes: what admits(), imported_modules() and Tree.callers compute
+# faster (by bytes.find first); they must answer exactly as these do.
+_LOOSE_REFERENCE = re.compile(rb"\blr\b|lr_|_lr|LR")
+_PIECES = [
+    b"lr",
+    b"LR",
+    b"_",
+    b"lr_mult",
+    b"lrmult",
+    b"a",
+    b"9",
+    b".",
+    b" ",
+    b"\t",
+    b"\n",
+    b"\r",
+    b"import",
+    b"from",
+    b"(",
+    b",",
+    b"\xc3\xa9",
+    b"opt",
+    b"Trainer",
+    b"#",
+    b"x",
+]
+
+
+def _reference_admits(data: bytes) -> bool:
+    if b"optim" in data or b"param_groups" in data or b"chedul" in data or b"transformers" in data:
+        return True
+    return bool(_LOOSE_REFERENCE.search(data) or prefilter._LR_KEY.search(data))
+
+
+def _reference_imported_modules(data: bytes) -> list:
+    out = []
+    for m in prefilter._IMPORT.finditer(data):
+        if m.group(3):
+            out.append(m.group(3).decode("ascii", "replace"))
+            continue
+        base = m.group(1).decode("ascii", "replace")
+        out.append(base)
+        for name in m.group(2).split(b","):
+            name = name.strip().split()[0] if name.strip() else b""
+            if name:
+                sep = "" if base.endswith(".") else "."
+                out.append(f"{base}{sep}{name.decode('ascii', 'replace')}")
+    return out
+
+
+def _byte_texts():
+    from hypothesis import strategies as st
+
+    return st.lists(st.sampled_from(_PIECES), max_size=30).map(b"".join)
+
+
+def test_the_byte_checks_answer_as_their_regexes():
+    from hypothesis import given, settings
+
+    @settings(max_examples=400, deadline=None)
+    @given(_byte_texts())
+    def check(data):
+        assert prefilter.admits(data) == _reference_admits(data)
+        assert prefilter.imported_modules(data) == _reference_imported_modules(data)
+
+    check()
+    for path in _py_files(ROOT / "fixtures") + _py_files(ROOT / "schedlint"):
+        data = Path(path).read_bytes()
+        assert prefilter.admits(data) == _reference_admits(data), path
+        assert prefilter.imported_modules(data) == _reference_imported_modules(data), path
+
+
+@pytest.mark.parametrize(
+    "path, inside",
+    [
+        ("/proj/train.py", True),
+        ("/proj/pkg/utils.py", True),
+        ("/proj/.venv/lib/python3.11/site-packages/pkg/utils.py", False),
+        ("/proj/dist-packages/utils.py", False),
+        ("/proj/my-site-packages/utils.py", True),  # only a whole folder name counts
+        ("/proj/site-packages-old/utils.py", True),
+        ("/other/utils.py", False),
+    ],
+)
+def test_only_the_project_outside_installed_packages_is_the_tree(path, inside):
+    # Stage 0 and import resolution never read installed code as part of the checked tree.
+    from schedlint.model.tree import Tree
+
+    assert Tree("/proj").inside(path) is inside

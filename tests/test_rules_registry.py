@@ -211,3 +211,44 @@ def test_sarif_descriptors_are_the_catalogue():
         )
         assert d["help"]["text"] == r.docs["Why is this bad?"][:1024]
         assert d["help"]["markdown"] == r.markdown()
+
+
+def test_every_rule_module_is_read_from_its_declarations_only():
+    """A warm run reads the catalogue from each rule's decorator and docstring, not from the
+    whole module (the rule bodies are most of the text)."""
+    for module, path in rules_pkg._modules():
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+        if "rule" in source:
+            assert rules_pkg._declarations(source) is not None, module
+
+
+_PLAIN = (
+    "from schedlint.rules.base import Report, rule\n\n\n"
+    '@rule("SL101", "x", "error")\ndef x(model):\n    """doc"""\n    return f(model)\n'
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _PLAIN.replace("Report, rule", "Report, rule as r").replace("@rule", "@r"),
+        _PLAIN.replace(
+            "from schedlint.rules.base import Report, rule", "import schedlint.rules.base"
+        ),
+        _PLAIN.replace("Report, rule\n", "(\n    Report,\n    rule as rule,\n)\n"),
+        _PLAIN.replace("from schedlint.rules.base", "from schedlint.rules import base\nfrom x"),
+        _PLAIN.replace('@rule("SL101"', '@cache\n@rule("SL101"'),
+        _PLAIN.replace('    """doc"""\n', '    """doc \\""" more"""\n'),
+        _PLAIN.replace('    """doc"""\n', ""),
+    ],
+)
+def test_a_module_of_another_shape_is_read_whole(source):
+    assert rules_pkg._declarations(source) is None
+
+
+def test_a_plain_module_is_read_from_its_declarations():
+    (node,) = rules_pkg._declarations(_PLAIN)
+    assert node.name == "x" and len(node.body) == 1  # the docstring; the body was not parsed
+    first, second = rules_pkg._declarations(_PLAIN.partition("\n\n\n")[2] * 2)
+    assert first.name == second.name == "x"  # a module that starts with its declaration

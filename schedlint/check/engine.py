@@ -21,7 +21,7 @@ from time import perf_counter
 from schedlint.check.cache import current_dependency_digest, dependency_digest
 from schedlint.check.documents import read_bytes
 from schedlint.check.options import Options
-from schedlint.check.pipeline import PHASES, FileResult, builtin_finding, check_file
+from schedlint.check.pipeline import PHASES, FileResult, builtin_finding, check_file, content_hash
 from schedlint.check.pool import check_many, workers_for
 from schedlint.report.findings import Finding
 from schedlint.rules import checkable_rules
@@ -69,7 +69,11 @@ def check_paths(
         except OSError:  # the pipeline reports it
             todo.append(p)
             continue
-        hit = cache.get(p, data, current_dependency_digest(cache.dependencies(p), seen))
+        sha = content_hash(data)
+        # Other files' results may depend on this one (a helper module): its bytes are read
+        # and hashed once for both.
+        seen.setdefault(os.path.abspath(p), sha)
+        hit = cache.get(p, data, current_dependency_digest(cache.dependencies(p), seen), sha=sha)
         if hit is not None:
             cached[p] = hit
         else:  # a pool's workers read the file themselves (cheaper than sending it)

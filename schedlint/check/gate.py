@@ -115,7 +115,19 @@ def imported_modules(data: bytes) -> list:
     """Module names a file's import lines may name (``pkg.mod``, ``.helper``, and for
     ``from pkg import x`` both ``pkg`` and ``pkg.x``), for :func:`admits_through_imports`."""
     out = []
-    for m in _IMPORT.finditer(data):
+    # Every match lies on one line that holds the bytes ``import``: matching at the start of
+    # those lines only is several times faster than a ``^`` search through the whole file.
+    i, last = data.find(b"import"), -1
+    while i >= 0:
+        start = data.rfind(b"\n", 0, i) + 1
+        end = data.find(b"\n", i)
+        i = data.find(b"import", i + 6) if end < 0 else data.find(b"import", end)
+        if start == last:
+            continue
+        last = start
+        m = _IMPORT.match(data, start)
+        if m is None:
+            continue
         if m.group(3):
             out.append(m.group(3).decode("ascii", "replace"))
             continue
@@ -170,10 +182,6 @@ def admits_through_callers(data: bytes, callers, verdict_of) -> bool:
     return bool(names) and any(verdict_of(p) != REJECT for p in callers(names))
 
 
-# The original byte gate's words: optimizer/scheduler/param-group vocabulary and ``lr``.
-_LOOSE_LR = re.compile(rb"\blr\b|lr_|_lr|LR")
-
-
 def admits(data: bytes) -> bool:
     """A loose byte-level pre-check for callers that hold only bytes (the flake8 plugin, the
     raw JSON of a notebook): True for anything that mentions optimizers, schedulers, param
@@ -181,9 +189,18 @@ def admits(data: bytes) -> bool:
     :func:`~schedlint.check.engine.check_source` applies the exact two-stage gate itself."""
     if b"optim" in data or b"param_groups" in data or b"chedul" in data or b"transformers" in data:
         return True
-    return (b"lr" in data or b"LR" in data) and (
-        _LOOSE_LR.search(data) is not None or _LR_KEY.search(data) is not None
-    )
+    if b"LR" in data or b"lr_" in data or b"_lr" in data:
+        return True
+    # ``\blr\b`` by bytes.find and a boundary test per hit: the regex, which has no literal
+    # prefix to skip ahead by, cost more than all of stage 1 on a tree of rejected files.
+    ident, end = _IDENT, len(data)
+    i = data.find(b"lr")
+    while i >= 0:
+        j = i + 2
+        if (i == 0 or data[i - 1] not in ident) and (j == end or data[j] not in ident):
+            return True
+        i = data.find(b"lr", j)
+    return _LR_KEY.search(data) is not None  # a key without "_": ``lrmult``
 
 
 def _dotted(node):

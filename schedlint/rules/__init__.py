@@ -5,8 +5,9 @@ guard's SLG codes are declared in :mod:`schedlint.guard.codes` and listed next t
 ones, without importing torch.
 
 The catalogue is read from the rule modules' source, not by importing them: a declaration is
-a literal ``@rule(...)`` call on a function with a docstring, so ``ast`` gives every field,
-and a rule's check imports its module on first call (:class:`LazyCheck`). Listing rules,
+a literal ``@rule(...)`` call on a function with a docstring, so ``ast`` gives every field
+(from the decorator to the end of the docstring: the rule's body is not parsed), and a rule's
+check imports its module on first call (:class:`LazyCheck`). Listing rules,
 expanding ``--select`` and printing cached findings then never import libcst (a quarter of a
 second, which is what a warm run costs on top of reading and hashing a tree). A module whose
 declaration is not literal is imported instead; ``tests/test_rules_registry.py`` checks that
@@ -19,6 +20,7 @@ import ast
 import importlib
 import os
 import pkgutil
+import re
 from functools import cache
 
 from schedlint.rules.base import Rule, declare
@@ -64,6 +66,60 @@ def _modules() -> list:
     return out
 
 
+# A rule function's signature, to where its docstring opens.
+_SIGNATURE = re.compile(
+    r"^(?:async[ \t]+)?def[ \t]+\w+\([^)]*\)[^:\n]*:[ \t]*\n[ \t]+[rRuU]?(\"\"\"|\'\'\')", re.M
+)
+
+
+def _declarations(source: str):
+    """The top-level functions of ``source`` that ``@rule(...)`` declares, each parsed from
+    its decorator to the end of its docstring only (a rule module's bodies are most of its
+    text, and parsing them all was most of a warm run's catalogue time); None when the
+    text is not that plain shape, or may import ``rule`` or the base module otherwise
+    than as ``from schedlint.rules.base import ..., rule``: the whole module is then read."""
+    imports = []  # every line naming ``import``, through its closing parenthesis
+    i = source.find("import")
+    while i >= 0:
+        start, end = source.rfind("\n", 0, i) + 1, source.find("\n", i)
+        end = len(source) if end < 0 else end
+        text = source[start:end]
+        if "(" in text and ")" not in text.partition("(")[2]:
+            end = source.find(")", end) + 1
+            text = source[start:end]
+        if text.endswith("\\"):
+            return None
+        imports.append(text.replace(f"{_BASE_MODULE} import", ""))
+        i = source.find("import", end)
+    text = "\n".join(imports)
+    if re.search(r"\brule\s+as\b|\bbase\b", text):
+        return None
+    nodes = []
+    at = 0 if source.startswith("@rule(") else source.find("\n@rule(") + 1 or -1
+    while at >= 0:
+        m = _SIGNATURE.search(source, at)
+        close = source.find(m.group(1), m.end()) if m is not None else -1
+        if close < 0:
+            return None
+        try:
+            body = ast.parse(source[at : close + 3]).body
+        except SyntaxError:  # an escaped quote in the docstring, say
+            return None
+        if not (
+            len(body) == 1
+            and isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+            and len(body[0].body) == 1
+            and ast.get_docstring(body[0], clean=False) is not None
+        ):
+            return None
+        nodes.append(body[0])
+        at = source.find("\n@rule(", close) + 1 or -1
+    # Every top-level decorator starts one declaration (any other: read the whole module).
+    if len(nodes) != source.count("\n@") + source.startswith("@"):
+        return None
+    return nodes
+
+
 def _declared(module: str, path: str):
     """The rules ``module`` declares, read from its source; None when that cannot be done
     exactly (it must then be imported)."""
@@ -72,6 +128,9 @@ def _declared(module: str, path: str):
             source = fh.read()
         if "rule" not in source:  # a helper module (its name is no promise)
             return []
+        nodes = _declarations(source)
+        if nodes is not None:
+            return _from_nodes(module, nodes)
         tree = ast.parse(source)
     except (OSError, SyntaxError, ValueError):
         return None
@@ -88,8 +147,13 @@ def _declared(module: str, path: str):
             a.name in (_BASE_MODULE, "base") for a in node.names
         ):
             return None
+    return _from_nodes(module, tree.body)
+
+
+def _from_nodes(module: str, nodes):
+    """The rules the top-level statements ``nodes`` declare (None: not literally)."""
     out = []
-    for node in tree.body:
+    for node in nodes:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         for dec in node.decorator_list:
