@@ -45,6 +45,8 @@ from schedlint.guard.violations import (
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
 ANCHOR = registry.ANCHOR
+# Codes about an lr someone wrote into a group: watch mode can name the line of that write.
+WRITE_CODES = frozenset({"SLG101", "SLG102", "SLG108"})
 
 
 class _Anchor:
@@ -1916,6 +1918,7 @@ class Guard:
             scheduler=None if primary is None else primary.name,
             rank=rank,
             written_at=written_at,
+            suggest_watch=code in WRITE_CODES and written_at is None and not self.watch,
         )
 
     def _record(self, found: list) -> None:
