@@ -190,7 +190,7 @@ def check(paths, **flags):
     stdin_name = stdin_name or "-"
     options = _options(cfg, found.files + ([stdin_name] if use_stdin else []), flags)
     stdin = (stdin_name, sys.stdin.buffer.read()) if use_stdin else None
-    done = _check(found, options, stdin)
+    done = _check(found, options, stdin, paths, _walker(cfg, flags))
     done.started = t0
     sys.exit(_print(done, found, options, flags, stdin))
 
@@ -254,6 +254,8 @@ def _discover(paths, cfg, flags):
     )
     for warning in found.warnings:
         click.echo(f"schedlint: warning: {printable(warning)}", err=True)
+    for missing in found.missing:
+        click.echo(f"schedlint: error: {printable(missing)}: No such file or directory", err=True)
     if found.walked_directory and cfg.per_file_ignores:
         unmatched = cfgmod.unmatched_per_file_globs(cfg, found.files)
         if unmatched:
@@ -272,9 +274,27 @@ class _Outcome:
         self.started = self.discovered = self.checked = self.saved = self.projected = 0.0
 
 
-def _check(found, options, stdin) -> _Outcome:
+def _walker(cfg, flags):
+    """The files a run over one folder checks (the same excludes and .gitignore): how the
+    project rules see the rest of a project when only part of it is named."""
+    from schedlint.check.files import discover
+
+    def walk(root):
+        return discover(
+            [root], cfg.excludes, cfg.root, respect_gitignore=not flags["no_respect_gitignore"]
+        ).files
+
+    return walk
+
+
+def _check(found, options, stdin, named=(), walk=None) -> _Outcome:
     """Check, fix (--fix/--diff), save the cache, run the project rules."""
-    from schedlint.check.engine import check_paths, run_project_rules, sort_findings
+    from schedlint.check.engine import (
+        check_paths,
+        project_readers,
+        run_project_rules,
+        sort_findings,
+    )
 
     run = _Outcome()
     run.discovered = time.perf_counter()
@@ -297,10 +317,11 @@ def _check(found, options, stdin) -> _Outcome:
         cache.save()
     run.saved = time.perf_counter()
     findings = [f for r in run.results for f in r.findings]
-    if found.walked_directory:
-        # Project rules (SL107) judge the whole tree: on a partial file list (pre-commit passes
-        # only the staged files) a key read in an unlisted file would look unread.
-        findings += run_project_rules(run.results, options.all_codes())
+    # Project rules (SL107) judge the whole project: on part of it (pre-commit passes only the
+    # staged files, a subfolder, stdin) the key may be read in a file not checked, so the rest
+    # of the project lends its readers, unreported.
+    others = project_readers(run.results, list(named), walk, options) if walk else []
+    findings += run_project_rules(run.results + others, options.all_codes())
     run.projected = time.perf_counter()
     run.findings = sort_findings(findings)
     return run
@@ -314,7 +335,9 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
     findings, outcomes, unsafe = run.findings, run.outcomes, options.unsafe_fixes
     internal = any(f.code == "SL003" for f in findings) or any(r.crashed for r in run.results)
     if options.diff:
-        return _report_diff(outcomes, findings, flags["quiet"], unsafe, internal)
+        return _report_diff(
+            outcomes, findings, flags["quiet"], unsafe, internal or bool(found.missing)
+        )
     fixed = sum(o.fixed_total for o in outcomes) if outcomes is not None else None
     to_err = bool(options.fix and stdin is not None)  # as ruff: the fixed source goes to stdout
     if to_err:
@@ -341,14 +364,20 @@ def _print(run: _Outcome, found, options, flags, stdin) -> int:
         )
     if flags["show_fixes"] and outcomes is not None and not flags["quiet"]:
         click.echo(_fixed_report(outcomes), nl=False, err=True)
-    if not flags["quiet"] and (fmt in ("concise", "full", "text") or flags["statistics"]):
+    # "All checks passed!" would contradict the error about a named path that does not exist.
+    passed_missing = bool(found.missing) and not findings
+    if (
+        not flags["quiet"]
+        and not passed_missing
+        and (fmt in ("concise", "full", "text") or flags["statistics"])
+    ):
         click.echo(summary(findings, fixed=fixed, unsafe_fixes=unsafe), err=True)
     if flags["list_files"]:
         for r in run.results:
             click.echo(f"checked: {printable(r.path)}", err=True)
     if options.timings:
         _print_timings(run, found)
-    if internal:
+    if internal or found.missing:  # a named path that does not exist is a usage error
         return EXIT_ERROR
     if findings and not flags["exit_zero"]:
         return EXIT_FINDINGS

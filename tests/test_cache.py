@@ -208,6 +208,7 @@ def test_cache_folder_ignores_itself_for_git(run_cli, proj):
 
 
 def test_unreadable_results_are_not_cached(run_cli, proj, checked):
+    os.symlink("gone.py", proj / "missing.py")  # named but unreadable: SL002
     for _ in range(2):
         checked.clear()
         result = run_cli(*SELECT, "a.py", "missing.py")

@@ -202,7 +202,9 @@ def test_check_syntax_reports_files_without_optimizer_code(run_cli, project):
     assert parse_text(result.stdout) == [("plain.py", 1, 5, "SL001")]
 
 
-def test_undecodable_and_missing_files_are_sl002_and_others_still_checked(run_cli, project):
+def test_undecodable_files_are_sl002_missing_ones_a_usage_error_others_still_checked(
+    run_cli, project
+):
     # Builds an optimizer, so the gate lets it through to decoding (a file it skips is
     # never decoded; see docs/performance.md).
     (project / "latin.py").write_bytes(
@@ -211,13 +213,17 @@ def test_undecodable_and_missing_files_are_sl002_and_others_still_checked(run_cl
     write(project / "bad.py", BAD)
     result = run_cli(*STABLE, "latin.py", "missing.py", "bad.py")
     no_traceback(result)
-    assert result.exit_code == 1
+    # A named path that does not exist is a usage error; the others are still checked.
+    assert result.exit_code == 2
     assert parse_text(result.stdout) == [
         ("bad.py", 10, 5, "SL101"),
         ("latin.py", 2, 1, "SL002"),
-        ("missing.py", 1, 1, "SL002"),
     ]
-    assert "No such file or directory" in result.stdout
+    assert "missing.py: No such file or directory" in result.stderr
+    os.symlink("gone.py", project / "dangling.py")  # named, but unreadable: still SL002
+    result = run_cli(*STABLE, "dangling.py")
+    assert result.exit_code == 1
+    assert parse_text(result.stdout) == [("dangling.py", 1, 1, "SL002")]
 
 
 def test_unreadable_files_are_sl002(run_cli, project):

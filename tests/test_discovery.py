@@ -207,10 +207,13 @@ def test_symlink_loop_is_a_warning_not_a_hang(tmp_path):
     assert any("symlink" in w for w in result.warnings)
 
 
-def test_missing_path_is_passed_on_to_be_reported(tmp_path, run_cli, monkeypatch):
+def test_a_missing_path_is_a_usage_error(tmp_path, run_cli, monkeypatch):
     result = discover([str(tmp_path / "nope.py")], list(DEFAULT_EXCLUDES), tmp_path)
-    assert result.files == [str(tmp_path / "nope.py")]
+    assert result.files == [] and result.missing == [str(tmp_path / "nope.py")]
     monkeypatch.chdir(tmp_path)
-    cli = run_cli("--no-cache", "nope.py")
-    assert cli.exit_code == 1
-    assert cli.stdout.startswith("nope.py:1:1: SL002 ")
+    for args in (("nope.py",), ("nope/",), ("--exit-zero", "nope/")):
+        cli = run_cli("--no-cache", *args)
+        assert cli.exit_code == 2, args
+        assert cli.stdout == ""
+        assert f"error: {args[-1]}: No such file or directory" in cli.stderr
+        assert "All checks passed" not in cli.stderr

@@ -21,6 +21,7 @@ from schedlint.report.formats import (
     format_json,
     format_sarif,
     format_text,
+    repository_url,
     rule_docs_base,
     sarif_document,
     statistics,
@@ -433,5 +434,16 @@ def test_sarif_help_uri_links_the_rule_page_in_the_repository():
 def test_sarif_has_no_help_uri_without_a_repository_url():
     # Before issue 16 it pointed at a PyPI anchor that does not exist.
     assert rule_docs_base(_Metadata([])) is None
-    rules = sarif_document([], docs_base="")["runs"][0]["tool"]["driver"]["rules"]
-    assert all("helpUri" not in r for r in rules)
+    driver = sarif_document([], docs_base="", home="")["runs"][0]["tool"]["driver"]
+    assert all("helpUri" not in r for r in driver["rules"])
+    # schedlint is not on PyPI: no informationUri rather than a page that does not exist.
+    assert "informationUri" not in driver
+    assert repository_url(_Metadata([])) is None
+
+
+def test_sarif_information_uri_is_the_repository():
+    meta = _Metadata(["Repository, https://git.example.org/me/schedlint"])
+    home = repository_url(meta)
+    assert home == "https://git.example.org/me/schedlint"
+    driver = sarif_document([], docs_base="", home=home)["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == home

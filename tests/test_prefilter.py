@@ -135,6 +135,11 @@ def test_the_gate_is_safe_on_the_standard_library():
         ("x = g['lr_mult']\n", prefilter.ADMIT),  # SL107 reads keys in any file
         ("x = dict(params=p, lr_scale=0.1)\n", prefilter.ADMIT),
         ("x = g.get('lrmult')\n", prefilter.ADMIT),
+        # A timm scheduler reads "lr_scale" (SL107) and its call names no optimizer word.
+        (
+            "from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(opt, 10)\n",
+            prefilter.MAYBE,
+        ),
     ],
 )
 def test_scan(text, verdict):
@@ -158,6 +163,9 @@ def test_scan(text, verdict):
         # The builder reads imports in order; the gate counts every import of a name.
         ("from torch.optim import SGD\nopt = SGD(p)\nfrom mylib import SGD\n", True),
         ("def f():\n    from torch import optim\n    return optim.SGD(p)\n", True),
+        ("from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(o, 10)\n", True),
+        ("import timm.scheduler\ns = timm.scheduler.create_scheduler_v2(o)\n", True),
+        ("import timm.models.hub as hub\nhub.download_cached_file(url)\n", False),
         # Mentions that build nothing.
         ("# uses torch.optim.SGD\nx = 1\n", False),
         ('"""See torch.optim.lr_scheduler.StepLR."""\n', False),

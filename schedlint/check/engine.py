@@ -13,6 +13,7 @@ Every setting comes from one :class:`~schedlint.check.options.Options`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 from time import perf_counter
@@ -97,6 +98,83 @@ def check_paths(
         name, data = stdin
         results.append(check_file(name, replace(options, check_syntax=True), data=data))
     return results
+
+
+# What marks a project's root: the folder in-tree imports and a whole-tree run start from.
+ROOT_MARKERS = ("pyproject.toml", ".git")
+
+
+def project_root(path: str) -> str | None:
+    """The nearest folder at or above ``path`` holding pyproject.toml or .git, else None."""
+    here = os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    while True:
+        if any(os.path.exists(os.path.join(here, m)) for m in ROOT_MARKERS):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def unread_keys(results: Iterable[FileResult]) -> set:
+    """Scaling keys the results' files set in a param group and none of them reads (what SL107
+    would report on these files alone)."""
+    facts = [r.facts for r in results if r.facts is not None]
+    read = set().union(*(f.read_keys for f in facts))
+    return {k[0] for f in facts for k in f.group_keys if k[0] not in read and "lr_" in k[0]}
+
+
+def project_readers(results: list, named: list, walk, options: Options) -> list:
+    """Summaries (read keys only, nothing reported) of the files of the named files' projects
+    that a run over part of a project did not check, so SL107 judges the named files as a
+    run over the whole project would.
+
+    ``named``: the paths named on the command line; ``walk(root)``: the files a run over the
+    folder ``root`` checks (the same excludes and .gitignore). Bounded: nothing is read unless
+    a checked file sets a key none of them reads, a project named whole is not walked again,
+    and only files whose bytes name such a key (or the library that applies it) are modelled.
+    """
+    keys = unread_keys(results)
+    if not keys:
+        return []
+    from schedlint.model.builder import EXTERNAL_KEY_READERS
+
+    needles = {k.encode() for k in keys}
+    # A library's scheduler that applies the key is built where its name and "scheduler" occur.
+    libraries = {lib.encode() for lib, read in EXTERNAL_KEY_READERS.items() if keys & set(read)}
+    checked = {os.path.abspath(r.path) for r in results}
+    whole = {os.path.abspath(p) for p in named if os.path.isdir(p)}
+    # Outside any project, a file's folder is its tree (where its in-tree imports resolve).
+    roots = {
+        project_root(r.path) or os.path.dirname(os.path.abspath(r.path))
+        for r in results
+        if r.facts is not None and r.facts.group_keys
+    }
+    others = []
+    for root in sorted(roots):
+        if any(root == w or root.startswith(w + os.sep) for w in whole):
+            continue  # a folder at or above the root was walked: the run saw the project
+        for path in walk(root):
+            if os.path.abspath(path) in checked:
+                continue
+            checked.add(os.path.abspath(path))
+            try:
+                data = read_bytes(path)
+            except OSError:
+                continue
+            if any(n in data for n in needles) or (
+                b"cheduler" in data and any(lib in data for lib in libraries)
+            ):
+                others.append(path)
+    if not others:
+        return []
+    # Only SL107's facts are wanted: the other rules stay off, and nothing is cached or fixed.
+    quiet = replace(options, codes=frozenset({"SL107"}), per_folder=((), ()), fix=False, diff=False)
+    summaries = []
+    for r in check_paths(others, quiet):
+        if r.facts is not None:
+            summaries.append(replace(r, findings=[], facts=replace(r.facts, group_keys=[])))
+    return summaries
 
 
 def run_project_rules(results: Iterable[FileResult], codes) -> list:

@@ -2,8 +2,10 @@
 
 An explicitly named file is always checked, unless ``--force-exclude`` asks for the configured
 excludes to apply to it too (what the pre-commit hook passes, as ruff does). A named path that
-does not exist is passed on, so the engine reports it (SL002, as ruff's E902). Symlink loops and
-unreadable directories are reported as warnings, never raised.
+does not exist is a usage error (``Discovery.missing``: the command line says so and exits 2,
+after checking the other paths); a dangling symlink named is passed on, so the engine reports it
+(SL002, as ruff's E902). Symlink loops and unreadable directories are reported as warnings,
+never raised.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class Discovery:
     warnings: list = field(default_factory=list)
     walked_directory: bool = False
     dirs: list = field(default_factory=list)  # every folder the walk entered (for replay)
+    missing: list = field(default_factory=list)  # named paths that do not exist
 
 
 _name_matchers: dict = {}  # patterns -> (one regex for the slash-free ones, the others)
@@ -149,9 +152,8 @@ def discover(
                 continue
             add(p)
         else:
-            # Checked anyway: the engine reports SL002 (cannot read file), as ruff reports E902,
-            # so a mistyped path fails the run instead of passing with "All checks passed!".
-            add(p)
+            # A mistyped path must fail the run, not pass with "All checks passed!".
+            found.missing.append(raw)
     return found
 
 

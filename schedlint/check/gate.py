@@ -9,7 +9,7 @@ Every rule needs something the model builder records from one of these, and noth
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
   that write group lrs);
 - a param-group LR scaling key (``lr_mult``, ``lr_scale``, ...), set or read, for the project
-  rule SL107.
+  rule SL107, or a timm scheduler construction (it reads ``lr_scale``).
 
 A qualified name is built only from identifiers written in the file (``from torch import
 optim`` then ``optim.SGD``, or ``torch.optim.SGD``), so a construction needs the identifier
@@ -71,6 +71,10 @@ def scan(data: bytes) -> int:
     # Substring tests run at memchr speed; the regexes run only on files that pass them.
     if b"lr" in data and _LR_KEY.search(data) is not None:
         return ADMIT
+    # A timm scheduler construction counts as reading "lr_scale" (SL107), and its call need
+    # not name an optimizer word (``CosineLRScheduler(opt, ...)``).
+    if b"timm" in data and b"cheduler" in data:
+        return MAYBE
     # bytes.find and a boundary test per hit: several times faster than a \b regex.
     ident, end = _IDENT, len(data)
     for word in _WORDS:
@@ -297,7 +301,11 @@ def admits_code(tree: ast.AST) -> bool:
 
     for dotted in {_dotted(func) for func in callees} - {None}:
         for q in qualified(dotted):
-            if catalogue.scheduler_class(q) or catalogue.optimizer_class(q):
+            if (
+                catalogue.scheduler_class(q)
+                or catalogue.optimizer_class(q)
+                or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
+            ):
                 return True
     for dotted in {_dotted(base) for base in bases} - {None}:
         for q in qualified(dotted):

@@ -86,7 +86,9 @@ def api_guard(
         watch: note the source line of every write to a group's ``"lr"`` made outside a scheduler
             step, so a violation names it (``Violation.written_at``). Opt-in: it replaces each
             param group nothing else references by a dict subclass that pickles and copies as a
-            plain dict (see ``schedlint.guard.watch``); a little slower per LR write.
+            plain dict (see ``schedlint.guard.watch``); a little slower per LR write. Works with
+            a ``torch.compile``d ``optimizer.step()``: it imports ``torch._dynamo`` to run the
+            step hooks outside dynamo, and each step gets plain copies of the groups.
     """
     from schedlint.guard.core import Guard
 

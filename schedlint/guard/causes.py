@@ -328,11 +328,15 @@ def ranks_differ(rank: int) -> str:
     )
 
 
-def lambda_returns_lr(name: str, where, group: int, first: float, lr: float, one: bool) -> str:
+def lambda_returns_lr(name: str, where, group: int, first: float, lr: float, whose: str) -> str:
     """``first``: what the lambda returned at construction (LambdaLR) or at its first step
-    (MultiplicativeLR); ``one``: a lambda shared by several groups returned group ``group``'s lr."""
+    (MultiplicativeLR); ``whose``: "own" (each group's own lr), "group" (a lambda shared by
+    several groups returned group ``group``'s lr), "optimizer" (the lr the optimizer was given)."""
     built = f" (built at {where})" if where else ""
-    whose = f"group {group}'s lr" if one else "the group's own lr"
+    whose = {
+        "group": f"group {group}'s lr",
+        "optimizer": "the lr the optimizer was given",
+    }.get(whose, "the group's own lr")
     when = "when it was built" if name == "LambdaLR" else "at its first step"
     return (
         f"{name}'s lambda{built} returns an lr, not a factor: {when} it returned {first:.6g}, "

@@ -43,6 +43,7 @@ from schedlint.guard.violations import (
 )
 
 MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
+_DYNAMO = "torch._dynamo"  # loaded by torch.compile; `import torch` alone does not load it
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
 ANCHOR = registry.ANCHOR
 # Codes about an lr someone wrote into a group: watch mode can name the line of that write.
@@ -234,6 +235,7 @@ class Guard:
         self._loaded_lrs = None
         self.watch = bool(watch)
         self._watch_retry = self.watch  # try watching the groups again at the next optimizer step
+        self._lent = None  # watched groups swapped for plain copies during an optimizer step
 
         declared = None
         if schedulers is not None:
@@ -267,6 +269,9 @@ class Guard:
         self._opt_ref = weakref.ref(optimizer)
         self._opt_id = id(optimizer)
         hooks.acquire()
+        if self.watch and _session is None:
+            # (An auto session shields when installed: it may adopt inside torch's hook loop.)
+            hooks.shield_from_dynamo()
         registry.add(self, optimizer)
         optimizer.__dict__[ANCHOR] = _Anchor(self)
         self._finalizer = weakref.finalize(
@@ -293,6 +298,10 @@ class Guard:
             s = rec.ref()
             if s is not None and rec.known and rec.top and rec.fresh:
                 self._note_lambda(rec, s, None)
+                for child in _children(s):  # a lambda inside SequentialLR/ChainedScheduler
+                    child_rec = self._records.get(id(child))
+                    if child_rec is not None and child_rec.ref() is child:
+                        self._note_lambda(child_rec, child, None)
         if self.watch:
             self.watch_groups(optimizer)
 
@@ -531,6 +540,19 @@ class Guard:
 
     def before_optimizer_step(self, opt) -> None:
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
+        if self._lent is not None and not self._in_step:
+            self._take_back(opt)  # left from a step that raised
+        self._before_optimizer_step(opt)
+        if self.watch and self._in_step == 1 and _DYNAMO in sys.modules:
+            # The step may be compiled; dynamo traces plain-dict groups only (schedlint.guard.watch).
+            self._lent = W.lend(opt.param_groups)
+
+    def _take_back(self, opt) -> None:
+        lent, self._lent = self._lent, None
+        W.take_back(opt.param_groups, lent)
+
+    def _before_optimizer_step(self, opt) -> None:
+        __tracebackhide__ = True
         if self._in_step:
             if self._outer_step_running(opt):
                 self._in_step += 1  # super().step() of a subclass: hooks fire again
@@ -562,6 +584,8 @@ class Guard:
                 raise
 
     def after_optimizer_step(self, opt) -> None:
+        if self._lent is not None and self._in_step <= 1:
+            self._take_back(opt)
         if self._in_step > 1:
             self._in_step -= 1
             return
@@ -788,29 +812,68 @@ class Guard:
             return
         if not self._lr_values or len(getattr(sched, "lr_lambdas", ())) != len(opt.param_groups):
             return
-        # [record, line, what the first step is judged against, violation pending to the end]
-        entry = [rec, None if caller is None else _where(caller), None, None]
+        # [record, line, what the first step is judged against, violation pending to the end,
+        #  last_epoch when last looked at: a child of SequentialLR or ChainedScheduler is judged
+        #  from its own last lrs whenever its parent stepped it]
+        entry = [rec, None if caller is None else _where(caller), None, None, sched.last_epoch]
         if rec.name == "LambdaLR":
             bases = [float(b) for b in sched.base_lrs]
-            factors = intent.factors(L.read(opt.param_groups), bases)
-            entry[2] = intent.returned_lr(bases, factors, _shared(sched.lr_lambdas))
+            factors = intent.factors([float(x) for x in sched.get_last_lr()], bases)
+            entry[2] = intent.returned_lr(
+                bases, factors, _shared(sched.lr_lambdas), _default_lr(opt)
+            )
             if entry[2] is None:
                 return
         self._lambda_checks[id(sched)] = entry
 
-    def _lambda_verdict(self, rec, sched) -> list:
+    def _before_nested_lambdas(self) -> None:
+        """Before a top-level scheduler step: the lrs a nested MultiplicativeLR will multiply (exact
+        in SequentialLR, whose one active child writes the groups; in ChainedScheduler, where the
+        children before it write them too, a factor of theirs in this step hides its own)."""
+        opt = self._opt_ref()
+        if opt is None or self._dev is not None:
+            return
+        for entry in self._lambda_checks.values():
+            if entry[0].name == "MultiplicativeLR" and not entry[0].top:
+                entry[2] = L.read(opt.param_groups)
+
+    def _nested_lambda_verdicts(self) -> list:
+        """After a top-level scheduler step: the noted LambdaLR/MultiplicativeLR children of
+        SequentialLR/ChainedScheduler that it stepped, judged as top-level ones are, from the lrs
+        the child itself produced (``get_last_lr()``: the other children also write the groups)."""
+        found = []
+        for entry in list(self._lambda_checks.values()):
+            rec = entry[0]
+            sched = rec.ref()
+            if rec.top or sched is None:
+                continue
+            epoch, now = entry[4], sched.last_epoch
+            if now == epoch:
+                continue
+            entry[4] = now
+            # SequentialLR undoes its children's initial steps (last_epoch -1) and starts a phase
+            # with step(0): the lambda's first value again, nothing new to judge.
+            if now <= 0 or now != epoch + 1:
+                continue
+            found += self._lambda_verdict(rec, sched, [float(x) for x in sched.get_last_lr()])
+        return found
+
+    def _lambda_verdict(self, rec, sched, own=None) -> list:
         """After a step of a LambdaLR/MultiplicativeLR noted by :meth:`_note_lambda` (the first
         one, and the next ones while a LambdaLR's factor stays at the LR): SLG101 when its lambda
-        returned the groups' LRs as factors (the groups train at LR x LR)."""
+        returned the groups' LRs as factors (the groups train at LR x LR). ``own``: the lrs a
+        nested child produced (a top-level one is judged from the groups)."""
         entry = self._lambda_checks.pop(id(sched), None)
         opt = self._opt_ref()
         if entry is None or entry[0] is not rec or opt is None or self._dev is not None:
             return []
         groups = opt.param_groups
-        if not rec.top or not self._lr_values or len(groups) != len(sched.base_lrs):
+        if (not rec.top and own is None) or not self._lr_values:
+            return []
+        if len(groups) != len(sched.base_lrs):
             return []
         line, seen = entry[1], entry[2]
-        cur = L.read(groups)
+        cur = L.read(groups) if own is None else own
         bases = [float(b) for b in sched.base_lrs]
         if rec.name == "LambdaLR":
             group, limits, each = seen
@@ -829,7 +892,9 @@ class Guard:
             self._lambda_checks[id(sched)] = entry
             return []
         found = (
-            intent.returned_lr(bases, intent.factors(cur, seen), _shared(sched.lr_lambdas))
+            intent.returned_lr(
+                bases, intent.factors(cur, seen), _shared(sched.lr_lambdas), _default_lr(opt)
+            )
             if seen is not None
             else None
         )
@@ -847,7 +912,7 @@ class Guard:
             returned,
             cur[group],
             causes.lambda_returns_lr(
-                rec.name, line, group, first, cur[group], len(cur) > 1 and not each
+                rec.name, line, group, first, cur[group], each if len(cur) > 1 else "own"
             ),
             sched=rec,
         )
@@ -945,6 +1010,8 @@ class Guard:
                 if rec is None or rec.ref() is not sched:
                     rec = self._discover(sched)
                 found = self._before_scheduler_step(rec, sched, args, kwargs, caller)
+                if self._lambda_checks and rec.top:
+                    self._before_nested_lambdas()
                 if loaded is not None:
                     loaded = self._predict_from_loaded(loaded, sched, args, kwargs)
             except Exception as exc:
@@ -967,6 +1034,8 @@ class Guard:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
                 if self._lambda_checks and id(sched) in self._lambda_checks:
                     found = (found or []) + self._lambda_verdict(rec, sched)
+                if self._lambda_checks and rec.top:
+                    found = (found or []) + self._nested_lambda_verdicts()
                 if loaded is not None:
                     found = (found or []) + self._stepped_off_schedule(loaded)
             except Exception as exc:
@@ -2018,6 +2087,8 @@ class Guard:
         if opt is not None and getattr(opt.__dict__.get(ANCHOR), "guard", None) is self:
             del opt.__dict__[ANCHOR]
         if opt is not None and self.watch:
+            if self._lent is not None:
+                self._take_back(opt)
             self._g0 = None
             W.unwatch(opt.param_groups)
         registry.remove(self, self._opt_id)
@@ -2068,6 +2139,14 @@ def _where(frame) -> str:
     if frame is None:
         return "an unknown line"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _default_lr(opt):
+    """The lr the optimizer was given (its ``defaults``), as a float; None when it has none."""
+    try:
+        return float(opt.defaults["lr"])
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return None
 
 
 def _shared(lambdas) -> bool:

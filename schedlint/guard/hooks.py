@@ -53,6 +53,7 @@ _users = 0
 _deferred = 0  # releases that happened where removing hooks was unsafe
 _handles: list = []
 _wrapped: dict = {}  # (owner class, method name) -> original attribute
+_shielded = False  # the optimizer hooks are registered through torch._dynamo.disable
 
 
 def acquire() -> None:
@@ -131,15 +132,44 @@ def _optimizer_post_hook(optimizer, args, kwargs):
         state.in_optimizer_hook -= 1
 
 
-def _install() -> None:
+def _register_optimizer_hooks(pre, post) -> None:
     # The attribute chain torch.optim.optimizer.* fails (torch/optim/__init__ deletes the name).
     from torch.optim.optimizer import (
         register_optimizer_step_post_hook,
         register_optimizer_step_pre_hook,
     )
 
-    _handles.append(register_optimizer_step_pre_hook(_optimizer_pre_hook))
-    _handles.append(register_optimizer_step_post_hook(_optimizer_post_hook))
+    _handles.insert(0, register_optimizer_step_post_hook(post))
+    _handles.insert(0, register_optimizer_step_pre_hook(pre))
+
+
+def shield_from_dynamo() -> None:
+    """Run the optimizer step hooks outside dynamo from now on (watch mode).
+
+    Inside a ``torch.compile``d ``optimizer.step()`` dynamo traces the global step hooks, and any
+    read of ``param_groups`` while a group is a dict subclass fails in its optimizer support
+    (``UserDefinedDictVariable`` has no ``items``, torch 2.13). Disabled hooks run eagerly at
+    every step, compiled or not, so the checks see the real values and the guard can hand the
+    compiled step plain dicts (``watch.lend``). Imports ``torch._dynamo`` (seconds), so only
+    watch mode asks for it.
+    """
+    global _shielded
+    if _shielded or not _handles:
+        return
+    import torch._dynamo
+
+    pre, post = _handles[0], _handles[1]
+    pre.remove()
+    post.remove()
+    del _handles[:2]
+    _register_optimizer_hooks(
+        torch._dynamo.disable(_optimizer_pre_hook), torch._dynamo.disable(_optimizer_post_hook)
+    )
+    _shielded = True
+
+
+def _install() -> None:
+    _register_optimizer_hooks(_optimizer_pre_hook, _optimizer_post_hook)
     for cls in _torch_scheduler_classes():
         wrap_scheduler_class(cls)
     _wrap_grad_scaler()
@@ -148,6 +178,8 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
+    global _shielded
+    _shielded = False
     while _handles:
         _handles.pop().remove()
     for (owner, name), original in list(_wrapped.items()):

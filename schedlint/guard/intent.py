@@ -24,6 +24,13 @@ CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestart
 # Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the
 # fraction is judged, as for the torch schedules whose end is harmless.
 TRANSFORMERS_LENGTH = "num_training_steps"
+# get_wsd_schedule (warmup-stable-decay) keeps no num_training_steps: its lambda has the three
+# phases, whose sum is the length (num_training_steps given to it is split into them).
+TRANSFORMERS_PHASES = ("num_warmup_steps", "num_stable_steps", "num_decay_steps")
+# Lambda names that are not their factory's name with "_lr_lambda" added.
+TRANSFORMERS_FACTORIES = {
+    "get_wsd_scheduler": "get_wsd_schedule",
+}
 
 
 def factors(cur: list, base: list) -> list:
@@ -152,17 +159,30 @@ def transformers_length(sched) -> tuple:
             return None, None
         module = getattr(func, "__module__", None) or ""
         length = keywords.get(TRANSFORMERS_LENGTH)
+        if length is None and all(type(keywords.get(k)) is int for k in TRANSFORMERS_PHASES):
+            length = sum(keywords[k] for k in TRANSFORMERS_PHASES)
         if not module.startswith("transformers.") or type(length) is not int:
             return None, None
-        found.add((getattr(func, "__name__", "") or "", length))
+        name = _transformers_factory(getattr(func, "__name__", "") or "", keywords)
+        found.add((name, length))
     if len(found) != 1:
         return None, None
-    ((func_name, length),) = found
-    # _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup
-    factory = func_name.strip("_")
-    if factory.endswith("_lr_lambda"):
-        factory = factory[: -len("_lr_lambda")]
+    ((factory, length),) = found
     return factory or "schedule", length
+
+
+def _transformers_factory(func_name: str, keywords: dict) -> str:
+    """The public factory behind one of transformers' schedule lambdas:
+    _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup."""
+    factory = func_name.strip("_")
+    for suffix in ("_lr_lambda", "_lambda"):
+        if factory.endswith(suffix):
+            factory = factory[: -len(suffix)]
+            break
+    if factory == "get_cosine_schedule_with_warmup" and "min_lr_rate" in keywords:
+        # get_cosine_with_min_lr_schedule_with_warmup reuses the cosine lambda with a floor.
+        return "get_cosine_with_min_lr_schedule_with_warmup"
+    return TRANSFORMERS_FACTORIES.get(factory, factory)
 
 
 def budget(part: tuple, optimizer_steps: int):
@@ -195,14 +215,16 @@ LAMBDA_SCHEDULERS = ("LambdaLR", "MultiplicativeLR")
 SAME = 1e-9  # relative tolerance of "the factor is the group's lr": a product and a quotient apart
 
 
-def returned_lr(bases: list, factors: list, shared: bool):
-    """``(group, limits, each)`` when the factors a LambdaLR/MultiplicativeLR applied are the
-    groups' own LRs: each group's factor equals its baseline (``each``: one lambda per group, or
-    equal LRs), or one lambda shared by every group returned the LR of one of them (``group``, the
-    head's). ``limits``: what each factor was; a lambda that returns an LR stays at or under it, a
-    warm-up whose first factor happens to equal the LR rises above it later. None when not
-    certain: an LR of 1 (a factor-style optimizer, as in Noam schedules) or a group without a
-    usable LR."""
+def returned_lr(bases: list, factors: list, shared: bool, default=None):
+    """``(group, limits, whose)`` when the factors a LambdaLR/MultiplicativeLR applied are LRs:
+    each group's factor equals its baseline (``whose`` "own": one lambda per group, or equal
+    LRs), one lambda shared by every group returned the LR of one of them (``group``, the head's;
+    ``whose`` "group"), or it returned ``default``, the LR the optimizer was given, while every
+    group was built at a multiple of it (``whose`` "optimizer"). ``limits``: what each factor was;
+    a lambda that returns an LR stays at or under it, a warm-up whose first factor happens to equal
+    the LR rises above it later. None when not certain: an LR of 1 (a factor-style optimizer, as
+    in Noam schedules; with a shared lambda, any group at 1: the groups hold multipliers of the LR
+    the lambda returns) or a group without a usable LR."""
     if not bases or len(bases) != len(factors) or any(f is None for f in factors):
         return None
 
@@ -210,11 +232,16 @@ def returned_lr(bases: list, factors: list, shared: bool):
         return b > 0 and b != 1.0 and math.isfinite(b) and abs(f / b - 1.0) <= SAME
 
     if all(lr_like(f, b) for f, b in zip(factors, bases)):
-        return 0, list(factors), True
-    if shared and all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
-        for j, b in enumerate(bases):
-            if lr_like(factors[0], b):
-                return j, [b] * len(bases), False
+        return 0, list(factors), "own"
+    if not shared or any(b == 1.0 for b in bases):
+        return None
+    if not all(abs(f / factors[0] - 1.0) <= SAME for f in factors):
+        return None
+    for j, b in enumerate(bases):
+        if lr_like(factors[0], b):
+            return j, [b] * len(bases), "group"
+    if default is not None and lr_like(factors[0], default):
+        return 0, [default] * len(bases), "optimizer"
     return None
 
 

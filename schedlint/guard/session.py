@@ -148,6 +148,8 @@ def install(*, enable=None, report_at_exit: bool = True, **options):
         )
     session = AutoSession(options)
     hooks.acquire()
+    if options.get("watch"):
+        hooks.shield_from_dynamo()  # before any optimizer step can be compiled
     registry.auto_session = session
     if report_at_exit:
         atexit.register(_report_at_exit, weakref.ref(session))

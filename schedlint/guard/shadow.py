@@ -187,9 +187,10 @@ class Shadow:
         for real, twin in zip(scheds, copies):
             self._pair(real, twin)
         if rerun_construction:
+            real = lrs_mod.read(real_opt.param_groups)
             with _Quiet():
                 for twin in copies:
-                    _rerun_construction(twin, self.opt)
+                    _rerun_construction(twin, self.opt, real)
 
     def add_groups(self, real_groups) -> None:
         self.opt.param_groups.extend(_shadow_group(g) for g in real_groups)
@@ -216,16 +217,42 @@ class Shadow:
                 mine["lr"] = _copy_value(value)
 
 
-def _rerun_construction(sched, shadow_opt) -> None:
+# Schedulers whose initial step sets the lr from base_lrs, not from the lr it finds (so the order
+# in which they and chainable ones were built decides the lr).
+_FROM_BASE = ("LambdaLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
+
+
+def _rerun_construction(sched, shadow_opt, real=None) -> None:
     """Apply to the shadow's LRs what ``sched``'s constructor did to the real ones (it has not been
-    stepped since): the initial step, from ``initial_lr``."""
+    stepped since): the initial step, from ``initial_lr``. ``real``: the real groups' LRs now."""
     from torch.optim import lr_scheduler as S
 
     if isinstance(sched, S.ReduceLROnPlateau):
         return
     if isinstance(sched, S.ChainedScheduler):
-        for child in children(sched):
+        # The children were built before the container, in an order it does not keep: the list
+        # order first; where that does not give the real LRs and a child sets the lr from its
+        # base_lrs (LambdaLR(lambda e: 0.5 * ...) built before a ConstantLR that halves it), the
+        # order that built such children first.
+        kids = children(sched)
+        before = lrs_mod.read(shadow_opt.param_groups)
+        for child in kids:
             _rerun_construction(child, shadow_opt)
+        first = sorted(kids, key=lambda c: type(c).__name__ not in _FROM_BASE)
+        if (
+            real is None
+            or first == kids
+            or lrs_mod.same(lrs_mod.read(shadow_opt.param_groups), real)
+        ):
+            return
+        after = lrs_mod.read(shadow_opt.param_groups)
+        for group, saved in zip(shadow_opt.param_groups, before):
+            _set_lr(group, saved)
+        for child in first:
+            _rerun_construction(child, shadow_opt)
+        if not lrs_mod.same(lrs_mod.read(shadow_opt.param_groups), real):
+            for group, saved in zip(shadow_opt.param_groups, after):
+                _set_lr(group, saved)
         return
     if isinstance(sched, S.SequentialLR):
         for group in shadow_opt.param_groups:

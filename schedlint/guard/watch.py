@@ -19,7 +19,11 @@ Watch mode replaces a group with :class:`WatchedGroup`, a dict subclass that not
 * **It holds no guard object**: one slot, the last outside write as ``(value, "file:line")``.
 
 Writes made while a guarded scheduler steps (and the shadow's) are not noted: they are the
-schedule. A tensor lr changed in place (``g["lr"].fill_(x)``) is no dict write and is not seen.
+schedule. ``torch.compile``'s optimizer support traces ``param_groups`` as plain dicts only (a dict
+subclass fails inside dynamo, torch 2.13): once ``torch._dynamo`` is loaded, each optimizer step
+runs on plain copies of the watched groups (:func:`lend`), and the watched objects, which user code
+may hold, are put back with the step's contents right after it (:func:`take_back`).
+A tensor lr changed in place (``g["lr"].fill_(x)``) is no dict write and is not seen.
 """
 
 from __future__ import annotations
@@ -134,6 +138,32 @@ def watch(groups: list, passed=None) -> list:
         for k in in_passed:
             held[k] = w
     return left
+
+
+def lend(groups: list):
+    """Put a plain copy in place of every watched group, for the length of one optimizer step.
+    Returns what :func:`take_back` needs, or None when no group is watched."""
+    lent = None
+    for i in range(len(groups)):
+        g = groups[i]
+        if type(g) is WatchedGroup:
+            plain = dict(g)
+            groups[i] = plain
+            if lent is None:
+                lent = []
+            lent.append((i, g, plain))
+    return lent
+
+
+def take_back(groups: list, lent) -> None:
+    """Put the watched groups back after the step, holding what the step left in the copies
+    (nothing is noted as a write: no user code ran in between). A slot that no longer holds the
+    copy (groups loaded or rebuilt meanwhile) is left as it is."""
+    for i, watched, plain in lent:
+        if i < len(groups) and groups[i] is plain:
+            dict.clear(watched)
+            dict.update(watched, plain)
+            groups[i] = watched
 
 
 def unwatch(groups: list) -> None:

@@ -57,8 +57,9 @@ TRACKED_METHODS = frozenset(
     }
 )
 LR_SCALING_KEY = re.compile(r"^lr_?(mult|mul|multiplier|scale|scaler|factor|ratio|decay_mult)$")
-# Libraries that read a group scaling key themselves (timm's schedulers apply "lr_scale"):
-# importing them counts as reading the key, since their code is usually not checked.
+# Foreign schedulers that read a group scaling key themselves (timm's apply "lr_scale"):
+# constructing one counts as reading the key, since their code is usually not checked. An
+# import alone does not (LAVIS imports timm.models.hub for downloads and applies no lr_scale).
 EXTERNAL_KEY_READERS = {"timm": ("lr_scale",)}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -656,7 +657,6 @@ class _Builder(cst.CSTVisitor):
                 local = full.partition(".")[0]
                 self.model.imports.setdefault(local, local)
             self.bind(local)
-            self._external_key_reads(full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
@@ -680,7 +680,6 @@ class _Builder(cst.CSTVisitor):
         if node.module is None:
             return
         base = dotted_name(node.module)
-        self._external_key_reads(base)
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
@@ -949,6 +948,7 @@ class _Builder(cst.CSTVisitor):
                 self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            self.frameworks.on_call(self, node, method)
             if method == "update" and isinstance(func.value, cst.Name):
                 self._group_update(node, func.value)
             elif method in ("get", "pop", "setdefault") and node.args:
@@ -1068,7 +1068,10 @@ class _Builder(cst.CSTVisitor):
     def _group_dict(self, node, lr_node):
         self.model.group_dicts.append(
             GroupDict(
-                node=node, scope=self.scope, lr=self.value(lr_node) if lr_node is not None else None
+                node=node,
+                scope=self.scope,
+                lr=self.value(lr_node) if lr_node is not None else None,
+                loop=self.loop,
             )
         )
 
@@ -1088,12 +1091,6 @@ class _Builder(cst.CSTVisitor):
             if key is not None and LR_SCALING_KEY.match(key):
                 self.model.read_keys.add(key)
 
-    def _external_key_reads(self, module_name):
-        if module_name:
-            keys = EXTERNAL_KEY_READERS.get(module_name.partition(".")[0])
-            if keys:
-                self.model.read_keys.update(keys)
-
     def visit_Subscript(self, node: cst.Subscript):
         key = subscript_key(node)
         if key is not None and _IDENT.match(key):
@@ -1112,7 +1109,12 @@ class _Builder(cst.CSTVisitor):
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         qualified = self.qualify(call.func)
         if qualified is None:
-            return False
+            short = self._scheduler_by_name(call.func)
+            if short is None:
+                return False
+            self.handled_calls.add(id(call))
+            self._scheduler(call, short, "torch", target, stmt)
+            return True
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
@@ -1139,6 +1141,20 @@ class _Builder(cst.CSTVisitor):
             return True
         return False
 
+    def _scheduler_by_name(self, func) -> str | None:
+        """``getattr(torch.optim.lr_scheduler, name)`` as a callee: the class it names."""
+        if not (
+            isinstance(func, cst.Call)
+            and isinstance(func.func, cst.Name)
+            and func.func.value == "getattr"
+            and len(func.args) == 2
+            and not any(a.star or a.keyword is not None for a in func.args)
+        ):
+            return None
+        return catalogue.scheduler_by_name(
+            self.qualify(func.args[0].value), string_value(func.args[1].value)
+        )
+
     def _named_args(self, call: cst.Call, signature) -> dict:
         args = {}
         positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -1154,6 +1170,7 @@ class _Builder(cst.CSTVisitor):
         args = self._named_args(call, signature)
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
+        self.model.read_keys.update(EXTERNAL_KEY_READERS.get(origin, ()))
         opt = args.get("optimizer")
         sched = Scheduler(
             target=target,
@@ -1185,6 +1202,7 @@ class _Builder(cst.CSTVisitor):
             cls=short,
             default_lr=args.get("lr"),
             groups=groups,
+            params=first,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)

@@ -323,6 +323,23 @@ def scheduler_class(qualified):
     return None
 
 
+# ``getattr(torch.optim.lr_scheduler, cfg.name)(optimizer, **cfg.args)``: a torch scheduler
+# whose class is chosen at run time. It is recorded under the base class's name, which no
+# rule's class set holds, so only what every torch scheduler does is asked of it.
+CHOSEN_BY_NAME = "LRScheduler"
+
+
+def scheduler_by_name(module, name):
+    """Short name for ``getattr(module, name)`` called as a scheduler: ``name`` itself when
+    it is a literal torch scheduler class, CHOSEN_BY_NAME when it is not a literal, else None
+    (``module`` and ``name`` as qualified/literal strings; ``name`` None when not literal)."""
+    if module not in TORCH_SCHEDULER_MODULES:
+        return None
+    if name is None:
+        return CHOSEN_BY_NAME
+    return name if name in TORCH_SCHEDULERS else None
+
+
 def foreign_scheduler(qualified):
     """``(short name, library)`` for a scheduler class or factory of another library's
     protocol (see FOREIGN_SCHEDULERS), else None."""

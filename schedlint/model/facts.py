@@ -133,7 +133,10 @@ class GroupDict:
     node: Any = field(repr=False)
     scope: Scope = field(repr=False)
     lr: Value | None = None
+    loop: Loop | None = field(default=None, repr=False)  # the innermost loop writing it
 
+
+_ANY = object()  # schedulers_reached: whatever optimizer
 
 # Names that say a group's "lr" holds a multiplier of the base lr, not an lr.
 _MULTIPLIER_NAME = re.compile(r"(^|_)(mult|mul|multiplier|scale|factor|ratio)(_|$)")
@@ -173,6 +176,7 @@ class Optimizer(Fact):
     cls: str  # short class name
     default_lr: Value | None = None
     groups: list | None = None  # [Group]; None when the groups are not statically known
+    params: Value | None = field(default=None, repr=False)  # the first argument, as written
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
@@ -367,6 +371,7 @@ class FileModel:
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
+    accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
     # (scope, target, iterable) / (scope, Call, order).
@@ -582,6 +587,22 @@ class FileModel:
             frontier = grown
         return chains + done + frontier
 
+    def loops_around_calls(self, fact) -> list:
+        """For a fact in a function with no loop of its own around it (``self.scheduler.step()``
+        in ``train_step``): a :class:`Site` for each call in this file that runs that function,
+        with the loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch
+        loop). Empty when the fact has a loop of its own, or a call of its function sits in
+        no loop (then some run of the function is not repeated by a loop here)."""
+        if fact.loop is not None or fact.scope.kind != "function":
+            return []
+        out = []
+        for caller, order, call in self.flow.call_sites(fact.scope):
+            loop = self.flow.call_loop(call)
+            if loop is None or self.flow.model_of(caller) is not self:
+                return []
+            out.append(Site(caller, call, order, loop))
+        return out
+
     def group_lr_style(self, optimizer) -> str | None:
         """How ``optimizer``'s groups state their lr: ``"multiplier"`` when they hold factors
         of a base lr that a schedule multiplies in (1.0 and 0.1; ``"lr": lr_mult``),
@@ -616,8 +637,105 @@ class FileModel:
             return "multiplier"
         return "absolute" if numbers and not other else None
 
+    def varied_group_lrs(self, optimizer) -> list | None:
+        """What says ``optimizer``'s groups train at different lrs: the distinct group lr
+        texts (:meth:`Optimizer.distinct_lrs`), or, for groups a loop builds (in this scope,
+        or in the helper the optimizer's first argument calls), the one lr text of a group
+        dict whose lr varies with that loop (``base_lr * decay ** depth`` for each depth);
+        else None."""
+        distinct = optimizer.distinct_lrs()
+        if distinct is not None or optimizer.groups is not None or optimizer.params is None:
+            return distinct
+        first = optimizer.params
+        if first.kind == "call":
+            scopes = {id(f.scope) for f in self.callees(first.node.func, optimizer.scope)}
+        elif first.kind == "name":
+            scopes = {id(optimizer.scope)}
+        else:
+            return None
+        for m in [self] + list(self.external_models):
+            for d in m.group_dicts:
+                if d.lr is None or d.loop is None or id(d.scope) not in scopes:
+                    continue
+                if d.scope is optimizer.scope and d.loop.order > optimizer.order:
+                    continue
+                if _varies_with_loop(m, d):
+                    return [d.lr.src]
+        return None
+
+    def bindings(self, scope) -> list:
+        """(calling scope, {parameter: argument node}) for each call in this file that runs
+        the function ``scope`` with every argument seen (no ``*args``)."""
+        self.flow.solve()
+        local = {id(s) for s in self.scopes}
+        return [
+            (caller, dict(bound))
+            for caller, bound in self.flow.arguments.get(id(scope), {}).values()
+            if bound is not None and id(caller) in local
+        ]
+
+    def parameter_number(self, scope, name) -> float | None:
+        """The number the parameter ``name`` of the function ``scope`` holds on every call of
+        this file: its literal default, and the same number from every call that passes it;
+        else None."""
+        if scope.kind != "function" or name in scope.assigned:
+            return None
+        params = getattr(getattr(scope.node, "params", None), "params", ())
+        default = next(
+            (p.default for p in params if p.name.value == name and p.default is not None), None
+        )
+        number = self.number(default, scope.parent) if default is not None else None
+        if number is None:
+            return None
+        self.flow.solve()
+        for caller, bound in self.flow.arguments.get(id(scope), {}).values():
+            if bound is None or (name in bound and self.number(bound[name], caller) != number):
+                return None
+        return number
+
+    def scheduler_classes(self) -> list:
+        """Classes that look like schedulers: this file's, then those it imports by name from
+        in-tree modules."""
+        out = [c for c in self.classes if c.looks_like_scheduler]
+        for c in self.externals.values():
+            if isinstance(c, ClassInfo) and c.looks_like_scheduler and c not in out:
+                out.append(c)
+        return out
+
     def schedulers_of(self, optimizer):
         return [s for s in self.schedulers if s.optimizer is optimizer]
+
+    def schedulers_reached(self, optimizer=_ANY):
+        """Schedulers (built on ``optimizer``, when given) in another in-tree module that this
+        file's code acts on: ``self.lr_scheduler.step()`` in a ``Trainer`` that ``train.py``
+        builds with the scheduler and its optimizer. Their facts stay the other module's."""
+        local = {id(s) for s in self.schedulers}
+        out = []
+        for call in self.calls:
+            for t in call.targets:
+                if (
+                    isinstance(t, Scheduler)
+                    and id(t) not in local
+                    and (optimizer is _ANY or t.optimizer is optimizer)
+                    and all(t is not o for o in out)
+                ):
+                    out.append(t)
+        return out
+
+    def holders(self, entity) -> list:
+        """(scope, text) of each variable through which this file's calls act on
+        ``entity``, in source order: ``self.lr_scheduler`` for a scheduler a caller built."""
+        out = []
+        for call in self.calls:
+            if call.target is entity and all(
+                text != call.receiver or scope.cls is not call.scope.cls for scope, text in out
+            ):
+                out.append((call.scope, call.receiver))
+        return out
+
+    def is_foreign(self, entity) -> bool:
+        """``entity`` (a fact, or a scope) is code of another in-tree module than this file."""
+        return self.flow.model_of(getattr(entity, "scope", entity)) is not self
 
     def shared(self, build):
         """``build(self)``, computed once per file and shared by every rule that asks. The
@@ -666,3 +784,19 @@ def top_level(model, name):
         if c.name == name:
             return c
     return None
+
+
+def _varies_with_loop(model, group) -> bool:
+    """The group dict's lr reads a target of a loop around it, directly or through a name
+    assigned from one in its scope (``scale = decay ** depth``)."""
+    targets = set()
+    for loop in group.loop.ancestors():
+        targets |= set(loop.targets)
+    names = set(group.lr.names)
+    if names & targets:
+        return True
+    for name in names:
+        for node in model.assignments(group.scope, name):
+            if set(model.value(node).names) & targets:
+                return True
+    return False

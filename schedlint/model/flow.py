@@ -32,6 +32,15 @@ from schedlint.model.facts import (
     Scheduler,
     top_level,
 )
+from schedlint.model.frameworks import (
+    CONFIGURE_HOOK,
+    OPTIMIZER_HOOKS,
+    OPTIMIZERS_CALL,
+    SCHEDULER_HOOKS,
+    SCHEDULERS_CALL,
+    TRAINER_OPTIMIZERS,
+    hook_parameter,
+)
 from schedlint.model.numbers import fold_binary, fold_number
 
 MAX_ROUNDS = 6
@@ -440,6 +449,10 @@ class Flow:
         for v in self.eval(func, scope, depth + 1):
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
+        text = self.dotted(func)
+        if text in (OPTIMIZERS_CALL, SCHEDULERS_CALL) and not call.args:
+            # what Lightning hands back from configure_optimizers (seeded by _lightning)
+            out |= self.env.get(self.key(scope, text + "()"), _EMPTY)
         if (
             func.__class__ is _ATTRIBUTE
             and func.attr.value in ("values", "items", "keys")
@@ -484,8 +497,17 @@ class Flow:
             return self
         self._solved = True
         self._calls = self._relevant_calls()
+        modules = [
+            (cls, fn)
+            for m in self._models
+            for cls in m.classes
+            for fn in [self.method(cls, CONFIGURE_HOOK)]
+            if fn is not None
+        ]
         for _ in range(MAX_ROUNDS):
             self._changed = False
+            for cls, fn in modules:
+                self._lightning(cls, fn)
             for scope, target, value in self._assigns:
                 self._assign(scope, target, self.eval(value, scope))
             for scope, target, iter_node in self._fors:
@@ -503,6 +525,42 @@ class Flow:
             if not self._changed:
                 break
         return self
+
+    def _lightning(self, cls, configure) -> None:
+        """Lightning hands what ``configure_optimizers`` returns back to the module: the
+        optimizers to ``optimizer_step(..., optimizer, ...)`` and the other optimizer hooks, to
+        ``self.optimizers()`` and ``self.trainer.optimizers``; the schedulers to
+        ``self.lr_schedulers()`` and ``lr_scheduler_step``."""
+        optimizers, schedulers = [], []
+        _returned_objects(self.returns(configure), optimizers, schedulers, 0)
+        root = ("class", id(self.root_class(cls)))
+        for found, call, hooks in (
+            (optimizers, OPTIMIZERS_CALL, OPTIMIZER_HOOKS),
+            (schedulers, SCHEDULERS_CALL, SCHEDULER_HOOKS),
+        ):
+            if not found:
+                continue
+            listed = self._listed(cls, call, found)
+            self._add((*root, call + "()"), frozenset(found) if len(found) == 1 else listed)
+            if call == OPTIMIZERS_CALL:
+                self._add((*root, TRAINER_OPTIMIZERS), listed)
+            for hook in hooks:
+                fn = self.method(cls, hook)
+                param = hook_parameter(fn, hook) if fn is not None else None
+                if param is not None:
+                    self._add((id(fn.scope), param), frozenset(found))
+
+    def _listed(self, cls, call, found) -> frozenset:
+        """One list per module and accessor (stable across rounds), its items in order."""
+        items = tuple(frozenset((v,)) for v in found)
+        key = ("lightning", id(cls), call)
+        seq = self._seqs.get(key)
+        if seq is None:
+            seq = self._seqs[key] = Seq(None, items)
+        elif seq.items != items:
+            seq.items = items
+            self._changed = True
+        return frozenset((seq,))
 
     def _assign(self, scope, target, values) -> None:
         if not values:
@@ -756,6 +814,21 @@ class _Partial:
 
     def __hash__(self):
         return hash(("partial", id(self.fn), self.skip))
+
+
+def _returned_objects(values, optimizers, schedulers, depth) -> None:
+    """The optimizers and schedulers in a returned value, in the order they are listed
+    (``[opt_g, opt_d], [sched_g, sched_d]``, ``{"optimizer": o, "lr_scheduler": {...}}``)."""
+    if depth > 4:
+        return
+    for v in _ordered(v for v in values if isinstance(v, (Optimizer, Scheduler))):
+        into = optimizers if isinstance(v, Optimizer) else schedulers
+        if v not in into:
+            into.append(v)
+    for v in values:
+        if isinstance(v, Seq):
+            for item in v.items:
+                _returned_objects(item, optimizers, schedulers, depth + 1)
 
 
 def _is_parse_args(node) -> bool:

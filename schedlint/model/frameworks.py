@@ -18,7 +18,15 @@ Dicts and lists bound to a local name before the ``return`` are followed
 (``config = {"scheduler": s, "interval": "step"}`` and ``config["interval"] = "step"``). A
 module that sets ``self.automatic_optimization = False`` (or declares it on the class, or
 inherits it from a class of the file) steps its schedulers itself: Lightning then ignores
-``interval``, ``frequency`` and ``monitor``.
+``interval``, ``frequency`` and ``monitor``, and steps nothing.
+
+What ``configure_optimizers`` returns comes back to the module: the value flow
+(``model/flow.py``) gives its optimizers to the ``optimizer`` parameter of
+``optimizer_step`` (and the other optimizer hooks), to ``self.optimizers()`` and
+``self.trainer.optimizers``, and its schedulers to ``self.lr_schedulers()``.
+
+accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
+through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
 """
 
 from __future__ import annotations
@@ -31,6 +39,20 @@ import libcst as cst
 from schedlint.model.facts import Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
+# Hooks Lightning calls with one of the optimizers ``configure_optimizers`` returned: the
+# parameter's conventional name and its position (``self`` counted) for when it is renamed.
+OPTIMIZER_HOOKS = {
+    "optimizer_step": ("optimizer", 3),
+    "optimizer_zero_grad": ("optimizer", 3),
+    "on_before_optimizer_step": ("optimizer", 1),
+    "configure_gradient_clipping": ("optimizer", 1),
+}
+SCHEDULER_HOOKS = {"lr_scheduler_step": ("scheduler", 1)}
+# What a LightningModule reads back: ``self.optimizers()`` / ``self.lr_schedulers()`` (one
+# object when there is one, else a list) and ``self.trainer.optimizers`` (always a list).
+OPTIMIZERS_CALL = "self.optimizers"
+SCHEDULERS_CALL = "self.lr_schedulers"
+TRAINER_OPTIMIZERS = "self.trainer.optimizers"
 ACCELERATOR_CLASSES = frozenset({"accelerate.Accelerator"})
 MANUAL_FLAG = "automatic_optimization"
 
@@ -59,6 +81,9 @@ class LightningHook:
     cls: Any = field(repr=False)  # ClassInfo
     schedulers: list = field(default_factory=list)
     manual: bool = False  # the module optimizes manually: Lightning steps nothing
+    # code of the file reads schedulers back from Lightning, so it may step them in ways the
+    # model cannot follow (``self.lr_schedulers()[0].step()``)
+    reads_back: bool = False
 
 
 @dataclass(eq=False)
@@ -68,6 +93,26 @@ class Accelerator:
 
     node: Any = field(repr=False)
     split_batches: bool | None  # None: set through something the model cannot read
+
+
+# accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
+# the objects passed through ``prepare`` (models, optimizers, schedulers) or
+# ``register_for_checkpointing`` are saved and restored.
+ACCELERATE_KEEPS = frozenset({"prepare", "prepare_scheduler", "register_for_checkpointing"})
+ACCELERATE_STATE = frozenset({"save_state", "load_state"})
+
+
+@dataclass(eq=False)
+class AcceleratorCall:
+    """``accelerator.<method>(...)`` for a method of ACCELERATE_KEEPS or ACCELERATE_STATE, in a
+    file that imports accelerate."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    order: int
+    method: str
+    receiver: str | None
+    args: tuple | None  # positional argument Values; None when ``*args`` hides them
 
 
 class FrameworkCollector:
@@ -81,10 +126,36 @@ class FrameworkCollector:
         # (id(class node), method name) -> (config {key: Value}, opaque, scope) of a method
         # returning a scheduler config dict (``def _lr_config(self, opt): return {...}``)
         self.config_methods: dict = {}
+        # some code of the file reads schedulers back from Lightning (``self.lr_schedulers()``,
+        # ``trainer.lr_scheduler_configs``; a callback may do it for the module)
+        self.reads_back = False
 
     # -- hooks the builder calls ------------------------------------------------------------------
+    def on_call(self, builder, node, method):
+        if _reads_schedulers(node.func):
+            self.reads_back = True
+        if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
+            return
+        if not any(q.partition(".")[0] == "accelerate" for q in builder.model.imports.values()):
+            return
+        starred = any(a.star for a in node.args)
+        builder.model.accelerate_calls.append(
+            AcceleratorCall(
+                node=node,
+                scope=builder.scope,
+                order=builder.next_order(),
+                method=method,
+                receiver=_dotted(node.func.value),
+                args=None
+                if starred
+                else tuple(builder.value(a.value) for a in node.args if a.keyword is None),
+            )
+        )
+
     def on_assign(self, builder, target, value):
         scope = builder.scope
+        if _reads_schedulers(value):
+            self.reads_back = True
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
             builder.model.accelerators.append(Accelerator(node=value, split_batches=_splits(value)))
         if isinstance(target, cst.Name):
@@ -266,6 +337,7 @@ class FrameworkCollector:
                 by_node[id(value)] = s
         for hook in model.lightning:
             hook.manual = id(hook.cls.node) in manual
+            hook.reads_back = self.reads_back
             for entry in hook.schedulers:
                 scope = hook.scope
                 config = self.config_methods.get((id(hook.cls.node), entry.helper))
@@ -305,6 +377,155 @@ def lightning_steps(model):
             sched = entry.scheduler
             if sched is not None and not entry.opaque and sched.origin in ("torch", "transformers"):
                 yield entry
+
+
+# Methods that run before Lightning starts stepping what configure_optimizers returns.
+SETUP_METHODS = frozenset({"__init__", CONFIGURE_HOOK, "setup", "prepare_data"})
+
+
+def lightning_stepping(model, sched, scope) -> list:
+    """The ``configure_optimizers`` returns (LightningHook) that hand ``sched`` to Lightning
+    to step, under automatic optimization, seen from code of ``scope`` that runs while it
+    does: a method (or a function nested in one) of the same LightningModule hierarchy
+    other than its set-up methods."""
+    method = None
+    for s in scope.function_chain():
+        if s.cls is not None:
+            method = s
+    if method is None or method.name in SETUP_METHODS:
+        return []
+    return [
+        hook
+        for hook in model.lightning
+        if not hook.manual
+        and model.same_hierarchy(hook.cls, method.cls)
+        and any(e.scheduler is sched and not e.opaque for e in hook.schedulers)
+    ]
+
+
+# The hook Lightning runs once per batch: under manual optimization, a scheduler stepped
+# there advances once per batch whatever its config's ``interval`` says.
+BATCH_HOOK = "training_step"
+
+
+def manual_batch_step(model, sched, scope):
+    """The ``configure_optimizers`` return (LightningHook) of a module optimizing manually
+    that hands over ``sched``, when ``scope`` is that module's ``training_step``; else None."""
+    if scope.cls is None or scope.name != BATCH_HOOK:
+        return None
+    for hook in model.lightning:
+        if (
+            hook.manual
+            and model.same_hierarchy(hook.cls, scope.cls)
+            and any(e.scheduler is sched for e in hook.schedulers)
+        ):
+            return hook
+    return None
+
+
+def hook_parameter(fn, hook) -> str | None:
+    """The parameter of the Lightning hook method ``fn`` that receives an optimizer (or, for
+    ``lr_scheduler_step``, a scheduler)."""
+    name, position = OPTIMIZER_HOOKS.get(hook) or SCHEDULER_HOOKS.get(hook) or (None, 0)
+    if name is None:
+        return None
+    if name in fn.params:
+        return name
+    return fn.params[position] if len(fn.params) > position else None
+
+
+def accelerate_state_calls(model) -> list:
+    """``accelerator.save_state(...)`` and ``load_state(...)`` calls: checkpoints of exactly
+    the objects the file's accelerator prepared or registered."""
+    return [c for c in model.accelerate_calls if c.method in ACCELERATE_STATE]
+
+
+def accelerate_keeps(model, entity) -> bool | None:
+    """Whether ``entity`` (an Optimizer or Scheduler) is passed to ``accelerator.prepare`` or
+    ``register_for_checkpointing``, so that ``save_state`` carries it: True, False, or None
+    when a call hides its arguments (``prepare(*objects)``)."""
+    for call in model.accelerate_calls:
+        if call.method not in ACCELERATE_KEEPS:
+            continue
+        if call.args is None:
+            return None
+        for arg in call.args:
+            if arg.kind == "call" and model.constructed.get(id(arg.node)) is entity:
+                return True
+            if arg.dotted is not None and entity in model.holds(call.scope, arg.dotted):
+                return True
+    return False
+
+
+def manual_unstepped(model):
+    """(LightningHook, LightningScheduler) for each scheduler a module that optimizes
+    manually returns from ``configure_optimizers`` and nothing steps: no ``step()`` call of
+    the file reaches it, the module never reads its schedulers back from Lightning, and the
+    scheduler is not also kept on ``self`` (where other code may step it)."""
+    for hook in model.lightning:
+        if not hook.manual or hook.reads_back or not _whole_hierarchy_here(model, hook.cls):
+            continue
+        for entry in hook.schedulers:
+            sched = entry.scheduler
+            if (
+                sched is None
+                or sched.origin not in ("torch", "transformers")
+                or sched.key is not None
+                and sched.key[0] == "class"
+                or sched.parent is not None
+            ):
+                continue
+            if not model.steps_of(sched):
+                yield hook, entry
+
+
+def _whole_hierarchy_here(model, cls) -> bool:
+    """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
+    no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared
+    GAN base module)."""
+    by_name = {c.name: c for c in model.classes}
+    todo, seen = [cls], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for base in c.bases:
+            short = base.rpartition(".")[2]
+            if short in by_name:
+                todo.append(by_name[short])
+            elif short != "LightningModule":
+                return False
+    return True
+
+
+# Names through which a LightningModule reads back the schedulers it returned.
+_READ_BACK = frozenset({"lr_schedulers", "lr_scheduler_configs"})
+
+
+def _reads_schedulers(node) -> bool:
+    """``self.lr_schedulers()``, ``self.trainer.lr_scheduler_configs[0].scheduler``, ..."""
+    while node is not None:
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in _READ_BACK:
+                return True
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        else:
+            return False
+    return False
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr.value}" if head is not None else None
+    return None
 
 
 def _is_false(node) -> bool:

@@ -124,3 +124,77 @@ def restores_bases(method, shared) -> bool:
         and uniform_lr(other.node, method.node) is None
         for other in method.returns
     )
+
+
+def _self_attr(node) -> str | None:
+    text = dotted_name(node)
+    if text and text.startswith("self.") and text.count(".") == 1:
+        return text[5:]
+    return None
+
+
+def _annealed_toward(element, own: set) -> str | None:
+    """``A`` for ``self.A + (base_lr - self.A) * f`` (either order of the sum and of the
+    product), where ``base_lr`` is one of the names ``own`` (the group's own value): an lr
+    annealed from each group's own value toward one attribute."""
+    if not isinstance(element, cst.BinaryOperation) or not isinstance(element.operator, cst.Add):
+        return None
+    for floor, rest in ((element.left, element.right), (element.right, element.left)):
+        attr = _self_attr(floor)
+        if (
+            attr is None
+            or not isinstance(rest, cst.BinaryOperation)
+            or not isinstance(rest.operator, cst.Multiply)
+        ):
+            continue
+        for part in (rest.left, rest.right):
+            if (
+                isinstance(part, cst.BinaryOperation)
+                and isinstance(part.operator, cst.Subtract)
+                and _self_attr(part.right) == attr
+                and _reads(part.left)[0] & own
+            ):
+                return attr
+    return None
+
+
+def returned_floor(method, ret) -> str | None:
+    """The attribute a return of ``get_lr`` anneals every group toward (``min_lr`` in
+    ``[self.min_lr + (base_lr - self.min_lr) * cos for base_lr in self.base_lrs]``), or None.
+    One attribute for every group: a scalar floor, since a list would not add to a number."""
+    node = strip_call(ret.node)
+    if isinstance(node, cst.Name):
+        values = assigned_values(method.node, node.value)
+        node = strip_call(values[0]) if values and len(values) == 1 else None
+    if not isinstance(node, _COMPS) or not _over_groups(node.for_in.iter):
+        return None
+    return _annealed_toward(node.elt, _targets(node))
+
+
+def written_floor(write) -> str | None:
+    """The attribute an lr write in a loop over the groups anneals toward
+    (``g["lr"] = self.min_lr + (base - self.min_lr) * f``), or None."""
+    if not write.all_groups:
+        return None
+    own = set(write.value.names) - {"self"}
+    return _annealed_toward(write.value.node, own)
+
+
+def stored_from(init, attr) -> str | None:
+    """The parameter of ``__init__`` that ``self.<attr> = <param>`` stores, or None."""
+    if init is None:
+        return None
+    params = set(init.params[1:])
+    found = []
+    stack = [init.node.body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Assign) and len(n.targets) == 1:
+            if _self_attr(n.targets[0].target) == attr:
+                found.append(n.value)
+        stack.extend(code_children(n))
+    if len(found) == 1 and isinstance(found[0], cst.Name) and found[0].value in params:
+        return found[0].value
+    return None

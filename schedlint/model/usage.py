@@ -63,6 +63,12 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+def _object_key(entity) -> tuple:
+    """A key for an object built in another module: its binding keys name that module's
+    scopes, whose ids may equal this file's."""
+    return ("object", id(entity))
+
+
 class Names:
     """Index of what each binding key can hold, built once per model and rule run."""
 
@@ -113,6 +119,15 @@ class Names:
         key = binding_key(sched.scope, sched.optimizer_src)
         if key is None or sched.optimizer_src in ("self", "cls"):
             return None
+        if sched.scope.kind == "function" and sched.optimizer_src in sched.scope.params:
+            # built by a factory (``build_scheduler(optimizer, ...)``): its parameter ties
+            # nothing together; the caller's variable does, when it is the one optimizer
+            # handed in and is never rebound
+            return self._handed_in(sched)
+        if self.model.is_foreign(sched):
+            # built in another module (and handed to a class here): its variables are not
+            # this file's, the optimizer object itself ties the calls together
+            return _object_key(sched.optimizers[0]) if len(sched.optimizers) == 1 else None
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
@@ -123,6 +138,24 @@ class Names:
         ):
             return None
         return key
+
+    def _handed_in(self, sched) -> tuple | None:
+        args = self.model.arguments(sched.scope, sched.optimizer_src)
+        if not args or len(args) != 1:
+            return None  # called with several optimizers, or one the flow cannot bind
+        caller, node = args[0]
+        text = dotted_name(node)
+        if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+            return None
+        key = binding_key(caller, text)
+        if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
+            return None
+        binds = [
+            r
+            for r in self.model.rebinds
+            if r.key == key and not _rebind_is_transparent(r, r.target, True)
+        ] + list(self.entities.get(key, ()))
+        return key if len(binds) <= 1 else None
 
     def _stable_after(self, key):
         """Order after which ``key`` is never rebound to another object (None: never stable,
@@ -155,6 +188,8 @@ class Names:
         if call.method != "step":
             return None
         if isinstance(call.target, Optimizer):
+            if self.model.is_foreign(call.target):
+                return _object_key(call.target)
             return call.target.key
         if call.target is not None:
             return None
@@ -173,7 +208,12 @@ class Names:
             for c in self.model.calls
             if c.method == "step"
             and (scope is None or c.scope is scope)
-            and self.call_optimizer_key(c) == key
+            and (
+                self.call_optimizer_key(c) == key
+                # an optimizer a factory built is stepped through the caller's variable
+                or isinstance(c.target, Optimizer)
+                and binding_key(c.scope, c.receiver) == key
+            )
         ]
 
 
@@ -627,6 +667,26 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
                 if c.scope is info.scope and names.call_optimizer_key(c) in keys
             ],
         )
+
+
+def seen_from(model, branches, fact, scope, ignore=()) -> list:
+    """[(loop, conditions)] of ``fact`` (a step call) seen from the function ``scope``: where
+    it is when it is there; else at each call in ``scope`` that runs its function, when it
+    runs there unconditionally (``warmup.step()`` in ``train_one_epoch``'s batch loop, seen
+    at ``train_one_epoch(..., warmup)`` in the epoch loop). Tests on ``ignore`` (presence
+    tests of the stepped names) are left out."""
+    if fact.scope is scope:
+        return [(fact.loop, conditions(branches.path(fact), ignore))]
+    if conditions(branches.path(fact), ignore):
+        return []  # stepped only under a condition of its own in the callee
+    head = fact.receiver.partition(".")[0]
+    if head in fact.scope.params and model.arguments(fact.scope, head) is None:
+        return []  # some calls leave the stepped parameter at its default
+    return [
+        (loop, conditions(branches.path_in(call, caller.node), ignore))
+        for caller, call, loop in model.call_sites(fact.scope)
+        if caller is scope
+    ]
 
 
 def names_of(model) -> Names:

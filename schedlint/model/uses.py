@@ -16,7 +16,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name
+from schedlint.model.builder import binding_key, dotted_name
 from schedlint.model.cstwalk import children
 from schedlint.model.usage import enclosing_class
 
@@ -114,13 +114,15 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     aliased, or an attribute of it is written. Unknown variables count as escaping."""
     if entity.target is None:
         return True
-    if (
-        entity.key is not None
-        and entity.key[0] == "class"
-        and _attribute_read_elsewhere(model, entity.target)
-    ):
+    if model.is_foreign(entity):
+        return _escapes_foreign(model, entity, allowed)
+    return _variable_escapes(model, entity.key, entity.target, allowed)
+
+
+def _variable_escapes(model, key, target, allowed) -> bool:
+    if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, target):
         return True  # ``trainer.scheduler`` outside the class: it may be saved from there
-    for use in uses(binding_root(model, entity.key), entity.target):
+    for use in uses(binding_root(model, key), target):
         if use.kind == "method" and use.method in allowed:
             continue
         if use.kind in ("target", "test", "declaration"):
@@ -129,6 +131,23 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
             continue  # reading ``sched.last_epoch`` for a log line
         return True
     return False
+
+
+def _escapes_foreign(model, entity, allowed) -> bool:
+    """``entity`` was built in another module (which handed it to a class here): it escapes
+    when a module of the flow saves or loads it, reads the attribute holding it from outside
+    (``trainer.lr_scheduler``), or a variable holding it here escapes."""
+    holders = model.holders(entity)
+    if not holders:
+        return True  # nothing here acts on it: whatever happens to it happens elsewhere
+    for other in model.other_models():
+        if any(c.target is entity and c.method not in allowed for c in other.calls):
+            return True
+        if any(_attribute_read_elsewhere(other, text) for _, text in holders):
+            return True
+    return any(
+        _variable_escapes(model, binding_key(scope, text), text, allowed) for scope, text in holders
+    )
 
 
 def _attribute_read_elsewhere(model, target) -> bool:

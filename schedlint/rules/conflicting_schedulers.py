@@ -1,11 +1,12 @@
 from schedlint.model.usage import (
     branches_of,
     closed_form,
-    conditions,
     is_known,
+    is_known_class,
     kind_words,
     name_of,
     names_of,
+    seen_from,
 )
 from schedlint.rules.base import Report, clip, rule
 
@@ -35,41 +36,85 @@ def _units(model, names):
     return units
 
 
-def _together(branches, a_steps, b_steps, a, b):
+def _prefix(short, long) -> bool:
+    return len(short) <= len(long) and all(
+        id(n) == id(m) and x == y for (n, x), (m, y) in zip(short, long)
+    )
+
+
+def _swa(a, b) -> bool:
+    """SWALR anneals from whatever lr the group holds: any other scheduler stepped with it
+    moves its starting point every step, chainable or not."""
+    return is_known_class(a, "SWALR") or is_known_class(b, "SWALR")
+
+
+def _together(model, branches, a_steps, b_steps, a, b, nested=False):
     """A pair of step calls, one of each, in the same function under the same conditions
-    (presence tests like ``if scheduler is not None`` aside), or None."""
+    (presence tests like ``if scheduler is not None`` aside), or None. A step made
+    unconditionally in a function that the other step's function calls (``warmup.step()`` in
+    ``train_one_epoch``, called in the epoch loop next to ``cosine.step()``) counts as made
+    at that call.
+
+    ``nested``: also when one call's conditions extend the other's, so that every step of
+    the more guarded one also steps the other (``if epoch >= swa_start: swa.step()`` next
+    to an unconditional ``cosine.step()``)."""
     ignore = {x.target for x in (a, b) if x.target}
     for sa in a_steps:
         for sb in b_steps:
-            if sa.scope is not sb.scope or sa.loop is None or sb.loop is None:
-                continue
-            if not any(ancestor.contains(sb.loop) for ancestor in sa.loop.ancestors()):
-                continue  # no loop runs both: one phase after the other
-            pa = conditions(branches.path(sa), ignore)
-            pb = conditions(branches.path(sb), ignore)
-            if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and [b for _, b in pa] == [
-                b for _, b in pb
-            ]:
-                return sa, sb
+            for (loop_a, pa), (loop_b, pb) in _placed(model, branches, sa, sb, ignore):
+                if loop_a is None or loop_b is None:
+                    continue
+                if not any(ancestor.contains(loop_b) for ancestor in loop_a.ancestors()):
+                    continue  # no loop runs both: one phase after the other
+                if [id(n) for n, _ in pa] == [id(n) for n, _ in pb] and [b for _, b in pa] == [
+                    b for _, b in pb
+                ]:
+                    return sa, sb
+                if nested and (_prefix(pa, pb) or _prefix(pb, pa)):
+                    return sa, sb
     return None
+
+
+def _placed(model, branches, sa, sb, ignore):
+    """((loop, conditions) of ``sa``, (loop, conditions) of ``sb``) seen from one function:
+    both where they are, or one at each call in the other's function that runs it."""
+    if sa.scope is sb.scope:
+        yield (
+            seen_from(model, branches, sa, sa.scope, ignore)[0],
+            seen_from(model, branches, sb, sb.scope, ignore)[0],
+        )
+        return
+    here = seen_from(model, branches, sa, sa.scope, ignore)[0]
+    for there in seen_from(model, branches, sb, sa.scope, ignore):
+        yield here, there
+    here = seen_from(model, branches, sb, sb.scope, ignore)[0]
+    for there in seen_from(model, branches, sa, sb.scope, ignore):
+        yield there, here
 
 
 @rule("SL202", "conflicting-schedulers", "error")
 def conflicting_schedulers(model):
-    """Two schedulers drive one optimizer, at least one of them closed form.
+    """Two schedulers drive one optimizer, at least one of them closed form or SWALR.
 
     ## What it does
     Flags two or more schedulers bound to the same optimizer and both stepped, under the same
-    conditions (directly, or as children of a stepped `ChainedScheduler`), when at least one
+    conditions (directly, or as children of a stepped `ChainedScheduler`; a step made
+    unconditionally in a function called in the other's loop, such as a per-batch warm-up in
+    `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there), when at least one
     of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
     OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
+    `SWALR` is flagged next to any other scheduler stepped on the same path, also when only
+    one of the two steps is guarded (`if epoch >= swa_start: swa_scheduler.step()` next to an
+    unconditional `scheduler.step()`).
 
     ## Why is this bad?
     A closed-form scheduler recomputes every group's lr from its own bases at each step. Stepped
     after the other scheduler, it erases it completely (a ReduceLROnPlateau's reductions are
     silently lost); stepped before it, the two fight and the lr saw-tooths. PyTorch gives no
-    warning, and `ChainedScheduler` does not fix it.
+    warning, and `ChainedScheduler` does not fix it. `SWALR` anneals from the lr the group
+    holds toward `swa_lr`; a cosine stepped on the same epochs keeps multiplying that lr down,
+    so the SWA phase never runs at `swa_lr` and ends near zero.
 
     ## Example
     ```python
@@ -111,12 +156,13 @@ def conflicting_schedulers(model):
             continue
         for i, (a, a_steps, a_chain) in enumerate(units):
             for b, b_steps, b_chain in units[i + 1 :]:
-                if a is b or not (closed_form(a) or closed_form(b)):
+                swa = _swa(a, b)
+                if a is b or not (closed_form(a) or closed_form(b) or swa):
                     continue
                 pair = (
                     (a_steps[0], b_steps[0])
                     if a_chain is not None and a_chain is b_chain
-                    else _together(branches, a_steps, b_steps, a, b)
+                    else _together(model, branches, a_steps, b_steps, a, b, nested=swa)
                 )
                 if pair is None:
                     continue
@@ -134,15 +180,22 @@ def conflicting_schedulers(model):
                     f"{model.line(pair[1].node)}"
                 )
                 first_closed = closed_form(a) and closed_form(b)
+                swa_one = a if is_known_class(a, "SWALR") else b
                 effect = (
-                    "each recomputes the lr from its own bases, so whichever steps last "
+                    f"{name_of(swa_one)} anneals toward `swa_lr` from the current lr and the "
+                    "other writes the lr on the same steps, undoing it"
+                    if swa and not (closed_form(a) or closed_form(b))
+                    else "each recomputes the lr from its own bases, so whichever steps last "
                     "erases the other"
                     if first_closed
                     else "the closed-form one recomputes the lr from its bases each step, "
                     "erasing the other's decay (or fighting it, when stepped first)"
                 )
                 advice = (
-                    "step the plateau only after the other one is done (SequentialLR "
+                    f"once SWA starts step only {name_of(swa_one)} (`if epoch > swa_start: "
+                    "swa_scheduler.step() else: scheduler.step()`)"
+                    if swa
+                    else "step the plateau only after the other one is done (SequentialLR "
                     "rejects ReduceLROnPlateau)"
                     if "ReduceLROnPlateau" in (a.cls, b.cls)
                     else "combine them with `SequentialLR` (one after the other) or "

@@ -165,7 +165,9 @@ def epoch_passed_to_step(model):
             continue
         scheds = names.schedulers(call)
         if scheds is None or any(
-            s.cls in catalogue.STEP_TAKES_ARGUMENT or s.cls == "get_scheduler" for s in scheds
+            s.cls in catalogue.STEP_TAKES_ARGUMENT
+            or s.cls in ("get_scheduler", catalogue.CHOSEN_BY_NAME)
+            for s in scheds
         ):
             continue
         sched = scheds[-1]

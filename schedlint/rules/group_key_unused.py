@@ -8,12 +8,18 @@ def group_lr_key_never_applied(project):
     ## What it does
     Flags a custom scaling key (`lr_mult`, `lr_mul`, `lr_scale`, `lr_factor`,
     `lr_multiplier`, `lr_ratio`, ...) in a param-group dict (`{"params": ..., "lr_mult": 0.1}`
-    or `dict(params=..., lr_mult=0.1)`) when no checked file ever reads that key
+    or `dict(params=..., lr_mult=0.1)`) when no file of the project ever reads that key
     (`g["lr_mult"]`, `g.get("lr_mult")`, `"lr_mult" in g`, or the key named in any other
-    string). This is a project rule: the reader may live in any checked file.
+    string). This is a project rule: the reader may live in any file. When a run names only
+    some files or a subfolder (pre-commit, `--stdin-filename`, an editor), the rest of the
+    project (the folder above them holding `pyproject.toml` or `.git`, with the same excludes)
+    is read for readers of the key, without reporting on it, so the named files get the
+    findings a run over the whole project gives them. That read happens only when a named file
+    sets a key none of them reads, and models only the files whose text names that key.
     Not flagged when the same dict's own `lr` already applies the scale
-    (`{"lr": base_lr * s, "lr_scale": s}`), or when a library that applies the key itself is
-    imported (timm's schedulers apply `lr_scale`).
+    (`{"lr": base_lr * s, "lr_scale": s}`), or, for `lr_scale`, when a checked file builds a
+    timm scheduler (`timm.scheduler.*`, `create_scheduler*`), which applies it; importing timm
+    for anything else does not count.
 
     ## Why is this bad?
     torch keeps unknown group keys but never looks at them: only `lr` sets a group's
@@ -56,7 +62,7 @@ def group_lr_key_never_applied(project):
                 column,
                 end_line,
                 end_column,
-                f"param-group key `{clip(key, 30)}` is set here but no checked file reads it",
+                f"param-group key `{clip(key, 30)}` is set here but no file of the project reads it",
                 help=f'No file reads it (`g["{key}"]`, `g.get("{key}")`, `"{key}" in g`), '
                 f"and torch ignores unknown group keys, so this group trains at the "
                 f"unscaled lr; apply it where the lr is set "

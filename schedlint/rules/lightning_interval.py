@@ -103,14 +103,17 @@ def lightning_interval_mismatch(model):
     `SequentialLR` chaining a warm-up sized in steps; built inline, by a helper of this or
     another module of the tree, with its `lr_lambda` a function or a method) handed to
     Lightning without `"interval": "step"`; and the reverse, a schedule sized in epochs with
-    `"interval": "step"`. Modules with manual optimization
-    (`self.automatic_optimization = False`) are skipped: Lightning steps nothing there.
+    `"interval": "step"`, including a per-step schedule whose total is an epoch count
+    (`num_training_steps=self.trainer.max_epochs`, not multiplied by a per-epoch count).
+    Modules with manual optimization (`self.automatic_optimization = False`) are skipped:
+    Lightning steps nothing there.
 
     ## Why is this bad?
     Lightning's default interval is `"epoch"`: it calls `scheduler.step()` once per epoch.
     A warm-up over 1,000 steps then takes 1,000 epochs, a OneCycleLR never leaves its warm-up,
-    and with `max_epochs=1` a warm-up starting at 0 never leaves 0. Nothing fails; the model
-    just trains with the wrong learning rate.
+    and with `max_epochs=1` a warm-up starting at 0 never leaves 0. The other way round, a
+    linear decay over `max_epochs` optimizer steps reaches 0 after a handful of batches and
+    stays there. Nothing fails; the model just trains with the wrong learning rate.
 
     ## Example
     ```python
@@ -159,7 +162,18 @@ def lightning_interval_mismatch(model):
             )
         elif stepped == "step":
             why = per_epoch(model, sched)
-            if why is not None:
+            if why is not None and (sched.cls in _PER_ITERATION or sched.origin == "transformers"):
+                # A per-step schedule (a warm-up in steps) whose total is an epoch count.
+                yield Report(
+                    entry.value.node,
+                    f'`{clip(sched.cls, 40)}` is sized by an epoch count, but `"interval": '
+                    f'"step"` steps it every optimizer step',
+                    help=f"It is {why}, so it ends after that many optimizer steps and "
+                    f"holds its final lr (0 for a linear or cosine decay) for the rest of "
+                    f"training; size it in optimizer steps "
+                    f"(`self.trainer.estimated_stepping_batches`)",
+                )
+            elif why is not None:
                 yield Report(
                     entry.value.node,
                     f'`{clip(sched.cls, 40)}` counts epochs, but `"interval": '

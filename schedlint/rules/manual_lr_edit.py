@@ -1,4 +1,5 @@
 from schedlint.model.builder import binding_key
+from schedlint.model.frameworks import lightning_stepping
 from schedlint.model.usage import (
     Branches,
     branches_of,
@@ -90,7 +91,9 @@ def manual_lr_edit_under_scheduler(model):
     ## What it does
     Flags a write to a param group's `lr` of an optimizer that has a torch (or transformers)
     scheduler attached: constructed earlier in the same function, or held by the same class or
-    module, and stepped. Writes inside scheduler classes, writes made before the scheduler
+    module, and stepped; or returned from a LightningModule's `configure_optimizers` (which
+    Lightning steps) while a hook of the module, such as an `optimizer_step` warm-up, writes
+    the lr of the optimizer Lightning hands it. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged. Nor
@@ -164,10 +167,13 @@ def manual_lr_edit_under_scheduler(model):
                 sched.optimizer is not None and sched.optimizer in write.optimizers
             ):
                 continue
-            if not _in_effect(model, sched, write):
-                continue
-            steps = stepped_units(model, sched)
+            steps = stepped_units(model, sched) if _in_effect(model, sched, write) else []
             if not steps:
+                # Lightning steps what configure_optimizers returns; the module's hooks
+                # (optimizer_step's warm-up) run between its steps
+                hooks = lightning_stepping(model, sched, write.scope)
+                if hooks:
+                    found.append((sched, [], hooks[0]))
                 continue
             local = [s for s in steps if s.scope is write.scope]
             path = branches.path(write)
@@ -180,12 +186,16 @@ def manual_lr_edit_under_scheduler(model):
                 or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
             ):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
-            found.append((sched, steps))
+            found.append((sched, steps, None))
         if not found:
             continue
         found.sort(key=lambda f: not closed_form(f[0]))
-        sched, steps = found[0]
-        step = min(steps, key=lambda s: (s.scope is not write.scope, s.order))
+        sched, steps, hook = found[0]
+        if hook is not None:
+            stepped = f"Lightning steps it: returned on line {model.line(hook.node)}"
+        else:
+            step = min(steps, key=lambda s: (s.scope is not write.scope, s.order))
+            stepped = f"stepped on line {model.line(step.node)}"
         advice = (
             "ramp the lr only before the plateau starts stepping (SequentialLR and "
             "ChainedScheduler reject ReduceLROnPlateau)"
@@ -197,5 +207,5 @@ def manual_lr_edit_under_scheduler(model):
             write.node,
             f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
             f"{clip(name_of(sched), 30)} (line {model.line(sched.node)}) drives it",
-            help=f"{_effect(sched)} (stepped on line {model.line(step.node)}); {advice}",
+            help=f"{_effect(sched)} ({stepped}); {advice}",
         )

@@ -66,7 +66,13 @@ def _after_load(model, loads, sched, opt, site):
     if exclusive(root, opt_load[0], site.node):
         return None
     sched_load = next(
-        (c for c in loads if c.target is sched and c.order > site.order and c.scope is site.scope),
+        (
+            c
+            for c in loads
+            if c.order > site.order
+            and c.scope is site.scope
+            and (c.target is sched or _resumes(model, c.receiver, c.order, sched, site))
+        ),
         None,
     )
     if sched_load is not None:
@@ -77,6 +83,23 @@ def _after_load(model, loads, sched, opt, site):
     if write is None:
         return None
     return opt_load, write.node, f"`{clip(write.target, 30)} = ...`", site
+
+
+def _resumes(model, receiver, order, sched, site) -> bool:
+    """Does ``receiver`` (read at ``order``, after ``site``, in its scope) hold ``sched``,
+    though its last binding may be another construction: one built in another branch of an
+    if/elif/else (``if linear: s = A(...) else: s = B(...)``, then ``s.load_state_dict(...)``)?"""
+    held = names_of(model).holds(site.scope, receiver) or ()
+    if sched not in held:
+        return False
+    root = site.scope.node
+    return not any(
+        other is not sched
+        and other.scope is site.scope
+        and site.order < other.order < order
+        and not exclusive(root, site.node, other.node)
+        for other in held
+    )
 
 
 def _loaded_before(model, loads, opt, site):
@@ -101,7 +124,6 @@ def _counter_written(model, sched, opt, site):
     """``scheduler.last_epoch = start_epoch - 1`` after ``site``, in its scope, that moves the
     counter without rewriting the lr; None when the counter is reset (-1) or a
     ``scheduler.step()`` recomputes a closed-form lr before the optimizer next steps."""
-    names = names_of(model)
     for r in model.rebinds:
         receiver, _, attr = r.target.rpartition(".")
         if (
@@ -109,7 +131,7 @@ def _counter_written(model, sched, opt, site):
             or not receiver
             or r.scope is not site.scope
             or r.order < site.order
-            or names.holds(r.scope, receiver) != [sched]
+            or not _resumes(model, receiver, r.order, sched, site)
             or exclusive(site.scope.node, site.node, r.node)
         ):
             continue

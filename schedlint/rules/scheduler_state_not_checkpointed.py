@@ -1,6 +1,16 @@
+from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer
-from schedlint.model.usage import enclosing_class
-from schedlint.model.uses import escapes, fast_forward, handed_on_before, restored_start
+from schedlint.model.frameworks import accelerate_keeps, accelerate_state_calls
+from schedlint.model.usage import enclosing_class, is_known
+from schedlint.model.uses import (
+    HARMLESS_METHODS,
+    binding_root,
+    escapes,
+    fast_forward,
+    handed_on_before,
+    restored_start,
+    uses,
+)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -27,13 +37,21 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument). A checkpoint dict built by a helper of
+    comes from elsewhere (a helper's argument) with no scheduler seen. A trainer class handed
+    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
+    checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
+    but not the scheduler it steps, unless some module saves or loads that scheduler or reads
+    it from the trainer (`trainer.scheduler`). A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
     it, or `self.start_epoch` in a trainer, then `for epoch in range(start_epoch, ...)`) but
     neither the optimizer's nor the stepped scheduler's state, unless the optimizer is handed
-    to a helper before the loop.
+    to a helper before the loop. With accelerate, flags `accelerator.save_state(...)` (or,
+    without one, `load_state(...)`) in the code that steps a scheduler built on a prepared
+    optimizer when the scheduler itself is neither passed to `accelerator.prepare(...)` nor
+    to `accelerator.register_for_checkpointing(...)` (nor saved by hand): accelerate saves
+    and restores only those objects.
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
@@ -71,11 +89,16 @@ def scheduler_state_not_checkpointed(model):
     ```
     """
     yield from _resumed_without_states(model)
+    yield from _accelerate_state(model)
     cache = {}
 
     def unsaved(opt):
         if opt not in cache:
-            cache[opt] = [s for s in model.schedulers_of(opt) if _state_is_lost(model, s)]
+            cache[opt] = [
+                s
+                for s in model.schedulers_of(opt) + model.schedulers_reached(opt)
+                if _state_is_lost(model, s)
+            ]
         return cache[opt]
 
     for ckpt in model.checkpoints:
@@ -90,30 +113,40 @@ def scheduler_state_not_checkpointed(model):
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for sched in unsaved(opt):
+                name = _name_here(model, sched)
                 yield Report(
                     call.node,
                     f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
-                    f"not the state of scheduler `{clip(sched.target, 30)}`",
-                    help=f"{built}`{sched.target}` ({sched.cls}, line "
-                    f"{model.line(sched.node)}) "
+                    f"not the state of scheduler `{clip(name, 30)}`",
+                    help=f"{built}`{name}` ({sched.cls}, {model.where(sched.node)}) "
                     f"is bound to it: on resume {_consequence(sched)}; save "
-                    f"`{sched.target}.state_dict()` next to it and restore it with "
-                    f"`{sched.target}.load_state_dict(...)`",
+                    f"`{name}.state_dict()` next to it and restore it with "
+                    f"`{name}.load_state_dict(...)`",
                 )
     for call in model.calls:
         opt = call.target
         if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
             continue
         for sched in unsaved(opt):
+            name = _name_here(model, sched)
             yield Report(
                 call.node,
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
-                f"optimizer, but scheduler `{clip(sched.target, 30)}` is never restored",
-                help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
+                f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
+                help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
                 f"bound to it: {_consequence(sched)}; save "
-                f"`{sched.target}.state_dict()` in the checkpoint and call "
-                f"`{sched.target}.load_state_dict(...)` here",
+                f"`{name}.state_dict()` in the checkpoint and call "
+                f"`{name}.load_state_dict(...)` here",
             )
+
+
+def _name_here(model, sched) -> str:
+    """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built."""
+    if model.is_foreign(sched):
+        holders = model.holders(sched)
+        if holders:
+            return holders[0][1]
+    return sched.target
 
 
 def _state_is_lost(model, sched) -> bool:
@@ -132,6 +165,76 @@ def _state_is_lost(model, sched) -> bool:
         if step.loop is not None and fast_forward(step):
             return False
     return not escapes(model, sched)
+
+
+def _accelerate_state(model):
+    """``accelerator.save_state``/``load_state`` carry only what ``prepare`` or
+    ``register_for_checkpointing`` was given: a stepped scheduler on a prepared optimizer that
+    neither reached is not saved, and restarts on resume."""
+    calls = accelerate_state_calls(model)
+    saves = [c for c in calls if c.method == "save_state"] or calls
+    if not saves:
+        return
+    for sched in model.schedulers:
+        if not is_known(sched) or sched.parent is not None:
+            continue
+        last_epoch = sched.args.get("last_epoch")
+        if last_epoch is not None and last_epoch.number != -1:
+            continue
+        steps = model.steps_of(sched)
+        if not steps or any(
+            (s.args or s.kwargs) and sched.cls != "ReduceLROnPlateau" or s.via is not None
+            for s in steps
+        ):
+            continue
+        if any(
+            c.method in ("state_dict", "load_state_dict") and sched in c.targets
+            for c in model.calls
+        ):
+            continue  # saved or restored by hand
+        if accelerate_keeps(model, sched) is not False or _handed_on(model, steps):
+            continue
+        if not any(accelerate_keeps(model, opt) for opt in sched.optimizers):
+            continue  # the optimizer is not in the saved state either
+        for call in saves:
+            near = [s for s in steps if _together(model, call.scope, s.scope)]
+            if not near:
+                continue
+            name = min(near, key=lambda s: s.scope is not call.scope).receiver
+            done = "saves" if call.method == "save_state" else "restores"
+            yield Report(
+                call.node,
+                f"`{clip(call.receiver or 'accelerator', 20)}.{call.method}(...)` {done} the "
+                f"prepared optimizer but not scheduler `{clip(name, 30)}`",
+                help=f"accelerate checkpoints only objects passed to `prepare(...)` or "
+                f"`register_for_checkpointing(...)`; `{name}` ({sched.cls}, "
+                f"{model.where(sched.node)}) is neither: on resume {_consequence(sched)}; "
+                f"prepare it with the optimizer or register it",
+            )
+
+
+def _together(model, here, there) -> bool:
+    """Code of one function, or of methods of one class hierarchy (a trainer's
+    ``save_checkpoint`` and its ``train_step``)."""
+    if here is there:
+        return True
+    cls, other = enclosing_class(model, here), enclosing_class(model, there)
+    return cls is not None and other is not None and model.same_hierarchy(cls, other)
+
+
+def _handed_on(model, steps) -> bool:
+    """A variable the scheduler is stepped through is used other than by harmless calls:
+    passed to a function, stored, returned (it may be saved there)."""
+    for step in steps:
+        key = binding_key(step.scope, step.receiver)
+        if key is None:
+            return True
+        for use in uses(binding_root(model, key), step.receiver):
+            if use.kind == "method" and use.method in HARMLESS_METHODS:
+                continue
+            if use.kind not in ("target", "test", "declaration", "attribute"):
+                return True
+    return False
 
 
 def _resumed_without_states(model):

@@ -1,4 +1,6 @@
+from schedlint.model.facts import Optimizer
 from schedlint.model.lr_expressions import certainly_nonzero, lr_names_of
+from schedlint.model.scheduler_classes import returned_floor, stored_from, written_floor
 from schedlint.rules.base import Report, clip, describe_groups, rule
 
 # class -> (argument, whether the class accepts one value per group)
@@ -17,7 +19,12 @@ def shared_floor_collapses_groups(model):
     ## What it does
     Flags a non-zero scalar `eta_min` (CosineAnnealingLR, CosineAnnealingWarmRestarts),
     `min_lr` (ReduceLROnPlateau) or `swa_lr` (SWALR) when the optimizer's param groups were
-    built with different learning rates.
+    built with different learning rates. Also flags a custom scheduler class (an
+    `LRScheduler` subclass or a plain class that writes the group lrs, of this file or
+    imported from the tree) that anneals every group toward one attribute
+    (`self.min_lr + (base_lr - self.min_lr) * cos`), at the non-zero argument that sets it,
+    when the call hands it such an optimizer (groups listed with different lrs, or built in
+    a loop whose lr varies with it, as in layer-wise lr decay).
 
     ## Why is this bad?
     The floor is absolute and shared: every group is annealed toward the same value. Early on
@@ -91,3 +98,61 @@ def shared_floor_collapses_groups(model):
             help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
             f"ratio between the groups collapses late in training; {advice}",
         )
+    yield from _custom_floors(model)
+
+
+def _floor_of(model, cls):
+    """The attribute a custom scheduler anneals every group toward, from its ``get_lr`` or
+    from its lr writes over the groups."""
+    get_lr = cls.methods.get("get_lr")
+    for ret in get_lr.returns if get_lr is not None else ():
+        attr = returned_floor(get_lr, ret)
+        if attr is not None:
+            return attr
+    for write in model.lr_writes:
+        own = write.via or write
+        if own.in_class is cls and own.depends_on_group:
+            attr = written_floor(own)
+            if attr is not None:
+                return attr
+    return None
+
+
+def _custom_floors(model):
+    """A custom scheduler class (of this file or imported) whose ``self.min_lr`` floor is one
+    number for every group, built here with a non-zero floor on groups with distinct lrs."""
+    for cls in model.scheduler_classes():
+        init = cls.methods.get("__init__")
+        attr = _floor_of(model, cls)
+        param = stored_from(init, attr) if attr is not None else None
+        if param is None or len(init.params) < 2:
+            continue
+        for caller, bound in model.bindings(init.scope):
+            floor, given = bound.get(param), bound.get(init.params[1])
+            text = model.value(given).dotted if given is not None else None
+            if floor is None or text is None:
+                continue
+            held = [o for o in model.holds(caller, text) if isinstance(o, Optimizer)]
+            opt = next((o for o in held if model.varied_group_lrs(o) is not None), None)
+            if opt is None or not (
+                certainly_nonzero(floor, caller, lr_names_of(opt), False)
+                or model.number(floor, caller) not in (None, 0)
+                or model.value(floor).kind == "name"
+                and model.parameter_number(caller, model.code(floor)) not in (None, 0)
+            ):
+                continue
+            groups = (
+                describe_groups(model, opt)
+                if opt.distinct_lrs() is not None
+                else f"builds its groups with per-group lrs "
+                f"`{clip(model.varied_group_lrs(opt)[0], 30)}` ({model.where(opt.node)})"
+            )
+            yield Report(
+                floor,
+                f"scalar {param}={clip(model.code(floor), 30)} in {clip(cls.name, 30)} gives "
+                f"every group of `{clip(text, 30)}` the same floor",
+                help=f"`{text}` {groups}, but `{cls.name}` anneals every group toward the one "
+                f"`self.{attr}`, so the ratio between the groups collapses late in training "
+                f"(a group below the floor even rises); keep one floor per group, e.g. "
+                f"`self.{attr}s = [base_lr * ratio for base_lr in self.base_lrs]`",
+            )

@@ -1,6 +1,7 @@
 import re
 
 from schedlint.model import catalogue
+from schedlint.model.frameworks import manual_batch_step
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -94,7 +95,9 @@ def granularity(sched, model=None):
         sized = None  # `milestones=args.lr_steps`: decay steps, counted in epochs as often
     if sched.cls in _PER_ITERATION:
         if sized == "epochs":
-            return None  # deliberately sized in epochs: stepped per epoch is right
+            # Deliberately sized in epochs: right when stepped per epoch, and a schedule
+            # that ends after `epochs` steps when stepped per batch.
+            return "epoch", f"sized in epochs ({shown})"
         if values and sized is None:
             return None  # a literal or an unknown name: could be either
         what = f"sized in iterations ({shown})" if values else "counted in iterations by default"
@@ -116,10 +119,12 @@ def step_granularity_mismatch(model):
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
-    is the very count of the `range(N)` epoch loop around it) stepped inside the batch loop
-    next to the optimizer. The loop nesting must be visible in one function or through a
-    function the epoch loop calls (of this file, or imported from another module of the tree,
-    `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
+    is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
+    schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
+    the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
+    calls (`self.train_step(batch)`). The loop nesting must be visible in one function or
+    through a function the epoch loop calls (of this file, or imported from another module of
+    the tree, `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
@@ -134,10 +139,21 @@ def step_granularity_mismatch(model):
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
     as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
-    loader's length, undivided), which then ends with the run. With accelerate, flags a
+    loader's length, undivided), which then ends with the run; and the reverse, a schedule
+    sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
+    as `get_linear_schedule(optimizer, warmup, t_total)` is given) stepped with the optimizer
+    only under the `%` accumulation test, which covers 1/accum of its length. With
+    accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call.
+    prepared scheduler steps `num_processes` times per call. In a LightningModule that
+    optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
+    loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
+    optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
+    config gives (Lightning ignores it then). A scheduler built by a factory
+    (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
+    built in another module of the tree and handed to a class here
+    (`Trainer(model, optimizer, scheduler)` in `train.py`) is checked where the class steps it.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -186,7 +202,11 @@ def step_granularity_mismatch(model):
     for report in accumulation_reports(model, names, branches):
         done.add(id(report.node))
         yield report
-    for sched in model.schedulers:
+    for report in update_steps_reports(model, names, branches):
+        done.add(id(report.node))
+        yield report
+    # with those a caller module built and hands this file's classes (``Trainer(...)``)
+    for sched in model.schedulers + model.schedulers_reached():
         if (
             not is_known(sched)
             or sched.parent is not None
@@ -202,7 +222,8 @@ def step_granularity_mismatch(model):
         if other is not None:
             yield other
             continue
-        prepared = _sized_per_process(model, sched)
+        # reported on the construction: only where it is built
+        prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is not None:
             yield prepared
             continue
@@ -223,7 +244,8 @@ def step_granularity_mismatch(model):
         if kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
-            yield from _per_batch(model, names, sched, key, steps, kind[1], branches)
+            found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
+            yield from found or _manual_training_step(model, sched, steps, kind[1], branches)
 
 
 def _accumulation_test(model, if_node) -> bool:
@@ -313,14 +335,91 @@ def accumulation_reports(model, names, branches):
     for call, sched, opt_node in micro_batch_steps(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
+        opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
+        if not isinstance(opt_name, str):
+            opt_name = sched.optimizer_src
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but "
-            f"`{clip(sched.optimizer_src, 30)}` steps only every accumulation step",
+            f"`{clip(opt_name, 30)}` steps only every accumulation step",
             help=f"The optimizer steps under the accumulation condition (line "
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
             f"runs ahead by the accumulation factor; step the scheduler inside the "
             f"same `if`, right after the optimizer step",
+        )
+
+
+# A factory parameter that sizes the schedule it builds (``num_training_steps``, ``t_total``).
+_TOTAL_PARAM = re.compile(r"(^|_)(total|training|max_steps|max_iters)(_|$)")
+
+
+def _expand_in(model, scope, value):
+    """A bare name assigned once in ``scope`` stands for what it was assigned."""
+    if value.kind != "name":
+        return value
+    bound = model.assignments(scope, value.src)
+    return model.value(bound[0]) if len(bound) == 1 else value
+
+
+def _size_values(model, sched) -> list:
+    """What sizes ``sched``: its length arguments, or for a LambdaLR built by a factory
+    (``get_linear_schedule(optimizer, warmup, t_total)``), the factory's total-steps
+    parameter as every caller binds it; [] when unknown."""
+    values = [_expand(model, sched, v) for v in _length_values(sched)]
+    if values or sched.cls != "LambdaLR" or sched.scope.kind != "function":
+        return values
+    for param in sched.scope.params:
+        if not _TOTAL_PARAM.search(param.lower()):
+            continue
+        bound = model.arguments(sched.scope, param)
+        if not bound:
+            return []
+        values += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
+    return values
+
+
+def update_steps_reports(model, names, branches):
+    """A schedule sized in micro-batches (``len(loader) * epochs``, undivided) stepped with
+    its optimizer only under the accumulation test: it covers ``1/accum`` of its length."""
+    for call in model.calls:
+        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+            continue
+        sched = names.scheduler(call)
+        if sched is None or sched.cls == "ReduceLROnPlateau":
+            continue
+        gate = next(
+            (
+                n
+                for n, b in branches.path(call)
+                if is_if(n) and b == "body" and "%" in if_test(model, n).src
+            ),
+            None,
+        )
+        if gate is None:
+            continue
+        key = names.optimizer_key(sched)
+        # a factory's scheduler: its optimizer is the one the caller hands it
+        steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        steps += names.optimizer_steps(key, call.scope) if key is not None else []
+        gated = [
+            o
+            for o in steps
+            if o.via is None and o.loop is call.loop and any(n is gate for n, _ in branches.path(o))
+        ]
+        values = _size_values(model, sched) if gated else []
+        if not values or not all(
+            v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+        ):
+            continue
+        sizes = ", ".join(clip(v.src, 40) for v in values)
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs once per accumulation step, but "
+            f"`{clip(call.receiver, 30)}` is sized in micro-batches",
+            help=f"Its length ({sizes}) counts every batch of the loader, and it steps only "
+            f"with the optimizer under the accumulation test (line {model.line(gate)}), so "
+            f"the schedule covers 1/accum of its length (a linear decay stops a fraction of "
+            f"the way down); divide the length by the accumulation steps",
         )
 
 
@@ -426,7 +525,7 @@ def _per_epoch(model, names, sched, key, steps, why):
         step.node,
         f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
         f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
-        help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why} and "
+        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
@@ -435,10 +534,16 @@ def _per_epoch(model, names, sched, key, steps, why):
 
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    candidates = []
     for step in steps:
         own = step.via or step  # in an imported helper, the step itself is there
-        loop = own.loop
-        if loop is None or is_epoch_loop(loop):
+        if own.loop is not None:
+            candidates.append((step, own, own.loop, None))
+        elif step.via is None:
+            # a per-batch helper (``self.train_step(x, y)`` in the batch loop)
+            candidates += [(step, own, s.loop, s) for s in model.loops_around_calls(step)]
+    for step, own, loop, helper in candidates:
+        if is_epoch_loop(loop):
             continue
         outer = [enclosing for enclosing in loop.ancestors() if enclosing is not loop]
         if step.via is not None:
@@ -448,7 +553,9 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
-        if step.via is None:
+        if helper is not None:  # the optimizer steps in the helper too, outside any loop
+            opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is None]
+        elif step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
             opt_steps = [
@@ -466,18 +573,54 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
             f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
-            if step.via is not None
+            if step.via is not None or helper is not None
             else f"`{clip(own.receiver, 30)}.step()` runs every batch"
         )
         yield Report(
             step.node,
             f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
-            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and it "
+            help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
             f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
             f"epoch, so the schedule is used up (or cycles) within the first "
             f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
             f"`epochs * len(loader)`)",
+        )
+        return
+
+
+def _manual_training_step(model, sched, steps, why, branches):
+    """A step of ``sched`` in the ``training_step`` of a LightningModule that optimizes
+    manually, next to its optimizer's step: Lightning runs it once per batch."""
+    for step in steps:
+        hook = manual_batch_step(model, sched, step.scope) if step.via is None else None
+        if hook is None or step.loop is not None:
+            continue
+        opt_steps = [
+            o
+            for opt in sched.optimizers
+            for o in model.optimizer_steps(opt)
+            if o.scope is step.scope and o.loop is None
+        ]
+        if not opt_steps:
+            continue
+        mine = conditions(branches.path(step), {sched.target, step.receiver})
+        theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]))}
+        if any(id(n) not in theirs for n, _ in mine):
+            continue  # `if self.trainer.is_last_batch:`: once per epoch
+        entry = next(e for e in hook.schedulers if e.scheduler is sched)
+        ignored = (
+            ' (Lightning ignores `"interval": "epoch"` when the module optimizes manually)'
+            if entry.interval is not None and entry.interval.string == "epoch"
+            else ""
+        )
+        yield Report(
+            step.node,
+            f"`{clip(step.receiver, 30)}.step()` runs every batch in `training_step`, but "
+            f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and under "
+            f"manual optimization Lightning calls `training_step` once per batch{ignored}; "
+            f"step it in `on_train_epoch_end`, or size it in iterations",
         )
         return
 

@@ -47,6 +47,63 @@ def test_transformers_schedule_stepped_per_epoch_is_reported_at_the_end(factory)
     assert factory in v.cause and "stepped 3 times" in v.cause and "60" in v.cause, v.cause
 
 
+def _wsd(transformers, opt, **kw):
+    return transformers.get_wsd_schedule(opt, num_warmup_steps=6, num_decay_steps=12, **kw)
+
+
+# transformers' schedules whose length is not the lambda's num_training_steps keyword (WSD: the
+# sum of its phases), or whose lambda is named after another factory (the min-lr cosines).
+MORE_TRANSFORMERS = {
+    "get_wsd_schedule": lambda t, o: _wsd(t, o, num_training_steps=60),
+    "get_wsd_schedule (stable steps)": lambda t, o: _wsd(t, o, num_stable_steps=42),
+    "get_scheduler('warmup_stable_decay')": lambda t, o: t.get_scheduler(
+        "warmup_stable_decay",
+        o,
+        num_warmup_steps=6,
+        num_training_steps=60,
+        scheduler_specific_kwargs={"num_decay_steps": 12},
+    ),
+    "get_cosine_with_min_lr_schedule_with_warmup": lambda t, o: (
+        t.get_cosine_with_min_lr_schedule_with_warmup(o, 6, 60, min_lr=1e-4)
+    ),
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate": lambda t, o: (
+        t.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(o, 6, 60, min_lr_rate=0.1)
+    ),
+}
+
+
+@pytest.mark.parametrize("label", sorted(MORE_TRANSFORMERS))
+def test_more_transformers_schedules_stepped_per_epoch_are_reported(label):
+    transformers = pytest.importorskip("transformers")
+    model, opt = _two_groups()
+    sched = MORE_TRANSFORMERS[label](transformers, opt)
+    seen = _guarded_epochs(opt, sched, model)
+    (v,) = [v for v in seen if v.code == "SLG112"]
+    factory = "get_wsd_schedule" if "wsd" in label or "stable" in label else label
+    assert f"transformers' {factory} " in v.cause, v.cause
+    assert "stepped 3 times" in v.cause and "60" in v.cause, v.cause
+
+
+@pytest.mark.parametrize("label", sorted(MORE_TRANSFORMERS))
+def test_more_transformers_schedules_stepped_per_batch_are_silent(label):
+    transformers = pytest.importorskip("transformers")
+    model, opt = _two_groups()
+    sched = MORE_TRANSFORMERS[label](transformers, opt)
+    seen = []
+    with schedlint.guard(opt, sched, on_violation=seen.append):
+        for _ in range(60):
+            _step(model, opt)
+            sched.step()
+    assert seen == [], [v.message for v in seen]
+
+
+def test_transformers_schedules_without_a_length_are_silent():
+    transformers = pytest.importorskip("transformers")
+    model, opt = _two_groups()
+    sched = transformers.get_inverse_sqrt_schedule(opt, num_warmup_steps=6)
+    assert _guarded_epochs(opt, sched, model) == []
+
+
 def test_transformers_schedule_stepped_per_batch_is_silent():
     transformers = pytest.importorskip("transformers")
     model, opt = _two_groups()

@@ -179,10 +179,25 @@ def test_each_scheduler_trains_bitwise_identically_with_watch_on(name):
             grad_step(model, opt, i)
             step_scheduler(sched, i)
             trace.append([float(g["lr"]).hex() for g in opt.param_groups])
+        # Saved and copied while still watched: plain dicts, nothing of schedlint.
+        saved = (opt.state_dict(), sched.state_dict())
+        blob = pickle.dumps(saved)
+        assert b"schedlint" not in blob and b"schedlint" not in pickle.dumps(opt)
+        assert all(type(g) is dict for g in copy.deepcopy(opt).param_groups)
+        # A resume from the saved state lands on the same lrs.
+        _, fresh_opt = make_optimizer(seed=5)
+        fresh = ALL[name](fresh_opt)
+        fresh_opt.load_state_dict(saved[0])
+        fresh.load_state_dict(saved[1])
+        assert [float(g["lr"]).hex() for g in fresh_opt.param_groups] == trace[-1]
         report = guard.report()
         guard.close()
-        runs.append((trace, [p.detach().clone() for p in model.parameters()], report.by_code()))
-    (t0, p0, c0), (t1, p1, c1) = runs
+        runs.append(
+            (trace, [p.detach().clone() for p in model.parameters()], report.by_code(), saved)
+        )
+    (t0, p0, c0, s0), (t1, p1, c1, s1) = runs
     assert t0 == t1
     assert all(torch.equal(a, b) for a, b in zip(p0, p1))
     assert c0 == c1
+    assert _same(s0[0], s1[0])
+    assert pickle.dumps(s0[1]) == pickle.dumps(s1[1])  # scheduler state, byte for byte

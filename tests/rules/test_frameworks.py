@@ -161,3 +161,51 @@ def test_plateau_advice_never_suggests_sequential_lr():
         assert "reject" in help_text  # the advice is the help (issue 16)
         assert "combine them with `SequentialLR`" not in message + help_text
         assert "warm-up through `SequentialLR`" not in message + help_text
+
+
+def test_lightning_hands_configure_optimizers_objects_back_to_the_module():
+    m = model_of(
+        """
+        import lightning as L
+        import torch
+
+        class GAN(L.LightningModule):
+            def training_step(self, batch, batch_idx):
+                g, d = self.optimizers()
+                first = self.trainer.optimizers[0]
+                sched = self.lr_schedulers()
+
+            def optimizer_zero_grad(self, epoch, batch_idx, opt):
+                opt.zero_grad(set_to_none=True)
+
+            def configure_optimizers(self):
+                opt_g = torch.optim.Adam(self.g.parameters(), lr=1e-4)
+                opt_d = torch.optim.Adam(self.d.parameters(), lr=4e-4)
+                decay = torch.optim.lr_scheduler.ExponentialLR(opt_g, gamma=0.99)
+                return [opt_g, opt_d], [decay]
+        """
+    )
+    opt_g, opt_d = m.optimizers
+    (decay,) = m.schedulers
+    step = next(s for s in m.scopes if s.name == "training_step")
+    zero = next(s for s in m.scopes if s.name == "optimizer_zero_grad")
+    assert m.holds(step, "g") == [opt_g] and m.holds(step, "d") == [opt_d]
+    assert m.holds(step, "first") == [opt_g, opt_d]
+    assert m.holds(step, "sched") == [decay]  # one scheduler: itself, not a list
+    assert m.holds(zero, "opt") == [opt_g, opt_d]  # a renamed hook parameter, by position
+
+
+def test_getattr_of_the_torch_scheduler_module_is_a_scheduler():
+    m = model_of(
+        """
+        import torch
+        opt = torch.optim.SGD(params, lr=0.1)
+        named = getattr(torch.optim.lr_scheduler, "StepLR")(opt, step_size=3)
+        chosen = getattr(torch.optim.lr_scheduler, cfg.name)(opt, **cfg.kwargs)
+        other = getattr(some_module, cfg.name)(opt)
+        """
+    )
+    assert [(s.cls, s.origin, s.optimizer_src) for s in m.schedulers] == [
+        ("StepLR", "torch", "opt"),
+        ("LRScheduler", "torch", "opt"),
+    ]

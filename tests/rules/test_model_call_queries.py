@@ -59,3 +59,65 @@ def test_assignments_hold_both_arms():
     model = _model()
     bound = [model.value(node).src for node in model.assignments(_scope(model, "main"), "active")]
     assert bound == ["train_loader", "skip_first_batches(train_loader, args.step)"]
+
+
+HELPER_SOURCE = """
+    import torch
+
+    class Trainer:
+        def __init__(self, optimizer, scheduler):
+            self.optimizer = optimizer
+            self.scheduler = scheduler
+
+        def train_step(self, batch):
+            self.optimizer.step()
+            self.scheduler.step()
+
+        def train_epoch(self, loader):
+            for batch in loader:
+                self.train_step(batch)
+
+        def evaluate(self, batch):
+            self.scheduler.step()
+
+        def fit(self, loader, batch):
+            self.evaluate(batch)
+            for batch in loader:
+                self.evaluate(batch)
+"""
+
+
+def test_loops_around_calls_give_the_loop_of_a_per_batch_helper():
+    source = textwrap.dedent(HELPER_SOURCE)
+    model = build_model("trainer.py", source, cst.parse_module(source))
+    step, other = (c for c in model.calls if c.receiver == "self.scheduler")
+    sites = model.loops_around_calls(step)
+    assert [s.loop.iter.src for s in sites] == ["loader"]
+    # one call of ``evaluate`` runs outside any loop: no loop repeats every run of it
+    assert model.loops_around_calls(other) == []
+
+
+def test_schedulers_reached_are_those_a_caller_module_hands_a_class(tmp_path):
+    from schedlint.model.tree import Tree
+
+    (tmp_path / "engine.py").write_text(textwrap.dedent(HELPER_SOURCE))
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from engine import Trainer
+
+            def main(model, loader):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3)
+                Trainer(optimizer, scheduler).train_epoch(loader)
+            """
+        )
+    )
+    path = str(tmp_path / "engine.py")
+    source = (tmp_path / "engine.py").read_text()
+    model = build_model(path, source, cst.parse_module(source), tree=Tree(str(tmp_path)))
+    (sched,) = model.schedulers_reached()
+    assert sched.cls == "StepLR" and model.is_foreign(sched) and not model.schedulers
+    assert model.schedulers_reached(sched.optimizer) == [sched]
+    assert [text for _, text in model.holders(sched)] == ["self.scheduler"]

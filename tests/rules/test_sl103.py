@@ -51,3 +51,51 @@ def test_local_name_with_a_nonzero_value():
     src = HEADER + "floor = 1e-6\ns = lrs.CosineAnnealingLR(opt, 100, eta_min=floor)\n"
     assert lines(src, "SL103") == [5]
     assert lines(src.replace("floor = 1e-6", "floor = 0"), "SL103") == []
+
+
+CUSTOM = """\
+import math
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+
+class Cosine(LRScheduler):
+    def __init__(self, optimizer, total, min_lr=0.0):
+        self.total = total
+        self.min_lr = min_lr
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        c = 0.5 * (1 + math.cos(math.pi * self.last_epoch / self.total))
+        return [{element} for base_lr in self.base_lrs]
+
+
+def groups(model, lr, decay):
+    out = []
+    for depth, block in enumerate(model.blocks):
+        scale = decay ** depth
+        out.append({{"params": block.parameters(), "lr": {group_lr}}})
+    return out
+
+
+def main(model, lr=1e-3, floor={floor}):
+    opt = torch.optim.AdamW(groups(model, lr, 0.7))
+    sched = Cosine(opt, 100, min_lr=floor)
+"""
+
+
+@pytest.mark.parametrize(
+    "element, group_lr, floor, expected",
+    [
+        ("self.min_lr + (base_lr - self.min_lr) * c", "lr * scale", "1e-5", [27]),
+        ("(base_lr - self.min_lr) * c + self.min_lr", "lr * decay ** depth", "1e-5", [27]),
+        # a floor of 0 keeps every ratio; one lr for every group has no ratio to keep
+        ("self.min_lr + (base_lr - self.min_lr) * c", "lr * scale", "0.0", []),
+        ("self.min_lr + (base_lr - self.min_lr) * c", "lr", "1e-5", []),
+        # a floor relative to each group's own lr
+        ("base_lr * (self.min_lr + (1 - self.min_lr) * c)", "lr * scale", "1e-2", []),
+    ],
+)
+def test_custom_scheduler_with_one_floor_for_every_group(element, group_lr, floor, expected):
+    source = CUSTOM.format(element=element, group_lr=group_lr, floor=floor)
+    assert lines(source, "SL103") == expected
