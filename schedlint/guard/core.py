@@ -46,6 +46,8 @@ MAX_KEPT = 200  # violations kept in full per guard; later ones are only counted
 _DYNAMO = "torch._dynamo"  # loaded by torch.compile; `import torch` alone does not load it
 _STEP_WRAPPER_CODE = Optimizer.profile_hook_step(lambda self: None).__code__
 ANCHOR = registry.ANCHOR
+# Codes about an lr someone wrote into a group: watch mode can name the line of that write.
+WRITE_CODES = frozenset({"SLG101", "SLG102", "SLG108"})
 
 
 class _Anchor:
@@ -242,7 +244,10 @@ class Guard:
             else:
                 declared = [schedulers]
             for s in declared:
-                if not isinstance(s, LRScheduler) or getattr(s, "optimizer", None) is not optimizer:
+                bound = getattr(s, "optimizer", None)
+                if not isinstance(s, LRScheduler) or (
+                    bound is not optimizer and registry.unwrap(bound) is not optimizer
+                ):
                     what = type(s).__name__
                     raise ValueError(
                         f"schedlint.guard: {what} is not a torch scheduler bound to this optimizer"
@@ -1264,15 +1269,21 @@ class Guard:
             return []
         return self._off_loaded(opt.param_groups, want, loaded, "its next step")
 
-    def optimizer_loaded(self, opt, frame) -> None:
+    def optimizer_loaded(self, opt, frame, before=None) -> None:
         """``optimizer.load_state_dict()``: a resume when the loaded groups carry ``initial_lr``
         (a scheduler drove the run that saved them) and the state has stepped (or keeps no step
         count, as SGD). The schedulers are judged at the next optimizer step (SLG114)."""
         if self._off or self.closed:
             return
-        self._safely("optimizer load", self._note_resume, opt, frame)
+        self._safely("optimizer load", self._note_resume, opt, frame, before)
 
-    def _note_resume(self, opt, frame) -> None:
+    def _note_resume(self, opt, frame, before=None) -> None:
+        if before is not None and before == lifecycle.unstepped_lrs(opt):
+            # The optimizer loaded back the state it had, with no step in it: accelerate's
+            # prepare() does so to move the state to the device, after a scheduler gave the
+            # groups initial_lr. Nothing was resumed (a stateless SGD resumed at the very lr
+            # it was built with is not told apart, and goes unreported).
+            return
         groups = opt.param_groups
         steps = lifecycle.state_steps(opt)
         if groups and all("initial_lr" in g for g in groups) and (steps is None or steps > 0):
@@ -1976,6 +1987,7 @@ class Guard:
             scheduler=None if primary is None else primary.name,
             rank=rank,
             written_at=written_at,
+            suggest_watch=code in WRITE_CODES and written_at is None and not self.watch,
         )
 
     def _record(self, found: list) -> None:

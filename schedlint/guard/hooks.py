@@ -33,7 +33,7 @@ import functools
 import sys
 import threading
 
-from schedlint.guard import attribution, registry
+from schedlint.guard import attribution, lifecycle, registry
 
 WRITER_METHODS = ("step", "step_update")
 MARK = "__schedlint_wrapper__"
@@ -249,7 +249,7 @@ def _make_step(original):
             # A child of SequentialLR/ChainedScheduler (or a super().step() chain): called from
             # the caller's line, so torch's warnings name the parent's line as they do unguarded.
             return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
-        guard = registry.lookup(getattr(self, "optimizer", None))
+        guard = registry.for_scheduler(getattr(self, "optimizer", None))
         if guard is None:
             return attribution.call_at(sys._getframe(1), original, self, args, kwargs)
         # The caller: torch's warnings from the real step are attributed to it (attribution.py).
@@ -268,7 +268,7 @@ def _make_get_lr(original):
         # class attribute defaults to False, so this plain read is the whole per-step cost.
         if self._get_lr_called_within_step or tls.shadowing:
             return out
-        guard = registry.existing(getattr(self, "optimizer", None))
+        guard = registry.for_scheduler(getattr(self, "optimizer", None), adopt=False)
         if guard is not None:
             guard.get_lr_outside_step(self, out, sys._getframe(1))
         return out
@@ -286,7 +286,7 @@ def _make_load_state_dict(original):
             return original(self, *args, **kwargs)
         finally:
             tls.depth -= 1
-            guard = registry.existing(getattr(self, "optimizer", None))
+            guard = registry.for_scheduler(getattr(self, "optimizer", None), adopt=False)
             if guard is not None:
                 state = args[0] if args else kwargs.get("state_dict")
                 guard.scheduler_loaded(self, state, sys._getframe(1))
@@ -358,7 +358,7 @@ def _constructed(built: list, error) -> None:
         optimizer = getattr(sched, "optimizer", None)
         if optimizer is None and error is not None:
             optimizer = args[0] if args else kwargs.get("optimizer")
-        guard = registry.lookup(optimizer) if optimizer is not None else None
+        guard = registry.for_scheduler(optimizer) if optimizer is not None else None
         if guard is None:
             continue
         if error is None:
@@ -418,11 +418,11 @@ def _make_add_param_group(original):
 def _make_optimizer_load_state_dict(original):
     @functools.wraps(original)
     def load_state_dict(self, *args, **kwargs):
+        guard = None if tls.shadowing else registry.existing(self)
+        before = None if guard is None else lifecycle.unstepped_lrs(self)
         out = original(self, *args, **kwargs)
-        if not tls.shadowing:
-            guard = registry.existing(self)
-            if guard is not None:
-                guard.optimizer_loaded(self, sys._getframe(1))
+        if guard is not None:
+            guard.optimizer_loaded(self, sys._getframe(1), before)
         return out
 
     return load_state_dict

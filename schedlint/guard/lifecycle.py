@@ -109,6 +109,21 @@ def state_steps(optimizer):
     return most
 
 
+def unstepped_lrs(optimizer):
+    """Each group's ``(lr, initial_lr)`` while the optimizer keeps no per-parameter state (it
+    never stepped, or it is stateless like plain SGD), else None. Read once per
+    ``load_state_dict``, to tell a load that changed nothing from a resume."""
+    if optimizer.state:
+        return None
+    try:
+        return [
+            (float(g["lr"]), None if g.get("initial_lr") is None else float(g["initial_lr"]))
+            for g in optimizer.param_groups
+        ]
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return None
+
+
 def checkpoint_key(f):
     """The directory a checkpoint goes to (files saved there in one step form one checkpoint);
     None for a buffer with no name."""

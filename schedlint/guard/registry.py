@@ -40,6 +40,41 @@ def lookup(optimizer):
     return guard
 
 
+def unwrap(optimizer):
+    """The optimizer a wrapper stands for: accelerate's AcceleratedOptimizer, Lightning's
+    LightningOptimizer and the DeepSpeed and Hugging Face wrappers keep the real optimizer in
+    ``.optimizer``, share its ``param_groups`` list and forward ``step()`` to it, so the optimizer
+    steps (and torch's step hooks) happen on the inner one. Anything else is returned as is."""
+    for _ in range(8):  # wrappers of wrappers (DeepSpeed inside accelerate), never a cycle
+        try:
+            inner = getattr(optimizer, "optimizer", None)
+            if (
+                inner is None
+                or inner is optimizer
+                or inner.param_groups is not optimizer.param_groups
+            ):
+                return optimizer
+        except Exception:  # a wrapper's property that fails: not one we can see through
+            return optimizer
+        optimizer = inner
+    return optimizer
+
+
+def for_scheduler(optimizer, *, adopt: bool = True):
+    """The guard of the optimizer a scheduler was built on (its ``.optimizer``): the wrapper's own
+    guard when it has one (an explicit ``guard(wrapper)``), else the guard of the optimizer behind
+    it; in auto mode (``adopt``), a new one for an unwatched optimizer."""
+    guard = existing(optimizer)
+    if guard is not None or optimizer is None:
+        return guard
+    inner = unwrap(optimizer)
+    if inner is not optimizer:
+        guard = existing(inner)
+    if guard is None and adopt and auto_session is not None:
+        return auto_session.adopt(inner)
+    return guard
+
+
 def add(guard, optimizer) -> None:
     _by_optimizer[id(optimizer)] = weakref.ref(guard)
 

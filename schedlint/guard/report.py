@@ -105,11 +105,24 @@ class GuardReport:
             firsts: dict = {}
             for v in self.violations:
                 firsts.setdefault((v.code, v.group_index), v)
+            # One line per (code, group), the first occurrence with the count of the rest; each
+            # code's explanation once, under its first line (the live warning had it already).
+            helped = set()
             for (code, group), v in firsts.items():
                 n = self.counts.get((code, group), 1)
-                lines.append(f"    {v.message}" + (f" [{n} times]" if n > 1 else ""))
+                lines.append(
+                    f"    {v.summary.removesuffix('.')} [{n} times]"
+                    if n > 1
+                    else f"    {v.summary}"
+                )
+                if code not in helped:
+                    helped.add(code)
+                    lines.append(f"      help: {v.help}")
             for v in self.pending:
-                lines.append(f"    {v.message}")
+                lines.append(f"    {v.summary}")
+                if v.code not in helped:
+                    helped.add(v.code)
+                    lines.append(f"      help: {v.help}")
         for reason in self.not_checked:
             lines.append(f"  not checked: {reason}")
         return "\n".join(lines)

@@ -74,6 +74,9 @@ class AutoSession:
             self.closed
             or not isinstance(optimizer, Optimizer)
             or isinstance(optimizer, ShadowOptimizer)
+            # A wrapper (AcceleratedOptimizer) whose step() torch hooks would count the steps of
+            # the optimizer behind it twice; that one is guarded instead.
+            or registry.unwrap(optimizer) is not optimizer
         ):
             return None
         guard = Guard(optimizer, None, _session=self, **self.options)

@@ -24,7 +24,7 @@ from collections import OrderedDict, defaultdict
 import torch
 from torch.optim import Optimizer
 
-from schedlint.guard import hooks
+from schedlint.guard import hooks, registry
 from schedlint.guard import lrs as lrs_mod
 
 
@@ -123,10 +123,17 @@ class _Quiet:
         return False
 
 
-def _memo_for(real_opt: Optimizer, shadow_opt, twins: dict) -> dict:
+def _memo_for(real_opt: Optimizer, shadow_opt, twins: dict, scheds=()) -> dict:
     # Parameters map to themselves so a scheduler that happens to reference the model does not
     # drag a copy of every weight into the shadow; real schedulers map to their twins.
     memo = {id(real_opt): shadow_opt}
+    # A scheduler built on a wrapper of the optimizer (accelerate's AcceleratedOptimizer) is bound
+    # to the shadow too, instead of to a copy of the wrapper and everything it holds.
+    for sched in scheds:
+        for s in [sched, *children(sched)]:
+            bound = getattr(s, "optimizer", None)
+            if bound is not None and bound is not real_opt and registry.unwrap(bound) is real_opt:
+                memo[id(bound)] = shadow_opt
     for group in real_opt.param_groups:
         for p in group["params"]:
             memo[id(p)] = p
@@ -161,7 +168,7 @@ class Shadow:
     def construct(self, real_opt: Optimizer, sched, args: tuple, kwargs: dict) -> None:
         """Build ``sched``'s twin by running its constructor again on the shadow, from the
         shadow's (intended) LRs; ``args``/``kwargs`` are the real call's, without ``self``."""
-        memo = _memo_for(real_opt, self.opt, self._twins)
+        memo = _memo_for(real_opt, self.opt, self._twins, [sched])
         cargs, ckwargs = copy.deepcopy((args, kwargs), memo)
         cls = type(sched)
         twin = cls.__new__(cls)
@@ -175,7 +182,7 @@ class Shadow:
         """Deep copies of ``scheds`` (built before the guard saw them) bound to the shadow. With
         ``rerun_construction``, the effect of their constructors is replayed on the shadow's LRs
         (schedulers not stepped yet: the LR they should have set is derived from the baseline)."""
-        memo = _memo_for(real_opt, self.opt, self._twins)
+        memo = _memo_for(real_opt, self.opt, self._twins, scheds)
         copies = copy.deepcopy(list(scheds), memo)
         for real, twin in zip(scheds, copies):
             self._pair(real, twin)
@@ -273,7 +280,7 @@ def predict_step(real_opt: Optimizer, sched, args, kwargs, lrs=None):
     and what the first step after a scheduler's load would give from the loaded LRs.
     """
     shadow_opt = ShadowOptimizer(real_opt, lrs)
-    memo = _memo_for(real_opt, shadow_opt, {})
+    memo = _memo_for(real_opt, shadow_opt, {}, [sched])
     copy_ = copy.deepcopy(sched, memo)
     with _Quiet():
         type(copy_).step(copy_, *args, **kwargs)

@@ -65,6 +65,9 @@ class Violation:
     scheduler: str | None = None
     rank: int | None = None
     written_at: str | None = None  # watch mode: "file:line" of the write that set this lr
+    # A write to group['lr'] whose line is unknown because watch mode was off: the help says how
+    # to get it (the warning itself can only point at the optimizer.step() that found it).
+    suggest_watch: bool = False
 
     @property
     def name(self) -> str:
@@ -72,6 +75,19 @@ class Violation:
 
     @property
     def message(self) -> str:
+        """The short one-sentence statement, then the explanation on a ``help:`` line."""
+        return f"{self.summary}\n  help: {self.help}"
+
+    @property
+    def help(self) -> str:
+        """Why this is wrong and what to do (the cause), and how to find the write's line."""
+        if self.suggest_watch:
+            return f"{self.cause} {WATCH_HINT}"
+        return self.cause
+
+    @property
+    def summary(self) -> str:
+        """What broke, where, and the values: one sentence."""
         where = []
         if self.group_index is not None:
             label = (
@@ -104,16 +120,24 @@ class Violation:
             text += f": lr {format_lr(self.actual)}"
         if self.written_at:
             text += f", written at {self.written_at}"
-        return f"{text}. {self.cause}"
+        return f"{text}."
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["name"] = self.name
         d["message"] = self.message
+        d["summary"] = self.summary
+        d["help"] = self.help
         return d
 
     def __str__(self) -> str:
         return self.message
+
+
+WATCH_HINT = (
+    "To name the line that wrote it, rerun with `schedlint run --watch` "
+    "(or schedlint.guard(..., watch=True))."
+)
 
 
 def format_lr(x, digits: int = 6) -> str:
@@ -181,9 +205,9 @@ class ScheduleViolation(RuntimeError):
 
 
 def _event_text(violations: Sequence[Violation]) -> str:
-    first = violations[0].message
+    first = violations[0].summary
     if len(violations) == 1:
-        return first
+        return violations[0].message
     head = violations[0]
     others = []
     for v in violations[1:]:
@@ -194,7 +218,8 @@ def _event_text(violations: Sequence[Violation]) -> str:
             others.append(
                 f"group {v.group_index}" if same_code else f"{v.code} on group {v.group_index}"
             )
-    return f"{first} (also {', '.join(dict.fromkeys(others))})"
+    also = f" (also {', '.join(dict.fromkeys(others))})"
+    return f"{first.removesuffix('.')}{also}.\n  help: {head.help}"
 
 
 Handler = str | Callable[[Violation], object]

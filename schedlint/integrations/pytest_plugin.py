@@ -126,7 +126,7 @@ class _GuardPlugin:
         if unraised:
             self.failed_tests.append(item.nodeid)
             lines = "\n".join(
-                f"  {v.message}{_times(n)}"
+                f"  {v.summary}{_times(n)}\n    help: {v.help}"
                 for _node, v, n in _grouped([(None, v) for v in unraised])
             )
             pytest.fail(
@@ -143,7 +143,7 @@ class _GuardPlugin:
             terminalreporter.write_line(f"  failed by the guard: {nodeid}")
         for nodeid, v, n in _grouped(self.all_seen):
             terminalreporter.write_line(
-                f"  {nodeid or '(outside a test)'}: {v.message}" + _times(n)
+                f"  {nodeid or '(outside a test)'}: {v.summary}" + _times(n)
             )
 
     def pytest_unconfigure(self, config):
