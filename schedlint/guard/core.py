@@ -621,12 +621,16 @@ class Guard:
         self._attempts += 1
 
     def _outer_step_running(self, opt) -> bool:
-        # this method <- before_optimizer_step <- hooks._optimizer_pre_hook <- torch's wrapper of
-        # the inner step; an outer wrapper for the same optimizer means super().step() nesting.
-        frame = sys._getframe(4)
+        # The pre-hook runs under torch's wrapper of the inner step, reached through a varying
+        # number of frames (this guard's own, dynamo's disable wrapper in watch mode); a second
+        # wrapper for the same optimizer further out means super().step() nesting.
+        frame = sys._getframe(1)
+        wrappers = 0
         while frame is not None:
             if frame.f_code is _STEP_WRAPPER_CODE and frame.f_locals.get("self") is opt:
-                return True
+                wrappers += 1
+                if wrappers == 2:
+                    return True
             frame = frame.f_back
         return False
 
