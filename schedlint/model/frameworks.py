@@ -340,7 +340,7 @@ class FrameworkCollector:
             hook.reads_back = self.reads_back
             for entry in hook.schedulers:
                 scope = hook.scope
-                config = self.config_methods.get((id(hook.cls.node), entry.helper))
+                config = self._config_method(by_name, hook.cls, entry.helper)
                 if config is not None and "scheduler" in config[0]:
                     items, entry.opaque, scope = config
                     entry.in_config, entry.value = True, items["scheduler"]
@@ -364,6 +364,22 @@ class FrameworkCollector:
                     held = model.holds_only(scope, v.dotted)
                     if held is not None and len(held) == 1 and isinstance(held[0], Scheduler):
                         entry.scheduler = held[0]  # possibly built in an imported module
+
+    def _config_method(self, by_name, cls, name):
+        """The config dict ``self.<name>(...)`` returns, from ``cls`` or the first class of
+        the file up its bases that defines ``name`` (a shared base module's
+        ``def one_cycle(self, optimizer): return {"scheduler": ...}``)."""
+        todo, seen = [cls], set()
+        while todo:
+            c = todo.pop(0)
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            if name in c.methods:
+                return self.config_methods.get((id(c.node), name))
+            shorts = [b.rpartition(".")[2] for b in c.bases]
+            todo += [by_name[b] for b in shorts if b in by_name]
+        return None
 
 
 def lightning_steps(model):
