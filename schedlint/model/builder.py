@@ -100,6 +100,9 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
 
 # Calls that hand back the batches of their first argument, or fewer of them, in order:
 # progress bars, enumeration, slicing, and accelerate's resume view of a prepared loader.
+# A name bound to one of several torch scheduler classes (``cls = StepLR if a else
+# CosineAnnealingLR`` as two assignments): a construction of a torch scheduler chosen by name.
+_CHOSEN_BY_NAME = object()
 _BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
 
 
@@ -351,6 +354,10 @@ class _Builder(cst.CSTVisitor):
         # Constructions of this tree's scheduler classes: recorded as Scheduler facts, and
         # still calls whose arguments bind the class's ``__init__`` parameters in the flow.
         self.custom_calls: set = set()
+        # (scope id, name) -> the scheduler class expression a local name was bound to
+        # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
+        # cfg.name)``), None once bound to anything else or to two different classes
+        self._class_aliases: dict = {}
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
         # The branch arms (if/else bodies, try blocks, match cases) being walked, innermost
@@ -880,6 +887,8 @@ class _Builder(cst.CSTVisitor):
     def _assign(self, target, value, stmt, op):
         if op == "=":
             self.frameworks.on_assign(self, target, value)
+            if isinstance(target, cst.Name) and self.scope is not None:
+                self._alias_class(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
@@ -1174,16 +1183,67 @@ class _Builder(cst.CSTVisitor):
             self.model.read_keys.add(key)
 
     # -- constructions ------------------------------------------------------------------------
+    def _alias_class(self, name, value) -> None:
+        """Remember ``name = <a scheduler class>`` so that ``name(optimizer, ...)`` later in
+        the scope (or in a function of the module, for a module-level name) is recorded as
+        that scheduler's construction. Two different classes bound to one name (if/else
+        arms) leave only what both say: a torch scheduler chosen by name, or nothing."""
+        key = (self.scope.id, name)
+        known = self._scheduler_class_of(value)
+        if known is None:
+            self._class_aliases[key] = None
+            return
+        if key in self._class_aliases:
+            before = self._class_aliases[key]
+            if before is None or self._scheduler_class_of(before) != known:
+                torch_both = before is not None and self._is_torch_class(before)
+                value = _CHOSEN_BY_NAME if torch_both and self._is_torch_class(value) else None
+        self._class_aliases[key] = value
+
+    def _is_torch_class(self, node) -> bool:
+        if node is _CHOSEN_BY_NAME or self._scheduler_by_name(node) is not None:
+            return True
+        short = catalogue.scheduler_class(self.qualify(node))
+        return short is not None and not catalogue.is_transformers_factory(short)
+
+    def _scheduler_class_of(self, node):
+        """The scheduler class an expression names without calling it, else None."""
+        if node is _CHOSEN_BY_NAME:
+            return catalogue.CHOSEN_BY_NAME
+        if isinstance(node, cst.Call):
+            return self._scheduler_by_name(node)
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            return catalogue.scheduler_class(self.qualify(node))
+        return None
+
+    def _aliased(self, func):
+        """The scheduler class expression a called name was bound to, else ``func``."""
+        if not isinstance(func, cst.Name) or self.scope is None:
+            return func
+        module = list(self.scope.function_chain())[-1]
+        for scope in (self.scope, module) if module is not self.scope else (module,):
+            key = (scope.id, func.value)
+            if key in self._class_aliases:
+                return self._class_aliases[key] or func
+            if func.value in scope.assigned or func.value in scope.params:
+                return func  # bound here to something else
+        return func
+
     def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
-        qualified = self.qualify(call.func)
+        func = self._aliased(call.func)
+        if func is _CHOSEN_BY_NAME:
+            self.handled_calls.add(id(call))
+            self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+            return True
+        qualified = self.qualify(func)
         if qualified is None:
-            short = self._scheduler_by_name(call.func)
+            short = self._scheduler_by_name(func)
             if short is not None:
                 self.handled_calls.add(id(call))
                 self._scheduler(call, short, "torch", target, stmt)
                 return True
-            opt_cls = self._optimizer_by_name(call.func)
+            opt_cls = self._optimizer_by_name(func)
             if opt_cls is not None:
                 self.handled_calls.add(id(call))
                 self._optimizer(call, opt_cls, target, stmt)
