@@ -26,18 +26,43 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
+def _walks_schedulers(call, loop) -> bool:
+    """``loop`` binds the receiver of ``call``: it walks a container of schedulers
+    (``for s in schedulers``, ``for name, s in self.schedulers.items()``), which says
+    nothing about when the training loop around it steps them."""
+    return loop is not None and call.receiver.partition(".")[0] in loop.targets
+
+
+def _training_loop(call):
+    """The loop a scheduler step repeats with: its own, or the one around the loops that
+    walk a container of schedulers."""
+    loop = call.loop
+    while _walks_schedulers(call, loop):
+        loop = loop.parent
+    return loop
+
+
 def _loop_steps(model, names):
     """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
-    scheduler other than ReduceLROnPlateau, whose optimizer variable is known."""
+    scheduler other than ReduceLROnPlateau, whose optimizer variable is known; a step in a
+    walk over a container of schedulers (``{"gen": StepLR(opt_g), "disc": ...}``) once for
+    each scheduler it may be."""
     for call in model.calls:
-        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+        if call.method != "step" or call.args or call.kwargs or _training_loop(call) is None:
             continue
         sched = names.scheduler(call)
-        if sched is None or sched.cls == "ReduceLROnPlateau":
+        if sched is not None:
+            scheds = [sched]
+        elif _walks_schedulers(call, call.loop):
+            scheds = names.schedulers(call) or []
+        else:
             continue
-        key = names.optimizer_key(sched)
-        if key is not None:
-            yield call, sched, key
+        for sched in scheds:
+            if sched.cls == "ReduceLROnPlateau":
+                continue
+            key = names.optimizer_key(sched)
+            if key is not None:
+                yield call, sched, key
 
 
 def _opt_text(call, sched) -> str:
@@ -177,7 +202,7 @@ def scheduler_step_before_optimizer_step(model):
             continue
         if key not in steps_by_key:
             steps_by_key[key] = names.optimizer_steps(key)
-        loop = call.loop
+        loop = _training_loop(call)
         if _counter_managed(model, sched):
             continue  # stepped at the epoch's start on purpose, counter fixed by hand
         inside = [
@@ -220,6 +245,7 @@ def scheduler_step_before_optimizer_step(model):
             line = model.line(node)
         else:
             continue
+        reported.add(id(call.node))  # once per call, however many schedulers it steps
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
