@@ -96,7 +96,8 @@ def lightning_interval_mismatch(model):
     ## What it does
     Reads what a LightningModule's `configure_optimizers` returns (an `[opt], [sched]` pair, a
     `{"optimizer": ..., "lr_scheduler": ...}` dict, a scheduler config dict, or a list of
-    them; a config dict may come from a method of the module, `self._lr_config(optimizer)`)
+    them; a config dict may come from a method of the module or of a base class in the same
+    file, `self._lr_config(optimizer)`)
     and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
     `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
     step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`, a
