@@ -186,6 +186,15 @@ def two_closed_form(first: str, second: str, where: str) -> str:
     )
 
 
+def overwrites_other(name: str, others: list, where: str) -> str:
+    return (
+        f"{name}.step() at {where} sets the lr from its own schedule after {', '.join(others)} "
+        f"stepped this optimizer since {name}'s previous step, so each discards the other's "
+        "change: the two schedules fight over one lr. Combine them with SequentialLR, or stop "
+        "stepping one when the other takes over."
+    )
+
+
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
     return (
         f"torch.save at {where} wrote the state of {optimizer} but not the state of "

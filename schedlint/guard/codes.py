@@ -351,11 +351,16 @@ def schedule_length_mismatch():
 
 @rule("SLG113", "closed-form-schedulers-fight", "error", scope="runtime", kind="guard")
 def closed_form_schedulers_fight():
-    """Two closed-form schedulers step the same optimizer between the same optimizer steps.
+    """Two schedulers of one optimizer overwrite each other's lr.
 
     ## What it does
     Reports the first time two of LambdaLR, CyclicLR, OneCycleLR or
-    CosineAnnealingWarmRestarts on one optimizer are both stepped after one optimizer step.
+    CosineAnnealingWarmRestarts on one optimizer are both stepped after one optimizer step, or
+    one of them (or SWALR, which holds swa_lr) steps again after another scheduler of the same
+    optimizer stepped since its previous step: a warm-up LambdaLR stepped every batch next to a
+    cosine stepped every epoch, SWALR and the base schedule both stepped after `swa_start`.
+    A hand-over (the warm-up stops stepping, SWALR in the `else` of the base schedule) and two
+    chainable schedulers stepped together are silent.
 
     ## Why is this bad?
     Each recomputes the LR from its own bases and overwrites the other's: only the last one

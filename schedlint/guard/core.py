@@ -215,6 +215,9 @@ class Guard:
         self._history = History(int(history)) if history else None
         self._final = None
         self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
+        # id(record) -> (sequence number, name) of each top-level scheduler's last step, to tell
+        # when an overwriting scheduler discards another one's steps (SLG113)
+        self._last_steps: dict = {}
         self._lifecycle_reported: set = set()
         self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
@@ -1450,6 +1453,19 @@ class Guard:
                         sched=rec,
                     )
                 )
+        overwritten = self._overwritten(rec)
+        if overwritten and ("SLG113",) not in self._lifecycle_reported:
+            self._lifecycle_reported.add(("SLG113",))
+            found.append(
+                self._violation(
+                    "SLG113",
+                    None,
+                    None,
+                    None,
+                    causes.overwrites_other(rec.name, overwritten, _where(caller)),
+                    sched=rec,
+                )
+            )
         if rec.name in intent.CLOSED_FORM:
             others = [name for key, name in self._stepped_since.items() if key != id(sched)]
             self._stepped_since[id(sched)] = rec.name
@@ -1467,6 +1483,20 @@ class Guard:
                     )
                 )
         return found
+
+    def _overwritten(self, rec) -> list:
+        """The other schedulers of this optimizer stepped since ``rec``'s previous step, when
+        ``rec`` recomputes the lr from its own bases (closed form, or SWALR holding swa_lr): its
+        step discards what they did. A hand-over (a warm-up that stops stepping, SWALR taking
+        over) never steps the overwriting scheduler after the other one."""
+        seq = len(self._last_steps) and max(n for n, _name in self._last_steps.values())
+        prev = self._last_steps.get(id(rec))
+        self._last_steps[id(rec)] = (seq + 1, rec.name)
+        if rec.name not in intent.OVERWRITING or prev is None:
+            return []
+        return sorted(
+            {name for key, (n, name) in self._last_steps.items() if key != id(rec) and n > prev[0]}
+        )
 
     # --- lifecycle across objects: checkpoints (SLG114), a replaced optimizer (SLG115) -------
 

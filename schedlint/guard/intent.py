@@ -19,6 +19,9 @@ LENGTHS = {
     "LinearLR": ("total_iters", False),  # constant at end_factor afterwards: a normal warm-up
 }
 CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
+# Schedulers whose step sets the lr from their own bases, whatever another scheduler did to it
+# since: the closed-form ones, and SWALR, which anneals to and then holds swa_lr.
+OVERWRITING = CLOSED_FORM + ("SWALR",)
 # transformers' schedules are a LambdaLR whose lambda is a functools.partial of a module-level
 # function of transformers.optimization, with the length as the keyword ``num_training_steps``.
 # Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the
