@@ -222,6 +222,12 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
             "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
             "run, or use CosineAnnealingWarmRestarts for restarts."
         )
+    if problem == "zero":
+        return (
+            f"{name} was stepped {steps} times, more than twice its length {length}: its lr is 0 "
+            "past the end, so most of the run trained at lr 0. Size its length in the unit it "
+            "is stepped in (per batch: epochs * len(loader)) for the whole run."
+        )
     return (
         f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
         f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "

@@ -104,6 +104,7 @@ class _Sched:
         "parent",
         "budget",
         "line",
+        "span",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -120,6 +121,17 @@ class _Sched:
         # was collected; None for a scheduler without a length.
         self.budget = [] if intent.has_budget(sched) else None
         self.line = None  # "file:line" of its construction, when the guard saw it being built
+        self.span = None  # optimizer steps at its first and its last top-level step
+
+
+def _cadence(rec) -> int:
+    """Optimizer steps between two steps of the scheduler, when every interval from its first to
+    its last step was the same length; 0 when not known or not steady."""
+    if rec.span is None or rec.steps < 2:
+        return 0
+    first, last = rec.span
+    between, rest = divmod(last - first, rec.steps - 1)
+    return between if not rest else 0
 
 
 def _is_fresh(sched) -> bool:
@@ -1616,6 +1628,7 @@ class Guard:
     def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
         rec.mark = self._attempts
+        rec.span = (rec.span or (self.optimizer_steps,))[:1] + (self.optimizer_steps,)
         if rec.budget is not None and rec.top:
             rec.budget = intent.budget_parts(sched)
         opt = self._opt_ref()
@@ -1891,8 +1904,9 @@ class Guard:
             s = rec.ref()
             parts = intent.budget_parts(s) if s is not None else rec.budget
             ran = self.optimizer_steps - rec.start
+            cadence = _cadence(rec)
             for part in parts:
-                problem = intent.budget(part, ran)
+                problem = intent.budget(part, ran, cadence)
                 if problem is not None:
                     name = part[0] + (f" in {part[3]}" if part[3] else "")
                     out.append(
