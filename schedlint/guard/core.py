@@ -227,8 +227,9 @@ class Guard:
         self._history = History(int(history)) if history else None
         self._final = None
         self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
-        # id(record) -> (sequence number, name) of each top-level scheduler's last step, to tell
-        # when an overwriting scheduler discards another one's steps (SLG113)
+        # record -> (sequence number, name) of each top-level scheduler's last step, to tell when
+        # an overwriting scheduler discards another one's steps (SLG113); keyed by the record so
+        # that a collected scheduler's id, reused, is not taken for it
         self._last_steps: dict = {}
         self._lifecycle_reported: set = set()
         self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
@@ -1502,12 +1503,12 @@ class Guard:
         step discards what they did. A hand-over (a warm-up that stops stepping, SWALR taking
         over) never steps the overwriting scheduler after the other one."""
         seq = len(self._last_steps) and max(n for n, _name in self._last_steps.values())
-        prev = self._last_steps.get(id(rec))
-        self._last_steps[id(rec)] = (seq + 1, rec.name)
+        prev = self._last_steps.get(rec)
+        self._last_steps[rec] = (seq + 1, rec.name)
         if rec.name not in intent.OVERWRITING or prev is None:
             return []
         return sorted(
-            {name for key, (n, name) in self._last_steps.items() if key != id(rec) and n > prev[0]}
+            {name for key, (n, name) in self._last_steps.items() if key is not rec and n > prev[0]}
         )
 
     # --- lifecycle across objects: checkpoints (SLG114), a replaced optimizer (SLG115) -------
