@@ -231,8 +231,8 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
     return (
         f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
         f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
-        "steps but stepped much less often (per epoch instead of per batch), so it never got past "
-        "its start. Step it after every optimizer.step(), or size it in epochs."
+        "steps but stepped much less often (per epoch instead of per batch), so the run ended "
+        "early in its schedule. Step it after every optimizer.step(), or size it in epochs."
     )
 
 
