@@ -186,6 +186,15 @@ def two_closed_form(first: str, second: str, where: str) -> str:
     )
 
 
+def overwrites_other(name: str, others: list, where: str) -> str:
+    return (
+        f"{name}.step() at {where} sets the lr from its own schedule after {', '.join(others)} "
+        f"stepped this optimizer since {name}'s previous step, so each discards the other's "
+        "change: the two schedules fight over one lr. Combine them with SequentialLR, or stop "
+        "stepping one when the other takes over."
+    )
+
+
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
     return (
         f"torch.save at {where} wrote the state of {optimizer} but not the state of "
@@ -213,11 +222,17 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
             "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
             "run, or use CosineAnnealingWarmRestarts for restarts."
         )
+    if problem == "zero":
+        return (
+            f"{name} was stepped {steps} times, more than twice its length {length}: its lr is 0 "
+            "past the end, so most of the run trained at lr 0. Size its length in the unit it "
+            "is stepped in (per batch: epochs * len(loader)) for the whole run."
+        )
     return (
         f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
         f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
-        "steps but stepped much less often (per epoch instead of per batch), so it never got past "
-        "its start. Step it after every optimizer.step(), or size it in epochs."
+        "steps but stepped much less often (per epoch instead of per batch), so the run ended "
+        "early in its schedule. Step it after every optimizer.step(), or size it in epochs."
     )
 
 

@@ -325,11 +325,15 @@ def schedule_length_mismatch():
     For OneCycleLR, CosineAnnealingLR, PolynomialLR, LinearLR and transformers' schedules
     (`get_linear_schedule_with_warmup` and every factory with a `num_training_steps`): fewer than
     10% of the schedule's steps although the optimizer stepped at least half its length (sized
-    per batch, stepped per epoch), or CosineAnnealingLR stepped past `T_max` (not a restart
-    schedule: the LR climbs back up).
+    per batch, stepped per epoch), or under half of them although the optimizer stepped twice
+    its length and the length is a whole number of the optimizer steps between two scheduler
+    steps (`T_max=len(loader)` stepped per epoch), or CosineAnnealingLR stepped past `T_max`
+    (not a restart schedule: the LR climbs back up), or a transformers schedule without a floor
+    above 0 stepped more than twice its length (sized in epochs, stepped per
+    batch: the LR is 0 for most of the run).
 
     ## Why is this bad?
-    The run never leaves warm-up, or re-warms at its end.
+    The run never leaves warm-up, re-warms at its end, or trains at LR 0.
 
     ## Example
     ```python
@@ -351,11 +355,16 @@ def schedule_length_mismatch():
 
 @rule("SLG113", "closed-form-schedulers-fight", "error", scope="runtime", kind="guard")
 def closed_form_schedulers_fight():
-    """Two closed-form schedulers step the same optimizer between the same optimizer steps.
+    """Two schedulers of one optimizer overwrite each other's lr.
 
     ## What it does
     Reports the first time two of LambdaLR, CyclicLR, OneCycleLR or
-    CosineAnnealingWarmRestarts on one optimizer are both stepped after one optimizer step.
+    CosineAnnealingWarmRestarts on one optimizer are both stepped after one optimizer step, or
+    one of them (or SWALR, which holds swa_lr) steps again after another scheduler of the same
+    optimizer stepped since its previous step: a warm-up LambdaLR stepped every batch next to a
+    cosine stepped every epoch, SWALR and the base schedule both stepped after `swa_start`.
+    A hand-over (the warm-up stops stepping, SWALR in the `else` of the base schedule) and two
+    chainable schedulers stepped together are silent.
 
     ## Why is this bad?
     Each recomputes the LR from its own bases and overwrites the other's: only the last one

@@ -104,6 +104,7 @@ class _Sched:
         "parent",
         "budget",
         "line",
+        "span",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -120,6 +121,17 @@ class _Sched:
         # was collected; None for a scheduler without a length.
         self.budget = [] if intent.has_budget(sched) else None
         self.line = None  # "file:line" of its construction, when the guard saw it being built
+        self.span = None  # optimizer steps at its first and its last top-level step
+
+
+def _cadence(rec) -> int:
+    """Optimizer steps between two steps of the scheduler, when every interval from its first to
+    its last step was the same length; 0 when not known or not steady."""
+    if rec.span is None or rec.steps < 2:
+        return 0
+    first, last = rec.span
+    between, rest = divmod(last - first, rec.steps - 1)
+    return between if not rest else 0
 
 
 def _is_fresh(sched) -> bool:
@@ -215,6 +227,10 @@ class Guard:
         self._history = History(int(history)) if history else None
         self._final = None
         self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
+        # record -> (sequence number, name) of each top-level scheduler's last step, to tell when
+        # an overwriting scheduler discards another one's steps (SLG113); keyed by the record so
+        # that a collected scheduler's id, reused, is not taken for it
+        self._last_steps: dict = {}
         self._lifecycle_reported: set = set()
         self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
@@ -1450,6 +1466,19 @@ class Guard:
                         sched=rec,
                     )
                 )
+        overwritten = self._overwritten(rec)
+        if overwritten and ("SLG113",) not in self._lifecycle_reported:
+            self._lifecycle_reported.add(("SLG113",))
+            found.append(
+                self._violation(
+                    "SLG113",
+                    None,
+                    None,
+                    None,
+                    causes.overwrites_other(rec.name, overwritten, _where(caller)),
+                    sched=rec,
+                )
+            )
         if rec.name in intent.CLOSED_FORM:
             others = [name for key, name in self._stepped_since.items() if key != id(sched)]
             self._stepped_since[id(sched)] = rec.name
@@ -1467,6 +1496,20 @@ class Guard:
                     )
                 )
         return found
+
+    def _overwritten(self, rec) -> list:
+        """The other schedulers of this optimizer stepped since ``rec``'s previous step, when
+        ``rec`` recomputes the lr from its own bases (closed form, or SWALR holding swa_lr): its
+        step discards what they did. A hand-over (a warm-up that stops stepping, SWALR taking
+        over) never steps the overwriting scheduler after the other one."""
+        seq = len(self._last_steps) and max(n for n, _name in self._last_steps.values())
+        prev = self._last_steps.get(rec)
+        self._last_steps[rec] = (seq + 1, rec.name)
+        if rec.name not in intent.OVERWRITING or prev is None:
+            return []
+        return sorted(
+            {name for key, (n, name) in self._last_steps.items() if key is not rec and n > prev[0]}
+        )
 
     # --- lifecycle across objects: checkpoints (SLG114), a replaced optimizer (SLG115) -------
 
@@ -1586,6 +1629,7 @@ class Guard:
     def _after_scheduler_step(self, rec: _Sched, sched, original, args, kwargs) -> list:
         rec.steps += 1
         rec.mark = self._attempts
+        rec.span = (rec.span or (self.optimizer_steps,))[:1] + (self.optimizer_steps,)
         if rec.budget is not None and rec.top:
             rec.budget = intent.budget_parts(sched)
         opt = self._opt_ref()
@@ -1861,8 +1905,9 @@ class Guard:
             s = rec.ref()
             parts = intent.budget_parts(s) if s is not None else rec.budget
             ran = self.optimizer_steps - rec.start
+            cadence = _cadence(rec)
             for part in parts:
-                problem = intent.budget(part, ran)
+                problem = intent.budget(part, ran, cadence)
                 if problem is not None:
                     name = part[0] + (f" in {part[3]}" if part[3] else "")
                     out.append(

@@ -10,15 +10,34 @@ RATIO_RTOL = 0.01  # relative change of a group-to-group LR ratio that counts as
 VANISH = 1e-6  # an LR below this fraction of its baseline has vanished
 SMALL_FRACTION = 0.1  # a schedule stepped through less than this fraction of its length...
 COVERED = 0.5  # ...while the optimizer stepped at least this fraction of it: sized per batch, stepped per epoch
+# Less than half counts when the optimizer stepped through the length twice and the length is a
+# whole number of the (steady) optimizer steps between two scheduler steps, as T_max=len(loader)
+# stepped per epoch: a length sized in epochs has no reason to be a multiple of the batches per
+# epoch, and a short run of it has not taken twice its length in optimizer steps.
+HALF = 0.5
+TWICE = 2
 
-# Schedulers whose length is a constructor argument: (attribute, "past the end" is harmful).
+# How far past its end a schedule may be stepped: PAST, not at all; ZERO_END, its lr is 0 from
+# its end on, so a run that spends most of its steps past the end trained at lr 0; False, any.
+PAST = True
+ZERO_END = "zero"
+LONG_PAST = 2.0  # ZERO_END: stepped more than this many times its length
+# Schedulers whose length is a constructor argument: (attribute, how far past the end).
 LENGTHS = {
     "OneCycleLR": ("total_steps", False),  # torch raises past the end itself
-    "CosineAnnealingLR": ("T_max", True),  # climbs back to the base LR (not a restart schedule)
+    "CosineAnnealingLR": ("T_max", PAST),  # climbs back to the base LR (not a restart schedule)
+    # 0 from total_iters on, yet a short decay held at 0 is a documented use of it: any length
     "PolynomialLR": ("total_iters", False),
     "LinearLR": ("total_iters", False),  # constant at end_factor afterwards: a normal warm-up
 }
+# transformers' keywords of a floor above 0 (the lr stays there past the end), and lr_end of the
+# polynomial decay relative to its lr_init; below this fraction the floor counts as 0.
+TRANSFORMERS_FLOORS = ("min_lr_rate", "min_lr_ratio")
+ZERO_FLOOR = 0.01
 CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
+# Schedulers whose step sets the lr from their own bases, whatever another scheduler did to it
+# since: the closed-form ones, and SWALR, which anneals to and then holds swa_lr.
+OVERWRITING = CLOSED_FORM + ("SWALR",)
 # transformers' schedules are a LambdaLR whose lambda is a functools.partial of a module-level
 # function of transformers.optimization, with the length as the keyword ``num_training_steps``.
 # Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the
@@ -126,6 +145,7 @@ def budget_parts(sched, inside: str = "") -> list:
         factory, length = transformers_length(sched)
         if factory is not None:
             name = f"LambdaLR from transformers' {factory}"
+            past = ZERO_END if _transformers_zero_end(sched) else False
     steps = getattr(sched, "last_epoch", None)
     if isinstance(length, int) and isinstance(steps, int) and length > 0:
         out.append((name, length, steps, inside, past))
@@ -171,6 +191,23 @@ def transformers_length(sched) -> tuple:
     return factory or "schedule", length
 
 
+def _transformers_zero_end(sched) -> bool:
+    """Whether a transformers schedule's lr is 0 (or rises again, for a cosine) past its end: no
+    floor keyword above 0, and a polynomial decay's lr_end a negligible part of its lr_init."""
+    for fn in sched.lr_lambdas:
+        keywords = fn.keywords
+        if any(_positive(keywords.get(k)) for k in TRANSFORMERS_FLOORS):
+            return False
+        lr_end, lr_init = keywords.get("lr_end"), keywords.get("lr_init")
+        if _positive(lr_end) and _positive(lr_init) and lr_end >= ZERO_FLOOR * lr_init:
+            return False
+    return True
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def _transformers_factory(func_name: str, keywords: dict) -> str:
     """The public factory behind one of transformers' schedule lambdas:
     _get_linear_schedule_with_warmup_lr_lambda -> get_linear_schedule_with_warmup."""
@@ -185,15 +222,27 @@ def _transformers_factory(func_name: str, keywords: dict) -> str:
     return TRANSFORMERS_FACTORIES.get(factory, factory)
 
 
-def budget(part: tuple, optimizer_steps: int):
+def budget(part: tuple, optimizer_steps: int, cadence: int = 0):
     """``(problem, length, steps)`` when a scheduler (a part from :func:`budget_parts`) was stepped
-    through a small fraction of its length although the optimizer stepped through most of it, or
-    past the end of a schedule that does not restart; else None. Inside SequentialLR or
+    through a small fraction of its length although the optimizer stepped through most of it,
+    past the end of a schedule that does not restart, or more than twice its length when its lr
+    is 0 past the end; else None. ``cadence``: the optimizer steps between two of its steps, 0
+    when not steady. Inside SequentialLR or
     ChainedScheduler only "past the end" is judged: a child starts at its milestone."""
     _name, length, steps, inside, past_harmful = part
-    if past_harmful and steps > length:
+    if past_harmful is PAST and steps > length:
         return ("past", length, steps)
+    if past_harmful == ZERO_END and steps > LONG_PAST * length:
+        return ("zero", length, steps)
     if not inside and steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
+        return ("fraction", length, steps)
+    if (
+        not inside
+        and steps < HALF * length
+        and optimizer_steps >= TWICE * length
+        and cadence > 1
+        and length % cadence == 0
+    ):
         return ("fraction", length, steps)
     return None
 
