@@ -1641,8 +1641,31 @@ def _read_importers(model: FileModel, tree) -> None:
                 continue
             entry = lent.setdefault(id(caller), (caller, {}))
             entry[1].update(_bound_values(m, via))
+    _lend_callers_factories(model, tree, lent)
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code
+
+
+def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
+    """A lent caller is modelled without its own imports, so ``scheduler =
+    build_scheduler(cfg, optimizer)`` from a third module would reach the class as nothing
+    known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
+    picks them for a checked file), one level, and lend their modules to the flow too."""
+    own = os.path.abspath(model.path)
+    for caller, bound in list(lent.values()):
+        wanted = {
+            head: qualified
+            for head, qualified in _wanted_imports(caller, tree).items()
+            if qualified not in bound
+        }
+        if not wanted:
+            continue
+        found, models, paths = tree.externals(caller.path, wanted)
+        model.external_paths.update(paths)
+        bound.update({q: v for q, v in found.items() if q not in bound})
+        for m in models:
+            if os.path.abspath(m.path) != own:
+                lent.setdefault(id(m), (m, {}))
 
 
 def _bound_values(model: FileModel, bound: dict) -> dict:
