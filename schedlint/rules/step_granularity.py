@@ -243,9 +243,7 @@ def step_granularity_mismatch(model):
             key is None
             or not steps
             or not all(
-                any(c is sched for c in names.choices(s))
-                or s.via is not None
-                and s.target is sched
+                any(c is sched for c in names.choices(s)) or s.via is not None and s.target is sched
                 for s in steps
             )
         ):
