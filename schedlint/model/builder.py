@@ -360,6 +360,9 @@ class _Builder(cst.CSTVisitor):
         # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
         # first called another method of ``self`` (or handed ``self`` on)}
         self._published: dict = {}
+        # (id(scope), key) -> the keys of Scope.literals that hold one list through a
+        # straight-line alias (``self.param_groups = groups``), itself included
+        self._aliases: dict = {}
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
@@ -526,6 +529,11 @@ class _Builder(cst.CSTVisitor):
             self._published[id(self.scope)][key] = None
             listed = None
         literals[key] = listed
+        # a change through one name of an alias hides from the others
+        for other in self._aliases.pop((id(self.scope), key), ()):
+            if other != key:
+                self._aliases.pop((id(self.scope), other), None)
+                self._set_literal(other, None)
 
     def _track_literal(self, target, value, op):
         """Keep Scope.literals current: the list each local name (or attribute of ``self``
@@ -534,8 +542,25 @@ class _Builder(cst.CSTVisitor):
         key = self._list_key(target)
         if key is not None:
             alias = self._list_key(value)
+            if (
+                op == "="
+                and self.loop is None
+                and alias is not None
+                and alias != key
+                and literals.get(alias) is not None
+                and (not self._arms or alias in self._arms[-1])
+            ):
+                # ``self.param_groups = groups`` in straight-line code: both hold the list
+                # until either is touched again
+                self._set_literal(key, literals[alias])
+                shared = self._aliases.get((id(self.scope), alias), {alias}) | {key}
+                for name in shared:
+                    self._aliases[(id(self.scope), name)] = shared
+                if self._arms:
+                    self._arms[-1].add(key)
+                return
             if alias is not None and alias in literals:
-                literals[alias] = None  # an alias: a change through one hides from us
+                self._set_literal(alias, None)  # an alias: a change through one hides from us
             if op == "=" and self.loop is None and alias is None:
                 self._set_literal(key, self._listed(value))
                 if self._arms:
