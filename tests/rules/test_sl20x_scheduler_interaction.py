@@ -81,6 +81,15 @@ def test_branches_if_else_and_early_exit_are_exclusive():
         ("steps_per_epoch", "iterations"),
         ("100", None),
         ("cfg.decay", None),
+        # a config's last key names the unit, as an attribute would
+        ('cfg["epochs"]', "epochs"),
+        ('cfg["train"]["epochs"]', "epochs"),
+        ('config["lr_decay_epochs"]', "epochs"),
+        ('cfg["train"]["total_steps"]', "iterations"),
+        ('cfg["epochs"] * cfg["iters_per_epoch"]', "iterations"),
+        ('cfg["epochs"]["warmup"]', None),
+        ('cfg["T_0"]', None),
+        ("cfg[key]", None),
     ],
 )
 def test_sized_in(src, expected):
