@@ -1713,7 +1713,9 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
     out = set()
     for scope, call, _, _ in importer.flow_calls:
-        if dotted_name(call.func) not in called:
+        text = dotted_name(call.func)
+        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
+        if text is None or text not in called and text.rpartition(".")[0] not in called:
             continue
         top = None
         for s in scope.function_chain():
