@@ -153,7 +153,11 @@ def step_granularity_mismatch(model):
     config gives (Lightning ignores it then). A scheduler built by a factory
     (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
     built in another module of the tree and handed to a class here
-    (`Trainer(model, optimizer, scheduler)` in `train.py`) is checked where the class steps it.
+    (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
+    module or `Trainer.from_config(...)`) is checked where the class steps it; each
+    scheduler a factory may return (one per config choice) is checked on its own. A config
+    entry speaks of epochs like an attribute does when its last key does
+    (`T_max=cfg["train"]["epochs"]`).
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
