@@ -589,7 +589,7 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         )
         yield Report(
             step.node,
-            f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
             f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
