@@ -367,6 +367,9 @@ class _Builder(cst.CSTVisitor):
         # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
         # first called another method of ``self`` (or handed ``self`` on)}
         self._published: dict = {}
+        # (id(scope), key) -> the keys of Scope.literals that hold one list through a
+        # straight-line alias (``self.param_groups = groups``), itself included
+        self._aliases: dict = {}
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
@@ -533,6 +536,11 @@ class _Builder(cst.CSTVisitor):
             self._published[id(self.scope)][key] = None
             listed = None
         literals[key] = listed
+        # a change through one name of an alias hides from the others
+        for other in self._aliases.pop((id(self.scope), key), ()):
+            if other != key:
+                self._aliases.pop((id(self.scope), other), None)
+                self._set_literal(other, None)
 
     def _track_literal(self, target, value, op):
         """Keep Scope.literals current: the list each local name (or attribute of ``self``
@@ -541,8 +549,25 @@ class _Builder(cst.CSTVisitor):
         key = self._list_key(target)
         if key is not None:
             alias = self._list_key(value)
+            if (
+                op == "="
+                and self.loop is None
+                and alias is not None
+                and alias != key
+                and literals.get(alias) is not None
+                and (not self._arms or alias in self._arms[-1])
+            ):
+                # ``self.param_groups = groups`` in straight-line code: both hold the list
+                # until either is touched again
+                self._set_literal(key, literals[alias])
+                shared = self._aliases.get((id(self.scope), alias), {alias}) | {key}
+                for name in shared:
+                    self._aliases[(id(self.scope), name)] = shared
+                if self._arms:
+                    self._arms[-1].add(key)
+                return
             if alias is not None and alias in literals:
-                literals[alias] = None  # an alias: a change through one hides from us
+                self._set_literal(alias, None)  # an alias: a change through one hides from us
             if op == "=" and self.loop is None and alias is None:
                 self._set_literal(key, self._listed(value))
                 if self._arms:
@@ -1701,8 +1726,31 @@ def _read_importers(model: FileModel, tree) -> None:
                 continue
             entry = lent.setdefault(id(caller), (caller, {}))
             entry[1].update(_bound_values(m, via))
+    _lend_callers_factories(model, tree, lent)
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code
+
+
+def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
+    """A lent caller is modelled without its own imports, so ``scheduler =
+    build_scheduler(cfg, optimizer)`` from a third module would reach the class as nothing
+    known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
+    picks them for a checked file), one level, and lend their modules to the flow too."""
+    own = os.path.abspath(model.path)
+    for caller, bound in list(lent.values()):
+        wanted = {
+            head: qualified
+            for head, qualified in _wanted_imports(caller, tree).items()
+            if qualified not in bound
+        }
+        if not wanted:
+            continue
+        found, models, paths = tree.externals(caller.path, wanted)
+        model.external_paths.update(paths)
+        bound.update({q: v for q, v in found.items() if q not in bound})
+        for m in models:
+            if os.path.abspath(m.path) != own:
+                lent.setdefault(id(m), (m, {}))
 
 
 def _bound_values(model: FileModel, bound: dict) -> dict:
@@ -1725,7 +1773,9 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
     out = set()
     for scope, call, _, _ in importer.flow_calls:
-        if dotted_name(call.func) not in called:
+        text = dotted_name(call.func)
+        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
+        if text is None or text not in called and text.rpartition(".")[0] not in called:
             continue
         top = None
         for s in scope.function_chain():

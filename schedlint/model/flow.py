@@ -324,6 +324,9 @@ class Flow:
                 out |= self._attribute(v, rest)
         elif not out:
             out |= self._global(scope, text)
+            if not out and _is_classmethod(scope) and scope.params[:1] == (text,):
+                # ``cls(model, optimizer, scheduler)`` in ``Trainer.from_config``
+                out.add(scope.cls)
         return frozenset(out)
 
     def _eval_ref(self, node, scope, depth) -> frozenset:
@@ -424,11 +427,10 @@ class Flow:
                     values = values | {_Bound(m)}
         for v in values:
             if isinstance(v, _Bound):
-                out.append((v.fn, 1))
+                out.append((v.fn, 0 if _decorated(v.fn.node, "staticmethod") else 1))
             elif isinstance(v, FunctionInfo):
-                out.append(
-                    (v, 1 if v.scope.cls is not None and not isinstance(v.node, cst.Lambda) else 0)
-                )
+                method = v.scope.cls is not None and not isinstance(v.node, cst.Lambda)
+                out.append((v, 1 if method and not _decorated(v.node, "staticmethod") else 0))
             elif isinstance(v, ClassInfo):
                 init = self.method(v, "__init__")
                 if init is not None:
@@ -862,6 +864,27 @@ def _visible(owner, scope) -> bool:
             return True
         s = s.parent
     return False
+
+
+def _decorated(node, name) -> bool:
+    """A def decorated ``@name`` (``@staticmethod``, ``@classmethod``)."""
+    for d in getattr(node, "decorators", ()):
+        dec = d.decorator
+        if isinstance(dec, cst.Name) and dec.value == name:
+            return True
+        if isinstance(dec, cst.Attribute) and dec.attr.value == name:
+            return True
+    return False
+
+
+def _is_classmethod(scope) -> bool:
+    """``scope`` is the body of a ``@classmethod`` of a class."""
+    return (
+        scope.kind == "function"
+        and scope.cls is not None
+        and bool(scope.params)
+        and _decorated(scope.node, "classmethod")
+    )
 
 
 def _enclosing_class(scope):

@@ -181,9 +181,7 @@ class Tree:
         ``read``."""
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return []
-        called = re.compile(
-            rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
-        )
+        called = _calls_of(names)
         # A substring test runs at memory speed; the regex (slow on an alternation) only
         # confirms a file that names one.
         words = [n.encode() for n in names]
@@ -299,9 +297,7 @@ def forwarding_functions(data: bytes, names) -> list:
     ``names``: ``build_trainer`` returning ``Trainer(model, optimizer, lr_scheduler)``."""
     if not names:
         return []
-    called = re.compile(
-        rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\("
-    )
+    called = _calls_of(names)
     out = []
     for m in _TOP_DEF.finditer(data):
         line_end = data.find(b"\n", m.end())
@@ -310,6 +306,13 @@ def forwarding_functions(data: bytes, names) -> list:
         if called.search(body):
             out.append(m.group(1).decode("ascii"))
     return out
+
+
+def _calls_of(names):
+    """A byte pattern for a call of one of ``names`` (``Trainer(``), or of a factory method
+    of it (``Trainer.from_config(``, a classmethod returning ``cls(...)``)."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(rb"\b(?:" + alternatives + rb")\s*(?:\.\s*[A-Za-z_]\w*\s*)?\(")
 
 
 def _py_files(directory: str) -> list:

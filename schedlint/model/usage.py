@@ -110,6 +110,23 @@ class Names:
             return None
         return ents[0]
 
+    def choices(self, call: MethodCall) -> list:
+        """The known schedulers a call's receiver is under some configuration: the one it
+        certainly is, or each of the alternatives one factory returns
+        (``return CosineAnnealingLR(...)`` under ``if cfg.schedule == "cosine":``, ``return
+        StepLR(...)`` under another test): one call of it hands back one of them. [] when
+        the receiver may hold schedulers of different origins."""
+        one = self.scheduler(call)
+        if one is not None:
+            return [one]
+        ents = self.schedulers(call)
+        if not ents or any(e.target is not None or e.parent is not None for e in ents):
+            return []
+        scope = ents[0].scope
+        if scope.kind != "function" or any(e.scope is not scope for e in ents):
+            return []
+        return ents
+
     def optimizer_key(self, sched) -> tuple | None:
         """The binding key of the optimizer variable ``sched`` was built on, when that variable
         is not rebound to something else after the construction (the optimizer itself may come
@@ -122,8 +139,15 @@ class Names:
         if sched.scope.kind == "function" and sched.optimizer_src in sched.scope.params:
             # built by a factory (``build_scheduler(optimizer, ...)``): its parameter ties
             # nothing together; the caller's variable does, when it is the one optimizer
-            # handed in and is never rebound
-            return self._handed_in(sched)
+            # handed in and is never rebound; a factory of another module called from
+            # another module still: the optimizer object itself
+            key = self._handed_in(sched)
+            if key is None and self.model.is_foreign(sched):
+                # its facts were resolved in its own module, which never saw the caller
+                opts = sched.optimizers or self.model.holds_only(sched.scope, sched.optimizer_src)
+                if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
+                    return _object_key(opts[0])
+            return key
         if self.model.is_foreign(sched):
             # built in another module (and handed to a class here): its variables are not
             # this file's, the optimizer object itself ties the calls together
@@ -418,6 +442,29 @@ def words(value) -> set:
     return out
 
 
+def config_key_words(value) -> set:
+    """The lower-case words of the last string key of each subscript chain in an expression:
+    ``epochs`` of ``cfg["epochs"]`` and of ``cfg["train"]["epochs"]`` (not ``train``), which
+    name a count the way ``args.epochs`` does."""
+    out = set()
+    stack = [(value.node, True)]
+    while stack:
+        n, last = stack.pop()
+        if isinstance(n, cst.Subscript):
+            if last and len(n.slice) == 1:
+                index = getattr(n.slice[0].slice, "value", None)
+                if isinstance(index, cst.SimpleString):
+                    out |= set(_WORD.findall(index.raw_value.lower()))
+            stack.append((n.value, False))
+            stack.extend((c, True) for c in children(n) if c is not n.value)
+            continue
+        if isinstance(n, cst.Attribute):
+            stack.append((n.value, False))
+            continue
+        stack.extend((c, True) for c in children(n))
+    return out
+
+
 def _scaled_count(node) -> bool:
     """``epochs * epoch_length``: an epoch count times another count (not a literal) is a
     number of iterations in disguise, not a number of epochs."""
@@ -434,7 +481,7 @@ def sized_in(values) -> str | None:
     for v in values:
         if v is None:
             continue
-        w = words(v)
+        w = words(v) | config_key_words(v)
         if w & ITER_WORDS:
             found.add("iterations")
         elif any(is_epoch_word(x) for x in w if x != "eps") and not _scaled_count(v.node):

@@ -153,7 +153,11 @@ def step_granularity_mismatch(model):
     config gives (Lightning ignores it then). A scheduler built by a factory
     (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
     built in another module of the tree and handed to a class here
-    (`Trainer(model, optimizer, scheduler)` in `train.py`) is checked where the class steps it.
+    (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
+    module or `Trainer.from_config(...)`) is checked where the class steps it; each
+    scheduler a factory may return (one per config choice) is checked on its own. A config
+    entry speaks of epochs like an attribute does when its last key does
+    (`T_max=cfg["train"]["epochs"]`).
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -210,7 +214,9 @@ def step_granularity_mismatch(model):
         if (
             not is_known(sched)
             or sched.parent is not None
+            # (a factory of another module returns it unbound: ``return CosineAnnealingLR(...)``)
             or sched.key is None
+            and not model.is_foreign(sched)
             or any(id(s.node) in done for s in model.steps_of(sched))
         ):
             continue
@@ -231,12 +237,17 @@ def step_granularity_mismatch(model):
         if kind is None:
             continue
         key = names.optimizer_key(sched)
-        steps = model.steps_of(sched)
+        # a factory's alternatives (one per config) are each stepped where the receiver is
+        steps = model.steps_of(sched) or [
+            c
+            for c in model.calls
+            if c.method == "step" and len(names.choices(c)) > 1 and sched in names.choices(c)
+        ]
         if (
             key is None
             or not steps
             or not all(
-                names.scheduler(s) is sched or s.via is not None and s.target is sched
+                any(c is sched for c in names.choices(s)) or s.via is not None and s.target is sched
                 for s in steps
             )
         ):
@@ -524,7 +535,7 @@ def _per_epoch(model, names, sched, key, steps, why):
     yield Report(
         step.node,
         f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
-        f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts iterations",
+        f"{_called(sched)} counts iterations",
         help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
@@ -578,7 +589,7 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         )
         yield Report(
             step.node,
-            f"{what}, but {clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
             f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
@@ -587,6 +598,13 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             f"`epochs * len(loader)`)",
         )
         return
+
+
+def _called(sched) -> str:
+    """`scheduler` (`StepLR`), or the `StepLR` when nothing names it (a factory returns it)."""
+    if sched.target is None:
+        return name_of(sched)
+    return f"{clip(name_of(sched), 30)} (`{sched.cls}`)"
 
 
 def _manual_training_step(model, sched, steps, why, branches):
@@ -617,7 +635,7 @@ def _manual_training_step(model, sched, steps, why, branches):
         yield Report(
             step.node,
             f"`{clip(step.receiver, 30)}.step()` runs every batch in `training_step`, but "
-            f"{clip(name_of(sched), 30)} (`{sched.cls}`) counts epochs",
+            f"{_called(sched)} counts epochs",
             help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and under "
             f"manual optimization Lightning calls `training_step` once per batch{ignored}; "
             f"step it in `on_train_epoch_end`, or size it in iterations",

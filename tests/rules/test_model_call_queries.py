@@ -121,3 +121,83 @@ def test_schedulers_reached_are_those_a_caller_module_hands_a_class(tmp_path):
     assert sched.cls == "StepLR" and model.is_foreign(sched) and not model.schedulers
     assert model.schedulers_reached(sched.optimizer) == [sched]
     assert [text for _, text in model.holders(sched)] == ["self.scheduler"]
+
+
+def test_schedulers_reached_through_a_factory_of_a_third_module(tmp_path):
+    # train.py hands the Trainer what schedules.py's factory returns: the caller module is
+    # read with the factories it calls with its objects
+    from schedlint.model.tree import Tree
+
+    (tmp_path / "engine.py").write_text(textwrap.dedent(HELPER_SOURCE))
+    (tmp_path / "schedules.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            def make_scheduler(cfg, optimizer):
+                if cfg.schedule == "step":
+                    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.every)
+                return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+            """
+        )
+    )
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from engine import Trainer
+            from schedules import make_scheduler
+
+            def main(cfg, model, loader):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                scheduler = make_scheduler(cfg, optimizer)
+                Trainer(optimizer, scheduler).train_epoch(loader)
+            """
+        )
+    )
+    path = str(tmp_path / "engine.py")
+    source = (tmp_path / "engine.py").read_text()
+    model = build_model(path, source, cst.parse_module(source), tree=Tree(str(tmp_path)))
+    assert sorted(s.cls for s in model.schedulers_reached()) == ["ExponentialLR", "StepLR"]
+    assert all(model.is_foreign(s) for s in model.schedulers_reached())
+    assert str(tmp_path / "schedules.py") in model.external_paths
+
+
+FACTORY_METHODS = """
+    import torch
+
+    class Trainer:
+        def __init__(self, model, optimizer, scheduler):
+            self.optimizer = optimizer
+            self.scheduler = scheduler
+
+        @classmethod
+        def from_config(cls, cfg, model):
+            optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.every)
+            return cls(model, optimizer, scheduler)
+
+        @staticmethod
+        def assemble(model, optimizer, scheduler):
+            return Trainer(model, optimizer, scheduler)
+
+        def train_step(self, batch):
+            self.optimizer.step()
+            self.scheduler.step()
+
+    def main(cfg, model):
+        optimizer = torch.optim.Adam(model.parameters())
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+        return Trainer.from_config(cfg, model), Trainer.assemble(model, optimizer, scheduler)
+"""
+
+
+def test_classmethod_and_staticmethod_factories_hand_the_class_their_objects():
+    source = textwrap.dedent(FACTORY_METHODS)
+    model = build_model("trainer.py", source, cst.parse_module(source))
+    (step,) = (c for c in model.calls if c.receiver == "self.scheduler")
+    # ``cls(...)`` in a classmethod builds the class; a staticmethod's first parameter is
+    # the first argument, not ``self``
+    assert sorted(t.cls for t in step.targets) == ["ExponentialLR", "StepLR"]
+    (opt_step,) = (c for c in model.calls if c.receiver == "self.optimizer")
+    assert sorted(t.cls for t in opt_step.targets) == ["Adam", "SGD"]

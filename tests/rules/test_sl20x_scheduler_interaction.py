@@ -81,6 +81,15 @@ def test_branches_if_else_and_early_exit_are_exclusive():
         ("steps_per_epoch", "iterations"),
         ("100", None),
         ("cfg.decay", None),
+        # a config's last key names the unit, as an attribute would
+        ('cfg["epochs"]', "epochs"),
+        ('cfg["train"]["epochs"]', "epochs"),
+        ('config["lr_decay_epochs"]', "epochs"),
+        ('cfg["train"]["total_steps"]', "iterations"),
+        ('cfg["epochs"] * cfg["iters_per_epoch"]', "iterations"),
+        ('cfg["epochs"]["warmup"]', None),
+        ('cfg["T_0"]', None),
+        ("cfg[key]", None),
     ],
 )
 def test_sized_in(src, expected):
@@ -228,3 +237,20 @@ def test_reorder_fix_is_unsafe_and_moves_the_line():
     text, _ = _fixed(src, findings, unsafe=True)
     assert text.endswith("    opt.step()\n    sched.step()\n")
     assert check_source("t.py", text.encode(), CODES).findings == []
+
+
+def test_sl207_names_a_factory_returned_scheduler_once():
+    # ``return CosineAnnealingLR(...)`` binds no name: the message says "the
+    # `CosineAnnealingLR`", not the class twice
+    from pathlib import Path
+
+    from schedlint.check.engine import check_paths
+    from schedlint.check.options import Options
+
+    case = Path(__file__).resolve().parents[2] / "fixtures/SL207/bad_factory_in_third_module"
+    results = check_paths(
+        [str(p) for p in sorted(case.glob("*.py"))], Options(codes=frozenset({"SL207"}), jobs=1)
+    )
+    (finding,) = [f for r in results for f in r.findings]
+    assert finding.message.endswith("but the `CosineAnnealingLR` counts epochs")
+    assert "line 7 of schedules.py" in finding.help

@@ -283,6 +283,45 @@ def test_sl303_groups_kept_on_self(init, other, expected):
     assert lines(src, "SL303") == expected
 
 
+ALIASED_GROUPS = HEADER + (
+    "class Trainer:\n"
+    "    def __init__(self, model):\n"
+    "        groups = [{'params': model.a.parameters()}]\n"
+    "        groups.append({'params': model.b.parameters()})\n"
+    "        INIT\n"
+    "    def build(self):\n"
+    "        self.opt = torch.optim.SGD(self.groups, lr=0.1)\n"
+    "        self.sched = lrs.LambdaLR(self.opt, [f, f, f])\n"
+)
+
+
+@pytest.mark.parametrize(
+    "init, expected",
+    [
+        # a list built locally, then bound to self: both names hold it
+        ("self.groups = groups", [10]),
+        ("self.groups = groups\n        self.build()", [10]),
+        ("self.groups = groups\n        print(len(groups))", [10]),
+        # grown or handed on through either name after the alias: unknown
+        ("self.groups = groups\n        groups.append({'params': model.c})", []),
+        ("self.groups = groups\n        add_groups(groups)", []),
+        ("self.groups = groups\n        groups[0] = {'params': model.c}", []),
+        (
+            "self.groups = groups\n        more = groups\n        more.append({'params': model.c})",
+            [],
+        ),
+        ("if model.c:\n            self.groups = groups", []),
+        ("for _ in range(1):\n            self.groups = groups", []),
+        # bound after a call of another method, as a literal would be
+        ("self.build()\n        self.groups = groups", [10]),
+    ],
+)
+def test_sl303_group_list_aliased_to_self(init, expected):
+    src = ALIASED_GROUPS.replace("INIT", init)
+    expected = [e + init.count("\n") for e in expected]
+    assert lines(src, "SL303") == expected
+
+
 # -- SL304 ------------------------------------------------------------------------------------
 TRAIN = (
     HEADER
