@@ -57,7 +57,9 @@ def _length_values(sched):
 
 
 def _expand(model, sched, value):
-    """A bare name assigned once in the scheduler's scope stands for what it was assigned."""
+    """A bare name assigned once in the scheduler's scope stands for what it was assigned,
+    unless only the name tells the unit: ``num_epochs = 5`` or ``= cfg.n`` keeps
+    ``num_epochs``."""
     if value.kind != "name":
         return value
     found = [
@@ -67,6 +69,8 @@ def _expand(model, sched, value):
     ]
     bound = rebound_value(model, found[0]) if len(found) == 1 else None
     if bound is None or found[0].order > sched.order:
+        return value
+    if sized_in([bound]) is None and sized_in([value]) is not None:
         return value
     return bound
 
