@@ -117,13 +117,26 @@ def test_lightning_stepping_is_not_reported(tmp_path, interval, freq, accumulate
 
 
 def test_warmup_per_step_and_decay_per_epoch_on_one_optimizer(tmp_path):
-    warmup = lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 3))  # noqa: E731
+    # LinearLR is chainable: it scales the current lr, so the epoch decay survives it.
+    warmup = lambda opt: torch.optim.lr_scheduler.LinearLR(opt, 1 / 3, total_iters=2)  # noqa: E731
     decay = lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)  # noqa: E731
     guard = ScheduleGuard()
     fit(Tiny([(warmup, "step", 1), (decay, "epoch", 1)]), guard, tmp_path, max_epochs=3)
     report = only_report(guard)
     assert report.ok, str(report)
-    assert [s[:2] for s in report.schedulers] == [("LambdaLR", 3 * BATCHES), ("ExponentialLR", 3)]
+    assert [s[:2] for s in report.schedulers] == [("LinearLR", 3 * BATCHES), ("ExponentialLR", 3)]
+
+
+def test_lambda_warmup_per_step_undoes_the_decay_per_epoch(tmp_path):
+    # This test once asserted the run was fine. It is not: LambdaLR sets base_lr * lambda(step)
+    # at every batch, so each epoch's ExponentialLR decay is undone at the next batch and the
+    # lr never decays (checked with torch alone). SLG113 reports it.
+    warmup = lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 3))  # noqa: E731
+    decay = lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)  # noqa: E731
+    guard = ScheduleGuard()
+    with pytest.raises(schedlint.ScheduleViolation) as info:
+        fit(Tiny([(warmup, "step", 1), (decay, "epoch", 1)]), guard, tmp_path, max_epochs=3)
+    assert info.value.violation.code == "SLG113"
 
 
 def test_epoch_scheduler_not_due_when_max_steps_stops_mid_epoch(tmp_path):
