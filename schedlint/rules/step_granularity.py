@@ -11,6 +11,7 @@ from schedlint.model.usage import (
     branches_of,
     callee_optimizer_steps,
     conditions,
+    guard_of,
     if_test,
     is_epoch_loop,
     is_if,
@@ -218,9 +219,6 @@ def step_granularity_mismatch(model):
         if (
             not is_known(sched)
             or sched.parent is not None
-            # (a factory of another module returns it unbound: ``return CosineAnnealingLR(...)``)
-            or sched.key is None
-            and not model.is_foreign(sched)
             or any(id(s.node) in done for s in model.steps_of(sched))
         ):
             continue
@@ -582,6 +580,15 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         if not opt_steps:
             continue
         ignore = {sched.target, own.receiver}
+        # a flag the factory returns with this scheduler, True for it: the step always runs
+        ignore |= {
+            guard_of(n)
+            for n, b in branches.path(own)
+            if b == "body"
+            and is_if(n)
+            and isinstance(guard_of(n), str)
+            and model.paired_flag(own.scope, guard_of(n), sched) is True
+        }
         mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
         if any(id(n) not in theirs for n, _ in mine):
