@@ -39,8 +39,9 @@ def param_group_added_after_scheduler(model):
 
     ## What it does
     Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
-    function (or in `__init__` of the class whose method adds the group), when that scheduler is
-    not rebuilt afterwards.
+    function (or in `__init__` of the class whose method adds the group, or handed with `opt` to
+    the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules),
+    when that scheduler is not rebuilt afterwards.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps

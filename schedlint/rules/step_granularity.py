@@ -160,7 +160,9 @@ def step_granularity_mismatch(model):
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
     module or `Trainer.from_config(...)`) is checked where the class steps it; each
-    scheduler a factory may return (one per config choice) is checked on its own. A config
+    scheduler a factory may return (one per config choice) is checked on its own; a
+    `True` it returns with the scheduler (`scheduler, per_batch = build(...)`) makes
+    `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
     (`T_max=cfg["train"]["epochs"]`).
 
