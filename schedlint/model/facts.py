@@ -498,6 +498,22 @@ class FileModel:
         through assignments, parameters, attributes, containers, factories and imports."""
         return self.flow.optimizers(scope, text) + self.flow.schedulers(scope, text)
 
+    def paired_flag(self, scope, name, entity) -> bool | None:
+        """The literal flag a factory returns next to ``entity`` in one tuple, read as
+        ``name`` in ``scope`` (``scheduler, step_per_batch = make_scheduler(...)``)."""
+        return self.flow.paired_flag(scope, name, entity)
+
+    def received(self, scope) -> list:
+        """The optimizers and schedulers that reach the function ``scope`` through its
+        parameters (``def train(self, optimizer, scheduler)``, also from another module):
+        each exists whenever that code runs."""
+        out = []
+        for param in scope.params:
+            for held in self.holds(scope, param) if param not in ("self", "cls") else ():
+                if all(held is not o for o in out):
+                    out.append(held)
+        return out
+
     def holds_only(self, scope, text):
         """Like :meth:`holds`, but None unless nothing unseen can reach the name either."""
         return self.flow.certain(scope, text)

@@ -156,6 +156,9 @@ class Flow:
         # when a ``*args`` hides which argument goes where)}
         self.arguments: dict = {}
         self._call_loops = {id(c[1]): c[3] for c in model.flow_calls}
+        # key of a name unpacked from a returned tuple -> {(id(Seq), position): Seq}: which
+        # element of which ``return scheduler, flag`` it took, to pair the two per return
+        self._unpacked: dict = {}
 
     def other_models(self) -> list:
         """The models of the in-tree modules this file imports."""
@@ -585,6 +588,10 @@ class Flow:
             elements = [e.value for e in target.elements]
             for v in values:
                 if isinstance(v, Seq) and len(v.items) == len(elements) and v.keys is None:
+                    for i, t in enumerate(elements):
+                        if isinstance(t, cst.Name):
+                            seen = self._unpacked.setdefault(self.key(scope, t.value), {})
+                            seen[(id(v), i)] = v
                     for t, item in zip(elements, v.items):
                         self._assign(scope, t, item)
 
@@ -740,6 +747,23 @@ class Flow:
         ):
             return None
         return _ordered(values)
+
+    def paired_flag(self, scope, name, entity) -> bool | None:
+        """The literal ``True``/``False`` that ``name`` (read in ``scope``) took from the
+        same returned tuple as ``entity`` (``return CosineAnnealingLR(...), True`` unpacked as
+        ``scheduler, per_batch = ...``), or None when no such literal pairs them."""
+        self.solve()
+        found = set()
+        for (_, i), seq in self._unpacked.get(self.key(scope, name), {}).items():
+            if not isinstance(seq.node, (cst.Tuple, cst.List)):
+                continue
+            if not any(entity in item for j, item in enumerate(seq.items) if j != i):
+                continue
+            element = seq.node.elements[i].value
+            if not (isinstance(element, cst.Name) and element.value in ("True", "False")):
+                return None
+            found.add(element.value == "True")
+        return found.pop() if len(found) == 1 else None
 
     def functions(self, node, scope) -> list:
         """The functions (defs, lambdas, partials' targets) a callee expression may be."""

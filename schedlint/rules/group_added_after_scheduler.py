@@ -39,8 +39,9 @@ def param_group_added_after_scheduler(model):
 
     ## What it does
     Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
-    function (or in `__init__` of the class whose method adds the group), when that scheduler is
-    not rebuilt afterwards.
+    function (or in `__init__` of the class whose method adds the group, or handed with `opt` to
+    the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules),
+    when that scheduler is not rebuilt afterwards.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
@@ -80,10 +81,15 @@ def param_group_added_after_scheduler(model):
         opt = call.target
         if call.method != "add_param_group" or not isinstance(opt, Optimizer):
             continue
+        handed = [s for s in model.received(call.scope) if getattr(s, "optimizer", None) is opt]
         bound = [
             s
             for s in model.schedulers_of(opt)
-            if s.order < call.order and s.parent is None and _runs_before(s, call) and _matters(s)
+            + [h for h in handed if all(h is not s for s in model.schedulers)]
+            if s.parent is None
+            and _matters(s)
+            # built earlier here, or handed to the function that adds the group
+            and (any(h is s for h in handed) or s.order < call.order and _runs_before(s, call))
         ]
         if not bound:
             continue
@@ -104,7 +110,7 @@ def param_group_added_after_scheduler(model):
         yield Report(
             call.node,
             f"`{clip(call.receiver, 25)}.add_param_group(...)` runs after scheduler "
-            f"{name}(line {model.line(sched.node)}) was built on it",
+            f"{name}({model.where(sched.node)}) was built on it",
             help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
             f"{sched.cls}, and "
             f"{outcome}; pass every group to the optimizer before building the "

@@ -11,6 +11,7 @@ from schedlint.model.usage import (
     branches_of,
     callee_optimizer_steps,
     conditions,
+    guard_of,
     if_test,
     is_epoch_loop,
     is_if,
@@ -159,7 +160,9 @@ def step_granularity_mismatch(model):
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
     module or `Trainer.from_config(...)`) is checked where the class steps it; each
-    scheduler a factory may return (one per config choice) is checked on its own. A config
+    scheduler a factory may return (one per config choice) is checked on its own; a
+    `True` it returns with the scheduler (`scheduler, per_batch = build(...)`) makes
+    `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
     (`T_max=cfg["train"]["epochs"]`).
 
@@ -218,9 +221,6 @@ def step_granularity_mismatch(model):
         if (
             not is_known(sched)
             or sched.parent is not None
-            # (a factory of another module returns it unbound: ``return CosineAnnealingLR(...)``)
-            or sched.key is None
-            and not model.is_foreign(sched)
             or any(id(s.node) in done for s in model.steps_of(sched))
         ):
             continue
@@ -582,6 +582,15 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         if not opt_steps:
             continue
         ignore = {sched.target, own.receiver}
+        # a flag the factory returns with this scheduler, True for it: the step always runs
+        ignore |= {
+            guard_of(n)
+            for n, b in branches.path(own)
+            if b == "body"
+            and is_if(n)
+            and isinstance(guard_of(n), str)
+            and model.paired_flag(own.scope, guard_of(n), sched) is True
+        }
         mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
         if any(id(n) not in theirs for n, _ in mine):
