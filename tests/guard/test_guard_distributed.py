@@ -76,13 +76,12 @@ def _worker(rank, port, scenario, out_dir):
             json.dump(result, f)
     if result["error"]:
         sys.exit(1)  # dies without destroying the group, like a crashed job
-    if scenario == "rank-dies":
-        # The peer is gone: gloo's teardown (destroy_process_group, or its threads at
-        # interpreter exit) can abort with "terminate called without an active exception",
-        # which made this survivor's exit status flaky on a loaded CI run although its results
-        # were written. What is tested is the run above, not torch's teardown after it.
-        os._exit(0)
-    dist.destroy_process_group()
+    # The results are written. gloo's teardown (destroy_process_group, or its threads at
+    # interpreter exit) can abort with "terminate called without an active exception" when
+    # the peer has already gone, which made one rank's exit status flaky on CI (rank-dies and
+    # diverge, fresh clones of 3df9461 and 7e6f72f) after its run had finished. What is tested
+    # is the run above, not torch's teardown after it.
+    os._exit(0)
 
 
 def _spawn(scenario, tmp_path):
