@@ -288,16 +288,22 @@ def _helper_steps(model, branches, sched, call):
                     yield site
 
 
-def micro_batch_steps(model, names, branches):
-    """(step, scheduler, optimizer step or helper call node) for each plain ``sched.step()``
-    that runs on every micro-batch of a loop where its optimizer steps only under an
-    accumulation test (directly, or through a helper called there)."""
+def _plain_steps_in_loops(model, names):
+    """(call, scheduler) for each argument-free ``sched.step()`` inside a loop on a
+    scheduler that counts steps (not a ReduceLROnPlateau)."""
     for call in model.calls:
         if call.method != "step" or call.args or call.kwargs or call.loop is None:
             continue
         sched = names.scheduler(call)
-        if sched is None or sched.cls == "ReduceLROnPlateau":
-            continue
+        if sched is not None and sched.cls != "ReduceLROnPlateau":
+            yield call, sched
+
+
+def micro_batch_steps(model, names, branches):
+    """(step, scheduler, optimizer step or helper call node) for each plain ``sched.step()``
+    that runs on every micro-batch of a loop where its optimizer steps only under an
+    accumulation test (directly, or through a helper called there)."""
+    for call, sched in _plain_steps_in_loops(model, names):
         key = names.optimizer_key(sched)
         if key is None:
             continue
@@ -396,12 +402,7 @@ def _size_values(model, sched) -> list:
 def update_steps_reports(model, names, branches):
     """A schedule sized in micro-batches (``len(loader) * epochs``, undivided) stepped with
     its optimizer only under the accumulation test: it covers ``1/accum`` of its length."""
-    for call in model.calls:
-        if call.method != "step" or call.args or call.kwargs or call.loop is None:
-            continue
-        sched = names.scheduler(call)
-        if sched is None or sched.cls == "ReduceLROnPlateau":
-            continue
+    for call, sched in _plain_steps_in_loops(model, names):
         gate = next(
             (
                 n
