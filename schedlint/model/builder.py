@@ -1049,6 +1049,7 @@ class _Builder(cst.CSTVisitor):
         for arg in node.args:
             if arg.keyword is not None:
                 self.model.code_keys.add(arg.keyword.value)  # dict(initial_lr=...)
+        self.frameworks.on_construct(self, node)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             self.frameworks.on_call(self, node, method)

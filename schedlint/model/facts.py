@@ -379,6 +379,7 @@ class FileModel:
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
+    checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
     # (scope, target, iterable) / (scope, Call, order).

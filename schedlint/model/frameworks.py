@@ -27,6 +27,10 @@ What ``configure_optimizers`` returns comes back to the module: the value flow
 
 accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
 through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
+
+detectron2 and fvcore: a ``Checkpointer(model, save_dir, **checkpointables)`` saves and loads
+the model and exactly the objects given to it by keyword (``optimizer=o, scheduler=s``), under
+any key names (CheckpointerCall facts).
 """
 
 from __future__ import annotations
@@ -115,6 +119,29 @@ class AcceleratorCall:
     args: tuple | None  # positional argument Values; None when ``*args`` hides them
 
 
+# fvcore's Checkpointer and detectron2's subclass (also re-exported by detectron2.checkpoint).
+CHECKPOINTER_CLASSES = frozenset(
+    {
+        "fvcore.common.checkpoint.Checkpointer",
+        "detectron2.checkpoint.Checkpointer",
+        "detectron2.checkpoint.DetectionCheckpointer",
+        "detectron2.checkpoint.detection_checkpoint.DetectionCheckpointer",
+    }
+)
+
+CHECKPOINTER_OWN_ARGS = frozenset({"model", "save_dir", "save_to_disk"})
+
+
+@dataclass(eq=False)
+class CheckpointerCall:
+    """``Checkpointer(model, save_dir, optimizer=o, ...)`` of CHECKPOINTER_CLASSES."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    checkpointables: dict  # keyword -> Value of every object it saves besides the model
+    opaque: bool  # ``**objects`` hides some of them
+
+
 class FrameworkCollector:
     """Called by the builder from its visitor; adds LightningHook facts to the model."""
 
@@ -149,6 +176,27 @@ class FrameworkCollector:
                 args=None
                 if starred
                 else tuple(builder.value(a.value) for a in node.args if a.keyword is None),
+            )
+        )
+
+    def on_construct(self, builder, node):
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        # the suffix test first: qualifying every call of the file would cost more
+        if not isinstance(name, str) or not name.endswith("Checkpointer"):
+            return
+        if builder.qualify(func) not in CHECKPOINTER_CLASSES:
+            return
+        builder.model.checkpointers.append(
+            CheckpointerCall(
+                node=node,
+                scope=builder.scope,
+                checkpointables={
+                    a.keyword.value: builder.value(a.value)
+                    for a in node.args
+                    if a.keyword is not None and a.keyword.value not in CHECKPOINTER_OWN_ARGS
+                },
+                opaque=any(a.star == "**" for a in node.args),
             )
         )
 

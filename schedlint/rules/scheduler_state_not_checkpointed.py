@@ -17,7 +17,7 @@ from schedlint.rules.base import Report, clip, rule
 def _consequence(sched):
     if sched.cls == "ReduceLROnPlateau":
         return "its best metric and patience counters are lost, so plateau detection starts over"
-    if sched.closed_form:
+    if sched.closed_form or not is_known(sched):
         return "its step counter restarts at 0, so the schedule (warm-up included) starts over"
     return (
         "its step counter restarts at 0 while the loaded lr is already decayed, so the "
@@ -51,7 +51,9 @@ def scheduler_state_not_checkpointed(model):
     without one, `load_state(...)`) in the code that steps a scheduler built on a prepared
     optimizer when the scheduler itself is neither passed to `accelerator.prepare(...)` nor
     to `accelerator.register_for_checkpointing(...)` (nor saved by hand): accelerate saves
-    and restores only those objects.
+    and restores only those objects. Likewise a detectron2 or fvcore
+    `Checkpointer(model, save_dir, optimizer=optimizer)` given the optimizer but not the
+    scheduler stepped on it (also one detectron2's `build_lr_scheduler` built).
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
@@ -90,6 +92,7 @@ def scheduler_state_not_checkpointed(model):
     """
     yield from _resumed_without_states(model)
     yield from _accelerate_state(model)
+    yield from _checkpointer_state(model)
     cache = {}
 
     def unsaved(opt):
@@ -211,6 +214,43 @@ def _accelerate_state(model):
                 f"{model.where(sched.node)}) is neither: on resume {_consequence(sched)}; "
                 f"prepare it with the optimizer or register it",
             )
+
+
+def _checkpointer_state(model):
+    """A detectron2/fvcore ``Checkpointer`` given the optimizer but not the scheduler stepped
+    on it: it saves and restores only the objects it is given."""
+    for call in model.checkpointers:
+        if call.opaque:
+            continue
+        given = [v for v in call.checkpointables.values() if v.dotted is not None]
+        held = [e for v in given for e in model.holds(call.scope, v.dotted)]
+        for value in given:
+            for sched in _bound_to(model, call.scope, value):
+                if sched in held or not _state_is_lost(model, sched):
+                    continue
+                name = _name_here(model, sched)
+                yield Report(
+                    call.node,
+                    f"this checkpointer saves `{clip(value.dotted, 30)}` but not the state "
+                    f"of scheduler `{clip(name, 30)}`",
+                    help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is bound to it: "
+                    f"on resume {_consequence(sched)}; pass it too "
+                    f"(`scheduler={name}`), so that `save` and `resume_or_load` carry it",
+                )
+
+
+def _bound_to(model, scope, value):
+    """Stepped schedulers built on the optimizer that ``value`` names: one the model knows,
+    or, for an optimizer a library factory built (detectron2's ``build_optimizer``), a
+    scheduler built in the same function on that name."""
+    opts = [e for e in model.holds(scope, value.dotted) if isinstance(e, Optimizer)]
+    if opts:
+        return [s for o in opts for s in model.schedulers_of(o) + model.schedulers_reached(o)]
+    return [
+        s
+        for s in model.schedulers
+        if s.optimizer is None and s.scope is scope and s.optimizer_src == value.dotted
+    ]
 
 
 def _together(model, here, there) -> bool:
