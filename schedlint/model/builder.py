@@ -932,6 +932,9 @@ class _Builder(cst.CSTVisitor):
                 self._unpacked_rebinds(target, stmt)
                 self._unpacked_construction(target, value, stmt)
             return
+        if op == "=" and "." not in text and self.loop is not None:
+            for loop in self.loop.ancestors():
+                loop.assigned.add(text)
         group_loop = self.group_loop()
         if group_loop is not None and op == "=" and "." not in text:
             names = _Walk(value).names

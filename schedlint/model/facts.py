@@ -90,6 +90,7 @@ class Loop:
     group_var: str | None = None  # ``g`` in ``for g in opt.param_groups``
     index_var: str | None = None  # ``i`` in ``for i in range(len(opt.param_groups))``
     tainted: set = field(default_factory=set)  # names that depend on the group in the body
+    assigned: set = field(default_factory=set)  # plain names bound by ``=`` in the body
     order: int = 0
     end_order: int = 0  # order index after the loop body
 

@@ -10,6 +10,9 @@ def scalar_lr_overwrite(model):
     Flags a loop over `optimizer.param_groups` (a for-loop, a comprehension, `map`, or
     `optimizer.param_groups[i]` over every index) that assigns `g["lr"]` a value that does not
     depend on the group, when the optimizer's groups were built with different learning rates.
+    Also flags such a loop nested in a loop over several optimizers built with different
+    learning rates (`for opt in (opt_g, opt_d):`, a GAN's two time-scale update rule), when
+    the value is the same for all of them.
 
     ## Why is this bad?
     Per-group learning rates (a backbone at 1e-5, a head at 1e-3) exist so the groups train at
@@ -73,6 +76,7 @@ def scalar_lr_overwrite(model):
         # a helper may be called with several optimizers: any with distinct groups is hurt
         opt = next((o for o in write.optimizers if o.distinct_lrs() is not None), None)
         if opt is None:
+            yield from _across_optimizers(model, write)
             continue
         distinct = opt.distinct_lrs()
         head = (
@@ -90,6 +94,43 @@ def scalar_lr_overwrite(model):
             f"({model.where(opt.node)}) and now all train at one; scale each "
             f'group instead, e.g. `g["lr"] = g["initial_lr"] * factor`',
         )
+
+
+def _across_optimizers(model, write):
+    """The write sits in a loop over several optimizers (``for opt in (opt_g, opt_d):``) and
+    its value is the same for all of them, but they were built with different lrs: the
+    ratio between the optimizers (TTUR in GANs, a slower teacher) is erased."""
+    outer = write.loop.parent if write.loop is not None else None
+    head = (write.optimizer_src or "").partition(".")[0]
+    if outer is None or head not in outer.targets or len(write.optimizers) < 2:
+        return
+    if write.value.names & (outer.targets | outer.assigned):
+        return  # computed per optimizer
+    source = (outer.iter.dotted or "").partition(".")[0] if outer.iter is not None else ""
+    if source in write.scope.params and source not in ("self", "cls"):
+        calls = model.arguments(write.scope, source)
+        if calls is None or len(calls) != 1:
+            return  # several calls may each pass one optimizer, with an lr of its own
+    bases = {}
+    for opt in write.optimizers:
+        lrs = opt.group_lrs()
+        if not lrs or any(v is None for v in lrs) or len({v.src for v in lrs}) > 1:
+            return  # a default or unknown lr somewhere: the ratio is not certain
+        bases[opt.target] = lrs[0]
+    numbers = {v.number for v in bases.values()}
+    scopes = {id(o.scope) for o in write.optimizers}
+    if None in numbers and len(scopes) > 1:
+        return  # texts compare only within one scope
+    if len({v.number if v.number is not None else v.src for v in bases.values()}) < 2:
+        return
+    built = ", ".join(f"`{clip(t, 16)}` at {clip(v.src, 12)}" for t, v in bases.items())
+    yield Report(
+        write.node,
+        f"one scalar lr `{clip(write.value.src, 26)}` overwrites the groups of every optimizer "
+        f"of this loop",
+        help=f"They were built with different lrs ({built}) and now all train at one; "
+        f"scale each group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`",
+    )
 
 
 def _reference_lr(opt, value):
