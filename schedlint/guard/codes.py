@@ -327,11 +327,12 @@ def schedule_length_mismatch():
     of the run: fewer than 10% of the schedule's steps although the optimizer stepped at least
     half its length (sized per batch, stepped per epoch), or under half of them although the
     optimizer stepped twice its length and the length is a whole number of the optimizer steps
-    between two scheduler steps (`T_max=len(loader)` stepped per epoch). As soon as it shows:
-    CosineAnnealingLR stepped two steps past `T_max` (not a restart schedule: the LR climbs back
-    up; one step past is silent while no optimizer step uses it, as after a loop's last
-    `sched.step()`), a transformers schedule without a floor above 0 stepped more than twice its
-    length (sized in epochs, stepped per batch: the LR is 0 for most of the run). And when a
+    between two scheduler steps (`T_max=len(loader)` stepped per epoch), or a transformers
+    schedule without a floor above 0 stepped more than twice its length (sized in epochs, stepped
+    per batch: the LR is 0 for most of the run). As soon as it shows: CosineAnnealingLR stepped
+    two steps past `T_max` (not a restart schedule: the LR climbs back up; one step past is
+    reported at the end only if an optimizer step used it, so a loop whose last `sched.step()`
+    goes one past is silent). And when a
     second epoch starts (a DataLoader iterated again after a pass that ran to its end): a StepLR
     or MultiStepLR that cut the LR at least a hundredfold by two or more decays, or a
     CosineAnnealingWarmRestarts that restarted three or more times, within its first epoch (sized

@@ -227,12 +227,10 @@ def _transformers_factory(func_name: str, keywords: dict) -> str:
 def past_end(part: tuple) -> bool:
     """Whether a part from :func:`budget_parts` is already known to be stepped wrongly past its
     end, whatever happens next (reported as it steps): a CosineAnnealingLR two steps past
-    ``T_max`` (one step past is the loop's last ``sched.step()``, left unused), or a schedule whose
-    lr is 0 past its end stepped more than twice its length."""
+    ``T_max`` (one step past is the loop's last ``sched.step()``, left unused). A schedule whose lr
+    is 0 past its end is judged at the end: "most of the run at lr 0" needs the whole run."""
     _name, length, steps, _inside, past_harmful = part
-    if past_harmful is PAST:
-        return steps > length + PAST_SLACK
-    return past_harmful == ZERO_END and steps > LONG_PAST * length
+    return past_harmful is PAST and steps > length + PAST_SLACK
 
 
 def budget(part: tuple, optimizer_steps: int, cadence: int = 0, used_last: bool = True):
