@@ -319,7 +319,7 @@ def scheduler_step_epoch_argument():
 
 @rule("SLG112", "schedule-length-mismatch", "error", scope="runtime", kind="guard")
 def schedule_length_mismatch():
-    """A schedule was stepped through a small fraction of its length, past it, or through its whole epoch-sized horizon within one epoch.
+    """A schedule was stepped through a small part of its length, past it, or through it within one epoch.
 
     ## What it does
     For OneCycleLR, CosineAnnealingLR, PolynomialLR, LinearLR and transformers' schedules

@@ -1965,7 +1965,9 @@ class Guard:
 
     def loader_pass_starts(self, loader, iterator) -> None:
         if not (self._off or self.closed):
-            self._safely("DataLoader pass", self._passes.started, loader, iterator, self.optimizer_steps)
+            self._safely(
+                "DataLoader pass", self._passes.started, loader, iterator, self.optimizer_steps
+            )
 
     def loader_pass_finished(self, iterator) -> None:
         if not (self._off or self.closed):

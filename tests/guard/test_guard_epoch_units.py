@@ -155,7 +155,13 @@ def test_cosine_in_a_warmup_sequence_stepped_per_batch_is_reported(tmp_path):
             "MultiStepLR in SequentialLR decayed the lr 3 times within its first epoch",
         ),
     ],
-    ids=["steplr", "multisteplr", "warm-restarts", "warm-restarts-t-mult", "multistep-after-warmup"],
+    ids=[
+        "steplr",
+        "multisteplr",
+        "warm-restarts",
+        "warm-restarts-t-mult",
+        "multistep-after-warmup",
+    ],
 )
 def test_epoch_sized_schedule_stepped_per_batch_is_reported_when_the_second_epoch_starts(
     tmp_path, body, expected
