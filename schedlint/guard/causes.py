@@ -219,8 +219,10 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
     if problem == "past":
         return (
             f"{name} was stepped {steps} times, past its length {length}: it is not a restart "
-            "schedule, so the lr climbs back toward the base lr. Size its length for the whole "
-            "run, or use CosineAnnealingWarmRestarts for restarts."
+            "schedule, so the lr climbs back toward the base lr (a length sized in epochs but "
+            "stepped per batch, or counted without gradient accumulation or from another loader). "
+            "Size its length for the whole run in the unit it is stepped in, or use "
+            "CosineAnnealingWarmRestarts for restarts."
         )
     if problem == "zero":
         return (
@@ -233,6 +235,26 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
         f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
         "steps but stepped much less often (per epoch instead of per batch), so the run ended "
         "early in its schedule. Step it after every optimizer.step(), or size it in epochs."
+    )
+
+
+def epoch_overrun(
+    name: str, problem: str, sized: str, count: int, factor: float, steps: int, batches: int
+) -> str:
+    """SLG112 at the end of a schedule's first epoch: ``steps`` of its steps in ``batches``
+    optimizer steps went through its whole epoch-sized horizon."""
+    within = f"within its first epoch ({steps} steps in one pass of the DataLoader, {batches} optimizer steps)"
+    if problem == "restarts":
+        return (
+            f"{name} restarted {count} times {within}: {sized} was sized in epochs but it is "
+            "stepped per batch, so the lr jumps back to its peak every few batches. Step it once "
+            "per epoch, or size T_0 in batches (T_0 = epochs_per_cycle * len(loader))."
+        )
+    return (
+        f"{name} decayed the lr {count} times {within}, to {factor:.3g} of its start: "
+        f"{sized} was sized in epochs but it is stepped per batch, so the rest "
+        "of the run trains at a vanishing lr. Step it once per epoch, or size it in batches "
+        "(step_size / milestones times len(loader))."
     )
 
 

@@ -319,36 +319,44 @@ def scheduler_step_epoch_argument():
 
 @rule("SLG112", "schedule-length-mismatch", "error", scope="runtime", kind="guard")
 def schedule_length_mismatch():
-    """At the end of the run, a schedule was stepped through a small fraction of its length, or past it.
+    """A schedule was stepped through a small part of its length, past it, or through it within one epoch.
 
     ## What it does
     For OneCycleLR, CosineAnnealingLR, PolynomialLR, LinearLR and transformers' schedules
-    (`get_linear_schedule_with_warmup` and every factory with a `num_training_steps`): fewer than
-    10% of the schedule's steps although the optimizer stepped at least half its length (sized
-    per batch, stepped per epoch), or under half of them although the optimizer stepped twice
-    its length and the length is a whole number of the optimizer steps between two scheduler
-    steps (`T_max=len(loader)` stepped per epoch), or CosineAnnealingLR stepped past `T_max`
-    (not a restart schedule: the LR climbs back up), or a transformers schedule without a floor
-    above 0 stepped more than twice its length (sized in epochs, stepped per
-    batch: the LR is 0 for most of the run).
+    (`get_linear_schedule_with_warmup` and every factory with a `num_training_steps`), at the end
+    of the run: fewer than 10% of the schedule's steps although the optimizer stepped at least
+    half its length (sized per batch, stepped per epoch), or under half of them although the
+    optimizer stepped twice its length and the length is a whole number of the optimizer steps
+    between two scheduler steps (`T_max=len(loader)` stepped per epoch), or a transformers
+    schedule without a floor above 0 stepped more than twice its length (sized in epochs, stepped
+    per batch: the LR is 0 for most of the run). As soon as it shows: CosineAnnealingLR stepped
+    two steps past `T_max` (not a restart schedule: the LR climbs back up; one step past is
+    reported at the end only if an optimizer step used it, so a loop whose last `sched.step()`
+    goes one past is silent). And when a
+    second epoch starts (a DataLoader iterated again after a pass that ran to its end): a StepLR
+    or MultiStepLR that cut the LR at least a hundredfold by two or more decays, or a
+    CosineAnnealingWarmRestarts that restarted three or more times, within its first epoch (sized
+    in epochs, stepped per batch). Also inside SequentialLR and ChainedScheduler.
 
     ## Why is this bad?
-    The run never leaves warm-up, re-warms at its end, or trains at LR 0.
+    The run never leaves warm-up, re-warms at its end, trains at LR 0, restarts every few batches,
+    or takes every decay in its first epoch and trains at a vanishing LR after it.
 
     ## Example
     ```python
-    sched = OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
-    for epoch in range(10):
-        train_one_epoch(model, opt, loader)
-        sched.step()
+    sched = MultiStepLR(opt, milestones=[30, 60, 90], gamma=0.1)  # epochs
+    for epoch in range(100):
+        for batch in loader:
+            train_step(model, opt, batch)
+            sched.step()
     ```
 
     ## Use instead
     ```python
-    for epoch in range(10):
+    for epoch in range(100):
         for batch in loader:
             train_step(model, opt, batch)
-            sched.step()
+        sched.step()
     ```
     """
 

@@ -27,7 +27,7 @@ from collections import Counter
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedlint.guard import attribution, causes, hooks, intent, lifecycle, registry
+from schedlint.guard import attribution, causes, epochs, hooks, intent, lifecycle, registry
 from schedlint.guard import lrs as L
 from schedlint.guard import watch as W
 from schedlint.guard.expect import DeclaredSchedule
@@ -232,6 +232,12 @@ class Guard:
         # that a collected scheduler's id, reused, is not taken for it
         self._last_steps: dict = {}
         self._lifecycle_reported: set = set()
+        # SLG112 as it shows: (record, part index) of the lengths reported while stepping, left out
+        # at the end of the run; the records whose first epoch was judged (epoch_overrun).
+        self._budget_reported: set = set()
+        self._epoch_judged: set = set()
+        # DataLoader passes that ran to their end: epochs (SLG112 for epoch-sized schedules).
+        self._passes = epochs.Passes()
         self._unsaved: list = []  # SLG114: (checkpoint key, optimizer step, caller line) to settle
         self._scheduler_saved: dict = {}  # checkpoint key -> optimizer step of its scheduler state
         self._replacement = None  # SLG115: (weakref(newer Guard), its line, our steps then)
@@ -1052,6 +1058,8 @@ class Guard:
             found = None
             try:
                 found = self._after_scheduler_step(rec, sched, original, args, kwargs)
+                if rec.budget and rec.top:
+                    found = (found or []) + self._past_end_now(rec)
                 if self._lambda_checks and id(sched) in self._lambda_checks:
                     found = (found or []) + self._lambda_verdict(rec, sched)
                 if self._lambda_checks and rec.top:
@@ -1466,36 +1474,30 @@ class Guard:
                         sched=rec,
                     )
                 )
+        fight = self._fight(rec, sched, caller)
+        if fight is not None:
+            found.append(fight)
+        return found
+
+    def _fight(self, rec, sched, caller):
+        """SLG113, once per guard: ``rec``'s step discards what another scheduler of this optimizer
+        did since its previous step, or a second closed-form scheduler steps between the same two
+        optimizer steps. Both records are brought up to date whether or not it is reported."""
         overwritten = self._overwritten(rec)
-        if overwritten and ("SLG113",) not in self._lifecycle_reported:
-            self._lifecycle_reported.add(("SLG113",))
-            found.append(
-                self._violation(
-                    "SLG113",
-                    None,
-                    None,
-                    None,
-                    causes.overwrites_other(rec.name, overwritten, _where(caller)),
-                    sched=rec,
-                )
-            )
+        others = []
         if rec.name in intent.CLOSED_FORM:
             others = [name for key, name in self._stepped_since.items() if key != id(sched)]
             self._stepped_since[id(sched)] = rec.name
-            key = ("SLG113",)
-            if others and key not in self._lifecycle_reported:
-                self._lifecycle_reported.add(key)
-                found.append(
-                    self._violation(
-                        "SLG113",
-                        None,
-                        None,
-                        None,
-                        causes.two_closed_form(others[0], rec.name, _where(caller)),
-                        sched=rec,
-                    )
-                )
-        return found
+        if ("SLG113",) in self._lifecycle_reported or not (overwritten or others):
+            return None
+        self._lifecycle_reported.add(("SLG113",))
+        where = _where(caller)
+        cause = (
+            causes.overwrites_other(rec.name, overwritten, where)
+            if overwritten
+            else causes.two_closed_form(others[0], rec.name, where)
+        )
+        return self._violation("SLG113", None, None, None, cause, sched=rec)
 
     def _overwritten(self, rec) -> list:
         """The other schedulers of this optimizer stepped since ``rec``'s previous step, when
@@ -1906,20 +1908,96 @@ class Guard:
             parts = intent.budget_parts(s) if s is not None else rec.budget
             ran = self.optimizer_steps - rec.start
             cadence = _cadence(rec)
-            for part in parts:
-                problem = intent.budget(part, ran, cadence)
+            # An optimizer step after its last step trained at the lr that step set.
+            used_last = rec.span is not None and rec.span[1] < self.optimizer_steps
+            for i, part in enumerate(parts):
+                if (rec, i) in self._budget_reported:
+                    continue
+                problem = intent.budget(part, ran, cadence, used_last)
                 if problem is not None:
-                    name = part[0] + (f" in {part[3]}" if part[3] else "")
-                    out.append(
-                        self._violation(
-                            "SLG112",
-                            None,
-                            None,
-                            None,
-                            causes.budget(name, *problem, ran),
-                            sched=rec,
-                        )
-                    )
+                    out.append(self._budget_violation(rec, part, *problem, ran))
+        return out
+
+    def _past_end_now(self, rec) -> list:
+        """SLG112 at the step that settles it: a length in ``rec.budget`` stepped past for good
+        (intent.past_end), once per scheduler and part; the end of the run leaves it out."""
+        if not (rec.known and rec.fresh):
+            return []
+        out = []
+        for i, part in enumerate(rec.budget):
+            if intent.past_end(part) and (rec, i) not in self._budget_reported:
+                self._budget_reported.add((rec, i))
+                out.append(self._budget_violation(rec, part, *intent.budget(part, 0), 0, lr=True))
+        return out
+
+    def _budget_violation(self, rec, part, problem, length, steps, ran, lr=False) -> Violation:
+        name = part[0] + (f" in {part[3]}" if part[3] else "")
+        cause = causes.budget(name, problem, length, steps, ran)
+        group, actual = self._first_lr() if lr else (None, None)
+        return self._violation("SLG112", group, None, actual, cause, sched=rec)
+
+    def _first_lr(self) -> tuple:
+        """``(0, its lr)`` for a finding raised while training, to name where the run is; ``(None,
+        None)`` when the lr is not a plain readable value (accelerator-resident, rewritten)."""
+        opt = self._opt_ref()
+        if opt is None or not opt.param_groups or self._dev is not None or not self._lr_values:
+            return None, None
+        return 0, L.read(opt.param_groups[:1])[0]
+
+    # --- epochs: full passes of a DataLoader (SLG112 for schedules sized in epochs) ------------
+
+    def loader_pass_ends(self, loader) -> None:
+        """``iter(loader)`` is called again: when its previous pass ran to the end and trained, that
+        was an epoch, and the schedulers whose first epoch it was are judged."""
+        __tracebackhide__ = True
+        if self._off or self.closed:
+            return
+        found = []
+        try:
+            began = self._passes.ended(loader)
+            if began is not None and self.optimizer_steps > began:
+                found = self._first_epochs(began)
+        except Exception as exc:
+            self._internal_error("DataLoader pass", exc)
+            return
+        if found:
+            self._emit(found)
+
+    def loader_pass_starts(self, loader, iterator) -> None:
+        if not (self._off or self.closed):
+            self._safely(
+                "DataLoader pass", self._passes.started, loader, iterator, self.optimizer_steps
+            )
+
+    def loader_pass_finished(self, iterator) -> None:
+        if not (self._off or self.closed):
+            self._safely("DataLoader pass", self._passes.finished, iterator)
+
+    def _first_epochs(self, began: int) -> list:
+        """SLG112 for the schedulers whose whole life so far is the epoch that began at optimizer
+        step ``began``: built before it, first stepped in it (each judged on that epoch only)."""
+        out = []
+        for rec in self._order:
+            if not (rec.known and rec.top and rec.fresh) or rec.span is None:
+                continue
+            if rec in self._epoch_judged or not rec.start <= began <= rec.span[0]:
+                continue
+            s = rec.ref()
+            if s is None:
+                continue
+            self._epoch_judged.add(rec)
+            for name, inside, (problem, sized, count, factor) in intent.epoch_parts(s):
+                group, actual = self._first_lr()
+                cause = causes.epoch_overrun(
+                    name + (f" in {inside}" if inside else ""),
+                    problem,
+                    sized,
+                    count,
+                    factor,
+                    rec.steps,
+                    self.optimizer_steps - began,
+                )
+                out.append(self._violation("SLG112", group, None, actual, cause, sched=rec))
         return out
 
     def _unstepped(self) -> list:

@@ -20,6 +20,9 @@
   baseline of a group when it is built or added, and a resume (the loaded state, for SLG114).
 * ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
   looked at before it is written, for SLG114; the object and the call are passed on untouched.
+* ``DataLoader.__iter__`` and the ``__next__`` of torch's DataLoader iterator class (which only
+  looks at the ``StopIteration`` that ends a pass): epochs (schedlint.guard.epochs), for SLG112 on
+  schedules sized in epochs but stepped per batch.
 
 A thread-local depth counter makes every wrapper a pass-through while the guard itself is
 running a scheduler (children of SequentialLR/ChainedScheduler, ``super().step()`` chains,
@@ -175,6 +178,7 @@ def _install() -> None:
     _wrap_grad_scaler()
     _wrap_optimizer_init()
     _wrap_save()
+    _wrap_loader()
 
 
 def _uninstall() -> None:
@@ -465,6 +469,50 @@ def _saving(obj, f, caller) -> None:
         return
     for guard in guards:
         guard.checkpoint_saved(states, with_scheduler, key, caller)
+
+
+# --- epochs --------------------------------------------------------------------------------
+
+
+def _wrap_loader() -> None:
+    from torch.utils.data import DataLoader
+
+    _wrap(DataLoader, "__iter__", _make_loader_iter)
+
+
+def _make_loader_iter(original):
+    @functools.wraps(original)
+    def __iter__(self):
+        __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
+        if tls.depth or tls.shadowing:
+            return original(self)
+        guards = [g for g in registry.live_guards() if not g.closed]
+        # Before the call: with persistent workers the loader resets and returns its iterator.
+        for guard in guards:
+            guard.loader_pass_ends(self)
+        iterator = original(self)
+        if guards:
+            owner = _owner(type(iterator), "__next__")
+            if owner is not None and owner.__module__.startswith("torch."):
+                _wrap(owner, "__next__", _make_loader_next)
+            for guard in guards:
+                guard.loader_pass_starts(self, iterator)
+        return iterator
+
+    return __iter__
+
+
+def _make_loader_next(original):
+    @functools.wraps(original)
+    def __next__(self):
+        try:
+            return original(self)
+        except StopIteration:
+            for guard in registry.live_guards():
+                guard.loader_pass_finished(self)
+            raise
+
+    return __next__
 
 
 # --- AMP -----------------------------------------------------------------------------------

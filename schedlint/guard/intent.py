@@ -22,6 +22,8 @@ TWICE = 2
 PAST = True
 ZERO_END = "zero"
 LONG_PAST = 2.0  # ZERO_END: stepped more than this many times its length
+# PAST: the loop's last sched.step() may take a cosine one step past T_max: that lr never trains.
+PAST_SLACK = 1
 # Schedulers whose length is a constructor argument: (attribute, how far past the end).
 LENGTHS = {
     "OneCycleLR": ("total_steps", False),  # torch raises past the end itself
@@ -222,15 +224,25 @@ def _transformers_factory(func_name: str, keywords: dict) -> str:
     return TRANSFORMERS_FACTORIES.get(factory, factory)
 
 
-def budget(part: tuple, optimizer_steps: int, cadence: int = 0):
+def past_end(part: tuple) -> bool:
+    """Whether a part from :func:`budget_parts` is already known to be stepped wrongly past its
+    end, whatever happens next (reported as it steps): a CosineAnnealingLR two steps past
+    ``T_max`` (one step past is the loop's last ``sched.step()``, left unused). A schedule whose lr
+    is 0 past its end is judged at the end: "most of the run at lr 0" needs the whole run."""
+    _name, length, steps, _inside, past_harmful = part
+    return past_harmful is PAST and steps > length + PAST_SLACK
+
+
+def budget(part: tuple, optimizer_steps: int, cadence: int = 0, used_last: bool = True):
     """``(problem, length, steps)`` when a scheduler (a part from :func:`budget_parts`) was stepped
     through a small fraction of its length although the optimizer stepped through most of it,
     past the end of a schedule that does not restart, or more than twice its length when its lr
     is 0 past the end; else None. ``cadence``: the optimizer steps between two of its steps, 0
-    when not steady. Inside SequentialLR or
+    when not steady; ``used_last``: an optimizer step ran at the lr of its last step (without
+    one, a cosine's last step one past ``T_max`` never trained). Inside SequentialLR or
     ChainedScheduler only "past the end" is judged: a child starts at its milestone."""
     _name, length, steps, inside, past_harmful = part
-    if past_harmful is PAST and steps > length:
+    if past_harmful is PAST and steps > length + (0 if used_last else PAST_SLACK):
         return ("past", length, steps)
     if past_harmful == ZERO_END and steps > LONG_PAST * length:
         return ("zero", length, steps)
@@ -300,3 +312,68 @@ def stayed_under(factors: list, limits: list) -> bool:
 
 def dropped(factors: list, limits: list) -> bool:
     return all(f is not None and f < lim * (1.0 - SAME) for f, lim in zip(factors, limits))
+
+
+# Schedules sized in epochs but stepped per batch use their whole horizon within the first epoch
+# (an epoch: a full pass of a DataLoader). Judged on the scheduler's first full epoch; a
+# deliberate per-batch schedule restarts at most about once an epoch (T_0=len(loader)) and does
+# not cut the lr a hundredfold before the second epoch starts.
+EPOCH_RESTARTS = 3  # CosineAnnealingWarmRestarts: at least this many restarts within one epoch
+EPOCH_CUT = 0.01  # StepLR/MultiStepLR: the lr cut to at most this fraction within one epoch...
+EPOCH_DECAYS = 2  # ...by at least this many decays
+
+
+def epoch_overrun(sched) -> tuple | None:
+    """``(problem, sized, count, factor)`` when ``sched``, stepped ``sched.last_epoch`` times in
+    its first epoch, went through its whole epoch-sized horizon: CosineAnnealingWarmRestarts
+    restarted ``count`` times, StepLR or MultiStepLR decayed ``count`` times to ``factor`` of its
+    start (``sized``: the constructor argument that sets the horizon, as ``T_0=10``)."""
+    name = type(sched).__name__
+    steps = getattr(sched, "last_epoch", None)
+    if type(steps) is not int or steps < 2:
+        return None
+    if name == "CosineAnnealingWarmRestarts":
+        t_0, t_mult = getattr(sched, "T_0", None), getattr(sched, "T_mult", None)
+        if type(t_0) is not int or type(t_mult) is not int or t_0 < 1 or t_mult < 1:
+            return None
+        restarts, at, cycle = 0, t_0, t_0
+        while at <= steps:
+            restarts += 1
+            cycle *= t_mult
+            at += cycle
+        return ("restarts", f"T_0={t_0}", restarts, 1.0) if restarts >= EPOCH_RESTARTS else None
+    gamma = getattr(sched, "gamma", None)
+    if not isinstance(gamma, (int, float)) or not 0 < gamma < 1:
+        return None
+    if name == "StepLR":
+        size = getattr(sched, "step_size", None)
+        if type(size) is not int or size < 1:
+            return None
+        decays, sized = steps // size, f"step_size={size}"
+    elif name == "MultiStepLR":
+        milestones = getattr(sched, "milestones", None)
+        if not hasattr(milestones, "items"):
+            return None
+        passed = [(m, n) for m, n in milestones.items() if type(m) is int and m <= steps]
+        decays = sum(n for _m, n in passed)
+        sized = f"milestones={sorted(m for m in milestones.elements() if type(m) is int)}"
+    else:
+        return None
+    factor = gamma**decays
+    if decays >= EPOCH_DECAYS and factor <= EPOCH_CUT:
+        return ("decays", sized, decays, factor)
+    return None
+
+
+def epoch_parts(sched) -> list:
+    """``[(name, inside, problem)]`` for ``sched`` and every scheduler it contains that
+    :func:`epoch_overrun` reports (``inside``: the container's name, "" at the top)."""
+    out = []
+    found = epoch_overrun(sched)
+    if found is not None:
+        out.append((type(sched).__name__, "", found))
+    for child in _all_children(sched):
+        found = epoch_overrun(child)
+        if found is not None:
+            out.append((type(child).__name__, type(sched).__name__, found))
+    return out
