@@ -284,6 +284,14 @@ def expr_text(node) -> str:
     return "<expr>"
 
 
+def reference(node) -> str | None:
+    """The text of a name, attribute chain, or one subscript of them by a literal or a name
+    (``self.optimizers['disc']``, ``opts[0]``, ``scheds[name]``): what a step call's receiver
+    or a scheduler's optimizer argument names, else None."""
+    text = expr_text(node)
+    return None if "<expr>" in text or text.count("[") > 1 else text
+
+
 def _param_names(params: cst.Parameters) -> tuple:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
@@ -436,6 +444,7 @@ class _Builder(cst.CSTVisitor):
             items=items,
             names=frozenset(walk.names),
             dotted=dotted_name(node),
+            ref=reference(node),
             call=call,
             call_method=call_method,
             call_receiver=call_receiver,
@@ -885,6 +894,12 @@ class _Builder(cst.CSTVisitor):
         for_in, targets, first_iter = node.for_in, set(), node.for_in.iter
         while for_in is not None:
             targets |= target_names(for_in.target)
+            # values flow into the targets as in a ``for`` statement (``{n: StepLR(o) for n,
+            # o in self.optimizers.items()}``); the names are bound in the enclosing scope,
+            # which the flow's may-values tolerate (the comprehension's own scope is not kept)
+            for name in target_names(for_in.target):
+                self.bind(name)
+            self.model.flow_fors.append((self.scope, for_in.target, for_in.iter))
             for_in = for_in.inner_for_in
         self.push_loop("comp", node, targets, first_iter)
 
@@ -1059,7 +1074,7 @@ class _Builder(cst.CSTVisitor):
                 if key is not None:
                     self.model.read_keys.add(key)
             if method in TRACKED_METHODS:
-                receiver = dotted_name(func.value)
+                receiver = reference(func.value)
                 if receiver is not None:
                     args = tuple(
                         self.value(a.value) for a in node.args if a.keyword is None and not a.star
@@ -1357,7 +1372,7 @@ class _Builder(cst.CSTVisitor):
             cls=short,
             origin=origin,
             args=args,
-            optimizer_src=opt.dotted if opt is not None else None,
+            optimizer_src=opt.ref if opt is not None else None,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.schedulers.append(sched)
@@ -1509,9 +1524,9 @@ def _resolve(model: FileModel) -> None:
             if len(call.targets) == 1:
                 call.target = call.targets[0]
         if call.target is None and call.method in ("step", "optimizer_step") and call.args:
-            opt = lookup(call.scope, call.args[0].dotted, call.order, Optimizer)
-            if opt is None and call.args[0].dotted:
-                opts = flow.optimizers(call.scope, call.args[0].dotted)
+            opt = lookup(call.scope, call.args[0].ref, call.order, Optimizer)
+            if opt is None and call.args[0].ref:
+                opts = flow.optimizers(call.scope, call.args[0].ref)
                 opt = opts[0] if len(opts) == 1 else None
             call.optimizer_arg = opt
     for write in model.lr_writes:
@@ -1874,8 +1889,8 @@ def _through_imports(model: FileModel) -> None:
                 mcall.scope, mcall.receiver
             )
             stepped = None  # ``scaler.step(optimizer)`` in the helper
-            if not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].dotted:
-                opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
+            if not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].ref:
+                opts = flow.optimizers(mcall.scope, mcall.args[0].ref)
                 stepped = opts[0] if len(opts) == 1 else None
             if not targets and stepped is None:
                 continue

@@ -34,6 +34,8 @@ class Value:
     items: tuple = ()  # Values, for list/tuple literals
     names: frozenset = frozenset()  # every bare Name read anywhere in the expression
     dotted: str | None = None  # "args.lr" for Name/Attribute chains
+    # ``dotted``, or a subscript of one by a literal or a name: "self.optimizers['disc']"
+    ref: str | None = None
     call: str | None = None  # qualified (or dotted) callee, when kind == "call"
     call_method: str | None = None  # last attribute of the callee ("state_dict")
     call_receiver: str | None = None  # dotted receiver of a method call ("opt")

@@ -63,6 +63,9 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+_EMPTY_KEYS = frozenset()
+
+
 def _object_key(entity) -> tuple:
     """A key for an object built in another module: its binding keys name that module's
     scopes, whose ids may equal this file's."""
@@ -136,6 +139,13 @@ class Names:
         key = binding_key(sched.scope, sched.optimizer_src)
         if key is None or sched.optimizer_src in ("self", "cls"):
             return None
+        if built_per_entry(sched):
+            # built per entry of a container (``{n: StepLR(o) for n, o in
+            # self.optimizers.items()}``): the loop variable ties nothing once the loop is
+            # over; the optimizer object, when it is the only one, does
+            opts = self.model.holds_only(sched.scope, sched.optimizer_src)
+            if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
+                return _object_key(opts[0])
         if sched.scope.kind == "function" and sched.optimizer_src in sched.scope.params:
             # built by a factory (``build_scheduler(optimizer, ...)``): its parameter ties
             # nothing together; the caller's variable does, when it is the one optimizer
@@ -207,38 +217,54 @@ class Names:
             return all(b.order < sched.order for b in binds if b.scope is sched.scope)
         return all(b.scope is sched.scope and b.order < sched.order for b in binds)
 
-    def call_optimizer_key(self, call) -> tuple | None:
-        """The optimizer variable a ``opt.step()`` / ``scaler.step(opt)`` call steps."""
+    def call_optimizer_keys(self, call) -> frozenset:
+        """The keys of what a ``opt.step()`` / ``scaler.step(opt)`` call steps: the optimizer
+        variable, and the optimizer object itself when the flow knows it (the key of an
+        optimizer built in another module, or in a container: ``self.optimizers['disc']``
+        of a dict comprehension)."""
         if call.method != "step":
-            return None
+            return _EMPTY_KEYS
         if isinstance(call.target, Optimizer):
             if self.model.is_foreign(call.target):
-                return _object_key(call.target)
-            return call.target.key
+                return frozenset((_object_key(call.target),))
+            return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
-            return None
+            return _EMPTY_KEYS
         if (
             call.args
-            and call.args[0].dotted
+            and call.args[0].ref
             and call.receiver.rpartition(".")[2].lower().endswith("scaler")
         ):
-            return binding_key(call.scope, call.args[0].dotted)
-        return binding_key(call.scope, call.receiver)
+            key = binding_key(call.scope, call.args[0].ref)
+            if call.optimizer_arg is not None:
+                return frozenset((key, _object_key(call.optimizer_arg)))
+            return frozenset((key,))
+        return frozenset((binding_key(call.scope, call.receiver),))
 
     def optimizer_steps(self, key, scope=None):
-        """Calls that step the optimizer variable ``key`` (in ``scope`` when given)."""
+        """Calls that step the optimizer variable (or object) ``key`` (in ``scope`` when
+        given)."""
         return [
             c
             for c in self.model.calls
             if c.method == "step"
             and (scope is None or c.scope is scope)
             and (
-                self.call_optimizer_key(c) == key
+                key in self.call_optimizer_keys(c)
                 # an optimizer a factory built is stepped through the caller's variable
                 or isinstance(c.target, Optimizer)
                 and binding_key(c.scope, c.receiver) == key
             )
         ]
+
+
+def built_per_entry(sched) -> bool:
+    """``sched`` is built on a loop variable, once per entry of a container of optimizers
+    (``{n: StepLR(o) for n, o in self.optimizers.items()}``)."""
+    if sched.optimizer_src is None:
+        return False
+    head = sched.optimizer_src.partition(".")[0].partition("[")[0]
+    return any(head in loop.targets for loop in sched.loops)
 
 
 def stepped_units(model, sched):
@@ -711,7 +737,7 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
             [
                 c
                 for c in model.calls
-                if c.scope is info.scope and names.call_optimizer_key(c) in keys
+                if c.scope is info.scope and names.call_optimizer_keys(c) & keys
             ],
         )
 

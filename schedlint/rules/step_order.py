@@ -2,6 +2,7 @@ from schedlint.model.calls import move_after_edits
 from schedlint.model.usage import (
     Branches,
     branches_of,
+    built_per_entry,
     callee_optimizer_steps,
     conditions,
     name_of,
@@ -72,6 +73,20 @@ def _opt_text(call, sched) -> str:
     ):
         return f"{call.receiver}.step({call.args[0].src})"
     return f"{call.receiver}.step()"
+
+
+def _subject(call, sched) -> str:
+    """The scheduler as the message names it: its variable, else the receiver stepping it
+    (``self.schedulers['disc']`` of a dict a comprehension builds)."""
+    return name_of(sched) if sched.target else f"`{clip(call.receiver, 40)}`"
+
+
+def _optimizer_words(sched) -> str:
+    """The optimizer a scheduler is on: its variable, or, for one built per entry of a
+    container (the variable is a comprehension's), that entry."""
+    if built_per_entry(sched):
+        return "built for each optimizer of a container"
+    return f"on `{sched.optimizer_src}`"
 
 
 def _per_call_first(model, branches):
@@ -233,11 +248,7 @@ def scheduler_step_before_optimizer_step(model):
             first = min(inside, key=lambda c: c.order)
             if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
                 continue  # keep it simple: report the direct optimizer step only
-            opt_text = (
-                f"{first.receiver}.step({first.args[0].src})"
-                if first.args and first.args[0].dotted == sched.optimizer_src
-                else f"{first.receiver}.step()"
-            )
+            opt_text = _opt_text(first, sched)
             nested = ", in the nested loop" if first.loop is not loop else ""
         elif via:
             _, node, info = min(via, key=lambda v: v[0])
@@ -253,8 +264,8 @@ def scheduler_step_before_optimizer_step(model):
             f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
             f"(line {model.line(first.node) if first else line}) in the same loop body",
             fix=_reorder_fix(model, call, first) if first else None,
-            help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
-            f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+            help=f"{_subject(call, sched)} is a `{sched.cls}` {_optimizer_words(sched)} "
+            f"(line {model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
             f"never uses the first lr of the schedule and every update gets the "
             f"next one; call `{call.receiver}.step()` after the optimizer step",
         )
