@@ -1889,12 +1889,26 @@ def _through_imports(model: FileModel) -> None:
                 mcall.scope, mcall.receiver
             )
             stepped = None  # ``scaler.step(optimizer)`` in the helper
-            if not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].ref:
+            scaler_step = (
+                not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].ref
+            )
+            if scaler_step:
                 opts = flow.optimizers(mcall.scope, mcall.args[0].ref)
                 stepped = opts[0] if len(opts) == 1 else None
-            if not targets and stepped is None:
-                continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
+                # the helper's parameter is what this call hands it (a helper every trainer
+                # of the project calls is stepped with each one's optimizer)
+                here = _argument_values(
+                    flow, mcall, call, mcall.args[0].ref if scaler_step else mcall.receiver
+                )
+                site_targets, site_stepped = targets, stepped
+                if here is not None and scaler_step:
+                    opts = [v for v in here if isinstance(v, Optimizer)]
+                    site_stepped = opts[0] if len(opts) == 1 else None
+                elif here is not None:
+                    site_targets = [v for v in here if isinstance(v, (Optimizer, Scheduler))]
+                if not site_targets and site_stepped is None:
+                    continue
                 model.calls_via_imports.append(
                     MethodCall(
                         node=call,
@@ -1905,12 +1919,26 @@ def _through_imports(model: FileModel) -> None:
                         method=mcall.method,
                         args=mcall.args,
                         kwargs=mcall.kwargs,
-                        target=targets[0] if len(targets) == 1 else None,
-                        targets=tuple(targets),
-                        optimizer_arg=stepped,
+                        target=site_targets[0] if len(site_targets) == 1 else None,
+                        targets=tuple(site_targets),
+                        optimizer_arg=site_stepped,
                         via=mcall,
                     )
                 )
+
+
+def _argument_values(flow, mcall, call, text):
+    """What the call ``call`` of the function ``mcall`` is in hands the parameter ``text``
+    names (sorted facts), when ``call`` runs that function directly and binds it; else
+    None (the flow's values, merged over every call, stand)."""
+    if not text or text not in mcall.scope.params:
+        return None
+    entry = flow.arguments.get(id(mcall.scope), {}).get(id(call))
+    if entry is None or entry[1] is None or text not in entry[1]:
+        return None
+    caller, bound = entry
+    found = [v for v in flow.eval(bound[text], caller) if isinstance(v, (Optimizer, Scheduler))]
+    return sorted(found, key=lambda v: v.order)
 
 
 def _checkpoint_through_import(model, flow, local, ckpt) -> None:

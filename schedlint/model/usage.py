@@ -224,6 +224,15 @@ class Names:
         of a dict comprehension)."""
         if call.method != "step":
             return _EMPTY_KEYS
+        if call.via is not None:
+            # a step an imported helper makes, anchored at the call here: its texts are the
+            # helper's; what it steps is the optimizer this call hands it
+            opt = call.target if isinstance(call.target, Optimizer) else call.optimizer_arg
+            if opt is None:
+                return _EMPTY_KEYS
+            if self.model.is_foreign(opt):
+                return frozenset((_object_key(opt),))
+            return frozenset((opt.key, _object_key(opt)))
         if isinstance(call.target, Optimizer):
             if self.model.is_foreign(call.target):
                 return frozenset((_object_key(call.target),))
@@ -241,12 +250,17 @@ class Names:
             return frozenset((key,))
         return frozenset((binding_key(call.scope, call.receiver),))
 
-    def optimizer_steps(self, key, scope=None):
+    def optimizer_steps(self, key, scope=None, through_helpers=False):
         """Calls that step the optimizer variable (or object) ``key`` (in ``scope`` when
-        given)."""
+        given); with ``through_helpers``, also the calls here of imported helpers that step
+        it (``utils.train_one_epoch(model, loader, optimizer, scaler)``: each such call
+        stands for every step the helper makes, in whatever loop of its own)."""
+        calls = self.model.calls
+        if through_helpers:
+            calls = calls + self.model.calls_via_imports
         return [
             c
-            for c in self.model.calls
+            for c in calls
             if c.method == "step"
             and (scope is None or c.scope is scope)
             and (

@@ -218,7 +218,7 @@ def scheduler_step_before_optimizer_step(model):
         if id(call.node) in reported:
             continue
         if key not in steps_by_key:
-            steps_by_key[key] = names.optimizer_steps(key)
+            steps_by_key[key] = names.optimizer_steps(key, through_helpers=True)
         loop = _training_loop(call)
         if _counter_managed(model, sched):
             continue  # stepped at the epoch's start on purpose, counter fixed by hand
@@ -248,8 +248,16 @@ def scheduler_step_before_optimizer_step(model):
             first = min(inside, key=lambda c: c.order)
             if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
                 continue  # keep it simple: report the direct optimizer step only
-            opt_text = _opt_text(first, sched)
-            nested = ", in the nested loop" if first.loop is not loop else ""
+            if first.via is not None:
+                # a helper of another module steps it: name the call here, and the step there
+                opt_text = model.code(first.node).partition("(")[0] + "()"
+                nested = (
+                    f", which steps `{sched.optimizer_src}` with `{_opt_text(first.via, sched)}` "
+                    f"({model.where(first.via.node)})"
+                )
+            else:
+                opt_text = _opt_text(first, sched)
+                nested = ", in the nested loop" if first.loop is not loop else ""
         elif via:
             _, node, info = min(via, key=lambda v: v[0])
             first = None
