@@ -1803,7 +1803,10 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
 
 def _called_classes(model: FileModel) -> set:
     """Names of the top-level classes here (and their subclasses here) whose methods call
-    ``step()`` on something the flow knows nothing of: what their callers pass them."""
+    ``step()`` on something the flow knows nothing of (what their callers pass them), or
+    step a scheduler in a method no code here calls, outside any loop of its own
+    (``def update_lr(self): self.scheduler.step()``): the loop its callers call it in says
+    how often it steps."""
     out = set()
     flow = None
     for call in model.calls:
@@ -1814,7 +1817,15 @@ def _called_classes(model: FileModel) -> set:
             continue
         if flow is None:
             flow = model.flow.solve()
-        if flow.schedulers(call.scope, call.receiver) or flow.optimizers(call.scope, call.receiver):
+        schedulers = flow.schedulers(call.scope, call.receiver)
+        if schedulers and (
+            call.loop is not None
+            or call.scope.cls is None
+            or flow.call_sites(call.scope)
+            or call.scope.name.startswith("_")
+        ):
+            continue
+        if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
         out.add(cls.name)
         out |= {

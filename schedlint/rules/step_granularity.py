@@ -569,8 +569,12 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
+        beside = []  # (optimizer step, its conditions) beside the helper's call
         if helper is not None:  # the optimizer steps in the helper too, outside any loop
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is None]
+            if not opt_steps:
+                beside = _steps_beside(model, names, branches, key, helper)
+                opt_steps = [o for o, _ in beside]
         elif step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
@@ -594,6 +598,10 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         }
         mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
+        if beside:
+            # the helper's call and the optimizer's step run under conditions of their own
+            mine += conditions(branches.path_in(helper.node, helper.scope.node), ignore)
+            theirs = {id(n) for n, _ in beside[0][1]}
         if any(id(n) not in theirs for n, _ in mine):
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
@@ -606,12 +614,39 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
-            f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
+            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: it advances "
+            f"len(loader) times per "
             f"epoch, so the schedule is used up (or cycles) within the first "
             f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
             f"`epochs * len(loader)`)",
         )
         return
+
+
+def _called_at(model, site) -> str:
+    """Where a per-batch helper is called, when that is in another module."""
+    if site is None or site.here:
+        return ""
+    return f", in the batch loop that calls it ({model.where(site.node)})"
+
+
+def _steps_beside(model, names, branches, key, site):
+    """(optimizer step, the conditions it runs under in ``site``'s loop) for each step of
+    the optimizer ``key`` that runs in the loop of ``site`` (the call of a per-batch helper
+    that steps the scheduler only): directly in that loop, or at the top of another helper
+    called in it (``trainer.train_step(batch)`` next to ``trainer.update_lr()``)."""
+    out = []
+    for o in names.optimizer_steps(key):
+        if o.scope is site.scope and o.loop is site.loop:
+            out.append((o, conditions(branches.path(o))))
+        elif o.loop is None and o.scope is not site.scope:
+            own = conditions(branches.path(o))
+            out += [
+                (o, own + conditions(branches.path_in(s.node, s.scope.node)))
+                for s in model.loops_around_calls(o)
+                if s.loop is site.loop
+            ]
+    return out
 
 
 def _called(sched) -> str:
