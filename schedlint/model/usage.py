@@ -384,6 +384,12 @@ def is_if(node) -> bool:
     return isinstance(node, cst.If)
 
 
+def skips_rest(if_node) -> bool:
+    """An ``if`` without ``else`` whose body ends by leaving the block (``if (i + 1) %
+    accum != 0: continue``): the rest of the block is its else branch, as a path says."""
+    return isinstance(if_node, cst.If) and if_node.orelse is None and _ends_with_exit(if_node.body)
+
+
 def guard_of(if_node) -> str | None:
     """``x`` for ``if x:``, ``if x is not None:``, ``if self.x:``: a test of presence only."""
     test = if_node.test

@@ -21,6 +21,7 @@ from schedlint.model.usage import (
     names_of,
     rebound_value,
     sized_in,
+    skips_rest,
     words,
 )
 from schedlint.rules.base import Report, clip, rule
@@ -331,7 +332,11 @@ def micro_batch_steps(model, names, branches):
                     (
                         n
                         for n, b in extra
-                        if is_if(n) and b == "body" and _accumulation_test(model, n)
+                        if is_if(n)
+                        # `if (i + 1) % accum == 0: optimizer.step()`, or the rest of the
+                        # body after `if (i + 1) % accum != 0: continue`
+                        and (b == "body" or skips_rest(n))
+                        and _accumulation_test(model, n)
                     ),
                     None,
                 )
@@ -365,8 +370,8 @@ def accumulation_reports(model, names, branches):
             f"`{clip(opt_name, 30)}` steps only every accumulation step",
             help=f"The optimizer steps under the accumulation condition (line "
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
-            f"runs ahead by the accumulation factor; step the scheduler inside the "
-            f"same `if`, right after the optimizer step",
+            f"runs ahead by the accumulation factor; step the scheduler right after the "
+            f"optimizer step, under the same accumulation condition",
         )
 
 
