@@ -257,7 +257,10 @@ def step_granularity_mismatch(model):
             )
         ):
             continue
-        if kind[0] == "iteration":
+        gated = list(_logging_gated(model, names, sched, key, steps, kind, branches))
+        if gated:
+            yield from gated
+        elif kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
@@ -553,8 +556,10 @@ def _per_epoch(model, names, sched, key, steps, why):
     )
 
 
-def _per_batch(model, names, sched, key, steps, why, branches):
-    """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+def _steps_in_batch_loops(model, names, sched, key, steps, branches):
+    """(step, the step itself, batch loop, helper call Site or None, optimizer steps beside
+    it, the conditions only the scheduler's step runs under) for each step of ``sched`` in
+    a batch loop where its optimizer steps too: directly, or through a per-batch helper."""
     candidates = []
     for step in steps:
         own = step.via or step  # in an imported helper, the step itself is there
@@ -607,7 +612,16 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             # the helper's call and the optimizer's step run under conditions of their own
             mine += conditions(branches.path_in(helper.node, helper.scope.node), ignore)
             theirs = {id(n) for n, _ in beside[0][1]}
-        if any(id(n) not in theirs for n, _ in mine):
+        own_only = [(n, b) for n, b in mine if id(n) not in theirs]
+        yield step, own, loop, helper, opt_steps, own_only
+
+
+def _per_batch(model, names, sched, key, steps, why, branches):
+    """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+        model, names, sched, key, steps, branches
+    ):
+        if own_only:
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
             f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
@@ -624,6 +638,61 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             f"epoch, so the schedule is used up (or cycles) within the first "
             f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
             f"`epochs * len(loader)`)",
+        )
+        return
+
+
+# Words of an interval that paces logging, not training (``cfg.log_every``, ``print_freq``).
+_LOGGING_WORDS = frozenset(
+    {"log", "logging", "print", "display", "disp", "show", "vis", "verbose", "report"}
+)
+
+
+def _logging_gate(model, own_only, sched):
+    """The ``if`` among the scheduler's own conditions that lets only every n-th batch of a
+    logging interval through (``if it % cfg.log_every == 0:``), when nothing sizes the
+    schedule in that interval; else None."""
+    sizes = set().union(*(words(v) for v in _length_values(sched)))
+    for n, b in own_only:
+        if not is_if(n) or b != "body":
+            continue
+        test = if_test(model, n)
+        w = words(test)
+        if (
+            "%" in test.src
+            and w & _LOGGING_WORDS
+            and not w & (ACCUMULATION_WORDS | {"len", "epoch", "epochs"})
+            and not (w & _LOGGING_WORDS) & sizes
+        ):
+            return n
+    return None
+
+
+def _logging_gated(model, names, sched, key, steps, kind, branches):
+    """A step of ``sched`` in a batch loop where its optimizer steps every batch, but only
+    under a logging test of its own: the schedule advances once per logging interval, a
+    pace it is sized in neither as epochs nor as iterations."""
+    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+        model, names, sched, key, steps, branches
+    ):
+        gate = _logging_gate(model, own_only, sched)
+        if gate is None or len(own_only) != 1:
+            continue
+        what = (
+            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}`"
+            if step.via is not None or helper is not None
+            else f"`{clip(own.receiver, 30)}.step()` runs"
+        )
+        unit = "epoch" if kind[0] == "epoch" else "optimizer update"
+        yield Report(
+            step.node,
+            f"{what} only under a logging test, but {_called(sched)} counts {unit}s",
+            help=f"`{clip(if_test(model, gate).src, 40)}` ({model.where(gate)}) lets the step through once per logging interval, while "
+            f"`{opt_steps[0].receiver}.step()` ({model.where(opt_steps[0].node)}) updates "
+            f"every batch; {name_of(sched)} ({model.where(sched.node)}) is {kind[1]}, so "
+            f"it runs at a pace it was not sized for; step it "
+            f"{'once per epoch' if kind[0] == 'epoch' else 'after every optimizer step'}, "
+            f"outside the logging block",
         )
         return
 
