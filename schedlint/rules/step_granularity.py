@@ -128,7 +128,11 @@ def step_granularity_mismatch(model):
     is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
     schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
     the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
-    calls (`self.train_step(batch)`). The loop nesting must be visible in one function or
+    calls (`self.train_step(batch)`, or `trainer.update_lr()` called every batch in another
+    module next to `trainer.train_step(batch)`); and a scheduler sized in epochs or in
+    iterations stepped in the batch loop only under a logging test of its own (`if it %
+    cfg.log_every == 0:`, around the step or around the helper's call) while its optimizer
+    steps every batch, unless the schedule is sized in that interval. The loop nesting must be visible in one function or
     through a function the epoch loop calls (of this file, or imported from another module of
     the tree, `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
@@ -143,9 +147,10 @@ def step_granularity_mismatch(model):
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
-    under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
-    as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
-    loader's length, undivided), which then ends with the run; and the reverse, a schedule
+    under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
+    0: continue`, directly or through a helper such as `self.optimizer_step()`), unless the
+    schedule is sized in micro-batches (from the loader's length, undivided), which then
+    ends with the run; and the reverse, a schedule
     sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
     as `get_linear_schedule(optimizer, warmup, t_total)` is given) stepped with the optimizer
     only under the `%` accumulation test, which covers 1/accum of its length. With
@@ -687,7 +692,8 @@ def _logging_gated(model, names, sched, key, steps, kind, branches):
         yield Report(
             step.node,
             f"{what} only under a logging test, but {_called(sched)} counts {unit}s",
-            help=f"`{clip(if_test(model, gate).src, 40)}` ({model.where(gate)}) lets the step through once per logging interval, while "
+            help=f"`{clip(if_test(model, gate).src, 40)}` ({model.where(gate)}) lets the "
+            f"step through once per logging interval, while "
             f"`{opt_steps[0].receiver}.step()` ({model.where(opt_steps[0].node)}) updates "
             f"every batch; {name_of(sched)} ({model.where(sched.node)}) is {kind[1]}, so "
             f"it runs at a pace it was not sized for; step it "

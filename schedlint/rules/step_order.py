@@ -149,9 +149,14 @@ def scheduler_step_before_optimizer_step(model):
     Flags a `scheduler.step()` call that comes, in the body of a loop, before the first
     `optimizer.step()` (or `scaler.step(optimizer)`) of the optimizer the scheduler is bound to,
     where that optimizer step is in the same loop (directly, in a nested loop, or in a function
-    of the same file called there, such as `train_one_epoch(model, loader, optimizer)`).
+    of the same file called there, such as `train_one_epoch(model, loader, optimizer)`, or of
+    another module of the tree, `utils.train_one_epoch(model, loader, optimizer, scaler)`
+    whose `scaler.step(optimizer)` steps the optimizer that call hands it).
     Schedulers kept in a dict or a list and stepped through a walk over it (`for name, s in
-    self.schedulers.items(): s.step()`) are judged by the loop around that walk. Calls
+    self.schedulers.items(): s.step()`) are judged by the loop around that walk; optimizers
+    and schedulers in dicts (also built by comprehensions, `{n: StepLR(o) for n, o in
+    self.optimizers.items()}`) are followed through their subscripts
+    (`self.schedulers["disc"].step()` before `self.optimizers["disc"].step()`). Calls
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
     scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
