@@ -1427,7 +1427,8 @@ def binding_key(scope: Scope, text: str | None):
     """Which variable ``text`` names when read in ``scope`` (see the model's docstring)."""
     if text is None:
         return None
-    head = text.partition(".")[0]
+    # ``opts[0]`` (a subscripted receiver) belongs to the variable ``opts``
+    head = text.partition(".")[0].partition("[")[0]
     if head in ("self", "cls") and "." in text:
         s = scope
         while s is not None and s.cls is None:

@@ -204,7 +204,7 @@ class Flow:
         return cls
 
     def key(self, scope, text):
-        head = text.partition(".")[0]
+        head = text.partition(".")[0].partition("[")[0]
         if head in ("self", "cls") and "." in text:
             s = scope
             while s is not None and s.cls is None:

@@ -196,9 +196,11 @@ class Names:
         e.g. it also names a scheduler)."""
         if any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
+        # ``opts[0]``: rebinding the container ``opts`` rebinds its entries too
+        keys = {key, key[:-1] + (key[-1].partition("[")[0],)}
         last = 0
         for r in self.model.rebinds:
-            if r.key == key and not _rebind_is_transparent(r, r.target, True):
+            if r.key in keys and not _rebind_is_transparent(r, r.target, True):
                 last = max(last, r.order)
         for e in self.entities.get(key, ()):
             last = max(last, e.order)
