@@ -284,6 +284,14 @@ def expr_text(node) -> str:
     return "<expr>"
 
 
+def reference(node) -> str | None:
+    """The text of a name, attribute chain, or one subscript of them by a literal or a name
+    (``self.optimizers['disc']``, ``opts[0]``, ``scheds[name]``): what a step call's receiver
+    or a scheduler's optimizer argument names, else None."""
+    text = expr_text(node)
+    return None if "<expr>" in text or text.count("[") > 1 else text
+
+
 def _param_names(params: cst.Parameters) -> tuple:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
@@ -436,6 +444,7 @@ class _Builder(cst.CSTVisitor):
             items=items,
             names=frozenset(walk.names),
             dotted=dotted_name(node),
+            ref=reference(node),
             call=call,
             call_method=call_method,
             call_receiver=call_receiver,
@@ -885,6 +894,12 @@ class _Builder(cst.CSTVisitor):
         for_in, targets, first_iter = node.for_in, set(), node.for_in.iter
         while for_in is not None:
             targets |= target_names(for_in.target)
+            # values flow into the targets as in a ``for`` statement (``{n: StepLR(o) for n,
+            # o in self.optimizers.items()}``); the names are bound in the enclosing scope,
+            # which the flow's may-values tolerate (the comprehension's own scope is not kept)
+            for name in target_names(for_in.target):
+                self.bind(name)
+            self.model.flow_fors.append((self.scope, for_in.target, for_in.iter))
             for_in = for_in.inner_for_in
         self.push_loop("comp", node, targets, first_iter)
 
@@ -1063,7 +1078,7 @@ class _Builder(cst.CSTVisitor):
                 if key is not None:
                     self.model.read_keys.add(key)
             if method in TRACKED_METHODS:
-                receiver = dotted_name(func.value)
+                receiver = reference(func.value)
                 if receiver is not None:
                     args = tuple(
                         self.value(a.value) for a in node.args if a.keyword is None and not a.star
@@ -1361,7 +1376,7 @@ class _Builder(cst.CSTVisitor):
             cls=short,
             origin=origin,
             args=args,
-            optimizer_src=opt.dotted if opt is not None else None,
+            optimizer_src=opt.ref if opt is not None else None,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.schedulers.append(sched)
@@ -1416,7 +1431,8 @@ def binding_key(scope: Scope, text: str | None):
     """Which variable ``text`` names when read in ``scope`` (see the model's docstring)."""
     if text is None:
         return None
-    head = text.partition(".")[0]
+    # ``opts[0]`` (a subscripted receiver) belongs to the variable ``opts``
+    head = text.partition(".")[0].partition("[")[0]
     if head in ("self", "cls") and "." in text:
         s = scope
         while s is not None and s.cls is None:
@@ -1513,9 +1529,9 @@ def _resolve(model: FileModel) -> None:
             if len(call.targets) == 1:
                 call.target = call.targets[0]
         if call.target is None and call.method in ("step", "optimizer_step") and call.args:
-            opt = lookup(call.scope, call.args[0].dotted, call.order, Optimizer)
-            if opt is None and call.args[0].dotted:
-                opts = flow.optimizers(call.scope, call.args[0].dotted)
+            opt = lookup(call.scope, call.args[0].ref, call.order, Optimizer)
+            if opt is None and call.args[0].ref:
+                opts = flow.optimizers(call.scope, call.args[0].ref)
                 opt = opts[0] if len(opts) == 1 else None
             call.optimizer_arg = opt
     for write in model.lr_writes:
@@ -1792,7 +1808,10 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
 
 def _called_classes(model: FileModel) -> set:
     """Names of the top-level classes here (and their subclasses here) whose methods call
-    ``step()`` on something the flow knows nothing of: what their callers pass them."""
+    ``step()`` on something the flow knows nothing of (what their callers pass them), or
+    step a scheduler in a method no code here calls, outside any loop of its own
+    (``def update_lr(self): self.scheduler.step()``): the loop its callers call it in says
+    how often it steps."""
     out = set()
     flow = None
     for call in model.calls:
@@ -1803,7 +1822,15 @@ def _called_classes(model: FileModel) -> set:
             continue
         if flow is None:
             flow = model.flow.solve()
-        if flow.schedulers(call.scope, call.receiver) or flow.optimizers(call.scope, call.receiver):
+        schedulers = flow.schedulers(call.scope, call.receiver)
+        if schedulers and (
+            call.loop is not None
+            or call.scope.cls is None
+            or flow.call_sites(call.scope)
+            or call.scope.name.startswith("_")
+        ):
+            continue
+        if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
         out.add(cls.name)
         out |= {
@@ -1878,12 +1905,26 @@ def _through_imports(model: FileModel) -> None:
                 mcall.scope, mcall.receiver
             )
             stepped = None  # ``scaler.step(optimizer)`` in the helper
-            if not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].dotted:
-                opts = flow.optimizers(mcall.scope, mcall.args[0].dotted)
+            scaler_step = (
+                not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].ref
+            )
+            if scaler_step:
+                opts = flow.optimizers(mcall.scope, mcall.args[0].ref)
                 stepped = opts[0] if len(opts) == 1 else None
-            if not targets and stepped is None:
-                continue
             for scope, order, call, loop in flow.local_call_sites(mcall.scope, local):
+                # the helper's parameter is what this call hands it (a helper every trainer
+                # of the project calls is stepped with each one's optimizer)
+                here = _argument_values(
+                    flow, mcall, call, mcall.args[0].ref if scaler_step else mcall.receiver
+                )
+                site_targets, site_stepped = targets, stepped
+                if here is not None and scaler_step:
+                    opts = [v for v in here if isinstance(v, Optimizer)]
+                    site_stepped = opts[0] if len(opts) == 1 else None
+                elif here is not None:
+                    site_targets = [v for v in here if isinstance(v, (Optimizer, Scheduler))]
+                if not site_targets and site_stepped is None:
+                    continue
                 model.calls_via_imports.append(
                     MethodCall(
                         node=call,
@@ -1894,12 +1935,26 @@ def _through_imports(model: FileModel) -> None:
                         method=mcall.method,
                         args=mcall.args,
                         kwargs=mcall.kwargs,
-                        target=targets[0] if len(targets) == 1 else None,
-                        targets=tuple(targets),
-                        optimizer_arg=stepped,
+                        target=site_targets[0] if len(site_targets) == 1 else None,
+                        targets=tuple(site_targets),
+                        optimizer_arg=site_stepped,
                         via=mcall,
                     )
                 )
+
+
+def _argument_values(flow, mcall, call, text):
+    """What the call ``call`` of the function ``mcall`` is in hands the parameter ``text``
+    names (sorted facts), when ``call`` runs that function directly and binds it; else
+    None (the flow's values, merged over every call, stand)."""
+    if not text or text not in mcall.scope.params:
+        return None
+    entry = flow.arguments.get(id(mcall.scope), {}).get(id(call))
+    if entry is None or entry[1] is None or text not in entry[1]:
+        return None
+    caller, bound = entry
+    found = [v for v in flow.eval(bound[text], caller) if isinstance(v, (Optimizer, Scheduler))]
+    return sorted(found, key=lambda v: v.order)
 
 
 def _checkpoint_through_import(model, flow, local, ckpt) -> None:

@@ -34,6 +34,8 @@ class Value:
     items: tuple = ()  # Values, for list/tuple literals
     names: frozenset = frozenset()  # every bare Name read anywhere in the expression
     dotted: str | None = None  # "args.lr" for Name/Attribute chains
+    # ``dotted``, or a subscript of one by a literal or a name: "self.optimizers['disc']"
+    ref: str | None = None
     call: str | None = None  # qualified (or dotted) callee, when kind == "call"
     call_method: str | None = None  # last attribute of the callee ("state_dict")
     call_receiver: str | None = None  # dotted receiver of a method call ("opt")
@@ -616,18 +618,22 @@ class FileModel:
 
     def loops_around_calls(self, fact) -> list:
         """For a fact in a function with no loop of its own around it (``self.scheduler.step()``
-        in ``train_step``): a :class:`Site` for each call in this file that runs that function,
-        with the loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch
-        loop). Empty when the fact has a loop of its own, or a call of its function sits in
-        no loop (then some run of the function is not repeated by a loop here)."""
+        in ``train_step``): a :class:`Site` for each call that runs that function, with the
+        loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch loop),
+        in this file or in a module that calls this file's class (``trainer.update_lr()`` in
+        ``train.py``'s batch loop; ``site.here`` is False there). Empty when the fact has a
+        loop of its own, or a call of its function sits in no loop (then some run of the
+        function is not repeated by a loop), or in code of another kind of module."""
         if fact.loop is not None or fact.scope.kind != "function":
             return []
+        lending = {id(m) for m, _ in self.importers}
         out = []
         for caller, order, call in self.flow.call_sites(fact.scope):
             loop = self.flow.call_loop(call)
-            if loop is None or self.flow.model_of(caller) is not self:
+            owner = self.flow.model_of(caller)
+            if loop is None or owner is not self and id(owner) not in lending:
                 return []
-            out.append(Site(caller, call, order, loop))
+            out.append(Site(caller, call, order, loop, owner is self))
         return out
 
     def group_lr_style(self, optimizer) -> str | None:

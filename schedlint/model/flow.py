@@ -204,7 +204,7 @@ class Flow:
         return cls
 
     def key(self, scope, text):
-        head = text.partition(".")[0]
+        head = text.partition(".")[0].partition("[")[0]
         if head in ("self", "cls") and "." in text:
             s = scope
             while s is not None and s.cls is None:
@@ -279,11 +279,11 @@ class Flow:
         if cls is cst.DictComp:
             return self._seq(node, (self.eval(node.value, scope, depth + 1),), (None,))
         if cls is cst.Subscript:
-            out = set()
-            for v in self.eval(node.value, scope, depth + 1):
-                if isinstance(v, Seq):
-                    out |= v.elements()
-            return frozenset(out)
+            index = None
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                index = _index_text(node.slice[0].slice.value)
+            values = self.eval(node.value, scope, depth + 1)
+            return _indexed(values, index, unknown=False)
         if cls is cst.IfExp:
             return self.eval(node.body, scope, depth + 1) | self.eval(node.orelse, scope, depth + 1)
         if cls is cst.BooleanOperation:
@@ -310,13 +310,26 @@ class Flow:
         return frozenset((seq,))
 
     def eval_text(self, scope, text) -> frozenset:
-        """Values of the dotted name ``text`` read in ``scope``."""
-        if not text or "<" in text or "[" in text:
+        """Values of the dotted name ``text`` read in ``scope``, or of one subscript of it
+        (``self.optimizers['disc']``, the text :func:`builder.reference` gives)."""
+        if not text or "<" in text:
             return _EMPTY
+        if "[" in text:
+            return self._eval_subscript_text(scope, text)
         memo_key = (id(scope), text)
         found = self._memo.get(memo_key)
         if found is None:
             found = self._memo[memo_key] = self._eval_text(scope, text)
+        return found
+
+    def _eval_subscript_text(self, scope, text) -> frozenset:
+        head, bracket, index = text.partition("[")
+        if not bracket or not index.endswith("]") or "[" in index or "." in index:
+            return _EMPTY
+        memo_key = (id(scope), text)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = self._memo[memo_key] = _indexed(self.eval_text(scope, head), index[:-1])
         return found
 
     def _eval_text(self, scope, text) -> frozenset:
@@ -855,6 +868,49 @@ def _returned_objects(values, optimizers, schedulers, depth) -> None:
         if isinstance(v, Seq):
             for item in v.items:
                 _returned_objects(item, optimizers, schedulers, depth + 1)
+
+
+def _index_text(node) -> str | None:
+    """``'disc'`` for a string literal index, ``0`` for an integer one, else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return repr(value) if isinstance(value, str) else None
+    if isinstance(node, cst.Integer):
+        return node.value
+    return None
+
+
+def _indexed(values, index, unknown=True) -> frozenset:
+    """What subscripting a container among ``values`` by ``index`` (the text of a string or
+    integer literal, or anything else: every entry) may give: the one entry of that key when
+    a dict literal names its keys (or of that position in a list or tuple literal), else
+    every entry. With ``unknown``, a value that is not a known container makes the result
+    unknown too (what an unseen object's subscript holds is unseen)."""
+    keyed = bool(index) and index[0] in "'\""
+    position = int(index) if index and index.isdigit() else None
+    out = set()
+    for v in values:
+        if not isinstance(v, Seq):
+            if unknown:
+                out.add(UNKNOWN)
+            continue
+        if keyed and v.keys is not None and None not in v.keys:
+            out |= {x for k, item in zip(v.keys, v.items) if repr(k) == index for x in item}
+        elif position is not None and _plain_sequence(v):
+            if position < len(v.items):
+                out |= v.items[position]
+        else:
+            out |= v.elements()
+    return frozenset(out)
+
+
+def _plain_sequence(seq) -> bool:
+    """A list or tuple literal whose items are its elements in order (no ``*rest``)."""
+    return (
+        seq.keys is None
+        and isinstance(seq.node, (cst.List, cst.Tuple))
+        and all(isinstance(e, cst.Element) for e in seq.node.elements)
+    )
 
 
 def _is_parse_args(node) -> bool:

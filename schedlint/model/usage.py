@@ -63,6 +63,9 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+_EMPTY_KEYS = frozenset()
+
+
 def _object_key(entity) -> tuple:
     """A key for an object built in another module: its binding keys name that module's
     scopes, whose ids may equal this file's."""
@@ -136,6 +139,13 @@ class Names:
         key = binding_key(sched.scope, sched.optimizer_src)
         if key is None or sched.optimizer_src in ("self", "cls"):
             return None
+        if built_per_entry(sched):
+            # built per entry of a container (``{n: StepLR(o) for n, o in
+            # self.optimizers.items()}``): the loop variable ties nothing once the loop is
+            # over; the optimizer object, when it is the only one, does
+            opts = self.model.holds_only(sched.scope, sched.optimizer_src)
+            if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
+                return _object_key(opts[0])
         if sched.scope.kind == "function" and sched.optimizer_src in sched.scope.params:
             # built by a factory (``build_scheduler(optimizer, ...)``): its parameter ties
             # nothing together; the caller's variable does, when it is the one optimizer
@@ -186,9 +196,11 @@ class Names:
         e.g. it also names a scheduler)."""
         if any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
+        # ``opts[0]``: rebinding the container ``opts`` rebinds its entries too
+        keys = {key, key[:-1] + (key[-1].partition("[")[0],)}
         last = 0
         for r in self.model.rebinds:
-            if r.key == key and not _rebind_is_transparent(r, r.target, True):
+            if r.key in keys and not _rebind_is_transparent(r, r.target, True):
                 last = max(last, r.order)
         for e in self.entities.get(key, ()):
             last = max(last, e.order)
@@ -207,38 +219,68 @@ class Names:
             return all(b.order < sched.order for b in binds if b.scope is sched.scope)
         return all(b.scope is sched.scope and b.order < sched.order for b in binds)
 
-    def call_optimizer_key(self, call) -> tuple | None:
-        """The optimizer variable a ``opt.step()`` / ``scaler.step(opt)`` call steps."""
+    def call_optimizer_keys(self, call) -> frozenset:
+        """The keys of what a ``opt.step()`` / ``scaler.step(opt)`` call steps: the optimizer
+        variable, and the optimizer object itself when the flow knows it (the key of an
+        optimizer built in another module, or in a container: ``self.optimizers['disc']``
+        of a dict comprehension)."""
         if call.method != "step":
-            return None
+            return _EMPTY_KEYS
+        if call.via is not None:
+            # a step an imported helper makes, anchored at the call here: its texts are the
+            # helper's; what it steps is the optimizer this call hands it
+            opt = call.target if isinstance(call.target, Optimizer) else call.optimizer_arg
+            if opt is None:
+                return _EMPTY_KEYS
+            if self.model.is_foreign(opt):
+                return frozenset((_object_key(opt),))
+            return frozenset((opt.key, _object_key(opt)))
         if isinstance(call.target, Optimizer):
             if self.model.is_foreign(call.target):
-                return _object_key(call.target)
-            return call.target.key
+                return frozenset((_object_key(call.target),))
+            return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
-            return None
+            return _EMPTY_KEYS
         if (
             call.args
-            and call.args[0].dotted
+            and call.args[0].ref
             and call.receiver.rpartition(".")[2].lower().endswith("scaler")
         ):
-            return binding_key(call.scope, call.args[0].dotted)
-        return binding_key(call.scope, call.receiver)
+            key = binding_key(call.scope, call.args[0].ref)
+            if call.optimizer_arg is not None:
+                return frozenset((key, _object_key(call.optimizer_arg)))
+            return frozenset((key,))
+        return frozenset((binding_key(call.scope, call.receiver),))
 
-    def optimizer_steps(self, key, scope=None):
-        """Calls that step the optimizer variable ``key`` (in ``scope`` when given)."""
+    def optimizer_steps(self, key, scope=None, through_helpers=False):
+        """Calls that step the optimizer variable (or object) ``key`` (in ``scope`` when
+        given); with ``through_helpers``, also the calls here of imported helpers that step
+        it (``utils.train_one_epoch(model, loader, optimizer, scaler)``: each such call
+        stands for every step the helper makes, in whatever loop of its own)."""
+        calls = self.model.calls
+        if through_helpers:
+            calls = calls + self.model.calls_via_imports
         return [
             c
-            for c in self.model.calls
+            for c in calls
             if c.method == "step"
             and (scope is None or c.scope is scope)
             and (
-                self.call_optimizer_key(c) == key
+                key in self.call_optimizer_keys(c)
                 # an optimizer a factory built is stepped through the caller's variable
                 or isinstance(c.target, Optimizer)
                 and binding_key(c.scope, c.receiver) == key
             )
         ]
+
+
+def built_per_entry(sched) -> bool:
+    """``sched`` is built on a loop variable, once per entry of a container of optimizers
+    (``{n: StepLR(o) for n, o in self.optimizers.items()}``)."""
+    if sched.optimizer_src is None:
+        return False
+    head = sched.optimizer_src.partition(".")[0].partition("[")[0]
+    return any(head in loop.targets for loop in sched.loops)
 
 
 def stepped_units(model, sched):
@@ -342,6 +384,12 @@ def is_if(node) -> bool:
     """A branch node of a path is an ``if`` statement (not a conditional expression or a
     ``match``)."""
     return isinstance(node, cst.If)
+
+
+def skips_rest(if_node) -> bool:
+    """An ``if`` without ``else`` whose body ends by leaving the block (``if (i + 1) %
+    accum != 0: continue``): the rest of the block is its else branch, as a path says."""
+    return isinstance(if_node, cst.If) and if_node.orelse is None and _ends_with_exit(if_node.body)
 
 
 def guard_of(if_node) -> str | None:
@@ -711,7 +759,7 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
             [
                 c
                 for c in model.calls
-                if c.scope is info.scope and names.call_optimizer_key(c) in keys
+                if c.scope is info.scope and names.call_optimizer_keys(c) & keys
             ],
         )
 

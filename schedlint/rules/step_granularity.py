@@ -21,6 +21,7 @@ from schedlint.model.usage import (
     names_of,
     rebound_value,
     sized_in,
+    skips_rest,
     words,
 )
 from schedlint.rules.base import Report, clip, rule
@@ -127,7 +128,11 @@ def step_granularity_mismatch(model):
     is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
     schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
     the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
-    calls (`self.train_step(batch)`). The loop nesting must be visible in one function or
+    calls (`self.train_step(batch)`, or `trainer.update_lr()` called every batch in another
+    module next to `trainer.train_step(batch)`); and a scheduler sized in epochs or in
+    iterations stepped in the batch loop only under a logging test of its own (`if it %
+    cfg.log_every == 0:`, around the step or around the helper's call) while its optimizer
+    steps every batch, unless the schedule is sized in that interval. The loop nesting must be visible in one function or
     through a function the epoch loop calls (of this file, or imported from another module of
     the tree, `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
@@ -142,9 +147,10 @@ def step_granularity_mismatch(model):
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
-    under an accumulation test (`if (i + 1) % accum == 0:`, directly or through a helper such
-    as `self.optimizer_step()`), unless the schedule is sized in micro-batches (from the
-    loader's length, undivided), which then ends with the run; and the reverse, a schedule
+    under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
+    0: continue`, directly or through a helper such as `self.optimizer_step()`), unless the
+    schedule is sized in micro-batches (from the loader's length, undivided), which then
+    ends with the run; and the reverse, a schedule
     sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
     as `get_linear_schedule(optimizer, warmup, t_total)` is given) stepped with the optimizer
     only under the `%` accumulation test, which covers 1/accum of its length. With
@@ -256,7 +262,10 @@ def step_granularity_mismatch(model):
             )
         ):
             continue
-        if kind[0] == "iteration":
+        gated = list(_logging_gated(model, names, sched, key, steps, kind, branches))
+        if gated:
+            yield from gated
+        elif kind[0] == "iteration":
             yield from _per_epoch(model, names, sched, key, steps, kind[1])
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
@@ -331,7 +340,11 @@ def micro_batch_steps(model, names, branches):
                     (
                         n
                         for n, b in extra
-                        if is_if(n) and b == "body" and _accumulation_test(model, n)
+                        if is_if(n)
+                        # `if (i + 1) % accum == 0: optimizer.step()`, or the rest of the
+                        # body after `if (i + 1) % accum != 0: continue`
+                        and (b == "body" or skips_rest(n))
+                        and _accumulation_test(model, n)
                     ),
                     None,
                 )
@@ -365,8 +378,8 @@ def accumulation_reports(model, names, branches):
             f"`{clip(opt_name, 30)}` steps only every accumulation step",
             help=f"The optimizer steps under the accumulation condition (line "
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
-            f"runs ahead by the accumulation factor; step the scheduler inside the "
-            f"same `if`, right after the optimizer step",
+            f"runs ahead by the accumulation factor; step the scheduler right after the "
+            f"optimizer step, under the same accumulation condition",
         )
 
 
@@ -548,8 +561,10 @@ def _per_epoch(model, names, sched, key, steps, why):
     )
 
 
-def _per_batch(model, names, sched, key, steps, why, branches):
-    """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+def _steps_in_batch_loops(model, names, sched, key, steps, branches):
+    """(step, the step itself, batch loop, helper call Site or None, optimizer steps beside
+    it, the conditions only the scheduler's step runs under) for each step of ``sched`` in
+    a batch loop where its optimizer steps too: directly, or through a per-batch helper."""
     candidates = []
     for step in steps:
         own = step.via or step  # in an imported helper, the step itself is there
@@ -569,8 +584,12 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
+        beside = []  # (optimizer step, its conditions) beside the helper's call
         if helper is not None:  # the optimizer steps in the helper too, outside any loop
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is None]
+            if not opt_steps:
+                beside = _steps_beside(model, names, branches, key, helper)
+                opt_steps = [o for o, _ in beside]
         elif step.via is None:
             opt_steps = [o for o in names.optimizer_steps(key, step.scope) if o.loop is loop]
         else:
@@ -594,7 +613,20 @@ def _per_batch(model, names, sched, key, steps, why, branches):
         }
         mine = conditions(branches.path(own), ignore)
         theirs = {id(n) for n, _ in conditions(branches.path(opt_steps[0]), ignore)}
-        if any(id(n) not in theirs for n, _ in mine):
+        if beside:
+            # the helper's call and the optimizer's step run under conditions of their own
+            mine += conditions(branches.path_in(helper.node, helper.scope.node), ignore)
+            theirs = {id(n) for n, _ in beside[0][1]}
+        own_only = [(n, b) for n, b in mine if id(n) not in theirs]
+        yield step, own, loop, helper, opt_steps, own_only
+
+
+def _per_batch(model, names, sched, key, steps, why, branches):
+    """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
+    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+        model, names, sched, key, steps, branches
+    ):
+        if own_only:
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
         what = (
             f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
@@ -606,12 +638,95 @@ def _per_batch(model, names, sched, key, steps, why, branches):
             f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
-            f"({model.where(opt_steps[0].node)}): it advances len(loader) times per "
+            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: it advances "
+            f"len(loader) times per "
             f"epoch, so the schedule is used up (or cycles) within the first "
             f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
             f"`epochs * len(loader)`)",
         )
         return
+
+
+# Words of an interval that paces logging, not training (``cfg.log_every``, ``print_freq``).
+_LOGGING_WORDS = frozenset(
+    {"log", "logging", "print", "display", "disp", "show", "vis", "verbose", "report"}
+)
+
+
+def _logging_gate(model, own_only, sched):
+    """The ``if`` among the scheduler's own conditions that lets only every n-th batch of a
+    logging interval through (``if it % cfg.log_every == 0:``), when nothing sizes the
+    schedule in that interval; else None."""
+    sizes = set().union(*(words(v) for v in _length_values(sched)))
+    for n, b in own_only:
+        if not is_if(n) or b != "body":
+            continue
+        test = if_test(model, n)
+        w = words(test)
+        if (
+            "%" in test.src
+            and w & _LOGGING_WORDS
+            and not w & (ACCUMULATION_WORDS | {"len", "epoch", "epochs"})
+            and not (w & _LOGGING_WORDS) & sizes
+        ):
+            return n
+    return None
+
+
+def _logging_gated(model, names, sched, key, steps, kind, branches):
+    """A step of ``sched`` in a batch loop where its optimizer steps every batch, but only
+    under a logging test of its own: the schedule advances once per logging interval, a
+    pace it is sized in neither as epochs nor as iterations."""
+    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+        model, names, sched, key, steps, branches
+    ):
+        gate = _logging_gate(model, own_only, sched)
+        if gate is None or len(own_only) != 1:
+            continue
+        what = (
+            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}`"
+            if step.via is not None or helper is not None
+            else f"`{clip(own.receiver, 30)}.step()` runs"
+        )
+        unit = "epoch" if kind[0] == "epoch" else "optimizer update"
+        yield Report(
+            step.node,
+            f"{what} only under a logging test, but {_called(sched)} counts {unit}s",
+            help=f"`{clip(if_test(model, gate).src, 40)}` ({model.where(gate)}) lets the "
+            f"step through once per logging interval, while "
+            f"`{opt_steps[0].receiver}.step()` ({model.where(opt_steps[0].node)}) updates "
+            f"every batch; {name_of(sched)} ({model.where(sched.node)}) is {kind[1]}, so "
+            f"it runs at a pace it was not sized for; step it "
+            f"{'once per epoch' if kind[0] == 'epoch' else 'after every optimizer step'}, "
+            f"outside the logging block",
+        )
+        return
+
+
+def _called_at(model, site) -> str:
+    """Where a per-batch helper is called, when that is in another module."""
+    if site is None or site.here:
+        return ""
+    return f", in the batch loop that calls it ({model.where(site.node)})"
+
+
+def _steps_beside(model, names, branches, key, site):
+    """(optimizer step, the conditions it runs under in ``site``'s loop) for each step of
+    the optimizer ``key`` that runs in the loop of ``site`` (the call of a per-batch helper
+    that steps the scheduler only): directly in that loop, or at the top of another helper
+    called in it (``trainer.train_step(batch)`` next to ``trainer.update_lr()``)."""
+    out = []
+    for o in names.optimizer_steps(key):
+        if o.scope is site.scope and o.loop is site.loop:
+            out.append((o, conditions(branches.path(o))))
+        elif o.loop is None and o.scope is not site.scope:
+            own = conditions(branches.path(o))
+            out += [
+                (o, own + conditions(branches.path_in(s.node, s.scope.node)))
+                for s in model.loops_around_calls(o)
+                if s.loop is site.loop
+            ]
+    return out
 
 
 def _called(sched) -> str:

@@ -2,6 +2,7 @@ from schedlint.model.calls import move_after_edits
 from schedlint.model.usage import (
     Branches,
     branches_of,
+    built_per_entry,
     callee_optimizer_steps,
     conditions,
     name_of,
@@ -74,6 +75,20 @@ def _opt_text(call, sched) -> str:
     return f"{call.receiver}.step()"
 
 
+def _subject(call, sched) -> str:
+    """The scheduler as the message names it: its variable, else the receiver stepping it
+    (``self.schedulers['disc']`` of a dict a comprehension builds)."""
+    return name_of(sched) if sched.target else f"`{clip(call.receiver, 40)}`"
+
+
+def _optimizer_words(sched) -> str:
+    """The optimizer a scheduler is on: its variable, or, for one built per entry of a
+    container (the variable is a comprehension's), that entry."""
+    if built_per_entry(sched):
+        return "built for each optimizer of a container"
+    return f"on `{sched.optimizer_src}`"
+
+
 def _per_call_first(model, branches):
     """A per-epoch function (``train(epoch, ...)``, ``Trainer.train``, or one imported from
     another module of the tree) that steps the scheduler unconditionally at its top, before
@@ -134,9 +149,14 @@ def scheduler_step_before_optimizer_step(model):
     Flags a `scheduler.step()` call that comes, in the body of a loop, before the first
     `optimizer.step()` (or `scaler.step(optimizer)`) of the optimizer the scheduler is bound to,
     where that optimizer step is in the same loop (directly, in a nested loop, or in a function
-    of the same file called there, such as `train_one_epoch(model, loader, optimizer)`).
+    of the same file called there, such as `train_one_epoch(model, loader, optimizer)`, or of
+    another module of the tree, `utils.train_one_epoch(model, loader, optimizer, scaler)`
+    whose `scaler.step(optimizer)` steps the optimizer that call hands it).
     Schedulers kept in a dict or a list and stepped through a walk over it (`for name, s in
-    self.schedulers.items(): s.step()`) are judged by the loop around that walk. Calls
+    self.schedulers.items(): s.step()`) are judged by the loop around that walk; optimizers
+    and schedulers in dicts (also built by comprehensions, `{n: StepLR(o) for n, o in
+    self.optimizers.items()}`) are followed through their subscripts
+    (`self.schedulers["disc"].step()` before `self.optimizers["disc"].step()`). Calls
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
     scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
@@ -203,7 +223,7 @@ def scheduler_step_before_optimizer_step(model):
         if id(call.node) in reported:
             continue
         if key not in steps_by_key:
-            steps_by_key[key] = names.optimizer_steps(key)
+            steps_by_key[key] = names.optimizer_steps(key, through_helpers=True)
         loop = _training_loop(call)
         if _counter_managed(model, sched):
             continue  # stepped at the epoch's start on purpose, counter fixed by hand
@@ -233,12 +253,16 @@ def scheduler_step_before_optimizer_step(model):
             first = min(inside, key=lambda c: c.order)
             if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
                 continue  # keep it simple: report the direct optimizer step only
-            opt_text = (
-                f"{first.receiver}.step({first.args[0].src})"
-                if first.args and first.args[0].dotted == sched.optimizer_src
-                else f"{first.receiver}.step()"
-            )
-            nested = ", in the nested loop" if first.loop is not loop else ""
+            if first.via is not None:
+                # a helper of another module steps it: name the call here, and the step there
+                opt_text = model.code(first.node).partition("(")[0] + "()"
+                nested = (
+                    f", which steps `{sched.optimizer_src}` with `{_opt_text(first.via, sched)}` "
+                    f"({model.where(first.via.node)})"
+                )
+            else:
+                opt_text = _opt_text(first, sched)
+                nested = ", in the nested loop" if first.loop is not loop else ""
         elif via:
             _, node, info = min(via, key=lambda v: v[0])
             first = None
@@ -253,8 +277,8 @@ def scheduler_step_before_optimizer_step(model):
             f"`{clip(call.receiver, 30)}.step()` runs before `{clip(opt_text, 40)}` "
             f"(line {model.line(first.node) if first else line}) in the same loop body",
             fix=_reorder_fix(model, call, first) if first else None,
-            help=f"{name_of(sched)} is a `{sched.cls}` on `{sched.optimizer_src}` (line "
-            f"{model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+            help=f"{_subject(call, sched)} is a `{sched.cls}` {_optimizer_words(sched)} "
+            f"(line {model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
             f"never uses the first lr of the schedule and every update gets the "
             f"next one; call `{call.receiver}.step()` after the optimizer step",
         )
