@@ -22,6 +22,7 @@ from typing import Any
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
+from schedlint.model.summaries import FileFacts, ProjectFacts  # noqa: F401  (re-exported)
 
 
 @dataclass(eq=False)
@@ -771,20 +772,6 @@ class FileModel:
         except KeyError:
             value = self._shared[build] = build(self)
             return value
-
-
-@dataclass
-class FileFacts:
-    """What a file contributes to project rules; picklable, so it crosses process pools."""
-
-    path: str
-    group_keys: list = field(default_factory=list)  # (key, line, column, end_line, end_column)
-    read_keys: set = field(default_factory=set)
-
-
-@dataclass
-class ProjectFacts:
-    files: list = field(default_factory=list)  # [FileFacts]
 
 
 class ModuleRef:
