@@ -601,6 +601,23 @@ def test_a_warm_run_imports_neither_libcst_nor_package_metadata(proj):
     assert run() == "[]"
 
 
+def test_a_warm_run_does_not_import_the_file_model(proj):
+    # Cached results carry FileFacts for the project rules; rebuilding them must not import
+    # schedlint.model.facts, whose dataclasses cost about 8 ms (a tenth of a warm run).
+    import sys
+
+    script = _WARM_RUN.replace('("libcst", "importlib.metadata")', '("schedlint.model.facts",)')
+
+    def run():
+        out = subprocess.run(
+            [sys.executable, "-c", script], cwd=proj, capture_output=True, text=True
+        )
+        return out.stderr.strip().splitlines()[-1]
+
+    run()  # cold: fills the cache
+    assert run() == "[]"
+
+
 def test_the_libcst_version_in_the_key_is_the_installed_one():
     from importlib import metadata
 

@@ -179,3 +179,31 @@ def test_positions_match_libcsts_position_provider(path):
     assert positions(module) == {
         n: (r.start.line, r.start.column, r.end.line, r.end.column) for n, r in expected.items()
     }
+
+
+def test_token_classes_are_exactly_the_token_bases_subclasses():
+    # code_children tests a child's class against a set computed once, instead of
+    # isinstance on libcst's ABCs: the two must agree for every node class libcst defines.
+    import importlib
+    import pkgutil
+
+    import libcst as cst
+
+    from schedlint.model import cstwalk
+
+    classes = set()
+    for info in pkgutil.walk_packages(cst.__path__, "libcst."):
+        if any(part in info.name for part in ("tests", "codemod", "tool", "_parser")):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except Exception:  # optional dependencies of tooling modules
+            continue
+        classes |= {
+            c for c in vars(module).values() if isinstance(c, type) and issubclass(c, cst.CSTNode)
+        }
+    assert len(classes) > 150
+    wrong = [
+        c for c in classes if issubclass(c, cstwalk._TOKEN_BASES) != (c in cstwalk._TOKEN_CLASSES)
+    ]
+    assert wrong == []

@@ -236,7 +236,7 @@ _FIELD_TYPES = (
 
 
 def _result(path: str, sha: str, size: int, entry: dict) -> FileResult:
-    from schedlint.model.facts import FileFacts
+    from schedlint.model.summaries import FileFacts
 
     findings = entry["findings"]
     parsed = entry["parsed"]

@@ -185,7 +185,7 @@ def run_project_rules(results: Iterable[FileResult], codes) -> list:
     files = [r.facts for r in results if r.facts is not None]
     if not files:  # nothing was parsed (skipped or cached files only)
         return []
-    from schedlint.model.facts import ProjectFacts
+    from schedlint.model.summaries import ProjectFacts
 
     facts = ProjectFacts(files=files)
     findings = []

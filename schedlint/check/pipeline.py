@@ -53,7 +53,7 @@ from schedlint.report.findings import Finding
 from schedlint.rules import by_code, checkable_rules
 
 if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the model
-    from schedlint.model.facts import FileFacts
+    from schedlint.model.summaries import FileFacts
 
 # Where a run's time goes (``schedlint --timings``): CPU seconds summed over files and workers.
 PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
@@ -454,7 +454,7 @@ def _run_rules(
 ):
     from schedlint.check.noqa import Suppressions
     from schedlint.model.builder import build_model
-    from schedlint.model.facts import FileFacts
+    from schedlint.model.summaries import FileFacts
 
     path = result.path
     try:

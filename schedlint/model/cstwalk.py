@@ -258,9 +258,26 @@ def children(node) -> list:
     return out
 
 
+def _subclasses(bases) -> frozenset:
+    out, todo = set(), list(bases)
+    while todo:
+        cls = todo.pop()
+        if cls not in out:
+            out.add(cls)
+            todo += cls.__subclasses__()
+    return frozenset(out)
+
+
+# The classes isinstance(c, _TOKEN_BASES) accepts (libcst registers no virtual subclasses):
+# a set lookup on the class, since isinstance on libcst's ABCs goes through
+# ABCMeta.__instancecheck__, once per base, for every child of every node a query walks.
+_TOKEN_CLASSES = _subclasses(_TOKEN_BASES)
+
+
 def code_children(node) -> list:
     """:func:`children` less token and whitespace nodes (which never contain code)."""
-    return [c for c in children(node) if not isinstance(c, _TOKEN_BASES)]
+    tokens = _TOKEN_CLASSES
+    return [c for c in children(node) if c.__class__ not in tokens]
 
 
 _HOOK = re.compile(r"^(?:visit|leave)_([A-Z]\w*?)_([a-z_]\w*)$")

@@ -22,6 +22,7 @@ from typing import Any
 
 from schedlint.model import catalogue
 from schedlint.model.lines import split_lines
+from schedlint.model.summaries import FileFacts, ProjectFacts  # noqa: F401  (re-exported)
 
 
 @dataclass(eq=False)
@@ -452,6 +453,36 @@ class FileModel:
     def line(self, node) -> int:
         return self.position(node)[0]
 
+    def starts_before(self, a, b, within) -> bool:
+        """``position(a) < position(b)``, answered from the structure of ``within`` (a node of
+        this file holding both) where it can: the positions cost a codegen pass over the
+        whole module, several times the walk of one loop. Children are in source order, so
+        of two nodes neither of which contains the other, the one under the earlier child
+        of their nearest common ancestor starts first, and so compares first. Anything else
+        (a node not found there, one holding the other) is left to the positions."""
+        from schedlint.model.cstwalk import code_children
+
+        parents = {}  # id(node) -> (parent, index among its code children)
+        stack = [within]
+        while stack and (id(a) not in parents or id(b) not in parents):
+            node = stack.pop()
+            for index, child in enumerate(code_children(node)):
+                parents[id(child)] = (node, index)
+                stack.append(child)
+        if id(a) in parents and id(b) in parents:
+            chains = []
+            for node in (a, b):
+                chain = [(node, None)]
+                while id(chain[-1][0]) in parents:
+                    parent, index = parents[id(chain[-1][0])]
+                    chain[-1] = (chain[-1][0], index)
+                    chain.append((parent, None))
+                chains.append(chain[::-1])  # (within, None) ... (node, its index)
+            for (x, ix), (y, iy) in zip(*chains):
+                if x is not y:
+                    return ix < iy  # siblings: the earlier child's whole range comes first
+        return self.position(a) < self.position(b)
+
     def code(self, node) -> str:
         """The source of ``node`` as one stripped string, for a message or a fix."""
         return self.module.code_for_node(node).strip()
@@ -779,20 +810,6 @@ class FileModel:
         except KeyError:
             value = self._shared[build] = build(self)
             return value
-
-
-@dataclass
-class FileFacts:
-    """What a file contributes to project rules; picklable, so it crosses process pools."""
-
-    path: str
-    group_keys: list = field(default_factory=list)  # (key, line, column, end_line, end_column)
-    read_keys: set = field(default_factory=set)
-
-
-@dataclass
-class ProjectFacts:
-    files: list = field(default_factory=list)  # [FileFacts]
 
 
 class ModuleRef:

@@ -29,8 +29,6 @@ import os
 import re
 from collections import OrderedDict
 
-from schedlint.model.facts import ModuleRef, top_level
-
 # Models of imported modules kept per process (LRU): their syntax trees stay alive while
 # cached, so the cache is small.
 CACHE_SIZE = 24
@@ -129,6 +127,9 @@ class Tree:
         ``imports`` (local name -> qualified name) binds to in-tree definitions; the models
         they come from; every file read for them, a model or not: what the importer's result
         depends on)."""
+        # Imported here: a warm run reads the tree's hashes but never builds a model.
+        from schedlint.model.facts import ModuleRef, top_level
+
         out, models, read = {}, [], []
         for qualified in set(imports.values()):
             if not qualified or qualified.startswith(("torch", "transformers")):

@@ -7,7 +7,7 @@ the SARIF rule descriptors and the README table all come from that one text.
 
 A per-file check receives a :class:`schedlint.model.facts.FileModel` and yields :class:`Report`
 objects; a project check (``scope="project"``) receives a
-:class:`schedlint.model.facts.ProjectFacts` and yields :class:`ProjectReport` objects. Rules never
+:class:`schedlint.model.summaries.ProjectFacts` and yields :class:`ProjectReport` objects. Rules never
 know their own code when reporting, so a report can never carry the wrong one.
 """
 

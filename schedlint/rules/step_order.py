@@ -236,7 +236,7 @@ def scheduler_step_before_optimizer_step(model):
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
         if any(c.order < call.order for c in inside):
             continue
-        via = []  # (position, call node, function): a function of this file stepping it
+        via = []  # (call node, function): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
             model, names, loop, call.scope, call.receiver, sched.optimizer_src, key
         ):
@@ -244,14 +244,12 @@ def scheduler_step_before_optimizer_step(model):
                 via = None
                 break
             if opt_steps and not Branches.exclusive(path, branches.path_in(node, call.scope.node)):
-                via.append((model.position(node), node, info))
-        # Positions only when a called function steps the optimizer: computing them is a
-        # codegen pass over the whole module.
-        if via is None or via and min(via, key=lambda v: v[0])[0] < model.position(call.node):
+                via.append((node, info))
+        if via is None or any(model.starts_before(n, call.node, loop.node) for n, _ in via):
             continue  # the scheduler is handed to a function, or one steps the optimizer first
         if inside:
             first = min(inside, key=lambda c: c.order)
-            if via and min(via, key=lambda v: v[0])[0] < model.position(first.node):
+            if any(model.starts_before(n, first.node, loop.node) for n, _ in via):
                 continue  # keep it simple: report the direct optimizer step only
             if first.via is not None:
                 # a helper of another module steps it: name the call here, and the step there
@@ -264,7 +262,7 @@ def scheduler_step_before_optimizer_step(model):
                 opt_text = _opt_text(first, sched)
                 nested = ", in the nested loop" if first.loop is not loop else ""
         elif via:
-            _, node, info = min(via, key=lambda v: v[0])
+            _, node, info = min(((model.position(n), n, i) for n, i in via), key=lambda v: v[0])
             first = None
             opt_text = f"{info.name}()"
             nested = f", which steps `{sched.optimizer_src}`"

@@ -201,3 +201,78 @@ def test_classmethod_and_staticmethod_factories_hand_the_class_their_objects():
     assert sorted(t.cls for t in step.targets) == ["ExponentialLR", "StepLR"]
     (opt_step,) = (c for c in model.calls if c.receiver == "self.optimizer")
     assert sorted(t.cls for t in opt_step.targets) == ["Adam", "SGD"]
+
+
+ORDERS = """
+    import torch
+
+    def train(model, loader, opt):
+        for batch in loader:
+            opt.step()
+
+    def main(model, loader, epochs, buf):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, 30)
+        for epoch in range(epochs):
+            sched.step(); train(model, loader, opt)
+            log(train(model, loader, opt), sched.step())
+            for buf[sched.get_last_lr()[0]] in make(train(model, loader, opt)):
+                wrap(opt.step)(train)(model).step()
+            if epoch:
+                train(model, loader, opt)
+            else:
+                sched.step()
+"""
+
+
+def test_starts_before_answers_as_the_positions_do():
+    # SL203 orders calls in a loop by structure, not by positions (a codegen pass over the
+    # whole module): every pair of calls in every loop, nested ones and ones in a for
+    # target included, must compare as their positions do. The fixtures add real shapes.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "fixtures" / "SL203"
+    sources = [textwrap.dedent(ORDERS)]
+    sources += [p.read_text() for p in sorted(root.rglob("*.py"))]
+    checked = structural = 0
+    for source in sources:
+        module = cst.parse_module(source)
+        found = _Collect()
+        module.visit(found)
+        loops, calls = found.loops, found.calls
+        truth = build_model("x.py", source, module)
+        for loop in loops:
+            inside = [c for c in calls if _within(loop, c)][:12]
+            for a in inside:
+                for b in inside:
+                    fresh = build_model("x.py", source, module)
+                    answer = fresh.starts_before(a, b, loop)
+                    assert answer == (truth.position(a) < truth.position(b))
+                    checked += 1
+                    structural += fresh._positions is None
+    assert checked > 500 and structural > checked // 2
+
+
+class _Collect(cst.CSTVisitor):
+    def __init__(self):
+        super().__init__()
+        self.loops, self.calls = [], []
+
+    def visit_For(self, node):
+        self.loops.append(node)
+
+    def visit_While(self, node):
+        self.loops.append(node)
+
+    def visit_Call(self, node):
+        self.calls.append(node)
+
+
+def _within(outer, node) -> bool:
+    stack = [outer]
+    while stack:
+        n = stack.pop()
+        if n is node:
+            return True
+        stack.extend(n.children)
+    return False
