@@ -1,5 +1,11 @@
 from schedlint.model import catalogue
-from schedlint.model.usage import branches_of, conditions, is_known, names_of
+from schedlint.model.usage import (
+    branches_of,
+    built_per_entry,
+    conditions,
+    is_known,
+    names_of,
+)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -15,7 +21,8 @@ def scheduler_stepped_twice(model):
     another module of the tree (`engine.train_one_epoch(...)`). It stays silent when either
     step runs under a condition, when the step takes an argument (`step(metric)`,
     `step(epoch)`), and when the optimizer itself steps more than once per iteration there
-    (a schedule may then be meant per optimizer step).
+    (a schedule may then be meant per optimizer step), and for schedulers built one per
+    entry of a container (`self.schedulers["gen"]` and `["disc"]` are two schedulers).
 
     ## Why is this bad?
     Schedulers count `step()` calls. Stepped twice per epoch, a `StepLR(step_size=30)`
@@ -75,6 +82,8 @@ def scheduler_stepped_twice(model):
             not is_known(sched)
             or sched.parent is not None
             or sched.cls in catalogue.STEP_TAKES_ARGUMENT
+            # one fact for a scheduler per entry: `scheds["gen"]` and `scheds["disc"]` differ
+            or built_per_entry(sched)
         ):
             continue
         steps = [
