@@ -129,7 +129,7 @@ def _across_optimizers(model, write):
         f"one scalar lr `{clip(write.value.src, 26)}` overwrites the groups of every optimizer "
         f"of this loop",
         help=f"They were built with different lrs ({built}) and now all train at one; "
-        f"scale each group instead, e.g. `g[\"lr\"] = g[\"initial_lr\"] * factor`",
+        f'scale each group instead, e.g. `g["lr"] = g["initial_lr"] * factor`',
     )
 
 
