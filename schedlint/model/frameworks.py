@@ -72,6 +72,9 @@ class LightningScheduler:
     monitor: Any = None  # Value of the monitor Lightning uses for it, None when there is none
     opaque: bool = False  # the config holds ``**other``: keys may be set unseen
     scheduler: Any = field(default=None, repr=False)  # resolved Scheduler fact, or None
+    # The schedulers it may be when a factory returns one per config choice (``scheduler``
+    # is None then): ``return get_cosine_...(...)`` under one test, ``return StepLR(...)``.
+    choices: tuple = field(default=(), repr=False)
     helper: str | None = None  # ``self.<helper>(...)`` gave the value: resolved later
 
 
@@ -410,8 +413,11 @@ class FrameworkCollector:
                     # imported: the value flow knows it when it is the only scheduler the
                     # name may hold
                     held = model.holds_only(scope, v.dotted)
-                    if held is not None and len(held) == 1 and isinstance(held[0], Scheduler):
-                        entry.scheduler = held[0]  # possibly built in an imported module
+                    if held and all(isinstance(h, Scheduler) for h in held):
+                        if len(held) == 1:
+                            entry.scheduler = held[0]  # possibly built in an imported module
+                        else:
+                            entry.choices = tuple(held)
 
     def _config_method(self, by_name, cls, name):
         """The config dict ``self.<name>(...)`` returns, from ``cls`` or the first class of
@@ -441,6 +447,21 @@ def lightning_steps(model):
             sched = entry.scheduler
             if sched is not None and not entry.opaque and sched.origin in ("torch", "transformers"):
                 yield entry
+
+
+def lightning_choices(model):
+    """(entry, scheduler) for each scheduler Lightning may step (:func:`lightning_steps`),
+    and for each one a factory may return when it returns one per config choice: each
+    choice is a run of the module."""
+    for hook in model.lightning:
+        if hook.manual:
+            continue
+        for entry in hook.schedulers:
+            if entry.opaque:
+                continue
+            for sched in (entry.scheduler,) if entry.scheduler is not None else entry.choices:
+                if sched.origin in ("torch", "transformers"):
+                    yield entry, sched
 
 
 # Methods that run before Lightning starts stepping what configure_optimizers returns.

@@ -1,10 +1,10 @@
 import re
 
 from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
-from schedlint.model.frameworks import lightning_steps
+from schedlint.model.frameworks import lightning_choices
 from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
-from schedlint.rules.step_granularity import granularity, length_words
+from schedlint.rules.step_granularity import granularity, length_words, sized_by_transformers_api
 
 _LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")
 
@@ -79,7 +79,9 @@ def per_step(model, sched):
         return None
     if sched.cls in _LAMBDA_CLASSES and _lambda_counts_steps(model, sched):
         return f"its `lr_lambda` counts steps ({sched.args['lr_lambda'].src[:40]})"
-    return None
+    # Lightning steps nothing by itself in a unit a literal could tell; the schedule's own
+    # parameters then say what one step is.
+    return sized_by_transformers_api(sched)
 
 
 def per_epoch(model, sched):
@@ -102,7 +104,9 @@ def lightning_interval_mismatch(model):
     `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
     step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`, a
     `SequentialLR` chaining a warm-up sized in steps; built inline, by a helper of this or
-    another module of the tree, with its `lr_lambda` a function or a method) handed to
+    another module of the tree, with its `lr_lambda` a function or a method; a transformers
+    schedule counts optimizer steps by its own parameters even when its lengths are literals
+    or unitless names; each schedule a factory may return, one per config choice) handed to
     Lightning without `"interval": "step"`; and the reverse, a schedule sized in epochs with
     `"interval": "step"`, including a per-step schedule whose total is an epoch count
     (`num_training_steps=self.trainer.max_epochs`, not multiplied by a per-epoch count).
@@ -145,14 +149,18 @@ def lightning_interval_mismatch(model):
                     "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
     ```
     """
-    for entry in lightning_steps(model):
-        sched, interval = entry.scheduler, entry.interval
+    reported = set()
+    for entry, sched in lightning_choices(model):
+        interval = entry.interval
+        if id(entry) in reported:
+            continue  # one finding per handed-over scheduler, whichever choice it is
         if interval is not None and interval.string is None:
             continue  # computed: either may be meant
         stepped = interval.string if interval is not None else "epoch"
         why = per_step(model, sched) if stepped == "epoch" else None
         if why is not None:
             said = "the default interval" if interval is None else '`"interval": "epoch"`'
+            reported.add(id(entry))
             yield Report(
                 entry.value.node,
                 f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
@@ -165,6 +173,7 @@ def lightning_interval_mismatch(model):
             why = per_epoch(model, sched)
             if why is not None and (sched.cls in _PER_ITERATION or sched.origin == "transformers"):
                 # A per-step schedule (a warm-up in steps) whose total is an epoch count.
+                reported.add(id(entry))
                 yield Report(
                     entry.value.node,
                     f'`{clip(sched.cls, 40)}` is sized by an epoch count, but `"interval": '
@@ -175,6 +184,7 @@ def lightning_interval_mismatch(model):
                     f"(`self.trainer.estimated_stepping_batches`)",
                 )
             elif why is not None:
+                reported.add(id(entry))
                 yield Report(
                     entry.value.node,
                     f'`{clip(sched.cls, 40)}` counts epochs, but `"interval": '

@@ -85,6 +85,18 @@ def length_words(sched, model) -> set:
     return out
 
 
+def sized_by_transformers_api(sched) -> str | None:
+    """Why a transformers schedule counts optimizer steps when nothing in its length
+    expressions tells the unit (``get_cosine_schedule_with_warmup(opt, 100, total)``): its
+    own parameters say it (``num_warmup_steps``, ``num_training_steps``). None for other
+    schedules and for one without a length."""
+    values = _length_values(sched)
+    if sched.origin != "transformers" or not values:
+        return None
+    shown = ", ".join(f"{n}={v.src}" for n, v in sched.args.items() if v in values)
+    return f"a transformers schedule, whose lengths count optimizer steps ({shown})"
+
+
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
@@ -121,7 +133,8 @@ def step_granularity_mismatch(model):
 
     ## What it does
     Flags a scheduler meant to advance once per optimizer step (OneCycleLR, CyclicLR, the
-    transformers `get_*_schedule_with_warmup` factories, or any schedule whose length is
+    transformers `get_*_schedule_with_warmup` factories (whose parameters count optimizer
+    steps, whatever names size them), or any schedule whose length is
     computed from `len(loader)` or a step count) that is stepped only in the epoch loop while
     its optimizer steps in the nested batch loop; and a scheduler sized in epochs (`T_max`,
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
@@ -244,6 +257,8 @@ def step_granularity_mismatch(model):
             yield prepared
             continue
         kind = granularity(sched, model) or _sized_like_epoch_loop(model, sched)
+        if kind is None and sized_by_transformers_api(sched) is not None:
+            kind = "iteration", sized_by_transformers_api(sched)
         if kind is None:
             continue
         key = names.optimizer_key(sched)
