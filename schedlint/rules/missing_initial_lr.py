@@ -1,3 +1,4 @@
+from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer
 from schedlint.model.usage import branches_of, call_node_of, is_known, names_of, rebound_value
 from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
@@ -128,11 +129,22 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
             and any(enclosing is sched.loop for enclosing in call.loops)
         ):
             return True
-    # The optimizer handed to a helper before the construction (load_checkpoint(opt), ...).
+    # The optimizer handed to a helper before the construction (load_checkpoint(opt), ...),
+    # under the name it was built as or the one the scheduler is built on (a factory's
+    # optimizer: `optimizer = make_optimizer(model)`).
     sched_line = model.line(sched.node)
-    if opt.target is None:
-        return False  # built inline, right here: nothing can have loaded it
-    for use in uses(binding_root(model, opt.key), opt.target):
+    names = [(opt.key, opt.target)] if opt.target is not None else []
+    src = sched.optimizer_src
+    if src and src != opt.target:
+        names.append((binding_key(sched.scope, src), src))
+    # none: built inline, right here; nothing can have loaded it
+    return any(_handed_on(model, key, text, sched_line) for key, text in names)
+
+
+def _handed_on(model, key, text, before_line) -> bool:
+    """The variable ``text`` (binding ``key``) is handed to a helper, or used in a way that
+    may load its state, on or before ``before_line``."""
+    for use in uses(binding_root(model, key), text):
         if use.kind == "method" and use.method in HARMLESS_METHODS | {
             "add_param_group",
             "state_dict",
@@ -142,7 +154,7 @@ def _initial_lr_may_exist(model, sched, opt) -> bool:
             continue
         if use.kind == "argument" and any(_constructs(s, use.call) for s in model.schedulers):
             continue  # passed to a scheduler constructor
-        if model.line(use.node) <= sched_line:
+        if model.line(use.node) <= before_line:
             return True
     return False
 
