@@ -10,7 +10,7 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name, expr_text, subscript_key
 from schedlint.model.cstwalk import code_children
-from schedlint.model.lr_expressions import assigned_values, binding_scope, is_pure_call
+from schedlint.model.lr_expressions import assigned_values, binding_scope, is_pure_call, strip_call
 
 # Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,
 # `num_epochs`, `total_steps`, `warmup_steps` are constants).
@@ -326,4 +326,37 @@ def rebased(model, write, group, base):
             text = model.module.code_for_node(new).strip()
             return text if "\n" not in text else None
         stack.extend(code_children(n))
+    return None
+
+
+def compounding_return(model, method, node):
+    """The element of a custom ``get_lr`` return that scales each group's *current* lr by a
+    factor moving with the step counter (``[g["lr"] * (1 - self.last_epoch / self.max_iters)
+    ** self.power for g in self.optimizer.param_groups]``), else None. torch stores what
+    ``get_lr`` returns as the group's lr, so a closed-form factor is applied on top of every
+    previous one; the chainable forms torch's own schedulers use (a ratio of consecutive
+    factors, a constant ``gamma``) are not reported."""
+    node = strip_call(node)
+    if isinstance(node, cst.Name):
+        values = assigned_values(method.node, node.value)
+        node = strip_call(values[0]) if values and len(values) == 1 else None
+    if not isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        return None
+    for_in = node.for_in
+    iterated = dotted_name(for_in.iter) or ""
+    if (
+        for_in.inner_for_in is not None
+        or not isinstance(for_in.target, cst.Name)
+        or not iterated.endswith("param_groups")
+    ):
+        return None
+    group = for_in.target.value
+    analysis = _Analysis(model, method.scope)
+    element = node.elt
+    parts = [element]
+    if isinstance(element, cst.Call) and dotted_name(element.func) in ("max", "min"):
+        parts = [a.value for a in element.args]  # max(self.min_lr, g["lr"] * f): a floor
+    for part in parts:
+        if _compounds_product(analysis, part, lambda f: _is_lr_read(f, group), set()):
+            return element
     return None

@@ -35,12 +35,32 @@ def _over_groups(iter_node) -> bool:
     return False
 
 
+def _one_entry(node) -> bool:
+    """``self.base_lrs[0]``, ``self.optimizer.param_groups[0]["lr"]``: one group's value,
+    picked by a literal index, the same whatever group it is given to."""
+    while isinstance(node, cst.Subscript):
+        value = node.value
+        if (
+            len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+            and isinstance(node.slice[0].slice.value, cst.Integer)
+            and isinstance(value, cst.Attribute)
+            and value.attr.value in _PER_GROUP_ATTRS
+        ):
+            return True
+        node = value
+    return False
+
+
 def _reads(node):
-    """Names, attribute names and stateful calls anywhere in ``node``."""
+    """Names, attribute names and stateful calls anywhere in ``node`` (one group's entry,
+    ``self.base_lrs[0]``, reads nothing per group)."""
     names, attrs, stateful = set(), set(), False
     stack = [node]
     while stack:
         n = stack.pop()
+        if _one_entry(n):
+            continue
         if isinstance(n, cst.Name):
             names.add(n.value)
         elif isinstance(n, cst.Attribute):

@@ -1,4 +1,4 @@
-from schedlint.model.compounding import compounding, rebased, written_group
+from schedlint.model.compounding import compounding, compounding_return, rebased, written_group
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -24,7 +24,10 @@ def compounding_lr_update(model):
     Flags updates of a param group's `lr` that scale the *current* LR by a factor computed
     from the epoch/step counter, in code that runs every epoch or step:
     `g["lr"] *= 0.9 ** epoch`, `g["lr"] /= (epoch + 1)`, `g["lr"] = g["lr"] * f(epoch)`, and
-    the same through a local helper or lambda that receives the current LR and the epoch.
+    the same through a local helper or lambda that receives the current LR and the epoch, and
+    a custom `LRScheduler` whose `get_lr` returns each group's current lr times a factor of
+    `self.last_epoch` (`[g["lr"] * (1 - self.last_epoch / self.max_iters) ** 0.9 for g in
+    self.optimizer.param_groups]`).
     A constant factor (`g["lr"] *= 0.99`), a factor chosen by a condition
     (`*= gamma if epoch in milestones else 1`) and an incremental ratio
     (`*= f(epoch) / f(epoch - 1)`) are correct and not flagged.
@@ -87,3 +90,27 @@ def compounding_lr_update(model):
             f"compute it from the base lr instead, e.g. `{fix}`, or multiply by a "
             f"constant factor each epoch",
         )
+    yield from _compounding_get_lr(model)
+
+
+def _compounding_get_lr(model):
+    """A custom LRScheduler whose ``get_lr`` scales the groups' current lrs by a closed-form
+    factor of ``self.last_epoch``."""
+    for cls in model.classes:
+        method = cls.methods.get("get_lr") if cls.is_scheduler_subclass else None
+        if method is None:
+            continue
+        for ret in method.returns:
+            element = compounding_return(model, method, ret.node)
+            if element is None:
+                continue
+            yield Report(
+                ret.node,
+                f"`{clip(cls.name, 30)}.get_lr` compounds: it scales each group's current "
+                f"lr by a factor of the step counter",
+                help=f"torch stores what get_lr returns as the group's lr, so "
+                f"`{clip(model.code(element), 50)}` multiplies the factor of every "
+                f"step onto the last: the lr is lr0 * f(1) * ... * f(n), not lr0 * f(n), "
+                f"and collapses toward 0; scale `self.base_lrs` instead, e.g. "
+                f"`[base_lr * factor for base_lr in self.base_lrs]`",
+            )

@@ -11,7 +11,8 @@ def custom_scheduler_ignores_groups(model):
     Flags `get_lr` of a subclass of `LRScheduler` (or `_LRScheduler`, or a torch scheduler)
     that returns one value repeated for every group: a comprehension over
     `self.optimizer.param_groups` or `self.base_lrs` whose element uses neither the group,
-    the loop variable nor `self.base_lrs`, or `[lr] * len(self.optimizer.param_groups)`.
+    the loop variable nor `self.base_lrs` (one entry by index, `self.base_lrs[0]`, is one
+    group's value for all), or `[lr] * len(self.optimizer.param_groups)`.
 
     Also flags a `get_lr` that returns one value per something else than a group (a
     comprehension over `range(self.warmup_epochs)`, a list appended to in such a loop, or
@@ -72,8 +73,9 @@ def custom_scheduler_ignores_groups(model):
                 ret.node,
                 f"`{clip(cls.name, 30)}.get_lr` returns the same value "
                 f"`{clip(elem_src, 30)}` for every param group",
-                help="It reads neither `self.base_lrs` nor the group: on each step() "
-                "every group of the optimizer gets that one lr, erasing per-group "
+                help="It reads no group's own base or lr (at most one group's, by "
+                "index): on each step() every group of the optimizer gets that one lr, "
+                "erasing per-group "
                 "lrs; scale each group's base instead, e.g. "
                 "`[base_lr * factor for base_lr in self.base_lrs]`",
             )
