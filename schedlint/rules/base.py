@@ -81,8 +81,11 @@ def describe_groups(model, optimizer) -> str:
     """``was built with group lrs 0.1 and 0.01 (line 4)``: the optimizer's distinct group lrs,
     for the help line of a rule that found one scalar bound applied to all of them."""
     distinct = optimizer.distinct_lrs() or []
+    # Long lrs that share a prefix (`self.args.learning_rate * 0.1`, `self.args.learning_rate`)
+    # must stay told apart.
+    width = 20 if len({clip(lr, 20) for lr in distinct}) == len(distinct) else 40
     return (
-        f"was built with group lrs {some(clip(lr, 20) for lr in distinct)} "
+        f"was built with group lrs {some(clip(lr, width) for lr in distinct)} "
         f"({model.where(optimizer.node)})"
     )
 

@@ -119,3 +119,20 @@ def test_helper_group_lrs_are_not_compared_by_text_with_the_default():
     assert lines(src.replace("HEAD", "base_lr"), "SL102") == []
     # a number against the default's text: as for groups written inline
     assert lines(src.replace("HEAD", "1e-2"), "SL102") == [9]
+
+
+def test_group_lrs_with_a_long_shared_prefix_stay_told_apart():
+    """Clipped to 20 characters, `self.args.learning_rate * 0.1` and `self.args.learning_rate`
+    both read `self.args.learnin...`: the help named two identical lrs."""
+    source = """\
+import torch
+from torch.optim.lr_scheduler import OneCycleLR
+class Tuner:
+    def build(self, enc, head, steps):
+        self.optimizer = torch.optim.AdamW(
+            [{"params": enc, "lr": self.args.learning_rate * 0.1},
+             {"params": head, "lr": self.args.learning_rate}])
+        self.scheduler = OneCycleLR(self.optimizer, max_lr=self.args.learning_rate, total_steps=steps)
+"""
+    [(_, _, help)] = with_help(source, "SL102")
+    assert "group lrs self.args.learning_rate * 0.1 and self.args.learning_rate (" in help
