@@ -1,0 +1,92 @@
+import re
+
+from schedlint.rules.base import Report, clip, rule
+
+# Words that say "optimizer" or "scheduler" and nothing about which network it serves.
+_GENERIC = frozenset(
+    {"opt", "optim", "optimizer", "optimiser", "sched", "scheduler", "lr", "self", "cls"}
+)
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _role(target: str | None) -> tuple:
+    """What a variable names beyond being an optimizer or a scheduler: ``opt_d`` and
+    ``scheduler_D`` -> ("d",), ``self.optimizer_disc`` -> ("disc",), ``optimizer`` -> ()."""
+    if not target:
+        return ()
+    last = target.rpartition(".")[2]
+    return tuple(w.lower() for w in _WORD.findall(last) if w.lower() not in _GENERIC)
+
+
+def _same_place(a, b) -> bool:
+    """Two facts of one function, or attributes set in methods of one class."""
+    return a.scope is b.scope or (a.scope.cls is not None and a.scope.cls is b.scope.cls)
+
+
+@rule("SL213", "scheduler-on-other-optimizer", "error")
+def scheduler_on_other_optimizer(model):
+    """A scheduler named for one optimizer is built on another, leaving that one unscheduled.
+
+    ## What it does
+    Flags a scheduler whose name says which optimizer it serves (`sched_d`, `scheduler_D`,
+    `self.lr_scheduler_disc`) but that is built on another optimizer of the same function or
+    class (`StepLR(opt_g, ...)`), when the optimizer its name points to (`opt_d`) has no
+    scheduler at all. Names are compared on what they say beyond "optimizer" and
+    "scheduler" (`d`, `disc`, `G`); a scheduler whose name says nothing more
+    (`warmup_scheduler` on the only optimizer) is never flagged.
+
+    ## Why is this bad?
+    A copy-pasted line in a GAN or a multi-model trainer: the generator's optimizer gets
+    two schedulers and the discriminator's none. Both StepLRs decay the generator's lr at
+    each milestone (twice the decay), and the discriminator trains at its first lr for the
+    whole run. Nothing fails and the two schedulers' `get_last_lr()` look plausible in logs.
+
+    ## Example
+    ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
+    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    sched_g = StepLR(opt_g, step_size=30, gamma=0.5)
+    sched_d = StepLR(opt_g, step_size=30, gamma=0.5)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
+    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    sched_g = StepLR(opt_g, step_size=30, gamma=0.5)
+    sched_d = StepLR(opt_d, step_size=30, gamma=0.5)
+    ```
+    """
+    scheduled = {id(o) for s in model.schedulers for o in (s.optimizer, *s.optimizers) if o}
+    for sched in model.schedulers:
+        bound = sched.optimizer
+        want = _role(sched.target)
+        if bound is None or sched.parent is not None or not want or want == _role(bound.target):
+            continue
+        named = [
+            o
+            for o in model.optimizers
+            if o is not bound and _role(o.target) == want and _same_place(o, sched)
+        ]
+        if len(named) != 1 or id(named[0]) in scheduled:
+            continue
+        other = named[0]
+        twice = any(
+            s is not sched and s.parent is None and s.optimizer is bound for s in model.schedulers
+        )
+        also = f", while `{clip(sched.optimizer_src, 30)}` gets two schedules" if twice else ""
+        at = sched.args.get("optimizer")
+        yield Report(
+            at.node if at is not None else sched.node,
+            f"`{clip(sched.target, 30)}` is built on `{clip(sched.optimizer_src, 30)}`, "
+            f"not on `{clip(other.target, 30)}`",
+            help=f"`{clip(other.target, 30)}` ({model.where(other.node)}) has no scheduler, "
+            f"so it keeps its first lr for the whole run{also}; build "
+            f"`{clip(sched.target, 30)}` on `{clip(other.target, 30)}`",
+        )
