@@ -20,6 +20,10 @@ class S(LRScheduler):
         "return [self.peak for base in self.base_lrs]",
         "return [self.peak] * len(self.optimizer.param_groups)",
         "return list(self.peak * 2 for g in self.optimizer.param_groups)",
+        # one group's base, by index, for all (issue 13: a target lr from param_groups[0]
+        # applied to every group)
+        "return [self.base_lrs[0] for _ in self.optimizer.param_groups]",
+        "return [self.optimizer.param_groups[0]['initial_lr'] * 0.5 for g in self.base_lrs]",
     ],
 )
 def test_uniform_values_are_flagged(body):
@@ -32,7 +36,6 @@ def test_uniform_values_are_flagged(body):
         "return [b * self.f for b in self.base_lrs]",
         "return [g['lr'] * self.gamma for g in self.optimizer.param_groups]",
         "return [self.lrs[i] for i in range(len(self.optimizer.param_groups))]",
-        "return [self.base_lrs[0] for _ in self.optimizer.param_groups]",
         "return [0.0 for _ in self.optimizer.param_groups]",
         "return [next(self.values) for _ in self.optimizer.param_groups]",
         "return [self.lr for _ in range(self.n)]",  # not visibly over the groups
