@@ -568,7 +568,9 @@ def run(plot, on_violation, ignore, watch, script, args):
     try:
         from schedlint.guard.runner import run_script
     except ImportError as exc:
-        _fail(f"the runtime guard needs torch: pip install 'schedlint[guard]' ({exc})")
+        _fail(
+            f"the runtime guard needs torch: pip install torch, or '.[guard]' from a clone of schedlint ({exc})"
+        )
     codes = [c.strip().upper() for item in ignore for c in item.split(",") if c.strip()]
     sys.exit(
         run_script(

@@ -188,7 +188,9 @@ def plot(histories: list, path: str) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the extra
-        raise RuntimeError("plotting needs matplotlib: pip install 'schedlint[plot]'") from exc
+        raise RuntimeError(
+            "plotting needs matplotlib: pip install matplotlib, or '.[plot]' from a clone of schedlint"
+        ) from exc
     histories = [h for h in histories if h[2] is not None and h[2].steps]
     rows = max(1, len(histories))
     fig, axes = plt.subplots(rows, 1, figsize=(9, 3.2 * rows), squeeze=False)

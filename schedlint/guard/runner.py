@@ -46,7 +46,9 @@ def run_script(
         import torch  # noqa: F401
     except ImportError:
         print(
-            "schedlint run: the runtime guard needs torch: pip install 'schedlint[guard]'", file=out
+            "schedlint run: the runtime guard needs torch: pip install torch, "
+            "or '.[guard]' from a clone of schedlint",
+            file=out,
         )
         return 2
     from schedlint.guard import session as auto

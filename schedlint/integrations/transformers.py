@@ -83,7 +83,7 @@ class ScheduleGuardCallback(TrainerCallback):
                 raise RuntimeError(
                     "ScheduleGuardCallback needs transformers>=4.45 (the "
                     "on_pre_optimizer_step/on_optimizer_step events): "
-                    "pip install 'schedlint[transformers]'"
+                    "pip install 'transformers>=4.45'"
                 )
             self._set.start([(bound, [sched])], self.expect)
             if not hooked:

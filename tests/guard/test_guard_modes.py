@@ -266,3 +266,18 @@ def test_a_repeated_violation_does_not_crowd_later_ones_out_of_the_report():
         and f"[{MAX_KEPT + 10} times]" in text
     )
     assert "SLG102 lr-written-outside-scheduler: group 0" in text
+
+
+def test_run_without_torch_says_how_to_install_it_from_what_exists(tmp_path, monkeypatch):
+    """schedlint is not on PyPI: the hint named `pip install 'schedlint[guard]'`, which
+    fails or installs someone else's package (a new user's venv without torch)."""
+    import io
+
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    out = io.StringIO()
+    assert run_script(str(script), [], out=out) == 2
+    message = out.getvalue()
+    assert "pip install torch" in message
+    assert "schedlint[" not in message
