@@ -7,17 +7,11 @@ wrong type is a :class:`ConfigError` naming the file and the key; the CLI turns 
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 from schedlint.rules import all_rules, expand_selectors
 
@@ -90,10 +84,21 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+def toml_parser():
+    """The TOML module, imported when a file is read: a run that reads no config file (one
+    file checked with ``--isolated``, a tree with no pyproject.toml) does not pay for it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
 def claims(candidate: Path) -> bool:
     """Whether ``candidate`` is a pyproject.toml with a ``[tool.schedlint]`` table."""
     if not candidate.is_file():
         return False
+    tomllib = toml_parser()
     try:
         with open(candidate, "rb") as fh:
             data = tomllib.load(fh)
@@ -108,6 +113,7 @@ def claims(candidate: Path) -> bool:
 def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
+    tomllib = toml_parser()
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -135,9 +141,11 @@ def parse_table(table: dict, path: Path) -> Config:
     for key, value in table.items():
         where = f"{path}: [tool.schedlint] key {key!r}"
         if key not in KNOWN_KEYS:
+            from difflib import get_close_matches  # only to word this error
+
             close = [
                 k for k in KNOWN_KEYS if k.replace("-", "_") == key.replace("-", "_")
-            ] or difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+            ] or get_close_matches(key, sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
                 f"{path}: unknown key {key!r} in [tool.schedlint]{hint}; "

@@ -16,7 +16,6 @@ plugin and stdin all go through it. A document that cannot be read raises
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 import re
@@ -92,8 +91,10 @@ def parses(text: str) -> bool:
 
 
 def diff_lines(a: str, b: str, from_name: str, to_name: str) -> str:
+    from difflib import unified_diff  # only --diff shows one
+
     out = []
-    for line in difflib.unified_diff(
+    for line in unified_diff(
         a.splitlines(keepends=True), b.splitlines(keepends=True), fromfile=from_name, tofile=to_name
     ):
         if not line.endswith(("\n", "\r")):

@@ -148,18 +148,21 @@ def _tests_first_step(test) -> bool:
 
 def dotted_name(node) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    # ``__class__ is``, not isinstance: these libcst classes have no subclasses, and
+    # isinstance on libcst's ABCs that fails goes through ABCMeta.__instancecheck__ (this is
+    # asked of most expressions the builder reads).
     parts = []
-    while isinstance(node, cst.Attribute):
+    while node.__class__ is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if node.__class__ is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
 
 
 def string_value(node) -> str | None:
-    if isinstance(node, cst.SimpleString):
+    if node.__class__ is cst.SimpleString:
         try:
             value = node.evaluated_value
         except Exception:  # malformed escapes: not a key we could match anyway
@@ -244,21 +247,22 @@ class _Walk:
         stack = [node]
         while stack:
             n = stack.pop()
-            if isinstance(n, cst.Name):
+            cls = n.__class__  # as in dotted_name: classes without subclasses, no isinstance
+            if cls is cst.Name:
                 self.names.add(n.value)
                 continue
-            if isinstance(n, cst.SimpleString):
+            if cls is cst.SimpleString:
                 s = string_value(n)
                 if s is not None:
                     self.strings.add(s)
                 continue
-            if isinstance(n, cst.Subscript):
+            if cls is cst.Subscript:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((expr_text(n.value), key))
             elif (
-                isinstance(n, cst.Call)
-                and isinstance(n.func, cst.Name)
+                cls is cst.Call
+                and n.func.__class__ is cst.Name
                 and n.func.value == "len"
                 and len(n.args) == 1
             ):
