@@ -1695,6 +1695,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             used.add(dotted_name(_container(iterable)))
     used.discard(None)
     heads = set()
+    instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
     for _scope, target, value in model.flow_assigns:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
@@ -1703,6 +1704,8 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             head = _imported_head(resolvable, value.func)
             if head is not None and (dotted_name(target) in used or target_names(target) & used):
                 heads.add(head)
+            if head is not None and dotted_name(target) is not None:
+                instances[dotted_name(target)] = head
     for _fact, _name, listed in model.listed_args:
         # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
         if listed.call is not None:
@@ -1712,6 +1715,10 @@ def _wanted_imports(model: FileModel, tree) -> dict:
     flow = None
     for scope, call, _, _ in model.flow_calls:
         head = _imported_head(resolvable, call.func)
+        if head is None and isinstance(call.func, cst.Attribute):
+            # a method of an imported class's instance handed this file's optimizer
+            # (``unfreeze.on_epoch_start(epoch, model, optimizer)``)
+            head = instances.get(dotted_name(call.func.value))
         if head is None or head in heads or not call.args:
             continue
         if flow is None:
@@ -1861,7 +1868,8 @@ def _container(iterable):
 def _through_imports(model: FileModel) -> None:
     """Facts of imported in-tree modules that act on this file's objects, re-anchored at the
     call in this file that reaches them (``utils.adjust_lr(opt, e)``): lr writes into
-    ``model.lr_writes``, step calls into ``model.calls_via_imports``."""
+    ``model.lr_writes``, step calls (and ``add_param_group``) into
+    ``model.calls_via_imports``."""
     flow = model.flow
     local = {id(s) for s in model.scopes}
     for other in flow.other_models():
@@ -1903,14 +1911,19 @@ def _through_imports(model: FileModel) -> None:
         for ckpt in other.checkpoints:
             _checkpoint_through_import(model, flow, local, ckpt)
         for mcall in other.calls:
-            if mcall.method not in ("step", "optimizer_step", "zero_grad"):
+            # ``add_param_group`` too: a helper that unfreezes a backbone
+            # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer
+            if mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
                 mcall.scope, mcall.receiver
             )
             stepped = None  # ``scaler.step(optimizer)`` in the helper
             scaler_step = (
-                not targets and mcall.method != "zero_grad" and mcall.args and mcall.args[0].ref
+                not targets
+                and mcall.method in ("step", "optimizer_step")
+                and mcall.args
+                and mcall.args[0].ref
             )
             if scaler_step:
                 opts = flow.optimizers(mcall.scope, mcall.args[0].ref)

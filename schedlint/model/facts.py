@@ -518,6 +518,12 @@ class FileModel:
             if c.method == "step" and c.target is entity
         ]
 
+    def calls_of(self, method):
+        """``x.method(...)`` calls, including those made by imported in-tree helpers
+        (anchored at the local call of the helper: ``utils.unfreeze_backbone(model, opt)``
+        for its ``optimizer.add_param_group(...)``)."""
+        return [c for c in self.calls + self.calls_via_imports if c.method == method]
+
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""
         return [

@@ -41,7 +41,9 @@ def param_group_added_after_scheduler(model):
     Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
     function (or in `__init__` of the class whose method adds the group, or handed with `opt` to
     the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules),
-    when that scheduler is not rebuilt afterwards.
+    when that scheduler is not rebuilt afterwards. A helper of another module that adds the
+    group (`utils.unfreeze_backbone(model, optimizer)`, a callback's
+    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
@@ -77,10 +79,15 @@ def param_group_added_after_scheduler(model):
     # ... or rebuild the scheduler right after add_param_group.
     ```
     """
-    for call in model.calls:
+    for call in model.calls_of("add_param_group"):
         opt = call.target
-        if call.method != "add_param_group" or not isinstance(opt, Optimizer):
+        if not isinstance(opt, Optimizer):
             continue
+        if call.via is not None and any(
+            getattr(s, "optimizer", None) is opt for s in model.received(call.via.scope)
+        ):
+            continue  # handed the scheduler too (`trainer.fit(optimizer, scheduler)`): its
+            # module reports the call itself
         handed = [s for s in model.received(call.scope) if getattr(s, "optimizer", None) is opt]
         bound = [
             s
@@ -107,9 +114,15 @@ def param_group_added_after_scheduler(model):
         outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
         if catalogue.is_transformers_factory(sched.cls):
             outcome = _OUTCOME["LambdaLR"]
+        # a helper's ``add_param_group`` is reported at the call here that runs it
+        inside = (
+            f" in `{clip(call.via.scope.name, 25)}` ({model.where(call.via.node)})"
+            if call.via is not None
+            else ""
+        )
         yield Report(
             call.node,
-            f"`{clip(call.receiver, 25)}.add_param_group(...)` runs after scheduler "
+            f"`{clip(call.receiver, 25)}.add_param_group(...)`{inside} runs after scheduler "
             f"{name}({model.where(sched.node)}) was built on it",
             help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
             f"{sched.cls}, and "
