@@ -604,12 +604,51 @@ class _Builder(cst.CSTVisitor):
             return self.scope.literals.get(node.value)
         if isinstance(node, cst.Call):
             return Listed(scope=self.scope, order=self.order, call=node)
+        if isinstance(node, cst.ListComp):
+            return self._zipped_dicts(node)
         key = self._list_key(node)
         if key is not None:
             if key in self.scope.literals and key not in self._published.get(id(self.scope), ()):
                 return self.scope.literals[key]
             return Listed(scope=self.scope, order=self.order, attr=node.attr.value)
         return None
+
+    def _zipped_dicts(self, node: cst.ListComp) -> Listed | None:
+        """A comprehension building one dict per entry of lists it zips (``[{"params":
+        m.parameters(), "lr": lr} for m, lr in zip(parts, lrs)]``), each operand a list
+        known here or a parameter not rebound; else None."""
+        comp = node.for_in
+        if comp.ifs or comp.inner_for_in is not None or comp.asynchronous is not None:
+            return None
+        if dict_entries(node.elt) is None:
+            return None
+        it = comp.iter
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip":
+            if not it.args or any(a.keyword is not None or a.star for a in it.args):
+                return None
+            operands = [a.value for a in it.args]
+            if not isinstance(comp.target, cst.Tuple) or len(comp.target.elements) != len(operands):
+                return None
+        else:
+            operands = [it]
+        sources = []
+        for operand in operands:
+            if isinstance(operand, cst.Name) and operand.value in self.scope.literals:
+                source = self.scope.literals[operand.value]
+            elif isinstance(operand, (cst.List, cst.Tuple)):
+                source = self._listed(operand)
+            elif (
+                isinstance(operand, cst.Name)
+                and operand.value in self.scope.params
+                and operand.value not in self.scope.assigned
+            ):
+                source = operand.value
+            else:
+                return None
+            if source is None or isinstance(source, Listed) and source.items is None:
+                return None
+            sources.append(source)
+        return Listed(scope=self.scope, order=self.order, comp=node, sources=tuple(sources))
 
     def _grown(self, listed, elements) -> Listed | None:
         """``listed`` with ``elements`` (libcst Elements of a list literal, or the one Arg
@@ -1482,6 +1521,8 @@ def _resolve(model: FileModel) -> None:
     for fact, name, listed in model.listed_args:
         entries = listed_entries(flow, listed)
         if entries is None:
+            if isinstance(fact, Optimizer) and fact.groups is None:
+                fact.groups = zipped_groups(flow, listed)
             continue
         if isinstance(fact, Scheduler):
             fact.lists[name] = entries
@@ -1576,6 +1617,77 @@ def listed_entries(flow, listed, depth=0) -> tuple | None:
         return None
     returned = fn.listed_returns[0]
     return listed_entries(flow, returned, depth + 1) if returned is not None else None
+
+
+def zipped_groups(flow, listed):
+    """The groups a helper's comprehension builds for the call ``listed`` reads
+    (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
+    "lr": lr} for m, lr in zip(parts, lrs)]``): one per entry of the shortest operand, its
+    lr the entry the call hands in, where every operand's length is certain and the dict's
+    other values are constants; else None."""
+    if listed.call is None:
+        return None
+    fn = flow.only_callee(listed.call, listed.scope)
+    if fn is None or len(fn.listed_returns) != 1:
+        return None
+    if fn.scope.cls is not None and _overridden(flow, fn):
+        return None
+    returned = fn.listed_returns[0]
+    if returned is None or returned.comp is None:
+        return None
+    entry = flow.arguments.get(id(fn.scope), {}).get(id(listed.call))
+    if entry is None or entry[1] is None:
+        return None
+    caller, bound = entry
+    columns = []  # per operand: [(node, scope)]
+    for source in returned.sources:
+        if isinstance(source, str):
+            arg = bound.get(source)
+            if not isinstance(arg, (cst.List, cst.Tuple)) or any(
+                not isinstance(e, cst.Element) for e in arg.elements
+            ):
+                return None
+            columns.append([(e.value, caller) for e in arg.elements])
+        else:
+            entries = listed_entries(flow, source)
+            if entries is None:
+                return None
+            columns.append([(node, scope) for node, scope, _ in entries])
+    comp = returned.comp
+    target = comp.for_in.target
+    names = (
+        [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
+        if isinstance(target, cst.Tuple)
+        else [target.value if isinstance(target, cst.Name) else None]
+    )
+    lr_column, keys = None, {}
+    for key, _, node in dict_entries(comp.elt):
+        if key == "params":
+            continue
+        if key == "lr" and isinstance(node, cst.Name) and node.value in names:
+            lr_column = columns[names.index(node.value)]
+        elif isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+            keys[key] = node  # the same constant in every group
+        else:
+            return None  # read from the loop's variables or the helper's scope
+    if lr_column is None:
+        return None
+    count = min(len(c) for c in columns)
+    own = flow.model_of(fn.scope)
+    groups = []
+    for node, scope in lr_column[:count]:
+        lr = flow.model_of(scope).value(node)
+        if lr.number is None and lr.kind in ("name", "attr", "other"):
+            lr.number = flow.number(node, scope)
+        groups.append(
+            Group(
+                node=comp.elt,
+                lr=lr,
+                keys={k: own.value(v) for k, v in keys.items()},
+                scope=scope,
+            )
+        )
+    return groups or None
 
 
 def _attribute_list(flow, listed):
