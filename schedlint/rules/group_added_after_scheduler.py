@@ -115,8 +115,9 @@ def param_group_added_after_scheduler(model):
         if catalogue.is_transformers_factory(sched.cls):
             outcome = _OUTCOME["LambdaLR"]
         # a helper's ``add_param_group`` is reported at the call here that runs it
-        inside = (
-            f" in `{clip(call.via.scope.name, 25)}` ({model.where(call.via.node)})"
+        inside = f" in `{clip(call.via.scope.name, 25)}`" if call.via is not None else ""
+        added = (
+            f"`{clip(call.via.scope.name, 25)}` adds the group on {model.where(call.via.node)}. "
             if call.via is not None
             else ""
         )
@@ -124,7 +125,7 @@ def param_group_added_after_scheduler(model):
             call.node,
             f"`{clip(call.receiver, 25)}.add_param_group(...)`{inside} runs after scheduler "
             f"{name}({model.where(sched.node)}) was built on it",
-            help=f"The new group has no `initial_lr` and no `base_lrs` entry in the "
+            help=f"{added}The new group has no `initial_lr` and no `base_lrs` entry in the "
             f"{sched.cls}, and "
             f"{outcome}; pass every group to the optimizer before building the "
             f"scheduler, or rebuild the scheduler after adding the group",
