@@ -328,3 +328,39 @@ def certainly_nonzero(node, scope, lr_names, floor_is_target) -> bool:
             and looks_like_lr(dotted_name(others[0]))
         )
     return False
+
+
+def zipped_sources(model, write) -> list:
+    """The values a per-group lr written from a ``zip`` target is taken from: ``lr`` of
+    ``for group, lr in zip(opt.param_groups, warmup_lrs): group["lr"] = lr``, with
+    ``warmup_lrs`` followed to every value assigned to it in the function. [] for another
+    shape, or when a binding is unknown (a parameter, an unpacking)."""
+    source = write.via or write
+    loop = source.loop
+    while loop is not None and loop.groups_of is None:
+        loop = loop.parent
+    value = write.value
+    if loop is None or not isinstance(value.node, cst.Name):
+        return []
+    node = loop.node
+    if not (
+        isinstance(node, cst.For)
+        and isinstance(node.iter, cst.Call)
+        and dotted_name(node.iter.func) == "zip"
+        and isinstance(node.target, cst.Tuple)
+    ):
+        return []
+    operand = next(
+        (
+            arg.value
+            for arg, el in zip(node.iter.args, node.target.elements)
+            if isinstance(el.value, cst.Name) and el.value.value == value.node.value
+        ),
+        None,
+    )
+    if operand is None:
+        return []
+    nodes = [operand]
+    if isinstance(operand, cst.Name):
+        nodes = assigned_values(source.scope.node, operand.value) or []
+    return [model.value(n) for n in nodes]

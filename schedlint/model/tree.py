@@ -178,11 +178,11 @@ class Tree:
 
     def callers(self, path: str, names, read: list) -> list:
         """The files next to ``path`` (where an import of it can come from) whose bytes call
-        one of ``names``: ``Trainer(``. Every directory listed and file read is added to
+        one of ``names`` (``Trainer(``) or derive a class from one. Every directory listed and file read is added to
         ``read``."""
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return []
-        called = _calls_of(names)
+        called = _calls_or_subclasses_of(names)
         # A substring test runs at memory speed; the regex (slow on an alternation) only
         # confirms a file that names one.
         words = [n.encode() for n in names]
@@ -307,6 +307,20 @@ def forwarding_functions(data: bytes, names) -> list:
         if called.search(body):
             out.append(m.group(1).decode("ascii"))
     return out
+
+
+def _calls_or_subclasses_of(names):
+    """A byte pattern for a call of one of ``names`` (:func:`_calls_of`), or a class
+    deriving from one: ``class SRGANTrainer(BaseTrainer):`` fills the ``self.optimizers``
+    and ``self.schedulers`` that ``BaseTrainer``'s own methods step."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(
+        _calls_of(names).pattern
+        + rb"|^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b(?:"
+        + alternatives
+        + rb")\b",
+        re.M,
+    )
 
 
 def _calls_of(names):

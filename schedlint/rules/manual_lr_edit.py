@@ -1,5 +1,6 @@
 from schedlint.model.builder import binding_key
 from schedlint.model.frameworks import lightning_stepping
+from schedlint.model.lr_expressions import zipped_sources
 from schedlint.model.usage import (
     Branches,
     branches_of,
@@ -20,6 +21,8 @@ def _in_effect(model, sched, write) -> bool:
     by the class/module the write's code belongs to."""
     if sched.scope is write.scope:
         return sched.order < write.order
+    if (sched.key is None or model.is_foreign(sched)) and _stepped_by_class(model, sched, write):
+        return True
     if model.runs_from(write.scope, sched.scope, before=write.order):
         return True  # built by a call (a wrapper's constructor, a factory) made before it
     if sched.key is not None and sched.key[0] == "class":
@@ -32,8 +35,20 @@ def _in_effect(model, sched, write) -> bool:
     return model.runs_from(sched.scope, write.scope, after=sched.order)
 
 
-def _reads_initial_lr(write) -> bool:
-    return any(key == "initial_lr" for _, key in write.value.subscripts)
+def _stepped_by_class(model, sched, write) -> bool:
+    """An entry of `self.schedulers` (filled here, or by a subclass in a caller module) that
+    a method of the write's class hierarchy steps: in effect wherever that class runs."""
+    cls = enclosing_class(model, write.scope)
+    return cls is not None and any(
+        owner is not None and model.same_hierarchy(cls, owner)
+        for owner in (enclosing_class(model, s.scope) for s in model.steps_reaching(sched))
+    )
+
+
+def _reads_initial_lr(model, write) -> bool:
+    # ``for g, lr in zip(opt.param_groups, warmup_lrs)``: what ``warmup_lrs`` is built from
+    values = zipped_sources(model, write) or [write.value]
+    return all(any(key == "initial_lr" for _, key in v.subscripts) for v in values)
 
 
 def _effect(sched) -> str:
@@ -91,12 +106,14 @@ def manual_lr_edit_under_scheduler(model):
     ## What it does
     Flags a write to a param group's `lr` of an optimizer that has a torch (or transformers)
     scheduler attached: constructed earlier in the same function, or held by the same class or
-    module, and stepped; or returned from a LightningModule's `configure_optimizers` (which
+    module (an entry of `self.schedulers` too, filled by a subclass in another module and
+    stepped by a method of the base class), and stepped; or returned from a LightningModule's `configure_optimizers` (which
     Lightning steps) while a hook of the module, such as an `optimizer_step` warm-up, writes
     the lr of the optimizer Lightning hands it. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
-    `initial_lr` (the scheduler's own base, as YOLO-style trainers do) are not flagged. Nor
+    `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
+    lrs zipped with the groups) are not flagged. Nor
     is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
     whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
     trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
@@ -160,14 +177,24 @@ def manual_lr_edit_under_scheduler(model):
         ):
             continue  # a group frozen again before every optimizer step: the 0 is what it uses
         found = []
-        for sched in model.schedulers:
+        for sched in model.schedulers + model.schedulers_reached():
             if not is_known(sched):
                 continue
             if names.optimizer_key(sched) != key and not (
                 sched.optimizer is not None and sched.optimizer in write.optimizers
             ):
                 continue
-            steps = stepped_units(model, sched) if _in_effect(model, sched, write) else []
+            steps = (
+                stepped_units(model, sched)
+                # one of a list of schedulers, each stepped in turn by one call here
+                or (
+                    model.steps_reaching(sched)
+                    if sched.key is None or model.is_foreign(sched)
+                    else []
+                )
+                if _in_effect(model, sched, write)
+                else []
+            )
             if not steps:
                 # Lightning steps what configure_optimizers returns; the module's hooks
                 # (optimizer_step's warm-up) run between its steps
@@ -181,7 +208,7 @@ def manual_lr_edit_under_scheduler(model):
                 continue
             if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
-            if _reads_initial_lr(write) and (
+            if _reads_initial_lr(model, write) and (
                 not local
                 or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
             ):
@@ -206,6 +233,6 @@ def manual_lr_edit_under_scheduler(model):
         yield Report(
             write.node,
             f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
-            f"{clip(name_of(sched), 30)} (line {model.line(sched.node)}) drives it",
+            f"{clip(name_of(sched), 30)} ({model.where(sched.node)}) drives it",
             help=f"{_effect(sched)} ({stepped}); {advice}",
         )
