@@ -703,6 +703,9 @@ class _Builder(cst.CSTVisitor):
         for arg in node.args:
             key = self._list_key(arg.value)
             if key is not None and key in literals:
+                if literals[key] is not None:
+                    # what the callee is handed (``param_groups(model, lrs)``), then unknown
+                    self.model.handed_lists[id(arg.value)] = literals[key]
                 self._set_literal(key, None)
             elif key == "self" and self.scope.cls is not None:
                 self._publish()
@@ -1643,16 +1646,19 @@ def zipped_groups(flow, listed):
     for source in returned.sources:
         if isinstance(source, str):
             arg = bound.get(source)
-            if not isinstance(arg, (cst.List, cst.Tuple)) or any(
-                not isinstance(e, cst.Element) for e in arg.elements
-            ):
+            if isinstance(arg, (cst.List, cst.Tuple)):
+                if not all(isinstance(e, cst.Element) for e in arg.elements):
+                    return None  # *rest: a count unknown
+                columns.append([(e.value, caller) for e in arg.elements])
+                continue
+            # a list the caller bound to a name (and grew) before handing it over
+            source = flow.model_of(caller).handed_lists.get(id(arg))
+            if source is None:
                 return None
-            columns.append([(e.value, caller) for e in arg.elements])
-        else:
-            entries = listed_entries(flow, source)
-            if entries is None:
-                return None
-            columns.append([(node, scope) for node, scope, _ in entries])
+        entries = listed_entries(flow, source)
+        if entries is None:
+            return None
+        columns.append([(node, scope) for node, scope, _ in entries])
     comp = returned.comp
     target = comp.for_in.target
     names = (

@@ -403,6 +403,8 @@ class FileModel:
     listed_args: list = field(default_factory=list, repr=False)
     # ids of the ``append``/``extend`` calls whose entries a tracked list (Listed) holds
     list_grows: set = field(default_factory=set, repr=False)
+    # id of a name handed to a call -> the Listed it held there (``param_groups(model, lrs)``)
+    handed_lists: dict = field(default_factory=dict, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
