@@ -35,6 +35,29 @@ def _in_effect(model, sched, write) -> bool:
     return model.runs_from(sched.scope, write.scope, after=sched.order)
 
 
+def _built_after_it_runs(model, sched, write) -> bool:
+    """Every way the write runs passes through a function that builds the scheduler later
+    (itself or through a call), outside any loop around that construction: a warm-up
+    phase `fit()` runs before it builds its schedule, which then starts from the warmed-up
+    lr."""
+    built = {}  # id(scope) -> the sites in it the construction runs from
+    for chain in model.call_chains(sched):
+        for site in chain:
+            built.setdefault(id(site.scope), []).append(site)
+    chains = model.call_chains(write)
+    ends = [c for c in chains if not any(len(o) > len(c) and o[: len(c)] == c for o in chains)]
+
+    def before(site):
+        return all(
+            site.order < b.order and not {id(x) for x in site.loops} & {id(x) for x in b.loops}
+            for b in built[id(site.scope)]
+        )
+
+    return bool(ends) and all(
+        any(id(site.scope) in built and before(site) for site in chain) for chain in ends
+    )
+
+
 def _stepped_by_class(model, sched, write) -> bool:
     """An entry of `self.schedulers` (filled here, or by a subclass in a caller module) that
     a method of the write's class hierarchy steps: in effect wherever that class runs."""
@@ -113,7 +136,8 @@ def manual_lr_edit_under_scheduler(model):
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
-    lrs zipped with the groups) are not flagged. Nor
+    lrs zipped with the groups) are not flagged, nor a warm-up that every path runs before
+    the scheduler is built (`fit()` warms up, then builds its schedule). Nor
     is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
     whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
     trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
@@ -192,7 +216,7 @@ def manual_lr_edit_under_scheduler(model):
                     if sched.key is None or model.is_foreign(sched)
                     else []
                 )
-                if _in_effect(model, sched, write)
+                if _in_effect(model, sched, write) and not _built_after_it_runs(model, sched, write)
                 else []
             )
             if not steps:
