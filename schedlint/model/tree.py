@@ -178,8 +178,8 @@ class Tree:
 
     def callers(self, path: str, names, read: list) -> list:
         """The files next to ``path`` (where an import of it can come from) whose bytes call
-        one of ``names`` (``Trainer(``) or derive a class from one. Every directory listed and file read is added to
-        ``read``."""
+        one of ``names`` (``Trainer(``) or derive a class from one. Every directory listed
+        and file read is added to ``read``."""
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return []
         called = _calls_or_subclasses_of(names)
