@@ -826,6 +826,24 @@ class Flow:
         self.solve()
         return list(self.callers.get(id(scope), ()))
 
+    def call_results(self, assigns) -> list:
+        """(scope, target text, Call node) for each name or attribute that an assignment of
+        ``assigns`` binds to a call's result, each element of an unpacked target included
+        (``self.sched_g, self.sched_d = build_schedulers(...)``)."""
+        out = []
+        for scope, target, value in assigns:
+            if not isinstance(value, cst.Call) or scope is None:
+                continue
+            if isinstance(target, (cst.Tuple, cst.List)):
+                elements = [e.value for e in target.elements]
+            else:
+                elements = [target]
+            for element in elements:
+                text = self.dotted(element)
+                if text is not None:
+                    out.append((scope, text, value))
+        return out
+
 
 class _Bound:
     """A method read through an instance (``self.m``, ``obj.m``): ``self`` is already bound."""
