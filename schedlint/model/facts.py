@@ -584,10 +584,11 @@ class FileModel:
         return out
 
     def assignments(self, scope, name) -> list:
-        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
+        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else),
+        also where ``scope`` is code of another in-tree module."""
         return [
             value
-            for s, target, value in self.flow_assigns
+            for s, target, value in self.flow.model_of(scope).flow_assigns
             if s is scope
             and getattr(target, "value", None) == name
             and type(target).__name__ == "Name"
