@@ -606,10 +606,11 @@ class FileModel:
         return out
 
     def assignments(self, scope, name) -> list:
-        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else)."""
+        """The value nodes of every ``name = ...`` in ``scope`` (both arms of an if/else),
+        also where ``scope`` is code of another in-tree module."""
         return [
             value
-            for s, target, value in self.flow_assigns
+            for s, target, value in self.flow.model_of(scope).flow_assigns
             if s is scope
             and getattr(target, "value", None) == name
             and type(target).__name__ == "Name"
@@ -806,6 +807,31 @@ class FileModel:
                     and all(t is not o for o in out)
                 ):
                     out.append(t)
+        return out
+
+    def schedulers_from_factories(self) -> list:
+        """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
+        another in-tree module builds on one of its parameters and that a call here binds to
+        a name (``self.sched_d`` of ``self.sched_g, self.sched_d = build_schedulers(self.opt_g,
+        self.opt_g, cfg)``), with the optimizer of this file that the call hands it: only
+        where the name certainly holds that one scheduler and the parameter that optimizer."""
+        out = []
+        for scope, text, call in self.flow.call_results(self.flow_assigns):
+            held = self.holds_only(scope, text)
+            if not held or len(held) != 1 or not isinstance(held[0], Scheduler):
+                continue
+            sched = held[0]
+            if (
+                not self.is_foreign(sched)
+                or sched.parent is not None
+                or sched.scope.kind != "function"
+                or sched.optimizer_src not in sched.scope.params
+            ):
+                continue
+            opts = self.holds_only(sched.scope, sched.optimizer_src)
+            if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
+                if not self.is_foreign(opts[0]):
+                    out.append((scope, text, call, sched, opts[0]))
         return out
 
     def holders(self, entity) -> list:

@@ -441,6 +441,22 @@ class Flow:
                 m = self.method(cls, func.attr.value)
                 if m is not None:
                     values = values | {_Bound(m)}
+        if (
+            func.__class__ is _ATTRIBUTE
+            and func.value.__class__ is _CALL
+            and self.dotted(func.value.func) == "super"
+        ):
+            # ``super().__init__(model, optimizer, scheduler)``: the in-tree base's method
+            cls = _enclosing_class(scope)
+            for base in cls.bases if cls is not None else ():
+                found = [
+                    self.method(b, func.attr.value)
+                    for b in self._classes_by_name.get(base.rpartition(".")[2], ())
+                    if b is not cls
+                ]
+                if len(found) == 1 and found[0] is not None:
+                    values = values | {_Bound(found[0])}
+                    break
         for v in values:
             if isinstance(v, _Bound):
                 out.append((v.fn, 0 if _decorated(v.fn.node, "staticmethod") else 1))
@@ -529,6 +545,17 @@ class Flow:
             for scope, target, value in self._assigns:
                 self._assign(scope, target, self.eval(value, scope))
             for scope, target, iter_node in self._fors:
+                pairs = _paired_iteration(target, iter_node)
+                if pairs is not None:
+                    # ``for i, o in enumerate(self.optimizers)``, ``for o, s in zip(opts, scheds)``
+                    for element, source in pairs:
+                        found = set()
+                        for v in self.eval(source, scope):
+                            if isinstance(v, Seq) and v.keys is None:
+                                found |= v.elements()
+                        if found:
+                            self._assign(scope, element, frozenset(found))
+                    continue
                 elements = set()
                 for v in self.eval(iter_node, scope):
                     if isinstance(v, Seq):
@@ -825,6 +852,44 @@ class Flow:
         """(calling scope, order, Call node) of every call that runs ``scope``'s function."""
         self.solve()
         return list(self.callers.get(id(scope), ()))
+
+    def call_results(self, assigns) -> list:
+        """(scope, target text, Call node) for each name or attribute that an assignment of
+        ``assigns`` binds to a call's result, each element of an unpacked target included
+        (``self.sched_g, self.sched_d = build_schedulers(...)``)."""
+        out = []
+        for scope, target, value in assigns:
+            if not isinstance(value, cst.Call) or scope is None:
+                continue
+            if isinstance(target, (cst.Tuple, cst.List)):
+                elements = [e.value for e in target.elements]
+            else:
+                elements = [target]
+            for element in elements:
+                text = self.dotted(element)
+                if text is not None:
+                    out.append((scope, text, value))
+        return out
+
+
+def _paired_iteration(target, iter_node):
+    """[(target element, the sequence it takes its entries from)] for ``for i, o in
+    enumerate(opts)`` (``o`` from ``opts``) and ``for o, s in zip(opts, scheds)``; None for
+    other loops."""
+    if (
+        iter_node.__class__ is not _CALL
+        or not isinstance(target, (cst.Tuple, cst.List))
+        or any(a.keyword is not None or a.star for a in iter_node.args)
+    ):
+        return None
+    name = iter_node.func.value if iter_node.func.__class__ is cst.Name else None
+    elements = [e.value for e in target.elements]
+    args = [a.value for a in iter_node.args]
+    if name == "enumerate" and len(args) == 1 and len(elements) == 2:
+        return [(elements[1], args[0])]
+    if name == "zip" and args and len(args) == len(elements):
+        return list(zip(elements, args))
+    return None
 
 
 class _Bound:

@@ -12,8 +12,9 @@ An imported module's own imports are not followed (one level), which bounds the 
 file; a helper that calls another module's helper is still checked when that module is.
 
 The other way round, :meth:`Tree.importers` finds the modules that import a class of the file
-and call it (``Trainer(model, optimizer, lr_scheduler=lr_scheduler)`` in ``train.py``), so what
-they hand the class reaches its methods when the class's own file is checked. Only the
+and call it (``Trainer(model, optimizer, lr_scheduler=lr_scheduler)`` in ``train.py``) or derive
+from it (``super().__init__(model, optimizer, scheduler)``), so what they hand the class
+reaches its methods when the class's own file is checked. Only the
 directories an import of the file can come from are listed (its own, its packages' and the
 one above the top package), a bounded number of files each; the listings and every file read
 are what the result depends on (:func:`listing_hash` keys a directory on its ``.py`` names).
@@ -182,7 +183,7 @@ class Tree:
         and file read is added to ``read``."""
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return []
-        called = _calls_or_subclasses_of(names)
+        called, derived = _calls_of(names), _subclasses_of(names)
         # A substring test runs at memory speed; the regex (slow on an alternation) only
         # confirms a file that names one.
         words = [n.encode() for n in names]
@@ -193,7 +194,11 @@ class Tree:
                 if os.path.abspath(candidate) == os.path.abspath(path):
                     continue
                 read.append(candidate)
-                if data is not None and any(w in data for w in words) and called.search(data):
+                if (
+                    data is not None
+                    and any(w in data for w in words)
+                    and (called.search(data) or derived.search(data))
+                ):
                     out.append(candidate)
         return out
 
@@ -309,25 +314,19 @@ def forwarding_functions(data: bytes, names) -> list:
     return out
 
 
-def _calls_or_subclasses_of(names):
-    """A byte pattern for a call of one of ``names`` (:func:`_calls_of`), or a class
-    deriving from one: ``class SRGANTrainer(BaseTrainer):`` fills the ``self.optimizers``
-    and ``self.schedulers`` that ``BaseTrainer``'s own methods step."""
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
-    return re.compile(
-        _calls_of(names).pattern
-        + rb"|^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b(?:"
-        + alternatives
-        + rb")\b",
-        re.M,
-    )
-
-
 def _calls_of(names):
     """A byte pattern for a call of one of ``names`` (``Trainer(``), or of a factory method
     of it (``Trainer.from_config(``, a classmethod returning ``cls(...)``)."""
     alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
     return re.compile(rb"\b(?:" + alternatives + rb")\s*(?:\.\s*[A-Za-z_]\w*\s*)?\(")
+
+
+def _subclasses_of(names):
+    """A byte pattern for a class deriving from one of ``names`` (``class
+    ClassifierTrainer(BaseTrainer):``): its ``super().__init__(model, optimizer, scheduler)``
+    hands the base what a call would."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b(?:" + alternatives + rb")\b", re.M)
 
 
 def _py_files(directory: str) -> list:

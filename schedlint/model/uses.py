@@ -150,6 +150,100 @@ def _escapes_foreign(model, entity, allowed) -> bool:
     )
 
 
+def list_entry(model, entity):
+    """(scope, variable, position) when ``entity``, built here with no name of its own, is an
+    entry of a list or tuple literal bound to a variable: ``self.schedulers[1]`` of
+    ``self.schedulers = [MultiStepLR(opt_g, ...), MultiStepLR(opt_d, ...)]``; else None."""
+    if model.is_foreign(entity):
+        return None
+    for scope, target, value in model.flow_assigns:
+        if isinstance(value, (cst.List, cst.Tuple)):
+            for i, element in enumerate(value.elements):
+                if element.value is entity.node:
+                    text = dotted_name(target)
+                    return (scope, text, i) if text is not None else None
+    return None
+
+
+def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:
+    """:func:`escapes` for the entries of the list variable ``text`` bound in ``scope``: the
+    list may be iterated (``for s in self.schedulers``, also through ``enumerate``/``zip``,
+    and in comprehensions), tested and measured, and each entry it yields used by harmless
+    method calls only; any other use (passed on, stored, an entry saved with
+    ``state_dict()``) may carry the entries elsewhere."""
+    key = binding_key(scope, text)
+    if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, text):
+        return True
+    root = binding_root(model, key)
+    loops = _iterations(root)
+    for use in uses(root, text):
+        if use.kind in ("target", "test", "declaration"):
+            continue
+        if use.kind == "attribute" and use.method != "__dict__":
+            continue
+        if use.kind == "argument" and _is_builtin_call(use.call, "len"):
+            continue
+        body_names = loops.get(id(use.node))
+        if body_names is None:
+            return True
+        body, names = body_names
+        for name in names:
+            for inner in uses(body, name):
+                if inner.kind == "method" and inner.method in allowed:
+                    continue
+                if inner.kind in ("target", "test", "declaration"):
+                    continue
+                return True
+    return False
+
+
+def _is_builtin_call(call, name) -> bool:
+    return call is not None and isinstance(call.func, cst.Name) and call.func.value == name
+
+
+def _iterations(root) -> dict:
+    """{id(sequence node): (the loop's body, the names bound from its entries)} for each
+    ``for`` statement and comprehension under ``root``: ``for s in scheds``, ``for i, s in
+    enumerate(scheds)``, ``for o, s in zip(opts, scheds)``."""
+    out = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        stack += children(node)
+        if isinstance(node, cst.For):
+            body, fors = node.body, [node]
+        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            body = node.elt if not isinstance(node, cst.DictComp) else node.value
+            fors, inner = [], node.for_in
+            while inner is not None:
+                fors.append(inner)
+                inner = inner.inner_for_in
+        else:
+            continue
+        for loop in fors:
+            target, iterable = loop.target, loop.iter
+            if isinstance(iterable, cst.Call) and (
+                _is_builtin_call(iterable, "enumerate") or _is_builtin_call(iterable, "zip")
+            ):
+                elements = (
+                    [e.value for e in target.elements]
+                    if isinstance(target, (cst.Tuple, cst.List))
+                    else []
+                )
+                if _is_builtin_call(iterable, "enumerate"):
+                    pairs = [(elements[1], iterable.args[0].value)] if len(elements) == 2 else []
+                else:
+                    pairs = list(zip(elements, [a.value for a in iterable.args]))
+                if len(pairs) != len(iterable.args) or not pairs:
+                    continue
+                for element, source in pairs:
+                    if isinstance(element, cst.Name):
+                        out[id(source)] = (body, [element.value])
+            elif isinstance(target, cst.Name):
+                out[id(iterable)] = (body, [target.value])
+    return out
+
+
 def _attribute_read_elsewhere(model, target) -> bool:
     """``x.<attr>`` on anything but ``self``/``cls`` (or an imported module, as in
     ``torch.optim.lr_scheduler``) for ``target`` = ``self.<attr>``."""
@@ -258,7 +352,11 @@ def _is_ctor(node, call) -> bool:
 def fast_forward(step) -> bool:
     """The loop around ``step`` only steps: ``for _ in range(start): sched.step()`` or a
     comprehension of steps (a scheduler fast-forwarded to a resumed epoch)."""
-    loop = step.loop
+    return fast_forward_loop(step.loop)
+
+
+def fast_forward_loop(loop) -> bool:
+    """``loop`` only steps (see :func:`fast_forward`)."""
     if loop.kind == "comp":
         return True
     if loop.kind != "for":

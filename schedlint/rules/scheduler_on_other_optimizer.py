@@ -19,8 +19,13 @@ def _role(target: str | None) -> tuple:
 
 
 def _same_place(a, b) -> bool:
-    """Two facts of one function, or attributes set in methods of one class."""
-    return a.scope is b.scope or (a.scope.cls is not None and a.scope.cls is b.scope.cls)
+    """Two scopes of one function, or methods of one class (their attributes)."""
+    return a is b or (a.cls is not None and a.cls is b.cls)
+
+
+def _optimizer_node(sched):
+    at = sched.args.get("optimizer")
+    return at.node if at is not None else sched.node
 
 
 @rule("SL213", "scheduler-on-other-optimizer", "error")
@@ -33,7 +38,10 @@ def scheduler_on_other_optimizer(model):
     class (`StepLR(opt_g, ...)`), when the optimizer its name points to (`opt_d`) has no
     scheduler at all. Names are compared on what they say beyond "optimizer" and
     "scheduler" (`d`, `disc`, `G`); a scheduler whose name says nothing more
-    (`warmup_scheduler` on the only optimizer) is never flagged.
+    (`warmup_scheduler` on the only optimizer) is never flagged. A factory of another module
+    that builds one scheduler per optimizer it is given counts as building each on the
+    optimizer the call hands it (`self.sched_g, self.sched_d = build_schedulers(self.opt_g,
+    self.opt_g, cfg)` is flagged at the call).
 
     ## Why is this bad?
     A copy-pasted line in a GAN or a multi-model trainer: the generator's optimizer gets
@@ -63,30 +71,38 @@ def scheduler_on_other_optimizer(model):
     sched_d = StepLR(opt_d, step_size=30, gamma=0.5)
     ```
     """
+    # (name, scope, node to report, optimizer, its text, the scheduler): built here, or by a
+    # factory of another module that a call here hands one of this file's optimizers
+    named = [
+        (s.target, s.scope, _optimizer_node(s), s.optimizer, s.optimizer_src, s)
+        for s in model.schedulers
+        if s.optimizer is not None and s.parent is None
+    ]
+    named += [
+        (text, scope, call, opt, opt.target, sched)
+        for scope, text, call, sched, opt in model.schedulers_from_factories()
+    ]
     scheduled = {id(o) for s in model.schedulers for o in (s.optimizer, *s.optimizers) if o}
-    for sched in model.schedulers:
-        bound = sched.optimizer
-        want = _role(sched.target)
-        if bound is None or sched.parent is not None or not want or want == _role(bound.target):
+    scheduled |= {id(n[3]) for n in named}
+    for target, scope, at, bound, bound_src, sched in named:
+        want = _role(target)
+        if not want or want == _role(bound.target):
             continue
-        named = [
+        candidates = [
             o
             for o in model.optimizers
-            if o is not bound and _role(o.target) == want and _same_place(o, sched)
+            if o is not bound and _role(o.target) == want and _same_place(o.scope, scope)
         ]
-        if len(named) != 1 or id(named[0]) in scheduled:
+        if len(candidates) != 1 or id(candidates[0]) in scheduled:
             continue
-        other = named[0]
-        twice = any(
-            s is not sched and s.parent is None and s.optimizer is bound for s in model.schedulers
-        )
-        also = f", while `{clip(sched.optimizer_src, 30)}` gets two schedules" if twice else ""
-        at = sched.args.get("optimizer")
+        other = candidates[0]
+        twice = any(n[5] is not sched and n[3] is bound for n in named)
+        also = f", while `{clip(bound_src, 30)}` gets two schedules" if twice else ""
         yield Report(
-            at.node if at is not None else sched.node,
-            f"`{clip(sched.target, 30)}` is built on `{clip(sched.optimizer_src, 30)}`, "
+            at,
+            f"`{clip(target, 30)}` is built on `{clip(bound_src, 30)}`, "
             f"not on `{clip(other.target, 30)}`",
             help=f"`{clip(other.target, 30)}` ({model.where(other.node)}) has no scheduler, "
             f"so it keeps its first lr for the whole run{also}; build "
-            f"`{clip(sched.target, 30)}` on `{clip(other.target, 30)}`",
+            f"`{clip(target, 30)}` on `{clip(other.target, 30)}`",
         )

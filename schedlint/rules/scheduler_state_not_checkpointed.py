@@ -5,9 +5,11 @@ from schedlint.model.usage import enclosing_class, is_known
 from schedlint.model.uses import (
     HARMLESS_METHODS,
     binding_root,
+    entries_escape,
     escapes,
-    fast_forward,
+    fast_forward_loop,
     handed_on_before,
+    list_entry,
     restored_start,
     uses,
 )
@@ -41,7 +43,13 @@ def scheduler_state_not_checkpointed(model):
     both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
-    it from the trainer (`trainer.scheduler`). A checkpoint dict built by a helper of
+    it from the trainer (`trainer.scheduler`); so is a base class whose subclass in
+    another module hands it both (`super().__init__(model, optimizer, scheduler)`). The
+    optimizers and schedulers may be kept in lists (`self.optimizers = [opt_g, opt_d]`,
+    `self.schedulers = [...]`) and saved or loaded by entry in a loop (`for i, o in
+    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])`): the schedulers
+    count as saved when an entry of theirs is used other than by `step()`, or the list is
+    handed on. A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
@@ -108,43 +116,82 @@ def scheduler_state_not_checkpointed(model):
         if ckpt.opaque:
             continue
         for call in ckpt.state_dicts:
-            opt = call.target
-            if not isinstance(opt, Optimizer):
-                continue
             where, built = "this checkpoint saves", ""
             if ckpt.via is not None:  # a dict an imported helper builds from our optimizer
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
-            for sched in unsaved(opt):
-                name = _name_here(model, sched)
+            for name, sched in _lost(model, call, unsaved):
+                each = _each(name, sched)
                 yield Report(
                     call.node,
                     f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
                     f"not the state of scheduler `{clip(name, 30)}`",
                     help=f"{built}`{name}` ({sched.cls}, {model.where(sched.node)}) "
                     f"is bound to it: on resume {_consequence(sched)}; save "
-                    f"`{name}.state_dict()` next to it and restore it with "
-                    f"`{name}.load_state_dict(...)`",
+                    f"`{each}.state_dict()` next to it and restore it with "
+                    f"`{each}.load_state_dict(...)`",
                 )
     for call in model.calls:
-        opt = call.target
-        if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
+        if call.method != "load_state_dict":
             continue
-        for sched in unsaved(opt):
-            name = _name_here(model, sched)
+        for name, sched in _lost(model, call, unsaved):
+            each = _each(name, sched)
             yield Report(
                 call.node,
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
                 f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
                 help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
                 f"bound to it: {_consequence(sched)}; save "
-                f"`{name}.state_dict()` in the checkpoint and call "
-                f"`{name}.load_state_dict(...)` here",
+                f"`{each}.state_dict()` in the checkpoint and call "
+                f"`{each}.load_state_dict(...)` here",
             )
 
 
+def _lost(model, call, unsaved) -> list:
+    """(name, scheduler) for each scheduler whose state is lost, bound to an optimizer the
+    call saves or loads; the entries of one list (``self.schedulers[0]``, ``[1]``) are
+    named once, as the list, for a call in a loop over a list of optimizers."""
+    out = []
+    several = len(_optimizers(call)) > 1
+    for sched in (s for opt in _optimizers(call) for s in unsaved(opt)):
+        name = _name_here(model, sched)
+        entry = list_entry(model, sched) if several and sched.target is None else None
+        if entry is not None:
+            name = entry[1]
+        if all(name != n for n, _ in out):
+            out.append((name, sched))
+    return out
+
+
+def _each(name, sched) -> str:
+    """What to call ``state_dict()`` on: the scheduler, or each entry of its list."""
+    return name if sched.target is not None or name.endswith("]") else f"{name}[i]"
+
+
+def _optimizers(call):
+    """The optimizers a ``state_dict()``/``load_state_dict()`` call acts on: its one target,
+    or each entry of a list of optimizers it runs on in a loop (``for i, o in
+    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])``)."""
+    if isinstance(call.target, Optimizer):
+        return [call.target]
+    if (
+        call.target is None
+        and call.targets
+        and all(isinstance(t, Optimizer) for t in call.targets)
+        and call.loop is not None
+        and call.receiver in call.loop.targets
+    ):
+        return list(call.targets)
+    return []
+
+
 def _name_here(model, sched) -> str:
-    """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built."""
+    """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built,
+    ``self.schedulers[1]`` for an entry of a list."""
+    if sched.target is None:
+        entry = list_entry(model, sched)
+        if entry is not None:
+            return f"{entry[1]}[{entry[2]}]"
     if model.is_foreign(sched):
         holders = model.holders(sched)
         if holders:
@@ -154,19 +201,36 @@ def _name_here(model, sched) -> str:
 
 def _state_is_lost(model, sched) -> bool:
     """The scheduler is stepped, and nothing in the file saves, loads or repositions it."""
-    if sched.parent is not None or sched.target is None:
+    entry = list_entry(model, sched) if sched.target is None else None
+    if sched.parent is not None or sched.target is None and entry is None:
         return False
     last_epoch = sched.args.get("last_epoch")
     if last_epoch is not None and last_epoch.number != -1:
         return False  # resumed through last_epoch
     steps = model.steps_of(sched)
-    if not steps:
+    each = []
+    if entry is not None:
+        # an entry of a list, stepped in a loop over it (``for s in self.schedulers``)
+        each = [
+            c
+            for c in model.calls
+            if c.method == "step"
+            and c.target is None
+            and any(t is sched for t in c.targets)
+            and c.loop is not None
+            and c.receiver in c.loop.targets
+        ]
+    if not steps and not each:
         return False  # stepped by a framework, or not at all
-    for step in steps:
+    for step in steps + each:
         if (step.args or step.kwargs) and sched.cls != "ReduceLROnPlateau":
             return False  # step(epoch): the position comes from the epoch
-        if step.loop is not None and fast_forward(step):
+        # the loop over the list steps every entry; the one around it may fast-forward
+        loop = step.loop.parent if step in each else step.loop
+        if loop is not None and fast_forward_loop(loop):
             return False
+    if entry is not None:
+        return not entries_escape(model, entry[0], entry[1])
     return not escapes(model, sched)
 
 

@@ -64,6 +64,13 @@ def _expand(model, sched, value):
     ``num_epochs``."""
     if value.kind != "name":
         return value
+    if model.is_foreign(sched):
+        # built in another module: its assignments, not this file's rebinds
+        nodes = model.assignments(sched.scope, value.src)
+        bound = model.value(nodes[0]) if len(nodes) == 1 else None
+        if bound is None or sized_in([bound]) is None and sized_in([value]) is not None:
+            return value
+        return bound
     found = [
         r
         for r in model.rebinds
@@ -100,6 +107,8 @@ def sized_by_transformers_api(sched) -> str | None:
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
+    if sched.cls in catalogue.COMPOSITE:
+        return _composite_granularity(sched, model)
     values = _length_values(sched)
     shown = ", ".join(f"{n}={v.src}" for n, v in sched.args.items() if v in values)
     if model is not None:
@@ -125,6 +134,25 @@ def granularity(sched, model=None):
     if sized == "iterations" and sched.cls in _LENGTH_ARGS:
         return "iteration", f"sized in iterations ({shown})"
     return None
+
+
+def _composite_granularity(sched, model):
+    """A SequentialLR/ChainedScheduler steps its schedulers with each of its own steps: it
+    is meant to be stepped as every one of them is, when they all say the same (with the
+    milestones, when they say anything)."""
+    members = sched.members
+    if not sched.children or members is None or len(members) != len(sched.children):
+        return None
+    kinds = [granularity(c, model) for c in sched.children]
+    if any(k is None for k in kinds) or len({k[0] for k in kinds}) != 1:
+        return None
+    milestones = sched.args.get("milestones")
+    if milestones is not None:
+        sized = sized_in([_expand(model, sched, milestones) if model else milestones])
+        if sized is not None and sized != kinds[0][0] + "s":
+            return None
+    why = ", ".join(f"`{c.target or c.cls}` {k[1]}" for c, k in zip(sched.children, kinds))
+    return kinds[0][0], f"a {sched.cls} of {why}"
 
 
 @rule("SL207", "step-granularity-mismatch", "warning")
@@ -161,11 +189,14 @@ def step_granularity_mismatch(model):
     helper's loader parameter stands for what its callers pass. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
-    0: continue`, directly or through a helper such as `self.optimizer_step()`), unless the
+    0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
+    per-batch method, `train_step(batch)`, that every caller calls in a loop), unless the
     schedule is sized in micro-batches (from the loader's length, undivided), which then
     ends with the run; and the reverse, a schedule
     sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
-    as `get_linear_schedule(optimizer, warmup, t_total)` is given) stepped with the optimizer
+    as `get_linear_schedule(optimizer, warmup, t_total)` is given, or the length parameter
+    of a factory, `build_scheduler(name, optimizer, num_training_steps)`, as every caller
+    passes it) stepped with the optimizer
     only under the `%` accumulation test, which covers 1/accum of its length. With
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
@@ -183,7 +214,8 @@ def step_granularity_mismatch(model):
     `True` it returns with the scheduler (`scheduler, per_batch = build(...)`) makes
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
-    (`T_max=cfg["train"]["epochs"]`).
+    (`T_max=cfg["train"]["epochs"]`). A `SequentialLR` or `ChainedScheduler` counts what
+    its schedulers count, when they all (and its milestones) say the same.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -316,7 +348,10 @@ def _plain_steps_in_loops(model, names):
     """(call, scheduler) for each argument-free ``sched.step()`` inside a loop on a
     scheduler that counts steps (not a ReduceLROnPlateau)."""
     for call in model.calls:
-        if call.method != "step" or call.args or call.kwargs or call.loop is None:
+        if call.method != "step" or call.args or call.kwargs:
+            continue
+        # a per-batch method (``train_step(batch)``) runs in the loops that call it
+        if call.loop is None and not model.loops_around_calls(call):
             continue
         sched = names.scheduler(call)
         if sched is not None and sched.cls != "ReduceLROnPlateau":
@@ -334,7 +369,7 @@ def micro_batch_steps(model, names, branches):
         gated = [
             (o.node, branches.path(o))
             for o in names.optimizer_steps(key, call.scope)
-            if o.loop is call.loop
+            if o.loop is call.loop and o.scope is call.scope
         ]
         gated += [
             (site, branches.path_in(site, call.scope.node))
@@ -385,6 +420,10 @@ def accumulation_reports(model, names, branches):
         if _sized_in_micro_batches(model, sched):
             continue
         opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
+        if model.is_foreign(sched):
+            # built in another module: what this file calls it (``self.optimizer``)
+            held = [t for o in sched.optimizers for _, t in model.holders(o)]
+            opt_name = held[0] if len(set(held)) == 1 else None
         if not isinstance(opt_name, str):
             opt_name = sched.optimizer_src
         yield Report(
@@ -415,6 +454,19 @@ def _size_values(model, sched) -> list:
     (``get_linear_schedule(optimizer, warmup, t_total)``), the factory's total-steps
     parameter as every caller binds it; [] when unknown."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
+    if values and sched.scope.kind == "function":
+        # a factory's parameter (``num_training_steps=num_training_steps``) is what every
+        # caller passes it
+        out = []
+        for v in values:
+            if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
+                out.append(v)
+                continue
+            bound = model.arguments(sched.scope, v.src)
+            if not bound:
+                return []
+            out += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
+        return out
     if values or sched.cls != "LambdaLR" or sched.scope.kind != "function":
         return values
     for param in sched.scope.params:
