@@ -224,6 +224,8 @@ class Scheduler(Fact):
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
     origin: str  # torch|transformers|custom
     args: dict = field(default_factory=dict)  # name -> Value
+    # the names of ``args`` given by position (``get_..._with_warmup(opt, a, b)``), in order
+    positional: tuple = ()
     optimizer_src: str | None = None
     optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
