@@ -1,6 +1,7 @@
 import re
 
 from schedlint.model import catalogue
+from schedlint.model.frameworks import lightning_steps
 from schedlint.model.usage import built_with_star_args, name_of, names_of, value_name
 from schedlint.rules.base import Report, clip, rule
 
@@ -63,7 +64,8 @@ def plateau_min_mode_on_score(model):
     `mode` (or with `mode="min"`) and the metric's name says higher is better: a variable,
     attribute or string key named `acc`, `val_acc`, `top1`, `acc1`, `auc`, `f1`, `map50`,
     `bleu`, `dice`, `iou`, `psnr`, `ssim`, `precision` or `recall` (as a word: `accum` is
-    not `acc`), also when a helper steps it with a parameter every caller fills that way.
+    not `acc`), also when a helper steps it with a parameter every caller fills that way,
+    and when Lightning steps it with the logged metric its `"monitor"` names (`"val_acc"`).
     Never when the mode is anything else or not known, when the name also says `loss`,
     `err`, `perplexity`, `wer`, `cer`..., or when the value is computed (`-acc`, `1 - acc`).
 
@@ -121,4 +123,18 @@ def plateau_min_mode_on_score(model):
             help=f"{name_of(sched)} ({model.where(sched.node)}) treats a metric that stops "
             "decreasing as a plateau, so it cuts the lr while the model keeps improving and "
             'never when it stalls; build it with `mode="max"`',
+        )
+    for entry in lightning_steps(model):
+        monitor = entry.monitor
+        if monitor is None or not _min_mode(entry.scheduler):
+            continue
+        if not _higher_is_better(monitor.string):
+            continue
+        yield Report(
+            monitor.node,
+            f"Lightning steps ReduceLROnPlateau with `{clip(monitor.string, 30)}`, "
+            f'higher-is-better, but it is in mode "min"',
+            help=f"The ReduceLROnPlateau ({model.where(entry.scheduler.node)}) treats a "
+            "metric that stops decreasing as a plateau, so it cuts the lr while the model "
+            'keeps improving and never when it stalls; build it with `mode="max"`',
         )

@@ -142,6 +142,28 @@ def test_sl214_helper_parameter_judged_by_every_caller():
     assert lines(src + "end_epoch(plateau, val_loss)\n", "SL214") == []
 
 
+@pytest.mark.parametrize(
+    "monitor, mode, flagged",
+    [
+        ('"val_acc"', "", True),
+        ('"val/top1"', ', mode="min"', True),
+        ('"val_acc"', ', mode="max"', False),
+        ('"val_loss"', "", False),
+        ("metric_name", "", False),  # not a literal: unknown
+    ],
+)
+def test_sl214_lightning_monitor(monitor, mode, flagged):
+    src = (
+        "import lightning as L\nimport torch\n"
+        "class Lit(L.LightningModule):\n"
+        "    def configure_optimizers(self):\n"
+        "        opt = torch.optim.Adam(self.parameters(), lr=1e-3)\n"
+        f"        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt{mode})\n"
+        f'        return {{"optimizer": opt, "lr_scheduler": plateau, "monitor": {monitor}}}\n'
+    )
+    assert lines(src, "SL214") == ([7] if flagged else [])
+
+
 # -- SL310 ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "call, flagged",
