@@ -5,7 +5,7 @@ from schedlint.model.usage import names_of
 from schedlint.rules.base import Report, clip, rule
 
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_SCHEDULER_WORDS = frozenset({"sched", "scheduler", "schedular", "schedule", "lrs"})
+_SCHEDULER_WORDS = frozenset({"sched", "scheduler", "schedular", "schedule"})
 _OPTIMIZER_WORDS = frozenset({"opt", "optim", "optimizer", "optimiser", "optimizers"})
 
 

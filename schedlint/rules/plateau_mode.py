@@ -21,25 +21,40 @@ _CAMEL = re.compile(r"[A-Z]?[a-z]+\d*|[A-Z]+\d*(?![a-z])|\d+")
 _PLATEAU_ARGS = frozenset(catalogue.SCHEDULER_SIGNATURES["ReduceLROnPlateau"])
 
 
+def _words(name: str) -> set:
+    tokens = [t for t in re.split(r"[^0-9A-Za-z]+", name) if t]
+    return {t.lower() for t in tokens} | {w.lower() for t in tokens for w in _CAMEL.findall(t)}
+
+
 def _higher_is_better(name: str | None) -> bool:
     """``val_acc``, ``top1``, ``mAP50``, ``valAcc``: a name made of words, one of which names
     a higher-is-better metric and none a lower-is-better one (``accum`` is not ``acc``)."""
     if not name:
         return False
-    tokens = [t for t in re.split(r"[^0-9A-Za-z]+", name) if t]
-    words = {t.lower() for t in tokens} | {w.lower() for t in tokens for w in _CAMEL.findall(t)}
+    words = _words(name)
     return not words & _LOWER and any(_HIGHER.fullmatch(w) for w in words)
+
+
+def _says_nothing(name: str) -> bool:
+    """A name with no word for either direction (``metric``, ``value``, ``score``)."""
+    words = _words(name)
+    return not words & _LOWER and not any(_HIGHER.fullmatch(w) for w in words)
 
 
 def _metric_names(model, call, value):
     """The names the metric ``value`` is read under at ``call``: its own, or, for a
-    parameter of the calling function, what every call of that function passes."""
+    parameter of the calling function whose name says nothing (``metric``), what every
+    call of that function passes."""
     name = value_name(value.node)
     scope = call.scope
-    if name is None or value.kind != "name" or name not in scope.params:
+    if (
+        name is None
+        or value.kind != "name"
+        or name not in scope.params
+        or name in scope.assigned
+        or not _says_nothing(name)
+    ):
         return [name]
-    if name in scope.assigned:
-        return [None]  # the parameter is rebound before the step: its name says nothing
     passed = model.arguments(scope, name)
     return [value_name(node) for _, node in passed] if passed else [None]
 

@@ -142,6 +142,17 @@ def test_sl214_helper_parameter_judged_by_every_caller():
     assert lines(src + "end_epoch(plateau, val_loss)\n", "SL214") == []
 
 
+def test_sl214_a_parameter_named_for_the_metric_needs_no_caller():
+    src = HEADER + (
+        "class Trainer:\n"
+        "    def __init__(self, opt):\n"
+        "        self.sched = ReduceLROnPlateau(opt, factor=0.5)\n"
+        "    def on_validation_end(self, val_acc):\n"
+        "        self.sched.step(val_acc)\n"
+    )
+    assert lines(src, "SL214") == [8]
+
+
 @pytest.mark.parametrize(
     "monitor, mode, flagged",
     [
