@@ -91,16 +91,18 @@ def scheduler_name_holds_optimizer(model):
         ):
             continue  # zeroed and stepped: it is used as the optimizer it is
         # the optimizer the code steps as such, next to it (a factory's may be the same fact)
-        real = [
-            c.receiver
-            for c in model.calls
-            if c.method == "step"
-            and c.receiver != call.receiver
-            and not _reads_as_scheduler(c.receiver)
-            and _same_place(c, call)
-            and c.targets
-            and all(isinstance(t, Optimizer) for t in c.targets)
-        ]
+        real = []
+        for c in model.calls:
+            if c.method != "step" or not _same_place(c, call):
+                continue
+            if c.optimizer_arg is not None and c.args:  # scaler.step(optimizer)
+                stepped = c.args[0].ref
+            elif c.targets and all(isinstance(t, Optimizer) for t in c.targets):
+                stepped = c.receiver
+            else:
+                continue
+            if stepped and stepped != call.receiver and not _reads_as_scheduler(stepped):
+                real.append(stepped)
         if not real:
             continue
         done.add(place)

@@ -244,6 +244,21 @@ def test_sl215_shapes(name, value, flagged):
     assert lines(src, "SL215") == ([11] if flagged else [])
 
 
+def test_sl215_real_optimizer_stepped_through_a_grad_scaler():
+    src = HEADER + (
+        "scaler = torch.cuda.amp.GradScaler()\n"
+        "optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)\n"
+        "scheduler = torch.optim.AdamW(model.parameters(), lr=1e-3)\n"
+        "for x in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    scaler.scale(model(x).sum()).backward()\n"
+        "    scaler.step(optimizer)\n"
+        "    scaler.update()\n"
+        "    scheduler.step()\n"
+    )
+    assert lines(src, "SL215") == [12]
+
+
 def test_sl215_silent_for_the_only_optimizer_however_named():
     src = HEADER + (
         "scheduler = torch.optim.SGD(model.parameters(), lr=0.1)\n"
