@@ -1412,6 +1412,7 @@ class _Builder(cst.CSTVisitor):
     def _scheduler(self, call, short, origin, target, stmt, qualified=None):
         signature = catalogue.signature_of(short, qualified) or ("optimizer",)
         args = self._named_args(call, signature)
+        positional = sum(1 for a in call.args if a.keyword is None and not a.star)
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         self.model.read_keys.update(EXTERNAL_KEY_READERS.get(origin, ()))
@@ -1422,6 +1423,7 @@ class _Builder(cst.CSTVisitor):
             cls=short,
             origin=origin,
             args=args,
+            positional=tuple(signature[:positional]),
             optimizer_src=opt.ref if opt is not None else None,
             **self.fact_kwargs(call if target is None else stmt),
         )

@@ -229,6 +229,8 @@ class Scheduler(Fact):
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
     origin: str  # torch|transformers|custom
     args: dict = field(default_factory=dict)  # name -> Value
+    # the names of ``args`` given by position (``get_..._with_warmup(opt, a, b)``), in order
+    positional: tuple = ()
     optimizer_src: str | None = None
     optimizer: Optimizer | None = field(default=None, repr=False)
     children: list = field(default_factory=list, repr=False)  # for Sequential/Chained
@@ -624,6 +626,17 @@ class FileModel:
         """The number an expression certainly is (literals, names, arithmetic, argparse
         defaults), else None."""
         return self.flow.number(node, scope)
+
+    def is_float(self, node, scope) -> bool:
+        """The expression certainly is a Python float (``0.5 * epochs``, ``epochs / 2``,
+        ``f * total`` for ``f`` in ``(0.3, 0.6)``); False when it may be an int or is unknown."""
+        return self.flow.is_float(node, scope)
+
+    def entries(self, node, scope) -> list | None:
+        """(node, scope) of each entry a list expression certainly holds: a literal's items,
+        a comprehension's element (standing for every entry), also through a name bound
+        once; None when unknown."""
+        return self.flow.entries(node, scope)
 
     def names_key(self, key: str) -> bool:
         """Code (not a comment or a string of prose) names the dict key ``key``: as a

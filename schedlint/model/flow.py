@@ -727,6 +727,99 @@ class Flow:
             return self._defaults().get(attr)
         return None
 
+    def is_float(self, node, scope, depth=0) -> bool:
+        """``node`` certainly evaluates to a Python float: a float literal, a true division,
+        arithmetic with a float operand, ``float(...)``, a name every binding of which is
+        one (``frac = 0.3``; ``f`` of ``for f in (0.3, 0.6)``, comprehensions included).
+        Unknown values, ``int(...)``, ``round(x)`` and ``//`` of integers are not."""
+        if depth > 8 or node is None:
+            return False
+        cls = node.__class__
+        if cls is cst.Float:
+            return True
+        if cls is cst.UnaryOperation:
+            return self.is_float(node.expression, scope, depth + 1)
+        if cls is cst.BinaryOperation:
+            if node.operator.__class__ is cst.Divide:
+                return True
+            if node.operator.__class__ in (cst.BitAnd, cst.BitOr, cst.BitXor, cst.MatrixMultiply):
+                return False
+            return self.is_float(node.left, scope, depth + 1) or self.is_float(
+                node.right, scope, depth + 1
+            )
+        if cls is cst.IfExp:
+            return self.is_float(node.body, scope, depth + 1) and self.is_float(
+                node.orelse, scope, depth + 1
+            )
+        if cls is _CALL:
+            return (
+                node.func.__class__ is _NAME
+                and node.func.value == "float"
+                and "float" not in self._bound_anywhere()
+            )
+        if cls is not _NAME or node.value in scope.params:
+            return False
+        key = self.key(scope, node.value)
+        values = self._assigned().get(key)
+        if not values:
+            return False
+        iterables = self._for_iterables().get(key, [])
+        assigned = [(v, s) for v, s in values if v is not None]
+        if len(assigned) + len(iterables) != len(values):
+            return False
+        for value, owner in assigned:
+            if not self.is_float(value, owner, depth + 1):
+                return False
+        for iterable, owner in iterables:
+            entries = self.entries(iterable, owner, depth + 1)
+            if not entries or not all(self.is_float(e, s, depth + 1) for e, s in entries):
+                return False
+        return True
+
+    def entries(self, node, scope, depth=0) -> list | None:
+        """(entry node, scope) of each item a sequence expression certainly holds: a list or
+        tuple literal's items, a comprehension's element (one, standing for every item), the
+        same through a name bound once to one; None when unknown."""
+        if depth > 8 or node is None:
+            return None
+        cls = node.__class__
+        if cls in (cst.List, cst.Tuple):
+            if any(e.__class__ is not cst.Element for e in node.elements):
+                return None  # *rest
+            return [(e.value, scope) for e in node.elements]
+        if cls in _COMPREHENSIONS:
+            return [(node.elt, scope)]
+        if cls is not _NAME or node.value in scope.params:
+            return None
+        values = self._assigned().get(self.key(scope, node.value))
+        if values is None or len(values) != 1 or values[0][0] is None:
+            return None
+        value, owner = values[0]
+        return self.entries(value, owner, depth + 1)
+
+    def _for_iterables(self) -> dict:
+        """key of a name a ``for`` (or comprehension) binds -> [(iterable, scope)], for plain
+        name targets."""
+        table = getattr(self, "_for_table", None)
+        if table is None:
+            table = self._for_table = {}
+            for scope, target, iterable in self._fors:
+                if isinstance(target, cst.Name):
+                    table.setdefault(self.key(scope, target.value), []).append((iterable, scope))
+        return table
+
+    def _bound_anywhere(self) -> frozenset:
+        """Every plain name some code of the flow assigns or binds as a parameter (a
+        shadowed builtin such as ``float`` is then not the builtin)."""
+        names = getattr(self, "_bound_names", None)
+        if names is None:
+            names = set()
+            for m in self._models:
+                for s in m.scopes:
+                    names |= s.assigned | set(s.params)
+            names = self._bound_names = frozenset(names)
+        return names
+
     def _assigned(self) -> dict:
         table = getattr(self, "_assigned_table", None)
         if table is None:

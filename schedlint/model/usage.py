@@ -620,6 +620,40 @@ def has_star_args(call) -> bool:
     return any(a.star for a in call.node.args)
 
 
+def built_with_star_args(sched) -> bool:
+    """A scheduler constructed with ``*args`` or ``**kwargs``: some of its arguments (its
+    ``mode``, say) are not seen."""
+    call = call_node_of(sched)
+    return call is None or any(a.star for a in call.args)
+
+
+def value_name(node) -> str | None:
+    """The name a value is read under, for judging what it holds: the last attribute of a
+    name or attribute chain (``val_acc``, ``self.best_acc1`` -> ``best_acc1``), or the string
+    key of a subscript or ``.get`` (``metrics["accuracy"]``, ``logs.get("val_loss")``);
+    None for anything computed (``-acc``, ``1 - acc``, ``evaluate(model)``)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    key = None
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        key = getattr(node.slice[0].slice, "value", None)
+    elif (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and node.args
+        and node.args[0].keyword is None
+        and not node.args[0].star
+    ):
+        key = node.args[0].value
+    if isinstance(key, cst.SimpleString):
+        value = key.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
 def plus_one(value) -> str | None:
     """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
     node = value.node

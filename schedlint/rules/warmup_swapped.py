@@ -1,0 +1,103 @@
+import re
+
+from schedlint.model import catalogue
+from schedlint.model.usage import value_name
+from schedlint.rules.base import Report, clip, rule
+
+# Names of a run's whole length in optimizer steps, and of a warm-up length.
+_TOTAL = re.compile(
+    r"(num_)?(total|training|train|max|max_train)(_optimization)?_(steps|iters|iterations|updates)"
+    r"|t_total|total|num_training_steps|max_steps"
+)
+_WARMUP = re.compile(r"(num_)?warm_?up(_steps|_iters|_iterations|_updates)?")
+
+
+def _count(number: float) -> str:
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
+def _reads_as(name: str | None, pattern) -> bool:
+    return bool(name) and pattern.fullmatch(name.lower()) is not None
+
+
+def _takes_both(sched) -> bool:
+    """A transformers (or diffusers) factory whose signature has the warm-up and the run's
+    length: the ``*_with_warmup`` schedules and ``get_scheduler``."""
+    signature = catalogue.TRANSFORMERS_FACTORIES.get(sched.cls, ())
+    return sched.cls == "get_scheduler" or (
+        "num_warmup_steps" in signature and "num_training_steps" in signature
+    )
+
+
+@rule("SL310", "warmup-and-total-steps-swapped", "error")
+def warmup_and_total_steps_swapped(model):
+    """A transformers warm-up schedule given the run's length as its warm-up, and back.
+
+    ## What it does
+    Flags `get_linear_schedule_with_warmup(optimizer, a, b)` (and the other
+    `get_*_schedule_with_warmup` factories, and `get_scheduler(name, optimizer, a, b)`) when
+    the warm-up slot receives, by position, a value named like the whole run
+    (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) and the training slot one
+    named like a warm-up (`warmup_steps`); or when both are numbers the model knows and the
+    warm-up is not shorter than the run.
+
+    ## Why is this bad?
+    The signature is `(optimizer, num_warmup_steps, num_training_steps)`. Swapped, the
+    schedule warms up over what was meant as the run's length: the lr climbs for the whole
+    training, ends at a fraction of its peak (0.1 of it for 100 steps out of a 1000-step
+    warm-up) and never decays. Nothing fails; the loss curve just looks like a slow run.
+
+    ## Example
+    ```python
+    from transformers import get_linear_schedule_with_warmup
+
+    total_steps = len(train_loader) * epochs
+    warmup_steps = int(0.1 * total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, total_steps, warmup_steps)
+    ```
+
+    ## Use instead
+    ```python
+    from transformers import get_linear_schedule_with_warmup
+
+    total_steps = len(train_loader) * epochs
+    warmup_steps = int(0.1 * total_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps
+    )
+    ```
+    """
+    for sched in model.schedulers:
+        if sched.origin != "transformers" or not _takes_both(sched):
+            continue
+        warmup = sched.args.get("num_warmup_steps")
+        total = sched.args.get("num_training_steps")
+        if warmup is None or total is None:
+            continue
+        by_position = {"num_warmup_steps", "num_training_steps"} <= set(sched.positional)
+        if (
+            by_position
+            and _reads_as(value_name(warmup.node), _TOTAL)
+            and _reads_as(value_name(total.node), _WARMUP)
+        ):
+            yield Report(
+                warmup.node,
+                f"`{clip(warmup.src, 30)}` is passed as the warm-up and "
+                f"`{clip(total.src, 30)}` as the training length",
+                help=f"The schedule takes `({', '.join(sched.positional)})`: "
+                "swapped, the lr warms up for the whole run and never decays; swap them, "
+                "or pass them by keyword",
+            )
+            continue
+        steps = model.number(warmup.node, sched.scope)
+        length = model.number(total.node, sched.scope)
+        if steps is not None and length is not None and 0 < length <= steps:
+            yield Report(
+                warmup.node,
+                f"a warm-up of {_count(steps)} steps is not shorter than the {_count(length)} "
+                f"training steps",
+                help=f"{sched.cls} warms up for `num_warmup_steps` "
+                f"(`{clip(warmup.src, 30)}`) out of `num_training_steps` "
+                f"(`{clip(total.src, 30)}`): the lr climbs for the whole run and never "
+                "decays; are the two swapped?",
+            )
