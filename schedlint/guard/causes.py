@@ -67,7 +67,9 @@ def _sources(base_source) -> str:
     return "baseline: " + ", ".join(kinds)
 
 
-def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bool) -> str:
+def ratio_changed(
+    i: int, j: int, labels, base, cur, schedulers, by_schedule: bool, late=None
+) -> str:
     a, b = labels[i] if i < len(labels) else str(i), labels[j] if j < len(labels) else str(j)
     before = base[i] / base[j] if base[j] else float("nan")
     now = cur[i] / cur[j] if cur[j] else float("nan")
@@ -75,6 +77,16 @@ def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bo
         f"groups {b!r} and {a!r} were built with lrs {base[j]:.6g} and {base[i]:.6g} (ratio "
         f"{before:.4g}); now they have {cur[j]:.6g} and {cur[i]:.6g} (ratio {now:.4g})"
     )
+    if late is not None:
+        group, at, name, stepped = late
+        added = labels[group] if group < len(labels) else str(group)
+        return text + (
+            f": group {added!r} was added at optimizer step {at}, after {name} had stepped "
+            f"{stepped} times (SLG104), so it entered the schedule at its full lr while the "
+            "others had already decayed, and the scheduler's per-group state (base_lrs, "
+            "initial_lr) does not cover it. Build the scheduler after every add_param_group(), "
+            "or rebuild it from the current step when a group is added."
+        )
     if by_schedule:
         kinds = {type(s).__name__ for s in schedulers}
         scalar = [

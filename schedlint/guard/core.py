@@ -213,6 +213,9 @@ class Guard:
         self._diverged: dict = {}  # group -> actual/expected when reported off its schedule
         self._accepted_any = False  # a declared writer or allowed write moved the reference
         self._ratio_reported: set = set()
+        # SLG104: group -> (optimizer steps, scheduler name, its steps) when it was added after a
+        # scheduler had started; a later SLG108 of that group is its consequence.
+        self._late_groups: dict = {}
         self._vanish_reported: set = set()
         self._ever_nonzero: list = []
         self._records: dict = {}
@@ -988,7 +991,14 @@ class Guard:
                     None if expected is None else expected[i],
                     cur[i],
                     causes.ratio_changed(
-                        i, j, self._labels, base, cur, self._live_top(), not scheduled
+                        i,
+                        j,
+                        self._labels,
+                        base,
+                        cur,
+                        self._live_top(),
+                        not scheduled,
+                        late=self._late_group(i, j),
                     ),
                     written_at=self._written_at(groups, i, cur),
                 )
@@ -1021,6 +1031,14 @@ class Guard:
                     )
                 )
         return found
+
+    def _late_group(self, i: int, j: int):
+        """``(group, optimizer steps, scheduler, its steps)`` for whichever of groups i and j was
+        added after a scheduler had started (SLG104), else None."""
+        for k in (i, j):
+            if k in self._late_groups:
+                return (k,) + self._late_groups[k]
+        return None
 
     def _shadow_groups(self, groups):
         return self._shadow.opt.param_groups if self._shadow is not None else groups
@@ -1719,6 +1737,13 @@ class Guard:
                 if n > old_n:
                     for i in range(old_n, n):
                         actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
+                        stepped = getattr(live[0], "last_epoch", None)
+                        if type(stepped) is int and stepped > 0:
+                            self._late_groups[i] = (
+                                self.optimizer_steps,
+                                type(live[0]).__name__,
+                                stepped,
+                            )
                         found.append(
                             self._violation("SLG104", i, None, actual, causes.group_added(i, live))
                         )
