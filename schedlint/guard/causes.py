@@ -319,6 +319,17 @@ def copied_scheduler(name: str, lines: list, mine: str, other: str, steps: int) 
     )
 
 
+def early_horizon(name: str, sized: str, last: int, factor: float, steps: int) -> str:
+    share = 100.0 * (steps - last) / steps
+    return (
+        f"{name} passed its last milestone ({sized}) at step {last} of its {steps} steps, cutting "
+        f"the lr to {factor:.3g} of its start: the milestones look sized in epochs but it is "
+        f"stepped after every optimizer step (per batch), so {share:.0f}% of the run trained at "
+        "the final lr. Step it once per epoch, or size the milestones in batches (times "
+        "len(loader))."
+    )
+
+
 def second_scheduler(sched, declared) -> str:
     return (
         f"a second scheduler, {type(sched).__name__}, that was not given to schedlint.guard "

@@ -106,6 +106,7 @@ class _Sched:
         "line",
         "span",
         "args_key",
+        "plan",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -124,6 +125,7 @@ class _Sched:
         self.line = None  # "file:line" of its construction, when the guard saw it being built
         self.span = None  # optimizer steps at its first and its last top-level step
         self.args_key = None  # its constructor's arguments, optimizer left out (SLG117)
+        self.plan = None  # a MultiStepLR's milestones and gamma as built (SLG112 at the end)
 
 
 def _cadence(rec) -> int:
@@ -1113,6 +1115,7 @@ class Guard:
 
     def _note_arguments(self, rec, sched, args, kwargs) -> None:
         rec.args_key = lifecycle.constructor_key(type(sched).__name__, args, kwargs or {})
+        rec.plan = intent.milestone_plan(sched)
 
     def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost) -> None:
         opt = self._opt_ref()
@@ -1927,7 +1930,8 @@ class Guard:
                             ),
                         )
                     )
-        out += self._budget_findings() + self._lambda_pending() + self._copied_schedulers()
+        out += self._budget_findings() + self._early_horizons()
+        out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 
     def _budget_findings(self) -> list:
@@ -2095,6 +2099,23 @@ class Guard:
                     self.optimizer_steps - began,
                 )
                 out.append(self._violation("SLG112", group, None, actual, cause, sched=rec))
+                self._budget_reported.add((rec, "epoch"))
+        return out
+
+    def _early_horizons(self) -> list:
+        """SLG112 at the end of the run for a MultiStepLR stepped after every optimizer step that
+        spent all its milestones in the first tenth of its steps (intent.early_horizon): sized in
+        epochs, stepped per batch, over batches that were not a DataLoader (no epochs seen)."""
+        out = []
+        for rec in self._order:
+            if not (rec.known and rec.top and rec.fresh) or rec.plan is None:
+                continue
+            if _cadence(rec) != 1 or (rec, "epoch") in self._budget_reported:
+                continue
+            found = intent.early_horizon(rec.plan, rec.steps)
+            if found is not None:
+                cause = causes.early_horizon(rec.name, *found, rec.steps)
+                out.append(self._violation("SLG112", None, None, None, cause, sched=rec))
         return out
 
     def _unstepped(self) -> list:
@@ -2351,7 +2372,8 @@ class Guard:
             ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        out += self._budget_findings() + self._lambda_pending() + self._copied_schedulers()
+        out += self._budget_findings() + self._early_horizons()
+        out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 
 

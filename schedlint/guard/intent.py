@@ -406,3 +406,40 @@ def epoch_parts(sched) -> list:
         if found is not None:
             out.append((type(child).__name__, type(sched).__name__, found))
     return out
+
+
+# Without epochs to judge by (plain lists of batches), a MultiStepLR sized in epochs but stepped
+# per batch shows at the end of the run: every milestone passed within this share of its steps,
+# cutting the lr as deep as EPOCH_CUT by EPOCH_DECAYS or more, and the rest of the run trained at
+# that cut. Milestones in batches sit late in the run (detectron2: 2/3 and 8/9 of it).
+HORIZON_SHARE = 0.1
+
+
+def milestone_plan(sched):
+    """``(milestones, gamma)`` of a MultiStepLR as built: sorted ``(milestone, count)`` pairs and
+    its gamma; None for anything else."""
+    if type(sched).__name__ != "MultiStepLR":
+        return None
+    milestones, gamma = getattr(sched, "milestones", None), getattr(sched, "gamma", None)
+    if not hasattr(milestones, "items") or not isinstance(gamma, (int, float)):
+        return None
+    if not 0 < gamma < 1 or not all(type(m) is int and m > 0 for m in milestones):
+        return None
+    return tuple(sorted(milestones.items())), float(gamma)
+
+
+def early_horizon(plan, steps: int):
+    """``(sized, last, factor)`` when a MultiStepLR (``plan`` from :func:`milestone_plan`) stepped
+    ``steps`` times passed every milestone, the last one (``last``) within the first
+    HORIZON_SHARE of its steps, and cut the lr to ``factor`` <= EPOCH_CUT by EPOCH_DECAYS or more
+    decays; else None."""
+    pairs, gamma = plan
+    if not pairs or type(steps) is not int:
+        return None
+    last = pairs[-1][0]
+    decays = sum(n for _m, n in pairs)
+    factor = gamma**decays
+    if last > HORIZON_SHARE * steps or decays < EPOCH_DECAYS or factor > EPOCH_CUT:
+        return None
+    sized = f"milestones={[m for m, n in pairs for _ in range(n)]}"
+    return sized, last, factor

@@ -239,3 +239,49 @@ def test_correct_and_short_runs_are_silent(tmp_path, body):
         pytest.importorskip("transformers")
     out = _run(tmp_path, body)
     assert "no violations" in out, out
+
+
+# Plain lists of batches show no epoch boundary to the guard; a MultiStepLR sized in epochs but
+# stepped per batch is told by its counts at the end: every milestone passed within the first
+# tenth of its steps, cutting the lr a hundredfold or more for the other nine tenths.
+def test_multistep_sized_in_epochs_stepped_per_batch_over_a_list_is_reported(tmp_path):
+    out = _run(
+        tmp_path,
+        """
+        epochs, loader = 4, make_batches(50)
+        sched = S.MultiStepLR(opt, milestones=[5, 10, 15], gamma=0.1)  # epochs of a 20-epoch plan
+        Trainer(model, opt, sched, epochs).fit(loader)
+        """,
+    )
+    assert "SLG112 x1" in out, out
+    assert "MultiStepLR passed its last milestone (milestones=[5, 10, 15]) at step 15 of" in out
+    assert "its 200 steps, cutting the lr to 0.001 of its start" in out, out
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # milestones in batches near the end of the run (detectron2-style iterations)
+        """
+        epochs, loader = 4, make_batches(50)
+        sched = S.MultiStepLR(opt, milestones=[150, 180], gamma=0.1)
+        Trainer(model, opt, sched, epochs).fit(loader)
+        """,
+        # milestones in epochs, stepped per epoch
+        """
+        loader = make_batches(5)
+        sched = S.MultiStepLR(opt, milestones=[2, 4, 6], gamma=0.1)
+        Trainer(model, opt, sched, 70, interval="epoch").fit(loader)
+        """,
+        # one early decay, a gentle cut
+        """
+        epochs, loader = 4, make_batches(50)
+        sched = S.MultiStepLR(opt, milestones=[5, 10], gamma=0.5)
+        Trainer(model, opt, sched, epochs).fit(loader)
+        """,
+    ],
+    ids=["iterations", "per-epoch", "gentle"],
+)
+def test_multistep_sized_for_its_unit_is_silent(tmp_path, body):
+    out = _run(tmp_path, body)
+    assert "no violations" in out, out
