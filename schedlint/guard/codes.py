@@ -330,13 +330,16 @@ def schedule_length_mismatch():
     between two scheduler steps (`T_max=len(loader)` stepped per epoch), or at most half of them
     at a steady cadence although the length is exactly the optimizer steps the run took (sized
     per optimizer step, stepped per epoch: Lightning's default interval) or the batches one
-    DataLoader drew since the schedule was built (sized in micro-batches, stepped per optimizer
-    step under gradient accumulation); a transformers schedule without a floor above 0 stepped
-    at least twice its length (half the run or more at LR 0: sized in epochs and stepped per
-    batch, or sized before the loader was rebuilt smaller), or one whose warm-up is not shorter
-    than its length stepped past that length (the warm-up and the length swapped: the LR rose
-    all run and never decayed). A run cut short (`max_steps`, fewer epochs) takes fewer steps
-    than the length and is silent. As soon as it shows: CosineAnnealingLR stepped
+    DataLoader drew since the schedule was built, a whole number of them per optimizer step
+    (sized in micro-batches, stepped per optimizer step under gradient accumulation); a
+    transformers schedule without a floor above 0 stepped at least twice its length (half the
+    run or more at LR 0: sized in epochs and stepped per batch, or sized before the loader was
+    rebuilt smaller), or one whose warm-up is not shorter than its length stepped past that
+    length (the warm-up and the length swapped: the LR rose all run and never decayed); a
+    MultiStepLR stepped after every optimizer step whose milestones all passed within the first
+    tenth of its steps, cutting the LR at least a hundredfold (sized in epochs, stepped per batch
+    over batches that are not a DataLoader). A run cut short (`max_steps`, fewer epochs) takes
+    fewer steps than the length and is silent. As soon as it shows: CosineAnnealingLR stepped
     two steps past `T_max` (not a restart schedule: the LR climbs back up; one step past is
     reported at the end only if an optimizer step used it, so a loop whose last `sched.step()`
     goes one past is silent). And when a

@@ -272,13 +272,16 @@ def budget(
     if inside:
         return None
     # Counts, not a bar: a length that is exactly the optimizer steps the run took, or the batches
-    # one loader drew, names the unit it was sized in; a scheduler stepped steadily at most half
-    # as often was stepped in another unit (per epoch, or per optimizer step under gradient
-    # accumulation). A run cut short (max_steps, fewer epochs) took fewer steps than the length.
+    # the training loader drew, names the unit it was sized in; a scheduler stepped steadily at
+    # most half as often was stepped in another unit (per epoch, or per optimizer step under
+    # gradient accumulation). A run cut short (max_steps, fewer epochs) took fewer steps than the
+    # length. The loader that drew the length trained: a whole number (2 or more) of its batches
+    # per optimizer step (the accumulation), which a validation loader's count is not.
     if cadence and steps * 2 <= length:
         if optimizer_steps == length and cadence > 1:
             return ("steps", length, steps)
-        if length in drawn:
+        accumulated = optimizer_steps and not length % optimizer_steps
+        if length in drawn and accumulated and length // optimizer_steps >= 2:
             return ("batches", length, steps)
     if steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
         return ("fraction", length, steps)

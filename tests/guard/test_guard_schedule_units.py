@@ -216,6 +216,14 @@ def test_swapped_warmup_and_length_says_the_lr_never_decayed(tmp_path):
         sched = S.CosineAnnealingLR(opt, T_max=len(loader) * 4)
         Trainer(model, opt, sched, 2, accumulate=4).fit(loader)
         """,
+        # a debug run of half the epochs, stepped per epoch, whose validation loader drew as
+        # many batches as the schedule is long
+        """
+        loader = DataLoader(make_dataset(12), batch_size=4)
+        val = DataLoader(make_dataset(8), batch_size=4)
+        sched = S.CosineAnnealingLR(opt, T_max=20)
+        Trainer(model, opt, sched, 10, interval="epoch").fit(loader, val)
+        """,
         # a transformers schedule a few steps short of the run, lr 0 for its last steps
         """
         from transformers import get_linear_schedule_with_warmup
@@ -231,6 +239,7 @@ def test_swapped_warmup_and_length_says_the_lr_never_decayed(tmp_path):
         "per-batch-with-val-loader",
         "sized-in-epochs",
         "accumulation-half-run",
+        "half-run-val-loader-as-long",
         "transformers-near-end",
     ],
 )
