@@ -243,7 +243,8 @@ def budget(
         ran = (
             f"the lr rose through all {steps} of its steps and never decayed"
             if steps <= warmup
-            else f"the lr rose through {warmup} of its {steps} steps, then fell to its floor at once"
+            else f"the lr rose through its {warmup} warm-up steps and never decayed as scheduled; "
+            f"its other {steps - warmup} steps ran past the schedule's end"
         )
         return (
             f"{name} was stepped {steps} times, and its warm-up of {warmup} steps is not shorter "

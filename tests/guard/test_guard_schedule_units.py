@@ -154,21 +154,43 @@ def test_zero_ending_schedule_stepped_exactly_twice_its_length_is_reported(tmp_p
     assert "32 of the run's 64 optimizer steps trained at lr 0" in out, out
 
 
-def test_swapped_warmup_and_length_says_the_lr_never_decayed(tmp_path):
+@pytest.mark.parametrize(
+    "factory,warmup,length,expected",
+    [
+        (
+            "linear",
+            "total",
+            3,
+            "warm-up of 32 steps is not shorter than its length 3: the lr rose "
+            "through all 32 of its steps and never decayed",
+        ),
+        (
+            "cosine",
+            20,
+            10,
+            "warm-up of 20 steps is not shorter than its length 10: the lr rose "
+            "through its 20 warm-up steps and never decayed as scheduled; its other 12 steps ran "
+            "past the schedule's end",
+        ),
+    ],
+    ids=["whole-run", "warmup-then-past-the-end"],
+)
+def test_swapped_warmup_and_length_says_the_lr_never_decayed(
+    tmp_path, factory, warmup, length, expected
+):
     pytest.importorskip("transformers")
     out = _run(
         tmp_path,
-        """
-        from transformers import get_linear_schedule_with_warmup
+        f"""
+        from transformers import get_{factory}_schedule_with_warmup as make
         epochs, loader = 4, make_batches(8)
         total = epochs * len(loader)
-        sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=total, num_training_steps=3)
+        sched = make(opt, num_warmup_steps={warmup}, num_training_steps={length})
         Trainer(model, opt, sched, epochs).fit(loader)
         """,
     )
     assert "SLG112 x1" in out, out
-    assert "warm-up of 32 steps is not shorter than its length 3" in out, out
-    assert "never decayed" in out, out
+    assert expected in out, out
     assert "lr 0" not in out, out
 
 
