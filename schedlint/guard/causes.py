@@ -67,7 +67,9 @@ def _sources(base_source) -> str:
     return "baseline: " + ", ".join(kinds)
 
 
-def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bool) -> str:
+def ratio_changed(
+    i: int, j: int, labels, base, cur, schedulers, by_schedule: bool, late=None
+) -> str:
     a, b = labels[i] if i < len(labels) else str(i), labels[j] if j < len(labels) else str(j)
     before = base[i] / base[j] if base[j] else float("nan")
     now = cur[i] / cur[j] if cur[j] else float("nan")
@@ -75,6 +77,16 @@ def ratio_changed(i: int, j: int, labels, base, cur, schedulers, by_schedule: bo
         f"groups {b!r} and {a!r} were built with lrs {base[j]:.6g} and {base[i]:.6g} (ratio "
         f"{before:.4g}); now they have {cur[j]:.6g} and {cur[i]:.6g} (ratio {now:.4g})"
     )
+    if late is not None:
+        group, at, name, stepped = late
+        added = labels[group] if group < len(labels) else str(group)
+        return text + (
+            f": group {added!r} was added at optimizer step {at}, after {name} had stepped "
+            f"{stepped} times (SLG104), so it entered the schedule at its full lr while the "
+            "others had already decayed, and the scheduler's per-group state (base_lrs, "
+            "initial_lr) does not cover it. Build the scheduler after every add_param_group(), "
+            "or rebuild it from the current step when a group is added."
+        )
     if by_schedule:
         kinds = {type(s).__name__ for s in schedulers}
         scalar = [
@@ -215,7 +227,10 @@ def optimizer_replaced(scheduler: str, old: str, new: str, where: str, new_steps
     )
 
 
-def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: int) -> str:
+def budget(
+    name: str, problem: str, length: int, steps: int, optimizer_steps: int, warmup: int = 0
+) -> str:
+    share = f"{100.0 * steps / length:.1f}% of its length {length}"
     if problem == "past":
         return (
             f"{name} was stepped {steps} times, past its length {length}: it is not a restart "
@@ -224,14 +239,50 @@ def budget(name: str, problem: str, length: int, steps: int, optimizer_steps: in
             "Size its length for the whole run in the unit it is stepped in, or use "
             "CosineAnnealingWarmRestarts for restarts."
         )
-    if problem == "zero":
+    if problem == "warmup":
+        ran = (
+            f"the lr rose through all {steps} of its steps and never decayed"
+            if steps <= warmup
+            else f"the lr rose through its {warmup} warm-up steps and never decayed as scheduled; "
+            f"its other {steps - warmup} steps ran past the schedule's end"
+        )
         return (
-            f"{name} was stepped {steps} times, more than twice its length {length}: its lr is 0 "
-            "past the end, so most of the run trained at lr 0. Size its length in the unit it "
-            "is stepped in (per batch: epochs * len(loader)) for the whole run."
+            f"{name} was stepped {steps} times, and its warm-up of {warmup} steps is not shorter "
+            f"than its length {length}: {ran}. The warm-up and "
+            "the length were probably swapped: pass num_warmup_steps < num_training_steps, with "
+            "num_training_steps the run's optimizer steps."
+        )
+    if problem == "zero":
+        times = "twice" if steps == 2 * length else "more than twice"
+        at_zero = optimizer_steps - optimizer_steps * length // steps if steps else 0
+        trained = (
+            f"{at_zero} of the run's {optimizer_steps} optimizer steps trained at lr 0"
+            if optimizer_steps
+            else "half the run or more trained at lr 0"
+        )
+        return (
+            f"{name} was stepped {steps} times, {times} its length {length}: its lr is 0 past "
+            f"the end, so {trained}. Size its length in the unit it is stepped in (per batch: "
+            "epochs * len(loader), counted after the loader is built) for the whole run."
+        )
+    if problem == "steps":
+        return (
+            f"{name} was stepped {steps} times, {share}, which is the {length} optimizer steps "
+            "the run took: the schedule was sized per optimizer step but stepped once every "
+            f"{optimizer_steps // steps if steps else length} of them (per epoch, as Lightning's "
+            "default interval 'epoch' does), so the run ended early in its schedule. Step it after "
+            "every optimizer.step() (interval 'step'), or size it in epochs."
+        )
+    if problem == "batches":
+        return (
+            f"{name} was stepped {steps} times, {share}, which is the {length} batches drawn "
+            f"from one DataLoader while the optimizer stepped {optimizer_steps} times: the "
+            "schedule was sized in batches but stepped per optimizer step (gradient accumulation) "
+            "or per epoch, so the run ended early in its schedule. Size it in optimizer steps: "
+            "len(loader) // accumulation_steps * epochs."
         )
     return (
-        f"{name} was stepped {steps} times, {100.0 * steps / length:.1f}% of its length {length}, "
+        f"{name} was stepped {steps} times, {share}, "
         f"while the optimizer stepped {optimizer_steps} times: the schedule was sized in optimizer "
         "steps but stepped much less often (per epoch instead of per batch), so the run ended "
         "early in its schedule. Step it after every optimizer.step(), or size it in epochs."
@@ -255,6 +306,28 @@ def epoch_overrun(
         f"{sized} was sized in epochs but it is stepped per batch, so the rest "
         "of the run trains at a vanishing lr. Step it once per epoch, or size it in batches "
         "(step_size / milestones times len(loader))."
+    )
+
+
+def copied_scheduler(name: str, lines: list, mine: str, other: str, steps: int) -> str:
+    built = " and ".join(lines)
+    return (
+        f"{len(lines)} {name} with the same arguments (built at {built}) all step {mine}, so its "
+        f"lr follows the schedule {len(lines)} times over, while {other}, stepped as often "
+        f"({steps} optimizer steps), has no scheduler: one of them was meant for it (a "
+        "copy-pasted line, sched_D = StepLR(opt_G, ...)). Build each scheduler on its own "
+        "optimizer."
+    )
+
+
+def early_horizon(name: str, sized: str, last: int, factor: float, steps: int) -> str:
+    share = 100.0 * (steps - last) / steps
+    return (
+        f"{name} passed its last milestone ({sized}) at step {last} of its {steps} steps, cutting "
+        f"the lr to {factor:.3g} of its start: the milestones look sized in epochs but it is "
+        f"stepped after every optimizer step (per batch), so {share:.0f}% of the run trained at "
+        "the final lr. Step it once per epoch, or size the milestones in batches (times "
+        "len(loader))."
     )
 
 

@@ -327,9 +327,19 @@ def schedule_length_mismatch():
     of the run: fewer than 10% of the schedule's steps although the optimizer stepped at least
     half its length (sized per batch, stepped per epoch), or under half of them although the
     optimizer stepped twice its length and the length is a whole number of the optimizer steps
-    between two scheduler steps (`T_max=len(loader)` stepped per epoch), or a transformers
-    schedule without a floor above 0 stepped more than twice its length (sized in epochs, stepped
-    per batch: the LR is 0 for most of the run). As soon as it shows: CosineAnnealingLR stepped
+    between two scheduler steps (`T_max=len(loader)` stepped per epoch), or at most half of them
+    at a steady cadence although the length is exactly the optimizer steps the run took (sized
+    per optimizer step, stepped per epoch: Lightning's default interval) or the batches one
+    DataLoader drew since the schedule was built, a whole number of them per optimizer step
+    (sized in micro-batches, stepped per optimizer step under gradient accumulation); a
+    transformers schedule without a floor above 0 stepped at least twice its length (half the
+    run or more at LR 0: sized in epochs and stepped per batch, or sized before the loader was
+    rebuilt smaller), or one whose warm-up is not shorter than its length stepped past that
+    length (the warm-up and the length swapped: the LR rose all run and never decayed); a
+    MultiStepLR stepped after every optimizer step whose milestones all passed within the first
+    tenth of its steps, cutting the LR at least a hundredfold (sized in epochs, stepped per batch
+    over batches that are not a DataLoader). A run cut short (`max_steps`, fewer epochs) takes
+    fewer steps than the length and is silent. As soon as it shows: CosineAnnealingLR stepped
     two steps past `T_max` (not a restart schedule: the LR climbs back up; one step past is
     reported at the end only if an optimizer step used it, so a loop whose last `sched.step()`
     goes one past is silent). And when a
@@ -495,5 +505,36 @@ def get_lr_outside_step():
     ```python
     sched.step()
     logger.log("lr", sched.get_last_lr()[0])
+    ```
+    """
+
+
+@rule("SLG117", "scheduler-on-wrong-optimizer", "error", scope="runtime", kind="guard")
+def scheduler_on_wrong_optimizer():
+    """Two identical schedulers drive one optimizer while another optimizer has none.
+
+    ## What it does
+    At the end of the run, reports an optimizer stepped by two or more schedulers of one class
+    built with the same arguments (plain values equal, the same function), when another guarded
+    optimizer stepped exactly as many times has no scheduler at all. Names both optimizers (the
+    lines that built them, under the auto-guarding entry points) and the schedulers' lines.
+    Different schedulers chained on one optimizer, or one class with other arguments, are
+    torch's way to combine schedules and are never reported.
+
+    ## Why is this bad?
+    The copy-pasted line of a two-optimizer loop (a GAN's generator and discriminator, an actor
+    and a critic): `sched_D = StepLR(opt_G, ...)`. One optimizer's LR decays twice as fast and
+    the other's never decays.
+
+    ## Example
+    ```python
+    sched_G = StepLR(opt_G, step_size=30, gamma=0.1)
+    sched_D = StepLR(opt_G, step_size=30, gamma=0.1)
+    ```
+
+    ## Use instead
+    ```python
+    sched_G = StepLR(opt_G, step_size=30, gamma=0.1)
+    sched_D = StepLR(opt_D, step_size=30, gamma=0.1)
     ```
     """

@@ -105,6 +105,8 @@ class _Sched:
         "budget",
         "line",
         "span",
+        "args_key",
+        "plan",
     )
 
     def __init__(self, sched, known: bool, mark, fresh: bool, start: int):
@@ -122,6 +124,8 @@ class _Sched:
         self.budget = [] if intent.has_budget(sched) else None
         self.line = None  # "file:line" of its construction, when the guard saw it being built
         self.span = None  # optimizer steps at its first and its last top-level step
+        self.args_key = None  # its constructor's arguments, optimizer left out (SLG117)
+        self.plan = None  # a MultiStepLR's milestones and gamma as built (SLG112 at the end)
 
 
 def _cadence(rec) -> int:
@@ -184,6 +188,7 @@ class Guard:
         self.ignore = frozenset(str(c).upper() for c in ignore)
         self._session = _session
         self.name = type(optimizer).__name__
+        self.built_at = None  # "file:line" of the optimizer's constructor, when it was seen
         self.closed = False
         self.aborted = False  # a violation was raised into the training code
         self.optimizer_steps = 0
@@ -210,6 +215,9 @@ class Guard:
         self._diverged: dict = {}  # group -> actual/expected when reported off its schedule
         self._accepted_any = False  # a declared writer or allowed write moved the reference
         self._ratio_reported: set = set()
+        # SLG104: group -> (optimizer steps, scheduler name, its steps) when it was added after a
+        # scheduler had started; a later SLG108 of that group is its consequence.
+        self._late_groups: dict = {}
         self._vanish_reported: set = set()
         self._ever_nonzero: list = []
         self._records: dict = {}
@@ -985,7 +993,14 @@ class Guard:
                     None if expected is None else expected[i],
                     cur[i],
                     causes.ratio_changed(
-                        i, j, self._labels, base, cur, self._live_top(), not scheduled
+                        i,
+                        j,
+                        self._labels,
+                        base,
+                        cur,
+                        self._live_top(),
+                        not scheduled,
+                        late=self._late_group(i, j),
                     ),
                     written_at=self._written_at(groups, i, cur),
                 )
@@ -1018,6 +1033,14 @@ class Guard:
                     )
                 )
         return found
+
+    def _late_group(self, i: int, j: int):
+        """``(group, optimizer steps, scheduler, its steps)`` for whichever of groups i and j was
+        added after a scheduler had started (SLG104), else None."""
+        for k in (i, j):
+            if k in self._late_groups:
+                return (k,) + self._late_groups[k]
+        return None
 
     def _shadow_groups(self, groups):
         return self._shadow.opt.param_groups if self._shadow is not None else groups
@@ -1080,6 +1103,8 @@ class Guard:
         self._loaded_lrs = None  # its constructor set the groups after the load
         if caller is not None and outermost:
             rec.line = _where(caller)
+        if outermost:
+            self._safely("scheduler constructor", self._note_arguments, rec, sched, args, kwargs)
         self._watch_retry = self.watch
         if self._off:
             return
@@ -1087,6 +1112,10 @@ class Guard:
             self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost)
         except Exception as exc:
             self._internal_error("scheduler constructor", exc)
+
+    def _note_arguments(self, rec, sched, args, kwargs) -> None:
+        rec.args_key = lifecycle.constructor_key(type(sched).__name__, args, kwargs or {})
+        rec.plan = intent.milestone_plan(sched)
 
     def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost) -> None:
         opt = self._opt_ref()
@@ -1711,6 +1740,13 @@ class Guard:
                 if n > old_n:
                     for i in range(old_n, n):
                         actual = None if L.on_device([groups[i]]) else L.read([groups[i]])[0]
+                        stepped = getattr(live[0], "last_epoch", None)
+                        if type(stepped) is int and stepped > 0:
+                            self._late_groups[i] = (
+                                self.optimizer_steps,
+                                type(live[0]).__name__,
+                                stepped,
+                            )
                         found.append(
                             self._violation("SLG104", i, None, actual, causes.group_added(i, live))
                         )
@@ -1894,7 +1930,8 @@ class Guard:
                             ),
                         )
                     )
-        out += self._budget_findings() + self._lambda_pending()
+        out += self._budget_findings() + self._early_horizons()
+        out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 
     def _budget_findings(self) -> list:
@@ -1910,13 +1947,76 @@ class Guard:
             cadence = _cadence(rec)
             # An optimizer step after its last step trained at the lr that step set.
             used_last = rec.span is not None and rec.span[1] < self.optimizer_steps
+            drawn = frozenset(self._passes.drawn(rec.start))
             for i, part in enumerate(parts):
                 if (rec, i) in self._budget_reported:
                     continue
-                problem = intent.budget(part, ran, cadence, used_last)
+                problem = intent.budget(part, ran, cadence, used_last, drawn)
                 if problem is not None:
                     out.append(self._budget_violation(rec, part, *problem, ran))
         return out
+
+    # --- one optimizer scheduled twice, another not at all (SLG117) ---------------------------
+
+    def optimizer_seen_built(self, frame) -> None:
+        """The auto-guarding hook saw this guard's optimizer being built, called from ``frame``."""
+        self._safely("optimizer constructor", self._note_built, frame)
+
+    def _note_built(self, frame) -> None:
+        self.built_at = _where(lifecycle.user_frame(frame))
+
+    def describe(self) -> str:
+        """The optimizer in words that tell two of one class apart."""
+        if self.built_at:
+            return f"{self.name} built at {self.built_at}"
+        opt = self._opt_ref()
+        if opt is None:
+            return self.name
+        size = sum(p.numel() for g in opt.param_groups for p in g["params"])
+        return f"{self.name} over {size} parameter values"
+
+    def _copied_schedulers(self) -> list:
+        """SLG117 at the end of the run: schedulers of one class built with the same arguments all
+        step this optimizer while another one, stepped as many times, has no scheduler at all
+        (``sched_D = StepLR(opt_G, ...)``). Chaining different schedulers, or the same class with
+        other arguments, is torch's documented way to combine them and is left alone."""
+        alike: dict = {}
+        for rec in self._order:
+            if rec.known and rec.top and rec.steps and rec.args_key is not None:
+                alike.setdefault(rec.args_key, []).append(rec)
+        copies = next((recs for recs in alike.values() if len(recs) > 1), None)
+        if copies is None or not self.optimizer_steps:
+            return []
+        other = self._unscheduled_peer()
+        if other is None:
+            return []
+        lines = [rec.line or "?" for rec in copies]
+        cause = causes.copied_scheduler(
+            copies[0].name, lines, self.describe(), other, self.optimizer_steps
+        )
+        return [self._violation("SLG117", None, None, None, cause, sched=copies[-1])]
+
+    def _unscheduled_peer(self) -> str | None:
+        """Another optimizer, guarded in this process, stepped exactly as many times as this one
+        and never given a scheduler: in words, else None."""
+        for guard in registry.live_guards():
+            if (
+                guard is not self
+                and not guard.closed
+                and guard.optimizer_steps == self.optimizer_steps
+                and not guard.has_any_scheduler()
+            ):
+                return guard.describe()
+        if self._session is not None:
+            for report in self._session.finished_reports():
+                if report.optimizer_steps == self.optimizer_steps and not report.schedulers:
+                    where = f" built at {report.built_at}" if report.built_at else ""
+                    return report.optimizer + where
+        return None
+
+    def has_any_scheduler(self) -> bool:
+        """Whether any scheduler, declared or not, was ever seen on this optimizer."""
+        return bool(self._order)
 
     def _past_end_now(self, rec) -> list:
         """SLG112 at the step that settles it: a length in ``rec.budget`` stepped past for good
@@ -1932,7 +2032,7 @@ class Guard:
 
     def _budget_violation(self, rec, part, problem, length, steps, ran, lr=False) -> Violation:
         name = part[0] + (f" in {part[3]}" if part[3] else "")
-        cause = causes.budget(name, problem, length, steps, ran)
+        cause = causes.budget(name, problem, length, steps, ran, warmup=part[5])
         group, actual = self._first_lr() if lr else (None, None)
         return self._violation("SLG112", group, None, actual, cause, sched=rec)
 
@@ -1955,6 +2055,7 @@ class Guard:
         found = []
         try:
             began = self._passes.ended(loader)
+            self._passes.settle(loader)
             if began is not None and self.optimizer_steps > began:
                 found = self._first_epochs(began)
         except Exception as exc:
@@ -1998,6 +2099,23 @@ class Guard:
                     self.optimizer_steps - began,
                 )
                 out.append(self._violation("SLG112", group, None, actual, cause, sched=rec))
+                self._budget_reported.add((rec, "epoch"))
+        return out
+
+    def _early_horizons(self) -> list:
+        """SLG112 at the end of the run for a MultiStepLR stepped after every optimizer step that
+        spent all its milestones in the first tenth of its steps (intent.early_horizon): sized in
+        epochs, stepped per batch, over batches that were not a DataLoader (no epochs seen)."""
+        out = []
+        for rec in self._order:
+            if not (rec.known and rec.top and rec.fresh) or rec.plan is None:
+                continue
+            if _cadence(rec) != 1 or (rec, "epoch") in self._budget_reported:
+                continue
+            found = intent.early_horizon(rec.plan, rec.steps)
+            if found is not None:
+                cause = causes.early_horizon(rec.name, *found, rec.steps)
+                out.append(self._violation("SLG112", None, None, None, cause, sched=rec))
         return out
 
     def _unstepped(self) -> list:
@@ -2201,6 +2319,7 @@ class Guard:
             last_expected=None if self._last_expected is None else list(self._last_expected),
             last_actual=None if self._last_actual is None else list(self._last_actual),
             baseline=list(zip(self._base, self._base_source)),
+            built_at=self.built_at,
         )
 
     # --- lifetime ------------------------------------------------------------------------------
@@ -2253,7 +2372,8 @@ class Guard:
             ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        out += self._budget_findings() + self._lambda_pending()
+        out += self._budget_findings() + self._early_horizons()
+        out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 
 

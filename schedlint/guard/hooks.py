@@ -394,6 +394,7 @@ def _make_optimizer_init(original):
             if guard is not None:
                 if guard.watch:
                     guard.watch_groups(self, args[0] if args else kwargs.get("params"))
+                guard.optimizer_seen_built(sys._getframe(1))
                 _optimizer_built(guard, self, sys._getframe(1))
 
     return __init__

@@ -18,10 +18,11 @@ HALF = 0.5
 TWICE = 2
 
 # How far past its end a schedule may be stepped: PAST, not at all; ZERO_END, its lr is 0 from
-# its end on, so a run that spends most of its steps past the end trained at lr 0; False, any.
+# its end on, so a run that spends half its steps or more past the end trained at lr 0 for half
+# of it; False, any.
 PAST = True
 ZERO_END = "zero"
-LONG_PAST = 2.0  # ZERO_END: stepped more than this many times its length
+LONG_PAST = 2.0  # ZERO_END: stepped at least this many times its length
 # PAST: the loop's last sched.step() may take a cosine one step past T_max: that lr never trains.
 PAST_SLACK = 1
 # Schedulers whose length is a constructor argument: (attribute, how far past the end).
@@ -133,14 +134,15 @@ def _all_children(sched) -> list:
 
 
 def budget_parts(sched, inside: str = "") -> list:
-    """``[(name, length, steps, inside, past_harmful)]`` for ``sched`` and every scheduler it
-    contains whose length is a constructor argument, or a transformers schedule's
-    ``num_training_steps`` (``inside``: the container's name, "" at the top). Read at
-    each step, so the end of the run still knows them after the schedulers were collected."""
+    """``[(name, length, steps, inside, past_harmful, warmup)]`` for ``sched`` and every scheduler
+    it contains whose length is a constructor argument, or a transformers schedule's
+    ``num_training_steps`` (``inside``: the container's name, "" at the top; ``warmup``: a
+    transformers schedule's ``num_warmup_steps``, else 0). Read at each step, so the end of the
+    run still knows them after the schedulers were collected."""
     out = []
     name = type(sched).__name__
     spec = LENGTHS.get(name)
-    length, past = None, False
+    length, past, warmup = None, False, 0
     if spec is not None:
         length, past = getattr(sched, spec[0], None), spec[1]
     elif name == "LambdaLR":
@@ -148,9 +150,10 @@ def budget_parts(sched, inside: str = "") -> list:
         if factory is not None:
             name = f"LambdaLR from transformers' {factory}"
             past = ZERO_END if _transformers_zero_end(sched) else False
+            warmup = _transformers_warmup(sched)
     steps = getattr(sched, "last_epoch", None)
     if isinstance(length, int) and isinstance(steps, int) and length > 0:
-        out.append((name, length, steps, inside, past))
+        out.append((name, length, steps, inside, past, warmup))
     for child in getattr(sched, "_schedulers", None) or ():
         out += budget_parts(child, inside or name)
     return out
@@ -193,6 +196,15 @@ def transformers_length(sched) -> tuple:
     return factory or "schedule", length
 
 
+def _transformers_warmup(sched) -> int:
+    """The ``num_warmup_steps`` every lambda of a transformers schedule was given, else 0."""
+    found = {fn.keywords.get("num_warmup_steps") for fn in sched.lr_lambdas}
+    if len(found) != 1:
+        return 0
+    (warmup,) = found
+    return warmup if type(warmup) is int and warmup > 0 else 0
+
+
 def _transformers_zero_end(sched) -> bool:
     """Whether a transformers schedule's lr is 0 (or rises again, for a cosine) past its end: no
     floor keyword above 0, and a polynomial decay's lr_end a negligible part of its lr_init."""
@@ -228,34 +240,54 @@ def past_end(part: tuple) -> bool:
     """Whether a part from :func:`budget_parts` is already known to be stepped wrongly past its
     end, whatever happens next (reported as it steps): a CosineAnnealingLR two steps past
     ``T_max`` (one step past is the loop's last ``sched.step()``, left unused). A schedule whose lr
-    is 0 past its end is judged at the end: "most of the run at lr 0" needs the whole run."""
-    _name, length, steps, _inside, past_harmful = part
+    is 0 past its end is judged at the end: "half the run at lr 0" needs the whole run."""
+    length, steps, past_harmful = part[1], part[2], part[4]
     return past_harmful is PAST and steps > length + PAST_SLACK
 
 
-def budget(part: tuple, optimizer_steps: int, cadence: int = 0, used_last: bool = True):
+def budget(
+    part: tuple,
+    optimizer_steps: int,
+    cadence: int = 0,
+    used_last: bool = True,
+    drawn: frozenset = frozenset(),
+):
     """``(problem, length, steps)`` when a scheduler (a part from :func:`budget_parts`) was stepped
     through a small fraction of its length although the optimizer stepped through most of it,
-    past the end of a schedule that does not restart, or more than twice its length when its lr
-    is 0 past the end; else None. ``cadence``: the optimizer steps between two of its steps, 0
-    when not steady; ``used_last``: an optimizer step ran at the lr of its last step (without
-    one, a cosine's last step one past ``T_max`` never trained). Inside SequentialLR or
-    ChainedScheduler only "past the end" is judged: a child starts at its milestone."""
-    _name, length, steps, inside, past_harmful = part
+    through at most half of it although its length is the count of optimizer steps the run took
+    or of batches one DataLoader drew (``drawn``) since it was built, past the end of a schedule
+    that does not restart, at least twice its length when its lr is 0 past the end, or past the
+    end of a warm-up not shorter than the schedule; else None. ``cadence``: the optimizer steps
+    between two of its steps, 0 when not steady; ``used_last``: an optimizer step ran at the lr of
+    its last step (without one, a cosine's last step one past ``T_max`` never trained). Inside
+    SequentialLR or ChainedScheduler only "past the end" is judged: a child starts at its
+    milestone."""
+    _name, length, steps, inside, past_harmful, warmup = part
     if past_harmful is PAST and steps > length + (0 if used_last else PAST_SLACK):
         return ("past", length, steps)
-    if past_harmful == ZERO_END and steps > LONG_PAST * length:
+    if warmup >= length and steps > length:
+        return ("warmup", length, steps)
+    if past_harmful == ZERO_END and steps >= LONG_PAST * length:
         return ("zero", length, steps)
-    if not inside and steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
+    if inside:
+        return None
+    # Counts, not a bar: a length that is exactly the optimizer steps the run took, or the batches
+    # the training loader drew, names the unit it was sized in; a scheduler stepped steadily at
+    # most half as often was stepped in another unit (per epoch, or per optimizer step under
+    # gradient accumulation). A run cut short (max_steps, fewer epochs) took fewer steps than the
+    # length. The loader that drew the length trained: a whole number (2 or more) of its batches
+    # per optimizer step (the accumulation), which a validation loader's count is not.
+    if cadence and steps * 2 <= length:
+        if optimizer_steps == length and cadence > 1:
+            return ("steps", length, steps)
+        accumulated = optimizer_steps and not length % optimizer_steps
+        if length in drawn and accumulated and length // optimizer_steps >= 2:
+            return ("batches", length, steps)
+    if steps < SMALL_FRACTION * length and optimizer_steps >= COVERED * length:
         return ("fraction", length, steps)
-    if (
-        not inside
-        and steps < HALF * length
-        and optimizer_steps >= TWICE * length
-        and cadence > 1
-        and length % cadence == 0
-    ):
-        return ("fraction", length, steps)
+    if steps < HALF * length and optimizer_steps >= TWICE * length and cadence > 1:
+        if length % cadence == 0:
+            return ("fraction", length, steps)
     return None
 
 
@@ -377,3 +409,40 @@ def epoch_parts(sched) -> list:
         if found is not None:
             out.append((type(child).__name__, type(sched).__name__, found))
     return out
+
+
+# Without epochs to judge by (plain lists of batches), a MultiStepLR sized in epochs but stepped
+# per batch shows at the end of the run: every milestone passed within this share of its steps,
+# cutting the lr as deep as EPOCH_CUT by EPOCH_DECAYS or more, and the rest of the run trained at
+# that cut. Milestones in batches sit late in the run (detectron2: 2/3 and 8/9 of it).
+HORIZON_SHARE = 0.1
+
+
+def milestone_plan(sched):
+    """``(milestones, gamma)`` of a MultiStepLR as built: sorted ``(milestone, count)`` pairs and
+    its gamma; None for anything else."""
+    if type(sched).__name__ != "MultiStepLR":
+        return None
+    milestones, gamma = getattr(sched, "milestones", None), getattr(sched, "gamma", None)
+    if not hasattr(milestones, "items") or not isinstance(gamma, (int, float)):
+        return None
+    if not 0 < gamma < 1 or not all(type(m) is int and m > 0 for m in milestones):
+        return None
+    return tuple(sorted(milestones.items())), float(gamma)
+
+
+def early_horizon(plan, steps: int):
+    """``(sized, last, factor)`` when a MultiStepLR (``plan`` from :func:`milestone_plan`) stepped
+    ``steps`` times passed every milestone, the last one (``last``) within the first
+    HORIZON_SHARE of its steps, and cut the lr to ``factor`` <= EPOCH_CUT by EPOCH_DECAYS or more
+    decays; else None."""
+    pairs, gamma = plan
+    if not pairs or type(steps) is not int:
+        return None
+    last = pairs[-1][0]
+    decays = sum(n for _m, n in pairs)
+    factor = gamma**decays
+    if last > HORIZON_SHARE * steps or decays < EPOCH_DECAYS or factor > EPOCH_CUT:
+        return None
+    sized = f"milestones={[m for m, n in pairs for _ in range(n)]}"
+    return sized, last, factor

@@ -1,5 +1,6 @@
-"""Lifecycle facts that span more than one object: what a ``torch.save`` call holds (SLG114) and
-whether a new optimizer takes over the parameters of a guarded one (SLG115).
+"""Lifecycle facts that span more than one object: what a ``torch.save`` call holds (SLG114),
+whether a new optimizer takes over the parameters of a guarded one (SLG115), and which schedulers
+were built with the same arguments (SLG117).
 
 Pure queries over the objects they are given: nothing here is kept, and nothing is written to
 what is being saved. They run once per ``torch.save`` call or optimizer construction, never per
@@ -153,3 +154,46 @@ def user_frame(frame):
     while frame is not None and frame.f_code.co_filename.startswith(skip):
         frame = frame.f_back
     return frame
+
+
+class _Opaque(Exception):
+    """A constructor argument that cannot be compared by value."""
+
+
+PLAIN = (int, float, str, bool, type(None))
+MAX_ITEMS = 64  # a list argument (milestones) longer than this is not compared
+
+
+def constructor_key(name: str, args: tuple, kwargs: dict):
+    """What a scheduler was built with, its optimizer left out, as a hashable value: two
+    schedulers with equal keys schedule an optimizer alike. Plain values compare by value, a
+    function by identity, a bound method by its function and its object's plain attributes (the
+    CycleGAN ``LambdaLR(opt, Decay(...).step)`` helper). None when an argument is anything else
+    (a tensor, another object): nothing is claimed about it."""
+    from torch.optim import Optimizer
+
+    try:
+        rest = tuple(_plain(a) for a in args if not isinstance(a, Optimizer))
+        named = tuple(sorted((k, _plain(v)) for k, v in kwargs.items() if k != "optimizer"))
+    except _Opaque:
+        return None
+    return (name, rest, named)
+
+
+def _plain(value, depth: int = 0):
+    if isinstance(value, PLAIN):
+        return value
+    if isinstance(value, (list, tuple)) and depth < 3 and len(value) <= MAX_ITEMS:
+        return tuple(_plain(v, depth + 1) for v in value)
+    if type(value).__name__ == "function":
+        return ("function", value)
+    func, owner = getattr(value, "__func__", None), getattr(value, "__self__", None)
+    if func is not None and owner is not None and depth < 3:
+        fields = getattr(owner, "__dict__", None)
+        if isinstance(fields, dict) and len(fields) <= MAX_ITEMS:
+            return (
+                "method",
+                func,
+                tuple(sorted((k, _plain(v, depth + 1)) for k, v in fields.items())),
+            )
+    raise _Opaque

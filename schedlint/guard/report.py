@@ -22,6 +22,7 @@ class GuardReport:
     last_expected: list | None = None
     last_actual: list | None = None
     baseline: list | None = None  # [(baseline lr, where it came from)] per group
+    built_at: str | None = None  # "file:line" of the optimizer's constructor, when seen
 
     @property
     def total(self) -> int:

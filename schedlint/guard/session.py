@@ -93,6 +93,10 @@ class AutoSession:
             if guard.history is not None:
                 self._finished_histories.append((guard.name, guard.labels, guard.history))
 
+    def finished_reports(self) -> list:
+        """The reports of the guards already closed (their optimizers were collected)."""
+        return list(self._finished)
+
     def live(self) -> list:
         alive = [g for g in (r() for r in self._guards) if g is not None and not g.closed]
         self._guards = [weakref.ref(g) for g in alive]

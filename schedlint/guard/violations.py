@@ -33,6 +33,7 @@ NAMES = {
     "SLG114": "checkpoint-without-scheduler-state",
     "SLG115": "scheduler-steps-replaced-optimizer",
     "SLG116": "get-lr-outside-step",
+    "SLG117": "scheduler-on-wrong-optimizer",
 }
 
 

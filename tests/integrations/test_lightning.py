@@ -230,3 +230,43 @@ def test_no_scheduler_and_history_plot(tmp_path):
 def test_bad_mode_fails_at_construction():
     with pytest.raises(ValueError):
         ScheduleGuard(on_violation="explode")
+
+
+class OneCycleOverTheRun(Tiny):
+    """OneCycleLR sized for every optimizer step of the run (Lightning's own count), returned
+    with or without an interval: without one, Lightning steps it per epoch."""
+
+    def __init__(self, interval=None):
+        super().__init__()
+        self.interval = interval
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=0.1)
+        total = self.trainer.estimated_stepping_batches
+        sched = {"scheduler": torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=total)}
+        if self.interval:
+            sched["interval"] = self.interval
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+def test_onecycle_sized_per_step_under_the_default_epoch_interval_is_reported(tmp_path):
+    guard = ScheduleGuard(on_violation="warn")
+    with pytest.warns(schedlint.ScheduleWarning):
+        fit(OneCycleOverTheRun(), guard, tmp_path, max_epochs=4)
+    report = only_report(guard)
+    assert report.by_code() == {"SLG112": 1}, str(report)
+    assert "stepped 4 times, 25.0% of its length 16, which is the 16 optimizer steps" in str(report)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_onecycle_sized_per_step_and_stepped_per_step_is_silent(tmp_path, accumulate):
+    guard = ScheduleGuard()
+    fit(
+        OneCycleOverTheRun("step"),
+        guard,
+        tmp_path,
+        max_epochs=4,
+        accumulate_grad_batches=accumulate,
+    )
+    report = only_report(guard)
+    assert report.ok, str(report)
