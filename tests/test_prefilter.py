@@ -140,6 +140,10 @@ def test_the_gate_is_safe_on_the_standard_library():
             "from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(opt, 10)\n",
             prefilter.MAYBE,
         ),
+        ("import timm\ns = timm.scheduler.create_scheduler(cfg, opt)\n", prefilter.MAYBE),
+        # ``timm`` only inside other names (torch's inductor: ``timm_models`` benchmarks,
+        # a ``scheduler`` module of its own) builds no timm scheduler.
+        ("from .scheduler import BaseScheduler\nSUITES = ['timm_models']\n", prefilter.REJECT),
     ],
 )
 def test_scan(text, verdict):
