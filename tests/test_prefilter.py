@@ -252,7 +252,7 @@ def test_a_module_stage_two_rejected_as_an_import_is_not_parsed_again(tmp_path, 
     # The gate asks about registry.py for its importer (stage 0) and rejects its code; the
     # file's own check then takes that verdict on the same bytes instead of parsing again.
     # A module that does not parse gets no such verdict: its own check still reports SL001.
-    from schedlint.check import pipeline, pool, syntax
+    from schedlint.check import pool, syntax
 
     (tmp_path / "registry.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]}\n')
     (tmp_path / "broken.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]\n')
