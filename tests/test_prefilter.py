@@ -140,6 +140,10 @@ def test_the_gate_is_safe_on_the_standard_library():
             "from timm.scheduler import CosineLRScheduler\ns = CosineLRScheduler(opt, 10)\n",
             prefilter.MAYBE,
         ),
+        ("import timm\ns = timm.scheduler.create_scheduler(cfg, opt)\n", prefilter.MAYBE),
+        # ``timm`` only inside other names (torch's inductor: ``timm_models`` benchmarks,
+        # a ``scheduler`` module of its own) builds no timm scheduler.
+        ("from .scheduler import BaseScheduler\nSUITES = ['timm_models']\n", prefilter.REJECT),
     ],
 )
 def test_scan(text, verdict):
@@ -242,6 +246,29 @@ def test_a_helper_that_only_names_an_optimizer_admits_none_of_its_importers(tmp_
         [str(tmp_path / "uses_registry.py"), str(tmp_path / "uses_factory.py")], options
     )
     assert [r.parsed for r in results] == [False, True]
+
+
+def test_a_module_stage_two_rejected_as_an_import_is_not_parsed_again(tmp_path, monkeypatch):
+    # The gate asks about registry.py for its importer (stage 0) and rejects its code; the
+    # file's own check then takes that verdict on the same bytes instead of parsing again.
+    # A module that does not parse gets no such verdict: its own check still reports SL001.
+    from schedlint.check import pool, syntax
+
+    (tmp_path / "registry.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]}\n')
+    (tmp_path / "broken.py").write_text('_LAZY = {"optim": ["Adam", "SGD"]\n')
+    importer = "from {} import thing\n\n\ndef run(model, lr):\n    return thing(model, lr)\n"
+    (tmp_path / "uses_registry.py").write_text(importer.format("registry"))
+    (tmp_path / "uses_broken.py").write_text(importer.format("broken"))
+    parsed = []
+    parse_ast = syntax.parse_ast
+    monkeypatch.setattr(
+        syntax, "parse_ast", lambda path, source: parsed.append(path) or parse_ast(path, source)
+    )
+    names = ["uses_registry.py", "registry.py", "uses_broken.py", "broken.py"]
+    results = pool.check_batch([str(tmp_path / n) for n in names], Options(codes=CODES))
+    assert [r.parsed for r in results] == [False] * 4
+    assert [f.code for r in results for f in r.findings] == ["SL001"]
+    assert results[3].findings and parsed == [str(tmp_path / "broken.py")]
 
 
 def test_a_trainer_class_is_admitted_through_the_script_that_calls_it(tmp_path):

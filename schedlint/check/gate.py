@@ -72,8 +72,10 @@ def scan(data: bytes) -> int:
     if b"lr" in data and _LR_KEY.search(data) is not None:
         return ADMIT
     # A timm scheduler construction counts as reading "lr_scale" (SL107), and its call need
-    # not name an optimizer word (``CosineLRScheduler(opt, ...)``).
-    if b"timm" in data and b"cheduler" in data:
+    # not name an optimizer word (``CosineLRScheduler(opt, ...)``). Its qualified name starts
+    # with the identifier ``timm`` (``timm.scheduler.*``), written in the file; ``timm_models``
+    # or ``optimm`` is not it.
+    if b"cheduler" in data and _has_word(data, b"timm"):
         return MAYBE
     # bytes.find and a boundary test per hit: several times faster than a \b regex.
     ident, end = _IDENT, len(data)
@@ -92,6 +94,18 @@ def scan(data: bytes) -> int:
                     return _names(data)
             i = data.find(word, j)
     return REJECT
+
+
+def _has_word(data: bytes, word: bytes) -> bool:
+    """``word`` occurs in ``data`` as a whole identifier."""
+    ident, end, n = _IDENT, len(data), len(word)
+    i = data.find(word)
+    while i >= 0:
+        j = i + n
+        if (i == 0 or data[i - 1] not in ident) and (j == end or data[j] not in ident):
+            return True
+        i = data.find(word, j)
+    return False
 
 
 def _names(data: bytes) -> int:

@@ -248,6 +248,16 @@ def _check_python(
         clock.lap("prefilter")
         return _report(result, codes, problem)
     estimate = None
+    if (
+        verdict == prefilter.MAYBE
+        and not options.check_syntax
+        and result.sha is not None
+        and _code_rejected(project, path, result.sha)
+    ):
+        # Stage 2 already read these very bytes when another file of the batch imported
+        # this one (_verdict_of), parsed them and rejected the code: not again.
+        clock.lap("prefilter")
+        return result
     if verdict == prefilter.MAYBE or verdict == prefilter.ADMIT and len(data) >= SMALL_FILE:
         # The stdlib ast is several times cheaper than libcst's tree: stage 2 of the gate
         # reads it, the compiler's own checks run on it, and it sizes libcst's tree.
@@ -314,10 +324,19 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
             # Stage 2, as for a checked file: a package's __init__ or a diffusion model that
             # only names a scheduler or optimizer (a lazy-import table, a docstring) admits
             # nothing, and would otherwise let every module importing it be parsed.
-            verdict = prefilter.ADMIT if _admits_code(data) else prefilter.REJECT
+            admitted = _admits_code(data)
+            verdict = prefilter.ADMIT if admitted else prefilter.REJECT
+            if admitted is False:  # parsed and rejected: its own check need not parse it
+                project.code_rejected.add(path)
         project.verdicts[path] = verdict
     _depends_on(result, project, path)
     return verdict
+
+
+def _code_rejected(project: Tree, path: str, sha: str) -> bool:
+    """Did :func:`_verdict_of` parse and reject the code of these very bytes of ``path``?"""
+    path = os.path.abspath(path)  # the tree names modules by absolute paths
+    return path in project.code_rejected and project.hashes.get(path) == sha
 
 
 def _callers(project: Tree, path: str, names, result: FileResult):
@@ -335,13 +354,15 @@ def _callers(project: Tree, path: str, names, result: FileResult):
         _depends_on(result, project, p)
 
 
-def _admits_code(data: bytes) -> bool:
+def _admits_code(data: bytes) -> bool | None:
+    """Stage 2 on a module's bytes; None when they do not parse (it lends no summary
+    either: the tree cannot model it)."""
     import ast
 
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return False  # it lends no summary either: the tree cannot model it
+        return None
     return prefilter.admits_code(tree)
 
 

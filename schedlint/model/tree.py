@@ -47,6 +47,9 @@ class Tree:
         self.root = os.path.abspath(root) if root else None
         self._models: OrderedDict = OrderedDict()
         self.verdicts: dict = {}  # path -> the gate's verdict, kept for the pipeline
+        # paths whose code the gate's stage 2 parsed and rejected, with the bytes hashed in
+        # ``hashes``: the file's own check skips them without parsing them again
+        self.code_rejected: set = set()
         # path -> content hash of the bytes read (None: unreadable): what a result that used
         # the file depends on, for the results cache's dependency digest
         self.hashes: dict = {}
