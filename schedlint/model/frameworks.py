@@ -76,6 +76,9 @@ class LightningScheduler:
     # is None then): ``return get_cosine_...(...)`` under one test, ``return StepLR(...)``.
     choices: tuple = field(default=(), repr=False)
     helper: str | None = None  # ``self.<helper>(...)`` gave the value: resolved later
+    # ``"interval"`` sits beside ``"optimizer"`` in the returned dict, where Lightning ignores
+    # it (it only warns of an unsupported key): the author meant it for this scheduler
+    stray_interval: bool = False
 
 
 @dataclass(eq=False)
@@ -330,7 +333,9 @@ class FrameworkCollector:
     def _from_opt_dict(self, builder, items, monitor) -> list:
         if "lr_scheduler" not in items:
             return []
-        return [self._entry(builder, items["lr_scheduler"], monitor)]
+        entry = self._entry(builder, items["lr_scheduler"], monitor)
+        entry.stray_interval = "interval" in items
+        return [entry]
 
     def _entry(self, builder, node, monitor) -> LightningScheduler:
         config = self._dict_items(builder, node)
