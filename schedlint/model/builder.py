@@ -937,6 +937,8 @@ class _Builder(cst.CSTVisitor):
             source = _batch_view_of(value)
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
                 self.scope.views.setdefault(target.value, set()).add(source)
+        elif op == "op=":
+            self.frameworks.on_augassign(self, target)  # ``cfg |= {...}``
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
