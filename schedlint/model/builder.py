@@ -74,6 +74,21 @@ _AUG_OPS = {
 }
 
 
+def _type_tested(test) -> str | None:
+    """``x`` of ``isinstance(x, ...)`` or ``not isinstance(x, ...)``, else None."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    if (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "isinstance"
+        and test.args
+        and isinstance(test.args[0].value, cst.Name)
+    ):
+        return test.args[0].value.value
+    return None
+
+
 def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
     """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
     modules this file imports; without it, imports stay opaque."""
@@ -376,6 +391,10 @@ class _Builder(cst.CSTVisitor):
         # last: the names each binds to a list, forgotten when it ends (it may not run).
         self._arms: list = []
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
+        # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
+        # names dispatched on around the node being walked
+        self._type_arms: dict = {}
+        self._dispatched: list = []
         # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
         # first called another method of ``self`` (or handed ``self`` on)}
         self._published: dict = {}
@@ -493,6 +512,11 @@ class _Builder(cst.CSTVisitor):
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))
+        tested = _type_tested(node.test)
+        if tested is not None:
+            self._type_arms[id(node.body)] = tested
+            if node.orelse is not None:
+                self._type_arms[id(getattr(node.orelse, "body", node.orelse))] = tested
         if _tests_first_step(node.test):
             self._first_step_returns.update(
                 id(small)
@@ -512,8 +536,12 @@ class _Builder(cst.CSTVisitor):
     def visit_IndentedBlock(self, node):
         if id(node) in self._arm_blocks:
             self._arms.append(set())
+        if id(node) in self._type_arms:
+            self._dispatched.append(self._type_arms[id(node)])
 
     def leave_IndentedBlock(self, node):
+        if id(node) in self._type_arms:
+            self._dispatched.pop()
         if id(node) in self._arm_blocks:
             for name in self._arms.pop():
                 self.scope.literals[name] = None  # bound in an arm that may not run
@@ -1042,6 +1070,8 @@ class _Builder(cst.CSTVisitor):
             index_var=index_var,
             depends_on_group=bool(value.names & dependent) or reads_current,
             reads_current_lr=reads_current,
+            type_dispatched=isinstance(value_node, cst.Name)
+            and value_node.value in self._dispatched,
             in_class=self.class_stack[-1] if self.class_stack else None,
             **self.fact_kwargs(stmt),
         )
@@ -1897,6 +1927,7 @@ def _through_imports(model: FileModel) -> None:
                         index_var=write.index_var,
                         depends_on_group=write.depends_on_group,
                         reads_current_lr=write.reads_current_lr,
+                        type_dispatched=write.type_dispatched,
                         optimizer=opts[0],
                         optimizers=tuple(opts),
                         via=write,

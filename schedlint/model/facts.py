@@ -274,6 +274,9 @@ class LrWrite(Fact):
     index_var: str | None = None
     depends_on_group: bool = False
     reads_current_lr: bool = False  # the value reads this group's current lr
+    # the written name is one an ``if isinstance(name, ...)`` around the write dispatches on:
+    # a helper taking a scalar or a per-group list, whose scalar arm may never run
+    type_dispatched: bool = False
     optimizer: Optimizer | None = field(default=None, repr=False)
     in_class: ClassInfo | None = field(default=None, repr=False)
     # Every optimizer the written groups may belong to (through parameters, attributes,
