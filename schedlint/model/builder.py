@@ -74,6 +74,24 @@ _AUG_OPS = {
 }
 
 
+def _snapshot_of(value) -> str | None:
+    """ "opt" for ``opt.state_dict()`` or ``copy.deepcopy(opt.state_dict())``, else None."""
+    if (
+        isinstance(value, cst.Call)
+        and dotted_name(value.func) in ("copy.deepcopy", "deepcopy")
+        and len(value.args) == 1
+    ):
+        value = value.args[0].value
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "state_dict"
+        and not value.args
+    ):
+        return dotted_name(value.func.value)
+    return None
+
+
 def _type_tested(test) -> str | None:
     """``x`` of ``isinstance(x, ...)`` or ``not isinstance(x, ...)``, else None."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
@@ -395,6 +413,9 @@ class _Builder(cst.CSTVisitor):
         # names dispatched on around the node being walked
         self._type_arms: dict = {}
         self._dispatched: list = []
+        # (scope id, name) -> what ``name = X.state_dict()`` (or a deep copy) last bound it
+        # to a snapshot of: "X"
+        self._snapshots: dict = {}
         # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
         # first called another method of ``self`` (or handed ``self`` on)}
         self._published: dict = {}
@@ -967,6 +988,10 @@ class _Builder(cst.CSTVisitor):
                 self.scope.views.setdefault(target.value, set()).add(source)
         elif op == "op=":
             self.frameworks.on_augassign(self, target)  # ``cfg |= {...}``
+        if isinstance(target, cst.Name) and self.scope is not None:
+            self._snapshots[(self.scope.id, target.value)] = (
+                _snapshot_of(value) if op == "=" else None
+            )
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -1079,6 +1104,18 @@ class _Builder(cst.CSTVisitor):
         if write.in_class is not None:
             write.in_class.writes_group_lr = True
 
+    def _restores_snapshot(self, receiver, node) -> bool:
+        """``opt.load_state_dict(saved)`` where this function last bound ``saved`` to
+        ``opt.state_dict()`` or a deep copy of it: an in-memory snapshot put back (an lr
+        range test), not a resume."""
+        if self.scope is None or len(node.args) != 1:
+            return False
+        arg = node.args[0].value
+        return (
+            isinstance(arg, cst.Name)
+            and self._snapshots.get((self.scope.id, arg.value)) == receiver
+        )
+
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
         func = node.func
@@ -1130,6 +1167,8 @@ class _Builder(cst.CSTVisitor):
                             method=method,
                             args=args,
                             kwargs=kwargs,
+                            snapshot=method == "load_state_dict"
+                            and self._restores_snapshot(receiver, node),
                             **self.fact_kwargs(node),
                         )
                     )

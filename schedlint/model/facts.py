@@ -260,6 +260,9 @@ class MethodCall(Fact):
     optimizer_arg: Optimizer | None = field(default=None, repr=False)  # scaler.step(opt)
     targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
     via: MethodCall | None = field(default=None, repr=False)  # see LrWrite.via
+    # ``load_state_dict`` of a snapshot the same function took of the same object
+    # (``saved = copy.deepcopy(opt.state_dict())``): a restore, not a resume
+    snapshot: bool = False
 
 
 @dataclass(eq=False)
@@ -520,6 +523,18 @@ class FileModel:
             for c in self.calls + self.calls_via_imports
             if c.method == "step" and c.target is entity
         ]
+
+    def undone_by_restore(self, write) -> bool:
+        """The function that makes ``write`` later puts back a snapshot it took of the same
+        optimizer (``opt.load_state_dict(saved)``, an lr range test): the write does not
+        outlive it."""
+        return any(
+            c.snapshot
+            and c.scope is write.scope
+            and c.order > write.order
+            and c.receiver == write.optimizer_src
+            for c in self.calls
+        )
 
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""

@@ -37,7 +37,9 @@ def scheduler_state_not_checkpointed(model):
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument) with no scheduler seen. A trainer class handed
+    comes from elsewhere (a helper's argument) with no scheduler seen. A load that puts back a
+    snapshot the same function took (`saved = copy.deepcopy(opt.state_dict())`, an lr range
+    test) is not a resume. A trainer class handed
     both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
@@ -128,7 +130,7 @@ def scheduler_state_not_checkpointed(model):
                 )
     for call in model.calls:
         opt = call.target
-        if call.method != "load_state_dict" or not isinstance(opt, Optimizer):
+        if call.method != "load_state_dict" or not isinstance(opt, Optimizer) or call.snapshot:
             continue
         for sched in unsaved(opt):
             name = _name_here(model, sched)
