@@ -74,6 +74,39 @@ _AUG_OPS = {
 }
 
 
+def _snapshot_of(value) -> str | None:
+    """ "opt" for ``opt.state_dict()`` or ``copy.deepcopy(opt.state_dict())``, else None."""
+    if (
+        isinstance(value, cst.Call)
+        and dotted_name(value.func) in ("copy.deepcopy", "deepcopy")
+        and len(value.args) == 1
+    ):
+        value = value.args[0].value
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "state_dict"
+        and not value.args
+    ):
+        return dotted_name(value.func.value)
+    return None
+
+
+def _type_tested(test) -> str | None:
+    """``x`` of ``isinstance(x, ...)`` or ``not isinstance(x, ...)``, else None."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    if (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "isinstance"
+        and test.args
+        and isinstance(test.args[0].value, cst.Name)
+    ):
+        return test.args[0].value.value
+    return None
+
+
 def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
     """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
     modules this file imports; without it, imports stay opaque."""
@@ -376,6 +409,13 @@ class _Builder(cst.CSTVisitor):
         # last: the names each binds to a list, forgotten when it ends (it may not run).
         self._arms: list = []
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
+        # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
+        # names dispatched on around the node being walked
+        self._type_arms: dict = {}
+        self._dispatched: list = []
+        # (scope id, name) -> what ``name = X.state_dict()`` (or a deep copy) last bound it
+        # to a snapshot of: "X"
+        self._snapshots: dict = {}
         # id(method scope) -> {``self.<attribute>``: the Listed it held when the method
         # first called another method of ``self`` (or handed ``self`` on)}
         self._published: dict = {}
@@ -493,6 +533,11 @@ class _Builder(cst.CSTVisitor):
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))
+        tested = _type_tested(node.test)
+        if tested is not None:
+            self._type_arms[id(node.body)] = tested
+            if node.orelse is not None:
+                self._type_arms[id(getattr(node.orelse, "body", node.orelse))] = tested
         if _tests_first_step(node.test):
             self._first_step_returns.update(
                 id(small)
@@ -512,8 +557,12 @@ class _Builder(cst.CSTVisitor):
     def visit_IndentedBlock(self, node):
         if id(node) in self._arm_blocks:
             self._arms.append(set())
+        if id(node) in self._type_arms:
+            self._dispatched.append(self._type_arms[id(node)])
 
     def leave_IndentedBlock(self, node):
+        if id(node) in self._type_arms:
+            self._dispatched.pop()
         if id(node) in self._arm_blocks:
             for name in self._arms.pop():
                 self.scope.literals[name] = None  # bound in an arm that may not run
@@ -979,6 +1028,12 @@ class _Builder(cst.CSTVisitor):
             source = _batch_view_of(value)
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
                 self.scope.views.setdefault(target.value, set()).add(source)
+        elif op == "op=":
+            self.frameworks.on_augassign(self, target)  # ``cfg |= {...}``
+        if isinstance(target, cst.Name) and self.scope is not None:
+            self._snapshots[(self.scope.id, target.value)] = (
+                _snapshot_of(value) if op == "=" else None
+            )
         for name in target_names(target):
             self.bind(name)
             if not isinstance(target, cst.Name):
@@ -1082,12 +1137,26 @@ class _Builder(cst.CSTVisitor):
             index_var=index_var,
             depends_on_group=bool(value.names & dependent) or reads_current,
             reads_current_lr=reads_current,
+            type_dispatched=isinstance(value_node, cst.Name)
+            and value_node.value in self._dispatched,
             in_class=self.class_stack[-1] if self.class_stack else None,
             **self.fact_kwargs(stmt),
         )
         self.model.lr_writes.append(write)
         if write.in_class is not None:
             write.in_class.writes_group_lr = True
+
+    def _restores_snapshot(self, receiver, node) -> bool:
+        """``opt.load_state_dict(saved)`` where this function last bound ``saved`` to
+        ``opt.state_dict()`` or a deep copy of it: an in-memory snapshot put back (an lr
+        range test), not a resume."""
+        if self.scope is None or len(node.args) != 1:
+            return False
+        arg = node.args[0].value
+        return (
+            isinstance(arg, cst.Name)
+            and self._snapshots.get((self.scope.id, arg.value)) == receiver
+        )
 
     # -- calls --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call):
@@ -1140,6 +1209,8 @@ class _Builder(cst.CSTVisitor):
                             method=method,
                             args=args,
                             kwargs=kwargs,
+                            snapshot=method == "load_state_dict"
+                            and self._restores_snapshot(receiver, node),
                             **self.fact_kwargs(node),
                         )
                     )
@@ -2023,6 +2094,7 @@ def _through_imports(model: FileModel) -> None:
                         index_var=write.index_var,
                         depends_on_group=write.depends_on_group,
                         reads_current_lr=write.reads_current_lr,
+                        type_dispatched=write.type_dispatched,
                         optimizer=opts[0],
                         optimizers=tuple(opts),
                         via=write,

@@ -161,8 +161,29 @@ def _is_lr_read(node, group_text) -> bool:
     )
 
 
+def _rescales(scope, node) -> bool:
+    """``target / current_lr`` or ``lr / prev`` with ``prev = lr`` after the write: the
+    factor divides by the lr it replaces, so each update lands on a target computed afresh
+    and the product telescopes instead of compounding."""
+    factors = _factors(_single_local(scope, node))
+    kept = {expr_text(f) for f, inverted in factors if not inverted}
+    for f, inverted in factors:
+        if not inverted:
+            continue
+        f = _single_local(scope, f)
+        if isinstance(f, cst.Subscript) and subscript_key(f) == "lr":
+            return True  # ``lr / optimizer.param_groups[-1]["lr"]``
+        if isinstance(f, cst.Name) and scope.kind == "function":
+            values = assigned_values(scope.node, f.value) or []
+            if any(expr_text(v) in kept for v in values):
+                return True  # ``g["lr"] * lr / prev`` then ``prev = lr``
+    return False
+
+
 def _compounds_product(analysis, node, lr_match, counters) -> bool:
     """``lr * f(epoch)``: one factor is the current lr, another moves with the counter."""
+    if _rescales(analysis.scope, node):
+        return False
     factors = _factors(node)
     lr_factors = [f for f, inv in factors if not inv and lr_match(f)]
     if len(lr_factors) != 1:
@@ -220,6 +241,8 @@ def compounding(model, write):
     counters |= _counter_params(model, write.scope, analysis)
     value = write.value.node
     if write.op in ("*=", "/="):
+        if write.op == "*=" and _rescales(write.scope, value):
+            return None
         return "" if analysis.depends(value, counters) else None
     if write.op not in ("=", "update"):
         return None

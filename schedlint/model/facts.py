@@ -267,6 +267,9 @@ class MethodCall(Fact):
     optimizer_arg: Optimizer | None = field(default=None, repr=False)  # scaler.step(opt)
     targets: tuple = field(default=(), repr=False)  # every Optimizer/Scheduler it may be
     via: MethodCall | None = field(default=None, repr=False)  # see LrWrite.via
+    # ``load_state_dict`` of a snapshot the same function took of the same object
+    # (``saved = copy.deepcopy(opt.state_dict())``): a restore, not a resume
+    snapshot: bool = False
 
 
 @dataclass(eq=False)
@@ -281,6 +284,9 @@ class LrWrite(Fact):
     index_var: str | None = None
     depends_on_group: bool = False
     reads_current_lr: bool = False  # the value reads this group's current lr
+    # the written name is one an ``if isinstance(name, ...)`` around the write dispatches on:
+    # a helper taking a scalar or a per-group list, whose scalar arm may never run
+    type_dispatched: bool = False
     optimizer: Optimizer | None = field(default=None, repr=False)
     in_class: ClassInfo | None = field(default=None, repr=False)
     # Every optimizer the written groups may belong to (through parameters, attributes,
@@ -541,6 +547,18 @@ class FileModel:
         (anchored at the local call of the helper: ``utils.unfreeze_backbone(model, opt)``
         for its ``optimizer.add_param_group(...)``)."""
         return [c for c in self.calls + self.calls_via_imports if c.method == method]
+
+    def undone_by_restore(self, write) -> bool:
+        """The function that makes ``write`` later puts back a snapshot it took of the same
+        optimizer (``opt.load_state_dict(saved)``, an lr range test): the write does not
+        outlive it."""
+        return any(
+            c.snapshot
+            and c.scope is write.scope
+            and c.order > write.order
+            and c.receiver == write.optimizer_src
+            for c in self.calls
+        )
 
     def optimizer_steps(self, optimizer):
         """Calls that step ``optimizer``: ``opt.step()``, ``scaler.step(opt)``."""

@@ -76,6 +76,9 @@ class LightningScheduler:
     # is None then): ``return get_cosine_...(...)`` under one test, ``return StepLR(...)``.
     choices: tuple = field(default=(), repr=False)
     helper: str | None = None  # ``self.<helper>(...)`` gave the value: resolved later
+    # ``"interval"`` sits beside ``"optimizer"`` in the returned dict, where Lightning ignores
+    # it (it only warns of an unsupported key): the author meant it for this scheduler
+    stray_interval: bool = False
 
 
 @dataclass(eq=False)
@@ -156,6 +159,10 @@ class FrameworkCollector:
         # (id(class node), method name) -> (config {key: Value}, opaque, scope) of a method
         # returning a scheduler config dict (``def _lr_config(self, opt): return {...}``)
         self.config_methods: dict = {}
+        # (scope id, name) of local dicts changed in a way the model does not read
+        # (``cfg.setdefault(...)``, ``cfg |= other``, ``cfg["lr_scheduler"]["interval"] = ...``):
+        # their keys may be set unseen
+        self.mutated: set = set()
         # some code of the file reads schedulers back from Lightning (``self.lr_schedulers()``,
         # ``trainer.lr_scheduler_configs``; a callback may do it for the module)
         self.reads_back = False
@@ -164,6 +171,8 @@ class FrameworkCollector:
     def on_call(self, builder, node, method):
         if _reads_schedulers(node.func):
             self.reads_back = True
+        if method in _DICT_MUTATORS and isinstance(node.func.value, cst.Name):
+            self._mutate(builder, node.func.value.value, method, node.args)
         if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
             return
         if not any(q.partition(".")[0] == "accelerate" for q in builder.model.imports.values()):
@@ -237,6 +246,30 @@ class FrameworkCollector:
             name = self.string_value(target.slice[0].slice.value)
             if key in self.locals and name is not None:
                 self.overrides.setdefault(key, {})[name] = value
+            elif key in self.locals:
+                self.mutated.add(key)  # ``cfg[key] = ...``: a computed key
+        elif isinstance(target, cst.Subscript):
+            root = target.value
+            while isinstance(root, cst.Subscript):
+                root = root.value
+            if isinstance(root, cst.Name):
+                # ``config["lr_scheduler"]["interval"] = "step"``: a nested dict changed
+                self._mutate(builder, root.value, "[]=", ())
+
+    def on_augassign(self, builder, target):
+        if isinstance(target, cst.Name):
+            self._mutate(builder, target.value, "|=", ())
+
+    def _mutate(self, builder, name, method, args) -> None:
+        key = (builder.scope.id, name)
+        if key not in self.locals:
+            return
+        if method == "update" and args and all(a.keyword is not None for a in args):
+            overrides = self.overrides.setdefault(key, {})
+            for a in args:
+                overrides[a.keyword.value] = a.value  # ``cfg.update(interval="step")``
+        else:
+            self.mutated.add(key)
 
     def on_return(self, builder, node: cst.Return):
         function = builder.function_stack[-1] if builder.function_stack else None
@@ -296,7 +329,9 @@ class FrameworkCollector:
         else:
             return None
         if isinstance(original, cst.Name):
-            items.update(self.overrides.get((builder.scope.id, original.value), {}))
+            key = (builder.scope.id, original.value)
+            items.update(self.overrides.get(key, {}))
+            opaque = opaque or key in self.mutated
         return items, opaque
 
     def _sequence(self, builder, node):
@@ -310,8 +345,11 @@ class FrameworkCollector:
     def _returned(self, builder, node) -> list:
         top = self._dict_items(builder, node)
         if top is not None:
-            items, _ = top
-            return self._from_opt_dict(builder, items, items.get("monitor"))
+            items, opaque = top
+            entries = self._from_opt_dict(builder, items, items.get("monitor"))
+            for entry in entries:
+                entry.opaque = entry.opaque or opaque  # its config may be changed unseen
+            return entries
         seq = self._sequence(builder, node)
         if seq is None:
             return []
@@ -330,7 +368,9 @@ class FrameworkCollector:
     def _from_opt_dict(self, builder, items, monitor) -> list:
         if "lr_scheduler" not in items:
             return []
-        return [self._entry(builder, items["lr_scheduler"], monitor)]
+        entry = self._entry(builder, items["lr_scheduler"], monitor)
+        entry.stray_interval = "interval" in items
+        return [entry]
 
     def _entry(self, builder, node, monitor) -> LightningScheduler:
         config = self._dict_items(builder, node)
@@ -586,6 +626,8 @@ def _whole_hierarchy_here(model, cls) -> bool:
 
 # Names through which a LightningModule reads back the schedulers it returned.
 _READ_BACK = frozenset({"lr_schedulers", "lr_scheduler_configs"})
+# dict methods that may set keys of a config before it is returned
+_DICT_MUTATORS = frozenset({"update", "setdefault"})
 
 
 def _reads_schedulers(node) -> bool:

@@ -779,7 +779,9 @@ def callee_optimizer_steps(model, names, loop, scope, sched_text, opt_text, key)
     the same global or ``self`` attribute, or the parameter the optimizer is passed as). The
     steps are None when the scheduler ``sched_text`` is passed too (what the function does with
     it is unseen)."""
-    for info, call, skip in called_functions(model, loop.node.body, scope):
+    # a comprehension (``[sched.step() for _ in range(start)]``) has no body: walk it whole
+    body = getattr(loop.node, "body", loop.node)
+    for info, call, skip in called_functions(model, body, scope):
         if any(dotted_name(a.value) == sched_text for a in call.args):
             yield info, call, None
             continue

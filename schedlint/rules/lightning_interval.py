@@ -160,14 +160,23 @@ def lightning_interval_mismatch(model):
         why = per_step(model, sched) if stepped == "epoch" else None
         if why is not None:
             said = "the default interval" if interval is None else '`"interval": "epoch"`'
+            if entry.in_config:
+                fix = 'set `"interval": "step"` in its config dict'
+            elif entry.stray_interval:
+                fix = (
+                    'the `"interval"` beside `"optimizer"` is ignored (Lightning only warns '
+                    'of an unsupported key); move it into `{"scheduler": ..., "interval": '
+                    '"step"}`'
+                )
+            else:
+                fix = 'hand it over as `{"scheduler": ..., "interval": "step"}`'
             reported.add(id(entry))
             yield Report(
                 entry.value.node,
                 f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
                 f"it once per epoch",
                 help=f"It is {why}, and Lightning steps it once per epoch ({said}), "
-                f'so the schedule crawls; return `"lr_scheduler": '
-                f'{{"scheduler": ..., "interval": "step"}}`',
+                f"so the schedule crawls; {fix}",
             )
         elif stepped == "step":
             why = per_epoch(model, sched)

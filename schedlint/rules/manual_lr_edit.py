@@ -141,6 +141,9 @@ def manual_lr_edit_under_scheduler(model):
     is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
     whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
     trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
+    Nor is a write in a function that then puts back a snapshot it took of the optimizer
+    (`saved = copy.deepcopy(opt.state_dict())` ... `opt.load_state_dict(saved)`, an lr range
+    test).
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -200,6 +203,8 @@ def manual_lr_edit_under_scheduler(model):
             and any(c.loop is write.loop for c in names.optimizer_steps(key, write.scope))
         ):
             continue  # a group frozen again before every optimizer step: the 0 is what it uses
+        if model.undone_by_restore(write):
+            continue  # an lr range test that puts the optimizer's snapshot back
         found = []
         for sched in model.schedulers + model.schedulers_reached():
             if not is_known(sched):

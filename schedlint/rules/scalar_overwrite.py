@@ -73,6 +73,8 @@ def scalar_lr_overwrite(model):
             continue
         if write.op not in ("=", "update"):
             continue  # *= keeps the ratio between groups
+        if write.type_dispatched:
+            continue  # ``set_lr(opt, lrs)`` writing per group when handed a list
         # a helper may be called with several optimizers: any with distinct groups is hurt
         opt = next((o for o in write.optimizers if o.distinct_lrs() is not None), None)
         if opt is None:

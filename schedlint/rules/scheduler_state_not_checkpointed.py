@@ -38,8 +38,12 @@ def scheduler_state_not_checkpointed(model):
     anywhere for that scheduler. It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
-    `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop, and when the optimizer
-    comes from elsewhere (a helper's argument) with no scheduler seen. A trainer class handed
+    `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop (unless it is chainable
+    and the loop replays it after `optimizer.load_state_dict`: that decays the restored lr a
+    second time, and is flagged), and when the optimizer
+    comes from elsewhere (a helper's argument) with no scheduler seen. A load that puts back a
+    snapshot the same function took (`saved = copy.deepcopy(opt.state_dict())`, an lr range
+    test) is not a resume. A trainer class handed
     both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
@@ -112,6 +116,7 @@ def scheduler_state_not_checkpointed(model):
             ]
         return cache[opt]
 
+    yield from _replayed_on_restored_lr(model)
     for ckpt in model.checkpoints:
         if ckpt.opaque:
             continue
@@ -132,7 +137,7 @@ def scheduler_state_not_checkpointed(model):
                     f"`{each}.load_state_dict(...)`",
                 )
     for call in model.calls:
-        if call.method != "load_state_dict":
+        if call.method != "load_state_dict" or call.snapshot:
             continue
         for name, sched in _lost(model, call, unsaved):
             each = _each(name, sched)
@@ -183,6 +188,46 @@ def _optimizers(call):
     ):
         return list(call.targets)
     return []
+
+
+def _replayed_on_restored_lr(model):
+    """``for _ in range(start_epoch): scheduler.step()`` after ``optimizer.load_state_dict``:
+    a chainable scheduler multiplies the restored, already decayed lr again."""
+    for sched in model.schedulers:
+        if sched.closed_form or not is_known(sched) or sched.optimizer is None:
+            continue
+        if sched.cls in ("ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"):
+            continue
+        if any(c.method == "load_state_dict" and sched in c.targets for c in model.calls):
+            continue  # its own state is restored too: the loop is something else
+        for step in model.steps_of(sched):
+            if step.loop is None or step.args or step.kwargs or not fast_forward(step):
+                continue
+            load = next(
+                (
+                    c
+                    for c in model.calls
+                    if c.method == "load_state_dict"
+                    and not c.snapshot
+                    and c.target is sched.optimizer
+                    and c.scope is step.scope
+                    and c.order < step.order
+                ),
+                None,
+            )
+            if load is None:
+                continue
+            name = _name_here(model, sched)
+            yield Report(
+                step.node,
+                f"replaying `{clip(name, 30)}` re-applies its decay to the lr "
+                f"`{clip(load.receiver, 30)}.load_state_dict` restored",
+                help=f"`{sched.cls}` is chainable: each step scales the current lr, and "
+                f"the optimizer state loaded on line {model.line(load.node)} already holds "
+                f"the decayed lr, so the decay is applied twice; save "
+                f"`{name}.state_dict()` in the checkpoint and restore it with "
+                f"`{name}.load_state_dict(...)` instead of stepping",
+            )
 
 
 def _name_here(model, sched) -> str:

@@ -209,3 +209,31 @@ def test_getattr_of_the_torch_scheduler_module_is_a_scheduler():
         ("StepLR", "torch", "opt"),
         ("LRScheduler", "torch", "opt"),
     ]
+
+
+@pytest.mark.parametrize(
+    "ret, advice",
+    [
+        ('{"optimizer": opt, "lr_scheduler": sched}', '`{"scheduler": ..., "interval": "step"}`'),
+        ("[opt], [sched]", '`{"scheduler": ..., "interval": "step"}`'),
+        ('[opt], [{"scheduler": sched}]', "in its config dict"),
+        # Lightning reads "interval" only inside the scheduler's config dict.
+        ('{"optimizer": opt, "lr_scheduler": sched, "interval": "step"}', "is ignored"),
+    ],
+)
+def test_sl209_advice_fits_the_return_form(ret, advice):
+    src = f"""
+    import lightning as L
+    import torch
+
+
+    class Model(L.LightningModule):
+        def configure_optimizers(self):
+            opt = torch.optim.AdamW(self.parameters(), lr=1e-3)
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+            return {ret}
+    """
+    ((_, _, help_text),) = with_help(src, "SL209")
+    assert advice in help_text
+    assert '"lr_scheduler": {' not in help_text  # the old advice fitted only a dict return

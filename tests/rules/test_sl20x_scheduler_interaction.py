@@ -254,3 +254,23 @@ def test_sl207_names_a_factory_returned_scheduler_once():
     (finding,) = [f for r in results for f in r.findings]
     assert finding.message.endswith("but the `CosineAnnealingLR` counts epochs")
     assert "line 7 of schedules.py" in finding.help
+
+
+def test_a_comprehension_of_scheduler_steps_does_not_crash_sl203():
+    # Found writing an SL304 fixture: SL203 read the comprehension's `body` (it has none).
+    src = """
+    import torch
+    from torch.optim.lr_scheduler import MultiStepLR
+
+
+    def main(model, ckpt, epochs):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = MultiStepLR(optimizer, milestones=[100, 150], gamma=0.1)
+        start_epoch = ckpt["epoch"] + 1
+        [scheduler.step() for _ in range(start_epoch)]
+        for epoch in range(start_epoch, epochs):
+            optimizer.step()
+            scheduler.step()
+    """
+    _, found, _ = _check(src, frozenset({"SL203", "SL003"}))
+    assert found == []
