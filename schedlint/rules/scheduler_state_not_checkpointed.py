@@ -7,6 +7,7 @@ from schedlint.model.uses import (
     binding_root,
     entries_escape,
     escapes,
+    fast_forward,
     fast_forward_loop,
     handed_on_before,
     list_entry,
