@@ -174,7 +174,18 @@ def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:
     key = binding_key(scope, text)
     if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, text):
         return True
-    root = binding_root(model, key)
+    roots = [binding_root(model, key)]
+    if key is not None and key[0] == "class":
+        # ``self.schedulers`` filled by a subclass is saved by a base class's method
+        cls = next((c for c in model.classes if id(c) == key[1]), None)
+        if cls is not None:
+            roots += [
+                c.node for c in model.classes if c is not cls and model.same_hierarchy(cls, c)
+            ]
+    return any(_entries_escape_in(root, text, allowed) for root in roots)
+
+
+def _entries_escape_in(root, text, allowed) -> bool:
     loops = _iterations(root)
     for use in uses(root, text):
         if use.kind in ("target", "test", "declaration"):
