@@ -1029,7 +1029,7 @@ class _Builder(cst.CSTVisitor):
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
                 self.scope.views.setdefault(target.value, set()).add(source)
         elif op == "op=":
-            self.frameworks.on_augassign(self, target)  # ``cfg |= {...}``
+            self.frameworks.on_augassign(self, target)
         if isinstance(target, cst.Name) and self.scope is not None:
             self._snapshots[(self.scope.id, target.value)] = (
                 _snapshot_of(value) if op == "=" else None

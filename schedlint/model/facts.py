@@ -527,20 +527,12 @@ class FileModel:
     def steps_of(self, entity):
         """``entity.step()`` calls, including those made by imported in-tree helpers
         (anchored at the local call of the helper)."""
-        return [
-            c
-            for c in self.calls + self.calls_via_imports
-            if c.method == "step" and c.target is entity
-        ]
+        return [c for c in self.calls_of("step") if c.target is entity]
 
     def steps_reaching(self, entity):
         """``step()`` calls that may step ``entity``, also among others: ``scheduler.step()``
         in ``for scheduler in self.schedulers:`` steps each scheduler of the list."""
-        return [
-            c
-            for c in self.calls + self.calls_via_imports
-            if c.method == "step" and any(t is entity for t in c.targets)
-        ]
+        return [c for c in self.calls_of("step") if any(t is entity for t in c.targets)]
 
     def calls_of(self, method):
         """``x.method(...)`` calls, including those made by imported in-tree helpers
