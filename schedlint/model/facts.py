@@ -836,8 +836,8 @@ class FileModel:
         """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
         another in-tree module builds on one of its parameters and that a call here binds to
         a name (``self.sched_d`` of ``self.sched_g, self.sched_d = build_schedulers(self.opt_g,
-        self.opt_g, cfg)``), with the optimizer of this file that the call hands it: only
-        where the name certainly holds that one scheduler and the parameter that optimizer."""
+        self.opt_g, cfg)``), with the optimizer that the call hands it: only where the name
+        certainly holds that one scheduler and the parameter that optimizer."""
         out = []
         for scope, text, call in self.flow.call_results(self.flow_assigns):
             held = self.holds_only(scope, text)
@@ -853,8 +853,19 @@ class FileModel:
                 continue
             opts = self.holds_only(sched.scope, sched.optimizer_src)
             if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
-                if not self.is_foreign(opts[0]):
-                    out.append((scope, text, call, sched, opts[0]))
+                out.append((scope, text, call, sched, opts[0]))
+        return out
+
+    def optimizers_from_factories(self) -> list:
+        """(scope, name, optimizer) for each optimizer that a factory of another in-tree
+        module builds and a call here binds to a name (``self.opt_d`` of ``self.opt_d,
+        self.opt_g = define_optimizers(...)``), where the name certainly holds that one."""
+        out = []
+        for scope, text, _ in self.flow.call_results(self.flow_assigns):
+            held = self.holds_only(scope, text)
+            if held and len(held) == 1 and isinstance(held[0], Optimizer):
+                if self.is_foreign(held[0]):
+                    out.append((scope, text, held[0]))
         return out
 
     def holders(self, entity) -> list:
