@@ -84,8 +84,8 @@ def _effect(sched) -> str:
         )
     if sched.cls == "ReduceLROnPlateau":
         return (
-            f"{who} cuts whatever lr it finds when the metric stalls, so this edit "
-            f"persists and its cuts apply on top of it"
+            f"{who} cuts whatever lr it finds when the metric stalls, so its cuts and "
+            f"this edit undo each other"
         )
     if sched.chainable:
         return (
