@@ -682,6 +682,52 @@ def starts_at_zero(loop) -> bool:
     )
 
 
+def _test_key(model, test) -> tuple | None:
+    """(what ``test`` asks, whether it asks it): ``it >= warmup`` is ``it < warmup`` negated,
+    ``b > a`` is ``a < b``, ``not done`` is ``done`` negated; None for any other test."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _test_key(model, test.expression)
+        return None if inner is None else (inner[0], not inner[1])
+    if isinstance(test, (cst.Name, cst.Attribute)):
+        return ("truth", model.code(test)), True
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+        return None
+    (target,) = test.comparisons
+    op = type(target.operator)
+    left, right = model.code(test.left), model.code(target.comparator)
+    if op in (cst.GreaterThan, cst.GreaterThanEqual):
+        left, right = right, left  # ``b > a`` asks ``a < b``; ``b >= a`` asks ``a <= b``
+        op = cst.LessThan if op is cst.GreaterThan else cst.LessThanEqual
+    if op is cst.LessThan:
+        return ("<", left, right), True
+    if op is cst.LessThanEqual:
+        return ("<", right, left), False  # ``a <= b`` is ``b < a`` negated
+    if op in (cst.Equal, cst.NotEqual):
+        return ("==", *sorted((left, right))), op is cst.Equal
+    return None
+
+
+def complementary(model, path, other) -> bool:
+    """Two branch paths of one scope that never run in the same pass: one runs under a test
+    the other runs under the negation of (``if it < warmup:`` then ``if it >= warmup:``,
+    ``if warming_up:`` then ``if not warming_up:``, or one test's body and another's else),
+    each an ``if`` of its own."""
+    asked = {}
+    for node, branch in path:
+        if isinstance(node, cst.If):
+            key = _test_key(model, node.test)
+            if key is not None:
+                asked[key[0]] = (node, key[1] == (branch == "body"))
+    for node, branch in other:
+        if isinstance(node, cst.If):
+            key = _test_key(model, node.test)
+            if key is not None and key[0] in asked:
+                mine, holds = asked[key[0]]
+                if mine is not node and holds != (key[1] == (branch == "body")):
+                    return True
+    return False
+
+
 def zero_based_counter(loop) -> str | None:
     """The name counting a ``for`` loop's passes from 0: ``e`` of ``for e in range(n)`` (or
     ``range(0, n)``), ``i`` of ``for i, x in enumerate(xs)`` (without a start, or start 0)."""
