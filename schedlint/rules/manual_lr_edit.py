@@ -59,6 +59,20 @@ def _built_after_it_runs(model, sched, write) -> bool:
     )
 
 
+def _in_scheduler(model, write) -> bool:
+    """The write is code of a scheduler class, here or in the imported module whose write a
+    local call stands for (`scheduler.step()` of a warm-up class of `warmup.py`)."""
+    while write is not None:
+        if (
+            write.in_class is not None
+            and write.in_class.looks_like_scheduler
+            or in_scheduler_class(model, write.scope)
+        ):
+            return True
+        write = write.via
+    return False
+
+
 def _stepped_by_class(model, sched, write) -> bool:
     """An entry of `self.schedulers` (filled here, or by a subclass in a caller module) that
     a method of the write's class hierarchy steps: in effect wherever that class runs."""
@@ -194,11 +208,7 @@ def manual_lr_edit_under_scheduler(model):
         key = binding_key(write.scope, write.optimizer_src)
         if key is None and not write.optimizers:
             continue
-        if (
-            write.in_class is not None
-            and write.in_class.looks_like_scheduler
-            or in_scheduler_class(model, write.scope)
-        ):
+        if _in_scheduler(model, write):
             continue
         if (
             write.value.number == 0
