@@ -192,7 +192,10 @@ def scheduler_never_stepped():
 
     ## What it does
     Reported by `guard.report()` and when the guard closes (context-manager exit, `close()`,
-    the end of `schedlint run`, the end of a test under `--schedlint-guard`).
+    the end of `schedlint run`, the end of a test under `--schedlint-guard`). A scheduler
+    that another one steps is judged with it: a child of SequentialLR/ChainedScheduler, or
+    one a scheduler class of your own holds (a warm-up keeping `self.after_scheduler` and
+    stepping it once the warm-up is over).
 
     ## Why is this bad?
     The whole run trains at the scheduler's initial LR: warm-up never ends, decay never happens.
