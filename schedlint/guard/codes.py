@@ -192,7 +192,10 @@ def scheduler_never_stepped():
 
     ## What it does
     Reported by `guard.report()` and when the guard closes (context-manager exit, `close()`,
-    the end of `schedlint run`, the end of a test under `--schedlint-guard`).
+    the end of `schedlint run`, the end of a test under `--schedlint-guard`). A scheduler
+    that another one steps is judged with it: a child of SequentialLR/ChainedScheduler, or
+    one a scheduler class of your own holds (a warm-up keeping `self.after_scheduler` and
+    stepping it once the warm-up is over).
 
     ## Why is this bad?
     The whole run trains at the scheduler's initial LR: warm-up never ends, decay never happens.
@@ -299,7 +302,10 @@ def scheduler_step_epoch_argument():
 
     ## What it does
     Reports the first `step()` call of each scheduler that passes an epoch, with the line.
-    CosineAnnealingWarmRestarts, which takes a fractional epoch by design, is exempt.
+    CosineAnnealingWarmRestarts, which takes a fractional epoch by design, is exempt. A
+    scheduler class of your own with its own `step()` is judged by that method's signature:
+    only an argument it takes as `epoch` (and hands on to torch) is one; `step(self,
+    metrics=None)` of a warm-up that passes the metric to a ReduceLROnPlateau is not.
 
     ## Why is this bad?
     torch sets `last_epoch` to the argument and switches to the closed form: the schedule jumps;

@@ -149,7 +149,24 @@ def _is_fresh(sched) -> bool:
 
 
 def _children(sched) -> list:
-    return list(getattr(sched, "_schedulers", None) or ())
+    """The schedulers ``sched`` steps itself: a SequentialLR's or ChainedScheduler's list, or,
+    for a scheduler class of the user's, the schedulers it holds (``self.after_scheduler`` of a
+    warm-up that hands every later step over to it)."""
+    inner = getattr(sched, "_schedulers", None)
+    if inner:
+        return list(inner)
+    if type(sched).__module__.startswith("torch.") or not hasattr(sched, "__dict__"):
+        return []
+    out = []
+    for value in vars(sched).values():
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            if (
+                isinstance(v, LRScheduler)
+                and v is not sched
+                and not any(x is sched for x in getattr(v, "__dict__", {}).values())
+            ):
+                out.append(v)
+    return out
 
 
 class Guard:

@@ -4,6 +4,7 @@ Pure functions over floats and scheduler attributes; the Guard decides when to c
 
 from __future__ import annotations
 
+import inspect
 import math
 
 RATIO_RTOL = 0.01  # relative change of a group-to-group LR ratio that counts as a change
@@ -297,11 +298,35 @@ def epoch_argument(sched, args: tuple, kwargs: dict):
     name = type(sched).__name__
     if name == "CosineAnnealingWarmRestarts":
         return None
+    own = _own_step(sched)
+    if own is not None:
+        # A step() of the user's: its arguments are its own (a metric it hands to a plateau);
+        # only one it names `epoch` is the epoch it hands on to torch's step().
+        try:
+            return own.bind_partial(sched, *args, **kwargs).arguments.get("epoch")
+        except TypeError:
+            return None
     if name == "ReduceLROnPlateau":
         value = args[1] if len(args) > 1 else kwargs.get("epoch")
     else:
         value = args[0] if args else kwargs.get("epoch")
     return value
+
+
+def _own_step(sched):
+    """The signature of the ``step`` a scheduler class outside torch defines, or None when the
+    ``step`` that runs is torch's (or cannot be read)."""
+    for klass in type(sched).__mro__:
+        fn = vars(klass).get("step")
+        if fn is None:
+            continue
+        if klass.__module__.split(".")[0] == "torch":
+            return None
+        try:
+            return inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 LAMBDA_SCHEDULERS = ("LambdaLR", "MultiplicativeLR")

@@ -682,6 +682,128 @@ def starts_at_zero(loop) -> bool:
     )
 
 
+def _test_key(model, test) -> tuple | None:
+    """(what ``test`` asks, whether it asks it): ``it >= warmup`` is ``it < warmup`` negated,
+    ``b > a`` is ``a < b``, ``not done`` is ``done`` negated; None for any other test."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _test_key(model, test.expression)
+        return None if inner is None else (inner[0], not inner[1])
+    if isinstance(test, (cst.Name, cst.Attribute)):
+        return ("truth", model.code(test)), True
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+        return None
+    (target,) = test.comparisons
+    op = type(target.operator)
+    left, right = model.code(test.left), model.code(target.comparator)
+    if op in (cst.GreaterThan, cst.GreaterThanEqual):
+        left, right = right, left  # ``b > a`` asks ``a < b``; ``b >= a`` asks ``a <= b``
+        op = cst.LessThan if op is cst.GreaterThan else cst.LessThanEqual
+    if op is cst.LessThan:
+        return ("<", left, right), True
+    if op is cst.LessThanEqual:
+        return ("<", right, left), False  # ``a <= b`` is ``b < a`` negated
+    if op in (cst.Equal, cst.NotEqual):
+        return ("==", *sorted((left, right))), op is cst.Equal
+    return None
+
+
+def complementary(model, path, other) -> bool:
+    """Two branch paths of one scope that never run in the same pass: one runs under a test
+    the other runs under the negation of (``if it < warmup:`` then ``if it >= warmup:``,
+    ``if warming_up:`` then ``if not warming_up:``, or one test's body and another's else),
+    each an ``if`` of its own."""
+    asked = {}
+    for node, branch in path:
+        if isinstance(node, cst.If):
+            key = _test_key(model, node.test)
+            if key is not None:
+                asked[key[0]] = (node, key[1] == (branch == "body"))
+    for node, branch in other:
+        if isinstance(node, cst.If):
+            key = _test_key(model, node.test)
+            if key is not None and key[0] in asked:
+                mine, holds = asked[key[0]]
+                if mine is not node and holds != (key[1] == (branch == "body")):
+                    return True
+    return False
+
+
+def zero_based_counter(loop) -> str | None:
+    """The name counting a ``for`` loop's passes from 0: ``e`` of ``for e in range(n)`` (or
+    ``range(0, n)``), ``i`` of ``for i, x in enumerate(xs)`` (without a start, or start 0)."""
+    node = loop.node
+    if loop.kind != "for" or not isinstance(node, cst.For):
+        return None
+    target = node.target
+    if starts_at_zero(loop):
+        return target.value if isinstance(target, cst.Name) else None
+    it = node.iter
+    if not (
+        isinstance(it, cst.Call)
+        and isinstance(it.func, cst.Name)
+        and it.func.value == "enumerate"
+        and isinstance(target, (cst.Tuple, cst.List))
+        and target.elements
+        and isinstance(target.elements[0].value, cst.Name)
+    ):
+        return None
+    for arg in it.args[1:]:
+        if arg.keyword is not None and arg.keyword.value != "start":
+            continue
+        if not (isinstance(arg.value, cst.Integer) and arg.value.value == "0"):
+            return None
+    return target.elements[0].value.value
+
+
+_AT_ZERO = {
+    cst.GreaterThan: lambda a, b: a > b,
+    cst.GreaterThanEqual: lambda a, b: a >= b,
+    cst.LessThan: lambda a, b: a < b,
+    cst.LessThanEqual: lambda a, b: a <= b,
+    cst.Equal: lambda a, b: a == b,
+    cst.NotEqual: lambda a, b: a != b,
+}
+
+
+def _first_pass_truth(test, counters) -> bool | None:
+    """What ``test`` is while every name of ``counters`` is 0, when that is certain."""
+    if isinstance(test, cst.Name):
+        return False if test.value in counters else None
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _first_pass_truth(test.expression, counters)
+        return None if inner is None else not inner
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+        return None
+    left, (target,) = test.left, test.comparisons
+    compare = _AT_ZERO.get(type(target.operator))
+    if compare is None:
+        return None
+    counted = [
+        isinstance(side, cst.Name) and side.value in counters for side in (left, target.comparator)
+    ]
+    literal = [isinstance(side, cst.Integer) for side in (left, target.comparator)]
+    if sorted(counted) != [False, True] or counted != [not lit for lit in literal]:
+        return None  # one side the counter, the other an integer literal
+    values = [0 if c else int(side.value, 0) for c, side in zip(counted, (left, target.comparator))]
+    return compare(*values)
+
+
+def skips_first_pass(path, loop) -> bool:
+    """The first pass of ``loop`` (or of a loop around it) never runs code on this branch
+    path: ``if it > 0:`` (``it != 0``, ``it >= 1``, ``0 < it``, ``if it:``), or the else of
+    ``if it == 0:`` (``if not it:``, ``if it == 0: continue``), with ``it`` counting that
+    loop's passes from 0 (``zero_based_counter``)."""
+    counters = {name for outer in loop.ancestors() if (name := zero_based_counter(outer))}
+    if not counters:
+        return False
+    for node, branch in path:
+        if isinstance(node, cst.If):
+            truth = _first_pass_truth(node.test, counters)
+            if truth is not None and truth == (branch == "else"):
+                return True
+    return False
+
+
 def assigns_call_of(rebind, method: str) -> bool:
     """The rebinding assigns the result of a ``.method(...)`` call: ``x = accelerator.prepare(x)``
     (or unpacks it: ``model, loader = accelerator.prepare(model, loader)``)."""

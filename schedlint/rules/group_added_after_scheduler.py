@@ -40,8 +40,11 @@ def param_group_added_after_scheduler(model):
     ## What it does
     Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
     function (or in `__init__` of the class whose method adds the group, or handed with `opt` to
-    the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules),
-    when that scheduler is not rebuilt afterwards. A helper of another module that adds the
+    the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules,
+    or that function called from where the scheduler exists: `unfreeze(self.optimizer, ...)`
+    in a trainer's `fit`), when that scheduler is not rebuilt afterwards. A method that
+    `__init__` calls before it builds the scheduler (`self.add_backbone_group(lr)`) adds its
+    group in time and is not flagged. A helper of another module that adds the
     group (`utils.unfreeze_backbone(model, optimizer)`, a callback's
     `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it.
 
@@ -121,6 +124,13 @@ def param_group_added_after_scheduler(model):
             if call.via is not None
             else ""
         )
+        site = _caller_after(model, sched, call) if call.via is None else None
+        if site is not None:
+            inside = f" in `{clip(call.scope.name, 25)}`"
+            added = (
+                f"`{clip(site.scope.name, 25)}` runs `{clip(call.scope.name, 25)}` on "
+                f"{model.where(site.node)}, after the scheduler is built. "
+            )
         yield Report(
             call.node,
             f"`{clip(call.receiver, 25)}.add_param_group(...)`{inside} runs after scheduler "
@@ -132,24 +142,61 @@ def param_group_added_after_scheduler(model):
         )
 
 
+def _outermost(chains) -> list:
+    """The chains no other chain extends: each runs out to a function nothing here calls."""
+    return [c for c in chains if not any(len(d) > len(c) and d[: len(c)] == c for d in chains)]
+
+
 def _runs_before(model, sched, call) -> bool:
     """The scheduler certainly exists when the group is added: built earlier in the same
-    function, in ``__init__`` of the class whose other method adds the group, by a factory
-    the function called before (``opt, sched = build(model)``), or before the function
-    adding the group is called."""
-    if sched.scope is call.scope or (
-        sched.scope.cls is not None
-        and sched.scope.name == "__init__"
-        and call.scope.cls is sched.scope.cls
-    ):
+    function, by a factory the function called before (``opt, sched = build(model)``), in a
+    function that then calls (through a few calls) the one adding the group (a callback's
+    ``on_epoch_start(epoch, optimizer)`` in the training loop, ``unfreeze(self.optimizer,
+    ...)`` in a trainer's method), or in ``__init__`` of the class whose other method adds the
+    group, unless that method runs only from ``__init__`` before the scheduler is built
+    (``self.add_backbone_group()`` first)."""
+    if sched.scope is call.scope:
         return sched.order < call.order
-    return any(
+    if any(
         caller is call.scope and model.starts_before(site, call.node, caller.node)
         for caller, site, _ in model.call_sites(sched.scope)
-    ) or any(  # a callback's ``on_epoch_start(epoch, optimizer)`` in the training loop
-        caller is sched.scope and model.starts_before(sched.node, site, caller.node)
-        for caller, site, _ in model.call_sites(call.scope)
-    )
+    ):
+        return True
+    return _way_in(model, sched, call) is not None
+
+
+def _way_in(model, sched, call):
+    """A chain of calls (``Site``s, from the group's addition out) that runs the addition
+    after ``sched`` is built in another function; None when there is none."""
+    init_of = sched.scope.cls if sched.scope.name == "__init__" else None
+    for chain in _outermost(model.call_chains(call)):
+        for site in chain[1:]:
+            if site.scope is sched.scope:
+                if _built_first(model, sched, site):
+                    return chain
+                break  # this way in runs before the scheduler is built
+        else:
+            if init_of is not None and any(site.scope.cls is init_of for site in chain):
+                return chain
+    return None
+
+
+def _built_first(model, fact, site) -> bool:
+    """``fact`` (a construction or a rebinding) comes before the call ``site`` in the function
+    holding both: by the structure of this file, by source order in another module's code."""
+    if site.here:
+        return model.starts_before(fact.node, site.node, site.scope.node)
+    return fact.order < site.order
+
+
+def _caller_after(model, sched, call):
+    """The call that runs the function adding the group, from the code that runs after the
+    scheduler is built (``unfreeze(...)`` in ``Trainer.fit``); None when the group is added
+    in the function that builds it, or by a method of its class."""
+    if sched.scope is call.scope:
+        return None
+    chain = _way_in(model, sched, call)
+    return chain[1] if chain is not None and len(chain) > 1 else None
 
 
 def _matters(sched) -> bool:
@@ -166,15 +213,14 @@ def _rebuilt_after(model, opt, call, bound) -> bool:
     called from the method that adds the group), or by the caller after calling the function
     that adds the group."""
     known = {id(s.scope) for s in bound}
-    sites = model.call_sites(call.scope)
+    sites = [site for chain in model.call_chains(call) for site in chain[1:]]
 
     def maybe_after(fact):
         if fact.scope is call.scope:
             return fact.order > call.order
-        # rebuilt by the caller once the callback that adds the group has run
+        # rebuilt by a caller once the function that adds the group has run
         return id(fact.scope) not in known or any(
-            caller is fact.scope and model.starts_before(site, fact.node, caller.node)
-            for caller, site, _ in sites
+            site.scope is fact.scope and not _built_first(model, fact, site) for site in sites
         )
 
     if any(maybe_after(s) for s in model.schedulers_of(opt) if s not in bound):

@@ -5,6 +5,7 @@ from schedlint.model.usage import (
     Branches,
     branches_of,
     closed_form,
+    complementary,
     conditions,
     enclosing_class,
     in_scheduler_class,
@@ -56,6 +57,20 @@ def _built_after_it_runs(model, sched, write) -> bool:
     return bool(ends) and all(
         any(id(site.scope) in built and before(site) for site in chain) for chain in ends
     )
+
+
+def _in_scheduler(model, write) -> bool:
+    """The write is code of a scheduler class, here or in the imported module whose write a
+    local call stands for (`scheduler.step()` of a warm-up class of `warmup.py`)."""
+    while write is not None:
+        if (
+            write.in_class is not None
+            and write.in_class.looks_like_scheduler
+            or in_scheduler_class(model, write.scope)
+        ):
+            return True
+        write = write.via
+    return False
 
 
 def _stepped_by_class(model, sched, write) -> bool:
@@ -141,7 +156,9 @@ def manual_lr_edit_under_scheduler(model):
     Lightning steps) while a hook of the module, such as an `optimizer_step` warm-up, writes
     the lr of the optimizer Lightning hands it. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
-    `if`, the scheduler in the `else`), and a conditional warm-up computed from the groups'
+    `if`, the scheduler in the `else`; for a closed-form scheduler also two `if`s of opposite
+    tests, `if it < warmup:` for the warm-up and `if it >= warmup:` for the `step()`), and a
+    conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
     lrs zipped with the groups) are not flagged, nor a warm-up that every path runs before
     the scheduler is built (`fit()` warms up, then builds its schedule). Nor
@@ -198,11 +215,7 @@ def manual_lr_edit_under_scheduler(model):
         key = binding_key(write.scope, write.optimizer_src)
         if key is None and not write.optimizers:
             continue
-        if (
-            write.in_class is not None
-            and write.in_class.looks_like_scheduler
-            or in_scheduler_class(model, write.scope)
-        ):
+        if _in_scheduler(model, write):
             continue
         if (
             write.value.number == 0
@@ -242,6 +255,12 @@ def manual_lr_edit_under_scheduler(model):
             path = branches.path(write)
             if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
                 continue
+            if (
+                local
+                and closed_form(sched)
+                and all(complementary(model, path, branches.path(s)) for s in local)
+            ):
+                continue  # warm-up iterations, then schedule iterations: each owns its lr
             if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
             if _reads_initial_lr(model, write) and (

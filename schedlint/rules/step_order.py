@@ -7,6 +7,7 @@ from schedlint.model.usage import (
     conditions,
     name_of,
     names_of,
+    skips_first_pass,
 )
 from schedlint.rules.base import Fix, Report, clip, rule
 from schedlint.rules.step_granularity import micro_batch_steps
@@ -159,8 +160,10 @@ def scheduler_step_before_optimizer_step(model):
     (`self.schedulers["disc"].step()` before `self.optimizers["disc"].step()`). Calls
     in mutually exclusive branches, `ReduceLROnPlateau`, `step(epoch)` with an explicit value
     (which sets the position itself), a scheduler handed to the called function, and a
-    scheduler whose `last_epoch` the code sets by hand (stepping first on purpose) are not
-    flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
+    scheduler whose `last_epoch` the code sets by hand (stepping first on purpose), and a step
+    the first pass of the loop skips (`if it > 0: scheduler.step()`, with `it` counting the
+    passes from 0 through `range` or `enumerate`: every update then runs at the lr the
+    schedule meant for it) are not flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
     that function is called from a loop. A scheduler stepped on every micro-batch while the
@@ -233,6 +236,8 @@ def scheduler_step_before_optimizer_step(model):
             if c.scope is call.scope and c.loop is not None and loop.contains(c.loop)
         ]
         path = branches.path(call)
+        if skips_first_pass(path, loop):
+            continue  # `if it > 0:` at the top: the first update runs at the first lr
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
         if any(c.order < call.order for c in inside):
             continue
