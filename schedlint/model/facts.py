@@ -840,12 +840,14 @@ class FileModel:
                     out.append(t)
         return out
 
-    def schedulers_from_factories(self) -> list:
+    def schedulers_from_factories(self, foreign_optimizers=False) -> list:
         """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
         another in-tree module builds on one of its parameters and that a call here binds to
         a name (``self.sched_d`` of ``self.sched_g, self.sched_d = build_schedulers(self.opt_g,
         self.opt_g, cfg)``), with the optimizer of this file that the call hands it: only
-        where the name certainly holds that one scheduler and the parameter that optimizer."""
+        where the name certainly holds that one scheduler and the parameter that optimizer.
+        With ``foreign_optimizers``, also an optimizer a factory of another module built
+        (``optimizer = create_optimizer(model, cfg)`` handed to ``create_scheduler``)."""
         out = []
         for scope, text, call in self.flow.call_results(self.flow_assigns):
             held = self.holds_only(scope, text)
@@ -861,7 +863,7 @@ class FileModel:
                 continue
             opts = self.holds_only(sched.scope, sched.optimizer_src)
             if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
-                if not self.is_foreign(opts[0]):
+                if foreign_optimizers or not self.is_foreign(opts[0]):
                     out.append((scope, text, call, sched, opts[0]))
         return out
 
