@@ -1,7 +1,7 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.frameworks import manual_batch_step
+from schedlint.model.frameworks import hf_trainer_scheduler, manual_batch_step
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -207,7 +207,11 @@ def step_granularity_mismatch(model):
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
-    config gives (Lightning ignores it then). A scheduler built by a factory
+    config gives (Lightning ignores it then). Likewise the transformers `Trainer` steps the
+    scheduler its subclass's `create_scheduler` builds after every optimizer update: one
+    sized in epochs there (`num_training_steps=self.args.num_train_epochs`,
+    `CosineAnnealingLR(..., T_max=self.args.num_train_epochs)`) is flagged where it is
+    built. A scheduler built by a factory
     (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
@@ -285,6 +289,10 @@ def step_granularity_mismatch(model):
         if other is not None:
             yield other
             continue
+        hf = None if model.is_foreign(sched) else _hf_trainer_epochs(model, sched)
+        if hf is not None:
+            yield hf
+            continue
         # reported on the construction: only where it is built
         prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is not None:
@@ -319,6 +327,26 @@ def step_granularity_mismatch(model):
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
             yield from found or _manual_training_step(model, sched, steps, kind[1], branches)
+
+
+def _hf_trainer_epochs(model, sched):
+    """An epoch-sized schedule built in ``create_scheduler`` of a transformers ``Trainer``
+    subclass: the Trainer steps it after every optimizer update."""
+    trainer = hf_trainer_scheduler(model, sched)
+    if trainer is None or sched.cls == "ReduceLROnPlateau":
+        return None
+    kind = granularity(sched, model)
+    if kind is None or kind[0] != "epoch":
+        return None
+    return Report(
+        sched.node,
+        f"`{clip(trainer, 30)}.create_scheduler` builds {_called(sched)} sized in epochs, "
+        f"but the Trainer steps it every optimizer update",
+        help=f"{name_of(sched)} is {kind[1]}; the transformers Trainer calls "
+        f"`lr_scheduler.step()` after each optimizer step, so the schedule is used up "
+        f"within the first epochs; size it with the `num_training_steps` argument "
+        f"`create_scheduler` receives",
+    )
 
 
 def _accumulation_test(model, if_node) -> bool:
