@@ -191,10 +191,10 @@ def _clobbered_handoffs(model, branches, units):
                     continue
                 yield Report(
                     b.node,
-                    f"{clip(name_of(b), 30)} is built after {clip(name_of(a), 30)} (line "
-                    f"{model.line(a.node)}) on `{clip(b.optimizer_src, 30)}`, and its "
-                    f"constructor moves the lr {name_of(a)} starts from",
-                    help=f"{name_of(b)} is a `{b.cls}`: {effect}; {name_of(a)} "
+                    f"{clip(name_of(b), 30)}'s constructor moves the lr that "
+                    f"{clip(name_of(a), 30)} (line {model.line(a.node)}) starts from",
+                    help=f"{name_of(b)} is a `{b.cls}` built after {name_of(a)} on "
+                    f"`{b.optimizer_src}`: {effect}; {name_of(a)} "
                     f"(`{a.cls}`, chainable) is stepped first and multiplies the lr it finds, "
                     f"so its whole phase runs from that lr instead of its own start; build "
                     f"{name_of(b)} when {name_of(a)} is done, or hand over with `SequentialLR`",

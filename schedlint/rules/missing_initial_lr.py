@@ -28,9 +28,10 @@ def missing_initial_lr(model):
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost; and,
     for the same reason, a chainable scheduler built with `last_epoch` on an optimizer
-    whose `initial_lr` is set by hand (the usual way to silence the `KeyError`) when
-    nothing can restore that optimizer's state (a fresh optimizer of a model-only
-    checkpoint, kept in its function, its lr never written).
+    whose `initial_lr` is set by hand (the usual way to silence the `KeyError`) in a
+    function that restores other state (`model.load_state_dict(ckpt["model"])`, there or
+    in a helper it calls) when nothing can restore that optimizer's state (a fresh
+    optimizer of a model-only checkpoint, kept in its function, its lr never written).
 
     ## Why is this bad?
     With `last_epoch != -1` the scheduler assumes it is resuming and reads `initial_lr` from
@@ -282,6 +283,16 @@ def _kept_here(model, opt) -> bool:
     return True
 
 
+def _resumes_other_state(model, sched) -> bool:
+    """The function building ``sched`` restores some state (``model.load_state_dict(...)``,
+    here or in a helper it calls): a resume path, one that leaves the optimizer fresh."""
+    return any(
+        c.method == "load_state_dict"
+        and (c.scope is sched.scope or model.runs_from(sched.scope, c.scope))
+        for c in model.calls
+    )
+
+
 def _fresh_chainable_resumed(model):
     """A chainable scheduler built with ``last_epoch`` on an optimizer whose state nothing
     restores, ``initial_lr`` written by hand so that torch does not raise: its constructor
@@ -302,7 +313,7 @@ def _fresh_chainable_resumed(model):
             continue
         if any(opt in w.optimizers for w in model.lr_writes):
             continue  # the lr is set by hand (to the resumed value, maybe)
-        if not _kept_here(model, opt):
+        if not _kept_here(model, opt) or not _resumes_other_state(model, sched):
             continue
         yield Report(
             last_epoch.node,

@@ -119,10 +119,10 @@ def _scalar_bounds(model, sched, opt, call):
     if call is not None:
         yield Report(
             call,
-            f"`{clip(model.code(call).partition('(')[0], 30)}()` builds a {sched.cls} with "
-            f"scalar {clip(what, 40)} ({model.where(sched.node)}) on an optimizer whose "
-            f"groups have distinct lrs",
-            help=f"the optimizer handed in {describe_groups(model, opt)}, but {effect}; "
+            f"`{clip(model.code(call).partition('(')[0], 30)}()` builds a {sched.cls} "
+            f"whose scalar bound erases the distinct lrs of the groups",
+            help=f"{sched.cls} is built with {what} ({model.where(sched.node)}) on the "
+            f"optimizer handed in, which {describe_groups(model, opt)}, but {effect}; "
             f"pass one value per group instead, e.g. `{fix}`",
         )
         return

@@ -340,8 +340,8 @@ def _hf_trainer_epochs(model, sched):
         return None
     return Report(
         sched.node,
-        f"`{clip(trainer, 30)}.create_scheduler` builds {_called(sched)} sized in epochs, "
-        f"but the Trainer steps it every optimizer update",
+        f"`{clip(trainer, 30)}.create_scheduler` builds a `{clip(sched.cls, 40)}` sized in "
+        f"epochs, stepped every update",
         help=f"{name_of(sched)} is {kind[1]}; the transformers Trainer calls "
         f"`lr_scheduler.step()` after each optimizer step, so the schedule is used up "
         f"within the first epochs; size it with the `num_training_steps` argument "
@@ -674,14 +674,14 @@ def _per_epoch(model, names, sched, key, steps, why, branches):
     hook = (
         ""
         if anchor is step
-        else f" in `{clip(step.scope.name, 30)}()` (called per epoch at line "
-        f"{model.line(anchor.node)})"
+        else f"`{step.scope.name}()`, which steps it, is called once per epoch (line "
+        f"{model.line(anchor.node)}), and "
     )
     yield Report(
         step.node,
-        f"`{clip(step.receiver, 30)}.step()`{hook} runs once per epoch, but "
+        f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
         f"{_called(sched)} counts iterations",
-        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
+        help=f"{hook}{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
