@@ -75,7 +75,7 @@ def scalar_bound_overwrites_groups(model):
         yield from _scalar_bounds(model, sched, sched.optimizer, None)
     # built by a factory of another module on the optimizer a call here hands it (itself
     # built here or by a factory): reported at that call, where the two meet
-    for _, _, call, sched, opt in model.schedulers_from_factories(foreign_optimizers=True):
+    for _, _, call, sched, opt in model.schedulers_from_factories():
         yield from _scalar_bounds(model, sched, opt, call)
 
 
