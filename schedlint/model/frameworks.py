@@ -605,6 +605,34 @@ def manual_unstepped(model):
                 yield hook, entry
 
 
+# The transformers ``Trainer`` methods whose scheduler the Trainer steps after every
+# optimizer update (``Trainer.create_scheduler`` binds it to ``self.lr_scheduler``).
+_HF_SCHEDULER_HOOKS = frozenset({"create_scheduler", "create_optimizer_and_scheduler"})
+
+
+def hf_trainer_scheduler(model, sched) -> str | None:
+    """The name of the transformers ``Trainer`` subclass (of this file) whose
+    ``create_scheduler`` builds ``sched``: the Trainer steps it after every optimizer
+    update. None for any other scheduler."""
+    method = next((s for s in sched.scope.function_chain() if s.cls is not None), None)
+    if method is None or method.name not in _HF_SCHEDULER_HOOKS:
+        return None
+    by_name = {c.name: c for c in model.classes}
+    todo, seen = [method.cls], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for base in c.bases:
+            head, _, short = base.rpartition(".")
+            if head.partition(".")[0] == "transformers" and short.endswith("Trainer"):
+                return method.cls.name
+            if short in by_name:
+                todo.append(by_name[short])
+    return None
+
+
 def _whole_hierarchy_here(model, cls) -> bool:
     """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
     no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared

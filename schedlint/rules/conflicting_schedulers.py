@@ -92,6 +92,116 @@ def _placed(model, branches, sa, sb, ignore):
         yield there, here
 
 
+# The argument that scales the lr a LinearLR/ConstantLR constructor writes (default 1/3).
+_START_FACTOR = {"LinearLR": "start_factor", "ConstantLR": "factor"}
+
+
+def _scales_at_start(model, sched) -> bool:
+    """A LinearLR/ConstantLR whose constructor multiplies the lr by a factor that is not
+    certainly 1 (a warm-up's start)."""
+    arg = _START_FACTOR.get(sched.cls)
+    if arg is None or sched.origin != "torch":
+        return False
+    value = sched.args.get(arg)
+    return value is None or model.number(value.node, sched.scope) != 1
+
+
+def _constructor_rewrites(model, first, later) -> str | None:
+    """How ``later``'s constructor moves the lr that ``first`` (built just before it on the
+    same optimizer) set up, or None when it leaves it."""
+    if later.origin == "torch" and later.cls == "OneCycleLR":
+        return "its constructor sets every group's lr (and `initial_lr`) to `max_lr / div_factor`"
+    if later.origin == "torch" and later.cls == "CyclicLR":
+        return "its constructor sets every group's lr to `base_lr`"
+    if _scales_at_start(model, later):
+        return f"its constructor multiplies the lr again by its `{_START_FACTOR[later.cls]}`"
+    if _scales_at_start(model, first) and closed_form(later):
+        return (
+            f"its constructor rewrites the lr from `initial_lr`, undoing the "
+            f"`{_START_FACTOR[first.cls]}` of {name_of(first)}"
+        )
+    return None
+
+
+def _phases(model, branches, a_steps, b_steps, a, b) -> bool:
+    """``a`` is stepped in a phase of its own before ``b`` takes over: in one loop under other
+    conditions than ``b`` (``if epoch < warmup_epochs:`` / ``else:``), or in a loop that ends
+    before the loops stepping ``b`` begin."""
+    ignore = {x.target for x in (a, b) if x.target}
+    for sa in a_steps:
+        for sb in b_steps:
+            for (loop_a, pa), (loop_b, pb) in _placed(model, branches, sa, sb, ignore):
+                apart = [id(n) for n, _ in pa] != [id(n) for n, _ in pb] or [x for _, x in pa] != [
+                    x for _, x in pb
+                ]
+                if loop_a is None and loop_b is None:
+                    # a per-batch method (``train_step``) choosing one of them at each call
+                    if apart and sa.scope is sb.scope and model.loops_around_calls(sa):
+                        return True
+                    continue
+                if loop_a is None or loop_b is None:
+                    continue
+                if any(ancestor.contains(loop_b) for ancestor in loop_a.ancestors()):
+                    if apart:
+                        return True
+                elif sa.scope is sb.scope and all(
+                    x.order < y.order for x in a_steps for y in b_steps
+                ):
+                    return True
+    return False
+
+
+def _clobbered_handoffs(model, branches, units):
+    """A chainable scheduler built, and stepped first, in a hand-off to a scheduler built
+    right after it on the same optimizer whose constructor moves the lr: the first one's
+    steps multiply the lr that constructor left, not the one it started from."""
+    for entries in units.values():
+        for a, a_steps, a_chain in entries:
+            if (
+                a_chain is not None
+                or a.origin != "torch"
+                or not a.chainable
+                or a.cls == "ReduceLROnPlateau"
+                or "last_epoch" in a.args
+            ):
+                continue
+            for b, b_steps, b_chain in entries:
+                if (
+                    b is a
+                    or b_chain is not None
+                    or b.scope is not a.scope
+                    or b.order <= a.order
+                    or "last_epoch" in b.args
+                    or any(s.order < b.order and s.scope is a.scope for s in a_steps + b_steps)
+                ):
+                    continue
+                if any(
+                    w.scope is a.scope
+                    and a.order < w.order < b.order
+                    and any(o in a.optimizers for o in w.optimizers)
+                    for w in model.lr_writes
+                ):
+                    continue  # the lr is set again between the two constructors
+                effect = _constructor_rewrites(model, a, b)
+                if effect is None:
+                    continue
+                if _together(model, branches, a_steps, b_steps, a, b) is not None:
+                    continue  # stepped together: composing, or the conflict reported above
+                if not _phases(model, branches, a_steps, b_steps, a, b):
+                    continue
+                yield Report(
+                    b.node,
+                    f"{clip(name_of(b), 30)}'s constructor moves the lr that "
+                    f"{clip(name_of(a), 30)} (line {model.line(a.node)}) starts from",
+                    help=f"{name_of(b)} is a `{b.cls}` built after {name_of(a)} on "
+                    f"`{b.optimizer_src}`: {effect}; {name_of(a)} "
+                    f"(`{a.cls}`, chainable) is stepped first and multiplies the lr it finds, "
+                    f"so its whole phase runs from that lr instead of its own start; build "
+                    f"{name_of(b)} when {name_of(a)} is done, or hand over with `SequentialLR`",
+                )
+                break
+
+
 @rule("SL202", "conflicting-schedulers", "error")
 def conflicting_schedulers(model):
     """Two schedulers drive one optimizer, at least one of them closed form or SWALR.
@@ -106,7 +216,13 @@ def conflicting_schedulers(model):
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
     `SWALR` is flagged next to any other scheduler stepped on the same path, also when only
     one of the two steps is guarded (`if epoch >= swa_start: swa_scheduler.step()` next to an
-    unconditional `scheduler.step()`).
+    unconditional `scheduler.step()`). Also flags a hand-off between two schedulers built
+    one right after the other on one optimizer, the first chainable and stepped first (under
+    other conditions in the same loop or per-batch method, or in a loop that ends before the
+    other's), when the second one's constructor moves the lr the first starts from:
+    `OneCycleLR` (sets `max_lr / div_factor`), `CyclicLR` (sets `base_lr`), a `LinearLR`
+    or `ConstantLR` with a factor other than 1 (multiplies it again), or, after such a
+    warm-up, any closed-form scheduler (rewrites it from `initial_lr`).
 
     ## Why is this bad?
     A closed-form scheduler recomputes every group's lr from its own bases at each step. Stepped
@@ -114,7 +230,10 @@ def conflicting_schedulers(model):
     silently lost); stepped before it, the two fight and the lr saw-tooths. PyTorch gives no
     warning, and `ChainedScheduler` does not fix it. `SWALR` anneals from the lr the group
     holds toward `swa_lr`; a cosine stepped on the same epochs keeps multiplying that lr down,
-    so the SWA phase never runs at `swa_lr` and ends near zero.
+    so the SWA phase never runs at `swa_lr` and ends near zero. Every scheduler's constructor
+    writes the lr: a `LinearLR` warm-up built before a `OneCycleLR` ramps, chainable, from
+    the `max_lr / div_factor` that constructor left, and ends its warm-up at 100 times
+    `max_lr / div_factor` instead of at the optimizer's lr.
 
     ## Example
     ```python
@@ -210,3 +329,4 @@ def conflicting_schedulers(model):
                     f"{name_of(other)} is {kind_words(other)}, {how}: {effect}; "
                     f"{advice}",
                 )
+    yield from _clobbered_handoffs(model, branches, _units(model, names))

@@ -26,7 +26,12 @@ def missing_initial_lr(model):
     helper the optimizer is handed to). Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
-    the lr stays at its initial value, so every decay before the resumed epoch is lost.
+    the lr stays at its initial value, so every decay before the resumed epoch is lost; and,
+    for the same reason, a chainable scheduler built with `last_epoch` on an optimizer
+    whose `initial_lr` is set by hand (the usual way to silence the `KeyError`) in a
+    function that restores other state (`model.load_state_dict(ckpt["model"])`, there or
+    in a helper it calls) when nothing can restore that optimizer's state (a fresh
+    optimizer of a model-only checkpoint, kept in its function, its lr never written).
 
     ## Why is this bad?
     With `last_epoch != -1` the scheduler assumes it is resuming and reads `initial_lr` from
@@ -59,6 +64,8 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
+    if model.names_key("initial_lr"):
+        yield from _fresh_chainable_resumed(model)
     branches = branches_of(model)
     for sched in model.schedulers:
         if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
@@ -257,4 +264,65 @@ def _counter_written(model):
             help=f"`{sched.cls}` is chainable (each step scales the current lr), so the "
             f"decays before the resumed epoch are lost; restore the optimizer and "
             f"the scheduler with `load_state_dict(...)` instead",
+        )
+
+
+def _kept_here(model, opt) -> bool:
+    """The variable holding ``opt`` (local to a function) is only stepped, read, saved and
+    handed to scheduler constructors: nothing can restore its state or its lr."""
+    if opt.target is None or opt.key is None or opt.key[:1] == ("class",):
+        return False
+    for use in uses(binding_root(model, opt.key), opt.target):
+        if use.kind == "method" and use.method in HARMLESS_METHODS | {"state_dict"}:
+            continue
+        if use.kind in ("target", "test", "declaration", "attribute"):
+            continue
+        if use.kind == "argument" and any(_constructs(s, use.call) for s in model.schedulers):
+            continue
+        return False
+    return True
+
+
+def _resumes_other_state(model, sched) -> bool:
+    """The function building ``sched`` restores some state (``model.load_state_dict(...)``,
+    here or in a helper it calls): a resume path, one that leaves the optimizer fresh."""
+    return any(
+        c.method == "load_state_dict"
+        and (c.scope is sched.scope or model.runs_from(sched.scope, c.scope))
+        for c in model.calls
+    )
+
+
+def _fresh_chainable_resumed(model):
+    """A chainable scheduler built with ``last_epoch`` on an optimizer whose state nothing
+    restores, ``initial_lr`` written by hand so that torch does not raise: its constructor
+    replays none of the decays before ``last_epoch``, so a resumed run keeps the initial lr."""
+    for sched in model.schedulers:
+        last_epoch = sched.args.get("last_epoch")
+        opt = sched.optimizer
+        if (
+            last_epoch is None
+            or not is_known(sched)
+            or not sched.chainable
+            or sched.cls == "ReduceLROnPlateau"
+            or not isinstance(opt, Optimizer)
+            or model.is_foreign(opt)
+            or last_epoch.number == -1
+            or last_epoch.kind in ("none", "str", "bool", "list", "tuple", "dict", "lambda")
+        ):
+            continue
+        if any(opt in w.optimizers for w in model.lr_writes):
+            continue  # the lr is set by hand (to the resumed value, maybe)
+        if not _kept_here(model, opt) or not _resumes_other_state(model, sched):
+            continue
+        yield Report(
+            last_epoch.node,
+            f"{sched.cls} resumed with `last_epoch={clip(last_epoch.src, 20)}` on a fresh "
+            f"`{clip(sched.optimizer_src, 30)}` keeps the initial lr",
+            help=f"`{sched.cls}` is chainable (each step scales the current lr) and its "
+            f"constructor does not replay the steps before `last_epoch`; nothing restores the "
+            f"state of `{sched.optimizer_src}` (line {model.line(opt.node)}), so a resumed "
+            f"run trains at the initial lr (setting `initial_lr` only silences the "
+            f"`KeyError`); save and load `optimizer.state_dict()` and "
+            f"`scheduler.state_dict()` instead",
         )

@@ -14,7 +14,10 @@ def scalar_bound_overwrites_groups(model):
     ## What it does
     Flags `OneCycleLR(optimizer, max_lr=<one number>)` and
     `CyclicLR(optimizer, base_lr=<one number>, max_lr=<one number>)` when the optimizer's
-    param groups were built with different learning rates.
+    param groups were built with different learning rates. A scheduler built by a factory
+    of another module on the optimizer a call hands it (`scheduler =
+    create_scheduler(optimizer, cfg, len(loader))`, the optimizer built here or by another
+    factory, `create_optimizer(model, cfg)`) is reported at that call.
 
     ## Why is this bad?
     These two schedulers do not scale the groups' own LRs: they compute every group's LR from
@@ -69,48 +72,68 @@ def scalar_bound_overwrites_groups(model):
     wrong guess gives every other group a wrong peak.
     """
     for sched in model.schedulers:
-        bounds = _BOUNDS.get(sched.cls)
-        opt = sched.optimizer
-        if bounds is None or sched.origin != "torch" or opt is None:
-            continue
-        if opt.distinct_lrs() is None:
-            continue
-        lr_names = lr_names_of(opt)
-        scalars = [
-            (name, sched.args[name])
-            for name in bounds
-            if name in sched.args and certainly_scalar(sched.args[name].node, sched.scope, lr_names)
-        ]
-        if not scalars:
-            continue
-        what = " and ".join(f"{n}={v.src}" for n, v in scalars)
-        opt_name = sched.optimizer_src
-        if sched.cls == "OneCycleLR":
-            effect = (
-                "OneCycleLR assigns every group initial_lr = max_lr / div_factor, so all "
-                "groups share one lr from step 0"
-            )
-            fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
-        elif any(n == "base_lr" for n, _ in scalars):
-            effect = (
-                "CyclicLR sets every group's lr to base_lr at construction and cycles "
-                "them all identically"
-            )
-            fix = (
-                f'base_lr=[g["lr"] for g in {opt_name}.param_groups], '
-                f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
-            )
-        else:
-            effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
-            fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
-        yield Report(
-            scalars[0][1].node,
-            f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
-            f"groups of `{clip(opt_name, 30)}`",
-            fix=_per_group_fix(model, opt, opt_name, scalars),
-            help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
-            f"value per group instead, e.g. `{fix}`",
+        yield from _scalar_bounds(model, sched, sched.optimizer, None)
+    # built by a factory of another module on the optimizer a call here hands it (itself
+    # built here or by a factory): reported at that call, where the two meet
+    for _, _, call, sched, opt in model.schedulers_from_factories():
+        yield from _scalar_bounds(model, sched, opt, call)
+
+
+def _scalar_bounds(model, sched, opt, call):
+    """The report for ``sched``'s scalar bounds on ``opt``'s distinct group lrs: at the
+    bound, or, for a scheduler a factory of another module builds, at the ``call`` here that
+    hands it ``opt``."""
+    bounds = _BOUNDS.get(sched.cls)
+    if bounds is None or sched.origin != "torch" or opt is None:
+        return
+    if opt.distinct_lrs() is None:
+        return
+    lr_names = lr_names_of(opt)
+    scalars = [
+        (name, sched.args[name])
+        for name in bounds
+        if name in sched.args and certainly_scalar(sched.args[name].node, sched.scope, lr_names)
+    ]
+    if not scalars:
+        return
+    what = " and ".join(f"{n}={v.src}" for n, v in scalars)
+    opt_name = sched.optimizer_src
+    if sched.cls == "OneCycleLR":
+        effect = (
+            "OneCycleLR assigns every group initial_lr = max_lr / div_factor, so all "
+            "groups share one lr from step 0"
         )
+        fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+    elif any(n == "base_lr" for n, _ in scalars):
+        effect = (
+            "CyclicLR sets every group's lr to base_lr at construction and cycles "
+            "them all identically"
+        )
+        fix = (
+            f'base_lr=[g["lr"] for g in {opt_name}.param_groups], '
+            f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+        )
+    else:
+        effect = "CyclicLR drives every group to the same peak max_lr on each cycle"
+        fix = f'max_lr=[10 * g["lr"] for g in {opt_name}.param_groups]'
+    if call is not None:
+        yield Report(
+            call,
+            f"`{clip(model.code(call).partition('(')[0], 30)}()` builds a {sched.cls} "
+            f"whose scalar bound erases the distinct lrs of the groups",
+            help=f"{sched.cls} is built with {what} ({model.where(sched.node)}) on the "
+            f"optimizer handed in, which {describe_groups(model, opt)}, but {effect}; "
+            f"pass one value per group instead, e.g. `{fix}`",
+        )
+        return
+    yield Report(
+        scalars[0][1].node,
+        f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
+        f"groups of `{clip(opt_name, 30)}`",
+        fix=_per_group_fix(model, opt, opt_name, scalars),
+        help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
+        f"value per group instead, e.g. `{fix}`",
+    )
 
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")

@@ -1,7 +1,7 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.frameworks import manual_batch_step
+from schedlint.model.frameworks import hf_trainer_scheduler, manual_batch_step
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -175,7 +175,9 @@ def step_granularity_mismatch(model):
     cfg.log_every == 0:`, around the step or around the helper's call) while its optimizer
     steps every batch, unless the schedule is sized in that interval. The loop nesting must be visible in one function or
     through a function the epoch loop calls (of this file, or imported from another module of
-    the tree, `train_one_epoch`), the outer loop must look like an epoch loop (or the inner one iterate a
+    the tree, `train_one_epoch`; a step at the top of an end-of-epoch hook with no loop of
+    its own, `self.on_epoch_end()` or `end_of_epoch(scheduler, writer)`, counts at each call
+    of the hook when every call sits in a loop), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
@@ -205,7 +207,11 @@ def step_granularity_mismatch(model):
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
-    config gives (Lightning ignores it then). A scheduler built by a factory
+    config gives (Lightning ignores it then). Likewise the transformers `Trainer` steps the
+    scheduler its subclass's `create_scheduler` builds after every optimizer update: one
+    sized in epochs there (`num_training_steps=self.args.num_train_epochs`,
+    `CosineAnnealingLR(..., T_max=self.args.num_train_epochs)`) is flagged where it is
+    built. A scheduler built by a factory
     (`build_scheduler(optimizer, ...)`) is tied to the optimizer the caller hands it, and one
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
@@ -283,6 +289,10 @@ def step_granularity_mismatch(model):
         if other is not None:
             yield other
             continue
+        hf = None if model.is_foreign(sched) else _hf_trainer_epochs(model, sched)
+        if hf is not None:
+            yield hf
+            continue
         # reported on the construction: only where it is built
         prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is not None:
@@ -313,10 +323,30 @@ def step_granularity_mismatch(model):
         if gated:
             yield from gated
         elif kind[0] == "iteration":
-            yield from _per_epoch(model, names, sched, key, steps, kind[1])
+            yield from _per_epoch(model, names, sched, key, steps, kind[1], branches)
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
             yield from found or _manual_training_step(model, sched, steps, kind[1], branches)
+
+
+def _hf_trainer_epochs(model, sched):
+    """An epoch-sized schedule built in ``create_scheduler`` of a transformers ``Trainer``
+    subclass: the Trainer steps it after every optimizer update."""
+    trainer = hf_trainer_scheduler(model, sched)
+    if trainer is None or sched.cls == "ReduceLROnPlateau":
+        return None
+    kind = granularity(sched, model)
+    if kind is None or kind[0] != "epoch":
+        return None
+    return Report(
+        sched.node,
+        f"`{clip(trainer, 30)}.create_scheduler` builds a `{clip(sched.cls, 40)}` sized in "
+        f"epochs, stepped every update",
+        help=f"{name_of(sched)} is {kind[1]}; the transformers Trainer calls "
+        f"`lr_scheduler.step()` after each optimizer step, so the schedule is used up "
+        f"within the first epochs; size it with the `num_training_steps` argument "
+        f"`create_scheduler` receives",
+    )
 
 
 def _accumulation_test(model, if_node) -> bool:
@@ -558,12 +588,15 @@ def _batch_steps_ok(loop, o):
     )
 
 
-def _steps_in_callee(model, names, loop, step, sched, key):
-    """Optimizer steps in a batch loop of a function the epoch loop calls."""
+def _steps_in_callee(model, names, loop, anchor, receiver, sched, key):
+    """Optimizer steps in a batch loop of a function the epoch loop calls (other than the
+    call ``anchor`` of an end-of-epoch hook that steps the scheduler)."""
     found = []
-    for info, _, opt_steps in callee_optimizer_steps(
-        model, names, loop, step.scope, step.receiver, sched.optimizer_src, key
+    for info, call, opt_steps in callee_optimizer_steps(
+        model, names, loop, anchor.scope, receiver, sched.optimizer_src, key
     ):
+        if call is anchor.node:
+            continue
         if opt_steps is None:
             return []  # the scheduler goes in too: what the function does with it is unseen
         found += [(c, info) for c in opt_steps if c.loop is not None and _batch_steps_ok(None, c)]
@@ -586,42 +619,69 @@ def _steps_in_imported(model, sched, loop):
     return found
 
 
-def _per_epoch(model, names, sched, key, steps, why):
+def _epoch_anchors(model, branches, step):
+    """Where ``step`` runs once per epoch: the step itself in its loop, or, for a step at
+    the top of a function with no loop of its own (``self.on_epoch_end()``), each call of
+    that function, all in loops of this file; None when some run is not seen in a loop."""
+    if step.via is not None:
+        return None  # an imported helper steps it: at whatever granularity it does
+    if step.loop is not None:
+        return [step]
+    if conditions(branches.path(step), {step.receiver}):
+        return None  # the hook decides when (`if self.per_batch:`)
+    sites = model.loops_around_calls(step)
+    if not sites or not all(s.here for s in sites):
+        return None
+    return sites
+
+
+def _per_epoch(model, names, sched, key, steps, why, branches):
     """Every step of ``sched`` is in an epoch loop whose optimizer steps are all nested in it
-    (or in a batch loop of a function it calls)."""
+    (or in a batch loop of a function it calls); a step in an end-of-epoch hook counts at
+    each call of the hook."""
     found = None
     for step in steps:
-        loop = step.loop
-        if loop is None or not is_epoch_loop(loop) or step.via is not None:
-            return  # (an imported helper steps it: at whatever granularity it does)
-        opt_steps = [
-            o
-            for o in names.optimizer_steps(key, step.scope)
-            if o.loop is not None and loop.contains(o.loop)
-        ]
-        via = None
-        if opt_steps:
-            if not all(_batch_steps_ok(loop, o) for o in opt_steps):
+        anchors = _epoch_anchors(model, branches, step)
+        if anchors is None:
+            return
+        for anchor in anchors:
+            loop = anchor.loop
+            if not is_epoch_loop(loop):
                 return
-            o = opt_steps[0]
-        else:
-            callee = _steps_in_callee(model, names, loop, step, sched, key) or _steps_in_imported(
-                model, sched, loop
-            )
-            if not callee:
-                return
-            o, info = callee[0]
-            via = info.name
-        found = found or (step, o, via)
+            opt_steps = [
+                o
+                for o in names.optimizer_steps(key, anchor.scope)
+                if o.loop is not None and loop.contains(o.loop)
+            ]
+            via = None
+            if opt_steps:
+                if not all(_batch_steps_ok(loop, o) for o in opt_steps):
+                    return
+                o = opt_steps[0]
+            else:
+                callee = _steps_in_callee(
+                    model, names, loop, anchor, step.receiver, sched, key
+                ) or _steps_in_imported(model, sched, loop)
+                if not callee:
+                    return
+                o, info = callee[0]
+                via = info.name
+            found = found or (step, o, via, anchor)
     if found is None:
         return
-    step, o, via = found
+    step, o, via, anchor = found
     where = f"in `{via}()`, {model.where(o.node)}" if via else f"line {model.line(o.node)}"
+    hook = (
+        ""
+        if anchor is step
+        else f"`{step.scope.name}()`, which steps it, is called once per epoch (line "
+        f"{model.line(anchor.node)}), and "
+    )
     yield Report(
         step.node,
         f"`{clip(step.receiver, 30)}.step()` runs once per epoch, but "
         f"{_called(sched)} counts iterations",
-        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why} and "
+        help=f"{hook}{name_of(sched)} ({model.where(sched.node)}) is {why} and "
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",

@@ -142,6 +142,61 @@ def _per_call_first(model, branches):
             )
 
 
+def _runs_in_loop(model, fact, loop, scope):
+    """The call in ``loop``'s body (in ``scope``) that runs ``fact``: the fact itself, or the
+    call of a function (of a function, ...) that does; None when no chain reaches it."""
+    for chain in model.call_chains(fact):
+        for site in chain:
+            if site.scope is scope and site.loop is not None and loop.contains(site.loop):
+                return site
+    return None
+
+
+def _hook_first(model, branches):
+    """A function with no loop of its own (``on_epoch_start``, ``before_epoch``) that steps
+    the scheduler unconditionally, called in a loop whose body steps the optimizer only
+    after that call (inline, or in another function it calls, ``self.train_epoch()``): every
+    iteration advances the schedule before its updates."""
+    for sched in model.schedulers:
+        if (
+            sched.origin not in ("torch", "transformers")
+            or sched.cls == "ReduceLROnPlateau"
+            or _counter_managed(model, sched)
+            or not sched.optimizers
+        ):
+            continue
+        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        for step in model.steps_of(sched):
+            if step.via is not None or step.args or step.kwargs:
+                continue
+            if conditions(branches.path(step), {step.receiver}):
+                continue  # `if epoch > 0:`, an early return: the author decides when
+            if any(o.scope is step.scope for o in opt_steps):
+                continue  # the function steps the optimizer itself: _per_call_first's shape
+            sites = [s for s in model.loops_around_calls(step) if s.here]
+            if not sites:
+                continue
+            for site in sites:
+                runs = [_runs_in_loop(model, o, site.loop, site.scope) for o in opt_steps]
+                runs = [r for r in runs if r is not None]
+                if not runs or any(r.order <= site.order for r in runs):
+                    continue  # the optimizer steps first in that loop (or not in it at all)
+                first = min(runs, key=lambda r: r.order)
+                fn = step.scope.name
+                yield Report(
+                    step.node,
+                    f"`{clip(step.receiver, 30)}.step()` in `{clip(fn, 30)}()` runs before "
+                    f"`{clip(model.code(first.node), 40)}` (line {model.line(first.node)}) "
+                    f"in the loop at line {model.line(site.loop.node)}",
+                    help=f"`{fn}()` is called at line {model.line(site.node)}, before the "
+                    f"optimizer steps in the same loop body, so {name_of(sched)} (a "
+                    f"`{sched.cls}`, line {model.line(sched.node)}) advances before each "
+                    f"iteration's updates: the first lr of the schedule is never used; step "
+                    f"the scheduler after the optimizer (at the end of the loop body)",
+                )
+                break
+
+
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
 def scheduler_step_before_optimizer_step(model):
     """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
@@ -166,7 +221,10 @@ def scheduler_step_before_optimizer_step(model):
     schedule meant for it) are not flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
-    that function is called from a loop. A scheduler stepped on every micro-batch while the
+    that function is called from a loop, and a function with no loop of its own
+    (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
+    and is called in a loop whose body steps the optimizer only after that call (inline, or
+    in another function it calls, `self.train_epoch()`). A scheduler stepped on every micro-batch while the
     optimizer steps only under a gradient-accumulation test is a question of granularity,
     not of order: SL207 reports it.
 
@@ -218,9 +276,10 @@ def scheduler_step_before_optimizer_step(model):
     reported = set()
     for call, _, _ in micro_batch_steps(model, names, branches):
         reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
-    for report in _per_call_first(model, branches):
-        reported.add(id(report.node))
-        yield report
+    for report in [*_per_call_first(model, branches), *_hook_first(model, branches)]:
+        if id(report.node) not in reported:
+            reported.add(id(report.node))
+            yield report
     steps_by_key = {}
     for call, sched, key in _loop_steps(model, names):
         if id(call.node) in reported:
