@@ -403,3 +403,32 @@ def test_an_undecodable_notebook_goes_through_the_byte_gate_first(tmp_path, monk
             "SL002",
             f"cannot read notebook: not UTF-8: invalid byte at offset {offset}",
         ), f
+
+
+# -- cells an editor marks as another language -----------------------------------------------------
+def test_a_code_cell_vscode_marks_as_plaintext_is_not_python(tmp_path):
+    """A tutorial keeps the training log it printed in a code cell set to plain text (VS Code's
+    per-cell ``languageId``): it is not Python, so no SL001 there, while the Python cells around
+    it are still checked, at their own cell numbers."""
+    log = (
+        "        iters: 100, epoch: 1 | loss: 0.4701951\n"
+        "        speed: 0.2108s/iter; left time: 535.7317s\n"
+        "Epoch: 1, Steps: 264 | Train Loss: 0.4964185\n"
+        "Updating learning rate to 0.0001\n"
+    )
+    setup = (
+        "import torch\nopt = torch.optim.SGD([{'params': a, 'lr': 0.1},"
+        " {'params': b, 'lr': 0.2}], lr=1)\n"
+    )
+    train = "for g in opt.param_groups:\n    g['lr'] = 1\n"
+    path = _notebook(tmp_path, [setup, log, train], metadata={"language_info": {"name": "python"}})
+    data = json.loads(path.read_text())
+    data["cells"][1]["metadata"] = {"vscode": {"languageId": "plaintext"}}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    findings = check_source(str(path), None, ALL_CODES, check_syntax_all=True).findings
+    assert [(f.code, f.cell, f.line) for f in findings] == [("SL101", 3, 2)]
+
+    data["cells"][1]["metadata"] = {"vscode": {"languageId": "python"}}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    findings = check_source(str(path), None, ALL_CODES, check_syntax_all=True).findings
+    assert [(f.code, f.cell) for f in findings] == [("SL001", 2)]

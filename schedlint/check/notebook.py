@@ -4,7 +4,9 @@ The notebook is read with the standard library's ``json`` (nbformat 4: a ``cells
 code cells hold ``source`` as a string or a list of lines). Every code cell, in order, becomes
 part of one virtual Python source, so an optimizer built in cell 2 is known to the loop in
 cell 5, exactly as when the notebook runs top to bottom. Markdown and raw cells are skipped, and
-so are notebooks whose kernel language is not Python.
+so are notebooks whose kernel language is not Python, and code cells that VS Code marks as
+another language (``"metadata": {"vscode": {"languageId": "plaintext"}}``: a printed training
+log kept as a code cell, which the editor does not hand to the Python kernel).
 
 IPython syntax is masked without shifting any position: a line magic (``%time x``), a shell
 line (``!nvidia-smi``), an assignment from either (``files = !ls``) and a help line (``obj?``)
@@ -213,6 +215,19 @@ def _is_python(nb: dict) -> bool:
     return lang is None or str(lang).lower() in ("python", "python3", "ipython", "ipython3")
 
 
+def _cell_is_python(cell: dict) -> bool:
+    """False when the editor records another language for this code cell.
+
+    VS Code stores a code cell's language under ``metadata.vscode.languageId`` when it differs
+    from the kernel's; the editor does not hand such a cell (pasted output, shell, SQL) to the
+    Python kernel, and compiling it as Python would report a syntax error that is not one.
+    """
+    meta = cell.get("metadata")
+    vscode = meta.get("vscode") if isinstance(meta, dict) else None
+    lang = vscode.get("languageId") if isinstance(vscode, dict) else None
+    return not isinstance(lang, str) or lang.lower() in ("python", "python3", "ipython")
+
+
 class Notebook:
     """A parsed notebook and the virtual Python source of its code cells."""
 
@@ -233,6 +248,8 @@ class Notebook:
         if _is_python(nb):
             for index, cell in enumerate(nb["cells"], 1):
                 if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                    continue
+                if not _cell_is_python(cell):
                     continue
                 text = _cell_text(cell.get("source", ""))
                 lines, masked = mask_cell(_split(text))

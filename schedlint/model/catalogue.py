@@ -86,6 +86,19 @@ CHAINABLE = frozenset(
         "ReduceLROnPlateau",
     }
 )
+# Chainable ones whose ``step(epoch)`` (deprecated) takes the closed-form path instead:
+# the lrs are recomputed from ``base_lrs`` and the epoch, whatever the groups held.
+EPOCH_CLOSED_FORM = frozenset(
+    {
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+    }
+)
 # Neither: they delegate to children, or blend (SWALR).
 COMPOSITE = frozenset({"SequentialLR", "ChainedScheduler"})
 

@@ -1,3 +1,4 @@
+from schedlint.model import catalogue
 from schedlint.model.builder import binding_key
 from schedlint.model.frameworks import lightning_stepping
 from schedlint.model.lr_expressions import zipped_sources
@@ -144,6 +145,42 @@ def _runs_before(branches, write_chain, step_chain) -> bool:
     return bool(mine - theirs) and bool(theirs - mine)
 
 
+def _reset_by_epoch_step(model, names, branches, sched, write, key, steps) -> bool:
+    """A later ``sched.step(epoch)`` of the same function, which runs whenever the write does
+    and before any optimizer step, recomputes the lrs in closed form from ``base_lrs``: the
+    written value never reaches an optimizer step (a resume that re-syncs the schedule)."""
+    if sched.cls not in catalogue.EPOCH_CLOSED_FORM:
+        return False
+    stepping = [c for opt in write.optimizers for c in model.optimizer_steps(opt)]
+    if key is not None:
+        stepping += names.optimizer_steps(key, None, through_helpers=True)
+    path = branches.path(write)
+    for step in steps:
+        if step.scope is not write.scope or step.order < write.order:
+            continue
+        if step.target is not sched and all(t is not sched for t in step.targets):
+            continue
+        epoch = step.args[0] if step.args else step.kwargs.get("epoch")
+        if epoch is None or epoch.kind == "none":
+            continue
+        step_path = branches.path(step)
+        if path[: len(step_path)] != step_path:
+            continue  # the step may be skipped where the write runs
+        # a loop around the write but not the step runs the write again after its last pass
+        start = min(
+            [write.order]
+            + [loop.order for loop in write.loops if all(loop is not m for m in step.loops)]
+        )
+        if not any(
+            start < c.order < step.order
+            if c.scope is write.scope
+            else model.runs_from(write.scope, c.scope, after=start, before=step.order)
+            for c in stepping
+        ):
+            return True
+    return False
+
+
 @rule("SL201", "manual-lr-edit-under-scheduler", "error")
 def manual_lr_edit_under_scheduler(model):
     """A manual `param_groups[...]["lr"]` write on an optimizer a scheduler is driving.
@@ -167,7 +204,9 @@ def manual_lr_edit_under_scheduler(model):
     trainer methods; the advice there never names `SequentialLR`, which rejects a plateau.
     Nor is a write in a function that then puts back a snapshot it took of the optimizer
     (`saved = copy.deepcopy(opt.state_dict())` ... `opt.load_state_dict(saved)`, an lr range
-    test).
+    test), nor one that a later `scheduler.step(epoch)` of the same function overwrites before
+    any optimizer step (a resume that re-syncs a StepLR-like schedule: the deprecated epoch
+    argument recomputes every lr in closed form from `base_lrs`; SL204 still reports it).
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -268,6 +307,8 @@ def manual_lr_edit_under_scheduler(model):
                 or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
             ):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
+            if _reset_by_epoch_step(model, names, branches, sched, write, key, steps):
+                continue
             found.append((sched, steps, None))
         if not found:
             continue

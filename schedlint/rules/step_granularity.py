@@ -194,7 +194,10 @@ def step_granularity_mismatch(model):
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
     per-batch method, `train_step(batch)`, that every caller calls in a loop), unless the
     schedule is sized in micro-batches (from the loader's length, undivided), which then
-    ends with the run; and the reverse, a schedule
+    ends with the run, or the loops around the step run as many micro-batches as the
+    schedule is long (an epoch loop of `range(ceil(max_steps / len(loader)))` around the loop
+    over `loader`, the schedule built with `max_steps`, also through a helper's parameter
+    every caller binds to it); and the reverse, a schedule
     sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
     as `get_linear_schedule(optimizer, warmup, t_total)` is given, or the length parameter
     of a factory, `build_scheduler(name, optimizer, num_training_steps)`, as every caller
@@ -443,11 +446,58 @@ def _sized_in_micro_batches(model, sched) -> bool:
     )
 
 
+def _stands_for(model, scope, name, target_scope, target) -> bool:
+    """``name`` read in ``scope`` is the name ``target`` of ``target_scope``: the same
+    variable, or a parameter every call binds to that name there."""
+    if scope is target_scope:
+        return name == target
+    if name not in scope.params or name in scope.assigned:
+        return False
+    bound = model.arguments(scope, name)
+    return bool(bound) and all(
+        caller is target_scope and model.value(node).src == target for caller, node in bound
+    )
+
+
+def _runs_its_length_in_micro_batches(model, sched, call) -> bool:
+    """The loops around ``call`` run as many micro-batches as the schedule is long: the
+    batch loop walks a loader inside an epoch loop of ``range(ceil(n / len(loader)))``, and
+    ``n`` is the length the schedule was built with (``num_training_steps=max_steps``, with
+    ``train_epochs(loader, max_steps, scheduler)`` counting ``max_steps`` in batches)."""
+    inner = call.loop
+    if inner is None or inner.iter is None:
+        return False
+    walked = {inner.iter.src} | set(inner.iter_views)
+    lengths = [_expand(model, sched, v) for v in _length_values(sched)]
+    if not lengths or any(v.kind != "name" for v in lengths):
+        return False
+    for loop in inner.ancestors():
+        stop = loop.range_stop
+        if (
+            loop is inner
+            or stop is None
+            or "/" not in stop.src
+            or "*" in stop.src
+            or not stop.lens
+            or not set(stop.lens) <= walked
+            or words(stop) & ACCUMULATION_WORDS
+        ):
+            continue
+        if all(
+            any(_stands_for(model, call.scope, n, sched.scope, v.src) for n in stop.names)
+            for v in lengths
+        ):
+            return True
+    return False
+
+
 def accumulation_reports(model, names, branches):
     """A schedule sized in optimizer updates, stepped on every micro-batch under gradient
     accumulation: it runs ``accum`` times too fast."""
     for call, sched, opt_node in micro_batch_steps(model, names, branches):
-        if _sized_in_micro_batches(model, sched):
+        if _sized_in_micro_batches(model, sched) or _runs_its_length_in_micro_batches(
+            model, sched, call
+        ):
             continue
         opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
         if model.is_foreign(sched):
