@@ -490,6 +490,29 @@ def words(value) -> set:
     return out
 
 
+def unit_words(value) -> set:
+    """:func:`words`, but a name that ends in an epoch word counts epochs whatever it says
+    before: ``lr_step_epochs`` is a count of epochs (the "step" is StepLR's), while
+    ``steps_per_epoch`` (a "per" in it) stays a count of steps."""
+    out = set()
+    stack = [value.node]
+    while stack:
+        n = stack.pop()
+        text = n.value if isinstance(n, cst.Name) else None
+        if isinstance(n, cst.Attribute):
+            text = n.attr.value
+            stack.extend(children(n))
+        elif not isinstance(n, cst.Name):
+            stack.extend(children(n))
+        if text is None:
+            continue
+        found = _WORD.findall(text.lower())
+        if found and is_epoch_word(found[-1]) and "per" not in found:
+            found = [w for w in found if w not in ITER_WORDS]
+        out |= set(found)
+    return out
+
+
 def config_key_words(value) -> set:
     """The lower-case words of the last string key of each subscript chain in an expression:
     ``epochs`` of ``cfg["epochs"]`` and of ``cfg["train"]["epochs"]`` (not ``train``), which
@@ -529,7 +552,7 @@ def sized_in(values) -> str | None:
     for v in values:
         if v is None:
             continue
-        w = words(v) | config_key_words(v)
+        w = unit_words(v) | config_key_words(v)
         if w & ITER_WORDS:
             found.add("iterations")
         elif any(is_epoch_word(x) for x in w if x != "eps") and not _scaled_count(v.node):
