@@ -373,9 +373,8 @@ def content_hash(data: bytes) -> str:
 
 
 def _build(path: str, data: bytes | None):
-    import libcst as cst
-
     from schedlint.model.builder import build_model
+    from schedlint.model.cstwalk import parse
 
     if data is None or len(data) > MAX_BYTES:
         return None
@@ -383,7 +382,7 @@ def _build(path: str, data: bytes | None):
         source = data.decode("utf-8")
         if source.startswith("\ufeff"):
             source = source[1:]
-        module = cst.parse_module(source)
+        module = parse(source)
         return build_model(path, source, module)
     except (OSError, UnicodeDecodeError, RecursionError, MemoryError, Exception):
         # an imported module that cannot be read lends no summaries; its own check reports it
