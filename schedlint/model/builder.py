@@ -1856,7 +1856,7 @@ def _imported_head(resolvable, func) -> str | None:
 
 def _wanted_imports(model: FileModel, tree) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or object the flow knows, or whose result this file then uses as an optimizer or
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this file then uses as an optimizer or
     scheduler (``opt = build_optimizer(model)``; ``opt.step()``) or hands to another in-tree
     helper. Other imports are never
     read, so a file that imports half a package does not parse it."""
@@ -1914,7 +1914,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             continue
         if flow is None:
             flow = model.flow.solve()
-        if any(flow.eval(a.value, scope) for a in call.args):
+        if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
 
