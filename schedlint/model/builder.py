@@ -2016,11 +2016,18 @@ def _called_classes(model: FileModel) -> set:
     how often it steps."""
     out = set()
     flow = None
+    # A class nested in another (``DistributedTest._DistTestBase``) is no name another
+    # module can import and call, so no caller can lend it anything.
+    top = {
+        id(s.node)
+        for s in model.scopes
+        if s.kind == "class" and s.parent is not None and s.parent.kind == "module"
+    }
     for call in model.calls:
         if call.method != "step":
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
-        if cls is None or cls.name in out or top_level(model, cls.name) is not cls:
+        if cls is None or cls.name in out or id(cls.node) not in top:
             continue
         if flow is None:
             flow = model.flow.solve()
@@ -2038,8 +2045,7 @@ def _called_classes(model: FileModel) -> set:
         out |= {
             c.name
             for c in model.classes
-            if any(b.rpartition(".")[2] == cls.name for b in c.bases)
-            and top_level(model, c.name) is c
+            if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
         }
     return out
 
