@@ -894,9 +894,7 @@ class Flow:
                     return True
             elif isinstance(v, (FunctionInfo, _Bound)):
                 fn = v.fn if isinstance(v, _Bound) else v
-                if id(fn.scope) in self._active() or self.may_carry(
-                    self.returns(fn), depth + 1
-                ):
+                if id(fn.scope) in self._active() or self.may_carry(self.returns(fn), depth + 1):
                     return True
             else:  # Optimizer, Scheduler, ModuleRef, a partial application
                 return True
