@@ -114,6 +114,9 @@ class Violation:
                     f": expected lr {exp} (unchanged until the next optimizer step), "
                     f"actual {act} after the extra step{rel}"
                 )
+        elif self.code == "SLG108" and self.expected is not None and self.expected == self.actual:
+            # the schedule as built gives this lr: "expected x, actual x" would read as no fault
+            text += f": lr {format_lr(self.actual)} as scheduled, but the groups' ratio changed"
         elif self.expected is not None:
             exp, act, rel = format_pair(self.expected, self.actual)
             text += f": expected lr {exp}, actual {act}{rel}"

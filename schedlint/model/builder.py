@@ -1029,7 +1029,7 @@ class _Builder(cst.CSTVisitor):
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
                 self.scope.views.setdefault(target.value, set()).add(source)
         elif op == "op=":
-            self.frameworks.on_augassign(self, target)  # ``cfg |= {...}``
+            self.frameworks.on_augassign(self, target)
         if isinstance(target, cst.Name) and self.scope is not None:
             self._snapshots[(self.scope.id, target.value)] = (
                 _snapshot_of(value) if op == "=" else None
@@ -1893,7 +1893,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             value = value.elt if isinstance(value, cst.ListComp) else value.value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
-            if head is not None and (dotted_name(target) in used or target_names(target) & used):
+            if head is not None and _bound_texts(target) & used:
                 heads.add(head)
             if head is not None and dotted_name(target) is not None:
                 instances[dotted_name(target)] = head
@@ -1917,6 +1917,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _bound_texts(target) -> set:
+    """The names and attributes an assignment binds: ``opt`` and ``self.opt_d, self.opt_g``."""
+    elements = [e.value for e in target.elements] if hasattr(target, "elements") else [target]
+    return {dotted_name(e) for e in elements} | target_names(target)
 
 
 def _read_importers(model: FileModel, tree) -> None:

@@ -10,7 +10,13 @@ import libcst as cst
 
 from schedlint.model.builder import dotted_name, expr_text, subscript_key
 from schedlint.model.cstwalk import code_children
-from schedlint.model.lr_expressions import assigned_values, binding_scope, is_pure_call, strip_call
+from schedlint.model.lr_expressions import (
+    assigned_values,
+    binding_scope,
+    bindings_before,
+    is_pure_call,
+    strip_call,
+)
 
 # Names that hold the current epoch/step/iteration (not a count or a total: `epochs`,
 # `num_epochs`, `total_steps`, `warmup_steps` are constants).
@@ -248,6 +254,10 @@ def compounding(model, write):
         return None
     if _compounds_product(analysis, value, lambda n: _is_lr_read(n, group_text), counters):
         return ""
+    if isinstance(value, cst.Name) and _compounds_through_local(
+        analysis, write, value.value, group_text, counters
+    ):
+        return ""
     # g["lr"] = decay(g["lr"], epoch) through a local helper, a lambda, or a function reached
     # through the value flow (``self.fns[i](epoch, lr)`` with the list given to the class)
     value = _single_local(write.scope, value)
@@ -296,6 +306,32 @@ def compounding(model, write):
                     f"receives by a factor of the counter)"
                 )
     return None
+
+
+def _compounds_through_local(analysis, write, name, group_text, counters) -> bool:
+    """``lr = g["lr"]``, then ``lr *= decay ** epoch`` (or ``lr = lr * ...``), then
+    ``g["lr"] = lr``: the current lr scaled by a factor of the counter on its way through a
+    local name. Any other binding of the name on the way starts it afresh."""
+    if write.scope.kind != "function":
+        return False
+    holds = None  # "lr": the name holds the current lr; "compounds": scaled by the counter
+    for op, value in bindings_before(write.scope.node, name, write.node) or ():
+        if op != "=":
+            if holds and analysis.depends(value, counters):
+                holds = "compounds"
+            continue
+        current = holds is not None
+
+        def lr_match(n, current=current):
+            return _is_lr_read(n, group_text) or (current and getattr(n, "value", None) == name)
+
+        if _is_lr_read(value, group_text):
+            holds = "lr"
+        elif _compounds_product(analysis, value, lr_match, counters):
+            holds = "compounds"
+        elif not (current and any(lr_match(f) for f, inverted in _factors(value) if not inverted)):
+            holds = None
+    return holds == "compounds"
 
 
 def _single_local(scope, node):

@@ -527,20 +527,12 @@ class FileModel:
     def steps_of(self, entity):
         """``entity.step()`` calls, including those made by imported in-tree helpers
         (anchored at the local call of the helper)."""
-        return [
-            c
-            for c in self.calls + self.calls_via_imports
-            if c.method == "step" and c.target is entity
-        ]
+        return [c for c in self.calls_of("step") if c.target is entity]
 
     def steps_reaching(self, entity):
         """``step()`` calls that may step ``entity``, also among others: ``scheduler.step()``
         in ``for scheduler in self.schedulers:`` steps each scheduler of the list."""
-        return [
-            c
-            for c in self.calls + self.calls_via_imports
-            if c.method == "step" and any(t is entity for t in c.targets)
-        ]
+        return [c for c in self.calls_of("step") if any(t is entity for t in c.targets)]
 
     def calls_of(self, method):
         """``x.method(...)`` calls, including those made by imported in-tree helpers
@@ -844,8 +836,8 @@ class FileModel:
         """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
         another in-tree module builds on one of its parameters and that a call here binds to
         a name (``self.sched_d`` of ``self.sched_g, self.sched_d = build_schedulers(self.opt_g,
-        self.opt_g, cfg)``), with the optimizer of this file that the call hands it: only
-        where the name certainly holds that one scheduler and the parameter that optimizer."""
+        self.opt_g, cfg)``), with the optimizer that the call hands it: only where the name
+        certainly holds that one scheduler and the parameter that optimizer."""
         out = []
         for scope, text, call in self.flow.call_results(self.flow_assigns):
             held = self.holds_only(scope, text)
@@ -861,8 +853,19 @@ class FileModel:
                 continue
             opts = self.holds_only(sched.scope, sched.optimizer_src)
             if opts and len(opts) == 1 and isinstance(opts[0], Optimizer):
-                if not self.is_foreign(opts[0]):
-                    out.append((scope, text, call, sched, opts[0]))
+                out.append((scope, text, call, sched, opts[0]))
+        return out
+
+    def optimizers_from_factories(self) -> list:
+        """(scope, name, optimizer) for each optimizer that a factory of another in-tree
+        module builds and a call here binds to a name (``self.opt_d`` of ``self.opt_d,
+        self.opt_g = define_optimizers(...)``), where the name certainly holds that one."""
+        out = []
+        for scope, text, _ in self.flow.call_results(self.flow_assigns):
+            held = self.holds_only(scope, text)
+            if held and len(held) == 1 and isinstance(held[0], Optimizer):
+                if self.is_foreign(held[0]):
+                    out.append((scope, text, held[0]))
         return out
 
     def holders(self, entity) -> list:

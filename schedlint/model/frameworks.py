@@ -257,8 +257,9 @@ class FrameworkCollector:
                 self._mutate(builder, root.value, "[]=", ())
 
     def on_augassign(self, builder, target):
+        # ``cfg |= {...}`` or any other augmented assignment: the config is no longer known
         if isinstance(target, cst.Name):
-            self._mutate(builder, target.value, "|=", ())
+            self._mutate(builder, target.value, "op=", ())
 
     def _mutate(self, builder, name, method, args) -> None:
         key = (builder.scope.id, name)

@@ -97,6 +97,34 @@ def _compound(stmt):
         yield from _compound(handler)
 
 
+_AUGMENTED = {cst.MultiplyAssign: "*=", cst.DivideAssign: "/="}
+
+
+def bindings_before(scope_node, name: str, stop) -> list | None:
+    """(operator, value) of each statement that binds the bare ``name`` directly in
+    ``scope_node``'s body before the statement ``stop``, in source order: ``("=", value)``,
+    ``("*=", value)``. None when one of them binds a value not known here (unpacking, a
+    for target, ``+=``) or ``stop`` is not a statement of that body."""
+    out = []
+    for small in _small_statements(scope_node):
+        if small is stop:
+            return out
+        if isinstance(small, cst.Assign):
+            for t in small.targets:
+                if isinstance(t.target, cst.Name) and t.target.value == name:
+                    out.append(("=", small.value))
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and name in target_names(t.target):
+                    return None
+        elif isinstance(small, cst.AugAssign) and getattr(small.target, "value", None) == name:
+            op = _AUGMENTED.get(type(small.operator))
+            if op is None or not isinstance(small.target, cst.Name):
+                return None
+            out.append((op, small.value))
+        elif isinstance(small, cst.For) and name in target_names(small.target):
+            return None
+    return None
+
+
 def assigned_values(scope_node, name: str) -> list | None:
     """Every value assigned to the bare ``name`` directly in ``scope_node``'s body.
 

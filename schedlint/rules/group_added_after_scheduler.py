@@ -96,7 +96,7 @@ def param_group_added_after_scheduler(model):
             if s.parent is None
             and _matters(s)
             # built earlier here, or handed to the function that adds the group
-            and (any(h is s for h in handed) or s.order < call.order and _runs_before(s, call))
+            and (any(h is s for h in handed) or _runs_before(model, s, call))
         ]
         if not bound:
             continue
@@ -132,13 +132,24 @@ def param_group_added_after_scheduler(model):
         )
 
 
-def _runs_before(sched, call) -> bool:
-    """The scheduler certainly exists when the group is added: same function, or built in
-    ``__init__`` of the class whose other method adds the group."""
-    if sched.scope is call.scope:
-        return True
-    cls = sched.scope.cls
-    return cls is not None and sched.scope.name == "__init__" and call.scope.cls is cls
+def _runs_before(model, sched, call) -> bool:
+    """The scheduler certainly exists when the group is added: built earlier in the same
+    function, in ``__init__`` of the class whose other method adds the group, by a factory
+    the function called before (``opt, sched = build(model)``), or before the function
+    adding the group is called."""
+    if sched.scope is call.scope or (
+        sched.scope.cls is not None
+        and sched.scope.name == "__init__"
+        and call.scope.cls is sched.scope.cls
+    ):
+        return sched.order < call.order
+    return any(
+        caller is call.scope and model.starts_before(site, call.node, caller.node)
+        for caller, site, _ in model.call_sites(sched.scope)
+    ) or any(  # a callback's ``on_epoch_start(epoch, optimizer)`` in the training loop
+        caller is sched.scope and model.starts_before(sched.node, site, caller.node)
+        for caller, site, _ in model.call_sites(call.scope)
+    )
 
 
 def _matters(sched) -> bool:
@@ -151,14 +162,20 @@ def _matters(sched) -> bool:
 
 def _rebuilt_after(model, opt, call, bound) -> bool:
     """A scheduler built on ``opt``, or the scheduler variable reassigned, after the call in
-    the same function, or in another function that may run after it (``self._build_sched()``
-    called from the method that adds the group)."""
+    the same function, in another function that may run after it (``self._build_sched()``
+    called from the method that adds the group), or by the caller after calling the function
+    that adds the group."""
     known = {id(s.scope) for s in bound}
+    sites = model.call_sites(call.scope)
 
     def maybe_after(fact):
         if fact.scope is call.scope:
             return fact.order > call.order
-        return id(fact.scope) not in known
+        # rebuilt by the caller once the callback that adds the group has run
+        return id(fact.scope) not in known or any(
+            caller is fact.scope and model.starts_before(site, fact.node, caller.node)
+            for caller, site, _ in sites
+        )
 
     if any(maybe_after(s) for s in model.schedulers_of(opt) if s not in bound):
         return True

@@ -75,17 +75,24 @@ def _reads_initial_lr(model, write) -> bool:
 
 
 def _effect(sched) -> str:
+    # ``sched_d`` (`StepLR`), or the class alone where the scheduler has no name
+    who = f"`{sched.target}` (`{sched.cls}`)" if sched.target else f"`{sched.cls}`"
     if closed_form(sched):
         return (
-            f"{name_of(sched)} is closed form (`{sched.cls}`): it recomputes every group's "
-            f"lr from its base values, so this edit is overwritten at the next `step()`"
+            f"{who} is closed form: it recomputes every group's lr from its base values, "
+            f"so this edit is overwritten at the next `step()`"
+        )
+    if sched.cls == "ReduceLROnPlateau":
+        return (
+            f"{who} cuts whatever lr it finds when the metric stalls, so its cuts and "
+            f"this edit undo each other"
         )
     if sched.chainable:
         return (
-            f"{name_of(sched)} is chainable (`{sched.cls}`): it multiplies the current lr, so "
-            f"this edit persists and compounds with the schedule"
+            f"{who} is chainable: it multiplies the current lr, so this edit persists and "
+            f"compounds with the schedule"
         )
-    return f"{name_of(sched)} (`{sched.cls}`) also writes these lrs at every `step()`"
+    return f"{who} also writes these lrs at every `step()`"
 
 
 def _before_plateau(model, branches, write, steps) -> bool:

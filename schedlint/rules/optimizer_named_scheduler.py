@@ -90,19 +90,10 @@ def scheduler_name_holds_optimizer(model):
             for c in model.calls
         ):
             continue  # zeroed and stepped: it is used as the optimizer it is
-        # the optimizer the code steps as such, next to it (a factory's may be the same fact)
-        real = []
-        for c in model.calls:
-            if c.method != "step" or not _same_place(c, call):
-                continue
-            if c.optimizer_arg is not None and c.args:  # scaler.step(optimizer)
-                stepped = c.args[0].ref
-            elif c.targets and all(isinstance(t, Optimizer) for t in c.targets):
-                stepped = c.receiver
-            else:
-                continue
-            if stepped and stepped != call.receiver and not _reads_as_scheduler(stepped):
-                real.append(stepped)
+        # the optimizer the code steps as such: next to it (a factory's may be the same
+        # fact), else in another function of the file (a ``train_one_epoch`` helper)
+        real = _stepped_optimizers(model, call, nearby=True)
+        real = real or _stepped_optimizers(model, call, nearby=False)
         if not real:
             continue
         done.add(place)
@@ -119,3 +110,22 @@ def scheduler_name_holds_optimizer(model):
             f"`{clip(real[0], 30)}` instead (e.g. "
             f"`torch.optim.lr_scheduler.StepLR({clip(real[0], 30)}, step_size=30)`)",
         )
+
+
+def _stepped_optimizers(model, call, nearby) -> list:
+    """Receivers other than ``call``'s stepped as optimizers (``opt.step()``,
+    ``scaler.step(opt)``) in ``call``'s function or class (``nearby``), or in other
+    functions of the file."""
+    real = []
+    for c in model.calls:
+        if c.method != "step" or _same_place(c, call) != nearby:
+            continue
+        if c.optimizer_arg is not None and c.args:  # scaler.step(optimizer)
+            stepped = c.args[0].ref
+        elif c.targets and all(isinstance(t, Optimizer) for t in c.targets):
+            stepped = c.receiver
+        else:
+            continue
+        if stepped and stepped != call.receiver and not _reads_as_scheduler(stepped):
+            real.append(stepped)
+    return real

@@ -73,7 +73,7 @@ def scalar_lr_overwrite(model):
             continue
         if write.op not in ("=", "update"):
             continue  # *= keeps the ratio between groups
-        if write.type_dispatched:
+        if write.type_dispatched and not _handed_a_number(model, write):
             continue  # ``set_lr(opt, lrs)`` writing per group when handed a list
         # a helper may be called with several optimizers: any with distinct groups is hurt
         opt = next((o for o in write.optimizers if o.distinct_lrs() is not None), None)
@@ -96,6 +96,17 @@ def scalar_lr_overwrite(model):
             f"({model.where(opt.node)}) and now all train at one; scale each "
             f'group instead, e.g. `g["lr"] = g["initial_lr"] * factor`',
         )
+
+
+def _handed_a_number(model, write) -> bool:
+    """A helper that dispatches on the type of the lr it writes (one value, or one per
+    group) still flattens the groups where a call hands it a plain number."""
+    origin = write.via or write
+    calls = model.arguments(origin.scope, origin.value.src) or ()
+    return any(
+        model.number(node, scope) is not None or model.is_float(node, scope)
+        for scope, node in calls
+    )
 
 
 def _across_optimizers(model, write):

@@ -71,38 +71,50 @@ def scheduler_on_other_optimizer(model):
     sched_d = StepLR(opt_d, step_size=30, gamma=0.5)
     ```
     """
+    # optimizers are known by the name their code gives them, or, for those a factory of
+    # another module builds, by the name a call here binds them to (``self.opt_d``)
+    from_factories = model.optimizers_from_factories()
+
+    def name_of(opt, scope):
+        here = (t for s, t, o in from_factories if o is opt and _same_place(s, scope))
+        return next(here, opt.target)
+
     # (name, scope, node to report, optimizer, its text, the scheduler): built here, or by a
-    # factory of another module that a call here hands one of this file's optimizers
+    # factory of another module that a call here hands an optimizer
     named = [
         (s.target, s.scope, _optimizer_node(s), s.optimizer, s.optimizer_src, s)
         for s in model.schedulers
         if s.optimizer is not None and s.parent is None
     ]
     named += [
-        (text, scope, call, opt, opt.target, sched)
+        (text, scope, call, opt, name_of(opt, scope), sched)
         for scope, text, call, sched, opt in model.schedulers_from_factories()
     ]
     scheduled = {id(o) for s in model.schedulers for o in (s.optimizer, *s.optimizers) if o}
     scheduled |= {id(n[3]) for n in named}
     for target, scope, at, bound, bound_src, sched in named:
         want = _role(target)
-        if not want or want == _role(bound.target):
+        if not want or want == _role(name_of(bound, scope)):
             continue
         candidates = [
-            o
+            (o, o.target)
             for o in model.optimizers
             if o is not bound and _role(o.target) == want and _same_place(o.scope, scope)
+        ] + [
+            (o, text)
+            for s, text, o in from_factories
+            if o is not bound and _role(text) == want and _same_place(s, scope)
         ]
-        if len(candidates) != 1 or id(candidates[0]) in scheduled:
+        if len({id(o) for o, _ in candidates}) != 1 or id(candidates[0][0]) in scheduled:
             continue
-        other = candidates[0]
+        other, other_name = candidates[0]
         twice = any(n[5] is not sched and n[3] is bound for n in named)
         also = f", while `{clip(bound_src, 30)}` gets two schedules" if twice else ""
         yield Report(
             at,
             f"`{clip(target, 30)}` is built on `{clip(bound_src, 30)}`, "
-            f"not on `{clip(other.target, 30)}`",
-            help=f"`{clip(other.target, 30)}` ({model.where(other.node)}) has no scheduler, "
+            f"not on `{clip(other_name, 30)}`",
+            help=f"`{clip(other_name, 30)}` ({model.where(other.node)}) has no scheduler, "
             f"so it keeps its first lr for the whole run{also}; build "
-            f"`{clip(target, 30)}` on `{clip(other.target, 30)}`",
+            f"`{clip(target, 30)}` on `{clip(other_name, 30)}`",
         )

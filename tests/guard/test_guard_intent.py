@@ -192,6 +192,9 @@ def test_onecycle_with_a_scalar_max_lr_collapses_the_groups(auto):
         v.expected == v.actual == pytest.approx(0.004)
         and "OneCycleLR was given one scalar" in v.cause
     )
+    # the schedule as built gives this lr: the summary must not read "expected x, actual x"
+    assert "expected lr" not in v.summary
+    assert "as scheduled, but the groups' ratio changed" in v.summary
 
 
 def test_onecycle_with_per_group_max_lr_is_silent(auto):

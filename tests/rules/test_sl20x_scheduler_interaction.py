@@ -9,6 +9,7 @@ import textwrap
 
 import libcst as cst
 import pytest
+from fixture_markers import FIXTURES
 
 from schedlint.check.engine import check_source
 from schedlint.check.fixes import apply_fixes, parses
@@ -274,3 +275,14 @@ def test_a_comprehension_of_scheduler_steps_does_not_crash_sl203():
     """
     _, found, _ = _check(src, frozenset({"SL203", "SL003"}))
     assert found == []
+
+
+def test_sl201_help_on_a_plateau_says_what_the_plateau_does():
+    # found by a new-user trial: "the `ReduceLROnPlateau` is chainable (`ReduceLROnPlateau`):
+    # ... compounds with the schedule", which names the class twice and is not what it does
+    path = FIXTURES / "SL201" / "bad_warmup_helper_module" / "trainer.py"
+    findings = check_source(str(path), None, frozenset({"SL201"})).findings
+    assert [f.code for f in findings] == ["SL201"]
+    help_text = findings[0].help
+    assert "is chainable" not in help_text
+    assert "cuts whatever lr it finds" in help_text and "compounds" not in help_text
