@@ -24,6 +24,7 @@ from schedlint.model.cstwalk import (
     child_fields,
     children,
     code_children,
+    parse,
     positions,
     walk,
 )
@@ -207,3 +208,25 @@ def test_token_classes_are_exactly_the_token_bases_subclasses():
         c for c in classes if issubclass(c, cstwalk._TOKEN_BASES) != (c in cstwalk._TOKEN_CLASSES)
     ]
     assert wrong == []
+
+
+@pytest.mark.parametrize("path", _sources()[::4], ids=lambda p: p.name)
+def test_parse_without_validation_builds_the_same_tree(path):
+    source = path.read_text(encoding="utf-8")
+    try:
+        expected = cst.parse_module(source)
+    except Exception:
+        pytest.skip("libcst cannot parse it")
+    got = parse(source)
+    assert got.deep_equals(expected)
+    assert got.code == source
+
+
+def test_nodes_built_after_a_parse_are_validated_again():
+    parse("x = (1)\n")
+    with pytest.raises(cst.CSTValidationError):  # an unbalanced parenthesis
+        cst.Name("x", lpar=[cst.LeftParen()])
+    with pytest.raises(cst.ParserSyntaxError):
+        parse("x = = 1\n")
+    with pytest.raises(cst.CSTValidationError):  # also after a parse that failed
+        cst.Name("x", lpar=[cst.LeftParen()])

@@ -10,7 +10,7 @@ import pytest
 import schedlint.rules as rules_pkg
 from schedlint.report.formats import sarif_document
 from schedlint.rules import all_rules, by_code, checkable_rules, expand_selectors
-from schedlint.rules.base import SECTIONS, parse_docs, rule
+from schedlint.rules.base import SECTIONS, dedent, parse_docs, rule
 
 REQUIRED = ("What it does", "Why is this bad?", "Example", "Use instead")
 RULES = all_rules()
@@ -109,6 +109,38 @@ def test_rule_decorator_requires_the_documentation_sections():
     assert r.summary == "One line summary."
     assert r.docs["Example"] == "```python\nbad()\n```"
     assert r.check is documented
+
+
+DEDENT_CASES = [
+    "",
+    "\n",
+    "  a\n    b\n  c",
+    "\ta\n\t\tb",
+    " \t a\n \t b\n",
+    "  a\n\n \n  b  \n   ",
+    "a\n  b",
+    "  x\r\n  y\r\n",
+    "\t  a\n  \tb",
+]
+
+
+@pytest.mark.parametrize("text", DEDENT_CASES)
+def test_dedent_is_textwrap_dedent(text):
+    import textwrap
+
+    assert dedent(text) == textwrap.dedent(text)
+
+
+def test_dedent_is_textwrap_dedent_on_every_rule_docstring():
+    import inspect
+    import textwrap
+
+    for module in {r.check.module for r in RULES if hasattr(r.check, "module")}:
+        for _, fn in inspect.getmembers(__import__(module, fromlist=["_"]), inspect.isfunction):
+            if fn.__doc__:
+                assert dedent(fn.__doc__) == textwrap.dedent(fn.__doc__)
+                first, _, rest = fn.__doc__.partition("\n")
+                assert dedent(rest) == textwrap.dedent(rest)
 
 
 def test_parse_docs_sections():

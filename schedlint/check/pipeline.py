@@ -432,9 +432,11 @@ def _parse_and_check(
 ) -> FileResult:
     import libcst as cst
 
+    from schedlint.model.cstwalk import parse
+
     path = result.path
     try:
-        module = cst.parse_module(source)
+        module = parse(source)
     except cst.ParserSyntaxError as exc:
         # The compiler accepted the file (it ran first), so this is a construct libcst cannot
         # parse (e.g. a parenthesized annotated target, `(x): int`): say so, not "your file

@@ -1856,7 +1856,7 @@ def _imported_head(resolvable, func) -> str | None:
 
 def _wanted_imports(model: FileModel, tree) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or object the flow knows, or whose result this file then uses as an optimizer or
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this file then uses as an optimizer or
     scheduler (``opt = build_optimizer(model)``; ``opt.step()``) or hands to another in-tree
     helper. Other imports are never
     read, so a file that imports half a package does not parse it."""
@@ -1914,7 +1914,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             continue
         if flow is None:
             flow = model.flow.solve()
-        if any(flow.eval(a.value, scope) for a in call.args):
+        if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
 
@@ -2022,11 +2022,18 @@ def _called_classes(model: FileModel) -> set:
     how often it steps."""
     out = set()
     flow = None
+    # A class nested in another (``DistributedTest._DistTestBase``) is no name another
+    # module can import and call, so no caller can lend it anything.
+    top = {
+        id(s.node)
+        for s in model.scopes
+        if s.kind == "class" and s.parent is not None and s.parent.kind == "module"
+    }
     for call in model.calls:
         if call.method != "step":
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
-        if cls is None or cls.name in out or top_level(model, cls.name) is not cls:
+        if cls is None or cls.name in out or id(cls.node) not in top:
             continue
         if flow is None:
             flow = model.flow.solve()
@@ -2044,8 +2051,7 @@ def _called_classes(model: FileModel) -> set:
         out |= {
             c.name
             for c in model.classes
-            if any(b.rpartition(".")[2] == cls.name for b in c.bases)
-            and top_level(model, c.name) is c
+            if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
         }
     return out
 

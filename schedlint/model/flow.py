@@ -27,8 +27,10 @@ import libcst as cst
 from schedlint.model.facts import (
     ClassInfo,
     FunctionInfo,
+    Loop,
     ModuleRef,
     Optimizer,
+    Rebind,
     Scheduler,
     top_level,
 )
@@ -159,6 +161,7 @@ class Flow:
         # key of a name unpacked from a returned tuple -> {(id(Seq), position): Seq}: which
         # element of which ``return scheduler, flag`` it took, to pair the two per return
         self._unpacked: dict = {}
+        self._active_ids = None  # see _active
 
     def other_models(self) -> list:
         """The models of the in-tree modules this file imports."""
@@ -867,6 +870,83 @@ class Flow:
     def schedulers(self, scope, text) -> list:
         self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
+
+    def may_carry(self, values, depth=0) -> bool:
+        """Can one of ``values``, handed to a helper of another module, bring it an optimizer
+        or scheduler of this code, or code that acts on one? An optimizer or scheduler; a
+        container holding one; an instance or class defined here (the helper may store one
+        in it); an imported class's instance whose methods act on one or whose attributes
+        hold one; a function whose code acts on one, calls code that does, or returns one.
+        Not: a function that only transforms what it is given, or a value the flow cannot
+        name (reading the helper would not name it either)."""
+        self.solve()
+        if depth > 4:
+            return True
+        for v in values:
+            if v is UNKNOWN:
+                continue
+            if isinstance(v, Seq):
+                if self.may_carry(v.elements(), depth + 1):
+                    return True
+            elif isinstance(v, (Instance, ClassInfo)):
+                cls = v.cls if isinstance(v, Instance) else v
+                if self._carrying_class(cls, depth):
+                    return True
+            elif isinstance(v, (FunctionInfo, _Bound)):
+                fn = v.fn if isinstance(v, _Bound) else v
+                if id(fn.scope) in self._active() or self.may_carry(self.returns(fn), depth + 1):
+                    return True
+            else:  # Optimizer, Scheduler, ModuleRef, a partial application
+                return True
+        return False
+
+    def _carrying_class(self, cls, depth) -> bool:
+        if all(cls is not c for m in self.other_models() for c in m.classes):
+            return True  # defined in this file (or a module lending its calls of it)
+        active, root = self._active(), self.root_class(cls)
+        todo, seen = [cls], set()
+        while todo and len(seen) < 16:
+            c = todo.pop()
+            seen.add(id(c))
+            if any(id(m.scope) in active for m in c.methods.values()):
+                return True
+            for base in c.bases:
+                todo += [
+                    b
+                    for b in self._classes_by_name.get(base.rpartition(".")[2], ())
+                    if id(b) not in seen
+                ]
+        slots = [v for k, v in self.env.items() if k[:2] == ("class", id(root))]
+        return any(self.may_carry(values, depth + 1) for values in slots)
+
+    def _active(self) -> set:
+        """ids of the scopes whose code records a fact (a construction, a tracked call, an
+        lr write, a loop over param groups, a checkpoint, ...), of the scopes enclosing
+        them, and of the functions calling one of those."""
+        if self._active_ids is not None:
+            return self._active_ids
+        active, todo = set(), []
+        for m in self._models:
+            for value in vars(m).values():
+                if value.__class__ is not list:
+                    continue
+                for fact in value:
+                    scope = getattr(fact, "scope", None)
+                    if scope is None or isinstance(fact, Rebind):
+                        continue  # any assignment of a name: no fact of its own
+                    if isinstance(fact, Loop) and fact.groups_of is None:
+                        continue  # nor a loop over anything but param groups
+                    todo.append(scope)
+            for _fact, _name, listed in m.listed_args:
+                todo.append(listed.scope)
+        while todo:
+            for s in todo.pop().function_chain():
+                if id(s) in active:
+                    break
+                active.add(id(s))
+                todo += [caller for caller, _, _ in self.callers.get(id(s), ())]
+        self._active_ids = active
+        return active
 
     def certain(self, scope, text) -> list | None:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible

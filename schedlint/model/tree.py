@@ -54,6 +54,7 @@ class Tree:
         # the file depends on, for the results cache's dependency digest
         self.hashes: dict = {}
         self._tops: dict = {}  # directory -> the directory above its top package
+        self._found: dict = {}  # (directory, import name) -> the files it may name there
         self._listings: OrderedDict = OrderedDict()  # directory -> its files, for callers
         self._listed_bytes = 0
 
@@ -73,8 +74,22 @@ class Tree:
         """The file an import's qualified name (``utils``, ``pkg.mod``, ``.helper``,
         ``..a.b``) names, seen from the file ``importer``, if it is in the tree."""
         here = os.path.dirname(os.path.abspath(importer))
+        # The files of one directory import the same modules: each name is looked up on
+        # the file system once per directory.
+        key = (here, qualified)
+        candidates = self._found.get(key)
+        if candidates is None:
+            candidates = self._found[key] = self._candidates(here, qualified)
+        for found in candidates:
+            if os.path.abspath(found) != os.path.abspath(importer):
+                return found
+        return None
+
+    def _candidates(self, here: str, qualified: str) -> list:
+        """The in-tree files ``qualified`` may name from the directory ``here``, in the
+        order :meth:`find` tries them."""
         if not self._inside(here):
-            return None  # an installed package's files import installed code, not the tree's
+            return []  # an installed package's files import installed code, not the tree's
         level = len(qualified) - len(qualified.lstrip("."))
         dotted = qualified[level:]
         if level:
@@ -93,15 +108,12 @@ class Tree:
             if top != here:
                 bases.append(top)
         parts = dotted.split(".") if dotted else []
+        out = []
         for base in bases:
             found = _module_file(base, parts)
-            if (
-                found is not None
-                and self._inside(found)
-                and os.path.abspath(found) != os.path.abspath(importer)
-            ):
-                return found
-        return None
+            if found is not None and self._inside(found):
+                out.append(found)
+        return out
 
     def read(self, path: str) -> bytes | None:
         """The bytes of the in-tree file ``path`` (None when unreadable); their content hash
@@ -373,9 +385,8 @@ def content_hash(data: bytes) -> str:
 
 
 def _build(path: str, data: bytes | None):
-    import libcst as cst
-
     from schedlint.model.builder import build_model
+    from schedlint.model.cstwalk import parse
 
     if data is None or len(data) > MAX_BYTES:
         return None
@@ -383,7 +394,7 @@ def _build(path: str, data: bytes | None):
         source = data.decode("utf-8")
         if source.startswith("\ufeff"):
             source = source[1:]
-        module = cst.parse_module(source)
+        module = parse(source)
         return build_model(path, source, module)
     except (OSError, UnicodeDecodeError, RecursionError, MemoryError, Exception):
         # an imported module that cannot be read lends no summaries; its own check reports it

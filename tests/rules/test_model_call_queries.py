@@ -276,3 +276,108 @@ def _within(outer, node) -> bool:
             return True
         stack.extend(n.children)
     return False
+
+
+def test_a_helper_is_read_only_when_what_it_is_handed_may_carry_an_optimizer(tmp_path):
+    # graph_passes.py is handed functions that touch no optimizer or scheduler: reading it
+    # (torch's pre_grad.py read _inductor/utils.py this way, 0.4 s) can tell nothing. loops.py
+    # is handed one that steps the scheduler and one that returns the optimizer.
+    from schedlint.model.tree import Tree
+
+    (tmp_path / "graph_passes.py").write_text(
+        textwrap.dedent(
+            """
+            def apply_pass(fn, graph):
+                for node in graph:
+                    fn(node)
+            """
+        )
+    )
+    (tmp_path / "loops.py").write_text(
+        textwrap.dedent(
+            """
+            def every_batch(loader, fn):
+                for batch in loader:
+                    fn(batch)
+
+            def log_lr(current):
+                print(current().param_groups[0]["lr"])
+            """
+        )
+    )
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from graph_passes import apply_pass
+            from loops import every_batch, log_lr
+
+            def normalize(node):
+                total = 0
+                for x in node:
+                    total = total + x
+                return total
+
+            def main(model, loader, graph):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                    optimizer, max_lr=0.1, total_steps=100
+                )
+
+                def train_step(batch):
+                    optimizer.step()
+                    scheduler.step()
+
+                def current():
+                    return optimizer
+
+                apply_pass(normalize, graph)
+                apply_pass(lambda node: node, graph)
+                every_batch(loader, train_step)
+                log_lr(current)
+            """
+        )
+    )
+    path = str(tmp_path / "train.py")
+    source = (tmp_path / "train.py").read_text()
+    model = build_model(path, source, cst.parse_module(source), tree=Tree(str(tmp_path)))
+    assert str(tmp_path / "loops.py") in model.external_paths
+    assert str(tmp_path / "graph_passes.py") not in model.external_paths
+    assert sorted(model.externals) == ["loops.every_batch", "loops.log_lr"]
+
+
+def test_a_function_handed_on_carries_what_the_functions_it_calls_act_on(tmp_path):
+    from schedlint.model.tree import Tree
+
+    (tmp_path / "loops.py").write_text(
+        "def every_batch(loader, fn):\n    for batch in loader:\n        fn(batch)\n"
+    )
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from loops import every_batch
+
+            class Runner:
+                def __init__(self, optimizer, scheduler):
+                    self.optimizer, self.scheduler = optimizer, scheduler
+
+                def update(self):
+                    self.optimizer.step()
+                    self.scheduler.step()
+
+            def main(model, loader):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                runner = Runner(optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 30))
+
+                def train_step(batch):
+                    runner.update()
+
+                every_batch(loader, train_step)
+            """
+        )
+    )
+    path = str(tmp_path / "train.py")
+    source = (tmp_path / "train.py").read_text()
+    model = build_model(path, source, cst.parse_module(source), tree=Tree(str(tmp_path)))
+    assert str(tmp_path / "loops.py") in model.external_paths
