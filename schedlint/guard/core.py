@@ -579,6 +579,18 @@ class Guard:
 
         return plot([(self.name, self._labels, self._history)], path)
 
+    def __del__(self):
+        # Collected in one gc cycle with its optimizer (Lightning holds both in reference
+        # cycles): the optimizer's finalizer then found this guard's weakref already cleared.
+        # While ``__del__`` runs, the objects of the cycle are still intact (PEP 442), so the
+        # end-of-run checks are made here instead of being lost.
+        try:
+            if not self.closed:
+                # the finalizer has released this guard's share of the hooks already
+                self._optimizer_collected(hooks_released=True)
+        except Exception:  # interpreter shutdown, or a guard whose __init__ failed
+            pass
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.optimizer_steps} steps"
         return f"<schedlint Guard {self.name} {state}, {sum(self._counts.values())} violations>"
@@ -2361,7 +2373,7 @@ class Guard:
         self._dev_baseline = None
         hooks.release()
 
-    def _optimizer_collected(self) -> None:
+    def _optimizer_collected(self, *, hooks_released: bool = False) -> None:
         # Runs inside garbage collection: never raise, never touch torch's hook dicts (an
         # optimizer step elsewhere may be iterating them). The hooks are released later.
         if self.closed:
@@ -2373,7 +2385,8 @@ class Guard:
         self._final = self._snapshot([])
         self._shadow = None
         self._dev = None
-        hooks.release_later()
+        if not hooks_released:
+            hooks.release_later()
         if self._session is not None:
             self._session.finished(self)
 

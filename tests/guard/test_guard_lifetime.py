@@ -138,3 +138,25 @@ def test_auto_guarded_optimizers_are_collected():
     assert all(r() is None for r in refs)
     report = auto.finish()
     assert len(report.reports) == 5 and report.ok
+
+
+def test_a_guard_collected_in_one_gc_cycle_with_its_optimizer_still_reports():
+    # Lightning keeps the optimizer in reference cycles, so gc collects it together with the
+    # guard it owns: the finalizer found the guard's weakref already cleared, and the run's
+    # end-of-run findings (a OneCycleLR stepped per epoch: SLG112) were lost.
+    auto = session.install(enable=True, report_at_exit=False, on_violation="log")
+    model, opt = make_optimizer()
+    sched = S.OneCycleLR(opt, max_lr=[10 * g["lr"] for g in opt.param_groups], total_steps=30)
+    holder = type("Module", (), {})()
+    holder.optimizer, opt.module = opt, holder  # the cycle a LightningModule makes
+    for i in range(30):
+        grad_step(model, opt, i)
+        if i % 10 == 9:
+            sched.step()
+    ref = weakref.ref(opt)
+    del model, opt, sched, holder
+    gc.collect()
+    assert ref() is None
+    report = auto.finish()
+    assert len(report.reports) == 1
+    assert [v.code for v in report.reports[0].violations] == ["SLG112"]
