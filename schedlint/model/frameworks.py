@@ -617,19 +617,10 @@ def hf_trainer_scheduler(model, sched) -> str | None:
     method = next((s for s in sched.scope.function_chain() if s.cls is not None), None)
     if method is None or method.name not in _HF_SCHEDULER_HOOKS:
         return None
-    by_name = {c.name: c for c in model.classes}
-    todo, seen = [method.cls], set()
-    while todo:
-        c = todo.pop()
-        if id(c) in seen:
-            continue
-        seen.add(id(c))
-        for base in c.bases:
-            head, _, short = base.rpartition(".")
-            if head.partition(".")[0] == "transformers" and short.endswith("Trainer"):
-                return method.cls.name
-            if short in by_name:
-                todo.append(by_name[short])
+    for base in _outside_bases(model, method.cls):
+        head, _, short = base.rpartition(".")
+        if head.partition(".")[0] == "transformers" and short.endswith("Trainer"):
+            return method.cls.name
     return None
 
 
@@ -637,6 +628,12 @@ def _whole_hierarchy_here(model, cls) -> bool:
     """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
     no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared
     GAN base module)."""
+    return all(base.rpartition(".")[2] == "LightningModule" for base in _outside_bases(model, cls))
+
+
+def _outside_bases(model, cls):
+    """The base classes (as written) of ``cls`` and of its bases defined in this file that
+    are not themselves classes of this file."""
     by_name = {c.name: c for c in model.classes}
     todo, seen = [cls], set()
     while todo:
@@ -648,9 +645,8 @@ def _whole_hierarchy_here(model, cls) -> bool:
             short = base.rpartition(".")[2]
             if short in by_name:
                 todo.append(by_name[short])
-            elif short != "LightningModule":
-                return False
-    return True
+            else:
+                yield base
 
 
 # Names through which a LightningModule reads back the schedulers it returned.

@@ -28,6 +28,21 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
+def _stepped_with_their_optimizers(model):
+    """(scheduler, the calls that step its optimizers) for each torch or transformers
+    scheduler whose position its own ``step()`` calls keep (not a plateau, not one whose
+    ``last_epoch`` the code manages)."""
+    for sched in model.schedulers:
+        if (
+            sched.origin not in ("torch", "transformers")
+            or sched.cls == "ReduceLROnPlateau"
+            or _counter_managed(model, sched)
+            or not sched.optimizers
+        ):
+            continue
+        yield sched, [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+
+
 def _walks_schedulers(call, loop) -> bool:
     """``loop`` binds the receiver of ``call``: it walks a container of schedulers
     (``for s in schedulers``, ``for name, s in self.schedulers.items()``), which says
@@ -95,15 +110,7 @@ def _per_call_first(model, branches):
     another module of the tree) that steps the scheduler unconditionally at its top, before
     the batch loop where it steps the optimizer, and is itself called from a loop: each
     epoch starts one schedule step early."""
-    for sched in model.schedulers:
-        if (
-            sched.origin not in ("torch", "transformers")
-            or sched.cls == "ReduceLROnPlateau"
-            or _counter_managed(model, sched)
-            or not sched.optimizers
-        ):
-            continue
-        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+    for sched, opt_steps in _stepped_with_their_optimizers(model):
         for step in model.steps_of(sched):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
             if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
@@ -157,15 +164,7 @@ def _hook_first(model, branches):
     the scheduler unconditionally, called in a loop whose body steps the optimizer only
     after that call (inline, or in another function it calls, ``self.train_epoch()``): every
     iteration advances the schedule before its updates."""
-    for sched in model.schedulers:
-        if (
-            sched.origin not in ("torch", "transformers")
-            or sched.cls == "ReduceLROnPlateau"
-            or _counter_managed(model, sched)
-            or not sched.optimizers
-        ):
-            continue
-        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+    for sched, opt_steps in _stepped_with_their_optimizers(model):
         for step in model.steps_of(sched):
             if step.via is not None or step.args or step.kwargs:
                 continue
