@@ -88,17 +88,7 @@ CHAINABLE = frozenset(
 )
 # Chainable ones whose ``step(epoch)`` (deprecated) takes the closed-form path instead:
 # the lrs are recomputed from ``base_lrs`` and the epoch, whatever the groups held.
-EPOCH_CLOSED_FORM = frozenset(
-    {
-        "StepLR",
-        "MultiStepLR",
-        "ConstantLR",
-        "LinearLR",
-        "ExponentialLR",
-        "PolynomialLR",
-        "CosineAnnealingLR",
-    }
-)
+EPOCH_CLOSED_FORM = CHAINABLE - {"MultiplicativeLR", "ReduceLROnPlateau"}
 # Neither: they delegate to children, or blend (SWALR).
 COMPOSITE = frozenset({"SequentialLR", "ChainedScheduler"})
 
