@@ -119,6 +119,13 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     return _variable_escapes(model, entity.key, entity.target, allowed)
 
 
+def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
+    """:func:`escapes` for ``entity`` through the variables this file's calls act on it by
+    (:meth:`FileModel.holders`): for one with no name of its own where it is built, such as
+    the scheduler a factory returns (``scheduler = make_scheduler(optimizer)``)."""
+    return _escapes_foreign(model, entity, allowed)
+
+
 def _variable_escapes(model, key, target, allowed) -> bool:
     if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, target):
         return True  # ``trainer.scheduler`` outside the class: it may be saved from there
