@@ -1125,8 +1125,10 @@ class Guard:
         return out
 
     def scheduler_constructed(
-        self, sched, args=(), kwargs=None, caller=None, outermost=True
+        self, sched, args=(), kwargs=None, caller=None, outermost=True, replayable=True
     ) -> None:
+        """``replayable``: ``args``/``kwargs`` are those of ``type(sched)``'s own constructor, so
+        running it again on the shadow rebuilds the scheduler; else its twin is a copy."""
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
         self._loaded_lrs = None  # its constructor set the groups after the load
@@ -1138,7 +1140,7 @@ class Guard:
         if self._off:
             return
         try:
-            self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost)
+            self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost, replayable)
         except Exception as exc:
             self._internal_error("scheduler constructor", exc)
 
@@ -1146,7 +1148,7 @@ class Guard:
         rec.args_key = lifecycle.constructor_key(type(sched).__name__, args, kwargs or {})
         rec.plan = intent.milestone_plan(sched)
 
-    def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost) -> None:
+    def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost, replayable) -> None:
         opt = self._opt_ref()
         found = []
         if opt is not None and self._structure_changed(opt.param_groups):
@@ -1164,6 +1166,8 @@ class Guard:
             and self._shadow.twin(sched) is None
         ):
             try:
+                if not replayable:
+                    raise TypeError("the constructor's own arguments were not seen")
                 self._shadow.construct(opt, sched, args, kwargs)
             except Exception:
                 try:
