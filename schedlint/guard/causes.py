@@ -208,11 +208,18 @@ def overwrites_other(name: str, others: list, where: str) -> str:
 
 
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
+    # SequentialLR's constructor resets the groups to initial_lr and restarts its first
+    # child whatever last_epoch it is given: only its state dict resumes it
+    unless = (
+        ", and a SequentialLR's last_epoch does not resume it"
+        if "SequentialLR" in schedulers
+        else ", unless the resume code rebuilds the scheduler with last_epoch"
+    )
     return (
         f"torch.save at {where} wrote the state of {optimizer} but not the state of "
         f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
-        "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
-        "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
+        f"schedule from its first step (warm-up again, a decayed lr back at its peak){unless}. "
+        "Save scheduler.state_dict() with the "
         "optimizer's (same object, or the same directory in the same step) and load it with "
         "scheduler.load_state_dict()."
     )
