@@ -43,6 +43,7 @@ class Value:
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
     lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
+    operators: frozenset = frozenset()  # binary arithmetic inside: "*", "/", "//", "**", ...
 
     @property
     def length(self) -> int | None:

@@ -356,7 +356,7 @@ def _accumulation_test(model, if_node) -> bool:
     """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
     ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
     test = if_test(model, if_node)
-    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+    return "%" in test.operators or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
 def _helper_steps(model, branches, sched, call):
@@ -442,7 +442,8 @@ def _sized_in_micro_batches(model, sched) -> bool:
     factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
     return bool(values) and all(
-        v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+        v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+        for v in values
     )
 
 
@@ -476,8 +477,8 @@ def _runs_its_length_in_micro_batches(model, sched, call) -> bool:
         if (
             loop is inner
             or stop is None
-            or "/" not in stop.src
-            or "*" in stop.src
+            or not stop.operators & {"/", "//"}
+            or stop.operators & {"*", "**"}
             or not stop.lens
             or not set(stop.lens) <= walked
             or words(stop) & ACCUMULATION_WORDS
@@ -567,7 +568,7 @@ def update_steps_reports(model, names, branches):
             (
                 n
                 for n, b in branches.path(call)
-                if is_if(n) and b == "body" and "%" in if_test(model, n).src
+                if is_if(n) and b == "body" and "%" in if_test(model, n).operators
             ),
             None,
         )
@@ -584,7 +585,8 @@ def update_steps_reports(model, names, branches):
         ]
         values = _size_values(model, sched) if gated else []
         if not values or not all(
-            v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+            v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+            for v in values
         ):
             continue
         sizes = ", ".join(clip(v.src, 40) for v in values)
@@ -841,7 +843,7 @@ def _logging_gate(model, own_only, sched):
         test = if_test(model, n)
         w = words(test)
         if (
-            "%" in test.src
+            "%" in test.operators
             and w & _LOGGING_WORDS
             and not w & (ACCUMULATION_WORDS | {"len", "epoch", "epochs"})
             and not (w & _LOGGING_WORDS) & sizes
@@ -1213,7 +1215,7 @@ def _sized_from_other_iterable(model, names, sched):
     counted = []
     for value in _length_values(sched):
         value = _expand(model, sched, value)
-        if "/" in value.src:
+        if value.operators & {"/", "//"}:
             return None  # len(dataset) / batch_size: counted in batches, by hand
         counted += [t for t in value.lens if t != "<expr>"]
     if not counted:
