@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# Schedulers whose step() recomputes the LR from stored bases (reference §2.2): an outside edit
-# is overwritten at their next step. The others multiply the current LR, so an edit compounds.
-CLOSED_FORM = {"LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"}
+# Closed-form schedulers' step() recomputes the LR from stored bases (reference §2.2): an
+# outside edit is overwritten at their next step. The others multiply the current LR, so an
+# edit compounds.
+from schedlint.guard.intent import CLOSED_FORM
 
 
 def names(schedulers) -> str:

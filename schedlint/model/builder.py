@@ -267,16 +267,30 @@ def subscript_key(node: cst.Subscript) -> str | None:
     return None
 
 
+# The arithmetic of an expression (Value.operators): how a length is computed, whether a
+# test lets every n-th batch through.
+_OPERATORS = {
+    cst.Multiply: "*",
+    cst.Divide: "/",
+    cst.FloorDivide: "//",
+    cst.Power: "**",
+    cst.Modulo: "%",
+    cst.Add: "+",
+    cst.Subtract: "-",
+}
+
+
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
-    __slots__ = ("names", "subscripts", "strings", "lens")
+    __slots__ = ("names", "subscripts", "strings", "lens", "operators")
 
     def __init__(self, node):
         self.names = set()
         self.subscripts = []
         self.strings = set()
         self.lens = []  # text of X in every len(X): what a schedule length counts
+        self.operators = set()
         stack = [node]
         while stack:
             n = stack.pop()
@@ -289,7 +303,11 @@ class _Walk:
                 if s is not None:
                     self.strings.add(s)
                 continue
-            if cls is cst.Subscript:
+            if cls is cst.BinaryOperation:
+                op = _OPERATORS.get(n.operator.__class__)
+                if op is not None:
+                    self.operators.add(op)
+            elif cls is cst.Subscript:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((expr_text(n.value), key))
@@ -495,6 +513,7 @@ class _Builder(cst.CSTVisitor):
             subscripts=tuple(walk.subscripts),
             strings=frozenset(walk.strings),
             lens=tuple(walk.lens),
+            operators=frozenset(walk.operators),
         )
 
     def bind(self, name: str):

@@ -27,10 +27,8 @@ import libcst as cst
 from schedlint.model.facts import (
     ClassInfo,
     FunctionInfo,
-    Loop,
     ModuleRef,
     Optimizer,
-    Rebind,
     Scheduler,
     top_level,
 )
@@ -925,20 +923,8 @@ class Flow:
         them, and of the functions calling one of those."""
         if self._active_ids is not None:
             return self._active_ids
-        active, todo = set(), []
-        for m in self._models:
-            for value in vars(m).values():
-                if value.__class__ is not list:
-                    continue
-                for fact in value:
-                    scope = getattr(fact, "scope", None)
-                    if scope is None or isinstance(fact, Rebind):
-                        continue  # any assignment of a name: no fact of its own
-                    if isinstance(fact, Loop) and fact.groups_of is None:
-                        continue  # nor a loop over anything but param groups
-                    todo.append(scope)
-            for _fact, _name, listed in m.listed_args:
-                todo.append(listed.scope)
+        active = set()
+        todo = [scope for m in self._models for scope in m.acting_scopes()]
         while todo:
             for s in todo.pop().function_chain():
                 if id(s) in active:

@@ -188,7 +188,10 @@ def step_granularity_mismatch(model):
     under the same conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
-    helper's loader parameter stands for what its callers pass. Under gradient accumulation,
+    helper's loader parameter stands for what its callers pass, or sized with
+    `len(loader)` of a loader that is then rebuilt as a new `DataLoader` (a
+    `DistributedSampler`, a batch size found by a memory probe) before the loop that walks
+    it in the same function. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
@@ -288,7 +291,9 @@ def step_granularity_mismatch(model):
         if both is not None:
             yield both
             continue
-        other = _sized_from_other_iterable(model, names, sched)
+        other = _sized_from_other_iterable(model, names, sched) or _sized_before_rebuild(
+            model, names, sched
+        )
         if other is not None:
             yield other
             continue
@@ -356,7 +361,7 @@ def _accumulation_test(model, if_node) -> bool:
     """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
     ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
     test = if_test(model, if_node)
-    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+    return "%" in test.operators or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
 def _helper_steps(model, branches, sched, call):
@@ -442,7 +447,8 @@ def _sized_in_micro_batches(model, sched) -> bool:
     factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
     return bool(values) and all(
-        v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+        v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+        for v in values
     )
 
 
@@ -476,8 +482,8 @@ def _runs_its_length_in_micro_batches(model, sched, call) -> bool:
         if (
             loop is inner
             or stop is None
-            or "/" not in stop.src
-            or "*" in stop.src
+            or not stop.operators & {"/", "//"}
+            or stop.operators & {"*", "**"}
             or not stop.lens
             or not set(stop.lens) <= walked
             or words(stop) & ACCUMULATION_WORDS
@@ -567,7 +573,7 @@ def update_steps_reports(model, names, branches):
             (
                 n
                 for n, b in branches.path(call)
-                if is_if(n) and b == "body" and "%" in if_test(model, n).src
+                if is_if(n) and b == "body" and "%" in if_test(model, n).operators
             ),
             None,
         )
@@ -584,7 +590,8 @@ def update_steps_reports(model, names, branches):
         ]
         values = _size_values(model, sched) if gated else []
         if not values or not all(
-            v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+            v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+            for v in values
         ):
             continue
         sizes = ", ".join(clip(v.src, 40) for v in values)
@@ -841,7 +848,7 @@ def _logging_gate(model, own_only, sched):
         test = if_test(model, n)
         w = words(test)
         if (
-            "%" in test.src
+            "%" in test.operators
             and w & _LOGGING_WORDS
             and not w & (ACCUMULATION_WORDS | {"len", "epoch", "epochs"})
             and not (w & _LOGGING_WORDS) & sizes
@@ -1213,7 +1220,7 @@ def _sized_from_other_iterable(model, names, sched):
     counted = []
     for value in _length_values(sched):
         value = _expand(model, sched, value)
-        if "/" in value.src:
+        if value.operators & {"/", "//"}:
             return None  # len(dataset) / batch_size: counted in batches, by hand
         counted += [t for t in value.lens if t != "<expr>"]
     if not counted:
@@ -1246,6 +1253,46 @@ def _sized_from_other_iterable(model, names, sched):
             f"loader's batches), so the schedule ends early or never reaches its "
             f"end; size it from `len({iterated})` (times the epochs)",
         )
+    return None
+
+
+def _sized_before_rebuild(model, names, sched):
+    """A per-iteration schedule sized with ``len(loader)``, then ``loader`` rebuilt as a new
+    ``DataLoader`` (another batch size, a sampler) before the loop that walks it and steps
+    the schedule per batch: the schedule counts the batches of a loader no loop walks."""
+    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
+        return None
+    key = names.optimizer_key(sched)
+    if key is None:
+        return None
+    counted = set()
+    for value in _length_values(sched):
+        counted.update(t for t in _expand(model, sched, value).lens if t != "<expr>")
+    for step, loop in _batch_loop_steps(model, names, sched, key):
+        if loop.scope is not sched.scope or is_epoch_loop(loop):
+            continue
+        for r in model.rebinds:
+            if not (
+                r.scope is loop.scope
+                and r.target in counted
+                and r.target in loop.iter.names
+                and sched.order < r.order < loop.order
+            ):
+                continue
+            rebuilt = assigned_value(model, r)
+            if rebuilt is None or not (rebuilt.call or "").endswith("DataLoader"):
+                continue  # prepared, wrapped or skipped into: the same batches, counted
+            return Report(
+                step.node,
+                f"`{clip(sched.cls, 40)}` is sized from `len({clip(r.target, 25)})`, but "
+                f"`{clip(r.target, 25)}` is rebuilt (line {model.line(r.node)}) before "
+                f"this loop walks it",
+                help=f"The schedule (line {model.line(sched.node)}) counts the batches of "
+                f"the loader `{r.target}` held when it was built; the `DataLoader` built on "
+                f"line {model.line(r.node)} has another length (a batch size, a sampler), "
+                f"so the schedule ends early or never reaches its end; build the scheduler "
+                f"after the last loader, or size it from that loader",
+            )
     return None
 
 
