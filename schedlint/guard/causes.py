@@ -438,6 +438,21 @@ def never_stepped(name: str, optimizer_steps: int) -> str:
     )
 
 
+def library_schedule_idle(name: str, needed: str, called: list, optimizer_steps: int) -> str:
+    unit = "optimizer updates" if needed == "step_update" else "epochs"
+    return (
+        f"{name} counts {unit} (t_in_epochs={needed == 'step'}), so only {needed}() moves its "
+        f"lr, but only {' and '.join(m + '()' for m in called)} ran: all {optimizer_steps} "
+        f"optimizer steps used its first lr (the warm-up start). Call "
+        + (
+            "step_update(num_updates) after each optimizer step"
+            if needed == "step_update"
+            else "step(epoch + 1) at the end of each epoch"
+        )
+        + ", or build it with the other t_in_epochs."
+    )
+
+
 def ranks_differ(rank: int) -> str:
     return (
         f"rank {rank} uses a different LR from rank 0 for this group: a scheduler stepped on "

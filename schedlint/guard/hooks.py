@@ -14,8 +14,9 @@
   would end up in checkpoints.
 * ``GradScaler._maybe_opt_step``: an optimizer step that AMP skips on inf/NaN gradients still
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
-* Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
-  ``step_update`` methods, on their class, so writes made inside them are accepted.
+* Foreign writers, declared (``foreign_writers=[obj]``) or found (a timm scheduler holding
+  the optimizer, schedlint.guard.foreign): their ``step`` and ``step_update`` methods, on
+  their class, so writes made inside them are accepted.
 * ``Optimizer.__init__``, ``add_param_group`` and ``load_state_dict`` (on the base class): the
   baseline of a group when it is built or added, and a resume (the loaded state, for SLG114).
 * ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
@@ -581,6 +582,6 @@ def _make_writer_method(original):
         finally:
             tls.depth -= 1
             for guard in guards:
-                guard.after_foreign_write(self)
+                guard.after_foreign_write(self, original.__name__)
 
     return method
