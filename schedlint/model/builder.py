@@ -427,6 +427,8 @@ class _Builder(cst.CSTVisitor):
         # last: the names each binds to a list, forgotten when it ends (it may not run).
         self._arms: list = []
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
+        # the ``with accelerator.accumulate(model):`` statements around the code being walked
+        self._accumulating: list = []
         # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
         # names dispatched on around the node being walked
         self._type_arms: dict = {}
@@ -548,6 +550,19 @@ class _Builder(cst.CSTVisitor):
         self.loop, self._arms = self._saved_loop.pop()
 
     # A list bound inside a branch arm may or may not be the one an optimizer later receives.
+    def visit_With(self, node: cst.With):
+        if any(
+            isinstance(item.item, cst.Call)
+            and isinstance(item.item.func, cst.Attribute)
+            and item.item.func.attr.value == "accumulate"
+            for item in node.items
+        ):
+            self._accumulating.append(node)
+
+    def leave_With(self, node):
+        if self._accumulating and self._accumulating[-1] is node:
+            self._accumulating.pop()
+
     def visit_If(self, node: cst.If):
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
@@ -1230,6 +1245,7 @@ class _Builder(cst.CSTVisitor):
                             kwargs=kwargs,
                             snapshot=method == "load_state_dict"
                             and self._restores_snapshot(receiver, node),
+                            accumulating=self._accumulating[-1] if self._accumulating else None,
                             **self.fact_kwargs(node),
                         )
                     )

@@ -271,6 +271,8 @@ class MethodCall(Fact):
     # ``load_state_dict`` of a snapshot the same function took of the same object
     # (``saved = copy.deepcopy(opt.state_dict())``): a restore, not a resume
     snapshot: bool = False
+    # the ``with accelerator.accumulate(model):`` statement the call runs in, if any
+    accumulating: Any = field(default=None, repr=False)
 
 
 @dataclass(eq=False)

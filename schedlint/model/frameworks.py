@@ -103,6 +103,10 @@ class Accelerator:
 
     node: Any = field(repr=False)
     split_batches: bool | None  # None: set through something the model cannot read
+    # ``gradient_accumulation_steps=`` (or a GradientAccumulationPlugin) given, other than a
+    # literal 1: inside ``with accelerator.accumulate(model)`` a prepared optimizer and
+    # scheduler then step once per accumulation step. None: hidden by ``**kwargs``.
+    accumulates: bool | None = False
 
 
 # accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
@@ -217,7 +221,11 @@ class FrameworkCollector:
         if _reads_schedulers(value):
             self.reads_back = True
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
-            builder.model.accelerators.append(Accelerator(node=value, split_batches=_splits(value)))
+            builder.model.accelerators.append(
+                Accelerator(
+                    node=value, split_batches=_splits(value), accumulates=_accumulates(value)
+                )
+            )
         if isinstance(target, cst.Name):
             key = (scope.id, target.value)
             if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
@@ -682,6 +690,20 @@ def _dotted(node) -> str | None:
 
 def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _accumulates(call) -> bool | None:
+    """Whether an ``Accelerator(...)`` accumulates gradients: ``gradient_accumulation_steps=``
+    other than a literal 1, or ``gradient_accumulation_plugin=``; None when ``**kwargs`` may."""
+    for arg in call.args:
+        if arg.star:
+            return None
+        name = arg.keyword.value if arg.keyword is not None else None
+        if name == "gradient_accumulation_plugin":
+            return True
+        if name == "gradient_accumulation_steps":
+            return not (isinstance(arg.value, cst.Integer) and arg.value.value == "1")
+    return False
 
 
 def _splits(call) -> bool | None:

@@ -1,7 +1,11 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.frameworks import hf_trainer_scheduler, manual_batch_step
+from schedlint.model.frameworks import (
+    accelerate_keeps,
+    hf_trainer_scheduler,
+    manual_batch_step,
+)
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -205,7 +209,10 @@ def step_granularity_mismatch(model):
     as `get_linear_schedule(optimizer, warmup, t_total)` is given, or the length parameter
     of a factory, `build_scheduler(name, optimizer, num_training_steps)`, as every caller
     passes it) stepped with the optimizer
-    only under the `%` accumulation test, which covers 1/accum of its length. With
+    only under the `%` accumulation test, which covers 1/accum of its length, or inside
+    `with accelerator.accumulate(model):` when the scheduler is prepared and the
+    `Accelerator` accumulates (`gradient_accumulation_steps=`): accelerate then steps it
+    only on the accumulation step, whatever its docstring says. With
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
@@ -577,7 +584,8 @@ def update_steps_reports(model, names, branches):
             ),
             None,
         )
-        if gate is None:
+        block = _accumulate_block(model, call, sched) if gate is None else None
+        if gate is None and block is None:
             continue
         key = names.optimizer_key(sched)
         # a factory's scheduler: its optimizer is the one the caller hands it
@@ -586,7 +594,13 @@ def update_steps_reports(model, names, branches):
         gated = [
             o
             for o in steps
-            if o.via is None and o.loop is call.loop and any(n is gate for n, _ in branches.path(o))
+            if o.via is None
+            and o.loop is call.loop
+            and (
+                any(n is gate for n, _ in branches.path(o))
+                if block is None
+                else o.accumulating is block
+            )
         ]
         values = _size_values(model, sched) if gated else []
         if not values or not all(
@@ -595,15 +609,36 @@ def update_steps_reports(model, names, branches):
         ):
             continue
         sizes = ", ".join(clip(v.src, 40) for v in values)
+        where = (
+            f"under the accumulation test (line {model.line(gate)})"
+            if block is None
+            else f"inside `with ...accumulate(...)` (line {model.line(block)}), where accelerate "
+            f"steps a prepared scheduler only on the accumulation step"
+        )
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs once per accumulation step, but "
             f"`{clip(call.receiver, 30)}` is sized in micro-batches",
             help=f"Its length ({sizes}) counts every batch of the loader, and it steps only "
-            f"with the optimizer under the accumulation test (line {model.line(gate)}), so "
-            f"the schedule covers 1/accum of its length (a linear decay stops a fraction of "
-            f"the way down); divide the length by the accumulation steps",
+            f"with the optimizer {where}, so the schedule covers 1/accum of its length (a "
+            f"linear decay stops a fraction of the way down); divide the length by the "
+            f"accumulation steps",
         )
+
+
+def _accumulate_block(model, call, sched):
+    """The ``with accelerator.accumulate(model):`` around ``call`` when it steps a scheduler
+    passed through ``accelerator.prepare`` and the Accelerator accumulates gradients: accelerate
+    then skips the scheduler's step on every micro-batch but the accumulation step."""
+    block = call.accumulating
+    if (
+        block is None
+        or accelerate_keeps(model, sched) is not True
+        or not model.accelerators
+        or not all(a.accumulates for a in model.accelerators)
+    ):
+        return None
+    return block
 
 
 # Lengths that, equal to the epoch loop's count, say "one step per epoch".
