@@ -211,8 +211,8 @@ def step_granularity_mismatch(model):
     passes it) stepped with the optimizer
     only under the `%` accumulation test, which covers 1/accum of its length, or inside
     `with accelerator.accumulate(model):` when the scheduler is prepared and the
-    `Accelerator` accumulates (`gradient_accumulation_steps=`): accelerate then steps it
-    only on the accumulation step, whatever its docstring says. With
+    `Accelerator` accumulates (`gradient_accumulation_steps=`): accelerate's prepared
+    scheduler skips its step on every other micro-batch. With
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
