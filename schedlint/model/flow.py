@@ -497,6 +497,16 @@ class Flow:
                 if isinstance(v, Seq):
                     out.add(v)
             return frozenset(out)
+        if (
+            func.__class__ is _ATTRIBUTE
+            and func.attr.value == "prepare"
+            and call.args
+            and not any(a.star or a.keyword is not None for a in call.args)
+        ):
+            # accelerate's prepare hands back what it is given, wrapped, in the same order
+            # (``self.model, self.optimizer, self.scheduler = accelerator.prepare(...)``)
+            items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
+            out |= items[0] if len(items) == 1 else {Seq(call, items)}
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
