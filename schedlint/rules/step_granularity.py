@@ -1319,9 +1319,8 @@ def _sized_before_rebuild(model, names, sched):
                 continue  # prepared, wrapped or skipped into: the same batches, counted
             return Report(
                 step.node,
-                f"`{clip(sched.cls, 40)}` is sized from `len({clip(r.target, 25)})`, but "
-                f"`{clip(r.target, 25)}` is rebuilt (line {model.line(r.node)}) before "
-                f"this loop walks it",
+                f"`{clip(sched.cls, 30)}` is sized from `len({clip(r.target, 20)})`, but "
+                f"`{clip(r.target, 20)}` is rebuilt on line {model.line(r.node)}",
                 help=f"The schedule (line {model.line(sched.node)}) counts the batches of "
                 f"the loader `{r.target}` held when it was built; the `DataLoader` built on "
                 f"line {model.line(r.node)} has another length (a batch size, a sampler), "
