@@ -8,7 +8,7 @@ from schedlint.model.usage import (
     names_of,
     rebound_value,
 )
-from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
+from schedlint.model.uses import HARMLESS_METHODS, binding_root, state_loaded_before, uses
 from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
@@ -310,8 +310,11 @@ def _position_written(model):
         ):
             continue
         value = rebound_value(model, r)
-        if value is not None and value.number == 0:
-            continue  # where the constructor left it
+        number = value.number if value is not None else None
+        if number in (0, -1):
+            continue  # where the constructor left it, or a schedule restarted on purpose
+        if state_loaded_before(model, opt, sched.scope, sched.order):
+            continue  # SL306: the scheduler is built after the optimizer state is loaded
         first = [c for c in model.optimizer_steps(opt) if c.scope is r.scope]
         if not first or any(c.order < r.order for c in first):
             continue
