@@ -487,6 +487,13 @@ class Flow:
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
         text = self.dotted(func)
+        if text in ("list", "tuple") and len(call.args) == 1 and call.args[0].keyword is None:
+            # a copy of a list or tuple holds its entries: ``self.hooks = list(hooks)``
+            if not call.args[0].star:
+                out |= {
+                    v for v in self.eval(call.args[0].value, scope, depth + 1) if isinstance(v, Seq)
+                }
+            return frozenset(out)
         if text in (OPTIMIZERS_CALL, SCHEDULERS_CALL) and not call.args:
             # what Lightning hands back from configure_optimizers (seeded by _lightning)
             out |= self.env.get(self.key(scope, text + "()"), _EMPTY)

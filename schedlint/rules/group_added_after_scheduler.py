@@ -46,7 +46,9 @@ def param_group_added_after_scheduler(model):
     `__init__` calls before it builds the scheduler (`self.add_backbone_group(lr)`) adds its
     group in time and is not flagged. A helper of another module that adds the
     group (`utils.unfreeze_backbone(model, optimizer)`, a callback's
-    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it.
+    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it, also
+    when the callback's class is known only to the module that builds its objects and hands
+    them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in `train.py`).
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
