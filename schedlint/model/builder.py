@@ -39,7 +39,11 @@ from schedlint.model.facts import (
     top_level,
 )
 from schedlint.model.flow import UNKNOWN, Flow
-from schedlint.model.frameworks import FrameworkCollector
+from schedlint.model.frameworks import (
+    FrameworkCollector,
+    added_group_optimizer,
+    is_finetuning_callback,
+)
 from schedlint.model.numbers import fold_number
 
 # Methods whose calls the rules care about; others are not recorded.
@@ -1192,6 +1196,18 @@ class _Builder(cst.CSTVisitor):
                 key = string_value(node.args[0].value)
                 if key is not None:
                     self.model.read_keys.add(key)
+            added_to = added_group_optimizer(node) if self.scope.cls is not None else None
+            if added_to is not None and is_finetuning_callback(self.scope.cls):
+                # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group``: a group added
+                receiver = reference(added_to)
+                if receiver is not None:
+                    self.model.calls.append(
+                        MethodCall(
+                            receiver=receiver,
+                            method="add_param_group",
+                            **self.fact_kwargs(node),
+                        )
+                    )
             if method in TRACKED_METHODS:
                 receiver = reference(func.value)
                 if receiver is not None:
@@ -2110,6 +2126,17 @@ def _called_classes(model: FileModel) -> set:
         out.add(cls.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
+    for call in model.calls:
+        # a Lightning ``BaseFinetuning`` callback adding a group: the module whose optimizers
+        # Lightning hands it is the callers' (``Trainer(callbacks=[Unfreeze()]).fit(module)``)
+        cls = call.scope.cls
+        if (
+            call.method == "add_param_group"
+            and cls is not None
+            and id(cls.node) in top
+            and is_finetuning_callback(cls)
+        ):
+            out.add(cls.name)
     for name in list(out):
         out |= {
             c.name

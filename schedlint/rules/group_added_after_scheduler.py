@@ -1,5 +1,6 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
+from schedlint.model.frameworks import configured_for_hook
 from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
@@ -49,6 +50,9 @@ def param_group_added_after_scheduler(model):
     `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it, also
     when the callback's class is known only to the module that builds its objects and hands
     them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in `train.py`).
+    Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)` in a
+    callback's `finetune_function` adds a group to an optimizer whose schedulers
+    `configure_optimizers` built before training started.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
@@ -94,6 +98,8 @@ def param_group_added_after_scheduler(model):
             continue  # handed the scheduler too (`trainer.fit(optimizer, scheduler)`): its
             # module reports the call itself
         handed = [s for s in model.received(call.scope) if getattr(s, "optimizer", None) is opt]
+        # built by Lightning's ``configure_optimizers`` before a finetuning callback runs
+        handed += [s for s in configured_for_hook(model, opt, call) if s not in handed]
         bound = [
             s
             for s in model.schedulers_of(opt)
