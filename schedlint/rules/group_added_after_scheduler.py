@@ -139,9 +139,13 @@ def param_group_added_after_scheduler(model):
                 f"`{clip(site.scope.name, 25)}` runs `{clip(call.scope.name, 25)}` on "
                 f"{model.where(site.node)}, after the scheduler is built. "
             )
+        callee = f"{clip(call.receiver, 25)}.add_param_group"
+        if call.via is None and not model.code(call.node.func).endswith(".add_param_group"):
+            # Lightning's ``self.unfreeze_and_add_param_group(modules, optimizer)``
+            callee = clip(model.code(call.node.func), 40)
         yield Report(
             call.node,
-            f"`{clip(call.receiver, 25)}.add_param_group(...)`{inside} runs after scheduler "
+            f"`{callee}(...)`{inside} runs after scheduler "
             f"{name}({model.where(sched.node)}) was built on it",
             help=f"{added}The new group has no `initial_lr` and no `base_lrs` entry in the "
             f"{sched.cls}, and "
