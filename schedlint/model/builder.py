@@ -2147,9 +2147,11 @@ def _called_classes(model: FileModel) -> set:
 
 
 def _dispatching_classes(model: FileModel, top: set, known: set) -> list:
-    """Top-level classes with a method that hands an optimizer to a method of an object
-    nothing in the file binds (``hook.on_epoch_begin(epoch, self.optimizer)`` for each of the
-    ``hooks`` a caller passed in): what that method does to it is the callers' code."""
+    """Top-level classes with a method that hands an optimizer built here to a method of an
+    object nothing in the file binds (``hook.on_epoch_begin(epoch, self.optimizer)`` for each
+    of the ``hooks`` a caller passed in): what that method does to it is the callers' code."""
+    if not model.optimizers:
+        return []  # nothing of this file's to hand over (and no flow to solve for it)
     out = []
     flow = None
     for scope, call, _, _ in model.flow_calls:
@@ -2158,22 +2160,14 @@ def _dispatching_classes(model: FileModel, top: set, known: set) -> list:
         cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
         if cls is None or cls.name in known or id(cls.node) not in top or cls in out:
             continue
-        if flow is None:
-            flow = model.flow.solve()
         receiver = call.func.value
         head = (dotted_name(receiver) or "").partition(".")[0]
-        if (
-            not head
-            or head in model.imports
-            or isinstance(receiver, cst.Name)
-            and head
-            in (
-                "self",
-                "cls",
-            )
-        ):
+        own = isinstance(receiver, cst.Name) and head in ("self", "cls")
+        if not head or head in model.imports or own:
             continue  # ``nn.functional.relu(x)``, ``self.log(...)``: not a passed-in object
-        if flow.eval(call.func.value, scope) - {UNKNOWN}:
+        if flow is None:
+            flow = model.flow.solve()
+        if flow.eval(receiver, scope) - {UNKNOWN}:
             continue
         if any(isinstance(v, Optimizer) for a in call.args for v in flow.eval(a.value, scope)):
             out.append(cls)
