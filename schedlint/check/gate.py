@@ -80,6 +80,10 @@ def scan(data: bytes) -> int:
     # or ``optimm`` is not it.
     if b"cheduler" in data and _has_word(data, b"timm"):
         return MAYBE
+    # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)`` adds a
+    # param group (SL302) in a callback file that need not name an optimizer word.
+    if b"add_param_group" in data and _has_word(data, b"unfreeze_and_add_param_group"):
+        return ADMIT
     # bytes.find and a boundary test per hit: several times faster than a \b regex.
     ident, end = _IDENT, len(data)
     for word in _WORDS:

@@ -38,8 +38,12 @@ from schedlint.model.facts import (
     Value,
     top_level,
 )
-from schedlint.model.flow import Flow
-from schedlint.model.frameworks import FrameworkCollector
+from schedlint.model.flow import UNKNOWN, Flow
+from schedlint.model.frameworks import (
+    FrameworkCollector,
+    added_group_optimizer,
+    is_finetuning_callback,
+)
 from schedlint.model.numbers import fold_number
 
 # Methods whose calls the rules care about; others are not recorded.
@@ -126,7 +130,7 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _read_importers(builder.model, tree)
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
-    if builder.model.externals:
+    if builder.model.externals or builder.model.importers:
         _through_imports(builder.model)
     return builder.model
 
@@ -1226,6 +1230,18 @@ class _Builder(cst.CSTVisitor):
                 key = string_value(node.args[0].value)
                 if key is not None:
                     self.model.read_keys.add(key)
+            added_to = added_group_optimizer(node) if self.scope.cls is not None else None
+            if added_to is not None and is_finetuning_callback(self.scope.cls):
+                # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group``: a group added
+                receiver = reference(added_to)
+                if receiver is not None:
+                    self.model.calls.append(
+                        MethodCall(
+                            receiver=receiver,
+                            method="add_param_group",
+                            **self.fact_kwargs(node),
+                        )
+                    )
             if method in TRACKED_METHODS:
                 receiver = reference(func.value)
                 if receiver is not None:
@@ -2003,7 +2019,10 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
     for caller, bound in list(lent.values()):
         wanted = {
             head: qualified
-            for head, qualified in _wanted_imports(caller, tree).items()
+            for head, qualified in {
+                **_wanted_imports(caller, tree),
+                **_handed_instances(caller, tree, bound),
+            }.items()
             if qualified not in bound
         }
         if not wanted:
@@ -2014,6 +2033,63 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
+
+
+def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
+    """The imports (local name -> qualified) of the in-tree classes whose objects ``caller``
+    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``):
+    the class runs their methods, so their code is read too."""
+    called = set()
+    for local, qualified in caller.imports.items():
+        if qualified in bound:
+            called.add(local)
+    if not called:
+        return {}
+    resolvable = {
+        head: qualified
+        for head, qualified in caller.imports.items()
+        if head not in called
+        and not qualified.startswith(("torch", "transformers"))
+        and (
+            tree.find(caller.path, qualified) is not None
+            or "." in qualified.lstrip(".")
+            and tree.find(caller.path, qualified.rpartition(".")[0]) is not None
+        )
+    }
+    if not resolvable:
+        return {}
+    values = {}  # (id(scope), name) -> assigned values
+    for scope, target, value in caller.flow_assigns:
+        if isinstance(target, cst.Name):
+            values.setdefault((id(scope), target.value), []).append(value)
+    out = {}
+    for scope, call, _, _ in caller.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or text.partition(".")[0] not in called:
+            continue
+        for arg in call.args:
+            nodes = [arg.value]
+            if isinstance(arg.value, cst.Name):
+                nodes += values.get((id(scope), arg.value.value), [])
+            for node in nodes:
+                for inner in _calls_in(node):
+                    head = _imported_head(resolvable, inner.func)
+                    if head is not None:
+                        out[head] = resolvable[head]
+    return out
+
+
+def _calls_in(node) -> list:
+    """The calls in the expression ``node`` (``[UnfreezeEncoder(model.encoder), LogLr()]``)."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            out.append(n)
+        if isinstance(n, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            continue
+        stack.extend(code_children(n))
+    return out
 
 
 def _bound_values(model: FileModel, bound: dict) -> dict:
@@ -2083,11 +2159,53 @@ def _called_classes(model: FileModel) -> set:
         if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
         out.add(cls.name)
+    for cls in _dispatching_classes(model, top, out):
+        out.add(cls.name)
+    for call in model.calls:
+        # a Lightning ``BaseFinetuning`` callback adding a group: the module whose optimizers
+        # Lightning hands it is the callers' (``Trainer(callbacks=[Unfreeze()]).fit(module)``)
+        cls = call.scope.cls
+        if (
+            call.method == "add_param_group"
+            and cls is not None
+            and id(cls.node) in top
+            and is_finetuning_callback(cls)
+        ):
+            out.add(cls.name)
+    for name in list(out):
         out |= {
             c.name
             for c in model.classes
-            if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
+            if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
         }
+    return out
+
+
+def _dispatching_classes(model: FileModel, top: set, known: set) -> list:
+    """Top-level classes with a method that hands an optimizer built here to a method of an
+    object nothing in the file binds (``hook.on_epoch_begin(epoch, self.optimizer)`` for each
+    of the ``hooks`` a caller passed in): what that method does to it is the callers' code."""
+    if not model.optimizers:
+        return []  # nothing of this file's to hand over (and no flow to solve for it)
+    out = []
+    flow = None
+    for scope, call, _, _ in model.flow_calls:
+        if not isinstance(call.func, cst.Attribute) or not call.args:
+            continue
+        cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in known or id(cls.node) not in top or cls in out:
+            continue
+        receiver = call.func.value
+        head = (dotted_name(receiver) or "").partition(".")[0]
+        own = isinstance(receiver, cst.Name) and head in ("self", "cls")
+        if not head or head in model.imports or own:
+            continue  # ``nn.functional.relu(x)``, ``self.log(...)``: not a passed-in object
+        if flow is None:
+            flow = model.flow.solve()
+        if flow.eval(receiver, scope) - {UNKNOWN}:
+            continue
+        if any(isinstance(v, Optimizer) for a in call.args for v in flow.eval(a.value, scope)):
+            out.append(cls)
     return out
 
 
@@ -2110,7 +2228,8 @@ def _through_imports(model: FileModel) -> None:
     ``model.calls_via_imports``."""
     flow = model.flow
     local = {id(s) for s in model.scopes}
-    for other in flow.other_models():
+    # the modules lent by callers too: a hook class ``train.py`` hands this file's trainer
+    for other in model.other_models():
         for write in other.lr_writes:
             if write.optimizer_src is None:
                 continue

@@ -34,12 +34,14 @@ from schedlint.model.facts import (
 )
 from schedlint.model.frameworks import (
     CONFIGURE_HOOK,
+    FINETUNING_HOOKS,
     OPTIMIZER_HOOKS,
     OPTIMIZERS_CALL,
     SCHEDULER_HOOKS,
     SCHEDULERS_CALL,
     TRAINER_OPTIMIZERS,
     hook_parameter,
+    is_finetuning_callback,
 )
 from schedlint.model.numbers import fold_binary, fold_number
 
@@ -160,6 +162,7 @@ class Flow:
         # element of which ``return scheduler, flag`` it took, to pair the two per return
         self._unpacked: dict = {}
         self._active_ids = None  # see _active
+        self._finetuning: list = []  # Lightning BaseFinetuning callbacks (see _lightning)
 
     def other_models(self) -> list:
         """The models of the in-tree modules this file imports."""
@@ -485,6 +488,13 @@ class Flow:
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
         text = self.dotted(func)
+        if text in ("list", "tuple") and len(call.args) == 1 and call.args[0].keyword is None:
+            # a copy of a list or tuple holds its entries: ``self.hooks = list(hooks)``
+            if not call.args[0].star:
+                out |= {
+                    v for v in self.eval(call.args[0].value, scope, depth + 1) if isinstance(v, Seq)
+                }
+            return frozenset(out)
         if text in (OPTIMIZERS_CALL, SCHEDULERS_CALL) and not call.args:
             # what Lightning hands back from configure_optimizers (seeded by _lightning)
             out |= self.env.get(self.key(scope, text + "()"), _EMPTY)
@@ -549,6 +559,9 @@ class Flow:
             for fn in [self.method(cls, CONFIGURE_HOOK)]
             if fn is not None
         ]
+        self._finetuning = [
+            cls for m in self._models for cls in m.classes if is_finetuning_callback(cls)
+        ]
         for _ in range(MAX_ROUNDS):
             self._changed = False
             for cls, fn in modules:
@@ -605,6 +618,15 @@ class Flow:
                 param = hook_parameter(fn, hook) if fn is not None else None
                 if param is not None:
                     self._add((id(fn.scope), param), frozenset(found))
+        # the trainer fitting this module hands its optimizers to a BaseFinetuning callback's
+        # ``finetune_function`` (any such callback of the code read: which trainer gets which
+        # callback is not followed)
+        for callback in self._finetuning:
+            for hook in FINETUNING_HOOKS:
+                fn = self.method(callback, hook)
+                param = hook_parameter(fn, hook) if fn is not None else None
+                if param is not None and optimizers:
+                    self._add((id(fn.scope), param), frozenset(optimizers))
 
     def _listed(self, cls, call, found) -> frozenset:
         """One list per module and accessor (stable across rounds), its items in order."""

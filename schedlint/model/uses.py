@@ -436,3 +436,23 @@ def handed_on_before(model, opt, line) -> bool:
         u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) < line
         for u in uses(binding_root(model, opt.key), opt.target)
     )
+
+
+def state_loaded_before(model, opt, scope, order):
+    """(node, load) for what loads ``opt``'s state in ``scope`` before ``order``: the
+    ``load_state_dict`` call itself (node and load are the same call), or the call of a
+    helper that makes it (``resume(ckpt, model, optimizer)``: node is that call, load the
+    ``MethodCall`` in the helper); else None. SL306 reports a scheduler built after it, and
+    SL301 leaves the counter written on that scheduler to SL306."""
+    loads = [c for c in model.calls if c.method == "load_state_dict" and c.target is opt]
+    for c in loads:
+        if c.scope is scope and c.order < order:
+            return c.node, c
+    for c in loads:
+        if c.scope is scope:
+            continue
+        for chain in model.call_chains(c):
+            call = next((s for s in chain[1:] if s.scope is scope), None)
+            if call is not None and call.here and call.order < order:
+                return call.node, c
+    return None
