@@ -193,7 +193,10 @@ def _tests_first_step(test) -> bool:
 def _tests_past_end(test, counters) -> bool:
     """``self.last_epoch > self.max_steps`` (``>=``, or the bound on the left with ``<``,
     ``<=``), the counter also through a local alias of it (``step = self.last_epoch``,
-    one of ``counters``): true only once a scheduler has run past the end of its schedule."""
+    one of ``counters``), alone or as a term of an ``and``: true only once a scheduler has
+    run past the end of its schedule."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _tests_past_end(test.left, counters) or _tests_past_end(test.right, counters)
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
     op = test.comparisons[0].operator
@@ -1065,7 +1068,7 @@ class _Builder(cst.CSTVisitor):
             aliases = self._counter_aliases.setdefault(self.scope.id, set())
             if op == "=" and (dotted_name(value) or "").endswith("last_epoch"):
                 aliases.add(target.value)
-            else:
+            elif op not in ("+=", "-="):  # a counter shifted by an offset is still one
                 aliases.discard(target.value)
             self._snapshots[(self.scope.id, target.value)] = (
                 _snapshot_of(value) if op == "=" else None
