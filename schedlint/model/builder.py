@@ -165,6 +165,17 @@ def _batch_view_of(node) -> str | None:
     return dotted_name(node)
 
 
+def _returns_in(block) -> set:
+    """ids of the ``return`` statements directly in ``block``."""
+    return {
+        id(small)
+        for stmt in block.body
+        if isinstance(stmt, cst.SimpleStatementLine)
+        for small in stmt.body
+        if isinstance(small, cst.Return)
+    }
+
+
 def _tests_first_step(test) -> bool:
     """``self.last_epoch == 0`` (either side) or ``not self.last_epoch``: true only at a
     scheduler's initial step."""
@@ -181,6 +192,27 @@ def _tests_first_step(test) -> bool:
         (dotted_name(a) or "").endswith("last_epoch") and fold_number(b) == 0
         for a, b in (sides, sides[::-1])
     )
+
+
+def _tests_past_end(test, counters) -> bool:
+    """``self.last_epoch > self.max_steps`` (``>=``, or the bound on the left with ``<``,
+    ``<=``), the counter also through a local alias of it (``step = self.last_epoch``,
+    one of ``counters``), alone or as a term of an ``and``: true only once a scheduler has
+    run past the end of its schedule."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _tests_past_end(test.left, counters) or _tests_past_end(test.right, counters)
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    op = test.comparisons[0].operator
+    right = test.comparisons[0].comparator
+    if isinstance(op, (cst.GreaterThan, cst.GreaterThanEqual)):
+        counter = test.left
+    elif isinstance(op, (cst.LessThan, cst.LessThanEqual)):
+        counter = right
+    else:
+        return False
+    text = dotted_name(counter) or ""
+    return text.endswith("last_epoch") or text in counters
 
 
 def dotted_name(node) -> str | None:
@@ -417,6 +449,9 @@ class _Builder(cst.CSTVisitor):
         self.class_stack: list = []
         self.function_stack: list = []
         self._first_step_returns: set = set()  # ids of Return nodes under `last_epoch == 0`
+        # ids of Return nodes under `last_epoch > bound`, and the locals that alias the counter
+        self._past_end_returns: set = set()
+        self._counter_aliases: dict = {}  # scope id -> names bound to `self.last_epoch`
         self.handled_calls: set = set()
         # Constructions of this tree's scheduler classes: recorded as Scheduler facts, and
         # still calls whose arguments bind the class's ``__init__`` parameters in the flow.
@@ -577,13 +612,10 @@ class _Builder(cst.CSTVisitor):
             if node.orelse is not None:
                 self._type_arms[id(getattr(node.orelse, "body", node.orelse))] = tested
         if _tests_first_step(node.test):
-            self._first_step_returns.update(
-                id(small)
-                for stmt in node.body.body
-                if isinstance(stmt, cst.SimpleStatementLine)
-                for small in stmt.body
-                if isinstance(small, cst.Return)
-            )
+            self._first_step_returns.update(_returns_in(node.body))
+        counters = self._counter_aliases.get(self.scope.id, ()) if self.scope else ()
+        if _tests_past_end(node.test, counters):
+            self._past_end_returns.update(_returns_in(node.body))
 
     def visit_Try(self, node: cst.Try):
         parts = [node, *node.handlers, node.orelse, node.finalbody]
@@ -1001,6 +1033,8 @@ class _Builder(cst.CSTVisitor):
             self.function_stack[-1].listed_returns.append(self._listed(node.value))
             if id(node) in self._first_step_returns:
                 self.function_stack[-1].first_step_returns.append(value)
+            if id(node) in self._past_end_returns:
+                self.function_stack[-1].past_end_returns.append(value)
 
     # -- loops --------------------------------------------------------------------------------
     def visit_For(self, node: cst.For):
@@ -1069,6 +1103,11 @@ class _Builder(cst.CSTVisitor):
         elif op == "op=":
             self.frameworks.on_augassign(self, target)
         if isinstance(target, cst.Name) and self.scope is not None:
+            aliases = self._counter_aliases.setdefault(self.scope.id, set())
+            if op == "=" and (dotted_name(value) or "").endswith("last_epoch"):
+                aliases.add(target.value)
+            elif op not in ("+=", "-="):  # a counter shifted by an offset is still one
+                aliases.discard(target.value)
             self._snapshots[(self.scope.id, target.value)] = (
                 _snapshot_of(value) if op == "=" else None
             )

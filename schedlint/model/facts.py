@@ -331,6 +331,9 @@ class FunctionInfo:
     # Those of ``returns`` reached only at a scheduler's initial step, under ``if
     # self.last_epoch == 0:`` (the lr the schedule starts from, not the one it keeps).
     first_step_returns: list = field(default_factory=list)
+    # Those reached only once the counter is past a bound (``if self.last_epoch >
+    # self.max_steps:``): where the schedule has ended, not the lr it runs at.
+    past_end_returns: list = field(default_factory=list)
     # One entry per ``return <value>``: the Listed it certainly returns, or None.
     listed_returns: list = field(default_factory=list, repr=False)
     module_path: str | None = None  # set on definitions read from another in-tree module

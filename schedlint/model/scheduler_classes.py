@@ -134,15 +134,29 @@ def uniform_lr(node, fn_node, depth=0):
     return None
 
 
-def restores_bases(method, shared) -> bool:
+def restores_bases(method, shared, methods=None) -> bool:
     """Another return of ``method`` (a ``get_lr``) gives each group a value from
-    ``self.base_lrs``: after the ``shared`` return, the groups are led back to their own lrs
-    (a warm-up from a common start)."""
+    ``self.base_lrs``, itself or through a helper method of the class (``return
+    self._decay(step)``, one of ``methods``): apart from the ``shared`` return, the groups
+    run at their own lrs (a warm-up from a common start)."""
     return any(
-        other is not shared
-        and "base_lrs" in _reads(other.node)[1]
-        and uniform_lr(other.node, method.node) is None
+        other is not shared and _from_bases(other, method, methods or {})
         for other in method.returns
+    )
+
+
+def _from_bases(value, method, methods, depth=0) -> bool:
+    node = value.node
+    if "base_lrs" in _reads(node)[1] and uniform_lr(node, method.node) is None:
+        return True
+    func = node.func if isinstance(node, cst.Call) else None
+    name = dotted_name(func) if func is not None else None
+    helper = methods.get(name[5:]) if name and name.startswith("self.") else None
+    return (
+        depth < 2
+        and helper is not None
+        and helper is not method
+        and any(_from_bases(v, helper, methods, depth + 1) for v in helper.returns)
     )
 
 

@@ -12,7 +12,11 @@ def custom_scheduler_ignores_groups(model):
     that returns one value repeated for every group: a comprehension over
     `self.optimizer.param_groups` or `self.base_lrs` whose element uses neither the group,
     the loop variable nor `self.base_lrs` (one entry by index, `self.base_lrs[0]`, is one
-    group's value for all), or `[lr] * len(self.optimizer.param_groups)`.
+    group's value for all), or `[lr] * len(self.optimizer.param_groups)`. A shared value
+    returned only at the initial step (`if self.last_epoch == 0:`) or only once the counter
+    is past the schedule's end (`if self.last_epoch > self.max_steps:`, a floor like torch's
+    `eta_min`, which SL103 reports where the groups differ) is left alone when the other
+    returns scale each group's `self.base_lrs`, directly or through a helper method.
 
     Also flags a `get_lr` that returns one value per something else than a group (a
     comprehension over `range(self.warmup_epochs)`, a list appended to in such a loop, or
@@ -66,8 +70,13 @@ def custom_scheduler_ignores_groups(model):
             element = uniform_lr(ret.node, method.node)
             if element is None:
                 continue
-            if ret in method.first_step_returns and restores_bases(method, ret):
+            if ret in method.first_step_returns and restores_bases(method, ret, cls.methods):
                 continue  # a shared starting lr; later steps lead each group to its own base
+            if ret in method.past_end_returns and restores_bases(method, ret, cls.methods):
+                # a floor held once the schedule has ended, the run's own lrs scaled from
+                # each group's base until then: torch's scalar eta_min, which SL103
+                # reports where the optimizer's groups differ
+                continue
             elem_src = model.code(element)
             yield Report(
                 ret.node,

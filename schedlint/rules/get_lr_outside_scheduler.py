@@ -11,7 +11,9 @@ def get_lr_outside_scheduler(model):
 
     ## What it does
     Flags `.get_lr()` on a torch (or transformers) scheduler constructed in the file, when the
-    call is not inside a scheduler class (where `get_lr` is the method being implemented).
+    call is not inside a scheduler class (where `get_lr` is the method being implemented), nor
+    after the function set that scheduler's `last_epoch` by hand (a resume that recomputes
+    the lr of the restored step, which `get_last_lr()` does not know yet).
 
     ## Why is this bad?
     `get_lr()` is the scheduler's internal "compute the next value" hook, not a getter. Called
@@ -57,6 +59,8 @@ def get_lr_outside_scheduler(model):
         scheds = names.schedulers(call)
         if scheds is None or in_scheduler_class(model, call.scope):
             continue
+        if _counter_moved_before(model, call):
+            continue  # recomputes the lr of a counter restored by hand
         sched = scheds[-1]
         if all(s.cls in _RAISES for s in scheds):
             what = "raises NotImplementedError"
@@ -83,3 +87,14 @@ def get_lr_outside_scheduler(model):
             help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
             f"{why}; read `{call.receiver}.get_last_lr()` instead",
         )
+
+
+def _counter_moved_before(model, call) -> bool:
+    """``sched.last_epoch = step`` earlier in the function of ``sched.get_lr()``: a hand-made
+    resume that asks for the lr of the new counter, which ``get_last_lr()`` (the lr of the
+    old one) cannot give."""
+    counter = f"{call.receiver}.last_epoch"
+    return any(
+        r.target == counter and r.scope is call.scope and r.order < call.order
+        for r in model.rebinds
+    )

@@ -30,7 +30,9 @@ def missing_initial_lr(model):
     never loads that optimizer's state before the construction, or when it is a name bound
     to a number (`restore_step = 0`, or `self.start_epoch = 0` in a trainer) that only a
     resume branch changes, next to the only optimizer load (made there, or by a checkpoint
-    helper the optimizer is handed to). Custom `LRScheduler` subclasses built with `last_epoch=` are checked
+    helper the optimizer is handed to). A `last_epoch` parameter of a schedule helper that
+    every call handing it the optimizer leaves at -1 (`def get_schedule(optimizer, ...,
+    last_epoch=-1)`, called without it) is -1. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost;
@@ -92,6 +94,8 @@ def missing_initial_lr(model):
             continue
         if last_epoch.kind in ("none", "str", "bool", "list", "tuple", "dict", "lambda"):
             continue
+        if _left_at_default(model, sched, opt, last_epoch):
+            continue
         if initial_lr_in_file is None:
             # `initial_lr` written or read in code: someone in this file knows about the key
             initial_lr_in_file = model.names_key("initial_lr")
@@ -128,6 +132,23 @@ def missing_initial_lr(model):
             f"default `last_epoch` and resume it with "
             f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`",
         )
+
+
+def _left_at_default(model, sched, opt, last_epoch) -> bool:
+    """``last_epoch`` is a parameter of the helper building ``sched`` (``def
+    get_schedule(optimizer, ..., last_epoch=-1)``), ``opt`` is handed in by its callers, and
+    every call of the helper leaves it at -1: the scheduler built on ``opt`` starts fresh.
+    An optimizer the helper builds itself may come with callers this file does not see."""
+    scope = sched.scope
+    name = last_epoch.dotted
+    if (
+        last_epoch.kind != "name"
+        or name not in scope.params
+        or opt.scope is scope
+        or not model.bindings(scope)
+    ):
+        return False
+    return model.parameter_number(scope, name) == -1
 
 
 def _initial_lr_may_exist(model, sched, opt) -> bool:
@@ -423,6 +444,7 @@ def _fresh_chainable_resumed(model):
             or model.is_foreign(opt)
             or last_epoch.number == -1
             or last_epoch.kind in ("none", "str", "bool", "list", "tuple", "dict", "lambda")
+            or _left_at_default(model, sched, opt, last_epoch)
         ):
             continue
         if any(opt in w.optimizers for w in model.lr_writes):
