@@ -343,7 +343,9 @@ def main(model, loader, ckpt):
     [
         ("pass", "", "", [10]),
         ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
-        ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", []),
+        # saved but never loaded back: the resume restores the optimizer's decayed lr and
+        # restarts the StepLR on it (BasicSR#327 shape)
+        ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", [6]),
         ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
         ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
         ("sched.last_epoch = ckpt['epoch']", "", "", []),
