@@ -180,9 +180,11 @@ _CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
 
 def stepping_classes(data: bytes) -> list:
     """Names of the top-level classes of a file that mentions optimizers, schedulers or lrs
-    and calls ``.step(``: a trainer or hooks class handed its optimizer and scheduler by the
-    script that calls it (empty otherwise)."""
-    if b".step(" not in data or not admits(data):
+    and calls ``.step(``, or saves or restores a state (``state_dict(``): a trainer or hooks
+    class handed its optimizer and scheduler by the script that calls it, or a base trainer
+    that checkpoints ``self.optimizer`` while a subclass steps the scheduler (empty
+    otherwise)."""
+    if b".step(" not in data and b"state_dict(" not in data or not admits(data):
         return []
     return [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
 

@@ -1990,8 +1990,17 @@ def _bound_values(model: FileModel, bound: dict) -> dict:
 def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
     """Names of the top-level functions of ``importer`` that call one of the classes
     ``names`` it imports (``bound``, as :meth:`Tree.importers` gives it): ``build_trainer``
-    returning ``Trainer(model, optimizer, lr_scheduler)``. What their callers pass them is
-    what the class is handed."""
+    returning ``Trainer(model, optimizer, lr_scheduler)``; and of its top-level classes
+    deriving from one (``class Trainer(BaseTrainer):`` handing its base, through
+    ``super().__init__``, the optimizer and scheduler ``train.py`` builds). What their
+    callers pass them is what the class is handed."""
+    out = set()
+    for c in importer.classes:
+        for b in c.bases:
+            head, _, name = b.rpartition(".")
+            derived = bound.get(b) in names or head in bound and bound[head] is None
+            if derived and name in names and top_level(importer, c.name) is c:
+                out.add(c.name)
     called = set()
     for local, qualified in importer.imports.items():
         if qualified in bound:
@@ -1999,7 +2008,6 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
             # as et``: ``et.Trainer(``
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
-    out = set()
     for scope, call, _, _ in importer.flow_calls:
         text = dotted_name(call.func)
         # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
@@ -2019,7 +2027,9 @@ def _called_classes(model: FileModel) -> set:
     ``step()`` on something the flow knows nothing of (what their callers pass them), or
     step a scheduler in a method no code here calls, outside any loop of its own
     (``def update_lr(self): self.scheduler.step()``): the loop its callers call it in says
-    how often it steps."""
+    how often it steps; or save or restore the state of an attribute the flow knows
+    nothing of (``self.optimizer.state_dict()`` in a base trainer whose subclass, in another
+    module, steps the scheduler both were handed)."""
     out = set()
     flow = None
     # A class nested in another (``DistributedTest._DistTestBase``) is no name another
@@ -2030,13 +2040,20 @@ def _called_classes(model: FileModel) -> set:
         if s.kind == "class" and s.parent is not None and s.parent.kind == "module"
     }
     for call in model.calls:
-        if call.method != "step":
+        if call.method not in ("step", "state_dict", "load_state_dict"):
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
         if cls is None or cls.name in out or id(cls.node) not in top:
             continue
         if flow is None:
             flow = model.flow.solve()
+        if call.method != "step":
+            # ``self.optimizer.state_dict()`` in a base trainer's checkpoint, on what its
+            # constructor is handed: the scheduler a subclass steps may be lost there
+            if not call.receiver.startswith("self.") or flow.optimizers(call.scope, call.receiver):
+                continue
+            out |= _with_subclasses(model, cls, top)
+            continue
         schedulers = flow.schedulers(call.scope, call.receiver)
         if schedulers and (
             call.loop is not None
@@ -2047,13 +2064,17 @@ def _called_classes(model: FileModel) -> set:
             continue
         if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
-        out.add(cls.name)
-        out |= {
-            c.name
-            for c in model.classes
-            if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
-        }
+        out |= _with_subclasses(model, cls, top)
     return out
+
+
+def _with_subclasses(model: FileModel, cls, top: set) -> set:
+    """``cls``'s name and those of its top-level subclasses here."""
+    return {cls.name} | {
+        c.name
+        for c in model.classes
+        if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
+    }
 
 
 def _container(iterable):

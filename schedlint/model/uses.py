@@ -138,15 +138,27 @@ def _escapes_foreign(model, entity, allowed) -> bool:
     when a module of the flow saves or loads it, reads the attribute holding it from outside
     (``trainer.lr_scheduler``), or a variable holding it here escapes."""
     holders = model.holders(entity)
-    if not holders:
+    # a subclass in a module calling this file's class steps it (``self.lr_scheduler`` that
+    # the base's ``__init__`` stores): that code is where it may be saved or handed on
+    lent = [(c, ts) for c, ts in model.lent_calls() if any(t is entity for t in ts)]
+    if any(c.method not in allowed for c, _ in lent):
+        return True
+    subclassed = [(c.scope, c.receiver) for c, _ in lent]
+    if not holders and not subclassed:
         return True  # nothing here acts on it: whatever happens to it happens elsewhere
     for other in model.other_models():
         if any(c.target is entity and c.method not in allowed for c in other.calls):
             return True
-        if any(_attribute_read_elsewhere(other, text) for _, text in holders):
+        if any(_attribute_read_elsewhere(other, text) for _, text in holders + subclassed):
             return True
+    if any(
+        _variable_escapes(model.flow.model_of(scope), binding_key(scope, text), text, allowed)
+        for scope, text in subclassed
+    ):
+        return True
     return any(
-        _variable_escapes(model, binding_key(scope, text), text, allowed) for scope, text in holders
+        _variable_escapes(model, binding_key(scope, text), text, allowed)
+        for scope, text in holders + subclassed
     )
 
 

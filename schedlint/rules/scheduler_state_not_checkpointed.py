@@ -1,5 +1,5 @@
 from schedlint.model.builder import binding_key
-from schedlint.model.facts import Optimizer
+from schedlint.model.facts import Optimizer, Scheduler
 from schedlint.model.frameworks import accelerate_keeps, accelerate_state_calls
 from schedlint.model.usage import enclosing_class, is_known
 from schedlint.model.uses import (
@@ -110,11 +110,11 @@ def scheduler_state_not_checkpointed(model):
 
     def unsaved(opt):
         if opt not in cache:
-            cache[opt] = [
-                s
-                for s in model.schedulers_of(opt) + model.schedulers_reached(opt)
-                if _state_is_lost(model, s)
+            found = model.schedulers_of(opt) + model.schedulers_reached(opt)
+            found += [
+                s for s in _stepped_by_subclasses(model, opt) if all(s is not f for f in found)
             ]
+            cache[opt] = [s for s in found if _state_is_lost(model, s)]
         return cache[opt]
 
     yield from _replayed_on_restored_lr(model)
@@ -231,6 +231,21 @@ def _replayed_on_restored_lr(model):
             )
 
 
+def _stepped_by_subclasses(model, opt) -> list:
+    """Schedulers on ``opt`` that a subclass of a class here, in a module calling it, steps
+    (``Trainer(BaseTrainer)`` stepping the ``self.lr_scheduler`` the base stores)."""
+    out = []
+    for _, targets in model.lent_calls("step"):
+        for t in targets:
+            if isinstance(t, Scheduler) and t.optimizer is opt and all(t is not o for o in out):
+                out.append(t)
+    return out
+
+
+def _subclass_steps(model, sched) -> list:
+    return [c for c, targets in model.lent_calls("step") if any(t is sched for t in targets)]
+
+
 def _name_here(model, sched) -> str:
     """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built,
     ``self.schedulers[1]`` for an entry of a list."""
@@ -239,7 +254,9 @@ def _name_here(model, sched) -> str:
         if entry is not None:
             return f"{entry[1]}[{entry[2]}]"
     if model.is_foreign(sched):
-        holders = model.holders(sched)
+        holders = model.holders(sched) or [
+            (c.scope, c.receiver) for c in _subclass_steps(model, sched)
+        ]
         if holders:
             return holders[0][1]
     return sched.target
@@ -253,7 +270,7 @@ def _state_is_lost(model, sched) -> bool:
     last_epoch = sched.args.get("last_epoch")
     if last_epoch is not None and last_epoch.number != -1:
         return False  # resumed through last_epoch
-    steps = model.steps_of(sched)
+    steps = model.steps_of(sched) + _subclass_steps(model, sched)
     each = []
     if entry is not None:
         # an entry of a list, stepped in a loop over it (``for s in self.schedulers``)
