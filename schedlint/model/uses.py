@@ -165,7 +165,10 @@ def _escapes_foreign(model, entity, allowed) -> bool:
 def list_entry(model, entity):
     """(scope, variable, position) when ``entity``, built here with no name of its own, is an
     entry of a list or tuple literal bound to a variable: ``self.schedulers[1]`` of
-    ``self.schedulers = [MultiStepLR(opt_g, ...), MultiStepLR(opt_d, ...)]``; else None."""
+    ``self.schedulers = [MultiStepLR(opt_g, ...), MultiStepLR(opt_d, ...)]``; position None
+    when it is every entry of a list comprehension bound to one, a scheduler built on each
+    optimizer the comprehension runs over (``self.schedulers = [MultiStepLR(o, ...) for o in
+    self.optimizers]``); else None."""
     if model.is_foreign(entity):
         return None
     for scope, target, value in model.flow_assigns:
@@ -174,7 +177,39 @@ def list_entry(model, entity):
                 if element.value is entity.node:
                     text = dotted_name(target)
                     return (scope, text, i) if text is not None else None
+        elif isinstance(value, cst.ListComp) and value.elt is entity.node:
+            text = dotted_name(target)
+            if text is None or value.for_in.inner_for_in is not None:
+                return None
+            names = {n.value for n in _names_in(value.for_in.target)}
+            if getattr(entity, "optimizer_src", None) not in names:
+                return None
+            return scope, text, None
     return None
+
+
+def list_bound_once(model, scope, text) -> bool:
+    """The list variable ``text`` (bound in ``scope``) is bound by one assignment only: not
+    built again elsewhere (``self.schedulers = [MultiStepLR(o, ..., last_epoch=epoch - 1)
+    for o in self.optimizers]`` on resume)."""
+    key = binding_key(scope, text)
+    return (
+        sum(
+            1
+            for s, target, _ in model.flow_assigns
+            if dotted_name(target) == text and binding_key(s, text) == key
+        )
+        == 1
+    )
+
+
+def _names_in(target) -> list:
+    """The Name nodes a ``for`` target binds (``o``, ``i, o``)."""
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names_in(e.value)]
+    return []
 
 
 def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:

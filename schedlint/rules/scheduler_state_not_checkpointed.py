@@ -10,6 +10,7 @@ from schedlint.model.uses import (
     fast_forward,
     fast_forward_loop,
     handed_on_before,
+    list_bound_once,
     list_entry,
     restored_start,
     uses,
@@ -108,14 +109,16 @@ def scheduler_state_not_checkpointed(model):
     yield from _checkpointer_state(model)
     cache = {}
 
-    def unsaved(opt):
-        if opt not in cache:
+    def unsaved(opt, allowed=HARMLESS_METHODS):
+        if (opt, allowed) not in cache:
             found = model.schedulers_of(opt) + model.schedulers_reached(opt)
-            found += [
-                s for s in _stepped_by_subclasses(model, opt) if all(s is not f for f in found)
-            ]
-            cache[opt] = [s for s in found if _state_is_lost(model, s)]
-        return cache[opt]
+            found += [s for s in _bound_elsewhere(model, opt) if all(s is not f for f in found)]
+            cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed)]
+        return cache[opt, allowed]
+
+    def unrestored(opt):
+        # saving a state restores nothing: a resume must load it
+        return unsaved(opt, RESTORING)
 
     yield from _replayed_on_restored_lr(model)
     for ckpt in model.checkpoints:
@@ -140,15 +143,19 @@ def scheduler_state_not_checkpointed(model):
     for call in model.calls:
         if call.method != "load_state_dict" or call.snapshot:
             continue
-        for name, sched in _lost(model, call, unsaved):
+        for name, sched in _lost(model, call, unrestored):
             each = _each(name, sched)
+            save = (
+                "its state is saved but never loaded; call"
+                if not _state_is_lost(model, sched)
+                else f"save `{each}.state_dict()` in the checkpoint and call"
+            )
             yield Report(
                 call.node,
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
                 f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
                 help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
-                f"bound to it: {_consequence(sched)}; save "
-                f"`{each}.state_dict()` in the checkpoint and call "
+                f"bound to it: {_consequence(sched)}; {save} "
                 f"`{each}.load_state_dict(...)` here",
             )
 
@@ -177,7 +184,8 @@ def _each(name, sched) -> str:
 def _optimizers(call):
     """The optimizers a ``state_dict()``/``load_state_dict()`` call acts on: its one target,
     or each entry of a list of optimizers it runs on in a loop (``for i, o in
-    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])``)."""
+    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])``, or
+    ``self.optimizers[i].load_state_dict(...)`` by index)."""
     if isinstance(call.target, Optimizer):
         return [call.target]
     if (
@@ -185,10 +193,22 @@ def _optimizers(call):
         and call.targets
         and all(isinstance(t, Optimizer) for t in call.targets)
         and call.loop is not None
-        and call.receiver in call.loop.targets
+        and (call.receiver in call.loop.targets or _indexed_by(call.receiver, call.loop))
     ):
         return list(call.targets)
     return []
+
+
+def _indexed_by(receiver, loop) -> bool:
+    """``self.optimizers[i]`` in ``for i in range(len(self.optimizers))``: an entry the loop's
+    index picks."""
+    head, _, index = receiver.rpartition("[")
+    return bool(head) and receiver.endswith("]") and index[:-1] in loop.targets
+
+
+# Uses of a scheduler that leave its state where it is after a resume: a ``state_dict()``
+# saves it, and restores nothing.
+RESTORING = HARMLESS_METHODS | {"state_dict"}
 
 
 def _replayed_on_restored_lr(model):
@@ -231,10 +251,19 @@ def _replayed_on_restored_lr(model):
             )
 
 
-def _stepped_by_subclasses(model, opt) -> list:
+def _bound_elsewhere(model, opt) -> list:
     """Schedulers on ``opt`` that a subclass of a class here, in a module calling it, steps
-    (``Trainer(BaseTrainer)`` stepping the ``self.lr_scheduler`` the base stores)."""
-    out = []
+    (``Trainer(BaseTrainer)`` stepping the ``self.lr_scheduler`` the base stores), and the
+    schedulers a list comprehension builds on each optimizer of a list holding ``opt``
+    (``[MultiStepLR(o, ...) for o in self.optimizers]``)."""
+    out = [
+        s
+        for s in model.schedulers
+        if s.optimizer is None
+        and any(o is opt for o in s.optimizers)
+        and (entry := list_entry(model, s)) is not None
+        and entry[2] is None
+    ]
     for _, targets in model.lent_calls("step"):
         for t in targets:
             if isinstance(t, Scheduler) and t.optimizer is opt and all(t is not o for o in out):
@@ -252,7 +281,7 @@ def _name_here(model, sched) -> str:
     if sched.target is None:
         entry = list_entry(model, sched)
         if entry is not None:
-            return f"{entry[1]}[{entry[2]}]"
+            return entry[1] if entry[2] is None else f"{entry[1]}[{entry[2]}]"
     if model.is_foreign(sched):
         holders = model.holders(sched) or [
             (c.scope, c.receiver) for c in _subclass_steps(model, sched)
@@ -262,8 +291,9 @@ def _name_here(model, sched) -> str:
     return sched.target
 
 
-def _state_is_lost(model, sched) -> bool:
-    """The scheduler is stepped, and nothing in the file saves, loads or repositions it."""
+def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
+    """The scheduler is stepped, and nothing in the file saves, loads or repositions it
+    (with ``allowed`` = RESTORING: nothing loads or repositions it, saved or not)."""
     entry = list_entry(model, sched) if sched.target is None else None
     if sched.parent is not None or sched.target is None and entry is None:
         return False
@@ -278,11 +308,12 @@ def _state_is_lost(model, sched) -> bool:
             c
             for c in model.calls
             if c.method == "step"
-            and c.target is None
             and any(t is sched for t in c.targets)
             and c.loop is not None
             and c.receiver in c.loop.targets
         ]
+        # one scheduler built per entry by a comprehension is stepped through the loop too
+        steps = [s for s in steps if all(s is not c for c in each)]
     if not steps and not each:
         return False  # stepped by a framework, or not at all
     for step in steps + each:
@@ -293,8 +324,10 @@ def _state_is_lost(model, sched) -> bool:
         if loop is not None and fast_forward_loop(loop):
             return False
     if entry is not None:
-        return not entries_escape(model, entry[0], entry[1])
-    return not escapes(model, sched)
+        if not list_bound_once(model, entry[0], entry[1]):
+            return False  # built again (on resume, at the restored epoch): not known which
+        return not entries_escape(model, entry[0], entry[1], allowed)
+    return not escapes(model, sched, allowed)
 
 
 def _accelerate_state(model):
