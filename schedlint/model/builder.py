@@ -1699,8 +1699,9 @@ def zipped_groups(flow, listed):
     """The groups a helper's comprehension builds for the call ``listed`` reads
     (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
     "lr": lr} for m, lr in zip(parts, lrs)]``): one per entry of the shortest operand, its
-    lr the entry the call hands in, where every operand's length is certain and the dict's
-    other values are constants; else None."""
+    lr the entry the call hands in (also through a list of the helper's parameters,
+    ``zip(parts, [base_lr, head_lr])``), where every operand's length is certain and the
+    dict's other values are constants; else None."""
     if listed.call is None:
         return None
     fn = flow.only_callee(listed.call, listed.scope)
@@ -1755,6 +1756,15 @@ def zipped_groups(flow, listed):
     own = flow.model_of(fn.scope)
     groups = []
     for node, scope in lr_column[:count]:
+        if (
+            scope is fn.scope
+            and isinstance(node, cst.Name)
+            and node.value in bound
+            and node.value not in fn.scope.assigned
+        ):
+            # ``zip(parts, [base_lr, head_lr])`` of the helper's parameters: the lrs the
+            # call hands in (``model.param_groups(cfg.lr, cfg.lr)`` builds equal groups)
+            node, scope = bound[node.value], caller
         lr = flow.model_of(scope).value(node)
         if lr.number is None and lr.kind in ("name", "attr", "other"):
             lr.number = flow.number(node, scope)
@@ -1898,9 +1908,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             if head is not None and dotted_name(target) is not None:
                 instances[dotted_name(target)] = head
     for _fact, _name, listed in model.listed_args:
-        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
+        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups; also
+        # a method of an imported class's instance (``self.model.param_groups(lr, head_lr)``)
         if listed.call is not None:
             head = _imported_head(resolvable, listed.call.func)
+            if head is None and isinstance(listed.call.func, cst.Attribute):
+                head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
     flow = None
