@@ -37,7 +37,8 @@ def scheduler_state_not_checkpointed(model):
     Flags a dict of states (`torch.save({...})`, `ckpt = {...}`) that holds
     `optimizer.state_dict()` but not the state of the scheduler built on that optimizer in the
     same file, and an `optimizer.load_state_dict(...)` with no `scheduler.load_state_dict(...)`
-    anywhere for that scheduler. It stays silent when the scheduler is saved or loaded in any
+    anywhere for that scheduler (saving its `state_dict()` restores nothing: the resume is
+    flagged all the same). It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
     `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop (unless it is chainable
@@ -50,12 +51,14 @@ def scheduler_state_not_checkpointed(model):
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
     it from the trainer (`trainer.scheduler`); so is a base class whose subclass in
-    another module hands it both (`super().__init__(model, optimizer, scheduler)`). The
-    optimizers and schedulers may be kept in lists (`self.optimizers = [opt_g, opt_d]`,
-    `self.schedulers = [...]`) and saved or loaded by entry in a loop (`for i, o in
-    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])`): the schedulers
-    count as saved when an entry of theirs is used other than by `step()`, or the list is
-    handed on. A checkpoint dict built by a helper of
+    another module hands it both (`super().__init__(model, optimizer, scheduler)`), also
+    when that subclass steps the scheduler and `train.py` builds both and calls the
+    subclass. The optimizers and schedulers may be kept in lists (`self.optimizers =
+    [opt_g, opt_d]`, `self.schedulers = [MultiStepLR(o, ...) for o in self.optimizers]`)
+    and saved or loaded by entry in a loop (`for i, o in enumerate(self.optimizers):
+    o.load_state_dict(ckpt["optim"][i])`, `self.optimizers[i].load_state_dict(...)`): the
+    schedulers count as saved when an entry of theirs is used other than by `step()`, or
+    the list is handed on (or built again, at the resumed epoch). A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
