@@ -2042,7 +2042,9 @@ def _called_classes(model: FileModel) -> set:
     (``def update_lr(self): self.scheduler.step()``): the loop its callers call it in says
     how often it steps; or save or restore the state of an attribute the flow knows
     nothing of (``self.optimizer.state_dict()`` in a base trainer whose subclass, in another
-    module, steps the scheduler both were handed)."""
+    module, steps the scheduler both were handed); or build an optimizer on the groups a
+    method of such an attribute returns (``AdamW(self.model.param_groups(lr, head_lr))`` on
+    the model ``train.py`` hands the trainer)."""
     out = set()
     flow = None
     # A class nested in another (``DistributedTest._DistTestBase``) is no name another
@@ -2078,6 +2080,23 @@ def _called_classes(model: FileModel) -> set:
         if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
         out |= _with_subclasses(model, cls, top)
+    for fact, _name, listed in model.listed_args:
+        # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
+        # hands the class: its groups are what that model's class builds
+        if (
+            not isinstance(fact, Optimizer)
+            or listed.call is None
+            or not isinstance(listed.call.func, cst.Attribute)
+            or not (dotted_name(listed.call.func.value) or "").startswith("self.")
+        ):
+            continue
+        cls = next((s.cls for s in fact.scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in out or id(cls.node) not in top:
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not flow.callees(listed.call, listed.scope):
+            out |= _with_subclasses(model, cls, top)
     return out
 
 
