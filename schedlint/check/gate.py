@@ -184,7 +184,7 @@ def stepping_classes(data: bytes) -> list:
     class handed its optimizer and scheduler by the script that calls it, or a base trainer
     that checkpoints ``self.optimizer`` while a subclass steps the scheduler (empty
     otherwise)."""
-    if b".step(" not in data and b"state_dict(" not in data or not admits(data):
+    if (b".step(" not in data and b"state_dict(" not in data) or not admits(data):
         return []
     return [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
 

@@ -38,7 +38,7 @@ from schedlint.model.facts import (
     Value,
     top_level,
 )
-from schedlint.model.flow import Flow
+from schedlint.model.flow import UNKNOWN, Flow
 from schedlint.model.frameworks import FrameworkCollector
 from schedlint.model.numbers import fold_number
 
@@ -2065,7 +2065,9 @@ def _called_classes(model: FileModel) -> set:
         if call.method != "step":
             # ``self.optimizer.state_dict()`` in a base trainer's checkpoint, on what its
             # constructor is handed: the scheduler a subclass steps may be lost there
-            if not call.receiver.startswith("self.") or flow.optimizers(call.scope, call.receiver):
+            if not call.receiver.startswith("self.") or any(
+                v is not UNKNOWN for v in flow.eval_text(call.scope, call.receiver)
+            ):
                 continue
             out |= _with_subclasses(model, cls, top)
             continue

@@ -833,12 +833,12 @@ class FileModel:
         return out
 
     def lent_calls(self, method=None) -> list:
-        """(call, targets) for each ``x.method(...)`` (any method when None) in a method of a class that a module
-        calling this file's classes derives from one here (``class Trainer(BaseTrainer):`` in
-        ``trainer/trainer.py`` stepping ``self.lr_scheduler`` that ``BaseTrainer.__init__``
-        stores), with every optimizer or scheduler it may act on as this file's flow sees it
-        (the call's own fact knows only what its module binds). The calls stay that
-        module's: a rule reads them, never reports at them."""
+        """(call, targets) for each ``x.method(...)`` (any method when None) in a method of a
+        class that a module calling this file's classes derives from one here (``class
+        Trainer(BaseTrainer):`` in ``trainer/trainer.py`` stepping the ``self.lr_scheduler``
+        that ``BaseTrainer.__init__`` stores), with every optimizer or scheduler it may act
+        on as this file's flow sees it (the call's own fact knows only what its module
+        binds). The calls stay that module's: a rule reads them, never reports at them."""
         if not self.importers or not self.classes:
             return []
         out = []
