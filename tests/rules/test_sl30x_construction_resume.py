@@ -343,7 +343,15 @@ def main(model, loader, ckpt):
     [
         ("pass", "", "", [10]),
         ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
-        ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", []),
+        # saved, but the resume never loads it: the schedule starts over all the same
+        ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", [6]),
+        (
+            "opt.load_state_dict(ckpt['opt']); sched.load_state_dict(ckpt['sched'])",
+            "",
+            ", 'sched': sched.state_dict()",
+            [],
+        ),
+        ("pass", "", ", 'sched': sched.state_dict()", []),
         ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
         ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
         ("sched.last_epoch = ckpt['epoch']", "", "", []),
