@@ -152,6 +152,23 @@ def test_scan(text, verdict):
         assert prefilter.admits(text.encode())  # the loose byte check is a superset
 
 
+_OPTIMIZER_IMPL = """\
+import torch
+from torch.optim import Optimizer
+
+
+class Lion(Optimizer):
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99)):
+        super().__init__(params, dict(lr=lr, betas=betas))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.add_(torch.sign(p.grad), alpha=-group["lr"])
+"""
+
+
 @pytest.mark.parametrize(
     "text, admitted",
     [
@@ -177,6 +194,24 @@ def test_scan(text, verdict):
         ("from torch import optim\nopt = optim.Optimizer\n", False),
         ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
         ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
+        # An optimizer's own implementation loops over its groups: nothing for a rule there.
+        (_OPTIMIZER_IMPL, False),
+        (
+            _OPTIMIZER_IMPL.replace(
+                "from torch.optim import Optimizer", "import torch.optim"
+            ).replace("(Optimizer)", "(torch.optim.Optimizer)"),
+            False,
+        ),
+        # ... but the same loop elsewhere counts: a trainer's groups, a concrete optimizer
+        # whose step a subclass overrides, another object's groups inside an optimizer.
+        (_OPTIMIZER_IMPL.replace("(Optimizer)", "(object)"), True),
+        (_OPTIMIZER_IMPL.replace("(Optimizer)", "(Adam)").replace("Optimizer\n", "Adam\n"), True),
+        (_OPTIMIZER_IMPL.replace("self.param_groups:", "self.base.param_groups:"), True),
+        (
+            _OPTIMIZER_IMPL + "\n\ndef set_lr(self, lr):\n    for g in self.param_groups:\n"
+            "        g['lr'] = lr\n",
+            True,
+        ),
     ],
 )
 def test_admits_code(text, admitted):

@@ -61,6 +61,9 @@ PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
 # their freed trees' memory is handed back to the OS afterwards.
 DEEP_BYTES = 16 << 10
 TRIM_BYTES = 64 * 1024
+# A file this big sets the run's peak memory: its parse's working memory is handed back
+# between the phases too (a trim costs milliseconds, and so does faulting the pages in again).
+PEAK_BYTES = 256 * 1024
 DEEP_STACK = 512 << 20
 DEEP_RECURSION = 200_000
 
@@ -279,6 +282,8 @@ def _check_python(
                         and not prefilter.names_scaling_key(tree)
                     )
             del tree
+        if len(data) > PEAK_BYTES:
+            release_memory()  # the compiler's tree is freed, and libcst's parse is next
     else:
         problem = syntax.check(path, source)
     clock.lap("prefilter")
@@ -462,6 +467,10 @@ def _parse_and_check(
             builtin_finding("SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"),
         )
     clock.lap("parse")
+    if len(source) > PEAK_BYTES:
+        # The native parser's working memory (about ten times the tree it returns) is
+        # freed now but kept by malloc, and the model's allocations do not reuse it.
+        release_memory()
     result.parsed = True
     return _run_rules(result, source, module, codes, clock, reraise=reraise, project=project)
 

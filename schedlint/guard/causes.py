@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# Schedulers whose step() recomputes the LR from stored bases (reference §2.2): an outside edit
-# is overwritten at their next step. The others multiply the current LR, so an edit compounds.
-CLOSED_FORM = {"LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"}
+# Closed-form schedulers' step() recomputes the LR from stored bases (reference §2.2): an
+# outside edit is overwritten at their next step. The others multiply the current LR, so an
+# edit compounds.
+from schedlint.guard.intent import CLOSED_FORM
 
 
 def names(schedulers) -> str:
@@ -208,11 +209,18 @@ def overwrites_other(name: str, others: list, where: str) -> str:
 
 
 def checkpoint_without_scheduler(optimizer: str, schedulers: list, where: str) -> str:
+    # SequentialLR's constructor resets the groups to initial_lr and restarts its first
+    # child whatever last_epoch it is given: only its state dict resumes it
+    unless = (
+        ", and a SequentialLR's last_epoch does not resume it"
+        if "SequentialLR" in schedulers
+        else ", unless the resume code rebuilds the scheduler with last_epoch"
+    )
     return (
         f"torch.save at {where} wrote the state of {optimizer} but not the state of "
         f"{', '.join(schedulers) or 'its scheduler'}, which drives it: a run resumed from this checkpoint restarts the "
-        "schedule from its first step (warm-up again, a decayed lr back at its peak), unless the "
-        "resume code rebuilds the scheduler with last_epoch. Save scheduler.state_dict() with the "
+        f"schedule from its first step (warm-up again, a decayed lr back at its peak){unless}. "
+        "Save scheduler.state_dict() with the "
         "optimizer's (same object, or the same directory in the same step) and load it with "
         "scheduler.load_state_dict()."
     )
@@ -427,6 +435,21 @@ def never_stepped(name: str, optimizer_steps: int) -> str:
     return (
         f"{name} was never stepped although the optimizer stepped {times}: training ran at "
         "its initial LR. Call scheduler.step() after optimizer.step() (or once per epoch)."
+    )
+
+
+def library_schedule_idle(name: str, needed: str, called: list, optimizer_steps: int) -> str:
+    unit = "optimizer updates" if needed == "step_update" else "epochs"
+    return (
+        f"{name} counts {unit} (t_in_epochs={needed == 'step'}), so only {needed}() moves its "
+        f"lr, but only {' and '.join(m + '()' for m in called)} ran: all {optimizer_steps} "
+        f"optimizer steps used its first lr (the warm-up start). Call "
+        + (
+            "step_update(num_updates) after each optimizer step"
+            if needed == "step_update"
+            else "step(epoch + 1) at the end of each epoch"
+        )
+        + ", or build it with the other t_in_epochs."
     )
 
 

@@ -47,9 +47,11 @@ def lr_written_outside_scheduler():
     ## What it does
     Remembers every group's LR after each scheduler step and reports a change made by anything
     else before the next optimizer or scheduler step: a manual `g["lr"] = ...`, a foreign
-    scheduler such as timm's or DeepSpeed's, or a second torch scheduler that was not given to
-    the guard. Declare legitimate writers with `foreign_writers=[obj]`, or turn the check off
-    with `allow_external_writes=True`.
+    scheduler such as DeepSpeed's, or a second torch scheduler that was not given to the
+    guard. A timm scheduler holding the optimizer is found on its first write and accepted as
+    if declared (nobody can declare it under `schedlint run`). Declare other legitimate
+    writers with `foreign_writers=[obj]`, or turn the check off with
+    `allow_external_writes=True`.
 
     ## Why is this bad?
     A closed-form scheduler (LambdaLR, every transformers schedule, CyclicLR, OneCycleLR,
@@ -195,7 +197,9 @@ def scheduler_never_stepped():
     the end of `schedlint run`, the end of a test under `--schedlint-guard`). A scheduler
     that another one steps is judged with it: a child of SequentialLR/ChainedScheduler, or
     one a scheduler class of your own holds (a warm-up keeping `self.after_scheduler` and
-    stepping it once the warm-up is over).
+    stepping it once the warm-up is over). Also a timm scheduler driven only through the
+    method that does nothing for it: `step(epoch)` on one built with `t_in_epochs=False`
+    (only `step_update(num_updates)` moves it), or `step_update` on one counting epochs.
 
     ## Why is this bad?
     The whole run trains at the scheduler's initial LR: warm-up never ends, decay never happens.

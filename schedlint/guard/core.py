@@ -27,7 +27,16 @@ from collections import Counter
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedlint.guard import attribution, causes, epochs, hooks, intent, lifecycle, registry
+from schedlint.guard import (
+    attribution,
+    causes,
+    epochs,
+    foreign,
+    hooks,
+    intent,
+    lifecycle,
+    registry,
+)
 from schedlint.guard import lrs as L
 from schedlint.guard import watch as W
 from schedlint.guard.expect import DeclaredSchedule
@@ -249,6 +258,9 @@ class Guard:
         self._last_expected = None
         self._ranks = True  # SLG106 checks until a collective fails
         self._writers = []
+        self._library_bases = ()  # foreign.imported_bases() when last searched
+        self._writer_calls = {}  # id(foreign writer) -> the names of its methods that ran
+        self._writer_needs = {}  # id(timm scheduler) -> (its class name, the method moving it)
         self._history = History(int(history)) if history else None
         self._final = None
         self._stepped_since: dict = {}  # closed-form schedulers stepped since the last optimizer step
@@ -338,8 +350,7 @@ class Guard:
                     f"foreign writer {type(writer).__name__} has none of the methods "
                     f"{', '.join(hooks.WRITER_METHODS)}"
                 )
-            registry.add_writer(writer, self)
-            self._writers.append(weakref.ref(writer))
+            self._add_writer(writer)
         self._start(optimizer, groups)
         for rec in list(self._order):  # declared or discovered, not stepped yet
             s = rec.ref()
@@ -717,6 +728,14 @@ class Guard:
                     )
                 )
             skip = {v.group_index for v in found}
+            if (
+                expected is not None
+                and not L.same(cur, expected)
+                and self._found_library_writers(opt)
+            ):
+                # a timm scheduler wrote them (its constructor, or a step before it was found)
+                self._accept_current(opt)
+                expected = self._expected()
             if expected is not None:
                 found += self._compare(
                     groups, cur, expected, "SLG102", f"before optimizer step {step}", skip=skip
@@ -1125,8 +1144,10 @@ class Guard:
         return out
 
     def scheduler_constructed(
-        self, sched, args=(), kwargs=None, caller=None, outermost=True
+        self, sched, args=(), kwargs=None, caller=None, outermost=True, replayable=True
     ) -> None:
+        """``replayable``: ``args``/``kwargs`` are those of ``type(sched)``'s own constructor, so
+        running it again on the shadow rebuilds the scheduler; else its twin is a copy."""
         known = self._declared is None or sched in self._declared
         rec = self._register(sched, known=known, mark=self._attempts, fresh=True)
         self._loaded_lrs = None  # its constructor set the groups after the load
@@ -1138,7 +1159,7 @@ class Guard:
         if self._off:
             return
         try:
-            self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost)
+            self._new_scheduler(rec, sched, args, kwargs or {}, caller, outermost, replayable)
         except Exception as exc:
             self._internal_error("scheduler constructor", exc)
 
@@ -1146,7 +1167,7 @@ class Guard:
         rec.args_key = lifecycle.constructor_key(type(sched).__name__, args, kwargs or {})
         rec.plan = intent.milestone_plan(sched)
 
-    def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost) -> None:
+    def _new_scheduler(self, rec, sched, args, kwargs, caller, outermost, replayable) -> None:
         opt = self._opt_ref()
         found = []
         if opt is not None and self._structure_changed(opt.param_groups):
@@ -1164,6 +1185,8 @@ class Guard:
             and self._shadow.twin(sched) is None
         ):
             try:
+                if not replayable:
+                    raise TypeError("the constructor's own arguments were not seen")
                 self._shadow.construct(opt, sched, args, kwargs)
             except Exception:
                 try:
@@ -1416,6 +1439,30 @@ class Guard:
     def invalidate(self) -> None:
         self._rebuild = True
 
+    def _add_writer(self, writer) -> None:
+        registry.add_writer(writer, self)
+        self._writers.append(weakref.ref(writer))
+        needed = foreign.advancing_method(writer)
+        if needed is not None:  # kept by id: the end of a run may come after the writer died
+            self._writer_needs[id(writer)] = (type(writer).__name__, needed)
+
+    def _found_library_writers(self, opt) -> bool:
+        """Declare the library schedulers (timm's) driving ``opt`` as foreign writers, as
+        ``foreign_writers=[...]`` would; True when one was found. Searched again only once
+        another such library has been imported."""
+        bases = foreign.imported_bases()
+        if bases == self._library_bases:
+            return False
+        self._library_bases = bases
+        found = False
+        for writer in foreign.schedulers_of(opt, bases):
+            if all(w() is not writer for w in self._writers) and hooks.wrap_writer_class(
+                type(writer)
+            ):
+                self._add_writer(writer)
+                found = True
+        return found
+
     def before_foreign_write(self, writer) -> None:
         __tracebackhide__ = True  # pytest: show the user's frame, not the guard's
         if self._off or self.closed:
@@ -1429,7 +1476,8 @@ class Guard:
         if found:
             self._emit(found)
 
-    def after_foreign_write(self, writer) -> None:
+    def after_foreign_write(self, writer, method: str = "step") -> None:
+        self._writer_calls.setdefault(id(writer), set()).add(method)
         self._loaded_lrs = None  # a declared writer set the groups after the load
         opt = self._opt_ref()
         if opt is None or self._off or self.closed:
@@ -1959,7 +2007,7 @@ class Guard:
                             ),
                         )
                     )
-        out += self._budget_findings() + self._early_horizons()
+        out += self._idle_writers() + self._budget_findings() + self._early_horizons()
         out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 
@@ -2160,6 +2208,20 @@ class Guard:
                         "SLG107", None, None, None, causes.never_stepped(rec.name, n), sched=rec
                     )
                 )
+        return out
+
+    def _idle_writers(self) -> list:
+        """SLG107 for a timm scheduler driven only through the method that does nothing for it:
+        ``step(epoch)`` on one built with ``t_in_epochs=False``, or ``step_update(n)`` on one
+        counting epochs."""
+        out = []
+        for key, (name, needed) in self._writer_needs.items():
+            called = self._writer_calls.get(key)
+            if called and needed not in called and self.optimizer_steps:
+                cause = causes.library_schedule_idle(
+                    name, needed, sorted(called), self.optimizer_steps
+                )
+                out.append(self._violation("SLG107", None, None, None, cause))
         return out
 
     # --- accelerator-resident LRs ------------------------------------------------------------
@@ -2402,7 +2464,7 @@ class Guard:
             ):
                 cause = causes.never_stepped(rec.name, self.optimizer_steps - rec.start)
                 out.append(self._violation("SLG107", None, None, None, cause, sched=rec))
-        out += self._budget_findings() + self._early_horizons()
+        out += self._idle_writers() + self._budget_findings() + self._early_horizons()
         out += self._lambda_pending() + self._copied_schedulers()
         return [v for v in out if v.code not in self.ignore]
 

@@ -14,8 +14,9 @@
   would end up in checkpoints.
 * ``GradScaler._maybe_opt_step``: an optimizer step that AMP skips on inf/NaN gradients still
   counts as a step for the step-order check (SLG103), or every skipped step would be reported.
-* Declared foreign writers (``foreign_writers=[timm_scheduler]``): their ``step`` and
-  ``step_update`` methods, on their class, so writes made inside them are accepted.
+* Foreign writers, declared (``foreign_writers=[obj]``) or found (a timm scheduler holding
+  the optimizer, schedlint.guard.foreign): their ``step`` and ``step_update`` methods, on
+  their class, so writes made inside them are accepted.
 * ``Optimizer.__init__``, ``add_param_group`` and ``load_state_dict`` (on the base class): the
   baseline of a group when it is built or added, and a resume (the loaded state, for SLG114).
 * ``torch.save`` (the ``torch`` and ``torch.serialization`` names): what a checkpoint holds is
@@ -45,7 +46,9 @@ MARK = "__schedlint_wrapper__"
 class _State(threading.local):
     depth = 0  # > 0 while a scheduler call is already being handled on this thread
     in_optimizer_hook = 0  # > 0 while torch iterates its optimizer hook dicts
-    constructing = None  # (scheduler, args, kwargs, caller) built inside the outermost constructor
+    constructing = (
+        None  # (scheduler, args, kwargs, caller, own args) built inside the outermost constructor
+    )
     shadowing = 0  # > 0 while the guard builds or steps its own twins (never reported)
 
 
@@ -311,7 +314,11 @@ def _make_init(original):
         # a constructor may fill_() one of them (OneCycleLR(opt, max_lr=lr) with the group's own
         # tensor lr sets that lr to max_lr / div_factor).
         recorded = _as_passed(args, kwargs) if outermost else (args, kwargs)
-        tls.constructing.append((self, *recorded, sys._getframe(1) if outermost else None))
+        # A user subclass is wrapped only once its first instance is seen: for that instance the
+        # outermost wrapped constructor is a base class's, called with what the subclass passed
+        # to super().__init__ (optimizer, last_epoch), not the user's arguments.
+        own = type(self).__init__ is __init__
+        tls.constructing.append((self, *recorded, sys._getframe(1) if outermost else None, own))
         tls.depth += 1
         error = None
         try:
@@ -355,7 +362,7 @@ def _as_passed(args: tuple, kwargs: dict) -> tuple:
 def _constructed(built: list, error) -> None:
     seen = set()
     caller = built[0][3] if built else None
-    for k, (sched, args, kwargs, _frame) in enumerate(built):
+    for k, (sched, args, kwargs, _frame, own) in enumerate(built):
         if id(sched) in seen:
             continue
         seen.add(id(sched))
@@ -369,7 +376,9 @@ def _constructed(built: list, error) -> None:
             wrap_scheduler_class(type(sched))
             # Schedulers built inside another constructor are its internals: only the
             # outermost one is replayed on the shadow (it rebuilds them there).
-            guard.scheduler_constructed(sched, args, kwargs, caller, outermost=k == 0)
+            guard.scheduler_constructed(
+                sched, args, kwargs, caller, outermost=k == 0, replayable=own
+            )
         else:
             guard.scheduler_failed(sched, args, kwargs, caller, error)
             return
@@ -573,6 +582,6 @@ def _make_writer_method(original):
         finally:
             tls.depth -= 1
             for guard in guards:
-                guard.after_foreign_write(self)
+                guard.after_foreign_write(self, original.__name__)
 
     return method

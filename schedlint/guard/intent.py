@@ -7,6 +7,9 @@ from __future__ import annotations
 import inspect
 import math
 
+# The static checker's catalogue of torch's schedulers: plain data, no libcst.
+from schedlint.model.catalogue import CLOSED_FORM
+
 RATIO_RTOL = 0.01  # relative change of a group-to-group LR ratio that counts as a change
 VANISH = 1e-6  # an LR below this fraction of its baseline has vanished
 SMALL_FRACTION = 0.1  # a schedule stepped through less than this fraction of its length...
@@ -38,10 +41,9 @@ LENGTHS = {
 # polynomial decay relative to its lr_init; below this fraction the floor counts as 0.
 TRANSFORMERS_FLOORS = ("min_lr_rate", "min_lr_ratio")
 ZERO_FLOOR = 0.01
-CLOSED_FORM = ("LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts")
 # Schedulers whose step sets the lr from their own bases, whatever another scheduler did to it
 # since: the closed-form ones, and SWALR, which anneals to and then holds swa_lr.
-OVERWRITING = CLOSED_FORM + ("SWALR",)
+OVERWRITING = CLOSED_FORM | {"SWALR"}
 # transformers' schedules are a LambdaLR whose lambda is a functools.partial of a module-level
 # function of transformers.optimization, with the length as the keyword ``num_training_steps``.
 # Past the end they stay at their floor (0, lr_end) or, for a cosine, rise again; only the

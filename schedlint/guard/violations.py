@@ -176,11 +176,27 @@ def format_pair(expected, actual) -> tuple:
 
 
 _GUARD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Training loops of libraries that call ``opt.step()``/``sched.step()`` for the user
+# (Lightning's ``lr_scheduler_step``, accelerate's wrappers) and schedlint's own runner: a
+# line of theirs is not one the user can change, so the warning points past them.
+_LOOP_PACKAGES = frozenset(
+    {
+        "lightning",
+        "pytorch_lightning",
+        "lightning_fabric",
+        "accelerate",
+        "transformers",
+        "schedlint",
+    }
+)
 
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning point at the user's line (the ``opt.step()`` or
-    ``sched.step()`` call), past the guard's and torch's own frames."""
+    ``sched.step()`` call), past the guard's and torch's own frames, and past a training
+    library's loop that made the call (``trainer.fit(...)`` then, or the user's override of
+    a hook); when nothing but such frames is left, at the first frame past the guard and
+    torch."""
     skip = [_GUARD_DIR]
     torch = sys.modules.get("torch")
     if torch is not None and getattr(torch, "__file__", None):
@@ -189,7 +205,13 @@ def user_stacklevel() -> int:
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(skip):
         frame, level = frame.f_back, level + 1
-    return level
+    past, past_level = frame, level
+    while past is not None and (
+        past.f_globals.get("__name__", "").partition(".")[0] in _LOOP_PACKAGES
+        or past.f_code.co_filename.startswith(skip)
+    ):
+        past, past_level = past.f_back, past_level + 1
+    return level if past is None else past_level
 
 
 class ScheduleViolation(RuntimeError):

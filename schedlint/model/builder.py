@@ -39,7 +39,11 @@ from schedlint.model.facts import (
     top_level,
 )
 from schedlint.model.flow import UNKNOWN, Flow
-from schedlint.model.frameworks import FrameworkCollector
+from schedlint.model.frameworks import (
+    FrameworkCollector,
+    added_group_optimizer,
+    is_finetuning_callback,
+)
 from schedlint.model.numbers import fold_number
 
 # Methods whose calls the rules care about; others are not recorded.
@@ -126,7 +130,7 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _read_importers(builder.model, tree)
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
-    if builder.model.externals:
+    if builder.model.externals or builder.model.importers:
         _through_imports(builder.model)
     return builder.model
 
@@ -267,16 +271,30 @@ def subscript_key(node: cst.Subscript) -> str | None:
     return None
 
 
+# The arithmetic of an expression (Value.operators): how a length is computed, whether a
+# test lets every n-th batch through.
+_OPERATORS = {
+    cst.Multiply: "*",
+    cst.Divide: "/",
+    cst.FloorDivide: "//",
+    cst.Power: "**",
+    cst.Modulo: "%",
+    cst.Add: "+",
+    cst.Subtract: "-",
+}
+
+
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
-    __slots__ = ("names", "subscripts", "strings", "lens")
+    __slots__ = ("names", "subscripts", "strings", "lens", "operators")
 
     def __init__(self, node):
         self.names = set()
         self.subscripts = []
         self.strings = set()
         self.lens = []  # text of X in every len(X): what a schedule length counts
+        self.operators = set()
         stack = [node]
         while stack:
             n = stack.pop()
@@ -289,7 +307,11 @@ class _Walk:
                 if s is not None:
                     self.strings.add(s)
                 continue
-            if cls is cst.Subscript:
+            if cls is cst.BinaryOperation:
+                op = _OPERATORS.get(n.operator.__class__)
+                if op is not None:
+                    self.operators.add(op)
+            elif cls is cst.Subscript:
                 key = subscript_key(n)
                 if key is not None:
                     self.subscripts.append((expr_text(n.value), key))
@@ -409,6 +431,8 @@ class _Builder(cst.CSTVisitor):
         # last: the names each binds to a list, forgotten when it ends (it may not run).
         self._arms: list = []
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
+        # the ``with accelerator.accumulate(model):`` statements around the code being walked
+        self._accumulating: list = []
         # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
         # names dispatched on around the node being walked
         self._type_arms: dict = {}
@@ -495,6 +519,7 @@ class _Builder(cst.CSTVisitor):
             subscripts=tuple(walk.subscripts),
             strings=frozenset(walk.strings),
             lens=tuple(walk.lens),
+            operators=frozenset(walk.operators),
         )
 
     def bind(self, name: str):
@@ -529,6 +554,19 @@ class _Builder(cst.CSTVisitor):
         self.loop, self._arms = self._saved_loop.pop()
 
     # A list bound inside a branch arm may or may not be the one an optimizer later receives.
+    def visit_With(self, node: cst.With):
+        if any(
+            isinstance(item.item, cst.Call)
+            and isinstance(item.item.func, cst.Attribute)
+            and item.item.func.attr.value == "accumulate"
+            for item in node.items
+        ):
+            self._accumulating.append(node)
+
+    def leave_With(self, node):
+        if self._accumulating and self._accumulating[-1] is node:
+            self._accumulating.pop()
+
     def visit_If(self, node: cst.If):
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
@@ -1192,6 +1230,18 @@ class _Builder(cst.CSTVisitor):
                 key = string_value(node.args[0].value)
                 if key is not None:
                     self.model.read_keys.add(key)
+            added_to = added_group_optimizer(node) if self.scope.cls is not None else None
+            if added_to is not None and is_finetuning_callback(self.scope.cls):
+                # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group``: a group added
+                receiver = reference(added_to)
+                if receiver is not None:
+                    self.model.calls.append(
+                        MethodCall(
+                            receiver=receiver,
+                            method="add_param_group",
+                            **self.fact_kwargs(node),
+                        )
+                    )
             if method in TRACKED_METHODS:
                 receiver = reference(func.value)
                 if receiver is not None:
@@ -1211,6 +1261,7 @@ class _Builder(cst.CSTVisitor):
                             kwargs=kwargs,
                             snapshot=method == "load_state_dict"
                             and self._restores_snapshot(receiver, node),
+                            accumulating=self._accumulating[-1] if self._accumulating else None,
                             **self.fact_kwargs(node),
                         )
                     )
@@ -1981,7 +2032,10 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
     for caller, bound in list(lent.values()):
         wanted = {
             head: qualified
-            for head, qualified in _wanted_imports(caller, tree).items()
+            for head, qualified in {
+                **_wanted_imports(caller, tree),
+                **_handed_instances(caller, tree, bound),
+            }.items()
             if qualified not in bound
         }
         if not wanted:
@@ -1992,6 +2046,63 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
+
+
+def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
+    """The imports (local name -> qualified) of the in-tree classes whose objects ``caller``
+    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``):
+    the class runs their methods, so their code is read too."""
+    called = set()
+    for local, qualified in caller.imports.items():
+        if qualified in bound:
+            called.add(local)
+    if not called:
+        return {}
+    resolvable = {
+        head: qualified
+        for head, qualified in caller.imports.items()
+        if head not in called
+        and not qualified.startswith(("torch", "transformers"))
+        and (
+            tree.find(caller.path, qualified) is not None
+            or "." in qualified.lstrip(".")
+            and tree.find(caller.path, qualified.rpartition(".")[0]) is not None
+        )
+    }
+    if not resolvable:
+        return {}
+    values = {}  # (id(scope), name) -> assigned values
+    for scope, target, value in caller.flow_assigns:
+        if isinstance(target, cst.Name):
+            values.setdefault((id(scope), target.value), []).append(value)
+    out = {}
+    for scope, call, _, _ in caller.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or text.partition(".")[0] not in called:
+            continue
+        for arg in call.args:
+            nodes = [arg.value]
+            if isinstance(arg.value, cst.Name):
+                nodes += values.get((id(scope), arg.value.value), [])
+            for node in nodes:
+                for inner in _calls_in(node):
+                    head = _imported_head(resolvable, inner.func)
+                    if head is not None:
+                        out[head] = resolvable[head]
+    return out
+
+
+def _calls_in(node) -> list:
+    """The calls in the expression ``node`` (``[UnfreezeEncoder(model.encoder), LogLr()]``)."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            out.append(n)
+        if isinstance(n, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            continue
+        stack.extend(code_children(n))
+    return out
 
 
 def _bound_values(model: FileModel, bound: dict) -> dict:
@@ -2069,7 +2180,7 @@ def _called_classes(model: FileModel) -> set:
                 v is not UNKNOWN for v in flow.eval_text(call.scope, call.receiver)
             ):
                 continue
-            out |= _with_subclasses(model, cls, top)
+            out.add(cls.name)
             continue
         schedulers = flow.schedulers(call.scope, call.receiver)
         if schedulers and (
@@ -2081,7 +2192,20 @@ def _called_classes(model: FileModel) -> set:
             continue
         if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
-        out |= _with_subclasses(model, cls, top)
+        out.add(cls.name)
+    for cls in _dispatching_classes(model, top, out):
+        out.add(cls.name)
+    for call in model.calls:
+        # a Lightning ``BaseFinetuning`` callback adding a group: the module whose optimizers
+        # Lightning hands it is the callers' (``Trainer(callbacks=[Unfreeze()]).fit(module)``)
+        cls = call.scope.cls
+        if (
+            call.method == "add_param_group"
+            and cls is not None
+            and id(cls.node) in top
+            and is_finetuning_callback(cls)
+        ):
+            out.add(cls.name)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds
@@ -2098,17 +2222,42 @@ def _called_classes(model: FileModel) -> set:
         if flow is None:
             flow = model.flow.solve()
         if not flow.callees(listed.call, listed.scope):
-            out |= _with_subclasses(model, cls, top)
+            out.add(cls.name)
+    for name in list(out):
+        out |= {
+            c.name
+            for c in model.classes
+            if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
+        }
     return out
 
 
-def _with_subclasses(model: FileModel, cls, top: set) -> set:
-    """``cls``'s name and those of its top-level subclasses here."""
-    return {cls.name} | {
-        c.name
-        for c in model.classes
-        if any(b.rpartition(".")[2] == cls.name for b in c.bases) and id(c.node) in top
-    }
+def _dispatching_classes(model: FileModel, top: set, known: set) -> list:
+    """Top-level classes with a method that hands an optimizer built here to a method of an
+    object nothing in the file binds (``hook.on_epoch_begin(epoch, self.optimizer)`` for each
+    of the ``hooks`` a caller passed in): what that method does to it is the callers' code."""
+    if not model.optimizers:
+        return []  # nothing of this file's to hand over (and no flow to solve for it)
+    out = []
+    flow = None
+    for scope, call, _, _ in model.flow_calls:
+        if not isinstance(call.func, cst.Attribute) or not call.args:
+            continue
+        cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in known or id(cls.node) not in top or cls in out:
+            continue
+        receiver = call.func.value
+        head = (dotted_name(receiver) or "").partition(".")[0]
+        own = isinstance(receiver, cst.Name) and head in ("self", "cls")
+        if not head or head in model.imports or own:
+            continue  # ``nn.functional.relu(x)``, ``self.log(...)``: not a passed-in object
+        if flow is None:
+            flow = model.flow.solve()
+        if flow.eval(receiver, scope) - {UNKNOWN}:
+            continue
+        if any(isinstance(v, Optimizer) for a in call.args for v in flow.eval(a.value, scope)):
+            out.append(cls)
+    return out
 
 
 def _container(iterable):
@@ -2130,7 +2279,8 @@ def _through_imports(model: FileModel) -> None:
     ``model.calls_via_imports``."""
     flow = model.flow
     local = {id(s) for s in model.scopes}
-    for other in flow.other_models():
+    # the modules lent by callers too: a hook class ``train.py`` hands this file's trainer
+    for other in model.other_models():
         for write in other.lr_writes:
             if write.optimizer_src is None:
                 continue

@@ -304,6 +304,8 @@ OPTIMIZER_SIGNATURE = ("params", "lr")
 # Under those other packages, a class whose name contains one of these is an optimizer.
 OPTIMIZER_NAME_PARTS = ("Adam", "SGD", "Lion", "LAMB", "Lamb", "Adafactor", "RMS")
 
+# The base class of optimizer implementations (not a user-facing optimizer).
+OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
 SCHEDULER_BASES = frozenset(
     {
         "torch.optim.lr_scheduler.LRScheduler",

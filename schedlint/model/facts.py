@@ -43,6 +43,7 @@ class Value:
     subscripts: tuple = ()  # dotted text of every ``x["key"]`` read: ("g['lr']",)
     strings: frozenset = frozenset()  # string literals anywhere inside
     lens: tuple = ()  # text of X for every ``len(X)`` inside ("train_loader", "self.data")
+    operators: frozenset = frozenset()  # binary arithmetic inside: "*", "/", "//", "**", ...
 
     @property
     def length(self) -> int | None:
@@ -270,6 +271,8 @@ class MethodCall(Fact):
     # ``load_state_dict`` of a snapshot the same function took of the same object
     # (``saved = copy.deepcopy(opt.state_dict())``): a restore, not a resume
     snapshot: bool = False
+    # the ``with accelerator.accumulate(model):`` statement the call runs in, if any
+    accumulating: Any = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
@@ -372,6 +375,22 @@ class KeyUse:
     node: Any = field(repr=False)
 
 
+# FileModel's lists of facts, each with the scope it was recorded in, that make the scope act
+# on an optimizer or scheduler (FileModel.acting_scopes).
+ACTING_FACTS = (
+    "optimizers",
+    "schedulers",
+    "calls",
+    "calls_via_imports",
+    "lr_writes",
+    "checkpoints",
+    "checkpointers",
+    "group_dicts",
+    "lightning",
+    "accelerate_calls",
+)
+
+
 @dataclass
 class FileModel:
     path: str
@@ -427,6 +446,20 @@ class FileModel:
     _flow: Any = field(default=None, repr=False)
     _positions: Any = field(default=None, repr=False)
     _shared: dict = field(default_factory=dict, repr=False)
+
+    def acting_scopes(self):
+        """The scopes whose own code records a fact: a construction, a tracked call, an lr
+        write, a checkpoint, a framework hook, a loop over param groups, a list handed to a
+        construction. Assignments (``rebinds``) record no fact of their own."""
+        for name in ACTING_FACTS:
+            for fact in getattr(self, name):
+                if fact.scope is not None:
+                    yield fact.scope
+        for loop in self.loops:
+            if loop.groups_of is not None:
+                yield loop.scope
+        for _fact, _name, listed in self.listed_args:
+            yield listed.scope
 
     @property
     def flow(self):

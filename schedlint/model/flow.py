@@ -27,21 +27,21 @@ import libcst as cst
 from schedlint.model.facts import (
     ClassInfo,
     FunctionInfo,
-    Loop,
     ModuleRef,
     Optimizer,
-    Rebind,
     Scheduler,
     top_level,
 )
 from schedlint.model.frameworks import (
     CONFIGURE_HOOK,
+    FINETUNING_HOOKS,
     OPTIMIZER_HOOKS,
     OPTIMIZERS_CALL,
     SCHEDULER_HOOKS,
     SCHEDULERS_CALL,
     TRAINER_OPTIMIZERS,
     hook_parameter,
+    is_finetuning_callback,
 )
 from schedlint.model.numbers import fold_binary, fold_number
 
@@ -162,6 +162,7 @@ class Flow:
         # element of which ``return scheduler, flag`` it took, to pair the two per return
         self._unpacked: dict = {}
         self._active_ids = None  # see _active
+        self._finetuning: list = []  # Lightning BaseFinetuning callbacks (see _lightning)
 
     def other_models(self) -> list:
         """The models of the in-tree modules this file imports."""
@@ -487,6 +488,13 @@ class Flow:
             if isinstance(v, ClassInfo):
                 out.add(self.instance(v))
         text = self.dotted(func)
+        if text in ("list", "tuple") and len(call.args) == 1 and call.args[0].keyword is None:
+            # a copy of a list or tuple holds its entries: ``self.hooks = list(hooks)``
+            if not call.args[0].star:
+                out |= {
+                    v for v in self.eval(call.args[0].value, scope, depth + 1) if isinstance(v, Seq)
+                }
+            return frozenset(out)
         if text in (OPTIMIZERS_CALL, SCHEDULERS_CALL) and not call.args:
             # what Lightning hands back from configure_optimizers (seeded by _lightning)
             out |= self.env.get(self.key(scope, text + "()"), _EMPTY)
@@ -499,6 +507,16 @@ class Flow:
                 if isinstance(v, Seq):
                     out.add(v)
             return frozenset(out)
+        if (
+            func.__class__ is _ATTRIBUTE
+            and func.attr.value == "prepare"
+            and call.args
+            and not any(a.star or a.keyword is not None for a in call.args)
+        ):
+            # accelerate's prepare hands back what it is given, wrapped, in the same order
+            # (``self.model, self.optimizer, self.scheduler = accelerator.prepare(...)``)
+            items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
+            out |= items[0] if len(items) == 1 else {Seq(call, items)}
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
@@ -540,6 +558,9 @@ class Flow:
             for cls in m.classes
             for fn in [self.method(cls, CONFIGURE_HOOK)]
             if fn is not None
+        ]
+        self._finetuning = [
+            cls for m in self._models for cls in m.classes if is_finetuning_callback(cls)
         ]
         for _ in range(MAX_ROUNDS):
             self._changed = False
@@ -597,6 +618,15 @@ class Flow:
                 param = hook_parameter(fn, hook) if fn is not None else None
                 if param is not None:
                     self._add((id(fn.scope), param), frozenset(found))
+        # the trainer fitting this module hands its optimizers to a BaseFinetuning callback's
+        # ``finetune_function`` (any such callback of the code read: which trainer gets which
+        # callback is not followed)
+        for callback in self._finetuning:
+            for hook in FINETUNING_HOOKS:
+                fn = self.method(callback, hook)
+                param = hook_parameter(fn, hook) if fn is not None else None
+                if param is not None and optimizers:
+                    self._add((id(fn.scope), param), frozenset(optimizers))
 
     def _listed(self, cls, call, found) -> frozenset:
         """One list per module and accessor (stable across rounds), its items in order."""
@@ -925,20 +955,8 @@ class Flow:
         them, and of the functions calling one of those."""
         if self._active_ids is not None:
             return self._active_ids
-        active, todo = set(), []
-        for m in self._models:
-            for value in vars(m).values():
-                if value.__class__ is not list:
-                    continue
-                for fact in value:
-                    scope = getattr(fact, "scope", None)
-                    if scope is None or isinstance(fact, Rebind):
-                        continue  # any assignment of a name: no fact of its own
-                    if isinstance(fact, Loop) and fact.groups_of is None:
-                        continue  # nor a loop over anything but param groups
-                    todo.append(scope)
-            for _fact, _name, listed in m.listed_args:
-                todo.append(listed.scope)
+        active = set()
+        todo = [scope for m in self._models for scope in m.acting_scopes()]
         while todo:
             for s in todo.pop().function_chain():
                 if id(s) in active:

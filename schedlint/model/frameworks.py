@@ -23,7 +23,11 @@ inherits it from a class of the file) steps its schedulers itself: Lightning the
 What ``configure_optimizers`` returns comes back to the module: the value flow
 (``model/flow.py``) gives its optimizers to the ``optimizer`` parameter of
 ``optimizer_step`` (and the other optimizer hooks), to ``self.optimizers()`` and
-``self.trainer.optimizers``, and its schedulers to ``self.lr_schedulers()``.
+``self.trainer.optimizers``, and its schedulers to ``self.lr_schedulers()``. Its optimizers
+also reach the ``optimizer`` of a ``BaseFinetuning`` callback's ``finetune_function`` (any
+such callback of the code read: the flow does not follow which trainer gets which callback),
+whose ``unfreeze_and_add_param_group(modules, optimizer)`` is recorded as an
+``add_param_group`` on that optimizer.
 
 accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
 through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
@@ -52,6 +56,14 @@ OPTIMIZER_HOOKS = {
     "configure_gradient_clipping": ("optimizer", 1),
 }
 SCHEDULER_HOOKS = {"lr_scheduler_step": ("scheduler", 1)}
+# Lightning's ``BaseFinetuning`` callback: the trainer calls ``finetune_function(pl_module,
+# epoch, optimizer)`` each epoch with the optimizers ``configure_optimizers`` returned (built,
+# with their schedulers, before training starts), and its static
+# ``unfreeze_and_add_param_group(modules, optimizer, ...)`` calls
+# ``optimizer.add_param_group(...)``.
+FINETUNING_BASE = "BaseFinetuning"
+FINETUNING_HOOKS = {"finetune_function": ("optimizer", 3)}
+FINETUNING_ADD_GROUP = ("unfreeze_and_add_param_group", "optimizer", 1)
 # What a LightningModule reads back: ``self.optimizers()`` / ``self.lr_schedulers()`` (one
 # object when there is one, else a list) and ``self.trainer.optimizers`` (always a list).
 OPTIMIZERS_CALL = "self.optimizers"
@@ -103,6 +115,10 @@ class Accelerator:
 
     node: Any = field(repr=False)
     split_batches: bool | None  # None: set through something the model cannot read
+    # ``gradient_accumulation_steps=`` (or a GradientAccumulationPlugin) given, other than a
+    # literal 1: inside ``with accelerator.accumulate(model)`` a prepared optimizer and
+    # scheduler then step once per accumulation step. None: hidden by ``**kwargs``.
+    accumulates: bool | None = False
 
 
 # accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
@@ -217,7 +233,11 @@ class FrameworkCollector:
         if _reads_schedulers(value):
             self.reads_back = True
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
-            builder.model.accelerators.append(Accelerator(node=value, split_batches=_splits(value)))
+            builder.model.accelerators.append(
+                Accelerator(
+                    node=value, split_batches=_splits(value), accumulates=_accumulates(value)
+                )
+            )
         if isinstance(target, cst.Name):
             key = (scope.id, target.value)
             if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
@@ -549,10 +569,53 @@ def manual_batch_step(model, sched, scope):
     return None
 
 
+def is_finetuning_callback(cls) -> bool:
+    """``cls`` derives from Lightning's ``BaseFinetuning`` (directly)."""
+    return any(b.rpartition(".")[2] == FINETUNING_BASE for b in cls.bases)
+
+
+def added_group_optimizer(call):
+    """The optimizer argument of ``self.unfreeze_and_add_param_group(modules, optimizer)``
+    (a ``BaseFinetuning`` method that adds a param group to it); else None."""
+    method, name, position = FINETUNING_ADD_GROUP
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value != method:
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in positional) or len(positional) <= position:
+        return None
+    return positional[position].value
+
+
+def configured_for_hook(model, optimizer, call) -> list:
+    """The schedulers ``configure_optimizers`` builds on ``optimizer`` (in this file or
+    another module of the flow) when ``call`` runs in a ``BaseFinetuning`` callback's
+    ``finetune_function``: Lightning builds them before training starts, so they exist
+    whenever the hook runs. Empty otherwise."""
+    hook = next((s for s in call.scope.function_chain() if s.cls is not None), None)
+    if hook is None or hook.name not in FINETUNING_HOOKS or not is_finetuning_callback(hook.cls):
+        return []
+    return [
+        s
+        for m in [model, *model.other_models()]
+        for s in m.schedulers
+        if s.optimizer is optimizer and s.scope.name == CONFIGURE_HOOK and s.scope.cls is not None
+    ]
+
+
 def hook_parameter(fn, hook) -> str | None:
     """The parameter of the Lightning hook method ``fn`` that receives an optimizer (or, for
-    ``lr_scheduler_step``, a scheduler)."""
-    name, position = OPTIMIZER_HOOKS.get(hook) or SCHEDULER_HOOKS.get(hook) or (None, 0)
+    ``lr_scheduler_step``, a scheduler; for ``finetune_function`` of a ``BaseFinetuning``
+    callback, an optimizer)."""
+    name, position = (
+        OPTIMIZER_HOOKS.get(hook)
+        or SCHEDULER_HOOKS.get(hook)
+        or FINETUNING_HOOKS.get(hook)
+        or (None, 0)
+    )
     if name is None:
         return None
     if name in fn.params:
@@ -682,6 +745,20 @@ def _dotted(node) -> str | None:
 
 def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _accumulates(call) -> bool | None:
+    """Whether an ``Accelerator(...)`` accumulates gradients: ``gradient_accumulation_steps=``
+    other than a literal 1, or ``gradient_accumulation_plugin=``; None when ``**kwargs`` may."""
+    for arg in call.args:
+        if arg.star:
+            return None
+        name = arg.keyword.value if arg.keyword is not None else None
+        if name == "gradient_accumulation_plugin":
+            return True
+        if name == "gradient_accumulation_steps":
+            return not (isinstance(arg.value, cst.Integer) and arg.value.value == "1")
+    return False
 
 
 def _splits(call) -> bool | None:

@@ -119,6 +119,13 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     return _variable_escapes(model, entity.key, entity.target, allowed)
 
 
+def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
+    """:func:`escapes` for ``entity`` through the variables this file's calls act on it by
+    (:meth:`FileModel.holders`): for one with no name of its own where it is built, such as
+    the scheduler a factory returns (``scheduler = make_scheduler(optimizer)``)."""
+    return _escapes_foreign(model, entity, allowed)
+
+
 def _variable_escapes(model, key, target, allowed) -> bool:
     if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, target):
         return True  # ``trainer.scheduler`` outside the class: it may be saved from there
@@ -476,3 +483,23 @@ def handed_on_before(model, opt, line) -> bool:
         u.kind == "argument" and id(u.call) not in ctors and model.line(u.node) < line
         for u in uses(binding_root(model, opt.key), opt.target)
     )
+
+
+def state_loaded_before(model, opt, scope, order):
+    """(node, load) for what loads ``opt``'s state in ``scope`` before ``order``: the
+    ``load_state_dict`` call itself (node and load are the same call), or the call of a
+    helper that makes it (``resume(ckpt, model, optimizer)``: node is that call, load the
+    ``MethodCall`` in the helper); else None. SL306 reports a scheduler built after it, and
+    SL301 leaves the counter written on that scheduler to SL306."""
+    loads = [c for c in model.calls if c.method == "load_state_dict" and c.target is opt]
+    for c in loads:
+        if c.scope is scope and c.order < order:
+            return c.node, c
+    for c in loads:
+        if c.scope is scope:
+            continue
+        for chain in model.call_chains(c):
+            call = next((s for s in chain[1:] if s.scope is scope), None)
+            if call is not None and call.here and call.order < order:
+                return call.node, c
+    return None

@@ -1,5 +1,6 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
+from schedlint.model.frameworks import configured_for_hook
 from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
@@ -46,7 +47,12 @@ def param_group_added_after_scheduler(model):
     `__init__` calls before it builds the scheduler (`self.add_backbone_group(lr)`) adds its
     group in time and is not flagged. A helper of another module that adds the
     group (`utils.unfreeze_backbone(model, optimizer)`, a callback's
-    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it.
+    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it, also
+    when the callback's class is known only to the module that builds its objects and hands
+    them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in `train.py`).
+    Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)` in a
+    callback's `finetune_function` adds a group to an optimizer whose schedulers
+    `configure_optimizers` built before training started.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
@@ -92,6 +98,8 @@ def param_group_added_after_scheduler(model):
             continue  # handed the scheduler too (`trainer.fit(optimizer, scheduler)`): its
             # module reports the call itself
         handed = [s for s in model.received(call.scope) if getattr(s, "optimizer", None) is opt]
+        # built by Lightning's ``configure_optimizers`` before a finetuning callback runs
+        handed += [s for s in configured_for_hook(model, opt, call) if s not in handed]
         bound = [
             s
             for s in model.schedulers_of(opt)
@@ -131,9 +139,13 @@ def param_group_added_after_scheduler(model):
                 f"`{clip(site.scope.name, 25)}` runs `{clip(call.scope.name, 25)}` on "
                 f"{model.where(site.node)}, after the scheduler is built. "
             )
+        callee = f"{clip(call.receiver, 25)}.add_param_group"
+        if call.via is None and not model.code(call.node.func).endswith(".add_param_group"):
+            # Lightning's ``self.unfreeze_and_add_param_group(modules, optimizer)``
+            callee = clip(model.code(call.node.func), 40)
         yield Report(
             call.node,
-            f"`{clip(call.receiver, 25)}.add_param_group(...)`{inside} runs after scheduler "
+            f"`{callee}(...)`{inside} runs after scheduler "
             f"{name}({model.where(sched.node)}) was built on it",
             help=f"{added}The new group has no `initial_lr` and no `base_lrs` entry in the "
             f"{sched.cls}, and "

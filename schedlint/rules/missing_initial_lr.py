@@ -1,7 +1,14 @@
 from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer
-from schedlint.model.usage import branches_of, call_node_of, is_known, names_of, rebound_value
-from schedlint.model.uses import HARMLESS_METHODS, binding_root, uses
+from schedlint.model.usage import (
+    branches_of,
+    call_node_of,
+    closed_form,
+    is_known,
+    names_of,
+    rebound_value,
+)
+from schedlint.model.uses import HARMLESS_METHODS, binding_root, state_loaded_before, uses
 from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
@@ -26,7 +33,12 @@ def missing_initial_lr(model):
     helper the optimizer is handed to). Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
-    the lr stays at its initial value, so every decay before the resumed epoch is lost; and,
+    the lr stays at its initial value, so every decay before the resumed epoch is lost;
+    `scheduler.last_epoch = start_epoch - 1` written by hand right after building a
+    closed-form scheduler (LambdaLR, OneCycleLR, a transformers schedule) when neither a
+    restore of the optimizer state after the construction, nor a `step()` or an lr write
+    before the first training step, replaces the lr the constructor wrote (the first resumed
+    epoch restarts the schedule); and,
     for the same reason, a chainable scheduler built with `last_epoch` on an optimizer
     whose `initial_lr` is set by hand (the usual way to silence the `KeyError`) in a
     function that restores other state (`model.load_state_dict(ckpt["model"])`, there or
@@ -64,6 +76,7 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
+    yield from _position_written(model)
     if model.names_key("initial_lr"):
         yield from _fresh_chainable_resumed(model)
     branches = branches_of(model)
@@ -265,6 +278,107 @@ def _counter_written(model):
             f"decays before the resumed epoch are lost; restore the optimizer and "
             f"the scheduler with `load_state_dict(...)` instead",
         )
+
+
+def _position_written(model):
+    """``scheduler.last_epoch = start_epoch - 1`` right after building a closed-form scheduler
+    on an optimizer whose state is not restored afterwards: the constructor already wrote
+    ``initial_lr * f(0)`` into the groups, and nothing rewrites them before the next optimizer
+    step, so the resumed run restarts from the top of the schedule. Restoring the optimizer
+    after the construction (the restored groups carry the lr the saved run reached), a
+    ``step()`` or an lr write before the training steps, or ``last_epoch=`` in the constructor
+    keeps the lr in line with the position."""
+    names = names_of(model)
+    branches = branches_of(model)
+    for r in model.rebinds:
+        receiver, _, attr = r.target.rpartition(".")
+        if attr != "last_epoch" or not receiver or r.unpacked:
+            continue
+        scheds = names.holds(r.scope, receiver)
+        if not scheds or len(scheds) != 1 or not is_known(scheds[0]):
+            continue
+        sched = scheds[0]
+        opt = sched.optimizer
+        if (
+            not closed_form(sched)
+            or sched.chainable
+            or sched.scope is not r.scope
+            or sched.order > r.order
+            or "last_epoch" in sched.args
+            or not isinstance(opt, Optimizer)
+            or model.is_foreign(opt)
+        ):
+            continue
+        value = rebound_value(model, r)
+        number = value.number if value is not None else None
+        if number in (0, -1):
+            continue  # where the constructor left it, or a schedule restarted on purpose
+        if state_loaded_before(model, opt, sched.scope, sched.order):
+            continue  # SL306: the scheduler is built after the optimizer state is loaded
+        first = [c for c in model.optimizer_steps(opt) if c.scope is r.scope]
+        if not first or any(c.order < r.order for c in first):
+            continue
+        step = min(first, key=lambda c: c.order)
+        if _restored_after(model, sched, opt, step) or _rewritten_before(
+            model, sched, opt, r, step, branches
+        ):
+            continue
+        yield Report(
+            r.node,
+            f"`{clip(r.target, 30)} = ...` moves the {sched.cls}'s position, not the lr it "
+            f"already wrote",
+            help=f"Building the scheduler (line {model.line(sched.node)}) wrote the lr of "
+            f"its first position into the groups, and they keep it until the next "
+            f"`step()`: the first resumed epoch trains at the start of the schedule. "
+            f"Pass `last_epoch=` to the constructor instead (the restored groups carry "
+            f"`initial_lr`), or restore the optimizer state after building the scheduler",
+        )
+
+
+def _restored_after(model, sched, opt, step) -> bool:
+    """``opt``'s state may be loaded between the construction of ``sched`` and ``step`` (the
+    first optimizer step): ``optimizer.load_state_dict(...)``, or the optimizer handed to a
+    helper (``smart_resume(ckpt, optimizer)``)."""
+    root = sched.scope.node
+    for c in model.calls:
+        if c.method == "load_state_dict" and c.target is opt and c.scope is sched.scope:
+            if c.order > sched.order and not model.starts_before(step.node, c.node, root):
+                return True
+    src = sched.optimizer_src
+    if src:
+        for use in uses(binding_root(model, binding_key(sched.scope, src)), src):
+            if use.kind != "argument" or any(_constructs(s, use.call) for s in model.schedulers):
+                continue
+            if model.starts_before(sched.node, use.node, root) and not model.starts_before(
+                step.node, use.node, root
+            ):
+                return True
+    return False
+
+
+def _rewritten_before(model, sched, opt, rebind, step, branches) -> bool:
+    """Something writes the lr after the assignment, before the first optimizer step can run
+    on the constructor's lr: a ``step()`` of the scheduler outside the training loop, or an
+    lr write on every path of the function (not a warm-up for the first iterations only)."""
+    for c in model.steps_of(sched):
+        if c.scope is rebind.scope and c.order > rebind.order and c.order < step.order:
+            if (
+                c.loop is None
+                or c.loop is not step.loop
+                and not any(enclosing is c.loop for enclosing in step.loops)
+            ):
+                return True
+    for write in model.lr_writes:
+        if opt not in write.optimizers and write.optimizer is not opt:
+            continue
+        if write.scope is not rebind.scope:
+            # a helper called in between (``warmup(optimizer, ...)``): it may write them all
+            if model.runs_from(rebind.scope, write.scope, after=rebind.order, before=step.order):
+                return True
+            continue
+        if write.order > rebind.order and not branches.path(write):
+            return True
+    return False
 
 
 def _kept_here(model, opt) -> bool:

@@ -1,6 +1,6 @@
 from schedlint.model.facts import Optimizer
 from schedlint.model.usage import names_of, rebound_value
-from schedlint.model.uses import exclusive
+from schedlint.model.uses import exclusive, state_loaded_before
 from schedlint.rules.base import Report, clip, rule
 
 # Built after the optimizer state is loaded, these rewrite the loaded lr in their constructor
@@ -48,7 +48,7 @@ def _after_load(model, loads, sched, opt, site):
     factory call that builds it) in the same scope: the optimizer state loaded before it, the
     scheduler resumed after it (its state loaded, or its `last_epoch` written), and not the
     optimizer's state loaded again; else None."""
-    opt_load = _loaded_before(model, loads, opt, site) if site.here else None
+    opt_load = _loaded_before(model, opt, site) if site.here else None
     if opt_load is None:
         return None
     if any(
@@ -102,22 +102,16 @@ def _resumes(model, receiver, order, sched, site) -> bool:
     )
 
 
-def _loaded_before(model, loads, opt, site):
+def _loaded_before(model, opt, site):
     """(node, text) of what loads ``opt``'s state in ``site``'s scope before ``site``: the
-    ``load_state_dict`` call itself, or the call of a helper that makes it
-    (``resume(ckpt, model, optimizer)``); else None."""
-    for c in loads:
-        if c.target is opt and c.scope is site.scope and c.order < site.order:
-            return c.node, f"`{clip(c.receiver, 30)}.load_state_dict(...)`"
-    for c in loads:
-        if c.target is not opt or c.scope is site.scope:
-            continue
-        for chain in model.call_chains(c):
-            call = next((s for s in chain[1:] if s.scope is site.scope), None)
-            if call is not None and call.here and call.order < site.order:
-                helper = clip(model.code(call.node.func), 24)
-                return call.node, f"`{helper}(...)` loads the optimizer state"
-    return None
+    ``load_state_dict`` call itself, or the call of a helper that makes it; else None."""
+    found = state_loaded_before(model, opt, site.scope, site.order)
+    if found is None:
+        return None
+    node, load = found
+    if load.node is node:
+        return node, f"`{clip(load.receiver, 30)}.load_state_dict(...)`"
+    return node, f"`{clip(model.code(node.func), 24)}(...)` loads the optimizer state"
 
 
 def _counter_written(model, sched, opt, site):

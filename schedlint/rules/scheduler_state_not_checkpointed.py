@@ -10,6 +10,7 @@ from schedlint.model.uses import (
     fast_forward,
     fast_forward_loop,
     handed_on_before,
+    held_escapes,
     list_bound_once,
     list_entry,
     restored_start,
@@ -21,7 +22,14 @@ from schedlint.rules.base import Report, clip, rule
 def _consequence(sched):
     if sched.cls == "ReduceLROnPlateau":
         return "its best metric and patience counters are lost, so plateau detection starts over"
-    if sched.closed_form or not is_known(sched):
+    if sched.cls == "SequentialLR" and "last_epoch" in sched.args:
+        return (
+            "the schedule (warm-up included) starts over: `last_epoch=` does not resume a "
+            "SequentialLR, whose constructor resets every group to its `initial_lr` and "
+            "restarts the first scheduler"
+        )
+    # a SequentialLR's constructor resets the groups to their initial_lr
+    if sched.closed_form or sched.cls == "SequentialLR" or not is_known(sched):
         return "its step counter restarts at 0, so the schedule (warm-up included) starts over"
     return (
         "its step counter restarts at 0 while the loaded lr is already decayed, so the "
@@ -37,11 +45,15 @@ def scheduler_state_not_checkpointed(model):
     Flags a dict of states (`torch.save({...})`, `ckpt = {...}`) that holds
     `optimizer.state_dict()` but not the state of the scheduler built on that optimizer in the
     same file, and an `optimizer.load_state_dict(...)` with no `scheduler.load_state_dict(...)`
-    anywhere for that scheduler (saving its `state_dict()` restores nothing: the resume is
-    flagged all the same). It stays silent when the scheduler is saved or loaded in any
+    anywhere for that scheduler (a scheduler whose state the file saves but never loads back
+    is flagged there too). The scheduler may be built by a factory
+    (`scheduler = make_scheduler(optimizer)`) and followed through the names it is stepped
+    by. It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
     passed to a helper, stored in a container or returned), when it is resumed through
-    `last_epoch` or `step(epoch)`, when it is fast-forwarded in a loop (unless it is chainable
+    `last_epoch` (not a `SequentialLR`: its constructor resets every group to `initial_lr`
+    and restarts its first scheduler, whatever `last_epoch` it is given) or `step(epoch)`,
+    when it is fast-forwarded in a loop (unless it is chainable
     and the loop replays it after `optimizer.load_state_dict`: that decays the restored lr a
     second time, and is flagged), and when the optimizer
     comes from elsewhere (a helper's argument) with no scheduler seen. A load that puts back a
@@ -119,9 +131,10 @@ def scheduler_state_not_checkpointed(model):
             cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed)]
         return cache[opt, allowed]
 
-    def unrestored(opt):
-        # saving a state restores nothing: a resume must load it
-        return unsaved(opt, RESTORING)
+    def unloaded(opt):
+        # at a resume only a load restores the position: a state the file saves but never
+        # loads back is lost all the same
+        return unsaved(opt, _SAVING_METHODS)
 
     yield from _replayed_on_restored_lr(model)
     for ckpt in model.checkpoints:
@@ -133,7 +146,7 @@ def scheduler_state_not_checkpointed(model):
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
             for name, sched in _lost(model, call, unsaved):
-                each = _each(name, sched)
+                each = _each(model, name, sched)
                 yield Report(
                     call.node,
                     f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
@@ -146,11 +159,14 @@ def scheduler_state_not_checkpointed(model):
     for call in model.calls:
         if call.method != "load_state_dict" or call.snapshot:
             continue
-        for name, sched in _lost(model, call, unrestored):
-            each = _each(name, sched)
-            save = (
-                "its state is saved but never loaded; call"
-                if not _state_is_lost(model, sched)
+        for name, sched in _lost(model, call, unloaded):
+            each = _each(model, name, sched)
+            save = next(
+                (c for c in model.calls if c.method == "state_dict" and sched in c.targets), None
+            )
+            todo = (
+                f"its state is saved ({model.where(save.node)}) but never loaded back; call"
+                if save is not None
                 else f"save `{each}.state_dict()` in the checkpoint and call"
             )
             yield Report(
@@ -158,7 +174,7 @@ def scheduler_state_not_checkpointed(model):
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
                 f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
                 help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
-                f"bound to it: {_consequence(sched)}; {save} "
+                f"bound to it: {_consequence(sched)}; {todo} "
                 f"`{each}.load_state_dict(...)` here",
             )
 
@@ -179,9 +195,11 @@ def _lost(model, call, unsaved) -> list:
     return out
 
 
-def _each(name, sched) -> str:
+def _each(model, name, sched) -> str:
     """What to call ``state_dict()`` on: the scheduler, or each entry of its list."""
-    return name if sched.target is not None or name.endswith("]") else f"{name}[i]"
+    if sched.target is not None or name.endswith("]") or list_entry(model, sched) is None:
+        return name
+    return f"{name}[i]"
 
 
 def _optimizers(call):
@@ -207,11 +225,6 @@ def _indexed_by(receiver, loop) -> bool:
     index picks."""
     head, _, index = receiver.rpartition("[")
     return bool(head) and receiver.endswith("]") and index[:-1] in loop.targets
-
-
-# Uses of a scheduler that leave its state where it is after a resume: a ``state_dict()``
-# saves it, and restores nothing.
-RESTORING = HARMLESS_METHODS | {"state_dict"}
 
 
 def _replayed_on_restored_lr(model):
@@ -285,7 +298,7 @@ def _name_here(model, sched) -> str:
         entry = list_entry(model, sched)
         if entry is not None:
             return entry[1] if entry[2] is None else f"{entry[1]}[{entry[2]}]"
-    if model.is_foreign(sched):
+    if model.is_foreign(sched) or sched.target is None:
         holders = model.holders(sched) or [
             (c.scope, c.receiver) for c in _subclass_steps(model, sched)
         ]
@@ -294,15 +307,22 @@ def _name_here(model, sched) -> str:
     return sched.target
 
 
+# What a scheduler may do and still lose its position at a resume: be stepped, read, and
+# have its state taken for a checkpoint.
+_SAVING_METHODS = HARMLESS_METHODS | {"state_dict"}
+
+
 def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
     """The scheduler is stepped, and nothing in the file saves, loads or repositions it
-    (with ``allowed`` = RESTORING: nothing loads or repositions it, saved or not)."""
+    (with ``_SAVING_METHODS`` allowed: nothing loads or repositions it)."""
     entry = list_entry(model, sched) if sched.target is None else None
-    if sched.parent is not None or sched.target is None and entry is None:
+    # built with no name of its own and not in a list: a factory's return value, followed
+    # through the names this file steps it by
+    returned = sched.target is None and entry is None
+    if sched.parent is not None or returned and not model.holders(sched):
         return False
-    last_epoch = sched.args.get("last_epoch")
-    if last_epoch is not None and last_epoch.number != -1:
-        return False  # resumed through last_epoch
+    if _resumed_by_last_epoch(sched):
+        return False
     steps = model.steps_of(sched) + _subclass_steps(model, sched)
     each = []
     if entry is not None:
@@ -330,7 +350,17 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
         if not list_bound_once(model, entry[0], entry[1]):
             return False  # built again (on resume, at the restored epoch): not known which
         return not entries_escape(model, entry[0], entry[1], allowed)
+    if returned:
+        return not held_escapes(model, sched, allowed)
     return not escapes(model, sched, allowed)
+
+
+def _resumed_by_last_epoch(sched) -> bool:
+    """Built with a ``last_epoch`` that may resume it. Not a SequentialLR: its constructor
+    resets every group to ``initial_lr`` and starts its first child over, so its own
+    ``last_epoch`` only shifts the milestones (the lr restarts from the warm-up)."""
+    last_epoch = sched.args.get("last_epoch")
+    return last_epoch is not None and last_epoch.number != -1 and sched.cls != "SequentialLR"
 
 
 def _accelerate_state(model):
@@ -344,8 +374,7 @@ def _accelerate_state(model):
     for sched in model.schedulers:
         if not is_known(sched) or sched.parent is not None:
             continue
-        last_epoch = sched.args.get("last_epoch")
-        if last_epoch is not None and last_epoch.number != -1:
+        if _resumed_by_last_epoch(sched):
             continue
         steps = model.steps_of(sched)
         if not steps or any(
@@ -460,6 +489,7 @@ def _resumed_without_states(model):
             if (
                 not isinstance(opt, Optimizer)
                 or opt.target is None
+                or sched.target is None
                 or not _state_is_lost(model, sched)
             ):
                 continue

@@ -1,7 +1,11 @@
 import re
 
 from schedlint.model import catalogue
-from schedlint.model.frameworks import hf_trainer_scheduler, manual_batch_step
+from schedlint.model.frameworks import (
+    accelerate_keeps,
+    hf_trainer_scheduler,
+    manual_batch_step,
+)
 from schedlint.model.usage import (
     ACCUMULATION_WORDS,
     BATCH_LOOP_WORDS,
@@ -188,7 +192,10 @@ def step_granularity_mismatch(model):
     under the same conditions; and a
     per- iteration schedule sized with `len(X)` of a dataset or another loader than the one
     whose loop steps it (`steps_per_epoch=len(train_dataset)`, `len(val_loader)`), where a
-    helper's loader parameter stands for what its callers pass. Under gradient accumulation,
+    helper's loader parameter stands for what its callers pass, or sized with
+    `len(loader)` of a loader that is then rebuilt as a new `DataLoader` (a
+    `DistributedSampler`, a batch size found by a memory probe) before the loop that walks
+    it in the same function. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
@@ -202,7 +209,10 @@ def step_granularity_mismatch(model):
     as `get_linear_schedule(optimizer, warmup, t_total)` is given, or the length parameter
     of a factory, `build_scheduler(name, optimizer, num_training_steps)`, as every caller
     passes it) stepped with the optimizer
-    only under the `%` accumulation test, which covers 1/accum of its length. With
+    only under the `%` accumulation test, which covers 1/accum of its length, or inside
+    `with accelerator.accumulate(model):` when the scheduler is prepared and the
+    `Accelerator` accumulates (`gradient_accumulation_steps=`): accelerate's prepared
+    scheduler skips its step on every other micro-batch. With
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
@@ -288,7 +298,9 @@ def step_granularity_mismatch(model):
         if both is not None:
             yield both
             continue
-        other = _sized_from_other_iterable(model, names, sched)
+        other = _sized_from_other_iterable(model, names, sched) or _sized_before_rebuild(
+            model, names, sched
+        )
         if other is not None:
             yield other
             continue
@@ -356,7 +368,7 @@ def _accumulation_test(model, if_node) -> bool:
     """``if (i + 1) % accum == 0:``, ``if step % args.gradient_accumulation_steps == 0``,
     ``if accelerator.sync_gradients:``: a test that lets only every n-th micro-batch through."""
     test = if_test(model, if_node)
-    return "%" in test.src or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
+    return "%" in test.operators or bool(words(test) & (ACCUMULATION_WORDS | {"sync", "gradients"}))
 
 
 def _helper_steps(model, branches, sched, call):
@@ -442,7 +454,8 @@ def _sized_in_micro_batches(model, sched) -> bool:
     factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
     return bool(values) and all(
-        v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+        v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+        for v in values
     )
 
 
@@ -476,8 +489,8 @@ def _runs_its_length_in_micro_batches(model, sched, call) -> bool:
         if (
             loop is inner
             or stop is None
-            or "/" not in stop.src
-            or "*" in stop.src
+            or not stop.operators & {"/", "//"}
+            or stop.operators & {"*", "**"}
             or not stop.lens
             or not set(stop.lens) <= walked
             or words(stop) & ACCUMULATION_WORDS
@@ -567,11 +580,12 @@ def update_steps_reports(model, names, branches):
             (
                 n
                 for n, b in branches.path(call)
-                if is_if(n) and b == "body" and "%" in if_test(model, n).src
+                if is_if(n) and b == "body" and "%" in if_test(model, n).operators
             ),
             None,
         )
-        if gate is None:
+        block = _accumulate_block(model, call, sched) if gate is None else None
+        if gate is None and block is None:
             continue
         key = names.optimizer_key(sched)
         # a factory's scheduler: its optimizer is the one the caller hands it
@@ -580,23 +594,51 @@ def update_steps_reports(model, names, branches):
         gated = [
             o
             for o in steps
-            if o.via is None and o.loop is call.loop and any(n is gate for n, _ in branches.path(o))
+            if o.via is None
+            and o.loop is call.loop
+            and (
+                any(n is gate for n, _ in branches.path(o))
+                if block is None
+                else o.accumulating is block
+            )
         ]
         values = _size_values(model, sched) if gated else []
         if not values or not all(
-            v.lens and not words(v) & ACCUMULATION_WORDS and "/" not in v.src for v in values
+            v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
+            for v in values
         ):
             continue
         sizes = ", ".join(clip(v.src, 40) for v in values)
+        where = (
+            f"under the accumulation test (line {model.line(gate)})"
+            if block is None
+            else f"inside `with ...accumulate(...)` (line {model.line(block)}), where accelerate "
+            f"steps a prepared scheduler only on the accumulation step"
+        )
         yield Report(
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs once per accumulation step, but "
             f"`{clip(call.receiver, 30)}` is sized in micro-batches",
             help=f"Its length ({sizes}) counts every batch of the loader, and it steps only "
-            f"with the optimizer under the accumulation test (line {model.line(gate)}), so "
-            f"the schedule covers 1/accum of its length (a linear decay stops a fraction of "
-            f"the way down); divide the length by the accumulation steps",
+            f"with the optimizer {where}, so the schedule covers 1/accum of its length (a "
+            f"linear decay stops a fraction of the way down); divide the length by the "
+            f"accumulation steps",
         )
+
+
+def _accumulate_block(model, call, sched):
+    """The ``with accelerator.accumulate(model):`` around ``call`` when it steps a scheduler
+    passed through ``accelerator.prepare`` and the Accelerator accumulates gradients: accelerate
+    then skips the scheduler's step on every micro-batch but the accumulation step."""
+    block = call.accumulating
+    if (
+        block is None
+        or accelerate_keeps(model, sched) is not True
+        or not model.accelerators
+        or not all(a.accumulates for a in model.accelerators)
+    ):
+        return None
+    return block
 
 
 # Lengths that, equal to the epoch loop's count, say "one step per epoch".
@@ -841,7 +883,7 @@ def _logging_gate(model, own_only, sched):
         test = if_test(model, n)
         w = words(test)
         if (
-            "%" in test.src
+            "%" in test.operators
             and w & _LOGGING_WORDS
             and not w & (ACCUMULATION_WORDS | {"len", "epoch", "epochs"})
             and not (w & _LOGGING_WORDS) & sizes
@@ -1213,7 +1255,7 @@ def _sized_from_other_iterable(model, names, sched):
     counted = []
     for value in _length_values(sched):
         value = _expand(model, sched, value)
-        if "/" in value.src:
+        if value.operators & {"/", "//"}:
             return None  # len(dataset) / batch_size: counted in batches, by hand
         counted += [t for t in value.lens if t != "<expr>"]
     if not counted:
@@ -1246,6 +1288,45 @@ def _sized_from_other_iterable(model, names, sched):
             f"loader's batches), so the schedule ends early or never reaches its "
             f"end; size it from `len({iterated})` (times the epochs)",
         )
+    return None
+
+
+def _sized_before_rebuild(model, names, sched):
+    """A per-iteration schedule sized with ``len(loader)``, then ``loader`` rebuilt as a new
+    ``DataLoader`` (another batch size, a sampler) before the loop that walks it and steps
+    the schedule per batch: the schedule counts the batches of a loader no loop walks."""
+    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
+        return None
+    key = names.optimizer_key(sched)
+    if key is None:
+        return None
+    counted = set()
+    for value in _length_values(sched):
+        counted.update(t for t in _expand(model, sched, value).lens if t != "<expr>")
+    for step, loop in _batch_loop_steps(model, names, sched, key):
+        if loop.scope is not sched.scope or is_epoch_loop(loop):
+            continue
+        for r in model.rebinds:
+            if not (
+                r.scope is loop.scope
+                and r.target in counted
+                and r.target in loop.iter.names
+                and sched.order < r.order < loop.order
+            ):
+                continue
+            rebuilt = assigned_value(model, r)
+            if rebuilt is None or not (rebuilt.call or "").endswith("DataLoader"):
+                continue  # prepared, wrapped or skipped into: the same batches, counted
+            return Report(
+                step.node,
+                f"`{clip(sched.cls, 30)}` is sized from `len({clip(r.target, 20)})`, but "
+                f"`{clip(r.target, 20)}` is rebuilt on line {model.line(r.node)}",
+                help=f"The schedule (line {model.line(sched.node)}) counts the batches of "
+                f"the loader `{r.target}` held when it was built; the `DataLoader` built on "
+                f"line {model.line(r.node)} has another length (a batch size, a sampler), "
+                f"so the schedule ends early or never reaches its end; build the scheduler "
+                f"after the last loader, or size it from that loader",
+            )
     return None
 
 

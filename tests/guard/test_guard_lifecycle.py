@@ -42,6 +42,26 @@ def test_checkpoint_with_optimizer_but_without_scheduler_state_is_reported(auto,
     assert "StepLR" in v.cause and "state_dict" in v.cause
 
 
+def test_sequential_checkpoint_without_its_state_does_not_suggest_last_epoch(auto, tmp_path):
+    # pytorch#162591: SequentialLR(..., last_epoch=N) resets the groups to initial_lr and
+    # restarts its first child, so the advice must not offer last_epoch as a way to resume
+    model, opt = _model_opt()
+    sched = S.SequentialLR(
+        opt,
+        [S.LinearLR(opt, 0.1, total_iters=2), S.CosineAnnealingLR(opt, T_max=4)],
+        milestones=[2],
+    )
+    for epoch in range(3):
+        _step(model, opt)
+        sched.step()
+        torch.save({"optimizer": opt.state_dict(), "epoch": epoch}, tmp_path / "last.pt")
+    auto.close_guards()
+    (v,) = _codes(auto, "SLG114")
+    assert "SequentialLR" in v.cause
+    assert "unless the resume code rebuilds the scheduler with last_epoch" not in v.cause
+    assert "last_epoch does not resume it" in v.cause
+
+
 def test_the_usual_checkpoint_with_the_scheduler_state_is_silent(auto, tmp_path):
     model, opt = _model_opt()
     sched = S.CosineAnnealingLR(opt, T_max=3)

@@ -138,3 +138,31 @@ def test_schedlint_run_prints_each_explanation_once_in_the_summary(tmp_path):
     # the live warning and the summary: each explanation twice in all, not three times
     assert out.count("was changed before optimizer step 0") == 2
     assert out.count("schedlint run --watch") == 3  # the warning's help and both summary helps
+
+
+def test_a_warning_raised_under_a_training_librarys_loop_points_at_the_users_call():
+    # Lightning steps the scheduler from its own ``lr_scheduler_step``: a warning located
+    # there names a line the user cannot change, so it points at the user's call into the loop
+    opt, sched = two_groups()
+    loop = {"__name__": "lightning.pytorch.loops.fake_fit_loop"}
+    exec(
+        "def fit(opt, sched, steps):\n"
+        "    for step in range(steps):\n"
+        "        for g in opt.param_groups:\n"
+        "            g['lr'] = 1e-3 * (step + 1) / steps\n"
+        "        opt.step()\n"
+        "        sched.step()\n",
+        loop,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with schedlint.guard(opt, sched, on_violation="warn"):
+            loop["fit"](opt, sched, 3)  # the user's call
+    ours = [w for w in caught if issubclass(w.category, schedlint.ScheduleWarning)]
+    assert ours and all(w.filename == __file__ for w in ours), [w.filename for w in ours]
+    assert {w.lineno for w in ours} == {line_of_call()}
+
+
+def line_of_call():
+    with open(__file__) as f:
+        return next(i for i, line in enumerate(f, 1) if line.rstrip().endswith("# the user's call"))

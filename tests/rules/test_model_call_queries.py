@@ -381,3 +381,24 @@ def test_a_function_handed_on_carries_what_the_functions_it_calls_act_on(tmp_pat
     source = (tmp_path / "train.py").read_text()
     model = build_model(path, source, cst.parse_module(source), tree=Tree(str(tmp_path)))
     assert str(tmp_path / "loops.py") in model.external_paths
+
+
+# FileModel's other lists: assignments of any name (no action of their own), loops (acting
+# only over param groups), the handed lists (acting), and lists of things without a scope
+# (an Accelerator's construction acts through the calls on it).
+_NOT_ACTING = {"rebinds", "loops", "listed_args", "scopes", "classes", "group_keys"}
+_NOT_ACTING |= {"accelerators"}
+_NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "importers"}
+
+
+def test_every_fact_list_says_whether_it_makes_its_scope_act():
+    """A list added to FileModel must be named in ACTING_FACTS (the value flow then reads the
+    helpers and classes whose code records it) or in _NOT_ACTING."""
+    import dataclasses
+
+    from schedlint.model.facts import ACTING_FACTS, FileModel
+
+    lists = {f.name for f in dataclasses.fields(FileModel) if f.type in ("list", list)}
+    assert lists == set(ACTING_FACTS) | _NOT_ACTING
+    acting = {s.name for s in _model().acting_scopes()}
+    assert acting >= {"train_one_epoch", "main"}
