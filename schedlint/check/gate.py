@@ -185,11 +185,22 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
 _CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
 
 
+# An optimizer's state saved or restored: ``self.optimizer.state_dict(``,
+# ``self.optimizers[i].load_state_dict(``.
+_OPTIMIZER_STATE = re.compile(rb"optim\w*(?:\[[^\]\n]*\])?\.(?:load_)?state_dict\(")
+
+
 def stepping_classes(data: bytes) -> list:
     """Names of the top-level classes of a file that mentions optimizers, schedulers or lrs
-    and calls ``.step(``: a trainer or hooks class handed its optimizer and scheduler by the
-    script that calls it (empty otherwise)."""
-    if b".step(" not in data or not admits(data):
+    and calls ``.step(``, or saves or restores an optimizer's state
+    (``self.optimizer.state_dict(``): a trainer or hooks class handed its optimizer and
+    scheduler by the script that calls it, or a base trainer that checkpoints the optimizer
+    while a subclass steps the scheduler (empty otherwise)."""
+    if b".step(" not in data and (
+        b"state_dict(" not in data or _OPTIMIZER_STATE.search(data) is None
+    ):
+        return []
+    if not admits(data):
         return []
     return [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
 

@@ -1789,8 +1789,9 @@ def zipped_groups(flow, listed):
     """The groups a helper's comprehension builds for the call ``listed`` reads
     (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
     "lr": lr} for m, lr in zip(parts, lrs)]``): one per entry of the shortest operand, its
-    lr the entry the call hands in, where every operand's length is certain and the dict's
-    other values are constants; else None."""
+    lr the entry the call hands in (also through a list of the helper's parameters,
+    ``zip(parts, [base_lr, head_lr])``), where every operand's length is certain and the
+    dict's other values are constants; else None."""
     if listed.call is None:
         return None
     fn = flow.only_callee(listed.call, listed.scope)
@@ -1845,6 +1846,15 @@ def zipped_groups(flow, listed):
     own = flow.model_of(fn.scope)
     groups = []
     for node, scope in lr_column[:count]:
+        if (
+            scope is fn.scope
+            and isinstance(node, cst.Name)
+            and node.value in bound
+            and node.value not in fn.scope.assigned
+        ):
+            # ``zip(parts, [base_lr, head_lr])`` of the helper's parameters: the lrs the
+            # call hands in (``model.param_groups(cfg.lr, cfg.lr)`` builds equal groups)
+            node, scope = bound[node.value], caller
         lr = flow.model_of(scope).value(node)
         if lr.number is None and lr.kind in ("name", "attr", "other"):
             lr.number = flow.number(node, scope)
@@ -1988,9 +1998,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
             if head is not None and dotted_name(target) is not None:
                 instances[dotted_name(target)] = head
     for _fact, _name, listed in model.listed_args:
-        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups
+        # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups; also
+        # a method of an imported class's instance (``self.model.param_groups(lr, head_lr)``)
         if listed.call is not None:
             head = _imported_head(resolvable, listed.call.func)
+            if head is None and isinstance(listed.call.func, cst.Attribute):
+                head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
     flow = None
@@ -2140,8 +2153,17 @@ def _bound_values(model: FileModel, bound: dict) -> dict:
 def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
     """Names of the top-level functions of ``importer`` that call one of the classes
     ``names`` it imports (``bound``, as :meth:`Tree.importers` gives it): ``build_trainer``
-    returning ``Trainer(model, optimizer, lr_scheduler)``. What their callers pass them is
-    what the class is handed."""
+    returning ``Trainer(model, optimizer, lr_scheduler)``; and of its top-level classes
+    deriving from one (``class Trainer(BaseTrainer):`` handing its base, through
+    ``super().__init__``, the optimizer and scheduler ``train.py`` builds). What their
+    callers pass them is what the class is handed."""
+    out = set()
+    for c in importer.classes:
+        for b in c.bases:
+            head, _, name = b.rpartition(".")
+            derived = bound.get(b) in names or head in bound and bound[head] is None
+            if derived and name in names and top_level(importer, c.name) is c:
+                out.add(c.name)
     called = set()
     for local, qualified in importer.imports.items():
         if qualified in bound:
@@ -2149,7 +2171,6 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
             # as et``: ``et.Trainer(``
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
-    out = set()
     for scope, call, _, _ in importer.flow_calls:
         text = dotted_name(call.func)
         # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
@@ -2169,7 +2190,11 @@ def _called_classes(model: FileModel) -> set:
     ``step()`` on something the flow knows nothing of (what their callers pass them), or
     step a scheduler in a method no code here calls, outside any loop of its own
     (``def update_lr(self): self.scheduler.step()``): the loop its callers call it in says
-    how often it steps."""
+    how often it steps; or save or restore the state of an attribute the flow knows
+    nothing of (``self.optimizer.state_dict()`` in a base trainer whose subclass, in another
+    module, steps the scheduler both were handed); or build an optimizer on the groups a
+    method of such an attribute returns (``AdamW(self.model.param_groups(lr, head_lr))`` on
+    the model ``train.py`` hands the trainer)."""
     out = set()
     flow = None
     # A class nested in another (``DistributedTest._DistTestBase``) is no name another
@@ -2180,13 +2205,22 @@ def _called_classes(model: FileModel) -> set:
         if s.kind == "class" and s.parent is not None and s.parent.kind == "module"
     }
     for call in model.calls:
-        if call.method != "step":
+        if call.method not in ("step", "state_dict", "load_state_dict"):
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
         if cls is None or cls.name in out or id(cls.node) not in top:
             continue
         if flow is None:
             flow = model.flow.solve()
+        if call.method != "step":
+            # ``self.optimizer.state_dict()`` in a base trainer's checkpoint, on what its
+            # constructor is handed: the scheduler a subclass steps may be lost there
+            if not call.receiver.startswith("self.") or any(
+                v is not UNKNOWN for v in flow.eval_text(call.scope, call.receiver)
+            ):
+                continue
+            out.add(cls.name)
+            continue
         schedulers = flow.schedulers(call.scope, call.receiver)
         if schedulers and (
             call.loop is not None
@@ -2210,6 +2244,23 @@ def _called_classes(model: FileModel) -> set:
             and id(cls.node) in top
             and is_finetuning_callback(cls)
         ):
+            out.add(cls.name)
+    for fact, _name, listed in model.listed_args:
+        # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
+        # hands the class: its groups are what that model's class builds
+        if (
+            not isinstance(fact, Optimizer)
+            or listed.call is None
+            or not isinstance(listed.call.func, cst.Attribute)
+            or not (dotted_name(listed.call.func.value) or "").startswith("self.")
+        ):
+            continue
+        cls = next((s.cls for s in fact.scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in out or id(cls.node) not in top:
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not flow.callees(listed.call, listed.scope):
             out.add(cls.name)
     for name in list(out):
         out |= {

@@ -868,6 +868,28 @@ class FileModel:
                     out.append(t)
         return out
 
+    def lent_calls(self, method=None) -> list:
+        """(call, targets) for each ``x.method(...)`` (any method when None) in a method of a
+        class that a module calling this file's classes derives from one here (``class
+        Trainer(BaseTrainer):`` in ``trainer/trainer.py`` stepping the ``self.lr_scheduler``
+        that ``BaseTrainer.__init__`` stores), with every optimizer or scheduler it may act
+        on as this file's flow sees it (the call's own fact knows only what its module
+        binds). The calls stay that module's: a rule reads them, never reports at them."""
+        if not self.importers or not self.classes:
+            return []
+        out = []
+        for other, _ in self.importers:
+            for call in other.calls:
+                if method is not None and call.method != method:
+                    continue
+                cls = next((s.cls for s in call.scope.function_chain() if s.cls), None)
+                if cls is None or not any(self.same_hierarchy(cls, c) for c in self.classes):
+                    continue
+                targets = self.holds(call.scope, call.receiver)
+                if targets:
+                    out.append((call, targets))
+        return out
+
     def schedulers_from_factories(self) -> list:
         """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
         another in-tree module builds on one of its parameters and that a call here binds to

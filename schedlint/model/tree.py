@@ -311,15 +311,25 @@ class Tree:
 # wrapped signature at column 0 does not).
 _TOP_DEF = re.compile(rb"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.M)
 _TOP_STATEMENT = re.compile(rb"^[A-Za-z_@]", re.M)
+# A top-level class and what its bases are written as.
+_TOP_CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)[ \t]*\(([^)]*)\)", re.M)
 
 
 def forwarding_functions(data: bytes, names) -> list:
     """Names of the top-level functions of a module (its bytes) whose body calls one of
-    ``names``: ``build_trainer`` returning ``Trainer(model, optimizer, lr_scheduler)``."""
+    ``names``: ``build_trainer`` returning ``Trainer(model, optimizer, lr_scheduler)``; and
+    of its top-level classes deriving from one (``class Trainer(BaseTrainer):``, whose
+    ``super().__init__(model, optimizer, lr_scheduler)`` hands the base what ``train.py``
+    hands ``Trainer(...)``)."""
     if not names:
         return []
     called = _calls_of(names)
-    out = []
+    base = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    out = [
+        m.group(1).decode("ascii")
+        for m in _TOP_CLASS.finditer(data)
+        if base.search(m.group(2)) and m.group(1).decode("ascii") not in names
+    ]
     for m in _TOP_DEF.finditer(data):
         line_end = data.find(b"\n", m.end())
         end = _TOP_STATEMENT.search(data, line_end + 1) if line_end >= 0 else None

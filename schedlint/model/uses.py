@@ -145,22 +145,37 @@ def _escapes_foreign(model, entity, allowed) -> bool:
     when a module of the flow saves or loads it, reads the attribute holding it from outside
     (``trainer.lr_scheduler``), or a variable holding it here escapes."""
     holders = model.holders(entity)
-    if not holders:
+    # a subclass in a module calling this file's class steps it (``self.lr_scheduler`` that
+    # the base's ``__init__`` stores): that code is where it may be saved or handed on
+    lent = [(c, ts) for c, ts in model.lent_calls() if any(t is entity for t in ts)]
+    if any(c.method not in allowed for c, _ in lent):
+        return True
+    subclassed = [(c.scope, c.receiver) for c, _ in lent]
+    if not holders and not subclassed:
         return True  # nothing here acts on it: whatever happens to it happens elsewhere
     for other in model.other_models():
         if any(c.target is entity and c.method not in allowed for c in other.calls):
             return True
-        if any(_attribute_read_elsewhere(other, text) for _, text in holders):
+        if any(_attribute_read_elsewhere(other, text) for _, text in holders + subclassed):
             return True
+    if any(
+        _variable_escapes(model.flow.model_of(scope), binding_key(scope, text), text, allowed)
+        for scope, text in subclassed
+    ):
+        return True
     return any(
-        _variable_escapes(model, binding_key(scope, text), text, allowed) for scope, text in holders
+        _variable_escapes(model, binding_key(scope, text), text, allowed)
+        for scope, text in holders + subclassed
     )
 
 
 def list_entry(model, entity):
     """(scope, variable, position) when ``entity``, built here with no name of its own, is an
     entry of a list or tuple literal bound to a variable: ``self.schedulers[1]`` of
-    ``self.schedulers = [MultiStepLR(opt_g, ...), MultiStepLR(opt_d, ...)]``; else None."""
+    ``self.schedulers = [MultiStepLR(opt_g, ...), MultiStepLR(opt_d, ...)]``; position None
+    when it is every entry of a list comprehension bound to one, a scheduler built on each
+    optimizer the comprehension runs over (``self.schedulers = [MultiStepLR(o, ...) for o in
+    self.optimizers]``); else None."""
     if model.is_foreign(entity):
         return None
     for scope, target, value in model.flow_assigns:
@@ -169,7 +184,39 @@ def list_entry(model, entity):
                 if element.value is entity.node:
                     text = dotted_name(target)
                     return (scope, text, i) if text is not None else None
+        elif isinstance(value, cst.ListComp) and value.elt is entity.node:
+            text = dotted_name(target)
+            if text is None or value.for_in.inner_for_in is not None:
+                return None
+            names = {n.value for n in _names_in(value.for_in.target)}
+            if getattr(entity, "optimizer_src", None) not in names:
+                return None
+            return scope, text, None
     return None
+
+
+def list_bound_once(model, scope, text) -> bool:
+    """The list variable ``text`` (bound in ``scope``) is bound by one assignment only: not
+    built again elsewhere (``self.schedulers = [MultiStepLR(o, ..., last_epoch=epoch - 1)
+    for o in self.optimizers]`` on resume)."""
+    key = binding_key(scope, text)
+    return (
+        sum(
+            1
+            for s, target, _ in model.flow_assigns
+            if dotted_name(target) == text and binding_key(s, text) == key
+        )
+        == 1
+    )
+
+
+def _names_in(target) -> list:
+    """The Name nodes a ``for`` target binds (``o``, ``i, o``)."""
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names_in(e.value)]
+    return []
 
 
 def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:

@@ -1,5 +1,5 @@
 from schedlint.model.builder import binding_key
-from schedlint.model.facts import Optimizer
+from schedlint.model.facts import Optimizer, Scheduler
 from schedlint.model.frameworks import accelerate_keeps, accelerate_state_calls
 from schedlint.model.usage import enclosing_class, is_known
 from schedlint.model.uses import (
@@ -11,6 +11,7 @@ from schedlint.model.uses import (
     fast_forward_loop,
     handed_on_before,
     held_escapes,
+    list_bound_once,
     list_entry,
     restored_start,
     uses,
@@ -62,12 +63,14 @@ def scheduler_state_not_checkpointed(model):
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
     it from the trainer (`trainer.scheduler`); so is a base class whose subclass in
-    another module hands it both (`super().__init__(model, optimizer, scheduler)`). The
-    optimizers and schedulers may be kept in lists (`self.optimizers = [opt_g, opt_d]`,
-    `self.schedulers = [...]`) and saved or loaded by entry in a loop (`for i, o in
-    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])`): the schedulers
-    count as saved when an entry of theirs is used other than by `step()`, or the list is
-    handed on. A checkpoint dict built by a helper of
+    another module hands it both (`super().__init__(model, optimizer, scheduler)`), also
+    when that subclass steps the scheduler and `train.py` builds both and calls the
+    subclass. The optimizers and schedulers may be kept in lists (`self.optimizers =
+    [opt_g, opt_d]`, `self.schedulers = [MultiStepLR(o, ...) for o in self.optimizers]`)
+    and saved or loaded by entry in a loop (`for i, o in enumerate(self.optimizers):
+    o.load_state_dict(ckpt["optim"][i])`, `self.optimizers[i].load_state_dict(...)`): the
+    schedulers count as saved when an entry of theirs is used other than by `step()`, or
+    the list is handed on (or built again, at the resumed epoch). A checkpoint dict built by a helper of
     another in-tree module (`save_checkpoint(path, model, optimizer, epoch)`) is flagged at
     the call that hands it this file's optimizer. Also flags a resume that restores the
     weights and the epoch counter (`start_epoch = ckpt["epoch"] + 1`, a helper returning
@@ -123,11 +126,9 @@ def scheduler_state_not_checkpointed(model):
 
     def unsaved(opt, allowed=HARMLESS_METHODS):
         if (opt, allowed) not in cache:
-            cache[opt, allowed] = [
-                s
-                for s in model.schedulers_of(opt) + model.schedulers_reached(opt)
-                if _state_is_lost(model, s, allowed)
-            ]
+            found = model.schedulers_of(opt) + model.schedulers_reached(opt)
+            found += [s for s in _bound_elsewhere(model, opt) if all(s is not f for f in found)]
+            cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed)]
         return cache[opt, allowed]
 
     def unloaded(opt):
@@ -204,7 +205,8 @@ def _each(model, name, sched) -> str:
 def _optimizers(call):
     """The optimizers a ``state_dict()``/``load_state_dict()`` call acts on: its one target,
     or each entry of a list of optimizers it runs on in a loop (``for i, o in
-    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])``)."""
+    enumerate(self.optimizers): o.load_state_dict(ckpt["optim"][i])``, or
+    ``self.optimizers[i].load_state_dict(...)`` by index)."""
     if isinstance(call.target, Optimizer):
         return [call.target]
     if (
@@ -212,10 +214,17 @@ def _optimizers(call):
         and call.targets
         and all(isinstance(t, Optimizer) for t in call.targets)
         and call.loop is not None
-        and call.receiver in call.loop.targets
+        and (call.receiver in call.loop.targets or _indexed_by(call.receiver, call.loop))
     ):
         return list(call.targets)
     return []
+
+
+def _indexed_by(receiver, loop) -> bool:
+    """``self.optimizers[i]`` in ``for i in range(len(self.optimizers))``: an entry the loop's
+    index picks."""
+    head, _, index = receiver.rpartition("[")
+    return bool(head) and receiver.endswith("]") and index[:-1] in loop.targets
 
 
 def _replayed_on_restored_lr(model):
@@ -258,15 +267,41 @@ def _replayed_on_restored_lr(model):
             )
 
 
+def _bound_elsewhere(model, opt) -> list:
+    """Schedulers on ``opt`` that a subclass of a class here, in a module calling it, steps
+    (``Trainer(BaseTrainer)`` stepping the ``self.lr_scheduler`` the base stores), and the
+    schedulers a list comprehension builds on each optimizer of a list holding ``opt``
+    (``[MultiStepLR(o, ...) for o in self.optimizers]``)."""
+    out = [
+        s
+        for s in model.schedulers
+        if s.optimizer is None
+        and any(o is opt for o in s.optimizers)
+        and (entry := list_entry(model, s)) is not None
+        and entry[2] is None
+    ]
+    for _, targets in model.lent_calls("step"):
+        for t in targets:
+            if isinstance(t, Scheduler) and t.optimizer is opt and all(t is not o for o in out):
+                out.append(t)
+    return out
+
+
+def _subclass_steps(model, sched) -> list:
+    return [c for c, targets in model.lent_calls("step") if any(t is sched for t in targets)]
+
+
 def _name_here(model, sched) -> str:
     """What this file calls the scheduler: ``self.lr_scheduler`` for one a caller built,
     ``self.schedulers[1]`` for an entry of a list."""
     if sched.target is None:
         entry = list_entry(model, sched)
         if entry is not None:
-            return f"{entry[1]}[{entry[2]}]"
+            return entry[1] if entry[2] is None else f"{entry[1]}[{entry[2]}]"
     if model.is_foreign(sched) or sched.target is None:
-        holders = model.holders(sched)
+        holders = model.holders(sched) or [
+            (c.scope, c.receiver) for c in _subclass_steps(model, sched)
+        ]
         if holders:
             return holders[0][1]
     return sched.target
@@ -288,7 +323,7 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
         return False
     if _resumed_by_last_epoch(sched):
         return False
-    steps = model.steps_of(sched)
+    steps = model.steps_of(sched) + _subclass_steps(model, sched)
     each = []
     if entry is not None:
         # an entry of a list, stepped in a loop over it (``for s in self.schedulers``)
@@ -296,11 +331,12 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
             c
             for c in model.calls
             if c.method == "step"
-            and c.target is None
             and any(t is sched for t in c.targets)
             and c.loop is not None
             and c.receiver in c.loop.targets
         ]
+        # one scheduler built per entry by a comprehension is stepped through the loop too
+        steps = [s for s in steps if all(s is not c for c in each)]
     if not steps and not each:
         return False  # stepped by a framework, or not at all
     for step in steps + each:
@@ -311,6 +347,8 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
         if loop is not None and fast_forward_loop(loop):
             return False
     if entry is not None:
+        if not list_bound_once(model, entry[0], entry[1]):
+            return False  # built again (on resume, at the restored epoch): not known which
         return not entries_escape(model, entry[0], entry[1], allowed)
     if returned:
         return not held_escapes(model, sched, allowed)

@@ -343,9 +343,16 @@ def main(model, loader, ckpt):
     [
         ("pass", "", "", [10]),
         ("opt.load_state_dict(ckpt['opt'])", "", "", [6, 10]),
-        # saved but never loaded back: the resume restores the optimizer's decayed lr and
-        # restarts the StepLR on it (BasicSR#327 shape)
+        # saved, but the resume never loads it back: the optimizer's decayed lr is restored and
+        # the StepLR starts over on it (BasicSR#327 shape)
         ("opt.load_state_dict(ckpt['opt'])", "", ", 'sched': sched.state_dict()", [6]),
+        (
+            "opt.load_state_dict(ckpt['opt']); sched.load_state_dict(ckpt['sched'])",
+            "",
+            ", 'sched': sched.state_dict()",
+            [],
+        ),
+        ("pass", "", ", 'sched': sched.state_dict()", []),
         ("opt.load_state_dict(ckpt['opt'])", "epoch", "", []),  # positioned by the epoch
         ("[sched.step() for _ in range(ckpt['epoch'])]", "", "", []),  # fast-forward
         ("sched.last_epoch = ckpt['epoch']", "", "", []),
