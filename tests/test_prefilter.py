@@ -222,6 +222,27 @@ def test_admits_code(text, admitted):
         assert prefilter.scan(text.encode()) != prefilter.REJECT
 
 
+def test_an_optimizer_implementation_inside_torchs_package_is_told_by_its_relative_import(
+    tmp_path,
+):
+    """``from .optimizer import Optimizer`` in ``torch/optim/adam.py`` is torch's base class;
+    the same relative import in another package names something else."""
+    import ast
+
+    for package in ("torch/optim", "mylib/optim"):
+        folder = tmp_path / package
+        folder.mkdir(parents=True)
+        for d in (folder, folder.parent):
+            (d / "__init__.py").write_text("")
+        text = _OPTIMIZER_IMPL.replace(
+            "from torch.optim import Optimizer", "from .optimizer import Optimizer"
+        )
+        path = str(folder / "lion.py")
+        admitted = prefilter.admits_code(ast.parse(text), path)
+        assert admitted is (package != "torch/optim"), package
+        assert prefilter.admits_code(ast.parse(text)) is True  # no path: not resolved
+
+
 def test_stage_one_finds_every_catalogue_name():
     from schedlint.model import catalogue
 

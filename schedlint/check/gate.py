@@ -235,6 +235,22 @@ def admits(data: bytes) -> bool:
     return _LR_KEY.search(data) is not None  # a key without "_": ``lrmult``
 
 
+def _package_of(path: str) -> str | None:
+    """The dotted package a module file sits in (``torch/optim/adam.py``: ``torch.optim``),
+    read from the ``__init__.py`` files above it; None outside a package."""
+    import os
+
+    parts = []
+    folder = os.path.dirname(os.path.abspath(path))
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.append(os.path.basename(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return ".".join(reversed(parts)) or None
+
+
 def _dotted(node):
     parts = []
     while node.__class__ is ast.Attribute:
@@ -290,18 +306,21 @@ def names_scaling_key(tree: ast.AST) -> bool:
     return False
 
 
-def admits_code(tree: ast.AST) -> bool:
+def admits_code(tree: ast.AST, path: str | None = None) -> bool:
     """Stage 2: does the code (not its comments or strings) build or touch what rules need?
 
     Qualification is done as the model builder does it, except that every import of a name
     anywhere in the file counts (the builder uses the ones seen so far), so this admits a
-    superset of the files where the builder records a construction.
+    superset of the files where the builder records a construction. ``path`` (the file's)
+    resolves relative imports, for one purpose only: telling an optimizer implementation
+    inside a package (``from .optimizer import Optimizer`` in ``torch/optim/adam.py``).
     """
     from schedlint.model import catalogue
 
     imports: dict = {}
     callees, bases = [], []
     own_groups, classes = [], []  # lines of ``self.param_groups``; (class, its base names)
+    relative = []  # ``from .x import y``
     Attribute, Call, ClassDef, Name = ast.Attribute, ast.Call, ast.ClassDef, ast.Name
     Import, ImportFrom = ast.Import, ast.ImportFrom
     known = _AST_FIELDS
@@ -329,7 +348,9 @@ def admits_code(tree: ast.AST) -> bool:
                     head = alias.name.partition(".")[0]
                     imports.setdefault(head, set()).add(head)
         elif cls is ImportFrom:
-            if not node.level and node.module is not None:
+            if node.level:
+                relative.append(node)
+            elif node.module is not None:
                 for alias in node.names:
                     if alias.name != "*":
                         imports.setdefault(alias.asname or alias.name, set()).add(
@@ -369,6 +390,15 @@ def admits_code(tree: ast.AST) -> bool:
         # An optimizer's own implementation (``class Lion(Optimizer)``: its ``step`` loops
         # over ``self.param_groups``) is what schedulers drive, never a user of them: no
         # rule has anything to say inside it. Anywhere else ``self.param_groups`` counts.
+        if relative and path is not None:
+            package = _package_of(path)
+            for node in relative if package else ():
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+                for alias in node.names:
+                    imports.setdefault(alias.asname or alias.name, set()).add(
+                        f"{module}.{alias.name}"
+                    )
         spans = [
             (c.lineno, c.end_lineno)
             for c in classes

@@ -267,7 +267,7 @@ def _check_python(
         with reserve(len(data), AST_BYTES_PER_BYTE):
             tree, problem = syntax.parse_ast(path, source)
             if problem is None:
-                if verdict == prefilter.MAYBE and not prefilter.admits_code(tree):
+                if verdict == prefilter.MAYBE and not prefilter.admits_code(tree, path):
                     verdict = prefilter.REJECT
                     if not options.check_syntax:
                         clock.lap("prefilter")
@@ -329,7 +329,7 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
             # Stage 2, as for a checked file: a package's __init__ or a diffusion model that
             # only names a scheduler or optimizer (a lazy-import table, a docstring) admits
             # nothing, and would otherwise let every module importing it be parsed.
-            admitted = _admits_code(data)
+            admitted = _admits_code(data, path)
             verdict = prefilter.ADMIT if admitted else prefilter.REJECT
             if admitted is False:  # parsed and rejected: its own check need not parse it
                 project.code_rejected.add(path)
@@ -359,7 +359,7 @@ def _callers(project: Tree, path: str, names, result: FileResult):
         _depends_on(result, project, p)
 
 
-def _admits_code(data: bytes) -> bool | None:
+def _admits_code(data: bytes, path: str) -> bool | None:
     """Stage 2 on a module's bytes; None when they do not parse (it lends no summary
     either: the tree cannot model it)."""
     import ast
@@ -368,7 +368,7 @@ def _admits_code(data: bytes) -> bool | None:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
-    return prefilter.admits_code(tree)
+    return prefilter.admits_code(tree, path)
 
 
 def _depends_on(result: FileResult, project: Tree, path: str) -> None:
