@@ -1954,20 +1954,27 @@ def _imported_head(resolvable, func) -> str | None:
     return head if head in resolvable else None
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
-    """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this file then uses as an optimizer or
-    scheduler (``opt = build_optimizer(model)``; ``opt.step()``) or hands to another in-tree
-    helper. Other imports are never
-    read, so a file that imports half a package does not parse it."""
-    resolvable = {}
+def _in_tree_imports(model: FileModel, tree) -> dict:
+    """The imports of ``model`` (local name -> qualified) that name a module of the tree, or
+    a definition in one (``from utils import adjust_lr``)."""
+    out = {}
     for head, qualified in model.imports.items():
         if not qualified.startswith(("torch", "transformers")):
             found = tree.find(model.path, qualified)
             if found is None and "." in qualified.lstrip("."):
                 found = tree.find(model.path, qualified.rpartition(".")[0])
             if found is not None:
-                resolvable[head] = qualified
+                out[head] = qualified
+    return out
+
+
+def _wanted_imports(model: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
+    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
+    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
+    file that imports half a package does not parse it."""
+    resolvable = _in_tree_imports(model, tree)
     if not resolvable:
         return {}
     used = (
@@ -2099,14 +2106,8 @@ def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
         return {}
     resolvable = {
         head: qualified
-        for head, qualified in caller.imports.items()
+        for head, qualified in _in_tree_imports(caller, tree).items()
         if head not in called
-        and not qualified.startswith(("torch", "transformers"))
-        and (
-            tree.find(caller.path, qualified) is not None
-            or "." in qualified.lstrip(".")
-            and tree.find(caller.path, qualified.rpartition(".")[0]) is not None
-        )
     }
     if not resolvable:
         return {}

@@ -1244,12 +1244,18 @@ def _batch_loop_steps(model, names, sched, key):
             yield step, step.loop
 
 
+def _per_iteration_key(names, sched):
+    """The binding key of the optimizer of a schedule counted in iterations (a per-iteration
+    torch class or a transformers schedule), else None."""
+    if sched.cls not in _PER_ITERATION and sched.origin != "transformers":
+        return None
+    return names.optimizer_key(sched)
+
+
 def _sized_from_other_iterable(model, names, sched):
     """A per-iteration schedule sized with ``len(X)`` and stepped in a loop over ``Y``: X a
     dataset (batch_size times too many steps) or another loader."""
-    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
-        return None
-    key = names.optimizer_key(sched)
+    key = _per_iteration_key(names, sched)
     if key is None:
         return None
     counted = []
@@ -1295,9 +1301,7 @@ def _sized_before_rebuild(model, names, sched):
     """A per-iteration schedule sized with ``len(loader)``, then ``loader`` rebuilt as a new
     ``DataLoader`` (another batch size, a sampler) before the loop that walks it and steps
     the schedule per batch: the schedule counts the batches of a loader no loop walks."""
-    if sched.cls not in _PER_ITERATION and not (sched.origin == "transformers"):
-        return None
-    key = names.optimizer_key(sched)
+    key = _per_iteration_key(names, sched)
     if key is None:
         return None
     counted = set()
