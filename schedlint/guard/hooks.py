@@ -46,9 +46,8 @@ MARK = "__schedlint_wrapper__"
 class _State(threading.local):
     depth = 0  # > 0 while a scheduler call is already being handled on this thread
     in_optimizer_hook = 0  # > 0 while torch iterates its optimizer hook dicts
-    constructing = (
-        None  # (scheduler, args, kwargs, caller, own args) built inside the outermost constructor
-    )
+    # (scheduler, args, kwargs, caller, own args) built inside the outermost constructor
+    constructing = None
     shadowing = 0  # > 0 while the guard builds or steps its own twins (never reported)
 
 

@@ -13,6 +13,7 @@ know their own code when reporting, so a report can never carry the wrong one.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -153,17 +154,10 @@ def dedent(text: str) -> str:
         if margin is None:
             margin = indent
         elif not indent.startswith(margin):
-            margin = _common_prefix(margin, indent)
+            margin = os.path.commonprefix([margin, indent])
     if margin:
         lines = [line[len(margin) :] for line in lines]
     return "\n".join(lines)
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    while n < len(a) and n < len(b) and a[n] == b[n]:
-        n += 1
-    return a[:n]
 
 
 def rule(
