@@ -16,7 +16,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.builder import binding_key, dotted_name
+from schedlint.model.builder import binding_key, dotted_name, target_names
 from schedlint.model.cstwalk import children
 from schedlint.model.usage import enclosing_class
 
@@ -188,7 +188,7 @@ def list_entry(model, entity):
             text = dotted_name(target)
             if text is None or value.for_in.inner_for_in is not None:
                 return None
-            names = {n.value for n in _names_in(value.for_in.target)}
+            names = target_names(value.for_in.target)
             if getattr(entity, "optimizer_src", None) not in names:
                 return None
             return scope, text, None
@@ -208,15 +208,6 @@ def list_bound_once(model, scope, text) -> bool:
         )
         == 1
     )
-
-
-def _names_in(target) -> list:
-    """The Name nodes a ``for`` target binds (``o``, ``i, o``)."""
-    if isinstance(target, cst.Name):
-        return [target]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in _names_in(e.value)]
-    return []
 
 
 def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:
