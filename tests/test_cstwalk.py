@@ -230,3 +230,29 @@ def test_nodes_built_after_a_parse_are_validated_again():
         parse("x = = 1\n")
     with pytest.raises(cst.CSTValidationError):  # also after a parse that failed
         cst.Name("x", lpar=[cst.LeftParen()])
+
+
+
+def test_a_ctrl_c_while_computing_positions_stays_a_keyboardinterrupt(monkeypatch):
+    """^C lands wherever the interpreter is; in the middle of the positions pass it must reach
+    the command line as a KeyboardInterrupt (exit 130). It used to land inside an indented
+    block, whose position record then looked up its unfinished first child: the interrupt
+    became a KeyError, the rule's SL003, and the run went on (CI, the Ctrl-C test)."""
+    module = parse((ROOT / "fixtures" / "SL101" / "bad_warmup_loop.py").read_text())
+    names = [0, 0]  # Names written so far, and the one to interrupt at
+    write = cst.Name._codegen_impl
+
+    def interrupted(self, state, *args, **kwargs):
+        names[0] += 1
+        if names[0] == names[1]:
+            raise KeyboardInterrupt
+        write(self, state, *args, **kwargs)
+
+    monkeypatch.setattr(cst.Name, "_codegen_impl", interrupted)
+    positions(module)
+    total = names[0]
+    assert total > 20
+    for names[1] in range(1, total + 1):
+        names[0] = 0
+        with pytest.raises(KeyboardInterrupt):
+            positions(module)

@@ -479,7 +479,11 @@ class _Syntactic:
     def __enter__(self):
         self.start = (self.state.line, self.state.column)
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # An interrupted pass (Ctrl-C): the children may have no record yet, and a lookup
+            # would turn the KeyboardInterrupt into a KeyError (libcst's generator stops too).
+            return False
         state = self.state
         computed = state.provider._computed
         start = computed[self.start_node][:2] if self.start_node is not None else self.start
