@@ -232,7 +232,6 @@ def test_nodes_built_after_a_parse_are_validated_again():
         cst.Name("x", lpar=[cst.LeftParen()])
 
 
-
 def test_a_ctrl_c_while_computing_positions_stays_a_keyboardinterrupt(monkeypatch):
     """^C lands wherever the interpreter is; in the middle of the positions pass it must reach
     the command line as a KeyboardInterrupt (exit 130). It used to land inside an indented
