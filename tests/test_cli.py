@@ -202,6 +202,43 @@ def test_check_syntax_reports_files_without_optimizer_code(run_cli, project):
     assert parse_text(result.stdout) == [("plain.py", 1, 5, "SL001")]
 
 
+NEWER_GRAMMAR = """\
+import torch
+
+
+class Trainer[M: torch.nn.Module]:
+    def __init__(self, model: M):
+        self.optimizer = torch.optim.SGD(
+            [{"params": model.weight, "lr": 0.1}, {"params": model.bias, "lr": 0.01}]
+        )
+
+    def warmup(self, lr: float) -> None:
+        print(f"warm-up to {f"{lr:.3g}"}")
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+
+type Batch = tuple[torch.Tensor, torch.Tensor]
+"""
+
+
+def test_code_for_a_newer_python_is_checked_not_a_syntax_error(run_cli, project):
+    """Python 3.12's type parameters, ``type`` aliases and nested f-string quotes are syntax
+    errors to a 3.11 compiler but valid code (lerobot): libcst's parse, the newest grammar,
+    decides, and the file's rules run. A real syntax error next to them is still SL001."""
+    write(project / "trainer.py", NEWER_GRAMMAR)
+    write(
+        project / "broken.py", "x = (1 2)\n\n\ndef first[T](xs: list[T]) -> T:\n    return xs[0]\n"
+    )
+    write(project / "plain.py", "def first[T](xs: list[T]) -> T:\n    return xs[0]\n")
+    result = run_cli("--check-syntax", *STABLE, ".")
+    no_traceback(result)
+    assert parse_text(result.stdout) == [
+        ("broken.py", 1, 6, "SL001"),
+        ("trainer.py", 13, 13, "SL101"),
+    ]
+
+
 def test_undecodable_files_are_sl002_missing_ones_a_usage_error_others_still_checked(
     run_cli, project
 ):

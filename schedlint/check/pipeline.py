@@ -25,6 +25,7 @@ result depended on are recorded in ``FileResult.deps`` for the results cache.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import process_time
@@ -287,13 +288,15 @@ def _check_python(
     else:
         problem = syntax.check(path, source)
     clock.lap("prefilter")
-    if problem is not None:
-        return _report(result, codes, _sl001(path, problem))
-    if verdict == prefilter.REJECT:
+    # A file this interpreter's compiler rejects goes on to libcst's parse (the newest
+    # grammar), which tells valid code for a newer Python, to be checked, from an SL001.
+    if verdict == prefilter.REJECT and problem is None:
         return result
     if estimate is None:
         estimate = tree_estimate(len(data), None, source)
     if estimate > syntax.MAX_TREE_BYTES:
+        if problem is not None:
+            return _report(result, codes, _sl001(path, problem))
         if unused:  # a generated protobuf module naming caffe's ``lr_mult`` field
             return result
         return _report(
@@ -303,19 +306,23 @@ def _check_python(
         )
     if len(data) >= DEEP_BYTES:
         with reserve(len(data), estimate // max(len(data), 1)):
-            result = _on_deep_stack(_parse_and_check, result, source, codes, clock, (), project)
+            result = _on_deep_stack(
+                _parse_and_check, result, source, codes, clock, (), project, problem, verdict
+            )
             if len(data) > TRIM_BYTES:
                 release_memory()  # its tree is freed: hand the memory back before the next
             return result
     before = (list(result.findings), dict(result.timings) if result.timings else None)
     try:
         return _parse_and_check(
-            result, source, codes, clock, reraise=(RecursionError,), project=project
+            result, source, codes, clock, (RecursionError,), project, problem, verdict
         )
     except RecursionError:  # valid but deeply nested code: start over with room to recurse
         result.findings, result.facts, result.parsed = before[0], None, False
         result.timings = before[1]
-        return _on_deep_stack(_parse_and_check, result, source, codes, clock, (), project)
+        return _on_deep_stack(
+            _parse_and_check, result, source, codes, clock, (), project, problem, verdict
+        )
 
 
 def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
@@ -434,7 +441,12 @@ def _parse_and_check(
     clock: _Clock,
     reraise: tuple = (),
     project: Tree | None = None,
+    rejected: syntax.Problem | None = None,
+    verdict=prefilter.ADMIT,
 ) -> FileResult:
+    """Parse ``source`` with libcst and run the rules. ``rejected``: the compiler's syntax
+    error, which stands (SL001) unless the tree needs a newer grammar than the interpreter's;
+    ``verdict``: the gate's, whose REJECT (a file read for ``--check-syntax``) runs no rule."""
     import libcst as cst
 
     from schedlint.model.cstwalk import parse
@@ -442,7 +454,11 @@ def _parse_and_check(
     path = result.path
     try:
         module = parse(source)
+    except reraise:
+        raise
     except cst.ParserSyntaxError as exc:
+        if rejected is not None:
+            return _report(result, codes, _sl001(path, rejected))
         # The compiler accepted the file (it ran first), so this is a construct libcst cannot
         # parse (e.g. a parenthesized annotated target, `(x): int`): say so, not "your file
         # has a syntax error".
@@ -458,14 +474,18 @@ def _parse_and_check(
                 column=exc.raw_column + 1,
             ),
         )
-    except reraise:
-        raise
     except (RecursionError, MemoryError, Exception) as exc:  # the parser itself failed
+        if rejected is not None:
+            return _report(result, codes, _sl001(path, rejected))
         return _report(
             result,
             codes,
             builtin_finding("SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"),
         )
+    if rejected is not None and syntax.grammar_version(module) <= sys.version_info[:2]:
+        return _report(result, codes, _sl001(path, rejected))
+    if verdict == prefilter.REJECT:
+        return result
     clock.lap("parse")
     if len(source) > PEAK_BYTES:
         # The native parser's working memory (about ten times the tree it returns) is

@@ -7,7 +7,9 @@ def syntax_error():
 
     ## What it does
     Reports a file that Python's compiler (or the parser schedlint uses) rejects, at the line
-    and column the compiler reports.
+    and column the compiler reports. Code written for a newer Python than the one running
+    schedlint (3.12's `def f[T]()`, `type` aliases, nested f-string quotes) is not an error:
+    it is checked like any other file.
 
     ## Why is this bad?
     A file that does not compile will not train anything, and schedlint cannot check any of

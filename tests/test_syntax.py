@@ -1,0 +1,35 @@
+"""schedlint.check.syntax.grammar_version: which Python's grammar a libcst tree needs.
+
+A file the running compiler rejects is checked when its tree needs a newer grammar (valid code
+for a newer Python), and is an SL001 otherwise, so both directions matter: each construct a
+newer grammar added is recognised, and its older look-alike is not."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from schedlint.check.syntax import grammar_version
+
+CASES = [
+    ("def first[T](xs: list[T]) -> T:\n    return xs[0]\n", (3, 12)),
+    ("class Box[T]:\n    pass\n", (3, 12)),
+    ("type Pair = tuple[int, int]\n", (3, 12)),
+    ('name = f"{cfg["optim"]}"\n', (3, 12)),  # the f-string's own quote inside
+    ("name = f'{\"\\n\".join(keys)}'\n", (3, 12)),  # a backslash in a replacement field
+    ("name = f'{(x  # the lr\n)}'\n", (3, 12)),  # a comment, and a line break
+    ("msg = t'{lr}'\n", (3, 14)),
+    ("try:\n    pass\nexcept ValueError, KeyError:\n    pass\n", (3, 14)),
+    # what older grammars already had
+    ("def first(xs):\n    return xs[0]\n", (3, 0)),
+    ("name = f\"{cfg['optim']}\"\n", (3, 0)),
+    ('name = f"""{cfg["optim"]}"""\n', (3, 0)),  # a triple quote ends it, one does not
+    ('name = f"""{cfg["optim"]!r:>{width}}\n"""\n', (3, 0)),
+    ("try:\n    pass\nexcept (ValueError, KeyError):\n    pass\n", (3, 0)),
+    ("type = 3\nprint(type)\n", (3, 0)),
+]
+
+
+@pytest.mark.parametrize(("source", "version"), CASES)
+def test_grammar_version(source, version):
+    assert grammar_version(cst.parse_module(source)) == version
