@@ -110,6 +110,27 @@ def test_percent_and_bang_inside_expressions_and_strings_are_not_magics():
     assert parses("\n".join(out) + "\n")
 
 
+def test_magics_called_without_their_percent_are_masked():
+    """Automagic (on by default in IPython and Colab): ``pip install timm`` without ``%`` made
+    the whole notebook an SL001, and every finding in its other cells was lost."""
+    lines = [
+        "pip install timm==0.9.16",
+        "cd /content/drive",
+        "ls data/",
+        "time train(model)",
+        "matplotlib inline",
+        "time = 3",
+        "time if fast else slow",
+        "ls - 1",
+        "run(cfg)",
+        "env",
+    ]
+    out, masked = mask_cell(lines)
+    assert masked == {1, 2, 3, 4, 5}
+    assert out[5:] == lines[5:]
+    assert parses("\n".join(out) + "\n")
+
+
 def test_cell_magics():
     out, masked = mask_cell(["%%time", "for g in opt.param_groups:", "    g['lr'] = 1"])
     assert out == ["", "for g in opt.param_groups:", "    g['lr'] = 1"] and masked == {1}

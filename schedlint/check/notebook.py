@@ -8,15 +8,15 @@ so are notebooks whose kernel language is not Python, and code cells that VS Cod
 another language (``"metadata": {"vscode": {"languageId": "plaintext"}}``: a printed training
 log kept as a code cell, which the editor does not hand to the Python kernel).
 
-IPython syntax is masked without shifting any position: a line magic (``%time x``), a shell
-line (``!nvidia-smi``), an assignment from either (``files = !ls``) and a help line (``obj?``)
-at the start of a statement become ``pass`` at the same indentation (so an enclosing block stays
-valid); a cell magic that runs its body as Python (``%%time``, ``%%timeit``, ``%%capture``, ...)
-masks only its first line, any other cell magic (``%%bash``, ``%%writefile``, ...) blanks the
-whole cell. A ``from __future__`` import at the top of a cell becomes ``pass`` as well:
-Jupyter compiles each cell on its own, where the joined source would reject any but the
-first cell's. Masked lines keep their number, every other line keeps its text, so positions
-map back exactly.
+IPython syntax is masked without shifting any position: a line magic (``%time x``), a shell line
+(``!nvidia-smi``), an assignment from either (``files = !ls``), a magic called without its ``%``
+(``pip install timm``) and a help line (``obj?``) at the start of a statement become ``pass`` at
+the same indentation (so an enclosing block stays valid); a cell magic that runs its body as
+Python (``%%time``, ``%%timeit``, ``%%capture``, ...) masks only its first line, any other cell
+magic (``%%bash``, ``%%writefile``, ...) blanks the whole cell. A ``from __future__`` import at
+the top of a cell becomes ``pass`` as well: Jupyter compiles each cell on its own, where the
+joined source would reject any but the first cell's. Masked lines keep their number, every other
+line keeps its text, so positions map back exactly.
 
 Positions are reported per cell: ``Finding.cell`` is the 1-based index of the cell in the
 notebook's ``cells`` array (markdown cells count, so cell N is ``cells[N-1]``), and ``line``,
@@ -40,6 +40,14 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _ASSIGN_MAGIC = re.compile(r"^[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
 _HELP = re.compile(r"^(?:\?{1,2}\s*[\w.]+|[\w.]+\s*\?{1,2})\s*$")
+# IPython's automagic: a line magic or shell alias called without its ``%`` (``pip install
+# timm``, ``cd /content``), as Colab notebooks often do. Only when an argument follows that
+# Python could not read after a name: ``time if x else y`` and ``ls -la`` stay code.
+_AUTOMAGIC = re.compile(
+    r"^(?:pip|conda|cd|ls|ll|pwd|mkdir|cat|cp|mv|rm|rmdir|env|set_env|load_ext|reload_ext"
+    r"|matplotlib|run|time|timeit|who|whos|pinfo|psource|pdoc)\s+"
+    r"(?!(?:if|else|in|is|and|or|not|for)\b)[\w/~$'\".]"
+)
 # Cell magics whose body is Python: mask the magic line only.
 PYTHON_CELL_MAGICS = frozenset(
     {"time", "timeit", "capture", "prun", "debug", "px", "pypy", "autoreload"}
@@ -121,11 +129,12 @@ class _Scanner:
 
 
 def is_magic(line: str) -> bool:
-    """True for an IPython line magic, shell escape, magic assignment or help line."""
+    """True for an IPython line magic (with or without its ``%``), shell escape, magic
+    assignment or help line."""
     s = line.strip()
     if not s:
         return False
-    return s[0] in "%!?" or bool(_ASSIGN_MAGIC.match(s)) or bool(_HELP.match(s))
+    return s[0] in "%!?" or any(p.match(s) for p in (_ASSIGN_MAGIC, _HELP, _AUTOMAGIC))
 
 
 def mask_cell(lines: list) -> tuple:
