@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from schedlint.check.syntax import grammar_version
+from schedlint.check.syntax import check, grammar_version, newer_grammar_at
 
 CASES = [
     ("def first[T](xs: list[T]) -> T:\n    return xs[0]\n", (3, 12)),
@@ -33,3 +33,21 @@ CASES = [
 @pytest.mark.parametrize(("source", "version"), CASES)
 def test_grammar_version(source, version):
     assert grammar_version(cst.parse_module(source)) == version
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def first[T](xs: list[T]) -> T:\n    return xs[0]\n", True),
+        ("x = 1\ntype Pair = tuple[int, int]\n", True),
+        ('name = f"{cfg["optim"]}"\n', True),
+        ("try:\n    pass\nexcept ValueError, KeyError:\n    pass\n", True),
+        ("x = " + "(" * 300 + "1" + ")" * 300 + "\n", False),  # too deeply nested
+        ("scheduler = StepLR(optimizer, step_size=30\n", False),
+        ("print 'epoch'\n", False),
+    ],
+)
+def test_only_an_error_on_a_newer_construct_goes_to_libcst(source, expected):
+    problem = check("case.py", source)
+    assert problem is not None
+    assert newer_grammar_at(source, problem) is expected

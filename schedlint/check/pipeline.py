@@ -288,8 +288,10 @@ def _check_python(
     else:
         problem = syntax.check(path, source)
     clock.lap("prefilter")
-    # A file this interpreter's compiler rejects goes on to libcst's parse (the newest
-    # grammar), which tells valid code for a newer Python, to be checked, from an SL001.
+    if problem is not None and not syntax.newer_grammar_at(source, problem):
+        return _report(result, codes, _sl001(path, problem))
+    # Else the compiler stopped at a construct of a newer Python: libcst's parse (the newest
+    # grammar) tells valid code for that Python, to be checked, from an SL001.
     if verdict == prefilter.REJECT and problem is None:
         return result
     if estimate is None:

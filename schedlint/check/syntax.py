@@ -139,6 +139,24 @@ def too_complex_message(nbytes: int, estimate: int) -> str:
     )
 
 
+# Where a compiler older than the construct stops: a type parameter list, a ``type`` alias, an
+# f- or t-string (PEP 701 quotes, template strings), ``except A, B:``.
+_NEWER_CONSTRUCT = re.compile(
+    r"\b(?:def|class)\s+\w+\s*\[|^\s*type\s+\w|(?:\b[rR]?[fFtT]|\b[fFtT][rR])['\"]"
+    r"|^\s*except\*?\s+[^\s(:][^:]*,",
+    re.M,
+)
+
+
+def newer_grammar_at(source: str, problem: Problem) -> bool:
+    """Whether the compiler's ``problem`` sits on a construct a newer grammar added (its line
+    or the two before, where an f-string may start): only then is libcst's parse asked
+    whether the file is valid code for a newer Python. Any other syntax error stays the
+    compiler's (and a 10,000-deep bracket never reaches libcst's parser)."""
+    lines = source.splitlines()[max(problem.line - 3, 0) : problem.line]
+    return bool(_NEWER_CONSTRUCT.search("\n".join(lines)))
+
+
 def grammar_version(module) -> tuple:
     """The oldest Python whose grammar parses ``module`` (a libcst tree), judged by the
     constructs newer grammars added: (3, 12) for type parameters, ``type`` aliases and PEP 701
@@ -211,6 +229,7 @@ __all__ = [
     "check_large",
     "compile_quietly",
     "grammar_version",
+    "newer_grammar_at",
     "parse_ast",
     "too_complex_message",
     "too_large_message",
