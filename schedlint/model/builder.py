@@ -319,10 +319,11 @@ _OPERATORS = {
 class _Walk:
     """Collect names, subscripts and strings of an expression without a visitor."""
 
-    __slots__ = ("names", "subscripts", "strings", "lens", "operators")
+    __slots__ = ("names", "attributes", "subscripts", "strings", "lens", "operators")
 
     def __init__(self, node):
         self.names = set()
+        self.attributes = set()
         self.subscripts = []
         self.strings = set()
         self.lens = []  # text of X in every len(X): what a schedule length counts
@@ -339,7 +340,11 @@ class _Walk:
                 if s is not None:
                     self.strings.add(s)
                 continue
-            if cls is cst.BinaryOperation:
+            if cls is cst.Attribute:
+                dotted = dotted_name(n)
+                if dotted is not None:
+                    self.attributes.add(dotted)
+            elif cls is cst.BinaryOperation:
                 op = _OPERATORS.get(n.operator.__class__)
                 if op is not None:
                     self.operators.add(op)
@@ -546,6 +551,7 @@ class _Builder(cst.CSTVisitor):
             string=string,
             items=items,
             names=frozenset(walk.names),
+            attributes=frozenset(walk.attributes),
             dotted=dotted_name(node),
             ref=reference(node),
             call=call,

@@ -34,6 +34,7 @@ class Value:
     string: str | None = None
     items: tuple = ()  # Values, for list/tuple literals
     names: frozenset = frozenset()  # every bare Name read anywhere in the expression
+    attributes: frozenset = frozenset()  # every attribute chain read in it ("self.loader")
     dotted: str | None = None  # "args.lr" for Name/Attribute chains
     # ``dotted``, or a subscript of one by a literal or a name: "self.optimizers['disc']"
     ref: str | None = None

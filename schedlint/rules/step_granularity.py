@@ -1273,7 +1273,7 @@ def _sized_from_other_iterable(model, names, sched):
         if iterated is None:
             continue  # a parameter some call fills with something unseen
         if any(
-            t in it.names or t == it.dotted or "." in t and t in it.src
+            t in it.names or t == it.dotted or t in it.attributes
             for t in counted
             for it in iterated
         ) or any(t in loop.iter_views for t in counted):
