@@ -1791,6 +1791,26 @@ def listed_entries(flow, listed, depth=0) -> tuple | None:
     return listed_entries(flow, returned, depth + 1) if returned is not None else None
 
 
+def _passed_on(flow, node, scope):
+    """(node, scope) of the list literal a parameter of ``scope`` holds when ``node`` reads
+    one that every call binds to the same literal (``Learner(model, data, lrs=(1e-5,
+    1e-3))`` whose ``__init__`` hands ``lrs`` to the groups helper); else (node, scope)."""
+    if (
+        not isinstance(node, cst.Name)
+        or node.value not in scope.params
+        or node.value in scope.assigned
+    ):
+        return node, scope
+    sites = list(flow.arguments.get(id(scope), {}).values())
+    if not sites or any(b is None or node.value not in b for _, b in sites):
+        return node, scope
+    literals = {flow.model_of(c).code(b[node.value]) for c, b in sites}
+    caller, bound = sites[0]
+    if len(literals) != 1 or not isinstance(bound[node.value], (cst.List, cst.Tuple)):
+        return node, scope
+    return bound[node.value], caller
+
+
 def zipped_groups(flow, listed):
     """The groups a helper's comprehension builds for the call ``listed`` reads
     (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
@@ -1815,11 +1835,11 @@ def zipped_groups(flow, listed):
     columns = []  # per operand: [(node, scope)]
     for source in returned.sources:
         if isinstance(source, str):
-            arg = bound.get(source)
+            arg, at = _passed_on(flow, bound.get(source), caller)
             if isinstance(arg, (cst.List, cst.Tuple)):
                 if not all(isinstance(e, cst.Element) for e in arg.elements):
                     return None  # *rest: a count unknown
-                columns.append([(e.value, caller) for e in arg.elements])
+                columns.append([(e.value, at) for e in arg.elements])
                 continue
             # a list the caller bound to a name (and grew) before handing it over
             source = flow.model_of(caller).handed_lists.get(id(arg))
@@ -2239,6 +2259,18 @@ def _called_classes(model: FileModel) -> set:
         if not schedulers and flow.optimizers(call.scope, call.receiver):
             continue
         out.add(cls.name)
+    for sched in model.schedulers:
+        # ``OneCycleLR(self.opt, max_lr=max_lr)`` in a method no code here calls: the bound is
+        # what the class's callers pass (``learn.fit_one_cycle(5, max_lr=1e-3)``)
+        cls, params = sched.scope.cls, sched.scope.params
+        if cls is None or cls.name in out or id(cls.node) not in top:
+            continue
+        bounds = [sched.args.get(b) for b in catalogue.GROUP_BOUNDS.get(sched.cls, ())]
+        if any(b is not None and b.kind == "name" and b.src in params for b in bounds):
+            if flow is None:
+                flow = model.flow.solve()
+            if not flow.call_sites(sched.scope):
+                out.add(cls.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
     for call in model.calls:

@@ -68,6 +68,8 @@ SCHEDULER_SIGNATURES = {
     "SWALR": ("optimizer", "swa_lr", "anneal_epochs", "anneal_strategy", "last_epoch"),
 }
 TORCH_SCHEDULERS = frozenset(SCHEDULER_SIGNATURES)
+# Arguments that set every group's lr at once: one number there flattens distinct group lrs.
+GROUP_BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
 
 # get_lr recomputes from stored bases: a manual lr edit is overwritten at the next step, and a
 # second scheduler stepped before it is erased (semantics §2.2, §3.1).

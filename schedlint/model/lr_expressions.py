@@ -184,42 +184,39 @@ def binding_scope(scope, name: str):
 
 
 # -- "certainly one number" -------------------------------------------------------------------
-def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
+def certainly_scalar(node, scope, lr_names=frozenset(), depth=0, arguments=None) -> bool:
     """True when ``node`` certainly evaluates to one number, not a per-group list.
 
     ``lr_names`` are bare names known to hold a scalar (used as an optimizer's ``lr``).
+    ``arguments``: ``FileModel.arguments``, to follow a parameter to what every call binds it
+    to (``def fit_one_cycle(self, epochs, max_lr)`` called with ``max_lr=1e-3``).
     """
     if depth > 4:
         return False
+
+    def scalar(n, s, names=lr_names):
+        return certainly_scalar(n, s, names, depth + 1, arguments)
+
     if isinstance(node, (cst.Integer, cst.Float)):
         return True
     if isinstance(node, cst.UnaryOperation):
-        return certainly_scalar(node.expression, scope, lr_names, depth + 1)
+        return scalar(node.expression, scope)
     if isinstance(node, cst.Attribute):
         text = dotted_name(node)
         return text is not None and not _LISTY.search(node.attr.value)
     if isinstance(node, cst.BinaryOperation):
         if not isinstance(node.operator, _ARITH):
             return False
-        return certainly_scalar(node.left, scope, lr_names, depth + 1) and certainly_scalar(
-            node.right, scope, lr_names, depth + 1
-        )
+        return scalar(node.left, scope) and scalar(node.right, scope)
     if isinstance(node, cst.IfExp):
-        return certainly_scalar(node.body, scope, lr_names, depth + 1) and certainly_scalar(
-            node.orelse, scope, lr_names, depth + 1
-        )
+        return scalar(node.body, scope) and scalar(node.orelse, scope)
     if isinstance(node, cst.Call):
         name = dotted_name(node.func)
         return (
             name in ("float", "int")
             or (name in ("min", "max", "abs", "round") or (name or "").startswith("math."))
             and bool(node.args)
-            and all(
-                a.keyword is None
-                and not a.star
-                and certainly_scalar(a.value, scope, lr_names, depth + 1)
-                for a in node.args
-            )
+            and all(a.keyword is None and not a.star and scalar(a.value, scope) for a in node.args)
         )
     if isinstance(node, cst.Name):
         if node.value in lr_names:
@@ -227,10 +224,13 @@ def certainly_scalar(node, scope, lr_names=frozenset(), depth=0) -> bool:
         if _LISTY.search(node.value):
             return False
         how, owner = binding_scope(scope, node.value)
+        if how == "param" and arguments is not None:
+            bound = arguments(owner, node.value)  # the caller's names are its own
+            return bool(bound) and all(scalar(n, s, frozenset()) for s, n in bound)
         if how != "assigned":
             return False
         values = assigned_values(owner.node, node.value)
-        return bool(values) and all(certainly_scalar(v, owner, lr_names, depth + 1) for v in values)
+        return bool(values) and all(scalar(v, owner) for v in values)
     return False
 
 

@@ -1,10 +1,8 @@
 import re
 
+from schedlint.model.catalogue import GROUP_BOUNDS
 from schedlint.model.lr_expressions import certainly_scalar, computed_from, is_atom, lr_names_of
 from schedlint.rules.base import Fix, Report, clip, describe_groups, rule
-
-# class -> the bound arguments that take one value per group, in the order they are reported.
-_BOUNDS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
 
 
 @rule("SL102", "scalar-bound-overwrites-groups", "error", fixable="unsafe")
@@ -83,7 +81,7 @@ def _scalar_bounds(model, sched, opt, call):
     """The report for ``sched``'s scalar bounds on ``opt``'s distinct group lrs: at the
     bound, or, for a scheduler a factory of another module builds, at the ``call`` here that
     hands it ``opt``."""
-    bounds = _BOUNDS.get(sched.cls)
+    bounds = GROUP_BOUNDS.get(sched.cls)
     if bounds is None or sched.origin != "torch" or opt is None:
         return
     if opt.distinct_lrs() is None:
@@ -92,7 +90,10 @@ def _scalar_bounds(model, sched, opt, call):
     scalars = [
         (name, sched.args[name])
         for name in bounds
-        if name in sched.args and certainly_scalar(sched.args[name].node, sched.scope, lr_names)
+        if name in sched.args
+        and certainly_scalar(
+            sched.args[name].node, sched.scope, lr_names, arguments=model.arguments
+        )
     ]
     if not scalars:
         return
