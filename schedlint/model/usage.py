@@ -613,6 +613,43 @@ def enclosing_class(model, scope):
     return None
 
 
+def runs_for_builder(model, call, sched) -> bool:
+    """Whether ``call``, in a method of a base class, can run on the instance that holds
+    ``sched``: False when ``sched`` is built in a method of a subclass (here or in a module
+    handing it to the base through ``super().__init__``) whose method resolution finds an
+    override of the calling method before the base's, one that never calls the base's
+    (``MetricWrapper.step(metric)`` overriding ``Wrapper.step()``). True when unsure."""
+    owner = call.scope.cls
+    built_in = sched.scope.cls
+    if owner is None or built_in is None or built_in is owner:
+        return True
+    name = call.scope.name
+    classes = model.classes + [
+        c for c in model.flow.model_of(sched.scope).classes if all(c is not k for k in model.classes)
+    ]
+    # left to right, depth first: Python's method resolution for single inheritance and
+    # for a mixin listed before the base
+    todo, seen = [built_in], []
+    while todo and len(seen) < 16:
+        cls = todo.pop(0)
+        if any(cls is s for s in seen):
+            continue
+        seen.append(cls)
+        if cls is owner:
+            return True
+        method = cls.methods.get(name)
+        if method is not None:
+            return method.extends_super
+        bases = []
+        for base in cls.bases:
+            found = [c for c in classes if c.name == base.rpartition(".")[2] and c is not cls]
+            if len(found) != 1:
+                return True  # a base not seen, or not told apart: it may be anything
+            bases.append(found[0])
+        todo = bases + todo
+    return True
+
+
 def in_scheduler_class(model, scope) -> bool:
     for s in scope.function_chain():
         cls = (
