@@ -788,6 +788,23 @@ def complementary(model, path, other) -> bool:
     return False
 
 
+def in_leading_phase(model, path, counters) -> bool:
+    """Some ``if`` of ``path`` runs its branch only while one of ``counters`` is below a
+    bound (``if epoch < warmup:``, ``if epoch <= warmup_epochs:``, the ``else`` of ``if
+    epoch >= warmup:``): the first passes of the loop counting it."""
+    for node, branch in path:
+        if not isinstance(node, cst.If):
+            continue
+        key = _test_key(model, node.test)
+        if key is None or key[0][0] != "<":
+            continue
+        _, left, right = key[0]
+        holds = key[1] == (branch == "body")
+        if holds and left in counters or not holds and right in counters:
+            return True
+    return False
+
+
 def zero_based_counter(loop) -> str | None:
     """The name counting a ``for`` loop's passes from 0: ``e`` of ``for e in range(n)`` (or
     ``range(0, n)``), ``i`` of ``for i, x in enumerate(xs)`` (without a start, or start 0)."""
