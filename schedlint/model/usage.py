@@ -625,7 +625,9 @@ def runs_for_builder(model, call, sched) -> bool:
         return True
     name = call.scope.name
     classes = model.classes + [
-        c for c in model.flow.model_of(sched.scope).classes if all(c is not k for k in model.classes)
+        c
+        for c in model.flow.model_of(sched.scope).classes
+        if all(c is not k for k in model.classes)
     ]
     # left to right, depth first: Python's method resolution for single inheritance and
     # for a mixin listed before the base
