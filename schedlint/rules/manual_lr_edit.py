@@ -182,6 +182,29 @@ def _reset_by_epoch_step(model, names, branches, sched, write, key, steps) -> bo
     return False
 
 
+def _built_only_otherwise(model, branches, sched, write) -> bool:
+    """The scheduler is built under a test (``if opt.cosine:``) whose negation every way the
+    write runs passes through in that same function (``if not opt.cosine:``, the ``else``
+    of another ``if opt.cosine:``): a flag picks the schedule or the hand-written decay,
+    never both."""
+    built = branches.path(sched)
+    if not built:
+        return False
+    chains = model.call_chains(write)
+    ends = [c for c in chains if not any(len(o) > len(c) and o[: len(c)] == c for o in chains)]
+    return bool(ends) and all(
+        any(
+            site.scope is sched.scope
+            and (
+                Branches.exclusive(path := branches.path_in(site.node, site.scope.node), built)
+                or complementary(model, path, built)
+            )
+            for site in chain
+        )
+        for chain in ends
+    )
+
+
 def _warmup_then_decay(model, branches, sched, write, steps, local) -> bool:
     """A ramp over the first passes of the loop that steps a scheduler whose step only
     multiplies the lr by a factor of its counter (StepLR, ExponentialLR, ...): each pass's
@@ -220,7 +243,9 @@ def manual_lr_edit_under_scheduler(model):
     the lr of the optimizer Lightning hands it. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`; for a closed-form scheduler also two `if`s of opposite
-    tests, `if it < warmup:` for the warm-up and `if it >= warmup:` for the `step()`), and a
+    tests, `if it < warmup:` for the warm-up and `if it >= warmup:` for the `step()`),
+    writes that run only under the negation of the test the scheduler is built under (`if
+    opt.cosine:` builds it, `if not opt.cosine:` decays by hand: a flag picks one), and a
     conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
     lrs zipped with the groups) are not flagged, nor a warm-up that every path runs before
@@ -301,6 +326,8 @@ def manual_lr_edit_under_scheduler(model):
             if names.optimizer_key(sched) != key and not (
                 sched.optimizer is not None and sched.optimizer in write.optimizers
             ):
+                continue
+            if _built_only_otherwise(model, branches, sched, write):
                 continue
             steps = (
                 stepped_units(model, sched)
