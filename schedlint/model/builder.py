@@ -1269,6 +1269,14 @@ class _Builder(cst.CSTVisitor):
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             self.frameworks.on_call(self, node, method)
+            if (
+                isinstance(func.value, cst.Call)
+                and dotted_name(func.value.func) == "super"
+                and self.function_stack
+                and self.function_stack[-1].scope is self.scope
+                and self.function_stack[-1].name == method
+            ):
+                self.function_stack[-1].extends_super = True
             if method == "update" and isinstance(func.value, cst.Name):
                 self._group_update(node, func.value)
             elif method in ("get", "pop", "setdefault") and node.args:

@@ -91,6 +91,10 @@ CHAINABLE = frozenset(
 # Chainable ones whose ``step(epoch)`` (deprecated) takes the closed-form path instead:
 # the lrs are recomputed from ``base_lrs`` and the epoch, whatever the groups held.
 EPOCH_CLOSED_FORM = CHAINABLE - {"MultiplicativeLR", "ReduceLROnPlateau"}
+# Chainable ones whose step multiplies the current lr by a factor of the counter alone (gamma
+# at a milestone, 1 between them): a lr written before a step is carried on as if it had
+# been the schedule's own.
+DECAY_BY_FACTOR = frozenset({"StepLR", "MultiStepLR", "ExponentialLR", "MultiplicativeLR"})
 # Neither: they delegate to children, or blend (SWALR).
 COMPOSITE = frozenset({"SequentialLR", "ChainedScheduler"})
 

@@ -338,6 +338,9 @@ class FunctionInfo:
     # One entry per ``return <value>``: the Listed it certainly returns, or None.
     listed_returns: list = field(default_factory=list, repr=False)
     module_path: str | None = None  # set on definitions read from another in-tree module
+    # The body calls the method it overrides (``super().step(metric)``): the base's code
+    # still runs for the subclass.
+    extends_super: bool = False
 
 
 @dataclass(eq=False)

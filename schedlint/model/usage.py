@@ -613,6 +613,45 @@ def enclosing_class(model, scope):
     return None
 
 
+def runs_for_builder(model, call, sched) -> bool:
+    """Whether ``call``, in a method of a base class, can run on the instance that holds
+    ``sched``: False when ``sched`` is built in a method of a subclass (here or in a module
+    handing it to the base through ``super().__init__``) whose method resolution finds an
+    override of the calling method before the base's, one that never calls the base's
+    (``MetricWrapper.step(metric)`` overriding ``Wrapper.step()``). True when unsure."""
+    owner = call.scope.cls
+    built_in = sched.scope.cls
+    if owner is None or built_in is None or built_in is owner:
+        return True
+    name = call.scope.name
+    classes = model.classes + [
+        c
+        for c in model.flow.model_of(sched.scope).classes
+        if all(c is not k for k in model.classes)
+    ]
+    # left to right, depth first: Python's method resolution for single inheritance and
+    # for a mixin listed before the base
+    todo, seen = [built_in], []
+    while todo and len(seen) < 16:
+        cls = todo.pop(0)
+        if any(cls is s for s in seen):
+            continue
+        seen.append(cls)
+        if cls is owner:
+            return True
+        method = cls.methods.get(name)
+        if method is not None:
+            return method.extends_super
+        bases = []
+        for base in cls.bases:
+            found = [c for c in classes if c.name == base.rpartition(".")[2] and c is not cls]
+            if len(found) != 1:
+                return True  # a base not seen, or not told apart: it may be anything
+            bases.append(found[0])
+        todo = bases + todo
+    return True
+
+
 def in_scheduler_class(model, scope) -> bool:
     for s in scope.function_chain():
         cls = (
@@ -748,6 +787,23 @@ def complementary(model, path, other) -> bool:
                 mine, holds = asked[key[0]]
                 if mine is not node and holds != (key[1] == (branch == "body")):
                     return True
+    return False
+
+
+def in_leading_phase(model, path, counters) -> bool:
+    """Some ``if`` of ``path`` runs its branch only while one of ``counters`` is below a
+    bound (``if epoch < warmup:``, ``if epoch <= warmup_epochs:``, the ``else`` of ``if
+    epoch >= warmup:``): the first passes of the loop counting it."""
+    for node, branch in path:
+        if not isinstance(node, cst.If):
+            continue
+        key = _test_key(model, node.test)
+        if key is None or key[0][0] != "<":
+            continue
+        _, left, right = key[0]
+        holds = key[1] == (branch == "body")
+        if holds and left in counters or not holds and right in counters:
+            return True
     return False
 
 

@@ -9,6 +9,7 @@ from schedlint.model.usage import (
     complementary,
     conditions,
     enclosing_class,
+    in_leading_phase,
     in_scheduler_class,
     is_known,
     name_of,
@@ -181,6 +182,54 @@ def _reset_by_epoch_step(model, names, branches, sched, write, key, steps) -> bo
     return False
 
 
+def _built_only_otherwise(model, branches, sched, write) -> bool:
+    """The scheduler is built under a test (``if opt.cosine:``) whose negation every way the
+    write runs passes through in that same function (``if not opt.cosine:``, the ``else``
+    of another ``if opt.cosine:``): a flag picks the schedule or the hand-written decay,
+    never both."""
+    built = branches.path(sched)
+    if not built:
+        return False
+    chains = model.call_chains(write)
+    ends = [c for c in chains if not any(len(o) > len(c) and o[: len(c)] == c for o in chains)]
+    return bool(ends) and all(
+        any(
+            site.scope is sched.scope
+            and (
+                Branches.exclusive(path := branches.path_in(site.node, site.scope.node), built)
+                or complementary(model, path, built)
+            )
+            for site in chain
+        )
+        for chain in ends
+    )
+
+
+def _warmup_then_decay(model, branches, sched, write, steps, local) -> bool:
+    """A ramp over the first passes of the loop that steps a scheduler whose step only
+    multiplies the lr by a factor of its counter (StepLR, ExponentialLR, ...): each pass's
+    write replaces what the last step made of the previous one, and once the ramp ends the
+    decay goes on from the lr it reached. That is a warm-up, then the schedule, the run
+    ``SequentialLR`` would give. The write is computed from the loop's counter, not from the
+    current lr, and only the loop it runs in steps the scheduler, once a pass, outside the
+    ramp's test."""
+    if sched.cls not in catalogue.DECAY_BY_FACTOR or write.op != "=" or write.reads_current_lr:
+        return False
+    if not local or len(local) != len(steps):
+        return False
+    outer = next((loop for loop in write.loops if loop.groups_of is None), None)
+    if outer is None or not outer.targets & write.value.names:
+        return False
+    path = branches.path(write)
+    return in_leading_phase(model, path, outer.targets) and all(
+        s.loop is outer
+        and not s.args
+        and not s.kwargs
+        and not in_leading_phase(model, branches.path(s), outer.targets)
+        for s in local
+    )
+
+
 @rule("SL201", "manual-lr-edit-under-scheduler", "error")
 def manual_lr_edit_under_scheduler(model):
     """A manual `param_groups[...]["lr"]` write on an optimizer a scheduler is driving.
@@ -194,7 +243,9 @@ def manual_lr_edit_under_scheduler(model):
     the lr of the optimizer Lightning hands it. Writes inside scheduler classes, writes made before the scheduler
     exists, writes in a branch that excludes every `step()` of the scheduler (a warm-up in the
     `if`, the scheduler in the `else`; for a closed-form scheduler also two `if`s of opposite
-    tests, `if it < warmup:` for the warm-up and `if it >= warmup:` for the `step()`), and a
+    tests, `if it < warmup:` for the warm-up and `if it >= warmup:` for the `step()`),
+    writes that run only under the negation of the test the scheduler is built under (`if
+    opt.cosine:` builds it, `if not opt.cosine:` decays by hand: a flag picks one), and a
     conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
     lrs zipped with the groups) are not flagged, nor a warm-up that every path runs before
@@ -207,6 +258,10 @@ def manual_lr_edit_under_scheduler(model):
     test), nor one that a later `scheduler.step(epoch)` of the same function overwrites before
     any optimizer step (a resume that re-syncs a StepLR-like schedule: the deprecated epoch
     argument recomputes every lr in closed form from `base_lrs`; SL204 still reports it).
+    Nor is a warm-up ramp over the first passes of the loop that steps a StepLR,
+    MultiStepLR, ExponentialLR or MultiplicativeLR once a pass (`if epoch <= warmup:`
+    writing `base_lr * epoch / warmup`): those steps only multiply the lr by a factor, so
+    the decay goes on from the ramp's last lr, as `SequentialLR` would run it.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -272,6 +327,8 @@ def manual_lr_edit_under_scheduler(model):
                 sched.optimizer is not None and sched.optimizer in write.optimizers
             ):
                 continue
+            if _built_only_otherwise(model, branches, sched, write):
+                continue
             steps = (
                 stepped_units(model, sched)
                 # one of a list of schedulers, each stepped in turn by one call here
@@ -309,6 +366,8 @@ def manual_lr_edit_under_scheduler(model):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
             if _reset_by_epoch_step(model, names, branches, sched, write, key, steps):
                 continue
+            if _warmup_then_decay(model, branches, sched, write, steps, local):
+                continue  # a ramp over the first passes, then the decay goes on from it
             found.append((sched, steps, None))
         if not found:
             continue

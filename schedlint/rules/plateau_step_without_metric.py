@@ -1,4 +1,11 @@
-from schedlint.model.usage import branches_of, conditions, has_star_args, name_of, names_of
+from schedlint.model.usage import (
+    branches_of,
+    conditions,
+    has_star_args,
+    name_of,
+    names_of,
+    runs_for_builder,
+)
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -12,7 +19,10 @@ def plateau_step_without_metric(model):
     hands it to a trainer class (`self.lr_scheduler.step()` in `trainer.py`). When it may
     also be another scheduler (a factory that picks one by name), the call is flagged only
     when nothing tells the two apart around it (no `if` on the policy or `isinstance`, and
-    no `step(metric)` on it elsewhere in the function).
+    no `step(metric)` on it elsewhere in the function). A base wrapper's `step()` is not
+    flagged for a plateau that a subclass builds (`super().__init__(ReduceLROnPlateau(...))`)
+    when that subclass, or a class between it and the base, overrides the method without
+    calling the base's: its own `step(metric)` runs instead.
 
     ## Why is this bad?
     `ReduceLROnPlateau.step(metrics)` requires the monitored value: without it the call raises
@@ -52,7 +62,10 @@ def plateau_step_without_metric(model):
         scheds = names.schedulers(call)
         if scheds is None:
             continue
-        plateaus = [s for s in scheds if s.cls == "ReduceLROnPlateau"]
+        # a plateau a subclass builds, whose own override of this method steps it
+        plateaus = [
+            s for s in scheds if s.cls == "ReduceLROnPlateau" and runs_for_builder(model, call, s)
+        ]
         if not plateaus:
             continue
         if len(plateaus) < len(scheds):
