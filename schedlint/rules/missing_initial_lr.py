@@ -258,9 +258,10 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
     if not sources:
         return None
     for r, number in _literal_bindings(model, sched, name):
-        mine = {id(n) for n, _ in branches.path(r)}
+        # a path leaves ``r``'s at an arm ``r`` does not run in (the same `if`, its other arm)
+        mine = {(id(n), arm) for n, arm in branches.path(r)}
         others = [p for p in rebound if p != branches.path(r)]
-        if all(any(id(n) not in mine for n, _ in path) for path in sources + others):
+        if all(any((id(n), arm) not in mine for n, arm in path) for path in sources + others):
             return number, r.node
     return None
 
