@@ -931,11 +931,28 @@ class FileModel:
         ``entity``, in source order: ``self.lr_scheduler`` for a scheduler a caller built."""
         out = []
         for call in self.calls:
-            if call.target is entity and all(
+            acts = call.target is entity or entity in call.targets and self.chosen(call)
+            if acts and all(
                 text != call.receiver or scope.cls is not call.scope.cls for scope, text in out
             ):
                 out.append((call.scope, call.receiver))
         return out
+
+    def chosen(self, call) -> bool:
+        """The receiver of ``call`` holds one of the schedulers one factory returns by
+        configuration (``return StepLR(...)`` under one test, ``return MultiStepLR(...)``
+        under another): the call acts on whichever the run built."""
+        targets = call.targets
+        return (
+            call.target is None
+            and len(targets) > 1
+            and all(
+                isinstance(t, Scheduler) and t.target is None and t.parent is None
+                for t in targets
+            )
+            and targets[0].scope.kind == "function"
+            and all(t.scope is targets[0].scope for t in targets)
+        )
 
     def is_foreign(self, entity) -> bool:
         """``entity`` (a fact, or a scope) is code of another in-tree module than this file."""
