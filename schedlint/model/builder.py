@@ -635,6 +635,9 @@ class _Builder(cst.CSTVisitor):
             self._dispatched.pop()
         if id(node) in self._arm_blocks:
             for name in self._arms.pop():
+                held = self.scope.literals.get(name)
+                if held is not None and held.items is not None:
+                    self.scope.arm_literals.setdefault(name, []).append(held)
                 self.scope.literals[name] = None  # bound in an arm that may not run
 
     visit_SimpleStatementSuite = visit_IndentedBlock
@@ -704,6 +707,8 @@ class _Builder(cst.CSTVisitor):
                 self._set_literal(key, self._listed(value))
                 if self._arms:
                     self._arms[-1].add(key)
+                else:
+                    self.scope.arm_literals.pop(key, None)
             elif op == "+=" and self._may_grow(key) and isinstance(value, (cst.List, cst.Tuple)):
                 self._set_literal(key, self._grown(literals.get(key), value.elements))
             else:
@@ -1606,6 +1611,13 @@ class _Builder(cst.CSTVisitor):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
         first = args.get("params")
         groups = self._groups_of(first.node) if first is not None else None
+        branch = None
+        if groups is None and first is not None and isinstance(first.node, cst.Name):
+            for listed in self.scope.arm_literals.get(first.node.value, ()):
+                found = groups_of_entries(listed.items, self.value, self.scope)
+                if found is not None and len(found) > 1:
+                    branch = found
+                    break
         opt = Optimizer(
             target=target,
             key=(),
@@ -1613,6 +1625,7 @@ class _Builder(cst.CSTVisitor):
             default_lr=args.get("lr"),
             groups=groups,
             params=first,
+            branch_groups=branch,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)

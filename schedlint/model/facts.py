@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schedlint.model import catalogue
@@ -66,6 +66,10 @@ class Scope:
     # name -> the Listed it certainly holds here (None once mutated elsewhere, handed to a
     # call that may mutate it, or bound in a branch or loop)
     literals: dict = field(default_factory=dict, repr=False)
+    # name -> the Listed it held at the end of each ``if``/``try`` arm that bound it, until
+    # it is bound again outside one (``params = [{...}, {...}]`` in one arm of ``if
+    # args.same_lr:``)
+    arm_literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
     cls: ClassInfo | None = field(default=None, repr=False)  # enclosing class of a method
@@ -190,6 +194,16 @@ class Optimizer(Fact):
     default_lr: Value | None = None
     groups: list | None = None  # [Group]; None when the groups are not statically known
     params: Value | None = field(default=None, repr=False)  # the first argument, as written
+    # the groups one arm of an ``if`` builds for ``params`` when ``groups`` is unknown (the
+    # name is bound differently in another arm): what the optimizer holds on that path
+    branch_groups: list | None = field(default=None, repr=False)
+
+    def in_branch(self):
+        """This optimizer as the arm of an ``if`` that builds its groups (``params =
+        [{..., "lr": lr / 10}, {..., "lr": lr}]`` under ``else:``) makes it, or None."""
+        if self.branch_groups is None:
+            return None
+        return replace(self, groups=self.branch_groups, branch_groups=None)
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
