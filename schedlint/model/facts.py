@@ -451,6 +451,11 @@ class FileModel:
     handed_lists: dict = field(default_factory=dict, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
+    # (Scheduler, Call node, its listed args) for each call of a class imported from a module of the
+    # tree, built as a custom scheduler would be: a fact once that module shows the class
+    # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
+    # ``utils/generic_utils.py``), dropped otherwise
+    imported_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
