@@ -933,6 +933,29 @@ class FileModel:
                 out.append((scope, text, call, sched, opts[0]))
         return out
 
+    def factory_builds(self) -> list:
+        """(calling scope, Call node, scheduler, {parameter: argument node}) for each call
+        here of a function of another in-tree module that builds a scheduler on one of its
+        parameters (``build_scheduler(optimizer_d, ..., last_epoch=last_epoch)``): what that
+        one call hands the factory, whatever other calls hand it."""
+        flow = self.flow
+        flow.solve()
+        foreign = [
+            s
+            for m in self.external_models
+            for s in m.schedulers
+            if s.scope.kind == "function"
+            and s.parent is None
+            and s.optimizer_src in s.scope.params
+        ]
+        calls = {id(c[1]): c[1] for c in self.flow_calls}
+        out = []
+        for s in foreign:
+            for call_id, (caller, bound) in flow.arguments.get(id(s.scope), {}).items():
+                if bound is not None and call_id in calls:
+                    out.append((caller, calls[call_id], s, bound))
+        return out
+
     def optimizers_from_factories(self) -> list:
         """(scope, name, optimizer) for each optimizer that a factory of another in-tree
         module builds and a call here binds to a name (``self.opt_d`` of ``self.opt_d,
