@@ -143,8 +143,21 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
 # CosineAnnealingLR`` as two assignments): a construction of a torch scheduler chosen by name.
 _CHOSEN_BY_NAME = object()
 # Modules whose classes are never a scheduler of the tree.
-_LIBRARIES = ("torch", "transformers", "lightning", "pytorch_lightning", "accelerate", "timm",
-              "numpy", "diffusers", "deepspeed", "mmengine", "mmcv", "fairseq", "detectron2")
+_LIBRARIES = (
+    "torch",
+    "transformers",
+    "lightning",
+    "pytorch_lightning",
+    "accelerate",
+    "timm",
+    "numpy",
+    "diffusers",
+    "deepspeed",
+    "mmengine",
+    "mmcv",
+    "fairseq",
+    "detectron2",
+)
 _BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
 
 

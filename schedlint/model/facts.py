@@ -944,9 +944,7 @@ class FileModel:
             s
             for m in self.external_models
             for s in m.schedulers
-            if s.scope.kind == "function"
-            and s.parent is None
-            and s.optimizer_src in s.scope.params
+            if s.scope.kind == "function" and s.parent is None and s.optimizer_src in s.scope.params
         ]
         calls = {id(c[1]): c[1] for c in self.flow_calls}
         out = []
@@ -989,8 +987,7 @@ class FileModel:
             call.target is None
             and len(targets) > 1
             and all(
-                isinstance(t, Scheduler) and t.target is None and t.parent is None
-                for t in targets
+                isinstance(t, Scheduler) and t.target is None and t.parent is None for t in targets
             )
             and targets[0].scope.kind == "function"
             and all(t.scope is targets[0].scope for t in targets)

@@ -691,7 +691,10 @@ class Flow:
             return
         elif method == "extend":
             added = frozenset(
-                x for v in self.eval(args[0].value, scope) if isinstance(v, Seq) for x in v.elements()
+                x
+                for v in self.eval(args[0].value, scope)
+                if isinstance(v, Seq)
+                for x in v.elements()
             )
         else:
             added = self.eval(args[0].value, scope)

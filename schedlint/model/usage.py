@@ -128,11 +128,7 @@ class Names:
         scopes = list({id(e.scope): e.scope for e in ents}.values())
         # one factory: the scope of every alternative, or the only one calling the helpers
         # that build the others (``return cosine_with_warmup(optimizer, ...)`` in one arm)
-        factory = [
-            f
-            for f in scopes
-            if all(s is f or self._only_called_from(s, f) for s in scopes)
-        ]
+        factory = [f for f in scopes if all(s is f or self._only_called_from(s, f) for s in scopes)]
         if len(factory) != 1 or factory[0].kind != "function":
             return []
         return ents

@@ -35,7 +35,8 @@ def missing_initial_lr(model):
     last_epoch=-1)`, called without it) is -1. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too, also one imported from a module of the tree. A scheduler a factory of another module
     builds with the `last_epoch` a call here hands it (`build_scheduler(optimizer_d, ...,
-    last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
+    last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it.
+    Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost;
     `scheduler.last_epoch = start_epoch - 1` written by hand right after building a
@@ -153,7 +154,9 @@ def _factory_resumed(model):
         if param.src not in scope.params or param.src not in bound:
             continue
         value = model.value(bound[param.src])
-        opt_value = model.value(bound[sched.optimizer_src]) if sched.optimizer_src in bound else None
+        opt_value = (
+            model.value(bound[sched.optimizer_src]) if sched.optimizer_src in bound else None
+        )
         if opt_value is None or opt_value.dotted is None or not _may_resume(model, caller, value):
             continue
         # the optimizer, or each one a factory may return for it (Adam or SGD by config)
