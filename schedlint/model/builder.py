@@ -126,6 +126,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model.externals, model.external_models, paths = tree.externals(path, read)
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+    if builder.model.imported_constructions:
+        _promote_imported_schedulers(builder.model)
     if tree is not None:
         _read_importers(builder.model, tree)
     _resolve(builder.model)
@@ -140,6 +142,22 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
 # A name bound to one of several torch scheduler classes (``cls = StepLR if a else
 # CosineAnnealingLR`` as two assignments): a construction of a torch scheduler chosen by name.
 _CHOSEN_BY_NAME = object()
+# Modules whose classes are never a scheduler of the tree.
+_LIBRARIES = (
+    "torch",
+    "transformers",
+    "lightning",
+    "pytorch_lightning",
+    "accelerate",
+    "timm",
+    "numpy",
+    "diffusers",
+    "deepspeed",
+    "mmengine",
+    "mmcv",
+    "fairseq",
+    "detectron2",
+)
 _BATCH_VIEWS = frozenset({"tqdm", "enumerate", "islice", "iter", "skip_first_batches"})
 
 
@@ -641,6 +659,9 @@ class _Builder(cst.CSTVisitor):
             self._dispatched.pop()
         if id(node) in self._arm_blocks:
             for name in self._arms.pop():
+                held = self.scope.literals.get(name)
+                if held is not None and held.items is not None:
+                    self.scope.arm_literals.setdefault(name, []).append(held)
                 self.scope.literals[name] = None  # bound in an arm that may not run
 
     visit_SimpleStatementSuite = visit_IndentedBlock
@@ -710,6 +731,8 @@ class _Builder(cst.CSTVisitor):
                 self._set_literal(key, self._listed(value))
                 if self._arms:
                     self._arms[-1].add(key)
+                else:
+                    self.scope.arm_literals.pop(key, None)
             elif op == "+=" and self._may_grow(key) and isinstance(value, (cst.List, cst.Tuple)):
                 self._set_literal(key, self._grown(literals.get(key), value.elements))
             else:
@@ -1538,7 +1561,30 @@ class _Builder(cst.CSTVisitor):
             self.handled_calls.add(id(call))
             self._optimizer(call, opt_cls, target, stmt)
             return True
+        if self._maybe_imported_scheduler(func, call, qualified):
+            # kept aside: a fact only if its module shows a scheduler subclass
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, qualified.rpartition(".")[2], "custom", target, stmt)
+            sched = self.model.schedulers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.imported_constructions.append((sched, call, listed))
         return False
+
+    def _maybe_imported_scheduler(self, func, call, qualified) -> bool:
+        """``Cls(optimizer, ...)`` where ``Cls`` is a class name imported from a module that
+        is not a library the catalogue knows: possibly a scheduler class of the tree."""
+        head = (dotted_name(func) or "").partition(".")[0]
+        name = qualified.rpartition(".")[2]
+        return (
+            head in self.model.imports
+            and name[:1].isupper()
+            and not qualified.startswith(_LIBRARIES)
+            and bool(call.args)
+            and (call.args[0].keyword is None or call.args[0].keyword.value == "optimizer")
+            and not call.args[0].star
+        )
 
     @staticmethod
     def _getattr_args(func):
@@ -1620,6 +1666,13 @@ class _Builder(cst.CSTVisitor):
         args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
         first = args.get("params")
         groups = self._groups_of(first.node) if first is not None else None
+        branch = None
+        if groups is None and first is not None and isinstance(first.node, cst.Name):
+            for listed in self.scope.arm_literals.get(first.node.value, ()):
+                found = groups_of_entries(listed.items, self.value, self.scope)
+                if found is not None and len(found) > 1:
+                    branch = found
+                    break
         opt = Optimizer(
             target=target,
             key=(),
@@ -1627,6 +1680,7 @@ class _Builder(cst.CSTVisitor):
             default_lr=args.get("lr"),
             groups=groups,
             params=first,
+            branch_groups=branch,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)
@@ -1647,6 +1701,26 @@ class _Builder(cst.CSTVisitor):
         if listed is None or listed.items is None:
             return None
         return groups_of_entries(listed.items, self.value, self.scope)
+
+
+def _promote_imported_schedulers(model: FileModel) -> None:
+    """The calls of imported classes kept aside during the walk become scheduler facts when
+    the class, read from its in-tree module, derives from a torch scheduler."""
+    pending, model.imported_constructions = model.imported_constructions, []
+    if not model.external_models:
+        return
+    flow, promoted = model.flow, False
+    for sched, call, listed in pending:
+        classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
+        if not classes or not all(c.is_scheduler_subclass for c in classes):
+            continue
+        model.schedulers.append(sched)
+        model.constructed[id(call)] = sched
+        model.listed_args.extend(listed)
+        promoted = True
+    if promoted:
+        model.schedulers.sort(key=lambda s: s.order)
+        model._flow = None  # solve again, with the constructions known
 
 
 # -- resolution after the walk ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schedlint.model import catalogue
@@ -67,6 +67,10 @@ class Scope:
     # name -> the Listed it certainly holds here (None once mutated elsewhere, handed to a
     # call that may mutate it, or bound in a branch or loop)
     literals: dict = field(default_factory=dict, repr=False)
+    # name -> the Listed it held at the end of each ``if``/``try`` arm that bound it, until
+    # it is bound again outside one (``params = [{...}, {...}]`` in one arm of ``if
+    # args.same_lr:``)
+    arm_literals: dict = field(default_factory=dict, repr=False)
     # name -> texts of the iterables it may be another view of (``pbar = tqdm(loader)``)
     views: dict = field(default_factory=dict, repr=False)
     cls: ClassInfo | None = field(default=None, repr=False)  # enclosing class of a method
@@ -191,6 +195,16 @@ class Optimizer(Fact):
     default_lr: Value | None = None
     groups: list | None = None  # [Group]; None when the groups are not statically known
     params: Value | None = field(default=None, repr=False)  # the first argument, as written
+    # the groups one arm of an ``if`` builds for ``params`` when ``groups`` is unknown (the
+    # name is bound differently in another arm): what the optimizer holds on that path
+    branch_groups: list | None = field(default=None, repr=False)
+
+    def in_branch(self):
+        """This optimizer as the arm of an ``if`` that builds its groups (``params =
+        [{..., "lr": lr / 10}, {..., "lr": lr}]`` under ``else:``) makes it, or None."""
+        if self.branch_groups is None:
+            return None
+        return replace(self, groups=self.branch_groups, branch_groups=None)
 
     def group_lrs(self):
         """Each group's lr as a Value (the default for groups without one), or None."""
@@ -441,6 +455,11 @@ class FileModel:
     handed_lists: dict = field(default_factory=dict, repr=False)
     externals: dict = field(default_factory=dict, repr=False)  # in-tree imports resolved
     external_models: list = field(default_factory=list, repr=False)  # their FileModels
+    # (Scheduler, Call node, its listed args) for each call of a class imported from a module of the
+    # tree, built as a custom scheduler would be: a fact once that module shows the class
+    # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
+    # ``utils/generic_utils.py``), dropped otherwise
+    imported_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
@@ -918,6 +937,27 @@ class FileModel:
                 out.append((scope, text, call, sched, opts[0]))
         return out
 
+    def factory_builds(self) -> list:
+        """(calling scope, Call node, scheduler, {parameter: argument node}) for each call
+        here of a function of another in-tree module that builds a scheduler on one of its
+        parameters (``build_scheduler(optimizer_d, ..., last_epoch=last_epoch)``): what that
+        one call hands the factory, whatever other calls hand it."""
+        flow = self.flow
+        flow.solve()
+        foreign = [
+            s
+            for m in self.external_models
+            for s in m.schedulers
+            if s.scope.kind == "function" and s.parent is None and s.optimizer_src in s.scope.params
+        ]
+        calls = {id(c[1]): c[1] for c in self.flow_calls}
+        out = []
+        for s in foreign:
+            for call_id, (caller, bound) in flow.arguments.get(id(s.scope), {}).items():
+                if bound is not None and call_id in calls:
+                    out.append((caller, calls[call_id], s, bound))
+        return out
+
     def optimizers_from_factories(self) -> list:
         """(scope, name, optimizer) for each optimizer that a factory of another in-tree
         module builds and a call here binds to a name (``self.opt_d`` of ``self.opt_d,
@@ -935,11 +975,27 @@ class FileModel:
         ``entity``, in source order: ``self.lr_scheduler`` for a scheduler a caller built."""
         out = []
         for call in self.calls:
-            if call.target is entity and all(
+            acts = call.target is entity or entity in call.targets and self.chosen(call)
+            if acts and all(
                 text != call.receiver or scope.cls is not call.scope.cls for scope, text in out
             ):
                 out.append((call.scope, call.receiver))
         return out
+
+    def chosen(self, call) -> bool:
+        """The receiver of ``call`` holds one of the schedulers one factory returns by
+        configuration (``return StepLR(...)`` under one test, ``return MultiStepLR(...)``
+        under another): the call acts on whichever the run built."""
+        targets = call.targets
+        return (
+            call.target is None
+            and len(targets) > 1
+            and all(
+                isinstance(t, Scheduler) and t.target is None and t.parent is None for t in targets
+            )
+            and targets[0].scope.kind == "function"
+            and all(t.scope is targets[0].scope for t in targets)
+        )
 
     def is_foreign(self, entity) -> bool:
         """``entity`` (a fact, or a scope) is code of another in-tree module than this file."""

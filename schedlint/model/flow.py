@@ -48,6 +48,8 @@ from schedlint.model.numbers import fold_binary, fold_number
 MAX_ROUNDS = 6
 MAX_DEPTH = 12
 _EMPTY = frozenset()
+# list methods that add entries: the flow follows what they add (``Flow._grow``)
+_GROWERS = frozenset({"append", "insert", "extend"})
 
 
 class _Unknown:
@@ -591,6 +593,7 @@ class Flow:
                     self._assign(scope, target, frozenset(elements))
             for scope, call, order, _ in self._calls:
                 self._bind_call(scope, call, order)
+                self._grow(scope, call)
             if not self._changed:
                 break
         return self
@@ -667,6 +670,42 @@ class Flow:
                             seen[(id(v), i)] = v
                     for t, item in zip(elements, v.items):
                         self._assign(scope, t, item)
+
+    def _grow(self, scope, call) -> None:
+        """``self.schedulers.append(StepLR(...))`` (also ``insert``, ``extend``): the list
+        may hold what is added, as one entry standing for every element (positions are not
+        followed, as for a comprehension). An unseen value added to a list that holds
+        something known makes it uncertain."""
+        func = call.func
+        if func.__class__ is not _ATTRIBUTE or func.attr.value not in _GROWERS:
+            return
+        args = call.args
+        if any(a.keyword is not None or a.star for a in args):
+            return
+        method = func.attr.value
+        if method == "insert":
+            if len(args) != 2:
+                return
+            added = self.eval(args[1].value, scope)
+        elif len(args) != 1:
+            return
+        elif method == "extend":
+            added = frozenset(
+                x
+                for v in self.eval(args[0].value, scope)
+                if isinstance(v, Seq)
+                for x in v.elements()
+            )
+        else:
+            added = self.eval(args[0].value, scope)
+        text = self.dotted(func.value)
+        if text is None:
+            return
+        if not added or UNKNOWN in added and len(added) == 1:
+            if self.key(scope, text) in self.env:
+                self._add(self.key(scope, text), self._seq(call, (_UNKNOWN_SET,), None))
+            return
+        self._assign(scope, func.value, self._seq(call, (added,), None))
 
     def _bind_call(self, scope, call, order) -> None:
         targets = self.callees(call, scope)

@@ -125,10 +125,18 @@ class Names:
         ents = self.schedulers(call)
         if not ents or any(e.target is not None or e.parent is not None for e in ents):
             return []
-        scope = ents[0].scope
-        if scope.kind != "function" or any(e.scope is not scope for e in ents):
+        scopes = list({id(e.scope): e.scope for e in ents}.values())
+        # one factory: the scope of every alternative, or the only one calling the helpers
+        # that build the others (``return cosine_with_warmup(optimizer, ...)`` in one arm)
+        factory = [f for f in scopes if all(s is f or self._only_called_from(s, f) for s in scopes)]
+        if len(factory) != 1 or factory[0].kind != "function":
             return []
         return ents
+
+    def _only_called_from(self, scope, caller) -> bool:
+        """Every call of the function ``scope`` is made in the function ``caller``."""
+        sites = self.model.flow.callers.get(id(scope), ())
+        return scope.kind == "function" and bool(sites) and all(c[0] is caller for c in sites)
 
     def optimizer_key(self, sched) -> tuple | None:
         """The binding key of the optimizer variable ``sched`` was built on, when that variable
@@ -174,13 +182,21 @@ class Names:
         return key
 
     def _handed_in(self, sched) -> tuple | None:
-        args = self.model.arguments(sched.scope, sched.optimizer_src)
-        if not args or len(args) != 1:
-            return None  # called with several optimizers, or one the flow cannot bind
-        caller, node = args[0]
-        text = dotted_name(node)
-        if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
-            return None
+        scope, name = sched.scope, sched.optimizer_src
+        for _ in range(3):
+            args = self.model.arguments(scope, name)
+            if not args or len(args) != 1:
+                return None  # called with several optimizers, or one the flow cannot bind
+            caller, node = args[0]
+            text = dotted_name(node)
+            if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+                return None
+            if not self._passes_through(caller, text):
+                break
+            # a wrapper handing its own parameter on (``def _get_scheduler(self,
+            # optimizer): return get_scheduler(cfg.name, optimizer, ...)``): its callers'
+            # variable is the one the optimizer is stepped by
+            scope, name = caller, text
         key = binding_key(caller, text)
         if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
@@ -190,6 +206,16 @@ class Names:
             if r.key == key and not _rebind_is_transparent(r, r.target, True)
         ] + list(self.entities.get(key, ()))
         return key if len(binds) <= 1 else None
+
+    def _passes_through(self, scope, name) -> bool:
+        """``name`` is a parameter of the function ``scope`` that it only hands on: never
+        rebound there, and no call of the file acts on it there."""
+        return (
+            scope.kind == "function"
+            and name in scope.params
+            and name not in scope.assigned
+            and not any(c.scope is scope and c.receiver == name for c in self.model.calls)
+        )
 
     def _stable_after(self, key):
         """Order after which ``key`` is never rebound to another object (None: never stable,

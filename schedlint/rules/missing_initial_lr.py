@@ -33,7 +33,10 @@ def missing_initial_lr(model):
     helper the optimizer is handed to). A `last_epoch` parameter of a schedule helper that
     every call handing it the optimizer leaves at -1 (`def get_schedule(optimizer, ...,
     last_epoch=-1)`, called without it) is -1. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
-    too. Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
+    too, also one imported from a module of the tree. A scheduler a factory of another module
+    builds with the `last_epoch` a call here hands it (`build_scheduler(optimizer_d, ...,
+    last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it.
+    Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost;
     `scheduler.last_epoch = start_epoch - 1` written by hand right after building a
@@ -78,6 +81,7 @@ def missing_initial_lr(model):
     """
     initial_lr_in_file = None
     yield from _counter_written(model)
+    yield from _factory_resumed(model)
     yield from _position_written(model)
     if model.names_key("initial_lr"):
         yield from _fresh_chainable_resumed(model)
@@ -132,6 +136,96 @@ def missing_initial_lr(model):
             f"default `last_epoch` and resume it with "
             f"`optimizer.load_state_dict(...)` then `scheduler.load_state_dict(...)`",
         )
+
+
+def _factory_resumed(model):
+    """``build_scheduler(optimizer_d, ..., last_epoch=last_epoch)``: a factory of another
+    module builds its scheduler with the ``last_epoch`` this call hands it, on an optimizer of
+    this file whose state nothing here loads (a discriminator's, built fresh on every run)."""
+    if model.names_key("initial_lr"):
+        return
+    for caller, call, sched, bound in model.factory_builds():
+        if sched.cls in _NO_INITIAL_LR or sched.origin not in ("torch", "transformers", "custom"):
+            continue
+        param = sched.args.get("last_epoch")
+        scope = sched.scope
+        if param is None or param.kind != "name" or param.src in scope.assigned:
+            continue
+        if param.src not in scope.params or param.src not in bound:
+            continue
+        value = model.value(bound[param.src])
+        opt_value = (
+            model.value(bound[sched.optimizer_src]) if sched.optimizer_src in bound else None
+        )
+        if opt_value is None or opt_value.dotted is None or not _may_resume(model, caller, value):
+            continue
+        # the optimizer, or each one a factory may return for it (Adam or SGD by config)
+        opts = model.holds_only(caller, opt_value.dotted)
+        if not opts or not all(isinstance(o, Optimizer) for o in opts):
+            continue
+        if any(o.groups and any("initial_lr" in g.keys for g in o.groups) for o in opts):
+            continue
+        # loaded through this variable (a factory's optimizer object stands for every
+        # variable its calls bind, so the object tells nothing), or, for one built here,
+        # through any name
+        key = binding_key(caller, opt_value.dotted)
+        if any(
+            c.method == "load_state_dict"
+            and (
+                binding_key(c.scope, c.receiver) == key
+                or not model.is_foreign(opts[0])
+                and any(c.target is o for o in opts)
+            )
+            for c in model.calls
+        ):
+            continue
+        if any(s.optimizer in opts for s in model.schedulers):
+            continue
+        opt = opts[0]
+        if _handed_elsewhere(model, key, opt_value.dotted, call):
+            continue
+        when = "torch raises" if value.number is not None else "on a resumed run torch raises"
+        yield Report(
+            value.node,
+            f"`last_epoch={clip(value.src, 20)}` resumes a {sched.cls} on "
+            f"`{clip(opt_value.src, 20)}`, whose groups have no `initial_lr`",
+            help=f"`{clip(model.code(call).partition('(')[0], 30)}()` builds the {sched.cls} "
+            f"with this `last_epoch` ({model.where(sched.node)}), "
+            f"and nothing loads the state of `{opt_value.src}` ({model.where(opt.node)}), so "
+            f"{when} `KeyError: param 'initial_lr' is not specified`; pass -1 for an "
+            f"optimizer that starts fresh, or restore it with `load_state_dict(...)` first",
+        )
+
+
+def _may_resume(model, scope, value) -> bool:
+    """The ``last_epoch`` a call hands a factory may be other than -1: a number other than
+    -1, or a local name some binding sets to something else."""
+    if value.number is not None:
+        return value.number != -1
+    if value.kind != "name" or value.src in scope.params:
+        return False
+    found = [r for r in model.rebinds if r.target == value.src and r.scope is scope]
+    if not found:
+        return False
+    for r in found:
+        bound = rebound_value(model, r)
+        if bound is None or bound.number != -1:
+            return True
+    return False
+
+
+def _handed_elsewhere(model, key, text, call) -> bool:
+    """The optimizer variable ``text`` (binding ``key``) is handed to a call other than
+    ``call`` (and a scheduler's construction) on or before its line: that helper may load
+    its state."""
+    line = model.line(call)
+    for use in uses(binding_root(model, key), text):
+        if use.kind != "argument" or use.call is call or model.line(use.node) > line:
+            continue
+        if any(_constructs(s, use.call) for s in model.schedulers):
+            continue
+        return True
+    return False
 
 
 def _left_at_default(model, sched, opt, last_epoch) -> bool:
@@ -258,9 +352,10 @@ def _fresh_run_value(model, sched, opt, last_epoch, branches):
     if not sources:
         return None
     for r, number in _literal_bindings(model, sched, name):
-        mine = {id(n) for n, _ in branches.path(r)}
+        # a path leaves ``r``'s at an arm ``r`` does not run in (the same `if`, its other arm)
+        mine = {(id(n), arm) for n, arm in branches.path(r)}
         others = [p for p in rebound if p != branches.path(r)]
-        if all(any(id(n) not in mine for n, _ in path) for path in sources + others):
+        if all(any((id(n), arm) not in mine for n, arm in path) for path in sources + others):
             return number, r.node
     return None
 

@@ -84,8 +84,13 @@ def _scalar_bounds(model, sched, opt, call):
     bounds = GROUP_BOUNDS.get(sched.cls)
     if bounds is None or sched.origin != "torch" or opt is None:
         return
+    branch = ""
     if opt.distinct_lrs() is None:
-        return
+        # groups built differently in the arms of an `if`: the arm with distinct lrs
+        opt = opt.in_branch()
+        if opt is None or opt.distinct_lrs() is None:
+            return
+        branch = " in one branch of an `if`"
     lr_names = lr_names_of(opt)
     scalars = [
         (name, sched.args[name])
@@ -123,8 +128,8 @@ def _scalar_bounds(model, sched, opt, call):
             f"`{clip(model.code(call).partition('(')[0], 30)}()` builds a {sched.cls} "
             f"whose scalar bound erases the distinct lrs of the groups",
             help=f"{sched.cls} is built with {what} ({model.where(sched.node)}) on the "
-            f"optimizer handed in, which {describe_groups(model, opt)}, but {effect}; "
-            f"pass one value per group instead, e.g. `{fix}`",
+            f"optimizer handed in, which {describe_groups(model, opt)}{branch}, but "
+            f"{effect}; pass one value per group instead, e.g. `{fix}`",
         )
         return
     yield Report(
@@ -132,8 +137,8 @@ def _scalar_bounds(model, sched, opt, call):
         f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
         f"groups of `{clip(opt_name, 30)}`",
         fix=_per_group_fix(model, opt, opt_name, scalars),
-        help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}; pass one "
-        f"value per group instead, e.g. `{fix}`",
+        help=f"`{opt_name}` {describe_groups(model, opt)}{branch}, but {effect}; pass "
+        f"one value per group instead, e.g. `{fix}`",
     )
 
 

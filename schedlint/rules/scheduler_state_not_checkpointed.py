@@ -324,6 +324,8 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
     if _resumed_by_last_epoch(sched):
         return False
     steps = model.steps_of(sched) + _subclass_steps(model, sched)
+    # stepped through a name holding whichever scheduler a factory's configuration picks
+    steps += [c for c in model.steps_reaching(sched) if model.chosen(c)]
     each = []
     if entry is not None:
         # an entry of a list, stepped in a loop over it (``for s in self.schedulers``)

@@ -117,6 +117,10 @@ def granularity(sched, model=None):
     shown = ", ".join(f"{n}={v.src}" for n, v in sched.args.items() if v in values)
     if model is not None:
         values = [_expand(model, sched, v) for v in values]
+        passed = _passed_for(model, sched, values)
+        if passed is not None:
+            values = passed
+            shown += f", given {', '.join(clip(v.src, 30) for v in passed)}"
     sized = sized_in(values)
     if (
         sized == "iterations"
@@ -336,12 +340,17 @@ def step_granularity_mismatch(model):
             continue
         gated = list(_logging_gated(model, names, sched, key, steps, kind, branches))
         if gated:
-            yield from gated
+            found = gated
         elif kind[0] == "iteration":
-            yield from _per_epoch(model, names, sched, key, steps, kind[1], branches)
+            found = list(_per_epoch(model, names, sched, key, steps, kind[1], branches))
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
-            yield from found or _manual_training_step(model, sched, steps, kind[1], branches)
+            found = found or list(_manual_training_step(model, sched, steps, kind[1], branches))
+        for report in found:
+            # a factory's alternatives stepped by one call: one finding there, not one each
+            if id(report.node) not in done:
+                done.add(id(report.node))
+                yield report
 
 
 def _hf_trainer_epochs(model, sched):
@@ -532,6 +541,29 @@ def accumulation_reports(model, names, branches):
 
 # A factory parameter that sizes the schedule it builds (``num_training_steps``, ``t_total``).
 _TOTAL_PARAM = re.compile(r"(^|_)(total|training|max_steps|max_iters)(_|$)")
+
+
+def _passed_for(model, sched, values) -> list | None:
+    """For a factory sizing ``sched`` by its own parameters (``total_steps=max_steps``),
+    what every caller passes them, when that tells a unit: the caller's argument
+    (``get_scheduler(name, optimizer, max_steps=cfg.max_epoch)``) says what the length
+    counts, not the parameter's name. None when a parameter is not bound at every call or
+    the arguments tell no unit."""
+    if sched.scope.kind != "function":
+        return None
+    out, followed = [], False
+    for v in values:
+        if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
+            out.append(v)
+            continue
+        bound = model.arguments(sched.scope, v.src)
+        if not bound:
+            return None
+        out += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
+        followed = True
+    if not followed or sized_in(out) is None:
+        return None
+    return out
 
 
 def _expand_in(model, scope, value):

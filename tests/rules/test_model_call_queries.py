@@ -389,6 +389,8 @@ def test_a_function_handed_on_carries_what_the_functions_it_calls_act_on(tmp_pat
 _NOT_ACTING = {"rebinds", "loops", "listed_args", "scopes", "classes", "group_keys"}
 _NOT_ACTING |= {"accelerators"}
 _NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "importers"}
+# calls kept aside until their module shows a scheduler class: facts (acting) only then
+_NOT_ACTING |= {"imported_constructions"}
 
 
 def test_every_fact_list_says_whether_it_makes_its_scope_act():
