@@ -562,10 +562,17 @@ class Flow:
         self._finetuning = [
             cls for m in self._models for cls in m.classes if is_finetuning_callback(cls)
         ]
+        grown = [
+            (scope, call)
+            for scope, call, _, _ in self._calls
+            if _grows_list(call) and self.dotted(call.func.value) is not None
+        ]
         for _ in range(MAX_ROUNDS):
             self._changed = False
             for cls, fn in modules:
                 self._lightning(cls, fn)
+            for scope, call in grown:
+                self._grow(scope, call)
             for scope, target, value in self._assigns:
                 self._assign(scope, target, self.eval(value, scope))
             for scope, target, iter_node in self._fors:
@@ -594,6 +601,28 @@ class Flow:
             if not self._changed:
                 break
         return self
+
+    def _grow(self, scope, call) -> None:
+        """``self.schedulers.append(MultiStepLR(o, ...))`` in a loop: the list the name holds
+        gains what is appended (``extend``: the entries of what it is given). One list per
+        name, its one item standing for every entry, as for a comprehension: how many entries
+        and in which order is not followed."""
+        arg = call.args[0].value
+        values = self.eval(arg, scope)
+        if call.func.attr.value == "extend":
+            values = frozenset(e for v in values if isinstance(v, Seq) for e in v.elements())
+        values = frozenset(v for v in values if v is not UNKNOWN)
+        key = self.key(scope, self.dotted(call.func.value))
+        if key is None or not values:
+            return
+        seq = self._seqs.get(("grown", key))
+        if seq is None:
+            seq = self._seqs[("grown", key)] = Seq(None, (values,))
+        elif not values <= seq.items[0]:
+            seq.items = (seq.items[0] | values,)
+            self._changed = True
+            self._memo.clear()
+        self._add(key, frozenset((seq,)))
 
     def _lightning(self, cls, configure) -> None:
         """Lightning hands what ``configure_optimizers`` returns back to the module: the
@@ -1061,6 +1090,17 @@ class Flow:
                 if text is not None:
                     out.append((scope, text, value))
         return out
+
+
+def _grows_list(call) -> bool:
+    """``name.append(x)`` or ``name.extend(xs)``, one positional argument."""
+    return (
+        call.func.__class__ is _ATTRIBUTE
+        and call.func.attr.value in ("append", "extend")
+        and len(call.args) == 1
+        and call.args[0].keyword is None
+        and not call.args[0].star
+    )
 
 
 def _paired_iteration(target, iter_node):

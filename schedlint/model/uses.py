@@ -192,6 +192,31 @@ def list_entry(model, entity):
             if getattr(entity, "optimizer_src", None) not in names:
                 return None
             return scope, text, None
+    return _appended_entry(model, entity)
+
+
+def _appended_entry(model, entity):
+    """(scope, list variable, None) for a scheduler appended, in a loop over optimizers,
+    to a list, built on the loop's optimizer (``for optimizer in self.optimizers:
+    self.schedulers.append(MultiStepLR(optimizer, ...))``): one entry per optimizer, as a
+    comprehension builds them."""
+    for scope, call, _, loop in model.flow_calls:
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "append"
+            and len(call.args) == 1
+            and call.args[0].value is entity.node
+        ):
+            text = dotted_name(func.value)
+            if (
+                text is None
+                or loop is None
+                or loop.kind != "for"
+                or getattr(entity, "optimizer_src", None) not in loop.targets
+            ):
+                return None
+            return scope, text, None
     return None
 
 
@@ -239,6 +264,8 @@ def _entries_escape_in(root, text, allowed) -> bool:
             continue
         if use.kind == "argument" and _is_builtin_call(use.call, "len"):
             continue
+        if use.kind == "method" and use.method in ("append", "extend"):
+            continue  # the list grows: its entries stay in it
         body_names = loops.get(id(use.node))
         if body_names is None:
             return True

@@ -67,6 +67,8 @@ def scheduler_state_not_checkpointed(model):
     when that subclass steps the scheduler and `train.py` builds both and calls the
     subclass. The optimizers and schedulers may be kept in lists (`self.optimizers =
     [opt_g, opt_d]`, `self.schedulers = [MultiStepLR(o, ...) for o in self.optimizers]`)
+    (or grown by `append` in a setup method: `for optimizer in self.optimizers:
+    self.schedulers.append(MultiStepLR(optimizer, ...))`)
     and saved or loaded by entry in a loop (`for i, o in enumerate(self.optimizers):
     o.load_state_dict(ckpt["optim"][i])`, `self.optimizers[i].load_state_dict(...)`): the
     schedulers count as saved when an entry of theirs is used other than by `step()`, or
