@@ -18,7 +18,7 @@ import libcst as cst
 
 from schedlint.model.builder import binding_key, dotted_name, target_names
 from schedlint.model.cstwalk import children
-from schedlint.model.usage import enclosing_class
+from schedlint.model.usage import call_node_of, enclosing_class
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset(
@@ -325,6 +325,34 @@ def _iterations(root) -> dict:
             elif isinstance(target, cst.Name):
                 out[id(iterable)] = (body, [target.value])
     return out
+
+
+def kept_by_class(model, entity) -> bool:
+    """``entity``, held by ``self.<attr>``, is used by the classes of its hierarchy only to
+    be stepped, read, tested, saved (``state_dict()``) and handed to the scheduler
+    constructors built on it; nothing outside them reads the attribute. Its state can be
+    restored, or its lr written, nowhere the file does not show."""
+    key = entity.key
+    if entity.target is None or key is None or key[0] != "class":
+        return False
+    if _attribute_read_elsewhere(model, entity.target):
+        return False
+    cls = next((c for c in model.classes if id(c) == key[1]), None)
+    if cls is None:
+        return False
+    constructors = {id(call_node_of(s)) for s in model.schedulers}
+    for root in [c.node for c in model.classes if model.same_hierarchy(cls, c)]:
+        for use in uses(root, entity.target):
+            if use.kind == "method" and use.method in HARMLESS_METHODS | {"state_dict"}:
+                continue
+            if use.kind in ("target", "test", "declaration"):
+                continue
+            if use.kind == "attribute" and use.method != "__dict__":
+                continue
+            if use.kind == "argument" and id(use.call) in constructors:
+                continue
+            return False
+    return True
 
 
 def _attribute_read_elsewhere(model, target) -> bool:
