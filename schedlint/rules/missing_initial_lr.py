@@ -2,9 +2,9 @@ from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer
 from schedlint.model.usage import (
     branches_of,
-    enclosing_class,
     call_node_of,
     closed_form,
+    enclosing_class,
     is_known,
     names_of,
     rebound_value,
@@ -420,8 +420,10 @@ def _moved_in_method(model, sched, opt, rebind) -> bool:
     if not kept_by_class(model, opt):
         return False
     for c in model.steps_of(sched):
-        if c.scope is scope and c.order > rebind.order or model.runs_from(
-            scope, c.scope, after=rebind.order
+        if (
+            c.scope is scope
+            and c.order > rebind.order
+            or model.runs_from(scope, c.scope, after=rebind.order)
         ):
             return False
     for write in model.lr_writes:

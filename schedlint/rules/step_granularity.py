@@ -1356,8 +1356,10 @@ def _rebuilt_after_init(model, sched, rebind) -> bool:
     if cls is None or owner is None or not model.same_hierarchy(cls, owner):
         return False
     init = owner.methods.get("__init__")
-    if init is None or sched.scope is not init.scope and not model.runs_from(
-        init.scope, sched.scope
+    if (
+        init is None
+        or sched.scope is not init.scope
+        and not model.runs_from(init.scope, sched.scope)
     ):
         return False
     before = sched.order if sched.scope is init.scope else None
