@@ -242,6 +242,8 @@ def _replayed_on_restored_lr(model):
         for step in model.steps_of(sched):
             if step.loop is None or step.args or step.kwargs or not fast_forward(step):
                 continue
+            if _walks(step):
+                continue  # ``for s in schedulers: s.step()`` steps each once
             load = next(
                 (
                     c
@@ -267,6 +269,11 @@ def _replayed_on_restored_lr(model):
                 f"`{name}.state_dict()` in the checkpoint and restore it with "
                 f"`{name}.load_state_dict(...)` instead of stepping",
             )
+
+
+def _walks(step) -> bool:
+    """The loop around ``step`` walks a list of schedulers (``for s in schedulers``)."""
+    return step.receiver.partition(".")[0].partition("[")[0] in step.loop.targets
 
 
 def _bound_elsewhere(model, opt) -> list:
