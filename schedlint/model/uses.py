@@ -331,12 +331,13 @@ def kept_by_class(model, entity) -> bool:
     """``entity``, held by ``self.<attr>``, is used by the classes of its hierarchy only to
     be stepped, read, tested, saved (``state_dict()``) and handed to the scheduler
     constructors built on it; nothing outside them reads the attribute. Its state can be
-    restored, or its lr written, nowhere the file does not show."""
+    restored, or its lr written, nowhere the file and the modules its flow reads do not
+    show."""
     key = entity.key
     if entity.target is None or key is None or key[0] != "class":
         return False
-    if _attribute_read_elsewhere(model, entity.target):
-        return False
+    if any(_attribute_read_elsewhere(m, entity.target) for m in [model, *model.other_models()]):
+        return False  # ``trainer.optimizer`` in this file or a module of its flow
     cls = next((c for c in model.classes if id(c) == key[1]), None)
     if cls is None:
         return False
