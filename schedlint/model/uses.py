@@ -18,7 +18,7 @@ import libcst as cst
 
 from schedlint.model.builder import binding_key, dotted_name, target_names
 from schedlint.model.cstwalk import children
-from schedlint.model.usage import enclosing_class
+from schedlint.model.usage import call_node_of, enclosing_class
 
 # Methods on a scheduler or optimizer that neither save, load nor hand the object elsewhere.
 HARMLESS_METHODS = frozenset(
@@ -192,6 +192,31 @@ def list_entry(model, entity):
             if getattr(entity, "optimizer_src", None) not in names:
                 return None
             return scope, text, None
+    return _appended_entry(model, entity)
+
+
+def _appended_entry(model, entity):
+    """(scope, list variable, None) for a scheduler appended, in a loop over optimizers,
+    to a list, built on the loop's optimizer (``for optimizer in self.optimizers:
+    self.schedulers.append(MultiStepLR(optimizer, ...))``): one entry per optimizer, as a
+    comprehension builds them."""
+    for scope, call, _, loop in model.flow_calls:
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "append"
+            and len(call.args) == 1
+            and call.args[0].value is entity.node
+        ):
+            text = dotted_name(func.value)
+            if (
+                text is None
+                or loop is None
+                or loop.kind != "for"
+                or getattr(entity, "optimizer_src", None) not in loop.targets
+            ):
+                return None
+            return scope, text, None
     return None
 
 
@@ -239,6 +264,8 @@ def _entries_escape_in(root, text, allowed) -> bool:
             continue
         if use.kind == "argument" and _is_builtin_call(use.call, "len"):
             continue
+        if use.kind == "method" and use.method in ("append", "extend"):
+            continue  # the list grows: its entries stay in it
         body_names = loops.get(id(use.node))
         if body_names is None:
             return True
@@ -298,6 +325,35 @@ def _iterations(root) -> dict:
             elif isinstance(target, cst.Name):
                 out[id(iterable)] = (body, [target.value])
     return out
+
+
+def kept_by_class(model, entity) -> bool:
+    """``entity``, held by ``self.<attr>``, is used by the classes of its hierarchy only to
+    be stepped, read, tested, saved (``state_dict()``) and handed to the scheduler
+    constructors built on it; nothing outside them reads the attribute. Its state can be
+    restored, or its lr written, nowhere the file and the modules its flow reads do not
+    show."""
+    key = entity.key
+    if entity.target is None or key is None or key[0] != "class":
+        return False
+    if any(_attribute_read_elsewhere(m, entity.target) for m in [model, *model.other_models()]):
+        return False  # ``trainer.optimizer`` in this file or a module of its flow
+    cls = next((c for c in model.classes if id(c) == key[1]), None)
+    if cls is None:
+        return False
+    constructors = {id(call_node_of(s)) for s in model.schedulers}
+    for root in [c.node for c in model.classes if model.same_hierarchy(cls, c)]:
+        for use in uses(root, entity.target):
+            if use.kind == "method" and use.method in HARMLESS_METHODS | {"state_dict"}:
+                continue
+            if use.kind in ("target", "test", "declaration"):
+                continue
+            if use.kind == "attribute" and use.method != "__dict__":
+                continue
+            if use.kind == "argument" and id(use.call) in constructors:
+                continue
+            return False
+    return True
 
 
 def _attribute_read_elsewhere(model, target) -> bool:

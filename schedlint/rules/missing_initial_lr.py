@@ -4,11 +4,18 @@ from schedlint.model.usage import (
     branches_of,
     call_node_of,
     closed_form,
+    enclosing_class,
     is_known,
     names_of,
     rebound_value,
 )
-from schedlint.model.uses import HARMLESS_METHODS, binding_root, state_loaded_before, uses
+from schedlint.model.uses import (
+    HARMLESS_METHODS,
+    binding_root,
+    kept_by_class,
+    state_loaded_before,
+    uses,
+)
 from schedlint.rules.base import Report, clip, rule
 
 # Classes that never read `initial_lr` when built with a `last_epoch` (they do not run
@@ -43,7 +50,10 @@ def missing_initial_lr(model):
     closed-form scheduler (LambdaLR, OneCycleLR, a transformers schedule) when neither a
     restore of the optimizer state after the construction, nor a `step()` or an lr write
     before the first training step, replaces the lr the constructor wrote (the first resumed
-    epoch restarts the schedule); and,
+    epoch restarts the schedule), also in a method of a trainer whose `__init__` built the
+    scheduler (`self.scheduler.last_epoch = ckpt["epoch"]` in `resume`) when nothing in
+    the class restores the optimizer state or hands the optimizer on, and the method
+    neither steps the scheduler nor writes the lr; and,
     for the same reason, a chainable scheduler built with `last_epoch` on an optimizer
     whose `initial_lr` is set by hand (the usual way to silence the `KeyError`) in a
     function that restores other state (`model.load_state_dict(ckpt["model"])`, there or
@@ -418,12 +428,13 @@ def _position_written(model):
         if (
             not closed_form(sched)
             or sched.chainable
-            or sched.scope is not r.scope
-            or sched.order > r.order
             or "last_epoch" in sched.args
             or not isinstance(opt, Optimizer)
             or model.is_foreign(opt)
         ):
+            continue
+        here = sched.scope is r.scope and sched.order < r.order
+        if not here and not _built_by_init(model, sched, r.scope):
             continue
         value = rebound_value(model, r)
         number = value.number if value is not None else None
@@ -431,6 +442,20 @@ def _position_written(model):
             continue  # where the constructor left it, or a schedule restarted on purpose
         if state_loaded_before(model, opt, sched.scope, sched.order):
             continue  # SL306: the scheduler is built after the optimizer state is loaded
+        if not here:
+            if _moved_in_method(model, sched, opt, r):
+                yield Report(
+                    r.node,
+                    f"`{clip(r.target, 30)} = ...` moves the {sched.cls}'s position, not the "
+                    f"lr it already wrote",
+                    help=f"Building the scheduler (line {model.line(sched.node)}) wrote the "
+                    f"lr of its first position into the groups of a fresh optimizer, and "
+                    f"nothing here restores the optimizer state or steps the scheduler "
+                    f"before training: the first resumed epoch trains at the start of the "
+                    f"schedule. Restore the optimizer and the scheduler with "
+                    f"`load_state_dict(...)` instead",
+                )
+            continue
         first = [c for c in model.optimizer_steps(opt) if c.scope is r.scope]
         if not first or any(c.order < r.order for c in first):
             continue
@@ -449,6 +474,59 @@ def _position_written(model):
             f"Pass `last_epoch=` to the constructor instead (the restored groups carry "
             f"`initial_lr`), or restore the optimizer state after building the scheduler",
         )
+
+
+def _built_by_init(model, sched, scope) -> bool:
+    """``sched`` is held by ``self`` and built by ``__init__`` (or a method it calls) of a
+    class whose other method ``scope`` is: every call of ``scope`` comes after it."""
+    cls = enclosing_class(model, scope)
+    owner = enclosing_class(model, sched.scope)
+    if (
+        cls is None
+        or owner is None
+        or sched.key is None
+        or sched.key[0] != "class"
+        or not model.same_hierarchy(cls, owner)
+        or sched.scope is scope
+    ):
+        return False
+    init = owner.methods.get("__init__")
+    return init is not None and (
+        sched.scope is init.scope or model.runs_from(init.scope, sched.scope)
+    )
+
+
+def _moved_in_method(model, sched, opt, rebind) -> bool:
+    """``self.scheduler.last_epoch = ckpt["epoch"]`` in a method of the trainer (``resume``)
+    whose ``__init__`` built the closed-form scheduler: the lr the constructor wrote stays
+    in the groups until the scheduler's next step unless the optimizer's state is restored
+    (anywhere: the restored groups carry the lr the saved run reached), the scheduler is
+    stepped or an lr written in that method or code it calls, or the optimizer is handed
+    on. The optimizer must be stepped elsewhere, by the trainer, none of it before the
+    write in that method."""
+    scope = rebind.scope
+    steps = model.optimizer_steps(opt)
+    if not steps or any(c.scope is scope for c in steps):
+        return False
+    if any(c.method == "load_state_dict" and opt in c.targets for c in model.calls):
+        return False
+    if any(any(t is opt for t in ts) for _, ts in model.lent_calls("load_state_dict")):
+        return False
+    if not kept_by_class(model, opt):
+        return False
+    for c in model.steps_of(sched):
+        if (
+            c.scope is scope
+            and c.order > rebind.order
+            or model.runs_from(scope, c.scope, after=rebind.order)
+        ):
+            return False
+    for write in model.lr_writes:
+        if opt not in write.optimizers and write.optimizer is not opt:
+            continue
+        if write.scope is scope or model.runs_from(scope, write.scope):
+            return False
+    return True
 
 
 def _restored_after(model, sched, opt, step) -> bool:

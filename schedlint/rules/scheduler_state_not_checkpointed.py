@@ -67,6 +67,8 @@ def scheduler_state_not_checkpointed(model):
     when that subclass steps the scheduler and `train.py` builds both and calls the
     subclass. The optimizers and schedulers may be kept in lists (`self.optimizers =
     [opt_g, opt_d]`, `self.schedulers = [MultiStepLR(o, ...) for o in self.optimizers]`)
+    (or grown by `append` in a setup method: `for optimizer in self.optimizers:
+    self.schedulers.append(MultiStepLR(optimizer, ...))`)
     and saved or loaded by entry in a loop (`for i, o in enumerate(self.optimizers):
     o.load_state_dict(ckpt["optim"][i])`, `self.optimizers[i].load_state_dict(...)`): the
     schedulers count as saved when an entry of theirs is used other than by `step()`, or
@@ -240,6 +242,8 @@ def _replayed_on_restored_lr(model):
         for step in model.steps_of(sched):
             if step.loop is None or step.args or step.kwargs or not fast_forward(step):
                 continue
+            if _walks(step):
+                continue  # ``for s in schedulers: s.step()`` steps each once
             load = next(
                 (
                     c
@@ -265,6 +269,11 @@ def _replayed_on_restored_lr(model):
                 f"`{name}.state_dict()` in the checkpoint and restore it with "
                 f"`{name}.load_state_dict(...)` instead of stepping",
             )
+
+
+def _walks(step) -> bool:
+    """The loop around ``step`` walks a list of schedulers (``for s in schedulers``)."""
+    return step.receiver.partition(".")[0].partition("[")[0] in step.loop.targets
 
 
 def _bound_elsewhere(model, opt) -> list:

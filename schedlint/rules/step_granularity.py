@@ -15,6 +15,7 @@ from schedlint.model.usage import (
     branches_of,
     callee_optimizer_steps,
     conditions,
+    enclosing_class,
     guard_of,
     if_test,
     is_epoch_loop,
@@ -199,7 +200,9 @@ def step_granularity_mismatch(model):
     helper's loader parameter stands for what its callers pass, or sized with
     `len(loader)` of a loader that is then rebuilt as a new `DataLoader` (a
     `DistributedSampler`, a batch size found by a memory probe) before the loop that walks
-    it in the same function. Under gradient accumulation,
+    it in the same function, or, for a trainer whose `__init__` sized it from
+    `len(self.train_loader)`, in another of its methods that `__init__` does not run before
+    building the schedule and that does not build it again. Under gradient accumulation,
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
@@ -1340,14 +1343,21 @@ def _sized_before_rebuild(model, names, sched):
     for value in _length_values(sched):
         counted.update(t for t in _expand(model, sched, value).lens if t != "<expr>")
     for step, loop in _batch_loop_steps(model, names, sched, key):
-        if loop.scope is not sched.scope or is_epoch_loop(loop):
+        if is_epoch_loop(loop):
             continue
         for r in model.rebinds:
-            if not (
-                r.scope is loop.scope
-                and r.target in counted
-                and r.target in loop.iter.names
-                and sched.order < r.order < loop.order
+            if loop.scope is sched.scope:
+                if not (
+                    r.scope is loop.scope
+                    and r.target in counted
+                    and r.target in loop.iter.names
+                    and sched.order < r.order < loop.order
+                ):
+                    continue
+            elif not (
+                r.target in counted
+                and r.target == loop.iter.dotted
+                and _rebuilt_after_init(model, sched, r)
             ):
                 continue
             rebuilt = assigned_value(model, r)
@@ -1364,6 +1374,34 @@ def _sized_before_rebuild(model, names, sched):
                 f"after the last loader, or size it from that loader",
             )
     return None
+
+
+def _rebuilt_after_init(model, sched, rebind) -> bool:
+    """A trainer's ``__init__`` sized ``sched`` with ``len(self.train_loader)``, and another
+    of its methods (``distribute``, not one ``__init__`` runs before building ``sched``)
+    rebinds ``self.train_loader``: any call of that method comes after the construction.
+    Not when that method builds the scheduler again, or calls code that does."""
+    if not rebind.target.startswith("self.") or rebind.scope is sched.scope:
+        return False
+    cls = enclosing_class(model, rebind.scope)
+    owner = enclosing_class(model, sched.scope)
+    if cls is None or owner is None or not model.same_hierarchy(cls, owner):
+        return False
+    init = owner.methods.get("__init__")
+    if (
+        init is None
+        or sched.scope is not init.scope
+        and not model.runs_from(init.scope, sched.scope)
+    ):
+        return False
+    before = sched.order if sched.scope is init.scope else None
+    if model.runs_from(init.scope, rebind.scope, before=before):
+        return False  # ``__init__`` runs it before the scheduler is built
+    return not any(
+        s.target == sched.target
+        and (s.scope is rebind.scope or model.runs_from(rebind.scope, s.scope))
+        for s in model.schedulers
+    )
 
 
 def _iterated(model, loop):

@@ -1,4 +1,5 @@
 from schedlint.model.calls import move_after_edits
+from schedlint.model.facts import Optimizer, Scheduler
 from schedlint.model.usage import (
     Branches,
     branches_of,
@@ -57,6 +58,67 @@ def _training_loop(call):
     while _walks_schedulers(call, loop):
         loop = loop.parent
     return loop
+
+
+def _replaced_optimizer_steps(model, branches):
+    """``if scheduler: scheduler.step() else: optimizer.step()``: a library scheduler stepped
+    in a loop where every step of its optimizers (the file's, and its helpers') is in the
+    other arm of an ``if`` around it, in the same loop. Not when anything else in the loop
+    steps (``scaler.step(optimizer)``, a helper that may step the optimizer)."""
+    for call in model.calls:
+        loop = _training_loop(call)
+        if call.method != "step" or call.args or call.kwargs or loop is None:
+            continue
+        scheds = [t for t in call.targets if isinstance(t, Scheduler)]
+        if (
+            not scheds
+            or len(scheds) != len(call.targets)
+            or any(
+                s.origin not in ("torch", "transformers")
+                or s.cls == "ReduceLROnPlateau"
+                or _counter_managed(model, s)
+                for s in scheds
+            )
+        ):
+            continue
+        opts = set()
+        for s in scheds:
+            found = s.optimizers or (
+                model.holds(s.scope, s.optimizer_src) if s.optimizer_src else []
+            )
+            opts.update(id(o) for o in found if isinstance(o, Optimizer))
+        if not opts:
+            continue
+        path = branches.path(call)
+        replaced, clear = [], True
+        for c in model.calls + model.calls_via_imports:
+            if c is call or "step" not in c.method:
+                continue
+            targets = list(c.targets) + [c.optimizer_arg] * (c.optimizer_arg is not None)
+            if targets and all(isinstance(t, Scheduler) for t in targets):
+                continue  # another scheduler
+            here = c.scope is call.scope and c.loop is not None and loop.contains(c.loop)
+            if here and Branches.exclusive(path, branches.path(c)):
+                if any(id(t) in opts for t in targets):
+                    replaced.append(c)
+                continue
+            if here or any(id(t) in opts for t in targets):
+                clear = False  # steps next to it, or steps the optimizer elsewhere
+                break
+        if not clear or not replaced or any(c.via is not None for c in replaced):
+            continue
+        first = min(replaced, key=lambda c: c.order)
+        sched = scheds[0]
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs instead of "
+            f"`{clip(first.receiver, 30)}.step()` (line {model.line(first.node)})",
+            help=f"`{call.receiver}` is a `{sched.cls}` (line {model.line(sched.node)}) on "
+            f"the optimizer that `{first.receiver}.step()` steps only in the other branch: "
+            f"whenever the scheduler steps, the optimizer does not, so the weights never "
+            f"change while the schedule advances; call `{first.receiver}.step()` on every "
+            f"pass and `{call.receiver}.step()` after it",
+        )
 
 
 def _loop_steps(model, names):
@@ -223,7 +285,11 @@ def scheduler_step_before_optimizer_step(model):
     that function is called from a loop, and a function with no loop of its own
     (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
     and is called in a loop whose body steps the optimizer only after that call (inline, or
-    in another function it calls, `self.train_epoch()`). A scheduler stepped on every micro-batch while the
+    in another function it calls, `self.train_epoch()`). Also flags a torch or transformers
+    scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
+    optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
+    when nothing else in the loop steps and no other code steps that optimizer: the
+    scheduler's step replaces the optimizer's. A scheduler stepped on every micro-batch while the
     optimizer steps only under a gradient-accumulation test is a question of granularity,
     not of order: SL207 reports it.
 
@@ -275,7 +341,11 @@ def scheduler_step_before_optimizer_step(model):
     reported = set()
     for call, _, _ in micro_batch_steps(model, names, branches):
         reported.add(id(call.node))  # per micro-batch: a question of granularity (SL207)
-    for report in [*_per_call_first(model, branches), *_hook_first(model, branches)]:
+    for report in [
+        *_replaced_optimizer_steps(model, branches),
+        *_per_call_first(model, branches),
+        *_hook_first(model, branches),
+    ]:
         if id(report.node) not in reported:
             reported.add(id(report.node))
             yield report
