@@ -32,6 +32,7 @@ from schedlint.model import catalogue
 from schedlint.model.builder import binding_key, dotted_name
 from schedlint.model.cstwalk import children
 from schedlint.model.facts import MethodCall, Optimizer, Scheduler
+from schedlint.model.numbers import fold_binary
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
 KNOWN_ORIGINS = ("torch", "transformers")
@@ -820,6 +821,14 @@ def in_leading_phase(model, path, counters) -> bool:
     """Some ``if`` of ``path`` runs its branch only while one of ``counters`` is below a
     bound (``if epoch < warmup:``, ``if epoch <= warmup_epochs:``, the ``else`` of ``if
     epoch >= warmup:``): the first passes of the loop counting it."""
+    return leading_phase(model, path, counters) is not None
+
+
+def leading_phase(model, path, counters):
+    """(counter, bound, inclusive) of the first ``if`` of ``path`` that runs its branch only
+    while one of ``counters`` is below a bound: ``("epoch", "warmup", False)`` for ``if
+    epoch < warmup:`` (its last pass has ``epoch == warmup - 1``), ``inclusive`` for ``if
+    epoch <= warmup:``; else None."""
     for node, branch in path:
         if not isinstance(node, cst.If):
             continue
@@ -828,9 +837,55 @@ def in_leading_phase(model, path, counters) -> bool:
             continue
         _, left, right = key[0]
         holds = key[1] == (branch == "body")
-        if holds and left in counters or not holds and right in counters:
-            return True
-    return False
+        if holds and left in counters:
+            return left, right, False
+        if not holds and right in counters:
+            return right, left, True
+    return None
+
+
+_ROOT_PRIMES = tuple(p**0.5 for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37))
+
+
+def ramp_reaches(value, phase, target) -> bool:
+    """Whether the lr expression ``value`` (a Value), written on the passes of a leading
+    ``phase`` (:func:`leading_phase`), equals ``target`` (the Value the optimizer was built
+    with) on its last pass: ``base_lr * (epoch + 1) / warmup`` under ``if epoch < warmup``
+    does, ``base_lr * epoch / warmup`` stops at ``(warmup - 1) / warmup`` of it. Both are
+    evaluated with every name standing for a number of its own (the same name, the same
+    number); anything else (a call, a subscript) answers False."""
+    counter, bound, inclusive = phase
+    names = {}
+
+    def number(text):
+        # square roots of distinct primes: no sum or product of a few of them is another's
+        # by accident, so an equality that holds here holds for every value of the names
+        if text not in names:
+            names[text] = _ROOT_PRIMES[len(names) % len(_ROOT_PRIMES)]
+        return names[text]
+
+    def evaluate(node):
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return float(node.evaluated_value)
+        text = dotted_name(node)
+        if text is not None:
+            if text == counter:
+                return number(bound) - (0 if inclusive else 1)
+            return number(text)
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = evaluate(node.expression)
+            return None if inner is None else -inner
+        if isinstance(node, cst.BinaryOperation):
+            left, right = evaluate(node.left), evaluate(node.right)
+            if left is None or right is None:
+                return None
+            return fold_binary(node.operator, left, right)
+        return None
+
+    if value is None or target is None:
+        return False
+    end, base = evaluate(value.node), evaluate(target.node)
+    return end is not None and base is not None and abs(end - base) <= 1e-9 * abs(base)
 
 
 def zero_based_counter(loop) -> str | None:

@@ -12,8 +12,10 @@ from schedlint.model.usage import (
     in_leading_phase,
     in_scheduler_class,
     is_known,
+    leading_phase,
     name_of,
     names_of,
+    ramp_reaches,
     stepped_units,
 )
 from schedlint.rules.base import Report, clip, rule
@@ -210,9 +212,11 @@ def _warmup_then_decay(model, branches, sched, write, steps, local) -> bool:
     multiplies the lr by a factor of its counter (StepLR, ExponentialLR, ...): each pass's
     write replaces what the last step made of the previous one, and once the ramp ends the
     decay goes on from the lr it reached. That is a warm-up, then the schedule, the run
-    ``SequentialLR`` would give. The write is computed from the loop's counter, not from the
-    current lr, and only the loop it runs in steps the scheduler, once a pass, outside the
-    ramp's test."""
+    ``SequentialLR`` would give, when the ramp's last pass writes the lr the optimizer was
+    built with (one stopping short, ``base_lr * epoch / warmup`` under ``epoch < warmup``,
+    leaves the whole decay that much lower). The write is computed from the loop's counter,
+    not from the current lr, and only the loop it runs in steps the scheduler, once a pass,
+    outside the ramp's test."""
     if sched.cls not in catalogue.DECAY_BY_FACTOR or write.op != "=" or write.reads_current_lr:
         return False
     if not local or len(local) != len(steps):
@@ -220,8 +224,12 @@ def _warmup_then_decay(model, branches, sched, write, steps, local) -> bool:
     outer = next((loop for loop in write.loops if loop.groups_of is None), None)
     if outer is None or not outer.targets & write.value.names:
         return False
-    path = branches.path(write)
-    return in_leading_phase(model, path, outer.targets) and all(
+    phase = leading_phase(model, branches.path(write), outer.targets)
+    opt = sched.optimizer or write.optimizer
+    built = opt.group_lrs() if opt is not None else None
+    if phase is None or not built or not all(ramp_reaches(write.value, phase, v) for v in built):
+        return False
+    return all(
         s.loop is outer
         and not s.args
         and not s.kwargs
@@ -260,8 +268,10 @@ def manual_lr_edit_under_scheduler(model):
     argument recomputes every lr in closed form from `base_lrs`; SL204 still reports it).
     Nor is a warm-up ramp over the first passes of the loop that steps a StepLR,
     MultiStepLR, ExponentialLR or MultiplicativeLR once a pass (`if epoch <= warmup:`
-    writing `base_lr * epoch / warmup`): those steps only multiply the lr by a factor, so
-    the decay goes on from the ramp's last lr, as `SequentialLR` would run it.
+    writing `base_lr * epoch / warmup`) and ends at the lr the optimizer was built with:
+    those steps only multiply the lr by a factor, so the decay goes on from the ramp's last
+    lr, as `SequentialLR` would run it. A ramp that stops short (`base_lr * epoch / warmup`
+    under `if epoch < warmup:`) is reported: its last value sticks for the rest of the run.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
