@@ -6,14 +6,15 @@ from __future__ import annotations
 import libcst as cst
 
 
-def fold_number(node) -> float | None:
-    """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number."""
+def fold_number(node, leaf=None) -> float | None:
+    """Fold literal arithmetic (``1e-3``, ``-0.1``, ``0.1 * 2``) to a number. ``leaf``, when
+    given, is asked for the number any other operand stands for (None: unknown)."""
     if isinstance(node, cst.Integer):
         return float(node.evaluated_value)
     if isinstance(node, cst.Float):
         return float(node.evaluated_value)
     if isinstance(node, cst.UnaryOperation):
-        inner = fold_number(node.expression)
+        inner = fold_number(node.expression, leaf)
         if inner is None:
             return None
         if isinstance(node.operator, cst.Minus):
@@ -22,11 +23,11 @@ def fold_number(node) -> float | None:
             return inner
         return None
     if isinstance(node, cst.BinaryOperation):
-        left, right = fold_number(node.left), fold_number(node.right)
+        left, right = fold_number(node.left, leaf), fold_number(node.right, leaf)
         if left is None or right is None:
             return None
         return fold_binary(node.operator, left, right)
-    return None
+    return leaf(node) if leaf is not None else None
 
 
 def fold_binary(operator, left: float, right: float) -> float | None:

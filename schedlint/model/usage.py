@@ -32,7 +32,7 @@ from schedlint.model import catalogue
 from schedlint.model.builder import binding_key, dotted_name
 from schedlint.model.cstwalk import children
 from schedlint.model.facts import MethodCall, Optimizer, Scheduler
-from schedlint.model.numbers import fold_binary
+from schedlint.model.numbers import fold_number
 
 # Schedulers whose behaviour the catalogue knows: torch classes and transformers factories.
 KNOWN_ORIGINS = ("torch", "transformers")
@@ -864,27 +864,15 @@ def ramp_reaches(value, phase, target) -> bool:
             names[text] = _ROOT_PRIMES[len(names) % len(_ROOT_PRIMES)]
         return names[text]
 
-    def evaluate(node):
-        if isinstance(node, (cst.Integer, cst.Float)):
-            return float(node.evaluated_value)
+    def operand(node):
         text = dotted_name(node)
-        if text is not None:
-            if text == counter:
-                return number(bound) - (0 if inclusive else 1)
-            return number(text)
-        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-            inner = evaluate(node.expression)
-            return None if inner is None else -inner
-        if isinstance(node, cst.BinaryOperation):
-            left, right = evaluate(node.left), evaluate(node.right)
-            if left is None or right is None:
-                return None
-            return fold_binary(node.operator, left, right)
-        return None
+        if text is None:
+            return None
+        return number(bound) - (0 if inclusive else 1) if text == counter else number(text)
 
     if value is None or target is None:
         return False
-    end, base = evaluate(value.node), evaluate(target.node)
+    end, base = fold_number(value.node, operand), fold_number(target.node, operand)
     return end is not None and base is not None and abs(end - base) <= 1e-9 * abs(base)
 
 

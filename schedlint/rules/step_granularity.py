@@ -554,7 +554,16 @@ def _passed_for(model, sched, values) -> list | None:
     the arguments tell no unit."""
     if sched.scope.kind != "function":
         return None
-    out, followed = [], False
+    out = _bound_by_callers(model, sched, values)
+    if out is None or out == values or sized_in(out) is None:
+        return None  # a parameter some call leaves unbound, or none followed
+    return out
+
+
+def _bound_by_callers(model, sched, values) -> list | None:
+    """``values`` with each parameter of ``sched``'s function (``num_training_steps``)
+    replaced by what every call binds it to; None when a call leaves one unbound."""
+    out = []
     for v in values:
         if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
             out.append(v)
@@ -563,9 +572,6 @@ def _passed_for(model, sched, values) -> list | None:
         if not bound:
             return None
         out += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
-        followed = True
-    if not followed or sized_in(out) is None:
-        return None
     return out
 
 
@@ -585,16 +591,7 @@ def _size_values(model, sched) -> list:
     if values and sched.scope.kind == "function":
         # a factory's parameter (``num_training_steps=num_training_steps``) is what every
         # caller passes it
-        out = []
-        for v in values:
-            if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
-                out.append(v)
-                continue
-            bound = model.arguments(sched.scope, v.src)
-            if not bound:
-                return []
-            out += [_expand_in(model, caller, model.value(node)) for caller, node in bound]
-        return out
+        return _bound_by_callers(model, sched, values) or []
     if values or sched.cls != "LambdaLR" or sched.scope.kind != "function":
         return values
     for param in sched.scope.params:
