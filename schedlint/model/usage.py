@@ -903,16 +903,23 @@ def _inside(model, node, outer) -> bool:
     return a[:2] <= b[:2] and b[2:] <= a[2:]
 
 
-def _counting(model, text, gate, scope, loop) -> str | None:
+def _counting(model, text, gate, scope, loop, site=None) -> str | None:
     """How ``text`` counts where the ``if`` ``gate`` tests it, while ``loop`` (in ``scope``;
-    None for a function the loop calls) makes its first pass: "pass" when it is 0 for the
-    whole pass (it counts that loop's passes, or an enclosing one's), "step" when it is 0 at
-    the test but may grow within the pass (a step counter raised in a nested loop, or in
-    another method), None when it may not be 0 there (set to something else, raised before
-    the test, a parameter)."""
+    None for a function the loop calls at ``site``, (Call node, calling scope, its loop))
+    makes its first pass: "pass" when it is 0 for the whole pass (it counts that loop's
+    passes, or an enclosing one's), "step" when it is 0 at the test but may grow within the
+    pass (a step counter raised in a nested loop, or in another method), None when it may
+    not be 0 there (set to something else, raised before the test, a parameter no counter
+    is handed to)."""
     if loop is not None and any(text == zero_based_counter(outer) for outer in loop.ancestors()):
         return "pass"
     head, _, attr = text.partition(".")
+    if site is not None and not attr and head in scope.params:
+        call, caller, caller_loop = site
+        handed = _handed(scope, call, head)
+        if handed is None or any(op != "declared" for _, op, _ in _bindings(scope.node, head)):
+            return None
+        return _counting(model, handed, call, caller, caller_loop)
     if not attr and loop is not None:
         functions = [(scope.name, scope.node)]
     elif head == "self" and attr and "." not in attr:
@@ -953,6 +960,22 @@ def _counting(model, text, gate, scope, loop) -> str | None:
     return kind
 
 
+def _handed(scope, call, param) -> str | None:
+    """The name or attribute ``call`` (a call of the function ``scope``, ``self.method(...)``
+    or ``fn(...)``) hands its parameter ``param``, else None."""
+    params = list(scope.params)
+    if params[:1] == ["self"]:
+        params = params[1:]
+    if any(a.star for a in call.args):
+        return None
+    for i, a in enumerate(call.args):
+        if (a.keyword is None and i < len(params) and params[i] == param) or (
+            a.keyword is not None and a.keyword.value == param
+        ):
+            return dotted_name(a.value)
+    return None
+
+
 def _configured_start(model, scope):
     """Whether an operand is a start the configuration sets (``cfg.disc_start``, ``args.
     warmup``, ``start_step``, ``len(loader) * n``'s name): a name, attribute, subscript or
@@ -972,14 +995,15 @@ def _configured_start(model, scope):
     return accepts
 
 
-def start_gate(model, path, scope, loop=None):
+def start_gate(model, path, scope, loop=None, site=None):
     """The ``if`` of the branch path ``path`` (in the function ``scope``) that keeps its code
     from the first pass of ``loop`` and starts it later: a start threshold on a counter that
     is 0 there (``if total_steps >= cfg.disc_start:``, ``>``, ``<=``/``<`` reversed, the else
     of ``if step < cfg.disc_start:``, ``and`` with anything). The counter: ``loop``'s or an
     enclosing loop's ``zero_based_counter``, a name set to 0 before the loop and only raised
-    (``+=``) after the test, or a ``self`` attribute set to 0 in ``__init__`` and only raised
-    (the only kind seen in a function the loop calls: ``loop`` None). The bound: a configured
+    (``+=``) after the test, or a ``self`` attribute set to 0 in ``__init__`` and only raised;
+    in a function the loop calls at ``site`` (``loop`` None), such an attribute or a parameter
+    that call hands one of the loop's counters (``self.train_step(batch, epoch)``). The bound: a configured
     start (taken as positive), or an integer literal when the counter counts ``loop``'s
     passes (a step counter may pass a small one within the first pass). None when no test of
     the path is one; ``if it > 0:`` is one (see :func:`skips_first_pass`)."""
@@ -987,7 +1011,7 @@ def start_gate(model, path, scope, loop=None):
         if not isinstance(node, cst.If):
             continue
         for text in dict.fromkeys(_compared(model, node.test)):
-            kind = _counting(model, text, node, scope, loop)
+            kind = _counting(model, text, node, scope, loop, site)
             if kind is None:
                 continue
             truth = _first_pass_truth(

@@ -211,7 +211,8 @@ def _late_start(model, branches, call, sched, loop, path, inside, via):
     for node, info, opt_steps in via:
         gate = start_gate(model, branches.path_in(node, call.scope.node), call.scope, loop)
         if gate is None:  # waits inside the function (``self.train_disc()``), every step
-            inner = [start_gate(model, branches.path(o), o.scope) for o in opt_steps]
+            site = (node, call.scope, loop)
+            inner = [start_gate(model, branches.path(o), o.scope, site=site) for o in opt_steps]
             gate = inner[0] if inner and None not in inner else None
         gated.append((node, f"{info.name}()", gate))
     if not gated or any(gate is None for *_, gate in gated):
