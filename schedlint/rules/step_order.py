@@ -203,6 +203,8 @@ def _late_start(model, branches, call, sched, loop, path, inside, via):
     calls in the loop; ``via``: (call, function, its steps) of the functions of this file
     the loop calls) waits for a start threshold (``if total_steps >= cfg.disc_start:``) that
     the scheduler step does not: the schedule moves for passes that make no update."""
+    if sched.loop is not None and loop.contains(sched.loop):
+        return None  # built in the loop: when the optimizer starts, say
     gated = []  # (node, what runs there, the threshold's `if`)
     for c in inside:
         # a helper of another module steps it: name the call here
