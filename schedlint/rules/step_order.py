@@ -261,7 +261,17 @@ def scheduler_step_before_optimizer_step(model):
     that function is called from a loop, and a function with no loop of its own
     (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
     and is called in a loop whose body steps the optimizer only after that call (inline, or
-    in another function it calls, `self.train_epoch()`). A scheduler stepped on every micro-batch while the
+    in another function it calls, `self.train_epoch()`). Also flags a scheduler stepped from
+    the first pass of its loop while every step of its optimizer there (inline, or in a
+    function it calls) waits for a start threshold, as a GAN's discriminator does: `if
+    total_steps >= cfg.disc_start: opt_disc.step()` (`>`, or `cfg.disc_start <= total_steps`),
+    with a counter that is 0 on the first pass (the loop's `range`/`enumerate` index, a name
+    set to 0 before the loop and raised with `+=` after the test, a `self.global_step` set
+    to 0 in `__init__` and only raised) and a configured start (or a positive integer, for a
+    counter of the scheduler's own passes). A scheduler stepped under the same condition
+    (or any test of that counter), one built in the loop (when the optimizer starts), a
+    counter a checkpoint may set, and a modulo test (`if i % n_critic == 0:`) are not
+    flagged. A scheduler stepped on every micro-batch while the
     optimizer steps only under a gradient-accumulation test is a question of granularity,
     not of order: SL207 reports it.
 
@@ -270,7 +280,9 @@ def scheduler_step_before_optimizer_step(model):
     moves the learning rate before the first update is made, so the first value of the schedule
     (the warm-up start, the initial lr) is never used and the whole schedule runs one step
     early. PyTorch warns only on the very first call, and the warning is hidden by libraries
-    that filter it (accelerate).
+    that filter it (accelerate). A scheduler that moves while its optimizer waits for a
+    start threshold decays the lr before the first update: the optimizer starts at an lr
+    the schedule meant for much later.
 
     ## Example
     ```python
