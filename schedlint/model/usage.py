@@ -1001,16 +1001,20 @@ def start_gate(model, path, scope, loop=None, site=None):
     is 0 there (``if total_steps >= cfg.disc_start:``, ``>``, ``<=``/``<`` reversed, the else
     of ``if step < cfg.disc_start:``, ``and`` with anything). The counter: ``loop``'s or an
     enclosing loop's ``zero_based_counter``, a name set to 0 before the loop and only raised
-    (``+=``) after the test, or a ``self`` attribute set to 0 in ``__init__`` and only raised;
-    in a function the loop calls at ``site`` (``loop`` None), such an attribute or a parameter
-    that call hands one of the loop's counters (``self.train_step(batch, epoch)``). The bound: a configured
-    start (taken as positive), or an integer literal when the counter counts ``loop``'s
-    passes (a step counter may pass a small one within the first pass). None when no test of
-    the path is one; ``if it > 0:`` is one (see :func:`skips_first_pass`)."""
+    (``+=``) after the test, or a ``self`` attribute set to 0 in ``__init__`` and only
+    raised; in a function the loop calls at ``site`` (``loop`` None), such an attribute or
+    a parameter that call hands one of the loop's counters (``self.train_step(x, epoch)``).
+    The bound: a configured start (taken as positive), or an integer literal when the
+    counter counts ``loop``'s passes (a step counter may pass a small one within the first
+    pass). None when no test of the path is one; ``if it > 0:`` is one (see
+    :func:`skips_first_pass`)."""
     for node, branch in path:
         if not isinstance(node, cst.If):
             continue
         for text in dict.fromkeys(_compared(model, node.test)):
+            hopeful = _first_pass_truth(node.test, {text}, True, lambda _: True)
+            if hopeful is None or hopeful != (branch == "else"):
+                continue  # not a threshold on it even were it a counter: no need to look
             kind = _counting(model, text, node, scope, loop, site)
             if kind is None:
                 continue
