@@ -913,27 +913,48 @@ _AT_ZERO = {
 }
 
 
-def _first_pass_truth(test, counters) -> bool | None:
-    """What ``test`` is while every name of ``counters`` is 0, when that is certain."""
-    if isinstance(test, cst.Name):
-        return False if test.value in counters else None
+def _first_pass_truth(test, counters, literals=True, bound=None) -> bool | None:
+    """What ``test`` is while every name (or ``self`` attribute) of ``counters`` is 0, when
+    that is certain: compared with an integer literal (where ``literals``), or, where
+    ``bound`` accepts the other side, with a configured start (``step >= cfg.disc_start``),
+    taken as at least 1, by an ordering only. ``and``/``or`` of such tests too."""
+    if isinstance(test, (cst.Name, cst.Attribute)):
+        return False if dotted_name(test) in counters else None
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        inner = _first_pass_truth(test.expression, counters)
+        inner = _first_pass_truth(test.expression, counters, literals, bound)
         return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        both = [_first_pass_truth(t, counters, literals, bound) for t in (test.left, test.right)]
+        decisive = isinstance(test.operator, cst.Or)  # the value that settles it alone
+        if decisive in both:
+            return decisive
+        return None if None in both else not decisive
     if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
         return None
     left, (target,) = test.left, test.comparisons
     compare = _AT_ZERO.get(type(target.operator))
     if compare is None:
         return None
-    counted = [
-        isinstance(side, cst.Name) and side.value in counters for side in (left, target.comparator)
-    ]
-    literal = [isinstance(side, cst.Integer) for side in (left, target.comparator)]
-    if sorted(counted) != [False, True] or counted != [not lit for lit in literal]:
-        return None  # one side the counter, the other an integer literal
-    values = [0 if c else int(side.value, 0) for c, side in zip(counted, (left, target.comparator))]
-    return compare(*values)
+    sides = (left, target.comparator)
+    counted = [dotted_name(side) in counters for side in sides]
+    if sorted(counted) != [False, True]:
+        return None  # one side the counter, the other its bound
+    other = sides[counted.index(False)]
+    if isinstance(other, cst.Integer) and literals:
+        value = int(other.value, 0)
+    elif (
+        bound is not None
+        and not isinstance(other, cst.Integer)
+        and type(target.operator) in _ORDERINGS
+        and bound(other)
+    ):
+        value = 1  # a start the configuration sets: some positive count
+    else:
+        return None
+    return compare(*[0 if c else value for c in counted])
+
+
+_ORDERINGS = (cst.GreaterThan, cst.GreaterThanEqual, cst.LessThan, cst.LessThanEqual)
 
 
 def skips_first_pass(path, loop) -> bool:
@@ -950,6 +971,193 @@ def skips_first_pass(path, loop) -> bool:
             if truth is not None and truth == (branch == "else"):
                 return True
     return False
+
+
+# -- start thresholds: code that waits for a counter ------------------------------------------
+def _compared(model, test) -> list:
+    """The source of each operand ``test`` compares or tests the truth of (through ``not``,
+    ``and``, ``or``)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _compared(model, test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        return _compared(model, test.left) + _compared(model, test.right)
+    if isinstance(test, cst.Comparison):
+        return [model.code(test.left)] + [model.code(t.comparator) for t in test.comparisons]
+    return [model.code(test)] if isinstance(test, (cst.Name, cst.Attribute)) else []
+
+
+def _bindings(root, text):
+    """(statement, "=" / "+=" / "other", value) for each binding of the name or ``self``
+    attribute ``text`` in the function ``root`` (not in functions or classes it defines)."""
+    stack = [root.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if dotted_name(t.target) == text:
+                    yield node, "=", node.value
+                elif text in _dotted_in(t.target):
+                    yield node, "other", None
+        elif isinstance(node, cst.AnnAssign) and dotted_name(node.target) == text:
+            yield node, "=" if node.value is not None else "declared", node.value
+        elif isinstance(node, cst.AugAssign) and dotted_name(node.target) == text:
+            yield node, "+=" if isinstance(node.operator, cst.AddAssign) else "other", node.value
+        elif isinstance(node, (cst.For, cst.CompFor)) and text in _dotted_in(node.target):
+            yield node, "other", None
+        elif isinstance(node, cst.NamedExpr) and dotted_name(node.target) == text:
+            yield node, "other", None
+        elif isinstance(node, cst.AsName) and text in _dotted_in(node.name):
+            yield node, "other", None
+        stack.extend(children(node))
+
+
+def _dotted_in(target) -> set:
+    """The names and attribute chains a (possibly unpacking) target binds."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {t for el in target.elements for t in _dotted_in(el.value)}
+    if isinstance(target, cst.StarredElement):
+        return _dotted_in(target.value)
+    text = dotted_name(target)
+    return {text} if text else set()
+
+
+def _inside(model, node, outer) -> bool:
+    a, b = model.position(outer), model.position(node)
+    return a[:2] <= b[:2] and b[2:] <= a[2:]
+
+
+def _counting(model, text, gate, scope, loop, site=None) -> str | None:
+    """How ``text`` counts where the ``if`` ``gate`` tests it, while ``loop`` (in ``scope``;
+    None for a function the loop calls at ``site``, (Call node, calling scope, its loop))
+    makes its first pass: "pass" when it is 0 for the whole pass (it counts that loop's
+    passes, or an enclosing one's), "step" when it is 0 at the test but may grow within the
+    pass (a step counter raised in a nested loop, or in another method), None when it may
+    not be 0 there (set to something else, raised before the test, a parameter no counter
+    is handed to)."""
+    if loop is not None and any(text == zero_based_counter(outer) for outer in loop.ancestors()):
+        return "pass"
+    head, _, attr = text.partition(".")
+    if site is not None and not attr and head in scope.params:
+        call, caller, caller_loop = site
+        handed = _handed(scope, call, head)
+        if handed is None or any(op != "declared" for _, op, _ in _bindings(scope.node, head)):
+            return None
+        return _counting(model, handed, call, caller, caller_loop)
+    if not attr and loop is not None:
+        functions = [(scope.name, scope.node)]
+    elif head == "self" and attr and "." not in attr:
+        cls = enclosing_class(model, scope)
+        if cls is None:
+            return None
+        functions = [(name, info.node) for name, info in cls.methods.items()]
+    else:
+        return None
+    starts, raises = [], []
+    for name, root in functions:
+        for stmt, op, value in _bindings(root, text):
+            if op == "=" and isinstance(value, cst.Integer) and value.value == "0":
+                starts.append((name, stmt))
+            elif op == "+=" and not isinstance(value, cst.UnaryOperation):
+                raises.append((root, stmt))
+            elif op != "declared":
+                return None  # set from a checkpoint, lowered, unpacked: not surely 0
+    if not starts or not raises:
+        return None
+    if attr:
+        if any(name != "__init__" for name, _ in starts):
+            return None  # reset by another method (a new run, a restore)
+    elif loop is None or any(_inside(model, stmt, loop.node) for _, stmt in starts):
+        return None  # reset on every pass: it counts within a pass, not from the start
+    kind = "pass"
+    for root, stmt in raises:
+        if root is not scope.node or loop is None:
+            kind = "step"  # raised in another method: when, the loop does not say
+        elif model.starts_before(stmt, gate, root):
+            return None  # raised before the test: past 0 already on the first pass
+        elif any(
+            inner is not loop and loop.contains(inner) and _inside(model, stmt, inner.node)
+            for inner in model.loops
+            if inner.scope is scope
+        ):
+            kind = "step"
+    return kind
+
+
+def _handed(scope, call, param) -> str | None:
+    """The name or attribute ``call`` (a call of the function ``scope``, ``self.method(...)``
+    or ``fn(...)``) hands its parameter ``param``, else None."""
+    params = list(scope.params)
+    if params[:1] == ["self"]:
+        params = params[1:]
+    if any(a.star for a in call.args):
+        return None
+    for i, a in enumerate(call.args):
+        if (a.keyword is None and i < len(params) and params[i] == param) or (
+            a.keyword is not None and a.keyword.value == param
+        ):
+            return dotted_name(a.value)
+    return None
+
+
+def _configured_start(model, scope):
+    """Whether an operand is a start the configuration sets (``cfg.disc_start``, ``args.
+    warmup``, ``start_step``, ``len(loader) * n``'s name): a name, attribute, subscript or
+    call, never a name this function sets to 0 or below."""
+
+    def accepts(node) -> bool:
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                return False
+            return not any(
+                not isinstance(v, cst.Integer) or int(v.value, 0) <= 0
+                for v in model.assignments(scope, node.value)
+                if isinstance(v, (cst.Integer, cst.UnaryOperation))
+            )
+        return isinstance(node, (cst.Attribute, cst.Subscript, cst.Call))
+
+    return accepts
+
+
+def start_gate(model, path, scope, loop=None, site=None):
+    """The ``if`` of the branch path ``path`` (in the function ``scope``) that keeps its code
+    from the first pass of ``loop`` and starts it later: a start threshold on a counter that
+    is 0 there (``if total_steps >= cfg.disc_start:``, ``>``, ``<=``/``<`` reversed, the else
+    of ``if step < cfg.disc_start:``, ``and`` with anything). The counter: ``loop``'s or an
+    enclosing loop's ``zero_based_counter``, a name set to 0 before the loop and only raised
+    (``+=``) after the test, or a ``self`` attribute set to 0 in ``__init__`` and only
+    raised; in a function the loop calls at ``site`` (``loop`` None), such an attribute or
+    a parameter that call hands one of the loop's counters (``self.train_step(x, epoch)``).
+    The bound: a configured start (taken as positive), or an integer literal when the
+    counter counts ``loop``'s passes (a step counter may pass a small one within the first
+    pass). None when no test of the path is one; ``if it > 0:`` is one (see
+    :func:`skips_first_pass`)."""
+    for node, branch in path:
+        if not isinstance(node, cst.If):
+            continue
+        for text in dict.fromkeys(_compared(model, node.test)):
+            hopeful = _first_pass_truth(node.test, {text}, True, lambda _: True)
+            if hopeful is None or hopeful != (branch == "else"):
+                continue  # not a threshold on it even were it a counter: no need to look
+            kind = _counting(model, text, node, scope, loop, site)
+            if kind is None:
+                continue
+            truth = _first_pass_truth(
+                node.test, {text}, kind == "pass", _configured_start(model, scope)
+            )
+            if truth is not None and truth == (branch == "else"):
+                return node
+    return None
+
+
+def tests_alike(model, path, gate) -> bool:
+    """Some ``if`` of ``path`` tests an operand the start threshold ``gate`` compares (the
+    same counter, the same start): a step under the same condition, or one of its own."""
+    operands = set(_compared(model, gate.test))
+    return any(
+        isinstance(node, cst.If) and operands & set(_compared(model, node.test)) for node, _ in path
+    )
 
 
 def assigns_call_of(rebind, method: str) -> bool:

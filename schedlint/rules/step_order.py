@@ -9,6 +9,8 @@ from schedlint.model.usage import (
     name_of,
     names_of,
     skips_first_pass,
+    start_gate,
+    tests_alike,
 )
 from schedlint.rules.base import Fix, Report, clip, rule
 from schedlint.rules.step_granularity import micro_batch_steps
@@ -258,6 +260,42 @@ def _hook_first(model, branches):
                 break
 
 
+def _late_start(model, branches, call, sched, loop, path, inside, via):
+    """A report when every step of the scheduler's optimizer in ``loop`` (``inside``: its
+    calls in the loop; ``via``: (call, function, its steps) of the functions of this file
+    the loop calls) waits for a start threshold (``if total_steps >= cfg.disc_start:``) that
+    the scheduler step does not: the schedule moves for passes that make no update."""
+    if sched.loop is not None and loop.contains(sched.loop):
+        return None  # built in the loop: when the optimizer starts, say
+    gated = []  # (node, what runs there, the threshold's `if`)
+    for c in inside:
+        # a helper of another module steps it: name the call here
+        text = _opt_text(c, sched) if c.via is None else model.code(c.node).partition("(")[0] + "()"
+        gated.append((c.node, text, start_gate(model, branches.path(c), c.scope, loop)))
+    for node, info, opt_steps in via:
+        gate = start_gate(model, branches.path_in(node, call.scope.node), call.scope, loop)
+        if gate is None:  # waits inside the function (``self.train_disc()``), every step
+            site = (node, call.scope, loop)
+            inner = [start_gate(model, branches.path(o), o.scope, site=site) for o in opt_steps]
+            gate = inner[0] if inner and None not in inner else None
+        gated.append((node, f"{info.name}()", gate))
+    if not gated or any(gate is None for *_, gate in gated):
+        return None
+    if any(tests_alike(model, path, gate) for *_, gate in gated):
+        return None  # stepped under the same condition (or one on the same counter)
+    node, opt_text, gate = min(gated, key=lambda g: model.position(g[0]))
+    return Report(
+        call.node,
+        f"`{clip(call.receiver, 20)}.step()` runs from the first pass, `{clip(opt_text, 20)}` "
+        f"(line {model.line(node)}) only once `{clip(model.code(gate.test), 24)}`",
+        help=f"{_subject(call, sched)} (a `{sched.cls}` {_optimizer_words(sched)}, line "
+        f"{model.line(sched.node)}) moves the lr on every pass while `{opt_text}` waits "
+        f"for the condition at line {model.line(gate)}, so the optimizer's first updates "
+        f"run at an lr the schedule has already decayed (torch warns once); step the "
+        f"scheduler under the same condition, or build it when the optimizer starts",
+    )
+
+
 @rule("SL203", "scheduler-step-before-optimizer-step", "error", fixable="sometimes")
 def scheduler_step_before_optimizer_step(model):
     """`scheduler.step()` runs before `optimizer.step()` in the same loop body.
@@ -289,16 +327,27 @@ def scheduler_step_before_optimizer_step(model):
     scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
     optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
     when nothing else in the loop steps and no other code steps that optimizer: the
-    scheduler's step replaces the optimizer's. A scheduler stepped on every micro-batch while the
-    optimizer steps only under a gradient-accumulation test is a question of granularity,
-    not of order: SL207 reports it.
+    scheduler's step replaces the optimizer's. Also flags a scheduler stepped from the first
+    pass of its loop while every step of its optimizer there (inline, or in a function it calls)
+    waits for a start threshold, as a GAN's discriminator does: `if total_steps >=
+    cfg.disc_start: opt_disc.step()` (`>`, or `cfg.disc_start <= total_steps`), with a counter
+    that is 0 on the first pass (the loop's `range`/`enumerate` index, a name set to 0 before
+    the loop and raised with `+=` after the test, a `self.global_step` set to 0 in `__init__`
+    and only raised) and a configured start (or a positive integer, for a counter of the
+    scheduler's own passes). A scheduler stepped under the same condition (or any test of that
+    counter), one built in the loop (when the optimizer starts), a counter a checkpoint may set,
+    and a modulo test (`if i % n_critic == 0:`) are not flagged. A scheduler stepped on every
+    micro-batch while the optimizer steps only under a gradient-accumulation test is a question
+    of granularity, not of order: SL207 reports it.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must be stepped *after* the optimizer. Stepping it first
     moves the learning rate before the first update is made, so the first value of the schedule
     (the warm-up start, the initial lr) is never used and the whole schedule runs one step
     early. PyTorch warns only on the very first call, and the warning is hidden by libraries
-    that filter it (accelerate).
+    that filter it (accelerate). A scheduler that moves while its optimizer waits for a
+    start threshold decays the lr before the first update: the optimizer starts at an lr
+    the schedule meant for much later.
 
     ## Example
     ```python
@@ -367,9 +416,7 @@ def scheduler_step_before_optimizer_step(model):
         if skips_first_pass(path, loop):
             continue  # `if it > 0:` at the top: the first update runs at the first lr
         inside = [c for c in inside if not Branches.exclusive(path, branches.path(c))]
-        if any(c.order < call.order for c in inside):
-            continue
-        via = []  # (call node, function): a function of this file stepping it
+        via = []  # (call node, function, its steps): a function of this file stepping it
         for info, node, opt_steps in callee_optimizer_steps(
             model, names, loop, call.scope, call.receiver, sched.optimizer_src, key
         ):
@@ -377,8 +424,18 @@ def scheduler_step_before_optimizer_step(model):
                 via = None
                 break
             if opt_steps and not Branches.exclusive(path, branches.path_in(node, call.scope.node)):
-                via.append((node, info))
-        if via is None or any(model.starts_before(n, call.node, loop.node) for n, _ in via):
+                via.append((node, info, opt_steps))
+        if via is None:
+            continue  # the scheduler is handed to a function: what it does there is unseen
+        late = _late_start(model, branches, call, sched, loop, path, inside, via)
+        if late is not None:
+            reported.add(id(call.node))
+            yield late
+            continue
+        via = [(n, info) for n, info, _ in via]
+        if any(c.order < call.order for c in inside):
+            continue
+        if any(model.starts_before(n, call.node, loop.node) for n, _ in via):
             continue  # the scheduler is handed to a function, or one steps the optimizer first
         if inside:
             first = min(inside, key=lambda c: c.order)

@@ -286,3 +286,69 @@ def test_sl201_help_on_a_plateau_says_what_the_plateau_does():
     help_text = findings[0].help
     assert "is chainable" not in help_text
     assert "cuts whatever lr it finds" in help_text and "compounds" not in help_text
+
+
+START_GATE = """
+import torch
+from torch.optim.lr_scheduler import ExponentialLR
+
+
+def train(cfg, gen, disc, loader, use_disc):
+    opt_g = torch.optim.Adam(gen.parameters())
+    opt_d = torch.optim.Adam(disc.parameters())
+    sched_g = ExponentialLR(opt_g, gamma=0.99)
+    sched_d = ExponentialLR(opt_d, gamma=0.99)
+    start = cfg.disc_start
+    total = 0
+    for epoch in range(cfg.epochs):
+        for x in loader:
+            {reset}gen(x).sum().backward()
+            opt_g.step()
+            {before}if {test}:
+                disc(x).sum().backward()
+                opt_d.step()
+            total += 1
+        sched_g.step()
+        {sched_d}sched_d.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "test, flagged",
+    [
+        ("total >= cfg.disc_start", True),
+        ("cfg.disc_start <= total", True),
+        ("cfg.disc_start < total", True),
+        ("total > start", True),
+        ("total >= cfg.disc_start and use_disc", True),
+        ("not total < cfg.disc_start", True),
+        ("epoch >= 2", True),  # counts the scheduler's own passes: a literal start will do
+        ("epoch > 0", True),
+        ("total >= 100", False),  # a step counter may pass 100 within the first epoch
+        ("total == cfg.disc_start", False),
+        ("total >= cfg.disc_start or use_disc", False),
+        ("total % cfg.n_critic == 0", False),
+        ("total >= cfg.disc_start - 1", False),  # a start that may be 0 or below
+        ("epoch >= 0", False),
+        ("use_disc", False),
+    ],
+)
+def test_sl203_start_thresholds(test, flagged):
+    src = START_GATE.format(test=test, reset="", before="", sched_d="")
+    _, found, _ = _check(src, frozenset({"SL203"}))
+    assert found == ([(22, "SL203")] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    "reset, before, sched_d",
+    [
+        ("total = 0\n            ", "", ""),  # reset on every pass: counts within an epoch
+        ("", "total += 1\n            ", ""),  # raised before the test: 1 on the first pass
+        ("", "", "if total >= cfg.disc_start:\n            "),  # waits as its optimizer does
+        ("", "", "if epoch > 0:\n            "),
+    ],
+)
+def test_sl203_start_threshold_counters_and_conditions(reset, before, sched_d):
+    src = START_GATE.format(test="total >= start", reset=reset, before=before, sched_d=sched_d)
+    _, found, _ = _check(src, frozenset({"SL203"}))
+    assert [code for _, code in found] == []
