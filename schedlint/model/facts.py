@@ -942,14 +942,16 @@ class FileModel:
         here of a function of another in-tree module that builds a scheduler on one of its
         parameters (``build_scheduler(optimizer_d, ..., last_epoch=last_epoch)``): what that
         one call hands the factory, whatever other calls hand it."""
-        flow = self.flow
-        flow.solve()
         foreign = [
             s
             for m in self.external_models
             for s in m.schedulers
             if s.scope.kind == "function" and s.parent is None and s.optimizer_src in s.scope.params
         ]
+        if not foreign:
+            return []  # no factory to call: no need to solve the flow for it
+        flow = self.flow
+        flow.solve()
         calls = {id(c[1]): c[1] for c in self.flow_calls}
         out = []
         for s in foreign:
