@@ -1,4 +1,5 @@
-"""schedlint.check.syntax.grammar_version: which Python's grammar a libcst tree needs.
+"""Which Python's grammar a libcst tree needs (schedlint.model.cstwalk.grammar_version), and
+which compiler errors are worth asking (schedlint.check.syntax.newer_grammar_at).
 
 A file the running compiler rejects is checked when its tree needs a newer grammar (valid code
 for a newer Python), and is an SL001 otherwise, so both directions matter: each construct a
@@ -9,7 +10,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from schedlint.check.syntax import check, grammar_version, newer_grammar_at
+from schedlint.check.syntax import check, newer_grammar_at
+from schedlint.model.cstwalk import grammar_version
 
 CASES = [
     ("def first[T](xs: list[T]) -> T:\n    return xs[0]\n", (3, 12)),

@@ -451,7 +451,7 @@ def _parse_and_check(
     ``verdict``: the gate's, whose REJECT (a file read for ``--check-syntax``) runs no rule."""
     import libcst as cst
 
-    from schedlint.model.cstwalk import parse
+    from schedlint.model.cstwalk import grammar_version, parse
 
     path = result.path
     try:
@@ -484,7 +484,7 @@ def _parse_and_check(
             codes,
             builtin_finding("SL001", path, f"cannot parse file: {type(exc).__name__}: {exc}"),
         )
-    if rejected is not None and syntax.grammar_version(module) <= sys.version_info[:2]:
+    if rejected is not None and grammar_version(module) <= sys.version_info[:2]:
         return _report(result, codes, _sl001(path, rejected))
     if verdict == prefilter.REJECT:
         return result

@@ -157,50 +157,6 @@ def newer_grammar_at(source: str, problem: Problem) -> bool:
     return bool(_NEWER_CONSTRUCT.search("\n".join(lines)))
 
 
-def grammar_version(module) -> tuple:
-    """The oldest Python whose grammar parses ``module`` (a libcst tree), judged by the
-    constructs newer grammars added: (3, 12) for type parameters, ``type`` aliases and PEP 701
-    f-strings, (3, 14) for template strings and ``except A, B:``; (3, 0) for none of them.
-
-    libcst parses the newest grammar whatever interpreter runs it, while the compiler parses
-    its own: a file the compiler rejects is valid code for a newer Python when its tree needs
-    one (lerobot's ``def f[T]()`` read by schedlint on 3.11 was an SL001)."""
-    import libcst as cst
-
-    found = [(3, 0)]
-
-    class Grammar(cst.CSTVisitor):
-        def visit_TypeParameters(self, node) -> None:
-            found.append((3, 12))
-
-        def visit_TypeAlias(self, node) -> None:
-            found.append((3, 12))
-
-        def visit_TemplatedString(self, node) -> None:
-            found.append((3, 14))
-
-        def visit_ExceptHandler(self, node) -> None:
-            if isinstance(node.type, cst.Tuple) and not node.type.lpar:
-                found.append((3, 14))
-
-        def visit_ExceptStarHandler(self, node) -> None:
-            self.visit_ExceptHandler(node)
-
-        def visit_FormattedString(self, node) -> None:
-            # Before PEP 701 an f-string's replacement fields could not hold its own quote,
-            # a backslash, a comment, or (single-quoted) a line break.
-            quote = node.start.lstrip("rRfFbBuU")
-            banned = (quote, "\\", "#") if len(quote) == 3 else (quote, "\\", "#", "\n", "\r")
-            for part in node.parts:
-                if isinstance(part, cst.FormattedStringExpression):
-                    code = module.code_for_node(part.expression)
-                    if any(b in code for b in banned):
-                        found.append((3, 12))
-
-    module.visit(Grammar())
-    return max(found)
-
-
 def _from_syntax_error(exc: SyntaxError, source) -> Problem:
     line, column = exc.lineno, exc.offset
     if line is None:
@@ -228,7 +184,6 @@ __all__ = [
     "check",
     "check_large",
     "compile_quietly",
-    "grammar_version",
     "newer_grammar_at",
     "parse_ast",
     "too_complex_message",

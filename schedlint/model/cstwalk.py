@@ -527,3 +527,53 @@ def _position_state_class(base):
 
 
 _NEWLINE = re.compile(r"\r\n?|\n")
+
+
+# -- which grammar a tree needs --------------------------------------------------------------
+class _Grammar(cst.CSTVisitor):
+    """Records the constructs newer grammars added (see :func:`grammar_version`)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+        self.found = [(3, 0)]
+
+    def visit_TypeParameters(self, node) -> None:
+        self.found.append((3, 12))
+
+    def visit_TypeAlias(self, node) -> None:
+        self.found.append((3, 12))
+
+    def visit_TemplatedString(self, node) -> None:
+        self.found.append((3, 14))
+
+    def visit_ExceptHandler(self, node) -> None:
+        if isinstance(node.type, cst.Tuple) and not node.type.lpar:
+            self.found.append((3, 14))
+
+    def visit_ExceptStarHandler(self, node) -> None:
+        self.visit_ExceptHandler(node)
+
+    def visit_FormattedString(self, node) -> None:
+        # Before PEP 701 an f-string's replacement fields could not hold its own quote,
+        # a backslash, a comment, or (single-quoted) a line break.
+        quote = node.start.lstrip("rRfFbBuU")
+        banned = (quote, "\\", "#") if len(quote) == 3 else (quote, "\\", "#", "\n", "\r")
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringExpression):
+                code = self.module.code_for_node(part.expression)
+                if any(b in code for b in banned):
+                    self.found.append((3, 12))
+
+
+def grammar_version(module) -> tuple:
+    """The oldest Python whose grammar parses ``module`` (a libcst tree), judged by the
+    constructs newer grammars added: (3, 12) for type parameters, ``type`` aliases and PEP 701
+    f-strings, (3, 14) for template strings and ``except A, B:``; (3, 0) for none of them.
+
+    libcst parses the newest grammar whatever interpreter runs it, while the compiler parses
+    its own: a file the compiler rejects is valid code for a newer Python when its tree needs
+    one (lerobot's ``def f[T]()`` read by schedlint on 3.11 was an SL001)."""
+    grammar = _Grammar(module)
+    walk(module, grammar)
+    return max(grammar.found)

@@ -70,7 +70,7 @@ def _newer_python(data: bytes) -> bool:
     its tree needs that grammar (torch's ``py312_intrinsics.py`` read on 3.11)."""
     import libcst as cst
 
-    from schedlint.check.syntax import grammar_version
+    from schedlint.model.cstwalk import grammar_version
 
     try:
         return grammar_version(cst.parse_module(data)) > sys.version_info[:2]
