@@ -988,8 +988,10 @@ def _compared(model, test) -> list:
 
 def _bindings(root, text):
     """(statement, "=" / "+=" / "other", value) for each binding of the name or ``self``
-    attribute ``text`` in the function ``root`` (not in functions or classes it defines)."""
-    stack = [root.body]
+    attribute ``text`` in the function ``root`` (not in functions or classes it defines);
+    the module's own statements when ``root`` is the module."""
+    body = root.body
+    stack = list(body) if isinstance(body, (tuple, list)) else [body]
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):

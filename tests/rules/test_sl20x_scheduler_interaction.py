@@ -352,3 +352,20 @@ def test_sl203_start_threshold_counters_and_conditions(reset, before, sched_d):
     src = START_GATE.format(test="total >= start", reset=reset, before=before, sched_d=sched_d)
     _, found, _ = _check(src, frozenset({"SL203"}))
     assert [code for _, code in found] == []
+
+
+def test_a_start_threshold_check_on_module_level_code_does_not_crash():
+    """The start-threshold check reads the bindings of a counter in the loop's function; at
+    module level that is the module, whose body is a tuple of statements, not a block: an
+    SL003 on this generated program (tests/reliability/test_generated.py found it)."""
+    src = (
+        "import torch\nif x:\n    pass\nelif x:\n"
+        "    opt = torch.optim.SGD([{'params': model.m0.parameters(), 'lr': 0.1}, "
+        "{'params': model.m1.parameters(), 'lr': 0.01}], momentum=0.9)\n"
+        "    sched = torch.optim.lr_scheduler.SequentialLR(opt, [S.LinearLR(opt, "
+        "start_factor=0.1), LambdaLR(opt, lambda e: 0.95 ** e)], milestones=[5])\n"
+        "    for epoch in range(epochs):\n        opt.step()\n        sched.step()\n"
+        "        for g in opt.param_groups:\n            g['lr'] = new_lr\n"
+    )
+    found = check_source("gen.py", src.encode(), CODES | {"SL003"}).findings
+    assert [f.message for f in found if f.code == "SL003"] == []
