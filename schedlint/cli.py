@@ -427,7 +427,7 @@ def _fixed_report(outcomes) -> str:
 
 
 def _print_timings(run: _Outcome, found) -> None:
-    from schedlint.check.pipeline import PHASES
+    from schedlint.check.results import PHASES
 
     split, t_end = run.split, time.perf_counter()
     click.echo(

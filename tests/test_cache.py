@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,41 @@ def test_warm_run_reuses_every_result(run_cli, proj, checked):
             ),
         )
     )
+
+
+# The command line in a process of its own, then what it imported of the parsing side.
+_IMPORTS_OF_A_RUN = """
+import sys
+from schedlint.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+parsing = ("libcst", "schedlint.check.pipeline", "schedlint.check.pool", "schedlint.model.builder")
+print(sorted(m for m in parsing if m in sys.modules))
+"""
+
+
+def test_a_warm_run_imports_nothing_that_parses(proj):
+    """A run the cache answers whole needs none of the parser, the pipeline or the model, and
+    loads none of them (importing libcst alone takes longer than a warm run of timm)."""
+
+    def imported():
+        result = subprocess.run(
+            [sys.executable, "-c", _IMPORTS_OF_A_RUN, *SELECT, "-q", "."],
+            cwd=proj,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    cold = imported()
+    assert (
+        cold
+        == "['libcst', 'schedlint.check.pipeline', 'schedlint.check.pool', 'schedlint.model.builder']"
+    )
+    assert imported() == "[]"
 
 
 def test_printed_findings_come_from_the_cache(run_cli, proj):

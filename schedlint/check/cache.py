@@ -46,8 +46,8 @@ from schedlint import __version__
 from schedlint.check.documents import read_bytes
 from schedlint.check.jsonfile import write_atomically, write_text_atomically
 from schedlint.check.options import Options
-from schedlint.check.pipeline import FileResult, content_hash
-from schedlint.model.tree import listing_hash
+from schedlint.check.results import FileResult
+from schedlint.model.tree import content_hash, listing_hash
 from schedlint.report.findings import Finding
 
 CACHE_DIR_NAME = ".schedlint_cache"

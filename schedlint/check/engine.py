@@ -21,8 +21,8 @@ from time import perf_counter
 from schedlint.check.cache import current_dependency_digest, dependency_digest
 from schedlint.check.documents import read_bytes
 from schedlint.check.options import Options
-from schedlint.check.pipeline import PHASES, FileResult, builtin_finding, check_file, content_hash
-from schedlint.check.pool import check_many, workers_for
+from schedlint.check.results import PHASES, FileResult, builtin_finding
+from schedlint.model.tree import content_hash
 from schedlint.report.findings import Finding
 from schedlint.rules import checkable_rules
 
@@ -40,6 +40,8 @@ def check_source(
     ``gate=False`` bypasses the prefilter (every file is parsed and checked), which is what
     ``tests/test_prefilter.py`` compares the gated pipeline against.
     """
+    from schedlint.check.pipeline import check_file
+
     options = Options(codes=frozenset(codes), check_syntax=check_syntax_all, gate=gate)
     return check_file(path, options, data=data)
 
@@ -59,7 +61,7 @@ def check_paths(
     """
     t0 = perf_counter()
     todo, cached, seen = [], {}, {}
-    pooled = workers_for(options, len(paths)) > 1
+    pooled = options.workers(len(paths)) > 1
     for p in paths:
         if cache is None:
             todo.append(p)
@@ -79,7 +81,7 @@ def check_paths(
         else:  # a pool's workers read the file themselves (cheaper than sending it)
             todo.append(p if pooled else (p, data))
     t_cache = perf_counter() - t0
-    fresh = check_many(todo, options)
+    fresh = _check_many(todo, options) if todo else []
     t1 = perf_counter()
     if cache is not None:
         for r in fresh:
@@ -94,14 +96,23 @@ def check_paths(
         timings["files"] = len(paths)
         timings["cached"] = len(cached)
         timings["parsed"] = sum(r.parsed for r in fresh)
-        timings["workers"] = workers_for(options, len(todo))
+        timings["workers"] = options.workers(len(todo))
     by_path = {r.path: r for r in fresh}
     by_path.update(cached)
     results = [by_path[p] for p in paths]
     if stdin is not None:
         name, data = stdin
+        from schedlint.check.pipeline import check_file
+
         results.append(check_file(name, replace(options, check_syntax=True), data=data))
     return results
+
+
+def _check_many(todo: list, options: Options) -> list:
+    # Imported here: a run the cache answers whole never loads the parser and the model.
+    from schedlint.check.pool import check_many
+
+    return check_many(todo, options)
 
 
 # What marks a project's root: the folder in-tree imports and a whole-tree run start from.

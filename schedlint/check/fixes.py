@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from schedlint.check.documents import DocumentError, open_document, parses, read_bytes, unified_diff
 from schedlint.check.edits import EditError, apply_fixes, edit_spans, edit_tuple, line_starts
 from schedlint.check.options import Options
-from schedlint.check.pipeline import check_file, content_hash
+from schedlint.check.pipeline import check_file
+from schedlint.model.tree import content_hash
 
 MAX_ITERATIONS = 10
 APPLICABILITIES = ("safe", "unsafe")

@@ -18,6 +18,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Below this many files a pool costs more (fork + pickling) than it saves.
+POOL_THRESHOLD = 24
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -87,6 +90,13 @@ class Options:
     def codes_for(self, path: str) -> frozenset:
         """The codes reported in ``path``: its selection less its per-file-ignores."""
         return self.selection(path).codes_for(path)
+
+    def workers(self, nfiles: int) -> int:
+        """How many processes check ``nfiles`` files (1: no pool)."""
+        jobs = self.jobs or os.cpu_count() or 1
+        if jobs > 1 and nfiles >= POOL_THRESHOLD:
+            return min(jobs, nfiles // POOL_THRESHOLD + 1)
+        return 1
 
     def all_codes(self) -> frozenset:
         """Every code some file selects (the project rules run for these)."""

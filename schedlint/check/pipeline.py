@@ -27,9 +27,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from time import process_time
-from typing import TYPE_CHECKING
 
 from schedlint.check import gate as prefilter
 from schedlint.check import syntax
@@ -48,16 +46,12 @@ from schedlint.check.memory_budget import (
     tree_estimate,
 )
 from schedlint.check.options import Options
+from schedlint.check.results import PHASES, FileResult, builtin_finding
 from schedlint.model.tree import MAX_BYTES as MAX_MODULE_BYTES
 from schedlint.model.tree import Tree, content_hash
 from schedlint.report.findings import Finding
-from schedlint.rules import by_code, checkable_rules
+from schedlint.rules import checkable_rules
 
-if TYPE_CHECKING:  # imported where used: runs that parse nothing never need the model
-    from schedlint.model.summaries import FileFacts
-
-# Where a run's time goes (``schedlint --timings``): CPU seconds summed over files and workers.
-PHASES = ("read", "prefilter", "parse", "model", "rules", "gc")
 # Files at least this big are parsed on a thread with a deep stack (see _on_deep_stack), and
 # their freed trees' memory is handed back to the OS afterwards.
 DEEP_BYTES = 16 << 10
@@ -67,38 +61,6 @@ TRIM_BYTES = 64 * 1024
 PEAK_BYTES = 256 * 1024
 DEEP_STACK = 512 << 20
 DEEP_RECURSION = 200_000
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list = field(default_factory=list)
-    facts: FileFacts | None = None
-    parsed: bool = False
-    crashed: bool = False  # the worker checking it died (exit status 2)
-    sha: str | None = None  # hash of the bytes that were checked, for the cache
-    size: int = 0  # bytes read
-    timings: dict | None = None  # phase -> seconds, when timing is on (PHASES)
-    # (path, content hash) of the in-tree modules the result depends on: those the model
-    # read for their summaries, and those the gate asked about; the results cache keys the
-    # result on them (a changed helper re-checks the files that call it)
-    deps: list = field(default_factory=list)
-
-
-def builtin_finding(code, path, message, line=1, column=1, end_line=None, end_column=None):
-    """A finding of one of the checker's own codes (SL001-SL003)."""
-    rule = by_code()[code]
-    return Finding(
-        path=path,
-        line=line,
-        column=column,
-        code=code,
-        message=message,
-        end_line=end_line or line,
-        end_column=end_column or column + 1,
-        severity=rule.severity,
-        name=rule.name,
-    )
 
 
 class _Selection:
@@ -627,4 +589,4 @@ def _fix_dict(fix):
     }
 
 
-__all__ = ["FileResult", "PHASES", "builtin_finding", "check_file", "check_text", "content_hash"]
+__all__ = ["check_file", "check_text"]

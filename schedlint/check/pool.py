@@ -38,12 +38,11 @@ from schedlint.check.memory_budget import (
     reservation,
 )
 from schedlint.check.options import Options
-from schedlint.check.pipeline import TRIM_BYTES, FileResult, builtin_finding, check_file
+from schedlint.check.pipeline import TRIM_BYTES, check_file
+from schedlint.check.results import FileResult, builtin_finding
 from schedlint.model.tree import Tree
 from schedlint.rules import checkable_rules
 
-# Below this many files a pool costs more (fork + pickling) than it saves.
-POOL_THRESHOLD = 24
 BATCH_SIZE = 16  # most files per pool task ...
 BATCH_BYTES = 1 << 20  # ... and most source bytes (big files go alone, largest first) ...
 TASKS_PER_WORKER = 8  # ... and at least this many tasks per worker, so a small tree's few
@@ -54,17 +53,9 @@ GC_YOUNG_LIMIT = 200_000
 WATCHDOG_SECONDS = 1.0  # how often a worker without PR_SET_PDEATHSIG looks at its parent
 
 
-def workers_for(options: Options, nfiles: int) -> int:
-    """How many processes check ``nfiles`` files (1: no pool)."""
-    jobs = options.jobs or os.cpu_count() or 1
-    if jobs > 1 and nfiles >= POOL_THRESHOLD:
-        return min(jobs, nfiles // POOL_THRESHOLD + 1)
-    return 1
-
-
 def check_many(paths: list, options: Options) -> list:
     """:func:`check_file` for each of ``paths`` (results in the same order)."""
-    workers = workers_for(options, len(paths))
+    workers = options.workers(len(paths))
     if workers > 1:
         return _pool_map(paths, options, workers)
     return check_batch(paths, options)
@@ -377,4 +368,4 @@ def _interrupts_held():
         raise KeyboardInterrupt
 
 
-__all__ = ["POOL_THRESHOLD", "check_batch", "check_many", "workers_for"]
+__all__ = ["check_batch", "check_many"]

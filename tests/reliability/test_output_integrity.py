@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from schedlint.check import engine, pipeline, pool
-from schedlint.check.options import Options
+from schedlint.check import engine, pipeline
+from schedlint.check.options import POOL_THRESHOLD, Options
 from schedlint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def _cli(args, cwd, env=None):
 def test_cli_output_is_identical_for_any_jobs(tmp_path):
     root = tmp_path / "tree"
     files = _tree(root)
-    assert len(files) > 2 * pool.POOL_THRESHOLD  # so --jobs > 1 really uses a pool
+    assert len(files) > 2 * POOL_THRESHOLD  # so --jobs > 1 really uses a pool
     outputs = {}
     runs = {"json": ("1", "2", "8"), "text": ("1", "3")}
     for fmt, jobs_values in runs.items():
