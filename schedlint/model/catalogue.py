@@ -269,11 +269,40 @@ FOREIGN_SCHEDULERS = {
         frozenset({"WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle", "LRRangeTest"}),
     ),
 }
-# Foreign factories whose optimizer is not the first argument.
+# Foreign factories whose optimizer is not the first argument, and timm's schedulers up to
+# ``t_in_epochs`` (so that a flag given by position is known too).
+_TIMM_WARMUP = ("warmup_t", "warmup_lr_init", "warmup_prefix", "t_in_epochs")
+_TIMM_CYCLES = ("cycle_mul", "cycle_decay", "cycle_limit")
 FOREIGN_SIGNATURES = {
     "create_scheduler": ("args", "optimizer", "updates_per_epoch"),
     "build_lr_scheduler": ("cfg", "optimizer"),
+    "CosineLRScheduler": ("optimizer", "t_initial", "lr_min", *_TIMM_CYCLES, *_TIMM_WARMUP),
+    "PolyLRScheduler": ("optimizer", "t_initial", "power", "lr_min", *_TIMM_CYCLES, *_TIMM_WARMUP),
+    "TanhLRScheduler": (
+        "optimizer",
+        "t_initial",
+        "lb",
+        "ub",
+        "lr_min",
+        *_TIMM_CYCLES,
+        *_TIMM_WARMUP,
+    ),
+    "StepLRScheduler": ("optimizer", "decay_t", "decay_rate", *_TIMM_WARMUP),
+    "MultiStepLRScheduler": ("optimizer", "decay_t", "decay_rate", *_TIMM_WARMUP),
 }
+# timm schedulers have two step methods, and each acts in one mode only: ``step(epoch)`` when
+# the scheduler counts epochs, ``step_update(num_updates)`` when it counts updates. The
+# argument that picks the mode (True, the default, counts epochs); a plateau counts epochs.
+TIMM_COUNTS_EPOCHS_ARG = {
+    "CosineLRScheduler": "t_in_epochs",
+    "MultiStepLRScheduler": "t_in_epochs",
+    "PolyLRScheduler": "t_in_epochs",
+    "StepLRScheduler": "t_in_epochs",
+    "TanhLRScheduler": "t_in_epochs",
+    "WSDLRScheduler": "t_in_epochs",
+    "create_scheduler_v2": "step_on_epochs",
+}
+TIMM_EPOCHS_ONLY = frozenset({"PlateauLRScheduler"})
 # Factories of those libraries that return ``(scheduler, num_epochs)``.
 RETURNS_SCHEDULER_FIRST = frozenset({"create_scheduler", "create_scheduler_v2"})
 

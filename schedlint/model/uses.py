@@ -29,7 +29,7 @@ HARMLESS_METHODS = frozenset(
 @dataclass
 class Use:
     node: Any
-    kind: str  # method|target|argument|attribute|attr_write|test|declaration|other
+    kind: str  # method|target|unpacked|argument|attribute|attr_write|test|declaration|other
     method: str | None = None
     call: cst.Call | None = None
 
@@ -93,19 +93,27 @@ def _classify(node, parent, grand) -> Use:
 def uses(root, text: str) -> list:
     """Every occurrence of the Name/attribute chain ``text`` under ``root``, classified."""
     found = []
-    stack = [(root, None, None)]
+    stack = [(root, None, None, False)]
     while stack:
-        node, parent, grand = stack.pop()
+        node, parent, grand, unpacked = stack.pop()
         if _matches(node, text):
-            found.append(_classify(node, parent, grand))
+            found.append(Use(node, "unpacked") if unpacked else _classify(node, parent, grand))
             continue
         for child in children(node):
             if isinstance(node, cst.Attribute) and child is node.attr:
                 continue  # ``x.opt``: the attribute name is not the variable ``opt``
             if isinstance(node, cst.Arg) and child is node.keyword:
                 continue
-            stack.append((child, node, parent))
+            stack.append((child, node, parent, _unpacks_into(node, child, unpacked)))
     return found
+
+
+def _unpacks_into(node, child, unpacked) -> bool:
+    """``child`` is bound by unpacking: an entry of the tuple or list an assignment or a
+    ``for`` unpacks (``scheduler, epochs = create_scheduler(...)``)."""
+    if isinstance(node, (cst.AssignTarget, cst.For)):
+        return child is node.target and isinstance(child, (cst.Tuple, cst.List))
+    return unpacked and isinstance(node, (cst.Tuple, cst.List, cst.Element, cst.StarredElement))
 
 
 def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
@@ -132,7 +140,7 @@ def _variable_escapes(model, key, target, allowed) -> bool:
     for use in uses(binding_root(model, key), target):
         if use.kind == "method" and use.method in allowed:
             continue
-        if use.kind in ("target", "test", "declaration"):
+        if use.kind in ("target", "unpacked", "test", "declaration"):
             continue
         if use.kind == "attribute" and use.method not in ("__dict__",):
             continue  # reading ``sched.last_epoch`` for a log line
