@@ -130,6 +130,7 @@ def scheduler_state_not_checkpointed(model):
         if (opt, allowed) not in cache:
             found = model.schedulers_of(opt) + model.schedulers_reached(opt)
             found += [s for s in _bound_elsewhere(model, opt) if all(s is not f for f in found)]
+            found += [s for s in _built_by_factories(model, opt) if all(s is not f for f in found)]
             cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed)]
         return cache[opt, allowed]
 
@@ -293,6 +294,22 @@ def _bound_elsewhere(model, opt) -> list:
         for t in targets:
             if isinstance(t, Scheduler) and t.optimizer is opt and all(t is not o for o in out):
                 out.append(t)
+    return out
+
+
+def _built_by_factories(model, opt) -> list:
+    """Schedulers that a factory of another module builds on the optimizer a call here hands
+    it (``scheduler = warmup_cosine(optimizer, ..., last_epoch=start_epoch - 1)`` with the
+    factory in ``schedules.py``): that module's fact knows only its parameter."""
+    out = []
+    for caller, _, sched, bound in model.factory_builds():
+        arg = bound.get(sched.optimizer_src)
+        value = model.value(arg) if arg is not None else None
+        if value is None or value.dotted is None:
+            continue
+        held = model.holds_only(caller, value.dotted)
+        if held and len(held) == 1 and held[0] is opt and all(sched is not o for o in out):
+            out.append(sched)
     return out
 
 
