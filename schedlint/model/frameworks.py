@@ -14,6 +14,10 @@ scheduler it returns with the config keys Lightning will read for it (as
 - a list or tuple of such dicts: each ``lr_scheduler`` is used as is; a bare one gets no
   monitor at all.
 
+Lightning reads only its own keys in these dicts (``RETURN_KEYS``, ``CONFIG_KEYS``) and drops
+any other with a warning: ``{"optimizer": o, "scheduler": s}`` returns a scheduler nothing
+steps. The model records the keys it drops (``dropped``).
+
 Dicts and lists bound to a local name before the ``return`` are followed
 (``config = {"scheduler": s, "interval": "step"}`` and ``config["interval"] = "step"``). A
 module that sets ``self.automatic_optimization = False`` (or declares it on the class, or
@@ -47,6 +51,13 @@ import libcst as cst
 from schedlint.model.facts import Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
+# The keys Lightning reads in the dict ``configure_optimizers`` returns, and in a scheduler's
+# config dict (``lightning.pytorch.core.optimizer``, 2.x).
+RETURN_KEYS = frozenset({"optimizer", "lr_scheduler", "monitor"})
+CONFIG_KEYS = frozenset(
+    {"scheduler", "name", "interval", "frequency", "reduce_on_plateau", "monitor", "strict"}
+)
+INTERVALS = ("step", "epoch")
 # Hooks Lightning calls with one of the optimizers ``configure_optimizers`` returned: the
 # parameter's conventional name and its position (``self`` counted) for when it is renamed.
 OPTIMIZER_HOOKS = {
@@ -91,6 +102,8 @@ class LightningScheduler:
     # ``"interval"`` sits beside ``"optimizer"`` in the returned dict, where Lightning ignores
     # it (it only warns of an unsupported key): the author meant it for this scheduler
     stray_interval: bool = False
+    # (key, Value) of each key of its config dict that Lightning drops (not CONFIG_KEYS)
+    dropped: list = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -106,6 +119,8 @@ class LightningHook:
     # code of the file reads schedulers back from Lightning, so it may step them in ways the
     # model cannot follow (``self.lr_schedulers()[0].step()``)
     reads_back: bool = False
+    # (key, Value) of each key of a returned dict that Lightning drops (not RETURN_KEYS)
+    dropped: list = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -318,7 +333,8 @@ class FrameworkCollector:
             node=node, scope=builder.scope, order=builder.next_order(), cls=builder.scope.cls
         )
         hook.schedulers = self._returned(builder, node.value)
-        if hook.schedulers:
+        hook.dropped = self._dropped(builder, node.value)
+        if hook.schedulers or hook.dropped:
             builder.model.lightning.append(hook)
 
     # -- the shapes Lightning accepts ---------------------------------------------------------------
@@ -386,6 +402,21 @@ class FrameworkCollector:
                 out += self._from_opt_dict(builder, items[0], None)
         return out
 
+    def _dropped(self, builder, node) -> list:
+        """(key, Value) of the keys Lightning drops from the dict (or each dict of the list)
+        ``configure_optimizers`` returns."""
+        top = self._dict_items(builder, node)
+        dicts = [top] if top is not None else []
+        if top is None:
+            dicts = [self._dict_items(builder, el) for el in self._sequence(builder, node) or ()]
+        return [
+            (key, builder.value(value))
+            for found in dicts
+            if found is not None
+            for key, value in found[0].items()
+            if key not in RETURN_KEYS
+        ]
+
     def _from_opt_dict(self, builder, items, monitor) -> list:
         if "lr_scheduler" not in items:
             return []
@@ -424,6 +455,7 @@ class FrameworkCollector:
             frequency=value.get("frequency"),
             monitor=value.get("monitor"),
             opaque=opaque,
+            dropped=[(k, builder.value(v)) for k, v in items.items() if k not in CONFIG_KEYS],
         )
 
     # -- after the walk ---------------------------------------------------------------------------
@@ -456,6 +488,7 @@ class FrameworkCollector:
                 if config is not None and "scheduler" in config[0]:
                     items, entry.opaque, scope = config
                     entry.in_config, entry.value = True, items["scheduler"]
+                    entry.dropped = [(k, v) for k, v in items.items() if k not in CONFIG_KEYS]
                     entry.interval, entry.frequency, entry.monitor = (
                         items.get("interval"),
                         items.get("frequency"),
