@@ -207,7 +207,13 @@ def step_granularity_mismatch(model):
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
-    per-batch method, `train_step(batch)`, that every caller calls in a loop), unless the
+    per-batch method, `train_step(batch)`, that every caller calls in a loop; also when the
+    loop's function receives the optimizer and the scheduler from the one that built them,
+    `run_train(cfg, loader, optimizer, scheduler)`, whatever a factory's configuration picks,
+    and when `if scheduler is not None:` guards the step), or, inside `with
+    accelerator.accumulate(model):`, next to the step of an optimizer passed through
+    `accelerator.prepare` while the scheduler was not (accelerate skips the prepared
+    optimizer's step on every micro-batch but the last of an accumulation), unless the
     schedule is sized in micro-batches (from the loader's length, undivided), which then
     ends with the run, or the loops around the step run as many micro-batches as the
     schedule is long (an epoch loop of `range(ceil(max_steps / len(loader)))` around the loop
