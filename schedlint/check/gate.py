@@ -84,6 +84,9 @@ def scan(data: bytes) -> int:
     # param group (SL302) in a callback file that need not name an optimizer word.
     if b"add_param_group" in data and _has_word(data, b"unfreeze_and_add_param_group"):
         return ADMIT
+    # Lightning's own ``BackboneFinetuning`` callback adds one where it is built (SL302).
+    if _has_word(data, b"BackboneFinetuning"):
+        return ADMIT
     # bytes.find and a boundary test per hit: several times faster than a \b regex.
     ident, end = _IDENT, len(data)
     for word in _WORDS:

@@ -40,6 +40,7 @@ from schedlint.model.facts import (
 )
 from schedlint.model.flow import UNKNOWN, Flow
 from schedlint.model.frameworks import (
+    BACKBONE_FINETUNING,
     FrameworkCollector,
     added_group_optimizer,
     is_finetuning_callback,
@@ -1346,7 +1347,7 @@ class _Builder(cst.CSTVisitor):
         qualified = self.qualify(func)
         if (
             qualified is not None
-            and qualified in ("torch.save", "dict")
+            and (qualified in ("torch.save", "dict") or qualified in BACKBONE_FINETUNING)
             or isinstance(func, cst.Name)
             and func.value in self.model.functions
         ):
@@ -2102,6 +2103,7 @@ def _wanted_imports(model: FileModel, tree) -> dict:
     used.discard(None)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
+    finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
     for _scope, target, value in model.flow_assigns:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
@@ -2112,6 +2114,10 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 heads.add(head)
             if head is not None and dotted_name(target) is not None:
                 instances[dotted_name(target)] = head
+            if head is not None and finetunes:
+                # ``model = SegModel(...)`` next to ``BackboneFinetuning(...)``: the module
+                # whose ``configure_optimizers`` builds what the callback adds a group to
+                heads.add(head)
     for _fact, _name, listed in model.listed_args:
         # ``SGD(param_groups(model, cfg))``: the helper's list is the optimizer's groups; also
         # a method of an imported class's instance (``self.model.param_groups(lr, head_lr)``)

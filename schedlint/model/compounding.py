@@ -388,7 +388,39 @@ def rebased(model, write, group, base):
     return None
 
 
-def compounding_return(model, method, node):
+# torch schedulers whose ``get_lr`` returns each group's *current* lr times a per-step ratio
+# (torch 2.13): a subclass that scales ``super().get_lr()`` scales that current lr again.
+_CHAINABLE_GET_LR = frozenset(
+    {
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "MultiplicativeLR",
+        "LinearLR",
+        "ConstantLR",
+        "CosineAnnealingLR",
+        "PolynomialLR",
+    }
+)
+
+
+def _parent_get_lr(node, cls) -> bool:
+    """``super().get_lr()`` (or ``MultiStepLR.get_lr(self)``) in a subclass of a torch
+    scheduler whose ``get_lr`` hands back the groups' current lrs."""
+    if cls is None or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    if node.func.attr.value != "get_lr":
+        return False
+    parents = {b.rpartition(".")[2] for b in cls.bases}
+    if not parents & _CHAINABLE_GET_LR:
+        return False
+    owner = node.func.value
+    if isinstance(owner, cst.Call) and dotted_name(owner.func) == "super":
+        return True
+    return (dotted_name(owner) or "").rpartition(".")[2] in parents
+
+
+def compounding_return(model, method, node, cls=None):
     """The element of a custom ``get_lr`` return that scales each group's *current* lr by a
     factor moving with the step counter (``[g["lr"] * (1 - self.last_epoch / self.max_iters)
     ** self.power for g in self.optimizer.param_groups]``), else None. torch stores what
@@ -403,19 +435,29 @@ def compounding_return(model, method, node):
         return None
     for_in = node.for_in
     iterated = dotted_name(for_in.iter) or ""
-    if (
-        for_in.inner_for_in is not None
-        or not isinstance(for_in.target, cst.Name)
-        or not iterated.endswith("param_groups")
-    ):
+    if for_in.inner_for_in is not None or not isinstance(for_in.target, cst.Name):
         return None
     group = for_in.target.value
+    if iterated.endswith("param_groups"):
+
+        def matches(f):
+            return _is_lr_read(f, group)
+
+    elif _parent_get_lr(for_in.iter, cls):
+        # ``[lr * warmup for lr in super().get_lr()]`` over MultiStepLR: each ``lr`` is
+        # already the group's current lr times the parent's ratio
+
+        def matches(f):
+            return isinstance(f, cst.Name) and f.value == group
+
+    else:
+        return None
     analysis = _Analysis(model, method.scope)
     element = node.elt
     parts = [element]
     if isinstance(element, cst.Call) and dotted_name(element.func) in ("max", "min"):
         parts = [a.value for a in element.args]  # max(self.min_lr, g["lr"] * f): a floor
     for part in parts:
-        if _compounds_product(analysis, part, lambda f: _is_lr_read(f, group), set()):
+        if _compounds_product(analysis, part, matches, set()):
             return element
     return None

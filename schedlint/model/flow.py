@@ -486,10 +486,16 @@ class Flow:
                     out.add(_Partial(v, len([a for a in call.args[1:] if a.keyword is None])))
             return frozenset(out)
         out = set()
+        keyed = bool(call.args) and all(a.keyword is not None for a in call.args)
         for v in self.eval(func, scope, depth + 1):
             if isinstance(v, ClassInfo):
+                if keyed and any(b.rpartition(".")[2] == "TypedDict" for b in v.bases):
+                    # ``TrainState(model=model, optimizer=optimizer)``: a plain dict
+                    return self._keyword_dict(call, scope, depth)
                 out.add(self.instance(v))
         text = self.dotted(func)
+        if text == "dict" and keyed:
+            return self._keyword_dict(call, scope, depth)
         if text in ("list", "tuple") and len(call.args) == 1 and call.args[0].keyword is None:
             # a copy of a list or tuple holds its entries: ``self.hooks = list(hooks)``
             if not call.args[0].star:
@@ -522,6 +528,11 @@ class Flow:
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
+
+    def _keyword_dict(self, call, scope, depth) -> frozenset:
+        """``dict(model=m, optimizer=opt)``: the dict its keywords spell, as a literal is."""
+        items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
+        return self._seq(call, items, tuple(a.keyword.value for a in call.args))
 
     def returns(self, fn, depth=0) -> frozenset:
         out = set()

@@ -75,6 +75,17 @@ SCHEDULER_HOOKS = {"lr_scheduler_step": ("scheduler", 1)}
 FINETUNING_BASE = "BaseFinetuning"
 FINETUNING_HOOKS = {"finetune_function": ("optimizer", 3)}
 FINETUNING_ADD_GROUP = ("unfreeze_and_add_param_group", "optimizer", 1)
+# Lightning's own ``BackboneFinetuning`` callback: at ``unfreeze_backbone_at_epoch`` (10 by
+# default) its ``finetune_function`` adds ``pl_module.backbone`` to every optimizer the
+# trainer holds as a new param group. The callback is built, not subclassed, so no call of
+# the code read adds the group.
+BACKBONE_FINETUNING = frozenset(
+    {
+        f"{package}.callbacks{module}.BackboneFinetuning"
+        for package in ("lightning.pytorch", "pytorch_lightning")
+        for module in ("", ".finetuning")
+    }
+)
 # What a LightningModule reads back: ``self.optimizers()`` / ``self.lr_schedulers()`` (one
 # object when there is one, else a list) and ``self.trainer.optimizers`` (always a list).
 OPTIMIZERS_CALL = "self.optimizers"
@@ -621,6 +632,43 @@ def added_group_optimizer(call):
     if any(a.star for a in positional) or len(positional) <= position:
         return None
     return positional[position].value
+
+
+def backbone_finetunings(model) -> list:
+    """The ``BackboneFinetuning(...)`` calls of the file (Values of the Call nodes)."""
+    return [v for name in BACKBONE_FINETUNING for v in model.calls_by_name.get(name, ())]
+
+
+def _callee_name(func) -> str | None:
+    """``SegModel`` for ``SegModel(...)`` and ``models.SegModel(...)``."""
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None
+
+
+def fitted_configured_schedulers(model, node) -> list:
+    """The schedulers ``configure_optimizers`` builds in the LightningModules (of this file
+    or an imported module) that the function holding the call ``node`` builds
+    (``classifier = SegModel(...)`` next to ``BackboneFinetuning(...)``): the trainer that
+    gets the callback there fits one of them."""
+    scope = next((s for s, call, _, _ in model.flow_calls if call is node), None)
+    if scope is None:
+        return []
+    built = {
+        _callee_name(call.func)
+        for s, call, _, _ in model.flow_calls
+        if s is scope and call is not node
+    }
+    return [
+        e.scheduler
+        for m in [model, *model.external_models]
+        for hook in m.lightning
+        if hook.cls.name in built
+        for e in hook.schedulers
+        if e.scheduler is not None
+    ]
 
 
 def configured_for_hook(model, optimizer, call) -> list:

@@ -27,7 +27,9 @@ def compounding_lr_update(model):
     the same through a local helper or lambda that receives the current LR and the epoch, and
     a custom `LRScheduler` whose `get_lr` returns each group's current lr times a factor of
     `self.last_epoch` (`[g["lr"] * (1 - self.last_epoch / self.max_iters) ** 0.9 for g in
-    self.optimizer.param_groups]`).
+    self.optimizer.param_groups]`), or that scales what its parent's `get_lr` returns when
+    the parent is a torch scheduler whose `get_lr` hands back the groups' current lrs
+    (`[lr * warmup for lr in super().get_lr()]` in a subclass of `MultiStepLR`).
     A constant factor (`g["lr"] *= 0.99`), a factor chosen by a condition
     (`*= gamma if epoch in milestones else 1`) and an incremental ratio
     (`*= f(epoch) / f(epoch - 1)`) are correct and not flagged.
@@ -101,7 +103,7 @@ def _compounding_get_lr(model):
         if method is None:
             continue
         for ret in method.returns:
-            element = compounding_return(model, method, ret.node)
+            element = compounding_return(model, method, ret.node, cls)
             if element is None:
                 continue
             yield Report(

@@ -1,6 +1,10 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
-from schedlint.model.frameworks import configured_for_hook
+from schedlint.model.frameworks import (
+    backbone_finetunings,
+    configured_for_hook,
+    fitted_configured_schedulers,
+)
 from schedlint.model.uses import exclusive
 from schedlint.rules.base import Report, clip, rule
 
@@ -52,7 +56,10 @@ def param_group_added_after_scheduler(model):
     them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in `train.py`).
     Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)` in a
     callback's `finetune_function` adds a group to an optimizer whose schedulers
-    `configure_optimizers` built before training started.
+    `configure_optimizers` built before training started; Lightning's own
+    `BackboneFinetuning(...)`, built next to the LightningModule whose `configure_optimizers`
+    builds the scheduler, adds the backbone's group the same way and is reported where it is
+    built.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps
@@ -151,6 +158,37 @@ def param_group_added_after_scheduler(model):
             f"{sched.cls}, and "
             f"{outcome}; pass every group to the optimizer before building the "
             f"scheduler, or rebuild the scheduler after adding the group",
+        )
+    yield from _backbone_finetuning(model)
+
+
+def _backbone_finetuning(model):
+    """Lightning's own ``BackboneFinetuning(...)`` built in a function that also builds a
+    LightningModule (of this file or an imported module) whose ``configure_optimizers``
+    builds a scheduler: the callback adds the backbone to that scheduler's optimizer as a
+    new group."""
+    for value in backbone_finetunings(model):
+        scheds = [
+            s
+            for s in fitted_configured_schedulers(model, value.node)
+            if s.parent is None and _matters(s)
+        ]
+        if not scheds:
+            continue
+        sched = scheds[0]
+        outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
+        if catalogue.is_transformers_factory(sched.cls):
+            outcome = _OUTCOME["LambdaLR"]
+        yield Report(
+            value.node,
+            f"`BackboneFinetuning` adds a param group after the {clip(sched.cls, 30)} of "
+            f"`configure_optimizers` exists",
+            help=f"The {sched.cls} is built on {model.where(sched.node)}; at "
+            f"`unfreeze_backbone_at_epoch` the callback calls "
+            f"`optimizer.add_param_group(...)` on the optimizer the {sched.cls} was built on "
+            f"before training started; the new group has no `initial_lr` and no `base_lrs` "
+            f"entry, and {outcome}; give the optimizer the backbone's group up front "
+            f"(frozen parameters get no gradient) instead of the callback",
         )
 
 

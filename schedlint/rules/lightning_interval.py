@@ -62,6 +62,12 @@ def _children_say(model, sched, own, other):
     return None
 
 
+def _reason(why: str) -> str:
+    """The reason as the help's first clause: "It is sized in ...", or "Its `lr_lambda`
+    counts steps" for a reason that names what of the scheduler says so."""
+    return f"I{why[1:]}" if why.startswith("its ") else f"It is {why}"
+
+
 def per_step(model, sched):
     """Why ``sched`` is meant to advance once per optimizer step, or None."""
     if sched.cls in _COMPOSITES:
@@ -175,7 +181,7 @@ def lightning_interval_mismatch(model):
                 entry.value.node,
                 f"`{clip(sched.cls, 40)}` counts optimizer steps, but Lightning steps "
                 f"it once per epoch",
-                help=f"It is {why}, and Lightning steps it once per epoch ({said}), "
+                help=f"{_reason(why)}, and Lightning steps it once per epoch ({said}), "
                 f"so the schedule crawls; {fix}",
             )
         elif stepped == "step":

@@ -1,6 +1,7 @@
 import re
 
 from schedlint.model import catalogue
+from schedlint.model.facts import Optimizer
 from schedlint.model.frameworks import (
     accelerate_keeps,
     hf_trainer_scheduler,
@@ -206,7 +207,13 @@ def step_granularity_mismatch(model):
     flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
-    per-batch method, `train_step(batch)`, that every caller calls in a loop), unless the
+    per-batch method, `train_step(batch)`, that every caller calls in a loop; also when the
+    loop's function receives the optimizer and the scheduler from the one that built them,
+    `run_train(cfg, loader, optimizer, scheduler)`, whatever a factory's configuration picks,
+    and when `if scheduler is not None:` guards the step), or, inside `with
+    accelerator.accumulate(model):`, next to the step of an optimizer passed through
+    `accelerator.prepare` while the scheduler was not (accelerate skips the prepared
+    optimizer's step on every micro-batch but the last of an accumulation), unless the
     schedule is sized in micro-batches (from the loader's length, undivided), which then
     ends with the run, or the loops around the step run as many micro-batches as the
     schedule is long (an epoch loop of `range(ceil(max_steps / len(loader)))` around the loop
@@ -402,24 +409,31 @@ def _helper_steps(model, branches, sched, call):
 
 
 def _plain_steps_in_loops(model, names):
-    """(call, scheduler) for each argument-free ``sched.step()`` inside a loop on a
-    scheduler that counts steps (not a ReduceLROnPlateau)."""
+    """(call, schedulers) for each argument-free ``sched.step()`` inside a loop on a
+    scheduler that counts steps (not a ReduceLROnPlateau): the one it is, or each one the
+    factory that built it may return (``get_scheduler(cfg, optimizer, steps)`` choosing a
+    LambdaLR by ``cfg.schedule``), when they all drive the same optimizer variable."""
     for call in model.calls:
         if call.method != "step" or call.args or call.kwargs:
             continue
         # a per-batch method (``train_step(batch)``) runs in the loops that call it
         if call.loop is None and not model.loops_around_calls(call):
             continue
-        sched = names.scheduler(call)
-        if sched is not None and sched.cls != "ReduceLROnPlateau":
-            yield call, sched
+        scheds = names.choices(call)
+        if (
+            scheds
+            and all(s.cls != "ReduceLROnPlateau" for s in scheds)
+            and len({names.optimizer_key(s) for s in scheds}) == 1
+        ):
+            yield call, scheds
 
 
 def micro_batch_steps(model, names, branches):
     """(step, scheduler, optimizer step or helper call node) for each plain ``sched.step()``
     that runs on every micro-batch of a loop where its optimizer steps only under an
     accumulation test (directly, or through a helper called there)."""
-    for call, sched in _plain_steps_in_loops(model, names):
+    for call, scheds in _plain_steps_in_loops(model, names):
+        sched = scheds[0]
         key = names.optimizer_key(sched)
         if key is None:
             continue
@@ -432,9 +446,11 @@ def micro_batch_steps(model, names, branches):
             (site, branches.path_in(site, call.scope.node))
             for site in _helper_steps(model, branches, sched, call)
         ]
+        gated += [(o.node, branches.path(o)) for o in _handed_steps(model, names, key, call)]
         if not gated:
             continue
-        mine = {id(n) for n, _ in branches.path(call)}
+        # `if scheduler is not None: scheduler.step()` tests whether there is one, not when
+        mine = {id(n) for n, _ in conditions(branches.path(call), ignore={call.receiver})}
         gates = []
         for _, theirs in gated:
             if not mine <= {id(n) for n, _ in theirs}:
@@ -458,7 +474,63 @@ def micro_batch_steps(model, names, branches):
             )
         else:
             if all(gates):
-                yield call, sched, gated[0][0]
+                yield call, scheds, gated[0][0]
+
+
+def _handed_steps(model, names, key, call) -> list:
+    """The optimizer steps in ``call``'s loop that step a parameter of its function every
+    caller binds to the variable ``key`` (``run_train(cfg, model, loader, optimizer,
+    scheduler)`` called by the function that built both): the scheduler's optimizer, met
+    under another name."""
+    if call.scope.kind != "function" or len(key) != 2 or key[0] == "object":
+        return []
+    owner = next((s for s in model.scopes if s.id == key[0]), None)
+    if owner is None or owner is call.scope:
+        return []
+    return [
+        o
+        for o in model.calls
+        if o.method == "step"
+        and o.scope is call.scope
+        and o.loop is call.loop
+        and o is not call
+        and any(
+            k[0] == call.scope.id and _stands_for(model, call.scope, k[1], owner, key[1])
+            for k in names.call_optimizer_keys(o)
+            if len(k) == 2 and k[0] != "object"
+        )
+    ]
+
+
+def unprepared_in_accumulate(model, names, branches):
+    """(step, schedulers, optimizer step) for each plain ``sched.step()`` inside ``with
+    accelerator.accumulate(model):`` next to the step of an optimizer that was passed
+    through ``accelerator.prepare`` while the scheduler was not, the Accelerator
+    accumulating gradients, and no ``sync_gradients`` test around the scheduler's step:
+    accelerate turns the optimizer's step into a no-op on every micro-batch but the
+    accumulation step, and leaves the unprepared scheduler's alone."""
+    if not model.accelerators or not all(a.accumulates for a in model.accelerators):
+        return
+    for call, scheds in _plain_steps_in_loops(model, names):
+        block = call.accumulating
+        if block is None or any(accelerate_keeps(model, s) is not False for s in scheds):
+            continue
+        if any(is_if(n) and _accumulation_test(model, n) for n, _ in branches.path(call)):
+            continue
+        key = names.optimizer_key(scheds[0])
+        opts = [o for s in scheds for o in s.optimizers]
+        steps = names.optimizer_steps(key, call.scope) if key is not None else []
+        steps += [o for opt in opts for o in model.optimizer_steps(opt)]
+        prepared = [
+            o
+            for o in steps
+            if o.via is None
+            and o.accumulating is block
+            and isinstance(o.target, Optimizer)
+            and accelerate_keeps(model, o.target) is True
+        ]
+        if prepared:
+            yield call, scheds, prepared[0].node
 
 
 def _sized_in_micro_batches(model, sched) -> bool:
@@ -519,11 +591,13 @@ def _runs_its_length_in_micro_batches(model, sched, call) -> bool:
 def accumulation_reports(model, names, branches):
     """A schedule sized in optimizer updates, stepped on every micro-batch under gradient
     accumulation: it runs ``accum`` times too fast."""
-    for call, sched, opt_node in micro_batch_steps(model, names, branches):
-        if _sized_in_micro_batches(model, sched) or _runs_its_length_in_micro_batches(
-            model, sched, call
+    for call, scheds, opt_node in micro_batch_steps(model, names, branches):
+        if any(
+            _sized_in_micro_batches(model, s) or _runs_its_length_in_micro_batches(model, s, call)
+            for s in scheds
         ):
             continue
+        sched = scheds[0]
         opt_name = names.optimizer_key(sched)[-1]  # the caller's name, for a factory's
         if model.is_foreign(sched):
             # built in another module: what this file calls it (``self.optimizer``)
@@ -539,6 +613,20 @@ def accumulation_reports(model, names, branches):
             f"{model.line(opt_node)}), so a schedule counted in optimizer updates "
             f"runs ahead by the accumulation factor; step the scheduler right after the "
             f"optimizer step, under the same accumulation condition",
+        )
+    for call, scheds, opt_node in unprepared_in_accumulate(model, names, branches):
+        if any(_sized_in_micro_batches(model, s) for s in scheds):
+            continue
+        yield Report(
+            call.node,
+            f"`{clip(call.receiver, 30)}.step()` runs every micro-batch, but the prepared "
+            f"optimizer steps only on accumulation steps",
+            help=f"Inside `with ...accumulate(...)` accelerate skips the step of the prepared "
+            f"optimizer (line {model.line(opt_node)}) on every micro-batch but the last of "
+            f"an accumulation, and `{clip(call.receiver, 30)}` was not passed to "
+            f"`accelerator.prepare`, so a schedule counted in optimizer updates runs ahead "
+            f"by the accumulation factor; prepare the scheduler too, or step it under "
+            f"`if accelerator.sync_gradients:`",
         )
 
 
@@ -607,7 +695,10 @@ def _size_values(model, sched) -> list:
 def update_steps_reports(model, names, branches):
     """A schedule sized in micro-batches (``len(loader) * epochs``, undivided) stepped with
     its optimizer only under the accumulation test: it covers ``1/accum`` of its length."""
-    for call, sched in _plain_steps_in_loops(model, names):
+    for call, scheds in _plain_steps_in_loops(model, names):
+        if len(scheds) != 1:
+            continue
+        sched = scheds[0]
         gate = next(
             (
                 n

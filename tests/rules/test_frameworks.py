@@ -237,3 +237,23 @@ def test_sl209_advice_fits_the_return_form(ret, advice):
     ((_, _, help_text),) = with_help(src, "SL209")
     assert advice in help_text
     assert '"lr_scheduler": {' not in help_text  # the old advice fitted only a dict return
+
+
+def test_sl209_help_for_a_step_counting_lambda_reads_as_a_sentence():
+    # The help began "It is its `lr_lambda` counts steps": the reason for a LambdaLR is a
+    # clause of its own, not a description after "It is".
+    src = """
+    import lightning as L
+    import torch
+
+
+    class Model(L.LightningModule):
+        def configure_optimizers(self):
+            opt = torch.optim.AdamW(self.parameters(), lr=1e-3)
+            warmup = lambda step: min(1.0, (step + 1) / self.hparams.warmup_steps)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+    """
+    ((_, _, help_text),) = with_help(src, "SL209")
+    assert help_text.startswith("Its `lr_lambda` counts steps")
+    assert "It is its" not in help_text
