@@ -528,7 +528,7 @@ def _run_rules(
     suppress = Suppressions(source, model)
     # Keys the in-tree modules it imports read count as read (a helper that applies
     # g["lr_scale"] may sit outside the files checked together with this one).
-    read_keys = set(model.read_keys)
+    read_keys = set(model.read_keys) | model.keys_out_of_sight
     for other in model.external_models:
         read_keys |= other.read_keys
     facts = FileFacts(path=path, read_keys=read_keys)

@@ -135,6 +135,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     builder.frameworks.resolve(builder.model, binding_key)
     if builder.model.externals or builder.model.importers:
         _through_imports(builder.model)
+    if tree is not None:
+        builder.model.keys_out_of_sight = _keys_handed_out_of_sight(builder.model, tree)
     return builder.model
 
 
@@ -2141,6 +2143,72 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _keys_handed_out_of_sight(model: FileModel, tree) -> set:
+    """This module's param-group keys, when an optimizer it builds is handed to a function
+    imported from a module the tree lacks and no known library provides: here, or by an
+    in-tree module calling the function that builds it (``optimizer =
+    create_optimizer(args, model)``, then ``train_one_epoch(model, loader, optimizer)``
+    from an ``engine_for_finetuning`` that a folder meant to be copied over another
+    checkout leaves out). That function steps the optimizer in code no file of the project
+    holds and may set its lr from the keys (``g["lr"] = lr * g["lr_scale"]``), so they
+    cannot be called unread. Only a plain call of the imported name counts."""
+    if not model.group_keys:
+        return set()
+    keys = {k.key for k in model.group_keys}
+    flow = None
+    for scope, call, _, _ in model.flow_calls:
+        if _out_of_sight(model, tree, call.func) and call.args:
+            flow = flow or model.flow.solve()
+            if any(
+                isinstance(v, Optimizer) and flow.model_of(v.scope) is model
+                for a in call.args
+                for v in flow.eval(a.value, scope)
+            ):
+                return keys
+    builders = {_top_level_function(o.scope) for o in model.optimizers} - {None}
+    if not builders:
+        return set()
+    found, paths = tree.importers(model.path, builders)
+    model.external_paths.update(paths)
+    for importer, bound in found:
+        local = {n for n, q in importer.imports.items() if bound.get(q) in builders}
+        built = {  # (scope, name) bound to what a builder of this module returns
+            (id(scope), name)
+            for scope, target, value in importer.flow_assigns
+            if isinstance(value, cst.Call) and dotted_name(value.func) in local
+            for name in target_names(target)
+        }
+        for scope, call, _, _ in importer.flow_calls:
+            if _out_of_sight(importer, tree, call.func) and any(
+                (isinstance(a.value, cst.Name) and (id(scope), a.value.value) in built)
+                or (isinstance(a.value, cst.Call) and dotted_name(a.value.func) in local)
+                for a in call.args
+            ):
+                return keys
+    return set()
+
+
+def _top_level_function(scope) -> str | None:
+    """The name of the module-level function ``scope`` is code of, else None."""
+    while scope.parent is not None and scope.parent.kind != "module":
+        scope = scope.parent
+    return scope.name if scope.kind == "function" and scope.parent is not None else None
+
+
+def _out_of_sight(model: FileModel, tree, func) -> bool:
+    """``func`` is a name imported from a module that neither the tree nor a known library
+    holds: its code is nowhere to read."""
+    if not isinstance(func, cst.Name):
+        return False
+    qualified = model.imports.get(func.value)
+    if qualified is None or qualified.lstrip(".").partition(".")[0] in _LIBRARIES:
+        return False
+    module = qualified.rpartition(".")[0]
+    return tree.find(model.path, qualified) is None and not (
+        module.strip(".") and tree.find(model.path, module) is not None
+    )
 
 
 def _bound_texts(target) -> set:

@@ -431,6 +431,9 @@ class FileModel:
     group_keys: list = field(default_factory=list)  # custom keys in param-group dicts (KeyUse)
     read_keys: set = field(default_factory=set)  # string keys read anywhere (x["k"], .get("k"))
     code_keys: set = field(default_factory=set)  # dict-literal keys and call keywords
+    # group keys of an optimizer this file hands to a function of a module the tree lacks,
+    # which sets the lr out of sight and may apply them (see the builder)
+    keys_out_of_sight: set = field(default_factory=set)
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook

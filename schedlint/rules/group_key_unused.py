@@ -19,7 +19,11 @@ def group_lr_key_never_applied(project):
     Not flagged when the same dict's own `lr` already applies the scale
     (`{"lr": base_lr * s, "lr_scale": s}`), or, for `lr_scale`, when a checked file builds a
     timm scheduler (`timm.scheduler.*`, `create_scheduler*`), which applies it; importing timm
-    for anything else does not count.
+    for anything else does not count. Nor when an optimizer built from the module's groups is
+    handed, there or by a module calling the function that builds it, to a function imported
+    from a module the project lacks and no known library provides (`train_one_epoch(model,
+    loader, optimizer)` from an engine a folder meant to be copied over another checkout
+    leaves out): that function sets the lr in code no file of the project holds.
 
     ## Why is this bad?
     torch keeps unknown group keys but never looks at them: only `lr` sets a group's
