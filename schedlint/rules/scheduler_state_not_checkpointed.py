@@ -85,7 +85,9 @@ def scheduler_state_not_checkpointed(model):
     factory of another module builds (whichever its configuration picks) on the file's only
     optimizer: accelerate saves and restores only those objects. Likewise a detectron2 or fvcore
     `Checkpointer(model, save_dir, optimizer=optimizer)` given the optimizer but not the
-    scheduler stepped on it (also one detectron2's `build_lr_scheduler` built).
+    scheduler stepped on it (also one detectron2's `build_lr_scheduler` built), and a
+    project's own `...Checkpointer` class called the same way (two positional arguments at
+    most, `optimizer=` and the other objects it saves by keyword).
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
