@@ -182,8 +182,10 @@ def _own_checkpointer(qualified, node) -> bool:
     if qualified is None or qualified.partition(".")[0] in _OTHER_CHECKPOINTER_PACKAGES:
         return False
     positional = [a for a in node.args if a.keyword is None]
-    return len(positional) <= 2 and not any(a.star for a in positional) and any(
-        a.keyword is not None and a.keyword.value == "optimizer" for a in node.args
+    return (
+        len(positional) <= 2
+        and not any(a.star for a in positional)
+        and any(a.keyword is not None and a.keyword.value == "optimizer" for a in node.args)
     )
 
 

@@ -436,12 +436,16 @@ def _accelerate_state(model):
 def _factory_picks(model, call) -> bool:
     """``call`` steps, by a name of this file, only schedulers that factories of another
     module build (one of them, by configuration): no scheduler built here."""
-    return call.target is None and call.via is None and all(
-        isinstance(t, Scheduler)
-        and t.target is None
-        and t.parent is None
-        and all(t is not s for s in model.schedulers)
-        for t in call.targets
+    return (
+        call.target is None
+        and call.via is None
+        and all(
+            isinstance(t, Scheduler)
+            and t.target is None
+            and t.parent is None
+            and all(t is not s for s in model.schedulers)
+            for t in call.targets
+        )
     )
 
 
