@@ -2079,6 +2079,11 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
     return out
 
 
+# What a class does with an optimizer or scheduler it holds: a subclass calling one of these
+# on ``self.<attr>`` needs the attribute's binding, which may be in its base's module.
+_STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
+
+
 def _wanted_imports(model: FileModel, tree) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
     scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
@@ -2129,6 +2134,15 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
+    if any(c.receiver.startswith("self.") and c.method in _STATE_METHODS for c in model.calls):
+        # ``class Trainer(BaseTrainer):`` stepping ``self.lr_scheduler``, which the base's
+        # ``__init__`` in another module builds: the base's code is this class's too
+        bases = {b for c in model.classes for b in c.bases}
+        heads.update(
+            h
+            for h, qualified in resolvable.items()
+            if any(b == qualified or b.startswith(qualified + ".") for b in bases)
+        )
     flow = None
     for scope, call, _, _ in model.flow_calls:
         head = _imported_head(resolvable, call.func)

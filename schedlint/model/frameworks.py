@@ -38,7 +38,8 @@ through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCa
 
 detectron2 and fvcore: a ``Checkpointer(model, save_dir, **checkpointables)`` saves and loads
 the model and exactly the objects given to it by keyword (``optimizer=o, scheduler=s``), under
-any key names (CheckpointerCall facts).
+any key names (CheckpointerCall facts); so does a project's own ``...Checkpointer`` written
+after it and called the same way.
 """
 
 from __future__ import annotations
@@ -178,6 +179,40 @@ CHECKPOINTER_CLASSES = frozenset(
 )
 
 CHECKPOINTER_OWN_ARGS = frozenset({"model", "save_dir", "save_to_disk"})
+# Packages whose ``...Checkpointer`` classes have their own signatures: only the fvcore and
+# detectron2 ones above are read from these.
+_OTHER_CHECKPOINTER_PACKAGES = frozenset(
+    {
+        "torch",
+        "lightning",
+        "pytorch_lightning",
+        "accelerate",
+        "transformers",
+        "deepspeed",
+        "fvcore",
+        "detectron2",
+        "mmengine",
+        "mmcv",
+        "ignite",
+        "composer",
+        "torchtnt",
+        "orbax",
+    }
+)
+
+
+def _own_checkpointer(qualified, node) -> bool:
+    """A project's own ``Checkpointer(model, save_dir, optimizer=..., ...)``, written after
+    fvcore's (many trainers copy it): only two positional arguments, the rest by keyword, each
+    keyword an object it saves."""
+    if qualified is None or qualified.partition(".")[0] in _OTHER_CHECKPOINTER_PACKAGES:
+        return False
+    positional = [a for a in node.args if a.keyword is None]
+    return (
+        len(positional) <= 2
+        and not any(a.star for a in positional)
+        and any(a.keyword is not None and a.keyword.value == "optimizer" for a in node.args)
+    )
 
 
 @dataclass(eq=False)
@@ -239,7 +274,8 @@ class FrameworkCollector:
         # the suffix test first: qualifying every call of the file would cost more
         if not isinstance(name, str) or not name.endswith("Checkpointer"):
             return
-        if builder.qualify(func) not in CHECKPOINTER_CLASSES:
+        qualified = builder.qualify(func)
+        if qualified not in CHECKPOINTER_CLASSES and not _own_checkpointer(qualified, node):
             return
         builder.model.checkpointers.append(
             CheckpointerCall(

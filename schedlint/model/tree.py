@@ -264,9 +264,17 @@ class Tree:
 
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
-        above it up to the top package, and the directory that holds the top package."""
+        above it up to the top package, and the directory that holds the top package (or, for
+        a directory that is no package, the one above it)."""
         here = os.path.dirname(os.path.abspath(path))
         out = [here]
+        if not os.path.isfile(os.path.join(here, "__init__.py")):
+            # a directory without ``__init__.py`` is still importable from the one above it
+            # (a namespace package: ``from brewer.distiller import GeneralDistiller``)
+            above = os.path.dirname(here)
+            if above != here and self._inside(above):
+                out.append(above)
+            return out
         while os.path.isfile(os.path.join(here, "__init__.py")) and len(out) < 4:
             here = os.path.dirname(here)
             if not self._inside(here):

@@ -84,10 +84,13 @@ def scheduler_state_not_checkpointed(model):
     to a helper before the loop. With accelerate, flags `accelerator.save_state(...)` (or,
     without one, `load_state(...)`) in the code that steps a scheduler built on a prepared
     optimizer when the scheduler itself is neither passed to `accelerator.prepare(...)` nor
-    to `accelerator.register_for_checkpointing(...)` (nor saved by hand): accelerate saves
-    and restores only those objects. Likewise a detectron2 or fvcore
+    to `accelerator.register_for_checkpointing(...)` (nor saved by hand), also one that a
+    factory of another module builds (whichever its configuration picks) on the file's only
+    optimizer: accelerate saves and restores only those objects. Likewise a detectron2 or fvcore
     `Checkpointer(model, save_dir, optimizer=optimizer)` given the optimizer but not the
-    scheduler stepped on it (also one detectron2's `build_lr_scheduler` built).
+    scheduler stepped on it (also one detectron2's `build_lr_scheduler` built), and a
+    project's own `...Checkpointer` class called the same way (two positional arguments at
+    most, `optimizer=` and the other objects it saves by keyword).
 
     ## Why is this bad?
     The lr itself lives in the optimizer state, but the scheduler's position does not: after a
@@ -402,12 +405,20 @@ def _accelerate_state(model):
     saves = [c for c in calls if c.method == "save_state"] or calls
     if not saves:
         return
-    for sched in model.schedulers:
+    # also those a factory (of another module, or picking by configuration) builds on an
+    # optimizer of this file
+    reported = set()
+    built = list(model.schedulers)
+    reached = [s for s in model.schedulers_reached() if all(s is not b for b in built)]
+    for sched in built + reached:
         if not is_known(sched) or sched.parent is not None:
             continue
         if _resumed_by_last_epoch(sched):
             continue
         steps = model.steps_of(sched)
+        if sched in reached:
+            # whichever scheduler the factory's configuration builds, stepped by one name
+            steps = [c for c in model.steps_reaching(sched) if _factory_picks(model, c)]
         if not steps or any(
             (s.args or s.kwargs) and sched.cls != "ReduceLROnPlateau" or s.via is not None
             for s in steps
@@ -420,13 +431,16 @@ def _accelerate_state(model):
             continue  # saved or restored by hand
         if accelerate_keeps(model, sched) is not False or _handed_on(model, steps):
             continue
-        if not any(accelerate_keeps(model, opt) for opt in sched.optimizers):
+        if not any(accelerate_keeps(model, opt) for opt in _optimizers_of(model, sched)):
             continue  # the optimizer is not in the saved state either
         for call in saves:
             near = [s for s in steps if _together(model, call.scope, s.scope)]
             if not near:
                 continue
             name = min(near, key=lambda s: s.scope is not call.scope).receiver
+            if (id(call.node), name) in reported:
+                continue  # another scheduler the same factory may build, under the same name
+            reported.add((id(call.node), name))
             done = "saves" if call.method == "save_state" else "restores"
             yield Report(
                 call.node,
@@ -437,6 +451,30 @@ def _accelerate_state(model):
                 f"{model.where(sched.node)}) is neither: on resume {_consequence(sched)}; "
                 f"prepare it with the optimizer or register it",
             )
+
+
+def _factory_picks(model, call) -> bool:
+    """``call`` steps, by a name of this file, only schedulers that factories of another
+    module build (one of them, by configuration): no scheduler built here."""
+    return (
+        call.target is None
+        and call.via is None
+        and all(
+            isinstance(t, Scheduler)
+            and t.target is None
+            and t.parent is None
+            and all(t is not s for s in model.schedulers)
+            for t in call.targets
+        )
+    )
+
+
+def _optimizers_of(model, sched) -> list:
+    """The optimizers ``sched`` is built on; for a factory's scheduler whose optimizer is
+    the factory's parameter, the file's only optimizer (the one the file hands it)."""
+    if sched.optimizers:
+        return list(sched.optimizers)
+    return list(model.optimizers) if len(model.optimizers) == 1 else []
 
 
 def _checkpointer_state(model):

@@ -219,7 +219,9 @@ def step_granularity_mismatch(model):
     schedule is long (an epoch loop of `range(ceil(max_steps / len(loader)))` around the loop
     over `loader`, the schedule built with `max_steps`, also through a helper's parameter
     every caller binds to it); and the reverse, a schedule
-    sized in micro-batches (`len(loader) * epochs`, also as the total a LambdaLR factory such
+    sized in micro-batches (`len(loader) * epochs`, or a count of updates multiplied by the
+    accumulation steps, `max_train_steps * gradient_accumulation_steps`; also as the total a
+    LambdaLR factory such
     as `get_linear_schedule(optimizer, warmup, t_total)` is given, or the length parameter
     of a factory, `build_scheduler(name, optimizer, num_training_steps)`, as every caller
     passes it) stepped with the optimizer
@@ -537,10 +539,7 @@ def _sized_in_micro_batches(model, sched) -> bool:
     """Every length of ``sched`` counts a loader's batches, undivided by an accumulation
     factor (``epochs * len(loader)``): stepped per micro-batch, it ends on time."""
     values = [_expand(model, sched, v) for v in _length_values(sched)]
-    return bool(values) and all(
-        v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
-        for v in values
-    )
+    return bool(values) and all(_counts_micro_batches(v) for v in values)
 
 
 def _stands_for(model, scope, name, target_scope, target) -> bool:
@@ -726,12 +725,20 @@ def update_steps_reports(model, names, branches):
             )
         ]
         values = _size_values(model, sched) if gated else []
-        if not values or not all(
-            v.lens and not words(v) & ACCUMULATION_WORDS and not v.operators & {"/", "//"}
-            for v in values
-        ):
+        if not values or not all(_counts_micro_batches(v) for v in values):
             continue
         sizes = ", ".join(clip(v.src, 40) for v in values)
+        multiplied = any(words(v) & ACCUMULATION_WORDS for v in values)
+        counts = (
+            "is multiplied by the accumulation steps"
+            if multiplied
+            else "counts every batch of the loader"
+        )
+        remedy = (
+            "drop the accumulation factor"
+            if multiplied
+            else "divide the length by the accumulation steps"
+        )
         where = (
             f"under the accumulation test (line {model.line(gate)})"
             if block is None
@@ -742,11 +749,21 @@ def update_steps_reports(model, names, branches):
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs once per accumulation step, but "
             f"`{clip(call.receiver, 30)}` is sized in micro-batches",
-            help=f"Its length ({sizes}) counts every batch of the loader, and it steps only "
+            help=f"Its length ({sizes}) {counts}, and it steps only "
             f"with the optimizer {where}, so the schedule covers 1/accum of its length (a "
-            f"linear decay stops a fraction of the way down); divide the length by the "
-            f"accumulation steps",
+            f"linear decay stops a fraction of the way down); {remedy}",
         )
+
+
+def _counts_micro_batches(value) -> bool:
+    """A length that counts micro-batches: a loader's batches undivided (``len(loader) *
+    epochs``), or a count multiplied by the accumulation factor (``max_train_steps *
+    gradient_accumulation_steps``), divided by nothing."""
+    if value.operators & {"/", "//"}:
+        return False
+    if words(value) & ACCUMULATION_WORDS:
+        return "*" in value.operators
+    return bool(value.lens)
 
 
 def _accumulate_block(model, call, sched):
