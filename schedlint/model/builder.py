@@ -2366,6 +2366,8 @@ def _called_classes(model: FileModel) -> set:
             and is_finetuning_callback(cls)
         ):
             out.add(cls.name)
+    for cls in _half_resumed_classes(model, top, out):
+        out.add(cls.name)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds
@@ -2389,6 +2391,55 @@ def _called_classes(model: FileModel) -> set:
             for c in model.classes
             if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
         }
+    return out
+
+
+def _half_resumed_classes(model: FileModel, top: set, known: set) -> list:
+    """Top-level classes that build their scheduler and whose methods resume only half of
+    the pair, when nothing in the file saves or loads a scheduler's state: the optimizer's
+    state saved or loaded (``self.optimizer.load_state_dict(state["optimizer"])`` in
+    ``load``), or the scheduler's counter moved by hand (``self.scheduler.last_epoch =
+    ckpt["epoch"]`` in ``resume``). The script calling the class may restore the other half
+    right after (``trainer.load(state); trainer.scheduler.load_state_dict(...)``)."""
+    if not model.schedulers or any(
+        c.method == "load_state_dict" and isinstance(t, Scheduler)
+        for c in model.calls
+        for t in c.targets
+    ):
+        return []
+
+    def top_class(scope):
+        cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in known or id(cls.node) not in top:
+            return None
+        return cls
+
+    saved = any(
+        c.method == "state_dict" and isinstance(t, Scheduler)
+        for c in model.calls
+        for t in c.targets
+    )
+    out = []
+    for call in model.calls:
+        if (
+            call.method not in ("state_dict", "load_state_dict")
+            or saved
+            and call.method == "state_dict"
+        ):
+            continue
+        cls = top_class(call.scope)
+        if (
+            cls is not None
+            and call.receiver.startswith("self.")
+            and any(isinstance(t, Optimizer) for t in call.targets)
+            and all(c is not cls for c in out)
+        ):
+            out.append(cls)
+    for r in model.rebinds:
+        receiver, _, attr = r.target.rpartition(".")
+        cls = top_class(r.scope) if attr == "last_epoch" and receiver.startswith("self.") else None
+        if cls is not None and all(c is not cls for c in out):
+            out.append(cls)
     return out
 
 

@@ -127,8 +127,16 @@ def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
 
 
 def _variable_escapes(model, key, target, allowed) -> bool:
-    if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, target):
-        return True  # ``trainer.scheduler`` outside the class: it may be saved from there
+    if (
+        key is not None
+        and key[0] == "class"
+        and any(
+            _attribute_read_elsewhere(m, target) for m in [model] + [m for m, _ in model.importers]
+        )
+    ):
+        # ``trainer.scheduler`` outside the class, here or in a script calling it: it may be
+        # saved or restored from there
+        return True
     for use in uses(binding_root(model, key), target):
         if use.kind == "method" and use.method in allowed:
             continue

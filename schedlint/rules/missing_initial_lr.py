@@ -397,6 +397,8 @@ def _counter_written(model):
             if not any(_constructs(s, use.call) for s in model.schedulers)
         ):
             continue  # handed to a helper that may load its state
+        if any(opt in targets for _, targets in model.callers_calls("load_state_dict")):
+            continue  # the script calling the class restores it (after ``trainer.resume()``)
         yield Report(
             r.node,
             f"`{clip(r.target, 30)} = ...` moves the scheduler's counter, not the lr",
