@@ -25,6 +25,7 @@ from schedlint.model.usage import (
     name_of,
     names_of,
     rebound_value,
+    same_batches,
     sized_in,
     skips_rest,
     words,
@@ -1360,6 +1361,9 @@ def _sized_before_rebuild(model, names, sched):
             rebuilt = assigned_value(model, r)
             if rebuilt is None or not (rebuilt.call or "").endswith("DataLoader"):
                 continue  # prepared, wrapped or skipped into: the same batches, counted
+            others = [f for f in model.rebinds if f.target == r.target and f is not r]
+            if others and all(same_batches(model, f, r) for f in others):
+                continue  # built again from the same dataset and batch size: as long
             return Report(
                 step.node,
                 f"`{clip(sched.cls, 30)}` is sized from `len({clip(r.target, 20)})`, but "
