@@ -90,15 +90,33 @@ def _classify(node, parent, grand) -> Use:
     return Use(node, "other")
 
 
+def _unpacked_ids(target) -> set:
+    """ids of the names and attribute chains a tuple or list target binds, nested ones too
+    (not a ``*rest``)."""
+    out = set()
+    todo = [target]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, (cst.Tuple, cst.List)):
+            todo += [e.value for e in t.elements if not isinstance(e, cst.StarredElement)]
+        elif t is not target:
+            out.add(id(t))
+    return out
+
+
 def uses(root, text: str) -> list:
     """Every occurrence of the Name/attribute chain ``text`` under ``root``, classified."""
     found = []
+    unpacked = set()  # ids of the names an unpacking binds: ``self.opt, self.sched = build()``
     stack = [(root, None, None)]
     while stack:
         node, parent, grand = stack.pop()
         if _matches(node, text):
-            found.append(_classify(node, parent, grand))
+            use = Use(node, "target") if id(node) in unpacked else None
+            found.append(use or _classify(node, parent, grand))
             continue
+        if isinstance(node, (cst.AssignTarget, cst.For)):
+            unpacked.update(_unpacked_ids(node.target))
         for child in children(node):
             if isinstance(node, cst.Attribute) and child is node.attr:
                 continue  # ``x.opt``: the attribute name is not the variable ``opt``
