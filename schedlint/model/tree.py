@@ -37,6 +37,7 @@ MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries 
 _SKIP_DIRS = ("site-packages", "dist-packages")
 MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
 MAX_LISTED = 64  # .py files read per directory when looking for importers
+MAX_SIBLINGS = 8  # packages next to a top package searched for its importers
 LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 
 
@@ -57,6 +58,7 @@ class Tree:
         self._found: dict = {}  # (directory, import name) -> the files it may name there
         self._listings: OrderedDict = OrderedDict()  # directory -> its files, for callers
         self._listed_bytes = 0
+        self._siblings: dict = {}  # directory -> the packages directly under it
 
     def inside(self, path: str) -> bool:
         """``path`` (a file or directory) is part of the tree imports may resolve into."""
@@ -270,9 +272,36 @@ class Tree:
         while os.path.isfile(os.path.join(here, "__init__.py")) and len(out) < 4:
             here = os.path.dirname(here)
             if not self._inside(here):
-                break
+                return out
             out.append(here)
+        if len(out) > 1 and not os.path.isfile(os.path.join(here, "__init__.py")):
+            # the packages next to the top package import it by its full name too: a
+            # ``tasks/classification.py`` deriving ``ClassifierTrainer`` from
+            # ``trainers/base.py``'s ``BaseTrainer``
+            out += [d for d in self._sibling_packages(here) if d not in out]
         return out
+
+    def _sibling_packages(self, directory: str) -> list:
+        """The first :data:`MAX_SIBLINGS` packages directly under ``directory``, by name."""
+        found = self._siblings.get(directory)
+        if found is None:
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                names = []
+            found = []
+            for name in names:
+                sub = os.path.join(directory, name)
+                if (
+                    name.isidentifier()
+                    and self._inside(sub)
+                    and os.path.isfile(os.path.join(sub, "__init__.py"))
+                ):
+                    found.append(sub)
+                    if len(found) >= MAX_SIBLINGS:
+                        break
+            self._siblings[directory] = found
+        return found
 
     def _bound_names(self, importer: str, model, path: str, names, read: list) -> dict:
         """{qualified import name of ``importer``'s: the name of ``names`` it binds in
@@ -368,10 +397,17 @@ def _listing_size(files) -> int:
 
 
 def listing_hash(directory: str) -> str | None:
-    """The hash a directory's ``.py`` file names are keyed on (None when unreadable): a
-    module added next to a class may be a new importer of it."""
+    """The hash a directory's ``.py`` file names and package names are keyed on (None when
+    unreadable): a module or package added next to a class may hold a new importer of it."""
     try:
-        names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".py"))
+        names = sorted(
+            e.name + ("/" if e.is_dir() else "")
+            for e in os.scandir(directory)
+            if e.name.endswith(".py")
+            or e.name.isidentifier()
+            and e.is_dir()
+            and os.path.isfile(os.path.join(e.path, "__init__.py"))
+        )
     except OSError:
         return None
     # Names as the file system holds them: one that is not UTF-8 has no text encoding.
