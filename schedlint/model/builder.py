@@ -2161,17 +2161,31 @@ def _read_importers(model: FileModel, tree) -> None:
     for m, bound in found:
         lent[id(m)] = (m, _bound_values(model, bound))
     own = os.path.abspath(model.path)
-    for m, bound in found:
-        forwarded = _forwarding_functions(m, bound, names)
-        if not forwarded:
-            continue
-        more, paths = tree.importers(m.path, forwarded)
-        model.external_paths.update(paths)
-        for caller, via in more:
-            if os.path.abspath(caller.path) == own:
+    # A class chain (``BaseTrainer`` <- ``SupervisedTrainer`` <- ``ClassificationTrainer``,
+    # each in a module of its own) is followed to its end, up to ``tree.class_chain`` modules:
+    # ``train.py`` hands the leaf what reaches the base. A function forwarding the class
+    # (``build_trainer``) is followed one level.
+    frontier = [(m, bound, names) for m, bound in found]
+    for depth in range(tree.class_chain):
+        ahead = []
+        for m, bound, called in frontier:
+            forwarded = _forwarding_functions(m, bound, called)
+            if depth and forwarded:
+                forwarded &= {c.name for c in m.classes}
+            if not forwarded:
                 continue
-            entry = lent.setdefault(id(caller), (caller, {}))
-            entry[1].update(_bound_values(m, via))
+            more, paths = tree.importers(m.path, forwarded)
+            model.external_paths.update(paths)
+            classes = forwarded & {c.name for c in m.classes}
+            for caller, via in more:
+                if os.path.abspath(caller.path) == own:
+                    continue
+                new = id(caller) not in lent
+                entry = lent.setdefault(id(caller), (caller, {}))
+                entry[1].update(_bound_values(m, via))
+                if new and classes:
+                    ahead.append((caller, via, classes))
+        frontier = ahead
     _lend_callers_factories(model, tree, lent)
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code

@@ -38,11 +38,16 @@ _SKIP_DIRS = ("site-packages", "dist-packages")
 MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
 MAX_LISTED = 64  # .py files read per directory when looking for importers
 MAX_SIBLINGS = 8  # packages next to a top package searched for its importers
+MAX_CLASS_CHAIN = 4  # modules followed down a chain of subclasses, looking for callers
 LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 
 
 class Tree:
     """Resolves and loads in-tree modules for the files of one run."""
+
+    # modules followed down a chain of subclasses looking for a class's callers, here and
+    # by the flow (``builder._read_importers``)
+    class_chain = MAX_CLASS_CHAIN
 
     def __init__(self, root: str | None = None):
         self.root = os.path.abspath(root) if root else None
@@ -249,20 +254,32 @@ class Tree:
         direct = self.callers(path, names, read)
         yield from direct
         seen = {os.path.abspath(p) for p in direct} | {os.path.abspath(path)}
-        # Callers in one directory share the directories their importers are listed from:
-        # one search there for all their functions.
-        wanted: dict = {}  # importing directories -> (a caller there, function names)
-        for caller in direct[:MAX_IMPORTERS]:
-            data = self.read(caller)
-            forwarded = forwarding_functions(data, names) if data is not None else []
-            if forwarded:
-                dirs = tuple(self._importing_dirs(caller))
-                wanted.setdefault(dirs, (caller, set()))[1].update(forwarded)
-        for caller, forwarded in wanted.values():
-            for candidate in self.callers(caller, forwarded, read):
-                if os.path.abspath(candidate) not in seen:
-                    seen.add(os.path.abspath(candidate))
-                    yield candidate
+        # A chain of subclasses is followed to its end (MAX_CLASS_CHAIN modules), a
+        # function forwarding the class one level, as the flow does.
+        frontier = [(caller, names) for caller in direct[:MAX_IMPORTERS]]
+        for depth in range(self.class_chain):
+            # Callers in one directory share the directories their importers are listed
+            # from: one search there for all their functions.
+            wanted: dict = {}  # importing directories -> (a caller, names, class names)
+            for caller, called in frontier:
+                data = self.read(caller)
+                if data is None:
+                    continue
+                classes = deriving_classes(data, called)
+                forwarded = classes if depth else forwarding_functions(data, called)
+                if forwarded:
+                    dirs = tuple(self._importing_dirs(caller))
+                    entry = wanted.setdefault(dirs, (caller, set(), set()))
+                    entry[1].update(forwarded)
+                    entry[2].update(classes)
+            frontier = []
+            for caller, forwarded, classes in wanted.values():
+                for candidate in self.callers(caller, forwarded, read):
+                    if os.path.abspath(candidate) not in seen:
+                        seen.add(os.path.abspath(candidate))
+                        if classes:
+                            frontier.append((candidate, classes))
+                        yield candidate
 
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
@@ -353,12 +370,7 @@ def forwarding_functions(data: bytes, names) -> list:
     if not names:
         return []
     called = _calls_of(names)
-    base = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
-    out = [
-        m.group(1).decode("ascii")
-        for m in _TOP_CLASS.finditer(data)
-        if base.search(m.group(2)) and m.group(1).decode("ascii") not in names
-    ]
+    out = deriving_classes(data, names)
     for m in _TOP_DEF.finditer(data):
         line_end = data.find(b"\n", m.end())
         end = _TOP_STATEMENT.search(data, line_end + 1) if line_end >= 0 else None
@@ -366,6 +378,19 @@ def forwarding_functions(data: bytes, names) -> list:
         if called.search(body):
             out.append(m.group(1).decode("ascii"))
     return out
+
+
+def deriving_classes(data: bytes, names) -> list:
+    """Names of the top-level classes of a module (its bytes) deriving from one of
+    ``names`` (``class Trainer(BaseTrainer):``)."""
+    if not names:
+        return []
+    base = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    return [
+        m.group(1).decode("ascii")
+        for m in _TOP_CLASS.finditer(data)
+        if base.search(m.group(2)) and m.group(1).decode("ascii") not in names
+    ]
 
 
 def _calls_of(names):
