@@ -140,3 +140,11 @@ def test_a_bound_a_caller_passes_is_shown_as_the_callers_value():
     [f] = check_source(str(learner), None, frozenset({"SL102"})).findings
     assert f.message.startswith("scalar max_lr=3e-3 in OneCycleLR"), f.message
     assert "`max_lr` is the `3e-3` passed on line 20 of train.py" in f.help, f.help
+
+
+def test_a_configured_pick_of_schedulers_is_named_whole():
+    # On main before this test the help named StepLR alone, the first branch of
+    # build_lr_scheduler, while the configuration's default builds the MultiStepLR.
+    engine = FIXTURES / "SL304" / "bad_configured_scheduler_engine" / "reid" / "engine.py"
+    [f] = check_source(str(engine), None, frozenset({"SL304"})).findings
+    assert "(StepLR, line 11 of ../train.py, or MultiStepLR, line 13 of ../train.py)" in f.help
