@@ -44,7 +44,8 @@ def missing_initial_lr(model):
     builds with the `last_epoch` a call here hands it (`build_scheduler(optimizer_d, ...,
     last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it.
     Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
-    (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
+    (StepLR, MultiStepLR, ...) whose optimizer state is never loaded (here, or by a script
+    calling the class right after its `resume()`): the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost;
     `scheduler.last_epoch = start_epoch - 1` written by hand right after building a
     closed-form scheduler (LambdaLR, OneCycleLR, a transformers schedule) when neither a
