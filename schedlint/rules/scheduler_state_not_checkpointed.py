@@ -184,7 +184,8 @@ def scheduler_state_not_checkpointed(model):
 def _lost(model, call, unsaved) -> list:
     """(name, scheduler, every scheduler the name may hold) for each scheduler whose state
     is lost, bound to an optimizer the call saves or loads; the entries of one list
-    (``self.schedulers[0]``, ``[1]``) are named once, as the list, for a call in a loop over a list of optimizers."""
+    (``self.schedulers[0]``, ``[1]``) are named once, as the list, for a call in a loop
+    over a list of optimizers."""
     out = []
     several = len(_optimizers(call)) > 1
     for sched in (s for opt in _optimizers(call) for s in unsaved(opt)):
