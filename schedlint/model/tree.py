@@ -210,7 +210,12 @@ class Tree:
         # confirms a file that names one.
         words = [n.encode() for n in names]
         out = []
-        for directory in self._importing_dirs(path):
+        own = self._importing_dirs(path)
+        # In the packages next to the top package only a subclass is looked for (a task
+        # package deriving its trainer from the engine's base): the scripts and tests
+        # there that merely call the class are left to the class's own directories.
+        siblings = [(d, True) for d in self._sibling_dirs(path, own)]
+        for directory, sibling in [(d, False) for d in own] + siblings:
             read.append(directory)
             for candidate, data in self._listing(directory):
                 if os.path.abspath(candidate) == os.path.abspath(path):
@@ -219,7 +224,7 @@ class Tree:
                 if (
                     data is not None
                     and any(w in data for w in words)
-                    and (called.search(data) or derived.search(data))
+                    and (not sibling and called.search(data) or derived.search(data))
                 ):
                     out.append(candidate)
         return out
@@ -283,20 +288,26 @@ class Tree:
 
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
-        above it up to the top package, and the directory that holds the top package."""
+        above it up to the top package, and the directory that holds the top package (see
+        also :meth:`_sibling_dirs`)."""
         here = os.path.dirname(os.path.abspath(path))
         out = [here]
         while os.path.isfile(os.path.join(here, "__init__.py")) and len(out) < 4:
             here = os.path.dirname(here)
             if not self._inside(here):
-                return out
+                break
             out.append(here)
-        if len(out) > 1 and not os.path.isfile(os.path.join(here, "__init__.py")):
-            # the packages next to the top package import it by its full name too: a
-            # ``tasks/classification.py`` deriving ``ClassifierTrainer`` from
-            # ``trainers/base.py``'s ``BaseTrainer``
-            out += [d for d in self._sibling_packages(here) if d not in out]
         return out
+
+    def _sibling_dirs(self, path: str, own: list) -> list:
+        """The packages next to the top package of ``path`` (``own``: its importing
+        directories, the last one holding that package), which import it by its full name:
+        ``tasks/classification.py`` deriving ``ClassifierTrainer`` from ``trainers/base.py``'s
+        ``BaseTrainer``. None outside a package."""
+        top = own[-1]
+        if len(own) < 2 or os.path.isfile(os.path.join(top, "__init__.py")):
+            return []
+        return [d for d in self._sibling_packages(top) if d not in own]
 
     def _sibling_packages(self, directory: str) -> list:
         """The first :data:`MAX_SIBLINGS` packages directly under ``directory``, by name."""
