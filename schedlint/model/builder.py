@@ -2317,7 +2317,8 @@ def _called_classes(model: FileModel) -> set:
     nothing of (``self.optimizer.state_dict()`` in a base trainer whose subclass, in another
     module, steps the scheduler both were handed); or build an optimizer on the groups a
     method of such an attribute returns (``AdamW(self.model.param_groups(lr, head_lr))`` on
-    the model ``train.py`` hands the trainer)."""
+    the model ``train.py`` hands the trainer); or build a scheduler and resume only half of
+    the pair (:func:`_half_resumed_classes`)."""
     out = set()
     flow = None
     # A class nested in another (``DistributedTest._DistTestBase``) is no name another
