@@ -678,3 +678,47 @@ def test_a_warm_run_reads_a_checked_helper_once(run_cli, proj, monkeypatch):
         )
     assert lines(run_cli(*SELECT, "helpers.py", "train.py")) == first
     assert sorted(reads) == ["helpers.py", "train.py"]
+
+
+SHARED_LOOP = """import torch
+
+
+class BaseTrainer:
+    def __init__(self, model, loader):
+        self.model, self.loader = model, loader
+        self.optimizer, self.scheduler = self.configure_optimizers()
+
+    def configure_optimizers(self):
+        raise NotImplementedError
+
+    def fit(self):
+        for batch in self.loader:
+            self.model(batch).backward()
+            self.scheduler.step()
+            self.optimizer.step()
+"""
+TASK = """import torch
+
+from engine.base import BaseTrainer
+
+
+class Classifier(BaseTrainer):
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=30)
+"""
+
+
+def test_a_new_package_deriving_from_a_base_rechecks_the_base(run_cli, proj, checked):
+    # The base builds nothing and is rejected until a task package next to its own derives
+    # from it; a package added later must re-check the base's cached result.
+    (proj / "engine").mkdir()
+    (proj / "engine" / "__init__.py").write_text("")
+    (proj / "engine" / "base.py").write_text(SHARED_LOOP)
+    assert lines(run_cli("--select", "SL203", "engine/base.py")) == []
+    checked.clear()
+    (proj / "tasks").mkdir()
+    (proj / "tasks" / "__init__.py").write_text("")
+    (proj / "tasks" / "classify.py").write_text(TASK)
+    assert lines(run_cli("--select", "SL203", "engine/base.py")) == ["engine/base.py:15:13"]
+    assert checked == ["engine/base.py"]

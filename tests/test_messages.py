@@ -131,3 +131,20 @@ def test_new_finding_shapes_have_a_short_message_and_a_help(code, name, words):
     for f in found:
         assert len(f.message) <= LIMIT and ";" not in f.message
         assert f.help and f.help != f.message
+
+
+def test_a_bound_a_caller_passes_is_shown_as_the_callers_value():
+    # On main before this test: "scalar max_lr=max_lr in OneCycleLR ...", the parameter's
+    # name, where the reader chose 3e-3 in train.py.
+    learner = FIXTURES / "SL102" / "bad_learner_fit_one_cycle_package" / "learner.py"
+    [f] = check_source(str(learner), None, frozenset({"SL102"})).findings
+    assert f.message.startswith("scalar max_lr=3e-3 in OneCycleLR"), f.message
+    assert "`max_lr` is the `3e-3` passed on line 20 of train.py" in f.help, f.help
+
+
+def test_a_configured_pick_of_schedulers_is_named_whole():
+    # On main before this test the help named StepLR alone, the first branch of
+    # build_lr_scheduler, while the configuration's default builds the MultiStepLR.
+    engine = FIXTURES / "SL304" / "bad_configured_scheduler_engine" / "reid" / "engine.py"
+    [f] = check_source(str(engine), None, frozenset({"SL304"})).findings
+    assert "(StepLR, line 11 of ../train.py, or MultiStepLR, line 13 of ../train.py)" in f.help

@@ -2249,17 +2249,31 @@ def _read_importers(model: FileModel, tree) -> None:
     for m, bound in found:
         lent[id(m)] = (m, _bound_values(model, bound))
     own = os.path.abspath(model.path)
-    for m, bound in found:
-        forwarded = _forwarding_functions(m, bound, names)
-        if not forwarded:
-            continue
-        more, paths = tree.importers(m.path, forwarded)
-        model.external_paths.update(paths)
-        for caller, via in more:
-            if os.path.abspath(caller.path) == own:
+    # A class chain (``BaseTrainer`` <- ``SupervisedTrainer`` <- ``ClassificationTrainer``,
+    # each in a module of its own) is followed to its end, up to ``tree.class_chain`` modules:
+    # ``train.py`` hands the leaf what reaches the base. A function forwarding the class
+    # (``build_trainer``) is followed one level.
+    frontier = [(m, bound, names) for m, bound in found]
+    for depth in range(tree.class_chain):
+        ahead = []
+        for m, bound, called in frontier:
+            forwarded = _forwarding_functions(m, bound, called)
+            if depth and forwarded:
+                forwarded &= {c.name for c in m.classes}
+            if not forwarded:
                 continue
-            entry = lent.setdefault(id(caller), (caller, {}))
-            entry[1].update(_bound_values(m, via))
+            more, paths = tree.importers(m.path, forwarded)
+            model.external_paths.update(paths)
+            classes = forwarded & {c.name for c in m.classes}
+            for caller, via in more:
+                if os.path.abspath(caller.path) == own:
+                    continue
+                new = id(caller) not in lent
+                entry = lent.setdefault(id(caller), (caller, {}))
+                entry[1].update(_bound_values(m, via))
+                if new and classes:
+                    ahead.append((caller, via, classes))
+        frontier = ahead
     _lend_callers_factories(model, tree, lent)
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code
@@ -2391,7 +2405,8 @@ def _called_classes(model: FileModel) -> set:
     nothing of (``self.optimizer.state_dict()`` in a base trainer whose subclass, in another
     module, steps the scheduler both were handed); or build an optimizer on the groups a
     method of such an attribute returns (``AdamW(self.model.param_groups(lr, head_lr))`` on
-    the model ``train.py`` hands the trainer)."""
+    the model ``train.py`` hands the trainer); or build a scheduler and resume only half of
+    the pair (:func:`_half_resumed_classes`)."""
     out = set()
     flow = None
     # A class nested in another (``DistributedTest._DistTestBase``) is no name another
@@ -2454,6 +2469,8 @@ def _called_classes(model: FileModel) -> set:
             and is_finetuning_callback(cls)
         ):
             out.add(cls.name)
+    for cls in _half_resumed_classes(model, top, out):
+        out.add(cls.name)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds
@@ -2477,6 +2494,55 @@ def _called_classes(model: FileModel) -> set:
             for c in model.classes
             if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
         }
+    return out
+
+
+def _half_resumed_classes(model: FileModel, top: set, known: set) -> list:
+    """Top-level classes that build their scheduler and whose methods resume only half of
+    the pair, when nothing in the file saves or loads a scheduler's state: the optimizer's
+    state saved or loaded (``self.optimizer.load_state_dict(state["optimizer"])`` in
+    ``load``), or the scheduler's counter moved by hand (``self.scheduler.last_epoch =
+    ckpt["epoch"]`` in ``resume``). The script calling the class may restore the other half
+    right after (``trainer.load(state); trainer.scheduler.load_state_dict(...)``)."""
+    if not model.schedulers or any(
+        c.method == "load_state_dict" and isinstance(t, Scheduler)
+        for c in model.calls
+        for t in c.targets
+    ):
+        return []
+
+    def top_class(scope):
+        cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in known or id(cls.node) not in top:
+            return None
+        return cls
+
+    saved = any(
+        c.method == "state_dict" and isinstance(t, Scheduler)
+        for c in model.calls
+        for t in c.targets
+    )
+    out = []
+    for call in model.calls:
+        if (
+            call.method not in ("state_dict", "load_state_dict")
+            or saved
+            and call.method == "state_dict"
+        ):
+            continue
+        cls = top_class(call.scope)
+        if (
+            cls is not None
+            and call.receiver.startswith("self.")
+            and any(isinstance(t, Optimizer) for t in call.targets)
+            and all(c is not cls for c in out)
+        ):
+            out.append(cls)
+    for r in model.rebinds:
+        receiver, _, attr = r.target.rpartition(".")
+        cls = top_class(r.scope) if attr == "last_epoch" and receiver.startswith("self.") else None
+        if cls is not None and all(c is not cls for c in out):
+            out.append(cls)
     return out
 
 

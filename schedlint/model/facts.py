@@ -916,6 +916,20 @@ class FileModel:
                     out.append((call, targets))
         return out
 
+    def callers_calls(self, method) -> list:
+        """(call, targets) for each ``x.method(...)`` in a module calling this file's classes
+        (``trainer.optimizer.load_state_dict(ckpt["optimizer"])`` in ``train.py``, right
+        after ``trainer.resume(ckpt)``) that acts on an optimizer or scheduler this file's
+        flow knows. The calls stay that module's: a rule reads them, never reports at them."""
+        out = []
+        for other, _ in self.importers:
+            for call in other.calls:
+                if call.method == method:
+                    targets = self.holds(call.scope, call.receiver)
+                    if targets:
+                        out.append((call, targets))
+        return out
+
     def schedulers_from_factories(self) -> list:
         """(scope, name, Call node, scheduler, optimizer) for each scheduler that a factory of
         another in-tree module builds on one of its parameters and that a call here binds to

@@ -126,6 +126,7 @@ class Flow:
         self._seqs: dict = {}
         self._class_root: dict = {}
         self._classes_by_name: dict = {}
+        self._subclasses: dict = {}  # id(ClassInfo) -> its in-tree subclasses
         # The imported in-tree modules' statements join this file's: values cross modules
         # both ways (an optimizer into a helper, a factory's optimizer back out). So do those
         # of the modules importing this one (model.importers): the scheduler ``train.py``
@@ -397,6 +398,33 @@ class Flow:
                 ]
         return None
 
+    def _overrides(self, cls, name) -> list:
+        """The methods ``name`` of the in-tree subclasses of ``cls`` (of the flow's modules)
+        that define one of their own: what ``self.name()`` in ``cls`` may run."""
+        subclasses = self._subclasses.get(id(cls))
+        if subclasses is None:
+            subclasses = self._subclasses[id(cls)] = [
+                c
+                for group in self._classes_by_name.values()
+                for c in group
+                if c is not cls and self._derives(c, cls)
+            ]
+        return [c.methods[name] for c in subclasses if name in c.methods]
+
+    def _derives(self, cls, base) -> bool:
+        """``base`` is an in-tree ancestor of ``cls`` (bases looked up by name, bounded)."""
+        seen, todo = 0, [cls]
+        while todo and seen < 16:
+            c = todo.pop(0)
+            seen += 1
+            for b in c.bases:
+                for cand in self._classes_by_name.get(b.rpartition(".")[2], ()):
+                    if cand is base:
+                        return True
+                    if cand is not c:
+                        todo.append(cand)
+        return False
+
     def _global(self, scope, name) -> set:
         """A def, lambda-less class or imported in-tree definition named ``name``."""
         model = self.model_of(scope)
@@ -447,6 +475,9 @@ class Flow:
                 m = self.method(cls, func.attr.value)
                 if m is not None:
                     values = values | {_Bound(m)}
+                # a template method: the base's ``__init__`` calls ``self.configure_optimizers()``,
+                # which a subclass (here or in a module lent to the flow) overrides
+                values = values | {_Bound(o) for o in self._overrides(cls, func.attr.value)}
         if (
             func.__class__ is _ATTRIBUTE
             and func.value.__class__ is _CALL

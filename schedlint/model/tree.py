@@ -37,11 +37,17 @@ MAX_BYTES = 256 << 10  # a bigger imported module is left unread (its summaries 
 _SKIP_DIRS = ("site-packages", "dist-packages")
 MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own file
 MAX_LISTED = 64  # .py files read per directory when looking for importers
+MAX_SIBLINGS = 8  # packages next to a top package searched for its importers
+MAX_CLASS_CHAIN = 4  # modules followed down a chain of subclasses, looking for callers
 LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 
 
 class Tree:
     """Resolves and loads in-tree modules for the files of one run."""
+
+    # modules followed down a chain of subclasses looking for a class's callers, here and
+    # by the flow (``builder._read_importers``)
+    class_chain = MAX_CLASS_CHAIN
 
     def __init__(self, root: str | None = None):
         self.root = os.path.abspath(root) if root else None
@@ -57,6 +63,7 @@ class Tree:
         self._found: dict = {}  # (directory, import name) -> the files it may name there
         self._listings: OrderedDict = OrderedDict()  # directory -> its files, for callers
         self._listed_bytes = 0
+        self._siblings: dict = {}  # directory -> the packages directly under it
 
     def inside(self, path: str) -> bool:
         """``path`` (a file or directory) is part of the tree imports may resolve into."""
@@ -203,7 +210,12 @@ class Tree:
         # confirms a file that names one.
         words = [n.encode() for n in names]
         out = []
-        for directory in self._importing_dirs(path):
+        own = self._importing_dirs(path)
+        # In the packages next to the top package only a subclass is looked for (a task
+        # package deriving its trainer from the engine's base): the scripts and tests
+        # there that merely call the class are left to the class's own directories.
+        siblings = [(d, True) for d in self._sibling_dirs(path, own)]
+        for directory, sibling in [(d, False) for d in own] + siblings:
             read.append(directory)
             for candidate, data in self._listing(directory):
                 if os.path.abspath(candidate) == os.path.abspath(path):
@@ -212,7 +224,7 @@ class Tree:
                 if (
                     data is not None
                     and any(w in data for w in words)
-                    and (called.search(data) or derived.search(data))
+                    and (not sibling and called.search(data) or derived.search(data))
                 ):
                     out.append(candidate)
         return out
@@ -247,25 +259,37 @@ class Tree:
         direct = self.callers(path, names, read)
         yield from direct
         seen = {os.path.abspath(p) for p in direct} | {os.path.abspath(path)}
-        # Callers in one directory share the directories their importers are listed from:
-        # one search there for all their functions.
-        wanted: dict = {}  # importing directories -> (a caller there, function names)
-        for caller in direct[:MAX_IMPORTERS]:
-            data = self.read(caller)
-            forwarded = forwarding_functions(data, names) if data is not None else []
-            if forwarded:
-                dirs = tuple(self._importing_dirs(caller))
-                wanted.setdefault(dirs, (caller, set()))[1].update(forwarded)
-        for caller, forwarded in wanted.values():
-            for candidate in self.callers(caller, forwarded, read):
-                if os.path.abspath(candidate) not in seen:
-                    seen.add(os.path.abspath(candidate))
-                    yield candidate
+        # A chain of subclasses is followed to its end (MAX_CLASS_CHAIN modules), a
+        # function forwarding the class one level, as the flow does.
+        frontier = [(caller, names) for caller in direct[:MAX_IMPORTERS]]
+        for depth in range(self.class_chain):
+            # Callers in one directory share the directories their importers are listed
+            # from: one search there for all their functions.
+            wanted: dict = {}  # importing directories -> (a caller, names, class names)
+            for caller, called in frontier:
+                data = self.read(caller)
+                if data is None:
+                    continue
+                classes = deriving_classes(data, called)
+                forwarded = classes if depth else forwarding_functions(data, called)
+                if forwarded:
+                    dirs = tuple(self._importing_dirs(caller))
+                    entry = wanted.setdefault(dirs, (caller, set(), set()))
+                    entry[1].update(forwarded)
+                    entry[2].update(classes)
+            frontier = []
+            for caller, forwarded, classes in wanted.values():
+                for candidate in self.callers(caller, forwarded, read):
+                    if os.path.abspath(candidate) not in seen:
+                        seen.add(os.path.abspath(candidate))
+                        if classes:
+                            frontier.append((candidate, classes))
+                        yield candidate
 
     def _importing_dirs(self, path: str) -> list:
         """The directories whose modules can import ``path`` by name: its own, each package
         above it up to the top package, and the directory that holds the top package (or, for
-        a directory that is no package, the one above it)."""
+        a directory that is no package, the one above it; see also :meth:`_sibling_dirs`)."""
         here = os.path.dirname(os.path.abspath(path))
         out = [here]
         if not os.path.isfile(os.path.join(here, "__init__.py")):
@@ -281,6 +305,38 @@ class Tree:
                 break
             out.append(here)
         return out
+
+    def _sibling_dirs(self, path: str, own: list) -> list:
+        """The packages next to the top package of ``path`` (``own``: its importing
+        directories, the last one holding that package), which import it by its full name:
+        ``tasks/classification.py`` deriving ``ClassifierTrainer`` from ``trainers/base.py``'s
+        ``BaseTrainer``. None outside a package."""
+        top = own[-1]
+        if len(own) < 2 or os.path.isfile(os.path.join(top, "__init__.py")):
+            return []
+        return [d for d in self._sibling_packages(top) if d not in own]
+
+    def _sibling_packages(self, directory: str) -> list:
+        """The first :data:`MAX_SIBLINGS` packages directly under ``directory``, by name."""
+        found = self._siblings.get(directory)
+        if found is None:
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                names = []
+            found = []
+            for name in names:
+                sub = os.path.join(directory, name)
+                if (
+                    name.isidentifier()
+                    and self._inside(sub)
+                    and os.path.isfile(os.path.join(sub, "__init__.py"))
+                ):
+                    found.append(sub)
+                    if len(found) >= MAX_SIBLINGS:
+                        break
+            self._siblings[directory] = found
+        return found
 
     def _bound_names(self, importer: str, model, path: str, names, read: list) -> dict:
         """{qualified import name of ``importer``'s: the name of ``names`` it binds in
@@ -332,12 +388,7 @@ def forwarding_functions(data: bytes, names) -> list:
     if not names:
         return []
     called = _calls_of(names)
-    base = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
-    out = [
-        m.group(1).decode("ascii")
-        for m in _TOP_CLASS.finditer(data)
-        if base.search(m.group(2)) and m.group(1).decode("ascii") not in names
-    ]
+    out = deriving_classes(data, names)
     for m in _TOP_DEF.finditer(data):
         line_end = data.find(b"\n", m.end())
         end = _TOP_STATEMENT.search(data, line_end + 1) if line_end >= 0 else None
@@ -345,6 +396,19 @@ def forwarding_functions(data: bytes, names) -> list:
         if called.search(body):
             out.append(m.group(1).decode("ascii"))
     return out
+
+
+def deriving_classes(data: bytes, names) -> list:
+    """Names of the top-level classes of a module (its bytes) deriving from one of
+    ``names`` (``class Trainer(BaseTrainer):``)."""
+    if not names:
+        return []
+    base = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    return [
+        m.group(1).decode("ascii")
+        for m in _TOP_CLASS.finditer(data)
+        if base.search(m.group(2)) and m.group(1).decode("ascii") not in names
+    ]
 
 
 def _calls_of(names):
@@ -376,10 +440,17 @@ def _listing_size(files) -> int:
 
 
 def listing_hash(directory: str) -> str | None:
-    """The hash a directory's ``.py`` file names are keyed on (None when unreadable): a
-    module added next to a class may be a new importer of it."""
+    """The hash a directory's ``.py`` file names and package names are keyed on (None when
+    unreadable): a module or package added next to a class may hold a new importer of it."""
     try:
-        names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".py"))
+        names = sorted(
+            e.name + ("/" if e.is_dir() else "")
+            for e in os.scandir(directory)
+            if e.name.endswith(".py")
+            or e.name.isidentifier()
+            and e.is_dir()
+            and os.path.isfile(os.path.join(e.path, "__init__.py"))
+        )
     except OSError:
         return None
     # Names as the file system holds them: one that is not UTF-8 has no text encoding.

@@ -1308,3 +1308,85 @@ def names_of(model) -> Names:
 def branches_of(model) -> Branches:
     """The file's :class:`Branches`, walked per scope on first use and shared."""
     return model.shared(Branches)
+
+
+# The DataLoader arguments that decide how many batches an epoch has.
+_LOADER_LENGTH_ARGS = ("dataset", "batch_size", "sampler", "batch_sampler", "drop_last")
+
+
+def same_batches(model, first, second) -> bool:
+    """Whether two ``x = DataLoader(...)`` rebindings of a trainer (``self.train_loader`` in
+    ``__init__``, then again in ``to_device``) certainly yield as many batches: the same
+    dataset and batch size, the same ``drop_last``, and no sampler in either. Names read
+    through an attribute ``__init__`` binds once to a parameter (``self.train_set`` for
+    ``train_set``, ``self.cfg.batch_size`` for ``cfg.batch_size``) count as that parameter."""
+    a, b = _loader_arguments(first.node), _loader_arguments(second.node)
+    if a is None or b is None:
+        return False
+    if any(k in d for d in (a, b) for k in ("sampler", "batch_sampler")):
+        return False
+    if "dataset" not in a or "batch_size" not in a:
+        return False
+    for key in ("dataset", "batch_size", "drop_last"):
+        if (key in a) != (key in b):
+            return False
+        if key not in a:
+            continue
+        x = _as_init_name(model, first.scope, a[key])
+        y = _as_init_name(model, second.scope, b[key])
+        if x is None or x != y:
+            return False
+    return True
+
+
+def _loader_arguments(node) -> dict | None:
+    """keyword -> argument node of a plain ``x = DataLoader(...)``; None for anything else,
+    or a call with ``*args``/``**kwargs`` (its length arguments are not all seen)."""
+    if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
+        return None
+    call = node.value
+    if (dotted_name(call.func) or "").rpartition(".")[2] != "DataLoader":
+        return None
+    out = {}
+    for i, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            out[arg.keyword.value] = arg.value
+        elif i < len(_LOADER_LENGTH_ARGS[:2]):
+            out[_LOADER_LENGTH_ARGS[i]] = arg.value
+        else:
+            return None  # shuffle, sampler, ... by position: not worth reading
+    return out
+
+
+def _as_init_name(model, scope, node) -> str | None:
+    """The text of a name or attribute chain (or a literal), with a leading ``self.<attr>``
+    that the class's ``__init__`` binds once, to a name, replaced by that name."""
+    number = fold_number(node)
+    if number is not None:
+        return repr(number)
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value
+    text = dotted_name(node)
+    if text is None or not text.startswith("self."):
+        return text
+    head, _, rest = text[len("self.") :].partition(".")
+    cls = enclosing_class(model, scope)
+    init = cls.methods.get("__init__") if cls is not None else None
+    if init is None:
+        return None
+    binds = [
+        r
+        for r in model.rebinds
+        if r.target == f"self.{head}" and enclosing_class(model, r.scope) is cls
+    ]
+    if (
+        len(binds) != 1
+        or binds[0].scope is not init.scope
+        or not isinstance(binds[0].node, cst.Assign)
+        or not isinstance(binds[0].node.value, cst.Name)
+    ):
+        return None
+    name = binds[0].node.value.value
+    return f"{name}.{rest}" if rest else name

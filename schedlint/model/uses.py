@@ -135,8 +135,16 @@ def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
 
 
 def _variable_escapes(model, key, target, allowed) -> bool:
-    if key is not None and key[0] == "class" and _attribute_read_elsewhere(model, target):
-        return True  # ``trainer.scheduler`` outside the class: it may be saved from there
+    if (
+        key is not None
+        and key[0] == "class"
+        and any(
+            _attribute_read_elsewhere(m, target) for m in [model] + [m for m, _ in model.importers]
+        )
+    ):
+        # ``trainer.scheduler`` outside the class, here or in a script calling it: it may be
+        # saved or restored from there
+        return True
     for use in uses(binding_root(model, key), target):
         if use.kind == "method" and use.method in allowed:
             continue
@@ -266,7 +274,7 @@ def entries_escape(model, scope, text, allowed=HARMLESS_METHODS) -> bool:
 def _entries_escape_in(root, text, allowed) -> bool:
     loops = _iterations(root)
     for use in uses(root, text):
-        if use.kind in ("target", "test", "declaration"):
+        if use.kind in ("target", "unpacked", "test", "declaration"):
             continue
         if use.kind == "attribute" and use.method != "__dict__":
             continue
@@ -282,7 +290,7 @@ def _entries_escape_in(root, text, allowed) -> bool:
             for inner in uses(body, name):
                 if inner.kind == "method" and inner.method in allowed:
                     continue
-                if inner.kind in ("target", "test", "declaration"):
+                if inner.kind in ("target", "unpacked", "test", "declaration"):
                     continue
                 return True
     return False
@@ -354,7 +362,7 @@ def kept_by_class(model, entity) -> bool:
         for use in uses(root, entity.target):
             if use.kind == "method" and use.method in HARMLESS_METHODS | {"state_dict"}:
                 continue
-            if use.kind in ("target", "test", "declaration"):
+            if use.kind in ("target", "unpacked", "test", "declaration"):
                 continue
             if use.kind == "attribute" and use.method != "__dict__":
                 continue

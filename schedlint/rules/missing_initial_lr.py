@@ -44,7 +44,8 @@ def missing_initial_lr(model):
     builds with the `last_epoch` a call here hands it (`build_scheduler(optimizer_d, ...,
     last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it.
     Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
-    (StepLR, MultiStepLR, ...) whose optimizer state is never loaded: the counter moves, but
+    (StepLR, MultiStepLR, ...) whose optimizer state is never loaded (here, or by a script
+    calling the class right after its `resume()`): the counter moves, but
     the lr stays at its initial value, so every decay before the resumed epoch is lost;
     `scheduler.last_epoch = start_epoch - 1` written by hand right after building a
     closed-form scheduler (LambdaLR, OneCycleLR, a transformers schedule) when neither a
@@ -295,7 +296,7 @@ def _handed_on(model, key, text, before_line) -> bool:
             "state_dict",
         }:
             continue
-        if use.kind in ("target", "test", "declaration", "attribute"):
+        if use.kind in ("target", "unpacked", "test", "declaration", "attribute"):
             continue
         if use.kind == "argument" and any(_constructs(s, use.call) for s in model.schedulers):
             continue  # passed to a scheduler constructor
@@ -397,6 +398,8 @@ def _counter_written(model):
             if not any(_constructs(s, use.call) for s in model.schedulers)
         ):
             continue  # handed to a helper that may load its state
+        if any(opt in targets for _, targets in model.callers_calls("load_state_dict")):
+            continue  # the script calling the class restores it (after ``trainer.resume()``)
         yield Report(
             r.node,
             f"`{clip(r.target, 30)} = ...` moves the scheduler's counter, not the lr",
@@ -583,7 +586,7 @@ def _kept_here(model, opt) -> bool:
     for use in uses(binding_root(model, opt.key), opt.target):
         if use.kind == "method" and use.method in HARMLESS_METHODS | {"state_dict"}:
             continue
-        if use.kind in ("target", "test", "declaration", "attribute"):
+        if use.kind in ("target", "unpacked", "test", "declaration", "attribute"):
             continue
         if use.kind == "argument" and any(_constructs(s, use.call) for s in model.schedulers):
             continue

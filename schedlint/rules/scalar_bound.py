@@ -102,7 +102,14 @@ def _scalar_bounds(model, sched, opt, call):
     ]
     if not scalars:
         return
-    what = " and ".join(f"{n}={v.src}" for n, v in scalars)
+    what = " and ".join(f"{n}={_passed(model, sched, v)[0]}" for n, v in scalars)
+    # where a bound that is a parameter here comes from: its callers' value
+    passed = "".join(
+        f"`{v.src}` is the `{text}` passed on {model.where(node)}; "
+        for _, v in scalars
+        for text, node in [_passed(model, sched, v)]
+        if node is not None
+    )
     opt_name = sched.optimizer_src
     if sched.cls == "OneCycleLR":
         effect = (
@@ -137,9 +144,23 @@ def _scalar_bounds(model, sched, opt, call):
         f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
         f"groups of `{clip(opt_name, 30)}`",
         fix=_per_group_fix(model, opt, opt_name, scalars),
-        help=f"`{opt_name}` {describe_groups(model, opt)}{branch}, but {effect}; pass "
+        help=f"{passed}`{opt_name}` {describe_groups(model, opt)}{branch}, but {effect}; pass "
         f"one value per group instead, e.g. `{fix}`",
     )
+
+
+def _passed(model, sched, value) -> str:
+    """(the source of a bound, None), or, for a parameter of the function building the
+    scheduler that every call binds to the same source (``learn.fit_one_cycle(5,
+    max_lr=3e-3)``), (that source, the first such argument): the value the reader chose,
+    not the parameter's name."""
+    if value.kind != "name" or value.src not in sched.scope.params:
+        return value.src, None
+    bound = model.arguments(sched.scope, value.src) or []
+    texts = {model.code(node) for _, node in bound}
+    if len(texts) != 1:
+        return value.src, None
+    return texts.pop(), bound[0][1]
 
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")

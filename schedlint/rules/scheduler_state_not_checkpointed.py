@@ -154,21 +154,21 @@ def scheduler_state_not_checkpointed(model):
             if ckpt.via is not None:  # a dict an imported helper builds from our optimizer
                 where = "this call saves a checkpoint with"
                 built = f"The dict is built on {model.where(ckpt.via.node)}; "
-            for name, sched in _lost(model, call, unsaved):
+            for name, sched, alternatives in _lost(model, call, unsaved):
                 each = _each(model, name, sched)
                 yield Report(
                     call.node,
                     f"{where} `{clip(call.receiver, 30)}.state_dict()` but "
                     f"not the state of scheduler `{clip(name, 30)}`",
-                    help=f"{built}`{name}` ({sched.cls}, {model.where(sched.node)}) "
-                    f"is bound to it: on resume {_consequence(sched)}; save "
+                    help=f"{built}`{name}` ({_which(model, alternatives)}) "
+                    f"is bound to it: on resume {_consequences(alternatives)}; save "
                     f"`{each}.state_dict()` next to it and restore it with "
                     f"`{each}.load_state_dict(...)`",
                 )
     for call in model.calls:
         if call.method != "load_state_dict" or call.snapshot:
             continue
-        for name, sched in _lost(model, call, unloaded):
+        for name, sched, alternatives in _lost(model, call, unloaded):
             each = _each(model, name, sched)
             save = next(
                 (c for c in model.calls if c.method == "state_dict" and sched in c.targets), None
@@ -182,16 +182,17 @@ def scheduler_state_not_checkpointed(model):
                 call.node,
                 f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
                 f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
-                help=f"`{name}` ({sched.cls}, {model.where(sched.node)}) is "
-                f"bound to it: {_consequence(sched)}; {todo} "
+                help=f"`{name}` ({_which(model, alternatives)}) is "
+                f"bound to it: {_consequences(alternatives)}; {todo} "
                 f"`{each}.load_state_dict(...)` here",
             )
 
 
 def _lost(model, call, unsaved) -> list:
-    """(name, scheduler) for each scheduler whose state is lost, bound to an optimizer the
-    call saves or loads; the entries of one list (``self.schedulers[0]``, ``[1]``) are
-    named once, as the list, for a call in a loop over a list of optimizers."""
+    """(name, scheduler, every scheduler the name may hold) for each scheduler whose state
+    is lost, bound to an optimizer the call saves or loads; the entries of one list
+    (``self.schedulers[0]``, ``[1]``) are named once, as the list, for a call in a loop
+    over a list of optimizers."""
     out = []
     several = len(_optimizers(call)) > 1
     for sched in (s for opt in _optimizers(call) for s in unsaved(opt)):
@@ -199,9 +200,25 @@ def _lost(model, call, unsaved) -> list:
         entry = list_entry(model, sched) if several and sched.target is None else None
         if entry is not None:
             name = entry[1]
-        if all(name != n for n, _ in out):
-            out.append((name, sched))
+        same = next((alts for n, _, alts in out if n == name), None)
+        if same is None:
+            out.append((name, sched, [sched]))
+        elif entry is None and all(sched is not a for a in same):
+            same.append(sched)  # another scheduler the name may hold (a configured pick)
     return out
+
+
+def _which(model, alternatives) -> str:
+    """``StepLR, line 11``, or, for a name that may hold one of several schedulers (the one
+    a configuration picks), each: ``StepLR, line 11, or MultiStepLR, line 13``."""
+    return ", or ".join(f"{a.cls}, {model.where(a.node)}" for a in alternatives)
+
+
+def _consequences(alternatives) -> str:
+    found = list(dict.fromkeys(_consequence(a) for a in alternatives))
+    if len(found) == 1:
+        return found[0]
+    return "its step counter restarts at 0, so the schedule replays from its first step"
 
 
 def _each(model, name, sched) -> str:
@@ -533,7 +550,7 @@ def _handed_on(model, steps) -> bool:
         for use in uses(binding_root(model, key), step.receiver):
             if use.kind == "method" and use.method in HARMLESS_METHODS:
                 continue
-            if use.kind not in ("target", "test", "declaration", "attribute"):
+            if use.kind not in ("target", "unpacked", "test", "declaration", "attribute"):
                 return True
     return False
 

@@ -237,7 +237,7 @@ def _kept_between(model, root, target, first, last) -> bool:
     for use in uses(root, target):
         if not first < model.line(use.node) < last:
             continue
-        if use.kind in ("target", "test", "declaration", "attribute", "attr_write"):
+        if use.kind in ("target", "unpacked", "test", "declaration", "attribute", "attr_write"):
             continue
         if use.kind == "method" and use.method in HARMLESS_METHODS | {
             "add_param_group",

@@ -26,6 +26,7 @@ from schedlint.model.usage import (
     name_of,
     names_of,
     rebound_value,
+    same_batches,
     sized_in,
     skips_rest,
     words,
@@ -203,8 +204,9 @@ def step_granularity_mismatch(model):
     `DistributedSampler`, a batch size found by a memory probe) before the loop that walks
     it in the same function, or, for a trainer whose `__init__` sized it from
     `len(self.train_loader)`, in another of its methods that `__init__` does not run before
-    building the schedule and that does not build it again. Under gradient accumulation,
-    flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
+    building the schedule and that does not build it again (not a loader built again from
+    the same dataset and batch size with no sampler: it has as many batches). Under
+    gradient accumulation, flags a `scheduler.step()` that runs on every micro-batch while the optimizer steps only
     under an accumulation test (`if (i + 1) % accum == 0:`, or after `if (i + 1) % accum !=
     0: continue`, directly or through a helper such as `self.optimizer_step()`; also in a
     per-batch method, `train_step(batch)`, that every caller calls in a loop; also when the
@@ -1468,6 +1470,9 @@ def _sized_before_rebuild(model, names, sched):
             rebuilt = assigned_value(model, r)
             if rebuilt is None or not (rebuilt.call or "").endswith("DataLoader"):
                 continue  # prepared, wrapped or skipped into: the same batches, counted
+            others = [f for f in model.rebinds if f.target == r.target and f is not r]
+            if others and all(same_batches(model, f, r) for f in others):
+                continue  # built again from the same dataset and batch size: as long
             return Report(
                 step.node,
                 f"`{clip(sched.cls, 30)}` is sized from `len({clip(r.target, 20)})`, but "
