@@ -150,12 +150,15 @@ def param_group_added_after_scheduler(model):
         if call.via is None and not model.code(call.node.func).endswith(".add_param_group"):
             # Lightning's ``self.unfreeze_and_add_param_group(modules, optimizer)``
             callee = clip(model.code(call.node.func), 40)
+        where = model.where(sched.node)
+        # another module's line would make the message long: the help names it
+        here = f"({where}) " if " of " not in where else ""
+        built = f"The {sched.cls} is built on {where}. " if not here else ""
         yield Report(
             call.node,
-            f"`{callee}(...)`{inside} runs after scheduler "
-            f"{name}({model.where(sched.node)}) was built on it",
-            help=f"{added}The new group has no `initial_lr` and no `base_lrs` entry in the "
-            f"{sched.cls}, and "
+            f"`{callee}(...)`{inside} runs after scheduler {name}{here}was built on it",
+            help=f"{added}{built}The new group has no `initial_lr` and no `base_lrs` entry in "
+            f"the {sched.cls}, and "
             f"{outcome}; pass every group to the optimizer before building the "
             f"scheduler, or rebuild the scheduler after adding the group",
         )
