@@ -150,16 +150,24 @@ def test_a_configured_pick_of_schedulers_is_named_whole():
     assert "(StepLR, line 11 of ../train.py, or MultiStepLR, line 13 of ../train.py)" in f.help
 
 
-def test_a_scheduler_built_in_another_module_is_placed_in_the_help(tmp_path):
-    # On main before this test: "... runs after scheduler `scheduler` (line 24 of
-    # ../run_distillation_experiment.py) was built on it", 124 characters: the other
-    # module's path made the message long.
+@pytest.mark.parametrize(
+    "code, fixture, checked",
+    [
+        ("SL302", "bad_namespace_dir_distiller", "kd/distill.py"),
+        ("SL201", "bad_base_trainer_warmup_package", "base_trainer.py"),
+    ],
+)
+def test_a_scheduler_built_in_another_module_is_placed_in_the_help(
+    tmp_path, code, fixture, checked
+):
+    # On main before this test, SL302: "... runs after scheduler `scheduler` (line 24 of
+    # ../run_distillation_experiment.py) was built on it", 137 characters: the path of the
+    # module building the scheduler made the message long.
     import shutil
 
     tree = tmp_path / "project"
-    shutil.copytree(FIXTURES / "SL302" / "bad_namespace_dir_distiller", tree)
+    shutil.copytree(FIXTURES / code / fixture, tree)
     (tree / "train.py").rename(tree / "run_distillation_experiment.py")
-    distill = tree / "kd" / "distill.py"
-    [f] = check_source(str(distill), None, frozenset({"SL302"})).findings
+    [f] = check_source(str(tree / checked), None, frozenset({code})).findings
     assert len(f.message) <= LIMIT and " of " not in f.message, f.message
     assert "is built on line" in f.help and "run_distillation_experiment.py" in f.help, f.help

@@ -77,6 +77,14 @@ def clip(src: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
+def placed(model, node) -> tuple:
+    """Where ``node`` is, split for a finding: ``(" (line 12)", "")`` when it is in this
+    file, ``("", "line 12 of ../train.py")`` when it is in another module, whose path would
+    make the message long (the help names it then)."""
+    where = model.where(node)
+    return (f" ({where})", "") if " of " not in where else ("", where)
+
+
 def describe_groups(model, optimizer) -> str:
     """``was built with group lrs 0.1 and 0.01 (line 4)``: the optimizer's distinct group lrs,
     for the help line of a rule that found one scalar bound applied to all of them."""

@@ -6,7 +6,7 @@ from schedlint.model.frameworks import (
     fitted_configured_schedulers,
 )
 from schedlint.model.uses import exclusive
-from schedlint.rules.base import Report, clip, rule
+from schedlint.rules.base import Report, clip, placed, rule
 
 # What the new group suffers, by class (semantics §1.3, measured on torch 2.13).
 _OUTCOME = {
@@ -128,7 +128,7 @@ def param_group_added_after_scheduler(model):
         if not bound:
             continue
         sched = bound[-1]
-        name = f"`{clip(sched.target, 20)}` " if sched.target else ""
+        name = f" `{clip(sched.target, 20)}`" if sched.target else ""
         outcome = _OUTCOME.get(sched.cls, _DEFAULT_OUTCOME)
         if catalogue.is_transformers_factory(sched.cls):
             outcome = _OUTCOME["LambdaLR"]
@@ -150,13 +150,11 @@ def param_group_added_after_scheduler(model):
         if call.via is None and not model.code(call.node.func).endswith(".add_param_group"):
             # Lightning's ``self.unfreeze_and_add_param_group(modules, optimizer)``
             callee = clip(model.code(call.node.func), 40)
-        where = model.where(sched.node)
-        # another module's line would make the message long: the help names it
-        here = f"({where}) " if " of " not in where else ""
-        built = f"The {sched.cls} is built on {where}. " if not here else ""
+        here, there = placed(model, sched.node)
+        built = f"The {sched.cls} is built on {there}. " if there else ""
         yield Report(
             call.node,
-            f"`{callee}(...)`{inside} runs after scheduler {name}{here}was built on it",
+            f"`{callee}(...)`{inside} runs after scheduler{name}{here} was built on it",
             help=f"{added}{built}The new group has no `initial_lr` and no `base_lrs` entry in "
             f"the {sched.cls}, and "
             f"{outcome}; pass every group to the optimizer before building the "

@@ -18,7 +18,7 @@ from schedlint.model.usage import (
     ramp_reaches,
     stepped_units,
 )
-from schedlint.rules.base import Report, clip, rule
+from schedlint.rules.base import Report, clip, placed, rule
 
 
 def _in_effect(model, sched, write) -> bool:
@@ -395,9 +395,12 @@ def manual_lr_edit_under_scheduler(model):
             else "put the change in the schedule (e.g. a warm-up through "
             "`SequentialLR`/`LinearLR`) or drop the scheduler"
         )
+        here, there = placed(model, sched.node)
+        shown = name_of(sched)
+        built = f"{shown[:1].upper()}{shown[1:]} is built on {there}. " if there else ""
         yield Report(
             write.node,
             f"manual lr write on `{clip(write.optimizer_src, 30)}` while "
-            f"{clip(name_of(sched), 30)} ({model.where(sched.node)}) drives it",
-            help=f"{_effect(sched)} ({stepped}); {advice}",
+            f"{clip(name_of(sched), 30)}{here} drives it",
+            help=f"{built}{_effect(sched)} ({stepped}); {advice}",
         )

@@ -12,7 +12,7 @@ from schedlint.model.usage import (
     start_gate,
     tests_alike,
 )
-from schedlint.rules.base import Fix, Report, clip, rule
+from schedlint.rules.base import Fix, Report, clip, placed, rule
 from schedlint.rules.step_granularity import micro_batch_steps
 
 
@@ -198,13 +198,14 @@ def _per_call_first(model, branches):
                 fn = own.scope.name
             if site is None:
                 continue  # run once: a deliberate first step (skipping a warm-up's 0) is common
-            where = model.where(first.node)
+            here, there = placed(model, first.node)
+            on = f"`{_opt_text(first, sched)}` is on {there}. " if there else ""
             yield Report(
                 step.node,
                 f"`{clip(own.receiver, 30)}.step()` runs before "
-                f"`{clip(_opt_text(first, sched), 40)}` ({where}) in every call of "
+                f"`{clip(_opt_text(first, sched), 40)}`{here} in every call of "
                 f"`{clip(fn, 30)}()`",
-                help=f"`{fn}()` runs once per iteration of the loop at line "
+                help=f"{on}`{fn}()` runs once per iteration of the loop at line "
                 f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
                 f"{model.line(sched.node)}) advances before each epoch's updates: "
                 f"the first lr of the schedule is never used; call "
