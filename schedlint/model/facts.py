@@ -977,6 +977,18 @@ class FileModel:
                     out.append((caller, calls[call_id], s, bound))
         return out
 
+    def factory_optimizer(self, caller, sched, bound):
+        """(Value, held) of the optimizer one call (``caller``, ``bound``, as
+        :meth:`factory_builds` gives them) hands a factory of another module for ``sched``:
+        the argument, and what its name certainly holds in the caller (None when something
+        unseen may reach it). That module's fact knows only its parameter, so the optimizer a
+        finding is about is the caller's. None when the call hands no dotted name for it."""
+        arg = bound.get(sched.optimizer_src)
+        value = self.value(arg) if arg is not None else None
+        if value is None or value.dotted is None:
+            return None
+        return value, self.holds_only(caller, value.dotted)
+
     def optimizers_from_factories(self) -> list:
         """(scope, name, optimizer) for each optimizer that a factory of another in-tree
         module builds and a call here binds to a name (``self.opt_d`` of ``self.opt_d,

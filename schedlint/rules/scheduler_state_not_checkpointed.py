@@ -326,11 +326,8 @@ def _built_by_factories(model, opt) -> list:
     factory in ``schedules.py``): that module's fact knows only its parameter."""
     out = []
     for caller, _, sched, bound in model.factory_builds():
-        arg = bound.get(sched.optimizer_src)
-        value = model.value(arg) if arg is not None else None
-        if value is None or value.dotted is None:
-            continue
-        held = model.holds_only(caller, value.dotted)
+        handed = model.factory_optimizer(caller, sched, bound)
+        held = handed[1] if handed is not None else None
         if held and len(held) == 1 and held[0] is opt and all(sched is not o for o in out):
             out.append(sched)
     return out
