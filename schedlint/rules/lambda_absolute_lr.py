@@ -36,7 +36,10 @@ def lambda_returns_absolute_lr(model):
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
     LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. Not flagged
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function
+    may be a closure a helper builds (`make_warmup_cosine(args.lr, warmup, total)`, also
+    imported). When every group's lr is a number of at most 0.1 (1e-4 and 1e-3), any lr
+    (`args.lr`, `base_lr`) multiplied into the returned value is flagged. Not flagged
     when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
     `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
     supplies the absolute lr on purpose.
