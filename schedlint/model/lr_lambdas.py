@@ -6,6 +6,8 @@ groups were built with) a returned value carries, following local names."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
@@ -43,24 +45,49 @@ def product_texts(value) -> list:
     return [t for t in map(dotted_name, _product_atoms(value.node)) if t is not None]
 
 
+@dataclass(eq=False)
+class LrLambda:
+    """One function given as an ``lr_lambda``."""
+
+    label: str  # "the lambda", "`warm`", "`make_warmup_cosine(...)`"
+    params: list
+    node: Any  # the def whose locals are followed; None for a lambda
+    returns: list  # the returned expressions
+    # For a function a helper call built: each of the helper's parameters and the argument
+    # node the call binds it to (None where the default is used). None otherwise.
+    bound: dict | None = None
+    # Defined in another module: its names are not this file's, so none is an lr text here.
+    foreign: bool = False
+
+
 class LrCarrier:
     """Finds the LR expression a returned value is scaled by, following local names.
 
-    ``texts``: the lr expressions the optimizer's groups were built with. ``bound``: for a
-    function a helper call built, each of the helper's parameters and the argument node the
-    call binds it to (None where the default is used). ``any_lr``: the groups certainly hold
-    absolute lrs, so any value named like an lr carries one. The last two only count a value
-    multiplied into the result, not one added (``min_lr + (lr - min_lr) * f`` may be a floor
-    ratio spelled with lr names)."""
+    ``texts``: the lr expressions the optimizer's groups were built with. ``any_lr``: the
+    groups certainly hold absolute lrs, so any value named like an lr carries one. What a
+    helper's parameter is bound to and ``any_lr`` only count a value multiplied into the
+    result, not one added (``min_lr + (lr - min_lr) * f`` may be a floor ratio spelled with
+    lr names)."""
 
-    def __init__(self, texts, params, fn_node, bound=None, any_lr=False):
+    def __init__(self, texts, lam: LrLambda, any_lr=False):
         self.texts = texts
-        self.params = set(params)
-        self.fn_node = fn_node  # function whose locals are followed (None for a lambda)
-        self.bound = bound
+        # names the function reads that are not this file's: none is one of ``texts``
+        self.foreign = lam.foreign
+        self.params = set(lam.params)
+        self.fn_node = lam.node  # function whose locals are followed (None for a lambda)
+        self.bound = lam.bound
         self.any_lr = any_lr
         # the helper's parameter a hit was bound to (``lr`` for ``args.lr``): what to drop
         self.written = None
+
+    def first(self, returns):
+        """The lr the first return expression that carries one carries, else None."""
+        for node in returns:
+            self.written = None
+            hit = self.find(node)
+            if hit:
+                return hit
+        return None
 
     def _relative(self, node) -> bool:
         """``node`` names one of the lrs, so dividing by it makes a ratio."""
@@ -92,8 +119,10 @@ class LrCarrier:
                 hit = None if "." in text else self._argument(self.bound[head])
                 self.written = text if hit else self.written
                 return hit
+            if text in self.texts and not self.foreign:
+                return text
             return text if self.any_lr and names_absolute_lr(text) else None
-        if text in self.texts:
+        if text in self.texts and not self.foreign:
             return text
         return text if self.any_lr and not summed and names_absolute_lr(text) else None
 
@@ -150,9 +179,10 @@ def _bind(helper, call) -> dict | None:
     if not isinstance(params, cst.Parameters):
         return None
     positional = [p.name.value for p in (*params.posonly_params, *params.params)]
-    if positional[:1] in (["self"], ["cls"]) and isinstance(call.func, cst.Attribute):
-        positional = positional[1:]
     bound = dict.fromkeys(helper.params)
+    if positional[:1] in (["self"], ["cls"]) and isinstance(call.func, cst.Attribute):
+        # the receiver: ``self.args.lr`` in the closure is the instance's, read as is
+        del bound[positional.pop(0)]
     for i, arg in enumerate(call.args):
         if arg.star:
             return None
@@ -170,24 +200,24 @@ def _bind(helper, call) -> dict | None:
 def _built_by(model, scope, call):
     """The functions a helper call returns, defined in the helper (a closure or lambda over
     its parameters), with the helper's parameters bound by the call."""
-    helpers = model.callees(call.func, scope)
-    if len(helpers) != 1 or isinstance(helpers[0].node, cst.Lambda):
+    made = model.callees(call, scope)
+    helper = model.flow.only_callee(call, scope) if made else None
+    if helper is None or isinstance(helper.node, cst.Lambda):
         return
-    helper = helpers[0]
     bound = _bind(helper, call)
     if bound is None:
         return
-    for fn in model.callees(call, scope):
+    foreign = model.flow.model_of(helper.scope) is not model
+    for fn in made:
         if fn.scope.parent is not helper.scope:
             continue
         node = None if isinstance(fn.node, cst.Lambda) else fn.node
         returns = [r.node for r in fn.returns]
-        yield f"`{helper.name}(...)`", list(fn.params), node, returns, bound
+        yield LrLambda(f"`{helper.name}(...)`", list(fn.params), node, returns, bound, foreign)
 
 
 def lr_lambda_functions(model, sched, value):
-    """(label, params, function node or None, [return expressions], bound) for an lr_lambda;
-    ``bound`` (see :class:`LrCarrier`) is None unless a helper call built the function."""
+    """The functions (:class:`LrLambda`) an ``lr_lambda`` argument may be."""
     node = strip_call(value.node)
     if isinstance(node, (cst.List, cst.Tuple)):
         for el in node.elements:
@@ -195,7 +225,7 @@ def lr_lambda_functions(model, sched, value):
         return
     if isinstance(node, cst.Lambda):
         params = [p.name.value for p in node.params.params]
-        yield "the lambda", params, None, [node.body], None
+        yield LrLambda("the lambda", params, None, [node.body])
         return
     if isinstance(node, cst.Call):
         yield from _built_by(model, sched.scope, node)
@@ -211,25 +241,24 @@ def lr_lambda_functions(model, sched, value):
     if len(defs) == 1:
         info = defs[0]
         returns = [r.node for r in info.returns]
-        yield f"`{info.name}`", list(info.params), info.node, returns, None
+        yield LrLambda(f"`{info.name}`", list(info.params), info.node, returns)
         return
     if how == "assigned" and not defs:
         values = assigned_values(owner.node, node.value)
         if values and len(values) == 1 and isinstance(values[0], cst.Lambda):
             lam = values[0]
             params = [p.name.value for p in lam.params.params]
-            yield f"`{node.value}`", params, None, [lam.body], None
+            yield LrLambda(f"`{node.value}`", params, None, [lam.body])
         elif values and len(values) == 1 and isinstance(values[0], cst.Call):
             yield from _built_by(model, owner, values[0])
         if values:
             return
     if not defs:
-        # a function of another module (``from schedules import noam``): its own names are
-        # not this file's, so nothing it reads is one of the optimizer's lr texts
+        # a function of another module (``from schedules import noam``)
         imported = [
             f for f in model.callees(node, sched.scope) if model.flow.model_of(f.scope) is not model
         ]
         if len(imported) == 1 and not isinstance(imported[0].node, cst.Lambda):
             info = imported[0]
             returns = [r.node for r in info.returns]
-            yield f"`{info.name}`", list(info.params), info.node, returns, {}
+            yield LrLambda(f"`{info.name}`", list(info.params), info.node, returns, {}, True)

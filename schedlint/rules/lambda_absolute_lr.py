@@ -80,9 +80,9 @@ def lambda_returns_absolute_lr(model):
             continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
         if any(w.optimizer is opt and opt.order < w.order < sched.order for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
-        for label, params, fn_node, returns, bound in lr_lambda_functions(model, sched, value):
-            carrier = LrCarrier(texts, params, fn_node, bound, any_lr=numbers is not None)
-            hit = next((h for h in (carrier.find(r) for r in returns) if h), None)
+        for lam in lr_lambda_functions(model, sched, value):
+            carrier = LrCarrier(texts, lam, any_lr=numbers is not None)
+            hit = carrier.first(lam.returns)
             if hit is None:
                 continue
             if hit in texts:
@@ -102,7 +102,7 @@ def lambda_returns_absolute_lr(model):
                 )
             yield Report(
                 value.node,
-                f"{clip(label, 30)} given to {sched.cls} returns the lr "
+                f"{clip(lam.label, 30)} given to {sched.cls} returns the lr "
                 f"`{clip(hit, 20)}` times a factor, not a pure factor",
                 help=f"{built} (line {model.line(opt.node)}): {effect}; return the pure factor "
                 f"instead (drop `{carrier.written or hit} *`)",

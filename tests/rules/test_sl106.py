@@ -173,3 +173,19 @@ def test_a_closure_over_another_lr_than_the_optimizers_is_silent():
     s = torch.optim.lr_scheduler.LambdaLR(opt, warmup(args.min_lr, args.warmup))
     """
     assert lines(src, "SL106") == []
+
+
+def test_a_closure_a_method_builds_over_the_instances_lr_is_flagged():
+    src = """\
+    import torch
+    class Trainer:
+        def __init__(self, model, args):
+            self.args = args
+            self.opt = torch.optim.SGD(model.parameters(), lr=self.args.lr)
+            self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self.make_schedule(500))
+        def make_schedule(self, warmup):
+            def lr_at(step):
+                return self.args.lr * min(1.0, step / warmup)
+            return lr_at
+    """
+    assert lines(src, "SL106") == [6]
