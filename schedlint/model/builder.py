@@ -2134,6 +2134,13 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
+    for sched in model.schedulers:
+        # ``LambdaLR(opt, make_warmup_cosine(args.lr, ...))``: what the helper returns is the
+        # lr_lambda, whose code says whether it returns a factor or an lr (SL106)
+        lr_lambda = sched.args.get("lr_lambda")
+        head = _lr_lambda_head(model, resolvable, lr_lambda.node) if lr_lambda else None
+        if head is not None:
+            heads.add(head)
     if any(c.receiver.startswith("self.") and c.method in _STATE_METHODS for c in model.calls):
         # ``class Trainer(BaseTrainer):`` stepping ``self.lr_scheduler``, which the base's
         # ``__init__`` in another module builds: the base's code is this class's too
@@ -2157,6 +2164,24 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
+    """The in-tree import an ``lr_lambda`` argument comes from: the function itself
+    (``from schedules import lr_at``), or the helper whose call builds it, called in place or
+    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``)."""
+    if isinstance(node, cst.Name):
+        if node.value in resolvable:
+            return node.value
+        made = [
+            value
+            for _scope, target, value in model.flow_assigns
+            if isinstance(target, cst.Name) and target.value == node.value
+        ]
+        node = made[0] if len(made) == 1 else None
+    if isinstance(node, cst.Call):
+        return _imported_head(resolvable, node.func)
+    return None
 
 
 def _keys_handed_out_of_sight(model: FileModel, tree) -> set:
