@@ -509,6 +509,9 @@ class _Builder(cst.CSTVisitor):
         self._aliases: dict = {}
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
+        # ids of values read by a subscript: ``opt.state_dict()["param_groups"][0]["lr"]`` in
+        # a dict logs the lr, it saves no state
+        self._indexed: set = set()
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
         self._merged_dicts: set = set()  # ids of {...} in dict({...}, lr=x): read as the call
         self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
@@ -1344,7 +1347,7 @@ class _Builder(cst.CSTVisitor):
                             **self.fact_kwargs(node),
                         )
                     )
-                    if method == "state_dict" and self._dicts:
+                    if method == "state_dict" and self._dicts and id(node) not in self._indexed:
                         self._checkpoint().state_dicts.append(self.model.calls[-1])
         qualified = self.qualify(func)
         if (
@@ -1461,6 +1464,7 @@ class _Builder(cst.CSTVisitor):
                 self.model.read_keys.add(key)
 
     def visit_Subscript(self, node: cst.Subscript):
+        self._indexed.add(id(node.value))
         key = subscript_key(node)
         if key is not None and _IDENT.match(key):
             self.model.read_keys.add(key)
