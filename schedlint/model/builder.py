@@ -117,6 +117,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     modules this file imports; without it, imports stay opaque."""
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
+    if builder.model.parameter_constructions:
+        _promote_class_parameters(builder)
     if tree is not None and builder.model.imports:
         model, read = builder.model, {}
         for _ in range(3):  # a factory's optimizer may make another helper call worth reading
@@ -1577,7 +1579,34 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.imported_constructions.append((sched, call, listed))
+        elif self._class_parameter(func, call) and all(
+            c is not call for _, c, _ in self.model.parameter_constructions
+        ):
+            # kept aside: a fact only if every call of the function hands it a scheduler class
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, func.value, "torch", target, stmt)
+            sched = self.model.schedulers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.parameter_constructions.append((sched, call, listed))
         return False
+
+    def _class_parameter(self, func, call) -> bool:
+        """``scheduler_cls(optimizer, ...)`` where ``scheduler_cls`` is a parameter of the
+        ``def`` being walked, never rebound in it: possibly a scheduler class its callers
+        hand it (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr)``)."""
+        return (
+            isinstance(func, cst.Name)
+            and self.scope.kind == "function"
+            and bool(self.function_stack)
+            and self.function_stack[-1].scope is self.scope
+            and func.value in self.scope.params
+            and func.value not in self.scope.assigned
+            and bool(call.args)
+            and not call.args[0].star
+            and (call.args[0].keyword is None or call.args[0].keyword.value == "optimizer")
+        )
 
     def _maybe_imported_scheduler(self, func, call, qualified) -> bool:
         """``Cls(optimizer, ...)`` where ``Cls`` is a class name imported from a module that
@@ -1708,6 +1737,74 @@ class _Builder(cst.CSTVisitor):
         if listed is None or listed.items is None:
             return None
         return groups_of_entries(listed.items, self.value, self.scope)
+
+
+def _bound_argument(function, call, param):
+    """The argument node ``call`` binds to the parameter ``param`` of the ``def`` node
+    ``function``, read from its literal arguments; None when a star argument may bind it."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == param:
+                return arg.value
+        elif index < len(positional) and positional[index] == param:
+            return arg.value
+    return None
+
+
+def _promote_class_parameters(builder) -> None:
+    """The calls of a function's parameter kept aside during the walk become scheduler facts
+    when the function is a top-level ``def`` of this module that every call here hands one
+    and the same torch or Hugging Face scheduler class as that parameter
+    (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr, total_steps=total)``)."""
+    model = builder.model
+    pending, model.parameter_constructions = model.parameter_constructions, []
+    promoted = False
+    for sched, call, listed in pending:
+        infos = [
+            info for info in model.functions.get(sched.scope.name, ()) if info.scope is sched.scope
+        ]
+        if (
+            len(infos) != 1
+            or len(model.functions[sched.scope.name]) != 1
+            or sched.scope.parent is None
+            or sched.scope.parent.kind != "module"
+        ):
+            continue
+        info, classes = infos[0], set()
+        callers = [
+            c
+            for _, c, _, _ in model.flow_calls
+            if isinstance(c.func, cst.Name) and c.func.value == info.name
+        ]
+        for caller in callers:
+            node = _bound_argument(info.node, caller, call.func.value)
+            named = builder.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+            classes.add(catalogue.scheduler_class(named))
+        if len(classes) != 1 or None in classes:
+            continue
+        short = classes.pop()
+        origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
+        signature = catalogue.signature_of(short) or ("optimizer",)
+        args = builder._named_args(call, signature)
+        if origin == "transformers":
+            short, origin = catalogue.resolve_factory(short, args)
+        opt = args.get("optimizer")
+        sched.cls, sched.origin, sched.args = short, origin, args
+        sched.positional = tuple(
+            signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
+        )
+        sched.optimizer_src = opt.ref if opt is not None else None
+        model.schedulers.append(sched)
+        model.constructed[id(call)] = sched
+        model.listed_args.extend(listed)
+        promoted = True
+    if promoted:
+        model.schedulers.sort(key=lambda s: s.order)
+        model._flow = None
 
 
 def _promote_imported_schedulers(model: FileModel) -> None:

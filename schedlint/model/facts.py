@@ -463,6 +463,9 @@ class FileModel:
     # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
     # ``utils/generic_utils.py``), dropped otherwise
     imported_constructions: list = field(default_factory=list, repr=False)
+    # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
+    # once every call of the function here hands that parameter one scheduler class
+    parameter_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified

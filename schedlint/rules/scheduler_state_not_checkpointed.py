@@ -11,6 +11,7 @@ from schedlint.model.uses import (
     fast_forward_loop,
     handed_on_before,
     held_escapes,
+    kept_by_class_here,
     list_bound_once,
     list_entry,
     restored_start,
@@ -53,7 +54,9 @@ def scheduler_state_not_checkpointed(model):
     `TypedDict`, or `dict(...)` with keywords, then `save_checkpoint(path, state)` saving
     `state["optimizer"].state_dict()`). It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
-    passed to a helper, stored in a container or returned), when it is resumed through
+    passed to a helper, stored in a container or returned; handed to a class of the same
+    file whose `__init__` only stores it on `self`, `Engine(model, optimizer, scheduler)`,
+    it is followed into that class), when it is resumed through
     `last_epoch` (not a `SequentialLR`: its constructor resets every group to `initial_lr`
     and restarts its first scheduler, whatever `last_epoch` it is given) or `step(epoch)`,
     when it is fast-forwarded in a loop (unless it is chainable
@@ -400,7 +403,7 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
         return not entries_escape(model, entry[0], entry[1], allowed)
     if returned:
         return not held_escapes(model, sched, allowed)
-    return not escapes(model, sched, allowed)
+    return not escapes(model, sched, allowed) or kept_by_class_here(model, sched, allowed)
 
 
 def _resumed_by_last_epoch(sched) -> bool:

@@ -29,6 +29,18 @@ def _takes_both(sched) -> bool:
     )
 
 
+def _share_of(total, warmup) -> bool:
+    """The training slot computes a warm-up share of what the warm-up slot holds:
+    ``int(num_training_steps * args.warmup_ratio)`` there, ``num_training_steps`` before it."""
+    reads = total.names | total.attributes
+    return (
+        value_name(total.node) is None
+        and warmup.ref in reads
+        and bool(total.operators & {"*", "/"})
+        and any("warm" in r.rpartition(".")[2].lower() for r in reads)
+    )
+
+
 @rule("SL310", "warmup-and-total-steps-swapped", "error")
 def warmup_and_total_steps_swapped(model):
     """A transformers warm-up schedule given the run's length as its warm-up, and back.
@@ -38,7 +50,8 @@ def warmup_and_total_steps_swapped(model):
     `get_*_schedule_with_warmup` factories, and `get_scheduler(name, optimizer, a, b)`) when
     the warm-up slot receives, by position, a value named like the whole run
     (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) and the training slot one
-    named like a warm-up (`warmup_steps`); or when both are numbers the model knows and the
+    named like a warm-up (`warmup_steps`) or computing a warm-up share of the value in the
+    warm-up slot (`int(total_steps * args.warmup_ratio)`); or when both are numbers the model knows and the
     warm-up is not shorter than the run.
 
     ## Why is this bad?
@@ -78,7 +91,7 @@ def warmup_and_total_steps_swapped(model):
         if (
             by_position
             and _reads_as(value_name(warmup.node), _TOTAL)
-            and _reads_as(value_name(total.node), _WARMUP)
+            and (_reads_as(value_name(total.node), _WARMUP) or _share_of(total, warmup))
         ):
             yield Report(
                 warmup.node,
