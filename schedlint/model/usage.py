@@ -407,6 +407,34 @@ def if_test(model, if_node):
     return model.value(if_node.test)
 
 
+_NEWER = {
+    cst.GreaterThan: "body",
+    cst.GreaterThanEqual: "body",
+    cst.LessThan: "else",
+    cst.LessThanEqual: "else",
+}
+
+
+def newer_torch_arm(model, if_node) -> str | None:
+    """The arm ("body" or "else") of a branch node that runs on a newer torch, when its test
+    compares ``torch.__version__`` (``version.parse(torch.__version__) >= version.parse("1.4")``)
+    or asks ``hasattr(x, "get_last_lr")``; else None. Compatibility code keeps the old API in
+    the other arm, which a current torch never runs."""
+    test = getattr(if_node, "test", None)
+    if isinstance(test, cst.Call) and dotted_name(test.func) == "hasattr" and len(test.args) == 2:
+        return "body" if "get_last_lr" in model.code(test.args[1].value) else None
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    arm = _NEWER.get(type(test.comparisons[0].operator))
+    if arm is None:
+        return None
+    if "__version__" in model.code(test.left):
+        return arm
+    if "__version__" in model.code(test.comparisons[0].comparator):
+        return "else" if arm == "body" else "body"
+    return None
+
+
 def is_if(node) -> bool:
     """A branch node of a path is an ``if`` statement (not a conditional expression or a
     ``match``)."""
