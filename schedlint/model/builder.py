@@ -1031,7 +1031,13 @@ class _Builder(cst.CSTVisitor):
         self.bind(node.name.value)
         params = _param_names(node.params)
         self.push_scope("function", node.name.value, node, params)
-        info = FunctionInfo(name=node.name.value, node=node, scope=self.scope, params=params)
+        info = FunctionInfo(
+            name=node.name.value,
+            node=node,
+            scope=self.scope,
+            params=params,
+            takes_keywords=isinstance(node.params.star_kwarg, cst.Param),
+        )
         self.model.functions.setdefault(node.name.value, []).append(info)
         if self.scope.cls is not None:
             self.scope.cls.methods[node.name.value] = info
@@ -2235,6 +2241,12 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
+    for call in model.checkpointers:
+        # ``Checkpointer(model=m, optimizer=opt, ...)`` of the project's own module: its
+        # ``__init__`` says whether it saves every object it is given (fvcore's copy)
+        head = _imported_head(resolvable, call.node.func)
+        if head is not None:
+            heads.add(head)
     for sched in model.schedulers:
         # ``LambdaLR(opt, make_warmup_cosine(args.lr, ...))``: what the helper returns is the
         # lr_lambda, whose code says whether it returns a factor or an lr (SL106)

@@ -355,6 +355,7 @@ class FunctionInfo:
     # The body calls the method it overrides (``super().step(metric)``): the base's code
     # still runs for the subclass.
     extends_super: bool = False
+    takes_keywords: bool = False  # a ``**kwargs`` parameter
 
 
 @dataclass(eq=False)
@@ -576,6 +577,19 @@ class FileModel:
         """The models of the in-tree modules this file's flow reads: those it imports, then
         those importing it."""
         return list(self.external_models) + [m for m, _ in self.importers]
+
+    def saves_what_it_is_given(self, checkpointer) -> bool:
+        """A ``Checkpointer(...)`` call may save every object passed by keyword, as fvcore's
+        (``__init__(self, model, save_dir, **checkpointables)``): False only for a class of
+        the checked code whose ``__init__`` takes no ``**`` parameter (a fixed signature,
+        whose ``optimizer=`` need not be saved at all)."""
+        inits = [
+            cls.methods["__init__"]
+            for m in [self, *self.other_models()]
+            for cls in m.classes
+            if cls.name == checkpointer.cls_name and "__init__" in cls.methods
+        ]
+        return not inits or any(i.takes_keywords for i in inits)
 
     def where(self, node) -> str:
         """``line N`` for a message, naming the module when ``node`` is in an imported one

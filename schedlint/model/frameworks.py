@@ -221,6 +221,7 @@ class CheckpointerCall:
 
     node: Any = field(repr=False)
     scope: Any = field(repr=False)
+    cls_name: str  # the class called, as written last (``Checkpointer``)
     checkpointables: dict  # keyword -> Value of every object it saves besides the model
     opaque: bool  # ``**objects`` hides some of them
 
@@ -281,6 +282,7 @@ class FrameworkCollector:
             CheckpointerCall(
                 node=node,
                 scope=builder.scope,
+                cls_name=name,
                 checkpointables={
                     a.keyword.value: builder.value(a.value)
                     for a in node.args

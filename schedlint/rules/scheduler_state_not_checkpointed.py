@@ -498,7 +498,7 @@ def _checkpointer_state(model):
     """A detectron2/fvcore ``Checkpointer`` given the optimizer but not the scheduler stepped
     on it: it saves and restores only the objects it is given."""
     for call in model.checkpointers:
-        if call.opaque:
+        if call.opaque or not model.saves_what_it_is_given(call):
             continue
         given = [v for v in call.checkpointables.values() if v.dotted is not None]
         held = [e for v in given for e in model.holds(call.scope, v.dotted)]
