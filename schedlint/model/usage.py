@@ -407,6 +407,35 @@ def if_test(model, if_node):
     return model.value(if_node.test)
 
 
+def floor_clamp(model, branches, write) -> bool:
+    """``write`` pins the lr at a floor it fell below: ``if <lr> < floor: g["lr"] = floor``
+    (also ``floor > <lr>``, ``<=``), or ``g["lr"] = max(g["lr"], floor)``. A chainable
+    scheduler decays from the lr in the group, so the floor holds between its steps."""
+    value = write.value.node
+    if isinstance(value, cst.Call) and dotted_name(value.func) == "max" and len(value.args) == 2:
+        return write.reads_current_lr
+    floor = model.code(value)
+    for node, arm in branches.path(write):
+        test = getattr(node, "test", None)
+        if arm != "body" or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            continue
+        op = test.comparisons[0].operator
+        left, right = test.left, test.comparisons[0].comparator
+        if isinstance(op, (cst.GreaterThan, cst.GreaterThanEqual)):
+            left, right = right, left
+        elif not isinstance(op, (cst.LessThan, cst.LessThanEqual)):
+            continue
+        if model.code(right) == floor and _reads_lr(model, left):
+            return True
+    return False
+
+
+def _reads_lr(model, node) -> bool:
+    """``opt.param_groups[0]["lr"]``, ``group["lr"]``, ``scheduler.get_last_lr()[0]``."""
+    text = model.code(node)
+    return "get_last_lr" in text or bool(re.search(r"""\[\s*["']lr["']\s*\]""", text))
+
+
 _NEWER = {
     cst.GreaterThan: "body",
     cst.GreaterThanEqual: "body",
