@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 
 import libcst as cst
 
@@ -45,7 +46,7 @@ from schedlint.model.frameworks import (
     added_group_optimizer,
     is_finetuning_callback,
 )
-from schedlint.model.numbers import fold_number
+from schedlint.model.numbers import fold_binary, fold_number
 
 # Methods whose calls the rules care about; others are not recorded.
 TRACKED_METHODS = frozenset(
@@ -779,6 +780,18 @@ class _Builder(cst.CSTVisitor):
         if dict_entries(node.elt) is None:
             return None
         it = comp.iter
+        if (
+            isinstance(it, cst.Call)
+            and not it.args
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value == "items"
+            and isinstance(it.func.value, cst.Name)
+            and isinstance(comp.target, cst.Tuple)
+            and len(comp.target.elements) == 2
+        ):
+            # ``for name, mult in LR_MULTS.items()``: a module constant's keys and values,
+            # read after the walk
+            return Listed(scope=self.scope, order=self.order, comp=node, sources=(it,))
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip":
             if not it.args or any(a.keyword is not None or a.star for a in it.args):
                 return None
@@ -2004,12 +2017,16 @@ def _passed_on(flow, node, scope):
 
 
 def zipped_groups(flow, listed):
-    """The groups a helper's comprehension builds for the call ``listed`` reads
-    (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
-    "lr": lr} for m, lr in zip(parts, lrs)]``): one per entry of the shortest operand, its
-    lr the entry the call hands in (also through a list of the helper's parameters,
-    ``zip(parts, [base_lr, head_lr])``), where every operand's length is certain and the
-    dict's other values are constants; else None."""
+    """The groups a comprehension builds, one per entry of the shortest operand it zips,
+    where every operand's length is certain and the dict's other values are constants;
+    else None. Written inline (``[{"params": m.parameters(), "lr": base_lr * mult} for m,
+    mult in zip(parts, (0.1, 1.0))]``, or ``for name, mult in LR_MULTS.items()``), or
+    returned by a helper for the call ``listed`` reads (``SGD(param_groups(model, [lr / 10,
+    lr]))`` with ``return [{"params": m.parameters(), "lr": lr} for m, lr in zip(parts,
+    lrs)]``): its lr the entry the call hands in (also through a list of the helper's
+    parameters, ``zip(parts, [base_lr, head_lr])``)."""
+    if listed.comp is not None:
+        return _comprehension_groups(flow, listed, None)
     if listed.call is None:
         return None
     fn = flow.only_callee(listed.call, listed.scope)
@@ -2023,10 +2040,24 @@ def zipped_groups(flow, listed):
     entry = flow.arguments.get(id(fn.scope), {}).get(id(listed.call))
     if entry is None or entry[1] is None:
         return None
-    caller, bound = entry
-    columns = []  # per operand: [(node, scope)]
-    for source in returned.sources:
+    return _comprehension_groups(flow, returned, (fn.scope, *entry))
+
+
+def _comprehension_groups(flow, listed, helper):
+    """The groups of ``listed``'s comprehension; a helper's when ``helper`` is given: (its
+    scope, the calling scope, the call's arguments by parameter)."""
+    fn_scope, caller, bound = helper or (None, None, None)
+    columns = []  # per loop variable: [(node, scope)]
+    for source in listed.sources:
+        if isinstance(source, cst.Call):
+            entries = flow.constant_dict(source.func.value, listed.scope)
+            if entries is None:
+                return None
+            columns += [[(k, at) for k, _, at in entries], [(v, at) for _, v, at in entries]]
+            continue
         if isinstance(source, str):
+            if bound is None:
+                return None
             arg, at = _passed_on(flow, bound.get(source), caller)
             if isinstance(arg, (cst.List, cst.Tuple)):
                 if not all(isinstance(e, cst.Element) for e in arg.elements):
@@ -2041,19 +2072,24 @@ def zipped_groups(flow, listed):
         if entries is None:
             return None
         columns.append([(node, scope) for node, scope, _ in entries])
-    comp = returned.comp
+    comp = listed.comp
     target = comp.for_in.target
     names = (
         [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
         if isinstance(target, cst.Tuple)
         else [target.value if isinstance(target, cst.Name) else None]
     )
-    lr_column, keys = None, {}
+    if len(names) != len(columns):
+        return None  # ``for m, lr in pairs``: tuples the loop unpacks
+    own = flow.model_of(listed.scope)
+    lr_column, scaled, keys = None, None, {}
     for key, _, node in dict_entries(comp.elt):
         if key == "params":
             continue
         if key == "lr" and isinstance(node, cst.Name) and node.value in names:
             lr_column = columns[names.index(node.value)]
+        elif key == "lr" and (scaled := _scaled_by(own, node, names)) is not None:
+            lr_column = columns[names.index(scaled[2].value)]
         elif isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
             keys[key] = node  # the same constant in every group
         else:
@@ -2061,14 +2097,15 @@ def zipped_groups(flow, listed):
     if lr_column is None:
         return None
     count = min(len(c) for c in columns)
-    own = flow.model_of(fn.scope)
+    if scaled is not None:
+        return _scaled_groups(flow, listed, scaled, lr_column[:count], keys)
     groups = []
     for node, scope in lr_column[:count]:
         if (
-            scope is fn.scope
+            scope is fn_scope
             and isinstance(node, cst.Name)
             and node.value in bound
-            and node.value not in fn.scope.assigned
+            and node.value not in fn_scope.assigned
         ):
             # ``zip(parts, [base_lr, head_lr])`` of the helper's parameters: the lrs the
             # call hands in (``model.param_groups(cfg.lr, cfg.lr)`` builds equal groups)
@@ -2082,6 +2119,58 @@ def zipped_groups(flow, listed):
                 lr=lr,
                 keys={k: own.value(v) for k, v in keys.items()},
                 scope=scope,
+            )
+        )
+    return groups or None
+
+
+def _scaled_by(model, node, names):
+    """(``node``, the other operand, the loop variable) of an lr that scales a loop variable by a
+    value the loop does not change (``base_lr * mult``, ``mult * args.lr``, ``lr / div``);
+    else None."""
+    if not isinstance(node, cst.BinaryOperation) or not isinstance(
+        node.operator, (cst.Multiply, cst.Divide)
+    ):
+        return None
+    for var, other in ((node.left, node.right), (node.right, node.left)):
+        if (
+            isinstance(var, cst.Name)
+            and var.value in names
+            and not model.value(other).names & set(names)
+        ):
+            return node, other, var
+    return None
+
+
+def _scaled_groups(flow, listed, scaled, column, keys):
+    """One group per number of ``column`` (``(0.1, 1.0)``, a constant dict's values), each
+    lr the comprehension's, ``base_lr * 0.1``, with that number in: where every entry is a
+    number literal, groups whose numbers differ differ; else None."""
+    own = flow.model_of(listed.scope)
+    lr_node, other, var = scaled
+    op = "*" if isinstance(lr_node.operator, cst.Multiply) else "/"
+    base = flow.number(other, listed.scope)
+    texts, groups = {}, []
+    for entry, scope in column:
+        number = fold_number(entry)
+        if number is None:
+            return None  # ``cfg.head_mult``: whether it differs is not known here
+        # ``1.0`` and ``1.`` are one lr, not two texts
+        text = texts.setdefault(number, flow.model_of(scope).code(entry))
+        if not isinstance(entry, (cst.Integer, cst.Float)):
+            text = f"({text})"
+        left, right = (text, own.code(other)) if var is lr_node.left else (own.code(other), text)
+        folded = None
+        if base is not None:
+            numbers = (number, base) if var is lr_node.left else (base, number)
+            folded = fold_binary(lr_node.operator, *numbers)
+        lr = replace(own.value(lr_node), src=f"{left} {op} {right}", number=folded)
+        groups.append(
+            Group(
+                node=listed.comp.elt,
+                lr=lr,
+                keys={k: own.value(v) for k, v in keys.items()},
+                scope=listed.scope,
             )
         )
     return groups or None

@@ -136,9 +136,10 @@ class Listed:
     # ``self.param_groups`` read in a method that did not bind it: the list another method
     # of the class binds (followed after the walk, :attr:`ClassInfo.list_attrs`)
     attr: str | None = None
-    # ``[{"params": m.parameters(), "lr": lr} for m, lr in zip(parts, lrs)]`` returned by a
-    # helper: the comprehension, and per ``zip`` operand the Listed it certainly is here or
-    # the parameter whose argument each call hands it (followed after the walk)
+    # ``[{"params": m.parameters(), "lr": lr} for m, lr in zip(parts, lrs)]``, returned by a
+    # helper or written inline: the comprehension, and per ``zip`` operand the Listed it
+    # certainly is here or the parameter whose argument each call hands it, or the one
+    # ``LR_MULTS.items()`` call it iterates (followed after the walk)
     comp: Any = field(default=None, repr=False)
     sources: tuple = field(default=(), repr=False)
 
