@@ -140,7 +140,30 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _through_imports(builder.model)
     if tree is not None:
         builder.model.keys_out_of_sight = _keys_handed_out_of_sight(builder.model, tree)
+        builder.model.attributes_unnamed_nearby = _attributes_unnamed_nearby(builder.model, tree)
     return builder.model
+
+
+def _attributes_unnamed_nearby(model: FileModel, tree) -> set:
+    """The ``self`` attributes (``scheduler_g`` of ``self.scheduler_g``) holding a scheduler
+    that a manually optimizing LightningModule of this file returns, which no other file
+    next to it names: a callback (``pl_module.scheduler_g.step()``) or a subclass there
+    may step the scheduler, in code this file's model never reads."""
+    wanted = {
+        entry.scheduler.target.partition(".")[2]
+        for hook in model.lightning
+        if hook.manual
+        for entry in hook.schedulers
+        if entry.scheduler is not None
+        and (entry.scheduler.target or "").startswith("self.")
+        and entry.scheduler.target.count(".") == 1
+    }
+    if not wanted:
+        return set()
+    read: list = []
+    named = tree.named_nearby(model.path, wanted, read)
+    model.external_paths.update(read)
+    return wanted - named
 
 
 # Calls that hand back the batches of their first argument, or fewer of them, in order:

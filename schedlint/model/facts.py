@@ -436,6 +436,10 @@ class FileModel:
     # group keys of an optimizer this file hands to a function of a module the tree lacks,
     # which sets the lr out of sight and may apply them (see the builder)
     keys_out_of_sight: set = field(default_factory=set)
+    # ``self`` attributes holding a scheduler that a manually optimizing LightningModule
+    # returns, which no other file next to this one names (see the builder): nothing there
+    # steps them
+    attributes_unnamed_nearby: set = field(default_factory=set)
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook

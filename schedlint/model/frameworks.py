@@ -765,11 +765,12 @@ def accelerate_keeps(model, entity) -> bool | None:
     return False
 
 
-def manual_unstepped(model):
+def manual_unstepped(model, kept_on_self=None):
     """(LightningHook, LightningScheduler) for each scheduler a module that optimizes
     manually returns from ``configure_optimizers`` and nothing steps: no ``step()`` call of
     the file reaches it, the module never reads its schedulers back from Lightning, and the
-    scheduler is not also kept on ``self`` (where other code may step it)."""
+    scheduler is not also kept on ``self`` (where other code may step it), unless
+    ``kept_on_self(model, hook, scheduler)`` says it is kept there only to be returned."""
     for hook in model.lightning:
         if not hook.manual or hook.reads_back or not _whole_hierarchy_here(model, hook.cls):
             continue
@@ -780,6 +781,7 @@ def manual_unstepped(model):
                 or sched.origin not in ("torch", "transformers")
                 or sched.key is not None
                 and sched.key[0] == "class"
+                and not (kept_on_self and kept_on_self(model, hook, sched))
                 or sched.parent is not None
             ):
                 continue

@@ -636,3 +636,36 @@ def _stored_on_self(function, param) -> bool:
             stored += 1
     reads = [u for u in uses(function.body, param) if u.kind != "declaration"]
     return stored > 0 and len(reads) == stored
+
+
+def kept_only_to_return(model, hook, sched) -> bool:
+    """``sched``, returned by the manually optimizing LightningModule's ``hook``
+    (``frameworks.LightningHook``), is kept on ``self`` only to be returned
+    (``self.scheduler_g = ExponentialLR(...)``, then ``return [opt_g], [self.scheduler_g]``):
+    in its class the attribute is only assigned and read by this return, nothing else in the
+    file reads it, and no other file next to this one names it (a callback or a subclass
+    there may step it)."""
+    head, _, attr = (sched.target or "").rpartition(".")
+    if head != "self":
+        return False
+    for use in uses(binding_root(model, sched.key), sched.target):
+        if use.kind != "target" and ancestors(hook.node, use.node) is None:
+            return False
+    if attr not in model.attributes_unnamed_nearby:
+        return False  # a file next to this one names it (see the builder)
+    if _names_attribute(model.module, attr, but_self=True):
+        return False
+    return not any(_names_attribute(other.module, attr) for other in model.other_models())
+
+
+def _names_attribute(root, attr, but_self=False) -> bool:
+    """Some ``x.<attr>`` under ``root`` (with ``but_self``, some whose ``x`` is not
+    ``self``)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and node.attr.value == attr:
+            if not (but_self and isinstance(node.value, cst.Name) and node.value.value == "self"):
+                return True
+        stack.extend(node.children)
+    return False

@@ -51,8 +51,10 @@ def warmup_and_total_steps_swapped(model):
     the warm-up slot receives, by position, a value named like the whole run
     (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) and the training slot one
     named like a warm-up (`warmup_steps`) or computing a warm-up share of the value in the
-    warm-up slot (`int(total_steps * args.warmup_ratio)`); or when both are numbers the model knows and the
-    warm-up is not shorter than the run.
+    warm-up slot (`int(total_steps * args.warmup_ratio)`); when, by keyword, the warm-up gets
+    the run's length and the training length a warm-up share of it
+    (`num_warmup_steps=t_total, num_training_steps=args.warmup_proportion * t_total`); or
+    when both are numbers the model knows and the warm-up is not shorter than the run.
 
     ## Why is this bad?
     The signature is `(optimizer, num_warmup_steps, num_training_steps)`. Swapped, the
@@ -100,6 +102,20 @@ def warmup_and_total_steps_swapped(model):
                 help=f"The schedule takes `({', '.join(sched.positional)})`: "
                 "swapped, the lr warms up for the whole run and never decays; swap them, "
                 "or pass them by keyword",
+            )
+            continue
+        if (
+            not by_position
+            and _reads_as(value_name(warmup.node), _TOTAL)
+            and _share_of(total, warmup)
+        ):
+            yield Report(
+                warmup.node,
+                f"`{clip(warmup.src, 30)}` is passed as the warm-up and a fraction of it as "
+                "the training length",
+                help=f"{sched.cls} warms up for `num_warmup_steps` out of "
+                "`num_training_steps`: given the whole run as the warm-up, the lr climbs past "
+                "the run's end and never decays; swap the two values",
             )
             continue
         steps = model.number(warmup.node, sched.scope)
