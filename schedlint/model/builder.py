@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 
 import libcst as cst
 
@@ -45,7 +46,7 @@ from schedlint.model.frameworks import (
     added_group_optimizer,
     is_finetuning_callback,
 )
-from schedlint.model.numbers import fold_number
+from schedlint.model.numbers import fold_binary, fold_number
 
 # Methods whose calls the rules care about; others are not recorded.
 TRACKED_METHODS = frozenset(
@@ -117,6 +118,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     modules this file imports; without it, imports stay opaque."""
     builder = _Builder(path, source, module)
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
+    if builder.model.parameter_constructions:
+        _promote_class_parameters(builder)
     if tree is not None and builder.model.imports:
         model, read = builder.model, {}
         for _ in range(3):  # a factory's optimizer may make another helper call worth reading
@@ -137,7 +140,30 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _through_imports(builder.model)
     if tree is not None:
         builder.model.keys_out_of_sight = _keys_handed_out_of_sight(builder.model, tree)
+        builder.model.attributes_unnamed_nearby = _attributes_unnamed_nearby(builder.model, tree)
     return builder.model
+
+
+def _attributes_unnamed_nearby(model: FileModel, tree) -> set:
+    """The ``self`` attributes (``scheduler_g`` of ``self.scheduler_g``) holding a scheduler
+    that a manually optimizing LightningModule of this file returns, which no other file
+    next to it names: a callback (``pl_module.scheduler_g.step()``) or a subclass there
+    may step the scheduler, in code this file's model never reads."""
+    wanted = {
+        entry.scheduler.target.partition(".")[2]
+        for hook in model.lightning
+        if hook.manual
+        for entry in hook.schedulers
+        if entry.scheduler is not None
+        and (entry.scheduler.target or "").startswith("self.")
+        and entry.scheduler.target.count(".") == 1
+    }
+    if not wanted:
+        return set()
+    read: list = []
+    named = tree.named_nearby(model.path, wanted, read)
+    model.external_paths.update(read)
+    return wanted - named
 
 
 # Calls that hand back the batches of their first argument, or fewer of them, in order:
@@ -509,6 +535,9 @@ class _Builder(cst.CSTVisitor):
         self._aliases: dict = {}
         self._group_key_nodes: set = set()  # ids of scaling-key nodes in param-group dicts
         self._dicts: list = []  # open dict literals: [node, scope, loop, Checkpoint or None]
+        # ids of values read by a subscript: ``opt.state_dict()["param_groups"][0]["lr"]`` in
+        # a dict logs the lr, it saves no state
+        self._indexed: set = set()
         self._dict_targets: dict = {}  # id(dict node) -> assigned variable text
         self._merged_dicts: set = set()  # ids of {...} in dict({...}, lr=x): read as the call
         self.frameworks = FrameworkCollector(string_value)  # Lightning's configure_optimizers
@@ -774,6 +803,18 @@ class _Builder(cst.CSTVisitor):
         if dict_entries(node.elt) is None:
             return None
         it = comp.iter
+        if (
+            isinstance(it, cst.Call)
+            and not it.args
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value == "items"
+            and isinstance(it.func.value, cst.Name)
+            and isinstance(comp.target, cst.Tuple)
+            and len(comp.target.elements) == 2
+        ):
+            # ``for name, mult in LR_MULTS.items()``: a module constant's keys and values,
+            # read after the walk
+            return Listed(scope=self.scope, order=self.order, comp=node, sources=(it,))
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip":
             if not it.args or any(a.keyword is not None or a.star for a in it.args):
                 return None
@@ -1026,7 +1067,13 @@ class _Builder(cst.CSTVisitor):
         self.bind(node.name.value)
         params = _param_names(node.params)
         self.push_scope("function", node.name.value, node, params)
-        info = FunctionInfo(name=node.name.value, node=node, scope=self.scope, params=params)
+        info = FunctionInfo(
+            name=node.name.value,
+            node=node,
+            scope=self.scope,
+            params=params,
+            takes_keywords=isinstance(node.params.star_kwarg, cst.Param),
+        )
         self.model.functions.setdefault(node.name.value, []).append(info)
         if self.scope.cls is not None:
             self.scope.cls.methods[node.name.value] = info
@@ -1344,7 +1391,7 @@ class _Builder(cst.CSTVisitor):
                             **self.fact_kwargs(node),
                         )
                     )
-                    if method == "state_dict" and self._dicts:
+                    if method == "state_dict" and self._dicts and id(node) not in self._indexed:
                         self._checkpoint().state_dicts.append(self.model.calls[-1])
         qualified = self.qualify(func)
         if (
@@ -1461,6 +1508,7 @@ class _Builder(cst.CSTVisitor):
                 self.model.read_keys.add(key)
 
     def visit_Subscript(self, node: cst.Subscript):
+        self._indexed.add(id(node.value))
         key = subscript_key(node)
         if key is not None and _IDENT.match(key):
             self.model.read_keys.add(key)
@@ -1573,7 +1621,34 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.imported_constructions.append((sched, call, listed))
+        elif self._class_parameter(func, call) and all(
+            c is not call for _, c, _ in self.model.parameter_constructions
+        ):
+            # kept aside: a fact only if every call of the function hands it a scheduler class
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, func.value, "torch", target, stmt)
+            sched = self.model.schedulers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.parameter_constructions.append((sched, call, listed))
         return False
+
+    def _class_parameter(self, func, call) -> bool:
+        """``scheduler_cls(optimizer, ...)`` where ``scheduler_cls`` is a parameter of the
+        ``def`` being walked, never rebound in it: possibly a scheduler class its callers
+        hand it (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr)``)."""
+        return (
+            isinstance(func, cst.Name)
+            and self.scope.kind == "function"
+            and bool(self.function_stack)
+            and self.function_stack[-1].scope is self.scope
+            and func.value in self.scope.params
+            and func.value not in self.scope.assigned
+            and bool(call.args)
+            and not call.args[0].star
+            and (call.args[0].keyword is None or call.args[0].keyword.value == "optimizer")
+        )
 
     def _maybe_imported_scheduler(self, func, call, qualified) -> bool:
         """``Cls(optimizer, ...)`` where ``Cls`` is a class name imported from a module that
@@ -1704,6 +1779,74 @@ class _Builder(cst.CSTVisitor):
         if listed is None or listed.items is None:
             return None
         return groups_of_entries(listed.items, self.value, self.scope)
+
+
+def _bound_argument(function, call, param):
+    """The argument node ``call`` binds to the parameter ``param`` of the ``def`` node
+    ``function``, read from its literal arguments; None when a star argument may bind it."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == param:
+                return arg.value
+        elif index < len(positional) and positional[index] == param:
+            return arg.value
+    return None
+
+
+def _promote_class_parameters(builder) -> None:
+    """The calls of a function's parameter kept aside during the walk become scheduler facts
+    when the function is a top-level ``def`` of this module that every call here hands one
+    and the same torch or Hugging Face scheduler class as that parameter
+    (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr, total_steps=total)``)."""
+    model = builder.model
+    pending, model.parameter_constructions = model.parameter_constructions, []
+    promoted = False
+    for sched, call, listed in pending:
+        infos = [
+            info for info in model.functions.get(sched.scope.name, ()) if info.scope is sched.scope
+        ]
+        if (
+            len(infos) != 1
+            or len(model.functions[sched.scope.name]) != 1
+            or sched.scope.parent is None
+            or sched.scope.parent.kind != "module"
+        ):
+            continue
+        info, classes = infos[0], set()
+        callers = [
+            c
+            for _, c, _, _ in model.flow_calls
+            if isinstance(c.func, cst.Name) and c.func.value == info.name
+        ]
+        for caller in callers:
+            node = _bound_argument(info.node, caller, call.func.value)
+            named = builder.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+            classes.add(catalogue.scheduler_class(named))
+        if len(classes) != 1 or None in classes:
+            continue
+        short = classes.pop()
+        origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
+        signature = catalogue.signature_of(short) or ("optimizer",)
+        args = builder._named_args(call, signature)
+        if origin == "transformers":
+            short, origin = catalogue.resolve_factory(short, args)
+        opt = args.get("optimizer")
+        sched.cls, sched.origin, sched.args = short, origin, args
+        sched.positional = tuple(
+            signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
+        )
+        sched.optimizer_src = opt.ref if opt is not None else None
+        model.schedulers.append(sched)
+        model.constructed[id(call)] = sched
+        model.listed_args.extend(listed)
+        promoted = True
+    if promoted:
+        model.schedulers.sort(key=lambda s: s.order)
+        model._flow = None
 
 
 def _promote_imported_schedulers(model: FileModel) -> None:
@@ -1897,12 +2040,16 @@ def _passed_on(flow, node, scope):
 
 
 def zipped_groups(flow, listed):
-    """The groups a helper's comprehension builds for the call ``listed`` reads
-    (``SGD(param_groups(model, [lr / 10, lr]))`` with ``return [{"params": m.parameters(),
-    "lr": lr} for m, lr in zip(parts, lrs)]``): one per entry of the shortest operand, its
-    lr the entry the call hands in (also through a list of the helper's parameters,
-    ``zip(parts, [base_lr, head_lr])``), where every operand's length is certain and the
-    dict's other values are constants; else None."""
+    """The groups a comprehension builds, one per entry of the shortest operand it zips,
+    where every operand's length is certain and the dict's other values are constants;
+    else None. Written inline (``[{"params": m.parameters(), "lr": base_lr * mult} for m,
+    mult in zip(parts, (0.1, 1.0))]``, or ``for name, mult in LR_MULTS.items()``), or
+    returned by a helper for the call ``listed`` reads (``SGD(param_groups(model, [lr / 10,
+    lr]))`` with ``return [{"params": m.parameters(), "lr": lr} for m, lr in zip(parts,
+    lrs)]``): its lr the entry the call hands in (also through a list of the helper's
+    parameters, ``zip(parts, [base_lr, head_lr])``)."""
+    if listed.comp is not None:
+        return _comprehension_groups(flow, listed, None)
     if listed.call is None:
         return None
     fn = flow.only_callee(listed.call, listed.scope)
@@ -1916,10 +2063,24 @@ def zipped_groups(flow, listed):
     entry = flow.arguments.get(id(fn.scope), {}).get(id(listed.call))
     if entry is None or entry[1] is None:
         return None
-    caller, bound = entry
-    columns = []  # per operand: [(node, scope)]
-    for source in returned.sources:
+    return _comprehension_groups(flow, returned, (fn.scope, *entry))
+
+
+def _comprehension_groups(flow, listed, helper):
+    """The groups of ``listed``'s comprehension; a helper's when ``helper`` is given: (its
+    scope, the calling scope, the call's arguments by parameter)."""
+    fn_scope, caller, bound = helper or (None, None, None)
+    columns = []  # per loop variable: [(node, scope)]
+    for source in listed.sources:
+        if isinstance(source, cst.Call):
+            entries = flow.constant_dict(source.func.value, listed.scope)
+            if entries is None:
+                return None
+            columns += [[(k, at) for k, _, at in entries], [(v, at) for _, v, at in entries]]
+            continue
         if isinstance(source, str):
+            if bound is None:
+                return None
             arg, at = _passed_on(flow, bound.get(source), caller)
             if isinstance(arg, (cst.List, cst.Tuple)):
                 if not all(isinstance(e, cst.Element) for e in arg.elements):
@@ -1934,19 +2095,24 @@ def zipped_groups(flow, listed):
         if entries is None:
             return None
         columns.append([(node, scope) for node, scope, _ in entries])
-    comp = returned.comp
+    comp = listed.comp
     target = comp.for_in.target
     names = (
         [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
         if isinstance(target, cst.Tuple)
         else [target.value if isinstance(target, cst.Name) else None]
     )
-    lr_column, keys = None, {}
+    if len(names) != len(columns):
+        return None  # ``for m, lr in pairs``: tuples the loop unpacks
+    own = flow.model_of(listed.scope)
+    lr_column, scaled, keys = None, None, {}
     for key, _, node in dict_entries(comp.elt):
         if key == "params":
             continue
         if key == "lr" and isinstance(node, cst.Name) and node.value in names:
             lr_column = columns[names.index(node.value)]
+        elif key == "lr" and (scaled := _scaled_by(own, node, names)) is not None:
+            lr_column = columns[names.index(scaled[2].value)]
         elif isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
             keys[key] = node  # the same constant in every group
         else:
@@ -1954,14 +2120,15 @@ def zipped_groups(flow, listed):
     if lr_column is None:
         return None
     count = min(len(c) for c in columns)
-    own = flow.model_of(fn.scope)
+    if scaled is not None:
+        return _scaled_groups(flow, listed, scaled, lr_column[:count], keys)
     groups = []
     for node, scope in lr_column[:count]:
         if (
-            scope is fn.scope
+            scope is fn_scope
             and isinstance(node, cst.Name)
             and node.value in bound
-            and node.value not in fn.scope.assigned
+            and node.value not in fn_scope.assigned
         ):
             # ``zip(parts, [base_lr, head_lr])`` of the helper's parameters: the lrs the
             # call hands in (``model.param_groups(cfg.lr, cfg.lr)`` builds equal groups)
@@ -1975,6 +2142,58 @@ def zipped_groups(flow, listed):
                 lr=lr,
                 keys={k: own.value(v) for k, v in keys.items()},
                 scope=scope,
+            )
+        )
+    return groups or None
+
+
+def _scaled_by(model, node, names):
+    """(``node``, the other operand, the loop variable) of an lr that scales a loop variable by a
+    value the loop does not change (``base_lr * mult``, ``mult * args.lr``, ``lr / div``);
+    else None."""
+    if not isinstance(node, cst.BinaryOperation) or not isinstance(
+        node.operator, (cst.Multiply, cst.Divide)
+    ):
+        return None
+    for var, other in ((node.left, node.right), (node.right, node.left)):
+        if (
+            isinstance(var, cst.Name)
+            and var.value in names
+            and not model.value(other).names & set(names)
+        ):
+            return node, other, var
+    return None
+
+
+def _scaled_groups(flow, listed, scaled, column, keys):
+    """One group per number of ``column`` (``(0.1, 1.0)``, a constant dict's values), each
+    lr the comprehension's, ``base_lr * 0.1``, with that number in: where every entry is a
+    number literal, groups whose numbers differ differ; else None."""
+    own = flow.model_of(listed.scope)
+    lr_node, other, var = scaled
+    op = "*" if isinstance(lr_node.operator, cst.Multiply) else "/"
+    base = flow.number(other, listed.scope)
+    texts, groups = {}, []
+    for entry, scope in column:
+        number = fold_number(entry)
+        if number is None:
+            return None  # ``cfg.head_mult``: whether it differs is not known here
+        # ``1.0`` and ``1.`` are one lr, not two texts
+        text = texts.setdefault(number, flow.model_of(scope).code(entry))
+        if not isinstance(entry, (cst.Integer, cst.Float)):
+            text = f"({text})"
+        left, right = (text, own.code(other)) if var is lr_node.left else (own.code(other), text)
+        folded = None
+        if base is not None:
+            numbers = (number, base) if var is lr_node.left else (base, number)
+            folded = fold_binary(lr_node.operator, *numbers)
+        lr = replace(own.value(lr_node), src=f"{left} {op} {right}", number=folded)
+        groups.append(
+            Group(
+                node=listed.comp.elt,
+                lr=lr,
+                keys={k: own.value(v) for k, v in keys.items()},
+                scope=listed.scope,
             )
         )
     return groups or None
@@ -2134,6 +2353,19 @@ def _wanted_imports(model: FileModel, tree) -> dict:
                 head = instances.get(dotted_name(listed.call.func.value))
             if head is not None:
                 heads.add(head)
+    for call in model.checkpointers:
+        # ``Checkpointer(model=m, optimizer=opt, ...)`` of the project's own module: its
+        # ``__init__`` says whether it saves every object it is given (fvcore's copy)
+        head = _imported_head(resolvable, call.node.func)
+        if head is not None:
+            heads.add(head)
+    for sched in model.schedulers:
+        # ``LambdaLR(opt, make_warmup_cosine(args.lr, ...))``: what the helper returns is the
+        # lr_lambda, whose code says whether it returns a factor or an lr (SL106)
+        lr_lambda = sched.args.get("lr_lambda")
+        head = _lr_lambda_head(model, resolvable, lr_lambda.node) if lr_lambda else None
+        if head is not None:
+            heads.add(head)
     if any(c.receiver.startswith("self.") and c.method in _STATE_METHODS for c in model.calls):
         # ``class Trainer(BaseTrainer):`` stepping ``self.lr_scheduler``, which the base's
         # ``__init__`` in another module builds: the base's code is this class's too
@@ -2157,6 +2389,24 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
+    """The in-tree import an ``lr_lambda`` argument comes from: the function itself
+    (``from schedules import lr_at``), or the helper whose call builds it, called in place or
+    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``)."""
+    if isinstance(node, cst.Name):
+        if node.value in resolvable:
+            return node.value
+        made = [
+            value
+            for _scope, target, value in model.flow_assigns
+            if isinstance(target, cst.Name) and target.value == node.value
+        ]
+        node = made[0] if len(made) == 1 else None
+    if isinstance(node, cst.Call):
+        return _imported_head(resolvable, node.func)
+    return None
 
 
 def _keys_handed_out_of_sight(model: FileModel, tree) -> set:

@@ -136,9 +136,10 @@ class Listed:
     # ``self.param_groups`` read in a method that did not bind it: the list another method
     # of the class binds (followed after the walk, :attr:`ClassInfo.list_attrs`)
     attr: str | None = None
-    # ``[{"params": m.parameters(), "lr": lr} for m, lr in zip(parts, lrs)]`` returned by a
-    # helper: the comprehension, and per ``zip`` operand the Listed it certainly is here or
-    # the parameter whose argument each call hands it (followed after the walk)
+    # ``[{"params": m.parameters(), "lr": lr} for m, lr in zip(parts, lrs)]``, returned by a
+    # helper or written inline: the comprehension, and per ``zip`` operand the Listed it
+    # certainly is here or the parameter whose argument each call hands it, or the one
+    # ``LR_MULTS.items()`` call it iterates (followed after the walk)
     comp: Any = field(default=None, repr=False)
     sources: tuple = field(default=(), repr=False)
 
@@ -355,6 +356,7 @@ class FunctionInfo:
     # The body calls the method it overrides (``super().step(metric)``): the base's code
     # still runs for the subclass.
     extends_super: bool = False
+    takes_keywords: bool = False  # a ``**kwargs`` parameter
 
 
 @dataclass(eq=False)
@@ -434,6 +436,10 @@ class FileModel:
     # group keys of an optimizer this file hands to a function of a module the tree lacks,
     # which sets the lr out of sight and may apply them (see the builder)
     keys_out_of_sight: set = field(default_factory=set)
+    # ``self`` attributes holding a scheduler that a manually optimizing LightningModule
+    # returns, which no other file next to this one names (see the builder): nothing there
+    # steps them
+    attributes_unnamed_nearby: set = field(default_factory=set)
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
@@ -463,6 +469,9 @@ class FileModel:
     # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
     # ``utils/generic_utils.py``), dropped otherwise
     imported_constructions: list = field(default_factory=list, repr=False)
+    # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
+    # once every call of the function here hands that parameter one scheduler class
+    parameter_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
@@ -573,6 +582,19 @@ class FileModel:
         """The models of the in-tree modules this file's flow reads: those it imports, then
         those importing it."""
         return list(self.external_models) + [m for m, _ in self.importers]
+
+    def saves_what_it_is_given(self, checkpointer) -> bool:
+        """A ``Checkpointer(...)`` call may save every object passed by keyword, as fvcore's
+        (``__init__(self, model, save_dir, **checkpointables)``): False only for a class of
+        the checked code whose ``__init__`` takes no ``**`` parameter (a fixed signature,
+        whose ``optimizer=`` need not be saved at all)."""
+        inits = [
+            cls.methods["__init__"]
+            for m in [self, *self.other_models()]
+            for cls in m.classes
+            if cls.name == checkpointer.cls_name and "__init__" in cls.methods
+        ]
+        return not inits or any(i.takes_keywords for i in inits)
 
     def where(self, node) -> str:
         """``line N`` for a message, naming the module when ``node`` is in an imported one
@@ -976,6 +998,18 @@ class FileModel:
                 if bound is not None and call_id in calls:
                     out.append((caller, calls[call_id], s, bound))
         return out
+
+    def factory_optimizer(self, caller, sched, bound):
+        """(Value, held) of the optimizer one call (``caller``, ``bound``, as
+        :meth:`factory_builds` gives them) hands a factory of another module for ``sched``:
+        the argument, and what its name certainly holds in the caller (None when something
+        unseen may reach it). That module's fact knows only its parameter, so the optimizer a
+        finding is about is the caller's. None when the call hands no dotted name for it."""
+        arg = bound.get(sched.optimizer_src)
+        value = self.value(arg) if arg is not None else None
+        if value is None or value.dotted is None:
+            return None
+        return value, self.holds_only(caller, value.dotted)
 
     def optimizers_from_factories(self) -> list:
         """(scope, name, optimizer) for each optimizer that a factory of another in-tree

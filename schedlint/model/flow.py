@@ -911,6 +911,22 @@ class Flow:
         value, owner = values[0]
         return self.entries(value, owner, depth + 1)
 
+    def constant_dict(self, node, scope) -> list | None:
+        """(key node, value node, scope) of each entry of the dict literal a module-level
+        name ``node`` reads is bound to, once (``LR_MULTS = {"backbone": 0.1, "head":
+        1.0}``); None for another name, or a dict with ``**rest``."""
+        if node.__class__ is not _NAME:
+            return None
+        values = self._assigned().get(self.key(scope, node.value))
+        if values is None or len(values) != 1:
+            return None
+        value, owner = values[0]
+        if owner.kind != "module" or value.__class__ is not cst.Dict:
+            return None
+        if any(e.__class__ is not cst.DictElement for e in value.elements):
+            return None
+        return [(e.key, e.value, owner) for e in value.elements]
+
     def _for_iterables(self) -> dict:
         """key of a name a ``for`` (or comprehension) binds -> [(iterable, scope)], for plain
         name targets."""

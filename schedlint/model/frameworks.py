@@ -221,6 +221,7 @@ class CheckpointerCall:
 
     node: Any = field(repr=False)
     scope: Any = field(repr=False)
+    cls_name: str  # the class called, as written last (``Checkpointer``)
     checkpointables: dict  # keyword -> Value of every object it saves besides the model
     opaque: bool  # ``**objects`` hides some of them
 
@@ -281,6 +282,7 @@ class FrameworkCollector:
             CheckpointerCall(
                 node=node,
                 scope=builder.scope,
+                cls_name=name,
                 checkpointables={
                     a.keyword.value: builder.value(a.value)
                     for a in node.args
@@ -763,11 +765,12 @@ def accelerate_keeps(model, entity) -> bool | None:
     return False
 
 
-def manual_unstepped(model):
+def manual_unstepped(model, kept_on_self=None):
     """(LightningHook, LightningScheduler) for each scheduler a module that optimizes
     manually returns from ``configure_optimizers`` and nothing steps: no ``step()`` call of
     the file reaches it, the module never reads its schedulers back from Lightning, and the
-    scheduler is not also kept on ``self`` (where other code may step it)."""
+    scheduler is not also kept on ``self`` (where other code may step it), unless
+    ``kept_on_self(model, hook, scheduler)`` says it is kept there only to be returned."""
     for hook in model.lightning:
         if not hook.manual or hook.reads_back or not _whole_hierarchy_here(model, hook.cls):
             continue
@@ -778,6 +781,7 @@ def manual_unstepped(model):
                 or sched.origin not in ("torch", "transformers")
                 or sched.key is not None
                 and sched.key[0] == "class"
+                and not (kept_on_self and kept_on_self(model, hook, sched))
                 or sched.parent is not None
             ):
                 continue

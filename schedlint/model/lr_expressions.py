@@ -12,11 +12,11 @@ import re
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name, target_names
+from schedlint.model.builder import dotted_name, subscript_key, target_names
 from schedlint.model.numbers import fold_number
 
 # Plural or list-like names: a per-group list, not one number.
-_LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all)$", re.I)
+_LISTY = re.compile(r"(s|_list|_lst|_seq|_tuple|_all|_per_group|_per_layer)$", re.I)
 _LR_TEXT = re.compile(r"lr|learning_rate", re.I)
 # Builtins and math functions: a number in, a number out, no hidden state.
 _PURE_CALLS = frozenset(
@@ -204,6 +204,13 @@ def certainly_scalar(node, scope, lr_names=frozenset(), depth=0, arguments=None)
     if isinstance(node, cst.Attribute):
         text = dotted_name(node)
         return text is not None and not _LISTY.search(node.attr.value)
+    if isinstance(node, cst.Subscript):
+        # a config lookup, ``cfg["max_lr"]`` or ``self.config["optim"]["lr"]``: one value
+        # per key, a number unless the key says it is a list (``cfg["max_lrs"]``)
+        key, inner = subscript_key(node), node.value
+        while isinstance(inner, cst.Subscript) and subscript_key(inner) is not None:
+            inner = inner.value
+        return key is not None and dotted_name(inner) is not None and not _LISTY.search(key)
     if isinstance(node, cst.BinaryOperation):
         if not isinstance(node.operator, _ARITH):
             return False

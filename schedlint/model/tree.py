@@ -229,6 +229,32 @@ class Tree:
                     out.append(candidate)
         return out
 
+    def named_nearby(self, path: str, words, read: list) -> set:
+        """The ``words`` that some other file next to ``path`` (where an import of it can
+        come from, as for :meth:`callers`) names anywhere: ``pl_module.scheduler_g.step()``
+        in a callback module, ``self.scheduler_g`` in a subclass. A listing cut short at
+        :data:`MAX_LISTED` files, or a file too large to list, counts as naming them all.
+        Every directory listed and file read is added to ``read``."""
+        words = set(words)
+        if not words or not self._inside(os.path.dirname(os.path.abspath(path))):
+            return words
+        found = set()
+        patterns = {w: re.compile(rb"\b" + re.escape(w.encode()) + rb"\b") for w in words}
+        own = self._importing_dirs(path)
+        for directory in own + self._sibling_dirs(path, own):
+            read.append(directory)
+            listing = self._listing(directory)
+            if len(listing) >= MAX_LISTED:
+                return words
+            for candidate, data in listing:
+                if os.path.abspath(candidate) == os.path.abspath(path):
+                    continue
+                read.append(candidate)
+                if data is None:
+                    return words
+                found |= {w for w, p in patterns.items() if w not in found and p.search(data)}
+        return found
+
     def _listing(self, directory: str) -> list:
         """[(path, bytes or None when unreadable or too large)] of the first ``.py`` files of
         ``directory``, read once per batch while they fit :data:`LISTING_BYTES`: the

@@ -407,6 +407,63 @@ def if_test(model, if_node):
     return model.value(if_node.test)
 
 
+def floor_clamp(model, branches, write) -> bool:
+    """``write`` pins the lr at a floor it fell below: ``if <lr> < floor: g["lr"] = floor``
+    (also ``floor > <lr>``, ``<=``), or ``g["lr"] = max(g["lr"], floor)``. A chainable
+    scheduler decays from the lr in the group, so the floor holds between its steps."""
+    value = write.value.node
+    if isinstance(value, cst.Call) and dotted_name(value.func) == "max" and len(value.args) == 2:
+        return write.reads_current_lr
+    floor = model.code(value)
+    for node, arm in branches.path(write):
+        test = getattr(node, "test", None)
+        if arm != "body" or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            continue
+        op = test.comparisons[0].operator
+        left, right = test.left, test.comparisons[0].comparator
+        if isinstance(op, (cst.GreaterThan, cst.GreaterThanEqual)):
+            left, right = right, left
+        elif not isinstance(op, (cst.LessThan, cst.LessThanEqual)):
+            continue
+        if model.code(right) == floor and _reads_lr(model, left):
+            return True
+    return False
+
+
+def _reads_lr(model, node) -> bool:
+    """``opt.param_groups[0]["lr"]``, ``group["lr"]``, ``scheduler.get_last_lr()[0]``."""
+    text = model.code(node)
+    return "get_last_lr" in text or bool(re.search(r"""\[\s*["']lr["']\s*\]""", text))
+
+
+_NEWER = {
+    cst.GreaterThan: "body",
+    cst.GreaterThanEqual: "body",
+    cst.LessThan: "else",
+    cst.LessThanEqual: "else",
+}
+
+
+def newer_torch_arm(model, if_node) -> str | None:
+    """The arm ("body" or "else") of a branch node that runs on a newer torch, when its test
+    compares ``torch.__version__`` (``version.parse(torch.__version__) >= version.parse("1.4")``)
+    or asks ``hasattr(x, "get_last_lr")``; else None. Compatibility code keeps the old API in
+    the other arm, which a current torch never runs."""
+    test = getattr(if_node, "test", None)
+    if isinstance(test, cst.Call) and dotted_name(test.func) == "hasattr" and len(test.args) == 2:
+        return "body" if "get_last_lr" in model.code(test.args[1].value) else None
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    arm = _NEWER.get(type(test.comparisons[0].operator))
+    if arm is None:
+        return None
+    if "__version__" in model.code(test.left):
+        return arm
+    if "__version__" in model.code(test.comparisons[0].comparator):
+        return "else" if arm == "body" else "body"
+    return None
+
+
 def is_if(node) -> bool:
     """A branch node of a path is an ``if`` statement (not a conditional expression or a
     ``match``)."""

@@ -566,3 +566,106 @@ def state_loaded_before(model, opt, scope, order):
             if call is not None and call.here and call.order < order:
                 return call.node, c
     return None
+
+
+def kept_by_class_here(model, entity, allowed=HARMLESS_METHODS) -> bool:
+    """The variable holding ``entity`` (built here) escapes only as an argument of
+    constructions of classes of this file (``Engine(model, optimizer, scheduler, loader)``)
+    whose ``__init__`` stores that parameter on ``self`` and nothing else, and the attributes
+    it is kept in escape neither (:func:`held_escapes`): what the class does with it is all
+    in this file."""
+    if entity.target is None or entity.key is None or model.is_foreign(entity):
+        return False
+    classes = {c.name: c for c in model.classes}
+    handed = False
+    for use in uses(binding_root(model, entity.key), entity.target):
+        if use.kind == "method" and use.method in allowed:
+            continue
+        if use.kind in ("target", "unpacked", "test", "declaration"):
+            continue
+        if use.kind == "attribute" and use.method not in ("__dict__",):
+            continue
+        call = use.call if use.kind == "argument" else None
+        func = getattr(call, "func", None)
+        cls = classes.get(func.value) if isinstance(func, cst.Name) else None
+        init = cls.methods.get("__init__") if cls is not None else None
+        param = _bound_param(init, call, use.node) if init is not None else None
+        if param is None or not _stored_on_self(init.node, param):
+            return False
+        handed = True
+    return handed and bool(model.holders(entity)) and not held_escapes(model, entity, allowed)
+
+
+def _bound_param(init, call, node):
+    """The parameter of ``init`` (a method's FunctionInfo) the argument ``node`` of ``call``
+    binds, else None."""
+    params = init.node.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)][1:]
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.value is node:
+                return arg.keyword.value
+            continue
+        if arg.value is node:
+            return positional[index] if index < len(positional) else None
+        index += 1
+    return None
+
+
+def _stored_on_self(function, param) -> bool:
+    """Every read of ``param`` in ``function`` is the whole value of ``self.<attr> = param``."""
+    stored = 0
+    stack = [function.body]
+    while stack:
+        node = stack.pop()
+        stack += children(node)
+        if (
+            isinstance(node, cst.Assign)
+            and isinstance(node.value, cst.Name)
+            and node.value.value == param
+            and all(
+                isinstance(t.target, cst.Attribute)
+                and isinstance(t.target.value, cst.Name)
+                and t.target.value.value == "self"
+                for t in node.targets
+            )
+        ):
+            stored += 1
+    reads = [u for u in uses(function.body, param) if u.kind != "declaration"]
+    return stored > 0 and len(reads) == stored
+
+
+def kept_only_to_return(model, hook, sched) -> bool:
+    """``sched``, returned by the manually optimizing LightningModule's ``hook``
+    (``frameworks.LightningHook``), is kept on ``self`` only to be returned
+    (``self.scheduler_g = ExponentialLR(...)``, then ``return [opt_g], [self.scheduler_g]``):
+    in its class the attribute is only assigned and read by this return, nothing else in the
+    file reads it, and no other file next to this one names it (a callback or a subclass
+    there may step it)."""
+    head, _, attr = (sched.target or "").rpartition(".")
+    if head != "self":
+        return False
+    for use in uses(binding_root(model, sched.key), sched.target):
+        if use.kind != "target" and ancestors(hook.node, use.node) is None:
+            return False
+    if attr not in model.attributes_unnamed_nearby:
+        return False  # a file next to this one names it (see the builder)
+    if _names_attribute(model.module, attr, but_self=True):
+        return False
+    return not any(_names_attribute(other.module, attr) for other in model.other_models())
+
+
+def _names_attribute(root, attr, but_self=False) -> bool:
+    """Some ``x.<attr>`` under ``root`` (with ``but_self``, some whose ``x`` is not
+    ``self``)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and node.attr.value == attr:
+            if not (but_self and isinstance(node.value, cst.Name) and node.value.value == "self"):
+                return True
+        stack.extend(node.children)
+    return False

@@ -3,6 +3,7 @@ from schedlint.model.usage import (
     args_edit,
     branches_of,
     has_star_args,
+    is_if,
     name_of,
     names_of,
     plus_one,
@@ -104,6 +105,25 @@ def _epoch_fix(model, call, arg, branches, steps):
     return None
 
 
+def _is_metric(arg) -> bool:
+    w = words(arg)
+    return bool(w & METRIC_WORDS) and not (w & _COUNTER_WORDS)
+
+
+def _beside_plateau(call, scheds, arg, branches) -> list:
+    """The schedulers other than ``ReduceLROnPlateau`` that a loop over a mixed container
+    (``for s in [StepLR(...), ReduceLROnPlateau(...)]: s.step(val_loss)``) hands the metric
+    to, else []. Only when every pass does it: the loop variable is the receiver and no ``if``
+    inside the loop picks which schedulers get the argument."""
+    loop = call.loop
+    if loop is None or call.receiver not in loop.targets or not _is_metric(arg):
+        return []
+    inner = branches.path(call)[len(branches.path_in(loop.node, loop.scope.node)) :]
+    if any(is_if(node) for node, _ in inner):
+        return []
+    return [s for s in scheds if s.cls not in catalogue.STEP_TAKES_ARGUMENT]
+
+
 @rule("SL204", "epoch-passed-to-step", "warning", fixable="sometimes")
 def epoch_passed_to_step(model):
     """An argument passed to `scheduler.step()` of a scheduler that takes none.
@@ -113,6 +133,9 @@ def epoch_passed_to_step(model):
     `ReduceLROnPlateau` (whose argument is the metric) and `CosineAnnealingWarmRestarts` (which
     legitimately takes a fractional epoch). Only schedulers constructed in the file are
     considered, so timm schedulers, whose `step(epoch)` is their own API, are never flagged.
+    A loop over a list or dict that mixes `ReduceLROnPlateau` with other schedulers and hands
+    every entry the metric (`for s in schedulers: s.step(val_loss)`) is flagged for the others,
+    unless an `if` in the loop chooses which ones get it.
 
     ## Why is this bad?
     The `epoch` argument is deprecated: it switches the scheduler to its closed-form formula,
@@ -164,11 +187,12 @@ def epoch_passed_to_step(model):
         if arg.kind == "none":
             continue
         scheds = names.schedulers(call)
-        if scheds is None or any(
-            s.cls in catalogue.STEP_TAKES_ARGUMENT
-            or s.cls in ("get_scheduler", catalogue.CHOSEN_BY_NAME)
-            for s in scheds
-        ):
+        if scheds is None:
+            continue
+        beside_plateau = any(s.cls in catalogue.STEP_TAKES_ARGUMENT for s in scheds)
+        if beside_plateau:
+            scheds = _beside_plateau(call, scheds, arg, branches)
+        if not scheds or any(s.cls in ("get_scheduler", catalogue.CHOSEN_BY_NAME) for s in scheds):
             continue
         sched = scheds[-1]
         where = f"{name_of(sched)} (`{sched.cls}`, {model.where(sched.node)})"
@@ -178,9 +202,16 @@ def epoch_passed_to_step(model):
             message = f"{shown} raises TypeError: `{sched.cls}.step()` takes no argument"
             help_text = f"Call `{call.receiver}.step()` on {where}"
         else:
-            w = words(arg)
-            metric = bool(w & METRIC_WORDS) and not (w & _COUNTER_WORDS)
-            if metric:
+            metric = _is_metric(arg)
+            if beside_plateau:
+                message = f"{shown} hands the metric to `{sched.cls}` too, as its epoch"
+                help_text = (
+                    f"Only ReduceLROnPlateau takes a metric: the `{sched.cls}` of "
+                    f"{model.where(sched.node)} takes `{arg.src}` as the "
+                    f"epoch (deprecated closed-form path); step ReduceLROnPlateau with the "
+                    f"metric and the others with `step()`"
+                )
+            elif metric:
                 message = f"{shown} passes what looks like a metric as the epoch"
                 help_text = (
                     f"{where} takes `{arg.src}` as the epoch (deprecated closed-form "

@@ -1,4 +1,12 @@
-from schedlint.model.usage import closed_form, in_scheduler_class, method_edit, name_of, names_of
+from schedlint.model.usage import (
+    branches_of,
+    closed_form,
+    in_scheduler_class,
+    method_edit,
+    name_of,
+    names_of,
+    newer_torch_arm,
+)
 from schedlint.rules.base import Fix, Report, clip, rule
 
 # get_lr() of these raises NotImplementedError (semantics §4.2).
@@ -13,7 +21,9 @@ def get_lr_outside_scheduler(model):
     Flags `.get_lr()` on a torch (or transformers) scheduler constructed in the file, when the
     call is not inside a scheduler class (where `get_lr` is the method being implemented), nor
     after the function set that scheduler's `last_epoch` by hand (a resume that recomputes
-    the lr of the restored step, which `get_last_lr()` does not know yet).
+    the lr of the restored step, which `get_last_lr()` does not know yet), nor in the arm of
+    a torch-version test (or `hasattr(s, "get_last_lr")`) that only a torch older than 1.4
+    runs, the other arm reading `get_last_lr()`.
 
     ## Why is this bad?
     `get_lr()` is the scheduler's internal "compute the next value" hook, not a getter. Called
@@ -53,8 +63,11 @@ def get_lr_outside_scheduler(model):
     scheduler last wrote (one per group), exactly what the caller meant to read.
     """
     names = names_of(model)
+    branches = branches_of(model)
     for call in model.calls:
         if call.method != "get_lr" or call.args or call.kwargs:
+            continue
+        if _old_torch_fallback(model, branches, call):
             continue
         scheds = names.schedulers(call)
         if scheds is None or in_scheduler_class(model, call.scope):
@@ -87,6 +100,25 @@ def get_lr_outside_scheduler(model):
             help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
             f"{why}; read `{call.receiver}.get_last_lr()` instead",
         )
+
+
+def _old_torch_fallback(model, branches, call) -> bool:
+    """``get_lr()`` in the arm of a torch-version test that only an old torch runs (one
+    without ``get_last_lr``, where ``get_lr()`` was the getter), the other arm reading
+    ``get_last_lr()`` of the same scheduler."""
+    for node, arm in branches.path(call):
+        newer = newer_torch_arm(model, node)
+        if newer is None or arm == newer:
+            continue
+        if any(
+            c.method == "get_last_lr"
+            and c.receiver == call.receiver
+            and c.scope is call.scope
+            and (node, newer) in branches.path(c)
+            for c in model.calls
+        ):
+            return True
+    return False
 
 
 def _counter_moved_before(model, call) -> bool:

@@ -19,6 +19,16 @@ def _lr_texts(optimizer) -> set:
     return texts
 
 
+def _absolute_numbers(optimizer) -> list | None:
+    """The group lrs when each is a number literal in (0, 0.1]: lrs, not multipliers of one
+    (1.0 and 0.1). None when any is not, or the groups are unknown."""
+    lrs = optimizer.group_lrs()
+    if not lrs or len(lrs) < 2 or any(v is None or v.number is None for v in lrs):
+        return None
+    numbers = [v.number for v in lrs]
+    return numbers if all(0 < n <= 0.1 for n in numbers) else None
+
+
 @rule("SL106", "lambda-returns-absolute-lr", "error")
 def lambda_returns_absolute_lr(model):
     """The function given to LambdaLR/MultiplicativeLR returns an LR, not a factor.
@@ -26,7 +36,10 @@ def lambda_returns_absolute_lr(model):
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
     LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. Not flagged
+    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function
+    may be a closure a helper builds (`make_warmup_cosine(args.lr, warmup, total)`, also
+    imported). When every group's lr is a number of at most 0.1 (1e-4 and 1e-3), any lr
+    (`args.lr`, `base_lr`) multiplied into the returned value is flagged. Not flagged
     when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
     `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
     supplies the absolute lr on purpose.
@@ -62,15 +75,21 @@ def lambda_returns_absolute_lr(model):
         if sched.cls not in _CLASSES or sched.origin != "torch" or opt is None or value is None:
             continue
         texts = _lr_texts(opt)
-        if not texts or model.group_lr_style(opt) == "multiplier":
+        numbers = _absolute_numbers(opt)
+        if not (texts or numbers) or model.group_lr_style(opt) == "multiplier":
             continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
         if any(w.optimizer is opt and opt.order < w.order < sched.order for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
-        for label, params, fn_node, returns in lr_lambda_functions(model, sched, value):
-            carrier = LrCarrier(texts, params, fn_node)
-            hit = next((h for h in (carrier.find(r) for r in returns) if h), None)
+        for lam in lr_lambda_functions(model, sched, value):
+            carrier = LrCarrier(texts, lam, any_lr=numbers is not None)
+            hit = carrier.first(lam.returns)
             if hit is None:
                 continue
+            if hit in texts:
+                built = f"`{hit}` is the lr `{sched.optimizer_src}` was built with"
+            else:
+                shown = ", ".join(dict.fromkeys(f"{n:g}" for n in numbers))
+                built = f"`{sched.optimizer_src}`'s groups already hold lrs ({shown})"
             if sched.cls == "LambdaLR":
                 effect = (
                     f"LambdaLR sets each group's lr to initial_lr * lr_lambda(epoch), so "
@@ -83,10 +102,9 @@ def lambda_returns_absolute_lr(model):
                 )
             yield Report(
                 value.node,
-                f"{clip(label, 30)} given to {sched.cls} returns the lr "
+                f"{clip(lam.label, 30)} given to {sched.cls} returns the lr "
                 f"`{clip(hit, 20)}` times a factor, not a pure factor",
-                help=f"`{hit}` is the lr `{sched.optimizer_src}` was built with (line "
-                f"{model.line(opt.node)}): {effect}; return the pure factor "
-                f"instead (drop `{hit} *`)",
+                help=f"{built} (line {model.line(opt.node)}): {effect}; return the pure factor "
+                f"instead (drop `{carrier.written or hit} *`)",
             )
             break

@@ -1,4 +1,5 @@
 from schedlint.model.frameworks import manual_unstepped
+from schedlint.model.uses import kept_only_to_return
 from schedlint.rules.base import Report, clip, rule
 
 
@@ -11,7 +12,9 @@ def lightning_manual_scheduler_never_stepped(model):
     returns from `configure_optimizers` when no `step()` call in the file reaches it. It
     stays silent when any code of the file reads schedulers back from Lightning in a way
     the model may not follow (`self.lr_schedulers()`, `trainer.lr_scheduler_configs`) without
-    a resolved `step()`, when the scheduler is also kept on `self`, when the module derives
+    a resolved `step()`, when the scheduler is also kept on `self` and read there other
+    than by the return (or named by another file next to the module: a callback or a
+    subclass may step it), when the module derives
     from a class of another module (which may step it), and for modules that let Lightning
     optimize (Lightning steps their schedulers itself).
 
@@ -69,7 +72,7 @@ def lightning_manual_scheduler_never_stepped(model):
             return [opt], [sched]
     ```
     """
-    for hook, entry in manual_unstepped(model):
+    for hook, entry in manual_unstepped(model, kept_only_to_return):
         sched = entry.scheduler
         name = (
             f"`{clip(sched.target, 30)}` (`{sched.cls}`)"

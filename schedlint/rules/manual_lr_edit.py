@@ -9,6 +9,7 @@ from schedlint.model.usage import (
     complementary,
     conditions,
     enclosing_class,
+    floor_clamp,
     in_leading_phase,
     in_scheduler_class,
     is_known,
@@ -272,6 +273,9 @@ def manual_lr_edit_under_scheduler(model):
     those steps only multiply the lr by a factor, so the decay goes on from the ramp's last
     lr, as `SequentialLR` would run it. A ramp that stops short (`base_lr * epoch / warmup`
     under `if epoch < warmup:`) is reported: its last value sticks for the rest of the run.
+    Nor is a floor under a chainable scheduler (`if g["lr"] < floor: g["lr"] = floor`, or
+    `g["lr"] = max(g["lr"], floor)`): it decays from the lr in the group, so the floor holds;
+    a closed-form scheduler recomputes the lr from its base and undoes it, which is reported.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -367,6 +371,8 @@ def manual_lr_edit_under_scheduler(model):
                 and all(complementary(model, path, branches.path(s)) for s in local)
             ):
                 continue  # warm-up iterations, then schedule iterations: each owns its lr
+            if not closed_form(sched) and floor_clamp(model, branches, write):
+                continue  # a floor: the chainable scheduler decays from it, never past it
             if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
             if _reads_initial_lr(model, write) and (

@@ -165,13 +165,11 @@ def _factory_resumed(model):
         if param.src not in scope.params or param.src not in bound:
             continue
         value = model.value(bound[param.src])
-        opt_value = (
-            model.value(bound[sched.optimizer_src]) if sched.optimizer_src in bound else None
-        )
-        if opt_value is None or opt_value.dotted is None or not _may_resume(model, caller, value):
+        handed = model.factory_optimizer(caller, sched, bound)
+        if handed is None or not _may_resume(model, caller, value):
             continue
         # the optimizer, or each one a factory may return for it (Adam or SGD by config)
-        opts = model.holds_only(caller, opt_value.dotted)
+        opt_value, opts = handed
         if not opts or not all(isinstance(o, Optimizer) for o in opts):
             continue
         if any(o.groups and any("initial_lr" in g.keys for g in o.groups) for o in opts):

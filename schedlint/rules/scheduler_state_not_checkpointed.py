@@ -11,6 +11,7 @@ from schedlint.model.uses import (
     fast_forward_loop,
     handed_on_before,
     held_escapes,
+    kept_by_class_here,
     list_bound_once,
     list_entry,
     restored_start,
@@ -53,7 +54,9 @@ def scheduler_state_not_checkpointed(model):
     `TypedDict`, or `dict(...)` with keywords, then `save_checkpoint(path, state)` saving
     `state["optimizer"].state_dict()`). It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
-    passed to a helper, stored in a container or returned), when it is resumed through
+    passed to a helper, stored in a container or returned; handed to a class of the same
+    file whose `__init__` only stores it on `self`, `Engine(model, optimizer, scheduler)`,
+    it is followed into that class), when it is resumed through
     `last_epoch` (not a `SequentialLR`: its constructor resets every group to `initial_lr`
     and restarts its first scheduler, whatever `last_epoch` it is given) or `step(epoch)`,
     when it is fast-forwarded in a loop (unless it is chainable
@@ -326,11 +329,8 @@ def _built_by_factories(model, opt) -> list:
     factory in ``schedules.py``): that module's fact knows only its parameter."""
     out = []
     for caller, _, sched, bound in model.factory_builds():
-        arg = bound.get(sched.optimizer_src)
-        value = model.value(arg) if arg is not None else None
-        if value is None or value.dotted is None:
-            continue
-        held = model.holds_only(caller, value.dotted)
+        handed = model.factory_optimizer(caller, sched, bound)
+        held = handed[1] if handed is not None else None
         if held and len(held) == 1 and held[0] is opt and all(sched is not o for o in out):
             out.append(sched)
     return out
@@ -403,7 +403,7 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
         return not entries_escape(model, entry[0], entry[1], allowed)
     if returned:
         return not held_escapes(model, sched, allowed)
-    return not escapes(model, sched, allowed)
+    return not escapes(model, sched, allowed) or kept_by_class_here(model, sched, allowed)
 
 
 def _resumed_by_last_epoch(sched) -> bool:
@@ -498,7 +498,7 @@ def _checkpointer_state(model):
     """A detectron2/fvcore ``Checkpointer`` given the optimizer but not the scheduler stepped
     on it: it saves and restores only the objects it is given."""
     for call in model.checkpointers:
-        if call.opaque:
+        if call.opaque or not model.saves_what_it_is_given(call):
             continue
         given = [v for v in call.checkpointables.values() if v.dotted is not None]
         held = [e for v in given for e in model.holds(call.scope, v.dotted)]

@@ -19,7 +19,10 @@ def shared_floor_collapses_groups(model):
     ## What it does
     Flags a non-zero scalar `eta_min` (CosineAnnealingLR, CosineAnnealingWarmRestarts),
     `min_lr` (ReduceLROnPlateau) or `swa_lr` (SWALR) when the optimizer's param groups were
-    built with different learning rates. Also flags a custom scheduler class (an
+    built with different learning rates. A scheduler built by a factory of another module on
+    the optimizer a call hands it (`scheduler = build_scheduler(cfg, optimizer)`, with
+    `return CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=1e-6)` in `schedules.py`)
+    is reported at that call. Also flags a custom scheduler class (an
     `LRScheduler` subclass or a plain class that writes the group lrs, of this file or
     imported from the tree) that anneals every group toward one attribute
     (`self.min_lr + (base_lr - self.min_lr) * cos`), at the non-zero argument that sets it,
@@ -61,44 +64,69 @@ def shared_floor_collapses_groups(model):
     `lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`.)
     """
     for sched in model.schedulers:
-        spec = _FLOORS.get(sched.cls)
-        opt = sched.optimizer
-        if spec is None or sched.origin != "torch" or opt is None:
-            continue
-        arg, per_group = spec
-        value = sched.args.get(arg)
-        if value is None or opt.distinct_lrs() is None:
-            continue
-        if not certainly_nonzero(value.node, sched.scope, lr_names_of(opt), arg == "swa_lr"):
-            continue
-        opt_name = sched.optimizer_src
-        if sched.cls == "CosineAnnealingLR":
-            effect = "at T_max every group reaches the same eta_min"
-        elif sched.cls == "CosineAnnealingWarmRestarts":
-            effect = "near the end of every cycle all groups approach the same eta_min"
-        elif sched.cls == "ReduceLROnPlateau":
-            effect = "once the groups are reduced to the floor they all sit at the same min_lr"
-        else:
-            effect = "after anneal_epochs every group trains at the same swa_lr"
-        if per_group:
-            advice = (
-                f"pass one value per group, e.g. "
-                f'`{arg}=[g["lr"] * 0.01 for g in {opt_name}.param_groups]`'
-            )
-        else:
-            advice = (
-                f"{sched.cls} takes no per-group {arg}: use eta_min=0, or a LambdaLR "
-                f"whose factor has a relative floor "
-                f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)"
-            )
-        yield Report(
-            value.node,
-            f"scalar {arg}={clip(value.src, 30)} in {sched.cls} gives every group of "
-            f"`{clip(opt_name, 30)}` the same floor",
-            help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
-            f"ratio between the groups collapses late in training; {advice}",
-        )
+        yield from _scalar_floor(model, sched, sched.optimizer, None)
+    # built by a factory of another module on the optimizer a call here hands it: reported
+    # at that call, where the groups and the floor meet
+    for _, _, call, sched, opt in model.schedulers_from_factories():
+        yield from _scalar_floor(model, sched, opt, call)
     yield from _custom_floors(model)
+
+
+def _scalar_floor(model, sched, opt, call):
+    """The report for ``sched``'s non-zero scalar floor on ``opt``'s distinct group lrs: at
+    the floor, or, for a scheduler a factory of another module builds, at the ``call`` here
+    that hands it ``opt``."""
+    spec = _FLOORS.get(sched.cls)
+    if spec is None or sched.origin != "torch" or opt is None:
+        return
+    arg, per_group = spec
+    value = sched.args.get(arg)
+    if value is None or opt.distinct_lrs() is None:
+        return
+    # the names the caller's lrs are built from are its own: in the factory they may be
+    # anything (a parameter holding one lr per group)
+    lr_names = lr_names_of(opt) if call is None else frozenset()
+    if not certainly_nonzero(value.node, sched.scope, lr_names, arg == "swa_lr"):
+        return
+    # where the fix goes: the scheduler's construction, in the factory for one built there
+    opt_name = sched.optimizer_src
+    if sched.cls == "CosineAnnealingLR":
+        effect = "at T_max every group reaches the same eta_min"
+    elif sched.cls == "CosineAnnealingWarmRestarts":
+        effect = "near the end of every cycle all groups approach the same eta_min"
+    elif sched.cls == "ReduceLROnPlateau":
+        effect = "once the groups are reduced to the floor they all sit at the same min_lr"
+    else:
+        effect = "after anneal_epochs every group trains at the same swa_lr"
+    if per_group:
+        advice = (
+            f"pass one value per group, e.g. "
+            f'`{arg}=[g["lr"] * 0.01 for g in {opt_name}.param_groups]`'
+        )
+    else:
+        advice = (
+            f"{sched.cls} takes no per-group {arg}: use eta_min=0, or a LambdaLR "
+            f"whose factor has a relative floor "
+            f"(`lambda e: r + (1 - r) * 0.5 * (1 + math.cos(math.pi * e / T_max))`)"
+        )
+    if call is not None:
+        yield Report(
+            call,
+            f"`{clip(model.code(call).partition('(')[0], 20)}()` gives every group one floor: "
+            f"scalar {arg}={clip(value.src, 15)} in its {sched.cls}",
+            help=f"{sched.cls} is built with {arg}={clip(value.src, 30)} "
+            f"({model.where(sched.node)}) on the optimizer handed in, which "
+            f"{describe_groups(model, opt)}, but {effect}, so the ratio between the groups "
+            f"collapses late in training; {advice}",
+        )
+        return
+    yield Report(
+        value.node,
+        f"scalar {arg}={clip(value.src, 30)} in {sched.cls} gives every group of "
+        f"`{clip(opt_name, 30)}` the same floor",
+        help=f"`{opt_name}` {describe_groups(model, opt)}, but {effect}, so the "
+        f"ratio between the groups collapses late in training; {advice}",
+    )
 
 
 def _floor_of(model, cls):

@@ -29,6 +29,18 @@ def _takes_both(sched) -> bool:
     )
 
 
+def _share_of(total, warmup) -> bool:
+    """The training slot computes a warm-up share of what the warm-up slot holds:
+    ``int(num_training_steps * args.warmup_ratio)`` there, ``num_training_steps`` before it."""
+    reads = total.names | total.attributes
+    return (
+        value_name(total.node) is None
+        and warmup.ref in reads
+        and bool(total.operators & {"*", "/"})
+        and any("warm" in r.rpartition(".")[2].lower() for r in reads)
+    )
+
+
 @rule("SL310", "warmup-and-total-steps-swapped", "error")
 def warmup_and_total_steps_swapped(model):
     """A transformers warm-up schedule given the run's length as its warm-up, and back.
@@ -38,8 +50,11 @@ def warmup_and_total_steps_swapped(model):
     `get_*_schedule_with_warmup` factories, and `get_scheduler(name, optimizer, a, b)`) when
     the warm-up slot receives, by position, a value named like the whole run
     (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) and the training slot one
-    named like a warm-up (`warmup_steps`); or when both are numbers the model knows and the
-    warm-up is not shorter than the run.
+    named like a warm-up (`warmup_steps`) or computing a warm-up share of the value in the
+    warm-up slot (`int(total_steps * args.warmup_ratio)`); when, by keyword, the warm-up gets
+    the run's length and the training length a warm-up share of it
+    (`num_warmup_steps=t_total, num_training_steps=args.warmup_proportion * t_total`); or
+    when both are numbers the model knows and the warm-up is not shorter than the run.
 
     ## Why is this bad?
     The signature is `(optimizer, num_warmup_steps, num_training_steps)`. Swapped, the
@@ -78,7 +93,7 @@ def warmup_and_total_steps_swapped(model):
         if (
             by_position
             and _reads_as(value_name(warmup.node), _TOTAL)
-            and _reads_as(value_name(total.node), _WARMUP)
+            and (_reads_as(value_name(total.node), _WARMUP) or _share_of(total, warmup))
         ):
             yield Report(
                 warmup.node,
@@ -87,6 +102,20 @@ def warmup_and_total_steps_swapped(model):
                 help=f"The schedule takes `({', '.join(sched.positional)})`: "
                 "swapped, the lr warms up for the whole run and never decays; swap them, "
                 "or pass them by keyword",
+            )
+            continue
+        if (
+            not by_position
+            and _reads_as(value_name(warmup.node), _TOTAL)
+            and _share_of(total, warmup)
+        ):
+            yield Report(
+                warmup.node,
+                f"`{clip(warmup.src, 30)}` is passed as the warm-up and a fraction of it as "
+                "the training length",
+                help=f"{sched.cls} warms up for `num_warmup_steps` out of "
+                "`num_training_steps`: given the whole run as the warm-up, the lr climbs past "
+                "the run's end and never decays; swap the two values",
             )
             continue
         steps = model.number(warmup.node, sched.scope)

@@ -99,3 +99,93 @@ def test_multiplier_groups_from_a_helper_are_silent(a, b):
 @pytest.mark.parametrize("a, b", [("1e-4", "1e-3"), ("args.lr * 0.1", "args.lr")])
 def test_absolute_groups_from_a_helper_are_flagged(a, b):
     assert lines(GROUPS.format(a=a, b=b), "SL106") == [6]
+
+
+CLOSURE = """\
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+def make_schedule(lr, total, min_lr=0.0):
+    def lr_at(step):
+        return {ret}
+    return lr_at
+opt = torch.optim.AdamW([{{"params": model.a.parameters(), "lr": {a}}}, {{"params": model.b.parameters(), "lr": {b}}}])
+s = LambdaLR(opt, make_schedule({lr}, 1000{extra}))
+"""
+
+
+@pytest.mark.parametrize(
+    "ret, a, b, lr, extra",
+    [
+        ("lr * (1 - step / total)", "1e-4", "1e-3", "args.lr", ""),
+        ("max(0.0, 1 - step / total) * lr", "5e-5", "5e-5", "cfg.base_lr", ""),
+        ("lr * 0.5 if step > total else lr", "0.1", "0.01", "args.learning_rate", ""),
+        ("min_lr * (1 - step / total)", "1e-4", "1e-3", "1.0", ", min_lr=args.lr"),
+    ],
+)
+def test_a_closure_over_an_lr_on_absolute_groups_is_flagged(ret, a, b, lr, extra):
+    src = CLOSURE.format(ret=ret, a=a, b=b, lr=lr, extra=extra)
+    assert lines(src, "SL106") == [8]
+
+
+@pytest.mark.parametrize(
+    "ret, a, b, lr",
+    [
+        ("lr * (1 - step / total)", "1.0", "0.1", "args.lr"),  # multipliers
+        ("lr * (1 - step / total)", "0.5", "0.05", "args.lr"),  # 0.5: maybe a multiplier
+        ("lr * (1 - step / total)", "1e-4", "args.head_lr", "args.lr"),  # unknown
+        ("lr * (1 - step / total)", "1e-4", "1e-3", "1.0"),  # a factor passed as `lr`
+        ("lr * (1 - step / total)", "1e-4", "1e-3", "args.lr_scale"),
+        ("min_lr + (lr - min_lr) * (1 - step / total)", "1e-4", "1e-3", "args.lr"),
+        ("lr * (1 - step / total) / lr", "1e-4", "1e-3", "args.lr"),
+        ("1 - step / total", "1e-4", "1e-3", "args.lr"),
+    ],
+)
+def test_a_closure_returning_a_factor_or_on_unknown_groups_is_silent(ret, a, b, lr):
+    src = CLOSURE.format(ret=ret, a=a, b=b, lr=lr, extra="")
+    assert lines(src, "SL106") == []
+
+
+def test_a_closure_over_the_optimizer_lr_is_flagged_with_its_parameter_to_drop():
+    src = """\
+    import torch
+    def warmup(base_lr, steps):
+        return lambda step: base_lr * min(1.0, (step + 1) / steps)
+    def build(model, args):
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+        schedule = warmup(args.lr, args.warmup)
+        return torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    """
+    [(line, msg, help)] = with_help(src, "SL106")
+    assert line == 7
+    assert msg == (
+        "`warmup(...)` given to LambdaLR returns the lr `args.lr` times a factor, not a pure factor"
+    )
+    assert help.startswith("`args.lr` is the lr `opt` was built with (line 5): ")
+    assert help.endswith("(drop `base_lr *`)")
+
+
+def test_a_closure_over_another_lr_than_the_optimizers_is_silent():
+    src = """\
+    import torch
+    def warmup(base_lr, steps):
+        return lambda step: base_lr * min(1.0, (step + 1) / steps)
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+    s = torch.optim.lr_scheduler.LambdaLR(opt, warmup(args.min_lr, args.warmup))
+    """
+    assert lines(src, "SL106") == []
+
+
+def test_a_closure_a_method_builds_over_the_instances_lr_is_flagged():
+    src = """\
+    import torch
+    class Trainer:
+        def __init__(self, model, args):
+            self.args = args
+            self.opt = torch.optim.SGD(model.parameters(), lr=self.args.lr)
+            self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self.make_schedule(500))
+        def make_schedule(self, warmup):
+            def lr_at(step):
+                return self.args.lr * min(1.0, step / warmup)
+            return lr_at
+    """
+    assert lines(src, "SL106") == [6]
