@@ -1804,7 +1804,7 @@ def _promote_class_parameters(builder) -> None:
     (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr, total_steps=total)``)."""
     model = builder.model
     pending, model.parameter_constructions = model.parameter_constructions, []
-    promoted = False
+    promoted = []
     for sched, call, listed in pending:
         infos = [
             info for info in model.functions.get(sched.scope.name, ()) if info.scope is sched.scope
@@ -1840,10 +1840,17 @@ def _promote_class_parameters(builder) -> None:
             signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
         )
         sched.optimizer_src = opt.ref if opt is not None else None
+        promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
+
+
+def _add_constructions(model: FileModel, promoted: list) -> None:
+    """Scheduler facts for the constructions ``(sched, call, listed)`` kept aside during the
+    walk and promoted after it; the flow is solved again with them known."""
+    for sched, call, listed in promoted:
         model.schedulers.append(sched)
         model.constructed[id(call)] = sched
         model.listed_args.extend(listed)
-        promoted = True
     if promoted:
         model.schedulers.sort(key=lambda s: s.order)
         model._flow = None
@@ -1855,18 +1862,12 @@ def _promote_imported_schedulers(model: FileModel) -> None:
     pending, model.imported_constructions = model.imported_constructions, []
     if not model.external_models:
         return
-    flow, promoted = model.flow, False
+    flow, promoted = model.flow, []
     for sched, call, listed in pending:
         classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
-        if not classes or not all(c.is_scheduler_subclass for c in classes):
-            continue
-        model.schedulers.append(sched)
-        model.constructed[id(call)] = sched
-        model.listed_args.extend(listed)
-        promoted = True
-    if promoted:
-        model.schedulers.sort(key=lambda s: s.order)
-        model._flow = None  # solve again, with the constructions known
+        if classes and all(c.is_scheduler_subclass for c in classes):
+            promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
 
 
 # -- resolution after the walk ----------------------------------------------------------------
