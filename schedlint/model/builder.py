@@ -2492,7 +2492,12 @@ def _read_importers(model: FileModel, tree) -> None:
     names = _called_classes(model)
     if not names:
         return
-    found, paths = tree.importers(model.path, names)
+    functions = {
+        n
+        for n, infos in model.functions.items()
+        if any(f.scope.parent is not None and f.scope.parent.kind == "module" for f in infos)
+    }
+    found, paths = tree.importers(model.path, names, also=functions)
     model.external_paths.update(paths)
     if not found:
         return
@@ -2709,6 +2714,24 @@ def _called_classes(model: FileModel) -> set:
                 out.add(cls.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
+    for write in model.lr_writes:
+        # ``group["lr"] = self.fns[i](epoch, lr)`` in a hand-written scheduler whose decay
+        # functions ``train.py`` hands the constructor: only the callers know what runs there
+        cls = next((s.cls for s in write.scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in out or id(cls.node) not in top:
+            continue
+        values = [write.value.node]
+        if isinstance(values[0], cst.Name):
+            values = model.assignments(write.scope, values[0].value)
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            continue
+        func = values[0].func
+        if not (dotted_name(getattr(func, "value", None) or func) or "").startswith("self."):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not model.callees(func, write.scope):
+            out.add(cls.name)
     for call in model.calls:
         # a Lightning ``BaseFinetuning`` callback adding a group: the module whose optimizers
         # Lightning hands it is the callers' (``Trainer(callbacks=[Unfreeze()]).fit(module)``)
