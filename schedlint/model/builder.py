@@ -1804,7 +1804,7 @@ def _promote_class_parameters(builder) -> None:
     (``preview_schedule(optimizer, OneCycleLR, total, max_lr=lr, total_steps=total)``)."""
     model = builder.model
     pending, model.parameter_constructions = model.parameter_constructions, []
-    promoted = False
+    promoted = []
     for sched, call, listed in pending:
         infos = [
             info for info in model.functions.get(sched.scope.name, ()) if info.scope is sched.scope
@@ -1840,10 +1840,17 @@ def _promote_class_parameters(builder) -> None:
             signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
         )
         sched.optimizer_src = opt.ref if opt is not None else None
+        promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
+
+
+def _add_constructions(model: FileModel, promoted: list) -> None:
+    """Scheduler facts for the constructions ``(sched, call, listed)`` kept aside during the
+    walk and promoted after it; the flow is solved again with them known."""
+    for sched, call, listed in promoted:
         model.schedulers.append(sched)
         model.constructed[id(call)] = sched
         model.listed_args.extend(listed)
-        promoted = True
     if promoted:
         model.schedulers.sort(key=lambda s: s.order)
         model._flow = None
@@ -1855,18 +1862,12 @@ def _promote_imported_schedulers(model: FileModel) -> None:
     pending, model.imported_constructions = model.imported_constructions, []
     if not model.external_models:
         return
-    flow, promoted = model.flow, False
+    flow, promoted = model.flow, []
     for sched, call, listed in pending:
         classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
-        if not classes or not all(c.is_scheduler_subclass for c in classes):
-            continue
-        model.schedulers.append(sched)
-        model.constructed[id(call)] = sched
-        model.listed_args.extend(listed)
-        promoted = True
-    if promoted:
-        model.schedulers.sort(key=lambda s: s.order)
-        model._flow = None  # solve again, with the constructions known
+        if classes and all(c.is_scheduler_subclass for c in classes):
+            promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
 
 
 # -- resolution after the walk ----------------------------------------------------------------
@@ -2491,7 +2492,12 @@ def _read_importers(model: FileModel, tree) -> None:
     names = _called_classes(model)
     if not names:
         return
-    found, paths = tree.importers(model.path, names)
+    functions = {
+        n
+        for n, infos in model.functions.items()
+        if any(f.scope.parent is not None and f.scope.parent.kind == "module" for f in infos)
+    }
+    found, paths = tree.importers(model.path, names, also=functions)
     model.external_paths.update(paths)
     if not found:
         return
@@ -2708,6 +2714,24 @@ def _called_classes(model: FileModel) -> set:
                 out.add(cls.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
+    for write in model.lr_writes:
+        # ``group["lr"] = self.fns[i](epoch, lr)`` in a hand-written scheduler whose decay
+        # functions ``train.py`` hands the constructor: only the callers know what runs there
+        cls = next((s.cls for s in write.scope.function_chain() if s.cls is not None), None)
+        if cls is None or cls.name in out or id(cls.node) not in top:
+            continue
+        values = [write.value.node]
+        if isinstance(values[0], cst.Name):
+            values = model.assignments(write.scope, values[0].value)
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            continue
+        func = values[0].func
+        if not (dotted_name(getattr(func, "value", None) or func) or "").startswith("self."):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not model.callees(func, write.scope):
+            out.add(cls.name)
     for call in model.calls:
         # a Lightning ``BaseFinetuning`` callback adding a group: the module whose optimizers
         # Lightning hands it is the callers' (``Trainer(callbacks=[Unfreeze()]).fit(module)``)

@@ -26,6 +26,7 @@ _COUNTER = re.compile(
 )
 _COUNTER_ATTRS = frozenset({"last_epoch", "num_updates", "step_count", "_step_count"})
 _MAX_DEPTH = 3
+_COUNTING = frozenset({"sum", "np.sum", "numpy.sum", "torch.sum"})
 
 
 def _is_counter(node, counters) -> bool:
@@ -49,6 +50,15 @@ class _Analysis:
             return False
         if _is_counter(node, counters):
             return True
+        if isinstance(node, cst.Call) and dotted_name(node.func) in _COUNTING:
+            # `sum(epoch >= m for m in steps)`: how many milestones the counter has passed
+            # grows with it (the exponent of a step decay), though each test is a condition
+            arg = node.args[0].value if len(node.args) == 1 else None
+            if isinstance(arg, (cst.GeneratorExp, cst.ListComp)):
+                arg = arg.elt
+            if isinstance(arg, cst.Comparison):
+                sides = [arg.left] + [c.comparator for c in arg.comparisons]
+                return any(self.depends(n, counters, depth + 1) for n in sides)
         if isinstance(node, (cst.Comparison, cst.Lambda, cst.BooleanOperation)):
             return False  # `gamma if epoch in milestones else 1`: a condition, not a factor
         if isinstance(node, cst.IfExp):

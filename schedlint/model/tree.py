@@ -182,17 +182,22 @@ class Tree:
                         models.append(model)
         return out, models, read
 
-    def importers(self, path: str, names) -> tuple:
+    def importers(self, path: str, names, also=()) -> tuple:
         """([(model, {qualified import name: the name in ``path``, or None for the module
         itself})] for the in-tree modules that import ``path`` and call one of ``names`` (its
-        top-level classes); every file and directory read for them: what a result that uses
-        them depends on)."""
+        top-level classes), binding too the names ``also`` they import from it (the decay
+        functions a caller hands the class); every file and directory read for them: what a
+        result that uses them depends on)."""
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return [], []
         out, read = [], []
         for candidate in self.callers(path, names, read):
             model = self.model(candidate)
-            bound = self._bound_names(candidate, model, path, names, read) if model else None
+            bound = (
+                self._bound_names(candidate, model, path, set(names) | set(also), read)
+                if model
+                else None
+            )
             if bound:
                 out.append((model, bound))
                 if len(out) >= MAX_IMPORTERS:

@@ -29,7 +29,8 @@ HARMLESS_METHODS = frozenset(
 @dataclass
 class Use:
     node: Any
-    kind: str  # method|target|unpacked|argument|attribute|attr_write|test|declaration|other
+    # method|target|unpacked|returned|argument|attribute|attr_write|test|declaration|other
+    kind: str
     method: str | None = None
     call: cst.Call | None = None
 
@@ -93,19 +94,52 @@ def _classify(node, parent, grand) -> Use:
 def uses(root, text: str) -> list:
     """Every occurrence of the Name/attribute chain ``text`` under ``root``, classified."""
     found = []
-    stack = [(root, None, None, False)]
+    stack = [(root, None, None, False, False)]
     while stack:
-        node, parent, grand, unpacked = stack.pop()
+        node, parent, grand, unpacked, returned = stack.pop()
         if _matches(node, text):
-            found.append(Use(node, "unpacked") if unpacked else _classify(node, parent, grand))
+            if unpacked:
+                found.append(Use(node, "unpacked"))
+            elif returned:
+                found.append(Use(node, "returned"))
+            else:
+                found.append(_classify(node, parent, grand))
             continue
         for child in children(node):
             if isinstance(node, cst.Attribute) and child is node.attr:
                 continue  # ``x.opt``: the attribute name is not the variable ``opt``
             if isinstance(node, cst.Arg) and child is node.keyword:
                 continue
-            stack.append((child, node, parent, _unpacks_into(node, child, unpacked)))
+            stack.append(
+                (
+                    child,
+                    node,
+                    parent,
+                    _unpacks_into(node, child, unpacked),
+                    _returned_by(node, child, returned),
+                )
+            )
     return found
+
+
+def _returned_by(node, child, returned) -> bool:
+    """``child`` is what a ``return`` hands back, or an entry of the tuple or list it does
+    (``return optimizer, scheduler``)."""
+    if isinstance(node, cst.Return):
+        return child is node.value
+    return returned and isinstance(node, (cst.Tuple, cst.List, cst.Element))
+
+
+def escapes_only_by_return(model, entity, allowed=HARMLESS_METHODS) -> bool:
+    """The variable holding ``entity``, built here, is returned (a factory's
+    ``return optimizer, scheduler``) and otherwise used only as :func:`escapes` allows: what
+    happens to it next is up to the callers, which :func:`held_escapes` follows."""
+    if entity.target is None or model.is_foreign(entity):
+        return False
+    found = uses(binding_root(model, entity.key), entity.target)
+    return any(u.kind == "returned" for u in found) and not _variable_escapes(
+        model, entity.key, entity.target, allowed, returned_ok=True
+    )
 
 
 def _unpacks_into(node, child, unpacked) -> bool:
@@ -134,7 +168,7 @@ def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     return _escapes_foreign(model, entity, allowed)
 
 
-def _variable_escapes(model, key, target, allowed) -> bool:
+def _variable_escapes(model, key, target, allowed, returned_ok=False) -> bool:
     if (
         key is not None
         and key[0] == "class"
@@ -149,6 +183,8 @@ def _variable_escapes(model, key, target, allowed) -> bool:
         if use.kind == "method" and use.method in allowed:
             continue
         if use.kind in ("target", "unpacked", "test", "declaration"):
+            continue
+        if returned_ok and use.kind == "returned":
             continue
         if use.kind == "attribute" and use.method not in ("__dict__",):
             continue  # reading ``sched.last_epoch`` for a log line

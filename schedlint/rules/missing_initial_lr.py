@@ -1,6 +1,7 @@
 from schedlint.model.builder import binding_key
 from schedlint.model.facts import Optimizer
 from schedlint.model.usage import (
+    Branches,
     branches_of,
     call_node_of,
     closed_form,
@@ -256,9 +257,14 @@ def _left_at_default(model, sched, opt, last_epoch) -> bool:
 
 def _initial_lr_may_exist(model, sched, opt) -> bool:
     """Whether anything could have put `initial_lr` into `opt`'s groups before `sched`."""
+    branches = branches_of(model)
     for other in model.schedulers:
         if other is sched or other.optimizer is not opt:
             continue
+        if other.scope is sched.scope and Branches.exclusive(
+            branches.path(other), branches.path(sched)
+        ):
+            continue  # ``if cos: CosineAnnealingLR(...) elif step: StepLR(..., last_epoch)``
         # An earlier scheduler sets it (setdefault); one in another scope may run first.
         if other.order < sched.order or other.scope is not sched.scope:
             return True

@@ -1,6 +1,6 @@
 from schedlint.model import catalogue
 from schedlint.model.facts import Scheduler
-from schedlint.model.uses import HARMLESS_METHODS, escapes, held_escapes
+from schedlint.model.uses import HARMLESS_METHODS, escapes, escapes_only_by_return, held_escapes
 from schedlint.rules.base import Report, clip, rule
 
 # What a variable holding the scheduler may do without carrying it out of sight.
@@ -19,7 +19,8 @@ def timm_step_method_ignored(model):
     `PlateauLRScheduler` always does). The scheduler may be built by a factory, held by a
     trainer class and stepped in a helper of another module. Nothing is flagged when the
     other method is called anywhere, when how it counts is not a literal, or when the
-    scheduler is handed on to code that is not read.
+    scheduler is handed on to code that is not read (a factory of the file that returns it
+    is followed to the callers that step it).
 
     ## Why is this bad?
     timm schedulers have two step methods and each one acts only in its own mode: `step`
@@ -133,5 +134,8 @@ def _out_of_sight(model, sched) -> bool:
     """Code that is not read may call the other method: the scheduler is handed on, stored
     or returned beyond what the model follows."""
     if sched.target is None:
+        return held_escapes(model, sched, _SEEN)
+    if escapes_only_by_return(model, sched, _SEEN):
+        # a factory here returns it: the callers' variables are where it is stepped
         return held_escapes(model, sched, _SEEN)
     return escapes(model, sched, _SEEN)
