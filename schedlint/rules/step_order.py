@@ -173,7 +173,8 @@ def _per_call_first(model, branches):
     """A per-epoch function (``train(epoch, ...)``, ``Trainer.train``, or one imported from
     another module of the tree) that steps the scheduler unconditionally at its top, before
     the batch loop where it steps the optimizer, and is itself called from a loop: each
-    epoch starts one schedule step early."""
+    epoch starts one schedule step early. Or a per-iteration one (``run_step()``) that steps
+    it before its one optimizer step: each update runs one schedule step early."""
     for sched, opt_steps in _stepped_with_their_optimizers(model):
         for step in model.steps_of(sched):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
@@ -186,7 +187,7 @@ def _per_call_first(model, branches):
                 key=lambda o: o.order,
                 default=None,
             )
-            if first is None or first.order < own.order or first.loop is None:
+            if first is None or first.order < own.order:
                 continue
             if step.via is not None:
                 site, fn = (step.node if step.loop is not None else None), own.scope.name
@@ -200,6 +201,9 @@ def _per_call_first(model, branches):
                 continue  # run once: a deliberate first step (skipping a warm-up's 0) is common
             here, there = placed(model, first.node)
             on = f"`{_opt_text(first, sched)}` is on {there}. " if there else ""
+            # ``run_step()`` steps the optimizer once, with no loop of its own: each call is
+            # one iteration of the loop that calls it
+            unit = "epoch's updates" if first.loop is not None else "call's update"
             yield Report(
                 step.node,
                 f"`{clip(own.receiver, 30)}.step()` runs before "
@@ -207,7 +211,7 @@ def _per_call_first(model, branches):
                 f"`{clip(fn, 30)}()`",
                 help=f"{on}`{fn}()` runs once per iteration of the loop at line "
                 f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
-                f"{model.line(sched.node)}) advances before each epoch's updates: "
+                f"{model.line(sched.node)}) advances before each {unit}: "
                 f"the first lr of the schedule is never used; call "
                 f"`{own.receiver}.step()` after the loop that runs "
                 f"`{_opt_text(first, sched)}`",
@@ -321,7 +325,8 @@ def scheduler_step_before_optimizer_step(model):
     schedule meant for it) are not flagged. Also flags a per-epoch function or method (`train(epoch, ...)`,
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
-    that function is called from a loop, and a function with no loop of its own
+    that function is called from a loop, or before its one optimizer step when it has no loop
+    (detectron2's `run_step()`, called once per iteration), and a function with no loop of its own
     (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
     and is called in a loop whose body steps the optimizer only after that call (inline, or
     in another function it calls, `self.train_epoch()`). Also flags a torch or transformers
