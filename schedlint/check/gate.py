@@ -9,6 +9,8 @@ Every rule needs something the model builder records from one of these, and noth
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
   that write group lrs), except an optimizer implementation's own: ``self.param_groups``
   inside a ``torch.optim.Optimizer`` subclass is the optimizer applying its lrs;
+- a hydra ``instantiate(cfg.scheduler, optimizer=...)`` (or ``cfg.optimizer``), which builds
+  the class a config file names;
 - a param-group LR scaling key (``lr_mult``, ``lr_scale``, ...), set or read, for the project
   rule SL107, or a timm scheduler construction (it reads ``lr_scale``).
 
@@ -79,6 +81,9 @@ def scan(data: bytes) -> int:
     # with the identifier ``timm`` (``timm.scheduler.*``), written in the file; ``timm_models``
     # or ``optimm`` is not it.
     if b"cheduler" in data and _has_word(data, b"timm"):
+        return MAYBE
+    # hydra's ``instantiate(cfg.scheduler, optimizer=opt)`` names no catalogue class.
+    if b"instantiate" in data and _has_word(data, b"hydra"):
         return MAYBE
     # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)`` adds a
     # param group (SL302) in a callback file that need not name an optimizer word.
@@ -322,6 +327,7 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
 
     imports: dict = {}
     callees, bases = [], []
+    firsts = []  # (callee, first argument): for CONFIG_BUILDERS
     own_groups, classes = [], []  # lines of ``self.param_groups``; (class, its base names)
     relative = []  # ``from .x import y``
     Attribute, Call, ClassDef, Name = ast.Attribute, ast.Call, ast.ClassDef, ast.Name
@@ -340,6 +346,8 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 own_groups.append(node.lineno)
         elif cls is Call:
             callees.append(node.func)
+            if node.args and node.args[0].__class__ is not ast.Starred:
+                firsts.append((node.func, node.args[0]))
         elif cls is ClassDef:
             bases.extend(node.bases)
             classes.append(node)
@@ -383,6 +391,11 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 catalogue.scheduler_class(q)
                 or catalogue.optimizer_class(q)
                 or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
+            ):
+                return True
+            if q in catalogue.CONFIG_BUILDERS and any(
+                _dotted(func) == dotted and catalogue.configured_kind(_dotted(arg))
+                for func, arg in firsts
             ):
                 return True
     for dotted in {_dotted(base) for base in bases} - {None}:

@@ -1588,6 +1588,8 @@ class _Builder(cst.CSTVisitor):
                 self._optimizer(call, opt_cls, target, stmt)
                 return True
             return False
+        if qualified in catalogue.CONFIG_BUILDERS:
+            return self._configured(call, target, stmt)
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
@@ -1633,6 +1635,30 @@ class _Builder(cst.CSTVisitor):
             del self.model.listed_args[n_listed:]
             self.model.parameter_constructions.append((sched, call, listed))
         return False
+
+    def _configured(self, call, target, stmt) -> bool:
+        """``instantiate(cfg.scheduler, optimizer=opt)``: a scheduler of a class the config
+        chooses (or an optimizer, for ``cfg.optimizer``); True if it is one."""
+        first = call.args[0] if call.args else None
+        if first is None or first.star or first.keyword is not None:
+            return False
+        kind = catalogue.configured_kind(dotted_name(first.value))
+        if kind == "scheduler":
+            self._scheduler(
+                call,
+                catalogue.CHOSEN_BY_NAME,
+                "config",
+                target,
+                stmt,
+                signature=("config", "optimizer"),
+            )
+        elif kind == "optimizer":
+            self._optimizer(call, "Optimizer", target, stmt, signature=("config", "params"))
+        else:
+            return False
+        self.handled_calls.add(id(call))
+        self.model.config_nodes.add(id(first.value))
+        return True
 
     def _class_parameter(self, func, call) -> bool:
         """``scheduler_cls(optimizer, ...)`` where ``scheduler_cls`` is a parameter of the
@@ -1708,8 +1734,8 @@ class _Builder(cst.CSTVisitor):
                 args[arg.keyword.value] = self.value(arg.value)
         return args
 
-    def _scheduler(self, call, short, origin, target, stmt, qualified=None):
-        signature = catalogue.signature_of(short, qualified) or ("optimizer",)
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None):
+        signature = signature or catalogue.signature_of(short, qualified) or ("optimizer",)
         args = self._named_args(call, signature)
         positional = sum(1 for a in call.args if a.keyword is None and not a.star)
         if origin == "transformers":
@@ -1740,8 +1766,8 @@ class _Builder(cst.CSTVisitor):
             ):
                 self.model.listed_args.append((sched, name, listed))
 
-    def _optimizer(self, call, short, target, stmt):
-        args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
+    def _optimizer(self, call, short, target, stmt, signature=catalogue.OPTIMIZER_SIGNATURE):
+        args = self._named_args(call, signature)
         first = args.get("params")
         groups = self._groups_of(first.node) if first is not None else None
         branch = None

@@ -244,7 +244,7 @@ class Scheduler(Fact):
     target: str | None
     key: tuple | None
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
-    origin: str  # torch|transformers|custom
+    origin: str  # torch|transformers|custom|config (a class a config file names), or a library
     args: dict = field(default_factory=dict)  # name -> Value
     # the names of ``args`` given by position (``get_..._with_warmup(opt, a, b)``), in order
     positional: tuple = ()
@@ -440,6 +440,9 @@ class FileModel:
     # returns, which no other file next to this one names (see the builder): nothing there
     # steps them
     attributes_unnamed_nearby: set = field(default_factory=set)
+    # ids of the config nodes a hydra ``instantiate(cfg.scheduler, ...)`` builds from: reading
+    # ``cfg.scheduler`` is not reading another object's ``scheduler`` attribute
+    config_nodes: set = field(default_factory=set, repr=False)
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
