@@ -9,8 +9,10 @@ Every rule needs something the model builder records from one of these, and noth
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
   that write group lrs), except an optimizer implementation's own: ``self.param_groups``
   inside a ``torch.optim.Optimizer`` subclass is the optimizer applying its lrs;
-- a hydra ``instantiate(cfg.scheduler, optimizer=...)`` (or ``cfg.optimizer``), which builds
-  the class a config file names;
+- a class picked by a config's name: hydra's ``instantiate(cfg.scheduler, optimizer=...)``
+  (or ``cfg.optimizer``), or a factory handed ``torch.optim.lr_scheduler`` (or ``torch.optim``)
+  and the object to build on (``config.init_obj("lr_scheduler", torch.optim.lr_scheduler,
+  optimizer)``);
 - a param-group LR scaling key (``lr_mult``, ``lr_scale``, ...), set or read, for the project
   rule SL107, or a timm scheduler construction (it reads ``lr_scale``).
 
@@ -124,7 +126,9 @@ def _has_word(data: bytes, word: bytes) -> bool:
 
 
 def _names(data: bytes) -> int:
-    if b"param_groups" in data:
+    # ``optim.lr_scheduler`` / ``torch.optim,``: a module handed to a factory that picks a
+    # class from it by a config's name (see the builder)
+    if b"param_groups" in data or b"optim.lr_scheduler" in data or b"torch.optim," in data:
         return MAYBE
     for name in _NAMES:  # memchr-speed substring tests: ~1/20 of an ast.parse
         if name in data:
@@ -314,6 +318,26 @@ def names_scaling_key(tree: ast.AST) -> bool:
     return False
 
 
+def _picks_a_class(call, qualified) -> bool:
+    """The builder's picks by name: hydra's ``instantiate(cfg.scheduler, optimizer)``, or a
+    module of schedulers (or ``torch.optim``) handed to a factory after a name and before what
+    it builds on (``config.init_obj("lr_scheduler", torch.optim.lr_scheduler, optimizer)``)."""
+    from schedlint.model import catalogue
+
+    dotted = _dotted(call.func)
+    if dotted is not None and any(q in catalogue.CONFIG_BUILDERS for q in qualified(dotted)):
+        first = call.args[0]
+        if first.__class__ is not ast.Starred and catalogue.configured_kind(_dotted(first)):
+            return True
+    for arg in call.args[1:-1]:
+        if arg.__class__ is ast.Starred:
+            return False
+        name = _dotted(arg)
+        if name is not None and any(catalogue.module_kind(q) for q in qualified(name)):
+            return True
+    return False
+
+
 def admits_code(tree: ast.AST, path: str | None = None) -> bool:
     """Stage 2: does the code (not its comments or strings) build or touch what rules need?
 
@@ -327,7 +351,7 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
 
     imports: dict = {}
     callees, bases = [], []
-    firsts = []  # (callee, first argument): for CONFIG_BUILDERS
+    positional = []  # calls with positional arguments, which may pick a class by name
     own_groups, classes = [], []  # lines of ``self.param_groups``; (class, its base names)
     relative = []  # ``from .x import y``
     Attribute, Call, ClassDef, Name = ast.Attribute, ast.Call, ast.ClassDef, ast.Name
@@ -346,8 +370,8 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 own_groups.append(node.lineno)
         elif cls is Call:
             callees.append(node.func)
-            if node.args and node.args[0].__class__ is not ast.Starred:
-                firsts.append((node.func, node.args[0]))
+            if node.args:
+                positional.append(node)
         elif cls is ClassDef:
             bases.extend(node.bases)
             classes.append(node)
@@ -393,11 +417,10 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
             ):
                 return True
-            if q in catalogue.CONFIG_BUILDERS and any(
-                _dotted(func) == dotted and catalogue.configured_kind(_dotted(arg))
-                for func, arg in firsts
-            ):
-                return True
+
+    for call in positional:
+        if _picks_a_class(call, qualified):
+            return True
     for dotted in {_dotted(base) for base in bases} - {None}:
         for q in qualified(dotted):
             if q in catalogue.SCHEDULER_BASES or catalogue.scheduler_class(q):

@@ -1614,6 +1614,8 @@ class _Builder(cst.CSTVisitor):
             self.handled_calls.add(id(call))
             self._optimizer(call, opt_cls, target, stmt)
             return True
+        if self._picked_from_module(call, target, stmt):
+            return True
         if self._maybe_imported_scheduler(func, call, qualified):
             # kept aside: a fact only if its module shows a scheduler subclass
             n_listed = len(self.model.listed_args)
@@ -1659,6 +1661,36 @@ class _Builder(cst.CSTVisitor):
         self.handled_calls.add(id(call))
         self.model.config_nodes.add(id(first.value))
         return True
+
+    def _picked_from_module(self, call, target, stmt) -> bool:
+        """``config.init_obj("lr_scheduler", torch.optim.lr_scheduler, optimizer)``: a factory
+        handed a name, then a module of torch schedulers (or ``torch.optim``) and the object
+        to build on, by position, picks a class of that module by the name (the
+        pytorch-template ``ConfigParser``); True if it is one."""
+        positional = []
+        for arg in call.args:
+            if arg.star or arg.keyword is not None:
+                break
+            positional.append(arg)
+        # after the name it picks by: ``getattr(torch.optim, name)`` picks a class, not an object
+        for index, arg in enumerate(positional[:-1]):
+            if index == 0 or not isinstance(arg.value, (cst.Name, cst.Attribute)):
+                continue
+            kind = catalogue.module_kind(self.qualify(arg.value))
+            # the names it binds the leading arguments to are never read
+            leading = tuple(f"picked_by_{i}" for i in range(index + 1))
+            if kind == "scheduler":
+                signature = (*leading, "optimizer")
+                self._scheduler(
+                    call, catalogue.CHOSEN_BY_NAME, "config", target, stmt, signature=signature
+                )
+            elif kind == "optimizer":
+                self._optimizer(call, "Optimizer", target, stmt, signature=(*leading, "params"))
+            else:
+                continue
+            self.handled_calls.add(id(call))
+            return True
+        return False
 
     def _class_parameter(self, func, call) -> bool:
         """``scheduler_cls(optimizer, ...)`` where ``scheduler_cls`` is a parameter of the

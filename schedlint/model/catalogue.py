@@ -375,6 +375,17 @@ CHOSEN_BY_NAME = "LRScheduler"
 CONFIG_BUILDERS = frozenset({"hydra.utils.instantiate", "hydra.utils.call"})
 
 
+def module_kind(qualified):
+    """ "scheduler" or "optimizer" for a module handed as an argument to a factory that picks
+    a class from it by a config's name (``config.init_obj("lr_scheduler",
+    torch.optim.lr_scheduler, optimizer)``), else None."""
+    if qualified in TORCH_SCHEDULER_MODULES:
+        return "scheduler"
+    if qualified == "torch.optim":
+        return "optimizer"
+    return None
+
+
 def configured_kind(config):
     """ "scheduler" or "optimizer" for the dotted name of the config node a CONFIG_BUILDERS
     call is given (``cfg.lr_scheduler``, ``self.cfg.optim``), else None."""

@@ -49,8 +49,10 @@ def scheduler_state_not_checkpointed(model):
     anywhere for that scheduler (a scheduler whose state the file saves but never loads back
     is flagged there too). The scheduler may be built by a factory
     (`scheduler = make_scheduler(optimizer)`) and followed through the names it is stepped
-    by, and the optimizer through a dict of the run's objects handed to a checkpoint helper
-    of another module (`state = TrainState(model=model, optimizer=optimizer)`, a
+    by, or picked by a config's name (hydra's `instantiate(cfg.scheduler,
+    optimizer=optimizer)`, pytorch-template's `config.init_obj("lr_scheduler",
+    torch.optim.lr_scheduler, optimizer)`), and the optimizer through a dict of the run's
+    objects handed to a checkpoint helper of another module (`state = TrainState(model=model, optimizer=optimizer)`, a
     `TypedDict`, or `dict(...)` with keywords, then `save_checkpoint(path, state)` saving
     `state["optimizer"].state_dict()`). It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
