@@ -520,6 +520,7 @@ class _Builder(cst.CSTVisitor):
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
         # the ``with accelerator.accumulate(model):`` statements around the code being walked
         self._accumulating: list = []
+        self._if_tests: list = []  # the names each enclosing ``if`` test reads
         # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
         # names dispatched on around the node being walked
         self._type_arms: dict = {}
@@ -658,7 +659,11 @@ class _Builder(cst.CSTVisitor):
         if self._accumulating and self._accumulating[-1] is node:
             self._accumulating.pop()
 
+    def leave_If(self, node: cst.If):
+        self._if_tests.pop()
+
     def visit_If(self, node: cst.If):
+        self._if_tests.append(_Walk(node.test).names)
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))
@@ -1284,6 +1289,8 @@ class _Builder(cst.CSTVisitor):
         if loop is not None and all_groups:
             dependent |= loop.tainted | {loop.group_var, loop.index_var} - {None}
         reads_current = any(key == "lr" and base == group_text for base, key in value.subscripts)
+        # ``if i < len(groups) - 1: ... else: ... * 10``: a value picked per group
+        picked = any(names & dependent for names in self._if_tests) if all_groups else False
         write = LrWrite(
             optimizer_src=optimizer_src,
             op=op,
@@ -1291,7 +1298,7 @@ class _Builder(cst.CSTVisitor):
             all_groups=all_groups,
             group_var=group_var,
             index_var=index_var,
-            depends_on_group=bool(value.names & dependent) or reads_current,
+            depends_on_group=bool(value.names & dependent) or reads_current or picked,
             reads_current_lr=reads_current,
             type_dispatched=isinstance(value_node, cst.Name)
             and value_node.value in self._dispatched,

@@ -10,6 +10,8 @@ def scalar_lr_overwrite(model):
     Flags a loop over `optimizer.param_groups` (a for-loop, a comprehension, `map`, or
     `optimizer.param_groups[i]` over every index) that assigns `g["lr"]` a value that does not
     depend on the group, when the optimizer's groups were built with different learning rates.
+    A value picked per group by a test of the index or the group (`if i < len(groups) - 1:
+    ... else: ... * 10`) depends on the group.
     Also flags such a loop nested in a loop over several optimizers built with different
     learning rates (`for opt in (opt_g, opt_d):`, a GAN's two time-scale update rule), when
     the value is the same for all of them.
