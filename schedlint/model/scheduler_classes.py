@@ -97,14 +97,39 @@ def _targets(comp) -> set:
     return out
 
 
-def uniform_lr(node, fn_node, depth=0):
-    """The element expression if ``node`` builds one value for every group, else None."""
+def _counts_groups(count, init) -> bool:
+    """``len(self.optimizer.param_groups)``, or ``self.n_groups`` that ``__init__`` (the
+    ``init`` node, or None) sets to it."""
+    attr = _self_attr(count)
+    if attr is not None and init is not None:
+        values = []
+        stack = [init.body]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            if isinstance(n, cst.Assign) and len(n.targets) == 1:
+                if _self_attr(n.targets[0].target) == attr:
+                    values.append(n.value)
+            stack.extend(code_children(n))
+        return len(values) == 1 and _counts_groups(values[0], None)
+    return (
+        isinstance(count, cst.Call)
+        and dotted_name(count.func) == "len"
+        and bool(count.args)
+        and _over_groups(count.args[0].value)
+    )
+
+
+def uniform_lr(node, fn_node, depth=0, init=None):
+    """The element expression if ``node`` builds one value for every group, else None
+    (``init``: the class's ``__init__`` node, which may store the group count)."""
     node = strip_call(node)
     if isinstance(node, cst.Name) and depth < 2:
         values = assigned_values(fn_node, node.value)
         if not values or len(values) != 1:
             return None
-        return uniform_lr(values[0], fn_node, depth + 1)
+        return uniform_lr(values[0], fn_node, depth + 1, init)
     if isinstance(node, _COMPS):
         if not _over_groups(node.for_in.iter):
             return None
@@ -115,17 +140,10 @@ def uniform_lr(node, fn_node, depth=0):
         if fold_number(element) == 0:
             return None  # zero for every group keeps every ratio (a frozen phase)
         return element
-    # [lr] * len(self.optimizer.param_groups)
+    # [lr] * len(self.optimizer.param_groups), [lr] * self.num_param_groups
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
         for seq, count in ((node.left, node.right), (node.right, node.left)):
-            if (
-                isinstance(seq, cst.List)
-                and len(seq.elements) == 1
-                and isinstance(count, cst.Call)
-                and dotted_name(count.func) == "len"
-                and count.args
-                and _over_groups(count.args[0].value)
-            ):
+            if isinstance(seq, cst.List) and len(seq.elements) == 1 and _counts_groups(count, init):
                 element = seq.elements[0].value
                 _, attrs, stateful = _reads(element)
                 if stateful or attrs & _PER_GROUP_ATTRS or fold_number(element) == 0:
