@@ -278,7 +278,7 @@ def _partial(model, scope, call):
     own = [p for p in fn.params if p not in given]
     foreign = model.flow.model_of(fn.scope) is not model
     returns = [r.node for r in fn.returns]
-    yield LrLambda(f"`partial({fn.name}, ...)`", own, fn.node, returns, given, foreign)
+    yield LrLambda(f"`{fn.name}`", own, fn.node, returns, given, foreign)
 
 
 def _made_by(model, scope, call):
