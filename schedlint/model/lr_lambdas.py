@@ -430,7 +430,15 @@ def _read_from_instance(model, sched, node):
         # kept on ``self`` where the scheduler is built: its names are the ones read here
         yield LrLambda(label, list(fn.params), lam_node, returns, foreign=foreign)
         return
-    if owner is None or owner.cls is None or owner.name != "__init__":
+    if owner is None or owner.cls is None:
+        return
+    own = _enclosing_class(sched.scope)
+    if receiver == "self" and own is not None and model.same_hierarchy(own, owner.cls):
+        # kept by another method of the scheduler's own instance: only what it reads through
+        # ``self`` is what the scheduler's code reads, none of that method's local names
+        yield LrLambda(label, list(fn.params), lam_node, returns, {}, True, {}, True)
+        return
+    if owner.name != "__init__":
         return
     made = _constructor_binding(model, sched.scope, receiver, owner.cls)
     if made is not None and made[0].scope is owner:
