@@ -436,7 +436,16 @@ def _read_from_instance(model, sched, node):
     if receiver == "self" and own is not None and model.same_hierarchy(own, owner.cls):
         # kept by another method of the scheduler's own instance: only what it reads through
         # ``self`` is what the scheduler's code reads, none of that method's local names
-        yield LrLambda(label, list(fn.params), lam_node, returns, {}, True, {}, True)
+        yield LrLambda(
+            label,
+            list(fn.params),
+            lam_node,
+            returns,
+            bound={},
+            foreign=True,
+            receiver={},
+            same_instance=True,
+        )
         return
     if owner.name != "__init__":
         return

@@ -41,11 +41,11 @@ def lambda_returns_absolute_lr(model):
     imported), a `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read
     through an instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
     `WarmupCosine(args.lr, ...)` returning `self.base_lr * ...`), or a lambda an instance
-    keeps (`self.lr_lambda`, `schedule.fn`). When every group's lr is a number of at most 0.1 (1e-4 and 1e-3), any lr
-    (`args.lr`, `base_lr`) multiplied into the returned value is flagged. Not flagged
-    when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
-    `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
-    supplies the absolute lr on purpose.
+    keeps (`self.lr_lambda`, `schedule.fn`). When every group's lr is a number of at most
+    0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the returned value
+    is flagged. Not flagged when the groups hold lr multipliers rather than lrs (1.0 and
+    0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a helper, a loop):
+    the lambda then supplies the absolute lr on purpose.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to
