@@ -2459,18 +2459,23 @@ def _wanted_imports(model: FileModel, tree) -> dict:
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
     """The in-tree import an ``lr_lambda`` argument comes from: the function itself
-    (``from schedules import lr_at``), or the helper whose call builds it, called in place or
-    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``)."""
-    if isinstance(node, cst.Name):
-        if node.value in resolvable:
-            return node.value
+    (``from schedules import lr_at``), the helper whose call builds it, called in place or
+    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``), the function a
+    ``partial(lr_at, ...)`` binds, or the class whose instance's method it is
+    (``self.schedule.lr_at`` of ``self.schedule = WarmupCosine(args.lr, ...)``)."""
+    if isinstance(node, cst.Name) and node.value in resolvable:
+        return node.value
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        text = dotted_name(node.value if isinstance(node, cst.Attribute) else node)
         made = [
             value
             for _scope, target, value in model.flow_assigns
-            if isinstance(target, cst.Name) and target.value == node.value
+            if text is not None and dotted_name(target) == text
         ]
         node = made[0] if len(made) == 1 else None
     if isinstance(node, cst.Call):
+        if dotted_name(node.func) in ("partial", "functools.partial") and node.args:
+            return _imported_head(resolvable, node.args[0].value)
         return _imported_head(resolvable, node.func)
     return None
 
