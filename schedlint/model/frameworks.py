@@ -607,6 +607,10 @@ def lightning_choices(model):
                     yield entry, sched
 
 
+# The LightningModule hook Lightning calls to step each scheduler it steps: a module that
+# overrides it steps them its own way.
+LR_SCHEDULER_STEP_HOOK = "lr_scheduler_step"
+
 # Methods that run before Lightning starts stepping what configure_optimizers returns.
 SETUP_METHODS = frozenset({"__init__", CONFIGURE_HOOK, "setup", "prepare_data"})
 
