@@ -67,7 +67,8 @@ def scheduler_state_not_checkpointed(model):
     comes from elsewhere (a helper's argument) with no scheduler seen. A load that puts back a
     snapshot the same function took (`saved = copy.deepcopy(opt.state_dict())`, an lr range
     test) is not a resume. A trainer class handed
-    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
+    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`, or
+    in a script of `tools/` or `scripts/` next to the class's package) is
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
     it from the trainer (`trainer.scheduler`); so is a base class whose subclass in
