@@ -146,6 +146,9 @@ class Accelerator:
     # literal 1: inside ``with accelerator.accumulate(model)`` a prepared optimizer and
     # scheduler then step once per accumulation step. None: hidden by ``**kwargs``.
     accumulates: bool | None = False
+    # ``step_scheduler_with_optimizer=`` (default True): False makes a prepared scheduler's
+    # ``step()`` step it once, as it is. None: set through something the model cannot read.
+    steps_with_optimizer: bool | None = True
 
 
 # accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
@@ -299,7 +302,12 @@ class FrameworkCollector:
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
             builder.model.accelerators.append(
                 Accelerator(
-                    node=value, split_batches=_splits(value), accumulates=_accumulates(value)
+                    node=value,
+                    split_batches=_splits(value),
+                    accumulates=_accumulates(value),
+                    steps_with_optimizer=_literal_flag(
+                        value, "step_scheduler_with_optimizer", True
+                    ),
                 )
             )
         if isinstance(target, cst.Name):
@@ -889,13 +897,20 @@ def _accumulates(call) -> bool | None:
 def _splits(call) -> bool | None:
     """``split_batches=`` given to the Accelerator or to a configuration object it receives:
     True/False when literal, None when unknown (``**kwargs``, a variable)."""
+    return _literal_flag(call, "split_batches", False)
+
+
+def _literal_flag(call, keyword, default) -> bool | None:
+    """The literal True/False given as ``keyword=`` to the Accelerator or to a configuration
+    object it receives, ``default`` when not given, None when unknown (``**kwargs``, a
+    variable, a configuration built elsewhere)."""
     stack = [call]
     while stack:
         node = stack.pop()
         for arg in node.args:
             if arg.star:
                 return None
-            if arg.keyword is not None and arg.keyword.value == "split_batches":
+            if arg.keyword is not None and arg.keyword.value == keyword:
                 if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
                     return arg.value.value == "True"
                 return None
@@ -903,4 +918,4 @@ def _splits(call) -> bool | None:
                 stack.append(arg.value)
             elif arg.keyword is not None and arg.keyword.value == "dataloader_config":
                 return None  # a configuration built elsewhere
-    return False
+    return default

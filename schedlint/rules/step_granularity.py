@@ -234,7 +234,10 @@ def step_granularity_mismatch(model):
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call. In a LightningModule that
+    prepared scheduler steps `num_processes` times per call. For the same reason, flags a
+    scheduler passed to `accelerator.prepare` and stepped once per epoch (an epoch schedule,
+    or one whose unit is unknown) unless the `Accelerator` splits batches or is built with
+    `step_scheduler_with_optimizer=False` (accelerate #2926). In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
@@ -334,6 +337,12 @@ def step_granularity_mismatch(model):
         kind = granularity(sched, model) or _sized_like_epoch_loop(model, sched)
         if kind is None and sized_by_transformers_api(sched) is not None:
             kind = "iteration", sized_by_transformers_api(sched)
+        if kind is None or kind[0] != "iteration":
+            # a per-iteration schedule stepped per epoch is reported below, prepared or not
+            epoch = _prepared_stepped_per_epoch(model, branches, sched)
+            if epoch is not None:
+                yield epoch
+                continue
         if kind is None:
             continue
         key = names.optimizer_key(sched)
@@ -1564,6 +1573,55 @@ def _len_targets(model, sched, value, depth=0):
                 return None
             found += inner
     return found
+
+
+def _prepared_stepped_per_epoch(model, branches, sched):
+    """A scheduler handed to ``accelerator.prepare`` and stepped once per epoch: unless the
+    Accelerator splits batches or was built with ``step_scheduler_with_optimizer=False``, a
+    prepared scheduler's ``step()`` steps it ``num_processes`` times (accelerate assumes
+    per-batch steps on a sharded loader), so on N processes an epoch schedule runs N times
+    too fast (accelerate #2926)."""
+    if sched.target is None or model.is_foreign(sched) or len(model.accelerators) != 1:
+        return None
+    accelerator = model.accelerators[0]
+    if accelerator.split_batches is not False or accelerator.steps_with_optimizer is not True:
+        return None
+    # ``scheduler = accelerator.prepare(scheduler)``, or into another name (``(self.model,
+    # ..., self.scheduler) = self.accelerator.prepare(model, ..., scheduler)``)
+    prepared = [
+        r
+        for r in model.rebinds
+        if r.scope is sched.scope
+        and r.order > sched.order
+        and assigns_call_of(r, "prepare")
+        and (r.target == sched.target or sched.target in rebound_value(model, r).names)
+    ]
+    steps = (
+        [
+            s
+            for s in model.steps_of(sched)
+            if s.scope is not sched.scope or s.order > prepared[0].order
+        ]
+        if prepared
+        else []
+    )
+    if not steps:
+        return None
+    for step in steps:
+        anchors = _epoch_anchors(model, branches, step)
+        if not anchors or not all(is_epoch_loop(a.loop) for a in anchors):
+            return None
+    step = steps[0]
+    return Report(
+        step.node,
+        f"`{clip(step.receiver, 30)}.step()` runs once per epoch on a prepared scheduler, "
+        f"which steps it num_processes times",
+        help=f"{name_of(sched)} ({model.where(sched.node)}) was passed to "
+        f"`accelerator.prepare` on line {model.line(prepared[0].node)}: accelerate then "
+        f"steps it once per process on every call, as for per-batch steps on a sharded "
+        f"loader, so on N processes this epoch schedule runs N times too fast; leave it out "
+        f"of `prepare`, or build the `Accelerator` with `step_scheduler_with_optimizer=False`",
+    )
 
 
 def _sized_per_process(model, sched):
