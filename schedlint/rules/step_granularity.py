@@ -188,7 +188,9 @@ def step_granularity_mismatch(model):
     through a function the epoch loop calls (of this file, or imported from another module of
     the tree, `train_one_epoch`; a step at the top of an end-of-epoch hook with no loop of
     its own, `self.on_epoch_end()` or `end_of_epoch(scheduler, writer)`, counts at each call
-    of the hook when every call sits in a loop), the outer loop must look like an epoch loop (or the inner one iterate a
+    of the hook when every call sits in a loop; a helper of another module handed both,
+    `train_with_early_stopping(..., scheduler=scheduler)`, with the epoch and the batch
+    loop of its own, is reported at its call), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
@@ -366,6 +368,7 @@ def step_granularity_mismatch(model):
             found = gated
         elif kind[0] == "iteration":
             found = list(_per_epoch(model, names, sched, key, steps, kind[1], branches))
+            found = found or list(_per_epoch_in_imported_loops(model, sched, steps, kind[1]))
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
             found = found or list(_manual_training_step(model, sched, steps, kind[1], branches))
@@ -928,6 +931,40 @@ def _per_epoch(model, names, sched, key, steps, why, branches):
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
+    )
+
+
+def _per_epoch_in_imported_loops(model, sched, steps, why):
+    """Every step of ``sched`` is in the epoch loop of one helper of another module it is
+    handed to (``train_with_early_stopping(..., scheduler=scheduler)`` of ``loops.py``),
+    whose batch loop, nested in that epoch loop, steps the optimizer it is handed too."""
+    if not steps or any(s.via is None for s in steps):
+        return
+    own = [s.via for s in steps]
+    if len({id(o.scope) for o in own}) != 1 or not all(
+        o.loop is not None and is_epoch_loop(o.loop) for o in own
+    ):
+        return
+    opt_steps = [
+        o.via
+        for o in model.optimizer_steps(sched.optimizer)
+        if o.via is not None and o.via.scope is own[0].scope
+    ]
+    if not opt_steps or not all(
+        o.loop is not None and o.loop is not s.loop and s.loop.contains(o.loop)
+        for o in opt_steps
+        for s in own
+    ):
+        return
+    step, helper = steps[0], own[0].scope.name
+    yield Report(
+        step.node,
+        f"`{clip(helper, 30)}()` steps `{clip(own[0].receiver, 30)}` once per epoch, but "
+        f"{_called(sched)} counts iterations",
+        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}; `{helper}()` "
+        f"({model.where(own[0].node)}) steps it in its epoch loop and the optimizer in the "
+        f"batch loop ({model.where(opt_steps[0].node)}): the schedule advances once per "
+        f"epoch instead of once per update; step it right after the optimizer step",
     )
 
 
