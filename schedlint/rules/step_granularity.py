@@ -941,6 +941,8 @@ def _per_epoch_in_imported_loops(model, sched, steps, why):
     if not steps or any(s.via is None for s in steps):
         return
     own = [s.via for s in steps]
+    if own[0].scope.cls is not None:
+        return  # a method: its class's own file is checked with what the caller hands it
     if len({id(o.scope) for o in own}) != 1 or not all(
         o.loop is not None and is_epoch_loop(o.loop) for o in own
     ):
