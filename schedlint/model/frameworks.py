@@ -682,6 +682,18 @@ class IgniteHook:
     optimizers: list  # (Optimizer, node) an ignite trainer factory steps once per iteration
 
 
+def _functions(model, node, scope) -> list:
+    """The functions the expression ``node`` may be: what the value flow knows, else for
+    ``self.<method>`` the method of the class ``scope`` is code of (the flow knows ``self``
+    only where the file builds the class)."""
+    found = model.callees(node, scope)
+    if found or not (isinstance(node, cst.Attribute) and _dotted(node.value) == "self"):
+        return found
+    cls = next((s.cls for s in scope.function_chain() if s.cls), None)
+    method = cls.methods.get(node.attr.value) if cls is not None else None
+    return [method] if method is not None else []
+
+
 def _engines_bound(model, scope, name) -> list:
     """The IgniteEngines the name ``name`` of ``scope`` is bound to: ``trainer = Engine(f)``,
     ``trainer = create_supervised_trainer(...)`` of ignite, or of a function of the file
@@ -708,13 +720,13 @@ def ignite_hooks(model) -> list:
         if not engines:
             continue
         if isinstance(h.handler, cst.CSTNode):
-            scopes = [fn.scope for fn in model.callees(h.handler, h.scope)]
+            scopes = [fn.scope for fn in _functions(model, h.handler, h.scope)]
         else:
             scopes = [h.handler]
         process, optimizers = [], []
         for e in engines:
             if e.process is not None:
-                process += [fn.scope for fn in model.callees(e.process, e.scope)]
+                process += [fn.scope for fn in _functions(model, e.process, e.scope)]
             if e.optimizer is not None:
                 ref = _dotted(e.optimizer)
                 held = model.holds(e.scope, ref) if ref is not None else []

@@ -434,8 +434,9 @@ def scheduler_step_before_optimizer_step(model):
     (`model.update_learning_rate()` before `model.optimize_parameters()`). Also flags a
     scheduler stepped in a pytorch-ignite handler of `Events.EPOCH_STARTED` or
     `ITERATION_STARTED` (`@trainer.on(...)`, `trainer.add_event_handler(...)`) on an engine
-    whose process function steps its optimizer (`Engine(update)`, also built by a function of
-    the file, or ignite's `create_supervised_trainer(model, optimizer, loss_fn)`): ignite
+    whose process function steps its optimizer (`Engine(update)`, `Engine(self.train_step)`,
+    also built by a function of the file, or ignite's `create_supervised_trainer(model,
+    optimizer, loss_fn)`): ignite
     fires those events before the epoch's (the iteration's) updates. A filtered event
     (`Events.EPOCH_STARTED(every=2)`) and ignite's own `LRScheduler` and
     `create_lr_scheduler_with_warmup` handlers, attached on `ITERATION_STARTED` as ignite
