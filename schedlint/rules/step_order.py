@@ -32,13 +32,29 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
+def _steps_as_torch(model, sched) -> bool:
+    """A torch or transformers scheduler, or a class of the code deriving from a torch
+    scheduler only and keeping its ``step()`` (``WarmupMultiStepLR(_LRScheduler)`` with its
+    own ``get_lr()``): its ``step()`` is torch's, order warning included."""
+    if sched.origin in ("torch", "transformers"):
+        return True
+    return sched.origin == "custom" and any(
+        c.name == sched.cls
+        and c.is_scheduler_subclass
+        and "step" not in c.methods
+        and c.bases
+        and all(b.startswith("torch.") for b in c.bases)
+        for c in model.scheduler_classes()
+    )
+
+
 def _stepped_with_their_optimizers(model):
     """(scheduler, the calls that step its optimizers) for each torch or transformers
-    scheduler whose position its own ``step()`` calls keep (not a plateau, not one whose
-    ``last_epoch`` the code manages)."""
+    scheduler (or a subclass keeping torch's ``step()``) whose position its own ``step()``
+    calls keep (not a plateau, not one whose ``last_epoch`` the code manages)."""
     for sched in model.schedulers:
         if (
-            sched.origin not in ("torch", "transformers")
+            not _steps_as_torch(model, sched)
             or sched.cls == "ReduceLROnPlateau"
             or _counter_managed(model, sched)
             or not sched.optimizers
@@ -440,7 +456,9 @@ def scheduler_step_before_optimizer_step(model):
     fires those events before the epoch's (the iteration's) updates. A filtered event
     (`Events.EPOCH_STARTED(every=2)`) and ignite's own `LRScheduler` and
     `create_lr_scheduler_with_warmup` handlers, attached on `ITERATION_STARTED` as ignite
-    documents, are not flagged. Also flags a torch or transformers
+    documents, are not flagged. These hook checks take torch and transformers schedulers,
+    and a class of the code deriving from a torch scheduler that keeps torch's `step()`
+    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`). Also flags a torch or transformers
     scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
     optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
     when nothing else in the loop steps and no other code steps that optimizer: the
