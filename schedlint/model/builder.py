@@ -1071,7 +1071,10 @@ class _Builder(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef):
         self.bind(node.name.value)
         params = _param_names(node.params)
+        outer = self.scope
         self.push_scope("function", node.name.value, node, params)
+        if node.decorators:
+            self.frameworks.on_function(self, node, outer)
         info = FunctionInfo(
             name=node.name.value,
             node=node,

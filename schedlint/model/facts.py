@@ -449,6 +449,8 @@ class FileModel:
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
+    ignite_engines: list = field(default_factory=list)  # frameworks.IgniteEngine
+    ignite_handlers: list = field(default_factory=list)  # frameworks.IgniteHandler
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
     # (scope, target, iterable) / (scope, Call, order).
@@ -780,15 +782,20 @@ class FileModel:
             frontier = grown
         return chains + done + frontier
 
-    def loops_around_calls(self, fact) -> list:
+    def loops_around_calls(self, fact, walks=()) -> list:
         """For a fact in a function with no loop of its own around it (``self.scheduler.step()``
         in ``train_step``): a :class:`Site` for each call that runs that function, with the
         loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch loop),
         in this file or in a module that calls this file's class (``trainer.update_lr()`` in
         ``train.py``'s batch loop; ``site.here`` is False there). Empty when the fact has a
         loop of its own, or a call of its function sits in no loop (then some run of the
-        function is not repeated by a loop), or in code of another kind of module."""
-        if fact.loop is not None or fact.scope.kind != "function":
+        function is not repeated by a loop), or in code of another kind of module. The loops
+        in ``walks`` do not count as the fact's own: a walk over a container of schedulers
+        (``for s in self.schedulers: s.step()``) steps each once per call."""
+        own = fact.loop
+        while own is not None and any(own is w for w in walks):
+            own = own.parent
+        if own is not None or fact.scope.kind != "function":
             return []
         lending = {id(m) for m, _ in self.importers}
         out = []

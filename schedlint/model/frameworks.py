@@ -36,6 +36,14 @@ whose ``unfreeze_and_add_param_group(modules, optimizer)`` is recorded as an
 accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
 through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
 
+pytorch-ignite: an ``Engine(process_function)`` runs the function once per iteration; its
+``run()`` fires, for each epoch, ``EPOCH_STARTED``, then for each batch ``ITERATION_STARTED``,
+the process function, ``ITERATION_COMPLETED``, and ``EPOCH_COMPLETED`` once the batches are
+done (``ignite.engine.engine.Engine._run_once_on_dataset``, 0.4/0.5). ``create_supervised_trainer
+(model, optimizer, loss_fn)`` builds an engine whose process function steps ``optimizer``.
+Handlers are registered with ``@engine.on(Events.X)`` or ``engine.add_event_handler(Events.X,
+handler)`` (IgniteEngine and IgniteHandler facts; ``ignite_hooks`` ties them together).
+
 detectron2 and fvcore: a ``Checkpointer(model, save_dir, **checkpointables)`` saves and loads
 the model and exactly the objects given to it by keyword (``optimizer=o, scheduler=s``), under
 any key names (CheckpointerCall facts); so does a project's own ``...Checkpointer`` written
@@ -49,7 +57,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.facts import Scheduler
+from schedlint.model.facts import Optimizer, Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
 # The keys Lightning reads in the dict ``configure_optimizers`` returns, and in a scheduler's
@@ -171,6 +179,53 @@ class AcceleratorCall:
     args: tuple | None  # positional argument Values; None when ``*args`` hides them
 
 
+# ignite's engine classes and its trainer factory, whose process function steps the
+# ``optimizer`` argument (the second positional one).
+IGNITE_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})
+IGNITE_TRAINERS = frozenset({"ignite.engine.create_supervised_trainer"})
+# The events that fire before the process function of the iteration they belong to (the
+# first of an epoch for EPOCH_STARTED): a scheduler stepped there moves before the update.
+IGNITE_BEFORE_UPDATE = frozenset({"EPOCH_STARTED", "ITERATION_STARTED"})
+
+
+@dataclass(eq=False)
+class IgniteEngine:
+    """An ignite engine built in the file: ``Engine(process)`` (``process``: the function's
+    expression) or ``create_supervised_trainer(model, optimizer, ...)`` (``optimizer``)."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    process: Any = field(default=None, repr=False)
+    optimizer: Any = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class IgniteHandler:
+    """A handler registered on an engine for an ignite event: ``@trainer.on(Events.X)`` on a
+    def (``handler``: its scope) or ``trainer.add_event_handler(Events.X, fn)`` (``handler``:
+    the expression). ``filtered``: ``Events.X(every=n)`` and other filtered or combined
+    events, which fire on some of the X only."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)  # where the engine's name is read
+    engine: str
+    event: str
+    filtered: bool
+    handler: Any = field(default=None, repr=False)
+
+
+def _ignite_event(builder, node):
+    """(event name, filtered) of an ``Events.X`` argument of ignite, else None."""
+    filtered = False
+    if isinstance(node, cst.Call):
+        node, filtered = node.func, True
+    qualified = builder.qualify(node) or ""
+    head, _, event = qualified.rpartition(".Events.")
+    if not head.startswith("ignite") or not event.isupper():
+        return None
+    return event, filtered
+
+
 # fvcore's Checkpointer and detectron2's subclass (also re-exported by detectron2.checkpoint).
 CHECKPOINTER_CLASSES = frozenset(
     {
@@ -252,6 +307,8 @@ class FrameworkCollector:
     def on_call(self, builder, node, method):
         if _reads_schedulers(node.func):
             self.reads_back = True
+        if method == "add_event_handler" and len(node.args) >= 2:
+            self._ignite_handler(builder, node, builder.scope, node.args[1].value)
         if method in _DICT_MUTATORS and isinstance(node.func.value, cst.Name):
             self._mutate(builder, node.func.value.value, method, node.args)
         if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
@@ -272,9 +329,45 @@ class FrameworkCollector:
             )
         )
 
+    def on_function(self, builder, node, outer):
+        """``@engine.on(Events.X)`` on a def: the def (now ``builder.scope``) is the handler;
+        ``outer`` is the scope the decorator's engine name is read in."""
+        for decorator in node.decorators:
+            call = decorator.decorator
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "on"
+                and call.args
+            ):
+                self._ignite_handler(builder, call, outer, builder.scope)
+
+    def _ignite_handler(self, builder, node, scope, handler):
+        engine = _dotted(node.func.value)
+        event = _ignite_event(builder, node.args[0].value) if node.args[0].keyword is None else None
+        if engine is None or event is None:
+            return
+        builder.model.ignite_handlers.append(
+            IgniteHandler(node, scope, engine, event[0], event[1], handler)
+        )
+
     def on_construct(self, builder, node):
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in ("Engine", "create_supervised_trainer") and node.args:
+            qualified = builder.qualify(func)
+            if qualified in IGNITE_ENGINES:
+                builder.model.ignite_engines.append(
+                    IgniteEngine(node, builder.scope, process=node.args[0].value)
+                )
+            elif qualified in IGNITE_TRAINERS:
+                given = [a for a in node.args if a.keyword is None]
+                named = [a for a in node.args if a.keyword and a.keyword.value == "optimizer"]
+                arg = named[0] if named else given[1] if len(given) > 1 else None
+                if arg is not None:
+                    builder.model.ignite_engines.append(
+                        IgniteEngine(node, builder.scope, optimizer=arg.value)
+                    )
         # the suffix test first: qualifying every call of the file would cost more
         if not isinstance(name, str) or not name.endswith("Checkpointer"):
             return
@@ -585,6 +678,70 @@ class FrameworkCollector:
             shorts = [b.rpartition(".")[2] for b in c.bases]
             todo += [by_name[b] for b in shorts if b in by_name]
         return None
+
+
+@dataclass(eq=False)
+class IgniteHook:
+    """A handler of an ignite event on an engine built in the file (``ignite_hooks``)."""
+
+    handler: IgniteHandler
+    scopes: list  # the handler's function scopes
+    process: list  # the function scopes the engine runs once per iteration
+    optimizers: list  # (Optimizer, node) an ignite trainer factory steps once per iteration
+
+
+def _functions(model, node, scope) -> list:
+    """The functions the expression ``node`` may be: what the value flow knows, else for
+    ``self.<method>`` the method of the class ``scope`` is code of (the flow knows ``self``
+    only where the file builds the class)."""
+    found = model.callees(node, scope)
+    if found or not (isinstance(node, cst.Attribute) and _dotted(node.value) == "self"):
+        return found
+    cls = next((s.cls for s in scope.function_chain() if s.cls), None)
+    method = cls.methods.get(node.attr.value) if cls is not None else None
+    return [method] if method is not None else []
+
+
+def _engines_bound(model, scope, name) -> list:
+    """The IgniteEngines the name ``name`` of ``scope`` is bound to: ``trainer = Engine(f)``,
+    ``trainer = create_supervised_trainer(...)`` of ignite, or of a function of the file
+    that builds the engine it returns."""
+    by_node = {id(e.node): e for e in model.ignite_engines}
+    out = []
+    for value in model.assignments(scope, name):
+        if id(value) in by_node:
+            out.append(by_node[id(value)])
+        elif isinstance(value, cst.Call):
+            for fn in model.callees(value.func, scope):
+                out += [e for e in model.ignite_engines if e.scope is fn.scope]
+    return out
+
+
+def ignite_hooks(model) -> list:
+    """Each IgniteHook of the file: a handler registered on a name bound in the same scope to
+    an engine the file builds, with what that engine runs per iteration."""
+    if not model.ignite_handlers:
+        return []
+    out = []
+    for h in model.ignite_handlers:
+        engines = _engines_bound(model, h.scope, h.engine)
+        if not engines:
+            continue
+        if isinstance(h.handler, cst.CSTNode):
+            scopes = [fn.scope for fn in _functions(model, h.handler, h.scope)]
+        else:
+            scopes = [h.handler]
+        process, optimizers = [], []
+        for e in engines:
+            if e.process is not None:
+                process += [fn.scope for fn in _functions(model, e.process, e.scope)]
+            if e.optimizer is not None:
+                ref = _dotted(e.optimizer)
+                held = model.holds(e.scope, ref) if ref is not None else []
+                optimizers += [(o, e.node) for o in held if isinstance(o, Optimizer)]
+        if scopes and (process or optimizers):
+            out.append(IgniteHook(h, scopes, process, optimizers))
+    return out
 
 
 def lightning_steps(model):
