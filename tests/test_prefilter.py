@@ -207,6 +207,9 @@ class Lion(Optimizer):
         (_OPTIMIZER_IMPL.replace("(Optimizer)", "(object)"), True),
         (_OPTIMIZER_IMPL.replace("(Optimizer)", "(Adam)").replace("Optimizer\n", "Adam\n"), True),
         (_OPTIMIZER_IMPL.replace("self.param_groups:", "self.base.param_groups:"), True),
+        # an implementation the file builds (its step may write one lr into the groups it is
+        # built with, SL101)
+        (_OPTIMIZER_IMPL + "\n\nopt = Lion([{'params': a, 'lr': 1e-5}, {'params': b}])\n", True),
         (
             _OPTIMIZER_IMPL + "\n\ndef set_lr(self, lr):\n    for g in self.param_groups:\n"
             "        g['lr'] = lr\n",

@@ -402,10 +402,14 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                     imports.setdefault(alias.asname or alias.name, set()).add(
                         f"{module}.{alias.name}"
                     )
+        # ... unless the file builds one (``AdamW(groups, lr=...)`` of its own ``class
+        # AdamW(Optimizer)``, whose ``step`` writes an lr): then it uses one too.
+        called = {_dotted(func) for func in callees}
         spans = [
             (c.lineno, c.end_lineno)
             for c in classes
-            if any(
+            if c.name not in called
+            and any(
                 q in catalogue.OPTIMIZER_BASES
                 for dotted in {_dotted(b) for b in c.bases} - {None}
                 for q in qualified(dotted)

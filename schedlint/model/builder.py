@@ -1044,6 +1044,7 @@ class _Builder(cst.CSTVisitor):
         self.bind(node.name.value)
         bases = tuple(self.qualify(a.value) or "" for a in node.bases if a.keyword is None)
         local_scheduler_bases = {c.name for c in self.model.classes if c.is_scheduler_subclass}
+        local_optimizer_bases = {c.name for c in self.model.classes if c.is_optimizer_subclass}
         info = ClassInfo(
             name=node.name.value,
             node=node,
@@ -1052,6 +1053,12 @@ class _Builder(cst.CSTVisitor):
                 b in catalogue.SCHEDULER_BASES
                 or b in local_scheduler_bases
                 or catalogue.scheduler_class(b) is not None
+                for b in bases
+            ),
+            is_optimizer_subclass=any(
+                b in catalogue.OPTIMIZER_BASES
+                or b in local_optimizer_bases
+                or catalogue.optimizer_class(b) is not None
                 for b in bases
             ),
         )
@@ -1612,6 +1619,14 @@ class _Builder(cst.CSTVisitor):
             self.handled_calls.add(id(call))
             self._optimizer(call, opt_cls, target, stmt)
             return True
+        local = next(
+            (c for c in self.model.classes if c.name == qualified and c.is_optimizer_subclass),
+            None,
+        )
+        if local is not None:
+            self.handled_calls.add(id(call))
+            self._optimizer(call, local.name, target, stmt, local)
+            return True
         if self._maybe_imported_scheduler(func, call, qualified):
             # kept aside: a fact only if its module shows a scheduler subclass
             n_listed = len(self.model.listed_args)
@@ -1740,8 +1755,8 @@ class _Builder(cst.CSTVisitor):
             ):
                 self.model.listed_args.append((sched, name, listed))
 
-    def _optimizer(self, call, short, target, stmt):
-        args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
+    def _optimizer(self, call, short, target, stmt, local=None):
+        args = self._named_args(call, _constructor_signature(local))
         first = args.get("params")
         groups = self._groups_of(first.node) if first is not None else None
         branch = None
@@ -1759,6 +1774,7 @@ class _Builder(cst.CSTVisitor):
             groups=groups,
             params=first,
             branch_groups=branch,
+            local_class=local,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)
@@ -1779,6 +1795,20 @@ class _Builder(cst.CSTVisitor):
         if listed is None or listed.items is None:
             return None
         return groups_of_entries(listed.items, self.value, self.scope)
+
+
+def _constructor_signature(local) -> tuple:
+    """The parameters an optimizer's constructor takes by position, the first read as the
+    params: torch's (``params, lr``), or those of the ``__init__`` of a subclass ``local``
+    defines (``def __init__(self, params, lr=1e-3, warmup=0)``)."""
+    init = local.methods.get("__init__") if local is not None else None
+    if init is None or not isinstance(init.node, cst.FunctionDef):
+        return catalogue.OPTIMIZER_SIGNATURE
+    params = init.node.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if len(positional) < 2:
+        return catalogue.OPTIMIZER_SIGNATURE
+    return ("params", *positional[2:])
 
 
 def _bound_argument(function, call, param):
@@ -1990,6 +2020,8 @@ def _resolve(model: FileModel) -> None:
             )
             if write.optimizer is None and write.optimizers:
                 write.optimizer = write.optimizers[0]
+            if not write.optimizers and write.optimizer_src == "self":
+                write.optimizers = _instances_of_self(model, write.scope)
     for rebind in model.rebinds:
         rebind.key = binding_key(rebind.scope, rebind.target)
     # Group lrs bound to names, constants or argparse defaults: fold them where certain, so
@@ -1998,6 +2030,22 @@ def _resolve(model: FileModel) -> None:
         for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
             if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
                 v.number = flow.number(v.node, opt.scope)
+
+
+def _instances_of_self(model, scope) -> tuple:
+    """The optimizers built here of the optimizer subclass whose method ``scope`` is (or of
+    its subclasses here): what ``self.param_groups`` holds in its ``step()``."""
+    cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+    if cls is None or not cls.is_optimizer_subclass:
+        return ()
+    flow = model.flow
+    return tuple(
+        opt
+        for opt in model.optimizers
+        if opt.local_class is cls
+        or opt.local_class is not None
+        and flow.derives(opt.local_class, cls)
+    )
 
 
 def listed_entries(flow, listed, depth=0) -> tuple | None:

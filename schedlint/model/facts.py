@@ -199,6 +199,8 @@ class Optimizer(Fact):
     # the groups one arm of an ``if`` builds for ``params`` when ``groups`` is unknown (the
     # name is bound differently in another arm): what the optimizer holds on that path
     branch_groups: list | None = field(default=None, repr=False)
+    # the class of this file it constructs, when a subclass of a torch optimizer
+    local_class: ClassInfo | None = field(default=None, repr=False)
 
     def in_branch(self):
         """This optimizer as the arm of an ``if`` that builds its groups (``params =
@@ -365,6 +367,9 @@ class ClassInfo:
     node: Any = field(repr=False)
     bases: tuple = ()  # qualified or dotted base names
     is_scheduler_subclass: bool = False
+    # derives (here) from a torch optimizer class or ``torch.optim.Optimizer``: constructing
+    # it builds an optimizer, and ``self.param_groups`` in its methods are that optimizer's
+    is_optimizer_subclass: bool = False
     methods: dict = field(default_factory=dict)  # name -> FunctionInfo
     writes_group_lr: bool = False
     # attribute -> [(method Scope, the Listed ``self.<attribute>`` holds when the method

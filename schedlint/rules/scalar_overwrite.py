@@ -12,7 +12,9 @@ def scalar_lr_overwrite(model):
     depend on the group, when the optimizer's groups were built with different learning rates.
     Also flags such a loop nested in a loop over several optimizers built with different
     learning rates (`for opt in (opt_g, opt_d):`, a GAN's two time-scale update rule), when
-    the value is the same for all of them.
+    the value is the same for all of them. The loop may be in a method of an optimizer
+    subclass (`for g in self.param_groups:` in the `step()` of `class AdamW(torch.optim.Adam)`)
+    when the file builds that optimizer with different learning rates.
 
     ## Why is this bad?
     Per-group learning rates (a backbone at 1e-5, a head at 1e-3) exist so the groups train at
