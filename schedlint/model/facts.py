@@ -477,6 +477,16 @@ class FileModel:
     # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
     # once every call of the function here hands that parameter one scheduler class
     parameter_constructions: list = field(default_factory=list, repr=False)
+    # The same for each call of a ``self`` attribute (``self.scheduler_cls(opt, **kw)``): a
+    # fact once the class binds that attribute to one scheduler class
+    attribute_constructions: list = field(default_factory=list, repr=False)
+    # (Scheduler, Call node, FunctionInfo) for each call of a class parameter that no call
+    # of its function here settles: a module importing this one may hand it a class
+    class_parameter_calls: list = field(default_factory=list, repr=False)
+    # (calling scope, Call node here, Scheduler, its FileModel) for each call here handing a
+    # function of an imported in-tree module a scheduler class it builds (see the builder):
+    # that module's construction, settled for this call; none of this file's schedulers
+    handed_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified

@@ -393,6 +393,10 @@ _NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "i
 _NOT_ACTING |= {"imported_constructions"}
 # calls of a parameter kept aside until every call hands it a scheduler class: likewise
 _NOT_ACTING |= {"parameter_constructions"}
+# ... or until the class binds the attribute to one; those no call of their module settles
+_NOT_ACTING |= {"attribute_constructions", "class_parameter_calls"}
+# another module's construction, settled for a call here: none of this file's facts
+_NOT_ACTING |= {"handed_constructions"}
 
 
 def test_every_fact_list_says_whether_it_makes_its_scope_act():
