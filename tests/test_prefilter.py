@@ -194,6 +194,9 @@ class Lion(Optimizer):
         ("from torch import optim\nopt = optim.Optimizer\n", False),
         ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
         ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
+        # ... but an optimizer class of the package's own may derive from a torch optimizer
+        ("from .optim import WarmupAdamW\nopt = WarmupAdamW(p, lr=1e-3)\n", True),
+        ("from .optim import Warmup\nw = Warmup(p)\n", False),
         # An optimizer's own implementation loops over its groups: nothing for a rule there.
         (_OPTIMIZER_IMPL, False),
         (

@@ -385,6 +385,19 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
             ):
                 return True
+    # An optimizer class of the package's own (``from .optim import WarmupCosineAdamW``),
+    # named as optimizers are: the builder reads its module and may find it derives from a
+    # torch optimizer. torch's own names imported so are re-exports, as the builder sees them.
+    local = {a.asname or a.name for node in relative for a in node.names}
+    for dotted in {_dotted(func) for func in callees} - {None}:
+        head, last = dotted.partition(".")[0], dotted.rpartition(".")[2]
+        if (
+            head in local
+            and last[:1].isupper()
+            and last not in catalogue.TORCH_OPTIMIZERS
+            and any(k in last for k in catalogue.OPTIMIZER_NAME_PARTS)
+        ):
+            return True
     for dotted in {_dotted(base) for base in bases} - {None}:
         for q in qualified(dotted):
             if q in catalogue.SCHEDULER_BASES or catalogue.scheduler_class(q):

@@ -134,6 +134,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model._flow = None  # solve again, with the imported modules' code
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
+    if builder.model.imported_optimizers:
+        _promote_imported_optimizers(builder)
     if any(m.class_parameter_calls for m in builder.model.external_models):
         _settle_handed_classes(builder)
     if tree is not None:
@@ -1640,6 +1642,14 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.imported_constructions.append((sched, call, listed))
+            if all(c is not call for _, c, _ in self.model.imported_optimizers):
+                # ... or an optimizer, if its class there derives from a torch optimizer
+                self._optimizer(call, qualified.rpartition(".")[2], target, stmt)
+                opt = self.model.optimizers.pop()
+                del self.model.constructed[id(call)]
+                listed = self.model.listed_args[n_listed:]
+                del self.model.listed_args[n_listed:]
+                self.model.imported_optimizers.append((opt, call, listed))
         elif self._class_parameter(func, call) and all(
             c is not call for _, c, _ in self.model.parameter_constructions
         ):
@@ -2047,6 +2057,32 @@ def _promote_imported_schedulers(model: FileModel) -> None:
         if classes and all(c.is_scheduler_subclass for c in classes):
             promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _promote_imported_optimizers(builder) -> None:
+    """The calls of imported classes kept aside during the walk become optimizer facts when
+    the class, read from its in-tree module, derives from a torch optimizer (``AdamW(groups,
+    lr=lr, warmup_steps=w)`` of ``class AdamW(torch.optim.AdamW)`` in ``optim.py``), read by
+    its ``__init__``'s signature."""
+    model = builder.model
+    pending, model.imported_optimizers = model.imported_optimizers, []
+    if not model.external_models:
+        return
+    flow, promoted = model.flow, []
+    for opt, call, listed in pending:
+        classes = [v for v in flow.eval(call.func, opt.scope) if isinstance(v, ClassInfo)]
+        if len(classes) != 1 or not classes[0].is_optimizer_subclass:
+            continue
+        opt.local_class = classes[0]
+        opt.default_lr = builder._named_args(call, _constructor_signature(classes[0])).get("lr")
+        promoted.append((opt, call, listed))
+    for opt, call, listed in promoted:
+        model.optimizers.append(opt)
+        model.constructed[id(call)] = opt
+        model.listed_args.extend(listed)
+    if promoted:
+        model.optimizers.sort(key=lambda o: o.order)
+        model._flow = None
 
 
 # -- resolution after the walk ----------------------------------------------------------------
@@ -3057,6 +3093,37 @@ def _container(iterable):
     return iterable
 
 
+def _own_writes_through_import(model: FileModel, other: FileModel) -> None:
+    """The lr writes into ``self.param_groups`` of an optimizer class of ``other`` (in its
+    ``step()``), for each optimizer of that class (or of a subclass of it) built here,
+    re-anchored at the construction: the groups written are the ones built there."""
+    built = [o for o in model.optimizers if o.local_class is not None]
+    if not built:
+        return
+    flow = model.flow
+    for write in other.lr_writes:
+        cls = _method_class(write.scope)
+        if write.optimizer_src != "self" or cls is None or not cls.is_optimizer_subclass:
+            continue
+        for opt in built:
+            if opt.local_class is not cls and not flow.derives(opt.local_class, cls):
+                continue
+            model.lr_writes.append(
+                replace(
+                    write,
+                    node=opt.node,
+                    scope=opt.scope,
+                    order=opt.order,
+                    loop=opt.loop,
+                    optimizer_src=opt.target or write.optimizer_src,
+                    optimizer=opt,
+                    optimizers=(opt,),
+                    in_class=None,
+                    via=write,
+                )
+            )
+
+
 def _through_imports(model: FileModel) -> None:
     """Facts of imported in-tree modules that act on this file's objects, re-anchored at the
     call in this file that reaches them (``utils.adjust_lr(opt, e)``): lr writes into
@@ -3104,6 +3171,7 @@ def _through_imports(model: FileModel) -> None:
                 )
         for ckpt in other.checkpoints:
             _checkpoint_through_import(model, flow, local, ckpt)
+        _own_writes_through_import(model, other)
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer

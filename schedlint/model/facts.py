@@ -474,6 +474,9 @@ class FileModel:
     # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
     # ``utils/generic_utils.py``), dropped otherwise
     imported_constructions: list = field(default_factory=list, repr=False)
+    # (Optimizer, Call node, its listed args) for the same calls: a fact once that module
+    # shows the class derives from a torch optimizer (``class AdamW(torch.optim.AdamW)``)
+    imported_optimizers: list = field(default_factory=list, repr=False)
     # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
     # once every call of the function here hands that parameter one scheduler class
     parameter_constructions: list = field(default_factory=list, repr=False)

@@ -390,7 +390,7 @@ _NOT_ACTING = {"rebinds", "loops", "listed_args", "scopes", "classes", "group_ke
 _NOT_ACTING |= {"accelerators"}
 _NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "importers"}
 # calls kept aside until their module shows a scheduler class: facts (acting) only then
-_NOT_ACTING |= {"imported_constructions"}
+_NOT_ACTING |= {"imported_constructions", "imported_optimizers"}
 # calls of a parameter kept aside until every call hands it a scheduler class: likewise
 _NOT_ACTING |= {"parameter_constructions"}
 # ... or until the class binds the attribute to one; those no call of their module settles
