@@ -417,9 +417,21 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
             ):
                 return True
-
     for call in positional:
         if _picks_a_class(call, qualified):
+            return True
+    # An optimizer class of the package's own (``from .optim import WarmupCosineAdamW``),
+    # named as optimizers are: the builder reads its module and may find it derives from a
+    # torch optimizer. torch's own names imported so are re-exports, as the builder sees them.
+    local = {a.asname or a.name for node in relative for a in node.names}
+    for dotted in {_dotted(func) for func in callees} - {None}:
+        head, last = dotted.partition(".")[0], dotted.rpartition(".")[2]
+        if (
+            head in local
+            and last[:1].isupper()
+            and last not in catalogue.TORCH_OPTIMIZERS
+            and any(k in last for k in catalogue.OPTIMIZER_NAME_PARTS)
+        ):
             return True
     for dotted in {_dotted(base) for base in bases} - {None}:
         for q in qualified(dotted):
@@ -438,10 +450,14 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                     imports.setdefault(alias.asname or alias.name, set()).add(
                         f"{module}.{alias.name}"
                     )
+        # ... unless the file builds one (``AdamW(groups, lr=...)`` of its own ``class
+        # AdamW(Optimizer)``, whose ``step`` writes an lr): then it uses one too.
+        called = {_dotted(func) for func in callees}
         spans = [
             (c.lineno, c.end_lineno)
             for c in classes
-            if any(
+            if c.name not in called
+            and any(
                 q in catalogue.OPTIMIZER_BASES
                 for dotted in {_dotted(b) for b in c.bases} - {None}
                 for q in qualified(dotted)

@@ -199,6 +199,8 @@ class Optimizer(Fact):
     # the groups one arm of an ``if`` builds for ``params`` when ``groups`` is unknown (the
     # name is bound differently in another arm): what the optimizer holds on that path
     branch_groups: list | None = field(default=None, repr=False)
+    # the class of this file it constructs, when a subclass of a torch optimizer
+    local_class: ClassInfo | None = field(default=None, repr=False)
 
     def in_branch(self):
         """This optimizer as the arm of an ``if`` that builds its groups (``params =
@@ -365,6 +367,9 @@ class ClassInfo:
     node: Any = field(repr=False)
     bases: tuple = ()  # qualified or dotted base names
     is_scheduler_subclass: bool = False
+    # derives (here) from a torch optimizer class or ``torch.optim.Optimizer``: constructing
+    # it builds an optimizer, and ``self.param_groups`` in its methods are that optimizer's
+    is_optimizer_subclass: bool = False
     methods: dict = field(default_factory=dict)  # name -> FunctionInfo
     writes_group_lr: bool = False
     # attribute -> [(method Scope, the Listed ``self.<attribute>`` holds when the method
@@ -474,9 +479,22 @@ class FileModel:
     # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
     # ``utils/generic_utils.py``), dropped otherwise
     imported_constructions: list = field(default_factory=list, repr=False)
+    # (Optimizer, Call node, its listed args) for the same calls: a fact once that module
+    # shows the class derives from a torch optimizer (``class AdamW(torch.optim.AdamW)``)
+    imported_optimizers: list = field(default_factory=list, repr=False)
     # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
     # once every call of the function here hands that parameter one scheduler class
     parameter_constructions: list = field(default_factory=list, repr=False)
+    # The same for each call of a ``self`` attribute (``self.scheduler_cls(opt, **kw)``): a
+    # fact once the class binds that attribute to one scheduler class
+    attribute_constructions: list = field(default_factory=list, repr=False)
+    # (Scheduler, Call node, FunctionInfo) for each call of a class parameter that no call
+    # of its function here settles: a module importing this one may hand it a class
+    class_parameter_calls: list = field(default_factory=list, repr=False)
+    # (calling scope, Call node here, Scheduler, its FileModel) for each call here handing a
+    # function of an imported in-tree module a scheduler class it builds (see the builder):
+    # that module's construction, settled for this call; none of this file's schedulers
+    handed_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified

@@ -392,9 +392,13 @@ _NOT_ACTING |= {"accelerators"}
 _NOT_ACTING |= {"ignite_engines", "ignite_handlers"}
 _NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "importers"}
 # calls kept aside until their module shows a scheduler class: facts (acting) only then
-_NOT_ACTING |= {"imported_constructions"}
+_NOT_ACTING |= {"imported_constructions", "imported_optimizers"}
 # calls of a parameter kept aside until every call hands it a scheduler class: likewise
 _NOT_ACTING |= {"parameter_constructions"}
+# ... or until the class binds the attribute to one; those no call of their module settles
+_NOT_ACTING |= {"attribute_constructions", "class_parameter_calls"}
+# another module's construction, settled for a call here: none of this file's facts
+_NOT_ACTING |= {"handed_constructions"}
 
 
 def test_every_fact_list_says_whether_it_makes_its_scope_act():
