@@ -4,8 +4,9 @@ Every rule needs something the model builder records from one of these, and noth
 
 - an optimizer or scheduler *construction*: a call whose callee, qualified through the file's
   imports, is a class or factory of :mod:`schedlint.model.catalogue` (``torch.optim.*``,
-  ``torch.optim.lr_scheduler.*``, ``transformers.*``, ``bnb.optim.*``, ...), or a local class
-  whose base is a torch scheduler (a custom scheduler);
+  ``torch.optim.lr_scheduler.*``, ``transformers.*``, ``bnb.optim.*``, ...) or a name bound
+  to one (``scheduler_class = lrs.MultiStepLR``), or a local class whose base is a torch
+  scheduler (a custom scheduler);
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
   that write group lrs), except an optimizer implementation's own: ``self.param_groups``
   inside a ``torch.optim.Optimizer`` subclass is the optimizer applying its lrs;
@@ -375,6 +376,9 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
         elif cls is ClassDef:
             bases.extend(node.bases)
             classes.append(node)
+        elif cls is ast.Assign and node.value.__class__ in (Attribute, Name):
+            # ``scheduler_class = lrs.MultiStepLR``: the class is called through the name
+            callees.append(node.value)
         elif cls is Import:
             for alias in node.names:
                 if alias.asname:

@@ -1923,11 +1923,12 @@ def _constructor_signature(local) -> tuple:
     return ("params", *positional[2:])
 
 
-def _bound_argument(function, call, param):
+def _bound_argument(function, call, param, bound=0):
     """The argument node ``call`` binds to the parameter ``param`` of the ``def`` node
-    ``function``, read from its literal arguments; None when a star argument may bind it."""
+    ``function``, read from its literal arguments; None when a star argument may bind it.
+    ``bound``: leading parameters the call binds itself (1 for a method's ``self``)."""
     params = function.params
-    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)][bound:]
     for index, arg in enumerate(call.args):
         if arg.star:
             return None
@@ -1955,19 +1956,25 @@ def _promote_class_parameters(builder) -> None:
             len(infos) != 1
             or len(model.functions[sched.scope.name]) != 1
             or sched.scope.parent is None
-            or sched.scope.parent.kind != "module"
+            or sched.scope.parent.kind not in ("module", "class")
         ):
             continue
         info, classes = infos[0], set()
+        # a method (``optimizer._register_scheduler(scheduler_class, **kwargs)``, EDSR) is
+        # called through an attribute, which binds its ``self``
+        method = sched.scope.parent.kind == "class"
         callers = [
-            c
-            for _, c, _, _ in model.flow_calls
-            if isinstance(c.func, cst.Name) and c.func.value == info.name
+            (scope, c)
+            for scope, c, _, _ in model.flow_calls
+            if (
+                isinstance(c.func, cst.Attribute) and c.func.attr.value == info.name
+                if method
+                else isinstance(c.func, cst.Name) and c.func.value == info.name
+            )
         ]
-        for caller in callers:
-            node = _bound_argument(info.node, caller, call.func.value)
-            named = builder.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
-            classes.add(catalogue.scheduler_class(named))
+        for scope, caller in callers:
+            node = _bound_argument(info.node, caller, call.func.value, bound=int(method))
+            classes.add(_class_named(builder, scope, node))
         if not callers:
             # the module importing this one may hand it a class (``_settle_handed_classes``)
             model.class_parameter_calls.append((sched, call, info))
@@ -1976,6 +1983,26 @@ def _promote_class_parameters(builder) -> None:
         _settle_class(builder.value, sched, call, classes.pop())
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _class_named(builder, scope, node):
+    """The scheduler class (short name) an argument names: the class itself, or a local
+    bound to one (``scheduler_class = lrs.MultiStepLR``) in ``scope`` or the module; else
+    None."""
+    if isinstance(node, cst.Name):
+        module = list(scope.function_chain())[-1]
+        for s in (scope, module):
+            key = (s.id, node.value)
+            if key in builder._class_aliases:
+                node = builder._class_aliases[key]
+                break
+    if (
+        node is None
+        or not isinstance(node, (cst.Name, cst.Attribute))
+        and node is not _CHOSEN_BY_NAME
+    ):
+        return None
+    return builder._scheduler_class_of(node)
 
 
 def _settle_handed_classes(builder) -> None:
@@ -2109,6 +2136,10 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
         model.constructed[id(call)] = sched
         model.listed_args.extend(listed)
     if promoted:
+        # the walk took ``self.scheduler = scheduler_cls(...)`` for a rebinding to an unseen
+        # value; it is this construction now
+        built = {(id(s.node), s.target) for s, _, _ in promoted if s.target is not None}
+        model.rebinds = [r for r in model.rebinds if (id(r.node), r.target) not in built]
         model.schedulers.sort(key=lambda s: s.order)
         model._flow = None
 
