@@ -224,6 +224,11 @@ def _per_call_first(model, branches):
                 site = next(
                     (call for _, call, loop in model.call_sites(own.scope) if loop is not None),
                     None,
+                ) or next(
+                    # the loop of a base class in another module (``TrainerBase.train`` in
+                    # engine/train_loop.py calling ``self.run_step()``), or of a caller there
+                    (c[1].node for c in model.call_chains(own) if len(c) > 1 and c[1].loop),
+                    None,
                 )
                 fn = own.scope.name
             if site is None:
@@ -239,8 +244,8 @@ def _per_call_first(model, branches):
                 f"`{clip(own.receiver, 30)}.step()` runs before "
                 f"`{clip(_opt_text(first, sched), 40)}`{here} in every call of "
                 f"`{clip(fn, 30)}()`",
-                help=f"{on}`{fn}()` runs once per iteration of the loop at line "
-                f"{model.line(site)}, so {_named(model, own, sched)} (a `{sched.cls}`, "
+                help=f"{on}`{fn}()` runs once per iteration of the loop at "
+                f"{model.where(site)}, so {_named(model, own, sched)} (a `{sched.cls}`, "
                 f"{model.where(sched.node)}) advances before each {unit}: "
                 f"the first lr of the schedule is never used; call "
                 f"`{own.receiver}.step()` after {after}`{_opt_text(first, sched)}`",
@@ -355,7 +360,8 @@ def scheduler_step_before_optimizer_step(model):
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
     that function is called from a loop, or before its one optimizer step when it has no loop
-    (detectron2's `run_step()`, called once per iteration, also when the scheduler comes from
+    (detectron2's `run_step()`, called once per iteration, also by the loop of a base class
+    in another module, `TrainerBase.train`, and when the scheduler comes from
     another module: built by the script that hands it to the trainer, `SimpleTrainer(model,
     loader, optimizer, scheduler)`, or by a factory there, `self.scheduler =
     build_lr_scheduler(cfg, self.optimizer)`), and a function with no loop of its own
