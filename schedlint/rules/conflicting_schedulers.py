@@ -241,9 +241,9 @@ def conflicting_schedulers(model):
     conditions (directly, or as children of a stepped `ChainedScheduler`; a step made
     unconditionally in a function called in the other's loop, such as a per-batch warm-up in
     `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there; so does a
-    walk over a container of schedulers, `for s in schedulers: s.step()`, also over the list a
-    factory of another module returns, `return [warmup, cosine]`, reported at that walk's
-    `step()`), when at least one
+    walk over a container of schedulers, `for s in schedulers: s.step()`; schedulers a factory
+    of another module builds, `return [warmup, cosine]` or `return warmup, cosine`, are
+    reported at the last of their steps here), when at least one
     of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
     OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
