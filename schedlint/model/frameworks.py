@@ -977,6 +977,13 @@ def hf_trainer_scheduler(model, sched) -> str | None:
     return None
 
 
+def derives_from_lightning(model, cls) -> bool:
+    """``cls`` is a LightningModule: Lightning's ``LightningModule`` is among its bases or
+    those of its bases defined in this file (a class merely named like Lightning's hooks,
+    ``configure_optimizers`` in a plain trainer, is not)."""
+    return any(base.rpartition(".")[2] == "LightningModule" for base in _outside_bases(model, cls))
+
+
 def _whole_hierarchy_here(model, cls) -> bool:
     """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
     no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared

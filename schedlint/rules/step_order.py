@@ -51,16 +51,39 @@ def _steps_as_torch(model, sched) -> bool:
 def _stepped_with_their_optimizers(model):
     """(scheduler, the calls that step its optimizers) for each torch or transformers
     scheduler (or a subclass keeping torch's ``step()``) whose position its own ``step()``
-    calls keep (not a plateau, not one whose ``last_epoch`` the code manages)."""
-    for sched in model.schedulers:
+    calls keep (not a plateau, not one whose ``last_epoch`` the code manages). Schedulers a
+    caller module builds and hands this file's classes count too (``SimpleTrainer(model,
+    loader, optimizer, scheduler)`` in ``train_net.py``), and those a factory of another
+    module builds for this file (``self.scheduler = build_lr_scheduler(cfg,
+    self.optimizer)``): the order of the steps is this file's code."""
+    for sched in model.schedulers + model.schedulers_reached():
         if (
             not _steps_as_torch(model, sched)
             or sched.cls == "ReduceLROnPlateau"
             or _counter_managed(model, sched)
-            or not sched.optimizers
         ):
             continue
-        yield sched, [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        opts = sched.optimizers or _handed_optimizer(model, sched)
+        if opts:
+            yield sched, [o for opt in opts for o in model.optimizer_steps(opt)]
+
+
+def _handed_optimizer(model, sched) -> tuple:
+    """The one optimizer this file hands the factory of another module that builds
+    ``sched`` on its parameter (resolved in its own module, the scheduler knows none)."""
+    if not model.is_foreign(sched) or sched.optimizer_src is None:
+        return ()
+    opts = model.holds_only(sched.scope, sched.optimizer_src) or []
+    return tuple(opts) if len(opts) == 1 and isinstance(opts[0], Optimizer) else ()
+
+
+def _steps(model, sched) -> list:
+    """The plain steps of ``sched``: its own, and those of a receiver holding whichever of
+    the schedulers one factory returns by configuration (``return CosineAnnealingLR(...)``
+    under one test, ``return LambdaLR(...)`` under another)."""
+    return model.steps_of(sched) + [
+        c for c in model.steps_reaching(sched) if c.target is None and model.chosen(c)
+    ]
 
 
 def _walks_schedulers(call, loop) -> bool:
@@ -178,6 +201,12 @@ def _subject(call, sched) -> str:
     return name_of(sched) if sched.target else f"`{clip(call.receiver, 40)}`"
 
 
+def _named(model, call, sched) -> str:
+    """The scheduler as the message names it; one a caller module built (its variable
+    there means nothing here) by the receiver this file steps it through."""
+    return f"`{clip(call.receiver, 40)}`" if model.is_foreign(sched) else name_of(sched)
+
+
 def _optimizer_words(sched) -> str:
     """The optimizer a scheduler is on: its variable, or, for one built per entry of a
     container (the variable is a comprehension's), that entry."""
@@ -193,7 +222,7 @@ def _per_call_first(model, branches):
     epoch starts one schedule step early. Or a per-iteration one (``run_step()``) that steps
     it before its one optimizer step: each update runs one schedule step early."""
     for sched, opt_steps in _stepped_with_their_optimizers(model):
-        for step in model.steps_of(sched):
+        for step in _steps(model, sched):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
             if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
                 continue
@@ -212,6 +241,11 @@ def _per_call_first(model, branches):
                 site = next(
                     (call for _, call, loop in model.call_sites(own.scope) if loop is not None),
                     None,
+                ) or next(
+                    # the loop of a base class in another module (``TrainerBase.train`` in
+                    # engine/train_loop.py calling ``self.run_step()``), or of a caller there
+                    (c[1].node for c in model.call_chains(own) if len(c) > 1 and c[1].loop),
+                    None,
                 )
                 fn = own.scope.name
             if site is None:
@@ -221,17 +255,17 @@ def _per_call_first(model, branches):
             # ``run_step()`` steps the optimizer once, with no loop of its own: each call is
             # one iteration of the loop that calls it
             unit = "epoch's updates" if first.loop is not None else "call's update"
+            after = "the loop that runs " if first.loop is not None else ""
             yield Report(
                 step.node,
                 f"`{clip(own.receiver, 30)}.step()` runs before "
                 f"`{clip(_opt_text(first, sched), 40)}`{here} in every call of "
                 f"`{clip(fn, 30)}()`",
-                help=f"{on}`{fn}()` runs once per iteration of the loop at line "
-                f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
-                f"{model.line(sched.node)}) advances before each {unit}: "
+                help=f"{on}`{fn}()` runs once per iteration of the loop at "
+                f"{model.where(site)}, so {_named(model, own, sched)} (a `{sched.cls}`, "
+                f"{model.where(sched.node)}) advances before each {unit}: "
                 f"the first lr of the schedule is never used; call "
-                f"`{own.receiver}.step()` after the loop that runs "
-                f"`{_opt_text(first, sched)}`",
+                f"`{own.receiver}.step()` after {after}`{_opt_text(first, sched)}`",
             )
 
 
@@ -250,9 +284,19 @@ def _hooked_schedulers(model):
     the torch schedulers a module calling or deriving from this file's classes builds
     (``self.schedulers`` that ``SRModel.__init__`` fills for ``BaseModel``), with the steps
     of their optimizers there (``optimize_parameters`` of the subclass)."""
-    yield from _stepped_with_their_optimizers(model)
     lent = model.lent_calls("step")
-    for sched in model.schedulers_reached():
+    reached = model.schedulers_reached()
+    seen = []
+    for sched, opt_steps in _stepped_with_their_optimizers(model):
+        seen.append(sched)
+        if any(sched is r for r in reached):
+            opt_steps = opt_steps + [
+                c for c, ts in lent if any(t is opt for opt in sched.optimizers for t in ts)
+            ]
+        yield sched, opt_steps
+    for sched in reached:
+        if any(sched is s for s in seen):
+            continue
         if (
             sched.origin not in ("torch", "transformers")
             or sched.cls == "ReduceLROnPlateau"
@@ -282,7 +326,7 @@ def _hook_first(model, branches):
             while _walks_schedulers(step, loop):
                 walks.append(loop)
                 loop = loop.parent
-            if step.target is not sched and not walks:
+            if step.target is not sched and not walks and not model.chosen(step):
                 continue  # may be another scheduler, not a walk over them all
             if conditions(branches.path(step), {step.receiver}):
                 continue  # `if epoch > 0:`, an early return: the author decides when
@@ -296,8 +340,8 @@ def _hook_first(model, branches):
                 first = min(runs, key=lambda r: r.order)
                 fn = step.scope.name
                 what = (
-                    f"{name_of(sched)} (a `{sched.cls}`, {model.where(sched.node)})"
-                    if sched.target
+                    f"{_named(model, step, sched)} (a `{sched.cls}`, {model.where(sched.node)})"
+                    if sched.target or model.is_foreign(sched)
                     else f"the `{sched.cls}` built at {model.where(sched.node)}"
                 )
                 yield Report(
@@ -440,7 +484,11 @@ def scheduler_step_before_optimizer_step(model):
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
     that function is called from a loop, or before its one optimizer step when it has no loop
-    (detectron2's `run_step()`, called once per iteration), and a function with no loop of its own
+    (detectron2's `run_step()`, called once per iteration, also by the loop of a base class
+    in another module, `TrainerBase.train`, and when the scheduler comes from
+    another module: built by the script that hands it to the trainer, `SimpleTrainer(model,
+    loader, optimizer, scheduler)`, or by a factory there, `self.scheduler =
+    build_lr_scheduler(cfg, self.optimizer)`), and a function with no loop of its own
     (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
     and is called in a loop whose body steps the optimizer only after that call (inline, or
     in another function it calls, `self.train_epoch()`); a walk over a list of schedulers

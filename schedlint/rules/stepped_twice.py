@@ -1,5 +1,9 @@
 from schedlint.model import catalogue
-from schedlint.model.frameworks import LR_SCHEDULER_STEP_HOOK, lightning_stepping
+from schedlint.model.frameworks import (
+    LR_SCHEDULER_STEP_HOOK,
+    derives_from_lightning,
+    lightning_stepping,
+)
 from schedlint.model.usage import (
     branches_of,
     built_per_entry,
@@ -139,7 +143,9 @@ def _stepped_by_lightning_too(model):
             hooks = lightning_stepping(model, sched, step.scope)
             methods = [s for s in step.scope.function_chain() if s.cls is not None]
             classes = [h.cls for h in hooks] + [m.cls for m in methods]
-            if not hooks or any(LR_SCHEDULER_STEP_HOOK in c.methods for c in classes):
+            if not hooks or not derives_from_lightning(model, hooks[0].cls):
+                continue  # a plain trainer whose method is named like Lightning's hook
+            if any(LR_SCHEDULER_STEP_HOOK in c.methods for c in classes):
                 continue  # Lightning calls the module's own ``lr_scheduler_step`` instead
             entry = next(e for e in hooks[0].schedulers if e.scheduler is sched)
             unit = entry.interval.string if entry.interval is not None else "epoch"
