@@ -102,16 +102,7 @@ def _counts_groups(count, init) -> bool:
     ``init`` node, or None) sets to it."""
     attr = _self_attr(count)
     if attr is not None and init is not None:
-        values = []
-        stack = [init.body]
-        while stack:
-            n = stack.pop()
-            if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                continue
-            if isinstance(n, cst.Assign) and len(n.targets) == 1:
-                if _self_attr(n.targets[0].target) == attr:
-                    values.append(n.value)
-            stack.extend(code_children(n))
+        values = _stored_values(init, attr)
         return len(values) == 1 and _counts_groups(values[0], None)
     return (
         isinstance(count, cst.Call)
@@ -232,13 +223,11 @@ def written_floor(write) -> str | None:
     return _annealed_toward(write.value.node, own)
 
 
-def stored_from(init, attr) -> str | None:
-    """The parameter of ``__init__`` that ``self.<attr> = <param>`` stores, or None."""
-    if init is None:
-        return None
-    params = set(init.params[1:])
+def _stored_values(init_node, attr) -> list:
+    """The values ``self.<attr> = <value>`` assigns in the ``__init__`` node ``init_node``
+    (not in functions or classes nested in it)."""
     found = []
-    stack = [init.node.body]
+    stack = [init_node.body]
     while stack:
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
@@ -247,6 +236,15 @@ def stored_from(init, attr) -> str | None:
             if _self_attr(n.targets[0].target) == attr:
                 found.append(n.value)
         stack.extend(code_children(n))
+    return found
+
+
+def stored_from(init, attr) -> str | None:
+    """The parameter of ``__init__`` that ``self.<attr> = <param>`` stores, or None."""
+    if init is None:
+        return None
+    params = set(init.params[1:])
+    found = _stored_values(init.node, attr)
     if len(found) == 1 and isinstance(found[0], cst.Name) and found[0].value in params:
         return found[0].value
     return None
