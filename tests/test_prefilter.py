@@ -194,6 +194,9 @@ class Lion(Optimizer):
         ("from torch import optim\nopt = optim.Optimizer\n", False),
         ("import transformers\nm = transformers.AutoModel.from_pretrained('x')\n", False),
         ("from .optim import SGD\nopt = SGD(p)\n", False),  # relative: the builder skips it too
+        # ... but an optimizer class of the package's own may derive from a torch optimizer
+        ("from .optim import WarmupAdamW\nopt = WarmupAdamW(p, lr=1e-3)\n", True),
+        ("from .optim import Warmup\nw = Warmup(p)\n", False),
         # An optimizer's own implementation loops over its groups: nothing for a rule there.
         (_OPTIMIZER_IMPL, False),
         (
@@ -207,6 +210,9 @@ class Lion(Optimizer):
         (_OPTIMIZER_IMPL.replace("(Optimizer)", "(object)"), True),
         (_OPTIMIZER_IMPL.replace("(Optimizer)", "(Adam)").replace("Optimizer\n", "Adam\n"), True),
         (_OPTIMIZER_IMPL.replace("self.param_groups:", "self.base.param_groups:"), True),
+        # an implementation the file builds (its step may write one lr into the groups it is
+        # built with, SL101)
+        (_OPTIMIZER_IMPL + "\n\nopt = Lion([{'params': a, 'lr': 1e-5}, {'params': b}])\n", True),
         (
             _OPTIMIZER_IMPL + "\n\ndef set_lr(self, lr):\n    for g in self.param_groups:\n"
             "        g['lr'] = lr\n",

@@ -4,11 +4,16 @@ Every rule needs something the model builder records from one of these, and noth
 
 - an optimizer or scheduler *construction*: a call whose callee, qualified through the file's
   imports, is a class or factory of :mod:`schedlint.model.catalogue` (``torch.optim.*``,
-  ``torch.optim.lr_scheduler.*``, ``transformers.*``, ``bnb.optim.*``, ...), or a local class
-  whose base is a torch scheduler (a custom scheduler);
+  ``torch.optim.lr_scheduler.*``, ``transformers.*``, ``bnb.optim.*``, ...) or a name bound
+  to one (``scheduler_class = lrs.MultiStepLR``), or a local class whose base is a torch
+  scheduler (a custom scheduler);
 - a ``param_groups`` attribute (group loops, ``opt.param_groups[i]["lr"] = ...``, classes
   that write group lrs), except an optimizer implementation's own: ``self.param_groups``
   inside a ``torch.optim.Optimizer`` subclass is the optimizer applying its lrs;
+- a class picked by a config's name: hydra's ``instantiate(cfg.scheduler, optimizer=...)``
+  (or ``cfg.optimizer``), or a factory handed ``torch.optim.lr_scheduler`` (or ``torch.optim``)
+  and the object to build on (``config.init_obj("lr_scheduler", torch.optim.lr_scheduler,
+  optimizer)``);
 - a param-group LR scaling key (``lr_mult``, ``lr_scale``, ...), set or read, for the project
   rule SL107, or a timm scheduler construction (it reads ``lr_scale``).
 
@@ -80,6 +85,9 @@ def scan(data: bytes) -> int:
     # or ``optimm`` is not it.
     if b"cheduler" in data and _has_word(data, b"timm"):
         return MAYBE
+    # hydra's ``instantiate(cfg.scheduler, optimizer=opt)`` names no catalogue class.
+    if b"instantiate" in data and _has_word(data, b"hydra"):
+        return MAYBE
     # Lightning's ``BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)`` adds a
     # param group (SL302) in a callback file that need not name an optimizer word.
     if b"add_param_group" in data and _has_word(data, b"unfreeze_and_add_param_group"):
@@ -119,7 +127,9 @@ def _has_word(data: bytes, word: bytes) -> bool:
 
 
 def _names(data: bytes) -> int:
-    if b"param_groups" in data:
+    # ``optim.lr_scheduler`` / ``torch.optim,``: a module handed to a factory that picks a
+    # class from it by a config's name (see the builder)
+    if b"param_groups" in data or b"optim.lr_scheduler" in data or b"torch.optim," in data:
         return MAYBE
     for name in _NAMES:  # memchr-speed substring tests: ~1/20 of an ast.parse
         if name in data:
@@ -309,6 +319,26 @@ def names_scaling_key(tree: ast.AST) -> bool:
     return False
 
 
+def _picks_a_class(call, qualified) -> bool:
+    """The builder's picks by name: hydra's ``instantiate(cfg.scheduler, optimizer)``, or a
+    module of schedulers (or ``torch.optim``) handed to a factory after a name and before what
+    it builds on (``config.init_obj("lr_scheduler", torch.optim.lr_scheduler, optimizer)``)."""
+    from schedlint.model import catalogue
+
+    dotted = _dotted(call.func)
+    if dotted is not None and any(q in catalogue.CONFIG_BUILDERS for q in qualified(dotted)):
+        first = call.args[0]
+        if first.__class__ is not ast.Starred and catalogue.configured_kind(_dotted(first)):
+            return True
+    for arg in call.args[1:-1]:
+        if arg.__class__ is ast.Starred:
+            return False
+        name = _dotted(arg)
+        if name is not None and any(catalogue.module_kind(q) for q in qualified(name)):
+            return True
+    return False
+
+
 def admits_code(tree: ast.AST, path: str | None = None) -> bool:
     """Stage 2: does the code (not its comments or strings) build or touch what rules need?
 
@@ -322,6 +352,7 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
 
     imports: dict = {}
     callees, bases = [], []
+    positional = []  # calls with positional arguments, which may pick a class by name
     own_groups, classes = [], []  # lines of ``self.param_groups``; (class, its base names)
     relative = []  # ``from .x import y``
     Attribute, Call, ClassDef, Name = ast.Attribute, ast.Call, ast.ClassDef, ast.Name
@@ -340,9 +371,14 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 own_groups.append(node.lineno)
         elif cls is Call:
             callees.append(node.func)
+            if node.args:
+                positional.append(node)
         elif cls is ClassDef:
             bases.extend(node.bases)
             classes.append(node)
+        elif cls is ast.Assign and node.value.__class__ in (Attribute, Name):
+            # ``scheduler_class = lrs.MultiStepLR``: the class is called through the name
+            callees.append(node.value)
         elif cls is Import:
             for alias in node.names:
                 if alias.asname:
@@ -385,6 +421,22 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                 or (catalogue.foreign_scheduler(q) or (None, None))[1] == "timm"
             ):
                 return True
+    for call in positional:
+        if _picks_a_class(call, qualified):
+            return True
+    # An optimizer class of the package's own (``from .optim import WarmupCosineAdamW``),
+    # named as optimizers are: the builder reads its module and may find it derives from a
+    # torch optimizer. torch's own names imported so are re-exports, as the builder sees them.
+    local = {a.asname or a.name for node in relative for a in node.names}
+    for dotted in {_dotted(func) for func in callees} - {None}:
+        head, last = dotted.partition(".")[0], dotted.rpartition(".")[2]
+        if (
+            head in local
+            and last[:1].isupper()
+            and last not in catalogue.TORCH_OPTIMIZERS
+            and any(k in last for k in catalogue.OPTIMIZER_NAME_PARTS)
+        ):
+            return True
     for dotted in {_dotted(base) for base in bases} - {None}:
         for q in qualified(dotted):
             if q in catalogue.SCHEDULER_BASES or catalogue.scheduler_class(q):
@@ -402,10 +454,14 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
                     imports.setdefault(alias.asname or alias.name, set()).add(
                         f"{module}.{alias.name}"
                     )
+        # ... unless the file builds one (``AdamW(groups, lr=...)`` of its own ``class
+        # AdamW(Optimizer)``, whose ``step`` writes an lr): then it uses one too.
+        called = {_dotted(func) for func in callees}
         spans = [
             (c.lineno, c.end_lineno)
             for c in classes
-            if any(
+            if c.name not in called
+            and any(
                 q in catalogue.OPTIMIZER_BASES
                 for dotted in {_dotted(b) for b in c.bases} - {None}
                 for q in qualified(dotted)

@@ -120,6 +120,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     walk(module, builder)  # read-only traversal: libcst's visit() rebuilds every node
     if builder.model.parameter_constructions:
         _promote_class_parameters(builder)
+    if builder.model.attribute_constructions:
+        _promote_class_attributes(builder)
     if tree is not None and builder.model.imports:
         model, read = builder.model, {}
         for _ in range(3):  # a factory's optimizer may make another helper call worth reading
@@ -132,6 +134,10 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model._flow = None  # solve again, with the imported modules' code
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
+    if builder.model.imported_optimizers:
+        _promote_imported_optimizers(builder)
+    if any(m.class_parameter_calls for m in builder.model.external_models):
+        _settle_handed_classes(builder)
     if tree is not None:
         _read_importers(builder.model, tree)
     _resolve(builder.model)
@@ -520,6 +526,7 @@ class _Builder(cst.CSTVisitor):
         self._arm_blocks: set = set()  # ids of the blocks that are such arms
         # the ``with accelerator.accumulate(model):`` statements around the code being walked
         self._accumulating: list = []
+        self._if_tests: list = []  # the names each enclosing ``if`` test reads
         # id(arm block) -> the name an ``if isinstance(name, ...)`` dispatches on, and the
         # names dispatched on around the node being walked
         self._type_arms: dict = {}
@@ -658,7 +665,11 @@ class _Builder(cst.CSTVisitor):
         if self._accumulating and self._accumulating[-1] is node:
             self._accumulating.pop()
 
+    def leave_If(self, node: cst.If):
+        self._if_tests.pop()
+
     def visit_If(self, node: cst.If):
+        self._if_tests.append(_Walk(node.test).names)
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))
@@ -1044,6 +1055,7 @@ class _Builder(cst.CSTVisitor):
         self.bind(node.name.value)
         bases = tuple(self.qualify(a.value) or "" for a in node.bases if a.keyword is None)
         local_scheduler_bases = {c.name for c in self.model.classes if c.is_scheduler_subclass}
+        local_optimizer_bases = {c.name for c in self.model.classes if c.is_optimizer_subclass}
         info = ClassInfo(
             name=node.name.value,
             node=node,
@@ -1052,6 +1064,12 @@ class _Builder(cst.CSTVisitor):
                 b in catalogue.SCHEDULER_BASES
                 or b in local_scheduler_bases
                 or catalogue.scheduler_class(b) is not None
+                for b in bases
+            ),
+            is_optimizer_subclass=any(
+                b in catalogue.OPTIMIZER_BASES
+                or b in local_optimizer_bases
+                or catalogue.optimizer_class(b) is not None
                 for b in bases
             ),
         )
@@ -1066,7 +1084,10 @@ class _Builder(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef):
         self.bind(node.name.value)
         params = _param_names(node.params)
+        outer = self.scope
         self.push_scope("function", node.name.value, node, params)
+        if node.decorators:
+            self.frameworks.on_function(self, node, outer)
         info = FunctionInfo(
             name=node.name.value,
             node=node,
@@ -1284,6 +1305,8 @@ class _Builder(cst.CSTVisitor):
         if loop is not None and all_groups:
             dependent |= loop.tainted | {loop.group_var, loop.index_var} - {None}
         reads_current = any(key == "lr" and base == group_text for base, key in value.subscripts)
+        # ``if i < len(groups) - 1: ... else: ... * 10``: a value picked per group
+        picked = any(names & dependent for names in self._if_tests) if all_groups else False
         write = LrWrite(
             optimizer_src=optimizer_src,
             op=op,
@@ -1291,7 +1314,7 @@ class _Builder(cst.CSTVisitor):
             all_groups=all_groups,
             group_var=group_var,
             index_var=index_var,
-            depends_on_group=bool(value.names & dependent) or reads_current,
+            depends_on_group=bool(value.names & dependent) or reads_current or picked,
             reads_current_lr=reads_current,
             type_dispatched=isinstance(value_node, cst.Name)
             and value_node.value in self._dispatched,
@@ -1588,6 +1611,8 @@ class _Builder(cst.CSTVisitor):
                 self._optimizer(call, opt_cls, target, stmt)
                 return True
             return False
+        if qualified in catalogue.CONFIG_BUILDERS:
+            return self._configured(call, target, stmt)
         short = catalogue.scheduler_class(qualified)
         origin = "torch"
         if short is None:
@@ -1612,6 +1637,16 @@ class _Builder(cst.CSTVisitor):
             self.handled_calls.add(id(call))
             self._optimizer(call, opt_cls, target, stmt)
             return True
+        local = next(
+            (c for c in self.model.classes if c.name == qualified and c.is_optimizer_subclass),
+            None,
+        )
+        if local is not None:
+            self.handled_calls.add(id(call))
+            self._optimizer(call, local.name, target, stmt, local)
+            return True
+        if self._picked_from_module(call, target, stmt):
+            return True
         if self._maybe_imported_scheduler(func, call, qualified):
             # kept aside: a fact only if its module shows a scheduler subclass
             n_listed = len(self.model.listed_args)
@@ -1621,6 +1656,14 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.imported_constructions.append((sched, call, listed))
+            if all(c is not call for _, c, _ in self.model.imported_optimizers):
+                # ... or an optimizer, if its class there derives from a torch optimizer
+                self._optimizer(call, qualified.rpartition(".")[2], target, stmt)
+                opt = self.model.optimizers.pop()
+                del self.model.constructed[id(call)]
+                listed = self.model.listed_args[n_listed:]
+                del self.model.listed_args[n_listed:]
+                self.model.imported_optimizers.append((opt, call, listed))
         elif self._class_parameter(func, call) and all(
             c is not call for _, c, _ in self.model.parameter_constructions
         ):
@@ -1632,7 +1675,85 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.parameter_constructions.append((sched, call, listed))
+        elif self._class_attribute(func, call) and all(
+            c is not call for _, c, _ in self.model.attribute_constructions
+        ):
+            # kept aside: a fact only if the class binds the attribute to a scheduler class
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, func.attr.value, "torch", target, stmt)
+            sched = self.model.schedulers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.attribute_constructions.append((sched, call, listed))
         return False
+
+    def _configured(self, call, target, stmt) -> bool:
+        """``instantiate(cfg.scheduler, optimizer=opt)``: a scheduler of a class the config
+        chooses (or an optimizer, for ``cfg.optimizer``); True if it is one."""
+        first = call.args[0] if call.args else None
+        if first is None or first.star or first.keyword is not None:
+            return False
+        kind = catalogue.configured_kind(dotted_name(first.value))
+        if kind == "scheduler":
+            self._scheduler(
+                call,
+                catalogue.CHOSEN_BY_NAME,
+                "config",
+                target,
+                stmt,
+                signature=("config", "optimizer"),
+            )
+        elif kind == "optimizer":
+            self._optimizer(call, "Optimizer", target, stmt, signature=("config", "params"))
+        else:
+            return False
+        self.handled_calls.add(id(call))
+        self.model.config_nodes.add(id(first.value))
+        return True
+
+    def _picked_from_module(self, call, target, stmt) -> bool:
+        """``config.init_obj("lr_scheduler", torch.optim.lr_scheduler, optimizer)``: a factory
+        handed a name, then a module of torch schedulers (or ``torch.optim``) and the object
+        to build on, by position, picks a class of that module by the name (the
+        pytorch-template ``ConfigParser``); True if it is one."""
+        positional = []
+        for arg in call.args:
+            if arg.star or arg.keyword is not None:
+                break
+            positional.append(arg)
+        # after the name it picks by: ``getattr(torch.optim, name)`` picks a class, not an object
+        for index, arg in enumerate(positional[:-1]):
+            if index == 0 or not isinstance(arg.value, (cst.Name, cst.Attribute)):
+                continue
+            kind = catalogue.module_kind(self.qualify(arg.value))
+            # the names it binds the leading arguments to are never read
+            leading = tuple(f"picked_by_{i}" for i in range(index + 1))
+            if kind == "scheduler":
+                signature = (*leading, "optimizer")
+                self._scheduler(
+                    call, catalogue.CHOSEN_BY_NAME, "config", target, stmt, signature=signature
+                )
+            elif kind == "optimizer":
+                self._optimizer(call, "Optimizer", target, stmt, signature=(*leading, "params"))
+            else:
+                continue
+            self.handled_calls.add(id(call))
+            return True
+        return False
+
+    def _class_attribute(self, func, call) -> bool:
+        """``self.scheduler_cls(optimizer, ...)`` in a method: possibly the scheduler class
+        the class keeps in that attribute (``self.scheduler_cls = OneCycleLR``)."""
+        return (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and _method_class(self.scope) is not None
+            and bool(call.args)
+            and not call.args[0].star
+            and (call.args[0].keyword is None or call.args[0].keyword.value == "optimizer")
+        )
 
     def _class_parameter(self, func, call) -> bool:
         """``scheduler_cls(optimizer, ...)`` where ``scheduler_cls`` is a parameter of the
@@ -1699,17 +1820,10 @@ class _Builder(cst.CSTVisitor):
         return "Optimizer"
 
     def _named_args(self, call: cst.Call, signature) -> dict:
-        args = {}
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        for name, arg in zip(signature, positional):
-            args[name] = self.value(arg.value)
-        for arg in call.args:
-            if arg.keyword is not None:
-                args[arg.keyword.value] = self.value(arg.value)
-        return args
+        return named_arguments(self.value, call, signature)
 
-    def _scheduler(self, call, short, origin, target, stmt, qualified=None):
-        signature = catalogue.signature_of(short, qualified) or ("optimizer",)
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None):
+        signature = signature or catalogue.signature_of(short, qualified) or ("optimizer",)
         args = self._named_args(call, signature)
         positional = sum(1 for a in call.args if a.keyword is None and not a.star)
         if origin == "transformers":
@@ -1740,8 +1854,8 @@ class _Builder(cst.CSTVisitor):
             ):
                 self.model.listed_args.append((sched, name, listed))
 
-    def _optimizer(self, call, short, target, stmt):
-        args = self._named_args(call, catalogue.OPTIMIZER_SIGNATURE)
+    def _optimizer(self, call, short, target, stmt, local=None, signature=None):
+        args = self._named_args(call, signature or _constructor_signature(local))
         first = args.get("params")
         groups = self._groups_of(first.node) if first is not None else None
         branch = None
@@ -1759,6 +1873,7 @@ class _Builder(cst.CSTVisitor):
             groups=groups,
             params=first,
             branch_groups=branch,
+            local_class=local,
             **self.fact_kwargs(call if target is None else stmt),
         )
         self.model.optimizers.append(opt)
@@ -1781,11 +1896,39 @@ class _Builder(cst.CSTVisitor):
         return groups_of_entries(listed.items, self.value, self.scope)
 
 
-def _bound_argument(function, call, param):
-    """The argument node ``call`` binds to the parameter ``param`` of the ``def`` node
-    ``function``, read from its literal arguments; None when a star argument may bind it."""
-    params = function.params
+def named_arguments(value_of, call: cst.Call, signature) -> dict:
+    """Parameter name -> Value (``value_of(node)``, the module's own summary) of each
+    argument of ``call``, positional ones named by ``signature``."""
+    args = {}
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    for name, arg in zip(signature, positional):
+        args[name] = value_of(arg.value)
+    for arg in call.args:
+        if arg.keyword is not None:
+            args[arg.keyword.value] = value_of(arg.value)
+    return args
+
+
+def _constructor_signature(local) -> tuple:
+    """The parameters an optimizer's constructor takes by position, the first read as the
+    params: torch's (``params, lr``), or those of the ``__init__`` of a subclass ``local``
+    defines (``def __init__(self, params, lr=1e-3, warmup=0)``)."""
+    init = local.methods.get("__init__") if local is not None else None
+    if init is None or not isinstance(init.node, cst.FunctionDef):
+        return catalogue.OPTIMIZER_SIGNATURE
+    params = init.node.params
     positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if len(positional) < 2:
+        return catalogue.OPTIMIZER_SIGNATURE
+    return ("params", *positional[2:])
+
+
+def _bound_argument(function, call, param, bound=0):
+    """The argument node ``call`` binds to the parameter ``param`` of the ``def`` node
+    ``function``, read from its literal arguments; None when a star argument may bind it.
+    ``bound``: leading parameters the call binds itself (1 for a method's ``self``)."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)][bound:]
     for index, arg in enumerate(call.args):
         if arg.star:
             return None
@@ -1813,35 +1956,176 @@ def _promote_class_parameters(builder) -> None:
             len(infos) != 1
             or len(model.functions[sched.scope.name]) != 1
             or sched.scope.parent is None
-            or sched.scope.parent.kind != "module"
+            or sched.scope.parent.kind not in ("module", "class")
         ):
             continue
         info, classes = infos[0], set()
+        # a method (``optimizer._register_scheduler(scheduler_class, **kwargs)``, EDSR) is
+        # called through an attribute, which binds its ``self``
+        method = sched.scope.parent.kind == "class"
         callers = [
-            c
-            for _, c, _, _ in model.flow_calls
-            if isinstance(c.func, cst.Name) and c.func.value == info.name
+            (scope, c)
+            for scope, c, _, _ in model.flow_calls
+            if (
+                isinstance(c.func, cst.Attribute) and c.func.attr.value == info.name
+                if method
+                else isinstance(c.func, cst.Name) and c.func.value == info.name
+            )
         ]
-        for caller in callers:
-            node = _bound_argument(info.node, caller, call.func.value)
-            named = builder.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
-            classes.add(catalogue.scheduler_class(named))
+        for scope, caller in callers:
+            node = _bound_argument(info.node, caller, call.func.value, bound=int(method))
+            classes.add(_class_named(builder, scope, node))
+        if not callers:
+            # the module importing this one may hand it a class (``_settle_handed_classes``)
+            model.class_parameter_calls.append((sched, call, info))
         if len(classes) != 1 or None in classes:
             continue
-        short = classes.pop()
-        origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
-        signature = catalogue.signature_of(short) or ("optimizer",)
-        args = builder._named_args(call, signature)
-        if origin == "transformers":
-            short, origin = catalogue.resolve_factory(short, args)
-        opt = args.get("optimizer")
-        sched.cls, sched.origin, sched.args = short, origin, args
-        sched.positional = tuple(
-            signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
-        )
-        sched.optimizer_src = opt.ref if opt is not None else None
+        _settle_class(builder.value, sched, call, classes.pop())
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _class_named(builder, scope, node):
+    """The scheduler class (short name) an argument names: the class itself, or a local
+    bound to one (``scheduler_class = lrs.MultiStepLR``) in ``scope`` or the module; else
+    None."""
+    if isinstance(node, cst.Name):
+        module = list(scope.function_chain())[-1]
+        for s in (scope, module):
+            key = (s.id, node.value)
+            if key in builder._class_aliases:
+                node = builder._class_aliases[key]
+                break
+    if (
+        node is None
+        or not isinstance(node, (cst.Name, cst.Attribute))
+        and node is not _CHOSEN_BY_NAME
+    ):
+        return None
+    return builder._scheduler_class_of(node)
+
+
+def _settle_handed_classes(builder) -> None:
+    """The calls of a class parameter kept aside in a function of an imported in-tree
+    module that no call there settles (``scheduler_cls(opt, **kwargs)`` in ``def
+    preview_schedule(optimizer, scheduler_cls, steps, **kwargs)`` of ``viz.py``): each call
+    here handing it one torch or Hugging Face scheduler class (``preview_schedule(optimizer,
+    OneCycleLR, total, max_lr=lr)``) gives that module's construction of that class, kept
+    with the call here (``model.handed_constructions``), never among this file's facts."""
+    model = builder.model
+    for other in model.external_models:
+        for sched, call, info in other.class_parameter_calls:
+            for scope, node, _, _ in model.flow_calls:
+                if _imported_callee(model, builder, node.func) is not info:
+                    continue
+                arg = _bound_argument(info.node, node, call.func.value)
+                named = builder.qualify(arg) if isinstance(arg, (cst.Name, cst.Attribute)) else None
+                short = catalogue.scheduler_class(named)
+                if short is None:
+                    continue
+                built = replace(sched)
+                _settle_class(other.value, built, call, short)
+                model.handed_constructions.append((scope, node, built, other))
+
+
+def _imported_callee(model, builder, func):
+    """The FunctionInfo or ClassInfo of another in-tree module that ``func`` (a callee of
+    this file: ``preview_schedule``, ``viz.preview_schedule``) names, else None."""
+    qualified = builder.qualify(func)
+    if qualified is None:
+        return None
+    found = model.externals.get(qualified)
+    if found is None and "." in qualified:
+        head, _, last = qualified.rpartition(".")
+        module = model.externals.get(head)
+        found = top_level(module.model, last) if isinstance(module, ModuleRef) else None
+    return found
+
+
+def _settle_class(value_of, sched, call, short) -> None:
+    """Make the construction ``sched`` kept aside for ``call`` one of the scheduler class
+    ``short`` (torch's or a Hugging Face factory), its arguments read by that signature
+    (``value_of``: the summary of the module ``call`` is code of)."""
+    origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
+    signature = catalogue.signature_of(short) or ("optimizer",)
+    args = named_arguments(value_of, call, signature)
+    if origin == "transformers":
+        short, origin = catalogue.resolve_factory(short, args)
+    opt = args.get("optimizer")
+    sched.cls, sched.origin, sched.args = short, origin, args
+    sched.positional = tuple(
+        signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
+    )
+    sched.optimizer_src = opt.ref if opt is not None else None
+
+
+def _promote_class_attributes(builder) -> None:
+    """The calls of a ``self`` attribute kept aside during the walk become scheduler facts
+    when every binding of that attribute in the class's hierarchy here (``self.X = ...`` in
+    a method, ``X = ...`` in the class body) names one and the same torch or Hugging Face
+    scheduler class (``self.scheduler_cls = OneCycleLR`` in ``__init__``, then
+    ``self.scheduler_cls(copy.copy(self.optimizer), ...)`` to preview the schedule)."""
+    model = builder.model
+    pending, model.attribute_constructions = model.attribute_constructions, []
+    promoted = []
+    for sched, call, listed in pending:
+        attr = call.func.attr.value
+        related = _hierarchy(model, _method_class(sched.scope))
+        values, rebound = [], 0
+        for scope, target, value in model.flow_assigns:
+            cls = _method_class(scope) if scope.kind == "function" else None
+            if (
+                cls in related
+                and dotted_name(target) == f"self.{attr}"
+                or scope.kind == "class"
+                and isinstance(target, cst.Name)
+                and target.value == attr
+                and any(c.node is scope.node for c in related)
+            ):
+                values.append(value)
+        for rebind in model.rebinds:
+            if rebind.target == f"self.{attr}" and _method_class(rebind.scope) in related:
+                rebound += 1
+        if not values or rebound > len(values):
+            continue  # bound by unpacking, a ``for`` or ``with``: not certainly a class
+        classes = {builder._scheduler_class_of(v) for v in values}
+        if len(classes) != 1 or None in classes or catalogue.CHOSEN_BY_NAME in classes:
+            continue
+        _settle_class(builder.value, sched, call, classes.pop())
+        promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
+
+
+def _method_class(scope):
+    """The class whose method ``scope`` is (or is nested in), else None."""
+    return next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+
+
+def _hierarchy(model, cls) -> list:
+    """``cls`` and the classes of this file it derives from or that derive from it (bases
+    matched by name), as far as the file shows."""
+    if cls is None:
+        return []
+    by_name = {}
+    for c in model.classes:
+        by_name.setdefault(c.name, []).append(c)
+
+    def bases(c):
+        return [
+            b for base in c.bases for b in by_name.get(base.rpartition(".")[2], ()) if b is not c
+        ]
+
+    related, todo = [cls], [cls]
+    while todo and len(related) < 16:
+        c = todo.pop()
+        for b in bases(c):
+            if all(b is not r for r in related):
+                related.append(b)
+                todo.append(b)
+    for c in model.classes:
+        if all(c is not r for r in related) and any(b is r for b in bases(c) for r in related):
+            related.append(c)
+    return related
 
 
 def _add_constructions(model: FileModel, promoted: list) -> None:
@@ -1852,6 +2136,10 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
         model.constructed[id(call)] = sched
         model.listed_args.extend(listed)
     if promoted:
+        # the walk took ``self.scheduler = scheduler_cls(...)`` for a rebinding to an unseen
+        # value; it is this construction now
+        built = {(id(s.node), s.target) for s, _, _ in promoted if s.target is not None}
+        model.rebinds = [r for r in model.rebinds if (id(r.node), r.target) not in built]
         model.schedulers.sort(key=lambda s: s.order)
         model._flow = None
 
@@ -1868,6 +2156,32 @@ def _promote_imported_schedulers(model: FileModel) -> None:
         if classes and all(c.is_scheduler_subclass for c in classes):
             promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _promote_imported_optimizers(builder) -> None:
+    """The calls of imported classes kept aside during the walk become optimizer facts when
+    the class, read from its in-tree module, derives from a torch optimizer (``AdamW(groups,
+    lr=lr, warmup_steps=w)`` of ``class AdamW(torch.optim.AdamW)`` in ``optim.py``), read by
+    its ``__init__``'s signature."""
+    model = builder.model
+    pending, model.imported_optimizers = model.imported_optimizers, []
+    if not model.external_models:
+        return
+    flow, promoted = model.flow, []
+    for opt, call, listed in pending:
+        classes = [v for v in flow.eval(call.func, opt.scope) if isinstance(v, ClassInfo)]
+        if len(classes) != 1 or not classes[0].is_optimizer_subclass:
+            continue
+        opt.local_class = classes[0]
+        opt.default_lr = builder._named_args(call, _constructor_signature(classes[0])).get("lr")
+        promoted.append((opt, call, listed))
+    for opt, call, listed in promoted:
+        model.optimizers.append(opt)
+        model.constructed[id(call)] = opt
+        model.listed_args.extend(listed)
+    if promoted:
+        model.optimizers.sort(key=lambda o: o.order)
+        model._flow = None
 
 
 # -- resolution after the walk ----------------------------------------------------------------
@@ -1990,6 +2304,8 @@ def _resolve(model: FileModel) -> None:
             )
             if write.optimizer is None and write.optimizers:
                 write.optimizer = write.optimizers[0]
+            if not write.optimizers and write.optimizer_src == "self":
+                write.optimizers = _instances_of_self(model, write.scope)
     for rebind in model.rebinds:
         rebind.key = binding_key(rebind.scope, rebind.target)
     # Group lrs bound to names, constants or argparse defaults: fold them where certain, so
@@ -1998,6 +2314,22 @@ def _resolve(model: FileModel) -> None:
         for v in [opt.default_lr] + [g.lr for g in opt.groups or ()]:
             if v is not None and v.number is None and v.kind in ("name", "attr", "other"):
                 v.number = flow.number(v.node, opt.scope)
+
+
+def _instances_of_self(model, scope) -> tuple:
+    """The optimizers built here of the optimizer subclass whose method ``scope`` is (or of
+    its subclasses here): what ``self.param_groups`` holds in its ``step()``."""
+    cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+    if cls is None or not cls.is_optimizer_subclass:
+        return ()
+    flow = model.flow
+    return tuple(
+        opt
+        for opt in model.optimizers
+        if opt.local_class is cls
+        or opt.local_class is not None
+        and flow.derives(opt.local_class, cls)
+    )
 
 
 def listed_entries(flow, listed, depth=0) -> tuple | None:
@@ -2394,18 +2726,23 @@ def _wanted_imports(model: FileModel, tree) -> dict:
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
     """The in-tree import an ``lr_lambda`` argument comes from: the function itself
-    (``from schedules import lr_at``), or the helper whose call builds it, called in place or
-    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``)."""
-    if isinstance(node, cst.Name):
-        if node.value in resolvable:
-            return node.value
+    (``from schedules import lr_at``), the helper whose call builds it, called in place or
+    bound to the name passed (``schedule = warmup_linear(args.lr, 500)``), the function a
+    ``partial(lr_at, ...)`` binds, or the class whose instance's method it is
+    (``self.schedule.lr_at`` of ``self.schedule = WarmupCosine(args.lr, ...)``)."""
+    if isinstance(node, cst.Name) and node.value in resolvable:
+        return node.value
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        text = dotted_name(node.value if isinstance(node, cst.Attribute) else node)
         made = [
             value
             for _scope, target, value in model.flow_assigns
-            if isinstance(target, cst.Name) and target.value == node.value
+            if text is not None and dotted_name(target) == text
         ]
         node = made[0] if len(made) == 1 else None
     if isinstance(node, cst.Call):
+        if dotted_name(node.func) in ("partial", "functools.partial") and node.args:
+            return _imported_head(resolvable, node.args[0].value)
         return _imported_head(resolvable, node.func)
     return None
 
@@ -2860,6 +3197,37 @@ def _container(iterable):
     return iterable
 
 
+def _own_writes_through_import(model: FileModel, other: FileModel) -> None:
+    """The lr writes into ``self.param_groups`` of an optimizer class of ``other`` (in its
+    ``step()``), for each optimizer of that class (or of a subclass of it) built here,
+    re-anchored at the construction: the groups written are the ones built there."""
+    built = [o for o in model.optimizers if o.local_class is not None]
+    if not built:
+        return
+    flow = model.flow
+    for write in other.lr_writes:
+        cls = _method_class(write.scope)
+        if write.optimizer_src != "self" or cls is None or not cls.is_optimizer_subclass:
+            continue
+        for opt in built:
+            if opt.local_class is not cls and not flow.derives(opt.local_class, cls):
+                continue
+            model.lr_writes.append(
+                replace(
+                    write,
+                    node=opt.node,
+                    scope=opt.scope,
+                    order=opt.order,
+                    loop=opt.loop,
+                    optimizer_src=opt.target or write.optimizer_src,
+                    optimizer=opt,
+                    optimizers=(opt,),
+                    in_class=None,
+                    via=write,
+                )
+            )
+
+
 def _through_imports(model: FileModel) -> None:
     """Facts of imported in-tree modules that act on this file's objects, re-anchored at the
     call in this file that reaches them (``utils.adjust_lr(opt, e)``): lr writes into
@@ -2907,6 +3275,7 @@ def _through_imports(model: FileModel) -> None:
                 )
         for ckpt in other.checkpoints:
             _checkpoint_through_import(model, flow, local, ckpt)
+        _own_writes_through_import(model, other)
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer

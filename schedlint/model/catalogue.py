@@ -369,6 +369,34 @@ def scheduler_class(qualified):
 CHOSEN_BY_NAME = "LRScheduler"
 
 
+# hydra's ``instantiate(cfg.scheduler, optimizer=opt)`` builds what a config file's
+# ``_target_`` names. Only the config node's name, read by ``configured_kind``, tells a
+# scheduler from an optimizer; the scheduler is recorded as one chosen by name.
+CONFIG_BUILDERS = frozenset({"hydra.utils.instantiate", "hydra.utils.call"})
+
+
+def module_kind(qualified):
+    """ "scheduler" or "optimizer" for a module handed as an argument to a factory that picks
+    a class from it by a config's name (``config.init_obj("lr_scheduler",
+    torch.optim.lr_scheduler, optimizer)``), else None."""
+    if qualified in TORCH_SCHEDULER_MODULES:
+        return "scheduler"
+    if qualified == "torch.optim":
+        return "optimizer"
+    return None
+
+
+def configured_kind(config):
+    """ "scheduler" or "optimizer" for the dotted name of the config node a CONFIG_BUILDERS
+    call is given (``cfg.lr_scheduler``, ``self.cfg.optim``), else None."""
+    last = (config or "").rpartition(".")[2].lower()
+    if "sched" in last:
+        return "scheduler"
+    if "optim" in last:
+        return "optimizer"
+    return None
+
+
 def scheduler_by_name(module, name):
     """Short name for ``getattr(module, name)`` called as a scheduler: ``name`` itself when
     it is a literal torch scheduler class, CHOSEN_BY_NAME when it is not a literal, else None

@@ -199,6 +199,8 @@ class Optimizer(Fact):
     # the groups one arm of an ``if`` builds for ``params`` when ``groups`` is unknown (the
     # name is bound differently in another arm): what the optimizer holds on that path
     branch_groups: list | None = field(default=None, repr=False)
+    # the class of this file it constructs, when a subclass of a torch optimizer
+    local_class: ClassInfo | None = field(default=None, repr=False)
 
     def in_branch(self):
         """This optimizer as the arm of an ``if`` that builds its groups (``params =
@@ -244,7 +246,7 @@ class Scheduler(Fact):
     target: str | None
     key: tuple | None
     cls: str  # short: "StepLR", "get_linear_schedule_with_warmup", or a local subclass name
-    origin: str  # torch|transformers|custom
+    origin: str  # torch|transformers|custom|config (a class a config file names), or a library
     args: dict = field(default_factory=dict)  # name -> Value
     # the names of ``args`` given by position (``get_..._with_warmup(opt, a, b)``), in order
     positional: tuple = ()
@@ -365,6 +367,9 @@ class ClassInfo:
     node: Any = field(repr=False)
     bases: tuple = ()  # qualified or dotted base names
     is_scheduler_subclass: bool = False
+    # derives (here) from a torch optimizer class or ``torch.optim.Optimizer``: constructing
+    # it builds an optimizer, and ``self.param_groups`` in its methods are that optimizer's
+    is_optimizer_subclass: bool = False
     methods: dict = field(default_factory=dict)  # name -> FunctionInfo
     writes_group_lr: bool = False
     # attribute -> [(method Scope, the Listed ``self.<attribute>`` holds when the method
@@ -440,12 +445,17 @@ class FileModel:
     # returns, which no other file next to this one names (see the builder): nothing there
     # steps them
     attributes_unnamed_nearby: set = field(default_factory=set)
+    # ids of the config nodes a hydra ``instantiate(cfg.scheduler, ...)`` builds from: reading
+    # ``cfg.scheduler`` is not reading another object's ``scheduler`` attribute
+    config_nodes: set = field(default_factory=set, repr=False)
     checkpoints: list = field(default_factory=list)  # Checkpoint (dicts of state_dicts)
     group_dicts: list = field(default_factory=list)  # GroupDict, anywhere in the file
     lightning: list = field(default_factory=list)  # frameworks.LightningHook
     accelerators: list = field(default_factory=list)  # frameworks.Accelerator
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
+    ignite_engines: list = field(default_factory=list)  # frameworks.IgniteEngine
+    ignite_handlers: list = field(default_factory=list)  # frameworks.IgniteHandler
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
     # (scope, target, iterable) / (scope, Call, order).
@@ -469,9 +479,22 @@ class FileModel:
     # derives from a torch scheduler (``AnnealLR(optimizer, last_epoch=step)`` from
     # ``utils/generic_utils.py``), dropped otherwise
     imported_constructions: list = field(default_factory=list, repr=False)
+    # (Optimizer, Call node, its listed args) for the same calls: a fact once that module
+    # shows the class derives from a torch optimizer (``class AdamW(torch.optim.AdamW)``)
+    imported_optimizers: list = field(default_factory=list, repr=False)
     # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
     # once every call of the function here hands that parameter one scheduler class
     parameter_constructions: list = field(default_factory=list, repr=False)
+    # The same for each call of a ``self`` attribute (``self.scheduler_cls(opt, **kw)``): a
+    # fact once the class binds that attribute to one scheduler class
+    attribute_constructions: list = field(default_factory=list, repr=False)
+    # (Scheduler, Call node, FunctionInfo) for each call of a class parameter that no call
+    # of its function here settles: a module importing this one may hand it a class
+    class_parameter_calls: list = field(default_factory=list, repr=False)
+    # (calling scope, Call node here, Scheduler, its FileModel) for each call here handing a
+    # function of an imported in-tree module a scheduler class it builds (see the builder):
+    # that module's construction, settled for this call; none of this file's schedulers
+    handed_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
@@ -777,15 +800,20 @@ class FileModel:
             frontier = grown
         return chains + done + frontier
 
-    def loops_around_calls(self, fact) -> list:
+    def loops_around_calls(self, fact, walks=()) -> list:
         """For a fact in a function with no loop of its own around it (``self.scheduler.step()``
         in ``train_step``): a :class:`Site` for each call that runs that function, with the
         loop the call sits in (``self.train_step(x, y)`` in ``train_epoch``'s batch loop),
         in this file or in a module that calls this file's class (``trainer.update_lr()`` in
         ``train.py``'s batch loop; ``site.here`` is False there). Empty when the fact has a
         loop of its own, or a call of its function sits in no loop (then some run of the
-        function is not repeated by a loop), or in code of another kind of module."""
-        if fact.loop is not None or fact.scope.kind != "function":
+        function is not repeated by a loop), or in code of another kind of module. The loops
+        in ``walks`` do not count as the fact's own: a walk over a container of schedulers
+        (``for s in self.schedulers: s.step()``) steps each once per call."""
+        own = fact.loop
+        while own is not None and any(own is w for w in walks):
+            own = own.parent
+        if own is not None or fact.scope.kind != "function":
             return []
         lending = {id(m) for m, _ in self.importers}
         out = []

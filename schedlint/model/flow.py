@@ -407,11 +407,11 @@ class Flow:
                 c
                 for group in self._classes_by_name.values()
                 for c in group
-                if c is not cls and self._derives(c, cls)
+                if c is not cls and self.derives(c, cls)
             ]
         return [c.methods[name] for c in subclasses if name in c.methods]
 
-    def _derives(self, cls, base) -> bool:
+    def derives(self, cls, base) -> bool:
         """``base`` is an in-tree ancestor of ``cls`` (bases looked up by name, bounded)."""
         seen, todo = 0, [cls]
         while todo and seen < 16:

@@ -36,6 +36,14 @@ whose ``unfreeze_and_add_param_group(modules, optimizer)`` is recorded as an
 accelerate: ``accelerator.save_state``/``load_state`` checkpoint exactly the objects passed
 through ``accelerator.prepare`` or ``register_for_checkpointing`` (AcceleratorCall facts).
 
+pytorch-ignite: an ``Engine(process_function)`` runs the function once per iteration; its
+``run()`` fires, for each epoch, ``EPOCH_STARTED``, then for each batch ``ITERATION_STARTED``,
+the process function, ``ITERATION_COMPLETED``, and ``EPOCH_COMPLETED`` once the batches are
+done (``ignite.engine.engine.Engine._run_once_on_dataset``, 0.4/0.5). ``create_supervised_trainer
+(model, optimizer, loss_fn)`` builds an engine whose process function steps ``optimizer``.
+Handlers are registered with ``@engine.on(Events.X)`` or ``engine.add_event_handler(Events.X,
+handler)`` (IgniteEngine and IgniteHandler facts; ``ignite_hooks`` ties them together).
+
 detectron2 and fvcore: a ``Checkpointer(model, save_dir, **checkpointables)`` saves and loads
 the model and exactly the objects given to it by keyword (``optimizer=o, scheduler=s``), under
 any key names (CheckpointerCall facts); so does a project's own ``...Checkpointer`` written
@@ -49,7 +57,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.facts import Scheduler
+from schedlint.model.facts import Optimizer, Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
 # The keys Lightning reads in the dict ``configure_optimizers`` returns, and in a scheduler's
@@ -146,6 +154,9 @@ class Accelerator:
     # literal 1: inside ``with accelerator.accumulate(model)`` a prepared optimizer and
     # scheduler then step once per accumulation step. None: hidden by ``**kwargs``.
     accumulates: bool | None = False
+    # ``step_scheduler_with_optimizer=`` (default True): False makes a prepared scheduler's
+    # ``step()`` step it once, as it is. None: set through something the model cannot read.
+    steps_with_optimizer: bool | None = True
 
 
 # accelerate's Accelerator methods that decide what ``save_state``/``load_state`` carry: only
@@ -166,6 +177,53 @@ class AcceleratorCall:
     method: str
     receiver: str | None
     args: tuple | None  # positional argument Values; None when ``*args`` hides them
+
+
+# ignite's engine classes and its trainer factory, whose process function steps the
+# ``optimizer`` argument (the second positional one).
+IGNITE_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})
+IGNITE_TRAINERS = frozenset({"ignite.engine.create_supervised_trainer"})
+# The events that fire before the process function of the iteration they belong to (the
+# first of an epoch for EPOCH_STARTED): a scheduler stepped there moves before the update.
+IGNITE_BEFORE_UPDATE = frozenset({"EPOCH_STARTED", "ITERATION_STARTED"})
+
+
+@dataclass(eq=False)
+class IgniteEngine:
+    """An ignite engine built in the file: ``Engine(process)`` (``process``: the function's
+    expression) or ``create_supervised_trainer(model, optimizer, ...)`` (``optimizer``)."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    process: Any = field(default=None, repr=False)
+    optimizer: Any = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class IgniteHandler:
+    """A handler registered on an engine for an ignite event: ``@trainer.on(Events.X)`` on a
+    def (``handler``: its scope) or ``trainer.add_event_handler(Events.X, fn)`` (``handler``:
+    the expression). ``filtered``: ``Events.X(every=n)`` and other filtered or combined
+    events, which fire on some of the X only."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)  # where the engine's name is read
+    engine: str
+    event: str
+    filtered: bool
+    handler: Any = field(default=None, repr=False)
+
+
+def _ignite_event(builder, node):
+    """(event name, filtered) of an ``Events.X`` argument of ignite, else None."""
+    filtered = False
+    if isinstance(node, cst.Call):
+        node, filtered = node.func, True
+    qualified = builder.qualify(node) or ""
+    head, _, event = qualified.rpartition(".Events.")
+    if not head.startswith("ignite") or not event.isupper():
+        return None
+    return event, filtered
 
 
 # fvcore's Checkpointer and detectron2's subclass (also re-exported by detectron2.checkpoint).
@@ -249,6 +307,8 @@ class FrameworkCollector:
     def on_call(self, builder, node, method):
         if _reads_schedulers(node.func):
             self.reads_back = True
+        if method == "add_event_handler" and len(node.args) >= 2:
+            self._ignite_handler(builder, node, builder.scope, node.args[1].value)
         if method in _DICT_MUTATORS and isinstance(node.func.value, cst.Name):
             self._mutate(builder, node.func.value.value, method, node.args)
         if method not in ACCELERATE_KEEPS and method not in ACCELERATE_STATE:
@@ -269,9 +329,45 @@ class FrameworkCollector:
             )
         )
 
+    def on_function(self, builder, node, outer):
+        """``@engine.on(Events.X)`` on a def: the def (now ``builder.scope``) is the handler;
+        ``outer`` is the scope the decorator's engine name is read in."""
+        for decorator in node.decorators:
+            call = decorator.decorator
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "on"
+                and call.args
+            ):
+                self._ignite_handler(builder, call, outer, builder.scope)
+
+    def _ignite_handler(self, builder, node, scope, handler):
+        engine = _dotted(node.func.value)
+        event = _ignite_event(builder, node.args[0].value) if node.args[0].keyword is None else None
+        if engine is None or event is None:
+            return
+        builder.model.ignite_handlers.append(
+            IgniteHandler(node, scope, engine, event[0], event[1], handler)
+        )
+
     def on_construct(self, builder, node):
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in ("Engine", "create_supervised_trainer") and node.args:
+            qualified = builder.qualify(func)
+            if qualified in IGNITE_ENGINES:
+                builder.model.ignite_engines.append(
+                    IgniteEngine(node, builder.scope, process=node.args[0].value)
+                )
+            elif qualified in IGNITE_TRAINERS:
+                given = [a for a in node.args if a.keyword is None]
+                named = [a for a in node.args if a.keyword and a.keyword.value == "optimizer"]
+                arg = named[0] if named else given[1] if len(given) > 1 else None
+                if arg is not None:
+                    builder.model.ignite_engines.append(
+                        IgniteEngine(node, builder.scope, optimizer=arg.value)
+                    )
         # the suffix test first: qualifying every call of the file would cost more
         if not isinstance(name, str) or not name.endswith("Checkpointer"):
             return
@@ -299,7 +395,12 @@ class FrameworkCollector:
         if isinstance(value, cst.Call) and builder.qualify(value.func) in ACCELERATOR_CLASSES:
             builder.model.accelerators.append(
                 Accelerator(
-                    node=value, split_batches=_splits(value), accumulates=_accumulates(value)
+                    node=value,
+                    split_batches=_splits(value),
+                    accumulates=_accumulates(value),
+                    steps_with_optimizer=_literal_flag(
+                        value, "step_scheduler_with_optimizer", True
+                    ),
                 )
             )
         if isinstance(target, cst.Name):
@@ -579,6 +680,70 @@ class FrameworkCollector:
         return None
 
 
+@dataclass(eq=False)
+class IgniteHook:
+    """A handler of an ignite event on an engine built in the file (``ignite_hooks``)."""
+
+    handler: IgniteHandler
+    scopes: list  # the handler's function scopes
+    process: list  # the function scopes the engine runs once per iteration
+    optimizers: list  # (Optimizer, node) an ignite trainer factory steps once per iteration
+
+
+def _functions(model, node, scope) -> list:
+    """The functions the expression ``node`` may be: what the value flow knows, else for
+    ``self.<method>`` the method of the class ``scope`` is code of (the flow knows ``self``
+    only where the file builds the class)."""
+    found = model.callees(node, scope)
+    if found or not (isinstance(node, cst.Attribute) and _dotted(node.value) == "self"):
+        return found
+    cls = next((s.cls for s in scope.function_chain() if s.cls), None)
+    method = cls.methods.get(node.attr.value) if cls is not None else None
+    return [method] if method is not None else []
+
+
+def _engines_bound(model, scope, name) -> list:
+    """The IgniteEngines the name ``name`` of ``scope`` is bound to: ``trainer = Engine(f)``,
+    ``trainer = create_supervised_trainer(...)`` of ignite, or of a function of the file
+    that builds the engine it returns."""
+    by_node = {id(e.node): e for e in model.ignite_engines}
+    out = []
+    for value in model.assignments(scope, name):
+        if id(value) in by_node:
+            out.append(by_node[id(value)])
+        elif isinstance(value, cst.Call):
+            for fn in model.callees(value.func, scope):
+                out += [e for e in model.ignite_engines if e.scope is fn.scope]
+    return out
+
+
+def ignite_hooks(model) -> list:
+    """Each IgniteHook of the file: a handler registered on a name bound in the same scope to
+    an engine the file builds, with what that engine runs per iteration."""
+    if not model.ignite_handlers:
+        return []
+    out = []
+    for h in model.ignite_handlers:
+        engines = _engines_bound(model, h.scope, h.engine)
+        if not engines:
+            continue
+        if isinstance(h.handler, cst.CSTNode):
+            scopes = [fn.scope for fn in _functions(model, h.handler, h.scope)]
+        else:
+            scopes = [h.handler]
+        process, optimizers = [], []
+        for e in engines:
+            if e.process is not None:
+                process += [fn.scope for fn in _functions(model, e.process, e.scope)]
+            if e.optimizer is not None:
+                ref = _dotted(e.optimizer)
+                held = model.holds(e.scope, ref) if ref is not None else []
+                optimizers += [(o, e.node) for o in held if isinstance(o, Optimizer)]
+        if scopes and (process or optimizers):
+            out.append(IgniteHook(h, scopes, process, optimizers))
+    return out
+
+
 def lightning_steps(model):
     """The schedulers Lightning itself steps: each known (torch or transformers) scheduler
     returned from a ``configure_optimizers`` under automatic optimization, with a config the
@@ -606,6 +771,10 @@ def lightning_choices(model):
                 if sched.origin in ("torch", "transformers"):
                     yield entry, sched
 
+
+# The LightningModule hook Lightning calls to step each scheduler it steps: a module that
+# overrides it steps them its own way.
+LR_SCHEDULER_STEP_HOOK = "lr_scheduler_step"
 
 # Methods that run before Lightning starts stepping what configure_optimizers returns.
 SETUP_METHODS = frozenset({"__init__", CONFIGURE_HOOK, "setup", "prepare_data"})
@@ -808,6 +977,13 @@ def hf_trainer_scheduler(model, sched) -> str | None:
     return None
 
 
+def derives_from_lightning(model, cls) -> bool:
+    """``cls`` is a LightningModule: Lightning's ``LightningModule`` is among its bases or
+    those of its bases defined in this file (a class merely named like Lightning's hooks,
+    ``configure_optimizers`` in a plain trainer, is not)."""
+    return any(base.rpartition(".")[2] == "LightningModule" for base in _outside_bases(model, cls))
+
+
 def _whole_hierarchy_here(model, cls) -> bool:
     """Every base of ``cls`` is a class of this file or Lightning's own ``LightningModule``:
     no base class elsewhere may step the schedulers (``on_train_epoch_end`` in a shared
@@ -885,13 +1061,20 @@ def _accumulates(call) -> bool | None:
 def _splits(call) -> bool | None:
     """``split_batches=`` given to the Accelerator or to a configuration object it receives:
     True/False when literal, None when unknown (``**kwargs``, a variable)."""
+    return _literal_flag(call, "split_batches", False)
+
+
+def _literal_flag(call, keyword, default) -> bool | None:
+    """The literal True/False given as ``keyword=`` to the Accelerator or to a configuration
+    object it receives, ``default`` when not given, None when unknown (``**kwargs``, a
+    variable, a configuration built elsewhere)."""
     stack = [call]
     while stack:
         node = stack.pop()
         for arg in node.args:
             if arg.star:
                 return None
-            if arg.keyword is not None and arg.keyword.value == "split_batches":
+            if arg.keyword is not None and arg.keyword.value == keyword:
                 if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
                     return arg.value.value == "True"
                 return None
@@ -899,4 +1082,4 @@ def _splits(call) -> bool | None:
                 stack.append(arg.value)
             elif arg.keyword is not None and arg.keyword.value == "dataloader_config":
                 return None  # a configuration built elsewhere
-    return False
+    return default

@@ -1,7 +1,9 @@
 """The functions given to LambdaLR/MultiplicativeLR and what their returned values are scaled by
-(SL106): the lambdas and defs an ``lr_lambda`` argument names, or that a helper call builds
-(``make_warmup_cosine(args.lr, 500, total)``), and the lr expression (the one the optimizer's
-groups were built with) a returned value carries, following local names."""
+(SL106): the lambdas and defs an ``lr_lambda`` argument names, that a helper call builds
+(``make_warmup_cosine(args.lr, 500, total)``) or ``functools.partial`` binds, the methods it
+reads through an instance (``self.get_lr``, ``schedule.lr_at``) and the functions an instance
+keeps (``self.lr_lambda``), and the lr expression (the one the optimizer's groups were built
+with) a returned value carries, following local names and the instance's attributes."""
 
 from __future__ import annotations
 
@@ -58,6 +60,13 @@ class LrLambda:
     bound: dict | None = None
     # Defined in another module: its names are not this file's, so none is an lr text here.
     foreign: bool = False
+    # For a method read through an instance: each ``self.<attribute>`` the instance was
+    # certainly given, as the text the scheduler's code spells it with (``args.lr`` for
+    # ``self.base_lr`` of ``WarmupCosine(args.lr, ...)``), None where unknown. None otherwise.
+    receiver: dict | None = None
+    # The method is read through the scheduler code's own ``self``: its ``self.lr`` is the
+    # optimizer's ``self.lr``.
+    same_instance: bool = False
 
 
 class LrCarrier:
@@ -76,6 +85,8 @@ class LrCarrier:
         self.params = set(lam.params)
         self.fn_node = lam.node  # function whose locals are followed (None for a lambda)
         self.bound = lam.bound
+        self.receiver = lam.receiver
+        self.same_instance = lam.same_instance
         self.any_lr = any_lr
         # the helper's parameter a hit was bound to (``lr`` for ``args.lr``): what to drop
         self.written = None
@@ -97,6 +108,8 @@ class LrCarrier:
             text = dotted_name(n)
             if text in self.texts or (self.any_lr and names_absolute_lr(text)):
                 return True
+            if self._through_receiver(text, False) is not None:
+                return True
             if text is not None and self.bound and self.bound.get(text) is not None:
                 if self._argument(self.bound[text]) is not None:
                     return True
@@ -110,7 +123,29 @@ class LrCarrier:
             return text
         return None
 
+    def _through_receiver(self, text, summed):
+        """The lr ``self.<attribute>...`` of a method's instance is, if it is one."""
+        if self.receiver is None or text is None or not text.startswith("self."):
+            return None
+        if self.same_instance and text in self.texts:
+            return text
+        parts = text.split(".", 2)
+        given = self.receiver.get(parts[1])
+        rest = parts[2] if len(parts) > 2 else ""
+        if given is None or summed:
+            return None
+        resolved = f"{given}.{rest}" if rest else given
+        if resolved in self.texts or (self.any_lr and names_absolute_lr(resolved)):
+            return resolved
+        return None
+
     def _name(self, text, summed):
+        if self.receiver is not None and text.partition(".")[0] == "self":
+            hit = self._through_receiver(text, summed)
+            self.written = text if hit else self.written
+            if hit is None and self.any_lr and not summed and names_absolute_lr(text):
+                return text  # ``self.base_lr`` over groups that certainly hold lrs
+            return hit
         if self.bound is not None:
             head = text.partition(".")[0]
             if summed:
@@ -172,15 +207,18 @@ class LrCarrier:
         return None
 
 
-def _bind(helper, call) -> dict | None:
+def _bind(helper, call, constructor=False) -> dict | None:
     """Each parameter of ``helper`` -> the argument node ``call`` binds it to, None where
-    the default is used; None when an argument cannot be placed (``*args``)."""
+    the default is used; None when an argument cannot be placed (``*args``). A
+    ``constructor`` call runs ``helper`` (an ``__init__``) on a fresh instance."""
     params = getattr(helper.node, "params", None)
     if not isinstance(params, cst.Parameters):
         return None
     positional = [p.name.value for p in (*params.posonly_params, *params.params)]
     bound = dict.fromkeys(helper.params)
-    if positional[:1] in (["self"], ["cls"]) and isinstance(call.func, cst.Attribute):
+    if positional[:1] in (["self"], ["cls"]) and (
+        constructor or isinstance(call.func, cst.Attribute)
+    ):
         # the receiver: ``self.args.lr`` in the closure is the instance's, read as is
         del bound[positional.pop(0)]
     for i, arg in enumerate(call.args):
@@ -216,6 +254,206 @@ def _built_by(model, scope, call):
         yield LrLambda(f"`{helper.name}(...)`", list(fn.params), node, returns, bound, foreign)
 
 
+def _is_partial(model, call) -> bool:
+    """``call`` is ``functools.partial(fn, ...)`` (also ``partial`` imported from functools)."""
+    text = dotted_name(call.func)
+    if text is None or not call.args or call.args[0].star:
+        return False
+    head, dot, rest = text.partition(".")
+    qualified = model.imports.get(head, head if dot else None)
+    return (f"{qualified}.{rest}" if dot else qualified) == "functools.partial"
+
+
+def _partial(model, scope, call):
+    """The function ``functools.partial(fn, *args, **kwargs)`` makes: ``fn`` with the
+    parameters the call binds bound, the others its own."""
+    fns = model.callees(call.args[0].value, scope)
+    if len(fns) != 1 or isinstance(fns[0].node, cst.Lambda) or fns[0].scope.cls is not None:
+        return
+    fn = fns[0]
+    bound = _bind(fn, call.with_changes(args=call.args[1:]))
+    if bound is None:
+        return
+    given = {p: a for p, a in bound.items() if a is not None}
+    own = [p for p in fn.params if p not in given]
+    foreign = model.flow.model_of(fn.scope) is not model
+    returns = [r.node for r in fn.returns]
+    yield LrLambda(f"`{fn.name}`", own, fn.node, returns, given, foreign)
+
+
+def _made_by(model, scope, call):
+    """The functions a call that makes one returns: a partial, or a helper's closure."""
+    if _is_partial(model, call):
+        yield from _partial(model, scope, call)
+    else:
+        yield from _built_by(model, scope, call)
+
+
+def _enclosing_class(scope):
+    """The class whose method ``scope`` is, or is nested in."""
+    while scope is not None and scope.cls is None:
+        scope = scope.parent
+    return scope.cls if scope is not None else None
+
+
+def _attribute_values(model, cls) -> dict:
+    """attribute -> [(method scope, value)] of each ``self.<attribute> = value`` in the
+    methods of ``cls`` (``self.a, self.b = a, b`` included), in the module defining it."""
+    methods = list(cls.methods.values())
+    if not methods:
+        return {}
+    out = {}
+    for scope, target, value in model.flow.model_of(methods[0].scope).flow_assigns:
+        if scope is None or scope.cls is not cls:
+            continue
+        pairs = [(target, value)]
+        if isinstance(target, (cst.Tuple, cst.List)):
+            values = value.elements if isinstance(value, (cst.Tuple, cst.List)) else ()
+            if len(values) != len(target.elements):
+                values = [None] * len(target.elements)  # unpacked from a call: unknown
+            pairs = [(t.value, getattr(v, "value", None)) for t, v in zip(target.elements, values)]
+        for t, v in pairs:
+            text = dotted_name(t)
+            if text is not None and text.startswith("self.") and text.count(".") == 1:
+                out.setdefault(text[5:], []).append((scope, v))
+    return out
+
+
+def _construction(model, scope, text):
+    """(calling scope, Call) of the one constructor call the instance named ``text`` (a local
+    name, or ``self.<attribute>``) is assigned from where ``scope`` reads it, else None."""
+    if "." not in text:
+        how, owner = binding_scope(scope, text)
+        values = assigned_values(owner.node, text) if how == "assigned" else None
+        found = [(owner, values[0])] if values and len(values) == 1 else []
+    else:
+        head, _, attr = text.partition(".")
+        cls = _enclosing_class(scope)
+        if head != "self" or "." in attr or cls is None:
+            return None
+        found = _attribute_values(model, cls).get(attr, [])
+    if len(found) != 1 or not isinstance(found[0][1], cst.Call):
+        return None
+    return found[0]
+
+
+def _constructor_binding(model, scope, text, cls):
+    """(``__init__``, its parameters bound) for the instance of ``cls`` that ``text`` names
+    in ``scope``, built by one constructor call; None when not known."""
+    built = _construction(model, scope, text)
+    if built is None:
+        return None
+    caller, call = built
+    runs = model.flow.callees(call, caller)
+    if len(runs) != 1 or runs[0][0].name != "__init__":
+        return None
+    init = runs[0][0]
+    if init.scope.cls is None or not model.same_hierarchy(init.scope.cls, cls):
+        return None
+    bound = _bind(init, call, constructor=True)
+    return (init, bound) if bound is not None else None
+
+
+def _given_attributes(model, sched, receiver, cls):
+    """attribute -> the text (as the scheduler's code spells it) each ``self.<attribute>`` of
+    the instance ``receiver`` certainly holds, for the attributes set once, where known."""
+    values = _attribute_values(model, cls)
+    if receiver == "self":
+        # the scheduler's own instance: what its code stored on ``self`` right there
+        return {
+            attr: dotted_name(found[0][1])
+            for attr, found in values.items()
+            if len(found) == 1
+            and found[0][0] is sched.scope
+            and dotted_name(found[0][1]) is not None
+            and not dotted_name(found[0][1]).startswith("self.")
+        }
+    made = _constructor_binding(model, sched.scope, receiver, cls)
+    if made is None:
+        return {}
+    init, bound = made
+    foreign = model.flow.model_of(init.scope) is not model
+    out = {}
+    for attr, found in values.items():
+        text = dotted_name(found[0][1]) if len(found) == 1 else None
+        if text is None or found[0][0] is not init.scope:
+            continue
+        head, dot, rest = text.partition(".")
+        if head in bound:
+            given = dotted_name(bound[head]) if bound[head] is not None else None
+            if given is not None:
+                out[attr] = f"{given}{dot}{rest}"
+        elif head not in init.scope.params and head not in init.scope.assigned and not foreign:
+            out[attr] = text  # a module-level name, the same one here
+    return out
+
+
+def _decorated(fn) -> bool:
+    decorators = getattr(fn.node, "decorators", ())
+    return any(dotted_name(d.decorator) in ("staticmethod", "classmethod") for d in decorators)
+
+
+def _read_from_instance(model, sched, node):
+    """The function an ``lr_lambda`` read from an attribute is: a method bound to the
+    instance (``self.get_lr``, ``schedule.lr_at``), or a lambda or def the instance keeps
+    (``self.lr_lambda``, ``schedule.fn``)."""
+    receiver = dotted_name(node.value)
+    # what calling it would run: ``self.get_lr`` is looked up on the class (and overrides)
+    runs = model.flow.callees(cst.Call(func=node), sched.scope)
+    fns = list(dict.fromkeys(fn for fn, _ in runs))
+    if receiver is None or len(fns) != 1 or _decorated(fns[0]):
+        return
+    fn = fns[0]
+    returns = [r.node for r in fn.returns]
+    label = f"`{receiver}.{node.attr.value}`"
+    lam_node = None if isinstance(fn.node, cst.Lambda) else fn.node
+    foreign = model.flow.model_of(fn.scope) is not model
+    if fn.scope.cls is not None and not isinstance(fn.node, cst.Lambda):
+        cls = fn.scope.cls
+        if receiver == "self":
+            own = _enclosing_class(sched.scope)
+            if own is None or not model.same_hierarchy(own, cls):
+                return
+        given = _given_attributes(model, sched, receiver, cls)
+        yield LrLambda(
+            label,
+            list(fn.params[1:]),
+            fn.node,
+            returns,
+            foreign=foreign,
+            receiver=given,
+            same_instance=receiver == "self",
+        )
+        return
+    owner = fn.scope.parent
+    if any(s is owner for s in sched.scope.function_chain()):
+        # kept on ``self`` where the scheduler is built: its names are the ones read here
+        yield LrLambda(label, list(fn.params), lam_node, returns, foreign=foreign)
+        return
+    if owner is None or owner.cls is None:
+        return
+    own = _enclosing_class(sched.scope)
+    if receiver == "self" and own is not None and model.same_hierarchy(own, owner.cls):
+        # kept by another method of the scheduler's own instance: only what it reads through
+        # ``self`` is what the scheduler's code reads, none of that method's local names
+        yield LrLambda(
+            label,
+            list(fn.params),
+            lam_node,
+            returns,
+            bound={},
+            foreign=True,
+            receiver={},
+            same_instance=True,
+        )
+        return
+    if owner.name != "__init__":
+        return
+    made = _constructor_binding(model, sched.scope, receiver, owner.cls)
+    if made is not None and made[0].scope is owner:
+        yield LrLambda(label, list(fn.params), lam_node, returns, made[1], foreign)
+
+
 def lr_lambda_functions(model, sched, value):
     """The functions (:class:`LrLambda`) an ``lr_lambda`` argument may be."""
     node = strip_call(value.node)
@@ -228,7 +466,10 @@ def lr_lambda_functions(model, sched, value):
         yield LrLambda("the lambda", params, None, [node.body])
         return
     if isinstance(node, cst.Call):
-        yield from _built_by(model, sched.scope, node)
+        yield from _made_by(model, sched.scope, node)
+        return
+    if isinstance(node, cst.Attribute):
+        yield from _read_from_instance(model, sched, node)
         return
     if not isinstance(node, cst.Name):
         return
@@ -250,7 +491,7 @@ def lr_lambda_functions(model, sched, value):
             params = [p.name.value for p in lam.params.params]
             yield LrLambda(f"`{node.value}`", params, None, [lam.body])
         elif values and len(values) == 1 and isinstance(values[0], cst.Call):
-            yield from _built_by(model, owner, values[0])
+            yield from _made_by(model, owner, values[0])
         if values:
             return
     if not defs:

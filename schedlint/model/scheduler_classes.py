@@ -97,14 +97,30 @@ def _targets(comp) -> set:
     return out
 
 
-def uniform_lr(node, fn_node, depth=0):
-    """The element expression if ``node`` builds one value for every group, else None."""
+def _counts_groups(count, init) -> bool:
+    """``len(self.optimizer.param_groups)``, or ``self.n_groups`` that ``__init__`` (the
+    ``init`` node, or None) sets to it."""
+    attr = _self_attr(count)
+    if attr is not None and init is not None:
+        values = _stored_values(init, attr)
+        return len(values) == 1 and _counts_groups(values[0], None)
+    return (
+        isinstance(count, cst.Call)
+        and dotted_name(count.func) == "len"
+        and bool(count.args)
+        and _over_groups(count.args[0].value)
+    )
+
+
+def uniform_lr(node, fn_node, depth=0, init=None):
+    """The element expression if ``node`` builds one value for every group, else None
+    (``init``: the class's ``__init__`` node, which may store the group count)."""
     node = strip_call(node)
     if isinstance(node, cst.Name) and depth < 2:
         values = assigned_values(fn_node, node.value)
         if not values or len(values) != 1:
             return None
-        return uniform_lr(values[0], fn_node, depth + 1)
+        return uniform_lr(values[0], fn_node, depth + 1, init)
     if isinstance(node, _COMPS):
         if not _over_groups(node.for_in.iter):
             return None
@@ -115,17 +131,10 @@ def uniform_lr(node, fn_node, depth=0):
         if fold_number(element) == 0:
             return None  # zero for every group keeps every ratio (a frozen phase)
         return element
-    # [lr] * len(self.optimizer.param_groups)
+    # [lr] * len(self.optimizer.param_groups), [lr] * self.num_param_groups
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
         for seq, count in ((node.left, node.right), (node.right, node.left)):
-            if (
-                isinstance(seq, cst.List)
-                and len(seq.elements) == 1
-                and isinstance(count, cst.Call)
-                and dotted_name(count.func) == "len"
-                and count.args
-                and _over_groups(count.args[0].value)
-            ):
+            if isinstance(seq, cst.List) and len(seq.elements) == 1 and _counts_groups(count, init):
                 element = seq.elements[0].value
                 _, attrs, stateful = _reads(element)
                 if stateful or attrs & _PER_GROUP_ATTRS or fold_number(element) == 0:
@@ -214,13 +223,11 @@ def written_floor(write) -> str | None:
     return _annealed_toward(write.value.node, own)
 
 
-def stored_from(init, attr) -> str | None:
-    """The parameter of ``__init__`` that ``self.<attr> = <param>`` stores, or None."""
-    if init is None:
-        return None
-    params = set(init.params[1:])
+def _stored_values(init_node, attr) -> list:
+    """The values ``self.<attr> = <value>`` assigns in the ``__init__`` node ``init_node``
+    (not in functions or classes nested in it)."""
     found = []
-    stack = [init.node.body]
+    stack = [init_node.body]
     while stack:
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
@@ -229,6 +236,15 @@ def stored_from(init, attr) -> str | None:
             if _self_attr(n.targets[0].target) == attr:
                 found.append(n.value)
         stack.extend(code_children(n))
+    return found
+
+
+def stored_from(init, attr) -> str | None:
+    """The parameter of ``__init__`` that ``self.<attr> = <param>`` stores, or None."""
+    if init is None:
+        return None
+    params = set(init.params[1:])
+    found = _stored_values(init.node, attr)
     if len(found) == 1 and isinstance(found[0], cst.Name) and found[0].value in params:
         return found[0].value
     return None

@@ -2,7 +2,8 @@
 
 ``from utils import adjust_lr`` in ``train.py`` names ``utils.py`` next to it; ``from .helper
 import f`` names ``helper.py`` in the same package; ``import pkg.sched as S`` names
-``pkg/sched.py`` under the directory that holds the top package. Only files inside the
+``pkg/sched.py`` under the directory that holds the top package (also from a script in a
+folder of entry points next to it, ``tools/train.py``). Only files inside the
 project root are read (a venv or site-packages is never entered from a project file: an
 installed package is not "the tree"), each one parsed and modelled at most once per process,
 and never reported on from here: they only lend their function and class summaries to the
@@ -15,8 +16,9 @@ The other way round, :meth:`Tree.importers` finds the modules that import a clas
 and call it (``Trainer(model, optimizer, lr_scheduler=lr_scheduler)`` in ``train.py``) or derive
 from it (``super().__init__(model, optimizer, scheduler)``), so what they hand the class
 reaches its methods when the class's own file is checked. Only the
-directories an import of the file can come from are listed (its own, its packages' and the
-one above the top package), a bounded number of files each; the listings and every file read
+directories an import of the file can come from are listed (its own, its packages', the
+one above the top package and the folders of entry points next to it, ``tools/`` and
+``scripts/``), a bounded number of files each; the listings and every file read
 are what the result depends on (:func:`listing_hash` keys a directory on its ``.py`` names).
 A caller that only forwards its arguments (``build_trainer(cfg, model, opt, sched)`` in
 ``trainer_factory.py`` returning ``Trainer(...)``) is followed one level further, to the
@@ -40,6 +42,9 @@ MAX_LISTED = 64  # .py files read per directory when looking for importers
 MAX_SIBLINGS = 8  # packages next to a top package searched for its importers
 MAX_CLASS_CHAIN = 4  # modules followed down a chain of subclasses, looking for callers
 LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
+# Folders of scripts run from the project root, next to its top package (``tools/train.py``
+# importing ``detectron2.engine``): they import that package by its full name.
+ENTRY_POINT_DIRS = frozenset({"tools", "scripts", "script", "bin", "train", "training"})
 
 
 class Tree:
@@ -114,6 +119,12 @@ class Tree:
                 self._tops[here] = top
             if top != here:
                 bases.append(top)
+            elif dotted:
+                # a script in a folder of entry points (``tools/train.py``, run from the
+                # project root) imports the project's top package that sits next to it
+                entry = self._entry_points_root(here, dotted.partition(".")[0])
+                if entry is not None:
+                    bases.append(entry)
         parts = dotted.split(".") if dotted else []
         out = []
         for base in bases:
@@ -121,6 +132,19 @@ class Tree:
             if found is not None and self._inside(found):
                 out.append(found)
         return out
+
+    def _entry_points_root(self, here: str, package: str) -> str | None:
+        """The directory above ``here`` when ``here`` is a folder of entry points
+        (:data:`ENTRY_POINT_DIRS`, no package) and ``package`` a package next to it."""
+        above = os.path.dirname(here)
+        if (
+            os.path.basename(here) in ENTRY_POINT_DIRS
+            and above != here
+            and self._inside(above)
+            and os.path.isfile(os.path.join(above, package, "__init__.py"))
+        ):
+            return above
+        return None
 
     def read(self, path: str) -> bytes | None:
         """The bytes of the in-tree file ``path`` (None when unreadable); their content hash
@@ -220,7 +244,8 @@ class Tree:
         # package deriving its trainer from the engine's base): the scripts and tests
         # there that merely call the class are left to the class's own directories.
         siblings = [(d, True) for d in self._sibling_dirs(path, own)]
-        for directory, sibling in [(d, False) for d in own] + siblings:
+        scripts = [(d, False) for d in self._entry_point_dirs(own)]
+        for directory, sibling in [(d, False) for d in own] + scripts + siblings:
             read.append(directory)
             for candidate, data in self._listing(directory):
                 if os.path.abspath(candidate) == os.path.abspath(path):
@@ -346,6 +371,19 @@ class Tree:
         if len(own) < 2 or os.path.isfile(os.path.join(top, "__init__.py")):
             return []
         return [d for d in self._sibling_packages(top) if d not in own]
+
+    def _entry_point_dirs(self, own: list) -> list:
+        """The folders of entry points (:data:`ENTRY_POINT_DIRS`) next to the top package
+        of a file (``own``: its importing directories): their scripts call its classes."""
+        top = own[-1]
+        if len(own) < 2 or os.path.isfile(os.path.join(top, "__init__.py")):
+            return []
+        out = []
+        for name in sorted(ENTRY_POINT_DIRS):
+            folder = os.path.join(top, name)
+            if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "__init__.py")):
+                out.append(folder)
+        return out
 
     def _sibling_packages(self, directory: str) -> list:
         """The first :data:`MAX_SIBLINGS` packages directly under ``directory``, by name."""

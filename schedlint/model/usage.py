@@ -1447,3 +1447,35 @@ def _as_init_name(model, scope, node) -> str | None:
         return None
     name = binds[0].node.value.value
     return f"{name}.{rest}" if rest else name
+
+
+# Methods that hand back bare parameters (one group, at the optimizer's default lr).
+_BARE_PARAMETERS = frozenset({"parameters", "named_parameters"})
+
+
+def params_from_group_builder(model, optimizer) -> bool:
+    """``optimizer``'s groups are unknown here and its params come from a call named like a
+    builder of param groups (``classifier.get_parameters()``, ``get_param_groups(model)``,
+    summed with other groups, or through a name bound to one in its scope): groups that may
+    each set their own lr, so the optimizer's default lr may reach none of them."""
+    if optimizer.groups is not None or optimizer.params is None:
+        return False
+    stack = [optimizer.params.node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            stack += [node.left, node.right]
+        elif isinstance(node, cst.Name) and len(stack) < 8:
+            stack += model.assignments(optimizer.scope, node.value)
+        elif isinstance(node, cst.Call):
+            func = node.func
+            name = (
+                func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            )
+            if name in ("list", "tuple"):
+                stack += [a.value for a in node.args]
+                continue
+            low = str(name).lower()
+            if low not in _BARE_PARAMETERS and ("param" in low or "group" in low):
+                return True
+    return False

@@ -419,7 +419,11 @@ def _attribute_read_elsewhere(model, target) -> bool:
         node = stack.pop()
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             continue
-        if isinstance(node, cst.Attribute) and node.attr.value == attr:
+        if (
+            isinstance(node, cst.Attribute)
+            and node.attr.value == attr
+            and id(node) not in model.config_nodes
+        ):
             dotted = dotted_name(node)
             if dotted != target and (
                 dotted is None or dotted.partition(".")[0] not in model.imports

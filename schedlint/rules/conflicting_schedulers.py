@@ -18,11 +18,14 @@ def _units(model, names):
     (its children take turns: a hand-off, not a conflict).
     """
     units = {}
-    for sched in model.schedulers:
+    for sched in model.schedulers + model.schedulers_reached():
         if sched.parent is not None or not is_known(sched):
             continue
         steps = model.steps_of(sched)
-        if not steps or not all(names.scheduler(s) is sched for s in steps):
+        if not all(names.scheduler(s) is sched for s in steps):
+            continue
+        steps += [c for c in model.steps_reaching(sched) if _walked(model, names, c)]
+        if not steps:
             continue
         if sched.cls == "ChainedScheduler":
             for child in sched.children:
@@ -34,6 +37,32 @@ def _units(model, names):
             if key is not None:
                 units.setdefault(key, []).append((sched, steps, None))
     return units
+
+
+def _walked(model, names, call) -> bool:
+    """``call`` steps every scheduler of a container it walks (``for s in schedulers:
+    s.step()``, the list a factory returns), all of them known, once per pass of a loop
+    around that walk (here, or around a call of its function)."""
+    loop = call.loop
+    if (
+        call.target is not None
+        or call.args
+        or call.kwargs
+        or loop is None
+        or call.receiver not in loop.targets
+        or not names.schedulers(call)
+    ):
+        return False
+    return loop.parent is not None or any(
+        site is not None for _, _, site in model.call_sites(call.scope)
+    )
+
+
+def _optimizer_text(key) -> str:
+    """The optimizer of a unit key as a message names it: this file's variable, when the
+    key is one (an object built in another module has none here)."""
+    name = key[-1] if key and key[0] != "object" else None
+    return f"`{clip(name, 30)}`" if isinstance(name, str) else "one optimizer"
 
 
 def _prefix(short, long) -> bool:
@@ -159,6 +188,7 @@ def _clobbered_handoffs(model, branches, units):
         for a, a_steps, a_chain in entries:
             if (
                 a_chain is not None
+                or model.is_foreign(a)  # both constructors are another module's code
                 or a.origin != "torch"
                 or not a.chainable
                 or a.cls == "ReduceLROnPlateau"
@@ -210,7 +240,10 @@ def conflicting_schedulers(model):
     Flags two or more schedulers bound to the same optimizer and both stepped, under the same
     conditions (directly, or as children of a stepped `ChainedScheduler`; a step made
     unconditionally in a function called in the other's loop, such as a per-batch warm-up in
-    `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there), when at least one
+    `train_one_epoch` next to a per-epoch `cosine.step()`, counts as made there; so does a
+    walk over a container of schedulers, `for s in schedulers: s.step()`; schedulers a factory
+    of another module builds, `return [warmup, cosine]` or `return warmup, cosine`, are
+    reported at the last of their steps here), when at least one
     of them is closed form (LambdaLR and the transformers `get_*_schedule*` factories, CyclicLR,
     OneCycleLR, CosineAnnealingWarmRestarts). Chainable schedulers compose and are not
     flagged; neither is a `SequentialLR` or an `if`/`else` hand-off from one to the other.
@@ -270,7 +303,7 @@ def conflicting_schedulers(model):
     names = names_of(model)
     branches = branches_of(model)
     reported = set()
-    for units in _units(model, names).values():
+    for key, units in _units(model, names).items():
         if len(units) < 2:
             continue
         for i, (a, a_steps, a_chain) in enumerate(units):
@@ -289,12 +322,19 @@ def conflicting_schedulers(model):
                 other = a if later is b else b
                 chain = a_chain if a_chain is not None and a_chain is b_chain else None
                 node = chain.node if chain is not None else later.node
+                foreign = model.is_foreign(chain or later)
+                if foreign:
+                    # built by a factory of another module: the steps here are the mistake
+                    node = max(pair, key=lambda c: model.position(c.node)).node
                 if id(node) in reported:
                     continue
                 reported.add(id(node))
                 how = (
                     f"both stepped by {name_of(chain)} (`ChainedScheduler`)"
                     if chain
+                    else f"both stepped by `{pair[0].receiver}.step()` (line "
+                    f"{model.line(pair[0].node)}), which walks a container holding both"
+                    if pair[0] is pair[1]
                     else f"stepped on lines {model.line(pair[0].node)} and "
                     f"{model.line(pair[1].node)}"
                 )
@@ -320,11 +360,15 @@ def conflicting_schedulers(model):
                     else "combine them with `SequentialLR` (one after the other) or "
                     "fold both into one schedule"
                 )
+                driven = (
+                    _optimizer_text(key)
+                    if foreign
+                    else f"`{clip(later.optimizer_src or other.optimizer_src, 30)}`"
+                )
                 yield Report(
                     node,
-                    f"{clip(name_of(later), 30)} and {clip(name_of(other), 30)} (line "
-                    f"{model.line(other.node)}) both drive "
-                    f"`{clip(later.optimizer_src or other.optimizer_src, 30)}`",
+                    f"{clip(name_of(later), 30)} and {clip(name_of(other), 30)} "
+                    f"({model.where(other.node)}) both drive {driven}",
                     help=f"{name_of(later)} is {kind_words(later)} and "
                     f"{name_of(other)} is {kind_words(other)}, {how}: {effect}; "
                     f"{advice}",

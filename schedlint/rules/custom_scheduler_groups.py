@@ -12,7 +12,7 @@ def custom_scheduler_ignores_groups(model):
     that returns one value repeated for every group: a comprehension over
     `self.optimizer.param_groups` or `self.base_lrs` whose element uses neither the group,
     the loop variable nor `self.base_lrs` (one entry by index, `self.base_lrs[0]`, is one
-    group's value for all), or `[lr] * len(self.optimizer.param_groups)`. A shared value
+    group's value for all), or `[lr] * len(self.optimizer.param_groups)` (or a group count `__init__` stored). A shared value
     returned only at the initial step (`if self.last_epoch == 0:`) or only once the counter
     is past the schedule's end (`if self.last_epoch > self.max_steps:`, a floor like torch's
     `eta_min`, which SL103 reports where the groups differ) is left alone when the other
@@ -67,7 +67,8 @@ def custom_scheduler_ignores_groups(model):
                     "base_lr in self.base_lrs]`",
                 )
                 continue
-            element = uniform_lr(ret.node, method.node)
+            init = cls.methods.get("__init__")
+            element = uniform_lr(ret.node, method.node, init=init.node if init else None)
             if element is None:
                 continue
             if ret in method.first_step_returns and restores_bases(method, ret, cls.methods):

@@ -23,7 +23,10 @@ def get_lr_outside_scheduler(model):
     after the function set that scheduler's `last_epoch` by hand (a resume that recomputes
     the lr of the restored step, which `get_last_lr()` does not know yet), nor in the arm of
     a torch-version test (or `hasattr(s, "get_last_lr")`) that only a torch older than 1.4
-    runs, the other arm reading `get_last_lr()`.
+    runs, the other arm reading `get_last_lr()`. The scheduler may be built by a method
+    handed its class, also through a name bound to it (EDSR's optimizer factory:
+    `scheduler_class = lrs.MultiStepLR`, then `optimizer._register_scheduler(scheduler_class,
+    **kwargs)`, whose body builds `scheduler_class(self, **kwargs)`).
 
     ## Why is this bad?
     `get_lr()` is the scheduler's internal "compute the next value" hook, not a getter. Called

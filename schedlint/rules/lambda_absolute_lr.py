@@ -1,22 +1,49 @@
 from schedlint.model.lr_expressions import looks_like_lr
 from schedlint.model.lr_lambdas import LrCarrier, lr_lambda_functions, product_texts
+from schedlint.model.usage import params_from_group_builder
 from schedlint.rules.base import Report, clip, rule
 
 _CLASSES = ("LambdaLR", "MultiplicativeLR")
 
 
-def _lr_texts(optimizer) -> set:
+def _lr_texts(model, optimizer) -> set:
     """Dotted LR expressions (not numbers) the optimizer's group lrs are built from."""
-    # a helper's groups name its own variables, which need not be the lambda's
-    values = [optimizer.default_lr] + [
-        g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)
-    ]
+    # a helper's groups name its own variables, which need not be the lambda's; groups a
+    # builder returns (``classifier.get_parameters()``) may each hold their own lr (or lr
+    # multiplier), which the default lr then does not reach
+    default = [] if params_from_group_builder(model, optimizer) else [optimizer.default_lr]
+    values = default + [g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)]
     texts = set()
     for v in values:
         if v is None:
             continue
         texts |= {text for text in product_texts(v) if looks_like_lr(text)}
     return texts
+
+
+def _holds_multipliers(model, optimizer) -> bool:
+    """Groups of lr factors (1.0 and 0.1), or one group at a default lr of 1.0 or more."""
+    if model.group_lr_style(optimizer) == "multiplier":
+        return True
+    lr = optimizer.default_lr
+    groups = optimizer.groups
+    return groups is not None and len(groups) == 1 and lr is not None and (lr.number or 0) >= 1.0
+
+
+def _lambdas_on_multipliers(model) -> set:
+    """The return nodes of the lr_lambdas that some scheduler applies to groups of lr
+    factors: such a function supplies the absolute lr on purpose, also where it drives an
+    optimizer whose groups look like lrs (``lr_decay`` shared by optimizers built with
+    ``lr=1.`` and one with groups of 0.1, which are factors too)."""
+    found = set()
+    for sched in model.schedulers:
+        value = sched.args.get("lr_lambda")
+        if sched.cls not in _CLASSES or sched.optimizer is None or value is None:
+            continue
+        if _holds_multipliers(model, sched.optimizer):
+            for lam in lr_lambda_functions(model, sched, value):
+                found.update(id(r) for r in lam.returns)
+    return found
 
 
 def _absolute_numbers(optimizer) -> list | None:
@@ -38,11 +65,17 @@ def lambda_returns_absolute_lr(model):
     LR expression the optimizer's groups were built with, e.g.
     `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function
     may be a closure a helper builds (`make_warmup_cosine(args.lr, warmup, total)`, also
-    imported). When every group's lr is a number of at most 0.1 (1e-4 and 1e-3), any lr
-    (`args.lr`, `base_lr`) multiplied into the returned value is flagged. Not flagged
-    when the groups hold lr multipliers rather than lrs (1.0 and 0.1, a 10x head, or
-    `"lr": lr_mult`), wherever the groups are built (a helper, a loop): the lambda then
-    supplies the absolute lr on purpose.
+    imported), a `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read
+    through an instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
+    `WarmupCosine(args.lr, ...)` returning `self.base_lr * ...`), or a lambda an instance
+    keeps (`self.lr_lambda`, `schedule.fn`). When every group's lr is a number of at most
+    0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the returned value
+    is flagged. Not flagged when the groups hold lr multipliers rather than lrs (1.0 and
+    0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a helper, a loop):
+    the lambda then supplies the absolute lr on purpose. Likewise when the same function
+    also drives such groups (or an optimizer built at `lr=1.`), and when the groups come
+    from a builder the file cannot read (`classifier.get_parameters()`, a library's): each
+    may set its own lr, which the optimizer's default lr then does not reach.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to
@@ -69,18 +102,23 @@ def lambda_returns_absolute_lr(model):
         optimizer, lambda step: min(1.0, step / args.warmup))
     ```
     """
+    on_multipliers = None
     for sched in model.schedulers:
         opt = sched.optimizer
         value = sched.args.get("lr_lambda")
         if sched.cls not in _CLASSES or sched.origin != "torch" or opt is None or value is None:
             continue
-        texts = _lr_texts(opt)
+        texts = _lr_texts(model, opt)
         numbers = _absolute_numbers(opt)
-        if not (texts or numbers) or model.group_lr_style(opt) == "multiplier":
+        if not (texts or numbers) or _holds_multipliers(model, opt):
             continue  # groups of lr factors: the lambda supplies the absolute lr on purpose
         if any(w.optimizer is opt and opt.order < w.order < sched.order for w in model.lr_writes):
             continue  # the group lrs were rewritten (to multipliers?) before the scheduler
         for lam in lr_lambda_functions(model, sched, value):
+            if on_multipliers is None:
+                on_multipliers = _lambdas_on_multipliers(model)
+            if any(id(r) in on_multipliers for r in lam.returns):
+                continue
             carrier = LrCarrier(texts, lam, any_lr=numbers is not None)
             hit = carrier.first(lam.returns)
             if hit is None:

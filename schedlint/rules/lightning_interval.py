@@ -85,6 +85,10 @@ def per_step(model, sched):
         return None
     if sched.cls in _LAMBDA_CLASSES and _lambda_counts_steps(model, sched):
         return f"its `lr_lambda` counts steps ({sched.args['lr_lambda'].src[:40]})"
+    if sched.cls == "CyclicLR":
+        # no unit in its sizes tells an epoch count: torch documents them as training
+        # iterations, and its cycle as stepped after every batch
+        return "a `CyclicLR`, whose half-cycle counts training iterations"
     # Lightning steps nothing by itself in a unit a literal could tell; the schedule's own
     # parameters then say what one step is.
     return sized_by_transformers_api(sched)
@@ -107,7 +111,7 @@ def lightning_interval_mismatch(model):
     them; a config dict may come from a method of the module or of a base class in the same
     file, `self._lr_config(optimizer)`)
     and flags a scheduler meant to advance once per optimizer step (`OneCycleLR`,
-    `CyclicLR`, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
+    `CyclicLR` whatever its sizes, the transformers `get_*_schedule_with_warmup` schedules, a `LambdaLR` over a
     step count, a `CosineAnnealingLR` sized with `estimated_stepping_batches`, a
     `SequentialLR` chaining a warm-up sized in steps; built inline, by a helper of this or
     another module of the tree, with its `lr_lambda` a function or a method; a transformers

@@ -153,7 +153,9 @@ def _reset_by_epoch_step(model, names, branches, sched, write, key, steps) -> bo
     """A later ``sched.step(epoch)`` of the same function, which runs whenever the write does
     and before any optimizer step, recomputes the lrs in closed form from ``base_lrs``: the
     written value never reaches an optimizer step (a resume that re-syncs the schedule)."""
-    if sched.cls not in catalogue.EPOCH_CLOSED_FORM:
+    # a closed-form class without ``_get_closed_form_lr`` (OneCycleLR) recomputes in its
+    # ``get_lr()`` all the same
+    if sched.cls not in catalogue.EPOCH_CLOSED_FORM and not closed_form(sched):
         return False
     stepping = [c for opt in write.optimizers for c in model.optimizer_steps(opt)]
     if key is not None:
@@ -183,6 +185,26 @@ def _reset_by_epoch_step(model, names, branches, sched, write, key, steps) -> bo
         ):
             return True
     return False
+
+
+def _one_off_drop_on_resume(model, sched, write) -> bool:
+    """``g["lr"] = g["lr"] * 0.1`` once, after the same function loaded the optimizer's or
+    the scheduler's state (DETR's ``--drop_lr_now``): a chainable schedule goes on from the
+    scaled lr, which is what a deliberate drop on resume asks for."""
+    if closed_form(sched) or not sched.chainable or len(write.loops) > 1:
+        return False
+    scaled = (
+        write.op in ("*=", "/=") or write.reads_current_lr and write.value.operators <= {"*", "/"}
+    )
+    if not scaled or write.value.names - {write.group_var}:
+        return False
+    return any(
+        c.method == "load_state_dict"
+        and c.scope is write.scope
+        and c.order < write.order
+        and (c.target is sched or c.target in write.optimizers)
+        for c in model.calls
+    )
 
 
 def _built_only_otherwise(model, branches, sched, write) -> bool:
@@ -265,8 +287,12 @@ def manual_lr_edit_under_scheduler(model):
     Nor is a write in a function that then puts back a snapshot it took of the optimizer
     (`saved = copy.deepcopy(opt.state_dict())` ... `opt.load_state_dict(saved)`, an lr range
     test), nor one that a later `scheduler.step(epoch)` of the same function overwrites before
-    any optimizer step (a resume that re-syncs a StepLR-like schedule: the deprecated epoch
-    argument recomputes every lr in closed form from `base_lrs`; SL204 still reports it).
+    any optimizer step (a resume that re-syncs a StepLR-like or closed-form schedule, such
+    as OneCycleLR: the deprecated epoch argument recomputes every lr in closed form from
+    `base_lrs`; SL204 still reports it), nor a one-off drop of the current lr
+    (`g["lr"] = g["lr"] * 0.1`, outside any loop) after the same function loaded the
+    optimizer's or scheduler's state, under a chainable scheduler: a deliberate cut on
+    resume (DETR's `--drop_lr_now`) that the schedule carries on.
     Nor is a warm-up ramp over the first passes of the loop that steps a StepLR,
     MultiStepLR, ExponentialLR or MultiplicativeLR once a pass (`if epoch <= warmup:`
     writing `base_lr * epoch / warmup`) and ends at the lr the optimizer was built with:
@@ -381,6 +407,8 @@ def manual_lr_edit_under_scheduler(model):
             ):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
             if _reset_by_epoch_step(model, names, branches, sched, write, key, steps):
+                continue
+            if _one_off_drop_on_resume(model, sched, write):
                 continue
             if _warmup_then_decay(model, branches, sched, write, steps, local):
                 continue  # a ramp over the first passes, then the decay goes on from it

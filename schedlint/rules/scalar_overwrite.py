@@ -10,9 +10,15 @@ def scalar_lr_overwrite(model):
     Flags a loop over `optimizer.param_groups` (a for-loop, a comprehension, `map`, or
     `optimizer.param_groups[i]` over every index) that assigns `g["lr"]` a value that does not
     depend on the group, when the optimizer's groups were built with different learning rates.
+    A value picked per group by a test of the index or the group (`if i < len(groups) - 1:
+    ... else: ... * 10`) depends on the group.
     Also flags such a loop nested in a loop over several optimizers built with different
     learning rates (`for opt in (opt_g, opt_d):`, a GAN's two time-scale update rule), when
-    the value is the same for all of them.
+    the value is the same for all of them. The loop may be in a method of an optimizer
+    subclass (`for g in self.param_groups:` in the `step()` of `class AdamW(torch.optim.Adam)`)
+    when the file builds that optimizer with different learning rates; a file building,
+    with different learning rates, such an optimizer of another module of the package is
+    flagged at the construction.
 
     ## Why is this bad?
     Per-group learning rates (a backbone at 1e-5, a head at 1e-3) exist so the groups train at
@@ -88,12 +94,18 @@ def scalar_lr_overwrite(model):
         message = f"{head} (built with lr {some(clip(lr, 16) for lr in distinct)})"
         if len(message) > 120:
             message = f"{head} (built with {len(distinct)} distinct lrs)"
+        cls = write.via.in_class if write.via is not None else None
+        where = (
+            f"distinct lrs, and `{clip(cls.name, 30)}` writes one lr into them at "
+            f"{model.where(write.via.node)}"
+            if cls is not None
+            else f"distinct lrs ({model.where(opt.node)}) and now all train at one"
+        )
         yield Report(
             write.node,
             message,
             fix=_scaled_fix(model, write, opt) if write.via is None else None,
-            help=f"The groups were built with distinct lrs "
-            f"({model.where(opt.node)}) and now all train at one; scale each "
+            help=f"The groups were built with {where}; scale each "
             f'group instead, e.g. `g["lr"] = g["initial_lr"] * factor`',
         )
 

@@ -64,7 +64,10 @@ def scheduler_on_shallow_copy(model):
     Flags a torch scheduler whose optimizer is a shallow copy (`copy.copy(optimizer)`),
     directly, through a name, or through a factory's parameter that every caller fills with
     such a copy, when the scheduler is stepped or rewrites the lrs in its
-    constructor (LambdaLR, LinearLR, ConstantLR, OneCycleLR, CyclicLR, ...).
+    constructor (LambdaLR, LinearLR, ConstantLR, OneCycleLR, CyclicLR, ...). The class may
+    be a parameter or an attribute (`self.scheduler_cls = OneCycleLR`); a helper of another
+    module of the package that builds the class it is handed on such a copy
+    (`preview_schedule(optimizer, OneCycleLR, ...)`) is reported at the call handing it.
 
     ## Why is this bad?
     A shallow copy of an optimizer shares its `param_groups` list and the group dicts. A
@@ -107,19 +110,42 @@ def scheduler_on_shallow_copy(model):
         if sched.origin not in ("torch", "transformers"):
             continue
         copied = _shallow_copy_of(model, sched)
-        if copied is None:
-            continue
-        if (
-            not model.steps_of(sched)
-            and sched.cls not in _WRITES_AT_CONSTRUCTION
-            and sched.origin != "transformers"
-        ):
+        if copied is None or not _writes(sched, model.steps_of(sched)):
             continue
         yield Report(
             sched.node,
             f"`{clip(sched.cls, 40)}` is built on `{clip(copied.src, 30)}`, which "
             f"shares the optimizer's param groups",
-            help="The copy's `param_groups` are the real optimizer's dicts, so every lr "
-            "this scheduler writes changes the optimizer that trains; build it on "
-            "`copy.deepcopy(optimizer)` (or a fresh optimizer) instead",
+            help=_HELP,
         )
+    for _scope, call, sched, home in model.handed_constructions:
+        # ``preview_schedule(optimizer, OneCycleLR, ...)`` of another module builds the class
+        # it is handed on a shallow copy there: reported at this call, which picks the class
+        copied = _shallow_copy_of(home, sched)
+        steps = [
+            c
+            for c in home.calls
+            if c.method == "step" and c.scope is sched.scope and c.receiver == sched.target
+        ]
+        if copied is None or not _writes(sched, steps):
+            continue
+        yield Report(
+            call,
+            f"`{clip(sched.cls, 24)}` handed to `{clip(sched.scope.name, 24)}()` is built on "
+            f"`{clip(copied.src, 24)}`: it shares the optimizer's groups",
+            help=f"`{clip(sched.scope.name, 24)}()` builds it at {model.where(sched.node)}, on a "
+            "copy whose `param_groups` are the real optimizer's dicts: every lr it writes changes "
+            "the optimizer that trains; copy with `copy.deepcopy` there",
+        )
+
+
+_HELP = (
+    "The copy's `param_groups` are the real optimizer's dicts, so every lr "
+    "this scheduler writes changes the optimizer that trains; build it on "
+    "`copy.deepcopy(optimizer)` (or a fresh optimizer) instead"
+)
+
+
+def _writes(sched, steps) -> bool:
+    """The scheduler writes the group lrs: stepped, or in its constructor already."""
+    return bool(steps) or sched.cls in _WRITES_AT_CONSTRUCTION or sched.origin == "transformers"

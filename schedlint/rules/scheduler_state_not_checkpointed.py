@@ -49,8 +49,10 @@ def scheduler_state_not_checkpointed(model):
     anywhere for that scheduler (a scheduler whose state the file saves but never loads back
     is flagged there too). The scheduler may be built by a factory
     (`scheduler = make_scheduler(optimizer)`) and followed through the names it is stepped
-    by, and the optimizer through a dict of the run's objects handed to a checkpoint helper
-    of another module (`state = TrainState(model=model, optimizer=optimizer)`, a
+    by, or picked by a config's name (hydra's `instantiate(cfg.scheduler,
+    optimizer=optimizer)`, pytorch-template's `config.init_obj("lr_scheduler",
+    torch.optim.lr_scheduler, optimizer)`), and the optimizer through a dict of the run's
+    objects handed to a checkpoint helper of another module (`state = TrainState(model=model, optimizer=optimizer)`, a
     `TypedDict`, or `dict(...)` with keywords, then `save_checkpoint(path, state)` saving
     `state["optimizer"].state_dict()`). It stays silent when the scheduler is saved or loaded in any
     way the file shows (its `state_dict()`/`load_state_dict()` called anywhere, the scheduler
@@ -65,7 +67,8 @@ def scheduler_state_not_checkpointed(model):
     comes from elsewhere (a helper's argument) with no scheduler seen. A load that puts back a
     snapshot the same function took (`saved = copy.deepcopy(opt.state_dict())`, an lr range
     test) is not a resume. A trainer class handed
-    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`) is
+    both by a module of the tree (`Trainer(model, optimizer, scheduler)` in `train.py`, or
+    in a script of `tools/` or `scripts/` next to the class's package) is
     checked too: its `save`/`resume` methods are flagged when they handle `self.optimizer`
     but not the scheduler it steps, unless some module saves or loads that scheduler or reads
     it from the trainer (`trainer.scheduler`); so is a base class whose subclass in

@@ -188,7 +188,9 @@ def step_granularity_mismatch(model):
     through a function the epoch loop calls (of this file, or imported from another module of
     the tree, `train_one_epoch`; a step at the top of an end-of-epoch hook with no loop of
     its own, `self.on_epoch_end()` or `end_of_epoch(scheduler, writer)`, counts at each call
-    of the hook when every call sits in a loop), the outer loop must look like an epoch loop (or the inner one iterate a
+    of the hook when every call sits in a loop; a helper of another module handed both,
+    `train_with_early_stopping(..., scheduler=scheduler)`, with the epoch and the batch
+    loop of its own, is reported at its call), the outer loop must look like an epoch loop (or the inner one iterate a
     loader), and the length expressions must clearly speak of epochs or of iterations;
     otherwise nothing is reported. Also flags a scheduler stepped both in a batch loop and in
     the epoch loop around it, or in the epoch loop and in a batch loop of a method or imported
@@ -234,7 +236,10 @@ def step_granularity_mismatch(model):
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call. In a LightningModule that
+    prepared scheduler steps `num_processes` times per call. For the same reason, flags a
+    scheduler passed to `accelerator.prepare` and stepped once per epoch (an epoch schedule,
+    or one whose unit is unknown) unless the `Accelerator` splits batches or is built with
+    `step_scheduler_with_optimizer=False` (accelerate #2926). In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
@@ -334,6 +339,12 @@ def step_granularity_mismatch(model):
         kind = granularity(sched, model) or _sized_like_epoch_loop(model, sched)
         if kind is None and sized_by_transformers_api(sched) is not None:
             kind = "iteration", sized_by_transformers_api(sched)
+        if kind is None or kind[0] != "iteration":
+            # a per-iteration schedule stepped per epoch is reported below, prepared or not
+            epoch = _prepared_stepped_per_epoch(model, branches, sched)
+            if epoch is not None:
+                yield epoch
+                continue
         if kind is None:
             continue
         key = names.optimizer_key(sched)
@@ -357,6 +368,7 @@ def step_granularity_mismatch(model):
             found = gated
         elif kind[0] == "iteration":
             found = list(_per_epoch(model, names, sched, key, steps, kind[1], branches))
+            found = found or list(_per_epoch_in_imported_loops(model, sched, steps, kind[1]))
         else:
             found = list(_per_batch(model, names, sched, key, steps, kind[1], branches))
             found = found or list(_manual_training_step(model, sched, steps, kind[1], branches))
@@ -919,6 +931,42 @@ def _per_epoch(model, names, sched, key, steps, why, branches):
         f"`{sched.optimizer_src}` steps per batch ({where}): the schedule advances "
         f"once per epoch instead of once per update (a OneCycleLR never leaves its "
         f"warm-up); call `{step.receiver}.step()` right after the optimizer step",
+    )
+
+
+def _per_epoch_in_imported_loops(model, sched, steps, why):
+    """Every step of ``sched`` is in the epoch loop of one helper of another module it is
+    handed to (``train_with_early_stopping(..., scheduler=scheduler)`` of ``loops.py``),
+    whose batch loop, nested in that epoch loop, steps the optimizer it is handed too."""
+    if not steps or any(s.via is None for s in steps):
+        return
+    own = [s.via for s in steps]
+    if own[0].scope.cls is not None:
+        return  # a method: its class's own file is checked with what the caller hands it
+    if len({id(o.scope) for o in own}) != 1 or not all(
+        o.loop is not None and is_epoch_loop(o.loop) for o in own
+    ):
+        return
+    opt_steps = [
+        o.via
+        for o in model.optimizer_steps(sched.optimizer)
+        if o.via is not None and o.via.scope is own[0].scope
+    ]
+    if not opt_steps or not all(
+        o.loop is not None and o.loop is not s.loop and s.loop.contains(o.loop)
+        for o in opt_steps
+        for s in own
+    ):
+        return
+    step, helper = steps[0], own[0].scope.name
+    yield Report(
+        step.node,
+        f"`{clip(helper, 30)}()` steps `{clip(own[0].receiver, 30)}` once per epoch, but "
+        f"{_called(sched)} counts iterations",
+        help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}; `{helper}()` "
+        f"({model.where(own[0].node)}) steps it in its epoch loop and the optimizer in the "
+        f"batch loop ({model.where(opt_steps[0].node)}): the schedule advances once per "
+        f"epoch instead of once per update; step it right after the optimizer step",
     )
 
 
@@ -1564,6 +1612,55 @@ def _len_targets(model, sched, value, depth=0):
                 return None
             found += inner
     return found
+
+
+def _prepared_stepped_per_epoch(model, branches, sched):
+    """A scheduler handed to ``accelerator.prepare`` and stepped once per epoch: unless the
+    Accelerator splits batches or was built with ``step_scheduler_with_optimizer=False``, a
+    prepared scheduler's ``step()`` steps it ``num_processes`` times (accelerate assumes
+    per-batch steps on a sharded loader), so on N processes an epoch schedule runs N times
+    too fast (accelerate #2926)."""
+    if sched.target is None or model.is_foreign(sched) or len(model.accelerators) != 1:
+        return None
+    accelerator = model.accelerators[0]
+    if accelerator.split_batches is not False or accelerator.steps_with_optimizer is not True:
+        return None
+    # ``scheduler = accelerator.prepare(scheduler)``, or into another name (``(self.model,
+    # ..., self.scheduler) = self.accelerator.prepare(model, ..., scheduler)``)
+    prepared = [
+        r
+        for r in model.rebinds
+        if r.scope is sched.scope
+        and r.order > sched.order
+        and assigns_call_of(r, "prepare")
+        and (r.target == sched.target or sched.target in rebound_value(model, r).names)
+    ]
+    steps = (
+        [
+            s
+            for s in model.steps_of(sched)
+            if s.scope is not sched.scope or s.order > prepared[0].order
+        ]
+        if prepared
+        else []
+    )
+    if not steps:
+        return None
+    for step in steps:
+        anchors = _epoch_anchors(model, branches, step)
+        if not anchors or not all(is_epoch_loop(a.loop) for a in anchors):
+            return None
+    step = steps[0]
+    return Report(
+        step.node,
+        f"`{clip(step.receiver, 30)}.step()` runs once per epoch on a prepared scheduler, "
+        f"which steps it num_processes times",
+        help=f"{name_of(sched)} ({model.where(sched.node)}) was passed to "
+        f"`accelerator.prepare` on line {model.line(prepared[0].node)}: accelerate then "
+        f"steps it once per process on every call, as for per-batch steps on a sharded "
+        f"loader, so on N processes this epoch schedule runs N times too fast; leave it out "
+        f"of `prepare`, or build the `Accelerator` with `step_scheduler_with_optimizer=False`",
+    )
 
 
 def _sized_per_process(model, sched):

@@ -1,5 +1,6 @@
 from schedlint.model.calls import move_after_edits
 from schedlint.model.facts import Optimizer, Scheduler
+from schedlint.model.frameworks import IGNITE_BEFORE_UPDATE, ignite_hooks
 from schedlint.model.usage import (
     Branches,
     branches_of,
@@ -31,19 +32,58 @@ def _counter_managed(model, sched) -> bool:
     return sched.target is not None and any(r.target == text for r in model.rebinds)
 
 
+def _steps_as_torch(model, sched) -> bool:
+    """A torch or transformers scheduler, or a class of the code deriving from a torch
+    scheduler only and keeping its ``step()`` (``WarmupMultiStepLR(_LRScheduler)`` with its
+    own ``get_lr()``): its ``step()`` is torch's, order warning included."""
+    if sched.origin in ("torch", "transformers"):
+        return True
+    return sched.origin == "custom" and any(
+        c.name == sched.cls
+        and c.is_scheduler_subclass
+        and "step" not in c.methods
+        and c.bases
+        and all(b.startswith("torch.") for b in c.bases)
+        for c in model.scheduler_classes()
+    )
+
+
 def _stepped_with_their_optimizers(model):
     """(scheduler, the calls that step its optimizers) for each torch or transformers
-    scheduler whose position its own ``step()`` calls keep (not a plateau, not one whose
-    ``last_epoch`` the code manages)."""
-    for sched in model.schedulers:
+    scheduler (or a subclass keeping torch's ``step()``) whose position its own ``step()``
+    calls keep (not a plateau, not one whose ``last_epoch`` the code manages). Schedulers a
+    caller module builds and hands this file's classes count too (``SimpleTrainer(model,
+    loader, optimizer, scheduler)`` in ``train_net.py``), and those a factory of another
+    module builds for this file (``self.scheduler = build_lr_scheduler(cfg,
+    self.optimizer)``): the order of the steps is this file's code."""
+    for sched in model.schedulers + model.schedulers_reached():
         if (
-            sched.origin not in ("torch", "transformers")
+            not _steps_as_torch(model, sched)
             or sched.cls == "ReduceLROnPlateau"
             or _counter_managed(model, sched)
-            or not sched.optimizers
         ):
             continue
-        yield sched, [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        opts = sched.optimizers or _handed_optimizer(model, sched)
+        if opts:
+            yield sched, [o for opt in opts for o in model.optimizer_steps(opt)]
+
+
+def _handed_optimizer(model, sched) -> tuple:
+    """The one optimizer this file hands the factory of another module that builds
+    ``sched`` on its parameter (resolved in its own module, the scheduler knows none)."""
+    if not model.is_foreign(sched) or sched.optimizer_src is None:
+        return ()
+    opts = model.holds_only(sched.scope, sched.optimizer_src) or []
+    return tuple(opts) if len(opts) == 1 and isinstance(opts[0], Optimizer) else ()
+
+
+def _steps(model, sched) -> list:
+    """The plain steps of ``sched``: its own, and those of a receiver holding whichever of
+    the schedulers one factory returns by configuration (``return CosineAnnealingLR(...)``
+    under one test, ``return LambdaLR(...)`` under another)."""
+    return model.steps_of(sched) + [
+        c for c in model.steps_reaching(sched) if c.target is None and model.chosen(c)
+    ]
 
 
 def _walks_schedulers(call, loop) -> bool:
@@ -161,6 +201,12 @@ def _subject(call, sched) -> str:
     return name_of(sched) if sched.target else f"`{clip(call.receiver, 40)}`"
 
 
+def _named(model, call, sched) -> str:
+    """The scheduler as the message names it; one a caller module built (its variable
+    there means nothing here) by the receiver this file steps it through."""
+    return f"`{clip(call.receiver, 40)}`" if model.is_foreign(sched) else name_of(sched)
+
+
 def _optimizer_words(sched) -> str:
     """The optimizer a scheduler is on: its variable, or, for one built per entry of a
     container (the variable is a comprehension's), that entry."""
@@ -176,7 +222,7 @@ def _per_call_first(model, branches):
     epoch starts one schedule step early. Or a per-iteration one (``run_step()``) that steps
     it before its one optimizer step: each update runs one schedule step early."""
     for sched, opt_steps in _stepped_with_their_optimizers(model):
-        for step in model.steps_of(sched):
+        for step in _steps(model, sched):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
             if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
                 continue
@@ -195,6 +241,11 @@ def _per_call_first(model, branches):
                 site = next(
                     (call for _, call, loop in model.call_sites(own.scope) if loop is not None),
                     None,
+                ) or next(
+                    # the loop of a base class in another module (``TrainerBase.train`` in
+                    # engine/train_loop.py calling ``self.run_step()``), or of a caller there
+                    (c[1].node for c in model.call_chains(own) if len(c) > 1 and c[1].loop),
+                    None,
                 )
                 fn = own.scope.name
             if site is None:
@@ -204,17 +255,17 @@ def _per_call_first(model, branches):
             # ``run_step()`` steps the optimizer once, with no loop of its own: each call is
             # one iteration of the loop that calls it
             unit = "epoch's updates" if first.loop is not None else "call's update"
+            after = "the loop that runs " if first.loop is not None else ""
             yield Report(
                 step.node,
                 f"`{clip(own.receiver, 30)}.step()` runs before "
                 f"`{clip(_opt_text(first, sched), 40)}`{here} in every call of "
                 f"`{clip(fn, 30)}()`",
-                help=f"{on}`{fn}()` runs once per iteration of the loop at line "
-                f"{model.line(site)}, so {name_of(sched)} (a `{sched.cls}`, line "
-                f"{model.line(sched.node)}) advances before each {unit}: "
+                help=f"{on}`{fn}()` runs once per iteration of the loop at "
+                f"{model.where(site)}, so {_named(model, own, sched)} (a `{sched.cls}`, "
+                f"{model.where(sched.node)}) advances before each {unit}: "
                 f"the first lr of the schedule is never used; call "
-                f"`{own.receiver}.step()` after the loop that runs "
-                f"`{_opt_text(first, sched)}`",
+                f"`{own.receiver}.step()` after {after}`{_opt_text(first, sched)}`",
             )
 
 
@@ -228,39 +279,146 @@ def _runs_in_loop(model, fact, loop, scope):
     return None
 
 
+def _hooked_schedulers(model):
+    """(scheduler, the calls that step its optimizers) for the hook check: this file's, and
+    the torch schedulers a module calling or deriving from this file's classes builds
+    (``self.schedulers`` that ``SRModel.__init__`` fills for ``BaseModel``), with the steps
+    of their optimizers there (``optimize_parameters`` of the subclass)."""
+    lent = model.lent_calls("step")
+    reached = model.schedulers_reached()
+    seen = []
+    for sched, opt_steps in _stepped_with_their_optimizers(model):
+        seen.append(sched)
+        if any(sched is r for r in reached):
+            opt_steps = opt_steps + [
+                c for c, ts in lent if any(t is opt for opt in sched.optimizers for t in ts)
+            ]
+        yield sched, opt_steps
+    for sched in reached:
+        if any(sched is s for s in seen):
+            continue
+        if (
+            sched.origin not in ("torch", "transformers")
+            or sched.cls == "ReduceLROnPlateau"
+            or not sched.optimizers
+            or any(_counter_managed(m, sched) for m in [model, *model.other_models()])
+        ):
+            continue
+        opt_steps = [o for opt in sched.optimizers for o in model.optimizer_steps(opt)]
+        opt_steps += [c for c, ts in lent if any(t is opt for opt in sched.optimizers for t in ts)]
+        yield sched, opt_steps
+
+
 def _hook_first(model, branches):
     """A function with no loop of its own (``on_epoch_start``, ``before_epoch``) that steps
     the scheduler unconditionally, called in a loop whose body steps the optimizer only
     after that call (inline, or in another function it calls, ``self.train_epoch()``): every
-    iteration advances the schedule before its updates."""
-    for sched, opt_steps in _stepped_with_their_optimizers(model):
-        for step in model.steps_of(sched):
+    iteration advances the schedule before its updates. A walk over a container of
+    schedulers (``for s in self.schedulers: s.step()``) is not a loop of its own: each call
+    steps every scheduler once. The loop may be in a module calling this file's class
+    (``model.update_learning_rate()`` in ``train.py``)."""
+    for sched, opt_steps in _hooked_schedulers(model):
+        for step in model.steps_reaching(sched):
             if step.via is not None or step.args or step.kwargs:
                 continue
+            walks = []
+            loop = step.loop
+            while _walks_schedulers(step, loop):
+                walks.append(loop)
+                loop = loop.parent
+            if step.target is not sched and not walks and not model.chosen(step):
+                continue  # may be another scheduler, not a walk over them all
             if conditions(branches.path(step), {step.receiver}):
                 continue  # `if epoch > 0:`, an early return: the author decides when
             if any(o.scope is step.scope for o in opt_steps):
                 continue  # the function steps the optimizer itself: _per_call_first's shape
-            sites = [s for s in model.loops_around_calls(step) if s.here]
-            if not sites:
-                continue
-            for site in sites:
+            for site in model.loops_around_calls(step, walks):
                 runs = [_runs_in_loop(model, o, site.loop, site.scope) for o in opt_steps]
                 runs = [r for r in runs if r is not None]
                 if not runs or any(r.order <= site.order for r in runs):
                     continue  # the optimizer steps first in that loop (or not in it at all)
                 first = min(runs, key=lambda r: r.order)
                 fn = step.scope.name
+                what = (
+                    f"{_named(model, step, sched)} (a `{sched.cls}`, {model.where(sched.node)})"
+                    if sched.target or model.is_foreign(sched)
+                    else f"the `{sched.cls}` built at {model.where(sched.node)}"
+                )
                 yield Report(
                     step.node,
                     f"`{clip(step.receiver, 30)}.step()` in `{clip(fn, 30)}()` runs before "
-                    f"`{clip(model.code(first.node), 40)}` (line {model.line(first.node)}) "
-                    f"in the loop at line {model.line(site.loop.node)}",
-                    help=f"`{fn}()` is called at line {model.line(site.node)}, before the "
-                    f"optimizer steps in the same loop body, so {name_of(sched)} (a "
-                    f"`{sched.cls}`, line {model.line(sched.node)}) advances before each "
+                    + (
+                        f"`{clip(model.code(first.node), 32)}` in the loop at line "
+                        f"{model.line(site.loop.node)}"
+                        if site.here
+                        else f"`{clip(model.code(first.node), 30)}` in "
+                        f"`{clip(site.scope.name, 20)}()`'s loop"
+                    ),
+                    help=f"`{fn}()` is called at {model.where(site.node)}, before the "
+                    f"optimizer steps at {model.where(first.node)} in the same loop body "
+                    f"(at {model.where(site.loop.node)}), so {what} advances before each "
                     f"iteration's updates: the first lr of the schedule is never used; step "
                     f"the scheduler after the optimizer (at the end of the loop body)",
+                )
+                break
+
+
+def _runs_in(model, fact, scopes) -> bool:
+    """``fact`` is code of one of the function ``scopes``, or of a function they call."""
+    return any(
+        any(site.scope is s for site in chain for s in scopes) for chain in model.call_chains(fact)
+    )
+
+
+def _ignite_first(model, branches):
+    """A scheduler stepped in an ignite handler of ``Events.EPOCH_STARTED`` or
+    ``ITERATION_STARTED`` on an engine whose process function (run once per iteration, after
+    those events) steps the scheduler's optimizer: each epoch's (or iteration's) updates run
+    at the next lr of the schedule."""
+    hooks = [
+        h
+        for h in ignite_hooks(model)
+        if h.handler.event in IGNITE_BEFORE_UPDATE and not h.handler.filtered
+    ]
+    if not hooks:
+        return
+    for sched, opt_steps in _stepped_with_their_optimizers(model):
+        for step in model.steps_reaching(sched):
+            if step.via is not None or step.args or step.kwargs:
+                continue
+            if step.target is not sched and not _walks_schedulers(step, step.loop):
+                continue
+            if _training_loop(step) is not None:
+                continue  # a loop of its own in the handler
+            if conditions(branches.path(step), {step.receiver}):
+                continue  # `if engine.state.epoch > 1:`: the author decides when
+            for hook in hooks:
+                if not any(step.scope is s for s in hook.scopes):
+                    continue
+                runs = [
+                    (o.node, f"`{model.code(o.node)}`")
+                    for o in opt_steps
+                    if _runs_in(model, o, hook.process)
+                ]
+                runs += [
+                    (node, f"the update in `{model.code(node).partition('(')[0]}()`")
+                    for opt, node in hook.optimizers
+                    if any(opt is o for o in sched.optimizers)
+                ]
+                if not runs:
+                    continue
+                node, text = min(runs, key=lambda r: model.position(r[0]))
+                event = f"Events.{hook.handler.event}"
+                unit = "epoch" if hook.handler.event.startswith("EPOCH") else "iteration"
+                yield Report(
+                    step.node,
+                    f"`{clip(step.receiver, 30)}.step()` runs on `{event}`, before "
+                    f"{clip(text, 50)} (line {model.line(node)})",
+                    help=f"ignite fires `{event}` before the engine's process function runs, "
+                    f"so {name_of(sched)} (a `{sched.cls}`, line {model.line(sched.node)}) "
+                    f"advances before the {unit}'s updates: the first lr of the schedule is "
+                    f"never used (torch warns once); step it on "
+                    f"`Events.{unit.upper()}_COMPLETED`, or attach ignite's `LRScheduler`",
                 )
                 break
 
@@ -326,10 +484,29 @@ def scheduler_step_before_optimizer_step(model):
     `Trainer.train`, a `train_one_epoch` imported from another module) that steps the
     scheduler at its top, unconditionally, before the loop where it steps the optimizer, when
     that function is called from a loop, or before its one optimizer step when it has no loop
-    (detectron2's `run_step()`, called once per iteration), and a function with no loop of its own
+    (detectron2's `run_step()`, called once per iteration, also by the loop of a base class
+    in another module, `TrainerBase.train`, and when the scheduler comes from
+    another module: built by the script that hands it to the trainer, `SimpleTrainer(model,
+    loader, optimizer, scheduler)`, or by a factory there, `self.scheduler =
+    build_lr_scheduler(cfg, self.optimizer)`), and a function with no loop of its own
     (`on_epoch_start()`, `before_epoch(scheduler)`) that steps the scheduler unconditionally
     and is called in a loop whose body steps the optimizer only after that call (inline, or
-    in another function it calls, `self.train_epoch()`). Also flags a torch or transformers
+    in another function it calls, `self.train_epoch()`); a walk over a list of schedulers
+    (`for scheduler in self.schedulers: scheduler.step()` in BasicSR's
+    `update_learning_rate()`, the list filled per optimizer by a subclass, also in another
+    module) counts as no loop, and the loop may be in a script calling the class
+    (`model.update_learning_rate()` before `model.optimize_parameters()`). Also flags a
+    scheduler stepped in a pytorch-ignite handler of `Events.EPOCH_STARTED` or
+    `ITERATION_STARTED` (`@trainer.on(...)`, `trainer.add_event_handler(...)`) on an engine
+    whose process function steps its optimizer (`Engine(update)`, `Engine(self.train_step)`,
+    also built by a function of the file, or ignite's `create_supervised_trainer(model,
+    optimizer, loss_fn)`): ignite
+    fires those events before the epoch's (the iteration's) updates. A filtered event
+    (`Events.EPOCH_STARTED(every=2)`) and ignite's own `LRScheduler` and
+    `create_lr_scheduler_with_warmup` handlers, attached on `ITERATION_STARTED` as ignite
+    documents, are not flagged. These hook checks take torch and transformers schedulers,
+    and a class of the code deriving from a torch scheduler that keeps torch's `step()`
+    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`). Also flags a torch or transformers
     scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
     optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
     when nothing else in the loop steps and no other code steps that optimizer: the
@@ -400,6 +577,7 @@ def scheduler_step_before_optimizer_step(model):
         *_replaced_optimizer_steps(model, branches),
         *_per_call_first(model, branches),
         *_hook_first(model, branches),
+        *_ignite_first(model, branches),
     ]:
         if id(report.node) not in reported:
             reported.add(id(report.node))

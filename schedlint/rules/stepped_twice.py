@@ -1,4 +1,9 @@
 from schedlint.model import catalogue
+from schedlint.model.frameworks import (
+    LR_SCHEDULER_STEP_HOOK,
+    derives_from_lightning,
+    lightning_stepping,
+)
 from schedlint.model.usage import (
     branches_of,
     built_per_entry,
@@ -23,6 +28,9 @@ def scheduler_stepped_twice(model):
     `step(epoch)`), and when the optimizer itself steps more than once per iteration there
     (a schedule may then be meant per optimizer step), and for schedulers built one per
     entry of a container (`self.schedulers["gen"]` and `["disc"]` are two schedulers).
+    Also flags a step, by the module's own code, of a scheduler a LightningModule returns
+    from `configure_optimizers` under automatic optimization (Lightning steps it at its
+    interval already), unless the module overrides `lr_scheduler_step`.
 
     ## Why is this bad?
     Schedulers count `step()` calls. Stepped twice per epoch, a `StepLR(step_size=30)`
@@ -76,6 +84,7 @@ def scheduler_stepped_twice(model):
         evaluate(model, val_loader)
     ```
     """
+    yield from _stepped_by_lightning_too(model)
     names, branches = names_of(model), branches_of(model)
     for sched in model.schedulers + model.schedulers_reached():
         if (
@@ -117,6 +126,36 @@ def scheduler_stepped_twice(model):
                 help=f"It already steps at {_where(model, first, first_step)}, so the "
                 f"{sched.cls} schedule ({model.where(sched.node)}) advances twice per "
                 f"iteration; keep the one call its schedule is sized for",
+            )
+            break  # one finding per scheduler
+
+
+def _stepped_by_lightning_too(model):
+    """A scheduler a LightningModule returns from ``configure_optimizers`` under automatic
+    optimization, which Lightning steps at its interval, and that the module's own code
+    steps as well (``self.scheduler.step(val_loss)`` in ``validation_epoch_end``)."""
+    for sched in model.schedulers:
+        if not is_known(sched) or sched.parent is not None:
+            continue
+        for step in model.steps_of(sched):
+            if step.via is not None:
+                continue
+            hooks = lightning_stepping(model, sched, step.scope)
+            methods = [s for s in step.scope.function_chain() if s.cls is not None]
+            classes = [h.cls for h in hooks] + [m.cls for m in methods]
+            if not hooks or not derives_from_lightning(model, hooks[0].cls):
+                continue  # a plain trainer whose method is named like Lightning's hook
+            if any(LR_SCHEDULER_STEP_HOOK in c.methods for c in classes):
+                continue  # Lightning calls the module's own ``lr_scheduler_step`` instead
+            entry = next(e for e in hooks[0].schedulers if e.scheduler is sched)
+            unit = entry.interval.string if entry.interval is not None else "epoch"
+            yield Report(
+                step.node,
+                f"`{clip(step.receiver, 30)}.step()` steps a scheduler Lightning already steps",
+                help=f"`{clip(sched.target or sched.cls, 30)}` ({sched.cls}) is returned from "
+                f"`configure_optimizers` (line {model.line(hooks[0].node)}), so Lightning "
+                f"steps it once per {unit or 'interval'}; this call advances it a second time. "
+                "Drop it, or set `self.automatic_optimization = False` and step it by hand",
             )
             break  # one finding per scheduler
 

@@ -29,6 +29,20 @@ def _takes_both(sched) -> bool:
     )
 
 
+def _whole_run(value) -> bool:
+    """Named like the run's length, or computed as one: an epoch count times a loader's
+    length (``args.num_epochs * len(train_loader)``), not a warm-up share of it."""
+    if _reads_as(value_name(value.node), _TOTAL):
+        return True
+    last = [r.rpartition(".")[2].lower() for r in value.names | value.attributes]
+    return (
+        "*" in value.operators
+        and bool(value.lens)
+        and any("epoch" in r for r in last)
+        and not any("warm" in r or "ratio" in r or "frac" in r for r in last)
+    )
+
+
 def _share_of(total, warmup) -> bool:
     """The training slot computes a warm-up share of what the warm-up slot holds:
     ``int(num_training_steps * args.warmup_ratio)`` there, ``num_training_steps`` before it."""
@@ -49,11 +63,12 @@ def warmup_and_total_steps_swapped(model):
     Flags `get_linear_schedule_with_warmup(optimizer, a, b)` (and the other
     `get_*_schedule_with_warmup` factories, and `get_scheduler(name, optimizer, a, b)`) when
     the warm-up slot receives, by position, a value named like the whole run
-    (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) and the training slot one
-    named like a warm-up (`warmup_steps`) or computing a warm-up share of the value in the
-    warm-up slot (`int(total_steps * args.warmup_ratio)`); when, by keyword, the warm-up gets
-    the run's length and the training length a warm-up share of it
-    (`num_warmup_steps=t_total, num_training_steps=args.warmup_proportion * t_total`); or
+    (`total_steps`, `num_training_steps`, `max_steps`, `t_total`) or computing it (an epoch
+    count times a loader's length: `args.epochs * len(train_loader)`) and the training slot
+    one named like a warm-up (`warmup_steps`, `args.warmup`, also by keyword) or computing
+    a warm-up share of the value in the warm-up slot (`int(total_steps * args.warmup_ratio)`;
+    by keyword `num_warmup_steps=t_total, num_training_steps=args.warmup_proportion *
+    t_total`); or
     when both are numbers the model knows and the warm-up is not shorter than the run.
 
     ## Why is this bad?
@@ -90,25 +105,22 @@ def warmup_and_total_steps_swapped(model):
         if warmup is None or total is None:
             continue
         by_position = {"num_warmup_steps", "num_training_steps"} <= set(sched.positional)
-        if (
-            by_position
-            and _reads_as(value_name(warmup.node), _TOTAL)
-            and (_reads_as(value_name(total.node), _WARMUP) or _share_of(total, warmup))
-        ):
+        named_warmup = _reads_as(value_name(total.node), _WARMUP)
+        if _whole_run(warmup) and (named_warmup or by_position and _share_of(total, warmup)):
             yield Report(
                 warmup.node,
                 f"`{clip(warmup.src, 30)}` is passed as the warm-up and "
                 f"`{clip(total.src, 30)}` as the training length",
                 help=f"The schedule takes `({', '.join(sched.positional)})`: "
                 "swapped, the lr warms up for the whole run and never decays; swap them, "
-                "or pass them by keyword",
+                "or pass them by keyword"
+                if by_position
+                else f"{sched.cls} warms up for `num_warmup_steps` out of "
+                "`num_training_steps`: swapped, the lr warms up for the whole run and never "
+                "decays; swap the two values",
             )
             continue
-        if (
-            not by_position
-            and _reads_as(value_name(warmup.node), _TOTAL)
-            and _share_of(total, warmup)
-        ):
+        if not by_position and _whole_run(warmup) and _share_of(total, warmup):
             yield Report(
                 warmup.node,
                 f"`{clip(warmup.src, 30)}` is passed as the warm-up and a fraction of it as "

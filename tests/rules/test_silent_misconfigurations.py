@@ -190,10 +190,28 @@ def test_sl214_lightning_monitor(monitor, mode, flagged):
         ),
         ("get_linear_schedule_with_warmup(opt, warmup_steps, total_steps)", False),
         ("get_linear_schedule_with_warmup(opt, 100, 1000)", False),
-        # by keyword the names say where each count goes
+        # by keyword too: the run's length in the warm-up slot and a warm-up in the
+        # training slot is a swap (shirley-wu/cross-doc-misinfo-detection#1 passed
+        # `num_warmup_steps=epochs * len(loader), num_training_steps=args.warmup`)
         (
             "get_linear_schedule_with_warmup(opt, num_warmup_steps=total_steps, "
             "num_training_steps=warmup_steps)",
+            True,
+        ),
+        (
+            "get_linear_schedule_with_warmup(opt, num_warmup_steps=warmup_steps, "
+            "num_training_steps=total_steps)",
+            False,
+        ),
+        (
+            "get_linear_schedule_with_warmup(opt, num_warmup_steps=args.epochs * len(loader), "
+            "num_training_steps=args.warmup)",
+            True,
+        ),
+        (
+            "get_linear_schedule_with_warmup(opt, "
+            "num_warmup_steps=args.epochs * len(loader) * args.warmup_ratio, "
+            "num_training_steps=args.epochs * len(loader))",
             False,
         ),
         ("get_linear_schedule_with_warmup(opt, steps, warmup_steps)", False),
