@@ -19,7 +19,8 @@ Every rule needs something the model builder records from one of these, and noth
 
 A qualified name is built only from identifiers written in the file (``from torch import
 optim`` then ``optim.SGD``, or ``torch.optim.SGD``), so a construction needs the identifier
-``optim``, ``optimizers`` (apex), ``transformers`` or ``diffusers`` somewhere in the file. Hence two stages:
+``optim``, ``optimizers`` (apex), ``transformers``, ``pytorch_transformers`` or ``diffusers``
+somewhere in the file. Hence two stages:
 
 1. :func:`scan` (bytes, about 1 µs per line): rejects files with none of those identifiers
    and no scaling key; admits outright files with a scaling key. It also rejects files
@@ -47,7 +48,7 @@ REJECT, MAYBE, ADMIT = 0, 1, 2
 
 # Identifiers a catalogue construction's qualified name must contain (see the docstring),
 # and ``param_groups``. ``optim`` also finds ``optimizers``.
-_WORDS = (b"optim", b"transformers", b"diffusers", b"param_groups")
+_WORDS = (b"optim", b"transformers", b"pytorch_transformers", b"diffusers", b"param_groups")
 # Bytes that continue an ASCII identifier. A byte >= 0x80 next to a word counts as a boundary,
 # which admits more files, never fewer.
 _IDENT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")

@@ -175,6 +175,39 @@ TRANSFORMERS_FACTORIES = {
     # diffusers only; a LambdaLR over optimizer steps like the others.
     "get_piecewise_constant_schedule": ("optimizer", "step_rules", "last_epoch"),
 }
+# The schedule classes of pytorch-transformers 1.x and transformers < 2.3, LambdaLR subclasses
+# that the factories above replaced (same schedules, counted in optimizer steps). Their
+# parameters had other names, read as the factories' (LEGACY_KEYWORDS).
+LEGACY_MODULES = (
+    "pytorch_transformers",
+    "pytorch_transformers.optimization",
+    *TRANSFORMERS_MODULES,
+)
+LEGACY_SCHEDULES = {
+    "WarmupLinearSchedule": ("optimizer", "num_warmup_steps", "num_training_steps", "last_epoch"),
+    "WarmupCosineSchedule": (
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+    ),
+    "WarmupCosineWithHardRestartsSchedule": (
+        "optimizer",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
+    ),
+    "WarmupConstantSchedule": ("optimizer", "num_warmup_steps", "last_epoch"),
+    "ConstantLRSchedule": ("optimizer", "last_epoch"),
+}
+LEGACY_KEYWORDS = {
+    "warmup_steps": "num_warmup_steps",
+    "t_total": "num_training_steps",
+    "cycles": "num_cycles",
+}
+TRANSFORMERS_FACTORIES.update(LEGACY_SCHEDULES)
 # diffusers.optimization copies the transformers factories (same LambdaLR schedules, counted
 # in optimizer steps), but its get_scheduler takes ``step_rules`` third.
 DIFFUSERS_MODULES = ("diffusers", "diffusers.optimization")
@@ -334,6 +367,7 @@ OPTIMIZER_MODULE_PREFIXES = (
     "apex.optimizers",
     "timm.optim",
     "transformers",
+    "pytorch_transformers",
 )
 OPTIMIZER_SIGNATURE = ("params", "lr")
 # Under those other packages, a class whose name contains one of these is an optimizer.
@@ -356,6 +390,8 @@ def scheduler_class(qualified):
     module, _, last = qualified.rpartition(".")
     if module in TORCH_SCHEDULER_MODULES and last in TORCH_SCHEDULERS:
         return last
+    if last in LEGACY_SCHEDULES:
+        return last if module in LEGACY_MODULES else None
     if module in TRANSFORMERS_MODULES + DIFFUSERS_MODULES and last in TRANSFORMERS_FACTORIES:
         return last
     if module in TRANSFORMERS_MODULES and last in FACTORY_RETURNS:
@@ -449,6 +485,10 @@ def resolve_factory(short, args):
     if short == "get_scheduler":
         name = args.get("name")
         short = NAMED_SCHEDULES.get(getattr(name, "string", None), short)
+    if short in LEGACY_SCHEDULES:
+        for old, new in LEGACY_KEYWORDS.items():
+            if old in args and new not in args:
+                args[new] = args.pop(old)
     short = FACTORY_RETURNS.get(short, short)
     return short, "torch" if short in TORCH_SCHEDULERS else "transformers"
 

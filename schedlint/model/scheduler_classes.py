@@ -143,6 +143,25 @@ def uniform_lr(node, fn_node, depth=0, init=None):
     return None
 
 
+def single_entry(node, fn_node, depth=0):
+    """The element of a one-entry list literal ``node`` is (``[self.final_lr * factor]``,
+    also through a name bound to it), else None: torch pairs a ``get_lr`` list with the
+    param groups by position, so only the first group gets it."""
+    node = strip_call(node)
+    if isinstance(node, cst.Name) and depth < 2:
+        values = assigned_values(fn_node, node.value)
+        if not values or len(values) != 1:
+            return None
+        return single_entry(values[0], fn_node, depth + 1)
+    if (
+        isinstance(node, cst.List)
+        and len(node.elements) == 1
+        and isinstance(node.elements[0], cst.Element)
+    ):
+        return node.elements[0].value
+    return None
+
+
 def restores_bases(method, shared, methods=None) -> bool:
     """Another return of ``method`` (a ``get_lr``) gives each group a value from
     ``self.base_lrs``, itself or through a helper method of the class (``return

@@ -1,4 +1,4 @@
-from schedlint.model.scheduler_classes import restores_bases, uniform_lr
+from schedlint.model.scheduler_classes import restores_bases, single_entry, uniform_lr
 from schedlint.model.sizes import counted_list
 from schedlint.rules.base import Report, clip, rule
 
@@ -12,7 +12,9 @@ def custom_scheduler_ignores_groups(model):
     that returns one value repeated for every group: a comprehension over
     `self.optimizer.param_groups` or `self.base_lrs` whose element uses neither the group,
     the loop variable nor `self.base_lrs` (one entry by index, `self.base_lrs[0]`, is one
-    group's value for all), or `[lr] * len(self.optimizer.param_groups)` (or a group count `__init__` stored). A shared value
+    group's value for all), or `[lr] * len(self.optimizer.param_groups)` (or a group count
+    `__init__` stored); and one that returns a one-entry list (`[self.final_lr * factor]`),
+    which torch gives to the first group only. A shared value
     returned only at the initial step (`if self.last_epoch == 0:`) or only once the counter
     is past the schedule's end (`if self.last_epoch > self.max_steps:`, a floor like torch's
     `eta_min`, which SL103 reports where the groups differ) is left alone when the other
@@ -70,6 +72,16 @@ def custom_scheduler_ignores_groups(model):
             init = cls.methods.get("__init__")
             element = uniform_lr(ret.node, method.node, init=init.node if init else None)
             if element is None:
+                first = single_entry(ret.node, method.node)
+                if first is not None:
+                    yield Report(
+                        ret.node,
+                        f"`{clip(cls.name, 30)}.get_lr` returns one lr "
+                        f"(`{clip(model.code(first), 30)}`), for the first param group only",
+                        help="torch pairs the values with the param groups by position: every "
+                        "other group keeps its lr, unscheduled; return one lr per group, e.g. "
+                        "`[base_lr * factor for base_lr in self.base_lrs]`",
+                    )
                 continue
             if ret in method.first_step_returns and restores_bases(method, ret, cls.methods):
                 continue  # a shared starting lr; later steps lead each group to its own base

@@ -94,6 +94,15 @@ def _reads_initial_lr(model, write) -> bool:
     return all(any(key == "initial_lr" for _, key in v.subscripts) for v in values)
 
 
+def _conditional_in_helper(model, write) -> bool:
+    """The write an imported helper makes (this fact is anchored at the local call) runs
+    under a test there (``if num_iter < num_warmup:``, YOLOP's ``train()``)."""
+    if write.via is None:
+        return False
+    other = model.flow.model_of(write.via.scope)
+    return bool(conditions(branches_of(other).path(write.via)))
+
+
 def _effect(sched) -> str:
     # ``sched_d`` (`StepLR`), or the class alone where the scheduler has no name
     who = f"`{sched.target}` (`{sched.cls}`)" if sched.target else f"`{sched.cls}`"
@@ -279,7 +288,8 @@ def manual_lr_edit_under_scheduler(model):
     opt.cosine:` builds it, `if not opt.cosine:` decays by hand: a flag picks one), and a
     conditional warm-up computed from the groups'
     `initial_lr` (the scheduler's own base, as YOLO-style trainers do; also a list of such
-    lrs zipped with the groups) are not flagged, nor a warm-up that every path runs before
+    lrs zipped with the groups, or the warm-up of a training function of another module)
+    are not flagged, nor a warm-up that every path runs before
     the scheduler is built (`fit()` warms up, then builds its schedule). Nor
     is a warm-up that runs before a `ReduceLROnPlateau` starts stepping (the plateau scales
     whatever lr it finds), also when the warm-up or the plateau's `step` sit in helpers or
@@ -403,6 +413,7 @@ def manual_lr_edit_under_scheduler(model):
                 continue  # a warm-up done before the plateau steps: it reads the current lr
             if _reads_initial_lr(model, write) and (
                 not local
+                or _conditional_in_helper(model, write)
                 or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
             ):
                 continue  # a warm-up phase computed from the scheduler's own base lrs
