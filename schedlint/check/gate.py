@@ -435,7 +435,7 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
             head in local
             and last[:1].isupper()
             and last not in catalogue.TORCH_OPTIMIZERS
-            and any(k in last for k in catalogue.OPTIMIZER_NAME_PARTS)
+            and catalogue.named_like_optimizer(last, own=True)
         ):
             return True
     for dotted in {_dotted(base) for base in bases} - {None}:

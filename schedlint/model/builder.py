@@ -1656,7 +1656,9 @@ class _Builder(cst.CSTVisitor):
             listed = self.model.listed_args[n_listed:]
             del self.model.listed_args[n_listed:]
             self.model.imported_constructions.append((sched, call, listed))
-            if all(c is not call for _, c, _ in self.model.imported_optimizers):
+            if catalogue.named_like_optimizer(qualified.rpartition(".")[2], own=True) and all(
+                c is not call for _, c, _ in self.model.imported_optimizers
+            ):
                 # ... or an optimizer, if its class there derives from a torch optimizer
                 self._optimizer(call, qualified.rpartition(".")[2], target, stmt)
                 opt = self.model.optimizers.pop()
@@ -2067,25 +2069,37 @@ def _promote_class_attributes(builder) -> None:
     ``self.scheduler_cls(copy.copy(self.optimizer), ...)`` to preview the schedule)."""
     model = builder.model
     pending, model.attribute_constructions = model.attribute_constructions, []
+    if not pending:
+        return
+    # The bindings and rebindings of ``self`` attributes, read once: most calls kept aside
+    # are methods (``self.assertEqual(a, b)``) that nothing binds.
+    bound, rebinds = {}, {}
+    for scope, target, value in model.flow_assigns:
+        if scope.kind == "class" and isinstance(target, cst.Name):
+            bound.setdefault(target.value, []).append((scope, value, True))
+        elif scope.kind == "function":
+            text = dotted_name(target) or ""
+            if text.startswith("self.") and text.count(".") == 1:
+                bound.setdefault(text[5:], []).append((scope, value, False))
+    for rebind in model.rebinds:
+        if rebind.target.startswith("self.") and rebind.target.count(".") == 1:
+            rebinds.setdefault(rebind.target[5:], []).append(rebind)
     promoted = []
     for sched, call, listed in pending:
         attr = call.func.attr.value
+        if attr not in bound:
+            continue
         related = _hierarchy(model, _method_class(sched.scope))
-        values, rebound = [], 0
-        for scope, target, value in model.flow_assigns:
-            cls = _method_class(scope) if scope.kind == "function" else None
+        values = [
+            value
+            for scope, value, in_body in bound[attr]
             if (
-                cls in related
-                and dotted_name(target) == f"self.{attr}"
-                or scope.kind == "class"
-                and isinstance(target, cst.Name)
-                and target.value == attr
-                and any(c.node is scope.node for c in related)
-            ):
-                values.append(value)
-        for rebind in model.rebinds:
-            if rebind.target == f"self.{attr}" and _method_class(rebind.scope) in related:
-                rebound += 1
+                any(c.node is scope.node for c in related)
+                if in_body
+                else _method_class(scope) in related
+            )
+        ]
+        rebound = sum(1 for r in rebinds.get(attr, ()) if _method_class(r.scope) in related)
         if not values or rebound > len(values):
             continue  # bound by unpacking, a ``for`` or ``with``: not certainly a class
         classes = {builder._scheduler_class_of(v) for v in values}

@@ -373,6 +373,17 @@ OPTIMIZER_SIGNATURE = ("params", "lr")
 # Under those other packages, a class whose name contains one of these is an optimizer.
 OPTIMIZER_NAME_PARTS = ("Adam", "SGD", "Lion", "LAMB", "Lamb", "Adafactor", "RMS")
 
+
+def named_like_optimizer(name, own=False) -> bool:
+    """A class name that reads as an optimizer's (``WarmupCosineAdamW``, ``RMSpropTF``), not
+    as a layer's sharing a part with one (``LlamaRMSNorm``, ``RMSNorm``: normalisation layers
+    are called all over model code). ``own``: a class of the checked project, where a name
+    with ``Optim`` (``NoamOptimizer``) counts too."""
+    if "Norm" in name:
+        return False
+    return any(k in name for k in OPTIMIZER_NAME_PARTS) or own and "Optim" in name
+
+
 # The base class of optimizer implementations (not a user-facing optimizer).
 OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
 SCHEDULER_BASES = frozenset(
@@ -504,7 +515,7 @@ def optimizer_class(qualified):
         return last if last in TORCH_OPTIMIZERS else None
     if any(module == p or module.startswith(p + ".") for p in OPTIMIZER_MODULE_PREFIXES[1:]):
         # Only names that look like optimizers: these packages export other classes too.
-        if last in TORCH_OPTIMIZERS or any(k in last for k in OPTIMIZER_NAME_PARTS):
+        if last in TORCH_OPTIMIZERS or named_like_optimizer(last):
             return last
     return None
 
