@@ -491,7 +491,9 @@ def resolve_factory(short, args):
     ``get_scheduler("cosine", ...)`` is ``get_cosine_schedule_with_warmup``;
     ``get_scheduler("reduce_lr_on_plateau", ...)`` and ``get_reduce_on_plateau_schedule`` are
     a torch ``ReduceLROnPlateau``. A name that is not a literal stays ``get_scheduler``
-    (whose kind is unknown). ``args`` maps parameter names to Values.
+    (whose kind is unknown). ``args`` maps parameter names to Values; for a legacy class
+    (LEGACY_SCHEDULES) its keywords are renamed in place to the factory's
+    (``t_total=`` becomes ``num_training_steps``), so every rule reads one set of names.
     """
     if short == "get_scheduler":
         name = args.get("name")

@@ -1460,12 +1460,14 @@ def params_from_group_builder(model, optimizer) -> bool:
     each set their own lr, so the optimizer's default lr may reach none of them."""
     if optimizer.groups is not None or optimizer.params is None:
         return False
-    stack = [optimizer.params.node]
+    stack, followed = [optimizer.params.node], set()
     while stack:
         node = stack.pop()
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
             stack += [node.left, node.right]
-        elif isinstance(node, cst.Name) and len(stack) < 8:
+        elif isinstance(node, cst.Name) and node.value not in followed:
+            # each name once: ``params = params + head_groups`` reads itself
+            followed.add(node.value)
             stack += model.assignments(optimizer.scope, node.value)
         elif isinstance(node, cst.Call):
             func = node.func

@@ -1635,15 +1635,13 @@ def _prepared_stepped_per_epoch(model, branches, sched):
         and assigns_call_of(r, "prepare")
         and (r.target == sched.target or sched.target in rebound_value(model, r).names)
     ]
-    steps = (
-        [
-            s
-            for s in model.steps_of(sched)
-            if s.scope is not sched.scope or s.order > prepared[0].order
-        ]
-        if prepared
-        else []
-    )
+    if not prepared:
+        return None
+    steps = [
+        s
+        for s in model.steps_of(sched)
+        if s.scope is not sched.scope or s.order > prepared[0].order
+    ]
     if not steps:
         return None
     for step in steps:
