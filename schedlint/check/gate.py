@@ -197,6 +197,7 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
 # A top-level class whose code steps something: ``class Trainer(BaseTrainer):`` with
 # ``self.lr_scheduler.step()`` in a method.
 _CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
+_DEF = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)", re.M)
 
 
 # An optimizer's state saved or restored: ``self.optimizer.state_dict(``,
@@ -205,7 +206,7 @@ _OPTIMIZER_STATE = re.compile(rb"optim\w*(?:\[[^\]\n]*\])?\.(?:load_)?state_dict
 
 
 def stepping_classes(data: bytes) -> list:
-    """Names of the top-level classes of a file that mentions optimizers, schedulers or lrs
+    """Names of the top-level classes (and, in a file naming ignite, functions) of a file that mentions optimizers, schedulers or lrs
     and calls ``.step(``, or saves or restores an optimizer's state
     (``self.optimizer.state_dict(``): a trainer or hooks class handed its optimizer and
     scheduler by the script that calls it, or a base trainer that checkpoints the optimizer
@@ -216,7 +217,12 @@ def stepping_classes(data: bytes) -> list:
         return []
     if not admits(data):
         return []
-    return [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
+    names = [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
+    if b"ignite" in data:
+        # ``do_train(cfg, model, loader, optimizer, scheduler)`` registering an ignite handler
+        # that steps the scheduler: ignite runs the handler, its callers hand what it steps
+        names += [m.group(1).decode("ascii") for m in _DEF.finditer(data)]
+    return names
 
 
 def admits_through_callers(data: bytes, callers, verdict_of) -> bool:

@@ -3003,6 +3003,25 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
     return out
 
 
+def _ignite_functions(model: FileModel) -> set:
+    """Names of the top-level functions here that register an ignite handler stepping what
+    the flow knows nothing of (``do_train(cfg, model, loader, optimizer, scheduler)`` whose
+    ``Events.EPOCH_STARTED`` handler calls ``scheduler.step()``): ignite, not a call here,
+    runs the handler, so only the modules calling the function know what it steps."""
+    registering = {_top_level_function(h.scope) for h in model.ignite_handlers} - {None}
+    if not registering:
+        return set()
+    flow = model.flow.solve()
+    return {
+        name
+        for call in model.calls
+        if call.method == "step"
+        and (name := _top_level_function(call.scope)) in registering
+        and not flow.schedulers(call.scope, call.receiver)
+        and not flow.optimizers(call.scope, call.receiver)
+    }
+
+
 def _called_classes(model: FileModel) -> set:
     """Names of the top-level classes here (and their subclasses here) whose methods call
     ``step()`` on something the flow knows nothing of (what their callers pass them), or
@@ -3096,6 +3115,7 @@ def _called_classes(model: FileModel) -> set:
             out.add(cls.name)
     for cls in _half_resumed_classes(model, top, out):
         out.add(cls.name)
+    out |= _ignite_functions(model)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds

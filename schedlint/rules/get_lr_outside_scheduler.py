@@ -100,7 +100,7 @@ def get_lr_outside_scheduler(model):
             call.node,
             f"`{clip(call.receiver, 30)}.get_lr()` outside the scheduler {what}",
             fix=fix,
-            help=f"{name_of(sched)} is a `{sched.cls}` (line {model.line(sched.node)}): "
+            help=f"{name_of(sched)} is a `{sched.cls}` ({model.where(sched.node)}): "
             f"{why}; read `{call.receiver}.get_last_lr()` instead",
         )
 

@@ -89,7 +89,7 @@ def per_group_list_length_mismatch(model):
                 f"`{clip(sched.optimizer_src, 30)}` has {groups} param group"
                 f"{'s' if groups != 1 else ''}",
                 help=f"Torch raises `{_error(sched.cls, arg, length, groups)}` "
-                f"(the optimizer is built on line {model.line(opt.node)}); give "
+                f"(the optimizer is built on {model.where(opt.node)}); give "
                 f"exactly one value per group, in the groups' order",
             )
 

@@ -142,7 +142,7 @@ def lambda_returns_absolute_lr(model):
                 value.node,
                 f"{clip(lam.label, 30)} given to {sched.cls} returns the lr "
                 f"`{clip(hit, 20)}` times a factor, not a pure factor",
-                help=f"{built} (line {model.line(opt.node)}): {effect}; return the pure factor "
+                help=f"{built} ({model.where(opt.node)}): {effect}; return the pure factor "
                 f"instead (drop `{carrier.written or hit} *`)",
             )
             break

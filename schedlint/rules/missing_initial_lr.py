@@ -455,7 +455,7 @@ def _position_written(model):
                     r.node,
                     f"`{clip(r.target, 30)} = ...` moves the {sched.cls}'s position, not the "
                     f"lr it already wrote",
-                    help=f"Building the scheduler (line {model.line(sched.node)}) wrote the "
+                    help=f"Building the scheduler ({model.where(sched.node)}) wrote the "
                     f"lr of its first position into the groups of a fresh optimizer, and "
                     f"nothing here restores the optimizer state or steps the scheduler "
                     f"before training: the first resumed epoch trains at the start of the "
@@ -475,7 +475,7 @@ def _position_written(model):
             r.node,
             f"`{clip(r.target, 30)} = ...` moves the {sched.cls}'s position, not the lr it "
             f"already wrote",
-            help=f"Building the scheduler (line {model.line(sched.node)}) wrote the lr of "
+            help=f"Building the scheduler ({model.where(sched.node)}) wrote the lr of "
             f"its first position into the groups, and they keep it until the next "
             f"`step()`: the first resumed epoch trains at the start of the schedule. "
             f"Pass `last_epoch=` to the constructor instead (the restored groups carry "
@@ -637,7 +637,7 @@ def _fresh_chainable_resumed(model):
             f"`{clip(sched.optimizer_src, 30)}` keeps the initial lr",
             help=f"`{sched.cls}` is chainable (each step scales the current lr) and its "
             f"constructor does not replay the steps before `last_epoch`; nothing restores the "
-            f"state of `{sched.optimizer_src}` (line {model.line(opt.node)}), so a resumed "
+            f"state of `{sched.optimizer_src}` ({model.where(opt.node)}), so a resumed "
             f"run trains at the initial lr (setting `initial_lr` only silences the "
             f"`KeyError`); save and load `optimizer.state_dict()` and "
             f"`scheduler.state_dict()` instead",

@@ -602,7 +602,7 @@ def _resumed_without_states(model):
                 restored.node,
                 f"training resumes from the checkpoint's epoch, but neither "
                 f"`{clip(opt.target, 25)}` nor `{clip(sched.target, 25)}` is restored",
-                help=f"The `{sched.cls}` schedule (line {model.line(sched.node)}) "
+                help=f"The `{sched.cls}` schedule ({model.where(sched.node)}) "
                 f"starts over at the resumed epoch; save both `state_dict()`s in "
                 f"the checkpoint and restore them with `load_state_dict(...)`",
             )

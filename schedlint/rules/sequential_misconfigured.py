@@ -85,7 +85,7 @@ def sequential_misconfigured(model):
                 yield Report(
                     _where(sched, child),
                     f"{sched.cls} contains ReduceLROnPlateau `{clip(_name(child), 30)}` "
-                    f"(line {model.line(child.node)}), which it cannot step",
+                    f"({model.where(child.node)}), which it cannot step",
                     help=f"At index {index}: its `step()` needs the metric, which "
                     f"{sched.cls} never passes, so torch raises ValueError "
                     f'("{sched.cls} does not support ReduceLROnPlateau '
@@ -112,8 +112,8 @@ def _different_optimizers(model, sched):
                 _where(sched, child),
                 f"{sched.cls} child `{clip(_name(child), 25)}` is bound to "
                 f"`{clip(child.optimizer_src, 25)}`, not to `{clip(ref_src, 25)}`",
-                help=f"`{_name(child)}` ({child.cls}, line {model.line(child.node)}) "
-                f"is bound to `{child.optimizer_src}` (line {model.line(opt.node)}),"
+                help=f"`{_name(child)}` ({child.cls}, {model.where(child.node)}) "
+                f"is bound to `{child.optimizer_src}` ({model.where(opt.node)}),"
                 f" but the {sched.cls} drives `{ref_src}` (line "
                 f"{model.line(reference.node)}): torch raises `ValueError: "
                 f"{sched.cls} expects all schedulers to belong to the same "

@@ -105,8 +105,8 @@ def scheduler_bound_to_stale_optimizer(model):
                 new.node,
                 f"`{clip(new.target, 30)}` is rebound to a new {new.cls} here, but "
                 f"scheduler `{clip(sched.target, 30)}` still drives the old one",
-                help=f"`{sched.target}` ({sched.cls}, line {model.line(sched.node)}) is "
-                f"bound to the {old.cls} from line {model.line(old.node)}: its "
+                help=f"`{sched.target}` ({sched.cls}, {model.where(sched.node)}) is "
+                f"bound to the {old.cls} from {model.where(old.node)}: its "
                 f"`step()` (line {model.line(steps[0].node)}) schedules an "
                 f"optimizer nobody steps, while the new one (used at line "
                 f"{model.line(used[0])}) keeps its initial lr; build the scheduler "

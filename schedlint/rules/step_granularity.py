@@ -1174,7 +1174,7 @@ def _manual_training_step(model, sched, steps, why, branches):
             step.node,
             f"`{clip(step.receiver, 30)}.step()` runs every batch in `training_step`, but "
             f"{_called(sched)} counts epochs",
-            help=f"{name_of(sched)} (line {model.line(sched.node)}) is {why}, and under "
+            help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and under "
             f"manual optimization Lightning calls `training_step` once per batch{ignored}; "
             f"step it in `on_train_epoch_end`, or size it in iterations",
         )
@@ -1525,7 +1525,7 @@ def _sized_before_rebuild(model, names, sched):
                 step.node,
                 f"`{clip(sched.cls, 30)}` is sized from `len({clip(r.target, 20)})`, but "
                 f"`{clip(r.target, 20)}` is rebuilt on line {model.line(r.node)}",
-                help=f"The schedule (line {model.line(sched.node)}) counts the batches of "
+                help=f"The schedule ({model.where(sched.node)}) counts the batches of "
                 f"the loader `{r.target}` held when it was built; the `DataLoader` built on "
                 f"line {model.line(r.node)} has another length (a batch size, a sampler), "
                 f"so the schedule ends early or never reaches its end; build the scheduler "

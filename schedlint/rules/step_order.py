@@ -155,7 +155,7 @@ def _replaced_optimizer_steps(model, branches):
             call.node,
             f"`{clip(call.receiver, 30)}.step()` runs instead of "
             f"`{clip(first.receiver, 30)}.step()` (line {model.line(first.node)})",
-            help=f"`{call.receiver}` is a `{sched.cls}` (line {model.line(sched.node)}) on "
+            help=f"`{call.receiver}` is a `{sched.cls}` ({model.where(sched.node)}) on "
             f"the optimizer that `{first.receiver}.step()` steps only in the other branch: "
             f"whenever the scheduler steps, the optimizer does not, so the weights never "
             f"change while the schedule advances; call `{first.receiver}.step()` on every "
@@ -415,7 +415,7 @@ def _ignite_first(model, branches):
                     f"`{clip(step.receiver, 30)}.step()` runs on `{event}`, before "
                     f"{clip(text, 50)} (line {model.line(node)})",
                     help=f"ignite fires `{event}` before the engine's process function runs, "
-                    f"so {name_of(sched)} (a `{sched.cls}`, line {model.line(sched.node)}) "
+                    f"so {name_of(sched)} (a `{sched.cls}`, {model.where(sched.node)}) "
                     f"advances before the {unit}'s updates: the first lr of the schedule is "
                     f"never used (torch warns once); step it on "
                     f"`Events.{unit.upper()}_COMPLETED`, or attach ignite's `LRScheduler`",
@@ -650,7 +650,7 @@ def scheduler_step_before_optimizer_step(model):
             f"(line {model.line(first.node) if first else line}) in the same loop body",
             fix=_reorder_fix(model, call, first) if first else None,
             help=f"{_subject(call, sched)} is a `{sched.cls}` {_optimizer_words(sched)} "
-            f"(line {model.line(sched.node)}); stepped before `{opt_text}`{nested}, it "
+            f"({model.where(sched.node)}); stepped before `{opt_text}`{nested}, it "
             f"never uses the first lr of the schedule and every update gets the "
             f"next one; call `{call.receiver}.step()` after the optimizer step",
         )
