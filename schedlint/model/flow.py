@@ -778,6 +778,25 @@ class Flow:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
+            self._bind_keywords(scope, call, fn)
+
+    def _bind_keywords(self, scope, call, fn) -> None:
+        """The keywords no named parameter takes land in ``**kwargs`` as a dict keyed by
+        them, so ``self.scheduler = kwargs["scheduler"]`` (SimCLR's trainer) holds what
+        ``SimCLR(model=model, scheduler=scheduler)`` passed."""
+        star = getattr(getattr(fn.node, "params", None), "star_kwarg", None)
+        if not isinstance(star, cst.Param):
+            return
+        extra = [
+            a for a in call.args if a.keyword is not None and a.keyword.value not in fn.params
+        ]
+        if not extra or any(a.star == "**" for a in call.args):
+            return
+        items = tuple(self.eval(a.value, scope) for a in extra)
+        self._add(
+            (id(fn.scope), star.name.value),
+            self._seq(call, items, tuple(a.keyword.value for a in extra)),
+        )
 
     def _bind_base_optimizer(self, scope, call) -> None:
         """``super().__init__(optimizer, ...)`` in a subclass of a library scheduler: torch's
