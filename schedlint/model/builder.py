@@ -3063,6 +3063,25 @@ def _called_classes(model: FileModel) -> set:
                 flow = model.flow.solve()
             if not flow.call_sites(sched.scope):
                 out.add(cls.name)
+    for sched in model.schedulers:
+        # ``LambdaLR(optimizer, lambda e: lr)`` in a top-level factory no code here calls
+        # (``make_scheduler(optimizer, cfg)``): whether the lambda returns a factor or the
+        # lr depends on the groups of the optimizer its callers hand it
+        scope = sched.scope
+        if (
+            sched.optimizer is not None
+            or "lr_lambda" not in sched.args
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or sched.optimizer_src not in scope.params
+            or scope.name in out
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not flow.call_sites(scope):
+            out.add(scope.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
     for write in model.lr_writes:

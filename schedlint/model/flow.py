@@ -787,9 +787,7 @@ class Flow:
         star = getattr(getattr(fn.node, "params", None), "star_kwarg", None)
         if not isinstance(star, cst.Param):
             return
-        extra = [
-            a for a in call.args if a.keyword is not None and a.keyword.value not in fn.params
-        ]
+        extra = [a for a in call.args if a.keyword is not None and a.keyword.value not in fn.params]
         if not extra or any(a.star == "**" for a in call.args):
             return
         items = tuple(self.eval(a.value, scope) for a in extra)

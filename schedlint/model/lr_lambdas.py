@@ -13,7 +13,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name
+from schedlint.model.builder import dotted_name, reference
 from schedlint.model.cstwalk import code_children
 from schedlint.model.lr_expressions import (
     assigned_values,
@@ -28,8 +28,25 @@ _ABSOLUTE_LR_NAME = re.compile(r"^(?:base_|init_|initial_|max_|peak_)?(?:lr|lear
 
 
 def names_absolute_lr(text) -> bool:
-    """``text`` (dotted) names an lr by its last part: ``cfg.lr``, ``base_lr``."""
-    return bool(text) and _ABSOLUTE_LR_NAME.match(text.rpartition(".")[2]) is not None
+    """``text`` (dotted) names an lr by its last part: ``cfg.lr``, ``base_lr``, or by the
+    key of a config dict: ``cfg['lr']``."""
+    if not text:
+        return False
+    last = text.rpartition(".")[2]
+    if last.endswith("']") and "['" in last:
+        last = last[last.rindex("['") + 2 : -2]
+    return _ABSOLUTE_LR_NAME.match(last) is not None
+
+
+def _value_text(node) -> str | None:
+    """A name or attribute chain (``args.lr``), or a config entry read by a string key
+    (``cfg['lr']``, ``self.hparams['lr']``): what an lr is spelled as."""
+    text = dotted_name(node)
+    if text is None and isinstance(node, cst.Subscript):
+        ref = reference(node)
+        if ref is not None and ref.endswith("']") and "['" in ref:
+            return ref
+    return text
 
 
 def _product_atoms(node):
@@ -44,7 +61,7 @@ def _product_atoms(node):
 def product_texts(value) -> list:
     """Dotted names multiplied into a Value (numerators only): ``args.lr * 0.1 / 2`` ->
     ``["args.lr"]``."""
-    return [t for t in map(dotted_name, _product_atoms(value.node)) if t is not None]
+    return [t for t in map(_value_text, _product_atoms(value.node)) if t is not None]
 
 
 @dataclass(eq=False)
@@ -67,6 +84,9 @@ class LrLambda:
     # The method is read through the scheduler code's own ``self``: its ``self.lr`` is the
     # optimizer's ``self.lr``.
     same_instance: bool = False
+    # For a lambda: the def (or module) it is written in, whose locals its free names read
+    # (``lr = cfg["lr"]`` then ``lambda epoch: lr`` in a scheduler factory). None otherwise.
+    outer: Any = None
 
 
 class LrCarrier:
@@ -87,6 +107,7 @@ class LrCarrier:
         self.bound = lam.bound
         self.receiver = lam.receiver
         self.same_instance = lam.same_instance
+        self.outer = lam.outer
         self.any_lr = any_lr
         # the helper's parameter a hit was bound to (``lr`` for ``args.lr``): what to drop
         self.written = None
@@ -164,7 +185,7 @@ class LrCarrier:
     def find(self, node, depth=0, summed=False):
         if depth > 12:
             return None
-        text = dotted_name(node)
+        text = _value_text(node)
         if text is not None:
             head = text.partition(".")[0]
             if head in self.params:
@@ -177,7 +198,16 @@ class LrCarrier:
                     return None
                 found = [self.find(v, depth + 1, summed) for v in local]
                 return found[0] if found and all(found) else None
-            return self._name(text, summed)
+            hit = self._name(text, summed)
+            if hit or self.outer is None or "." in text or "[" in text:
+                return hit
+            # a lambda's free name: what the function it is written in assigns to it
+            outer = assigned_values(self.outer, head)
+            found = [self.find(v, depth + 1, summed) for v in outer or ()]
+            if not found or not all(found):
+                return None
+            self.written = self.written or text  # what the lambda spells it as
+            return found[0]
         if isinstance(node, cst.BinaryOperation):
             op = node.operator
             if isinstance(op, cst.Multiply):
@@ -463,7 +493,7 @@ def lr_lambda_functions(model, sched, value):
         return
     if isinstance(node, cst.Lambda):
         params = [p.name.value for p in node.params.params]
-        yield LrLambda("the lambda", params, None, [node.body])
+        yield LrLambda("the lambda", params, None, [node.body], outer=sched.scope.node)
         return
     if isinstance(node, cst.Call):
         yield from _made_by(model, sched.scope, node)
@@ -489,7 +519,7 @@ def lr_lambda_functions(model, sched, value):
         if values and len(values) == 1 and isinstance(values[0], cst.Lambda):
             lam = values[0]
             params = [p.name.value for p in lam.params.params]
-            yield LrLambda(f"`{node.value}`", params, None, [lam.body])
+            yield LrLambda(f"`{node.value}`", params, None, [lam.body], outer=owner.node)
         elif values and len(values) == 1 and isinstance(values[0], cst.Call):
             yield from _made_by(model, owner, values[0])
         if values:

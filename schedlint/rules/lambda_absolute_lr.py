@@ -62,20 +62,25 @@ def lambda_returns_absolute_lr(model):
 
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
-    LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function
-    may be a closure a helper builds (`make_warmup_cosine(args.lr, warmup, total)`, also
-    imported), a `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read
-    through an instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
+    LR expression the optimizer's groups were built with, e.g. `LambdaLR(opt, lambda e:
+    args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function may be a closure a helper
+    builds (`make_warmup_cosine(args.lr, warmup, total)`, also imported), a
+    `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read through an
+    instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
     `WarmupCosine(args.lr, ...)` returning `self.base_lr * ...`), or a lambda an instance
-    keeps (`self.lr_lambda`, `schedule.fn`). When every group's lr is a number of at most
-    0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the returned value
-    is flagged. Not flagged when the groups hold lr multipliers rather than lrs (1.0 and
-    0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a helper, a loop):
-    the lambda then supplies the absolute lr on purpose. Likewise when the same function
-    also drives such groups (or an optimizer built at `lr=1.`), and when the groups come
-    from a builder the file cannot read (`classifier.get_parameters()`, a library's): each
-    may set its own lr, which the optimizer's default lr then does not reach.
+    keeps (`self.lr_lambda`, `schedule.fn`). A lambda's free names are read where it is
+    written (`base_lr = hparams["learning_rate"]` then `lambda it: base_lr * ...`), config
+    entries count by key (`cfg["lr"]`), and a scheduler factory no code of its module calls
+    (`build_scheduler(hparams, optimizer)`) is judged on the optimizer its callers in other
+    modules hand it (`build_optimizer(hparams, model)`). When every group's lr is a number
+    of at most 0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the
+    returned value is flagged. Not flagged when the groups hold lr multipliers rather than
+    lrs (1.0 and 0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a
+    helper, a loop): the lambda then supplies the absolute lr on purpose. Likewise when the
+    same function also drives such groups (or an optimizer built at `lr=1.`), and when the
+    groups come from a builder the file cannot read (`classifier.get_parameters()`, a
+    library's): each may set its own lr, which the optimizer's default lr then does not
+    reach.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to
