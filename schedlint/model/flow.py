@@ -11,7 +11,8 @@ the statements the builder saw (assignments, ``for`` targets, calls, returns):
 - values flow through assignment, ``self.x`` attributes (one slot per class hierarchy in the
   file, so a base class method sees what a subclass ``__init__`` stored), instance attributes
   (``trainer.optimizer``), subscripts and iteration over containers, call arguments into
-  parameters, return values into the call's result, ``functools.partial`` and both arms of a
+  parameters (the keywords no parameter names into ``**kwargs``, a dict read back by key),
+  return values into the call's result, ``functools.partial`` and both arms of a
   conditional expression (*may* values: nothing is ever dropped);
 - the fixpoint is iterated a bounded number of rounds and every evaluation is depth-bounded,
   so recursion and big files cost a bounded amount of work.
