@@ -2596,10 +2596,13 @@ def _only_read(root, text, skip, constructions) -> bool:
 
 
 def _overridden(flow, method) -> bool:
-    """Another class of the checked code defines a method of the same name: ``self.m()``
-    may run that one."""
+    """A subclass in the checked code overrides ``method``: ``self.m()`` may run that one.
+    A class outside its hierarchy that merely defines a method of the same name (tllib's
+    classifier and domain discriminator, each with its ``get_parameters``) runs only on
+    its own objects, which the flow tells apart."""
+    own = method.scope.cls
     return any(
-        other is not method
+        other is not method and (own is None or flow.derives(cls, own))
         for m in [flow.model, *flow.other_models()]
         for cls in m.classes
         for other in [cls.methods.get(method.name)]

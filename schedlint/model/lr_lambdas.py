@@ -64,6 +64,30 @@ def product_texts(value) -> list:
     return [t for t in map(_value_text, _product_atoms(value.node)) if t is not None]
 
 
+def helper_group_lr_texts(model, optimizer) -> set:
+    """The lr texts, as the optimizer's own code spells them, of the groups a helper of
+    another scope builds (``get_parameters(self, base_lr=1.0)`` returning ``"lr": 0.1 *
+    base_lr``): each of the helper's parameters multiplied into a group's lr stands for the
+    argument the optimizer's call hands it (``classifier.get_parameters(base_lr=args.lr)``).
+    A parameter left at its default names no lr of the caller's."""
+    call = optimizer.params.node if optimizer.params is not None else None
+    if not isinstance(call, cst.Call):
+        return set()
+    texts = set()
+    for group in optimizer.groups or ():
+        if group.lr is None or group.scope is None or group.scope is optimizer.scope:
+            continue
+        entry = model.flow.arguments.get(id(group.scope), {}).get(id(call))
+        if entry is None or entry[1] is None:
+            continue
+        for text in product_texts(group.lr):
+            arg = entry[1].get(text)
+            bound = _value_text(arg) if arg is not None else None
+            if bound is not None:
+                texts.add(bound)
+    return texts
+
+
 @dataclass(eq=False)
 class LrLambda:
     """One function given as an ``lr_lambda``."""

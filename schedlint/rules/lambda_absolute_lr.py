@@ -1,5 +1,10 @@
 from schedlint.model.lr_expressions import looks_like_lr
-from schedlint.model.lr_lambdas import LrCarrier, lr_lambda_functions, product_texts
+from schedlint.model.lr_lambdas import (
+    LrCarrier,
+    helper_group_lr_texts,
+    lr_lambda_functions,
+    product_texts,
+)
 from schedlint.model.usage import params_from_group_builder
 from schedlint.rules.base import Report, clip, rule
 
@@ -12,13 +17,15 @@ def _lr_texts(model, optimizer) -> set:
     # builder returns (``classifier.get_parameters()``) may each hold their own lr (or lr
     # multiplier), which the default lr then does not reach
     default = [] if params_from_group_builder(model, optimizer) else [optimizer.default_lr]
+    if optimizer.groups and all(g.lr is not None for g in optimizer.groups):
+        default = []  # every group sets its own lr: the default reaches none
     values = default + [g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)]
     texts = set()
     for v in values:
         if v is None:
             continue
         texts |= {text for text in product_texts(v) if looks_like_lr(text)}
-    return texts
+    return texts | {t for t in helper_group_lr_texts(model, optimizer) if looks_like_lr(t)}
 
 
 def _holds_multipliers(model, optimizer) -> bool:
@@ -80,7 +87,9 @@ def lambda_returns_absolute_lr(model):
     same function also drives such groups (or an optimizer built at `lr=1.`), and when the
     groups come from a builder the file cannot read (`classifier.get_parameters()`, a
     library's): each may set its own lr, which the optimizer's default lr then does not
-    reach.
+    reach. An in-tree builder's groups are read: left at its default base
+    (`get_parameters(self, base_lr=1.0)` returning `0.1 * base_lr`) they hold multipliers;
+    handed the lr (`seg.get_param_groups(base_lr=cfg.lr)`) they hold lrs, spelled `cfg.lr`.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to
