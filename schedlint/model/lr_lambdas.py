@@ -20,6 +20,7 @@ from schedlint.model.lr_expressions import (
     binding_scope,
     strip_call,
 )
+from schedlint.model.numbers import fold_binary, fold_number
 
 _PASS_THROUGH = frozenset({"min", "max", "abs", "float"})
 # What names an absolute lr: ``lr``, ``args.lr``, ``base_lr``, ``cfg.learning_rate``; not a
@@ -86,6 +87,52 @@ def helper_group_lr_texts(model, optimizer) -> set:
             if bound is not None:
                 texts.add(bound)
     return texts
+
+
+def helper_group_lr_numbers(model, optimizer) -> list | None:
+    """The lrs of the groups a helper of another scope builds, as numbers where each is
+    certain at the optimizer's call: the helper's parameters stand for the numbers the call
+    hands them, or for their defaults when it hands none (tllib's ``get_parameters()`` at
+    ``base_lr=1.0`` builds 0.1 and 1.0: multipliers). None when any is unknown."""
+    call = optimizer.params.node if optimizer.params is not None else None
+    groups = optimizer.groups or ()
+    if not isinstance(call, cst.Call) or not groups:
+        return None
+    numbers = []
+    for group in groups:
+        scope = group.scope
+        if group.lr is None or scope is None or scope is optimizer.scope:
+            return None
+        entry = model.flow.arguments.get(id(scope), {}).get(id(call))
+        params = getattr(scope.node, "params", None)
+        if entry is None or entry[1] is None or params is None:
+            return None
+        caller, bound = entry
+        values = {}
+        for p in (*params.params, *params.kwonly_params):
+            name = p.name.value
+            if name in bound:
+                values[name] = model.flow.number(bound[name], caller)
+            elif p.default is not None:
+                values[name] = fold_number(p.default)
+        number = _folded(group.lr.node, values)
+        if number is None:
+            return None
+        numbers.append(number)
+    return numbers
+
+
+def _folded(node, values):
+    """``node`` as a number, its names read from ``values``."""
+    number = fold_number(node)
+    if number is not None:
+        return number
+    if isinstance(node, cst.Name):
+        return values.get(node.value)
+    if isinstance(node, cst.BinaryOperation):
+        left, right = _folded(node.left, values), _folded(node.right, values)
+        return fold_binary(node.operator, left, right) if None not in (left, right) else None
+    return None
 
 
 @dataclass(eq=False)

@@ -1,6 +1,7 @@
 from schedlint.model.lr_expressions import looks_like_lr
 from schedlint.model.lr_lambdas import (
     LrCarrier,
+    helper_group_lr_numbers,
     helper_group_lr_texts,
     lr_lambda_functions,
     product_texts,
@@ -17,8 +18,6 @@ def _lr_texts(model, optimizer) -> set:
     # builder returns (``classifier.get_parameters()``) may each hold their own lr (or lr
     # multiplier), which the default lr then does not reach
     default = [] if params_from_group_builder(model, optimizer) else [optimizer.default_lr]
-    if optimizer.groups and all(g.lr is not None for g in optimizer.groups):
-        default = []  # every group sets its own lr: the default reaches none
     values = default + [g.lr for g in optimizer.groups or () if g.scope in (None, optimizer.scope)]
     texts = set()
     for v in values:
@@ -32,6 +31,9 @@ def _holds_multipliers(model, optimizer) -> bool:
     """Groups of lr factors (1.0 and 0.1), or one group at a default lr of 1.0 or more."""
     if model.group_lr_style(optimizer) == "multiplier":
         return True
+    helper = helper_group_lr_numbers(model, optimizer)
+    if helper and max(helper) >= 1.0:
+        return True  # a builder left at its default base (``get_parameters()``): factors
     lr = optimizer.default_lr
     groups = optimizer.groups
     return groups is not None and len(groups) == 1 and lr is not None and (lr.number or 0) >= 1.0
