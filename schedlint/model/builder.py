@@ -145,6 +145,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     if builder.model.externals or builder.model.importers:
         _through_imports(builder.model)
     if tree is not None:
+        _methods_of_handed_objects(builder.model, tree)
+    if tree is not None:
         builder.model.keys_out_of_sight = _keys_handed_out_of_sight(builder.model, tree)
         builder.model.attributes_unnamed_nearby = _attributes_unnamed_nearby(builder.model, tree)
     return builder.model
@@ -2596,10 +2598,13 @@ def _only_read(root, text, skip, constructions) -> bool:
 
 
 def _overridden(flow, method) -> bool:
-    """Another class of the checked code defines a method of the same name: ``self.m()``
-    may run that one."""
+    """A subclass in the checked code overrides ``method``: ``self.m()`` may run that one.
+    A class outside its hierarchy that merely defines a method of the same name (tllib's
+    classifier and domain discriminator, each with its ``get_parameters``) runs only on
+    its own objects, which the flow tells apart."""
+    own = method.scope.cls
     return any(
-        other is not method
+        other is not method and (own is None or flow.derives(cls, own))
         for m in [flow.model, *flow.other_models()]
         for cls in m.classes
         for other in [cls.methods.get(method.name)]
@@ -3082,6 +3087,25 @@ def _called_classes(model: FileModel) -> set:
                 flow = model.flow.solve()
             if not flow.call_sites(sched.scope):
                 out.add(cls.name)
+    for sched in model.schedulers:
+        # ``LambdaLR(optimizer, lambda e: lr)`` in a top-level factory no code here calls
+        # (``make_scheduler(optimizer, cfg)``): whether the lambda returns a factor or the
+        # lr depends on the groups of the optimizer its callers hand it
+        scope = sched.scope
+        if (
+            sched.optimizer is not None
+            or "lr_lambda" not in sched.args
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or sched.optimizer_src not in scope.params
+            or scope.name in out
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not flow.call_sites(scope):
+            out.add(scope.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
     for write in model.lr_writes:
@@ -3355,6 +3379,67 @@ def _through_imports(model: FileModel) -> None:
                         target=site_targets[0] if len(site_targets) == 1 else None,
                         targets=tuple(site_targets),
                         optimizer_arg=site_stepped,
+                        via=mcall,
+                    )
+                )
+
+
+def _methods_of_handed_objects(model: FileModel, tree) -> None:
+    """``self.model.unfreeze_encoder(self.optimizer, lr)`` on an object this file is only
+    handed (a trainer given its model by a script the tree may not hold): the one method of
+    that name defined next to this file says what the call does to the optimizer it passes.
+    Its ``add_param_group`` on that parameter is anchored at the call here (SL302)."""
+    flow = model.flow
+    wanted = {}
+    for scope, call, order, loop in model.flow_calls:
+        func = call.func
+        if not isinstance(func, cst.Attribute) or any(a.star for a in call.args):
+            continue
+        if any(v is not UNKNOWN for v in flow.eval(func.value, scope)) or flow.callees(call, scope):
+            continue  # an object the flow knows: its methods are read through the imports
+        if any(isinstance(v, Optimizer) for a in call.args for v in flow.eval(a.value, scope)):
+            wanted.setdefault(func.attr.value, []).append((scope, call, order, loop))
+    if not wanted:
+        return
+    read = []
+    found = tree.defining_methods(model.path, wanted, read)
+    model.external_paths.update(read)
+    for name, paths in found.items():
+        defs = [
+            (other, f)
+            for other in filter(None, map(tree.model, paths))
+            for f in other.functions.get(name, ())
+            if f.scope.cls is not None
+        ]
+        if len(defs) != 1:
+            continue  # several classes define it: which one runs is the caller's
+        other, fn = defs[0]
+        added = [
+            c
+            for c in other.calls
+            if c.method == "add_param_group" and c.scope is fn.scope and c.receiver in fn.params[1:]
+        ]
+        for mcall in added:
+            for scope, call, order, loop in wanted[name]:
+                arg = _bound_argument(fn.node, call, mcall.receiver, bound=1)
+                opts = [v for v in flow.eval(arg, scope) if isinstance(v, Optimizer)] if arg else []
+                if len(opts) != 1:
+                    continue
+                if all(m is not other for m in model.external_models):
+                    # where the group is added is told, and placed, in that module
+                    model.external_models = [*model.external_models, other]
+                model.calls_via_imports.append(
+                    MethodCall(
+                        node=call,
+                        scope=scope,
+                        order=order,
+                        loop=loop,
+                        receiver=mcall.receiver,
+                        method=mcall.method,
+                        args=mcall.args,
+                        kwargs=mcall.kwargs,
+                        target=opts[0],
+                        targets=(opts[0],),
                         via=mcall,
                     )
                 )

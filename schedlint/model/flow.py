@@ -11,7 +11,8 @@ the statements the builder saw (assignments, ``for`` targets, calls, returns):
 - values flow through assignment, ``self.x`` attributes (one slot per class hierarchy in the
   file, so a base class method sees what a subclass ``__init__`` stored), instance attributes
   (``trainer.optimizer``), subscripts and iteration over containers, call arguments into
-  parameters, return values into the call's result, ``functools.partial`` and both arms of a
+  parameters (the keywords no parameter names into ``**kwargs``, a dict read back by key),
+  return values into the call's result, ``functools.partial`` and both arms of a
   conditional expression (*may* values: nothing is ever dropped);
 - the fixpoint is iterated a bounded number of rounds and every evaluation is depth-bounded,
   so recursion and big files cost a bounded amount of work.
@@ -778,6 +779,23 @@ class Flow:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
+            self._bind_keywords(scope, call, fn)
+
+    def _bind_keywords(self, scope, call, fn) -> None:
+        """The keywords no named parameter takes land in ``**kwargs`` as a dict keyed by
+        them, so ``self.scheduler = kwargs["scheduler"]`` (SimCLR's trainer) holds what
+        ``SimCLR(model=model, scheduler=scheduler)`` passed."""
+        star = getattr(getattr(fn.node, "params", None), "star_kwarg", None)
+        if not isinstance(star, cst.Param):
+            return
+        extra = [a for a in call.args if a.keyword is not None and a.keyword.value not in fn.params]
+        if not extra or any(a.star == "**" for a in call.args):
+            return
+        items = tuple(self.eval(a.value, scope) for a in extra)
+        self._add(
+            (id(fn.scope), star.name.value),
+            self._seq(call, items, tuple(a.keyword.value for a in extra)),
+        )
 
     def _bind_base_optimizer(self, scope, call) -> None:
         """``super().__init__(optimizer, ...)`` in a subclass of a library scheduler: torch's

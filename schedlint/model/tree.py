@@ -285,6 +285,30 @@ class Tree:
                 found |= {w for w, p in patterns.items() if w not in found and p.search(data)}
         return found
 
+    def defining_methods(self, path: str, names, read: list) -> dict:
+        """{name: [paths]} of the other files next to ``path`` (as for :meth:`named_nearby`)
+        that define a method ``def name(self, ...)`` of one of ``names``: where a call on an
+        object the file is only handed (``self.model.unfreeze_encoder(self.optimizer)``)
+        may land. Every directory listed and file read is added to ``read``."""
+        names = set(names)
+        if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
+            return {}
+        patterns = {
+            n: re.compile(rb"\bdef " + re.escape(n.encode()) + rb"\(\s*self\b") for n in names
+        }
+        found = {}
+        own = self._importing_dirs(path)
+        for directory in own + self._sibling_dirs(path, own):
+            read.append(directory)
+            for candidate, data in self._listing(directory):
+                if data is None or os.path.abspath(candidate) == os.path.abspath(path):
+                    continue
+                read.append(candidate)
+                for n, pattern in patterns.items():
+                    if pattern.search(data):
+                        found.setdefault(n, []).append(candidate)
+        return found
+
     def _listing(self, directory: str) -> list:
         """[(path, bytes or None when unreadable or too large)] of the first ``.py`` files of
         ``directory``, read once per batch while they fit :data:`LISTING_BYTES`: the
