@@ -57,7 +57,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.facts import FunctionInfo, Optimizer, Scheduler
+from schedlint.model.facts import ClassInfo, FunctionInfo, Optimizer, Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
 # The keys Lightning reads in the dict ``configure_optimizers`` returns, and in a scheduler's
@@ -938,6 +938,7 @@ def _prepare_forwarder(info):
             or call.func.attr.value not in ("prepare", "prepare_scheduler")
             or not isinstance(call.func.value, cst.Name)
             or call.func.value.value not in positional
+            or call.func.value.value in ("self", "cls")  # its own method, not accelerate's
             or not call.args
         ):
             continue
@@ -961,6 +962,14 @@ def _forwarded_prepares(model) -> list:
         return [], set()
     infos = [i for found in model.functions.values() for i in found]
     infos += [v for v in model.externals.values() if isinstance(v, FunctionInfo)]
+    # methods of imported classes too (``TrainerUtils.setup_distributed_training``)
+    infos += [
+        m
+        for v in model.externals.values()
+        if isinstance(v, ClassInfo)
+        for m in v.methods.values()
+        if all(m is not i for i in infos)
+    ]
     calls, scopes = [], set()
     for info in infos:
         shape = _prepare_forwarder(info)
