@@ -443,6 +443,26 @@ def reference(node) -> str | None:
     return None if "<expr>" in text or text.count("[") > 1 else text
 
 
+def _exit_bound(node: cst.If):
+    """``N`` of ``if counter >= N: break`` (or ``>``; or ``return``), directly in the if's
+    body."""
+    test = node.test
+    if (
+        not isinstance(test, cst.Comparison)
+        or len(test.comparisons) != 1
+        or not isinstance(test.comparisons[0].operator, (cst.GreaterThanEqual, cst.GreaterThan))
+        or not isinstance(test.left, (cst.Name, cst.Attribute))
+        or not isinstance(node.body, cst.IndentedBlock)
+    ):
+        return None
+    breaks = any(
+        isinstance(stmt, cst.SimpleStatementLine)
+        and any(isinstance(s, (cst.Break, cst.Return)) for s in stmt.body)
+        for stmt in node.body.body
+    )
+    return test.comparisons[0].comparator if breaks else None
+
+
 def _param_names(params: cst.Parameters) -> tuple:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
@@ -672,6 +692,9 @@ class _Builder(cst.CSTVisitor):
 
     def visit_If(self, node: cst.If):
         self._if_tests.append(_Walk(node.test).names)
+        bound = _exit_bound(node) if self.loop is not None else None
+        if bound is not None:
+            self.loop.exit_bounds.append(self.value(bound))
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))

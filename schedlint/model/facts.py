@@ -100,6 +100,9 @@ class Loop:
     index_var: str | None = None  # ``i`` in ``for i in range(len(opt.param_groups))``
     tainted: set = field(default_factory=set)  # names that depend on the group in the body
     assigned: set = field(default_factory=set)  # plain names bound by ``=`` in the body
+    # Values of ``N`` in ``if counter >= N: break`` (or ``return``) in the body: a count that ends the loop
+    # (``completed_steps >= args.max_train_steps``), whatever the loop walks
+    exit_bounds: list = field(default_factory=list)
     order: int = 0
     end_order: int = 0  # order index after the loop body
 
