@@ -402,3 +402,38 @@ def test_sl203_scheduler_step_on_a_skipped_pass(skipped, after, flagged):
     src = SKIPPED_PASS.format(skipped=skipped, after=after)
     _, found, _ = _check(src, frozenset({"SL203"}))
     assert found == ([(9, "SL203")] if flagged else [])
+
+
+FACTORY_OBJECT = """\
+import torch
+class Maker:
+    def __init__(self, milestones):
+        self.milestones = milestones
+    {call}
+def main(net, epochs):
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    maker = Maker([3, 6])
+    sched = maker(opt)
+    for epoch in range(epochs):
+        print(sched.get_lr())
+        opt.step()
+        sched.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "call, flagged",
+    [
+        (
+            "def __call__(self, opt):\n"
+            "        return torch.optim.lr_scheduler.MultiStepLR(opt, self.milestones)",
+            True,
+        ),
+        ("def __call__(self, opt):\n        return {'lr': 0.1}", False),
+        ("def build(self, opt):\n        return torch.optim.lr_scheduler.StepLR(opt, 3)", False),
+    ],
+)
+def test_sl206_scheduler_built_by_a_called_factory_object(call, flagged):
+    src = FACTORY_OBJECT.format(call=call)
+    _, found, _ = _check(src, frozenset({"SL206"}))
+    assert found == ([(12, "SL206")] if flagged else [])
