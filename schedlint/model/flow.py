@@ -507,6 +507,12 @@ class Flow:
                     out.append((init, 1))
             elif isinstance(v, _Partial):
                 out.append((v.fn, v.skip))
+            elif isinstance(v, Instance):
+                # a factory object called like a function (``make_sched = Maker(...)``, then
+                # ``make_sched(optimizer)``) runs its ``__call__``
+                call_method = self.method(v.cls, "__call__")
+                if call_method is not None:
+                    out.append((call_method, 1))
         return out
 
     def _eval_call(self, call, scope, depth) -> frozenset:
