@@ -129,9 +129,13 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
-            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.externals, model.external_models, paths = tree.externals(
+                path, read, _dotted_uses(model, read)
+            )
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+        if model.external_models:
+            _read_imports_of_imports(model, tree)
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -1017,6 +1021,10 @@ class _Builder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
+            # a package re-exporting a module's names (``from .lr_scheduler import *``)
+            module = dotted_name(node.module) if node.module is not None else ""
+            if module:
+                self.model.star_imports.append("." * len(node.relative) + module)
             return
         if node.relative:
             # ``from .helper import f``: kept with its dots, resolved only against the tree
@@ -2736,6 +2744,83 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _dotted_uses(model: FileModel, imports: dict) -> set:
+    """The qualified attribute chains of the imported modules ``imports`` (local name ->
+    qualified) that this file calls: ``reidlib.optim.build_lr_scheduler`` of ``import
+    reidlib``, which the package's ``__init__.py`` files re-export from another module."""
+    out = set()
+    for _scope, call, _, _ in model.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or "." not in text:
+            continue
+        head, _, rest = text.partition(".")
+        qualified = imports.get(head)
+        if qualified is not None and "." in rest:
+            out.add(f"{qualified}.{rest}")
+    return out
+
+
+def _read_imports_of_imports(model: FileModel, tree) -> None:
+    """Follow the imports of the modules this file imports one level further, where that
+    code hands them a value that may carry this file's optimizer or scheduler
+    (:meth:`Flow.may_carry`, asked of this file's flow) or returns their result from a
+    function the flow runs: ``DefaultTrainer.build_lr_scheduler(cfg, optimizer)`` in
+    ``engine/defaults.py`` calling ``build_lr_scheduler`` of ``solver/build.py``, or a
+    script's ``reidlib.optim.build_optimizer(model)``. Their modules join the flow, with
+    the imported module's names bound to what they define (``model.deeper_externals``)."""
+    candidates = []
+    for m in model.external_models:
+        if m is model or not m.imports:
+            continue
+        resolvable = _in_tree_imports(m, tree)
+        calls = [
+            (scope, call, head)
+            for scope, call, _, _ in m.flow_calls
+            if (head := _imported_head(resolvable, call.func)) is not None
+        ]
+        if calls:
+            candidates.append((m, calls))
+    if not candidates:
+        return
+    flow = model.flow.solve()
+    added = False
+    for m, calls in candidates:
+        returned = _returned_by_reached(m, flow)
+        heads = set()
+        for scope, call, head in calls:
+            if head in heads:
+                continue
+            if id(call) in returned or any(
+                flow.may_carry(flow.eval(a.value, scope)) for a in call.args
+            ):
+                heads.add(head)
+        if not heads:
+            continue
+        wanted = {h: m.imports[h] for h in heads}
+        found, models, paths = tree.externals(m.path, wanted, _dotted_uses(m, wanted))
+        model.external_paths.update(paths)
+        if not found:
+            continue
+        model.deeper_externals.append((m, found))
+        for other in models:
+            if other is not model and all(other is not x for x in model.external_models):
+                model.external_models.append(other)
+        added = True
+    if added:
+        model._flow = None  # solve again, with the third modules' code
+
+
+def _returned_by_reached(m: FileModel, flow) -> set:
+    """ids of the calls that a function of ``m`` which the flow runs returns directly
+    (``return build_lr_scheduler(cfg, optimizer)``): a factory forwarding another's result."""
+    out = set()
+    for infos in m.functions.values():
+        for fn in infos:
+            if fn.returns and flow.callers.get(id(fn.scope)):
+                out.update(id(r.node) for r in fn.returns if isinstance(r.node, cst.Call))
+    return out
 
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:

@@ -136,6 +136,8 @@ class Flow:
         # id(model) -> its imports that name in-tree definitions (qualified name -> value)
         self._externals_of = {id(m): ext for m, ext in model.importers}
         self._externals_of[id(model)] = self.externals
+        for m, ext in model.deeper_externals:
+            self._externals_of.setdefault(id(m), ext)
         self._constructed = {}
         self._lambdas = {}
         self._assigns, self._fors, self._calls = [], [], []
@@ -345,6 +347,8 @@ class Flow:
         if head:
             for v in self.eval_text(scope, head):
                 out |= self._attribute(v, rest)
+            if not out:
+                out |= self._reexported(scope, text)
         elif not out:
             out |= self._global(scope, text)
             if not out and _is_classmethod(scope) and scope.params[:1] == (text,):
@@ -382,6 +386,18 @@ class Flow:
                 out |= self.env.get((id(value.model.scopes[0]), attr), set())
             return out
         return set()
+
+    def _reexported(self, scope, text) -> set:
+        """What an attribute chain of an imported package names, as resolved through its
+        re-exports (``reidlib.optim.build_lr_scheduler`` of ``import reidlib``)."""
+        model = self.model_of(scope)
+        externals = self._externals_of.get(id(model))
+        if not externals:
+            return set()
+        first, _, rest = text.partition(".")
+        qualified = model.imports.get(first)
+        found = externals.get(f"{qualified}.{rest}") if qualified else None
+        return {found} if found is not None else set()
 
     def method(self, cls, name) -> FunctionInfo | None:
         """``name`` looked up on ``cls`` and its in-file bases."""
