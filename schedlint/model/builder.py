@@ -2658,15 +2658,10 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
 _STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
-    """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
-    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
-    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
-    file that imports half a package does not parse it."""
-    resolvable = _in_tree_imports(model, tree)
-    if not resolvable:
-        return {}
+def _used_texts(model: FileModel, resolvable) -> set:
+    """The names and attributes ``model``'s code uses as an optimizer or scheduler: steps or
+    saves (``opt.step()``), builds a scheduler on, writes the lr of, iterates to do so, or
+    hands to one of the in-tree helpers ``resolvable`` names (``set_lr(opt, lr)``)."""
     used = (
         {c.receiver for c in model.calls}
         | {loop.groups_of for loop in model.loops}
@@ -2682,6 +2677,19 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if target_names(target) & used:
             used.add(dotted_name(_container(iterable)))
     used.discard(None)
+    return used
+
+
+def _wanted_imports(model: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
+    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
+    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
+    file that imports half a package does not parse it."""
+    resolvable = _in_tree_imports(model, tree)
+    if not resolvable:
+        return {}
+    used = _used_texts(model, resolvable)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
     finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
@@ -2785,15 +2793,15 @@ def _read_imports_of_imports(model: FileModel, tree) -> None:
     if not candidates:
         return
     flow = model.flow.solve()
+    returned = _forwarded_results(model, flow, [m for m, _ in candidates])
     added = False
     for m, calls in candidates:
-        returned = _returned_by_reached(m, flow)
         heads = set()
         for scope, call, head in calls:
             if head in heads:
                 continue
             if id(call) in returned or any(
-                flow.may_carry(flow.eval(a.value, scope)) for a in call.args
+                flow.may_carry(flow.eval(a.value, scope), strict=True) for a in call.args
             ):
                 heads.add(head)
         if not heads:
@@ -2812,14 +2820,40 @@ def _read_imports_of_imports(model: FileModel, tree) -> None:
         model._flow = None  # solve again, with the third modules' code
 
 
-def _returned_by_reached(m: FileModel, flow) -> set:
-    """ids of the calls that a function of ``m`` which the flow runs returns directly
-    (``return build_lr_scheduler(cfg, optimizer)``): a factory forwarding another's result."""
-    out = set()
-    for infos in m.functions.values():
-        for fn in infos:
-            if fn.returns and flow.callers.get(id(fn.scope)):
+def _forwarded_results(model: FileModel, flow, forwarders) -> set:
+    """ids of the calls that a function of one of the modules ``forwarders`` returns
+    directly (``return build_optimizer(cfg, model)``), where a call of that function binds
+    its result to a name its code then uses as an optimizer or scheduler (``optimizer =
+    DefaultTrainer.build_optimizer(cfg, model)``, then ``optimizer.step()``): a factory
+    forwarding another module's. A dataset or model factory is left unread."""
+    candidates = {
+        id(fn.scope): fn
+        for m in forwarders
+        for infos in m.functions.values()
+        for fn in infos
+        if any(isinstance(r.node, cst.Call) for r in fn.returns)
+    }
+    if not candidates:
+        return set()
+    out, used, bound = set(), {}, None
+    for key, fn in candidates.items():
+        for caller, _, call in flow.callers.get(key, ()):
+            if bound is None:  # id(call) -> (its model, the target it is assigned to)
+                bound = {
+                    id(value): (m, target)
+                    for m in [model, *model.external_models]
+                    for _scope, target, value in m.flow_assigns
+                    if isinstance(value, cst.Call)
+                }
+            found = bound.get(id(call))
+            if found is None:
+                continue
+            m, target = found
+            if id(m) not in used:
+                used[id(m)] = _used_texts(m, {})
+            if _bound_texts(target) & used[id(m)]:
                 out.update(id(r.node) for r in fn.returns if isinstance(r.node, cst.Call))
+                break
     return out
 
 

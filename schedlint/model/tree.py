@@ -228,7 +228,16 @@ class Tree:
             if target.startswith(("torch", "transformers")):
                 return None
             return self.definition(path, target, read, hops - 1)
+        word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
         for star in model.star_imports:  # ``from .lr_scheduler import *``
+            # a module never naming ``name`` cannot define it: its bytes say so unparsed
+            module = self.find(path, star)
+            data = self.read(module) if module is not None else None
+            if data is None:
+                continue
+            read.append(module)
+            if not word.search(data):
+                continue
             found = self.definition(path, f"{star}.{name}", read, hops - 1)
             if found is not None:
                 return found
