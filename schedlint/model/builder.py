@@ -2837,7 +2837,7 @@ def _forwarded_results(model: FileModel, flow, forwarders) -> set:
         return set()
     out, used, bound = set(), {}, None
     for key, fn in candidates.items():
-        for caller, _, call in flow.callers.get(key, ()):
+        for _caller, _, call in flow.callers.get(key, ()):
             if bound is None:  # id(call) -> (its model, the target it is assigned to)
                 bound = {
                     id(value): (m, target)
