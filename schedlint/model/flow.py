@@ -1040,8 +1040,10 @@ class Flow:
                     return True
             elif isinstance(v, (FunctionInfo, _Bound)):
                 fn = v.fn if isinstance(v, _Bound) else v
-                if not strict and id(fn.scope) in self._active() or self.may_carry(
-                    self.returns(fn), depth + 1, strict
+                if (
+                    not strict
+                    and id(fn.scope) in self._active()
+                    or self.may_carry(self.returns(fn), depth + 1, strict)
                 ):
                     return True
             elif not strict or isinstance(v, (Optimizer, Scheduler)):
