@@ -10,9 +10,11 @@ the statements the builder saw (assignments, ``for`` targets, calls, returns):
   or dict literal, with its items);
 - values flow through assignment, ``self.x`` attributes (one slot per class hierarchy in the
   file, so a base class method sees what a subclass ``__init__`` stored), instance attributes
-  (``trainer.optimizer``), subscripts and iteration over containers, call arguments into
-  parameters (the keywords no parameter names into ``**kwargs``, a dict read back by key),
-  return values into the call's result, ``functools.partial`` and both arms of a
+  (``trainer.optimizer``), read-only properties (``@property def optimizer(self): return
+  self._optimizer``, read as ``self.optimizer`` or ``model.optimizer``), subscripts and
+  iteration over containers, call arguments into parameters (the keywords no parameter
+  names into ``**kwargs``, a dict read back by key), return values into the call's
+  result, ``functools.partial`` and both arms of a
   conditional expression (*may* values: nothing is ever dropped);
 - the fixpoint is iterated a bounded number of rounds and every evaluation is depth-bounded,
   so recursion and big files cost a bounded amount of work.
@@ -155,6 +157,7 @@ class Flow:
                 self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
         self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        self._reading: set = set()  # ids of the properties being read (a getter reading itself)
         self._dotted_cache: dict = {}
         self._solved = False
         self._globals: dict = {}  # (model id, name) -> top-level defs and classes
@@ -350,6 +353,8 @@ class Flow:
                 out |= self._attribute(v, rest)
             if not out:
                 out |= self._reexported(scope, text)
+            if not out:
+                out |= self._self_property(scope, head, rest)
         elif not out:
             out |= self._global(scope, text)
             if not out and _is_classmethod(scope) and scope.params[:1] == (text,):
@@ -373,7 +378,9 @@ class Flow:
             root = self.root_class(value.cls)
             out = set(self.env.get(("class", id(root), f"self.{attr}"), ()))
             method = self.method(value.cls, attr)
-            if method is not None:
+            if method is not None and _is_property(method):
+                out |= self._property(method)
+            elif method is not None:
                 out.add(_Bound(method))
             return out
         if isinstance(value, ClassInfo):
@@ -399,6 +406,30 @@ class Flow:
         qualified = model.imports.get(first)
         found = externals.get(f"{qualified}.{rest}") if qualified else None
         return {found} if found is not None else set()
+
+    def _property(self, getter) -> frozenset:
+        """What the getter returns: ``model.optimizer`` read through ``@property def
+        optimizer(self): return self._optimizer``, a class's public handle on what it built."""
+        if id(getter) in self._reading:
+            return _EMPTY  # a getter that reads itself
+        self._reading.add(id(getter))
+        try:
+            return self.returns(getter)
+        finally:
+            self._reading.discard(id(getter))
+
+    def _self_property(self, scope, head, attr) -> frozenset:
+        """``self.optimizer`` in a method, where ``optimizer`` is a property of the class
+        (``self`` itself has no value here: its attributes are read by their keys)."""
+        if head not in ("self", "cls") or "." in attr:
+            return _EMPTY
+        s = scope
+        while s is not None and s.cls is None:
+            s = s.parent
+        method = self.method(s.cls, attr) if s is not None else None
+        if method is None or not _is_property(method):
+            return _EMPTY
+        return self._property(method)
 
     def method(self, cls, name) -> FunctionInfo | None:
         """``name`` looked up on ``cls`` and its in-file bases."""
@@ -634,6 +665,10 @@ class Flow:
             for cls, fn in modules:
                 self._lightning(cls, fn)
             for scope, target, value in self._assigns:
+                if value.__class__ is _NAME and value.value == "None":
+                    # ``scheduler = None`` before ``if cfg.sched: scheduler = StepLR(...)``:
+                    # the slot may stay empty, which hides no other object it could hold
+                    continue
                 self._assign(scope, target, self.eval(value, scope))
             for scope, target, iter_node in self._fors:
                 pairs = _paired_iteration(target, iter_node)
@@ -1355,6 +1390,11 @@ def _decorated(node, name) -> bool:
         if isinstance(dec, cst.Attribute) and dec.attr.value == name:
             return True
     return False
+
+
+def _is_property(fn) -> bool:
+    """``fn`` is a getter: ``@property`` or ``@functools.cached_property``."""
+    return _decorated(fn.node, "property") or _decorated(fn.node, "cached_property")
 
 
 def _is_classmethod(scope) -> bool:

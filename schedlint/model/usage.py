@@ -811,6 +811,56 @@ def value_name(node) -> str | None:
     return None
 
 
+# Calls that hand a metric back with its order kept: a metric rounded for logging or for a
+# stable comparison (`round(loss, 3)`, `math.ceil(loss * 1000) / 1000`) still runs the same way.
+_ORDER_KEEPING_CALLS = frozenset({"float", "int", "round", "ceil", "floor"})
+_ORDER_KEEPING_METHODS = frozenset({"item", "mean", "detach", "cpu"})
+
+
+def _positive_literal(node) -> bool:
+    value = fold_number(node)
+    return isinstance(value, (int, float)) and value > 0
+
+
+def order_kept_name(node) -> str | None:
+    """:func:`value_name` of a value, also seen through wrappers that keep its order:
+    ``loss.item()``, ``float(acc)``, ``round(acc, 4)``, ``math.ceil(loss * 1000.0) / 1000.0``
+    (a scaling by a positive literal); None for anything else (``-loss``, ``1 - acc``)."""
+    while True:
+        name = value_name(node)
+        if name is not None:
+            return name
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _ORDER_KEEPING_METHODS:
+                if node.args:
+                    return None
+                node = func.value
+                continue
+            callee = dotted_name(func)
+            first = node.args[0] if node.args else None
+            if (
+                callee is None
+                or callee.rsplit(".", 1)[-1] not in _ORDER_KEEPING_CALLS
+                or first is None
+                or first.keyword is not None
+                or first.star
+            ):
+                return None
+            node = first.value
+            continue
+        if isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, (cst.Multiply, cst.Divide)
+        ):
+            if _positive_literal(node.right):
+                node = node.left
+                continue
+            if isinstance(node.operator, cst.Multiply) and _positive_literal(node.left):
+                node = node.right
+                continue
+        return None
+
+
 def plus_one(value) -> str | None:
     """``e`` for the expression ``e + 1`` (a bare name plus the literal 1), else None."""
     node = value.node
