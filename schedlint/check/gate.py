@@ -206,8 +206,9 @@ _OPTIMIZER_STATE = re.compile(rb"optim\w*(?:\[[^\]\n]*\])?\.(?:load_)?state_dict
 
 
 def stepping_classes(data: bytes) -> list:
-    """Names of the top-level classes (and, in a file naming ignite, functions) of a file that mentions optimizers, schedulers or lrs
-    and calls ``.step(``, or saves or restores an optimizer's state
+    """Names of the top-level classes (and, in a file naming ignite, functions) of a file
+    that mentions optimizers, schedulers or lrs and calls ``.step(``, or saves or restores
+    an optimizer's state
     (``self.optimizer.state_dict(``): a trainer or hooks class handed its optimizer and
     scheduler by the script that calls it, or a base trainer that checkpoints the optimizer
     while a subclass steps the scheduler (empty otherwise)."""

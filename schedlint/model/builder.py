@@ -129,9 +129,13 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
-            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.externals, model.external_models, paths = tree.externals(
+                path, read, _dotted_uses(model, read)
+            )
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+        if model.external_models:
+            _read_imports_of_imports(model, tree)
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -144,6 +148,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
     builder.frameworks.resolve(builder.model, binding_key)
     if builder.model.externals or builder.model.importers:
         _through_imports(builder.model)
+    if tree is not None:
+        _methods_of_handed_objects(builder.model, tree)
     if tree is not None:
         builder.model.keys_out_of_sight = _keys_handed_out_of_sight(builder.model, tree)
         builder.model.attributes_unnamed_nearby = _attributes_unnamed_nearby(builder.model, tree)
@@ -441,6 +447,26 @@ def reference(node) -> str | None:
     return None if "<expr>" in text or text.count("[") > 1 else text
 
 
+def _exit_bound(node: cst.If):
+    """``N`` of ``if counter >= N: break`` (or ``>``; or ``return``), directly in the if's
+    body."""
+    test = node.test
+    if (
+        not isinstance(test, cst.Comparison)
+        or len(test.comparisons) != 1
+        or not isinstance(test.comparisons[0].operator, (cst.GreaterThanEqual, cst.GreaterThan))
+        or not isinstance(test.left, (cst.Name, cst.Attribute))
+        or not isinstance(node.body, cst.IndentedBlock)
+    ):
+        return None
+    breaks = any(
+        isinstance(stmt, cst.SimpleStatementLine)
+        and any(isinstance(s, (cst.Break, cst.Return)) for s in stmt.body)
+        for stmt in node.body.body
+    )
+    return test.comparisons[0].comparator if breaks else None
+
+
 def _param_names(params: cst.Parameters) -> tuple:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
@@ -670,6 +696,9 @@ class _Builder(cst.CSTVisitor):
 
     def visit_If(self, node: cst.If):
         self._if_tests.append(_Walk(node.test).names)
+        bound = _exit_bound(node) if self.loop is not None else None
+        if bound is not None:
+            self.loop.exit_bounds.append(self.value(bound))
         self._arm_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.Else):
             self._arm_blocks.add(id(node.orelse.body))
@@ -1017,6 +1046,10 @@ class _Builder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
+            # a package re-exporting a module's names (``from .lr_scheduler import *``)
+            module = dotted_name(node.module) if node.module is not None else ""
+            if module:
+                self.model.star_imports.append("." * len(node.relative) + module)
             return
         if node.relative:
             # ``from .helper import f``: kept with its dots, resolved only against the tree
@@ -2596,10 +2629,13 @@ def _only_read(root, text, skip, constructions) -> bool:
 
 
 def _overridden(flow, method) -> bool:
-    """Another class of the checked code defines a method of the same name: ``self.m()``
-    may run that one."""
+    """A subclass in the checked code overrides ``method``: ``self.m()`` may run that one.
+    A class outside its hierarchy that merely defines a method of the same name (tllib's
+    classifier and domain discriminator, each with its ``get_parameters``) runs only on
+    its own objects, which the flow tells apart."""
+    own = method.scope.cls
     return any(
-        other is not method
+        other is not method and (own is None or flow.derives(cls, own))
         for m in [flow.model, *flow.other_models()]
         for cls in m.classes
         for other in [cls.methods.get(method.name)]
@@ -2650,15 +2686,10 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
 _STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
-    """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
-    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
-    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
-    file that imports half a package does not parse it."""
-    resolvable = _in_tree_imports(model, tree)
-    if not resolvable:
-        return {}
+def _used_texts(model: FileModel, resolvable) -> set:
+    """The names and attributes ``model``'s code uses as an optimizer or scheduler: steps or
+    saves (``opt.step()``), builds a scheduler on, writes the lr of, iterates to do so, or
+    hands to one of the in-tree helpers ``resolvable`` names (``set_lr(opt, lr)``)."""
     used = (
         {c.receiver for c in model.calls}
         | {loop.groups_of for loop in model.loops}
@@ -2674,6 +2705,19 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if target_names(target) & used:
             used.add(dotted_name(_container(iterable)))
     used.discard(None)
+    return used
+
+
+def _wanted_imports(model: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
+    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
+    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
+    file that imports half a package does not parse it."""
+    resolvable = _in_tree_imports(model, tree)
+    if not resolvable:
+        return {}
+    used = _used_texts(model, resolvable)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
     finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
@@ -2736,6 +2780,109 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _dotted_uses(model: FileModel, imports: dict) -> set:
+    """The qualified attribute chains of the imported modules ``imports`` (local name ->
+    qualified) that this file calls: ``reidlib.optim.build_lr_scheduler`` of ``import
+    reidlib``, which the package's ``__init__.py`` files re-export from another module."""
+    out = set()
+    for _scope, call, _, _ in model.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or "." not in text:
+            continue
+        head, _, rest = text.partition(".")
+        qualified = imports.get(head)
+        if qualified is not None and "." in rest:
+            out.add(f"{qualified}.{rest}")
+    return out
+
+
+def _read_imports_of_imports(model: FileModel, tree) -> None:
+    """Follow the imports of the modules this file imports one level further, where that
+    code hands them a value that may carry this file's optimizer or scheduler
+    (:meth:`Flow.may_carry`, asked of this file's flow) or returns their result from a
+    function the flow runs: ``DefaultTrainer.build_lr_scheduler(cfg, optimizer)`` in
+    ``engine/defaults.py`` calling ``build_lr_scheduler`` of ``solver/build.py``, or a
+    script's ``reidlib.optim.build_optimizer(model)``. Their modules join the flow, with
+    the imported module's names bound to what they define (``model.deeper_externals``)."""
+    candidates = []
+    for m in model.external_models:
+        if m is model or not m.imports:
+            continue
+        resolvable = _in_tree_imports(m, tree)
+        calls = [
+            (scope, call, head)
+            for scope, call, _, _ in m.flow_calls
+            if (head := _imported_head(resolvable, call.func)) is not None
+        ]
+        if calls:
+            candidates.append((m, calls))
+    if not candidates:
+        return
+    flow = model.flow.solve()
+    returned = _forwarded_results(model, flow, [m for m, _ in candidates])
+    added = False
+    for m, calls in candidates:
+        heads = set()
+        for scope, call, head in calls:
+            if head in heads:
+                continue
+            if id(call) in returned or any(
+                flow.may_carry(flow.eval(a.value, scope), strict=True) for a in call.args
+            ):
+                heads.add(head)
+        if not heads:
+            continue
+        wanted = {h: m.imports[h] for h in heads}
+        found, models, paths = tree.externals(m.path, wanted, _dotted_uses(m, wanted))
+        model.external_paths.update(paths)
+        if not found:
+            continue
+        model.deeper_externals.append((m, found))
+        for other in models:
+            if other is not model and all(other is not x for x in model.external_models):
+                model.external_models.append(other)
+        added = True
+    if added:
+        model._flow = None  # solve again, with the third modules' code
+
+
+def _forwarded_results(model: FileModel, flow, forwarders) -> set:
+    """ids of the calls that a function of one of the modules ``forwarders`` returns
+    directly (``return build_optimizer(cfg, model)``), where a call of that function binds
+    its result to a name its code then uses as an optimizer or scheduler (``optimizer =
+    DefaultTrainer.build_optimizer(cfg, model)``, then ``optimizer.step()``): a factory
+    forwarding another module's. A dataset or model factory is left unread."""
+    candidates = {
+        id(fn.scope): fn
+        for m in forwarders
+        for infos in m.functions.values()
+        for fn in infos
+        if any(isinstance(r.node, cst.Call) for r in fn.returns)
+    }
+    if not candidates:
+        return set()
+    out, used, bound = set(), {}, None
+    for key, fn in candidates.items():
+        for _caller, _, call in flow.callers.get(key, ()):
+            if bound is None:  # id(call) -> (its model, the target it is assigned to)
+                bound = {
+                    id(value): (m, target)
+                    for m in [model, *model.external_models]
+                    for _scope, target, value in m.flow_assigns
+                    if isinstance(value, cst.Call)
+                }
+            found = bound.get(id(call))
+            if found is None:
+                continue
+            m, target = found
+            if id(m) not in used:
+                used[id(m)] = _used_texts(m, {})
+            if _bound_texts(target) & used[id(m)]:
+                out.update(id(r.node) for r in fn.returns if isinstance(r.node, cst.Call))
+                break
+    return out
 
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
@@ -3082,6 +3229,25 @@ def _called_classes(model: FileModel) -> set:
                 flow = model.flow.solve()
             if not flow.call_sites(sched.scope):
                 out.add(cls.name)
+    for sched in model.schedulers:
+        # ``LambdaLR(optimizer, lambda e: lr)`` in a top-level factory no code here calls
+        # (``make_scheduler(optimizer, cfg)``): whether the lambda returns a factor or the
+        # lr depends on the groups of the optimizer its callers hand it
+        scope = sched.scope
+        if (
+            sched.optimizer is not None
+            or "lr_lambda" not in sched.args
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or sched.optimizer_src not in scope.params
+            or scope.name in out
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if not flow.call_sites(scope):
+            out.add(scope.name)
     for cls in _dispatching_classes(model, top, out):
         out.add(cls.name)
     for write in model.lr_writes:
@@ -3355,6 +3521,67 @@ def _through_imports(model: FileModel) -> None:
                         target=site_targets[0] if len(site_targets) == 1 else None,
                         targets=tuple(site_targets),
                         optimizer_arg=site_stepped,
+                        via=mcall,
+                    )
+                )
+
+
+def _methods_of_handed_objects(model: FileModel, tree) -> None:
+    """``self.model.unfreeze_encoder(self.optimizer, lr)`` on an object this file is only
+    handed (a trainer given its model by a script the tree may not hold): the one method of
+    that name defined next to this file says what the call does to the optimizer it passes.
+    Its ``add_param_group`` on that parameter is anchored at the call here (SL302)."""
+    flow = model.flow
+    wanted = {}
+    for scope, call, order, loop in model.flow_calls:
+        func = call.func
+        if not isinstance(func, cst.Attribute) or any(a.star for a in call.args):
+            continue
+        if any(v is not UNKNOWN for v in flow.eval(func.value, scope)) or flow.callees(call, scope):
+            continue  # an object the flow knows: its methods are read through the imports
+        if any(isinstance(v, Optimizer) for a in call.args for v in flow.eval(a.value, scope)):
+            wanted.setdefault(func.attr.value, []).append((scope, call, order, loop))
+    if not wanted:
+        return
+    read = []
+    found = tree.defining_methods(model.path, wanted, read)
+    model.external_paths.update(read)
+    for name, paths in found.items():
+        defs = [
+            (other, f)
+            for other in filter(None, map(tree.model, paths))
+            for f in other.functions.get(name, ())
+            if f.scope.cls is not None
+        ]
+        if len(defs) != 1:
+            continue  # several classes define it: which one runs is the caller's
+        other, fn = defs[0]
+        added = [
+            c
+            for c in other.calls
+            if c.method == "add_param_group" and c.scope is fn.scope and c.receiver in fn.params[1:]
+        ]
+        for mcall in added:
+            for scope, call, order, loop in wanted[name]:
+                arg = _bound_argument(fn.node, call, mcall.receiver, bound=1)
+                opts = [v for v in flow.eval(arg, scope) if isinstance(v, Optimizer)] if arg else []
+                if len(opts) != 1:
+                    continue
+                if all(m is not other for m in model.external_models):
+                    # where the group is added is told, and placed, in that module
+                    model.external_models = [*model.external_models, other]
+                model.calls_via_imports.append(
+                    MethodCall(
+                        node=call,
+                        scope=scope,
+                        order=order,
+                        loop=loop,
+                        receiver=mcall.receiver,
+                        method=mcall.method,
+                        args=mcall.args,
+                        kwargs=mcall.kwargs,
+                        target=opts[0],
+                        targets=(opts[0],),
                         via=mcall,
                     )
                 )

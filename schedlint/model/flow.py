@@ -10,8 +10,11 @@ the statements the builder saw (assignments, ``for`` targets, calls, returns):
   or dict literal, with its items);
 - values flow through assignment, ``self.x`` attributes (one slot per class hierarchy in the
   file, so a base class method sees what a subclass ``__init__`` stored), instance attributes
-  (``trainer.optimizer``), subscripts and iteration over containers, call arguments into
-  parameters, return values into the call's result, ``functools.partial`` and both arms of a
+  (``trainer.optimizer``), read-only properties (``@property def optimizer(self): return
+  self._optimizer``, read as ``self.optimizer`` or ``model.optimizer``), subscripts and
+  iteration over containers, call arguments into parameters (the keywords no parameter
+  names into ``**kwargs``, a dict read back by key), return values into the call's
+  result, ``functools.partial`` and both arms of a
   conditional expression (*may* values: nothing is ever dropped);
 - the fixpoint is iterated a bounded number of rounds and every evaluation is depth-bounded,
   so recursion and big files cost a bounded amount of work.
@@ -136,6 +139,8 @@ class Flow:
         # id(model) -> its imports that name in-tree definitions (qualified name -> value)
         self._externals_of = {id(m): ext for m, ext in model.importers}
         self._externals_of[id(model)] = self.externals
+        for m, ext in model.deeper_externals:
+            self._externals_of.setdefault(id(m), ext)
         self._constructed = {}
         self._lambdas = {}
         self._assigns, self._fors, self._calls = [], [], []
@@ -152,6 +157,7 @@ class Flow:
                 self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
         self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        self._reading: set = set()  # ids of the properties being read (a getter reading itself)
         self._dotted_cache: dict = {}
         self._solved = False
         self._globals: dict = {}  # (model id, name) -> top-level defs and classes
@@ -345,6 +351,10 @@ class Flow:
         if head:
             for v in self.eval_text(scope, head):
                 out |= self._attribute(v, rest)
+            if not out:
+                out |= self._reexported(scope, text)
+            if not out:
+                out |= self._self_property(scope, head, rest)
         elif not out:
             out |= self._global(scope, text)
             if not out and _is_classmethod(scope) and scope.params[:1] == (text,):
@@ -368,7 +378,9 @@ class Flow:
             root = self.root_class(value.cls)
             out = set(self.env.get(("class", id(root), f"self.{attr}"), ()))
             method = self.method(value.cls, attr)
-            if method is not None:
+            if method is not None and _is_property(method):
+                out |= self._property(method)
+            elif method is not None:
                 out.add(_Bound(method))
             return out
         if isinstance(value, ClassInfo):
@@ -382,6 +394,42 @@ class Flow:
                 out |= self.env.get((id(value.model.scopes[0]), attr), set())
             return out
         return set()
+
+    def _reexported(self, scope, text) -> set:
+        """What an attribute chain of an imported package names, as resolved through its
+        re-exports (``reidlib.optim.build_lr_scheduler`` of ``import reidlib``)."""
+        model = self.model_of(scope)
+        externals = self._externals_of.get(id(model))
+        if not externals:
+            return set()
+        first, _, rest = text.partition(".")
+        qualified = model.imports.get(first)
+        found = externals.get(f"{qualified}.{rest}") if qualified else None
+        return {found} if found is not None else set()
+
+    def _property(self, getter) -> frozenset:
+        """What the getter returns: ``model.optimizer`` read through ``@property def
+        optimizer(self): return self._optimizer``, a class's public handle on what it built."""
+        if id(getter) in self._reading:
+            return _EMPTY  # a getter that reads itself
+        self._reading.add(id(getter))
+        try:
+            return self.returns(getter)
+        finally:
+            self._reading.discard(id(getter))
+
+    def _self_property(self, scope, head, attr) -> frozenset:
+        """``self.optimizer`` in a method, where ``optimizer`` is a property of the class
+        (``self`` itself has no value here: its attributes are read by their keys)."""
+        if head not in ("self", "cls") or "." in attr:
+            return _EMPTY
+        s = scope
+        while s is not None and s.cls is None:
+            s = s.parent
+        method = self.method(s.cls, attr) if s is not None else None
+        if method is None or not _is_property(method):
+            return _EMPTY
+        return self._property(method)
 
     def method(self, cls, name) -> FunctionInfo | None:
         """``name`` looked up on ``cls`` and its in-file bases."""
@@ -506,6 +554,12 @@ class Flow:
                     out.append((init, 1))
             elif isinstance(v, _Partial):
                 out.append((v.fn, v.skip))
+            elif isinstance(v, Instance):
+                # a factory object called like a function (``make_sched = Maker(...)``, then
+                # ``make_sched(optimizer)``) runs its ``__call__``
+                call_method = self.method(v.cls, "__call__")
+                if call_method is not None:
+                    out.append((call_method, 1))
         return out
 
     def _eval_call(self, call, scope, depth) -> frozenset:
@@ -611,6 +665,10 @@ class Flow:
             for cls, fn in modules:
                 self._lightning(cls, fn)
             for scope, target, value in self._assigns:
+                if value.__class__ is _NAME and value.value == "None":
+                    # ``scheduler = None`` before ``if cfg.sched: scheduler = StepLR(...)``:
+                    # the slot may stay empty, which hides no other object it could hold
+                    continue
                 self._assign(scope, target, self.eval(value, scope))
             for scope, target, iter_node in self._fors:
                 pairs = _paired_iteration(target, iter_node)
@@ -778,6 +836,23 @@ class Flow:
                 values = self.eval(a.value, scope)
                 key = (id(fn.scope), p)
                 self._add(key, values if values else _UNKNOWN_SET if key in self.env else values)
+            self._bind_keywords(scope, call, fn)
+
+    def _bind_keywords(self, scope, call, fn) -> None:
+        """The keywords no named parameter takes land in ``**kwargs`` as a dict keyed by
+        them, so ``self.scheduler = kwargs["scheduler"]`` (SimCLR's trainer) holds what
+        ``SimCLR(model=model, scheduler=scheduler)`` passed."""
+        star = getattr(getattr(fn.node, "params", None), "star_kwarg", None)
+        if not isinstance(star, cst.Param):
+            return
+        extra = [a for a in call.args if a.keyword is not None and a.keyword.value not in fn.params]
+        if not extra or any(a.star == "**" for a in call.args):
+            return
+        items = tuple(self.eval(a.value, scope) for a in extra)
+        self._add(
+            (id(fn.scope), star.name.value),
+            self._seq(call, items, tuple(a.keyword.value for a in extra)),
+        )
 
     def _bind_base_optimizer(self, scope, call) -> None:
         """``super().__init__(optimizer, ...)`` in a subclass of a library scheduler: torch's
@@ -998,44 +1073,51 @@ class Flow:
         self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
 
-    def may_carry(self, values, depth=0) -> bool:
+    def may_carry(self, values, depth=0, strict=False) -> bool:
         """Can one of ``values``, handed to a helper of another module, bring it an optimizer
         or scheduler of this code, or code that acts on one? An optimizer or scheduler; a
         container holding one; an instance or class defined here (the helper may store one
         in it); an imported class's instance whose methods act on one or whose attributes
         hold one; a function whose code acts on one, calls code that does, or returns one.
         Not: a function that only transforms what it is given, or a value the flow cannot
-        name (reading the helper would not name it either)."""
+        name (reading the helper would not name it either). ``strict``: an instance or
+        class counts only when its attributes hold one, a function only when it returns
+        one (asked for a module's imports a level further, where a dataset built with an
+        augmentor whose code calls ``step()`` on its own objects is not worth reading)."""
         self.solve()
         if depth > 4:
-            return True
+            return not strict
         for v in values:
             if v is UNKNOWN:
                 continue
             if isinstance(v, Seq):
-                if self.may_carry(v.elements(), depth + 1):
+                if self.may_carry(v.elements(), depth + 1, strict):
                     return True
             elif isinstance(v, (Instance, ClassInfo)):
                 cls = v.cls if isinstance(v, Instance) else v
-                if self._carrying_class(cls, depth):
+                if self._carrying_class(cls, depth, strict):
                     return True
             elif isinstance(v, (FunctionInfo, _Bound)):
                 fn = v.fn if isinstance(v, _Bound) else v
-                if id(fn.scope) in self._active() or self.may_carry(self.returns(fn), depth + 1):
+                if (
+                    not strict
+                    and id(fn.scope) in self._active()
+                    or self.may_carry(self.returns(fn), depth + 1, strict)
+                ):
                     return True
-            else:  # Optimizer, Scheduler, ModuleRef, a partial application
-                return True
+            elif not strict or isinstance(v, (Optimizer, Scheduler)):
+                return True  # Optimizer, Scheduler, ModuleRef, a partial application
         return False
 
-    def _carrying_class(self, cls, depth) -> bool:
-        if all(cls is not c for m in self.other_models() for c in m.classes):
+    def _carrying_class(self, cls, depth, strict=False) -> bool:
+        if not strict and all(cls is not c for m in self.other_models() for c in m.classes):
             return True  # defined in this file (or a module lending its calls of it)
         active, root = self._active(), self.root_class(cls)
         todo, seen = [cls], set()
         while todo and len(seen) < 16:
             c = todo.pop()
             seen.add(id(c))
-            if any(id(m.scope) in active for m in c.methods.values()):
+            if not strict and any(id(m.scope) in active for m in c.methods.values()):
                 return True
             for base in c.bases:
                 todo += [
@@ -1044,7 +1126,7 @@ class Flow:
                     if id(b) not in seen
                 ]
         slots = [v for k, v in self.env.items() if k[:2] == ("class", id(root))]
-        return any(self.may_carry(values, depth + 1) for values in slots)
+        return any(self.may_carry(values, depth + 1, strict) for values in slots)
 
     def _active(self) -> set:
         """ids of the scopes whose code records a fact (a construction, a tracked call, an
@@ -1308,6 +1390,11 @@ def _decorated(node, name) -> bool:
         if isinstance(dec, cst.Attribute) and dec.attr.value == name:
             return True
     return False
+
+
+def _is_property(fn) -> bool:
+    """``fn`` is a getter: ``@property`` or ``@functools.cached_property``."""
+    return _decorated(fn.node, "property") or _decorated(fn.node, "cached_property")
 
 
 def _is_classmethod(scope) -> bool:

@@ -57,7 +57,7 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.facts import Optimizer, Scheduler
+from schedlint.model.facts import ClassInfo, FunctionInfo, Optimizer, Scheduler
 
 CONFIGURE_HOOK = "configure_optimizers"
 # The keys Lightning reads in the dict ``configure_optimizers`` returns, and in a scheduler's
@@ -917,14 +917,105 @@ def accelerate_state_calls(model) -> list:
     return [c for c in model.accelerate_calls if c.method in ACCELERATE_STATE]
 
 
+def _prepare_forwarder(info):
+    """How the function ``info`` hands its arguments to ``accelerator.prepare``, when its body
+    returns ``acc.prepare(...)`` of its own parameters (``def setup_distributed_training(
+    accelerator, *components): return accelerator.prepare(*components)``): the parameter
+    positions forwarded, or the position from which ``*args`` collects them (as a one-item
+    list); None for any other function."""
+    node = info.node
+    if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock):
+        return None
+    params = node.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+    for stmt in node.body.body:
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and stmt.body else None
+        call = small.value if isinstance(small, cst.Return) else None
+        if (
+            not isinstance(call, cst.Call)
+            or not isinstance(call.func, cst.Attribute)
+            or call.func.attr.value not in ("prepare", "prepare_scheduler")
+            or not isinstance(call.func.value, cst.Name)
+            or call.func.value.value not in positional
+            or call.func.value.value in ("self", "cls")  # its own method, not accelerate's
+            or not call.args
+        ):
+            continue
+        if len(call.args) == 1 and call.args[0].star == "*":
+            given = call.args[0].value
+            if star is not None and isinstance(given, cst.Name) and given.value == star:
+                return [len(positional)]
+            return None
+        names = [a.value.value if isinstance(a.value, cst.Name) else None for a in call.args]
+        if any(a.star or a.keyword for a in call.args) or not all(n in positional for n in names):
+            return None
+        return tuple(positional.index(n) for n in names)
+    return None
+
+
+def _forwarded_prepares(model) -> list:
+    """An AcceleratorCall for each call of this file to a prepare forwarder (of this file or
+    of another module of the tree, which may not import accelerate itself), with the
+    arguments it hands on to ``prepare``; and the scopes of those forwarders."""
+    if not any(q.partition(".")[0] == "accelerate" for q in model.imports.values()):
+        return [], set()
+    infos = [i for found in model.functions.values() for i in found]
+    infos += [v for v in model.externals.values() if isinstance(v, FunctionInfo)]
+    # methods of imported classes too (``TrainerUtils.setup_distributed_training``)
+    infos += [
+        m
+        for v in model.externals.values()
+        if isinstance(v, ClassInfo)
+        for m in v.methods.values()
+        if all(m is not i for i in infos)
+    ]
+    calls, scopes = [], set()
+    for info in infos:
+        shape = _prepare_forwarder(info)
+        if shape is None:
+            continue
+        # ``self.setup(...)`` binds ``self`` to the first parameter
+        shift = 1 if info.scope.cls is not None and info.params[:1] == ("self",) else 0
+        sites = model.flow.call_sites(info.scope)
+        if sites and all(
+            model.flow.model_of(caller) is model and not any(a.star for a in node.args)
+            for caller, _, node in sites
+        ):
+            scopes.add(id(info.scope))  # every call is read here: they stand for its prepare
+        for caller, order, node in sites:
+            given = [a for a in node.args if a.keyword is None]
+            if any(a.star for a in node.args) or model.flow.model_of(caller) is not model:
+                continue
+            if isinstance(shape, list):
+                handed = given[shape[0] - shift :]
+            else:
+                handed = [given[i - shift] for i in shape if 0 <= i - shift < len(given)]
+            calls.append(
+                AcceleratorCall(
+                    node=node,
+                    scope=caller,
+                    order=order,
+                    method="prepare",
+                    receiver=None,
+                    args=tuple(model.value(a.value) for a in handed),
+                )
+            )
+    return calls, scopes
+
+
 def accelerate_keeps(model, entity) -> bool | None:
     """Whether ``entity`` (an Optimizer or Scheduler) is passed to ``accelerator.prepare`` or
     ``register_for_checkpointing``, so that ``save_state`` carries it: True, False, or None
-    when a call hides its arguments (``prepare(*objects)``)."""
-    for call in model.accelerate_calls:
+    when a call hides its arguments (``prepare(*objects)``). A helper that only forwards its
+    arguments to ``prepare`` counts at each call of it here."""
+    forwarded, forwarders = model.shared(_forwarded_prepares)
+    for call in model.accelerate_calls + forwarded:
         if call.method not in ACCELERATE_KEEPS:
             continue
         if call.args is None:
+            if id(call.scope) in forwarders:
+                continue  # its callers' calls stand for it
             return None
         for arg in call.args:
             if arg.kind == "call" and model.constructed.get(id(arg.node)) is entity:

@@ -13,13 +13,14 @@ from typing import Any
 
 import libcst as cst
 
-from schedlint.model.builder import dotted_name
+from schedlint.model.builder import dotted_name, reference
 from schedlint.model.cstwalk import code_children
 from schedlint.model.lr_expressions import (
     assigned_values,
     binding_scope,
     strip_call,
 )
+from schedlint.model.numbers import fold_binary, fold_number
 
 _PASS_THROUGH = frozenset({"min", "max", "abs", "float"})
 # What names an absolute lr: ``lr``, ``args.lr``, ``base_lr``, ``cfg.learning_rate``; not a
@@ -28,8 +29,25 @@ _ABSOLUTE_LR_NAME = re.compile(r"^(?:base_|init_|initial_|max_|peak_)?(?:lr|lear
 
 
 def names_absolute_lr(text) -> bool:
-    """``text`` (dotted) names an lr by its last part: ``cfg.lr``, ``base_lr``."""
-    return bool(text) and _ABSOLUTE_LR_NAME.match(text.rpartition(".")[2]) is not None
+    """``text`` (dotted) names an lr by its last part: ``cfg.lr``, ``base_lr``, or by the
+    key of a config dict: ``cfg['lr']``."""
+    if not text:
+        return False
+    last = text.rpartition(".")[2]
+    if last.endswith("']") and "['" in last:
+        last = last[last.rindex("['") + 2 : -2]
+    return _ABSOLUTE_LR_NAME.match(last) is not None
+
+
+def _value_text(node) -> str | None:
+    """A name or attribute chain (``args.lr``), or a config entry read by a string key
+    (``cfg['lr']``, ``self.hparams['lr']``): what an lr is spelled as."""
+    text = dotted_name(node)
+    if text is None and isinstance(node, cst.Subscript):
+        ref = reference(node)
+        if ref is not None and ref.endswith("']") and "['" in ref:
+            return ref
+    return text
 
 
 def _product_atoms(node):
@@ -44,7 +62,77 @@ def _product_atoms(node):
 def product_texts(value) -> list:
     """Dotted names multiplied into a Value (numerators only): ``args.lr * 0.1 / 2`` ->
     ``["args.lr"]``."""
-    return [t for t in map(dotted_name, _product_atoms(value.node)) if t is not None]
+    return [t for t in map(_value_text, _product_atoms(value.node)) if t is not None]
+
+
+def helper_group_lr_texts(model, optimizer) -> set:
+    """The lr texts, as the optimizer's own code spells them, of the groups a helper of
+    another scope builds (``get_parameters(self, base_lr=1.0)`` returning ``"lr": 0.1 *
+    base_lr``): each of the helper's parameters multiplied into a group's lr stands for the
+    argument the optimizer's call hands it (``classifier.get_parameters(base_lr=args.lr)``).
+    A parameter left at its default names no lr of the caller's."""
+    call = optimizer.params.node if optimizer.params is not None else None
+    if not isinstance(call, cst.Call):
+        return set()
+    texts = set()
+    for group in optimizer.groups or ():
+        if group.lr is None or group.scope is None or group.scope is optimizer.scope:
+            continue
+        entry = model.flow.arguments.get(id(group.scope), {}).get(id(call))
+        if entry is None or entry[1] is None:
+            continue
+        for text in product_texts(group.lr):
+            arg = entry[1].get(text)
+            bound = _value_text(arg) if arg is not None else None
+            if bound is not None:
+                texts.add(bound)
+    return texts
+
+
+def helper_group_lr_numbers(model, optimizer) -> list | None:
+    """The lrs of the groups a helper of another scope builds, as numbers where each is
+    certain at the optimizer's call: the helper's parameters stand for the numbers the call
+    hands them, or for their defaults when it hands none (tllib's ``get_parameters()`` at
+    ``base_lr=1.0`` builds 0.1 and 1.0: multipliers). None when any is unknown."""
+    call = optimizer.params.node if optimizer.params is not None else None
+    groups = optimizer.groups or ()
+    if not isinstance(call, cst.Call) or not groups:
+        return None
+    numbers = []
+    for group in groups:
+        scope = group.scope
+        if group.lr is None or scope is None or scope is optimizer.scope:
+            return None
+        entry = model.flow.arguments.get(id(scope), {}).get(id(call))
+        params = getattr(scope.node, "params", None)
+        if entry is None or entry[1] is None or params is None:
+            return None
+        caller, bound = entry
+        values = {}
+        for p in (*params.params, *params.kwonly_params):
+            name = p.name.value
+            if name in bound:
+                values[name] = model.flow.number(bound[name], caller)
+            elif p.default is not None:
+                values[name] = fold_number(p.default)
+        number = _folded(group.lr.node, values)
+        if number is None:
+            return None
+        numbers.append(number)
+    return numbers
+
+
+def _folded(node, values):
+    """``node`` as a number, its names read from ``values``."""
+    number = fold_number(node)
+    if number is not None:
+        return number
+    if isinstance(node, cst.Name):
+        return values.get(node.value)
+    if isinstance(node, cst.BinaryOperation):
+        left, right = _folded(node.left, values), _folded(node.right, values)
+        return fold_binary(node.operator, left, right) if None not in (left, right) else None
+    return None
 
 
 @dataclass(eq=False)
@@ -67,6 +155,9 @@ class LrLambda:
     # The method is read through the scheduler code's own ``self``: its ``self.lr`` is the
     # optimizer's ``self.lr``.
     same_instance: bool = False
+    # For a lambda: the def (or module) it is written in, whose locals its free names read
+    # (``lr = cfg["lr"]`` then ``lambda epoch: lr`` in a scheduler factory). None otherwise.
+    outer: Any = None
 
 
 class LrCarrier:
@@ -87,6 +178,7 @@ class LrCarrier:
         self.bound = lam.bound
         self.receiver = lam.receiver
         self.same_instance = lam.same_instance
+        self.outer = lam.outer
         self.any_lr = any_lr
         # the helper's parameter a hit was bound to (``lr`` for ``args.lr``): what to drop
         self.written = None
@@ -164,7 +256,7 @@ class LrCarrier:
     def find(self, node, depth=0, summed=False):
         if depth > 12:
             return None
-        text = dotted_name(node)
+        text = _value_text(node)
         if text is not None:
             head = text.partition(".")[0]
             if head in self.params:
@@ -177,7 +269,16 @@ class LrCarrier:
                     return None
                 found = [self.find(v, depth + 1, summed) for v in local]
                 return found[0] if found and all(found) else None
-            return self._name(text, summed)
+            hit = self._name(text, summed)
+            if hit or self.outer is None or "." in text or "[" in text:
+                return hit
+            # a lambda's free name: what the function it is written in assigns to it
+            outer = assigned_values(self.outer, head)
+            found = [self.find(v, depth + 1, summed) for v in outer or ()]
+            if not found or not all(found):
+                return None
+            self.written = self.written or text  # what the lambda spells it as
+            return found[0]
         if isinstance(node, cst.BinaryOperation):
             op = node.operator
             if isinstance(op, cst.Multiply):
@@ -463,7 +564,7 @@ def lr_lambda_functions(model, sched, value):
         return
     if isinstance(node, cst.Lambda):
         params = [p.name.value for p in node.params.params]
-        yield LrLambda("the lambda", params, None, [node.body])
+        yield LrLambda("the lambda", params, None, [node.body], outer=sched.scope.node)
         return
     if isinstance(node, cst.Call):
         yield from _made_by(model, sched.scope, node)
@@ -489,7 +590,7 @@ def lr_lambda_functions(model, sched, value):
         if values and len(values) == 1 and isinstance(values[0], cst.Lambda):
             lam = values[0]
             params = [p.name.value for p in lam.params.params]
-            yield LrLambda(f"`{node.value}`", params, None, [lam.body])
+            yield LrLambda(f"`{node.value}`", params, None, [lam.body], outer=owner.node)
         elif values and len(values) == 1 and isinstance(values[0], cst.Call):
             yield from _made_by(model, owner, values[0])
         if values:

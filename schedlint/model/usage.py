@@ -186,18 +186,29 @@ class Names:
         scope, name = sched.scope, sched.optimizer_src
         for _ in range(3):
             args = self.model.arguments(scope, name)
+            if args and scope is not sched.scope and self.model.is_foreign(scope):
+                # a forwarder of another module (``DefaultTrainer.build_lr_scheduler(cls,
+                # cfg, optimizer)``): the calls here are the ones this file's code runs
+                args = [a for a in args if not self.model.is_foreign(a[0])]
             if not args or len(args) != 1:
                 return None  # called with several optimizers, or one the flow cannot bind
             caller, node = args[0]
             text = dotted_name(node)
-            if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+            if text is None or text in ("self", "cls"):
                 return None
+            if self.model.is_foreign(caller):
+                if not self._passes_through(caller, text):
+                    return None
+                scope, name = caller, text
+                continue
             if not self._passes_through(caller, text):
                 break
             # a wrapper handing its own parameter on (``def _get_scheduler(self,
             # optimizer): return get_scheduler(cfg.name, optimizer, ...)``): its callers'
             # variable is the one the optimizer is stepped by
             scope, name = caller, text
+        if self.model.is_foreign(caller):
+            return None
         key = binding_key(caller, text)
         if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
@@ -798,6 +809,56 @@ def value_name(node) -> str | None:
         value = key.evaluated_value
         return value if isinstance(value, str) else None
     return None
+
+
+# Calls that hand a metric back with its order kept: a metric rounded for logging or for a
+# stable comparison (`round(loss, 3)`, `math.ceil(loss * 1000) / 1000`) still runs the same way.
+_ORDER_KEEPING_CALLS = frozenset({"float", "int", "round", "ceil", "floor"})
+_ORDER_KEEPING_METHODS = frozenset({"item", "mean", "detach", "cpu"})
+
+
+def _positive_literal(node) -> bool:
+    value = fold_number(node)
+    return isinstance(value, (int, float)) and value > 0
+
+
+def order_kept_name(node) -> str | None:
+    """:func:`value_name` of a value, also seen through wrappers that keep its order:
+    ``loss.item()``, ``float(acc)``, ``round(acc, 4)``, ``math.ceil(loss * 1000.0) / 1000.0``
+    (a scaling by a positive literal); None for anything else (``-loss``, ``1 - acc``)."""
+    while True:
+        name = value_name(node)
+        if name is not None:
+            return name
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _ORDER_KEEPING_METHODS:
+                if node.args:
+                    return None
+                node = func.value
+                continue
+            callee = dotted_name(func)
+            first = node.args[0] if node.args else None
+            if (
+                callee is None
+                or callee.rsplit(".", 1)[-1] not in _ORDER_KEEPING_CALLS
+                or first is None
+                or first.keyword is not None
+                or first.star
+            ):
+                return None
+            node = first.value
+            continue
+        if isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, (cst.Multiply, cst.Divide)
+        ):
+            if _positive_literal(node.right):
+                node = node.left
+                continue
+            if isinstance(node.operator, cst.Multiply) and _positive_literal(node.left):
+                node = node.right
+                continue
+        return None
 
 
 def plus_one(value) -> str | None:

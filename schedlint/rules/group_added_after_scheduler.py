@@ -43,23 +43,27 @@ def param_group_added_after_scheduler(model):
     """`optimizer.add_param_group(...)` after a scheduler was bound to that optimizer.
 
     ## What it does
-    Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the same
-    function (or in `__init__` of the class whose method adds the group, or handed with `opt` to
-    the function that adds it: `distiller.train(optimizer, scheduler)`, also across modules,
-    or that function called from where the scheduler exists: `unfreeze(self.optimizer, ...)`
-    in a trainer's `fit`), when that scheduler is not rebuilt afterwards. A method that
-    `__init__` calls before it builds the scheduler (`self.add_backbone_group(lr)`) adds its
-    group in time and is not flagged. A helper of another module that adds the
-    group (`utils.unfreeze_backbone(model, optimizer)`, a callback's
-    `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs it, also
-    when the callback's class is known only to the module that builds its objects and hands
-    them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in `train.py`).
-    Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)` in a
-    callback's `finetune_function` adds a group to an optimizer whose schedulers
+    Flags `opt.add_param_group(...)` that runs after a scheduler was built on `opt` in the
+    same function (or in `__init__` of the class whose method adds the group, or handed with
+    `opt` to the function that adds it: `distiller.train(optimizer, scheduler)`, also across
+    modules, or that function called from where the scheduler exists:
+    `unfreeze(self.optimizer, ...)` in a trainer's `fit`), when that scheduler is not
+    rebuilt afterwards. A method that `__init__` calls before it builds the scheduler
+    (`self.add_backbone_group(lr)`) adds its group in time and is not flagged. A helper of
+    another module that adds the group (`utils.unfreeze_backbone(model, optimizer)`, a
+    callback's `on_epoch_start(epoch, model, optimizer)`) is reported at the call that runs
+    it, also when the callback's class is known only to the module that builds its objects
+    and hands them to the trainer (`Trainer(..., callbacks=[GradualUnfreeze(...)])` in
+    `train.py`). A method of an object the file is only handed
+    (`self.detector.release_backbone(self.optimizer)` in an engine given its detector by a
+    script the tree need not hold) is read from the one class next to the file that defines
+    a method of that name, and reported at that call; with several such classes nothing is
+    reported. Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)`
+    in a callback's `finetune_function` adds a group to an optimizer whose schedulers
     `configure_optimizers` built before training started; Lightning's own
-    `BackboneFinetuning(...)`, built next to the LightningModule whose `configure_optimizers`
-    builds the scheduler, adds the backbone's group the same way and is reported where it is
-    built.
+    `BackboneFinetuning(...)`, built next to the LightningModule whose
+    `configure_optimizers` builds the scheduler, adds the backbone's group the same way and
+    is reported where it is built.
 
     ## Why is this bad?
     A scheduler captures the groups when it is built: it writes `initial_lr` into each and keeps

@@ -1,5 +1,11 @@
 from schedlint.model.lr_expressions import looks_like_lr
-from schedlint.model.lr_lambdas import LrCarrier, lr_lambda_functions, product_texts
+from schedlint.model.lr_lambdas import (
+    LrCarrier,
+    helper_group_lr_numbers,
+    helper_group_lr_texts,
+    lr_lambda_functions,
+    product_texts,
+)
 from schedlint.model.usage import params_from_group_builder
 from schedlint.rules.base import Report, clip, rule
 
@@ -18,13 +24,16 @@ def _lr_texts(model, optimizer) -> set:
         if v is None:
             continue
         texts |= {text for text in product_texts(v) if looks_like_lr(text)}
-    return texts
+    return texts | {t for t in helper_group_lr_texts(model, optimizer) if looks_like_lr(t)}
 
 
 def _holds_multipliers(model, optimizer) -> bool:
     """Groups of lr factors (1.0 and 0.1), or one group at a default lr of 1.0 or more."""
     if model.group_lr_style(optimizer) == "multiplier":
         return True
+    helper = helper_group_lr_numbers(model, optimizer)
+    if helper and max(helper) >= 1.0:
+        return True  # a builder left at its default base (``get_parameters()``): factors
     lr = optimizer.default_lr
     groups = optimizer.groups
     return groups is not None and len(groups) == 1 and lr is not None and (lr.number or 0) >= 1.0
@@ -62,20 +71,27 @@ def lambda_returns_absolute_lr(model):
 
     ## What it does
     Flags `LambdaLR`/`MultiplicativeLR` whose `lr_lambda` returns a value scaled by the same
-    LR expression the optimizer's groups were built with, e.g.
-    `LambdaLR(opt, lambda e: args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function
-    may be a closure a helper builds (`make_warmup_cosine(args.lr, warmup, total)`, also
-    imported), a `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read
-    through an instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
+    LR expression the optimizer's groups were built with, e.g. `LambdaLR(opt, lambda e:
+    args.lr * 0.95 ** e)` on `SGD(..., lr=args.lr)`. The function may be a closure a helper
+    builds (`make_warmup_cosine(args.lr, warmup, total)`, also imported), a
+    `functools.partial(warmup_lr, base_lr=cfg.lr, warmup=500)`, a method read through an
+    instance (`self.get_lr` returning `self.lr * ...`, `schedule.lr_at` of
     `WarmupCosine(args.lr, ...)` returning `self.base_lr * ...`), or a lambda an instance
-    keeps (`self.lr_lambda`, `schedule.fn`). When every group's lr is a number of at most
-    0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the returned value
-    is flagged. Not flagged when the groups hold lr multipliers rather than lrs (1.0 and
-    0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a helper, a loop):
-    the lambda then supplies the absolute lr on purpose. Likewise when the same function
-    also drives such groups (or an optimizer built at `lr=1.`), and when the groups come
-    from a builder the file cannot read (`classifier.get_parameters()`, a library's): each
-    may set its own lr, which the optimizer's default lr then does not reach.
+    keeps (`self.lr_lambda`, `schedule.fn`). A lambda's free names are read where it is
+    written (`base_lr = hparams["learning_rate"]` then `lambda it: base_lr * ...`), config
+    entries count by key (`cfg["lr"]`), and a scheduler factory no code of its module calls
+    (`build_scheduler(hparams, optimizer)`) is judged on the optimizer its callers in other
+    modules hand it (`build_optimizer(hparams, model)`). When every group's lr is a number
+    of at most 0.1 (1e-4 and 1e-3), any lr (`args.lr`, `base_lr`) multiplied into the
+    returned value is flagged. Not flagged when the groups hold lr multipliers rather than
+    lrs (1.0 and 0.1, a 10x head, or `"lr": lr_mult`), wherever the groups are built (a
+    helper, a loop): the lambda then supplies the absolute lr on purpose. Likewise when the
+    same function also drives such groups (or an optimizer built at `lr=1.`), and when the
+    groups come from a builder the file cannot read (`classifier.get_parameters()`, a
+    library's): each may set its own lr, which the optimizer's default lr then does not
+    reach. An in-tree builder's groups are read: left at its default base
+    (`get_parameters(self, base_lr=1.0)` returning `0.1 * base_lr`) they hold multipliers;
+    handed the lr (`seg.get_param_groups(base_lr=cfg.lr)`) they hold lrs, spelled `cfg.lr`.
 
     ## Why is this bad?
     The scheduler treats the returned value as a *factor*: LambdaLR sets each group's LR to

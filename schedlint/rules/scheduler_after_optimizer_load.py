@@ -166,7 +166,8 @@ def scheduler_built_after_optimizer_load(model):
     Flags the construction of a scheduler on an optimizer whose state was loaded earlier in the
     same function (by `optimizer.load_state_dict(...)` there or by a helper called there,
     `load_checkpoint(path, model, optimizer)`), the scheduler built there directly or through
-    a factory called there (`build_scheduler(optimizer, cfg)`), when that scheduler is then
+    a factory called there (`build_scheduler(optimizer, cfg)`, also one of another module of
+    the tree), when that scheduler is then
     given `scheduler.load_state_dict(...)` or fast-forwarded by writing its counter
     (`scheduler.last_epoch = start_epoch - 1`, unless a `scheduler.step()` before the next
     optimizer step recomputes a closed-form lr). Only the
@@ -206,8 +207,14 @@ def scheduler_built_after_optimizer_load(model):
     ```
     """
     loads = [c for c in model.calls if c.method == "load_state_dict"]
-    for sched in model.schedulers:
+    for sched in model.schedulers + model.schedulers_reached():
         opt = sched.optimizer
+        if opt is None and sched.optimizer_src and model.is_foreign(sched):
+            # built by a factory of another module on the optimizer this file hands it
+            held = [
+                o for o in model.holds(sched.scope, sched.optimizer_src) if isinstance(o, Optimizer)
+            ]
+            opt = held[0] if len(held) == 1 else None
         if sched.parent is not None or not isinstance(opt, Optimizer):
             continue
         last_epoch = sched.args.get("last_epoch")
@@ -234,7 +241,10 @@ def scheduler_built_after_optimizer_load(model):
         name = f"`{sched.target}`" if sched.target else ""
         what = f"{sched.cls} {clip(name, 30)}".rstrip() + " is built"
         if site.node is not sched.node:  # built by a factory called here
-            what = f"`{clip(model.value(site.node).call or '?', 30)}(...)` builds {sched.cls}"
+            called = model.value(site.node).call or "?"
+            if model.is_foreign(sched):  # as written here, not the helper's qualified name
+                called = model.code(getattr(site.node, "func", site.node))
+            what = f"`{clip(called, 30)}(...)` builds {sched.cls}"
         yield Report(
             site.node,
             f"{what} after {opt_load[1]} (line {model.line(opt_load[0])})",

@@ -216,7 +216,9 @@ def step_granularity_mismatch(model):
     `run_train(cfg, loader, optimizer, scheduler)`, whatever a factory's configuration picks,
     and when `if scheduler is not None:` guards the step), or, inside `with
     accelerator.accumulate(model):`, next to the step of an optimizer passed through
-    `accelerator.prepare` while the scheduler was not (accelerate skips the prepared
+    `accelerator.prepare` (or through a helper, of any module of the tree, that returns
+    `accelerator.prepare(*objects)` of what it is handed) while the scheduler was not
+    (accelerate skips the prepared
     optimizer's step on every micro-batch but the last of an accumulation), unless the
     schedule is sized in micro-batches (from the loader's length, undivided), which then
     ends with the run, or the loops around the step run as many micro-batches as the
@@ -236,10 +238,14 @@ def step_granularity_mismatch(model):
     accelerate, flags a
     schedule sized from a loader's length after `accelerator.prepare` sharded it, when the
     scheduler is then prepared too and the file's `Accelerator` does not split batches: a
-    prepared scheduler steps `num_processes` times per call. For the same reason, flags a
-    scheduler passed to `accelerator.prepare` and stepped once per epoch (an epoch schedule,
-    or one whose unit is unknown) unless the `Accelerator` splits batches or is built with
-    `step_scheduler_with_optimizer=False` (accelerate #2926). In a LightningModule that
+    prepared scheduler steps `num_processes` times per call; or sized with the very count
+    that ends the loop stepping it (`if completed_steps >= args.max_train_steps: break`, a
+    count of this process's steps, not recomputed in that function). For the same reason,
+    flags a scheduler passed to `accelerator.prepare` and stepped once per epoch (an epoch
+    schedule, or one whose unit is unknown; also in the epoch loop of a trainer class of
+    another module it is handed to, `engine.run()`, reported at that call) unless the
+    `Accelerator` splits batches or is built with `step_scheduler_with_optimizer=False`
+    (accelerate #2926). In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
@@ -333,6 +339,8 @@ def step_granularity_mismatch(model):
             continue
         # reported on the construction: only where it is built
         prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
+        if prepared is None:
+            prepared = _sized_by_loop_bound(model, sched)
         if prepared is not None:
             yield prepared
             continue
@@ -1645,20 +1653,72 @@ def _prepared_stepped_per_epoch(model, branches, sched):
     if not steps:
         return None
     for step in steps:
+        if step.via is not None:
+            # a trainer of another module steps it: in the epoch loop of its own method
+            # (``Trainer.fit``); that module cannot see the Accelerator, this one can
+            if step.via.loop is None or not is_epoch_loop(step.via.loop):
+                return None
+            continue
         anchors = _epoch_anchors(model, branches, step)
         if not anchors or not all(is_epoch_loop(a.loop) for a in anchors):
             return None
     step = steps[0]
+    if step.via is None:
+        what, where = f"`{clip(step.receiver, 30)}.step()` runs", ""
+    else:
+        helper = step.via.scope.name
+        what = f"`{clip(helper, 30)}()` steps `{clip(step.via.receiver, 30)}`"
+        where = f"`{helper}()` steps it in its epoch loop ({model.where(step.via.node)}); "
     return Report(
         step.node,
-        f"`{clip(step.receiver, 30)}.step()` runs once per epoch on a prepared scheduler, "
-        f"which steps it num_processes times",
-        help=f"{name_of(sched)} ({model.where(sched.node)}) was passed to "
+        f"{what} once per epoch on a prepared scheduler, which steps it num_processes times",
+        help=f"{where}{name_of(sched)} ({model.where(sched.node)}) was passed to "
         f"`accelerator.prepare` on line {model.line(prepared[0].node)}: accelerate then "
         f"steps it once per process on every call, as for per-batch steps on a sharded "
         f"loader, so on N processes this epoch schedule runs N times too fast; leave it out "
         f"of `prepare`, or build the `Accelerator` with `step_scheduler_with_optimizer=False`",
     )
+
+
+def _sized_by_loop_bound(model, sched):
+    """A prepared schedule sized with the very count that ends the loop stepping it (``if
+    completed_steps >= args.max_train_steps: break``): the loop counts this process's
+    steps, but a prepared scheduler advances ``num_processes`` steps per call, so on N
+    processes it is over after 1/N of the run (accelerate #2318)."""
+    if len(model.accelerators) != 1:
+        return None
+    accelerator = model.accelerators[0]
+    if accelerator.split_batches is not False or accelerator.steps_with_optimizer is not True:
+        return None
+    if (
+        sched.cls not in _PER_ITERATION
+        and sched.origin != "transformers"
+        and sched.cls not in _LENGTH_ARGS
+    ) or accelerate_keeps(model, sched) is not True:
+        return None
+    sizes = {v.src for v in _size_values(model, sched) if v.kind in ("name", "attr")}
+    for step in model.steps_of(sched):
+        if step.via is not None or step.loop is None:
+            continue
+        for loop in step.loop.ancestors():
+            bound = next((b for b in loop.exit_bounds if b.src in sizes), None)
+            # a count recomputed somewhere in the function (after ``prepare`` sharded the
+            # loader) may not be the one the schedule was built with
+            if bound is None or any(
+                r.target == bound.src and r.scope is loop.scope for r in model.rebinds
+            ):
+                continue
+            return Report(
+                step.node,
+                f"`{clip(step.receiver, 30)}` is prepared but sized by `{clip(bound.src, 30)}`, "
+                f"the per-process count that ends this loop",
+                help=f"{name_of(sched)} ({model.where(sched.node)}) was passed to "
+                f"`accelerator.prepare`, which steps it once per process on every call; the "
+                f"loop stops after `{bound.src}` steps of this process (line "
+                f"{model.line(loop.node)}), so on N processes the schedule ends after 1/N of "
+                f"the run; size it with `{bound.src} * accelerator.num_processes`",
+            )
+    return None
 
 
 def _sized_per_process(model, sched):

@@ -106,7 +106,8 @@ def _replaced_optimizer_steps(model, branches):
     """``if scheduler: scheduler.step() else: optimizer.step()``: a library scheduler stepped
     in a loop where every step of its optimizers (the file's, and its helpers') is in the
     other arm of an ``if`` around it, in the same loop. Not when anything else in the loop
-    steps (``scaler.step(optimizer)``, a helper that may step the optimizer)."""
+    steps (``scaler.step(optimizer)``, a helper that may step the optimizer), nor when the
+    same scheduler also steps in the optimizer's arm (a pass skipped, schedule and all)."""
     for call in model.calls:
         loop = _training_loop(call)
         if call.method != "step" or call.args or call.kwargs or loop is None:
@@ -137,9 +138,19 @@ def _replaced_optimizer_steps(model, branches):
             if c is call or "step" not in c.method:
                 continue
             targets = list(c.targets) + [c.optimizer_arg] * (c.optimizer_arg is not None)
-            if targets and all(isinstance(t, Scheduler) for t in targets):
-                continue  # another scheduler
             here = c.scope is call.scope and c.loop is not None and loop.contains(c.loop)
+            if targets and all(isinstance(t, Scheduler) for t in targets):
+                if (
+                    here
+                    and any(t in scheds for t in targets)
+                    and Branches.exclusive(path, branches.path(c))
+                ):
+                    # The schedule also steps on the passes that update the weights: the
+                    # branch skips a pass (a warm-up's zero-lr first epoch), it does not
+                    # replace the update.
+                    clear = False
+                    break
+                continue  # another scheduler
             if here and Branches.exclusive(path, branches.path(c)):
                 if any(id(t) in opts for t in targets):
                     replaced.append(c)

@@ -96,6 +96,15 @@ def test_sl309_silent_when_stepped_with_the_epoch():
         ("-val_acc", False),
         ("1 - val_acc", False),
         ("evaluate(model)", False),
+        # rounded or scaled, a metric keeps its direction
+        ("round(val_acc, 4)", True),
+        ("val_acc.item()", True),
+        ("math.floor(top1 * 100) / 100", True),
+        ("float(metrics['accuracy'])", True),
+        ("round(-val_acc, 4)", False),
+        ("val_acc * -1", False),
+        ("100 / val_acc", False),
+        ("val_acc.item(0)", False),
     ],
 )
 def test_sl214_metric_names(metric, flagged):
@@ -105,6 +114,32 @@ def test_sl214_metric_names(metric, flagged):
         f"sched.step({metric})\n"
     )
     assert lines(src, "SL214") == ([6] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    "metric, flagged",
+    [
+        ("val_loss", True),
+        ("valid_rmse", True),
+        ("test_wer", True),
+        ("math.ceil(validation_loss * 1000.0) / 1000.0", True),
+        ("losses['loss']", True),
+        ("neg_loss", False),
+        ("-val_loss", False),
+        ("acc_loss", False),
+        ("val_acc", False),
+        ("score", False),
+    ],
+)
+def test_sl214_max_mode_stepped_with_a_loss(metric, flagged):
+    src = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "sched = ReduceLROnPlateau(opt, 'max', patience=2)\n"
+        f"sched.step({metric})\n"
+    )
+    assert lines(src, "SL214") == ([6] if flagged else [])
+    if flagged:  # the same loss in mode "min" is what the scheduler expects
+        assert lines(src.replace("'max'", "'min'"), "SL214") == []
 
 
 @pytest.mark.parametrize(
@@ -160,6 +195,7 @@ def test_sl214_a_parameter_named_for_the_metric_needs_no_caller():
         ('"val/top1"', ', mode="min"', True),
         ('"val_acc"', ', mode="max"', False),
         ('"val_loss"', "", False),
+        ('"val_loss"', ', mode="max"', True),
         ("metric_name", "", False),  # not a literal: unknown
     ],
 )
@@ -318,6 +354,14 @@ def test_torch_plateau_min_mode_cuts_the_lr_of_a_rising_accuracy():
     rising = [0.5, 0.6, 0.7, 0.75, 0.8, 0.82, 0.85, 0.86]
     assert _lrs(lambda o: plateau(o, patience=2), 8, rising.__getitem__)[-1] < 0.1
     assert set(_lrs(lambda o: plateau(o, mode="max", patience=2), 8, rising.__getitem__)) == {1.0}
+
+
+def test_torch_plateau_max_mode_cuts_the_lr_of_a_falling_loss():
+    torch = pytest.importorskip("torch")
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+    falling = [2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.8, 0.78]
+    assert _lrs(lambda o: plateau(o, mode="max", patience=2), 8, falling.__getitem__)[-1] < 0.1
+    assert set(_lrs(lambda o: plateau(o, patience=2), 8, falling.__getitem__)) == {1.0}
 
 
 def test_transformers_swapped_warmup_only_climbs():

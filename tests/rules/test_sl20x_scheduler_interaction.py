@@ -369,3 +369,71 @@ def test_a_start_threshold_check_on_module_level_code_does_not_crash():
     )
     found = check_source("gen.py", src.encode(), CODES | {"SL003"}).findings
     assert [f.message for f in found if f.code == "SL003"] == []
+
+
+SKIPPED_PASS = """\
+import torch
+from torch.optim.lr_scheduler import LambdaLR, StepLR
+def probe(head, loader, cfg):
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr)
+    sched = LambdaLR(opt, lambda e: e / 5 if e < 5 else 1.0)
+    other = StepLR(opt, step_size=10)
+    for epoch in range(cfg.epochs):
+        if epoch == 0:
+            {skipped}.step()
+            continue
+        for x in loader:
+            head(x).sum().backward()
+            opt.step()
+        {after}
+"""
+
+
+@pytest.mark.parametrize(
+    "skipped, after, flagged",
+    [
+        ("sched", "sched.step()", False),  # the schedule moves on every pass: a skipped pass
+        ("sched", "if cfg.use_scheduler: sched.step()", False),
+        ("sched", "pass", True),  # it moves only when the update does not run
+        ("other", "sched.step()", True),  # another scheduler moves in the update's stead
+    ],
+)
+def test_sl203_scheduler_step_on_a_skipped_pass(skipped, after, flagged):
+    src = SKIPPED_PASS.format(skipped=skipped, after=after)
+    _, found, _ = _check(src, frozenset({"SL203"}))
+    assert found == ([(9, "SL203")] if flagged else [])
+
+
+FACTORY_OBJECT = """\
+import torch
+class Maker:
+    def __init__(self, milestones):
+        self.milestones = milestones
+    {call}
+def main(net, epochs):
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    maker = Maker([3, 6])
+    sched = maker(opt)
+    for epoch in range(epochs):
+        print(sched.get_lr())
+        opt.step()
+        sched.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "call, flagged",
+    [
+        (
+            "def __call__(self, opt):\n"
+            "        return torch.optim.lr_scheduler.MultiStepLR(opt, self.milestones)",
+            True,
+        ),
+        ("def __call__(self, opt):\n        return {'lr': 0.1}", False),
+        ("def build(self, opt):\n        return torch.optim.lr_scheduler.StepLR(opt, 3)", False),
+    ],
+)
+def test_sl206_scheduler_built_by_a_called_factory_object(call, flagged):
+    src = FACTORY_OBJECT.format(call=call)
+    _, found, _ = _check(src, frozenset({"SL206"}))
+    assert found == ([(12, "SL206")] if flagged else [])
