@@ -157,6 +157,10 @@ class Flow:
                 self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
         self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        # (id of a value, depth, strict) -> (the value, may_carry's answer), as _memo
+        self._carry: dict = {}
+        self._slots_of = None  # id(root class) -> its attribute slots' value sets, as _memo
+        self._slots_carry: dict = {}  # (id(root class), depth, strict) -> answer, as _memo
         self._reading: set = set()  # ids of the properties being read (a getter reading itself)
         self._dotted_cache: dict = {}
         self._solved = False
@@ -246,6 +250,9 @@ class Flow:
             return
         self._changed = True
         self._memo.clear()
+        self._carry.clear()
+        self._slots_of = None
+        self._slots_carry.clear()
 
     # -- evaluation ------------------------------------------------------------------------------
     def dotted(self, node) -> str | None:
@@ -1090,24 +1097,38 @@ class Flow:
         for v in values:
             if v is UNKNOWN:
                 continue
-            if isinstance(v, Seq):
-                if self.may_carry(v.elements(), depth + 1, strict):
-                    return True
-            elif isinstance(v, (Instance, ClassInfo)):
-                cls = v.cls if isinstance(v, Instance) else v
-                if self._carrying_class(cls, depth, strict):
-                    return True
-            elif isinstance(v, (FunctionInfo, _Bound)):
-                fn = v.fn if isinstance(v, _Bound) else v
-                if (
-                    not strict
-                    and id(fn.scope) in self._active()
-                    or self.may_carry(self.returns(fn), depth + 1, strict)
-                ):
+            if isinstance(v, (Seq, Instance, ClassInfo, FunctionInfo, _Bound)):
+                if self._carries(v, depth, strict):
                     return True
             elif not strict or isinstance(v, (Optimizer, Scheduler)):
                 return True  # Optimizer, Scheduler, ModuleRef, a partial application
         return False
+
+    def _carries(self, v, depth, strict) -> bool:
+        """:meth:`may_carry` of one container, class or function at ``depth``. The answer
+        depends on nothing else once the flow is solved, and the same classes are met again
+        and again through each other's attributes (a dialog whose pages hold each other's
+        widgets): without remembering it, the search is exponential in the depth."""
+        if isinstance(v, Instance):
+            v = v.cls
+        elif isinstance(v, _Bound):
+            v = v.fn
+        key = (id(v), depth, strict)
+        found = self._carry.get(key)
+        if found is not None and found[0] is v:
+            return found[1]
+        if isinstance(v, Seq):
+            answer = self.may_carry(v.elements(), depth + 1, strict)
+        elif isinstance(v, ClassInfo):
+            answer = self._carrying_class(v, depth, strict)
+        else:
+            answer = (
+                not strict
+                and id(v.scope) in self._active()
+                or self.may_carry(self.returns(v), depth + 1, strict)
+            )
+        self._carry[key] = (v, answer)
+        return answer
 
     def _carrying_class(self, cls, depth, strict=False) -> bool:
         if not strict and all(cls is not c for m in self.other_models() for c in m.classes):
@@ -1125,8 +1146,23 @@ class Flow:
                     for b in self._classes_by_name.get(base.rpartition(".")[2], ())
                     if id(b) not in seen
                 ]
-        slots = [v for k, v in self.env.items() if k[:2] == ("class", id(root))]
-        return any(self.may_carry(values, depth + 1, strict) for values in slots)
+        # the widgets of a GUI toolkit share one root (tkinter's Misc): asked once for all
+        key = (id(root), depth, strict)
+        found = self._slots_carry.get(key)
+        if found is None:
+            found = self._slots_carry[key] = any(
+                self.may_carry(values, depth + 1, strict) for values in self._slots(root)
+            )
+        return found
+
+    def _slots(self, root) -> list:
+        """The value sets of the attribute slots of the class hierarchy rooted at ``root``."""
+        if self._slots_of is None:
+            self._slots_of = {}
+            for k, values in self.env.items():
+                if k[0] == "class":
+                    self._slots_of.setdefault(k[1], []).append(values)
+        return self._slots_of.get(id(root), [])
 
     def _active(self) -> set:
         """ids of the scopes whose code records a fact (a construction, a tracked call, an
