@@ -383,7 +383,6 @@ def test_a_function_handed_on_carries_what_the_functions_it_calls_act_on(tmp_pat
     assert str(tmp_path / "loops.py") in model.external_paths
 
 
-
 def test_a_module_handed_a_web_of_widgets_is_asked_about_each_once(tmp_path, monkeypatch):
     # idlelib's configdialog.py shape: every widget is a Panel, so their attributes share
     # one slot set, and a page holds its window, its sibling pages and its own widgets.
@@ -485,6 +484,7 @@ def test_a_module_handed_a_web_of_widgets_is_asked_about_each_once(tmp_path, mon
     assert str(tmp_path / "widgets.py") not in model.external_paths
     # the six slots of the one hierarchy, asked about once per depth (not 6 ** 5 times)
     assert len(asked) < 6 * 6 + 10
+
 
 # FileModel's other lists: assignments of any name (no action of their own), loops (acting
 # only over param groups), the handed lists (acting), and lists of things without a scope
