@@ -129,9 +129,13 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
-            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.externals, model.external_models, paths = tree.externals(
+                path, read, _dotted_uses(model, read)
+            )
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+        if model.external_models:
+            _read_imports_of_imports(model, tree)
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -1042,6 +1046,10 @@ class _Builder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
+            # a package re-exporting a module's names (``from .lr_scheduler import *``)
+            module = dotted_name(node.module) if node.module is not None else ""
+            if module:
+                self.model.star_imports.append("." * len(node.relative) + module)
             return
         if node.relative:
             # ``from .helper import f``: kept with its dots, resolved only against the tree
@@ -2678,15 +2686,10 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
 _STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
-    """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
-    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
-    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
-    file that imports half a package does not parse it."""
-    resolvable = _in_tree_imports(model, tree)
-    if not resolvable:
-        return {}
+def _used_texts(model: FileModel, resolvable) -> set:
+    """The names and attributes ``model``'s code uses as an optimizer or scheduler: steps or
+    saves (``opt.step()``), builds a scheduler on, writes the lr of, iterates to do so, or
+    hands to one of the in-tree helpers ``resolvable`` names (``set_lr(opt, lr)``)."""
     used = (
         {c.receiver for c in model.calls}
         | {loop.groups_of for loop in model.loops}
@@ -2702,6 +2705,19 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if target_names(target) & used:
             used.add(dotted_name(_container(iterable)))
     used.discard(None)
+    return used
+
+
+def _wanted_imports(model: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
+    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
+    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
+    file that imports half a package does not parse it."""
+    resolvable = _in_tree_imports(model, tree)
+    if not resolvable:
+        return {}
+    used = _used_texts(model, resolvable)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
     finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
@@ -2764,6 +2780,109 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _dotted_uses(model: FileModel, imports: dict) -> set:
+    """The qualified attribute chains of the imported modules ``imports`` (local name ->
+    qualified) that this file calls: ``reidlib.optim.build_lr_scheduler`` of ``import
+    reidlib``, which the package's ``__init__.py`` files re-export from another module."""
+    out = set()
+    for _scope, call, _, _ in model.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or "." not in text:
+            continue
+        head, _, rest = text.partition(".")
+        qualified = imports.get(head)
+        if qualified is not None and "." in rest:
+            out.add(f"{qualified}.{rest}")
+    return out
+
+
+def _read_imports_of_imports(model: FileModel, tree) -> None:
+    """Follow the imports of the modules this file imports one level further, where that
+    code hands them a value that may carry this file's optimizer or scheduler
+    (:meth:`Flow.may_carry`, asked of this file's flow) or returns their result from a
+    function the flow runs: ``DefaultTrainer.build_lr_scheduler(cfg, optimizer)`` in
+    ``engine/defaults.py`` calling ``build_lr_scheduler`` of ``solver/build.py``, or a
+    script's ``reidlib.optim.build_optimizer(model)``. Their modules join the flow, with
+    the imported module's names bound to what they define (``model.deeper_externals``)."""
+    candidates = []
+    for m in model.external_models:
+        if m is model or not m.imports:
+            continue
+        resolvable = _in_tree_imports(m, tree)
+        calls = [
+            (scope, call, head)
+            for scope, call, _, _ in m.flow_calls
+            if (head := _imported_head(resolvable, call.func)) is not None
+        ]
+        if calls:
+            candidates.append((m, calls))
+    if not candidates:
+        return
+    flow = model.flow.solve()
+    returned = _forwarded_results(model, flow, [m for m, _ in candidates])
+    added = False
+    for m, calls in candidates:
+        heads = set()
+        for scope, call, head in calls:
+            if head in heads:
+                continue
+            if id(call) in returned or any(
+                flow.may_carry(flow.eval(a.value, scope), strict=True) for a in call.args
+            ):
+                heads.add(head)
+        if not heads:
+            continue
+        wanted = {h: m.imports[h] for h in heads}
+        found, models, paths = tree.externals(m.path, wanted, _dotted_uses(m, wanted))
+        model.external_paths.update(paths)
+        if not found:
+            continue
+        model.deeper_externals.append((m, found))
+        for other in models:
+            if other is not model and all(other is not x for x in model.external_models):
+                model.external_models.append(other)
+        added = True
+    if added:
+        model._flow = None  # solve again, with the third modules' code
+
+
+def _forwarded_results(model: FileModel, flow, forwarders) -> set:
+    """ids of the calls that a function of one of the modules ``forwarders`` returns
+    directly (``return build_optimizer(cfg, model)``), where a call of that function binds
+    its result to a name its code then uses as an optimizer or scheduler (``optimizer =
+    DefaultTrainer.build_optimizer(cfg, model)``, then ``optimizer.step()``): a factory
+    forwarding another module's. A dataset or model factory is left unread."""
+    candidates = {
+        id(fn.scope): fn
+        for m in forwarders
+        for infos in m.functions.values()
+        for fn in infos
+        if any(isinstance(r.node, cst.Call) for r in fn.returns)
+    }
+    if not candidates:
+        return set()
+    out, used, bound = set(), {}, None
+    for key, fn in candidates.items():
+        for _caller, _, call in flow.callers.get(key, ()):
+            if bound is None:  # id(call) -> (its model, the target it is assigned to)
+                bound = {
+                    id(value): (m, target)
+                    for m in [model, *model.external_models]
+                    for _scope, target, value in m.flow_assigns
+                    if isinstance(value, cst.Call)
+                }
+            found = bound.get(id(call))
+            if found is None:
+                continue
+            m, target = found
+            if id(m) not in used:
+                used[id(m)] = _used_texts(m, {})
+            if _bound_texts(target) & used[id(m)]:
+                out.update(id(r.node) for r in fn.returns if isinstance(r.node, cst.Call))
+                break
+    return out
 
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:

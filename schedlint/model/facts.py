@@ -428,6 +428,7 @@ class FileModel:
     source: str = field(repr=False)
     module: Any = field(repr=False)
     imports: dict = field(default_factory=dict)  # local name -> qualified name
+    star_imports: list = field(default_factory=list)  # qualified modules of ``import *``
     scopes: list = field(default_factory=list)
     loops: list = field(default_factory=list)
     optimizers: list = field(default_factory=list)
@@ -499,6 +500,9 @@ class FileModel:
     # that module's construction, settled for this call; none of this file's schedulers
     handed_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
+    # (imported model, {qualified import name: value}) for the imports of an imported
+    # module followed one level further (a factory there calling a third module's factory)
+    deeper_externals: list = field(default_factory=list, repr=False)
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
     # name -> FunctionInfo / ClassInfo / ModuleRef): their calls feed the classes' methods.
@@ -1026,8 +1030,25 @@ class FileModel:
         out = []
         for s in foreign:
             for call_id, (caller, bound) in flow.arguments.get(id(s.scope), {}).items():
-                if bound is not None and call_id in calls:
+                if bound is None:
+                    continue
+                if call_id in calls:
                     out.append((caller, calls[call_id], s, bound))
+                elif caller.kind == "function" and flow.model_of(caller) is not self:
+                    # a factory of an imported module forwarding its parameters to another
+                    # module's (``DefaultTrainer.build_lr_scheduler(cls, cfg, optimizer)``
+                    # returning ``build_lr_scheduler(cfg, optimizer)``): what the call here
+                    # hands the forwarder is what the factory gets
+                    for outer_id, (outer, handed) in flow.arguments.get(id(caller), {}).items():
+                        if handed is None or outer_id not in calls:
+                            continue
+                        through = {
+                            p: handed[text]
+                            for p, a in bound.items()
+                            if (text := flow.dotted(a)) is not None and text in handed
+                        }
+                        if through:
+                            out.append((outer, calls[outer_id], s, through))
         return out
 
     def factory_optimizer(self, caller, sched, bound):

@@ -186,18 +186,29 @@ class Names:
         scope, name = sched.scope, sched.optimizer_src
         for _ in range(3):
             args = self.model.arguments(scope, name)
+            if args and scope is not sched.scope and self.model.is_foreign(scope):
+                # a forwarder of another module (``DefaultTrainer.build_lr_scheduler(cls,
+                # cfg, optimizer)``): the calls here are the ones this file's code runs
+                args = [a for a in args if not self.model.is_foreign(a[0])]
             if not args or len(args) != 1:
                 return None  # called with several optimizers, or one the flow cannot bind
             caller, node = args[0]
             text = dotted_name(node)
-            if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+            if text is None or text in ("self", "cls"):
                 return None
+            if self.model.is_foreign(caller):
+                if not self._passes_through(caller, text):
+                    return None
+                scope, name = caller, text
+                continue
             if not self._passes_through(caller, text):
                 break
             # a wrapper handing its own parameter on (``def _get_scheduler(self,
             # optimizer): return get_scheduler(cfg.name, optimizer, ...)``): its callers'
             # variable is the one the optimizer is stepped by
             scope, name = caller, text
+        if self.model.is_foreign(caller):
+            return None
         key = binding_key(caller, text)
         if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
