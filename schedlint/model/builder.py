@@ -2664,7 +2664,8 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
     a definition in one (``from utils import adjust_lr``)."""
     out = {}
     for head, qualified in model.imports.items():
-        if not qualified.startswith(("torch", "transformers")):
+        # a library, not ``torchtools`` or ``torch_utils`` of the tree
+        if qualified.partition(".")[0] not in ("torch", "transformers"):
             found = tree.find(model.path, qualified)
             if found is None and "." in qualified.lstrip("."):
                 found = tree.find(model.path, qualified.rpartition(".")[0])
@@ -3405,7 +3406,15 @@ def _through_imports(model: FileModel) -> None:
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer
-            if mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
+            # ``load_state_dict`` too: a resume helper (``resume_from_checkpoint(path, model,
+            # optimizer=optimizer)``) restores this file's optimizer
+            if mcall.method not in (
+                "step",
+                "optimizer_step",
+                "zero_grad",
+                "add_param_group",
+                "load_state_dict",
+            ):
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
                 mcall.scope, mcall.receiver

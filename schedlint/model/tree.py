@@ -179,7 +179,7 @@ class Tree:
 
         out, models, read = {}, [], []
         for qualified in set(imports.values()):
-            if not qualified or qualified.startswith(("torch", "transformers")):
+            if not qualified or qualified.partition(".")[0] in ("torch", "transformers"):
                 continue
             path = self.find(importer, qualified)
             if path is not None:  # the module itself: ``import utils``
