@@ -47,7 +47,10 @@ def scheduler_state_not_checkpointed(model):
     `optimizer.state_dict()` but not the state of the scheduler built on that optimizer in the
     same file, and an `optimizer.load_state_dict(...)` with no `scheduler.load_state_dict(...)`
     anywhere for that scheduler (a scheduler whose state the file saves but never loads back
-    is flagged there too). The scheduler may be built by a factory
+    is flagged there too; a resume helper of another in-tree module loading the optimizer,
+    `load_checkpoint(path, model, optimizer=optimizer)`, is flagged at its call, also when
+    the factory's scheduler is only handed to an imported trainer class that steps it and
+    never loads it). The scheduler may be built by a factory
     (`scheduler = make_scheduler(optimizer)`) and followed through the names it is stepped
     by, or picked by a config's name (hydra's `instantiate(cfg.scheduler,
     optimizer=optimizer)`, pytorch-template's `config.init_obj("lr_scheduler",
