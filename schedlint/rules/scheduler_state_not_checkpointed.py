@@ -146,9 +146,7 @@ def scheduler_state_not_checkpointed(model):
             found = model.schedulers_of(opt) + model.schedulers_reached(opt)
             found += [s for s in _bound_elsewhere(model, opt) if all(s is not f for f in found)]
             found += [s for s in _built_by_factories(model, opt) if all(s is not f for f in found)]
-            cache[opt, allowed] = [
-                s for s in found if _state_is_lost(model, s, allowed, imported)
-            ]
+            cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed, imported)]
         return cache[opt, allowed]
 
     def unloaded(opt):
