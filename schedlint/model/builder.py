@@ -3457,6 +3457,7 @@ def _through_imports(model: FileModel) -> None:
                         targets=tuple(site_targets),
                         optimizer_arg=site_stepped,
                         via=mcall,
+                        snapshot=mcall.snapshot,
                     )
                 )
 
