@@ -3219,6 +3219,13 @@ def _handed_methods(model: FileModel) -> set:
     }
 
 
+def _handed_value(call) -> bool:
+    """The receiver of ``call`` is a parameter of its function, or read from one:
+    ``optimizer`` or ``state["optimizer"]`` in ``def restore(path, optimizer, state)``."""
+    head = re.match(r"\w*", call.receiver).group()
+    return head != "self" and head in call.scope.params
+
+
 def _handed_receiver(call) -> bool:
     """The receiver of ``call`` is an attribute of a parameter of its function, not ``self``:
     ``model.optimizer`` in ``def resume(model, path)``."""
@@ -3406,15 +3413,13 @@ def _through_imports(model: FileModel) -> None:
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer
-            # ``load_state_dict`` too: a resume helper (``resume_from_checkpoint(path, model,
-            # optimizer=optimizer)``) restores this file's optimizer
-            if mcall.method not in (
-                "step",
-                "optimizer_step",
-                "zero_grad",
-                "add_param_group",
-                "load_state_dict",
-            ):
+            # ``load_state_dict`` too, in a resume function restoring what it is handed
+            # (``resume_from_checkpoint(path, model, optimizer=optimizer)``); a method's
+            # restore of ``self.optimizer`` is the class's own business, checked in its file
+            if mcall.method == "load_state_dict":
+                if mcall.scope.cls is not None or not _handed_value(mcall):
+                    continue
+            elif mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
                 mcall.scope, mcall.receiver
