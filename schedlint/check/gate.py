@@ -183,8 +183,12 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
     build_optimizer(model)``). ``find(importer, name)`` is the tree's module lookup,
     ``verdict_of(path)`` the gate's verdict on a file (kept by the caller, which also
     records that the file's result now depends on that module)."""
-    if not admits(data):
-        return False
+    return admits(data) and imports_admitted(data, path, find, verdict_of)
+
+
+def imports_admitted(data: bytes, path: str, find, verdict_of) -> bool:
+    """The file imports a module of the checked tree that the gate admits (``find`` and
+    ``verdict_of`` as for :func:`admits_through_imports`)."""
     for name in imported_modules(data):
         if name.partition(".")[0] in ("torch", "transformers"):  # not ``torchtools``
             continue

@@ -311,13 +311,14 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
 
 def _caller_verdict(project: Tree, path: str, result: FileResult) -> int:
     """The gate's verdict on a module calling a class of the checked file, admitting too one
-    that builds its objects through an in-tree module the gate admits (``trainer.py`` handing
-    ``checkpoint.create_model(BaseModel(cfg), cfg)`` the model ``base_model.py`` equips)."""
+    that imports an in-tree module the gate admits, though it names no optimizer itself
+    (``train_net.py`` handing ``manager.restore(detector, cfg)`` the ``Detector`` whose
+    module builds one)."""
     verdict = _verdict_of(project, path, result)
     if verdict != prefilter.REJECT:
         return verdict
     data = project.read(path)
-    if data is not None and prefilter.admits_through_imports(
+    if data is not None and prefilter.imports_admitted(
         data, path, project.find, lambda p: _verdict_of(project, p, result)
     ):
         return prefilter.ADMIT
