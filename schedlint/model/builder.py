@@ -2672,7 +2672,8 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
     a definition in one (``from utils import adjust_lr``)."""
     out = {}
     for head, qualified in model.imports.items():
-        if not qualified.startswith(("torch", "transformers")):
+        # a library, not ``torchtools`` or ``torch_utils`` of the tree
+        if qualified.partition(".")[0] not in ("torch", "transformers"):
             found = tree.find(model.path, qualified)
             if found is None and "." in qualified.lstrip("."):
                 found = tree.find(model.path, qualified.rpartition(".")[0])
@@ -3028,12 +3029,12 @@ def _read_importers(model: FileModel, tree) -> None:
                 if new and classes:
                     ahead.append((caller, via, classes))
         frontier = ahead
-    _lend_callers_factories(model, tree, lent)
+    _lend_callers_factories(model, tree, lent, _handed_methods(model))
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code
 
 
-def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
+def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozenset()) -> None:
     """A lent caller is modelled without its own imports, so ``scheduler =
     build_scheduler(cfg, optimizer)`` from a third module would reach the class as nothing
     known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
@@ -3044,7 +3045,7 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
             head: qualified
             for head, qualified in {
                 **_wanted_imports(caller, tree),
-                **_handed_instances(caller, tree, bound),
+                **_handed_instances(caller, tree, bound, methods),
             }.items()
             if qualified not in bound
         }
@@ -3058,10 +3059,12 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
                 lent.setdefault(id(m), (m, {}))
 
 
-def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
+def _handed_instances(caller: FileModel, tree, bound: dict, methods=frozenset()) -> dict:
     """The imports (local name -> qualified) of the in-tree classes whose objects ``caller``
-    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``):
-    the class runs their methods, so their code is read too."""
+    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``),
+    or to one of its ``methods`` that act on what a parameter holds
+    (``self.checkpoint.create_model(BaseModel(cfg), cfg)``): the class runs their methods,
+    so their code is read too."""
     called = set()
     for local, qualified in caller.imports.items():
         if qualified in bound:
@@ -3082,7 +3085,9 @@ def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
     out = {}
     for scope, call, _, _ in caller.flow_calls:
         text = dotted_name(call.func)
-        if text is None or text.partition(".")[0] not in called:
+        if text is None or (
+            text.partition(".")[0] not in called and text.rpartition(".")[2] not in methods
+        ):
             continue
         for arg in call.args:
             nodes = [arg.value]
@@ -3191,6 +3196,19 @@ def _called_classes(model: FileModel) -> set:
     }
     for call in model.calls:
         if call.method not in ("step", "state_dict", "load_state_dict"):
+            continue
+        if call.method != "step" and _handed_receiver(call):
+            # ``model.optimizer.load_state_dict(...)`` on the ``model`` a caller in another
+            # module hands ``create_model(self, model, config)``: the callers know what it is
+            if flow is None:
+                flow = model.flow.solve()
+            name = _lent_scope(call.scope, top)
+            if (
+                name is not None
+                and not flow.call_sites(call.scope)
+                and all(v is UNKNOWN for v in flow.eval_text(call.scope, call.receiver))
+            ):
+                out.add(name)
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
         if cls is None or cls.name in out or id(cls.node) not in top:
@@ -3306,6 +3324,41 @@ def _called_classes(model: FileModel) -> set:
             if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
         }
     return out
+
+
+def _handed_methods(model: FileModel) -> set:
+    """Names of the methods here that save or restore the state of what a parameter holds
+    (``create_model(self, model, config)`` calling ``model.optimizer.load_state_dict``)."""
+    return {
+        c.scope.name
+        for c in model.calls
+        if c.method in ("state_dict", "load_state_dict")
+        and c.scope.cls is not None
+        and _handed_receiver(c)
+    }
+
+
+def _handed_value(call) -> bool:
+    """The receiver of ``call`` is a parameter of its function, or read from one:
+    ``optimizer`` or ``state["optimizer"]`` in ``def restore(path, optimizer, state)``."""
+    head = re.match(r"\w*", call.receiver).group()
+    return head != "self" and head in call.scope.params
+
+
+def _handed_receiver(call) -> bool:
+    """The receiver of ``call`` is an attribute of a parameter of its function, not ``self``:
+    ``model.optimizer`` in ``def resume(model, path)``."""
+    head, dot, _ = call.receiver.partition(".")
+    return bool(dot) and head != "self" and head in call.scope.params
+
+
+def _lent_scope(scope, top: set) -> str | None:
+    """The name another module imports to run ``scope``: its top-level class, or the
+    top-level function it is."""
+    cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+    if cls is not None:
+        return cls.name if id(cls.node) in top else None
+    return _top_level_function(scope)
 
 
 def _half_resumed_classes(model: FileModel, top: set, known: set) -> list:
@@ -3479,7 +3532,13 @@ def _through_imports(model: FileModel) -> None:
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer
-            if mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
+            # ``load_state_dict`` too, in a resume function restoring what it is handed
+            # (``resume_from_checkpoint(path, model, optimizer=optimizer)``); a method's
+            # restore of ``self.optimizer`` is the class's own business, checked in its file
+            if mcall.method == "load_state_dict":
+                if mcall.scope.cls is not None or not _handed_value(mcall):
+                    continue
+            elif mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
                 mcall.scope, mcall.receiver
@@ -3522,6 +3581,7 @@ def _through_imports(model: FileModel) -> None:
                         targets=tuple(site_targets),
                         optimizer_arg=site_stepped,
                         via=mcall,
+                        snapshot=mcall.snapshot,
                     )
                 )
 

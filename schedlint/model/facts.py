@@ -973,6 +973,20 @@ class FileModel:
                     out.append((call, targets))
         return out
 
+    def imported_calls(self, entity) -> list:
+        """Each ``x.method(...)`` in an imported module that acts on ``entity`` as this file's
+        flow sees it (``self.scheduler.step()`` in the ``Engine`` that ``train.py`` hands
+        the scheduler its factory built). The calls stay that module's: a rule reads them,
+        never reports at them."""
+        out = []
+        for other in self.external_models:
+            for call in other.calls:
+                if call.receiver and any(
+                    t is entity for t in self.holds(call.scope, call.receiver)
+                ):
+                    out.append(call)
+        return out
+
     def callers_calls(self, method) -> list:
         """(call, targets) for each ``x.method(...)`` in a module calling this file's classes
         (``trainer.optimizer.load_state_dict(ckpt["optimizer"])`` in ``train.py``, right

@@ -184,7 +184,7 @@ class Tree:
         on)."""
         out, models, read = {}, [], []
         for qualified in set(imports.values()) | set(dotted):
-            if not qualified or qualified.startswith(("torch", "transformers")):
+            if not qualified or qualified.partition(".")[0] in ("torch", "transformers"):
                 continue
             found = self.definition(importer, qualified, read)
             if found is not None:
@@ -225,7 +225,7 @@ class Tree:
             return None
         target = model.imports.get(name)
         if target is not None:
-            if target.startswith(("torch", "transformers")):
+            if target.partition(".")[0] in ("torch", "transformers"):
                 return None
             return self.definition(path, target, read, hops - 1)
         word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
