@@ -1672,8 +1672,11 @@ class _Builder(cst.CSTVisitor):
             return True
         if self._picked_from_module(call, target, stmt):
             return True
-        if self._maybe_imported_scheduler(func, call, qualified):
-            # kept aside: a fact only if its module shows a scheduler subclass
+        if self._maybe_imported_scheduler(func, call, qualified) and all(
+            c is not call for _, c, _ in self.model.imported_constructions
+        ):
+            # kept aside: a fact only if its module shows a scheduler subclass (once: the
+            # statement binding it and the call itself are both walked)
             n_listed = len(self.model.listed_args)
             self._scheduler(call, qualified.rpartition(".")[2], "custom", target, stmt)
             sched = self.model.schedulers.pop()
@@ -2186,9 +2189,9 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
 def _promote_imported_schedulers(model: FileModel) -> None:
     """The calls of imported classes kept aside during the walk become scheduler facts when
     the class, read from its in-tree module, derives from a torch scheduler."""
-    pending, model.imported_constructions = model.imported_constructions, []
     if not model.external_models:
-        return
+        return  # kept: a module lending this one its importers may read the classes
+    pending, model.imported_constructions = model.imported_constructions, []
     flow, promoted = model.flow, []
     for sched, call, listed in pending:
         classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
@@ -2934,6 +2937,13 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
         found, models, paths = tree.externals(caller.path, wanted)
         model.external_paths.update(paths)
         bound.update({q: v for q, v in found.items() if q not in bound})
+        if caller.imported_constructions and not caller.external_models and models:
+            # ``scheduler = WarmupMultiStepLR(optimizer, ...)`` of a class the caller imports:
+            # a scheduler fact once its module shows a scheduler subclass, as when the caller
+            # is checked itself
+            caller.externals, caller.external_models = dict(found), list(models)
+            caller._flow = None  # solve again, with the classes' modules
+            _promote_imported_schedulers(caller)
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
@@ -3028,6 +3038,37 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
                 top = s
         if top is not None and top_level(importer, top.name) is not None:
             out.add(top.name)
+    return out
+
+
+def _loop_functions(model: FileModel) -> set:
+    """Names of the top-level functions here, called nowhere in this file, whose own loop
+    steps a parameter the flow knows nothing of (``do_train(cfg, model, loader, optimizer,
+    scheduler)`` calling ``scheduler.step()`` in its epoch loop): only the modules calling
+    the function (``train.py``) know what it steps, and the loop says how often."""
+    flow = None
+    out = set()
+    for call in model.calls:
+        scope = call.scope
+        if (
+            call.method != "step"
+            or call.loop is None
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or scope.name in out
+            or call.receiver.partition(".")[0] not in scope.params
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if (
+            flow.call_sites(scope)
+            or flow.schedulers(scope, call.receiver)
+            or flow.optimizers(scope, call.receiver)
+        ):
+            continue
+        out.add(scope.name)
     return out
 
 
@@ -3163,6 +3204,7 @@ def _called_classes(model: FileModel) -> set:
     for cls in _half_resumed_classes(model, top, out):
         out.add(cls.name)
     out |= _ignite_functions(model)
+    out |= _loop_functions(model)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds

@@ -175,13 +175,23 @@ class Tree:
         they come from; every file read for them, a model or not: what the importer's result
         depends on)."""
         # Imported here: a warm run reads the tree's hashes but never builds a model.
-        from schedlint.model.facts import ModuleRef, top_level
+        from schedlint.model.facts import ModuleRef
 
         out, models, read = {}, [], []
         for qualified in set(imports.values()):
             if not qualified or qualified.startswith(("torch", "transformers")):
                 continue
             path = self.find(importer, qualified)
+            if path is not None and self._package_binds(importer, qualified, read):
+                # ``from solver import make_optimizer`` when ``solver/__init__.py`` binds the
+                # name (``from .make_optimizer import make_optimizer``): the function the
+                # package binds, not its submodule of the same name
+                found, model = self._bound_in_package(importer, qualified, read)
+                if found is not None:
+                    out[qualified] = found
+                    if all(m is not model for m in models):
+                        models.append(model)
+                    continue
             if path is not None:  # the module itself: ``import utils``
                 read.append(path)
                 model = self.model(path)
@@ -190,21 +200,57 @@ class Tree:
                     if all(m is not model for m in models):
                         models.append(model)
                 continue
-            level = len(qualified) - len(qualified.lstrip("."))
-            rest = qualified[level:]
-            head, _, name = rest.rpartition(".")
+            found, model = self._bound_in_package(importer, qualified, read)
+            if model is not None and found is not None:
+                out[qualified] = found
+                if all(m is not model for m in models):
+                    models.append(model)
+        return out, models, read
+
+    def _package_binds(self, importer: str, qualified: str, read: list) -> bool:
+        """The package ``qualified`` names an attribute of (``solver`` of
+        ``solver.make_optimizer``) binds that name in its ``__init__.py``."""
+        level = len(qualified) - len(qualified.lstrip("."))
+        head, _, name = qualified[level:].rpartition(".")
+        if not head:
+            return False
+        path = self.find(importer, "." * level + head)
+        if path is None or os.path.basename(path) != "__init__.py":
+            return False
+        read.append(path)
+        model = self.model(path)
+        return model is not None and name in model.imports
+
+    def _bound_in_package(self, importer: str, qualified: str, read: list) -> tuple:
+        """(the top-level def or class ``qualified`` names, its model), following up to two
+        re-exports (``from .make_optimizer import make_optimizer`` in a package's
+        ``__init__.py``); (None, None) when it is none."""
+        from schedlint.model.facts import top_level
+
+        level = len(qualified) - len(qualified.lstrip("."))
+        rest = qualified[level:]
+        head, _, name = rest.rpartition(".")
+        head = "." * level + head
+        path = self.find(importer, head) if head else None
+        if path is not None:
+            read.append(path)
+        model = self.model(path) if path is not None else None
+        found = None
+        for _ in range(3):
+            found = top_level(model, name) if model is not None else None
+            if found is not None or model is None or name not in model.imports:
+                break
+            # a package re-exporting it (``from .make_optimizer import make_optimizer``
+            # in ``solver/__init__.py``): the definition is in the module it names
+            source = model.imports[name]
+            level = len(source) - len(source.lstrip("."))
+            head, _, name = source[level:].rpartition(".")
             head = "." * level + head
-            path = self.find(importer, head) if head else None
+            path = self.find(path, head) if head else None
             if path is not None:
                 read.append(path)
             model = self.model(path) if path is not None else None
-            if model is not None:
-                found = top_level(model, name)
-                if found is not None:
-                    out[qualified] = found
-                    if all(m is not model for m in models):
-                        models.append(model)
-        return out, models, read
+        return (found, model) if found is not None else (None, None)
 
     def importers(self, path: str, names, also=()) -> tuple:
         """([(model, {qualified import name: the name in ``path``, or None for the module

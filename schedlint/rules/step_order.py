@@ -38,13 +38,16 @@ def _steps_as_torch(model, sched) -> bool:
     own ``get_lr()``): its ``step()`` is torch's, order warning included."""
     if sched.origin in ("torch", "transformers"):
         return True
+    # one a caller module builds from a class it imports: the class is read there
+    models = [model, *model.other_models()] if model.is_foreign(sched) else [model]
     return sched.origin == "custom" and any(
         c.name == sched.cls
         and c.is_scheduler_subclass
         and "step" not in c.methods
         and c.bases
         and all(b.startswith("torch.") for b in c.bases)
-        for c in model.scheduler_classes()
+        for m in models
+        for c in m.scheduler_classes()
     )
 
 
@@ -174,6 +177,21 @@ def _replaced_optimizer_steps(model, branches):
         )
 
 
+def _custom_torch_step(model, names, call):
+    """The one scheduler a call's receiver is when it is a class of the code keeping torch's
+    ``step()`` (``WarmupMultiStepLR(_LRScheduler)`` with its own ``get_lr()``), else None."""
+    ents = names.holds(call.scope, call.receiver)
+    if (
+        not ents
+        or len(ents) != 1
+        or not isinstance(ents[0], Scheduler)
+        or ents[0].origin != "custom"
+        or call.target is not ents[0]
+    ):
+        return None
+    return ents[0] if _steps_as_torch(model, ents[0]) else None
+
+
 def _loop_steps(model, names):
     """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
     scheduler other than ReduceLROnPlateau, whose optimizer variable is known; a step in a
@@ -182,7 +200,7 @@ def _loop_steps(model, names):
     for call in model.calls:
         if call.method != "step" or call.args or call.kwargs or _training_loop(call) is None:
             continue
-        sched = names.scheduler(call)
+        sched = names.scheduler(call) or _custom_torch_step(model, names, call)
         if sched is not None:
             scheds = [sched]
         elif _walks_schedulers(call, call.loop):
