@@ -2681,7 +2681,7 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
 _STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
+def _wanted_imports(model: FileModel, tree, finetuned=False) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
     scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
     file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
@@ -2707,7 +2707,8 @@ def _wanted_imports(model: FileModel, tree) -> dict:
     used.discard(None)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
-    finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
+    # ``finetuned``: the caller of a finetuning callback of the checked file
+    finetunes = finetuned or any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
     for _scope, target, value in model.flow_assigns:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
@@ -2923,11 +2924,15 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
     known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
     picks them for a checked file), one level, and lend their modules to the flow too."""
     own = os.path.abspath(model.path)
+    # a ``BaseFinetuning`` callback here: the LightningModule its callers fit (``model =
+    # ImageClassifier(...)`` imported from ``model.py``) builds the schedulers of the
+    # optimizer Lightning hands it
+    finetuning = any(is_finetuning_callback(c) for c in model.classes)
     for caller, bound in list(lent.values()):
         wanted = {
             head: qualified
             for head, qualified in {
-                **_wanted_imports(caller, tree),
+                **_wanted_imports(caller, tree, finetuned=finetuning),
                 **_handed_instances(caller, tree, bound),
             }.items()
             if qualified not in bound

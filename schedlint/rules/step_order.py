@@ -498,7 +498,10 @@ def scheduler_step_before_optimizer_step(model):
     where that optimizer step is in the same loop (directly, in a nested loop, or in a function
     of the same file called there, such as `train_one_epoch(model, loader, optimizer)`, or of
     another module of the tree, `utils.train_one_epoch(model, loader, optimizer, scaler)`
-    whose `scaler.step(optimizer)` steps the optimizer that call hands it).
+    whose `scaler.step(optimizer)` steps the optimizer that call hands it). The loop may be
+    in a top-level function of another module that the script building the optimizer and
+    scheduler calls with both (`do_train(cfg, model, loader, optimizer, scheduler)` in
+    `engine.py`, the optimizer from a factory such as `make_optimizer(cfg, model)`).
     Schedulers kept in a dict or a list and stepped through a walk over it (`for name, s in
     self.schedulers.items(): s.step()`) are judged by the loop around that walk; optimizers
     and schedulers in dicts (also built by comprehensions, `{n: StepLR(o) for n, o in
@@ -533,9 +536,10 @@ def scheduler_step_before_optimizer_step(model):
     fires those events before the epoch's (the iteration's) updates. A filtered event
     (`Events.EPOCH_STARTED(every=2)`) and ignite's own `LRScheduler` and
     `create_lr_scheduler_with_warmup` handlers, attached on `ITERATION_STARTED` as ignite
-    documents, are not flagged. These hook checks take torch and transformers schedulers,
-    and a class of the code deriving from a torch scheduler that keeps torch's `step()`
-    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`). Also flags a torch or transformers
+    documents, are not flagged. These checks take torch and transformers schedulers, and
+    a class of the code deriving from a torch scheduler that keeps torch's `step()`
+    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`, also imported from the
+    module defining it). Also flags a torch or transformers
     scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
     optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
     when nothing else in the loop steps and no other code steps that optimizer: the
