@@ -255,6 +255,8 @@ def _per_call_first(model, branches):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
             if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
                 continue
+            if step.via is None and own.scope.cls is None and model.is_foreign(sched):
+                continue  # a plain function handed the scheduler: its callers report their call
             if conditions(branches.path(own), {own.receiver}):
                 continue  # `if epoch > 0:`, an early return: the author decides when
             first = min(
