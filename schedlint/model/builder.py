@@ -3048,16 +3048,29 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
 
 def _loop_functions(model: FileModel) -> set:
     """Names of the top-level functions here, called nowhere in this file, whose own loop
-    steps a parameter the flow knows nothing of (``do_train(cfg, model, loader, optimizer,
-    scheduler)`` calling ``scheduler.step()`` in its epoch loop): only the modules calling
-    the function (``train.py``) know what it steps, and the loop says how often."""
+    steps a parameter the flow knows nothing of before the loop nested in it steps again
+    (``do_train(cfg, model, loader, optimizer, scheduler)`` calling ``scheduler.step()`` at
+    the top of its epoch loop, ``optimizer.step()`` in the batch loop): only the modules
+    calling the function (``train.py``) know what it steps. A step after the nested loop is
+    judged at those modules' call (SL207's ``train_with_early_stopping(...)``)."""
     flow = None
     out = set()
     for call in model.calls:
         scope = call.scope
         if (
             call.method != "step"
+            or call.args
+            or call.kwargs
             or call.loop is None
+            or not any(
+                c.method == "step"
+                and c.scope is scope
+                and c.order > call.order
+                and c.loop is not None
+                and c.loop is not call.loop
+                and call.loop.contains(c.loop)
+                for c in model.calls
+            )
             or scope.kind != "function"
             or scope.parent is None
             or scope.parent.kind != "module"
