@@ -202,6 +202,9 @@ def imports_admitted(data: bytes, path: str, find, verdict_of) -> bool:
 # ``self.lr_scheduler.step()`` in a method.
 _CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
 _DEF = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)", re.M)
+# A top-level function with a scheduler parameter (``def do_train(cfg, model, loader,
+# optimizer, scheduler):``): its callers hand it what its loop steps.
+_DEF_WITH_SCHEDULER = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)[ \t]*\([^)]*?sched", re.M)
 
 
 # An optimizer's state saved or restored: ``self.optimizer.state_dict(``,
@@ -237,6 +240,9 @@ def stepping_classes(data: bytes) -> list:
         # ``restore_run(model, path, cfg)`` restoring ``model.optimizer``: what its callers
         # hand it
         names += [m.group(1).decode("ascii") for m in _DEF.finditer(data)]
+    else:
+        # the same function stepping it in its own loop
+        names += [m.group(1).decode("ascii") for m in _DEF_WITH_SCHEDULER.finditer(data)]
     return names
 
 

@@ -1680,8 +1680,11 @@ class _Builder(cst.CSTVisitor):
             return True
         if self._picked_from_module(call, target, stmt):
             return True
-        if self._maybe_imported_scheduler(func, call, qualified):
-            # kept aside: a fact only if its module shows a scheduler subclass
+        if self._maybe_imported_scheduler(func, call, qualified) and all(
+            c is not call for _, c, _ in self.model.imported_constructions
+        ):
+            # kept aside: a fact only if its module shows a scheduler subclass (once: the
+            # statement binding it and the call itself are both walked)
             n_listed = len(self.model.listed_args)
             self._scheduler(call, qualified.rpartition(".")[2], "custom", target, stmt)
             sched = self.model.schedulers.pop()
@@ -2194,9 +2197,9 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
 def _promote_imported_schedulers(model: FileModel) -> None:
     """The calls of imported classes kept aside during the walk become scheduler facts when
     the class, read from its in-tree module, derives from a torch scheduler."""
-    pending, model.imported_constructions = model.imported_constructions, []
     if not model.external_models:
-        return
+        return  # kept: a module lending this one its importers may read the classes
+    pending, model.imported_constructions = model.imported_constructions, []
     flow, promoted = model.flow, []
     for sched, call, listed in pending:
         classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
@@ -2709,7 +2712,7 @@ def _used_texts(model: FileModel, resolvable) -> set:
     return used
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
+def _wanted_imports(model: FileModel, tree, finetuned=False) -> dict:
     """The imports (local name -> qualified) worth reading: called with an optimizer,
     scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
     file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
@@ -2721,7 +2724,8 @@ def _wanted_imports(model: FileModel, tree) -> dict:
     used = _used_texts(model, resolvable)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
-    finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
+    # ``finetuned``: the caller of a finetuning callback of the checked file
+    finetunes = finetuned or any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
     for _scope, target, value in model.flow_assigns:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
@@ -3040,11 +3044,15 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
     known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
     picks them for a checked file), one level, and lend their modules to the flow too."""
     own = os.path.abspath(model.path)
+    # a ``BaseFinetuning`` callback here: the LightningModule its callers fit (``model =
+    # ImageClassifier(...)`` imported from ``model.py``) builds the schedulers of the
+    # optimizer Lightning hands it
+    finetuning = any(is_finetuning_callback(c) for c in model.classes)
     for caller, bound in list(lent.values()):
         wanted = {
             head: qualified
             for head, qualified in {
-                **_wanted_imports(caller, tree),
+                **_wanted_imports(caller, tree, finetuned=finetuning),
                 **_handed_instances(caller, tree, bound, methods),
             }.items()
             if qualified not in bound
@@ -3054,6 +3062,13 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
         found, models, paths = tree.externals(caller.path, wanted)
         model.external_paths.update(paths)
         bound.update({q: v for q, v in found.items() if q not in bound})
+        if caller.imported_constructions and not caller.external_models and models:
+            # ``scheduler = WarmupMultiStepLR(optimizer, ...)`` of a class the caller imports:
+            # a scheduler fact once its module shows a scheduler subclass, as when the caller
+            # is checked itself
+            caller.externals, caller.external_models = dict(found), list(models)
+            caller._flow = None  # solve again, with the classes' modules
+            _promote_imported_schedulers(caller)
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
@@ -3152,6 +3167,50 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
                 top = s
         if top is not None and top_level(importer, top.name) is not None:
             out.add(top.name)
+    return out
+
+
+def _loop_functions(model: FileModel) -> set:
+    """Names of the top-level functions here, called nowhere in this file, whose own loop
+    steps a parameter the flow knows nothing of before the loop nested in it steps again
+    (``do_train(cfg, model, loader, optimizer, scheduler)`` calling ``scheduler.step()`` at
+    the top of its epoch loop, ``optimizer.step()`` in the batch loop): only the modules
+    calling the function (``train.py``) know what it steps. A step after the nested loop is
+    judged at those modules' call (SL207's ``train_with_early_stopping(...)``)."""
+    flow = None
+    out = set()
+    for call in model.calls:
+        scope = call.scope
+        if (
+            call.method != "step"
+            or call.args
+            or call.kwargs
+            or call.loop is None
+            or not any(
+                c.method == "step"
+                and c.scope is scope
+                and c.order > call.order
+                and c.loop is not None
+                and c.loop is not call.loop
+                and call.loop.contains(c.loop)
+                for c in model.calls
+            )
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or scope.name in out
+            or call.receiver.partition(".")[0] not in scope.params
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if (
+            flow.call_sites(scope)
+            or flow.schedulers(scope, call.receiver)
+            or flow.optimizers(scope, call.receiver)
+        ):
+            continue
+        out.add(scope.name)
     return out
 
 
@@ -3300,6 +3359,7 @@ def _called_classes(model: FileModel) -> set:
     for cls in _half_resumed_classes(model, top, out):
         out.add(cls.name)
     out |= _ignite_functions(model)
+    out |= _loop_functions(model)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds

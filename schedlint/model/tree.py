@@ -203,14 +203,17 @@ class Tree:
         # Imported here: a warm run reads the tree's hashes but never builds a model.
         from schedlint.model.facts import ModuleRef, top_level
 
-        path = self.find(importer, qualified)
-        if path is not None:  # the module itself: ``import utils``
-            read.append(path)
-            model = self.model(path)
-            return (ModuleRef(model), model) if model is not None else None
         level = len(qualified) - len(qualified.lstrip("."))
         head, _, name = qualified[level:].rpartition(".")
         head = "." * level + head
+        path = self.find(importer, qualified)
+        if path is not None:  # the module itself: ``import utils``
+            bound = self._bound_by_package(importer, head, name, read, hops)
+            if bound is not None:
+                return bound
+            read.append(path)
+            model = self.model(path)
+            return (ModuleRef(model), model) if model is not None else None
         path = self.find(importer, head) if head else None
         if path is None:
             return None
@@ -242,6 +245,20 @@ class Tree:
             if found is not None:
                 return found
         return None
+
+    def _bound_by_package(self, importer: str, head: str, name: str, read: list, hops: int):
+        """What the package ``head``'s ``__init__.py`` binds ``name`` to, when it binds it:
+        ``from solver import make_optimizer`` with ``from .make_optimizer import
+        make_optimizer`` there gets the function, not the submodule of the same name."""
+        package = self.find(importer, head) if head and hops > 0 else None
+        if package is None or os.path.basename(package) != "__init__.py":
+            return None
+        read.append(package)
+        init = self.model(package)
+        target = init.imports.get(name) if init is not None else None
+        if target is None or target.partition(".")[0] in ("torch", "transformers"):
+            return None
+        return self.definition(package, target, read, hops - 1)
 
     def importers(self, path: str, names, also=()) -> tuple:
         """([(model, {qualified import name: the name in ``path``, or None for the module

@@ -169,8 +169,17 @@ class Names:
             return key
         if self.model.is_foreign(sched):
             # built in another module (and handed to a class here): its variables are not
-            # this file's, the optimizer object itself ties the calls together
-            return _object_key(sched.optimizers[0]) if len(sched.optimizers) == 1 else None
+            # this file's, the optimizer object itself ties the calls together; the arms of
+            # one factory's ``if`` (``getattr(torch.optim, name)(params, momentum=m)`` or
+            # without momentum) are one variable's alternatives: the first stands for them
+            opts = sched.optimizers or [
+                o
+                for o in self.model.holds_only(sched.scope, sched.optimizer_src) or ()
+                if isinstance(o, Optimizer)
+            ]
+            if opts and all(o.scope is opts[0].scope and o.target == opts[0].target for o in opts):
+                return _object_key(opts[0]) if opts[0].target or len(opts) == 1 else None
+            return None
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
@@ -279,6 +288,17 @@ class Names:
             return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
             return _EMPTY_KEYS
+        alternatives = call.targets
+        if (
+            len(alternatives) > 1
+            and all(isinstance(t, Optimizer) and self.model.is_foreign(t) for t in alternatives)
+            and all(
+                t.scope is alternatives[0].scope and t.target == alternatives[0].target
+                for t in alternatives
+            )
+        ):
+            # one variable of another module's factory, built in either arm of an ``if``
+            return frozenset(_object_key(t) for t in alternatives)
         if (
             call.args
             and call.args[0].ref

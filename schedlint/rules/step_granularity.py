@@ -179,7 +179,8 @@ def step_granularity_mismatch(model):
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
     is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
     schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
-    the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
+    the batch loop next to the optimizer (or in the one loop of an iteration-based trainer,
+    `for iteration in range(cfg.max_iter):`), or next to it in a per-batch helper the batch loop
     calls (`self.train_step(batch)`, or `trainer.update_lr()` called every batch in another
     module next to `trainer.train_step(batch)`); and a scheduler sized in epochs or in
     iterations stepped in the batch loop only under a logging test of its own (`if it %
@@ -997,7 +998,12 @@ def _steps_in_batch_loops(model, names, sched, key, steps, branches):
         if step.via is not None:
             outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
-        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(enclosing) for enclosing in outer)):
+        if not (
+            lw & BATCH_LOOP_WORDS
+            or lw & _ITERATION_LOOP_WORDS
+            and not outer
+            or any(is_epoch_loop(enclosing) for enclosing in outer)
+        ):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
@@ -1038,28 +1044,39 @@ def _steps_in_batch_loops(model, names, sched, key, steps, branches):
         yield step, own, loop, helper, opt_steps, own_only
 
 
+# An iteration-based trainer's one loop (``for iteration in range(cfg.max_iter):``): each
+# pass is one update, as a batch loop's.
+_ITERATION_LOOP_WORDS = frozenset({"iter", "iters", "iteration", "iterations"})
+
+
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
-    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+    for step, own, loop, helper, opt_steps, own_only in _steps_in_batch_loops(
         model, names, sched, key, steps, branches
     ):
         if own_only:
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
+        unit = "batch" if loop_words(loop) & BATCH_LOOP_WORDS else "iteration"
         what = (
-            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
+            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every {unit}"
             if step.via is not None or helper is not None
-            else f"`{clip(own.receiver, 30)}.step()` runs every batch"
+            else f"`{clip(own.receiver, 30)}.step()` runs every {unit}"
         )
         yield Report(
             step.node,
             f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
-            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: it advances "
-            f"len(loader) times per "
-            f"epoch, so the schedule is used up (or cycles) within the first "
-            f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
-            f"`epochs * len(loader)`)",
+            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: "
+            + (
+                "it advances len(loader) times per epoch, so the schedule is used up (or "
+                "cycles) within the first epoch(s); step it once per epoch, or size it in "
+                "iterations (e.g. `epochs * len(loader)`)"
+                if unit == "batch"
+                else "it advances once per update of a loop over iterations, so the schedule "
+                "is used up (or cycles) within its first iterations; size it in iterations "
+                "(the count the loop runs)"
+            ),
         )
         return
 
