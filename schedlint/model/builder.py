@@ -2709,6 +2709,10 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
             value = value.elt if isinstance(value, cst.ListComp) else value.value
+        if isinstance(value, cst.IfExp):
+            # ``backend = DeepSpeedBackend() if args.deepspeed else None``
+            arms = [v for v in (value.body, value.orelse) if isinstance(v, cst.Call)]
+            value = arms[0] if len(arms) == 1 else value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and _bound_texts(target) & used:

@@ -419,6 +419,7 @@ ACTING_FACTS = (
     "group_dicts",
     "lightning",
     "accelerate_calls",
+    "deepspeed_inits",
 )
 
 
@@ -458,6 +459,7 @@ class FileModel:
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
     ignite_engines: list = field(default_factory=list)  # frameworks.IgniteEngine
+    deepspeed_inits: list = field(default_factory=list)  # frameworks.DeepspeedInit
     ignite_handlers: list = field(default_factory=list)  # frameworks.IgniteHandler
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /

@@ -37,12 +37,14 @@ from schedlint.model.facts import (
 )
 from schedlint.model.frameworks import (
     CONFIGURE_HOOK,
+    DEEPSPEED_INITIALIZE,
     FINETUNING_HOOKS,
     OPTIMIZER_HOOKS,
     OPTIMIZERS_CALL,
     SCHEDULER_HOOKS,
     SCHEDULERS_CALL,
     TRAINER_OPTIMIZERS,
+    deepspeed_argument,
     hook_parameter,
     is_finetuning_callback,
 )
@@ -594,6 +596,16 @@ class Flow:
             # (``self.model, self.optimizer, self.scheduler = accelerator.prepare(...)``)
             items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
             out |= items[0] if len(items) == 1 else {Seq(call, items)}
+        if text is not None and text.rpartition(".")[2] == "initialize":
+            head, dot, rest = text.partition(".")
+            base = self.model_of(scope).imports.get(head, head)
+            if (f"{base}.{rest}" if dot else base) in DEEPSPEED_INITIALIZE:
+                # ``engine, optimizer, loader, lr_scheduler = deepspeed.initialize(...)``: the
+                # fourth is the scheduler it was given (engine.lr_scheduler)
+                handed = deepspeed_argument(call, "lr_scheduler")
+                sched = self.eval(handed, scope, depth + 1) if handed is not None else _EMPTY
+                out |= self._seq(call, (_UNKNOWN_SET,) * 3 + (sched or _UNKNOWN_SET,), None)
+                return frozenset(out)
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
