@@ -246,7 +246,12 @@ def step_granularity_mismatch(model):
     schedule, or one whose unit is unknown; also in the epoch loop of a trainer class of
     another module it is handed to, `engine.run()`, reported at that call) unless the
     `Accelerator` splits batches or is built with `step_scheduler_with_optimizer=False`
-    (accelerate #2926). In a LightningModule that
+    (accelerate #2926). A scheduler handed to DeepSpeed
+    (`deepspeed.initialize(..., lr_scheduler=scheduler)`, also through a wrapper of another
+    module that forwards it) is stepped by the engine after every optimizer update: one sized
+    in epochs, or one the code steps itself only under an interval test (`if i % 100 ==
+    0:`) or once per epoch (in the branch that runs without DeepSpeed), is flagged where it
+    is handed over. In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
