@@ -1656,6 +1656,7 @@ class _Builder(cst.CSTVisitor):
             self._scheduler(
                 call, short, origin, target, stmt, self.qualify(inner), pre=func.args[1:]
             )
+            self.model.schedulers[-1].partial = func
             return True
         if func is _CHOSEN_BY_NAME:
             self.handled_calls.add(id(call))
@@ -1887,9 +1888,7 @@ class _Builder(cst.CSTVisitor):
     def _named_args(self, call: cst.Call, signature) -> dict:
         return named_arguments(self.value, call, signature)
 
-    def _scheduler(
-        self, call, short, origin, target, stmt, qualified=None, signature=None, pre=()
-    ):
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None, pre=()):
         signature = signature or catalogue.signature_of(short, qualified) or ("optimizer",)
         args = named_arguments(self.value, call, signature, pre)
         positional = sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)
@@ -2115,11 +2114,12 @@ def _imported_callee(model, builder, func):
     return found
 
 
-def _settle_class(value_of, sched, call, short, pre=(), pre_value_of=None) -> None:
+def _settle_class(value_of, sched, call, short, partial=None, pre_value_of=None) -> None:
     """Make the construction ``sched`` kept aside for ``call`` one of the scheduler class
     ``short`` (torch's or a Hugging Face factory), its arguments read by that signature
-    (``value_of``: the summary of the module ``call`` is code of), after ``pre``, those a
-    ``functools.partial`` bound."""
+    (``value_of``: the summary of the module ``call`` is code of), after those of the
+    ``functools.partial(cls, ...)`` call ``partial`` (read by ``pre_value_of``)."""
+    pre = partial.args[1:] if partial is not None else ()
     origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
     signature = catalogue.signature_of(short) or ("optimizer",)
     args = named_arguments(value_of, call, signature, pre, pre_value_of)
@@ -2127,6 +2127,7 @@ def _settle_class(value_of, sched, call, short, pre=(), pre_value_of=None) -> No
         short, origin = catalogue.resolve_factory(short, args)
     opt = args.get("optimizer")
     sched.cls, sched.origin, sched.args = short, origin, args
+    sched.partial = partial
     sched.positional = tuple(
         signature[: sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)]
     )
@@ -2187,8 +2188,7 @@ def _promote_class_attributes(builder) -> None:
         ):
             builder.unsettled.append((sched, call, listed))
             continue
-        pre = partials[0].args[1:] if partials else ()
-        _settle_class(builder.value, sched, call, classes.pop(), pre)
+        _settle_class(builder.value, sched, call, classes.pop(), partials[0] if partials else None)
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
 
@@ -2212,7 +2212,7 @@ def _settle_partials(builder) -> None:
             continue
         made = next(iter(values))
         pre_value_of = flow.model_of(made.scope).value
-        _settle_class(builder.value, sched, call, made.cls, made.node.args[1:], pre_value_of)
+        _settle_class(builder.value, sched, call, made.cls, made.node, pre_value_of)
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
 

@@ -262,6 +262,9 @@ class Scheduler(Fact):
     lists: dict = field(default_factory=dict, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
+    # the ``functools.partial(cls, ...)`` call whose arguments it was built with first
+    # (they are written there, where the optimizer the call hands it is not in scope)
+    partial: Any = field(default=None, repr=False)
 
     @property
     def members(self) -> tuple | None:

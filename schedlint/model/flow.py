@@ -623,9 +623,11 @@ class Flow:
     def _partial_call(self, call, scope) -> bool:
         """``call`` calls a ``functools.partial`` of a scheduler class, and nothing else."""
         values = self.eval(call.func, scope)
-        return bool(values) and all(
-            isinstance(v, SchedulerPartial) or v is UNKNOWN for v in values
-        ) and any(isinstance(v, SchedulerPartial) for v in values)
+        return (
+            bool(values)
+            and all(isinstance(v, SchedulerPartial) or v is UNKNOWN for v in values)
+            and any(isinstance(v, SchedulerPartial) for v in values)
+        )
 
     def _partial_scheduler(self, call, scope) -> str | None:
         """The torch or Hugging Face scheduler class ``partial(cls, ...)`` binds, else None."""
@@ -1173,7 +1175,9 @@ class Flow:
         # a ``partial`` of a scheduler class the slot held until it was called on the
         # optimizer (``self.scheduler = self.scheduler(opt)``) has no ``step()`` or state:
         # what the slot is used as is the scheduler it built
-        values = frozenset(v for v in self.eval_text(scope, text) if v.__class__ is not SchedulerPartial)
+        values = frozenset(
+            v for v in self.eval_text(scope, text) if v.__class__ is not SchedulerPartial
+        )
         if (
             not values
             or UNKNOWN in values

@@ -192,7 +192,14 @@ class AcceleratorCall:
 # DeepSpeed's entry point and where its parameters sit (``initialize(args, model, optimizer,
 # model_parameters, training_data, lr_scheduler, ...)``, deepspeed/__init__.py).
 DEEPSPEED_INITIALIZE = frozenset({"deepspeed.initialize"})
-DEEPSPEED_PARAMS = ("args", "model", "optimizer", "model_parameters", "training_data", "lr_scheduler")
+DEEPSPEED_PARAMS = (
+    "args",
+    "model",
+    "optimizer",
+    "model_parameters",
+    "training_data",
+    "lr_scheduler",
+)
 
 
 @dataclass(eq=False)
