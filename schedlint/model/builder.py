@@ -1222,9 +1222,16 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        # ``scheduler = scheduler(optimizer)`` of a partial: the call is built first
+        rebuilt = (
+            isinstance(target, cst.Name)
+            and isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == target.value
+        )
         if op == "=":
             self.frameworks.on_assign(self, target, value)
-            if isinstance(target, cst.Name) and self.scope is not None:
+            if isinstance(target, cst.Name) and self.scope is not None and not rebuilt:
                 self._alias_class(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
@@ -1273,7 +1280,10 @@ class _Builder(cst.CSTVisitor):
         ):
             self._dict_targets[id(value)] = text
         if isinstance(value, cst.Call):
-            if self._construct(value, text, stmt):
+            built = self._construct(value, text, stmt)
+            if rebuilt and self.scope is not None:
+                self._alias_class(target.value, value)
+            if built:
                 return
         self.model.rebinds.append(Rebind(target=text, key=(), value=None, **self.fact_kwargs(stmt)))
 
@@ -2161,7 +2171,6 @@ def _promote_class_attributes(builder) -> None:
     for sched, call, listed in pending:
         attr = call.func.attr.value
         if attr not in bound:
-            builder.unsettled.append((sched, call, listed))
             continue
         related = _hierarchy(model, _method_class(sched.scope))
         values = [

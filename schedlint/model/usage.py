@@ -65,12 +65,13 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
 
 
 def _holds_scheduler_partial(model, rebind) -> bool:
-    """``self.scheduler = scheduler`` of a ``functools.partial`` of a scheduler class that
-    a later ``self.scheduler = self.scheduler(optimizer)`` builds: until then it has no
-    ``step()`` to call, so it hides no other scheduler."""
+    """``self.scheduler = scheduler`` (or ``= partial(StepLR, ...)``) of a
+    ``functools.partial`` of a scheduler class that a later ``self.scheduler =
+    self.scheduler(optimizer)`` builds: until then it has no ``step()`` to call, so it hides
+    no other scheduler."""
     value = getattr(rebind.node, "value", None)
     if (
-        not isinstance(value, (cst.Name, cst.Attribute))
+        not isinstance(value, (cst.Name, cst.Attribute, cst.Call))
         or "partial" not in model.source
         and not any("partial" in m.source for m in model.other_models())
     ):
