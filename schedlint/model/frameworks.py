@@ -1240,7 +1240,9 @@ def deepspeed_handoff(model, sched):
     distribute(self, ..., lr_scheduler=None): return deepspeed.initialize(...,
     lr_scheduler=lr_scheduler)``), the argument of a call here binding that parameter.
     None when nothing here hands it over (a forwarder's callers report it, a call of
-    another module is that module's)."""
+    another module is that module's) or hands it only under a condition (``lr_scheduler=
+    sched if not using_deepspeed else None``: the run that steps it by hand may not use
+    DeepSpeed at all)."""
     flow = model.flow.solve()
     for m in [model, *model.other_models()]:
         for init in m.deepspeed_inits:
@@ -1253,10 +1255,11 @@ def deepspeed_handoff(model, sched):
                     if (
                         node is not None
                         and flow.model_of(caller) is model
+                        and not isinstance(node, cst.IfExp)
                         and sched in flow.eval(node, caller)
                     ):
                         return init, node
                 continue
-            if m is model:
+            if m is model and not isinstance(arg, cst.IfExp):
                 return init, arg
     return None
