@@ -2210,9 +2210,7 @@ def _settle_partials(builder) -> None:
     ``train.py``, then ``self.dual_scheduler(self.dual_optimizer)``): that class, with the
     partial's arguments first."""
     model = builder.model
-    if "partial" not in model.source and not any(
-        "partial" in m.source for m in model.other_models()
-    ):
+    if not any(_builds_scheduler_partial(m) for m in [model, *model.other_models()]):
         return
     flow, promoted = model.flow.solve(), []
     for sched, call, listed in builder.unsettled:
@@ -2224,6 +2222,21 @@ def _settle_partials(builder) -> None:
         _settle_class(builder.value, sched, call, made.cls, made.node, pre_value_of)
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _builds_scheduler_partial(model) -> bool:
+    """Some code of ``model`` calls ``functools.partial`` on a scheduler class."""
+    if "partial" not in model.source:
+        return False
+    for _scope, call, _, _ in model.flow_calls:
+        if dotted_name(call.func) not in ("partial", "functools.partial") or not call.args:
+            continue
+        dotted = dotted_name(call.args[0].value) or ""
+        head, dot, rest = dotted.partition(".")
+        base = model.imports.get(head, head)
+        if catalogue.scheduler_class(f"{base}.{rest}" if dot else base) is not None:
+            return True
+    return False
 
 
 def _method_class(scope):

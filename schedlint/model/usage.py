@@ -70,10 +70,8 @@ def _holds_scheduler_partial(model, rebind) -> bool:
     self.scheduler(optimizer)`` builds: until then it has no ``step()`` to call, so it hides
     no other scheduler."""
     value = getattr(rebind.node, "value", None)
-    if (
-        not isinstance(value, (cst.Name, cst.Attribute, cst.Call))
-        or "partial" not in model.source
-        and not any("partial" in m.source for m in model.other_models())
+    if not isinstance(value, (cst.Name, cst.Attribute, cst.Call)) or not any(
+        s.partial is not None for s in model.schedulers
     ):
         return False
     return model.flow.partial_only(value, rebind.scope)
