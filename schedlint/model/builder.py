@@ -39,7 +39,7 @@ from schedlint.model.facts import (
     Value,
     top_level,
 )
-from schedlint.model.flow import UNKNOWN, Flow
+from schedlint.model.flow import UNKNOWN, Flow, SchedulerPartial
 from schedlint.model.frameworks import (
     BACKBONE_FINETUNING,
     FrameworkCollector,
@@ -144,6 +144,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _settle_handed_classes(builder)
     if tree is not None:
         _read_importers(builder.model, tree)
+    if builder.unsettled:
+        _settle_partials(builder)
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
     if builder.model.externals or builder.model.importers:
@@ -544,6 +546,9 @@ class _Builder(cst.CSTVisitor):
         # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
         # cfg.name)``), None once bound to anything else or to two different classes
         self._class_aliases: dict = {}
+        # (Scheduler, Call, listed) of the calls of a parameter or ``self`` attribute kept
+        # aside that no class binding settled: a ``functools.partial`` may (``_settle_partials``)
+        self.unsettled: list = []
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
         # The branch arms (if/else bodies, try blocks, match cases) being walked, innermost
@@ -1225,9 +1230,16 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        # ``scheduler = scheduler(optimizer)`` of a partial: the call is built first
+        rebuilt = (
+            isinstance(target, cst.Name)
+            and isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == target.value
+        )
         if op == "=":
             self.frameworks.on_assign(self, target, value)
-            if isinstance(target, cst.Name) and self.scope is not None:
+            if isinstance(target, cst.Name) and self.scope is not None and not rebuilt:
                 self._alias_class(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
@@ -1276,7 +1288,10 @@ class _Builder(cst.CSTVisitor):
         ):
             self._dict_targets[id(value)] = text
         if isinstance(value, cst.Call):
-            if self._construct(value, text, stmt):
+            built = self._construct(value, text, stmt)
+            if rebuilt and self.scope is not None:
+                self._alias_class(target.value, value)
+            if built:
                 return
         self.model.rebinds.append(Rebind(target=text, key=(), value=None, **self.fact_kwargs(stmt)))
 
@@ -1590,22 +1605,44 @@ class _Builder(cst.CSTVisitor):
             return
         if key in self._class_aliases:
             before = self._class_aliases[key]
+            if self._partial_class(before) is not None or self._partial_class(value) is not None:
+                # two partials (or a partial and a class) in two arms: arguments differ
+                self._class_aliases[key] = None
+                return
             if before is None or self._scheduler_class_of(before) != known:
                 torch_both = before is not None and self._is_torch_class(before)
                 value = _CHOSEN_BY_NAME if torch_both and self._is_torch_class(value) else None
         self._class_aliases[key] = value
 
     def _is_torch_class(self, node) -> bool:
+        node = self._partial_class(node) or node
         if node is _CHOSEN_BY_NAME or self._scheduler_by_name(node) is not None:
             return True
         short = catalogue.scheduler_class(self.qualify(node))
         return short is not None and not catalogue.is_transformers_factory(short)
 
+    def _partial_class(self, node):
+        """The scheduler class expression ``functools.partial(cls, ...)`` binds, else None."""
+        if (
+            not isinstance(node, cst.Call)
+            or not node.args
+            or node.args[0].star
+            or node.args[0].keyword is not None
+            or self.qualify(node.func) != "functools.partial"
+        ):
+            return None
+        first = node.args[0].value
+        return first if self._scheduler_class_of(first) is not None else None
+
     def _scheduler_class_of(self, node):
-        """The scheduler class an expression names without calling it, else None."""
+        """The scheduler class an expression names without calling it (also through
+        ``functools.partial(cls, ...)``), else None."""
         if node is _CHOSEN_BY_NAME:
             return catalogue.CHOSEN_BY_NAME
         if isinstance(node, cst.Call):
+            inner = self._partial_class(node)
+            if inner is not None:
+                return self._scheduler_class_of(inner)
             return self._scheduler_by_name(node)
         if isinstance(node, (cst.Name, cst.Attribute)):
             return catalogue.scheduler_class(self.qualify(node))
@@ -1627,6 +1664,18 @@ class _Builder(cst.CSTVisitor):
     def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         func = self._aliased(call.func)
+        inner = self._partial_class(func) if func is not call.func else None
+        if inner is not None:
+            # ``make_scheduler = partial(StepLR, step_size=...)``, then ``make_scheduler(opt)``:
+            # StepLR built with the partial's arguments first, then the call's
+            short = self._scheduler_class_of(inner)
+            origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
+            self.handled_calls.add(id(call))
+            self._scheduler(
+                call, short, origin, target, stmt, self.qualify(inner), pre=func.args[1:]
+            )
+            self.model.schedulers[-1].partial = func
+            return True
         if func is _CHOSEN_BY_NAME:
             self.handled_calls.add(id(call))
             self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
@@ -1860,10 +1909,10 @@ class _Builder(cst.CSTVisitor):
     def _named_args(self, call: cst.Call, signature) -> dict:
         return named_arguments(self.value, call, signature)
 
-    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None):
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None, pre=()):
         signature = signature or catalogue.signature_of(short, qualified) or ("optimizer",)
-        args = self._named_args(call, signature)
-        positional = sum(1 for a in call.args if a.keyword is None and not a.star)
+        args = named_arguments(self.value, call, signature, pre)
+        positional = sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         self.model.read_keys.update(EXTERNAL_KEY_READERS.get(origin, ()))
@@ -1934,16 +1983,20 @@ class _Builder(cst.CSTVisitor):
         return groups_of_entries(listed.items, self.value, self.scope)
 
 
-def named_arguments(value_of, call: cst.Call, signature) -> dict:
+def named_arguments(value_of, call: cst.Call, signature, pre=(), pre_value_of=None) -> dict:
     """Parameter name -> Value (``value_of(node)``, the module's own summary) of each
-    argument of ``call``, positional ones named by ``signature``."""
+    argument of ``call``, positional ones named by ``signature``; ``pre``: the arguments a
+    ``functools.partial`` bound first (summarised by ``pre_value_of``, their module's, when
+    the partial is another module's)."""
     args = {}
-    positional = [a for a in call.args if a.keyword is None and not a.star]
+    summary = {id(a): pre_value_of or value_of for a in pre}
+    given = (*pre, *call.args)
+    positional = [a for a in given if a.keyword is None and not a.star]
     for name, arg in zip(signature, positional):
-        args[name] = value_of(arg.value)
-    for arg in call.args:
+        args[name] = summary.get(id(arg), value_of)(arg.value)
+    for arg in given:
         if arg.keyword is not None:
-            args[arg.keyword.value] = value_of(arg.value)
+            args[arg.keyword.value] = summary.get(id(arg), value_of)(arg.value)
     return args
 
 
@@ -2017,6 +2070,8 @@ def _promote_class_parameters(builder) -> None:
             # the module importing this one may hand it a class (``_settle_handed_classes``)
             model.class_parameter_calls.append((sched, call, info))
         if len(classes) != 1 or None in classes:
+            if callers:
+                builder.unsettled.append((sched, call, listed))
             continue
         _settle_class(builder.value, sched, call, classes.pop())
         promoted.append((sched, call, listed))
@@ -2080,19 +2135,22 @@ def _imported_callee(model, builder, func):
     return found
 
 
-def _settle_class(value_of, sched, call, short) -> None:
+def _settle_class(value_of, sched, call, short, partial=None, pre_value_of=None) -> None:
     """Make the construction ``sched`` kept aside for ``call`` one of the scheduler class
     ``short`` (torch's or a Hugging Face factory), its arguments read by that signature
-    (``value_of``: the summary of the module ``call`` is code of)."""
+    (``value_of``: the summary of the module ``call`` is code of), after those of the
+    ``functools.partial(cls, ...)`` call ``partial`` (read by ``pre_value_of``)."""
+    pre = partial.args[1:] if partial is not None else ()
     origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
     signature = catalogue.signature_of(short) or ("optimizer",)
-    args = named_arguments(value_of, call, signature)
+    args = named_arguments(value_of, call, signature, pre, pre_value_of)
     if origin == "transformers":
         short, origin = catalogue.resolve_factory(short, args)
     opt = args.get("optimizer")
     sched.cls, sched.origin, sched.args = short, origin, args
+    sched.partial = partial
     sched.positional = tuple(
-        signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
+        signature[: sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)]
     )
     sched.optimizer_src = opt.ref if opt is not None else None
 
@@ -2137,13 +2195,59 @@ def _promote_class_attributes(builder) -> None:
         ]
         rebound = sum(1 for r in rebinds.get(attr, ()) if _method_class(r.scope) in related)
         if not values or rebound > len(values):
+            builder.unsettled.append((sched, call, listed))
             continue  # bound by unpacking, a ``for`` or ``with``: not certainly a class
         classes = {builder._scheduler_class_of(v) for v in values}
-        if len(classes) != 1 or None in classes or catalogue.CHOSEN_BY_NAME in classes:
+        partials = [v for v in values if builder._partial_class(v) is not None]
+        if (
+            len(classes) != 1
+            or None in classes
+            or catalogue.CHOSEN_BY_NAME in classes
+            or partials
+            and len(values) != 1
+        ):
+            builder.unsettled.append((sched, call, listed))
             continue
-        _settle_class(builder.value, sched, call, classes.pop())
+        _settle_class(builder.value, sched, call, classes.pop(), partials[0] if partials else None)
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _settle_partials(builder) -> None:
+    """The calls of a parameter or ``self`` attribute kept aside that no binding here
+    settled become scheduler facts when the value flow says the callee is one
+    ``functools.partial`` of a scheduler class and nothing else (``self.dual_scheduler =
+    dual_scheduler`` in ``__init__``, handed ``partial(StepLR, step_size=epochs // 4)`` by
+    ``train.py``, then ``self.dual_scheduler(self.dual_optimizer)``): that class, with the
+    partial's arguments first."""
+    model = builder.model
+    if not any(_builds_scheduler_partial(m) for m in [model, *model.other_models()]):
+        return
+    flow, promoted = model.flow.solve(), []
+    for sched, call, listed in builder.unsettled:
+        values = flow.eval(call.func, sched.scope)
+        if len(values) != 1 or not isinstance(next(iter(values)), SchedulerPartial):
+            continue
+        made = next(iter(values))
+        pre_value_of = flow.model_of(made.scope).value
+        _settle_class(builder.value, sched, call, made.cls, made.node, pre_value_of)
+        promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
+
+
+def _builds_scheduler_partial(model) -> bool:
+    """Some code of ``model`` calls ``functools.partial`` on a scheduler class."""
+    if "partial" not in model.source:
+        return False
+    for _scope, call, _, _ in model.flow_calls:
+        if dotted_name(call.func) not in ("partial", "functools.partial") or not call.args:
+            continue
+        dotted = dotted_name(call.args[0].value) or ""
+        head, dot, rest = dotted.partition(".")
+        base = model.imports.get(head, head)
+        if catalogue.scheduler_class(f"{base}.{rest}" if dot else base) is not None:
+            return True
+    return False
 
 
 def _method_class(scope):
@@ -2730,6 +2834,10 @@ def _wanted_imports(model: FileModel, tree, finetuned=False) -> dict:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
             value = value.elt if isinstance(value, cst.ListComp) else value.value
+        if isinstance(value, cst.IfExp):
+            # ``backend = DeepSpeedBackend() if args.deepspeed else None``
+            arms = [v for v in (value.body, value.orelse) if isinstance(v, cst.Call)]
+            value = arms[0] if len(arms) == 1 else value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and _bound_texts(target) & used:

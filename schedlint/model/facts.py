@@ -262,6 +262,9 @@ class Scheduler(Fact):
     lists: dict = field(default_factory=dict, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
+    # the ``functools.partial(cls, ...)`` call whose arguments it was built with first
+    # (they are written there, where the optimizer the call hands it is not in scope)
+    partial: Any = field(default=None, repr=False)
 
     @property
     def members(self) -> tuple | None:
@@ -419,6 +422,7 @@ ACTING_FACTS = (
     "group_dicts",
     "lightning",
     "accelerate_calls",
+    "deepspeed_inits",
 )
 
 
@@ -459,6 +463,7 @@ class FileModel:
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
     ignite_engines: list = field(default_factory=list)  # frameworks.IgniteEngine
+    deepspeed_inits: list = field(default_factory=list)  # frameworks.DeepspeedInit
     ignite_handlers: list = field(default_factory=list)  # frameworks.IgniteHandler
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /

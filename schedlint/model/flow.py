@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from schedlint.model import catalogue
 from schedlint.model.facts import (
     ClassInfo,
     FunctionInfo,
@@ -37,12 +38,14 @@ from schedlint.model.facts import (
 )
 from schedlint.model.frameworks import (
     CONFIGURE_HOOK,
+    DEEPSPEED_INITIALIZE,
     FINETUNING_HOOKS,
     OPTIMIZER_HOOKS,
     OPTIMIZERS_CALL,
     SCHEDULER_HOOKS,
     SCHEDULERS_CALL,
     TRAINER_OPTIMIZERS,
+    deepspeed_argument,
     hook_parameter,
     is_finetuning_callback,
 )
@@ -572,6 +575,9 @@ class Flow:
     def _eval_call(self, call, scope, depth) -> frozenset:
         func = call.func
         if self.dotted(func) in ("functools.partial", "partial") and call.args:
+            short = self._partial_scheduler(call, scope)
+            if short is not None:
+                return frozenset((SchedulerPartial(call, scope, short),))
             out = set()
             for v in self.eval(call.args[0].value, scope, depth + 1):
                 if isinstance(v, FunctionInfo):
@@ -617,9 +623,44 @@ class Flow:
             # (``self.model, self.optimizer, self.scheduler = accelerator.prepare(...)``)
             items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
             out |= items[0] if len(items) == 1 else {Seq(call, items)}
+        if text is not None and text.rpartition(".")[2] == "initialize":
+            head, dot, rest = text.partition(".")
+            base = self.model_of(scope).imports.get(head, head)
+            if (f"{base}.{rest}" if dot else base) in DEEPSPEED_INITIALIZE:
+                # ``engine, optimizer, loader, lr_scheduler = deepspeed.initialize(...)``: the
+                # fourth is the scheduler it was given (engine.lr_scheduler)
+                handed = deepspeed_argument(call, "lr_scheduler")
+                sched = self.eval(handed, scope, depth + 1) if handed is not None else _EMPTY
+                out |= self._seq(call, (_UNKNOWN_SET,) * 3 + (sched or _UNKNOWN_SET,), None)
+                return frozenset(out)
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
+
+    def partial_only(self, node, scope) -> bool:
+        """``node`` (read in ``scope``) holds ``functools.partial`` s of scheduler classes,
+        and nothing else."""
+        values = self.solve().eval(node, scope)
+        return bool(values) and all(v.__class__ is SchedulerPartial for v in values)
+
+    def _partial_call(self, call, scope) -> bool:
+        """``call`` calls a ``functools.partial`` of a scheduler class, and nothing else."""
+        values = self.eval(call.func, scope)
+        return (
+            bool(values)
+            and all(isinstance(v, SchedulerPartial) or v is UNKNOWN for v in values)
+            and any(isinstance(v, SchedulerPartial) for v in values)
+        )
+
+    def _partial_scheduler(self, call, scope) -> str | None:
+        """The torch or Hugging Face scheduler class ``partial(cls, ...)`` binds, else None."""
+        first = call.args[0]
+        text = self.dotted(first.value)
+        if first.star or first.keyword is not None or text is None:
+            return None
+        head, dot, rest = text.partition(".")
+        base = self.model_of(scope).imports.get(head, head)
+        return catalogue.scheduler_class(f"{base}.{rest}" if dot else base)
 
     def _keyword_dict(self, call, scope, depth) -> frozenset:
         """``dict(model=m, optimizer=opt)``: the dict its keywords spell, as a literal is."""
@@ -676,7 +717,12 @@ class Flow:
                     # ``scheduler = None`` before ``if cfg.sched: scheduler = StepLR(...)``:
                     # the slot may stay empty, which hides no other object it could hold
                     continue
-                self._assign(scope, target, self.eval(value, scope))
+                values = self.eval(value, scope)
+                if not values and value.__class__ is _CALL and self._partial_call(value, scope):
+                    # ``self.sched = self.sched(opt)`` of a partial: the builder settles it as
+                    # that scheduler's construction, which hides nothing else
+                    continue
+                self._assign(scope, target, values)
             for scope, target, iter_node in self._fors:
                 pairs = _paired_iteration(target, iter_node)
                 if pairs is not None:
@@ -1185,7 +1231,12 @@ class Flow:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible
         (no unseen value reaches it), else None."""
         self.solve()
-        values = self.eval_text(scope, text)
+        # a ``partial`` of a scheduler class the slot held until it was called on the
+        # optimizer (``self.scheduler = self.scheduler(opt)``) has no ``step()`` or state:
+        # what the slot is used as is the scheduler it built
+        values = frozenset(
+            v for v in self.eval_text(scope, text) if v.__class__ is not SchedulerPartial
+        )
         if (
             not values
             or UNKNOWN in values
@@ -1311,6 +1362,23 @@ class _Bound:
 
     def __hash__(self):
         return hash(("bound", id(self.fn)))
+
+
+class SchedulerPartial:
+    """``functools.partial(StepLR, step_size=...)``: calling it on an optimizer builds that
+    scheduler with the partial's arguments first (``node``: the partial call, read in
+    ``scope``; ``cls``: the scheduler class's short name)."""
+
+    __slots__ = ("node", "scope", "cls")
+
+    def __init__(self, node, scope, cls):
+        self.node, self.scope, self.cls = node, scope, cls
+
+    def __eq__(self, other):
+        return isinstance(other, SchedulerPartial) and other.node is self.node
+
+    def __hash__(self):
+        return hash(("scheduler partial", id(self.node)))
 
 
 class _Partial:

@@ -64,6 +64,19 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+def _holds_scheduler_partial(model, rebind) -> bool:
+    """``self.scheduler = scheduler`` (or ``= partial(StepLR, ...)``) of a
+    ``functools.partial`` of a scheduler class that a later ``self.scheduler =
+    self.scheduler(optimizer)`` builds: until then it has no ``step()`` to call, so it hides
+    no other scheduler."""
+    value = getattr(rebind.node, "value", None)
+    if not isinstance(value, (cst.Name, cst.Attribute, cst.Call)) or not any(
+        s.partial is not None for s in model.schedulers
+    ):
+        return False
+    return model.flow.partial_only(value, rebind.scope)
+
+
 _EMPTY_KEYS = frozenset()
 
 
@@ -88,7 +101,9 @@ class Names:
             if rebind.key is None or rebind.key not in self.entities:
                 continue
             optimizer = all(isinstance(e, Optimizer) for e in self.entities[rebind.key])
-            if not _rebind_is_transparent(rebind, rebind.target, optimizer):
+            if not _rebind_is_transparent(
+                rebind, rebind.target, optimizer
+            ) and not _holds_scheduler_partial(model, rebind):
                 self.opaque.add(rebind.key)
 
     def holds(self, scope, text) -> list | None:

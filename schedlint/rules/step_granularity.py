@@ -4,6 +4,7 @@ from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
 from schedlint.model.frameworks import (
     accelerate_keeps,
+    deepspeed_handoff,
     hf_trainer_scheduler,
     manual_batch_step,
 )
@@ -246,7 +247,12 @@ def step_granularity_mismatch(model):
     schedule, or one whose unit is unknown; also in the epoch loop of a trainer class of
     another module it is handed to, `engine.run()`, reported at that call) unless the
     `Accelerator` splits batches or is built with `step_scheduler_with_optimizer=False`
-    (accelerate #2926). In a LightningModule that
+    (accelerate #2926). A scheduler handed to DeepSpeed
+    (`deepspeed.initialize(..., lr_scheduler=scheduler)`, also through a wrapper of another
+    module that forwards it) is stepped by the engine after every optimizer update: one sized
+    in epochs, or one the code steps itself only under an interval test (`if i % 100 ==
+    0:`) or once per epoch (in the branch that runs without DeepSpeed), is flagged where it
+    is handed over. In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
@@ -338,6 +344,10 @@ def step_granularity_mismatch(model):
         if hf is not None:
             yield hf
             continue
+        deepspeed = _stepped_by_deepspeed(model, branches, sched)
+        if deepspeed is not None:
+            yield deepspeed
+            continue
         # reported on the construction: only where it is built
         prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
         if prepared is None:
@@ -406,6 +416,72 @@ def _hf_trainer_epochs(model, sched):
         f"within the first epochs; size it with the `num_training_steps` argument "
         f"`create_scheduler` receives",
     )
+
+
+def _stepped_by_deepspeed(model, branches, sched):
+    """A scheduler handed to ``deepspeed.initialize`` as ``lr_scheduler`` (the engine steps
+    it after every optimizer update) that is sized in epochs, or that the code steps
+    itself only under an interval test (``if i % 100 == 0:``) or once per epoch: its pace
+    is not DeepSpeed's. Reported where it is handed over."""
+    if (
+        sched.cls in catalogue.STEP_TAKES_ARGUMENT
+        or not model.deepspeed_inits
+        and not any(m.deepspeed_inits for m in model.other_models())
+    ):
+        return None
+    kind = granularity(sched, model)
+    if kind is not None and kind[0] == "iteration":
+        return None
+    handed = deepspeed_handoff(model, sched)
+    if handed is None:
+        return None
+    if kind is not None:
+        pace, why = "is sized in epochs", f"it is {kind[1]}"
+    else:
+        found = _own_pace(model, branches, sched)
+        if found is None:
+            return None
+        pace, why = found
+    return Report(
+        handed[1],
+        f"DeepSpeed steps `{clip(sched.target or sched.cls, 30)}` every update, but it {pace}",
+        help=f"{name_of(sched)} ({sched.cls}, {model.where(sched.node)}) is handed to DeepSpeed "
+        f"as `lr_scheduler`, and `engine.step()` steps it after every optimizer update; "
+        f"{why}, so the schedule runs far too fast; pass `lr_scheduler=None` and step it "
+        "yourself at its pace, or size it in optimizer updates",
+    )
+
+
+def _own_pace(model, branches, sched):
+    """(pace, why) when the code steps ``sched`` itself only under a ``%`` interval test or
+    at the level of an epoch loop (in a branch the DeepSpeed run skips, say): the pace its
+    author meant. None when a step of it runs otherwise."""
+    found = None
+    for step in model.steps_of(sched):
+        if step.via is not None:
+            return None
+        gate = next(
+            (
+                n
+                for n, b in branches.path(step)
+                if is_if(n) and b == "body" and "%" in if_test(model, n).operators
+            ),
+            None,
+        )
+        if gate is not None:
+            found = found or (
+                "is paced per interval here",
+                f"the code steps it only under `{clip(if_test(model, gate).src, 40)}` "
+                f"({model.where(gate)})",
+            )
+        elif step.loop is not None and is_epoch_loop(step.loop):
+            found = found or (
+                "is paced per epoch here",
+                f"the code steps it once per epoch ({model.where(step.node)})",
+            )
+        else:
+            return None
+    return found
 
 
 def _accumulation_test(model, if_node) -> bool:
