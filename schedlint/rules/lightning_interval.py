@@ -128,7 +128,8 @@ def lightning_interval_mismatch(model):
     `"interval": "step"`, including a per-step schedule whose total is an epoch count
     (`num_training_steps=self.trainer.max_epochs`, not multiplied by a per-epoch count).
     Modules with manual optimization (`self.automatic_optimization = False`) are skipped:
-    Lightning steps nothing there.
+    Lightning steps nothing there, and so are constant schedules (`get_scheduler("constant",
+    ...)`, whose factory reads none of the lengths it is handed): any interval keeps their lr.
 
     ## Why is this bad?
     Lightning's default interval is `"epoch"`: it calls `scheduler.step()` once per epoch.

@@ -282,7 +282,10 @@ def step_granularity_mismatch(model):
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
     (`T_max=cfg["train"]["epochs"]`). A `SequentialLR` or `ChainedScheduler` counts what
-    its schedulers count, when they all (and its milestones) say the same.
+    its schedulers count, when they all (and its milestones) say the same. A constant
+    transformers schedule (`get_constant_schedule`, `get_scheduler("constant", ...)`) is
+    never flagged: its lr is the same however often it steps, and the lengths
+    `get_scheduler` is handed for it are read by no factory.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
