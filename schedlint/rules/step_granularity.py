@@ -52,16 +52,35 @@ _TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
 _DECAY_POINTS = frozenset({"StepLR", "MultiStepLR"})
 # Counted in iterations by design (semantics §7.1 #3).
 _PER_ITERATION = catalogue.PER_ITERATION | (
-    frozenset(catalogue.TRANSFORMERS_FACTORIES) - {"get_constant_schedule"}
+    frozenset(catalogue.TRANSFORMERS_FACTORIES) - catalogue.CONSTANT_SCHEDULES
 )
+
+
+def keeps_its_lr(sched) -> bool:
+    """A constant transformers schedule: stepped per batch, per epoch or per micro-batch, its
+    lr is the same."""
+    return sched.origin == "transformers" and sched.cls in catalogue.CONSTANT_SCHEDULES
 
 
 def _length_values(sched):
     names = (
         _TRANSFORMERS_LENGTH if sched.origin == "transformers" else _LENGTH_ARGS.get(sched.cls, ())
     )
+    factory = (
+        catalogue.TRANSFORMERS_FACTORIES.get(sched.cls) if sched.origin == "transformers" else None
+    )
+    if factory is not None:
+        # `get_scheduler("constant", num_training_steps=...)` hands the factory it names lengths
+        # that factory never reads: only its own parameters size the schedule (none for a
+        # constant one, whose lr is the same whenever it is stepped).
+        names = tuple(n for n in names if n in factory)
     values = [sched.args[n] for n in names if n in sched.args]
-    if not values and sched.origin == "transformers" and "num_warmup_steps" in sched.args:
+    if (
+        not values
+        and sched.origin == "transformers"
+        and "num_warmup_steps" in sched.args
+        and (factory is None or "num_warmup_steps" in factory)
+    ):
         values = [sched.args["num_warmup_steps"]]
     return values
 
@@ -270,7 +289,10 @@ def step_granularity_mismatch(model):
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
     (`T_max=cfg["train"]["epochs"]`). A `SequentialLR` or `ChainedScheduler` counts what
-    its schedulers count, when they all (and its milestones) say the same.
+    its schedulers count, when they all (and its milestones) say the same. A constant
+    transformers schedule (`get_constant_schedule`, `get_scheduler("constant", ...)`) is
+    never flagged: its lr is the same however often it steps, and the lengths
+    `get_scheduler` is handed for it are read by no factory.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -326,6 +348,7 @@ def step_granularity_mismatch(model):
     for sched in model.schedulers + model.schedulers_reached():
         if (
             not is_known(sched)
+            or keeps_its_lr(sched)
             or sched.parent is not None
             or any(id(s.node) in done for s in model.steps_of(sched))
         ):
@@ -691,7 +714,9 @@ def accumulation_reports(model, names, branches):
     accumulation: it runs ``accum`` times too fast."""
     for call, scheds, opt_node in micro_batch_steps(model, names, branches):
         if any(
-            _sized_in_micro_batches(model, s) or _runs_its_length_in_micro_batches(model, s, call)
+            keeps_its_lr(s)
+            or _sized_in_micro_batches(model, s)
+            or _runs_its_length_in_micro_batches(model, s, call)
             for s in scheds
         ):
             continue
@@ -713,7 +738,7 @@ def accumulation_reports(model, names, branches):
             f"optimizer step, under the same accumulation condition",
         )
     for call, scheds, opt_node in unprepared_in_accumulate(model, names, branches):
-        if any(_sized_in_micro_batches(model, s) for s in scheds):
+        if any(keeps_its_lr(s) or _sized_in_micro_batches(model, s) for s in scheds):
             continue
         yield Report(
             call.node,
@@ -797,6 +822,8 @@ def update_steps_reports(model, names, branches):
         if len(scheds) != 1:
             continue
         sched = scheds[0]
+        if keeps_its_lr(sched):
+            continue
         gate = next(
             (
                 n
