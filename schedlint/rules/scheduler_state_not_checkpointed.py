@@ -364,12 +364,18 @@ def _name_here(model, sched) -> str:
             return holders[0][1]
     if sched.target is None:
         # stepped only by an imported class it is handed: the name a function here binds it to
-        for scope in model.scopes:
-            for name in sorted(scope.assigned):
-                if any(t is sched for t in model.holds(scope, name)):
-                    return name
-        return "?"
+        return _bound_here(model, sched) or "?"
     return sched.target
+
+
+def _bound_here(model, sched):
+    """A name some function of this file binds ``sched`` to, else None (a warm-up scheduler
+    an imported ``train_one_epoch`` builds and steps within one call is never in our hands)."""
+    for scope in model.scopes:
+        for name in sorted(scope.assigned):
+            if any(t is sched for t in model.holds(scope, name)):
+                return name
+    return None
 
 
 # What a scheduler may do and still lose its position at a resume: be stepped, read, and
@@ -390,7 +396,11 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS, imported=False) -> bo
     # a factory's scheduler only an imported class acts on (``Engine(..., scheduler=s)``
     # stepping ``self.scheduler``): followed into that class's module
     imported = (
-        imported and returned and not model.holders(sched) and bool(model.imported_calls(sched))
+        imported
+        and returned
+        and not model.holders(sched)
+        and bool(model.imported_calls(sched))
+        and _bound_here(model, sched) is not None
     )
     if returned and not model.holders(sched) and not imported:
         return False
