@@ -183,10 +183,14 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
     build_optimizer(model)``). ``find(importer, name)`` is the tree's module lookup,
     ``verdict_of(path)`` the gate's verdict on a file (kept by the caller, which also
     records that the file's result now depends on that module)."""
-    if not admits(data):
-        return False
+    return admits(data) and imports_admitted(data, path, find, verdict_of)
+
+
+def imports_admitted(data: bytes, path: str, find, verdict_of) -> bool:
+    """The file imports a module of the checked tree that the gate admits (``find`` and
+    ``verdict_of`` as for :func:`admits_through_imports`)."""
     for name in imported_modules(data):
-        if name.startswith(("torch", "transformers")):
+        if name.partition(".")[0] in ("torch", "transformers"):  # not ``torchtools``
             continue
         found = find(path, name)
         if found is not None and verdict_of(found) != REJECT:
@@ -198,6 +202,9 @@ def admits_through_imports(data: bytes, path: str, find, verdict_of) -> bool:
 # ``self.lr_scheduler.step()`` in a method.
 _CLASS = re.compile(rb"^class[ \t]+([A-Za-z_]\w*)", re.M)
 _DEF = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)", re.M)
+# A top-level function with a scheduler parameter (``def do_train(cfg, model, loader,
+# optimizer, scheduler):``): its callers hand it what its loop steps.
+_DEF_WITH_SCHEDULER = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)[ \t]*\([^)]*?sched", re.M)
 
 
 # An optimizer's state saved or restored: ``self.optimizer.state_dict(``,
@@ -205,8 +212,16 @@ _DEF = re.compile(rb"^def[ \t]+([A-Za-z_]\w*)", re.M)
 _OPTIMIZER_STATE = re.compile(rb"optim\w*(?:\[[^\]\n]*\])?\.(?:load_)?state_dict\(")
 
 
+# The state of an optimizer a parameter holds: ``model.optimizer.load_state_dict(`` in a
+# top-level ``def restore_run(model, path, cfg)``.
+_HANDED_STATE = re.compile(
+    rb"(?<![\w.])(?!self\.)\w+\.optim\w*(?:\[[^\]\n]*\])?\.(?:load_)?state_dict\("
+)
+
+
 def stepping_classes(data: bytes) -> list:
-    """Names of the top-level classes (and, in a file naming ignite, functions) of a file
+    """Names of the top-level classes (and, in a file naming ignite or restoring the optimizer
+    of a parameter, ``model.optimizer.load_state_dict(``, functions) of a file
     that mentions optimizers, schedulers or lrs and calls ``.step(``, or saves or restores
     an optimizer's state
     (``self.optimizer.state_dict(``): a trainer or hooks class handed its optimizer and
@@ -219,10 +234,15 @@ def stepping_classes(data: bytes) -> list:
     if not admits(data):
         return []
     names = [m.group(1).decode("ascii") for m in _CLASS.finditer(data)]
-    if b"ignite" in data:
+    if b"ignite" in data or _HANDED_STATE.search(data) is not None:
         # ``do_train(cfg, model, loader, optimizer, scheduler)`` registering an ignite handler
-        # that steps the scheduler: ignite runs the handler, its callers hand what it steps
+        # that steps the scheduler: ignite runs the handler, its callers hand what it steps;
+        # ``restore_run(model, path, cfg)`` restoring ``model.optimizer``: what its callers
+        # hand it
         names += [m.group(1).decode("ascii") for m in _DEF.finditer(data)]
+    else:
+        # the same function stepping it in its own loop
+        names += [m.group(1).decode("ascii") for m in _DEF_WITH_SCHEDULER.finditer(data)]
     return names
 
 

@@ -199,7 +199,7 @@ def _check_python(
         and prefilter.admits_through_callers(
             data,
             lambda names: _callers(project, path, names, result),
-            lambda p: _verdict_of(project, p, result),
+            lambda p: _caller_verdict(project, p, result),
         )
     ):
         verdict = prefilter.ADMIT  # a module it serves hands its class an optimizer
@@ -306,6 +306,22 @@ def _verdict_of(project: Tree, path: str, result: FileResult) -> int:
                 project.code_rejected.add(path)
         project.verdicts[path] = verdict
     _depends_on(result, project, path)
+    return verdict
+
+
+def _caller_verdict(project: Tree, path: str, result: FileResult) -> int:
+    """The gate's verdict on a module calling a class of the checked file, admitting too one
+    that imports an in-tree module the gate admits, though it names no optimizer itself
+    (``train_net.py`` handing ``manager.restore(detector, cfg)`` the ``Detector`` whose
+    module builds one)."""
+    verdict = _verdict_of(project, path, result)
+    if verdict != prefilter.REJECT:
+        return verdict
+    data = project.read(path)
+    if data is not None and prefilter.imports_admitted(
+        data, path, project.find, lambda p: _verdict_of(project, p, result)
+    ):
+        return prefilter.ADMIT
     return verdict
 
 

@@ -39,7 +39,7 @@ from schedlint.model.facts import (
     Value,
     top_level,
 )
-from schedlint.model.flow import UNKNOWN, Flow
+from schedlint.model.flow import UNKNOWN, Flow, SchedulerPartial
 from schedlint.model.frameworks import (
     BACKBONE_FINETUNING,
     FrameworkCollector,
@@ -129,9 +129,13 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             if not wanted or wanted.keys() <= read.keys():
                 break
             read.update(wanted)
-            model.externals, model.external_models, paths = tree.externals(path, read)
+            model.externals, model.external_models, paths = tree.externals(
+                path, read, _dotted_uses(model, read)
+            )
             model.external_paths.update(paths)
             model._flow = None  # solve again, with the imported modules' code
+        if model.external_models:
+            _read_imports_of_imports(model, tree)
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -140,6 +144,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         _settle_handed_classes(builder)
     if tree is not None:
         _read_importers(builder.model, tree)
+    if builder.unsettled:
+        _settle_partials(builder)
     _resolve(builder.model)
     builder.frameworks.resolve(builder.model, binding_key)
     if builder.model.externals or builder.model.importers:
@@ -540,6 +546,9 @@ class _Builder(cst.CSTVisitor):
         # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
         # cfg.name)``), None once bound to anything else or to two different classes
         self._class_aliases: dict = {}
+        # (Scheduler, Call, listed) of the calls of a parameter or ``self`` attribute kept
+        # aside that no class binding settled: a ``functools.partial`` may (``_settle_partials``)
+        self.unsettled: list = []
         self.pushed_for_call: dict = {}
         self._saved_loop: list = []
         # The branch arms (if/else bodies, try blocks, match cases) being walked, innermost
@@ -1042,6 +1051,10 @@ class _Builder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
+            # a package re-exporting a module's names (``from .lr_scheduler import *``)
+            module = dotted_name(node.module) if node.module is not None else ""
+            if module:
+                self.model.star_imports.append("." * len(node.relative) + module)
             return
         if node.relative:
             # ``from .helper import f``: kept with its dots, resolved only against the tree
@@ -1217,9 +1230,16 @@ class _Builder(cst.CSTVisitor):
         self._assign(node.target, node.value, node, "=")
 
     def _assign(self, target, value, stmt, op):
+        # ``scheduler = scheduler(optimizer)`` of a partial: the call is built first
+        rebuilt = (
+            isinstance(target, cst.Name)
+            and isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == target.value
+        )
         if op == "=":
             self.frameworks.on_assign(self, target, value)
-            if isinstance(target, cst.Name) and self.scope is not None:
+            if isinstance(target, cst.Name) and self.scope is not None and not rebuilt:
                 self._alias_class(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
@@ -1268,7 +1288,10 @@ class _Builder(cst.CSTVisitor):
         ):
             self._dict_targets[id(value)] = text
         if isinstance(value, cst.Call):
-            if self._construct(value, text, stmt):
+            built = self._construct(value, text, stmt)
+            if rebuilt and self.scope is not None:
+                self._alias_class(target.value, value)
+            if built:
                 return
         self.model.rebinds.append(Rebind(target=text, key=(), value=None, **self.fact_kwargs(stmt)))
 
@@ -1582,22 +1605,44 @@ class _Builder(cst.CSTVisitor):
             return
         if key in self._class_aliases:
             before = self._class_aliases[key]
+            if self._partial_class(before) is not None or self._partial_class(value) is not None:
+                # two partials (or a partial and a class) in two arms: arguments differ
+                self._class_aliases[key] = None
+                return
             if before is None or self._scheduler_class_of(before) != known:
                 torch_both = before is not None and self._is_torch_class(before)
                 value = _CHOSEN_BY_NAME if torch_both and self._is_torch_class(value) else None
         self._class_aliases[key] = value
 
     def _is_torch_class(self, node) -> bool:
+        node = self._partial_class(node) or node
         if node is _CHOSEN_BY_NAME or self._scheduler_by_name(node) is not None:
             return True
         short = catalogue.scheduler_class(self.qualify(node))
         return short is not None and not catalogue.is_transformers_factory(short)
 
+    def _partial_class(self, node):
+        """The scheduler class expression ``functools.partial(cls, ...)`` binds, else None."""
+        if (
+            not isinstance(node, cst.Call)
+            or not node.args
+            or node.args[0].star
+            or node.args[0].keyword is not None
+            or self.qualify(node.func) != "functools.partial"
+        ):
+            return None
+        first = node.args[0].value
+        return first if self._scheduler_class_of(first) is not None else None
+
     def _scheduler_class_of(self, node):
-        """The scheduler class an expression names without calling it, else None."""
+        """The scheduler class an expression names without calling it (also through
+        ``functools.partial(cls, ...)``), else None."""
         if node is _CHOSEN_BY_NAME:
             return catalogue.CHOSEN_BY_NAME
         if isinstance(node, cst.Call):
+            inner = self._partial_class(node)
+            if inner is not None:
+                return self._scheduler_class_of(inner)
             return self._scheduler_by_name(node)
         if isinstance(node, (cst.Name, cst.Attribute)):
             return catalogue.scheduler_class(self.qualify(node))
@@ -1619,6 +1664,18 @@ class _Builder(cst.CSTVisitor):
     def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
         func = self._aliased(call.func)
+        inner = self._partial_class(func) if func is not call.func else None
+        if inner is not None:
+            # ``make_scheduler = partial(StepLR, step_size=...)``, then ``make_scheduler(opt)``:
+            # StepLR built with the partial's arguments first, then the call's
+            short = self._scheduler_class_of(inner)
+            origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
+            self.handled_calls.add(id(call))
+            self._scheduler(
+                call, short, origin, target, stmt, self.qualify(inner), pre=func.args[1:]
+            )
+            self.model.schedulers[-1].partial = func
+            return True
         if func is _CHOSEN_BY_NAME:
             self.handled_calls.add(id(call))
             self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
@@ -1672,8 +1729,11 @@ class _Builder(cst.CSTVisitor):
             return True
         if self._picked_from_module(call, target, stmt):
             return True
-        if self._maybe_imported_scheduler(func, call, qualified):
-            # kept aside: a fact only if its module shows a scheduler subclass
+        if self._maybe_imported_scheduler(func, call, qualified) and all(
+            c is not call for _, c, _ in self.model.imported_constructions
+        ):
+            # kept aside: a fact only if its module shows a scheduler subclass (once: the
+            # statement binding it and the call itself are both walked)
             n_listed = len(self.model.listed_args)
             self._scheduler(call, qualified.rpartition(".")[2], "custom", target, stmt)
             sched = self.model.schedulers.pop()
@@ -1849,10 +1909,10 @@ class _Builder(cst.CSTVisitor):
     def _named_args(self, call: cst.Call, signature) -> dict:
         return named_arguments(self.value, call, signature)
 
-    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None):
+    def _scheduler(self, call, short, origin, target, stmt, qualified=None, signature=None, pre=()):
         signature = signature or catalogue.signature_of(short, qualified) or ("optimizer",)
-        args = self._named_args(call, signature)
-        positional = sum(1 for a in call.args if a.keyword is None and not a.star)
+        args = named_arguments(self.value, call, signature, pre)
+        positional = sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)
         if origin == "transformers":
             short, origin = catalogue.resolve_factory(short, args)
         self.model.read_keys.update(EXTERNAL_KEY_READERS.get(origin, ()))
@@ -1923,16 +1983,20 @@ class _Builder(cst.CSTVisitor):
         return groups_of_entries(listed.items, self.value, self.scope)
 
 
-def named_arguments(value_of, call: cst.Call, signature) -> dict:
+def named_arguments(value_of, call: cst.Call, signature, pre=(), pre_value_of=None) -> dict:
     """Parameter name -> Value (``value_of(node)``, the module's own summary) of each
-    argument of ``call``, positional ones named by ``signature``."""
+    argument of ``call``, positional ones named by ``signature``; ``pre``: the arguments a
+    ``functools.partial`` bound first (summarised by ``pre_value_of``, their module's, when
+    the partial is another module's)."""
     args = {}
-    positional = [a for a in call.args if a.keyword is None and not a.star]
+    summary = {id(a): pre_value_of or value_of for a in pre}
+    given = (*pre, *call.args)
+    positional = [a for a in given if a.keyword is None and not a.star]
     for name, arg in zip(signature, positional):
-        args[name] = value_of(arg.value)
-    for arg in call.args:
+        args[name] = summary.get(id(arg), value_of)(arg.value)
+    for arg in given:
         if arg.keyword is not None:
-            args[arg.keyword.value] = value_of(arg.value)
+            args[arg.keyword.value] = summary.get(id(arg), value_of)(arg.value)
     return args
 
 
@@ -2006,6 +2070,8 @@ def _promote_class_parameters(builder) -> None:
             # the module importing this one may hand it a class (``_settle_handed_classes``)
             model.class_parameter_calls.append((sched, call, info))
         if len(classes) != 1 or None in classes:
+            if callers:
+                builder.unsettled.append((sched, call, listed))
             continue
         _settle_class(builder.value, sched, call, classes.pop())
         promoted.append((sched, call, listed))
@@ -2069,19 +2135,22 @@ def _imported_callee(model, builder, func):
     return found
 
 
-def _settle_class(value_of, sched, call, short) -> None:
+def _settle_class(value_of, sched, call, short, partial=None, pre_value_of=None) -> None:
     """Make the construction ``sched`` kept aside for ``call`` one of the scheduler class
     ``short`` (torch's or a Hugging Face factory), its arguments read by that signature
-    (``value_of``: the summary of the module ``call`` is code of)."""
+    (``value_of``: the summary of the module ``call`` is code of), after those of the
+    ``functools.partial(cls, ...)`` call ``partial`` (read by ``pre_value_of``)."""
+    pre = partial.args[1:] if partial is not None else ()
     origin = "transformers" if catalogue.is_transformers_factory(short) else "torch"
     signature = catalogue.signature_of(short) or ("optimizer",)
-    args = named_arguments(value_of, call, signature)
+    args = named_arguments(value_of, call, signature, pre, pre_value_of)
     if origin == "transformers":
         short, origin = catalogue.resolve_factory(short, args)
     opt = args.get("optimizer")
     sched.cls, sched.origin, sched.args = short, origin, args
+    sched.partial = partial
     sched.positional = tuple(
-        signature[: sum(1 for a in call.args if a.keyword is None and not a.star)]
+        signature[: sum(1 for a in (*pre, *call.args) if a.keyword is None and not a.star)]
     )
     sched.optimizer_src = opt.ref if opt is not None else None
 
@@ -2126,13 +2195,59 @@ def _promote_class_attributes(builder) -> None:
         ]
         rebound = sum(1 for r in rebinds.get(attr, ()) if _method_class(r.scope) in related)
         if not values or rebound > len(values):
+            builder.unsettled.append((sched, call, listed))
             continue  # bound by unpacking, a ``for`` or ``with``: not certainly a class
         classes = {builder._scheduler_class_of(v) for v in values}
-        if len(classes) != 1 or None in classes or catalogue.CHOSEN_BY_NAME in classes:
+        partials = [v for v in values if builder._partial_class(v) is not None]
+        if (
+            len(classes) != 1
+            or None in classes
+            or catalogue.CHOSEN_BY_NAME in classes
+            or partials
+            and len(values) != 1
+        ):
+            builder.unsettled.append((sched, call, listed))
             continue
-        _settle_class(builder.value, sched, call, classes.pop())
+        _settle_class(builder.value, sched, call, classes.pop(), partials[0] if partials else None)
         promoted.append((sched, call, listed))
     _add_constructions(model, promoted)
+
+
+def _settle_partials(builder) -> None:
+    """The calls of a parameter or ``self`` attribute kept aside that no binding here
+    settled become scheduler facts when the value flow says the callee is one
+    ``functools.partial`` of a scheduler class and nothing else (``self.dual_scheduler =
+    dual_scheduler`` in ``__init__``, handed ``partial(StepLR, step_size=epochs // 4)`` by
+    ``train.py``, then ``self.dual_scheduler(self.dual_optimizer)``): that class, with the
+    partial's arguments first."""
+    model = builder.model
+    if not any(_builds_scheduler_partial(m) for m in [model, *model.other_models()]):
+        return
+    flow, promoted = model.flow.solve(), []
+    for sched, call, listed in builder.unsettled:
+        values = flow.eval(call.func, sched.scope)
+        if len(values) != 1 or not isinstance(next(iter(values)), SchedulerPartial):
+            continue
+        made = next(iter(values))
+        pre_value_of = flow.model_of(made.scope).value
+        _settle_class(builder.value, sched, call, made.cls, made.node, pre_value_of)
+        promoted.append((sched, call, listed))
+    _add_constructions(model, promoted)
+
+
+def _builds_scheduler_partial(model) -> bool:
+    """Some code of ``model`` calls ``functools.partial`` on a scheduler class."""
+    if "partial" not in model.source:
+        return False
+    for _scope, call, _, _ in model.flow_calls:
+        if dotted_name(call.func) not in ("partial", "functools.partial") or not call.args:
+            continue
+        dotted = dotted_name(call.args[0].value) or ""
+        head, dot, rest = dotted.partition(".")
+        base = model.imports.get(head, head)
+        if catalogue.scheduler_class(f"{base}.{rest}" if dot else base) is not None:
+            return True
+    return False
 
 
 def _method_class(scope):
@@ -2186,9 +2301,9 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
 def _promote_imported_schedulers(model: FileModel) -> None:
     """The calls of imported classes kept aside during the walk become scheduler facts when
     the class, read from its in-tree module, derives from a torch scheduler."""
-    pending, model.imported_constructions = model.imported_constructions, []
     if not model.external_models:
-        return
+        return  # kept: a module lending this one its importers may read the classes
+    pending, model.imported_constructions = model.imported_constructions, []
     flow, promoted = model.flow, []
     for sched, call, listed in pending:
         classes = [v for v in flow.eval(call.func, sched.scope) if isinstance(v, ClassInfo)]
@@ -2664,7 +2779,8 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
     a definition in one (``from utils import adjust_lr``)."""
     out = {}
     for head, qualified in model.imports.items():
-        if not qualified.startswith(("torch", "transformers")):
+        # a library, not ``torchtools`` or ``torch_utils`` of the tree
+        if qualified.partition(".")[0] not in ("torch", "transformers"):
             found = tree.find(model.path, qualified)
             if found is None and "." in qualified.lstrip("."):
                 found = tree.find(model.path, qualified.rpartition(".")[0])
@@ -2678,15 +2794,10 @@ def _in_tree_imports(model: FileModel, tree) -> dict:
 _STATE_METHODS = frozenset({"step", "state_dict", "load_state_dict", "add_param_group"})
 
 
-def _wanted_imports(model: FileModel, tree) -> dict:
-    """The imports (local name -> qualified) worth reading: called with an optimizer,
-    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
-    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
-    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
-    file that imports half a package does not parse it."""
-    resolvable = _in_tree_imports(model, tree)
-    if not resolvable:
-        return {}
+def _used_texts(model: FileModel, resolvable) -> set:
+    """The names and attributes ``model``'s code uses as an optimizer or scheduler: steps or
+    saves (``opt.step()``), builds a scheduler on, writes the lr of, iterates to do so, or
+    hands to one of the in-tree helpers ``resolvable`` names (``set_lr(opt, lr)``)."""
     used = (
         {c.receiver for c in model.calls}
         | {loop.groups_of for loop in model.loops}
@@ -2702,13 +2813,31 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if target_names(target) & used:
             used.add(dotted_name(_container(iterable)))
     used.discard(None)
+    return used
+
+
+def _wanted_imports(model: FileModel, tree, finetuned=False) -> dict:
+    """The imports (local name -> qualified) worth reading: called with an optimizer,
+    scheduler or a value that may carry one (:meth:`Flow.may_carry`), or whose result this
+    file then uses as an optimizer or scheduler (``opt = build_optimizer(model)``;
+    ``opt.step()``) or hands to another in-tree helper. Other imports are never read, so a
+    file that imports half a package does not parse it."""
+    resolvable = _in_tree_imports(model, tree)
+    if not resolvable:
+        return {}
+    used = _used_texts(model, resolvable)
     heads = set()
     instances = {}  # ``unfreeze = BackboneUnfreeze(...)``: "unfreeze" -> "BackboneUnfreeze"
-    finetunes = any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
+    # ``finetuned``: the caller of a finetuning callback of the checked file
+    finetunes = finetuned or any(name in model.calls_by_name for name in BACKBONE_FINETUNING)
     for _scope, target, value in model.flow_assigns:
         if isinstance(value, (cst.ListComp, cst.DictComp)):
             # ``self.schedulers = [networks.get_scheduler(o, opt) for o in self.optimizers]``
             value = value.elt if isinstance(value, cst.ListComp) else value.value
+        if isinstance(value, cst.IfExp):
+            # ``backend = DeepSpeedBackend() if args.deepspeed else None``
+            arms = [v for v in (value.body, value.orelse) if isinstance(v, cst.Call)]
+            value = arms[0] if len(arms) == 1 else value
         if isinstance(value, cst.Call):
             head = _imported_head(resolvable, value.func)
             if head is not None and _bound_texts(target) & used:
@@ -2764,6 +2893,109 @@ def _wanted_imports(model: FileModel, tree) -> dict:
         if any(flow.may_carry(flow.eval(a.value, scope)) for a in call.args):
             heads.add(head)
     return {h: model.imports[h] for h in heads}
+
+
+def _dotted_uses(model: FileModel, imports: dict) -> set:
+    """The qualified attribute chains of the imported modules ``imports`` (local name ->
+    qualified) that this file calls: ``reidlib.optim.build_lr_scheduler`` of ``import
+    reidlib``, which the package's ``__init__.py`` files re-export from another module."""
+    out = set()
+    for _scope, call, _, _ in model.flow_calls:
+        text = dotted_name(call.func)
+        if text is None or "." not in text:
+            continue
+        head, _, rest = text.partition(".")
+        qualified = imports.get(head)
+        if qualified is not None and "." in rest:
+            out.add(f"{qualified}.{rest}")
+    return out
+
+
+def _read_imports_of_imports(model: FileModel, tree) -> None:
+    """Follow the imports of the modules this file imports one level further, where that
+    code hands them a value that may carry this file's optimizer or scheduler
+    (:meth:`Flow.may_carry`, asked of this file's flow) or returns their result from a
+    function the flow runs: ``DefaultTrainer.build_lr_scheduler(cfg, optimizer)`` in
+    ``engine/defaults.py`` calling ``build_lr_scheduler`` of ``solver/build.py``, or a
+    script's ``reidlib.optim.build_optimizer(model)``. Their modules join the flow, with
+    the imported module's names bound to what they define (``model.deeper_externals``)."""
+    candidates = []
+    for m in model.external_models:
+        if m is model or not m.imports:
+            continue
+        resolvable = _in_tree_imports(m, tree)
+        calls = [
+            (scope, call, head)
+            for scope, call, _, _ in m.flow_calls
+            if (head := _imported_head(resolvable, call.func)) is not None
+        ]
+        if calls:
+            candidates.append((m, calls))
+    if not candidates:
+        return
+    flow = model.flow.solve()
+    returned = _forwarded_results(model, flow, [m for m, _ in candidates])
+    added = False
+    for m, calls in candidates:
+        heads = set()
+        for scope, call, head in calls:
+            if head in heads:
+                continue
+            if id(call) in returned or any(
+                flow.may_carry(flow.eval(a.value, scope), strict=True) for a in call.args
+            ):
+                heads.add(head)
+        if not heads:
+            continue
+        wanted = {h: m.imports[h] for h in heads}
+        found, models, paths = tree.externals(m.path, wanted, _dotted_uses(m, wanted))
+        model.external_paths.update(paths)
+        if not found:
+            continue
+        model.deeper_externals.append((m, found))
+        for other in models:
+            if other is not model and all(other is not x for x in model.external_models):
+                model.external_models.append(other)
+        added = True
+    if added:
+        model._flow = None  # solve again, with the third modules' code
+
+
+def _forwarded_results(model: FileModel, flow, forwarders) -> set:
+    """ids of the calls that a function of one of the modules ``forwarders`` returns
+    directly (``return build_optimizer(cfg, model)``), where a call of that function binds
+    its result to a name its code then uses as an optimizer or scheduler (``optimizer =
+    DefaultTrainer.build_optimizer(cfg, model)``, then ``optimizer.step()``): a factory
+    forwarding another module's. A dataset or model factory is left unread."""
+    candidates = {
+        id(fn.scope): fn
+        for m in forwarders
+        for infos in m.functions.values()
+        for fn in infos
+        if any(isinstance(r.node, cst.Call) for r in fn.returns)
+    }
+    if not candidates:
+        return set()
+    out, used, bound = set(), {}, None
+    for key, fn in candidates.items():
+        for _caller, _, call in flow.callers.get(key, ()):
+            if bound is None:  # id(call) -> (its model, the target it is assigned to)
+                bound = {
+                    id(value): (m, target)
+                    for m in [model, *model.external_models]
+                    for _scope, target, value in m.flow_assigns
+                    if isinstance(value, cst.Call)
+                }
+            found = bound.get(id(call))
+            if found is None:
+                continue
+            m, target = found
+            if id(m) not in used:
+                used[id(m)] = _used_texts(m, {})
+            if _bound_texts(target) & used[id(m)]:
+                out.update(id(r.node) for r in fn.returns if isinstance(r.node, cst.Call))
+                break
+    return out
 
 
 def _lr_lambda_head(model: FileModel, resolvable, node) -> str | None:
@@ -2909,23 +3141,27 @@ def _read_importers(model: FileModel, tree) -> None:
                 if new and classes:
                     ahead.append((caller, via, classes))
         frontier = ahead
-    _lend_callers_factories(model, tree, lent)
+    _lend_callers_factories(model, tree, lent, _handed_methods(model))
     model.importers = list(lent.values())
     model._flow = None  # solve again, with the importers' code
 
 
-def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
+def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozenset()) -> None:
     """A lent caller is modelled without its own imports, so ``scheduler =
     build_scheduler(cfg, optimizer)`` from a third module would reach the class as nothing
     known: read the helpers each caller hands its objects to (as :func:`_wanted_imports`
     picks them for a checked file), one level, and lend their modules to the flow too."""
     own = os.path.abspath(model.path)
+    # a ``BaseFinetuning`` callback here: the LightningModule its callers fit (``model =
+    # ImageClassifier(...)`` imported from ``model.py``) builds the schedulers of the
+    # optimizer Lightning hands it
+    finetuning = any(is_finetuning_callback(c) for c in model.classes)
     for caller, bound in list(lent.values()):
         wanted = {
             head: qualified
             for head, qualified in {
-                **_wanted_imports(caller, tree),
-                **_handed_instances(caller, tree, bound),
+                **_wanted_imports(caller, tree, finetuned=finetuning),
+                **_handed_instances(caller, tree, bound, methods),
             }.items()
             if qualified not in bound
         }
@@ -2934,15 +3170,24 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict) -> None:
         found, models, paths = tree.externals(caller.path, wanted)
         model.external_paths.update(paths)
         bound.update({q: v for q, v in found.items() if q not in bound})
+        if caller.imported_constructions and not caller.external_models and models:
+            # ``scheduler = WarmupMultiStepLR(optimizer, ...)`` of a class the caller imports:
+            # a scheduler fact once its module shows a scheduler subclass, as when the caller
+            # is checked itself
+            caller.externals, caller.external_models = dict(found), list(models)
+            caller._flow = None  # solve again, with the classes' modules
+            _promote_imported_schedulers(caller)
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
 
 
-def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
+def _handed_instances(caller: FileModel, tree, bound: dict, methods=frozenset()) -> dict:
     """The imports (local name -> qualified) of the in-tree classes whose objects ``caller``
-    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``):
-    the class runs their methods, so their code is read too."""
+    hands to the lent class (``hooks = [UnfreezeEncoder(...)]; FineTuner(..., hooks=hooks)``),
+    or to one of its ``methods`` that act on what a parameter holds
+    (``self.checkpoint.create_model(BaseModel(cfg), cfg)``): the class runs their methods,
+    so their code is read too."""
     called = set()
     for local, qualified in caller.imports.items():
         if qualified in bound:
@@ -2963,7 +3208,9 @@ def _handed_instances(caller: FileModel, tree, bound: dict) -> dict:
     out = {}
     for scope, call, _, _ in caller.flow_calls:
         text = dotted_name(call.func)
-        if text is None or text.partition(".")[0] not in called:
+        if text is None or (
+            text.partition(".")[0] not in called and text.rpartition(".")[2] not in methods
+        ):
             continue
         for arg in call.args:
             nodes = [arg.value]
@@ -3031,6 +3278,50 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
     return out
 
 
+def _loop_functions(model: FileModel) -> set:
+    """Names of the top-level functions here, called nowhere in this file, whose own loop
+    steps a parameter the flow knows nothing of before the loop nested in it steps again
+    (``do_train(cfg, model, loader, optimizer, scheduler)`` calling ``scheduler.step()`` at
+    the top of its epoch loop, ``optimizer.step()`` in the batch loop): only the modules
+    calling the function (``train.py``) know what it steps. A step after the nested loop is
+    judged at those modules' call (SL207's ``train_with_early_stopping(...)``)."""
+    flow = None
+    out = set()
+    for call in model.calls:
+        scope = call.scope
+        if (
+            call.method != "step"
+            or call.args
+            or call.kwargs
+            or call.loop is None
+            or not any(
+                c.method == "step"
+                and c.scope is scope
+                and c.order > call.order
+                and c.loop is not None
+                and c.loop is not call.loop
+                and call.loop.contains(c.loop)
+                for c in model.calls
+            )
+            or scope.kind != "function"
+            or scope.parent is None
+            or scope.parent.kind != "module"
+            or scope.name in out
+            or call.receiver.partition(".")[0] not in scope.params
+        ):
+            continue
+        if flow is None:
+            flow = model.flow.solve()
+        if (
+            flow.call_sites(scope)
+            or flow.schedulers(scope, call.receiver)
+            or flow.optimizers(scope, call.receiver)
+        ):
+            continue
+        out.add(scope.name)
+    return out
+
+
 def _ignite_functions(model: FileModel) -> set:
     """Names of the top-level functions here that register an ignite handler stepping what
     the flow knows nothing of (``do_train(cfg, model, loader, optimizer, scheduler)`` whose
@@ -3072,6 +3363,19 @@ def _called_classes(model: FileModel) -> set:
     }
     for call in model.calls:
         if call.method not in ("step", "state_dict", "load_state_dict"):
+            continue
+        if call.method != "step" and _handed_receiver(call):
+            # ``model.optimizer.load_state_dict(...)`` on the ``model`` a caller in another
+            # module hands ``create_model(self, model, config)``: the callers know what it is
+            if flow is None:
+                flow = model.flow.solve()
+            name = _lent_scope(call.scope, top)
+            if (
+                name is not None
+                and not flow.call_sites(call.scope)
+                and all(v is UNKNOWN for v in flow.eval_text(call.scope, call.receiver))
+            ):
+                out.add(name)
             continue
         cls = next((s.cls for s in call.scope.function_chain() if s.cls is not None), None)
         if cls is None or cls.name in out or id(cls.node) not in top:
@@ -3163,6 +3467,7 @@ def _called_classes(model: FileModel) -> set:
     for cls in _half_resumed_classes(model, top, out):
         out.add(cls.name)
     out |= _ignite_functions(model)
+    out |= _loop_functions(model)
     for fact, _name, listed in model.listed_args:
         # ``AdamW(self.model.param_groups(cfg.base_lr, cfg.head_lr))`` on the model a caller
         # hands the class: its groups are what that model's class builds
@@ -3187,6 +3492,41 @@ def _called_classes(model: FileModel) -> set:
             if any(b.rpartition(".")[2] == name for b in c.bases) and id(c.node) in top
         }
     return out
+
+
+def _handed_methods(model: FileModel) -> set:
+    """Names of the methods here that save or restore the state of what a parameter holds
+    (``create_model(self, model, config)`` calling ``model.optimizer.load_state_dict``)."""
+    return {
+        c.scope.name
+        for c in model.calls
+        if c.method in ("state_dict", "load_state_dict")
+        and c.scope.cls is not None
+        and _handed_receiver(c)
+    }
+
+
+def _handed_value(call) -> bool:
+    """The receiver of ``call`` is a parameter of its function, or read from one:
+    ``optimizer`` or ``state["optimizer"]`` in ``def restore(path, optimizer, state)``."""
+    head = re.match(r"\w*", call.receiver).group()
+    return head != "self" and head in call.scope.params
+
+
+def _handed_receiver(call) -> bool:
+    """The receiver of ``call`` is an attribute of a parameter of its function, not ``self``:
+    ``model.optimizer`` in ``def resume(model, path)``."""
+    head, dot, _ = call.receiver.partition(".")
+    return bool(dot) and head != "self" and head in call.scope.params
+
+
+def _lent_scope(scope, top: set) -> str | None:
+    """The name another module imports to run ``scope``: its top-level class, or the
+    top-level function it is."""
+    cls = next((s.cls for s in scope.function_chain() if s.cls is not None), None)
+    if cls is not None:
+        return cls.name if id(cls.node) in top else None
+    return _top_level_function(scope)
 
 
 def _half_resumed_classes(model: FileModel, top: set, known: set) -> list:
@@ -3360,7 +3700,13 @@ def _through_imports(model: FileModel) -> None:
         for mcall in other.calls:
             # ``add_param_group`` too: a helper that unfreezes a backbone
             # (``utils.unfreeze_backbone(model, optimizer)``) grows this file's optimizer
-            if mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
+            # ``load_state_dict`` too, in a resume function restoring what it is handed
+            # (``resume_from_checkpoint(path, model, optimizer=optimizer)``); a method's
+            # restore of ``self.optimizer`` is the class's own business, checked in its file
+            if mcall.method == "load_state_dict":
+                if mcall.scope.cls is not None or not _handed_value(mcall):
+                    continue
+            elif mcall.method not in ("step", "optimizer_step", "zero_grad", "add_param_group"):
                 continue
             targets = flow.optimizers(mcall.scope, mcall.receiver) + flow.schedulers(
                 mcall.scope, mcall.receiver
@@ -3403,6 +3749,7 @@ def _through_imports(model: FileModel) -> None:
                         targets=tuple(site_targets),
                         optimizer_arg=site_stepped,
                         via=mcall,
+                        snapshot=mcall.snapshot,
                     )
                 )
 

@@ -104,6 +104,10 @@ STEP_TAKES_ARGUMENT = frozenset({"ReduceLROnPlateau", "CosineAnnealingWarmRestar
 # Counted in iterations (optimizer steps), not epochs.
 PER_ITERATION = frozenset({"OneCycleLR", "CyclicLR"})
 
+# transformers/diffusers schedules whose factor is 1 at every step (`get_scheduler("constant",
+# ...)` included): how often one is stepped changes no lr.
+CONSTANT_SCHEDULES = frozenset({"get_constant_schedule", "ConstantLRSchedule"})
+
 # transformers' schedule factories all return a torch LambdaLR (closed form, counted in
 # optimizer steps), except get_reduce_on_plateau_schedule.
 TRANSFORMERS_MODULES = ("transformers", "transformers.optimization")

@@ -262,6 +262,9 @@ class Scheduler(Fact):
     lists: dict = field(default_factory=dict, repr=False)
     optimizers: tuple = field(default=(), repr=False)  # every optimizer it may be bound to
     parent: Scheduler | None = field(default=None, repr=False)
+    # the ``functools.partial(cls, ...)`` call whose arguments it was built with first
+    # (they are written there, where the optimizer the call hands it is not in scope)
+    partial: Any = field(default=None, repr=False)
 
     @property
     def members(self) -> tuple | None:
@@ -419,6 +422,7 @@ ACTING_FACTS = (
     "group_dicts",
     "lightning",
     "accelerate_calls",
+    "deepspeed_inits",
 )
 
 
@@ -428,6 +432,7 @@ class FileModel:
     source: str = field(repr=False)
     module: Any = field(repr=False)
     imports: dict = field(default_factory=dict)  # local name -> qualified name
+    star_imports: list = field(default_factory=list)  # qualified modules of ``import *``
     scopes: list = field(default_factory=list)
     loops: list = field(default_factory=list)
     optimizers: list = field(default_factory=list)
@@ -458,6 +463,7 @@ class FileModel:
     accelerate_calls: list = field(default_factory=list)  # frameworks.AcceleratorCall
     checkpointers: list = field(default_factory=list)  # frameworks.CheckpointerCall
     ignite_engines: list = field(default_factory=list)  # frameworks.IgniteEngine
+    deepspeed_inits: list = field(default_factory=list)  # frameworks.DeepspeedInit
     ignite_handlers: list = field(default_factory=list)  # frameworks.IgniteHandler
     # Value-flow inputs (see schedlint.model.flow): constructions by Call node id, lambdas by
     # node id, and the statements values flow through, as (scope, target, value) /
@@ -499,6 +505,9 @@ class FileModel:
     # that module's construction, settled for this call; none of this file's schedulers
     handed_constructions: list = field(default_factory=list, repr=False)
     external_paths: set = field(default_factory=set, repr=False)  # files read for them
+    # (imported model, {qualified import name: value}) for the imports of an imported
+    # module followed one level further (a factory there calling a third module's factory)
+    deeper_externals: list = field(default_factory=list, repr=False)
     # In-tree modules that import this file and call its classes (``Trainer(...)`` in
     # ``train.py``), each with its imports that name this file's definitions (qualified
     # name -> FunctionInfo / ClassInfo / ModuleRef): their calls feed the classes' methods.
@@ -969,6 +978,20 @@ class FileModel:
                     out.append((call, targets))
         return out
 
+    def imported_calls(self, entity) -> list:
+        """Each ``x.method(...)`` in an imported module that acts on ``entity`` as this file's
+        flow sees it (``self.scheduler.step()`` in the ``Engine`` that ``train.py`` hands
+        the scheduler its factory built). The calls stay that module's: a rule reads them,
+        never reports at them."""
+        out = []
+        for other in self.external_models:
+            for call in other.calls:
+                if call.receiver and any(
+                    t is entity for t in self.holds(call.scope, call.receiver)
+                ):
+                    out.append(call)
+        return out
+
     def callers_calls(self, method) -> list:
         """(call, targets) for each ``x.method(...)`` in a module calling this file's classes
         (``trainer.optimizer.load_state_dict(ckpt["optimizer"])`` in ``train.py``, right
@@ -1026,8 +1049,25 @@ class FileModel:
         out = []
         for s in foreign:
             for call_id, (caller, bound) in flow.arguments.get(id(s.scope), {}).items():
-                if bound is not None and call_id in calls:
+                if bound is None:
+                    continue
+                if call_id in calls:
                     out.append((caller, calls[call_id], s, bound))
+                elif caller.kind == "function" and flow.model_of(caller) is not self:
+                    # a factory of an imported module forwarding its parameters to another
+                    # module's (``DefaultTrainer.build_lr_scheduler(cls, cfg, optimizer)``
+                    # returning ``build_lr_scheduler(cfg, optimizer)``): what the call here
+                    # hands the forwarder is what the factory gets
+                    for outer_id, (outer, handed) in flow.arguments.get(id(caller), {}).items():
+                        if handed is None or outer_id not in calls:
+                            continue
+                        through = {
+                            p: handed[text]
+                            for p, a in bound.items()
+                            if (text := flow.dotted(a)) is not None and text in handed
+                        }
+                        if through:
+                            out.append((outer, calls[outer_id], s, through))
         return out
 
     def factory_optimizer(self, caller, sched, bound):

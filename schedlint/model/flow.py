@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from schedlint.model import catalogue
 from schedlint.model.facts import (
     ClassInfo,
     FunctionInfo,
@@ -37,12 +38,14 @@ from schedlint.model.facts import (
 )
 from schedlint.model.frameworks import (
     CONFIGURE_HOOK,
+    DEEPSPEED_INITIALIZE,
     FINETUNING_HOOKS,
     OPTIMIZER_HOOKS,
     OPTIMIZERS_CALL,
     SCHEDULER_HOOKS,
     SCHEDULERS_CALL,
     TRAINER_OPTIMIZERS,
+    deepspeed_argument,
     hook_parameter,
     is_finetuning_callback,
 )
@@ -139,6 +142,8 @@ class Flow:
         # id(model) -> its imports that name in-tree definitions (qualified name -> value)
         self._externals_of = {id(m): ext for m, ext in model.importers}
         self._externals_of[id(model)] = self.externals
+        for m, ext in model.deeper_externals:
+            self._externals_of.setdefault(id(m), ext)
         self._constructed = {}
         self._lambdas = {}
         self._assigns, self._fors, self._calls = [], [], []
@@ -155,6 +160,10 @@ class Flow:
                 self._classes_by_name.setdefault(cls.name, []).append(cls)
         self._changed = False
         self._memo: dict = {}  # (scope id, dotted text) -> values, valid until env changes
+        # (id of a value, depth, strict) -> (the value, may_carry's answer), as _memo
+        self._carry: dict = {}
+        self._slots_of = None  # id(root class) -> its attribute slots' value sets, as _memo
+        self._slots_carry: dict = {}  # (id(root class), depth, strict) -> answer, as _memo
         self._reading: set = set()  # ids of the properties being read (a getter reading itself)
         self._dotted_cache: dict = {}
         self._solved = False
@@ -244,6 +253,9 @@ class Flow:
             return
         self._changed = True
         self._memo.clear()
+        self._carry.clear()
+        self._slots_of = None
+        self._slots_carry.clear()
 
     # -- evaluation ------------------------------------------------------------------------------
     def dotted(self, node) -> str | None:
@@ -350,6 +362,8 @@ class Flow:
             for v in self.eval_text(scope, head):
                 out |= self._attribute(v, rest)
             if not out:
+                out |= self._reexported(scope, text)
+            if not out:
                 out |= self._self_property(scope, head, rest)
         elif not out:
             out |= self._global(scope, text)
@@ -390,6 +404,18 @@ class Flow:
                 out |= self.env.get((id(value.model.scopes[0]), attr), set())
             return out
         return set()
+
+    def _reexported(self, scope, text) -> set:
+        """What an attribute chain of an imported package names, as resolved through its
+        re-exports (``reidlib.optim.build_lr_scheduler`` of ``import reidlib``)."""
+        model = self.model_of(scope)
+        externals = self._externals_of.get(id(model))
+        if not externals:
+            return set()
+        first, _, rest = text.partition(".")
+        qualified = model.imports.get(first)
+        found = externals.get(f"{qualified}.{rest}") if qualified else None
+        return {found} if found is not None else set()
 
     def _property(self, getter) -> frozenset:
         """What the getter returns: ``model.optimizer`` read through ``@property def
@@ -549,6 +575,9 @@ class Flow:
     def _eval_call(self, call, scope, depth) -> frozenset:
         func = call.func
         if self.dotted(func) in ("functools.partial", "partial") and call.args:
+            short = self._partial_scheduler(call, scope)
+            if short is not None:
+                return frozenset((SchedulerPartial(call, scope, short),))
             out = set()
             for v in self.eval(call.args[0].value, scope, depth + 1):
                 if isinstance(v, FunctionInfo):
@@ -594,9 +623,44 @@ class Flow:
             # (``self.model, self.optimizer, self.scheduler = accelerator.prepare(...)``)
             items = tuple(self.eval(a.value, scope, depth + 1) for a in call.args)
             out |= items[0] if len(items) == 1 else {Seq(call, items)}
+        if text is not None and text.rpartition(".")[2] == "initialize":
+            head, dot, rest = text.partition(".")
+            base = self.model_of(scope).imports.get(head, head)
+            if (f"{base}.{rest}" if dot else base) in DEEPSPEED_INITIALIZE:
+                # ``engine, optimizer, loader, lr_scheduler = deepspeed.initialize(...)``: the
+                # fourth is the scheduler it was given (engine.lr_scheduler)
+                handed = deepspeed_argument(call, "lr_scheduler")
+                sched = self.eval(handed, scope, depth + 1) if handed is not None else _EMPTY
+                out |= self._seq(call, (_UNKNOWN_SET,) * 3 + (sched or _UNKNOWN_SET,), None)
+                return frozenset(out)
         for fn, _ in self.callees(call, scope, depth):
             out |= self.returns(fn, depth + 1)
         return frozenset(out)
+
+    def partial_only(self, node, scope) -> bool:
+        """``node`` (read in ``scope``) holds ``functools.partial`` s of scheduler classes,
+        and nothing else."""
+        values = self.solve().eval(node, scope)
+        return bool(values) and all(v.__class__ is SchedulerPartial for v in values)
+
+    def _partial_call(self, call, scope) -> bool:
+        """``call`` calls a ``functools.partial`` of a scheduler class, and nothing else."""
+        values = self.eval(call.func, scope)
+        return (
+            bool(values)
+            and all(isinstance(v, SchedulerPartial) or v is UNKNOWN for v in values)
+            and any(isinstance(v, SchedulerPartial) for v in values)
+        )
+
+    def _partial_scheduler(self, call, scope) -> str | None:
+        """The torch or Hugging Face scheduler class ``partial(cls, ...)`` binds, else None."""
+        first = call.args[0]
+        text = self.dotted(first.value)
+        if first.star or first.keyword is not None or text is None:
+            return None
+        head, dot, rest = text.partition(".")
+        base = self.model_of(scope).imports.get(head, head)
+        return catalogue.scheduler_class(f"{base}.{rest}" if dot else base)
 
     def _keyword_dict(self, call, scope, depth) -> frozenset:
         """``dict(model=m, optimizer=opt)``: the dict its keywords spell, as a literal is."""
@@ -653,7 +717,12 @@ class Flow:
                     # ``scheduler = None`` before ``if cfg.sched: scheduler = StepLR(...)``:
                     # the slot may stay empty, which hides no other object it could hold
                     continue
-                self._assign(scope, target, self.eval(value, scope))
+                values = self.eval(value, scope)
+                if not values and value.__class__ is _CALL and self._partial_call(value, scope):
+                    # ``self.sched = self.sched(opt)`` of a partial: the builder settles it as
+                    # that scheduler's construction, which hides nothing else
+                    continue
+                self._assign(scope, target, values)
             for scope, target, iter_node in self._fors:
                 pairs = _paired_iteration(target, iter_node)
                 if pairs is not None:
@@ -1057,44 +1126,65 @@ class Flow:
         self.solve()
         return _ordered(v for v in self.eval_text(scope, text) if isinstance(v, Scheduler))
 
-    def may_carry(self, values, depth=0) -> bool:
+    def may_carry(self, values, depth=0, strict=False) -> bool:
         """Can one of ``values``, handed to a helper of another module, bring it an optimizer
         or scheduler of this code, or code that acts on one? An optimizer or scheduler; a
         container holding one; an instance or class defined here (the helper may store one
         in it); an imported class's instance whose methods act on one or whose attributes
         hold one; a function whose code acts on one, calls code that does, or returns one.
         Not: a function that only transforms what it is given, or a value the flow cannot
-        name (reading the helper would not name it either)."""
+        name (reading the helper would not name it either). ``strict``: an instance or
+        class counts only when its attributes hold one, a function only when it returns
+        one (asked for a module's imports a level further, where a dataset built with an
+        augmentor whose code calls ``step()`` on its own objects is not worth reading)."""
         self.solve()
         if depth > 4:
-            return True
+            return not strict
         for v in values:
             if v is UNKNOWN:
                 continue
-            if isinstance(v, Seq):
-                if self.may_carry(v.elements(), depth + 1):
+            if isinstance(v, (Seq, Instance, ClassInfo, FunctionInfo, _Bound)):
+                if self._carries(v, depth, strict):
                     return True
-            elif isinstance(v, (Instance, ClassInfo)):
-                cls = v.cls if isinstance(v, Instance) else v
-                if self._carrying_class(cls, depth):
-                    return True
-            elif isinstance(v, (FunctionInfo, _Bound)):
-                fn = v.fn if isinstance(v, _Bound) else v
-                if id(fn.scope) in self._active() or self.may_carry(self.returns(fn), depth + 1):
-                    return True
-            else:  # Optimizer, Scheduler, ModuleRef, a partial application
-                return True
+            elif not strict or isinstance(v, (Optimizer, Scheduler)):
+                return True  # Optimizer, Scheduler, ModuleRef, a partial application
         return False
 
-    def _carrying_class(self, cls, depth) -> bool:
-        if all(cls is not c for m in self.other_models() for c in m.classes):
+    def _carries(self, v, depth, strict) -> bool:
+        """:meth:`may_carry` of one container, class or function at ``depth``. The answer
+        depends on nothing else once the flow is solved, and the same classes are met again
+        and again through each other's attributes (a dialog whose pages hold each other's
+        widgets): without remembering it, the search is exponential in the depth."""
+        if isinstance(v, Instance):
+            v = v.cls
+        elif isinstance(v, _Bound):
+            v = v.fn
+        key = (id(v), depth, strict)
+        found = self._carry.get(key)
+        if found is not None and found[0] is v:
+            return found[1]
+        if isinstance(v, Seq):
+            answer = self.may_carry(v.elements(), depth + 1, strict)
+        elif isinstance(v, ClassInfo):
+            answer = self._carrying_class(v, depth, strict)
+        else:
+            answer = (
+                not strict
+                and id(v.scope) in self._active()
+                or self.may_carry(self.returns(v), depth + 1, strict)
+            )
+        self._carry[key] = (v, answer)
+        return answer
+
+    def _carrying_class(self, cls, depth, strict=False) -> bool:
+        if not strict and all(cls is not c for m in self.other_models() for c in m.classes):
             return True  # defined in this file (or a module lending its calls of it)
         active, root = self._active(), self.root_class(cls)
         todo, seen = [cls], set()
         while todo and len(seen) < 16:
             c = todo.pop()
             seen.add(id(c))
-            if any(id(m.scope) in active for m in c.methods.values()):
+            if not strict and any(id(m.scope) in active for m in c.methods.values()):
                 return True
             for base in c.bases:
                 todo += [
@@ -1102,8 +1192,23 @@ class Flow:
                     for b in self._classes_by_name.get(base.rpartition(".")[2], ())
                     if id(b) not in seen
                 ]
-        slots = [v for k, v in self.env.items() if k[:2] == ("class", id(root))]
-        return any(self.may_carry(values, depth + 1) for values in slots)
+        # the widgets of a GUI toolkit share one root (tkinter's Misc): asked once for all
+        key = (id(root), depth, strict)
+        found = self._slots_carry.get(key)
+        if found is None:
+            found = self._slots_carry[key] = any(
+                self.may_carry(values, depth + 1, strict) for values in self._slots(root)
+            )
+        return found
+
+    def _slots(self, root) -> list:
+        """The value sets of the attribute slots of the class hierarchy rooted at ``root``."""
+        if self._slots_of is None:
+            self._slots_of = {}
+            for k, values in self.env.items():
+                if k[0] == "class":
+                    self._slots_of.setdefault(k[1], []).append(values)
+        return self._slots_of.get(id(root), [])
 
     def _active(self) -> set:
         """ids of the scopes whose code records a fact (a construction, a tracked call, an
@@ -1126,7 +1231,12 @@ class Flow:
         """The optimizers and schedulers ``text`` may hold when nothing else is possible
         (no unseen value reaches it), else None."""
         self.solve()
-        values = self.eval_text(scope, text)
+        # a ``partial`` of a scheduler class the slot held until it was called on the
+        # optimizer (``self.scheduler = self.scheduler(opt)``) has no ``step()`` or state:
+        # what the slot is used as is the scheduler it built
+        values = frozenset(
+            v for v in self.eval_text(scope, text) if v.__class__ is not SchedulerPartial
+        )
         if (
             not values
             or UNKNOWN in values
@@ -1252,6 +1362,23 @@ class _Bound:
 
     def __hash__(self):
         return hash(("bound", id(self.fn)))
+
+
+class SchedulerPartial:
+    """``functools.partial(StepLR, step_size=...)``: calling it on an optimizer builds that
+    scheduler with the partial's arguments first (``node``: the partial call, read in
+    ``scope``; ``cls``: the scheduler class's short name)."""
+
+    __slots__ = ("node", "scope", "cls")
+
+    def __init__(self, node, scope, cls):
+        self.node, self.scope, self.cls = node, scope, cls
+
+    def __eq__(self, other):
+        return isinstance(other, SchedulerPartial) and other.node is self.node
+
+    def __hash__(self):
+        return hash(("scheduler partial", id(self.node)))
 
 
 class _Partial:

@@ -44,6 +44,16 @@ done (``ignite.engine.engine.Engine._run_once_on_dataset``, 0.4/0.5). ``create_s
 Handlers are registered with ``@engine.on(Events.X)`` or ``engine.add_event_handler(Events.X,
 handler)`` (IgniteEngine and IgniteHandler facts; ``ignite_hooks`` ties them together).
 
+DeepSpeed: ``deepspeed.initialize(model=..., optimizer=..., lr_scheduler=s, ...)`` keeps ``s``
+(or, for a callable such as ``partial(StepLR, ...)``, what calling it on the optimizer
+builds) as ``engine.lr_scheduler`` and returns it as the fourth value of
+``(engine, optimizer, training_dataloader, lr_scheduler)``; every ``engine.step()`` that
+ends a gradient-accumulation boundary calls ``lr_scheduler.step()`` after the optimizer's
+step (skipped only on an fp16 overflow): ``deepspeed/__init__.py`` ``initialize``,
+``deepspeed/runtime/engine.py`` ``_configure_lr_scheduler``, ``step``, ``_take_model_step``
+(DeepspeedInit facts). A scheduler DeepSpeed builds from the config's ``"scheduler"``
+section is not modelled.
+
 detectron2 and fvcore: a ``Checkpointer(model, save_dir, **checkpointables)`` saves and loads
 the model and exactly the objects given to it by keyword (``optimizer=o, scheduler=s``), under
 any key names (CheckpointerCall facts); so does a project's own ``...Checkpointer`` written
@@ -177,6 +187,43 @@ class AcceleratorCall:
     method: str
     receiver: str | None
     args: tuple | None  # positional argument Values; None when ``*args`` hides them
+
+
+# DeepSpeed's entry point and where its parameters sit (``initialize(args, model, optimizer,
+# model_parameters, training_data, lr_scheduler, ...)``, deepspeed/__init__.py).
+DEEPSPEED_INITIALIZE = frozenset({"deepspeed.initialize"})
+DEEPSPEED_PARAMS = (
+    "args",
+    "model",
+    "optimizer",
+    "model_parameters",
+    "training_data",
+    "lr_scheduler",
+)
+
+
+@dataclass(eq=False)
+class DeepspeedInit:
+    """``deepspeed.initialize(...)``: the engine it builds steps ``lr_scheduler`` (the
+    argument's node, None when not given) on every ``engine.step()`` that updates."""
+
+    node: Any = field(repr=False)
+    scope: Any = field(repr=False)
+    order: int
+    lr_scheduler: Any = field(default=None, repr=False)  # the argument's expression
+    optimizer: Any = field(default=None, repr=False)
+
+
+def deepspeed_argument(call, name):
+    """The expression ``deepspeed.initialize(...)`` is given as ``name``, else None."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in positional):
+        return None
+    index = DEEPSPEED_PARAMS.index(name)
+    return positional[index].value if index < len(positional) else None
 
 
 # ignite's engine classes and its trainer factory, whose process function steps the
@@ -368,6 +415,16 @@ class FrameworkCollector:
                     builder.model.ignite_engines.append(
                         IgniteEngine(node, builder.scope, optimizer=arg.value)
                     )
+        if name == "initialize" and builder.qualify(func) in DEEPSPEED_INITIALIZE:
+            builder.model.deepspeed_inits.append(
+                DeepspeedInit(
+                    node,
+                    builder.scope,
+                    builder.next_order(),
+                    lr_scheduler=deepspeed_argument(node, "lr_scheduler"),
+                    optimizer=deepspeed_argument(node, "optimizer"),
+                )
+            )
         # the suffix test first: qualifying every call of the file would cost more
         if not isinstance(name, str) or not name.endswith("Checkpointer"):
             return
@@ -1174,3 +1231,35 @@ def _literal_flag(call, keyword, default) -> bool | None:
             elif arg.keyword is not None and arg.keyword.value == "dataloader_config":
                 return None  # a configuration built elsewhere
     return default
+
+
+def deepspeed_handoff(model, sched):
+    """(DeepspeedInit, node of this file) where ``sched`` is handed to DeepSpeed as the
+    engine's ``lr_scheduler``: the argument of a ``deepspeed.initialize`` call here, or,
+    for a function of any module of the tree that forwards its own parameter to it (``def
+    distribute(self, ..., lr_scheduler=None): return deepspeed.initialize(...,
+    lr_scheduler=lr_scheduler)``), the argument of a call here binding that parameter.
+    None when nothing here hands it over (a forwarder's callers report it, a call of
+    another module is that module's) or hands it only under a condition (``lr_scheduler=
+    sched if not using_deepspeed else None``: the run that steps it by hand may not use
+    DeepSpeed at all)."""
+    flow = model.flow.solve()
+    for m in [model, *model.other_models()]:
+        for init in m.deepspeed_inits:
+            arg = init.lr_scheduler
+            if arg is None or sched not in flow.eval(arg, init.scope):
+                continue
+            if isinstance(arg, cst.Name) and arg.value in init.scope.params:
+                for caller, bound in flow.arguments.get(id(init.scope), {}).values():
+                    node = (bound or {}).get(arg.value)
+                    if (
+                        node is not None
+                        and flow.model_of(caller) is model
+                        and not isinstance(node, cst.IfExp)
+                        and sched in flow.eval(node, caller)
+                    ):
+                        return init, node
+                continue
+            if m is model and not isinstance(arg, cst.IfExp):
+                return init, arg
+    return None

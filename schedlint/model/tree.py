@@ -9,8 +9,13 @@ installed package is not "the tree"), each one parsed and modelled at most once 
 and never reported on from here: they only lend their function and class summaries to the
 files that import them.
 
-An imported module's own imports are not followed (one level), which bounds the work per
-file; a helper that calls another module's helper is still checked when that module is.
+A name a package re-exports (``from .build import build_lr_scheduler`` in
+``solver/__init__.py``, ``from reidlib import optim`` in ``reidlib/__init__.py``) is followed
+to the module defining it, up to :data:`MAX_REEXPORT_HOPS` re-exports, each such
+``__init__.py`` a file the result depends on. An imported module's own imports are followed
+one level further (``builder._read_imports_of_imports``), and only those handed a value
+that may carry a tracked object: this bounds the work per file; a helper that calls a
+fourth module's helper is still checked when that module is.
 
 The other way round, :meth:`Tree.importers` finds the modules that import a class of the file
 and call it (``Trainer(model, optimizer, lr_scheduler=lr_scheduler)`` in ``train.py``) or derive
@@ -41,6 +46,7 @@ MAX_IMPORTERS = 8  # modules lending their calls of a class to the class's own f
 MAX_LISTED = 64  # .py files read per directory when looking for importers
 MAX_SIBLINGS = 8  # packages next to a top package searched for its importers
 MAX_CLASS_CHAIN = 4  # modules followed down a chain of subclasses, looking for callers
+MAX_REEXPORT_HOPS = 3  # re-exports followed from a package's name to its definition
 LISTING_BYTES = 8 << 20  # bytes of listed directories' files kept for the next search
 # Folders of scripts run from the project root, next to its top package (``tools/train.py``
 # importing ``detectron2.engine``): they import that package by its full name.
@@ -169,42 +175,90 @@ class Tree:
             self._models.popitem(last=False)
         return model
 
-    def externals(self, importer: str, imports: dict) -> tuple:
+    def externals(self, importer: str, imports: dict, dotted=()) -> tuple:
         """(qualified import name -> FunctionInfo / ClassInfo / ModuleRef, for the names
-        ``imports`` (local name -> qualified name) binds to in-tree definitions; the models
-        they come from; every file read for them, a model or not: what the importer's result
-        depends on)."""
+        ``imports`` (local name -> qualified name) binds to in-tree definitions, and for the
+        qualified attribute chains ``dotted`` of an imported package
+        (``reidlib.optim.build_lr_scheduler`` of ``import reidlib``); the models they come
+        from; every file read for them, a model or not: what the importer's result depends
+        on)."""
+        out, models, read = {}, [], []
+        for qualified in set(imports.values()) | set(dotted):
+            if not qualified or qualified.partition(".")[0] in ("torch", "transformers"):
+                continue
+            found = self.definition(importer, qualified, read)
+            if found is not None:
+                out[qualified] = found[0]
+                if all(m is not found[1] for m in models):
+                    models.append(found[1])
+        return out, models, read
+
+    def definition(self, importer: str, qualified: str, read: list, hops=MAX_REEXPORT_HOPS):
+        """(FunctionInfo / ClassInfo / ModuleRef, its model) that ``qualified`` names seen
+        from the file ``importer``, else None: the module itself, a top-level definition of
+        it, or what the module imports under that name (a package's ``__init__.py``
+        re-exporting ``from .build import build_lr_scheduler``, or naming a subpackage,
+        ``from reidlib import optim``), followed ``hops`` times. Every file read is added to
+        ``read``."""
         # Imported here: a warm run reads the tree's hashes but never builds a model.
         from schedlint.model.facts import ModuleRef, top_level
 
-        out, models, read = {}, [], []
-        for qualified in set(imports.values()):
-            if not qualified or qualified.startswith(("torch", "transformers")):
+        level = len(qualified) - len(qualified.lstrip("."))
+        head, _, name = qualified[level:].rpartition(".")
+        head = "." * level + head
+        path = self.find(importer, qualified)
+        if path is not None:  # the module itself: ``import utils``
+            bound = self._bound_by_package(importer, head, name, read, hops)
+            if bound is not None:
+                return bound
+            read.append(path)
+            model = self.model(path)
+            return (ModuleRef(model), model) if model is not None else None
+        path = self.find(importer, head) if head else None
+        if path is None:
+            return None
+        read.append(path)
+        model = self.model(path)
+        if model is None:
+            return None
+        found = top_level(model, name)
+        if found is not None:
+            return found, model
+        if hops <= 0:
+            return None
+        target = model.imports.get(name)
+        if target is not None:
+            if target.partition(".")[0] in ("torch", "transformers"):
+                return None
+            return self.definition(path, target, read, hops - 1)
+        word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+        for star in model.star_imports:  # ``from .lr_scheduler import *``
+            # a module never naming ``name`` cannot define it: its bytes say so unparsed
+            module = self.find(path, star)
+            data = self.read(module) if module is not None else None
+            if data is None:
                 continue
-            path = self.find(importer, qualified)
-            if path is not None:  # the module itself: ``import utils``
-                read.append(path)
-                model = self.model(path)
-                if model is not None:
-                    out[qualified] = ModuleRef(model)
-                    if all(m is not model for m in models):
-                        models.append(model)
+            read.append(module)
+            if not word.search(data):
                 continue
-            level = len(qualified) - len(qualified.lstrip("."))
-            rest = qualified[level:]
-            head, _, name = rest.rpartition(".")
-            head = "." * level + head
-            path = self.find(importer, head) if head else None
-            if path is not None:
-                read.append(path)
-            model = self.model(path) if path is not None else None
-            if model is not None:
-                found = top_level(model, name)
-                if found is not None:
-                    out[qualified] = found
-                    if all(m is not model for m in models):
-                        models.append(model)
-        return out, models, read
+            found = self.definition(path, f"{star}.{name}", read, hops - 1)
+            if found is not None:
+                return found
+        return None
+
+    def _bound_by_package(self, importer: str, head: str, name: str, read: list, hops: int):
+        """What the package ``head``'s ``__init__.py`` binds ``name`` to, when it binds it:
+        ``from solver import make_optimizer`` with ``from .make_optimizer import
+        make_optimizer`` there gets the function, not the submodule of the same name."""
+        package = self.find(importer, head) if head and hops > 0 else None
+        if package is None or os.path.basename(package) != "__init__.py":
+            return None
+        read.append(package)
+        init = self.model(package)
+        target = init.imports.get(name) if init is not None else None
+        if target is None or target.partition(".")[0] in ("torch", "transformers"):
+            return None
+        return self.definition(package, target, read, hops - 1)
 
     def importers(self, path: str, names, also=()) -> tuple:
         """([(model, {qualified import name: the name in ``path``, or None for the module

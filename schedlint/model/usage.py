@@ -64,6 +64,19 @@ def _rebind_is_transparent(rebind, name: str, optimizer: bool) -> bool:
     return False
 
 
+def _holds_scheduler_partial(model, rebind) -> bool:
+    """``self.scheduler = scheduler`` (or ``= partial(StepLR, ...)``) of a
+    ``functools.partial`` of a scheduler class that a later ``self.scheduler =
+    self.scheduler(optimizer)`` builds: until then it has no ``step()`` to call, so it hides
+    no other scheduler."""
+    value = getattr(rebind.node, "value", None)
+    if not isinstance(value, (cst.Name, cst.Attribute, cst.Call)) or not any(
+        s.partial is not None for s in model.schedulers
+    ):
+        return False
+    return model.flow.partial_only(value, rebind.scope)
+
+
 _EMPTY_KEYS = frozenset()
 
 
@@ -88,7 +101,9 @@ class Names:
             if rebind.key is None or rebind.key not in self.entities:
                 continue
             optimizer = all(isinstance(e, Optimizer) for e in self.entities[rebind.key])
-            if not _rebind_is_transparent(rebind, rebind.target, optimizer):
+            if not _rebind_is_transparent(
+                rebind, rebind.target, optimizer
+            ) and not _holds_scheduler_partial(model, rebind):
                 self.opaque.add(rebind.key)
 
     def holds(self, scope, text) -> list | None:
@@ -169,8 +184,17 @@ class Names:
             return key
         if self.model.is_foreign(sched):
             # built in another module (and handed to a class here): its variables are not
-            # this file's, the optimizer object itself ties the calls together
-            return _object_key(sched.optimizers[0]) if len(sched.optimizers) == 1 else None
+            # this file's, the optimizer object itself ties the calls together; the arms of
+            # one factory's ``if`` (``getattr(torch.optim, name)(params, momentum=m)`` or
+            # without momentum) are one variable's alternatives: the first stands for them
+            opts = sched.optimizers or [
+                o
+                for o in self.model.holds_only(sched.scope, sched.optimizer_src) or ()
+                if isinstance(o, Optimizer)
+            ]
+            if opts and all(o.scope is opts[0].scope and o.target == opts[0].target for o in opts):
+                return _object_key(opts[0]) if opts[0].target or len(opts) == 1 else None
+            return None
         if key not in self._opt_keys:
             self._opt_keys[key] = self._stable_after(key)
         stable_after = self._opt_keys[key]
@@ -186,18 +210,29 @@ class Names:
         scope, name = sched.scope, sched.optimizer_src
         for _ in range(3):
             args = self.model.arguments(scope, name)
+            if args and scope is not sched.scope and self.model.is_foreign(scope):
+                # a forwarder of another module (``DefaultTrainer.build_lr_scheduler(cls,
+                # cfg, optimizer)``): the calls here are the ones this file's code runs
+                args = [a for a in args if not self.model.is_foreign(a[0])]
             if not args or len(args) != 1:
                 return None  # called with several optimizers, or one the flow cannot bind
             caller, node = args[0]
             text = dotted_name(node)
-            if text is None or text in ("self", "cls") or self.model.is_foreign(caller):
+            if text is None or text in ("self", "cls"):
                 return None
+            if self.model.is_foreign(caller):
+                if not self._passes_through(caller, text):
+                    return None
+                scope, name = caller, text
+                continue
             if not self._passes_through(caller, text):
                 break
             # a wrapper handing its own parameter on (``def _get_scheduler(self,
             # optimizer): return get_scheduler(cfg.name, optimizer, ...)``): its callers'
             # variable is the one the optimizer is stepped by
             scope, name = caller, text
+        if self.model.is_foreign(caller):
+            return None
         key = binding_key(caller, text)
         if key is None or any(isinstance(e, Scheduler) for e in self.entities.get(key, ())):
             return None
@@ -268,6 +303,17 @@ class Names:
             return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
             return _EMPTY_KEYS
+        alternatives = call.targets
+        if (
+            len(alternatives) > 1
+            and all(isinstance(t, Optimizer) and self.model.is_foreign(t) for t in alternatives)
+            and all(
+                t.scope is alternatives[0].scope and t.target == alternatives[0].target
+                for t in alternatives
+            )
+        ):
+            # one variable of another module's factory, built in either arm of an ``if``
+            return frozenset(_object_key(t) for t in alternatives)
         if (
             call.args
             and call.args[0].ref

@@ -161,11 +161,13 @@ def escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
     return _variable_escapes(model, entity.key, entity.target, allowed)
 
 
-def held_escapes(model, entity, allowed=HARMLESS_METHODS) -> bool:
+def held_escapes(model, entity, allowed=HARMLESS_METHODS, imported=False) -> bool:
     """:func:`escapes` for ``entity`` through the variables this file's calls act on it by
     (:meth:`FileModel.holders`): for one with no name of its own where it is built, such as
-    the scheduler a factory returns (``scheduler = make_scheduler(optimizer)``)."""
-    return _escapes_foreign(model, entity, allowed)
+    the scheduler a factory returns (``scheduler = make_scheduler(optimizer)``). With
+    ``imported``, also through those the calls of imported modules act on it by
+    (:meth:`FileModel.imported_calls`: the ``Engine`` stepping the scheduler it is handed)."""
+    return _escapes_foreign(model, entity, allowed, imported)
 
 
 def _variable_escapes(model, key, target, allowed, returned_ok=False) -> bool:
@@ -192,7 +194,7 @@ def _variable_escapes(model, key, target, allowed, returned_ok=False) -> bool:
     return False
 
 
-def _escapes_foreign(model, entity, allowed) -> bool:
+def _escapes_foreign(model, entity, allowed, imported=False) -> bool:
     """``entity`` was built in another module (which handed it to a class here): it escapes
     when a module of the flow saves or loads it, reads the attribute holding it from outside
     (``trainer.lr_scheduler``), or a variable holding it here escapes."""
@@ -200,6 +202,9 @@ def _escapes_foreign(model, entity, allowed) -> bool:
     # a subclass in a module calling this file's class steps it (``self.lr_scheduler`` that
     # the base's ``__init__`` stores): that code is where it may be saved or handed on
     lent = [(c, ts) for c, ts in model.lent_calls() if any(t is entity for t in ts)]
+    if imported:
+        # so does an imported class this file hands it (``Engine(model, optimizer, scheduler)``)
+        lent += [(c, (entity,)) for c in model.imported_calls(entity)]
     if any(c.method not in allowed for c, _ in lent):
         return True
     subclassed = [(c.scope, c.receiver) for c, _ in lent]

@@ -60,7 +60,8 @@ def param_group_added_after_scheduler(model):
     a method of that name, and reported at that call; with several such classes nothing is
     reported. Lightning's `BaseFinetuning.unfreeze_and_add_param_group(modules, optimizer)`
     in a callback's `finetune_function` adds a group to an optimizer whose schedulers
-    `configure_optimizers` built before training started; Lightning's own
+    `configure_optimizers` built before training started (the LightningModule may live in
+    a third module, imported by the script that fits it with the callback); Lightning's own
     `BackboneFinetuning(...)`, built next to the LightningModule whose
     `configure_optimizers` builds the scheduler, adds the backbone's group the same way and
     is reported where it is built.

@@ -4,7 +4,12 @@ from schedlint.model.catalogue import PER_ITERATION as _PER_ITERATION
 from schedlint.model.frameworks import lightning_choices
 from schedlint.model.usage import ITER_WORDS, is_epoch_word, sized_in
 from schedlint.rules.base import Report, clip, rule
-from schedlint.rules.step_granularity import granularity, length_words, sized_by_transformers_api
+from schedlint.rules.step_granularity import (
+    granularity,
+    keeps_its_lr,
+    length_words,
+    sized_by_transformers_api,
+)
 
 _LAMBDA_CLASSES = ("LambdaLR", "MultiplicativeLR")
 
@@ -70,6 +75,8 @@ def _reason(why: str) -> str:
 
 def per_step(model, sched):
     """Why ``sched`` is meant to advance once per optimizer step, or None."""
+    if keeps_its_lr(sched):
+        return None
     if sched.cls in _COMPOSITES:
         return _children_say(model, sched, per_step, per_epoch)
     kind = granularity(sched, model)
@@ -121,7 +128,8 @@ def lightning_interval_mismatch(model):
     `"interval": "step"`, including a per-step schedule whose total is an epoch count
     (`num_training_steps=self.trainer.max_epochs`, not multiplied by a per-epoch count).
     Modules with manual optimization (`self.automatic_optimization = False`) are skipped:
-    Lightning steps nothing there.
+    Lightning steps nothing there, and so are constant schedules (`get_scheduler("constant",
+    ...)`, whose factory reads none of the lengths it is handed): any interval keeps their lr.
 
     ## Why is this bad?
     Lightning's default interval is `"epoch"`: it calls `scheduler.step()` once per epoch.

@@ -43,7 +43,9 @@ def missing_initial_lr(model):
     last_epoch=-1)`, called without it) is -1. Custom `LRScheduler` subclasses built with `last_epoch=` are checked
     too, also one imported from a module of the tree. A scheduler a factory of another module
     builds with the `last_epoch` a call here hands it (`build_scheduler(optimizer_d, ...,
-    last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it.
+    last_epoch=last_it)`) is checked at that call, on the optimizer that call hands it
+    (built by an in-tree factory, even when one of its branches returns a wrapper the model
+    cannot read, OpenPCDet's `OptimWrapper.create(...)` next to `optim.Adam(...)`).
     Also flags `scheduler.last_epoch = N` written by hand on a chainable scheduler
     (StepLR, MultiStepLR, ...) whose optimizer state is never loaded (here, or by a script
     calling the class right after its `resume()`): the counter moves, but
@@ -171,6 +173,8 @@ def _factory_resumed(model):
             continue
         # the optimizer, or each one a factory may return for it (Adam or SGD by config)
         opt_value, opts = handed
+        if opts is None:
+            opts = _fresh_from_factory(model, caller, opt_value.dotted)
         if not opts or not all(isinstance(o, Optimizer) for o in opts):
             continue
         if any(o.groups and any("initial_lr" in g.keys for g in o.groups) for o in opts):
@@ -205,6 +209,21 @@ def _factory_resumed(model):
             f"{when} `KeyError: param 'initial_lr' is not specified`; pass -1 for an "
             f"optimizer that starts fresh, or restore it with `load_state_dict(...)` first",
         )
+
+
+def _fresh_from_factory(model, scope, text):
+    """The optimizers the name ``text`` may hold when its one binding in ``scope`` is a call
+    of an in-tree factory whose other branches return what the model cannot read
+    (``OptimWrapper.create(...)`` for one config, ``optim.Adam(...)`` for another, in
+    OpenPCDet's ``build_optimizer``): each comes fresh from that call. None otherwise."""
+    binds = [r for r in model.rebinds if r.scope is scope and r.target == text]
+    if len(binds) != 1 or binds[0].unpacked:
+        return None
+    call = call_node_of(binds[0])
+    if call is None or not model.callees(call.func, scope):
+        return None
+    held = model.holds(scope, text)
+    return held if held and all(isinstance(o, Optimizer) for o in held) else None
 
 
 def _may_resume(model, scope, value) -> bool:

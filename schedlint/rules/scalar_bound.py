@@ -143,7 +143,8 @@ def _scalar_bounds(model, sched, opt, call):
         scalars[0][1].node,
         f"scalar {clip(what, 40)} in {sched.cls} erases the distinct lrs of the "
         f"groups of `{clip(opt_name, 30)}`",
-        fix=_per_group_fix(model, opt, opt_name, scalars),
+        # a partial's bound is written where that optimizer is not in scope
+        fix=None if sched.partial is not None else _per_group_fix(model, opt, opt_name, scalars),
         help=f"{passed}`{opt_name}` {describe_groups(model, opt)}{branch}, but {effect}; pass "
         f"one value per group instead, e.g. `{fix}`",
     )

@@ -167,7 +167,9 @@ def scheduler_built_after_optimizer_load(model):
     same function (by `optimizer.load_state_dict(...)` there or by a helper called there,
     `load_checkpoint(path, model, optimizer)`), the scheduler built there directly or through
     a factory called there (`build_scheduler(optimizer, cfg)`, also one of another module of
-    the tree), when that scheduler is then
+    the tree, or a method of the model a helper is handed, `model.configure_scheduler(cfg)`
+    after `model.optimizer.load_state_dict(...)` in `restore_run(model, path, cfg)`, whose
+    callers in other modules build that model), when that scheduler is then
     given `scheduler.load_state_dict(...)` or fast-forwarded by writing its counter
     (`scheduler.last_epoch = start_epoch - 1`, unless a `scheduler.step()` before the next
     optimizer step recomputes a closed-form lr). Only the

@@ -47,7 +47,10 @@ def scheduler_state_not_checkpointed(model):
     `optimizer.state_dict()` but not the state of the scheduler built on that optimizer in the
     same file, and an `optimizer.load_state_dict(...)` with no `scheduler.load_state_dict(...)`
     anywhere for that scheduler (a scheduler whose state the file saves but never loads back
-    is flagged there too). The scheduler may be built by a factory
+    is flagged there too; a resume helper of another in-tree module loading the optimizer,
+    `load_checkpoint(path, model, optimizer=optimizer)`, is flagged at its call, also when
+    the factory's scheduler is only handed to an imported trainer class that steps it and
+    never loads it). The scheduler may be built by a factory
     (`scheduler = make_scheduler(optimizer)`) and followed through the names it is stepped
     by, or picked by a config's name (hydra's `instantiate(cfg.scheduler,
     optimizer=optimizer)`, pytorch-template's `config.init_obj("lr_scheduler",
@@ -138,18 +141,19 @@ def scheduler_state_not_checkpointed(model):
     yield from _checkpointer_state(model)
     cache = {}
 
-    def unsaved(opt, allowed=HARMLESS_METHODS):
+    def unsaved(opt, allowed=HARMLESS_METHODS, imported=False):
         if (opt, allowed) not in cache:
             found = model.schedulers_of(opt) + model.schedulers_reached(opt)
             found += [s for s in _bound_elsewhere(model, opt) if all(s is not f for f in found)]
             found += [s for s in _built_by_factories(model, opt) if all(s is not f for f in found)]
-            cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed)]
+            cache[opt, allowed] = [s for s in found if _state_is_lost(model, s, allowed, imported)]
         return cache[opt, allowed]
 
     def unloaded(opt):
         # at a resume only a load restores the position: a state the file saves but never
-        # loads back is lost all the same
-        return unsaved(opt, _SAVING_METHODS)
+        # loads back is lost all the same; so is one only an imported class steps (the class's
+        # own checkpoint is checked in its file)
+        return unsaved(opt, _SAVING_METHODS, imported=True)
 
     yield from _replayed_on_restored_lr(model)
     for ckpt in model.checkpoints:
@@ -171,8 +175,8 @@ def scheduler_state_not_checkpointed(model):
                     f"`{each}.state_dict()` next to it and restore it with "
                     f"`{each}.load_state_dict(...)`",
                 )
-    for call in model.calls:
-        if call.method != "load_state_dict" or call.snapshot:
+    for call in model.calls_of("load_state_dict"):
+        if call.snapshot:
             continue
         for name, sched, alternatives in _lost(model, call, unloaded):
             each = _each(model, name, sched)
@@ -184,10 +188,12 @@ def scheduler_state_not_checkpointed(model):
                 if save is not None
                 else f"save `{each}.state_dict()` in the checkpoint and call"
             )
+            what = f"`{clip(call.receiver, 30)}.load_state_dict(...)`"
+            if call.via is not None:  # a helper of another module resumes our optimizer
+                what = f"`{clip(model.code(call.node.func), 30)}(...)`"
             yield Report(
                 call.node,
-                f"`{clip(call.receiver, 30)}.load_state_dict(...)` resumes the "
-                f"optimizer, but scheduler `{clip(name, 30)}` is never restored",
+                f"{what} resumes the optimizer, but scheduler `{clip(name, 30)}` is never restored",
                 help=f"`{name}` ({_which(model, alternatives)}) is "
                 f"bound to it: {_consequences(alternatives)}; {todo} "
                 f"`{each}.load_state_dict(...)` here",
@@ -356,7 +362,20 @@ def _name_here(model, sched) -> str:
         ]
         if holders:
             return holders[0][1]
+    if sched.target is None:
+        # stepped only by an imported class it is handed: the name a function here binds it to
+        return _bound_here(model, sched) or "?"
     return sched.target
+
+
+def _bound_here(model, sched):
+    """A name some function of this file binds ``sched`` to, else None (a warm-up scheduler
+    an imported ``train_one_epoch`` builds and steps within one call is never in our hands)."""
+    for scope in model.scopes:
+        for name in sorted(scope.assigned):
+            if any(t is sched for t in model.holds(scope, name)):
+                return name
+    return None
 
 
 # What a scheduler may do and still lose its position at a resume: be stepped, read, and
@@ -364,14 +383,26 @@ def _name_here(model, sched) -> str:
 _SAVING_METHODS = HARMLESS_METHODS | {"state_dict"}
 
 
-def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
+def _state_is_lost(model, sched, allowed=HARMLESS_METHODS, imported=False) -> bool:
     """The scheduler is stepped, and nothing in the file saves, loads or repositions it
-    (with ``_SAVING_METHODS`` allowed: nothing loads or repositions it)."""
+    (with ``_SAVING_METHODS`` allowed: nothing loads or repositions it). With ``imported``,
+    a factory's scheduler this file only hands an imported class is followed into it."""
     entry = list_entry(model, sched) if sched.target is None else None
     # built with no name of its own and not in a list: a factory's return value, followed
     # through the names this file steps it by
     returned = sched.target is None and entry is None
-    if sched.parent is not None or returned and not model.holders(sched):
+    if sched.parent is not None:
+        return False
+    # a factory's scheduler only an imported class acts on (``Engine(..., scheduler=s)``
+    # stepping ``self.scheduler``): followed into that class's module
+    imported = (
+        imported
+        and returned
+        and not model.holders(sched)
+        and bool(model.imported_calls(sched))
+        and _bound_here(model, sched) is not None
+    )
+    if returned and not model.holders(sched) and not imported:
         return False
     if _resumed_by_last_epoch(sched):
         return False
@@ -405,7 +436,7 @@ def _state_is_lost(model, sched, allowed=HARMLESS_METHODS) -> bool:
             return False  # built again (on resume, at the restored epoch): not known which
         return not entries_escape(model, entry[0], entry[1], allowed)
     if returned:
-        return not held_escapes(model, sched, allowed)
+        return not held_escapes(model, sched, allowed, imported)
     return not escapes(model, sched, allowed) or kept_by_class_here(model, sched, allowed)
 
 

@@ -4,6 +4,7 @@ from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
 from schedlint.model.frameworks import (
     accelerate_keeps,
+    deepspeed_handoff,
     hf_trainer_scheduler,
     manual_batch_step,
 )
@@ -51,16 +52,35 @@ _TRANSFORMERS_LENGTH = ("num_training_steps", "num_decay_steps")
 _DECAY_POINTS = frozenset({"StepLR", "MultiStepLR"})
 # Counted in iterations by design (semantics §7.1 #3).
 _PER_ITERATION = catalogue.PER_ITERATION | (
-    frozenset(catalogue.TRANSFORMERS_FACTORIES) - {"get_constant_schedule"}
+    frozenset(catalogue.TRANSFORMERS_FACTORIES) - catalogue.CONSTANT_SCHEDULES
 )
+
+
+def keeps_its_lr(sched) -> bool:
+    """A constant transformers schedule: stepped per batch, per epoch or per micro-batch, its
+    lr is the same."""
+    return sched.origin == "transformers" and sched.cls in catalogue.CONSTANT_SCHEDULES
 
 
 def _length_values(sched):
     names = (
         _TRANSFORMERS_LENGTH if sched.origin == "transformers" else _LENGTH_ARGS.get(sched.cls, ())
     )
+    factory = (
+        catalogue.TRANSFORMERS_FACTORIES.get(sched.cls) if sched.origin == "transformers" else None
+    )
+    if factory is not None:
+        # `get_scheduler("constant", num_training_steps=...)` hands the factory it names lengths
+        # that factory never reads: only its own parameters size the schedule (none for a
+        # constant one, whose lr is the same whenever it is stepped).
+        names = tuple(n for n in names if n in factory)
     values = [sched.args[n] for n in names if n in sched.args]
-    if not values and sched.origin == "transformers" and "num_warmup_steps" in sched.args:
+    if (
+        not values
+        and sched.origin == "transformers"
+        and "num_warmup_steps" in sched.args
+        and (factory is None or "num_warmup_steps" in factory)
+    ):
         values = [sched.args["num_warmup_steps"]]
     return values
 
@@ -179,7 +199,8 @@ def step_granularity_mismatch(model):
     `step_size`, `milestones`, `total_iters` computed from `epochs`, or a cosine `T_max` that
     is the very count of the `range(N)` epoch loop around it; also a OneCycleLR or transformers
     schedule whose total is an epoch count, `num_training_steps=args.epochs`) stepped inside
-    the batch loop next to the optimizer, or next to it in a per-batch helper the batch loop
+    the batch loop next to the optimizer (or in the one loop of an iteration-based trainer,
+    `for iteration in range(cfg.max_iter):`), or next to it in a per-batch helper the batch loop
     calls (`self.train_step(batch)`, or `trainer.update_lr()` called every batch in another
     module next to `trainer.train_step(batch)`); and a scheduler sized in epochs or in
     iterations stepped in the batch loop only under a logging test of its own (`if it %
@@ -245,7 +266,12 @@ def step_granularity_mismatch(model):
     schedule, or one whose unit is unknown; also in the epoch loop of a trainer class of
     another module it is handed to, `engine.run()`, reported at that call) unless the
     `Accelerator` splits batches or is built with `step_scheduler_with_optimizer=False`
-    (accelerate #2926). In a LightningModule that
+    (accelerate #2926). A scheduler handed to DeepSpeed
+    (`deepspeed.initialize(..., lr_scheduler=scheduler)`, also through a wrapper of another
+    module that forwards it) is stepped by the engine after every optimizer update: one sized
+    in epochs, or one the code steps itself only under an interval test (`if i % 100 ==
+    0:`) or once per epoch (in the branch that runs without DeepSpeed), is flagged where it
+    is handed over. In a LightningModule that
     optimizes manually (`self.automatic_optimization = False`), `training_step` is the batch
     loop's body: an epoch-sized scheduler from `configure_optimizers` stepped there next to the
     optimizer (`self.lr_schedulers().step()`) is stepped per batch, whatever `"interval"` its
@@ -263,7 +289,10 @@ def step_granularity_mismatch(model):
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
     (`T_max=cfg["train"]["epochs"]`). A `SequentialLR` or `ChainedScheduler` counts what
-    its schedulers count, when they all (and its milestones) say the same.
+    its schedulers count, when they all (and its milestones) say the same. A constant
+    transformers schedule (`get_constant_schedule`, `get_scheduler("constant", ...)`) is
+    never flagged: its lr is the same however often it steps, and the lengths
+    `get_scheduler` is handed for it are read by no factory.
 
     ## Why is this bad?
     Schedulers count `step()` calls, not time. A OneCycleLR built with
@@ -319,6 +348,7 @@ def step_granularity_mismatch(model):
     for sched in model.schedulers + model.schedulers_reached():
         if (
             not is_known(sched)
+            or keeps_its_lr(sched)
             or sched.parent is not None
             or any(id(s.node) in done for s in model.steps_of(sched))
         ):
@@ -336,6 +366,10 @@ def step_granularity_mismatch(model):
         hf = None if model.is_foreign(sched) else _hf_trainer_epochs(model, sched)
         if hf is not None:
             yield hf
+            continue
+        deepspeed = _stepped_by_deepspeed(model, branches, sched)
+        if deepspeed is not None:
+            yield deepspeed
             continue
         # reported on the construction: only where it is built
         prepared = None if model.is_foreign(sched) else _sized_per_process(model, sched)
@@ -405,6 +439,72 @@ def _hf_trainer_epochs(model, sched):
         f"within the first epochs; size it with the `num_training_steps` argument "
         f"`create_scheduler` receives",
     )
+
+
+def _stepped_by_deepspeed(model, branches, sched):
+    """A scheduler handed to ``deepspeed.initialize`` as ``lr_scheduler`` (the engine steps
+    it after every optimizer update) that is sized in epochs, or that the code steps
+    itself only under an interval test (``if i % 100 == 0:``) or once per epoch: its pace
+    is not DeepSpeed's. Reported where it is handed over."""
+    if (
+        sched.cls in catalogue.STEP_TAKES_ARGUMENT
+        or not model.deepspeed_inits
+        and not any(m.deepspeed_inits for m in model.other_models())
+    ):
+        return None
+    kind = granularity(sched, model)
+    if kind is not None and kind[0] == "iteration":
+        return None
+    handed = deepspeed_handoff(model, sched)
+    if handed is None:
+        return None
+    if kind is not None:
+        pace, why = "is sized in epochs", f"it is {kind[1]}"
+    else:
+        found = _own_pace(model, branches, sched)
+        if found is None:
+            return None
+        pace, why = found
+    return Report(
+        handed[1],
+        f"DeepSpeed steps `{clip(sched.target or sched.cls, 30)}` every update, but it {pace}",
+        help=f"{name_of(sched)} ({sched.cls}, {model.where(sched.node)}) is handed to DeepSpeed "
+        f"as `lr_scheduler`, and `engine.step()` steps it after every optimizer update; "
+        f"{why}, so the schedule runs far too fast; pass `lr_scheduler=None` and step it "
+        "yourself at its pace, or size it in optimizer updates",
+    )
+
+
+def _own_pace(model, branches, sched):
+    """(pace, why) when the code steps ``sched`` itself only under a ``%`` interval test or
+    at the level of an epoch loop (in a branch the DeepSpeed run skips, say): the pace its
+    author meant. None when a step of it runs otherwise."""
+    found = None
+    for step in model.steps_of(sched):
+        if step.via is not None:
+            return None
+        gate = next(
+            (
+                n
+                for n, b in branches.path(step)
+                if is_if(n) and b == "body" and "%" in if_test(model, n).operators
+            ),
+            None,
+        )
+        if gate is not None:
+            found = found or (
+                "is paced per interval here",
+                f"the code steps it only under `{clip(if_test(model, gate).src, 40)}` "
+                f"({model.where(gate)})",
+            )
+        elif step.loop is not None and is_epoch_loop(step.loop):
+            found = found or (
+                "is paced per epoch here",
+                f"the code steps it once per epoch ({model.where(step.node)})",
+            )
+        else:
+            return None
+    return found
 
 
 def _accumulation_test(model, if_node) -> bool:
@@ -614,7 +714,9 @@ def accumulation_reports(model, names, branches):
     accumulation: it runs ``accum`` times too fast."""
     for call, scheds, opt_node in micro_batch_steps(model, names, branches):
         if any(
-            _sized_in_micro_batches(model, s) or _runs_its_length_in_micro_batches(model, s, call)
+            keeps_its_lr(s)
+            or _sized_in_micro_batches(model, s)
+            or _runs_its_length_in_micro_batches(model, s, call)
             for s in scheds
         ):
             continue
@@ -636,7 +738,7 @@ def accumulation_reports(model, names, branches):
             f"optimizer step, under the same accumulation condition",
         )
     for call, scheds, opt_node in unprepared_in_accumulate(model, names, branches):
-        if any(_sized_in_micro_batches(model, s) for s in scheds):
+        if any(keeps_its_lr(s) or _sized_in_micro_batches(model, s) for s in scheds):
             continue
         yield Report(
             call.node,
@@ -720,6 +822,8 @@ def update_steps_reports(model, names, branches):
         if len(scheds) != 1:
             continue
         sched = scheds[0]
+        if keeps_its_lr(sched):
+            continue
         gate = next(
             (
                 n
@@ -997,7 +1101,12 @@ def _steps_in_batch_loops(model, names, sched, key, steps, branches):
         if step.via is not None:
             outer += list(step.loop.ancestors()) if step.loop is not None else []
         lw = loop_words(loop)
-        if not (lw & BATCH_LOOP_WORDS or any(is_epoch_loop(enclosing) for enclosing in outer)):
+        if not (
+            lw & BATCH_LOOP_WORDS
+            or lw & _ITERATION_LOOP_WORDS
+            and not outer
+            or any(is_epoch_loop(enclosing) for enclosing in outer)
+        ):
             continue
         if lw & ACCUMULATION_WORDS:
             continue
@@ -1038,28 +1147,39 @@ def _steps_in_batch_loops(model, names, sched, key, steps, branches):
         yield step, own, loop, helper, opt_steps, own_only
 
 
+# An iteration-based trainer's one loop (``for iteration in range(cfg.max_iter):``): each
+# pass is one update, as a batch loop's.
+_ITERATION_LOOP_WORDS = frozenset({"iter", "iters", "iteration", "iterations"})
+
+
 def _per_batch(model, names, sched, key, steps, why, branches):
     """A step of ``sched`` inside a batch loop, next to its optimizer's step."""
-    for step, own, _, helper, opt_steps, own_only in _steps_in_batch_loops(
+    for step, own, loop, helper, opt_steps, own_only in _steps_in_batch_loops(
         model, names, sched, key, steps, branches
     ):
         if own_only:
             continue  # stepped only under a condition of its own (e.g. at the epoch's end)
+        unit = "batch" if loop_words(loop) & BATCH_LOOP_WORDS else "iteration"
         what = (
-            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every batch"
+            f"`{clip(own.scope.name, 30)}()` steps `{clip(own.receiver, 30)}` every {unit}"
             if step.via is not None or helper is not None
-            else f"`{clip(own.receiver, 30)}.step()` runs every batch"
+            else f"`{clip(own.receiver, 30)}.step()` runs every {unit}"
         )
         yield Report(
             step.node,
             f"{what}, but {_called(sched)} counts epochs",
             help=f"{name_of(sched)} ({model.where(sched.node)}) is {why}, and it "
             f"steps next to `{opt_steps[0].receiver}.step()` "
-            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: it advances "
-            f"len(loader) times per "
-            f"epoch, so the schedule is used up (or cycles) within the first "
-            f"epoch(s); step it once per epoch, or size it in iterations (e.g. "
-            f"`epochs * len(loader)`)",
+            f"({model.where(opt_steps[0].node)}){_called_at(model, helper)}: "
+            + (
+                "it advances len(loader) times per epoch, so the schedule is used up (or "
+                "cycles) within the first epoch(s); step it once per epoch, or size it in "
+                "iterations (e.g. `epochs * len(loader)`)"
+                if unit == "batch"
+                else "it advances once per update of a loop over iterations, so the schedule "
+                "is used up (or cycles) within its first iterations; size it in iterations "
+                "(the count the loop runs)"
+            ),
         )
         return
 

@@ -38,13 +38,16 @@ def _steps_as_torch(model, sched) -> bool:
     own ``get_lr()``): its ``step()`` is torch's, order warning included."""
     if sched.origin in ("torch", "transformers"):
         return True
+    # one a caller module builds from a class it imports: the class is read there
+    models = [model, *model.other_models()] if model.is_foreign(sched) else [model]
     return sched.origin == "custom" and any(
         c.name == sched.cls
         and c.is_scheduler_subclass
         and "step" not in c.methods
         and c.bases
         and all(b.startswith("torch.") for b in c.bases)
-        for c in model.scheduler_classes()
+        for m in models
+        for c in m.scheduler_classes()
     )
 
 
@@ -174,6 +177,21 @@ def _replaced_optimizer_steps(model, branches):
         )
 
 
+def _custom_torch_step(model, names, call):
+    """The one scheduler a call's receiver is when it is a class of the code keeping torch's
+    ``step()`` (``WarmupMultiStepLR(_LRScheduler)`` with its own ``get_lr()``), else None."""
+    ents = names.holds(call.scope, call.receiver)
+    if (
+        not ents
+        or len(ents) != 1
+        or not isinstance(ents[0], Scheduler)
+        or ents[0].origin != "custom"
+        or call.target is not ents[0]
+    ):
+        return None
+    return ents[0] if _steps_as_torch(model, ents[0]) else None
+
+
 def _loop_steps(model, names):
     """(call, scheduler, optimizer key) for each plain ``sched.step()`` in a loop on one known
     scheduler other than ReduceLROnPlateau, whose optimizer variable is known; a step in a
@@ -182,7 +200,7 @@ def _loop_steps(model, names):
     for call in model.calls:
         if call.method != "step" or call.args or call.kwargs or _training_loop(call) is None:
             continue
-        sched = names.scheduler(call)
+        sched = names.scheduler(call) or _custom_torch_step(model, names, call)
         if sched is not None:
             scheds = [sched]
         elif _walks_schedulers(call, call.loop):
@@ -237,6 +255,8 @@ def _per_call_first(model, branches):
             own = step.via or step  # the call itself, in the imported helper when re-anchored
             if own.args or own.kwargs or own.loop is not None or own.scope.kind != "function":
                 continue
+            if step.via is None and own.scope.cls is None and model.is_foreign(sched):
+                continue  # a plain function handed the scheduler: its callers report their call
             if conditions(branches.path(own), {own.receiver}):
                 continue  # `if epoch > 0:`, an early return: the author decides when
             first = min(
@@ -480,7 +500,10 @@ def scheduler_step_before_optimizer_step(model):
     where that optimizer step is in the same loop (directly, in a nested loop, or in a function
     of the same file called there, such as `train_one_epoch(model, loader, optimizer)`, or of
     another module of the tree, `utils.train_one_epoch(model, loader, optimizer, scaler)`
-    whose `scaler.step(optimizer)` steps the optimizer that call hands it).
+    whose `scaler.step(optimizer)` steps the optimizer that call hands it). The loop may be
+    in a top-level function of another module that the script building the optimizer and
+    scheduler calls with both (`do_train(cfg, model, loader, optimizer, scheduler)` in
+    `engine.py`, the optimizer from a factory such as `make_optimizer(cfg, model)`).
     Schedulers kept in a dict or a list and stepped through a walk over it (`for name, s in
     self.schedulers.items(): s.step()`) are judged by the loop around that walk; optimizers
     and schedulers in dicts (also built by comprehensions, `{n: StepLR(o) for n, o in
@@ -515,9 +538,10 @@ def scheduler_step_before_optimizer_step(model):
     fires those events before the epoch's (the iteration's) updates. A filtered event
     (`Events.EPOCH_STARTED(every=2)`) and ignite's own `LRScheduler` and
     `create_lr_scheduler_with_warmup` handlers, attached on `ITERATION_STARTED` as ignite
-    documents, are not flagged. These hook checks take torch and transformers schedulers,
-    and a class of the code deriving from a torch scheduler that keeps torch's `step()`
-    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`). Also flags a torch or transformers
+    documents, are not flagged. These checks take torch and transformers schedulers, and
+    a class of the code deriving from a torch scheduler that keeps torch's `step()`
+    (`WarmupMultiStepLR(_LRScheduler)` with its own `get_lr()`, also imported from the
+    module defining it). Also flags a torch or transformers
     scheduler stepped in one arm of an `if` in a loop whose every step of that scheduler's
     optimizer is in the other arm (`if scheduler: scheduler.step() else: optimizer.step()`),
     when nothing else in the loop steps and no other code steps that optimizer: the

@@ -1,6 +1,7 @@
 from schedlint.model import catalogue
 from schedlint.model.frameworks import (
     LR_SCHEDULER_STEP_HOOK,
+    deepspeed_handoff,
     derives_from_lightning,
     lightning_stepping,
 )
@@ -30,7 +31,11 @@ def scheduler_stepped_twice(model):
     entry of a container (`self.schedulers["gen"]` and `["disc"]` are two schedulers).
     Also flags a step, by the module's own code, of a scheduler a LightningModule returns
     from `configure_optimizers` under automatic optimization (Lightning steps it at its
-    interval already), unless the module overrides `lr_scheduler_step`.
+    interval already), unless the module overrides `lr_scheduler_step`. Likewise flags an
+    unconditional step, in a loop or a function, of a scheduler handed to
+    `deepspeed.initialize(..., lr_scheduler=scheduler)` (directly, or through a wrapper of
+    another module that forwards it): the DeepSpeed engine steps it in every
+    `engine.step()` that updates.
 
     ## Why is this bad?
     Schedulers count `step()` calls. Stepped twice per epoch, a `StepLR(step_size=30)`
@@ -85,6 +90,7 @@ def scheduler_stepped_twice(model):
     ```
     """
     yield from _stepped_by_lightning_too(model)
+    yield from _stepped_by_deepspeed_too(model)
     names, branches = names_of(model), branches_of(model)
     for sched in model.schedulers + model.schedulers_reached():
         if (
@@ -156,6 +162,42 @@ def _stepped_by_lightning_too(model):
                 f"`configure_optimizers` (line {model.line(hooks[0].node)}), so Lightning "
                 f"steps it once per {unit or 'interval'}; this call advances it a second time. "
                 "Drop it, or set `self.automatic_optimization = False` and step it by hand",
+            )
+            break  # one finding per scheduler
+
+
+def _stepped_by_deepspeed_too(model):
+    """A scheduler handed to ``deepspeed.initialize`` as ``lr_scheduler``, which the engine
+    steps after every update, that the code also steps itself, unconditionally."""
+    branches = branches_of(model)
+    for sched in model.schedulers + model.schedulers_reached():
+        if (
+            not is_known(sched)
+            or sched.parent is not None
+            or sched.cls in catalogue.STEP_TAKES_ARGUMENT
+            or not model.deepspeed_inits
+            and not any(m.deepspeed_inits for m in model.other_models())
+        ):
+            continue
+        handed = deepspeed_handoff(model, sched)
+        if handed is None:
+            continue
+        for step in model.steps_of(sched):
+            if (
+                step.via is not None
+                or conditions(branches.path(step), {step.receiver} - {None})
+                or step.loop is None
+                and step.scope.kind != "function"
+            ):
+                continue
+            yield Report(
+                step.node,
+                f"`{clip(step.receiver, 30)}.step()` steps a scheduler DeepSpeed already steps",
+                help=f"`{clip(sched.target or sched.cls, 30)}` ({sched.cls}, "
+                f"{model.where(sched.node)}) is handed to DeepSpeed as `lr_scheduler` "
+                f"({model.where(handed[1])}), and `engine.step()` steps it after every "
+                "optimizer update; this call advances it a second time. Drop it, or pass "
+                "`lr_scheduler=None` and step it yourself",
             )
             break  # one finding per scheduler
 

@@ -12,6 +12,9 @@ def run_python(code: str, *args, env=None, timeout=120, cwd=None):
     """Run ``code`` in a fresh interpreter of this venv, with the repository importable."""
     full_env = dict(os.environ)
     full_env.pop("SCHEDLINT_GUARD", None)
+    # an outer run's options (``--durations``...) would reach the pytest these tests start and
+    # change the summary they read
+    full_env.pop("PYTEST_ADDOPTS", None)
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in [str(ROOT), full_env.get("PYTHONPATH", "")] if p
     )
