@@ -139,7 +139,9 @@ class Names:
         if one is not None:
             return [one]
         ents = self.schedulers(call)
-        if not ents or any(e.target is not None or e.parent is not None for e in ents):
+        if not ents or any(e.parent is not None for e in ents):
+            return []
+        if any(e.target is not None for e in ents) and not self._one_variable(ents):
             return []
         scopes = list({id(e.scope): e.scope for e in ents}.values())
         # one factory: the scope of every alternative, or the only one calling the helpers
@@ -148,6 +150,23 @@ class Names:
         if len(factory) != 1 or factory[0].kind != "function":
             return []
         return ents
+
+    def _one_variable(self, ents) -> bool:
+        """The schedulers are the alternatives of one variable: the candidates of one
+        registry call (``scheduler = AVAI_SCH[name](optimizer)``), or each bound to the same
+        name in a different arm of one ``if`` chain (``scheduler = StepLR(...)`` under
+        ``if name == "step":``, ``scheduler = CosineAnnealingLR(...)`` under ``elif``), so
+        only one of them is ever built by one call of the factory."""
+        first = ents[0]
+        if any(e.target != first.target or e.scope is not first.scope for e in ents):
+            return False
+        if all(e.node is first.node for e in ents):
+            return True
+        branches = branches_of(self.model)
+        paths = [branches.path(e) for e in ents]
+        return all(
+            Branches.exclusive(a, b) for i, a in enumerate(paths) for b in paths[i + 1 :]
+        )
 
     def _only_called_from(self, scope, caller) -> bool:
         """Every call of the function ``scope`` is made in the function ``caller``."""
