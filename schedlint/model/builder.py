@@ -113,6 +113,27 @@ def _type_tested(test) -> str | None:
     return None
 
 
+def _class_entries(value) -> list | None:
+    """The (key, class expression) entries of ``{"sgd": torch.optim.SGD, ...}`` or
+    ``dict(steplr=StepLR, ...)`` when every value is a dotted name and every key a literal,
+    else None."""
+    entries = []
+    if isinstance(value, cst.Dict):
+        for el in value.elements:
+            if not isinstance(el, cst.DictElement):
+                return None
+            key = string_value(el.key)
+            if key is None or dotted_name(el.value) is None:
+                return None
+            entries.append((key, el.value))
+    elif isinstance(value, cst.Call) and dotted_name(value.func) == "dict":
+        for arg in value.args:
+            if arg.star or arg.keyword is None or dotted_name(arg.value) is None:
+                return None
+            entries.append((arg.keyword.value, arg.value))
+    return entries or None
+
+
 def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
     """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
     modules this file imports; without it, imports stay opaque."""
@@ -546,6 +567,13 @@ class _Builder(cst.CSTVisitor):
         # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
         # cfg.name)``), None once bound to anything else or to two different classes
         self._class_aliases: dict = {}
+        # module-level name -> the (key, class expression) entries of the dict of classes it
+        # is bound to once (``AVAI_SCH = {"cosine": CosineAnnealingLR, ...}`` or
+        # ``dict(steplr=StepLR, ...)``), None once bound to anything else
+        self._registries: dict = {}
+        # (scope id, name) -> the registry pick a local name was bound to (``scheduler_class =
+        # scheduler_classes[name]``), None once bound to anything else
+        self._picked_aliases: dict = {}
         # (Scheduler, Call, listed) of the calls of a parameter or ``self`` attribute kept
         # aside that no class binding settled: a ``functools.partial`` may (``_settle_partials``)
         self.unsettled: list = []
@@ -1241,6 +1269,7 @@ class _Builder(cst.CSTVisitor):
             self.frameworks.on_assign(self, target, value)
             if isinstance(target, cst.Name) and self.scope is not None and not rebuilt:
                 self._alias_class(target.value, value)
+                self._note_registry(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
@@ -1614,6 +1643,92 @@ class _Builder(cst.CSTVisitor):
                 value = _CHOSEN_BY_NAME if torch_both and self._is_torch_class(value) else None
         self._class_aliases[key] = value
 
+    def _note_registry(self, name, value) -> None:
+        """Remember a module-level dict of classes (a registry a factory picks from by a
+        config's key) and a local name bound to what one of them picks."""
+        key = (self.scope.id, name)
+        picked = self._registry_pick(value)
+        if picked is not None or key in self._picked_aliases:
+            self._picked_aliases[key] = picked
+        if self.scope.kind != "module":
+            return
+        entries = _class_entries(value)
+        self._registries[name] = None if name in self._registries else entries
+
+    def _registry_pick(self, node):
+        """(entries, key) for ``REGISTRY[key]`` or ``REGISTRY.get(key)`` over a module-level
+        registry; ``key`` is the literal string, or None when it is read at run time."""
+        if isinstance(node, cst.Subscript):
+            head = node.value
+            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+                return None
+            index = node.slice[0].slice.value
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "get"
+            and len(node.args) == 1
+            and not node.args[0].star
+            and node.args[0].keyword is None
+        ):
+            head, index = node.func.value, node.args[0].value
+        else:
+            return None
+        if not isinstance(head, cst.Name) or self.scope is None:
+            return None
+        # a name bound in the function walked is not the module's registry
+        for scope in self.scope.function_chain():
+            if scope.kind == "module":
+                break
+            if head.value in scope.assigned or head.value in scope.params:
+                return None
+        entries = self._registries.get(head.value)
+        if not entries:
+            return None
+        return entries, string_value(index)
+
+    def _picked(self, func):
+        """The registry pick a callee is (``AVAI_SCH[name]``, ``classes.get(name)``, or a local
+        name bound to one), else None."""
+        if isinstance(func, cst.Name) and self.scope is not None:
+            return self._picked_aliases.get((self.scope.id, func.value))
+        return self._registry_pick(func)
+
+    def _construct_picked(self, call, picked, target, stmt) -> bool:
+        """``AVAI_SCH[cfg.scheduler](optimizer, **cfg.scheduler_args)``: a construction of
+        one of the registry's classes. A literal key picks its entry. Else, when every entry
+        is a torch scheduler class, one scheduler of a class chosen at run time
+        (``CHOSEN_BY_NAME``) is recorded with the classes it may be as ``candidates``: rules
+        that need the class ask every candidate and report only what all of them share. When
+        every entry is a torch optimizer class, one optimizer (the class, when there is only
+        one). A registry mixing other classes (in-tree ones, models) records nothing: the
+        value stays unknown, so no rule reports on a guess."""
+        entries, key = picked
+        if key is not None:
+            entries = [e for e in entries if e[0] == key]
+            if not entries:
+                return False
+        qualified = [self.qualify(node) for _, node in entries]
+        shorts = [catalogue.scheduler_class(q) if q else None for q in qualified]
+        if all(
+            short is not None and not catalogue.is_transformers_factory(short) for short in shorts
+        ):
+            distinct = tuple(dict.fromkeys(shorts))
+            self.handled_calls.add(id(call))
+            if len(distinct) == 1:
+                self._scheduler(call, distinct[0], "torch", target, stmt, qualified[0])
+            else:
+                self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+                self.model.schedulers[-1].candidates = distinct
+            return True
+        optimizers = [catalogue.optimizer_class(q) if q else None for q in qualified]
+        if all(o is not None for o in optimizers):
+            distinct = tuple(dict.fromkeys(optimizers))
+            self.handled_calls.add(id(call))
+            self._optimizer(call, distinct[0] if len(distinct) == 1 else "Optimizer", target, stmt)
+            return True
+        return False
+
     def _is_torch_class(self, node) -> bool:
         node = self._partial_class(node) or node
         if node is _CHOSEN_BY_NAME or self._scheduler_by_name(node) is not None:
@@ -1663,6 +1778,9 @@ class _Builder(cst.CSTVisitor):
 
     def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
+        picked = self._picked(call.func)
+        if picked is not None:
+            return self._construct_picked(call, picked, target, stmt)
         func = self._aliased(call.func)
         inner = self._partial_class(func) if func is not call.func else None
         if inner is not None:

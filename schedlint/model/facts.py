@@ -265,6 +265,10 @@ class Scheduler(Fact):
     # the ``functools.partial(cls, ...)`` call whose arguments it was built with first
     # (they are written there, where the optimizer the call hands it is not in scope)
     partial: Any = field(default=None, repr=False)
+    # the torch classes a module-level registry may hand the call for a key read at run time
+    # (``AVAI_SCH[cfg.name](optimizer)`` over ``{"cosine": CosineAnnealingLR, ...}``), then
+    # recorded as ``CHOSEN_BY_NAME``; () when the class is known or chosen otherwise
+    candidates: tuple = field(default=(), repr=False)
 
     @property
     def members(self) -> tuple | None:

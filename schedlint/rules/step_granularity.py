@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
@@ -134,6 +135,8 @@ def sized_by_transformers_api(sched) -> str | None:
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
+    if sched.candidates:
+        return _picked_granularity(sched, model)
     if sched.cls in catalogue.COMPOSITE:
         return _composite_granularity(sched, model)
     values = _length_values(sched)
@@ -165,6 +168,16 @@ def granularity(sched, model=None):
     if sized == "iterations" and sched.cls in _LENGTH_ARGS:
         return "iteration", f"sized in iterations ({shown})"
     return None
+
+
+def _picked_granularity(sched, model):
+    """A class a registry picks by a key read at run time (``AVAI_SCH[cfg.name](opt)``):
+    what every class it may be says with these arguments, when they all say the same. One
+    candidate of another granularity (or of none) may be the one the config picks."""
+    kinds = [granularity(replace(sched, cls=c, candidates=()), model) for c in sched.candidates]
+    if any(k is None for k in kinds) or len({k[0] for k in kinds}) != 1:
+        return None
+    return kinds[0][0], f"any of {', '.join(sched.candidates)}: {kinds[0][1]}"
 
 
 def _composite_granularity(sched, model):
