@@ -318,7 +318,12 @@ class Names:
             return frozenset((opt.key, _object_key(opt)))
         if isinstance(call.target, Optimizer):
             if self.model.is_foreign(call.target):
-                return frozenset((_object_key(call.target),))
+                # built by another module's factory and kept in a variable here
+                # (``self.optimizer = build_optimizer(cfg, model)``): a scheduler a factory
+                # builds on that variable is tied to it, as for an optimizer the flow cannot see
+                return frozenset(
+                    (_object_key(call.target), binding_key(call.scope, call.receiver))
+                )
             return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
             return _EMPTY_KEYS
@@ -748,8 +753,14 @@ def kind_words(sched) -> str:
     return f"`{sched.cls}`"
 
 
+def class_text(sched) -> str:
+    """The class a message names: each candidate of a registry pick (``OneCycleLR/CyclicLR``)
+    rather than the base class it is recorded under."""
+    return "/".join(sched.candidates) if sched.candidates else sched.cls
+
+
 def name_of(sched) -> str:
-    return f"`{sched.target}`" if sched.target else f"the `{sched.cls}`"
+    return f"`{sched.target}`" if sched.target else f"the `{class_text(sched)}`"
 
 
 def enclosing_class(model, scope):

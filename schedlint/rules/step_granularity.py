@@ -17,6 +17,7 @@ from schedlint.model.usage import (
     assigns_call_of,
     branches_of,
     callee_optimizer_steps,
+    class_text,
     conditions,
     enclosing_class,
     guard_of,
@@ -1283,7 +1284,7 @@ def _called(sched) -> str:
     """`scheduler` (`StepLR`), or the `StepLR` when nothing names it (a factory returns it)."""
     if sched.target is None:
         return name_of(sched)
-    return f"{clip(name_of(sched), 30)} (`{sched.cls}`)"
+    return f"{clip(name_of(sched), 30)} (`{clip(class_text(sched), 40)}`)"
 
 
 def _manual_training_step(model, sched, steps, why, branches):
