@@ -113,6 +113,26 @@ def _type_tested(test) -> str | None:
     return None
 
 
+def registry_kind(entries, key) -> tuple:
+    """("scheduler" | "optimizer", the distinct short class names) that a call of what a
+    registry's ``entries`` (key, qualified class name) pick for ``key`` (a literal, or None
+    when read at run time) builds, or (None, ()). A literal key picks its entry; else every
+    entry is a candidate, and all must be torch scheduler classes, or all torch optimizer
+    classes: a registry mixing in other classes (in-tree ones, models) builds an unseen
+    value, so no rule reports on a guess."""
+    if key is not None:
+        entries = [e for e in entries if e[0] == key]
+    if not entries:
+        return None, ()
+    shorts = [catalogue.scheduler_class(q) for _, q in entries]
+    if all(s is not None and not catalogue.is_transformers_factory(s) for s in shorts):
+        return "scheduler", tuple(dict.fromkeys(shorts))
+    optimizers = [catalogue.optimizer_class(q) for _, q in entries]
+    if all(o is not None for o in optimizers):
+        return "optimizer", tuple(dict.fromkeys(optimizers))
+    return None, ()
+
+
 def _class_entries(value) -> list | None:
     """The (key, class expression) entries of ``{"sgd": torch.optim.SGD, ...}`` or
     ``dict(steplr=StepLR, ...)`` when every value is a dotted name and every key a literal,
@@ -157,6 +177,8 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model._flow = None  # solve again, with the imported modules' code
         if model.external_models:
             _read_imports_of_imports(model, tree)
+    if builder.model.registry_calls:
+        _promote_registry_calls(builder, tree)
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -567,10 +589,8 @@ class _Builder(cst.CSTVisitor):
         # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
         # cfg.name)``), None once bound to anything else or to two different classes
         self._class_aliases: dict = {}
-        # module-level name -> the (key, class expression) entries of the dict of classes it
-        # is bound to once (``AVAI_SCH = {"cosine": CosineAnnealingLR, ...}`` or
-        # ``dict(steplr=StepLR, ...)``), None once bound to anything else
-        self._registries: dict = {}
+        # module-level names bound more than once: never a registry (FileModel.registries)
+        self._rebound_registries: set = set()
         # (scope id, name) -> the registry pick a local name was bound to (``scheduler_class =
         # scheduler_classes[name]``), None once bound to anything else
         self._picked_aliases: dict = {}
@@ -1652,8 +1672,15 @@ class _Builder(cst.CSTVisitor):
             self._picked_aliases[key] = picked
         if self.scope.kind != "module":
             return
+        registries = self.model.registries
         entries = _class_entries(value)
-        self._registries[name] = None if name in self._registries else entries
+        if name in registries or name in self._rebound_registries or entries is None:
+            registries.pop(name, None)
+            self._rebound_registries.add(name)
+            return
+        qualified = [(key, self.qualify(node)) for key, node in entries]
+        if all(q is not None for _, q in qualified):
+            registries[name] = qualified
 
     def _registry_pick(self, node):
         """(entries, key) for ``REGISTRY[key]`` or ``REGISTRY.get(key)`` over a module-level
@@ -1682,10 +1709,16 @@ class _Builder(cst.CSTVisitor):
                 break
             if head.value in scope.assigned or head.value in scope.params:
                 return None
-        entries = self._registries.get(head.value)
-        if not entries:
+        key = string_value(index)
+        entries = self.model.registries.get(head.value)
+        if entries:
+            return entries, key
+        if head.value in self._rebound_registries:
+            return None  # bound here to something else
+        qualified = self.model.imports.get(head.value)
+        if qualified is None or qualified.startswith(_LIBRARIES):
             return None
-        return entries, string_value(index)
+        return qualified, key  # read once the walk is over (_promote_registry_calls)
 
     def _picked(self, func):
         """The registry pick a callee is (``AVAI_SCH[name]``, ``classes.get(name)``, or a local
@@ -1704,30 +1737,32 @@ class _Builder(cst.CSTVisitor):
         one). A registry mixing other classes (in-tree ones, models) records nothing: the
         value stays unknown, so no rule reports on a guess."""
         entries, key = picked
-        if key is not None:
-            entries = [e for e in entries if e[0] == key]
-            if not entries:
+        if isinstance(entries, str):
+            # a registry of another module: both facts kept aside, one kept once it is read
+            if any(c is call for _, _, c, *_ in self.model.registry_calls):
                 return False
-        qualified = [self.qualify(node) for _, node in entries]
-        shorts = [catalogue.scheduler_class(q) if q else None for q in qualified]
-        if all(
-            short is not None and not catalogue.is_transformers_factory(short) for short in shorts
-        ):
-            distinct = tuple(dict.fromkeys(shorts))
-            self.handled_calls.add(id(call))
-            if len(distinct) == 1:
-                self._scheduler(call, distinct[0], "torch", target, stmt, qualified[0])
-            else:
-                self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
-                self.model.schedulers[-1].candidates = distinct
-            return True
-        optimizers = [catalogue.optimizer_class(q) if q else None for q in qualified]
-        if all(o is not None for o in optimizers):
-            distinct = tuple(dict.fromkeys(optimizers))
-            self.handled_calls.add(id(call))
-            self._optimizer(call, distinct[0] if len(distinct) == 1 else "Optimizer", target, stmt)
-            return True
-        return False
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+            sched = self.model.schedulers.pop()
+            self._optimizer(call, "Optimizer", target, stmt)
+            opt = self.model.optimizers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.registry_calls.append((sched, opt, call, listed, entries, key))
+            return False
+        kind, classes = registry_kind(entries, key)
+        if kind is None:
+            return False
+        self.handled_calls.add(id(call))
+        if kind == "optimizer":
+            self._optimizer(call, classes[0] if len(classes) == 1 else "Optimizer", target, stmt)
+        elif len(classes) == 1:
+            self._scheduler(call, classes[0], "torch", target, stmt)
+        else:
+            self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+            self.model.schedulers[-1].candidates = classes
+        return True
 
     def _is_torch_class(self, node) -> bool:
         node = self._partial_class(node) or node
@@ -2413,6 +2448,63 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
         built = {(id(s.node), s.target) for s, _, _ in promoted if s.target is not None}
         model.rebinds = [r for r in model.rebinds if (id(r.node), r.target) not in built]
         model.schedulers.sort(key=lambda s: s.order)
+        model._flow = None
+
+
+def _imported_registry(tree, importer: str, qualified: str, read: list, hops=2):
+    """The entries of the registry ``qualified`` names seen from ``importer`` (followed
+    through a package's re-export ``hops`` times), else None."""
+    head, _, name = qualified.rpartition(".")
+    path = tree.find(importer, head) if head else None
+    if path is None:
+        return None
+    read.append(path)
+    model = tree.model(path)
+    if model is None:
+        return None
+    entries = model.registries.get(name)
+    if entries:
+        return entries
+    target = model.imports.get(name)
+    if target is None or hops <= 0 or target.startswith(_LIBRARIES):
+        return None
+    return _imported_registry(tree, path, target, read, hops - 1)
+
+
+def _promote_registry_calls(builder, tree) -> None:
+    """The calls of what a registry imported from a module of the tree picks, kept aside
+    during the walk, become the scheduler or optimizer facts that registry's classes make
+    (see ``registry_kind``)."""
+    model = builder.model
+    pending, model.registry_calls = model.registry_calls, []
+    if tree is None:
+        return
+    promoted, optimizers = [], []
+    for sched, opt, call, listed, qualified, key in pending:
+        read: list = []
+        entries = _imported_registry(tree, model.path, qualified, read)
+        model.external_paths.update(read)
+        kind, classes = registry_kind(entries or (), key)
+        if kind == "scheduler":
+            if len(classes) == 1:
+                _settle_class(builder.value, sched, call, classes[0])
+            else:
+                _settle_class(builder.value, sched, call, catalogue.CHOSEN_BY_NAME)
+                sched.candidates = classes
+            promoted.append((sched, call, listed))
+        elif kind == "optimizer":
+            if len(classes) == 1:
+                opt.cls = classes[0]
+            optimizers.append((opt, call, listed))
+    _add_constructions(model, promoted)
+    for opt, call, listed in optimizers:
+        model.optimizers.append(opt)
+        model.constructed[id(call)] = opt
+        model.listed_args.extend(listed)
+    if optimizers:
+        built = {(id(o.node), o.target) for o, _, _ in optimizers if o.target is not None}
+        model.rebinds = [r for r in model.rebinds if (id(r.node), r.target) not in built]
+        model.optimizers.sort(key=lambda o: o.order)
         model._flow = None
 
 

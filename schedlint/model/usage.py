@@ -164,9 +164,7 @@ class Names:
             return True
         branches = branches_of(self.model)
         paths = [branches.path(e) for e in ents]
-        return all(
-            Branches.exclusive(a, b) for i, a in enumerate(paths) for b in paths[i + 1 :]
-        )
+        return all(Branches.exclusive(a, b) for i, a in enumerate(paths) for b in paths[i + 1 :])
 
     def _only_called_from(self, scope, caller) -> bool:
         """Every call of the function ``scope`` is made in the function ``caller``."""
@@ -321,9 +319,7 @@ class Names:
                 # built by another module's factory and kept in a variable here
                 # (``self.optimizer = build_optimizer(cfg, model)``): a scheduler a factory
                 # builds on that variable is tied to it, as for an optimizer the flow cannot see
-                return frozenset(
-                    (_object_key(call.target), binding_key(call.scope, call.receiver))
-                )
+                return frozenset((_object_key(call.target), binding_key(call.scope, call.receiver)))
             return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
             return _EMPTY_KEYS

@@ -178,7 +178,7 @@ def _picked_granularity(sched, model):
     kinds = [granularity(replace(sched, cls=c, candidates=()), model) for c in sched.candidates]
     if any(k is None for k in kinds) or len({k[0] for k in kinds}) != 1:
         return None
-    return kinds[0][0], f"any of {', '.join(sched.candidates)}: {kinds[0][1]}"
+    return kinds[0][0], f"picked by key, each {kinds[0][1]}"
 
 
 def _composite_granularity(sched, model):
@@ -298,7 +298,10 @@ def step_granularity_mismatch(model):
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
     module or `Trainer.from_config(...)`) is checked where the class steps it; each
-    scheduler a factory may return (one per config choice) is checked on its own; a
+    scheduler a factory may return (one per config choice) is checked on its own, and a
+    class a registry picks by a key read at run time (`SCHEDULERS[cfg.name](optimizer)`
+    over a module-level `{"onecycle": OneCycleLR, ...}`) only when every class of the
+    registry is meant to be stepped alike (a literal key picks its class); a
     `True` it returns with the scheduler (`scheduler, per_batch = build(...)`) makes
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
