@@ -128,7 +128,17 @@ def registry_kind(entries, key) -> tuple:
     if all(s is not None and not catalogue.is_transformers_factory(s) for s in shorts):
         return "scheduler", tuple(dict.fromkeys(shorts))
     optimizers = [catalogue.optimizer_class(q) for _, q in entries]
-    if all(o is not None for o in optimizers):
+    # a class of the project's own named as an optimizer (``"base_opt": BaseOptimizer`` next
+    # to ``"sgd": torch.optim.SGD``) is one more optimizer, of a class the rules do not know
+    own = [
+        o is None
+        and not q.startswith(_LIBRARIES)
+        and catalogue.named_like_optimizer(q.rpartition(".")[2], own=True)
+        for o, (_, q) in zip(optimizers, entries)
+    ]
+    if any(optimizers) and all(o is not None or mine for o, mine in zip(optimizers, own)):
+        if any(own):
+            return "optimizer", ("Optimizer",)
         return "optimizer", tuple(dict.fromkeys(optimizers))
     return None, ()
 
@@ -3015,8 +3025,10 @@ def _used_texts(model: FileModel, resolvable) -> set:
         | {w.optimizer_src for w in model.lr_writes}
     )
     for _scope, call, _, _ in model.flow_calls:
-        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
-        if _imported_head(resolvable, call.func) is not None:
+        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``,
+        # or to the class one returns (``get_runner(name)(model, optimizer, scheduler)``)
+        func = call.func.func if isinstance(call.func, cst.Call) else call.func
+        if _imported_head(resolvable, func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
     for _scope, target, iterable in model.flow_fors:
         # ``for scheduler in self.schedulers: scheduler.step()``: the container is used too
@@ -3474,10 +3486,30 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
             # as et``: ``et.Trainer(``
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
+    # a module-level registry listing one (``AVAI_RUNNER = {"sem_runner": SemRunner}``): a
+    # function returning what it picks (``return AVAI_RUNNER[name]``) hands its callers the
+    # class, and one calling what it picks builds it
+    registries = {
+        name
+        for name, entries in importer.registries.items()
+        if any(bound.get(q) in names for _, q in entries)
+    }
+    for infos in importer.functions.values() if registries else ():
+        for f in infos:
+            if (
+                f.scope.parent is not None
+                and f.scope.parent.kind == "module"
+                and any(_registry_read(r.node) in registries for r in f.returns)
+                and top_level(importer, f.name) is not None
+            ):
+                out.add(f.name)
     for scope, call, _, _ in importer.flow_calls:
         text = dotted_name(call.func)
-        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
-        if text is None or text not in called and text.rpartition(".")[0] not in called:
+        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``, or
+        # ``AVAI_RUNNER[name](...)``
+        if (
+            text is None or text not in called and text.rpartition(".")[0] not in called
+        ) and _registry_read(call.func) not in registries:
             continue
         top = None
         for s in scope.function_chain():
@@ -3486,6 +3518,20 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
         if top is not None and top_level(importer, top.name) is not None:
             out.add(top.name)
     return out
+
+
+def _registry_read(node) -> str | None:
+    """``REGISTRY`` for ``REGISTRY[key]`` or ``REGISTRY.get(key)``, else None."""
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+        return node.value.value
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and isinstance(node.func.value, cst.Name)
+    ):
+        return node.func.value.value
+    return None
 
 
 def _loop_functions(model: FileModel) -> set:
