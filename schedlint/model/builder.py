@@ -3384,6 +3384,7 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
             for head, qualified in {
                 **_wanted_imports(caller, tree, finetuned=finetuning),
                 **_handed_instances(caller, tree, bound, methods),
+                **_kept_aside_classes(caller, tree),
             }.items()
             if qualified not in bound
         }
@@ -3402,6 +3403,19 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
+
+
+def _kept_aside_classes(caller: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) of the classes a lent caller's factory builds
+    on an optimizer, kept aside until their module is read (``scheduler =
+    WarmupMultiStepLR(optimizer, ...)`` in one arm of ``get_scheduler``, next to torch
+    schedulers in the others): read, the arm is a scheduler, not an unseen value."""
+    if not caller.imported_constructions:
+        return {}
+    resolvable = _in_tree_imports(caller, tree)
+    heads = {_imported_head(resolvable, call.func) for _, call, _ in caller.imported_constructions}
+    heads.discard(None)
+    return {h: caller.imports[h] for h in heads}
 
 
 def _handed_instances(caller: FileModel, tree, bound: dict, methods=frozenset()) -> dict:

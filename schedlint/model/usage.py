@@ -139,6 +139,18 @@ class Names:
         if one is not None:
             return [one]
         ents = self.schedulers(call)
+        if ents is None:
+            # one arm of the factory builds a scheduler class of the project's own
+            # (``WarmupMultiStepLR(...)`` next to ``CosineAnnealingLR(...)``): the torch
+            # alternatives are still each what one configuration gets
+            held = self.holds(call.scope, call.receiver)
+            if (
+                held
+                and all(isinstance(e, Scheduler) for e in held)
+                and any(is_known(e) for e in held)
+                and self._one_variable(held)
+            ):
+                ents = held
         if not ents or any(e.parent is not None for e in ents):
             return []
         if any(e.target is not None for e in ents) and not self._one_variable(ents):
