@@ -761,6 +761,21 @@ def kind_words(sched) -> str:
     return f"`{sched.cls}`"
 
 
+def unconverted(model, value):
+    """The value inside a number conversion (``float(max_epoch)``, ``int(total)``), which
+    counts what its argument counts; ``value`` itself otherwise."""
+    node = value.node
+    if (
+        value.kind == "call"
+        and value.call in ("float", "int")
+        and len(node.args) == 1
+        and not node.args[0].star
+        and node.args[0].keyword is None
+    ):
+        return model.value(node.args[0].value)
+    return value
+
+
 def class_text(sched) -> str:
     """The class a message names: each candidate of a registry pick (``OneCycleLR/CyclicLR``)
     rather than the base class it is recorded under."""

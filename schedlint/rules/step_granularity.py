@@ -32,6 +32,7 @@ from schedlint.model.usage import (
     same_batches,
     sized_in,
     skips_rest,
+    unconverted,
     words,
 )
 from schedlint.rules.base import Report, clip, rule
@@ -793,6 +794,7 @@ def _bound_by_callers(model, sched, values) -> list | None:
     replaced by what every call binds it to; None when a call leaves one unbound."""
     out = []
     for v in values:
+        v = unconverted(model, v)
         if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
             out.append(v)
             continue
