@@ -113,13 +113,14 @@ def _type_tested(test) -> str | None:
     return None
 
 
-def registry_kind(entries, key) -> tuple:
+def registry_kind(entries, key, own_optimizer=None) -> tuple:
     """("scheduler" | "optimizer", the distinct short class names) that a call of what a
     registry's ``entries`` (key, qualified class name) pick for ``key`` (a literal, or None
     when read at run time) builds, or (None, ()). A literal key picks its entry; else every
-    entry is a candidate, and all must be torch scheduler classes, or all torch optimizer
+    entry is a candidate, and all must be torch scheduler classes, or all optimizer
     classes: a registry mixing in other classes (in-tree ones, models) builds an unseen
-    value, so no rule reports on a guess."""
+    value, so no rule reports on a guess. ``own_optimizer(qualified)``: whether a class of
+    the project is an optimizer (its module shows it derives from a torch optimizer)."""
     if key is not None:
         entries = [e for e in entries if e[0] == key]
     if not entries:
@@ -128,12 +129,13 @@ def registry_kind(entries, key) -> tuple:
     if all(s is not None and not catalogue.is_transformers_factory(s) for s in shorts):
         return "scheduler", tuple(dict.fromkeys(shorts))
     optimizers = [catalogue.optimizer_class(q) for _, q in entries]
-    # a class of the project's own named as an optimizer (``"base_opt": BaseOptimizer`` next
-    # to ``"sgd": torch.optim.SGD``) is one more optimizer, of a class the rules do not know
+    # a class of the project's own (``"lars": LARS`` next to ``"sgd": torch.optim.SGD``) is
+    # one more optimizer, of a class the rules do not know
     own = [
         o is None
         and not q.startswith(_LIBRARIES)
-        and catalogue.named_like_optimizer(q.rpartition(".")[2], own=True)
+        and own_optimizer is not None
+        and own_optimizer(q)
         for o, (_, q) in zip(optimizers, entries)
     ]
     if any(optimizers) and all(o is not None or mine for o, mine in zip(optimizers, own)):
@@ -188,7 +190,11 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
         if model.external_models:
             _read_imports_of_imports(model, tree)
     if builder.model.registry_calls:
-        _promote_registry_calls(builder, tree)
+        _promote_registry_calls(builder.model, tree)
+    for m in builder.model.external_models if tree is not None else ():
+        if m.registry_calls:
+            _promote_registry_calls(m, tree)
+            builder.model._flow = None
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -1737,7 +1743,7 @@ class _Builder(cst.CSTVisitor):
             return self._picked_aliases.get((self.scope.id, func.value))
         return self._registry_pick(func)
 
-    def _construct_picked(self, call, picked, target, stmt) -> bool:
+    def _construct_picked(self, call, picked, target, stmt, aside=False) -> bool:
         """``AVAI_SCH[cfg.scheduler](optimizer, **cfg.scheduler_args)``: a construction of
         one of the registry's classes. A literal key picks its entry. Else, when every entry
         is a torch scheduler class, one scheduler of a class chosen at run time
@@ -1747,7 +1753,7 @@ class _Builder(cst.CSTVisitor):
         one). A registry mixing other classes (in-tree ones, models) records nothing: the
         value stays unknown, so no rule reports on a guess."""
         entries, key = picked
-        if isinstance(entries, str):
+        if isinstance(entries, str) or aside:
             # a registry of another module: both facts kept aside, one kept once it is read
             if any(c is call for _, _, c, *_ in self.model.registry_calls):
                 return False
@@ -1763,7 +1769,11 @@ class _Builder(cst.CSTVisitor):
             return False
         kind, classes = registry_kind(entries, key)
         if kind is None:
-            return False
+            if not any(not q.startswith(_LIBRARIES) for _, q in entries):
+                return False
+            # classes of the project's own: the optimizers among them are known once their
+            # modules are read (_promote_registry_calls)
+            return self._construct_picked(call, (entries, key), target, stmt, aside=True)
         self.handled_calls.add(id(call))
         if kind == "optimizer":
             self._optimizer(call, classes[0] if len(classes) == 1 else "Optimizer", target, stmt)
@@ -2481,25 +2491,37 @@ def _imported_registry(tree, importer: str, qualified: str, read: list, hops=2):
     return _imported_registry(tree, path, target, read, hops - 1)
 
 
-def _promote_registry_calls(builder, tree) -> None:
-    """The calls of what a registry imported from a module of the tree picks, kept aside
-    during the walk, become the scheduler or optimizer facts that registry's classes make
-    (see ``registry_kind``)."""
-    model = builder.model
-    pending, model.registry_calls = model.registry_calls, []
+def _promote_registry_calls(model: FileModel, tree) -> None:
+    """The calls of what a registry imported from a module of the tree (or listing classes
+    of the project's own) picks, kept aside during the walk, become the scheduler or
+    optimizer facts that registry's classes make (see ``registry_kind``)."""
     if tree is None:
-        return
+        return  # kept: a module lending this one its callers, or importing it, reads them
+    pending, model.registry_calls = model.registry_calls, []
     promoted, optimizers = [], []
-    for sched, opt, call, listed, qualified, key in pending:
+    for sched, opt, call, listed, registry, key in pending:
         read: list = []
-        entries = _imported_registry(tree, model.path, qualified, read)
+        if isinstance(registry, str):
+            entries = _imported_registry(tree, model.path, registry, read)
+            importer = model.path if entries is None else read[-1]
+        else:
+            entries, importer = registry, model.path
+
+        def own_optimizer(qualified, importer=importer, read=read):
+            found = tree.definition(importer, qualified, read)
+            if found is None:
+                # a module missing from the checkout: the name says it
+                short = qualified.rpartition(".")[2]
+                return catalogue.named_like_optimizer(short, own=True)
+            return isinstance(found[0], ClassInfo) and found[0].is_optimizer_subclass
+
+        kind, classes = registry_kind(entries or (), key, own_optimizer)
         model.external_paths.update(read)
-        kind, classes = registry_kind(entries or (), key)
         if kind == "scheduler":
             if len(classes) == 1:
-                _settle_class(builder.value, sched, call, classes[0])
+                _settle_class(model.value, sched, call, classes[0])
             else:
-                _settle_class(builder.value, sched, call, catalogue.CHOSEN_BY_NAME)
+                _settle_class(model.value, sched, call, catalogue.CHOSEN_BY_NAME)
                 sched.candidates = classes
             promoted.append((sched, call, listed))
         elif kind == "optimizer":
@@ -3403,6 +3425,11 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
+    for caller, _ in lent.values():
+        if caller.registry_calls:
+            # ``OPTIMIZERS[name](**kwargs)`` over a registry listing the project's own
+            # optimizer classes: their modules say which are optimizers
+            _promote_registry_calls(caller, tree)
 
 
 def _kept_aside_classes(caller: FileModel, tree) -> dict:
