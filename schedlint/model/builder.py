@@ -155,12 +155,16 @@ def _class_entries(value) -> list | None:
             if not isinstance(el, cst.DictElement):
                 return None
             key = string_value(el.key)
-            if key is None or dotted_name(el.value) is None:
+            if key is None or dotted_name(el.value) in (None, "True", "False", "None"):
                 return None
             entries.append((key, el.value))
     elif isinstance(value, cst.Call) and dotted_name(value.func) == "dict":
         for arg in value.args:
-            if arg.star or arg.keyword is None or dotted_name(arg.value) is None:
+            if (
+                arg.star
+                or arg.keyword is None
+                or dotted_name(arg.value) in (None, "True", "False", "None")
+            ):
                 return None
             entries.append((arg.keyword.value, arg.value))
     return entries or None
