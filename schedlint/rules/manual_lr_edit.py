@@ -345,6 +345,9 @@ def manual_lr_edit_under_scheduler(model):
     Nor is a floor under a chainable scheduler (`if g["lr"] < floor: g["lr"] = floor`, or
     `g["lr"] = max(g["lr"], floor)`): it decays from the lr in the group, so the floor holds;
     a closed-form scheduler recomputes the lr from its base and undoes it, which is reported.
+    A scheduler whose class a registry picks by a key read at run time
+    (`SCHEDULERS[cfg.scheduler](optimizer)` over `{"plateau": ReduceLROnPlateau, ...}`) is
+    reported only when none of the registry's classes would excuse the write.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
