@@ -47,7 +47,13 @@ def _gate_misses(paths) -> list:
     """(path, findings) for files the gate skips but the full checker reports on."""
     gated = engine.check_paths(paths, Options(codes=CODES))
     skipped = [r.path for r in gated if not r.parsed and not r.findings]
-    full = engine.check_paths(skipped, Options(codes=CODES, gate=False))
+    return _misses(gated, engine.check_paths(skipped, Options(codes=CODES, gate=False)))
+
+
+def _misses(gated, full) -> list:
+    """(path, findings) for the results of ``full`` (ungated) whose file ``gated`` skipped and
+    that report something."""
+    skipped = {r.path for r in gated if not r.parsed and not r.findings}
     return [
         (
             r.path,
@@ -58,7 +64,7 @@ def _gate_misses(paths) -> list:
             ],
         )
         for r in full
-        if any(f.code not in NOT_GATED for f in r.findings)
+        if r.path in skipped and any(f.code not in NOT_GATED for f in r.findings)
     ]
 
 
@@ -67,24 +73,38 @@ def _show(misses) -> str:
 
 
 # -- the fixtures: every rule's bad and good examples -----------------------------------------
-def test_the_gate_admits_every_fixture_with_a_finding():
-    fixtures = _py_files(ROOT / "fixtures") + _py_files(ROOT / "tests" / "data")
-    assert fixtures
-    misses = _gate_misses(fixtures)
+@pytest.fixture(scope="module")
+def fixture_runs():
+    """(paths, gated results, ungated results) over every fixture and test data file: each
+    engine runs once for the tests below."""
+    paths = _py_files(ROOT / "fixtures") + _py_files(ROOT / "tests" / "data")
+    gated = engine.check_paths(paths, Options(codes=CODES))
+    full = engine.check_paths(paths, Options(codes=CODES, gate=False))
+    return paths, gated, full
+
+
+def test_the_gate_admits_every_fixture_with_a_finding(fixture_runs):
+    paths, gated, full = fixture_runs
+    assert paths
+    misses = _misses(gated, full)
     assert not misses, "the prefilter skips files with findings:\n" + _show(misses)
 
 
-def test_gated_and_ungated_findings_are_identical_on_fixtures():
-    fixtures = _py_files(ROOT / "fixtures")
+def test_gated_and_ungated_findings_are_identical_on_fixtures(fixture_runs):
+    paths, gated, full = fixture_runs
+    fixtures = {str(p) for p in _py_files(ROOT / "fixtures")}
+    assert fixtures
 
-    def key(r):
-        return sorted(
-            (f.line, f.column, f.code, f.message) for f in r.findings if f.code not in NOT_GATED
-        )
+    def keys(results):
+        return [
+            sorted(
+                (f.line, f.column, f.code, f.message) for f in r.findings if f.code not in NOT_GATED
+            )
+            for r in results
+            if r.path in fixtures
+        ]
 
-    gated = [key(r) for r in engine.check_paths(fixtures, Options(codes=CODES, jobs=1))]
-    full = [key(r) for r in engine.check_paths(fixtures, Options(codes=CODES, jobs=1, gate=False))]
-    assert gated == full
+    assert keys(gated) == keys(full)
 
 
 # -- the corpora (slow: every skipped file is parsed with libcst) ------------------------------

@@ -401,6 +401,11 @@ def admits_code(tree: ast.AST, path: str | None = None) -> bool:
             callees.append(node.func)
             if node.args:
                 positional.append(node)
+            if node.func.__class__ is Name and node.func.id == "dict":
+                # ``dict(steplr=StepLR, ...)``: a registry whose classes are called by key
+                callees.extend(k.value for k in node.keywords)
+        elif cls is ast.Dict:
+            callees.extend(v for v in node.values if v.__class__ in (Attribute, Name))
         elif cls is ClassDef:
             bases.extend(node.bases)
             classes.append(node)

@@ -113,6 +113,63 @@ def _type_tested(test) -> str | None:
     return None
 
 
+def registry_kind(entries, key, own_optimizer=None) -> tuple:
+    """("scheduler" | "optimizer", the distinct short class names) that a call of what a
+    registry's ``entries`` (key, qualified class name) pick for ``key`` (a literal, or None
+    when read at run time) builds, or (None, ()). A literal key picks its entry; else every
+    entry is a candidate, and all must be torch scheduler classes, or all optimizer
+    classes: a registry mixing in other classes (in-tree ones, models) builds an unseen
+    value, so no rule reports on a guess. ``own_optimizer(qualified)``: whether a class of
+    the project is an optimizer (its module shows it derives from a torch optimizer)."""
+    if key is not None:
+        entries = [e for e in entries if e[0] == key]
+    if not entries:
+        return None, ()
+    shorts = [catalogue.scheduler_class(q) for _, q in entries]
+    if all(s is not None and not catalogue.is_transformers_factory(s) for s in shorts):
+        return "scheduler", tuple(dict.fromkeys(shorts))
+    optimizers = [catalogue.optimizer_class(q) for _, q in entries]
+    # a class of the project's own (``"lars": LARS`` next to ``"sgd": torch.optim.SGD``) is
+    # one more optimizer, of a class the rules do not know
+    own = [
+        o is None
+        and not q.startswith(_LIBRARIES)
+        and own_optimizer is not None
+        and own_optimizer(q)
+        for o, (_, q) in zip(optimizers, entries)
+    ]
+    if any(optimizers) and all(o is not None or mine for o, mine in zip(optimizers, own)):
+        if any(own):
+            return "optimizer", ("Optimizer",)
+        return "optimizer", tuple(dict.fromkeys(optimizers))
+    return None, ()
+
+
+def _class_entries(value) -> list | None:
+    """The (key, class expression) entries of ``{"sgd": torch.optim.SGD, ...}`` or
+    ``dict(steplr=StepLR, ...)`` when every value is a dotted name and every key a literal,
+    else None."""
+    entries = []
+    if isinstance(value, cst.Dict):
+        for el in value.elements:
+            if not isinstance(el, cst.DictElement):
+                return None
+            key = string_value(el.key)
+            if key is None or dotted_name(el.value) in (None, "True", "False", "None"):
+                return None
+            entries.append((key, el.value))
+    elif isinstance(value, cst.Call) and dotted_name(value.func) == "dict":
+        for arg in value.args:
+            if (
+                arg.star
+                or arg.keyword is None
+                or dotted_name(arg.value) in (None, "True", "False", "None")
+            ):
+                return None
+            entries.append((arg.keyword.value, arg.value))
+    return entries or None
+
+
 def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileModel:
     """``tree`` (a :class:`schedlint.model.tree.Tree`) lends the summaries of the in-tree
     modules this file imports; without it, imports stay opaque."""
@@ -136,6 +193,12 @@ def build_model(path: str, source: str, module: cst.Module, tree=None) -> FileMo
             model._flow = None  # solve again, with the imported modules' code
         if model.external_models:
             _read_imports_of_imports(model, tree)
+    if builder.model.registry_calls:
+        _promote_registry_calls(builder.model, tree)
+    for m in builder.model.external_models if tree is not None else ():
+        if m.registry_calls:
+            _promote_registry_calls(m, tree)
+            builder.model._flow = None
     if builder.model.imported_constructions:
         _promote_imported_schedulers(builder.model)
     if builder.model.imported_optimizers:
@@ -546,6 +609,11 @@ class _Builder(cst.CSTVisitor):
         # (``scheduler_cls = lr_scheduler.CosineAnnealingLR``, ``cls = getattr(lr_scheduler,
         # cfg.name)``), None once bound to anything else or to two different classes
         self._class_aliases: dict = {}
+        # module-level names bound more than once: never a registry (FileModel.registries)
+        self._rebound_registries: set = set()
+        # (scope id, name) -> the registry pick a local name was bound to (``scheduler_class =
+        # scheduler_classes[name]``), None once bound to anything else
+        self._picked_aliases: dict = {}
         # (Scheduler, Call, listed) of the calls of a parameter or ``self`` attribute kept
         # aside that no class binding settled: a ``functools.partial`` may (``_settle_partials``)
         self.unsettled: list = []
@@ -1241,6 +1309,7 @@ class _Builder(cst.CSTVisitor):
             self.frameworks.on_assign(self, target, value)
             if isinstance(target, cst.Name) and self.scope is not None and not rebuilt:
                 self._alias_class(target.value, value)
+                self._note_registry(target.value, value)
             self.model.flow_assigns.append((self.scope, target, value))
             source = _batch_view_of(value)
             if isinstance(target, cst.Name) and source is not None and self.scope is not None:
@@ -1614,6 +1683,111 @@ class _Builder(cst.CSTVisitor):
                 value = _CHOSEN_BY_NAME if torch_both and self._is_torch_class(value) else None
         self._class_aliases[key] = value
 
+    def _note_registry(self, name, value) -> None:
+        """Remember a module-level dict of classes (a registry a factory picks from by a
+        config's key) and a local name bound to what one of them picks."""
+        key = (self.scope.id, name)
+        picked = self._registry_pick(value)
+        if picked is not None or key in self._picked_aliases:
+            self._picked_aliases[key] = picked
+        if self.scope.kind != "module":
+            return
+        registries = self.model.registries
+        entries = _class_entries(value)
+        if name in registries or name in self._rebound_registries or entries is None:
+            registries.pop(name, None)
+            self._rebound_registries.add(name)
+            return
+        qualified = [(key, self.qualify(node)) for key, node in entries]
+        if all(q is not None for _, q in qualified):
+            registries[name] = qualified
+
+    def _registry_pick(self, node):
+        """(entries, key) for ``REGISTRY[key]`` or ``REGISTRY.get(key)`` over a module-level
+        registry; ``key`` is the literal string, or None when it is read at run time."""
+        if isinstance(node, cst.Subscript):
+            head = node.value
+            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+                return None
+            index = node.slice[0].slice.value
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "get"
+            and len(node.args) == 1
+            and not node.args[0].star
+            and node.args[0].keyword is None
+        ):
+            head, index = node.func.value, node.args[0].value
+        else:
+            return None
+        if not isinstance(head, cst.Name) or self.scope is None:
+            return None
+        # a name bound in the function walked is not the module's registry
+        for scope in self.scope.function_chain():
+            if scope.kind == "module":
+                break
+            if head.value in scope.assigned or head.value in scope.params:
+                return None
+        key = string_value(index)
+        entries = self.model.registries.get(head.value)
+        if entries:
+            return entries, key
+        if head.value in self._rebound_registries:
+            return None  # bound here to something else
+        qualified = self.model.imports.get(head.value)
+        if qualified is None or qualified.startswith(_LIBRARIES):
+            return None
+        return qualified, key  # read once the walk is over (_promote_registry_calls)
+
+    def _picked(self, func):
+        """The registry pick a callee is (``AVAI_SCH[name]``, ``classes.get(name)``, or a local
+        name bound to one), else None."""
+        if isinstance(func, cst.Name) and self.scope is not None:
+            return self._picked_aliases.get((self.scope.id, func.value))
+        return self._registry_pick(func)
+
+    def _construct_picked(self, call, picked, target, stmt, aside=False) -> bool:
+        """``AVAI_SCH[cfg.scheduler](optimizer, **cfg.scheduler_args)``: a construction of
+        one of the registry's classes. A literal key picks its entry. Else, when every entry
+        is a torch scheduler class, one scheduler of a class chosen at run time
+        (``CHOSEN_BY_NAME``) is recorded with the classes it may be as ``candidates``: rules
+        that need the class ask every candidate and report only what all of them share. When
+        every entry is a torch optimizer class, one optimizer (the class, when there is only
+        one). A registry mixing other classes (in-tree ones, models) records nothing: the
+        value stays unknown, so no rule reports on a guess."""
+        entries, key = picked
+        if isinstance(entries, str) or aside:
+            # a registry of another module: both facts kept aside, one kept once it is read
+            if any(c is call for _, _, c, *_ in self.model.registry_calls):
+                return False
+            n_listed = len(self.model.listed_args)
+            self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+            sched = self.model.schedulers.pop()
+            self._optimizer(call, "Optimizer", target, stmt)
+            opt = self.model.optimizers.pop()
+            del self.model.constructed[id(call)]
+            listed = self.model.listed_args[n_listed:]
+            del self.model.listed_args[n_listed:]
+            self.model.registry_calls.append((sched, opt, call, listed, entries, key))
+            return False
+        kind, classes = registry_kind(entries, key)
+        if kind is None:
+            if not any(not q.startswith(_LIBRARIES) for _, q in entries):
+                return False
+            # classes of the project's own: the optimizers among them are known once their
+            # modules are read (_promote_registry_calls)
+            return self._construct_picked(call, (entries, key), target, stmt, aside=True)
+        self.handled_calls.add(id(call))
+        if kind == "optimizer":
+            self._optimizer(call, classes[0] if len(classes) == 1 else "Optimizer", target, stmt)
+        elif len(classes) == 1:
+            self._scheduler(call, classes[0], "torch", target, stmt)
+        else:
+            self._scheduler(call, catalogue.CHOSEN_BY_NAME, "torch", target, stmt)
+            self.model.schedulers[-1].candidates = classes
+        return True
+
     def _is_torch_class(self, node) -> bool:
         node = self._partial_class(node) or node
         if node is _CHOSEN_BY_NAME or self._scheduler_by_name(node) is not None:
@@ -1663,6 +1837,9 @@ class _Builder(cst.CSTVisitor):
 
     def _construct(self, call: cst.Call, target: str | None, stmt) -> bool:
         """Record an optimizer or scheduler construction; True if ``call`` is one."""
+        picked = self._picked(call.func)
+        if picked is not None:
+            return self._construct_picked(call, picked, target, stmt)
         func = self._aliased(call.func)
         inner = self._partial_class(func) if func is not call.func else None
         if inner is not None:
@@ -2298,6 +2475,75 @@ def _add_constructions(model: FileModel, promoted: list) -> None:
         model._flow = None
 
 
+def _imported_registry(tree, importer: str, qualified: str, read: list, hops=2):
+    """The entries of the registry ``qualified`` names seen from ``importer`` (followed
+    through a package's re-export ``hops`` times), else None."""
+    head, _, name = qualified.rpartition(".")
+    path = tree.find(importer, head) if head else None
+    if path is None:
+        return None
+    read.append(path)
+    model = tree.model(path)
+    if model is None:
+        return None
+    entries = model.registries.get(name)
+    if entries:
+        return entries
+    target = model.imports.get(name)
+    if target is None or hops <= 0 or target.startswith(_LIBRARIES):
+        return None
+    return _imported_registry(tree, path, target, read, hops - 1)
+
+
+def _promote_registry_calls(model: FileModel, tree) -> None:
+    """The calls of what a registry imported from a module of the tree (or listing classes
+    of the project's own) picks, kept aside during the walk, become the scheduler or
+    optimizer facts that registry's classes make (see ``registry_kind``)."""
+    if tree is None:
+        return  # kept: a module lending this one its callers, or importing it, reads them
+    pending, model.registry_calls = model.registry_calls, []
+    promoted, optimizers = [], []
+    for sched, opt, call, listed, registry, key in pending:
+        read: list = []
+        if isinstance(registry, str):
+            entries = _imported_registry(tree, model.path, registry, read)
+            importer = model.path if entries is None else read[-1]
+        else:
+            entries, importer = registry, model.path
+
+        def own_optimizer(qualified, importer=importer, read=read):
+            found = tree.definition(importer, qualified, read)
+            if found is None:
+                # a module missing from the checkout: the name says it
+                short = qualified.rpartition(".")[2]
+                return catalogue.named_like_optimizer(short, own=True)
+            return isinstance(found[0], ClassInfo) and found[0].is_optimizer_subclass
+
+        kind, classes = registry_kind(entries or (), key, own_optimizer)
+        model.external_paths.update(read)
+        if kind == "scheduler":
+            if len(classes) == 1:
+                _settle_class(model.value, sched, call, classes[0])
+            else:
+                _settle_class(model.value, sched, call, catalogue.CHOSEN_BY_NAME)
+                sched.candidates = classes
+            promoted.append((sched, call, listed))
+        elif kind == "optimizer":
+            if len(classes) == 1:
+                opt.cls = classes[0]
+            optimizers.append((opt, call, listed))
+    _add_constructions(model, promoted)
+    for opt, call, listed in optimizers:
+        model.optimizers.append(opt)
+        model.constructed[id(call)] = opt
+        model.listed_args.extend(listed)
+    if optimizers:
+        built = {(id(o.node), o.target) for o, _, _ in optimizers if o.target is not None}
+        model.rebinds = [r for r in model.rebinds if (id(r.node), r.target) not in built]
+        model.optimizers.sort(key=lambda o: o.order)
+        model._flow = None
+
+
 def _promote_imported_schedulers(model: FileModel) -> None:
     """The calls of imported classes kept aside during the walk become scheduler facts when
     the class, read from its in-tree module, derives from a torch scheduler."""
@@ -2805,8 +3051,10 @@ def _used_texts(model: FileModel, resolvable) -> set:
         | {w.optimizer_src for w in model.lr_writes}
     )
     for _scope, call, _, _ in model.flow_calls:
-        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``
-        if _imported_head(resolvable, call.func) is not None:
+        # handed on to another in-tree helper: ``opt = create_optimizer(m); set_lr(opt, lr)``,
+        # or to the class one returns (``get_runner(name)(model, optimizer, scheduler)``)
+        func = call.func.func if isinstance(call.func, cst.Call) else call.func
+        if _imported_head(resolvable, func) is not None:
             used.update(dotted_name(a.value) for a in call.args)
     for _scope, target, iterable in model.flow_fors:
         # ``for scheduler in self.schedulers: scheduler.step()``: the container is used too
@@ -3162,6 +3410,7 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
             for head, qualified in {
                 **_wanted_imports(caller, tree, finetuned=finetuning),
                 **_handed_instances(caller, tree, bound, methods),
+                **_kept_aside_classes(caller, tree),
             }.items()
             if qualified not in bound
         }
@@ -3180,6 +3429,24 @@ def _lend_callers_factories(model: FileModel, tree, lent: dict, methods=frozense
         for m in models:
             if os.path.abspath(m.path) != own:
                 lent.setdefault(id(m), (m, {}))
+    for caller, _ in lent.values():
+        if caller.registry_calls:
+            # ``OPTIMIZERS[name](**kwargs)`` over a registry listing the project's own
+            # optimizer classes: their modules say which are optimizers
+            _promote_registry_calls(caller, tree)
+
+
+def _kept_aside_classes(caller: FileModel, tree) -> dict:
+    """The imports (local name -> qualified) of the classes a lent caller's factory builds
+    on an optimizer, kept aside until their module is read (``scheduler =
+    WarmupMultiStepLR(optimizer, ...)`` in one arm of ``get_scheduler``, next to torch
+    schedulers in the others): read, the arm is a scheduler, not an unseen value."""
+    if not caller.imported_constructions:
+        return {}
+    resolvable = _in_tree_imports(caller, tree)
+    heads = {_imported_head(resolvable, call.func) for _, call, _ in caller.imported_constructions}
+    heads.discard(None)
+    return {h: caller.imports[h] for h in heads}
 
 
 def _handed_instances(caller: FileModel, tree, bound: dict, methods=frozenset()) -> dict:
@@ -3264,10 +3531,30 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             # ``from engine.trainer import Trainer as T``: ``T(``; ``import engine.trainer
             # as et``: ``et.Trainer(``
             called |= {local} if name is not None else {f"{local}.{n}" for n in names}
+    # a module-level registry listing one (``AVAI_RUNNER = {"sem_runner": SemRunner}``): a
+    # function returning what it picks (``return AVAI_RUNNER[name]``) hands its callers the
+    # class, and one calling what it picks builds it
+    registries = {
+        name
+        for name, entries in importer.registries.items()
+        if any(bound.get(q) in names for _, q in entries)
+    }
+    for infos in importer.functions.values() if registries else ():
+        for f in infos:
+            if (
+                f.scope.parent is not None
+                and f.scope.parent.kind == "module"
+                and any(_registry_read(r.node) in registries for r in f.returns)
+                and top_level(importer, f.name) is not None
+            ):
+                out.add(f.name)
     for scope, call, _, _ in importer.flow_calls:
         text = dotted_name(call.func)
-        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``
-        if text is None or text not in called and text.rpartition(".")[0] not in called:
+        # ``Trainer(...)`` or a factory method of it, ``Trainer.from_config(...)``, or
+        # ``AVAI_RUNNER[name](...)``
+        if (
+            text is None or text not in called and text.rpartition(".")[0] not in called
+        ) and _registry_read(call.func) not in registries:
             continue
         top = None
         for s in scope.function_chain():
@@ -3276,6 +3563,20 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
         if top is not None and top_level(importer, top.name) is not None:
             out.add(top.name)
     return out
+
+
+def _registry_read(node) -> str | None:
+    """``REGISTRY`` for ``REGISTRY[key]`` or ``REGISTRY.get(key)``, else None."""
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+        return node.value.value
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and isinstance(node.func.value, cst.Name)
+    ):
+        return node.func.value.value
+    return None
 
 
 def _loop_functions(model: FileModel) -> set:

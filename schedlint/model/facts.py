@@ -265,6 +265,10 @@ class Scheduler(Fact):
     # the ``functools.partial(cls, ...)`` call whose arguments it was built with first
     # (they are written there, where the optimizer the call hands it is not in scope)
     partial: Any = field(default=None, repr=False)
+    # the torch classes a module-level registry may hand the call for a key read at run time
+    # (``AVAI_SCH[cfg.name](optimizer)`` over ``{"cosine": CosineAnnealingLR, ...}``), then
+    # recorded as ``CHOSEN_BY_NAME``; () when the class is known or chosen otherwise
+    candidates: tuple = field(default=(), repr=False)
 
     @property
     def members(self) -> tuple | None:
@@ -491,6 +495,15 @@ class FileModel:
     # (Optimizer, Call node, its listed args) for the same calls: a fact once that module
     # shows the class derives from a torch optimizer (``class AdamW(torch.optim.AdamW)``)
     imported_optimizers: list = field(default_factory=list, repr=False)
+    # module-level name -> the (key, qualified class name) entries of the dict of classes
+    # it is bound to once (``SCHEDULERS = {"cosine": CosineAnnealingLR, ...}``), a registry
+    # that this module's factories, or a module importing the name, pick from by key
+    registries: dict = field(default_factory=dict, repr=False)
+    # (Scheduler, Optimizer, Call node, its listed args, qualified registry name, key) for
+    # each call of what a registry imported from a module of the tree picks
+    # (``SCHEDULERS[name](optimizer)`` after ``from schedules import SCHEDULERS``): one of
+    # the two facts once that module shows the registry, dropped otherwise
+    registry_calls: list = field(default_factory=list, repr=False)
     # The same for each call of a function's parameter (``scheduler_cls(opt, **kw)``): a fact
     # once every call of the function here hands that parameter one scheduler class
     parameter_constructions: list = field(default_factory=list, repr=False)

@@ -289,6 +289,7 @@ class Tree:
         if not names or not self._inside(os.path.dirname(os.path.abspath(path))):
             return []
         called, derived = _calls_of(names), _subclasses_of(names)
+        listed = _registered_in(names)
         # A substring test runs at memory speed; the regex (slow on an alternation) only
         # confirms a file that names one.
         words = [n.encode() for n in names]
@@ -308,7 +309,11 @@ class Tree:
                 if (
                     data is not None
                     and any(w in data for w in words)
-                    and (not sibling and called.search(data) or derived.search(data))
+                    and (
+                        not sibling
+                        and (called.search(data) or listed.search(data))
+                        or derived.search(data)
+                    )
                 ):
                     out.append(candidate)
         return out
@@ -563,6 +568,14 @@ def _calls_of(names):
     of it (``Trainer.from_config(``, a classmethod returning ``cls(...)``)."""
     alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
     return re.compile(rb"\b(?:" + alternatives + rb")\s*(?:\.\s*[A-Za-z_]\w*\s*)?\(")
+
+
+def _registered_in(names):
+    """A byte pattern for one of ``names`` as a value of a dict of classes (``"sem_runner":
+    SemRunner,`` or ``sem_runner=SemRunner,``): a registry whose factory picks the class by
+    key for its callers (``get_runner(name)(model, optimizer, scheduler)``)."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(rb"[:=][ \t]*(?:\w+\.)*(?:" + alternatives + rb")[ \t]*[,})\n]")
 
 
 def _subclasses_of(names):

@@ -139,7 +139,21 @@ class Names:
         if one is not None:
             return [one]
         ents = self.schedulers(call)
-        if not ents or any(e.target is not None or e.parent is not None for e in ents):
+        if ents is None:
+            # one arm of the factory builds a scheduler class of the project's own
+            # (``WarmupMultiStepLR(...)`` next to ``CosineAnnealingLR(...)``): the torch
+            # alternatives are still each what one configuration gets
+            held = self.holds(call.scope, call.receiver)
+            if (
+                held
+                and all(isinstance(e, Scheduler) for e in held)
+                and any(is_known(e) for e in held)
+                and self._one_variable(held)
+            ):
+                ents = held
+        if not ents or any(e.parent is not None for e in ents):
+            return []
+        if any(e.target is not None for e in ents) and not self._one_variable(ents):
             return []
         scopes = list({id(e.scope): e.scope for e in ents}.values())
         # one factory: the scope of every alternative, or the only one calling the helpers
@@ -148,6 +162,21 @@ class Names:
         if len(factory) != 1 or factory[0].kind != "function":
             return []
         return ents
+
+    def _one_variable(self, ents) -> bool:
+        """The schedulers are the alternatives of one variable: the candidates of one
+        registry call (``scheduler = AVAI_SCH[name](optimizer)``), or each bound to the same
+        name in a different arm of one ``if`` chain (``scheduler = StepLR(...)`` under
+        ``if name == "step":``, ``scheduler = CosineAnnealingLR(...)`` under ``elif``), so
+        only one of them is ever built by one call of the factory."""
+        first = ents[0]
+        if any(e.target != first.target or e.scope is not first.scope for e in ents):
+            return False
+        if all(e.node is first.node for e in ents):
+            return True
+        branches = branches_of(self.model)
+        paths = [branches.path(e) for e in ents]
+        return all(Branches.exclusive(a, b) for i, a in enumerate(paths) for b in paths[i + 1 :])
 
     def _only_called_from(self, scope, caller) -> bool:
         """Every call of the function ``scope`` is made in the function ``caller``."""
@@ -299,7 +328,10 @@ class Names:
             return frozenset((opt.key, _object_key(opt)))
         if isinstance(call.target, Optimizer):
             if self.model.is_foreign(call.target):
-                return frozenset((_object_key(call.target),))
+                # built by another module's factory and kept in a variable here
+                # (``self.optimizer = build_optimizer(cfg, model)``): a scheduler a factory
+                # builds on that variable is tied to it, as for an optimizer the flow cannot see
+                return frozenset((_object_key(call.target), binding_key(call.scope, call.receiver)))
             return frozenset((call.target.key, _object_key(call.target)))
         if call.target is not None:
             return _EMPTY_KEYS
@@ -729,8 +761,29 @@ def kind_words(sched) -> str:
     return f"`{sched.cls}`"
 
 
+def unconverted(model, value):
+    """The value inside a number conversion (``float(max_epoch)``, ``int(total)``), which
+    counts what its argument counts; ``value`` itself otherwise."""
+    node = value.node
+    if (
+        value.kind == "call"
+        and value.call in ("float", "int")
+        and len(node.args) == 1
+        and not node.args[0].star
+        and node.args[0].keyword is None
+    ):
+        return model.value(node.args[0].value)
+    return value
+
+
+def class_text(sched) -> str:
+    """The class a message names: each candidate of a registry pick (``OneCycleLR/CyclicLR``)
+    rather than the base class it is recorded under."""
+    return "/".join(sched.candidates) if sched.candidates else sched.cls
+
+
 def name_of(sched) -> str:
-    return f"`{sched.target}`" if sched.target else f"the `{sched.cls}`"
+    return f"`{sched.target}`" if sched.target else f"the `{class_text(sched)}`"
 
 
 def enclosing_class(model, scope):

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from schedlint.model import catalogue
 from schedlint.model.builder import binding_key
 from schedlint.model.frameworks import lightning_stepping
@@ -270,6 +272,37 @@ def _warmup_then_decay(model, branches, sched, write, steps, local) -> bool:
     )
 
 
+def _excused(model, names, branches, sched, write, key, steps) -> bool:
+    """The write is none of ``sched``'s business, or harmless beside it (its steps
+    ``steps``), as far as its class and where each runs tell."""
+    local = [s for s in steps if s.scope is write.scope]
+    path = branches.path(write)
+    if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
+        return True
+    if (
+        local
+        and closed_form(sched)
+        and all(complementary(model, path, branches.path(s)) for s in local)
+    ):
+        return True  # warm-up iterations, then schedule iterations: each owns its lr
+    if not closed_form(sched) and floor_clamp(model, branches, write):
+        return True  # a floor: the chainable scheduler decays from it, never past it
+    if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
+        return True  # a warm-up done before the plateau steps: it reads the current lr
+    if _reads_initial_lr(model, write) and (
+        not local
+        or _conditional_in_helper(model, write)
+        or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
+    ):
+        return True  # a warm-up phase computed from the scheduler's own base lrs
+    if _reset_by_epoch_step(model, names, branches, sched, write, key, steps):
+        return True
+    if _one_off_drop_on_resume(model, sched, write):
+        return True
+    # a ramp over the first passes, then the decay goes on from it
+    return _warmup_then_decay(model, branches, sched, write, steps, local)
+
+
 @rule("SL201", "manual-lr-edit-under-scheduler", "error")
 def manual_lr_edit_under_scheduler(model):
     """A manual `param_groups[...]["lr"]` write on an optimizer a scheduler is driving.
@@ -312,6 +345,9 @@ def manual_lr_edit_under_scheduler(model):
     Nor is a floor under a chainable scheduler (`if g["lr"] < floor: g["lr"] = floor`, or
     `g["lr"] = max(g["lr"], floor)`): it decays from the lr in the group, so the floor holds;
     a closed-form scheduler recomputes the lr from its base and undoes it, which is reported.
+    A scheduler whose class a registry picks by a key read at run time
+    (`SCHEDULERS[cfg.scheduler](optimizer)` over `{"plateau": ReduceLROnPlateau, ...}`) is
+    reported only when none of the registry's classes would excuse the write.
 
     ## Why is this bad?
     Two things now own the learning rate. A closed-form scheduler (LambdaLR and every
@@ -397,32 +433,13 @@ def manual_lr_edit_under_scheduler(model):
                 if hooks:
                     found.append((sched, [], hooks[0]))
                 continue
-            local = [s for s in steps if s.scope is write.scope]
-            path = branches.path(write)
-            if local and all(Branches.exclusive(path, branches.path(s)) for s in local):
-                continue
-            if (
-                local
-                and closed_form(sched)
-                and all(complementary(model, path, branches.path(s)) for s in local)
+            # a class a registry picks at run time: reported only when no class it may be
+            # excuses the write
+            variants = [replace(sched, cls=c, candidates=()) for c in sched.candidates]
+            if any(
+                _excused(model, names, branches, v, write, key, steps) for v in variants or [sched]
             ):
-                continue  # warm-up iterations, then schedule iterations: each owns its lr
-            if not closed_form(sched) and floor_clamp(model, branches, write):
-                continue  # a floor: the chainable scheduler decays from it, never past it
-            if sched.cls == "ReduceLROnPlateau" and _before_plateau(model, branches, write, steps):
-                continue  # a warm-up done before the plateau steps: it reads the current lr
-            if _reads_initial_lr(model, write) and (
-                not local
-                or _conditional_in_helper(model, write)
-                or any(len(conditions(path)) > len(conditions(branches.path(s))) for s in local)
-            ):
-                continue  # a warm-up phase computed from the scheduler's own base lrs
-            if _reset_by_epoch_step(model, names, branches, sched, write, key, steps):
                 continue
-            if _one_off_drop_on_resume(model, sched, write):
-                continue
-            if _warmup_then_decay(model, branches, sched, write, steps, local):
-                continue  # a ramp over the first passes, then the decay goes on from it
             found.append((sched, steps, None))
         if not found:
             continue

@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 
 from schedlint.model import catalogue
 from schedlint.model.facts import Optimizer
@@ -16,6 +17,7 @@ from schedlint.model.usage import (
     assigns_call_of,
     branches_of,
     callee_optimizer_steps,
+    class_text,
     conditions,
     enclosing_class,
     guard_of,
@@ -30,6 +32,7 @@ from schedlint.model.usage import (
     same_batches,
     sized_in,
     skips_rest,
+    unconverted,
     words,
 )
 from schedlint.rules.base import Report, clip, rule
@@ -134,6 +137,8 @@ def sized_by_transformers_api(sched) -> str | None:
 def granularity(sched, model=None):
     """("iteration" | "epoch", why) for what one ``step()`` of ``sched`` is meant to be, or
     None when the model cannot tell."""
+    if sched.candidates:
+        return _picked_granularity(sched, model)
     if sched.cls in catalogue.COMPOSITE:
         return _composite_granularity(sched, model)
     values = _length_values(sched)
@@ -165,6 +170,16 @@ def granularity(sched, model=None):
     if sized == "iterations" and sched.cls in _LENGTH_ARGS:
         return "iteration", f"sized in iterations ({shown})"
     return None
+
+
+def _picked_granularity(sched, model):
+    """A class a registry picks by a key read at run time (``AVAI_SCH[cfg.name](opt)``):
+    what every class it may be says with these arguments, when they all say the same. One
+    candidate of another granularity (or of none) may be the one the config picks."""
+    kinds = [granularity(replace(sched, cls=c, candidates=()), model) for c in sched.candidates]
+    if any(k is None for k in kinds) or len({k[0] for k in kinds}) != 1:
+        return None
+    return kinds[0][0], f"picked by key, each {kinds[0][1]}"
 
 
 def _composite_granularity(sched, model):
@@ -284,7 +299,10 @@ def step_granularity_mismatch(model):
     built in another module of the tree and handed to a class here
     (`Trainer(model, optimizer, scheduler)` in `train.py`, also through a factory of a third
     module or `Trainer.from_config(...)`) is checked where the class steps it; each
-    scheduler a factory may return (one per config choice) is checked on its own; a
+    scheduler a factory may return (one per config choice) is checked on its own, and a
+    class a registry picks by a key read at run time (`SCHEDULERS[cfg.name](optimizer)`
+    over a module-level `{"onecycle": OneCycleLR, ...}`) only when every class of the
+    registry is meant to be stepped alike (a literal key picks its class); a
     `True` it returns with the scheduler (`scheduler, per_batch = build(...)`) makes
     `if per_batch: scheduler.step()` a step of that scheduler every batch. A config
     entry speaks of epochs like an attribute does when its last key does
@@ -776,6 +794,7 @@ def _bound_by_callers(model, sched, values) -> list | None:
     replaced by what every call binds it to; None when a call leaves one unbound."""
     out = []
     for v in values:
+        v = unconverted(model, v)
         if v.kind != "name" or v.src not in sched.scope.params or v.src in sched.scope.assigned:
             out.append(v)
             continue
@@ -1270,7 +1289,7 @@ def _called(sched) -> str:
     """`scheduler` (`StepLR`), or the `StepLR` when nothing names it (a factory returns it)."""
     if sched.target is None:
         return name_of(sched)
-    return f"{clip(name_of(sched), 30)} (`{sched.cls}`)"
+    return f"{clip(name_of(sched), 30)} (`{clip(class_text(sched), 40)}`)"
 
 
 def _manual_training_step(model, sched, steps, why, branches):

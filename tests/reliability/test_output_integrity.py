@@ -62,6 +62,27 @@ def _tree(root: Path, n_bad: int = 40) -> list[Path]:
     return sorted(files)
 
 
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> tuple:
+    """(root, files) of one :func:`_tree`, shared by the module's tests: none writes into it."""
+    root = tmp_path_factory.mktemp("integrity") / "tree"
+    return root, _tree(root)
+
+
+@pytest.fixture(scope="module")
+def serial(tree) -> list:
+    """The reference every pooled run is compared with: the tree checked in this process."""
+    return engine.check_paths(
+        [str(p) for p in tree[1]], Options(codes=ALL_CODES, jobs=1, check_syntax=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_json(tree) -> str:
+    """``--jobs 1`` JSON output of the tree: the reference of the CLI tests."""
+    return _cli_tree(tree[0], "json", "1")
+
+
 def _key(findings):
     return [
         (f.path, f.line, f.column, f.code, f.message, f.end_line, f.end_column) for f in findings
@@ -81,32 +102,26 @@ def _cli(args, cwd, env=None):
     )
 
 
+def _cli_tree(root: Path, fmt: str, jobs: str) -> str:
+    """The output of ``schedlint --output-format fmt --jobs jobs --check-syntax .`` in ``root``."""
+    args = ["--isolated", "--no-cache", "--output-format", fmt, "--jobs", jobs, "--check-syntax"]
+    r = _cli([*args, "."], root)
+    assert r.returncode == 1, r.stderr  # findings, no internal error
+    return r.stdout
+
+
 # --- --jobs 1 vs N ---------------------------------------------------------------------------
 
 
-def test_cli_output_is_identical_for_any_jobs(tmp_path):
-    root = tmp_path / "tree"
-    files = _tree(root)
+def test_cli_output_is_identical_for_any_jobs(tree, cli_json):
+    root, files = tree
     assert len(files) > 2 * POOL_THRESHOLD  # so --jobs > 1 really uses a pool
-    outputs = {}
+    outputs = {("json", "1"): cli_json}
     runs = {"json": ("1", "2", "8"), "text": ("1", "3")}
     for fmt, jobs_values in runs.items():
         for jobs in jobs_values:
-            r = _cli(
-                [
-                    "--isolated",
-                    "--no-cache",
-                    "--output-format",
-                    fmt,
-                    "--jobs",
-                    jobs,
-                    "--check-syntax",
-                    ".",
-                ],
-                root,
-            )
-            assert r.returncode == 1, r.stderr  # findings, no internal error
-            outputs[fmt, jobs] = r.stdout
+            if (fmt, jobs) not in outputs:
+                outputs[fmt, jobs] = _cli_tree(root, fmt, jobs)
         assert len({outputs[fmt, j] for j in jobs_values}) == 1, (
             f"{fmt} output differs between --jobs values"
         )
@@ -122,9 +137,8 @@ def test_cli_output_is_identical_for_any_jobs(tmp_path):
     assert not any(d["code"] == "SL003" for d in rows)
 
 
-def test_engine_results_are_identical_for_any_jobs(tmp_path):
-    files = [str(p) for p in _tree(tmp_path / "tree")]
-    serial = engine.check_paths(files, Options(codes=ALL_CODES, jobs=1, check_syntax=True))
+def test_engine_results_are_identical_for_any_jobs(tree, serial):
+    files = [str(p) for p in tree[1]]
     assert [r.path for r in serial] == files
     for jobs in (2, 5):
         pooled = engine.check_paths(files, Options(codes=ALL_CODES, jobs=jobs, check_syntax=True))
@@ -166,9 +180,10 @@ def _dying_file(path: Path) -> Path:
 @needs_fork
 @pytest.mark.parametrize("how", ["exit", "sigkill"])
 @pytest.mark.parametrize("positions", [(20,), (0, 33, 34)], ids=["one", "three"])
-def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions):
-    files = [str(p) for p in _tree(tmp_path / "tree")]
-    dying = [str(_dying_file(tmp_path / "tree" / f"die_{i}.py")) for i in positions]
+def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, tree, serial, how, positions):
+    files = [str(p) for p in tree[1]]
+    # Beside the shared tree, which the other tests walk; the file list alone makes the batches.
+    dying = [str(_dying_file(tmp_path / f"die_{i}.py")) for i in positions]
     # Put each dying file mid-batch, so innocent files share its batch and its pool.
     for pos, path in zip(positions, dying):
         files.insert(pos, path)
@@ -176,13 +191,11 @@ def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions)
     rules = _dying_rules(how)
     monkeypatch.setattr(pipeline, "checkable_rules", lambda: rules)
     # The reference: every other file, checked in this process (none of them kills it).
-    expected = {
-        r.path: _key(r.findings)
-        for r in engine.check_paths(others, Options(codes=ALL_CODES, jobs=1))
-    }
+    expected = {r.path: _key(r.findings) for r in serial}
+    assert sorted(expected) == sorted(others)
     assert sum(len(v) for v in expected.values()) > 40
 
-    results = engine.check_paths(files, Options(codes=ALL_CODES, jobs=2))
+    results = engine.check_paths(files, Options(codes=ALL_CODES, jobs=2, check_syntax=True))
 
     assert [r.path for r in results] == files
     by_path = {r.path: r for r in results}
@@ -200,9 +213,9 @@ def test_dying_worker_loses_only_its_file(tmp_path, monkeypatch, how, positions)
 
 
 @needs_fork
-def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path):
+def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path, tree, cli_json):
     root = tmp_path / "tree"
-    _tree(root)
+    shutil.copytree(tree[0], root)
     _dying_file(root / "bad_020_die.py")
     driver = tmp_path / "driver.py"
     driver.write_text(
@@ -211,36 +224,30 @@ def test_cli_with_a_dying_worker_exits_2_and_keeps_every_other_finding(tmp_path)
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from schedlint.check import pipeline
         import test_output_integrity as t
-        if sys.argv[1] == "die":
-            rules = t._dying_rules("exit")
-            pipeline.checkable_rules = lambda: rules
-        sys.argv = ["schedlint", *sys.argv[2:]]
+        rules = t._dying_rules("exit")
+        pipeline.checkable_rules = lambda: rules
+        sys.argv = ["schedlint", *sys.argv[1:]]
         from schedlint.cli import main
         main()
     """)
     )
-    args = ["--isolated", "--no-cache", "--output-format", "json", "--jobs", "2", "."]
+    args = ["--isolated", "--no-cache", "--output-format", "json", "--jobs", "2", "--check-syntax"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDLINT_")}
 
-    def run(mode):
-        return subprocess.run(
-            [sys.executable, str(driver), mode, *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-
-    died, control = run("die"), run("normal")
-    assert control.returncode == 1, control.stderr
+    died = subprocess.run(
+        [sys.executable, str(driver), *args, "."],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert died.returncode == 2, (died.returncode, died.stderr)
     assert "Traceback" not in died.stderr
-    got, want = json.loads(died.stdout), json.loads(control.stdout)
+    # The reference is the tree without the dying file, which no other file imports.
+    got, want = json.loads(died.stdout), json.loads(cli_json)
     crash = [d for d in got if d["code"] == "SL003"]
     assert [d["path"] for d in crash] == ["bad_020_die.py"]
     # Every finding of every other file is still reported, identically.
-    assert [d for d in got if d["path"] != "bad_020_die.py"] == [
-        d for d in want if d["path"] != "bad_020_die.py"
-    ]
+    assert [d for d in got if d["path"] != "bad_020_die.py"] == want
     assert len(want) > 40

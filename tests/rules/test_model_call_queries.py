@@ -503,6 +503,8 @@ _NOT_ACTING |= {"ignite_engines", "ignite_handlers"}
 _NOT_ACTING |= {"flow_assigns", "flow_fors", "flow_calls", "external_models", "importers"}
 # calls kept aside until their module shows a scheduler class: facts (acting) only then
 _NOT_ACTING |= {"imported_constructions", "imported_optimizers"}
+# ... or until the module of the registry they pick from shows its classes
+_NOT_ACTING |= {"registry_calls"}
 # calls of a parameter kept aside until every call hands it a scheduler class: likewise
 _NOT_ACTING |= {"parameter_constructions"}
 # ... or until the class binds the attribute to one; those no call of their module settles
