@@ -46,14 +46,19 @@ def _py_files(top: Path, skip=("site-packages", "dist-packages", "__pycache__"))
 def _gate_misses(paths) -> list:
     """(path, findings) for files the gate skips but the full checker reports on."""
     gated = engine.check_paths(paths, Options(codes=CODES))
-    skipped = [r.path for r in gated if not r.parsed and not r.findings]
-    return _misses(gated, engine.check_paths(skipped, Options(codes=CODES, gate=False)))
+    skipped = _skipped(gated)
+    return _misses(skipped, engine.check_paths(skipped, Options(codes=CODES, gate=False)))
 
 
-def _misses(gated, full) -> list:
-    """(path, findings) for the results of ``full`` (ungated) whose file ``gated`` skipped and
-    that report something."""
-    skipped = {r.path for r in gated if not r.parsed and not r.findings}
+def _skipped(gated) -> list:
+    """The files of the gated results ``gated`` that the gate skipped."""
+    return [r.path for r in gated if not r.parsed and not r.findings]
+
+
+def _misses(skipped, full) -> list:
+    """(path, findings) for the results of ``full`` (ungated) whose file is one of ``skipped``
+    and that report something."""
+    skipped = set(skipped)
     return [
         (
             r.path,
@@ -86,7 +91,7 @@ def fixture_runs():
 def test_the_gate_admits_every_fixture_with_a_finding(fixture_runs):
     paths, gated, full = fixture_runs
     assert paths
-    misses = _misses(gated, full)
+    misses = _misses(_skipped(gated), full)
     assert not misses, "the prefilter skips files with findings:\n" + _show(misses)
 
 

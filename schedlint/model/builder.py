@@ -1705,37 +1705,23 @@ class _Builder(cst.CSTVisitor):
     def _registry_pick(self, node):
         """(entries, key) for ``REGISTRY[key]`` or ``REGISTRY.get(key)`` over a module-level
         registry; ``key`` is the literal string, or None when it is read at run time."""
-        if isinstance(node, cst.Subscript):
-            head = node.value
-            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-                return None
-            index = node.slice[0].slice.value
-        elif (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value == "get"
-            and len(node.args) == 1
-            and not node.args[0].star
-            and node.args[0].keyword is None
-        ):
-            head, index = node.func.value, node.args[0].value
-        else:
+        read = _registry_read(node)
+        if read is None or read[1] is None or self.scope is None:
             return None
-        if not isinstance(head, cst.Name) or self.scope is None:
-            return None
+        head, index = read
         # a name bound in the function walked is not the module's registry
         for scope in self.scope.function_chain():
             if scope.kind == "module":
                 break
-            if head.value in scope.assigned or head.value in scope.params:
+            if head in scope.assigned or head in scope.params:
                 return None
         key = string_value(index)
-        entries = self.model.registries.get(head.value)
+        entries = self.model.registries.get(head)
         if entries:
             return entries, key
-        if head.value in self._rebound_registries:
+        if head in self._rebound_registries:
             return None  # bound here to something else
-        qualified = self.model.imports.get(head.value)
+        qualified = self.model.imports.get(head)
         if qualified is None or qualified.startswith(_LIBRARIES):
             return None
         return qualified, key  # read once the walk is over (_promote_registry_calls)
@@ -3544,7 +3530,7 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
             if (
                 f.scope.parent is not None
                 and f.scope.parent.kind == "module"
-                and any(_registry_read(r.node) in registries for r in f.returns)
+                and any(_registry_name(r.node) in registries for r in f.returns)
                 and top_level(importer, f.name) is not None
             ):
                 out.add(f.name)
@@ -3554,7 +3540,7 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
         # ``AVAI_RUNNER[name](...)``
         if (
             text is None or text not in called and text.rpartition(".")[0] not in called
-        ) and _registry_read(call.func) not in registries:
+        ) and _registry_name(call.func) not in registries:
             continue
         top = None
         for s in scope.function_chain():
@@ -3565,18 +3551,27 @@ def _forwarding_functions(importer: FileModel, bound: dict, names: set) -> set:
     return out
 
 
-def _registry_read(node) -> str | None:
-    """``REGISTRY`` for ``REGISTRY[key]`` or ``REGISTRY.get(key)``, else None."""
+def _registry_read(node) -> tuple | None:
+    """(``REGISTRY``, the key expression) for ``REGISTRY[key]`` or ``REGISTRY.get(key)``, else
+    None; the key is None unless it is the only index or argument (``REGISTRY.get(key, d)``)."""
     if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
-        return node.value.value
+        one = len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index)
+        return node.value.value, node.slice[0].slice.value if one else None
     if (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Attribute)
         and node.func.attr.value == "get"
         and isinstance(node.func.value, cst.Name)
     ):
-        return node.func.value.value
+        one = len(node.args) == 1 and not node.args[0].star and node.args[0].keyword is None
+        return node.func.value.value, node.args[0].value if one else None
     return None
+
+
+def _registry_name(node) -> str | None:
+    """``REGISTRY`` for ``REGISTRY[...]`` or ``REGISTRY.get(...)``, else None."""
+    read = _registry_read(node)
+    return read[0] if read is not None else None
 
 
 def _loop_functions(model: FileModel) -> set:
